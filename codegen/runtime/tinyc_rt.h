@@ -1,0 +1,51 @@
+/* tinyc runtime helpers: types, alignment, fused activations, debug checks.
+ *
+ * Header-only and C99. Every generated model and every kernel includes it; nothing here
+ * allocates, prints or keeps state. */
+#ifndef TINYC_RT_H
+#define TINYC_RT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(__GNUC__) || defined(__clang__)
+#define TINYC_ALIGN(n) __attribute__((aligned(n)))
+#define TINYC_INLINE static inline __attribute__((always_inline))
+#else
+#define TINYC_ALIGN(n)
+#define TINYC_INLINE static inline
+#endif
+
+#ifdef TINYC_DEBUG
+#define TINYC_DCHECK(cond) do { if (!(cond)) { for (;;) {} } } while (0)
+#else
+#define TINYC_DCHECK(cond) ((void)0)
+#endif
+
+/* Activation fused into a producing kernel (Conv, Gemm, MatMul, elementwise Add, ...).
+ * The compiler picks the kind and its two constants; kernels call tinyc_act_f32 on each
+ * result before storing it. */
+enum {
+  TINYC_ACT_NONE = 0,
+  TINYC_ACT_CLIP = 1,       /* min(max(v, a), b): Relu (a=0, b=+inf), Relu6, Clip */
+  TINYC_ACT_LEAKY_RELU = 2, /* v < 0 ? a * v : v */
+  TINYC_ACT_HARD_SIGMOID = 3, /* max(0, min(1, a * v + b)) */
+  TINYC_ACT_HARD_SWISH = 4, /* v * max(0, min(1, v / 6 + 0.5)) */
+  TINYC_ACT_SIGMOID = 5     /* 1 / (1 + exp(-v)), needs <math.h> in the kernel */
+};
+
+typedef struct {
+  int kind;
+  float a;
+  float b;
+} tinyc_act;
+
+TINYC_INLINE float tinyc_clampf(float v, float lo, float hi) {
+  return v < lo ? lo : (v > hi ? hi : v);
+}
+
+/* Maximum tensor rank the generic (broadcasting, transposing) kernels handle after the
+ * compiler has merged contiguous dimensions. */
+#define TINYC_MAX_RANK 8
+
+#endif /* TINYC_RT_H */

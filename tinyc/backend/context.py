@@ -1,0 +1,140 @@
+"""What an op's `emit` sees: pointers to its tensors, a place for constant tables, and the
+statement stream of `NAME_run`.
+
+Pointers are C expressions: graph inputs and outputs are the `NAME_run` parameters,
+constants are `static const` arrays, everything else is an offset into the arena union
+(typed member access, so no pointer punning is needed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from tinyc.backend.cliterals import c_array_body, c_scalar, needs_math_h
+from tinyc.backend.writer import CWriter
+from tinyc.ir import DType, Graph, Value
+from tinyc.memory import ArenaPlan
+
+#: arena union member per element type
+ARENA_MEMBER = {
+    DType.F32: "f32",
+    DType.F64: "f64",
+    DType.F16: "u16",
+    DType.I8: "i8",
+    DType.U8: "u8",
+    DType.I16: "i16",
+    DType.U16: "u16",
+    DType.I32: "i32",
+    DType.U32: "u32",
+    DType.I64: "i64",
+    DType.U64: "u64",
+    DType.BOOL: "u8",
+}
+
+
+def c_ident(name: str, prefix: str = "") -> str:
+    """A valid, readable C identifier from an arbitrary model name."""
+    out = "".join(ch if ch.isascii() and (ch.isalnum() or ch == "_") else "_" for ch in name)
+    out = prefix + out
+    if not out or out[0].isdigit():
+        out = "_" + out
+    return out
+
+
+class EmitContext:
+    def __init__(self, graph: Graph, plan: ArenaPlan, name: str) -> None:
+        self.graph = graph
+        self.plan = plan
+        self.name = name
+        self.families: set[str] = set()
+        self.uses_math = False
+        self.body = CWriter()
+        self.tables = CWriter()
+        self._symbols: set[str] = set()
+        self._const_names: dict[int, str] = {}
+        self._io_names: dict[int, str] = {}
+        for i, value in enumerate(graph.inputs):
+            self._io_names.setdefault(id(value), f"input{i}")
+        for i, value in enumerate(graph.outputs):
+            self._io_names.setdefault(id(value), f"output{i}")
+        self._tables_cache: dict[tuple[str, str], str] = {}
+
+    # -- naming ----------------------------------------------------------------------
+    def symbol(self, hint: str) -> str:
+        base = c_ident(hint, "tinyc_")
+        name, i = base, 1
+        while name in self._symbols:
+            name = f"{base}_{i}"
+            i += 1
+        self._symbols.add(name)
+        return name
+
+    # -- tensors ---------------------------------------------------------------------
+    def ptr(self, value: Value) -> str:
+        """A C expression pointing at the first element of `value`, typed by its dtype."""
+        io = self._io_names.get(id(value))
+        if io is not None:
+            return io
+        if value.const is not None:
+            return self._const_array(value)
+        offset = self.plan.offsets[value.name]
+        itemsize = value.dtype.itemsize
+        assert offset % itemsize == 0
+        return f"(&tinyc_arena.{ARENA_MEMBER[value.dtype]}[{offset // itemsize}])"
+
+    def _const_array(self, value: Value) -> str:
+        known = self._const_names.get(id(value))
+        if known is not None:
+            return known
+        assert value.const is not None
+        name = self.symbol(f"w_{value.name}")
+        self.static_array(value.dtype, value.const, name)
+        self._const_names[id(value)] = name
+        return name
+
+    def static_array(self, dtype: DType, data: np.ndarray, name: str) -> None:
+        data = np.asarray(data)
+        if needs_math_h(data):
+            self.uses_math = True
+        self.tables.line(
+            f"static const {dtype.c_type} {name}[{max(data.size, 1)}] TINYC_ALIGN(16) = {{"
+        )
+        self.tables.lines(["  " + row for row in c_array_body(data, dtype)])
+        self.tables.line("};")
+
+    # -- tables ----------------------------------------------------------------------
+    def table(self, dtype: DType, values: Sequence[object] | np.ndarray, hint: str) -> str:
+        """A `static const` array of small compile-time values (deduplicated)."""
+        data = np.asarray(values, dtype=dtype.np)
+        key = (dtype.value, ",".join(c_scalar(x, dtype) for x in data.reshape(-1).tolist()))
+        if key in self._tables_cache:
+            return self._tables_cache[key]
+        name = self.symbol(hint)
+        self.static_array(dtype, data, name)
+        self._tables_cache[key] = name
+        return name
+
+    def params(self, ctype: str, init: str, hint: str) -> str:
+        """A `static const` parameter struct; returns a pointer expression to it."""
+        name = self.symbol(hint)
+        self.tables.line(f"static const {ctype} {name} = {init};")
+        return f"&{name}"
+
+    # -- statements ------------------------------------------------------------------
+    def call(self, family: str, fn: str, *args: object) -> None:
+        self.families.add(family)
+        self.body.line(f"{fn}({', '.join(str(a) for a in args)});")
+
+    def checked_call(self, family: str, fn: str, *args: object) -> None:
+        """A kernel call that returns non-zero on bad run-time data; `NAME_run` returns 1."""
+        self.families.add(family)
+        self.body.line(f"if ({fn}({', '.join(str(a) for a in args)}) != 0) return 1;")
+
+    def copy(self, dst: Value, src: Value) -> None:
+        if dst.type.nbytes:
+            self.body.line(f"memcpy({self.ptr(dst)}, {self.ptr(src)}, {dst.type.nbytes});")
+
+    def comment(self, text: str) -> None:
+        self.body.line(f"/* {text.replace('*/', '* /')} */")

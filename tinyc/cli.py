@@ -1,0 +1,233 @@
+"""The `tinyc` command line.
+
+    tinyc MODEL -o OUT [--name N] [--shape NAME=1x3x96x96]   compile to standalone C
+    tinyc ir MODEL                                           print the text IR
+    tinyc verify MODEL [--input x.npy]                       build, run, compare with onnxruntime
+
+Exit codes: 0 success; 1 other user error; 2 bad command line or missing file; 3 malformed
+model or invalid IR; 4 unsupported model feature (op, opset, dtype, dynamic shape); 5
+`verify` found a mismatch or the C did not build; 70 internal error (a bug in tinyc).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from tinyc import __version__
+from tinyc.errors import TinycError, UsageError, VerifyError
+
+EXIT_INTERNAL = 70
+SUBCOMMANDS = ("compile", "ir", "verify")
+
+EPILOG = """\
+exit codes:
+  0   success
+  1   other user error
+  2   bad command line or missing input file
+  3   malformed model or invalid IR
+  4   unsupported model feature (op, opset, dtype, dynamic shape)
+  5   verify: outputs differ from the reference, or the C did not build
+  70  internal error in tinyc (please report it)
+"""
+
+
+def _add_model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", help="an .onnx file, or a .tir text IR file")
+    p.add_argument(
+        "--shape",
+        action="append",
+        default=[],
+        metavar="NAME=DIMS",
+        help="bind an input's symbolic dimensions, e.g. --shape input=1x3x96x96 (repeatable)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tinyc",
+        description="Compile an ONNX model into standalone C99 for microcontrollers.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"tinyc {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser(
+        "compile",
+        help="compile MODEL into OUT/NAME.c, OUT/NAME.h and the kernels they use (default)",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_model_args(p)
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help="output directory")
+    p.add_argument("--name", help="C name prefix (default: the model file's stem)")
+
+    p = sub.add_parser("ir", help="print the text IR of MODEL")
+    _add_model_args(p)
+
+    p = sub.add_parser(
+        "verify",
+        help="compile MODEL, build it with the host cc, run it, compare with onnxruntime",
+    )
+    _add_model_args(p)
+    p.add_argument("--input", metavar="X.npy", help="input data (.npy, or .npz keyed by name)")
+    p.add_argument("--rtol", type=float, default=1e-4)
+    p.add_argument("--atol", type=float, default=1e-5)
+    p.add_argument("--sanitize", action="store_true", help="build with ASan/UBSan")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    original = list(sys.argv[1:] if argv is None else argv)
+    args_list = list(original)
+    if args_list and args_list[0] not in SUBCOMMANDS and not args_list[0].startswith("-"):
+        args_list.insert(0, "compile")
+    parser = build_parser()
+    args = parser.parse_args(args_list)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        return _dispatch(args, original)
+    except TinycError as exc:
+        print(f"tinyc: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # a bug: say so, keep the traceback out of the user's way
+        print(
+            f"tinyc: internal error: {type(exc).__name__}: {exc} (please report this)",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
+
+
+def _options(args: argparse.Namespace, argv: Sequence[str]):  # noqa: ANN202
+    from tinyc.compiler import Options
+    from tinyc.frontend.onnx import parse_shape_bindings
+
+    command = "tinyc " + " ".join(shlex.quote(a) for a in argv)
+    return Options(
+        name=getattr(args, "name", None),
+        shapes=parse_shape_bindings(args.shape),
+        command=command,
+    )
+
+
+def _dispatch(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    from tinyc.compiler import compile_graph, default_name, load_model, write_output_dir
+
+    options = _options(args, argv)
+    graph = load_model(args.model, options)
+    if args.command == "ir":
+        from tinyc.ir.text import print_graph
+
+        sys.stdout.write(print_graph(graph))
+        return 0
+    name = options.name or default_name(args.model)
+    if args.command == "compile":
+        compiled = compile_graph(graph, options, name)
+        write_output_dir(compiled.code, args.output)
+        print(
+            f"tinyc: wrote {args.output}/{compiled.code.name}.c: arena {compiled.plan.size} B, "
+            f"weights {compiled.code.weight_bytes} B, {len(graph.nodes)} nodes"
+        )
+        return 0
+    return _verify(args, graph, options, name)
+
+
+def _load_inputs(path: str | None, graph) -> list[np.ndarray]:  # noqa: ANN001
+    if path is None:
+        rng = np.random.default_rng(0)
+        return [
+            rng.standard_normal(v.shape).astype(v.dtype.np)
+            if v.dtype.is_float
+            else rng.integers(0, 3, v.shape).astype(v.dtype.np)
+            for v in graph.inputs
+        ]
+    p = Path(path)
+    if not p.is_file():
+        raise UsageError(f"no such file: {p}")
+    data = np.load(p)
+    if isinstance(data, np.ndarray):
+        if len(graph.inputs) != 1:
+            raise UsageError("a .npy input needs a single-input model; use .npz keyed by name")
+        arrays = [data]
+    else:
+        missing = [v.name for v in graph.inputs if v.name not in data]
+        if missing:
+            raise UsageError(f"{p}: no array for input(s) {', '.join(missing)}")
+        arrays = [data[v.name] for v in graph.inputs]
+    out = []
+    for value, arr in zip(graph.inputs, arrays):
+        if arr.size != value.type.numel:
+            raise UsageError(
+                f"input '{value.name}': {arr.size} values, the model needs {list(value.shape)}"
+            )
+        out.append(arr.reshape(value.shape).astype(value.dtype.np))
+    return out
+
+
+def _reference_outputs(model: str, graph, inputs: list[np.ndarray]) -> tuple[str, list]:  # noqa: ANN001
+    if model.endswith(".onnx"):
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            pass
+        else:
+            opts = ort.SessionOptions()
+            opts.log_severity_level = 3
+            sess = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
+            feeds = {i.name: x for i, x in zip(sess.get_inputs(), inputs)}
+            return "onnxruntime", sess.run(None, feeds)
+    from tinyc.interp import run_graph
+
+    return "interpreter", run_graph(graph, {v.name: x for v, x in zip(graph.inputs, inputs)})
+
+
+def _verify(args: argparse.Namespace, graph, options, name: str) -> int:  # noqa: ANN001
+    from tinyc.compiler import compile_graph
+    from tinyc.harness import SANITIZE_FLAGS, build_host, run_host
+
+    inputs = _load_inputs(args.input, graph)
+    compiled = compile_graph(graph, options, name)
+    with tempfile.TemporaryDirectory(prefix="tinyc-verify-") as tmp:
+        out = Path(tmp)
+        compiled.code.write(out)
+        flags = SANITIZE_FLAGS if args.sanitize else []
+        exe = build_host(out, graph, compiled.code.name, flags)
+        got = run_host(exe, graph, inputs)
+    ref_name, expected = _reference_outputs(args.model, graph, inputs)
+    ok = True
+    for value, g, e in zip(graph.outputs, got, expected):
+        e = np.asarray(e)
+        if g.dtype.kind == "f":
+            diff = np.abs(g.astype(np.float64) - e.astype(np.float64))
+            max_abs = float(diff.max()) if diff.size else 0.0
+            rel = diff / np.maximum(np.abs(e.astype(np.float64)), 1e-30)
+            max_rel = float(rel.max()) if rel.size else 0.0
+            good = np.allclose(g, e, rtol=args.rtol, atol=args.atol, equal_nan=True)
+        else:
+            max_abs = float(np.abs(g.astype(np.int64) - e.astype(np.int64)).max()) if g.size else 0
+            max_rel = 0.0
+            good = np.array_equal(g, e)
+        ok &= bool(good)
+        print(
+            f"{value.name}: max abs err {max_abs:.3g}, max rel err {max_rel:.3g} "
+            f"vs {ref_name}: {'ok' if good else 'MISMATCH'}"
+        )
+    if not ok:
+        raise VerifyError(f"outputs differ from {ref_name} (rtol {args.rtol}, atol {args.atol})")
+    print(f"tinyc: verify ok (arena {compiled.plan.size} B)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Frontends: ONNX files and text IR into the tinyc IR."""

@@ -1,0 +1,304 @@
+"""ONNX -> IR.
+
+What happens here, in order: load and check the file; bind symbolic input dimensions
+(`--shape`); turn initializers and Constant nodes into IR constants; for each node in
+topological order look up its `OpDef`, fill attribute defaults, `normalize` it into the
+canonical IR form, infer its output types, and fold it when all its inputs are constants
+(this is what makes torch's Shape -> Gather -> Concat -> Reshape chains compile, and keeps
+folding from growing flash: a folded result may not be bigger than its inputs).
+
+Every user-facing failure is a `TinycError` naming the op, the node and the opset.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper
+
+from tinyc.errors import ModelError, TinycError, UnsupportedError, UsageError
+from tinyc.ir import DType, Graph, Node, TensorType, Value
+from tinyc.ops import get_op, has_op
+from tinyc.ops.registry import REQUIRED
+
+MIN_OPSET = 11
+MAX_OPSET = onnx.defs.onnx_opset_version()
+
+_ONNX_DTYPES = {
+    onnx.TensorProto.FLOAT: DType.F32,
+    onnx.TensorProto.DOUBLE: DType.F64,
+    onnx.TensorProto.FLOAT16: DType.F16,
+    onnx.TensorProto.INT8: DType.I8,
+    onnx.TensorProto.UINT8: DType.U8,
+    onnx.TensorProto.INT16: DType.I16,
+    onnx.TensorProto.UINT16: DType.U16,
+    onnx.TensorProto.INT32: DType.I32,
+    onnx.TensorProto.UINT32: DType.U32,
+    onnx.TensorProto.INT64: DType.I64,
+    onnx.TensorProto.UINT64: DType.U64,
+    onnx.TensorProto.BOOL: DType.BOOL,
+}
+
+#: growth allowed when folding a node whose inputs are all constants (bytes)
+FOLD_SLACK_BYTES = 256
+
+
+def parse_shape_bindings(specs: list[str]) -> dict[str, tuple[int, ...]]:
+    """`NAME=1x3x96x96` strings from the command line."""
+    out: dict[str, tuple[int, ...]] = {}
+    for spec in specs:
+        name, sep, dims = spec.rpartition("=")
+        try:
+            if not sep or not name:
+                raise ValueError
+            out[name] = tuple(int(d) for d in dims.lower().split("x"))
+        except ValueError:
+            raise UsageError(f"bad --shape '{spec}': expected NAME=1x3x96x96") from None
+    return out
+
+
+def load_onnx(path: str | Path, shapes: dict[str, tuple[int, ...]] | None = None) -> Graph:
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(f"no such file: {path}")
+    try:
+        model = onnx.load(str(path))
+    except Exception as exc:  # protobuf raises several unrelated types
+        raise ModelError(f"{path}: not a valid ONNX file ({type(exc).__name__})") from None
+    if not model.graph.node and not model.graph.output:
+        raise ModelError(f"{path}: not a valid ONNX file (empty graph)")
+    return import_model(model, shapes or {}, name=path.stem)
+
+
+def import_model(
+    model: onnx.ModelProto, shapes: dict[str, tuple[int, ...]], name: str = "model"
+) -> Graph:
+    opset = _default_opset(model)
+    importer = _Importer(model, opset, shapes, name)
+    return importer.run()
+
+
+def _default_opset(model: onnx.ModelProto) -> int:
+    versions = {o.domain: o.version for o in model.opset_import}
+    opset = versions.get("", versions.get("ai.onnx"))
+    if opset is None:
+        raise ModelError("model imports no version of the default ONNX opset")
+    if not MIN_OPSET <= opset <= MAX_OPSET:
+        raise UnsupportedError(
+            f"opset {opset} is not supported (tinyc reads opsets {MIN_OPSET} to {MAX_OPSET})"
+        )
+    return opset
+
+
+def _dtype(elem_type: int, what: str) -> DType:
+    if elem_type not in _ONNX_DTYPES:
+        type_name = onnx.TensorProto.DataType.Name(elem_type) if elem_type else "undefined"
+        raise UnsupportedError(f"{what}: element type {type_name} is not supported")
+    return _ONNX_DTYPES[elem_type]
+
+
+class _Importer:
+    def __init__(
+        self, model: onnx.ModelProto, opset: int, shapes: dict[str, tuple[int, ...]], name: str
+    ) -> None:
+        self.model = model
+        self.opset = opset
+        self.shapes = dict(shapes)
+        self.graph = Graph(name)
+        self.values: dict[str, Value] = {}
+
+    def run(self) -> Graph:
+        g = self.model.graph
+        init_names = {t.name for t in g.initializer}
+        for tensor in g.initializer:
+            self._add_const(tensor.name, self._tensor(tensor, f"initializer '{tensor.name}'"))
+        for vi in g.input:
+            if vi.name not in init_names:
+                self._add_input(vi)
+        unknown = sorted(set(self.shapes) - {v.name for v in self.graph.inputs})
+        if unknown:
+            raise UsageError(f"--shape names no graph input: {', '.join(unknown)}")
+        for node in self._topological(g.node):
+            self._import_node(node)
+        for vi in g.output:
+            value = self.values.get(vi.name)
+            if value is None:
+                raise ModelError(f"graph output '{vi.name}' is not produced by any node")
+            self.graph.outputs.append(value)
+        self._drop_dead()
+        self.graph.metadata = self._metadata()
+        return self.graph
+
+    # -- pieces ---------------------------------------------------------------------------
+    def _metadata(self) -> dict[str, str]:
+        m = self.model
+        meta = {"onnx opset": str(self.opset)}
+        if m.producer_name:
+            meta["producer"] = f"{m.producer_name} {m.producer_version}".strip()
+        return meta
+
+    def _tensor(self, tensor: onnx.TensorProto, what: str) -> np.ndarray:
+        _dtype(tensor.data_type, what)
+        try:
+            return numpy_helper.to_array(tensor)
+        except Exception as exc:
+            raise ModelError(f"{what}: unreadable tensor data ({exc})") from None
+
+    def _add_const(self, name: str, data: np.ndarray) -> Value:
+        value = self.graph.add_const(name, np.ascontiguousarray(data))
+        self.values[name] = value
+        return value
+
+    def _add_input(self, vi: onnx.ValueInfoProto) -> None:
+        ttype = vi.type.tensor_type
+        if not vi.type.HasField("tensor_type"):
+            raise UnsupportedError(f"input '{vi.name}' is not a tensor")
+        dtype = _dtype(ttype.elem_type, f"input '{vi.name}'")
+        if vi.name in self.shapes:
+            shape = self.shapes[vi.name]
+            if ttype.HasField("shape") and len(ttype.shape.dim) != len(shape):
+                raise UsageError(
+                    f"--shape {vi.name}: rank {len(shape)} but the model declares "
+                    f"rank {len(ttype.shape.dim)}"
+                )
+        else:
+            if not ttype.HasField("shape"):
+                raise UnsupportedError(f"input '{vi.name}' has no shape: bind it with --shape")
+            dims = []
+            for d in ttype.shape.dim:
+                if not d.HasField("dim_value") or d.dim_value < 0:
+                    label = d.dim_param or "?"
+                    raise UnsupportedError(
+                        f"input '{vi.name}' has symbolic dimension '{label}': "
+                        f"bind it with --shape {vi.name}=..."
+                    )
+                dims.append(d.dim_value)
+            shape = tuple(dims)
+        self.values[vi.name] = self.graph.add_input(vi.name, TensorType(dtype, shape))
+
+    def _topological(self, nodes: list[onnx.NodeProto]) -> list[onnx.NodeProto]:
+        producer = {out: i for i, n in enumerate(nodes) for out in n.output if out}
+        dag = nx.DiGraph()
+        dag.add_nodes_from(range(len(nodes)))
+        for i, n in enumerate(nodes):
+            for name in n.input:
+                if name in producer:
+                    dag.add_edge(producer[name], i)
+        try:
+            order = list(nx.lexicographical_topological_sort(dag))
+        except nx.NetworkXUnfeasible:
+            raise ModelError("the graph has a cycle") from None
+        return [nodes[i] for i in order]
+
+    def _import_node(self, proto: onnx.NodeProto) -> None:
+        label = proto.name or (proto.output[0] if proto.output else proto.op_type)
+        where = f"op {proto.op_type} (node '{label}', opset {self.opset})"
+        if proto.domain not in ("", "ai.onnx"):
+            raise UnsupportedError(f"unsupported {where} in domain '{proto.domain}'")
+        if proto.op_type == "Constant":
+            self._import_constant(proto, where)
+            return
+        if not has_op(proto.op_type):
+            raise UnsupportedError(f"unsupported {where}")
+        opdef = get_op(proto.op_type)
+        inputs: list[Value | None] = []
+        for name in proto.input:
+            if not name:
+                inputs.append(None)
+                continue
+            if name not in self.values:
+                raise ModelError(f"{where}: input '{name}' is not defined")
+            inputs.append(self.values[name])
+        while inputs and inputs[-1] is None:
+            inputs.pop()
+        attrs = {}
+        for a in proto.attribute:
+            value = helper.get_attribute_value(a)
+            if isinstance(value, bytes):
+                value = value.decode()
+            elif isinstance(value, onnx.TensorProto):
+                value = self._tensor(value, where)
+            elif isinstance(value, list) and value and isinstance(value[0], bytes):
+                value = [v.decode() for v in value]
+            attrs[a.name] = value
+        for key, spec in opdef.attrs.items():
+            if key not in attrs:
+                if spec.default is REQUIRED:
+                    raise ModelError(f"{where}: required attribute '{key}' is missing")
+                attrs[key] = list(spec.default) if isinstance(spec.default, list) else spec.default
+        node = Node(proto.op_type, inputs, [], attrs, name=label)
+        try:
+            opdef.normalize(node, self.opset)
+            types = opdef.infer(node)
+        except TinycError:
+            node.drop_inputs()
+            raise
+        except (ValueError, IndexError, KeyError, TypeError) as exc:
+            node.drop_inputs()
+            raise ModelError(f"{where}: invalid node ({exc})") from None
+        outputs = [n for n in proto.output]
+        if len(types) < len([o for o in outputs if o]):
+            raise UnsupportedError(f"{where}: {len(outputs)} outputs, tinyc computes {len(types)}")
+        node.outputs = []
+        for i, (oname, ttype) in enumerate(zip(outputs, types)):
+            value = Value(oname or f"{label}_unused{i}", ttype, node, i)
+            node.outputs.append(value)
+        self._fold_or_add(node, opdef, where)
+
+    def _fold_or_add(self, node: Node, opdef, where: str) -> None:  # type: ignore[no-untyped-def]
+        folded = None
+        in_bytes = sum(v.type.nbytes for v in node.inputs if v is not None)
+        out_bytes = sum(v.type.nbytes for v in node.outputs)
+        if node.op == "Shape" or out_bytes <= in_bytes + FOLD_SLACK_BYTES:
+            try:
+                folded = opdef.fold(node)
+            except TinycError:
+                raise
+            except Exception as exc:
+                raise ModelError(f"{where}: cannot evaluate constant node ({exc})") from None
+        if folded is None:
+            self.graph.add_node(node)
+            for out in node.outputs:
+                if out.name in self.values:
+                    raise ModelError(f"{where}: value '{out.name}' is defined twice")
+                self.values[out.name] = out
+            return
+        node.drop_inputs()
+        for out, data in zip(node.outputs, folded):
+            data = np.asarray(data).astype(out.dtype.np).reshape(out.shape)
+            self._add_const(out.name, data)
+
+    def _import_constant(self, proto: onnx.NodeProto, where: str) -> None:
+        if len(proto.attribute) != 1:
+            raise ModelError(f"{where}: Constant needs exactly one value attribute")
+        a = proto.attribute[0]
+        value = helper.get_attribute_value(a)
+        if a.name == "value":
+            data = self._tensor(value, where)
+        elif a.name == "value_float":
+            data = np.asarray(value, np.float32)
+        elif a.name == "value_floats":
+            data = np.asarray(value, np.float32)
+        elif a.name == "value_int":
+            data = np.asarray(value, np.int64)
+        elif a.name == "value_ints":
+            data = np.asarray(value, np.int64)
+        else:
+            raise UnsupportedError(f"unsupported {where}: attribute {a.name}")
+        self._add_const(proto.output[0], data)
+
+    def _drop_dead(self) -> None:
+        """Nodes whose results reach no output were imported only to be folded away."""
+        live = {id(v) for v in self.graph.outputs}
+        keep: list[Node] = []
+        for node in reversed(self.graph.nodes):
+            if any(id(o) in live for o in node.outputs):
+                keep.append(node)
+                live.update(id(v) for v in node.inputs if v is not None)
+            else:
+                node.drop_inputs()
+        self.graph.nodes = keep[::-1]
+        self.graph.remove_unused_constants()

@@ -1,0 +1,86 @@
+"""Host test harness: a small C `main` that feeds raw input files to `NAME_run` and writes
+the outputs as raw files. Used by `tinyc verify`, the tests and the benchmarks; it never
+goes into a model's output directory."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from tinyc.backend.writer import CWriter
+from tinyc.errors import VerifyError
+from tinyc.ir import Graph
+
+STRICT_FLAGS = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic"]
+SANITIZE_FLAGS = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-g"]
+
+
+def harness_source(graph: Graph, cname: str) -> str:
+    w = CWriter()
+    w.lines(["#include <stdio.h>", "#include <stdlib.h>", "", f'#include "{cname}.h"', ""])
+    values = [("in", i, v) for i, v in enumerate(graph.inputs)]
+    values += [("out", i, v) for i, v in enumerate(graph.outputs)]
+    for kind, i, v in values:
+        w.line(f"static {v.dtype.c_type} {kind}{i}[{max(v.type.numel, 1)}];")
+    w.line("")
+    with w.block("static int io(void *buf, size_t size, const char *path, int writing)"):
+        w.line('FILE *f = fopen(path, writing ? "wb" : "rb");')
+        w.line("size_t n;")
+        w.line("if (!f) return 1;")
+        w.line("n = writing ? fwrite(buf, 1, size, f) : fread(buf, 1, size, f);")
+        w.line("fclose(f);")
+        w.line("return n != size;")
+    w.line("")
+    with w.block("int main(int argc, char **argv)"):
+        w.line("int rc;")
+        w.line(f"if (argc != {len(values) + 1}) return 2;")
+        for j, (kind, i, v) in enumerate(values):
+            if kind == "in" and v.type.nbytes:
+                w.line(f"if (io({kind}{i}, {v.type.nbytes}, argv[{j + 1}], 0)) return 3;")
+        args = ", ".join(f"{k}{i}" for k, i, _ in values)
+        w.line(f"rc = {cname}_run({args});")
+        w.line('if (rc != 0) { fprintf(stderr, "run returned %d\\n", rc); return 4; }')
+        for j, (kind, i, v) in enumerate(values):
+            if kind == "out":
+                w.line(f"if (io({kind}{i}, {v.type.nbytes}, argv[{j + 1}], 1)) return 5;")
+        w.line("return 0;")
+    return w.text()
+
+
+def build_host(
+    out_dir: Path, graph: Graph, cname: str, flags: Sequence[str] = (), cc: str | None = None
+) -> Path:
+    """Compile out_dir/*.c plus the harness into an executable; raise VerifyError on failure."""
+    (out_dir / "tinyc_harness_main.c").write_text(harness_source(graph, cname))
+    exe = out_dir / "tinyc_harness"
+    sources = sorted(str(p) for p in out_dir.glob("*.c"))
+    compiler = cc or os.environ.get("CC", "cc")
+    cmd = [compiler, *STRICT_FLAGS, "-O2", *flags, "-I", str(out_dir), *sources, "-o", str(exe), "-lm"]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise VerifyError(f"C build failed:\n{proc.stderr.strip()}")
+    return exe
+
+
+def run_host(exe: Path, graph: Graph, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    with tempfile.TemporaryDirectory(prefix="tinyc-run-") as tmp:
+        paths = []
+        for i, (value, data) in enumerate(zip(graph.inputs, inputs)):
+            p = Path(tmp) / f"in{i}.bin"
+            np.ascontiguousarray(data, dtype=value.dtype.np).tofile(p)
+            paths.append(str(p))
+        outs = [str(Path(tmp) / f"out{i}.bin") for i in range(len(graph.outputs))]
+        proc = subprocess.run([str(exe), *paths, *outs], capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise VerifyError(
+                f"generated C exited with {proc.returncode}: {proc.stderr.strip()[-2000:]}"
+            )
+        return [
+            np.fromfile(p, dtype=v.dtype.np).reshape(v.shape)
+            for p, v in zip(outs, graph.outputs)
+        ]

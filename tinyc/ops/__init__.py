@@ -1,0 +1,17 @@
+"""Every operator tinyc knows, one `OpDef` each, grouped by family.
+
+Importing this package imports every family module, which registers its ops.
+"""
+
+from tinyc.ops import (  # noqa: F401  (imported for registration)
+    conv,
+    elementwise,
+    matmul,
+    norm,
+    pool,
+    reduce,
+    shape,
+)
+from tinyc.ops.registry import OpDef, get_op, has_op, register_op, registered_ops
+
+__all__ = ["OpDef", "get_op", "has_op", "register_op", "registered_ops"]

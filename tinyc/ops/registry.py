@@ -1,0 +1,131 @@
+"""The op registry: one `OpDef` per ONNX operator, looked up by (domain, op type).
+
+An `OpDef` is the single definition of an operator inside tinyc:
+
+- `attrs`: the attributes it accepts with their defaults (the frontend fills defaults in);
+- `normalize`: turn opset-dependent forms into the one canonical IR form (constant inputs
+  that are really attributes become attributes, negative axes are resolved, `auto_pad` becomes
+  explicit pads);
+- `infer`: output types from input types (static shapes only);
+- `reference`: numpy semantics, the one source of truth for the interpreter, constant
+  folding and the tests;
+- `emit`: the C kernel call(s) that compute it (see `tinyc.backend.context`).
+
+Ops register with the `register_op` decorator; `tinyc.ops` imports every family module so
+the registry is complete after `import tinyc.ops`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+from tinyc.errors import ModelError, UnsupportedError
+from tinyc.ir import Node, TensorType
+
+if TYPE_CHECKING:
+    from tinyc.backend.context import EmitContext
+
+REQUIRED = object()
+
+
+@dataclass(frozen=True)
+class Attr:
+    """An attribute: its kind ('int', 'float', 'ints', 'floats', 'string', 'strings',
+    'tensor') and its default (REQUIRED when the attribute must be given)."""
+
+    kind: str
+    default: Any = REQUIRED
+
+
+class OpDef:
+    """Base of every operator definition. Subclasses override what they need."""
+
+    name: ClassVar[str] = ""
+    domain: ClassVar[str] = ""
+    attrs: ClassVar[dict[str, Attr]] = {}
+    #: False for ops whose result depends on more than their inputs (none so far).
+    pure: ClassVar[bool] = True
+
+    def normalize(self, node: Node, opset: int) -> None:
+        """Rewrite `node` in place into the canonical IR form (default: nothing to do)."""
+
+    def infer(self, node: Node) -> list[TensorType]:
+        raise NotImplementedError(f"{self.name}: no shape rule")
+
+    def reference(self, node: Node, inputs: list[np.ndarray | None]) -> list[np.ndarray]:
+        raise NotImplementedError(f"{self.name}: no reference semantics")
+
+    def fold(self, node: Node) -> list[np.ndarray] | None:
+        """Outputs computable at compile time, or None. Default: all inputs constant."""
+        if all(v is None or v.const is not None for v in node.inputs):
+            return self.reference(node, [None if v is None else v.const for v in node.inputs])
+        return None
+
+    def emit(self, node: Node, ctx: EmitContext) -> None:
+        raise UnsupportedError(f"op {self.name} (node '{node.name}') has no C kernel")
+
+    def macs(self, node: Node) -> int:
+        """Multiply-accumulates per inference (0 for data movement)."""
+        return 0
+
+
+_REGISTRY: dict[tuple[str, str], OpDef] = {}
+
+
+def register_op(cls: type[OpDef]) -> type[OpDef]:
+    """Class decorator: register one instance of an `OpDef` under (domain, name)."""
+    key = (cls.domain, cls.name)
+    if key in _REGISTRY:
+        raise RuntimeError(f"op {cls.name} registered twice")
+    _REGISTRY[key] = cls()
+    return cls
+
+
+def get_op(op: str, domain: str = "") -> OpDef:
+    try:
+        return _REGISTRY[(domain, op)]
+    except KeyError:
+        raise UnsupportedError(f"unsupported op {op}") from None
+
+
+def has_op(op: str, domain: str = "") -> bool:
+    return (domain, op) in _REGISTRY
+
+
+def registered_ops() -> list[OpDef]:
+    return [_REGISTRY[k] for k in sorted(_REGISTRY)]
+
+
+# -- small helpers shared by the op families ----------------------------------------------
+
+
+def attr(node: Node, name: str) -> Any:
+    return node.attrs[name]
+
+
+def input_type(node: Node, index: int) -> TensorType:
+    value = node.inputs[index]
+    if value is None:
+        raise ModelError(f"{node.op} node '{node.name}': input {index} is required")
+    return value.type
+
+
+def const_input(node: Node, index: int, what: str) -> np.ndarray:
+    """The constant data of input `index`, or a clear error if it is computed at run time."""
+    value = node.input(index)
+    if value is None:
+        raise ModelError(f"{node.op} node '{node.name}': missing {what} input")
+    if value.const is None:
+        raise UnsupportedError(
+            f"{node.op} node '{node.name}': {what} must be a compile-time constant"
+        )
+    return value.const
+
+
+def normalize_axis(axis: int, rank: int, node: Node) -> int:
+    if not -rank <= axis < max(rank, 1):
+        raise ModelError(f"{node.op} node '{node.name}': axis {axis} out of range for rank {rank}")
+    return axis + rank if axis < 0 else axis

@@ -1,0 +1,57 @@
+"""Sliding-window geometry shared by Conv and the pools: attribute defaults, `auto_pad`
+resolved into explicit pads, and output sizes (with ceil_mode for pools)."""
+
+from __future__ import annotations
+
+from math import ceil
+
+from tinyc.errors import ModelError
+from tinyc.ir import Node
+
+
+def normalize_window(node: Node, spatial: tuple[int, ...], kernel: tuple[int, ...]) -> None:
+    """Fill kernel_shape/strides/dilations/pads defaults and turn auto_pad into pads."""
+    n = len(spatial)
+    attrs = node.attrs
+    attrs["kernel_shape"] = list(kernel)
+    for key in ("strides", "dilations"):
+        if key in attrs and not attrs[key]:
+            attrs[key] = [1] * n
+        if key in attrs and len(attrs[key]) != n:
+            raise ModelError(f"{node.op} node '{node.name}': {key} must have {n} values")
+    strides = attrs.get("strides") or [1] * n
+    dilations = attrs.get("dilations") or [1] * n
+    auto_pad = attrs.pop("auto_pad", "NOTSET") or "NOTSET"
+    if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+        pads_begin, pads_end = [], []
+        for size, k, s, d in zip(spatial, kernel, strides, dilations):
+            out = ceil(size / s)
+            total = max((out - 1) * s + (k - 1) * d + 1 - size, 0)
+            small, big = total // 2, total - total // 2
+            begin, end = (small, big) if auto_pad == "SAME_UPPER" else (big, small)
+            pads_begin.append(begin)
+            pads_end.append(end)
+        attrs["pads"] = pads_begin + pads_end
+    elif auto_pad == "VALID":
+        attrs["pads"] = [0] * (2 * n)
+    elif auto_pad != "NOTSET":
+        raise ModelError(f"{node.op} node '{node.name}': unknown auto_pad {auto_pad}")
+    if not attrs.get("pads"):
+        attrs["pads"] = [0] * (2 * n)
+    if len(attrs["pads"]) != 2 * n:
+        raise ModelError(f"{node.op} node '{node.name}': pads must have {2 * n} values")
+
+
+def output_size(
+    size: int, k: int, stride: int, dil: int, pad_begin: int, pad_end: int, ceil_mode: bool
+) -> int:
+    span = size + pad_begin + pad_end - ((k - 1) * dil + 1)
+    if span < 0:
+        return 0
+    if not ceil_mode:
+        return span // stride + 1
+    out = -(-span // stride) + 1
+    # the last window must start inside the input or its leading pad
+    if (out - 1) * stride >= size + pad_begin:
+        out -= 1
+    return out
