@@ -24,7 +24,7 @@ from tinyc import __version__
 from tinyc.errors import TinycError, UsageError, VerifyError
 
 EXIT_INTERNAL = 70
-SUBCOMMANDS = ("compile", "ir", "verify")
+SUBCOMMANDS = ("compile", "ir", "verify", "passes")
 
 EPILOG = """\
 exit codes:
@@ -47,6 +47,25 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
         metavar="NAME=DIMS",
         help="bind an input's symbolic dimensions, e.g. --shape input=1x3x96x96 (repeatable)",
     )
+    opt = p.add_mutually_exclusive_group()
+    for level in (0, 1, 2):
+        opt.add_argument(
+            f"-O{level}",
+            dest="opt_level",
+            action="store_const",
+            const=level,
+            help={0: "only what code generation needs", 1: "default optimizations",
+                  2: "also the costlier passes"}[level],
+        )
+    opt.add_argument("--passes", metavar="A,B{opt=v},C", help="run exactly this pass pipeline")
+    p.add_argument(
+        "--print-ir-after",
+        action="append",
+        default=[],
+        metavar="PASS|all",
+        help="print the text IR to stderr after this pass (repeatable)",
+    )
+    p.add_argument("--verify-each", action="store_true", help="run the IR verifier after every pass")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -81,6 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rtol", type=float, default=1e-4)
     p.add_argument("--atol", type=float, default=1e-5)
     p.add_argument("--sanitize", action="store_true", help="build with ASan/UBSan")
+
+    sub.add_parser("passes", help="list the optimization passes and the -O pipelines")
     return parser
 
 
@@ -118,14 +139,35 @@ def _options(args: argparse.Namespace, argv: Sequence[str]):  # noqa: ANN202
         name=getattr(args, "name", None),
         shapes=parse_shape_bindings(args.shape),
         command=command,
+        opt_level=1 if args.opt_level is None else args.opt_level,
+        passes=args.passes,
+        print_ir_after=frozenset(args.print_ir_after),
+        verify_each=args.verify_each,
     )
 
 
-def _dispatch(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    from tinyc.compiler import compile_graph, default_name, load_model, write_output_dir
+def _list_passes() -> int:
+    from tinyc.passes import PASSES, PIPELINES
 
+    width = max(len(n) for n in PASSES)
+    for name in sorted(PASSES):
+        print(f"{name:<{width}}  {PASSES[name].summary}")
+    print()
+    for level, spec in sorted(PIPELINES.items()):
+        print(f"-O{level}: {spec or '(none)'}")
+    return 0
+
+
+def _dispatch(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    from tinyc.compiler import compile_graph, default_name, load_model, optimize, write_output_dir
+
+    if args.command == "passes":
+        return _list_passes()
     options = _options(args, argv)
     graph = load_model(args.model, options)
+    graph, pass_ctx = optimize(graph, options)
+    for dump in pass_ctx.dump:
+        sys.stderr.write(dump)
     if args.command == "ir":
         from tinyc.ir.text import print_graph
 

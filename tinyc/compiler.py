@@ -16,6 +16,7 @@ from tinyc.frontend.onnx import load_onnx
 from tinyc.ir import Graph
 from tinyc.ir.verify import verify
 from tinyc.memory import ArenaPlan, plan_memory
+from tinyc.passes import PassContext, PassManager, pipeline_for
 
 
 @dataclass
@@ -27,6 +28,11 @@ class Options:
     target: str = "generic"
     align: int = 16
     command: str = ""
+    opt_level: int = 1
+    #: explicit pipeline string; overrides opt_level when set
+    passes: str | None = None
+    print_ir_after: frozenset[str] = frozenset()
+    verify_each: bool = False
 
 
 def load_model(path: str | Path, options: Options) -> Graph:
@@ -40,6 +46,15 @@ def load_model(path: str | Path, options: Options) -> Graph:
         graph = load_onnx(path, options.shapes)
     verify(graph)
     return graph
+
+
+def optimize(graph: Graph, options: Options) -> tuple[Graph, PassContext]:
+    """Run the pass pipeline chosen by the options; the context holds IR dumps and stats."""
+    ctx = PassContext(verify_each=options.verify_each, print_ir_after=options.print_ir_after)
+    passes = pipeline_for(options.opt_level, options.passes)
+    graph = PassManager(passes).run(graph, ctx)
+    verify(graph)
+    return graph, ctx
 
 
 def default_name(path: str | Path) -> str:
