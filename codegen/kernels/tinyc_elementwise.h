@@ -34,6 +34,16 @@ TINYC_BINARY_ARITH_TYPES(TINYC_DECLARE_BINARY, sub)
 TINYC_BINARY_ARITH_TYPES(TINYC_DECLARE_BINARY, mul)
 TINYC_BINARY_ARITH_TYPES(TINYC_DECLARE_BINARY, div)
 
+/* float32 binary ops with a fused activation applied to each result before it is stored
+ * (see tinyc_act.h): tinyc_add_act_f32, tinyc_sub_act_f32, tinyc_mul_act_f32, tinyc_div_act_f32. */
+#define TINYC_DECLARE_BINARY_ACT_F32(op)                                   \
+  void tinyc_##op##_act_f32(const float *A, const float *B, float *Y,      \
+                            const tinyc_bcast *bc, const tinyc_act *act);
+TINYC_DECLARE_BINARY_ACT_F32(add)
+TINYC_DECLARE_BINARY_ACT_F32(sub)
+TINYC_DECLARE_BINARY_ACT_F32(mul)
+TINYC_DECLARE_BINARY_ACT_F32(div)
+
 /* Casts between the element types: tinyc_cast_<from>_<to>(X, Y, n). */
 #define TINYC_CAST_TYPES(X, a, b) \
   X(a, b, float, f32) X(a, b, double, f64) X(a, b, int8_t, i8) X(a, b, uint8_t, u8) \

@@ -84,6 +84,10 @@ class EmitContext:
         assert offset % itemsize == 0
         return f"(&tinyc_arena.{ARENA_MEMBER[value.dtype]}[{offset // itemsize}])"
 
+    def const_ptr(self, value: Value) -> str:
+        """The `static const` array of a constant, even when it is also a graph output."""
+        return self._const_array(value)
+
     def _const_array(self, value: Value) -> str:
         known = self._const_names.get(id(value))
         if known is not None:

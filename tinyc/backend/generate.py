@@ -74,7 +74,9 @@ def _emit_output_copies(graph: Graph, ctx: EmitContext) -> None:
             continue
         ctx.comment(f"output{i} = %{value.name}")
         if value.type.nbytes:
-            ctx.body.line(f"memcpy(output{i}, {ctx.ptr(value)}, {value.type.nbytes});")
+            # a constant that is also an output: copy from its table, not from itself
+            src = ctx.const_ptr(value) if value.const is not None else ctx.ptr(value)
+            ctx.body.line(f"memcpy(output{i}, {src}, {value.type.nbytes});")
 
 
 def _signature(graph: Graph, cname: str) -> str:
@@ -156,6 +158,8 @@ def _source(graph: Graph, plan: ArenaPlan, ctx: EmitContext, cname: str, command
             w.lines(body.split("\n"))
         for i in range(len(graph.inputs)):
             w.line(f"(void)input{i};")
+        for i in range(len(graph.outputs)):
+            w.line(f"(void)output{i};")
         w.line("return 0;")
     return w.text()
 

@@ -22,7 +22,7 @@ from onnx import helper, numpy_helper
 from tinyc.errors import ModelError, TinycError, UnsupportedError, UsageError
 from tinyc.ir import DType, Graph, Node, TensorType, Value
 from tinyc.ops import get_op, has_op
-from tinyc.ops.registry import REQUIRED
+from tinyc.ops.registry import DECLARED_SHAPES, REQUIRED
 
 MIN_OPSET = 11
 MAX_OPSET = onnx.defs.onnx_opset_version()
@@ -93,6 +93,24 @@ def _default_opset(model: onnx.ModelProto) -> int:
     return opset
 
 
+def _declared_shapes(model: onnx.ModelProto) -> dict[str, tuple[int, ...]]:
+    """Static shapes the model declares or ONNX shape inference derives for its values.
+    Ops whose shape-like operand is a run-time input (Reshape's shape, Slice's starts, TopK's
+    k, ...) compile against these and check the operand when the model runs."""
+    try:
+        model = onnx.shape_inference.infer_shapes(model, data_prop=True)
+    except Exception:  # best effort: the declared graph outputs still count
+        pass
+    out: dict[str, tuple[int, ...]] = {}
+    for vi in [*model.graph.value_info, *model.graph.output]:
+        ttype = vi.type.tensor_type
+        if not vi.type.HasField("tensor_type") or not ttype.HasField("shape"):
+            continue
+        if all(d.HasField("dim_value") for d in ttype.shape.dim):
+            out[vi.name] = tuple(d.dim_value for d in ttype.shape.dim)
+    return out
+
+
 def _dtype(elem_type: int, what: str) -> DType:
     if elem_type not in _ONNX_DTYPES:
         type_name = onnx.TensorProto.DataType.Name(elem_type) if elem_type else "undefined"
@@ -109,6 +127,7 @@ class _Importer:
         self.shapes = dict(shapes)
         self.graph = Graph(name)
         self.values: dict[str, Value] = {}
+        self.declared = _declared_shapes(model)
 
     def run(self) -> Graph:
         g = self.model.graph
@@ -229,9 +248,11 @@ class _Importer:
                 if spec.default is REQUIRED:
                     raise ModelError(f"{where}: required attribute '{key}' is missing")
                 attrs[key] = list(spec.default) if isinstance(spec.default, list) else spec.default
+        attrs[DECLARED_SHAPES] = [self.declared.get(o) for o in proto.output]
         node = Node(proto.op_type, inputs, [], attrs, name=label)
         try:
             opdef.normalize(node, self.opset)
+            node.attrs.pop(DECLARED_SHAPES, None)
             types = opdef.infer(node)
         except TinycError:
             node.drop_inputs()

@@ -186,7 +186,8 @@ class _Binary(OpDef):
         y = node.outputs[0]
         assert a is not None and b is not None
         sfx = _BINARY_DTYPES.get(y.dtype)
-        if sfx is None or node.attrs.get("activation"):
+        act_name = node.attrs.get("activation", "")
+        if sfx is None or (act_name and sfx != "f32"):
             raise UnsupportedError(
                 f"op {node.op} (node '{node.name}') on {y.dtype.value} has no C kernel"
             )
@@ -198,6 +199,14 @@ class _Binary(OpDef):
             f"{{{len(dims)}, {c_int_list(dims)}, {c_int_list(sa)}, {c_int_list(sb)}}}",
             f"bcast_{y.name}",
         )
+        if act_name:
+            # fused activation (set by the fuse-activation pass): tinyc_add_act_f32 & co.
+            init, uses_math = act_c_init(act_name, node.attrs.get("activation_params", []))
+            ctx.uses_math |= uses_math
+            act = ctx.params("tinyc_act", init, f"act_{y.name}")
+            ctx.call("elementwise", f"tinyc_{self.kernel}_act_f32", ctx.ptr(a), ctx.ptr(b),
+                     ctx.ptr(y), bc, act)
+            return
         ctx.call(
             "elementwise", f"tinyc_{self.kernel}_{sfx}", ctx.ptr(a), ctx.ptr(b), ctx.ptr(y), bc
         )

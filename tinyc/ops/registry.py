@@ -30,6 +30,13 @@ if TYPE_CHECKING:
 
 REQUIRED = object()
 
+#: Transient attribute through which the frontend hands `normalize` the static shape the
+#: model declares for each output (None when unknown). Ops whose shape-like operand is a
+#: run-time input (Reshape's shape, Slice's starts, TopK's k, ...) read it with
+#: `declared_shape` to fix their kernels at compile time, and check the operand at run
+#: time. The frontend removes it after `normalize`.
+DECLARED_SHAPES = "_declared_shapes"
+
 
 @dataclass(frozen=True)
 class Attr:
@@ -123,6 +130,25 @@ def const_input(node: Node, index: int, what: str) -> np.ndarray:
             f"{node.op} node '{node.name}': {what} must be a compile-time constant"
         )
     return value.const
+
+
+def declared_shape(node: Node, index: int, what: str) -> tuple[int, ...]:
+    """The static shape the model declares for output `index`; `what` names the run-time
+    operand that keeps tinyc from computing it (UnsupportedError when nothing is declared)."""
+    shapes = node.attrs.get(DECLARED_SHAPES) or []
+    shape = shapes[index] if index < len(shapes) else None
+    if shape is None:
+        raise UnsupportedError(
+            f"{node.op} node '{node.name}': {what} is only known at run time and the model "
+            f"declares no static shape for output {index}"
+        )
+    return tuple(shape)
+
+
+def runtime_input(node: Node, index: int) -> bool:
+    """True when optional input `index` is present and computed at run time."""
+    value = node.input(index)
+    return value is not None and value.const is None
 
 
 def normalize_axis(axis: int, rank: int, node: Node) -> int:

@@ -1,8 +1,10 @@
-"""Shape and data-movement ops: Reshape family, Transpose, Concat, Pad, Shape, Gather.
+"""Shape and data-movement ops: Reshape family, Transpose, Concat, Shape, Size, Gather.
 
-Shape-like operands (Reshape's shape, Squeeze's axes, Pad's pads) must be compile-time
-constants; `normalize` moves them into attributes, so the IR form is the same for every
-opset. Data movement is dtype-independent: it runs on element sizes, not types.
+Shape-like operands (Reshape's shape, Squeeze's axes) that are compile-time constants move
+into attributes in `normalize`, so the IR form is the same for every opset. When the model
+feeds one as a run-time input instead, the node keeps that input, its attributes hold the
+shape the model declares for the output, and the emitted code checks the operand at run
+time (`tinyc_shape.h`). Data movement is dtype-independent: it runs on element sizes.
 """
 
 from __future__ import annotations
@@ -19,9 +21,11 @@ from tinyc.ops.registry import (
     Attr,
     OpDef,
     const_input,
+    declared_shape,
     input_type,
     normalize_axis,
     register_op,
+    runtime_input,
 )
 
 if TYPE_CHECKING:
@@ -46,17 +50,48 @@ def emit_copy_nd(
     ctx.call("data", "tinyc_copy_nd", dst, src, itemsize, params)
 
 
+def dims_table(ctx: EmitContext, dims: tuple[int, ...] | list[int], hint: str) -> str:
+    """A `static const int32_t` table of tensor dimensions (shared when equal)."""
+    return ctx.table(DType.I32, list(dims), f"dims_{hint}")
+
+
+def shape_operand(node: Node, index: int, what: str) -> TensorType:
+    """Type of the run-time shape-like input `index`, which must be a 1-D int64 tensor."""
+    t = input_type(node, index)
+    if t.dtype is not DType.I64 or t.rank != 1:
+        raise ModelError(f"{node.op} node '{node.name}': {what} must be a 1-D int64 tensor")
+    return t
+
+
+def check_failed(node: Node, what: str, got: object, compiled: object) -> ModelError:
+    """The interpreter's counterpart of a failing run-time check in the generated C."""
+    return ModelError(
+        f"{node.op} node '{node.name}': run-time {what} {got} disagrees with the compiled "
+        f"shape {compiled}"
+    )
+
+
 class _Reshaping(OpDef):
     """Same bytes, new shape: emitted as one copy (aliasing is the memory planner's job)."""
 
     def reference(self, node: Node, inputs: list[np.ndarray | None]) -> list[np.ndarray]:
         assert inputs[0] is not None
+        if len(inputs) > 1 and inputs[1] is not None:
+            self.check(node, inputs[0], inputs[1])
         return [inputs[0].reshape(node.outputs[0].shape).copy()]
+
+    def check(self, node: Node, x: np.ndarray, operand: np.ndarray) -> None:
+        """Raise if a run-time shape-like operand disagrees with the compiled shape."""
 
     def emit(self, node: Node, ctx: EmitContext) -> None:
         x = node.inputs[0]
         assert x is not None
+        if node.input(1) is not None:
+            self.emit_check(node, ctx)
         ctx.copy(node.outputs[0], x)
+
+    def emit_check(self, node: Node, ctx: EmitContext) -> None:
+        raise NotImplementedError
 
 
 @register_op
@@ -68,27 +103,61 @@ class Reshape(_Reshaping):
 
     def normalize(self, node: Node, opset: int) -> None:
         if len(node.inputs) < 2:
+            node.attrs["allowzero"] = 0
             return
         x = input_type(node, 0)
+        if runtime_input(node, 1):
+            n = shape_operand(node, 1, "shape").shape[0]
+            node.attrs["shape"] = list(declared_shape(node, 0, "the shape operand"))
+            if len(node.attrs["shape"]) != n:
+                raise ModelError(f"Reshape node '{node.name}': {n} shape values, rank "
+                                 f"{len(node.attrs['shape'])} declared")
+            return
         spec = [int(v) for v in const_input(node, 1, "shape").reshape(-1)]
-        allowzero = node.attrs.pop("allowzero", 0)
-        shape = [x.shape[i] if d == 0 and not allowzero else d for i, d in enumerate(spec)]
-        if shape.count(-1) > 1:
-            raise ModelError(f"Reshape node '{node.name}': more than one -1 in {spec}")
+        node.attrs["shape"] = self.resolve(node, x.shape, spec, node.attrs.get("allowzero", 0))
+        node.attrs["allowzero"] = 0
+        node.set_inputs(node.inputs[:1])
+
+    def resolve(
+        self, node: Node, in_shape: tuple[int, ...], spec: list[int], allowzero: int
+    ) -> list[int]:
+        """The output shape that `spec` (with its 0 and -1 entries) gives."""
+        shape = [in_shape[i] if d == 0 and not allowzero else d for i, d in enumerate(spec)]
+        if shape.count(-1) > 1 or any(d < -1 for d in shape):
+            raise ModelError(f"Reshape node '{node.name}': bad shape {spec}")
         if -1 in shape:
             known = prod(d for d in shape if d != -1)
-            if known == 0 or x.numel % known:
-                raise ModelError(f"Reshape node '{node.name}': cannot reshape {list(x.shape)} to {spec}")
-            shape[shape.index(-1)] = x.numel // known
-        node.attrs["shape"] = shape
-        node.set_inputs(node.inputs[:1])
+            if known == 0 or prod(in_shape) % known:
+                raise ModelError(
+                    f"Reshape node '{node.name}': cannot reshape {list(in_shape)} to {spec}"
+                )
+            shape[shape.index(-1)] = prod(in_shape) // known
+        return shape
 
     def infer(self, node: Node) -> list[TensorType]:
         x = input_type(node, 0)
         shape = tuple(node.attrs["shape"])
         if prod(shape) != x.numel:
             raise ModelError(f"Reshape node '{node.name}': {list(x.shape)} to {list(shape)}")
+        if node.input(1) is not None and shape_operand(node, 1, "shape").shape != (len(shape),):
+            raise ModelError(f"Reshape node '{node.name}': shape operand length != rank")
         return [x.with_shape(shape)]
+
+    def check(self, node: Node, x: np.ndarray, operand: np.ndarray) -> None:
+        spec = [int(v) for v in operand.reshape(-1)]
+        try:
+            got = self.resolve(node, x.shape, spec, node.attrs["allowzero"])
+        except (ModelError, IndexError):
+            got = spec
+        if got != list(node.attrs["shape"]):
+            raise check_failed(node, "shape", spec, node.attrs["shape"])
+
+    def emit_check(self, node: Node, ctx: EmitContext) -> None:
+        x, s, y = node.inputs[0], node.inputs[1], node.outputs[0]
+        assert x is not None and s is not None
+        ctx.checked_call("shape", "tinyc_check_reshape", ctx.ptr(s), y.type.rank,
+                         dims_table(ctx, x.shape, x.name), x.type.rank,
+                         dims_table(ctx, y.shape, y.name), node.attrs["allowzero"])
 
 
 @register_op
@@ -110,15 +179,29 @@ class Flatten(_Reshaping):
 
 
 class _AxesOp(_Reshaping):
-    """Squeeze/Unsqueeze: axes from an attribute (opset < 13) or a constant input."""
+    """Squeeze/Unsqueeze: axes from an attribute (opset < 13) or an input. A run-time axes
+    input stays an input; the attribute then holds axes that give the declared shape (the
+    bytes are the same for any axes that do) and the C checks the run-time ones."""
 
     attrs = {"axes": Attr("ints", [])}
 
     def out_rank(self, node: Node) -> int:
         return input_type(node, 0).rank
 
+    def long_short(self, node: Node, x: tuple[int, ...], y: tuple[int, ...]) -> tuple[
+        tuple[int, ...], tuple[int, ...]
+    ]:
+        """(shape with the unit axes, shape without them): Squeeze (x, y), Unsqueeze (y, x)."""
+        raise NotImplementedError
+
     def normalize(self, node: Node, opset: int) -> None:
         axes = node.attrs.get("axes") or []
+        if runtime_input(node, 1):
+            shape_operand(node, 1, "axes")
+            x = input_type(node, 0).shape
+            long, short = self.long_short(node, x, declared_shape(node, 0, "the axes operand"))
+            node.attrs["axes"] = _unit_axes(node, long, short)
+            return
         if len(node.inputs) > 1 and node.inputs[1] is not None:
             axes = [int(a) for a in const_input(node, 1, "axes").reshape(-1)]
         node.set_inputs(node.inputs[:1])
@@ -126,10 +209,46 @@ class _AxesOp(_Reshaping):
         rank = self.out_rank(node)
         node.attrs["axes"] = sorted(normalize_axis(a, rank, node) for a in axes)
 
+    def check(self, node: Node, x: np.ndarray, operand: np.ndarray) -> None:
+        long, short = self.long_short(node, x.shape, node.outputs[0].shape)
+        axes = [int(a) + len(long) if a < 0 else int(a) for a in operand.reshape(-1)]
+        kept = [d for i, d in enumerate(long) if i not in axes]
+        if (len(set(axes)) != len(axes) or any(not 0 <= a < len(long) or long[a] != 1
+                                               for a in axes) or tuple(kept) != short):
+            raise check_failed(node, "axes", axes, list(node.outputs[0].shape))
+
+    def emit_check(self, node: Node, ctx: EmitContext) -> None:
+        x, axes, y = node.inputs[0], node.inputs[1], node.outputs[0]
+        assert x is not None and axes is not None
+        long, short = self.long_short(node, x.shape, y.shape)
+        ctx.checked_call("shape", "tinyc_check_axes", ctx.ptr(axes), axes.type.numel,
+                         dims_table(ctx, long, "long"), len(long), dims_table(ctx, short, "short"))
+
+
+def _unit_axes(node: Node, long: tuple[int, ...], short: tuple[int, ...]) -> list[int]:
+    """Axes of `long` that, removed, leave `short`; each must be 1. Greedy from the left."""
+    axes, j = [], 0
+    for i, d in enumerate(long):
+        if j < len(short) and d == short[j]:
+            j += 1
+        elif d == 1:
+            axes.append(i)
+        else:
+            break
+    if j != len(short) or len(axes) != len(long) - len(short):
+        raise ModelError(f"{node.op} node '{node.name}': declared shape {list(short)} does not "
+                         f"fit {list(long)}")
+    return axes
+
 
 @register_op
 class Squeeze(_AxesOp):
     name = "Squeeze"
+
+    def long_short(self, node: Node, x: tuple[int, ...], y: tuple[int, ...]) -> tuple[
+        tuple[int, ...], tuple[int, ...]
+    ]:
+        return x, y
 
     def normalize(self, node: Node, opset: int) -> None:
         super().normalize(node, opset)
@@ -149,6 +268,11 @@ class Squeeze(_AxesOp):
 @register_op
 class Unsqueeze(_AxesOp):
     name = "Unsqueeze"
+
+    def long_short(self, node: Node, x: tuple[int, ...], y: tuple[int, ...]) -> tuple[
+        tuple[int, ...], tuple[int, ...]
+    ]:
+        return y, x
 
     def out_rank(self, node: Node) -> int:
         return input_type(node, 0).rank + len(node.attrs["axes"])
@@ -225,67 +349,6 @@ class Concat(OpDef):
             emit_copy_nd(ctx, f"{ctx.ptr(y)} + {start * dst_st[axis]}", ctx.ptr(x),
                          x.dtype.itemsize, list(x.shape), dst_st, strides(x.shape), f"{y.name}_{i}")
             start += x.shape[axis]
-
-
-@register_op
-class Pad(OpDef):
-    """Constant padding (negative pads crop). IR form: attrs `pads` (2*rank) and `value`."""
-
-    name = "Pad"
-    attrs = {"mode": Attr("string", "constant"), "pads": Attr("ints", []), "value": Attr("float", 0.0)}
-
-    def normalize(self, node: Node, opset: int) -> None:
-        x = input_type(node, 0)
-        if node.attrs.get("mode", "constant") != "constant":
-            raise UnsupportedError(f"Pad node '{node.name}': mode {node.attrs['mode']} is not supported")
-        pads = node.attrs.get("pads") or []
-        if len(node.inputs) > 1 and node.inputs[1] is not None:
-            pads = [int(p) for p in const_input(node, 1, "pads").reshape(-1)]
-        value = node.attrs.get("value", 0.0)
-        if len(node.inputs) > 2 and node.inputs[2] is not None:
-            value = const_input(node, 2, "constant_value").reshape(-1)[0].item()
-        if len(node.inputs) > 3 and node.inputs[3] is not None:
-            axes = [normalize_axis(int(a), x.rank, node) for a in const_input(node, 3, "axes").reshape(-1)]
-            full = [0] * (2 * x.rank)
-            for j, a in enumerate(axes):
-                full[a], full[a + x.rank] = pads[j], pads[j + len(axes)]
-            pads = full
-        if len(pads) != 2 * x.rank:
-            raise ModelError(f"Pad node '{node.name}': {len(pads)} pads for rank {x.rank}")
-        node.attrs.update(pads=pads, value=value, mode="constant")
-        node.set_inputs(node.inputs[:1])
-
-    def infer(self, node: Node) -> list[TensorType]:
-        x = input_type(node, 0)
-        p = node.attrs["pads"]
-        shape = tuple(d + p[i] + p[i + x.rank] for i, d in enumerate(x.shape))
-        if any(d < 0 for d in shape):
-            raise ModelError(f"Pad node '{node.name}': pads {p} crop below zero")
-        return [x.with_shape(shape)]
-
-    def reference(self, node: Node, inputs: list[np.ndarray | None]) -> list[np.ndarray]:
-        x = inputs[0]
-        assert x is not None
-        r = x.ndim
-        p = node.attrs["pads"]
-        crop = tuple(slice(max(-p[i], 0), x.shape[i] - max(-p[i + r], 0)) for i in range(r))
-        width = [(max(p[i], 0), max(p[i + r], 0)) for i in range(r)]
-        return [np.pad(x[crop], width, constant_values=np.asarray(node.attrs["value"]).astype(x.dtype))]
-
-    def emit(self, node: Node, ctx: EmitContext) -> None:
-        x, y = node.inputs[0], node.outputs[0]
-        assert x is not None
-        r = x.type.rank
-        p = node.attrs["pads"]
-        value = ctx.table(y.dtype, [node.attrs["value"]], f"pad_value_{y.name}")
-        if y.type.numel:
-            ctx.call("data", "tinyc_fill", ctx.ptr(y), value, y.dtype.itemsize, y.type.numel)
-        dst_st, src_st = strides(y.shape), strides(x.shape)
-        dims = [x.shape[i] - max(-p[i], 0) - max(-p[i + r], 0) for i in range(r)]
-        dst_off = sum(max(p[i], 0) * dst_st[i] for i in range(r))
-        src_off = sum(max(-p[i], 0) * src_st[i] for i in range(r))
-        emit_copy_nd(ctx, f"{ctx.ptr(y)} + {dst_off}", f"{ctx.ptr(x)} + {src_off}",
-                     x.dtype.itemsize, dims, dst_st, src_st, y.name)
 
 
 @register_op

@@ -2,8 +2,17 @@
 them all (see `base.register_pass`)."""
 
 from tinyc.passes import (  # noqa: F401  (imported for registration)
+    cancel_transposes,
+    collapse_reshapes,
+    eliminate_common_subexpressions,
     eliminate_dead_code,
+    eliminate_no_ops,
+    fold_batchnorm,
     fold_constants,
+    fold_shapes,
+    fuse_activation,
+    fuse_conv_bias,
+    fuse_matmul_add,
 )
 from tinyc.passes.base import PASSES, Pass, PassContext, PassError, PassResult, register_pass
 from tinyc.passes.manager import PIPELINES, PassManager, parse_pipeline, pipeline_for

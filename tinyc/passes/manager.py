@@ -14,11 +14,18 @@ from tinyc.errors import UsageError
 from tinyc.ir import Graph
 from tinyc.passes.base import PASSES, Pass, PassContext
 
-#: level -> pipeline string; a pass named here that is not registered yet is skipped
+_O1 = (
+    "fold-shapes,fold-constants,eliminate-no-ops,collapse-reshapes,cancel-transposes,"
+    "fold-batchnorm,fuse-conv-bias,fuse-matmul-add,fuse-activation,eliminate-dead-code"
+)
+
+#: level -> pipeline string; a pass named here that is not registered yet is skipped.
+#: -O1 holds the cheap passes that never make code bigger or slower; -O2 adds CSE, which
+#: hashes every constant's bytes and can block a fusion by giving a result a second user.
 PIPELINES: dict[int, str] = {
     0: "",
-    1: "fold-constants,eliminate-dead-code",
-    2: "fold-constants,eliminate-dead-code",
+    1: _O1,
+    2: "eliminate-common-subexpressions," + _O1,
 }
 
 _SPEC = re.compile(r"\s*([a-z0-9-]+)\s*(?:\{([^}]*)\})?\s*(?:,|$)")

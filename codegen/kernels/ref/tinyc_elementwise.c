@@ -43,34 +43,50 @@ TINYC_UNARY_F32_OPS(TINYC_DEFINE_UNARY_F32)
 #define TINYC_BINARY_BODY_mul(a, b) ((a) * (b))
 #define TINYC_BINARY_BODY_div(a, b) ((a) / (b))
 
-#define TINYC_DEFINE_BINARY(op, T, sfx)                                              \
-  void tinyc_##op##_##sfx(const T *A, const T *B, T *Y, const tinyc_bcast *bc) {     \
-    int32_t idx[TINYC_MAX_RANK] = {0};                                               \
-    const int32_t last = bc->rank - 1, n = bc->dims[last];                           \
-    const int32_t sa = bc->a_strides[last], sb = bc->b_strides[last];                \
-    size_t outer = 1, t, ia = 0, ib = 0, o = 0;                                      \
-    int32_t j, d;                                                                    \
-    for (d = 0; d < last; ++d) outer *= (size_t)bc->dims[d];                         \
-    for (t = 0; t < outer; ++t) {                                                    \
-      for (j = 0; j < n; ++j) {                                                      \
-        const T a = A[ia + (size_t)j * sa], b = B[ib + (size_t)j * sb];              \
-        Y[o + (size_t)j] = (T)TINYC_BINARY_BODY_##op(a, b);                          \
-      }                                                                              \
-      o += (size_t)n;                                                                \
-      for (d = last - 1; d >= 0; --d) {                                              \
-        ia += (size_t)bc->a_strides[d];                                              \
-        ib += (size_t)bc->b_strides[d];                                              \
-        if (++idx[d] < bc->dims[d]) break;                                           \
-        ia -= (size_t)bc->a_strides[d] * (size_t)bc->dims[d];                        \
-        ib -= (size_t)bc->b_strides[d] * (size_t)bc->dims[d];                        \
-        idx[d] = 0;                                                                  \
-      }                                                                              \
+/* The broadcasting loop, shared by the plain and the activation-fused kernels: STORE is
+ * applied to each result before it is written. */
+#define TINYC_BINARY_LOOP(T, op, STORE)                                              \
+  int32_t idx[TINYC_MAX_RANK] = {0};                                                 \
+  const int32_t last = bc->rank - 1, n = bc->dims[last];                             \
+  const int32_t sa = bc->a_strides[last], sb = bc->b_strides[last];                  \
+  size_t outer = 1, t, ia = 0, ib = 0, o = 0;                                        \
+  int32_t j, d;                                                                      \
+  for (d = 0; d < last; ++d) outer *= (size_t)bc->dims[d];                           \
+  for (t = 0; t < outer; ++t) {                                                      \
+    for (j = 0; j < n; ++j) {                                                        \
+      const T a = A[ia + (size_t)j * sa], b = B[ib + (size_t)j * sb];                \
+      Y[o + (size_t)j] = STORE((T)TINYC_BINARY_BODY_##op(a, b));                     \
     }                                                                                \
+    o += (size_t)n;                                                                  \
+    for (d = last - 1; d >= 0; --d) {                                                \
+      ia += (size_t)bc->a_strides[d];                                                \
+      ib += (size_t)bc->b_strides[d];                                                \
+      if (++idx[d] < bc->dims[d]) break;                                             \
+      ia -= (size_t)bc->a_strides[d] * (size_t)bc->dims[d];                          \
+      ib -= (size_t)bc->b_strides[d] * (size_t)bc->dims[d];                          \
+      idx[d] = 0;                                                                    \
+    }                                                                                \
+  }
+#define TINYC_STORE_PLAIN(v) (v)
+#define TINYC_STORE_ACT(v) tinyc_act_f32((v), act)
+
+#define TINYC_DEFINE_BINARY(op, T, sfx)                                          \
+  void tinyc_##op##_##sfx(const T *A, const T *B, T *Y, const tinyc_bcast *bc) { \
+    TINYC_BINARY_LOOP(T, op, TINYC_STORE_PLAIN)                                  \
+  }
+#define TINYC_DEFINE_BINARY_ACT_F32(op)                                              \
+  void tinyc_##op##_act_f32(const float *A, const float *B, float *Y,                \
+                            const tinyc_bcast *bc, const tinyc_act *act) {           \
+    TINYC_BINARY_LOOP(float, op, TINYC_STORE_ACT)                                    \
   }
 TINYC_BINARY_ARITH_TYPES(TINYC_DEFINE_BINARY, add)
 TINYC_BINARY_ARITH_TYPES(TINYC_DEFINE_BINARY, sub)
 TINYC_BINARY_ARITH_TYPES(TINYC_DEFINE_BINARY, mul)
 TINYC_BINARY_ARITH_TYPES(TINYC_DEFINE_BINARY, div)
+TINYC_DEFINE_BINARY_ACT_F32(add)
+TINYC_DEFINE_BINARY_ACT_F32(sub)
+TINYC_DEFINE_BINARY_ACT_F32(mul)
+TINYC_DEFINE_BINARY_ACT_F32(div)
 
 #define TINYC_DEFINE_CAST(TA, sa, TB, sb)                          \
   void tinyc_cast_##sa##_##sb(const TA *X, TB *Y, size_t n) {      \

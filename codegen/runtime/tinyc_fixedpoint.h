@@ -1,0 +1,52 @@
+/* tinyc fixed-point helpers for the int8 kernels. Header-only C99, no floating point.
+ *
+ * Requantization: a real multiplier M = s_in * s_w / s_out is represented, at compile time,
+ * by an int32 mantissa q in [2^30, 2^31) and an exponent shift in [-31, 30] with
+ * M ~= q * 2^(shift - 31). It is applied with ONE rounding, half toward +infinity:
+ *
+ *   tinyc_mbqm(x, q, shift) = saturate_int32((x * q + 2^(30 - shift)) >> (31 - shift))
+ *
+ * in 64-bit arithmetic. This is bit-for-bit what tinyc/quant/fixedpoint.py computes
+ * (`multiply_by_quantized_multiplier`); tests/unit/test_quant_fixedpoint.py checks it.
+ *
+ * Contract: x is any int32; 0 <= q < 2^31; -31 <= shift <= 30, so the right shift is in
+ * [1, 62] and |x * q| + 2^61 < 2^63 (no signed overflow). `>>` on a negative int64 must be
+ * an arithmetic shift: implementation-defined in C99, true of gcc, clang and armcc; the
+ * typedef below refuses to compile anywhere it is not. */
+#ifndef TINYC_FIXEDPOINT_H
+#define TINYC_FIXEDPOINT_H
+
+#include <stdint.h>
+
+#include "tinyc_rt.h"
+
+/* compile-time check: right shift of a negative value is arithmetic */
+typedef char tinyc_check_arithmetic_shift[((int64_t)-3 >> 1) == (int64_t)-2 ? 1 : -1];
+
+TINYC_INLINE int32_t tinyc_mbqm(int32_t x, int32_t q, int32_t shift) {
+  const int32_t total = 31 - shift;
+  const int64_t rounding = (int64_t)1 << (total - 1);
+  int64_t r;
+  TINYC_DCHECK(q >= 0 && shift >= -31 && shift <= 30);
+  r = ((int64_t)x * q + rounding) >> total;
+  if (r > INT32_MAX) r = INT32_MAX;
+  if (r < INT32_MIN) r = INT32_MIN;
+  return (int32_t)r;
+}
+
+/* int32 accumulator -> int8 output: clamp(mbqm(acc) + zp, act_min, act_max). The scaled
+ * value is clamped before the zero point is added, so nothing can overflow. */
+TINYC_INLINE int8_t tinyc_requantize_one(int32_t acc, int32_t q, int32_t shift, int32_t zp,
+                                         int32_t act_min, int32_t act_max) {
+  int32_t v = tinyc_mbqm(acc, q, shift);
+  const int32_t lo = act_min - zp, hi = act_max - zp;
+  v = v < lo ? lo : (v > hi ? hi : v);
+  return (int8_t)(v + zp);
+}
+
+/* num / den rounded half away from zero (den > 0): the pools' average. */
+TINYC_INLINE int32_t tinyc_div_round(int32_t num, int32_t den) {
+  return num >= 0 ? (num + den / 2) / den : -((-num + den / 2) / den);
+}
+
+#endif /* TINYC_FIXEDPOINT_H */

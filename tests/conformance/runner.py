@@ -1,0 +1,338 @@
+"""ONNX backend node-test conformance: compile each case with tinyc, build the C with the
+host `cc`, run it on the case's inputs and compare with the case's expected outputs.
+
+The cases come from the installed `onnx` package (`collect_testcases`, which generates the
+models and data in memory; nothing is read from or written to a cache). Every case ends as
+exactly one outcome:
+
+- `passed`: every output matches (same shape and dtype; floats within the case's rtol/atol,
+  NaN where NaN is expected; integers and bools exactly);
+- `unsupported`: tinyc refused the model with an `UnsupportedError` before writing anything;
+- `wrong`: the C ran but an output differs (the reason gives the largest error);
+- `crashed`: anything else: a Python exception in tinyc (including a `ModelError` on these
+  valid models), a C build failure, a non-zero exit or fault of the generated program, or a
+  timeout.
+
+Cases run in a process pool forked after collection, so workers share the cases without
+pickling them. Builds use -O0: the point is correctness, and -O0 builds are several times
+faster than -O2 for these one-node programs.
+
+The expectations file (`expectations.txt`) lists every case that does not pass, one line
+each: `<case> <outcome> <reason>`; passing cases are absent.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import random
+import re
+import signal
+import sys
+import tempfile
+import time
+import traceback
+import warnings
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+from tinyc.compiler import Options, compile_graph, optimize
+from tinyc.errors import UnsupportedError, VerifyError
+from tinyc.frontend.onnx import import_model
+from tinyc.harness import build_host, run_host
+from tinyc.ir import Graph
+from tinyc.ir.verify import verify
+
+OUTCOMES = ("passed", "unsupported", "wrong", "crashed")
+EXPECTATIONS = Path(__file__).resolve().parent / "expectations.txt"
+#: seconds one case may take (compile, build and run) before it counts as crashed
+CASE_TIMEOUT = 120
+_REASON_MAX = 160
+
+
+@dataclass(frozen=True)
+class Case:
+    """One backend node test: the model, its data sets and tolerances, and the op tested."""
+
+    name: str
+    op: str
+    model: onnx.ModelProto
+    data_sets: Sequence[tuple[Sequence[Any], Sequence[Any]]]
+    rtol: float
+    atol: float
+
+
+@dataclass(frozen=True)
+class Result:
+    name: str
+    op: str
+    outcome: str
+    reason: str = ""
+    seconds: float = 0.0
+
+
+def collect_cases() -> list[Case]:
+    """Every node test case of the installed onnx, sorted by name. `collect_testcases` can
+    run once per process (it registers names globally), so this is called once per run."""
+    from onnx.backend.test.case import node as node_cases
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with np.errstate(all="ignore"):
+            raw = node_cases.collect_testcases(None)
+    originals: dict[str, onnx.NodeProto] = node_cases._existing_names  # name -> tested node
+    cases = []
+    for tc in raw:
+        assert tc.model is not None and tc.data_sets is not None
+        base = re.sub(r"_expanded.*$", "", tc.name)
+        proto = originals.get(base)
+        op = proto.op_type if proto is not None else tc.model.graph.node[0].op_type
+        cases.append(Case(tc.name, op, tc.model, tc.data_sets, tc.rtol, tc.atol))
+    return sorted(cases, key=lambda c: c.name)
+
+
+def select(
+    cases: Sequence[Case], pattern: str | None = None, sample: int | None = None, seed: int = 0
+) -> list[Case]:
+    """Cases whose name or op matches `pattern`, then a seeded random sample of them."""
+    chosen = list(cases)
+    if pattern:
+        rx = re.compile(pattern)
+        chosen = [c for c in chosen if rx.search(c.name) or rx.fullmatch(c.op)]
+    if sample is not None and sample < len(chosen):
+        picked = set(random.Random(seed).sample(range(len(chosen)), sample))
+        chosen = [c for i, c in enumerate(chosen) if i in picked]
+    return chosen
+
+
+# -- one case -----------------------------------------------------------------------------
+
+
+class _CaseTimeout(Exception):
+    pass
+
+
+def _on_alarm(signum: int, frame: FrameType | None) -> None:
+    raise _CaseTimeout
+
+
+def _short(text: str, tmp: str = "") -> str:
+    """The first line of a message, without temporary paths, capped in length."""
+    if tmp:
+        text = text.replace(tmp, "<tmp>")
+    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    line = " ".join(lines[:1]) if lines else ""
+    return line if len(line) <= _REASON_MAX else line[: _REASON_MAX - 3] + "..."
+
+
+def _as_array(x: Any) -> np.ndarray:
+    if isinstance(x, onnx.TensorProto):
+        return numpy_helper.to_array(x)
+    if isinstance(x, np.ndarray | np.generic):
+        return np.asarray(x)
+    raise TypeError(f"non-tensor test data ({type(x).__name__})")
+
+
+def compare(got: np.ndarray, want: np.ndarray, rtol: float, atol: float) -> str:
+    """'' when `got` matches `want` as the ONNX backend runner requires, else why not."""
+    if got.shape != want.shape:
+        return f"shape {list(got.shape)} != expected {list(want.shape)}"
+    if got.dtype != want.dtype:
+        return f"dtype {got.dtype} != expected {want.dtype}"
+    if want.dtype.kind not in "fc":
+        bad = got != want
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            return f"{int(bad.sum())} elements differ (first at {i}: {got.flat[i]} != {want.flat[i]})"
+        return ""
+    g, w = got.astype(np.float64), want.astype(np.float64)
+    nan_g, nan_w = np.isnan(g), np.isnan(w)
+    if (nan_g != nan_w).any():
+        return f"{int((nan_g != nan_w).sum())} NaN mismatches"
+    with np.errstate(invalid="ignore"):
+        same = (g == w) | nan_w
+        err = np.where(same, 0.0, np.abs(g - w))
+    bad = err > atol + rtol * np.abs(np.where(np.isfinite(w), w, 0.0))
+    if bad.any():
+        return f"max abs error {float(np.nanmax(err)):.3g} ({int(bad.sum())} of {bad.size} elements)"
+    return ""
+
+
+def _feeds(case: Case, graph: Graph, inputs: Sequence[Any]) -> list[np.ndarray]:
+    init = {t.name for t in case.model.graph.initializer}
+    names = [vi.name for vi in case.model.graph.input if vi.name not in init]
+    by_name = {n: _as_array(x) for n, x in zip(names, inputs)}
+    return [by_name[v.name] for v in graph.inputs]
+
+
+def run_case(case: Case, cc: str | None = None, flags: Sequence[str] = ("-O0",)) -> Result:
+    """Compile, build, run and compare one case; never raises."""
+    start = time.monotonic()
+
+    def done(outcome: str, reason: str = "") -> Result:
+        return Result(case.name, case.op, outcome, reason, time.monotonic() - start)
+
+    options = Options(name="model")
+    with tempfile.TemporaryDirectory(prefix="tinyc-conf-") as tmp:
+        try:
+            try:
+                graph = import_model(case.model, {}, name="model")
+                verify(graph)
+                graph, _ = optimize(graph, options)
+                compiled = compile_graph(graph, options, "model")
+            except UnsupportedError as exc:
+                return done("unsupported", _short(str(exc)))
+            out = Path(tmp)
+            compiled.code.write(out)
+            try:
+                exe = build_host(out, graph, compiled.code.name, flags, cc=cc)
+            except VerifyError as exc:
+                return done("crashed", "C build failed: " + _c_error(str(exc), tmp))
+            worst = ""
+            for inputs, expected in case.data_sets:
+                try:
+                    outputs = run_host(exe, graph, _feeds(case, graph, inputs))
+                except VerifyError as exc:
+                    return done("crashed", _short(str(exc), tmp))
+                if len(outputs) != len(expected):
+                    return done("crashed", f"{len(outputs)} outputs, expected {len(expected)}")
+                for i, (got, want) in enumerate(zip(outputs, expected)):
+                    why = compare(got, _as_array(want), case.rtol, case.atol)
+                    if why and not worst:
+                        worst = f"output {i}: {why}"
+            return done("wrong", worst) if worst else done("passed")
+        except _CaseTimeout:
+            return done("crashed", f"timeout after {CASE_TIMEOUT}s")
+        except Exception as exc:  # everything else is a tinyc bug: report, keep going
+            where = traceback.extract_tb(exc.__traceback__)[-1]
+            loc = f"{Path(where.filename).name}:{where.lineno}"
+            return done("crashed", _short(f"{type(exc).__name__} at {loc}: {exc}", tmp))
+
+
+def _c_error(text: str, tmp: str) -> str:
+    for line in text.splitlines():
+        if "error" in line:
+            return _short(line, tmp)
+    return _short(text, tmp)
+
+
+# -- many cases ---------------------------------------------------------------------------
+
+_POOL_CASES: list[Case] = []
+_POOL_CC: str | None = None
+
+
+def _run_index(index: int) -> Result:
+    signal.signal(signal.SIGALRM, _on_alarm)
+    signal.alarm(CASE_TIMEOUT)
+    try:
+        return run_case(_POOL_CASES[index], cc=_POOL_CC)
+    finally:
+        signal.alarm(0)
+
+
+def run_cases(
+    cases: Sequence[Case],
+    jobs: int = 1,
+    cc: str | None = None,
+    progress: Callable[[Result, int, int], None] | None = None,
+) -> list[Result]:
+    """Run `cases` on `jobs` processes; results come back in the order of `cases`."""
+    global _POOL_CASES, _POOL_CC
+    _POOL_CASES, _POOL_CC = list(cases), cc
+    results: dict[int, Result] = {}
+    # long-running op families first, so the pool does not end on one slow straggler
+    order = sorted(range(len(cases)), key=lambda i: -len(cases[i].model.SerializeToString()))
+    try:
+        if jobs <= 1:
+            for n, i in enumerate(order):
+                results[i] = _run_index(i)
+                if progress:
+                    progress(results[i], n + 1, len(cases))
+        else:
+            ctx = multiprocessing.get_context("fork")
+            with ctx.Pool(jobs, maxtasksperchild=200) as pool:
+                it = pool.imap_unordered(_indexed, order, chunksize=1)
+                for n, (i, res) in enumerate(it):
+                    results[i] = res
+                    if progress:
+                        progress(res, n + 1, len(cases))
+    finally:
+        _POOL_CASES, _POOL_CC = [], None
+    return [results[i] for i in range(len(cases))]
+
+
+def _indexed(index: int) -> tuple[int, Result]:
+    return index, _run_index(index)
+
+
+# -- expectations and reports -------------------------------------------------------------
+
+
+def load_expectations(path: Path = EXPECTATIONS) -> dict[str, tuple[str, str]]:
+    """case name -> (outcome, reason) for every case expected not to pass."""
+    out: dict[str, tuple[str, str]] = {}
+    if not path.exists():
+        return out
+    for line in path.read_text().splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        name, outcome, *reason = line.split(" ", 2)
+        if outcome not in OUTCOMES:
+            raise ValueError(f"{path}: bad outcome in line: {line}")
+        out[name] = (outcome, reason[0] if reason else "")
+    return out
+
+
+def write_expectations(
+    results: Iterable[Result], path: Path = EXPECTATIONS, keep: dict[str, tuple[str, str]] | None = None
+) -> None:
+    """Rewrite the file from `results`; entries in `keep` for cases not run stay as they are."""
+    entries = dict(keep or {})
+    for r in results:
+        entries.pop(r.name, None)
+        if r.outcome != "passed":
+            entries[r.name] = (r.outcome, r.reason)
+    header = [
+        "# ONNX backend node tests that tinyc does not pass: <case> <outcome> <reason>.",
+        "# Passing cases are absent. Regenerate with:",
+        "#   python scripts/conformance.py --update-expectations",
+    ]
+    body = [f"{n} {o} {r}".rstrip() for n, (o, r) in sorted(entries.items())]
+    path.write_text("\n".join(header + body) + "\n")
+
+
+def expected_outcome(name: str, expectations: dict[str, tuple[str, str]]) -> str:
+    return expectations.get(name, ("passed", ""))[0]
+
+
+def summary_table(results: Sequence[Result]) -> str:
+    """Counts overall and per op, as a fixed-width text table."""
+    per_op: dict[str, Counter[str]] = {}
+    for r in results:
+        per_op.setdefault(r.op, Counter())[r.outcome] += 1
+    total: Counter[str] = Counter(r.outcome for r in results)
+    head = f"{'op':<28} {'cases':>6} " + " ".join(f"{o:>11}" for o in OUTCOMES)
+
+    def row(label: str, c: Counter[str]) -> str:
+        return f"{label:<28} {sum(c.values()):>6} " + " ".join(f"{c[o]:>11}" for o in OUTCOMES)
+
+    lines = [head, "-" * len(head)]
+    lines += [row(op, per_op[op]) for op in sorted(per_op)]
+    lines += ["-" * len(head), row("TOTAL", total)]
+    return "\n".join(lines)
+
+
+def main_progress(result: Result, n: int, total: int) -> None:
+    """Progress callback for the CLI: one line per non-passing case, counts every 100."""
+    if result.outcome in ("crashed", "wrong"):
+        print(f"  {result.outcome:<8} {result.name}: {result.reason}", file=sys.stderr)
+    if n % 100 == 0 or n == total:
+        print(f"[{n}/{total}]", file=sys.stderr)

@@ -1,0 +1,325 @@
+"""Build a generated model for a Cortex-M target and run it on QEMU, bare metal.
+
+The harness is three small C files (`runtime/`: startup, semihosting + tick counter, a
+calibration loop), a linker script filled in from the `Target`, and a generated `main.c`
+that reads the inputs from host files, runs `NAME_run` once, and writes the outputs back.
+It never goes into a model's output directory.
+
+Measurements, all deterministic:
+
+- instructions: QEMU runs with `-icount shift=0`, so virtual time advances exactly one ns
+  per guest instruction and the SysTick (clocked from virtual time) counts instructions
+  divided by the board's ns per tick. A spin loop of known length, timed the same way,
+  gives the ratio, so no board clock is hard-coded. Resolution: one tick (40 instructions
+  on the 25 MHz MPS2 boards).
+- stack: the unused stack is painted before the call and scanned after it.
+- flash and static RAM: the ELF is linked twice, once with a stub `NAME_run`; the section
+  size difference is what the model costs (weights, kernels, library code it pulls in,
+  arena), after `--gc-sections`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from tinyc.backend.writer import CWriter
+from tinyc.errors import TinycError, VerifyError
+from tinyc.harness import STRICT_FLAGS
+from tinyc.ir import Graph
+from tinyc.mcu.targets import Target
+
+GCC = "arm-none-eabi-gcc"
+SIZE = "arm-none-eabi-size"
+QEMU = "qemu-system-arm"
+#: apt packages that provide the tools above (Debian/Ubuntu)
+APT_PACKAGES = ("gcc-arm-none-eabi", "libnewlib-arm-none-eabi", "qemu-system-arm")
+
+OPT_FLAGS = ("-O2", "-ffunction-sections", "-fdata-sections")
+STACK_SIZE = 64 * 1024
+SPIN_LOOPS = 1_000_000
+RUNTIME_SOURCES = ("startup.c", "tinyc_mcu.c", "tinyc_mcu_spin.S")
+RUNTIME_FLAGS = ("-std=c99", "-Wall", "-Wextra", "-Werror")
+_REPORT = re.compile(
+    r"TINYC-MCU rc=(?P<rc>\d+) ticks=(?P<ticks>\d+) spin_ticks=(?P<spin>\d+) "
+    r"stack=(?P<stack>\d+)"
+)
+
+
+class ToolMissingError(TinycError):
+    """The ARM toolchain or QEMU is not installed."""
+
+    exit_code = 1
+
+
+def runtime_dir() -> Path:
+    return Path(str(resources.files("tinyc.mcu"))) / "runtime"
+
+
+def missing_tools() -> list[str]:
+    """The executables `tinyc validate` needs that are not on PATH."""
+    return [tool for tool in (GCC, SIZE, QEMU) if shutil.which(tool) is None]
+
+
+def require_tools() -> None:
+    missing = missing_tools()
+    if missing:
+        raise ToolMissingError(
+            f"{', '.join(missing)} not found; install the Debian/Ubuntu packages "
+            f"{' '.join(APT_PACKAGES)}"
+        )
+
+
+def linker_script(target: Target, stack_size: int = STACK_SIZE) -> str:
+    text = (runtime_dir() / "link.ld.in").read_text()
+    for key, value in (
+        ("FLASH_ORIGIN", target.flash_origin),
+        ("FLASH_SIZE", target.flash_size),
+        ("RAM_ORIGIN", target.ram_origin),
+        ("RAM_SIZE", target.ram_size),
+        ("STACK_SIZE", stack_size),
+    ):
+        text = text.replace(f"@{key}@", f"0x{value:08X}")
+    return text
+
+
+def _io_values(graph: Graph) -> list[tuple[str, int, object]]:
+    values: list[tuple[str, int, object]] = [("in", i, v) for i, v in enumerate(graph.inputs)]
+    values += [("out", i, v) for i, v in enumerate(graph.outputs)]
+    return values
+
+
+def harness_main(graph: Graph, cname: str) -> str:
+    """main.c: read inputs, calibrate, run once under measurement, write outputs, report."""
+    w = CWriter()
+    w.lines(["#include <stdint.h>", "", '#include "tinyc_mcu.h"', f'#include "{cname}.h"', ""])
+    for kind, i, v in _io_values(graph):
+        numel = max(v.type.numel, 1)  # type: ignore[attr-defined]
+        ctype = v.dtype.c_type  # type: ignore[attr-defined]
+        w.line(f"static {ctype} {kind}{i}[{numel}] __attribute__((aligned(8)));")
+    w.line("")
+    with w.block("int main(void)"):
+        w.line("uint64_t spin0, spin1, t0, t1;")
+        w.line("uint32_t sp, stack;")
+        w.line("int rc;")
+        for kind, i, v in _io_values(graph):
+            if kind == "in" and v.type.nbytes:  # type: ignore[attr-defined]
+                w.line(f'if (tinyc_mcu_read_file("in{i}.bin", in{i}, sizeof in{i}) != 0) {{')
+                w.line(f'  tinyc_mcu_puts("TINYC-MCU cannot read in{i}.bin\\n");')
+                w.line("  return 2;")
+                w.line("}")
+        w.line("tinyc_mcu_counter_start();")
+        w.line("spin0 = tinyc_mcu_ticks();")
+        w.line(f"tinyc_mcu_spin({SPIN_LOOPS}u);")
+        w.line("spin1 = tinyc_mcu_ticks();")
+        w.line("TINYC_MCU_SP(sp);")
+        w.line("tinyc_mcu_paint_below(sp);")
+        args = ", ".join(f"{k}{i}" for k, i, _ in _io_values(graph))
+        w.line("t0 = tinyc_mcu_ticks();")
+        w.line(f"rc = {cname}_run({args});")
+        w.line("t1 = tinyc_mcu_ticks();")
+        w.line("stack = tinyc_mcu_stack_used(sp);")
+        for kind, i, v in _io_values(graph):
+            if kind == "out" and v.type.nbytes:  # type: ignore[attr-defined]
+                w.line(f'if (tinyc_mcu_write_file("out{i}.bin", out{i}, sizeof out{i}) != 0) {{')
+                w.line(f'  tinyc_mcu_puts("TINYC-MCU cannot write out{i}.bin\\n");')
+                w.line("  return 3;")
+                w.line("}")
+        w.line('tinyc_mcu_puts("TINYC-MCU rc=");')
+        w.line("tinyc_mcu_put_u64((uint64_t)(rc < 0 ? -rc : rc));")
+        w.line('tinyc_mcu_puts(" ticks=");')
+        w.line("tinyc_mcu_put_u64(t1 - t0);")
+        w.line('tinyc_mcu_puts(" spin_ticks=");')
+        w.line("tinyc_mcu_put_u64(spin1 - spin0);")
+        w.line('tinyc_mcu_puts(" stack=");')
+        w.line("tinyc_mcu_put_u64(stack);")
+        w.line('tinyc_mcu_puts("\\n");')
+        w.line("return rc != 0 ? 4 : 0;")
+    return w.text()
+
+
+def stub_source(graph: Graph, cname: str) -> str:
+    """A `NAME_run` that does nothing: the baseline for the flash/RAM difference."""
+    params = [f"const {v.dtype.c_type} *input{i}" for i, v in enumerate(graph.inputs)]
+    params += [f"{v.dtype.c_type} *output{i}" for i, v in enumerate(graph.outputs)]
+    w = CWriter()
+    w.line(f'#include "{cname}.h"')
+    with w.block(f"int {cname}_run({', '.join(params) or 'void'})"):
+        for i in range(len(graph.inputs)):
+            w.line(f"(void)input{i};")
+        for i in range(len(graph.outputs)):
+            w.line(f"(void)output{i};")
+        w.line("return 0;")
+    return w.text()
+
+
+@dataclass(frozen=True)
+class Sections:
+    """Byte sizes of the loadable sections of an ELF (or a difference of two)."""
+
+    text: int = 0
+    rodata: int = 0
+    data: int = 0
+    bss: int = 0
+
+    @property
+    def flash(self) -> int:
+        return self.text + self.rodata + self.data
+
+    @property
+    def ram(self) -> int:
+        return self.data + self.bss
+
+    def __sub__(self, other: Sections) -> Sections:
+        return Sections(
+            self.text - other.text,
+            self.rodata - other.rodata,
+            self.data - other.data,
+            self.bss - other.bss,
+        )
+
+
+def elf_sections(elf: Path) -> Sections:
+    """Section sizes from `arm-none-eabi-size -A` (SysV format: name, size, address)."""
+    out = _run([SIZE, "-A", str(elf)], "arm-none-eabi-size").stdout
+    sizes = {"text": 0, "rodata": 0, "data": 0, "bss": 0}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) < 2 or not parts[1].isdigit():
+            continue
+        name = parts[0]
+        if name == ".ARM.exidx":
+            name = ".rodata"
+        key = name.lstrip(".")
+        if key in sizes:
+            sizes[key] += int(parts[1])
+    return Sections(**sizes)
+
+
+@dataclass(frozen=True)
+class McuBuild:
+    target: Target
+    elf: Path
+    #: what the model adds to the firmware (model ELF minus stub ELF)
+    model: Sections
+
+
+def _run(cmd: Sequence[str], what: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    proc = subprocess.run(list(cmd), capture_output=True, text=True, cwd=cwd)
+    if proc.returncode != 0:
+        raise VerifyError(f"{what} failed:\n{' '.join(cmd)}\n{proc.stderr.strip()[-4000:]}")
+    return proc
+
+
+def build_mcu(
+    out_dir: Path,
+    graph: Graph,
+    cname: str,
+    target: Target,
+    opt_flags: Sequence[str] = OPT_FLAGS,
+    extra_flags: Sequence[str] = (),
+) -> McuBuild:
+    """Compile `out_dir/*.c` (strict C99) with the harness into `out_dir/mcu/NAME.elf`."""
+    if not target.is_mcu:
+        raise VerifyError(f"target '{target.name}' is not a Cortex-M core")
+    require_tools()
+    build = out_dir / "mcu"
+    build.mkdir(exist_ok=True)
+    model_sources = sorted(out_dir.glob("*.c"))
+    (build / "tinyc_mcu_main.c").write_text(harness_main(graph, cname))
+    (build / "tinyc_mcu_stub.c").write_text(stub_source(graph, cname))
+    (build / "link.ld").write_text(linker_script(target))
+    rt = runtime_dir()
+    cflags = [*target.cpu_flags, *opt_flags, *extra_flags, "-I", str(out_dir), "-I", str(rt)]
+
+    def compile_c(src: Path, obj: Path, flags: Sequence[str]) -> Path:
+        _run([GCC, *flags, *cflags, "-c", str(src), "-o", str(obj)], f"compiling {src.name}")
+        return obj
+
+    model_objs = [compile_c(s, build / f"{s.stem}.o", STRICT_FLAGS) for s in model_sources]
+    harness_objs = [
+        compile_c(build / "tinyc_mcu_main.c", build / "tinyc_mcu_main.o", STRICT_FLAGS)
+    ]
+    harness_objs += [
+        compile_c(rt / name, build / f"{Path(name).stem}.rt.o", RUNTIME_FLAGS)
+        for name in RUNTIME_SOURCES
+    ]
+    stub_obj = compile_c(build / "tinyc_mcu_stub.c", build / "tinyc_mcu_stub.o", STRICT_FLAGS)
+    ldflags = [*target.cpu_flags, "-nostartfiles", "--specs=nano.specs", "-T",
+               str(build / "link.ld"), "-Wl,--gc-sections"]
+    elf = build / f"{cname}.elf"
+    stub_elf = build / "tinyc_mcu_stub.elf"
+    _run([GCC, *ldflags, *map(str, [*model_objs, *harness_objs]), "-lm", "-o", str(elf)],
+         "linking")
+    _run([GCC, *ldflags, *map(str, [stub_obj, *harness_objs]), "-lm", "-o", str(stub_elf)],
+         "linking the stub")
+    return McuBuild(target, elf, elf_sections(elf) - elf_sections(stub_elf))
+
+
+@dataclass(frozen=True)
+class McuRun:
+    outputs: list[np.ndarray]
+    #: instructions executed by one NAME_run call
+    instructions: int
+    #: deepest stack use of the call, bytes
+    stack: int
+    ticks: int
+    spin_ticks: int
+
+
+def qemu_command(target: Target, elf: Path) -> list[str]:
+    return [
+        QEMU, "-M", target.machine, "-nodefaults", "-display", "none",
+        "-icount", "shift=0,align=off,sleep=off",
+        "-semihosting-config", "enable=on,target=native",
+        "-kernel", str(elf),
+    ]  # fmt: skip
+
+
+def run_qemu(
+    build: McuBuild, graph: Graph, inputs: Sequence[np.ndarray], timeout: float = 600.0
+) -> McuRun:
+    """Run the ELF once on the target's QEMU board; inputs and outputs go through files
+    in the build directory (semihosting paths are relative to QEMU's working directory)."""
+    workdir = build.elf.parent
+    for i, (value, data) in enumerate(zip(graph.inputs, inputs)):
+        np.ascontiguousarray(data, dtype=value.dtype.np).tofile(workdir / f"in{i}.bin")
+    for i in range(len(graph.outputs)):
+        (workdir / f"out{i}.bin").unlink(missing_ok=True)
+    cmd = qemu_command(build.target, build.elf)
+    try:
+        proc = subprocess.run(
+            cmd, capture_output=True, text=True, cwd=workdir, timeout=timeout,
+            stdin=subprocess.DEVNULL, env={**os.environ, "LC_ALL": "C"},
+        )  # fmt: skip
+    except subprocess.TimeoutExpired:
+        raise VerifyError(f"{build.target.machine}: no exit within {timeout:.0f} s") from None
+    text = proc.stdout + proc.stderr
+    match = _REPORT.search(text)
+    if proc.returncode != 0 or match is None:
+        raise VerifyError(
+            f"{build.target.machine}: the model did not run (exit {proc.returncode}):\n"
+            f"{text.strip()[-2000:]}"
+        )
+    ticks, spin = int(match["ticks"]), int(match["spin"])
+    if spin == 0:
+        raise VerifyError("the SysTick did not count; is -icount supported?")
+    outputs = [
+        np.fromfile(workdir / f"out{i}.bin", dtype=v.dtype.np).reshape(v.shape)
+        for i, v in enumerate(graph.outputs)
+    ]
+    return McuRun(
+        outputs=outputs,
+        instructions=round(ticks * 2 * SPIN_LOOPS / spin),
+        stack=int(match["stack"]),
+        ticks=ticks,
+        spin_ticks=spin,
+    )

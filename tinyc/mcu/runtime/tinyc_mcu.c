@@ -1,0 +1,116 @@
+/* Semihosting, tick counter and stack measurement for the bare-metal harness. */
+#include "tinyc_mcu.h"
+
+enum {
+  SYS_OPEN = 0x01,
+  SYS_CLOSE = 0x02,
+  SYS_WRITE0 = 0x04,
+  SYS_WRITE = 0x05,
+  SYS_READ = 0x06,
+  SYS_EXIT = 0x18,
+  SYS_EXIT_EXTENDED = 0x20,
+  ADP_APPLICATION_EXIT = 0x20026
+};
+
+static int semihost(int op, const void *arg) {
+  register int r0 __asm__("r0") = op;
+  register const void *r1 __asm__("r1") = arg;
+  __asm__ volatile("bkpt 0xAB" : "+r"(r0) : "r"(r1) : "memory");
+  return r0;
+}
+
+static int open_file(const char *path, int mode) {
+  uint32_t block[3];
+  size_t len = 0;
+  while (path[len]) ++len;
+  block[0] = (uint32_t)(uintptr_t)path;
+  block[1] = (uint32_t)mode;
+  block[2] = (uint32_t)len;
+  return semihost(SYS_OPEN, block);
+}
+
+static int transfer(int op, const char *path, int mode, void *buf, size_t size) {
+  uint32_t block[3];
+  int fd = open_file(path, mode), left;
+  if (fd < 0) return -1;
+  block[0] = (uint32_t)fd;
+  block[1] = (uint32_t)(uintptr_t)buf;
+  block[2] = (uint32_t)size;
+  left = size ? semihost(op, block) : 0; /* returns the bytes NOT transferred */
+  block[0] = (uint32_t)fd;
+  semihost(SYS_CLOSE, block);
+  return left == 0 ? 0 : -1;
+}
+
+int tinyc_mcu_read_file(const char *path, void *buf, size_t size) {
+  return transfer(SYS_READ, path, 1 /* "rb" */, buf, size);
+}
+
+int tinyc_mcu_write_file(const char *path, const void *buf, size_t size) {
+  return transfer(SYS_WRITE, path, 5 /* "wb" */, (void *)(uintptr_t)buf, size);
+}
+
+void tinyc_mcu_puts(const char *s) { semihost(SYS_WRITE0, s); }
+
+void tinyc_mcu_put_u64(uint64_t v) {
+  char buf[24];
+  int i = 23;
+  buf[i] = '\0';
+  do {
+    buf[--i] = (char)('0' + (int)(v % 10u));
+    v /= 10u;
+  } while (v != 0u);
+  tinyc_mcu_puts(buf + i);
+}
+
+void tinyc_mcu_exit(int code) {
+  uint32_t block[2];
+  block[0] = ADP_APPLICATION_EXIT;
+  block[1] = (uint32_t)code;
+  semihost(SYS_EXIT_EXTENDED, block);
+  for (;;) {
+  }
+}
+
+/* SysTick registers */
+#define SYST_CSR (*(volatile uint32_t *)0xE000E010u)
+#define SYST_RVR (*(volatile uint32_t *)0xE000E014u)
+#define SYST_CVR (*(volatile uint32_t *)0xE000E018u)
+#define SYST_MAX 0x00FFFFFFu
+
+static volatile uint32_t wraps;
+
+void tinyc_mcu_systick_handler(void) { wraps++; }
+
+void tinyc_mcu_counter_start(void) {
+  SYST_CSR = 0u;
+  SYST_RVR = SYST_MAX;
+  SYST_CVR = 0u;
+  wraps = 0u;
+  SYST_CSR = 7u; /* processor clock, wrap interrupt, enable */
+  /* the first reload happens on the first tick: wait for it so counting starts at MAX */
+  while (SYST_CVR == 0u) {
+  }
+}
+
+uint64_t tinyc_mcu_ticks(void) {
+  uint32_t w, v;
+  do {
+    w = wraps;
+    v = SYST_CVR;
+  } while (w != wraps);
+  return (uint64_t)w * (SYST_MAX + 1u) + (SYST_MAX - v);
+}
+
+uint32_t *tinyc_mcu_paint_below(uint32_t sp) {
+  uint32_t *p = __stack_limit;
+  uint32_t *end = (uint32_t *)(uintptr_t)(sp - 64u); /* this function's own frame */
+  while (p < end) *p++ = TINYC_MCU_STACK_PATTERN;
+  return p;
+}
+
+uint32_t tinyc_mcu_stack_used(uint32_t sp) {
+  const uint32_t *p = __stack_limit;
+  while ((uint32_t)(uintptr_t)p < sp && *p == TINYC_MCU_STACK_PATTERN) ++p;
+  return sp - (uint32_t)(uintptr_t)p;
+}

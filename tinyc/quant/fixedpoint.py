@@ -1,0 +1,109 @@
+"""Fixed-point requantization: the integer arithmetic every int8 kernel ends with.
+
+A real multiplier `M` (for example `s_in * s_w / s_out`) is represented at compile time as
+an int32 mantissa `q` in [2^30, 2^31) and an exponent `shift` with
+
+    M ~= q * 2^(shift - 31)
+
+and applied to an int32 accumulator `x` with ONE rounding (the mode used everywhere in
+tinyc, Python and C alike):
+
+    multiply_by_quantized_multiplier(x, q, shift)
+        = saturate_int32( (x * q + 2^(30 - shift)) >> (31 - shift) )
+
+computed in 64-bit integers, where `>>` is an arithmetic (flooring) shift. That is
+`round(x * M)` with ties rounded toward +infinity ("round half up"), and it is what
+`codegen/runtime/tinyc_fixedpoint.h` (`tinyc_mbqm`) computes bit for bit; the tests check
+the two against each other on random and edge-case inputs.
+
+Edge cases follow TFLite Micro's `QuantizeMultiplier` (quantization_util.cc): a mantissa
+that rounds up to 2^31 is halved and `shift` incremented; a multiplier below 2^-32 (`shift`
+< -31) flushes to zero (`q = 0, shift = 0`). Multipliers must be finite, non-negative and
+below 2^30, which keeps the total right shift `31 - shift` in [1, 62].
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+INT32_MIN = -(2**31)
+INT32_MAX = 2**31 - 1
+#: largest real multiplier tinyc accepts (keeps the right shift >= 1)
+MAX_MULTIPLIER = float(2**30)
+
+
+def quantize_multiplier(real: float) -> tuple[int, int]:
+    """(q, shift) with real ~= q * 2^(shift - 31), q in [2^30, 2^31) or (0, 0).
+
+    Input contract: `real` finite, 0 <= real < 2^30. The mantissa is rounded half away from
+    zero, like TFLite's `TfLiteRound(q * (1 << 31))`."""
+    real = float(real)
+    if not math.isfinite(real) or real < 0:
+        raise ValueError(f"requantization multiplier must be finite and >= 0, got {real}")
+    if real >= MAX_MULTIPLIER:
+        raise ValueError(f"requantization multiplier {real} is too large (max 2^30)")
+    if real == 0.0:
+        return 0, 0
+    mantissa, shift = math.frexp(real)  # real = mantissa * 2^shift, mantissa in [0.5, 1)
+    q = math.floor(mantissa * 2**31 + 0.5)  # exact: scaling by 2^31 loses no bits
+    if q == 2**31:
+        q //= 2
+        shift += 1
+    if shift < -31:
+        return 0, 0
+    return q, shift
+
+
+def quantize_multipliers(reals: np.ndarray | list[float]) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel `quantize_multiplier`: two int32 arrays (multipliers, shifts)."""
+    pairs = [quantize_multiplier(float(r)) for r in np.asarray(reals, np.float64).reshape(-1)]
+    q = np.array([p[0] for p in pairs], dtype=np.int64).astype(np.int32)
+    s = np.array([p[1] for p in pairs], dtype=np.int32)
+    return q, s
+
+
+def multiply_by_quantized_multiplier(
+    x: np.ndarray | int, q: np.ndarray | int, shift: np.ndarray | int
+) -> np.ndarray:
+    """saturate_int32((x * q + 2^(30 - shift)) >> (31 - shift)), elementwise, broadcasting.
+
+    Contract (the same as the C helper's): x is int32, q in [0, 2^31), shift in [-31, 30].
+    Intermediates fit in int64: |x * q| < 2^62 and the rounding term is at most 2^61."""
+    x64 = np.asarray(x, dtype=np.int64)
+    q64 = np.asarray(q, dtype=np.int64)
+    s64 = np.asarray(shift, dtype=np.int64)
+    if np.any((s64 < -31) | (s64 > 30)):
+        raise ValueError("shift out of range [-31, 30]")
+    total = 31 - s64
+    rounding = np.left_shift(np.int64(1), total - 1)
+    out = np.right_shift(x64 * q64 + rounding, total)
+    return np.clip(out, INT32_MIN, INT32_MAX).astype(np.int32)
+
+
+def requantize(
+    acc: np.ndarray,
+    q: np.ndarray | int,
+    shift: np.ndarray | int,
+    zero_point: int,
+    act_min: int = -128,
+    act_max: int = 127,
+) -> np.ndarray:
+    """int32 accumulator -> int8: clamp(mbqm(acc) + zero_point, act_min, act_max).
+
+    The C kernels clamp the scaled value to [act_min - zp, act_max - zp] before adding the
+    zero point (no signed overflow); the result is the same."""
+    scaled = multiply_by_quantized_multiplier(acc, q, shift).astype(np.int64)
+    return np.clip(scaled + zero_point, act_min, act_max).astype(np.int8)
+
+
+def round_half_away(num: np.ndarray, den: np.ndarray | int) -> np.ndarray:
+    """Integer num/den rounded half away from zero (den > 0), as the C pools compute it:
+    num >= 0 ? (num + den/2) / den : -((-num + den/2) / den)."""
+    n = np.asarray(num, np.int64)
+    d = np.asarray(den, np.int64)
+    half = d // 2
+    pos = (n + half) // d
+    neg = -((-n + half) // d)
+    return np.where(n >= 0, pos, neg)
