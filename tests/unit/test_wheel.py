@@ -1,0 +1,50 @@
+"""A non-editable install of the wheel gives a working `tinyc`: grammar/ and codegen/ ship
+inside it, so compiling a model and parsing text IR work outside the source tree."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_wheel_installs_a_working_tinyc(tmp_path: Path) -> None:
+    wheels = tmp_path / "wheels"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+         "-w", str(wheels), str(REPO)],
+        check=True, capture_output=True,
+    )
+    wheel = next(wheels.glob("tinyc-*.whl"))
+    venv = tmp_path / "venv"
+    # reuse the test environment's numpy/onnx/lark so the test needs no network
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    py = venv / "bin" / "python"
+    subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall",
+                    str(wheel)], check=True, capture_output=True)
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    where = subprocess.run([str(py), "-c", "import tinyc; print(tinyc.__file__)"], cwd=work,
+                           env=env, check=True, capture_output=True, text=True).stdout
+    assert str(venv) in where, where
+    model = REPO / "examples" / "models" / "digits_cnn.onnx"
+    tinyc = venv / "bin" / "tinyc"
+    out = work / "out"
+    proc = subprocess.run([str(tinyc), str(model), "-o", str(out)], cwd=work, env=env,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert (out / "tinyc_rt.h").is_file() and (out / "digits_cnn.c").is_file()
+    save = (
+        "import sys; from tinyc.frontend.onnx import load_onnx; "
+        "from tinyc.ir.text import save_text_ir; save_text_ir(load_onnx(sys.argv[1]), sys.argv[2])"
+    )
+    subprocess.run([str(py), "-c", save, str(model), str(work / "m.tir")], cwd=work, env=env,
+                   check=True, capture_output=True)
+    proc = subprocess.run([str(tinyc), str(work / "m.tir"), "-o", str(work / "out2")], cwd=work,
+                          env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert (work / "out2" / "m.c").is_file()
