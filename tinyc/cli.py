@@ -3,6 +3,7 @@
     tinyc MODEL -o OUT [--name N] [--shape NAME=1x3x96x96]   compile to standalone C
     tinyc ir MODEL                                           print the text IR
     tinyc verify MODEL [--input x.npy]                       build, run, compare with onnxruntime
+    tinyc validate MODEL [--target cortex-m4]                run on QEMU, compare, measure
 
 Exit codes: 0 success; 1 other user error; 2 bad command line or missing file; 3 malformed
 model or invalid IR; 4 unsupported model feature (op, opset, dtype, dynamic shape); 5
@@ -22,9 +23,10 @@ import numpy as np
 
 from tinyc import __version__
 from tinyc.errors import TinycError, UsageError, VerifyError
+from tinyc.mcu.targets import TARGETS
 
 EXIT_INTERNAL = 70
-SUBCOMMANDS = ("compile", "ir", "verify", "passes")
+SUBCOMMANDS = ("compile", "ir", "verify", "validate", "passes")
 
 EPILOG = """\
 exit codes:
@@ -66,6 +68,12 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
         help="print the text IR to stderr after this pass (repeatable)",
     )
     p.add_argument("--verify-each", action="store_true", help="run the IR verifier after every pass")
+    p.add_argument(
+        "--target",
+        choices=list(TARGETS),
+        help="kernel variants and alignment for this core (default: generic portable C; "
+        "validate: cortex-m4)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -88,8 +96,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="output directory")
     p.add_argument("--name", help="C name prefix (default: the model file's stem)")
 
-    p = sub.add_parser("ir", help="print the text IR of MODEL")
+    p = sub.add_parser("ir", help="print the text IR of MODEL (or save it with -o)")
     _add_model_args(p)
+    p.add_argument(
+        "-o", "--output", metavar="FILE.tir",
+        help="write FILE.tir and, for large constants, FILE.npz beside it",
+    )
 
     p = sub.add_parser(
         "verify",
@@ -100,6 +112,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rtol", type=float, default=1e-4)
     p.add_argument("--atol", type=float, default=1e-5)
     p.add_argument("--sanitize", action="store_true", help="build with ASan/UBSan")
+
+    p = sub.add_parser(
+        "validate",
+        help="build MODEL for a Cortex-M core, run it on QEMU, compare with the reference "
+        "and the host build, report instructions, flash and RAM",
+    )
+    _add_model_args(p)
+    p.add_argument("--input", metavar="X.npy", help="input data (.npy, or .npz keyed by name)")
+    p.add_argument("--rtol", type=float, default=1e-4)
+    p.add_argument("--atol", type=float, default=1e-5)
+    p.set_defaults(default_target="cortex-m4")
 
     sub.add_parser("passes", help="list the optimization passes and the -O pipelines")
     return parser
@@ -139,6 +162,7 @@ def _options(args: argparse.Namespace, argv: Sequence[str]):  # noqa: ANN202
         name=getattr(args, "name", None),
         shapes=parse_shape_bindings(args.shape),
         command=command,
+        target=args.target or getattr(args, "default_target", "generic"),
         opt_level=1 if args.opt_level is None else args.opt_level,
         passes=args.passes,
         print_ir_after=frozenset(args.print_ir_after),
@@ -169,11 +193,20 @@ def _dispatch(args: argparse.Namespace, argv: Sequence[str]) -> int:
     for dump in pass_ctx.dump:
         sys.stderr.write(dump)
     if args.command == "ir":
-        from tinyc.ir.text import print_graph
+        from tinyc.ir.text import print_graph, save_text_ir
 
-        sys.stdout.write(print_graph(graph))
+        if args.output:
+            for path in save_text_ir(graph, Path(args.output)):
+                print(f"tinyc: wrote {path}")
+        else:
+            sys.stdout.write(print_graph(graph))
         return 0
     name = options.name or default_name(args.model)
+    if args.command == "validate":
+        from tinyc.mcu.validate import validate
+
+        inputs = _load_inputs(args.input, graph)
+        return validate(args.model, graph, options, name, inputs, args.rtol, args.atol)
     if args.command == "compile":
         compiled = compile_graph(graph, options, name)
         write_output_dir(compiled.code, args.output)

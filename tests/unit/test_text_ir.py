@@ -19,6 +19,7 @@ from tinyc.interp import run_graph
 from tinyc.ir import DType, Graph, Node, QuantParams, TensorType, Value
 from tinyc.ir.text import (
     _EXAMPLES,
+    TextIRError,
     external_constants,
     grammar_path,
     load_text_ir,
@@ -205,11 +206,6 @@ def test_quantized_types_roundtrip_exactly() -> None:
         assert parsed.inputs[0].type == x.type
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Value() stores 0-d data as 1-d (np.ascontiguousarray promotes 0-d arrays); "
-    "remove this marker once tinyc/ir/core.py keeps the shape",
-)
 def test_scalar_constant_roundtrip() -> None:
     g = Graph("g")
     x = g.add_input("x", TensorType(DType.F32, (2,)))
@@ -230,6 +226,20 @@ def test_inline_limit_moves_data_out_of_line() -> None:
     assert "%c = const f32[4] @c" in print_graph(g, inline_limit=3)
     assert list(external_constants(g, inline_limit=3)) == ["c"]
     roundtrip(g, inline_limit=0)
+
+
+def test_keywords_as_names_roundtrip() -> None:
+    """Keywords are only keywords where the grammar expects them; `const` as an op is quoted."""
+    words = ["q", "loc", "axis", "true", "false", "dense", "inf", "nan", "f32", "bool", "graph",
+             "meta", "return", "const", "_"]
+    g = Graph("return")
+    x = g.add_input("const", TensorType(DType.F32, (1,)))
+    for word in words:
+        out = Value(f"{word}_out", TensorType(DType.F32, (1,)))
+        g.add_node(Node(word, [x], [out], {w: 1 for w in words}, name=word))
+    g.outputs = [x]
+    assert '"const"(%const)' in print_graph(g)
+    roundtrip(g)
 
 
 def test_hand_written_text_parses_and_verifies() -> None:
@@ -332,7 +342,15 @@ def test_errors_are_located(text: str, where: str, fragment: str) -> None:
     message = str(info.value)
     assert message.startswith("t.tir" + where), message
     assert fragment in message, message
+    assert "\n" not in message  # the CLI prints every error on one line
     assert "Traceback" not in message and "lark" not in message.lower()
+    err = info.value
+    assert isinstance(err, TextIRError)
+    snippet, caret = err.context.split("\n")
+    assert (f"t.tir:{err.line}:{err.column}:") == "t.tir" + where
+    assert caret == " " * (err.column - 1) + "^"
+    if text:
+        assert snippet == text.splitlines()[err.line - 1]
 
 
 def test_constant_data_must_match_its_type() -> None:

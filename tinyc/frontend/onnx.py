@@ -167,7 +167,7 @@ class _Importer:
             raise ModelError(f"{what}: unreadable tensor data ({exc})") from None
 
     def _add_const(self, name: str, data: np.ndarray) -> Value:
-        value = self.graph.add_const(name, np.ascontiguousarray(data))
+        value = self.graph.add_const(name, np.asarray(data))
         self.values[name] = value
         return value
 

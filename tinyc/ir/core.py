@@ -47,7 +47,8 @@ class Value:
         self.producer = producer
         self.index = index
         self.uses: list[Usage] = []
-        self.const = None if const is None else np.ascontiguousarray(const)
+        # ascontiguousarray would promote 0-d data to 1-d; keep scalars scalar
+        self.const = None if const is None else np.ascontiguousarray(const).reshape(np.shape(const))
         if self.const is not None:
             self._check_const(self.const)
 

@@ -8,7 +8,7 @@ graph to a human and read it back unchanged. Sample (grammar in `grammar/tinyc.l
       %w0 = const f32[8,1,3,3] @w0
       %k = const i64[2] dense<[1, -1]>
       %c0 = Conv(%input, %w0, _) {group = 1, pads = [1, 1, 1, 1]} : f32[1,8,8,8] loc("/conv1/Conv")
-      %q = Relu(%c0) : i8[1,8,8,8] q(0.0123, -5)
+      %q = QuantizeLinear(%c0, %s, %z) : i8[1,8,8,8] q(0.0123, -5)
       return %output
     }
 
@@ -21,7 +21,8 @@ form cannot carry, such as NaN payloads) are written as `@name`, their data kept
 
 Parsing rebuilds every `Value` and `Node` through their constructors, so use lists, producers
 and output indices are correct; types are taken as printed (no shape inference is re-run).
-Every error is an `IRError` naming `source:line:column` and showing the offending line.
+Every error is an `IRError` (a `TextIRError`) whose one-line message starts with
+`source:line:column:`; its `context` shows the offending line with a caret.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ INLINE_LIMIT = 16
 
 __all__ = [
     "INLINE_LIMIT",
+    "TextIRError",
     "external_constants",
     "grammar_path",
     "load_text_ir",
@@ -132,7 +134,8 @@ def _short_float(x: np.floating) -> str:
 def _node_line(node: Node) -> str:
     results = ", ".join(_ref("%", v.name) for v in node.outputs)
     operands = ", ".join("_" if v is None else _ref("%", v.name) for v in node.inputs)
-    op = node.op if _IDENTIFIER.fullmatch(node.op) else _quote(node.op)
+    plain = _IDENTIFIER.fullmatch(node.op) and node.op != "const"  # the one keyword there
+    op = node.op if plain else _quote(node.op)
     line = f"{results} = {op}({operands})"
     if node.attrs:
         pairs = (f"{_key(k)} = {_attr(k, node.attrs[k])}" for k in sorted(node.attrs))
@@ -206,6 +209,19 @@ _ESCAPE = re.compile(r"\\(x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|.)")
 # -- parsing ----------------------------------------------------------------------------------
 
 
+class TextIRError(IRError):
+    """A parse error. `str()` is one line, `source:line:column: message`, as the CLI prints
+    every error; `context` holds the offending line with a caret under the column."""
+
+    def __init__(self, source: str, line: int, column: int, message: str, context: str) -> None:
+        super().__init__(f"{source}:{line}:{column}: {message}")
+        self.source = source
+        self.line = line
+        self.column = column
+        self.message = message
+        self.context = context
+
+
 def parse_graph(
     text: str, constants: Mapping[str, np.ndarray] | None = None, *, source: str = "<tir>"
 ) -> Graph:
@@ -215,14 +231,14 @@ def parse_graph(
     try:
         tree = parser.parse(text)
     except UnexpectedInput as exc:
-        raise IRError(_syntax_message(exc, text, source)) from None
+        raise _syntax_error(exc, text, source) from None
     builder = _Builder(constants or {})
     try:
         graph = builder.transform(tree)
     except VisitError as exc:
         if isinstance(exc.orig_exc, _PositionedError):
             err = exc.orig_exc
-            raise IRError(_located(source, text, err.line, err.column, err.message)) from None
+            raise _located(source, text, err.line, err.column, err.message) from None
         raise exc.orig_exc from None  # a bug in the builder: show it, not lark's wrapper
     assert isinstance(graph, Graph)
     return graph
@@ -619,7 +635,7 @@ def _example_labels() -> dict[tuple[int, str], str]:
     return table
 
 
-def _syntax_message(exc: UnexpectedInput, text: str, source: str) -> str:
+def _syntax_error(exc: UnexpectedInput, text: str, source: str) -> TextIRError:
     parser = _parser()
     if isinstance(exc, UnexpectedCharacters):
         got = repr(text[exc.pos_in_stream]) if exc.pos_in_stream < len(text) else "end of input"
@@ -656,15 +672,15 @@ def _terminal_name(parser: Lark, name: str) -> str:
     return f"'{pattern.value}'" if pattern.type == "str" else name
 
 
-def _located(source: str, text: str, line: int, column: int, message: str) -> str:
-    """`source:line:col: message`, then the offending line and a caret under the column."""
+def _located(source: str, text: str, line: int, column: int, message: str) -> TextIRError:
+    """The error at `line:column`, with the offending line and a caret under the column."""
     lines = text.splitlines()
     if line < 1 or line > len(lines):
         line = max(1, len(lines))
         column = len(lines[-1]) + 1 if lines else 1
     snippet = lines[line - 1] if lines else ""
     caret = " " * (max(column, 1) - 1) + "^"
-    return f"{source}:{line}:{column}: {message}\n  {snippet}\n  {caret}"
+    return TextIRError(source, line, column, message, f"{snippet}\n{caret}")
 
 
 # -- files ------------------------------------------------------------------------------------
