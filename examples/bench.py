@@ -2,8 +2,11 @@
 
 Prints, for every `examples/models/*.onnx` (or the files given), the parameter count, MACs
 per inference, weight bytes (flash), arena bytes (RAM), lines of generated C and compile
-seconds. Figures come from the compiler's own IR and plan, measured on each run; nothing
-is hard-coded.
+seconds; then what the optimization passes buy: node count, weights and arena at -O0 and
+-O1, and the op histograms before and after; and the memory plan (bytes): all activations
+added up (no reuse), the lower bound (lowest peak of live bytes over all schedules, without
+in-place), TFLite Micro's greedy-by-size on the same schedule, and our arena. Figures come
+from the compiler's own IR and plan, measured on each run; nothing is hard-coded.
 
     python examples/bench.py [MODEL.onnx ...]
 """
@@ -18,6 +21,7 @@ from pathlib import Path
 
 from tinyc.compiler import Options, compile_graph, default_name, load_model, optimize
 from tinyc.ir import Graph
+from tinyc.memory.report import memory_columns
 from tinyc.ops import get_op
 
 MODELS = Path(__file__).resolve().parent / "models"
@@ -63,7 +67,30 @@ def bench_model(path: Path, options: Options | None = None) -> Row:
         arena_bytes=compiled.plan.size,
         c_lines=lines,
         compile_s=seconds,
+        extra=dict(memory_columns(compiled.plan)),
     )
+
+
+def bench_passes(path: Path) -> tuple[dict[str, object], str]:
+    """What the -O1 passes buy: node count, weights (flash) and arena (RAM) at -O0 and -O1,
+    as `extra` columns, plus a line with both op histograms."""
+    figures: dict[int, tuple[Graph, int, int]] = {}
+    for level in (0, 1):
+        options = Options(opt_level=level)
+        graph, _ = optimize(load_model(path, options), options)
+        compiled = compile_graph(graph, options, default_name(path))
+        figures[level] = (graph, compiled.code.weight_bytes, compiled.plan.size)
+    (g0, w0, a0), (g1, w1, a1) = figures[0], figures[1]
+    extra: dict[str, object] = {
+        "nodes O0>O1": f"{len(g0.nodes)}>{len(g1.nodes)}",
+        "weights O0>O1": f"{w0}>{w1}",
+        "arena O0>O1": f"{a0}>{a1}",
+    }
+
+    def hist(g: Graph) -> str:
+        return " ".join(f"{op}:{n}" for op, n in g.op_histogram().items())
+
+    return extra, f"{path.name}\n  -O0 {hist(g0)}\n  -O1 {hist(g1)}"
 
 
 def print_table(rows: list[Row]) -> None:
@@ -85,7 +112,14 @@ def print_table(rows: list[Row]) -> None:
 def main(argv: list[str]) -> int:
     paths = [Path(a) for a in argv] or sorted(MODELS.glob("*.onnx"))
     rows = [bench_model(p) for p in paths]
+    histograms = []
+    for row, path in zip(rows, paths, strict=True):
+        extra, histogram = bench_passes(path)
+        row.extra.update(extra)
+        histograms.append(histogram)
     print_table(rows)
+    print("\nop histograms before/after the -O1 passes:")
+    print("\n".join(histograms))
     return 0
 
 

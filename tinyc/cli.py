@@ -4,6 +4,9 @@
     tinyc ir MODEL                                           print the text IR
     tinyc verify MODEL [--input x.npy]                       build, run, compare with onnxruntime
     tinyc validate MODEL [--target cortex-m4]                run on QEMU, compare, measure
+    tinyc plan MODEL [--explain]                             the memory plan and its timeline
+    tinyc export MODEL -o OUT.onnx [--prune channels:0.5]    write the (pruned) IR as ONNX
+    tinyc prune-report MODEL --eval X.npy Y.npy              accuracy per layer vs sparsity
 
 Exit codes: 0 success; 1 other user error; 2 bad command line or missing file; 3 malformed
 model or invalid IR; 4 unsupported model feature (op, opset, dtype, dynamic shape); 5
@@ -24,9 +27,14 @@ import numpy as np
 from tinyc import __version__
 from tinyc.errors import TinycError, UsageError, VerifyError
 from tinyc.mcu.targets import TARGETS
+from tinyc.prune.cli import COMMANDS as PRUNE_COMMANDS
+from tinyc.prune.cli import add_prune_args, compile_report
+from tinyc.prune.cli import add_subcommands as add_prune_subcommands
+from tinyc.prune.cli import command_options as prune_command_options
+from tinyc.prune.cli import run as run_prune_command
 
 EXIT_INTERNAL = 70
-SUBCOMMANDS = ("compile", "ir", "verify", "validate", "passes")
+SUBCOMMANDS = ("compile", "ir", "verify", "validate", "plan", "passes", "export", "prune-report")
 
 EPILOG = """\
 exit codes:
@@ -68,6 +76,20 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
         help="print the text IR to stderr after this pass (repeatable)",
     )
     p.add_argument("--verify-each", action="store_true", help="run the IR verifier after every pass")
+    q = p.add_argument_group("quantization")
+    q.add_argument(
+        "--quantize", choices=["int8", "dynamic"],
+        help="int8: static int8 kernels from calibration data (--calib); dynamic: int8 "
+        "weights, activations quantized on every inference",
+    )
+    q.add_argument("--calib", metavar="DATA.npy|.npz",
+                   help="calibration samples: [N, *input_shape] (.npz: one array per input name)")
+    q.add_argument("--calib-method", choices=["minmax", "percentile", "mse"], default="minmax",
+                   help="how activation ranges are chosen from the calibration run")
+    q.add_argument("--io", choices=["float", "int8"], default="float",
+                   help="interface of a quantized model: float (default) or the raw int8 "
+                   "tensors, with their scales and zero points in NAME.h")
+    add_prune_args(p)
     p.add_argument(
         "--target",
         choices=list(TARGETS),
@@ -95,6 +117,25 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_args(p)
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="output directory")
     p.add_argument("--name", help="C name prefix (default: the model file's stem)")
+    p.add_argument(
+        "--arena",
+        choices=["static", "external"],
+        default="static",
+        help="static: the arena is a static array in NAME.c (default); external: the caller "
+        "passes it to NAME_run_with_arena(void *arena, ...)",
+    )
+    p.add_argument(
+        "--report", action="store_true",
+        help="also write OUT/report.html (the memory plan, drawn) and OUT/report.json",
+    )
+
+    p = sub.add_parser(
+        "plan", help="print MODEL's memory plan: arena, bounds, schedule and what is live"
+    )
+    _add_model_args(p)
+    p.add_argument("--explain", action="store_true",
+                   help="print the timeline: one row per step, one column per arena slice")
+    p.add_argument("--json", action="store_true", help="print the plan as JSON instead")
 
     p = sub.add_parser("ir", help="print the text IR of MODEL (or save it with -o)")
     _add_model_args(p)
@@ -123,6 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rtol", type=float, default=1e-4)
     p.add_argument("--atol", type=float, default=1e-5)
     p.set_defaults(default_target="cortex-m4")
+
+    add_prune_subcommands(sub, _add_model_args)
 
     sub.add_parser("passes", help="list the optimization passes and the -O pipelines")
     return parser
@@ -167,6 +210,16 @@ def _options(args: argparse.Namespace, argv: Sequence[str]):  # noqa: ANN202
         passes=args.passes,
         print_ir_after=frozenset(args.print_ir_after),
         verify_each=args.verify_each,
+        arena=getattr(args, "arena", "static"),
+        report=getattr(args, "report", False),
+        quantize=args.quantize,
+        calib=args.calib,
+        calib_method=args.calib_method,
+        io=args.io,
+        progress=True,
+        prune=args.prune,
+        prune_layers=tuple(args.prune_layers),
+        sparse=prune_command_options(args.command, args.sparse),
     )
 
 
@@ -207,15 +260,51 @@ def _dispatch(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
         inputs = _load_inputs(args.input, graph)
         return validate(args.model, graph, options, name, inputs, args.rtol, args.atol)
+    if args.command == "plan":
+        return _plan(args, graph, options, name)
+    if args.command in PRUNE_COMMANDS:
+        return run_prune_command(args, graph, options)
     if args.command == "compile":
         compiled = compile_graph(graph, options, name)
+        pruning = compile_report(graph, options)
+        if pruning is not None:
+            compiled.code.files["sparsity.json"] = pruning[1]
         write_output_dir(compiled.code, args.output)
         print(
             f"tinyc: wrote {args.output}/{compiled.code.name}.c: arena {compiled.plan.size} B, "
             f"weights {compiled.code.weight_bytes} B, {len(graph.nodes)} nodes"
         )
+        from tinyc.quant.driver import float_ops_message
+
+        message = float_ops_message(graph)
+        if message:
+            print(message)
+        if pruning is not None:
+            sys.stdout.write(pruning[0])
         return 0
     return _verify(args, graph, options, name)
+
+
+def _plan(args: argparse.Namespace, graph, options, name: str) -> int:  # noqa: ANN001
+    """`tinyc plan`: the memory plan without generating C."""
+    import json
+
+    from tinyc.mcu.targets import get_target
+    from tinyc.memory import plan_memory
+    from tinyc.memory.report import render_ascii, report_data
+
+    plan = plan_memory(graph, align=options.align or get_target(options.target).align)
+    data = report_data(graph, plan, name)
+    if args.json:
+        print(json.dumps(data, indent=1, sort_keys=True))
+    elif args.explain:
+        sys.stdout.write(render_ascii(data))
+    else:
+        print(f"{name}: arena {plan.size} B ({plan.variant}/{plan.algorithm}); lower bound "
+              f"without in-place {data['lower_bound_bytes']} B; greedy-by-size "
+              f"{data['greedy_by_size_bytes']} B; no reuse {data['activations_bytes']} B")
+        print(f"peak at step {data['peak_step']}: {', '.join(data['peak_buffers'])}")
+    return 0
 
 
 def _load_inputs(path: str | None, graph) -> list[np.ndarray]:  # noqa: ANN001
@@ -279,7 +368,9 @@ def _verify(args: argparse.Namespace, graph, options, name: str) -> int:  # noqa
         flags = SANITIZE_FLAGS if args.sanitize else []
         exe = build_host(out, graph, compiled.code.name, flags)
         got = run_host(exe, graph, inputs)
-    ref_name, expected = _reference_outputs(args.model, graph, inputs)
+    # a model quantized by tinyc is checked bit-exactly against the reference interpreter
+    model = "" if options.quantize else args.model
+    ref_name, expected = _reference_outputs(model, graph, inputs)
     ok = True
     for value, g, e in zip(graph.outputs, got, expected):
         e = np.asarray(e)

@@ -15,6 +15,7 @@ from tinyc.errors import UsageError
 from tinyc.frontend.onnx import load_onnx
 from tinyc.ir import Graph
 from tinyc.ir.verify import verify
+from tinyc.mcu.targets import get_target
 from tinyc.memory import ArenaPlan, plan_memory
 from tinyc.passes import PassContext, PassManager, pipeline_for
 
@@ -25,14 +26,38 @@ class Options:
 
     name: str | None = None
     shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    #: kernel variants and alignment: host, generic, cortex-m0plus|m4|m7|m33 (tinyc.mcu)
     target: str = "generic"
-    align: int = 16
+    #: arena alignment in bytes; None takes the target's
+    align: int | None = None
     command: str = ""
     opt_level: int = 1
     #: explicit pipeline string; overrides opt_level when set
     passes: str | None = None
     print_ir_after: frozenset[str] = frozenset()
     verify_each: bool = False
+    #: "static" (the arena is a static array in NAME.c) or "external" (the caller passes
+    #: it to NAME_run_with_arena)
+    arena: str = "static"
+    #: also write report.html and report.json (the memory plan, drawn) into the output
+    report: bool = False
+    #: "int8" (static, needs `calib`) or "dynamic"; None keeps the model's precision
+    quantize: str | None = None
+    #: calibration samples for --quantize int8 (.npy, or .npz keyed by input name)
+    calib: str | None = None
+    #: minmax, percentile or mse (tinyc.quant.calibration)
+    calib_method: str = "minmax"
+    #: interface of a quantized model: "float" (quantize/dequantize in C) or "int8"
+    io: str = "float"
+    #: show a progress bar on stderr while calibrating
+    progress: bool = False
+    #: "unstructured:0.8[:global|layer]" or "channels:0.5[:l1|l2]" (tinyc.prune.driver)
+    prune: str | None = None
+    #: layer include/exclude patterns for pruning (`conv*`, `!/fc/Gemm`)
+    prune_layers: tuple[str, ...] = ()
+    #: dense/sparse weight storage policy: auto, flash, speed, always, never; None: auto
+    #: from -O1 (or with --prune), never at -O0
+    sparse: str | None = None
 
 
 def load_model(path: str | Path, options: Options) -> Graph:
@@ -53,6 +78,14 @@ def optimize(graph: Graph, options: Options) -> tuple[Graph, PassContext]:
     ctx = PassContext(verify_each=options.verify_each, print_ir_after=options.print_ir_after)
     passes = pipeline_for(options.opt_level, options.passes)
     graph = PassManager(passes).run(graph, ctx)
+    from tinyc.prune.driver import prune_graph, sparsify_graph
+
+    graph = prune_graph(graph, options, ctx)
+    if options.quantize or options.calib or options.io != "float":
+        from tinyc.quant.driver import quantize_graph
+
+        graph = quantize_graph(graph, options, ctx)
+    graph = sparsify_graph(graph, options, ctx)  # last: per-layer dense or sparse weights
     verify(graph)
     return graph, ctx
 
@@ -69,8 +102,13 @@ class Compiled:
 
 
 def compile_graph(graph: Graph, options: Options, name: str) -> Compiled:
-    plan = plan_memory(graph, align=options.align)
-    code = generate_c(graph, plan, name, command=options.command, target=options.target)
+    plan = plan_memory(graph, align=options.align or get_target(options.target).align)
+    code = generate_c(graph, plan, name, command=options.command, target=options.target,
+                      arena=options.arena)
+    if options.report:
+        from tinyc.memory.report import report_files
+
+        code.files.update(report_files(graph, plan, name))
     return Compiled(graph, plan, code)
 
 

@@ -55,4 +55,15 @@ enum { TINYC_PAD_CONSTANT = 0, TINYC_PAD_REFLECT = 1, TINYC_PAD_EDGE = 2, TINYC_
 int tinyc_pad(const void *X, void *Y, size_t elem_size, const tinyc_io_shape *p,
               const int64_t *pads, const int64_t *axes, int32_t n_axes, const void *value);
 
+/* ReverseSequence on X viewed as [d0, d1, inner], time on axis `time_axis` (0 or 1) and batch
+ * on the other: the first lens[b] steps of batch entry b are reversed, the rest copied.
+ * Returns -1, writing nothing, if a length lies outside [0, steps]. Y must not alias X. */
+int tinyc_reverse_sequence(const void *X, const int64_t *lens, void *Y, size_t elem_size,
+                           int32_t d0, int32_t d1, int32_t inner, int32_t time_axis);
+
+/* Trilu on `batch` matrices [n, m]: keeps X[i, j] where j - i >= k (upper) or j - i <= k
+ * (lower), zeroes the rest. *k is read at run time (NULL means 0). Y may equal X. */
+void tinyc_trilu(const void *X, void *Y, size_t elem_size, int32_t batch, int32_t n, int32_t m,
+                 const int64_t *k, int32_t upper);
+
 #endif /* TINYC_DATA_H */

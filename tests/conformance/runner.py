@@ -15,7 +15,11 @@ exactly one outcome:
 
 Cases run in a process pool forked after collection, so workers share the cases without
 pickling them. Builds use -O0: the point is correctness, and -O0 builds are several times
-faster than -O2 for these one-node programs.
+faster than -O2 for these one-node programs. Within one run, each kernel file tinyc copies
+into an output directory is compiled once per distinct content (the key hashes its text,
+the headers it includes, the compiler and the flags) and the object is linked into every
+case that uses the same file; the cache lives in a temporary directory deleted at the end
+of the run, so nothing carries over between runs.
 
 The expectations file (`expectations.txt`) lists every case that does not pass, one line
 each: `<case> <outcome> <reason>`; passing cases are absent.
@@ -23,10 +27,14 @@ each: `<case> <outcome> <reason>`; passing cases are absent.
 
 from __future__ import annotations
 
+import hashlib
 import multiprocessing
+import os
 import random
 import re
+import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -46,7 +54,7 @@ from onnx import numpy_helper
 from tinyc.compiler import Options, compile_graph, optimize
 from tinyc.errors import UnsupportedError, VerifyError
 from tinyc.frontend.onnx import import_model
-from tinyc.harness import build_host, run_host
+from tinyc.harness import STRICT_FLAGS, build_host, run_host
 from tinyc.ir import Graph
 from tinyc.ir.verify import verify
 
@@ -150,7 +158,8 @@ def compare(got: np.ndarray, want: np.ndarray, rtol: float, atol: float) -> str:
         bad = got != want
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            return f"{int(bad.sum())} elements differ (first at {i}: {got.flat[i]} != {want.flat[i]})"
+            first = f"first at {i}: {got.flat[i]} != {want.flat[i]}"
+            return f"{int(bad.sum())} elements differ ({first})"
         return ""
     g, w = got.astype(np.float64), want.astype(np.float64)
     nan_g, nan_w = np.isnan(g), np.isnan(w)
@@ -161,19 +170,65 @@ def compare(got: np.ndarray, want: np.ndarray, rtol: float, atol: float) -> str:
         err = np.where(same, 0.0, np.abs(g - w))
     bad = err > atol + rtol * np.abs(np.where(np.isfinite(w), w, 0.0))
     if bad.any():
-        return f"max abs error {float(np.nanmax(err)):.3g} ({int(bad.sum())} of {bad.size} elements)"
+        worst = float(np.nanmax(err))
+        return f"max abs error {worst:.3g} ({int(bad.sum())} of {bad.size} elements)"
     return ""
 
 
 def _feeds(case: Case, graph: Graph, inputs: Sequence[Any]) -> list[np.ndarray]:
     init = {t.name for t in case.model.graph.initializer}
     names = [vi.name for vi in case.model.graph.input if vi.name not in init]
-    by_name = {n: _as_array(x) for n, x in zip(names, inputs)}
+    by_name = {n: _as_array(x) for n, x in zip(names, inputs, strict=False)}
     return [by_name[v.name] for v in graph.inputs]
 
 
-def run_case(case: Case, cc: str | None = None, flags: Sequence[str] = ("-O0",)) -> Result:
-    """Compile, build, run and compare one case; never raises."""
+_INCLUDE = re.compile(r'^[ \t]*#[ \t]*include[ \t]+"([^"]+)"', re.M)
+
+
+def _header_closure(out: Path, name: str) -> list[str]:
+    """`name` and every file of `out` it includes, directly or not, sorted."""
+    seen: set[str] = set()
+    todo = [name]
+    while todo:
+        current = todo.pop()
+        if current in seen or not (out / current).is_file():
+            continue
+        seen.add(current)
+        todo.extend(_INCLUDE.findall((out / current).read_text()))
+    return sorted(seen)
+
+
+def prebuild_kernels(out: Path, cache: Path, cc: str | None, flags: Sequence[str]) -> list[str]:
+    """Compile each kernel file of `out` (tinyc_*.c) into `cache` unless an object of the
+    same content is there already; remove the source from `out` and return the objects,
+    for `build_host` to link. Raises VerifyError when a kernel file does not compile."""
+    compiler = cc or os.environ.get("CC", "cc")
+    objects = []
+    for src in sorted(out.glob("tinyc_*.c")):
+        key = hashlib.sha256(repr((compiler, list(STRICT_FLAGS), list(flags))).encode())
+        for name in _header_closure(out, src.name):
+            key.update(name.encode() + b"\0" + (out / name).read_bytes() + b"\0")
+        obj = cache / f"{src.stem}-{key.hexdigest()[:20]}.o"
+        if not obj.exists():
+            tmp = cache / f"{obj.stem}.{os.getpid()}.tmp.o"
+            cmd = [compiler, *STRICT_FLAGS, *flags, "-I", str(out), "-c", str(src), "-o", str(tmp)]
+            proc = subprocess.run(cmd, capture_output=True, text=True)
+            if proc.returncode != 0:
+                raise VerifyError(f"C build failed:\n{proc.stderr.strip()}")
+            os.replace(tmp, obj)
+        src.unlink()
+        objects.append(str(obj))
+    return objects
+
+
+def run_case(
+    case: Case,
+    cc: str | None = None,
+    flags: Sequence[str] = ("-O0",),
+    kernel_cache: Path | None = None,
+) -> Result:
+    """Compile, build, run and compare one case; never raises. With `kernel_cache`, kernel
+    files are compiled once per content into that directory (see `prebuild_kernels`)."""
     start = time.monotonic()
 
     def done(outcome: str, reason: str = "") -> Result:
@@ -192,7 +247,8 @@ def run_case(case: Case, cc: str | None = None, flags: Sequence[str] = ("-O0",))
             out = Path(tmp)
             compiled.code.write(out)
             try:
-                exe = build_host(out, graph, compiled.code.name, flags, cc=cc)
+                objects = prebuild_kernels(out, kernel_cache, cc, flags) if kernel_cache else []
+                exe = build_host(out, graph, compiled.code.name, [*flags, *objects], cc=cc)
             except VerifyError as exc:
                 return done("crashed", "C build failed: " + _c_error(str(exc), tmp))
             worst = ""
@@ -203,7 +259,7 @@ def run_case(case: Case, cc: str | None = None, flags: Sequence[str] = ("-O0",))
                     return done("crashed", _short(str(exc), tmp))
                 if len(outputs) != len(expected):
                     return done("crashed", f"{len(outputs)} outputs, expected {len(expected)}")
-                for i, (got, want) in enumerate(zip(outputs, expected)):
+                for i, (got, want) in enumerate(zip(outputs, expected, strict=True)):
                     why = compare(got, _as_array(want), case.rtol, case.atol)
                     if why and not worst:
                         worst = f"output {i}: {why}"
@@ -227,13 +283,14 @@ def _c_error(text: str, tmp: str) -> str:
 
 _POOL_CASES: list[Case] = []
 _POOL_CC: str | None = None
+_POOL_CACHE: Path | None = None
 
 
 def _run_index(index: int) -> Result:
     signal.signal(signal.SIGALRM, _on_alarm)
     signal.alarm(CASE_TIMEOUT)
     try:
-        return run_case(_POOL_CASES[index], cc=_POOL_CC)
+        return run_case(_POOL_CASES[index], cc=_POOL_CC, kernel_cache=_POOL_CACHE)
     finally:
         signal.alarm(0)
 
@@ -245,8 +302,9 @@ def run_cases(
     progress: Callable[[Result, int, int], None] | None = None,
 ) -> list[Result]:
     """Run `cases` on `jobs` processes; results come back in the order of `cases`."""
-    global _POOL_CASES, _POOL_CC
+    global _POOL_CASES, _POOL_CC, _POOL_CACHE
     _POOL_CASES, _POOL_CC = list(cases), cc
+    _POOL_CACHE = Path(tempfile.mkdtemp(prefix="tinyc-conf-kernels-"))
     results: dict[int, Result] = {}
     # long-running op families first, so the pool does not end on one slow straggler
     order = sorted(range(len(cases)), key=lambda i: -len(cases[i].model.SerializeToString()))
@@ -265,7 +323,8 @@ def run_cases(
                     if progress:
                         progress(res, n + 1, len(cases))
     finally:
-        _POOL_CASES, _POOL_CC = [], None
+        shutil.rmtree(_POOL_CACHE, ignore_errors=True)
+        _POOL_CASES, _POOL_CC, _POOL_CACHE = [], None, None
     return [results[i] for i in range(len(cases))]
 
 
@@ -292,7 +351,9 @@ def load_expectations(path: Path = EXPECTATIONS) -> dict[str, tuple[str, str]]:
 
 
 def write_expectations(
-    results: Iterable[Result], path: Path = EXPECTATIONS, keep: dict[str, tuple[str, str]] | None = None
+    results: Iterable[Result],
+    path: Path = EXPECTATIONS,
+    keep: dict[str, tuple[str, str]] | None = None,
 ) -> None:
     """Rewrite the file from `results`; entries in `keep` for cases not run stay as they are."""
     entries = dict(keep or {})

@@ -3,7 +3,10 @@ statement stream of `NAME_run`.
 
 Pointers are C expressions: graph inputs and outputs are the `NAME_run` parameters,
 constants are `static const` arrays, everything else is an offset into the arena union
-(typed member access, so no pointer punning is needed).
+(typed member access, so no pointer punning is needed). The memory plan decides the
+offsets: a view (Reshape & co.) points at its source's bytes, so copying it is a no-op, and
+a node the plan runs in place finds its overlap and scratch through `overlap`/`scratch`.
+With an external arena the union is the caller's, reached through the `tinyc_arena` pointer.
 """
 
 from __future__ import annotations
@@ -14,8 +17,9 @@ import numpy as np
 
 from tinyc.backend.cliterals import c_array_body, c_scalar, needs_math_h
 from tinyc.backend.writer import CWriter
-from tinyc.ir import DType, Graph, Value
+from tinyc.ir import DType, Graph, Node, Value
 from tinyc.memory import ArenaPlan
+from tinyc.ops.registry import BlockStream, PlaneStream
 
 #: arena union member per element type
 ARENA_MEMBER = {
@@ -44,10 +48,13 @@ def c_ident(name: str, prefix: str = "") -> str:
 
 
 class EmitContext:
-    def __init__(self, graph: Graph, plan: ArenaPlan, name: str) -> None:
+    def __init__(self, graph: Graph, plan: ArenaPlan, name: str, arena: str = "static") -> None:
         self.graph = graph
         self.plan = plan
         self.name = name
+        #: how the arena union is reached: a static object, or the caller's via a pointer
+        self.arena_ref = "tinyc_arena->" if arena == "external" else "tinyc_arena."
+        self._node_index = {id(node): i for i, node in enumerate(graph.nodes)}
         self.families: set[str] = set()
         self.uses_math = False
         self.body = CWriter()
@@ -79,10 +86,47 @@ class EmitContext:
             return io
         if value.const is not None:
             return self._const_array(value)
-        offset = self.plan.offsets[value.name]
         itemsize = value.dtype.itemsize
-        assert offset % itemsize == 0
-        return f"(&tinyc_arena.{ARENA_MEMBER[value.dtype]}[{offset // itemsize}])"
+        home = self.plan.homes.get(value.name)
+        if home is not None:  # a view of a caller's buffer
+            buf, offset = home
+            assert offset % itemsize == 0
+            return buf if offset == 0 else f"({buf} + {offset // itemsize})"
+        return self._arena_ptr(value.dtype, self.plan.offsets[value.name])
+
+    def _arena_ptr(self, dtype: DType, offset: int) -> str:
+        assert offset % dtype.itemsize == 0
+        return f"(&{self.arena_ref}{ARENA_MEMBER[dtype]}[{offset // dtype.itemsize}])"
+
+    def _location(self, value: Value) -> tuple[str, int] | None:
+        """(memory space, byte offset) of a non-constant value."""
+        if value.const is not None:
+            return None
+        io = self._io_names.get(id(value))
+        if io is not None:
+            return io, 0
+        if value.name in self.plan.homes:
+            return self.plan.homes[value.name]
+        return "arena", self.plan.offsets[value.name]
+
+    def is_view(self, part: Value, whole: Value, offset: int = 0) -> bool:
+        """True when `part`'s bytes already are `whole`'s bytes at `offset` (the plan made
+        it a view), so copying one into the other must be skipped."""
+        a, b = self._location(part), self._location(whole)
+        return a is not None and b is not None and a == (b[0], b[1] + offset)
+
+    # -- in-place execution ------------------------------------------------------------
+    def overlap(self, node: Node) -> BlockStream | PlaneStream | None:
+        """The overlap the plan runs `node` with (its output over an input), or None:
+        the op must then call its streaming kernel, with `scratch(node)`."""
+        return self.plan.overlaps.get(self._node_index[id(node)])
+
+    def scratch(self, node: Node, dtype: DType = DType.F32) -> str:
+        """Pointer to the scratch the plan reserved for `node`'s overlapping kernel."""
+        index = self._node_index[id(node)]
+        if index not in self.plan.scratch:
+            return "NULL"
+        return self._arena_ptr(dtype, self.plan.scratch[index])
 
     def const_ptr(self, value: Value) -> str:
         """The `static const` array of a constant, even when it is also a graph output."""
@@ -137,7 +181,8 @@ class EmitContext:
         self.body.line(f"if ({fn}({', '.join(str(a) for a in args)}) != 0) return 1;")
 
     def copy(self, dst: Value, src: Value) -> None:
-        if dst.type.nbytes:
+        """memcpy `src` into `dst`; nothing when the plan made them the same bytes."""
+        if dst.type.nbytes and not self.is_view(src, dst):
             self.body.line(f"memcpy({self.ptr(dst)}, {self.ptr(src)}, {dst.type.nbytes});")
 
     def comment(self, text: str) -> None:

@@ -2,8 +2,13 @@
 
 `NAME.c` holds only the provenance comment, `static const` weights and parameter tables,
 the arena (one static union, typed members so kernels never pun pointers) and `NAME_run`, a
-flat sequence of kernel calls. Kernels are real C files under `codegen/`, copied into the
-output only when a model uses them. The same IR and flags give byte-identical files.
+flat sequence of kernel calls in the memory plan's schedule. Kernels are real C files under
+`codegen/`, copied into the output only when a model uses them. The same IR and flags give
+byte-identical files.
+
+With `arena="external"` the static union disappears: the header declares its type
+(`NAME_arena_t`) and `NAME_run_with_arena(void *arena, ...)` takes the caller's buffer of
+`NAME_ARENA_SIZE` bytes aligned to `NAME_ARENA_ALIGN`, reached through a typed pointer.
 """
 
 from __future__ import annotations
@@ -13,9 +18,11 @@ from importlib import resources
 from pathlib import Path
 
 from tinyc import __version__
+from tinyc.backend.cliterals import c_scalar
 from tinyc.backend.context import ARENA_MEMBER, EmitContext, c_ident
 from tinyc.backend.writer import CWriter
-from tinyc.ir import Graph
+from tinyc.ir import DType, Graph
+from tinyc.mcu.targets import kernel_dirs
 from tinyc.memory import ArenaPlan
 from tinyc.ops import get_op
 
@@ -43,12 +50,26 @@ class GeneratedC:
             (directory / fname).write_text(text)
 
 
+ARENA_MODES = ("static", "external")
+
+#: kernel families whose header includes other families' headers (for their records)
+_HEADER_DEPS = {"inplace": ("conv", "gemm")}
+
+
 def generate_c(
-    graph: Graph, plan: ArenaPlan, name: str, command: str = "", target: str = "generic"
+    graph: Graph,
+    plan: ArenaPlan,
+    name: str,
+    command: str = "",
+    target: str = "generic",
+    arena: str = "static",
 ) -> GeneratedC:
+    if arena not in ARENA_MODES:
+        raise ValueError(f"arena mode {arena!r}: use one of {ARENA_MODES}")
     cname = c_ident(name)
-    ctx = EmitContext(graph, plan, cname)
-    for node in graph.nodes:
+    ctx = EmitContext(graph, plan, cname, arena)
+    for index in plan.node_order(len(graph.nodes)):
+        node = graph.nodes[index]
         ins = ", ".join("_" if v is None else f"%{v.name}" for v in node.inputs)
         outs = ", ".join(f"%{v.name}" for v in node.outputs)
         ctx.comment(f"{node.op} {node.name}: {outs} = ({ins})")
@@ -57,8 +78,8 @@ def generate_c(
 
     out = GeneratedC(cname, arena_size=plan.size)
     out.weight_bytes = sum(c.type.nbytes for c in graph.constants if c.uses)
-    out.files[f"{cname}.h"] = _header(graph, plan, cname, command)
-    out.files[f"{cname}.c"] = _source(graph, plan, ctx, cname, command)
+    out.files[f"{cname}.h"] = _header(graph, plan, cname, command, arena)
+    out.files[f"{cname}.c"] = _source(graph, plan, ctx, cname, command, arena)
     _copy_kernels(ctx.families, target, out.files)
     return out
 
@@ -79,10 +100,28 @@ def _emit_output_copies(graph: Graph, ctx: EmitContext) -> None:
             ctx.body.line(f"memcpy(output{i}, {src}, {value.type.nbytes});")
 
 
-def _signature(graph: Graph, cname: str) -> str:
+def _signature(graph: Graph, cname: str, arena: str = "static") -> str:
     params = [f"const {v.dtype.c_type} *input{i}" for i, v in enumerate(graph.inputs)]
     params += [f"{v.dtype.c_type} *output{i}" for i, v in enumerate(graph.outputs)]
+    if arena == "external":
+        return f"int {cname}_run_with_arena({', '.join(['void *arena', *params])})"
     return f"int {cname}_run({', '.join(params) or 'void'})"
+
+
+def _arena_members(plan: ArenaPlan) -> list[str]:
+    """The arena union's typed members, one per element type, all over the same bytes."""
+    members = sorted(set(ARENA_MEMBER.items()), key=lambda kv: kv[1])
+    done: set[str] = set()
+    lines = []
+    for dtype, member in members:
+        if member not in done:
+            done.add(member)
+            lines.append(f"{dtype.c_type} {member}[{max(plan.size // dtype.itemsize, 1)}];")
+    return lines
+
+
+def _arena_align(plan: ArenaPlan) -> int:
+    return max(16, plan.align)
 
 
 def _provenance(graph: Graph, command: str) -> list[str]:
@@ -95,27 +134,41 @@ def _provenance(graph: Graph, command: str) -> list[str]:
     return lines
 
 
-def _header(graph: Graph, plan: ArenaPlan, cname: str, command: str) -> str:
+def _header(graph: Graph, plan: ArenaPlan, cname: str, command: str, arena: str) -> str:
     w = CWriter()
     upper = cname.upper()
     guard = f"{upper}_H"
     w.lines(_provenance(graph, command))
     w.lines([f"#ifndef {guard}", f"#define {guard}", "", "#include <stdint.h>", ""])
     w.line(f"#define {upper}_ARENA_SIZE {plan.size} /* activation RAM in bytes, planned */")
+    w.line(f"#define {upper}_ARENA_ALIGN {_arena_align(plan)} /* its alignment in bytes */")
     w.line(f"#define {upper}_NUM_INPUTS {len(graph.inputs)}")
     w.line(f"#define {upper}_NUM_OUTPUTS {len(graph.outputs)}")
     for kind, values in (("INPUT", graph.inputs), ("OUTPUT", graph.outputs)):
         for i, v in enumerate(values):
             dims = "x".join(str(d) for d in v.shape) or "scalar"
             w.line(f"#define {upper}_{kind}{i}_SIZE {v.type.numel} /* {v.name}: {v.type} {dims} */")
+            q = v.type.quant
+            if q is not None and len(q.scale) == 1:  # an int8 interface: real = s * (q - zp)
+                w.line(f"#define {upper}_{kind}{i}_SCALE {c_scalar(q.scale[0], DType.F32)}")
+                w.line(f"#define {upper}_{kind}{i}_ZERO_POINT {q.zero_point[0]}")
     w.line("")
     w.line("#ifdef __cplusplus")
     w.line('extern "C" {')
     w.line("#endif")
     w.line("")
+    if arena == "external":
+        w.line(f"/* The activation arena, owned by the caller: {upper}_ARENA_SIZE bytes aligned")
+        w.line(f" * to {upper}_ARENA_ALIGN. Declaring it with this type (`static {cname}_arena_t")
+        w.line(" * arena;`) keeps the typed accesses well-defined. Nothing in it needs to survive")
+        w.line(" * between runs, so it may be shared with other code between inferences. */")
+        w.line("typedef union {")
+        w.lines(["  " + line for line in _arena_members(plan)])
+        w.line(f"}} {cname}_arena_t;")
+        w.line("")
     w.line("/* Runs one inference. Inputs, then outputs, in graph order; buffers must not")
     w.line(" * overlap. Returns 0 on success, non-zero if run-time data is out of range. */")
-    w.line(f"{_signature(graph, cname)};")
+    w.line(f"{_signature(graph, cname, arena)};")
     w.line("")
     w.line("#ifdef __cplusplus")
     w.line("}")
@@ -125,7 +178,9 @@ def _header(graph: Graph, plan: ArenaPlan, cname: str, command: str) -> str:
     return w.text()
 
 
-def _source(graph: Graph, plan: ArenaPlan, ctx: EmitContext, cname: str, command: str) -> str:
+def _source(
+    graph: Graph, plan: ArenaPlan, ctx: EmitContext, cname: str, command: str, arena: str
+) -> str:
     w = CWriter()
     w.lines(_provenance(graph, command))
     w.line(f'#include "{cname}.h"')
@@ -142,17 +197,14 @@ def _source(graph: Graph, plan: ArenaPlan, ctx: EmitContext, cname: str, command
     if tables:
         w.lines(tables.split("\n"))
         w.line("")
-    if plan.size:
-        members = sorted(set(ARENA_MEMBER.items()), key=lambda kv: kv[1])
-        with w.block("static union", tail="} tinyc_arena TINYC_ALIGN(16);"):
-            done: set[str] = set()
-            for dtype, member in members:
-                if member in done:
-                    continue
-                done.add(member)
-                w.line(f"{dtype.c_type} {member}[{plan.size // dtype.itemsize}];")
+    if plan.size and arena == "static":
+        with w.block("static union", tail=f"}} tinyc_arena TINYC_ALIGN({_arena_align(plan)});"):
+            w.lines(_arena_members(plan))
         w.line("")
-    with w.block(_signature(graph, cname)):
+    with w.block(_signature(graph, cname, arena)):
+        if arena == "external":
+            w.line(f"{cname}_arena_t *const tinyc_arena = ({cname}_arena_t *)arena;")
+            w.line("(void)tinyc_arena;")
         body = ctx.body.text().rstrip("\n")
         if body:
             w.lines(body.split("\n"))
@@ -169,9 +221,22 @@ def _copy_kernels(families: set[str], target: str, files: dict[str, str]) -> Non
     files["tinyc_rt.h"] = (root / "runtime" / "tinyc_rt.h").read_text()
     files["tinyc_act.h"] = (root / "kernels" / "tinyc_act.h").read_text()
     for family in sorted(families):
+        for dep in _HEADER_DEPS.get(family, ()):
+            files[f"tinyc_{dep}.h"] = (root / "kernels" / f"tinyc_{dep}.h").read_text()
         header = f"tinyc_{family}.h"
         files[header] = (root / "kernels" / header).read_text()
-        impl = root / "kernels" / target / f"tinyc_{family}.c"
-        if not impl.exists():
-            impl = root / "kernels" / "ref" / f"tinyc_{family}.c"
+        # the target's most specific variant (cortex-m7 -> cortex-m4 -> ref, see tinyc.mcu)
+        candidates = [root / "kernels" / d / f"tinyc_{family}.c" for d in kernel_dirs(target)]
+        impl = next((c for c in candidates if c.exists()), candidates[-1])
         files[f"tinyc_{family}.c"] = impl.read_text()
+    # other runtime headers (tinyc_fixedpoint.h), and a variant's private helper headers,
+    # only when a copied file includes them
+    private = [root / "kernels" / d for d in kernel_dirs(target)[:-1]]
+    headers = [h for d in [root / "runtime", *private] for h in sorted(d.glob("*.h"))]
+    added = True
+    while added:  # to a fixed point: an added header may include another
+        added = False
+        for extra in headers:
+            if extra.name not in files and any(f'"{extra.name}"' in t for t in files.values()):
+                files[extra.name] = extra.read_text()
+                added = True

@@ -24,7 +24,8 @@ from tinyc.ir import DType, Graph, Node, TensorType, Value
 from tinyc.ops import get_op, has_op
 from tinyc.ops.registry import DECLARED_SHAPES, REQUIRED
 
-MIN_OPSET = 11
+#: oldest default-domain opset read at all; each op has its own `OpDef.min_opset` on top
+MIN_OPSET = 1
 MAX_OPSET = onnx.defs.onnx_opset_version()
 
 _ONNX_DTYPES = {
@@ -85,6 +86,12 @@ def _default_opset(model: onnx.ModelProto) -> int:
     versions = {o.domain: o.version for o in model.opset_import}
     opset = versions.get("", versions.get("ai.onnx"))
     if opset is None:
+        others = sorted(d for d in versions if d not in ("", "ai.onnx"))
+        if others:
+            raise UnsupportedError(
+                f"model imports only the domains {', '.join(others)}: tinyc compiles the "
+                f"default ONNX domain"
+            )
         raise ModelError("model imports no version of the default ONNX opset")
     if not MIN_OPSET <= opset <= MAX_OPSET:
         raise UnsupportedError(
@@ -223,6 +230,10 @@ class _Importer:
         if not has_op(proto.op_type):
             raise UnsupportedError(f"unsupported {where}")
         opdef = get_op(proto.op_type)
+        if self.opset < opdef.min_opset:
+            raise UnsupportedError(
+                f"unsupported {where}: tinyc reads {proto.op_type} from opset {opdef.min_opset}"
+            )
         inputs: list[Value | None] = []
         for name in proto.input:
             if not name:

@@ -54,6 +54,9 @@ _REPORT = re.compile(
 )
 
 
+_LAP = re.compile(r"TINYC-MCU lap \d+ (\d+)")
+
+
 class ToolMissingError(TinycError):
     """The ARM toolchain or QEMU is not installed."""
 
@@ -142,6 +145,7 @@ def harness_main(graph: Graph, cname: str) -> str:
         w.line('tinyc_mcu_puts(" stack=");')
         w.line("tinyc_mcu_put_u64(stack);")
         w.line('tinyc_mcu_puts("\\n");')
+        w.line("tinyc_mcu_print_laps();")
         w.line("return rc != 0 ? 4 : 0;")
     return w.text()
 
@@ -159,6 +163,30 @@ def stub_source(graph: Graph, cname: str) -> str:
             w.line(f"(void)output{i};")
         w.line("return 0;")
     return w.text()
+
+
+_NODE_COMMENT = re.compile(r"^(\s+)/\* (.*?)(?:: .*)? \*/$")
+
+
+def instrument(source: str, cname: str) -> tuple[str, list[str]]:
+    """`NAME.c` with a `tinyc_mcu_lap()` before each node of `NAME_run` and before its
+    return, and the node labels ("Conv /net/0/Conv", ...) in lap order."""
+    out: list[str] = ["void tinyc_mcu_lap(void);"]
+    labels: list[str] = []
+    inside = False
+    for line in source.split("\n"):
+        if line.startswith(f"int {cname}_run("):
+            inside = True
+        elif inside:
+            match = _NODE_COMMENT.match(line)
+            if match:
+                out.append(f"{match[1]}tinyc_mcu_lap();")
+                labels.append(match[2])
+            elif line.strip() == "return 0;" and line.startswith("  return"):
+                out.append("  tinyc_mcu_lap();")
+                inside = False
+        out.append(line)
+    return "\n".join(out), labels
 
 
 @dataclass(frozen=True)
@@ -210,6 +238,8 @@ class McuBuild:
     elf: Path
     #: what the model adds to the firmware (model ELF minus stub ELF)
     model: Sections
+    #: node labels of a profiling build, in lap order (empty otherwise)
+    labels: tuple[str, ...] = ()
 
 
 def _run(cmd: Sequence[str], what: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
@@ -226,14 +256,21 @@ def build_mcu(
     target: Target,
     opt_flags: Sequence[str] = OPT_FLAGS,
     extra_flags: Sequence[str] = (),
+    profile: bool = False,
 ) -> McuBuild:
-    """Compile `out_dir/*.c` (strict C99) with the harness into `out_dir/mcu/NAME.elf`."""
+    """Compile `out_dir/*.c` (strict C99) with the harness into `out_dir/mcu/NAME.elf`;
+    with `profile`, `NAME_run` also records the tick count between nodes."""
     if not target.is_mcu:
         raise VerifyError(f"target '{target.name}' is not a Cortex-M core")
     require_tools()
     build = out_dir / "mcu"
     build.mkdir(exist_ok=True)
     model_sources = sorted(out_dir.glob("*.c"))
+    labels: list[str] = []
+    if profile:
+        text, labels = instrument((out_dir / f"{cname}.c").read_text(), cname)
+        (build / f"{cname}.c").write_text(text)
+        model_sources = [build / s.name if s.stem == cname else s for s in model_sources]
     (build / "tinyc_mcu_main.c").write_text(harness_main(graph, cname))
     (build / "tinyc_mcu_stub.c").write_text(stub_source(graph, cname))
     (build / "link.ld").write_text(linker_script(target))
@@ -261,7 +298,7 @@ def build_mcu(
          "linking")
     _run([GCC, *ldflags, *map(str, [stub_obj, *harness_objs]), "-lm", "-o", str(stub_elf)],
          "linking the stub")
-    return McuBuild(target, elf, elf_sections(elf) - elf_sections(stub_elf))
+    return McuBuild(target, elf, elf_sections(elf) - elf_sections(stub_elf), tuple(labels))
 
 
 @dataclass(frozen=True)
@@ -273,6 +310,8 @@ class McuRun:
     stack: int
     ticks: int
     spin_ticks: int
+    #: profiling build only: (node label, instructions) in execution order
+    profile: tuple[tuple[str, int], ...] = ()
 
 
 def qemu_command(target: Target, elf: Path) -> list[str]:
@@ -316,9 +355,16 @@ def run_qemu(
         np.fromfile(workdir / f"out{i}.bin", dtype=v.dtype.np).reshape(v.shape)
         for i, v in enumerate(graph.outputs)
     ]
+    per_tick = 2 * SPIN_LOOPS / spin
+    laps = [int(t) for t in _LAP.findall(text)]
+    profile = tuple(
+        (label, round((t1 - t0) * per_tick))
+        for label, t0, t1 in zip(build.labels, laps, laps[1:])
+    )
     return McuRun(
         outputs=outputs,
-        instructions=round(ticks * 2 * SPIN_LOOPS / spin),
+        instructions=round(ticks * per_tick),
+        profile=profile,
         stack=int(match["stack"]),
         ticks=ticks,
         spin_ticks=spin,

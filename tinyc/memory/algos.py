@@ -1,40 +1,254 @@
-"""Offset assignment algorithms: each is a pure function `(reqs) -> offsets`.
+"""Offset assignment: give every buffer a byte offset so that two buffers live at the same
+step never share a byte, except where an overlap rule allows it, in as small an arena as
+possible. This is dynamic storage allocation, NP-hard in general; every strategy here
+has the one signature `(problem) -> offsets` and `tinyc.memory.plan` keeps the best plan.
 
-greedy_by_size (the algorithm TFLite Micro uses): take buffers largest first (ties by longer
-lifetime, then name, so the result is deterministic); place each at the lowest aligned
-offset where it overlaps, in address, no already placed buffer that is live at the same time
-(first fit into the gaps).
+Placement (shared by all strategies): buffers are placed one at a time, each at the lowest
+aligned offset that is valid against the buffers already placed and live at the same
+time. The candidates are 0, the aligned end of each such buffer, and, for a buffer that
+may overlap a placed partner (`problem.allow`, keyed (input, output)), the partner's
+offset plus each useful delta of the rule (`_rule_deltas`). The lowest valid offset is
+always among them: a feasible region starts at 0, at a neighbour's end, or where a rule
+starts to allow it.
+
+Strategies, in the order they are tried:
+- greedy_by_size: largest first, ties in order of first use (then name). TFLite Micro's
+  GreedyMemoryPlanner: its stable sort keeps equal sizes in tensor order.
+- greedy_by_conflicts: the buffer that conflicts with the most bytes of other buffers
+  first (TVM USMP greedy_by_conflicts); good when a few buffers span the whole model.
+- best_fit: size order, but each buffer goes into the valid gap that wastes the fewest
+  bytes (the tightest gap) instead of the lowest one.
+- hill_climb: local search over placement orders: swap two buffers, keep the swap when
+  the arena does not grow (TVM USMP hill_climb). Seeded `random.Random(0)`, fixed budget.
+- branch_and_bound: for at most `BNB_MAX` buffers, every placement order by depth-first
+  search, cutting a branch once its arena reaches the best found or the lower bound.
+  Near-exact: it is exact over lowest-fit placements, which is what all strategies place.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import random
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 
-from tinyc.memory.liveness import BufferReq
+from tinyc.memory.liveness import BufferReq, Overlap
+from tinyc.ops.registry import BlockStream
+
+BNB_MAX = 8
+BNB_BUDGET = 20_000
 
 
-def _align_up(x: int, align: int) -> int:
+def align_up(x: int, align: int) -> int:
     return (x + align - 1) // align * align
 
 
-def greedy_by_size(reqs: list[BufferReq]) -> dict[str, int]:
-    order = sorted(reqs, key=lambda r: (-r.size, -(r.last - r.first), r.name))
-    placed: list[tuple[BufferReq, int]] = []
-    offsets: dict[str, int] = {}
-    for req in order:
-        busy = sorted(
-            (off, off + other.size) for other, off in placed if other.overlaps_in_time(req)
+@dataclass(frozen=True)
+class MemoryProblem:
+    """Buffers to place, and which pairs may overlap: allow[(input, output)] is the rule
+    that `offset(output) - offset(input)` must satisfy when their bytes intersect."""
+
+    reqs: tuple[BufferReq, ...]
+    allow: Mapping[tuple[str, str], Overlap] = field(default_factory=dict)
+    #: known lower bound on the arena (max live bytes at a step); strategies stop there
+    floor: int = 0
+
+    def partners(self) -> dict[str, list[tuple[str, Overlap, int]]]:
+        """name -> [(partner, rule, sign)]: sign +1 when `name` is the rule's output."""
+        out: dict[str, list[tuple[str, Overlap, int]]] = {}
+        for (src, dst), rule in sorted(self.allow.items()):
+            out.setdefault(dst, []).append((src, rule, 1))
+            out.setdefault(src, []).append((dst, rule, -1))
+        return out
+
+
+def arena_size(problem: MemoryProblem, offsets: Mapping[str, int]) -> int:
+    top = max((offsets[r.name] + r.size for r in problem.reqs), default=0)
+    align = max((r.align for r in problem.reqs), default=1)
+    return align_up(top, align)
+
+
+def _rule_deltas(rule: Overlap, in_size: int, out_size: int, align: int) -> list[int]:
+    """Deltas (output - input) worth trying: flush starts, flush ends, the rule's limit."""
+    deltas = {0, in_size - out_size}
+    if isinstance(rule, BlockStream):
+        limit = rule.max_delta
+        if limit is not None:
+            deltas.add(limit // align * align)
+    else:
+        plane = rule.pixels * rule.itemsize
+        for k in range(-rule.out_planes + 1, rule.in_planes):
+            deltas.add(k * plane)
+    return sorted(d for d in deltas if d % align == 0 and rule.permits(d))
+
+
+class _Placer:
+    """Places buffers one at a time (see module doc); cheap to reuse across orders."""
+
+    def __init__(self, problem: MemoryProblem) -> None:
+        self.problem = problem
+        self.reqs = {r.name: r for r in problem.reqs}
+        self.partners = problem.partners()
+        self.conflicts: dict[str, list[BufferReq]] = {r.name: [] for r in problem.reqs}
+        reqs = sorted(problem.reqs, key=lambda r: r.first)
+        for i, a in enumerate(reqs):
+            for b in reqs[i + 1 :]:
+                if b.first > a.last:
+                    break
+                self.conflicts[a.name].append(b)
+                self.conflicts[b.name].append(a)
+
+    def _allowed(self, req: BufferReq, off: int, other: BufferReq, other_off: int) -> bool:
+        if off + req.size <= other_off or other_off + other.size <= off:
+            return True
+        if not req.size or not other.size:
+            return True
+        rule = self.problem.allow.get((other.name, req.name))
+        if rule is not None and rule.permits(off - other_off):
+            return True
+        rule = self.problem.allow.get((req.name, other.name))
+        return rule is not None and rule.permits(other_off - off)
+
+    def candidates(self, req: BufferReq, placed: Mapping[str, int]) -> list[int]:
+        cands = {0}
+        for other in self.conflicts[req.name]:
+            if other.name in placed:
+                cands.add(align_up(placed[other.name] + other.size, req.align))
+        for partner, rule, sign in self.partners.get(req.name, ()):
+            if partner not in placed:
+                continue
+            p = self.reqs[partner]
+            sizes = (p.size, req.size) if sign > 0 else (req.size, p.size)
+            for d in _rule_deltas(rule, sizes[0], sizes[1], req.align):
+                cand = placed[partner] + sign * d
+                if cand >= 0 and cand % req.align == 0:
+                    cands.add(cand)
+        return sorted(cands)
+
+    def valid(self, req: BufferReq, off: int, placed: Mapping[str, int]) -> bool:
+        return all(
+            self._allowed(req, off, other, placed[other.name])
+            for other in self.conflicts[req.name]
+            if other.name in placed
         )
-        candidate = 0
-        for start, end in busy:
-            if candidate + req.size <= start:
-                break
-            candidate = max(candidate, _align_up(end, req.align))
-        offsets[req.name] = candidate
-        placed.append((req, candidate))
-    return offsets
+
+    def lowest(self, req: BufferReq, placed: Mapping[str, int]) -> int:
+        for off in self.candidates(req, placed):
+            if self.valid(req, off, placed):
+                return off
+        raise AssertionError("unreachable: the end of every placed buffer is a candidate")
+
+    def place_all(self, order: Sequence[BufferReq]) -> dict[str, int]:
+        placed: dict[str, int] = {}
+        for req in order:
+            placed[req.name] = self.lowest(req, placed)
+        return placed
 
 
-ALGORITHMS: dict[str, Callable[[list[BufferReq]], dict[str, int]]] = {
+def place_in_order(problem: MemoryProblem, order: Sequence[BufferReq]) -> dict[str, int]:
+    """Lowest-fit placement of the buffers in `order` (see module doc)."""
+    return _Placer(problem).place_all(order)
+
+
+def _size_order(problem: MemoryProblem) -> list[BufferReq]:
+    return sorted(problem.reqs, key=lambda r: (-r.size, r.first, r.name))
+
+
+def greedy_by_size(problem: MemoryProblem) -> dict[str, int]:
+    return place_in_order(problem, _size_order(problem))
+
+
+def greedy_by_conflicts(problem: MemoryProblem) -> dict[str, int]:
+    placer = _Placer(problem)
+    weight = {r.name: sum(o.size for o in placer.conflicts[r.name]) for r in problem.reqs}
+    order = sorted(problem.reqs, key=lambda r: (-weight[r.name], -r.size, r.name))
+    return placer.place_all(order)
+
+
+def best_fit(problem: MemoryProblem) -> dict[str, int]:
+    placer = _Placer(problem)
+    placed: dict[str, int] = {}
+    for req in _size_order(problem):
+        best: tuple[int, int] | None = None
+        for off in placer.candidates(req, placed):
+            if not placer.valid(req, off, placed):
+                continue
+            above = [
+                placed[o.name]
+                for o in placer.conflicts[req.name]
+                if o.name in placed and placed[o.name] >= off + req.size
+            ]
+            waste = min(above) - (off + req.size) if above else 1 << 62
+            if best is None or (waste, off) < best:
+                best = (waste, off)
+        assert best is not None
+        placed[req.name] = best[1]
+    return placed
+
+
+def hill_climb(problem: MemoryProblem, iterations: int | None = None) -> dict[str, int]:
+    placer = _Placer(problem)
+    order = _size_order(problem)
+    best = placer.place_all(order)
+    best_size = arena_size(problem, best)
+    n = len(order)
+    if n < 2:
+        return best
+    rng = random.Random(0)
+    for _ in range(iterations if iterations is not None else min(400, 20 * n)):
+        if best_size <= problem.floor:
+            break
+        i, j = rng.randrange(n), rng.randrange(n)
+        if i == j:
+            continue
+        order[i], order[j] = order[j], order[i]
+        trial = placer.place_all(order)
+        size = arena_size(problem, trial)
+        if size <= best_size:
+            best, best_size = trial, size
+        else:
+            order[i], order[j] = order[j], order[i]
+    return best
+
+
+def branch_and_bound(problem: MemoryProblem) -> dict[str, int]:
+    """Exhaustive over placement orders for small problems; greedy_by_size otherwise."""
+    reqs = _size_order(problem)
+    if len(reqs) > BNB_MAX:
+        return greedy_by_size(problem)
+    placer = _Placer(problem)
+    best = placer.place_all(reqs)
+    best_size = arena_size(problem, best)
+    align = max((r.align for r in reqs), default=1)
+    budget = [BNB_BUDGET]
+
+    def search(placed: dict[str, int], rest: list[BufferReq], top: int) -> None:
+        nonlocal best, best_size
+        if budget[0] <= 0 or best_size <= problem.floor:
+            return
+        if not rest:
+            if align_up(top, align) < best_size:
+                best, best_size = dict(placed), align_up(top, align)
+            return
+        for i, req in enumerate(rest):
+            budget[0] -= 1
+            off = placer.lowest(req, placed)
+            new_top = max(top, off + req.size)
+            if align_up(new_top, align) >= best_size:
+                continue
+            placed[req.name] = off
+            search(placed, rest[:i] + rest[i + 1 :], new_top)
+            del placed[req.name]
+
+    search({}, reqs, 0)
+    return best
+
+
+Strategy = Callable[[MemoryProblem], dict[str, int]]
+
+ALGORITHMS: dict[str, Strategy] = {
     "greedy_by_size": greedy_by_size,
+    "greedy_by_conflicts": greedy_by_conflicts,
+    "best_fit": best_fit,
+    "hill_climb": hill_climb,
+    "branch_and_bound": branch_and_bound,
 }

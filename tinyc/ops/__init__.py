@@ -4,13 +4,26 @@ Importing this package imports every family module, which registers its ops.
 """
 
 from tinyc.ops import (  # noqa: F401  (imported for registration)
+    cast,
     conv,
     elementwise,
+    fill,
+    index,
+    logic,
     matmul,
     norm,
+    pad,
     pool,
+    qinteger,
+    quant,
     reduce,
+    resize,
+    rnn,
+    scan,
+    select,
     shape,
+    slice,
+    sparse,
 )
 from tinyc.ops.registry import OpDef, get_op, has_op, register_op, registered_ops
 

@@ -1,4 +1,6 @@
-"""Convolution (ONNX Conv): 1-D and 2-D, grouped and depthwise, with a fused activation."""
+"""Convolution: Conv (any spatial rank, grouped and depthwise) and ConvTranspose, float32,
+with a fused activation. 1-D and 2-D Conv run on the tinyc_conv2d kernel (which targets
+specialize); other ranks and ConvTranspose on the portable tinyc_convnd family."""
 
 from __future__ import annotations
 
@@ -9,7 +11,16 @@ import numpy as np
 from tinyc.errors import ModelError, UnsupportedError
 from tinyc.ir import DType, Node, TensorType
 from tinyc.ops.activation import act_c_init, apply_activation
-from tinyc.ops.registry import Attr, OpDef, input_type, register_op
+from tinyc.ops.layout import MAX_RANK, c_int_list
+from tinyc.ops.registry import (
+    Attr,
+    BlockStream,
+    MemoryBehavior,
+    OpDef,
+    PlaneStream,
+    input_type,
+    register_op,
+)
 from tinyc.ops.window import normalize_window, output_size
 
 if TYPE_CHECKING:
@@ -40,7 +51,8 @@ def conv_reference(
         wg = w[g * mg : (g + 1) * mg].astype(acc_dtype)
         for tap in np.ndindex(*w.shape[2:]):
             window = tuple(
-                slice(tap[i] * dilations[i], tap[i] * dilations[i] + strides[i] * (out_spatial[i] - 1) + 1, strides[i])
+                slice(tap[i] * dilations[i],
+                      tap[i] * dilations[i] + strides[i] * (out_spatial[i] - 1) + 1, strides[i])
                 for i in range(nsp)
             )
             patch = xg[(slice(None), slice(None)) + window]
@@ -50,6 +62,24 @@ def conv_reference(
     if b is not None:
         out += b.astype(acc_dtype).reshape((1, m) + (1,) * nsp)
     return out
+
+
+def _stream_kernel(node: Node) -> str | None:
+    """Which overlapping kernel (tinyc_inplace.h) can run this Conv, if any."""
+    x, w, y = node.inputs[0], node.inputs[1], node.outputs[0]
+    if x is None or w is None or x.dtype is not DType.F32 or x.type.rank not in (3, 4):
+        return None
+    a = node.attrs
+    c, m = x.shape[1], y.shape[1]
+    if a["group"] == c == m:
+        return "dwconv2d"
+    if a["group"] != 1 or x.shape[0] != 1 or any(st != 1 for st in a["strides"]):
+        return None
+    if all(k == 1 for k in w.shape[2:]) and not any(a["pads"]):
+        return "conv1x1"
+    if x.shape[2:] == y.shape[2:]:
+        return "conv2d_rows"
+    return None
 
 
 @register_op
@@ -107,17 +137,38 @@ class Conv(OpDef):
         y = node.outputs[0].type
         return y.numel * int(np.prod(w.shape[1:]))
 
+    def memory_behavior(self, node: Node) -> list[MemoryBehavior]:
+        """The overlapping kernels of tinyc_inplace.h: depthwise channel by channel through
+        one output plane of scratch; 1x1 stride-1 unpadded pixel by pixel through one
+        pixel; a dense stride-1 `same` conv row by row, holding back pad_top + 1 rows."""
+        kernel = _stream_kernel(node)
+        if kernel is None:
+            return []
+        x, y = node.inputs[0], node.outputs[0]
+        assert x is not None
+        n, c, m, size = x.shape[0], x.shape[1], y.shape[1], x.dtype.itemsize
+        in_plane = x.type.numel // max(n * c, 1)
+        out_plane = y.type.numel // max(n * m, 1)
+        if kernel == "dwconv2d":
+            return [BlockStream(0, n * c, in_plane * size, out_plane * size, out_plane * size)]
+        if kernel == "conv1x1":
+            return [PlaneStream(0, in_plane, c, m, size, min(c, m) * size)]
+        rows = (node.attrs["pads"][0] if x.type.rank == 4 else 0) + 1
+        width = y.shape[-1]
+        return [PlaneStream(0, in_plane, c, m, size, rows * m * width * size)]
+
     def emit(self, node: Node, ctx: EmitContext) -> None:
         x, w = node.inputs[0], node.inputs[1]
         b = node.input(2)
         y = node.outputs[0]
         assert x is not None and w is not None
-        if x.dtype is not DType.F32 or x.type.rank not in (3, 4):
-            raise UnsupportedError(
-                f"op Conv (node '{node.name}') on {x.dtype.value} rank {x.type.rank} "
-                "has no C kernel"
-            )
+        if x.dtype is not DType.F32:
+            raise UnsupportedError(f"op Conv (node '{node.name}') on {x.dtype.value} has no "
+                                   "C kernel")
         a = node.attrs
+        if x.type.rank not in (3, 4):
+            emit_convnd(ctx, node, "tinyc_conv_nd_f32", a["pads"])
+            return
         n_sp = x.type.rank - 2
         # 1-D convolution runs as 2-D with a unit height
         xs = (1,) * (2 - n_sp) + x.shape[2:]
@@ -137,4 +188,146 @@ class Conv(OpDef):
             f"conv_{y.name}",
         )
         bias = ctx.ptr(b) if b is not None else "NULL"
+        if ctx.overlap(node) is not None:  # the planner placed y over x: the streaming form
+            ctx.call("inplace", f"tinyc_{_stream_kernel(node)}_stream_f32", ctx.ptr(x),
+                     ctx.ptr(w), bias, ctx.ptr(y), ctx.scratch(node), params)
+            return
         ctx.call("conv", "tinyc_conv2d_f32", ctx.ptr(x), ctx.ptr(w), bias, ctx.ptr(y), params)
+
+
+def emit_convnd(ctx: EmitContext, node: Node, fn: str, pads: list[int]) -> None:
+    """A call of the portable N-d kernel family (Conv of rank != 1, 2; ConvTranspose)."""
+    x, w, b, y = node.inputs[0], node.inputs[1], node.input(2), node.outputs[0]
+    assert x is not None and w is not None
+    a = node.attrs
+    nsp = x.type.rank - 2
+    if nsp > MAX_RANK:
+        raise UnsupportedError(f"op {node.op} (node '{node.name}'): {nsp} spatial axes")
+    act, uses_math = act_c_init(a["activation"], a["activation_params"])
+    ctx.uses_math |= uses_math
+    m = y.shape[1]
+    lists = [x.shape[2:], y.shape[2:], w.shape[2:], a["strides"], a["dilations"], pads[:nsp]]
+    init = (f"{{{x.shape[0]}, {x.shape[1]}, {m}, {a['group']}, {nsp}, "
+            + ", ".join(c_int_list(v) for v in lists) + f", {act}}}")
+    params = ctx.params("tinyc_convnd_params", init, f"conv_{y.name}")
+    if y.type.numel:
+        bias = ctx.ptr(b) if b is not None else "NULL"
+        ctx.call("convnd", fn, ctx.ptr(x), ctx.ptr(w), bias, ctx.ptr(y), params)
+
+
+def conv_transpose_reference(
+    x: np.ndarray, w: np.ndarray, b: np.ndarray | None, node: Node, out_spatial: tuple[int, ...]
+) -> np.ndarray:
+    """Each tap adds X * W[tap] at positions i * stride + tap * dil - pad of the output."""
+    a = node.attrs
+    n, c = x.shape[:2]
+    group, nsp = a["group"], len(out_spatial)
+    mg = w.shape[1]
+    cg = c // group
+    out = np.zeros((n, mg * group) + tuple(out_spatial), np.float32)
+    for g in range(group):
+        xg = x[:, g * cg : (g + 1) * cg].astype(np.float32)
+        wg = w[g * cg : (g + 1) * cg].astype(np.float32)
+        for tap in np.ndindex(*w.shape[2:]):
+            src, dst = [], []
+            for d in range(nsp):
+                o = (np.arange(x.shape[2 + d]) * a["strides"][d] + tap[d] * a["dilations"][d]
+                     - a["pads"][d])
+                keep = (o >= 0) & (o < out_spatial[d])
+                src.append(np.nonzero(keep)[0])
+                dst.append(o[keep])
+            contrib = np.einsum("nc...,cm->nm...", xg[np.ix_(range(n), range(cg), *src)],
+                                wg[(slice(None), slice(None)) + tap])
+            out[np.ix_(range(n), range(g * mg, (g + 1) * mg), *dst)] += contrib
+    if b is not None:
+        out += b.astype(np.float32).reshape((1, -1) + (1,) * nsp)
+    return out
+
+
+@register_op
+class ConvTranspose(OpDef):
+    """IR form: explicit `pads`, `strides`, `dilations`, `output_padding` (output_shape and
+    auto_pad are resolved into pads as the ONNX spec gives)."""
+
+    name = "ConvTranspose"
+    attrs = {
+        "auto_pad": Attr("string", "NOTSET"),
+        "dilations": Attr("ints", []),
+        "group": Attr("int", 1),
+        "kernel_shape": Attr("ints", []),
+        "output_padding": Attr("ints", []),
+        "output_shape": Attr("ints", []),
+        "pads": Attr("ints", []),
+        "strides": Attr("ints", []),
+        "activation": Attr("string", ""),
+        "activation_params": Attr("floats", []),
+    }
+
+    def normalize(self, node: Node, opset: int) -> None:
+        x, w = input_type(node, 0), input_type(node, 1)
+        if x.rank < 3 or w.rank != x.rank:
+            raise ModelError(f"ConvTranspose node '{node.name}': input rank {x.rank}, weight "
+                             f"rank {w.rank}")
+        a = node.attrs
+        n = x.rank - 2
+        k = list(w.shape[2:])
+        for key in ("strides", "dilations"):
+            a[key] = list(a.get(key) or [1] * n)
+        a["output_padding"] = list(a.get("output_padding") or [0] * n)
+        auto_pad = a.pop("auto_pad", "NOTSET") or "NOTSET"
+        out_shape = list(a.pop("output_shape", None) or [])
+        if len(out_shape) == n + 2:
+            out_shape = out_shape[2:]
+        if auto_pad in ("SAME_UPPER", "SAME_LOWER") and not out_shape:
+            out_shape = [d * s for d, s in zip(x.shape[2:], a["strides"], strict=True)]
+        if out_shape:
+            begin, end = [], []
+            for i in range(n):
+                total = (a["strides"][i] * (x.shape[2 + i] - 1) + a["output_padding"][i]
+                         + (k[i] - 1) * a["dilations"][i] + 1 - out_shape[i])
+                first = total // 2 if auto_pad == "SAME_UPPER" else total - total // 2
+                begin.append(first)
+                end.append(total - first)
+            a["pads"] = begin + end
+        elif auto_pad == "VALID" or not a.get("pads"):
+            a["pads"] = [0] * (2 * n)
+        a["kernel_shape"] = k
+        if any(len(a[key]) != n for key in ("strides", "dilations", "output_padding")) or len(
+            a["pads"]
+        ) != 2 * n:
+            raise ModelError(f"ConvTranspose node '{node.name}': attribute lengths")
+
+    def infer(self, node: Node) -> list[TensorType]:
+        x, w = input_type(node, 0), input_type(node, 1)
+        a = node.attrs
+        if x.shape[1] != w.shape[0] or x.shape[1] % a["group"]:
+            raise ModelError(f"ConvTranspose node '{node.name}': {x.shape[1]} channels, weight "
+                             f"{list(w.shape)}")
+        n = x.rank - 2
+        spatial = tuple(
+            a["strides"][i] * (x.shape[2 + i] - 1) + a["output_padding"][i]
+            + (w.shape[2 + i] - 1) * a["dilations"][i] + 1 - a["pads"][i] - a["pads"][i + n]
+            for i in range(n)
+        )
+        if any(d < 0 for d in spatial):
+            raise ModelError(f"ConvTranspose node '{node.name}': negative output size")
+        return [TensorType(x.dtype, (x.shape[0], w.shape[1] * a["group"]) + spatial)]
+
+    def reference(self, node: Node, inputs: list[np.ndarray | None]) -> list[np.ndarray]:
+        x, w = inputs[0], inputs[1]
+        assert x is not None and w is not None
+        b = inputs[2] if len(inputs) > 2 else None
+        a = node.attrs
+        out = conv_transpose_reference(x, w, b, node, node.outputs[0].shape[2:])
+        return [apply_activation(out.astype(x.dtype), a["activation"], a["activation_params"])]
+
+    def macs(self, node: Node) -> int:
+        x, w = input_type(node, 0), input_type(node, 1)
+        return x.numel * int(np.prod(w.shape[1:]))
+
+    def emit(self, node: Node, ctx: EmitContext) -> None:
+        x = node.inputs[0]
+        assert x is not None
+        if x.dtype is not DType.F32:
+            raise UnsupportedError(f"op ConvTranspose (node '{node.name}') on {x.dtype.value}")
+        emit_convnd(ctx, node, "tinyc_conv_transpose_nd_f32", node.attrs["pads"])

@@ -36,7 +36,7 @@ def broadcast_strides(shape: Sequence[int], out_shape: Sequence[int]) -> list[in
     pad = len(out_shape) - len(shape)
     full = [1] * pad + list(shape)
     st = strides(full)
-    return [0 if d == 1 and o != 1 else s for d, o, s in zip(full, out_shape, st)]
+    return [0 if d == 1 and o != 1 else s for d, o, s in zip(full, out_shape, st, strict=False)]
 
 
 def merge_dims(
@@ -49,14 +49,14 @@ def merge_dims(
     out_strides: list[list[int]] = [[] for _ in stride_sets]
     for i in kept:
         if out_dims and all(
-            ss[-1] == s[i] * dims[i] for ss, s in zip(out_strides, stride_sets)
+            ss[-1] == s[i] * dims[i] for ss, s in zip(out_strides, stride_sets, strict=False)
         ):
             out_dims[-1] *= dims[i]
-            for ss, s in zip(out_strides, stride_sets):
+            for ss, s in zip(out_strides, stride_sets, strict=False):
                 ss[-1] = s[i]
             continue
         out_dims.append(dims[i])
-        for ss, s in zip(out_strides, stride_sets):
+        for ss, s in zip(out_strides, stride_sets, strict=False):
             ss.append(s[i])
     if not out_dims:
         return [1], [[0] for _ in stride_sets]

@@ -1,99 +1,79 @@
-"""Pooling: MaxPool, AveragePool (ceil_mode, count_include_pad), global average/max."""
+"""Pooling: MaxPool (with its Indices output), AveragePool (ceil_mode, count_include_pad),
+LpPool, and the global average/max/Lp pools, at any spatial rank.
+
+1-D and 2-D MaxPool/AveragePool without indices run on tinyc_pool.h (which targets
+specialize); everything else on the portable N-d kernel of tinyc_poolnd.h. Both read only
+in-bounds taps, and the numpy reference below walks the taps in the same order.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
 from tinyc.errors import ModelError, UnsupportedError
 from tinyc.ir import DType, Node, TensorType
-from tinyc.ops.registry import Attr, OpDef, input_type, register_op
+from tinyc.ops.layout import MAX_RANK, c_int_list
+from tinyc.ops.registry import Attr, OpDef, declared_outputs, input_type, register_op
 from tinyc.ops.window import normalize_window, output_size
 
 if TYPE_CHECKING:
     from tinyc.backend.context import EmitContext
 
+_KINDS = {"max": "TINYC_POOL_MAX", "avg": "TINYC_POOL_AVG", "lp": "TINYC_POOL_LP"}
 
-def _pool_reference(x: np.ndarray, node: Node, out_spatial: tuple[int, ...], kind: str) -> np.ndarray:
+
+def pool_reference(
+    x: np.ndarray, node: Node, out_spatial: tuple[int, ...], kind: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """(values, flat argmax indices) of a pooling window walk; indices only mean something
+    for max. Taps go in row-major kernel order, the first largest wins, NaN beats numbers."""
     a = node.attrs
     nsp = len(out_spatial)
     k, s, d, pads = a["kernel_shape"], a["strides"], a["dilations"], a["pads"]
-    fill = -np.inf if kind == "max" else 0.0
-    # pad generously at the end so ceil_mode windows can hang over the border
-    extra = [max(0, (out_spatial[i] - 1) * s[i] + (k[i] - 1) * d[i] + 1 - (x.shape[2 + i] + pads[i]))
-             for i in range(nsp)]
-    width = [(0, 0), (0, 0)] + [(pads[i], extra[i]) for i in range(nsp)]
-    xp = np.pad(x.astype(np.float64), width, constant_values=fill)
-    inside = np.pad(np.ones(x.shape[2:]), width[2:], constant_values=0.0)
-    # taps that lie in the padded (not ceil-mode) extent count for count_include_pad
-    padded = np.zeros(inside.shape)
-    padded[tuple(slice(0, x.shape[2 + i] + pads[i] + pads[i + nsp]) for i in range(nsp))] = 1.0
-    acc = np.full(x.shape[:2] + tuple(out_spatial), fill)
-    count = np.zeros(out_spatial)
+    p = float(a.get("p", 2))
+    nc_shape = x.shape[:2]
+    xf = x.astype(np.float64)
+    out_shape = nc_shape + tuple(out_spatial)
+    acc = np.full(out_shape, -np.inf if kind == "max" else 0.0)
+    best = np.full(out_shape, -1, np.int64)
+    inside = np.zeros(out_spatial, np.int64)
+    padded = np.zeros(out_spatial, np.int64)
+    positions = np.indices(out_spatial)
+    plane = int(np.prod(x.shape[2:]))
+    channel = (np.arange(nc_shape[0] * nc_shape[1]) * plane).reshape(nc_shape + (1,) * nsp)
     for tap in np.ndindex(*k):
-        win = tuple(slice(tap[i] * d[i], tap[i] * d[i] + s[i] * (out_spatial[i] - 1) + 1, s[i])
-                    for i in range(nsp))
-        patch = xp[(slice(None), slice(None)) + win]
+        pos = [positions[i] * s[i] - pads[i] + tap[i] * d[i] for i in range(nsp)]
+        valid = np.ones(out_spatial, bool)
+        in_pad = np.ones(out_spatial, bool)
+        for i in range(nsp):
+            valid &= (pos[i] >= 0) & (pos[i] < x.shape[2 + i])
+            in_pad &= (pos[i] >= -pads[i]) & (pos[i] < x.shape[2 + i] + pads[i + nsp])
+        padded += in_pad
+        inside += valid
+        clipped = [np.clip(pos[i], 0, max(x.shape[2 + i] - 1, 0)) for i in range(nsp)]
+        if plane == 0:
+            continue
+        v = xf[(slice(None), slice(None)) + tuple(clipped)]
         if kind == "max":
-            acc = np.fmax(acc, patch) if not np.isnan(patch).any() else np.maximum(acc, patch)
+            order = "F" if a.get("storage_order") else "C"
+            flat = np.ravel_multi_index(tuple(clipped), x.shape[2:], order=order)
+            take = valid & ((best < 0) | (v > acc) | (np.isnan(v) & ~np.isnan(acc)))
+            acc = np.where(take, v, acc)
+            best = np.where(take, channel + flat, best)
+        elif kind == "avg":
+            acc = acc + np.where(valid, v, 0.0)
         else:
-            acc = acc + patch
-            count = count + (padded[win] if a.get("count_include_pad") else inside[win])
+            acc = acc + np.where(valid, np.abs(v) ** p, 0.0)
     if kind == "avg":
+        count = padded if a.get("count_include_pad") else inside
         acc = acc / np.maximum(count, 1)
-    return acc.astype(x.dtype)
-
-
-class _Pool(OpDef):
-    kind = ""
-    kernel = ""
-
-    def normalize(self, node: Node, opset: int) -> None:
-        x = input_type(node, 0)
-        if "kernel_shape" not in node.attrs or not node.attrs["kernel_shape"]:
-            raise ModelError(f"{node.op} node '{node.name}': kernel_shape is required")
-        normalize_window(node, x.shape[2:], tuple(node.attrs["kernel_shape"]))
-        n = x.rank - 2
-        node.attrs["strides"] = node.attrs.get("strides") or [1] * n
-        node.attrs["dilations"] = node.attrs.get("dilations") or [1] * n
-        if len(node.outputs) > 1:
-            raise UnsupportedError(f"{node.op} node '{node.name}': Indices output is not supported")
-
-    def infer(self, node: Node) -> list[TensorType]:
-        x = input_type(node, 0)
-        a = node.attrs
-        n = x.rank - 2
-        spatial = tuple(
-            output_size(x.shape[2 + i], a["kernel_shape"][i], a["strides"][i], a["dilations"][i],
-                        a["pads"][i], a["pads"][i + n], bool(a["ceil_mode"]))
-            for i in range(n)
-        )
-        return [x.with_shape(x.shape[:2] + spatial)]
-
-    def reference(self, node: Node, inputs: list[np.ndarray | None]) -> list[np.ndarray]:
-        assert inputs[0] is not None
-        return [_pool_reference(inputs[0], node, node.outputs[0].shape[2:], self.kind)]
-
-    def emit(self, node: Node, ctx: EmitContext) -> None:
-        x, y = node.inputs[0], node.outputs[0]
-        assert x is not None
-        if x.dtype is not DType.F32 or x.type.rank not in (3, 4):
-            raise UnsupportedError(
-                f"op {node.op} (node '{node.name}') on {x.dtype.value} rank {x.type.rank} "
-                "has no C kernel"
-            )
-        a = node.attrs
-        pad1 = lambda v: [1] * (4 - x.type.rank) + list(v)  # noqa: E731
-        hw, ohw = pad1(x.shape[2:]), pad1(y.shape[2:])
-        k, s, d = pad1(a["kernel_shape"]), pad1(a["strides"]), pad1(a["dilations"])
-        p = a["pads"]
-        pt, pl, pb, pr = (0, p[0], 0, p[1]) if x.type.rank == 3 else (p[0], p[1], p[2], p[3])
-        fields = [x.shape[0] * x.shape[1], hw[0], hw[1], ohw[0], ohw[1], k[0], k[1], s[0], s[1],
-                  d[0], d[1], pt, pl, pb, pr, int(a.get("count_include_pad", 0))]
-        params = ctx.params("tinyc_pool2d_params", "{" + ", ".join(map(str, fields)) + "}",
-                            f"pool_{y.name}")
-        ctx.call("pool", f"tinyc_{self.kernel}_f32", ctx.ptr(x), ctx.ptr(y), params)
+    elif kind == "lp":
+        acc = acc ** (1.0 / p)
+    elif kind == "max":
+        acc = np.where(best < 0, np.float32(-3.402823466e38), acc)
+    return acc.astype(x.dtype), best
 
 
 _WINDOW_ATTRS = {
@@ -106,10 +86,98 @@ _WINDOW_ATTRS = {
 }
 
 
+class _Pool(OpDef):
+    kind: ClassVar[str] = ""
+    kernel: ClassVar[str] = ""
+
+    def normalize(self, node: Node, opset: int) -> None:
+        x = input_type(node, 0)
+        if x.rank < 3:
+            raise ModelError(f"{node.op} node '{node.name}': input rank {x.rank} < 3")
+        if "kernel_shape" not in node.attrs or not node.attrs["kernel_shape"]:
+            raise ModelError(f"{node.op} node '{node.name}': kernel_shape is required")
+        normalize_window(node, x.shape[2:], tuple(node.attrs["kernel_shape"]))
+        n = x.rank - 2
+        node.attrs["strides"] = node.attrs.get("strides") or [1] * n
+        node.attrs["dilations"] = node.attrs.get("dilations") or [1] * n
+
+    def infer(self, node: Node) -> list[TensorType]:
+        x = input_type(node, 0)
+        a = node.attrs
+        n = x.rank - 2
+        spatial = tuple(
+            output_size(x.shape[2 + i], a["kernel_shape"][i], a["strides"][i], a["dilations"][i],
+                        a["pads"][i], a["pads"][i + n], bool(a["ceil_mode"]))
+            for i in range(n)
+        )
+        y = x.with_shape(x.shape[:2] + spatial)
+        if a.get("indices"):
+            return [y, TensorType(DType.I64, y.shape)]
+        return [y]
+
+    def reference(self, node: Node, inputs: list[np.ndarray | None]) -> list[np.ndarray]:
+        assert inputs[0] is not None
+        y, idx = pool_reference(inputs[0], node, node.outputs[0].shape[2:], self.kind)
+        return [y, idx] if node.attrs.get("indices") else [y]
+
+    def emit(self, node: Node, ctx: EmitContext) -> None:
+        x, y = node.inputs[0], node.outputs[0]
+        assert x is not None
+        if x.dtype is not DType.F32:
+            raise UnsupportedError(f"op {node.op} (node '{node.name}') on {x.dtype.value} "
+                                   "has no C kernel")
+        if x.type.rank not in (3, 4) or node.attrs.get("indices") or not self.kernel:
+            emit_pool_nd(ctx, node, self.kind)
+            return
+        a = node.attrs
+        pad1 = [1] * (4 - x.type.rank)
+        hw, ohw = pad1 + list(x.shape[2:]), pad1 + list(y.shape[2:])
+        k, s = pad1 + list(a["kernel_shape"]), pad1 + list(a["strides"])
+        d = pad1 + list(a["dilations"])
+        p = a["pads"]
+        pt, pl, pb, pr = (0, p[0], 0, p[1]) if x.type.rank == 3 else (p[0], p[1], p[2], p[3])
+        fields = [x.shape[0] * x.shape[1], hw[0], hw[1], ohw[0], ohw[1], k[0], k[1], s[0], s[1],
+                  d[0], d[1], pt, pl, pb, pr, int(a.get("count_include_pad", 0))]
+        params = ctx.params("tinyc_pool2d_params", "{" + ", ".join(map(str, fields)) + "}",
+                            f"pool_{y.name}")
+        ctx.call("pool", f"tinyc_{self.kernel}_f32", ctx.ptr(x), ctx.ptr(y), params)
+
+
+def emit_pool_nd(ctx: EmitContext, node: Node, kind: str) -> None:
+    """A call of the portable N-d pooling kernel."""
+    x, y = node.inputs[0], node.outputs[0]
+    assert x is not None
+    a = node.attrs
+    nsp = x.type.rank - 2
+    if nsp > MAX_RANK:
+        raise UnsupportedError(f"op {node.op} (node '{node.name}'): {nsp} spatial axes")
+    lists = [x.shape[2:], y.shape[2:], a["kernel_shape"], a["strides"], a["dilations"],
+             a["pads"][:nsp], a["pads"][nsp:]]
+    p = float(a.get("p", 2))
+    init = (f"{{{x.shape[0] * x.shape[1]}, {nsp}, " + ", ".join(c_int_list(v) for v in lists)
+            + f", {_KINDS[kind]}, {int(a.get('count_include_pad', 0))}, "
+            f"{int(a.get('storage_order', 0))}, {p!r}f}}")
+    if kind == "lp":
+        ctx.uses_math = True
+    params = ctx.params("tinyc_poolnd_params", init, f"pool_{y.name}")
+    if not y.type.numel:
+        return
+    indices = ctx.ptr(node.outputs[1]) if len(node.outputs) > 1 else "NULL"
+    ctx.call("poolnd", "tinyc_pool_nd_f32", ctx.ptr(x), ctx.ptr(y), indices, params)
+
+
 @register_op
 class MaxPool(_Pool):
+    """A second output (Indices) is the flat index into X of each maximum, row-major, or
+    column-major over the spatial axes with storage_order=1; the IR records it as
+    `indices=1`."""
+
     name, kind, kernel = "MaxPool", "max", "maxpool2d"
-    attrs = {**_WINDOW_ATTRS, "storage_order": Attr("int", 0)}
+    attrs = {**_WINDOW_ATTRS, "storage_order": Attr("int", 0), "indices": Attr("int", 0)}
+
+    def normalize(self, node: Node, opset: int) -> None:
+        super().normalize(node, opset)
+        node.attrs["indices"] = int(declared_outputs(node) > 1)
 
 
 @register_op
@@ -118,8 +186,16 @@ class AveragePool(_Pool):
     attrs = {**_WINDOW_ATTRS, "count_include_pad": Attr("int", 0)}
 
 
+@register_op
+class LpPool(_Pool):
+    """(sum of |x|^p over the in-bounds taps)^(1/p); padding contributes zeros."""
+
+    name, kind = "LpPool", "lp"
+    attrs = {**_WINDOW_ATTRS, "p": Attr("int", 2)}
+
+
 class _GlobalPool(OpDef):
-    kernel = ""
+    kernel: ClassVar[str] = ""
 
     def infer(self, node: Node) -> list[TensorType]:
         x = input_type(node, 0)
@@ -131,7 +207,8 @@ class _GlobalPool(OpDef):
         x, y = node.inputs[0], node.outputs[0]
         assert x is not None
         if x.dtype is not DType.F32:
-            raise UnsupportedError(f"op {node.op} (node '{node.name}') on {x.dtype.value} has no C kernel")
+            raise UnsupportedError(f"op {node.op} (node '{node.name}') on {x.dtype.value} "
+                                   "has no C kernel")
         nc = x.shape[0] * x.shape[1]
         size = x.type.numel // max(nc, 1)
         ctx.call("pool", f"tinyc_{self.kernel}_f32", ctx.ptr(x), ctx.ptr(y), nc, size)
@@ -156,3 +233,32 @@ class GlobalMaxPool(_GlobalPool):
         x = inputs[0]
         assert x is not None
         return [x.max(axis=tuple(range(2, x.ndim)), keepdims=True)]
+
+
+@register_op
+class GlobalLpPool(_GlobalPool):
+    """LpPool with one window covering every spatial position."""
+
+    name = "GlobalLpPool"
+    attrs = {"p": Attr("int", 2)}
+
+    def normalize(self, node: Node, opset: int) -> None:
+        x = input_type(node, 0)
+        n = x.rank - 2
+        node.attrs.update(kernel_shape=list(x.shape[2:]), strides=[1] * n, dilations=[1] * n,
+                          pads=[0] * (2 * n))
+
+    def reference(self, node: Node, inputs: list[np.ndarray | None]) -> list[np.ndarray]:
+        x = inputs[0]
+        assert x is not None
+        p = float(node.attrs["p"])
+        axes = tuple(range(2, x.ndim))
+        y = (np.abs(x.astype(np.float64)) ** p).sum(axis=axes, keepdims=True) ** (1.0 / p)
+        return [y.astype(x.dtype)]
+
+    def emit(self, node: Node, ctx: EmitContext) -> None:
+        x = node.inputs[0]
+        assert x is not None
+        if x.dtype is not DType.F32:
+            raise UnsupportedError(f"op GlobalLpPool (node '{node.name}') on {x.dtype.value}")
+        emit_pool_nd(ctx, node, "lp")

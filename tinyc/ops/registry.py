@@ -9,7 +9,9 @@ An `OpDef` is the single definition of an operator inside tinyc:
 - `infer`: output types from input types (static shapes only);
 - `reference`: numpy semantics, the one source of truth for the interpreter, constant
   folding and the tests;
-- `emit`: the C kernel call(s) that compute it (see `tinyc.backend.context`).
+- `emit`: the C kernel call(s) that compute it (see `tinyc.backend.context`);
+- `memory_behavior`: how its kernel may share bytes between inputs and outputs (views,
+  in-place, streamed overlap), which the memory planner uses and its verifier re-checks.
 
 Ops register with the `register_op` decorator; `tinyc.ops` imports every family module so
 the registry is complete after `import tinyc.ops`.
@@ -47,6 +49,86 @@ class Attr:
     default: Any = REQUIRED
 
 
+@dataclass(frozen=True)
+class Alias:
+    """Input `input` is a view of output `output`: its bytes are output bytes
+    `[offset, offset + input.nbytes)` (Reshape, Flatten, Squeeze, Unsqueeze, Identity and
+    Dropout with offset 0; a contiguous Concat slice). When the planner grants it, the
+    copy the op would emit is skipped (`EmitContext.copy` sees the same bytes)."""
+
+    input: int = 0
+    output: int = 0
+    offset: int = 0
+
+
+@dataclass(frozen=True)
+class BlockStream:
+    """Output 0 may overlap input `input` when the input dies at this node.
+
+    The kernel walks `blocks` blocks in order. It reads all of input block b (`in_block`
+    bytes each, contiguous) before it writes any of output block b (`out_block` bytes), and
+    never reads a block below b again. So writes stay behind the unread input as long as
+    `delta = out_offset - in_offset <= max_delta`: that is how far the writes may run ahead
+    of the reads. Elementwise ops are one element per block (`max_delta == 0`: in place);
+    depthwise conv is one channel per block and Gemm one row per block, both through
+    `scratch` bytes of arena that hold the block being computed."""
+
+    input: int
+    blocks: int
+    in_block: int
+    out_block: int
+    scratch: int = 0
+
+    @property
+    def max_delta(self) -> int | None:
+        """Largest safe delta in bytes, or None when any delta is safe (one block)."""
+        if self.blocks <= 1:
+            return None
+        if self.in_block >= self.out_block:
+            return self.in_block - self.out_block
+        return (self.blocks - 1) * (self.in_block - self.out_block)
+
+    def permits(self, delta: int) -> bool:
+        limit = self.max_delta
+        return limit is None or delta <= limit
+
+
+@dataclass(frozen=True)
+class PlaneStream:
+    """Output 0 may overlap input `input` (a convolution in NCHW, pixel by pixel).
+
+    The input is `in_planes` planes of `pixels` elements, the output `out_planes` planes of
+    the same pixels. The kernel writes output pixel p (of any plane) only once no later
+    output needs input pixels <= p of any plane: a 1x1 conv reads every input plane at p
+    into one pixel of `scratch` first; a stride-1 `same` conv holds computed rows back in
+    `scratch` until the input rows they cover are dead. A write at (m, p) lands on input
+    (m + q, p + r) for delta = (q * pixels + r) elements: safe when r == 0 (that input
+    pixel is dead) or the planes cannot meet."""
+
+    input: int
+    pixels: int
+    in_planes: int
+    out_planes: int
+    itemsize: int
+    scratch: int = 0
+
+    def permits(self, delta: int) -> bool:
+        if delta % self.itemsize:
+            return False
+        q, r = divmod(delta // self.itemsize, self.pixels)
+        return r == 0 or q <= -self.out_planes or q >= self.in_planes
+
+
+#: what `OpDef.memory_behavior` returns: views first, then overlaps in preference order
+MemoryBehavior = Alias | BlockStream | PlaneStream
+
+
+def elementwise_inplace(node: Node, index: int) -> BlockStream:
+    """Output 0 may overwrite input `index` element by element (same shape and dtype)."""
+    y = node.outputs[0]
+    return BlockStream(index, y.type.numel, y.dtype.itemsize, y.dtype.itemsize)
+
+
 class OpDef:
     """Base of every operator definition. Subclasses override what they need."""
 
@@ -55,6 +137,9 @@ class OpDef:
     attrs: ClassVar[dict[str, Attr]] = {}
     #: False for ops whose result depends on more than their inputs (none so far).
     pure: ClassVar[bool] = True
+    #: oldest default-domain opset whose form of this op `normalize` understands; models
+    #: with an older opset are refused for this op (the frontend checks it)
+    min_opset: ClassVar[int] = 11
 
     def normalize(self, node: Node, opset: int) -> None:
         """Rewrite `node` in place into the canonical IR form (default: nothing to do)."""
@@ -77,6 +162,14 @@ class OpDef:
     def macs(self, node: Node) -> int:
         """Multiply-accumulates per inference (0 for data movement)."""
         return 0
+
+    def memory_behavior(self, node: Node) -> list[MemoryBehavior]:
+        """How this node's kernel may share bytes between its inputs and outputs.
+
+        Default: none, every output gets bytes of its own. An op declares only what its
+        emitted kernel really supports for this node (dtype, attributes); the planner
+        chooses which declarations to use and `tinyc.memory.verify` re-checks each one."""
+        return []
 
 
 _REGISTRY: dict[tuple[str, str], OpDef] = {}
@@ -143,6 +236,11 @@ def declared_shape(node: Node, index: int, what: str) -> tuple[int, ...]:
             f"declares no static shape for output {index}"
         )
     return tuple(shape)
+
+
+def declared_outputs(node: Node) -> int:
+    """During `normalize`: how many outputs the model gives the node (Split, TopK, RNNs)."""
+    return len(node.attrs.get(DECLARED_SHAPES) or []) or len(node.outputs)
 
 
 def runtime_input(node: Node, index: int) -> bool:

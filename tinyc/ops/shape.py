@@ -14,11 +14,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from tinyc.errors import ModelError, UnsupportedError
+from tinyc.errors import ModelError
 from tinyc.ir import DType, Node, TensorType
 from tinyc.ops.layout import c_int_list, merge_dims, split_axis, strides
 from tinyc.ops.registry import (
+    Alias,
     Attr,
+    MemoryBehavior,
     OpDef,
     const_input,
     declared_shape,
@@ -82,6 +84,9 @@ class _Reshaping(OpDef):
 
     def check(self, node: Node, x: np.ndarray, operand: np.ndarray) -> None:
         """Raise if a run-time shape-like operand disagrees with the compiled shape."""
+
+    def memory_behavior(self, node: Node) -> list[MemoryBehavior]:
+        return [Alias(0, 0)]
 
     def emit(self, node: Node, ctx: EmitContext) -> None:
         x = node.inputs[0]
@@ -328,9 +333,13 @@ class Concat(OpDef):
         for i in range(len(node.inputs)):
             t = input_type(node, i)
             if t.rank != first.rank or t.dtype is not first.dtype or any(
-                a != b for j, (a, b) in enumerate(zip(t.shape, first.shape)) if j != axis
+                a != b
+                for j, (a, b) in enumerate(zip(t.shape, first.shape, strict=True))
+                if j != axis
             ):
-                raise ModelError(f"Concat node '{node.name}': input {i} shape {list(t.shape)} does not fit")
+                raise ModelError(
+                    f"Concat node '{node.name}': input {i} shape {list(t.shape)} does not fit"
+                )
             total += t.shape[axis]
         shape = list(first.shape)
         shape[axis] = total
@@ -339,6 +348,20 @@ class Concat(OpDef):
     def reference(self, node: Node, inputs: list[np.ndarray | None]) -> list[np.ndarray]:
         return [np.concatenate([x for x in inputs if x is not None], axis=node.attrs["axis"])]
 
+    def memory_behavior(self, node: Node) -> list[MemoryBehavior]:
+        """With nothing outside the axis but size-1 dims, each input is a contiguous slice
+        of the output, so its producer can write straight into it."""
+        y = node.outputs[0]
+        axis = node.attrs["axis"]
+        if prod(y.shape[:axis]) != 1:
+            return []
+        out, start = [], 0
+        for i, x in enumerate(node.inputs):
+            assert x is not None
+            out.append(Alias(i, 0, start * strides(y.shape)[axis] * y.dtype.itemsize))
+            start += x.shape[axis]
+        return out
+
     def emit(self, node: Node, ctx: EmitContext) -> None:
         y = node.outputs[0]
         axis = node.attrs["axis"]
@@ -346,6 +369,9 @@ class Concat(OpDef):
         start = 0
         for i, x in enumerate(node.inputs):
             assert x is not None
+            if ctx.is_view(x, y, start * dst_st[axis] * y.dtype.itemsize):
+                start += x.shape[axis]  # its producer already wrote it in place
+                continue
             emit_copy_nd(ctx, f"{ctx.ptr(y)} + {start * dst_st[axis]}", ctx.ptr(x),
                          x.dtype.itemsize, list(x.shape), dst_st, strides(x.shape), f"{y.name}_{i}")
             start += x.shape[axis]
@@ -383,6 +409,27 @@ class Shape(OpDef):
 
 
 @register_op
+class Size(OpDef):
+    """Element count, known at compile time (static shapes): folded to a constant."""
+
+    name = "Size"
+
+    def infer(self, node: Node) -> list[TensorType]:
+        return [TensorType(DType.I64, ())]
+
+    def reference(self, node: Node, inputs: list[np.ndarray | None]) -> list[np.ndarray]:
+        return [np.asarray(input_type(node, 0).numel, dtype=np.int64)]
+
+    def fold(self, node: Node) -> list[np.ndarray] | None:
+        return self.reference(node, [])
+
+    def emit(self, node: Node, ctx: EmitContext) -> None:
+        y = node.outputs[0]
+        table = ctx.table(DType.I64, [input_type(node, 0).numel], f"size_{y.name}")
+        ctx.body.line(f"memcpy({ctx.ptr(y)}, {table}, {y.type.nbytes});")
+
+
+@register_op
 class Gather(OpDef):
     name = "Gather"
     attrs = {"axis": Attr("int", 0)}
@@ -414,3 +461,69 @@ class Gather(OpDef):
             return
         ctx.checked_call("data", f"tinyc_gather_{idx.dtype.value}", ctx.ptr(x), ctx.ptr(idx),
                          ctx.ptr(y), x.dtype.itemsize, outer, axis_len, inner, idx.type.numel)
+
+
+class _BlockRearrange(OpDef):
+    """DepthToSpace / SpaceToDepth: a reshape to 6-D, a transpose and a reshape back,
+    emitted as one strided copy."""
+
+    attrs = {"blocksize": Attr("int"), "mode": Attr("string", "DCR")}
+
+    def normalize(self, node: Node, opset: int) -> None:
+        if node.attrs.get("mode", "DCR") not in ("DCR", "CRD"):
+            raise ModelError(f"{node.op} node '{node.name}': mode {node.attrs['mode']}")
+        node.attrs.setdefault("mode", "DCR")
+
+    def plan(self, node: Node) -> tuple[tuple[int, ...], list[int], tuple[int, ...]]:
+        """(6-D view of the input, permutation, output shape)."""
+        raise NotImplementedError
+
+    def infer(self, node: Node) -> list[TensorType]:
+        x = input_type(node, 0)
+        if x.rank != 4 or node.attrs["blocksize"] <= 0:
+            raise ModelError(f"{node.op} node '{node.name}': needs a 4-D input")
+        return [x.with_shape(self.plan(node)[2])]
+
+    def reference(self, node: Node, inputs: list[np.ndarray | None]) -> list[np.ndarray]:
+        x = inputs[0]
+        assert x is not None
+        view, perm, out = self.plan(node)
+        return [np.ascontiguousarray(x.reshape(view).transpose(perm)).reshape(out)]
+
+    def emit(self, node: Node, ctx: EmitContext) -> None:
+        x, y = node.inputs[0], node.outputs[0]
+        assert x is not None
+        view, perm, _ = self.plan(node)
+        src = strides(view)
+        dims = [view[p] for p in perm]
+        emit_copy_nd(ctx, ctx.ptr(y), ctx.ptr(x), x.dtype.itemsize, dims, strides(dims),
+                     [src[p] for p in perm], y.name)
+
+
+@register_op
+class DepthToSpace(_BlockRearrange):
+    name = "DepthToSpace"
+
+    def plan(self, node: Node) -> tuple[tuple[int, ...], list[int], tuple[int, ...]]:
+        n, c, h, w = input_type(node, 0).shape
+        b = node.attrs["blocksize"]
+        if c % (b * b):
+            raise ModelError(f"DepthToSpace node '{node.name}': {c} channels, block {b}")
+        out = (n, c // (b * b), h * b, w * b)
+        if node.attrs["mode"] == "DCR":
+            return (n, b, b, c // (b * b), h, w), [0, 3, 4, 1, 5, 2], out
+        return (n, c // (b * b), b, b, h, w), [0, 1, 4, 2, 5, 3], out
+
+
+@register_op
+class SpaceToDepth(_BlockRearrange):
+    name = "SpaceToDepth"
+
+    def plan(self, node: Node) -> tuple[tuple[int, ...], list[int], tuple[int, ...]]:
+        n, c, h, w = input_type(node, 0).shape
+        b = node.attrs["blocksize"]
+        if h % b or w % b:
+            raise ModelError(f"SpaceToDepth node '{node.name}': {h}x{w} by block {b}")
+        view = (n, c, h // b, b, w // b, b)
+        perm = [0, 3, 5, 1, 2, 4] if node.attrs["mode"] == "DCR" else [0, 1, 3, 5, 2, 4]
+        return view, perm, (n, c * b * b, h // b, w // b)

@@ -24,7 +24,7 @@ def normalize_window(node: Node, spatial: tuple[int, ...], kernel: tuple[int, ..
     auto_pad = attrs.pop("auto_pad", "NOTSET") or "NOTSET"
     if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
         pads_begin, pads_end = [], []
-        for size, k, s, d in zip(spatial, kernel, strides, dilations):
+        for size, k, s, d in zip(spatial, kernel, strides, dilations, strict=False):
             out = ceil(size / s)
             total = max((out - 1) * s + (k - 1) * d + 1 - size, 0)
             small, big = total // 2, total - total // 2

@@ -13,6 +13,12 @@ from tinyc.passes import (  # noqa: F401  (imported for registration)
     fuse_activation,
     fuse_conv_bias,
     fuse_matmul_add,
+    prune_channels,
+    prune_unstructured,
+    qdq_lower,
+    quantize_dynamic,
+    quantize_int8,
+    sparsify_weights,
 )
 from tinyc.passes.base import PASSES, Pass, PassContext, PassError, PassResult, register_pass
 from tinyc.passes.manager import PIPELINES, PassManager, parse_pipeline, pipeline_for

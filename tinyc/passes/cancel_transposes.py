@@ -65,7 +65,7 @@ class TransposeToReshape(Rule):
     def rewrite(self, graph: Graph, m: Match, rw: Rewriter) -> None:
         y = m.root.outputs[0]
         new = rw.add("Reshape", [m.value("x")], {"shape": list(y.shape)}, before=m.root,
-                     name=m.root.name, hint=y.name + "_r")
+                     defaults=False, name=m.root.name, hint=y.name + "_r")
         rw.replace(y, new)
 
 

@@ -38,8 +38,8 @@ class CollapseChain(Rule):
         if x.shape == y.shape:
             rw.replace(y, x)
             return
-        new = rw.add("Reshape", [x], {"shape": list(y.shape)}, before=m.root, name=m.root.name,
-                     hint=y.name + "_r")
+        new = rw.add("Reshape", [x], {"shape": list(y.shape)}, before=m.root, defaults=False,
+                     name=m.root.name, hint=y.name + "_r")
         rw.replace(y, new)
 
 

@@ -72,7 +72,7 @@ class EliminateCommonSubexpressions(Pass):
             first = seen.setdefault(key, node)
             if first is node:
                 continue
-            for dup, keep in zip(node.outputs, first.outputs):
+            for dup, keep in zip(node.outputs, first.outputs, strict=True):
                 rw.replace(dup, keep)
             rw.erase(node)
             merged += 1

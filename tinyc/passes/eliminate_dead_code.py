@@ -18,7 +18,9 @@ def _dead(node: Node, outputs: set[int]) -> bool:
 @dataclass(frozen=True)
 class EliminateDeadCode(Pass):
     """Erase pure nodes whose results are unused (walking backwards, so chains die in one
-    run) and constants nothing reads. Graph inputs stay: they are the C interface."""
+    run, which makes the pass idempotent) and constants nothing reads (unused
+    initializers). Preconditions: none. Refuses impure ops (none so far) and graph inputs,
+    which stay even when unused: they are the C interface."""
 
     name = "eliminate-dead-code"
     summary = "remove unused nodes and constants"
@@ -31,5 +33,6 @@ class EliminateDeadCode(Pass):
                 graph.erase(node)
                 removed += 1
         removed += graph.remove_unused_constants()
-        ctx.count("eliminate-dead-code", removed)
+        if removed:
+            ctx.count("eliminate-dead-code", removed)
         return PassResult(graph, removed > 0)

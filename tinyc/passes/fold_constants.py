@@ -27,7 +27,7 @@ def freed_bytes(graph: Graph, node: Node) -> int:
 
 def fold_node(graph: Graph, node: Node, results: list[np.ndarray]) -> None:
     """Replace `node` by constants holding `results` (graph outputs are kept as outputs)."""
-    for out, data in zip(node.outputs, results):
+    for out, data in zip(node.outputs, results, strict=False):
         data = np.asarray(data).astype(out.dtype.np).reshape(out.shape)
         const = graph.add_const(graph.unique_name(out.name + "_folded"), data)
         out.replace_all_uses_with(const)

@@ -66,7 +66,7 @@ class AddIntoConvBias(Rule):
         b = conv.input(2)
         old = np.zeros(y.shape[1], np.float32) if b is None else b.const
         bias = (old + vec).astype(np.float32)  # type: ignore[operator]
-        rw.set_input(conv, 2, rw.const((b.name if b else conv.name or "conv") + "_bias", bias))
+        rw.set_input(conv, 2, rw.const((b.name if b is not None else y.name) + "_bias", bias))
         rw.replace(m.root.outputs[0], y)
 
 

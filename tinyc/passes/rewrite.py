@@ -42,6 +42,7 @@ import numpy as np
 
 from tinyc.ir import Graph, Node, Value
 from tinyc.ops import get_op
+from tinyc.ops.registry import REQUIRED, Attr
 from tinyc.passes.base import Pass, PassContext, PassResult
 
 # -- match results ------------------------------------------------------------------------
@@ -254,12 +255,13 @@ class Rewriter:
         before: Node | None = None,
         name: str = "",
         hint: str = "",
+        defaults: bool = True,
     ) -> Value:
-        """Insert a single-output node (attribute defaults filled in, type inferred) before
-        `before` (or at the end) and return its output."""
+        """Insert a single-output node (attribute defaults filled in unless `defaults` is
+        False, type inferred) before `before` (or at the end) and return its output."""
         opdef = get_op(op)
         full = {k: (list(a.default) if isinstance(a.default, list) else a.default)
-                for k, a in opdef.attrs.items() if k in (attrs or {}) or _has_default(a)}
+                for k, a in opdef.attrs.items() if defaults and _has_default(a)}
         full.update(attrs or {})
         node = Node(op, inputs, [], full, name=name)
         ttype = opdef.infer(node)[0]
@@ -311,10 +313,8 @@ class Rewriter:
             self.erase(node)
 
 
-def _has_default(a: object) -> bool:
-    from tinyc.ops.registry import REQUIRED
-
-    return getattr(a, "default", REQUIRED) is not REQUIRED
+def _has_default(a: Attr) -> bool:
+    return a.default is not REQUIRED
 
 
 # -- rules and rule sets ------------------------------------------------------------------

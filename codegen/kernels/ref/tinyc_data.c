@@ -217,3 +217,43 @@ int tinyc_pad(const void *X, void *Y, size_t elem_size, const tinyc_io_shape *p,
   }
   return 0;
 }
+
+/* -- ReverseSequence, Trilu ----------------------------------------------------------------- */
+
+int tinyc_reverse_sequence(const void *X, const int64_t *lens, void *Y, size_t elem_size,
+                           int32_t d0, int32_t d1, int32_t inner, int32_t time_axis) {
+  const int32_t batch = time_axis ? d0 : d1, steps = time_axis ? d1 : d0;
+  const size_t row = (size_t)inner * elem_size;
+  int32_t b, t;
+  for (b = 0; b < batch; ++b)
+    if (lens[b] < 0 || lens[b] > steps) return -1;
+  for (b = 0; b < batch; ++b) {
+    const int32_t len = (int32_t)lens[b];
+    for (t = 0; t < steps; ++t) {
+      const int32_t s = t < len ? len - 1 - t : t;
+      const size_t dst = time_axis ? (size_t)b * d1 + t : (size_t)t * d1 + b;
+      const size_t src = time_axis ? (size_t)b * d1 + s : (size_t)s * d1 + b;
+      memcpy((unsigned char *)Y + dst * row, (const unsigned char *)X + src * row, row);
+    }
+  }
+  return 0;
+}
+
+void tinyc_trilu(const void *X, void *Y, size_t elem_size, int32_t batch, int32_t n, int32_t m,
+                 const int64_t *k, int32_t upper) {
+  const int64_t kk = k ? *k : 0;
+  int32_t b, i, j;
+  for (b = 0; b < batch; ++b) {
+    for (i = 0; i < n; ++i) {
+      for (j = 0; j < m; ++j) {
+        const size_t at = (((size_t)b * n + i) * m + j) * elem_size;
+        const int keep = upper ? (int64_t)j - i >= kk : (int64_t)j - i <= kk;
+        if (keep) {
+          if (X != Y) memcpy((unsigned char *)Y + at, (const unsigned char *)X + at, elem_size);
+        } else {
+          memset((unsigned char *)Y + at, 0, elem_size);
+        }
+      }
+    }
+  }
+}

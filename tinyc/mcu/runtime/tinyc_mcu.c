@@ -102,6 +102,24 @@ uint64_t tinyc_mcu_ticks(void) {
   return (uint64_t)w * (SYST_MAX + 1u) + (SYST_MAX - v);
 }
 
+static uint64_t laps[TINYC_MCU_MAX_LAPS];
+static uint32_t n_laps;
+
+void tinyc_mcu_lap(void) {
+  if (n_laps < TINYC_MCU_MAX_LAPS) laps[n_laps++] = tinyc_mcu_ticks();
+}
+
+void tinyc_mcu_print_laps(void) {
+  uint32_t i;
+  for (i = 0; i < n_laps; ++i) {
+    tinyc_mcu_puts("TINYC-MCU lap ");
+    tinyc_mcu_put_u64(i);
+    tinyc_mcu_puts(" ");
+    tinyc_mcu_put_u64(laps[i]);
+    tinyc_mcu_puts("\n");
+  }
+}
+
 uint32_t *tinyc_mcu_paint_below(uint32_t sp) {
   uint32_t *p = __stack_limit;
   uint32_t *end = (uint32_t *)(uintptr_t)(sp - 64u); /* this function's own frame */

@@ -27,6 +27,12 @@ uint64_t tinyc_mcu_ticks(void);
 /* Runs exactly 2 * loops instructions (a subs/bne loop), for calibration. */
 void tinyc_mcu_spin(uint32_t loops);
 
+/* Profiling: tinyc_mcu_lap records the tick count (up to TINYC_MCU_MAX_LAPS times);
+ * tinyc_mcu_print_laps prints them as "TINYC-MCU lap <i> <ticks>" lines. */
+#define TINYC_MCU_MAX_LAPS 1024
+void tinyc_mcu_lap(void);
+void tinyc_mcu_print_laps(void);
+
 /* Stack painting: fill the unused stack below the current stack pointer with a pattern;
  * after the measured call, tinyc_mcu_stack_used reports how deep it went below `sp`.
  * Both read the stack pointer themselves, so call them from the same function as the

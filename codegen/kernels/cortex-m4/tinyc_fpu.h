@@ -1,0 +1,137 @@
+/* Float32 building blocks of the Cortex-M4F/M7/M33 kernel variants (private to them).
+ *
+ * The single-precision FPU has 32 registers: kernels keep 4..16 accumulators in registers
+ * and reuse every loaded value several times. Every accumulation runs in the same order as
+ * the portable kernels (bias first, then the reduction index ascending), so the ordinary
+ * and the in-place ("stream") forms of a kernel give identical bits.
+ *
+ * TINYC_FPU_MAC uses fmaf where the FPU fuses multiply-adds (one VFMA.F32): in the ISO C
+ * modes compilers otherwise keep a * b + c as two instructions. Elsewhere (a host build of
+ * these kernels, for testing) it is the plain expression. */
+#ifndef TINYC_FPU_H
+#define TINYC_FPU_H
+
+#include <math.h>
+
+#include "tinyc_act.h"
+#include "tinyc_rt.h"
+
+#if defined(FP_FAST_FMAF) || defined(__ARM_FEATURE_FMA)
+#define TINYC_FPU_MAC(acc, a, b) ((acc) = fmaf((a), (b), (acc)))
+#else
+#define TINYC_FPU_MAC(acc, a, b) ((acc) += (a) * (b))
+#endif
+
+/* Stores 4 results `step` floats apart through the fused activation; the activation kind
+ * is tested once per 4 results, and the common clamp (Relu, Relu6, Clip) is inline. */
+TINYC_INLINE void tinyc_fpu_store4(float *y, int32_t step, float v0, float v1, float v2,
+                                   float v3, const tinyc_act *act) {
+  if (act->kind == TINYC_ACT_CLIP) {
+    const float lo = act->a, hi = act->b;
+    v0 = tinyc_clampf(v0, lo, hi);
+    v1 = tinyc_clampf(v1, lo, hi);
+    v2 = tinyc_clampf(v2, lo, hi);
+    v3 = tinyc_clampf(v3, lo, hi);
+  } else if (act->kind != TINYC_ACT_NONE) {
+    v0 = tinyc_act_f32(v0, act);
+    v1 = tinyc_act_f32(v1, act);
+    v2 = tinyc_act_f32(v2, act);
+    v3 = tinyc_act_f32(v3, act);
+  }
+  y[0] = v0;
+  y[step] = v1;
+  y[2 * step] = v2;
+  y[3 * step] = v3;
+}
+
+/* One result through the fused activation, the common clamp inline. */
+TINYC_INLINE float tinyc_fpu_act1(float v, const tinyc_act *act) {
+  if (act->kind == TINYC_ACT_CLIP) return tinyc_clampf(v, act->a, act->b);
+  return act->kind == TINYC_ACT_NONE ? v : tinyc_act_f32(v, act);
+}
+
+/* acc + a[0]*b[0] + ... + a[n-1]*b[n-1], b strided by `sb`, in index order. */
+TINYC_INLINE float tinyc_fpu_dot(float acc, const float *a, const float *b, int32_t sb,
+                                  int32_t n) {
+  if (sb == 1) {
+    for (; n >= 4; n -= 4) {
+      TINYC_FPU_MAC(acc, a[0], b[0]);
+      TINYC_FPU_MAC(acc, a[1], b[1]);
+      TINYC_FPU_MAC(acc, a[2], b[2]);
+      TINYC_FPU_MAC(acc, a[3], b[3]);
+      a += 4;
+      b += 4;
+    }
+    for (; n > 0; --n) TINYC_FPU_MAC(acc, *a++, *b++);
+  } else {
+    for (; n > 0; --n) {
+      TINYC_FPU_MAC(acc, *a++, *b);
+      b += sb;
+    }
+  }
+  return acc;
+}
+
+/* acc[j] += a . row j of B for 4 rows `rs` floats apart (rows contiguous): each a[l] is
+ * loaded once for 4 multiply-accumulates, l unrolled by 4. */
+TINYC_INLINE void tinyc_fpu_dot4(float *acc, const float *a, const float *b, int32_t rs,
+                                 int32_t n) {
+  const float *b0 = b, *b1 = b + rs, *b2 = b + 2 * rs, *b3 = b + 3 * rs;
+  float s0 = acc[0], s1 = acc[1], s2 = acc[2], s3 = acc[3];
+  for (; n >= 4; n -= 4) {
+    const float x0 = a[0], x1 = a[1], x2 = a[2], x3 = a[3];
+    a += 4;
+    TINYC_FPU_MAC(s0, b0[0], x0);
+    TINYC_FPU_MAC(s1, b1[0], x0);
+    TINYC_FPU_MAC(s2, b2[0], x0);
+    TINYC_FPU_MAC(s3, b3[0], x0);
+    TINYC_FPU_MAC(s0, b0[1], x1);
+    TINYC_FPU_MAC(s1, b1[1], x1);
+    TINYC_FPU_MAC(s2, b2[1], x1);
+    TINYC_FPU_MAC(s3, b3[1], x1);
+    TINYC_FPU_MAC(s0, b0[2], x2);
+    TINYC_FPU_MAC(s1, b1[2], x2);
+    TINYC_FPU_MAC(s2, b2[2], x2);
+    TINYC_FPU_MAC(s3, b3[2], x2);
+    TINYC_FPU_MAC(s0, b0[3], x3);
+    TINYC_FPU_MAC(s1, b1[3], x3);
+    TINYC_FPU_MAC(s2, b2[3], x3);
+    TINYC_FPU_MAC(s3, b3[3], x3);
+    b0 += 4;
+    b1 += 4;
+    b2 += 4;
+    b3 += 4;
+  }
+  for (; n > 0; --n) {
+    const float x0 = *a++;
+    TINYC_FPU_MAC(s0, *b0++, x0);
+    TINYC_FPU_MAC(s1, *b1++, x0);
+    TINYC_FPU_MAC(s2, *b2++, x0);
+    TINYC_FPU_MAC(s3, *b3++, x0);
+  }
+  acc[0] = s0;
+  acc[1] = s1;
+  acc[2] = s2;
+  acc[3] = s3;
+}
+
+/* acc[j] += sum_l a[l*sa] * B[l*n + j] for 4 adjacent columns j (B row-major [k, n]). */
+TINYC_INLINE void tinyc_fpu_dot4_cols(float *acc, const float *a, int32_t sa, const float *b,
+                                       int32_t n, int32_t k) {
+  float s0 = acc[0], s1 = acc[1], s2 = acc[2], s3 = acc[3];
+  for (; k > 0; --k) {
+    const float x = *a;
+    a += sa;
+    TINYC_FPU_MAC(s0, b[0], x);
+    TINYC_FPU_MAC(s1, b[1], x);
+    TINYC_FPU_MAC(s2, b[2], x);
+    TINYC_FPU_MAC(s3, b[3], x);
+    b += n;
+  }
+  acc[0] = s0;
+  acc[1] = s1;
+  acc[2] = s2;
+  acc[3] = s3;
+}
+
+#endif /* TINYC_FPU_H */

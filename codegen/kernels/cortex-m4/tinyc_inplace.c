@@ -1,0 +1,122 @@
+/* Overlapping ("in place") kernels, float32, for the Cortex-M4F/M7/M33 FPU.
+ *
+ * Same overlap rules, scratch sizes and accumulation order as the portable kernels
+ * (tinyc_inplace.h), built from the same blocks as this variant's ordinary kernels
+ * (tinyc_fpu.h, tinyc_fpu_conv.h), so choosing the in-place form never changes a bit. */
+#include "tinyc_inplace.h"
+
+#include <string.h>
+
+#include "tinyc_fpu_conv.h"
+#include "tinyc_fpu_gemm.h"
+
+void tinyc_dwconv2d_stream_f32(const float *X, const float *restrict W, const float *restrict B,
+                               float *Y, float *restrict scratch, const tinyc_conv2d_params *p) {
+  const size_t in_plane = (size_t)p->h * p->w, out_plane = (size_t)p->oh * p->ow;
+  int32_t n, k;
+  TINYC_DCHECK(p->group == p->c && p->m == p->c);
+  for (n = 0; n < p->n; ++n) {
+    for (k = 0; k < p->c; ++k) {
+      const size_t plane = (size_t)n * p->c + k;
+      float *yk = Y + plane * out_plane;
+      tinyc_fpu_dw_any_plane(X + plane * in_plane, W + (size_t)k * p->kh * p->kw,
+                             B ? B[k] : 0.0f, scratch, p);
+      /* input channel k is no longer needed: its bytes (and those below) may be written */
+      memcpy(yk, scratch, out_plane * sizeof *yk);
+    }
+  }
+}
+
+/* Output row oy, stored from its scratch row (channel planes of Y). */
+static void store_row(float *Y, const float *restrict row, const tinyc_conv2d_params *p,
+                      int32_t oy) {
+  const size_t plane = (size_t)p->oh * p->ow;
+  int32_t m;
+  for (m = 0; m < p->m; ++m) {
+    memcpy(Y + (size_t)m * plane + (size_t)oy * p->ow, row + (size_t)m * p->ow,
+           (size_t)p->ow * sizeof *Y);
+  }
+}
+
+/* Output channels m .. m+3 (or just m) of one pixel from the buffered input pixel. */
+static void pixel_outputs(const float *x, const float *restrict W, const float *restrict B,
+                          float *out, size_t ostride, const tinyc_conv2d_params *p) {
+  const int32_t C = p->c;
+  int32_t m = 0;
+  for (; m + 4 <= p->m; m += 4) {
+    float acc[4];
+    acc[0] = B ? B[m] : 0.0f;
+    acc[1] = B ? B[m + 1] : 0.0f;
+    acc[2] = B ? B[m + 2] : 0.0f;
+    acc[3] = B ? B[m + 3] : 0.0f;
+    tinyc_fpu_dot4(acc, x, W + (size_t)m * C, C, C);
+    tinyc_fpu_store4(out + (size_t)m * ostride, (int32_t)ostride, acc[0], acc[1], acc[2],
+                     acc[3], &p->act);
+  }
+  for (; m < p->m; ++m) {
+    const float acc = tinyc_fpu_dot(B ? B[m] : 0.0f, x, W + (size_t)m * C, 1, C);
+    out[(size_t)m * ostride] = tinyc_act_f32(acc, &p->act);
+  }
+}
+
+void tinyc_conv1x1_stream_f32(const float *X, const float *restrict W, const float *restrict B,
+                              float *Y, float *restrict scratch, const tinyc_conv2d_params *p) {
+  const size_t plane = (size_t)p->h * p->w;
+  size_t px;
+  int32_t c, m;
+  TINYC_DCHECK(p->n == 1 && p->kh == 1 && p->kw == 1 && p->group == 1);
+  for (px = 0; px < plane; ++px) {
+    if (p->c <= p->m) {
+      /* buffer the input pixel, then every output channel can be stored at once */
+      const float *x = X + px;
+      for (c = 0; c < p->c; ++c) scratch[c] = x[(size_t)c * plane];
+      pixel_outputs(scratch, W, B, Y + px, plane, p);
+    } else {
+      /* fewer outputs than inputs: buffer the output pixel instead; the input pixel is
+       * read in place, strided by the plane */
+      for (m = 0; m < p->m; ++m) {
+        const float acc = tinyc_fpu_dot(B ? B[m] : 0.0f, W + (size_t)m * p->c, X + px,
+                                        (int32_t)plane, p->c);
+        scratch[m] = tinyc_act_f32(acc, &p->act);
+      }
+      for (m = 0; m < p->m; ++m) Y[(size_t)m * plane + px] = scratch[m];
+    }
+  }
+}
+
+void tinyc_conv2d_rows_stream_f32(const float *X, const float *restrict W,
+                                  const float *restrict B, float *Y, float *restrict scratch,
+                                  const tinyc_conv2d_params *p) {
+  /* output row oy needs input rows from oy - pad_top on: once row oy is computed, input
+   * rows <= oy - pad_top are dead, and so is the place of output row oy - pad_top */
+  const int32_t lag = p->pad_top, ring = p->pad_top + 1;
+  const size_t row = (size_t)p->m * p->ow;
+  int32_t oy;
+  TINYC_DCHECK(p->n == 1 && p->group == 1 && p->stride_h == 1 && p->oh == p->h);
+  TINYC_DCHECK(p->ow == p->w);
+  for (oy = 0; oy < p->oh; ++oy) {
+    tinyc_fpu_conv_row(X, W, B, scratch + (size_t)(oy % ring) * row, (size_t)p->ow, 0, p->m, oy,
+                       p);
+    if (oy >= lag) store_row(Y, scratch + (size_t)((oy - lag) % ring) * row, p, oy - lag);
+  }
+  for (oy = p->oh - lag > 0 ? p->oh - lag : 0; oy < p->oh; ++oy) {
+    store_row(Y, scratch + (size_t)(oy % ring) * row, p, oy);
+  }
+}
+
+void tinyc_gemm_rows_stream_f32(const float *A, const float *restrict B, const float *restrict C,
+                                float *Y, float *restrict scratch, const tinyc_gemm_params *p) {
+  int32_t i, l, j;
+  TINYC_DCHECK(!p->trans_a);
+  for (i = 0; i < p->m; ++i) {
+    const float *a = A + (size_t)i * p->k;
+    float *y = Y + (size_t)i * p->n;
+    if (p->k <= p->n) {
+      for (l = 0; l < p->k; ++l) scratch[l] = a[l];
+      tinyc_fpu_gemm_row(scratch, 1, B, C, y, p, i);
+    } else {
+      tinyc_fpu_gemm_row(a, 1, B, C, scratch, p, i);
+      for (j = 0; j < p->n; ++j) y[j] = scratch[j];
+    }
+  }
+}

@@ -1,0 +1,93 @@
+/* Portable N-d (transposed) convolution, float32. Direct loops: an odometer over output
+ * positions, and for each an odometer over kernel taps with per-tap bounds checks. Clear
+ * rather than fast; the 2-D fast path lives in tinyc_conv.c. */
+#include "tinyc_convnd.h"
+
+#include "tinyc_act.h"
+
+/* Increment a row-major counter over dims; 0 once it wraps to all zeros. */
+static int next_index(int32_t *idx, const int32_t *dims, int32_t rank) {
+  int32_t d;
+  for (d = rank - 1; d >= 0; --d) {
+    if (++idx[d] < dims[d]) return 1;
+    idx[d] = 0;
+  }
+  return 0;
+}
+
+static size_t volume(const int32_t *dims, int32_t rank) {
+  size_t v = 1;
+  int32_t d;
+  for (d = 0; d < rank; ++d) v *= (size_t)dims[d];
+  return v;
+}
+
+/* Offset of the input element a tap reads, or -1 when it falls in the padding. For the
+ * transposed form, the tap's input position must also be a whole number of strides. */
+static ptrdiff_t tap_offset(const tinyc_convnd_params *p, const int32_t *o, const int32_t *t,
+                            int transposed) {
+  ptrdiff_t off = 0;
+  int32_t d;
+  for (d = 0; d < p->nsp; ++d) {
+    int32_t i;
+    if (transposed) {
+      const int32_t q = o[d] + p->pad[d] - t[d] * p->dil[d];
+      if (q < 0 || q % p->stride[d] != 0) return -1;
+      i = q / p->stride[d];
+    } else {
+      i = o[d] * p->stride[d] - p->pad[d] + t[d] * p->dil[d];
+    }
+    if (i < 0 || i >= p->in[d]) return -1;
+    off = off * p->in[d] + i;
+  }
+  return off;
+}
+
+static void conv_any(const float *restrict X, const float *restrict W, const float *restrict B,
+                     float *restrict Y, const tinyc_convnd_params *p, int transposed) {
+  const int32_t cg = p->c / p->group, mg = p->m / p->group;
+  const size_t in_plane = volume(p->in, p->nsp), out_plane = volume(p->out, p->nsp);
+  const size_t taps = volume(p->k, p->nsp);
+  int32_t o[TINYC_MAX_RANK], t[TINYC_MAX_RANK];
+  int32_t n, m, c, d;
+  size_t at, tap;
+  if (out_plane == 0) return;
+  for (n = 0; n < p->n; ++n) {
+    for (m = 0; m < p->m; ++m) {
+      const int32_t g = m / mg, ml = m % mg;
+      float *ym = Y + ((size_t)n * p->m + m) * out_plane;
+      for (d = 0; d < p->nsp; ++d) o[d] = 0;
+      for (at = 0; at < out_plane; ++at) {
+        float acc = B ? B[m] : 0.0f;
+        for (d = 0; d < p->nsp; ++d) t[d] = 0;
+        for (tap = 0; tap < taps; ++tap) {
+          const ptrdiff_t off = tap_offset(p, o, t, transposed);
+          if (off >= 0) {
+            for (c = 0; c < cg; ++c) {
+              const int32_t ci = g * cg + c;
+              /* Conv weights are [m, c/group, k...], transposed ones [c, m/group, k...] */
+              const size_t wi = transposed ? ((size_t)ci * mg + ml) * taps + tap
+                                           : ((size_t)m * cg + c) * taps + tap;
+              acc += X[((size_t)n * p->c + ci) * in_plane + (size_t)off] * W[wi];
+            }
+          }
+          next_index(t, p->k, p->nsp);
+        }
+        ym[at] = tinyc_act_f32(acc, &p->act);
+        next_index(o, p->out, p->nsp);
+      }
+    }
+  }
+}
+
+void tinyc_conv_nd_f32(const float *restrict X, const float *restrict W,
+                       const float *restrict B, float *restrict Y,
+                       const tinyc_convnd_params *p) {
+  conv_any(X, W, B, Y, p, 0);
+}
+
+void tinyc_conv_transpose_nd_f32(const float *restrict X, const float *restrict W,
+                                 const float *restrict B, float *restrict Y,
+                                 const tinyc_convnd_params *p) {
+  conv_any(X, W, B, Y, p, 1);
+}

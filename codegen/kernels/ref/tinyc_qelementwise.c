@@ -1,0 +1,67 @@
+/* Portable reference int8 elementwise kernels (see tinyc_qelementwise.h).
+ *
+ * Binary ops walk the output in order: the innermost merged dimension is a strided loop,
+ * the outer ones advance an index counter (no division per element). */
+#include "tinyc_qelementwise.h"
+
+#include "tinyc_fixedpoint.h"
+
+static int8_t add_one(int32_t a, int32_t b, const tinyc_qbinary_params *p) {
+  /* |a + a_offset| <= 255, so the scaled value stays below 2^28: no overflow */
+  const int32_t sa = (a + p->a_offset) * ((int32_t)1 << p->left_shift);
+  const int32_t sb = (b + p->b_offset) * ((int32_t)1 << p->left_shift);
+  const int32_t ra = tinyc_mbqm(sa, p->a_multiplier, p->a_shift);
+  const int32_t rb = tinyc_mbqm(sb, p->b_multiplier, p->b_shift);
+  return tinyc_requantize_one(ra + rb, p->output_multiplier, p->output_shift, p->output_offset,
+                              p->act_min, p->act_max);
+}
+
+static int8_t mul_one(int32_t a, int32_t b, const tinyc_qbinary_params *p) {
+  return tinyc_requantize_one((a + p->a_offset) * (b + p->b_offset), p->output_multiplier,
+                              p->output_shift, p->output_offset, p->act_min, p->act_max);
+}
+
+#define TINYC_DEFINE_QBINARY(op)                                                           \
+  void tinyc_##op##_s8(const int8_t *A, const int8_t *B, int8_t *Y,                        \
+                       const tinyc_qbinary_params *p) {                                    \
+    int32_t idx[TINYC_MAX_RANK] = {0};                                                     \
+    const int32_t last = p->rank - 1, n = p->dims[last];                                   \
+    const int32_t sa = p->a_strides[last], sb = p->b_strides[last];                        \
+    size_t outer = 1, t, ia = 0, ib = 0, o = 0;                                            \
+    int32_t j, d;                                                                          \
+    for (d = 0; d < last; ++d) outer *= (size_t)p->dims[d];                                \
+    for (t = 0; t < outer; ++t) {                                                          \
+      for (j = 0; j < n; ++j) {                                                            \
+        Y[o + (size_t)j] = op##_one(A[ia + (size_t)j * sa], B[ib + (size_t)j * sb], p);    \
+      }                                                                                    \
+      o += (size_t)n;                                                                      \
+      for (d = last - 1; d >= 0; --d) {                                                    \
+        ++idx[d];                                                                          \
+        ia += (size_t)p->a_strides[d];                                                     \
+        ib += (size_t)p->b_strides[d];                                                     \
+        if (idx[d] < p->dims[d]) break;                                                    \
+        ia -= (size_t)p->a_strides[d] * (size_t)p->dims[d];                                \
+        ib -= (size_t)p->b_strides[d] * (size_t)p->dims[d];                                \
+        idx[d] = 0;                                                                        \
+      }                                                                                    \
+    }                                                                                      \
+  }
+TINYC_DEFINE_QBINARY(add)
+TINYC_DEFINE_QBINARY(mul)
+
+void tinyc_requantize_s8(const int8_t *X, int8_t *Y, const tinyc_requant_params *p) {
+  int32_t o, i;
+  for (o = 0; o < p->outer; ++o) {
+    const int8_t *x = X + (size_t)o * p->x_stride;
+    int8_t *y = Y + (size_t)o * p->y_stride;
+    for (i = 0; i < p->inner; ++i) {
+      y[i] = tinyc_requantize_one((int32_t)x[i] + p->input_offset, p->multiplier, p->shift,
+                                  p->output_offset, p->act_min, p->act_max);
+    }
+  }
+}
+
+void tinyc_lut_s8(const int8_t *X, const int8_t *table, int8_t *Y, size_t n) {
+  size_t i;
+  for (i = 0; i < n; ++i) Y[i] = table[(int32_t)X[i] + 128];
+}

@@ -1,0 +1,33 @@
+/* N-d convolution and transposed convolution (ONNX Conv, ConvTranspose), NC + spatial
+ * layout, float32, grouped, with a fused activation. The 1-D and 2-D Conv fast path is
+ * tinyc_conv.h; this family covers any spatial rank up to TINYC_MAX_RANK. */
+#ifndef TINYC_CONVND_H
+#define TINYC_CONVND_H
+
+#include "tinyc_rt.h"
+
+typedef struct {
+  int32_t n, c, m, group, nsp;     /* batch, in/out channels, groups, spatial rank */
+  int32_t in[TINYC_MAX_RANK];      /* input spatial dims */
+  int32_t out[TINYC_MAX_RANK];     /* output spatial dims */
+  int32_t k[TINYC_MAX_RANK];       /* kernel spatial dims */
+  int32_t stride[TINYC_MAX_RANK];
+  int32_t dil[TINYC_MAX_RANK];
+  int32_t pad[TINYC_MAX_RANK];     /* leading pads (trailing ones follow from the sizes) */
+  tinyc_act act;
+} tinyc_convnd_params;
+
+/* Conv: X [n, c, in...], W [m, c/group, k...], B [m] or NULL, Y [n, m, out...].
+ * Y must not alias X. */
+void tinyc_conv_nd_f32(const float *restrict X, const float *restrict W,
+                       const float *restrict B, float *restrict Y,
+                       const tinyc_convnd_params *p);
+
+/* ConvTranspose: X [n, c, in...], W [c, m/group, k...], B [m] or NULL, Y [n, m, out...]:
+ * Y[o] sums X[i] * W[k] over all i, k with o + pad = i * stride + k * dil (computed per
+ * output, so no zero-fill pass and no scatter). Y must not alias X. */
+void tinyc_conv_transpose_nd_f32(const float *restrict X, const float *restrict W,
+                                 const float *restrict B, float *restrict Y,
+                                 const tinyc_convnd_params *p);
+
+#endif /* TINYC_CONVND_H */

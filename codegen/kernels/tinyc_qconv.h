@@ -1,0 +1,55 @@
+/* int8 2-D convolution (NCHW; grouped and depthwise), fixed-point requantization.
+ *
+ * Conventions: X and Y int8 asymmetric per tensor, W int8 symmetric per output channel
+ * (zero point 0), B int32 with scale s_x * s_w[m] (or NULL). For each output value:
+ *
+ *   acc = B[m] + sum (X + input_offset) * W          (int32; padding contributes 0)
+ *   Y   = clamp(tinyc_mbqm(acc, multiplier[m], shift[m]) + output_offset, act_min, act_max)
+ *
+ * with input_offset = -zp_x, output_offset = zp_y, and (multiplier, shift) the compile-time
+ * fixed-point form of s_x * s_w[m] / s_y (tinyc_fixedpoint.h). A fused Relu/Clip is the
+ * [act_min, act_max] clamp. Target variants (codegen/kernels/<target>/tinyc_qconv.c) keep
+ * these exact signatures and results. */
+#ifndef TINYC_QCONV_H
+#define TINYC_QCONV_H
+
+#include "tinyc_rt.h"
+
+typedef struct {
+  int32_t n, c, h, w;  /* input */
+  int32_t m, oh, ow;   /* output channels and spatial size */
+  int32_t kh, kw, group;
+  int32_t stride_h, stride_w, dil_h, dil_w;
+  int32_t pad_top, pad_left;
+  int32_t input_offset;  /* -zp_x */
+  int32_t output_offset; /* zp_y */
+  int32_t act_min, act_max;
+  const int32_t *multiplier; /* [m] */
+  const int32_t *shift;      /* [m] */
+} tinyc_qconv_params;
+
+/* X [n,c,h,w], W [m, c/group, kh, kw], B [m] or NULL, Y [n,m,oh,ow]; Y must not alias X. */
+void tinyc_conv2d_s8(const int8_t *restrict X, const int8_t *restrict W,
+                     const int32_t *restrict B, int8_t *restrict Y, const tinyc_qconv_params *p);
+
+/* The same operation when every group has one input channel (c == group, W [m,1,kh,kw],
+ * m = c * depth_multiplier). */
+void tinyc_depthwise_conv2d_s8(const int8_t *restrict X, const int8_t *restrict W,
+                               const int32_t *restrict B, int8_t *restrict Y,
+                               const tinyc_qconv_params *p);
+
+/* Overlapping ("in place") forms, with the float ones' rules (tinyc_inplace.h): X and Y may
+ * share bytes as the planner allows; `scratch` (int8) is separate arena bytes.
+ * Depthwise with group == c == m: output channel k goes to scratch[oh*ow] and is stored
+ * after input channel k is fully read. Results equal tinyc_depthwise_conv2d_s8's. */
+void tinyc_dwconv2d_stream_s8(const int8_t *X, const int8_t *restrict W,
+                              const int32_t *restrict B, int8_t *Y, int8_t *restrict scratch,
+                              const tinyc_qconv_params *p);
+
+/* 1x1, stride 1, no padding, group 1, n == 1, pixel by pixel through scratch[min(c, m)].
+ * Results equal tinyc_conv2d_s8's. */
+void tinyc_conv1x1_stream_s8(const int8_t *X, const int8_t *restrict W,
+                             const int32_t *restrict B, int8_t *Y, int8_t *restrict scratch,
+                             const tinyc_qconv_params *p);
+
+#endif /* TINYC_QCONV_H */

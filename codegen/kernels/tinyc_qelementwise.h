@@ -1,0 +1,45 @@
+/* int8 elementwise kernels: Add and Mul with broadcasting, requantize (rescale, clamp,
+ * strided block copy for Concat), and 256-entry lookup tables (Sigmoid, Tanh, HardSwish...).
+ * Arithmetic as in tinyc_fixedpoint.h; all accumulation in int32. */
+#ifndef TINYC_QELEMENTWISE_H
+#define TINYC_QELEMENTWISE_H
+
+#include "tinyc_rt.h"
+
+/* Broadcast geometry (dimensions merged by the compiler; strides in elements of each input,
+ * 0 on broadcast axes; Y contiguous) and the requantization constants.
+ *
+ * Add (TFLite's scheme): a' = mbqm((A + a_offset) << left_shift, a_multiplier, a_shift),
+ *   b' likewise, Y = clamp(mbqm(a' + b', output_multiplier, output_shift) + output_offset).
+ * Mul: Y = clamp(mbqm((A + a_offset) * (B + b_offset), output_multiplier, output_shift)
+ *   + output_offset); the a_/b_ multipliers and left_shift are unused. */
+typedef struct {
+  int32_t rank;
+  int32_t dims[TINYC_MAX_RANK];
+  int32_t a_strides[TINYC_MAX_RANK];
+  int32_t b_strides[TINYC_MAX_RANK];
+  int32_t a_offset, b_offset; /* -zero points */
+  int32_t a_multiplier, a_shift, b_multiplier, b_shift;
+  int32_t left_shift;
+  int32_t output_multiplier, output_shift, output_offset;
+  int32_t act_min, act_max;
+} tinyc_qbinary_params;
+
+/* Y may equal A or B when their shapes equal Y's. */
+void tinyc_add_s8(const int8_t *A, const int8_t *B, int8_t *Y, const tinyc_qbinary_params *p);
+void tinyc_mul_s8(const int8_t *A, const int8_t *B, int8_t *Y, const tinyc_qbinary_params *p);
+
+/* `outer` blocks of `inner` elements, x_stride / y_stride elements apart:
+ * Y = clamp(mbqm(X + input_offset, multiplier, shift) + output_offset, act_min, act_max).
+ * Strides 0 mean contiguous blocks (outer 1). Y may equal X when the strides agree. */
+typedef struct {
+  int32_t outer, inner, x_stride, y_stride;
+  int32_t input_offset, output_offset, multiplier, shift, act_min, act_max;
+} tinyc_requant_params;
+
+void tinyc_requantize_s8(const int8_t *X, int8_t *Y, const tinyc_requant_params *p);
+
+/* Y[i] = table[X[i] + 128]; Y may equal X. */
+void tinyc_lut_s8(const int8_t *X, const int8_t *table, int8_t *Y, size_t n);
+
+#endif /* TINYC_QELEMENTWISE_H */

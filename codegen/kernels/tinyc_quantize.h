@@ -1,0 +1,33 @@
+/* Float <-> integer boundaries: ONNX QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear.
+ *
+ * Tensors are viewed as [outer, axis_len, inner]; parameter j applies to axis index j
+ * (per-tensor parameters: outer = axis_len = 1). Scales and zero points are pointers because
+ * ONNX allows them to be run-time tensors; a NULL zero point means 0.
+ *
+ * Quantize: Y = saturate(round_half_even(X / scale) + zero_point), computed in float32
+ * (`X / scale` is one IEEE division), NaN quantizes to the zero point. Dequantize:
+ * Y = (float)(X - zero_point) * scale. Both match tinyc/quant/params.py bit for bit. */
+#ifndef TINYC_QUANTIZE_H
+#define TINYC_QUANTIZE_H
+
+#include "tinyc_rt.h"
+
+#define TINYC_QUANTIZE_TYPES(X) X(int8_t, s8) X(uint8_t, u8) X(int16_t, s16) X(uint16_t, u16)
+
+#define TINYC_DECLARE_QUANTIZE(T, sfx)                                                        \
+  void tinyc_quantize_f32_##sfx(const float *X, const float *scale, const T *zero_point, T *Y, \
+                                int32_t outer, int32_t axis_len, int32_t inner);
+TINYC_QUANTIZE_TYPES(TINYC_DECLARE_QUANTIZE)
+
+#define TINYC_DEQUANTIZE_TYPES(X) TINYC_QUANTIZE_TYPES(X) X(int32_t, s32)
+#define TINYC_DECLARE_DEQUANTIZE(T, sfx)                                                        \
+  void tinyc_dequantize_##sfx##_f32(const T *X, const float *scale, const T *zero_point, float *Y, \
+                                    int32_t outer, int32_t axis_len, int32_t inner);
+TINYC_DEQUANTIZE_TYPES(TINYC_DECLARE_DEQUANTIZE)
+
+/* ONNX DynamicQuantizeLinear: uint8 over [min(X, 0), max(X, 0)]; writes Y[n], *scale and
+ * *zero_point. */
+void tinyc_dynamic_quantize_f32_u8(const float *X, uint8_t *Y, float *scale,
+                                   uint8_t *zero_point, size_t n);
+
+#endif /* TINYC_QUANTIZE_H */

@@ -1,0 +1,835 @@
+"""tinyc's own integer ops: the int8 kernels that quantized models compile to.
+
+These are not ONNX operators; the quantization passes (`quantize-int8`, `qdq-lower`) create
+them, and every one reads its quantization parameters from its values' types
+(`TensorType.quant`). Conventions (TFLite Micro's `reference_integer_ops`):
+
+- activations int8, asymmetric per tensor: real = s * (q - zp);
+- weights int8, symmetric (zp 0) per output channel, in [-127, 127];
+- bias int32 with scale s_x * s_w[c], zero point 0;
+- every result is requantized in fixed point with the multipliers of `tinyc.quant.fixedpoint`
+  (computed here, at compile time, from the scales) and clamped to [act_min, act_max], which
+  is also how a fused Relu/Clip is applied.
+
+`reference` is the exact integer semantics (numpy, int64 where C uses int32 or int64) and
+the generated C is bit-exact with it; `emit` calls the `tinyc_*_s8` kernels of
+`codegen/kernels/tinyc_q*.h` with `static const` multiplier/shift tables.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from tinyc.errors import ModelError
+from tinyc.ir import DType, Node, QuantParams, TensorType, Value
+from tinyc.ops.activation import act_c_init, apply_activation
+from tinyc.ops.conv import conv_reference
+from tinyc.ops.ewbase import inplace_same_shape
+from tinyc.ops.layout import broadcast_shapes, broadcast_strides, c_int_list, merge_dims, split_axis
+from tinyc.ops.quant import conv_geometry
+from tinyc.ops.registry import (
+    Attr,
+    BlockStream,
+    MemoryBehavior,
+    OpDef,
+    PlaneStream,
+    input_type,
+    register_op,
+)
+from tinyc.ops.window import output_size
+from tinyc.quant.fixedpoint import (
+    multiply_by_quantized_multiplier,
+    quantize_multiplier,
+    quantize_multipliers,
+    requantize,
+    round_half_away,
+)
+from tinyc.quant.params import channel_scales
+
+if TYPE_CHECKING:
+    from tinyc.backend.context import EmitContext
+
+ACT_ATTRS = {"act_min": Attr("int", -128), "act_max": Attr("int", 127)}
+CONV_ATTRS = {
+    "dilations": Attr("ints", []),
+    "group": Attr("int", 1),
+    "kernel_shape": Attr("ints", []),
+    "pads": Attr("ints", []),
+    "strides": Attr("ints", []),
+}
+POOL_ATTRS = {
+    "ceil_mode": Attr("int", 0),
+    "count_include_pad": Attr("int", 0),
+    "dilations": Attr("ints", []),
+    "kernel_shape": Attr("ints", []),
+    "pads": Attr("ints", []),
+    "strides": Attr("ints", []),
+}
+#: the left shift TFLite uses to give Add's rescaled inputs fractional headroom
+ADD_LEFT_SHIFT = 20
+#: fixed-point bits of the softmax probabilities before the output requantization
+SOFTMAX_PROB_BITS = 23
+INT32_LIMIT = 2**31
+
+
+def quant_of(value: Value, node: Node) -> QuantParams:
+    """The quantization parameters of `value`, which an integer op requires."""
+    if value.type.quant is None:
+        raise ModelError(f"{node.op} node '{node.name}': %{value.name} has no quantization params")
+    return value.type.quant
+
+
+def scale_zp(value: Value, node: Node) -> tuple[float, int]:
+    """(scale, zero point) of a per-tensor quantized value."""
+    q = quant_of(value, node)
+    if len(q.scale) != 1:
+        raise ModelError(f"{node.op} node '{node.name}': %{value.name} must be per-tensor")
+    return q.scale[0], q.zero_point[0]
+
+
+def _check_acc(acc: np.ndarray, node: Node) -> None:
+    """The C kernels accumulate in int32; refuse what would overflow there."""
+    if acc.size and (acc.max() >= INT32_LIMIT or acc.min() < -INT32_LIMIT):
+        raise ModelError(f"{node.op} node '{node.name}': int32 accumulator overflow")
+
+
+def _act(node: Node) -> tuple[int, int]:
+    return int(node.attrs["act_min"]), int(node.attrs["act_max"])
+
+
+def _i8(node: Node, shape: tuple[int, ...]) -> list[TensorType]:
+    return [TensorType(DType.I8, shape)]
+
+
+def _c_list(values: np.ndarray | list[int]) -> list[int]:
+    return [int(v) for v in np.asarray(values).reshape(-1)]
+
+
+class _QOp(OpDef):
+    """Base: int8 output with the output value's own quantization parameters."""
+
+    def out(self, node: Node) -> tuple[float, int]:
+        return scale_zp(node.outputs[0], node)
+
+
+# -- convolution and fully connected ------------------------------------------------------
+
+
+def channel_multipliers(node: Node, x: Value, w: Value, y: Value) -> tuple[np.ndarray, np.ndarray]:
+    """Per output channel (q, shift) for s_x * s_w[c] / s_y."""
+    sx, _ = scale_zp(x, node)
+    sy, _ = scale_zp(y, node)
+    m = w.shape[0]
+    reals = sx * channel_scales(quant_of(w, node), m) / sy
+    return quantize_multipliers(reals)
+
+
+def _weight_check(node: Node, w: Value) -> None:
+    q = quant_of(w, node)
+    if any(z != 0 for z in q.zero_point):
+        raise ModelError(f"{node.op} node '{node.name}': weights must be symmetric (zero point 0)")
+    if q.axis not in (None, 0):
+        raise ModelError(f"{node.op} node '{node.name}': weights must be quantized along axis 0")
+
+
+@register_op
+class QConv(_QOp):
+    """int8 2-D/1-D convolution (grouped, depthwise): y = clamp(zp_y + mbqm(sum (x - zp_x) w
+    + b, M[c]), act_min, act_max), M[c] = s_x s_w[c] / s_y. Padding stands for zp_x."""
+
+    name = "QConv"
+    attrs = {**CONV_ATTRS, **ACT_ATTRS}
+
+    def infer(self, node: Node) -> list[TensorType]:
+        x, w = input_type(node, 0), input_type(node, 1)
+        a = node.attrs
+        if x.rank not in (3, 4) or w.rank != x.rank or x.shape[1] != w.shape[1] * a["group"]:
+            raise ModelError(f"QConv node '{node.name}': shapes {x.shape}, {w.shape} disagree")
+        n = x.rank - 2
+        spatial = tuple(
+            output_size(x.shape[2 + i], w.shape[2 + i], a["strides"][i], a["dilations"][i],
+                        a["pads"][i], a["pads"][i + n], False)
+            for i in range(n)
+        )
+        return _i8(node, (x.shape[0], w.shape[0]) + spatial)
+
+    def reference(self, node: Node, inputs: list[np.ndarray | None]) -> list[np.ndarray]:
+        x, w = inputs[0], inputs[1]
+        assert x is not None and w is not None
+        b = inputs[2] if len(inputs) > 2 else None
+        xv, wv = node.inputs[0], node.inputs[1]
+        assert xv is not None and wv is not None
+        _weight_check(node, wv)
+        _, zx = scale_zp(xv, node)
+        _, zy = self.out(node)
+        a = node.attrs
+        acc = conv_reference(x.astype(np.int64) - zx, w.astype(np.int64), b, a["strides"],
+                             a["dilations"], a["pads"], a["group"], node.outputs[0].shape[2:],
+                             acc_dtype=np.int64)
+        _check_acc(acc, node)
+        q, s = channel_multipliers(node, xv, wv, node.outputs[0])
+        shape = (1, -1) + (1,) * (acc.ndim - 2)
+        lo, hi = _act(node)
+        return [requantize(acc, q.reshape(shape), s.reshape(shape), zy, lo, hi)]
+
+    def macs(self, node: Node) -> int:
+        return node.outputs[0].type.numel * int(np.prod(input_type(node, 1).shape[1:]))
+
+    def memory_behavior(self, node: Node) -> list[MemoryBehavior]:
+        """The float kernels' streaming overlaps (tinyc_inplace.h), in int8: depthwise
+        channel by channel through one output plane, 1x1 pixel by pixel."""
+        x, w, y = node.inputs[0], node.inputs[1], node.outputs[0]
+        if x is None or w is None or x.type.rank not in (3, 4):
+            return []
+        a = node.attrs
+        n, c, m = x.shape[0], x.shape[1], y.shape[1]
+        in_plane = x.type.numel // max(n * c, 1)
+        out_plane = y.type.numel // max(n * m, 1)
+        if a["group"] == c == m:
+            return [BlockStream(0, n * c, in_plane, out_plane, out_plane)]
+        pointwise = all(k == 1 for k in w.shape[2:]) and all(st == 1 for st in a["strides"])
+        if pointwise and a["group"] == 1 and n == 1 and not any(a["pads"]):
+            return [PlaneStream(0, in_plane, c, m, 1, min(c, m))]
+        return []
+
+    def emit(self, node: Node, ctx: EmitContext) -> None:
+        x, w = node.inputs[0], node.inputs[1]
+        b, y = node.input(2), node.outputs[0]
+        assert x is not None and w is not None
+        _weight_check(node, w)
+        q, s = channel_multipliers(node, x, w, y)
+        _, zx = scale_zp(x, node)
+        _, zy = self.out(node)
+        mult = ctx.table(DType.I32, q, f"mult_{y.name}")
+        shift = ctx.table(DType.I32, s, f"shift_{y.name}")
+        lo, hi = _act(node)
+        fields = conv_geometry(x.shape, w.shape, y.shape, node.attrs) + [-zx, zy, lo, hi]
+        init = "{" + ", ".join(str(f) for f in fields) + f", {mult}, {shift}}}"
+        params = ctx.params("tinyc_qconv_params", init, f"qconv_{y.name}")
+        bias = ctx.ptr(b) if b is not None else "NULL"
+        overlap = ctx.overlap(node)  # the planner placed y over x: the streaming form
+        if overlap is not None:
+            fn = "dwconv2d" if isinstance(overlap, BlockStream) else "conv1x1"
+            ctx.call("qconv", f"tinyc_{fn}_stream_s8", ctx.ptr(x), ctx.ptr(w), bias, ctx.ptr(y),
+                     ctx.scratch(node, DType.I8), params)
+            return
+        depthwise = w.shape[1] == 1 and node.attrs["group"] > 1
+        fn = "tinyc_depthwise_conv2d_s8" if depthwise else "tinyc_conv2d_s8"
+        ctx.call("qconv", fn, ctx.ptr(x), ctx.ptr(w), bias, ctx.ptr(y), params)
+
+
+@register_op
+class QGemm(_QOp):
+    """int8 fully connected layer: Y[..., n] = requant(sum_k (X[..., k] - zp_x) W[n, k] + B[n]).
+    W is [out_features, in_features] (ONNX Gemm with transB=1), per-channel over n."""
+
+    name = "QGemm"
+    attrs = dict(ACT_ATTRS)
+
+    def infer(self, node: Node) -> list[TensorType]:
+        x, w = input_type(node, 0), input_type(node, 1)
+        if w.rank != 2 or not x.rank or x.shape[-1] != w.shape[1]:
+            raise ModelError(f"QGemm node '{node.name}': X {list(x.shape)} and W {list(w.shape)}")
+        return _i8(node, x.shape[:-1] + (w.shape[0],))
+
+    def reference(self, node: Node, inputs: list[np.ndarray | None]) -> list[np.ndarray]:
+        x, w = inputs[0], inputs[1]
+        assert x is not None and w is not None
+        b = inputs[2] if len(inputs) > 2 else None
+        xv, wv = node.inputs[0], node.inputs[1]
+        assert xv is not None and wv is not None
+        _weight_check(node, wv)
+        _, zx = scale_zp(xv, node)
+        _, zy = self.out(node)
+        k = w.shape[1]
+        acc = (x.reshape(-1, k).astype(np.int64) - zx) @ w.astype(np.int64).T
+        if b is not None:
+            acc = acc + b.astype(np.int64).reshape(1, -1)
+        _check_acc(acc, node)
+        q, s = channel_multipliers(node, xv, wv, node.outputs[0])
+        lo, hi = _act(node)
+        y = requantize(acc, q.reshape(1, -1), s.reshape(1, -1), zy, lo, hi)
+        return [y.reshape(node.outputs[0].shape)]
+
+    def macs(self, node: Node) -> int:
+        return node.outputs[0].type.numel * input_type(node, 1).shape[1]
+
+    def memory_behavior(self, node: Node) -> list[MemoryBehavior]:
+        """Row by row through one row of scratch (tinyc_fully_connected_rows_stream_s8)."""
+        n, k = input_type(node, 1).shape
+        rows = input_type(node, 0).numel // max(k, 1)
+        return [BlockStream(0, rows, k, n, min(k, n))]
+
+    def emit(self, node: Node, ctx: EmitContext) -> None:
+        x, w = node.inputs[0], node.inputs[1]
+        b, y = node.input(2), node.outputs[0]
+        assert x is not None and w is not None
+        _weight_check(node, w)
+        q, s = channel_multipliers(node, x, w, y)
+        _, zx = scale_zp(x, node)
+        _, zy = self.out(node)
+        mult = ctx.table(DType.I32, q, f"mult_{y.name}")
+        shift = ctx.table(DType.I32, s, f"shift_{y.name}")
+        lo, hi = _act(node)
+        n, k = w.shape
+        fields = [x.type.numel // max(k, 1), k, n, -zx, zy, lo, hi]
+        init = "{" + ", ".join(str(f) for f in fields) + f", {mult}, {shift}}}"
+        params = ctx.params("tinyc_qfc_params", init, f"qfc_{y.name}")
+        bias = ctx.ptr(b) if b is not None else "NULL"
+        if ctx.overlap(node) is not None:  # the planner placed y over x: the streaming form
+            ctx.call("qfc", "tinyc_fully_connected_rows_stream_s8", ctx.ptr(x), ctx.ptr(w), bias,
+                     ctx.ptr(y), ctx.scratch(node, DType.I8), params)
+            return
+        ctx.call("qfc", "tinyc_fully_connected_s8", ctx.ptr(x), ctx.ptr(w), bias, ctx.ptr(y),
+                 params)
+
+
+# -- elementwise ----------------------------------------------------------------------------
+
+
+def add_multipliers(sa: float, sb: float, sy: float) -> list[int]:
+    """TFLite's Add rescaling: both inputs to 2*max(s_a, s_b) with 20 bits of headroom,
+    then to s_y. Returns [qa, sha, qb, shb, qy, shy]."""
+    twice = 2.0 * max(sa, sb)
+    qa, sha = quantize_multiplier(sa / twice)
+    qb, shb = quantize_multiplier(sb / twice)
+    qy, shy = quantize_multiplier(twice / ((1 << ADD_LEFT_SHIFT) * sy))
+    return [qa, sha, qb, shb, qy, shy]
+
+
+class _QBinary(_QOp):
+    attrs = dict(ACT_ATTRS)
+    kernel = ""
+
+    def infer(self, node: Node) -> list[TensorType]:
+        a, b = input_type(node, 0), input_type(node, 1)
+        where = f"{node.op} node '{node.name}'"
+        return _i8(node, broadcast_shapes(a.shape, b.shape, where=where))
+
+    def memory_behavior(self, node: Node) -> list[MemoryBehavior]:
+        return inplace_same_shape(node)
+
+    def multipliers(self, node: Node) -> list[int]:
+        raise NotImplementedError
+
+    def combine(self, a: np.ndarray, b: np.ndarray, m: list[int]) -> np.ndarray:
+        raise NotImplementedError
+
+    def reference(self, node: Node, inputs: list[np.ndarray | None]) -> list[np.ndarray]:
+        a, b = inputs
+        assert a is not None and b is not None
+        av, bv = node.inputs
+        assert av is not None and bv is not None
+        _, za = scale_zp(av, node)
+        _, zb = scale_zp(bv, node)
+        m = self.multipliers(node)
+        acc = self.combine(a.astype(np.int64) - za, b.astype(np.int64) - zb, m)
+        _, zy = self.out(node)
+        lo, hi = _act(node)
+        return [requantize(acc, m[4], m[5], zy, lo, hi)]
+
+    def emit(self, node: Node, ctx: EmitContext) -> None:
+        a, b = node.inputs
+        y = node.outputs[0]
+        assert a is not None and b is not None
+        _, za = scale_zp(a, node)
+        _, zb = scale_zp(b, node)
+        _, zy = self.out(node)
+        m = self.multipliers(node)
+        dims, (sa, sb) = merge_dims(
+            y.shape, broadcast_strides(a.shape, y.shape), broadcast_strides(b.shape, y.shape)
+        )
+        lo, hi = _act(node)
+        fields = [-za, -zb, m[0], m[1], m[2], m[3], ADD_LEFT_SHIFT, m[4], m[5], zy, lo, hi]
+        init = (f"{{{len(dims)}, {c_int_list(dims)}, {c_int_list(sa)}, {c_int_list(sb)}, "
+                + ", ".join(str(f) for f in fields) + "}")
+        params = ctx.params("tinyc_qbinary_params", init, f"q{self.kernel}_{y.name}")
+        ctx.call("qelementwise", f"tinyc_{self.kernel}_s8", ctx.ptr(a), ctx.ptr(b), ctx.ptr(y),
+                 params)
+
+
+@register_op
+class QAdd(_QBinary):
+    """int8 Add with broadcasting, TFLite's scheme: both inputs rescaled to a common scale
+    with 2^20 headroom, added in int32, requantized to the output."""
+
+    name, kernel = "QAdd", "add"
+
+    def multipliers(self, node: Node) -> list[int]:
+        a, b = node.inputs
+        assert a is not None and b is not None
+        return add_multipliers(scale_zp(a, node)[0], scale_zp(b, node)[0], self.out(node)[0])
+
+    def combine(self, a: np.ndarray, b: np.ndarray, m: list[int]) -> np.ndarray:
+        ra = multiply_by_quantized_multiplier(a * (1 << ADD_LEFT_SHIFT), m[0], m[1])
+        rb = multiply_by_quantized_multiplier(b * (1 << ADD_LEFT_SHIFT), m[2], m[3])
+        return ra.astype(np.int64) + rb.astype(np.int64)
+
+
+@register_op
+class QMul(_QBinary):
+    """int8 Mul with broadcasting: requant((a - zp_a)(b - zp_b)) with M = s_a s_b / s_y."""
+
+    name, kernel = "QMul", "mul"
+
+    def multipliers(self, node: Node) -> list[int]:
+        a, b = node.inputs
+        assert a is not None and b is not None
+        q, s = quantize_multiplier(scale_zp(a, node)[0] * scale_zp(b, node)[0] / self.out(node)[0])
+        return [0, 0, 0, 0, q, s]
+
+    def combine(self, a: np.ndarray, b: np.ndarray, m: list[int]) -> np.ndarray:
+        return a * b
+
+
+def rescale_multiplier(node: Node, x: Value, divisor: int = 1) -> tuple[int, int]:
+    """(q, shift) for s_x / (s_y * divisor)."""
+    sx, _ = scale_zp(x, node)
+    sy, _ = scale_zp(node.outputs[0], node)
+    return quantize_multiplier(sx / (sy * divisor))
+
+
+def _requant_fields(node: Node, x: Value, divisor: int = 1) -> list[int]:
+    """input_offset, output_offset, multiplier, shift, act_min, act_max."""
+    _, zx = scale_zp(x, node)
+    _, zy = scale_zp(node.outputs[0], node)
+    q, s = rescale_multiplier(node, x, divisor)
+    lo, hi = _act(node)
+    return [-zx, zy, q, s, lo, hi]
+
+
+def _requant_ref(node: Node, x: np.ndarray, xv: Value) -> np.ndarray:
+    _, zx = scale_zp(xv, node)
+    _, zy = scale_zp(node.outputs[0], node)
+    q, s = rescale_multiplier(node, xv)
+    lo, hi = _act(node)
+    return requantize(x.astype(np.int64) - zx, q, s, zy, lo, hi)
+
+
+def emit_requantize(
+    ctx: EmitContext, node: Node, x: Value, dst: str, outer: int, inner: int,
+    x_stride: int, y_stride: int,
+) -> None:
+    fields = [outer, inner, x_stride, y_stride] + _requant_fields(node, x)
+    params = ctx.params("tinyc_requant_params", "{" + ", ".join(map(str, fields)) + "}",
+                        f"requant_{node.outputs[0].name}")
+    ctx.call("qelementwise", "tinyc_requantize_s8", ctx.ptr(x), dst, params)
+
+
+@register_op
+class QRequantize(_QOp):
+    """int8 -> int8 with new parameters: clamp(zp_y + mbqm(x - zp_x, s_x / s_y)). Also a
+    standalone Relu/Clip (the clamp) and the identity when nothing changes."""
+
+    name = "QRequantize"
+    attrs = dict(ACT_ATTRS)
+
+    def infer(self, node: Node) -> list[TensorType]:
+        return _i8(node, input_type(node, 0).shape)
+
+    def memory_behavior(self, node: Node) -> list[MemoryBehavior]:
+        return inplace_same_shape(node)
+
+    def reference(self, node: Node, inputs: list[np.ndarray | None]) -> list[np.ndarray]:
+        assert inputs[0] is not None and node.inputs[0] is not None
+        return [_requant_ref(node, inputs[0], node.inputs[0])]
+
+    def emit(self, node: Node, ctx: EmitContext) -> None:
+        x, y = node.inputs[0], node.outputs[0]
+        assert x is not None
+        emit_requantize(ctx, node, x, ctx.ptr(y), 1, y.type.numel, 0, 0)
+
+
+@register_op
+class QConcat(_QOp):
+    """int8 Concat: each input requantized to the output's parameters (a plain copy when
+    they already agree)."""
+
+    name = "QConcat"
+    attrs = {"axis": Attr("int"), **ACT_ATTRS}
+
+    def infer(self, node: Node) -> list[TensorType]:
+        first = input_type(node, 0)
+        axis = node.attrs["axis"]
+        shape = list(first.shape)
+        shape[axis] = sum(input_type(node, i).shape[axis] for i in range(len(node.inputs)))
+        return _i8(node, tuple(shape))
+
+    def reference(self, node: Node, inputs: list[np.ndarray | None]) -> list[np.ndarray]:
+        parts = []
+        for x, xv in zip(inputs, node.inputs, strict=True):
+            assert x is not None and xv is not None
+            parts.append(_requant_ref(node, x, xv))
+        return [np.concatenate(parts, axis=node.attrs["axis"])]
+
+    def emit(self, node: Node, ctx: EmitContext) -> None:
+        y = node.outputs[0]
+        axis = node.attrs["axis"]
+        outer, total, inner = split_axis(y.shape, axis)
+        start = 0
+        for x in node.inputs:
+            assert x is not None
+            block = x.shape[axis] * inner
+            if block and outer:
+                emit_requantize(ctx, node, x, f"{ctx.ptr(y)} + {start * inner}", outer, block,
+                                block, total * inner)
+            start += x.shape[axis]
+
+
+@register_op
+class QLut(_QOp):
+    """int8 -> int8 through a 256-entry table: y = T[x + 128]. The quantizer fills T at
+    compile time with quantize(f(dequantize(q))) for any unary float function f (Sigmoid,
+    Tanh, HardSwish, ...), so the table is the whole semantics."""
+
+    name = "QLut"
+
+    def infer(self, node: Node) -> list[TensorType]:
+        t = input_type(node, 1)
+        if t.shape != (256,) or t.dtype is not DType.I8:
+            raise ModelError(f"QLut node '{node.name}': table must be i8[256]")
+        return _i8(node, input_type(node, 0).shape)
+
+    def memory_behavior(self, node: Node) -> list[MemoryBehavior]:
+        return inplace_same_shape(node, [0])
+
+    def reference(self, node: Node, inputs: list[np.ndarray | None]) -> list[np.ndarray]:
+        x, t = inputs
+        assert x is not None and t is not None
+        return [t[x.astype(np.int64) + 128]]
+
+    def emit(self, node: Node, ctx: EmitContext) -> None:
+        x, t = node.inputs
+        y = node.outputs[0]
+        assert x is not None and t is not None
+        ctx.call("qelementwise", "tinyc_lut_s8", ctx.ptr(x), ctx.ptr(t), ctx.ptr(y), y.type.numel)
+
+
+# -- pooling ----------------------------------------------------------------------------------
+
+
+def pool_int_reference(x: np.ndarray, a: dict[str, object], out_spatial: tuple[int, ...],
+                       kind: str) -> tuple[np.ndarray, np.ndarray]:
+    """Window max or sum of int64 `x` (already minus its zero point) and the element count
+    of each window (valid taps, or the padded extent with count_include_pad)."""
+    nsp = len(out_spatial)
+    k, s, d = a["kernel_shape"], a["strides"], a["dilations"]
+    pads = a["pads"]
+    assert isinstance(k, list) and isinstance(s, list) and isinstance(d, list)
+    assert isinstance(pads, list)
+    extra = [
+        max(0, (out_spatial[i] - 1) * s[i] + (k[i] - 1) * d[i] + 1 - (x.shape[2 + i] + pads[i]))
+        for i in range(nsp)
+    ]
+    width = [(0, 0), (0, 0)] + [(pads[i], extra[i]) for i in range(nsp)]
+    fill = -(2**40) if kind == "max" else 0
+    xp = np.pad(x.astype(np.int64), width, constant_values=fill)
+    inside = np.pad(np.ones(x.shape[2:], np.int64), width[2:], constant_values=0)
+    padded = np.zeros(inside.shape, np.int64)
+    padded[tuple(slice(0, x.shape[2 + i] + pads[i] + pads[i + nsp]) for i in range(nsp))] = 1
+    counter = padded if a.get("count_include_pad") else inside
+    acc = np.full(x.shape[:2] + tuple(out_spatial), fill, np.int64)
+    count = np.zeros(out_spatial, np.int64)
+    for tap in np.ndindex(*k):
+        win = tuple(slice(tap[i] * d[i], tap[i] * d[i] + s[i] * (out_spatial[i] - 1) + 1, s[i])
+                    for i in range(nsp))
+        patch = xp[(slice(None), slice(None)) + win]
+        acc = np.maximum(acc, patch) if kind == "max" else acc + patch
+        count = count + counter[win]
+    return acc, count
+
+
+class _QPool(_QOp):
+    attrs = {**POOL_ATTRS, **ACT_ATTRS}
+    kind = ""
+    kernel = ""
+
+    def infer(self, node: Node) -> list[TensorType]:
+        x = input_type(node, 0)
+        a = node.attrs
+        n = x.rank - 2
+        if n not in (1, 2):
+            raise ModelError(f"{node.op} node '{node.name}': rank {x.rank}")
+        spatial = tuple(
+            output_size(x.shape[2 + i], a["kernel_shape"][i], a["strides"][i], a["dilations"][i],
+                        a["pads"][i], a["pads"][i + n], bool(a["ceil_mode"]))
+            for i in range(n)
+        )
+        return _i8(node, x.shape[:2] + spatial)
+
+    def reference(self, node: Node, inputs: list[np.ndarray | None]) -> list[np.ndarray]:
+        x, xv = inputs[0], node.inputs[0]
+        assert x is not None and xv is not None
+        _, zx = scale_zp(xv, node)
+        acc, count = pool_int_reference(x.astype(np.int64) - zx, node.attrs,
+                                        node.outputs[0].shape[2:], self.kind)
+        if self.kind == "avg":
+            acc = round_half_away(acc, np.maximum(count, 1))
+        _, zy = self.out(node)
+        q, s = rescale_multiplier(node, xv)
+        lo, hi = _act(node)
+        return [requantize(acc, q, s, zy, lo, hi)]
+
+    def emit(self, node: Node, ctx: EmitContext) -> None:
+        x, y = node.inputs[0], node.outputs[0]
+        assert x is not None
+        a = node.attrs
+        pad1 = [1] * (4 - x.type.rank)
+        hw, ohw = pad1 + list(x.shape[2:]), pad1 + list(y.shape[2:])
+        k, s, d = pad1 + a["kernel_shape"], pad1 + a["strides"], pad1 + a["dilations"]
+        p = a["pads"]
+        pt, pl, pb, pr = (0, p[0], 0, p[1]) if x.type.rank == 3 else tuple(p)
+        fields = [x.shape[0] * x.shape[1], hw[0], hw[1], ohw[0], ohw[1], k[0], k[1], s[0], s[1],
+                  d[0], d[1], pt, pl, pb, pr, int(a["count_include_pad"])]
+        fields += _requant_fields(node, x)
+        params = ctx.params("tinyc_qpool2d_params", "{" + ", ".join(map(str, fields)) + "}",
+                            f"qpool_{y.name}")
+        ctx.call("qpool", f"tinyc_{self.kernel}_s8", ctx.ptr(x), ctx.ptr(y), params)
+
+
+@register_op
+class QMaxPool(_QPool):
+    """int8 MaxPool (padding ignored), then requantized (exact when the parameters agree)."""
+
+    name, kind, kernel = "QMaxPool", "max", "maxpool2d"
+
+
+@register_op
+class QAveragePool(_QPool):
+    """int8 AveragePool: window sum of (x - zp_x), divided by the count rounding half away
+    from zero, then requantized (exact when the parameters agree)."""
+
+    name, kind, kernel = "QAveragePool", "avg", "avgpool2d"
+
+
+@register_op
+class QGlobalAveragePool(_QOp):
+    """int8 GlobalAveragePool: zp_y + mbqm(sum (x - zp_x), s_x / (s_y * count)), one
+    rounding."""
+
+    name = "QGlobalAveragePool"
+    attrs = dict(ACT_ATTRS)
+
+    def infer(self, node: Node) -> list[TensorType]:
+        x = input_type(node, 0)
+        return _i8(node, x.shape[:2] + (1,) * (x.rank - 2))
+
+    def _count(self, node: Node) -> int:
+        x = input_type(node, 0)
+        return int(np.prod(x.shape[2:]))
+
+    def reference(self, node: Node, inputs: list[np.ndarray | None]) -> list[np.ndarray]:
+        x, xv = inputs[0], node.inputs[0]
+        assert x is not None and xv is not None
+        _, zx = scale_zp(xv, node)
+        _, zy = self.out(node)
+        axes = tuple(range(2, x.ndim))
+        acc = (x.astype(np.int64) - zx).sum(axis=axes, keepdims=True)
+        q, s = rescale_multiplier(node, xv, self._count(node))
+        lo, hi = _act(node)
+        return [requantize(acc, q, s, zy, lo, hi)]
+
+    def emit(self, node: Node, ctx: EmitContext) -> None:
+        x, y = node.inputs[0], node.outputs[0]
+        assert x is not None
+        count = self._count(node)
+        fields = [x.shape[0] * x.shape[1], 1, count, 1, 1, 1, count, 1, 1, 1, 1, 0, 0, 0, 0, 0]
+        fields += _requant_fields(node, x, count)
+        params = ctx.params("tinyc_qpool2d_params", "{" + ", ".join(map(str, fields)) + "}",
+                            f"qgap_{y.name}")
+        ctx.call("qpool", "tinyc_global_avgpool_s8", ctx.ptr(x), ctx.ptr(y), params)
+
+
+# -- softmax ----------------------------------------------------------------------------------
+
+
+def softmax_exp_table(scale: float, length: int) -> np.ndarray:
+    """T[d] = round(2^B exp(-d s_x)) for d = max - x in [0, 255], trimmed after the last
+    non-zero entry; B keeps `length` summed entries below 2^30."""
+    bits = min(23, 30 - int(np.ceil(np.log2(max(length, 1)))))
+    d = np.arange(256, dtype=np.float64)
+    t = np.rint(np.exp(-d * float(scale)) * float(2**bits)).astype(np.int64)
+    nonzero = np.nonzero(t)[0]
+    last = int(nonzero[-1]) + 1 if nonzero.size else 1
+    return t[:last].astype(np.int32)
+
+
+def softmax_multiplier(node: Node) -> tuple[int, int]:
+    """(q, shift) taking a 2^-23 fixed-point probability to the output scale."""
+    sy, _ = scale_zp(node.outputs[0], node)
+    return quantize_multiplier(2.0**-SOFTMAX_PROB_BITS / sy)
+
+
+@register_op
+class QSoftmax(_QOp):
+    """int8 Softmax over `axis` (tensor viewed as [outer, length, inner]), all integer:
+    e = T[max - x] from the compile-time exp table T (input 1), p = round(e 2^23 / sum e),
+    y = zp_y + mbqm(p, 2^-23 / s_y)."""
+
+    name = "QSoftmax"
+    attrs = {"axis": Attr("int", -1), "flatten": Attr("int", 0)}
+
+    def infer(self, node: Node) -> list[TensorType]:
+        return _i8(node, input_type(node, 0).shape)
+
+    def geometry(self, node: Node) -> tuple[int, int, int]:
+        shape = input_type(node, 0).shape
+        axis = node.attrs["axis"]
+        if node.attrs.get("flatten"):
+            outer = int(np.prod(shape[:axis]))
+            return outer, int(np.prod(shape[axis:])), 1
+        return split_axis(shape, axis)
+
+    def reference(self, node: Node, inputs: list[np.ndarray | None]) -> list[np.ndarray]:
+        x, t = inputs
+        assert x is not None and t is not None
+        outer, length, inner = self.geometry(node)
+        v = x.astype(np.int64).reshape(outer, length, inner)
+        d = v.max(axis=1, keepdims=True) - v
+        table = t.astype(np.int64)
+        e = np.where(d < table.size, table[np.minimum(d, table.size - 1)], 0)
+        total = e.sum(axis=1, keepdims=True)
+        p = (e * (1 << SOFTMAX_PROB_BITS) + total // 2) // total
+        q, s = softmax_multiplier(node)
+        _, zy = self.out(node)
+        return [requantize(p, q, s, zy).reshape(x.shape)]
+
+    def emit(self, node: Node, ctx: EmitContext) -> None:
+        x, t = node.inputs
+        y = node.outputs[0]
+        assert x is not None and t is not None
+        outer, length, inner = self.geometry(node)
+        q, s = softmax_multiplier(node)
+        _, zy = self.out(node)
+        fields = [outer, length, inner, t.type.numel, ctx.ptr(t), q, s, zy]
+        params = ctx.params("tinyc_qsoftmax_params", "{" + ", ".join(map(str, fields)) + "}",
+                            f"qsoftmax_{y.name}")
+        ctx.call("qsoftmax", "tinyc_softmax_s8", ctx.ptr(x), ctx.ptr(y), params)
+
+
+# -- dynamic quantization (int8 weights, activations quantized per inference) ---------------
+
+
+def _dyn_act(node: Node) -> tuple[str, list[float]]:
+    return node.attrs.get("activation", ""), list(node.attrs.get("activation_params", []))
+
+
+def dyn_epilogue(
+    acc: np.ndarray, x_scale: np.ndarray, w_scales: np.ndarray, bias: np.ndarray | None,
+    channel_shape: tuple[int, ...], act: tuple[str, list[float]],
+) -> np.ndarray:
+    """y = act(float(acc) * (x_scale * w_scale[c]) + b[c]), float32 step by step like C."""
+    s = (np.float32(x_scale.reshape(())) * w_scales.astype(np.float32)).astype(np.float32)
+    y = acc.astype(np.float32) * s.reshape(channel_shape)
+    if bias is not None:
+        y = (y + bias.astype(np.float32).reshape(channel_shape)).astype(np.float32)
+    return apply_activation(y.astype(np.float32), act[0], act[1])
+
+
+class _QDyn(OpDef):
+    """Hybrid ops of dynamic quantization: X uint8 with a run-time scale and zero point (the
+    outputs of DynamicQuantizeLinear), int8 symmetric per-channel weights, an integer
+    accumulation, and a float32 epilogue act(acc * s_x * s_w[c] + b[c]). Only the clamp
+    activations (Relu, Clip) are fused, so the float epilogue stays exact."""
+
+    def w_scales(self, node: Node) -> np.ndarray:
+        w = node.inputs[3]
+        assert w is not None
+        _weight_check(node, w)
+        return channel_scales(quant_of(w, node), w.shape[0]).astype(np.float32)
+
+    def emit_tables(self, node: Node, ctx: EmitContext) -> tuple[str, str]:
+        w = node.inputs[3]
+        y = node.outputs[0]
+        assert w is not None
+        ws = ctx.table(DType.F32, self.w_scales(node), f"wscale_{y.name}")
+        act, uses_math = act_c_init(*_dyn_act(node))
+        ctx.uses_math |= uses_math
+        return ws, act
+
+
+@register_op
+class QDynConv(_QDyn):
+    """Dynamic-quantization convolution: inputs (X u8, x_scale, x_zero_point, W i8, B f32?)."""
+
+    name = "QDynConv"
+    attrs = {**CONV_ATTRS, "activation": Attr("string", ""),
+             "activation_params": Attr("floats", [])}
+
+    def infer(self, node: Node) -> list[TensorType]:
+        x, w = input_type(node, 0), input_type(node, 3)
+        a = node.attrs
+        n = x.rank - 2
+        spatial = tuple(
+            output_size(x.shape[2 + i], w.shape[2 + i], a["strides"][i], a["dilations"][i],
+                        a["pads"][i], a["pads"][i + n], False)
+            for i in range(n)
+        )
+        return [TensorType(DType.F32, (x.shape[0], w.shape[0]) + spatial)]
+
+    def reference(self, node: Node, inputs: list[np.ndarray | None]) -> list[np.ndarray]:
+        x, xs, xz, w = inputs[:4]
+        b = inputs[4] if len(inputs) > 4 else None
+        assert x is not None and xs is not None and xz is not None and w is not None
+        a = node.attrs
+        acc = conv_reference(x.astype(np.int64) - np.int64(xz.reshape(())), w.astype(np.int64),
+                             None, a["strides"], a["dilations"], a["pads"], a["group"],
+                             node.outputs[0].shape[2:], acc_dtype=np.int64)
+        _check_acc(acc, node)
+        shape = (1, -1) + (1,) * (acc.ndim - 2)
+        return [dyn_epilogue(acc, xs, self.w_scales(node), b, shape, _dyn_act(node))]
+
+    def macs(self, node: Node) -> int:
+        return node.outputs[0].type.numel * int(np.prod(input_type(node, 3).shape[1:]))
+
+    def emit(self, node: Node, ctx: EmitContext) -> None:
+        x, xs, xz, w = node.inputs[:4]
+        b, y = node.input(4), node.outputs[0]
+        assert x is not None and xs is not None and xz is not None and w is not None
+        ws, act = self.emit_tables(node, ctx)
+        fields = conv_geometry(x.shape, w.shape, y.shape, node.attrs)
+        init = "{" + ", ".join(map(str, fields)) + f", {ws}, {act}}}"
+        params = ctx.params("tinyc_dconv_params", init, f"dconv_{y.name}")
+        ctx.call("qdynamic", "tinyc_conv2d_u8s8_f32", ctx.ptr(x), ctx.ptr(xs), ctx.ptr(xz),
+                 ctx.ptr(w), ctx.ptr(b) if b is not None else "NULL", ctx.ptr(y), params)
+
+
+@register_op
+class QDynGemm(_QDyn):
+    """Dynamic-quantization fully connected: Y[..., n] from X[..., k] u8 and W[n, k] i8."""
+
+    name = "QDynGemm"
+    attrs = {"activation": Attr("string", ""), "activation_params": Attr("floats", [])}
+
+    def infer(self, node: Node) -> list[TensorType]:
+        x, w = input_type(node, 0), input_type(node, 3)
+        if w.rank != 2 or x.shape[-1] != w.shape[1]:
+            raise ModelError(f"QDynGemm node '{node.name}': X {list(x.shape)}, W {list(w.shape)}")
+        return [TensorType(DType.F32, x.shape[:-1] + (w.shape[0],))]
+
+    def reference(self, node: Node, inputs: list[np.ndarray | None]) -> list[np.ndarray]:
+        x, xs, xz, w = inputs[:4]
+        b = inputs[4] if len(inputs) > 4 else None
+        assert x is not None and xs is not None and xz is not None and w is not None
+        k = w.shape[1]
+        acc = (x.reshape(-1, k).astype(np.int64) - np.int64(xz.reshape(()))) @ w.astype(np.int64).T
+        _check_acc(acc, node)
+        y = dyn_epilogue(acc, xs, self.w_scales(node), b, (1, -1), _dyn_act(node))
+        return [y.reshape(node.outputs[0].shape)]
+
+    def macs(self, node: Node) -> int:
+        return node.outputs[0].type.numel * input_type(node, 3).shape[1]
+
+    def emit(self, node: Node, ctx: EmitContext) -> None:
+        x, xs, xz, w = node.inputs[:4]
+        b, y = node.input(4), node.outputs[0]
+        assert x is not None and xs is not None and xz is not None and w is not None
+        ws, act = self.emit_tables(node, ctx)
+        n, k = w.shape
+        init = f"{{{x.type.numel // max(k, 1)}, {k}, {n}, {ws}, {act}}}"
+        params = ctx.params("tinyc_dfc_params", init, f"dfc_{y.name}")
+        ctx.call("qdynamic", "tinyc_fully_connected_u8s8_f32", ctx.ptr(x), ctx.ptr(xs),
+                 ctx.ptr(xz), ctx.ptr(w), ctx.ptr(b) if b is not None else "NULL", ctx.ptr(y),
+                 params)

@@ -1,0 +1,195 @@
+"""tinyc's own sparse-weight forms of Conv and Gemm (not ONNX ops).
+
+`SparseConv(X, values, deltas, row_nnz, B?)` and `SparseGemm(A, values, deltas, row_nnz,
+B?)` hold their weight in the delta-coded CSR form of `tinyc.prune.sparse` (three constant
+inputs) and its dense shape in `weight_shape`. The `sparsify-weights` pass creates them
+from Conv, Gemm and MatMul when the cost model says the sparse kernel pays; the ONNX
+exporter turns them back into the dense ops. Their `reference` decodes the weight and runs
+the dense semantics, so the interpreter is the oracle for the C kernels
+(codegen/kernels/tinyc_sparse.h), which sum the same products in the same order.
+
+SparseGemm is always `A [M,K]` times the `[N,K]` weight transposed (the pass transposes a
+`transB=0` weight at compile time), `alpha` kept, and its bias already multiplied by beta
+and broadcast to `[N]`.
+"""
+
+from __future__ import annotations
+
+from math import prod
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from tinyc.backend.cliterals import c_scalar
+from tinyc.errors import ModelError, UnsupportedError
+from tinyc.ir import DType, Node, TensorType
+from tinyc.ops.activation import act_c_init, apply_activation
+from tinyc.ops.conv import conv_reference
+from tinyc.ops.registry import Attr, OpDef, const_input, input_type, register_op
+from tinyc.ops.window import output_size
+
+if TYPE_CHECKING:
+    from tinyc.backend.context import EmitContext
+
+_ACT = {"activation": Attr("string", ""), "activation_params": Attr("floats", [])}
+_INDEX_TYPES = (DType.U8, DType.U16)
+
+
+def _check_storage(node: Node, rows: int) -> None:
+    values, deltas, row_nnz = (input_type(node, i) for i in (1, 2, 3))
+    if values.rank != 1 or deltas.shape != values.shape:
+        raise ModelError(f"{node.op} node '{node.name}': values and deltas must be 1-D, same size")
+    if deltas.dtype not in _INDEX_TYPES:
+        raise ModelError(f"{node.op} node '{node.name}': deltas must be u8 or u16")
+    if row_nnz.dtype is not DType.U16 or row_nnz.shape != (rows,):
+        raise ModelError(f"{node.op} node '{node.name}': row_nnz must be u16[{rows}]")
+    b = node.input(4)
+    if b is not None and b.shape != (rows,):
+        raise ModelError(f"{node.op} node '{node.name}': bias must be [{rows}]")
+
+
+def dense_weight(node: Node) -> np.ndarray:
+    """The weight as a dense `weight_shape` array, decoded from the three constants."""
+    from tinyc.prune.sparse import decode
+
+    shape = tuple(node.attrs["weight_shape"])
+    values = const_input(node, 1, "values")
+    deltas = const_input(node, 2, "deltas")
+    row_nnz = const_input(node, 3, "row_nnz")
+    try:
+        return decode(values, deltas, row_nnz, prod(shape[1:])).reshape(shape)
+    except ValueError as exc:
+        raise ModelError(f"{node.op} node '{node.name}': {exc}") from None
+
+
+def _index_bits(node: Node) -> int:
+    deltas = node.inputs[2]
+    assert deltas is not None
+    return 8 * deltas.dtype.itemsize
+
+
+@register_op
+class SparseConv(OpDef):
+    """Conv (1-D or 2-D, grouped, fused activation) with a CSR weight."""
+
+    name = "SparseConv"
+    attrs = {
+        "weight_shape": Attr("ints"),
+        "dilations": Attr("ints", []),
+        "group": Attr("int", 1),
+        "kernel_shape": Attr("ints", []),
+        "pads": Attr("ints", []),
+        "strides": Attr("ints", []),
+        **_ACT,
+    }
+
+    def infer(self, node: Node) -> list[TensorType]:
+        x = input_type(node, 0)
+        w = tuple(node.attrs["weight_shape"])
+        a = node.attrs
+        if x.rank not in (3, 4) or len(w) != x.rank or x.shape[1] != w[1] * a["group"]:
+            raise ModelError(f"SparseConv node '{node.name}': input {list(x.shape)} and "
+                             f"weight {list(w)} (group {a['group']}) do not agree")
+        _check_storage(node, w[0])
+        n = x.rank - 2
+        spatial = tuple(
+            output_size(x.shape[2 + i], w[2 + i], a["strides"][i], a["dilations"][i],
+                        a["pads"][i], a["pads"][i + n], False)
+            for i in range(n)
+        )
+        return [TensorType(x.dtype, (x.shape[0], w[0]) + spatial)]
+
+    def reference(self, node: Node, inputs: list[np.ndarray | None]) -> list[np.ndarray]:
+        x = inputs[0]
+        assert x is not None
+        b = inputs[4] if len(inputs) > 4 else None
+        a = node.attrs
+        out = conv_reference(x, dense_weight(node), b, a["strides"], a["dilations"], a["pads"],
+                             a["group"], node.outputs[0].shape[2:])
+        return [apply_activation(out.astype(x.dtype), a["activation"], a["activation_params"])]
+
+    def macs(self, node: Node) -> int:
+        """Multiplies by a nonzero weight (the work the sparse kernel really does)."""
+        values = node.inputs[1]
+        assert values is not None and values.const is not None
+        y = node.outputs[0]
+        return int(np.count_nonzero(values.const)) * y.shape[0] * prod(y.shape[2:])
+
+    def emit(self, node: Node, ctx: EmitContext) -> None:
+        x, v, d, r = node.inputs[:4]
+        b = node.input(4)
+        y = node.outputs[0]
+        assert x is not None and v is not None and d is not None and r is not None
+        if x.dtype is not DType.F32:
+            raise UnsupportedError(f"op SparseConv (node '{node.name}') on {x.dtype.value}")
+        a = node.attrs
+        ws = list(a["weight_shape"])
+        n_sp = x.type.rank - 2
+        xs = (1,) * (2 - n_sp) + x.shape[2:]
+        ks = [1] * (2 - n_sp) + ws[2:]
+        ys = (1,) * (2 - n_sp) + y.shape[2:]
+        st = [1] * (2 - n_sp) + a["strides"]
+        dl = [1] * (2 - n_sp) + a["dilations"]
+        pads = a["pads"]
+        pad_top, pad_left = ([0] + pads[:1]) if n_sp == 1 else pads[:2]
+        act, uses_math = act_c_init(a["activation"], a["activation_params"])
+        ctx.uses_math |= uses_math
+        fields = [x.shape[0], x.shape[1], xs[0], xs[1], ws[0], ys[0], ys[1], ks[0], ks[1],
+                  a["group"], st[0], st[1], dl[0], dl[1], pad_top, pad_left, _index_bits(node)]
+        params = ctx.params("tinyc_sparse_conv2d_params",
+                            "{" + ", ".join(str(f) for f in fields) + f", {act}}}",
+                            f"sparse_conv_{y.name}")
+        bias = ctx.ptr(b) if b is not None else "NULL"
+        ctx.call("sparse", "tinyc_sparse_conv2d_f32", ctx.ptr(x), ctx.ptr(v), ctx.ptr(d),
+                 ctx.ptr(r), bias, ctx.ptr(y), params)
+
+
+@register_op
+class SparseGemm(OpDef):
+    """Y = act(alpha * A @ W.T + B) with W [N,K] in CSR, A [M,K], B [N] or absent."""
+
+    name = "SparseGemm"
+    attrs = {"weight_shape": Attr("ints"), "alpha": Attr("float", 1.0), **_ACT}
+
+    def infer(self, node: Node) -> list[TensorType]:
+        a = input_type(node, 0)
+        n, k = node.attrs["weight_shape"]
+        if a.rank != 2 or a.shape[1] != k:
+            raise ModelError(f"SparseGemm node '{node.name}': A {list(a.shape)}, weight [{n},{k}]")
+        _check_storage(node, n)
+        return [TensorType(a.dtype, (a.shape[0], n))]
+
+    def reference(self, node: Node, inputs: list[np.ndarray | None]) -> list[np.ndarray]:
+        a = inputs[0]
+        assert a is not None
+        b = inputs[4] if len(inputs) > 4 else None
+        y = np.asarray(node.attrs["alpha"], a.dtype) * (a @ dense_weight(node).T)
+        if b is not None:
+            y = y + b
+        y = y.astype(a.dtype)
+        return [apply_activation(y, node.attrs["activation"], node.attrs["activation_params"])]
+
+    def macs(self, node: Node) -> int:
+        values = node.inputs[1]
+        assert values is not None and values.const is not None
+        return int(np.count_nonzero(values.const)) * node.outputs[0].shape[0]
+
+    def emit(self, node: Node, ctx: EmitContext) -> None:
+        x, v, d, r = node.inputs[:4]
+        b = node.input(4)
+        y = node.outputs[0]
+        assert x is not None and v is not None and d is not None and r is not None
+        if x.dtype is not DType.F32:
+            raise UnsupportedError(f"op SparseGemm (node '{node.name}') on {x.dtype.value}")
+        n, k = node.attrs["weight_shape"]
+        act, uses_math = act_c_init(node.attrs["activation"], node.attrs["activation_params"])
+        ctx.uses_math |= uses_math
+        alpha = c_scalar(node.attrs["alpha"], DType.F32)
+        params = ctx.params(
+            "tinyc_sparse_gemm_params",
+            f"{{{x.shape[0]}, {n}, {k}, {alpha}, {_index_bits(node)}, {act}}}",
+            f"sparse_gemm_{y.name}",
+        )
+        bias = ctx.ptr(b) if b is not None else "NULL"
+        ctx.call("sparse", "tinyc_sparse_gemm_f32", ctx.ptr(x), ctx.ptr(v), ctx.ptr(d),
+                 ctx.ptr(r), bias, ctx.ptr(y), params)

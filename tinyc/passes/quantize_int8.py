@@ -1,0 +1,209 @@
+"""quantize-int8: static post-training quantization of a float graph to int8 integer kernels.
+
+Algorithm:
+
+1. prepare: activations that are not a clamp (HardSwish, Sigmoid, LeakyRelu, HardSigmoid)
+   are split out of the op they were fused into, so both values can be calibrated and the
+   activation becomes a lookup table; Relu/Clip stay fused (they become the int8 clamp).
+2. calibrate (done by the caller, `tinyc.quant.calibration`): the float graph runs on the
+   sample inputs and every float activation gets an observed range (min-max, percentile or
+   MSE-optimal).
+3. choose parameters: int8 asymmetric per tensor from each range; data movement and pools
+   reuse their input's parameters (so they stay exact and free), Softmax/Sigmoid outputs get
+   scale 1/256 and zero point -128, Tanh 1/128 and 0 (the full output range).
+4. insert QuantizeLinear -> DequantizeLinear pairs on every float activation edge: the graph
+   is now a QDQ graph, exactly like one produced by onnxruntime's quantizer.
+5. lower it with `tinyc.quant.lower` (the same code that imports QDQ models): each float op
+   between DQ and Q becomes an integer op; weights are quantized symmetric per output
+   channel, biases to int32 at s_x * s_w. What has no integer kernel stays float between a
+   DequantizeLinear and a QuantizeLinear (listed in the compile output).
+6. interface: by default the graph keeps float inputs and outputs (QuantizeLinear /
+   DequantizeLinear run at the boundary in C); `io=int8` exposes the int8 tensors instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from tinyc.errors import UsageError
+from tinyc.ir import DType, Graph, Node, QuantParams, TensorType, Value
+from tinyc.passes.base import Pass, PassContext, PassResult, register_pass
+from tinyc.quant.calibration import float_activations
+from tinyc.quant.lower import (
+    MOVEMENT_OPS,
+    Lowering,
+    LowerReport,
+    _adopt,
+    int8_value,
+    make_dq,
+    make_q,
+)
+from tinyc.quant.params import params_from_range
+
+#: ops whose output reuses the input's quantization parameters
+SHARED_PARAMS_OPS = MOVEMENT_OPS | {
+    "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "Pad", "Dropout",
+}
+#: fixed output parameters of ops with a known output range
+FIXED_PARAMS = {
+    "Softmax": QuantParams((1.0 / 256.0,), (-128,)),
+    "Sigmoid": QuantParams((1.0 / 256.0,), (-128,)),
+    "Tanh": QuantParams((1.0 / 128.0,), (0,)),
+}
+#: fused activations (attribute form) and how their parameters map back to node attributes
+_UNFUSE = {
+    "HardSwish": (),
+    "Sigmoid": (),
+    "LeakyRelu": ("alpha",),
+    "HardSigmoid": ("alpha", "beta"),
+}
+QUANTIZED_KEY = "tinyc quantization"
+
+
+def prepare_for_quantization(graph: Graph) -> int:
+    """Split non-clamp fused activations into their own nodes (idempotent). Returns how
+    many were split."""
+    split = 0
+    for node in list(graph.nodes):
+        act = node.attrs.get("activation", "")
+        if not act or act in ("Relu", "Clip") or act not in _UNFUSE:
+            continue
+        params = list(node.attrs.get("activation_params", []))
+        node.attrs["activation"] = ""
+        node.attrs["activation_params"] = []
+        y = node.outputs[0]
+        pre = Value(graph.unique_name(f"{y.name}_pre_{act.lower()}"), TensorType(y.dtype, y.shape))
+        _adopt(node, [pre, *node.outputs[1:]])
+        attrs = dict(zip(_UNFUSE[act], params, strict=False))
+        act_node = Node(act, [pre], [], attrs, name=f"{node.name}_{act.lower()}")
+        _adopt(act_node, [y])
+        graph.insert_after(node, act_node)
+        split += 1
+    return split
+
+
+def choose_params(
+    graph: Graph, ranges: Mapping[str, tuple[float, float]]
+) -> dict[str, QuantParams]:
+    """Per float activation value name, its int8 parameters (see the module docstring)."""
+    params: dict[str, QuantParams] = {}
+    for v in graph.inputs:
+        if v.dtype.is_float and v.name in ranges:
+            params[v.name] = params_from_range(*ranges[v.name])
+    for node in graph.nodes:
+        first = node.inputs[0] if node.inputs else None
+        for out in node.outputs:
+            if not out.dtype.is_float:
+                continue
+            if node.op in SHARED_PARAMS_OPS and first is not None and first.name in params:
+                params[out.name] = params[first.name]
+            elif node.op in FIXED_PARAMS:
+                params[out.name] = FIXED_PARAMS[node.op]
+            elif out.name in ranges:
+                params[out.name] = params_from_range(*ranges[out.name])
+    return params
+
+
+def insert_qdq(graph: Graph, params: Mapping[str, QuantParams]) -> int:
+    """A QuantizeLinear -> DequantizeLinear pair after every float activation that has
+    parameters; all its former uses (and graph outputs) read the dequantized value."""
+    inserted = 0
+    head = 0
+    for v in float_activations(graph):
+        p = params.get(v.name)
+        if p is None or v.dtype is not DType.F32:
+            continue
+        uses = list(v.uses)
+        vq = int8_value(graph, f"{v.name}_q", v.shape, p)
+        vd = Value(graph.unique_name(f"{v.name}_dq"), TensorType(DType.F32, v.shape))
+        q = make_q(graph, v, vq, p, v.name)
+        dq = make_dq(graph, vq, vd, p, v.name)
+        if v.producer is not None:
+            graph.insert_after(v.producer, q)
+        else:
+            graph.nodes.insert(head, q)
+            head += 1
+        graph.insert_after(q, dq)
+        if v.producer is None:
+            head += 1
+        for use in uses:
+            use.node.set_input(use.index, vd)
+        if any(o is v for o in graph.outputs):
+            # the interface keeps the model's output names
+            v.name, vd.name = graph.unique_name(f"{v.name}_float"), v.name
+            graph.outputs = [vd if o is v else o for o in graph.outputs]
+        inserted += 1
+    return inserted
+
+
+def expose_int8_io(graph: Graph) -> None:
+    """Make quantized graph inputs/outputs the interface: a float input read only by one
+    QuantizeLinear is replaced by that node's int8 output, and an output produced by a
+    DequantizeLinear of an int8 value by that value."""
+    for i, v in enumerate(list(graph.inputs)):
+        users = v.users()
+        if v.dtype is not DType.F32 or len(users) != 1 or users[0].op != "QuantizeLinear":
+            raise UsageError(f"--io int8: input '{v.name}' is not quantized at the boundary")
+        q = users[0]
+        vq = q.outputs[0]
+        q.drop_inputs()
+        graph.nodes = [n for n in graph.nodes if n is not q]
+        vq.producer = None
+        graph.inputs[i] = vq
+        v.name, vq.name = f"{v.name}_float", v.name  # the interface keeps the model's names
+    for i, v in enumerate(list(graph.outputs)):
+        dq = v.producer
+        src = dq.inputs[0] if dq is not None and dq.op == "DequantizeLinear" else None
+        if src is None or src.dtype is not DType.I8 or src.const is not None:
+            raise UsageError(f"--io int8: output '{v.name}' is not an int8 tensor")
+        graph.outputs[i] = src
+        if not any(o is src for o in graph.outputs[:i]) and src not in graph.inputs:
+            v.name, src.name = graph.unique_name(f"{v.name}_float"), v.name
+    _drop_unused(graph)
+
+
+def _drop_unused(graph: Graph) -> None:
+    outputs = {id(v) for v in graph.outputs}
+    changed = True
+    while changed:
+        changed = False
+        for node in reversed(list(graph.nodes)):
+            if all(not o.uses and id(o) not in outputs for o in node.outputs):
+                graph.erase(node)
+                changed = True
+    graph.remove_unused_constants()
+
+
+def record(ctx: PassContext, graph: Graph, report: LowerReport, how: str) -> None:
+    graph.metadata[QUANTIZED_KEY] = how
+    for key, n in sorted(report.counts.items()):
+        ctx.count(f"lower:{key}", n)
+
+
+@register_pass
+@dataclass(frozen=True)
+class QuantizeInt8(Pass):
+    """Static int8 quantization with calibrated ranges (see the module docstring).
+
+    Preconditions: a float graph and `ranges` for its activations, computed on the graph as
+    `prepare_for_quantization` leaves it (the compiler's `--quantize int8 --calib` does both).
+    Refuses to run without ranges; does nothing on a graph it has already quantized."""
+
+    name = "quantize-int8"
+    summary = "static int8 quantization from calibration ranges (--quantize int8 --calib)"
+    ranges: Mapping[str, tuple[float, float]] | None = None
+    """value name -> observed (low, high), from `tinyc.quant.calibration.calibrate`"""
+    description: str = "int8 static"
+    """recorded in the graph metadata (and the generated C's provenance comment)"""
+
+    def run(self, graph: Graph, ctx: PassContext) -> PassResult:
+        if QUANTIZED_KEY in graph.metadata:
+            return PassResult(graph, False)
+        if not self.ranges:
+            raise UsageError("quantize-int8 needs calibration data: --quantize int8 --calib X.npy")
+        prepare_for_quantization(graph)
+        insert_qdq(graph, choose_params(graph, self.ranges))
+        report = Lowering(graph).run()
+        record(ctx, graph, report, self.description)
+        return PassResult(graph, True)

@@ -1,0 +1,218 @@
+"""Calibration: run the float graph on sample inputs and choose every activation's range.
+
+The reference interpreter evaluates the graph sample by sample; an observer per float
+activation value (graph inputs and node outputs) records what it sees. Three methods:
+
+- `minmax`: the smallest and largest value seen (one pass);
+- `percentile`: the `percentile` / `100 - percentile` points of the value distribution,
+  which ignores rare outliers (two passes: min-max, then a histogram over that range);
+- `mse`: the range [a * min, a * max] whose int8 quantization has the smallest expected
+  squared error over the histogram, with a searched in (0, 1] (two passes).
+
+Ranges always include 0 (see `tinyc.quant.params.params_from_range`).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TextIO
+
+import numpy as np
+
+from tinyc.errors import UsageError
+from tinyc.ir import Graph, Value
+from tinyc.ops import get_op
+from tinyc.quant.params import QMAX, QMIN, dequantize_array, params_from_range, quantize_array
+
+METHODS = ("minmax", "percentile", "mse")
+HISTOGRAM_BINS = 2048
+DEFAULT_PERCENTILE = 99.99
+
+Sample = dict[str, np.ndarray]
+Ranges = dict[str, tuple[float, float]]
+
+
+def load_samples(path: str | Path, graph: Graph) -> list[Sample]:
+    """Calibration samples from a `.npy` (one input: [N, *shape], or [N, *shape[1:]] when the
+    batch is 1) or a `.npz` keyed by input name (the same rule per input, equal N)."""
+    p = Path(path)
+    if not p.is_file():
+        raise UsageError(f"no such calibration file: {p}")
+    try:
+        data = np.load(p, allow_pickle=False)
+    except Exception as exc:  # numpy raises several unrelated types
+        raise UsageError(f"{p}: not a .npy or .npz file ({type(exc).__name__})") from None
+    if isinstance(data, np.ndarray):
+        if len(graph.inputs) != 1:
+            names = ", ".join(v.name for v in graph.inputs)
+            raise UsageError(f"{p}: the model has inputs {names}; use a .npz keyed by name")
+        arrays = {graph.inputs[0].name: data}
+    else:
+        missing = [v.name for v in graph.inputs if v.name not in data.files]
+        if missing:
+            raise UsageError(f"{p}: no array for input(s) {', '.join(missing)}")
+        arrays = {v.name: data[v.name] for v in graph.inputs}
+    per_input = {v.name: _split(arrays[v.name], v, p) for v in graph.inputs}
+    counts = {len(s) for s in per_input.values()}
+    if len(counts) != 1:
+        raise UsageError(f"{p}: inputs have different sample counts {sorted(counts)}")
+    n = counts.pop()
+    if n == 0:
+        raise UsageError(f"{p}: no calibration samples")
+    return [{name: s[i] for name, s in per_input.items()} for i in range(n)]
+
+
+def _split(arr: np.ndarray, value: Value, path: Path) -> list[np.ndarray]:
+    shape = value.shape
+    if arr.ndim == len(shape) + 1 and tuple(arr.shape[1:]) == shape:
+        samples = arr
+    elif shape and shape[0] == 1 and arr.ndim == len(shape) and tuple(arr.shape[1:]) == shape[1:]:
+        samples = arr.reshape((arr.shape[0],) + shape)
+    else:
+        raise UsageError(
+            f"{path}: input '{value.name}' needs samples shaped [N, {', '.join(map(str, shape))}]"
+            + (f" or [N, {', '.join(map(str, shape[1:]))}]" if shape and shape[0] == 1 else "")
+            + f", got {list(arr.shape)}"
+        )
+    return [np.asarray(s, value.dtype.np) for s in samples]
+
+
+def float_activations(graph: Graph) -> list[Value]:
+    """The values calibration observes: float graph inputs and float node outputs."""
+    values = [v for v in graph.inputs if v.dtype.is_float]
+    values += [o for n in graph.nodes for o in n.outputs if o.dtype.is_float]
+    return values
+
+
+def evaluate_all(graph: Graph, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Every value's data for one sample (the interpreter's loop, keeping intermediates)."""
+    env: dict[int, np.ndarray] = {}
+    named: dict[str, np.ndarray] = {}
+    for v in graph.inputs:
+        env[id(v)] = np.asarray(feeds[v.name]).reshape(v.shape).astype(v.dtype.np)
+        named[v.name] = env[id(v)]
+
+    def get(v: Value | None) -> np.ndarray | None:
+        if v is None:
+            return None
+        return v.const if v.const is not None else env[id(v)]
+
+    for node in graph.nodes:
+        results = get_op(node.op).reference(node, [get(v) for v in node.inputs])
+        for out, data in zip(node.outputs, results, strict=False):
+            arr = np.asarray(data).reshape(out.shape).astype(out.dtype.np, copy=False)
+            env[id(out)] = arr
+            named[out.name] = arr
+    return named
+
+
+class Progress:
+    """A one-line text progress bar on stderr (nothing when disabled)."""
+
+    def __init__(self, total: int, label: str, stream: TextIO | None) -> None:
+        self.total, self.label, self.stream, self.done = total, label, stream, 0
+
+    def step(self) -> None:
+        """Redraw in place on a terminal; elsewhere print a line per quarter."""
+        self.done += 1
+        if self.stream is None:
+            return
+        width = 30
+        filled = width * self.done // max(self.total, 1)
+        text = f"{self.label} [{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total}"
+        last = self.done == self.total
+        if self.stream.isatty():
+            self.stream.write("\r" + text + ("\n" if last else ""))
+        elif last or 4 * self.done // self.total != 4 * (self.done - 1) // self.total:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
+
+def _minmax_pass(graph: Graph, samples: Sequence[Sample], names: list[str],
+                 progress: Progress) -> Ranges:
+    lo = {n: np.inf for n in names}
+    hi = {n: -np.inf for n in names}
+    for sample in samples:
+        values = evaluate_all(graph, sample)
+        for n in names:
+            x = values[n]
+            finite = x[np.isfinite(x)] if x.size else x
+            if finite.size:
+                lo[n] = min(lo[n], float(finite.min()))
+                hi[n] = max(hi[n], float(finite.max()))
+        progress.step()
+    return {n: (lo[n] if np.isfinite(lo[n]) else 0.0, hi[n] if np.isfinite(hi[n]) else 0.0)
+            for n in names}
+
+
+def _histograms(graph: Graph, samples: Sequence[Sample], ranges: Ranges,
+                progress: Progress) -> dict[str, np.ndarray]:
+    hists = {n: np.zeros(HISTOGRAM_BINS, np.int64) for n in ranges}
+    for sample in samples:
+        values = evaluate_all(graph, sample)
+        for n, (lo, hi) in ranges.items():
+            if hi > lo:
+                h, _ = np.histogram(values[n], bins=HISTOGRAM_BINS, range=(lo, hi))
+                hists[n] += h
+        progress.step()
+    return hists
+
+
+def _percentile_range(hist: np.ndarray, lo: float, hi: float, pct: float) -> tuple[float, float]:
+    if hi <= lo or hist.sum() == 0:
+        return lo, hi
+    edges = np.linspace(lo, hi, HISTOGRAM_BINS + 1)
+    cdf = np.cumsum(hist) / hist.sum()
+    low_q, high_q = (100.0 - pct) / 100.0, pct / 100.0
+    i_lo = int(np.searchsorted(cdf, low_q, side="left"))
+    i_hi = int(np.searchsorted(cdf, high_q, side="left"))
+    return float(edges[i_lo]), float(edges[min(i_hi + 1, HISTOGRAM_BINS)])
+
+
+def _mse_range(hist: np.ndarray, lo: float, hi: float) -> tuple[float, float]:
+    if hi <= lo or hist.sum() == 0:
+        return lo, hi
+    edges = np.linspace(lo, hi, HISTOGRAM_BINS + 1)
+    centers = ((edges[:-1] + edges[1:]) / 2).astype(np.float32)
+    weights = hist.astype(np.float64)
+    best, best_err = (lo, hi), np.inf
+    for alpha in np.linspace(1.0, 0.2, 81):
+        p = params_from_range(lo * alpha, hi * alpha)
+        s, z = p.scale[0], p.zero_point[0]
+        back = dequantize_array(quantize_array(centers, s, z, QMIN, QMAX), s, z)
+        err = float(np.sum(weights * (back.astype(np.float64) - centers) ** 2))
+        if err < best_err - 1e-12 * abs(best_err):
+            best, best_err = (lo * float(alpha), hi * float(alpha)), err
+    return best
+
+
+def calibrate(
+    graph: Graph,
+    samples: Sequence[Sample],
+    method: str = "minmax",
+    percentile: float = DEFAULT_PERCENTILE,
+    stream: TextIO | None = None,
+) -> Ranges:
+    """Observed range of every float activation of `graph` over `samples`."""
+    if method not in METHODS:
+        raise UsageError(f"unknown calibration method '{method}' (use {', '.join(METHODS)})")
+    names = [v.name for v in float_activations(graph)]
+    passes = 1 if method == "minmax" else 2
+    progress = Progress(passes * len(samples), f"calibrating ({method})", stream)
+    ranges = _minmax_pass(graph, samples, names, progress)
+    if method == "minmax":
+        return ranges
+    hists = _histograms(graph, samples, ranges, progress)
+    pick: Callable[[np.ndarray, float, float], tuple[float, float]]
+    if method == "percentile":
+        def pick(h: np.ndarray, lo: float, hi: float) -> tuple[float, float]:
+            return _percentile_range(h, lo, hi, percentile)
+    else:
+        pick = _mse_range
+    return {n: pick(hists[n], *ranges[n]) for n in names}
+
+
+def default_stream() -> TextIO:
+    return sys.stderr
