@@ -10,6 +10,7 @@ from tinyc.ops import (  # noqa: F401  (imported for registration)
     fill,
     index,
     logic,
+    loss,
     matmul,
     norm,
     pad,

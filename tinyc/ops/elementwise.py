@@ -468,6 +468,13 @@ class _Binary(OpDef):
         if act and y.dtype is not DType.F32:
             raise refuse(node, f"on {y.dtype.value} tensors with a fused activation")
         family = arith_family(node, y.dtype, self.types)
+        if act and self.kernel in ("add", "sub", "mul", "div"):
+            # one pass: tinyc_<op>_act_f32 applies the activation before each store
+            init, uses_math = act_c_init(act, list(node.attrs.get("activation_params", [])))
+            ctx.uses_math |= uses_math
+            params = ctx.params("tinyc_act", init, f"act_{y.name}")
+            emit_binary(ctx, family, f"tinyc_{self.kernel}_act_f32", a, b, y, extra=(params,))
+            return
         emit_binary(ctx, family, f"tinyc_{self.kernel_name(node)}_{sfx(y.dtype)}", a, b, y)
         if act and y.type.numel:
             _emit_act_f32(ctx, ctx.ptr(y), y, act, list(node.attrs.get("activation_params", [])))

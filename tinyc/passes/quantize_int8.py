@@ -130,8 +130,8 @@ def insert_qdq(graph: Graph, params: Mapping[str, QuantParams]) -> int:
         for use in uses:
             use.node.set_input(use.index, vd)
         if any(o is v for o in graph.outputs):
-            # the interface keeps the model's output names
-            v.name, vd.name = graph.unique_name(f"{v.name}_float"), v.name
+            if v.producer is not None:  # the interface keeps the model's output names
+                v.name, vd.name = graph.unique_name(f"{v.name}_float"), v.name
             graph.outputs = [vd if o is v else o for o in graph.outputs]
         inserted += 1
     return inserted

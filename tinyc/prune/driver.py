@@ -79,14 +79,17 @@ def prune_graph(graph: Graph, options: Options, ctx: PassContext) -> Graph:
 
 
 def sparse_policy(options: Options) -> str:
-    """`--sparse`, defaulting to auto from -O1 or with --prune, never at -O0."""
+    """`--sparse`; by default auto with --prune or at -O1/-O2, never at -O0 or with an
+    explicit `--passes` pipeline (which runs exactly what it names)."""
     if options.sparse is not None:
         if options.sparse not in POLICIES:
             raise UsageError(f"--sparse must be one of {', '.join(POLICIES)}")
         return options.sparse
-    if options.prune or options.opt_level >= 1:
+    if options.prune:
         return "auto"
-    return "never"
+    if options.passes is not None or options.opt_level < 1:
+        return "never"
+    return "auto"
 
 
 def sparsify_graph(graph: Graph, options: Options, ctx: PassContext) -> Graph:

@@ -15,8 +15,9 @@ The procedure (Frankle & Carbin 2019; rewinding to an early iterate, Frankle et 
    (global or per-layer ranking) to the next sparsity of the schedule, rewinds every
    parameter of the state to its rewind value (pruned weights to zero), and retrains
    through the callback; tinyc re-applies the masks to what the callback returns;
-3. the schedule removes `rate` of the surviving weights per round and stops exactly at
-   every requested sparsity, which is recorded (state, masks, metric).
+3. the schedule removes about `rate` of the surviving weights per round, spread so that
+   every requested sparsity is hit exactly; those rounds are recorded (state, masks,
+   metric).
 
 `one_shot` is the baseline: prune the trained weights once, then fine-tune from them.
 `apply_state` puts a result back into a graph (then compile or export it) and
@@ -26,6 +27,7 @@ The procedure (Frankle & Carbin 2019; rewinding to an early iterate, Frankle et 
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,18 +72,22 @@ class ImpResult:
 
 
 def schedule(targets: Sequence[float], rate: float = 0.2) -> list[float]:
-    """Increasing sparsities: each step removes `rate` of the surviving weights, and every
-    target is hit exactly (a step that would pass a target stops at it)."""
+    """Increasing sparsities that hit every target exactly: between two targets, the
+    number of rounds whose geometric rate is closest to `rate` (at least one), each round
+    removing the same fraction of the surviving weights."""
     if not 0 < rate < 1:
         raise UsageError(f"pruning rate per round must be in (0, 1), got {rate}")
-    goals = sorted({check_sparsity(t) for t in targets})
+    goals = sorted({check_sparsity(t) for t in targets} - {0.0})
     steps: list[float] = []
     current = 0.0
     for goal in goals:
-        while current < goal - 1e-9:
-            nxt = 1 - (1 - current) * (1 - rate)
-            current = goal if nxt > goal - 1e-3 else nxt
-            steps.append(round(current, 6))
+        keep = (1 - goal) / (1 - current)
+        rounds = max(1, round(math.log(keep) / math.log(1 - rate)))
+        per_round = keep ** (1 / rounds)
+        for i in range(1, rounds):
+            steps.append(round(1 - (1 - current) * per_round**i, 6))
+        steps.append(goal)
+        current = goal
     return steps
 
 

@@ -512,17 +512,27 @@ def _lower_fc(lw: Lowering, node: Node, a: Value | None, w: Value | None, bias_i
 
 
 def lower_gemm(lw: Lowering, node: Node) -> bool:
-    """``Q(Gemm(DQ(a), W, C)) -> QGemm(a, Wq[n,k], Cq)`` (transA = 0, C a vector)"""
+    """``Q(Gemm(DQ(a), W, C)) -> QGemm(a, Wq[n,k], Cq)`` (C a vector or scalar; with
+    transA an int8 Transpose of a comes first)"""
     a = node.attrs
-    if a.get("transA"):
-        return False
     c = node.input(2)
-    if c is not None and c.type.numel != node.outputs[0].shape[1] and c.type.numel != 1:
+    n = node.outputs[0].shape[1]
+    if c is not None and c.type.numel != 1 and not (c.type.numel == n and c.shape[-1] == n):
         return False
     w = lw.weight_source(node.inputs[1], 0 if a.get("transB") else 1,
                          transpose=not a.get("transB"))
-    return _lower_fc(lw, node, node.inputs[0], w, c, float(a.get("alpha", 1.0)),
-                     float(a.get("beta", 1.0)))
+    x = node.inputs[0]
+    if a.get("transA") and w is not None:
+        src = lw.dq_source(x)
+        if src is None or src.type.quant is None or lw.sink_with_clamp(node.outputs[0]) is None:
+            return False
+        xt = int8_value(lw.graph, f"{src.name}_t", src.shape[::-1], src.type.quant)
+        t = Node("Transpose", [src], [], {"perm": [1, 0]}, name=f"{node.name}_transpose_a")
+        _adopt(t, [xt])
+        lw.graph.insert_before(node, t)
+        x = Value(lw.graph.unique_name(f"{xt.name}_dq"), TensorType(DType.F32, xt.shape))
+        lw.graph.insert_before(node, make_dq(lw.graph, xt, x, src.type.quant, xt.name))
+    return _lower_fc(lw, node, x, w, c, float(a.get("alpha", 1.0)), float(a.get("beta", 1.0)))
 
 
 def lower_matmul(lw: Lowering, node: Node) -> bool:
@@ -678,12 +688,10 @@ def lower_movement(lw: Lowering, node: Node) -> bool:
     params = x.type.quant
     assert params is not None
     if node.op == "Pad":
+        # the pad value becomes the nearest int8 level (exact for 0, which is always one)
         value = float(node.attrs.get("value", 0.0))
         s, z = params.scale[0], params.zero_point[0]
-        qv = int(quantize_array(np.float32(value), s, z, QMIN, QMAX))
-        if float(dequantize_array(np.int64(qv), s, z)) != value:
-            return False
-        node.attrs["value"] = float(qv)
+        node.attrs["value"] = float(quantize_array(np.float32(value), s, z, QMIN, QMAX))
     v = node.outputs[0]
     r = int8_value(lw.graph, f"{v.name}_q", v.shape, params)
     node.set_input(0, x)

@@ -88,7 +88,7 @@ static void pointwise(const float *restrict X, const float *restrict W, const fl
         TINYC_FPU_MAC(a0, *u0++, *x);
         x += P;
       }
-      y[p] = tinyc_act_f32(a0, act);
+      y[p] = tinyc_fpu_act1(a0, act);
     }
   }
 }

@@ -22,6 +22,18 @@
 #define TINYC_FPU_MAC(acc, a, b) ((acc) += (a) * (b))
 #endif
 
+#if defined(__GNUC__) || defined(__clang__)
+#define TINYC_FPU_NOINLINE __attribute__((noinline, unused))
+#else
+#define TINYC_FPU_NOINLINE
+#endif
+
+/* The activations other than the clamp, out of line: inlined into every store they would
+ * multiply the code size for no speed (they are rare, and costly anyway). */
+static TINYC_FPU_NOINLINE float tinyc_fpu_act_other(float v, const tinyc_act *act) {
+  return tinyc_act_f32(v, act);
+}
+
 /* Stores 4 results `step` floats apart through the fused activation; the activation kind
  * is tested once per 4 results, and the common clamp (Relu, Relu6, Clip) is inline. */
 TINYC_INLINE void tinyc_fpu_store4(float *y, int32_t step, float v0, float v1, float v2,
@@ -33,10 +45,10 @@ TINYC_INLINE void tinyc_fpu_store4(float *y, int32_t step, float v0, float v1, f
     v2 = tinyc_clampf(v2, lo, hi);
     v3 = tinyc_clampf(v3, lo, hi);
   } else if (act->kind != TINYC_ACT_NONE) {
-    v0 = tinyc_act_f32(v0, act);
-    v1 = tinyc_act_f32(v1, act);
-    v2 = tinyc_act_f32(v2, act);
-    v3 = tinyc_act_f32(v3, act);
+    v0 = tinyc_fpu_act_other(v0, act);
+    v1 = tinyc_fpu_act_other(v1, act);
+    v2 = tinyc_fpu_act_other(v2, act);
+    v3 = tinyc_fpu_act_other(v3, act);
   }
   y[0] = v0;
   y[step] = v1;
@@ -47,7 +59,7 @@ TINYC_INLINE void tinyc_fpu_store4(float *y, int32_t step, float v0, float v1, f
 /* One result through the fused activation, the common clamp inline. */
 TINYC_INLINE float tinyc_fpu_act1(float v, const tinyc_act *act) {
   if (act->kind == TINYC_ACT_CLIP) return tinyc_clampf(v, act->a, act->b);
-  return act->kind == TINYC_ACT_NONE ? v : tinyc_act_f32(v, act);
+  return act->kind == TINYC_ACT_NONE ? v : tinyc_fpu_act_other(v, act);
 }
 
 /* acc + a[0]*b[0] + ... + a[n-1]*b[n-1], b strided by `sb`, in index order. */

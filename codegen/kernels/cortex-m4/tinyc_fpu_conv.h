@@ -38,7 +38,7 @@ static inline void tinyc_fpu_dw_plane(const float *x, const float *wk, float bia
         const float *wr = wk + (size_t)ky * p->kw;
         for (kx = kx0; kx < kx1; ++kx) TINYC_FPU_MAC(acc, xr[kx * p->dil_w], wr[kx]);
       }
-      y[(size_t)oy * p->ow + ox] = tinyc_act_f32(acc, &p->act);
+      y[(size_t)oy * p->ow + ox] = tinyc_fpu_act1(acc, &p->act);
     }
   }
 }

@@ -17,9 +17,9 @@ static inline float tinyc_fpu_gemm_epilogue(float acc, const float *C,
     case TINYC_BIAS_ROW: bias = C[j]; break;
     case TINYC_BIAS_COL: bias = C[i]; break;
     case TINYC_BIAS_FULL: bias = C[(size_t)i * p->n + j]; break;
-    default: return tinyc_act_f32(acc, &p->act);
+    default: return tinyc_fpu_act1(acc, &p->act);
   }
-  return tinyc_act_f32(acc + p->beta * bias, &p->act);
+  return tinyc_fpu_act1(acc + p->beta * bias, &p->act);
 }
 
 /* Row i of Y from row i of op(A), whose elements are `sa` floats apart (1, or m when A is

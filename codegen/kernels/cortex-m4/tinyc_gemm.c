@@ -31,7 +31,7 @@ void tinyc_matmul_f32(const float *restrict A, const float *restrict B, float *r
         tinyc_fpu_dot4_cols(acc, a, 1, b + j, n, k);
         tinyc_fpu_store4(y + j, 1, acc[0], acc[1], acc[2], acc[3], act);
       }
-      for (; j < n; ++j) y[j] = tinyc_act_f32(tinyc_fpu_dot(0.0f, a, b + j, n, k), act);
+      for (; j < n; ++j) y[j] = tinyc_fpu_act1(tinyc_fpu_dot(0.0f, a, b + j, n, k), act);
     }
   }
 }

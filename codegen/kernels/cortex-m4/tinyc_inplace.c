@@ -55,7 +55,7 @@ static void pixel_outputs(const float *x, const float *restrict W, const float *
   }
   for (; m < p->m; ++m) {
     const float acc = tinyc_fpu_dot(B ? B[m] : 0.0f, x, W + (size_t)m * C, 1, C);
-    out[(size_t)m * ostride] = tinyc_act_f32(acc, &p->act);
+    out[(size_t)m * ostride] = tinyc_fpu_act1(acc, &p->act);
   }
 }
 
@@ -77,7 +77,7 @@ void tinyc_conv1x1_stream_f32(const float *X, const float *restrict W, const flo
       for (m = 0; m < p->m; ++m) {
         const float acc = tinyc_fpu_dot(B ? B[m] : 0.0f, W + (size_t)m * p->c, X + px,
                                         (int32_t)plane, p->c);
-        scratch[m] = tinyc_act_f32(acc, &p->act);
+        scratch[m] = tinyc_fpu_act1(acc, &p->act);
       }
       for (m = 0; m < p->m; ++m) Y[(size_t)m * plane + px] = scratch[m];
     }

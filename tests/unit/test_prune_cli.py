@@ -1,0 +1,78 @@
+"""The pruning command line: `--prune` on a compile (table on stdout, sparsity.json in the
+output), `--prune-layers`, bad specs as one-line errors, `tinyc export` and
+`tinyc prune-report`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import onnx
+
+MODELS = Path(__file__).resolve().parents[2] / "examples" / "models"
+DIGITS = str(MODELS / "digits_cnn.onnx")
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "tinyc.cli", *args], capture_output=True,
+                          text=True, cwd=cwd)
+
+
+def test_compile_with_unstructured_pruning(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    proc = run_cli(DIGITS, "-o", str(out), "--prune", "unstructured:0.8",
+                   "--prune-layers", "*,!/conv1/Conv")
+    assert proc.returncode == 0, proc.stderr
+    assert "kernel" in proc.stdout and "sparse" in proc.stdout
+    costs = {c["layer"]: c for c in json.loads((out / "sparsity.json").read_text())}
+    assert costs["/conv1/Conv"]["density"] == 1.0  # excluded
+    assert costs["/fc/Gemm"]["choice"] == "sparse"
+    assert (out / "tinyc_sparse.c").exists()
+    # deterministic
+    again = tmp_path / "again"
+    run_cli(DIGITS, "-o", str(again), "--prune", "unstructured:0.8",
+            "--prune-layers", "*,!/conv1/Conv")
+    def body(d: Path) -> list[str]:
+        return [ln for ln in (d / "digits_cnn.c").read_text().splitlines() if "Command:" not in ln]
+
+    assert body(again) == body(out)
+
+
+def test_dense_compile_prints_no_pruning_table(tmp_path: Path) -> None:
+    proc = run_cli(DIGITS, "-o", str(tmp_path / "out"))
+    assert proc.returncode == 0 and "kernel" not in proc.stdout
+    assert not (tmp_path / "out" / "sparsity.json").exists()
+
+
+def test_bad_prune_spec_is_a_one_line_usage_error(tmp_path: Path) -> None:
+    for spec in ("random:0.5", "unstructured:1.5", "channels:0.5:l7", "unstructured"):
+        proc = run_cli(DIGITS, "-o", str(tmp_path / "out"), "--prune", spec)
+        assert proc.returncode == 2, (spec, proc.stderr)
+        assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("tinyc: error:")
+        assert not (tmp_path / "out").exists()
+
+
+def test_export_pruned_channels(tmp_path: Path) -> None:
+    path = tmp_path / "pruned.onnx"
+    proc = run_cli("export", str(MODELS / "kws_dscnn.onnx"), "-o", str(path),
+                   "--prune", "channels:0.5")
+    assert proc.returncode == 0, proc.stderr
+    model = onnx.load(str(path))
+    widths = {i.name: list(i.dims) for i in model.graph.initializer}
+    assert max(d[0] for d in widths.values() if len(d) == 4) == 32  # 64 channels halved
+    assert [o.name for o in model.graph.output] == ["output"]
+
+
+def test_prune_report(tmp_path: Path) -> None:
+    proc = run_cli("prune-report", DIGITS, "--eval", str(MODELS / "digits_test_x.npy"),
+                   str(MODELS / "digits_test_y.npy"), "--limit", "40",
+                   "--sparsities", "0,0.5,0.9", "--json", "r.json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "(all layers)" in proc.stdout and "90%" in proc.stdout
+    assert (tmp_path / "digits_cnn_sensitivity.svg").read_text().startswith("<svg")
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert data["metric"] == "accuracy" and data["sparsities"] == [0.0, 0.5, 0.9]
+    proc = run_cli("prune-report", DIGITS, "--eval", "nope.npy", "nope.npy", cwd=tmp_path)
+    assert proc.returncode == 2 and "no such file" in proc.stderr
