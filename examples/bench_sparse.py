@@ -15,20 +15,20 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
-from math import prod
 from pathlib import Path
 
 import numpy as np
 from scipy.optimize import nnls
 
-from tinyc.compiler import Options, compile_graph
+from tinyc.compiler import Options, compile_graph, optimize
 from tinyc.ir import Graph, Node, Value
 from tinyc.mcu.harness import build_mcu, run_qemu
 from tinyc.mcu.targets import get_target
 from tinyc.ops import get_op
 from tinyc.ops.registry import REQUIRED
+from tinyc.ops.sparse import dense_weight
 from tinyc.passes import PassContext
-from tinyc.passes.sparsify_weights import SparsifyWeights
+from tinyc.passes.sparsify_weights import DENSE_OPS, SPARSE_OPS, SparsifyWeights
 from tinyc.prune.sparse import (
     CYCLES,
     best_encoding,
@@ -64,12 +64,25 @@ def _f32(shape: tuple[int, ...]):  # noqa: ANN202
     return TensorType(DType.F32, shape)
 
 
+def quantized(graph: Graph) -> Graph:
+    """The one-layer graph quantized to int8 with an int8 interface (no boundary ops)."""
+    x = graph.inputs[0]
+    with tempfile.TemporaryDirectory(prefix="tinyc-bench-calib-") as tmp:
+        calib = Path(tmp) / "calib.npy"
+        np.save(calib, np.random.default_rng(1).standard_normal((4, *x.shape))
+                .astype(np.float32))
+        opts = Options(quantize="int8", calib=str(calib), passes="", io="int8")
+        return optimize(graph, opts)[0]
+
+
 def instructions(graph: Graph, target: str, kernels: str) -> int:
     """Instructions of one NAME_run on `target`, with that target's kernel variants or
     (kernels="ref") the portable ones."""
     compiled = compile_graph(graph, Options(target=target if kernels == "target" else "generic"),
                              "bench")
-    x = np.random.default_rng(0).standard_normal(graph.inputs[0].shape).astype(np.float32)
+    shape, dtype = graph.inputs[0].shape, graph.inputs[0].dtype.np
+    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    x = (x * 40).clip(-128, 127).astype(dtype) if dtype != np.float32 else x
     with tempfile.TemporaryDirectory(prefix="tinyc-bench-") as tmp:
         out = Path(tmp)
         compiled.code.write(out)
@@ -102,17 +115,20 @@ CASES: list[tuple[str, str, tuple[int, ...], tuple[int, ...], dict[str, object]]
 ]
 
 
-def features(graph: Graph, w: np.ndarray, sparse: bool) -> tuple[str, dict[str, float]]:
-    """The model's regressors for one measurement (dense or sparse kernel)."""
-    node = graph.nodes[0]
+def features(graph: Graph) -> tuple[str, dict[str, float]]:
+    """The model's regressors for one measurement (the graph's one layer, dense or sparse)."""
+    node = next(n for n in graph.nodes if n.op in DENSE_OPS + SPARSE_OPS)
+    sparse = node.op in SPARSE_OPS
+    w = dense_weight(node) if sparse else node.inputs[1].const  # type: ignore[union-attr]
     geo = geometry(node, tuple(w.shape))
     matrix = w.reshape(w.shape[0], -1)
+    prefix = "q" if geo.int8 else ""
     if not sparse:
-        return ("conv_dense" if geo.conv else "gemm_dense"), dense_features(geo)
+        return prefix + ("conv_dense" if geo.conv else "gemm_dense"), dense_features(geo)
     csr = best_encoding(matrix)
     assert csr is not None
-    return ("conv_sparse" if geo.conv else "gemm_sparse"), sparse_features(geo, matrix,
-                                                                           csr.entries)
+    kind = prefix + ("conv_sparse" if geo.conv else "gemm_sparse")
+    return kind, sparse_features(geo, matrix, csr.entries)
 
 
 UNITS = {
@@ -120,6 +136,11 @@ UNITS = {
     "conv_sparse": ("sconv_mac", "sconv_plane_mac", "sconv_entry", "sconv_row", "sconv_out"),
     "gemm_dense": ("gemm_mac", "gemm_out"),
     "gemm_sparse": ("sgemm_entry", "sgemm_out"),
+    "qconv_dense": ("qconv_general_mac", "qconv_pointwise_mac", "qconv_depthwise_mac",
+                    "qconv_out"),
+    "qconv_sparse": ("qsconv_mac", "qsconv_entry", "qsconv_row", "qsconv_out"),
+    "qgemm_dense": ("qgemm_mac", "qgemm_out"),
+    "qgemm_sparse": ("qsgemm_entry", "qsgemm_out"),
 }
 
 
@@ -129,6 +150,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer densities")
     parser.add_argument("--kernels", choices=("target", "ref"), default="target",
                         help="the target's kernel variants, or the portable ref/ ones")
+    parser.add_argument("--int8", action="store_true",
+                        help="quantize the layers (int8 kernels) before measuring")
     parser.add_argument("--cache", type=Path, help="JSON file of earlier measurements to reuse")
     args = parser.parse_args()
     densities = (0.1, 0.5) if args.quick else (0.05, 0.1, 0.2, 0.35, 0.5, 0.75)
@@ -144,16 +167,18 @@ def main() -> None:
     table = CYCLES[kernel_set(args.target) if args.kernels == "target" else "ref"]
     rows: dict[str, list[tuple[list[float], int, str]]] = {k: [] for k in UNITS}
     empty = one_layer("Gemm", (1, 1), np.ones((1, 1), np.float32), transB=1)
-    tag = f"{args.target}:{args.kernels}:v2"
+    tag = f"{args.target}:{args.kernels}:v2" + (":int8" if args.int8 else "")
     base = measure(f"{tag}/baseline", empty)
     print(f"empty-model baseline: {base} instructions")
     for label, op, xs, ws, attrs in CASES:
         for d in (1.0, *densities):
             w = sparse_weight(ws, d, 0 if d == 1.0 else 1)
             g = one_layer(op, xs, w, **attrs)
+            if args.int8:
+                g = quantized(g)
             if d < 1.0:
                 SparsifyWeights(policy="always").run(g, PassContext())
-            kind, named = features(g, w, d < 1.0)
+            kind, named = features(g)
             feats = [float(named.get(u, 0.0)) for u in UNITS[kind]]
             n = measure(f"{tag}/{label}/{d}", g) - base
             rows[kind].append((feats, n, f"{label} d={d}"))
@@ -166,6 +191,8 @@ def main() -> None:
     if not any(rows[k] for k in UNITS):
         return
     for kind, units in UNITS.items():
+        if not rows[kind]:
+            continue
         feats = np.array([f for f, _, _ in rows[kind]], dtype=np.float64)
         target = np.array([n for _, n, _ in rows[kind]], dtype=np.float64)
         coef, _ = nnls(feats, target)

@@ -34,7 +34,8 @@ from tinyc.prune.cli import command_options as prune_command_options
 from tinyc.prune.cli import run as run_prune_command
 
 EXIT_INTERNAL = 70
-SUBCOMMANDS = ("compile", "ir", "verify", "validate", "plan", "passes", "export", "prune-report")
+SUBCOMMANDS = ("compile", "ir", "verify", "validate", "plan", "passes", "export", "prune-report",
+               "quantize-report")
 
 EPILOG = """\
 exit codes:
@@ -163,9 +164,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input", metavar="X.npy", help="input data (.npy, or .npz keyed by name)")
     p.add_argument("--rtol", type=float, default=1e-4)
     p.add_argument("--atol", type=float, default=1e-5)
+    p.add_argument("--profile", action="store_true",
+                   help="also count the instructions of each node")
     p.set_defaults(default_target="cortex-m4")
 
     add_prune_subcommands(sub, _add_model_args)
+
+    p = sub.add_parser(
+        "quantize-report",
+        help="float vs int8 accuracy (per --calib-method) and per-layer SNR of MODEL",
+    )
+    _add_model_args(p)
+    p.add_argument("--eval", nargs="+", required=True, metavar=("X_TEST.npy", "Y_TEST.npy"),
+                   help="evaluation samples, and optionally their integer labels")
+    p.add_argument("--methods", default=None, metavar="M1,M2",
+                   help="calibration methods to compare (default: --calib-method)")
+    p.add_argument("--limit", type=int, help="use the first N evaluation samples")
+    p.add_argument("--run-c", action="store_true",
+                   help="measure int8 accuracy by building and running the C (host cc)")
 
     sub.add_parser("passes", help="list the optimization passes and the -O pipelines")
     return parser
@@ -240,6 +256,8 @@ def _dispatch(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
     if args.command == "passes":
         return _list_passes()
+    if args.command == "quantize-report":
+        return _quantize_report(args, argv)
     options = _options(args, argv)
     graph = load_model(args.model, options)
     graph, pass_ctx = optimize(graph, options)
@@ -259,7 +277,9 @@ def _dispatch(args: argparse.Namespace, argv: Sequence[str]) -> int:
         from tinyc.mcu.validate import validate
 
         inputs = _load_inputs(args.input, graph)
-        return validate(args.model, graph, options, name, inputs, args.rtol, args.atol)
+        model = "" if options.prune else args.model  # pruned: the interpreter is the reference
+        return validate(model, graph, options, name, inputs, args.rtol, args.atol,
+                        profile=args.profile)
     if args.command == "plan":
         return _plan(args, graph, options, name)
     if args.command in PRUNE_COMMANDS:
@@ -283,6 +303,20 @@ def _dispatch(args: argparse.Namespace, argv: Sequence[str]) -> int:
             sys.stdout.write(pruning[0])
         return 0
     return _verify(args, graph, options, name)
+
+
+def _quantize_report(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    """`tinyc quantize-report`: accuracy float vs int8 and per-layer SNR (tinyc.quant.report)."""
+    from tinyc.quant.report import build_report, print_report
+
+    if len(args.eval) > 2:
+        raise UsageError("--eval takes X_TEST.npy and optionally Y_TEST.npy")
+    options = _options(args, argv)
+    methods = (args.methods or args.calib_method).split(",")
+    report = build_report(args.model, options, methods, args.eval[0],
+                          args.eval[1] if len(args.eval) > 1 else None, args.limit, args.run_c)
+    print_report(report, sys.stdout)
+    return 0
 
 
 def _plan(args: argparse.Namespace, graph, options, name: str) -> int:  # noqa: ANN001
@@ -368,8 +402,13 @@ def _verify(args: argparse.Namespace, graph, options, name: str) -> int:  # noqa
         flags = SANITIZE_FLAGS if args.sanitize else []
         exe = build_host(out, graph, compiled.code.name, flags)
         got = run_host(exe, graph, inputs)
-    # a model quantized by tinyc is checked bit-exactly against the reference interpreter
-    model = "" if options.quantize else args.model
+    # a quantized model (by tinyc, or an imported QDQ one) is checked bit-exactly against the
+    # reference interpreter, whose integer semantics the C implements, and a pruned one
+    # against the pruned graph (the ONNX file holds the unpruned weights)
+    from tinyc.passes.quantize_int8 import QUANTIZED_KEY
+
+    quantized = options.quantize or QUANTIZED_KEY in graph.metadata
+    model = "" if quantized or options.prune else args.model
     ref_name, expected = _reference_outputs(model, graph, inputs)
     ok = True
     for value, g, e in zip(graph.outputs, got, expected):

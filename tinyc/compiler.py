@@ -56,7 +56,7 @@ class Options:
     #: layer include/exclude patterns for pruning (`conv*`, `!/fc/Gemm`)
     prune_layers: tuple[str, ...] = ()
     #: dense/sparse weight storage policy: auto, flash, speed, always, never; None: auto
-    #: from -O1 (or with --prune), never at -O0
+    #: at -O1/-O2 or with --prune, never at -O0 or with an explicit --passes pipeline
     sparse: str | None = None
 
 

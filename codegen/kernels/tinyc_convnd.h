@@ -30,4 +30,14 @@ void tinyc_conv_transpose_nd_f32(const float *restrict X, const float *restrict 
                                  const float *restrict B, float *restrict Y,
                                  const tinyc_convnd_params *p);
 
+/* CausalConvWithState: depthwise causal 1-D convolution of X [batch, c, len] with
+ * W [c, 1, k] over the input left-padded by past [batch, c, k - 1] (NULL: zeros); optional
+ * bias B [c] and SiLU (x * sigmoid(x)) on the result Y [batch, c, len]. present
+ * [batch, c, k - 1] (may be NULL) receives the last k - 1 positions of the padded input.
+ * Y and present must not alias X or past. */
+void tinyc_causal_conv_state_f32(const float *restrict X, const float *restrict W,
+                                 const float *restrict B, const float *restrict past,
+                                 float *restrict Y, float *restrict present, int32_t batch,
+                                 int32_t c, int32_t len, int32_t k, int32_t silu);
+
 #endif /* TINYC_CONVND_H */

@@ -57,4 +57,12 @@ void tinyc_onehot(const void *indices, int32_t idx_dtype, void *Y, const void *v
 /* 0 if the one-element `v` (type dtype, floats truncated) equals `expect`, else -1. */
 int tinyc_check_scalar(const void *v, int32_t dtype, int64_t expect);
 
+/* TensorScatter (a key/value cache update) in place on Y, already a copy of the cache
+ * [batch, rest..., max_len, inner] (rest: `rows` per batch entry): row s of each update
+ * block [.., seq, inner] goes to cache position write_idx[batch] + s (NULL: 0), modulo
+ * max_len when circular. Returns -1 if a position falls outside the cache. */
+int tinyc_tensor_scatter(void *Y, const void *U, const int64_t *write_idx, size_t elem_size,
+                         int32_t batch, int32_t rows, int32_t max_len, int32_t seq,
+                         int32_t inner, int32_t circular);
+
 #endif /* TINYC_INDEX_H */

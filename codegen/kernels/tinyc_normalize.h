@@ -7,14 +7,19 @@
 
 /* X is `rows` independent rows of `size` elements. Each row is normalized by its own mean
  * and variance (or, with center == 0, by its root mean square), then scaled and shifted:
- *   y = (x - mean) / sqrt(var + epsilon) * scale[s] + bias[s]
- * where element e of row r uses s = (r % s_rows) * s_row_mul + (e / s_div) % s_mod * s_mul,
- * which covers a per-element (LayerNorm), per-channel (InstanceNorm, GroupNorm) or
- * per-group parameter. scale and bias may be NULL (1 and 0). When mean / inv_std are not
- * NULL they receive each row's mean and 1 / sqrt(var + epsilon). Y may equal X. */
+ *   y = (x - mean) / sqrt(var + epsilon) * scale[s] + bias[t]
+ * where element e of row r reads parameter (r % rows) * row_mul + (e / div) % mod * mul
+ * of its tinyc_param_index, which covers per-element (LayerNorm, with any suffix
+ * broadcast), per-channel (InstanceNorm, GroupNorm) and per-group parameters. scale and
+ * bias may be NULL (1 and 0). When mean / inv_std are not NULL they receive each row's
+ * mean and 1 / sqrt(var + epsilon). Y may equal X. */
+typedef struct {
+  int32_t rows, row_mul, div, mod, mul;
+} tinyc_param_index;
+
 typedef struct {
   int32_t rows, size;
-  int32_t s_rows, s_row_mul, s_div, s_mod, s_mul;
+  tinyc_param_index scale_ix, bias_ix;
   int32_t center;
   float epsilon;
 } tinyc_rownorm_params;
@@ -38,5 +43,16 @@ void tinyc_lp_normalize_f32(const float *X, float *Y, int32_t outer, int32_t len
 void tinyc_batchnorm_f32(const float *X, const float *scale, const float *bias,
                          const float *mean, const float *var, float *Y, int32_t outer,
                          int32_t c, int32_t inner, float epsilon);
+
+/* MeanVarianceNormalization: y = (x - mean) / (sqrt(var) + 1e-9), statistics over the
+ * reduced dims; X's elements are reached as base(kept index) + offset(reduced index),
+ * both strided (so any set of axes works without a transpose). Y may equal X. */
+typedef struct {
+  int32_t n_keep, n_red;
+  int32_t keep_dims[TINYC_MAX_RANK], keep_strides[TINYC_MAX_RANK];
+  int32_t red_dims[TINYC_MAX_RANK], red_strides[TINYC_MAX_RANK];
+} tinyc_mvn_params;
+
+void tinyc_mvn_f32(const float *X, float *Y, const tinyc_mvn_params *p);
 
 #endif /* TINYC_NORMALIZE_H */

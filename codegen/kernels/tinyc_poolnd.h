@@ -29,4 +29,12 @@ typedef struct {
 void tinyc_pool_nd_f32(const float *restrict X, float *restrict Y, int64_t *restrict I,
                        const tinyc_poolnd_params *p);
 
+/* MaxPool on integer element types (same geometry, kind ignored): the first largest tap,
+ * and its flat index into X in I when I is not NULL. */
+#define TINYC_POOLND_INT_TYPES(X) X(i8, int8_t) X(u8, uint8_t) X(i32, int32_t) X(i64, int64_t)
+#define TINYC_DECLARE_MAXPOOL_ND(sfx, T)                                             \
+  void tinyc_maxpool_nd_##sfx(const T *restrict X, T *restrict Y, int64_t *restrict I, \
+                              const tinyc_poolnd_params *p);
+TINYC_POOLND_INT_TYPES(TINYC_DECLARE_MAXPOOL_ND)
+
 #endif /* TINYC_POOLND_H */

@@ -52,4 +52,11 @@ void tinyc_conv1x1_stream_s8(const int8_t *X, const int8_t *restrict W,
                              const int32_t *restrict B, int8_t *Y, int8_t *restrict scratch,
                              const tinyc_qconv_params *p);
 
+/* Dense, group 1, n == 1, stride 1, output the size of the input ("same" padding), row by
+ * row: output row r waits in scratch[(pad_top + 1) * m * ow] until no later output row needs
+ * input row r, then is stored. Results equal tinyc_conv2d_s8's. */
+void tinyc_conv2d_rows_stream_s8(const int8_t *X, const int8_t *restrict W,
+                                 const int32_t *restrict B, int8_t *Y, int8_t *restrict scratch,
+                                 const tinyc_qconv_params *p);
+
 #endif /* TINYC_QCONV_H */

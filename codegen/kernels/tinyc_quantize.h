@@ -25,6 +25,19 @@ TINYC_QUANTIZE_TYPES(TINYC_DECLARE_QUANTIZE)
                                     int32_t outer, int32_t axis_len, int32_t inner);
 TINYC_DEQUANTIZE_TYPES(TINYC_DECLARE_DEQUANTIZE)
 
+/* Blocked quantization (opset 21): scale and zero_point are [outer, ceil(axis_len / block),
+ * inner] and element (o, a, i) uses entry (o, a / block, i). */
+#define TINYC_DECLARE_QUANTIZE_BLOCKED(T, sfx)                                              \
+  void tinyc_quantize_blocked_f32_##sfx(const float *X, const float *scale,                \
+                                        const T *zero_point, T *Y, int32_t outer,          \
+                                        int32_t axis_len, int32_t inner, int32_t block);
+TINYC_QUANTIZE_TYPES(TINYC_DECLARE_QUANTIZE_BLOCKED)
+#define TINYC_DECLARE_DEQUANTIZE_BLOCKED(T, sfx)                                            \
+  void tinyc_dequantize_blocked_##sfx##_f32(const T *X, const float *scale,                \
+                                            const T *zero_point, float *Y, int32_t outer,  \
+                                            int32_t axis_len, int32_t inner, int32_t block);
+TINYC_DEQUANTIZE_TYPES(TINYC_DECLARE_DEQUANTIZE_BLOCKED)
+
 /* ONNX DynamicQuantizeLinear: uint8 over [min(X, 0), max(X, 0)]; writes Y[n], *scale and
  * *zero_point. */
 void tinyc_dynamic_quantize_f32_u8(const float *X, uint8_t *Y, float *scale,

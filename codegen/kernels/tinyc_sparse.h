@@ -1,4 +1,4 @@
-/* Sparse weights: Conv and Gemm whose weight is stored compressed, float32.
+/* Sparse weights: Conv and Gemm whose weight is stored compressed, float32 and int8.
  *
  * Storage (CSR with delta-coded column indices, built by tinyc/prune/sparse.py): the weight
  * is a matrix of `rows` x `cols` (Conv: rows = output channels, cols = C/group * kh * kw
@@ -47,5 +47,48 @@ void tinyc_sparse_gemm_f32(const float *restrict A, const float *restrict V,
                            const void *restrict D, const uint16_t *restrict row_nnz,
                            const float *restrict B, float *restrict Y,
                            const tinyc_sparse_gemm_params *p);
+
+/* ---- int8 (the conventions of tinyc_qconv.h / tinyc_qfc.h) ------------------------------
+ *
+ * V holds the int8 weights (symmetric, zero point 0), B int32 biases or NULL. Every output
+ * value is exactly the dense kernel's: acc = B[m] + sum over the stored weights of
+ * (X + input_offset) * W, then Y = clamp(mbqm(acc, multiplier[m], shift[m]) + output_offset,
+ * act_min, act_max); integer sums do not depend on the order, and a zero weight adds 0. */
+
+typedef struct {
+  int32_t n, c, h, w;
+  int32_t m, oh, ow;
+  int32_t kh, kw, group;
+  int32_t stride_h, stride_w, dil_h, dil_w;
+  int32_t pad_top, pad_left;
+  int32_t index_bits;
+  int32_t input_offset;  /* -zp_x */
+  int32_t output_offset; /* zp_y */
+  int32_t act_min, act_max;
+  const int32_t *multiplier; /* [m] */
+  const int32_t *shift;      /* [m] */
+} tinyc_sparse_qconv_params;
+
+/* Output pixels are computed in blocks of at most TINYC_SPARSE_BLOCK int32 accumulators
+ * on the stack (whole rows when they fit); the stored taps of the channel are decoded once
+ * per block. X [n,c,h,w] int8, Y [n,m,oh,ow] int8, Y must not alias X. */
+#define TINYC_SPARSE_BLOCK 64
+void tinyc_sparse_conv2d_s8(const int8_t *restrict X, const int8_t *restrict V,
+                            const void *restrict D, const uint16_t *restrict row_nnz,
+                            const int32_t *restrict B, int8_t *restrict Y,
+                            const tinyc_sparse_qconv_params *p);
+
+typedef struct {
+  int32_t rows, k, n;        /* X [rows, k], weight [n, k], Y [rows, n] */
+  int32_t index_bits;
+  int32_t input_offset, output_offset, act_min, act_max;
+  const int32_t *multiplier; /* [n] */
+  const int32_t *shift;      /* [n] */
+} tinyc_sparse_qfc_params;
+
+void tinyc_sparse_fully_connected_s8(const int8_t *restrict X, const int8_t *restrict V,
+                                     const void *restrict D, const uint16_t *restrict row_nnz,
+                                     const int32_t *restrict B, int8_t *restrict Y,
+                                     const tinyc_sparse_qfc_params *p);
 
 #endif /* TINYC_SPARSE_H */

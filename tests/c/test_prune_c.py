@@ -82,8 +82,9 @@ def test_sparse_kernels_equal_dense_kernels_in_c(tmp_path: Path) -> None:
     assert SparsifyWeights(policy="always")(sparse_graph, PassContext(verify_each=True)).modified
     assert set(sparse_graph.op_histogram()) == {"SparseConv", "SparseGemm"}
     got = build_and_run(sparse_graph, tmp_path / "sparse", inputs)
-    ref = run_graph(sparse_graph, {v.name: x for v, x in zip(sparse_graph.inputs, inputs)})
-    for g, w, r in zip(got, want, ref):
+    feeds = {v.name: x for v, x in zip(sparse_graph.inputs, inputs, strict=True)}
+    ref = run_graph(sparse_graph, feeds)
+    for g, w, r in zip(got, want, ref, strict=False):
         np.testing.assert_array_equal(g, w)  # same sums in the same order
         np.testing.assert_allclose(g, r, rtol=1e-5, atol=1e-5)
 
@@ -116,3 +117,26 @@ def test_half_channels_compile_and_match(model: str, tmp_path: Path) -> None:
     (got,) = run_host(exe, graph, [x])
     (want,) = run_graph(graph, {graph.inputs[0].name: x})
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+
+
+def test_int8_sparse_kernels_bit_exact(tmp_path: Path) -> None:
+    """With int8 quantization the pruned layers become SparseQConv/SparseQGemm; their C is
+    bit-exact with the interpreter and with the dense int8 kernels."""
+    x = np.load(MODELS / "digits_test_x.npy")[:1]
+    calib = tmp_path / "calib.npy"
+    np.save(calib, np.load(MODELS / "digits_train_x.npy")[:20])
+    outs = {}
+    for sparse_policy in ("never", "always"):
+        opts = Options(quantize="int8", calib=str(calib),
+                       prune="unstructured:0.8", sparse=sparse_policy)
+        graph, _ = optimize(load_model(MODELS / "digits_cnn.onnx", opts), opts)
+        ops = graph.op_histogram()
+        assert ("SparseQConv" in ops) == (sparse_policy == "always")
+        compiled = compile_graph(graph, opts, "q")
+        out = tmp_path / sparse_policy
+        compiled.code.write(out)
+        (got,) = run_host(build_host(out, graph, "q", SANITIZE_FLAGS), graph, [x])
+        (want,) = run_graph(graph, {"input": x})
+        np.testing.assert_array_equal(got, want)
+        outs[sparse_policy] = got
+    np.testing.assert_array_equal(outs["never"], outs["always"])

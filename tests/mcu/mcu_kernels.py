@@ -39,6 +39,29 @@ class GemmParams(ctypes.Structure):
     ]  # fmt: skip
 
 
+class QConvParams(ctypes.Structure):
+    _fields_ = [(f, ctypes.c_int32) for f in CONV_FIELDS] + [
+        (f, ctypes.c_int32) for f in ("input_offset", "output_offset", "act_min", "act_max")
+    ] + [("multiplier", ctypes.POINTER(ctypes.c_int32)), ("shift", ctypes.POINTER(ctypes.c_int32))]
+
+
+class QFcParams(ctypes.Structure):
+    _fields_ = [(f, ctypes.c_int32) for f in ("batch", "in_features", "out_features",
+                                                "input_offset", "output_offset", "act_min",
+                                                "act_max")] + [
+        ("multiplier", ctypes.POINTER(ctypes.c_int32)), ("shift", ctypes.POINTER(ctypes.c_int32))
+    ]
+
+
+def i32p(a: np.ndarray) -> ctypes._Pointer:
+    return a.ctypes.data_as(ctypes.POINTER(ctypes.c_int32))
+
+
+def vp(a: np.ndarray) -> ctypes.c_void_p:
+    """A pointer argument (a bare int would be passed as a 32-bit C int)."""
+    return ctypes.c_void_p(a.ctypes.data)
+
+
 def build_family(variant: str, family: str, tmp: Path, cc: str = "cc") -> ctypes.CDLL:
     """Compile codegen/kernels/<variant>/tinyc_<family>.c into a shared library."""
     root = codegen_root()

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from mcu_kernels import CONV_FIELDS, Act, ConvParams, GemmParams, Guarded, build_family
+
 from tinyc.backend.generate import codegen_root
 from tinyc.harness import STRICT_FLAGS
 from tinyc.ops.activation import apply_activation

@@ -51,7 +51,7 @@ def quantize(case: Case) -> tuple[dict[str, np.ndarray], list[dict[str, np.ndarr
     return feeds, samples, (result.graph, float_graph_outputs)
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.filter_too_much,
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.filter_too_much,
                                                                  HealthCheck.too_slow])
 @given(graphs(ops=QUANT_OPS, max_nodes=5, max_inputs=2))
 def test_quantized_random_graph_c_is_bit_exact(case: Case) -> None:

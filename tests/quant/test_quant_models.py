@@ -87,9 +87,11 @@ def test_static_int8_model_is_bit_exact_and_small(name: str, tmp_path: Path) -> 
     assert sum(n.op == "QuantizeLinear" for n in g.nodes) == len(g.inputs)
     assert compiled.code.weight_bytes <= 0.3 * float_figures(name)[0]
     assert_bit_exact(compiled, name, tmp_path / "c", seeds=(0,))
+    source = compiled.code.files[f"{name}.c"]
     if name == "kws_dscnn":  # the planner streamed depthwise and 1x1 convolutions in place
-        source = compiled.code.files[f"{name}.c"]
         assert "tinyc_dwconv2d_stream_s8" in source and "tinyc_conv1x1_stream_s8" in source
+    if name == "resnet8":  # and a dense 3x3 "same" convolution row by row
+        assert "tinyc_conv2d_rows_stream_s8" in source
 
 
 @pytest.mark.parametrize("name", ["kws_dscnn"])
@@ -150,3 +152,14 @@ def test_cli_quantize_reports_float_ops_and_errors(tmp_path: Path,
     np.save(bad, np.zeros((4, 7), np.float32))
     assert main([model, "-o", str(tmp_path / "o4"), "--quantize", "int8", "--calib", str(bad)]) == 2
     assert "needs samples shaped [N, 1, 1, 49, 10] or [N, 1, 49, 10]" in capsys.readouterr().err
+
+
+def test_cli_quantize_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rc = main(["quantize-report", str(MODELS / "digits_cnn.onnx"),
+               "--calib", str(calibration_file("digits_cnn", tmp_path)), "--methods", "minmax,mse",
+               "--eval", str(MODELS / "digits_test_x.npy"), str(MODELS / "digits_test_y.npy"),
+               "--limit", "40"])
+    out = capsys.readouterr().out
+    assert rc == 0
+    assert "int8 (minmax)" in out and "int8 (mse)" in out and "float" in out
+    assert "SNR dB" in out and "/conv1/Conv_output_0" in out and "<- loses most" in out

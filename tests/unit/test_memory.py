@@ -9,6 +9,7 @@ Every conv is float32 [1,4,8,8] -> [1,m,8,8], 3x3 with padding 1 unless noted, s
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -353,3 +354,20 @@ def test_example_models_meet_the_targets(name: str) -> None:
     assert plan.size <= st.greedy_by_size
     if name != "digits_cnn":  # the MLPerf Tiny models
         assert plan.size <= st.lower_bound
+
+
+def test_cli_plan_explain_and_json(capsys: pytest.CaptureFixture[str]) -> None:
+    from tinyc.cli import main
+
+    model = str(MODELS / "kws_dscnn.onnx")
+    assert main(["plan", model]) == 0
+    out = capsys.readouterr().out
+    assert "arena 32512 B" in out and "lower bound without in-place 64000 B" in out
+    assert main(["plan", model, "--explain"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    rows = [line for line in lines if line[:4].strip().isdigit()]
+    assert len(rows) == 13 and rows[1].endswith("<- peak")
+    assert main(["plan", model, "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["arena_bytes"] == 32512 and len(data["steps"]) == 13
+    assert {b["kind"] for b in data["buffers"]} == {"tensor", "scratch"}

@@ -10,6 +10,9 @@ import sys
 from pathlib import Path
 
 import onnx
+import pytest
+
+from tinyc.cli import main
 
 MODELS = Path(__file__).resolve().parents[2] / "examples" / "models"
 DIGITS = str(MODELS / "digits_cnn.onnx")
@@ -46,11 +49,13 @@ def test_dense_compile_prints_no_pruning_table(tmp_path: Path) -> None:
     assert not (tmp_path / "out" / "sparsity.json").exists()
 
 
-def test_bad_prune_spec_is_a_one_line_usage_error(tmp_path: Path) -> None:
+def test_bad_prune_spec_is_a_one_line_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     for spec in ("random:0.5", "unstructured:1.5", "channels:0.5:l7", "unstructured"):
-        proc = run_cli(DIGITS, "-o", str(tmp_path / "out"), "--prune", spec)
-        assert proc.returncode == 2, (spec, proc.stderr)
-        assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("tinyc: error:")
+        assert main([DIGITS, "-o", str(tmp_path / "out"), "--prune", spec]) == 2, spec
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("tinyc: error:"), err
         assert not (tmp_path / "out").exists()
 
 

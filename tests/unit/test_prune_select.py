@@ -56,7 +56,10 @@ def test_global_and_per_layer_masks() -> None:
     assert all(int((~m).sum()) == round(0.5 * m.size) for m in per_layer.values())
     glob = magnitude_masks(weights, 0.5, "global")
     assert int(sum((~m).sum() for m in glob.values())) == 60
-    assert not glob["small"].any()  # the small-magnitude layer goes first
+    # the small-magnitude layer goes first, down to the per-layer cap (95 %)
+    assert int(glob["small"].sum()) == 1
+    uncapped = magnitude_masks(weights, 0.5, "global", max_layer_sparsity=1.0)
+    assert not uncapped["small"].any()
     with pytest.raises(UsageError):
         magnitude_masks(weights, 1.0)
     with pytest.raises(UsageError):

@@ -154,8 +154,9 @@ def test_auto_detects_sparse_model_and_reports() -> None:
 def test_compile_default_sparsifies_only_when_it_pays() -> None:
     """-O1 sparsifies a weight that is mostly zeros, never a dense one, and an explicit
     --passes pipeline or -O0 runs no sparsification unless asked."""
-    for opts, expect in ((Options(), True), (Options(passes="fold-batchnorm"), False),
-                         (Options(opt_level=0), False), (Options(opt_level=0, sparse="auto"), True)):
+    cases = ((Options(), True), (Options(passes="fold-batchnorm"), False),
+             (Options(opt_level=0), False), (Options(opt_level=0, sparse="auto"), True))
+    for opts, expect in cases:
         g = load_model(MODELS / "digits_cnn.onnx", opts)
         fc = next(c for c in g.constants if c.name == "fc.weight")
         fc.const = np.where(np.abs(fc.const) > np.quantile(np.abs(fc.const), 0.9), fc.const, 0)

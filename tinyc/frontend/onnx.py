@@ -100,10 +100,23 @@ def _default_opset(model: onnx.ModelProto) -> int:
     return opset
 
 
-def _declared_shapes(model: onnx.ModelProto) -> dict[str, tuple[int, ...]]:
-    """Static shapes the model declares or ONNX shape inference derives for its values.
-    Ops whose shape-like operand is a run-time input (Reshape's shape, Slice's starts, TopK's
-    k, ...) compile against these and check the operand when the model runs."""
+def _declared_shapes(
+    model: onnx.ModelProto, bindings: dict[str, tuple[int, ...]]
+) -> dict[str, tuple[int, ...]]:
+    """Static shapes the model declares or ONNX shape inference derives for its values
+    (with the `--shape` bindings applied to the inputs first). Ops whose shape-like operand
+    is a run-time input (Reshape's shape, Slice's starts, TopK's k, ...) compile against
+    these and check the operand when the model runs."""
+    if bindings:
+        bound = onnx.ModelProto()
+        bound.CopyFrom(model)
+        for vi in bound.graph.input:
+            if vi.name in bindings and vi.type.HasField("tensor_type"):
+                shape = vi.type.tensor_type.shape
+                shape.ClearField("dim")
+                for d in bindings[vi.name]:
+                    shape.dim.add().dim_value = d
+        model = bound
     try:
         model = onnx.shape_inference.infer_shapes(model, data_prop=True)
     except Exception:  # best effort: the declared graph outputs still count
@@ -115,7 +128,32 @@ def _declared_shapes(model: onnx.ModelProto) -> dict[str, tuple[int, ...]]:
             continue
         if all(d.HasField("dim_value") for d in ttype.shape.dim):
             out[vi.name] = tuple(d.dim_value for d in ttype.shape.dim)
+    _shapes_backwards(model, out)
     return out
+
+
+#: ops whose output 0 has the shape of their input 0, whatever the values
+_SAME_SHAPE_OPS = frozenset(
+    "Abs Acos Acosh Asin Asinh Atan Atanh Cast CastLike Ceil Cos Cosh Erf Exp Floor Identity "
+    "IsInf IsNaN Log Neg Not Reciprocal Relu Round Sigmoid Sign Sin Sinh Softplus Softsign "
+    "Sqrt Tan Tanh".split()
+)
+
+
+def _shapes_backwards(model: onnx.ModelProto, shapes: dict[str, tuple[int, ...]]) -> None:
+    """Shape inference runs forwards only; a value whose shape depends on run-time data
+    (a reduction over run-time axes) followed by shape-preserving ops up to a declared
+    output gets that output's shape (only filled in where nothing is known)."""
+    changed = True
+    while changed:
+        changed = False
+        for node in reversed(model.graph.node):
+            if node.op_type not in _SAME_SHAPE_OPS or not node.input or not node.output:
+                continue
+            src, dst = node.output[0], node.input[0]
+            if dst and src in shapes and dst not in shapes:
+                shapes[dst] = shapes[src]
+                changed = True
 
 
 def _dtype(elem_type: int, what: str) -> DType:
@@ -134,7 +172,7 @@ class _Importer:
         self.shapes = dict(shapes)
         self.graph = Graph(name)
         self.values: dict[str, Value] = {}
-        self.declared = _declared_shapes(model)
+        self.declared = _declared_shapes(model, self.shapes)
 
     def run(self) -> Graph:
         g = self.model.graph

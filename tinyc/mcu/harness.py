@@ -329,7 +329,7 @@ def run_qemu(
     """Run the ELF once on the target's QEMU board; inputs and outputs go through files
     in the build directory (semihosting paths are relative to QEMU's working directory)."""
     workdir = build.elf.parent
-    for i, (value, data) in enumerate(zip(graph.inputs, inputs)):
+    for i, (value, data) in enumerate(zip(graph.inputs, inputs, strict=True)):
         np.ascontiguousarray(data, dtype=value.dtype.np).tofile(workdir / f"in{i}.bin")
     for i in range(len(graph.outputs)):
         (workdir / f"out{i}.bin").unlink(missing_ok=True)
@@ -359,7 +359,7 @@ def run_qemu(
     laps = [int(t) for t in _LAP.findall(text)]
     profile = tuple(
         (label, round((t1 - t0) * per_tick))
-        for label, t0, t1 in zip(build.labels, laps, laps[1:])
+        for label, t0, t1 in zip(build.labels, laps, laps[1:], strict=False)
     )
     return McuRun(
         outputs=outputs,

@@ -7,13 +7,14 @@ compiles for any core. Variants are looked up in `kernel_dirs` order, ending at 
 
 QEMU boards (all run with `-icount shift=0`, so one instruction is one virtual ns):
 
-| target        | board      | core modelled | memory used (flash / RAM)            |
+| target        | board      | core modelled | flash (code) / RAM, 4 MiB each       |
 | ------------- | ---------- | ------------- | ------------------------------------ |
-| cortex-m0plus | mps2-an385 | Cortex-M3     | SSRAM1 0x00000000 / SSRAM2+3 0x2.. |
-| cortex-m4     | mps2-an386 | Cortex-M4F    | SSRAM1 0x00000000 / SSRAM2+3 0x2.. |
-| cortex-m7     | mps2-an500 | Cortex-M7 DP  | SSRAM1 0x00000000 / SSRAM2+3 0x2.. |
-| cortex-m33    | mps2-an505 | Cortex-M33F   | SSRAM1 0x10000000 / SSRAM2+3 0x38.. (secure aliases) |
+| cortex-m0plus | mps2-an385 | Cortex-M3     | SSRAM1 0x00000000 / SSRAM2+3 0x20000000 |
+| cortex-m4     | mps2-an386 | Cortex-M4F    | SSRAM1 0x00000000 / SSRAM2+3 0x20000000 |
+| cortex-m7     | mps2-an500 | Cortex-M7 DP  | SSRAM1 0x00000000 / SSRAM2+3 0x20000000 |
+| cortex-m33    | mps2-an505 | Cortex-M33F   | SSRAM1 0x10000000 / SSRAM2+3 0x38000000 |
 
+(the M33 runs in the secure state, so it uses the secure aliases of the memories).
 Cortex-M0+ code runs on the M3 board: ARMv6-M is a subset of ARMv7-M, and QEMU has no
 M0 MPS2 image.
 """

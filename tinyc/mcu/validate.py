@@ -78,10 +78,14 @@ def run_on_mcu(
     inputs: Sequence[np.ndarray],
     workdir: Path,
     host_check: bool = False,
+    board: str | None = None,
+    profile: bool = False,
 ) -> tuple[McuResult, list[np.ndarray] | None]:
     """Compile `graph` for `options.target` into `workdir`, run it on QEMU once; with
-    `host_check`, also build and run the same C on the host and return its outputs."""
-    target = get_target(options.target)
+    `host_check`, also build and run the same C on the host and return its outputs.
+    `board` runs the code on another core's board (e.g. `--target generic` kernels on the
+    Cortex-M4, for comparison); `profile` also counts instructions per node."""
+    target = get_target(board or options.target)
     if not target.is_mcu:
         raise UsageError(
             f"target '{target.name}' has no board to run on; use --target cortex-m0plus, "
@@ -89,7 +93,7 @@ def run_on_mcu(
         )
     compiled = compile_graph(graph, options, name)
     compiled.code.write(workdir)
-    build = build_mcu(workdir, graph, compiled.code.name, target)
+    build = build_mcu(workdir, graph, compiled.code.name, target, profile=profile)
     run = run_qemu(build, graph, inputs)
     host = None
     if host_check:
@@ -121,9 +125,9 @@ def reference_outputs(
             opts = ort.SessionOptions()
             opts.log_severity_level = 3
             sess = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
-            feeds = {i.name: x for i, x in zip(sess.get_inputs(), inputs)}
+            feeds = {i.name: x for i, x in zip(sess.get_inputs(), inputs, strict=True)}
             return "onnxruntime", [np.asarray(o) for o in sess.run(None, feeds)]
-    feeds = {v.name: x for v, x in zip(graph.inputs, inputs)}
+    feeds = {v.name: x for v, x in zip(graph.inputs, inputs, strict=True)}
     return "interpreter", [np.asarray(o) for o in run_graph(graph, feeds)]
 
 
@@ -153,6 +157,17 @@ def format_measurement(m: Measurement, target: Target) -> list[str]:
     ]
 
 
+def format_profile(run: McuRun, graph: Graph) -> str:
+    """Instructions per node (and per MAC where the node has MACs), in execution order."""
+    macs = {f"{n.op} {n.name}": get_op(n.op).macs(n) for n in graph.nodes}
+    lines = [f"{'instructions':>12} {'MACs':>10} {'instr/MAC':>9}  node"]
+    for label, count in run.profile:
+        m = macs.get(label, 0)
+        ratio = f"{count / m:9.2f}" if m else " " * 9
+        lines.append(f"{count:>12,} {m:>10,} {ratio}  {label}")
+    return "\n".join(lines)
+
+
 def validate(
     model: str,
     graph: Graph,
@@ -161,16 +176,18 @@ def validate(
     inputs: Sequence[np.ndarray],
     rtol: float = 1e-4,
     atol: float = 1e-5,
+    profile: bool = False,
 ) -> int:
     """The `tinyc validate` command: prints a report, raises VerifyError on a mismatch."""
     target = get_target(options.target)
     with tempfile.TemporaryDirectory(prefix="tinyc-validate-") as tmp:
-        result, host = run_on_mcu(graph, options, name, inputs, Path(tmp), host_check=True)
+        result, host = run_on_mcu(graph, options, name, inputs, Path(tmp), host_check=True,
+                                  profile=profile)
     assert host is not None
     ref_name, expected = reference_outputs(model, graph, inputs)
     print(f"tinyc: {name} on {target.name} (QEMU {target.machine})")
     ok = True
-    for value, got, e, h in zip(graph.outputs, result.run.outputs, expected, host):
+    for value, got, e, h in zip(graph.outputs, result.run.outputs, expected, host, strict=True):
         good_ref, err_ref = compare(got, e, rtol, atol)
         good_host, err_host = compare(got, h, rtol, atol)
         ok &= good_ref and good_host
@@ -181,6 +198,8 @@ def validate(
         )
     for line in format_measurement(result.measurement, target):
         print(line)
+    if profile:
+        print(format_profile(result.run, graph))
     if not ok:
         raise VerifyError(f"outputs on {target.name} differ (rtol {rtol}, atol {atol})")
     print("tinyc: validate ok")

@@ -152,7 +152,8 @@ def build_storages(graph: Graph, align: int = 16) -> Storages:
             x = node.input(beh.input)
             if x is None or x.const is not None or id(x) not in classes:
                 continue
-            _merge(classes, x, node.outputs[beh.output], beh.offset)
+            if beh.offset % align == 0:  # a slice must start as aligned as any tensor
+                _merge(classes, x, node.outputs[beh.output], beh.offset)
 
     index = {id(n): i for i, n in enumerate(graph.nodes)}
     unique: dict[int, _Class] = {}

@@ -124,7 +124,7 @@ def schedule(storages: Storages, inplace: bool = False, beam: int | None = None)
     if n == 0:
         return Schedule((), 0, (), True)
     if beam is None:
-        beam = max(16, min(512, 400_000 // n))
+        beam = max(16, min(512, 20_000 // n))
     # state -> (peak, live after, ready nodes); parent: state -> (previous state, node)
     layer: dict[int, tuple[int, int, tuple[int, ...]]] = {0: (0, 0, tuple(tables.ready(0)))}
     parent: dict[int, tuple[int, int]] = {}

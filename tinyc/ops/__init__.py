@@ -4,6 +4,7 @@ Importing this package imports every family module, which registers its ops.
 """
 
 from tinyc.ops import (  # noqa: F401  (imported for registration)
+    attention,
     cast,
     conv,
     elementwise,
@@ -20,9 +21,11 @@ from tinyc.ops import (  # noqa: F401  (imported for registration)
     reduce,
     resize,
     rnn,
+    sample,
     scan,
     select,
     shape,
+    signal,
     slice,
     sparse,
 )

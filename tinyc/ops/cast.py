@@ -11,10 +11,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from tinyc.errors import UnsupportedError
+from tinyc.errors import ModelError, UnsupportedError
 from tinyc.ir import DType, Node, TensorType
 from tinyc.ops.ewbase import cast_array
 from tinyc.ops.registry import (
+    Alias,
     Attr,
     MemoryBehavior,
     OpDef,
@@ -109,3 +110,36 @@ class CastLike(Cast):
             node.attrs["to"] = input_type(node, 1).dtype.value
             node.set_inputs(node.inputs[:1])
         super().normalize(node, opset)
+
+
+@register_op
+class BitCast(OpDef):
+    """Reinterpret the bytes as `to` (same element size): a copy, or a view when the
+    planner can alias it. Bytes are taken in the target's order (little endian on the
+    usual MCUs, as ONNX requires)."""
+
+    name, min_opset = "BitCast", 26
+    attrs = {"to": Attr("int")}
+
+    def normalize(self, node: Node, opset: int) -> None:
+        Cast.normalize(self, node, opset)  # type: ignore[arg-type]
+        x = input_type(node, 0)
+        if DType(node.attrs["to"]).itemsize != x.dtype.itemsize:
+            raise ModelError(f"BitCast node '{node.name}': {x.dtype.value} to "
+                             f"{node.attrs['to']} changes the element size")
+
+    def infer(self, node: Node) -> list[TensorType]:
+        return [TensorType(DType(node.attrs["to"]), input_type(node, 0).shape)]
+
+    def reference(self, node: Node, inputs: list[np.ndarray | None]) -> list[np.ndarray]:
+        x = inputs[0]
+        assert x is not None
+        return [np.ascontiguousarray(x).view(DType(node.attrs["to"]).np).copy()]
+
+    def memory_behavior(self, node: Node) -> list[MemoryBehavior]:
+        return [Alias(0, 0)]
+
+    def emit(self, node: Node, ctx: EmitContext) -> None:
+        x = node.inputs[0]
+        assert x is not None
+        ctx.copy(node.outputs[0], x)

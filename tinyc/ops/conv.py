@@ -85,6 +85,7 @@ def _stream_kernel(node: Node) -> str | None:
 @register_op
 class Conv(OpDef):
     name = "Conv"
+    min_opset = 1
     attrs = {
         "auto_pad": Attr("string", "NOTSET"),
         "dilations": Attr("ints", []),
@@ -250,6 +251,7 @@ class ConvTranspose(OpDef):
     auto_pad are resolved into pads as the ONNX spec gives)."""
 
     name = "ConvTranspose"
+    min_opset = 1
     attrs = {
         "auto_pad": Attr("string", "NOTSET"),
         "dilations": Attr("ints", []),
@@ -331,3 +333,63 @@ class ConvTranspose(OpDef):
         if x.dtype is not DType.F32:
             raise UnsupportedError(f"op ConvTranspose (node '{node.name}') on {x.dtype.value}")
         emit_convnd(ctx, node, "tinyc_conv_transpose_nd_f32", node.attrs["pads"])
+
+
+@register_op
+class CausalConvWithState(OpDef):
+    """Depthwise causal 1-D convolution carrying its left context between calls: the input
+    is left-padded by past_state (zeros when absent), convolved (valid, group = channels),
+    optionally passed through SiLU; present_state is the padded input's last k - 1
+    positions. IR form: `silu` (0/1) instead of the ONNX `activation` string, which would
+    read as a fused activation elsewhere in tinyc."""
+
+    name = "CausalConvWithState"
+    min_opset = 27
+    attrs = {"activation": Attr("string", "none")}
+
+    def normalize(self, node: Node, opset: int) -> None:
+        act = node.attrs.pop("activation", "none")
+        if act not in ("none", "silu", "swish"):
+            raise UnsupportedError(f"CausalConvWithState node '{node.name}': activation {act}")
+        node.attrs["silu"] = int(act != "none")
+
+    def infer(self, node: Node) -> list[TensorType]:
+        x, w = input_type(node, 0), input_type(node, 1)
+        if x.rank != 3 or w.rank != 3 or w.shape[:2] != (x.shape[1], 1) or w.shape[2] < 1:
+            raise ModelError(f"CausalConvWithState node '{node.name}': input {list(x.shape)}, "
+                             f"weight {list(w.shape)}")
+        state = (x.shape[0], x.shape[1], w.shape[2] - 1)
+        past = node.input(3)
+        if past is not None and past.shape != state:
+            raise ModelError(f"CausalConvWithState node '{node.name}': past_state "
+                             f"{list(past.shape)}")
+        return [x, x.with_shape(state)]
+
+    def reference(self, node: Node, inputs: list[np.ndarray | None]) -> list[np.ndarray]:
+        padded_inputs = list(inputs) + [None] * (4 - len(inputs))
+        x, w, b, past = padded_inputs[:4]
+        assert x is not None and w is not None
+        k = w.shape[2]
+        if past is None:
+            past = np.zeros(x.shape[:2] + (k - 1,), x.dtype)
+        padded = np.concatenate([past, x], axis=2).astype(np.float64)
+        y = sum(padded[:, :, j : j + x.shape[2]] * w[None, :, 0, j : j + 1] for j in range(k))
+        if b is not None:
+            y = y + b.reshape(1, -1, 1)
+        if node.attrs["silu"]:
+            y = y / (1.0 + np.exp(-y))
+        return [np.asarray(y).astype(x.dtype), padded[:, :, x.shape[2] :].astype(x.dtype)]
+
+    def emit(self, node: Node, ctx: EmitContext) -> None:
+        x, w = node.inputs[0], node.inputs[1]
+        assert x is not None and w is not None
+        if x.dtype is not DType.F32:
+            raise UnsupportedError(f"op CausalConvWithState (node '{node.name}') on "
+                                   f"{x.dtype.value}")
+        b, past = node.input(2), node.input(3)
+        outs = [ctx.ptr(v) for v in node.outputs] + ["NULL"]
+        ctx.uses_math = True
+        ctx.call("convnd", "tinyc_causal_conv_state_f32", ctx.ptr(x), ctx.ptr(w),
+                 ctx.ptr(b) if b is not None else "NULL",
+                 ctx.ptr(past) if past is not None else "NULL", outs[0], outs[1], x.shape[0],
+                 x.shape[1], x.shape[2], w.shape[2], node.attrs["silu"])

@@ -45,6 +45,7 @@ class ConstantOfShape(OpDef):
     run-time shape input stays input 0 and is checked against the declared shape."""
 
     name = "ConstantOfShape"
+    min_opset = 9
     attrs = {"value": Attr("tensor", None), "shape": Attr("ints", [])}
 
     def normalize(self, node: Node, opset: int) -> None:
@@ -148,6 +149,7 @@ class EyeLike(OpDef):
     """Ones on diagonal `k` of a 2-D tensor shaped like the input: a constant, folded."""
 
     name = "EyeLike"
+    min_opset = 9
     attrs = {"dtype": Attr("int", 0), "k": Attr("int", 0)}
 
     def normalize(self, node: Node, opset: int) -> None:

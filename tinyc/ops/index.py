@@ -274,6 +274,7 @@ class OneHot(OpDef):
     checked at run time); indices, depth and values stay inputs."""
 
     name = "OneHot"
+    min_opset = 9
     attrs = {"axis": Attr("int", -1), "depth": Attr("int", -1)}
 
     def normalize(self, node: Node, opset: int) -> None:
@@ -327,3 +328,77 @@ class OneHot(OpDef):
         outer = prod(idx.shape[:axis])
         ctx.call("index", "tinyc_onehot", ctx.ptr(idx), ONNX_CODE[idx.dtype], ctx.ptr(y),
                  ctx.ptr(values), y.dtype.itemsize, outer, depth, idx.type.numel // max(outer, 1))
+
+
+@register_op
+class Scatter(ScatterElements):
+    """Deprecated (opsets 9-10): ScatterElements without a reduction."""
+
+    name = "Scatter"
+    min_opset = 9
+    attrs = {"axis": Attr("int", 0)}
+
+
+@register_op
+class TensorScatter(OpDef):
+    """Key/value cache update (opset 24): the update's rows along `axis` are written into a
+    copy of the cache from position write_indices[batch] (0 when absent), wrapping around
+    in circular mode."""
+
+    name = "TensorScatter"
+    min_opset = 24
+    attrs = {"axis": Attr("int", -2), "mode": Attr("string", "linear")}
+
+    def normalize(self, node: Node, opset: int) -> None:
+        rank = input_type(node, 0).rank
+        node.attrs["axis"] = normalize_axis(node.attrs["axis"], rank, node)
+        if node.attrs["mode"] not in ("linear", "circular"):
+            raise ModelError(f"TensorScatter node '{node.name}': mode {node.attrs['mode']}")
+
+    def infer(self, node: Node) -> list[TensorType]:
+        cache, update = input_type(node, 0), input_type(node, 1)
+        axis = node.attrs["axis"]
+        if axis == 0 or update.rank != cache.rank or update.dtype is not cache.dtype or any(
+            u != c if i != axis else u > c
+            for i, (u, c) in enumerate(zip(update.shape, cache.shape, strict=True))
+        ):
+            raise ModelError(f"TensorScatter node '{node.name}': update {list(update.shape)} "
+                             f"for cache {list(cache.shape)}")
+        idx = node.input(2)
+        if idx is not None and (idx.dtype is not DType.I64 or idx.shape != cache.shape[:1]):
+            raise ModelError(f"TensorScatter node '{node.name}': write_indices")
+        return [cache]
+
+    def reference(self, node: Node, inputs: list[np.ndarray | None]) -> list[np.ndarray]:
+        cache, update = inputs[0], inputs[1]
+        idx = inputs[2] if len(inputs) > 2 else None
+        assert cache is not None and update is not None
+        axis = node.attrs["axis"]
+        max_len, seq = cache.shape[axis], update.shape[axis]
+        start = np.zeros(cache.shape[0], np.int64) if idx is None else idx.astype(np.int64)
+        pos = start[:, None] + np.arange(seq)[None, :]
+        if node.attrs["mode"] == "circular":
+            pos = np.mod(pos, max(max_len, 1))
+        elif ((pos < 0) | (pos >= max_len)).any():
+            raise _out_of_range(node)
+        y = cache.copy()
+        for b in range(cache.shape[0]):
+            index = [b] + [slice(None)] * (cache.ndim - 1)
+            index[axis] = pos[b]
+            src = [b] + [slice(None)] * (cache.ndim - 1)
+            y[tuple(index)] = update[tuple(src)]
+        return [y]
+
+    def emit(self, node: Node, ctx: EmitContext) -> None:
+        cache, update = node.inputs[0], node.inputs[1]
+        y = node.outputs[0]
+        assert cache is not None and update is not None
+        axis = node.attrs["axis"]
+        ctx.copy(y, cache)
+        idx = node.input(2)
+        rows = prod(cache.shape[1:axis])
+        inner = prod(cache.shape[axis + 1 :])
+        ctx.checked_call("index", "tinyc_tensor_scatter", ctx.ptr(y), ctx.ptr(update),
+                         ctx.ptr(idx) if idx is not None else "NULL", cache.dtype.itemsize,
+                         cache.shape[0], rows, cache.shape[axis], update.shape[axis], inner,
+                         int(node.attrs["mode"] == "circular"))

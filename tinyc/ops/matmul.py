@@ -44,6 +44,7 @@ def _require_f32(node: Node) -> None:
 @register_op
 class Gemm(OpDef):
     name = "Gemm"
+    min_opset = 7
     attrs = {
         "alpha": Attr("float", 1.0),
         "beta": Attr("float", 1.0),
@@ -132,6 +133,7 @@ class Gemm(OpDef):
 @register_op
 class MatMul(OpDef):
     name = "MatMul"
+    min_opset = 1
     attrs = dict(_ACT_ATTRS)
 
     def _shapes(self, node: Node) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:

@@ -16,7 +16,7 @@ import numpy as np
 from tinyc.backend.cliterals import c_scalar
 from tinyc.errors import ModelError, UnsupportedError
 from tinyc.ir import DType, Node, TensorType
-from tinyc.ops.layout import split_axis
+from tinyc.ops.layout import c_int_list, split_axis, strides
 from tinyc.ops.registry import (
     Attr,
     MemoryBehavior,
@@ -49,6 +49,7 @@ class BatchNormalization(OpDef):
     """Inference mode only: the four parameters are constants folded into scale and shift."""
 
     name = "BatchNormalization"
+    min_opset = 7
     attrs = {
         "epsilon": Attr("float", 1e-5),
         "momentum": Attr("float", 0.9),
@@ -115,6 +116,7 @@ class Softmax(OpDef):
     frontend records that as `flatten=1` and the kernel sees [outer, len, 1]."""
 
     name = "Softmax"
+    min_opset = 1
     attrs = {"axis": Attr("int", -1)}
 
     def normalize(self, node: Node, opset: int) -> None:
@@ -155,42 +157,52 @@ class Softmax(OpDef):
 
 
 @dataclass(frozen=True)
+class ParamIndex:
+    """Which parameter element x[r, e] reads: (r % rows) * row_mul + (e / div) % mod * mul
+    (the C tinyc_param_index). The default reads element 0 (a single value)."""
+
+    rows: int = 1
+    row_mul: int = 0
+    div: int = 1
+    mod: int = 1
+    mul: int = 0
+
+    def table(self, n_rows: int, size: int) -> np.ndarray:
+        """[n_rows, size] parameter indices, the numpy form of the C formula."""
+        r = np.arange(n_rows).reshape(-1, 1)
+        e = np.arange(size).reshape(1, -1)
+        return (r % self.rows) * self.row_mul + (e // self.div) % self.mod * self.mul
+
+    def c_init(self) -> str:
+        return f"{{{self.rows}, {self.row_mul}, {self.div}, {self.mod}, {self.mul}}}"
+
+
+@dataclass(frozen=True)
 class RowNorm:
-    """How an op maps onto tinyc_row_norm_f32: `rows` rows of `size` elements; parameter
-    index (r % s_rows) * s_row_mul + (e / s_div) % s_mod * s_mul for element e of row r."""
+    """How an op maps onto tinyc_row_norm_f32: `rows` rows of `size` elements, and where
+    each element finds its scale and bias."""
 
     rows: int
     size: int
-    s_rows: int = 1
-    s_row_mul: int = 0
-    s_div: int = 1
-    s_mod: int = 1
-    s_mul: int = 0
+    scale: ParamIndex = ParamIndex()
+    bias: ParamIndex = ParamIndex()
     center: bool = True
 
-    def param_index(self) -> np.ndarray:
-        """[rows, size] parameter indices, the numpy form of the C formula."""
-        r = np.arange(self.rows).reshape(-1, 1)
-        e = np.arange(self.size).reshape(1, -1)
-        return (r % self.s_rows) * self.s_row_mul + (e // self.s_div) % self.s_mod * self.s_mul
 
-
-def _suffix_broadcast(node: Node, param: tuple[int, ...], inner: tuple[int, ...]) -> tuple[
-    int, int, int
-]:
-    """(s_div, s_mod, s_mul) for a parameter broadcast over the normalized dims `inner`;
-    its non-unit dims must be one contiguous run of `inner`."""
+def _suffix_broadcast(node: Node, param: tuple[int, ...], inner: tuple[int, ...]) -> ParamIndex:
+    """Index of a parameter broadcast over the normalized dims `inner`; its non-unit dims
+    must be one contiguous run of `inner`."""
     full = (1,) * (len(inner) - len(param)) + tuple(param)
     if len(full) != len(inner):
         raise ModelError(f"{node.op} node '{node.name}': parameter {list(param)} vs {list(inner)}")
     kept = [i for i, d in enumerate(full) if d != 1]
     if not kept:
-        return 1, 1, 0
+        return ParamIndex()
     a, b = kept[0], kept[-1] + 1
     if any(full[i] != inner[i] for i in range(a, b)):
         raise UnsupportedError(f"{node.op} node '{node.name}': parameter shape {list(param)} "
                                f"broadcasts over {list(inner)} in a way tinyc does not compile")
-    return prod(inner[b:]), prod(inner[a:b]), 1
+    return ParamIndex(div=prod(inner[b:]), mod=prod(inner[a:b]), mul=1)
 
 
 class _RowNormOp(OpDef):
@@ -215,12 +227,11 @@ class _RowNormOp(OpDef):
         var = ((rows - mean) ** 2).mean(axis=1, keepdims=True)
         inv = 1.0 / np.sqrt(var + node.attrs["epsilon"])
         y = (rows - mean) * inv
-        index = g.param_index()
         si, bi = self.params(node)
-        for i, apply in ((si, np.multiply), (bi, np.add)):
+        for i, apply, index in ((si, np.multiply, g.scale), (bi, np.add, g.bias)):
             param = inputs[i] if i is not None and i < len(inputs) else None
             if param is not None:
-                y = apply(y, param.reshape(-1).astype(np.float64)[index])
+                y = apply(y, param.reshape(-1).astype(np.float64)[index.table(g.rows, g.size)])
         out = [y.reshape(x.shape).astype(x.dtype)]
         stats = self.stats_shape(node)
         if stats:
@@ -244,8 +255,8 @@ class _RowNormOp(OpDef):
                                        "parameters")
             ptrs.append(ctx.ptr(v) if v is not None else "NULL")
         stats = [ctx.ptr(o) for o in node.outputs[1:3]] + ["NULL", "NULL"]
-        init = (f"{{{g.rows}, {g.size}, {g.s_rows}, {g.s_row_mul}, {g.s_div}, {g.s_mod}, "
-                f"{g.s_mul}, {int(g.center)}, {c_scalar(node.attrs['epsilon'], DType.F32)}}}")
+        init = (f"{{{g.rows}, {g.size}, {g.scale.c_init()}, {g.bias.c_init()}, "
+                f"{int(g.center)}, {c_scalar(node.attrs['epsilon'], DType.F32)}}}")
         params = ctx.params("tinyc_rownorm_params", init, f"norm_{y.name}")
         ctx.call("normalize", "tinyc_row_norm_f32", ctx.ptr(x), *ptrs, ctx.ptr(y), *stats[:2],
                  params)
@@ -268,16 +279,12 @@ class _AxisNorm(_RowNormOp):
         x = input_type(node, 0)
         axis = node.attrs["axis"]
         inner = x.shape[axis:]
-        div, mod, mul = 1, 1, 0
+        index = []
         for i in self.params(node):
             v = node.input(i) if i is not None else None
-            if v is not None:
-                div, mod, mul = _suffix_broadcast(node, v.shape, inner)
-                if v.type.numel not in (1, mod):
-                    raise UnsupportedError(f"{node.op} node '{node.name}': scale and bias "
-                                           "broadcast differently")
-        return RowNorm(prod(x.shape[:axis]), prod(inner), s_div=div, s_mod=mod, s_mul=mul,
-                       center=self.center)
+            index.append(_suffix_broadcast(node, v.shape, inner) if v is not None
+                         else ParamIndex())
+        return RowNorm(prod(x.shape[:axis]), prod(inner), index[0], index[1], self.center)
 
     def infer(self, node: Node) -> list[TensorType]:
         x = input_type(node, 0)
@@ -312,6 +319,7 @@ class InstanceNormalization(_RowNormOp):
     """Rows are (batch, channel) planes; scale and bias are per channel."""
 
     name = "InstanceNormalization"
+    min_opset = 6
     attrs = {"epsilon": Attr("float", 1e-5)}
 
     def geometry(self, node: Node) -> RowNorm:
@@ -319,7 +327,8 @@ class InstanceNormalization(_RowNormOp):
         if x.rank < 2:
             raise ModelError(f"InstanceNormalization node '{node.name}': rank {x.rank} < 2")
         n, c = x.shape[:2]
-        return RowNorm(n * c, prod(x.shape[2:]), s_rows=c, s_row_mul=1)
+        per_channel = ParamIndex(rows=c, row_mul=1)
+        return RowNorm(n * c, prod(x.shape[2:]), per_channel, per_channel)
 
     def infer(self, node: Node) -> list[TensorType]:
         x = input_type(node, 0)
@@ -354,11 +363,13 @@ class GroupNormalization(_RowNormOp):
         per = c // groups
         scale = input_type(node, 1)
         if scale.numel == c:
-            return RowNorm(n * groups, per * spatial, groups, per, spatial, per, 1)
-        if scale.numel == groups:
-            return RowNorm(n * groups, per * spatial, groups, 1)
-        raise ModelError(f"GroupNormalization node '{node.name}': scale has {scale.numel} "
-                         "values")
+            index = ParamIndex(groups, per, spatial, per, 1)
+        elif scale.numel == groups:
+            index = ParamIndex(groups, 1)
+        else:
+            raise ModelError(f"GroupNormalization node '{node.name}': scale has {scale.numel} "
+                             "values")
+        return RowNorm(n * groups, per * spatial, index, index)
 
     def infer(self, node: Node) -> list[TensorType]:
         x = input_type(node, 0)
@@ -373,6 +384,7 @@ class LRN(OpDef):
     """Local response normalization across channels (NC + spatial layout)."""
 
     name = "LRN"
+    min_opset = 1
     attrs = {"alpha": Attr("float", 1e-4), "beta": Attr("float", 0.75),
              "bias": Attr("float", 1.0), "size": Attr("int")}
 
@@ -414,6 +426,7 @@ class LpNormalization(OpDef):
     """x / ||x||_p along `axis` (p is 1 or 2); a zero norm gives 0."""
 
     name = "LpNormalization"
+    min_opset = 1
     attrs = {"axis": Attr("int", -1), "p": Attr("int", 2)}
 
     def normalize(self, node: Node, opset: int) -> None:
@@ -446,3 +459,49 @@ class LpNormalization(OpDef):
             outer, n, inner = split_axis(x.shape, node.attrs["axis"])
             ctx.call("normalize", "tinyc_lp_normalize_f32", ctx.ptr(x), ctx.ptr(y), outer, n,
                      inner, node.attrs["p"])
+
+
+@register_op
+class MeanVarianceNormalization(OpDef):
+    """(x - mean) / (sqrt(E[x^2] - mean^2) + 1e-9) over `axes` (default N and spatial)."""
+
+    name = "MeanVarianceNormalization"
+    min_opset = 9
+    attrs = {"axes": Attr("ints", [0, 2, 3])}
+
+    def normalize(self, node: Node, opset: int) -> None:
+        rank = input_type(node, 0).rank
+        node.attrs["axes"] = sorted({normalize_axis(a, rank, node) for a in node.attrs["axes"]})
+
+    def infer(self, node: Node) -> list[TensorType]:
+        return [input_type(node, 0)]
+
+    def reference(self, node: Node, inputs: list[np.ndarray | None]) -> list[np.ndarray]:
+        x = inputs[0]
+        assert x is not None
+        axes = tuple(node.attrs["axes"])
+        xf = x.astype(np.float64)
+        mean = xf.mean(axis=axes, keepdims=True)
+        var = np.maximum((xf * xf).mean(axis=axes, keepdims=True) - mean * mean, 0.0)
+        return [((xf - mean) / (np.sqrt(var) + 1e-9)).astype(x.dtype)]
+
+    def emit(self, node: Node, ctx: EmitContext) -> None:
+        x, y = node.inputs[0], node.outputs[0]
+        assert x is not None
+        if x.dtype is not DType.F32 or x.type.rank > 8:
+            raise UnsupportedError(f"op MeanVarianceNormalization (node '{node.name}') on "
+                                   f"{x.dtype.value} rank {x.type.rank}")
+        if not y.type.numel:
+            return
+        st = strides(x.shape)
+        axes = node.attrs["axes"]
+        keep = [d for d in range(x.type.rank) if d not in axes]
+
+        def ints(values: list[int]) -> str:
+            return c_int_list(values)
+
+        init = (f"{{{len(keep)}, {len(axes)}, {ints([x.shape[d] for d in keep])}, "
+                f"{ints([st[d] for d in keep])}, {ints([x.shape[d] for d in axes])}, "
+                f"{ints([st[d] for d in axes])}}}")
+        params = ctx.params("tinyc_mvn_params", init, f"mvn_{y.name}")
+        ctx.call("normalize", "tinyc_mvn_f32", ctx.ptr(x), ctx.ptr(y), params)

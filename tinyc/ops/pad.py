@@ -91,6 +91,7 @@ def full_pads(node: Node, rank: int, pads: list[int], axes: list[int] | None) ->
 @register_op
 class Pad(OpDef):
     name = "Pad"
+    min_opset = 1
     attrs = {
         "mode": Attr("string", "constant"),
         "pads": Attr("ints", []),
@@ -105,7 +106,7 @@ class Pad(OpDef):
             raise UnsupportedError(f"Pad node '{node.name}': mode {mode} is not supported")
         pads_in, value_in, axes_in = node.input(1), node.input(2), node.input(3)
         keep: list = [node.inputs[0], None, None, None]
-        pads = node.attrs.get("pads") or []
+        pads = node.attrs.get("pads") or node.attrs.pop("paddings", None) or []  # opset 1
         if runtime_input(node, 1) or runtime_input(node, 3):
             shape_operand(node, 1, "pads")
             if axes_in is not None and axes_in.dtype is not DType.I64:

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from tinyc.backend.context import EmitContext
 
 _KINDS = {"max": "TINYC_POOL_MAX", "avg": "TINYC_POOL_AVG", "lp": "TINYC_POOL_LP"}
+#: element types MaxPool also runs on (tinyc_maxpool_nd_<type>)
+_INT_MAX = (DType.I8, DType.U8, DType.I32, DType.I64)
 
 
 def pool_reference(
@@ -123,10 +125,11 @@ class _Pool(OpDef):
     def emit(self, node: Node, ctx: EmitContext) -> None:
         x, y = node.inputs[0], node.outputs[0]
         assert x is not None
-        if x.dtype is not DType.F32:
+        if x.dtype is not DType.F32 and not (self.kind == "max" and x.dtype in _INT_MAX):
             raise UnsupportedError(f"op {node.op} (node '{node.name}') on {x.dtype.value} "
                                    "has no C kernel")
-        if x.type.rank not in (3, 4) or node.attrs.get("indices") or not self.kernel:
+        if x.type.rank not in (3, 4) or node.attrs.get("indices") or not self.kernel or \
+                x.dtype is not DType.F32:
             emit_pool_nd(ctx, node, self.kind)
             return
         a = node.attrs
@@ -163,7 +166,8 @@ def emit_pool_nd(ctx: EmitContext, node: Node, kind: str) -> None:
     if not y.type.numel:
         return
     indices = ctx.ptr(node.outputs[1]) if len(node.outputs) > 1 else "NULL"
-    ctx.call("poolnd", "tinyc_pool_nd_f32", ctx.ptr(x), ctx.ptr(y), indices, params)
+    fn = "tinyc_pool_nd_f32" if x.dtype is DType.F32 else f"tinyc_maxpool_nd_{x.dtype.value}"
+    ctx.call("poolnd", fn, ctx.ptr(x), ctx.ptr(y), indices, params)
 
 
 @register_op
@@ -173,6 +177,7 @@ class MaxPool(_Pool):
     `indices=1`."""
 
     name, kind, kernel = "MaxPool", "max", "maxpool2d"
+    min_opset = 1
     attrs = {**_WINDOW_ATTRS, "storage_order": Attr("int", 0), "indices": Attr("int", 0)}
 
     def normalize(self, node: Node, opset: int) -> None:
@@ -183,6 +188,7 @@ class MaxPool(_Pool):
 @register_op
 class AveragePool(_Pool):
     name, kind, kernel = "AveragePool", "avg", "avgpool2d"
+    min_opset = 1
     attrs = {**_WINDOW_ATTRS, "count_include_pad": Attr("int", 0)}
 
 
@@ -191,6 +197,7 @@ class LpPool(_Pool):
     """(sum of |x|^p over the in-bounds taps)^(1/p); padding contributes zeros."""
 
     name, kind = "LpPool", "lp"
+    min_opset = 2
     attrs = {**_WINDOW_ATTRS, "p": Attr("int", 2)}
 
 
@@ -217,6 +224,7 @@ class _GlobalPool(OpDef):
 @register_op
 class GlobalAveragePool(_GlobalPool):
     name, kernel = "GlobalAveragePool", "global_avgpool"
+    min_opset = 1
 
     def reference(self, node: Node, inputs: list[np.ndarray | None]) -> list[np.ndarray]:
         x = inputs[0]
@@ -228,6 +236,7 @@ class GlobalAveragePool(_GlobalPool):
 @register_op
 class GlobalMaxPool(_GlobalPool):
     name, kernel = "GlobalMaxPool", "global_maxpool"
+    min_opset = 1
 
     def reference(self, node: Node, inputs: list[np.ndarray | None]) -> list[np.ndarray]:
         x = inputs[0]
@@ -240,6 +249,7 @@ class GlobalLpPool(_GlobalPool):
     """LpPool with one window covering every spatial position."""
 
     name = "GlobalLpPool"
+    min_opset = 2
     attrs = {"p": Attr("int", 2)}
 
     def normalize(self, node: Node, opset: int) -> None:

@@ -177,22 +177,42 @@ class QConv(_QOp):
     def macs(self, node: Node) -> int:
         return node.outputs[0].type.numel * int(np.prod(input_type(node, 1).shape[1:]))
 
-    def memory_behavior(self, node: Node) -> list[MemoryBehavior]:
-        """The float kernels' streaming overlaps (tinyc_inplace.h), in int8: depthwise
-        channel by channel through one output plane, 1x1 pixel by pixel."""
+    def stream_kernel(self, node: Node) -> str | None:
+        """Which overlapping ("in place") kernel can run this node, as for float Conv:
+        depthwise channel by channel, 1x1 pixel by pixel, a dense stride-1 `same` conv
+        row by row."""
         x, w, y = node.inputs[0], node.inputs[1], node.outputs[0]
         if x is None or w is None or x.type.rank not in (3, 4):
-            return []
+            return None
         a = node.attrs
+        c, m = x.shape[1], y.shape[1]
+        if a["group"] == c == m:
+            return "dwconv2d"
+        if a["group"] != 1 or x.shape[0] != 1 or any(st != 1 for st in a["strides"]):
+            return None
+        if all(k == 1 for k in w.shape[2:]) and not any(a["pads"]):
+            return "conv1x1"
+        if x.shape[2:] == y.shape[2:]:
+            return "conv2d_rows"
+        return None
+
+    def memory_behavior(self, node: Node) -> list[MemoryBehavior]:
+        """The float kernels' streaming overlaps (tinyc_inplace.h), in int8 (see
+        `stream_kernel`)."""
+        kernel = self.stream_kernel(node)
+        if kernel is None:
+            return []
+        x, y = node.inputs[0], node.outputs[0]
+        assert x is not None
         n, c, m = x.shape[0], x.shape[1], y.shape[1]
         in_plane = x.type.numel // max(n * c, 1)
         out_plane = y.type.numel // max(n * m, 1)
-        if a["group"] == c == m:
+        if kernel == "dwconv2d":
             return [BlockStream(0, n * c, in_plane, out_plane, out_plane)]
-        pointwise = all(k == 1 for k in w.shape[2:]) and all(st == 1 for st in a["strides"])
-        if pointwise and a["group"] == 1 and n == 1 and not any(a["pads"]):
+        if kernel == "conv1x1":
             return [PlaneStream(0, in_plane, c, m, 1, min(c, m))]
-        return []
+        rows = (node.attrs["pads"][0] if x.type.rank == 4 else 0) + 1
+        return [PlaneStream(0, in_plane, c, m, 1, rows * m * y.shape[-1])]
 
     def emit(self, node: Node, ctx: EmitContext) -> None:
         x, w = node.inputs[0], node.inputs[1]
@@ -209,9 +229,8 @@ class QConv(_QOp):
         init = "{" + ", ".join(str(f) for f in fields) + f", {mult}, {shift}}}"
         params = ctx.params("tinyc_qconv_params", init, f"qconv_{y.name}")
         bias = ctx.ptr(b) if b is not None else "NULL"
-        overlap = ctx.overlap(node)  # the planner placed y over x: the streaming form
-        if overlap is not None:
-            fn = "dwconv2d" if isinstance(overlap, BlockStream) else "conv1x1"
+        if ctx.overlap(node) is not None:  # the planner placed y over x: the streaming form
+            fn = self.stream_kernel(node)
             ctx.call("qconv", f"tinyc_{fn}_stream_s8", ctx.ptr(x), ctx.ptr(w), bias, ctx.ptr(y),
                      ctx.scratch(node, DType.I8), params)
             return

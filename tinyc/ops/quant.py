@@ -71,12 +71,23 @@ def _axis_geometry(shape: tuple[int, ...], axis: int, nparams: int) -> tuple[int
 class _QuantizeBase(OpDef):
     """Shared by QuantizeLinear and DequantizeLinear: per-tensor or per-axis parameters."""
 
+    min_opset = 10
+
     def _check(self, node: Node, opset: int) -> None:
         x = input_type(node, 0)
-        if node.attrs.get("block_size"):
-            raise UnsupportedError(f"{node.op} node '{node.name}': blocked quantization")
         _require_f32_scale(node, 1)
         scale = input_type(node, 1)
+        block = node.attrs.get("block_size", 0)
+        if block:
+            # blocked (opset 21): scale has x's shape with the axis divided by the block size
+            axis = normalize_axis(node.attrs.get("axis", 1), x.rank, node)
+            nblk = -(-x.shape[axis] // block)
+            expected = x.shape[:axis] + (nblk,) + x.shape[axis + 1 :]
+            if scale.shape != expected:
+                raise ModelError(f"{node.op} node '{node.name}': blocked scale {list(scale.shape)}"
+                                 f", expected {list(expected)}")
+            node.attrs["axis"] = axis
+            return
         if scale.rank > 1:
             raise UnsupportedError(f"{node.op} node '{node.name}': scale of rank {scale.rank}")
         axis = node.attrs.get("axis", 1)
@@ -97,6 +108,11 @@ class _QuantizeBase(OpDef):
         scale = np.asarray(inputs[1], np.float32)
         zp_in = inputs[2] if len(inputs) > 2 else None
         zp = np.zeros(scale.shape, np.int64) if zp_in is None else np.asarray(zp_in, np.int64)
+        block = node.attrs.get("block_size", 0)
+        if block:
+            axis = node.attrs["axis"]
+            take = np.arange(np.asarray(inputs[0]).shape[axis]) // block
+            return np.take(scale, take, axis=axis), np.take(zp, take, axis=axis)
         if scale.size > 1:
             shape = axis_shape(ndim, node.attrs["axis"], scale.size)
             return scale.reshape(shape), zp.reshape(shape)
@@ -108,8 +124,15 @@ class _QuantizeBase(OpDef):
         scale = node.inputs[1]
         assert scale is not None
         zp = node.input(2)
-        outer, axis_len, inner = _axis_geometry(x.shape, node.attrs["axis"], scale.type.numel)
         zp_ptr = "NULL" if zp is None else ctx.ptr(zp)
+        block = node.attrs.get("block_size", 0)
+        if block:
+            outer, axis_len, inner = split_axis(x.shape, node.attrs["axis"])
+            blocked = fn.replace("quantize_", "quantize_blocked_", 1)
+            ctx.call("quantize", blocked, ctx.ptr(x), ctx.ptr(scale), zp_ptr, ctx.ptr(y),
+                     outer, axis_len, inner, block)
+            return
+        outer, axis_len, inner = _axis_geometry(x.shape, node.attrs["axis"], scale.type.numel)
         ctx.call("quantize", fn, ctx.ptr(x), ctx.ptr(scale), zp_ptr, ctx.ptr(y),
                  outer, axis_len, inner)
 
@@ -150,7 +173,8 @@ class QuantizeLinear(_QuantizeBase):
 
     def infer(self, node: Node) -> list[TensorType]:
         x = input_type(node, 0)
-        quant = const_quant_params(node, 1, node.attrs.get("axis"))
+        blocked = bool(node.attrs.get("block_size"))
+        quant = None if blocked else const_quant_params(node, 1, node.attrs.get("axis"))
         return [TensorType(self._out_dtype(node), x.shape, quant)]
 
     def reference(self, node: Node, inputs: list[np.ndarray | None]) -> list[np.ndarray]:
@@ -268,6 +292,8 @@ def requant_float_reference(
 
 class _IntConvBase(OpDef):
     """ConvInteger / QLinearConv geometry (2-D and 1-D, grouped)."""
+
+    min_opset = 10
 
     x_index, w_index = 0, 1
     attrs = {
@@ -429,6 +455,8 @@ def emit_qlinear_conv(
 
 class _IntMatMulBase(OpDef):
     """MatMulInteger / QLinearMatMul: numpy matmul shapes, batched with broadcasting."""
+
+    min_opset = 10
 
     a_index, b_index = 0, 1
 

@@ -193,6 +193,7 @@ def _operand(node: Node, index: int) -> int | None:
 @register_op
 class Resize(OpDef):
     name = "Resize"
+    min_opset = 10
     attrs = {
         "mode": Attr("string", "nearest"),
         "coordinate_transformation_mode": Attr("string", "half_pixel"),
@@ -209,6 +210,11 @@ class Resize(OpDef):
     def normalize(self, node: Node, opset: int) -> None:
         x = input_type(node, 0)
         a = node.attrs
+        if opset < 11:
+            # Resize-10 (and Upsample): inputs (X, scales), asymmetric coordinates, and
+            # nearest neighbours that floor
+            node.set_inputs([node.inputs[0], None, node.input(1)])
+            a.update(coordinate_transformation_mode="asymmetric", nearest_mode="floor")
         for key, table in (("mode", MODES), ("coordinate_transformation_mode", COORDS),
                            ("nearest_mode", NEAREST), ("keep_aspect_ratio_policy", POLICIES)):
             if a[key] not in table:
@@ -219,18 +225,21 @@ class Resize(OpDef):
         roi = _operand(node, 1) if a["coordinate_transformation_mode"] == "tf_crop_and_resize" \
             else None
         scales, sizes = _operand(node, 2), _operand(node, 3)
-        if (scales is None) == (sizes is None):
+        attr_scales = a.get("scales") or []  # Upsample before opset 9
+        if (scales is None) == (sizes is None) and not (attr_scales and sizes is None):
             raise ModelError(f"Resize node '{node.name}': give exactly one of scales and sizes")
         used = [i for i in (roi, scales, sizes) if i is not None]
-        given = node.input(scales if scales is not None else 3)
-        assert given is not None
-        if given.type.numel != len(a["axes"]):
-            raise ModelError(f"Resize node '{node.name}': {given.type.numel} scales/sizes for "
+        given = node.input(scales) if scales is not None else node.input(3)
+        count = given.type.numel if given is not None else len(attr_scales)
+        if count != len(a["axes"]):
+            raise ModelError(f"Resize node '{node.name}': {count} scales/sizes for "
                              f"{len(a['axes'])} axes")
         operands = {i: node.input(i) for i in used}
         if all(v is not None and v.const is not None for v in operands.values()):
             s_in = node.input(2).const if scales is not None else None  # type: ignore[union-attr]
             z_in = node.input(3).const if sizes is not None else None  # type: ignore[union-attr]
+            if s_in is None and z_in is None:
+                s_in = np.asarray(attr_scales, np.float32)
             a["shape"] = resolve_scales(a, x.shape, s_in, z_in)[1]
         else:
             a["shape"] = list(declared_shape(node, 0, "the scales/sizes operand"))
@@ -255,6 +264,8 @@ class Resize(OpDef):
         assert x is not None
         padded = list(inputs) + [None] * (4 - len(inputs))
         roi, scales, sizes = padded[1], padded[2], padded[3]
+        if scales is None and sizes is None:
+            scales = np.asarray(node.attrs["scales"], np.float32)
         scale, out = resolve_scales(node.attrs, x.shape, scales, sizes)
         if out != list(node.attrs["shape"]):
             raise check_failed(node, "scales/sizes", out, node.attrs["shape"])
@@ -280,6 +291,8 @@ class Resize(OpDef):
         params = ctx.params("tinyc_resize_params", f"{{{init}}}", f"resize_{y.name}")
         ptrs = [ctx.ptr(v) if v is not None else "NULL" for v in (node.input(i)
                                                                     for i in (1, 2, 3))]
+        if node.attrs.get("scales") and ptrs[1:] == ["NULL", "NULL"]:
+            ptrs[1] = ctx.table(DType.F32, node.attrs["scales"], f"scales_{y.name}")
         ctx.checked_call("resize", "tinyc_resize_f32", ctx.ptr(x), ctx.ptr(y), *ptrs, params)
 
     def _check_taps(self, node: Node) -> None:
@@ -296,3 +309,21 @@ class Resize(OpDef):
                     MAX_TAPS:
                 raise UnsupportedError(f"Resize node '{node.name}': antialias window wider "
                                        f"than {MAX_TAPS} taps")
+
+
+@register_op
+class Upsample(Resize):
+    """Deprecated (opsets 7-9): Resize with asymmetric coordinates and flooring nearest
+    neighbours; the scales are an attribute before opset 9."""
+
+    name = "Upsample"
+    min_opset = 7
+    attrs = {**Resize.attrs, "scales": Attr("floats", [])}
+
+    def normalize(self, node: Node, opset: int) -> None:
+        scales = node.attrs.pop("scales", None)
+        if scales and node.input(1) is None:
+            node.attrs["scales"] = list(scales)
+            node.set_inputs([node.inputs[0], None])
+        node.attrs.setdefault("mode", "nearest")
+        super().normalize(node, 10)

@@ -229,6 +229,7 @@ class _Recurrent(OpDef):
 @register_op
 class RNN(_Recurrent):
     name, cell, gates = "RNN", 0, 1
+    min_opset = 7
     defaults = ["Tanh"]
 
     def step(self, node: Node, d: int, x: np.ndarray, h: np.ndarray, c: np.ndarray,
@@ -240,6 +241,7 @@ class RNN(_Recurrent):
 @register_op
 class GRU(_Recurrent):
     name, cell, gates = "GRU", 1, 3
+    min_opset = 7
     defaults = ["Sigmoid", "Tanh"]
     attrs = {**_Recurrent.attrs, "linear_before_reset": Attr("int", 0)}
 
@@ -264,6 +266,7 @@ class GRU(_Recurrent):
 @register_op
 class LSTM(_Recurrent):
     name, cell, gates = "LSTM", 2, 4
+    min_opset = 7
     defaults = ["Sigmoid", "Tanh", "Tanh"]
     attrs = {**_Recurrent.attrs, "input_forget": Attr("int", 0)}
 

@@ -94,11 +94,13 @@ class _Arg(OpDef):
 @register_op
 class ArgMax(_Arg):
     name = "ArgMax"
+    min_opset = 1
 
 
 @register_op
 class ArgMin(_Arg):
     name = "ArgMin"
+    min_opset = 1
     largest = False
 
 
@@ -107,6 +109,7 @@ class TopK(OpDef):
     """IR form: `axis` and `k`; a run-time K input stays input 1 and is checked."""
 
     name = "TopK"
+    min_opset = 1
     attrs = {"axis": Attr("int", -1), "largest": Attr("int", 1), "sorted": Attr("int", 1),
              "k": Attr("int", -1)}
 
@@ -171,6 +174,7 @@ class Hardmax(OpDef):
     into a 2-D problem (recorded as `flatten=1`), like Softmax."""
 
     name = "Hardmax"
+    min_opset = 1
     attrs = {"axis": Attr("int", -1)}
 
     def normalize(self, node: Node, opset: int) -> None:

@@ -104,13 +104,15 @@ class Reshape(_Reshaping):
     """IR form: `Reshape(%x) {shape=[...]}` with the resolved static output shape."""
 
     name = "Reshape"
+    min_opset = 1
     attrs = {"allowzero": Attr("int", 0), "shape": Attr("ints", [])}
 
     def normalize(self, node: Node, opset: int) -> None:
-        if len(node.inputs) < 2:
+        x = input_type(node, 0)
+        if len(node.inputs) < 2:  # opset < 5: the shape is an attribute
+            node.attrs["shape"] = self.resolve(node, x.shape, list(node.attrs["shape"]), 0)
             node.attrs["allowzero"] = 0
             return
-        x = input_type(node, 0)
         if runtime_input(node, 1):
             n = shape_operand(node, 1, "shape").shape[0]
             node.attrs["shape"] = list(declared_shape(node, 0, "the shape operand"))
@@ -168,6 +170,7 @@ class Reshape(_Reshaping):
 @register_op
 class Flatten(_Reshaping):
     name = "Flatten"
+    min_opset = 1
     attrs = {"axis": Attr("int", 1)}
 
     def normalize(self, node: Node, opset: int) -> None:
@@ -201,13 +204,12 @@ class _AxesOp(_Reshaping):
 
     def normalize(self, node: Node, opset: int) -> None:
         axes = node.attrs.get("axes") or []
-        if runtime_input(node, 1):
-            shape_operand(node, 1, "axes")
+        if runtime_input(node, 1) and shape_operand(node, 1, "axes").numel:
             x = input_type(node, 0).shape
             long, short = self.long_short(node, x, declared_shape(node, 0, "the axes operand"))
             node.attrs["axes"] = _unit_axes(node, long, short)
             return
-        if len(node.inputs) > 1 and node.inputs[1] is not None:
+        if len(node.inputs) > 1 and node.inputs[1] is not None and node.inputs[1].type.numel:
             axes = [int(a) for a in const_input(node, 1, "axes").reshape(-1)]
         node.set_inputs(node.inputs[:1])
         node.attrs["axes"] = axes
@@ -249,6 +251,7 @@ def _unit_axes(node: Node, long: tuple[int, ...], short: tuple[int, ...]) -> lis
 @register_op
 class Squeeze(_AxesOp):
     name = "Squeeze"
+    min_opset = 1
 
     def long_short(self, node: Node, x: tuple[int, ...], y: tuple[int, ...]) -> tuple[
         tuple[int, ...], tuple[int, ...]
@@ -258,7 +261,7 @@ class Squeeze(_AxesOp):
     def normalize(self, node: Node, opset: int) -> None:
         super().normalize(node, opset)
         x = input_type(node, 0)
-        if not node.attrs["axes"]:
+        if not node.attrs["axes"] and node.input(1) is None:  # no axes: every unit axis
             node.attrs["axes"] = [i for i, d in enumerate(x.shape) if d == 1]
         for a in node.attrs["axes"]:
             if x.shape[a] != 1:
@@ -273,6 +276,7 @@ class Squeeze(_AxesOp):
 @register_op
 class Unsqueeze(_AxesOp):
     name = "Unsqueeze"
+    min_opset = 1
 
     def long_short(self, node: Node, x: tuple[int, ...], y: tuple[int, ...]) -> tuple[
         tuple[int, ...], tuple[int, ...]
@@ -293,6 +297,7 @@ class Unsqueeze(_AxesOp):
 @register_op
 class Transpose(OpDef):
     name = "Transpose"
+    min_opset = 1
     attrs = {"perm": Attr("ints", [])}
 
     def normalize(self, node: Node, opset: int) -> None:
@@ -320,8 +325,11 @@ class Transpose(OpDef):
 
 @register_op
 class Concat(OpDef):
+    """`axis` is required from opset 4 on; earlier opsets default it to 1."""
+
     name = "Concat"
-    attrs = {"axis": Attr("int")}
+    min_opset = 1
+    attrs = {"axis": Attr("int", 1)}
 
     def normalize(self, node: Node, opset: int) -> None:
         node.attrs["axis"] = normalize_axis(node.attrs["axis"], input_type(node, 0).rank, node)
@@ -369,8 +377,8 @@ class Concat(OpDef):
         start = 0
         for i, x in enumerate(node.inputs):
             assert x is not None
-            if ctx.is_view(x, y, start * dst_st[axis] * y.dtype.itemsize):
-                start += x.shape[axis]  # its producer already wrote it in place
+            if x.type.numel == 0 or ctx.is_view(x, y, start * dst_st[axis] * y.dtype.itemsize):
+                start += x.shape[axis]  # empty, or its producer already wrote it in place
                 continue
             emit_copy_nd(ctx, f"{ctx.ptr(y)} + {start * dst_st[axis]}", ctx.ptr(x),
                          x.dtype.itemsize, list(x.shape), dst_st, strides(x.shape), f"{y.name}_{i}")
@@ -382,6 +390,7 @@ class Shape(OpDef):
     """Always known at compile time (static shapes): folded to a constant."""
 
     name = "Shape"
+    min_opset = 1
     attrs = {"start": Attr("int", 0), "end": Attr("int", 2**62)}
 
     def _dims(self, node: Node) -> list[int]:
@@ -413,6 +422,7 @@ class Size(OpDef):
     """Element count, known at compile time (static shapes): folded to a constant."""
 
     name = "Size"
+    min_opset = 1
 
     def infer(self, node: Node) -> list[TensorType]:
         return [TensorType(DType.I64, ())]
@@ -432,6 +442,7 @@ class Size(OpDef):
 @register_op
 class Gather(OpDef):
     name = "Gather"
+    min_opset = 1
     attrs = {"axis": Attr("int", 0)}
 
     def normalize(self, node: Node, opset: int) -> None:
@@ -503,6 +514,7 @@ class _BlockRearrange(OpDef):
 @register_op
 class DepthToSpace(_BlockRearrange):
     name = "DepthToSpace"
+    min_opset = 1
 
     def plan(self, node: Node) -> tuple[tuple[int, ...], list[int], tuple[int, ...]]:
         n, c, h, w = input_type(node, 0).shape
@@ -518,6 +530,7 @@ class DepthToSpace(_BlockRearrange):
 @register_op
 class SpaceToDepth(_BlockRearrange):
     name = "SpaceToDepth"
+    min_opset = 1
 
     def plan(self, node: Node) -> tuple[tuple[int, ...], list[int], tuple[int, ...]]:
         n, c, h, w = input_type(node, 0).shape

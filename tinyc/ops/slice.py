@@ -105,10 +105,21 @@ class Slice(OpDef):
     (first index read) and `steps`; run-time operands stay inputs 1-4."""
 
     name = "Slice"
-    attrs = {"shape": Attr("ints", []), "starts": Attr("ints", []), "steps": Attr("ints", [])}
+    min_opset = 1
+    attrs = {"shape": Attr("ints", []), "starts": Attr("ints", []), "steps": Attr("ints", []),
+             "ends": Attr("ints", []), "axes": Attr("ints", [])}
 
     def normalize(self, node: Node, opset: int) -> None:
         x = input_type(node, 0)
+        a = node.attrs
+        ends, axes = a.pop("ends", []), a.pop("axes", [])
+        if opset < 10:  # starts, ends and axes are attributes, steps are all 1
+            operands: list[np.ndarray | None] = [
+                np.asarray(a["starts"], np.int64), np.asarray(ends, np.int64),
+                np.asarray(axes, np.int64) if axes else None, None]
+            first, step, count = slice_geometry(node, x.shape, operands)
+            a.update(shape=count, starts=first, steps=step)
+            return
         if any(runtime_input(node, i) for i in range(1, 5)):
             index_operands(node, 1, 4, "starts/ends/axes/steps")
             node.attrs.update(shape=list(declared_shape(node, 0, "starts/ends")), starts=[],
@@ -167,6 +178,7 @@ class Split(OpDef):
     and is checked against the sizes the model declares for the outputs."""
 
     name = "Split"
+    min_opset = 2
     attrs = {"axis": Attr("int", 0), "split": Attr("ints", []), "num_outputs": Attr("int", 0)}
 
     def normalize(self, node: Node, opset: int) -> None:
@@ -232,6 +244,7 @@ class Tile(OpDef):
     """IR form: `repeats`; a run-time repeats input stays input 1 and is checked."""
 
     name = "Tile"
+    min_opset = 6
     attrs = {"repeats": Attr("ints", [])}
 
     def normalize(self, node: Node, opset: int) -> None:
@@ -297,6 +310,7 @@ class Expand(OpDef):
     and is checked (`tinyc_check_expand`)."""
 
     name = "Expand"
+    min_opset = 8
     attrs = {"shape": Attr("ints", [])}
 
     def normalize(self, node: Node, opset: int) -> None:
@@ -351,6 +365,7 @@ class ReverseSequence(OpDef):
     (batch and time are axes 0 and 1, either way round)."""
 
     name = "ReverseSequence"
+    min_opset = 10
     attrs = {"batch_axis": Attr("int", 1), "time_axis": Attr("int", 0)}
 
     def infer(self, node: Node) -> list[TensorType]:

@@ -1,4 +1,4 @@
-"""tinyc's own sparse-weight forms of Conv and Gemm (not ONNX ops).
+"""tinyc's own sparse-weight forms of Conv and Gemm, float32 and int8 (not ONNX ops).
 
 `SparseConv(X, values, deltas, row_nnz, B?)` and `SparseGemm(A, values, deltas, row_nnz,
 B?)` hold their weight in the delta-coded CSR form of `tinyc.prune.sparse` (three constant
@@ -7,6 +7,9 @@ from Conv, Gemm and MatMul when the cost model says the sparse kernel pays; the 
 exporter turns them back into the dense ops. Their `reference` decodes the weight and runs
 the dense semantics, so the interpreter is the oracle for the C kernels
 (codegen/kernels/tinyc_sparse.h), which sum the same products in the same order.
+
+`SparseQConv` and `SparseQGemm` are the same for tinyc's int8 `QConv` / `QGemm`, with the
+weight's per-channel scales in the attribute `weight_scales`.
 
 SparseGemm is always `A [M,K]` times the `[N,K]` weight transposed (the pass transposes a
 `transB=0` weight at compile time), `alpha` kept, and its bias already multiplied by beta
@@ -22,7 +25,7 @@ import numpy as np
 
 from tinyc.backend.cliterals import c_scalar
 from tinyc.errors import ModelError, UnsupportedError
-from tinyc.ir import DType, Node, TensorType
+from tinyc.ir import DType, Node, QuantParams, TensorType
 from tinyc.ops.activation import act_c_init, apply_activation
 from tinyc.ops.conv import conv_reference
 from tinyc.ops.registry import Attr, OpDef, const_input, input_type, register_op
@@ -193,3 +196,158 @@ class SparseGemm(OpDef):
         bias = ctx.ptr(b) if b is not None else "NULL"
         ctx.call("sparse", "tinyc_sparse_gemm_f32", ctx.ptr(x), ctx.ptr(v), ctx.ptr(d),
                  ctx.ptr(r), bias, ctx.ptr(y), params)
+
+
+# -- int8 -----------------------------------------------------------------------------------
+
+_Q_ACT = {"act_min": Attr("int", -128), "act_max": Attr("int", 127)}
+
+
+def _weight_multipliers(node: Node, rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per output channel (q, shift) of s_x * s_w[c] / s_y, computed exactly as the dense
+    integer ops do (`tinyc.ops.qinteger.channel_multipliers`), from `weight_scales`."""
+    from tinyc.ops.qinteger import scale_zp
+    from tinyc.quant.fixedpoint import quantize_multipliers
+    from tinyc.quant.params import channel_scales
+
+    x, y = node.inputs[0], node.outputs[0]
+    assert x is not None
+    sx, _ = scale_zp(x, node)
+    sy, _ = scale_zp(y, node)
+    scales = tuple(float(s) for s in node.attrs["weight_scales"])
+    params = QuantParams(scales, (0,) * len(scales), 0 if len(scales) > 1 else None)
+    return quantize_multipliers(sx * channel_scales(params, rows) / sy)
+
+
+def _q_reference(node: Node, acc: np.ndarray, rows: int, axis_shape: tuple[int, ...]) -> np.ndarray:
+    from tinyc.ops.qinteger import scale_zp
+    from tinyc.quant.fixedpoint import requantize
+
+    if acc.size and (acc.max() >= 2**31 or acc.min() < -(2**31)):
+        raise ModelError(f"{node.op} node '{node.name}': int32 accumulator overflow")
+    q, s = _weight_multipliers(node, rows)
+    _, zy = scale_zp(node.outputs[0], node)
+    lo, hi = int(node.attrs["act_min"]), int(node.attrs["act_max"])
+    return requantize(acc, q.reshape(axis_shape), s.reshape(axis_shape), zy, lo, hi)
+
+
+def _q_tables(node: Node, ctx: EmitContext, rows: int) -> tuple[str, str, int, int]:
+    from tinyc.ops.qinteger import scale_zp
+
+    y = node.outputs[0]
+    q, s = _weight_multipliers(node, rows)
+    x = node.inputs[0]
+    assert x is not None
+    _, zx = scale_zp(x, node)
+    _, zy = scale_zp(y, node)
+    mult = ctx.table(DType.I32, q, f"mult_{y.name}")
+    shift = ctx.table(DType.I32, s, f"shift_{y.name}")
+    return mult, shift, -zx, zy
+
+
+@register_op
+class SparseQConv(OpDef):
+    """QConv (tinyc.ops.qinteger) with a CSR int8 weight; its per-channel weight scales are
+    the attribute `weight_scales` (the 1-D values array has no channel axis)."""
+
+    name = "SparseQConv"
+    attrs = {
+        "weight_shape": Attr("ints"),
+        "weight_scales": Attr("floats"),
+        "dilations": Attr("ints", []),
+        "group": Attr("int", 1),
+        "kernel_shape": Attr("ints", []),
+        "pads": Attr("ints", []),
+        "strides": Attr("ints", []),
+        **_Q_ACT,
+    }
+
+    def infer(self, node: Node) -> list[TensorType]:
+        (y,) = SparseConv.infer(self, node)  # type: ignore[arg-type]
+        return [TensorType(DType.I8, y.shape)]
+
+    def reference(self, node: Node, inputs: list[np.ndarray | None]) -> list[np.ndarray]:
+        from tinyc.ops.qinteger import scale_zp
+
+        x = inputs[0]
+        xv = node.inputs[0]
+        assert x is not None and xv is not None
+        b = inputs[4] if len(inputs) > 4 else None
+        _, zx = scale_zp(xv, node)
+        a = node.attrs
+        acc = conv_reference(x.astype(np.int64) - zx, dense_weight(node).astype(np.int64), b,
+                             a["strides"], a["dilations"], a["pads"], a["group"],
+                             node.outputs[0].shape[2:], acc_dtype=np.int64)
+        rows = a["weight_shape"][0]
+        return [_q_reference(node, acc, rows, (1, -1) + (1,) * (acc.ndim - 2))]
+
+    def macs(self, node: Node) -> int:
+        return SparseConv.macs(self, node)  # type: ignore[arg-type]
+
+    def emit(self, node: Node, ctx: EmitContext) -> None:
+        from tinyc.ops.quant import conv_geometry
+
+        x, v, d, r = node.inputs[:4]
+        b, y = node.input(4), node.outputs[0]
+        assert x is not None and v is not None and d is not None and r is not None
+        ws = tuple(node.attrs["weight_shape"])
+        mult, shift, in_off, out_off = _q_tables(node, ctx, ws[0])
+        lo, hi = node.attrs["act_min"], node.attrs["act_max"]
+        fields = conv_geometry(x.shape, ws, y.shape, node.attrs) + [
+            _index_bits(node), in_off, out_off, lo, hi]
+        init = "{" + ", ".join(str(f) for f in fields) + f", {mult}, {shift}}}"
+        params = ctx.params("tinyc_sparse_qconv_params", init, f"sparse_qconv_{y.name}")
+        ctx.call("sparse", "tinyc_sparse_conv2d_s8", ctx.ptr(x), ctx.ptr(v), ctx.ptr(d),
+                 ctx.ptr(r), ctx.ptr(b) if b is not None else "NULL", ctx.ptr(y), params)
+
+
+@register_op
+class SparseQGemm(OpDef):
+    """QGemm (Y[..., n] = requant(sum_k (X[..., k] - zp_x) W[n, k] + B[n])) with W in CSR
+    and its per-row scales in `weight_scales`."""
+
+    name = "SparseQGemm"
+    attrs = {"weight_shape": Attr("ints"), "weight_scales": Attr("floats"), **_Q_ACT}
+
+    def infer(self, node: Node) -> list[TensorType]:
+        x = input_type(node, 0)
+        n, k = node.attrs["weight_shape"]
+        if not x.rank or x.shape[-1] != k:
+            raise ModelError(f"SparseQGemm node '{node.name}': X {list(x.shape)}, W [{n},{k}]")
+        _check_storage(node, n)
+        return [TensorType(DType.I8, x.shape[:-1] + (n,))]
+
+    def reference(self, node: Node, inputs: list[np.ndarray | None]) -> list[np.ndarray]:
+        from tinyc.ops.qinteger import scale_zp
+
+        x = inputs[0]
+        xv = node.inputs[0]
+        assert x is not None and xv is not None
+        b = inputs[4] if len(inputs) > 4 else None
+        _, zx = scale_zp(xv, node)
+        n, k = node.attrs["weight_shape"]
+        acc = (x.reshape(-1, k).astype(np.int64) - zx) @ dense_weight(node).astype(np.int64).T
+        if b is not None:
+            acc = acc + b.astype(np.int64).reshape(1, -1)
+        y = _q_reference(node, acc, n, (1, -1))
+        return [y.reshape(node.outputs[0].shape)]
+
+    def macs(self, node: Node) -> int:
+        values = node.inputs[1]
+        assert values is not None and values.const is not None
+        n = node.attrs["weight_shape"][0]
+        return int(np.count_nonzero(values.const)) * (node.outputs[0].type.numel // max(n, 1))
+
+    def emit(self, node: Node, ctx: EmitContext) -> None:
+        x, v, d, r = node.inputs[:4]
+        b, y = node.input(4), node.outputs[0]
+        assert x is not None and v is not None and d is not None and r is not None
+        n, k = node.attrs["weight_shape"]
+        mult, shift, in_off, out_off = _q_tables(node, ctx, n)
+        lo, hi = node.attrs["act_min"], node.attrs["act_max"]
+        fields = [x.type.numel // max(k, 1), k, n, _index_bits(node), in_off, out_off, lo, hi]
+        init = "{" + ", ".join(str(f) for f in fields) + f", {mult}, {shift}}}"
+        params = ctx.params("tinyc_sparse_qfc_params", init, f"sparse_qfc_{y.name}")
+        ctx.call("sparse", "tinyc_sparse_fully_connected_s8", ctx.ptr(x), ctx.ptr(v),
+                 ctx.ptr(d), ctx.ptr(r), ctx.ptr(b) if b is not None else "NULL", ctx.ptr(y),
+                 params)

@@ -96,13 +96,22 @@ def choose_params(
         for out in node.outputs:
             if not out.dtype.is_float:
                 continue
-            if node.op in SHARED_PARAMS_OPS and first is not None and first.name in params:
+            if node.op in SHARED_PARAMS_OPS and first is not None and first.name in params \
+                    and _value_fits(node, params[first.name]):
                 params[out.name] = params[first.name]
             elif node.op in FIXED_PARAMS:
                 params[out.name] = FIXED_PARAMS[node.op]
             elif out.name in ranges:
                 params[out.name] = params_from_range(*ranges[out.name])
     return params
+
+
+def _value_fits(node: Node, params: QuantParams) -> bool:
+    """A Pad's constant lies inside the input's range (so the output can share it)."""
+    if node.op != "Pad":
+        return True
+    s, z = params.scale[0], params.zero_point[0]
+    return s * (-128 - z) <= float(node.attrs.get("value", 0.0)) <= s * (127 - z)
 
 
 def insert_qdq(graph: Graph, params: Mapping[str, QuantParams]) -> int:

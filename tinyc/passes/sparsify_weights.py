@@ -17,6 +17,10 @@ from tinyc.prune.sparse import (
     weight_matrix,
 )
 
+#: dense ops with a constant weight the sparse kernels replace
+DENSE_OPS = ("Conv", "Gemm", "MatMul", "QConv", "QGemm")
+SPARSE_OPS = ("SparseConv", "SparseGemm", "SparseQConv", "SparseQGemm")
+
 
 def _gemm_bias(node: Node, n: int) -> np.ndarray | None | bool:
     """Gemm's beta * C as a float32 [N] vector; None without C; False when C does not
@@ -42,15 +46,22 @@ def candidate(graph: Graph, node: Node) -> tuple[np.ndarray, tuple[int, ...]] | 
     """The rows x cols weight of a node the sparse kernels can run, else None."""
     outputs = {id(v) for v in graph.outputs}
     x, w = node.input(0), node.input(1)
-    if node.op not in ("Conv", "Gemm", "MatMul") or x is None or w is None:
-        return None
-    if x.dtype is not DType.F32 or w.dtype is not DType.F32 or w.const is None:
+    if node.op not in DENSE_OPS or x is None or w is None or w.const is None:
         return None
     if len(w.uses) != 1 or id(w) in outputs:
         return None  # a shared weight would stay in flash anyway
-    if node.op == "Conv":
-        b = node.input(2)
+    if node.op in ("QConv", "QGemm"):
+        q = w.type.quant
+        if w.dtype is not DType.I8 or q is None or any(q.zero_point) or q.axis not in (None, 0):
+            return None
+    elif x.dtype is not DType.F32 or w.dtype is not DType.F32:
+        return None
+    b = node.input(2)
+    if node.op in ("Conv", "QConv"):
         if x.type.rank not in (3, 4) or (b is not None and b.const is None):
+            return None
+    elif node.op == "QGemm":
+        if b is not None and b.const is None:
             return None
     elif node.op == "Gemm":
         if node.attrs["transA"] or x.type.rank != 2:
@@ -77,7 +88,7 @@ def _node_costs(graph: Graph, policy: str, max_slowdown: float,
     filt = layers if isinstance(layers, LayerFilter) else LayerFilter.parse(layers)
     costs: list[tuple[Node, LayerCost]] = []
     for node in graph.nodes:
-        if node.op in ("SparseConv", "SparseGemm"):
+        if node.op in SPARSE_OPS:
             shape = tuple(node.attrs["weight_shape"])
             dense = dense_weight(node)
             matrix = dense.reshape(shape[0], -1)
@@ -136,12 +147,24 @@ def sparsify_node(graph: Graph, node: Node, matrix: np.ndarray) -> bool:
     inputs: list[Value | None] = [x, values, deltas, row_nnz]
     if bias is not None:
         inputs.append(bias)
+    conv_keys = ("dilations", "group", "kernel_shape", "pads", "strides")
+    if node.op in ("QConv", "QGemm"):
+        assert w.type.quant is not None
+        attrs = {k: node.attrs[k] for k in ("act_min", "act_max")}
+        attrs.update(weight_shape=list(w.shape),
+                     weight_scales=[float(s) for s in w.type.quant.scale])
+        if node.op == "QConv":
+            attrs.update({k: node.attrs[k] for k in conv_keys})
+        op = "SparseQConv" if node.op == "QConv" else "SparseQGemm"
+        inputs[4:] = [node.input(2)] if node.input(2) is not None else []
+        new = Node(op, inputs, node.outputs, attrs, name=node.name)
+        _replace(graph, node, new)
+        return True
     act = {k: node.attrs[k] for k in ("activation", "activation_params") if k in node.attrs}
     act.setdefault("activation", "")
     act.setdefault("activation_params", [])
     if node.op == "Conv":
-        keys = ("dilations", "group", "kernel_shape", "pads", "strides")
-        attrs = {k: node.attrs[k] for k in keys}
+        attrs = {k: node.attrs[k] for k in conv_keys}
         attrs.update(act, weight_shape=list(w.shape))
         new = Node("SparseConv", inputs, node.outputs, attrs, name=node.name)
     else:
@@ -155,7 +178,8 @@ def sparsify_node(graph: Graph, node: Node, matrix: np.ndarray) -> bool:
 @register_pass
 @dataclass(frozen=True)
 class SparsifyWeights(Pass):
-    """Store a float32 Conv/Gemm/MatMul weight that has zeros in delta-coded CSR form
+    """Store a Conv/Gemm/MatMul (float32) or QConv/QGemm (int8) weight that has zeros in
+    delta-coded CSR form
     (`tinyc.prune.sparse`) and run the sparse kernel, when the per-layer cost model says
     it pays under `policy`: `auto` (smaller and at most `max-slowdown` times the dense
     instruction estimate for `target`'s dense kernels, or faster and no bigger), `flash`,
@@ -164,7 +188,8 @@ class SparsifyWeights(Pass):
 
     Run it last: the sparse ops take no further fusion. Refuses (keeps dense) a weight that
     is shared or a graph output, a run-time bias, Gemm with transA or a C that varies
-    along the rows, non-float32 layers, and rows longer than 65535 stored entries.
+    along the rows, other dtypes, int8 weights that are not symmetric per output channel,
+    and rows longer than 65535 stored entries.
     """
 
     name = "sparsify-weights"

@@ -288,7 +288,7 @@ def _visit_binary(node: Node, an: ChannelAnalysis) -> set[int]:
         if out is None:
             out = va
         else:
-            for a, b in zip(out, va):
+            for a, b in zip(out, va, strict=False):
                 an.uf.union(a, b)
         handled.add(i)
     if out is not None:
@@ -415,7 +415,7 @@ def apply_plan(graph: Graph, plan: ChannelPlan) -> bool:
         kin, kout = keep(node.input(0)), keep(node.outputs[0])
         _rewrite_node(graph, node, kin, kout)
         types = get_op(node.op).infer(node)
-        for out, t in zip(node.outputs, types):
+        for out, t in zip(node.outputs, types, strict=False):
             out.type = TensorType(t.dtype, t.shape, out.type.quant)
     graph.remove_unused_constants()
     return True

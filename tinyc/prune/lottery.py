@@ -122,7 +122,10 @@ def _masked(state: Mapping[str, np.ndarray], masks: Masks) -> State:
     out = {}
     for name, data in state.items():
         data = np.asarray(data)
-        out[name] = np.where(masks[name], data, 0).astype(data.dtype) if name in masks else data.copy()
+        if name in masks:
+            out[name] = np.where(masks[name], data, 0).astype(data.dtype)
+        else:
+            out[name] = data.copy()
     return out
 
 

@@ -21,7 +21,8 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
 
     def line(row: list[str]) -> str:
-        parts = [row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:], widths[1:])]
+        rest = [c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)]
+        parts = [row[0].ljust(widths[0]), *rest]
         return "  ".join(parts).rstrip()
 
     out = [line(cells[0]), "  ".join("-" * w for w in widths)]
@@ -68,8 +69,8 @@ def sensitivity_table(result: Sensitivity) -> str:
 
     headers = ["layer"] + [f"{100 * s:g}%" for s in result.sparsities]
     rows = [[layer] + [show(v) for v in values] for layer, values in result.metric.items()]
-    head = (f"{result.kind} pruning sensitivity, {result.metric_name}{' in ' + unit if unit else ''}"
-            f" (unpruned: {show(result.baseline)})\n")
+    metric = result.metric_name + (f" in {unit}" if unit else "")
+    head = f"{result.kind} pruning sensitivity, {metric} (unpruned: {show(result.baseline)})\n"
     return head + table(headers, rows)
 
 
@@ -125,10 +126,10 @@ def sensitivity_svg(result: Sensitivity, path: str | Path, title: str = "") -> N
         else:
             color, width = _COLORS[color_i % len(_COLORS)], 1.5
             color_i += 1
-        points = " ".join(f"{px(s):.1f},{py(v):.1f}" for s, v in zip(xs, vals))
+        points = " ".join(f"{px(s):.1f},{py(v):.1f}" for s, v in zip(xs, vals, strict=False))
         out.append(f'<polyline points="{points}" fill="none" stroke="{color}" '
                    f'stroke-width="{width}"/>')
-        for s, v in zip(xs, vals):
+        for s, v in zip(xs, vals, strict=False):
             out.append(f'<circle cx="{px(s):.1f}" cy="{py(v):.1f}" r="2.5" fill="{color}"/>')
         ly = top + 10 + 16 * row
         out.append(f'<line x1="{left + pw + 12}" y1="{ly}" x2="{left + pw + 32}" y2="{ly}" '

@@ -26,6 +26,8 @@ from tinyc.ir import Graph, Node, Value
 #: ops whose input 1 is a weight pruning understands
 WEIGHT_OPS = ("Conv", "Gemm", "MatMul")
 SCOPES = ("global", "layer")
+#: global pruning never takes more than this fraction of one layer's weights
+MAX_LAYER_SPARSITY = 0.95
 
 Masks = dict[str, np.ndarray]
 
@@ -125,12 +127,16 @@ def magnitude_masks(
     sparsity: float,
     scope: str = "global",
     previous: Mapping[str, np.ndarray] | None = None,
+    max_layer_sparsity: float = MAX_LAYER_SPARSITY,
 ) -> Masks:
     """Keep the largest-|w| weights so that a fraction `sparsity` of them is zero.
 
-    `scope="global"` ranks all weights together (layers with small weights lose more),
-    `"layer"` prunes every weight tensor to the same sparsity. Weights already removed by
-    `previous` masks stay removed (iterative pruning only ever adds zeros)."""
+    `scope="global"` ranks all weights together (layers with small weights lose more), but
+    no layer loses more than `max_layer_sparsity` of its weights (raised to `sparsity` if
+    lower): a layer that would (a classifier with small weights, typically) stays at that
+    cap and the others make up the difference, so global pruning cannot disconnect the
+    network. `"layer"` prunes every weight tensor to the same sparsity. Weights already
+    removed by `previous` masks stay removed (iterative pruning only ever adds zeros)."""
     check_sparsity(sparsity)
     if scope not in SCOPES:
         raise UsageError(f"pruning scope must be one of {', '.join(SCOPES)}, not '{scope}'")
@@ -145,15 +151,33 @@ def magnitude_masks(
         return {n: _keep_largest(mags[n], int(round(sparsity * mags[n].size))) for n in names}
     if not names:
         return {}
+    cap = max(max_layer_sparsity, sparsity)
+    limit = {n: int(cap * mags[n].size) for n in names}
+    budget = int(round(sparsity * sum(m.size for m in mags.values())))
+    capped: dict[str, int] = {}
+    while True:  # water-filling: rank the uncapped layers together, cap any that overflow
+        free = [n for n in names if n not in capped]
+        counts = _global_counts({n: mags[n] for n in free}, budget - sum(capped.values()))
+        over = [n for n in free if counts[n] > limit[n]]
+        if not over:
+            break
+        for n in over:
+            capped[n] = limit[n]
+    counts.update(capped)
+    return {n: _keep_largest(mags[n], counts[n]) for n in names}
+
+
+def _global_counts(mags: Mapping[str, np.ndarray], n_prune: int) -> dict[str, int]:
+    """How many of each layer's weights fall among the `n_prune` smallest of all of them
+    (ties: earlier layer, then lower flat index)."""
+    names = list(mags)
+    if not names:
+        return {}
     flat = np.concatenate([mags[n].reshape(-1) for n in names])
-    keep = _keep_largest(flat, int(round(sparsity * flat.size)))
-    out: Masks = {}
-    start = 0
-    for n in names:
-        size = mags[n].size
-        out[n] = keep[start : start + size].reshape(mags[n].shape)
-        start += size
-    return out
+    owner = np.repeat(np.arange(len(names)), [mags[n].size for n in names])
+    order = np.argsort(flat, kind="stable")[: max(n_prune, 0)]
+    hist = np.bincount(owner[order], minlength=len(names))
+    return {n: int(hist[i]) for i, n in enumerate(names)}
 
 
 def layer_weights(layers: Sequence[Layer]) -> dict[str, np.ndarray]:

@@ -84,7 +84,7 @@ def rebatch(graph: Graph, n: int) -> Graph | None:
             if node.op == "Reshape" and node.attrs["shape"] and node.attrs["shape"][0] == 1:
                 node.attrs["shape"] = [n] + list(node.attrs["shape"][1:])
             types = get_op(node.op).infer(node)
-            for out, t in zip(node.outputs, types):
+            for out, t in zip(node.outputs, types, strict=False):
                 if t.shape[:1] != (n,):
                     return None
                 out.type = TensorType(t.dtype, t.shape, out.type.quant)
@@ -93,7 +93,9 @@ def rebatch(graph: Graph, n: int) -> Graph | None:
     return g
 
 
-def evaluator(graph_inputs: Sequence[np.ndarray], y: np.ndarray) -> tuple[str, Callable[[Graph], float]]:
+def evaluator(
+    graph_inputs: Sequence[np.ndarray], y: np.ndarray
+) -> tuple[str, Callable[[Graph], float]]:
     """(metric name, function graph -> metric) over the given samples."""
     classify = np.issubdtype(y.dtype, np.integer)
 

@@ -13,7 +13,9 @@ matrix is stored as three arrays
 Flash is `entries * (itemsize + index bytes) + 2 * rows` against `rows * cols * itemsize`
 dense. Time comes from linear instruction models of the C kernels, fitted to Cortex-M4
 counts measured under QEMU (`examples/bench_sparse.py` re-measures and prints the fit);
-they rank dense against sparse for one layer, they are not a cycle-accurate simulator.
+they rank dense against sparse for one layer, they are not a cycle-accurate simulator
+(mean error on the measured layers: dense conv 4 % portable, 14-24 % Cortex-M4 kernels;
+sparse conv 9 % float32, 4 % int8; Gemm <= 2 %).
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from tinyc.errors import UsageError
 from tinyc.ir import DType, Node
 
 MAX_ROW_ENTRIES = 65535
+#: the convolution ops, dense and sparse, float and int8 (the rest are matrix products)
+CONV_OPS = ("Conv", "SparseConv", "QConv", "SparseQConv")
 INDEX_DTYPES = {8: np.uint8, 16: np.uint16}
 POLICIES = ("auto", "flash", "speed", "always", "never")
 
@@ -131,19 +135,29 @@ def best_encoding(matrix: np.ndarray) -> Csr | None:
 #: M33); the sparse kernels are the portable ones in both. Units: a dense MAC per conv
 #: class, an output element; for sparse conv a MAC (whole-plane taps separately, they run
 #: four at a time), a stored entry (decode and window bounds), an output row a tap
-#: touches, an output element; for sparse Gemm a stored entry and an output.
+#: touches, an output element; for sparse Gemm a stored entry and an output. The `q` units
+#: are the same for the int8 kernels (their sparse conv decodes taps once per block of up
+#: to 64 output pixels, so a stored entry is counted once per block).
+#: the int8 sparse kernels are the portable ones on every target
+_SPARSE_INT8 = {"qsconv_mac": 7.11, "qsconv_entry": 140.6, "qsconv_row": 12.36,
+                "qsconv_out": 39.3, "qsgemm_entry": 8.0, "qsgemm_out": 66.5}
+
 CYCLES: dict[str, dict[str, float]] = {
     "ref": {
-        "conv_general_mac": 11.0, "conv_pointwise_mac": 33.0, "conv_depthwise_mac": 17.0,
-        "conv_out": 0.0, "gemm_mac": 4.0, "gemm_out": 0.0,
-        "sconv_mac": 6.8, "sconv_plane_mac": 3.5, "sconv_entry": 80.0, "sconv_row": 10.0,
-        "sconv_out": 1.0, "sgemm_entry": 8.0, "sgemm_out": 26.0,
+        "conv_general_mac": 11.07, "conv_pointwise_mac": 32.91, "conv_depthwise_mac": 13.14,
+        "conv_out": 39.65, "gemm_mac": 8.99, "gemm_out": 27.62,
+        "sconv_mac": 6.64, "sconv_plane_mac": 3.9, "sconv_entry": 68.9, "sconv_row": 20.3,
+        "sconv_out": 4.13, "sgemm_entry": 8.0, "sgemm_out": 26.5,
+        "qconv_general_mac": 12.76, "qconv_pointwise_mac": 39.04, "qconv_depthwise_mac": 12.31,
+        "qconv_out": 62.73, "qgemm_mac": 5.94, "qgemm_out": 75.25, **_SPARSE_INT8,
     },
     "cortex-m4": {
-        "conv_general_mac": 3.1, "conv_pointwise_mac": 1.8, "conv_depthwise_mac": 7.3,
-        "conv_out": 0.0, "gemm_mac": 3.1, "gemm_out": 0.0,
-        "sconv_mac": 6.8, "sconv_plane_mac": 3.5, "sconv_entry": 80.0, "sconv_row": 10.0,
-        "sconv_out": 1.0, "sgemm_entry": 8.0, "sgemm_out": 26.0,
+        "conv_general_mac": 2.67, "conv_pointwise_mac": 1.18, "conv_depthwise_mac": 2.65,
+        "conv_out": 15.85, "gemm_mac": 3.09, "gemm_out": 0.0,
+        "sconv_mac": 6.64, "sconv_plane_mac": 3.9, "sconv_entry": 68.9, "sconv_row": 20.3,
+        "sconv_out": 4.13, "sgemm_entry": 8.0, "sgemm_out": 26.5,
+        "qconv_general_mac": 2.28, "qconv_pointwise_mac": 0.9, "qconv_depthwise_mac": 1.51,
+        "qconv_out": 54.65, "qgemm_mac": 2.09, "qgemm_out": 2.12, **_SPARSE_INT8,
     },
 }  # fmt: skip
 
@@ -170,14 +184,17 @@ class Geometry:
     conv_class: str = ""
     plane_tap: int = -1
     taps: int = 1
+    #: int8 kernels (QConv, QGemm and their sparse forms): the `q`-prefixed cost units
+    int8: bool = False
 
 
 def geometry(node: Node, weight_shape: tuple[int, ...]) -> Geometry:
     """Rows x cols view of the weight of a Conv/Gemm/MatMul (or their sparse forms)."""
     y = node.outputs[0]
-    if node.op not in ("Conv", "SparseConv"):
-        rows_out = y.shape[0] if y.type.rank == 2 else 1
-        return Geometry(False, weight_shape[0], weight_shape[1], rows_out)
+    int8 = node.op.startswith(("Q", "SparseQ"))
+    if node.op not in CONV_OPS:
+        rows_out = y.type.numel // max(weight_shape[0], 1)
+        return Geometry(False, weight_shape[0], weight_shape[1], rows_out, int8=int8)
     x = node.inputs[0]
     assert x is not None
     a = node.attrs
@@ -203,22 +220,37 @@ def geometry(node: Node, weight_shape: tuple[int, ...]) -> Geometry:
             for i, k in zip(idx, kernel, strict=True):
                 plane_tap = plane_tap * k + i
     return Geometry(True, weight_shape[0], prod(weight_shape[1:]), y.shape[0], prod(spatial),
-                    spatial[0] if n_sp == 2 else 1, cls, plane_tap, prod(kernel))
+                    spatial[0] if n_sp == 2 else 1, cls, plane_tap, prod(kernel), int8)
+
+
+def _prefixed(geo: Geometry, units: dict[str, float]) -> dict[str, float]:
+    return {f"q{k}": v for k, v in units.items()} if geo.int8 else units
 
 
 def dense_features(geo: Geometry) -> dict[str, float]:
     """The dense kernel's cost units for one layer."""
     outs = geo.batch * geo.rows * geo.out_pixels
     if geo.conv:
-        return {f"conv_{geo.conv_class}_mac": outs * geo.cols, "conv_out": outs}
-    return {"gemm_mac": geo.batch * geo.rows * geo.cols, "gemm_out": geo.batch * geo.rows}
+        units = {f"conv_{geo.conv_class}_mac": outs * geo.cols, "conv_out": outs}
+    else:
+        units = {"gemm_mac": geo.batch * geo.rows * geo.cols, "gemm_out": geo.batch * geo.rows}
+    return _prefixed(geo, units)
 
 
 def sparse_features(geo: Geometry, matrix: np.ndarray, entries: int) -> dict[str, float]:
     """The sparse kernel's cost units for one layer with weight `matrix` (rows x cols)."""
     nonzeros = int(np.count_nonzero(matrix))
     if not geo.conv:
-        return {"sgemm_entry": geo.batch * entries, "sgemm_out": geo.batch * geo.rows}
+        return _prefixed(geo, {"sgemm_entry": geo.batch * entries,
+                               "sgemm_out": geo.batch * geo.rows})
+    if geo.int8:  # no whole-plane batching; taps decoded once per block of <= 64 pixels
+        blocks = -(-geo.out_pixels // 64)
+        return {
+            "qsconv_mac": geo.batch * nonzeros * geo.out_pixels,
+            "qsconv_entry": geo.batch * entries * blocks,
+            "qsconv_row": geo.batch * nonzeros * geo.out_h,
+            "qsconv_out": geo.batch * geo.rows * geo.out_pixels,
+        }
     plane = 0
     if geo.plane_tap >= 0:
         plane = int(np.count_nonzero(matrix.reshape(geo.rows, -1, geo.taps)[:, :, geo.plane_tap]))
@@ -318,14 +350,16 @@ def layer_cost(node: Node, matrix: np.ndarray, weight_shape: tuple[int, ...], we
 
 
 def weight_matrix(node: Node) -> tuple[np.ndarray, tuple[int, ...]] | None:
-    """A dense Conv/Gemm/MatMul's constant weight as rows x cols (rows = outputs), with its
-    original shape; None when the node has no constant float/int8 weight."""
+    """A dense Conv/Gemm/MatMul/QConv/QGemm's constant weight as rows x cols (rows =
+    outputs), with its original shape; None when it has no constant float32/int8 weight."""
     w = node.input(1)
     if w is None or w.const is None or w.dtype not in (DType.F32, DType.I8):
         return None
     data = w.const
-    if node.op == "Conv":
+    if node.op in ("Conv", "QConv"):
         return data.reshape(data.shape[0], -1), tuple(data.shape)
+    if node.op == "QGemm" and w.type.rank == 2:
+        return data, tuple(data.shape)
     if node.op == "Gemm" and w.type.rank == 2:
         mat = data if node.attrs["transB"] else data.T
         return np.ascontiguousarray(mat), tuple(mat.shape)

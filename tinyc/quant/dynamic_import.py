@@ -48,7 +48,9 @@ def fuse_dynamic(graph: Graph, node: Node) -> bool:
     if d is None or d.op != "DynamicQuantizeLinear" or xq is not d.outputs[0]:
         return False
     xs, xz = d.outputs[1], d.outputs[2]
-    if node.input(2) is not xz or w is None or w.const is None or w.dtype not in (DType.I8, DType.U8):
+    if node.input(2) is not xz or w is None or w.const is None:
+        return False
+    if w.dtype not in (DType.I8, DType.U8):
         return False
     wz = node.input(3)
     if wz is not None and wz.const is None:

@@ -572,16 +572,39 @@ def lower_pool(lw: Lowering, node: Node) -> bool:
         return False
     sink = lw.sink_with_clamp(node.outputs[0])
     if sink is None:
+        if node.op == "MaxPool":  # no Q after it: max commutes with dequantization
+            return _commute_through(lw, node, x, "QMaxPool", {**_pool_attrs(node), **_no_clamp()})
         return False
     out, qs, extra, lo, hi = sink
     assert out.type.quant is not None
     act_min, act_max = act_range(out.type.quant, lo, hi)
-    keys = ("ceil_mode", "dilations", "kernel_shape", "pads", "strides")
-    attrs = {k: node.attrs[k] for k in keys}
-    attrs["count_include_pad"] = int(node.attrs.get("count_include_pad", 0))
-    new = Node("Q" + node.op, [x], [], {**attrs, "act_min": act_min, "act_max": act_max},
-               name=node.name)
+    new = Node("Q" + node.op, [x], [], {**_pool_attrs(node), "act_min": act_min,
+                                         "act_max": act_max}, name=node.name)
     lw.finish(node, new, out, qs, extra)
+    return True
+
+
+def _pool_attrs(node: Node) -> dict[str, object]:
+    keys = ("ceil_mode", "dilations", "kernel_shape", "pads", "strides")
+    attrs: dict[str, object] = {k: node.attrs[k] for k in keys}
+    attrs["count_include_pad"] = int(node.attrs.get("count_include_pad", 0))
+    return attrs
+
+
+def _commute_through(lw: Lowering, node: Node, x: Value, op: str,
+                     attrs: dict[str, object]) -> bool:
+    """``f(DQ(x)) -> DQ(Qf(x))`` for a monotonic f that keeps x's parameters (max, clamp):
+    the integer op replaces `node`, a DequantizeLinear produces its old float result."""
+    params = x.type.quant
+    assert params is not None
+    v = node.outputs[0]
+    r = int8_value(lw.graph, f"{v.name}_q", v.shape, params)
+    new = Node(op, [x], [], attrs, name=node.name)
+    _adopt(new, [r])
+    lw.graph.insert_before(node, new)
+    dq = make_dq(lw.graph, r, v, params, r.name)
+    lw.graph.insert_before(node, dq)
+    lw._drop(node)
     return True
 
 
@@ -628,8 +651,10 @@ def lower_clamp(lw: Lowering, node: Node) -> bool:
     if x is None:
         return False
     sink = lw.q_sink(node.outputs[0])
-    if sink is None:
-        return False
+    if sink is None:  # no Q after it: a clamp commutes with dequantization
+        assert x.type.quant is not None
+        lo, hi = act_range(x.type.quant, *clamp_bounds(node.op, node.attrs))
+        return _commute_through(lw, node, x, "QRequantize", {"act_min": lo, "act_max": hi})
     out, qs = sink
     assert out.type.quant is not None
     act_min, act_max = act_range(out.type.quant, *clamp_bounds(node.op, node.attrs))
@@ -688,9 +713,12 @@ def lower_movement(lw: Lowering, node: Node) -> bool:
     params = x.type.quant
     assert params is not None
     if node.op == "Pad":
-        # the pad value becomes the nearest int8 level (exact for 0, which is always one)
+        # the pad value becomes the nearest int8 level (exact for 0, which is always one);
+        # a value outside the representable range keeps the Pad in float
         value = float(node.attrs.get("value", 0.0))
         s, z = params.scale[0], params.zero_point[0]
+        if not s * (QMIN - z) - s / 2 <= value <= s * (QMAX - z) + s / 2:
+            return False
         node.attrs["value"] = float(quantize_array(np.float32(value), s, z, QMIN, QMAX))
     v = node.outputs[0]
     r = int8_value(lw.graph, f"{v.name}_q", v.shape, params)

@@ -405,16 +405,12 @@ static inline void tinyc_fpu_conv_row(const float *xg, const float *restrict W,
       }
     } else if (nm == 1) {
       for (ox = 0; ox < p->ow; ++ox) tinyc_fpu_pixel(&r, p, ox, 1, b, ym, ch_stride);
-    } else if (sw == 1 && k3) {
+    } else if (sw == 1 && k3) { /* the common 3x3 windows get their own unrolled copies */
       tinyc_fpu_row4(&r, p, ox_lo, ox_hi, 1, 1, b, ym, ch_stride);
     } else if (sw == 2 && k3) {
       tinyc_fpu_row4(&r, p, ox_lo, ox_hi, 2, 1, b, ym, ch_stride);
-    } else if (sw == 1) {
-      tinyc_fpu_row4(&r, p, ox_lo, ox_hi, 1, 0, b, ym, ch_stride);
-    } else if (sw == 2) {
-      tinyc_fpu_row4(&r, p, ox_lo, ox_hi, 2, 0, b, ym, ch_stride);
     } else {
-      for (ox = 0; ox < p->ow; ++ox) tinyc_fpu_pixel(&r, p, ox, 4, b, ym, ch_stride);
+      tinyc_fpu_row4(&r, p, ox_lo, ox_hi, sw, 0, b, ym, ch_stride);
     }
   }
 }

@@ -3,6 +3,8 @@
  * rather than fast; the 2-D fast path lives in tinyc_conv.c. */
 #include "tinyc_convnd.h"
 
+#include <math.h>
+
 #include "tinyc_act.h"
 
 /* Increment a row-major counter over dims; 0 once it wraps to all zeros. */
@@ -90,4 +92,32 @@ void tinyc_conv_transpose_nd_f32(const float *restrict X, const float *restrict 
                                  const float *restrict B, float *restrict Y,
                                  const tinyc_convnd_params *p) {
   conv_any(X, W, B, Y, p, 1);
+}
+
+/* Element p of the padded sequence of (b, ch): the past state first, then X. */
+static float padded_at(const float *X, const float *past, int32_t b, int32_t ch, int32_t c,
+                       int32_t len, int32_t k, int32_t p) {
+  if (p < k - 1) return past ? past[((size_t)b * c + ch) * (size_t)(k - 1) + p] : 0.0f;
+  return X[((size_t)b * c + ch) * len + (p - (k - 1))];
+}
+
+void tinyc_causal_conv_state_f32(const float *restrict X, const float *restrict W,
+                                 const float *restrict B, const float *restrict past,
+                                 float *restrict Y, float *restrict present, int32_t batch,
+                                 int32_t c, int32_t len, int32_t k, int32_t silu) {
+  int32_t b, ch, t, j;
+  for (b = 0; b < batch; ++b) {
+    for (ch = 0; ch < c; ++ch) {
+      for (t = 0; t < len; ++t) {
+        float acc = B ? B[ch] : 0.0f;
+        for (j = 0; j < k; ++j)
+          acc += padded_at(X, past, b, ch, c, len, k, t + j) * W[(size_t)ch * k + j];
+        Y[((size_t)b * c + ch) * len + t] = silu ? acc / (1.0f + expf(-acc)) : acc;
+      }
+      if (present)
+        for (j = 0; j < k - 1; ++j)
+          present[((size_t)b * c + ch) * (size_t)(k - 1) + j] =
+              padded_at(X, past, b, ch, c, len, k, len + j);
+    }
+  }
 }

@@ -196,3 +196,31 @@ int tinyc_check_scalar(const void *v, int32_t dtype, int64_t expect) {
   int64_t got;
   return load_i64(v, 0, dtype, &got) && got == expect ? 0 : -1;
 }
+
+int tinyc_tensor_scatter(void *Y, const void *U, const int64_t *write_idx, size_t elem_size,
+                         int32_t batch, int32_t rows, int32_t max_len, int32_t seq,
+                         int32_t inner, int32_t circular) {
+  const size_t row = (size_t)inner * elem_size;
+  int32_t b, r, s;
+  for (b = 0; b < batch; ++b) {
+    const int64_t start = write_idx ? write_idx[b] : 0;
+    if (!circular && (start < 0 || start + seq > max_len)) return -1;
+    if (circular && max_len == 0 && seq > 0) return -1;
+  }
+  for (b = 0; b < batch; ++b) {
+    const int64_t start = write_idx ? write_idx[b] : 0;
+    for (r = 0; r < rows; ++r) {
+      const size_t block = (size_t)b * rows + r;
+      for (s = 0; s < seq; ++s) {
+        int64_t at = start + s;
+        if (circular) {
+          at %= max_len;
+          if (at < 0) at += max_len;
+        }
+        memcpy((unsigned char *)Y + (block * (size_t)max_len + (size_t)at) * row,
+               (const unsigned char *)U + (block * (size_t)seq + (size_t)s) * row, row);
+      }
+    }
+  }
+  return 0;
+}

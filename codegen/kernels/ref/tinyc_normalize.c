@@ -4,13 +4,16 @@
 
 #include <math.h>
 
+static int32_t param_at(const tinyc_param_index *ix, int32_t r, int32_t e) {
+  return (r % ix->rows) * ix->row_mul + (e / ix->div) % ix->mod * ix->mul;
+}
+
 void tinyc_row_norm_f32(const float *X, const float *scale, const float *bias, float *Y,
                         float *mean, float *inv_std, const tinyc_rownorm_params *p) {
   int32_t r, e;
   for (r = 0; r < p->rows; ++r) {
     const float *x = X + (size_t)r * p->size;
     float *y = Y + (size_t)r * p->size;
-    const int32_t s_base = (r % p->s_rows) * p->s_row_mul;
     float mu = 0.0f, var = 0.0f, inv;
     if (p->center) {
       for (e = 0; e < p->size; ++e) mu += x[e];
@@ -25,10 +28,9 @@ void tinyc_row_norm_f32(const float *X, const float *scale, const float *bias, f
     if (mean) mean[r] = mu;
     if (inv_std) inv_std[r] = inv;
     for (e = 0; e < p->size; ++e) {
-      const int32_t s = s_base + (e / p->s_div) % p->s_mod * p->s_mul;
       float v = (x[e] - mu) * inv;
-      if (scale) v *= scale[s];
-      if (bias) v += bias[s];
+      if (scale) v *= scale[param_at(&p->scale_ix, r, e)];
+      if (bias) v += bias[param_at(&p->bias_ix, r, e)];
       y[e] = v;
     }
   }
@@ -86,4 +88,41 @@ void tinyc_batchnorm_f32(const float *X, const float *scale, const float *bias,
       for (i = 0; i < inner; ++i) Y[base + i] = X[base + i] * s + t;
     }
   }
+}
+
+/* Offset of the next index of a strided odometer; returns 0 once it wraps. */
+static int mvn_next(int32_t *idx, const int32_t *dims, const int32_t *strides, int32_t n,
+                    ptrdiff_t *off) {
+  int32_t d;
+  for (d = n - 1; d >= 0; --d) {
+    *off += strides[d];
+    if (++idx[d] < dims[d]) return 1;
+    *off -= (ptrdiff_t)strides[d] * dims[d];
+    idx[d] = 0;
+  }
+  return 0;
+}
+
+void tinyc_mvn_f32(const float *X, float *Y, const tinyc_mvn_params *p) {
+  int32_t ki[TINYC_MAX_RANK] = {0}, ri[TINYC_MAX_RANK] = {0};
+  ptrdiff_t base = 0, off = 0;
+  size_t count = 1, k;
+  int32_t d;
+  for (d = 0; d < p->n_red; ++d) count *= (size_t)p->red_dims[d];
+  do {
+    float mean = 0.0f, sq = 0.0f, std;
+    for (k = 0; k < count; ++k) {
+      const float v = X[base + off];
+      mean += v;
+      sq += v * v;
+      mvn_next(ri, p->red_dims, p->red_strides, p->n_red, &off);
+    }
+    mean /= (float)count;
+    sq /= (float)count;
+    std = sqrtf(sq - mean * mean > 0.0f ? sq - mean * mean : 0.0f) + 1e-9f;
+    for (k = 0; k < count; ++k) {
+      Y[base + off] = (X[base + off] - mean) / std;
+      mvn_next(ri, p->red_dims, p->red_strides, p->n_red, &off);
+    }
+  } while (mvn_next(ki, p->keep_dims, p->keep_strides, p->n_keep, &base));
 }

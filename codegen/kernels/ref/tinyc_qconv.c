@@ -161,3 +161,63 @@ void tinyc_conv1x1_stream_s8(const int8_t *X, const int8_t *restrict W,
     }
   }
 }
+
+/* One output row of a dense conv (all m channels) into out[m * ow]. */
+static void conv_row(const int8_t *X, const int8_t *restrict W, const int32_t *restrict B,
+                     int8_t *restrict out, const tinyc_qconv_params *p, int32_t oy) {
+  const size_t filter = (size_t)p->c * p->kh * p->kw;
+  const int32_t iy0 = oy * p->stride_h - p->pad_top;
+  const int32_t ky0 = first_valid(iy0, p->dil_h);
+  const int32_t ky1 = end_valid(iy0, p->dil_h, p->kh, p->h);
+  int32_t m, ox, c, ky, kx;
+  for (m = 0; m < p->m; ++m) {
+    const int8_t *wm = W + (size_t)m * filter;
+    for (ox = 0; ox < p->ow; ++ox) {
+      const int32_t ix0 = ox * p->stride_w - p->pad_left;
+      const int32_t kx0 = first_valid(ix0, p->dil_w);
+      const int32_t kx1 = end_valid(ix0, p->dil_w, p->kw, p->w);
+      int32_t acc = B ? B[m] : 0;
+      for (c = 0; c < p->c; ++c) {
+        const int8_t *xc = X + (size_t)c * p->h * p->w;
+        const int8_t *wc = wm + (size_t)c * p->kh * p->kw;
+        for (ky = ky0; ky < ky1; ++ky) {
+          const int8_t *xr = xc + (size_t)(iy0 + ky * p->dil_h) * p->w;
+          const int8_t *wr = wc + (size_t)ky * p->kw;
+          for (kx = kx0; kx < kx1; ++kx) {
+            acc += ((int32_t)xr[ix0 + kx * p->dil_w] + p->input_offset) * (int32_t)wr[kx];
+          }
+        }
+      }
+      out[(size_t)m * p->ow + ox] = tinyc_requantize_one(
+          acc, p->multiplier[m], p->shift[m], p->output_offset, p->act_min, p->act_max);
+    }
+  }
+}
+
+static void store_row(int8_t *Y, const int8_t *restrict row, const tinyc_qconv_params *p,
+                      int32_t oy) {
+  const size_t plane = (size_t)p->oh * p->ow, width = (size_t)p->ow;
+  size_t m, ox;
+  for (m = 0; m < (size_t)p->m; ++m) {
+    for (ox = 0; ox < width; ++ox) Y[m * plane + (size_t)oy * width + ox] = row[m * width + ox];
+  }
+}
+
+void tinyc_conv2d_rows_stream_s8(const int8_t *X, const int8_t *restrict W,
+                                 const int32_t *restrict B, int8_t *Y, int8_t *restrict scratch,
+                                 const tinyc_qconv_params *p) {
+  /* output row oy needs input rows from oy - pad_top on: once row oy is computed, input
+   * rows <= oy - pad_top are dead, and so is the place of output row oy - pad_top */
+  const int32_t lag = p->pad_top, ring = p->pad_top + 1;
+  const size_t row = (size_t)p->m * p->ow;
+  int32_t oy;
+  TINYC_DCHECK(p->n == 1 && p->group == 1 && p->stride_h == 1 && p->oh == p->h);
+  TINYC_DCHECK(p->ow == p->w);
+  for (oy = 0; oy < p->oh; ++oy) {
+    conv_row(X, W, B, scratch + (size_t)(oy % ring) * row, p, oy);
+    if (oy >= lag) store_row(Y, scratch + (size_t)((oy - lag) % ring) * row, p, oy - lag);
+  }
+  for (oy = p->oh - lag > 0 ? p->oh - lag : 0; oy < p->oh; ++oy) {
+    store_row(Y, scratch + (size_t)(oy % ring) * row, p, oy);
+  }
+}

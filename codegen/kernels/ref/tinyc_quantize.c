@@ -55,6 +55,52 @@ TINYC_DEFINE_QUANTIZE(uint16_t, u16, 0, 65535)
   }
 TINYC_DEQUANTIZE_TYPES(TINYC_DEFINE_DEQUANTIZE)
 
+/* index of the parameter of element (o, a, i) in a blocked scale / zero point */
+static size_t block_index(int32_t o, int32_t a, int32_t i, int32_t axis_len, int32_t inner,
+                          int32_t block) {
+  const size_t nblk = (size_t)((axis_len + block - 1) / block);
+  return ((size_t)o * nblk + (size_t)(a / block)) * (size_t)inner + (size_t)i;
+}
+
+#define TINYC_DEFINE_QUANTIZE_BLOCKED(T, sfx, QMIN, QMAX)                                        \
+  void tinyc_quantize_blocked_f32_##sfx(const float *X, const float *scale,                     \
+                                        const T *zero_point, T *Y, int32_t outer,               \
+                                        int32_t axis_len, int32_t inner, int32_t block) {       \
+    int32_t o, a, i;                                                                             \
+    size_t k = 0;                                                                                \
+    for (o = 0; o < outer; ++o) {                                                                \
+      for (a = 0; a < axis_len; ++a) {                                                           \
+        for (i = 0; i < inner; ++i, ++k) {                                                       \
+          const size_t j = block_index(o, a, i, axis_len, inner, block);                         \
+          const int32_t zp = zero_point ? (int32_t)zero_point[j] : 0;                            \
+          Y[k] = (T)quantize_one(X[k], scale[j], zp, QMIN, QMAX);                                \
+        }                                                                                        \
+      }                                                                                          \
+    }                                                                                            \
+  }
+TINYC_DEFINE_QUANTIZE_BLOCKED(int8_t, s8, -128, 127)
+TINYC_DEFINE_QUANTIZE_BLOCKED(uint8_t, u8, 0, 255)
+TINYC_DEFINE_QUANTIZE_BLOCKED(int16_t, s16, -32768, 32767)
+TINYC_DEFINE_QUANTIZE_BLOCKED(uint16_t, u16, 0, 65535)
+
+#define TINYC_DEFINE_DEQUANTIZE_BLOCKED(T, sfx)                                                  \
+  void tinyc_dequantize_blocked_##sfx##_f32(const T *X, const float *scale,                     \
+                                            const T *zero_point, float *Y, int32_t outer,       \
+                                            int32_t axis_len, int32_t inner, int32_t block) {   \
+    int32_t o, a, i;                                                                             \
+    size_t k = 0;                                                                                \
+    for (o = 0; o < outer; ++o) {                                                                \
+      for (a = 0; a < axis_len; ++a) {                                                           \
+        for (i = 0; i < inner; ++i, ++k) {                                                       \
+          const size_t j = block_index(o, a, i, axis_len, inner, block);                         \
+          const int64_t zp = zero_point ? (int64_t)zero_point[j] : 0;                            \
+          Y[k] = (float)((int64_t)X[k] - zp) * scale[j];                                         \
+        }                                                                                        \
+      }                                                                                          \
+    }                                                                                            \
+  }
+TINYC_DEQUANTIZE_TYPES(TINYC_DEFINE_DEQUANTIZE_BLOCKED)
+
 void tinyc_dynamic_quantize_f32_u8(const float *X, uint8_t *Y, float *scale,
                                    uint8_t *zero_point, size_t n) {
   float lo = 0.0f, hi = 0.0f, s, izp;

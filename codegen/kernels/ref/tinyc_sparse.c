@@ -11,6 +11,7 @@
 #include "tinyc_sparse.h"
 
 #include "tinyc_act.h"
+#include "tinyc_fixedpoint.h"
 
 static int32_t first_out(int32_t off, int32_t stride) {
   /* smallest o >= 0 with o * stride + off >= 0 */
@@ -93,7 +94,8 @@ void tinyc_sparse_conv2d_f32(const float *restrict X, const float *restrict V,
   const uint8_t *d8 = (const uint8_t *)D;
   const uint16_t *d16 = (const uint16_t *)D;
   const int32_t cg = p->c / p->group, mg = p->m / p->group, taps = p->kh * p->kw;
-  const size_t plane = (size_t)p->oh * p->ow, in_plane = (size_t)p->h * p->w;
+  const size_t plane = (size_t)p->oh * (size_t)p->ow,
+               in_plane = (size_t)p->h * (size_t)p->w;
   /* a tap with no offset reads a whole input plane exactly onto the output plane */
   const int planes_match = p->stride_h == 1 && p->stride_w == 1 && p->h == p->oh &&
                            p->w == p->ow;
@@ -103,8 +105,8 @@ void tinyc_sparse_conv2d_f32(const float *restrict X, const float *restrict V,
     size_t entry = 0;
     for (m = 0; m < p->m; ++m) {
       const int32_t count = row_nnz[m];
-      const float *xg = X + ((size_t)n * p->c + (size_t)(m / mg) * cg) * in_plane;
-      float *ym = Y + ((size_t)n * p->m + m) * plane;
+      const float *xg = X + ((size_t)n * (size_t)p->c + (size_t)(m / mg) * (size_t)cg) * in_plane;
+      float *ym = Y + ((size_t)n * (size_t)p->m + (size_t)m) * plane;
       const float bias = B ? B[m] : 0.0f;
       const float *batch_x[4];
       float batch_w[4];
@@ -143,20 +145,21 @@ void tinyc_sparse_conv2d_f32(const float *restrict X, const float *restrict V,
         if (p->stride_w == 1 && ox0 == 0 && ox1 == p->ow && offx == 0 && p->w == p->ow &&
             (p->stride_h == 1 || oy1 - oy0 == 1)) {
           /* the window rows are contiguous in X and in Y: one long multiply-add */
-          axpy(ym + (size_t)oy0 * p->ow, xc + (size_t)(oy0 * p->stride_h + offy) * p->w,
+          axpy(ym + (size_t)oy0 * (size_t)p->ow,
+               xc + (size_t)(oy0 * p->stride_h + offy) * (size_t)p->w,
                wv, (size_t)(oy1 - oy0) * (size_t)p->ow);
           continue;
         }
         for (oy = oy0; oy < oy1; ++oy) {
           /* the first input element this tap reads on this output row, always in bounds */
-          const float *xr = xc + (size_t)(oy * p->stride_h + offy) * p->w +
+          const float *xr = xc + (size_t)(oy * p->stride_h + offy) * (size_t)p->w +
                             (size_t)(ox0 * p->stride_w + offx);
-          float *yr = ym + (size_t)oy * p->ow + ox0;
+          float *yr = ym + (size_t)oy * (size_t)p->ow + (size_t)ox0;
           const int32_t len = ox1 - ox0;
           if (p->stride_w == 1) {
             axpy(yr, xr, wv, (size_t)len);
           } else {
-            for (ox = 0; ox < len; ++ox) yr[ox] += wv * xr[(size_t)ox * p->stride_w];
+            for (ox = 0; ox < len; ++ox) yr[ox] += wv * xr[(size_t)ox * (size_t)p->stride_w];
           }
         }
       }
@@ -174,7 +177,7 @@ void tinyc_sparse_gemm_f32(const float *restrict A, const float *restrict V,
                            const tinyc_sparse_gemm_params *p) {
   int32_t i, j, e;
   for (i = 0; i < p->m; ++i) {
-    const float *a = A + (size_t)i * p->k;
+    const float *a = A + (size_t)i * (size_t)p->k;
     size_t entry = 0;
     for (j = 0; j < p->n; ++j) {
       const int32_t count = row_nnz[j];
@@ -197,7 +200,114 @@ void tinyc_sparse_gemm_f32(const float *restrict A, const float *restrict V,
       entry += (size_t)count;
       acc *= p->alpha;
       if (B) acc += B[j];
-      Y[(size_t)i * p->n + j] = tinyc_act_f32(acc, &p->act);
+      Y[(size_t)i * (size_t)p->n + (size_t)j] = tinyc_act_f32(acc, &p->act);
+    }
+  }
+}
+
+/* ---- int8 ------------------------------------------------------------------------------ */
+
+void tinyc_sparse_conv2d_s8(const int8_t *restrict X, const int8_t *restrict V,
+                            const void *restrict D, const uint16_t *restrict row_nnz,
+                            const int32_t *restrict B, int8_t *restrict Y,
+                            const tinyc_sparse_qconv_params *p) {
+  const uint8_t *d8 = (const uint8_t *)D;
+  const uint16_t *d16 = (const uint16_t *)D;
+  const int32_t cg = p->c / p->group, mg = p->m / p->group, taps = p->kh * p->kw;
+  const size_t plane = (size_t)p->oh * (size_t)p->ow,
+               in_plane = (size_t)p->h * (size_t)p->w;
+  /* a block is `rows` whole output rows, or a `cols`-wide piece of one row */
+  const int32_t cols = p->ow < TINYC_SPARSE_BLOCK ? p->ow : TINYC_SPARSE_BLOCK;
+  const int32_t rows = p->ow < TINYC_SPARSE_BLOCK ? TINYC_SPARSE_BLOCK / p->ow : 1;
+  int32_t acc[TINYC_SPARSE_BLOCK];
+  int32_t n, m, e, by, bx, oy, ox;
+  size_t first = 0;
+  for (n = 0; n < p->n; ++n) {
+    first = 0;
+    for (m = 0; m < p->m; ++m) {
+      const int32_t count = row_nnz[m];
+      const int8_t *xg = X + ((size_t)n * (size_t)p->c + (size_t)(m / mg) * (size_t)cg) * in_plane;
+      int8_t *ym = Y + ((size_t)n * (size_t)p->m + (size_t)m) * plane;
+      const int32_t bias = B ? B[m] : 0;
+      for (by = 0; by < p->oh; by += rows) {
+        const int32_t by1 = by + rows < p->oh ? by + rows : p->oh;
+        for (bx = 0; bx < p->ow; bx += cols) {
+          const int32_t bx1 = bx + cols < p->ow ? bx + cols : p->ow;
+          const int32_t bw = bx1 - bx;
+          int32_t pos = 0, i;
+          for (i = 0; i < (by1 - by) * bw; ++i) acc[i] = bias;
+          for (e = 0; e < count; ++e) {
+            const size_t entry = first + (size_t)e;
+            const int32_t wv = V[entry];
+            int32_t c, rem, ky, kx, offy, offx, oy0, oy1, ox0, ox1;
+            pos += p->index_bits == 8 ? (int32_t)d8[entry] : (int32_t)d16[entry];
+            if (wv == 0) continue; /* a filler entry */
+            c = pos / taps;
+            rem = pos - c * taps;
+            ky = rem / p->kw;
+            kx = rem - ky * p->kw;
+            offy = ky * p->dil_h - p->pad_top;
+            offx = kx * p->dil_w - p->pad_left;
+            oy0 = first_out(offy, p->stride_h);
+            oy1 = end_out(offy, p->stride_h, p->h, p->oh);
+            ox0 = first_out(offx, p->stride_w);
+            ox1 = end_out(offx, p->stride_w, p->w, p->ow);
+            if (oy0 < by) oy0 = by;
+            if (oy1 > by1) oy1 = by1;
+            if (ox0 < bx) ox0 = bx;
+            if (ox1 > bx1) ox1 = bx1;
+            for (oy = oy0; oy < oy1; ++oy) {
+              const int8_t *xr = xg + (size_t)c * in_plane +
+                                 (size_t)(oy * p->stride_h + offy) * (size_t)p->w;
+              int32_t *ar = acc + (oy - by) * bw - bx;
+              for (ox = ox0; ox < ox1; ++ox) {
+                ar[ox] += ((int32_t)xr[ox * p->stride_w + offx] + p->input_offset) * wv;
+              }
+            }
+          }
+          for (oy = by; oy < by1; ++oy) {
+            for (ox = bx; ox < bx1; ++ox) {
+              ym[(size_t)oy * (size_t)p->ow + (size_t)ox] = tinyc_requantize_one(
+                  acc[(oy - by) * bw + (ox - bx)], p->multiplier[m], p->shift[m],
+                  p->output_offset, p->act_min, p->act_max);
+            }
+          }
+        }
+      }
+      first += (size_t)count;
+    }
+  }
+}
+
+void tinyc_sparse_fully_connected_s8(const int8_t *restrict X, const int8_t *restrict V,
+                                     const void *restrict D, const uint16_t *restrict row_nnz,
+                                     const int32_t *restrict B, int8_t *restrict Y,
+                                     const tinyc_sparse_qfc_params *p) {
+  int32_t i, j, e;
+  for (i = 0; i < p->rows; ++i) {
+    const int8_t *x = X + (size_t)i * (size_t)p->k;
+    size_t entry = 0;
+    for (j = 0; j < p->n; ++j) {
+      const int32_t count = row_nnz[j];
+      const int8_t *v = V + entry;
+      const int8_t *xp = x;
+      int32_t acc = B ? B[j] : 0;
+      if (p->index_bits == 8) {
+        const uint8_t *d = (const uint8_t *)D + entry;
+        for (e = 0; e < count; ++e) {
+          xp += d[e];
+          acc += ((int32_t)*xp + p->input_offset) * (int32_t)v[e];
+        }
+      } else {
+        const uint16_t *d = (const uint16_t *)D + entry;
+        for (e = 0; e < count; ++e) {
+          xp += d[e];
+          acc += ((int32_t)*xp + p->input_offset) * (int32_t)v[e];
+        }
+      }
+      entry += (size_t)count;
+      Y[(size_t)i * (size_t)p->n + (size_t)j] = tinyc_requantize_one(acc, p->multiplier[j], p->shift[j],
+                                                     p->output_offset, p->act_min, p->act_max);
     }
   }
 }

@@ -1,0 +1,186 @@
+/* int8 building blocks of the Cortex-M4/M7/M33 kernel variants (private to them): the
+ * DSP extension's SIMD multiply-accumulate, and a requantization split so its per-channel
+ * work is done once.
+ *
+ * On a core with the DSP extension the helpers are the ACLE intrinsics of <arm_acle.h>
+ * (SMLAD: two 16x16 products added to an accumulator in one instruction; SXTB16:
+ * sign-extend bytes 0 and 2 of a word into two halfwords). Elsewhere (a host build of these
+ * kernels, for testing) they are plain C with the same results, so the kernels compile and
+ * give the same bits everywhere.
+ *
+ * A word of four int8 values b0 b1 b2 b3 expands to the halfword pairs (b0, b2) and
+ * (b1, b3); the kernels lay their inputs out in the same order, so no repacking is needed
+ * on the weight side. */
+#ifndef TINYC_DSP_H
+#define TINYC_DSP_H
+
+#include <string.h>
+
+#include "tinyc_fixedpoint.h"
+#include "tinyc_rt.h"
+
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+#include <arm_acle.h>
+
+/* acc + lo(a)*lo(b) + hi(a)*hi(b), 16-bit halves */
+TINYC_INLINE int32_t tinyc_smlad(int32_t a, int32_t b, int32_t acc) {
+  return __smlad(a, b, acc);
+}
+/* (int16)(int8)byte0 | (int16)(int8)byte2 << 16 */
+TINYC_INLINE int32_t tinyc_sxtb16(int32_t x) { return __sxtb16(x); }
+/* the same, of bytes 1 and 3: SXTB16 with its built-in rotation, which <arm_acle.h> has no
+ * intrinsic for (and gcc does not fold a separate rotate into) */
+TINYC_INLINE int32_t tinyc_sxtb16_hi(int32_t x) {
+  int32_t r;
+  __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
+  return r;
+}
+/* a + (sign-extended bytes 0 and 2 of x), per 16-bit half */
+TINYC_INLINE int32_t tinyc_sxtab16(int32_t a, int32_t x) { return __sxtab16(a, x); }
+/* the same with bytes 1 and 3 */
+TINYC_INLINE int32_t tinyc_sxtab16_hi(int32_t a, int32_t x) {
+  int32_t r;
+  __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(a), "r"(x));
+  return r;
+}
+/* acc + lo(a)*lo(b), and acc + hi(a)*lo(b) */
+TINYC_INLINE int32_t tinyc_smlabb(int32_t a, int32_t b, int32_t acc) {
+  return __smlabb(a, b, acc);
+}
+TINYC_INLINE int32_t tinyc_smlatb(int32_t a, int32_t b, int32_t acc) {
+  return __smlatb(a, b, acc);
+}
+/* v clamped to [-128, 127] in one instruction */
+TINYC_INLINE int32_t tinyc_ssat8(int32_t v) { return __ssat(v, 8); }
+#else
+TINYC_INLINE int32_t tinyc_ssat8(int32_t v) { return v < -128 ? -128 : (v > 127 ? 127 : v); }
+TINYC_INLINE int32_t tinyc_lo16(int32_t x) {
+  return (int32_t)(int16_t)(uint16_t)((uint32_t)x & 0xFFFFu);
+}
+TINYC_INLINE int32_t tinyc_hi16(int32_t x) {
+  return (int32_t)(int16_t)(uint16_t)((uint32_t)x >> 16);
+}
+
+TINYC_INLINE int32_t tinyc_smlad(int32_t a, int32_t b, int32_t acc) {
+  return (int32_t)((uint32_t)acc + (uint32_t)(tinyc_lo16(a) * tinyc_lo16(b)) +
+                   (uint32_t)(tinyc_hi16(a) * tinyc_hi16(b)));
+}
+TINYC_INLINE int32_t tinyc_sxtb16(int32_t x) {
+  const uint32_t u = (uint32_t)x;
+  const uint32_t b0 = (uint32_t)(int32_t)(int8_t)(uint8_t)(u & 0xFFu);
+  const uint32_t b2 = (uint32_t)(int32_t)(int8_t)(uint8_t)((u >> 16) & 0xFFu);
+  return (int32_t)((b0 & 0xFFFFu) | (b2 << 16));
+}
+TINYC_INLINE int32_t tinyc_sxtb16_hi(int32_t x) {
+  return tinyc_sxtb16((int32_t)((uint32_t)x >> 8));
+}
+TINYC_INLINE int32_t tinyc_smlabb(int32_t a, int32_t b, int32_t acc) {
+  return (int32_t)((uint32_t)acc + (uint32_t)(tinyc_lo16(a) * tinyc_lo16(b)));
+}
+TINYC_INLINE int32_t tinyc_smlatb(int32_t a, int32_t b, int32_t acc) {
+  return (int32_t)((uint32_t)acc + (uint32_t)(tinyc_hi16(a) * tinyc_lo16(b)));
+}
+TINYC_INLINE int32_t tinyc_sxtab16(int32_t a, int32_t x) {
+  const int32_t e = tinyc_sxtb16(x);
+  const uint32_t lo = ((uint32_t)a + (uint32_t)e) & 0xFFFFu;
+  const uint32_t hi = (((uint32_t)a >> 16) + ((uint32_t)e >> 16)) & 0xFFFFu;
+  return (int32_t)(lo | (hi << 16));
+}
+TINYC_INLINE int32_t tinyc_sxtab16_hi(int32_t a, int32_t x) {
+  return tinyc_sxtab16(a, (int32_t)((uint32_t)x >> 8));
+}
+#endif
+
+/* Two int16 values as one halfword pair (lo in bits 0..15). */
+TINYC_INLINE int32_t tinyc_pack16(int32_t lo, int32_t hi) {
+  return (int32_t)(((uint32_t)lo & 0xFFFFu) | ((uint32_t)hi << 16));
+}
+
+/* Two bytes from any address, zero-extended (a single LDRH). */
+TINYC_INLINE uint32_t tinyc_load2(const int8_t *p) {
+  uint16_t v;
+  memcpy(&v, p, 2);
+  return v;
+}
+
+/* Four bytes from any address (a single LDR where the core allows unaligned loads). */
+TINYC_INLINE int32_t tinyc_load4(const int8_t *p) {
+  int32_t v;
+  memcpy(&v, p, 4);
+  return v;
+}
+
+/* The clamp of a requantization, the same for every output channel of a kernel call. */
+typedef struct {
+  int32_t lo, hi;           /* bounds before the zero point is added */
+  int32_t zp;               /* the output zero point */
+  int32_t act_min, act_max; /* bounds after it */
+} tinyc_dsp_clamp;
+
+TINYC_INLINE tinyc_dsp_clamp tinyc_dsp_clamp_make(int32_t zp, int32_t act_min, int32_t act_max) {
+  tinyc_dsp_clamp c;
+  c.lo = act_min - zp;
+  c.hi = act_max - zp;
+  c.zp = zp;
+  c.act_min = act_min;
+  c.act_max = act_max;
+  return c;
+}
+
+/* One output channel's multiplier, with the shift and rounding of the fast form worked out
+ * once for all the channel's outputs. */
+typedef struct {
+  int32_t q, shift;
+  int32_t rs, round; /* fast form (shift <= -2): rs = -1 - shift >= 1, round = 2^(rs-1) */
+} tinyc_dsp_mult;
+
+TINYC_INLINE tinyc_dsp_mult tinyc_dsp_mult_make(int32_t q, int32_t shift) {
+  tinyc_dsp_mult m;
+  m.q = q;
+  m.shift = shift;
+  m.rs = shift <= -2 ? -1 - shift : 1;
+  m.round = (int32_t)(1u << (m.rs - 1));
+  return m;
+}
+
+/* tinyc_requantize_one(acc, q, shift, zp, act_min, act_max) of tinyc_fixedpoint.h, bit for
+ * bit. When 31 - shift >= 33 (shift <= -2: every multiplier below 1/4), the rounding term
+ * 2^(30 - shift) is a multiple of 2^32, so (acc*q + round) >> (31 - shift) equals
+ * (hi + 2^(rs-1)) >> rs with hi the top word of acc*q and rs = -1 - shift: one 32x32->64
+ * multiply, an add and a shift instead of 64-bit arithmetic. That value is below 2^30 in
+ * magnitude, so the zero point can be added before the clamp, and clamping to int8 first
+ * (SSAT) leaves only the activation's bounds to check. */
+TINYC_INLINE int8_t tinyc_dsp_requant(int32_t acc, const tinyc_dsp_mult *m,
+                                      const tinyc_dsp_clamp *c) {
+  int32_t v;
+  if (m->shift <= -2) {
+    const int32_t top = (int32_t)(((int64_t)acc * m->q) >> 32);
+    v = tinyc_ssat8(((top + m->round) >> m->rs) + c->zp);
+    v = v < c->act_min ? c->act_min : (v > c->act_max ? c->act_max : v);
+    return (int8_t)v;
+  }
+  v = tinyc_mbqm(acc, m->q, m->shift);
+  v = v < c->lo ? c->lo : (v > c->hi ? c->hi : v);
+  return (int8_t)(v + c->zp);
+}
+
+/* tinyc_mbqm(x, q, shift) of tinyc_fixedpoint.h, bit for bit, without 64-bit shifts where
+ * the rounding term allows: shift <= -2 as in tinyc_dsp_requant, shift == -1 as the top word
+ * of x*q + 2^31 (neither can saturate). */
+TINYC_INLINE int32_t tinyc_dsp_mbqm(int32_t x, int32_t q, int32_t shift) {
+  if (shift <= -2) {
+    const int32_t rs = -1 - shift;
+    return ((int32_t)(((int64_t)x * q) >> 32) + (int32_t)(1u << (rs - 1))) >> rs;
+  }
+  if (shift == -1) return (int32_t)(((int64_t)x * q + ((int64_t)1 << 31)) >> 32);
+  return tinyc_mbqm(x, q, shift);
+}
+
+/* The same for a one-off output. */
+TINYC_INLINE int8_t tinyc_dsp_requant1(int32_t acc, int32_t q, int32_t shift,
+                                       const tinyc_dsp_clamp *c) {
+  const tinyc_dsp_mult m = tinyc_dsp_mult_make(q, shift);
+  return tinyc_dsp_requant(acc, &m, c);
+}
+
+#endif /* TINYC_DSP_H */

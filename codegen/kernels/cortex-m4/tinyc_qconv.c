@@ -1,0 +1,558 @@
+/* int8 2-D convolution (NCHW) with the DSP extension's SIMD multiply-accumulate, for the
+ * Cortex-M4/M7/M33. Same contract and bit-exact results as the portable kernels
+ * (tinyc_qconv.h; integer sums do not depend on their order).
+ *
+ * Dense and grouped convolution: two output pixels at a time, their input windows are
+ * first gathered into a column buffer on the stack as int16 with the input offset added
+ * (padding becomes 0, so the inner loop has no bounds and no offset to add), in the
+ * halfword order of SXTB16 (tinyc_dsp.h). Then two output channels x two pixels are
+ * accumulated in registers, four products per SMLAD pair: per 4 reduction steps two weight
+ * loads, four sign extensions, four column loads and eight SMLADs feed 16 MACs. The
+ * column costs a few instructions per element, shared by every output channel.
+ * Reductions longer than TINYC_QCONV_COLUMN (cg * kh * kw) take the plain loop.
+ *
+ * Depthwise convolution: channel planes, the 3x3 window's weights in registers with the
+ * input offset folded into the bias; border pixels clip their taps. */
+#include "tinyc_qconv.h"
+
+#include <string.h>
+
+#include "tinyc_dsp.h"
+
+/* Longest reduction (cg * kh * kw) the column buffer takes: one word (two pixels' int16)
+ * per step, on the stack (2.3 KiB at 576: 64 channels x 3x3, or 576 channels x 1x1). */
+#define TINYC_QCONV_COLUMN 576
+/* Pixel pairs gathered at once when the reduction is short (each output channel's
+ * requantization and weight pointers are then set up once per 2 * PAIRS outputs). */
+#define TINYC_QCONV_PAIRS 4
+
+static int32_t first_valid(int32_t start, int32_t dil) {
+  return start >= 0 ? 0 : (-start + dil - 1) / dil;
+}
+
+static int32_t end_valid(int32_t start, int32_t dil, int32_t k, int32_t size) {
+  int32_t e;
+  if (start >= size) return 0;
+  e = (size - 1 - start) / dil + 1;
+  return e < k ? e : k;
+}
+
+/* ---- the column: two output pixels' windows as int16 (x + input_offset), 0 outside ----- */
+
+/* Where one output pixel's window lies in the input: its first row and column, and the
+ * range of taps inside. */
+typedef struct {
+  int32_t iy0, ix0, ky0, ky1, kx0, kx1;
+} window;
+
+static window window_of(const tinyc_qconv_params *p, int32_t px) {
+  window v;
+  const int32_t oy = px / p->ow, ox = px - oy * p->ow;
+  v.iy0 = oy * p->stride_h - p->pad_top;
+  v.ix0 = ox * p->stride_w - p->pad_left;
+  v.ky0 = first_valid(v.iy0, p->dil_h);
+  v.ky1 = end_valid(v.iy0, p->dil_h, p->kh, p->h);
+  v.kx0 = first_valid(v.ix0, p->dil_w);
+  v.kx1 = end_valid(v.ix0, p->dil_w, p->kw, p->w);
+  return v;
+}
+
+TINYC_INLINE int full(const window *v, const tinyc_qconv_params *p) {
+  return v->ky0 == 0 && v->ky1 == p->kh && v->kx0 == 0 && v->kx1 == p->kw;
+}
+
+/* Pass 1: col[k] = the raw input bytes of reduction step k = (c, ky, kx) for pixel a (bits
+ * 0..7) and pixel b (bits 8..15). A tap outside the input reads the input zero point,
+ * which is 0 once the input offset is added. With `one`, pixel b is absent. */
+static void gather(const int8_t *xg, const tinyc_qconv_params *p, int32_t cg, const window *a,
+                   const window *b, int one, int32_t *col) {
+  const uint32_t zx = (uint32_t)(uint8_t)(int8_t)-p->input_offset; /* the zero point */
+  const int32_t dw = p->dil_w, kw = p->kw, xrow = p->dil_h * p->w;
+  const size_t plane = (size_t)p->h * p->w;
+  int32_t c, ky, kx;
+  if (!one && full(a, p) && full(b, p)) { /* the common case: nothing to clip */
+    const int8_t *ra = xg + (size_t)a->iy0 * p->w + a->ix0;
+    const int8_t *rb = xg + (size_t)b->iy0 * p->w + b->ix0;
+    const int32_t next = (int32_t)plane - p->kh * xrow;
+    if (rb == ra + 1 && p->kh == 1 && kw == 1) { /* pointwise, neighbours: one halfword */
+      for (c = cg; c > 0; --c, ra += plane) *col++ = (int32_t)tinyc_load2(ra);
+      return;
+    }
+    if (rb == ra + 1) { /* neighbours on a row, stride 1: one halfword holds both bytes */
+      for (c = cg; c > 0; --c, ra += next) {
+        for (ky = p->kh; ky > 0; --ky, ra += xrow) {
+          if (kw == 3 && dw == 1) {
+            col[0] = (int32_t)tinyc_load2(ra);
+            col[1] = (int32_t)tinyc_load2(ra + 1);
+            col[2] = (int32_t)tinyc_load2(ra + 2);
+            col += 3;
+          } else {
+            const int8_t *xa = ra;
+            for (kx = kw; kx > 0; --kx, xa += dw) *col++ = (int32_t)tinyc_load2(xa);
+          }
+        }
+      }
+      return;
+    }
+    for (c = cg; c > 0; --c, ra += next, rb += next) {
+      for (ky = p->kh; ky > 0; --ky, ra += xrow, rb += xrow) {
+        const int8_t *xa = ra, *xb = rb;
+        for (kx = kw; kx > 0; --kx, xa += dw, xb += dw) {
+          *col++ = (int32_t)((uint32_t)(uint8_t)*xa | ((uint32_t)(uint8_t)*xb << 8));
+        }
+      }
+    }
+    return;
+  }
+  { /* clipped windows: pixel a fills every step, pixel b adds its byte */
+    int32_t *out = col;
+    for (c = 0; c < cg; ++c) {
+      const int8_t *xc = xg + (size_t)c * plane;
+      for (ky = 0; ky < p->kh; ++ky) {
+        if (ky < a->ky0 || ky >= a->ky1) {
+          for (kx = kw; kx > 0; --kx) *out++ = (int32_t)zx;
+        } else {
+          const int8_t *xr = xc + (size_t)(a->iy0 + ky * p->dil_h) * p->w + a->ix0;
+          for (kx = 0; kx < a->kx0; ++kx) *out++ = (int32_t)zx;
+          for (; kx < a->kx1; ++kx) *out++ = (int32_t)(uint32_t)(uint8_t)xr[kx * dw];
+          for (; kx < kw; ++kx) *out++ = (int32_t)zx;
+        }
+      }
+    }
+  }
+  if (one) return;
+  for (c = 0; c < cg; ++c) {
+    const int8_t *xc = xg + (size_t)c * plane;
+    int32_t *out = col + (size_t)c * p->kh * kw;
+    for (ky = 0; ky < p->kh; ++ky, out += kw) {
+      const int inside = ky >= b->ky0 && ky < b->ky1;
+      const int8_t *xr = xc + (size_t)(inside ? b->iy0 + ky * p->dil_h : 0) * p->w + b->ix0;
+      for (kx = 0; kx < kw; ++kx) {
+        const uint32_t v = inside && kx >= b->kx0 && kx < b->kx1 ? (uint8_t)xr[kx * dw] : zx;
+        out[kx] = (int32_t)((uint32_t)out[kx] | (v << 8));
+      }
+    }
+  }
+}
+
+/* Pass 2, in place: the raw byte pairs become, per 4 steps, the int16 words (input offset
+ * added) p0(k, k+2), p0(k+1, k+3), p1(k, k+2), p1(k+1, k+3) -- the halfword order of
+ * SXTB16 applied to 4 weights. The K % 4 last steps become (p0, p1) pairs. */
+static void widen(int32_t *col, int32_t K, int32_t off) {
+  const int32_t off2 = tinyc_pack16(off, off);
+  int32_t q;
+  for (q = K >> 2; q > 0; --q, col += 4) {
+    /* bytes p0(k), p1(k), p0(k+2), p1(k+2) and the same for k+1, k+3 */
+    const int32_t t0 = (int32_t)((uint32_t)col[0] | ((uint32_t)col[2] << 16));
+    const int32_t t1 = (int32_t)((uint32_t)col[1] | ((uint32_t)col[3] << 16));
+    col[0] = tinyc_sxtab16(off2, t0);
+    col[1] = tinyc_sxtab16(off2, t1);
+    col[2] = tinyc_sxtab16_hi(off2, t0);
+    col[3] = tinyc_sxtab16_hi(off2, t1);
+  }
+  for (q = K & 3; q > 0; --q, ++col) {
+    const uint32_t e = (uint32_t)*col; /* bytes p0, p1 -> bytes 0 and 2 */
+    *col = tinyc_sxtab16(off2, (int32_t)(e | (e << 8)));
+  }
+}
+
+/* ---- two output channels x two pixels ------------------------------------------------ */
+
+/* Two output channels (rows w0, w0 + K of W) x two pixels (the column) over K steps: the
+ * four sums start from *a.. and are stored back. */
+TINYC_INLINE void mac2x2(const int8_t *w0, int32_t K, const int32_t *col, int32_t *s00,
+                         int32_t *s01, int32_t *s10, int32_t *s11) {
+  const int8_t *w1 = w0 + K;
+  int32_t a00 = *s00, a01 = *s01, a10 = *s10, a11 = *s11, q;
+  for (q = K >> 2; q > 0; --q) {
+    const int32_t u = tinyc_load4(w0), v = tinyc_load4(w1);
+    const int32_t u02 = tinyc_sxtb16(u), u13 = tinyc_sxtb16_hi(u);
+    const int32_t v02 = tinyc_sxtb16(v), v13 = tinyc_sxtb16_hi(v);
+    const int32_t c0 = col[0], c1 = col[1], c2 = col[2], c3 = col[3];
+    w0 += 4;
+    w1 += 4;
+    col += 4;
+    a00 = tinyc_smlad(u02, c0, a00);
+    a00 = tinyc_smlad(u13, c1, a00);
+    a01 = tinyc_smlad(u02, c2, a01);
+    a01 = tinyc_smlad(u13, c3, a01);
+    a10 = tinyc_smlad(v02, c0, a10);
+    a10 = tinyc_smlad(v13, c1, a10);
+    a11 = tinyc_smlad(v02, c2, a11);
+    a11 = tinyc_smlad(v13, c3, a11);
+  }
+  for (q = K & 3; q > 0; --q) { /* the last K % 4 steps: plain (pixel 0, pixel 1) pairs */
+    const int32_t e = *col++, s = *w0++, t = *w1++;
+    const int32_t p0 = (int32_t)(int16_t)(uint16_t)((uint32_t)e & 0xFFFFu);
+    const int32_t p1 = (int32_t)(int16_t)(uint16_t)((uint32_t)e >> 16);
+    a00 += s * p0;
+    a01 += s * p1;
+    a10 += t * p0;
+    a11 += t * p1;
+  }
+  *s00 = a00;
+  *s01 = a01;
+  *s10 = a10;
+  *s11 = a11;
+}
+
+/* One output channel x two pixels. */
+TINYC_INLINE void mac1x2(const int8_t *w0, int32_t K, const int32_t *col, int32_t *s00,
+                         int32_t *s01) {
+  int32_t a00 = *s00, a01 = *s01, q;
+  for (q = K >> 2; q > 0; --q) {
+    const int32_t u = tinyc_load4(w0);
+    const int32_t u02 = tinyc_sxtb16(u), u13 = tinyc_sxtb16_hi(u);
+    w0 += 4;
+    a00 = tinyc_smlad(u02, col[0], a00);
+    a00 = tinyc_smlad(u13, col[1], a00);
+    a01 = tinyc_smlad(u02, col[2], a01);
+    a01 = tinyc_smlad(u13, col[3], a01);
+    col += 4;
+  }
+  for (q = K & 3; q > 0; --q) {
+    const int32_t e = *col++, s = *w0++;
+    a00 += s * (int32_t)(int16_t)(uint16_t)((uint32_t)e & 0xFFFFu);
+    a01 += s * (int32_t)(int16_t)(uint16_t)((uint32_t)e >> 16);
+  }
+  *s00 = a00;
+  *s01 = a01;
+}
+
+/* The plain loop, for reductions too long for the column buffer. */
+static int32_t direct_pixel(const int8_t *xg, const int8_t *wm, const tinyc_qconv_params *p,
+                            int32_t cg, int32_t oy, int32_t ox, int32_t acc) {
+  const int32_t iy0 = oy * p->stride_h - p->pad_top, ix0 = ox * p->stride_w - p->pad_left;
+  const int32_t ky0 = first_valid(iy0, p->dil_h), ky1 = end_valid(iy0, p->dil_h, p->kh, p->h);
+  const int32_t kx0 = first_valid(ix0, p->dil_w), kx1 = end_valid(ix0, p->dil_w, p->kw, p->w);
+  int32_t c, ky, kx;
+  for (c = 0; c < cg; ++c) {
+    const int8_t *xc = xg + (size_t)c * p->h * p->w;
+    const int8_t *wc = wm + (size_t)c * p->kh * p->kw;
+    for (ky = ky0; ky < ky1; ++ky) {
+      const int8_t *xr = xc + (size_t)(iy0 + ky * p->dil_h) * p->w + ix0;
+      const int8_t *wr = wc + (size_t)ky * p->kw;
+      for (kx = kx0; kx < kx1; ++kx) acc += ((int32_t)xr[kx * p->dil_w] + p->input_offset) * wr[kx];
+    }
+  }
+  return acc;
+}
+
+/* Output pixels [px0, px1) of the output channels of group g, in groups of up to
+ * TINYC_QCONV_PAIRS pixel pairs: their windows are gathered before any of their outputs is
+ * written (which the in-place form relies on), then each pair of output channels runs over
+ * the pixel pairs with its requantization worked out once. K <= TINYC_QCONV_COLUMN. */
+static void conv_pixels(const int8_t *xg, const int8_t *W, const int32_t *B, int8_t *yg,
+                        size_t out_plane, const tinyc_qconv_params *p, int32_t g, int32_t px0,
+                        int32_t px1) {
+  const int32_t cg = p->c / p->group, mg = p->m / p->group, K = cg * p->kh * p->kw;
+  const tinyc_dsp_clamp cl = tinyc_dsp_clamp_make(p->output_offset, p->act_min, p->act_max);
+  const int32_t *bm = B ? B + g * mg : NULL;
+  const int32_t *qm = p->multiplier + g * mg, *sm = p->shift + g * mg;
+  const int32_t fit = TINYC_QCONV_COLUMN / K;
+  const int32_t max_pairs = fit < TINYC_QCONV_PAIRS ? fit : TINYC_QCONV_PAIRS;
+  int32_t col[TINYC_QCONV_COLUMN]; /* a pair of int16 per reduction step, per pixel pair */
+  int32_t m, px, t;
+  for (px = px0; px < px1; px += 2 * max_pairs) {
+    const int32_t count = px1 - px < 2 * max_pairs ? px1 - px : 2 * max_pairs; /* pixels */
+    const int32_t pairs = (count + 1) / 2;
+    const int8_t *wm = W + (size_t)g * mg * K;
+    int8_t *y = yg + (px - px0); /* output (m, px) at yg[m * out_plane + px - px0] */
+    for (t = 0; t < pairs; ++t) {
+      const int32_t a = px + 2 * t, one = a + 1 >= px + count;
+      const window wa = window_of(p, a), wb = window_of(p, one ? a : a + 1);
+      gather(xg, p, cg, &wa, &wb, one, col + (size_t)t * K);
+      widen(col + (size_t)t * K, K, p->input_offset);
+    }
+    for (m = 0; m + 2 <= mg; m += 2, wm += 2 * K, y += 2 * out_plane) {
+      const tinyc_dsp_mult m0 = tinyc_dsp_mult_make(qm[m], sm[m]);
+      const tinyc_dsp_mult m1 = tinyc_dsp_mult_make(qm[m + 1], sm[m + 1]);
+      const int32_t b0 = bm ? bm[m] : 0, b1 = bm ? bm[m + 1] : 0;
+      for (t = 0; t < pairs; ++t) {
+        int32_t a00 = b0, a01 = b0, a10 = b1, a11 = b1;
+        int8_t *yt = y + 2 * t;
+        mac2x2(wm, K, col + (size_t)t * K, &a00, &a01, &a10, &a11);
+        yt[0] = tinyc_dsp_requant(a00, &m0, &cl);
+        yt[out_plane] = tinyc_dsp_requant(a10, &m1, &cl);
+        if (2 * t + 1 < count) {
+          yt[1] = tinyc_dsp_requant(a01, &m0, &cl);
+          yt[out_plane + 1] = tinyc_dsp_requant(a11, &m1, &cl);
+        }
+      }
+    }
+    if (m < mg) {
+      const tinyc_dsp_mult m0 = tinyc_dsp_mult_make(qm[m], sm[m]);
+      for (t = 0; t < pairs; ++t) {
+        int32_t a00 = bm ? bm[m] : 0, a01 = a00;
+        mac1x2(wm, K, col + (size_t)t * K, &a00, &a01);
+        y[2 * t] = tinyc_dsp_requant(a00, &m0, &cl);
+        if (2 * t + 1 < count) y[2 * t + 1] = tinyc_dsp_requant(a01, &m0, &cl);
+      }
+    }
+  }
+}
+
+/* The same without the column buffer, one output pixel and channel at a time (reductions
+ * longer than TINYC_QCONV_COLUMN); each pixel's outputs are computed before any is stored,
+ * through `buf` (m bytes), which keeps the in-place form's promise too. */
+static void conv_pixels_direct(const int8_t *xg, const int8_t *W, const int32_t *B, int8_t *yg,
+                               const tinyc_qconv_params *p, int32_t g, int32_t px0, int32_t px1,
+                               int8_t *buf) {
+  const int32_t cg = p->c / p->group, mg = p->m / p->group, K = cg * p->kh * p->kw;
+  const size_t out_plane = (size_t)p->oh * p->ow;
+  const tinyc_dsp_clamp cl = tinyc_dsp_clamp_make(p->output_offset, p->act_min, p->act_max);
+  int32_t m, px;
+  for (px = px0; px < px1; ++px) {
+    for (m = 0; m < mg; ++m) {
+      const int32_t mm = g * mg + m;
+      const int32_t acc = direct_pixel(xg, W + (size_t)mm * K, p, cg, px / p->ow, px % p->ow,
+                                       B ? B[mm] : 0);
+      buf[m] = tinyc_dsp_requant1(acc, p->multiplier[mm], p->shift[mm], &cl);
+    }
+    for (m = 0; m < mg; ++m) yg[(size_t)m * out_plane + px] = buf[m];
+  }
+}
+
+void tinyc_conv2d_s8(const int8_t *restrict X, const int8_t *restrict W,
+                     const int32_t *restrict B, int8_t *restrict Y, const tinyc_qconv_params *p) {
+  const int32_t cg = p->c / p->group, mg = p->m / p->group, K = cg * p->kh * p->kw;
+  const int32_t pixels = p->oh * p->ow;
+  const size_t in_plane = (size_t)p->h * p->w, out_plane = (size_t)pixels;
+  const tinyc_dsp_clamp cl = tinyc_dsp_clamp_make(p->output_offset, p->act_min, p->act_max);
+  int32_t n, g, px, m;
+  for (n = 0; n < p->n; ++n) {
+    for (g = 0; g < p->group; ++g) {
+      const int8_t *xg = X + ((size_t)n * p->c + (size_t)g * cg) * in_plane;
+      int8_t *yg = Y + ((size_t)n * p->m + (size_t)g * mg) * out_plane;
+      if (K <= TINYC_QCONV_COLUMN) {
+        conv_pixels(xg, W, B, yg, out_plane, p, g, 0, pixels);
+        continue;
+      }
+      for (px = 0; px < pixels; ++px) { /* Y does not alias X: no buffer needed */
+        for (m = 0; m < mg; ++m) {
+          const int32_t mm = g * mg + m;
+          const int32_t acc = direct_pixel(xg, W + (size_t)mm * K, p, cg, px / p->ow,
+                                           px % p->ow, B ? B[mm] : 0);
+          yg[(size_t)m * out_plane + px] = tinyc_dsp_requant1(acc, p->multiplier[mm], p->shift[mm],
+                                                              &cl);
+        }
+      }
+    }
+  }
+}
+
+void tinyc_conv1x1_stream_s8(const int8_t *X, const int8_t *restrict W,
+                             const int32_t *restrict B, int8_t *Y, int8_t *restrict scratch,
+                             const tinyc_qconv_params *p) {
+  const int32_t pixels = p->h * p->w;
+  TINYC_DCHECK(p->n == 1 && p->kh == 1 && p->kw == 1 && p->group == 1);
+  if (p->c <= TINYC_QCONV_COLUMN) {
+    /* the column buffer holds the input pixels */
+    conv_pixels(X, W, B, Y, (size_t)pixels, p, 0, 0, pixels);
+  } else if (p->m <= p->c) {
+    conv_pixels_direct(X, W, B, Y, p, 0, 0, pixels, scratch);
+  } else {
+    /* more outputs than scratch bytes, and too many inputs for the column: buffer the
+     * input pixel in scratch, then every output can be stored at once */
+    const tinyc_dsp_clamp cl = tinyc_dsp_clamp_make(p->output_offset, p->act_min, p->act_max);
+    int32_t px, c, m;
+    for (px = 0; px < pixels; ++px) {
+      for (c = 0; c < p->c; ++c) scratch[c] = X[(size_t)c * pixels + px];
+      for (m = 0; m < p->m; ++m) {
+        const int8_t *wm = W + (size_t)m * p->c;
+        int32_t acc = B ? B[m] : 0;
+        for (c = 0; c < p->c; ++c) acc += ((int32_t)scratch[c] + p->input_offset) * wm[c];
+        Y[(size_t)m * pixels + px] = tinyc_dsp_requant1(acc, p->multiplier[m], p->shift[m], &cl);
+      }
+    }
+  }
+}
+
+void tinyc_conv2d_rows_stream_s8(const int8_t *X, const int8_t *restrict W,
+                                 const int32_t *restrict B, int8_t *Y, int8_t *restrict scratch,
+                                 const tinyc_qconv_params *p) {
+  /* output row oy needs input rows from oy - pad_top on: once row oy is computed, input
+   * rows <= oy - pad_top are dead, and so is the place of output row oy - pad_top */
+  const int32_t lag = p->pad_top, ring = p->pad_top + 1, K = p->c * p->kh * p->kw;
+  const size_t row = (size_t)p->m * p->ow, plane = (size_t)p->oh * p->ow;
+  int32_t oy, m;
+  TINYC_DCHECK(p->n == 1 && p->group == 1 && p->stride_h == 1 && p->oh == p->h);
+  TINYC_DCHECK(p->ow == p->w);
+  for (oy = 0; oy <= p->oh + lag - 1; ++oy) {
+    if (oy < p->oh) {
+      int8_t *slot = scratch + (size_t)(oy % ring) * row;
+      if (K <= TINYC_QCONV_COLUMN) {
+        conv_pixels(X, W, B, slot, (size_t)p->ow, p, 0, oy * p->ow, (oy + 1) * p->ow);
+      } else {
+        int32_t ox;
+        const tinyc_dsp_clamp cl = tinyc_dsp_clamp_make(p->output_offset, p->act_min,
+                                                        p->act_max);
+        for (m = 0; m < p->m; ++m) {
+          for (ox = 0; ox < p->ow; ++ox) {
+            const int32_t acc = direct_pixel(X, W + (size_t)m * K, p, p->c, oy, ox,
+                                             B ? B[m] : 0);
+            slot[(size_t)m * p->ow + ox] =
+                tinyc_dsp_requant1(acc, p->multiplier[m], p->shift[m], &cl);
+          }
+        }
+      }
+    }
+    if (oy >= lag) { /* store output row oy - lag */
+      const int32_t done = oy - lag;
+      const int8_t *slot = scratch + (size_t)(done % ring) * row;
+      for (m = 0; m < p->m; ++m) {
+        memcpy(Y + (size_t)m * plane + (size_t)done * p->ow, slot + (size_t)m * p->ow,
+               (size_t)p->ow);
+      }
+    }
+  }
+}
+
+/* ---- depthwise ------------------------------------------------------------------------- */
+
+/* One depthwise output plane: input plane xc, weights wk (kh x kw), into out. */
+static void dw_plane(const int8_t *xc, const int8_t *wk, int32_t bias, int32_t q, int32_t sh,
+                     int8_t *out, const tinyc_qconv_params *p) {
+  const tinyc_dsp_clamp cl = tinyc_dsp_clamp_make(p->output_offset, p->act_min, p->act_max);
+  const tinyc_dsp_mult mul = tinyc_dsp_mult_make(q, sh);
+  const int32_t off = p->input_offset;
+  int32_t oy, ox, ky, kx;
+  for (oy = 0; oy < p->oh; ++oy) {
+    const int32_t iy0 = oy * p->stride_h - p->pad_top;
+    const int32_t ky0 = first_valid(iy0, p->dil_h);
+    const int32_t ky1 = end_valid(iy0, p->dil_h, p->kh, p->h);
+    for (ox = 0; ox < p->ow; ++ox) {
+      const int32_t ix0 = ox * p->stride_w - p->pad_left;
+      const int32_t kx0 = first_valid(ix0, p->dil_w);
+      const int32_t kx1 = end_valid(ix0, p->dil_w, p->kw, p->w);
+      int32_t acc = bias;
+      for (ky = ky0; ky < ky1; ++ky) {
+        const int8_t *xr = xc + (size_t)(iy0 + ky * p->dil_h) * p->w;
+        const int8_t *wr = wk + (size_t)ky * p->kw;
+        for (kx = kx0; kx < kx1; ++kx) {
+          acc += ((int32_t)xr[ix0 + kx * p->dil_w] + off) * (int32_t)wr[kx];
+        }
+      }
+      out[(size_t)oy * p->ow + ox] = tinyc_dsp_requant(acc, &mul, &cl);
+    }
+  }
+}
+
+/* A 3x3 depthwise plane (unit dilation, stride_w 1 or 2, padded rows at most
+ * TINYC_QDW_ROW bytes). Each output row reads three input rows copied into `rows` with
+ * the padding filled with the input zero point; since a zero-point byte contributes
+ * (zp + input_offset) * w = 0, every output is then a full 3x3 window and
+ *   acc = bias + input_offset * sum(w) + sum(x * w)
+ * needs no offset per tap. Per row of taps: one 4-byte load, two SXTB16, and SMLAD with
+ * the weight pair (w0, w2) plus SMLABB/SMLATB with w1 give two outputs (stride 1). */
+#define TINYC_QDW_ROW 256
+
+TINYC_INLINE int32_t dw3_row1(int32_t acc, int32_t x, int32_t w02, int32_t w1) {
+  /* one output, taps x0 x1 x2 (bytes 0..2 of x) */
+  return tinyc_smlabb(tinyc_sxtb16_hi(x), w1, tinyc_smlad(tinyc_sxtb16(x), w02, acc));
+}
+
+static int dw3_fits(const tinyc_qconv_params *p) {
+  return p->kh == 3 && p->kw == 3 && p->dil_h == 1 && p->dil_w == 1 &&
+         (p->stride_w == 1 || p->stride_w == 2) && p->pad_left <= 2 &&
+         (p->ow - 1) * p->stride_w + 3 <= TINYC_QDW_ROW;
+}
+
+static void dw3_plane(const int8_t *xc, const int8_t *wk, int32_t bias, int32_t q, int32_t sh,
+                      int8_t *out, const tinyc_qconv_params *p) {
+  const tinyc_dsp_clamp cl = tinyc_dsp_clamp_make(p->output_offset, p->act_min, p->act_max);
+  const tinyc_dsp_mult mul = tinyc_dsp_mult_make(q, sh);
+  const int8_t zp = (int8_t)-p->input_offset;
+  const int32_t sw = p->stride_w, len = (p->ow - 1) * sw + 3, pl = p->pad_left;
+  const int32_t inner = p->w < len - pl ? p->w : len - pl; /* input bytes a row holds */
+  int8_t buf[3][TINYC_QDW_ROW + 4];
+  int8_t *rows[3];
+  int32_t w02[3], w1[3], sumw = 0, r, oy, ox;
+  for (r = 0; r < 3; ++r) {
+    w02[r] = tinyc_pack16(wk[3 * r], wk[3 * r + 2]);
+    w1[r] = wk[3 * r + 1];
+    sumw += wk[3 * r] + wk[3 * r + 1] + wk[3 * r + 2];
+    rows[r] = buf[r];
+  }
+  bias += p->input_offset * sumw;
+  for (oy = 0; oy < p->oh; ++oy, out += p->ow) {
+    const int32_t iy0 = oy * p->stride_h - p->pad_top;
+    /* stride 1 after the first row: the two lower rows move up, one row is new */
+    const int32_t reuse = oy > 0 && p->stride_h == 1 ? 2 : 0;
+    if (reuse) {
+      int8_t *top = rows[0];
+      rows[0] = rows[1];
+      rows[1] = rows[2];
+      rows[2] = top;
+    }
+    for (r = reuse; r < 3; ++r) {
+      const int32_t iy = iy0 + r;
+      memset(rows[r], zp, (size_t)len + 4);
+      if (iy >= 0 && iy < p->h && inner > 0) {
+        memcpy(rows[r] + pl, xc + (size_t)iy * p->w, (size_t)inner);
+      }
+    }
+    {
+      const int8_t *x0 = rows[0], *x1 = rows[1], *x2 = rows[2];
+      const int32_t u0 = w02[0], u1 = w02[1], u2 = w02[2], v0 = w1[0], v1 = w1[1], v2 = w1[2];
+      ox = 0;
+      if (sw == 1) {
+        for (; ox + 2 <= p->ow; ox += 2, x0 += 2, x1 += 2, x2 += 2) {
+          const int32_t t0 = tinyc_load4(x0), t1 = tinyc_load4(x1), t2 = tinyc_load4(x2);
+          const int32_t e0 = tinyc_sxtb16(t0), o0 = tinyc_sxtb16_hi(t0);
+          const int32_t e1 = tinyc_sxtb16(t1), o1 = tinyc_sxtb16_hi(t1);
+          const int32_t e2 = tinyc_sxtb16(t2), o2 = tinyc_sxtb16_hi(t2);
+          int32_t a0 = tinyc_smlad(e0, u0, bias), a1 = tinyc_smlad(o0, u0, bias);
+          a0 = tinyc_smlabb(o0, v0, a0);
+          a1 = tinyc_smlatb(e0, v0, a1);
+          a0 = tinyc_smlabb(o1, v1, tinyc_smlad(e1, u1, a0));
+          a1 = tinyc_smlatb(e1, v1, tinyc_smlad(o1, u1, a1));
+          a0 = tinyc_smlabb(o2, v2, tinyc_smlad(e2, u2, a0));
+          a1 = tinyc_smlatb(e2, v2, tinyc_smlad(o2, u2, a1));
+          out[ox] = tinyc_dsp_requant(a0, &mul, &cl);
+          out[ox + 1] = tinyc_dsp_requant(a1, &mul, &cl);
+        }
+      }
+      for (; ox < p->ow; ++ox, x0 += sw, x1 += sw, x2 += sw) {
+        int32_t a0 = dw3_row1(bias, tinyc_load4(x0), u0, v0);
+        a0 = dw3_row1(a0, tinyc_load4(x1), u1, v1);
+        a0 = dw3_row1(a0, tinyc_load4(x2), u2, v2);
+        out[ox] = tinyc_dsp_requant(a0, &mul, &cl);
+      }
+    }
+  }
+}
+
+void tinyc_depthwise_conv2d_s8(const int8_t *restrict X, const int8_t *restrict W,
+                               const int32_t *restrict B, int8_t *restrict Y,
+                               const tinyc_qconv_params *p) {
+  const int32_t mult_per_channel = p->m / p->c;
+  const size_t in_plane = (size_t)p->h * p->w, out_plane = (size_t)p->oh * p->ow;
+  int32_t n, m;
+  for (n = 0; n < p->n; ++n) {
+    for (m = 0; m < p->m; ++m) {
+      (dw3_fits(p) ? dw3_plane : dw_plane)(
+          X + ((size_t)n * p->c + m / mult_per_channel) * in_plane,
+          W + (size_t)m * p->kh * p->kw, B ? B[m] : 0, p->multiplier[m], p->shift[m],
+          Y + ((size_t)n * p->m + m) * out_plane, p);
+    }
+  }
+}
+
+void tinyc_dwconv2d_stream_s8(const int8_t *X, const int8_t *restrict W,
+                              const int32_t *restrict B, int8_t *Y, int8_t *restrict scratch,
+                              const tinyc_qconv_params *p) {
+  const size_t in_plane = (size_t)p->h * p->w, out_plane = (size_t)p->oh * p->ow;
+  int32_t n, k;
+  TINYC_DCHECK(p->group == p->c && p->m == p->c);
+  for (n = 0; n < p->n; ++n) {
+    for (k = 0; k < p->c; ++k) {
+      const size_t plane = (size_t)n * p->c + k;
+      (dw3_fits(p) ? dw3_plane : dw_plane)(X + plane * in_plane,
+                                           W + (size_t)k * p->kh * p->kw, B ? B[k] : 0,
+                                           p->multiplier[k], p->shift[k], scratch, p);
+      /* input channel k is no longer needed: its bytes (and those below) may be written */
+      memcpy(Y + plane * out_plane, scratch, out_plane);
+    }
+  }
+}

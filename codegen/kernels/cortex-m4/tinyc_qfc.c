@@ -1,0 +1,110 @@
+/* int8 fully connected layer with the DSP extension's SIMD multiply-accumulate, for the
+ * Cortex-M4/M7/M33: the portable kernel's bits (tinyc_qfc.h). Each input row is widened
+ * once to int16 with the input offset added, in SXTB16's halfword order, into a buffer on
+ * the stack; two outputs then share every input word: per 4 inputs two weight loads, four
+ * sign extensions, two input loads and four SMLADs. Rows longer than TINYC_QFC_ROW take
+ * the plain loop. */
+#include "tinyc_qfc.h"
+
+#include "tinyc_dsp.h"
+
+#define TINYC_QFC_ROW 1024 /* inputs: 2 KiB of stack */
+
+/* xw[2q], xw[2q+1] = (x[4q], x[4q+2]) and (x[4q+1], x[4q+3]) plus the offset; the last
+ * n % 4 inputs follow as plain int32 values. Reads x fully before anything is written. */
+static void widen_row(const int8_t *x, int32_t n, int32_t off, int32_t *xw) {
+  const int32_t off2 = tinyc_pack16(off, off);
+  int32_t q;
+  for (q = n >> 2; q > 0; --q, x += 4, xw += 2) {
+    const int32_t t = tinyc_load4(x);
+    xw[0] = tinyc_sxtab16(off2, t);
+    xw[1] = tinyc_sxtab16_hi(off2, t);
+  }
+  for (q = n & 3; q > 0; --q) *xw++ = *x++ + off;
+}
+
+/* acc0/acc1 += rows w0, w1 of W . the widened input */
+TINYC_INLINE void dot2(const int8_t *w0, const int8_t *w1, const int32_t *xw, int32_t n,
+                       int32_t *acc0, int32_t *acc1) {
+  int32_t a0 = *acc0, a1 = *acc1, q;
+  for (q = n >> 2; q > 0; --q, w0 += 4, w1 += 4, xw += 2) {
+    const int32_t u = tinyc_load4(w0), v = tinyc_load4(w1), x02 = xw[0], x13 = xw[1];
+    a0 = tinyc_smlad(tinyc_sxtb16(u), x02, a0);
+    a0 = tinyc_smlad(tinyc_sxtb16_hi(u), x13, a0);
+    a1 = tinyc_smlad(tinyc_sxtb16(v), x02, a1);
+    a1 = tinyc_smlad(tinyc_sxtb16_hi(v), x13, a1);
+  }
+  for (q = n & 3; q > 0; --q, ++xw) {
+    a0 += *w0++ * *xw;
+    a1 += *w1++ * *xw;
+  }
+  *acc0 = a0;
+  *acc1 = a1;
+}
+
+/* One row of outputs from a widened input row. */
+static void row(const int32_t *xw, const int8_t *W, const int32_t *B, int8_t *y,
+                const tinyc_qfc_params *p) {
+  const tinyc_dsp_clamp cl = tinyc_dsp_clamp_make(p->output_offset, p->act_min, p->act_max);
+  const int32_t n = p->in_features;
+  int32_t o = 0;
+  for (; o + 2 <= p->out_features; o += 2) {
+    int32_t a0 = B ? B[o] : 0, a1 = B ? B[o + 1] : 0;
+    dot2(W + (size_t)o * n, W + (size_t)(o + 1) * n, xw, n, &a0, &a1);
+    y[o] = tinyc_dsp_requant1(a0, p->multiplier[o], p->shift[o], &cl);
+    y[o + 1] = tinyc_dsp_requant1(a1, p->multiplier[o + 1], p->shift[o + 1], &cl);
+  }
+  if (o < p->out_features) {
+    int32_t a0 = B ? B[o] : 0, a1 = 0;
+    dot2(W + (size_t)o * n, W + (size_t)o * n, xw, n, &a0, &a1);
+    y[o] = tinyc_dsp_requant1(a0, p->multiplier[o], p->shift[o], &cl);
+  }
+}
+
+/* The plain loop (rows longer than the buffer). */
+static int8_t row_dot(const int8_t *x, const int8_t *W, const int32_t *B, int32_t o,
+                      const tinyc_qfc_params *p) {
+  const int8_t *w = W + (size_t)o * p->in_features;
+  int32_t acc = B ? B[o] : 0, i;
+  for (i = 0; i < p->in_features; ++i) acc += ((int32_t)x[i] + p->input_offset) * (int32_t)w[i];
+  return tinyc_requantize_one(acc, p->multiplier[o], p->shift[o], p->output_offset, p->act_min,
+                              p->act_max);
+}
+
+void tinyc_fully_connected_s8(const int8_t *restrict X, const int8_t *restrict W,
+                              const int32_t *restrict B, int8_t *restrict Y,
+                              const tinyc_qfc_params *p) {
+  int32_t xw[TINYC_QFC_ROW / 2 + 4];
+  int32_t b, o;
+  for (b = 0; b < p->batch; ++b) {
+    const int8_t *x = X + (size_t)b * p->in_features;
+    int8_t *y = Y + (size_t)b * p->out_features;
+    if (p->in_features <= TINYC_QFC_ROW) {
+      widen_row(x, p->in_features, p->input_offset, xw);
+      row(xw, W, B, y, p);
+    } else {
+      for (o = 0; o < p->out_features; ++o) y[o] = row_dot(x, W, B, o, p);
+    }
+  }
+}
+
+void tinyc_fully_connected_rows_stream_s8(const int8_t *X, const int8_t *restrict W,
+                                          const int32_t *restrict B, int8_t *Y,
+                                          int8_t *restrict scratch, const tinyc_qfc_params *p) {
+  int32_t xw[TINYC_QFC_ROW / 2 + 4];
+  int32_t b, o, i;
+  for (b = 0; b < p->batch; ++b) {
+    const int8_t *x = X + (size_t)b * p->in_features;
+    int8_t *y = Y + (size_t)b * p->out_features;
+    if (p->in_features <= TINYC_QFC_ROW) {
+      widen_row(x, p->in_features, p->input_offset, xw); /* row b read before any write */
+      row(xw, W, B, y, p);
+    } else if (p->in_features <= p->out_features) {
+      for (i = 0; i < p->in_features; ++i) scratch[i] = x[i];
+      for (o = 0; o < p->out_features; ++o) y[o] = row_dot(scratch, W, B, o, p);
+    } else {
+      for (o = 0; o < p->out_features; ++o) scratch[o] = row_dot(x, W, B, o, p);
+      for (o = 0; o < p->out_features; ++o) y[o] = scratch[o];
+    }
+  }
+}

@@ -1,0 +1,95 @@
+/* int8 pooling (NCHW) for the Cortex-M4/M7/M33: the portable kernels' arithmetic and bits
+ * (tinyc_qpool.h), with the windows that lie wholly inside the input summed or maxed by a
+ * plain row loop (no per-tap bounds checks or padding bookkeeping); border windows take
+ * the portable path. */
+#include "tinyc_qpool.h"
+
+#include "tinyc_fixedpoint.h"
+
+static int8_t requant(int32_t v, const tinyc_qpool2d_params *p) {
+  return tinyc_requantize_one(v, p->multiplier, p->shift, p->output_offset, p->act_min,
+                              p->act_max);
+}
+
+/* The portable kernel's window, for windows that touch the padding. */
+static int8_t border(const int8_t *x, const tinyc_qpool2d_params *p, int32_t oy, int32_t ox,
+                     int is_max) {
+  int32_t acc = is_max ? -128 : 0, count = 0, ky, kx;
+  for (ky = 0; ky < p->kh; ++ky) {
+    const int32_t iy = oy * p->stride_h - p->pad_top + ky * p->dil_h;
+    for (kx = 0; kx < p->kw; ++kx) {
+      const int32_t ix = ox * p->stride_w - p->pad_left + kx * p->dil_w;
+      const int inside = iy >= 0 && iy < p->h && ix >= 0 && ix < p->w;
+      if (p->count_include_pad) {
+        count += iy < p->h + p->pad_bottom && ix < p->w + p->pad_right;
+      } else {
+        count += inside;
+      }
+      if (!inside) continue;
+      if (is_max) {
+        const int32_t v = x[(size_t)iy * p->w + ix];
+        acc = v > acc ? v : acc;
+      } else {
+        acc += (int32_t)x[(size_t)iy * p->w + ix] + p->input_offset;
+      }
+    }
+  }
+  if (is_max) return requant(acc + p->input_offset, p);
+  return requant(tinyc_div_round(acc, count > 0 ? count : 1), p);
+}
+
+static void pool(const int8_t *restrict X, int8_t *restrict Y, const tinyc_qpool2d_params *p,
+                 int is_max) {
+  const int32_t taps = p->kh * p->kw;
+  int32_t t, oy, ox, ky, kx;
+  for (t = 0; t < p->nc; ++t) {
+    const int8_t *x = X + (size_t)t * p->h * p->w;
+    int8_t *y = Y + (size_t)t * p->oh * p->ow;
+    for (oy = 0; oy < p->oh; ++oy) {
+      const int32_t iy0 = oy * p->stride_h - p->pad_top;
+      const int rows_in = iy0 >= 0 && iy0 + (p->kh - 1) * p->dil_h < p->h;
+      for (ox = 0; ox < p->ow; ++ox) {
+        const int32_t ix0 = ox * p->stride_w - p->pad_left;
+        if (rows_in && ix0 >= 0 && ix0 + (p->kw - 1) * p->dil_w < p->w) {
+          const int8_t *xr = x + (size_t)iy0 * p->w + ix0;
+          int32_t acc = is_max ? -128 : 0;
+          for (ky = p->kh; ky > 0; --ky, xr += (size_t)p->dil_h * p->w) {
+            const int8_t *xp = xr;
+            if (is_max) {
+              for (kx = p->kw; kx > 0; --kx, xp += p->dil_w) acc = *xp > acc ? *xp : acc;
+            } else {
+              for (kx = p->kw; kx > 0; --kx, xp += p->dil_w) acc += *xp;
+            }
+          }
+          /* inside, every tap counts (with or without count_include_pad) */
+          y[(size_t)oy * p->ow + ox] =
+              is_max ? requant(acc + p->input_offset, p)
+                     : requant(tinyc_div_round(acc + taps * p->input_offset, taps), p);
+        } else {
+          y[(size_t)oy * p->ow + ox] = border(x, p, oy, ox, is_max);
+        }
+      }
+    }
+  }
+}
+
+void tinyc_maxpool2d_s8(const int8_t *restrict X, int8_t *restrict Y, const tinyc_qpool2d_params *p) {
+  pool(X, Y, p, 1);
+}
+
+void tinyc_avgpool2d_s8(const int8_t *restrict X, int8_t *restrict Y, const tinyc_qpool2d_params *p) {
+  pool(X, Y, p, 0);
+}
+
+void tinyc_global_avgpool_s8(const int8_t *restrict X, int8_t *restrict Y,
+                             const tinyc_qpool2d_params *p) {
+  const size_t size = (size_t)p->h * (size_t)p->w;
+  int32_t t;
+  size_t i;
+  for (t = 0; t < p->nc; ++t) {
+    const int8_t *x = X + (size_t)t * size;
+    int32_t acc = 0;
+    for (i = 0; i < size; ++i) acc += x[i];
+    Y[t] = requant(acc + (int32_t)size * p->input_offset, p);
+  }
+}

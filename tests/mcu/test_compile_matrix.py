@@ -1,0 +1,71 @@
+"""The generated C of every --target compiles warning-free (-std=c99 -Wall -Wextra -Werror
+-pedantic) with the host gcc and clang and with arm-none-eabi-gcc (and clang) for each
+Cortex-M core: a target only changes which kernel variant is copied, never what a user's
+compiler must accept. Compile only (-c): running is test_qemu_models' job."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tinyc.compiler import Options, compile_graph, load_model, optimize
+from tinyc.harness import STRICT_FLAGS
+from tinyc.mcu import TARGETS
+
+MODELS = Path(__file__).resolve().parents[2] / "examples" / "models"
+NEWLIB = Path("/usr/lib/arm-none-eabi/include")
+
+
+@pytest.fixture(scope="module")
+def sources(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], Path]:
+    """digits CNN, float and int8, generated for every target (one directory each)."""
+    root = tmp_path_factory.mktemp("matrix")
+    calib = root / "calib.npy"
+    np.save(calib, np.load(MODELS / "digits_train_x.npy")[:32].astype(np.float32))
+    out = {}
+    for precision in ("float", "int8"):
+        for target in TARGETS:
+            options = Options(target=target, quantize="int8" if precision == "int8" else None,
+                              calib=str(calib) if precision == "int8" else None)
+            graph, _ = optimize(load_model(MODELS / "digits_cnn.onnx", options), options)
+            d = root / f"{precision}-{target}"
+            compile_graph(graph, options, "digits").code.write(d)
+            out[(precision, target)] = d
+    return out
+
+
+def compilers(target: str) -> list[list[str]]:
+    """Compiler command prefixes that must accept code generated for `target`."""
+    t = TARGETS[target]
+    cmds = [["gcc"], ["clang"]]  # every target's C, the DSP/FPU variants included
+    arm = list(t.cpu_flags) if t.is_mcu else ["-mcpu=cortex-m4", "-mthumb"]
+    cmds.append(["arm-none-eabi-gcc", *arm])
+    if t.is_mcu and NEWLIB.is_dir():
+        cmds.append(["clang", "--target=arm-none-eabi", *t.cpu_flags, "-ffreestanding",
+                     "-isystem", str(NEWLIB)])
+    return [c for c in cmds if shutil.which(c[0])]
+
+
+@pytest.mark.parametrize("precision", ["float", "int8"])
+@pytest.mark.parametrize("target", list(TARGETS))
+def test_generated_c_compiles_everywhere(mcu_tools: None, sources: dict, precision: str,
+                                         target: str, tmp_path: Path) -> None:
+    d = sources[(precision, target)]
+    files = sorted(str(p) for p in d.glob("*.c"))
+    for cmd in compilers(target):
+        proc = subprocess.run([*cmd, *STRICT_FLAGS, "-O2", "-c", "-I", str(d), *files],
+                              cwd=tmp_path, capture_output=True, text=True)
+        assert proc.returncode == 0, f"{' '.join(cmd)}:\n{proc.stderr[-3000:]}"
+
+
+def test_targets_pick_their_kernels(sources: dict) -> None:
+    generic = (sources[("int8", "generic")] / "tinyc_qconv.c").read_text()
+    assert "SMLAD" not in generic
+    for target in ("cortex-m4", "cortex-m7", "cortex-m33"):
+        assert "SMLAD" in (sources[("int8", target)] / "tinyc_qconv.c").read_text()
+        assert "tinyc_dsp.h" in {p.name for p in sources[("int8", target)].iterdir()}
+    assert (sources[("int8", "cortex-m0plus")] / "tinyc_qconv.c").read_text() == generic

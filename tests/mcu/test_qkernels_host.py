@@ -1,0 +1,254 @@
+"""The int8 kernel variants give exactly the portable kernels' bytes on the host, for
+random shapes (dense, grouped, depthwise, pointwise, fully connected) and random
+requantization parameters (both the fast and the 64-bit rounding path)."""
+
+from __future__ import annotations
+
+import ctypes
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from mcu_kernels import CONV_FIELDS, QConvParams, QFcParams, build_family, i32p, vp
+
+from tinyc.backend.generate import codegen_root
+
+
+def variants(family: str) -> list[str]:
+    kernels = codegen_root() / "kernels"
+    return sorted(d.name for d in kernels.iterdir()
+                  if d.name != "ref" and (d / f"tinyc_{family}.c").is_file())
+
+
+@pytest.fixture(scope="module")
+def libs(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], ctypes.CDLL]:
+    tmp = tmp_path_factory.mktemp("qkernels")
+    return {
+        (variant, family): build_family(variant, family, tmp)
+        for family in ("qconv", "qfc")
+        for variant in ["ref", *variants(family)]
+    }
+
+
+def requant_params(rng: np.random.Generator, m: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel (multiplier, shift) as tinyc.quant emits them: q in [2^30, 2^31)."""
+    q = rng.integers(1 << 30, (1 << 31) - 1, m).astype(np.int32)
+    shift = rng.integers(-12, 2, m).astype(np.int32)  # -1 and above take the 64-bit path
+    return q, shift
+
+
+@st.composite
+def qconv_cases(draw: st.DrawFn) -> dict:
+    kind = draw(st.sampled_from(["pointwise", "general", "grouped", "depthwise", "long"]))
+    h, w = draw(st.integers(1, 9)), draw(st.integers(1, 9))
+    group, kh, kw = 1, 1, 1
+    strides, dil, pads = [1, 1], [1, 1], [0, 0, 0, 0]
+    if kind == "pointwise":
+        c, m = draw(st.integers(1, 13)), draw(st.integers(1, 9))
+    elif kind == "long":  # longer than the column buffer
+        c, m, h, w = 600, 3, 2, 3
+    else:
+        kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+        strides = [draw(st.integers(1, 2)), draw(st.integers(1, 2))]
+        dil = [draw(st.integers(1, 2)), draw(st.integers(1, 2))]
+        pads = [draw(st.integers(0, 2)) for _ in range(4)]
+        if kind == "depthwise":
+            c = draw(st.integers(1, 4))
+            m, group = c * draw(st.integers(1, 2)), c
+        elif kind == "grouped":
+            group = draw(st.integers(2, 3))
+            c, m = group * draw(st.integers(1, 3)), group * draw(st.integers(1, 3))
+        else:
+            c, m = draw(st.integers(1, 7)), draw(st.integers(1, 7))
+    oh = (h + pads[0] + pads[2] - dil[0] * (kh - 1) - 1) // strides[0] + 1
+    ow = (w + pads[1] + pads[3] - dil[1] * (kw - 1) - 1) // strides[1] + 1
+    if oh < 1 or ow < 1:
+        h, w = h + dil[0] * (kh - 1), w + dil[1] * (kw - 1)
+        oh = (h + pads[0] + pads[2] - dil[0] * (kh - 1) - 1) // strides[0] + 1
+        ow = (w + pads[1] + pads[3] - dil[1] * (kw - 1) - 1) // strides[1] + 1
+    return dict(kind=kind, n=draw(st.sampled_from([1, 1, 2])), c=c, h=h, w=w, m=m, oh=oh,
+                ow=ow, kh=kh, kw=kw, group=group, stride_h=strides[0], stride_w=strides[1],
+                dil_h=dil[0], dil_w=dil[1], pad_top=pads[0], pad_left=pads[1],
+                zp_x=draw(st.integers(-128, 127)), zp_y=draw(st.integers(-128, 127)),
+                relu=draw(st.booleans()), bias=draw(st.booleans()),
+                seed=draw(st.integers(0, 2**16)))
+
+
+def run_qconv(lib: ctypes.CDLL, case: dict, x: np.ndarray, wt: np.ndarray, b: np.ndarray | None,
+              q: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    act_min = max(case["zp_y"], -128) if case["relu"] else -128
+    p = QConvParams(*(case[f] for f in CONV_FIELDS), -case["zp_x"], case["zp_y"], act_min, 127,
+                    i32p(q), i32p(shift))
+    y = np.zeros((case["n"], case["m"], case["oh"], case["ow"]), np.int8)
+    fn = lib.tinyc_depthwise_conv2d_s8 if case["kind"] == "depthwise" else lib.tinyc_conv2d_s8
+    fn(vp(x), vp(wt), None if b is None else vp(b), vp(y), ctypes.byref(p))
+    return y
+
+
+@pytest.mark.parametrize("variant", variants("qconv"))
+@settings(max_examples=80)
+@given(case=qconv_cases())
+def test_qconv_matches_the_portable_kernel(libs: dict, variant: str, case: dict) -> None:
+    rng = np.random.default_rng(case["seed"])
+    x = rng.integers(-128, 128, (case["n"], case["c"], case["h"], case["w"]), dtype=np.int8)
+    wt = rng.integers(-127, 128, (case["m"], case["c"] // case["group"], case["kh"], case["kw"]),
+                      dtype=np.int8)
+    b = rng.integers(-5000, 5000, case["m"]).astype(np.int32) if case["bias"] else None
+    q, shift = requant_params(rng, case["m"])
+    expected = run_qconv(libs[("ref", "qconv")], case, x, wt, b, q, shift)
+    got = run_qconv(libs[(variant, "qconv")], case, x, wt, b, q, shift)
+    np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("variant", variants("qfc"))
+@pytest.mark.parametrize("batch,n_in,n_out", [(1, 64, 12), (1, 13, 5), (2, 7, 3), (1, 3, 1),
+                                              (3, 130, 10)])
+def test_qfc_matches_the_portable_kernel(libs: dict, variant: str, batch: int, n_in: int,
+                                         n_out: int) -> None:
+    rng = np.random.default_rng(batch * n_in + n_out)
+    x = rng.integers(-128, 128, (batch, n_in), dtype=np.int8)
+    wt = rng.integers(-127, 128, (n_out, n_in), dtype=np.int8)
+    b = rng.integers(-5000, 5000, n_out).astype(np.int32)
+    q, shift = requant_params(rng, n_out)
+    outs = []
+    for lib in (libs[("ref", "qfc")], libs[(variant, "qfc")]):
+        p = QFcParams(batch, n_in, n_out, 17, -3, -128, 127, i32p(q), i32p(shift))
+        y = np.zeros((batch, n_out), np.int8)
+        lib.tinyc_fully_connected_s8(vp(x), vp(wt), vp(b), vp(y), ctypes.byref(p))
+        outs.append(y)
+    np.testing.assert_array_equal(outs[1], outs[0])
+
+
+def _overlapped_s8(fn, x: np.ndarray, y_size: int, delta: int, *args) -> np.ndarray:  # noqa: ANN001
+    """X at its own offset and Y `delta` bytes after it in one buffer; run `fn`."""
+    lo = min(0, delta)
+    buf = np.zeros(max(x.size, delta + y_size) - lo + 128, np.int8)
+    buf[-lo : -lo + x.size] = x.reshape(-1)
+    base = buf.ctypes.data
+    fn(ctypes.c_void_p(base - lo), args[0], args[1], ctypes.c_void_p(base + delta - lo), *args[2:])
+    return buf[delta - lo : delta - lo + y_size].copy()
+
+
+@pytest.mark.parametrize("variant", variants("qconv"))
+@pytest.mark.parametrize("kind,c,m,h,w", [("1x1", 6, 9, 3, 5), ("1x1", 9, 4, 4, 3),
+                                          ("1x1", 700, 3, 1, 3), ("1x1", 3, 700, 1, 3),
+                                          ("dw", 5, 5, 6, 7), ("rows", 4, 6, 5, 7),
+                                          ("rows", 70, 3, 3, 4)])
+def test_qconv_streams_equal_the_ordinary_kernels(libs: dict, variant: str, kind: str, c: int,
+                                                  m: int, h: int, w: int) -> None:
+    k = 1 if kind == "1x1" else 3
+    pad = k // 2
+    case = dict(kind="depthwise" if kind == "dw" else "pointwise", n=1, c=c, h=h, w=w, m=m,
+                oh=h, ow=w, kh=k, kw=k, group=c if kind == "dw" else 1, stride_h=1, stride_w=1,
+                dil_h=1, dil_w=1, pad_top=pad, pad_left=pad, zp_x=7, zp_y=-9, relu=True,
+                bias=True)
+    rng = np.random.default_rng(c + m)
+    x = rng.integers(-128, 128, (1, c, h, w), dtype=np.int8)
+    wt = rng.integers(-127, 128, (m, c // case["group"], k, k), dtype=np.int8)
+    b = rng.integers(-5000, 5000, m).astype(np.int32)
+    q, shift = requant_params(rng, m)
+    lib = libs[(variant, "qconv")]
+    expected = run_qconv(lib, case, x, wt, b, q, shift).reshape(-1)
+    p = QConvParams(*(case[f] for f in CONV_FIELDS), -7, -9, -9, 127, i32p(q), i32p(shift))
+    if kind == "dw":
+        fn, scratch, deltas = lib.tinyc_dwconv2d_stream_s8, np.zeros(h * w, np.int8), (0, -h * w)
+    elif kind == "rows":
+        fn, scratch = lib.tinyc_conv2d_rows_stream_s8, np.zeros((pad + 1) * m * w, np.int8)
+        deltas = (0, h * w, -h * w)
+    else:
+        fn, scratch = lib.tinyc_conv1x1_stream_s8, np.zeros(min(c, m), np.int8)
+        deltas = (0, h * w, -h * w)
+    for delta in deltas:
+        got = _overlapped_s8(fn, x, m * h * w, delta, vp(wt), vp(b), vp(scratch),
+                             ctypes.byref(p))
+        np.testing.assert_array_equal(got, expected)
+
+
+QPOOL_FIELDS = ("nc", "h", "w", "oh", "ow", "kh", "kw", "stride_h", "stride_w", "dil_h",
+                "dil_w", "pad_top", "pad_left", "pad_bottom", "pad_right", "count_include_pad",
+                "input_offset", "output_offset", "multiplier", "shift", "act_min", "act_max")
+
+
+class QPoolParams(ctypes.Structure):
+    _fields_ = [(f, ctypes.c_int32) for f in QPOOL_FIELDS]
+
+
+@pytest.fixture(scope="module")
+def more_libs(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], ctypes.CDLL]:
+    tmp = tmp_path_factory.mktemp("qkernels2")
+    return {
+        (variant, family): build_family(variant, family, tmp)
+        for family in ("qpool", "qelementwise")
+        for variant in ["ref", *variants(family)]
+    }
+
+
+@st.composite
+def qpool_cases(draw: st.DrawFn) -> dict:
+    kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    sh, sw, dh, dw = (draw(st.integers(1, 2)) for _ in range(4))
+    pads = [draw(st.integers(0, min(2, kh - 1))), draw(st.integers(0, min(2, kw - 1))),
+            draw(st.integers(0, min(2, kh - 1))), draw(st.integers(0, min(2, kw - 1)))]
+    h = draw(st.integers(dh * (kh - 1) + 1, 9))
+    w = draw(st.integers(dw * (kw - 1) + 1, 9))
+    oh = (h + pads[0] + pads[2] - dh * (kh - 1) - 1) // sh + 1
+    ow = (w + pads[1] + pads[3] - dw * (kw - 1) - 1) // sw + 1
+    q, shift = draw(st.integers(1 << 30, (1 << 31) - 1)), draw(st.integers(-3, 1))
+    return dict(nc=draw(st.integers(1, 4)), h=h, w=w, oh=oh, ow=ow, kh=kh, kw=kw, stride_h=sh,
+                stride_w=sw, dil_h=dh, dil_w=dw, pad_top=pads[0], pad_left=pads[1],
+                pad_bottom=pads[2], pad_right=pads[3],
+                count_include_pad=int(draw(st.booleans())),
+                input_offset=draw(st.integers(-127, 128)),
+                output_offset=draw(st.integers(-128, 127)), multiplier=q, shift=shift,
+                act_min=-128, act_max=127, seed=draw(st.integers(0, 2**16)))
+
+
+@pytest.mark.parametrize("variant", variants("qpool"))
+@settings(max_examples=60)
+@given(case=qpool_cases())
+def test_qpool_matches_the_portable_kernel(more_libs: dict, variant: str, case: dict) -> None:
+    x = np.random.default_rng(case["seed"]).integers(-128, 128, case["nc"] * case["h"] * case["w"],
+                                                     dtype=np.int8)
+    p = QPoolParams(*(case[f] for f in QPOOL_FIELDS))
+    for fn in ("tinyc_maxpool2d_s8", "tinyc_avgpool2d_s8", "tinyc_global_avgpool_s8"):
+        size = case["nc"] * (1 if "global" in fn else case["oh"] * case["ow"])
+        outs = []
+        for lib in (more_libs[("ref", "qpool")], more_libs[(variant, "qpool")]):
+            y = np.zeros(size, np.int8)
+            getattr(lib, fn)(vp(x), vp(y), ctypes.byref(p))
+            outs.append(y)
+        np.testing.assert_array_equal(outs[1], outs[0], err_msg=fn)
+
+
+class QBinaryParams(ctypes.Structure):
+    _fields_ = [("rank", ctypes.c_int32), ("dims", ctypes.c_int32 * 8),
+                ("a_strides", ctypes.c_int32 * 8), ("b_strides", ctypes.c_int32 * 8)] + [
+        (f, ctypes.c_int32) for f in ("a_offset", "b_offset", "a_multiplier", "a_shift",
+                                      "b_multiplier", "b_shift", "left_shift",
+                                      "output_multiplier", "output_shift", "output_offset",
+                                      "act_min", "act_max")
+    ]
+
+
+@pytest.mark.parametrize("variant", variants("qelementwise"))
+@pytest.mark.parametrize("shifts", [(0, -1, -8), (-1, -3, -2), (-2, 0, -1), (1, -5, 0)])
+@pytest.mark.parametrize("broadcast", [False, True])
+def test_qelementwise_matches_the_portable_kernel(more_libs: dict, variant: str, shifts: tuple,
+                                                  broadcast: bool) -> None:
+    rng = np.random.default_rng(abs(sum(shifts)) + 10 * broadcast)
+    dims = (6, 17)
+    a = rng.integers(-128, 128, dims, dtype=np.int8)
+    b = rng.integers(-128, 128, (dims[1],) if broadcast else dims, dtype=np.int8)
+    q = rng.integers(1 << 30, (1 << 31) - 1, 3)
+    arr = ctypes.c_int32 * 8
+    p = QBinaryParams(2, arr(*dims), arr(dims[1], 1), arr(0 if broadcast else dims[1], 1),
+                      11, -7, int(q[0]), shifts[0], int(q[1]), shifts[1], 20, int(q[2]),
+                      shifts[2] - 18, 5, -100, 120)
+    for fn in ("tinyc_add_s8", "tinyc_mul_s8"):
+        outs = []
+        for lib in (more_libs[("ref", "qelementwise")], more_libs[(variant, "qelementwise")]):
+            y = np.zeros(dims, np.int8)
+            getattr(lib, fn)(vp(a), vp(b), vp(y), ctypes.byref(p))
+            outs.append(y)
+        np.testing.assert_array_equal(outs[1], outs[0], err_msg=fn)

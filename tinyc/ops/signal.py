@@ -1,0 +1,197 @@
+"""Signal processing: the window generators (HannWindow, HammingWindow, BlackmanWindow)
+and DFT, float32 (kernels in tinyc_signal.h).
+
+A window's length and a DFT's axis may be run-time operands: the output shape then comes
+from the model's declared shapes and the C checks the operand. numpy's fft is the
+reference for DFT (forward, inverse, one-sided forward and one-sided inverse).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+import numpy as np
+
+from tinyc.errors import ModelError, UnsupportedError
+from tinyc.ir import DType, Node, TensorType
+from tinyc.ops.fill import onnx_dtype
+from tinyc.ops.layout import MAX_RANK, c_int_list
+from tinyc.ops.registry import (
+    Attr,
+    OpDef,
+    declared_shape,
+    input_type,
+    register_op,
+    runtime_input,
+)
+from tinyc.ops.shape import check_failed
+
+if TYPE_CHECKING:
+    from tinyc.backend.context import EmitContext
+
+
+class _Window(OpDef):
+    """IR form: `length` (the constant, or the declared length) and `dtype`."""
+
+    kind: ClassVar[int] = 0
+    min_opset = 17
+    attrs = {"output_datatype": Attr("int", 1), "periodic": Attr("int", 1),
+             "length": Attr("int", -1)}
+
+    def values(self, n: int, periodic: int) -> np.ndarray:
+        raise NotImplementedError
+
+    def normalize(self, node: Node, opset: int) -> None:
+        a = node.attrs
+        a["output_datatype"] = onnx_dtype(node, a["output_datatype"]).value
+        if runtime_input(node, 0):
+            a["length"] = declared_shape(node, 0, "the size operand")[0]
+        else:
+            size = node.inputs[0]
+            assert size is not None and size.const is not None
+            a["length"] = int(size.const.reshape(-1)[0])
+
+    def infer(self, node: Node) -> list[TensorType]:
+        if input_type(node, 0).dtype not in (DType.I32, DType.I64):
+            raise ModelError(f"{node.op} node '{node.name}': size must be int32 or int64")
+        return [TensorType(DType(node.attrs["output_datatype"]), (node.attrs["length"],))]
+
+    def reference(self, node: Node, inputs: list[np.ndarray | None]) -> list[np.ndarray]:
+        size = inputs[0]
+        n = node.attrs["length"]
+        if size is not None and int(size.reshape(-1)[0]) != n:
+            raise check_failed(node, "size", int(size.reshape(-1)[0]), [n])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            y = self.values(n, node.attrs["periodic"])
+        return [y.astype(DType(node.attrs["output_datatype"]).np)]
+
+    def emit(self, node: Node, ctx: EmitContext) -> None:
+        size, y = node.inputs[0], node.outputs[0]
+        assert size is not None
+        if y.dtype is not DType.F32:
+            raise UnsupportedError(f"op {node.op} (node '{node.name}') on {y.dtype.value}")
+        ctx.uses_math = True
+        ctx.checked_call("signal", "tinyc_window_f32", f"(int64_t){ctx.ptr(size)}[0]",
+                         ctx.ptr(y), node.attrs["length"], self.kind, node.attrs["periodic"])
+
+
+def _phase(n: int, periodic: int) -> np.ndarray:
+    return 2.0 * np.pi * np.arange(n) / (n if periodic else n - 1)
+
+
+@register_op
+class HannWindow(_Window):
+    name, kind = "HannWindow", 0
+
+    def values(self, n: int, periodic: int) -> np.ndarray:
+        return 0.5 - 0.5 * np.cos(_phase(n, periodic))
+
+
+@register_op
+class HammingWindow(_Window):
+    name, kind = "HammingWindow", 1
+
+    def values(self, n: int, periodic: int) -> np.ndarray:
+        return 25.0 / 46.0 - 21.0 / 46.0 * np.cos(_phase(n, periodic))
+
+
+@register_op
+class BlackmanWindow(_Window):
+    name, kind = "BlackmanWindow", 2
+
+    def values(self, n: int, periodic: int) -> np.ndarray:
+        a = _phase(n, periodic)
+        return 0.42 - 0.5 * np.cos(a) + 0.08 * np.cos(2.0 * a)
+
+
+@register_op
+class DFT(OpDef):
+    """IR form: `axis` (non-negative; input 2 instead when it is a run-time value),
+    `length` (the DFT length; 0 with a run-time axis and no dft_length: the default for
+    that axis), `inverse`, `onesided` and `shape` (output dims)."""
+
+    name = "DFT"
+    min_opset = 17
+    attrs = {"axis": Attr("int", 1), "inverse": Attr("int", 0), "onesided": Attr("int", 0),
+             "length": Attr("int", 0), "shape": Attr("ints", [])}
+
+    def normalize(self, node: Node, opset: int) -> None:
+        x = input_type(node, 0)
+        a = node.attrs
+        r = x.rank
+        if opset >= 20:
+            a["axis"] = -2
+            axis_in = node.input(2)
+            if axis_in is not None and axis_in.const is not None:
+                a["axis"] = int(axis_in.const.reshape(-1)[0])
+                axis_in = None
+        else:
+            axis_in = None
+        length_in = node.input(1)
+        if length_in is not None and length_in.const is None:
+            raise UnsupportedError(f"DFT node '{node.name}': run-time dft_length")
+        a["axis"] = a["axis"] % r
+        if axis_in is None and a["axis"] == r - 1:
+            raise ModelError(f"DFT node '{node.name}': axis is the complex axis")
+        if length_in is not None:
+            assert length_in.const is not None
+            a["length"] = int(length_in.const.reshape(-1)[0])
+        node.set_inputs([node.inputs[0], None, axis_in] if axis_in is not None
+                        else [node.inputs[0]])
+        if axis_in is not None:
+            a["shape"] = list(declared_shape(node, 0, "the axis operand"))
+            return  # length 0: the default for the run-time axis, derived by the kernel
+        if not a["length"]:
+            a["length"] = self._default_length(x.shape, a["axis"], a)
+        a["shape"] = self._out_shape(x.shape, a["axis"], a)
+
+    def _default_length(self, shape: tuple[int, ...], axis: int, a: dict) -> int:
+        n_in = shape[axis]
+        return 2 * (n_in - 1) if a["inverse"] and a["onesided"] else n_in
+
+    def _out_shape(self, shape: tuple[int, ...], axis: int, a: dict) -> list[int]:
+        out = list(shape)
+        n = a["length"]
+        out[axis] = n // 2 + 1 if a["onesided"] and not a["inverse"] else n
+        out[-1] = 1 if a["inverse"] and a["onesided"] else 2
+        return out
+
+    def infer(self, node: Node) -> list[TensorType]:
+        x = input_type(node, 0)
+        if x.rank < 2 or x.shape[-1] not in (1, 2) or x.rank > MAX_RANK:
+            raise ModelError(f"DFT node '{node.name}': input {list(x.shape)}")
+        return [x.with_shape(tuple(node.attrs["shape"]))]
+
+    def reference(self, node: Node, inputs: list[np.ndarray | None]) -> list[np.ndarray]:
+        x = inputs[0]
+        assert x is not None
+        a = node.attrs
+        axis = a["axis"]
+        if len(inputs) > 2 and inputs[2] is not None:
+            axis = int(inputs[2].reshape(-1)[0]) % x.ndim
+            n = a["length"] or self._default_length(x.shape, axis, a)
+            if axis == x.ndim - 1 or self._out_shape(x.shape, axis, dict(a, length=n)) != \
+                    a["shape"]:
+                raise check_failed(node, "axis", axis, a["shape"])
+        n = a["length"] or self._default_length(x.shape, axis, a)
+        sig = x[..., 0] + (1j * x[..., 1] if x.shape[-1] == 2 else 0)
+        if a["inverse"] and a["onesided"]:
+            return [np.fft.irfft(sig, n=n, axis=axis)[..., None].astype(x.dtype)]
+        y = np.fft.ifft(sig, n=n, axis=axis) if a["inverse"] else np.fft.fft(sig, n=n, axis=axis)
+        if a["onesided"] and not a["inverse"]:
+            y = np.take(y, np.arange(n // 2 + 1), axis=axis)
+        return [np.stack([y.real, y.imag], axis=-1).astype(x.dtype)]
+
+    def emit(self, node: Node, ctx: EmitContext) -> None:
+        x, y = node.inputs[0], node.outputs[0]
+        assert x is not None
+        if x.dtype is not DType.F32:
+            raise UnsupportedError(f"op DFT (node '{node.name}') on {x.dtype.value}")
+        a = node.attrs
+        init = (f"{{{x.type.rank}, {c_int_list(x.shape)}, {c_int_list(y.shape)}, {a['length']}, "
+                f"{a['inverse']}, {a['onesided']}}}")
+        params = ctx.params("tinyc_dft_params", init, f"dft_{y.name}")
+        axis_in = node.input(2)
+        axis = f"(int64_t){ctx.ptr(axis_in)}[0]" if axis_in is not None else f"{a['axis']}"
+        ctx.uses_math = True
+        ctx.checked_call("signal", "tinyc_dft_f32", ctx.ptr(x), ctx.ptr(y), axis, params)
