@@ -49,13 +49,20 @@ def calibration(path: Path, shape: tuple[int, ...], tmp: Path) -> str:
     return str(out)
 
 
+def is_prequantized(path: Path) -> bool:
+    """A QDQ model (quantization-aware trained): int8 as it is, no --quantize."""
+    graph, _ = optimize(load_model(path, Options()), Options())
+    return any(v.type.quant is not None for n in graph.nodes for v in n.outputs)
+
+
 def measure(path: Path, precision: str, kernels: str, board: str, tmp: Path) -> Run:
     base = load_model(path, Options())
     shape = base.inputs[0].shape
+    quantize = precision == "int8" and not is_prequantized(path)
     options = Options(
         target=kernels,
-        quantize="int8" if precision == "int8" else None,
-        calib=calibration(path, shape, tmp) if precision == "int8" else None,
+        quantize="int8" if quantize else None,
+        calib=calibration(path, shape, tmp) if quantize else None,
     )
     graph, _ = optimize(load_model(path, options), options)
     x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
@@ -104,7 +111,10 @@ def main(argv: list[str] | None = None) -> int:
     runs = []
     with tempfile.TemporaryDirectory(prefix="tinyc-bench-mcu-") as tmp:
         for path in paths:
+            prequantized = is_prequantized(path)
             for precision in precisions:
+                if prequantized and precision == "float":
+                    continue  # a QDQ model runs int8 as it is
                 for kernels in (args.target, "generic"):
                     run = measure(path, precision, kernels, args.target, Path(tmp))
                     runs.append(run)

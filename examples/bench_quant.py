@@ -11,7 +11,8 @@ Three tables, every figure measured on this run:
    and `--io int8` where the application passes int8 tensors) vs dynamic. MLPerf Tiny models
    are calibrated on random N(0, 1) data (their figures do not depend on accuracy).
 3. with `--mcu`: the same builds on a Cortex-M4 under QEMU (tinyc.mcu): instructions per
-   inference, flash and static RAM plus stack.
+   inference, flash and static RAM plus stack: what dynamic quantization costs against
+   static (it keeps float activations and quantizes each one on every inference).
 
     python examples/bench_quant.py [--mcu] [--models digits_cnn,kws_dscnn]
 """
@@ -149,8 +150,9 @@ def size_table(names: list[str]) -> None:
 def mcu_table(names: list[str]) -> None:
     from tinyc.mcu.validate import run_on_mcu
 
-    print("Cortex-M4 under QEMU (reference int8 kernels): instructions per inference, flash "
-          "and RAM (static + stack) in bytes:")
+    print("Cortex-M4 under QEMU: instructions per inference, flash and RAM (static + stack)"
+          " in bytes; the target's kernel variants where they exist (float, int8 conv and "
+          "elementwise), portable C otherwise (the dynamic kernels):")
     with tempfile.TemporaryDirectory() as tmp:
         for name in names:
             path = MODELS / f"{name}.onnx"

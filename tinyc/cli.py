@@ -76,7 +76,9 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
         metavar="PASS|all",
         help="print the text IR to stderr after this pass (repeatable)",
     )
-    p.add_argument("--verify-each", action="store_true", help="run the IR verifier after every pass")
+    p.add_argument(
+        "--verify-each", action="store_true", help="run the IR verifier after every pass"
+    )
     q = p.add_argument_group("quantization")
     q.add_argument(
         "--quantize", choices=["int8", "dynamic"],

@@ -9,8 +9,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tinyc.backend.generate import GeneratedC, generate_c
 from tinyc.backend.context import c_ident
+from tinyc.backend.generate import GeneratedC, generate_c
 from tinyc.errors import UsageError
 from tinyc.frontend.onnx import load_onnx
 from tinyc.ir import Graph

@@ -60,7 +60,8 @@ def build_host(
     exe = out_dir / "tinyc_harness"
     sources = sorted(str(p) for p in out_dir.glob("*.c"))
     compiler = cc or os.environ.get("CC", "cc")
-    cmd = [compiler, *STRICT_FLAGS, "-O2", *flags, "-I", str(out_dir), *sources, "-o", str(exe), "-lm"]
+    cmd = [compiler, *STRICT_FLAGS, "-O2", *flags, "-I", str(out_dir), *sources]
+    cmd += ["-o", str(exe), "-lm"]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         raise VerifyError(f"C build failed:\n{proc.stderr.strip()}")

@@ -26,4 +26,9 @@ typedef struct {
                             const tinyc_contract_params *p);
 TINYC_CONTRACT_TYPES(TINYC_DECLARE_CONTRACT)
 
+/* Det: Y[b] = determinant of the b-th [n, n] matrix of X, by Gaussian elimination with
+ * partial pivoting on a stack copy (n <= TINYC_DET_MAX_N). */
+#define TINYC_DET_MAX_N 16
+void tinyc_det_f32(const float *restrict X, float *restrict Y, int32_t batch, int32_t n);
+
 #endif /* TINYC_CONTRACT_H */

@@ -55,4 +55,8 @@ typedef struct {
 
 void tinyc_mvn_f32(const float *X, float *Y, const tinyc_mvn_params *p);
 
+/* Softmax in double over the middle axis of X [outer, len, inner] (the float32 one is
+ * tinyc_softmax.h). Y may equal X. */
+void tinyc_softmax_f64(const double *X, double *Y, int32_t outer, int32_t len, int32_t inner);
+
 #endif /* TINYC_NORMALIZE_H */

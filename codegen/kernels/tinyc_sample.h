@@ -42,4 +42,19 @@ int tinyc_col2im_f32(const float *restrict X, const int64_t *image_shape,
                      const int64_t *block_shape, float *restrict Y,
                      const tinyc_col2im_params *p);
 
+typedef struct {
+  int32_t rois, batch, c, h, w, out_h, out_w;
+  int32_t sampling_ratio;   /* samples per bin side; 0: ceil(bin size) */
+  float spatial_scale;
+  int32_t half_pixel;       /* coordinate mode half_pixel (else output_half_pixel) */
+  int32_t max_mode;         /* max of the weighted corners instead of the average */
+} tinyc_roi_align_params;
+
+/* RoiAlign (as the ONNX reference computes it, in float32): X [batch, c, h, w], rois
+ * [rois, 4] (x1, y1, x2, y2), batch_idx [rois] (run-time: -1 returned for one out of
+ * range), Y [rois, c, out_h, out_w]. */
+int tinyc_roi_align_f32(const float *restrict X, const float *restrict rois,
+                        const int64_t *batch_idx, float *restrict Y,
+                        const tinyc_roi_align_params *p);
+
 #endif /* TINYC_SAMPLE_H */

@@ -27,4 +27,18 @@ typedef struct {
 int tinyc_dft_f32(const float *restrict X, float *restrict Y, int64_t axis,
                   const tinyc_dft_params *p);
 
+typedef struct {
+  int32_t batch, length, channels;    /* signal [batch, length, channels (1 or 2)] */
+  int32_t frames, bins;               /* Y [batch, frames, bins, 2] */
+  int32_t window_length;              /* 0: no window input */
+  int32_t onesided;
+} tinyc_stft_params;
+
+/* STFT: frame f is the signal from f * step on, frame_length samples (zero-padded past the
+ * end), times the window (ones when NULL), transformed by a DFT of frame_length. step and
+ * frame_length are run-time values (frame_length <= 0: the window length, or the signal
+ * length without a window): returns -1 unless they give the compiled frames and bins. */
+int tinyc_stft_f32(const float *restrict signal, int64_t step, const float *restrict window,
+                   int64_t frame_length, float *restrict Y, const tinyc_stft_params *p);
+
 #endif /* TINYC_SIGNAL_H */

@@ -79,7 +79,7 @@ def conv_cases(draw: st.DrawFn) -> dict:
 
 
 @pytest.mark.parametrize("variant", variants("conv"))
-@settings(max_examples=150)
+@settings(max_examples=80)
 @given(case=conv_cases())
 def test_conv_matches_numpy(libs: dict, variant: str, case: dict) -> None:
     rng = np.random.default_rng(case["seed"])
@@ -119,7 +119,7 @@ def gemm_cases(draw: st.DrawFn) -> dict:
 
 
 @pytest.mark.parametrize("variant", variants("gemm"))
-@settings(max_examples=120)
+@settings(max_examples=60)
 @given(case=gemm_cases())
 def test_gemm_matches_numpy(libs: dict, variant: str, case: dict) -> None:
     rng = np.random.default_rng(case["seed"])

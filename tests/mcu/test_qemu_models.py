@@ -77,3 +77,16 @@ def test_int8_model_on_cortex_m4(mcu_tools: None, name: str, tmp_path: Path) -> 
     if (tmp_path / "out" / "tinyc_qconv.c").exists():
         assert "SMLAD" in (tmp_path / "out" / "tinyc_qconv.c").read_text()
     assert result.measurement.instructions > result.measurement.macs > 0
+
+
+def test_quantization_aware_model_on_cortex_m4(mcu_tools: None, tmp_path: Path) -> None:
+    """digits_qat.onnx carries its own int8 parameters (QDQ): no --quantize."""
+    options = Options(target="cortex-m4")
+    graph, _ = optimize(load_model(MODELS / "digits_qat.onnx", options), options)
+    x = inputs_for("digits_cnn", graph.inputs[0].shape)
+    result, host = run_on_mcu(graph, options, "digits_qat", [x], tmp_path, host_check=True)
+    assert host is not None
+    expected = run_graph(graph, {graph.inputs[0].name: x})
+    for got, h, e in zip(result.run.outputs, host, expected, strict=True):
+        np.testing.assert_array_equal(got, h)
+        np.testing.assert_array_equal(got, np.asarray(e).reshape(got.shape))

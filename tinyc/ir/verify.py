@@ -40,7 +40,9 @@ def verify(graph: Graph) -> None:
             if value is None:
                 continue
             if id(value) not in defined:
-                raise IRError(f"{node.op} '{node.name}': input %{value.name} used before definition")
+                raise IRError(
+                    f"{node.op} '{node.name}': input %{value.name} used before definition"
+                )
             if not any(u.node is node and u.index == i for u in value.uses):
                 raise IRError(f"{node.op} '{node.name}': use list of %{value.name} is stale")
             uses[id(value)] = uses.get(id(value), 0) + 1

@@ -34,7 +34,7 @@ import numpy as np
 from tinyc.backend.writer import CWriter
 from tinyc.errors import TinycError, VerifyError
 from tinyc.harness import STRICT_FLAGS
-from tinyc.ir import Graph
+from tinyc.ir import Graph, Value
 from tinyc.mcu.targets import Target
 
 GCC = "arm-none-eabi-gcc"
@@ -94,8 +94,8 @@ def linker_script(target: Target, stack_size: int = STACK_SIZE) -> str:
     return text
 
 
-def _io_values(graph: Graph) -> list[tuple[str, int, object]]:
-    values: list[tuple[str, int, object]] = [("in", i, v) for i, v in enumerate(graph.inputs)]
+def _io_values(graph: Graph) -> list[tuple[str, int, Value]]:
+    values: list[tuple[str, int, Value]] = [("in", i, v) for i, v in enumerate(graph.inputs)]
     values += [("out", i, v) for i, v in enumerate(graph.outputs)]
     return values
 
@@ -105,8 +105,8 @@ def harness_main(graph: Graph, cname: str) -> str:
     w = CWriter()
     w.lines(["#include <stdint.h>", "", '#include "tinyc_mcu.h"', f'#include "{cname}.h"', ""])
     for kind, i, v in _io_values(graph):
-        numel = max(v.type.numel, 1)  # type: ignore[attr-defined]
-        ctype = v.dtype.c_type  # type: ignore[attr-defined]
+        numel = max(v.type.numel, 1)
+        ctype = v.dtype.c_type
         w.line(f"static {ctype} {kind}{i}[{numel}] __attribute__((aligned(8)));")
     w.line("")
     with w.block("int main(void)"):
@@ -114,7 +114,7 @@ def harness_main(graph: Graph, cname: str) -> str:
         w.line("uint32_t sp, stack;")
         w.line("int rc;")
         for kind, i, v in _io_values(graph):
-            if kind == "in" and v.type.nbytes:  # type: ignore[attr-defined]
+            if kind == "in" and v.type.nbytes:
                 w.line(f'if (tinyc_mcu_read_file("in{i}.bin", in{i}, sizeof in{i}) != 0) {{')
                 w.line(f'  tinyc_mcu_puts("TINYC-MCU cannot read in{i}.bin\\n");')
                 w.line("  return 2;")
@@ -131,7 +131,7 @@ def harness_main(graph: Graph, cname: str) -> str:
         w.line("t1 = tinyc_mcu_ticks();")
         w.line("stack = tinyc_mcu_stack_used(sp);")
         for kind, i, v in _io_values(graph):
-            if kind == "out" and v.type.nbytes:  # type: ignore[attr-defined]
+            if kind == "out" and v.type.nbytes:
                 w.line(f'if (tinyc_mcu_write_file("out{i}.bin", out{i}, sizeof out{i}) != 0) {{')
                 w.line(f'  tinyc_mcu_puts("TINYC-MCU cannot write out{i}.bin\\n");')
                 w.line("  return 3;")

@@ -383,10 +383,9 @@ class TensorScatter(OpDef):
             raise _out_of_range(node)
         y = cache.copy()
         for b in range(cache.shape[0]):
-            index = [b] + [slice(None)] * (cache.ndim - 1)
-            index[axis] = pos[b]
-            src = [b] + [slice(None)] * (cache.ndim - 1)
-            y[tuple(index)] = update[tuple(src)]
+            index: list[object] = [slice(None)] * (cache.ndim - 1)
+            index[axis - 1] = pos[b]  # one advanced index: its axis stays in place
+            y[b][tuple(index)] = update[b]
         return [y]
 
     def emit(self, node: Node, ctx: EmitContext) -> None:

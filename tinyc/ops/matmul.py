@@ -337,3 +337,32 @@ class Einsum(OpDef):
 
     def emit(self, node: Node, ctx: EmitContext) -> None:
         emit_contraction(ctx, node, node.attrs["equation"])
+
+
+@register_op
+class Det(OpDef):
+    """Determinants of the trailing [n, n] matrices (n <= 16 in C: the elimination runs on a
+    stack copy)."""
+
+    name = "Det"
+    min_opset = 11
+
+    def infer(self, node: Node) -> list[TensorType]:
+        x = input_type(node, 0)
+        if x.rank < 2 or x.shape[-1] != x.shape[-2]:
+            raise ModelError(f"Det node '{node.name}': input {list(x.shape)} is not square")
+        return [x.with_shape(x.shape[:-2])]
+
+    def reference(self, node: Node, inputs: list[np.ndarray | None]) -> list[np.ndarray]:
+        x = inputs[0]
+        assert x is not None
+        return [np.asarray(np.linalg.det(x.astype(np.float64))).astype(x.dtype)]
+
+    def emit(self, node: Node, ctx: EmitContext) -> None:
+        x, y = node.inputs[0], node.outputs[0]
+        assert x is not None
+        n = x.shape[-1]
+        if x.dtype is not DType.F32 or n > 16:
+            raise UnsupportedError(f"op Det (node '{node.name}') on {x.dtype.value} [{n}, {n}]")
+        if y.type.numel:
+            ctx.call("contract", "tinyc_det_f32", ctx.ptr(x), ctx.ptr(y), y.type.numel, n)

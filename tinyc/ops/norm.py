@@ -147,9 +147,14 @@ class Softmax(OpDef):
     def emit(self, node: Node, ctx: EmitContext) -> None:
         x, y = node.inputs[0], node.outputs[0]
         assert x is not None
+        outer, length, inner = self._geometry(x.shape, node)
+        if x.dtype is DType.F64:  # the portable double kernel (targets specialize float)
+            ctx.uses_math = True
+            ctx.call("normalize", "tinyc_softmax_f64", ctx.ptr(x), ctx.ptr(y), outer, length,
+                     inner)
+            return
         if x.dtype is not DType.F32:
             raise UnsupportedError(f"op Softmax (node '{node.name}') on {x.dtype.value}")
-        outer, length, inner = self._geometry(x.shape, node)
         ctx.call("softmax", "tinyc_softmax_f32", ctx.ptr(x), ctx.ptr(y), outer, length, inner)
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
+from tinyc.backend.cliterals import c_scalar
 from tinyc.errors import ModelError, UnsupportedError
 from tinyc.ir import DType, Node, TensorType
 from tinyc.ops.layout import MAX_RANK, c_int_list
@@ -159,7 +160,7 @@ def emit_pool_nd(ctx: EmitContext, node: Node, kind: str) -> None:
     p = float(a.get("p", 2))
     init = (f"{{{x.shape[0] * x.shape[1]}, {nsp}, " + ", ".join(c_int_list(v) for v in lists)
             + f", {_KINDS[kind]}, {int(a.get('count_include_pad', 0))}, "
-            f"{int(a.get('storage_order', 0))}, {p!r}f}}")
+            f"{int(a.get('storage_order', 0))}, {c_scalar(p, DType.F32)}}}")
     if kind == "lp":
         ctx.uses_math = True
     params = ctx.params("tinyc_poolnd_params", init, f"pool_{y.name}")

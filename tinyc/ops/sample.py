@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from tinyc.backend.cliterals import c_scalar
 from tinyc.errors import ModelError, UnsupportedError
 from tinyc.ir import DType, Node, TensorType
 from tinyc.ops.layout import MAX_RANK, c_int_list
@@ -319,3 +320,112 @@ class Col2Im(OpDef):
                           else ctx.table(DType.I64, a[key], f"{key}_{y.name}"))
         ctx.checked_call("sample", "tinyc_col2im_f32", ctx.ptr(x), shapes[0], shapes[1],
                          ctx.ptr(y), params)
+
+
+def _roi_corners(plane: np.ndarray, y: np.float32, x: np.float32) -> list[np.float32]:
+    """The four weighted bilinear corners of one RoiAlign sample (zeros outside)."""
+    f = np.float32
+    h, w = plane.shape
+    if y < -1.0 or y > h or x < -1.0 or x > w:
+        return [f(0)] * 4
+    y, x = max(y, f(0)), max(x, f(0))
+    y_low, x_low = int(y), int(x)
+    if y_low >= h - 1:
+        y_high = y_low = h - 1
+        y = f(y_low)
+    else:
+        y_high = y_low + 1
+    if x_low >= w - 1:
+        x_high = x_low = w - 1
+        x = f(x_low)
+    else:
+        x_high = x_low + 1
+    ly, lx = f(y - y_low), f(x - x_low)
+    hy, hx = f(1) - ly, f(1) - lx
+    return [hy * hx * plane[y_low, x_low], hy * lx * plane[y_low, x_high],
+            ly * hx * plane[y_high, x_low], ly * lx * plane[y_high, x_high]]
+
+
+@register_op
+class RoiAlign(OpDef):
+    """Region-of-interest pooling with bilinear samples (average or max per bin), computed
+    in float32 in the order of the ONNX reference."""
+
+    name = "RoiAlign"
+    min_opset = 16
+    attrs = {"coordinate_transformation_mode": Attr("string", "half_pixel"),
+             "mode": Attr("string", "avg"), "output_height": Attr("int", 1),
+             "output_width": Attr("int", 1), "sampling_ratio": Attr("int", 0),
+             "spatial_scale": Attr("float", 1.0)}
+
+    def normalize(self, node: Node, opset: int) -> None:
+        a = node.attrs
+        if a["mode"] not in ("avg", "max") or a["coordinate_transformation_mode"] not in (
+            "half_pixel", "output_half_pixel"
+        ):
+            raise UnsupportedError(f"RoiAlign node '{node.name}': mode {a['mode']}")
+
+    def infer(self, node: Node) -> list[TensorType]:
+        x, rois, idx = (input_type(node, i) for i in range(3))
+        n = idx.shape[0] if idx.rank == 1 else -1
+        if x.rank != 4 or rois.shape != (n, 4) or idx.dtype is not DType.I64:
+            raise ModelError(f"RoiAlign node '{node.name}': X {list(x.shape)}, rois "
+                             f"{list(rois.shape)}")
+        a = node.attrs
+        return [x.with_shape((n, x.shape[1], a["output_height"], a["output_width"]))]
+
+    def reference(self, node: Node, inputs: list[np.ndarray | None]) -> list[np.ndarray]:
+        x, rois, idx = inputs
+        assert x is not None and rois is not None and idx is not None
+        a = node.attrs
+        f = np.float32
+        oh, ow, c = a["output_height"], a["output_width"], x.shape[1]
+        half = a["coordinate_transformation_mode"] == "half_pixel"
+        if ((idx < 0) | (idx >= x.shape[0])).any():
+            raise ModelError(f"RoiAlign node '{node.name}': batch index out of range")
+        xf = x.astype(np.float32)
+        out = np.zeros((rois.shape[0], c, oh, ow), np.float32)
+        scale, offset = f(a["spatial_scale"]), f(0.5 if half else 0.0)
+        for n in range(rois.shape[0]):
+            r = rois[n].astype(np.float32)
+            sw, sh = r[0] * scale - offset, r[1] * scale - offset
+            rw, rh = r[2] * scale - offset - sw, r[3] * scale - offset - sh
+            if not half:
+                rw, rh = max(rw, f(1)), max(rh, f(1))
+            bh, bw = f(rh / f(oh)), f(rw / f(ow))
+            gh = a["sampling_ratio"] or int(np.ceil(rh / f(oh)))
+            gw = a["sampling_ratio"] or int(np.ceil(rw / f(ow)))
+            for ch in range(c):
+                plane = xf[int(idx[n]), ch]
+                for ph in range(oh):
+                    for pw in range(ow):
+                        vals = []
+                        for iy in range(gh):
+                            y = sh + f(ph) * bh + (f(iy) + f(0.5)) * bh / f(gh)
+                            for ix in range(gw):
+                                xx = sw + f(pw) * bw + (f(ix) + f(0.5)) * bw / f(gw)
+                                vals.append(_roi_corners(plane, y, xx))
+                        if a["mode"] == "max":
+                            out[n, ch, ph, pw] = max((max(v) for v in vals), default=0)
+                        else:
+                            out[n, ch, ph, pw] = sum(sum(v) for v in vals) / max(gh * gw, 1)
+        return [out.astype(x.dtype)]
+
+    def emit(self, node: Node, ctx: EmitContext) -> None:
+        x, rois, idx = node.inputs
+        y = node.outputs[0]
+        assert x is not None and rois is not None and idx is not None
+        if x.dtype is not DType.F32 or rois.dtype is not DType.F32:
+            raise UnsupportedError(f"op RoiAlign (node '{node.name}') on {x.dtype.value}")
+        a = node.attrs
+        fields = [rois.shape[0], x.shape[0], x.shape[1], x.shape[2], x.shape[3],
+                  a["output_height"], a["output_width"], a["sampling_ratio"],
+                  c_scalar(a["spatial_scale"], DType.F32),
+                  int(a["coordinate_transformation_mode"] == "half_pixel"),
+                  int(a["mode"] == "max")]
+        params = ctx.params("tinyc_roi_align_params", "{" + ", ".join(map(str, fields)) + "}",
+                            f"roi_align_{y.name}")
+        ctx.uses_math = True
+        if y.type.numel:
+            ctx.checked_call("sample", "tinyc_roi_align_f32", ctx.ptr(x), ctx.ptr(rois),
+                             ctx.ptr(idx), ctx.ptr(y), params)

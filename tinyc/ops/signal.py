@@ -195,3 +195,81 @@ class DFT(OpDef):
         axis = f"(int64_t){ctx.ptr(axis_in)}[0]" if axis_in is not None else f"{a['axis']}"
         ctx.uses_math = True
         ctx.checked_call("signal", "tinyc_dft_f32", ctx.ptr(x), ctx.ptr(y), axis, params)
+
+
+@register_op
+class STFT(OpDef):
+    """Short-time Fourier transform: windowed frames every frame_step samples, each
+    transformed by a DFT of frame_length (one-sided by default). frame_step and
+    frame_length may be run-time values; the C checks they give the declared frames and
+    bins. IR form: `frames` and `bins` of the output."""
+
+    name = "STFT"
+    min_opset = 17
+    attrs = {"onesided": Attr("int", 1), "frames": Attr("int", 0), "bins": Attr("int", 0)}
+
+    def infer(self, node: Node) -> list[TensorType]:
+        x = input_type(node, 0)
+        if x.rank != 3 or x.shape[2] not in (1, 2):
+            raise ModelError(f"STFT node '{node.name}': signal {list(x.shape)}")
+        return [x.with_shape((x.shape[0], node.attrs["frames"], node.attrs["bins"], 2))]
+
+    def normalize(self, node: Node, opset: int) -> None:
+        x = input_type(node, 0)
+        if any(runtime_input(node, i) for i in (1, 3)):
+            out = declared_shape(node, 0, "frame_step/frame_length")
+            node.attrs["frames"], node.attrs["bins"] = out[1], out[2]
+        else:
+            step, length = self._step_length(node, [None if v is None else v.const
+                                                    for v in node.inputs])
+            node.attrs["frames"] = 1 + (x.shape[1] - length) // step
+            node.attrs["bins"] = length // 2 + 1 if node.attrs["onesided"] else length
+
+    def _step_length(self, node: Node, inputs: list[np.ndarray | None]) -> tuple[int, int]:
+        padded = list(inputs) + [None] * (4 - len(inputs))
+        x_len = input_type(node, 0).shape[1]
+        step = int(np.asarray(padded[1]).reshape(-1)[0])
+        window = padded[2] if node.input(2) is not None else None
+        if padded[3] is not None:
+            length = int(np.asarray(padded[3]).reshape(-1)[0])
+        else:
+            length = window.shape[0] if window is not None else x_len
+        if step <= 0 or not 0 < length <= x_len:
+            raise ModelError(f"STFT node '{node.name}': step {step}, frame length {length}")
+        return step, length
+
+    def reference(self, node: Node, inputs: list[np.ndarray | None]) -> list[np.ndarray]:
+        x = inputs[0]
+        assert x is not None
+        step, n = self._step_length(node, inputs)
+        frames, bins = node.attrs["frames"], node.attrs["bins"]
+        if 1 + (x.shape[1] - n) // step != frames or (
+            n // 2 + 1 if node.attrs["onesided"] else n
+        ) != bins:
+            raise check_failed(node, "frame_step/frame_length", [step, n], [frames, bins])
+        window = inputs[2] if len(inputs) > 2 and inputs[2] is not None else np.ones(n)
+        sig = x[..., 0] + (1j * x[..., 1] if x.shape[2] == 2 else 0)
+        out = np.zeros((x.shape[0], frames, bins), complex)
+        for f in range(frames):
+            seg = np.zeros((x.shape[0], n), complex)
+            part = sig[:, f * step : f * step + n]
+            seg[:, : part.shape[1]] = part
+            out[:, f] = np.fft.fft(seg * window, n=n, axis=1)[:, :bins]
+        return [np.stack([out.real, out.imag], axis=-1).astype(x.dtype)]
+
+    def emit(self, node: Node, ctx: EmitContext) -> None:
+        x, y = node.inputs[0], node.outputs[0]
+        assert x is not None
+        if x.dtype is not DType.F32:
+            raise UnsupportedError(f"op STFT (node '{node.name}') on {x.dtype.value}")
+        step, window, length = node.inputs[1], node.input(2), node.input(3)
+        assert step is not None
+        fields = [x.shape[0], x.shape[1], x.shape[2], node.attrs["frames"], node.attrs["bins"],
+                  window.shape[0] if window is not None else 0, node.attrs["onesided"]]
+        params = ctx.params("tinyc_stft_params", "{" + ", ".join(map(str, fields)) + "}",
+                            f"stft_{y.name}")
+        ctx.uses_math = True
+        ctx.checked_call("signal", "tinyc_stft_f32", ctx.ptr(x), f"(int64_t){ctx.ptr(step)}[0]",
+                         ctx.ptr(window) if window is not None else "NULL",
+                         f"(int64_t){ctx.ptr(length)}[0]" if length is not None else "0",
+                         ctx.ptr(y), params)

@@ -67,6 +67,8 @@ class FuseIntoProducer(Rule):
 
     def check(self, graph: Graph, m: Match) -> MatchResult:
         producer = m.node("producer")
+        if any(v is not None for v in m.root.inputs[1:]):
+            return MatchResult.fail(f"{m.root.op} has run-time operands (e.g. Clip bounds)")
         result = all_of(single_use(graph, producer.outputs[0]), is_float32(producer.outputs[0]))
         if not result:
             return result

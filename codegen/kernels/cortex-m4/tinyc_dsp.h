@@ -91,6 +91,12 @@ TINYC_INLINE int32_t tinyc_sxtab16_hi(int32_t a, int32_t x) {
 }
 #endif
 
+#if defined(__GNUC__) || defined(__clang__)
+#define TINYC_DSP_NOINLINE __attribute__((noinline))
+#else
+#define TINYC_DSP_NOINLINE
+#endif
+
 /* Two int16 values as one halfword pair (lo in bits 0..15). */
 TINYC_INLINE int32_t tinyc_pack16(int32_t lo, int32_t hi) {
   return (int32_t)(((uint32_t)lo & 0xFFFFu) | ((uint32_t)hi << 16));
@@ -174,6 +180,24 @@ TINYC_INLINE int32_t tinyc_dsp_mbqm(int32_t x, int32_t q, int32_t shift) {
   }
   if (shift == -1) return (int32_t)(((int64_t)x * q + ((int64_t)1 << 31)) >> 32);
   return tinyc_mbqm(x, q, shift);
+}
+
+/* out[i] = tinyc_dsp_requant(acc[i]) for n outputs of one channel, the path chosen once. */
+TINYC_INLINE void tinyc_dsp_requant_row(const int32_t *acc, int8_t *out, int32_t n,
+                                        const tinyc_dsp_mult *m, const tinyc_dsp_clamp *c) {
+  int32_t i;
+  if (m->shift <= -2) {
+    const int32_t q = m->q, round = m->round, rs = m->rs, zp = c->zp;
+    const int32_t lo = c->act_min, hi = c->act_max;
+    for (i = 0; i < n; ++i) {
+      const int32_t top = (int32_t)(((int64_t)acc[i] * q) >> 32);
+      int32_t v = tinyc_ssat8(((top + round) >> rs) + zp);
+      v = v < lo ? lo : v;
+      out[i] = (int8_t)(v > hi ? hi : v);
+    }
+  } else {
+    for (i = 0; i < n; ++i) out[i] = tinyc_dsp_requant(acc[i], m, c);
+  }
 }
 
 /* The same for a one-off output. */

@@ -22,6 +22,8 @@
 /* Longest reduction (cg * kh * kw) the column buffer takes: one word (two pixels' int16)
  * per step, on the stack (2.3 KiB at 576: 64 channels x 3x3, or 576 channels x 1x1). */
 #define TINYC_QCONV_COLUMN 576
+/* ... and the short one (1 KiB), used when every step fits: 4 pixel pairs of 64 channels */
+#define TINYC_QCONV_SMALL 256
 /* Pixel pairs gathered at once when the reduction is short (each output channel's
  * requantization and weight pointers are then set up once per 2 * PAIRS outputs). */
 #define TINYC_QCONV_PAIRS 4
@@ -242,16 +244,16 @@ static int32_t direct_pixel(const int8_t *xg, const int8_t *wm, const tinyc_qcon
  * TINYC_QCONV_PAIRS pixel pairs: their windows are gathered before any of their outputs is
  * written (which the in-place form relies on), then each pair of output channels runs over
  * the pixel pairs with its requantization worked out once. K <= TINYC_QCONV_COLUMN. */
-static void conv_pixels(const int8_t *xg, const int8_t *W, const int32_t *B, int8_t *yg,
-                        size_t out_plane, const tinyc_qconv_params *p, int32_t g, int32_t px0,
-                        int32_t px1) {
+TINYC_INLINE void conv_pixels_with(int32_t *col, int32_t col_words, const int8_t *xg,
+                                   const int8_t *W, const int32_t *B, int8_t *yg,
+                                   size_t out_plane, const tinyc_qconv_params *p, int32_t g,
+                                   int32_t px0, int32_t px1) {
   const int32_t cg = p->c / p->group, mg = p->m / p->group, K = cg * p->kh * p->kw;
   const tinyc_dsp_clamp cl = tinyc_dsp_clamp_make(p->output_offset, p->act_min, p->act_max);
   const int32_t *bm = B ? B + g * mg : NULL;
   const int32_t *qm = p->multiplier + g * mg, *sm = p->shift + g * mg;
-  const int32_t fit = TINYC_QCONV_COLUMN / K;
+  const int32_t fit = col_words / K;
   const int32_t max_pairs = fit < TINYC_QCONV_PAIRS ? fit : TINYC_QCONV_PAIRS;
-  int32_t col[TINYC_QCONV_COLUMN]; /* a pair of int16 per reduction step, per pixel pair */
   int32_t m, px, t;
   for (px = px0; px < px1; px += 2 * max_pairs) {
     const int32_t count = px1 - px < 2 * max_pairs ? px1 - px : 2 * max_pairs; /* pixels */
@@ -268,27 +270,60 @@ static void conv_pixels(const int8_t *xg, const int8_t *W, const int32_t *B, int
       const tinyc_dsp_mult m0 = tinyc_dsp_mult_make(qm[m], sm[m]);
       const tinyc_dsp_mult m1 = tinyc_dsp_mult_make(qm[m + 1], sm[m + 1]);
       const int32_t b0 = bm ? bm[m] : 0, b1 = bm ? bm[m + 1] : 0;
+      int32_t acc0[2 * TINYC_QCONV_PAIRS], acc1[2 * TINYC_QCONV_PAIRS];
       for (t = 0; t < pairs; ++t) {
         int32_t a00 = b0, a01 = b0, a10 = b1, a11 = b1;
-        int8_t *yt = y + 2 * t;
         mac2x2(wm, K, col + (size_t)t * K, &a00, &a01, &a10, &a11);
-        yt[0] = tinyc_dsp_requant(a00, &m0, &cl);
-        yt[out_plane] = tinyc_dsp_requant(a10, &m1, &cl);
-        if (2 * t + 1 < count) {
-          yt[1] = tinyc_dsp_requant(a01, &m0, &cl);
-          yt[out_plane + 1] = tinyc_dsp_requant(a11, &m1, &cl);
-        }
+        acc0[2 * t] = a00;
+        acc0[2 * t + 1] = a01;
+        acc1[2 * t] = a10;
+        acc1[2 * t + 1] = a11;
       }
+      tinyc_dsp_requant_row(acc0, y, count, &m0, &cl);
+      tinyc_dsp_requant_row(acc1, y + out_plane, count, &m1, &cl);
     }
     if (m < mg) {
       const tinyc_dsp_mult m0 = tinyc_dsp_mult_make(qm[m], sm[m]);
+      int32_t acc0[2 * TINYC_QCONV_PAIRS];
       for (t = 0; t < pairs; ++t) {
         int32_t a00 = bm ? bm[m] : 0, a01 = a00;
         mac1x2(wm, K, col + (size_t)t * K, &a00, &a01);
-        y[2 * t] = tinyc_dsp_requant(a00, &m0, &cl);
-        if (2 * t + 1 < count) y[2 * t + 1] = tinyc_dsp_requant(a01, &m0, &cl);
+        acc0[2 * t] = a00;
+        acc0[2 * t + 1] = a01;
       }
+      tinyc_dsp_requant_row(acc0, y, count, &m0, &cl);
     }
+  }
+}
+
+/* The column buffer lives on the stack of one of two functions, so that a model whose
+ * reductions are all short (K <= TINYC_QCONV_SMALL / TINYC_QCONV_PAIRS) never pays for the
+ * long one. */
+static TINYC_DSP_NOINLINE void conv_pixels_small(const int8_t *xg, const int8_t *W,
+                                                 const int32_t *B, int8_t *yg, size_t out_plane,
+                                                 const tinyc_qconv_params *p, int32_t g,
+                                                 int32_t px0, int32_t px1) {
+  int32_t col[TINYC_QCONV_SMALL]; /* a pair of int16 per reduction step, per pixel pair */
+  conv_pixels_with(col, TINYC_QCONV_SMALL, xg, W, B, yg, out_plane, p, g, px0, px1);
+}
+
+static TINYC_DSP_NOINLINE void conv_pixels_big(const int8_t *xg, const int8_t *W,
+                                               const int32_t *B, int8_t *yg, size_t out_plane,
+                                               const tinyc_qconv_params *p, int32_t g,
+                                               int32_t px0, int32_t px1) {
+  int32_t col[TINYC_QCONV_COLUMN];
+  conv_pixels_with(col, TINYC_QCONV_COLUMN, xg, W, B, yg, out_plane, p, g, px0, px1);
+}
+
+/* K <= TINYC_QCONV_COLUMN */
+static void conv_pixels(const int8_t *xg, const int8_t *W, const int32_t *B, int8_t *yg,
+                        size_t out_plane, const tinyc_qconv_params *p, int32_t g, int32_t px0,
+                        int32_t px1) {
+  const int32_t K = p->c / p->group * p->kh * p->kw;
+  if (K * TINYC_QCONV_PAIRS <= TINYC_QCONV_SMALL) {
+    conv_pixels_small(xg, W, B, yg, out_plane, p, g, px0, px1);
+  } else {
+    conv_pixels_big(xg, W, B, yg, out_plane, p, g, px0, px1);
   }
 }
 
@@ -439,13 +474,14 @@ static void dw_plane(const int8_t *xc, const int8_t *wk, int32_t bias, int32_t q
 }
 
 /* A 3x3 depthwise plane (unit dilation, stride_w 1 or 2, padded rows at most
- * TINYC_QDW_ROW bytes). Each output row reads three input rows copied into `rows` with
+ * TINYC_QDW_ROW bytes; wider rows take the plain loop). Each output row reads three input
+ * rows copied into `rows` with
  * the padding filled with the input zero point; since a zero-point byte contributes
  * (zp + input_offset) * w = 0, every output is then a full 3x3 window and
  *   acc = bias + input_offset * sum(w) + sum(x * w)
  * needs no offset per tap. Per row of taps: one 4-byte load, two SXTB16, and SMLAD with
  * the weight pair (w0, w2) plus SMLABB/SMLATB with w1 give two outputs (stride 1). */
-#define TINYC_QDW_ROW 256
+#define TINYC_QDW_ROW 128
 
 TINYC_INLINE int32_t dw3_row1(int32_t acc, int32_t x, int32_t w02, int32_t w1) {
   /* one output, taps x0 x1 x2 (bytes 0..2 of x) */
@@ -466,13 +502,15 @@ static void dw3_plane(const int8_t *xc, const int8_t *wk, int32_t bias, int32_t 
   const int32_t sw = p->stride_w, len = (p->ow - 1) * sw + 3, pl = p->pad_left;
   const int32_t inner = p->w < len - pl ? p->w : len - pl; /* input bytes a row holds */
   int8_t buf[3][TINYC_QDW_ROW + 4];
+  int32_t acc[TINYC_QDW_ROW]; /* one output row's sums, requantized in a second pass */
   int8_t *rows[3];
-  int32_t w02[3], w1[3], sumw = 0, r, oy, ox;
+  int32_t w02[3], w1[3], sumw = 0, r, oy, ox, i;
   for (r = 0; r < 3; ++r) {
     w02[r] = tinyc_pack16(wk[3 * r], wk[3 * r + 2]);
     w1[r] = wk[3 * r + 1];
     sumw += wk[3 * r] + wk[3 * r + 1] + wk[3 * r + 2];
     rows[r] = buf[r];
+    memset(buf[r], zp, (size_t)len + 4); /* the padding stays: rows only rewrite [pl, pl+inner) */
   }
   bias += p->input_offset * sumw;
   for (oy = 0; oy < p->oh; ++oy, out += p->ow) {
@@ -487,9 +525,16 @@ static void dw3_plane(const int8_t *xc, const int8_t *wk, int32_t bias, int32_t 
     }
     for (r = reuse; r < 3; ++r) {
       const int32_t iy = iy0 + r;
-      memset(rows[r], zp, (size_t)len + 4);
-      if (iy >= 0 && iy < p->h && inner > 0) {
-        memcpy(rows[r] + pl, xc + (size_t)iy * p->w, (size_t)inner);
+      int8_t *dst = rows[r] + pl;
+      if (iy >= 0 && iy < p->h) {
+        const int8_t *src = xc + (size_t)iy * p->w;
+        if (inner > 16) {
+          memcpy(dst, src, (size_t)inner);
+        } else {
+          for (i = 0; i < inner; ++i) dst[i] = src[i];
+        }
+      } else {
+        for (i = 0; i < inner; ++i) dst[i] = zp;
       }
     }
     {
@@ -509,17 +554,17 @@ static void dw3_plane(const int8_t *xc, const int8_t *wk, int32_t bias, int32_t 
           a1 = tinyc_smlatb(e1, v1, tinyc_smlad(o1, u1, a1));
           a0 = tinyc_smlabb(o2, v2, tinyc_smlad(e2, u2, a0));
           a1 = tinyc_smlatb(e2, v2, tinyc_smlad(o2, u2, a1));
-          out[ox] = tinyc_dsp_requant(a0, &mul, &cl);
-          out[ox + 1] = tinyc_dsp_requant(a1, &mul, &cl);
+          acc[ox] = a0;
+          acc[ox + 1] = a1;
         }
       }
       for (; ox < p->ow; ++ox, x0 += sw, x1 += sw, x2 += sw) {
         int32_t a0 = dw3_row1(bias, tinyc_load4(x0), u0, v0);
         a0 = dw3_row1(a0, tinyc_load4(x1), u1, v1);
-        a0 = dw3_row1(a0, tinyc_load4(x2), u2, v2);
-        out[ox] = tinyc_dsp_requant(a0, &mul, &cl);
+        acc[ox] = dw3_row1(a0, tinyc_load4(x2), u2, v2);
       }
     }
+    tinyc_dsp_requant_row(acc, out, p->ow, &mul, &cl);
   }
 }
 

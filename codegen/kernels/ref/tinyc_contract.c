@@ -38,3 +38,37 @@ static int advance(int32_t *idx, const int32_t *dims, int32_t n, const int32_t *
     }                                                                                     \
   }
 TINYC_CONTRACT_TYPES(TINYC_DEFINE_CONTRACT)
+
+void tinyc_det_f32(const float *restrict X, float *restrict Y, int32_t batch, int32_t n) {
+  float a[TINYC_DET_MAX_N * TINYC_DET_MAX_N];
+  int32_t b, i, j, k;
+  for (b = 0; b < batch; ++b) {
+    float det = 1.0f;
+    for (i = 0; i < n * n; ++i) a[i] = X[(size_t)b * n * n + i];
+    for (k = 0; k < n; ++k) {
+      int32_t pivot = k;
+      for (i = k + 1; i < n; ++i)
+        if ((a[i * n + k] < 0 ? -a[i * n + k] : a[i * n + k]) >
+            (a[pivot * n + k] < 0 ? -a[pivot * n + k] : a[pivot * n + k]))
+          pivot = i;
+      if (a[pivot * n + k] == 0.0f) {
+        det = 0.0f;
+        break;
+      }
+      if (pivot != k) {
+        for (j = 0; j < n; ++j) {
+          const float t = a[k * n + j];
+          a[k * n + j] = a[pivot * n + j];
+          a[pivot * n + j] = t;
+        }
+        det = -det;
+      }
+      det *= a[k * n + k];
+      for (i = k + 1; i < n; ++i) {
+        const float f = a[i * n + k] / a[k * n + k];
+        for (j = k; j < n; ++j) a[i * n + j] -= f * a[k * n + j];
+      }
+    }
+    Y[b] = det;
+  }
+}

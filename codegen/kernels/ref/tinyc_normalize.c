@@ -126,3 +126,21 @@ void tinyc_mvn_f32(const float *X, float *Y, const tinyc_mvn_params *p) {
     }
   } while (mvn_next(ki, p->keep_dims, p->keep_strides, p->n_keep, &base));
 }
+
+void tinyc_softmax_f64(const double *X, double *Y, int32_t outer, int32_t len, int32_t inner) {
+  int32_t o, i, k;
+  for (o = 0; o < outer; ++o) {
+    for (i = 0; i < inner; ++i) {
+      const size_t base = (size_t)o * len * inner + i;
+      double mx = X[base], sum = 0.0;
+      for (k = 1; k < len; ++k)
+        if (X[base + (size_t)k * inner] > mx) mx = X[base + (size_t)k * inner];
+      for (k = 0; k < len; ++k) {
+        const double e = exp(X[base + (size_t)k * inner] - mx);
+        Y[base + (size_t)k * inner] = e;
+        sum += e;
+      }
+      for (k = 0; k < len; ++k) Y[base + (size_t)k * inner] /= sum;
+    }
+  }
+}

@@ -213,3 +213,90 @@ int tinyc_col2im_f32(const float *restrict X, const int64_t *image_shape,
   }
   return 0;
 }
+
+/* The bilinear corner of sample (y, x) that `corner` (0..3) names, with its weight; weight
+ * 0 and index 0 outside the map, as the reference's pre-computation does. */
+static float roi_corner(const float *x_plane, int32_t h, int32_t w, float y, float x,
+                        int32_t corner) {
+  int32_t y_low, x_low, y_high, x_high;
+  float ly, lx, wy, wx;
+  if (y < -1.0f || y > (float)h || x < -1.0f || x > (float)w) return 0.0f;
+  if (y < 0.0f) y = 0.0f;
+  if (x < 0.0f) x = 0.0f;
+  y_low = (int32_t)y;
+  x_low = (int32_t)x;
+  if (y_low >= h - 1) {
+    y_high = y_low = h - 1;
+    y = (float)y_low;
+  } else {
+    y_high = y_low + 1;
+  }
+  if (x_low >= w - 1) {
+    x_high = x_low = w - 1;
+    x = (float)x_low;
+  } else {
+    x_high = x_low + 1;
+  }
+  ly = y - (float)y_low;
+  lx = x - (float)x_low;
+  wy = corner < 2 ? 1.0f - ly : ly;
+  wx = corner % 2 == 0 ? 1.0f - lx : lx;
+  return wy * wx * x_plane[(size_t)(corner < 2 ? y_low : y_high) * w +
+                           (corner % 2 == 0 ? x_low : x_high)];
+}
+
+int tinyc_roi_align_f32(const float *restrict X, const float *restrict rois,
+                        const int64_t *batch_idx, float *restrict Y,
+                        const tinyc_roi_align_params *p) {
+  const float offset = p->half_pixel ? 0.5f : 0.0f;
+  int32_t n, c, ph, pw, iy, ix, k;
+  for (n = 0; n < p->rois; ++n)
+    if (batch_idx[n] < 0 || batch_idx[n] >= p->batch) return -1;
+  for (n = 0; n < p->rois; ++n) {
+    const float *r = rois + (size_t)n * 4;
+    const float start_w = r[0] * p->spatial_scale - offset;
+    const float start_h = r[1] * p->spatial_scale - offset;
+    float roi_w = r[2] * p->spatial_scale - offset - start_w;
+    float roi_h = r[3] * p->spatial_scale - offset - start_h;
+    float bin_h, bin_w;
+    int32_t grid_h, grid_w, count;
+    if (!p->half_pixel) {
+      if (roi_w < 1.0f) roi_w = 1.0f;
+      if (roi_h < 1.0f) roi_h = 1.0f;
+    }
+    bin_h = roi_h / (float)p->out_h;
+    bin_w = roi_w / (float)p->out_w;
+    grid_h = p->sampling_ratio > 0 ? p->sampling_ratio : (int32_t)ceilf(roi_h / (float)p->out_h);
+    grid_w = p->sampling_ratio > 0 ? p->sampling_ratio : (int32_t)ceilf(roi_w / (float)p->out_w);
+    count = grid_h * grid_w > 1 ? grid_h * grid_w : 1;
+    for (c = 0; c < p->c; ++c) {
+      const float *plane = X + ((size_t)batch_idx[n] * p->c + c) * (size_t)p->h * p->w;
+      for (ph = 0; ph < p->out_h; ++ph) {
+        for (pw = 0; pw < p->out_w; ++pw) {
+          float acc = 0.0f;
+          int first = 1;
+          for (iy = 0; iy < grid_h; ++iy) {
+            const float y = start_h + (float)ph * bin_h + ((float)iy + 0.5f) * bin_h / (float)grid_h;
+            for (ix = 0; ix < grid_w; ++ix) {
+              const float x = start_w + (float)pw * bin_w + ((float)ix + 0.5f) * bin_w / (float)grid_w;
+              if (p->max_mode) {
+                float best = roi_corner(plane, p->h, p->w, y, x, 0);
+                for (k = 1; k < 4; ++k) {
+                  const float v = roi_corner(plane, p->h, p->w, y, x, k);
+                  if (v > best) best = v;
+                }
+                if (first || best > acc) acc = best;
+                first = 0;
+              } else {
+                for (k = 0; k < 4; ++k) acc += roi_corner(plane, p->h, p->w, y, x, k);
+              }
+            }
+          }
+          Y[(((size_t)n * p->c + c) * p->out_h + ph) * p->out_w + pw] =
+              p->max_mode ? acc : acc / (float)count;
+        }
+      }
+    }
+  }
+  return 0;
+}

@@ -85,3 +85,35 @@ int tinyc_dft_f32(const float *restrict X, float *restrict Y, int64_t axis,
   }
   return 0;
 }
+
+int tinyc_stft_f32(const float *restrict signal, int64_t step, const float *restrict window,
+                   int64_t frame_length, float *restrict Y, const tinyc_stft_params *p) {
+  int64_t n = frame_length;
+  int32_t b, f, k, t;
+  if (n <= 0) n = p->window_length ? p->window_length : p->length;
+  if (step <= 0 || n <= 0 || n > p->length || (window && n != p->window_length)) return -1;
+  if (1 + (p->length - n) / step != p->frames) return -1;
+  if ((p->onesided ? n / 2 + 1 : n) != p->bins) return -1;
+  for (b = 0; b < p->batch; ++b) {
+    for (f = 0; f < p->frames; ++f) {
+      const int64_t begin = (int64_t)f * step;
+      for (k = 0; k < p->bins; ++k) {
+        double re = 0.0, im = 0.0;
+        for (t = 0; t < n; ++t) {
+          const int64_t at = begin + t;
+          const double w = window ? window[t] : 1.0;
+          const double a = -2.0 * TINYC_PI * (double)(((int64_t)t * k) % n) / (double)n;
+          double xr, xi;
+          if (at >= p->length) break;
+          xr = signal[((size_t)b * p->length + (size_t)at) * (size_t)p->channels] * w;
+          xi = p->channels == 2 ? signal[((size_t)b * p->length + (size_t)at) * 2 + 1] * w : 0.0;
+          re += xr * cos(a) - xi * sin(a);
+          im += xr * sin(a) + xi * cos(a);
+        }
+        Y[(((size_t)b * p->frames + f) * p->bins + k) * 2] = (float)re;
+        Y[(((size_t)b * p->frames + f) * p->bins + k) * 2 + 1] = (float)im;
+      }
+    }
+  }
+  return 0;
+}
