@@ -35,6 +35,15 @@ int tinyc_attention_f32(const float *Q, const float *K, const float *V, const vo
                         float *Y, float *present_key, float *present_value, float *qk_out,
                         const tinyc_attention_params *p);
 
+/* The same on float16 tensors (IEEE half bits; a float16 mask too), computed in float and
+ * rounded once per output; v_head may not exceed TINYC_ATTENTION_MAX_V16 (-1 returned). */
+#define TINYC_ATTENTION_MAX_V16 256
+int tinyc_attention_f16(const uint16_t *Q, const uint16_t *K, const uint16_t *V,
+                        const void *mask, const uint16_t *past_key, const uint16_t *past_value,
+                        const int64_t *nonpad, uint16_t *Y, uint16_t *present_key,
+                        uint16_t *present_value, uint16_t *qk_out,
+                        const tinyc_attention_params *p);
+
 /* RotaryEmbedding: rotates the first `rot` (even) elements of each head vector of X by the
  * angles whose cosines and sines are cos/sin [max_pos, rot/2] rows picked by position_ids
  * [batch, seq] (run-time; -1 returned for one out of range), or, when position_ids is

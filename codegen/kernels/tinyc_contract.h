@@ -25,6 +25,9 @@ typedef struct {
   void tinyc_contract_##sfx(const T *restrict A_, const T *restrict B, T *restrict Y, \
                             const tinyc_contract_params *p);
 TINYC_CONTRACT_TYPES(TINYC_DECLARE_CONTRACT)
+/* float16 (IEEE half bits): products summed in float, rounded once, as numpy does. */
+void tinyc_contract_f16(const uint16_t *restrict A_, const uint16_t *restrict B,
+                        uint16_t *restrict Y, const tinyc_contract_params *p);
 
 /* Det: Y[b] = determinant of the b-th [n, n] matrix of X, by Gaussian elimination with
  * partial pivoting on a stack copy (n <= TINYC_DET_MAX_N). */

@@ -23,6 +23,10 @@ void tinyc_conv_nd_f32(const float *restrict X, const float *restrict W,
                        const float *restrict B, float *restrict Y,
                        const tinyc_convnd_params *p);
 
+/* The same on float16 (IEEE half bits): products summed in float, rounded once. */
+void tinyc_conv_nd_f16(const uint16_t *X, const uint16_t *W, const uint16_t *B, uint16_t *Y,
+                       const tinyc_convnd_params *p);
+
 /* ConvTranspose: X [n, c, in...], W [c, m/group, k...], B [m] or NULL, Y [n, m, out...]:
  * Y[o] sums X[i] * W[k] over all i, k with o + pad = i * stride + k * dil (computed per
  * output, so no zero-fill pass and no scatter). Y must not alias X. */
@@ -39,5 +43,10 @@ void tinyc_causal_conv_state_f32(const float *restrict X, const float *restrict 
                                  const float *restrict B, const float *restrict past,
                                  float *restrict Y, float *restrict present, int32_t batch,
                                  int32_t c, int32_t len, int32_t k, int32_t silu);
+
+void tinyc_causal_conv_state_f16(const uint16_t *X, const uint16_t *W, const uint16_t *B,
+                                 const uint16_t *past, uint16_t *Y, uint16_t *present,
+                                 int32_t batch, int32_t c, int32_t len, int32_t k,
+                                 int32_t silu);
 
 #endif /* TINYC_CONVND_H */

@@ -58,5 +58,8 @@ void tinyc_mvn_f32(const float *X, float *Y, const tinyc_mvn_params *p);
 /* Softmax in double over the middle axis of X [outer, len, inner] (the float32 one is
  * tinyc_softmax.h). Y may equal X. */
 void tinyc_softmax_f64(const double *X, double *Y, int32_t outer, int32_t len, int32_t inner);
+/* ... and on float16 bits, each step in float rounded to half as numpy computes it. */
+void tinyc_softmax_f16(const uint16_t *X, uint16_t *Y, int32_t outer, int32_t len,
+                       int32_t inner);
 
 #endif /* TINYC_NORMALIZE_H */

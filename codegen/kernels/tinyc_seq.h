@@ -12,6 +12,9 @@
 #define TINYC_DECLARE_RANGE(sfx, T) \
   int tinyc_range_##sfx(const T *start, const T *limit, const T *delta, T *Y, int32_t n);
 TINYC_SEQ_TYPES(TINYC_DECLARE_RANGE)
+/* float16 (IEEE half bits): start + i * delta in float, rounded once. */
+int tinyc_range_f16(const uint16_t *start, const uint16_t *limit, const uint16_t *delta,
+                    uint16_t *Y, int32_t n);
 
 /* CumSum / CumProd over axis `axis` (negative counts from the end, read at run time) of X
  * with dims `dims` (rank `rank`): exclusive results exclude the current element, reverse

@@ -210,12 +210,14 @@ class Attention(OpDef):
         g = geometry(node)
         q = node.inputs[0]
         assert q is not None
-        if q.dtype is not DType.F32:
+        if q.dtype not in (DType.F32, DType.F16):
             raise UnsupportedError(f"op Attention (node '{node.name}') on {q.dtype.value}")
+        if q.dtype is DType.F16 and g.v_head > 256:
+            raise UnsupportedError(f"Attention node '{node.name}': float16 head size > 256")
         mask = node.input(3)
         kind, strides, mask_len = "TINYC_MASK_NONE", [0, 0, 0, 0], 0
         if mask is not None:
-            if mask.dtype not in (DType.F32, DType.BOOL):
+            if mask.dtype not in (q.dtype, DType.BOOL):
                 raise UnsupportedError(f"Attention node '{node.name}': {mask.dtype.value} mask")
             kind = "TINYC_MASK_BOOL" if mask.dtype is DType.BOOL else "TINYC_MASK_FLOAT"
             mask_len = mask.shape[-1]
@@ -231,7 +233,8 @@ class Attention(OpDef):
         ins = [ctx.ptr(v) if v is not None else "NULL" for v in (node.input(i) for i in range(7))]
         outs = [ctx.ptr(v) for v in node.outputs] + ["NULL"] * 3
         ctx.uses_math = True
-        ctx.checked_call("attention", "tinyc_attention_f32", *ins, *outs[:4], params)
+        ctx.checked_call("attention", f"tinyc_attention_{q.dtype.value}", *ins, *outs[:4],
+                         params)
 
 
 @register_op

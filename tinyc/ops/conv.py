@@ -163,12 +163,14 @@ class Conv(OpDef):
         b = node.input(2)
         y = node.outputs[0]
         assert x is not None and w is not None
-        if x.dtype is not DType.F32:
+        if x.dtype not in (DType.F32, DType.F16) or (
+            x.dtype is DType.F16 and node.attrs["activation"]
+        ):
             raise UnsupportedError(f"op Conv (node '{node.name}') on {x.dtype.value} has no "
                                    "C kernel")
         a = node.attrs
-        if x.type.rank not in (3, 4):
-            emit_convnd(ctx, node, "tinyc_conv_nd_f32", a["pads"])
+        if x.type.rank not in (3, 4) or x.dtype is DType.F16:
+            emit_convnd(ctx, node, f"tinyc_conv_nd_{x.dtype.value}", a["pads"])
             return
         n_sp = x.type.rank - 2
         # 1-D convolution runs as 2-D with a unit height
@@ -383,13 +385,13 @@ class CausalConvWithState(OpDef):
     def emit(self, node: Node, ctx: EmitContext) -> None:
         x, w = node.inputs[0], node.inputs[1]
         assert x is not None and w is not None
-        if x.dtype is not DType.F32:
+        if x.dtype not in (DType.F32, DType.F16):
             raise UnsupportedError(f"op CausalConvWithState (node '{node.name}') on "
                                    f"{x.dtype.value}")
         b, past = node.input(2), node.input(3)
         outs = [ctx.ptr(v) for v in node.outputs] + ["NULL"]
         ctx.uses_math = True
-        ctx.call("convnd", "tinyc_causal_conv_state_f32", ctx.ptr(x), ctx.ptr(w),
+        ctx.call("convnd", f"tinyc_causal_conv_state_{x.dtype.value}", ctx.ptr(x), ctx.ptr(w),
                  ctx.ptr(b) if b is not None else "NULL",
                  ctx.ptr(past) if past is not None else "NULL", outs[0], outs[1], x.shape[0],
                  x.shape[1], x.shape[2], w.shape[2], node.attrs["silu"])

@@ -90,7 +90,7 @@ class ConstantOfShape(OpDef):
             ctx.call("data", "tinyc_fill", ctx.ptr(y), value, y.dtype.itemsize, y.type.numel)
 
 
-_RANGE_TYPES = (DType.F32, DType.F64, DType.I16, DType.I32, DType.I64)
+_RANGE_TYPES = (DType.F32, DType.F64, DType.F16, DType.I16, DType.I32, DType.I64)
 
 
 @register_op

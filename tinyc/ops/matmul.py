@@ -202,7 +202,8 @@ class MatMul(OpDef):
 
 # -- Einsum ---------------------------------------------------------------------------------
 
-_CONTRACT_TYPES = (DType.F32, DType.F64, DType.I32, DType.I64, DType.U32, DType.U64)
+_CONTRACT_TYPES = (DType.F32, DType.F64, DType.F16, DType.I32, DType.I64, DType.U32,
+                   DType.U64)
 
 
 def _split_terms(node: Node, equation: str) -> tuple[list[str], str | None]:

@@ -148,10 +148,10 @@ class Softmax(OpDef):
         x, y = node.inputs[0], node.outputs[0]
         assert x is not None
         outer, length, inner = self._geometry(x.shape, node)
-        if x.dtype is DType.F64:  # the portable double kernel (targets specialize float)
+        if x.dtype in (DType.F64, DType.F16):  # portable kernels (targets specialize f32)
             ctx.uses_math = True
-            ctx.call("normalize", "tinyc_softmax_f64", ctx.ptr(x), ctx.ptr(y), outer, length,
-                     inner)
+            ctx.call("normalize", f"tinyc_softmax_{x.dtype.value}", ctx.ptr(x), ctx.ptr(y),
+                     outer, length, inner)
             return
         if x.dtype is not DType.F32:
             raise UnsupportedError(f"op Softmax (node '{node.name}') on {x.dtype.value}")

@@ -1,25 +1,41 @@
-/* Portable attention, float32. For each (batch, head, query) row: the bias of every key
- * (mask, causal frontier, window, padding) decides whether it is attended; attended keys
- * go through an online softmax (running max m, running sum l, output accumulated in Y
- * and rescaled when m grows), so memory stays at the output itself. */
+/* Portable attention, float32 and float16. For each (batch, head, query) row: the bias of
+ * every key (mask, causal frontier, window, padding) decides whether it is attended;
+ * attended keys go through an online softmax (running max m, running sum l, output
+ * accumulated in Y and rescaled when m grows), so memory stays at the output itself. One
+ * core serves both element types: loads and stores go through ld/st with a `half` flag
+ * (float16 tensors are IEEE half bits, computed in float as numpy does). */
 #include "tinyc_attention.h"
 
 #include <math.h>
 #include <string.h>
 
-/* Pointer to key/value j of (b, kv head g): the cache for j < past_len, else the input. */
-static const float *kv_row(const float *past, const float *cur, const tinyc_attention_params *p,
-                           int32_t b, int32_t g, int32_t j, int32_t size) {
-  if (j < p->past_len)
-    return past + (((size_t)b * p->kv_heads + g) * p->past_len + j) * size;
-  j -= p->past_len;
-  if (p->kv_3d) return cur + ((size_t)b * p->kv_len + j) * p->kv_heads * size + (size_t)g * size;
-  return cur + (((size_t)b * p->kv_heads + g) * p->kv_len + j) * size;
+#include "tinyc_f16.h"
+
+TINYC_INLINE float ld(const void *p, size_t i, int half) {
+  return half ? tinyc_f16_to_f32(((const uint16_t *)p)[i]) : ((const float *)p)[i];
 }
 
-/* Additive bias of key j for query i: 0, a float, or -INFINITY (masked). */
-static float bias(const tinyc_attention_params *p, const void *mask, int64_t offset, int64_t valid,
-                  int32_t b, int32_t h, int32_t i, int32_t j) {
+TINYC_INLINE void st(void *p, size_t i, float v, int half) {
+  if (half)
+    ((uint16_t *)p)[i] = tinyc_f32_to_f16(v);
+  else
+    ((float *)p)[i] = v;
+}
+
+/* Element offset of key/value j of (b, kv head g) in its tensor, and which tensor: the
+ * cache for j < past_len, else the input. */
+static size_t kv_row(const tinyc_attention_params *p, int32_t b, int32_t g, int32_t j,
+                     int32_t size, int *from_past) {
+  *from_past = j < p->past_len;
+  if (*from_past) return (((size_t)b * p->kv_heads + g) * p->past_len + j) * size;
+  j -= p->past_len;
+  if (p->kv_3d) return ((size_t)b * p->kv_len + j) * p->kv_heads * size + (size_t)g * size;
+  return (((size_t)b * p->kv_heads + g) * p->kv_len + j) * size;
+}
+
+/* Additive bias of key j for query i: 0, a mask value, or -INFINITY (masked). */
+static float bias(const tinyc_attention_params *p, const void *mask, int half, int64_t offset,
+                  int64_t valid, int32_t b, int32_t h, int32_t i, int32_t j) {
   float v = 0.0f;
   const int64_t d = (int64_t)i + offset - j;
   if (p->mask_kind != TINYC_MASK_NONE) {
@@ -30,7 +46,7 @@ static float bias(const tinyc_attention_params *p, const void *mask, int64_t off
       if (p->mask_kind == TINYC_MASK_BOOL) {
         if (!((const uint8_t *)mask)[at]) return -INFINITY;
       } else {
-        v = ((const float *)mask)[at];
+        v = ld(mask, at, half);
       }
     }
   }
@@ -41,11 +57,26 @@ static float bias(const tinyc_attention_params *p, const void *mask, int64_t off
   return v;
 }
 
-int tinyc_attention_f32(const float *Q, const float *K, const float *V, const void *mask,
-                        const float *past_key, const float *past_value, const int64_t *nonpad,
-                        float *Y, float *present_key, float *present_value, float *qk_out,
-                        const tinyc_attention_params *p) {
+/* q . k_j * scale, softcapped. */
+static float score(const tinyc_attention_params *p, const void *Q, size_t q_at, const void *K,
+                   const void *past_key, int32_t b, int32_t g, int32_t j, int half) {
+  int from_past;
+  const size_t k_at = kv_row(p, b, g, j, p->head, &from_past);
+  const void *k = from_past ? past_key : K;
+  float s = 0.0f;
+  int32_t e;
+  for (e = 0; e < p->head; ++e) s += ld(Q, q_at + (size_t)e, half) * ld(k, k_at + (size_t)e, half);
+  s *= p->scale;
+  if (p->softcap > 0.0f) s = p->softcap * tanhf(s / p->softcap);
+  return s;
+}
+
+static int attention(const void *Q, const void *K, const void *V, const void *mask,
+                     const void *past_key, const void *past_value, const int64_t *nonpad,
+                     void *Y, void *present_key, void *present_value, void *qk_out,
+                     const tinyc_attention_params *p, int half) {
   const int32_t keys = p->past_len + p->kv_len, group = p->q_heads / p->kv_heads;
+  const size_t elem = half ? sizeof(uint16_t) : sizeof(float);
   int32_t b, h, i, j, e;
   if (nonpad)
     for (b = 0; b < p->batch; ++b)
@@ -54,12 +85,20 @@ int tinyc_attention_f32(const float *Q, const float *K, const float *V, const vo
     for (h = 0; h < p->kv_heads; ++h) {
       for (j = 0; j < keys; ++j) {
         const size_t row = ((size_t)b * p->kv_heads + h) * keys + j;
-        if (present_key)
-          memcpy(present_key + row * p->head, kv_row(past_key, K, p, b, h, j, p->head),
-                 (size_t)p->head * sizeof(float));
-        if (present_value)
-          memcpy(present_value + row * p->v_head, kv_row(past_value, V, p, b, h, j, p->v_head),
-                 (size_t)p->v_head * sizeof(float));
+        int from_past;
+        size_t at;
+        if (present_key) {
+          at = kv_row(p, b, h, j, p->head, &from_past);
+          memcpy((unsigned char *)present_key + row * p->head * elem,
+                 (const unsigned char *)(from_past ? past_key : K) + at * elem,
+                 (size_t)p->head * elem);
+        }
+        if (present_value) {
+          at = kv_row(p, b, h, j, p->v_head, &from_past);
+          memcpy((unsigned char *)present_value + row * p->v_head * elem,
+                 (const unsigned char *)(from_past ? past_value : V) + at * elem,
+                 (size_t)p->v_head * elem);
+        }
       }
     }
   }
@@ -70,25 +109,27 @@ int tinyc_attention_f32(const float *Q, const float *K, const float *V, const vo
     for (h = 0; h < p->q_heads; ++h) {
       const int32_t g = h / group;
       for (i = 0; i < p->q_len; ++i) {
-        const float *q = p->q_3d ? Q + ((size_t)b * p->q_len + i) * p->q_heads * p->head +
-                                       (size_t)h * p->head
-                                 : Q + (((size_t)b * p->q_heads + h) * p->q_len + i) * p->head;
-        float *y = p->q_3d ? Y + ((size_t)b * p->q_len + i) * p->q_heads * p->v_head +
-                                 (size_t)h * p->v_head
-                           : Y + (((size_t)b * p->q_heads + h) * p->q_len + i) * p->v_head;
-        float *qk = qk_out ? qk_out + (((size_t)b * p->q_heads + h) * p->q_len + i) * keys
-                           : NULL;
+        const size_t q_at = p->q_3d ? ((size_t)b * p->q_len + i) * p->q_heads * p->head +
+                                          (size_t)h * p->head
+                                    : (((size_t)b * p->q_heads + h) * p->q_len + i) * p->head;
+        const size_t y_at = p->q_3d ? ((size_t)b * p->q_len + i) * p->q_heads * p->v_head +
+                                          (size_t)h * p->v_head
+                                    : (((size_t)b * p->q_heads + h) * p->q_len + i) * p->v_head;
+        const size_t qk_at = (((size_t)b * p->q_heads + h) * p->q_len + i) * keys;
         float m = -INFINITY, l = 0.0f;
+        /* the output accumulates in float: in Y itself for float32, on the stack for
+         * float16 (then rounded once) */
+        float acc16[TINYC_ATTENTION_MAX_V16];
+        float *y = half ? acc16 : (float *)Y + y_at;
+        if (half && p->v_head > TINYC_ATTENTION_MAX_V16) return -1;
         for (e = 0; e < p->v_head; ++e) y[e] = 0.0f;
         for (j = 0; j < keys; ++j) {
-          const float *k = kv_row(past_key, K, p, b, g, j, p->head);
-          const float *v = kv_row(past_value, V, p, b, g, j, p->v_head);
-          const float bj = bias(p, mask, offset, valid, b, h, i, j);
-          float s = 0.0f, w;
-          for (e = 0; e < p->head; ++e) s += q[e] * k[e];
-          s *= p->scale;
-          if (p->softcap > 0.0f) s = p->softcap * tanhf(s / p->softcap);
-          if (qk && p->qk_mode < 3) qk[j] = p->qk_mode == 2 ? s + bj : s;
+          int from_past;
+          const size_t v_at = kv_row(p, b, g, j, p->v_head, &from_past);
+          const void *v = from_past ? past_value : V;
+          const float bj = bias(p, mask, half, offset, valid, b, h, i, j);
+          float s = score(p, Q, q_at, K, past_key, b, g, j, half), w;
+          if (qk_out && p->qk_mode < 3) st(qk_out, qk_at + (size_t)j, p->qk_mode == 2 ? s + bj : s, half);
           if (bj == -INFINITY) continue;
           s += bj;
           if (s > m) {
@@ -101,25 +142,41 @@ int tinyc_attention_f32(const float *Q, const float *K, const float *V, const vo
           w = s == -INFINITY ? 0.0f : expf(s - m);
           if (s != s) w = s; /* NaN scores propagate, as in a plain softmax */
           l += w;
-          for (e = 0; e < p->v_head; ++e) y[e] += w * v[e];
+          for (e = 0; e < p->v_head; ++e) y[e] += w * ld(v, v_at + (size_t)e, half);
         }
-        if (l != 0.0f)
-          for (e = 0; e < p->v_head; ++e) y[e] /= l;
-        if (qk && p->qk_mode == 3) {
+        for (e = 0; e < p->v_head; ++e) {
+          const float out = l != 0.0f ? y[e] / l : y[e];
+          if (half) st(Y, y_at + (size_t)e, out, 1); else y[e] = out;
+        }
+        if (qk_out && p->qk_mode == 3) {
           for (j = 0; j < keys; ++j) {
-            const float *k = kv_row(past_key, K, p, b, g, j, p->head);
-            const float bj = bias(p, mask, offset, valid, b, h, i, j);
-            float s = 0.0f;
-            for (e = 0; e < p->head; ++e) s += q[e] * k[e];
-            s *= p->scale;
-            if (p->softcap > 0.0f) s = p->softcap * tanhf(s / p->softcap);
-            qk[j] = (bj == -INFINITY || l == 0.0f) ? 0.0f : expf(s + bj - m) / l;
+            const float bj = bias(p, mask, half, offset, valid, b, h, i, j);
+            const float s = score(p, Q, q_at, K, past_key, b, g, j, half);
+            st(qk_out, qk_at + (size_t)j,
+               (bj == -INFINITY || l == 0.0f) ? 0.0f : expf(s + bj - m) / l, half);
           }
         }
       }
     }
   }
   return 0;
+}
+
+int tinyc_attention_f32(const float *Q, const float *K, const float *V, const void *mask,
+                        const float *past_key, const float *past_value, const int64_t *nonpad,
+                        float *Y, float *present_key, float *present_value, float *qk_out,
+                        const tinyc_attention_params *p) {
+  return attention(Q, K, V, mask, past_key, past_value, nonpad, Y, present_key, present_value,
+                   qk_out, p, 0);
+}
+
+int tinyc_attention_f16(const uint16_t *Q, const uint16_t *K, const uint16_t *V,
+                        const void *mask, const uint16_t *past_key, const uint16_t *past_value,
+                        const int64_t *nonpad, uint16_t *Y, uint16_t *present_key,
+                        uint16_t *present_value, uint16_t *qk_out,
+                        const tinyc_attention_params *p) {
+  return attention(Q, K, V, mask, past_key, past_value, nonpad, Y, present_key, present_value,
+                   qk_out, p, 1);
 }
 
 int tinyc_rotary_embedding_f32(const float *X, const float *cos_cache, const float *sin_cache,

@@ -1,6 +1,8 @@
 /* Portable contraction: two odometers, over output positions and over summed labels. */
 #include "tinyc_contract.h"
 
+#include "tinyc_f16.h"
+
 /* Advance counter idx over dims (rank n), updating two running offsets; 0 on wrap. */
 static int advance(int32_t *idx, const int32_t *dims, int32_t n, const int32_t *sa,
                    const int32_t *sb, ptrdiff_t *oa, ptrdiff_t *ob) {
@@ -38,6 +40,27 @@ static int advance(int32_t *idx, const int32_t *dims, int32_t n, const int32_t *
     }                                                                                     \
   }
 TINYC_CONTRACT_TYPES(TINYC_DEFINE_CONTRACT)
+
+void tinyc_contract_f16(const uint16_t *restrict A_, const uint16_t *restrict B,
+                        uint16_t *restrict Y, const tinyc_contract_params *p) {
+  int32_t oi[TINYC_MAX_RANK] = {0}, si[TINYC_MAX_RANK] = {0};
+  ptrdiff_t ao = 0, bo = 0;
+  size_t out = 1, sum = 1, at, k;
+  int32_t d;
+  for (d = 0; d < p->n_out; ++d) out *= (size_t)p->out_dims[d];
+  for (d = 0; d < p->n_sum; ++d) sum *= (size_t)p->sum_dims[d];
+  for (at = 0; at < out; ++at) {
+    ptrdiff_t as = 0, bs = 0;
+    float acc = 0.0f;
+    for (k = 0; k < sum; ++k) {
+      const float a = tinyc_f16_to_f32(A_[ao + as]);
+      acc += B ? a * tinyc_f16_to_f32(B[bo + bs]) : a;
+      advance(si, p->sum_dims, p->n_sum, p->a_sum, p->b_sum, &as, &bs);
+    }
+    Y[at] = tinyc_f32_to_f16(acc);
+    advance(oi, p->out_dims, p->n_out, p->a_out, p->b_out, &ao, &bo);
+  }
+}
 
 void tinyc_det_f32(const float *restrict X, float *restrict Y, int32_t batch, int32_t n) {
   float a[TINYC_DET_MAX_N * TINYC_DET_MAX_N];

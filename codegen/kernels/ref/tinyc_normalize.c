@@ -4,6 +4,8 @@
 
 #include <math.h>
 
+#include "tinyc_f16.h"
+
 static int32_t param_at(const tinyc_param_index *ix, int32_t r, int32_t e) {
   return (r % ix->rows) * ix->row_mul + (e / ix->div) % ix->mod * ix->mul;
 }
@@ -141,6 +143,32 @@ void tinyc_softmax_f64(const double *X, double *Y, int32_t outer, int32_t len, i
         sum += e;
       }
       for (k = 0; k < len; ++k) Y[base + (size_t)k * inner] /= sum;
+    }
+  }
+}
+
+void tinyc_softmax_f16(const uint16_t *X, uint16_t *Y, int32_t outer, int32_t len,
+                       int32_t inner) {
+  int32_t o, i, k;
+  for (o = 0; o < outer; ++o) {
+    for (i = 0; i < inner; ++i) {
+      const size_t base = (size_t)o * len * inner + i;
+      float mx = tinyc_f16_to_f32(X[base]), sum = 0.0f;
+      for (k = 1; k < len; ++k) {
+        const float v = tinyc_f16_to_f32(X[base + (size_t)k * inner]);
+        if (v > mx) mx = v;
+      }
+      for (k = 0; k < len; ++k) {
+        const float d = tinyc_f16_to_f32(tinyc_f32_to_f16(
+            tinyc_f16_to_f32(X[base + (size_t)k * inner]) - mx));
+        const uint16_t e = tinyc_f32_to_f16(expf(d));
+        Y[base + (size_t)k * inner] = e;
+        sum += tinyc_f16_to_f32(e);
+      }
+      sum = tinyc_f16_to_f32(tinyc_f32_to_f16(sum));
+      for (k = 0; k < len; ++k)
+        Y[base + (size_t)k * inner] =
+            tinyc_f32_to_f16(tinyc_f16_to_f32(Y[base + (size_t)k * inner]) / sum);
     }
   }
 }

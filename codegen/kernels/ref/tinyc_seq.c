@@ -2,6 +2,8 @@
  * so wrapping is defined; the conversion back is the usual two's complement one. */
 #include "tinyc_seq.h"
 
+#include "tinyc_f16.h"
+
 /* ONNX Range length in exact int64 arithmetic; -1 when it cannot be represented. */
 static int64_t range_count_int(int64_t start, int64_t limit, int64_t delta) {
   const int64_t big = INT64_C(1) << 61;
@@ -43,6 +45,15 @@ TINYC_DEFINE_RANGE_FLOAT(f64, double)
 TINYC_DEFINE_RANGE_INT(i16, int16_t, uint32_t)
 TINYC_DEFINE_RANGE_INT(i32, int32_t, uint32_t)
 TINYC_DEFINE_RANGE_INT(i64, int64_t, uint64_t)
+
+int tinyc_range_f16(const uint16_t *start, const uint16_t *limit, const uint16_t *delta,
+                    uint16_t *Y, int32_t n) {
+  const float s = tinyc_f16_to_f32(*start), d = tinyc_f16_to_f32(*delta);
+  int32_t i;
+  if (range_count_float(s, tinyc_f16_to_f32(*limit), d) != n) return -1;
+  for (i = 0; i < n; ++i) Y[i] = tinyc_f32_to_f16(s + (float)i * d);
+  return 0;
+}
 
 /* Running sum or product: `init` is the identity, `combine` updates acc with v. */
 #define TINYC_DEFINE_CUMULATIVE(op, sfx, T, A, init, combine)                               \
