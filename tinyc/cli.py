@@ -101,6 +101,17 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_arena_arg(p: argparse.ArgumentParser) -> None:
+    """`--arena`, shared by compile and verify so verify can check what compile writes."""
+    p.add_argument(
+        "--arena",
+        choices=["static", "external"],
+        default="static",
+        help="static: the arena is a static array in NAME.c (default); external: the caller "
+        "passes it to NAME_run_with_arena(void *arena, ...)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tinyc",
@@ -120,13 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_args(p)
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="output directory")
     p.add_argument("--name", help="C name prefix (default: the model file's stem)")
-    p.add_argument(
-        "--arena",
-        choices=["static", "external"],
-        default="static",
-        help="static: the arena is a static array in NAME.c (default); external: the caller "
-        "passes it to NAME_run_with_arena(void *arena, ...)",
-    )
+    _add_arena_arg(p)
     p.add_argument(
         "--report", action="store_true",
         help="also write OUT/report.html (the memory plan, drawn) and OUT/report.json",
@@ -156,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rtol", type=float, default=1e-4)
     p.add_argument("--atol", type=float, default=1e-5)
     p.add_argument("--sanitize", action="store_true", help="build with ASan/UBSan")
+    _add_arena_arg(p)
 
     p = sub.add_parser(
         "validate",
@@ -402,7 +408,7 @@ def _verify(args: argparse.Namespace, graph, options, name: str) -> int:  # noqa
         out = Path(tmp)
         compiled.code.write(out)
         flags = SANITIZE_FLAGS if args.sanitize else []
-        exe = build_host(out, graph, compiled.code.name, flags)
+        exe = build_host(out, graph, compiled.code.name, flags, arena=options.arena)
         got = run_host(exe, graph, inputs)
     # a quantized model (by tinyc, or an imported QDQ one) is checked bit-exactly against the
     # reference interpreter, whose integer semantics the C implements, and a pruned one

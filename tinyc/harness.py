@@ -1,6 +1,7 @@
-"""Host test harness: a small C `main` that feeds raw input files to `NAME_run` and writes
-the outputs as raw files. Used by `tinyc verify`, the tests and the benchmarks; it never
-goes into a model's output directory."""
+"""Host test harness: a small C `main` that feeds raw input files to `NAME_run` (or, for an
+`--arena external` build, to `NAME_run_with_arena` with an arena of its own) and writes the
+outputs as raw files. Used by `tinyc verify`, the tests and the benchmarks; it never goes
+into a model's output directory."""
 
 from __future__ import annotations
 
@@ -12,21 +13,50 @@ from pathlib import Path
 
 import numpy as np
 
+from tinyc.backend.generate import ARENA_MODES
 from tinyc.backend.writer import CWriter
 from tinyc.errors import VerifyError
 from tinyc.ir import Graph
 
 STRICT_FLAGS = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic"]
 SANITIZE_FLAGS = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-g"]
+#: the byte an external arena is filled with before the run, so that a read of a byte the
+#: model never wrote differs from the static arena's zeros
+ARENA_FILL = 0xA5
 
 
-def harness_source(graph: Graph, cname: str) -> str:
+def _includes(cname: str, arena: str) -> list[str]:
+    if arena not in ARENA_MODES:
+        raise ValueError(f"arena must be one of {', '.join(ARENA_MODES)}, not {arena!r}")
+    if arena == "static":
+        return ["#include <stdio.h>", "#include <stdlib.h>", "", f'#include "{cname}.h"', ""]
+    return ["#include <stdio.h>", "#include <stdlib.h>", "#include <string.h>", "",
+            f'#include "{cname}.h"', '#include "tinyc_rt.h"', ""]
+
+
+def _arena_lines(cname: str, arena: str) -> list[str]:
+    """The harness's own arena for an external-arena build, typed and aligned as NAME.h asks."""
+    if arena == "static":
+        return []
+    return [f"static {cname}_arena_t arena TINYC_ALIGN({cname.upper()}_ARENA_ALIGN);"]
+
+
+def _run_call(cname: str, args: list[str], arena: str) -> list[str]:
+    """The statements that run one inference into `rc`."""
+    if arena == "static":
+        return [f"rc = {cname}_run({', '.join(args)});"]
+    return [f"memset(&arena, {ARENA_FILL:#x}, sizeof arena);",
+            f"rc = {cname}_run_with_arena({', '.join(['&arena', *args])});"]
+
+
+def harness_source(graph: Graph, cname: str, arena: str = "static") -> str:
     w = CWriter()
-    w.lines(["#include <stdio.h>", "#include <stdlib.h>", "", f'#include "{cname}.h"', ""])
+    w.lines(_includes(cname, arena))
     values = [("in", i, v) for i, v in enumerate(graph.inputs)]
     values += [("out", i, v) for i, v in enumerate(graph.outputs)]
     for kind, i, v in values:
         w.line(f"static {v.dtype.c_type} {kind}{i}[{max(v.type.numel, 1)}];")
+    w.lines(_arena_lines(cname, arena))
     w.line("")
     with w.block("static int io(void *buf, size_t size, const char *path, int writing)"):
         w.line('FILE *f = fopen(path, writing ? "wb" : "rb");')
@@ -42,8 +72,7 @@ def harness_source(graph: Graph, cname: str) -> str:
         for j, (kind, i, v) in enumerate(values):
             if kind == "in" and v.type.nbytes:
                 w.line(f"if (io({kind}{i}, {v.type.nbytes}, argv[{j + 1}], 0)) return 3;")
-        args = ", ".join(f"{k}{i}" for k, i, _ in values)
-        w.line(f"rc = {cname}_run({args});")
+        w.lines(_run_call(cname, [f"{k}{i}" for k, i, _ in values], arena))
         w.line('if (rc != 0) { fprintf(stderr, "run returned %d\\n", rc); return 4; }')
         for j, (kind, i, v) in enumerate(values):
             if kind == "out":
@@ -53,10 +82,17 @@ def harness_source(graph: Graph, cname: str) -> str:
 
 
 def build_host(
-    out_dir: Path, graph: Graph, cname: str, flags: Sequence[str] = (), cc: str | None = None
+    out_dir: Path,
+    graph: Graph,
+    cname: str,
+    flags: Sequence[str] = (),
+    cc: str | None = None,
+    *,
+    arena: str = "static",
 ) -> Path:
-    """Compile out_dir/*.c plus the harness into an executable; raise VerifyError on failure."""
-    (out_dir / "tinyc_harness_main.c").write_text(harness_source(graph, cname))
+    """Compile out_dir/*.c plus the harness into an executable; raise VerifyError on failure.
+    `arena` must be the mode the C was generated with (`Options.arena`)."""
+    (out_dir / "tinyc_harness_main.c").write_text(harness_source(graph, cname, arena))
     exe = out_dir / "tinyc_harness"
     sources = sorted(str(p) for p in out_dir.glob("*.c"))
     compiler = cc or os.environ.get("CC", "cc")

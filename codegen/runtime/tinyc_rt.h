@@ -44,6 +44,21 @@ TINYC_INLINE float tinyc_clampf(float v, float lo, float hi) {
   return v < lo ? lo : (v > hi ? hi : v);
 }
 
+/* Valid taps of a dilated window (conv, pool): for taps k = 0 .. kmax-1 at input index
+ * start + k*dil, tinyc_window_first is the smallest k with index >= 0 and tinyc_window_end
+ * one past the largest k < kmax with index < size, so inner loops need no bounds checks.
+ * Contract: dil >= 1 and every argument fits int32 without overflow. */
+TINYC_INLINE int32_t tinyc_window_first(int32_t start, int32_t dil) {
+  return start >= 0 ? 0 : (-start + dil - 1) / dil;
+}
+
+TINYC_INLINE int32_t tinyc_window_end(int32_t start, int32_t dil, int32_t kmax, int32_t size) {
+  int32_t e;
+  if (start >= size) return 0;
+  e = (size - 1 - start) / dil + 1;
+  return e < kmax ? e : kmax;
+}
+
 /* Maximum tensor rank the generic (broadcasting, transposing) kernels handle after the
  * compiler has merged contiguous dimensions. */
 #define TINYC_MAX_RANK 8

@@ -131,6 +131,17 @@ def test_verify_reports_errors_and_passes(tmp_path: Path) -> None:
     assert "max abs err" in proc.stdout and "vs onnxruntime: ok" in proc.stdout
 
 
+def test_verify_drives_an_external_arena(tmp_path: Path) -> None:
+    """An `--arena external` build has only NAME_run_with_arena: verify gives it an arena
+    (filled with non-zero bytes, under ASan) instead of calling a NAME_run that is not there."""
+    x = np.load(MODELS / "digits_test_x.npy")[:1]
+    np.save(tmp_path / "x.npy", x)
+    proc = run_cli("verify", str(MODELS / "digits_cnn.onnx"), "--input", str(tmp_path / "x.npy"),
+                   "--arena", "external", "--sanitize")
+    assert proc.returncode == 0, proc.stderr
+    assert "vs onnxruntime: ok" in proc.stdout and "verify ok" in proc.stdout
+
+
 def test_help_lists_exit_codes() -> None:
     proc = run_cli("compile", "--help")
     assert proc.returncode == 0

@@ -8,6 +8,8 @@ operands exchanged."""
 
 from __future__ import annotations
 
+import operator
+from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
@@ -82,47 +84,6 @@ class _Broadcast2(OpDef):
         emit_binary(ctx, self.family, fn, a, b, y, swap=self.swap)
 
 
-@register_op
-class Equal(_Broadcast2):
-    name, kernel = "Equal", "equal"
-
-    def ref_fn(self, a: np.ndarray, b: np.ndarray, node: Node) -> np.ndarray:
-        return a == b
-
-
-@register_op
-class Less(_Broadcast2):
-    name, kernel, types = "Less", "less", NUM_TYPES
-
-    def ref_fn(self, a: np.ndarray, b: np.ndarray, node: Node) -> np.ndarray:
-        return a < b
-
-
-@register_op
-class LessOrEqual(_Broadcast2):
-    name, kernel, types, min_opset = "LessOrEqual", "less_equal", NUM_TYPES, 12
-
-    def ref_fn(self, a: np.ndarray, b: np.ndarray, node: Node) -> np.ndarray:
-        return a <= b
-
-
-@register_op
-class Greater(_Broadcast2):
-    name, kernel, types, swap = "Greater", "less", NUM_TYPES, True
-
-    def ref_fn(self, a: np.ndarray, b: np.ndarray, node: Node) -> np.ndarray:
-        return a > b
-
-
-@register_op
-class GreaterOrEqual(_Broadcast2):
-    name, kernel, types, swap = "GreaterOrEqual", "less_equal", NUM_TYPES, True
-    min_opset = 12
-
-    def ref_fn(self, a: np.ndarray, b: np.ndarray, node: Node) -> np.ndarray:
-        return a >= b
-
-
 class _BoolBinary(_Broadcast2):
     types = (DType.BOOL,)
 
@@ -134,56 +95,47 @@ class _BoolBinary(_Broadcast2):
         emit_binary(ctx, "logic", f"tinyc_{self.kernel}_bool", a, b, node.outputs[0])
 
 
-@register_op
-class And(_BoolBinary):
-    name, kernel = "And", "and"
-
-    def ref_fn(self, a: np.ndarray, b: np.ndarray, node: Node) -> np.ndarray:
-        return np.logical_and(a, b)
-
-
-@register_op
-class Or(_BoolBinary):
-    name, kernel = "Or", "or"
-
-    def ref_fn(self, a: np.ndarray, b: np.ndarray, node: Node) -> np.ndarray:
-        return np.logical_or(a, b)
-
-
-@register_op
-class Xor(_BoolBinary):
-    name, kernel = "Xor", "xor"
-
-    def ref_fn(self, a: np.ndarray, b: np.ndarray, node: Node) -> np.ndarray:
-        return np.logical_xor(a, b)
-
-
 class _Bitwise(_Broadcast2):
     family, types, out_bool, min_opset = "bitwise", INT_TYPES, False, 18
 
 
-@register_op
-class BitwiseAnd(_Bitwise):
-    name, kernel = "BitwiseAnd", "bitwise_and"
+def _binary(
+    base: type[_Broadcast2],
+    op: str,
+    kernel: str,
+    fn: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    *,
+    types: tuple[DType, ...] | None = None,
+    swap: bool = False,
+    since: int | None = None,
+) -> None:
+    """Register `op` as a `base` op whose numpy semantics is `fn(a, b)` and whose kernel is
+    `tinyc_<kernel>_<dtype>`; `types` and `since` default to the base's."""
 
-    def ref_fn(self, a: np.ndarray, b: np.ndarray, node: Node) -> np.ndarray:
-        return np.bitwise_and(a, b)
+    def ref_fn(self: _Broadcast2, a: np.ndarray, b: np.ndarray, node: Node) -> np.ndarray:
+        return fn(a, b)
+
+    body: dict[str, object] = {"name": op, "kernel": kernel, "swap": swap, "ref_fn": ref_fn}
+    if types is not None:
+        body["types"] = types
+    if since is not None:
+        body["min_opset"] = since
+    register_op(type(op, (base,), body))
 
 
-@register_op
-class BitwiseOr(_Bitwise):
-    name, kernel = "BitwiseOr", "bitwise_or"
-
-    def ref_fn(self, a: np.ndarray, b: np.ndarray, node: Node) -> np.ndarray:
-        return np.bitwise_or(a, b)
-
-
-@register_op
-class BitwiseXor(_Bitwise):
-    name, kernel = "BitwiseXor", "bitwise_xor"
-
-    def ref_fn(self, a: np.ndarray, b: np.ndarray, node: Node) -> np.ndarray:
-        return np.bitwise_xor(a, b)
+# Greater(A, B) and GreaterOrEqual(A, B) run the Less kernels on (B, A).
+_binary(_Broadcast2, "Equal", "equal", operator.eq)
+_binary(_Broadcast2, "Less", "less", operator.lt, types=NUM_TYPES)
+_binary(_Broadcast2, "LessOrEqual", "less_equal", operator.le, types=NUM_TYPES, since=12)
+_binary(_Broadcast2, "Greater", "less", operator.gt, types=NUM_TYPES, swap=True)
+_binary(_Broadcast2, "GreaterOrEqual", "less_equal", operator.ge, types=NUM_TYPES, swap=True,
+        since=12)
+_binary(_BoolBinary, "And", "and", np.logical_and)
+_binary(_BoolBinary, "Or", "or", np.logical_or)
+_binary(_BoolBinary, "Xor", "xor", np.logical_xor)
+_binary(_Bitwise, "BitwiseAnd", "bitwise_and", np.bitwise_and)
+_binary(_Bitwise, "BitwiseOr", "bitwise_or", np.bitwise_or)
+_binary(_Bitwise, "BitwiseXor", "bitwise_xor", np.bitwise_xor)
 
 
 @register_op

@@ -50,9 +50,43 @@ TINYC_INLINE int32_t tinyc_smlabb(int32_t a, int32_t b, int32_t acc) {
 TINYC_INLINE int32_t tinyc_smlatb(int32_t a, int32_t b, int32_t acc) {
   return __smlatb(a, b, acc);
 }
+/* acc + lo(a)*hi(b), acc + hi(a)*hi(b), and lo(a)*lo(b) + hi(a)*hi(b) */
+TINYC_INLINE int32_t tinyc_smlabt(int32_t a, int32_t b, int32_t acc) {
+  return __smlabt(a, b, acc);
+}
+TINYC_INLINE int32_t tinyc_smlatt(int32_t a, int32_t b, int32_t acc) {
+  return __smlatt(a, b, acc);
+}
+TINYC_INLINE int32_t tinyc_smuad(int32_t a, int32_t b) { return __smuad(a, b); }
 /* v clamped to [-128, 127] in one instruction */
 TINYC_INLINE int32_t tinyc_ssat8(int32_t v) { return __ssat(v, 8); }
+/* the top word of a * b, rounded (SMMULR: (a * b + 2^31) >> 32) and truncated (SMMUL) */
+TINYC_INLINE int32_t tinyc_smmulr(int32_t a, int32_t b) {
+  int32_t r;
+  __asm__("smmulr %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
+  return r;
+}
+TINYC_INLINE int32_t tinyc_smmul(int32_t a, int32_t b) {
+  int32_t r;
+  __asm__("smmul %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
+  return r;
+}
+/* acc + the top word of a * b (SMMLA) */
+TINYC_INLINE int32_t tinyc_smmla(int32_t a, int32_t b, int32_t acc) {
+  int32_t r;
+  __asm__("smmla %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(acc));
+  return r;
+}
 #else
+TINYC_INLINE int32_t tinyc_smmulr(int32_t a, int32_t b) {
+  return (int32_t)(((int64_t)a * b + ((int64_t)1 << 31)) >> 32);
+}
+TINYC_INLINE int32_t tinyc_smmul(int32_t a, int32_t b) {
+  return (int32_t)(((int64_t)a * b) >> 32);
+}
+TINYC_INLINE int32_t tinyc_smmla(int32_t a, int32_t b, int32_t acc) {
+  return (int32_t)((uint32_t)acc + (uint32_t)tinyc_smmul(a, b));
+}
 TINYC_INLINE int32_t tinyc_ssat8(int32_t v) { return v < -128 ? -128 : (v > 127 ? 127 : v); }
 TINYC_INLINE int32_t tinyc_lo16(int32_t x) {
   return (int32_t)(int16_t)(uint16_t)((uint32_t)x & 0xFFFFu);
@@ -80,6 +114,13 @@ TINYC_INLINE int32_t tinyc_smlabb(int32_t a, int32_t b, int32_t acc) {
 TINYC_INLINE int32_t tinyc_smlatb(int32_t a, int32_t b, int32_t acc) {
   return (int32_t)((uint32_t)acc + (uint32_t)(tinyc_hi16(a) * tinyc_lo16(b)));
 }
+TINYC_INLINE int32_t tinyc_smlabt(int32_t a, int32_t b, int32_t acc) {
+  return (int32_t)((uint32_t)acc + (uint32_t)(tinyc_lo16(a) * tinyc_hi16(b)));
+}
+TINYC_INLINE int32_t tinyc_smlatt(int32_t a, int32_t b, int32_t acc) {
+  return (int32_t)((uint32_t)acc + (uint32_t)(tinyc_hi16(a) * tinyc_hi16(b)));
+}
+TINYC_INLINE int32_t tinyc_smuad(int32_t a, int32_t b) { return tinyc_smlad(a, b, 0); }
 TINYC_INLINE int32_t tinyc_sxtab16(int32_t a, int32_t x) {
   const int32_t e = tinyc_sxtb16(x);
   const uint32_t lo = ((uint32_t)a + (uint32_t)e) & 0xFFFFu;
@@ -115,6 +156,9 @@ TINYC_INLINE int32_t tinyc_load4(const int8_t *p) {
   memcpy(&v, p, 4);
   return v;
 }
+
+/* ... and to any address (a single STR). */
+TINYC_INLINE void tinyc_store4(int8_t *p, int32_t v) { memcpy(p, &v, 4); }
 
 /* The clamp of a requantization, the same for every output channel of a kernel call. */
 typedef struct {
@@ -159,9 +203,11 @@ TINYC_INLINE tinyc_dsp_mult tinyc_dsp_mult_make(int32_t q, int32_t shift) {
 TINYC_INLINE int8_t tinyc_dsp_requant(int32_t acc, const tinyc_dsp_mult *m,
                                       const tinyc_dsp_clamp *c) {
   int32_t v;
-  if (m->shift <= -2) {
-    const int32_t top = (int32_t)(((int64_t)acc * m->q) >> 32);
-    v = tinyc_ssat8(((top + m->round) >> m->rs) + c->zp);
+  if (m->shift <= -1) {
+    /* shift == -1: (acc*q + 2^31) >> 32 is SMMULR, and below 2^30 in magnitude too */
+    const int32_t top = m->shift == -1 ? tinyc_smmulr(acc, m->q)
+                                       : (tinyc_smmul(acc, m->q) + m->round) >> m->rs;
+    v = tinyc_ssat8(top + c->zp);
     v = v < c->act_min ? c->act_min : (v > c->act_max ? c->act_max : v);
     return (int8_t)v;
   }
@@ -176,28 +222,59 @@ TINYC_INLINE int8_t tinyc_dsp_requant(int32_t acc, const tinyc_dsp_mult *m,
 TINYC_INLINE int32_t tinyc_dsp_mbqm(int32_t x, int32_t q, int32_t shift) {
   if (shift <= -2) {
     const int32_t rs = -1 - shift;
-    return ((int32_t)(((int64_t)x * q) >> 32) + (int32_t)(1u << (rs - 1))) >> rs;
+    return (tinyc_smmul(x, q) + (int32_t)(1u << (rs - 1))) >> rs;
   }
-  if (shift == -1) return (int32_t)(((int64_t)x * q + ((int64_t)1 << 31)) >> 32);
+  if (shift == -1) return tinyc_smmulr(x, q);
   return tinyc_mbqm(x, q, shift);
 }
 
-/* out[i] = tinyc_dsp_requant(acc[i]) for n outputs of one channel, the path chosen once. */
-TINYC_INLINE void tinyc_dsp_requant_row(const int32_t *acc, int8_t *out, int32_t n,
-                                        const tinyc_dsp_mult *m, const tinyc_dsp_clamp *c) {
-  int32_t i;
-  if (m->shift <= -2) {
-    const int32_t q = m->q, round = m->round, rs = m->rs, zp = c->zp;
-    const int32_t lo = c->act_min, hi = c->act_max;
-    for (i = 0; i < n; ++i) {
-      const int32_t top = (int32_t)(((int64_t)acc[i] * q) >> 32);
-      int32_t v = tinyc_ssat8(((top + round) >> rs) + zp);
+/* out[i] = tinyc_dsp_requant(acc[i] + bias) for n outputs of one channel, the path chosen
+ * once. In the short forms the zero point rides in the rounding term (adding zp << rs
+ * before an arithmetic shift by rs adds zp after it; with rs <= 20 that term and the top
+ * word stay far from overflow), and the activation clamp is skipped when it is int8's own
+ * (SSAT does it). */
+TINYC_INLINE void tinyc_dsp_requant_row_bias(const int32_t *acc, int32_t bias, int8_t *out,
+                                             int32_t n, const tinyc_dsp_mult *m,
+                                             const tinyc_dsp_clamp *c) {
+  const int32_t q = m->q, zp = c->zp, lo = c->act_min, hi = c->act_max;
+  const int clamp = lo > -128 || hi < 127;
+  int8_t *const end = out + n;
+  if (m->shift <= -2 && m->rs <= 20) {
+    const int32_t rs = m->rs;
+    const int32_t round = (int32_t)((uint32_t)m->round + ((uint32_t)zp << rs));
+    if (!clamp && bias == 0) { /* the hot form: 7 instructions an output */
+      while (out < end) *out++ = (int8_t)tinyc_ssat8(tinyc_smmla(*acc++, q, round) >> rs);
+      return;
+    }
+    if (!clamp) {
+      while (out < end) {
+        *out++ = (int8_t)tinyc_ssat8(tinyc_smmla(*acc++ + bias, q, round) >> rs);
+      }
+      return;
+    }
+    while (out < end) {
+      int32_t v = tinyc_ssat8((tinyc_smmul(*acc++ + bias, q) + round) >> rs);
       v = v < lo ? lo : v;
-      out[i] = (int8_t)(v > hi ? hi : v);
+      *out++ = (int8_t)(v > hi ? hi : v);
+    }
+  } else if (m->shift == -1) {
+    if (!clamp) {
+      while (out < end) *out++ = (int8_t)tinyc_ssat8(tinyc_smmulr(*acc++ + bias, q) + zp);
+      return;
+    }
+    while (out < end) {
+      int32_t v = tinyc_ssat8(tinyc_smmulr(*acc++ + bias, q) + zp);
+      v = v < lo ? lo : v;
+      *out++ = (int8_t)(v > hi ? hi : v);
     }
   } else {
-    for (i = 0; i < n; ++i) out[i] = tinyc_dsp_requant(acc[i], m, c);
+    while (out < end) *out++ = tinyc_dsp_requant(*acc++ + bias, m, c);
   }
+}
+
+TINYC_INLINE void tinyc_dsp_requant_row(const int32_t *acc, int8_t *out, int32_t n,
+                                        const tinyc_dsp_mult *m, const tinyc_dsp_clamp *c) {
+  tinyc_dsp_requant_row_bias(acc, 0, out, n, m, c);
 }
 
 /* The same for a one-off output. */

@@ -7,31 +7,18 @@
 #include "tinyc_conv.h"
 #include "tinyc_fpu.h"
 
-TINYC_INLINE int32_t tinyc_fpu_first_valid(int32_t start, int32_t dil) {
-  /* smallest k with start + k*dil >= 0 */
-  return start >= 0 ? 0 : (-start + dil - 1) / dil;
-}
-
-TINYC_INLINE int32_t tinyc_fpu_end_valid(int32_t start, int32_t dil, int32_t k, int32_t size) {
-  /* one past the largest k < kmax with start + k*dil < size */
-  int32_t e;
-  if (start >= size) return 0;
-  e = (size - 1 - start) / dil + 1;
-  return e < k ? e : k;
-}
-
 /* Any depthwise window, pixel by pixel with the taps clipped to the input. */
 static inline void tinyc_fpu_dw_plane(const float *x, const float *wk, float bias, float *y,
                                       const tinyc_conv2d_params *p) {
   int32_t oy, ox, ky, kx;
   for (oy = 0; oy < p->oh; ++oy) {
     const int32_t iy0 = oy * p->stride_h - p->pad_top;
-    const int32_t ky0 = tinyc_fpu_first_valid(iy0, p->dil_h);
-    const int32_t ky1 = tinyc_fpu_end_valid(iy0, p->dil_h, p->kh, p->h);
+    const int32_t ky0 = tinyc_window_first(iy0, p->dil_h);
+    const int32_t ky1 = tinyc_window_end(iy0, p->dil_h, p->kh, p->h);
     for (ox = 0; ox < p->ow; ++ox) {
       const int32_t ix0 = ox * p->stride_w - p->pad_left;
-      const int32_t kx0 = tinyc_fpu_first_valid(ix0, p->dil_w);
-      const int32_t kx1 = tinyc_fpu_end_valid(ix0, p->dil_w, p->kw, p->w);
+      const int32_t kx0 = tinyc_window_first(ix0, p->dil_w);
+      const int32_t kx1 = tinyc_window_end(ix0, p->dil_w, p->kw, p->w);
       float acc = bias;
       for (ky = ky0; ky < ky1; ++ky) {
         const float *xr = x + (size_t)(iy0 + ky * p->dil_h) * p->w + ix0;
@@ -300,8 +287,8 @@ static inline void tinyc_fpu_pixel(const tinyc_fpu_row *r, const tinyc_conv2d_pa
                                    int32_t ox, int32_t nm, const float *b, float *y,
                                    size_t ystride) {
   const int32_t ix0 = ox * p->stride_w - p->pad_left, dw = p->dil_w;
-  const int32_t kx0 = tinyc_fpu_first_valid(ix0, dw);
-  const int32_t n_kx = tinyc_fpu_end_valid(ix0, dw, p->kw, p->w) - kx0;
+  const int32_t kx0 = tinyc_window_first(ix0, dw);
+  const int32_t n_kx = tinyc_window_end(ix0, dw, p->kw, p->w) - kx0;
   const int32_t wrow = p->kw - n_kx; /* weights skipped per tap row */
   const float *xr = r->x + ix0 + kx0 * dw;
   const float *u0 = r->w + kx0, *u1 = u0 + r->ws, *u2 = u1 + r->ws, *u3 = u2 + r->ws;
@@ -378,8 +365,8 @@ static inline void tinyc_fpu_conv_row(const float *xg, const float *restrict W,
   /* interior output columns: ox*sw - pad_left >= 0 and ox*sw - pad_left + span < w */
   const int32_t ox_lo0 = (p->pad_left + sw - 1) / sw, last = p->w - 1 - span + p->pad_left;
   const int32_t iy0 = oy * p->stride_h - p->pad_top;
-  const int32_t ky0 = tinyc_fpu_first_valid(iy0, p->dil_h);
-  const int32_t ky1 = tinyc_fpu_end_valid(iy0, p->dil_h, p->kh, p->h);
+  const int32_t ky0 = tinyc_window_first(iy0, p->dil_h);
+  const int32_t ky1 = tinyc_window_end(iy0, p->dil_h, p->kh, p->h);
   int32_t ox_lo = ox_lo0 < p->ow ? ox_lo0 : p->ow;
   int32_t ox_hi = last < 0 ? 0 : last / sw + 1;
   int32_t m, ox, i;

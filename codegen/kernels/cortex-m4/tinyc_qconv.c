@@ -28,17 +28,6 @@
  * requantization and weight pointers are then set up once per 2 * PAIRS outputs). */
 #define TINYC_QCONV_PAIRS 4
 
-static int32_t first_valid(int32_t start, int32_t dil) {
-  return start >= 0 ? 0 : (-start + dil - 1) / dil;
-}
-
-static int32_t end_valid(int32_t start, int32_t dil, int32_t k, int32_t size) {
-  int32_t e;
-  if (start >= size) return 0;
-  e = (size - 1 - start) / dil + 1;
-  return e < k ? e : k;
-}
-
 /* ---- the column: two output pixels' windows as int16 (x + input_offset), 0 outside ----- */
 
 /* Where one output pixel's window lies in the input: its first row and column, and the
@@ -52,10 +41,10 @@ static window window_of(const tinyc_qconv_params *p, int32_t px) {
   const int32_t oy = px / p->ow, ox = px - oy * p->ow;
   v.iy0 = oy * p->stride_h - p->pad_top;
   v.ix0 = ox * p->stride_w - p->pad_left;
-  v.ky0 = first_valid(v.iy0, p->dil_h);
-  v.ky1 = end_valid(v.iy0, p->dil_h, p->kh, p->h);
-  v.kx0 = first_valid(v.ix0, p->dil_w);
-  v.kx1 = end_valid(v.ix0, p->dil_w, p->kw, p->w);
+  v.ky0 = tinyc_window_first(v.iy0, p->dil_h);
+  v.ky1 = tinyc_window_end(v.iy0, p->dil_h, p->kh, p->h);
+  v.kx0 = tinyc_window_first(v.ix0, p->dil_w);
+  v.kx1 = tinyc_window_end(v.ix0, p->dil_w, p->kw, p->w);
   return v;
 }
 
@@ -165,8 +154,43 @@ static void widen(int32_t *col, int32_t K, int32_t off) {
 TINYC_INLINE void mac2x2(const int8_t *w0, int32_t K, const int32_t *col, int32_t *s00,
                          int32_t *s01, int32_t *s10, int32_t *s11) {
   const int8_t *w1 = w0 + K;
-  int32_t a00 = *s00, a01 = *s01, a10 = *s10, a11 = *s11, q;
-  for (q = K >> 2; q > 0; --q) {
+  int32_t a00 = *s00, a01 = *s01, a10 = *s10, a11 = *s11, q = K >> 2;
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__thumb2__) && \
+    defined(__OPTIMIZE__)
+  /* 19 instructions per 16 MACs in 12 registers, so nothing spills: each channel's four
+   * weights are sign-extended in two registers and meet pixel 0's and pixel 1's column
+   * words (LDRD: two words in one instruction; pixel 0's are read twice rather than kept) */
+  if (q > 0) {
+    int32_t u, t, c0, c1;
+    __asm__ volatile(
+        "1:\n\t"
+        "ldr    %[u], [%[w0]], #4\n\t"
+        "ldrd   %[c0], %[c1], [%[col]]\n\t"
+        "sxtb16 %[t], %[u]\n\t"
+        "smlad  %[a00], %[t], %[c0], %[a00]\n\t"
+        "sxtb16 %[u], %[u], ror #8\n\t"
+        "smlad  %[a00], %[u], %[c1], %[a00]\n\t"
+        "ldrd   %[c0], %[c1], [%[col], #8]\n\t"
+        "smlad  %[a01], %[t], %[c0], %[a01]\n\t"
+        "smlad  %[a01], %[u], %[c1], %[a01]\n\t"
+        "ldr    %[u], [%[w1]], #4\n\t"
+        "sxtb16 %[t], %[u]\n\t"
+        "smlad  %[a11], %[t], %[c0], %[a11]\n\t"
+        "sxtb16 %[u], %[u], ror #8\n\t"
+        "smlad  %[a11], %[u], %[c1], %[a11]\n\t"
+        "ldrd   %[c0], %[c1], [%[col]], #16\n\t"
+        "smlad  %[a10], %[t], %[c0], %[a10]\n\t"
+        "smlad  %[a10], %[u], %[c1], %[a10]\n\t"
+        "subs   %[q], %[q], #1\n\t"
+        "bne    1b"
+        : [a00] "+r"(a00), [a01] "+r"(a01), [a10] "+r"(a10), [a11] "+r"(a11),
+          [w0] "+r"(w0), [w1] "+r"(w1), [col] "+r"(col), [q] "+r"(q), [u] "=&r"(u),
+          [t] "=&r"(t), [c0] "=&r"(c0), [c1] "=&r"(c1)
+        :
+        : "cc", "memory");
+  }
+#else
+  for (; q > 0; --q) {
     const int32_t u = tinyc_load4(w0), v = tinyc_load4(w1);
     const int32_t u02 = tinyc_sxtb16(u), u13 = tinyc_sxtb16_hi(u);
     const int32_t v02 = tinyc_sxtb16(v), v13 = tinyc_sxtb16_hi(v);
@@ -183,6 +207,7 @@ TINYC_INLINE void mac2x2(const int8_t *w0, int32_t K, const int32_t *col, int32_
     a11 = tinyc_smlad(v02, c2, a11);
     a11 = tinyc_smlad(v13, c3, a11);
   }
+#endif
   for (q = K & 3; q > 0; --q) { /* the last K % 4 steps: plain (pixel 0, pixel 1) pairs */
     const int32_t e = *col++, s = *w0++, t = *w1++;
     const int32_t p0 = (int32_t)(int16_t)(uint16_t)((uint32_t)e & 0xFFFFu);
@@ -196,6 +221,65 @@ TINYC_INLINE void mac2x2(const int8_t *w0, int32_t K, const int32_t *col, int32_
   *s01 = a01;
   *s10 = a10;
   *s11 = a11;
+}
+
+/* One output channel x four pixels (pixel pairs ca and cb): the channel's sums start at
+ * `bias` and go to acc[0..3]. */
+TINYC_INLINE void mac1x4(const int8_t *w, int32_t K, const int32_t *ca, const int32_t *cb,
+                         int32_t bias, int32_t *acc) {
+  int32_t a0 = bias, a1 = bias, a2 = bias, a3 = bias, q = K >> 2;
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__thumb2__) && \
+    defined(__OPTIMIZE__)
+  /* 17 instructions per 16 MACs in 12 registers: one weight word, sign-extended once,
+   * meets four pixels' column words (LDRD: two words in one instruction) */
+  if (q > 0) {
+    int32_t u, t, c0, c1;
+    __asm__ volatile(
+        "1:\n\t"
+        "ldr    %[u], [%[w]], #4\n\t"
+        "sxtb16 %[t], %[u]\n\t"
+        "sxtb16 %[u], %[u], ror #8\n\t"
+        "ldrd   %[c0], %[c1], [%[ca]], #8\n\t"
+        "smlad  %[a0], %[t], %[c0], %[a0]\n\t"
+        "smlad  %[a0], %[u], %[c1], %[a0]\n\t"
+        "ldrd   %[c0], %[c1], [%[ca]], #8\n\t"
+        "smlad  %[a1], %[t], %[c0], %[a1]\n\t"
+        "smlad  %[a1], %[u], %[c1], %[a1]\n\t"
+        "ldrd   %[c0], %[c1], [%[cb]], #8\n\t"
+        "smlad  %[a2], %[t], %[c0], %[a2]\n\t"
+        "smlad  %[a2], %[u], %[c1], %[a2]\n\t"
+        "ldrd   %[c0], %[c1], [%[cb]], #8\n\t"
+        "smlad  %[a3], %[t], %[c0], %[a3]\n\t"
+        "smlad  %[a3], %[u], %[c1], %[a3]\n\t"
+        "subs   %[q], %[q], #1\n\t"
+        "bne    1b"
+        : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [w] "+r"(w),
+          [ca] "+r"(ca), [cb] "+r"(cb), [q] "+r"(q), [u] "=&r"(u), [t] "=&r"(t),
+          [c0] "=&r"(c0), [c1] "=&r"(c1)
+        :
+        : "cc", "memory");
+  }
+#else
+  for (; q > 0; --q, w += 4, ca += 4, cb += 4) {
+    const int32_t u = tinyc_load4(w);
+    const int32_t u02 = tinyc_sxtb16(u), u13 = tinyc_sxtb16_hi(u);
+    a0 = tinyc_smlad(u13, ca[1], tinyc_smlad(u02, ca[0], a0));
+    a1 = tinyc_smlad(u13, ca[3], tinyc_smlad(u02, ca[2], a1));
+    a2 = tinyc_smlad(u13, cb[1], tinyc_smlad(u02, cb[0], a2));
+    a3 = tinyc_smlad(u13, cb[3], tinyc_smlad(u02, cb[2], a3));
+  }
+#endif
+  for (q = K & 3; q > 0; --q) { /* the last K % 4 steps: plain (pixel 0, pixel 1) pairs */
+    const int32_t s = *w++, e = *ca++, f = *cb++;
+    a0 += s * (int32_t)(int16_t)(uint16_t)((uint32_t)e & 0xFFFFu);
+    a1 += s * (int32_t)(int16_t)(uint16_t)((uint32_t)e >> 16);
+    a2 += s * (int32_t)(int16_t)(uint16_t)((uint32_t)f & 0xFFFFu);
+    a3 += s * (int32_t)(int16_t)(uint16_t)((uint32_t)f >> 16);
+  }
+  acc[0] = a0;
+  acc[1] = a1;
+  acc[2] = a2;
+  acc[3] = a3;
 }
 
 /* One output channel x two pixels. */
@@ -225,8 +309,10 @@ TINYC_INLINE void mac1x2(const int8_t *w0, int32_t K, const int32_t *col, int32_
 static int32_t direct_pixel(const int8_t *xg, const int8_t *wm, const tinyc_qconv_params *p,
                             int32_t cg, int32_t oy, int32_t ox, int32_t acc) {
   const int32_t iy0 = oy * p->stride_h - p->pad_top, ix0 = ox * p->stride_w - p->pad_left;
-  const int32_t ky0 = first_valid(iy0, p->dil_h), ky1 = end_valid(iy0, p->dil_h, p->kh, p->h);
-  const int32_t kx0 = first_valid(ix0, p->dil_w), kx1 = end_valid(ix0, p->dil_w, p->kw, p->w);
+  const int32_t ky0 = tinyc_window_first(iy0, p->dil_h);
+  const int32_t ky1 = tinyc_window_end(iy0, p->dil_h, p->kh, p->h);
+  const int32_t kx0 = tinyc_window_first(ix0, p->dil_w);
+  const int32_t kx1 = tinyc_window_end(ix0, p->dil_w, p->kw, p->w);
   int32_t c, ky, kx;
   for (c = 0; c < cg; ++c) {
     const int8_t *xc = xg + (size_t)c * p->h * p->w;
@@ -260,38 +346,35 @@ TINYC_INLINE void conv_pixels_with(int32_t *col, int32_t col_words, const int8_t
     const int32_t pairs = (count + 1) / 2;
     const int8_t *wm = W + (size_t)g * mg * K;
     int8_t *y = yg + (px - px0); /* output (m, px) at yg[m * out_plane + px - px0] */
+    m = 0;
     for (t = 0; t < pairs; ++t) {
       const int32_t a = px + 2 * t, one = a + 1 >= px + count;
       const window wa = window_of(p, a), wb = window_of(p, one ? a : a + 1);
       gather(xg, p, cg, &wa, &wb, one, col + (size_t)t * K);
       widen(col + (size_t)t * K, K, p->input_offset);
     }
-    for (m = 0; m + 2 <= mg; m += 2, wm += 2 * K, y += 2 * out_plane) {
-      const tinyc_dsp_mult m0 = tinyc_dsp_mult_make(qm[m], sm[m]);
-      const tinyc_dsp_mult m1 = tinyc_dsp_mult_make(qm[m + 1], sm[m + 1]);
-      const int32_t b0 = bm ? bm[m] : 0, b1 = bm ? bm[m + 1] : 0;
-      int32_t acc0[2 * TINYC_QCONV_PAIRS], acc1[2 * TINYC_QCONV_PAIRS];
-      for (t = 0; t < pairs; ++t) {
-        int32_t a00 = b0, a01 = b0, a10 = b1, a11 = b1;
-        mac2x2(wm, K, col + (size_t)t * K, &a00, &a01, &a10, &a11);
-        acc0[2 * t] = a00;
-        acc0[2 * t + 1] = a01;
-        acc1[2 * t] = a10;
-        acc1[2 * t + 1] = a11;
+    if (pairs == 1) { /* one pixel pair (long reductions): two channels at a time */
+      for (m = 0; m + 2 <= mg; m += 2, wm += 2 * K, y += 2 * out_plane) {
+        const tinyc_dsp_mult m0 = tinyc_dsp_mult_make(qm[m], sm[m]);
+        const tinyc_dsp_mult m1 = tinyc_dsp_mult_make(qm[m + 1], sm[m + 1]);
+        int32_t acc0[2] = {0, 0}, acc1[2] = {0, 0};
+        mac2x2(wm, K, col, &acc0[0], &acc0[1], &acc1[0], &acc1[1]);
+        tinyc_dsp_requant_row_bias(acc0, bm ? bm[m] : 0, y, count, &m0, &cl);
+        tinyc_dsp_requant_row_bias(acc1, bm ? bm[m + 1] : 0, y + out_plane, count, &m1, &cl);
       }
-      tinyc_dsp_requant_row(acc0, y, count, &m0, &cl);
-      tinyc_dsp_requant_row(acc1, y + out_plane, count, &m1, &cl);
     }
-    if (m < mg) {
-      const tinyc_dsp_mult m0 = tinyc_dsp_mult_make(qm[m], sm[m]);
-      int32_t acc0[2 * TINYC_QCONV_PAIRS];
-      for (t = 0; t < pairs; ++t) {
-        int32_t a00 = bm ? bm[m] : 0, a01 = a00;
-        mac1x2(wm, K, col + (size_t)t * K, &a00, &a01);
-        acc0[2 * t] = a00;
-        acc0[2 * t + 1] = a01;
+    for (; m < mg; ++m, wm += K, y += out_plane) {
+      const tinyc_dsp_mult mu = tinyc_dsp_mult_make(qm[m], sm[m]);
+      const int32_t bias = bm ? bm[m] : 0;
+      int32_t acc[2 * TINYC_QCONV_PAIRS];
+      for (t = 0; t + 2 <= pairs; t += 2) {
+        mac1x4(wm, K, col + (size_t)t * K, col + (size_t)(t + 1) * K, bias, acc + 2 * t);
       }
-      tinyc_dsp_requant_row(acc0, y, count, &m0, &cl);
+      if (t < pairs) {
+        acc[2 * t] = acc[2 * t + 1] = bias;
+        mac1x2(wm, K, col + (size_t)t * K, &acc[2 * t], &acc[2 * t + 1]);
+      }
+      tinyc_dsp_requant_row(acc, y, count, &mu, &cl);
     }
   }
 }
@@ -454,12 +537,12 @@ static void dw_plane(const int8_t *xc, const int8_t *wk, int32_t bias, int32_t q
   int32_t oy, ox, ky, kx;
   for (oy = 0; oy < p->oh; ++oy) {
     const int32_t iy0 = oy * p->stride_h - p->pad_top;
-    const int32_t ky0 = first_valid(iy0, p->dil_h);
-    const int32_t ky1 = end_valid(iy0, p->dil_h, p->kh, p->h);
+    const int32_t ky0 = tinyc_window_first(iy0, p->dil_h);
+    const int32_t ky1 = tinyc_window_end(iy0, p->dil_h, p->kh, p->h);
     for (ox = 0; ox < p->ow; ++ox) {
       const int32_t ix0 = ox * p->stride_w - p->pad_left;
-      const int32_t kx0 = first_valid(ix0, p->dil_w);
-      const int32_t kx1 = end_valid(ix0, p->dil_w, p->kw, p->w);
+      const int32_t kx0 = tinyc_window_first(ix0, p->dil_w);
+      const int32_t kx1 = tinyc_window_end(ix0, p->dil_w, p->kw, p->w);
       int32_t acc = bias;
       for (ky = ky0; ky < ky1; ++ky) {
         const int8_t *xr = xc + (size_t)(iy0 + ky * p->dil_h) * p->w;
@@ -568,6 +651,206 @@ static void dw3_plane(const int8_t *xc, const int8_t *wk, int32_t bias, int32_t 
   }
 }
 
+/* Small 3x3 depthwise planes (stride_w 1): the whole plane is first copied, padding
+ * included, into `plane` on the stack, so no output needs a bound check and the copy is
+ * the plane's only per-row overhead (small maps, like KWS's 25x5, are all overhead
+ * otherwise). Outputs come in pairs from one row word per tap row (24 instructions per two
+ * outputs, in registers; an odd last column computes a pair whose second value is
+ * dropped), their sums go to `acc` a band of rows at a time, and the bias and
+ * requantization follow per band. Since the input plane is fully copied before any of its
+ * outputs is stored, the in-place form can write its output straight to Y. */
+#define TINYC_QDW_PLANE 512 /* padded plane bytes (plus 4 of slack) */
+#define TINYC_QDW_ACC 64    /* sums per band */
+
+typedef struct {
+  int32_t stride;  /* bytes per padded row: ow + 2 */
+  int32_t rows;    /* padded rows: (oh - 1) * stride_h + 3 */
+  int32_t pairs;   /* output pairs per row */
+  int32_t band;    /* output rows per band */
+} dw3_small_shape;
+
+static dw3_small_shape dw3_small_shape_of(const tinyc_qconv_params *p) {
+  dw3_small_shape g;
+  g.stride = p->ow + 2;
+  g.rows = (p->oh - 1) * p->stride_h + 3;
+  g.pairs = (p->ow + 1) / 2;
+  g.band = TINYC_QDW_ACC / (2 * g.pairs);
+  return g;
+}
+
+static int dw3_small_fits(const tinyc_qconv_params *p) {
+  dw3_small_shape g;
+  if (!dw3_fits(p) || p->stride_w != 1 || p->pad_top > 2) return 0;
+  g = dw3_small_shape_of(p);
+  return g.band >= 1 && g.rows * g.stride <= TINYC_QDW_PLANE;
+}
+
+/* The padded plane: row r holds input row r - pad_top, columns -pad_left ... The plane is
+ * first all zero point (word stores), then each input row's bytes are copied in: up to 16
+ * bytes by a fall-through switch, since a copy loop that short would become a library
+ * call costing more than the copy. */
+static void dw3_small_fill(const int8_t *xc, int32_t *plane_words, const dw3_small_shape *g,
+                           const tinyc_qconv_params *p) {
+  const int32_t zp4 = (int32_t)(0x01010101u * (uint8_t)(int8_t)-p->input_offset);
+  /* one word more than the rows: the last pair's load reads a byte past them */
+  const int32_t S = g->stride, words = (g->rows * S + 3) / 4 + 1;
+  const int32_t inner = p->w < S - p->pad_left ? p->w : S - p->pad_left; /* bytes per row */
+  const int32_t r0 = p->pad_top; /* rows [r0, r1) hold input rows */
+  const int32_t r1 = p->h + p->pad_top < g->rows ? p->h + p->pad_top : g->rows;
+  const int32_t tail = inner & 3;
+  int32_t i, r;
+  for (i = 0; i < words; ++i) plane_words[i] = zp4;
+  if (inner > 16) {
+    for (r = r0; r < r1; ++r) {
+      memcpy((int8_t *)plane_words + (size_t)r * S + p->pad_left,
+             xc + (size_t)(r - p->pad_top) * p->w, (size_t)inner);
+    }
+    return;
+  }
+  for (r = r0; r < r1; ++r) {
+    const int8_t *src = xc + (size_t)(r - p->pad_top) * p->w;
+    int8_t *dst = (int8_t *)plane_words + (size_t)r * S + p->pad_left;
+    switch (inner >> 2) {
+      case 4:
+        tinyc_store4(dst + 12, tinyc_load4(src + 12));
+        /* fall through */
+      case 3:
+        tinyc_store4(dst + 8, tinyc_load4(src + 8));
+        /* fall through */
+      case 2:
+        tinyc_store4(dst + 4, tinyc_load4(src + 4));
+        /* fall through */
+      case 1:
+        tinyc_store4(dst, tinyc_load4(src));
+        /* fall through */
+      default:
+        break;
+    }
+    dst += inner - tail;
+    src += inner - tail;
+    switch (tail) {
+      case 3:
+        dst[2] = src[2];
+        /* fall through */
+      case 2:
+        dst[1] = src[1];
+        /* fall through */
+      case 1:
+        dst[0] = src[0];
+        /* fall through */
+      default:
+        break;
+    }
+  }
+}
+
+/* Sums (no bias) of `pairs` output pairs of one row, taps in rows x0, x0+S, x0+2S;
+ * u[r] = (w[r][0], w[r][2]), v01 = (w[0][1], w[1][1]), v2 = w[2][1]. */
+static TINYC_DSP_NOINLINE void dw3_small_row(const int8_t *x0, int32_t S, int32_t *acc,
+                                             int32_t pairs, const int32_t *u, int32_t v01,
+                                             int32_t v2) {
+  const int8_t *x1 = x0 + S, *x2 = x1 + S;
+  int32_t u0 = u[0], u1 = u[1], u2 = u[2];
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__thumb2__) && \
+    defined(__OPTIMIZE__) && !defined(__clang__)
+  /* 14 registers: only gcc with the optimizer (no frame pointer taking one) finds them all;
+   * clang's allocator gives up, so it compiles the C below */
+  int32_t a0, a1, t, e;
+  __asm__ volatile(
+      "1:\n\t"
+      "ldr    %[t], [%[x0]], #2\n\t"
+      "sxtb16 %[e], %[t]\n\t"
+      "smuad  %[a0], %[e], %[u0]\n\t"
+      "sxtb16 %[t], %[t], ror #8\n\t"
+      "smuad  %[a1], %[t], %[u0]\n\t"
+      "smlabb %[a0], %[t], %[v01], %[a0]\n\t"
+      "smlatb %[a1], %[e], %[v01], %[a1]\n\t"
+      "ldr    %[t], [%[x1]], #2\n\t"
+      "sxtb16 %[e], %[t]\n\t"
+      "smlad  %[a0], %[e], %[u1], %[a0]\n\t"
+      "sxtb16 %[t], %[t], ror #8\n\t"
+      "smlad  %[a1], %[t], %[u1], %[a1]\n\t"
+      "smlabt %[a0], %[t], %[v01], %[a0]\n\t"
+      "smlatt %[a1], %[e], %[v01], %[a1]\n\t"
+      "ldr    %[t], [%[x2]], #2\n\t"
+      "sxtb16 %[e], %[t]\n\t"
+      "smlad  %[a0], %[e], %[u2], %[a0]\n\t"
+      "sxtb16 %[t], %[t], ror #8\n\t"
+      "smlad  %[a1], %[t], %[u2], %[a1]\n\t"
+      "smlabb %[a0], %[t], %[v2], %[a0]\n\t"
+      "smlatb %[a1], %[e], %[v2], %[a1]\n\t"
+      "strd   %[a0], %[a1], [%[acc]], #8\n\t"
+      "subs   %[n], %[n], #1\n\t"
+      "bne    1b"
+      : [x0] "+r"(x0), [x1] "+r"(x1), [x2] "+r"(x2), [acc] "+r"(acc), [n] "+r"(pairs),
+        [a0] "=&r"(a0), [a1] "=&r"(a1), [t] "=&r"(t), [e] "=&r"(e)
+      : [u0] "r"(u0), [u1] "r"(u1), [u2] "r"(u2), [v01] "r"(v01), [v2] "r"(v2)
+      : "cc", "memory");
+#else
+  for (; pairs > 0; --pairs, x0 += 2, x1 += 2, x2 += 2, acc += 2) {
+    int32_t t = tinyc_load4(x0), e = tinyc_sxtb16(t), o = tinyc_sxtb16_hi(t);
+    int32_t a0 = tinyc_smlabb(o, v01, tinyc_smuad(e, u0));
+    int32_t a1 = tinyc_smlatb(e, v01, tinyc_smuad(o, u0));
+    t = tinyc_load4(x1);
+    e = tinyc_sxtb16(t);
+    o = tinyc_sxtb16_hi(t);
+    a0 = tinyc_smlabt(o, v01, tinyc_smlad(e, u1, a0));
+    a1 = tinyc_smlatt(e, v01, tinyc_smlad(o, u1, a1));
+    t = tinyc_load4(x2);
+    e = tinyc_sxtb16(t);
+    o = tinyc_sxtb16_hi(t);
+    acc[0] = tinyc_smlabb(o, v2, tinyc_smlad(e, u2, a0));
+    acc[1] = tinyc_smlatb(e, v2, tinyc_smlad(o, u2, a1));
+  }
+#endif
+}
+
+/* One plane: xc (input plane) -> out (output plane), bias, multiplier q / shift sh. */
+static void dw3_small_plane(const int8_t *xc, const int8_t *wk, int32_t bias, int32_t q,
+                            int32_t sh, int8_t *out, const tinyc_qconv_params *p) {
+  const dw3_small_shape g = dw3_small_shape_of(p);
+  const tinyc_dsp_clamp cl = tinyc_dsp_clamp_make(p->output_offset, p->act_min, p->act_max);
+  const tinyc_dsp_mult mul = tinyc_dsp_mult_make(q, sh);
+  const int32_t S = g.stride, row = 2 * g.pairs;
+  int32_t plane_words[(TINYC_QDW_PLANE + 4) / 4]; /* int32 for alignment */
+  int32_t acc[TINYC_QDW_ACC];
+  const int8_t *plane = (const int8_t *)plane_words;
+  int32_t u[3], v01, v2, sumw = 0, r, oy, b, rs, round;
+  int fast;
+  for (r = 0; r < 3; ++r) {
+    u[r] = tinyc_pack16(wk[3 * r], wk[3 * r + 2]);
+    sumw += wk[3 * r] + wk[3 * r + 1] + wk[3 * r + 2];
+  }
+  v01 = tinyc_pack16(wk[1], wk[4]);
+  v2 = wk[7];
+  /* a zero-point byte contributes (zp + input_offset) * w = 0: padding is the zero point,
+   * and input_offset * sum(w) joins the bias */
+  bias += p->input_offset * sumw;
+  fast = mul.shift <= -2 && mul.rs <= 20 && p->act_min <= -128 && p->act_max >= 127;
+  rs = mul.rs;
+  round = (int32_t)((uint32_t)mul.round + ((uint32_t)p->output_offset << rs)); /* as in _row */
+  dw3_small_fill(xc, plane_words, &g, p);
+  for (oy = 0; oy < p->oh; oy += g.band) {
+    const int32_t rows = p->oh - oy < g.band ? p->oh - oy : g.band;
+    for (b = 0; b < rows; ++b) {
+      const int8_t *x0 = plane + (size_t)(oy + b) * p->stride_h * S;
+      dw3_small_row(x0, S, acc + b * row, g.pairs, u, v01, v2);
+    }
+    if (fast) { /* the common short form, its constants set up once per plane */
+      for (b = 0; b < rows; ++b) {
+        const int32_t *a = acc + b * row;
+        int8_t *o = out + (size_t)(oy + b) * p->ow, *const end = o + p->ow;
+        while (o < end) *o++ = (int8_t)tinyc_ssat8((tinyc_smmul(*a++ + bias, q) + round) >> rs);
+      }
+      continue;
+    }
+    for (b = 0; b < rows; ++b) {
+      tinyc_dsp_requant_row_bias(acc + b * row, bias, out + (size_t)(oy + b) * p->ow, p->ow,
+                                 &mul, &cl);
+    }
+  }
+}
+
 void tinyc_depthwise_conv2d_s8(const int8_t *restrict X, const int8_t *restrict W,
                                const int32_t *restrict B, int8_t *restrict Y,
                                const tinyc_qconv_params *p) {
@@ -576,7 +859,7 @@ void tinyc_depthwise_conv2d_s8(const int8_t *restrict X, const int8_t *restrict 
   int32_t n, m;
   for (n = 0; n < p->n; ++n) {
     for (m = 0; m < p->m; ++m) {
-      (dw3_fits(p) ? dw3_plane : dw_plane)(
+      (dw3_small_fits(p) ? dw3_small_plane : dw3_fits(p) ? dw3_plane : dw_plane)(
           X + ((size_t)n * p->c + m / mult_per_channel) * in_plane,
           W + (size_t)m * p->kh * p->kw, B ? B[m] : 0, p->multiplier[m], p->shift[m],
           Y + ((size_t)n * p->m + m) * out_plane, p);
@@ -593,6 +876,11 @@ void tinyc_dwconv2d_stream_s8(const int8_t *X, const int8_t *restrict W,
   for (n = 0; n < p->n; ++n) {
     for (k = 0; k < p->c; ++k) {
       const size_t plane = (size_t)n * p->c + k;
+      if (dw3_small_fits(p)) { /* copies input plane k before storing output plane k */
+        dw3_small_plane(X + plane * in_plane, W + (size_t)k * 9, B ? B[k] : 0,
+                        p->multiplier[k], p->shift[k], Y + plane * out_plane, p);
+        continue;
+      }
       (dw3_fits(p) ? dw3_plane : dw_plane)(X + plane * in_plane,
                                            W + (size_t)k * p->kh * p->kw, B ? B[k] : 0,
                                            p->multiplier[k], p->shift[k], scratch, p);

@@ -1,7 +1,13 @@
 /* int8 elementwise kernels for the Cortex-M4/M7/M33: the portable kernels' arithmetic and
- * bits (tinyc_qelementwise.h), with the fixed-point multiplies in their short forms
- * (tinyc_dsp_mbqm: one 32x32->64 multiply, no 64-bit shift, for the usual shifts) -- Add
- * does three per element, which dominates it. */
+ * bits (tinyc_qelementwise.h), with the fixed-point multiplies in their short forms.
+ *
+ * Add rescales each input by mbqm((v + offset) << left_shift, q, s) with s <= 0. Since
+ * the shifted value has left_shift zero low bits, scaling the numerator and denominator
+ * of that rounding division by 2^(s + 1) is exact whenever left_shift + s + 1 >= 0, and
+ * turns it into SMMULR((v + offset) << (left_shift + s + 1), q): the rounded top word of
+ * one 32x32 product. The sum then takes the usual short form of the output multiply
+ * (tinyc_dsp_requant); Add costs about 20 instructions per element instead of three
+ * 64-bit multiply-shifts. Other shifts keep the general path. */
 #include "tinyc_qelementwise.h"
 
 #include "tinyc_dsp.h"
@@ -27,6 +33,76 @@ TINYC_INLINE int8_t mul_one(int32_t a, int32_t b, const tinyc_qbinary_params *p)
                    p);
 }
 
+/* The SMMULR form of Add applies: both input shifts in [-left_shift - 1, 0], and the output
+ * multiply in tinyc_dsp_requant's short form with the zero point folded into its rounding
+ * term (adding zp << rs before the shift by rs is adding zp after it), which must fit. */
+static int add_is_short(const tinyc_qbinary_params *p) {
+  const int32_t rs = -1 - p->output_shift;
+  return p->a_shift <= 0 && p->left_shift + p->a_shift + 1 >= 0 && p->b_shift <= 0 &&
+         p->left_shift + p->b_shift + 1 >= 0 && p->output_shift <= -2 && rs <= 24 &&
+         p->output_offset >= -128 && p->output_offset <= 127;
+}
+
+/* n outputs of Add in the SMMULR form, inputs sa / sb elements apart; `upper` says whether
+ * act_max needs a clamp beyond int8's. Inlined into callers that pass constants, so each
+ * common case is its own tight loop. */
+TINYC_INLINE void add_row_short(const int8_t *a, int32_t sa, const int8_t *b, int32_t sb,
+                                int8_t *y, int32_t n, const tinyc_qbinary_params *p,
+                                int upper) {
+  const int32_t fa = (int32_t)1 << (p->left_shift + p->a_shift + 1); /* one MLA each */
+  const int32_t fb = (int32_t)1 << (p->left_shift + p->b_shift + 1);
+  const int32_t qa = p->a_multiplier, qb = p->b_multiplier, q = p->output_multiplier;
+  const int32_t ca = p->a_offset * fa, cb = p->b_offset * fb;
+  const int32_t rs = -1 - p->output_shift;
+  /* |zp << rs| < 2^31 and the scaled sum is below 2^28: the sum cannot overflow */
+  const int32_t round = (int32_t)((1u << (rs - 1)) + ((uint32_t)p->output_offset << rs));
+  const int32_t lo = p->act_min, hi = p->act_max;
+  int8_t *const stop = y + n;
+  for (; y < stop; a += sa, b += sb) {
+    const int32_t ra = tinyc_smmulr((int32_t)*a * fa + ca, qa);
+    const int32_t rb = tinyc_smmulr((int32_t)*b * fb + cb, qb);
+    int32_t v = tinyc_ssat8((tinyc_smmul(ra + rb, q) + round) >> rs);
+    v = v < lo ? lo : v;
+    if (upper) v = v > hi ? hi : v;
+    *y++ = (int8_t)v;
+  }
+}
+
+static TINYC_DSP_NOINLINE void add_row_unit(const int8_t *a, const int8_t *b, int8_t *y,
+                                            int32_t n, const tinyc_qbinary_params *p) {
+  add_row_short(a, 1, b, 1, y, n, p, 0);
+}
+
+static TINYC_DSP_NOINLINE void add_row_strided(const int8_t *a, int32_t sa, const int8_t *b,
+                                               int32_t sb, int8_t *y, int32_t n,
+                                               const tinyc_qbinary_params *p) {
+  add_row_short(a, sa, b, sb, y, n, p, 1);
+}
+
+static void add_row(const int8_t *a, int32_t sa, const int8_t *b, int32_t sb, int8_t *y,
+                    int32_t n, const tinyc_qbinary_params *p) {
+  int32_t j;
+  if (add_is_short(p)) {
+    if (sa == 1 && sb == 1 && p->act_max >= 127) {
+      add_row_unit(a, b, y, n, p);
+    } else {
+      add_row_strided(a, sa, b, sb, y, n, p);
+    }
+    return;
+  }
+  for (j = 0; j < n; ++j) y[j] = add_one(a[(size_t)j * sa], b[(size_t)j * sb], p);
+}
+
+static void mul_row(const int8_t *a, int32_t sa, const int8_t *b, int32_t sb, int8_t *y,
+                    int32_t n, const tinyc_qbinary_params *p) {
+  int32_t j;
+  if (sa == 1 && sb == 1) {
+    for (j = 0; j < n; ++j) y[j] = mul_one(a[j], b[j], p);
+  } else {
+    for (j = 0; j < n; ++j) y[j] = mul_one(a[(size_t)j * sa], b[(size_t)j * sb], p);
+  }
+}
+
 #define TINYC_DEFINE_QBINARY(op)                                                           \
   void tinyc_##op##_s8(const int8_t *A, const int8_t *B, int8_t *Y,                        \
                        const tinyc_qbinary_params *p) {                                    \
@@ -34,16 +110,12 @@ TINYC_INLINE int8_t mul_one(int32_t a, int32_t b, const tinyc_qbinary_params *p)
     const int32_t last = p->rank - 1, n = p->dims[last];                                   \
     const int32_t sa = p->a_strides[last], sb = p->b_strides[last];                        \
     size_t outer = 1, t, ia = 0, ib = 0, o = 0;                                            \
-    int32_t j, d;                                                                          \
+    int32_t d;                                                                             \
     for (d = 0; d < last; ++d) outer *= (size_t)p->dims[d];                                \
     for (t = 0; t < outer; ++t) {                                                          \
       const int8_t *a = A + ia, *b = B + ib;                                               \
       int8_t *y = Y + o;                                                                   \
-      if (sa == 1 && sb == 1) {                                                            \
-        for (j = 0; j < n; ++j) y[j] = op##_one(a[j], b[j], p);                            \
-      } else {                                                                             \
-        for (j = 0; j < n; ++j) y[j] = op##_one(a[(size_t)j * sa], b[(size_t)j * sb], p);  \
-      }                                                                                    \
+      op##_row(a, sa, b, sb, y, n, p);                                                     \
       o += (size_t)n;                                                                      \
       for (d = last - 1; d >= 0; --d) {                                                    \
         ++idx[d];                                                                          \

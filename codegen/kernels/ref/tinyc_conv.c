@@ -6,19 +6,6 @@
 
 #include "tinyc_act.h"
 
-static int32_t first_valid(int32_t start, int32_t dil) {
-  /* smallest k with start + k*dil >= 0 */
-  return start >= 0 ? 0 : (-start + dil - 1) / dil;
-}
-
-static int32_t end_valid(int32_t start, int32_t dil, int32_t k, int32_t size) {
-  /* one past the largest k < kmax with start + k*dil < size */
-  int32_t e;
-  if (start >= size) return 0;
-  e = (size - 1 - start) / dil + 1;
-  return e < k ? e : k;
-}
-
 void tinyc_conv2d_f32(const float *restrict X, const float *restrict W, const float *restrict B,
                       float *restrict Y, const tinyc_conv2d_params *p) {
   const int32_t cg = p->c / p->group, mg = p->m / p->group;
@@ -31,12 +18,12 @@ void tinyc_conv2d_f32(const float *restrict X, const float *restrict W, const fl
         float *ym = Y + ((size_t)n * p->m + m) * p->oh * p->ow;
         for (oy = 0; oy < p->oh; ++oy) {
           const int32_t iy0 = oy * p->stride_h - p->pad_top;
-          const int32_t ky0 = first_valid(iy0, p->dil_h);
-          const int32_t ky1 = end_valid(iy0, p->dil_h, p->kh, p->h);
+          const int32_t ky0 = tinyc_window_first(iy0, p->dil_h);
+          const int32_t ky1 = tinyc_window_end(iy0, p->dil_h, p->kh, p->h);
           for (ox = 0; ox < p->ow; ++ox) {
             const int32_t ix0 = ox * p->stride_w - p->pad_left;
-            const int32_t kx0 = first_valid(ix0, p->dil_w);
-            const int32_t kx1 = end_valid(ix0, p->dil_w, p->kw, p->w);
+            const int32_t kx0 = tinyc_window_first(ix0, p->dil_w);
+            const int32_t kx1 = tinyc_window_end(ix0, p->dil_w, p->kw, p->w);
             float acc = bias;
             for (c = 0; c < cg; ++c) {
               const float *xc = X + (((size_t)n * p->c + (size_t)g * cg + c) * p->h) * p->w;

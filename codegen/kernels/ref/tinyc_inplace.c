@@ -10,25 +10,14 @@
 
 static size_t zu(int32_t v) { return (size_t)v; }
 
-static int32_t first_valid(int32_t start, int32_t dil) {
-  /* smallest k with start + k*dil >= 0 */
-  return start >= 0 ? 0 : (-start + dil - 1) / dil;
-}
-
-static int32_t end_valid(int32_t start, int32_t dil, int32_t k, int32_t size) {
-  /* one past the largest k < kmax with start + k*dil < size */
-  int32_t e;
-  if (start >= size) return 0;
-  e = (size - 1 - start) / dil + 1;
-  return e < k ? e : k;
-}
-
 /* One output value of a convolution window: bias, then channels [c0, c1), taps row-major. */
 static float conv_tap_sum(const float *X, const float *restrict wm, float bias, int32_t c0,
                           int32_t c1, const tinyc_conv2d_params *p, int32_t oy, int32_t ox) {
   const int32_t iy0 = oy * p->stride_h - p->pad_top, ix0 = ox * p->stride_w - p->pad_left;
-  const int32_t ky0 = first_valid(iy0, p->dil_h), ky1 = end_valid(iy0, p->dil_h, p->kh, p->h);
-  const int32_t kx0 = first_valid(ix0, p->dil_w), kx1 = end_valid(ix0, p->dil_w, p->kw, p->w);
+  const int32_t ky0 = tinyc_window_first(iy0, p->dil_h);
+  const int32_t ky1 = tinyc_window_end(iy0, p->dil_h, p->kh, p->h);
+  const int32_t kx0 = tinyc_window_first(ix0, p->dil_w);
+  const int32_t kx1 = tinyc_window_end(ix0, p->dil_w, p->kw, p->w);
   const size_t taps = zu(p->kh) * zu(p->kw), plane = zu(p->h) * zu(p->w);
   float acc = bias;
   int32_t c, ky, kx;

@@ -5,17 +5,6 @@
  * elements, or by the window size clipped to the padded extent with count_include_pad. */
 #include "tinyc_pool.h"
 
-static int32_t lo_valid(int32_t start, int32_t dil) {
-  return start >= 0 ? 0 : (-start + dil - 1) / dil;
-}
-
-static int32_t hi_valid(int32_t start, int32_t dil, int32_t k, int32_t size) {
-  int32_t e;
-  if (start >= size) return 0;
-  e = (size - 1 - start) / dil + 1;
-  return e < k ? e : k;
-}
-
 void tinyc_maxpool2d_f32(const float *restrict X, float *restrict Y, const tinyc_pool2d_params *p) {
   int32_t c, oy, ox, ky, kx;
   for (c = 0; c < p->nc; ++c) {
@@ -23,10 +12,12 @@ void tinyc_maxpool2d_f32(const float *restrict X, float *restrict Y, const tinyc
     float *yc = Y + (size_t)c * p->oh * p->ow;
     for (oy = 0; oy < p->oh; ++oy) {
       const int32_t iy0 = oy * p->stride_h - p->pad_top;
-      const int32_t ky0 = lo_valid(iy0, p->dil_h), ky1 = hi_valid(iy0, p->dil_h, p->kh, p->h);
+      const int32_t ky0 = tinyc_window_first(iy0, p->dil_h);
+      const int32_t ky1 = tinyc_window_end(iy0, p->dil_h, p->kh, p->h);
       for (ox = 0; ox < p->ow; ++ox) {
         const int32_t ix0 = ox * p->stride_w - p->pad_left;
-        const int32_t kx0 = lo_valid(ix0, p->dil_w), kx1 = hi_valid(ix0, p->dil_w, p->kw, p->w);
+        const int32_t kx0 = tinyc_window_first(ix0, p->dil_w);
+        const int32_t kx1 = tinyc_window_end(ix0, p->dil_w, p->kw, p->w);
         float best = -3.402823466e+38f;
         for (ky = ky0; ky < ky1; ++ky) {
           const float *xr = xc + (size_t)(iy0 + ky * p->dil_h) * p->w;
@@ -48,10 +39,12 @@ void tinyc_avgpool2d_f32(const float *restrict X, float *restrict Y, const tinyc
     float *yc = Y + (size_t)c * p->oh * p->ow;
     for (oy = 0; oy < p->oh; ++oy) {
       const int32_t iy0 = oy * p->stride_h - p->pad_top;
-      const int32_t ky0 = lo_valid(iy0, p->dil_h), ky1 = hi_valid(iy0, p->dil_h, p->kh, p->h);
+      const int32_t ky0 = tinyc_window_first(iy0, p->dil_h);
+      const int32_t ky1 = tinyc_window_end(iy0, p->dil_h, p->kh, p->h);
       for (ox = 0; ox < p->ow; ++ox) {
         const int32_t ix0 = ox * p->stride_w - p->pad_left;
-        const int32_t kx0 = lo_valid(ix0, p->dil_w), kx1 = hi_valid(ix0, p->dil_w, p->kw, p->w);
+        const int32_t kx0 = tinyc_window_first(ix0, p->dil_w);
+        const int32_t kx1 = tinyc_window_end(ix0, p->dil_w, p->kw, p->w);
         float acc = 0.0f;
         int32_t count;
         for (ky = ky0; ky < ky1; ++ky) {
@@ -61,10 +54,11 @@ void tinyc_avgpool2d_f32(const float *restrict X, float *restrict Y, const tinyc
         if (p->count_include_pad) {
           /* window clipped to the padded input, in units of taps */
           const int32_t ylim = p->h + p->pad_bottom, xlim = p->w + p->pad_right;
-          const int32_t ny = hi_valid(iy0 + p->pad_top, p->dil_h, p->kh, ylim + p->pad_top) -
-                             lo_valid(iy0 + p->pad_top, p->dil_h);
-          const int32_t nx = hi_valid(ix0 + p->pad_left, p->dil_w, p->kw, xlim + p->pad_left) -
-                             lo_valid(ix0 + p->pad_left, p->dil_w);
+          const int32_t py = iy0 + p->pad_top, px = ix0 + p->pad_left;
+          const int32_t ny = tinyc_window_end(py, p->dil_h, p->kh, ylim + p->pad_top) -
+                             tinyc_window_first(py, p->dil_h);
+          const int32_t nx = tinyc_window_end(px, p->dil_w, p->kw, xlim + p->pad_left) -
+                             tinyc_window_first(px, p->dil_w);
           count = ny * nx;
         } else {
           count = (ky1 - ky0) * (kx1 - kx0);

@@ -6,17 +6,6 @@
 
 #include "tinyc_fixedpoint.h"
 
-static int32_t first_valid(int32_t start, int32_t dil) {
-  return start >= 0 ? 0 : (-start + dil - 1) / dil;
-}
-
-static int32_t end_valid(int32_t start, int32_t dil, int32_t k, int32_t size) {
-  int32_t e;
-  if (start >= size) return 0;
-  e = (size - 1 - start) / dil + 1;
-  return e < k ? e : k;
-}
-
 void tinyc_conv2d_s8(const int8_t *restrict X, const int8_t *restrict W,
                      const int32_t *restrict B, int8_t *restrict Y, const tinyc_qconv_params *p) {
   const int32_t cg = p->c / p->group, mg = p->m / p->group;
@@ -30,12 +19,12 @@ void tinyc_conv2d_s8(const int8_t *restrict X, const int8_t *restrict W,
         int8_t *ym = Y + ((size_t)n * p->m + m) * p->oh * p->ow;
         for (oy = 0; oy < p->oh; ++oy) {
           const int32_t iy0 = oy * p->stride_h - p->pad_top;
-          const int32_t ky0 = first_valid(iy0, p->dil_h);
-          const int32_t ky1 = end_valid(iy0, p->dil_h, p->kh, p->h);
+          const int32_t ky0 = tinyc_window_first(iy0, p->dil_h);
+          const int32_t ky1 = tinyc_window_end(iy0, p->dil_h, p->kh, p->h);
           for (ox = 0; ox < p->ow; ++ox) {
             const int32_t ix0 = ox * p->stride_w - p->pad_left;
-            const int32_t kx0 = first_valid(ix0, p->dil_w);
-            const int32_t kx1 = end_valid(ix0, p->dil_w, p->kw, p->w);
+            const int32_t kx0 = tinyc_window_first(ix0, p->dil_w);
+            const int32_t kx1 = tinyc_window_end(ix0, p->dil_w, p->kw, p->w);
             int32_t acc = bias;
             for (c = 0; c < cg; ++c) {
               const int8_t *xc = X + (((size_t)n * p->c + (size_t)g * cg + c) * p->h) * p->w;
@@ -71,12 +60,12 @@ void tinyc_depthwise_conv2d_s8(const int8_t *restrict X, const int8_t *restrict 
       int8_t *ym = Y + ((size_t)n * p->m + m) * p->oh * p->ow;
       for (oy = 0; oy < p->oh; ++oy) {
         const int32_t iy0 = oy * p->stride_h - p->pad_top;
-        const int32_t ky0 = first_valid(iy0, p->dil_h);
-        const int32_t ky1 = end_valid(iy0, p->dil_h, p->kh, p->h);
+        const int32_t ky0 = tinyc_window_first(iy0, p->dil_h);
+        const int32_t ky1 = tinyc_window_end(iy0, p->dil_h, p->kh, p->h);
         for (ox = 0; ox < p->ow; ++ox) {
           const int32_t ix0 = ox * p->stride_w - p->pad_left;
-          const int32_t kx0 = first_valid(ix0, p->dil_w);
-          const int32_t kx1 = end_valid(ix0, p->dil_w, p->kw, p->w);
+          const int32_t kx0 = tinyc_window_first(ix0, p->dil_w);
+          const int32_t kx1 = tinyc_window_end(ix0, p->dil_w, p->kw, p->w);
           int32_t acc = bias;
           for (ky = ky0; ky < ky1; ++ky) {
             const int8_t *xr = xc + (size_t)(iy0 + ky * p->dil_h) * p->w;
@@ -109,12 +98,12 @@ void tinyc_dwconv2d_stream_s8(const int8_t *X, const int8_t *restrict W,
       int8_t *yk = Y + plane * out_plane;
       for (oy = 0; oy < p->oh; ++oy) {
         const int32_t iy0 = oy * p->stride_h - p->pad_top;
-        const int32_t ky0 = first_valid(iy0, p->dil_h);
-        const int32_t ky1 = end_valid(iy0, p->dil_h, p->kh, p->h);
+        const int32_t ky0 = tinyc_window_first(iy0, p->dil_h);
+        const int32_t ky1 = tinyc_window_end(iy0, p->dil_h, p->kh, p->h);
         for (ox = 0; ox < p->ow; ++ox) {
           const int32_t ix0 = ox * p->stride_w - p->pad_left;
-          const int32_t kx0 = first_valid(ix0, p->dil_w);
-          const int32_t kx1 = end_valid(ix0, p->dil_w, p->kw, p->w);
+          const int32_t kx0 = tinyc_window_first(ix0, p->dil_w);
+          const int32_t kx1 = tinyc_window_end(ix0, p->dil_w, p->kw, p->w);
           int32_t acc = bias;
           for (ky = ky0; ky < ky1; ++ky) {
             const int8_t *xr = xc + (size_t)(iy0 + ky * p->dil_h) * p->w;
@@ -167,15 +156,15 @@ static void conv_row(const int8_t *X, const int8_t *restrict W, const int32_t *r
                      int8_t *restrict out, const tinyc_qconv_params *p, int32_t oy) {
   const size_t filter = (size_t)p->c * p->kh * p->kw;
   const int32_t iy0 = oy * p->stride_h - p->pad_top;
-  const int32_t ky0 = first_valid(iy0, p->dil_h);
-  const int32_t ky1 = end_valid(iy0, p->dil_h, p->kh, p->h);
+  const int32_t ky0 = tinyc_window_first(iy0, p->dil_h);
+  const int32_t ky1 = tinyc_window_end(iy0, p->dil_h, p->kh, p->h);
   int32_t m, ox, c, ky, kx;
   for (m = 0; m < p->m; ++m) {
     const int8_t *wm = W + (size_t)m * filter;
     for (ox = 0; ox < p->ow; ++ox) {
       const int32_t ix0 = ox * p->stride_w - p->pad_left;
-      const int32_t kx0 = first_valid(ix0, p->dil_w);
-      const int32_t kx1 = end_valid(ix0, p->dil_w, p->kw, p->w);
+      const int32_t kx0 = tinyc_window_first(ix0, p->dil_w);
+      const int32_t kx1 = tinyc_window_end(ix0, p->dil_w, p->kw, p->w);
       int32_t acc = B ? B[m] : 0;
       for (c = 0; c < p->c; ++c) {
         const int8_t *xc = X + (size_t)c * p->h * p->w;

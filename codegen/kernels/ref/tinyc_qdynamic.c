@@ -3,17 +3,6 @@
 
 #include "tinyc_act.h"
 
-static int32_t first_valid(int32_t start, int32_t dil) {
-  return start >= 0 ? 0 : (-start + dil - 1) / dil;
-}
-
-static int32_t end_valid(int32_t start, int32_t dil, int32_t k, int32_t size) {
-  int32_t e;
-  if (start >= size) return 0;
-  e = (size - 1 - start) / dil + 1;
-  return e < k ? e : k;
-}
-
 static float epilogue(int32_t acc, float x_scale, float w_scale, const float *B, int32_t m,
                       const tinyc_act *act) {
   const float s = x_scale * w_scale;
@@ -37,12 +26,12 @@ void tinyc_conv2d_u8s8_f32(const uint8_t *restrict X, const float *x_scale,
         float *ym = Y + ((size_t)n * p->m + m) * p->oh * p->ow;
         for (oy = 0; oy < p->oh; ++oy) {
           const int32_t iy0 = oy * p->stride_h - p->pad_top;
-          const int32_t ky0 = first_valid(iy0, p->dil_h);
-          const int32_t ky1 = end_valid(iy0, p->dil_h, p->kh, p->h);
+          const int32_t ky0 = tinyc_window_first(iy0, p->dil_h);
+          const int32_t ky1 = tinyc_window_end(iy0, p->dil_h, p->kh, p->h);
           for (ox = 0; ox < p->ow; ++ox) {
             const int32_t ix0 = ox * p->stride_w - p->pad_left;
-            const int32_t kx0 = first_valid(ix0, p->dil_w);
-            const int32_t kx1 = end_valid(ix0, p->dil_w, p->kw, p->w);
+            const int32_t kx0 = tinyc_window_first(ix0, p->dil_w);
+            const int32_t kx1 = tinyc_window_end(ix0, p->dil_w, p->kw, p->w);
             int32_t acc = 0;
             for (c = 0; c < cg; ++c) {
               const uint8_t *xc = X + (((size_t)n * p->c + (size_t)g * cg + c) * p->h) * p->w;

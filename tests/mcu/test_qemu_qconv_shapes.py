@@ -1,0 +1,99 @@
+"""The int8 Cortex-M4 kernels' special paths, on the core itself, bit-exact with the
+interpreter: small models built here so that each path the example models do not all
+reach runs under QEMU -- small depthwise planes with odd widths, no / uneven padding and
+row stride 2 (copied padded plane, pairs of outputs), reductions not a multiple of four,
+odd channel and pixel counts (one channel x four pixels, its tails), the long-reduction
+two-channel path, the plain loop past the column buffer, and Add's SMMULR form with
+different input scales. The host variant tests (test_qkernels_host.py) cannot see these:
+the inner loops are DSP assembly there."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from tinyc.compiler import Options, load_model, optimize
+from tinyc.interp import run_graph
+from tinyc.mcu.validate import run_on_mcu
+
+
+def conv(name: str, x: str, y: str, cin: int, cout: int, k: int, group: int = 1,
+         pads: tuple[int, int, int, int] = (0, 0, 0, 0), strides: tuple[int, int] = (1, 1),
+         seed: int = 0) -> tuple[onnx.NodeProto, list[onnx.TensorProto]]:
+    rng = np.random.default_rng(seed)
+    w = rng.standard_normal((cout, cin // group, k, k)).astype(np.float32) * 0.3
+    b = rng.standard_normal(cout).astype(np.float32) * 0.1
+    node = helper.make_node("Conv", [x, f"{name}_w", f"{name}_b"], [y], name=name, group=group,
+                            kernel_shape=[k, k], pads=list(pads), strides=list(strides))
+    return node, [numpy_helper.from_array(w, f"{name}_w"), numpy_helper.from_array(b, f"{name}_b")]
+
+
+def model(shape: tuple[int, ...], layers: list[tuple[onnx.NodeProto, list]], out: str,
+          extra: list[onnx.NodeProto] | None = None) -> onnx.ModelProto:
+    nodes = [n for n, _ in layers] + (extra or [])
+    inits = [t for _, ts in layers for t in ts]
+    graph = helper.make_graph(nodes, "shapes",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(shape))],
+                              [helper.make_tensor_value_info(out, TensorProto.FLOAT, None)], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def relu(x: str, y: str) -> onnx.NodeProto:
+    return helper.make_node("Relu", [x], [y], name=f"relu_{y}")
+
+
+def dw_chain(c: int, h: int, w: int, pads: tuple[int, int, int, int],
+             strides: tuple[int, int]) -> onnx.ModelProto:
+    """pointwise -> depthwise 3x3 -> pointwise, so the depthwise can also run in place"""
+    return model((1, c, h, w), [
+        conv("pw0", "x", "a", c, c, 1, seed=1),
+        conv("dw", "ar", "b", c, c, 3, group=c, pads=pads, strides=strides, seed=2),
+        conv("pw1", "br", "y", c, 6, 1, seed=3),
+    ], "y", [relu("a", "ar"), relu("b", "br")])
+
+
+CASES = {
+    "dw_same_odd_width": dw_chain(8, 9, 5, (1, 1, 1, 1), (1, 1)),
+    "dw_valid": dw_chain(4, 9, 6, (0, 0, 0, 0), (1, 1)),
+    "dw_uneven_pads": dw_chain(4, 7, 7, (2, 1, 0, 2), (1, 1)),
+    "dw_row_stride_2": dw_chain(4, 11, 5, (1, 1, 1, 1), (2, 1)),
+    "dense_k27_odd_channels": model((1, 3, 9, 7), [conv("c", "x", "y", 3, 5, 3, pads=(1, 1, 1, 1))],
+                                    "y"),
+    "pointwise_odd_pixels": model((1, 6, 5, 3), [conv("c", "x", "y", 6, 7, 1)], "y"),
+    "long_reduction_pairs": model((1, 64, 5, 5), [conv("c", "x", "y", 64, 5, 3, pads=(1, 1, 1, 1))],
+                                  "y"),
+    "past_the_column": model((1, 70, 4, 4), [conv("c", "x", "y", 70, 3, 3, pads=(1, 1, 1, 1))],
+                             "y"),
+    "add_two_scales": model((1, 4, 6, 6), [
+        conv("c0", "x", "a", 4, 4, 1, seed=4),
+        conv("c1", "x", "b", 4, 4, 3, pads=(1, 1, 1, 1), seed=5),
+    ], "y", [helper.make_node("Mul", ["b", "k"], ["bk"], name="scale"),
+             helper.make_node("Add", ["a", "bk"], ["s"], name="add"), relu("s", "y")]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_int8_kernel_path_on_cortex_m4(mcu_tools: None, name: str, tmp_path: Path) -> None:
+    proto = CASES[name]
+    if name == "add_two_scales":  # one branch 8x larger: the Add inputs' scales differ
+        proto.graph.initializer.append(numpy_helper.from_array(np.array(8.0, np.float32), "k"))
+    path = tmp_path / f"{name}.onnx"
+    onnx.save(proto, path)
+    shape = tuple(d.dim_value for d in proto.graph.input[0].type.tensor_type.shape.dim)
+    rng = np.random.default_rng(11)
+    calib = tmp_path / "calib.npy"
+    np.save(calib, rng.standard_normal((6, *shape[1:])).astype(np.float32))
+    options = Options(target="cortex-m4", quantize="int8", calib=str(calib))
+    graph, _ = optimize(load_model(path, options), options)
+    x = rng.standard_normal(shape).astype(np.float32)
+    result, host = run_on_mcu(graph, options, name.replace("_", ""), [x], tmp_path / "out",
+                              host_check=True)
+    assert host is not None
+    expected = run_graph(graph, {graph.inputs[0].name: x})
+    for got, h, e in zip(result.run.outputs, host, expected, strict=True):
+        np.testing.assert_array_equal(got, h)
+        np.testing.assert_array_equal(got, np.asarray(e).reshape(got.shape))
