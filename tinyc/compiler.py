@@ -18,6 +18,7 @@ from tinyc.ir.verify import verify
 from tinyc.mcu.targets import get_target
 from tinyc.memory import ArenaPlan, plan_memory
 from tinyc.passes import PassContext, PassManager, pipeline_for
+from tinyc.passes.manager import split_after_quantization
 
 
 @dataclass
@@ -76,7 +77,7 @@ def load_model(path: str | Path, options: Options) -> Graph:
 def optimize(graph: Graph, options: Options) -> tuple[Graph, PassContext]:
     """Run the pass pipeline chosen by the options; the context holds IR dumps and stats."""
     ctx = PassContext(verify_each=options.verify_each, print_ir_after=options.print_ir_after)
-    passes = pipeline_for(options.opt_level, options.passes)
+    passes, late = split_after_quantization(pipeline_for(options.opt_level, options.passes))
     graph = PassManager(passes).run(graph, ctx)
     from tinyc.prune.driver import prune_graph, sparsify_graph
 
@@ -85,7 +86,9 @@ def optimize(graph: Graph, options: Options) -> tuple[Graph, PassContext]:
         from tinyc.quant.driver import quantize_graph
 
         graph = quantize_graph(graph, options, ctx)
-    graph = sparsify_graph(graph, options, ctx)  # last: per-layer dense or sparse weights
+    graph = sparsify_graph(graph, options, ctx)  # per-layer dense or sparse weights
+    if late:  # passes that need the final interface (fuse-qboundary)
+        graph = PassManager(late).run(graph, ctx)
     verify(graph)
     return graph, ctx
 

@@ -1,7 +1,7 @@
 """The int8 Cortex-M4 kernels' special paths, on the core itself, bit-exact with the
 interpreter: small models built here so that each path the example models do not all
 reach runs under QEMU -- small depthwise planes with odd widths, no / uneven padding and
-row stride 2 (copied padded plane, pairs of outputs), reductions not a multiple of four,
+strides 2 (copied padded plane, pairs or single outputs), reductions not a multiple of four,
 odd channel and pixel counts (one channel x four pixels, its tails), the long-reduction
 two-channel path, the plain loop past the column buffer, and Add's SMMULR form with
 different input scales. The host variant tests (test_qkernels_host.py) cannot see these:
@@ -61,6 +61,8 @@ CASES = {
     "dw_valid": dw_chain(4, 9, 6, (0, 0, 0, 0), (1, 1)),
     "dw_uneven_pads": dw_chain(4, 7, 7, (2, 1, 0, 2), (1, 1)),
     "dw_row_stride_2": dw_chain(4, 11, 5, (1, 1, 1, 1), (2, 1)),
+    "dw_stride_2": dw_chain(4, 9, 8, (1, 1, 1, 1), (2, 2)),
+    "dw_stride_2_valid": dw_chain(4, 7, 7, (0, 0, 0, 0), (2, 2)),
     "dense_k27_odd_channels": model((1, 3, 9, 7), [conv("c", "x", "y", 3, 5, 3, pads=(1, 1, 1, 1))],
                                     "y"),
     "pointwise_odd_pixels": model((1, 6, 5, 3), [conv("c", "x", "y", 6, 7, 1)], "y"),

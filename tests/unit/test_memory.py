@@ -371,3 +371,72 @@ def test_cli_plan_explain_and_json(capsys: pytest.CaptureFixture[str]) -> None:
     data = json.loads(capsys.readouterr().out)
     assert data["arena_bytes"] == 32512 and len(data["steps"]) == 13
     assert {b["kind"] for b in data["buffers"]} == {"tensor", "scratch"}
+
+
+# -- per-node workspace (OpDef.workspace) -------------------------------------------------
+
+
+@pytest.fixture
+def conv_workspace(monkeypatch: pytest.MonkeyPatch) -> Callable[[dict[str, int]], None]:
+    """Give Conv nodes, by name, a workspace of so many bytes (this test only)."""
+    from tinyc.ops import get_op
+
+    def give(sizes: dict[str, int]) -> None:
+        monkeypatch.setattr(get_op("Conv"), "workspace", lambda node: sizes.get(node.name, 0))
+
+    return give
+
+
+def test_workspace_is_a_buffer_live_at_its_step_only(
+    conv_workspace: Callable[[dict[str, int]], None],
+) -> None:
+    """chain() with 48 B of workspace at step 1: that step holds b over a (1024), the
+    row scratch (256) and the workspace, 1328 B; step 2 is unchanged at 1280. The flat
+    (no reuse) figure counts the workspace too."""
+    conv_workspace({"n1": 48})
+    graph = chain()
+    plan = plan_memory(graph, align=16)
+    assert plan.size == 1328
+    assert plan.stats.activations == 3072 + 48
+    assert set(plan.workspace) == {1}
+    off = plan.workspace[1]
+    assert off % 16 == 0 and off + 48 <= plan.size
+    (req,) = [r for r in plan.reqs if r.name == "work@1"]
+    assert (req.size, req.first, req.last) == (48, 1, 1)
+    verify_plan(graph, plan)
+    data = report_data(graph, plan)
+    (buf,) = [b for b in data["buffers"] if b["kind"] == "workspace"]
+    assert (buf["offset"], buf["size"]) == (off, 48)
+    assert [s["workspace"] for s in data["steps"]] == [0, 48, 0, 0]
+    assert "work@1 (workspace of step 1)" in render_ascii(data)
+
+
+def test_workspace_reaches_the_kernel_and_moves_the_schedule(
+    conv_workspace: Callable[[dict[str, int]], None],
+) -> None:
+    """The emitter hands the kernel its workspace; the scheduler counts it at its step."""
+    from tinyc.backend.context import EmitContext
+    from tinyc.memory import build_storages, memory_profile
+
+    conv_workspace({"n1": 40})
+    graph = chain()
+    plan = plan_memory(graph, align=16)
+    ctx = EmitContext(graph, plan, "t")
+    assert ctx.workspace(graph.nodes[1]) == f"(&tinyc_arena.i8[{plan.workspace[1]}])"
+    assert ctx.workspace(graph.nodes[0]) == "NULL"
+    storages = build_storages(graph, 16)
+    assert storages.workspaces == {1: 40}
+    assert memory_profile(storages, [0, 1, 2, 3])[1] == 2048 + 40  # a and b, plus it
+
+
+def test_verifier_rejects_missing_shared_or_unasked_workspace(
+    conv_workspace: Callable[[dict[str, int]], None],
+) -> None:
+    conv_workspace({"n1": 32})
+    graph = chain()
+    plan = plan_memory(graph)
+    _tampered(graph, workspace={})  # asked for, not planned
+    _tampered(graph, workspace={**plan.workspace, 2: plan.workspace[1]})  # not asked for
+    _tampered(graph, workspace={1: plan.offsets["v1"]})  # over b, live at that step
+    _tampered(graph, workspace={1: plan.workspace[1] + 4})  # misaligned
+    _tampered(graph, workspace={1: plan.size - 16})  # past the end of the arena

@@ -5,7 +5,8 @@ Pointers are C expressions: graph inputs and outputs are the `NAME_run` paramete
 constants are `static const` arrays, everything else is an offset into the arena union
 (typed member access, so no pointer punning is needed). The memory plan decides the
 offsets: a view (Reshape & co.) points at its source's bytes, so copying it is a no-op, and
-a node the plan runs in place finds its overlap and scratch through `overlap`/`scratch`.
+a node the plan runs in place finds its overlap and scratch through `overlap`/`scratch`,
+and a node whose op asks for a workspace finds it through `workspace`.
 With an external arena the union is the caller's, reached through the `tinyc_arena` pointer.
 """
 
@@ -127,6 +128,14 @@ class EmitContext:
         if index not in self.plan.scratch:
             return "NULL"
         return self._arena_ptr(dtype, self.plan.scratch[index])
+
+    def workspace(self, node: Node, dtype: DType = DType.I8) -> str:
+        """Pointer to the workspace the plan reserved for `node` (`OpDef.workspace` bytes,
+        live while the node runs), or NULL when its op asked for none."""
+        index = self._node_index[id(node)]
+        if index not in self.plan.workspace:
+            return "NULL"
+        return self._arena_ptr(dtype, self.plan.workspace[index])
 
     def const_ptr(self, value: Value) -> str:
         """The `static const` array of a constant, even when it is also a graph output."""

@@ -54,6 +54,8 @@ ARENA_MODES = ("static", "external")
 
 #: kernel families whose header includes other families' headers (for their records)
 _HEADER_DEPS = {"inplace": ("conv", "gemm")}
+#: kernel families built on other families' kernels: those are copied (and linked) too
+_FAMILY_DEPS = {"qboundary": ("qconv", "qfc")}
 
 
 def generate_c(
@@ -75,6 +77,8 @@ def generate_c(
         ctx.comment(f"{node.op} {node.name}: {outs} = ({ins})")
         get_op(node.op).emit(node, ctx)
     _emit_output_copies(graph, ctx)
+    for family in sorted(ctx.families):
+        ctx.families.update(_FAMILY_DEPS.get(family, ()))
 
     out = GeneratedC(cname, arena_size=plan.size)
     out.weight_bytes = sum(c.type.nbytes for c in graph.constants if c.uses)

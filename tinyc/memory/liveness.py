@@ -16,6 +16,10 @@ Overlaps. A node may declare `BlockStream`/`PlaneStream` (its kernel can write i
 over an input as long as the writes stay behind the reads). The planner may use it when the
 input's storage dies at that node and both storages are plain (just the value and its
 views); the kernel then needs `scratch` bytes at that one step, planned like a tensor.
+
+Workspace. A node whose op asks for `OpDef.workspace` bytes (a kernel that stages part of
+a tensor, e.g. the float-boundary int8 kernels) gets a buffer of its own live only at that
+node's step, whatever the plan; unlike overlap scratch it never depends on a choice.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ from tinyc.ops import get_op
 from tinyc.ops.registry import Alias, BlockStream, PlaneStream
 
 Overlap = BlockStream | PlaneStream
+#: least alignment of a node workspace (a kernel may keep int32, float or double there)
+WORKSPACE_ALIGN = 8
 
 
 @dataclass(frozen=True)
@@ -78,6 +84,10 @@ class Storages:
     of_value: dict[str, Storage]
     #: per node index, the overlaps its op declares that are usable, in preference order
     choices: dict[int, list[OverlapChoice]]
+    #: per node index, the workspace bytes its kernel needs (only nodes that need some)
+    workspaces: dict[int, int] = field(default_factory=dict)
+    #: the plan's alignment (workspaces get at least `WORKSPACE_ALIGN`)
+    align: int = 16
 
     @property
     def arena(self) -> list[Storage]:
@@ -195,7 +205,13 @@ def build_storages(graph: Graph, align: int = 16) -> Storages:
                 choices.setdefault(i, []).append(
                     OverlapChoice(i, beh, of_value[x.name].name, dst)
                 )
-    return Storages(graph, items, of_value, choices)
+    return Storages(graph, items, of_value, choices, node_workspaces(graph), align)
+
+
+def node_workspaces(graph: Graph) -> dict[int, int]:
+    """Node index -> workspace bytes its op asks for, for the nodes that ask."""
+    sizes = {i: get_op(n.op).workspace(n) for i, n in enumerate(graph.nodes)}
+    return {i: b for i, b in sizes.items() if b > 0}
 
 
 def _overlap_usable(node: Node, x: Value, classes: dict[int, _Class]) -> bool:
@@ -250,16 +266,33 @@ def scratch_name(node: int) -> str:
     return f"scratch@{node}"
 
 
+def workspace_name(node: int) -> str:
+    return f"work@{node}"
+
+
+def workspace_requests(
+    workspaces: dict[int, int], step: dict[int, int], align: int
+) -> list[BufferReq]:
+    """One buffer per node workspace, live at that node's step only, aligned for any
+    scalar type a kernel may keep there."""
+    return [
+        BufferReq(workspace_name(n), size, step[n], step[n], max(align, WORKSPACE_ALIGN))
+        for n, size in sorted(workspaces.items())
+    ]
+
+
 def buffer_requests(
     storages: Storages, life: Lifetimes, overlaps: Iterable[OverlapChoice] = ()
 ) -> tuple[list[BufferReq], dict[tuple[str, str], Overlap]]:
-    """The arena buffers (one per arena storage, plus the scratch of each used overlap)
-    and the overlap rules between them, keyed (input buffer, output buffer)."""
+    """The arena buffers (one per arena storage, each node workspace, and the scratch of
+    each used overlap) and the overlap rules between them, keyed (input buffer, output
+    buffer)."""
     reqs = [
         BufferReq(st.name, st.size, life.first[st.name], life.last[st.name], st.align)
         for st in storages.arena
         if st.name in life.first
     ]
+    reqs += workspace_requests(storages.workspaces, life.step, storages.align)
     allow: dict[tuple[str, str], Overlap] = {}
     for choice in overlaps:
         allow[(choice.src, choice.dst)] = choice.behavior
@@ -272,7 +305,8 @@ def buffer_requests(
 
 def flat_requests(graph: Graph, order: Sequence[int], align: int = 16) -> list[BufferReq]:
     """Every arena tensor its own buffer, no views, no overlap: TFLite Micro's view of the
-    same schedule, the baseline the benchmarks compare against."""
+    same schedule, the baseline the benchmarks compare against. Node workspaces are
+    buffers too (every kernel gets the scratch it needs in any plan)."""
     step = {id(graph.nodes[n]): s for s, n in enumerate(order)}
     homes = _io_homes(graph)
     reqs = []
@@ -284,7 +318,8 @@ def flat_requests(graph: Graph, order: Sequence[int], align: int = 16) -> list[B
             last = max((step[id(u.node)] for u in out.uses if id(u.node) in step), default=first)
             reqs.append(BufferReq(out.name, out.type.nbytes, first, last,
                                   max(align, out.dtype.itemsize)))
-    return reqs
+    steps = {n: s for s, n in enumerate(order)}
+    return reqs + workspace_requests(node_workspaces(graph), steps, align)
 
 
 def arena_values(graph: Graph) -> list[Value]:

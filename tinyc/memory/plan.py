@@ -10,6 +10,8 @@ kernels run in place, and the proof that it is safe.
 3. Variants of the problem on those schedules: views only; views plus the overlaps that
    save bytes; views plus every usable overlap; and each schedule flat (every tensor its
    own buffer, TFLite Micro's problem), so the result never loses to greedy-by-size.
+   Node workspaces (`OpDef.workspace`) are buffers of their own in every variant, live at
+   their node's step only.
 4. Every offset strategy of `algos.ALGORITHMS` on every variant; the smallest arena wins,
    ties keep the earlier try (fewer overlaps, simpler strategy). Strategies stop early
    once a variant's live-bytes floor is reached.
@@ -35,6 +37,7 @@ from tinyc.memory.liveness import (
     flat_requests,
     lifetimes,
     overlap_gain,
+    workspace_name,
 )
 from tinyc.memory.schedule import schedule
 
@@ -80,6 +83,8 @@ class ArenaPlan:
     overlaps: dict[int, Overlap] = field(default_factory=dict)
     #: node index -> byte offset of that node's scratch (size: the overlap's `scratch`)
     scratch: dict[int, int] = field(default_factory=dict)
+    #: node index -> byte offset of that node's workspace (size: `OpDef.workspace`)
+    workspace: dict[int, int] = field(default_factory=dict)
     variant: str = ""
     stats: PlanStats = field(default_factory=PlanStats)
 
@@ -193,10 +198,13 @@ def _assemble(
     value_offsets: dict[str, int] = {}
     homes: dict[str, tuple[str, int]] = {}
     buffer_of: dict[str, str] = {}
+    work_buffers = {workspace_name(n): n for n in storages.workspaces}
+    workspace = {n: offsets[name] for name, n in work_buffers.items()}
     if var.flat:
         for r in var.reqs:
-            value_offsets[r.name] = offsets[r.name]
-            buffer_of[r.name] = r.name
+            if r.name not in work_buffers:
+                value_offsets[r.name] = offsets[r.name]
+                buffer_of[r.name] = r.name
     else:
         for st in storages.items:
             for member, off in st.members.items():
@@ -232,18 +240,21 @@ def _assemble(
         buffer_of=buffer_of,
         overlaps=overlaps,
         scratch=scratch,
+        workspace=workspace,
         variant=var.name,
     )
 
 
 def buffer_offsets(plan: ArenaPlan) -> dict[str, int]:
-    """Offset of each placed buffer (storage or scratch) of the plan."""
+    """Offset of each placed buffer (storage, scratch or workspace) of the plan."""
     out: dict[str, int] = {}
     for value, buf in plan.buffer_of.items():
         out.setdefault(buf, plan.offsets[value])
         out[buf] = min(out[buf], plan.offsets[value])
     for node, off in plan.scratch.items():
         out[f"scratch@{node}"] = off
+    for node, off in plan.workspace.items():
+        out[workspace_name(node)] = off
     return out
 
 

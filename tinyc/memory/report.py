@@ -43,10 +43,11 @@ def report_data(graph: Graph, plan: ArenaPlan, name: str = "") -> dict[str, Any]
         members.setdefault(buf, []).append(value)
     buffers = []
     for r in sorted(plan.reqs, key=lambda r: (r.first, offs.get(r.name, 0), r.name)):
-        scratch = r.name.startswith("scratch@")
+        kind = ("scratch" if r.name.startswith("scratch@")
+                else "workspace" if r.name.startswith("work@") else "tensor")
         buffers.append({
             "name": r.name,
-            "kind": "scratch" if scratch else "tensor",
+            "kind": kind,
             "values": members.get(r.name, []),
             "offset": offs.get(r.name, 0),
             "size": r.size,
@@ -75,6 +76,7 @@ def report_data(graph: Graph, plan: ArenaPlan, name: str = "") -> dict[str, Any]
             "top": end,
             "overlap": _kind(plan, n),
             "scratch": plan.overlaps[n].scratch if n in plan.overlaps else 0,
+            "workspace": get_op(node.op).workspace(node) if n in plan.workspace else 0,
         })
     st = plan.stats
     return {
@@ -138,13 +140,16 @@ def render_ascii(data: dict[str, Any], width: int = 64) -> str:
                 for c in range(lo // cell, min((hi - 1) // cell, width - 1) + 1 if hi > lo else 0):
                     row[c] = "&"
         op = st["op"] + (f" ({st['overlap']})" if st["overlap"] else "")
+        op += f" +{st['workspace']}B work" if st["workspace"] else ""
         mark = "  <- peak" if st["step"] == data["peak_step"] else ""
         lines.append(
             f"{st['step']:>4}  {op[:22]:<22} {st['live_bytes']:>8}  |{''.join(row)}|{mark}"
         )
     lines.append("")
     for b in buffers:
-        what = ", ".join(f"%{v}" for v in b["values"]) or b["name"]
+        what = ", ".join(f"%{v}" for v in b["values"]) or (
+            f"{b['name']} (workspace of step {b['first']})" if b["kind"] == "workspace"
+            else b["name"])
         lines.append(f"  {sym[b['name']]} = {what}: {b['size']} B at {b['offset']}, "
                      f"steps {b['first']}-{b['last']}")
     return "\n".join(lines) + "\n"
@@ -157,7 +162,7 @@ PLOT_W, PLOT_H, MARGIN_L, MARGIN_B, MARGIN_T = 960, 420, 70, 40, 10
 
 def buffer_color(index: int, kind: str) -> str:
     """Fill colour of buffer `index`: well-separated hues, fixed lightness (hex RGB)."""
-    if kind == "scratch":
+    if kind in ("scratch", "workspace"):
         return "#7f7f7f"
     hue = (index * 0.381966) % 1.0
     r, g, b = colorsys.hls_to_rgb(hue, 0.55, 0.65)
@@ -259,7 +264,8 @@ def render_html(data: dict[str, Any]) -> str:
             f"<td class=\"l\">{e(st['node'])}</td><td class=\"l\">{e(_shapes(st['inputs']))}</td>"
             f"<td class=\"l\">{e(_shapes(st['outputs']))}</td><td>{st['macs']}</td>"
             f"<td>{st['params']}</td><td>{st['live_bytes']}</td>"
-            f"<td class=\"l\">{e(st['overlap'])}</td><td>{st['scratch'] or ''}</td></tr>"
+            f"<td class=\"l\">{e(st['overlap'])}</td>"
+            f"<td>{st['scratch'] + st['workspace'] or ''}</td></tr>"
         )
     payload = json.dumps(data, sort_keys=True).replace("</", "<\\/")
     return "\n".join([
@@ -278,7 +284,8 @@ def render_html(data: dict[str, Any]) -> str:
         "</p>",
         f"<p>plan: {e(data['variant'])} / {e(data['algorithm'])}, alignment {data['align']} B. "
         "Boxes are buffers (x: the schedule steps they are live, y: their bytes in the "
-        "arena); grey boxes are kernel scratch; the shaded column is the peak step.</p>",
+        "arena); grey boxes are kernel scratch and workspaces; the shaded column is the peak "
+        "step.</p>",
         _svg(data),
         "<table><thead><tr><th>step</th><th class=\"l\">op</th><th class=\"l\">node</th>"
         "<th class=\"l\">inputs</th><th class=\"l\">outputs</th><th>MACs</th><th>params</th>"

@@ -3,7 +3,8 @@
 Every topological order of the graph computes the same result, but not with the same
 memory: on a residual block, running the shortcut branch first or last decides which
 tensors are alive together. The peak of an order is the largest, over its steps, of the
-bytes live during that step (storages from `tinyc.memory.liveness`; with `inplace`, a node
+bytes live during that step (storages from `tinyc.memory.liveness`, plus the node's own
+workspace; with `inplace`, a node
 whose input dies there and may be overwritten by its output is credited the bytes it saves,
 net of its scratch).
 
@@ -14,8 +15,13 @@ minimal peak to reach S is the minimum, over the ready nodes n last run, of
 max(peak(S - n), bytes during n). States are expanded layer by layer (|S| = 0, 1, ...),
 ties broken by node index, so the result is deterministic. On a chain there is one state
 per layer; on a small branchy graph (ResNet blocks, random test graphs) a few hundred.
-When a layer grows beyond `beam` states, only the `beam` best (lowest peak, then fewest
-live bytes) are kept: the search turns into a beam-search heuristic and `exact` is False.
+When a layer grows beyond `beam` states, or its states have more ready nodes to try than
+`_TRIES_PER_STATE * beam` (a wide graph: each state fans out over many ready nodes, so
+the work grows with the width, not just the number of states), only the best states
+(lowest peak, then fewest live bytes) that fit both caps are kept: the search turns into
+a beam-search heuristic and `exact` is False. `Schedule.explored` counts the (state,
+node) steps tried, the search's work, which the caps bound by about
+n * `_TRIES_PER_STATE` * `beam`.
 
 The result never loses to the order the graph came in: when it is not strictly better,
 that order is kept, so straight chains (and ties) keep their order.
@@ -28,6 +34,15 @@ from dataclasses import dataclass
 
 from tinyc.memory.liveness import Storages, overlap_gain
 
+#: ready nodes a layer may try per state of its beam, on average: graphs with at most this
+#: many ready nodes per state are only ever capped by the state count, as before the cap
+_TRIES_PER_STATE = 4
+#: states a layer always keeps, however wide the graph
+_MIN_BEAM = 16
+
+#: one search layer: state -> (peak, live bytes after, ready nodes)
+_Layer = dict[int, tuple[int, int, tuple[int, ...]]]
+
 
 @dataclass(frozen=True)
 class Schedule:
@@ -39,6 +54,8 @@ class Schedule:
     profile: tuple[int, ...]
     #: True when the search was exhaustive (no beam pruning)
     exact: bool
+    #: (state, node) steps the search tried: its work, bounded by the beam caps
+    explored: int = 0
 
 
 class _Tables:
@@ -69,6 +86,8 @@ class _Tables:
                 self.produces[p].append(k)
             for t in sorted(st.touchers):
                 self.touches[t].append(k)
+        #: per node, the workspace bytes its kernel needs during its step
+        self.work = [storages.workspaces.get(i, 0) for i in range(self.n)]
         #: per node, (input storage, bytes saved) of its overlap choices, in preference order
         self.credits: list[list[tuple[int, int]]] = [[] for _ in range(self.n)]
         if inplace:
@@ -94,7 +113,7 @@ class _Tables:
         for k in self.touches[node]:
             if not self.touch[k] & ~after_done:
                 after -= self.size[k]
-        return during - credit, after
+        return during - credit + self.work[node], after
 
     def ready(self, done: int) -> list[int]:
         return [i for i in range(self.n) if not done >> i & 1 and self.deps[i] & ~done == 0]
@@ -124,14 +143,16 @@ def schedule(storages: Storages, inplace: bool = False, beam: int | None = None)
     if n == 0:
         return Schedule((), 0, (), True)
     if beam is None:
-        beam = max(16, min(512, 20_000 // n))
-    # state -> (peak, live after, ready nodes); parent: state -> (previous state, node)
-    layer: dict[int, tuple[int, int, tuple[int, ...]]] = {0: (0, 0, tuple(tables.ready(0)))}
+        beam = max(_MIN_BEAM, min(512, 20_000 // n))
+    # parent: state -> (previous state, node)
+    layer: _Layer = {0: (0, 0, tuple(tables.ready(0)))}
     parent: dict[int, tuple[int, int]] = {}
     exact = True
+    explored = 0
     for _ in range(n):
-        nxt: dict[int, tuple[int, int, tuple[int, ...]]] = {}
+        nxt: _Layer = {}
         for done, (peak, live, ready) in layer.items():
+            explored += len(ready)
             for node in ready:
                 during, after = tables.step(done, live, node)
                 state = done | 1 << node
@@ -147,11 +168,9 @@ def schedule(storages: Storages, inplace: bool = False, beam: int | None = None)
                     ready_t = best[2]
                 nxt[state] = (cand_peak, after, ready_t)
                 parent[state] = (done, node)
-        if len(nxt) > beam:
-            exact = False
-            kept = sorted(nxt, key=lambda s: (nxt[s][0], nxt[s][1], s))[:beam]
-            nxt = {s: nxt[s] for s in kept}
-        layer = nxt
+        kept = _prune(nxt, beam)
+        exact = exact and len(kept) == len(nxt)
+        layer = kept
     state = (1 << n) - 1
     order: list[int] = []
     while state:
@@ -160,5 +179,23 @@ def schedule(storages: Storages, inplace: bool = False, beam: int | None = None)
     order.reverse()
     found = _profile(tables, order)
     if max(found) < max(given_profile):
-        return Schedule(tuple(order), max(found), tuple(found), exact)
-    return Schedule(given, max(given_profile), tuple(given_profile), exact)
+        return Schedule(tuple(order), max(found), tuple(found), exact, explored)
+    return Schedule(given, max(given_profile), tuple(given_profile), exact, explored)
+
+
+def _prune(layer: _Layer, beam: int) -> _Layer:
+    """The best states of `layer` (lowest peak, then live bytes, then state) within both
+    caps: at most `beam` states, and at most `_TRIES_PER_STATE * beam` ready nodes among
+    them, so a wide layer keeps fewer states (never fewer than `_MIN_BEAM`)."""
+    tries = sum(len(ready) for _, _, ready in layer.values())
+    if len(layer) <= beam and tries <= _TRIES_PER_STATE * beam:
+        return layer
+    kept: _Layer = {}
+    budget = _TRIES_PER_STATE * beam
+    for state in sorted(layer, key=lambda s: (layer[s][0], layer[s][1], s)):
+        ready = layer[state][2]
+        if len(kept) >= beam or (len(kept) >= _MIN_BEAM and len(ready) > budget):
+            break
+        kept[state] = layer[state]
+        budget -= len(ready)
+    return kept

@@ -14,7 +14,10 @@ re-derives and checks:
   be views in one component, or be the input and output of a node the plan runs with an
   overlap that the op declares for that node, whose input is last read at that very step
   and whose placement delta the declared rule permits;
-- scratch: every overlap that needs scratch has it, sharing no byte with anything live.
+- scratch: every overlap that needs scratch has it, sharing no byte with anything live;
+- workspace: every node whose op asks for `OpDef.workspace` bytes has exactly that much,
+  aligned, inside the arena, sharing no byte with anything live at its step (and no node
+  has a workspace it did not ask for).
 
 `plan_memory` runs it on every plan, so every compile is checked; tests run it too.
 """
@@ -25,6 +28,7 @@ from dataclasses import dataclass
 
 from tinyc.errors import IRError
 from tinyc.ir import Graph, Value
+from tinyc.memory.liveness import WORKSPACE_ALIGN
 from tinyc.memory.plan import ArenaPlan
 from tinyc.ops import get_op
 from tinyc.ops.registry import Alias
@@ -143,6 +147,20 @@ def verify_plan(graph: Graph, plan: ArenaPlan) -> None:
     for n in plan.scratch:
         if n not in plan.overlaps:
             _fail(f"scratch planned for node {n}, which does not run in place")
+    for n, node in enumerate(nodes):
+        need = get_op(node.op).workspace(node)
+        if need <= 0:
+            if n in plan.workspace:
+                _fail(f"workspace planned for {node.op} '{node.name}', which asks for none")
+            continue
+        if n not in plan.workspace:
+            _fail(f"{node.op} '{node.name}' needs {need} B of workspace and has none")
+        off = plan.workspace[n]
+        if off < 0 or off + need > plan.size or off % max(plan.align, WORKSPACE_ALIGN):
+            _fail(f"workspace of {node.op} '{node.name}' at {off} (+{need}) is misplaced")
+        s = step[id(node)]
+        items.append(_Item(f"workspace of {node.op} '{node.name}'", 0, off, off + need, s, s,
+                           -1 - len(nodes) - n))
 
     for key, (space, off) in addr.items():
         v = ids[key]

@@ -16,6 +16,7 @@ from tinyc.ops import (  # noqa: F401  (imported for registration)
     norm,
     pad,
     pool,
+    qboundary,
     qinteger,
     quant,
     reduce,

@@ -119,10 +119,13 @@ class _QOp(OpDef):
 
 def channel_multipliers(node: Node, x: Value, w: Value, y: Value) -> tuple[np.ndarray, np.ndarray]:
     """Per output channel (q, shift) for s_x * s_w[c] / s_y."""
-    sx, _ = scale_zp(x, node)
-    sy, _ = scale_zp(y, node)
-    m = w.shape[0]
-    reals = sx * channel_scales(quant_of(w, node), m) / sy
+    return scale_multipliers(node, scale_zp(x, node)[0], w, scale_zp(y, node)[0])
+
+
+def scale_multipliers(node: Node, sx: float, w: Value, sy: float) -> tuple[np.ndarray, np.ndarray]:
+    """`channel_multipliers` from the two activation scales themselves (a fused boundary
+    node has no int8 value to carry one of them)."""
+    reals = sx * channel_scales(quant_of(w, node), w.shape[0]) / sy
     return quantize_multipliers(reals)
 
 
@@ -156,23 +159,9 @@ class QConv(_QOp):
         return _i8(node, (x.shape[0], w.shape[0]) + spatial)
 
     def reference(self, node: Node, inputs: list[np.ndarray | None]) -> list[np.ndarray]:
-        x, w = inputs[0], inputs[1]
-        assert x is not None and w is not None
-        b = inputs[2] if len(inputs) > 2 else None
-        xv, wv = node.inputs[0], node.inputs[1]
-        assert xv is not None and wv is not None
-        _weight_check(node, wv)
-        _, zx = scale_zp(xv, node)
-        _, zy = self.out(node)
-        a = node.attrs
-        acc = conv_reference(x.astype(np.int64) - zx, w.astype(np.int64), b, a["strides"],
-                             a["dilations"], a["pads"], a["group"], node.outputs[0].shape[2:],
-                             acc_dtype=np.int64)
-        _check_acc(acc, node)
-        q, s = channel_multipliers(node, xv, wv, node.outputs[0])
-        shape = (1, -1) + (1,) * (acc.ndim - 2)
-        lo, hi = _act(node)
-        return [requantize(acc, q.reshape(shape), s.reshape(shape), zy, lo, hi)]
+        xv = node.inputs[0]
+        assert xv is not None
+        return [qconv_int8(node, inputs, scale_zp(xv, node), self.out(node))]
 
     def macs(self, node: Node) -> int:
         return node.outputs[0].type.numel * int(np.prod(input_type(node, 1).shape[1:]))
@@ -218,15 +207,7 @@ class QConv(_QOp):
         x, w = node.inputs[0], node.inputs[1]
         b, y = node.input(2), node.outputs[0]
         assert x is not None and w is not None
-        _weight_check(node, w)
-        q, s = channel_multipliers(node, x, w, y)
-        _, zx = scale_zp(x, node)
-        _, zy = self.out(node)
-        mult = ctx.table(DType.I32, q, f"mult_{y.name}")
-        shift = ctx.table(DType.I32, s, f"shift_{y.name}")
-        lo, hi = _act(node)
-        fields = conv_geometry(x.shape, w.shape, y.shape, node.attrs) + [-zx, zy, lo, hi]
-        init = "{" + ", ".join(str(f) for f in fields) + f", {mult}, {shift}}}"
+        init = qconv_params_init(node, ctx, scale_zp(x, node), self.out(node))
         params = ctx.params("tinyc_qconv_params", init, f"qconv_{y.name}")
         bias = ctx.ptr(b) if b is not None else "NULL"
         if ctx.overlap(node) is not None:  # the planner placed y over x: the streaming form
@@ -234,9 +215,52 @@ class QConv(_QOp):
             ctx.call("qconv", f"tinyc_{fn}_stream_s8", ctx.ptr(x), ctx.ptr(w), bias, ctx.ptr(y),
                      ctx.scratch(node, DType.I8), params)
             return
-        depthwise = w.shape[1] == 1 and node.attrs["group"] > 1
-        fn = "tinyc_depthwise_conv2d_s8" if depthwise else "tinyc_conv2d_s8"
+        fn = "tinyc_depthwise_conv2d_s8" if qconv_depthwise(node) else "tinyc_conv2d_s8"
         ctx.call("qconv", fn, ctx.ptr(x), ctx.ptr(w), bias, ctx.ptr(y), params)
+
+
+def qconv_int8(node: Node, inputs: list[np.ndarray | None], xq: tuple[float, int],
+               yq: tuple[float, int]) -> np.ndarray:
+    """QConv's integer semantics on int8 `inputs` (x, w, b?), with the activations'
+    (scale, zero point) given: shared by QConv and its float-boundary fusion."""
+    x, w = inputs[0], inputs[1]
+    assert x is not None and w is not None
+    b = inputs[2] if len(inputs) > 2 else None
+    wv = node.inputs[1]
+    assert wv is not None
+    _weight_check(node, wv)
+    a = node.attrs
+    acc = conv_reference(x.astype(np.int64) - xq[1], w.astype(np.int64), b, a["strides"],
+                         a["dilations"], a["pads"], a["group"], node.outputs[0].shape[2:],
+                         acc_dtype=np.int64)
+    _check_acc(acc, node)
+    q, s = scale_multipliers(node, xq[0], wv, yq[0])
+    shape = (1, -1) + (1,) * (acc.ndim - 2)
+    lo, hi = _act(node)
+    return requantize(acc, q.reshape(shape), s.reshape(shape), yq[1], lo, hi)
+
+
+def qconv_depthwise(node: Node) -> bool:
+    """True when the node runs with tinyc_depthwise_conv2d_s8 (one input channel a group)."""
+    w = node.inputs[1]
+    assert w is not None
+    return w.shape[1] == 1 and node.attrs["group"] > 1
+
+
+def qconv_params_init(node: Node, ctx: EmitContext, xq: tuple[float, int],
+                      yq: tuple[float, int], y_shape: tuple[int, ...] | None = None) -> str:
+    """The `tinyc_qconv_params` initializer of a QConv-like node (multiplier and shift
+    tables emitted), from the activations' (scale, zero point)."""
+    x, w, y = node.inputs[0], node.inputs[1], node.outputs[0]
+    assert x is not None and w is not None
+    _weight_check(node, w)
+    q, s = scale_multipliers(node, xq[0], w, yq[0])
+    mult = ctx.table(DType.I32, q, f"mult_{y.name}")
+    shift = ctx.table(DType.I32, s, f"shift_{y.name}")
+    lo, hi = _act(node)
+    fields = conv_geometry(x.shape, w.shape, y_shape or y.shape, node.attrs)
+    fields += [-xq[1], yq[1], lo, hi]
+    return "{" + ", ".join(str(f) for f in fields) + f", {mult}, {shift}}}"
 
 
 @register_op
@@ -254,23 +278,9 @@ class QGemm(_QOp):
         return _i8(node, x.shape[:-1] + (w.shape[0],))
 
     def reference(self, node: Node, inputs: list[np.ndarray | None]) -> list[np.ndarray]:
-        x, w = inputs[0], inputs[1]
-        assert x is not None and w is not None
-        b = inputs[2] if len(inputs) > 2 else None
-        xv, wv = node.inputs[0], node.inputs[1]
-        assert xv is not None and wv is not None
-        _weight_check(node, wv)
-        _, zx = scale_zp(xv, node)
-        _, zy = self.out(node)
-        k = w.shape[1]
-        acc = (x.reshape(-1, k).astype(np.int64) - zx) @ w.astype(np.int64).T
-        if b is not None:
-            acc = acc + b.astype(np.int64).reshape(1, -1)
-        _check_acc(acc, node)
-        q, s = channel_multipliers(node, xv, wv, node.outputs[0])
-        lo, hi = _act(node)
-        y = requantize(acc, q.reshape(1, -1), s.reshape(1, -1), zy, lo, hi)
-        return [y.reshape(node.outputs[0].shape)]
+        xv = node.inputs[0]
+        assert xv is not None
+        return [qgemm_int8(node, inputs, scale_zp(xv, node), self.out(node))]
 
     def macs(self, node: Node) -> int:
         return node.outputs[0].type.numel * input_type(node, 1).shape[1]
@@ -285,16 +295,7 @@ class QGemm(_QOp):
         x, w = node.inputs[0], node.inputs[1]
         b, y = node.input(2), node.outputs[0]
         assert x is not None and w is not None
-        _weight_check(node, w)
-        q, s = channel_multipliers(node, x, w, y)
-        _, zx = scale_zp(x, node)
-        _, zy = self.out(node)
-        mult = ctx.table(DType.I32, q, f"mult_{y.name}")
-        shift = ctx.table(DType.I32, s, f"shift_{y.name}")
-        lo, hi = _act(node)
-        n, k = w.shape
-        fields = [x.type.numel // max(k, 1), k, n, -zx, zy, lo, hi]
-        init = "{" + ", ".join(str(f) for f in fields) + f", {mult}, {shift}}}"
+        init = qfc_params_init(node, ctx, scale_zp(x, node), self.out(node))
         params = ctx.params("tinyc_qfc_params", init, f"qfc_{y.name}")
         bias = ctx.ptr(b) if b is not None else "NULL"
         if ctx.overlap(node) is not None:  # the planner placed y over x: the streaming form
@@ -303,6 +304,42 @@ class QGemm(_QOp):
             return
         ctx.call("qfc", "tinyc_fully_connected_s8", ctx.ptr(x), ctx.ptr(w), bias, ctx.ptr(y),
                  params)
+
+
+def qgemm_int8(node: Node, inputs: list[np.ndarray | None], xq: tuple[float, int],
+               yq: tuple[float, int]) -> np.ndarray:
+    """QGemm's integer semantics on int8 `inputs` (x, w, b?), with the activations'
+    (scale, zero point) given: shared by QGemm and its float-boundary fusion."""
+    x, w = inputs[0], inputs[1]
+    assert x is not None and w is not None
+    b = inputs[2] if len(inputs) > 2 else None
+    wv = node.inputs[1]
+    assert wv is not None
+    _weight_check(node, wv)
+    k = w.shape[1]
+    acc = (x.reshape(-1, k).astype(np.int64) - xq[1]) @ w.astype(np.int64).T
+    if b is not None:
+        acc = acc + b.astype(np.int64).reshape(1, -1)
+    _check_acc(acc, node)
+    q, s = scale_multipliers(node, xq[0], wv, yq[0])
+    lo, hi = _act(node)
+    y = requantize(acc, q.reshape(1, -1), s.reshape(1, -1), yq[1], lo, hi)
+    return y.reshape(x.shape[:-1] + (w.shape[0],))
+
+
+def qfc_params_init(node: Node, ctx: EmitContext, xq: tuple[float, int],
+                    yq: tuple[float, int]) -> str:
+    """The `tinyc_qfc_params` initializer of a QGemm-like node (tables emitted)."""
+    x, w, y = node.inputs[0], node.inputs[1], node.outputs[0]
+    assert x is not None and w is not None
+    _weight_check(node, w)
+    q, s = scale_multipliers(node, xq[0], w, yq[0])
+    mult = ctx.table(DType.I32, q, f"mult_{y.name}")
+    shift = ctx.table(DType.I32, s, f"shift_{y.name}")
+    lo, hi = _act(node)
+    n, k = w.shape
+    fields = [x.type.numel // max(k, 1), k, n, -xq[1], yq[1], lo, hi]
+    return "{" + ", ".join(str(f) for f in fields) + f", {mult}, {shift}}}"
 
 
 # -- elementwise ----------------------------------------------------------------------------

@@ -11,7 +11,9 @@ An `OpDef` is the single definition of an operator inside tinyc:
   folding and the tests;
 - `emit`: the C kernel call(s) that compute it (see `tinyc.backend.context`);
 - `memory_behavior`: how its kernel may share bytes between inputs and outputs (views,
-  in-place, streamed overlap), which the memory planner uses and its verifier re-checks.
+  in-place, streamed overlap), which the memory planner uses and its verifier re-checks;
+- `workspace`: arena bytes its kernel needs as scratch while it runs (planned like a tensor
+  live at that one step, passed to the kernel by `EmitContext.workspace`).
 
 Ops register with the `register_op` decorator; `tinyc.ops` imports every family module so
 the registry is complete after `import tinyc.ops`.
@@ -170,6 +172,15 @@ class OpDef:
         emitted kernel really supports for this node (dtype, attributes); the planner
         chooses which declarations to use and `tinyc.memory.verify` re-checks each one."""
         return []
+
+    def workspace(self, node: Node) -> int:
+        """Bytes of arena scratch this node's kernel needs while it runs (default none).
+
+        The planner gives it a buffer live only at the node's step, aligned like any
+        tensor and shared with nothing live then; the op's `emit` reaches it through
+        `EmitContext.workspace`. Unlike an overlap's scratch it does not depend on the
+        plan: the kernel always gets it."""
+        return 0
 
 
 _REGISTRY: dict[tuple[str, str], OpDef] = {}

@@ -16,8 +16,12 @@ from tinyc.passes.base import PASSES, Pass, PassContext
 
 _O1 = (
     "fold-shapes,fold-constants,eliminate-no-ops,collapse-reshapes,cancel-transposes,qdq-lower,"
-    "fold-batchnorm,fuse-conv-bias,fuse-matmul-add,fuse-activation,eliminate-dead-code"
+    "fold-batchnorm,fuse-conv-bias,fuse-matmul-add,fuse-activation,eliminate-dead-code,"
+    "fuse-qboundary"
 )
+#: passes that need the graph's final interface: `tinyc.compiler.optimize` runs them once
+#: after the quantization stage (`--quantize`, `--io`), wherever the pipeline lists them
+AFTER_QUANTIZATION = frozenset({"fuse-qboundary"})
 
 #: level -> pipeline string; a pass named here that is not registered yet is skipped.
 #: -O1 holds the cheap passes that never make code bigger or slower; -O2 adds CSE, which
@@ -91,6 +95,23 @@ class PassManager:
             if not modified:
                 break
         return graph
+
+
+def split_after_quantization(passes: list[Pass]) -> tuple[list[Pass], list[Pass]]:
+    """(passes to run first, passes to run after the quantization stage), each in order."""
+    late = [p for p in passes if p.name in AFTER_QUANTIZATION]
+    return [p for p in passes if p.name not in AFTER_QUANTIZATION], late
+
+
+def pipeline_without(level: int, passes: str | None, names: frozenset[str]) -> str | None:
+    """The pipeline string `pipeline_for(level, passes)` runs, minus the passes `names`
+    (None for an unknown level, so that `pipeline_for` reports it)."""
+    if passes is None and level not in PIPELINES:
+        return None
+    spec = (passes if passes is not None else PIPELINES[level]).strip()
+    kept = [m.group(0).strip().rstrip(",").strip() for m in _SPEC.finditer(spec)
+            if m.group(1) not in names]
+    return ",".join(kept)
 
 
 def pipeline_for(level: int, passes: str | None = None) -> list[Pass]:

@@ -432,7 +432,8 @@ def float_ops(graph: Graph) -> list[str]:
 
 INTEGER_OPS = frozenset({
     "QConv", "QGemm", "QAdd", "QMul", "QRequantize", "QConcat", "QLut", "QMaxPool",
-    "QAveragePool", "QGlobalAveragePool", "QSoftmax", "QDynConv", "QDynGemm",
+    "QAveragePool", "QGlobalAveragePool", "QSoftmax", "QDynConv", "QDynGemm", "QConvBoundary",
+    "QGemmBoundary",
 })
 
 

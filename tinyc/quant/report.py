@@ -24,6 +24,7 @@ import numpy as np
 from tinyc.compiler import Options, compile_graph, load_model, optimize
 from tinyc.errors import UsageError
 from tinyc.ir import Graph
+from tinyc.passes.manager import AFTER_QUANTIZATION, pipeline_without
 from tinyc.passes.quantize_int8 import prepare_for_quantization
 from tinyc.quant.calibration import evaluate_all, float_activations, load_samples
 from tinyc.quant.params import dequantize_array
@@ -56,7 +57,9 @@ class Report:
 
 
 def _graph(model: str, options: Options) -> Graph:
-    graph, _ = optimize(load_model(model, options), options)
+    # without fuse-qboundary: the staged boundary keeps the int8 input/output to measure
+    passes = pipeline_without(options.opt_level, options.passes, AFTER_QUANTIZATION)
+    graph, _ = optimize(load_model(model, options), replace(options, passes=passes))
     return graph
 
 

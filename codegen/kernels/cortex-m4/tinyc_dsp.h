@@ -71,6 +71,10 @@ TINYC_INLINE int32_t tinyc_smmul(int32_t a, int32_t b) {
   __asm__("smmul %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
   return r;
 }
+/* acc + the four unsigned bytes of x (USADA8 against 0) */
+TINYC_INLINE int32_t tinyc_usada8(int32_t x, int32_t acc) {
+  return (int32_t)__usada8((uint32_t)x, 0u, (uint32_t)acc);
+}
 /* acc + the top word of a * b (SMMLA) */
 TINYC_INLINE int32_t tinyc_smmla(int32_t a, int32_t b, int32_t acc) {
   int32_t r;
@@ -86,6 +90,11 @@ TINYC_INLINE int32_t tinyc_smmul(int32_t a, int32_t b) {
 }
 TINYC_INLINE int32_t tinyc_smmla(int32_t a, int32_t b, int32_t acc) {
   return (int32_t)((uint32_t)acc + (uint32_t)tinyc_smmul(a, b));
+}
+TINYC_INLINE int32_t tinyc_usada8(int32_t x, int32_t acc) {
+  const uint32_t u = (uint32_t)x;
+  return (int32_t)((uint32_t)acc + (u & 0xFFu) + ((u >> 8) & 0xFFu) + ((u >> 16) & 0xFFu) +
+                   (u >> 24));
 }
 TINYC_INLINE int32_t tinyc_ssat8(int32_t v) { return v < -128 ? -128 : (v > 127 ? 127 : v); }
 TINYC_INLINE int32_t tinyc_lo16(int32_t x) {
@@ -159,6 +168,17 @@ TINYC_INLINE int32_t tinyc_load4(const int8_t *p) {
 
 /* ... and to any address (a single STR). */
 TINYC_INLINE void tinyc_store4(int8_t *p, int32_t v) { memcpy(p, &v, 4); }
+
+/* The sum of n int8 values: four at a time, their sign bits flipped to make them unsigned
+ * (x + 128), summed by USADA8 and the 128s taken back. */
+TINYC_INLINE int32_t tinyc_sum_s8(const int8_t *x, int32_t n) {
+  int32_t acc = -128 * n;
+  for (; n >= 4; n -= 4, x += 4) {
+    acc = tinyc_usada8((int32_t)((uint32_t)tinyc_load4(x) ^ 0x80808080u), acc);
+  }
+  for (; n > 0; --n) acc += (int32_t)*x++ + 128;
+  return acc;
+}
 
 /* The clamp of a requantization, the same for every output channel of a kernel call. */
 typedef struct {

@@ -651,36 +651,39 @@ static void dw3_plane(const int8_t *xc, const int8_t *wk, int32_t bias, int32_t 
   }
 }
 
-/* Small 3x3 depthwise planes (stride_w 1): the whole plane is first copied, padding
- * included, into `plane` on the stack, so no output needs a bound check and the copy is
- * the plane's only per-row overhead (small maps, like KWS's 25x5, are all overhead
- * otherwise). Outputs come in pairs from one row word per tap row (24 instructions per two
- * outputs, in registers; an odd last column computes a pair whose second value is
- * dropped), their sums go to `acc` a band of rows at a time, and the bias and
- * requantization follow per band. Since the input plane is fully copied before any of its
- * outputs is stored, the in-place form can write its output straight to Y. */
+/* Small 3x3 depthwise planes: the whole plane is first copied, padding included, into
+ * `plane` on the stack, so no output needs a bound check and the copy is the plane's only
+ * per-row overhead (small maps, like KWS's 25x5 or a MobileNet's 6x6, are all overhead
+ * otherwise). With stride_w 1 outputs come in pairs from one row word per tap row (24
+ * instructions per two outputs, in registers; an odd last column computes a pair whose
+ * second value is dropped); with stride_w 2, one at a time. Their sums go to `acc` a band
+ * of rows at a time, and the bias and requantization follow per band. Since the input
+ * plane is fully copied before any of its outputs is stored, the in-place form can write
+ * its output straight to Y. */
 #define TINYC_QDW_PLANE 512 /* padded plane bytes (plus 4 of slack) */
 #define TINYC_QDW_ACC 64    /* sums per band */
 
 typedef struct {
-  int32_t stride;  /* bytes per padded row: ow + 2 */
-  int32_t rows;    /* padded rows: (oh - 1) * stride_h + 3 */
-  int32_t pairs;   /* output pairs per row */
-  int32_t band;    /* output rows per band */
+  int32_t stride; /* bytes per padded row: (ow - 1) * stride_w + 3 */
+  int32_t rows;   /* padded rows: (oh - 1) * stride_h + 3 */
+  int32_t pairs;  /* stride_w 1: output pairs per row */
+  int32_t row;    /* sums per output row: 2 * pairs, or ow */
+  int32_t band;   /* output rows per band */
 } dw3_small_shape;
 
 static dw3_small_shape dw3_small_shape_of(const tinyc_qconv_params *p) {
   dw3_small_shape g;
-  g.stride = p->ow + 2;
+  g.stride = (p->ow - 1) * p->stride_w + 3;
   g.rows = (p->oh - 1) * p->stride_h + 3;
   g.pairs = (p->ow + 1) / 2;
-  g.band = TINYC_QDW_ACC / (2 * g.pairs);
+  g.row = p->stride_w == 1 ? 2 * g.pairs : p->ow;
+  g.band = TINYC_QDW_ACC / g.row;
   return g;
 }
 
 static int dw3_small_fits(const tinyc_qconv_params *p) {
   dw3_small_shape g;
-  if (!dw3_fits(p) || p->stride_w != 1 || p->pad_top > 2) return 0;
+  if (!dw3_fits(p) || p->pad_top > 2) return 0;
   g = dw3_small_shape_of(p);
   return g.band >= 1 && g.rows * g.stride <= TINYC_QDW_PLANE;
 }
@@ -805,13 +808,27 @@ static TINYC_DSP_NOINLINE void dw3_small_row(const int8_t *x0, int32_t S, int32_
 #endif
 }
 
+/* The same for stride_w 2: n single outputs, two input bytes apart. */
+static TINYC_DSP_NOINLINE void dw3_small_row_s2(const int8_t *x0, int32_t S, int32_t *acc,
+                                                int32_t n, const int32_t *u, int32_t v01,
+                                                int32_t v2) {
+  const int8_t *x1 = x0 + S, *x2 = x1 + S;
+  const int32_t u0 = u[0], u1 = u[1], u2 = u[2];
+  for (; n > 0; --n, x0 += 2, x1 += 2, x2 += 2) {
+    const int32_t t0 = tinyc_load4(x0), t1 = tinyc_load4(x1), t2 = tinyc_load4(x2);
+    int32_t a = tinyc_smlabb(tinyc_sxtb16_hi(t0), v01, tinyc_smuad(tinyc_sxtb16(t0), u0));
+    a = tinyc_smlabt(tinyc_sxtb16_hi(t1), v01, tinyc_smlad(tinyc_sxtb16(t1), u1, a));
+    *acc++ = tinyc_smlabb(tinyc_sxtb16_hi(t2), v2, tinyc_smlad(tinyc_sxtb16(t2), u2, a));
+  }
+}
+
 /* One plane: xc (input plane) -> out (output plane), bias, multiplier q / shift sh. */
 static void dw3_small_plane(const int8_t *xc, const int8_t *wk, int32_t bias, int32_t q,
                             int32_t sh, int8_t *out, const tinyc_qconv_params *p) {
   const dw3_small_shape g = dw3_small_shape_of(p);
   const tinyc_dsp_clamp cl = tinyc_dsp_clamp_make(p->output_offset, p->act_min, p->act_max);
   const tinyc_dsp_mult mul = tinyc_dsp_mult_make(q, sh);
-  const int32_t S = g.stride, row = 2 * g.pairs;
+  const int32_t S = g.stride, row = g.row;
   int32_t plane_words[(TINYC_QDW_PLANE + 4) / 4]; /* int32 for alignment */
   int32_t acc[TINYC_QDW_ACC];
   const int8_t *plane = (const int8_t *)plane_words;
@@ -834,7 +851,11 @@ static void dw3_small_plane(const int8_t *xc, const int8_t *wk, int32_t bias, in
     const int32_t rows = p->oh - oy < g.band ? p->oh - oy : g.band;
     for (b = 0; b < rows; ++b) {
       const int8_t *x0 = plane + (size_t)(oy + b) * p->stride_h * S;
-      dw3_small_row(x0, S, acc + b * row, g.pairs, u, v01, v2);
+      if (p->stride_w == 1) {
+        dw3_small_row(x0, S, acc + b * row, g.pairs, u, v01, v2);
+      } else {
+        dw3_small_row_s2(x0, S, acc + b * row, p->ow, u, v01, v2);
+      }
     }
     if (fast) { /* the common short form, its constants set up once per plane */
       for (b = 0; b < rows; ++b) {

@@ -1,9 +1,10 @@
 /* int8 pooling (NCHW) for the Cortex-M4/M7/M33: the portable kernels' arithmetic and bits
  * (tinyc_qpool.h), with the windows that lie wholly inside the input summed or maxed by a
- * plain row loop (no per-tap bounds checks or padding bookkeeping); border windows take
- * the portable path. */
+ * plain row loop (no per-tap bounds checks or padding bookkeeping; sums four bytes per
+ * USADA8); border windows take the portable path. */
 #include "tinyc_qpool.h"
 
+#include "tinyc_dsp.h"
 #include "tinyc_fixedpoint.h"
 
 static int8_t requant(int32_t v, const tinyc_qpool2d_params *p) {
@@ -57,6 +58,8 @@ static void pool(const int8_t *restrict X, int8_t *restrict Y, const tinyc_qpool
             const int8_t *xp = xr;
             if (is_max) {
               for (kx = p->kw; kx > 0; --kx, xp += p->dil_w) acc = *xp > acc ? *xp : acc;
+            } else if (p->dil_w == 1) {
+              acc += tinyc_sum_s8(xp, p->kw);
             } else {
               for (kx = p->kw; kx > 0; --kx, xp += p->dil_w) acc += *xp;
             }
@@ -73,11 +76,13 @@ static void pool(const int8_t *restrict X, int8_t *restrict Y, const tinyc_qpool
   }
 }
 
-void tinyc_maxpool2d_s8(const int8_t *restrict X, int8_t *restrict Y, const tinyc_qpool2d_params *p) {
+void tinyc_maxpool2d_s8(const int8_t *restrict X, int8_t *restrict Y,
+                        const tinyc_qpool2d_params *p) {
   pool(X, Y, p, 1);
 }
 
-void tinyc_avgpool2d_s8(const int8_t *restrict X, int8_t *restrict Y, const tinyc_qpool2d_params *p) {
+void tinyc_avgpool2d_s8(const int8_t *restrict X, int8_t *restrict Y,
+                        const tinyc_qpool2d_params *p) {
   pool(X, Y, p, 0);
 }
 
@@ -85,11 +90,9 @@ void tinyc_global_avgpool_s8(const int8_t *restrict X, int8_t *restrict Y,
                              const tinyc_qpool2d_params *p) {
   const size_t size = (size_t)p->h * (size_t)p->w;
   int32_t t;
-  size_t i;
   for (t = 0; t < p->nc; ++t) {
     const int8_t *x = X + (size_t)t * size;
-    int32_t acc = 0;
-    for (i = 0; i < size; ++i) acc += x[i];
+    const int32_t acc = tinyc_sum_s8(x, (int32_t)size);
     Y[t] = requant(acc + (int32_t)size * p->input_offset, p);
   }
 }

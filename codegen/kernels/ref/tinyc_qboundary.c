@@ -1,0 +1,259 @@
+/* Float-boundary int8 layers (see tinyc_qboundary.h): the quantize / dequantize steps
+ * around calls of the public int8 kernels, so target variants of those serve here too. */
+#include "tinyc_qboundary.h"
+
+#include "tinyc_fixedpoint.h"
+
+/* QuantizeLinear to int8, bit for bit as tinyc_quantize.c's quantize_one: one IEEE float32
+ * division, NaN to the zero point, the quotient clamped to (-129 - zp, 128 - zp) so the
+ * conversion to int is defined, round half to even, saturate. */
+TINYC_INLINE int32_t qb_quantize(float x, float scale, int32_t zp) {
+  const float lo = (float)(-128 - zp) - 1.0f, hi = (float)(127 - zp) + 1.0f;
+  float v = x / scale, f;
+  int32_t i;
+  if (v != v) v = 0.0f;
+  if (v < lo) v = lo;
+  if (v > hi) v = hi;
+  i = (int32_t)v;
+  f = v - (float)i;
+  if (f > 0.5f || (f == 0.5f && i % 2 != 0)) {
+    ++i;
+  } else if (f < -0.5f || (f == -0.5f && i % 2 != 0)) {
+    --i;
+  }
+  i += zp;
+  return i < -128 ? -128 : (i > 127 ? 127 : i);
+}
+
+/* DequantizeLinear of int8, as tinyc_dequantize_s8_f32 */
+TINYC_INLINE float qb_dequantize(int8_t q, float scale, int32_t zp) {
+  return (float)((int32_t)q - zp) * scale;
+}
+
+static void quantize_rows(const float *x, int8_t *q, size_t n, float scale, int32_t zp) {
+  size_t i;
+  for (i = 0; i < n; ++i) q[i] = (int8_t)qb_quantize(x[i], scale, zp);
+}
+
+/* ---- convolution ---------------------------------------------------------------------- */
+
+static void conv_call(const int8_t *X, const int8_t *W, const int32_t *B, int8_t *Y,
+                      const tinyc_qconv_params *c, int32_t depthwise) {
+  if (depthwise) {
+    tinyc_depthwise_conv2d_s8(X, W, B, Y, c);
+  } else {
+    tinyc_conv2d_s8(X, W, B, Y, c);
+  }
+}
+
+/* input rows a band of `tile` output rows can need (the workspace's band height) */
+static int32_t band_rows(const tinyc_qconv_params *c, int32_t tile) {
+  const int32_t span = (tile - 1) * c->stride_h + (c->kh - 1) * c->dil_h + 1;
+  return span < c->h ? span : c->h;
+}
+
+/* Y[oy0 .. oy0 + rows) of every channel from the band out[m][rows][ow]: an int8 copy
+ * (yq) or a dequantization (yf). */
+static void store_band(const int8_t *out, int8_t *yq, float *yf, const tinyc_qbconv_params *p,
+                       int32_t oy0, int32_t rows) {
+  const tinyc_qconv_params *c = &p->conv;
+  const size_t plane = (size_t)c->oh * c->ow, band = (size_t)rows * c->ow;
+  const size_t at = (size_t)oy0 * c->ow;
+  int32_t m;
+  size_t i;
+  for (m = 0; m < c->m; ++m) {
+    const int8_t *src = out + (size_t)m * band;
+    if (yq) {
+      int8_t *dst = yq + (size_t)m * plane + at;
+      for (i = 0; i < band; ++i) dst[i] = src[i];
+    } else {
+      float *dst = yf + (size_t)m * plane + at;
+      for (i = 0; i < band; ++i) dst[i] = qb_dequantize(src[i], p->y_scale, p->y_zero_point);
+    }
+  }
+}
+
+/* float input, band by band; one of yq (int8 output) and yf (float output) is set */
+static void conv_float_input(const float *X, const int8_t *W, const int32_t *B, int8_t *yq,
+                             float *yf, int8_t *work, const tinyc_qbconv_params *p) {
+  const tinyc_qconv_params *c = &p->conv;
+  const int32_t tile = p->tile < c->oh ? p->tile : c->oh;
+  const int direct = yq != NULL && tile == c->oh;
+  int8_t *out = work + (size_t)c->c * band_rows(c, tile) * c->w;
+  const size_t in_image = (size_t)c->c * c->h * c->w, out_image = (size_t)c->m * c->oh * c->ow;
+  int32_t n, oy0, ch;
+  for (n = 0; n < c->n; ++n) {
+    const float *x = X + (size_t)n * in_image;
+    for (oy0 = 0; oy0 < c->oh; oy0 += tile) {
+      const int32_t rows = c->oh - oy0 < tile ? c->oh - oy0 : tile;
+      const int32_t top = oy0 * c->stride_h - c->pad_top; /* the band's first window row */
+      const int32_t end = top + (rows - 1) * c->stride_h + (c->kh - 1) * c->dil_h + 1;
+      /* the real input rows the band reads: [lo, hi), at least one row */
+      int32_t lo = top < 0 ? 0 : (top < c->h ? top : c->h - 1);
+      int32_t hi = end < c->h ? end : c->h;
+      tinyc_qconv_params band = *c;
+      if (hi <= lo) hi = lo + 1;
+      for (ch = 0; ch < c->c; ++ch) {
+        quantize_rows(x + ((size_t)ch * c->h + lo) * c->w, work + (size_t)ch * (hi - lo) * c->w,
+                      (size_t)(hi - lo) * c->w, p->x_scale, p->x_zero_point);
+      }
+      band.n = 1;
+      band.h = hi - lo;
+      band.oh = rows;
+      band.pad_top = lo - top; /* negative only when the band's windows miss every row */
+      if (direct) {
+        conv_call(work, W, B, yq + (size_t)n * out_image, &band, p->depthwise);
+      } else {
+        conv_call(work, W, B, out, &band, p->depthwise);
+        store_band(out, yq ? yq + (size_t)n * out_image : NULL,
+                   yf ? yf + (size_t)n * out_image : NULL, p, oy0, rows);
+      }
+    }
+  }
+}
+
+void tinyc_qb_conv2d_f32_s8(const float *restrict X, const int8_t *restrict W,
+                            const int32_t *restrict B, int8_t *restrict Y,
+                            int8_t *restrict work, const tinyc_qbconv_params *p) {
+  conv_float_input(X, W, B, Y, NULL, work, p);
+}
+
+void tinyc_qb_conv2d_f32_f32(const float *restrict X, const int8_t *restrict W,
+                             const int32_t *restrict B, float *restrict Y,
+                             int8_t *restrict work, const tinyc_qbconv_params *p) {
+  conv_float_input(X, W, B, NULL, Y, work, p);
+}
+
+void tinyc_qb_conv2d_s8_f32(const int8_t *restrict X, const int8_t *restrict W,
+                            const int32_t *restrict B, float *restrict Y,
+                            int8_t *restrict work, const tinyc_qbconv_params *p) {
+  const tinyc_qconv_params *c = &p->conv;
+  const int32_t cg = c->c / c->group, mg = c->m / c->group;
+  const size_t plane = (size_t)c->oh * c->ow, in_plane = (size_t)c->h * c->w;
+  const size_t filter = (size_t)cg * c->kh * c->kw;
+  int32_t n, m0;
+  size_t i;
+  for (n = 0; n < c->n; ++n) {
+    /* chunks of whole groups: `tile` is a multiple of mg */
+    for (m0 = 0; m0 < c->m; m0 += p->tile) {
+      const int32_t mc = c->m - m0 < p->tile ? c->m - m0 : p->tile;
+      const int32_t g0 = m0 / mg;
+      tinyc_qconv_params chunk = *c;
+      float *y = Y + ((size_t)n * c->m + m0) * plane;
+      chunk.n = 1;
+      chunk.m = mc;
+      chunk.group = mc / mg;
+      chunk.c = chunk.group * cg;
+      chunk.multiplier = c->multiplier + m0;
+      chunk.shift = c->shift + m0;
+      conv_call(X + ((size_t)n * c->c + (size_t)g0 * cg) * in_plane, W + (size_t)m0 * filter,
+                B ? B + m0 : NULL, work, &chunk, p->depthwise);
+      for (i = 0; i < (size_t)mc * plane; ++i) {
+        y[i] = qb_dequantize(work[i], p->y_scale, p->y_zero_point);
+      }
+    }
+  }
+}
+
+/* ---- fully connected ------------------------------------------------------------------ */
+
+/* Output features [o0, o0 + count) of one row from float x, each x[i] quantized once per
+ * pass of up to TINYC_QB_ROWS features. */
+static void fc_rows_on_the_fly(const float *x, const int8_t *W, const int32_t *B, int8_t *yq,
+                               float *yf, const tinyc_qbfc_params *p) {
+  const tinyc_qfc_params *f = &p->fc;
+  const size_t in = (size_t)f->in_features;
+  int32_t o0, r, count;
+  size_t i;
+  for (o0 = 0; o0 < f->out_features; o0 += TINYC_QB_ROWS) {
+    int32_t acc[TINYC_QB_ROWS];
+    count = f->out_features - o0 < TINYC_QB_ROWS ? f->out_features - o0 : TINYC_QB_ROWS;
+    for (r = 0; r < count; ++r) acc[r] = B ? B[o0 + r] : 0;
+    if (count == TINYC_QB_ROWS) {
+      const int8_t *w = W + (size_t)o0 * in;
+      for (i = 0; i < in; ++i) {
+        const int32_t v = qb_quantize(x[i], p->x_scale, p->x_zero_point) + f->input_offset;
+        for (r = 0; r < TINYC_QB_ROWS; ++r) acc[r] += v * (int32_t)w[(size_t)r * in + i];
+      }
+    } else {
+      for (i = 0; i < in; ++i) {
+        const int32_t v = qb_quantize(x[i], p->x_scale, p->x_zero_point) + f->input_offset;
+        for (r = 0; r < count; ++r) acc[r] += v * (int32_t)W[(size_t)(o0 + r) * in + i];
+      }
+    }
+    for (r = 0; r < count; ++r) {
+      const int8_t q = tinyc_requantize_one(acc[r], f->multiplier[o0 + r], f->shift[o0 + r],
+                                            f->output_offset, f->act_min, f->act_max);
+      if (yq) {
+        yq[o0 + r] = q;
+      } else {
+        yf[o0 + r] = qb_dequantize(q, p->y_scale, p->y_zero_point);
+      }
+    }
+  }
+}
+
+/* One row of int8 input xq into float yf, `tile` features at a time through chunk. */
+static void fc_row_dequantized(const int8_t *xq, const int8_t *W, const int32_t *B, float *yf,
+                               int8_t *chunk, const tinyc_qbfc_params *p) {
+  const tinyc_qfc_params *f = &p->fc;
+  int32_t o0, count, r;
+  for (o0 = 0; o0 < f->out_features; o0 += p->tile) {
+    tinyc_qfc_params part = *f;
+    count = f->out_features - o0 < p->tile ? f->out_features - o0 : p->tile;
+    part.batch = 1;
+    part.out_features = count;
+    part.multiplier = f->multiplier + o0;
+    part.shift = f->shift + o0;
+    tinyc_fully_connected_s8(xq, W + (size_t)o0 * f->in_features, B ? B + o0 : NULL, chunk,
+                             &part);
+    for (r = 0; r < count; ++r) yf[o0 + r] = qb_dequantize(chunk[r], p->y_scale, p->y_zero_point);
+  }
+}
+
+static void fc_float_input(const float *X, const int8_t *W, const int32_t *B, int8_t *yq,
+                           float *yf, int8_t *work, const tinyc_qbfc_params *p) {
+  const tinyc_qfc_params *f = &p->fc;
+  const size_t in = (size_t)f->in_features, out = (size_t)f->out_features;
+  int32_t b;
+  for (b = 0; b < f->batch; ++b) {
+    const float *x = X + (size_t)b * in;
+    int8_t *rq = yq ? yq + (size_t)b * out : NULL;
+    float *rf = yf ? yf + (size_t)b * out : NULL;
+    if (!p->stage) {
+      fc_rows_on_the_fly(x, W, B, rq, rf, p);
+    } else {
+      quantize_rows(x, work, in, p->x_scale, p->x_zero_point);
+      if (rq) {
+        tinyc_qfc_params row = *f;
+        row.batch = 1;
+        tinyc_fully_connected_s8(work, W, B, rq, &row);
+      } else {
+        fc_row_dequantized(work, W, B, rf, work + in, p);
+      }
+    }
+  }
+}
+
+void tinyc_qb_fully_connected_f32_s8(const float *restrict X, const int8_t *restrict W,
+                                     const int32_t *restrict B, int8_t *restrict Y,
+                                     int8_t *restrict work, const tinyc_qbfc_params *p) {
+  fc_float_input(X, W, B, Y, NULL, work, p);
+}
+
+void tinyc_qb_fully_connected_f32_f32(const float *restrict X, const int8_t *restrict W,
+                                      const int32_t *restrict B, float *restrict Y,
+                                      int8_t *restrict work, const tinyc_qbfc_params *p) {
+  fc_float_input(X, W, B, NULL, Y, work, p);
+}
+
+void tinyc_qb_fully_connected_s8_f32(const int8_t *restrict X, const int8_t *restrict W,
+                                     const int32_t *restrict B, float *restrict Y,
+                                     int8_t *restrict work, const tinyc_qbfc_params *p) {
+  const tinyc_qfc_params *f = &p->fc;
+  int32_t b;
+  for (b = 0; b < f->batch; ++b) {
+    fc_row_dequantized(X + (size_t)b * f->in_features, W, B, Y + (size_t)b * f->out_features,
+                       work, p);
+  }
+}
