@@ -19,9 +19,9 @@
  * - conv, int8 input, float output: `tile` output channels (a multiple of m / group) at a
  *   time into work, then dequantized.
  * - fully connected, float input: with `stage`, each input row is quantized into work and
- *   the int8 kernel runs on it; without, each input element is quantized on the fly in a
- *   dot product over TINYC_QB_ROWS output features at a time (so one quantization serves
- *   them all) and no workspace is needed.
+ *   the int8 kernel runs on it; without, the int8 kernel's float-input form
+ *   (tinyc_fully_connected_f32_s8) quantizes each element on the fly and no workspace is
+ *   needed (a float output then goes TINYC_QB_ROWS features at a time).
  * - fully connected, float output: `tile` output features at a time into work, then
  *   dequantized. */
 #ifndef TINYC_QBOUNDARY_H
@@ -31,7 +31,7 @@
 #include "tinyc_qfc.h"
 #include "tinyc_rt.h"
 
-/* output features per pass of the on-the-fly fully connected loop */
+/* output features per chunk of the on-the-fly fully connected loop with a float output */
 #define TINYC_QB_ROWS 8
 
 typedef struct {

@@ -31,4 +31,11 @@ void tinyc_fully_connected_rows_stream_s8(const int8_t *X, const int8_t *restric
                                           const int32_t *restrict B, int8_t *Y,
                                           int8_t *restrict scratch, const tinyc_qfc_params *p);
 
+/* The same with a float X [batch, in], each element quantized on the fly with x_scale and
+ * zero point -input_offset (tinyc_quantize_one.h: QuantizeLinear's bits), so no int8 copy
+ * of X is kept in the arena. */
+void tinyc_fully_connected_f32_s8(const float *restrict X, float x_scale,
+                                  const int8_t *restrict W, const int32_t *restrict B,
+                                  int8_t *restrict Y, const tinyc_qfc_params *p);
+
 #endif /* TINYC_QFC_H */

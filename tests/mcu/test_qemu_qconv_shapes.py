@@ -1,11 +1,12 @@
 """The int8 Cortex-M4 kernels' special paths, on the core itself, bit-exact with the
 interpreter: small models built here so that each path the example models do not all
 reach runs under QEMU -- small depthwise planes with odd widths, no / uneven padding and
-strides 2 (copied padded plane, pairs or single outputs), reductions not a multiple of four,
-odd channel and pixel counts (one channel x four pixels, its tails), the long-reduction
-two-channel path, the plain loop past the column buffer, and Add's SMMULR form with
-different input scales. The host variant tests (test_qkernels_host.py) cannot see these:
-the inner loops are DSP assembly there."""
+strides 2 (copied padded plane, pairs or single outputs), reductions not a multiple of
+four, odd channel and pixel counts (one channel x four pixels, its tails), the
+long-reduction two-channel path, the plain loop past the column buffer, a float input
+quantized on the fly by the fully connected kernel (and past its row buffer), and Add's
+SMMULR form with different input scales. The host variant tests (test_qkernels_host.py)
+cannot see these: the inner loops are DSP assembly there."""
 
 from __future__ import annotations
 
@@ -42,6 +43,21 @@ def model(shape: tuple[int, ...], layers: list[tuple[onnx.NodeProto, list]], out
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
 
 
+def gemm(name: str, x: str, y: str, n_in: int, n_out: int,
+         seed: int = 0) -> tuple[onnx.NodeProto, list[onnx.TensorProto]]:
+    rng = np.random.default_rng(seed)
+    w = rng.standard_normal((n_out, n_in)).astype(np.float32) * 0.1
+    b = rng.standard_normal(n_out).astype(np.float32) * 0.1
+    node = helper.make_node("Gemm", [x, f"{name}_w", f"{name}_b"], [y], name=name, transB=1)
+    return node, [numpy_helper.from_array(w, f"{name}_w"), numpy_helper.from_array(b, f"{name}_b")]
+
+
+def fc_chain(n_in: int) -> onnx.ModelProto:
+    """float input straight into the first int8 Gemm (quantized on the fly), float output"""
+    return model((1, n_in), [gemm("fc0", "x", "a", n_in, 9, seed=6),
+                             gemm("fc1", "ar", "y", 9, 3, seed=7)], "y", [relu("a", "ar")])
+
+
 def relu(x: str, y: str) -> onnx.NodeProto:
     return helper.make_node("Relu", [x], [y], name=f"relu_{y}")
 
@@ -70,6 +86,8 @@ CASES = {
                                   "y"),
     "past_the_column": model((1, 70, 4, 4), [conv("c", "x", "y", 70, 3, 3, pads=(1, 1, 1, 1))],
                              "y"),
+    "fc_float_input": fc_chain(37),
+    "fc_float_input_past_the_buffer": fc_chain(1030),
     "add_two_scales": model((1, 4, 6, 6), [
         conv("c0", "x", "a", 4, 4, 1, seed=4),
         conv("c1", "x", "b", 4, 4, 3, pads=(1, 1, 1, 1), seed=5),

@@ -3,10 +3,12 @@
  * once to int16 with the input offset added, in SXTB16's halfword order, into a buffer on
  * the stack; two outputs then share every input word: per 4 inputs two weight loads, four
  * sign extensions, two input loads and four SMLADs. Rows longer than TINYC_QFC_ROW take
- * the plain loop. */
+ * the plain loop. A float input row is quantized straight into the widened buffer, so the
+ * float-input form costs one quantization per input, not per input and output. */
 #include "tinyc_qfc.h"
 
 #include "tinyc_dsp.h"
+#include "tinyc_quantize_one.h"
 
 #define TINYC_QFC_ROW 1024 /* inputs: 2 KiB of stack */
 
@@ -105,6 +107,48 @@ void tinyc_fully_connected_rows_stream_s8(const int8_t *X, const int8_t *restric
     } else {
       for (o = 0; o < p->out_features; ++o) scratch[o] = row_dot(x, W, B, o, p);
       for (o = 0; o < p->out_features; ++o) y[o] = scratch[o];
+    }
+  }
+}
+
+/* widen_row's layout from float inputs quantized on the fly */
+static void quantize_widen_row(const float *x, int32_t n, float scale, int32_t off,
+                               int32_t *xw) {
+  const int32_t zp = -off;
+  int32_t q;
+  for (q = n >> 2; q > 0; --q, x += 4, xw += 2) {
+    const int32_t q0 = tinyc_quantize_one(x[0], scale, zp, -128, 127) + off;
+    const int32_t q1 = tinyc_quantize_one(x[1], scale, zp, -128, 127) + off;
+    const int32_t q2 = tinyc_quantize_one(x[2], scale, zp, -128, 127) + off;
+    const int32_t q3 = tinyc_quantize_one(x[3], scale, zp, -128, 127) + off;
+    xw[0] = tinyc_pack16(q0, q2);
+    xw[1] = tinyc_pack16(q1, q3);
+  }
+  for (q = n & 3; q > 0; --q) *xw++ = tinyc_quantize_one(*x++, scale, zp, -128, 127) + off;
+}
+
+void tinyc_fully_connected_f32_s8(const float *restrict X, float x_scale,
+                                  const int8_t *restrict W, const int32_t *restrict B,
+                                  int8_t *restrict Y, const tinyc_qfc_params *p) {
+  int32_t xw[TINYC_QFC_ROW / 2 + 4];
+  const int32_t zp = -p->input_offset;
+  int32_t b, o, i;
+  for (b = 0; b < p->batch; ++b) {
+    const float *x = X + (size_t)b * p->in_features;
+    int8_t *y = Y + (size_t)b * p->out_features;
+    if (p->in_features <= TINYC_QFC_ROW) {
+      quantize_widen_row(x, p->in_features, x_scale, p->input_offset, xw);
+      row(xw, W, B, y, p);
+      continue;
+    }
+    for (o = 0; o < p->out_features; ++o) { /* too long to buffer: quantize per use */
+      const int8_t *w = W + (size_t)o * p->in_features;
+      int32_t acc = B ? B[o] : 0;
+      for (i = 0; i < p->in_features; ++i) {
+        acc += (tinyc_quantize_one(x[i], x_scale, zp, -128, 127) - zp) * (int32_t)w[i];
+      }
+      y[o] = tinyc_requantize_one(acc, p->multiplier[o], p->shift[o], p->output_offset,
+                                  p->act_min, p->act_max);
     }
   }
 }

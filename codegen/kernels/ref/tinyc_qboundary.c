@@ -3,27 +3,7 @@
 #include "tinyc_qboundary.h"
 
 #include "tinyc_fixedpoint.h"
-
-/* QuantizeLinear to int8, bit for bit as tinyc_quantize.c's quantize_one: one IEEE float32
- * division, NaN to the zero point, the quotient clamped to (-129 - zp, 128 - zp) so the
- * conversion to int is defined, round half to even, saturate. */
-TINYC_INLINE int32_t qb_quantize(float x, float scale, int32_t zp) {
-  const float lo = (float)(-128 - zp) - 1.0f, hi = (float)(127 - zp) + 1.0f;
-  float v = x / scale, f;
-  int32_t i;
-  if (v != v) v = 0.0f;
-  if (v < lo) v = lo;
-  if (v > hi) v = hi;
-  i = (int32_t)v;
-  f = v - (float)i;
-  if (f > 0.5f || (f == 0.5f && i % 2 != 0)) {
-    ++i;
-  } else if (f < -0.5f || (f == -0.5f && i % 2 != 0)) {
-    --i;
-  }
-  i += zp;
-  return i < -128 ? -128 : (i > 127 ? 127 : i);
-}
+#include "tinyc_quantize_one.h"
 
 /* DequantizeLinear of int8, as tinyc_dequantize_s8_f32 */
 TINYC_INLINE float qb_dequantize(int8_t q, float scale, int32_t zp) {
@@ -32,7 +12,7 @@ TINYC_INLINE float qb_dequantize(int8_t q, float scale, int32_t zp) {
 
 static void quantize_rows(const float *x, int8_t *q, size_t n, float scale, int32_t zp) {
   size_t i;
-  for (i = 0; i < n; ++i) q[i] = (int8_t)qb_quantize(x[i], scale, zp);
+  for (i = 0; i < n; ++i) q[i] = (int8_t)tinyc_quantize_one(x[i], scale, zp, -128, 127);
 }
 
 /* ---- convolution ---------------------------------------------------------------------- */
@@ -157,39 +137,28 @@ void tinyc_qb_conv2d_s8_f32(const int8_t *restrict X, const int8_t *restrict W,
 
 /* ---- fully connected ------------------------------------------------------------------ */
 
-/* Output features [o0, o0 + count) of one row from float x, each x[i] quantized once per
- * pass of up to TINYC_QB_ROWS features. */
+/* One row from float x, each element quantized on the fly by the int8 kernel's float-input
+ * form (tinyc_qfc.h); a float output goes TINYC_QB_ROWS features at a time through a
+ * small stack chunk, then dequantized. */
 static void fc_rows_on_the_fly(const float *x, const int8_t *W, const int32_t *B, int8_t *yq,
                                float *yf, const tinyc_qbfc_params *p) {
   const tinyc_qfc_params *f = &p->fc;
-  const size_t in = (size_t)f->in_features;
+  tinyc_qfc_params part = *f;
+  int8_t chunk[TINYC_QB_ROWS];
   int32_t o0, r, count;
-  size_t i;
+  part.batch = 1;
+  if (yq) {
+    tinyc_fully_connected_f32_s8(x, p->x_scale, W, B, yq, &part);
+    return;
+  }
   for (o0 = 0; o0 < f->out_features; o0 += TINYC_QB_ROWS) {
-    int32_t acc[TINYC_QB_ROWS];
     count = f->out_features - o0 < TINYC_QB_ROWS ? f->out_features - o0 : TINYC_QB_ROWS;
-    for (r = 0; r < count; ++r) acc[r] = B ? B[o0 + r] : 0;
-    if (count == TINYC_QB_ROWS) {
-      const int8_t *w = W + (size_t)o0 * in;
-      for (i = 0; i < in; ++i) {
-        const int32_t v = qb_quantize(x[i], p->x_scale, p->x_zero_point) + f->input_offset;
-        for (r = 0; r < TINYC_QB_ROWS; ++r) acc[r] += v * (int32_t)w[(size_t)r * in + i];
-      }
-    } else {
-      for (i = 0; i < in; ++i) {
-        const int32_t v = qb_quantize(x[i], p->x_scale, p->x_zero_point) + f->input_offset;
-        for (r = 0; r < count; ++r) acc[r] += v * (int32_t)W[(size_t)(o0 + r) * in + i];
-      }
-    }
-    for (r = 0; r < count; ++r) {
-      const int8_t q = tinyc_requantize_one(acc[r], f->multiplier[o0 + r], f->shift[o0 + r],
-                                            f->output_offset, f->act_min, f->act_max);
-      if (yq) {
-        yq[o0 + r] = q;
-      } else {
-        yf[o0 + r] = qb_dequantize(q, p->y_scale, p->y_zero_point);
-      }
-    }
+    part.out_features = count;
+    part.multiplier = f->multiplier + o0;
+    part.shift = f->shift + o0;
+    tinyc_fully_connected_f32_s8(x, p->x_scale, W + (size_t)o0 * f->in_features,
+                                 B ? B + o0 : NULL, chunk, &part);
+    for (r = 0; r < count; ++r) yf[o0 + r] = qb_dequantize(chunk[r], p->y_scale, p->y_zero_point);
   }
 }
 

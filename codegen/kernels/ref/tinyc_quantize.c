@@ -1,26 +1,7 @@
 /* Portable reference quantize / dequantize kernels (float32 <-> 8/16-bit integers). */
 #include "tinyc_quantize.h"
 
-/* round_half_even(x / scale) + zp, saturated to [qmin, qmax]. The quotient is clamped to
- * (qmin - zp - 1, qmax - zp + 1) first, so the conversion to int is always defined; values
- * there saturate whatever the rounding. No <math.h>: |v| is small, so v - (int)v is exact. */
-static int32_t quantize_one(float x, float scale, int32_t zp, int32_t qmin, int32_t qmax) {
-  const float lo = (float)(qmin - zp) - 1.0f, hi = (float)(qmax - zp) + 1.0f;
-  float v = x / scale, f;
-  int32_t i;
-  if (v != v) v = 0.0f;
-  if (v < lo) v = lo;
-  if (v > hi) v = hi;
-  i = (int32_t)v;
-  f = v - (float)i;
-  if (f > 0.5f || (f == 0.5f && i % 2 != 0)) {
-    ++i;
-  } else if (f < -0.5f || (f == -0.5f && i % 2 != 0)) {
-    --i;
-  }
-  i += zp;
-  return i < qmin ? qmin : (i > qmax ? qmax : i);
-}
+#include "tinyc_quantize_one.h"
 
 #define TINYC_DEFINE_QUANTIZE(T, sfx, QMIN, QMAX)                                                \
   void tinyc_quantize_f32_##sfx(const float *X, const float *scale, const T *zero_point, T *Y,   \
@@ -31,7 +12,9 @@ static int32_t quantize_one(float x, float scale, int32_t zp, int32_t qmin, int3
       for (a = 0; a < axis_len; ++a) {                                                           \
         const float s = scale[a];                                                                \
         const int32_t zp = zero_point ? (int32_t)zero_point[a] : 0;                              \
-        for (i = 0; i < inner; ++i, ++k) Y[k] = (T)quantize_one(X[k], s, zp, QMIN, QMAX);        \
+        for (i = 0; i < inner; ++i, ++k) {                                                       \
+          Y[k] = (T)tinyc_quantize_one(X[k], s, zp, QMIN, QMAX);                                 \
+        }                                                                                        \
       }                                                                                          \
     }                                                                                            \
   }
@@ -63,9 +46,9 @@ static size_t block_index(int32_t o, int32_t a, int32_t i, int32_t axis_len, int
 }
 
 #define TINYC_DEFINE_QUANTIZE_BLOCKED(T, sfx, QMIN, QMAX)                                        \
-  void tinyc_quantize_blocked_f32_##sfx(const float *X, const float *scale,                     \
-                                        const T *zero_point, T *Y, int32_t outer,               \
-                                        int32_t axis_len, int32_t inner, int32_t block) {       \
+  void tinyc_quantize_blocked_f32_##sfx(const float *X, const float *scale,                      \
+                                        const T *zero_point, T *Y, int32_t outer,                \
+                                        int32_t axis_len, int32_t inner, int32_t block) {        \
     int32_t o, a, i;                                                                             \
     size_t k = 0;                                                                                \
     for (o = 0; o < outer; ++o) {                                                                \
@@ -73,7 +56,7 @@ static size_t block_index(int32_t o, int32_t a, int32_t i, int32_t axis_len, int
         for (i = 0; i < inner; ++i, ++k) {                                                       \
           const size_t j = block_index(o, a, i, axis_len, inner, block);                         \
           const int32_t zp = zero_point ? (int32_t)zero_point[j] : 0;                            \
-          Y[k] = (T)quantize_one(X[k], scale[j], zp, QMIN, QMAX);                                \
+          Y[k] = (T)tinyc_quantize_one(X[k], scale[j], zp, QMIN, QMAX);                          \
         }                                                                                        \
       }                                                                                          \
     }                                                                                            \
@@ -84,9 +67,9 @@ TINYC_DEFINE_QUANTIZE_BLOCKED(int16_t, s16, -32768, 32767)
 TINYC_DEFINE_QUANTIZE_BLOCKED(uint16_t, u16, 0, 65535)
 
 #define TINYC_DEFINE_DEQUANTIZE_BLOCKED(T, sfx)                                                  \
-  void tinyc_dequantize_blocked_##sfx##_f32(const T *X, const float *scale,                     \
-                                            const T *zero_point, float *Y, int32_t outer,       \
-                                            int32_t axis_len, int32_t inner, int32_t block) {   \
+  void tinyc_dequantize_blocked_##sfx##_f32(const T *X, const float *scale,                      \
+                                            const T *zero_point, float *Y, int32_t outer,        \
+                                            int32_t axis_len, int32_t inner, int32_t block) {    \
     int32_t o, a, i;                                                                             \
     size_t k = 0;                                                                                \
     for (o = 0; o < outer; ++o) {                                                                \
@@ -113,8 +96,8 @@ void tinyc_dynamic_quantize_f32_u8(const float *X, uint8_t *Y, float *scale,
   s = (hi == lo ? 1.0f : hi - lo) / 255.0f;
   izp = 0.0f - lo / s;
   izp = izp < 0.0f ? 0.0f : (izp > 255.0f ? 255.0f : izp);
-  zp = quantize_one(izp, 1.0f, 0, 0, 255);
+  zp = tinyc_quantize_one(izp, 1.0f, 0, 0, 255);
   *scale = s;
   *zero_point = (uint8_t)zp;
-  for (i = 0; i < n; ++i) Y[i] = (uint8_t)quantize_one(X[i], s, zp, 0, 255);
+  for (i = 0; i < n; ++i) Y[i] = (uint8_t)tinyc_quantize_one(X[i], s, zp, 0, 255);
 }
