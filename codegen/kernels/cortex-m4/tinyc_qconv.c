@@ -225,42 +225,46 @@ TINYC_INLINE void mac2x2(const int8_t *w0, int32_t K, const int32_t *col, int32_
 
 /* One output channel x four pixels (pixel pairs ca and cb): the channel's sums start at
  * `bias` and go to acc[0..3]. */
+#define TINYC_MAC1X4_STEP                       \
+  "ldr    %[u], [%[w]], #4\n\t"                 \
+  "sxtb16 %[t], %[u]\n\t"                       \
+  "sxtb16 %[u], %[u], ror #8\n\t"               \
+  "ldrd   %[c0], %[c1], [%[ca]], #8\n\t"        \
+  "smlad  %[a0], %[t], %[c0], %[a0]\n\t"        \
+  "smlad  %[a0], %[u], %[c1], %[a0]\n\t"        \
+  "ldrd   %[c0], %[c1], [%[ca]], #8\n\t"        \
+  "smlad  %[a1], %[t], %[c0], %[a1]\n\t"        \
+  "smlad  %[a1], %[u], %[c1], %[a1]\n\t"        \
+  "ldrd   %[c0], %[c1], [%[cb]], #8\n\t"        \
+  "smlad  %[a2], %[t], %[c0], %[a2]\n\t"        \
+  "smlad  %[a2], %[u], %[c1], %[a2]\n\t"        \
+  "ldrd   %[c0], %[c1], [%[cb]], #8\n\t"        \
+  "smlad  %[a3], %[t], %[c0], %[a3]\n\t"        \
+  "smlad  %[a3], %[u], %[c1], %[a3]\n\t"
+#define TINYC_MAC1X4_OPERANDS                                                                \
+  : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [w] "+r"(w), [ca] "+r"(ca), \
+    [cb] "+r"(cb), [q] "+r"(q), [u] "=&r"(u), [t] "=&r"(t), [c0] "=&r"(c0), [c1] "=&r"(c1)  \
+  :                                                                                          \
+  : "cc", "memory"
+
 TINYC_INLINE void mac1x4(const int8_t *w, int32_t K, const int32_t *ca, const int32_t *cb,
                          int32_t bias, int32_t *acc) {
-  int32_t a0 = bias, a1 = bias, a2 = bias, a3 = bias, q = K >> 2;
+  int32_t a0 = bias, a1 = bias, a2 = bias, a3 = bias, q;
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__thumb2__) && \
     defined(__OPTIMIZE__)
-  /* 17 instructions per 16 MACs in 12 registers: one weight word, sign-extended once,
-   * meets four pixels' column words (LDRD: two words in one instruction) */
+  /* 15 instructions per 16 MACs plus the loop's two per 32 MACs, in 12 registers: one
+   * weight word, sign-extended once, meets four pixels' column words (LDRD: two words in
+   * one instruction) */
+  int32_t u, t, c0, c1;
+  q = K >> 3;
   if (q > 0) {
-    int32_t u, t, c0, c1;
-    __asm__ volatile(
-        "1:\n\t"
-        "ldr    %[u], [%[w]], #4\n\t"
-        "sxtb16 %[t], %[u]\n\t"
-        "sxtb16 %[u], %[u], ror #8\n\t"
-        "ldrd   %[c0], %[c1], [%[ca]], #8\n\t"
-        "smlad  %[a0], %[t], %[c0], %[a0]\n\t"
-        "smlad  %[a0], %[u], %[c1], %[a0]\n\t"
-        "ldrd   %[c0], %[c1], [%[ca]], #8\n\t"
-        "smlad  %[a1], %[t], %[c0], %[a1]\n\t"
-        "smlad  %[a1], %[u], %[c1], %[a1]\n\t"
-        "ldrd   %[c0], %[c1], [%[cb]], #8\n\t"
-        "smlad  %[a2], %[t], %[c0], %[a2]\n\t"
-        "smlad  %[a2], %[u], %[c1], %[a2]\n\t"
-        "ldrd   %[c0], %[c1], [%[cb]], #8\n\t"
-        "smlad  %[a3], %[t], %[c0], %[a3]\n\t"
-        "smlad  %[a3], %[u], %[c1], %[a3]\n\t"
-        "subs   %[q], %[q], #1\n\t"
-        "bne    1b"
-        : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [w] "+r"(w),
-          [ca] "+r"(ca), [cb] "+r"(cb), [q] "+r"(q), [u] "=&r"(u), [t] "=&r"(t),
-          [c0] "=&r"(c0), [c1] "=&r"(c1)
-        :
-        : "cc", "memory");
+    __asm__ volatile("1:\n\t" TINYC_MAC1X4_STEP TINYC_MAC1X4_STEP
+                     "subs   %[q], %[q], #1\n\t"
+                     "bne    1b" TINYC_MAC1X4_OPERANDS);
   }
+  if (K & 4) __asm__ volatile(TINYC_MAC1X4_STEP TINYC_MAC1X4_OPERANDS);
 #else
-  for (; q > 0; --q, w += 4, ca += 4, cb += 4) {
+  for (q = K >> 2; q > 0; --q, w += 4, ca += 4, cb += 4) {
     const int32_t u = tinyc_load4(w);
     const int32_t u02 = tinyc_sxtb16(u), u13 = tinyc_sxtb16_hi(u);
     a0 = tinyc_smlad(u13, ca[1], tinyc_smlad(u02, ca[0], a0));
