@@ -219,16 +219,22 @@ class QConv(_QOp):
         ctx.call("qconv", fn, ctx.ptr(x), ctx.ptr(w), bias, ctx.ptr(y), params)
 
 
+def _int8_operands(node: Node, inputs: list[np.ndarray | None]
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, Value]:
+    """(x, w, b or None, the weight Value) of a QConv/QGemm-shaped node, weights checked."""
+    x, w = inputs[0], inputs[1]
+    assert x is not None and w is not None
+    wv = node.inputs[1]
+    assert wv is not None
+    _weight_check(node, wv)
+    return x, w, inputs[2] if len(inputs) > 2 else None, wv
+
+
 def qconv_int8(node: Node, inputs: list[np.ndarray | None], xq: tuple[float, int],
                yq: tuple[float, int]) -> np.ndarray:
     """QConv's integer semantics on int8 `inputs` (x, w, b?), with the activations'
     (scale, zero point) given: shared by QConv and its float-boundary fusion."""
-    x, w = inputs[0], inputs[1]
-    assert x is not None and w is not None
-    b = inputs[2] if len(inputs) > 2 else None
-    wv = node.inputs[1]
-    assert wv is not None
-    _weight_check(node, wv)
+    x, w, b, wv = _int8_operands(node, inputs)
     a = node.attrs
     acc = conv_reference(x.astype(np.int64) - xq[1], w.astype(np.int64), b, a["strides"],
                          a["dilations"], a["pads"], a["group"], node.outputs[0].shape[2:],
@@ -310,12 +316,7 @@ def qgemm_int8(node: Node, inputs: list[np.ndarray | None], xq: tuple[float, int
                yq: tuple[float, int]) -> np.ndarray:
     """QGemm's integer semantics on int8 `inputs` (x, w, b?), with the activations'
     (scale, zero point) given: shared by QGemm and its float-boundary fusion."""
-    x, w = inputs[0], inputs[1]
-    assert x is not None and w is not None
-    b = inputs[2] if len(inputs) > 2 else None
-    wv = node.inputs[1]
-    assert wv is not None
-    _weight_check(node, wv)
+    x, w, b, wv = _int8_operands(node, inputs)
     k = w.shape[1]
     acc = (x.reshape(-1, k).astype(np.int64) - xq[1]) @ w.astype(np.int64).T
     if b is not None:

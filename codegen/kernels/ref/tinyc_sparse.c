@@ -13,19 +13,6 @@
 #include "tinyc_act.h"
 #include "tinyc_fixedpoint.h"
 
-static int32_t first_out(int32_t off, int32_t stride) {
-  /* smallest o >= 0 with o * stride + off >= 0 */
-  return off >= 0 ? 0 : (-off + stride - 1) / stride;
-}
-
-static int32_t end_out(int32_t off, int32_t stride, int32_t size, int32_t osize) {
-  /* one past the largest o < osize with o * stride + off < size */
-  int32_t e;
-  if (off >= size) return 0;
-  e = (size - 1 - off) / stride + 1;
-  return e < osize ? e : osize;
-}
-
 /* y[i] += w * x[i] for i < len, four at a time */
 static void axpy(float *restrict y, const float *restrict x, float w, size_t len) {
   for (; len >= 4; len -= 4, y += 4, x += 4) {
@@ -137,10 +124,10 @@ void tinyc_sparse_conv2d_f32(const float *restrict X, const float *restrict V,
         }
         flush_taps(ym, batch_x, batch_w, batched, plane); /* keep the summation order */
         batched = 0;
-        oy0 = first_out(offy, p->stride_h);
-        oy1 = end_out(offy, p->stride_h, p->h, p->oh);
-        ox0 = first_out(offx, p->stride_w);
-        ox1 = end_out(offx, p->stride_w, p->w, p->ow);
+        oy0 = tinyc_window_first(offy, p->stride_h);
+        oy1 = tinyc_window_end(offy, p->stride_h, p->oh, p->h);
+        ox0 = tinyc_window_first(offx, p->stride_w);
+        ox1 = tinyc_window_end(offx, p->stride_w, p->ow, p->w);
         if (ox1 <= ox0 || oy1 <= oy0) continue;
         if (p->stride_w == 1 && ox0 == 0 && ox1 == p->ow && offx == 0 && p->w == p->ow &&
             (p->stride_h == 1 || oy1 - oy0 == 1)) {
@@ -248,10 +235,10 @@ void tinyc_sparse_conv2d_s8(const int8_t *restrict X, const int8_t *restrict V,
             kx = rem - ky * p->kw;
             offy = ky * p->dil_h - p->pad_top;
             offx = kx * p->dil_w - p->pad_left;
-            oy0 = first_out(offy, p->stride_h);
-            oy1 = end_out(offy, p->stride_h, p->h, p->oh);
-            ox0 = first_out(offx, p->stride_w);
-            ox1 = end_out(offx, p->stride_w, p->w, p->ow);
+            oy0 = tinyc_window_first(offy, p->stride_h);
+            oy1 = tinyc_window_end(offy, p->stride_h, p->oh, p->h);
+            ox0 = tinyc_window_first(offx, p->stride_w);
+            ox1 = tinyc_window_end(offx, p->stride_w, p->ow, p->w);
             if (oy0 < by) oy0 = by;
             if (oy1 > by1) oy1 = by1;
             if (ox0 < bx) ox0 = bx;
