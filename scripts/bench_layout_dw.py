@@ -74,13 +74,12 @@ static void dw_nhwc(const int8_t *X, const int32_t *W16, const int32_t *B, int8_
             a3 = tinyc_smlatt(xo, wv[1], a3);
           }
         }
-        y[4 * ch] = (int8_t)tinyc_ssat8(tinyc_smmla(a0, q[4 * ch], round[4 * ch]) >> rs[4 * ch]);
-        y[4 * ch + 1] =
-            (int8_t)tinyc_ssat8(tinyc_smmla(a1, q[4 * ch + 1], round[4 * ch + 1]) >> rs[4 * ch + 1]);
-        y[4 * ch + 2] =
-            (int8_t)tinyc_ssat8(tinyc_smmla(a2, q[4 * ch + 2], round[4 * ch + 2]) >> rs[4 * ch + 2]);
-        y[4 * ch + 3] =
-            (int8_t)tinyc_ssat8(tinyc_smmla(a3, q[4 * ch + 3], round[4 * ch + 3]) >> rs[4 * ch + 3]);
+#define REQ(a, k) (int8_t) tinyc_ssat8(tinyc_smmla(a, q[k], round[k]) >> rs[k])
+        y[4 * ch] = REQ(a0, 4 * ch);
+        y[4 * ch + 1] = REQ(a1, 4 * ch + 1);
+        y[4 * ch + 2] = REQ(a2, 4 * ch + 2);
+        y[4 * ch + 3] = REQ(a3, 4 * ch + 3);
+#undef REQ
       }
     }
   }
