@@ -4,9 +4,9 @@ reach runs under QEMU -- small depthwise planes with odd widths, no / uneven pad
 strides 2 (copied padded plane, pairs or single outputs), reductions not a multiple of
 four, odd channel and pixel counts (one channel x four pixels, its tails), the
 long-reduction two-channel path, the plain loop past the column buffer, a float input
-quantized on the fly by the fully connected kernel (and past its row buffer), and Add's
-SMMULR form with different input scales. The host variant tests (test_qkernels_host.py)
-cannot see these: the inner loops are DSP assembly there."""
+quantized on the fly by the fully connected kernel (and past its row buffer), Add's
+SMMULR form with different input scales, and the pools, padded and not. The host variant
+tests (test_qkernels_host.py) cannot see these: the inner loops are DSP assembly there."""
 
 from __future__ import annotations
 
@@ -86,6 +86,16 @@ CASES = {
                                   "y"),
     "past_the_column": model((1, 70, 4, 4), [conv("c", "x", "y", 70, 3, 3, pads=(1, 1, 1, 1))],
                              "y"),
+    "pools_padded": model((1, 3, 9, 8), [conv("c", "x", "a", 3, 4, 1, seed=8)], "y", [
+        helper.make_node("MaxPool", ["a"], ["m"], name="max", kernel_shape=[3, 3],
+                         strides=[2, 2], pads=[1, 1, 1, 1]),
+        helper.make_node("AveragePool", ["m"], ["y"], name="avg", kernel_shape=[2, 3],
+                         pads=[0, 1, 1, 1], count_include_pad=0)]),
+    "pools_plain": model((1, 3, 8, 8), [conv("c", "x", "a", 3, 4, 1, seed=9)], "y", [
+        relu("a", "ar"),
+        helper.make_node("MaxPool", ["ar"], ["m"], name="max", kernel_shape=[2, 2],
+                         strides=[2, 2]),
+        helper.make_node("AveragePool", ["m"], ["y"], name="avg", kernel_shape=[4, 4])]),
     "fc_float_input": fc_chain(37),
     "fc_float_input_past_the_buffer": fc_chain(1030),
     "add_two_scales": model((1, 4, 6, 6), [

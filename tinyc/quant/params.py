@@ -60,7 +60,8 @@ def quantize_array(
     `rint` rounds half to even, as the C kernel does; NaN maps to the zero point. Returns
     int64 (the caller casts to the storage type)."""
     zp = np.asarray(zero_point, np.int64)
-    v = np.asarray(x, np.float32) / np.asarray(scale, np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):  # inf and NaN are handled below
+        v = np.asarray(x, np.float32) / np.asarray(scale, np.float32)
     v = np.where(np.isnan(v), np.float32(0), v)
     # saturate before converting, so the float -> int conversion is always defined: a value
     # at or beyond (limit - zero_point) +- 1 saturates whatever the rounding

@@ -1,13 +1,20 @@
 /* int8 pooling (NCHW) for the Cortex-M4/M7/M33: the portable kernels' arithmetic and bits
  * (tinyc_qpool.h), with the windows that lie wholly inside the input summed or maxed by a
  * plain row loop (no per-tap bounds checks or padding bookkeeping; sums four bytes per
- * USADA8); border windows take the portable path. */
+ * USADA8); border windows take the portable path. A max pool that keeps its input's scale
+ * skips the multiply. */
 #include "tinyc_qpool.h"
 
 #include "tinyc_dsp.h"
 #include "tinyc_fixedpoint.h"
 
+/* tinyc_requantize_one with the pool's constants; a multiplier of exactly 1 (q = 2^30,
+ * shift 1: max pooling keeps its input's scale) is just the zero point and the clamp. */
 static int8_t requant(int32_t v, const tinyc_qpool2d_params *p) {
+  if (p->multiplier == (int32_t)1 << 30 && p->shift == 1) {
+    v += p->output_offset;
+    return (int8_t)(v < p->act_min ? p->act_min : (v > p->act_max ? p->act_max : v));
+  }
   return tinyc_requantize_one(v, p->multiplier, p->shift, p->output_offset, p->act_min,
                               p->act_max);
 }
@@ -39,9 +46,28 @@ static int8_t border(const int8_t *x, const tinyc_qpool2d_params *p, int32_t oy,
   return requant(tinyc_div_round(acc, count > 0 ? count : 1), p);
 }
 
+/* The max or sum of one window wholly inside the input (dilation 1): kh rows of kw bytes,
+ * rows w apart. Out of line, so the plane loop keeps its registers. */
+static TINYC_DSP_NOINLINE int32_t window_max(const int8_t *x, int32_t w, int32_t kh,
+                                             int32_t kw) {
+  int32_t m = -128, kx;
+  for (; kh > 0; --kh, x += w) {
+    for (kx = 0; kx < kw; ++kx) m = x[kx] > m ? x[kx] : m;
+  }
+  return m;
+}
+
+static TINYC_DSP_NOINLINE int32_t window_sum(const int8_t *x, int32_t w, int32_t kh,
+                                             int32_t kw) {
+  int32_t acc = 0;
+  for (; kh > 0; --kh, x += w) acc += tinyc_sum_s8(x, kw);
+  return acc;
+}
+
 static void pool(const int8_t *restrict X, int8_t *restrict Y, const tinyc_qpool2d_params *p,
                  int is_max) {
   const int32_t taps = p->kh * p->kw;
+  const int plain = p->dil_h == 1 && p->dil_w == 1;
   int32_t t, oy, ox, ky, kx;
   for (t = 0; t < p->nc; ++t) {
     const int8_t *x = X + (size_t)t * p->h * p->w;
@@ -51,26 +77,28 @@ static void pool(const int8_t *restrict X, int8_t *restrict Y, const tinyc_qpool
       const int rows_in = iy0 >= 0 && iy0 + (p->kh - 1) * p->dil_h < p->h;
       for (ox = 0; ox < p->ow; ++ox) {
         const int32_t ix0 = ox * p->stride_w - p->pad_left;
-        if (rows_in && ix0 >= 0 && ix0 + (p->kw - 1) * p->dil_w < p->w) {
+        int32_t acc;
+        if (!rows_in || ix0 < 0 || ix0 + (p->kw - 1) * p->dil_w >= p->w) {
+          y[(size_t)oy * p->ow + ox] = border(x, p, oy, ox, is_max);
+          continue;
+        }
+        if (plain) {
           const int8_t *xr = x + (size_t)iy0 * p->w + ix0;
-          int32_t acc = is_max ? -128 : 0;
+          acc = is_max ? window_max(xr, p->w, p->kh, p->kw) : window_sum(xr, p->w, p->kh, p->kw);
+        } else {
+          const int8_t *xr = x + (size_t)iy0 * p->w + ix0;
+          acc = is_max ? -128 : 0;
           for (ky = p->kh; ky > 0; --ky, xr += (size_t)p->dil_h * p->w) {
             const int8_t *xp = xr;
-            if (is_max) {
-              for (kx = p->kw; kx > 0; --kx, xp += p->dil_w) acc = *xp > acc ? *xp : acc;
-            } else if (p->dil_w == 1) {
-              acc += tinyc_sum_s8(xp, p->kw);
-            } else {
-              for (kx = p->kw; kx > 0; --kx, xp += p->dil_w) acc += *xp;
+            for (kx = p->kw; kx > 0; --kx, xp += p->dil_w) {
+              acc = is_max ? (*xp > acc ? *xp : acc) : acc + *xp;
             }
           }
-          /* inside, every tap counts (with or without count_include_pad) */
-          y[(size_t)oy * p->ow + ox] =
-              is_max ? requant(acc + p->input_offset, p)
-                     : requant(tinyc_div_round(acc + taps * p->input_offset, taps), p);
-        } else {
-          y[(size_t)oy * p->ow + ox] = border(x, p, oy, ox, is_max);
         }
+        /* inside, every tap counts (with or without count_include_pad) */
+        y[(size_t)oy * p->ow + ox] =
+            is_max ? requant(acc + p->input_offset, p)
+                   : requant(tinyc_div_round(acc + taps * p->input_offset, taps), p);
       }
     }
   }
