@@ -344,7 +344,8 @@ TINYC_INLINE void conv_pixels_with(int32_t *col, int32_t col_words, const int8_t
   const int32_t *qm = p->multiplier + g * mg, *sm = p->shift + g * mg;
   const int32_t fit = col_words / K;
   const int32_t max_pairs = fit < TINYC_QCONV_PAIRS ? fit : TINYC_QCONV_PAIRS;
-  int32_t m, px, t;
+  const int clamp = p->act_min > -128 || p->act_max < 127;
+  int32_t m, m0, px, t;
   for (px = px0; px < px1; px += 2 * max_pairs) {
     const int32_t count = px1 - px < 2 * max_pairs ? px1 - px : 2 * max_pairs; /* pixels */
     const int32_t pairs = (count + 1) / 2;
@@ -371,14 +372,31 @@ TINYC_INLINE void conv_pixels_with(int32_t *col, int32_t col_words, const int8_t
       const tinyc_dsp_mult mu = tinyc_dsp_mult_make(qm[m], sm[m]);
       const int32_t bias = bm ? bm[m] : 0;
       int32_t acc[2 * TINYC_QCONV_PAIRS];
-      for (t = 0; t + 2 <= pairs; t += 2) {
+      t = 0;
+      if (mu.shift <= -2 && mu.rs <= 20 && !clamp) {
+        /* the hot form: each four sums requantized straight from registers (SMMLA, shift,
+         * SSAT; zero point in the rounding term as in tinyc_dsp_requant_row) */
+        const int32_t q = mu.q, rs = mu.rs;
+        const int32_t round = (int32_t)((uint32_t)mu.round + ((uint32_t)cl.zp << rs));
+        for (; t + 2 <= pairs && 2 * t + 4 <= count; t += 2) {
+          int32_t a[4];
+          int8_t *o = y + 2 * t;
+          mac1x4(wm, K, col + (size_t)t * K, col + (size_t)(t + 1) * K, bias, a);
+          o[0] = (int8_t)tinyc_ssat8(tinyc_smmla(a[0], q, round) >> rs);
+          o[1] = (int8_t)tinyc_ssat8(tinyc_smmla(a[1], q, round) >> rs);
+          o[2] = (int8_t)tinyc_ssat8(tinyc_smmla(a[2], q, round) >> rs);
+          o[3] = (int8_t)tinyc_ssat8(tinyc_smmla(a[3], q, round) >> rs);
+        }
+        if (t == pairs) continue;
+      }
+      for (m0 = t; t + 2 <= pairs; t += 2) {
         mac1x4(wm, K, col + (size_t)t * K, col + (size_t)(t + 1) * K, bias, acc + 2 * t);
       }
       if (t < pairs) {
         acc[2 * t] = acc[2 * t + 1] = bias;
         mac1x2(wm, K, col + (size_t)t * K, &acc[2 * t], &acc[2 * t + 1]);
       }
-      tinyc_dsp_requant_row(acc, y, count, &mu, &cl);
+      tinyc_dsp_requant_row(acc + 2 * m0, y + 2 * m0, count - 2 * m0, &mu, &cl);
     }
   }
 }
