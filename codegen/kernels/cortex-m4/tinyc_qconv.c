@@ -2,17 +2,19 @@
  * Cortex-M4/M7/M33. Same contract and bit-exact results as the portable kernels
  * (tinyc_qconv.h; integer sums do not depend on their order).
  *
- * Dense and grouped convolution: two output pixels at a time, their input windows are
- * first gathered into a column buffer on the stack as int16 with the input offset added
- * (padding becomes 0, so the inner loop has no bounds and no offset to add), in the
- * halfword order of SXTB16 (tinyc_dsp.h). Then two output channels x two pixels are
- * accumulated in registers, four products per SMLAD pair: per 4 reduction steps two weight
- * loads, four sign extensions, four column loads and eight SMLADs feed 16 MACs. The
- * column costs a few instructions per element, shared by every output channel.
- * Reductions longer than TINYC_QCONV_COLUMN (cg * kh * kw) take the plain loop.
+ * Dense and grouped convolution: pixel pairs' input windows are first gathered into a
+ * column buffer on the stack as int16 with the input offset added (padding becomes 0, so
+ * the inner loop has no bounds and no offset to add), in the halfword order of SXTB16
+ * (tinyc_dsp.h); the column costs a few instructions per element, shared by every output
+ * channel. Then one output channel runs over four pixels (mac1x4: per 4 reduction steps
+ * one weight load, two sign extensions, four LDRDs and eight SMLADs) and its four sums are
+ * requantized straight from registers; a single pixel pair (long reductions) takes two
+ * channels at a time (mac2x2). Reductions longer than TINYC_QCONV_COLUMN (cg * kh * kw)
+ * take the plain loop.
  *
- * Depthwise convolution: channel planes, the 3x3 window's weights in registers with the
- * input offset folded into the bias; border pixels clip their taps. */
+ * Depthwise convolution: small 3x3 planes are copied once with their padding and computed
+ * two outputs at a time (dw3_small_*); larger 3x3 planes keep a ring of three padded rows
+ * (dw3_plane); other windows take the plain loop (dw_plane). */
 #include "tinyc_qconv.h"
 
 #include <string.h>
