@@ -4,6 +4,8 @@
 #ifndef TINYC_FPU_CONV_H
 #define TINYC_FPU_CONV_H
 
+#include <string.h>
+
 #include "tinyc_conv.h"
 #include "tinyc_fpu.h"
 
@@ -184,10 +186,86 @@ static inline void tinyc_fpu_dw3_plane(const float *x, const float *w9, float bi
   }
 }
 
+/* Small 3x3 planes (stride 1, like KWS's 25x5): copied once into `plane` with their zero
+ * padding, so that every output is an interior one and rows go four outputs at a time
+ * (tinyc_fpu_dw3_block) -- on a 5-wide map the edge handling above would otherwise be most
+ * of the work. Zero padding is what the reference uses, so results are those of
+ * tinyc_fpu_dw3_plane up to the order of the sums. */
+#define TINYC_FPU_DW_PLANE 256 /* padded plane floats on the stack */
+
+static int tinyc_fpu_dw3_small_fits(const tinyc_conv2d_params *p) {
+  const int32_t S = p->ow + 2; /* a row: the output's columns and the window's two more */
+  return p->kh == 3 && p->kw == 3 && p->dil_h == 1 && p->dil_w == 1 && p->stride_h == 1 &&
+         p->stride_w == 1 && p->pad_top <= 2 && p->pad_left <= 2 &&
+         (p->oh + 2) * S <= TINYC_FPU_DW_PLANE;
+}
+
+static void tinyc_fpu_dw3_small_plane(const float *x, const float *w9, float bias, float *y,
+                                      const tinyc_conv2d_params *p) {
+  const tinyc_act act = p->act;
+  const tinyc_fpu_k9 k = {w9[0], w9[1], w9[2], w9[3], w9[4], w9[5], w9[6], w9[7], w9[8]};
+  const int32_t S = p->ow + 2, rows = p->oh + 2, pl = p->pad_left;
+  const int32_t inner = p->w < S - pl ? p->w : S - pl;
+  float plane[TINYC_FPU_DW_PLANE];
+  int32_t r, i, oy, ox;
+  for (i = 0; i < rows * S; ++i) plane[i] = 0.0f;
+  for (r = 0; r < rows; ++r) {
+    const int32_t iy = r - p->pad_top;
+    if (iy >= 0 && iy < p->h) {
+      const float *src = x + (size_t)iy * p->w;
+      float *dst = plane + (size_t)r * S + pl;
+      if (inner > 8) {
+        memcpy(dst, src, (size_t)inner * sizeof(float));
+        continue;
+      }
+      switch (inner) { /* written out: a copy loop this short would become a memcpy call */
+        case 8:
+          dst[7] = src[7];
+          /* fall through */
+        case 7:
+          dst[6] = src[6];
+          /* fall through */
+        case 6:
+          dst[5] = src[5];
+          /* fall through */
+        case 5:
+          dst[4] = src[4];
+          /* fall through */
+        case 4:
+          dst[3] = src[3];
+          /* fall through */
+        case 3:
+          dst[2] = src[2];
+          /* fall through */
+        case 2:
+          dst[1] = src[1];
+          /* fall through */
+        case 1:
+          dst[0] = src[0];
+          /* fall through */
+        default:
+          break;
+      }
+    }
+  }
+  for (oy = 0; oy < p->oh; ++oy, y += p->ow) {
+    const float *a = plane + (size_t)oy * S, *b = a + S, *c = b + S;
+    for (ox = 0; ox + 4 <= p->ow; ox += 4) {
+      tinyc_fpu_dw3_block(a + ox, b + ox, c + ox, 1, k, bias, y + ox, &act);
+    }
+    for (; ox < p->ow; ++ox) {
+      y[ox] = tinyc_fpu_act1(
+          tinyc_fpu_dw3_pixel(a + ox + 1, b + ox + 1, c + ox + 1, k, bias, 1, 1), &act);
+    }
+  }
+}
+
 /* One depthwise channel plane, whichever window. */
 static inline void tinyc_fpu_dw_any_plane(const float *x, const float *wk, float bias, float *y,
                                           const tinyc_conv2d_params *p) {
-  if (p->kh == 3 && p->kw == 3 && p->dil_h == 1 && p->dil_w == 1) {
+  if (tinyc_fpu_dw3_small_fits(p)) {
+    tinyc_fpu_dw3_small_plane(x, wk, bias, y, p);
+  } else if (p->kh == 3 && p->kw == 3 && p->dil_h == 1 && p->dil_w == 1) {
     tinyc_fpu_dw3_plane(x, wk, bias, y, p);
   } else {
     tinyc_fpu_dw_plane(x, wk, bias, y, p);
