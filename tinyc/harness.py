@@ -17,6 +17,7 @@ from tinyc.backend.generate import ARENA_MODES
 from tinyc.backend.writer import CWriter
 from tinyc.errors import VerifyError
 from tinyc.ir import Graph
+from tinyc.ir.types import from_storage, to_storage
 
 STRICT_FLAGS = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic"]
 SANITIZE_FLAGS = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-g"]
@@ -109,7 +110,7 @@ def run_host(exe: Path, graph: Graph, inputs: Sequence[np.ndarray]) -> list[np.n
         paths = []
         for i, (value, data) in enumerate(zip(graph.inputs, inputs)):
             p = Path(tmp) / f"in{i}.bin"
-            np.ascontiguousarray(data, dtype=value.dtype.np).tofile(p)
+            to_storage(np.asarray(data), value.dtype).tofile(p)  # C's layout (tinyc_lowp.h)
             paths.append(str(p))
         outs = [str(Path(tmp) / f"out{i}.bin") for i in range(len(graph.outputs))]
         proc = subprocess.run([str(exe), *paths, *outs], capture_output=True, text=True)
@@ -118,6 +119,6 @@ def run_host(exe: Path, graph: Graph, inputs: Sequence[np.ndarray]) -> list[np.n
                 f"generated C exited with {proc.returncode}: {proc.stderr.strip()[-2000:]}"
             )
         return [
-            np.fromfile(p, dtype=v.dtype.np).reshape(v.shape)
+            from_storage(np.fromfile(p, dtype=v.dtype.storage.np), v.dtype).reshape(v.shape)
             for p, v in zip(outs, graph.outputs)
         ]

@@ -20,7 +20,7 @@ typedef struct {
   int32_t m, oh, ow;   /* output channels and spatial size */
   int32_t kh, kw, group;
   int32_t stride_h, stride_w, dil_h, dil_w;
-  int32_t pad_top, pad_left;
+  int32_t pad_top, pad_left; /* pad_top < 0: the image starts below the window (bands) */
   int32_t input_offset;  /* -zp_x */
   int32_t output_offset; /* zp_y */
   int32_t act_min, act_max;

@@ -4,8 +4,9 @@ reach runs under QEMU -- small depthwise planes with odd widths, no / uneven pad
 strides 2 (copied padded plane, pairs or single outputs), reductions not a multiple of
 four, odd channel and pixel counts (one channel x four pixels, its tails), the
 long-reduction two-channel path, the plain loop past the column buffer, a float input
-quantized on the fly by the fully connected kernel (and past its row buffer), Add's
-SMMULR form with different input scales, and the pools, padded and not. The host variant
+quantized on the fly by the fully connected kernel (staged, widened on the fly, and past
+its row buffer), float-boundary convs in bands (a depthwise first layer whose last bands
+miss the image), Add's SMMULR form with different input scales, and the pools. The host variant
 tests (test_qkernels_host.py) cannot see these: the inner loops are DSP assembly there."""
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from onnx import TensorProto, helper, numpy_helper
 from tinyc.compiler import Options, load_model, optimize
 from tinyc.interp import run_graph
 from tinyc.mcu.validate import run_on_mcu
+from tinyc.passes.manager import pipeline_without
 
 
 def conv(name: str, x: str, y: str, cin: int, cout: int, k: int, group: int = 1,
@@ -96,8 +98,14 @@ CASES = {
         helper.make_node("MaxPool", ["ar"], ["m"], name="max", kernel_shape=[2, 2],
                          strides=[2, 2]),
         helper.make_node("AveragePool", ["m"], ["y"], name="avg", kernel_shape=[4, 4])]),
-    "fc_float_input": fc_chain(37),
+    "fc_float_input_staged": fc_chain(37),
+    "fc_float_input": fc_chain(200),
     "fc_float_input_past_the_buffer": fc_chain(1030),
+    "boundary_depthwise_bottom_pads": model((1, 8, 12, 12), [
+        conv("dw", "x", "y", 8, 8, 3, group=8, pads=(0, 1, 3, 1), seed=10)], "y"),
+    "boundary_conv_stride_2": model((1, 3, 13, 11), [
+        conv("c", "x", "a", 3, 8, 3, pads=(1, 1, 1, 1), strides=(2, 2), seed=11),
+        conv("pw", "ar", "y", 8, 4, 1, seed=12)], "y", [relu("a", "ar")]),
     "add_two_scales": model((1, 4, 6, 6), [
         conv("c0", "x", "a", 4, 4, 1, seed=4),
         conv("c1", "x", "b", 4, 4, 3, pads=(1, 1, 1, 1), seed=5),
@@ -117,7 +125,11 @@ def test_int8_kernel_path_on_cortex_m4(mcu_tools: None, name: str, tmp_path: Pat
     rng = np.random.default_rng(11)
     calib = tmp_path / "calib.npy"
     np.save(calib, rng.standard_normal((6, *shape[1:])).astype(np.float32))
-    options = Options(target="cortex-m4", quantize="int8", calib=str(calib))
+    # the kernel-path cases keep the float boundary staged, so each conv sees its whole
+    # image; the boundary_* and fc_* cases exercise the fused float-boundary kernels
+    boundary = name.startswith(("boundary_", "fc_"))
+    passes = None if boundary else pipeline_without(1, None, frozenset({"fuse-qboundary"}))
+    options = Options(target="cortex-m4", quantize="int8", calib=str(calib), passes=passes)
     graph, _ = optimize(load_model(path, options), options)
     x = rng.standard_normal(shape).astype(np.float32)
     result, host = run_on_mcu(graph, options, name.replace("_", ""), [x], tmp_path / "out",

@@ -5,12 +5,15 @@ from __future__ import annotations
 import numpy as np
 
 from tinyc.ir import DType
+from tinyc.ir.types import to_storage
 
 _PER_LINE = 12
 
 
 def c_scalar(value: object, dtype: DType) -> str:
     """One element as a C99 literal that reads back bit-exactly."""
+    if dtype.is_lowp:  # the bits or the widened value C holds
+        return c_scalar(to_storage(np.asarray(value), dtype).item(), dtype.storage)
     if dtype is DType.F32:
         return _float_literal(float(value), "f")  # type: ignore[arg-type]
     if dtype is DType.F64:
@@ -49,6 +52,8 @@ def needs_math_h(data: np.ndarray) -> bool:
 
 def c_array_body(data: np.ndarray, dtype: DType) -> list[str]:
     """The initializer lines (without braces) for a flattened array."""
+    if dtype.is_lowp:
+        data, dtype = to_storage(data, dtype), dtype.storage
     flat = data.reshape(-1)
     if dtype is DType.F32:
         items = [_float_literal(x, "f") for x in flat.astype(np.float32)]

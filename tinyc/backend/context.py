@@ -37,6 +37,8 @@ ARENA_MEMBER = {
     DType.U64: "u64",
     DType.BOOL: "u8",
 }
+# low-precision types live in the arena as their C storage type (tinyc_lowp.h)
+ARENA_MEMBER.update({d: ARENA_MEMBER[d.storage] for d in DType if d.is_lowp})
 
 
 def c_ident(name: str, prefix: str = "") -> str:

@@ -138,6 +138,15 @@ def _provenance(graph: Graph, command: str) -> list[str]:
     return lines
 
 
+#: how NAME.h explains low-precision interface buffers (see codegen/runtime/tinyc_lowp.h)
+_LOWP_IO_NOTE = [
+    " * Low-precision buffers hold one element per array entry, never packed: bf16 as its",
+    " * bits in uint16_t, float8/float4 as bits in uint8_t (float4 in the low nibble), 4-",
+    " * and 2-bit integers as their value (i4/i2 sign-extended int8_t, u4/u2 uint8_t).",
+    " * ONNX packs 4-bit tensors two per byte; unpack them before the call.",
+]
+
+
 def _header(graph: Graph, plan: ArenaPlan, cname: str, command: str, arena: str) -> str:
     w = CWriter()
     upper = cname.upper()
@@ -171,7 +180,11 @@ def _header(graph: Graph, plan: ArenaPlan, cname: str, command: str, arena: str)
         w.line(f"}} {cname}_arena_t;")
         w.line("")
     w.line("/* Runs one inference. Inputs, then outputs, in graph order; buffers must not")
-    w.line(" * overlap. Returns 0 on success, non-zero if run-time data is out of range. */")
+    if any(v.dtype.is_lowp for v in [*graph.inputs, *graph.outputs]):
+        w.line(" * overlap. Returns 0 on success, non-zero if run-time data is out of range.")
+        w.lines([*_LOWP_IO_NOTE, " */"])
+    else:
+        w.line(" * overlap. Returns 0 on success, non-zero if run-time data is out of range. */")
     w.line(f"{_signature(graph, cname, arena)};")
     w.line("")
     w.line("#ifdef __cplusplus")

@@ -20,8 +20,12 @@ import onnx
 from onnx import helper, numpy_helper
 
 from tinyc.errors import ModelError, TinycError, UnsupportedError, UsageError
+from tinyc.frontend.control import CONTROL_OPS, import_control, subgraph_refs
+from tinyc.frontend.functions import expand_function
+from tinyc.frontend.lowp import promote_bf16
 from tinyc.ir import DType, Graph, Node, TensorType, Value
 from tinyc.ops import get_op, has_op
+from tinyc.ops.cast import LOWP_OPS, ONNX_TO_DTYPE
 from tinyc.ops.registry import DECLARED_SHAPES, REQUIRED
 
 #: oldest default-domain opset read at all; each op has its own `OpDef.min_opset` on top
@@ -41,6 +45,7 @@ _ONNX_DTYPES = {
     onnx.TensorProto.INT64: DType.I64,
     onnx.TensorProto.UINT64: DType.U64,
     onnx.TensorProto.BOOL: DType.BOOL,
+    **{code: dtype for code, dtype in ONNX_TO_DTYPE.items() if dtype.is_lowp},
 }
 
 #: growth allowed when folding a node whose inputs are all constants (bytes)
@@ -248,7 +253,7 @@ class _Importer:
         dag = nx.DiGraph()
         dag.add_nodes_from(range(len(nodes)))
         for i, n in enumerate(nodes):
-            for name in n.input:
+            for name in [*n.input, *sorted(subgraph_refs(n))]:
                 if name in producer:
                     dag.add_edge(producer[name], i)
         try:
@@ -260,6 +265,13 @@ class _Importer:
     def _import_node(self, proto: onnx.NodeProto) -> None:
         label = proto.name or (proto.output[0] if proto.output else proto.op_type)
         where = f"op {proto.op_type} (node '{label}', opset {self.opset})"
+        if proto.domain in ("", "ai.onnx") and proto.op_type in CONTROL_OPS:
+            import_control(self, proto, where)
+            return
+        if expand_function(self, proto):  # an op ONNX defines as a function of others
+            return
+        if promote_bf16(self, proto):  # bfloat16 arithmetic, through float32
+            return
         if proto.domain not in ("", "ai.onnx"):
             raise UnsupportedError(f"unsupported {where} in domain '{proto.domain}'")
         if proto.op_type == "Constant":
@@ -297,6 +309,9 @@ class _Importer:
                 if spec.default is REQUIRED:
                     raise ModelError(f"{where}: required attribute '{key}' is missing")
                 attrs[key] = list(spec.default) if isinstance(spec.default, list) else spec.default
+        lowp = [v.dtype for v in inputs if v is not None and v.dtype.is_lowp]
+        if lowp and proto.op_type not in LOWP_OPS:
+            raise UnsupportedError(f"{where}: element type {lowp[0].value} is not supported")
         attrs[DECLARED_SHAPES] = [self.declared.get(o) for o in proto.output]
         node = Node(proto.op_type, inputs, [], attrs, name=label)
         try:

@@ -36,13 +36,14 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, NoReturn
 
+import ml_dtypes
 import numpy as np
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
 
 from tinyc.errors import IRError, UsageError
 from tinyc.ir.core import Graph, Node, Value
-from tinyc.ir.types import DType, QuantParams, TensorType
+from tinyc.ir.types import DType, QuantParams, TensorType, from_storage, to_storage
 
 #: Constants with at most this many elements are printed inline.
 INLINE_LIMIT = 16
@@ -382,6 +383,8 @@ class _Builder(Transformer[Token, Any]):
                 _fail(f"no data for constant @{ref} (pass it in `constants`, or keep the "
                       "sibling .npz)", data)
             array = np.array(self.constants[ref], copy=True)
+            if ttype.dtype.is_lowp and array.dtype == ttype.dtype.storage.np:
+                array = from_storage(array, ttype.dtype)  # as save_text_ir wrote it
             if array.dtype != ttype.dtype.np or array.shape != ttype.shape:
                 _fail(f"data of @{ref} is {array.dtype}{list(array.shape)}, the type says "
                       f"{_type(ttype)}", data)
@@ -541,7 +544,7 @@ def _to_array(items: list[str], ttype: TensorType) -> np.ndarray:
                 raise _BadElement(f"expected a number, got {item}", item)
         array = np.array([float(i) for i in items], dtype=np.float64).astype(dtype.np)
     else:
-        info = np.iinfo(dtype.np)
+        info = ml_dtypes.iinfo(dtype.np)  # numpy's iinfo does not know int4
         ints = []
         for item in items:
             if str(item) in ("true", "false") or any(c in str(item) for c in ".eEn"):
@@ -699,8 +702,8 @@ def save_text_ir(graph: Graph, path: str | Path, *, inline_limit: int = INLINE_L
             for name, array in data.items():
                 info = zipfile.ZipInfo(name + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
                 with archive.open(info, "w") as stream:
-                    np.lib.format.write_array(stream, np.ascontiguousarray(array),
-                                              allow_pickle=False)
+                    stored = to_storage(array, DType.from_numpy(array.dtype))  # ml_dtypes
+                    np.lib.format.write_array(stream, stored, allow_pickle=False)
         written.append(npz)
     return written
 

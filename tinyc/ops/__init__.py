@@ -6,14 +6,19 @@ Importing this package imports every family module, which registers its ops.
 from tinyc.ops import (  # noqa: F401  (imported for registration)
     attention,
     cast,
+    compress,
     conv,
+    deform,
     elementwise,
     fill,
+    glu,
     index,
     logic,
     loss,
     matmul,
+    nms,
     norm,
+    optional,
     pad,
     pool,
     qboundary,
@@ -29,6 +34,8 @@ from tinyc.ops import (  # noqa: F401  (imported for registration)
     signal,
     slice,
     sparse,
+    unique,
+    unpool,
 )
 from tinyc.ops.registry import OpDef, get_op, has_op, register_op, registered_ops
 

@@ -3,12 +3,17 @@
 The C rules (tinyc_cast.h) are numpy's `astype` where numpy is well defined: float to
 float rounds to nearest even, integers wrap, anything to bool is `x != 0`. Float to
 integer truncates and, where numpy's result is platform-defined, saturates (NaN gives 0).
-Types tinyc does not store (strings, bfloat16, the float8 and 4-bit types) are refused."""
+The low-precision types (bfloat16, float8, float4, 4- and 2-bit integers) follow ONNX's
+reference, ml_dtypes, computed through float32 or int64 as the C does; `saturate` is kept
+only for the float8 targets, where it chooses clamping (1) or infinity/NaN (0); a cast to
+float8e8m0 also keeps `round_mode` (up, down or nearest, on the float32 exponent). Strings
+are refused."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import ml_dtypes
 import numpy as np
 
 from tinyc.errors import ModelError, UnsupportedError
@@ -41,7 +46,58 @@ ONNX_TO_DTYPE = {
     11: DType.F64,
     12: DType.U32,
     13: DType.U64,
+    16: DType.BF16,
+    17: DType.F8E4M3FN,
+    18: DType.F8E4M3FNUZ,
+    19: DType.F8E5M2,
+    20: DType.F8E5M2FNUZ,
+    21: DType.U4,
+    22: DType.I4,
+    23: DType.F4E2M1,
+    24: DType.F8E8M0,
+    25: DType.U2,
+    26: DType.I2,
 }
+
+#: the ops that take low-precision operands (casts, quantization, shape queries and moves
+#: of whole elements, checked on these types); the frontend refuses them anywhere else
+#: rather than let an op compute in them
+LOWP_OPS = frozenset({"Cast", "CastLike", "QuantizeLinear", "DequantizeLinear", "Identity",
+                      "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Shape", "Size",
+                      "ReverseSequence", "OneHot", "Compress"})
+
+#: the targets whose conversion reads Cast's `saturate`
+FLOAT8 = frozenset({DType.F8E4M3FN, DType.F8E4M3FNUZ, DType.F8E5M2, DType.F8E5M2FNUZ})
+
+
+#: round_mode of a cast to float8e8m0 -> its C constant (tinyc_lowp.h)
+E8M0_MODES = {"up": "TINYC_E8M0_UP", "down": "TINYC_E8M0_DOWN", "nearest": "TINYC_E8M0_NEAREST"}
+
+
+def lowp_cast(
+    x: np.ndarray, dtype: DType, saturate: bool = True, round_mode: str = "up"
+) -> np.ndarray:
+    """ONNX Cast into or out of a low-precision type, through float32 (floats) or int64
+    (integers) as tinyc_cast.c computes: one rounding from float32, two from wider types."""
+    src = DType.from_numpy(x.dtype)
+    with np.errstate(all="ignore"):
+        if src.is_lowp:
+            x = x.astype(np.float32 if src.is_float else np.int64)
+        if not dtype.is_lowp:
+            return cast_array(x, dtype.np)
+        if dtype is DType.F8E8M0:  # ONNX's own definition (ml_dtypes only rounds to nearest)
+            from onnx.numpy_helper import to_float8e8m0
+
+            return to_float8e8m0(x.astype(np.float32), saturate, round_mode)
+        if dtype.is_float:
+            x = x.astype(np.float32)
+            if saturate and dtype in FLOAT8:
+                big = float(ml_dtypes.finfo(dtype.np).max)
+                x = np.where(np.isnan(x), x, np.clip(x, -big, big))
+            return x.astype(dtype.np)
+        if x.dtype.kind == "f":  # truncate; NaN and beyond int64 give 0, as in ml_dtypes
+            x = np.where(np.abs(x) < 2.0**63, np.trunc(x), 0).astype(np.int64)
+        return x.astype(np.int64).astype(dtype.np)
 
 
 def _onnx_type_name(code: int) -> str:
@@ -69,15 +125,27 @@ class Cast(OpDef):
                     f"not supported"
                 )
             node.attrs["to"] = ONNX_TO_DTYPE[to].value
-        node.attrs.pop("saturate", None)  # only meaningful for the float8 types
-        node.attrs.pop("round_mode", None)
+        to = DType(node.attrs["to"])
+        saturate = node.attrs.pop("saturate", 1)
+        if (to in FLOAT8 or to is DType.F8E8M0) and not saturate:
+            node.attrs["saturate"] = 0  # absent means 1, the default
+        mode = node.attrs.pop("round_mode", "up")
+        if to is DType.F8E8M0 and mode != "up":
+            if mode not in E8M0_MODES:
+                raise ModelError(f"{node.op} node '{node.name}': round_mode {mode!r}")
+            node.attrs["round_mode"] = mode  # absent means "up", the default
 
     def infer(self, node: Node) -> list[TensorType]:
         return [TensorType(DType(node.attrs["to"]), input_type(node, 0).shape)]
 
     def reference(self, node: Node, inputs: list[np.ndarray | None]) -> list[np.ndarray]:
-        assert inputs[0] is not None
-        return [cast_array(inputs[0], DType(node.attrs["to"]).np)]
+        x = inputs[0]
+        assert x is not None
+        to = DType(node.attrs["to"])
+        if to.is_lowp or DType.from_numpy(x.dtype).is_lowp:
+            saturate = bool(node.attrs.get("saturate", 1))
+            return [lowp_cast(x, to, saturate, node.attrs.get("round_mode", "up"))]
+        return [cast_array(x, to.np)]
 
     def memory_behavior(self, node: Node) -> list[MemoryBehavior]:
         """Same element size: the cast reads X[i] before it writes Y[i]."""
@@ -95,6 +163,13 @@ class Cast(OpDef):
             ctx.copy(y, x)
             return
         fn = f"tinyc_cast_{x.dtype.value}_{y.dtype.value}"
+        if y.dtype is DType.F8E8M0:
+            mode = E8M0_MODES[node.attrs.get("round_mode", "up")]
+            saturate = 1 if node.attrs.get("saturate", 1) else 0
+            ctx.call("cast", fn, ctx.ptr(x), ctx.ptr(y), y.type.numel, saturate, mode)
+            return
+        if not node.attrs.get("saturate", 1):
+            fn += "_nosat"
         ctx.call("cast", fn, ctx.ptr(x), ctx.ptr(y), y.type.numel)
 
 

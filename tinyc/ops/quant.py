@@ -17,6 +17,7 @@ import numpy as np
 
 from tinyc.errors import ModelError, UnsupportedError
 from tinyc.ir import DType, Node, QuantParams, TensorType, Value
+from tinyc.ops.cast import FLOAT8, ONNX_TO_DTYPE, lowp_cast
 from tinyc.ops.conv import conv_reference
 from tinyc.ops.layout import broadcast_shapes, broadcast_strides, merge_dims, split_axis
 from tinyc.ops.registry import Attr, OpDef, input_type, normalize_axis, register_op
@@ -26,10 +27,18 @@ from tinyc.quant.params import INT_RANGE, axis_shape, dequantize_array, quantize
 if TYPE_CHECKING:
     from tinyc.backend.context import EmitContext
 
-#: ONNX TensorProto element type numbers of the integer types QuantizeLinear can produce
-_ONNX_INT_TYPES = {2: DType.U8, 3: DType.I8, 4: DType.U16, 5: DType.I16}
+#: ONNX TensorProto element type numbers of the types QuantizeLinear can produce
+_ONNX_Q_TYPES = {2: DType.U8, 3: DType.I8, 4: DType.U16, 5: DType.I16}
+_ONNX_Q_TYPES.update({c: t for c, t in ONNX_TO_DTYPE.items() if t.is_lowp and t != DType.BF16})
 #: C kernel suffix per integer dtype
-SUFFIX = {DType.I8: "s8", DType.U8: "u8", DType.I16: "s16", DType.U16: "u16", DType.I32: "s32"}
+SUFFIX = {DType.I8: "s8", DType.U8: "u8", DType.I16: "s16", DType.U16: "u16", DType.I32: "s32",
+          DType.I4: "s4", DType.U4: "u4", DType.I2: "s2", DType.U2: "u2"}
+#: quantized range per integer dtype
+_RANGE = {**INT_RANGE, DType.I4: (-8, 7), DType.U4: (0, 15), DType.I2: (-2, 1), DType.U2: (0, 3)}
+#: the float quantized types: values are x / scale cast with Cast's rules (`saturate` for
+#: float8). As in the ONNX reference, the zero point (0 for float8) is only read by
+#: QuantizeLinear to float4, which adds it as a float after the division
+_FLOAT_QTYPES = FLOAT8 | {DType.F4E2M1}
 #: the run-time type codes of codegen/kernels/tinyc_qlinear.h
 _TYPE_CODE = {DType.I8: "TINYC_QT_S8", DType.U8: "TINYC_QT_U8", DType.I32: "TINYC_QT_S32"}
 
@@ -57,6 +66,10 @@ def const_quant_params(node: Node, scale_index: int, axis: int | None) -> QuantP
     scales = tuple(float(s) for s in np.asarray(scale, np.float32).reshape(-1))
     zps = tuple(int(z) for z in np.broadcast_to(zp, scale.shape).reshape(-1))
     return QuantParams(scales, zps, None if len(scales) == 1 else axis)
+
+
+def _float_qtype(data: np.ndarray) -> bool:
+    return np.dtype(data.dtype) in {t.np for t in _FLOAT_QTYPES}
 
 
 def _axis_geometry(shape: tuple[int, ...], axis: int, nparams: int) -> tuple[int, int, int]:
@@ -105,9 +118,11 @@ class _QuantizeBase(OpDef):
     def _params(
         self, node: Node, inputs: list[np.ndarray | None], ndim: int
     ) -> tuple[np.ndarray, np.ndarray]:
+        """scale and zero point broadcast against x; float zero points stay float32."""
         scale = np.asarray(inputs[1], np.float32)
         zp_in = inputs[2] if len(inputs) > 2 else None
-        zp = np.zeros(scale.shape, np.int64) if zp_in is None else np.asarray(zp_in, np.int64)
+        zp_type = np.float32 if zp_in is not None and _float_qtype(zp_in) else np.int64
+        zp = np.zeros(scale.shape, zp_type) if zp_in is None else np.asarray(zp_in).astype(zp_type)
         block = node.attrs.get("block_size", 0)
         if block:
             axis = node.attrs["axis"]
@@ -118,7 +133,7 @@ class _QuantizeBase(OpDef):
             return scale.reshape(shape), zp.reshape(shape)
         return scale.reshape(()), zp.reshape(())
 
-    def _emit(self, node: Node, ctx: EmitContext, fn: str) -> None:
+    def _emit(self, node: Node, ctx: EmitContext, fn: str, *extra: object) -> None:
         x, y = node.inputs[0], node.outputs[0]
         assert x is not None
         scale = node.inputs[1]
@@ -130,11 +145,11 @@ class _QuantizeBase(OpDef):
             outer, axis_len, inner = split_axis(x.shape, node.attrs["axis"])
             blocked = fn.replace("quantize_", "quantize_blocked_", 1)
             ctx.call("quantize", blocked, ctx.ptr(x), ctx.ptr(scale), zp_ptr, ctx.ptr(y),
-                     outer, axis_len, inner, block)
+                     outer, axis_len, inner, block, *extra)
             return
         outer, axis_len, inner = _axis_geometry(x.shape, node.attrs["axis"], scale.type.numel)
         ctx.call("quantize", fn, ctx.ptr(x), ctx.ptr(scale), zp_ptr, ctx.ptr(y),
-                 outer, axis_len, inner)
+                 outer, axis_len, inner, *extra)
 
 
 @register_op
@@ -162,10 +177,10 @@ class QuantizeLinear(_QuantizeBase):
             dtype = zp.dtype
         else:
             code = node.attrs.get("output_dtype", 0)
-            dtype = _ONNX_INT_TYPES.get(code, DType.U8) if code else DType.U8
-            if code and code not in _ONNX_INT_TYPES:
+            dtype = _ONNX_Q_TYPES.get(code, DType.U8) if code else DType.U8
+            if code and code not in _ONNX_Q_TYPES:
                 raise UnsupportedError(f"QuantizeLinear node '{node.name}': output type {code}")
-        if dtype not in (DType.I8, DType.U8, DType.I16, DType.U16):
+        if dtype is DType.I32 or (dtype not in _RANGE and dtype not in _FLOAT_QTYPES):
             raise UnsupportedError(
                 f"QuantizeLinear node '{node.name}': output type {dtype.value} is not supported"
             )
@@ -173,20 +188,31 @@ class QuantizeLinear(_QuantizeBase):
 
     def infer(self, node: Node) -> list[TensorType]:
         x = input_type(node, 0)
-        blocked = bool(node.attrs.get("block_size"))
-        quant = None if blocked else const_quant_params(node, 1, node.attrs.get("axis"))
-        return [TensorType(self._out_dtype(node), x.shape, quant)]
+        dtype = self._out_dtype(node)
+        plain = not node.attrs.get("block_size") and dtype in INT_RANGE
+        quant = const_quant_params(node, 1, node.attrs.get("axis")) if plain else None
+        return [TensorType(dtype, x.shape, quant)]
 
     def reference(self, node: Node, inputs: list[np.ndarray | None]) -> list[np.ndarray]:
         x = inputs[0]
         assert x is not None
         dtype = self._out_dtype(node)
         scale, zp = self._params(node, inputs, x.ndim)
-        lo, hi = INT_RANGE[dtype]
+        if dtype in _FLOAT_QTYPES:
+            v = np.asarray(x, np.float32) / scale
+            if dtype is DType.F4E2M1:
+                v = v + zp
+            return [lowp_cast(v.astype(np.float32), dtype, bool(node.attrs.get("saturate", 1)))]
+        lo, hi = _RANGE[dtype]
         return [quantize_array(x, scale, zp, lo, hi).astype(dtype.np)]
 
     def emit(self, node: Node, ctx: EmitContext) -> None:
-        self._emit(node, ctx, f"tinyc_quantize_f32_{SUFFIX[node.outputs[0].dtype]}")
+        dtype = node.outputs[0].dtype
+        if dtype in _FLOAT_QTYPES:
+            saturate = 1 if node.attrs.get("saturate", 1) else 0
+            self._emit(node, ctx, f"tinyc_quantize_f32_{dtype.value}", saturate)
+            return
+        self._emit(node, ctx, f"tinyc_quantize_f32_{SUFFIX[dtype]}")
 
 
 @register_op
@@ -201,7 +227,8 @@ class DequantizeLinear(_QuantizeBase):
 
     def normalize(self, node: Node, opset: int) -> None:
         self._check(node, opset)
-        if input_type(node, 0).dtype not in SUFFIX:
+        x_dtype = input_type(node, 0).dtype
+        if x_dtype not in SUFFIX and x_dtype not in _FLOAT_QTYPES:
             raise UnsupportedError(
                 f"DequantizeLinear node '{node.name}': input type "
                 f"{input_type(node, 0).dtype.value} is not supported"
@@ -214,6 +241,8 @@ class DequantizeLinear(_QuantizeBase):
         x = inputs[0]
         assert x is not None
         scale, zp = self._params(node, inputs, x.ndim)
+        if _float_qtype(x):  # the zero point is not read, as in the ONNX reference
+            return [np.asarray(x).astype(np.float32) * scale]
         return [dequantize_array(x, scale, zp)]
 
     def fold(self, node: Node) -> list[np.ndarray] | None:
@@ -222,7 +251,8 @@ class DequantizeLinear(_QuantizeBase):
     def emit(self, node: Node, ctx: EmitContext) -> None:
         x = node.inputs[0]
         assert x is not None
-        self._emit(node, ctx, f"tinyc_dequantize_{SUFFIX[x.dtype]}_f32")
+        sfx = x.dtype.value if x.dtype in _FLOAT_QTYPES else SUFFIX[x.dtype]
+        self._emit(node, ctx, f"tinyc_dequantize_{sfx}_f32")
 
 
 def dynamic_quantize_reference(x: np.ndarray) -> tuple[np.ndarray, np.float32, np.uint8]:

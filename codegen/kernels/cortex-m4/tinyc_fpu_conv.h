@@ -196,7 +196,8 @@ static inline void tinyc_fpu_dw3_plane(const float *x, const float *w9, float bi
 static int tinyc_fpu_dw3_small_fits(const tinyc_conv2d_params *p) {
   const int32_t S = p->ow + 2; /* a row: the output's columns and the window's two more */
   return p->kh == 3 && p->kw == 3 && p->dil_h == 1 && p->dil_w == 1 && p->stride_h == 1 &&
-         p->stride_w == 1 && p->pad_top <= 2 && p->pad_left <= 2 &&
+         p->stride_w == 1 && p->pad_top >= 0 && p->pad_top <= 2 && p->pad_left >= 0 &&
+         p->pad_left <= 2 &&
          (p->oh + 2) * S <= TINYC_FPU_DW_PLANE;
 }
 

@@ -158,7 +158,7 @@ TINYC_INLINE void mac2x2(const int8_t *w0, int32_t K, const int32_t *col, int32_
   const int8_t *w1 = w0 + K;
   int32_t a00 = *s00, a01 = *s01, a10 = *s10, a11 = *s11, q = K >> 2;
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__thumb2__) && \
-    defined(__OPTIMIZE__)
+    defined(__OPTIMIZE__) && !defined(TINYC_NO_DSP_ASM)
   /* 19 instructions per 16 MACs in 12 registers, so nothing spills: each channel's four
    * weights are sign-extended in two registers and meet pixel 0's and pixel 1's column
    * words (LDRD: two words in one instruction; pixel 0's are read twice rather than kept) */
@@ -253,7 +253,7 @@ TINYC_INLINE void mac1x4(const int8_t *w, int32_t K, const int32_t *ca, const in
                          int32_t bias, int32_t *acc) {
   int32_t a0 = bias, a1 = bias, a2 = bias, a3 = bias, q;
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__thumb2__) && \
-    defined(__OPTIMIZE__)
+    defined(__OPTIMIZE__) && !defined(TINYC_NO_DSP_ASM)
   /* 15 instructions per 16 MACs plus the loop's two per 32 MACs, in 12 registers: one
    * weight word, sign-extended once, meets four pixels' column words (LDRD: two words in
    * one instruction) */
@@ -678,9 +678,11 @@ static void dw3_plane(const int8_t *xc, const int8_t *wk, int32_t bias, int32_t 
 /* Small 3x3 depthwise planes: the whole plane is first copied, padding included, into
  * `plane` on the stack, so no output needs a bound check and the copy is the plane's only
  * per-row overhead (small maps, like KWS's 25x5 or a MobileNet's 6x6, are all overhead
- * otherwise). With stride_w 1 outputs come in pairs from one row word per tap row (24
- * instructions per two outputs, in registers; an odd last column computes a pair whose
- * second value is dropped); with stride_w 2, one at a time. Their sums go to `acc` a band
+ * otherwise). With stride_w 1 outputs come in pairs from one row word per tap row (26
+ * instructions per two outputs in 13 registers, row 2's weights read each time; an odd
+ * last column computes a pair whose second value is dropped); with stride_w 2, one at a
+ * time. The assembly loops need the optimizer; TINYC_NO_DSP_ASM turns them off for builds
+ * that reserve more registers (-ffixed-r9 with a frame pointer). Their sums go to `acc` a band
  * of rows at a time, and the bias and requantization follow per band. Since the input
  * plane is fully copied before any of its outputs is stored, the in-place form can write
  * its output straight to Y. */
@@ -707,7 +709,7 @@ static dw3_small_shape dw3_small_shape_of(const tinyc_qconv_params *p) {
 
 static int dw3_small_fits(const tinyc_qconv_params *p) {
   dw3_small_shape g;
-  if (!dw3_fits(p) || p->pad_top > 2) return 0;
+  if (!dw3_fits(p) || p->pad_top < 0 || p->pad_top > 2 || p->pad_left < 0) return 0;
   g = dw3_small_shape_of(p);
   return g.band >= 1 && g.rows * g.stride <= TINYC_QDW_PLANE;
 }
@@ -779,10 +781,11 @@ static TINYC_DSP_NOINLINE void dw3_small_row(const int8_t *x0, int32_t S, int32_
   const int8_t *x1 = x0 + S, *x2 = x1 + S;
   int32_t u0 = u[0], u1 = u[1], u2 = u[2];
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__thumb2__) && \
-    defined(__OPTIMIZE__) && !defined(__clang__)
-  /* 14 registers: only gcc with the optimizer (no frame pointer taking one) finds them all;
-   * clang's allocator gives up, so it compiles the C below */
-  int32_t a0, a1, t, e;
+    defined(__OPTIMIZE__) && !defined(TINYC_NO_DSP_ASM) && !defined(__clang__)
+  /* 13 registers (row 2's weights are read from memory each time, so a frame pointer can
+   * keep its register); clang's allocator still gives up here and compiles the C below */
+  int32_t a0, a1, t, e, r;
+  const int32_t w2[2] = {u2, v2};
   __asm__ volatile(
       "1:\n\t"
       "ldr    %[t], [%[x0]], #2\n\t"
@@ -800,18 +803,20 @@ static TINYC_DSP_NOINLINE void dw3_small_row(const int8_t *x0, int32_t S, int32_
       "smlabt %[a0], %[t], %[v01], %[a0]\n\t"
       "smlatt %[a1], %[e], %[v01], %[a1]\n\t"
       "ldr    %[t], [%[x2]], #2\n\t"
+      "ldr    %[r], %[w20]\n\t"
       "sxtb16 %[e], %[t]\n\t"
-      "smlad  %[a0], %[e], %[u2], %[a0]\n\t"
+      "smlad  %[a0], %[e], %[r], %[a0]\n\t"
       "sxtb16 %[t], %[t], ror #8\n\t"
-      "smlad  %[a1], %[t], %[u2], %[a1]\n\t"
-      "smlabb %[a0], %[t], %[v2], %[a0]\n\t"
-      "smlatb %[a1], %[e], %[v2], %[a1]\n\t"
+      "smlad  %[a1], %[t], %[r], %[a1]\n\t"
+      "ldr    %[r], %[w21]\n\t"
+      "smlabb %[a0], %[t], %[r], %[a0]\n\t"
+      "smlatb %[a1], %[e], %[r], %[a1]\n\t"
       "strd   %[a0], %[a1], [%[acc]], #8\n\t"
       "subs   %[n], %[n], #1\n\t"
       "bne    1b"
       : [x0] "+r"(x0), [x1] "+r"(x1), [x2] "+r"(x2), [acc] "+r"(acc), [n] "+r"(pairs),
-        [a0] "=&r"(a0), [a1] "=&r"(a1), [t] "=&r"(t), [e] "=&r"(e)
-      : [u0] "r"(u0), [u1] "r"(u1), [u2] "r"(u2), [v01] "r"(v01), [v2] "r"(v2)
+        [a0] "=&r"(a0), [a1] "=&r"(a1), [t] "=&r"(t), [e] "=&r"(e), [r] "=&r"(r)
+      : [u0] "r"(u0), [u1] "r"(u1), [v01] "r"(v01), [w20] "m"(w2[0]), [w21] "m"(w2[1])
       : "cc", "memory");
 #else
   for (; pairs > 0; --pairs, x0 += 2, x1 += 2, x2 += 2, acc += 2) {

@@ -35,11 +35,13 @@ TINYC_INLINE int8_t mul_one(int32_t a, int32_t b, const tinyc_qbinary_params *p)
 
 /* The SMMULR form of Add applies: both input shifts in [-left_shift - 1, 0], and the output
  * multiply in tinyc_dsp_requant's short form with the zero point folded into its rounding
- * term (adding zp << rs before the shift by rs is adding zp after it), which must fit. */
+ * term (adding zp << rs before the shift by rs is adding zp after it), which must fit:
+ * with rs <= 23, |2^(rs-1) + zp << rs| <= 2^22 + 2^30 and the top word of the scaled sum
+ * stays below 2^27, so their sum is below 2^31. */
 static int add_is_short(const tinyc_qbinary_params *p) {
   const int32_t rs = -1 - p->output_shift;
   return p->a_shift <= 0 && p->left_shift + p->a_shift + 1 >= 0 && p->b_shift <= 0 &&
-         p->left_shift + p->b_shift + 1 >= 0 && p->output_shift <= -2 && rs <= 24 &&
+         p->left_shift + p->b_shift + 1 >= 0 && p->output_shift <= -2 && rs <= 23 &&
          p->output_offset >= -128 && p->output_offset <= 127;
 }
 
@@ -54,7 +56,7 @@ TINYC_INLINE void add_row_short(const int8_t *a, int32_t sa, const int8_t *b, in
   const int32_t qa = p->a_multiplier, qb = p->b_multiplier, q = p->output_multiplier;
   const int32_t ca = p->a_offset * fa, cb = p->b_offset * fb;
   const int32_t rs = -1 - p->output_shift;
-  /* |zp << rs| < 2^31 and the scaled sum is below 2^28: the sum cannot overflow */
+  /* rs <= 23 (add_is_short): this and the top word below cannot overflow their sum */
   const int32_t round = (int32_t)((1u << (rs - 1)) + ((uint32_t)p->output_offset << rs));
   const int32_t lo = p->act_min, hi = p->act_max;
   int8_t *const stop = y + n;
