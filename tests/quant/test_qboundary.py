@@ -243,3 +243,20 @@ def test_workspace_is_planned_and_passed_to_the_kernel(tmp_path: Path) -> None:
     assert len(work) == 1 and work[0].size == need and work[0].first == work[0].last
     off = plan.workspace[index]
     assert f"(&tinyc_arena.i8[{off}])" in compiled.code.files["qb.c"]
+
+
+def test_a_band_bigger_than_the_int8_copy_keeps_the_input_staged(tmp_path: Path) -> None:
+    """16 channels, 3 rows, 40 wide: one output row's band (all 3 input rows plus the band's
+    output) outweighs the whole int8 input, so fusing would only grow the arena."""
+
+    def wide() -> Graph:
+        t = _Model((1, 16, 3, 40))
+        y = t.op("Relu", t.conv(t.x, 16, (3, 3), pads=[1, 1, 1, 1]))
+        return t.done(t.conv(y, 4, (1, 1)))
+
+    staged = _quantize(wide, tmp_path, "fuse-activation")
+    fused = _quantize(wide, tmp_path, "fuse-activation,fuse-qboundary")
+    assert not any(n.op in FUSED_OPS and n.attrs["x_quant"] for n in fused.nodes)
+    staged_c, _ = _build(staged, tmp_path / "staged")
+    fused_c, _ = _build(fused, tmp_path / "fused")
+    assert fused_c.plan.size <= staged_c.plan.size

@@ -95,7 +95,7 @@ def _fuse_input(graph: Graph, q: Node) -> bool:
     user = users[0]
     if user.op not in FUSED or xq.uses[0].index != 0:
         return False
-    if user.op == "QConv" and conv_workspace(user, 1, True, False) >= xq.type.nbytes:
+    if user.op == "QConv" and conv_workspace(user, 1, True, False) > xq.type.nbytes:
         return False  # even one band needs more than the int8 copy: staging is smaller
     attrs = {**user.attrs, "x_quant": [params[0], float(params[1])], "y_quant": [], "tile": 1}
     _replace(graph, user, FUSED[user.op], [v, *user.inputs[1:]], list(user.outputs), attrs)
