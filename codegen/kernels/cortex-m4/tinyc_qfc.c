@@ -28,14 +28,42 @@ static void widen_row(const int8_t *x, int32_t n, int32_t off, int32_t *xw) {
 /* acc0/acc1 += rows w0, w1 of W . the widened input */
 TINYC_INLINE void dot2(const int8_t *w0, const int8_t *w1, const int32_t *xw, int32_t n,
                        int32_t *acc0, int32_t *acc1) {
-  int32_t a0 = *acc0, a1 = *acc1, q;
-  for (q = n >> 2; q > 0; --q, w0 += 4, w1 += 4, xw += 2) {
+  int32_t a0 = *acc0, a1 = *acc1, q = n >> 2;
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__thumb2__) && \
+    defined(__OPTIMIZE__) && !defined(TINYC_NO_DSP_ASM)
+  /* 13 instructions per 8 MACs in 10 registers (LDRD: both widened input words at once) */
+  if (q > 0) {
+    int32_t u, v, t, x02, x13;
+    __asm__ volatile(
+        "1:\n\t"
+        "ldr    %[u], [%[w0]], #4\n\t"
+        "ldr    %[v], [%[w1]], #4\n\t"
+        "ldrd   %[x02], %[x13], [%[xw]], #8\n\t"
+        "sxtb16 %[t], %[u]\n\t"
+        "smlad  %[a0], %[t], %[x02], %[a0]\n\t"
+        "sxtb16 %[u], %[u], ror #8\n\t"
+        "smlad  %[a0], %[u], %[x13], %[a0]\n\t"
+        "sxtb16 %[t], %[v]\n\t"
+        "smlad  %[a1], %[t], %[x02], %[a1]\n\t"
+        "sxtb16 %[v], %[v], ror #8\n\t"
+        "smlad  %[a1], %[v], %[x13], %[a1]\n\t"
+        "subs   %[q], %[q], #1\n\t"
+        "bne    1b"
+        : [a0] "+r"(a0), [a1] "+r"(a1), [w0] "+r"(w0), [w1] "+r"(w1), [xw] "+r"(xw),
+          [q] "+r"(q), [u] "=&r"(u), [v] "=&r"(v), [t] "=&r"(t), [x02] "=&r"(x02),
+          [x13] "=&r"(x13)
+        :
+        : "cc", "memory");
+  }
+#else
+  for (; q > 0; --q, w0 += 4, w1 += 4, xw += 2) {
     const int32_t u = tinyc_load4(w0), v = tinyc_load4(w1), x02 = xw[0], x13 = xw[1];
     a0 = tinyc_smlad(tinyc_sxtb16(u), x02, a0);
     a0 = tinyc_smlad(tinyc_sxtb16_hi(u), x13, a0);
     a1 = tinyc_smlad(tinyc_sxtb16(v), x02, a1);
     a1 = tinyc_smlad(tinyc_sxtb16_hi(v), x13, a1);
   }
+#endif
   for (q = n & 3; q > 0; --q, ++xw) {
     a0 += *w0++ * *xw;
     a1 += *w1++ * *xw;
