@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #if defined(__GNUC__) || defined(__clang__)
 #define TINYC_ALIGN(n) __attribute__((aligned(n)))
@@ -62,5 +63,34 @@ TINYC_INLINE int32_t tinyc_window_end(int32_t start, int32_t dil, int32_t kmax, 
 /* Maximum tensor rank the generic (broadcasting, transposing) kernels handle after the
  * compiler has merged contiguous dimensions. */
 #define TINYC_MAX_RANK 8
+
+/* Copies n <= 32 bytes without a library call: a copy loop this short would become a
+ * memcpy call costing more than the copy, so it is written out -- 4-byte pieces (a
+ * fixed-size memcpy is one load and one store) and then the last n % 4 bytes. */
+TINYC_INLINE void tinyc_copy_short(void *dst, const void *src, size_t n) {
+  unsigned char *d = (unsigned char *)dst;
+  const unsigned char *s = (const unsigned char *)src;
+  const size_t words = n >> 2;
+  TINYC_DCHECK(n <= 32);
+  switch (words) {
+    case 8: memcpy(d + 28, s + 28, 4); /* fall through */
+    case 7: memcpy(d + 24, s + 24, 4); /* fall through */
+    case 6: memcpy(d + 20, s + 20, 4); /* fall through */
+    case 5: memcpy(d + 16, s + 16, 4); /* fall through */
+    case 4: memcpy(d + 12, s + 12, 4); /* fall through */
+    case 3: memcpy(d + 8, s + 8, 4); /* fall through */
+    case 2: memcpy(d + 4, s + 4, 4); /* fall through */
+    case 1: memcpy(d, s, 4); /* fall through */
+    default: break;
+  }
+  d += words * 4;
+  s += words * 4;
+  switch (n & 3) {
+    case 3: d[2] = s[2]; /* fall through */
+    case 2: d[1] = s[1]; /* fall through */
+    case 1: d[0] = s[0]; /* fall through */
+    default: break;
+  }
+}
 
 #endif /* TINYC_RT_H */

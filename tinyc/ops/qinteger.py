@@ -253,16 +253,25 @@ def qconv_depthwise(node: Node) -> bool:
     return w.shape[1] == 1 and node.attrs["group"] > 1
 
 
+def _requant_tables(node: Node, ctx: EmitContext, xq: tuple[float, int],
+                    yq: tuple[float, int]) -> tuple[str, str]:
+    """C names of the per-output-channel multiplier and shift tables of a QConv/QGemm-like
+    node (weights checked), emitted once for its output."""
+    w, y = node.inputs[1], node.outputs[0]
+    assert w is not None
+    _weight_check(node, w)
+    q, s = scale_multipliers(node, xq[0], w, yq[0])
+    return (ctx.table(DType.I32, q, f"mult_{y.name}"),
+            ctx.table(DType.I32, s, f"shift_{y.name}"))
+
+
 def qconv_params_init(node: Node, ctx: EmitContext, xq: tuple[float, int],
                       yq: tuple[float, int], y_shape: tuple[int, ...] | None = None) -> str:
     """The `tinyc_qconv_params` initializer of a QConv-like node (multiplier and shift
     tables emitted), from the activations' (scale, zero point)."""
     x, w, y = node.inputs[0], node.inputs[1], node.outputs[0]
     assert x is not None and w is not None
-    _weight_check(node, w)
-    q, s = scale_multipliers(node, xq[0], w, yq[0])
-    mult = ctx.table(DType.I32, q, f"mult_{y.name}")
-    shift = ctx.table(DType.I32, s, f"shift_{y.name}")
+    mult, shift = _requant_tables(node, ctx, xq, yq)
     lo, hi = _act(node)
     fields = conv_geometry(x.shape, w.shape, y_shape or y.shape, node.attrs)
     fields += [-xq[1], yq[1], lo, hi]
@@ -331,12 +340,9 @@ def qgemm_int8(node: Node, inputs: list[np.ndarray | None], xq: tuple[float, int
 def qfc_params_init(node: Node, ctx: EmitContext, xq: tuple[float, int],
                     yq: tuple[float, int]) -> str:
     """The `tinyc_qfc_params` initializer of a QGemm-like node (tables emitted)."""
-    x, w, y = node.inputs[0], node.inputs[1], node.outputs[0]
+    x, w = node.inputs[0], node.inputs[1]
     assert x is not None and w is not None
-    _weight_check(node, w)
-    q, s = scale_multipliers(node, xq[0], w, yq[0])
-    mult = ctx.table(DType.I32, q, f"mult_{y.name}")
-    shift = ctx.table(DType.I32, s, f"shift_{y.name}")
+    mult, shift = _requant_tables(node, ctx, xq, yq)
     lo, hi = _act(node)
     n, k = w.shape
     fields = [x.type.numel // max(k, 1), k, n, -xq[1], yq[1], lo, hi]

@@ -166,9 +166,6 @@ TINYC_INLINE int32_t tinyc_load4(const int8_t *p) {
   return v;
 }
 
-/* ... and to any address (a single STR). */
-TINYC_INLINE void tinyc_store4(int8_t *p, int32_t v) { memcpy(p, &v, 4); }
-
 /* The sum of n int8 values: four at a time, their sign bits flipped to make them unsigned
  * (x + 128), summed by USADA8 and the 128s taken back. */
 TINYC_INLINE int32_t tinyc_sum_s8(const int8_t *x, int32_t n) {

@@ -187,7 +187,7 @@ static inline void tinyc_fpu_dw3_plane(const float *x, const float *w9, float bi
 }
 
 /* Small 3x3 planes (stride 1, like KWS's 25x5): copied once into `plane` with their zero
- * padding, so that every output is an interior one and rows go four outputs at a time
+ * padding (short rows by tinyc_copy_short), so that every output is an interior one and rows go four outputs at a time
  * (tinyc_fpu_dw3_block) -- on a 5-wide map the edge handling above would otherwise be most
  * of the work. Zero padding is what the reference uses, so results are those of
  * tinyc_fpu_dw3_plane up to the order of the sums. */
@@ -217,35 +217,8 @@ static void tinyc_fpu_dw3_small_plane(const float *x, const float *w9, float bia
       float *dst = plane + (size_t)r * S + pl;
       if (inner > 8) {
         memcpy(dst, src, (size_t)inner * sizeof(float));
-        continue;
-      }
-      switch (inner) { /* written out: a copy loop this short would become a memcpy call */
-        case 8:
-          dst[7] = src[7];
-          /* fall through */
-        case 7:
-          dst[6] = src[6];
-          /* fall through */
-        case 6:
-          dst[5] = src[5];
-          /* fall through */
-        case 5:
-          dst[4] = src[4];
-          /* fall through */
-        case 4:
-          dst[3] = src[3];
-          /* fall through */
-        case 3:
-          dst[2] = src[2];
-          /* fall through */
-        case 2:
-          dst[1] = src[1];
-          /* fall through */
-        case 1:
-          dst[0] = src[0];
-          /* fall through */
-        default:
-          break;
+      } else {
+        tinyc_copy_short(dst, src, (size_t)inner * sizeof(float));
       }
     }
   }

@@ -715,9 +715,8 @@ static int dw3_small_fits(const tinyc_qconv_params *p) {
 }
 
 /* The padded plane: row r holds input row r - pad_top, columns -pad_left ... The plane is
- * first all zero point (word stores), then each input row's bytes are copied in: up to 16
- * bytes by a fall-through switch, since a copy loop that short would become a library
- * call costing more than the copy. */
+ * first all zero point (word stores), then each input row's bytes are copied in (short
+ * rows by tinyc_copy_short: no library call). */
 static void dw3_small_fill(const int8_t *xc, int32_t *plane_words, const dw3_small_shape *g,
                            const tinyc_qconv_params *p) {
   const int32_t zp4 = (int32_t)(0x01010101u * (uint8_t)(int8_t)-p->input_offset);
@@ -726,49 +725,15 @@ static void dw3_small_fill(const int8_t *xc, int32_t *plane_words, const dw3_sma
   const int32_t inner = p->w < S - p->pad_left ? p->w : S - p->pad_left; /* bytes per row */
   const int32_t r0 = p->pad_top; /* rows [r0, r1) hold input rows */
   const int32_t r1 = p->h + p->pad_top < g->rows ? p->h + p->pad_top : g->rows;
-  const int32_t tail = inner & 3;
   int32_t i, r;
   for (i = 0; i < words; ++i) plane_words[i] = zp4;
-  if (inner > 16) {
-    for (r = r0; r < r1; ++r) {
-      memcpy((int8_t *)plane_words + (size_t)r * S + p->pad_left,
-             xc + (size_t)(r - p->pad_top) * p->w, (size_t)inner);
-    }
-    return;
-  }
   for (r = r0; r < r1; ++r) {
-    const int8_t *src = xc + (size_t)(r - p->pad_top) * p->w;
     int8_t *dst = (int8_t *)plane_words + (size_t)r * S + p->pad_left;
-    switch (inner >> 2) {
-      case 4:
-        tinyc_store4(dst + 12, tinyc_load4(src + 12));
-        /* fall through */
-      case 3:
-        tinyc_store4(dst + 8, tinyc_load4(src + 8));
-        /* fall through */
-      case 2:
-        tinyc_store4(dst + 4, tinyc_load4(src + 4));
-        /* fall through */
-      case 1:
-        tinyc_store4(dst, tinyc_load4(src));
-        /* fall through */
-      default:
-        break;
-    }
-    dst += inner - tail;
-    src += inner - tail;
-    switch (tail) {
-      case 3:
-        dst[2] = src[2];
-        /* fall through */
-      case 2:
-        dst[1] = src[1];
-        /* fall through */
-      case 1:
-        dst[0] = src[0];
-        /* fall through */
-      default:
-        break;
+    const int8_t *src = xc + (size_t)(r - p->pad_top) * p->w;
+    if (inner > 32) {
+      memcpy(dst, src, (size_t)inner);
+    } else {
+      tinyc_copy_short(dst, src, (size_t)inner);
     }
   }
 }
