@@ -2,12 +2,13 @@
 #   make demo   set up, compile the bundled digits CNN to C, build it into a host program,
 #               run it on the held-out digits and print its predictions and accuracy
 #   make test   set up (Python packages in .venv) and run the whole test suite
+#   (make test-fast leaves out the slow tier: QEMU, conformance, wheel, fuzz, browser)
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 BUILD  := build
 
-.PHONY: demo test setup setup-test lint bench conformance clean
+.PHONY: demo test test-fast setup setup-test lint bench conformance clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +33,11 @@ demo: setup
 test: setup-test
 	$(PY) -m ruff check tinyc tests examples scripts
 	$(PY) -m pytest -q -n 2 -p no:cacheprovider tests
+
+# the quick loop: everything but the slow tier (QEMU, conformance, wheel, fuzz, browser)
+test-fast: setup-test
+	$(PY) -m ruff check tinyc tests examples scripts
+	$(PY) -m pytest -q -n 2 -p no:cacheprovider -m "not slow" tests
 
 bench: setup
 	$(PY) examples/bench.py

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -27,3 +28,18 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+
+
+#: the slowest tier: Cortex-M builds and QEMU runs, the ONNX conformance sample, the wheel
+#: build, the hostile-input fuzz sample, the browser. `make test` runs everything;
+#: `make test-fast` (pytest -m "not slow") leaves these out for a quick local loop.
+SLOW_DIRS = ("mcu", "conformance", "fuzz", "browser")
+SLOW_FILES = ("test_wheel.py",)
+
+
+def pytest_collection_modifyitems(config, items) -> None:  # type: ignore[no-untyped-def]
+    tests = Path(__file__).resolve().parent
+    for item in items:
+        parts = Path(str(item.fspath)).resolve().relative_to(tests).parts
+        if parts[0] in SLOW_DIRS or parts[-1] in SLOW_FILES:
+            item.add_marker(pytest.mark.slow)

@@ -23,6 +23,7 @@ from tinyc.errors import UnsupportedError
 from tinyc.frontend.onnx import import_model
 from tinyc.harness import SANITIZE_FLAGS, build_host, run_host
 from tinyc.interp import run_graph
+from tinyc.ops.cast import cast_defined
 
 F32 = np.float32
 X = np.array([[0.0, -0.0, 0.3, -1.7, 2.5, 3.5, -6.2, 447.0],
@@ -136,8 +137,23 @@ def test_lowp_model_c_matches_reference(build, tmp_path: Path) -> None:  # type:
     names = [v.name for v in graph.outputs]
     bad = [n for n, g, w in zip(names, got, want, strict=True) if not _same(g, w)]
     assert not bad, f"C differs from the interpreter: {bad}"
-    bad = [n for n, g, w in zip(names, want, onnx_want, strict=True) if not _same(g, w)]
+    defined = [_defined(graph, n, feeds) for n in names]
+    bad = [n for n, g, w, d in zip(names, want, onnx_want, defined, strict=True)
+           if not _same(np.where(d, g, w), w)]
     assert not bad, f"interpreter differs from onnx's reference: {bad}"
+
+
+def _defined(graph, name: str, feeds: dict[str, np.ndarray]) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """Elements of output `name` that ONNX defines: a float cast to a sub-byte integer out
+    of range is undefined (and onnx's reference differs between ml_dtypes versions there);
+    the casts back to float of those inherit it."""
+    for node in graph.nodes:
+        x = node.inputs[0] if node.inputs else None
+        y = node.outputs[0]
+        if node.op == "Cast" and x is not None and x.name in feeds and y.dtype.is_lowp:
+            if name.startswith(y.name):
+                return cast_defined(feeds[x.name], y.dtype)
+    return np.ones((), bool)
 
 
 @pytest.mark.parametrize("op,elem,dtype", [("Relu", TP.FLOAT8E4M3FN, "f8e4m3fn"),

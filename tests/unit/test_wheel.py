@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -20,9 +21,16 @@ def test_wheel_installs_a_working_tinyc(tmp_path: Path) -> None:
     )
     wheel = next(wheels.glob("tinyc-*.whl"))
     venv = tmp_path / "venv"
-    # reuse the test environment's numpy/onnx/lark so the test needs no network
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    # reuse the test environment's numpy/onnx/lark/ml_dtypes so the test needs no network:
+    # a .pth names its site-packages (`--system-site-packages` would name the base Python's,
+    # not those of the venv that runs the tests); the wheel's own tinyc comes first on sys.path
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     py = venv / "bin" / "python"
+    venv_site = subprocess.run(
+        [str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True, capture_output=True, text=True).stdout.strip()
+    test_site = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
+    (Path(venv_site) / "test_env.pth").write_text("".join(f"{p}\n" for p in sorted(test_site)))
     subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall",
                     str(wheel)], check=True, capture_output=True)
     work = tmp_path / "elsewhere"

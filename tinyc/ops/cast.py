@@ -100,6 +100,27 @@ def lowp_cast(
         return x.astype(np.int64).astype(dtype.np)
 
 
+def cast_defined(x: np.ndarray, dtype: DType) -> np.ndarray:
+    """Mask of the elements of float `x` whose Cast to integer `dtype` ONNX defines.
+
+    The spec leaves float -> integer out of range undefined (NaN and infinities included).
+    tinyc truncates and wraps (tinyc_cast.h); references differ between versions (ml_dtypes
+    0.7 gives 0 where 0.5 wrapped), so tests compare only the defined elements."""
+    if x.dtype.kind != "f" or dtype.is_float or dtype is DType.BOOL:
+        return np.ones(x.shape, bool)
+    if dtype in _LOWP_INT_RANGE:
+        lo, hi = _LOWP_INT_RANGE[dtype]
+    else:
+        lo, hi = np.iinfo(dtype.np).min, np.iinfo(dtype.np).max
+    with np.errstate(all="ignore"):
+        t = np.trunc(x.astype(np.float64))
+        return np.isfinite(t) & (t >= lo) & (t <= hi)
+
+
+#: value range of the sub-byte integer types
+_LOWP_INT_RANGE = {DType.I4: (-8, 7), DType.U4: (0, 15), DType.I2: (-2, 1), DType.U2: (0, 3)}
+
+
 def _onnx_type_name(code: int) -> str:
     import onnx
 
