@@ -19,13 +19,15 @@ import argparse
 import shlex
 import sys
 import tempfile
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 
 from tinyc import __version__
-from tinyc.errors import TinycError, UsageError, VerifyError
+from tinyc.errors import TinycError, UnsupportedError, UsageError, VerifyError
 from tinyc.mcu.targets import TARGETS
 from tinyc.prune.cli import COMMANDS as PRUNE_COMMANDS
 from tinyc.prune.cli import add_prune_args, compile_report
@@ -112,8 +114,29 @@ def _add_arena_arg(p: argparse.ArgumentParser) -> None:
     )
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a command-line error is one line like every other error (exit 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        _print_error(f"{message} (see tinyc --help)")
+        raise SystemExit(2)
+
+
+def shown(text: str) -> str:
+    """`text` on one line and inert in a terminal: line breaks, control characters, ANSI
+    escapes, bidi and other invisible characters become Python escapes (\\n, \\x1b, \\u202e)."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                   for c in text)
+
+
+def _print_error(message: str) -> None:
+    print(f"tinyc: error: {shown(message)}", file=sys.stderr)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="tinyc",
         description="Compile an ONNX model into standalone C99 for microcontrollers.",
         epilog=EPILOG,
@@ -205,18 +228,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    with warnings.catch_warnings():  # stderr carries errors only, never library warnings
+        warnings.simplefilter("ignore")
+        return _run(args, original)
+
+
+def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    """Dispatch, and turn every failure into one line and its exit code."""
     try:
-        return _dispatch(args, original)
+        return _dispatch(args, argv)
     except TinycError as exc:
-        print(f"tinyc: error: {exc}", file=sys.stderr)
+        _print_error(str(exc))
         return exc.exit_code
+    except OSError as exc:  # the system refused: permissions, full or read-only disk, names
+        _print_error(f"{exc.filename}: {exc.strerror}" if exc.filename else str(exc))
+        return 1
+    except MemoryError:
+        _print_error("the model is too large to compile (out of memory)")
+        return UnsupportedError.exit_code
+    except RecursionError:
+        _print_error("the model is too deeply nested to compile (recursion limit)")
+        return UnsupportedError.exit_code
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # a bug: say so, keep the traceback out of the user's way
-        print(
-            f"tinyc: internal error: {type(exc).__name__}: {exc} (please report this)",
-            file=sys.stderr,
-        )
+        print(f"tinyc: internal error: {type(exc).__name__}: {shown(str(exc))} "
+              "(please report this)", file=sys.stderr)
         return EXIT_INTERNAL
 
 
@@ -298,8 +335,9 @@ def _dispatch(args: argparse.Namespace, argv: Sequence[str]) -> int:
         if pruning is not None:
             compiled.code.files["sparsity.json"] = pruning[1]
         write_output_dir(compiled.code, args.output)
+        source = Path(args.output) / f"{compiled.code.name}.c"
         print(
-            f"tinyc: wrote {args.output}/{compiled.code.name}.c: arena {compiled.plan.size} B, "
+            f"tinyc: wrote {shown(str(source))}: arena {compiled.plan.size} B, "
             f"weights {compiled.code.weight_bytes} B, {len(graph.nodes)} nodes"
         )
         from tinyc.quant.driver import float_ops_message
