@@ -103,6 +103,19 @@ def test_rerun_removes_stale_output_and_keeps_foreign_files(tmp_path: Path,
     assert stages(tmp_path) == []
 
 
+def test_the_working_directory_is_updated_in_place(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """`-o .`: a swap would leave the user's shell in a deleted directory."""
+    out = tmp_path / "out"
+    outdir.write_output_dir(OLD, out)
+    inode = out.stat().st_ino
+    monkeypatch.chdir(out)
+    outdir.write_output_dir(NEW, ".")
+    assert out.stat().st_ino == inode and Path.cwd().stat().st_ino == inode
+    assert sorted(p.name for p in out.iterdir()) == sorted([*NEW, outdir.MANIFEST])
+    assert stages(tmp_path) == []
+
+
 def test_a_foreign_file_is_never_overwritten(tmp_path: Path) -> None:
     out = tmp_path / "out"
     outdir.write_output_dir(OLD, out)
