@@ -27,10 +27,11 @@ own OUT and nothing else.
    directory inode changes (its mode is kept, ACLs and extended attributes of the
    directory itself are not), and foreign files' ctime changes (link count).
 2. Roll-forward journal (the fallback: OUT holds a subdirectory, is not owned by the
-   user, is the working directory or one of its parents, or the system has no
-   `renameat2`/hard links). The stage holds the generated files; a commit record written
-   into it by an atomic rename lists the files to move into OUT and the stale files to
-   delete. The files are then moved one by one, the manifest last. A kill before the
+   user, is the working directory or one of its parents, is a mount point, or the system
+   has no `renameat2`/hard links). The stage holds the generated files; it sits inside
+   OUT when OUT is a mount point, so that the moves stay on one device. A commit record
+   written into it by an atomic rename lists the files to move into OUT and the stale
+   files to delete. The files are then moved one by one, the manifest last. A kill before the
    record leaves OUT untouched; a kill after it leaves OUT partly updated until the next
    tinyc run into OUT (or `recover`) completes the moves. Until then a program reading OUT
    directly can see a mix of old and new files: that is the weaker guarantee.
@@ -185,16 +186,23 @@ def _stage_pattern(out: Path) -> str:
     return f"{STAGE_PREFIX}{hashlib.sha256(os.fsencode(out.name)).hexdigest()[:12]}-"
 
 
+def _stage_home(out: Path) -> Path:
+    """Beside OUT, or inside it when OUT is a mount point (a rename cannot cross devices)."""
+    if out.is_dir() and os.stat(out).st_dev != os.stat(out.parent).st_dev:
+        return out
+    return out.parent
+
+
 def _new_stage(out: Path) -> Path:
-    """An empty staging directory beside OUT, mode from the umask."""
-    stage = out.parent / f"{_stage_pattern(out)}{secrets.token_hex(4)}"
+    """An empty staging directory for OUT, mode from the umask."""
+    stage = _stage_home(out) / f"{_stage_pattern(out)}{secrets.token_hex(4)}"
     os.mkdir(stage, 0o777)
     return stage
 
 
 def _recover_locked(out: Path) -> None:
     prefix = _stage_pattern(out)
-    for entry in sorted(os.scandir(out.parent), key=lambda e: e.name):
+    for entry in sorted(os.scandir(_stage_home(out)), key=lambda e: e.name):
         if not entry.name.startswith(prefix) or not entry.is_dir(follow_symlinks=False):
             continue
         stage = Path(entry.path)
@@ -254,7 +262,7 @@ def _create(out: Path, blobs: Mapping[str, bytes], hook: StepHook) -> None:
 
 
 def _exchange_possible(out: Path, old: _Existing) -> bool:
-    if _renameat2() is None or old.stat.st_uid != os.geteuid():
+    if _renameat2() is None or old.stat.st_uid != os.geteuid() or _stage_home(out) == out:
         return False
     cwd = Path(os.path.realpath(os.getcwd()))
     if cwd == out or out in cwd.parents:
@@ -306,7 +314,7 @@ def _dispose_old_tree(tree: Path, out: Path, old: _Existing, kept: list[str]) ->
 def _write_by_journal(out: Path, old: _Existing, blobs: Mapping[str, bytes],
                       hook: StepHook) -> None:
     stale = [name for name in sorted(old.generated)
-             if name in old.entries and not old.keeps(name, blobs) and name not in blobs]
+             if name in old.entries and name not in blobs and not old.keeps(name, blobs)]
     installs = [name for name in blobs if name != MANIFEST] + [MANIFEST]
     with _stage_for(out) as stage:
         hook("stage")
