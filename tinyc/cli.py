@@ -313,7 +313,7 @@ def _dispatch(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
         if args.output:
             for path in save_text_ir(graph, Path(args.output)):
-                print(f"tinyc: wrote {path}")
+                print(f"tinyc: wrote {shown(str(path))}")
         else:
             sys.stdout.write(print_graph(graph))
         return 0
@@ -344,7 +344,7 @@ def _dispatch(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
         message = float_ops_message(graph)
         if message:
-            print(message)
+            print(shown(message))
         if pruning is not None:
             sys.stdout.write(pruning[0])
         return 0
@@ -380,10 +380,10 @@ def _plan(args: argparse.Namespace, graph, options, name: str) -> int:  # noqa: 
     elif args.explain:
         sys.stdout.write(render_ascii(data))
     else:
-        print(f"{name}: arena {plan.size} B ({plan.variant}/{plan.algorithm}); lower bound "
+        print(f"{shown(name)}: arena {plan.size} B ({plan.variant}/{plan.algorithm}); lower bound "
               f"without in-place {data['lower_bound_bytes']} B; greedy-by-size "
               f"{data['greedy_by_size_bytes']} B; no reuse {data['activations_bytes']} B")
-        print(f"peak at step {data['peak_step']}: {', '.join(data['peak_buffers'])}")
+        print(f"peak at step {data['peak_step']}: {shown(', '.join(data['peak_buffers']))}")
     return 0
 
 
@@ -471,7 +471,7 @@ def _verify(args: argparse.Namespace, graph, options, name: str) -> int:  # noqa
             good = np.array_equal(g, e)
         ok &= bool(good)
         print(
-            f"{value.name}: max abs err {max_abs:.3g}, max rel err {max_rel:.3g} "
+            f"{shown(value.name)}: max abs err {max_abs:.3g}, max rel err {max_rel:.3g} "
             f"vs {ref_name}: {'ok' if good else 'MISMATCH'}"
         )
     if not ok:
