@@ -111,7 +111,8 @@ def checked_target(out_dir: str | os.PathLike[str]) -> Path:
     if real.exists() and not real.is_dir():
         raise UsageError(f"-o {text}: exists and is not a directory")
     if not real.parent.is_dir():
-        raise UsageError(f"-o {text}: parent directory {real.parent} does not exist")
+        problem = "is not a directory" if real.parent.exists() else "does not exist"
+        raise UsageError(f"-o {text}: parent directory {real.parent} {problem}")
     for directory in (real, real.parent) if real.exists() else (real.parent,):
         if not os.access(directory, os.R_OK | os.W_OK | os.X_OK):
             raise TinycError(f"-o {text}: {directory} is not writable")

@@ -177,6 +177,7 @@ def test_a_write_the_system_refuses_changes_nothing(tmp_path: Path) -> None:
     ("dangling", "a symbolic link to nothing"),
     ("afile", "exists and is not a directory"),
     ("missing/out", "does not exist"),
+    ("afile/out", "afile is not a directory"),
 ])
 def test_unusable_targets_are_refused(tmp_path: Path, target: str, words: str) -> None:
     (tmp_path / "dangling").symlink_to("nowhere")
