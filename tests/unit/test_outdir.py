@@ -116,6 +116,28 @@ def test_the_working_directory_is_updated_in_place(tmp_path: Path,
     assert stages(tmp_path) == []
 
 
+def test_a_file_created_in_out_during_the_run_survives_the_swap(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    outdir.write_output_dir(OLD, out)
+
+    def meanwhile(label: str) -> None:  # another program writes into OUT mid-run
+        if label == "write .tinyc-manifest":
+            (out / "late.txt").write_text("late\n")
+
+    outdir.write_output_dir(NEW, out, step=meanwhile)
+    assert (out / "late.txt").read_text() == "late\n"
+    assert stages(tmp_path) == []
+
+
+def test_out_through_a_symlink_writes_the_directory_it_names(tmp_path: Path) -> None:
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to("real")
+    outdir.write_output_dir(OLD, tmp_path / "link")
+    outdir.write_output_dir(NEW, tmp_path / "link")
+    assert (tmp_path / "link").is_symlink()
+    assert sorted(p.name for p in (tmp_path / "real").iterdir()) == sorted([*NEW, outdir.MANIFEST])
+
+
 def test_a_foreign_file_is_never_overwritten(tmp_path: Path) -> None:
     out = tmp_path / "out"
     outdir.write_output_dir(OLD, out)
