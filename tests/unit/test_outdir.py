@@ -323,6 +323,29 @@ def test_kill_9_at_every_step_leaves_old_or_new(tmp_path: Path, layout: str) -> 
     assert kill_at > len(NEW) + 2 and seen == {"old", "new"}
 
 
+_WRITER = """
+import json, sys
+from tinyc import outdir
+for _ in range(5):
+    outdir.write_output_dir(json.loads(sys.argv[1]), sys.argv[2])
+"""
+
+
+def test_concurrent_runs_into_one_out_are_serialized(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    add_foreign(out, subdir=False)
+    outputs = [{f"w{i}.c": f"int w{i};\n", "model.h": f"/* {i} */\n"} for i in range(4)]
+    procs = [subprocess.Popen([sys.executable, "-c", _WRITER, json.dumps(files), str(out)])
+             for files in outputs]
+    assert [p.wait() for p in procs] == [0] * len(procs)
+    names = sorted(p.name for p in out.iterdir())
+    winner = next(files for files in outputs if set(files) <= set(names))
+    assert names == sorted([*winner, outdir.MANIFEST, "notes.txt", "link.h"])
+    assert all((out / n).read_text() == text for n, text in winner.items())
+    assert stages(tmp_path) == []
+
+
 def test_shown_escapes_everything_a_terminal_would_interpret() -> None:
     assert shown("plain name_1 (ok) é") == "plain name_1 (ok) é"
     assert shown("a\nb\r\tc") == "a\\nb\\r\\tc"
