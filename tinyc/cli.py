@@ -244,7 +244,7 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         _print_error(f"{exc.filename}: {exc.strerror}" if exc.filename else str(exc))
         return 1
     except MemoryError:
-        _print_error("the model is too large to compile (out of memory)")
+        _print_error("out of memory: the model or its data is too large to compile")
         return UnsupportedError.exit_code
     except RecursionError:
         _print_error("the model is too deeply nested to compile (recursion limit)")
@@ -399,16 +399,12 @@ def _load_inputs(path: str | None, graph) -> list[np.ndarray]:  # noqa: ANN001
     p = Path(path)
     if not p.is_file():
         raise UsageError(f"no such file: {p}")
-    data = np.load(p)
-    if isinstance(data, np.ndarray):
-        if len(graph.inputs) != 1:
-            raise UsageError("a .npy input needs a single-input model; use .npz keyed by name")
-        arrays = [data]
-    else:
-        missing = [v.name for v in graph.inputs if v.name not in data]
-        if missing:
-            raise UsageError(f"{p}: no array for input(s) {', '.join(missing)}")
-        arrays = [data[v.name] for v in graph.inputs]
+    try:
+        arrays = _read_arrays(p, graph)
+    except TinycError:
+        raise
+    except Exception as exc:  # numpy raises several unrelated types, MemoryError included
+        raise UsageError(f"{p}: not a .npy or .npz file ({type(exc).__name__})") from None
     out = []
     for value, arr in zip(graph.inputs, arrays):
         if arr.size != value.type.numel:
@@ -417,6 +413,18 @@ def _load_inputs(path: str | None, graph) -> list[np.ndarray]:  # noqa: ANN001
             )
         out.append(arr.reshape(value.shape).astype(value.dtype.np))
     return out
+
+
+def _read_arrays(p: Path, graph) -> list[np.ndarray]:  # noqa: ANN001
+    data = np.load(p, allow_pickle=False)
+    if isinstance(data, np.ndarray):
+        if len(graph.inputs) != 1:
+            raise UsageError("a .npy input needs a single-input model; use .npz keyed by name")
+        return [data]
+    missing = [v.name for v in graph.inputs if v.name not in data]
+    if missing:
+        raise UsageError(f"{p}: no array for input(s) {', '.join(missing)}")
+    return [data[v.name] for v in graph.inputs]
 
 
 def _reference_outputs(model: str, graph, inputs: list[np.ndarray]) -> tuple[str, list]:  # noqa: ANN001
