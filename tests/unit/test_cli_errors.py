@@ -79,3 +79,15 @@ def test_unreadable_input_data_is_a_usage_error(tmp_path: Path) -> None:
                        ("huge", "MemoryError")):
         line = assert_one_line(cli("verify", DIGITS, "--input", str(tmp_path / f"{name}.npy")), 2)
         assert line.endswith(f"{name}.npy: not a .npy or .npz file ({kind})")
+
+
+def test_a_hostile_node_name_reaches_the_terminal_escaped(tmp_path: Path) -> None:
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])
+    node = helper.make_node("NonZero", ["x"], ["y"], name="evil\n\x1b[31mred\u202e")
+    model = helper.make_model(helper.make_graph([node], "g", [x], [y]),
+                              opset_imports=[helper.make_opsetid("", 17)])
+    (tmp_path / "m.onnx").write_bytes(model.SerializeToString())
+    line = assert_one_line(cli(str(tmp_path / "m.onnx"), "-o", str(tmp_path / "out")), 4)
+    assert "node 'evil\\n\\x1b[31mred\\u202e'" in line
+    assert "\x1b" not in line and not (tmp_path / "out").exists()
