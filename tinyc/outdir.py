@@ -245,7 +245,9 @@ def _write_files(stage: Path, out: Path, blobs: Mapping[str, bytes], hook: StepH
 
 @contextmanager
 def _stage_for(out: Path) -> Iterator[Path]:
-    """A staging directory, removed unless the body hands it over (by moving it away)."""
+    """A staging directory, removed on the way out unless it became OUT or the old OUT was
+    swapped into it (then the body disposes of it) or it holds a commit record that a
+    failed roll-forward left for the next run."""
     stage = _new_stage(out)
     try:
         yield stage
