@@ -8,6 +8,7 @@ import ctypes
 import hashlib
 import json
 import os
+import resource
 import shutil
 import signal
 import stat
@@ -236,6 +237,25 @@ def test_a_failed_compile_leaves_out_byte_for_byte(tmp_path: Path) -> None:
     bad = tmp_path / "digits_cnn.onnx"
     bad.write_bytes(helper.make_model(graph).SerializeToString())
     assert_one_line(cli(str(bad), "-o", str(out)), 4)
+    assert snapshot(out) == before
+    assert stages(tmp_path) == []
+
+
+def _small_file_limit() -> None:
+    """In the child: files may not grow past 16 KiB, and a write beyond fails with EFBIG
+    instead of the default SIGXFSZ (a disk that fills up in the middle of the run)."""
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (16384, 16384))
+
+
+def test_a_disk_that_fills_up_mid_write_changes_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert cli(str(MODELS / "kws_dscnn.onnx"), "-o", str(out), "--name", "model").returncode == 0
+    add_foreign(out, subdir=False)
+    before = snapshot(out)
+    proc = cli(str(MODELS / "digits_cnn.onnx"), "-o", str(out), "--name", "model",
+               preexec_fn=_small_file_limit)
+    assert assert_one_line(proc, 1).endswith(f"{out / 'model.c'}: File too large")
     assert snapshot(out) == before
     assert stages(tmp_path) == []
 
