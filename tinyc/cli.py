@@ -19,13 +19,15 @@ import argparse
 import shlex
 import sys
 import tempfile
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 
 from tinyc import __version__
-from tinyc.errors import TinycError, UsageError, VerifyError
+from tinyc.errors import TinycError, UnsupportedError, UsageError, VerifyError
 from tinyc.mcu.targets import TARGETS
 from tinyc.prune.cli import COMMANDS as PRUNE_COMMANDS
 from tinyc.prune.cli import add_prune_args, compile_report
@@ -112,8 +114,29 @@ def _add_arena_arg(p: argparse.ArgumentParser) -> None:
     )
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a command-line error is one line like every other error (exit 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        _print_error(f"{message} (see tinyc --help)")
+        raise SystemExit(2)
+
+
+def shown(text: str) -> str:
+    """`text` on one line and inert in a terminal: line breaks, control characters, ANSI
+    escapes, bidi and other invisible characters become Python escapes (\\n, \\x1b, \\u202e)."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                   for c in text)
+
+
+def _print_error(message: str) -> None:
+    print(f"tinyc: error: {shown(message)}", file=sys.stderr)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="tinyc",
         description="Compile an ONNX model into standalone C99 for microcontrollers.",
         epilog=EPILOG,
@@ -205,18 +228,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    with warnings.catch_warnings():  # stderr carries errors only, never library warnings
+        warnings.simplefilter("ignore")
+        return _run(args, original)
+
+
+def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    """Dispatch, and turn every failure into one line and its exit code."""
     try:
-        return _dispatch(args, original)
+        return _dispatch(args, argv)
     except TinycError as exc:
-        print(f"tinyc: error: {exc}", file=sys.stderr)
+        _print_error(str(exc))
         return exc.exit_code
+    except OSError as exc:  # the system refused: permissions, full or read-only disk, names
+        _print_error(f"{exc.filename}: {exc.strerror}" if exc.filename else str(exc))
+        return 1
+    except MemoryError:
+        _print_error("out of memory: the model or its data is too large to compile")
+        return UnsupportedError.exit_code
+    except RecursionError:
+        _print_error("the model is too deeply nested to compile (recursion limit)")
+        return UnsupportedError.exit_code
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # a bug: say so, keep the traceback out of the user's way
-        print(
-            f"tinyc: internal error: {type(exc).__name__}: {exc} (please report this)",
-            file=sys.stderr,
-        )
+        print(f"tinyc: internal error: {type(exc).__name__}: {shown(str(exc))} "
+              "(please report this)", file=sys.stderr)
         return EXIT_INTERNAL
 
 
@@ -276,7 +313,7 @@ def _dispatch(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
         if args.output:
             for path in save_text_ir(graph, Path(args.output)):
-                print(f"tinyc: wrote {path}")
+                print(f"tinyc: wrote {shown(str(path))}")
         else:
             sys.stdout.write(print_graph(graph))
         return 0
@@ -298,15 +335,16 @@ def _dispatch(args: argparse.Namespace, argv: Sequence[str]) -> int:
         if pruning is not None:
             compiled.code.files["sparsity.json"] = pruning[1]
         write_output_dir(compiled.code, args.output)
+        source = Path(args.output) / f"{compiled.code.name}.c"
         print(
-            f"tinyc: wrote {args.output}/{compiled.code.name}.c: arena {compiled.plan.size} B, "
+            f"tinyc: wrote {shown(str(source))}: arena {compiled.plan.size} B, "
             f"weights {compiled.code.weight_bytes} B, {len(graph.nodes)} nodes"
         )
         from tinyc.quant.driver import float_ops_message
 
         message = float_ops_message(graph)
         if message:
-            print(message)
+            print(shown(message))
         if pruning is not None:
             sys.stdout.write(pruning[0])
         return 0
@@ -342,10 +380,10 @@ def _plan(args: argparse.Namespace, graph, options, name: str) -> int:  # noqa: 
     elif args.explain:
         sys.stdout.write(render_ascii(data))
     else:
-        print(f"{name}: arena {plan.size} B ({plan.variant}/{plan.algorithm}); lower bound "
+        print(f"{shown(name)}: arena {plan.size} B ({plan.variant}/{plan.algorithm}); lower bound "
               f"without in-place {data['lower_bound_bytes']} B; greedy-by-size "
               f"{data['greedy_by_size_bytes']} B; no reuse {data['activations_bytes']} B")
-        print(f"peak at step {data['peak_step']}: {', '.join(data['peak_buffers'])}")
+        print(f"peak at step {data['peak_step']}: {shown(', '.join(data['peak_buffers']))}")
     return 0
 
 
@@ -361,16 +399,12 @@ def _load_inputs(path: str | None, graph) -> list[np.ndarray]:  # noqa: ANN001
     p = Path(path)
     if not p.is_file():
         raise UsageError(f"no such file: {p}")
-    data = np.load(p)
-    if isinstance(data, np.ndarray):
-        if len(graph.inputs) != 1:
-            raise UsageError("a .npy input needs a single-input model; use .npz keyed by name")
-        arrays = [data]
-    else:
-        missing = [v.name for v in graph.inputs if v.name not in data]
-        if missing:
-            raise UsageError(f"{p}: no array for input(s) {', '.join(missing)}")
-        arrays = [data[v.name] for v in graph.inputs]
+    try:
+        arrays = _read_arrays(p, graph)
+    except TinycError:
+        raise
+    except Exception as exc:  # numpy raises several unrelated types, MemoryError included
+        raise UsageError(f"{p}: not a .npy or .npz file ({type(exc).__name__})") from None
     out = []
     for value, arr in zip(graph.inputs, arrays):
         if arr.size != value.type.numel:
@@ -379,6 +413,18 @@ def _load_inputs(path: str | None, graph) -> list[np.ndarray]:  # noqa: ANN001
             )
         out.append(arr.reshape(value.shape).astype(value.dtype.np))
     return out
+
+
+def _read_arrays(p: Path, graph) -> list[np.ndarray]:  # noqa: ANN001
+    data = np.load(p, allow_pickle=False)
+    if isinstance(data, np.ndarray):
+        if len(graph.inputs) != 1:
+            raise UsageError("a .npy input needs a single-input model; use .npz keyed by name")
+        return [data]
+    missing = [v.name for v in graph.inputs if v.name not in data]
+    if missing:
+        raise UsageError(f"{p}: no array for input(s) {', '.join(missing)}")
+    return [data[v.name] for v in graph.inputs]
 
 
 def _reference_outputs(model: str, graph, inputs: list[np.ndarray]) -> tuple[str, list]:  # noqa: ANN001
@@ -433,7 +479,7 @@ def _verify(args: argparse.Namespace, graph, options, name: str) -> int:  # noqa
             good = np.array_equal(g, e)
         ok &= bool(good)
         print(
-            f"{value.name}: max abs err {max_abs:.3g}, max rel err {max_rel:.3g} "
+            f"{shown(value.name)}: max abs err {max_abs:.3g}, max rel err {max_rel:.3g} "
             f"vs {ref_name}: {'ok' if good else 'MISMATCH'}"
         )
     if not ok:

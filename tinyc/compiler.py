@@ -3,15 +3,12 @@ the CLI, `tinyc verify`, the tests and the benchmarks all run the same pipeline.
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tinyc import outdir
 from tinyc.backend.context import c_ident
 from tinyc.backend.generate import GeneratedC, generate_c
-from tinyc.errors import UsageError
 from tinyc.frontend.onnx import load_onnx
 from tinyc.ir import Graph
 from tinyc.ir.verify import verify
@@ -115,23 +112,6 @@ def compile_graph(graph: Graph, options: Options, name: str) -> Compiled:
     return Compiled(graph, plan, code)
 
 
-def write_output_dir(code: GeneratedC, out_dir: str | Path) -> None:
-    """Write all files or none: they are staged in a sibling temporary directory first,
-    then moved into place (a fresh directory is renamed in one step)."""
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"-o {out}: exists and is not a directory")
-    parent = out.resolve().parent
-    if not parent.is_dir():
-        raise UsageError(f"-o {out}: parent directory {parent} does not exist")
-    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=parent))
-    try:
-        code.write(stage)
-        if not out.exists():
-            os.replace(stage, out)
-            return
-        for item in sorted(stage.iterdir()):
-            os.replace(item, out / item.name)
-    finally:
-        if stage.exists():
-            shutil.rmtree(stage)
+def write_output_dir(code: GeneratedC, out_dir: str | Path) -> Path:
+    """Write OUT as one transaction (tinyc.outdir: manifest, foreign files kept, kill-safe)."""
+    return outdir.write_output_dir(code.files, out_dir)
