@@ -109,24 +109,20 @@ def evaluate_all(graph: Graph, feeds: Mapping[str, np.ndarray]) -> dict[str, np.
 
 
 class Progress:
-    """A one-line text progress bar on stderr (nothing when disabled)."""
+    """A one-line progress bar, redrawn in place on a terminal. Off a terminal (a log, a
+    pipe, CI) it draws nothing, so stderr carries only the one-line error of a failed run."""
 
     def __init__(self, total: int, label: str, stream: TextIO | None) -> None:
         self.total, self.label, self.stream, self.done = total, label, stream, 0
 
     def step(self) -> None:
-        """Redraw in place on a terminal; elsewhere print a line per quarter."""
         self.done += 1
-        if self.stream is None:
+        if self.stream is None or not self.stream.isatty():
             return
         width = 30
         filled = width * self.done // max(self.total, 1)
         text = f"{self.label} [{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total}"
-        last = self.done == self.total
-        if self.stream.isatty():
-            self.stream.write("\r" + text + ("\n" if last else ""))
-        elif last or 4 * self.done // self.total != 4 * (self.done - 1) // self.total:
-            self.stream.write(text + "\n")
+        self.stream.write("\r" + text + ("\n" if self.done == self.total else ""))
         self.stream.flush()
 
 
