@@ -306,9 +306,10 @@ class _Importer:
             attrs[a.name] = value
         for key, spec in opdef.attrs.items():
             if key not in attrs:
-                if spec.default is REQUIRED:
+                default = spec.default_for(self.opset)
+                if default is REQUIRED:
                     raise ModelError(f"{where}: required attribute '{key}' is missing")
-                attrs[key] = list(spec.default) if isinstance(spec.default, list) else spec.default
+                attrs[key] = default
         lowp = [v.dtype for v in inputs if v is not None and v.dtype.is_lowp]
         if lowp and proto.op_type not in LOWP_OPS:
             raise UnsupportedError(f"{where}: element type {lowp[0].value} is not supported")
