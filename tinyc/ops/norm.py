@@ -65,7 +65,11 @@ class BatchNormalization(OpDef):
                 f"BatchNormalization node '{node.name}': training mode is not supported"
             )
         node.attrs.pop("momentum", None)
-        node.attrs.pop("spatial", None)
+        if not node.attrs.pop("spatial", 1) and input_type(node, 0).rank > 2:
+            raise UnsupportedError(
+                f"BatchNormalization node '{node.name}' (opset {opset}): spatial=0 "
+                "(statistics per activation, opsets 7-8) is not supported"
+            )
 
     def infer(self, node: Node) -> list[TensorType]:
         x = input_type(node, 0)
