@@ -79,6 +79,18 @@ CASES = _softmax_cases() + [
     Case("Slice", (4, 6), {"starts": [1, 0], "ends": [3, 5], "axes": [0, 1]}, opsets=(7, 9)),
     Case("ArgMax", (3, 5), {"axis": 1}, opsets=(9, 11, 12)),
     Case("TopK", (3, 5), {"k": 2}, opsets=(7, 9), outputs=2),
+    # Split: sizes an attribute (before 13), an input (13), or num_outputs (18)
+    Case("Split", (6, 4), {"split": [2, 4]}, opsets=(9, 11, 12), outputs=2),
+    Case("Split", (6, 4), {"axis": 1}, opsets=(9, 11, 12, 13), outputs=2),
+    Case("Split", (6, 4), {}, opsets=(13,), consts=(np.asarray([1, 5], np.int64),),
+         outputs=2),
+    Case("Split", (6, 4), {"num_outputs": 3}, opsets=(18,), outputs=3),
+    # GroupNormalization-18: scale and bias per group (per channel from opset 21)
+    Case("GroupNormalization", (2, 4, 3), {"num_groups": 2}, opsets=(18,),
+         consts=(np.asarray([0.5, 2.0], np.float32), np.asarray([0.1, -0.3], np.float32))),
+    # GridSample-16: the default mode is called bilinear (linear from opset 20)
+    Case("GridSample", (1, 2, 3, 4), {}, opsets=(16,),
+         consts=(np.linspace(-1.1, 1.1, 2 * 5 * 2, dtype=np.float32).reshape(1, 2, 5, 2),)),
     # Dropout's inference mask: the input's type before opset 10, bool after; onnxruntime
     # writes false before opset 12, true from then on
     Case("Dropout", (2, 3), {}, opsets=(7, 9, 10, 11, 12, 13), outputs=2),
@@ -138,7 +150,7 @@ def _onnxruntime(model: onnx.ModelProto, data: list[np.ndarray]) -> list[np.ndar
     return sess.run(None, {i.name: x for i, x in zip(sess.get_inputs(), data, strict=True)})
 
 
-@pytest.mark.parametrize("opset", [7, 8, 9, 10, 11, 12, 13, 17])
+@pytest.mark.parametrize("opset", [7, 8, 9, 10, 11, 12, 13, 16, 17, 18])
 def test_legacy_opset_cases_match_onnxruntime_in_c(opset: int, tmp_path: Path) -> None:
     model, data = _model(opset)
     expected = _onnxruntime(model, data)
