@@ -1,6 +1,7 @@
 """The `tinyc` command line.
 
     tinyc MODEL -o OUT [--name N] [--shape NAME=1x3x96x96]   compile to standalone C
+        [--const NAME=VALUE]                                 (an input fixed at compile time)
     tinyc ir MODEL                                           print the text IR
     tinyc verify MODEL [--input x.npy]                       build, run, compare with onnxruntime
     tinyc validate MODEL [--target cortex-m4]                run on QEMU, compare, measure
