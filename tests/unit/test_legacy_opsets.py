@@ -105,6 +105,13 @@ CASES = _softmax_cases() + [
                                                                      np.float32),)),
     Case("Resize", (1, 2, 3, 4), {"mode": "linear"}, opsets=(10,),
          consts=(np.asarray([1, 1, 1.5, 2], np.float32),)),
+    # Resize-11/12: tf_half_pixel_for_nn (TensorFlow's nearest resize, gone in opset 13)
+    Case("Resize", (1, 2, 3, 4), {"coordinate_transformation_mode": "tf_half_pixel_for_nn"},
+         opsets=(11, 12), consts=(np.zeros(0, np.float32), np.asarray([1, 1, 2, 1.5],
+                                                                     np.float32))),
+    Case("Resize", (1, 2, 5, 6), {"coordinate_transformation_mode": "tf_half_pixel_for_nn",
+                                  "nearest_mode": "floor"}, opsets=(11, 12),
+         consts=(np.zeros(0, np.float32), np.asarray([1, 1, 0.6, 1.6], np.float32))),
     # BatchNormalization-7: spatial=0 on a 2-D input is the per-channel form
     Case("BatchNormalization", (3, 4), {"spatial": 0}, opsets=(7,),
          consts=(np.linspace(0.5, 2, 4, dtype=np.float32), np.linspace(-1, 1, 4,
