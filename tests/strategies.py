@@ -68,8 +68,8 @@ def make_node(graph: Graph, op: str, inputs: Sequence[Value | None], **attrs: An
     opdef = get_op(op)
     full: dict[str, Any] = {}
     for key, spec in opdef.attrs.items():
-        if spec.default is not REQUIRED:
-            full[key] = list(spec.default) if isinstance(spec.default, list) else spec.default
+        if spec.default_for(OPSET) is not REQUIRED:
+            full[key] = spec.default_for(OPSET)
     full.update(attrs)
     node = Node(op, inputs, [], full, name=f"n{len(graph.nodes)}")
     opdef.normalize(node, OPSET)

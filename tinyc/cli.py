@@ -1,6 +1,7 @@
 """The `tinyc` command line.
 
     tinyc MODEL -o OUT [--name N] [--shape NAME=1x3x96x96]   compile to standalone C
+        [--const NAME=VALUE]                                 (an input fixed at compile time)
     tinyc ir MODEL                                           print the text IR
     tinyc verify MODEL [--input x.npy]                       build, run, compare with onnxruntime
     tinyc validate MODEL [--target cortex-m4]                run on QEMU, compare, measure
@@ -59,6 +60,14 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
         default=[],
         metavar="NAME=DIMS",
         help="bind an input's symbolic dimensions, e.g. --shape input=1x3x96x96 (repeatable)",
+    )
+    p.add_argument(
+        "--const",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="make an input a constant: a number, a comma list or a .npy file, e.g. "
+        "--const sr=16000; what depends on it folds, an If on it keeps one branch (repeatable)",
     )
     opt = p.add_mutually_exclusive_group()
     for level in (0, 1, 2):
@@ -259,12 +268,14 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
 def _options(args: argparse.Namespace, argv: Sequence[str]):  # noqa: ANN202
     from tinyc.compiler import Options
+    from tinyc.frontend.consts import parse_const_bindings
     from tinyc.frontend.onnx import parse_shape_bindings
 
     command = "tinyc " + " ".join(shlex.quote(a) for a in argv)
     return Options(
         name=getattr(args, "name", None),
         shapes=parse_shape_bindings(args.shape),
+        consts=parse_const_bindings(args.const),
         command=command,
         target=args.target or getattr(args, "default_target", "generic"),
         opt_level=1 if args.opt_level is None else args.opt_level,
@@ -427,8 +438,11 @@ def _read_arrays(p: Path, graph) -> list[np.ndarray]:  # noqa: ANN001
     return [data[v.name] for v in graph.inputs]
 
 
-def _reference_outputs(model: str, graph, inputs: list[np.ndarray]) -> tuple[str, list]:  # noqa: ANN001
+def _reference_outputs(model: str, graph, inputs: list[np.ndarray],  # noqa: ANN001
+                       options) -> tuple[str, list]:  # noqa: ANN001
     if model.endswith(".onnx"):
+        from tinyc.frontend.consts import model_feeds
+
         try:
             import onnxruntime as ort
         except ImportError:
@@ -437,7 +451,8 @@ def _reference_outputs(model: str, graph, inputs: list[np.ndarray]) -> tuple[str
             opts = ort.SessionOptions()
             opts.log_severity_level = 3
             sess = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
-            feeds = {i.name: x for i, x in zip(sess.get_inputs(), inputs)}
+            feeds = model_feeds(model, [v.name for v in graph.inputs], inputs, options.consts,
+                                options.shapes)
             return "onnxruntime", sess.run(None, feeds)
     from tinyc.interp import run_graph
 
@@ -463,7 +478,7 @@ def _verify(args: argparse.Namespace, graph, options, name: str) -> int:  # noqa
 
     quantized = options.quantize or QUANTIZED_KEY in graph.metadata
     model = "" if quantized or options.prune else args.model
-    ref_name, expected = _reference_outputs(model, graph, inputs)
+    ref_name, expected = _reference_outputs(model, graph, inputs, options)
     ok = True
     for value, g, e in zip(graph.outputs, got, expected):
         e = np.asarray(e)

@@ -9,6 +9,8 @@ from pathlib import Path
 from tinyc import outdir
 from tinyc.backend.context import c_ident
 from tinyc.backend.generate import GeneratedC, generate_c
+from tinyc.errors import UsageError
+from tinyc.frontend.consts import ConstBinding
 from tinyc.frontend.onnx import load_onnx
 from tinyc.ir import Graph
 from tinyc.ir.verify import verify
@@ -24,6 +26,8 @@ class Options:
 
     name: str | None = None
     shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    #: graph inputs fixed at compile time (`--const NAME=VALUE`, tinyc.frontend.consts)
+    consts: dict[str, ConstBinding] = field(default_factory=dict)
     #: kernel variants and alignment: host, generic, cortex-m0plus|m4|m7|m33 (tinyc.mcu)
     target: str = "generic"
     #: arena alignment in bytes; None takes the target's
@@ -64,9 +68,11 @@ def load_model(path: str | Path, options: Options) -> Graph:
     if path.suffix == ".tir":
         from tinyc.ir.text import load_text_ir
 
+        if options.consts:
+            raise UsageError("--const applies to ONNX models, not to text IR")
         graph = load_text_ir(path)
     else:
-        graph = load_onnx(path, options.shapes)
+        graph = load_onnx(path, options.shapes, options.consts)
     verify(graph)
     return graph
 

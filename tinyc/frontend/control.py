@@ -140,8 +140,8 @@ def _import_if(imp: _Importer, proto: onnx.NodeProto, where: str) -> None:
         taken = "then_branch" if bool(cond.const.reshape(-1)[0]) else "else_branch"
         results = inline(imp, attrs[taken], [], prefix)
     else:
-        then = inline(imp, attrs["then_branch"], [], prefix + "then__")
-        other = inline(imp, attrs["else_branch"], [], prefix + "else__")
+        then = _inline_branch(imp, proto, attrs, "then_branch", prefix + "then__")
+        other = _inline_branch(imp, proto, attrs, "else_branch", prefix + "else__")
         results = []
         for i, (t, e) in enumerate(zip(then, other, strict=True)):
             tt, te = imp.values[t].type, imp.values[e].type
@@ -154,6 +154,20 @@ def _import_if(imp: _Importer, proto: onnx.NodeProto, where: str) -> None:
             _node(imp, "Where", [proto.input[0], t, e], name)
             results.append(name)
     _bind_outputs(imp, proto, results, where)
+
+
+def _inline_branch(imp: _Importer, proto: onnx.NodeProto, attrs: dict[str, onnx.GraphProto],
+                   branch: str, prefix: str) -> list[str]:
+    """One branch of an `If` whose condition is known only at run time. Both branches are
+    imported, so a branch the model may never take can fail to import; the error is then
+    about the `If` (UnsupportedError, exit 4), not the inner node."""
+    try:
+        return inline(imp, attrs[branch], [], prefix)
+    except (ModelError, UnsupportedError) as exc:
+        raise UnsupportedError(
+            f"{exc} (in branch {branch} of If '{_label(proto)}', whose condition is only "
+            "known at run time; if an input decides it, fix it with --const NAME=VALUE)"
+        ) from None
 
 
 def _bind_outputs(imp: _Importer, proto: onnx.NodeProto, results: list[str], where: str) -> None:

@@ -20,6 +20,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from tinyc.errors import ModelError, TinycError, UnsupportedError, UsageError
+from tinyc.frontend.consts import ConstBinding, bind_input
 from tinyc.frontend.control import CONTROL_OPS, import_control, subgraph_refs
 from tinyc.frontend.functions import expand_function
 from tinyc.frontend.lowp import promote_bf16
@@ -66,7 +67,8 @@ def parse_shape_bindings(specs: list[str]) -> dict[str, tuple[int, ...]]:
     return out
 
 
-def load_onnx(path: str | Path, shapes: dict[str, tuple[int, ...]] | None = None) -> Graph:
+def load_onnx(path: str | Path, shapes: dict[str, tuple[int, ...]] | None = None,
+              consts: dict[str, ConstBinding] | None = None) -> Graph:
     path = Path(path)
     if not path.is_file():
         raise UsageError(f"no such file: {path}")
@@ -76,14 +78,15 @@ def load_onnx(path: str | Path, shapes: dict[str, tuple[int, ...]] | None = None
         raise ModelError(f"{path}: not a valid ONNX file ({type(exc).__name__})") from None
     if not model.graph.node and not model.graph.output:
         raise ModelError(f"{path}: not a valid ONNX file (empty graph)")
-    return import_model(model, shapes or {}, name=path.stem)
+    return import_model(model, shapes or {}, name=path.stem, consts=consts)
 
 
 def import_model(
-    model: onnx.ModelProto, shapes: dict[str, tuple[int, ...]], name: str = "model"
+    model: onnx.ModelProto, shapes: dict[str, tuple[int, ...]], name: str = "model",
+    consts: dict[str, ConstBinding] | None = None,
 ) -> Graph:
     opset = _default_opset(model)
-    importer = _Importer(model, opset, shapes, name)
+    importer = _Importer(model, opset, shapes, name, consts or {})
     return importer.run()
 
 
@@ -170,11 +173,13 @@ def _dtype(elem_type: int, what: str) -> DType:
 
 class _Importer:
     def __init__(
-        self, model: onnx.ModelProto, opset: int, shapes: dict[str, tuple[int, ...]], name: str
+        self, model: onnx.ModelProto, opset: int, shapes: dict[str, tuple[int, ...]], name: str,
+        consts: dict[str, ConstBinding],
     ) -> None:
         self.model = model
         self.opset = opset
         self.shapes = dict(shapes)
+        self.consts = consts
         self.graph = Graph(name)
         self.values: dict[str, Value] = {}
         self.declared = _declared_shapes(model, self.shapes)
@@ -187,9 +192,11 @@ class _Importer:
         for vi in g.input:
             if vi.name not in init_names:
                 self._add_input(vi)
-        unknown = sorted(set(self.shapes) - {v.name for v in self.graph.inputs})
-        if unknown:
-            raise UsageError(f"--shape names no graph input: {', '.join(unknown)}")
+        inputs = {vi.name for vi in g.input} - init_names
+        for flag, names in (("--shape", self.shapes), ("--const", self.consts)):
+            unknown = sorted(set(names) - inputs)
+            if unknown:
+                raise UsageError(f"{flag} names no graph input: {', '.join(unknown)}")
         for node in self._topological(g.node):
             self._import_node(node)
         for vi in g.output:
@@ -226,6 +233,10 @@ class _Importer:
         if not vi.type.HasField("tensor_type"):
             raise UnsupportedError(f"input '{vi.name}' is not a tensor")
         dtype = _dtype(ttype.elem_type, f"input '{vi.name}'")
+        if vi.name in self.consts:  # --const: a constant from here on
+            self._add_const(vi.name, bind_input(self.consts[vi.name], vi,
+                                                self.shapes.get(vi.name)))
+            return
         if vi.name in self.shapes:
             shape = self.shapes[vi.name]
             if ttype.HasField("shape") and len(ttype.shape.dim) != len(shape):
@@ -306,9 +317,10 @@ class _Importer:
             attrs[a.name] = value
         for key, spec in opdef.attrs.items():
             if key not in attrs:
-                if spec.default is REQUIRED:
+                default = spec.default_for(self.opset)
+                if default is REQUIRED:
                     raise ModelError(f"{where}: required attribute '{key}' is missing")
-                attrs[key] = list(spec.default) if isinstance(spec.default, list) else spec.default
+                attrs[key] = default
         lowp = [v.dtype for v in inputs if v is not None and v.dtype.is_lowp]
         if lowp and proto.op_type not in LOWP_OPS:
             raise UnsupportedError(f"{where}: element type {lowp[0].value} is not supported")

@@ -31,6 +31,7 @@ from onnx import TensorProto, helper, numpy_helper
 from tinyc import __version__
 from tinyc.errors import UnsupportedError, VerifyError
 from tinyc.ir import DType, Graph, Node, Value
+from tinyc.ops.elementwise import Dropout
 
 EXPORT_OPSET = 17
 
@@ -196,7 +197,7 @@ def _dropout(b: _Builder, node: Node) -> None:
     y = node.outputs[0]
     b.node("Identity", [_names(node.inputs)[0]], [y.name], node.name)
     if len(node.outputs) > 1 and node.outputs[1].uses:
-        mask = b.const(f"{y.name}_mask", np.ones(y.shape, bool))
+        mask = b.const(f"{y.name}_mask", Dropout().mask(node, y.shape))
         b.node("Identity", [mask], [node.outputs[1].name])
 
 

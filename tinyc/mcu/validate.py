@@ -18,6 +18,7 @@ import numpy as np
 
 from tinyc.compiler import Compiled, Options, compile_graph
 from tinyc.errors import UsageError, VerifyError
+from tinyc.frontend.consts import model_feeds
 from tinyc.harness import build_host, run_host
 from tinyc.interp import run_graph
 from tinyc.ir import Graph
@@ -112,10 +113,11 @@ def run_on_mcu(
 
 
 def reference_outputs(
-    model: str, graph: Graph, inputs: Sequence[np.ndarray]
+    model: str, graph: Graph, inputs: Sequence[np.ndarray], options: Options | None = None
 ) -> tuple[str, list[np.ndarray]]:
     """onnxruntime on the model file for a float model; the interpreter on the compiled
-    graph for a quantized one (or when onnxruntime is missing or the model is text IR)."""
+    graph for a quantized one (or when onnxruntime is missing or the model is text IR).
+    onnxruntime also gets the `--const` values of `options`."""
     if model.endswith(".onnx") and not is_quantized(graph):
         try:
             import onnxruntime as ort
@@ -125,7 +127,9 @@ def reference_outputs(
             opts = ort.SessionOptions()
             opts.log_severity_level = 3
             sess = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
-            feeds = {i.name: x for i, x in zip(sess.get_inputs(), inputs, strict=True)}
+            options = options or Options()
+            feeds = model_feeds(model, [v.name for v in graph.inputs], inputs, options.consts,
+                                options.shapes)
             return "onnxruntime", [np.asarray(o) for o in sess.run(None, feeds)]
     feeds = {v.name: x for v, x in zip(graph.inputs, inputs, strict=True)}
     return "interpreter", [np.asarray(o) for o in run_graph(graph, feeds)]
@@ -184,7 +188,7 @@ def validate(
         result, host = run_on_mcu(graph, options, name, inputs, Path(tmp), host_check=True,
                                   profile=profile)
     assert host is not None
-    ref_name, expected = reference_outputs(model, graph, inputs)
+    ref_name, expected = reference_outputs(model, graph, inputs, options)
     print(f"tinyc: {name} on {target.name} (QEMU {target.machine})")
     ok = True
     for value, got, e, h in zip(graph.outputs, result.run.outputs, expected, host, strict=True):

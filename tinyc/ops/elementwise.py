@@ -41,6 +41,9 @@ from tinyc.ops.registry import (
     register_op,
 )
 
+#: Clip's bounds before opset 11, where they are attributes (float32's largest value)
+FLT_MAX = float(np.finfo(np.float32).max)
+
 if TYPE_CHECKING:
     from tinyc.backend.context import EmitContext
 
@@ -144,10 +147,12 @@ class Clip(_Activation):
     """Clip's bounds are optional inputs (opset >= 11) or attributes (older). Constant
     bounds become the attributes `min` and `max` (infinite when absent); a bound computed at
     run time stays an input (1 = min, 2 = max) and is applied with the Max/Min kernels, lower
-    bound first, as numpy's clip does. Integer tensors use `tinyc_clip_<sfx>`."""
+    bound first, as numpy's clip does. Integer tensors use `tinyc_clip_<sfx>`. Before
+    opset 11 the attributes default to -+FLT_MAX, so an infinite input comes out finite."""
 
     name, kernel = "Clip", "clip"
-    attrs = {"min": Attr("float", float("-inf")), "max": Attr("float", float("inf"))}
+    attrs = {"min": Attr("float", float("-inf"), legacy=((11, -FLT_MAX),)),
+             "max": Attr("float", float("inf"), legacy=((11, FLT_MAX),))}
 
     def normalize(self, node: Node, opset: int) -> None:
         runtime: list[Value | None] = [None, None]
@@ -723,7 +728,10 @@ class Identity(_SameType):
 
 @register_op
 class Dropout(OpDef):
-    """Inference only: y = x, and the optional mask is all true."""
+    """Inference only: y = x, and the optional mask is constant. Its form follows the
+    opset: the input's type before opset 10, bool from then on; all false before opset 12
+    (what onnxruntime writes; the spec leaves it open), all true from then on. `normalize`
+    records that as `mask_dtype` and `mask_fill`."""
 
     name, min_opset = "Dropout", 7
     attrs = {"seed": Attr("int", 0), "ratio": Attr("float", 0.5)}
@@ -733,15 +741,22 @@ class Dropout(OpDef):
         if training is not None and (training.const is None or bool(training.const.any())):
             raise UnsupportedError(f"Dropout node '{node.name}': training mode is not supported")
         node.set_inputs(node.inputs[:1])
+        node.attrs["mask_dtype"] = input_type(node, 0).dtype.value if opset < 10 else "bool"
+        node.attrs["mask_fill"] = 0 if opset < 12 else 1
+
+    def mask(self, node: Node, shape: tuple[int, ...]) -> np.ndarray:
+        """The mask output's value."""
+        dtype = DType(node.attrs.get("mask_dtype", "bool"))
+        return np.full(shape, node.attrs.get("mask_fill", 1)).astype(dtype.np)
 
     def infer(self, node: Node) -> list[TensorType]:
         x = input_type(node, 0)
-        return [x, TensorType(DType.BOOL, x.shape)]
+        return [x, TensorType(DType(node.attrs.get("mask_dtype", "bool")), x.shape)]
 
     def reference(self, node: Node, inputs: list[np.ndarray | None]) -> list[np.ndarray]:
         x = inputs[0]
         assert x is not None
-        return [x.copy(), np.ones(x.shape, bool)]
+        return [x.copy(), self.mask(node, x.shape)]
 
     def memory_behavior(self, node: Node) -> list[MemoryBehavior]:
         return [Alias(0, 0)]
@@ -752,4 +767,7 @@ class Dropout(OpDef):
         ctx.copy(node.outputs[0], x)
         if len(node.outputs) > 1 and node.outputs[1].type.numel:
             mask = node.outputs[1]
+            if node.attrs.get("mask_fill", 1) == 0:  # all-zero bytes: false, or 0.0
+                ctx.body.line(f"memset({ctx.ptr(mask)}, 0, {mask.type.nbytes});")
+                return
             ctx.body.line(f"memset({ctx.ptr(mask)}, 1, {mask.type.numel});")

@@ -18,6 +18,7 @@ from tinyc.errors import ModelError, UnsupportedError
 from tinyc.ir import DType, Node, TensorType
 from tinyc.ops.layout import c_int_list, split_axis, strides
 from tinyc.ops.registry import (
+    COERCED_AXIS_ATTRS,
     Attr,
     MemoryBehavior,
     OpDef,
@@ -25,6 +26,7 @@ from tinyc.ops.registry import (
     elementwise_inplace,
     input_type,
     normalize_axis,
+    normalize_coerced_axis,
     register_op,
 )
 
@@ -63,7 +65,11 @@ class BatchNormalization(OpDef):
                 f"BatchNormalization node '{node.name}': training mode is not supported"
             )
         node.attrs.pop("momentum", None)
-        node.attrs.pop("spatial", None)
+        if not node.attrs.pop("spatial", 1) and input_type(node, 0).rank > 2:
+            raise UnsupportedError(
+                f"BatchNormalization node '{node.name}' (opset {opset}): spatial=0 "
+                "(statistics per activation, opsets 7-8) is not supported"
+            )
 
     def infer(self, node: Node) -> list[TensorType]:
         x = input_type(node, 0)
@@ -112,19 +118,16 @@ class BatchNormalization(OpDef):
 
 @register_op
 class Softmax(OpDef):
-    """Opset >= 13: over one axis. Older opsets flatten at `axis` into a 2-D softmax; the
-    frontend records that as `flatten=1` and the kernel sees [outer, len, 1]."""
+    """Opset >= 13: over one axis. Older opsets coerce the input to 2-D at `axis`
+    (`normalize_coerced_axis`); a real 2-D form is `flatten=1`, the kernel sees
+    [outer, len, 1]."""
 
     name = "Softmax"
     min_opset = 1
-    attrs = {"axis": Attr("int", -1)}
+    attrs = COERCED_AXIS_ATTRS
 
     def normalize(self, node: Node, opset: int) -> None:
-        rank = input_type(node, 0).rank
-        if opset < 13:
-            node.attrs.setdefault("axis", 1)
-            node.attrs["flatten"] = 1
-        node.attrs["axis"] = normalize_axis(node.attrs.get("axis", -1), rank, node)
+        normalize_coerced_axis(node, opset)
 
     def infer(self, node: Node) -> list[TensorType]:
         return [input_type(node, 0)]

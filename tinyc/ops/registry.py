@@ -45,10 +45,20 @@ DECLARED_SHAPES = "_declared_shapes"
 @dataclass(frozen=True)
 class Attr:
     """An attribute: its kind ('int', 'float', 'ints', 'floats', 'string', 'strings',
-    'tensor') and its default (REQUIRED when the attribute must be given)."""
+    'tensor') and its default (REQUIRED when the attribute must be given).
+
+    `legacy` holds the defaults of older opsets, as `(until, default)` pairs, oldest first:
+    `default` applies to models whose opset is below `until` (Softmax's axis is 1 before
+    opset 13, -1 from then on). The frontend fills in the default of the model's opset."""
 
     kind: str
     default: Any = REQUIRED
+    legacy: tuple[tuple[int, Any], ...] = ()
+
+    def default_for(self, opset: int) -> Any:
+        """The default a model of `opset` gets (a fresh copy of a list default)."""
+        value = next((d for until, d in self.legacy if opset < until), self.default)
+        return list(value) if isinstance(value, list) else value
 
 
 @dataclass(frozen=True)
@@ -264,3 +274,24 @@ def normalize_axis(axis: int, rank: int, node: Node) -> int:
     if not -rank <= axis < max(rank, 1):
         raise ModelError(f"{node.op} node '{node.name}': axis {axis} out of range for rank {rank}")
     return axis + rank if axis < 0 else axis
+
+
+#: Softmax, LogSoftmax and Hardmax: `axis` defaults to 1 before opset 13, -1 from then on
+COERCED_AXIS_ATTRS = {"axis": Attr("int", -1, legacy=((13, 1),))}
+
+
+def normalize_coerced_axis(node: Node, opset: int) -> None:
+    """Softmax, LogSoftmax and Hardmax before opset 13 coerce their input to 2-D at `axis`,
+    [prod(d[:axis]), prod(d[axis:])], and work along the second dimension. That form is
+    recorded as `flatten=1`, unless at most one of d[axis:] exceeds 1: then it is the
+    one-axis form of opset 13 on that dim, which every kernel and pass understands."""
+    shape = input_type(node, 0).shape
+    axis = normalize_axis(node.attrs["axis"], len(shape), node)
+    node.attrs.pop("flatten", None)
+    if opset < 13:
+        wide = [i for i in range(axis, len(shape)) if shape[i] != 1]
+        if len(wide) > 1:
+            node.attrs["flatten"] = 1
+        elif wide:
+            axis = wide[0]
+    node.attrs["axis"] = axis

@@ -38,7 +38,8 @@ if TYPE_CHECKING:
 
 MODES = {"nearest": 0, "linear": 1, "cubic": 2}
 COORDS = {"half_pixel": 0, "asymmetric": 1, "align_corners": 2, "pytorch_half_pixel": 3,
-          "tf_crop_and_resize": 4, "half_pixel_symmetric": 5}
+          "tf_crop_and_resize": 4, "half_pixel_symmetric": 5,
+          "tf_half_pixel_for_nn": 6}  # the last one in opsets 11-12 only
 NEAREST = {"round_prefer_floor": 0, "round_prefer_ceil": 1, "floor": 2, "ceil": 3}
 POLICIES = {"stretch": 0, "not_larger": 1, "not_smaller": 2}
 MAX_TAPS = 16
@@ -119,6 +120,8 @@ def source_coord(attrs: dict, y: int, n_in: int, n_out: int, scale: float, roi: 
         return (-0.5 if width == 1.0 else (y + 0.5) / scale - 0.5), False
     if coord == "half_pixel_symmetric":
         return n_in / 2.0 * (1.0 - n_out / width) + (y + 0.5) / scale - 0.5, False
+    if coord == "tf_half_pixel_for_nn":
+        return (y + 0.5) / scale, False
     if coord == "tf_crop_and_resize":
         lo, hi = np.float32(roi[0]), np.float32(roi[1])
         span = float(hi - lo)

@@ -16,12 +16,14 @@ from tinyc.errors import ModelError, UnsupportedError
 from tinyc.ir import DType, Node, TensorType
 from tinyc.ops.layout import split_axis
 from tinyc.ops.registry import (
+    COERCED_AXIS_ATTRS,
     Attr,
     OpDef,
     const_input,
     declared_shape,
     input_type,
     normalize_axis,
+    normalize_coerced_axis,
     register_op,
     runtime_input,
 )
@@ -171,19 +173,14 @@ class TopK(OpDef):
 @register_op
 class Hardmax(OpDef):
     """1 at the first maximum along the axis, 0 elsewhere. Opset < 13 flattens at `axis`
-    into a 2-D problem (recorded as `flatten=1`), like Softmax."""
+    into a 2-D problem (`normalize_coerced_axis`), like Softmax."""
 
     name = "Hardmax"
     min_opset = 1
-    attrs = {"axis": Attr("int", -1)}
+    attrs = COERCED_AXIS_ATTRS
 
     def normalize(self, node: Node, opset: int) -> None:
-        rank = input_type(node, 0).rank
-        if opset < 13:
-            node.attrs["flatten"] = 1
-            if "axis" not in node.attrs or node.attrs["axis"] == -1:
-                node.attrs["axis"] = 1
-        node.attrs["axis"] = normalize_axis(node.attrs["axis"], rank, node)
+        normalize_coerced_axis(node, opset)
 
     def infer(self, node: Node) -> list[TensorType]:
         return [input_type(node, 0)]

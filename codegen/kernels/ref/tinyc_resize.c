@@ -42,6 +42,8 @@ static double source_coord(const tinyc_resize_params *p, int32_t y, int32_t in, 
       return width == 1.0 ? -0.5 : (yy + 0.5) / scale - 0.5;
     case TINYC_COORD_HALF_PIXEL_SYMMETRIC:
       return in / 2.0 * (1.0 - out / width) + (yy + 0.5) / scale - 0.5;
+    case TINYC_COORD_TF_HALF_PIXEL_FOR_NN: /* opsets 11-12 only */
+      return (yy + 0.5) / scale;
     case TINYC_COORD_TF_CROP_AND_RESIZE:
       /* the reference computes the roi products in float32 */
       if (width == 1.0)
