@@ -260,13 +260,14 @@ def _list_passes() -> int:
 
 
 def _dispatch(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    from tinyc.compiler import compile_graph, default_name, load_model, optimize, write_output_dir
+    from tinyc.compiler import compile_graph, load_model, model_name, optimize, write_output_dir
 
     if args.command == "passes":
         return _list_passes()
     if args.command == "quantize-report":
         return _quantize_report(args, argv)
     options = _options(args, argv)
+    name = model_name(options, args.model)
     graph = load_model(args.model, options)
     graph, pass_ctx = optimize(graph, options)
     for dump in pass_ctx.dump:
@@ -280,7 +281,6 @@ def _dispatch(args: argparse.Namespace, argv: Sequence[str]) -> int:
         else:
             sys.stdout.write(print_graph(graph))
         return 0
-    name = options.name or default_name(args.model)
     if args.command == "validate":
         from tinyc.mcu.validate import validate
 
