@@ -71,7 +71,7 @@ def hostile_model() -> onnx.ModelProto:
         [helper.make_tensor_value_info(n["in0"], f32, [1, 2, 6, 6]),
          helper.make_tensor_value_info(n["in1"], f32, [4])],
         [helper.make_tensor_value_info(n["out0"], f32, [1, 1, 4, 4]),
-         helper.make_tensor_value_info(n["out1"], f32, [1, 3, 2, 2]),
+         helper.make_tensor_value_info(n["out1"], f32, [1, 3, 3, 3]),
          helper.make_tensor_value_info(n["out2"], f32, [4])],
         inits,
         doc_string=DOC,
