@@ -84,13 +84,12 @@ def c_comment(text: str, limit: int = MAX_COMMENT) -> str:
     for ch in text:
         piece = _escape(ch)
         if size + len(piece) > limit:
-            piece = "..."
+            out.append("...")
+            break
         if out and (out[-1][-1], piece[0]) in _BREAK_PAIRS:
             piece = " " + piece
         out.append(piece)
         size += len(piece)
-        if piece.endswith("..."):
-            break
     return "".join(out)
 
 
@@ -184,7 +183,8 @@ def check_model_name(name: str, reserved: ReservedNames) -> str:
     """`name` itself when it can name a model's C, else a UsageError (exit 2)."""
     problem = model_name_problem(name, reserved)
     if problem is not None:
-        raise UsageError(f"--name {c_comment(name, 80)!r}: {problem}")
+        shown = c_comment(name, 80)  # escaped: one printable line, whatever the name holds
+        raise UsageError(f"--name '{shown}': {problem}")
     return name
 
 
