@@ -23,7 +23,7 @@ from tinyc.backend.cnames import (
     default_model_name,
     model_name_problem,
 )
-from tinyc.backend.generate import reserved_names
+from tinyc.backend.generate import PASTED_IDENTIFIERS, codegen_root, reserved_names
 from tinyc.errors import UsageError
 
 IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -137,6 +137,29 @@ def test_reserved_names_come_from_codegen() -> None:
                  "arm_acle"):
         assert stem in reserved.file_stems
     assert "NAME_run" not in reserved.identifiers  # comment text is not a declaration
+
+
+def test_pasted_identifiers_are_current() -> None:
+    """codegen/pasted_identifiers.txt lists what the headers build with `##` (found with the
+    C preprocessor); after changing a header run scripts/update_pasted_identifiers.py."""
+    from scripts.update_pasted_identifiers import file_text, pasted_identifiers
+
+    names = pasted_identifiers()
+    assert "tinyc_reduce_f32" in names and "tinyc_add_act_f32" in names
+    assert (codegen_root() / PASTED_IDENTIFIERS).read_text() == file_text(names), (
+        "run: python scripts/update_pasted_identifiers.py"
+    )
+
+
+@pytest.mark.parametrize(
+    ("hint", "kernel"),
+    [("reduce_f32", "tinyc_reduce_f32"), ("reduce_params", "tinyc_reduce_params"),
+     ("act_f32", "tinyc_act_f32"), ("add_act_f32", "tinyc_add_act_f32"),
+     ("where_f32", "tinyc_where_f32"), ("arena", "tinyc_arena")],
+)
+def test_symbols_avoid_literal_and_pasted_runtime_names(hint: str, kernel: str) -> None:
+    assert kernel in reserved_names().identifiers
+    assert Namespace(reserved_names().identifiers).claim(hint, "tinyc_") == kernel + "_1"
 
 
 @pytest.mark.parametrize("name", ["kws", "Net2", "digits_cnn", "a", "model_tinyc", "x" * 40])

@@ -46,14 +46,19 @@ def codegen_root() -> Path:
 #: identifiers NAME.c declares besides the ones it claims: the static arena, and the lap hook
 #: `tinyc validate --profile` inserts (tinyc.mcu.harness.instrument)
 _FIXED_IDENTIFIERS = ("tinyc_arena", "tinyc_mcu_lap")
+#: in codegen/: the identifiers its headers build with `##`, one per line
+#: (scripts/update_pasted_identifiers.py writes it; a test keeps it current)
+PASTED_IDENTIFIERS = "pasted_identifiers.txt"
 
 
 @cache
 def reserved_names() -> ReservedNames:
     """Every identifier and file name the runtime and kernel files in `codegen/` take, which
     model names and generated symbols must stay clear of."""
-    files = sorted(p for p in codegen_root().rglob("*") if p.suffix in (".c", ".h"))
-    return ReservedNames.from_c_files(files, _FIXED_IDENTIFIERS)
+    root = codegen_root()
+    files = sorted(p for p in root.rglob("*") if p.suffix in (".c", ".h"))
+    pasted = (root / PASTED_IDENTIFIERS).read_text().split()
+    return ReservedNames.from_c_files(files, [*_FIXED_IDENTIFIERS, *pasted])
 
 
 @dataclass
