@@ -24,7 +24,8 @@ CC = "cc"
 STRICT = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-Wtrigraphs"]
 INJECTION = "x */\n#define EVIL_INPUT0_SIZE 1\n#include <stdio.h>\nextern int evil; /*"
 #: one hostile text per place a name can stand; several sanitize to the same identifier
-#: (`a/b`, `a.b`), or name a runtime symbol once prefixed (`params`, `nd_f32`)
+#: (`a/b`, `a.b`), or name a runtime symbol once prefixed: `nd_f32` (tinyc_conv_nd_f32),
+#: `f32` (tinyc_reduce_f32, built with ##); or are runtime words (`params`, `i8`, `tinyc_arena`)
 NAMES = {
     "in0": INJECTION,
     "in1": "??/\nsplice //comment",
@@ -34,9 +35,9 @@ NAMES = {
     "c": "tinyc_arena",
     "k": "i8",
     "conv": "nd_f32",
-    "sum": "params",
+    "sum": "f32",
     "out0": "out */ #define EVIL_OUTPUT0_SIZE 1 /*",
-    "out1": "f32",
+    "out1": "params",
     "out2": "int",
     "mid": "bidi\u202e\u2066 ctl\x01\x1b[31m\x7f caf\u00e9 \U0001f600",
 }
