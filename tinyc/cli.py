@@ -162,7 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_model_args(p)
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="output directory")
-    p.add_argument("--name", help="C name prefix (default: the model file's stem)")
+    p.add_argument("--name", help="C name prefix: a C identifier of at most 40 characters, "
+                   "not starting with tinyc (default: the model file's stem, sanitized)")
     _add_arena_arg(p)
     p.add_argument(
         "--report", action="store_true",
@@ -308,13 +309,14 @@ def _list_passes() -> int:
 
 
 def _dispatch(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    from tinyc.compiler import compile_graph, default_name, load_model, optimize, write_output_dir
+    from tinyc.compiler import compile_graph, load_model, model_name, optimize, write_output_dir
 
     if args.command == "passes":
         return _list_passes()
     if args.command == "quantize-report":
         return _quantize_report(args, argv)
     options = _options(args, argv)
+    name = model_name(options, args.model)
     graph = load_model(args.model, options)
     graph, pass_ctx = optimize(graph, options)
     for dump in pass_ctx.dump:
@@ -328,7 +330,6 @@ def _dispatch(args: argparse.Namespace, argv: Sequence[str]) -> int:
         else:
             sys.stdout.write(print_graph(graph))
         return 0
-    name = options.name or default_name(args.model)
     if args.command == "validate":
         from tinyc.mcu.validate import validate
 

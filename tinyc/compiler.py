@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tinyc import outdir
-from tinyc.backend.context import c_ident
-from tinyc.backend.generate import GeneratedC, generate_c
+from tinyc.backend.cnames import check_model_name, default_model_name
+from tinyc.backend.generate import GeneratedC, generate_c, reserved_names
 from tinyc.errors import UsageError
 from tinyc.frontend.consts import ConstBinding
 from tinyc.frontend.onnx import load_onnx
@@ -97,7 +97,15 @@ def optimize(graph: Graph, options: Options) -> tuple[Graph, PassContext]:
 
 
 def default_name(path: str | Path) -> str:
-    return c_ident(Path(path).stem).lower() or "model"
+    """The model's C name when `--name` is not given: from the file stem, made safe."""
+    return default_model_name(Path(path).stem, reserved_names())
+
+
+def model_name(options: Options, path: str | Path) -> str:
+    """`--name` when it is a safe C name (else a UsageError), or the default."""
+    if options.name is None:
+        return default_name(path)
+    return check_model_name(options.name, reserved_names())
 
 
 @dataclass

@@ -149,10 +149,17 @@ def test_help_lists_exit_codes() -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "cname"), [("my model!", "my_model_"), ("123net", "_123net"), ("a-b.c", "a_b_c")]
+    ("stem", "cname"),
+    [("my model!", "my_model"), ("123net", "model_123net"), ("a-b.c", "a_b_c"),
+     ("tinyc_gemm", "model_tinyc_gemm")],
 )
-def test_names_are_sanitized(tmp_path: Path, name: str, cname: str) -> None:
-    assert main([str(MODELS / "digits_cnn.onnx"), "-o", str(tmp_path / "o"), "--name", name]) == 0
+def test_default_names_are_sanitized(tmp_path: Path, stem: str, cname: str) -> None:
+    """The name from the file stem is made safe; `--name` itself must already be (exit 2)."""
+    model = tmp_path / f"{stem}.onnx"
+    model.write_bytes((MODELS / "digits_cnn.onnx").read_bytes())
+    assert main([str(model), "-o", str(tmp_path / "o")]) == 0
     header = (tmp_path / "o" / f"{cname}.h").read_text()
     assert f"int {cname}_run(" in header
     assert f"#define {cname.upper()}_ARENA_SIZE" in header
+    assert main([str(model), "-o", str(tmp_path / "o2"), "--name", stem]) == 2
+    assert not (tmp_path / "o2").exists()

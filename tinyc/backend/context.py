@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from tinyc.backend.cliterals import c_array_body, c_scalar, needs_math_h
+from tinyc.backend.cnames import Namespace, c_comment
 from tinyc.backend.writer import CWriter
 from tinyc.ir import DType, Graph, Node, Value
 from tinyc.memory import ArenaPlan
@@ -41,17 +42,15 @@ ARENA_MEMBER = {
 ARENA_MEMBER.update({d: ARENA_MEMBER[d.storage] for d in DType if d.is_lowp})
 
 
-def c_ident(name: str, prefix: str = "") -> str:
-    """A valid, readable C identifier from an arbitrary model name."""
-    out = "".join(ch if ch.isascii() and (ch.isalnum() or ch == "_") else "_" for ch in name)
-    out = prefix + out
-    if not out or out[0].isdigit():
-        out = "_" + out
-    return out
-
-
 class EmitContext:
-    def __init__(self, graph: Graph, plan: ArenaPlan, name: str, arena: str = "static") -> None:
+    def __init__(
+        self,
+        graph: Graph,
+        plan: ArenaPlan,
+        name: str,
+        arena: str = "static",
+        names: Namespace | None = None,
+    ) -> None:
         self.graph = graph
         self.plan = plan
         self.name = name
@@ -62,7 +61,8 @@ class EmitContext:
         self.uses_math = False
         self.body = CWriter()
         self.tables = CWriter()
-        self._symbols: set[str] = set()
+        #: NAME.c's file-scope identifiers (generate_c reserves the runtime's in it)
+        self.names = names if names is not None else Namespace()
         self._const_names: dict[int, str] = {}
         self._io_names: dict[int, str] = {}
         for i, value in enumerate(graph.inputs):
@@ -73,13 +73,8 @@ class EmitContext:
 
     # -- naming ----------------------------------------------------------------------
     def symbol(self, hint: str) -> str:
-        base = c_ident(hint, "tinyc_")
-        name, i = base, 1
-        while name in self._symbols:
-            name = f"{base}_{i}"
-            i += 1
-        self._symbols.add(name)
-        return name
+        """A new file-scope identifier `tinyc_<hint>`, safe and unique (cnames.Namespace)."""
+        return self.names.claim(hint, "tinyc_")
 
     # -- tensors ---------------------------------------------------------------------
     def ptr(self, value: Value) -> str:
@@ -197,4 +192,4 @@ class EmitContext:
             self.body.line(f"memcpy({self.ptr(dst)}, {self.ptr(src)}, {dst.type.nbytes});")
 
     def comment(self, text: str) -> None:
-        self.body.line(f"/* {text.replace('*/', '* /')} */")
+        self.body.line(f"/* {c_comment(text)} */")
