@@ -216,7 +216,9 @@ def test_cli_refusals_are_one_line_with_their_exit_codes(tmp_path: Path) -> None
     for target in ("", "/", "dangling"):
         line = assert_one_line(cli(model, "-o", target, cwd=tmp_path), 2)
         assert "-o" in line
-    line = assert_one_line(cli(model, "-o", "out", "--name", "n" * 300, cwd=tmp_path), 1)
+    line = assert_one_line(cli(model, "-o", "out", "--name", "n" * 300, cwd=tmp_path), 2)
+    assert "the limit is 40" in line
+    line = assert_one_line(cli(model, "-o", "o" * 300, cwd=tmp_path), 1)
     assert line.endswith(": File name too long")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dangling"]
     (tmp_path / "out").mkdir()
