@@ -20,10 +20,20 @@ import onnx
 from onnx import helper, numpy_helper
 
 from tinyc.errors import ModelError, TinycError, UnsupportedError, UsageError
+from tinyc.frontend.checks import (
+    attribute_value,
+    check_attribute_kinds,
+    check_attribute_ranges,
+    check_node_schema,
+    check_strings,
+    check_tensor_dims,
+    check_unique_names,
+)
 from tinyc.frontend.control import CONTROL_OPS, import_control, subgraph_refs
 from tinyc.frontend.functions import expand_function
 from tinyc.frontend.lowp import promote_bf16
 from tinyc.ir import DType, Graph, Node, TensorType, Value
+from tinyc.ir.limits import check_shape_fits
 from tinyc.ops import get_op, has_op
 from tinyc.ops.cast import LOWP_OPS, ONNX_TO_DTYPE
 from tinyc.ops.registry import DECLARED_SHAPES, REQUIRED
@@ -47,6 +57,10 @@ _ONNX_DTYPES = {
     onnx.TensorProto.BOOL: DType.BOOL,
     **{code: dtype for code, dtype in ONNX_TO_DTYPE.items() if dtype.is_lowp},
 }
+
+#: metadata key listing graph inputs that have an initializer: ONNX makes the initializer
+#: the input's default value, tinyc compiles it as a constant (the input leaves `NAME_run`)
+CONSTANT_INPUTS = "inputs compiled as constants"
 
 #: growth allowed when folding a node whose inputs are all constants (bytes)
 FOLD_SLACK_BYTES = 256
@@ -82,6 +96,7 @@ def load_onnx(path: str | Path, shapes: dict[str, tuple[int, ...]] | None = None
 def import_model(
     model: onnx.ModelProto, shapes: dict[str, tuple[int, ...]], name: str = "model"
 ) -> Graph:
+    check_strings(model)
     opset = _default_opset(model)
     importer = _Importer(model, opset, shapes, name)
     return importer.run()
@@ -123,7 +138,13 @@ def _declared_shapes(
                     shape.dim.add().dim_value = d
         model = bound
     try:
+        # without data propagation first: onnx's data propagation materializes values
+        # (a Range of 1e10 elements), so a model whose shapes overflow the target stops here
+        plain = onnx.shape_inference.infer_shapes(model)
+        _check_inferred_sizes(plain)
         model = onnx.shape_inference.infer_shapes(model, data_prop=True)
+    except TinycError:
+        raise
     except Exception:  # best effort: the declared graph outputs still count
         pass
     out: dict[str, tuple[int, ...]] = {}
@@ -135,6 +156,16 @@ def _declared_shapes(
             out[vi.name] = tuple(d.dim_value for d in ttype.shape.dim)
     _shapes_backwards(model, out)
     return out
+
+
+def _check_inferred_sizes(model: onnx.ModelProto) -> None:
+    """Every value whose inferred static shape is known fits the target."""
+    for vi in [*model.graph.value_info, *model.graph.output]:
+        ttype = vi.type.tensor_type
+        if not vi.type.HasField("tensor_type") or not ttype.HasField("shape"):
+            continue
+        dims = [d.dim_value for d in ttype.shape.dim if d.HasField("dim_value")]
+        check_shape_fits(dims, 1, f"tensor '{vi.name}'")
 
 
 #: ops whose output 0 has the shape of their input 0, whatever the values
@@ -163,6 +194,8 @@ def _shapes_backwards(model: onnx.ModelProto, shapes: dict[str, tuple[int, ...]]
 
 def _dtype(elem_type: int, what: str) -> DType:
     if elem_type not in _ONNX_DTYPES:
+        if elem_type not in onnx.TensorProto.DataType.values():
+            raise ModelError(f"{what}: unknown element type {elem_type}")
         type_name = onnx.TensorProto.DataType.Name(elem_type) if elem_type else "undefined"
         raise UnsupportedError(f"{what}: element type {type_name} is not supported")
     return _ONNX_DTYPES[elem_type]
@@ -181,7 +214,11 @@ class _Importer:
 
     def run(self) -> Graph:
         g = self.model.graph
+        check_unique_names(g)
         init_names = {t.name for t in g.initializer}
+        shadowed = [vi.name for vi in g.input if vi.name in init_names]
+        if shadowed and self.model.ir_version >= 4:  # before IR 4 every weight is listed
+            self.graph.metadata[CONSTANT_INPUTS] = ", ".join(ascii(n) for n in shadowed)
         for tensor in g.initializer:
             self._add_const(tensor.name, self._tensor(tensor, f"initializer '{tensor.name}'"))
         for vi in g.input:
@@ -198,7 +235,7 @@ class _Importer:
                 raise ModelError(f"graph output '{vi.name}' is not produced by any node")
             self.graph.outputs.append(value)
         self._drop_dead()
-        self.graph.metadata = self._metadata()
+        self.graph.metadata = {**self._metadata(), **self.graph.metadata}
         return self.graph
 
     # -- pieces ---------------------------------------------------------------------------
@@ -210,7 +247,7 @@ class _Importer:
         return meta
 
     def _tensor(self, tensor: onnx.TensorProto, what: str) -> np.ndarray:
-        _dtype(tensor.data_type, what)
+        check_tensor_dims(tensor, _dtype(tensor.data_type, what).itemsize, what)
         try:
             return numpy_helper.to_array(tensor)
         except Exception as exc:
@@ -246,6 +283,7 @@ class _Importer:
                     )
                 dims.append(d.dim_value)
             shape = tuple(dims)
+        check_shape_fits(shape, dtype.itemsize, f"input '{vi.name}'")
         self.values[vi.name] = self.graph.add_input(vi.name, TensorType(dtype, shape))
 
     def _topological(self, nodes: list[onnx.NodeProto]) -> list[onnx.NodeProto]:
@@ -265,6 +303,8 @@ class _Importer:
     def _import_node(self, proto: onnx.NodeProto) -> None:
         label = proto.name or (proto.output[0] if proto.output else proto.op_type)
         where = f"op {proto.op_type} (node '{label}', opset {self.opset})"
+        if proto.domain in ("", "ai.onnx"):
+            check_node_schema(proto, self.opset, where)
         if proto.domain in ("", "ai.onnx") and proto.op_type in CONTROL_OPS:
             import_control(self, proto, where)
             return
@@ -294,16 +334,15 @@ class _Importer:
             inputs.append(self.values[name])
         while inputs and inputs[-1] is None:
             inputs.pop()
+        if not onnx.defs.has(proto.op_type, self.opset, proto.domain):
+            check_attribute_kinds(opdef.attrs, proto, where)
         attrs = {}
         for a in proto.attribute:
-            value = helper.get_attribute_value(a)
-            if isinstance(value, bytes):
-                value = value.decode()
-            elif isinstance(value, onnx.TensorProto):
+            value = attribute_value(a, where)
+            if isinstance(value, onnx.TensorProto):
                 value = self._tensor(value, where)
-            elif isinstance(value, list) and value and isinstance(value[0], bytes):
-                value = [v.decode() for v in value]
             attrs[a.name] = value
+        check_attribute_ranges(opdef.attrs, attrs, where)
         for key, spec in opdef.attrs.items():
             if key not in attrs:
                 if spec.default is REQUIRED:
@@ -325,6 +364,8 @@ class _Importer:
             node.drop_inputs()
             raise ModelError(f"{where}: invalid node ({exc})") from None
         outputs = [n for n in proto.output]
+        for oname, ttype in zip(outputs, types):
+            check_shape_fits(ttype.shape, ttype.dtype.itemsize, f"{where}: output '{oname}'")
         if len(types) < len([o for o in outputs if o]):
             raise UnsupportedError(f"{where}: {len(outputs)} outputs, tinyc computes {len(types)}")
         node.outputs = []

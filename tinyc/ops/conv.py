@@ -13,6 +13,9 @@ from tinyc.ir import DType, Node, TensorType
 from tinyc.ops.activation import act_c_init, apply_activation
 from tinyc.ops.layout import MAX_RANK, c_int_list
 from tinyc.ops.registry import (
+    GROUP,
+    WINDOW_PADS,
+    WINDOW_STEP,
     Attr,
     BlockStream,
     MemoryBehavior,
@@ -88,11 +91,11 @@ class Conv(OpDef):
     min_opset = 1
     attrs = {
         "auto_pad": Attr("string", "NOTSET"),
-        "dilations": Attr("ints", []),
-        "group": Attr("int", 1),
-        "kernel_shape": Attr("ints", []),
-        "pads": Attr("ints", []),
-        "strides": Attr("ints", []),
+        "dilations": WINDOW_STEP,
+        "group": GROUP,
+        "kernel_shape": WINDOW_STEP,
+        "pads": WINDOW_PADS,
+        "strides": WINDOW_STEP,
         "activation": Attr("string", ""),
         "activation_params": Attr("floats", []),
     }
@@ -256,13 +259,13 @@ class ConvTranspose(OpDef):
     min_opset = 1
     attrs = {
         "auto_pad": Attr("string", "NOTSET"),
-        "dilations": Attr("ints", []),
-        "group": Attr("int", 1),
-        "kernel_shape": Attr("ints", []),
-        "output_padding": Attr("ints", []),
+        "dilations": WINDOW_STEP,
+        "group": GROUP,
+        "kernel_shape": WINDOW_STEP,
+        "output_padding": WINDOW_PADS,
         "output_shape": Attr("ints", []),
-        "pads": Attr("ints", []),
-        "strides": Attr("ints", []),
+        "pads": WINDOW_PADS,
+        "strides": WINDOW_STEP,
         "activation": Attr("string", ""),
         "activation_params": Attr("floats", []),
     }

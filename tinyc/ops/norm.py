@@ -7,7 +7,7 @@ independently, and each op only says how rows and parameters line up (`RowNorm`)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from math import prod
 from typing import TYPE_CHECKING
 
@@ -18,6 +18,7 @@ from tinyc.errors import ModelError, UnsupportedError
 from tinyc.ir import DType, Node, TensorType
 from tinyc.ops.layout import c_int_list, split_axis, strides
 from tinyc.ops.registry import (
+    POSITIVE,
     Attr,
     MemoryBehavior,
     OpDef,
@@ -432,7 +433,7 @@ class LpNormalization(OpDef):
 
     name = "LpNormalization"
     min_opset = 1
-    attrs = {"axis": Attr("int", -1), "p": Attr("int", 2)}
+    attrs = {"axis": Attr("int", -1), "p": replace(POSITIVE, default=2, max=2)}
 
     def normalize(self, node: Node, opset: int) -> None:
         node.attrs["axis"] = normalize_axis(node.attrs["axis"], input_type(node, 0).rank, node)

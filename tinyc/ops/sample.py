@@ -11,6 +11,7 @@ at run time: the C reads and checks them.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from math import floor, prod
 from typing import TYPE_CHECKING
 
@@ -21,6 +22,9 @@ from tinyc.errors import ModelError, UnsupportedError
 from tinyc.ir import DType, Node, TensorType
 from tinyc.ops.layout import MAX_RANK, c_int_list
 from tinyc.ops.registry import (
+    POSITIVE,
+    WINDOW_PADS,
+    WINDOW_STEP,
     Attr,
     OpDef,
     const_input,
@@ -239,8 +243,8 @@ class Col2Im(OpDef):
 
     name = "Col2Im"
     min_opset = 18
-    attrs = {"dilations": Attr("ints", []), "pads": Attr("ints", []),
-             "strides": Attr("ints", []), "image": Attr("ints", []), "block": Attr("ints", []),
+    attrs = {"dilations": WINDOW_STEP, "pads": WINDOW_PADS,
+             "strides": WINDOW_STEP, "image": Attr("ints", []), "block": Attr("ints", []),
              "channels": Attr("int", 0)}
 
     def normalize(self, node: Node, opset: int) -> None:
@@ -354,8 +358,8 @@ class RoiAlign(OpDef):
     name = "RoiAlign"
     min_opset = 16
     attrs = {"coordinate_transformation_mode": Attr("string", "half_pixel"),
-             "mode": Attr("string", "avg"), "output_height": Attr("int", 1),
-             "output_width": Attr("int", 1), "sampling_ratio": Attr("int", 0),
+             "mode": Attr("string", "avg"), "output_height": replace(POSITIVE, default=1),
+             "output_width": replace(POSITIVE, default=1), "sampling_ratio": Attr("int", 0),
              "spatial_scale": Attr("float", 1.0)}
 
     def normalize(self, node: Node, opset: int) -> None:

@@ -8,6 +8,7 @@ shape the model declares, and the kernel (`tinyc_unpool.h`) checks every index.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from math import prod
 from typing import TYPE_CHECKING
 
@@ -17,7 +18,9 @@ from tinyc.errors import ModelError, UnsupportedError
 from tinyc.ir import DType, Node, TensorType
 from tinyc.ops.layout import MAX_RANK
 from tinyc.ops.registry import (
-    Attr,
+    REQUIRED,
+    WINDOW_PADS,
+    WINDOW_STEP,
     OpDef,
     declared_shape,
     input_type,
@@ -45,7 +48,8 @@ class MaxUnpool(OpDef):
 
     name = "MaxUnpool"
     min_opset = 9
-    attrs = {"kernel_shape": Attr("ints"), "strides": Attr("ints", []), "pads": Attr("ints", [])}
+    attrs = {"kernel_shape": replace(WINDOW_STEP, default=REQUIRED), "strides": WINDOW_STEP,
+             "pads": WINDOW_PADS}
 
     def normalize(self, node: Node, opset: int) -> None:
         x = input_type(node, 0)

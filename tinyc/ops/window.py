@@ -13,6 +13,12 @@ def normalize_window(node: Node, spatial: tuple[int, ...], kernel: tuple[int, ..
     """Fill kernel_shape/strides/dilations/pads defaults and turn auto_pad into pads."""
     n = len(spatial)
     attrs = node.attrs
+    given = attrs.get("kernel_shape") or []
+    if given and list(given) != list(kernel):
+        raise ModelError(f"{node.op} node '{node.name}': kernel_shape {list(given)} does not "
+                         f"match the {n}-d kernel {list(kernel)}")
+    if len(kernel) != n:
+        raise ModelError(f"{node.op} node '{node.name}': kernel_shape must have {n} values")
     attrs["kernel_shape"] = list(kernel)
     for key in ("strides", "dilations"):
         if key in attrs and not attrs[key]:
@@ -40,6 +46,14 @@ def normalize_window(node: Node, spatial: tuple[int, ...], kernel: tuple[int, ..
         attrs["pads"] = [0] * (2 * n)
     if len(attrs["pads"]) != 2 * n:
         raise ModelError(f"{node.op} node '{node.name}': pads must have {2 * n} values")
+    pads = attrs["pads"]
+    for i, (size, k) in enumerate(zip(spatial, kernel, strict=True)):
+        extent = (k - 1) * dilations[i] + 1
+        if extent > size + pads[i] + pads[i + n]:
+            raise ModelError(
+                f"{node.op} node '{node.name}': the kernel spans {extent} on spatial axis {i}, "
+                f"more than the padded input ({size} + {pads[i]} + {pads[i + n]})"
+            )
 
 
 def output_size(
