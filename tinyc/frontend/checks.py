@@ -169,8 +169,10 @@ def check_attribute_ranges(specs: dict[str, Attr], given: dict[str, Any], where:
                 raise UnsupportedError(
                     f"{where}: attribute '{name}' = {item}; the target's int is 32-bit"
                 )
-            if (spec.min is not None and item < spec.min) or (
-                spec.max is not None and item > spec.max
+            if (
+                item != item  # NaN is in no declared range
+                or (spec.min is not None and item < spec.min)
+                or (spec.max is not None and item > spec.max)
             ):
                 raise ModelError(
                     f"{where}: attribute '{name}' = {_short(value)} is out of range "

@@ -18,6 +18,7 @@ from tinyc.errors import ModelError, UnsupportedError
 from tinyc.ir import DType, Node, TensorType
 from tinyc.ops.layout import c_int_list, split_axis, strides
 from tinyc.ops.registry import (
+    EPSILON,
     POSITIVE,
     Attr,
     MemoryBehavior,
@@ -52,7 +53,7 @@ class BatchNormalization(OpDef):
     name = "BatchNormalization"
     min_opset = 7
     attrs = {
-        "epsilon": Attr("float", 1e-5),
+        "epsilon": EPSILON,
         "momentum": Attr("float", 0.9),
         "training_mode": Attr("int", 0),
         "spatial": Attr("int", 1),
@@ -272,7 +273,7 @@ class _AxisNorm(_RowNormOp):
     """LayerNormalization and RMSNormalization: rows are X.shape[:axis], parameters
     broadcast over X.shape[axis:]."""
 
-    attrs = {"axis": Attr("int", -1), "epsilon": Attr("float", 1e-5),
+    attrs = {"axis": Attr("int", -1), "epsilon": EPSILON,
              "stash_type": Attr("int", 1)}
     center = True
 
@@ -326,7 +327,7 @@ class InstanceNormalization(_RowNormOp):
 
     name = "InstanceNormalization"
     min_opset = 6
-    attrs = {"epsilon": Attr("float", 1e-5)}
+    attrs = {"epsilon": EPSILON}
 
     def geometry(self, node: Node) -> RowNorm:
         x = input_type(node, 0)
@@ -351,7 +352,7 @@ class GroupNormalization(_RowNormOp):
     group (opset 18), told apart by their length."""
 
     name = "GroupNormalization"
-    attrs = {"epsilon": Attr("float", 1e-5), "num_groups": Attr("int"),
+    attrs = {"epsilon": EPSILON, "num_groups": Attr("int"),
              "stash_type": Attr("int", 1)}
 
     def normalize(self, node: Node, opset: int) -> None:

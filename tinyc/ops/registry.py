@@ -71,6 +71,8 @@ WINDOW_PADS = Attr("ints", [], min=0, max=TARGET_INT_MAX)
 GROUP = Attr("int", 1, min=1, max=TARGET_INT_MAX)
 #: a 0/1 switch (ceil_mode, count_include_pad, storage_order, keepdims, ...)
 FLAG = Attr("int", 0, min=0, max=1)
+#: a normalization's epsilon (a negative one takes the square root of a negative variance)
+EPSILON = Attr("float", 1e-5, min=0.0)
 #: a size or count the op needs >= 1 (blocksize, LpPool's p, RoiAlign's output size)
 POSITIVE = Attr("int", REQUIRED, min=1, max=TARGET_INT_MAX)
 
