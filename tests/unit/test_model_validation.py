@@ -156,7 +156,7 @@ BAD_MODELS = [
         ("input 'x'", "element type 99")),
     # initializers
     Bad("initializer_dims_negative", lambda: _init_with_dims([-1, 4]), 3,
-        ("initializer 'w'", "[-1, 4]")),
+        ("initializer 'w'", "negative dimension", "[-1, 4]")),
     Bad("initializer_data_length", lambda: _init_with_dims([3, 4]), 3, ("initializer 'w'",)),
     Bad("initializer_dims_huge", lambda: _init_with_dims([100000, 100000, 100000]), 4,
         ("initializer 'w'", "1000000000000000 elements", "32-bit")),

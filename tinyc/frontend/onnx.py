@@ -62,6 +62,10 @@ _ONNX_DTYPES = {
 #: the input's default value, tinyc compiles it as a constant (the input leaves `NAME_run`)
 CONSTANT_INPUTS = "inputs compiled as constants"
 
+#: longest 1-D value with which ONNX shape inference still runs its data propagation
+#: (which computes shape vectors, and allocates 8 bytes per element of every 1-D value)
+DATA_PROP_MAX_VECTOR = 2**16
+
 #: growth allowed when folding a node whose inputs are all constants (bytes)
 FOLD_SLACK_BYTES = 256
 
@@ -75,6 +79,8 @@ def parse_shape_bindings(specs: list[str]) -> dict[str, tuple[int, ...]]:
             if not sep or not name:
                 raise ValueError
             out[name] = tuple(int(d) for d in dims.lower().split("x"))
+            if any(d < 0 for d in out[name]):
+                raise ValueError
         except ValueError:
             raise UsageError(f"bad --shape '{spec}': expected NAME=1x3x96x96") from None
     return out
@@ -142,7 +148,13 @@ def _declared_shapes(
         # (a Range of 1e10 elements), so a model whose shapes overflow the target stops here
         plain = onnx.shape_inference.infer_shapes(model)
         _check_inferred_sizes(plain)
-        model = onnx.shape_inference.infer_shapes(model, data_prop=True)
+        longest = max(_vector_lengths(plain), default=0)
+        # ... and it keeps 8 bytes per element of every 1-D value: skip it when a 1-D
+        # value is longer than any shape vector could be
+        if longest <= DATA_PROP_MAX_VECTOR:
+            model = onnx.shape_inference.infer_shapes(model, data_prop=True)
+        else:
+            model = plain
     except TinycError:
         raise
     except Exception:  # best effort: the declared graph outputs still count
@@ -165,7 +177,18 @@ def _check_inferred_sizes(model: onnx.ModelProto) -> None:
         if not vi.type.HasField("tensor_type") or not ttype.HasField("shape"):
             continue
         dims = [d.dim_value for d in ttype.shape.dim if d.HasField("dim_value")]
-        check_shape_fits(dims, 1, f"tensor '{vi.name}'")
+        dtype = _ONNX_DTYPES.get(ttype.elem_type)
+        check_shape_fits(dims, dtype.itemsize if dtype else 1, f"tensor '{vi.name}'")
+
+
+def _vector_lengths(model: onnx.ModelProto) -> list[int]:
+    """Lengths of the 1-D values whose length the (plain) shape inference knows."""
+    lengths = [t.dims[0] for t in model.graph.initializer if len(t.dims) == 1]
+    for vi in [*model.graph.input, *model.graph.value_info, *model.graph.output]:
+        dims = vi.type.tensor_type.shape.dim
+        if len(dims) == 1 and dims[0].HasField("dim_value"):
+            lengths.append(dims[0].dim_value)
+    return lengths
 
 
 #: ops whose output 0 has the shape of their input 0, whatever the values

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from math import prod
 
-from tinyc.errors import UnsupportedError
+from tinyc.errors import ModelError, UnsupportedError
 
 #: largest value of the target's `int` (and of the offsets and sizes tinyc emits)
 TARGET_INT_MAX = 2**31 - 1
@@ -30,11 +30,12 @@ def check_target_int(value: int, what: str) -> int:
 
 
 def check_shape_fits(shape: Sequence[int], itemsize: int, what: str) -> None:
-    """Refuse a shape whose dimensions, element count or byte count the target's int
-    cannot hold (`what` names the tensor, e.g. "tensor 'x'")."""
+    """Refuse a shape with a negative dimension (malformed), or whose dimensions, element
+    count or byte count the target's int cannot hold (`what` names the tensor, e.g.
+    "tensor 'x'")."""
     for dim in shape:
         if dim < 0:
-            raise UnsupportedError(f"{what} has a negative dimension ({list(shape)})")
+            raise ModelError(f"{what} has a negative dimension ({list(shape)})")
         if dim > TARGET_INT_MAX:
             raise UnsupportedError(
                 f"{what} has a dimension of {dim}; the target's int is 32-bit"
