@@ -154,6 +154,10 @@ BAD_MODELS = [
     Bad("unknown_data_type", lambda: _model([helper.make_node("Relu", ["x"], ["y"])],
                                             [_vi("x", [2], 99)]), 3,
         ("input 'x'", "element type 99")),
+    Bad("split_num_outputs_disagrees", lambda: _model(  # aborts onnx's shape inference
+        [helper.make_node("Split", ["x"], ["y", "b", "c"], name="split", axis=1,
+                          num_outputs=2)], [_vi("x", [2, 8])], opset=18), 3,
+        ("shape inference crashed",)),
     # initializers
     Bad("initializer_dims_negative", lambda: _init_with_dims([-1, 4]), 3,
         ("initializer 'w'", "negative dimension", "[-1, 4]")),
@@ -197,6 +201,15 @@ def test_bad_model_is_refused_in_one_line(
     assert err.startswith("tinyc: error: ") and err.count("\n") == 1, err
     for word in bad.words:
         assert word in err, (word, err)
+    assert not out.exists()
+
+
+def test_negative_shape_binding_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model = _model([helper.make_node("Relu", ["x"], ["y"])], [_vi("x", ["n", 4])])
+    code, _, err, out = _run(tmp_path, model, "--shape", "x=-3x4", capsys=capsys)
+    assert code == 2 and "--shape" in err and err.count("\n") == 1
     assert not out.exists()
 
 

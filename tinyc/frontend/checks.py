@@ -19,7 +19,7 @@ from onnx import helper
 
 from tinyc.errors import ModelError, UnsupportedError
 from tinyc.ir.limits import TARGET_INT_MAX, check_shape_fits
-from tinyc.ops.registry import Attr
+from tinyc.ops.registry import Attr, get_op, has_op
 
 _ATTR_TYPE_NAMES = {
     int(v): name for name, v in onnx.AttributeProto.AttributeType.items()
@@ -34,6 +34,32 @@ _KIND_OF_TYPE = {
     onnx.AttributeProto.INTS: "ints",
     onnx.AttributeProto.STRINGS: "strings",
 }
+
+
+def node_where(proto: onnx.NodeProto, opset: int) -> str:
+    """How every error about a node names it: op, node and opset."""
+    label = proto.name or (proto.output[0] if proto.output else proto.op_type)
+    return f"op {proto.op_type} (node '{label}', opset {opset})"
+
+
+def check_graph(graph: onnx.GraphProto, opset: int) -> None:
+    """Every node of `graph` and of its subgraphs against its ONNX schema and the bounds
+    its `Attr`s declare: run before ONNX shape inference and before any op code, both of
+    which trust attributes to be well formed."""
+    for proto in graph.node:
+        where = node_where(proto, opset)
+        default_domain = proto.domain in ("", "ai.onnx")
+        if default_domain:
+            check_node_schema(proto, opset, where)
+        attrs = {a.name: attribute_value(a, where) for a in proto.attribute}
+        if default_domain and has_op(proto.op_type):
+            specs = get_op(proto.op_type).attrs
+            if not onnx.defs.has(proto.op_type, opset, proto.domain):
+                check_attribute_kinds(specs, proto, where)
+            check_attribute_ranges(specs, attrs, where)
+        for a in proto.attribute:
+            for sub in [a.g] if a.type == onnx.AttributeProto.GRAPH else list(a.graphs):
+                check_graph(sub, opset)
 
 
 def check_strings(message: Message, where: str = "model") -> None:

@@ -22,15 +22,15 @@ from onnx import helper, numpy_helper
 from tinyc.errors import ModelError, TinycError, UnsupportedError, UsageError
 from tinyc.frontend.checks import (
     attribute_value,
-    check_attribute_kinds,
-    check_attribute_ranges,
-    check_node_schema,
+    check_graph,
     check_strings,
     check_tensor_dims,
     check_unique_names,
+    node_where,
 )
 from tinyc.frontend.control import CONTROL_OPS, import_control, subgraph_refs
 from tinyc.frontend.functions import expand_function
+from tinyc.frontend.isolated import run_isolated
 from tinyc.frontend.lowp import promote_bf16
 from tinyc.ir import DType, Graph, Node, TensorType, Value
 from tinyc.ir.limits import check_shape_fits
@@ -104,6 +104,8 @@ def import_model(
 ) -> Graph:
     check_strings(model)
     opset = _default_opset(model)
+    check_unique_names(model.graph)
+    check_graph(model.graph, opset)
     importer = _Importer(model, opset, shapes, name)
     return importer.run()
 
@@ -143,6 +145,10 @@ def _declared_shapes(
                 for d in bindings[vi.name]:
                     shape.dim.add().dim_value = d
         model = bound
+    return run_isolated("ONNX shape inference", lambda: _inferred_shapes(model))
+
+
+def _inferred_shapes(model: onnx.ModelProto) -> dict[str, tuple[int, ...]]:
     try:
         # without data propagation first: onnx's data propagation materializes values
         # (a Range of 1e10 elements), so a model whose shapes overflow the target stops here
@@ -237,7 +243,6 @@ class _Importer:
 
     def run(self) -> Graph:
         g = self.model.graph
-        check_unique_names(g)
         init_names = {t.name for t in g.initializer}
         shadowed = [vi.name for vi in g.input if vi.name in init_names]
         if shadowed and self.model.ir_version >= 4:  # before IR 4 every weight is listed
@@ -325,9 +330,7 @@ class _Importer:
 
     def _import_node(self, proto: onnx.NodeProto) -> None:
         label = proto.name or (proto.output[0] if proto.output else proto.op_type)
-        where = f"op {proto.op_type} (node '{label}', opset {self.opset})"
-        if proto.domain in ("", "ai.onnx"):
-            check_node_schema(proto, self.opset, where)
+        where = node_where(proto, self.opset)
         if proto.domain in ("", "ai.onnx") and proto.op_type in CONTROL_OPS:
             import_control(self, proto, where)
             return
@@ -357,15 +360,12 @@ class _Importer:
             inputs.append(self.values[name])
         while inputs and inputs[-1] is None:
             inputs.pop()
-        if not onnx.defs.has(proto.op_type, self.opset, proto.domain):
-            check_attribute_kinds(opdef.attrs, proto, where)
         attrs = {}
         for a in proto.attribute:
             value = attribute_value(a, where)
             if isinstance(value, onnx.TensorProto):
                 value = self._tensor(value, where)
             attrs[a.name] = value
-        check_attribute_ranges(opdef.attrs, attrs, where)
         for key, spec in opdef.attrs.items():
             if key not in attrs:
                 if spec.default is REQUIRED:
