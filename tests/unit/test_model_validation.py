@@ -6,6 +6,7 @@ and types for a few ops from their ONNX schemas."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,8 +21,10 @@ from onnx import TensorProto, helper, numpy_helper
 from tests.conftest import MODELS
 from tinyc.backend.cliterals import c_scalar, check_c_ints
 from tinyc.cli import main
-from tinyc.errors import UnsupportedError
+from tinyc.errors import ModelError, UnsupportedError
+from tinyc.frontend.isolated import run_isolated
 from tinyc.ir import DType
+from tinyc.ir.limits import check_target_int
 
 X = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 8, 8])
 Y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
@@ -154,10 +157,14 @@ BAD_MODELS = [
     Bad("unknown_data_type", lambda: _model([helper.make_node("Relu", ["x"], ["y"])],
                                             [_vi("x", [2], 99)]), 3,
         ("input 'x'", "element type 99")),
-    Bad("split_num_outputs_disagrees", lambda: _model(  # aborts onnx's shape inference
+    Bad("split_num_outputs_disagrees", lambda: _model(  # aborted onnx's shape inference
         [helper.make_node("Split", ["x"], ["y", "b", "c"], name="split", axis=1,
                           num_outputs=2)], [_vi("x", [2, 8])], opset=18), 3,
-        ("shape inference crashed",)),
+        ("Split", "node 'split'", "num_outputs is 2", "3 outputs")),
+    Bad("split_num_outputs_2_31", lambda: _model(  # onnx's shape inference allocates them
+        [helper.make_node("Split", ["x"], ["y", "b"], name="split", axis=1,
+                          num_outputs=2**31)], [_vi("x", [2, 8])], opset=18), 3,
+        ("Split", "num_outputs is 2147483648", "2 outputs")),
     # initializers
     Bad("initializer_dims_negative", lambda: _init_with_dims([-1, 4]), 3,
         ("initializer 'w'", "negative dimension", "[-1, 4]")),
@@ -272,6 +279,17 @@ def test_bad_calibration_data_is_refused_in_one_line(
     for word in words:
         assert word in lines[0], (word, err)
     assert not out.exists()
+
+
+# -- a crash in ONNX's C++ stays in a child process -----------------------------------------
+
+
+def test_isolated_runs_report_values_errors_and_crashes() -> None:
+    assert run_isolated("sum", lambda: {"a": (1, 2)}) == {"a": (1, 2)}
+    with pytest.raises(UnsupportedError, match="too big"):
+        run_isolated("check", lambda: check_target_int(2**40, "too big"))
+    with pytest.raises(ModelError, match="abort crashed on this model"):
+        run_isolated("abort", os.abort)
 
 
 # -- the last guard where integers reach C --------------------------------------------------

@@ -36,6 +36,11 @@ _KIND_OF_TYPE = {
 }
 
 
+#: attributes that say how many outputs a node has; ONNX shape inference trusts them (it
+#: sizes its work by them), so they must agree with the node before it runs
+_OUTPUT_COUNT_ATTRS = {"Split": "num_outputs"}
+
+
 def node_where(proto: onnx.NodeProto, opset: int) -> str:
     """How every error about a node names it: op, node and opset."""
     label = proto.name or (proto.output[0] if proto.output else proto.op_type)
@@ -52,6 +57,10 @@ def check_graph(graph: onnx.GraphProto, opset: int) -> None:
         if default_domain:
             check_node_schema(proto, opset, where)
         attrs = {a.name: attribute_value(a, where) for a in proto.attribute}
+        count = attrs.get(_OUTPUT_COUNT_ATTRS.get(proto.op_type, ""))
+        if default_domain and count is not None and count != len(proto.output):
+            raise ModelError(f"{where}: {_OUTPUT_COUNT_ATTRS[proto.op_type]} is {count}, the "
+                             f"node has {len(proto.output)} outputs")
         if default_domain and has_op(proto.op_type):
             specs = get_op(proto.op_type).attrs
             if not onnx.defs.has(proto.op_type, opset, proto.domain):
@@ -66,6 +75,8 @@ def check_strings(message: Message, where: str = "model") -> None:
     """Every string field of the model is valid UTF-8. protobuf hands an invalid one back
     as `bytes`, which would otherwise surface as a type error deep inside onnx or tinyc."""
     for field, value in message.ListFields():
+        if field.type not in (FieldDescriptor.TYPE_STRING, FieldDescriptor.TYPE_MESSAGE):
+            continue  # numbers (a tensor's float_data) need no look
         repeated = _is_repeated(field)
         items = list(value) if repeated else [value]
         if field.type == FieldDescriptor.TYPE_STRING:
