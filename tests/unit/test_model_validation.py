@@ -7,6 +7,7 @@ and types for a few ops from their ONNX schemas."""
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ from tinyc.backend.cliterals import c_scalar, check_c_ints
 from tinyc.cli import main
 from tinyc.errors import ModelError, UnsupportedError
 from tinyc.frontend.isolated import run_isolated
+from tinyc.harness import STRICT_FLAGS
 from tinyc.ir import DType
 from tinyc.ir.limits import check_target_int
 
@@ -117,6 +119,14 @@ BAD_MODELS = [
     Bad("conv_group_not_dividing", lambda: _conv(group=2), 3, ("Conv", "group 2")),
     Bad("conv_kernel_shape_disagrees", lambda: _conv(kernel_shape=[5, 5]), 3,
         ("Conv", "kernel_shape [5, 5]")),
+    Bad("conv_transpose_output_shape_rank", lambda: _model(
+        [helper.make_node("ConvTranspose", ["x", "w"], ["y"], name="ct",
+                          output_shape=[5, 5, 5])], [_vi("x", [1, 2, 3, 3])], W3), 3,
+        ("ConvTranspose", "'ct'", "output_shape must have 2 values")),
+    Bad("conv_transpose_output_shape_too_big", lambda: _model(
+        [helper.make_node("ConvTranspose", ["x", "w"], ["y"], name="ct",
+                          output_shape=[50, 5])], [_vi("x", [1, 2, 3, 3])], W3), 3,
+        ("ConvTranspose", "output_shape 50", "axis 0")),
     Bad("batchnorm_negative_epsilon", lambda: _batchnorm(epsilon=-1.0), 3,
         ("BatchNormalization", "'epsilon'")),
     Bad("batchnorm_nan_epsilon", lambda: _batchnorm(epsilon=float("nan")), 3,
@@ -279,6 +289,28 @@ def test_bad_calibration_data_is_refused_in_one_line(
     for word in words:
         assert word in lines[0], (word, err)
     assert not out.exists()
+
+
+# -- empty outputs: no kernel call, and no parameter struct left unused ---------------------
+
+EMPTY_OUTPUTS = {
+    "pool_nd": lambda: _model([helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[2, 2, 2])],
+                              [_vi("x", [0, 1, 4, 4, 4])]),
+    "conv_transpose": lambda: _model([helper.make_node("ConvTranspose", ["x", "w"], ["y"])],
+                                     [_vi("x", [0, 2, 3, 3])], W3),
+}
+
+
+@pytest.mark.parametrize("case", sorted(EMPTY_OUTPUTS))
+def test_empty_outputs_give_c_that_builds_strictly(
+    case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err, out = _run(tmp_path, EMPTY_OUTPUTS[case](), capsys=capsys)
+    assert code == 0, err
+    sources = sorted(str(p) for p in out.glob("*.c"))
+    proc = subprocess.run(["cc", *STRICT_FLAGS, "-c", "-I", str(out), *sources],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
 
 
 # -- a crash in ONNX's C++ stays in a child process -----------------------------------------

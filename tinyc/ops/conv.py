@@ -215,10 +215,11 @@ def emit_convnd(ctx: EmitContext, node: Node, fn: str, pads: list[int]) -> None:
     lists = [x.shape[2:], y.shape[2:], w.shape[2:], a["strides"], a["dilations"], pads[:nsp]]
     init = (f"{{{x.shape[0]}, {x.shape[1]}, {m}, {a['group']}, {nsp}, "
             + ", ".join(c_int_list(v) for v in lists) + f", {act}}}")
+    if not y.type.numel:  # nothing to compute, and no unused parameter struct
+        return
     params = ctx.params("tinyc_convnd_params", init, f"conv_{y.name}")
-    if y.type.numel:
-        bias = ctx.ptr(b) if b is not None else "NULL"
-        ctx.call("convnd", fn, ctx.ptr(x), ctx.ptr(w), bias, ctx.ptr(y), params)
+    bias = ctx.ptr(b) if b is not None else "NULL"
+    ctx.call("convnd", fn, ctx.ptr(x), ctx.ptr(w), bias, ctx.ptr(y), params)
 
 
 def conv_transpose_reference(
@@ -263,7 +264,7 @@ class ConvTranspose(OpDef):
         "group": GROUP,
         "kernel_shape": WINDOW_STEP,
         "output_padding": WINDOW_PADS,
-        "output_shape": Attr("ints", []),
+        "output_shape": WINDOW_STEP,
         "pads": WINDOW_PADS,
         "strides": WINDOW_STEP,
         "activation": Attr("string", ""),
@@ -285,6 +286,9 @@ class ConvTranspose(OpDef):
         out_shape = list(a.pop("output_shape", None) or [])
         if len(out_shape) == n + 2:
             out_shape = out_shape[2:]
+        if out_shape and len(out_shape) != n:
+            raise ModelError(f"ConvTranspose node '{node.name}': output_shape must have {n} "
+                             f"values")
         if auto_pad in ("SAME_UPPER", "SAME_LOWER") and not out_shape:
             out_shape = [d * s for d, s in zip(x.shape[2:], a["strides"], strict=True)]
         if out_shape:
@@ -293,6 +297,9 @@ class ConvTranspose(OpDef):
                 total = (a["strides"][i] * (x.shape[2 + i] - 1) + a["output_padding"][i]
                          + (k[i] - 1) * a["dilations"][i] + 1 - out_shape[i])
                 first = total // 2 if auto_pad == "SAME_UPPER" else total - total // 2
+                if total < 0:
+                    raise ModelError(f"ConvTranspose node '{node.name}': output_shape "
+                                     f"{out_shape[i]} exceeds the full output on axis {i}")
                 begin.append(first)
                 end.append(total - first)
             a["pads"] = begin + end

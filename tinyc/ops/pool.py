@@ -174,9 +174,9 @@ def emit_pool_nd(ctx: EmitContext, node: Node, kind: str) -> None:
             f"{int(a.get('storage_order', 0))}, {c_scalar(p, DType.F32)}}}")
     if kind == "lp":
         ctx.uses_math = True
-    params = ctx.params("tinyc_poolnd_params", init, f"pool_{y.name}")
-    if not y.type.numel:
+    if not y.type.numel:  # nothing to compute, and no unused parameter struct
         return
+    params = ctx.params("tinyc_poolnd_params", init, f"pool_{y.name}")
     indices = ctx.ptr(node.outputs[1]) if len(node.outputs) > 1 else "NULL"
     fn = "tinyc_pool_nd_f32" if x.dtype is DType.F32 else f"tinyc_maxpool_nd_{x.dtype.value}"
     ctx.call("poolnd", fn, ctx.ptr(x), ctx.ptr(y), indices, params)

@@ -164,11 +164,12 @@ class GridSample(OpDef):
                 f"{{{', '.join(map(str, list(x.shape[2:]) + pad3))}}}, "
                 f"{{{', '.join(map(str, list(y.shape[2:]) + pad3))}}}, {_MODES[a['mode']]}, "
                 f"{_PADDING[a['padding_mode']]}, {a['align_corners']}}}")
+        if not y.type.numel:  # nothing to compute, and no unused parameter struct
+            return
         params = ctx.params("tinyc_grid_sample_params", init, f"grid_sample_{y.name}")
         ctx.uses_math = True
-        if y.type.numel:
-            ctx.call("sample", "tinyc_grid_sample_f32", ctx.ptr(x), ctx.ptr(grid), ctx.ptr(y),
-                     params)
+        ctx.call("sample", "tinyc_grid_sample_f32", ctx.ptr(x), ctx.ptr(grid), ctx.ptr(y),
+                 params)
 
 
 def _base_coords(n: int, align: bool) -> np.ndarray:
@@ -427,9 +428,10 @@ class RoiAlign(OpDef):
                   c_scalar(a["spatial_scale"], DType.F32),
                   int(a["coordinate_transformation_mode"] == "half_pixel"),
                   int(a["mode"] == "max")]
+        if not y.type.numel:  # nothing to compute, and no unused parameter struct
+            return
         params = ctx.params("tinyc_roi_align_params", "{" + ", ".join(map(str, fields)) + "}",
                             f"roi_align_{y.name}")
         ctx.uses_math = True
-        if y.type.numel:
-            ctx.checked_call("sample", "tinyc_roi_align_f32", ctx.ptr(x), ctx.ptr(rois),
-                             ctx.ptr(idx), ctx.ptr(y), params)
+        ctx.checked_call("sample", "tinyc_roi_align_f32", ctx.ptr(x), ctx.ptr(rois),
+                         ctx.ptr(idx), ctx.ptr(y), params)
