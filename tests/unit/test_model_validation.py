@@ -113,6 +113,11 @@ BAD_MODELS = [
         ("'ceil_mode'",)),
     Bad("maxpool_strides_rank", lambda: _pool(kernel_shape=[2, 2], strides=[1]), 3,
         ("MaxPool", "strides", "2 values")),
+    Bad("maxunpool_strides_rank", lambda: _model(
+        [helper.make_node("MaxUnpool", ["x", "i"], ["y"], name="unpool", kernel_shape=[2, 2],
+                          strides=[2])],
+        [_vi("x", [1, 1, 4, 4]), _vi("i", [1, 1, 4, 4], TensorProto.INT64)]), 3,
+        ("MaxUnpool", "'unpool'", "strides must have 2 values")),
     Bad("conv_strides_0", lambda: _conv(strides=[0, 0]), 3, ("Conv", "node 'conv'", "'strides'")),
     Bad("conv_dilations_0", lambda: _conv(dilations=[0, 1]), 3, ("Conv", "'dilations'")),
     Bad("conv_group_0", lambda: _conv(group=0), 3, ("Conv", "'group'")),

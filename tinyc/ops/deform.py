@@ -24,6 +24,7 @@ from tinyc.ops.registry import (
     input_type,
     register_op,
 )
+from tinyc.ops.window import check_window_lengths
 
 if TYPE_CHECKING:
     from tinyc.backend.context import EmitContext
@@ -64,6 +65,7 @@ class DeformConv(OpDef):
         a["dilations"] = list(a["dilations"] or [1, 1])
         a["strides"] = list(a["strides"] or [1, 1])
         a["pads"] = list(a["pads"] or [0, 0, 0, 0])
+        check_window_lengths(node, 2)
 
     def infer(self, node: Node) -> list[TensorType]:
         x, w, off = input_type(node, 0), input_type(node, 1), input_type(node, 2)

@@ -28,6 +28,7 @@ from tinyc.ops.registry import (
     runtime_input,
 )
 from tinyc.ops.shape import check_failed, dims_table, shape_operand
+from tinyc.ops.window import check_window_lengths
 
 if TYPE_CHECKING:
     from tinyc.backend.context import EmitContext
@@ -59,6 +60,7 @@ class MaxUnpool(OpDef):
                              f"for a rank-{x.rank} input")
         node.attrs["strides"] = list(node.attrs["strides"] or [1] * spatial)
         node.attrs["pads"] = list(node.attrs["pads"] or [0] * (2 * spatial))
+        check_window_lengths(node, spatial)
         out = node.input(2)
         if runtime_input(node, 2):
             shape_operand(node, 2, "output_shape")

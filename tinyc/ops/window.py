@@ -9,6 +9,15 @@ from tinyc.errors import ModelError
 from tinyc.ir import Node
 
 
+def check_window_lengths(node: Node, n: int) -> None:
+    """strides, dilations and kernel_shape hold one value per spatial axis, pads two."""
+    for key in ("strides", "dilations", "kernel_shape", "pads"):
+        values = node.attrs.get(key)
+        expected = 2 * n if key == "pads" else n
+        if values and len(values) != expected:
+            raise ModelError(f"{node.op} node '{node.name}': {key} must have {expected} values")
+
+
 def normalize_window(node: Node, spatial: tuple[int, ...], kernel: tuple[int, ...]) -> None:
     """Fill kernel_shape/strides/dilations/pads defaults and turn auto_pad into pads."""
     n = len(spatial)
@@ -23,8 +32,7 @@ def normalize_window(node: Node, spatial: tuple[int, ...], kernel: tuple[int, ..
     for key in ("strides", "dilations"):
         if key in attrs and not attrs[key]:
             attrs[key] = [1] * n
-        if key in attrs and len(attrs[key]) != n:
-            raise ModelError(f"{node.op} node '{node.name}': {key} must have {n} values")
+    check_window_lengths(node, n)
     strides = attrs.get("strides") or [1] * n
     dilations = attrs.get("dilations") or [1] * n
     auto_pad = attrs.pop("auto_pad", "NOTSET") or "NOTSET"
