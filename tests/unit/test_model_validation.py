@@ -128,10 +128,6 @@ BAD_MODELS = [
         [helper.make_node("ConvTranspose", ["x", "w"], ["y"], name="ct",
                           output_shape=[5, 5, 5])], [_vi("x", [1, 2, 3, 3])], W3), 3,
         ("ConvTranspose", "'ct'", "output_shape must have 2 values")),
-    Bad("conv_transpose_output_shape_too_big", lambda: _model(
-        [helper.make_node("ConvTranspose", ["x", "w"], ["y"], name="ct",
-                          output_shape=[50, 5])], [_vi("x", [1, 2, 3, 3])], W3), 3,
-        ("ConvTranspose", "output_shape 50", "axis 0")),
     Bad("batchnorm_negative_epsilon", lambda: _batchnorm(epsilon=-1.0), 3,
         ("BatchNormalization", "'epsilon'")),
     Bad("batchnorm_nan_epsilon", lambda: _batchnorm(epsilon=float("nan")), 3,

@@ -297,9 +297,6 @@ class ConvTranspose(OpDef):
                 total = (a["strides"][i] * (x.shape[2 + i] - 1) + a["output_padding"][i]
                          + (k[i] - 1) * a["dilations"][i] + 1 - out_shape[i])
                 first = total // 2 if auto_pad == "SAME_UPPER" else total - total // 2
-                if total < 0:
-                    raise ModelError(f"ConvTranspose node '{node.name}': output_shape "
-                                     f"{out_shape[i]} exceeds the full output on axis {i}")
                 begin.append(first)
                 end.append(total - first)
             a["pads"] = begin + end
