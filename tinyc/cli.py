@@ -352,7 +352,12 @@ def _dispatch(args: argparse.Namespace, argv: Sequence[str]) -> int:
             f"tinyc: wrote {shown(str(source))}: arena {compiled.plan.size} B, "
             f"weights {compiled.code.weight_bytes} B, {len(graph.nodes)} nodes"
         )
+        from tinyc.frontend.onnx import CONSTANT_INPUTS
         from tinyc.quant.driver import float_ops_message
+
+        if CONSTANT_INPUTS in graph.metadata:
+            print(f"tinyc: note: {CONSTANT_INPUTS} (their initializers): "
+                  f"{shown(graph.metadata[CONSTANT_INPUTS])}")
 
         message = float_ops_message(graph)
         if message:

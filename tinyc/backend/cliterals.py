@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
+from tinyc.errors import UnsupportedError
 from tinyc.ir import DType
+from tinyc.ir.limits import fits_target_int
 from tinyc.ir.types import to_storage
+
+#: an unsuffixed decimal integer in C text (not part of a name, a float, a suffixed
+#: literal or an INT64_C/UINT64_C argument)
+_PLAIN_INT = re.compile(r"(?<![\w.])(?<!INT64_C\()\d+(?![\w.])")
 
 _PER_LINE = 12
 
@@ -23,6 +31,8 @@ def c_scalar(value: object, dtype: DType) -> str:
     if dtype is DType.F16:
         return str(int(np.asarray(value, np.float16).view(np.uint16)))
     v = int(value)  # type: ignore[call-overload]
+    if dtype.np.kind in "iu" and not np.iinfo(dtype.np).min <= v <= np.iinfo(dtype.np).max:
+        raise UnsupportedError(f"integer {v} does not fit the C type of {dtype.value}")
     if dtype is DType.I64:
         return "(-INT64_C(9223372036854775807) - 1)" if v == -(2**63) else f"INT64_C({v})"
     if dtype is DType.U64:
@@ -32,6 +42,15 @@ def c_scalar(value: object, dtype: DType) -> str:
     if dtype is DType.U32:
         return f"{v}u"
     return str(v)
+
+
+def check_c_ints(text: str, what: str) -> str:
+    """`text` itself when every plain integer literal in it fits the target's int (the
+    last guard before sizes, offsets and loop bounds reach C), else an error."""
+    for match in _PLAIN_INT.finditer(text):
+        if not fits_target_int(int(match.group())):
+            raise UnsupportedError(f"{what}: {match.group()} does not fit the target's 32-bit int")
+    return text
 
 
 def _float_literal(v: float | np.floating, suffix: str) -> str:

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from tinyc.backend.cliterals import c_array_body, c_scalar, needs_math_h
+from tinyc.backend.cliterals import c_array_body, c_scalar, check_c_ints, needs_math_h
 from tinyc.backend.cnames import Namespace, c_comment
 from tinyc.backend.writer import CWriter
 from tinyc.ir import DType, Graph, Node, Value
@@ -173,18 +173,20 @@ class EmitContext:
     def params(self, ctype: str, init: str, hint: str) -> str:
         """A `static const` parameter struct; returns a pointer expression to it."""
         name = self.symbol(hint)
+        check_c_ints(init, f"parameters of {hint}")
         self.tables.line(f"static const {ctype} {name} = {init};")
         return f"&{name}"
 
     # -- statements ------------------------------------------------------------------
     def call(self, family: str, fn: str, *args: object) -> None:
         self.families.add(family)
-        self.body.line(f"{fn}({', '.join(str(a) for a in args)});")
+        self.body.line(f"{fn}({check_c_ints(', '.join(str(a) for a in args), fn)});")
 
     def checked_call(self, family: str, fn: str, *args: object) -> None:
         """A kernel call that returns non-zero on bad run-time data; `NAME_run` returns 1."""
         self.families.add(family)
-        self.body.line(f"if ({fn}({', '.join(str(a) for a in args)}) != 0) return 1;")
+        call = check_c_ints(", ".join(str(a) for a in args), fn)
+        self.body.line(f"if ({fn}({call}) != 0) return 1;")
 
     def copy(self, dst: Value, src: Value) -> None:
         """memcpy `src` into `dst`; nothing when the plan made them the same bytes."""

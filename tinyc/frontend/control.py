@@ -184,6 +184,8 @@ def _import_scan(imp: _Importer, proto: onnx.NodeProto, where: str) -> None:
     body: onnx.GraphProto = a["body"]
     m = int(a["num_scan_inputs"])
     inputs = list(proto.input)
+    if not 1 <= m <= len(inputs):
+        raise ModelError(f"{where}: num_scan_inputs {m} for {len(inputs)} inputs")
     lens = None
     if imp.opset < 9:  # batched form: sequence_lens first, axis 0 is the batch
         lens = imp.values.get(inputs[0]) if inputs[0] else None
@@ -196,6 +198,7 @@ def _import_scan(imp: _Importer, proto: onnx.NodeProto, where: str) -> None:
                          list(a.get("scan_input_directions") or [0] * m),
                          list(a.get("scan_output_axes") or [0] * n_out),
                          list(a.get("scan_output_directions") or [0] * n_out))
+        _check_plan_lengths(plan, m, n_out, where)
         states, outs = _unroll(imp, body, states, scans, plan, prefix, where)
         _bind_outputs(imp, proto, states + outs, where)
         return
@@ -234,6 +237,8 @@ def _gather(imp: _Importer, name: str, index: int, axis: int, out: str) -> str:
 def _stack(imp: _Importer, pieces: list[str], axis: int, out: str) -> str:
     """`out` = the pieces stacked along a new `axis` (negative: counted in the result)."""
     rank = len(imp.values[pieces[0]].shape) + 1
+    if not -rank <= axis < rank:
+        raise ModelError(f"scan output axis {axis} out of range for rank {rank}")
     axis = axis + rank if axis < 0 else axis
     grown = []
     for i, name in enumerate(pieces):
@@ -248,6 +253,15 @@ def _stack(imp: _Importer, pieces: list[str], axis: int, out: str) -> str:
     return out
 
 
+def _check_plan_lengths(plan: _ScanPlan, m: int, n_out: int, where: str) -> None:
+    for what, values, count in (("scan_input_axes", plan.in_axes, m),
+                                ("scan_input_directions", plan.in_dirs, m),
+                                ("scan_output_axes", plan.out_axes, n_out),
+                                ("scan_output_directions", plan.out_dirs, n_out)):
+        if len(values) != count:
+            raise ModelError(f"{where}: {what} has {len(values)} values for {count} scans")
+
+
 def _unroll(imp: _Importer, body: onnx.GraphProto, states: list[str], scans: list[str],
             plan: _ScanPlan, prefix: str, where: str) -> tuple[list[str], list[str]]:
     """Run `body` once per scan step: (final states, stacked scan outputs)."""
@@ -255,6 +269,9 @@ def _unroll(imp: _Importer, body: onnx.GraphProto, states: list[str], scans: lis
     in_axes = list(plan.in_axes)
     for j, name in enumerate(scans):
         shape = imp.values[name].shape
+        if not -len(shape) <= in_axes[j] < len(shape):
+            raise ModelError(f"{where}: scan input axis {in_axes[j]} out of range for rank "
+                             f"{len(shape)}")
         in_axes[j] = in_axes[j] + len(shape) if in_axes[j] < 0 else in_axes[j]
         lengths.add(shape[in_axes[j]])
     if len(lengths) != 1:

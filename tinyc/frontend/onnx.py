@@ -20,11 +20,21 @@ import onnx
 from onnx import helper, numpy_helper
 
 from tinyc.errors import ModelError, TinycError, UnsupportedError, UsageError
+from tinyc.frontend.checks import (
+    attribute_value,
+    check_graph,
+    check_strings,
+    check_tensor_dims,
+    check_unique_names,
+    node_where,
+)
 from tinyc.frontend.consts import ConstBinding, bind_input
 from tinyc.frontend.control import CONTROL_OPS, import_control, subgraph_refs
 from tinyc.frontend.functions import expand_function
+from tinyc.frontend.isolated import run_isolated
 from tinyc.frontend.lowp import promote_bf16
 from tinyc.ir import DType, Graph, Node, TensorType, Value
+from tinyc.ir.limits import check_shape_fits
 from tinyc.ops import get_op, has_op
 from tinyc.ops.cast import LOWP_OPS, ONNX_TO_DTYPE
 from tinyc.ops.registry import DECLARED_SHAPES, REQUIRED
@@ -49,6 +59,14 @@ _ONNX_DTYPES = {
     **{code: dtype for code, dtype in ONNX_TO_DTYPE.items() if dtype.is_lowp},
 }
 
+#: metadata key listing graph inputs that have an initializer: ONNX makes the initializer
+#: the input's default value, tinyc compiles it as a constant (the input leaves `NAME_run`)
+CONSTANT_INPUTS = "inputs compiled as constants"
+
+#: longest 1-D value with which ONNX shape inference still runs its data propagation
+#: (which computes shape vectors, and allocates 8 bytes per element of every 1-D value)
+DATA_PROP_MAX_VECTOR = 2**16
+
 #: growth allowed when folding a node whose inputs are all constants (bytes)
 FOLD_SLACK_BYTES = 256
 
@@ -62,6 +80,8 @@ def parse_shape_bindings(specs: list[str]) -> dict[str, tuple[int, ...]]:
             if not sep or not name:
                 raise ValueError
             out[name] = tuple(int(d) for d in dims.lower().split("x"))
+            if any(d < 0 for d in out[name]):
+                raise ValueError
         except ValueError:
             raise UsageError(f"bad --shape '{spec}': expected NAME=1x3x96x96") from None
     return out
@@ -85,7 +105,10 @@ def import_model(
     model: onnx.ModelProto, shapes: dict[str, tuple[int, ...]], name: str = "model",
     consts: dict[str, ConstBinding] | None = None,
 ) -> Graph:
+    check_strings(model)
     opset = _default_opset(model)
+    check_unique_names(model.graph)
+    check_graph(model.graph, opset)
     importer = _Importer(model, opset, shapes, name, consts or {})
     return importer.run()
 
@@ -125,8 +148,24 @@ def _declared_shapes(
                 for d in bindings[vi.name]:
                     shape.dim.add().dim_value = d
         model = bound
+    return run_isolated("ONNX shape inference", lambda: _inferred_shapes(model))
+
+
+def _inferred_shapes(model: onnx.ModelProto) -> dict[str, tuple[int, ...]]:
     try:
-        model = onnx.shape_inference.infer_shapes(model, data_prop=True)
+        # without data propagation first: onnx's data propagation materializes values
+        # (a Range of 1e10 elements), so a model whose shapes overflow the target stops here
+        plain = onnx.shape_inference.infer_shapes(model)
+        _check_inferred_sizes(plain)
+        longest = max(_vector_lengths(plain), default=0)
+        # ... and it keeps 8 bytes per element of every 1-D value: skip it when a 1-D
+        # value is longer than any shape vector could be
+        if longest <= DATA_PROP_MAX_VECTOR:
+            model = onnx.shape_inference.infer_shapes(model, data_prop=True)
+        else:
+            model = plain
+    except TinycError:
+        raise
     except Exception:  # best effort: the declared graph outputs still count
         pass
     out: dict[str, tuple[int, ...]] = {}
@@ -138,6 +177,27 @@ def _declared_shapes(
             out[vi.name] = tuple(d.dim_value for d in ttype.shape.dim)
     _shapes_backwards(model, out)
     return out
+
+
+def _check_inferred_sizes(model: onnx.ModelProto) -> None:
+    """Every value whose inferred static shape is known fits the target."""
+    for vi in [*model.graph.value_info, *model.graph.output]:
+        ttype = vi.type.tensor_type
+        if not vi.type.HasField("tensor_type") or not ttype.HasField("shape"):
+            continue
+        dims = [d.dim_value for d in ttype.shape.dim if d.HasField("dim_value")]
+        dtype = _ONNX_DTYPES.get(ttype.elem_type)
+        check_shape_fits(dims, dtype.itemsize if dtype else 1, f"tensor '{vi.name}'")
+
+
+def _vector_lengths(model: onnx.ModelProto) -> list[int]:
+    """Lengths of the 1-D values whose length the (plain) shape inference knows."""
+    lengths = [t.dims[0] for t in model.graph.initializer if len(t.dims) == 1]
+    for vi in [*model.graph.input, *model.graph.value_info, *model.graph.output]:
+        dims = vi.type.tensor_type.shape.dim
+        if len(dims) == 1 and dims[0].HasField("dim_value"):
+            lengths.append(dims[0].dim_value)
+    return lengths
 
 
 #: ops whose output 0 has the shape of their input 0, whatever the values
@@ -166,6 +226,8 @@ def _shapes_backwards(model: onnx.ModelProto, shapes: dict[str, tuple[int, ...]]
 
 def _dtype(elem_type: int, what: str) -> DType:
     if elem_type not in _ONNX_DTYPES:
+        if elem_type not in onnx.TensorProto.DataType.values():
+            raise ModelError(f"{what}: unknown element type {elem_type}")
         type_name = onnx.TensorProto.DataType.Name(elem_type) if elem_type else "undefined"
         raise UnsupportedError(f"{what}: element type {type_name} is not supported")
     return _ONNX_DTYPES[elem_type]
@@ -187,6 +249,9 @@ class _Importer:
     def run(self) -> Graph:
         g = self.model.graph
         init_names = {t.name for t in g.initializer}
+        shadowed = [vi.name for vi in g.input if vi.name in init_names]
+        if shadowed and self.model.ir_version >= 4:  # before IR 4 every weight is listed
+            self.graph.metadata[CONSTANT_INPUTS] = ", ".join(ascii(n) for n in shadowed)
         for tensor in g.initializer:
             self._add_const(tensor.name, self._tensor(tensor, f"initializer '{tensor.name}'"))
         for vi in g.input:
@@ -205,7 +270,7 @@ class _Importer:
                 raise ModelError(f"graph output '{vi.name}' is not produced by any node")
             self.graph.outputs.append(value)
         self._drop_dead()
-        self.graph.metadata = self._metadata()
+        self.graph.metadata = {**self._metadata(), **self.graph.metadata}
         return self.graph
 
     # -- pieces ---------------------------------------------------------------------------
@@ -217,7 +282,7 @@ class _Importer:
         return meta
 
     def _tensor(self, tensor: onnx.TensorProto, what: str) -> np.ndarray:
-        _dtype(tensor.data_type, what)
+        check_tensor_dims(tensor, _dtype(tensor.data_type, what).itemsize, what)
         try:
             return numpy_helper.to_array(tensor)
         except Exception as exc:
@@ -257,6 +322,7 @@ class _Importer:
                     )
                 dims.append(d.dim_value)
             shape = tuple(dims)
+        check_shape_fits(shape, dtype.itemsize, f"input '{vi.name}'")
         self.values[vi.name] = self.graph.add_input(vi.name, TensorType(dtype, shape))
 
     def _topological(self, nodes: list[onnx.NodeProto]) -> list[onnx.NodeProto]:
@@ -275,7 +341,7 @@ class _Importer:
 
     def _import_node(self, proto: onnx.NodeProto) -> None:
         label = proto.name or (proto.output[0] if proto.output else proto.op_type)
-        where = f"op {proto.op_type} (node '{label}', opset {self.opset})"
+        where = node_where(proto, self.opset)
         if proto.domain in ("", "ai.onnx") and proto.op_type in CONTROL_OPS:
             import_control(self, proto, where)
             return
@@ -307,13 +373,9 @@ class _Importer:
             inputs.pop()
         attrs = {}
         for a in proto.attribute:
-            value = helper.get_attribute_value(a)
-            if isinstance(value, bytes):
-                value = value.decode()
-            elif isinstance(value, onnx.TensorProto):
+            value = attribute_value(a, where)
+            if isinstance(value, onnx.TensorProto):
                 value = self._tensor(value, where)
-            elif isinstance(value, list) and value and isinstance(value[0], bytes):
-                value = [v.decode() for v in value]
             attrs[a.name] = value
         for key, spec in opdef.attrs.items():
             if key not in attrs:
@@ -337,6 +399,8 @@ class _Importer:
             node.drop_inputs()
             raise ModelError(f"{where}: invalid node ({exc})") from None
         outputs = [n for n in proto.output]
+        for oname, ttype in zip(outputs, types):
+            check_shape_fits(ttype.shape, ttype.dtype.itemsize, f"{where}: output '{oname}'")
         if len(types) < len([o for o in outputs if o]):
             raise UnsupportedError(f"{where}: {len(outputs)} outputs, tinyc computes {len(types)}")
         node.outputs = []

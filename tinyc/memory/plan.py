@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 
 from tinyc.errors import UsageError
 from tinyc.ir import Graph
+from tinyc.ir.limits import check_target_int
 from tinyc.memory.algos import ALGORITHMS, MemoryProblem, align_up, arena_size, greedy_by_size
 from tinyc.memory.liveness import (
     BufferReq,
@@ -168,6 +169,7 @@ def plan_memory(graph: Graph, algorithm: str = "auto", align: int = 16) -> Arena
     _, vi, si, offsets = best
     var = variants[vi]
     plan = _assemble(graph, storages, var, offsets, strategies[si], align)
+    check_target_int(plan.size, "the planned arena size in bytes")
 
     flat_order = variants[0].life.order
     flat = MemoryProblem(tuple(flat_requests(graph, var.life.order, align)))

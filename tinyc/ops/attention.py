@@ -308,14 +308,15 @@ class RotaryEmbedding(OpDef):
         b, h, s, d, rot = self.dims(node)
         cos = input_type(node, 1)
         fields = [b, h, s, d, rot, cos.shape[0], node.attrs["interleaved"], int(x.type.rank == 3)]
+        if not y.type.numel:  # nothing to compute, and no unused parameter struct
+            return
         params = ctx.params("tinyc_rotary_params", "{" + ", ".join(map(str, fields)) + "}",
                             f"rotary_{y.name}")
         cos_in, sin_in, pos = node.inputs[1], node.inputs[2], node.input(3)
         assert cos_in is not None and sin_in is not None
-        if y.type.numel:
-            ctx.checked_call("attention", "tinyc_rotary_embedding_f32", ctx.ptr(x),
-                             ctx.ptr(cos_in), ctx.ptr(sin_in),
-                             ctx.ptr(pos) if pos is not None else "NULL", ctx.ptr(y), params)
+        ctx.checked_call("attention", "tinyc_rotary_embedding_f32", ctx.ptr(x),
+                         ctx.ptr(cos_in), ctx.ptr(sin_in),
+                         ctx.ptr(pos) if pos is not None else "NULL", ctx.ptr(y), params)
 
 
 _RULES = {"linear": (0, 0), "gated": (1, 0), "delta": (0, 1), "gated_delta": (1, 1)}

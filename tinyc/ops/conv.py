@@ -13,6 +13,9 @@ from tinyc.ir import DType, Node, TensorType
 from tinyc.ops.activation import act_c_init, apply_activation
 from tinyc.ops.layout import MAX_RANK, c_int_list
 from tinyc.ops.registry import (
+    GROUP,
+    WINDOW_PADS,
+    WINDOW_STEP,
     Attr,
     BlockStream,
     MemoryBehavior,
@@ -88,11 +91,11 @@ class Conv(OpDef):
     min_opset = 1
     attrs = {
         "auto_pad": Attr("string", "NOTSET"),
-        "dilations": Attr("ints", []),
-        "group": Attr("int", 1),
-        "kernel_shape": Attr("ints", []),
-        "pads": Attr("ints", []),
-        "strides": Attr("ints", []),
+        "dilations": WINDOW_STEP,
+        "group": GROUP,
+        "kernel_shape": WINDOW_STEP,
+        "pads": WINDOW_PADS,
+        "strides": WINDOW_STEP,
         "activation": Attr("string", ""),
         "activation_params": Attr("floats", []),
     }
@@ -212,10 +215,11 @@ def emit_convnd(ctx: EmitContext, node: Node, fn: str, pads: list[int]) -> None:
     lists = [x.shape[2:], y.shape[2:], w.shape[2:], a["strides"], a["dilations"], pads[:nsp]]
     init = (f"{{{x.shape[0]}, {x.shape[1]}, {m}, {a['group']}, {nsp}, "
             + ", ".join(c_int_list(v) for v in lists) + f", {act}}}")
+    if not y.type.numel:  # nothing to compute, and no unused parameter struct
+        return
     params = ctx.params("tinyc_convnd_params", init, f"conv_{y.name}")
-    if y.type.numel:
-        bias = ctx.ptr(b) if b is not None else "NULL"
-        ctx.call("convnd", fn, ctx.ptr(x), ctx.ptr(w), bias, ctx.ptr(y), params)
+    bias = ctx.ptr(b) if b is not None else "NULL"
+    ctx.call("convnd", fn, ctx.ptr(x), ctx.ptr(w), bias, ctx.ptr(y), params)
 
 
 def conv_transpose_reference(
@@ -256,13 +260,13 @@ class ConvTranspose(OpDef):
     min_opset = 1
     attrs = {
         "auto_pad": Attr("string", "NOTSET"),
-        "dilations": Attr("ints", []),
-        "group": Attr("int", 1),
-        "kernel_shape": Attr("ints", []),
-        "output_padding": Attr("ints", []),
-        "output_shape": Attr("ints", []),
-        "pads": Attr("ints", []),
-        "strides": Attr("ints", []),
+        "dilations": WINDOW_STEP,
+        "group": GROUP,
+        "kernel_shape": WINDOW_STEP,
+        "output_padding": WINDOW_PADS,
+        "output_shape": WINDOW_STEP,
+        "pads": WINDOW_PADS,
+        "strides": WINDOW_STEP,
         "activation": Attr("string", ""),
         "activation_params": Attr("floats", []),
     }
@@ -282,6 +286,9 @@ class ConvTranspose(OpDef):
         out_shape = list(a.pop("output_shape", None) or [])
         if len(out_shape) == n + 2:
             out_shape = out_shape[2:]
+        if out_shape and len(out_shape) != n:
+            raise ModelError(f"ConvTranspose node '{node.name}': output_shape must have {n} "
+                             f"values")
         if auto_pad in ("SAME_UPPER", "SAME_LOWER") and not out_shape:
             out_shape = [d * s for d, s in zip(x.shape[2:], a["strides"], strict=True)]
         if out_shape:

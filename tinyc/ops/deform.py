@@ -16,7 +16,15 @@ import numpy as np
 
 from tinyc.errors import ModelError, UnsupportedError
 from tinyc.ir import DType, Node, TensorType
-from tinyc.ops.registry import Attr, OpDef, input_type, register_op
+from tinyc.ops.registry import (
+    GROUP,
+    WINDOW_PADS,
+    WINDOW_STEP,
+    OpDef,
+    input_type,
+    register_op,
+)
+from tinyc.ops.window import check_window_lengths
 
 if TYPE_CHECKING:
     from tinyc.backend.context import EmitContext
@@ -43,9 +51,9 @@ def _bilinear(img: np.ndarray, y: np.ndarray, x: np.ndarray) -> np.ndarray:
 class DeformConv(OpDef):
     name = "DeformConv"
     min_opset = 19
-    attrs = {"dilations": Attr("ints", []), "group": Attr("int", 1),
-             "kernel_shape": Attr("ints", []), "offset_group": Attr("int", 1),
-             "pads": Attr("ints", []), "strides": Attr("ints", [])}
+    attrs = {"dilations": WINDOW_STEP, "group": GROUP,
+             "kernel_shape": WINDOW_STEP, "offset_group": GROUP,
+             "pads": WINDOW_PADS, "strides": WINDOW_STEP}
 
     def normalize(self, node: Node, opset: int) -> None:
         x, w = input_type(node, 0), input_type(node, 1)
@@ -57,6 +65,7 @@ class DeformConv(OpDef):
         a["dilations"] = list(a["dilations"] or [1, 1])
         a["strides"] = list(a["strides"] or [1, 1])
         a["pads"] = list(a["pads"] or [0, 0, 0, 0])
+        check_window_lengths(node, 2)
 
     def infer(self, node: Node) -> list[TensorType]:
         x, w, off = input_type(node, 0), input_type(node, 1), input_type(node, 2)

@@ -7,7 +7,7 @@ independently, and each op only says how rows and parameters line up (`RowNorm`)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from math import prod
 from typing import TYPE_CHECKING
 
@@ -19,6 +19,8 @@ from tinyc.ir import DType, Node, TensorType
 from tinyc.ops.layout import c_int_list, split_axis, strides
 from tinyc.ops.registry import (
     COERCED_AXIS_ATTRS,
+    EPSILON,
+    POSITIVE,
     Attr,
     MemoryBehavior,
     OpDef,
@@ -53,7 +55,7 @@ class BatchNormalization(OpDef):
     name = "BatchNormalization"
     min_opset = 7
     attrs = {
-        "epsilon": Attr("float", 1e-5),
+        "epsilon": EPSILON,
         "momentum": Attr("float", 0.9),
         "training_mode": Attr("int", 0),
         "spatial": Attr("int", 1),
@@ -274,7 +276,7 @@ class _AxisNorm(_RowNormOp):
     """LayerNormalization and RMSNormalization: rows are X.shape[:axis], parameters
     broadcast over X.shape[axis:]."""
 
-    attrs = {"axis": Attr("int", -1), "epsilon": Attr("float", 1e-5),
+    attrs = {"axis": Attr("int", -1), "epsilon": EPSILON,
              "stash_type": Attr("int", 1)}
     center = True
 
@@ -328,7 +330,7 @@ class InstanceNormalization(_RowNormOp):
 
     name = "InstanceNormalization"
     min_opset = 6
-    attrs = {"epsilon": Attr("float", 1e-5)}
+    attrs = {"epsilon": EPSILON}
 
     def geometry(self, node: Node) -> RowNorm:
         x = input_type(node, 0)
@@ -353,7 +355,7 @@ class GroupNormalization(_RowNormOp):
     group (opset 18), told apart by their length."""
 
     name = "GroupNormalization"
-    attrs = {"epsilon": Attr("float", 1e-5), "num_groups": Attr("int"),
+    attrs = {"epsilon": EPSILON, "num_groups": Attr("int"),
              "stash_type": Attr("int", 1)}
 
     def normalize(self, node: Node, opset: int) -> None:
@@ -435,7 +437,7 @@ class LpNormalization(OpDef):
 
     name = "LpNormalization"
     min_opset = 1
-    attrs = {"axis": Attr("int", -1), "p": Attr("int", 2)}
+    attrs = {"axis": Attr("int", -1), "p": replace(POSITIVE, default=2, max=2)}
 
     def normalize(self, node: Node, opset: int) -> None:
         node.attrs["axis"] = normalize_axis(node.attrs["axis"], input_type(node, 0).rank, node)

@@ -8,6 +8,7 @@ in-bounds taps, and the numpy reference below walks the taps in the same order.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
@@ -16,7 +17,17 @@ from tinyc.backend.cliterals import c_scalar
 from tinyc.errors import ModelError, UnsupportedError
 from tinyc.ir import DType, Node, TensorType
 from tinyc.ops.layout import MAX_RANK, c_int_list
-from tinyc.ops.registry import Attr, OpDef, declared_outputs, input_type, register_op
+from tinyc.ops.registry import (
+    FLAG,
+    POSITIVE,
+    WINDOW_PADS,
+    WINDOW_STEP,
+    Attr,
+    OpDef,
+    declared_outputs,
+    input_type,
+    register_op,
+)
 from tinyc.ops.window import normalize_window, output_size
 
 if TYPE_CHECKING:
@@ -81,11 +92,11 @@ def pool_reference(
 
 _WINDOW_ATTRS = {
     "auto_pad": Attr("string", "NOTSET"),
-    "ceil_mode": Attr("int", 0),
-    "dilations": Attr("ints", []),
-    "kernel_shape": Attr("ints", []),
-    "pads": Attr("ints", []),
-    "strides": Attr("ints", []),
+    "ceil_mode": FLAG,
+    "dilations": WINDOW_STEP,
+    "kernel_shape": WINDOW_STEP,
+    "pads": WINDOW_PADS,
+    "strides": WINDOW_STEP,
 }
 
 
@@ -163,9 +174,9 @@ def emit_pool_nd(ctx: EmitContext, node: Node, kind: str) -> None:
             f"{int(a.get('storage_order', 0))}, {c_scalar(p, DType.F32)}}}")
     if kind == "lp":
         ctx.uses_math = True
-    params = ctx.params("tinyc_poolnd_params", init, f"pool_{y.name}")
-    if not y.type.numel:
+    if not y.type.numel:  # nothing to compute, and no unused parameter struct
         return
+    params = ctx.params("tinyc_poolnd_params", init, f"pool_{y.name}")
     indices = ctx.ptr(node.outputs[1]) if len(node.outputs) > 1 else "NULL"
     fn = "tinyc_pool_nd_f32" if x.dtype is DType.F32 else f"tinyc_maxpool_nd_{x.dtype.value}"
     ctx.call("poolnd", fn, ctx.ptr(x), ctx.ptr(y), indices, params)
@@ -179,7 +190,7 @@ class MaxPool(_Pool):
 
     name, kind, kernel = "MaxPool", "max", "maxpool2d"
     min_opset = 1
-    attrs = {**_WINDOW_ATTRS, "storage_order": Attr("int", 0), "indices": Attr("int", 0)}
+    attrs = {**_WINDOW_ATTRS, "storage_order": FLAG, "indices": Attr("int", 0)}
 
     def normalize(self, node: Node, opset: int) -> None:
         super().normalize(node, opset)
@@ -190,7 +201,7 @@ class MaxPool(_Pool):
 class AveragePool(_Pool):
     name, kind, kernel = "AveragePool", "avg", "avgpool2d"
     min_opset = 1
-    attrs = {**_WINDOW_ATTRS, "count_include_pad": Attr("int", 0)}
+    attrs = {**_WINDOW_ATTRS, "count_include_pad": FLAG}
 
 
 @register_op
@@ -199,7 +210,7 @@ class LpPool(_Pool):
 
     name, kind = "LpPool", "lp"
     min_opset = 2
-    attrs = {**_WINDOW_ATTRS, "p": Attr("int", 2)}
+    attrs = {**_WINDOW_ATTRS, "p": replace(POSITIVE, default=2)}
 
 
 class _GlobalPool(OpDef):
@@ -251,7 +262,7 @@ class GlobalLpPool(_GlobalPool):
 
     name = "GlobalLpPool"
     min_opset = 2
-    attrs = {"p": Attr("int", 2)}
+    attrs = {"p": replace(POSITIVE, default=2)}
 
     def normalize(self, node: Node, opset: int) -> None:
         x = input_type(node, 0)

@@ -30,6 +30,10 @@ from tinyc.ops.ewbase import inplace_same_shape
 from tinyc.ops.layout import broadcast_shapes, broadcast_strides, c_int_list, merge_dims, split_axis
 from tinyc.ops.quant import conv_geometry
 from tinyc.ops.registry import (
+    FLAG,
+    GROUP,
+    WINDOW_PADS,
+    WINDOW_STEP,
     Attr,
     BlockStream,
     MemoryBehavior,
@@ -53,19 +57,19 @@ if TYPE_CHECKING:
 
 ACT_ATTRS = {"act_min": Attr("int", -128), "act_max": Attr("int", 127)}
 CONV_ATTRS = {
-    "dilations": Attr("ints", []),
-    "group": Attr("int", 1),
-    "kernel_shape": Attr("ints", []),
-    "pads": Attr("ints", []),
-    "strides": Attr("ints", []),
+    "dilations": WINDOW_STEP,
+    "group": GROUP,
+    "kernel_shape": WINDOW_STEP,
+    "pads": WINDOW_PADS,
+    "strides": WINDOW_STEP,
 }
 POOL_ATTRS = {
-    "ceil_mode": Attr("int", 0),
-    "count_include_pad": Attr("int", 0),
-    "dilations": Attr("ints", []),
-    "kernel_shape": Attr("ints", []),
-    "pads": Attr("ints", []),
-    "strides": Attr("ints", []),
+    "ceil_mode": FLAG,
+    "count_include_pad": FLAG,
+    "dilations": WINDOW_STEP,
+    "kernel_shape": WINDOW_STEP,
+    "pads": WINDOW_PADS,
+    "strides": WINDOW_STEP,
 }
 #: the left shift TFLite uses to give Add's rescaled inputs fractional headroom
 ADD_LEFT_SHIFT = 20

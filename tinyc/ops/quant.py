@@ -20,7 +20,16 @@ from tinyc.ir import DType, Node, QuantParams, TensorType, Value
 from tinyc.ops.cast import FLOAT8, ONNX_TO_DTYPE, lowp_cast
 from tinyc.ops.conv import conv_reference
 from tinyc.ops.layout import broadcast_shapes, broadcast_strides, merge_dims, split_axis
-from tinyc.ops.registry import Attr, OpDef, input_type, normalize_axis, register_op
+from tinyc.ops.registry import (
+    GROUP,
+    WINDOW_PADS,
+    WINDOW_STEP,
+    Attr,
+    OpDef,
+    input_type,
+    normalize_axis,
+    register_op,
+)
 from tinyc.ops.window import normalize_window, output_size
 from tinyc.quant.params import INT_RANGE, axis_shape, dequantize_array, quantize_array
 
@@ -328,11 +337,11 @@ class _IntConvBase(OpDef):
     x_index, w_index = 0, 1
     attrs = {
         "auto_pad": Attr("string", "NOTSET"),
-        "dilations": Attr("ints", []),
-        "group": Attr("int", 1),
-        "kernel_shape": Attr("ints", []),
-        "pads": Attr("ints", []),
-        "strides": Attr("ints", []),
+        "dilations": WINDOW_STEP,
+        "group": GROUP,
+        "kernel_shape": WINDOW_STEP,
+        "pads": WINDOW_PADS,
+        "strides": WINDOW_STEP,
     }
 
     def normalize(self, node: Node, opset: int) -> None:

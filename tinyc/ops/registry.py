@@ -28,6 +28,7 @@ import numpy as np
 
 from tinyc.errors import ModelError, UnsupportedError
 from tinyc.ir import Node, TensorType
+from tinyc.ir.limits import TARGET_INT_MAX
 
 if TYPE_CHECKING:
     from tinyc.backend.context import EmitContext
@@ -45,7 +46,9 @@ DECLARED_SHAPES = "_declared_shapes"
 @dataclass(frozen=True)
 class Attr:
     """An attribute: its kind ('int', 'float', 'ints', 'floats', 'string', 'strings',
-    'tensor') and its default (REQUIRED when the attribute must be given).
+    'tensor'), its default (REQUIRED when the attribute must be given) and the bounds a
+    model's value (each element of a list) must keep, which the frontend checks before
+    `normalize` runs.
 
     `legacy` holds the defaults of older opsets, as `(until, default)` pairs, oldest first:
     `default` applies to models whose opset is below `until` (Softmax's axis is 1 before
@@ -53,12 +56,35 @@ class Attr:
 
     kind: str
     default: Any = REQUIRED
+    min: int | float | None = None
+    max: int | float | None = None
     legacy: tuple[tuple[int, Any], ...] = ()
 
     def default_for(self, opset: int) -> Any:
         """The default a model of `opset` gets (a fresh copy of a list default)."""
         value = next((d for until, d in self.legacy if opset < until), self.default)
         return list(value) if isinstance(value, list) else value
+
+    def bounds(self) -> str:
+        """The declared range in words, for error messages."""
+        if self.min is not None and self.max is not None:
+            return f"must be {self.min} to {self.max}"
+        return f"must be >= {self.min}" if self.min is not None else f"must be <= {self.max}"
+
+
+#: The bounds many ops share, declared once. Sliding windows (Conv, ConvTranspose, the
+#: pools, DeformConv, Col2Im, MaxUnpool, ...): strides, dilations and kernel extents >= 1,
+#: pads >= 0, all emitted into C as the target's int.
+WINDOW_STEP = Attr("ints", [], min=1, max=TARGET_INT_MAX)
+WINDOW_PADS = Attr("ints", [], min=0, max=TARGET_INT_MAX)
+#: a channel group count (Conv's group, DeformConv's offset_group)
+GROUP = Attr("int", 1, min=1, max=TARGET_INT_MAX)
+#: a 0/1 switch (ceil_mode, count_include_pad, storage_order, keepdims, ...)
+FLAG = Attr("int", 0, min=0, max=1)
+#: a normalization's epsilon (a negative one takes the square root of a negative variance)
+EPSILON = Attr("float", 1e-5, min=0.0)
+#: a size or count the op needs >= 1 (blocksize, LpPool's p, RoiAlign's output size)
+POSITIVE = Attr("int", REQUIRED, min=1, max=TARGET_INT_MAX)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ at run time: the C reads and checks them.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from math import floor, prod
 from typing import TYPE_CHECKING
 
@@ -21,6 +22,9 @@ from tinyc.errors import ModelError, UnsupportedError
 from tinyc.ir import DType, Node, TensorType
 from tinyc.ops.layout import MAX_RANK, c_int_list
 from tinyc.ops.registry import (
+    POSITIVE,
+    WINDOW_PADS,
+    WINDOW_STEP,
     Attr,
     OpDef,
     const_input,
@@ -160,11 +164,12 @@ class GridSample(OpDef):
                 f"{{{', '.join(map(str, list(x.shape[2:]) + pad3))}}}, "
                 f"{{{', '.join(map(str, list(y.shape[2:]) + pad3))}}}, {_MODES[a['mode']]}, "
                 f"{_PADDING[a['padding_mode']]}, {a['align_corners']}}}")
+        if not y.type.numel:  # nothing to compute, and no unused parameter struct
+            return
         params = ctx.params("tinyc_grid_sample_params", init, f"grid_sample_{y.name}")
         ctx.uses_math = True
-        if y.type.numel:
-            ctx.call("sample", "tinyc_grid_sample_f32", ctx.ptr(x), ctx.ptr(grid), ctx.ptr(y),
-                     params)
+        ctx.call("sample", "tinyc_grid_sample_f32", ctx.ptr(x), ctx.ptr(grid), ctx.ptr(y),
+                 params)
 
 
 def _base_coords(n: int, align: bool) -> np.ndarray:
@@ -239,8 +244,8 @@ class Col2Im(OpDef):
 
     name = "Col2Im"
     min_opset = 18
-    attrs = {"dilations": Attr("ints", []), "pads": Attr("ints", []),
-             "strides": Attr("ints", []), "image": Attr("ints", []), "block": Attr("ints", []),
+    attrs = {"dilations": WINDOW_STEP, "pads": WINDOW_PADS,
+             "strides": WINDOW_STEP, "image": Attr("ints", []), "block": Attr("ints", []),
              "channels": Attr("int", 0)}
 
     def normalize(self, node: Node, opset: int) -> None:
@@ -354,8 +359,8 @@ class RoiAlign(OpDef):
     name = "RoiAlign"
     min_opset = 16
     attrs = {"coordinate_transformation_mode": Attr("string", "half_pixel"),
-             "mode": Attr("string", "avg"), "output_height": Attr("int", 1),
-             "output_width": Attr("int", 1), "sampling_ratio": Attr("int", 0),
+             "mode": Attr("string", "avg"), "output_height": replace(POSITIVE, default=1),
+             "output_width": replace(POSITIVE, default=1), "sampling_ratio": Attr("int", 0),
              "spatial_scale": Attr("float", 1.0)}
 
     def normalize(self, node: Node, opset: int) -> None:
@@ -423,9 +428,10 @@ class RoiAlign(OpDef):
                   c_scalar(a["spatial_scale"], DType.F32),
                   int(a["coordinate_transformation_mode"] == "half_pixel"),
                   int(a["mode"] == "max")]
+        if not y.type.numel:  # nothing to compute, and no unused parameter struct
+            return
         params = ctx.params("tinyc_roi_align_params", "{" + ", ".join(map(str, fields)) + "}",
                             f"roi_align_{y.name}")
         ctx.uses_math = True
-        if y.type.numel:
-            ctx.checked_call("sample", "tinyc_roi_align_f32", ctx.ptr(x), ctx.ptr(rois),
-                             ctx.ptr(idx), ctx.ptr(y), params)
+        ctx.checked_call("sample", "tinyc_roi_align_f32", ctx.ptr(x), ctx.ptr(rois),
+                         ctx.ptr(idx), ctx.ptr(y), params)

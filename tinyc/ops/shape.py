@@ -18,6 +18,7 @@ from tinyc.errors import ModelError
 from tinyc.ir import DType, Node, TensorType
 from tinyc.ops.layout import c_int_list, merge_dims, split_axis, strides
 from tinyc.ops.registry import (
+    POSITIVE,
     Alias,
     Attr,
     MemoryBehavior,
@@ -478,7 +479,7 @@ class _BlockRearrange(OpDef):
     """DepthToSpace / SpaceToDepth: a reshape to 6-D, a transpose and a reshape back,
     emitted as one strided copy."""
 
-    attrs = {"blocksize": Attr("int"), "mode": Attr("string", "DCR")}
+    attrs = {"blocksize": POSITIVE, "mode": Attr("string", "DCR")}
 
     def normalize(self, node: Node, opset: int) -> None:
         if node.attrs.get("mode", "DCR") not in ("DCR", "CRD"):

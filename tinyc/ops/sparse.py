@@ -28,7 +28,16 @@ from tinyc.errors import ModelError, UnsupportedError
 from tinyc.ir import DType, Node, QuantParams, TensorType
 from tinyc.ops.activation import act_c_init, apply_activation
 from tinyc.ops.conv import conv_reference
-from tinyc.ops.registry import Attr, OpDef, const_input, input_type, register_op
+from tinyc.ops.registry import (
+    GROUP,
+    WINDOW_PADS,
+    WINDOW_STEP,
+    Attr,
+    OpDef,
+    const_input,
+    input_type,
+    register_op,
+)
 from tinyc.ops.window import output_size
 
 if TYPE_CHECKING:
@@ -78,11 +87,11 @@ class SparseConv(OpDef):
     name = "SparseConv"
     attrs = {
         "weight_shape": Attr("ints"),
-        "dilations": Attr("ints", []),
-        "group": Attr("int", 1),
-        "kernel_shape": Attr("ints", []),
-        "pads": Attr("ints", []),
-        "strides": Attr("ints", []),
+        "dilations": WINDOW_STEP,
+        "group": GROUP,
+        "kernel_shape": WINDOW_STEP,
+        "pads": WINDOW_PADS,
+        "strides": WINDOW_STEP,
         **_ACT,
     }
 
@@ -254,11 +263,11 @@ class SparseQConv(OpDef):
     attrs = {
         "weight_shape": Attr("ints"),
         "weight_scales": Attr("floats"),
-        "dilations": Attr("ints", []),
-        "group": Attr("int", 1),
-        "kernel_shape": Attr("ints", []),
-        "pads": Attr("ints", []),
-        "strides": Attr("ints", []),
+        "dilations": WINDOW_STEP,
+        "group": GROUP,
+        "kernel_shape": WINDOW_STEP,
+        "pads": WINDOW_PADS,
+        "strides": WINDOW_STEP,
         **_Q_ACT,
     }
 

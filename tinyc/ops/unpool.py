@@ -8,6 +8,7 @@ shape the model declares, and the kernel (`tinyc_unpool.h`) checks every index.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from math import prod
 from typing import TYPE_CHECKING
 
@@ -17,7 +18,9 @@ from tinyc.errors import ModelError, UnsupportedError
 from tinyc.ir import DType, Node, TensorType
 from tinyc.ops.layout import MAX_RANK
 from tinyc.ops.registry import (
-    Attr,
+    REQUIRED,
+    WINDOW_PADS,
+    WINDOW_STEP,
     OpDef,
     declared_shape,
     input_type,
@@ -25,6 +28,7 @@ from tinyc.ops.registry import (
     runtime_input,
 )
 from tinyc.ops.shape import check_failed, dims_table, shape_operand
+from tinyc.ops.window import check_window_lengths
 
 if TYPE_CHECKING:
     from tinyc.backend.context import EmitContext
@@ -45,7 +49,8 @@ class MaxUnpool(OpDef):
 
     name = "MaxUnpool"
     min_opset = 9
-    attrs = {"kernel_shape": Attr("ints"), "strides": Attr("ints", []), "pads": Attr("ints", [])}
+    attrs = {"kernel_shape": replace(WINDOW_STEP, default=REQUIRED), "strides": WINDOW_STEP,
+             "pads": WINDOW_PADS}
 
     def normalize(self, node: Node, opset: int) -> None:
         x = input_type(node, 0)
@@ -55,6 +60,7 @@ class MaxUnpool(OpDef):
                              f"for a rank-{x.rank} input")
         node.attrs["strides"] = list(node.attrs["strides"] or [1] * spatial)
         node.attrs["pads"] = list(node.attrs["pads"] or [0] * (2 * spatial))
+        check_window_lengths(node, spatial)
         out = node.input(2)
         if runtime_input(node, 2):
             shape_operand(node, 2, "output_shape")

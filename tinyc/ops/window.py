@@ -9,16 +9,30 @@ from tinyc.errors import ModelError
 from tinyc.ir import Node
 
 
+def check_window_lengths(node: Node, n: int) -> None:
+    """strides, dilations and kernel_shape hold one value per spatial axis, pads two."""
+    for key in ("strides", "dilations", "kernel_shape", "pads"):
+        values = node.attrs.get(key)
+        expected = 2 * n if key == "pads" else n
+        if values and len(values) != expected:
+            raise ModelError(f"{node.op} node '{node.name}': {key} must have {expected} values")
+
+
 def normalize_window(node: Node, spatial: tuple[int, ...], kernel: tuple[int, ...]) -> None:
     """Fill kernel_shape/strides/dilations/pads defaults and turn auto_pad into pads."""
     n = len(spatial)
     attrs = node.attrs
+    given = attrs.get("kernel_shape") or []
+    if given and list(given) != list(kernel):
+        raise ModelError(f"{node.op} node '{node.name}': kernel_shape {list(given)} does not "
+                         f"match the {n}-d kernel {list(kernel)}")
+    if len(kernel) != n:
+        raise ModelError(f"{node.op} node '{node.name}': kernel_shape must have {n} values")
     attrs["kernel_shape"] = list(kernel)
     for key in ("strides", "dilations"):
         if key in attrs and not attrs[key]:
             attrs[key] = [1] * n
-        if key in attrs and len(attrs[key]) != n:
-            raise ModelError(f"{node.op} node '{node.name}': {key} must have {n} values")
+    check_window_lengths(node, n)
     strides = attrs.get("strides") or [1] * n
     dilations = attrs.get("dilations") or [1] * n
     auto_pad = attrs.pop("auto_pad", "NOTSET") or "NOTSET"
@@ -40,6 +54,14 @@ def normalize_window(node: Node, spatial: tuple[int, ...], kernel: tuple[int, ..
         attrs["pads"] = [0] * (2 * n)
     if len(attrs["pads"]) != 2 * n:
         raise ModelError(f"{node.op} node '{node.name}': pads must have {2 * n} values")
+    pads = attrs["pads"]
+    for i, (size, k) in enumerate(zip(spatial, kernel, strict=True)):
+        extent = (k - 1) * dilations[i] + 1
+        if extent > size + pads[i] + pads[i + n]:
+            raise ModelError(
+                f"{node.op} node '{node.name}': the kernel spans {extent} on spatial axis {i}, "
+                f"more than the padded input ({size} + {pads[i]} + {pads[i + n]})"
+            )
 
 
 def output_size(

@@ -66,6 +66,10 @@ def load_samples(path: str | Path, graph: Graph) -> list[Sample]:
 
 def _split(arr: np.ndarray, value: Value, path: Path) -> list[np.ndarray]:
     shape = value.shape
+    if arr.dtype.kind not in "biuf":
+        raise UsageError(
+            f"{path}: input '{value.name}' needs real numbers, got {arr.dtype} samples"
+        )
     if arr.ndim == len(shape) + 1 and tuple(arr.shape[1:]) == shape:
         samples = arr
     elif shape and shape[0] == 1 and arr.ndim == len(shape) and tuple(arr.shape[1:]) == shape[1:]:
@@ -76,7 +80,14 @@ def _split(arr: np.ndarray, value: Value, path: Path) -> list[np.ndarray]:
             + (f" or [N, {', '.join(map(str, shape[1:]))}]" if shape and shape[0] == 1 else "")
             + f", got {list(arr.shape)}"
         )
-    return [np.asarray(s, value.dtype.np) for s in samples]
+    with np.errstate(over="ignore", invalid="ignore"):  # checked just below
+        converted = [np.asarray(s, value.dtype.np) for s in samples]
+    if value.dtype.is_float and not all(np.isfinite(s).all() for s in converted):
+        raise UsageError(
+            f"{path}: the samples for input '{value.name}' hold NaN or infinity "
+            f"(as {value.dtype.value})"
+        )
+    return converted
 
 
 def float_activations(graph: Graph) -> list[Value]:
@@ -130,8 +141,8 @@ def _minmax_pass(graph: Graph, samples: Sequence[Sample], names: list[str],
                  progress: Progress) -> Ranges:
     lo = {n: np.inf for n in names}
     hi = {n: -np.inf for n in names}
-    for sample in samples:
-        values = evaluate_all(graph, sample)
+    for i, sample in enumerate(samples):
+        values = _evaluate_checked(graph, sample, i)
         for n in names:
             x = values[n]
             finite = x[np.isfinite(x)] if x.size else x
@@ -141,6 +152,20 @@ def _minmax_pass(graph: Graph, samples: Sequence[Sample], names: list[str],
         progress.step()
     return {n: (lo[n] if np.isfinite(lo[n]) else 0.0, hi[n] if np.isfinite(hi[n]) else 0.0)
             for n in names}
+
+
+def _evaluate_checked(graph: Graph, sample: Sample, index: int) -> dict[str, np.ndarray]:
+    """`evaluate_all`, refusing a sample that drives the model out of float32's range
+    (scales computed from it would be meaningless). Infinities the model itself holds
+    (an attention mask of -inf) propagate without overflowing and are fine."""
+    try:
+        with np.errstate(over="raise", invalid="ignore", divide="ignore", under="ignore"):
+            return evaluate_all(graph, sample)
+    except FloatingPointError:
+        raise UsageError(
+            f"calibration sample {index} overflows float32 inside the model: the "
+            f"calibration data is out of range"
+        ) from None
 
 
 def _histograms(graph: Graph, samples: Sequence[Sample], ranges: Ranges,

@@ -28,10 +28,17 @@ import math
 
 import numpy as np
 
+from tinyc.errors import UnsupportedError
+
 INT32_MIN = -(2**31)
 INT32_MAX = 2**31 - 1
 #: largest real multiplier tinyc accepts (keeps the right shift >= 1)
 MAX_MULTIPLIER = float(2**30)
+
+
+class MultiplierError(UnsupportedError, ValueError):
+    """A scale ratio the int32 fixed-point multiplier cannot represent: the quantization
+    parameters (from calibration or from the model) are too far apart."""
 
 
 def quantize_multiplier(real: float) -> tuple[int, int]:
@@ -41,9 +48,12 @@ def quantize_multiplier(real: float) -> tuple[int, int]:
     zero, like TFLite's `TfLiteRound(q * (1 << 31))`."""
     real = float(real)
     if not math.isfinite(real) or real < 0:
-        raise ValueError(f"requantization multiplier must be finite and >= 0, got {real}")
+        raise MultiplierError(f"requantization multiplier must be finite and >= 0, got {real}")
     if real >= MAX_MULTIPLIER:
-        raise ValueError(f"requantization multiplier {real} is too large (max 2^30)")
+        raise MultiplierError(
+            f"requantization multiplier {real} is too large (max 2^30): the quantization "
+            f"scales are too far apart"
+        )
     if real == 0.0:
         return 0, 0
     mantissa, shift = math.frexp(real)  # real = mantissa * 2^shift, mantissa in [0.5, 1)
