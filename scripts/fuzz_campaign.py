@@ -6,6 +6,7 @@ Prints cases per kind, outcome counts and violation counts, and writes every vio
     python scripts/fuzz_campaign.py                         # 3,000 cases, 2 jobs, seed 0
     python scripts/fuzz_campaign.py -n 300 --kinds names,outdir --seed 7
     python scripts/fuzz_campaign.py -n 50 --launcher exec   # the installed program itself
+    python scripts/fuzz_campaign.py --case names-12-25       # one case, by its ident
 
 Exit status: 0 when no case broke a promise, 1 otherwise.
 """
@@ -24,7 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.fuzz import cases, runner  # noqa: E402
 
-OUTCOMES = ("exit 0, built and ran clean", "exit 0, built (not run)", "exit 0, C fails checks",
+OUTCOMES = ("exit 0, C built and ran clean", "exit 0, C built (too big to run)",
+            "exit 0, C fails checks",
             "exit 1", "exit 2", "exit 3", "exit 4", "exit 5", "exit 70", "other exit", "signal",
             "hang")
 
@@ -75,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--kinds", default=",".join(cases.KINDS),
                     help=f"comma-separated, of {', '.join(cases.KINDS)}")
+    ap.add_argument("--case", action="append", default=[], metavar="KIND-SEED-INDEX",
+                    help="run just this case (repeatable); -n, --seed and --kinds are ignored")
     ap.add_argument("--launcher", choices=("fork", "exec"), default="fork",
                     help="fork: a prewarmed fork server runs tinyc.cli.main in a fresh child "
                     "(fast); exec: the installed tinyc program")
@@ -88,6 +92,12 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         ap.error(f"unknown kind(s): {', '.join(unknown)}")
     selected = cases.sample(args.seed, args.cases, tuple(kinds))
+    if args.case:
+        try:
+            selected = [cases.make_case(*cases.parse_ident(c)) for c in args.case]
+        except ValueError as exc:
+            ap.error(str(exc))
+        kinds = sorted({c.kind for c in selected})
     args.findings.mkdir(parents=True, exist_ok=True)
     results: list[runner.Result] = []
     start = time.monotonic()
@@ -103,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
             log.flush()
             if r.violations:
                 runner.save_case(r, args.findings)
+                if args.case:
+                    print(r.report())
             if len(results) % 100 == 0:
                 print(f"{len(results)}/{len(selected)} cases, "
                       f"{sum(bool(x.violations) for x in results)} violating, "

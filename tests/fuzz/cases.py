@@ -69,6 +69,14 @@ def shell_quote(arg: str) -> str:
     return f"$'{body}'"
 
 
+def parse_ident(ident: str) -> tuple[str, int, int]:
+    """`kind-seed-index` (a case's ident) as (kind, seed, index)."""
+    kind, seed, index = ident.rsplit("-", 2)
+    if kind not in KINDS:
+        raise ValueError(f"unknown case kind {kind!r} in {ident!r}")
+    return kind, int(seed), int(index)
+
+
 def make_case(kind: str, seed: int, index: int) -> Case:
     rng = random.Random(f"{seed}:{kind}:{index}")
     case = GENERATORS[kind](rng)
@@ -226,7 +234,7 @@ INVALID_UTF8 = [b"\xff\xfe\xfd\xfc\xfb\xfa\xf9\xf8", b"ab\x80cdefg", b"\xc3(\xa0
 MODEL_PLACES = ("x", "z", "w", "b", "h", "r", "y", "gemm", "relu", "add", "x", "z", "y")
 TEXT_PLACES = ("graph", "graph_doc", "node_doc", "model_doc", "metadata_key", "metadata_value",
                "producer", "producer_version", "domain")
-CLI_PLACES = ("file", "name", "out", "prune_layers", "shape")
+CLI_PLACES = ("file", "name", "out", "prune_layers", "shape", "calib")
 #: pairs of value names that a naive sanitizer maps to one identifier
 COLLIDING = [("a-b", "a_b"), ("a.b", "a-b"), ("A", "a"), ("x y", "x_y"), ("1", "_1")]
 
@@ -262,6 +270,11 @@ def _file_safe(text: str) -> str:
     return text.encode("utf-8", "surrogateescape")[:200].decode("utf-8", "ignore") or "cut"
 
 
+def _text(text: str, raw: bytes | None) -> str:
+    """How a case description shows a hostile string (the raw bytes for a placeholder)."""
+    return f"{raw!r}" if raw is not None and text == PLACEHOLDER else f"{text!r:.40}"
+
+
 def names(rng: random.Random) -> Case:
     r = rng.random()
     raw = None
@@ -277,7 +290,7 @@ def names(rng: random.Random) -> Case:
             pair = rng.choice(COLLIDING)
             renames = {places[0]: pair[0], places[1]: pair[1]}
         model = models.wrap(models.mlp_graph(renames))
-        what = "names " + ", ".join(f"{p}={v!r:.40}" for p, v in renames.items())
+        what = "names " + ", ".join(f"{p}={_text(v, raw)}" for p, v in renames.items())
         return _case(what, serialize(model, raw))
     model = models.wrap(models.mlp_graph())
     if r < 0.7:  # free text carried into comments
@@ -286,7 +299,7 @@ def names(rng: random.Random) -> Case:
         if rng.random() < 0.15:
             text, raw = PLACEHOLDER, rng.choice(INVALID_UTF8)
         _with_text(model, place, text)
-        return _case(f"{place}={text!r:.50}", serialize(model, raw))
+        return _case(f"{place}={_text(text, raw)}", serialize(model, raw))
     place = rng.choice(CLI_PLACES)
     text = _hostile(rng)
     data = serialize(model)
@@ -302,6 +315,12 @@ def names(rng: random.Random) -> Case:
     if place == "prune_layers":
         return _case(f"--prune-layers {text!r:.50}", data, "--prune", "unstructured:0.5",
                      "--prune-layers", f"/*/{text}," + text)
+    if place == "calib":
+        calib = _file_safe(text) + ".npy"
+        digits = np.load(MODELS_DIR / "digits_train_x.npy")[:4].astype(np.float32)
+        files = {"model.onnx": (MODELS_DIR / "digits_cnn.onnx").read_bytes(), calib: _npy(digits)}
+        return Case("", "", f"--calib file {calib!r:.50}",
+                    ["model.onnx", "-o", "out", "--quantize", "int8", "--calib", calib], files)
     return _case(f"--shape {text!r:.50}", data, "--shape", f"{text}=1x4")
 
 

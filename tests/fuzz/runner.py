@@ -79,7 +79,9 @@ class Result:
         if self.run.code == 0:
             if any(v[0] in (STRICT_BUILD, SANITIZER, HEADER, SIZES) for v in self.violations):
                 return "exit 0, C fails checks"
-            return "exit 0, built and ran clean" if self.ran_c else "exit 0, built (not run)"
+            if self.ran_c:
+                return "exit 0, C built and ran clean"
+            return "exit 0, C built (too big to run)"
         return f"exit {self.run.code}"
 
     def report(self) -> str:
