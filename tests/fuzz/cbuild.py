@@ -95,6 +95,8 @@ def check_header(
     rest = _PROTOTYPE.sub(lambda m: "" if m.group(1) == cname else m.group(0), text).strip()
     if rest:
         problems.append(f"declares {rest[:160]!r}")
+    if len(problems) > 5:
+        problems = [*problems[:5], f"... and {len(problems) - 5} more lines"]
     sizes = []
     count = macros.get(f"{upper}_NUM_INPUTS")
     if expected_inputs is not None and count != str(len(expected_inputs)):

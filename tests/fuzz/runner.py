@@ -165,8 +165,8 @@ def _error_problems(stderr: bytes, code: int) -> list[tuple[str, str]]:
         stderr.decode("utf-8")
     except UnicodeDecodeError:
         problems.append((UNSAFE_TEXT, f"not UTF-8: {stderr[:200]!r}"))
-    raw = sorted({c for c in text.rstrip("\n")
-                  if unicodedata.category(c) in ("Cc", "Cf", "Co", "Cs", "Zl", "Zp")})
+    raw = sorted({c for c in text if c != "\n"  # a newline is a second line, counted above
+                  and unicodedata.category(c) in ("Cc", "Cf", "Co", "Cs", "Zl", "Zp")})
     if raw:
         problems.append((UNSAFE_TEXT, f"raw {''.join(raw)!r} in {text[:200]!r}"))
     return problems
