@@ -53,6 +53,8 @@ class Case:
     previous_argv: list[str] = field(default_factory=list)
     #: the model file, for the header's size check; "" when there is none
     model: str = "model.onnx"
+    #: why tinyc must refuse this case ("" when exit 0 is fine)
+    must_fail: str = ""
 
     def command(self) -> str:
         """The command line for bash, every unprintable character escaped."""
@@ -448,6 +450,16 @@ def _neg_dims_initializer() -> TensorProto:
     return t
 
 
+#: broken graphs that tinyc must refuse although it could guess a meaning (issue 12)
+MUST_FAIL = {
+    "duplicate initializers": "two initializers with one name: which value?",
+    "initializer shadows input": "an initializer that shadows an input drops it silently",
+    "initializer shadows the only input": "an initializer that shadows an input drops it "
+                                          "silently",
+    "initializer dims [-1,4]": "a negative initializer dim",
+}
+
+
 def structure(rng: random.Random) -> Case:
     r = rng.random()
     opset = models.OPSET
@@ -464,7 +476,9 @@ def structure(rng: random.Random) -> Case:
     if r >= 0.45 and rng.random() < 0.1:
         model.ir_version = rng.choice([0, 1, 99, -1])
         what += f", ir_version {model.ir_version}"
-    return _case(what, serialize(model))
+    case = _case(what, serialize(model))
+    case.must_fail = MUST_FAIL.get(what.split(",")[0], "")
+    return case
 
 
 # --- kind 5: hostile OUT and calibration data ----------------------------------------------
@@ -506,7 +520,8 @@ def _calibration(rng: random.Random) -> Case:
     argv = ["model.onnx", "-o", "out", "--quantize", "int8", "--calib", calib]
     if rng.random() < 0.3:
         argv += ["--io", "int8"]
-    return Case("", "", f"calibration {how}", argv, files)
+    refuse = "calibration data with NaN or inf" if how in ("nan", "inf") else ""
+    return Case("", "", f"calibration {how}", argv, files, must_fail=refuse)
 
 
 def outdir(rng: random.Random) -> Case:
@@ -520,9 +535,9 @@ def outdir(rng: random.Random) -> Case:
     state = "valid" if model is good else "broken"
     if prepare == "root":
         return _case(f"-o / ({state} model)", model, "--name", ROOT_PROBE_NAME, out="/",
-                     prepare="root")
+                     prepare="root", must_fail="-o names a filesystem root")
     if prepare == "empty string":
-        return _case(f"-o '' ({state} model)", model, out="")
+        return _case(f"-o '' ({state} model)", model, out="", must_fail="-o ''")
     if prepare == "dot":
         return _case("-o . (valid model)", model, out=".")
     flags: list[str] = []
@@ -535,8 +550,9 @@ def outdir(rng: random.Random) -> Case:
     if prepare == "previous":
         previous = ["previous.onnx", "-o", "out", "--name", rng.choice(["model", "old"]),
                     *rng.choice([["--quantize", "dynamic"], ["--report"], ["-O0"], []])]
+    refuse = {"file": "OUT is a file", "dangling": "OUT is a dangling symlink"}
     case = _case(f"OUT {prepare}, {state} model {' '.join(flags)}".strip(), model, *flags,
-                 prepare=prepare, previous_argv=previous)
+                 prepare=prepare, previous_argv=previous, must_fail=refuse.get(prepare, ""))
     if previous:
         case.files["previous.onnx"] = (MODELS_DIR / "digits_cnn.onnx").read_bytes()
     return case

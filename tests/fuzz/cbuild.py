@@ -22,6 +22,8 @@ SAN_ENV = {**os.environ, "ASAN_OPTIONS": "detect_leaks=0:exitcode=86",
            "UBSAN_OPTIONS": "halt_on_error=1:exitcode=86:print_stacktrace=0"}
 #: static buffers (arena and I/O) above this are compiled, not linked and run
 RUN_LIMIT = 256 * 2**20
+#: element and byte counts must fit the `int` of a 32-bit MCU (issue 12)
+INT32_MAX = 2**31 - 1
 BUILD_TIMEOUT = 300
 RUN_TIMEOUT = 60
 _ALLOWED_MACRO = re.compile(
@@ -35,6 +37,7 @@ _PARAM = re.compile(r"(?:const )?(\w[\w ]*?) ?\*(\w+)$")
 class CheckResult:
     header: list[str] = field(default_factory=list)  # injections: one reason each
     sizes: list[str] = field(default_factory=list)  # interface sizes != the model's
+    too_big: list[str] = field(default_factory=list)  # sizes a 32-bit `int` cannot hold
     build: str = ""  # strict build failure
     sanitizer: str = ""  # run failure
     ran: bool = False
@@ -160,6 +163,9 @@ def build_and_run(out: Path, cname: str, expected_inputs: list[int | None] | Non
         result.build = f"no {cname}.h in OUT"
         return result
     result.header, result.sizes, macros = check_header(header, cname, expected_inputs)
+    result.too_big = [f"{name} is {value}" for name, value in sorted(macros.items())
+                      if re.fullmatch(r"\w+_(ARENA_SIZE|(IN|OUT)PUT\d+_SIZE)", name)
+                      and value.isdigit() and int(value) > INT32_MAX]
     sources = sorted(p.name for p in build.glob("*.c"))
     compile_cmd = [CC, *STRICT, *SANITIZE, "-c", *sources]
     proc = subprocess.run(compile_cmd, cwd=build, capture_output=True, text=True,

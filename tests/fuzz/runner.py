@@ -47,9 +47,11 @@ STRICT_BUILD = "strict-build failure"
 SANITIZER = "sanitizer failure"
 HEADER = "header injection"
 SIZES = "header sizes != model"
+TOO_BIG = "size beyond a 32-bit target"
+ACCEPTED = "accepted what it must refuse"
 VIOLATIONS = (EXIT70, BAD_EXIT, SIGNAL, HANG, MULTILINE, BAD_FORMAT, UNSAFE_TEXT, LEFT_BEHIND,
-              OUT_CHANGED, OUT_WRONG, OUT_MODE, STDERR_ON_SUCCESS, STRICT_BUILD, SANITIZER,
-              HEADER, SIZES)
+              OUT_CHANGED, OUT_WRONG, OUT_MODE, STDERR_ON_SUCCESS, ACCEPTED, STRICT_BUILD,
+              SANITIZER, HEADER, SIZES, TOO_BIG)
 #: files a user keeps in OUT; a compile must leave them as they are
 FOREIGN = {"README.txt": b"my notes\n", "fuzz_user.c": b"int fuzz_user(void) { return 7; }\n",
            "keep/data.bin": b"\x00\x01\x02"}
@@ -77,7 +79,8 @@ class Result:
         if self.run.status == "signal":
             return f"signal {self.run.code}"
         if self.run.code == 0:
-            if any(v[0] in (STRICT_BUILD, SANITIZER, HEADER, SIZES) for v in self.violations):
+            if any(v[0] in (STRICT_BUILD, SANITIZER, HEADER, SIZES, TOO_BIG)
+                   for v in self.violations):
                 return "exit 0, C fails checks"
             if self.ran_c:
                 return "exit 0, C built and ran clean"
@@ -283,6 +286,8 @@ def _judge_success(case: Case, work: Path, out: Path, before: dict, after: dict,
                    out_existed: bool, foreign: list[str], launcher: Launcher, root: Path,
                    result: Result) -> None:
     v = result.violations
+    if case.must_fail:
+        v.append((ACCEPTED, f"exit 0, but must refuse: {case.must_fail}"))
     if case.prepare == "root":
         return
     out_rel = os.path.relpath(out, work)
@@ -305,6 +310,7 @@ def _judge_success(case: Case, work: Path, out: Path, before: dict, after: dict,
                                   root / "scratch")
     v.extend((HEADER, p) for p in checks.header)
     v.extend((SIZES, p) for p in checks.sizes)
+    v.extend((TOO_BIG, p) for p in checks.too_big)
     if checks.build:
         v.append((STRICT_BUILD, checks.build))
     if checks.sanitizer:

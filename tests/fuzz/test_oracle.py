@@ -108,3 +108,11 @@ def test_cases_are_deterministic(kind: str) -> None:
     again = [cases.make_case(kind, 3, i) for i in range(6)]
     assert first == again
     assert len({(tuple(c.argv), tuple(sorted(c.files.items()))) for c in first}) > 1
+
+
+def test_a_size_beyond_a_32_bit_int_is_caught(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "m.h").write_text(CLEAN_HEADER.replace("M_ARENA_SIZE 64", "M_ARENA_SIZE 4294967296"))
+    checks = cbuild.build_and_run(out, "m", [4], tmp_path / "scratch")
+    assert checks.too_big == ["M_ARENA_SIZE is 4294967296"]
