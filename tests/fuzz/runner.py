@@ -70,6 +70,7 @@ class Result:
     run: Run
     stderr: bytes
     violations: list[tuple[str, str]] = field(default_factory=list)
+    checked_c: bool = False  # exit 0 and OUT a directory: its C was judged
     ran_c: bool = False
 
     @property
@@ -82,6 +83,8 @@ class Result:
             if any(v[0] in (STRICT_BUILD, SANITIZER, HEADER, SIZES, TOO_BIG)
                    for v in self.violations):
                 return "exit 0, C fails checks"
+            if not self.checked_c:
+                return "exit 0, C not checked (OUT not a directory, or /)"
             if self.ran_c:
                 return "exit 0, C built and ran clean"
             return "exit 0, C built (too big to run)"
@@ -308,6 +311,7 @@ def _judge_success(case: Case, work: Path, out: Path, before: dict, after: dict,
         return
     checks = cbuild.build_and_run(out, cname, expected_inputs(work / case.model),
                                   root / "scratch")
+    result.checked_c = True
     v.extend((HEADER, p) for p in checks.header)
     v.extend((SIZES, p) for p in checks.sizes)
     v.extend((TOO_BIG, p) for p in checks.too_big)
