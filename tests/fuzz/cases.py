@@ -473,12 +473,11 @@ def structure(rng: random.Random) -> Case:
     else:
         what, graph = _broken_graph(rng)
     model = models.wrap(graph, opset)
+    refuse = MUST_FAIL.get(what, "")
     if r >= 0.45 and rng.random() < 0.1:
         model.ir_version = rng.choice([0, 1, 99, -1])
         what += f", ir_version {model.ir_version}"
-    case = _case(what, serialize(model))
-    case.must_fail = MUST_FAIL.get(what.split(",")[0], "")
-    return case
+    return _case(what, serialize(model), must_fail=refuse)
 
 
 # --- kind 5: hostile OUT and calibration data ----------------------------------------------
