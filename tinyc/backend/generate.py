@@ -13,6 +13,7 @@ With `arena="external"` the static union disappears: the header declares its typ
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -231,7 +232,10 @@ def _source(
     w.lines(_provenance(graph, command))
     w.line(f'#include "{cname}.h"')
     w.line("")
-    if ctx.uses_math:
+    # INFINITY and NAN come from <math.h>: in weight tables (uses_math) or as kernel
+    # arguments and parameters (an attribute such as Elu's alpha=inf)
+    literals = ctx.tables.text() + ctx.body.text()
+    if ctx.uses_math or re.search(r"\b(INFINITY|NAN)\b", literals):
         w.line("#include <math.h>")
     w.line("#include <string.h>")
     w.line("")
