@@ -28,6 +28,7 @@ from typing import NoReturn
 import numpy as np
 
 from tinyc import __version__
+from tinyc.display import shown
 from tinyc.errors import TinycError, UnsupportedError, UsageError, VerifyError
 from tinyc.mcu.targets import TARGETS
 from tinyc.prune.cli import COMMANDS as PRUNE_COMMANDS
@@ -129,15 +130,6 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         _print_error(f"{message} (see tinyc --help)")
         raise SystemExit(2)
-
-
-def shown(text: str) -> str:
-    """`text` on one line and inert in a terminal: line breaks, control characters, ANSI
-    escapes, bidi and other invisible characters become Python escapes (\\n, \\x1b, \\u202e)."""
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
-                   for c in text)
 
 
 def _print_error(message: str) -> None:

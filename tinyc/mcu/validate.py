@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from tinyc.compiler import Compiled, Options, compile_graph
+from tinyc.display import shown
 from tinyc.errors import UsageError, VerifyError
 from tinyc.frontend.consts import model_feeds
 from tinyc.harness import build_host, run_host
@@ -189,14 +190,14 @@ def validate(
                                   profile=profile)
     assert host is not None
     ref_name, expected = reference_outputs(model, graph, inputs, options)
-    print(f"tinyc: {name} on {target.name} (QEMU {target.machine})")
+    print(f"tinyc: {shown(name)} on {target.name} (QEMU {target.machine})")
     ok = True
     for value, got, e, h in zip(graph.outputs, result.run.outputs, expected, host, strict=True):
         good_ref, err_ref = compare(got, e, rtol, atol)
         good_host, err_host = compare(got, h, rtol, atol)
         ok &= good_ref and good_host
         print(
-            f"{value.name}: max abs err {err_ref:.3g} vs {ref_name}: "
+            f"{shown(value.name)}: max abs err {err_ref:.3g} vs {ref_name}: "
             f"{'ok' if good_ref else 'MISMATCH'}; {err_host:.3g} vs the host build: "
             f"{'ok' if good_host else 'MISMATCH'}"
         )

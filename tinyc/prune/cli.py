@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from tinyc.display import shown
 from tinyc.errors import UsageError
 from tinyc.ir import Graph
 from tinyc.prune.sparse import POLICIES
@@ -124,7 +125,7 @@ def _report(args: argparse.Namespace, graph: Graph) -> int:
     result = sensitivity(
         graph, x, y, kind=args.kind, sparsities=sparsities,
         layers=args.prune_layers or None, limit=args.limit,
-        progress=lambda name: print(f"tinyc: evaluating {name}", file=sys.stderr),
+        progress=_progress_line,
     )
     sys.stdout.write(sensitivity_table(result))
     plot = Path(args.plot) if args.plot else Path(f"{Path(args.model).stem}_sensitivity.svg")
@@ -147,3 +148,9 @@ def compile_report(graph: Graph, options: Options) -> tuple[str, str] | None:
     if not options.prune and all(c.choice == "dense" for c in costs):
         return None
     return sparse_table(costs), sparse_json_text(costs)
+
+
+def _progress_line(layer: str) -> None:
+    """Progress for a person at a terminal; off one, stderr holds only a failure's error."""
+    if sys.stderr.isatty():
+        print(f"tinyc: evaluating {shown(layer)}", file=sys.stderr)
