@@ -28,7 +28,10 @@ Every error is an `IRError` (a `TextIRError`) whose one-line message starts with
 from __future__ import annotations
 
 import functools
+import io
+import os
 import re
+import tempfile
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -691,21 +694,48 @@ def _located(source: str, text: str, line: int, column: int, message: str) -> Te
 
 def save_text_ir(graph: Graph, path: str | Path, *, inline_limit: int = INLINE_LIMIT) -> list[Path]:
     """Write `path` (the text) and, when some constants are out of line, the `.npz` beside it.
-    The archive is byte-reproducible (fixed entry order and timestamps). Returns the paths."""
+    The archive is byte-reproducible (fixed entry order and timestamps). Returns the paths.
+
+    Both are built in memory first and each replaces its file in one rename, the archive
+    before the text: a failed or killed run leaves no half-written file."""
     path = Path(path)
-    path.write_text(print_graph(graph, inline_limit=inline_limit), encoding="utf-8")
+    if not path.parent.is_dir():
+        raise UsageError(f"{path}: directory {path.parent} does not exist")
+    text = print_graph(graph, inline_limit=inline_limit).encode("utf-8")
     written = [path]
     data = external_constants(graph, inline_limit=inline_limit)
     if data:
-        npz = path.with_suffix(".npz")
-        with zipfile.ZipFile(npz, "w") as archive:
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as archive:
             for name, array in data.items():
                 info = zipfile.ZipInfo(name + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
                 with archive.open(info, "w") as stream:
                     stored = to_storage(array, DType.from_numpy(array.dtype))  # ml_dtypes
                     np.lib.format.write_array(stream, stored, allow_pickle=False)
+        npz = path.with_suffix(".npz")
+        _replace_file(npz, buffer.getvalue())
         written.append(npz)
+    _replace_file(path, text)
     return written
+
+
+def _replace_file(path: Path, data: bytes) -> None:
+    """Write `data` to a temporary sibling, then rename it over `path`."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as stream:
+            stream.write(data)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def load_text_ir(path: str | Path) -> Graph:
