@@ -5,29 +5,16 @@ reaches stderr."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 from onnx import TensorProto, helper
 
+from tests.clirun import assert_one_line, cli
 from tinyc.cli import shown
 
 MODELS = Path(__file__).resolve().parents[2] / "examples" / "models"
 DIGITS = str(MODELS / "digits_cnn.onnx")
-
-
-def cli(*args: str, **kwargs) -> subprocess.CompletedProcess[str]:  # noqa: ANN003
-    return subprocess.run([sys.executable, "-m", "tinyc.cli", *args], capture_output=True,
-                          text=True, **kwargs)
-
-
-def assert_one_line(proc: subprocess.CompletedProcess[str], code: int) -> str:
-    assert proc.returncode == code, proc.stderr
-    lines = proc.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("tinyc: error: "), proc.stderr
-    return lines[0]
 
 
 def test_shown_escapes_everything_a_terminal_would_interpret() -> None:

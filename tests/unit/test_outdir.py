@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from onnx import TensorProto, helper
 
+from tests.clirun import assert_one_line, cli
 from tinyc import outdir
 from tinyc.errors import TinycError, UsageError
 
@@ -56,18 +57,6 @@ def add_foreign(out: Path, subdir: bool) -> None:
     if subdir:
         (out / "sub").mkdir()
         (out / "sub" / "keep.c").write_text("int keep;\n")
-
-
-def cli(*args: str, **kwargs) -> subprocess.CompletedProcess[str]:  # noqa: ANN003
-    return subprocess.run([sys.executable, "-m", "tinyc.cli", *args], capture_output=True,
-                          text=True, **kwargs)
-
-
-def assert_one_line(proc: subprocess.CompletedProcess[str], code: int) -> str:
-    assert proc.returncode == code, proc.stderr
-    lines = proc.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("tinyc: error: "), proc.stderr
-    return lines[0]
 
 
 def test_manifest_lists_every_generated_file_with_its_sha256(tmp_path: Path) -> None:
