@@ -453,9 +453,6 @@ def _neg_dims_initializer() -> TensorProto:
 #: broken graphs that tinyc must refuse although it could guess a meaning (issue 12)
 MUST_FAIL = {
     "duplicate initializers": "two initializers with one name: which value?",
-    "initializer shadows input": "an initializer that shadows an input drops it silently",
-    "initializer shadows the only input": "an initializer that shadows an input drops it "
-                                          "silently",
     "initializer dims [-1,4]": "a negative initializer dim",
 }
 
