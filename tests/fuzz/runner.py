@@ -125,19 +125,16 @@ def _diff(before: dict, after: dict) -> list[str]:
 
 
 def expected_inputs(model: Path) -> list[int | None] | None:
-    """Element counts of the model's graph inputs (None for a symbolic one), or None when
-    onnx cannot read the file. An input with an initializer of its name is compiled as that
-    constant (README: "A graph input that also has an initializer"), outside the C
-    interface."""
+    """Element counts of the model's run-time inputs (None for a symbolic one), or None when
+    onnx cannot read the file. An input with an initializer of its name is a constant (tinyc
+    compiles it so, and says so), not a run-time input."""
     try:
         graph = onnx.load(str(model), load_external_data=False).graph
     except Exception:  # noqa: BLE001 - a mutant onnx cannot read: nothing to compare with
         return None
     constants = {t.name for t in graph.initializer}
     counts: list[int | None] = []
-    for value in graph.input:
-        if value.name in constants:
-            continue
+    for value in (v for v in graph.input if v.name not in constants):
         dims = value.type.tensor_type.shape.dim
         if all(d.HasField("dim_value") for d in dims) and value.type.tensor_type.HasField("shape"):
             n = 1
