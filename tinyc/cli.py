@@ -124,6 +124,15 @@ def _add_arena_arg(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_tolerance_args(p: argparse.ArgumentParser) -> None:
+    """`--rtol`/`--atol`, shared by verify and validate (integer outputs compare exactly)."""
+    p.add_argument("--rtol", type=float, default=1e-4,
+                   help="relative tolerance for float outputs (default 1e-4): an output "
+                   "passes when |got - want| <= atol + rtol * |want|")
+    p.add_argument("--atol", type=float, default=1e-5,
+                   help="absolute tolerance for float outputs (default 1e-5)")
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, but a command-line error is one line like every other error (exit 2)."""
 
@@ -183,8 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_model_args(p)
     p.add_argument("--input", metavar="X.npy", help="input data (.npy, or .npz keyed by name)")
-    p.add_argument("--rtol", type=float, default=1e-4)
-    p.add_argument("--atol", type=float, default=1e-5)
+    _add_tolerance_args(p)
     p.add_argument("--sanitize", action="store_true", help="build with ASan/UBSan")
     _add_arena_arg(p)
 
@@ -195,8 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_model_args(p)
     p.add_argument("--input", metavar="X.npy", help="input data (.npy, or .npz keyed by name)")
-    p.add_argument("--rtol", type=float, default=1e-4)
-    p.add_argument("--atol", type=float, default=1e-5)
+    _add_tolerance_args(p)
     p.add_argument("--profile", action="store_true",
                    help="also count the instructions of each node")
     p.set_defaults(default_target="cortex-m4")
@@ -436,32 +443,6 @@ def _read_arrays(p: Path, graph) -> list[np.ndarray]:  # noqa: ANN001
     return [data[v.name] for v in graph.inputs]
 
 
-def _reference_outputs(model: str, graph, inputs: list[np.ndarray],  # noqa: ANN001
-                       options) -> tuple[str, list]:  # noqa: ANN001
-    if model.endswith(".onnx"):
-        from tinyc.frontend.consts import model_feeds
-
-        try:
-            import onnxruntime as ort
-        except ImportError:
-            pass
-        else:
-            opts = ort.SessionOptions()
-            opts.log_severity_level = 3
-            feeds = model_feeds(model, [v.name for v in graph.inputs], inputs, options.consts,
-                                options.shapes)
-            try:
-                sess = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
-                return "onnxruntime", sess.run(None, feeds)
-            except Exception as exc:  # onnxruntime refuses some models tinyc compiles
-                why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                print(f"tinyc: onnxruntime cannot run the model ({shown(why[:160])}); "
-                      "comparing with tinyc's interpreter")
-    from tinyc.interp import run_graph
-
-    return "interpreter", run_graph(graph, {v.name: x for v, x in zip(graph.inputs, inputs)})
-
-
 def _verify(args: argparse.Namespace, graph, options, name: str) -> int:  # noqa: ANN001
     from tinyc.compiler import compile_graph
     from tinyc.harness import SANITIZE_FLAGS, build_host, run_host
@@ -481,7 +462,10 @@ def _verify(args: argparse.Namespace, graph, options, name: str) -> int:  # noqa
 
     quantized = options.quantize or QUANTIZED_KEY in graph.metadata
     model = "" if quantized or options.prune else args.model
-    ref_name, expected = _reference_outputs(model, graph, inputs, options)
+    from tinyc.reference import reference_outputs
+
+    ref_name, expected = reference_outputs(model, graph, inputs, options)
+    tolerances = f"rtol {args.rtol:g}, atol {args.atol:g}"
     ok = True
     for value, g, e in zip(graph.outputs, got, expected):
         e = np.asarray(e)
@@ -491,18 +475,20 @@ def _verify(args: argparse.Namespace, graph, options, name: str) -> int:  # noqa
             rel = diff / np.maximum(np.abs(e.astype(np.float64)), 1e-30)
             max_rel = float(rel.max()) if rel.size else 0.0
             good = np.allclose(g, e, rtol=args.rtol, atol=args.atol, equal_nan=True)
+            used = tolerances
         else:
             max_abs = float(np.abs(g.astype(np.int64) - e.astype(np.int64)).max()) if g.size else 0
             max_rel = 0.0
             good = np.array_equal(g, e)
+            used = "exact"
         ok &= bool(good)
         print(
             f"{shown(value.name)}: max abs err {max_abs:.3g}, max rel err {max_rel:.3g} "
-            f"vs {ref_name}: {'ok' if good else 'MISMATCH'}"
+            f"vs {ref_name} ({used}): {'ok' if good else 'MISMATCH'}"
         )
     if not ok:
-        raise VerifyError(f"outputs differ from {ref_name} (rtol {args.rtol}, atol {args.atol})")
-    print(f"tinyc: verify ok (arena {compiled.plan.size} B)")
+        raise VerifyError(f"outputs differ from {ref_name} ({tolerances})")
+    print(f"tinyc: verify ok against {ref_name} (arena {compiled.plan.size} B)")
     return 0
 
 

@@ -128,7 +128,8 @@ def test_verify_reports_errors_and_passes(tmp_path: Path) -> None:
     np.save(tmp_path / "x.npy", x)
     proc = run_cli("verify", str(MODELS / "digits_cnn.onnx"), "--input", str(tmp_path / "x.npy"))
     assert proc.returncode == 0, proc.stderr
-    assert "max abs err" in proc.stdout and "vs onnxruntime: ok" in proc.stdout
+    assert "max abs err" in proc.stdout
+    assert "vs onnxruntime (rtol 0.0001, atol 1e-05): ok" in proc.stdout
 
 
 def test_verify_drives_an_external_arena(tmp_path: Path) -> None:
@@ -139,7 +140,8 @@ def test_verify_drives_an_external_arena(tmp_path: Path) -> None:
     proc = run_cli("verify", str(MODELS / "digits_cnn.onnx"), "--input", str(tmp_path / "x.npy"),
                    "--arena", "external", "--sanitize")
     assert proc.returncode == 0, proc.stderr
-    assert "vs onnxruntime: ok" in proc.stdout and "verify ok" in proc.stdout
+    assert "vs onnxruntime (rtol 0.0001, atol 1e-05): ok" in proc.stdout
+    assert "verify ok against onnxruntime" in proc.stdout
 
 
 def test_help_lists_exit_codes() -> None:

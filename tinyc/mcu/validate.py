@@ -19,9 +19,7 @@ import numpy as np
 from tinyc.compiler import Compiled, Options, compile_graph
 from tinyc.display import shown
 from tinyc.errors import UsageError, VerifyError
-from tinyc.frontend.consts import model_feeds
 from tinyc.harness import build_host, run_host
-from tinyc.interp import run_graph
 from tinyc.ir import Graph
 from tinyc.mcu.harness import McuBuild, McuRun, Sections, build_mcu, run_qemu
 from tinyc.mcu.targets import Target, get_target
@@ -117,23 +115,11 @@ def reference_outputs(
     model: str, graph: Graph, inputs: Sequence[np.ndarray], options: Options | None = None
 ) -> tuple[str, list[np.ndarray]]:
     """onnxruntime on the model file for a float model; the interpreter on the compiled
-    graph for a quantized one (or when onnxruntime is missing or the model is text IR).
-    onnxruntime also gets the `--const` values of `options`."""
-    if model.endswith(".onnx") and not is_quantized(graph):
-        try:
-            import onnxruntime as ort
-        except ImportError:
-            pass
-        else:
-            opts = ort.SessionOptions()
-            opts.log_severity_level = 3
-            sess = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
-            options = options or Options()
-            feeds = model_feeds(model, [v.name for v in graph.inputs], inputs, options.consts,
-                                options.shapes)
-            return "onnxruntime", [np.asarray(o) for o in sess.run(None, feeds)]
-    feeds = {v.name: x for v, x in zip(graph.inputs, inputs, strict=True)}
-    return "interpreter", [np.asarray(o) for o in run_graph(graph, feeds)]
+    graph for a quantized one, whose integer semantics the C matches bit for bit
+    (tinyc.reference chooses, and says so when onnxruntime cannot be used)."""
+    from tinyc.reference import reference_outputs as outputs_of_reference
+
+    return outputs_of_reference("" if is_quantized(graph) else model, graph, inputs, options)
 
 
 def compare(got: np.ndarray, expected: np.ndarray, rtol: float, atol: float) -> tuple[bool, float]:

@@ -1,0 +1,64 @@
+"""The outputs `verify` and `validate` compare the generated C with, and which reference
+gave them. One place, so both commands choose the same reference and say the same thing
+when they cannot use onnxruntime (never a silent switch to tinyc's own interpreter)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from tinyc.display import shown
+
+if TYPE_CHECKING:
+    from tinyc.compiler import Options
+    from tinyc.ir import Graph
+
+ONNXRUNTIME = "onnxruntime"
+INTERPRETER = "tinyc's interpreter"
+MISSING_ONNXRUNTIME = f"tinyc: onnxruntime is not installed: comparing with {INTERPRETER}"
+
+
+def reference_outputs(
+    model: str, graph: Graph, inputs: Sequence[np.ndarray], options: Options | None = None,
+    *, say: Callable[[str], None] = print,
+) -> tuple[str, list[np.ndarray]]:
+    """(reference name, outputs): onnxruntime on `model` when it is an .onnx file, else the
+    interpreter on the compiled graph (the caller passes "" for a quantized or pruned model,
+    whose semantics only the compiled graph holds). `say` gets one line whenever onnxruntime
+    was wanted but could not be used. onnxruntime also gets the `--const` values."""
+    if model.endswith(".onnx"):
+        outputs = _onnxruntime_outputs(model, graph, inputs, options, say)
+        if outputs is not None:
+            return ONNXRUNTIME, outputs
+    from tinyc.interp import run_graph
+
+    feeds = {v.name: x for v, x in zip(graph.inputs, inputs, strict=True)}
+    return INTERPRETER, [np.asarray(o) for o in run_graph(graph, feeds)]
+
+
+def _onnxruntime_outputs(model: str, graph: Graph, inputs: Sequence[np.ndarray],
+                         options: Options | None,
+                         say: Callable[[str], None]) -> list[np.ndarray] | None:
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        say(MISSING_ONNXRUNTIME)
+        return None
+    from tinyc.compiler import Options
+    from tinyc.frontend.consts import model_feeds
+
+    options = options or Options()
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    feeds = model_feeds(model, [v.name for v in graph.inputs], list(inputs), options.consts,
+                        options.shapes)
+    try:
+        sess = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
+        return [np.asarray(o) for o in sess.run(None, feeds)]
+    except Exception as exc:  # onnxruntime refuses some models tinyc compiles
+        why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        say(f"tinyc: onnxruntime cannot run the model ({shown(why[:160])}); "
+            f"comparing with {INTERPRETER}")
+        return None
