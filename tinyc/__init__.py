@@ -1,3 +1,34 @@
-"""tinyc: compile ONNX models to standalone C99 for microcontrollers."""
+"""tinyc: compile ONNX models to standalone C99 for microcontrollers.
+
+The Python API (tinyc.api; README "Python API"):
+
+    result = tinyc.compile("model.onnx", "out", name="kws", target="cortex-m4")
+    result.arena_bytes, result.weight_bytes, result.files
+
+Errors raise TinycError subclasses, each with the CLI's `exit_code`.
+"""
+
+from tinyc.api import CompileResult, compile, load
+from tinyc.errors import (
+    IRError,
+    ModelError,
+    TinycError,
+    UnsupportedError,
+    UsageError,
+    VerifyError,
+)
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "CompileResult",
+    "IRError",
+    "ModelError",
+    "TinycError",
+    "UnsupportedError",
+    "UsageError",
+    "VerifyError",
+    "__version__",
+    "compile",
+    "load",
+]

@@ -32,7 +32,7 @@ from tinyc.display import shown
 from tinyc.errors import TinycError, UnsupportedError, UsageError, VerifyError
 from tinyc.mcu.targets import TARGETS
 from tinyc.prune.cli import COMMANDS as PRUNE_COMMANDS
-from tinyc.prune.cli import add_prune_args, compile_report
+from tinyc.prune.cli import add_prune_args
 from tinyc.prune.cli import add_subcommands as add_prune_subcommands
 from tinyc.prune.cli import command_options as prune_command_options
 from tinyc.prune.cli import run as run_prune_command
@@ -308,7 +308,7 @@ def _list_passes() -> int:
 
 
 def _dispatch(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    from tinyc.compiler import compile_graph, load_model, model_name, optimize, write_output_dir
+    from tinyc.compiler import compile_into, load_model, model_name, optimize
 
     if args.command == "passes":
         return _list_passes()
@@ -341,11 +341,8 @@ def _dispatch(args: argparse.Namespace, argv: Sequence[str]) -> int:
     if args.command in PRUNE_COMMANDS:
         return run_prune_command(args, graph, options)
     if args.command == "compile":
-        compiled = compile_graph(graph, options, name)
-        pruning = compile_report(graph, options)
-        if pruning is not None:
-            compiled.code.files["sparsity.json"] = pruning[1]
-        write_output_dir(compiled.code, args.output)
+        compiled = compile_into(graph, options, name, args.output)
+        pruning = compiled.sparsity
         source = Path(args.output) / f"{compiled.code.name}.c"
         print(
             f"tinyc: wrote {shown(str(source))}: arena {compiled.plan.size} B, "

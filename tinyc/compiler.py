@@ -113,6 +113,8 @@ class Compiled:
     graph: Graph
     plan: ArenaPlan
     code: GeneratedC
+    #: (the per-layer dense/sparse table, its JSON) when written (compile_into), else None
+    sparsity: tuple[str, str] | None = None
 
 
 def compile_graph(graph: Graph, options: Options, name: str) -> Compiled:
@@ -129,3 +131,16 @@ def compile_graph(graph: Graph, options: Options, name: str) -> Compiled:
 def write_output_dir(code: GeneratedC, out_dir: str | Path) -> Path:
     """Write OUT as one transaction (tinyc.outdir: manifest, foreign files kept, kill-safe)."""
     return outdir.write_output_dir(code.files, out_dir)
+
+
+def compile_into(graph: Graph, options: Options, name: str, out_dir: str | Path) -> Compiled:
+    """What `tinyc MODEL -o OUT` does after optimizing: generate the C, add sparsity.json
+    when layers are pruned or stored sparse, and write OUT (the CLI and `tinyc.compile`)."""
+    from tinyc.prune.cli import compile_report
+
+    compiled = compile_graph(graph, options, name)
+    compiled.sparsity = compile_report(graph, options)
+    if compiled.sparsity is not None:
+        compiled.code.files["sparsity.json"] = compiled.sparsity[1]
+    write_output_dir(compiled.code, out_dir)
+    return compiled

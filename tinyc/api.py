@@ -1,0 +1,134 @@
+"""The Python API: what `tinyc MODEL -o OUT` does, callable from a script.
+
+A thin layer over tinyc.compiler (the one pipeline the CLI also runs) that takes Python
+values instead of command-line strings. Errors raise the tinyc.errors classes, whose
+`exit_code` is the CLI's. Heavy modules load on the first call, so `import tinyc` stays cheap.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tinyc.errors import UsageError
+
+if TYPE_CHECKING:
+    from tinyc.ir import Graph
+    from tinyc.memory import ArenaPlan
+
+PathLike = str | os.PathLike[str]
+_ARENA_MODES = ("static", "external")
+
+
+@dataclass(frozen=True)
+class CompileResult:
+    """What one compile wrote, and the numbers `tinyc MODEL -o OUT` prints."""
+
+    #: the C name prefix: OUT/NAME.c, OUT/NAME.h, NAME_run
+    name: str
+    #: the output directory (absolute, symlinks resolved)
+    out_dir: Path
+    #: every generated file in OUT, sorted (the manifest lists them)
+    files: tuple[Path, ...]
+    #: bytes of the one static arena (activations and scratch)
+    arena_bytes: int
+    #: bytes of the constant weights (flash)
+    weight_bytes: int
+    #: the memory plan: where each tensor lives in the arena
+    plan: ArenaPlan
+    #: the optimized graph the C was generated from
+    graph: Graph
+
+    @property
+    def source(self) -> Path:
+        return self.out_dir / f"{self.name}.c"
+
+    @property
+    def header(self) -> Path:
+        return self.out_dir / f"{self.name}.h"
+
+
+def load(model: PathLike, shapes: Mapping[str, Sequence[int]] | None = None) -> Graph:
+    """An .onnx or .tir file as a verified IR graph, symbolic dimensions bound by `shapes`
+    (input name -> dims), as `tinyc ir MODEL --shape ...` reads it (before optimization)."""
+    from tinyc.compiler import Options, load_model
+
+    return load_model(_model_path(model), Options(shapes=_shapes(shapes)))
+
+
+def compile(  # noqa: A001 (the API's name for the one thing tinyc does)
+    model: PathLike,
+    out_dir: PathLike,
+    *,
+    name: str | None = None,
+    target: str = "generic",
+    shapes: Mapping[str, Sequence[int]] | None = None,
+    quantize: str | None = None,
+    calib: PathLike | None = None,
+    calib_method: str = "minmax",
+    io: str = "float",
+    prune: str | None = None,
+    opt_level: int = 1,
+    arena: str = "static",
+    report: bool = False,
+) -> CompileResult:
+    """Compile `model` into `out_dir`, as `tinyc MODEL -o OUT` with the same-named flags.
+
+    OUT is written as one transaction (tinyc.outdir): on any error it is left as it was.
+    Raises UsageError (bad argument), ModelError, UnsupportedError or another TinycError."""
+    from tinyc.compiler import Options, compile_into, load_model, model_name, optimize
+
+    if arena not in _ARENA_MODES:
+        raise UsageError(f"arena={arena!r}: use one of {', '.join(_ARENA_MODES)}")
+    if opt_level not in (0, 1, 2):
+        raise UsageError(f"opt_level={opt_level!r}: use 0, 1 or 2")
+    path = _model_path(model)
+    options = Options(
+        name=name, shapes=_shapes(shapes), target=target, opt_level=opt_level, arena=arena,
+        report=report, quantize=quantize, calib=None if calib is None else os.fspath(calib),
+        calib_method=calib_method, io=io, prune=prune,
+        command=_call_text(path, name=name, target=target, quantize=quantize, prune=prune),
+    )
+    cname = model_name(options, path)
+    graph, _ = optimize(load_model(path, options), options)
+    compiled = compile_into(graph, options, cname, out_dir)
+    out = Path(os.path.realpath(out_dir))
+    return CompileResult(
+        name=compiled.code.name,
+        out_dir=out,
+        files=tuple(out / f for f in sorted(compiled.code.files)),
+        arena_bytes=compiled.plan.size,
+        weight_bytes=compiled.code.weight_bytes,
+        plan=compiled.plan,
+        graph=compiled.graph,
+    )
+
+
+def _model_path(model: PathLike) -> Path:
+    path = Path(model)
+    if not path.is_file():
+        raise UsageError(f"no such model file: {path}")
+    return path
+
+
+def _shapes(shapes: Mapping[str, Sequence[int]] | None) -> dict[str, tuple[int, ...]]:
+    out: dict[str, tuple[int, ...]] = {}
+    for input_name, dims in (shapes or {}).items():
+        try:
+            out[input_name] = tuple(int(d) for d in dims)
+        except (TypeError, ValueError):
+            raise UsageError(f"shapes[{input_name!r}]: expected a sequence of integers, "
+                             f"got {dims!r}") from None
+        if any(d < 0 for d in out[input_name]):
+            raise UsageError(f"shapes[{input_name!r}]: negative dimension in {dims!r}")
+    return out
+
+
+def _call_text(path: Path, **keywords: object) -> str:
+    """The call, for the generated files' provenance comment (only what was given)."""
+    given = "".join(f", {k}={v!r}" for k, v in keywords.items() if v is not None
+                    and not (k == "target" and v == "generic"))
+    return f"tinyc.compile({str(path)!r}{given})"
