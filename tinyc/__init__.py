@@ -4,11 +4,12 @@ The Python API (tinyc.api; README "Python API"):
 
     result = tinyc.compile("model.onnx", "out", name="kws", target="cortex-m4")
     result.arena_bytes, result.weight_bytes, result.files
+    tinyc.verify("model.onnx").ok   # host build vs onnxruntime, as `tinyc verify`
 
 Errors raise TinycError subclasses, each with the CLI's `exit_code`.
 """
 
-from tinyc.api import CompileResult, compile, load
+from tinyc.api import CompileResult, compile, load, verify
 from tinyc.errors import (
     IRError,
     ModelError,
@@ -31,4 +32,5 @@ __all__ = [
     "__version__",
     "compile",
     "load",
+    "verify",
 ]

@@ -16,6 +16,9 @@ from typing import TYPE_CHECKING
 from tinyc.errors import UsageError
 
 if TYPE_CHECKING:
+    import numpy as np
+
+    from tinyc.hostverify import VerifyResult
     from tinyc.ir import Graph
     from tinyc.memory import ArenaPlan
 
@@ -79,19 +82,11 @@ def compile(  # noqa: A001 (the API's name for the one thing tinyc does)
 
     OUT is written as one transaction (tinyc.outdir): on any error it is left as it was.
     Raises UsageError (bad argument), ModelError, UnsupportedError or another TinycError."""
-    from tinyc.compiler import Options, compile_into, load_model, model_name, optimize
+    from tinyc.compiler import compile_into, load_model, model_name, optimize
 
-    if arena not in _ARENA_MODES:
-        raise UsageError(f"arena={arena!r}: use one of {', '.join(_ARENA_MODES)}")
-    if opt_level not in (0, 1, 2):
-        raise UsageError(f"opt_level={opt_level!r}: use 0, 1 or 2")
     path = _model_path(model)
-    options = Options(
-        name=name, shapes=_shapes(shapes), target=target, opt_level=opt_level, arena=arena,
-        report=report, quantize=quantize, calib=None if calib is None else os.fspath(calib),
-        calib_method=calib_method, io=io, prune=prune,
-        command=_call_text(path, name=name, target=target, quantize=quantize, prune=prune),
-    )
+    options = _options(path, name, target, shapes, quantize, calib, calib_method, io, prune,
+                       opt_level, arena, report=report)
     cname = model_name(options, path)
     graph, _ = optimize(load_model(path, options), options)
     compiled = compile_into(graph, options, cname, out_dir)
@@ -104,6 +99,77 @@ def compile(  # noqa: A001 (the API's name for the one thing tinyc does)
         weight_bytes=compiled.code.weight_bytes,
         plan=compiled.plan,
         graph=compiled.graph,
+    )
+
+
+def verify(
+    model: PathLike,
+    inputs: Sequence[np.ndarray] | None = None,
+    *,
+    rtol: float = 1e-4,
+    atol: float = 1e-5,
+    sanitize: bool = False,
+    target: str = "generic",
+    shapes: Mapping[str, Sequence[int]] | None = None,
+    quantize: str | None = None,
+    calib: PathLike | None = None,
+    calib_method: str = "minmax",
+    io: str = "float",
+    prune: str | None = None,
+    opt_level: int = 1,
+    arena: str = "static",
+) -> VerifyResult:
+    """`tinyc verify`: compile `model`, build it with the host cc, run it on `inputs` (one
+    array per model input; None: seeded random ones) and compare with onnxruntime, or with
+    tinyc's interpreter for a quantized or pruned model or without onnxruntime.
+
+    Returns the comparison (`.ok`, `.reference`, per-output errors and tolerances, `.notes`
+    saying why the reference is not onnxruntime); a mismatch is a result, not an exception.
+    Raises VerifyError when the C does not build or run, and the other TinycErrors as
+    `compile` does."""
+    from tinyc.compiler import load_model, model_name, optimize
+    from tinyc.hostverify import default_inputs, verify_on_host
+
+    path = _model_path(model)
+    options = _options(path, None, target, shapes, quantize, calib, calib_method, io, prune,
+                       opt_level, arena, report=False)
+    graph, _ = optimize(load_model(path, options), options)
+    feeds = default_inputs(graph) if inputs is None else _inputs(graph, inputs)
+    return verify_on_host(str(path), graph, options, model_name(options, path), feeds,
+                          rtol, atol, sanitize=sanitize)
+
+
+def _inputs(graph: Graph, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    import numpy as np
+
+    if len(inputs) != len(graph.inputs):
+        raise UsageError(f"{len(inputs)} input arrays for {len(graph.inputs)} model inputs")
+    out = []
+    for value, data in zip(graph.inputs, inputs):
+        array = np.asarray(data)
+        if array.size != value.type.numel:
+            raise UsageError(f"input '{value.name}': {array.size} values, the model needs "
+                             f"{list(value.shape)}")
+        out.append(array.reshape(value.shape).astype(value.dtype.np))
+    return out
+
+
+def _options(path: Path, name: str | None, target: str,
+             shapes: Mapping[str, Sequence[int]] | None, quantize: str | None,
+             calib: PathLike | None, calib_method: str, io: str, prune: str | None,
+             opt_level: int, arena: str, *, report: bool):  # noqa: ANN202
+    """The compiler Options of an API call, its arguments checked like the CLI's flags."""
+    from tinyc.compiler import Options
+
+    if arena not in _ARENA_MODES:
+        raise UsageError(f"arena={arena!r}: use one of {', '.join(_ARENA_MODES)}")
+    if opt_level not in (0, 1, 2):
+        raise UsageError(f"opt_level={opt_level!r}: use 0, 1 or 2")
+    return Options(
+        name=name, shapes=_shapes(shapes), target=target, opt_level=opt_level, arena=arena,
+        report=report, quantize=quantize, calib=None if calib is None else os.fspath(calib),
+        calib_method=calib_method, io=io, prune=prune,
+        command=_call_text(path, name=name, target=target, quantize=quantize, prune=prune),
     )
 
 

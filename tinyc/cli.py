@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
-import tempfile
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -402,13 +401,9 @@ def _plan(args: argparse.Namespace, graph, options, name: str) -> int:  # noqa: 
 
 def _load_inputs(path: str | None, graph) -> list[np.ndarray]:  # noqa: ANN001
     if path is None:
-        rng = np.random.default_rng(0)
-        return [
-            rng.standard_normal(v.shape).astype(v.dtype.np)
-            if v.dtype.is_float
-            else rng.integers(0, 3, v.shape).astype(v.dtype.np)
-            for v in graph.inputs
-        ]
+        from tinyc.hostverify import default_inputs
+
+        return default_inputs(graph)
     p = Path(path)
     if not p.is_file():
         raise UsageError(f"no such file: {p}")
@@ -441,51 +436,16 @@ def _read_arrays(p: Path, graph) -> list[np.ndarray]:  # noqa: ANN001
 
 
 def _verify(args: argparse.Namespace, graph, options, name: str) -> int:  # noqa: ANN001
-    from tinyc.compiler import compile_graph
-    from tinyc.harness import SANITIZE_FLAGS, build_host, run_host
+    from tinyc.hostverify import tolerances, verify_on_host
 
-    inputs = _load_inputs(args.input, graph)
-    compiled = compile_graph(graph, options, name)
-    with tempfile.TemporaryDirectory(prefix="tinyc-verify-") as tmp:
-        out = Path(tmp)
-        compiled.code.write(out)
-        flags = SANITIZE_FLAGS if args.sanitize else []
-        exe = build_host(out, graph, compiled.code.name, flags, arena=options.arena)
-        got = run_host(exe, graph, inputs)
-    # a quantized model (by tinyc, or an imported QDQ one) is checked bit-exactly against the
-    # reference interpreter, whose integer semantics the C implements, and a pruned one
-    # against the pruned graph (the ONNX file holds the unpruned weights)
-    from tinyc.passes.quantize_int8 import QUANTIZED_KEY
-
-    quantized = options.quantize or QUANTIZED_KEY in graph.metadata
-    model = "" if quantized or options.prune else args.model
-    from tinyc.reference import reference_outputs
-
-    ref_name, expected = reference_outputs(model, graph, inputs, options)
-    tolerances = f"rtol {args.rtol:g}, atol {args.atol:g}"
-    ok = True
-    for value, g, e in zip(graph.outputs, got, expected):
-        e = np.asarray(e)
-        if g.dtype.kind == "f":
-            diff = np.abs(g.astype(np.float64) - e.astype(np.float64))
-            max_abs = float(diff.max()) if diff.size else 0.0
-            rel = diff / np.maximum(np.abs(e.astype(np.float64)), 1e-30)
-            max_rel = float(rel.max()) if rel.size else 0.0
-            good = np.allclose(g, e, rtol=args.rtol, atol=args.atol, equal_nan=True)
-            used = tolerances
-        else:
-            max_abs = float(np.abs(g.astype(np.int64) - e.astype(np.int64)).max()) if g.size else 0
-            max_rel = 0.0
-            good = np.array_equal(g, e)
-            used = "exact"
-        ok &= bool(good)
-        print(
-            f"{shown(value.name)}: max abs err {max_abs:.3g}, max rel err {max_rel:.3g} "
-            f"vs {ref_name} ({used}): {'ok' if good else 'MISMATCH'}"
-        )
-    if not ok:
-        raise VerifyError(f"outputs differ from {ref_name} ({tolerances})")
-    print(f"tinyc: verify ok against {ref_name} (arena {compiled.plan.size} B)")
+    result = verify_on_host(args.model, graph, options, name, _load_inputs(args.input, graph),
+                            args.rtol, args.atol, sanitize=args.sanitize)
+    for line in result.lines():
+        print(line)
+    if not result.ok:
+        raise VerifyError(f"outputs differ from {result.reference} "
+                          f"({tolerances(args.rtol, args.atol)})")
+    print(f"tinyc: verify ok against {result.reference} (arena {result.arena_bytes} B)")
     return 0
 
 

@@ -116,3 +116,26 @@ def test_import_is_cheap() -> None:
     code = "import sys, tinyc; print(sorted({'numpy', 'onnx'} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip() == "[]", out.stderr
+
+
+def test_verify_compares_with_onnxruntime_and_reports_a_mismatch() -> None:
+    x = np.load(MODELS / "digits_test_x.npy")[:1]
+    result = tinyc.verify(DIGITS, [x])
+    assert result.ok and result.reference == "onnxruntime" and result.notes == ()
+    (out,) = result.outputs
+    assert out.tolerance == "rtol 0.0001, atol 1e-05" and out.max_abs_err < 1e-4
+    strict = tinyc.verify(DIGITS, [x], rtol=0, atol=-1)
+    assert not strict.ok and strict.lines()[-1].endswith("(rtol 0, atol -1): MISMATCH")
+
+
+def test_verify_without_onnxruntime_says_so(monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    result = tinyc.verify(DIGITS)
+    assert result.ok and result.reference == "tinyc's interpreter"
+    assert result.notes == ("tinyc: onnxruntime is not installed: comparing with tinyc's "
+                            "interpreter",)
+
+
+def test_verify_refuses_inputs_of_the_wrong_size() -> None:
+    with pytest.raises(tinyc.UsageError, match="the model needs"):
+        tinyc.verify(DIGITS, [np.zeros(3, np.float32)])
