@@ -139,3 +139,15 @@ def test_verify_without_onnxruntime_says_so(monkeypatch) -> None:  # noqa: ANN00
 def test_verify_refuses_inputs_of_the_wrong_size() -> None:
     with pytest.raises(tinyc.UsageError, match="the model needs"):
         tinyc.verify(DIGITS, [np.zeros(3, np.float32)])
+
+
+def test_the_readme_example_runs_as_written(tmp_path: Path) -> None:
+    readme = (MODELS.parents[1] / "README.md").read_text()
+    section = readme.split("## Python API", 1)[1]
+    snippet = section.split("```python\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "kws.onnx").write_bytes((MODELS / "kws_dscnn.onnx").read_bytes())
+    proc = subprocess.run([sys.executable, "-c", snippet], cwd=tmp_path, capture_output=True,
+                          text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "kws.c" in proc.stdout and "onnxruntime True" in proc.stdout
+    assert (tmp_path / "out" / "kws.h").is_file()
