@@ -30,6 +30,7 @@ from tinyc.backend.cnames import (
 )
 from tinyc.backend.context import ARENA_MEMBER, EmitContext
 from tinyc.backend.writer import CWriter
+from tinyc.errors import UsageError
 from tinyc.ir import DType, Graph
 from tinyc.mcu.targets import kernel_dirs
 from tinyc.memory import ArenaPlan
@@ -94,7 +95,7 @@ def generate_c(
     arena: str = "static",
 ) -> GeneratedC:
     if arena not in ARENA_MODES:
-        raise ValueError(f"arena mode {arena!r}: use one of {ARENA_MODES}")
+        raise UsageError(f"arena mode {arena!r}: use one of {ARENA_MODES}")
     cname = check_model_name(name, reserved_names())
     names = Namespace(reserved_names().identifiers)
     names.reserve(*model_identifiers(cname, len(graph.inputs), len(graph.outputs)))
