@@ -36,7 +36,8 @@ def test_validate_runs_on_every_board(mcu_tools: None, target: str, digits_input
     assert main(["validate", str(DIGITS), "--target", target, "--input", str(digits_input)]) == 0
     out = capsys.readouterr().out
     assert f"on {target} (QEMU {TARGETS[target].machine})" in out
-    assert "vs onnxruntime: ok" in out and "vs the host build: ok" in out
+    assert "vs onnxruntime (rtol 0.0001, atol 1e-05): ok" in out
+    assert "vs the host build: ok" in out
     for figure in ("instructions/inference", "instructions/MAC", "flash", "RAM"):
         assert figure in out
     assert "tinyc: validate ok" in out

@@ -20,6 +20,7 @@ from tinyc.compiler import Compiled, Options, compile_graph
 from tinyc.display import shown
 from tinyc.errors import UsageError, VerifyError
 from tinyc.harness import build_host, run_host
+from tinyc.hostverify import check_output
 from tinyc.ir import Graph
 from tinyc.mcu.harness import McuBuild, McuRun, Sections, build_mcu, run_qemu
 from tinyc.mcu.targets import Target, get_target
@@ -122,19 +123,6 @@ def reference_outputs(
     return outputs_of_reference("" if is_quantized(graph) else model, graph, inputs, options)
 
 
-def compare(got: np.ndarray, expected: np.ndarray, rtol: float, atol: float) -> tuple[bool, float]:
-    """(match, max abs error): allclose for floats, exact for integers."""
-    if got.shape != expected.shape and got.size == expected.size:
-        expected = expected.reshape(got.shape)
-    if got.dtype.kind == "f":
-        diff = np.abs(got.astype(np.float64) - expected.astype(np.float64))
-        ok = bool(np.allclose(got, expected, rtol=rtol, atol=atol, equal_nan=True))
-    else:
-        diff = np.abs(got.astype(np.int64) - expected.astype(np.int64))
-        ok = bool(np.array_equal(got, expected))
-    return ok, float(diff.max()) if diff.size else 0.0
-
-
 def format_measurement(m: Measurement, target: Target) -> list[str]:
     s = m.model
     return [
@@ -179,13 +167,13 @@ def validate(
     print(f"tinyc: {shown(name)} on {target.name} (QEMU {target.machine})")
     ok = True
     for value, got, e, h in zip(graph.outputs, result.run.outputs, expected, host, strict=True):
-        good_ref, err_ref = compare(got, e, rtol, atol)
-        good_host, err_host = compare(got, h, rtol, atol)
-        ok &= good_ref and good_host
+        vs_ref = check_output(value.name, got, np.asarray(e), rtol, atol)
+        vs_host = check_output(value.name, got, h, rtol, atol)
+        ok &= vs_ref.ok and vs_host.ok
         print(
-            f"{shown(value.name)}: max abs err {err_ref:.3g} vs {ref_name}: "
-            f"{'ok' if good_ref else 'MISMATCH'}; {err_host:.3g} vs the host build: "
-            f"{'ok' if good_host else 'MISMATCH'}"
+            f"{shown(value.name)}: max abs err {vs_ref.max_abs_err:.3g} vs {ref_name} "
+            f"({vs_ref.tolerance}): {'ok' if vs_ref.ok else 'MISMATCH'}; "
+            f"{vs_host.max_abs_err:.3g} vs the host build: {'ok' if vs_host.ok else 'MISMATCH'}"
         )
     for line in format_measurement(result.measurement, target):
         print(line)
