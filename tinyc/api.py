@@ -77,8 +77,10 @@ def compile(  # noqa: A001 (the API's name for the one thing tinyc does)
     opt_level: int = 1,
     arena: str = "static",
     report: bool = False,
+    consts: Mapping[str, object] | None = None,
 ) -> CompileResult:
     """Compile `model` into `out_dir`, as `tinyc MODEL -o OUT` with the same-named flags.
+    `consts` is `--const`: input name -> a number, a list of numbers or a numpy array.
 
     OUT is written as one transaction (tinyc.outdir): on any error it is left as it was.
     Raises UsageError (bad argument), ModelError, UnsupportedError or another TinycError."""
@@ -87,6 +89,7 @@ def compile(  # noqa: A001 (the API's name for the one thing tinyc does)
     path = _model_path(model)
     options = _options(path, name, target, shapes, quantize, calib, calib_method, io, prune,
                        opt_level, arena, report=report)
+    options.consts = _const_bindings(consts)
     cname = model_name(options, path)
     graph, _ = optimize(load_model(path, options), options)
     compiled = compile_into(graph, options, cname, out_dir)
@@ -171,6 +174,28 @@ def _options(path: Path, name: str | None, target: str,
         calib_method=calib_method, io=io, prune=prune,
         command=_call_text(path, name=name, target=target, quantize=quantize, prune=prune),
     )
+
+
+def _const_bindings(consts: Mapping[str, object] | None) -> dict:  # noqa: ANN401
+    """`--const` bindings from Python values: a number or a list of numbers reads as the
+    flag's text does, an array as a `.npy` file does (tinyc.frontend.consts)."""
+    import numpy as np
+
+    from tinyc.frontend.consts import ConstBinding
+
+    out = {}
+    for input_name, value in (consts or {}).items():
+        if isinstance(value, np.ndarray):
+            out[input_name] = ConstBinding(input_name, f"an array of shape {list(value.shape)}",
+                                           value)
+        elif isinstance(value, (list, tuple)):
+            out[input_name] = ConstBinding(input_name, ",".join(str(v) for v in value))
+        elif isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
+            out[input_name] = ConstBinding(input_name, str(value))
+        else:
+            raise UsageError(f"consts[{input_name!r}]: expected a number, a list of numbers "
+                             f"or a numpy array, not {type(value).__name__}")
+    return out
 
 
 def _model_path(model: PathLike) -> Path:

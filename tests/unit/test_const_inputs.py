@@ -170,3 +170,24 @@ def test_const_is_for_onnx_models_only(tmp_path: Path) -> None:
                    "  %y = Relu(%x) : f32[2]\n  return %y\n}\n")
     line = error_line(cli("ir", str(tir), "--const", "x=1,2"), 2)
     assert "--const applies to ONNX models" in line
+
+
+def test_api_consts_fold_the_if_and_the_c_matches_onnxruntime(vad: Path, tmp_path: Path) -> None:
+    """`tinyc.compile(..., consts=...)` is `--const`: numbers, lists and arrays."""
+    import tinyc
+    from tinyc.harness import build_host, run_host
+
+    gain = np.asarray([0.5, 1.0, -2.0], np.float32)
+    result = tinyc.compile(vad, tmp_path / "out", consts={"sr": 16000, "gain": gain})
+    assert [v.name for v in result.graph.inputs] == ["x"]
+    exe = build_host(result.out_dir, result.graph, result.name)
+    x = RNG.standard_normal((1, 512)).astype(np.float32)
+    (got,) = run_host(exe, result.graph, [x])
+    sess = ort.InferenceSession(str(vad), providers=["CPUExecutionProvider"])
+    (want,) = sess.run(None, {"x": x, "sr": np.asarray(16000, np.int64), "gain": gain})
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+    listed = tinyc.compile(vad, tmp_path / "out2", consts={"sr": 16000, "gain": [0.5, 1, -2]})
+    assert [v.name for v in listed.graph.inputs] == ["x"]
+    with pytest.raises(tinyc.UsageError, match="consts\\['sr'\\]"):
+        tinyc.compile(vad, tmp_path / "out3", consts={"sr": "16000"})
+    assert not (tmp_path / "out3").exists()
