@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     from tinyc.memory import ArenaPlan
 
 PathLike = str | os.PathLike[str]
-_ARENA_MODES = ("static", "external")
 
 
 @dataclass(frozen=True)
@@ -162,10 +161,11 @@ def _options(path: Path, name: str | None, target: str,
              calib: PathLike | None, calib_method: str, io: str, prune: str | None,
              opt_level: int, arena: str, *, report: bool):  # noqa: ANN202
     """The compiler Options of an API call, its arguments checked like the CLI's flags."""
+    from tinyc.backend.generate import ARENA_MODES
     from tinyc.compiler import Options
 
-    if arena not in _ARENA_MODES:
-        raise UsageError(f"arena={arena!r}: use one of {', '.join(_ARENA_MODES)}")
+    if arena not in ARENA_MODES:
+        raise UsageError(f"arena={arena!r}: use one of {', '.join(ARENA_MODES)}")
     if opt_level not in (0, 1, 2):
         raise UsageError(f"opt_level={opt_level!r}: use 0, 1 or 2")
     return Options(

@@ -27,6 +27,7 @@ from typing import NoReturn
 import numpy as np
 
 from tinyc import __version__
+from tinyc.backend.generate import ARENA_MODES
 from tinyc.display import shown
 from tinyc.errors import TinycError, UnsupportedError, UsageError, VerifyError
 from tinyc.mcu.targets import TARGETS
@@ -116,7 +117,7 @@ def _add_arena_arg(p: argparse.ArgumentParser) -> None:
     """`--arena`, shared by compile and verify so verify can check what compile writes."""
     p.add_argument(
         "--arena",
-        choices=["static", "external"],
+        choices=ARENA_MODES,
         default="static",
         help="static: the arena is a static array in NAME.c (default); external: the caller "
         "passes it to NAME_run_with_arena(void *arena, ...)",
