@@ -86,9 +86,9 @@ def compile(  # noqa: A001 (the API's name for the one thing tinyc does)
     from tinyc.compiler import compile_into, load_model, model_name, optimize
 
     path = _model_path(model)
-    options = _options(path, name, target, shapes, quantize, calib, calib_method, io, prune,
-                       opt_level, arena, report=report)
-    options.consts = _const_bindings(consts)
+    options = _options(path, name=name, target=target, shapes=shapes, quantize=quantize,
+                       calib=calib, calib_method=calib_method, io=io, prune=prune,
+                       opt_level=opt_level, arena=arena, report=report, consts=consts)
     cname = model_name(options, path)
     graph, _ = optimize(load_model(path, options), options)
     compiled = compile_into(graph, options, cname, out_dir)
@@ -120,46 +120,35 @@ def verify(
     prune: str | None = None,
     opt_level: int = 1,
     arena: str = "static",
+    consts: Mapping[str, object] | None = None,
 ) -> VerifyResult:
     """`tinyc verify`: compile `model`, build it with the host cc, run it on `inputs` (one
     array per model input; None: seeded random ones) and compare with onnxruntime, or with
-    tinyc's interpreter for a quantized or pruned model or without onnxruntime.
+    tinyc's interpreter for a quantized or pruned model or without onnxruntime. `consts`
+    as in `compile` (onnxruntime is fed the same values).
 
     Returns the comparison (`.ok`, `.reference`, per-output errors and tolerances, `.notes`
     saying why the reference is not onnxruntime); a mismatch is a result, not an exception.
     Raises VerifyError when the C does not build or run, and the other TinycErrors as
     `compile` does."""
     from tinyc.compiler import load_model, model_name, optimize
-    from tinyc.hostverify import default_inputs, verify_on_host
+    from tinyc.hostverify import default_inputs, shaped_inputs, verify_on_host
 
     path = _model_path(model)
-    options = _options(path, None, target, shapes, quantize, calib, calib_method, io, prune,
-                       opt_level, arena, report=False)
+    options = _options(path, target=target, shapes=shapes, quantize=quantize, calib=calib,
+                       calib_method=calib_method, io=io, prune=prune, opt_level=opt_level,
+                       arena=arena, consts=consts)
     graph, _ = optimize(load_model(path, options), options)
-    feeds = default_inputs(graph) if inputs is None else _inputs(graph, inputs)
+    feeds = default_inputs(graph) if inputs is None else shaped_inputs(graph, inputs)
     return verify_on_host(str(path), graph, options, model_name(options, path), feeds,
                           rtol, atol, sanitize=sanitize)
 
 
-def _inputs(graph: Graph, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
-    import numpy as np
-
-    if len(inputs) != len(graph.inputs):
-        raise UsageError(f"{len(inputs)} input arrays for {len(graph.inputs)} model inputs")
-    out = []
-    for value, data in zip(graph.inputs, inputs):
-        array = np.asarray(data)
-        if array.size != value.type.numel:
-            raise UsageError(f"input '{value.name}': {array.size} values, the model needs "
-                             f"{list(value.shape)}")
-        out.append(array.reshape(value.shape).astype(value.dtype.np))
-    return out
-
-
-def _options(path: Path, name: str | None, target: str,
+def _options(path: Path, *, name: str | None = None, target: str,
              shapes: Mapping[str, Sequence[int]] | None, quantize: str | None,
              calib: PathLike | None, calib_method: str, io: str, prune: str | None,
-             opt_level: int, arena: str, *, report: bool):  # noqa: ANN202
+             opt_level: int, arena: str, report: bool = False,
+             consts: Mapping[str, object] | None):  # noqa: ANN202
     """The compiler Options of an API call, its arguments checked like the CLI's flags."""
     from tinyc.backend.generate import ARENA_MODES
     from tinyc.compiler import Options
@@ -171,7 +160,7 @@ def _options(path: Path, name: str | None, target: str,
     return Options(
         name=name, shapes=_shapes(shapes), target=target, opt_level=opt_level, arena=arena,
         report=report, quantize=quantize, calib=None if calib is None else os.fspath(calib),
-        calib_method=calib_method, io=io, prune=prune,
+        calib_method=calib_method, io=io, prune=prune, consts=_const_bindings(consts),
         command=_call_text(path, name=name, target=target, quantize=quantize, prune=prune),
     )
 

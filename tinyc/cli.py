@@ -401,9 +401,9 @@ def _plan(args: argparse.Namespace, graph, options, name: str) -> int:  # noqa: 
 
 
 def _load_inputs(path: str | None, graph) -> list[np.ndarray]:  # noqa: ANN001
-    if path is None:
-        from tinyc.hostverify import default_inputs
+    from tinyc.hostverify import default_inputs, shaped_inputs
 
+    if path is None:
         return default_inputs(graph)
     p = Path(path)
     if not p.is_file():
@@ -414,14 +414,7 @@ def _load_inputs(path: str | None, graph) -> list[np.ndarray]:  # noqa: ANN001
         raise
     except Exception as exc:  # numpy raises several unrelated types, MemoryError included
         raise UsageError(f"{p}: not a .npy or .npz file ({type(exc).__name__})") from None
-    out = []
-    for value, arr in zip(graph.inputs, arrays):
-        if arr.size != value.type.numel:
-            raise UsageError(
-                f"input '{value.name}': {arr.size} values, the model needs {list(value.shape)}"
-            )
-        out.append(arr.reshape(value.shape).astype(value.dtype.np))
-    return out
+    return shaped_inputs(graph, arrays)
 
 
 def _read_arrays(p: Path, graph) -> list[np.ndarray]:  # noqa: ANN001

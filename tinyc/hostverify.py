@@ -63,6 +63,24 @@ def default_inputs(graph: Graph) -> list[np.ndarray]:
     ]
 
 
+def shaped_inputs(graph: Graph, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """User input arrays (a file's or the API caller's), one per model input, as the
+    model's shapes and types; any array holding the right number of values will do."""
+    from tinyc.errors import UsageError
+
+    if len(arrays) != len(graph.inputs):
+        raise UsageError(f"{len(arrays)} input arrays for {len(graph.inputs)} model inputs")
+    out = []
+    for value, data in zip(graph.inputs, arrays):
+        array = np.asarray(data)
+        if array.size != value.type.numel:
+            raise UsageError(
+                f"input '{value.name}': {array.size} values, the model needs {list(value.shape)}"
+            )
+        out.append(array.reshape(value.shape).astype(value.dtype.np))
+    return out
+
+
 def verify_on_host(model: str, graph: Graph, options: Options, name: str,
                    inputs: Sequence[np.ndarray], rtol: float, atol: float,
                    sanitize: bool = False) -> VerifyResult:

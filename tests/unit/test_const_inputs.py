@@ -191,3 +191,11 @@ def test_api_consts_fold_the_if_and_the_c_matches_onnxruntime(vad: Path, tmp_pat
     with pytest.raises(tinyc.UsageError, match="consts\\['sr'\\]"):
         tinyc.compile(vad, tmp_path / "out3", consts={"sr": "16000"})
     assert not (tmp_path / "out3").exists()
+
+
+def test_api_verify_takes_consts_and_feeds_onnxruntime_the_same(vad: Path) -> None:
+    import tinyc
+
+    x = RNG.standard_normal((1, 512)).astype(np.float32)
+    check = tinyc.verify(vad, [x], consts={"sr": 16000, "gain": [0.5, 1, -2]})
+    assert check.ok and check.reference == "onnxruntime", check.lines()
