@@ -402,31 +402,12 @@ def _plan(args: argparse.Namespace, graph, options, name: str) -> int:  # noqa: 
 
 def _load_inputs(path: str | None, graph) -> list[np.ndarray]:  # noqa: ANN001
     from tinyc.hostverify import default_inputs, shaped_inputs
+    from tinyc.inputfiles import read_input_arrays
 
     if path is None:
         return default_inputs(graph)
-    p = Path(path)
-    if not p.is_file():
-        raise UsageError(f"no such file: {p}")
-    try:
-        arrays = _read_arrays(p, graph)
-    except TinycError:
-        raise
-    except Exception as exc:  # numpy raises several unrelated types, MemoryError included
-        raise UsageError(f"{p}: not a .npy or .npz file ({type(exc).__name__})") from None
-    return shaped_inputs(graph, arrays)
-
-
-def _read_arrays(p: Path, graph) -> list[np.ndarray]:  # noqa: ANN001
-    data = np.load(p, allow_pickle=False)
-    if isinstance(data, np.ndarray):
-        if len(graph.inputs) != 1:
-            raise UsageError("a .npy input needs a single-input model; use .npz keyed by name")
-        return [data]
-    missing = [v.name for v in graph.inputs if v.name not in data]
-    if missing:
-        raise UsageError(f"{p}: no array for input(s) {', '.join(missing)}")
-    return [data[v.name] for v in graph.inputs]
+    arrays = read_input_arrays(Path(path), graph)
+    return shaped_inputs(graph, [arrays[v.name] for v in graph.inputs])
 
 
 def _verify(args: argparse.Namespace, graph, options, name: str) -> int:  # noqa: ANN001

@@ -22,6 +22,7 @@ from typing import TextIO
 import numpy as np
 
 from tinyc.errors import UsageError
+from tinyc.inputfiles import read_input_arrays
 from tinyc.ir import Graph, Value
 from tinyc.ops import get_op
 from tinyc.quant.params import QMAX, QMIN, dequantize_array, params_from_range, quantize_array
@@ -38,22 +39,7 @@ def load_samples(path: str | Path, graph: Graph) -> list[Sample]:
     """Calibration samples from a `.npy` (one input: [N, *shape], or [N, *shape[1:]] when the
     batch is 1) or a `.npz` keyed by input name (the same rule per input, equal N)."""
     p = Path(path)
-    if not p.is_file():
-        raise UsageError(f"no such calibration file: {p}")
-    try:
-        data = np.load(p, allow_pickle=False)
-    except Exception as exc:  # numpy raises several unrelated types
-        raise UsageError(f"{p}: not a .npy or .npz file ({type(exc).__name__})") from None
-    if isinstance(data, np.ndarray):
-        if len(graph.inputs) != 1:
-            names = ", ".join(v.name for v in graph.inputs)
-            raise UsageError(f"{p}: the model has inputs {names}; use a .npz keyed by name")
-        arrays = {graph.inputs[0].name: data}
-    else:
-        missing = [v.name for v in graph.inputs if v.name not in data.files]
-        if missing:
-            raise UsageError(f"{p}: no array for input(s) {', '.join(missing)}")
-        arrays = {v.name: data[v.name] for v in graph.inputs}
+    arrays = read_input_arrays(p, graph, "calibration file")
     per_input = {v.name: _split(arrays[v.name], v, p) for v in graph.inputs}
     counts = {len(s) for s in per_input.values()}
     if len(counts) != 1:
