@@ -33,6 +33,7 @@ from tinyc.frontend.control import CONTROL_OPS, import_control, subgraph_refs
 from tinyc.frontend.functions import expand_function
 from tinyc.frontend.isolated import run_isolated
 from tinyc.frontend.lowp import promote_bf16
+from tinyc.frontend.qoperator import import_qoperator
 from tinyc.ir import DType, Graph, Node, TensorType, Value
 from tinyc.ir.limits import check_shape_fits
 from tinyc.ops import get_op, has_op
@@ -344,6 +345,8 @@ class _Importer:
         where = node_where(proto, self.opset)
         if proto.domain in ("", "ai.onnx") and proto.op_type in CONTROL_OPS:
             import_control(self, proto, where)
+            return
+        if import_qoperator(self, proto, where):  # onnxruntime's com.microsoft QLinear* ops
             return
         if expand_function(self, proto):  # an op ONNX defines as a function of others
             return
