@@ -1,9 +1,11 @@
 /* int8 pooling: MaxPool, AveragePool, GlobalAveragePool (NCHW, one plane per n*c).
  *
  * Max: m = max over the window (padding ignored); Y = requant(m + input_offset).
- * Average: s = sum over the window of (X + input_offset), divided by the count (valid taps,
- *   or the padded extent with count_include_pad) rounding half away from zero, then
- *   Y = requant(avg). Global average: Y = requant(sum over the plane of (X + input_offset))
+ * Average: s = sum over the window of (X + input_offset). With divisor > 0 every window
+ *   counts divisor taps and the multiplier already divides by it: Y = requant(s), one
+ *   rounding (onnxruntime's QLinearAveragePool rounds once too). With divisor 0, s is
+ *   divided by the window's count (valid taps, or the padded extent with
+ *   count_include_pad) rounding half away from zero, then Y = requant(avg). Global average: Y = requant(sum over the plane of (X + input_offset))
  *   with the 1/count folded into the multiplier (one rounding).
  * requant(v) = clamp(tinyc_mbqm(v, multiplier, shift) + output_offset, act_min, act_max);
  * the identity when input and output parameters agree. */
@@ -18,6 +20,7 @@ typedef struct {
   int32_t pad_top, pad_left, pad_bottom, pad_right;
   int32_t count_include_pad;
   int32_t input_offset, output_offset, multiplier, shift, act_min, act_max;
+  int32_t divisor; /* average pools: see above */
 } tinyc_qpool2d_params;
 
 void tinyc_maxpool2d_s8(const int8_t *restrict X, int8_t *restrict Y, const tinyc_qpool2d_params *p);

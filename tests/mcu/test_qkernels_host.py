@@ -167,7 +167,8 @@ def test_qconv_streams_equal_the_ordinary_kernels(libs: dict, variant: str, kind
 
 QPOOL_FIELDS = ("nc", "h", "w", "oh", "ow", "kh", "kw", "stride_h", "stride_w", "dil_h",
                 "dil_w", "pad_top", "pad_left", "pad_bottom", "pad_right", "count_include_pad",
-                "input_offset", "output_offset", "multiplier", "shift", "act_min", "act_max")
+                "input_offset", "output_offset", "multiplier", "shift", "act_min", "act_max",
+                "divisor")
 
 
 class QPoolParams(ctypes.Structure):
@@ -201,7 +202,8 @@ def qpool_cases(draw: st.DrawFn) -> dict:
                 count_include_pad=int(draw(st.booleans())),
                 input_offset=draw(st.integers(-127, 128)),
                 output_offset=draw(st.integers(-128, 127)), multiplier=q, shift=shift,
-                act_min=-128, act_max=127, seed=draw(st.integers(0, 2**16)))
+                act_min=-128, act_max=127, seed=draw(st.integers(0, 2**16)),
+                divisor=draw(st.sampled_from([0, kh * kw])))
 
 
 @pytest.mark.parametrize("variant", variants("qpool"))

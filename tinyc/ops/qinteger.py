@@ -632,12 +632,25 @@ class _QPool(_QOp):
         _, zx = scale_zp(xv, node)
         acc, count = pool_int_reference(x.astype(np.int64) - zx, node.attrs,
                                         node.outputs[0].shape[2:], self.kind)
-        if self.kind == "avg":
+        divisor = self.divisor(node)
+        if self.kind == "avg" and not divisor:
             acc = round_half_away(acc, np.maximum(count, 1))
         _, zy = self.out(node)
-        q, s = rescale_multiplier(node, xv)
+        q, s = rescale_multiplier(node, xv, max(divisor, 1))
         lo, hi = _act(node)
         return [requantize(acc, q, s, zy, lo, hi)]
+
+    def divisor(self, node: Node) -> int:
+        """The kernel's `divisor`: for an average pool whose windows all count the same
+        number of taps, that number (the division joins the requantization: one rounding,
+        as onnxruntime's QLinearAveragePool); 0 otherwise."""
+        x = input_type(node, 0)
+        if self.kind != "avg":
+            return 0
+        _, count = pool_int_reference(np.zeros((1, 1) + x.shape[2:], np.int64), node.attrs,
+                                      node.outputs[0].shape[2:], self.kind)
+        first = int(count.reshape(-1)[0])
+        return first if first > 0 and bool(np.all(count == first)) else 0
 
     def emit(self, node: Node, ctx: EmitContext) -> None:
         x, y = node.inputs[0], node.outputs[0]
@@ -650,7 +663,8 @@ class _QPool(_QOp):
         pt, pl, pb, pr = (0, p[0], 0, p[1]) if x.type.rank == 3 else tuple(p)
         fields = [x.shape[0] * x.shape[1], hw[0], hw[1], ohw[0], ohw[1], k[0], k[1], s[0], s[1],
                   d[0], d[1], pt, pl, pb, pr, int(a["count_include_pad"])]
-        fields += _requant_fields(node, x)
+        divisor = self.divisor(node)
+        fields += _requant_fields(node, x, max(divisor, 1)) + [divisor]
         params = ctx.params("tinyc_qpool2d_params", "{" + ", ".join(map(str, fields)) + "}",
                             f"qpool_{y.name}")
         ctx.call("qpool", f"tinyc_{self.kernel}_s8", ctx.ptr(x), ctx.ptr(y), params)
@@ -665,8 +679,9 @@ class QMaxPool(_QPool):
 
 @register_op
 class QAveragePool(_QPool):
-    """int8 AveragePool: window sum of (x - zp_x), divided by the count rounding half away
-    from zero, then requantized (exact when the parameters agree)."""
+    """int8 AveragePool: window sum of (x - zp_x) requantized with s_x / (s_y * count), one
+    rounding, when every window counts the same taps; otherwise divided by each window's
+    count rounding half away from zero, then requantized."""
 
     name, kind, kernel = "QAveragePool", "avg", "avgpool2d"
 
@@ -703,7 +718,7 @@ class QGlobalAveragePool(_QOp):
         assert x is not None
         count = self._count(node)
         fields = [x.shape[0] * x.shape[1], 1, count, 1, 1, 1, count, 1, 1, 1, 1, 0, 0, 0, 0, 0]
-        fields += _requant_fields(node, x, count)
+        fields += _requant_fields(node, x, count) + [count]
         params = ctx.params("tinyc_qpool2d_params", "{" + ", ".join(map(str, fields)) + "}",
                             f"qgap_{y.name}")
         ctx.call("qpool", "tinyc_global_avgpool_s8", ctx.ptr(x), ctx.ptr(y), params)

@@ -43,7 +43,7 @@ static int8_t border(const int8_t *x, const tinyc_qpool2d_params *p, int32_t oy,
     }
   }
   if (is_max) return requant(acc + p->input_offset, p);
-  return requant(tinyc_div_round(acc, count > 0 ? count : 1), p);
+  return requant(p->divisor > 0 ? acc : tinyc_div_round(acc, count > 0 ? count : 1), p);
 }
 
 /* The max or sum of one window wholly inside the input (dilation 1): kh rows of kw bytes,
@@ -96,9 +96,13 @@ static void pool(const int8_t *restrict X, int8_t *restrict Y, const tinyc_qpool
           }
         }
         /* inside, every tap counts (with or without count_include_pad) */
-        y[(size_t)oy * p->ow + ox] =
-            is_max ? requant(acc + p->input_offset, p)
-                   : requant(tinyc_div_round(acc + taps * p->input_offset, taps), p);
+        if (is_max) {
+          y[(size_t)oy * p->ow + ox] = requant(acc + p->input_offset, p);
+        } else {
+          acc += taps * p->input_offset;
+          y[(size_t)oy * p->ow + ox] =
+              requant(p->divisor > 0 ? acc : tinyc_div_round(acc, taps), p);
+        }
       }
     }
   }

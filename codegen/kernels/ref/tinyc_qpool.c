@@ -38,7 +38,7 @@ static void pool(const int8_t *restrict X, int8_t *restrict Y, const tinyc_qpool
         }
         if (is_max) {
           acc += p->input_offset;
-        } else {
+        } else if (p->divisor == 0) {
           acc = tinyc_div_round(acc, count > 0 ? count : 1);
         }
         y[(size_t)oy * p->ow + ox] = requant(acc, p);
