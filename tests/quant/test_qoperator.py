@@ -1,0 +1,212 @@
+"""onnxruntime QOperator models (com.microsoft QLinear* ops, QGemm) compile to the integer
+kernels their QDQ twin gets, and the interpreter and the generated C are bit-exact with
+onnxruntime.
+
+The models are committed (`tests/models/qoperator/`, written by
+`examples/exporters/ort_qoperator.py`); the tests never re-quantize. The per-op tests build
+one-node com.microsoft models and run every input code (every pair of codes for the binary
+ops), so each lookup table and requantization is compared with onnxruntime in full.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from clirun import assert_one_line, cli
+from tinyc.compiler import Options, compile_graph, load_model, optimize
+from tinyc.harness import SANITIZE_FLAGS, STRICT_FLAGS
+from tinyc.interp import run_graph
+from tinyc.ir import Graph
+from tinyc.quant.lower import float_ops
+
+MODELS = Path(__file__).resolve().parents[1] / "models" / "qoperator"
+QOP = ["cnn_qop_s8.onnx", "cnn_qop_u8.onnx"]
+#: random inputs per model in the bit-exactness check
+SAMPLES = 300
+#: the integer node kinds the test CNN compiles to (a first QConv may be the fused boundary)
+KINDS = {"QConv", "QAdd", "QMul", "QLut", "QAveragePool", "QConcat", "QGlobalAveragePool",
+         "QGemm", "QSoftmax"}
+
+
+def compiled_graph(path: Path, target: str = "host") -> Graph:
+    options = Options(target=target)
+    graph, _ = optimize(load_model(path, options), options)
+    return graph
+
+
+def kinds(graph: Graph) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for op, n in graph.op_histogram().items():
+        op = op.removesuffix("Boundary")
+        out[op] = out.get(op, 0) + n
+    return out
+
+
+def ort_session(path: Path) -> ort.InferenceSession:
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+
+
+def random_inputs(shape: tuple[int, ...], n: int, seed: int) -> np.ndarray:
+    """n inputs of varying spread, so the activations reach both ends of their ranges."""
+    rng = np.random.default_rng(seed)
+    spread = rng.uniform(0.3, 2.5, (n,) + (1,) * len(shape)).astype(np.float32)
+    return (rng.standard_normal((n, *shape)).astype(np.float32) * spread)
+
+
+def batch_main(name: str) -> str:
+    """A host harness that runs NAME_run over a file of inputs (one build, many inputs)."""
+    upper = name.upper()
+    return f"""#include <stdio.h>
+#include "{name}.h"
+static float x[{upper}_INPUT0_SIZE], y[{upper}_OUTPUT0_SIZE];
+int main(int argc, char **argv) {{
+  FILE *in, *out;
+  if (argc != 3) return 2;
+  in = fopen(argv[1], "rb");
+  out = fopen(argv[2], "wb");
+  if (!in || !out) return 3;
+  while (fread(x, sizeof x, 1, in) == 1) {{
+    if ({name}_run(x, y) != 0) return 4;
+    if (fwrite(y, sizeof y, 1, out) != 1) return 5;
+  }}
+  fclose(in);
+  return fclose(out) != 0;
+}}
+"""
+
+
+def run_c_batch(graph: Graph, xs: np.ndarray, tmp: Path) -> np.ndarray:
+    compiled = compile_graph(graph, Options(), "m")
+    compiled.code.write(tmp)
+    (tmp / "batch_main.c").write_text(batch_main("m"))
+    exe = tmp / "batch"
+    sources = sorted(str(p) for p in tmp.glob("*.c"))
+    subprocess.run(["cc", *STRICT_FLAGS, "-O1", *SANITIZE_FLAGS, "-I", str(tmp), *sources,
+                    "-o", str(exe), "-lm"], check=True, capture_output=True)
+    xs.astype(np.float32).tofile(tmp / "x.bin")
+    subprocess.run([str(exe), str(tmp / "x.bin"), str(tmp / "y.bin")], check=True)
+    out = graph.outputs[0]
+    return np.fromfile(tmp / "y.bin", np.float32).reshape((len(xs), *out.shape))
+
+
+@pytest.mark.parametrize("name", QOP)
+def test_qoperator_model_gets_the_qdq_twins_integer_kernels(name: str) -> None:
+    contrib = {n.op_type for n in onnx.load(str(MODELS / name)).graph.node
+               if n.domain == "com.microsoft"}
+    assert contrib == {"QLinearAdd", "QLinearMul", "QLinearSigmoid", "QLinearLeakyRelu",
+                       "QLinearAveragePool", "QLinearGlobalAveragePool", "QLinearConcat",
+                       "QGemm", "QLinearSoftmax"}
+    qop = compiled_graph(MODELS / name)
+    twin = compiled_graph(MODELS / "cnn_qdq_s8.onnx")
+    assert float_ops(qop) == [] and float_ops(twin) == []
+    assert kinds(qop) == kinds(twin)
+    assert KINDS <= set(kinds(qop))
+
+
+@pytest.mark.parametrize("name", QOP)
+def test_qoperator_model_bit_exact_with_onnxruntime(name: str, tmp_path: Path) -> None:
+    path = MODELS / name
+    graph = compiled_graph(path)
+    xs = random_inputs(graph.inputs[0].shape[1:], SAMPLES, seed=len(name))[:, None]
+    sess = ort_session(path)
+    want = np.stack([sess.run(None, {"x": x})[0] for x in xs])
+    ours = np.stack([run_graph(graph, {"x": x})[0] for x in xs])
+    np.testing.assert_array_equal(ours, want)
+    np.testing.assert_array_equal(run_c_batch(graph, xs, tmp_path), want)
+    # the inputs exercise the model: many distinct outputs, not a saturated constant
+    assert len(np.unique(want)) > 20
+
+
+def contrib_model(op: str, dtype: int, params: list[tuple[float, int]],
+                  attrs: dict[str, object]) -> onnx.ModelProto:
+    """One com.microsoft node over [256, 256] inputs; params = (scale, zero point) of each
+    input, then of the output."""
+    np_type = np.int8 if dtype == TensorProto.INT8 else np.uint8
+    inits, names = [], []
+    for i, (scale, zp) in enumerate(params):
+        inits += [numpy_helper.from_array(np.float32(scale), f"s{i}"),
+                  numpy_helper.from_array(np_type(zp), f"z{i}")]
+        names.append((f"s{i}", f"z{i}"))
+    xs = ["a", "b"][: len(params) - 1]
+    ins = [n for x, (s, z) in zip(xs, names, strict=False) for n in (x, s, z)] + list(names[-1])
+    node = helper.make_node(op, ins, ["y"], domain="com.microsoft", **attrs)
+    graph = helper.make_graph(
+        [node], op, [helper.make_tensor_value_info(x, dtype, [256, 256]) for x in xs],
+        [helper.make_tensor_value_info("y", dtype, [256, 256])], inits)
+    return helper.make_model(graph, ir_version=8, opset_imports=[
+        helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)])
+
+
+@pytest.mark.parametrize("op,attrs,arity", [
+    ("QLinearAdd", {}, 2), ("QLinearMul", {}, 2), ("QLinearSigmoid", {}, 1),
+    ("QLinearLeakyRelu", {"alpha": 0.1}, 1),
+])
+def test_contrib_op_every_code_bit_exact(op: str, attrs: dict[str, object], arity: int,
+                                         tmp_path: Path) -> None:
+    """int8 interface (a uint8 graph input stays float in tinyc; the uint8 model above
+    covers these ops behind a QuantizeLinear)."""
+    codes = np.arange(-128, 128)
+    a = np.repeat(codes, 256).reshape(256, 256).astype(np.int8)
+    b = np.tile(codes, 256).reshape(256, 256).astype(np.int8)
+    rng = np.random.default_rng(arity)
+    for trial in range(3):
+        params = [(float(rng.uniform(0.004, 0.2)), int(rng.integers(-128, 128)))
+                  for _ in range(arity + 1)]
+        path = tmp_path / f"{op}{trial}.onnx"
+        onnx.save(contrib_model(op, TensorProto.INT8, params, attrs), str(path))
+        graph = compiled_graph(path)
+        assert [n.op for n in graph.nodes] == ["QLut" if arity == 1 else f"Q{op[7:]}"]
+        feeds = dict(zip(["a", "b"], [a, b][:arity], strict=False))
+        np.testing.assert_array_equal(run_graph(graph, feeds)[0],
+                                      ort_session(path).run(None, feeds)[0], err_msg=str(params))
+
+
+def test_unsupported_contrib_op_is_refused_naming_op_node_and_domain(tmp_path: Path) -> None:
+    node = helper.make_node("QLinearReduceMean", ["x", "s", "z", "s", "z"], ["y"],
+                            name="mean0", domain="com.microsoft", axes=[1], keepdims=1)
+    graph = helper.make_graph(
+        [node], "g", [helper.make_tensor_value_info("x", TensorProto.INT8, [1, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.INT8, [1, 1])],
+        [numpy_helper.from_array(np.float32(0.1), "s"), numpy_helper.from_array(np.int8(0), "z")])
+    path = tmp_path / "m.onnx"
+    onnx.save(helper.make_model(graph, ir_version=8, opset_imports=[
+        helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)]), str(path))
+    line = assert_one_line(cli(str(path), "-o", str(tmp_path / "out")), 4)
+    assert "QLinearReduceMean" in line and "mean0" in line and "com.microsoft" in line
+    assert not (tmp_path / "out").exists()
+
+
+def test_channels_last_pool_is_refused(tmp_path: Path) -> None:
+    model = contrib_model("QLinearGlobalAveragePool", TensorProto.INT8, [(0.1, 0), (0.1, 0)],
+                          {"channels_last": 1})
+    path = tmp_path / "m.onnx"
+    onnx.save(model, str(path))
+    line = assert_one_line(cli(str(path), "-o", str(tmp_path / "out")), 4)
+    assert "channels_last" in line and "QLinearGlobalAveragePool" in line
+
+
+@pytest.mark.slow
+def test_qoperator_model_on_cortex_m4_bit_exact(tmp_path: Path) -> None:
+    from tinyc.mcu.harness import missing_tools
+    from tinyc.mcu.validate import run_on_mcu
+
+    assert not missing_tools(), missing_tools()
+    path = MODELS / "cnn_qop_s8.onnx"
+    options = Options(target="cortex-m4")
+    graph = compiled_graph(path, "cortex-m4")
+    xs = random_inputs(graph.inputs[0].shape[1:], 2, seed=4)[:, None]
+    result, host = run_on_mcu(graph, options, "qop", list(xs[:1]), tmp_path, host_check=True)
+    want = ort_session(path).run(None, {"x": xs[0]})[0]
+    assert host is not None
+    np.testing.assert_array_equal(result.run.outputs[0], want)
+    np.testing.assert_array_equal(host[0], want)
+    np.testing.assert_array_equal(run_graph(graph, {"x": xs[0]})[0], want)
