@@ -19,7 +19,7 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from clirun import assert_one_line, cli
+from tests.clirun import assert_one_line, cli
 from tinyc.compiler import Options, compile_graph, load_model, optimize
 from tinyc.harness import SANITIZE_FLAGS, STRICT_FLAGS
 from tinyc.interp import run_graph
