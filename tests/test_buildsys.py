@@ -351,3 +351,14 @@ def test_the_readme_embedding_commands_build_a_model_that_needs_expf(
     exe = re.search(r"-o (\S+)$", commands[1])
     assert exe is not None
     _check_against_onnxruntime(models["sigsoft"], tmp_path / exe.group(1))
+
+
+def test_the_readme_make_example_builds_as_written(models: dict[str, Path],
+                                                   tmp_path: Path) -> None:
+    """The README's Makefile (list-item indentation removed), for a model named kws."""
+    makefile = _readme_block("- Make: `OUT/NAME.mk`")
+    (tmp_path / "Makefile").write_text(re.sub(r"(?m)^  ", "", makefile))
+    _compile(models["sigsoft"], tmp_path / "out", "kws")
+    (tmp_path / "main.c").write_text(_main_c(models["sigsoft"], "kws"))
+    _run(["make", "app"], tmp_path)
+    _check_against_onnxruntime(models["sigsoft"], tmp_path / "app")
