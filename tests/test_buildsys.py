@@ -105,22 +105,23 @@ def _compile(model: Path, out: Path, name: str, layout: str = "plain") -> None:
     tinyc.compile(model, out, name=name, layout=layout)
 
 
-def test_cmake_target_builds_a_program_that_matches_onnxruntime(models: dict[str, Path],
-                                                               tmp_path: Path) -> None:
-    """add_subdirectory(OUT) + target_link_libraries(app sigsoft): no -lm, include path or C
-    standard in the parent; the target brings them (the strict flags apply to it too)."""
-    _compile(models["sigsoft"], tmp_path / "sigsoft_out", "sigsoft")
-    (tmp_path / "main.c").write_text(_main_c(models["sigsoft"], "sigsoft"))
-    (tmp_path / "CMakeLists.txt").write_text(
-        "cmake_minimum_required(VERSION 3.13)\n"
-        "project(app C)\n"
-        f"set(CMAKE_C_FLAGS \"{' '.join(STRICT_FLAGS[1:])}\")\n"
-        "add_subdirectory(sigsoft_out)\n"
-        "add_executable(app main.c)\n"
-        "target_link_libraries(app PRIVATE sigsoft)\n")
+def test_cmake_targets_build_programs_that_match_onnxruntime(models: dict[str, Path],
+                                                            tmp_path: Path) -> None:
+    """add_subdirectory(OUT) + target_link_libraries(app NAME), for two models in one
+    project: no -lm, include path or C standard in the parent, the targets bring them (and
+    the parent's strict flags apply to them too)."""
+    lines = ["cmake_minimum_required(VERSION 3.13)", "project(app C)",
+             f'set(CMAKE_C_FLAGS "{" ".join(STRICT_FLAGS[1:])}")']
+    for name in models:
+        _compile(models[name], tmp_path / f"{name}_out", name)
+        (tmp_path / f"main_{name}.c").write_text(_main_c(models[name], name))
+        lines += [f"add_subdirectory({name}_out)", f"add_executable(app_{name} main_{name}.c)",
+                  f"target_link_libraries(app_{name} PRIVATE {name})"]
+    (tmp_path / "CMakeLists.txt").write_text("\n".join(lines) + "\n")
     _run(["cmake", "-S", ".", "-B", "build", "-DCMAKE_BUILD_TYPE=Release"], tmp_path)
     _run(["cmake", "--build", "build"], tmp_path)
-    _check_against_onnxruntime(models["sigsoft"], tmp_path / "build" / "app")
+    for name in models:
+        _check_against_onnxruntime(models[name], tmp_path / "build" / f"app_{name}")
 
 
 def test_two_make_fragments_in_one_makefile_after_moving_out(models: dict[str, Path],
