@@ -46,11 +46,15 @@ class CompileResult:
 
     @property
     def source(self) -> Path:
-        return self.out_dir / f"{self.name}.c"
+        return self._file(f"{self.name}.c")
 
     @property
     def header(self) -> Path:
-        return self.out_dir / f"{self.name}.h"
+        return self._file(f"{self.name}.h")
+
+    def _file(self, name: str) -> Path:
+        """OUT/name, or OUT/src/name in an Arduino layout."""
+        return next(f for f in self.files if f.name == name)
 
 
 def load(model: PathLike, shapes: Mapping[str, Sequence[int]] | None = None) -> Graph:
@@ -77,9 +81,11 @@ def compile(  # noqa: A001 (the API's name for the one thing tinyc does)
     arena: str = "static",
     report: bool = False,
     consts: Mapping[str, object] | None = None,
+    layout: str = "plain",
 ) -> CompileResult:
     """Compile `model` into `out_dir`, as `tinyc MODEL -o OUT` with the same-named flags.
     `consts` is `--const`: input name -> a number, a list of numbers or a numpy array.
+    `layout` is `--layout`: plain, arduino or zephyr (tinyc.backend.packages).
 
     OUT is written as one transaction (tinyc.outdir): on any error it is left as it was.
     Raises UsageError (bad argument), ModelError, UnsupportedError or another TinycError."""
@@ -88,7 +94,8 @@ def compile(  # noqa: A001 (the API's name for the one thing tinyc does)
     path = _model_path(model)
     options = _options(path, name=name, target=target, shapes=shapes, quantize=quantize,
                        calib=calib, calib_method=calib_method, io=io, prune=prune,
-                       opt_level=opt_level, arena=arena, report=report, consts=consts)
+                       opt_level=opt_level, arena=arena, report=report, consts=consts,
+                       layout=layout)
     cname = model_name(options, path)
     graph, _ = optimize(load_model(path, options), options)
     compiled = compile_into(graph, options, cname, out_dir)
@@ -96,7 +103,7 @@ def compile(  # noqa: A001 (the API's name for the one thing tinyc does)
     return CompileResult(
         name=compiled.code.name,
         out_dir=out,
-        files=tuple(out / f for f in sorted(compiled.code.files)),
+        files=tuple(out / f for f in sorted(compiled.files)),
         arena_bytes=compiled.plan.size,
         weight_bytes=compiled.code.weight_bytes,
         plan=compiled.plan,
@@ -148,9 +155,10 @@ def _options(path: Path, *, name: str | None = None, target: str,
              shapes: Mapping[str, Sequence[int]] | None, quantize: str | None,
              calib: PathLike | None, calib_method: str, io: str, prune: str | None,
              opt_level: int, arena: str, report: bool = False,
-             consts: Mapping[str, object] | None):  # noqa: ANN202
+             consts: Mapping[str, object] | None, layout: str = "plain"):  # noqa: ANN202
     """The compiler Options of an API call, its arguments checked like the CLI's flags."""
     from tinyc.backend.generate import ARENA_MODES
+    from tinyc.backend.packages import check_layout
     from tinyc.compiler import Options
 
     if arena not in ARENA_MODES:
@@ -162,6 +170,7 @@ def _options(path: Path, *, name: str | None = None, target: str,
         report=report, quantize=quantize, calib=None if calib is None else os.fspath(calib),
         calib_method=calib_method, io=io, prune=prune, consts=_const_bindings(consts),
         command=_call_text(path, name=name, target=target, quantize=quantize, prune=prune),
+        layout=check_layout(layout),
     )
 
 

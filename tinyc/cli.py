@@ -28,6 +28,7 @@ import numpy as np
 
 from tinyc import __version__
 from tinyc.backend.generate import ARENA_MODES
+from tinyc.backend.packages import LAYOUTS, placed
 from tinyc.display import shown
 from tinyc.errors import TinycError, UnsupportedError, UsageError, VerifyError
 from tinyc.mcu.targets import TARGETS
@@ -170,6 +171,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--report", action="store_true",
         help="also write OUT/report.html (the memory plan, drawn) and OUT/report.json",
     )
+    p.add_argument(
+        "--layout", choices=LAYOUTS, default="plain",
+        help="plain: the C with CMakeLists.txt and NAME.mk (default); arduino: an Arduino "
+        "library (library.properties, src/); zephyr: a Zephyr module (zephyr/module.yml, "
+        "CMakeLists.txt, Kconfig)",
+    )
 
     p = sub.add_parser(
         "plan", help="print MODEL's memory plan: arena, bounds, schedule and what is live"
@@ -284,6 +291,7 @@ def _options(args: argparse.Namespace, argv: Sequence[str]):  # noqa: ANN202
         verify_each=args.verify_each,
         arena=getattr(args, "arena", "static"),
         report=getattr(args, "report", False),
+        layout=getattr(args, "layout", "plain"),
         quantize=args.quantize,
         calib=args.calib,
         calib_method=args.calib_method,
@@ -343,7 +351,7 @@ def _dispatch(args: argparse.Namespace, argv: Sequence[str]) -> int:
     if args.command == "compile":
         compiled = compile_into(graph, options, name, args.output)
         pruning = compiled.sparsity
-        source = Path(args.output) / f"{compiled.code.name}.c"
+        source = Path(args.output) / placed(options.layout, f"{compiled.code.name}.c")
         print(
             f"tinyc: wrote {shown(str(source))}: arena {compiled.plan.size} B, "
             f"weights {compiled.code.weight_bytes} B, {len(graph.nodes)} nodes"

@@ -9,6 +9,7 @@ from pathlib import Path
 from tinyc import outdir
 from tinyc.backend.cnames import check_model_name, default_model_name
 from tinyc.backend.generate import GeneratedC, generate_c, reserved_names
+from tinyc.backend.packages import package_files
 from tinyc.errors import UsageError
 from tinyc.frontend.consts import ConstBinding
 from tinyc.frontend.onnx import load_onnx
@@ -43,6 +44,9 @@ class Options:
     arena: str = "static"
     #: also write report.html and report.json (the memory plan, drawn) into the output
     report: bool = False
+    #: how OUT is laid out for a build system: plain, arduino or zephyr
+    #: (tinyc.backend.packages)
+    layout: str = "plain"
     #: "int8" (static, needs `calib`) or "dynamic"; None keeps the model's precision
     quantize: str | None = None
     #: calibration samples for --quantize int8 (.npy, or .npz keyed by input name)
@@ -115,6 +119,8 @@ class Compiled:
     code: GeneratedC
     #: (the per-layer dense/sparse table, its JSON) when written (compile_into), else None
     sparsity: tuple[str, str] | None = None
+    #: OUT's files as compile_into wrote them (relative path -> text, per Options.layout)
+    files: dict[str, str] = field(default_factory=dict)
 
 
 def compile_graph(graph: Graph, options: Options, name: str) -> Compiled:
@@ -128,19 +134,16 @@ def compile_graph(graph: Graph, options: Options, name: str) -> Compiled:
     return Compiled(graph, plan, code)
 
 
-def write_output_dir(code: GeneratedC, out_dir: str | Path) -> Path:
-    """Write OUT as one transaction (tinyc.outdir: manifest, foreign files kept, kill-safe)."""
-    return outdir.write_output_dir(code.files, out_dir)
-
-
 def compile_into(graph: Graph, options: Options, name: str, out_dir: str | Path) -> Compiled:
     """What `tinyc MODEL -o OUT` does after optimizing: generate the C, add sparsity.json
-    when layers are pruned or stored sparse, and write OUT (the CLI and `tinyc.compile`)."""
+    when layers are pruned or stored sparse, lay the files out with their build-system files
+    (Options.layout) and write OUT (the CLI and `tinyc.compile`)."""
     from tinyc.prune.cli import compile_report
 
     compiled = compile_graph(graph, options, name)
     compiled.sparsity = compile_report(graph, options)
     if compiled.sparsity is not None:
         compiled.code.files["sparsity.json"] = compiled.sparsity[1]
-    write_output_dir(compiled.code, out_dir)
+    compiled.files = package_files(compiled.code.files, compiled.code.name, options.layout)
+    outdir.write_output_dir(compiled.files, out_dir)
     return compiled

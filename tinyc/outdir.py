@@ -9,6 +9,9 @@ What a user can rely on:
   manifest lists and this run does not generate, and touches no other file. A file tinyc
   would write that exists in OUT but is not in the manifest is somebody else's: the run is
   refused and nothing is written.
+- A NAME may hold `/` (`src/model.c`, a build-system layout): its directories are created
+  as needed and are tinyc's while a manifest entry lies below them. One that no longer
+  holds a generated file goes when it is empty, and stays (the user's) when it is not.
 - A new OUT gets the umask's mode; an existing OUT keeps its mode.
 - kill -9 at any moment leaves OUT as the old or the new output, and the next run into OUT
   removes what the killed run left (see below for the one weaker case).
@@ -20,20 +23,22 @@ own OUT and nothing else.
 
 1. Exchange (Linux, the usual case). The stage is built as the complete new OUT: the
    generated files plus hard links to the files in OUT that stay (the user's files and
-   symlinks). It gets OUT's mode, then `renameat2(RENAME_EXCHANGE)` swaps the two
+   symlinks, also those inside tinyc's subdirectories, which are made anew with their
+   modes). It gets OUT's mode, then `renameat2(RENAME_EXCHANGE)` swaps the two
    directories in one step: that is the commit. The old tree, now under the staging name,
    is removed; a file someone created in OUT between tinyc's scan and the swap is moved
    back. A kill before the swap leaves OUT untouched, after it OUT is complete. OUT's
    directory inode changes (its mode is kept, ACLs and extended attributes of the
    directory itself are not), and foreign files' ctime changes (link count).
-2. Roll-forward journal (the fallback: OUT holds a subdirectory, is not owned by the
-   user, is the working directory or one of its parents, is a mount point, or the system
-   has no `renameat2`/hard links). The stage holds the generated files; it sits inside
-   OUT when OUT is a mount point, so that the moves stay on one device. A commit record
-   written into it by an atomic rename lists the files to move into OUT and the stale
-   files to delete. The files are then moved one by one, the manifest last. A kill before the
-   record leaves OUT untouched; a kill after it leaves OUT partly updated until the next
-   tinyc run into OUT (or `recover`) completes the moves. Until then a program reading OUT
+2. Roll-forward journal (the fallback: OUT holds a directory that is not tinyc's, is not
+   owned by the user, is the working directory or one of its parents, is a mount point,
+   or the system has no `renameat2`/hard links). The stage holds the generated files; it
+   sits inside OUT when OUT is a mount point, so that the moves stay on one device. A
+   commit record written into it by an atomic rename lists the files to move into OUT,
+   the stale files to delete and the directories to remove if that leaves them empty.
+   The files are then moved one by one, the manifest last. A kill before the record
+   leaves OUT untouched; a kill after it leaves OUT partly updated until the next tinyc
+   run into OUT (or `recover`) completes the moves. Until then a program reading OUT
    directly can see a mix of old and new files: that is the weaker guarantee.
 
 The guarantee covers the death of the process, not a power cut (nothing is fsynced).
@@ -50,7 +55,7 @@ import re
 import secrets
 import shutil
 import stat
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,11 +82,14 @@ def write_output_dir(files: Mapping[str, str | bytes], out_dir: str | os.PathLik
     or an unwritable OUT, and OSError (naming a path in OUT) when the system refuses."""
     out = checked_target(out_dir)
     blobs = {name: _encoded(name, text) for name, text in sorted(files.items())}
+    clash = sorted(set(blobs) & _ancestors(blobs))
+    if clash:
+        raise TinycError(f"cannot write {clash[0]!r} both as a file and as a directory")
     blobs[MANIFEST] = manifest_text(blobs).encode()
     hook = step or _no_step
     with _parent_lock(out):
         _recover_locked(out)
-        old = _scan(out)
+        old = _scan(out, blobs)
         _refuse_conflicts(out, old, blobs)
         if old is None:
             _create(out, blobs, hook)
@@ -135,7 +143,7 @@ def read_manifest(out: Path) -> frozenset[str]:
     names = set()
     for number, line in enumerate(path.read_bytes().decode("utf-8", "replace").splitlines(), 1):
         match = _MANIFEST_LINE.fullmatch(line)
-        if match is None or not _plain_name(match.group(2)):
+        if match is None or not _relative_name(match.group(2)):
             raise TinycError(f"{path}: line {number} is not 'SHA256  NAME'; remove the file "
                              "if tinyc did not write it")
         names.add(match.group(2))
@@ -147,7 +155,9 @@ class _Existing:
     """An existing OUT as scanned under the lock."""
 
     stat: os.stat_result
-    entries: dict[str, os.stat_result]  # lstat of every entry
+    #: lstat of every entry of OUT, and of every entry below a directory that holds (or
+    #: will hold) a generated file, by relative name (`src/model.c`)
+    entries: dict[str, os.stat_result]
     generated: frozenset[str]  # what the previous run's manifest lists
 
     def keeps(self, name: str, blobs: Mapping[str, bytes]) -> bool:
@@ -155,7 +165,14 @@ class _Existing:
         if name in blobs:
             return False
         tinycs = name in self.generated or name == MANIFEST
-        return not tinycs or stat.S_ISDIR(self.entries[name].st_mode)
+        return not tinycs or self.is_dir(name)
+
+    def is_dir(self, name: str) -> bool:
+        return stat.S_ISDIR(self.entries[name].st_mode)
+
+    def tinyc_dirs(self) -> set[str]:
+        """The directories the previous output has files in."""
+        return {d for d in _ancestors(self.generated) if d in self.entries and self.is_dir(d)}
 
 
 def _no_step(label: str) -> None:
@@ -163,13 +180,29 @@ def _no_step(label: str) -> None:
 
 
 def _encoded(name: str, text: str | bytes) -> bytes:
-    if not _plain_name(name) or name == MANIFEST or name.startswith(STAGE_PREFIX):
-        raise TinycError(f"cannot write {name!r}: not a plain file name")
+    if not _relative_name(name) or name == MANIFEST or name.startswith(STAGE_PREFIX):
+        raise TinycError(f"cannot write {name!r}: not a plain relative file name")
     return text if isinstance(text, bytes) else text.encode("utf-8")
 
 
 def _plain_name(name: str) -> bool:
     return name not in ("", ".", "..") and not any(c in name for c in "/\0\n\r")
+
+
+def _relative_name(name: str) -> bool:
+    """Plain names joined by `/`: never absolute, never `..`, never empty parts."""
+    return all(_plain_name(part) for part in name.split("/"))
+
+
+def _ancestors(names: Iterable[str]) -> set[str]:
+    """The directories the relative `names` lie in (`a/b/c` gives `a` and `a/b`)."""
+    parts = (name.split("/") for name in names)
+    return {"/".join(p[:i]) for p in parts for i in range(1, len(p))}
+
+
+def _by_depth(names: Iterable[str]) -> list[str]:
+    """Deepest first: the order in which empty directories can be removed."""
+    return sorted(names, key=lambda name: (-name.count("/"), name))
 
 
 @contextmanager
@@ -212,17 +245,33 @@ def _recover_locked(out: Path) -> None:
         shutil.rmtree(stage)
 
 
-def _scan(out: Path) -> _Existing | None:
+def _scan(out: Path, blobs: Mapping[str, bytes]) -> _Existing | None:
+    """OUT's entries, and those below the real (not symlinked) directories that old or new
+    generated files lie in; other directories are not entered."""
     if not out.exists():
         return None
-    entries = {e.name: e.stat(follow_symlinks=False) for e in os.scandir(out)}
-    return _Existing(os.stat(out), entries, read_manifest(out))
+    generated = read_manifest(out)
+    wanted = _ancestors(generated) | _ancestors(blobs)
+    entries: dict[str, os.stat_result] = {}
+    pending = [""]
+    while pending:
+        prefix = pending.pop()
+        for entry in os.scandir(out / prefix if prefix else out):
+            name = f"{prefix}{entry.name}"
+            entries[name] = entry.stat(follow_symlinks=False)
+            if name in wanted and stat.S_ISDIR(entries[name].st_mode):
+                pending.append(f"{name}/")
+    return _Existing(os.stat(out), entries, generated)
 
 
 def _refuse_conflicts(out: Path, old: _Existing | None, blobs: Mapping[str, bytes]) -> None:
     if old is None:
         return
     for name in blobs:
+        for directory in sorted(_ancestors([name])):
+            if directory in old.entries and not old.is_dir(directory):
+                raise TinycError(f"{out / directory}: exists and is not a directory, but tinyc "
+                                 f"writes {name} into it; remove it or choose another -o")
         st = old.entries.get(name)
         if st is None or name == MANIFEST:
             continue
@@ -235,6 +284,8 @@ def _write_files(stage: Path, out: Path, blobs: Mapping[str, bytes], hook: StepH
     """The generated files into `stage`; an OSError names the file as it would be in OUT."""
     for name, blob in blobs.items():
         try:
+            if "/" in name:
+                os.makedirs((stage / name).parent, 0o777, exist_ok=True)
             fd = os.open(stage / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
             with os.fdopen(fd, "wb") as f:
                 f.write(blob)
@@ -270,20 +321,27 @@ def _exchange_possible(out: Path, old: _Existing) -> bool:
     cwd = Path(os.path.realpath(os.getcwd()))
     if cwd == out or out in cwd.parents:
         return False
-    return not any(stat.S_ISDIR(st.st_mode) for st in old.entries.values())
+    ours = old.tinyc_dirs()  # made anew in the stage; any other directory cannot be linked
+    return all(name in ours for name in old.entries if old.is_dir(name))
 
 
 def _write_by_exchange(out: Path, old: _Existing, blobs: Mapping[str, bytes],
                        hook: StepHook) -> bool:
     """Swap in a complete new OUT; False (nothing changed) when the system refuses."""
-    kept = [name for name in sorted(old.entries) if old.keeps(name, blobs)]
+    kept = [name for name in sorted(old.entries)
+            if not old.is_dir(name) and old.keeps(name, blobs)]
     with _stage_for(out) as stage:
         hook("stage")
         _write_files(stage, out, blobs, hook)
         try:
             for name in kept:
+                if "/" in name:
+                    os.makedirs((stage / name).parent, 0o777, exist_ok=True)
                 os.link(out / name, stage / name, follow_symlinks=False)
                 hook(f"link {name}")
+            for directory in old.tinyc_dirs():
+                if (stage / directory).is_dir():
+                    os.chmod(stage / directory, stat.S_IMODE(old.entries[directory].st_mode))
             os.chmod(stage, stat.S_IMODE(old.stat.st_mode))
             if os.stat(stage).st_gid != old.stat.st_gid:
                 os.chown(stage, -1, old.stat.st_gid)
@@ -301,16 +359,26 @@ def _write_by_exchange(out: Path, old: _Existing, blobs: Mapping[str, bytes],
 
 def _dispose_old_tree(tree: Path, out: Path, old: _Existing, kept: list[str]) -> None:
     """Remove the swapped-out OUT: the old output and the links to kept files; anything
-    else appeared during the run and goes back into OUT."""
-    for entry in os.scandir(tree):
-        mine = entry.name in old.generated or entry.name == MANIFEST
-        if not mine and entry.name in kept:
-            twin = os.stat(out / entry.name, follow_symlinks=False)
-            mine = twin.st_ino == entry.inode()
-        if mine:
-            os.unlink(entry.path)
-        elif not os.path.lexists(out / entry.name):
-            os.rename(entry.path, out / entry.name)
+    else appeared during the run and goes back into OUT (into its directory, made anew if
+    the new output has none)."""
+    ours = old.tinyc_dirs()
+    pending = [""]
+    while pending:
+        prefix = pending.pop()
+        for entry in os.scandir(tree / prefix if prefix else tree):
+            name = f"{prefix}{entry.name}"
+            mine = name in old.generated or name == MANIFEST
+            if name in ours and entry.is_dir(follow_symlinks=False):
+                pending.append(f"{name}/")
+                continue
+            if not mine and name in kept:
+                twin = os.stat(out / name, follow_symlinks=False)
+                mine = twin.st_ino == entry.inode()
+            if mine:
+                os.unlink(entry.path)
+            elif not os.path.lexists(out / name):
+                os.makedirs((out / name).parent, 0o777, exist_ok=True)
+                os.rename(entry.path, out / name)
     shutil.rmtree(tree)
 
 
@@ -319,11 +387,13 @@ def _write_by_journal(out: Path, old: _Existing, blobs: Mapping[str, bytes],
     stale = [name for name in sorted(old.generated)
              if name in old.entries and name not in blobs and not old.keeps(name, blobs)]
     installs = [name for name in blobs if name != MANIFEST] + [MANIFEST]
+    emptied = _by_depth(_ancestors(stale) - _ancestors(blobs))
     with _stage_for(out) as stage:
         hook("stage")
         _write_files(stage, out, blobs, hook)
         record = [f"{_COMMIT_HEADER} {stage.name}"]
         record += [f"install {name}" for name in installs] + [f"remove {name}" for name in stale]
+        record += [f"rmdir {name}" for name in emptied]
         (stage / f"{COMMIT}.tmp").write_text("\n".join(record) + "\n")
         hook("record written")
         os.rename(stage / f"{COMMIT}.tmp", stage / COMMIT)
@@ -342,24 +412,41 @@ def _commit_record(stage: Path) -> list[tuple[str, str]] | None:
     if not lines or lines[0] != f"{_COMMIT_HEADER} {stage.name}":
         return None
     steps = [tuple(line.split(" ", 1)) for line in lines[1:]]
-    if not all(len(s) == 2 and s[0] in ("install", "remove") and _plain_name(s[1])
+    if not all(len(s) == 2 and s[0] in ("install", "remove", "rmdir") and _relative_name(s[1])
                for s in steps):
         return None
     return steps  # type: ignore[return-value]
 
 
 def _roll_forward(stage: Path, out: Path, hook: StepHook) -> None:
-    """Apply a commit record; every step is idempotent, so a killed roll-forward resumes."""
+    """Apply a commit record; every step is idempotent, so a killed roll-forward resumes.
+    A directory is removed only when empty: a file of the user's in it keeps it."""
     for action, name in _commit_record(stage) or []:
         if action == "install" and os.path.lexists(stage / name):
+            if "/" in name:
+                os.makedirs((out / name).parent, 0o777, exist_ok=True)
             os.replace(stage / name, out / name)
         elif action == "remove" and os.path.lexists(out / name):
             os.unlink(out / name)
+        elif action == "rmdir" and _removed_if_empty(out / name):
+            pass
         else:
             continue
         hook(f"{action} {name}")
     os.unlink(stage / COMMIT)
     hook("record removed")
+
+
+def _removed_if_empty(directory: Path) -> bool:
+    try:
+        os.rmdir(directory)
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        if exc.errno in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR):
+            return False
+        raise
+    return True
 
 
 def _renameat2():  # noqa: ANN202 (a ctypes function or None)

@@ -160,7 +160,8 @@ def test_hostile_names_compile_build_and_match_onnxruntime(
     proc = run_cli(str(model_path), "-o", str(out), level)
     assert proc.returncode == 0, proc.stderr
     name = "model_tinyc_conv"  # the file stem, sanitized, and clear of the kernel file
-    assert sorted(p.name for p in out.iterdir() if p.stem == name) == [f"{name}.c", f"{name}.h"]
+    assert sorted(p.name for p in out.iterdir() if p.stem == name) == [
+        f"{name}.c", f"{name}.h", f"{name}.mk"]
     kernel = codegen_root() / "kernels" / "ref" / "tinyc_conv.c"
     assert (out / "tinyc_conv.c").read_text() == kernel.read_text()
     for path in out.iterdir():

@@ -56,8 +56,8 @@ VIOLATIONS = (EXIT70, BAD_EXIT, SIGNAL, HANG, MULTILINE, BAD_FORMAT, UNSAFE_TEXT
 FOREIGN = {"README.txt": b"my notes\n", "fuzz_user.c": b"int fuzz_user(void) { return 7; }\n",
            "keep/data.bin": b"\x00\x01\x02"}
 #: what a `-o /` run may have written into `/` and the runner removes again
-ROOT_LEFTOVER = re.compile(r"(fuzzrootprobe\w*\.[ch]|tinyc_\w+\.[ch]|\.\.\w+|\.tinyc.*|"
-                           r"report\.(html|json)|sparsity\.json)$")
+ROOT_LEFTOVER = re.compile(r"(fuzzrootprobe\w*\.(c|h|mk)|tinyc_\w+\.[ch]|\.\.\w+|\.tinyc.*|"
+                           r"report\.(html|json)|sparsity\.json|CMakeLists\.txt)$")
 UMASK_MODE = 0o755
 TIMEOUT = 60.0
 

@@ -26,6 +26,9 @@ from tinyc.errors import TinycError, UsageError
 MODELS = Path(__file__).resolve().parents[2] / "examples" / "models"
 OLD = {"net.c": "int old;\n", "net.h": "/* old */\n", "tinyc_conv.c": "int conv;\n"}
 NEW = {"net.c": "int new;\n", "net.h": "/* new */\n", "tinyc_gemm.c": "int gemm;\n"}
+#: a build-system layout: generated files in subdirectories (tinyc.backend.packages)
+NESTED = {"src/net.c": "int nested;\n", "src/deep/net.h": "/* nested */\n",
+          "net.properties": "name=net\n"}
 
 
 def snapshot(root: Path) -> dict[str, tuple[str, int, bytes]] | None:
@@ -50,13 +53,16 @@ def stages(parent: Path) -> list[str]:
 
 
 def add_foreign(out: Path, subdir: bool) -> None:
-    """The user's own files in OUT: a file, a symlink and, for the journal path, a directory."""
+    """The user's own files in OUT: a file, a symlink and, for the journal path, a directory;
+    and a file in each directory of the generated output."""
     (out / "notes.txt").write_text("mine\n")
     os.chmod(out / "notes.txt", 0o600)
     (out / "link.h").symlink_to("notes.txt")
     if subdir:
         (out / "sub").mkdir()
         (out / "sub" / "keep.c").write_text("int keep;\n")
+    if (out / "src").is_dir():
+        (out / "src" / "sketch.c").write_text("int sketch;\n")
 
 
 def test_manifest_lists_every_generated_file_with_its_sha256(tmp_path: Path) -> None:
@@ -90,6 +96,63 @@ def test_rerun_removes_stale_output_and_keeps_foreign_files(tmp_path: Path,
     if subdir:
         assert tree["sub/keep.c"][2] == b"int keep;\n"
     assert stages(tmp_path) == []
+
+
+@pytest.mark.parametrize("subdir", [False, True], ids=["exchange", "journal"])
+def test_subdirectories_come_and_go_with_the_layout(tmp_path: Path, subdir: bool) -> None:
+    """flat -> nested -> flat: tinyc's directories appear, keep their mode, and go when
+    emptied; one that holds a file of the user's stays; nothing beside OUT changes."""
+    out = tmp_path / "out"
+    (tmp_path / "beside.txt").write_text("not OUT\n")
+    outdir.write_output_dir(OLD, out)
+    add_foreign(out, subdir)
+    outdir.write_output_dir(NESTED, out)
+    tree = snapshot(out)
+    assert tree is not None
+    assert {n: tree[n][2].decode() for n in NESTED} == NESTED
+    assert not any((out / n).exists() for n in OLD)
+    assert tree["notes.txt"] == ("file", 0o600, b"mine\n")
+    assert (out / outdir.MANIFEST).read_text().count("  src/") == 2
+    os.chmod(out / "src", 0o750)
+    outdir.write_output_dir(NESTED, out)  # a re-run keeps the directory's mode
+    assert stat.S_IMODE((out / "src").stat().st_mode) == 0o750
+    (out / "src" / "sketch.c").write_text("int sketch;\n")  # the user's file in tinyc's dir
+    outdir.write_output_dir(OLD, out)
+    tree = snapshot(out)
+    assert tree is not None
+    assert {n: tree[n][2].decode() for n in OLD} == OLD
+    assert tree["src/sketch.c"][2] == b"int sketch;\n"
+    assert not (out / "src" / "deep").exists() and not (out / "src" / "net.c").exists()
+    assert ("sub/keep.c" in tree) == subdir
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["beside.txt", "out"]
+    (out / "src" / "sketch.c").unlink()
+    outdir.write_output_dir(NESTED, out)
+    outdir.write_output_dir(OLD, out)
+    assert not (out / "src").exists()  # emptied: gone
+
+
+@pytest.mark.parametrize("kind", ["file", "symlink"])
+def test_a_directory_tinyc_needs_that_is_a_file_or_symlink_is_refused(tmp_path: Path,
+                                                                      kind: str) -> None:
+    out = tmp_path / "out"
+    outdir.write_output_dir(OLD, out)
+    (tmp_path / "elsewhere").mkdir()
+    if kind == "file":
+        (out / "src").write_text("a file\n")
+    else:
+        (out / "src").symlink_to(tmp_path / "elsewhere")  # never written through
+    before = snapshot(tmp_path)
+    with pytest.raises(TinycError, match="src: exists and is not a directory"):
+        outdir.write_output_dir(NESTED, out)
+    assert snapshot(tmp_path) == before
+
+
+def test_a_name_both_file_and_directory_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(TinycError, match="both as a file and as a directory"):
+        outdir.write_output_dir({"src": "x", "src/a.c": "y"}, tmp_path / "out")
+    with pytest.raises(TinycError, match="not a plain relative file name"):
+        outdir.write_output_dir({"src/../a.c": "y"}, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
 
 
 def test_the_working_directory_is_updated_in_place(tmp_path: Path,
@@ -294,43 +357,52 @@ outdir.write_output_dir(spec["files"], spec["out"], step=step)
 """
 
 
-@pytest.mark.parametrize("layout", ["fresh", "exchange", "journal"])
-def test_kill_9_at_every_step_leaves_old_or_new(tmp_path: Path, layout: str) -> None:
+_KILL_CASES = [(layout, before, after) for layout in ("fresh", "exchange", "journal")
+               for before, after in ((OLD, NEW), (OLD, NESTED), (NESTED, OLD))
+               if layout != "fresh" or before is OLD]  # fresh: `before` is never written
+
+
+@pytest.mark.parametrize("layout, before, after", _KILL_CASES,
+                         ids=[f"{c[0]}-{'nested' if c[1] is NESTED else 'flat'}-to-"
+                              f"{'nested' if c[2] is NESTED else 'flat'}" for c in _KILL_CASES])
+def test_kill_9_at_every_step_leaves_old_or_new(tmp_path: Path, layout: str,
+                                                before: dict[str, str],
+                                                after: dict[str, str]) -> None:
     out = tmp_path / "out"
 
     def old_state() -> None:
         if out.exists():
             shutil.rmtree(out)
         if layout != "fresh":
-            outdir.write_output_dir(OLD, out)
+            outdir.write_output_dir(before, out)
             add_foreign(out, subdir=layout == "journal")
 
     old_state()
     old = snapshot(out)
-    outdir.write_output_dir(NEW, out)
+    outdir.write_output_dir(after, out)
     new = snapshot(out)
     seen = set()
     for kill_at in range(1, 100):
         old_state()
-        spec = json.dumps({"files": NEW, "out": str(out), "kill_at": kill_at})
+        spec = json.dumps({"files": after, "out": str(out), "kill_at": kill_at})
         proc = subprocess.run([sys.executable, "-c", _KILLED_WRITER, spec], cwd=tmp_path,
                               capture_output=True, text=True)
         if proc.returncode == 0:
             break  # every step has been killed once
         assert proc.returncode == -signal.SIGKILL, proc.stderr
-        after = snapshot(out)
-        if layout == "journal" and after not in (old, new):
+        state = snapshot(out)
+        if layout == "journal" and state not in (old, new):
             # killed after the commit record: the next run completes the output
             assert len(stages(tmp_path)) == 1
             outdir.recover(out)
-            after = snapshot(out)
-        assert after in (old, new), f"killed at step {kill_at}"
-        seen.add("old" if after == old else "new")
-        outdir.write_output_dir(NEW, out)  # the next run cleans up and writes
+            state = snapshot(out)
+        assert state in (old, new), f"killed at step {kill_at}"
+        seen.add("old" if state == old else "new")
+        outdir.write_output_dir(after, out)  # the next run cleans up and writes
         assert snapshot(out) == new and stages(tmp_path) == []
     else:
         pytest.fail("the writer never finished")
-    assert kill_at > len(NEW) + 2 and seen == {"old", "new"}
+    assert kill_at > len(after) + 2 and seen == {"old", "new"}
 
 
 _WRITER = """
