@@ -22,6 +22,7 @@ from tinyc.passes import (  # noqa: F401  (imported for registration)
     quantize_dynamic,
     quantize_int8,
     recognize_activations,
+    recognize_global_pools,
     sparsify_weights,
 )
 from tinyc.passes.base import PASSES, Pass, PassContext, PassError, PassResult, register_pass
