@@ -49,10 +49,10 @@ def padded_value(x: Value) -> float:
 
 def lower_bound(x: Value) -> float:
     """A value no element of `x` is below, from the clamp that produced it (-inf when
-    nothing is known)."""
-    if x.dtype is DType.I8:
-        return float(QMIN)
+    nothing is known; for int8, -128 or the producer's `act_min`)."""
     node = x.producer
+    if x.dtype is DType.I8:
+        return float(max(QMIN, int(node.attrs.get("act_min", QMIN)) if node else QMIN))
     if node is None:
         return -math.inf
     if node.op == "Relu":
@@ -145,8 +145,8 @@ class FoldPad(RewritePass):
     run-time pads, non-constant modes; for Conv/AveragePool a value other than 0 (int8: the
     input's zero point); for AveragePool ceil_mode, or own padding left out of the count;
     for MaxPool a value that is not provably <= every input element (-inf, or <= the lower
-    bound of the Relu/Clip that produced the input; any value for int8 at -128) or a
-    window that would read padding only, and a used Indices output.
+    bound of the Relu/Clip that produced the input; int8: -128 or the producer's act_min),
+    a window that would read padding only, and a used Indices output.
     """
 
     name = "fold-pad"

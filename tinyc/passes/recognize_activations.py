@@ -271,13 +271,11 @@ def _erase_dead_chain(rw: Rewriter, v: Value, stop: Value) -> None:
     """Erase the gate's nodes, from `v` back to `stop`, as they lose their last user."""
     while v is not stop and v.producer is not None:
         node = v.producer
+        operand = next((u for u in node.inputs if u is not None and u.const is None), None)
         rw.erase_if_dead(node)
-        if id(node) not in rw.erased:
+        if id(node) not in rw.erased or operand is None:
             return
-        nxt = next((u for u in node.inputs if u is not None and u.const is None), None)
-        if nxt is None:
-            return
-        v = nxt
+        v = operand
 
 
 RULES = RuleSet([GatedProduct()])
