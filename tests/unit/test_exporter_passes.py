@@ -8,8 +8,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
+from onnx import TensorProto, helper, numpy_helper
 
+import tinyc
 from tests.strategies import make_node
 from tinyc.compiler import Options, load_model, optimize
 from tinyc.interp import run_graph
@@ -144,6 +147,24 @@ def test_silu_in_an_int8_build_is_one_lookup_table(tmp_path: Path) -> None:
     graph, _ = optimize(load_model(model, options), options)
     ops = [n.op for n in graph.nodes]
     assert ops.count("QLut") == 1 and not {"Sigmoid", "Mul", "Swish", "QMul"} & set(ops)
+
+
+def test_silu_as_torch_writes_it_runs_as_swish_and_matches_onnxruntime(tmp_path: Path) -> None:
+    """Conv -> Sigmoid -> Mul (SiLU at opsets < 24): one Swish in the C, same outputs."""
+    w = numpy_helper.from_array(
+        np.random.default_rng(7).standard_normal((4, 3, 3, 3)).astype(np.float32), "w")
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]),
+         helper.make_node("Sigmoid", ["c"], ["s"]), helper.make_node("Mul", ["c", "s"], ["y"])],
+        "silu", [helper.make_tensor_value_info("x", TensorProto.FLOAT, (1, 3, 6, 6))],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, (1, 4, 6, 6))], [w])
+    model = tmp_path / "silu.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), model)
+    options = Options()
+    assert [n.op for n in optimize(load_model(model, options), options)[0].nodes] == [
+        "Conv", "Swish"]
+    result = tinyc.verify(model)
+    assert result.reference == "onnxruntime" and result.ok, result.lines()
 
 
 # -- fold-pad -------------------------------------------------------------------------------
