@@ -36,14 +36,20 @@ TOLERANCE = 0.05
 class Pair:
     model: Path
     twin: Path
+    #: int8 already (a QDQ model): compiled as it is, and only as int8
+    quantized: bool
 
     @property
     def id(self) -> str:
         return f"{self.model.stem}-vs-{self.twin.stem}"
 
 
-PAIRS = [Pair(ROOT / r["model"], ROOT / r["twin"]) for r in REGISTRY["exports"] if r["twin"]]
-PATTERNS = sorted({p.model for p in PAIRS})
+PAIRS = [Pair(ROOT / r["model"], ROOT / r["twin"], r.get("quantized", False))
+         for r in REGISTRY["exports"] if r["twin"]]
+#: (pair, precision) for every precision the pair has
+CASES = [pytest.param(p, precision, id=f"{p.id}-{precision}") for p in PAIRS
+         for precision in (("int8",) if p.quantized else ("float", "int8"))]
+PATTERNS = sorted({p.model for p in PAIRS if not p.quantized})
 
 
 def calibration(shape: tuple[int, ...], directory: Path) -> str:
@@ -53,8 +59,9 @@ def calibration(shape: tuple[int, ...], directory: Path) -> str:
     return str(path)
 
 
-def options(model: Path, precision: str, directory: Path, target: str = "generic") -> Options:
-    if precision == "float":
+def options(pair: Pair, model: Path, precision: str, directory: Path,
+            target: str = "generic") -> Options:
+    if precision == "float" or pair.quantized:
         return Options(target=target)
     shape = load_model(model, Options()).inputs[0].shape
     return Options(target=target, quantize="int8", calib=calibration(shape, directory))
@@ -77,12 +84,12 @@ def sample(graph: Graph) -> np.ndarray:
     return np.random.default_rng(0).standard_normal(graph.inputs[0].shape).astype(np.float32)
 
 
-@pytest.mark.parametrize("precision", ["float", "int8"])
-@pytest.mark.parametrize("pair", PAIRS, ids=lambda p: p.id)
+@pytest.mark.parametrize(("pair", "precision"), CASES)
 def test_same_kernels_and_arena_as_clean_twin(pair: Pair, precision: str, tmp_path: Path) -> None:
-    graphs = [optimized(m, options(m, precision, tmp_path)) for m in (pair.model, pair.twin)]
+    graphs = [optimized(m, options(pair, m, precision, tmp_path))
+              for m in (pair.model, pair.twin)]
     assert kinds(graphs[0]) == kinds(graphs[1])
-    o = options(pair.model, precision, tmp_path)
+    o = options(pair, pair.model, precision, tmp_path)
     arena, twin_arena = (compile_graph(g, o, "model").plan.size for g in graphs)
     assert within(arena, twin_arena), (arena, twin_arena)
     if precision == "int8":
@@ -107,13 +114,13 @@ def test_pattern_export_matches_onnxruntime(model: Path) -> None:
 _M4_INSTRUCTIONS: dict[tuple[Path, str], int] = {}
 
 
-def m4_instructions(model: Path, precision: str, directory: Path) -> int:
+def m4_instructions(pair: Pair, model: Path, precision: str, directory: Path) -> int:
     """One QEMU run of `model`; its outputs must match the reference interpreter (as the
     MCU tests judge them: float within the FPU's fused multiply-adds, int8 exactly up to
     the float boundary)."""
     key = (model, precision)
     if key not in _M4_INSTRUCTIONS:
-        opts = options(model, precision, directory, target="cortex-m4")
+        opts = options(pair, model, precision, directory, target="cortex-m4")
         graph = optimized(model, opts)
         x = sample(graph)
         result, _ = run_on_mcu(graph, opts, "model", [x], directory / f"{model.stem}-{precision}")
@@ -128,11 +135,10 @@ def m4_instructions(model: Path, precision: str, directory: Path) -> int:
 
 @pytest.mark.slow
 @pytest.mark.usefixtures("mcu_tools")
-@pytest.mark.parametrize("precision", ["float", "int8"])
-@pytest.mark.parametrize("pair", PAIRS, ids=lambda p: p.id)
+@pytest.mark.parametrize(("pair", "precision"), CASES)
 def test_same_cortex_m4_instructions_as_clean_twin(
     pair: Pair, precision: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     directory = tmp_path_factory.mktemp("m4")
-    counts = [m4_instructions(m, precision, directory) for m in (pair.model, pair.twin)]
+    counts = [m4_instructions(pair, m, precision, directory) for m in (pair.model, pair.twin)]
     assert within(counts[0], counts[1]), counts

@@ -13,11 +13,15 @@ writes into ``tests/models/exporters/``:
 * ``keraspad_pattern.onnx``: ``F.pad`` before each stride-2 depthwise conv (Keras's
   explicit padding), before a MaxPool (after a Relu) and before an AveragePool that counts
   padding; ``keraspad_clean.onnx``: the same weights with the padding in the conv/pool.
+* ``keraspad_pattern_qdq.onnx`` / ``keraspad_clean_qdq.onnx``: both through onnxruntime's
+  ``quantize_static`` (QDQ, int8, per channel): the explicit Pads become int8 Pads of the
+  zero point between Q/DQ pairs.
 * ``paddle_hardswish.onnx``: Paddle's ``x * Clip(x + 3, 0, 6) / 6`` built with onnx.helper
   (Paddle is not installable here), ``paddle_clean.onnx`` its twin with HardSwish ops.
 
 Everything is seeded; each file is checked by onnx and its outputs compared between
-onnxruntime and torch (numpy for the helper-built graphs) before it is written.
+onnxruntime and torch (numpy for the helper-built graphs; the float model for the QDQ
+ones, within a loose bound) before it is written.
 """
 
 from __future__ import annotations
@@ -32,6 +36,12 @@ import onnxruntime as ort
 import torch
 import torch.nn.functional as F
 from onnx import TensorProto, helper, numpy_helper
+from onnxruntime.quantization import (
+    CalibrationDataReader,
+    QuantFormat,
+    QuantType,
+    quantize_static,
+)
 from torch import nn
 
 OUT = Path(__file__).resolve().parents[2] / "tests" / "models" / "exporters"
@@ -159,11 +169,11 @@ def export(model: nn.Module, x: torch.Tensor, name: str, *, dynamo: bool,
 
 
 def check_and_save(proto: onnx.ModelProto, name: str, feeds: dict[str, np.ndarray],
-                   expected: np.ndarray) -> None:
+                   expected: np.ndarray, atol: float = 1e-5) -> None:
     onnx.checker.check_model(proto, full_check=True)
     sess = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
     got = sess.run(None, feeds)[0]
-    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(got, expected, rtol=1e-4 if atol <= 1e-5 else 0, atol=atol)
     path = OUT / f"{name}.onnx"
     onnx.save(proto, path)
     ops = sorted({n.op_type for n in proto.graph.node})
@@ -189,6 +199,36 @@ def make_padnet() -> None:
     x = torch.randn(1, 3, 48, 48, generator=torch.Generator().manual_seed(4))
     export(pattern, x, "keraspad_pattern", dynamo=False, opset=13)
     export(clean, x, "keraspad_clean", dynamo=False, opset=13)
+    with torch.no_grad():
+        expected = clean(x).numpy()
+    for name in ("keraspad_pattern", "keraspad_clean"):
+        quantize_qdq(name, x.numpy(), expected)
+
+
+class SeededSamples(CalibrationDataReader):
+    """Eight N(0, 1) inputs, as tinyc's tests calibrate."""
+
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        rng = np.random.default_rng(7)
+        self.samples = iter([{"input": rng.standard_normal(shape).astype(np.float32)}
+                             for _ in range(8)])
+
+    def get_next(self) -> dict[str, np.ndarray] | None:
+        return next(self.samples, None)
+
+
+def quantize_qdq(name: str, x: np.ndarray, expected: np.ndarray) -> None:
+    """onnxruntime's static QDQ quantization of OUT/name.onnx into OUT/name_qdq.onnx; its
+    outputs stay within a few quantization steps of the float model's."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        quantize_static(str(OUT / f"{name}.onnx"), str(OUT / f"{name}_qdq.onnx"),
+                        SeededSamples(x.shape), quant_format=QuantFormat.QDQ,
+                        activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
+                        per_channel=True)
+    proto = onnx.load(OUT / f"{name}_qdq.onnx")
+    check_and_save(proto, f"{name}_qdq", {"input": x}, expected,
+                   atol=0.1 * float(np.abs(expected).max()))
 
 
 def make_paddle() -> None:
