@@ -104,9 +104,6 @@ class Gate:
     hi: float = math.inf
 
 
-_CLAMPS = ("Clip", "Relu", "Min", "Max")
-
-
 def _clamp_bounds(node: Node) -> tuple[Value, float, float] | None:
     """(input, lo, hi) when `node` clamps one value to constant bounds."""
     if node.op == "Relu":
