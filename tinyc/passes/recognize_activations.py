@@ -288,8 +288,9 @@ class RecognizeActivations(RewritePass):
     other constants (``x * HardSigmoid{0.2, 0.5}(x)``) is left as the gated product it is.
 
     Numerics: HardSwish computes x * clip(x/6 + 1/2, 0, 1) in float32, Swish
-    x / (1 + exp(-a x)); the written-out forms round differently (x + 3, then / 6), so
-    results agree to a few float32 ulps, not bit for bit.
+    x / (1 + exp(-a x)). The legacy torch form is the same formula (bit-identical); the
+    Paddle form rounds differently (x + 3, then / 6): the difference is below |x| * 2^-22
+    (measured: at most 1.9e-7 |x|), far inside rtol 1e-4 / atol 1e-5.
 
     Preconditions: none. Refuses a product whose factors broadcast, whose Muls have a fused
     activation or feed other nodes (inner ones), non-float32 values, and constants that
