@@ -17,9 +17,10 @@ Graph outputs are all unused results plus, sometimes, intermediate ones (which p
 not rewrite away). Shapes are static and small (dims <= 6, rank 2 to 4) so the reference
 interpreter stays fast.
 
-`ops` chooses the ops (names from `FLOAT_OPS`; two extra pseudo-ops: "Duplicate" repeats an
-earlier node with the same inputs and attributes, for CSE; "Shape" adds a
-Shape -> Gather -> Cast -> Div motif, for shape folding). Structure (ops, shapes,
+`ops` chooses the ops (names from `FLOAT_OPS`; three extra pseudo-ops: "Duplicate" repeats
+an earlier node with the same inputs and attributes, for CSE; "Shape" adds a
+Shape -> Gather -> Cast -> Div motif, for shape folding; "Gated" multiplies a value by a
+gate of itself as exporters write hardswish and SiLU). Structure (ops, shapes,
 attributes) is drawn from hypothesis and shrinks; tensor data comes from a numpy generator
 seeded by one drawn integer, which keeps generation fast. Data is tame on purpose: inputs
 and weights are N(0, 1) scaled down, divisors are constants with |c| >= 0.5, BatchNorm
@@ -51,7 +52,8 @@ FLOAT_OPS: tuple[str, ...] = (
     "Relu", "LeakyRelu", "Clip", "Sigmoid", "Tanh", "HardSwish", "HardSigmoid",
     "BatchNormalization", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool",
     "Softmax", "Reshape", "Flatten", "Transpose", "Concat", "Squeeze", "Unsqueeze",
-    "Identity", "Dropout", "Cast", "Pad", "Shape", "Duplicate",
+    "Identity", "Dropout", "Cast", "Pad", "Shape", "Duplicate", "Gated", "ReduceMean",
+    "ReduceMax",
 )  # fmt: skip
 
 #: ops that fit the activation-fusion and bias-folding passes
@@ -413,9 +415,62 @@ def _pad(b: _Builder) -> bool:
     x = b.pick(lambda v: v.type.rank >= 1)  # Pad of a 0-d tensor reads as run-time pads
     if x is None:
         return False
-    pads = [b.draw(st.integers(0, 1)) for _ in range(2 * x.type.rank)]
+    r = x.type.rank
+    pads = [b.draw(st.integers(0, 1)) for _ in range(2 * r)]
+    if r >= 3 and b.draw(st.booleans()):  # spatial only, as exporters pad before a window op
+        for i in (0, 1, r, r + 1):
+            pads[i] = 0
     b.node("Pad", [x], pads=pads, value=b.choice([0.0, 1.5]))
     return True
+
+
+def _gated(b: _Builder) -> bool:
+    """x times a gate of x, spelled as exporters write hardswish and SiLU (HardSigmoid,
+    Paddle's Clip(x + 3, 0, 6) / 6, Relu then Min, Sigmoid), or with other constants."""
+    x = b.pick()
+    if x is None:
+        return False
+
+    def scalar(value: float) -> Value:
+        return b.graph.add_const(f"c{len(b.graph.constants)}", np.asarray(value, np.float32))
+
+    form = b.choice(["hardsigmoid", "paddle", "relu6-min", "sigmoid", "other-constants"])
+    if form == "hardsigmoid":
+        gate = b.node("HardSigmoid", [x], pool=False, alpha=1 / 6, beta=0.5)
+    elif form == "sigmoid":
+        scaled = b.node("Mul", [x, scalar(b.choice([1.0, 1.702]))], pool=False)
+        gate = b.node("Sigmoid", [b.choice([x, scaled])], pool=False)
+    else:
+        shifted = b.node("Add", [scalar(3.0), x] if b.draw(st.booleans()) else [x, scalar(3.0)],
+                         pool=False)
+        if form == "relu6-min":
+            gate = b.node("Min", [b.node("Relu", [shifted], pool=False), scalar(6.0)], pool=False)
+        else:
+            gate = b.node("Clip", [shifted], pool=False, min=0.0,
+                          max=6.0 if form == "paddle" else 5.0)
+    product = b.node("Mul", [x, gate] if b.draw(st.booleans()) else [gate, x],
+                     pool=form in ("hardsigmoid", "sigmoid"))
+    if form not in ("hardsigmoid", "sigmoid"):
+        if b.draw(st.booleans()):
+            b.node("Div", [product, scalar(6.0)])
+        else:
+            b.node("Mul", [product, scalar(1 / 6)])
+    return True
+
+
+def _reduce(op: str) -> Callable[[_Builder], bool]:
+    def build(b: _Builder) -> bool:
+        x = b.pick(lambda v: v.type.rank >= 3)
+        if x is None:
+            return False
+        r = x.type.rank
+        spatial = list(range(2, r))
+        axes = spatial if b.draw(st.booleans()) else sorted(set(
+            b.draw(st.lists(st.integers(0, r - 1), min_size=1, max_size=r))))
+        b.node(op, [x], axes=axes, keepdims=b.draw(st.integers(0, 1)))
+        return True
+
+    return build
 
 
 def _shape(b: _Builder) -> bool:
@@ -454,7 +509,8 @@ _BUILDERS: dict[str, Callable[[_Builder], bool]] = {
     "Reshape": _reshape, "Flatten": _flatten, "Transpose": _transpose, "Concat": _concat,
     "Squeeze": _squeeze, "Unsqueeze": _unsqueeze, "Identity": _copy("Identity"),
     "Dropout": _copy("Dropout"), "Cast": _cast, "Pad": _pad, "Shape": _shape,
-    "Duplicate": _duplicate,
+    "Duplicate": _duplicate, "Gated": _gated,
+    "ReduceMean": _reduce("ReduceMean"), "ReduceMax": _reduce("ReduceMax"),
     **{op: _activation(op) for op in ("Relu", "LeakyRelu", "Clip", "Sigmoid", "Tanh",
                                      "HardSwish", "HardSigmoid")},
 }  # fmt: skip

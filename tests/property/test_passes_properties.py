@@ -69,6 +69,14 @@ SPECS: dict[str, Spec] = {
                              *ACTIVATION_OPS, "Conv>Relu>Clip", "Add>Relu", "Gemm>Clip"), True),
     "eliminate-common-subexpressions": Spec(("Duplicate", "Conv", "Add", "Relu", "Transpose",
                                              "Concat"), True),
+    "div-to-mul": Spec(("Div", "Conv", "Add", "Relu", "Gated"), False),
+    "recognize-activations": Spec(("Gated", "Conv", "Add", "Mul", "Relu", "Conv>Gated"),
+                                  False),
+    "recognize-global-pools": Spec(("ReduceMean", "ReduceMax", "Conv", "Relu",
+                                    "Conv>ReduceMean"), False),
+    "fold-pad": Spec(("Pad", "Conv", "MaxPool", "AveragePool", "Relu", "Pad>Conv",
+                      "Pad>MaxPool", "Pad>AveragePool", "Relu>Pad>MaxPool",
+                      "Conv>Relu>Pad>Conv"), True),
 }
 PIPELINE_SPEC = Spec(_ALL, False, max_nodes=10)
 

@@ -26,7 +26,8 @@ F32 = DType.F32
 OPTIMIZATIONS = {
     "fold-constants", "fold-shapes", "eliminate-dead-code", "eliminate-no-ops",
     "collapse-reshapes", "cancel-transposes", "fold-batchnorm", "fuse-conv-bias",
-    "fuse-matmul-add", "fuse-activation", "eliminate-common-subexpressions",
+    "fuse-matmul-add", "fuse-activation", "eliminate-common-subexpressions", "div-to-mul",
+    "recognize-activations", "recognize-global-pools", "fold-pad",
 }  # fmt: skip
 
 

@@ -4,11 +4,13 @@ them all (see `base.register_pass`)."""
 from tinyc.passes import (  # noqa: F401  (imported for registration)
     cancel_transposes,
     collapse_reshapes,
+    div_to_mul,
     eliminate_common_subexpressions,
     eliminate_dead_code,
     eliminate_no_ops,
     fold_batchnorm,
     fold_constants,
+    fold_pad,
     fold_shapes,
     fuse_activation,
     fuse_conv_bias,
@@ -19,6 +21,8 @@ from tinyc.passes import (  # noqa: F401  (imported for registration)
     qdq_lower,
     quantize_dynamic,
     quantize_int8,
+    recognize_activations,
+    recognize_global_pools,
     sparsify_weights,
 )
 from tinyc.passes.base import PASSES, Pass, PassContext, PassError, PassResult, register_pass

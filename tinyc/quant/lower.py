@@ -53,7 +53,7 @@ MOVEMENT_OPS = frozenset({"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpo
 LUT_OPS = frozenset({
     "Sigmoid", "Tanh", "HardSwish", "HardSigmoid", "LeakyRelu", "Elu", "Selu", "Celu", "Gelu",
     "Exp", "Log", "Sqrt", "Softplus", "Softsign", "Erf", "Neg", "Abs", "Reciprocal", "Sin",
-    "Cos", "Mish", "ThresholdedRelu",
+    "Cos", "Mish", "ThresholdedRelu", "Swish",
 })
 CLAMP_OPS = frozenset({"Relu", "Clip"})
 #: bound on |sum of products| + |bias| that keeps the kernels' int32 accumulators safe
