@@ -413,7 +413,7 @@ class _Importer:
         folded = None
         in_bytes = sum(v.type.nbytes for v in node.inputs if v is not None)
         out_bytes = sum(v.type.nbytes for v in node.outputs)
-        if node.op == "Shape" or out_bytes <= in_bytes + FOLD_SLACK_BYTES:
+        if opdef.always_fold or out_bytes <= in_bytes + FOLD_SLACK_BYTES:
             try:
                 folded = opdef.fold(node)
             except TinycError:

@@ -178,6 +178,10 @@ class OpDef:
     #: oldest default-domain opset whose form of this op `normalize` understands; models
     #: with an older opset are refused for this op (the frontend checks it)
     min_opset: ClassVar[int] = 11
+    #: fold whenever the inputs allow, whatever the result's size: the result is a table
+    #: (a shape, a window, a filter bank) that would otherwise take as many arena bytes
+    #: as it takes flash, plus the time to compute it
+    always_fold: ClassVar[bool] = False
 
     def normalize(self, node: Node, opset: int) -> None:
         """Rewrite `node` in place into the canonical IR form (default: nothing to do)."""

@@ -1,8 +1,9 @@
-"""Signal processing: the window generators (HannWindow, HammingWindow, BlackmanWindow)
-and DFT, float32 (kernels in tinyc_signal.h).
+"""Signal processing: the window generators (HannWindow, HammingWindow, BlackmanWindow),
+MelWeightMatrix, DFT and STFT, float32 (kernels in tinyc_signal.h).
 
 A window's length and a DFT's axis may be run-time operands: the output shape then comes
-from the model's declared shapes and the C checks the operand. numpy's fft is the
+from the model's declared shapes and the C checks the operand. With constant operands the
+generators fold (`always_fold`), so their tables are flash constants. numpy's fft is the
 reference for DFT (forward, inverse, one-sided forward and one-sided inverse).
 """
 
@@ -35,6 +36,7 @@ class _Window(OpDef):
 
     kind: ClassVar[int] = 0
     min_opset = 17
+    always_fold = True
     attrs = {"output_datatype": Attr("int", 1), "periodic": Attr("int", 1),
              "length": Attr("int", -1)}
 
@@ -102,6 +104,76 @@ class BlackmanWindow(_Window):
     def values(self, n: int, periodic: int) -> np.ndarray:
         a = _phase(n, periodic)
         return 0.42 - 0.5 * np.cos(a) + 0.08 * np.cos(2.0 * a)
+
+
+def hz_to_mel(hz: np.ndarray | float) -> np.ndarray:
+    """The mel scale of ONNX's MelWeightMatrix (HTK's): 2595 log10(1 + f / 700)."""
+    return 2595.0 * np.log10(1.0 + np.asarray(hz, np.float64) / 700.0)
+
+
+def mel_to_hz(mel: np.ndarray) -> np.ndarray:
+    return 700.0 * (np.power(10.0, mel / 2595.0) - 1.0)
+
+
+def mel_weight_matrix(mels: int, dft_length: int, rate: int, low: float, high: float,
+                      where: str) -> np.ndarray:
+    """ONNX's MelWeightMatrix in float64: [dft_length / 2 + 1, mels] triangles of peak 1.
+
+    The mels + 2 triangle corners are spaced evenly in mel from `low`, by (mel(high) -
+    mel(low)) / (mels + 2) (so the top corner stays below `high`), and each is floored to
+    a bin, floor((dft_length + 1) f / rate). Filter i rises over bins [corner i, corner
+    i+1] and falls over [corner i+1, corner i+2); a zero-width rise is a 1 at its peak."""
+    bins = dft_length // 2 + 1
+    if mels <= 0 or dft_length <= 0 or rate <= 0:
+        raise ModelError(f"{where}: num_mel_bins {mels}, dft_length {dft_length}, "
+                         f"sample_rate {rate}")
+    step = (hz_to_mel(high) - hz_to_mel(low)) / (mels + 2)
+    hz = mel_to_hz(hz_to_mel(low) + step * np.arange(mels + 2))
+    corners = np.floor((dft_length + 1) * hz / rate).astype(np.int64)
+    if corners[0] < 0 or corners[-2] >= bins or corners[-1] > bins or \
+            np.any(np.diff(corners) < 0):
+        raise ModelError(f"{where}: the filter bank from {low} Hz to {high} Hz falls outside "
+                         f"the {bins} bins of dft_length {dft_length}")
+    j = np.arange(bins)[:, None]
+    left, center, right = corners[:-2], corners[1:-1], corners[2:]
+    rise = (j - left) / np.maximum(center - left, 1)
+    fall = (right - j) / np.maximum(right - center, 1)
+    w = np.where((j >= left) & (j < center), rise, 0.0)
+    w = np.where((j >= center) & (j < right), fall, w)
+    return np.where(j == center, 1.0, w)
+
+
+@register_op
+class MelWeightMatrix(OpDef):
+    """Generates a mel filter bank (`mel_weight_matrix`); constant operands only, then
+    folded to a flash table. IR form: `output_datatype`."""
+
+    name = "MelWeightMatrix"
+    min_opset = 17
+    always_fold = True
+    attrs = {"output_datatype": Attr("int", 1)}
+
+    def normalize(self, node: Node, opset: int) -> None:
+        node.attrs["output_datatype"] = onnx_dtype(node, node.attrs["output_datatype"]).value
+        if any(runtime_input(node, i) for i in range(5)):
+            raise UnsupportedError(f"MelWeightMatrix node '{node.name}': operands computed at "
+                                   "run time (tinyc folds constant ones into a table)")
+
+    def _operands(self, inputs: list[np.ndarray | None]) -> tuple[int, int, int, float, float]:
+        mels, dft, rate, low, high = (np.asarray(v).reshape(-1)[0] for v in inputs)
+        return int(mels), int(dft), int(rate), float(low), float(high)
+
+    def infer(self, node: Node) -> list[TensorType]:
+        consts = [v.const if v is not None else None for v in node.inputs]
+        if len(consts) != 5 or any(c is None or c.size != 1 for c in consts):
+            raise ModelError(f"MelWeightMatrix node '{node.name}': five scalar operands")
+        mels, dft, _, _, _ = self._operands(consts)
+        return [TensorType(DType(node.attrs["output_datatype"]), (dft // 2 + 1, mels))]
+
+    def reference(self, node: Node, inputs: list[np.ndarray | None]) -> list[np.ndarray]:
+        where = f"MelWeightMatrix node '{node.name}'"
+        w = mel_weight_matrix(*self._operands(inputs), where)
+        return [w.astype(DType(node.attrs["output_datatype"]).np)]
 
 
 @register_op

@@ -42,7 +42,8 @@ class FoldConstants(Pass):
     shapes, like Shape) by constants computed with the op's numpy `reference`, so the
     result is bit-identical to running the node.
 
-    Preconditions: none beyond a verified graph. Refuses when folding would grow flash:
+    Preconditions: none beyond a verified graph. Refuses (except for an op marked
+    `always_fold`: Shape, the window generators, MelWeightMatrix) when folding would grow flash:
     the folded result may exceed the constants it frees (inputs nothing else reads) by at
     most `max_growth_bytes`, so an Expand/Tile/broadcast of a small constant, or a result
     computed from weights that stay in use elsewhere, stays a node. Repeats until nothing
@@ -60,10 +61,12 @@ class FoldConstants(Pass):
         while changed:
             changed = False
             for node in list(graph.nodes):
+                op = get_op(node.op)
                 out_bytes = sum(v.type.nbytes for v in node.outputs)
-                if out_bytes > freed_bytes(graph, node) + self.max_growth_bytes:
+                if not op.always_fold and \
+                        out_bytes > freed_bytes(graph, node) + self.max_growth_bytes:
                     continue
-                results = get_op(node.op).fold(node)
+                results = op.fold(node)
                 if results is None:
                     continue
                 fold_node(graph, node, results)

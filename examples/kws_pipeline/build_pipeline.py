@@ -1,0 +1,109 @@
+"""Build kws_pipeline.onnx: raw audio in, keyword scores out, in one ONNX graph.
+
+The MFCC front end (features.py's parameters) is written with ONNX's signal ops and joined
+to examples/models/kws_dscnn.onnx with onnx.compose:
+
+    audio [1, 16000] -> Unsqueeze -> Pad (384 zeros at the end, so the last 1024-sample
+    frame exists) -> STFT (step 320, frame_length 1024, window = HannWindow(640) followed by
+    384 zeros: each frame is 640 windowed samples zero-padded to the FFT length)
+    -> ReduceL2 over (re, im) (magnitude) -> MatMul MelWeightMatrix(40, 1024, 16000, 20, 4000)
+    -> Add 1e-6 -> Log -> MatMul DCT [40, 10] -> Reshape [1, 1, 49, 10] -> the keyword model
+
+The window and the filter bank are generator ops with constant operands, so the file holds
+only the DCT table and 384 zeros besides the keyword model. Needs onnx (a tinyc dependency):
+
+    python examples/kws_pipeline/build_pipeline.py [--out PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import features as f
+import numpy as np
+import onnx
+from onnx import TensorProto, compose, helper, numpy_helper
+
+HERE = Path(__file__).resolve().parent
+KWS_MODEL = HERE.parent / "models" / "kws_dscnn.onnx"
+OPSET = 17
+
+
+def scalar(name: str, value: float | int, dtype: type) -> TensorProto:
+    return numpy_helper.from_array(np.array(value, dtype), name)
+
+
+def frontend() -> onnx.ModelProto:
+    """The MFCC front end alone: audio [1, AUDIO_SAMPLES] -> features [1, 1, FRAMES, MFCC_COUNT]."""
+    pad = f.FFT_LENGTH - f.FRAME_LENGTH
+    inits = [
+        numpy_helper.from_array(np.array([2], np.int64), "channel_axis"),
+        numpy_helper.from_array(np.array([0, 0, 0, 0, pad, 0], np.int64), "audio_pads"),
+        scalar("frame_step", f.FRAME_STEP, np.int64),
+        scalar("window_length", f.FRAME_LENGTH, np.int64),
+        numpy_helper.from_array(np.zeros(pad, np.float32), "window_tail"),
+        scalar("mel_bins", f.MEL_BINS, np.int64),
+        scalar("fft_length", f.FFT_LENGTH, np.int64),
+        scalar("sample_rate", f.SAMPLE_RATE, np.int64),
+        scalar("mel_low_hz", f.MEL_LOW_HZ, np.float32),
+        scalar("mel_high_hz", f.MEL_HIGH_HZ, np.float32),
+        scalar("log_offset", f.LOG_OFFSET, np.float32),
+        numpy_helper.from_array(f.dct_matrix().astype(np.float32), "dct"),
+        numpy_helper.from_array(np.array([1, 1, f.FRAMES, f.MFCC_COUNT], np.int64),
+                                "features_shape"),
+    ]
+    nodes = [
+        helper.make_node("Unsqueeze", ["audio", "channel_axis"], ["signal"]),
+        helper.make_node("Pad", ["signal", "audio_pads"], ["padded"]),
+        helper.make_node("HannWindow", ["window_length"], ["hann"]),
+        helper.make_node("Concat", ["hann", "window_tail"], ["window"], axis=0),
+        helper.make_node("STFT", ["padded", "frame_step", "window"], ["stft"], onesided=1),
+        helper.make_node("ReduceL2", ["stft"], ["magnitude"], axes=[-1], keepdims=0),
+        helper.make_node("MelWeightMatrix", ["mel_bins", "fft_length", "sample_rate",
+                                             "mel_low_hz", "mel_high_hz"], ["mel_matrix"]),
+        helper.make_node("MatMul", ["magnitude", "mel_matrix"], ["mel"]),
+        helper.make_node("Add", ["mel", "log_offset"], ["mel_offset"]),
+        helper.make_node("Log", ["mel_offset"], ["log_mel"]),
+        helper.make_node("MatMul", ["log_mel", "dct"], ["mfcc"]),
+        helper.make_node("Reshape", ["mfcc", "features_shape"], ["features"]),
+    ]
+    graph = helper.make_graph(
+        nodes, "mfcc_frontend",
+        [helper.make_tensor_value_info("audio", TensorProto.FLOAT, [1, f.AUDIO_SAMPLES])],
+        [helper.make_tensor_value_info("features", TensorProto.FLOAT,
+                                       [1, 1, f.FRAMES, f.MFCC_COUNT])],
+        inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
+                              producer_name="tinyc examples/kws_pipeline")
+    model.ir_version = 8
+    onnx.checker.check_model(model, full_check=True)
+    return model
+
+
+def pipeline(kws: onnx.ModelProto) -> onnx.ModelProto:
+    """The front end joined to the keyword model; its output is renamed `scores`."""
+    kws = compose.add_prefix(kws, "kws/")
+    (kws_in,), (kws_out,) = kws.graph.input, kws.graph.output
+    joined = compose.merge_models(frontend(), kws, io_map=[("features", kws_in.name)],
+                                  producer_name="tinyc examples/kws_pipeline")
+    joined.graph.name = "kws_pipeline"
+    for node in joined.graph.node:
+        node.output[:] = ["scores" if o == kws_out.name else o for o in node.output]
+    joined.graph.output[0].name = "scores"
+    onnx.checker.check_model(joined, full_check=True)
+    return joined
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=HERE / "kws_pipeline.onnx")
+    args = parser.parse_args()
+    model = pipeline(onnx.load(str(KWS_MODEL)))
+    onnx.save(model, str(args.out))
+    print(f"wrote {args.out} ({args.out.stat().st_size} bytes, {len(model.graph.node)} nodes)")
+
+
+if __name__ == "__main__":
+    main()
