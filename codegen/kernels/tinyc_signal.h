@@ -1,4 +1,11 @@
-/* Signal processing, float32: the window generators (Hann, Hamming, Blackman) and DFT. */
+/* Signal processing, float32: the window generators (Hann, Hamming, Blackman), DFT and STFT.
+ *
+ * DFT and STFT take an FFT when the transform length is the power of two `fft_length` their
+ * parameters were compiled for, with `twiddles` = exp(-2 pi i k / fft_length) for k <
+ * fft_length / 2 as (re, im) float pairs, a constant table the compiler generates: an
+ * iterative radix-2 FFT in float32, in place in the output (a real signal as a complex one
+ * of half the length, then split). Other lengths take the direct O(length^2) sum with
+ * twiddles in double. */
 #ifndef TINYC_SIGNAL_H
 #define TINYC_SIGNAL_H
 
@@ -16,14 +23,17 @@ typedef struct {
   int32_t out_dims[TINYC_MAX_RANK];
   int32_t length;                     /* the DFT length; 0: the default for the axis */
   int32_t inverse, onesided;
+  int32_t fft_length;                 /* power of two with a twiddle table; 0: none */
+  const float *twiddles;              /* fft_length floats, or NULL */
 } tinyc_dft_params;
 
 /* DFT along `axis` (run-time, negative counts from the end; never the last axis) of X,
  * whose last axis holds a real value or a (real, imaginary) pair; numpy fft semantics:
  * forward, inverse (scaled by 1/length), one-sided forward (length/2 + 1 bins) and
- * one-sided inverse (a real signal of `length` from its first length/2 + 1 bins). A direct
- * O(length^2) sum with twiddles in double. Returns -1 if the axis does not give the
- * compiled output dims. Y must not alias X. */
+ * one-sided inverse (a real signal of `length` from its first length/2 + 1 bins). The FFT
+ * serves every form but the one-sided ones of a complex signal and the one-sided inverse,
+ * when the axis is the last before the (real / complex) axis; else the direct sum. Returns
+ * -1 if the axis does not give the compiled output dims. Y must not alias X. */
 int tinyc_dft_f32(const float *restrict X, float *restrict Y, int64_t axis,
                   const tinyc_dft_params *p);
 
@@ -32,6 +42,8 @@ typedef struct {
   int32_t frames, bins;               /* Y [batch, frames, bins, 2] */
   int32_t window_length;              /* 0: no window input */
   int32_t onesided;
+  int32_t fft_length;                 /* power of two with a twiddle table; 0: none */
+  const float *twiddles;              /* fft_length floats, or NULL */
 } tinyc_stft_params;
 
 /* STFT: frame f is the signal from f * step on, frame_length samples (zero-padded past the

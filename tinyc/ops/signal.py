@@ -176,6 +176,17 @@ class MelWeightMatrix(OpDef):
         return [w.astype(DType(node.attrs["output_datatype"]).np)]
 
 
+def fft_twiddles(ctx: EmitContext, n: int) -> tuple[int, str]:
+    """(fft_length, twiddles) of a kernel's parameters: the constant table exp(-2 pi i k / n),
+    k < n / 2, as (re, im) float32 pairs, when n is a power of two; else (0, NULL)."""
+    if n < 2 or n & (n - 1):
+        return 0, "NULL"
+    angle = -2.0 * np.pi * np.arange(n // 2) / n
+    table = np.stack([np.cos(angle), np.sin(angle)], axis=1)
+    table[np.abs(table) < 1e-12] = 0.0  # cos(pi / 2) is 0, not 6e-17
+    return n, ctx.table(DType.F32, table, f"fft_twiddles_{n}")
+
+
 @register_op
 class DFT(OpDef):
     """IR form: `axis` (non-negative; input 2 instead when it is a run-time value),
@@ -260,8 +271,9 @@ class DFT(OpDef):
         if x.dtype is not DType.F32:
             raise UnsupportedError(f"op DFT (node '{node.name}') on {x.dtype.value}")
         a = node.attrs
+        fft_length, twiddles = fft_twiddles(ctx, a["length"])
         init = (f"{{{x.type.rank}, {c_int_list(x.shape)}, {c_int_list(y.shape)}, {a['length']}, "
-                f"{a['inverse']}, {a['onesided']}}}")
+                f"{a['inverse']}, {a['onesided']}, {fft_length}, {twiddles}}}")
         params = ctx.params("tinyc_dft_params", init, f"dft_{y.name}")
         axis_in = node.input(2)
         axis = f"(int64_t){ctx.ptr(axis_in)}[0]" if axis_in is not None else f"{a['axis']}"
@@ -310,6 +322,13 @@ class STFT(OpDef):
             raise ModelError(f"STFT node '{node.name}': step {step}, frame length {length}")
         return step, length
 
+    def _compiled_length(self, node: Node) -> int:
+        """The frame length known at compile time (0 when frame_length is a run-time value)."""
+        window, length = node.input(2), node.input(3)
+        if length is not None:
+            return 0 if length.const is None else int(length.const.reshape(-1)[0])
+        return window.shape[0] if window is not None else input_type(node, 0).shape[1]
+
     def reference(self, node: Node, inputs: list[np.ndarray | None]) -> list[np.ndarray]:
         x = inputs[0]
         assert x is not None
@@ -337,7 +356,8 @@ class STFT(OpDef):
         step, window, length = node.inputs[1], node.input(2), node.input(3)
         assert step is not None
         fields = [x.shape[0], x.shape[1], x.shape[2], node.attrs["frames"], node.attrs["bins"],
-                  window.shape[0] if window is not None else 0, node.attrs["onesided"]]
+                  window.shape[0] if window is not None else 0, node.attrs["onesided"],
+                  *fft_twiddles(ctx, self._compiled_length(node))]
         params = ctx.params("tinyc_stft_params", "{" + ", ".join(map(str, fields)) + "}",
                             f"stft_{y.name}")
         ctx.uses_math = True
