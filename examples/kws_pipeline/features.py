@@ -3,11 +3,13 @@ parameters, and the reference the compiled pipeline is checked against.
 
 MLPerf Tiny KWS style (its `get_dataset.py` with a 40 ms window): 1 s of 16 kHz audio, 49
 frames of 640 samples every 320, a periodic Hann window, a 1024-point FFT of each frame
-(zero-padded, as `tf.signal.stft` pads to the next power of two), the magnitude spectrum,
-40 mel filters from 20 Hz to 4 kHz, log(mel + 1e-6), and the first 10 coefficients of a
-DCT-II scaled by sqrt(2 / 40) (`tf.signal.mfccs_from_log_mel_spectrograms`). The filter
-bank is ONNX's MelWeightMatrix (HTK mel scale, triangles on whole FFT bins), written here
-from its definition so that the reference does not borrow tinyc's code.
+(zero-padded, as `tf.signal.stft` pads to the next power of two), 40 mel filters from 20 Hz
+to 4 kHz, log(mel + 1e-6), and the first 10 coefficients of a DCT-II scaled by sqrt(2 / 40)
+(`tf.signal.mfccs_from_log_mel_spectrograms`). One change: the filters weigh the power
+spectrum |X|^2 (mel energies, librosa's default) where MLPerf takes the magnitude |X|, which
+saves a square root per bin. The filter bank is ONNX's MelWeightMatrix (HTK mel scale,
+triangles on whole FFT bins), written here from its definition so that the reference does
+not borrow tinyc's code.
 """
 
 from __future__ import annotations
@@ -68,6 +70,7 @@ def mfcc(audio: np.ndarray) -> np.ndarray:
     audio = np.asarray(audio, np.float64).reshape(AUDIO_SAMPLES)
     starts = FRAME_STEP * np.arange(FRAMES)
     frames = audio[starts[:, None] + np.arange(FRAME_LENGTH)[None, :]]
-    spectrum = np.abs(np.fft.rfft(frames * hann_window(FRAME_LENGTH), n=FFT_LENGTH, axis=1))
-    log_mel = np.log(spectrum @ mel_filterbank() + LOG_OFFSET)
+    spectrum = np.fft.rfft(frames * hann_window(FRAME_LENGTH), n=FFT_LENGTH, axis=1)
+    power = spectrum.real**2 + spectrum.imag**2
+    log_mel = np.log(power @ mel_filterbank() + LOG_OFFSET)
     return log_mel @ dct_matrix()

@@ -29,13 +29,14 @@ static void tinyc_fft_complex(float *z, int32_t m, const float *tw, int32_t stri
     const int32_t step = 2 * (m / (2 * half)) * stride;
     for (k = 0; k < half; ++k) {
       const float wr = tw[k * step], wi = sign * tw[k * step + 1];
-      for (s = k; s < m; s += 2 * half) {
-        float *a = z + 2 * s, *b = z + 2 * (s + half);
-        const float tr = b[0] * wr - b[1] * wi, ti = b[0] * wi + b[1] * wr;
-        b[0] = a[0] - tr;
-        b[1] = a[1] - ti;
-        a[0] += tr;
-        a[1] += ti;
+      for (s = k; s < m; s += 2 * half) { /* every value loaded once: a, b may alias */
+        float *a = z + 2 * s, *b = a + 2 * half;
+        const float ar = a[0], ai = a[1], br = b[0], bi = b[1];
+        const float tr = br * wr - bi * wi, ti = br * wi + bi * wr;
+        a[0] = ar + tr;
+        a[1] = ai + ti;
+        b[0] = ar - tr;
+        b[1] = ai - ti;
       }
     }
   }
