@@ -55,6 +55,7 @@ CASES = [
     Case("DFT", (1, 20, 1), {"onesided": 1}, (_i64(32),)),  # zero-padded to 32
     Case("DFT", (1, 12, 2), {}, (_i64(8),)),  # truncated to 8
     Case("DFT", (1, 256, 1), {"onesided": 1}),
+    Case("DFT", (1, 512, 2)),
     Case("DFT", (2, 8, 3, 1), {"axis": 1}, fft=False),  # elements after the axis
     Case("DFT", (2, 12, 1), {"onesided": 1}, fft=False),  # not a power of two
     Case("DFT", (2, 9, 2), {"inverse": 1, "onesided": 1}, fft=False),  # real inverse

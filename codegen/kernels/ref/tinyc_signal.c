@@ -1,58 +1,85 @@
-/* Portable window generators, DFT and STFT: a radix-2 FFT for the compiled power-of-two
- * length, the direct sum for the others. */
+/* Portable window generators, DFT and STFT: an FFT for the compiled power-of-two length,
+ * the direct sum for the others. */
 #include "tinyc_signal.h"
 
 #include <math.h>
 
 #define TINYC_PI 3.14159265358979323846
 
-/* In-place iterative radix-2 FFT of m complex values (interleaved re, im), m a power of two.
- * The twiddle exp(-2 pi i k / m) is tw[k * stride] (a table made for m * stride points);
- * `inverse` conjugates them (no 1/m scaling). */
-static void tinyc_fft_complex(float *z, int32_t m, const float *tw, int32_t stride,
-                              int inverse) {
-  const float sign = inverse ? -1.0f : 1.0f;
-  int32_t i, j = 0, half, k, s;
-  for (i = 1; i < m; ++i) { /* bit-reversal permutation, j = reverse(i) */
-    int32_t bit = m >> 1;
-    for (; j & bit; bit >>= 1) j ^= bit;
-    j |= bit;
-    if (i < j) {
-      const float re = z[2 * i], im = z[2 * i + 1];
-      z[2 * i] = z[2 * j];
-      z[2 * i + 1] = z[2 * j + 1];
-      z[2 * j] = re;
-      z[2 * j + 1] = im;
+/* The FFT: decimation in time over a power-of-two m points. The input is written in
+ * bit-reversed order while it is read (and windowed), then the radix-2 stages run in place,
+ * two at a time (spans h and 2h in one pass over groups of 4h points: three complex
+ * products per four points instead of four, and half the loads and stores), after one
+ * lone radix-2 stage when log2(m) is odd. A real signal of n = 2m samples is transformed
+ * as m complex values, then split. Twiddle exp(-2 pi i e / m) is entry e * stride of the
+ * table (made for m * stride points: exponents below m / 2). */
+
+/* j = reverse(i) over log2(m) bits: the next one, reverse(i + 1). */
+TINYC_INLINE int32_t tinyc_fft_next_reversed(int32_t j, int32_t m) {
+  int32_t bit = m >> 1;
+  for (; j & bit; bit >>= 1) j ^= bit;
+  return j | bit;
+}
+
+/* Sample t of a line: x[t * stride] (or its imaginary part with `im`) times window[t];
+ * zero from `count` on. */
+TINYC_INLINE float tinyc_fft_sample(const float *x, size_t stride, int im,
+                                    const float *window, int32_t t, int32_t count) {
+  if (t >= count) return 0.0f;
+  return x[(size_t)t * stride + (size_t)im] * (window ? window[t] : 1.0f);
+}
+
+/* The radix-2 stages over z (m complex values in bit-reversed order, interleaved). */
+static void tinyc_fft_stages(float *z, int32_t m, const float *tw, int32_t stride) {
+  int32_t h = 1, k, s, bits = 0;
+  while ((1 << bits) < m) ++bits;
+  if (bits % 2) { /* span 1: twiddle 1 */
+    for (s = 0; s < m; s += 2) {
+      float *a = z + 2 * s;
+      const float ar = a[0], ai = a[1], br = a[2], bi = a[3];
+      a[0] = ar + br;
+      a[1] = ai + bi;
+      a[2] = ar - br;
+      a[3] = ai - bi;
     }
+    h = 2;
   }
-  for (half = 1; half < m; half <<= 1) {
-    const int32_t step = 2 * (m / (2 * half)) * stride;
-    for (k = 0; k < half; ++k) {
-      const float wr = tw[k * step], wi = sign * tw[k * step + 1];
-      for (s = k; s < m; s += 2 * half) { /* every value loaded once: a, b may alias */
-        float *a = z + 2 * s, *b = a + 2 * half;
-        const float ar = a[0], ai = a[1], br = b[0], bi = b[1];
-        const float tr = br * wr - bi * wi, ti = br * wi + bi * wr;
-        a[0] = ar + tr;
-        a[1] = ai + ti;
-        b[0] = ar - tr;
-        b[1] = ai - ti;
+  for (; h < m; h *= 4) {
+    const int32_t unit = (m / (4 * h)) * stride; /* W_4h^k is table entry k * unit */
+    for (k = 0; k < h; ++k) {
+      /* W^k and W^2k from the table (exponents below m / 2), W^3k = W^k W^2k */
+      const float w1r = tw[2 * k * unit], w1i = tw[2 * k * unit + 1];
+      const float w2r = tw[4 * k * unit], w2i = tw[4 * k * unit + 1];
+      const float w3r = w1r * w2r - w1i * w2i, w3i = w1r * w2i + w1i * w2r;
+      for (s = k; s < m; s += 4 * h) { /* points s, s + h, s + 2h, s + 3h */
+        float *p0 = z + 2 * s, *p1 = p0 + 2 * h, *p2 = p1 + 2 * h, *p3 = p2 + 2 * h;
+        const float x0r = p0[0], x0i = p0[1], x1r = p1[0], x1i = p1[1];
+        const float x2r = p2[0], x2i = p2[1], x3r = p3[0], x3i = p3[1];
+        const float ar = x1r * w2r - x1i * w2i, ai = x1r * w2i + x1i * w2r; /* W^2k x1 */
+        const float br = x2r * w1r - x2i * w1i, bi = x2r * w1i + x2i * w1r; /* W^k x2 */
+        const float cr = x3r * w3r - x3i * w3i, ci = x3r * w3i + x3i * w3r; /* W^3k x3 */
+        const float t0r = x0r + ar, t0i = x0i + ai, t1r = x0r - ar, t1i = x0i - ai;
+        const float t2r = br + cr, t2i = bi + ci, t3r = br - cr, t3i = bi - ci;
+        p0[0] = t0r + t2r;
+        p0[1] = t0i + t2i;
+        p2[0] = t0r - t2r;
+        p2[1] = t0i - t2i;
+        p1[0] = t1r + t3i; /* t1 - i t3 */
+        p1[1] = t1i - t3r;
+        p3[0] = t1r - t3i; /* t1 + i t3 */
+        p3[1] = t1i + t3r;
       }
     }
   }
 }
 
-/* z holds n = 2m real samples (n a power of two, tw its twiddles): read as m complex
- * values, transformed, then split into bins 0..m of the real signal's DFT (so z has room for
- * n + 2 floats): X[k] = E[k] + W^k O[k] with E, O the even and odd samples' transforms, and
- * X[m - k] = conj(E[k] - W^k O[k]). */
-static void tinyc_fft_real(float *z, int32_t n, const float *tw) {
+/* Bins 0..m of the DFT of n = 2m real samples, from the transform Z of the m complex
+ * values (x[2t], x[2t + 1]) in z (room for n + 2 floats): X[k] = E[k] + W^k O[k] with E, O
+ * the even and odd samples' transforms, X[m - k] = conj(E[k] - W^k O[k]). */
+static void tinyc_fft_split(float *z, int32_t n, const float *tw) {
   const int32_t m = n / 2;
-  float r0, i0;
+  const float r0 = z[0], i0 = z[1];
   int32_t k;
-  tinyc_fft_complex(z, m, tw, 2, 0);
-  r0 = z[0];
-  i0 = z[1];
   z[0] = r0 + i0;
   z[1] = 0.0f;
   z[2 * m] = r0 - i0;
@@ -80,32 +107,40 @@ static int tinyc_fft_fits(int64_t n, int32_t fft_length, const float *tw, int co
 
 /* The n-point DFT (a power of two; tw its twiddles) of x[t * stride] (and its imaginary
  * part x[t * stride + 1] when complex) times window[t] (if given) for t < count, zero
- * after: `bins` complex values into y (bins == n, or >= n/2 + 1 for a real forward one). */
-static void tinyc_fft_line(const float *x, size_t stride, int complex_in, int32_t count,
-                           const float *window, float *y, int32_t n, int32_t bins,
-                           int inverse, const float *tw) {
-  int32_t t, k;
-  if (count > n) count = n;
+ * after: `bins` complex values into y (bins == n, or >= n/2 + 1 for a real forward one).
+ * y must not overlap x. */
+static void tinyc_fft_line(const float *restrict x, size_t stride, int complex_in,
+                           int32_t count, const float *restrict window, float *restrict y,
+                           int32_t n, int32_t bins, int inverse, const float *restrict tw) {
+  int32_t t, k, j = 0;
   if (!complex_in && !inverse) {
-    for (t = 0; t < count; ++t) y[t] = x[(size_t)t * stride] * (window ? window[t] : 1.0f);
-    for (; t < n; ++t) y[t] = 0.0f;
-    tinyc_fft_real(y, n, tw);
-    for (k = n / 2 + 1; k < bins; ++k) { /* the upper half mirrors the lower */
+    const int32_t m = n / 2;
+    for (t = 0; t < m; ++t, j = tinyc_fft_next_reversed(j, m)) {
+      y[2 * j] = tinyc_fft_sample(x, stride, 0, window, 2 * t, count);
+      y[2 * j + 1] = tinyc_fft_sample(x, stride, 0, window, 2 * t + 1, count);
+    }
+    tinyc_fft_stages(y, m, tw, 2);
+    tinyc_fft_split(y, n, tw);
+    for (k = m + 1; k < bins; ++k) { /* the upper half mirrors the lower */
       y[2 * k] = y[2 * (n - k)];
       y[2 * k + 1] = -y[2 * (n - k) + 1];
     }
     return;
   }
-  for (t = 0; t < count; ++t) {
-    const float w = window ? window[t] : 1.0f;
-    y[2 * t] = x[(size_t)t * stride] * w;
-    y[2 * t + 1] = complex_in ? x[(size_t)t * stride + 1] * w : 0.0f;
+  /* the inverse is conj(FFT(conj(x))) / n; 1/n is exact for a power of two, so this is
+   * numpy's division */
+  for (t = 0; t < n; ++t, j = tinyc_fft_next_reversed(j, n)) {
+    const float im = complex_in ? tinyc_fft_sample(x, stride, 1, window, t, count) : 0.0f;
+    y[2 * j] = tinyc_fft_sample(x, stride, 0, window, t, count);
+    y[2 * j + 1] = inverse ? -im : im;
   }
-  for (t = 2 * count; t < 2 * n; ++t) y[t] = 0.0f;
-  tinyc_fft_complex(y, n, tw, 1, inverse);
-  if (inverse) { /* 1/n is exact for a power of two: the same as numpy's division */
+  tinyc_fft_stages(y, n, tw, 1);
+  if (inverse) {
     const float scale = 1.0f / (float)n;
-    for (t = 0; t < 2 * n; ++t) y[t] *= scale;
+    for (t = 0; t < n; ++t) {
+      y[2 * t] *= scale;
+      y[2 * t + 1] *= -scale;
+    }
   }
 }
 
