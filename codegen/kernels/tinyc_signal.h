@@ -1,4 +1,5 @@
-/* Signal processing, float32: the window generators (Hann, Hamming, Blackman), DFT and STFT.
+/* Signal processing, float32: the window generators (Hann, Hamming, Blackman),
+ * MelWeightMatrix, DFT and STFT.
  *
  * DFT and STFT take an FFT when the transform length is the power of two `fft_length` their
  * parameters were compiled for, with `twiddles` = exp(-2 pi i k / fft_length) for k <
@@ -16,6 +17,14 @@ enum { TINYC_WINDOW_HANN = 0, TINYC_WINDOW_HAMMING = 1, TINYC_WINDOW_BLACKMAN = 
 /* Y[i] for i < n of the window `kind`, periodic (denominator n) or symmetric (n - 1).
  * `size` is the (run-time) length operand: returns -1 unless it equals n. */
 int tinyc_window_f32(int64_t size, float *Y, int32_t n, int32_t kind, int32_t periodic);
+
+/* ONNX MelWeightMatrix into Y [bins, mels] from run-time operands (tinyc folds constant
+ * ones): triangles of peak 1 between mels + 2 corners spaced evenly in mel (2595 log10(1 +
+ * f / 700)) by (mel(high) - mel(low)) / (mels + 2), each floored to the bin
+ * floor((dft_length + 1) f / rate). Returns -1 unless the operands give [bins, mels] and
+ * corners within the bins. */
+int tinyc_mel_weight_matrix_f32(int64_t mel_bins, int64_t dft_length, int64_t rate,
+                                double low, double high, float *Y, int32_t bins, int32_t mels);
 
 typedef struct {
   int32_t rank;                       /* including the last (real / complex) axis */

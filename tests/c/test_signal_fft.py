@@ -1,4 +1,5 @@
-"""DFT and STFT through the generated C (ASan/UBSan) against onnxruntime and numpy: the
+"""DFT, STFT and MelWeightMatrix through the generated C (ASan/UBSan) against onnxruntime
+and numpy. DFT and STFT: the
 radix-2 FFT (power-of-two lengths: real and complex signals, forward, inverse, one-sided,
 zero-padded and truncated inputs, windows, the mirrored upper half) and the direct sum it
 leaves the other forms to (odd lengths, a transform axis with elements after it, the
@@ -19,9 +20,11 @@ from pathlib import Path
 import numpy as np
 import onnx
 import onnxruntime as ort
+import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from tinyc.compiler import Options, compile_graph, optimize
+from tinyc.errors import VerifyError
 from tinyc.frontend.onnx import import_model
 from tinyc.harness import SANITIZE_FLAGS, build_host, run_host
 from tinyc.interp import run_graph
@@ -117,3 +120,39 @@ def test_dft_and_stft_match_onnxruntime_in_c(tmp_path: Path) -> None:
                                              strict=True)):
         _check(got, want, f"C, case {i}: {CASES[i]}")
         _check(got, ref, f"C vs numpy, case {i}: {CASES[i]}", atol_of_max=1e-6)
+
+
+def _mel_model(operands: list[np.ndarray], shape: list[int]) -> onnx.ModelProto:
+    names = ["mels", "dft_length", "rate", "low", "high"]
+    types = [TensorProto.INT64] * 3 + [TensorProto.FLOAT] * 2
+    node = helper.make_node("MelWeightMatrix", names, ["bank"], name="mel")
+    graph = helper.make_graph(
+        [node], "mel", [helper.make_tensor_value_info(n, t, []) for n, t in zip(names, types)],
+        [helper.make_tensor_value_info("bank", TensorProto.FLOAT, shape)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model
+
+
+def test_mel_weight_matrix_from_run_time_operands_in_c(tmp_path: Path) -> None:
+    """Run-time operands compute the bank in C for the declared shape (constant ones fold,
+    tests/test_kws_pipeline.py); operands that give another shape make NAME_run fail."""
+    operands = [np.asarray(v, np.int64) for v in (40, 512, 16000)] + \
+        [np.asarray(v, np.float32) for v in (20.0, 4000.0)]
+    model = _mel_model(operands, [257, 40])
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    feeds = dict(zip(["mels", "dft_length", "rate", "low", "high"], operands, strict=True))
+    (expected,) = sess.run(None, feeds)
+    graph = import_model(model, {}, name="mel")
+    options = Options()
+    graph, _ = optimize(graph, options)
+    compiled = compile_graph(graph, options, "bank")
+    compiled.code.write(tmp_path)
+    exe = build_host(tmp_path, graph, "bank", SANITIZE_FLAGS)
+    (got,) = run_host(exe, graph, operands)
+    np.testing.assert_array_equal(got, expected)
+    assert np.count_nonzero(got) > 40
+    wrong = list(operands)
+    wrong[1] = np.asarray(1024, np.int64)  # 513 bins, not the declared 257
+    with pytest.raises(VerifyError, match="run returned 1"):
+        run_host(exe, graph, wrong)

@@ -145,35 +145,53 @@ def mel_weight_matrix(mels: int, dft_length: int, rate: int, low: float, high: f
 
 @register_op
 class MelWeightMatrix(OpDef):
-    """Generates a mel filter bank (`mel_weight_matrix`); constant operands only, then
-    folded to a flash table. IR form: `output_datatype`."""
+    """Generates a mel filter bank (`mel_weight_matrix`). Constant operands fold it into a
+    flash table; run-time ones compute it in C for the declared shape (the kernel checks
+    the operands give it). IR form: `output_datatype`, `shape` ([] when the operands are
+    constants)."""
 
     name = "MelWeightMatrix"
     min_opset = 17
     always_fold = True
-    attrs = {"output_datatype": Attr("int", 1)}
+    attrs = {"output_datatype": Attr("int", 1), "shape": Attr("ints", [])}
 
     def normalize(self, node: Node, opset: int) -> None:
         node.attrs["output_datatype"] = onnx_dtype(node, node.attrs["output_datatype"]).value
         if any(runtime_input(node, i) for i in range(5)):
-            raise UnsupportedError(f"MelWeightMatrix node '{node.name}': operands computed at "
-                                   "run time (tinyc folds constant ones into a table)")
+            node.attrs["shape"] = list(declared_shape(node, 0, "an operand"))
 
     def _operands(self, inputs: list[np.ndarray | None]) -> tuple[int, int, int, float, float]:
         mels, dft, rate, low, high = (np.asarray(v).reshape(-1)[0] for v in inputs)
         return int(mels), int(dft), int(rate), float(low), float(high)
 
     def infer(self, node: Node) -> list[TensorType]:
-        consts = [v.const if v is not None else None for v in node.inputs]
-        if len(consts) != 5 or any(c is None or c.size != 1 for c in consts):
+        if len(node.inputs) != 5 or any(v is None or v.type.numel != 1 for v in node.inputs):
             raise ModelError(f"MelWeightMatrix node '{node.name}': five scalar operands")
-        mels, dft, _, _, _ = self._operands(consts)
-        return [TensorType(DType(node.attrs["output_datatype"]), (dft // 2 + 1, mels))]
+        dtype = DType(node.attrs["output_datatype"])
+        if node.attrs["shape"]:
+            return [TensorType(dtype, tuple(node.attrs["shape"]))]
+        mels, dft, _, _, _ = self._operands([v.const for v in node.inputs])  # type: ignore[union-attr]
+        return [TensorType(dtype, (dft // 2 + 1, mels))]
 
     def reference(self, node: Node, inputs: list[np.ndarray | None]) -> list[np.ndarray]:
         where = f"MelWeightMatrix node '{node.name}'"
         w = mel_weight_matrix(*self._operands(inputs), where)
+        if node.attrs["shape"] and list(w.shape) != node.attrs["shape"]:
+            raise check_failed(node, "num_mel_bins/dft_length", list(w.shape),
+                               node.attrs["shape"])
         return [w.astype(DType(node.attrs["output_datatype"]).np)]
+
+    def emit(self, node: Node, ctx: EmitContext) -> None:
+        y = node.outputs[0]
+        edges = [v.dtype for v in node.inputs[3:] if v is not None]
+        if y.dtype is not DType.F32 or any(d not in (DType.F32, DType.F64) for d in edges):
+            raise UnsupportedError(f"op MelWeightMatrix (node '{node.name}') on "
+                                   f"{y.dtype.value} from {[d.value for d in edges]}")
+        ptrs = [ctx.ptr(v) for v in node.inputs if v is not None]
+        ctx.uses_math = True
+        ctx.checked_call("signal", "tinyc_mel_weight_matrix_f32",
+                         *[f"(int64_t){p}[0]" for p in ptrs[:3]],
+                         *[f"(double){p}[0]" for p in ptrs[3:]], ctx.ptr(y), *y.shape)
 
 
 def fft_twiddles(ctx: EmitContext, n: int) -> tuple[int, str]:

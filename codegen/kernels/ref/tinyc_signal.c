@@ -161,6 +161,39 @@ int tinyc_window_f32(int64_t size, float *Y, int32_t n, int32_t kind, int32_t pe
   return 0;
 }
 
+/* Corner i of the mel filter bank, as a bin (tinyc_mel_weight_matrix_f32). */
+static int64_t tinyc_mel_corner(int32_t i, int64_t mels, int64_t dft_length, int64_t rate,
+                                double low, double high) {
+  const double mel_low = 2595.0 * log10(1.0 + low / 700.0);
+  const double step = (2595.0 * log10(1.0 + high / 700.0) - mel_low) / (double)(mels + 2);
+  const double hz = 700.0 * (pow(10.0, (mel_low + step * i) / 2595.0) - 1.0);
+  return (int64_t)floor((double)(dft_length + 1) * hz / (double)rate);
+}
+
+int tinyc_mel_weight_matrix_f32(int64_t mel_bins, int64_t dft_length, int64_t rate,
+                                double low, double high, float *Y, int32_t bins, int32_t mels) {
+  int32_t m, b;
+  if (mel_bins != mels || dft_length <= 0 || dft_length / 2 + 1 != bins || rate <= 0) return -1;
+  for (m = 0; m < mels + 2; ++m) {
+    const int64_t c = tinyc_mel_corner(m, mel_bins, dft_length, rate, low, high);
+    if (c < 0 || c > bins || (m < mels + 1 && c >= bins)) return -1;
+    if (m > 0 && c < tinyc_mel_corner(m - 1, mel_bins, dft_length, rate, low, high)) return -1;
+  }
+  for (b = 0; b < bins * mels; ++b) Y[b] = 0.0f;
+  for (m = 0; m < mels; ++m) {
+    const int32_t left = (int32_t)tinyc_mel_corner(m, mel_bins, dft_length, rate, low, high);
+    const int32_t center =
+        (int32_t)tinyc_mel_corner(m + 1, mel_bins, dft_length, rate, low, high);
+    const int32_t right = (int32_t)tinyc_mel_corner(m + 2, mel_bins, dft_length, rate, low, high);
+    for (b = left; b < center; ++b)
+      Y[(size_t)b * mels + m] = (float)((double)(b - left) / (double)(center - left));
+    for (b = center; b < right; ++b)
+      Y[(size_t)b * mels + m] = (float)((double)(right - b) / (double)(right - center));
+    Y[(size_t)center * mels + m] = 1.0f;
+  }
+  return 0;
+}
+
 int tinyc_dft_f32(const float *restrict X, float *restrict Y, int64_t axis,
                   const tinyc_dft_params *p) {
   const int32_t r = p->rank, cin = p->in_dims[r - 1];
