@@ -1,12 +1,12 @@
 /* Signal processing, float32: the window generators (Hann, Hamming, Blackman),
  * MelWeightMatrix, DFT and STFT.
  *
- * DFT and STFT take an FFT when the transform length is the power of two `fft_length` their
- * parameters were compiled for, with `twiddles` = exp(-2 pi i k / fft_length) for k <
- * fft_length / 2 as (re, im) float pairs, a constant table the compiler generates: an
- * iterative radix-2 FFT in float32, in place in the output (a real signal as a complex one
- * of half the length, then split). Other lengths take the direct O(length^2) sum with
- * twiddles in double. */
+ * DFT and STFT take an FFT when the transform length is the `fft_length` their parameters
+ * were compiled for (2^a times 1, 3 or 5), with `twiddles` = exp(-2 pi i k / fft_length)
+ * for k < fft_length / 2 as (re, im) float pairs, a constant table the compiler generates:
+ * radix-2 stages in float32 (and one radix-3 or radix-5 stage), in place in the output (a
+ * real signal as a complex one of half the length, then split). Other lengths take the
+ * direct O(length^2) sum with twiddles in double. */
 #ifndef TINYC_SIGNAL_H
 #define TINYC_SIGNAL_H
 
@@ -32,8 +32,8 @@ typedef struct {
   int32_t out_dims[TINYC_MAX_RANK];
   int32_t length;                     /* the DFT length; 0: the default for the axis */
   int32_t inverse, onesided;
-  int32_t fft_length;                 /* power of two with a twiddle table; 0: none */
-  const float *twiddles;              /* fft_length floats, or NULL */
+  int32_t fft_length;                 /* the length of the twiddle table; 0: none */
+  const float *twiddles;              /* (fft_length + 1) / 2 pairs, or NULL */
 } tinyc_dft_params;
 
 /* DFT along `axis` (run-time, negative counts from the end; never the last axis) of X,
@@ -51,8 +51,8 @@ typedef struct {
   int32_t frames, bins;               /* Y [batch, frames, bins, 2] */
   int32_t window_length;              /* 0: no window input */
   int32_t onesided;
-  int32_t fft_length;                 /* power of two with a twiddle table; 0: none */
-  const float *twiddles;              /* fft_length floats, or NULL */
+  int32_t fft_length;                 /* the length of the twiddle table; 0: none */
+  const float *twiddles;              /* (fft_length + 1) / 2 pairs, or NULL */
 } tinyc_stft_params;
 
 /* STFT: frame f is the signal from f * step on, frame_length samples (zero-padded past the

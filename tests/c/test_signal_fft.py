@@ -1,16 +1,17 @@
 """DFT, STFT and MelWeightMatrix through the generated C (ASan/UBSan) against onnxruntime
-and numpy. DFT and STFT: the
-radix-2 FFT (power-of-two lengths: real and complex signals, forward, inverse, one-sided,
-zero-padded and truncated inputs, windows, the mirrored upper half) and the direct sum it
-leaves the other forms to (odd lengths, a transform axis with elements after it, the
-one-sided inverse). One model holds every case, so the file costs one C build.
+and numpy. DFT and STFT: the FFT (lengths 2^a, 3 x 2^a and 5 x 2^a: real and complex
+signals, forward, inverse, one-sided, zero-padded and truncated inputs, windows, the
+mirrored upper half) and the direct sum it leaves the other forms to (other lengths, a
+transform axis with elements after it, the one-sided inverse). One model holds every
+case, so the file costs one C build.
 
 Tolerance: a float32 transform's error follows the size of the whole signal, not each
 bin's value, so a bin near zero carries an absolute error of a few float32 ulps of the
 largest bins. Outputs are compared at rtol 1e-4 and an atol relative to their largest
 magnitude: 1e-6 of it against numpy's float64 FFT (the interpreter's reference; the C
-stays within 2e-7), and 4e-6 against onnxruntime, whose own STFT is off by 2.6e-6 of it on
-the real-signal Nyquist bin of case 16 (exactly 0)."""
+stays within 2e-7), and 1e-4 against onnxruntime, whose own float32 transforms of lengths
+other than powers of two are off by up to 3e-5 of it (its 320-point STFT gives -6e-4 for
+a Nyquist bin's imaginary part, exactly 0)."""
 
 from __future__ import annotations
 
@@ -60,7 +61,6 @@ CASES = [
     Case("DFT", (1, 256, 1), {"onesided": 1}),
     Case("DFT", (1, 512, 2)),
     Case("DFT", (2, 8, 3, 1), {"axis": 1}, fft=False),  # elements after the axis
-    Case("DFT", (2, 12, 1), {"onesided": 1}, fft=False),  # not a power of two
     Case("DFT", (2, 9, 2), {"inverse": 1, "onesided": 1}, fft=False),  # real inverse
     Case("STFT", (1, 256, 1), {}, (_i64(16), _hann(64))),
     Case("STFT", (2, 100, 1), {"onesided": 0}, (_i64(10), None, _i64(32))),
@@ -68,7 +68,18 @@ CASES = [
     # the pipeline's form: a 40-sample window zero-padded to 64 (the frame's tail is zero)
     Case("STFT", (1, 300, 1), {}, (_i64(20), np.concatenate([_hann(40), np.zeros(24,
                                                                                  np.float32)]))),
-    Case("STFT", (1, 90, 1), {}, (_i64(15), _hann(30)), fft=False),
+    # 2^a times 3 or 5: the odd stage on top of the radix-2 blocks
+    Case("DFT", (2, 40, 1), {"onesided": 1}),
+    Case("DFT", (1, 24, 2)),
+    Case("DFT", (2, 12, 2), {"inverse": 1}),
+    Case("DFT", (1, 10, 1)),
+    Case("DFT", (1, 5, 2)),
+    Case("DFT", (1, 3, 1), {}, (_i64(3),)),
+    Case("STFT", (1, 1000, 1), {}, (_i64(160), _hann(320))),
+    Case("STFT", (1, 90, 1), {}, (_i64(12), _hann(24))),
+    Case("STFT", (1, 90, 1), {}, (_i64(15), _hann(30)), fft=False),  # 15 x 2
+    Case("DFT", (2, 14, 1), {"onesided": 1}, fft=False),  # 7 x 2
+    Case("STFT", (1, 90, 1), {}, (_i64(15), _hann(9)), fft=False),  # odd: real split needs 2m
 ]
 
 
@@ -91,7 +102,7 @@ def _model() -> tuple[onnx.ModelProto, list[np.ndarray]]:
     return model, data
 
 
-def _check(got: np.ndarray, want: np.ndarray, what: str, atol_of_max: float = 4e-6) -> None:
+def _check(got: np.ndarray, want: np.ndarray, what: str, atol_of_max: float = 1e-4) -> None:
     want = np.asarray(want).reshape(got.shape)
     np.testing.assert_allclose(got, want, rtol=1e-4,
                                atol=atol_of_max * float(np.abs(want).max()), err_msg=what)

@@ -194,12 +194,20 @@ class MelWeightMatrix(OpDef):
                          *[f"(double){p}[0]" for p in ptrs[3:]], ctx.ptr(y), *y.shape)
 
 
+def fft_odd_factor(n: int) -> int:
+    """p of a length n = 2^a p the C FFT serves (1, 3 or 5), else 0 (tinyc_fft_odd_factor)."""
+    if n < 2:
+        return 0
+    p = n // (n & -n)
+    return p if p in (1, 3, 5) else 0
+
+
 def fft_twiddles(ctx: EmitContext, n: int) -> tuple[int, str]:
     """(fft_length, twiddles) of a kernel's parameters: the constant table exp(-2 pi i k / n),
-    k < n / 2, as (re, im) float32 pairs, when n is a power of two; else (0, NULL)."""
-    if n < 2 or n & (n - 1):
+    k < n / 2, as (re, im) float32 pairs, when the C FFT serves n; else (0, NULL)."""
+    if not fft_odd_factor(n):
         return 0, "NULL"
-    angle = -2.0 * np.pi * np.arange(n // 2) / n
+    angle = -2.0 * np.pi * np.arange((n + 1) // 2) / n
     table = np.stack([np.cos(angle), np.sin(angle)], axis=1)
     table[np.abs(table) < 1e-12] = 0.0  # cos(pi / 2) is 0, not 6e-17
     return n, ctx.table(DType.F32, table, f"fft_twiddles_{n}")

@@ -1,18 +1,44 @@
-/* Portable window generators, DFT and STFT: an FFT for the compiled power-of-two length,
- * the direct sum for the others. */
+/* Portable window generators, MelWeightMatrix, DFT and STFT: an FFT for the compiled length
+ * when it is a power of two times 1, 3 or 5, the direct sum for the others. */
 #include "tinyc_signal.h"
 
 #include <math.h>
 
 #define TINYC_PI 3.14159265358979323846
 
-/* The FFT: decimation in time over a power-of-two m points. The input is written in
- * bit-reversed order while it is read (and windowed), then the radix-2 stages run in place,
- * two at a time (spans h and 2h in one pass over groups of 4h points: three complex
- * products per four points instead of four, and half the loads and stores), after one
- * lone radix-2 stage when log2(m) is odd. A real signal of n = 2m samples is transformed
- * as m complex values, then split. Twiddle exp(-2 pi i e / m) is entry e * stride of the
- * table (made for m * stride points: exponents below m / 2). */
+/* The FFT: decimation in time over m = 2^a p points, p = 1, 3 or 5. Complex value t = u p + r
+ * is written to block r (of q = m / p values) at the bit-reversed position of u while the
+ * input is read (and windowed). The radix-2 stages then run in place on each block, two
+ * at a time (spans h and 2h in one pass over groups of 4h points: three complex products
+ * per four points instead of four, and half the loads and stores), after one lone radix-2
+ * stage when log2(q) is odd; with p > 1 a last stage combines the p blocks. A real signal
+ * of n = 2m samples is transformed as m complex values, then split. Twiddle
+ * exp(-2 pi i e / m) is entry e * stride of the table (made for m * stride points:
+ * exponents below half of them; tinyc_fft_twiddle derives the others). */
+
+/* The odd factor p of a length n = 2^a p that the FFT serves (1, 3 or 5), else 0. */
+static int32_t tinyc_fft_odd_factor(int64_t n) {
+  int64_t p = n;
+  if (n < 1) return 0;
+  while (p % 2 == 0) p /= 2;
+  return p == 1 || p == 3 || p == 5 ? (int32_t)p : 0;
+}
+
+/* exp(-2 pi i e / m) for 0 <= e < m: the table below m / 2, -1 at m / 2, and
+ * conj(exp(-2 pi i (m - e) / m)) above. */
+TINYC_INLINE void tinyc_fft_twiddle(const float *tw, int32_t e, int32_t m, int32_t stride,
+                                    float *re, float *im) {
+  if (2 * e == m) {
+    *re = -1.0f;
+    *im = 0.0f;
+  } else if (2 * e > m) {
+    *re = tw[2 * (m - e) * stride];
+    *im = -tw[2 * (m - e) * stride + 1];
+  } else {
+    *re = tw[2 * e * stride];
+    *im = tw[2 * e * stride + 1];
+  }
+}
 
 /* j = reverse(i) over log2(m) bits: the next one, reverse(i + 1). */
 TINYC_INLINE int32_t tinyc_fft_next_reversed(int32_t j, int32_t m) {
@@ -29,7 +55,7 @@ TINYC_INLINE float tinyc_fft_sample(const float *x, size_t stride, int im,
   return x[(size_t)t * stride + (size_t)im] * (window ? window[t] : 1.0f);
 }
 
-/* The radix-2 stages over z (m complex values in bit-reversed order, interleaved). */
+/* The radix-2 stages over z (m = 2^b complex values in bit-reversed order, interleaved). */
 static void tinyc_fft_stages(float *z, int32_t m, const float *tw, int32_t stride) {
   int32_t h = 1, k, s, bits = 0;
   while ((1 << bits) < m) ++bits;
@@ -73,6 +99,64 @@ static void tinyc_fft_stages(float *z, int32_t m, const float *tw, int32_t strid
   }
 }
 
+/* The last stage when m = p q (p = 3 or 5), the q-point transforms F_r in blocks r:
+ * X[k + q s] = sum_r W_p^(r s) a_r with a_r = W_m^(r k) F_r[k], in place, k by k. The
+ * p-point sums use the symmetry of W_p: with A = a1 + a(p-1), D = a1 - a(p-1) (and for
+ * p = 5 also B = a2 + a3, E = a2 - a3), X1 and X(p-1) share their real-cosine part and
+ * differ in the sign of the sine part. */
+static void tinyc_fft_odd_stage(float *z, int32_t m, int32_t p, const float *tw,
+                                int32_t stride) {
+  const int32_t q = m / p;
+  float c1, s1, c2, s2; /* W_p = c1 - i s1, W_p^2 = c2 - i s2 */
+  int32_t k;
+  tinyc_fft_twiddle(tw, q, m, stride, &c1, &s1);
+  tinyc_fft_twiddle(tw, 2 * q, m, stride, &c2, &s2);
+  s1 = -s1;
+  s2 = -s2;
+  for (k = 0; k < q; ++k) {
+    float *x0 = z + 2 * k, *x1 = x0 + 2 * q, *x2 = x1 + 2 * q;
+    float w1r, w1i, w2r, w2i, a1r, a1i, a2r, a2i;
+    tinyc_fft_twiddle(tw, k, m, stride, &w1r, &w1i);
+    tinyc_fft_twiddle(tw, 2 * k, m, stride, &w2r, &w2i);
+    a1r = x1[0] * w1r - x1[1] * w1i;
+    a1i = x1[0] * w1i + x1[1] * w1r;
+    a2r = x2[0] * w2r - x2[1] * w2i;
+    a2i = x2[0] * w2i + x2[1] * w2r;
+    if (p == 3) {
+      const float ar = a1r + a2r, ai = a1i + a2i, dr = a1r - a2r, di = a1i - a2i;
+      const float mr = x0[0] + c1 * ar, mi = x0[1] + c1 * ai;
+      x0[0] += ar;
+      x0[1] += ai;
+      x1[0] = mr + s1 * di; /* m - i s1 D */
+      x1[1] = mi - s1 * dr;
+      x2[0] = mr - s1 * di;
+      x2[1] = mi + s1 * dr;
+    } else {
+      float *x3 = x2 + 2 * q, *x4 = x3 + 2 * q;
+      const float w3r = w1r * w2r - w1i * w2i, w3i = w1r * w2i + w1i * w2r; /* W^3k */
+      const float w4r = w2r * w2r - w2i * w2i, w4i = 2.0f * w2r * w2i;     /* W^4k */
+      const float a3r = x3[0] * w3r - x3[1] * w3i, a3i = x3[0] * w3i + x3[1] * w3r;
+      const float a4r = x4[0] * w4r - x4[1] * w4i, a4i = x4[0] * w4i + x4[1] * w4r;
+      const float ar = a1r + a4r, ai = a1i + a4i, dr = a1r - a4r, di = a1i - a4i;
+      const float br = a2r + a3r, bi = a2i + a3i, er = a2r - a3r, ei = a2i - a3i;
+      const float m1r = x0[0] + c1 * ar + c2 * br, m1i = x0[1] + c1 * ai + c2 * bi;
+      const float m2r = x0[0] + c2 * ar + c1 * br, m2i = x0[1] + c2 * ai + c1 * bi;
+      const float v1r = s1 * dr + s2 * er, v1i = s1 * di + s2 * ei;
+      const float v2r = s2 * dr - s1 * er, v2i = s2 * di - s1 * ei;
+      x0[0] += ar + br;
+      x0[1] += ai + bi;
+      x1[0] = m1r + v1i; /* m1 - i v1 */
+      x1[1] = m1i - v1r;
+      x4[0] = m1r - v1i;
+      x4[1] = m1i + v1r;
+      x2[0] = m2r + v2i; /* m2 - i v2 */
+      x2[1] = m2i - v2r;
+      x3[0] = m2r - v2i;
+      x3[1] = m2i + v2r;
+    }
+  }
+}
+
 /* Bins 0..m of the DFT of n = 2m real samples, from the transform Z of the m complex
  * values (x[2t], x[2t + 1]) in z (room for n + 2 floats): X[k] = E[k] + W^k O[k] with E, O
  * the even and odd samples' transforms, X[m - k] = conj(E[k] - W^k O[k]). */
@@ -98,44 +182,47 @@ static void tinyc_fft_split(float *z, int32_t n, const float *tw) {
 }
 
 /* Whether the FFT computes an n-point transform with `bins` output bins into a line of
- * `bins` complex values: the compiled length, and room for the real split's m + 1 bins. */
+ * `bins` complex values: the compiled length, and room for the real split's n/2 + 1 bins. */
 static int tinyc_fft_fits(int64_t n, int32_t fft_length, const float *tw, int complex_in,
                           int inverse, int32_t bins) {
-  if (tw == NULL || n != fft_length) return 0;
-  return complex_in || inverse ? bins == n : bins >= n / 2 + 1;
+  if (tw == NULL || n != fft_length || !tinyc_fft_odd_factor(n)) return 0;
+  return complex_in || inverse ? bins == n : n % 2 == 0 && bins >= n / 2 + 1;
 }
 
-/* The n-point DFT (a power of two; tw its twiddles) of x[t * stride] (and its imaginary
+/* The n-point DFT (tinyc_fft_fits; tw its twiddles) of x[t * stride] (and its imaginary
  * part x[t * stride + 1] when complex) times window[t] (if given) for t < count, zero
  * after: `bins` complex values into y (bins == n, or >= n/2 + 1 for a real forward one).
- * y must not overlap x. */
+ * y must not overlap x. The inverse is conj(FFT(conj(x))) / n. */
 static void tinyc_fft_line(const float *restrict x, size_t stride, int complex_in,
                            int32_t count, const float *restrict window, float *restrict y,
                            int32_t n, int32_t bins, int inverse, const float *restrict tw) {
-  int32_t t, k, j = 0;
-  if (!complex_in && !inverse) {
-    const int32_t m = n / 2;
-    for (t = 0; t < m; ++t, j = tinyc_fft_next_reversed(j, m)) {
-      y[2 * j] = tinyc_fft_sample(x, stride, 0, window, 2 * t, count);
-      y[2 * j + 1] = tinyc_fft_sample(x, stride, 0, window, 2 * t + 1, count);
+  const int real = !complex_in && !inverse;
+  const int32_t m = real ? n / 2 : n, p = tinyc_fft_odd_factor(m), q = m / p;
+  const int32_t tw_stride = real ? 2 : 1; /* W_m = W_n^(n / m) */
+  int32_t u, r, t, k, j = 0;
+  for (u = 0; u < q; ++u, j = tinyc_fft_next_reversed(j, q)) {
+    for (r = 0; r < p; ++r) {
+      float *z = y + 2 * (r * q + j);
+      t = u * p + r;
+      if (real) {
+        z[0] = tinyc_fft_sample(x, stride, 0, window, 2 * t, count);
+        z[1] = tinyc_fft_sample(x, stride, 0, window, 2 * t + 1, count);
+      } else {
+        const float im = complex_in ? tinyc_fft_sample(x, stride, 1, window, t, count) : 0.0f;
+        z[0] = tinyc_fft_sample(x, stride, 0, window, t, count);
+        z[1] = inverse ? -im : im;
+      }
     }
-    tinyc_fft_stages(y, m, tw, 2);
+  }
+  for (r = 0; r < p; ++r) tinyc_fft_stages(y + 2 * r * q, q, tw, tw_stride * p);
+  if (p > 1) tinyc_fft_odd_stage(y, m, p, tw, tw_stride);
+  if (real) {
     tinyc_fft_split(y, n, tw);
     for (k = m + 1; k < bins; ++k) { /* the upper half mirrors the lower */
       y[2 * k] = y[2 * (n - k)];
       y[2 * k + 1] = -y[2 * (n - k) + 1];
     }
-    return;
-  }
-  /* the inverse is conj(FFT(conj(x))) / n; 1/n is exact for a power of two, so this is
-   * numpy's division */
-  for (t = 0; t < n; ++t, j = tinyc_fft_next_reversed(j, n)) {
-    const float im = complex_in ? tinyc_fft_sample(x, stride, 1, window, t, count) : 0.0f;
-    y[2 * j] = tinyc_fft_sample(x, stride, 0, window, t, count);
-    y[2 * j + 1] = inverse ? -im : im;
-  }
-  tinyc_fft_stages(y, n, tw, 1);
-  if (inverse) {
+  } else if (inverse) { /* 1/n: exact for a power of two, within an ulp otherwise */
     const float scale = 1.0f / (float)n;
     for (t = 0; t < n; ++t) {
       y[2 * t] *= scale;
