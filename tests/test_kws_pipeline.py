@@ -67,19 +67,25 @@ def test_committed_model_is_what_the_script_builds(example) -> None:  # noqa: AN
     assert PIPELINE.stat().st_size < 100_000  # the keyword model's weights and a DCT table
 
 
-def test_frontend_features_match_numpy_and_onnxruntime(example, tmp_path: Path) -> None:  # noqa: ANN001
+@pytest.mark.parametrize("fft_length", [1024, 640])
+def test_frontend_features_match_numpy(example, fft_length: int, tmp_path: Path) -> None:  # noqa: ANN001
+    """The committed 1024-point front end, and the 640-point one build_pipeline.py offers
+    (the odd radix-5 stage; onnxruntime is no reference there: its own 640-point STFT
+    puts the chirp's features off by 1.1)."""
     features, build = example
-    model = build.frontend()
+    model = build.frontend(fft_length)
     onnx.save(model, str(tmp_path / "mfcc.onnx"))
     result = tinyc.compile(tmp_path / "mfcc.onnx", tmp_path / "out", name="mfcc")
+    assert f"tinyc_fft_twiddles_{fft_length}" in result.source.read_text()
     exe = build_host(result.out_dir, result.graph, result.name)
     for name, audio in clips().items():
         (got,) = run_host(exe, result.graph, [audio])
-        want = features.mfcc(audio).reshape(got.shape)
+        want = features.mfcc(audio, fft_length).reshape(got.shape)
         atol = FEATURE_ATOL_OF_MAX * float(np.abs(want).max())
         np.testing.assert_allclose(got, want, rtol=0, atol=atol, err_msg=f"C vs numpy, {name}")
-        np.testing.assert_allclose(onnxruntime(model, audio), want, rtol=0, atol=atol,
-                                   err_msg=f"onnxruntime vs numpy, {name}")
+        if fft_length == 1024:
+            np.testing.assert_allclose(onnxruntime(model, audio), want, rtol=0, atol=atol,
+                                       err_msg=f"onnxruntime vs numpy, {name}")
 
 
 def test_pipeline_scores_match_onnxruntime_in_one_function(tmp_path: Path) -> None:

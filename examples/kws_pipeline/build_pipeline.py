@@ -17,7 +17,10 @@ would cost 7.5 of the pipeline's 20 million Cortex-M4 instructions).
 The window and the filter bank are generator ops with constant operands, so the file holds
 only the DCT table and 384 zeros besides the keyword model. Needs onnx (a tinyc dependency):
 
-    python examples/kws_pipeline/build_pipeline.py [--out PATH]
+    python examples/kws_pipeline/build_pipeline.py [--out PATH] [--fft-length 640]
+
+With --fft-length 640 (the frame's own length, no zero padding) there is no Pad and no
+window tail: the spectrum has 321 bins, not 513.
 """
 
 from __future__ import annotations
@@ -39,36 +42,44 @@ def scalar(name: str, value: float | int, dtype: type) -> TensorProto:
     return numpy_helper.from_array(np.array(value, dtype), name)
 
 
-def frontend() -> onnx.ModelProto:
-    """The MFCC front end alone: audio [1, AUDIO_SAMPLES] -> features [1, 1, FRAMES, MFCC_COUNT]."""
-    pad = f.FFT_LENGTH - f.FRAME_LENGTH
+def frontend(fft_length: int = f.FFT_LENGTH) -> onnx.ModelProto:
+    """The MFCC front end alone: audio [1, AUDIO_SAMPLES] -> features [1, 1, FRAMES,
+    MFCC_COUNT]. An FFT longer than the frame pads the audio's end and the window with
+    zeros (the frames ONNX's STFT cuts are fft_length long); 640 needs neither."""
+    pad = fft_length - f.FRAME_LENGTH
+    if pad < 0:
+        raise ValueError(f"fft_length {fft_length} is shorter than a frame")
+    bins = f.spectrum_bins(fft_length)
     inits = [
         numpy_helper.from_array(np.array([2], np.int64), "channel_axis"),
-        numpy_helper.from_array(np.array([0, 0, 0, 0, pad, 0], np.int64), "audio_pads"),
         scalar("frame_step", f.FRAME_STEP, np.int64),
         scalar("window_length", f.FRAME_LENGTH, np.int64),
-        numpy_helper.from_array(np.zeros(pad, np.float32), "window_tail"),
         scalar("mel_bins", f.MEL_BINS, np.int64),
-        scalar("fft_length", f.FFT_LENGTH, np.int64),
+        scalar("fft_length", fft_length, np.int64),
         scalar("sample_rate", f.SAMPLE_RATE, np.int64),
         scalar("mel_low_hz", f.MEL_LOW_HZ, np.float32),
         scalar("mel_high_hz", f.MEL_HIGH_HZ, np.float32),
         scalar("log_offset", f.LOG_OFFSET, np.float32),
-        numpy_helper.from_array(np.array([f.FRAMES, 2 * f.SPECTRUM_BINS], np.int64),
-                                "spectrum_rows"),
+        numpy_helper.from_array(np.array([f.FRAMES, 2 * bins], np.int64), "spectrum_rows"),
         numpy_helper.from_array(np.array([1], np.int64), "pair_axis"),
-        numpy_helper.from_array(np.array([2 * f.SPECTRUM_BINS, f.MEL_BINS], np.int64),
-                                "mel_pairs_shape"),
+        numpy_helper.from_array(np.array([2 * bins, f.MEL_BINS], np.int64), "mel_pairs_shape"),
         numpy_helper.from_array(f.dct_matrix().astype(np.float32), "dct"),
         numpy_helper.from_array(np.array([1, 1, f.FRAMES, f.MFCC_COUNT], np.int64),
                                 "features_shape"),
     ]
     nodes = [
         helper.make_node("Unsqueeze", ["audio", "channel_axis"], ["signal"]),
-        helper.make_node("Pad", ["signal", "audio_pads"], ["padded"]),
         helper.make_node("HannWindow", ["window_length"], ["hann"]),
-        helper.make_node("Concat", ["hann", "window_tail"], ["window"], axis=0),
-        helper.make_node("STFT", ["padded", "frame_step", "window"], ["stft"], onesided=1),
+    ]
+    signal, window = "signal", "hann"
+    if pad:
+        inits += [numpy_helper.from_array(np.array([0, 0, 0, 0, pad, 0], np.int64), "audio_pads"),
+                  numpy_helper.from_array(np.zeros(pad, np.float32), "window_tail")]
+        nodes += [helper.make_node("Pad", ["signal", "audio_pads"], ["padded"]),
+                  helper.make_node("Concat", ["hann", "window_tail"], ["window"], axis=0)]
+        signal, window = "padded", "window"
+    nodes += [
+        helper.make_node("STFT", [signal, "frame_step", window], ["stft"], onesided=1),
         helper.make_node("Mul", ["stft", "stft"], ["squares"]),
         helper.make_node("Reshape", ["squares", "spectrum_rows"], ["square_rows"]),
         helper.make_node("MelWeightMatrix", ["mel_bins", "fft_length", "sample_rate",
@@ -96,11 +107,11 @@ def frontend() -> onnx.ModelProto:
     return model
 
 
-def pipeline(kws: onnx.ModelProto) -> onnx.ModelProto:
+def pipeline(kws: onnx.ModelProto, fft_length: int = f.FFT_LENGTH) -> onnx.ModelProto:
     """The front end joined to the keyword model; its output is renamed `scores`."""
     kws = compose.add_prefix(kws, "kws/")
     (kws_in,), (kws_out,) = kws.graph.input, kws.graph.output
-    joined = compose.merge_models(frontend(), kws, io_map=[("features", kws_in.name)],
+    joined = compose.merge_models(frontend(fft_length), kws, io_map=[("features", kws_in.name)],
                                   producer_name="tinyc examples/kws_pipeline")
     joined.graph.name = "kws_pipeline"
     for node in joined.graph.node:
@@ -113,8 +124,11 @@ def pipeline(kws: onnx.ModelProto) -> onnx.ModelProto:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=HERE / "kws_pipeline.onnx")
+    parser.add_argument("--fft-length", type=int, default=f.FFT_LENGTH,
+                        help=f"FFT points per frame, at least {f.FRAME_LENGTH} "
+                             f"(default {f.FFT_LENGTH}; see README.md)")
     args = parser.parse_args()
-    model = pipeline(onnx.load(str(KWS_MODEL)))
+    model = pipeline(onnx.load(str(KWS_MODEL)), args.fft_length)
     onnx.save(model, str(args.out))
     print(f"wrote {args.out} ({args.out.stat().st_size} bytes, {len(model.graph.node)} nodes)")
 

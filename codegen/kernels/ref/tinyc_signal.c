@@ -55,6 +55,20 @@ TINYC_INLINE float tinyc_fft_sample(const float *x, size_t stride, int im,
   return x[(size_t)t * stride + (size_t)im] * (window ? window[t] : 1.0f);
 }
 
+/* Complex value t of the transform into z: samples 2t and 2t + 1 of a real forward one,
+ * else sample t (conjugated for the inverse). */
+TINYC_INLINE void tinyc_fft_load(const float *x, size_t stride, int complex_in, int inverse,
+                                 const float *window, int32_t count, int32_t t, float *z) {
+  if (!complex_in && !inverse) {
+    z[0] = tinyc_fft_sample(x, stride, 0, window, 2 * t, count);
+    z[1] = tinyc_fft_sample(x, stride, 0, window, 2 * t + 1, count);
+  } else {
+    const float im = complex_in ? tinyc_fft_sample(x, stride, 1, window, t, count) : 0.0f;
+    z[0] = tinyc_fft_sample(x, stride, 0, window, t, count);
+    z[1] = inverse ? -im : im;
+  }
+}
+
 /* The radix-2 stages over z (m = 2^b complex values in bit-reversed order, interleaved). */
 static void tinyc_fft_stages(float *z, int32_t m, const float *tw, int32_t stride) {
   int32_t h = 1, k, s, bits = 0;
@@ -200,19 +214,14 @@ static void tinyc_fft_line(const float *restrict x, size_t stride, int complex_i
   const int32_t m = real ? n / 2 : n, p = tinyc_fft_odd_factor(m), q = m / p;
   const int32_t tw_stride = real ? 2 : 1; /* W_m = W_n^(n / m) */
   int32_t u, r, t, k, j = 0;
-  for (u = 0; u < q; ++u, j = tinyc_fft_next_reversed(j, q)) {
-    for (r = 0; r < p; ++r) {
-      float *z = y + 2 * (r * q + j);
-      t = u * p + r;
-      if (real) {
-        z[0] = tinyc_fft_sample(x, stride, 0, window, 2 * t, count);
-        z[1] = tinyc_fft_sample(x, stride, 0, window, 2 * t + 1, count);
-      } else {
-        const float im = complex_in ? tinyc_fft_sample(x, stride, 1, window, t, count) : 0.0f;
-        z[0] = tinyc_fft_sample(x, stride, 0, window, t, count);
-        z[1] = inverse ? -im : im;
-      }
-    }
+  if (p == 1) { /* the usual case, without the inner loop */
+    for (u = 0; u < q; ++u, j = tinyc_fft_next_reversed(j, q))
+      tinyc_fft_load(x, stride, complex_in, inverse, window, count, u, y + 2 * j);
+  } else {
+    for (u = 0; u < q; ++u, j = tinyc_fft_next_reversed(j, q))
+      for (r = 0; r < p; ++r)
+        tinyc_fft_load(x, stride, complex_in, inverse, window, count, u * p + r,
+                       y + 2 * (r * q + j));
   }
   for (r = 0; r < p; ++r) tinyc_fft_stages(y + 2 * r * q, q, tw, tw_stride * p);
   if (p > 1) tinyc_fft_odd_stage(y, m, p, tw, tw_stride);
