@@ -40,6 +40,8 @@ def example():  # noqa: ANN201
         yield importlib.import_module("features"), importlib.import_module("build_pipeline")
     finally:
         sys.path.remove(str(EXAMPLE))
+        for name in ("features", "build_pipeline"):  # generic names: leave no trace
+            sys.modules.pop(name, None)
 
 
 def clips() -> dict[str, np.ndarray]:
