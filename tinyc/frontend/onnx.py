@@ -38,7 +38,7 @@ from tinyc.ir import DType, Graph, Node, TensorType, Value
 from tinyc.ir.limits import check_shape_fits
 from tinyc.ops import get_op, has_op
 from tinyc.ops.cast import LOWP_OPS, ONNX_TO_DTYPE
-from tinyc.ops.registry import DECLARED_SHAPES, REQUIRED
+from tinyc.ops.registry import DECLARED_SHAPES, REQUIRED, folds_as_table
 
 #: oldest default-domain opset read at all; each op has its own `OpDef.min_opset` on top
 MIN_OPSET = 1
@@ -416,7 +416,7 @@ class _Importer:
         folded = None
         in_bytes = sum(v.type.nbytes for v in node.inputs if v is not None)
         out_bytes = sum(v.type.nbytes for v in node.outputs)
-        if node.op == "Shape" or out_bytes <= in_bytes + FOLD_SLACK_BYTES:
+        if folds_as_table(opdef, out_bytes) or out_bytes <= in_bytes + FOLD_SLACK_BYTES:
             try:
                 folded = opdef.fold(node)
             except TinycError:

@@ -178,6 +178,11 @@ class OpDef:
     #: oldest default-domain opset whose form of this op `normalize` understands; models
     #: with an older opset are refused for this op (the frontend checks it)
     min_opset: ClassVar[int] = 11
+    #: fold whenever the inputs allow, whatever the result's size up to
+    #: ALWAYS_FOLD_MAX_BYTES (`folds_as_table`): the result is a table (a shape, a window,
+    #: a filter bank) that would otherwise take as many arena bytes as it takes flash,
+    #: plus the time to compute it
+    always_fold: ClassVar[bool] = False
 
     def normalize(self, node: Node, opset: int) -> None:
         """Rewrite `node` in place into the canonical IR form (default: nothing to do)."""
@@ -217,6 +222,17 @@ class OpDef:
         `EmitContext.workspace`. Unlike an overlap's scratch it does not depend on the
         plan: the kernel always gets it."""
         return 0
+
+
+#: the biggest result an `always_fold` op folds into a table regardless of its inputs'
+#: size: bigger ones would not fit a microcontroller's flash, and take long to print
+ALWAYS_FOLD_MAX_BYTES = 1 << 20
+
+
+def folds_as_table(opdef: OpDef, out_bytes: int) -> bool:
+    """Whether a node of `opdef` whose results take `out_bytes` folds even when that grows
+    flash (the frontend's and fold-constants' exception to their growth limit)."""
+    return opdef.always_fold and out_bytes <= ALWAYS_FOLD_MAX_BYTES
 
 
 _REGISTRY: dict[tuple[str, str], OpDef] = {}

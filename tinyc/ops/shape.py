@@ -391,6 +391,7 @@ class Shape(OpDef):
     """Always known at compile time (static shapes): folded to a constant."""
 
     name = "Shape"
+    always_fold = True
     min_opset = 1
     attrs = {"start": Attr("int", 0), "end": Attr("int", 2**62)}
 

@@ -1,8 +1,9 @@
-"""Signal processing: the window generators (HannWindow, HammingWindow, BlackmanWindow)
-and DFT, float32 (kernels in tinyc_signal.h).
+"""Signal processing: the window generators (HannWindow, HammingWindow, BlackmanWindow),
+MelWeightMatrix, DFT and STFT, float32 (kernels in tinyc_signal.h).
 
 A window's length and a DFT's axis may be run-time operands: the output shape then comes
-from the model's declared shapes and the C checks the operand. numpy's fft is the
+from the model's declared shapes and the C checks the operand. With constant operands the
+generators fold (`always_fold`), so their tables are flash constants. numpy's fft is the
 reference for DFT (forward, inverse, one-sided forward and one-sided inverse).
 """
 
@@ -35,6 +36,7 @@ class _Window(OpDef):
 
     kind: ClassVar[int] = 0
     min_opset = 17
+    always_fold = True
     attrs = {"output_datatype": Attr("int", 1), "periodic": Attr("int", 1),
              "length": Attr("int", -1)}
 
@@ -102,6 +104,113 @@ class BlackmanWindow(_Window):
     def values(self, n: int, periodic: int) -> np.ndarray:
         a = _phase(n, periodic)
         return 0.42 - 0.5 * np.cos(a) + 0.08 * np.cos(2.0 * a)
+
+
+def hz_to_mel(hz: np.ndarray | float) -> np.ndarray:
+    """The mel scale of ONNX's MelWeightMatrix (HTK's): 2595 log10(1 + f / 700)."""
+    return 2595.0 * np.log10(1.0 + np.asarray(hz, np.float64) / 700.0)
+
+
+def mel_to_hz(mel: np.ndarray) -> np.ndarray:
+    return 700.0 * (np.power(10.0, mel / 2595.0) - 1.0)
+
+
+def mel_weight_matrix(mels: int, dft_length: int, rate: int, low: float, high: float,
+                      where: str) -> np.ndarray:
+    """ONNX's MelWeightMatrix in float64: [dft_length / 2 + 1, mels] triangles of peak 1.
+
+    The mels + 2 triangle corners are spaced evenly in mel from `low`, by (mel(high) -
+    mel(low)) / (mels + 2) (so the top corner stays below `high`), and each is floored to
+    a bin, floor((dft_length + 1) f / rate). Filter i rises over bins [corner i, corner
+    i+1] and falls over [corner i+1, corner i+2); a zero-width rise is a 1 at its peak."""
+    bins = dft_length // 2 + 1
+    if mels <= 0 or dft_length <= 0 or rate <= 0:
+        raise ModelError(f"{where}: num_mel_bins {mels}, dft_length {dft_length}, "
+                         f"sample_rate {rate}")
+    step = (hz_to_mel(high) - hz_to_mel(low)) / (mels + 2)
+    hz = mel_to_hz(hz_to_mel(low) + step * np.arange(mels + 2))
+    corners = np.floor((dft_length + 1) * hz / rate).astype(np.int64)
+    if corners[0] < 0 or corners[-2] >= bins or corners[-1] > bins or \
+            np.any(np.diff(corners) < 0):
+        raise ModelError(f"{where}: the filter bank from {low} Hz to {high} Hz falls outside "
+                         f"the {bins} bins of dft_length {dft_length}")
+    j = np.arange(bins)[:, None]
+    left, center, right = corners[:-2], corners[1:-1], corners[2:]
+    rise = (j - left) / np.maximum(center - left, 1)
+    fall = (right - j) / np.maximum(right - center, 1)
+    w = np.where((j >= left) & (j < center), rise, 0.0)
+    w = np.where((j >= center) & (j < right), fall, w)
+    return np.where(j == center, 1.0, w)
+
+
+@register_op
+class MelWeightMatrix(OpDef):
+    """Generates a mel filter bank (`mel_weight_matrix`). Constant operands fold it into a
+    flash table; run-time ones compute it in C for the declared shape (the kernel checks
+    the operands give it). IR form: `output_datatype`, `shape` ([] when the operands are
+    constants)."""
+
+    name = "MelWeightMatrix"
+    min_opset = 17
+    always_fold = True
+    attrs = {"output_datatype": Attr("int", 1), "shape": Attr("ints", [])}
+
+    def normalize(self, node: Node, opset: int) -> None:
+        node.attrs["output_datatype"] = onnx_dtype(node, node.attrs["output_datatype"]).value
+        if any(runtime_input(node, i) for i in range(5)):
+            node.attrs["shape"] = list(declared_shape(node, 0, "an operand"))
+
+    def _operands(self, inputs: list[np.ndarray | None]) -> tuple[int, int, int, float, float]:
+        mels, dft, rate, low, high = (np.asarray(v).reshape(-1)[0] for v in inputs)
+        return int(mels), int(dft), int(rate), float(low), float(high)
+
+    def infer(self, node: Node) -> list[TensorType]:
+        if len(node.inputs) != 5 or any(v is None or v.type.numel != 1 for v in node.inputs):
+            raise ModelError(f"MelWeightMatrix node '{node.name}': five scalar operands")
+        dtype = DType(node.attrs["output_datatype"])
+        if node.attrs["shape"]:
+            return [TensorType(dtype, tuple(node.attrs["shape"]))]
+        mels, dft, _, _, _ = self._operands([v.const for v in node.inputs])  # type: ignore[union-attr]
+        return [TensorType(dtype, (dft // 2 + 1, mels))]
+
+    def reference(self, node: Node, inputs: list[np.ndarray | None]) -> list[np.ndarray]:
+        where = f"MelWeightMatrix node '{node.name}'"
+        w = mel_weight_matrix(*self._operands(inputs), where)
+        if node.attrs["shape"] and list(w.shape) != node.attrs["shape"]:
+            raise check_failed(node, "num_mel_bins/dft_length", list(w.shape),
+                               node.attrs["shape"])
+        return [w.astype(DType(node.attrs["output_datatype"]).np)]
+
+    def emit(self, node: Node, ctx: EmitContext) -> None:
+        y = node.outputs[0]
+        edges = [v.dtype for v in node.inputs[3:] if v is not None]
+        if y.dtype is not DType.F32 or any(d not in (DType.F32, DType.F64) for d in edges):
+            raise UnsupportedError(f"op MelWeightMatrix (node '{node.name}') on "
+                                   f"{y.dtype.value} from {[d.value for d in edges]}")
+        ptrs = [ctx.ptr(v) for v in node.inputs if v is not None]
+        ctx.uses_math = True
+        ctx.checked_call("signal", "tinyc_mel_weight_matrix_f32",
+                         *[f"(int64_t){p}[0]" for p in ptrs[:3]],
+                         *[f"(double){p}[0]" for p in ptrs[3:]], ctx.ptr(y), *y.shape)
+
+
+def fft_odd_factor(n: int) -> int:
+    """p of a length n = 2^a p the C FFT serves (1, 3 or 5), else 0 (tinyc_fft_odd_factor)."""
+    if n < 2:
+        return 0
+    p = n // (n & -n)
+    return p if p in (1, 3, 5) else 0
+
+
+def fft_twiddles(ctx: EmitContext, n: int) -> tuple[int, str]:
+    """(fft_length, twiddles) of a kernel's parameters: the constant table exp(-2 pi i k / n),
+    k < n / 2, as (re, im) float32 pairs, when the C FFT serves n; else (0, NULL)."""
+    if not fft_odd_factor(n):
+        return 0, "NULL"
+    angle = -2.0 * np.pi * np.arange((n + 1) // 2) / n
+    table = np.stack([np.cos(angle), np.sin(angle)], axis=1)
+    table[np.abs(table) < 1e-12] = 0.0  # cos(pi / 2) is 0, not 6e-17
+    return n, ctx.table(DType.F32, table, f"fft_twiddles_{n}")
 
 
 @register_op
@@ -188,8 +297,9 @@ class DFT(OpDef):
         if x.dtype is not DType.F32:
             raise UnsupportedError(f"op DFT (node '{node.name}') on {x.dtype.value}")
         a = node.attrs
+        fft_length, twiddles = fft_twiddles(ctx, a["length"])
         init = (f"{{{x.type.rank}, {c_int_list(x.shape)}, {c_int_list(y.shape)}, {a['length']}, "
-                f"{a['inverse']}, {a['onesided']}}}")
+                f"{a['inverse']}, {a['onesided']}, {fft_length}, {twiddles}}}")
         params = ctx.params("tinyc_dft_params", init, f"dft_{y.name}")
         axis_in = node.input(2)
         axis = f"(int64_t){ctx.ptr(axis_in)}[0]" if axis_in is not None else f"{a['axis']}"
@@ -238,6 +348,13 @@ class STFT(OpDef):
             raise ModelError(f"STFT node '{node.name}': step {step}, frame length {length}")
         return step, length
 
+    def _compiled_length(self, node: Node) -> int:
+        """The frame length known at compile time (0 when frame_length is a run-time value)."""
+        window, length = node.input(2), node.input(3)
+        if length is not None:
+            return 0 if length.const is None else int(length.const.reshape(-1)[0])
+        return window.shape[0] if window is not None else input_type(node, 0).shape[1]
+
     def reference(self, node: Node, inputs: list[np.ndarray | None]) -> list[np.ndarray]:
         x = inputs[0]
         assert x is not None
@@ -265,7 +382,8 @@ class STFT(OpDef):
         step, window, length = node.inputs[1], node.input(2), node.input(3)
         assert step is not None
         fields = [x.shape[0], x.shape[1], x.shape[2], node.attrs["frames"], node.attrs["bins"],
-                  window.shape[0] if window is not None else 0, node.attrs["onesided"]]
+                  window.shape[0] if window is not None else 0, node.attrs["onesided"],
+                  *fft_twiddles(ctx, self._compiled_length(node))]
         params = ctx.params("tinyc_stft_params", "{" + ", ".join(map(str, fields)) + "}",
                             f"stft_{y.name}")
         ctx.uses_math = True

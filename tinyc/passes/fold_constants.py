@@ -8,6 +8,7 @@ import numpy as np
 
 from tinyc.ir import Graph, Node
 from tinyc.ops import get_op
+from tinyc.ops.registry import folds_as_table
 from tinyc.passes.base import Pass, PassContext, PassResult, register_pass
 
 
@@ -42,7 +43,9 @@ class FoldConstants(Pass):
     shapes, like Shape) by constants computed with the op's numpy `reference`, so the
     result is bit-identical to running the node.
 
-    Preconditions: none beyond a verified graph. Refuses when folding would grow flash:
+    Preconditions: none beyond a verified graph. Refuses (except for a table of an op
+    marked `always_fold`: Shape, the window generators, MelWeightMatrix;
+    `registry.folds_as_table`) when folding would grow flash:
     the folded result may exceed the constants it frees (inputs nothing else reads) by at
     most `max_growth_bytes`, so an Expand/Tile/broadcast of a small constant, or a result
     computed from weights that stay in use elsewhere, stays a node. Repeats until nothing
@@ -60,10 +63,12 @@ class FoldConstants(Pass):
         while changed:
             changed = False
             for node in list(graph.nodes):
+                op = get_op(node.op)
                 out_bytes = sum(v.type.nbytes for v in node.outputs)
-                if out_bytes > freed_bytes(graph, node) + self.max_growth_bytes:
+                if not folds_as_table(op, out_bytes) and \
+                        out_bytes > freed_bytes(graph, node) + self.max_growth_bytes:
                     continue
-                results = get_op(node.op).fold(node)
+                results = op.fold(node)
                 if results is None:
                     continue
                 fold_node(graph, node, results)
