@@ -161,7 +161,8 @@ def model_identifiers(name: str, inputs: int = 1, outputs: int = 1) -> list[str]
 
 def model_name_problem(name: str, reserved: ReservedNames) -> str | None:
     """Why `name` cannot name a model's C (its files NAME.c/NAME.h, its identifiers
-    NAME_run, NAME_ARENA_SIZE, ...), or None when it can."""
+    NAME_run, NAME_ARENA_SIZE, ...), or None when it can. The lower-case and `_tinyc`
+    rules keep two models' names apart in one image (`tinyc.backend.prefix` says why)."""
     if not _MODEL_NAME.fullmatch(name):
         return "must be a C identifier: an ASCII letter, then letters, digits or '_'"
     if len(name) > MAX_MODEL_NAME:
@@ -171,6 +172,12 @@ def model_name_problem(name: str, reserved: ReservedNames) -> str | None:
     lower = name.lower()
     if lower.startswith(TINYC_PREFIX):
         return f"begins with '{TINYC_PREFIX}', which tinyc's own files and symbols use"
+    if f"_{TINYC_PREFIX}" in lower:
+        return (f"holds '_{TINYC_PREFIX}', which would make another model's kernel names "
+                f"(NAME_{TINYC_PREFIX}_*) and this model's names overlap")
+    if name != lower:
+        return (f"must be lower case: its macros are {name.upper()}_*, which "
+                f"'{lower}' would also have")
     if lower in reserved.file_stems:
         return f"{name}.h would shadow a C standard or tinyc header under -I OUT"
     clash = next((i for i in model_identifiers(name) if i in reserved.identifiers), None)
@@ -190,8 +197,8 @@ def check_model_name(name: str, reserved: ReservedNames) -> str:
 
 def default_model_name(stem: str, reserved: ReservedNames) -> str:
     """The model name from a file stem: sanitized and lower-cased; `model_` in front when
-    that is still no valid name (`8bit`, `int`, `string`, `tinyc_gemm`); at most
-    MAX_MODEL_NAME characters."""
+    that is still no valid name (`8bit`, `int`, `string`), `model` when even that is not
+    (`tinyc_gemm`, `my_tinyc_net`); at most MAX_MODEL_NAME characters."""
     name = c_identifier(stem).lower().strip("_")[:MAX_MODEL_NAME].rstrip("_")
     if not name:
         return "model"
