@@ -52,7 +52,7 @@ def test_float_model_on_cortex_m4(mcu_tools: None, name: str, tmp_path: Path) ->
         np.testing.assert_allclose(got, h, rtol=1e-4, atol=1e-5)
     # the FPU variants ran, and they were measured
     family = "gemm" if name == "ad_autoencoder" else "conv"
-    assert "Cortex-M4F/M7/M33" in (tmp_path / f"tinyc_{family}.c").read_text()
+    assert "Cortex-M4F/M7/M33" in (tmp_path / f"{name}_tinyc_{family}.c").read_text()
     m = result.measurement
     assert m.instructions > m.macs > 0
     assert 0 < m.stack < 64 * 1024
