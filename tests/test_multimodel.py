@@ -208,11 +208,32 @@ def test_three_models_link_and_run_on_qemu_cortex_m4(
 NAMES = ("net", "net_conv")
 
 
+@dataclass(frozen=True)
+class Pair:
+    dirs: dict[str, Path]
+    objects: dict[str, list[Path]]  # each model's C, compiled with both on the include path
+
+    @property
+    def includes(self) -> list[str]:
+        return [flag for d in self.dirs.values() for flag in ("-I", str(d))]
+
+
 @pytest.fixture(scope="module")
-def pair(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def pair(tmp_path_factory: pytest.TempPathFactory) -> Pair:
     root = tmp_path_factory.mktemp("pair")
     model = MODELS / "digits_cnn.onnx"
-    return {n: tinyc.compile(model, root / n, name=n).out_dir for n in NAMES}
+    dirs = {n: tinyc.compile(model, root / n, name=n).out_dir for n in NAMES}
+    includes = [flag for d in dirs.values() for flag in ("-I", str(d))]
+    objects: dict[str, list[Path]] = {}
+    for n, d in dirs.items():
+        objects[n] = []
+        for src in sorted(d.glob("*.c")):
+            obj = root / f"{src.stem}.o"
+            cmd = ["cc", *STRICT_FLAGS, *includes, "-c", str(src), "-o", str(obj)]
+            proc = subprocess.run(cmd, capture_output=True, text=True)
+            assert proc.returncode == 0, proc.stderr[-2000:]
+            objects[n].append(obj)
+    return Pair(dirs, objects)
 
 
 def _defined_externals(obj: Path) -> set[str]:
@@ -221,33 +242,20 @@ def _defined_externals(obj: Path) -> set[str]:
     return {line.split()[-1] for line in out.splitlines() if line.strip()}
 
 
-def test_two_outputs_share_no_file_and_no_external_symbol(
-    pair: dict[str, Path], tmp_path: Path
-) -> None:
+def test_two_outputs_share_no_file_and_no_external_symbol(pair: Pair) -> None:
     files = {n: {p.name for p in d.iterdir() if p.suffix in (".c", ".h")}
-             for n, d in pair.items()}
+             for n, d in pair.dirs.items()}
     assert not files["net"] & files["net_conv"]
     for n, names in files.items():
         assert all(f.startswith((f"{n}.", f"{n}_tinyc_")) for f in names), names
-    symbols: dict[str, set[str]] = {}
-    includes = [flag for d in pair.values() for flag in ("-I", str(d))]
-    for n, d in pair.items():
-        symbols[n] = set()
-        for src in sorted(d.glob("*.c")):
-            obj = tmp_path / f"{src.stem}.o"
-            cmd = ["cc", *STRICT_FLAGS, *includes, "-c", str(src), "-o", str(obj)]
-            subprocess.run(cmd, check=True, capture_output=True)
-            symbols[n] |= _defined_externals(obj)
+    symbols = {n: set().union(*map(_defined_externals, objs)) for n, objs in pair.objects.items()}
     assert not symbols["net"] & symbols["net_conv"]
     for n, defined in symbols.items():
         assert f"{n}_run" in defined and f"{n}_tinyc_conv2d_f32" in defined
         assert all(s.startswith(f"{n}_") for s in defined), sorted(defined)
 
 
-def test_two_headers_in_one_c_and_one_cxx_translation_unit(
-    pair: dict[str, Path], tmp_path: Path
-) -> None:
-    includes = [flag for d in pair.values() for flag in ("-I", str(d))]
+def test_two_headers_in_one_c_and_one_cxx_translation_unit(pair: Pair, tmp_path: Path) -> None:
     body = ['#include "net.h"', '#include "net_conv.h"', "",
             "static float x[NET_INPUT0_SIZE + NET_CONV_INPUT0_SIZE];",
             "static float y[NET_OUTPUT0_SIZE + NET_CONV_OUTPUT0_SIZE];", "",
@@ -256,31 +264,24 @@ def test_two_headers_in_one_c_and_one_cxx_translation_unit(
             "}", ""]
     (tmp_path / "both.c").write_text("\n".join(body))
     (tmp_path / "both.cpp").write_text("\n".join(body))
-    for cmd in (["cc", *STRICT_FLAGS], [CXX, "-std=c++11", "-Wall", "-Wextra", "-Werror",
-                                         "-pedantic"]):
-        src = tmp_path / ("both.cpp" if cmd[0] == CXX else "both.c")
-        proc = subprocess.run([*cmd, *includes, "-c", str(src), "-o", str(tmp_path / "b.o")],
-                              capture_output=True, text=True)
-        assert proc.returncode == 0, f"{cmd[0]}: {proc.stderr[-2000:]}"
-    # and they link: a C++ main with both models' C
-    objs = []
-    for d in pair.values():
-        for src in sorted(d.glob("*.c")):
-            obj = tmp_path / f"{src.stem}.o"
-            subprocess.run(["cc", *STRICT_FLAGS, *includes, "-c", str(src), "-o", str(obj)],
-                           check=True, capture_output=True)
-            objs.append(str(obj))
+    cxx = [CXX, "-std=c++11", "-Wall", "-Wextra", "-Werror", "-pedantic"]
+    for cmd, src in ((["cc", *STRICT_FLAGS], "both.c"), (cxx, "both.cpp")):
+        proc = subprocess.run([*cmd, *pair.includes, "-c", str(tmp_path / src), "-o",
+                               str(tmp_path / "both.o")], capture_output=True, text=True)
+        assert proc.returncode == 0, f"{src}: {proc.stderr[-2000:]}"
+    # and a C++ program links both models' C and runs them
+    objs = [str(o) for objs in pair.objects.values() for o in objs]
     exe = tmp_path / "both"
-    proc = subprocess.run([CXX, str(tmp_path / "both.cpp"), *includes, *objs, "-lm", "-o",
-                           str(exe)], capture_output=True, text=True)
+    proc = subprocess.run([*cxx, str(tmp_path / "both.cpp"), *pair.includes, *objs, "-lm",
+                           "-o", str(exe)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert subprocess.run([str(exe)]).returncode == 0
 
 
-def test_a_header_defines_only_its_models_macros(pair: dict[str, Path], tmp_path: Path) -> None:
+def test_a_header_defines_only_its_models_macros(pair: Pair, tmp_path: Path) -> None:
     def macros(text: str) -> set[str]:
         (tmp_path / "tu.c").write_text(text)
-        out = subprocess.run(["cc", "-std=c99", "-dM", "-E", "-I", str(pair["net"]),
+        out = subprocess.run(["cc", "-std=c99", "-dM", "-E", "-I", str(pair.dirs["net"]),
                               str(tmp_path / "tu.c")], capture_output=True, text=True,
                              check=True).stdout
         return set(re.findall(r"^#define (\w+)", out, re.M))
