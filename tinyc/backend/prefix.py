@@ -11,16 +11,17 @@ The rewrite applies to code and string literals (`#include "tinyc_rt.h"`), not t
 (they are documentation, and in NAME.c they quote the model's own names). A kernel added to
 `codegen/` gets its prefix without being listed anywhere.
 
-Why two models never share a name: every identifier with external linkage or visible
-through NAME.h, every macro, include guard and file name in OUT is NAME followed by `_` (or
-`.`) and a suffix, where the suffix is a fixed interface name (`run`, `ARENA_SIZE`,
-`INPUT0_SIZE`, `H` ...; `cnames.model_identifiers`) or begins with `tinyc`/`TINYC`.
-`cnames.check_model_name` requires NAME to be lower case (so NAME and its upper-cased macro
-prefix are one-to-one) and to hold `tinyc` neither at its start nor after a `_`. If model
-`b` longer than model `a` produced a name of `a`, `b` would be `a_` + a leading part of one
-of `a`'s suffixes that ends where that suffix has a `_`: for a `tinyc...` suffix that part
-holds `_tinyc`, and no fixed interface name has such a leading part that is itself
-followed by a suffix of `b` (`tests/test_multimodel.py` checks this).
+Why two models never share a name. Each file name, external symbol, macro and include
+guard in OUT is NAME, then `_` or `.`, then a suffix: an interface name (`run`,
+`ARENA_SIZE`, `INPUT0_SIZE`, `H`, ...: `cnames.model_identifiers`; `c`/`h` after a `.`) or
+the rest of a source name, which begins with `tinyc`/`TINYC`. `cnames.check_model_name`
+requires NAME to be lower case (so `KWS_*` belongs to `kws` alone) and to hold `tinyc`
+neither at its start nor after a `_`. Suppose models `a` and a longer `b` shared a name:
+then `b` is `a_` + p, and that name is `a_` + p + `_` or `.` + q, where p + ... + q is one
+of `a`'s suffixes and q one of `b`'s. A source-name suffix has its first `_` right after
+`tinyc`, so p would begin with `tinyc` and `b` would hold `_tinyc`: refused. An interface
+name would have to continue, after one of its `_`, into another suffix, and none does
+(`tests/test_multimodel.py` checks this).
 """
 
 from __future__ import annotations
