@@ -119,6 +119,8 @@ def test_namespace_suffixes_collisions_and_keeps_long_names_in_bounds() -> None:
     assert all(len(n) == MAX_IDENTIFIER for n in long)
     names.reserve("int_run")
     assert names.claim("int_run") == "int_run_1"
+    short = Namespace(limit=20)  # room for a per-model prefix (tinyc.backend.prefix)
+    assert [short.claim("y" * 30) for _ in range(2)] == ["y" * 20, "y" * 18 + "_1"]
     assert Namespace().claim("int") == "int_1"
 
 

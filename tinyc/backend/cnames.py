@@ -127,22 +127,26 @@ class ReservedNames:
 
 class Namespace:
     """The identifiers of one C file: each `claim` returns a new one, distinct from every
-    earlier claim and from the reserved set, at most MAX_IDENTIFIER characters long.
+    earlier claim and from the reserved set, at most `limit` characters long (less than
+    MAX_IDENTIFIER when a prefix is added later, see tinyc.backend.prefix).
     Deterministic: the same claims in the same order give the same identifiers."""
 
-    def __init__(self, reserved: Iterable[str] = C99_KEYWORDS) -> None:
+    def __init__(
+        self, reserved: Iterable[str] = C99_KEYWORDS, limit: int = MAX_IDENTIFIER
+    ) -> None:
         self._taken: set[str] = set(reserved)
+        self._limit = limit
 
     def reserve(self, *names: str) -> None:
         """Identifiers the file declares itself, which claims must avoid."""
         self._taken.update(names)
 
     def claim(self, hint: str, prefix: str = "") -> str:
-        base = c_identifier(hint, prefix)[:MAX_IDENTIFIER]
+        base = c_identifier(hint, prefix)[: self._limit]
         name, i = base, 1
         while name in self._taken:
             suffix = f"_{i}"
-            name = base[: MAX_IDENTIFIER - len(suffix)] + suffix
+            name = base[: self._limit - len(suffix)] + suffix
             i += 1
         self._taken.add(name)
         return name

@@ -24,6 +24,7 @@ from pathlib import Path
 from tinyc import __version__
 from tinyc.backend.cliterals import c_scalar
 from tinyc.backend.cnames import (
+    MAX_IDENTIFIER,
     Namespace,
     ReservedNames,
     c_comment,
@@ -100,7 +101,8 @@ def generate_c(
     if arena not in ARENA_MODES:
         raise UsageError(f"arena mode {arena!r}: use one of {ARENA_MODES}")
     cname = check_model_name(name, reserved_names())
-    names = Namespace(reserved_names().identifiers)
+    # NAME.c's identifiers get `NAME_` in front (prefix.py): leave room for it
+    names = Namespace(reserved_names().identifiers, MAX_IDENTIFIER - len(cname) - 1)
     names.reserve(*model_identifiers(cname, len(graph.inputs), len(graph.outputs)))
     ctx = EmitContext(graph, plan, cname, arena, names)
     for index in plan.node_order(len(graph.nodes)):
