@@ -177,8 +177,9 @@ def model_name_problem(name: str, reserved: ReservedNames) -> str | None:
     if lower.startswith(TINYC_PREFIX):
         return f"begins with '{TINYC_PREFIX}', which tinyc's own files and symbols use"
     if f"_{TINYC_PREFIX}" in lower:
-        return (f"holds '_{TINYC_PREFIX}', which would make another model's kernel names "
-                f"(NAME_{TINYC_PREFIX}_*) and this model's names overlap")
+        other = lower.split(f"_{TINYC_PREFIX}")[0]
+        return (f"holds '_{TINYC_PREFIX}': its names could be those of the kernels of a "
+                f"model named '{other}' ({other}_{TINYC_PREFIX}_*)")
     if name != lower:
         return (f"must be lower case: its macros are {name.upper()}_*, which "
                 f"'{lower}' would also have")
