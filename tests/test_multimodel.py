@@ -23,7 +23,8 @@ import pytest
 
 import tinyc
 from tinyc.backend.cnames import model_identifiers
-from tinyc.backend.prefix import prefix_text, prefixed
+from tinyc.backend.generate import codegen_root
+from tinyc.backend.prefix import prefix_files, prefix_text, prefixed
 from tinyc.backend.writer import CWriter
 from tinyc.harness import SANITIZE_FLAGS, STRICT_FLAGS
 from tinyc.interp import run_graph
@@ -292,6 +293,30 @@ def test_a_header_defines_only_its_models_macros(pair: Pair, tmp_path: Path) -> 
 
 
 # -- the naming scheme itself --------------------------------------------------------------
+
+
+@pytest.mark.slow  # compiles all of codegen/ (about 10 s)
+@pytest.mark.parametrize("variant", sorted(d.name for d in (codegen_root() / "kernels").iterdir()
+                                           if d.is_dir()))
+def test_every_kernel_file_defines_only_prefixed_external_symbols(
+    variant: str, tmp_path: Path
+) -> None:
+    """All of codegen/, prefixed for a model `m` and compiled (host cc; a target variant
+    takes its portable C path): a kernel added without the `tinyc_` convention fails here."""
+    root = codegen_root()
+    headers = [*(root / "runtime").glob("*.h"), *(root / "kernels").glob("*.h"),
+               *(root / "kernels" / variant).glob("*.h")]
+    sources = list((root / "kernels" / variant).glob("*.c"))
+    files = prefix_files("m", {p.name: p.read_text() for p in [*headers, *sources]})
+    for fname, text in files.items():
+        (tmp_path / fname).write_text(text)
+    cmd = ["cc", *STRICT_FLAGS, "-O0", "-I", str(tmp_path), "-c",
+           *(str(tmp_path / f"m_{p.name}") for p in sorted(sources))]
+    proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    defined = set().union(*map(_defined_externals, tmp_path.glob("*.o")))
+    assert len(defined) > len(sources)
+    assert all(s.startswith("m_tinyc_") for s in defined), sorted(defined)
 
 
 def test_prefixing_rewrites_code_and_includes_but_not_comments() -> None:
