@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
+from tinyc.mcu.harness import APT_PACKAGES, missing_tools
+
 REPO = Path(__file__).resolve().parents[1]
 MODELS = REPO / "examples" / "models"
 
@@ -43,3 +45,20 @@ def pytest_collection_modifyitems(config, items) -> None:  # type: ignore[no-unt
         parts = Path(str(item.fspath)).resolve().relative_to(tests).parts
         if parts[0] in SLOW_DIRS or parts[-1] in SLOW_FILES:
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(scope="session")
+def mcu_tools() -> None:
+    """Use in every test that builds for or runs on a Cortex-M core. Such a test needs
+    arm-none-eabi-gcc (with newlib) and qemu-system-arm; missing tools fail it loudly -- CI
+    must install them (Debian: gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm)
+    -- unless TINYC_ALLOW_SKIP_MCU=1, which turns the failure into a skip for machines that
+    cannot run them. Mark such a test `slow` (tests/mcu/ is, as a whole)."""
+    missing = missing_tools()
+    if not missing:
+        return
+    message = (f"{', '.join(missing)} not found (install {' '.join(APT_PACKAGES)}; "
+               "TINYC_ALLOW_SKIP_MCU=1 skips these tests)")
+    if os.environ.get("TINYC_ALLOW_SKIP_MCU") == "1":
+        pytest.skip(message)
+    pytest.fail(message)

@@ -25,7 +25,6 @@ from tinyc.backend.packages import LAYOUTS, calls_libm
 from tinyc.compiler import Options, load_model, optimize
 from tinyc.errors import UsageError
 from tinyc.harness import STRICT_FLAGS, harness_source, run_host
-from tinyc.mcu.harness import APT_PACKAGES
 from tinyc.mcu.harness import GCC as ARM_GCC
 from tinyc.reference import ONNXRUNTIME, reference_outputs
 
@@ -56,18 +55,6 @@ def _nomath_model(path: Path) -> Path:
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2, 3, 3])])
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
     return path
-
-
-@pytest.fixture(scope="module")
-def arm_gcc() -> None:
-    """The cross-build tests need arm-none-eabi-gcc: a failure without it, as for the MCU
-    tests (tests/mcu/conftest.py), unless TINYC_ALLOW_SKIP_MCU=1 turns it into a skip."""
-    if shutil.which(ARM_GCC) is not None:
-        return
-    message = f"{ARM_GCC} not found (install {' '.join(APT_PACKAGES[:2])})"
-    if os.environ.get("TINYC_ALLOW_SKIP_MCU") == "1":
-        pytest.skip(message)
-    pytest.fail(message)
 
 
 @pytest.fixture(scope="module")
@@ -218,7 +205,7 @@ def _cross_build_with_header_from_cxx(name: str, sources: list[Path], include: P
               *map(str, objects), *ldflags, "-o", str(work / "sketch.elf")], work)
 
 
-@pytest.mark.usefixtures("arm_gcc")
+@pytest.mark.usefixtures("mcu_tools")
 def test_arduino_library_cross_builds_with_its_header_from_cxx(models: dict[str, Path],
                                                                tmp_path: Path) -> None:
     """Through the CLI, with the Cortex-M4 kernel variants (and their private headers)."""
@@ -264,7 +251,7 @@ def _yaml_mapping(text: str) -> dict:
     return root
 
 
-@pytest.mark.usefixtures("arm_gcc")
+@pytest.mark.usefixtures("mcu_tools")
 def test_zephyr_module_is_well_formed_and_its_sources_cross_build(models: dict[str, Path],
                                                                   tmp_path: Path) -> None:
     out = tmp_path / "sigsoft"

@@ -18,7 +18,6 @@ import numpy as np
 import pytest
 
 import tinyc
-from tests.mcu.conftest import mcu_tools  # noqa: F401  (the MCU tests' tool check)
 from tinyc.compiler import Options, compile_graph, load_model, optimize
 from tinyc.interp import run_graph
 from tinyc.ir import Graph

@@ -22,7 +22,6 @@ import onnxruntime as ort
 import pytest
 
 import tinyc
-from tests.mcu.conftest import mcu_tools  # noqa: F401 (the MCU tests' fixture)
 from tinyc.compiler import Options, load_model, optimize
 from tinyc.harness import build_host, run_host
 from tinyc.mcu.validate import run_on_mcu

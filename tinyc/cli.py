@@ -164,8 +164,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_model_args(p)
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="output directory")
-    p.add_argument("--name", help="C name prefix: a C identifier of at most 40 characters, "
-                   "not starting with tinyc (default: the model file's stem, sanitized)")
+    p.add_argument("--name", help="C name prefix of every file and symbol: a lower-case C "
+                   "identifier of at most 40 characters, without 'tinyc' at its start or "
+                   "after a '_' (default: the model file's stem, sanitized)")
     _add_arena_arg(p)
     p.add_argument(
         "--report", action="store_true",

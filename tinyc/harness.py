@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from tinyc.backend.generate import ARENA_MODES
+from tinyc.backend.prefix import prefixed
 from tinyc.backend.writer import CWriter
 from tinyc.errors import VerifyError
 from tinyc.ir import Graph
@@ -32,14 +33,15 @@ def _includes(cname: str, arena: str) -> list[str]:
     if arena == "static":
         return ["#include <stdio.h>", "#include <stdlib.h>", "", f'#include "{cname}.h"', ""]
     return ["#include <stdio.h>", "#include <stdlib.h>", "#include <string.h>", "",
-            f'#include "{cname}.h"', '#include "tinyc_rt.h"', ""]
+            f'#include "{cname}.h"', f'#include "{prefixed(cname, "tinyc_rt.h")}"', ""]
 
 
 def _arena_lines(cname: str, arena: str) -> list[str]:
     """The harness's own arena for an external-arena build, typed and aligned as NAME.h asks."""
     if arena == "static":
         return []
-    return [f"static {cname}_arena_t arena TINYC_ALIGN({cname.upper()}_ARENA_ALIGN);"]
+    align = prefixed(cname, "TINYC_ALIGN")
+    return [f"static {cname}_arena_t arena {align}({cname.upper()}_ARENA_ALIGN);"]
 
 
 def _run_call(cname: str, args: list[str], arena: str) -> list[str]:

@@ -17,6 +17,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from tinyc.backend.generate import codegen_root
+from tinyc.backend.prefix import prefix_text
 from tinyc.compiler import Options, load_model, optimize
 from tinyc.harness import SANITIZE_FLAGS, build_host, run_host
 from tinyc.interp import run_graph
@@ -159,11 +160,11 @@ def test_hostile_names_compile_build_and_match_onnxruntime(
     out = parent / "\u202e*x"  # `o*/??/\u202e*x` reaches the provenance comment
     proc = run_cli(str(model_path), "-o", str(out), level)
     assert proc.returncode == 0, proc.stderr
-    name = "model_tinyc_conv"  # the file stem, sanitized, and clear of the kernel file
+    name = "model"  # the file stem `tinyc_conv` is no model name: the fallback
     assert sorted(p.name for p in out.iterdir() if p.stem == name) == [
         f"{name}.c", f"{name}.h", f"{name}.mk"]
     kernel = codegen_root() / "kernels" / "ref" / "tinyc_conv.c"
-    assert (out / "tinyc_conv.c").read_text() == kernel.read_text()
+    assert (out / "model_tinyc_conv.c").read_text() == prefix_text(name, kernel.read_text())
     for path in out.iterdir():
         assert path.read_text().isascii(), path.name
     options = Options(opt_level=int(level[2]))

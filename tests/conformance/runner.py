@@ -51,6 +51,7 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
+from tinyc.backend.prefix import prefixed
 from tinyc.compiler import Options, compile_graph, optimize
 from tinyc.errors import UnsupportedError, VerifyError
 from tinyc.frontend.onnx import import_model
@@ -214,13 +215,15 @@ def _header_closure(out: Path, name: str) -> list[str]:
     return sorted(seen)
 
 
-def prebuild_kernels(out: Path, cache: Path, cc: str | None, flags: Sequence[str]) -> list[str]:
-    """Compile each kernel file of `out` (tinyc_*.c) into `cache` unless an object of the
+def prebuild_kernels(
+    out: Path, cname: str, cache: Path, cc: str | None, flags: Sequence[str]
+) -> list[str]:
+    """Compile each kernel file of `out` (NAME_tinyc_*.c) into `cache` unless an object of the
     same content is there already; remove the source from `out` and return the objects,
     for `build_host` to link. Raises VerifyError when a kernel file does not compile."""
     compiler = cc or os.environ.get("CC", "cc")
     objects = []
-    for src in sorted(out.glob("tinyc_*.c")):
+    for src in sorted(out.glob(f"{prefixed(cname, 'tinyc_')}*.c")):
         key = hashlib.sha256(repr((compiler, list(STRICT_FLAGS), list(flags))).encode())
         for name in _header_closure(out, src.name):
             key.update(name.encode() + b"\0" + (out / name).read_bytes() + b"\0")
@@ -263,7 +266,8 @@ def run_case(
             out = Path(tmp)
             compiled.code.write(out)
             try:
-                objects = prebuild_kernels(out, kernel_cache, cc, flags) if kernel_cache else []
+                objects = (prebuild_kernels(out, compiled.code.name, kernel_cache, cc, flags)
+                           if kernel_cache else [])
                 exe = build_host(out, graph, compiled.code.name, [*flags, *objects], cc=cc)
             except VerifyError as exc:
                 return done("crashed", "C build failed: " + _c_error(str(exc), tmp))

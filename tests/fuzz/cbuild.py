@@ -15,6 +15,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tinyc.backend.prefix import prefixed
+
 CC = os.environ.get("CC", "cc")
 STRICT = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-Wtrigraphs"]
 SANITIZE = ["-O0", "-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=all"]
@@ -127,7 +129,8 @@ def harness(header: str, cname: str, macros: dict[str, str]) -> tuple[str, int]:
             raise ValueError(f"unexpected parameter {param!r}")
         ctype, pname = pm.group(1), pm.group(2)
         if pname == "arena":
-            decls.append(f"static {cname}_arena_t arena TINYC_ALIGN({upper}_ARENA_ALIGN);")
+            align = prefixed(cname, "TINYC_ALIGN")
+            decls.append(f"static {cname}_arena_t arena {align}({upper}_ARENA_ALIGN);")
             args.append("&arena")
             continue
         macro = f"{upper}_{pname.upper()}_SIZE"
@@ -139,7 +142,7 @@ def harness(header: str, cname: str, macros: dict[str, str]) -> tuple[str, int]:
             fills.append(f"for (i = 0; i < {macro}; i++) {pname}[i] = ({ctype})((int)(i % 7) - 3);")
     lines = ["#include <stdio.h>", f'#include "{cname}.h"']
     if m.group(2):
-        lines.append('#include "tinyc_rt.h"')
+        lines.append(f'#include "{prefixed(cname, "tinyc_rt.h")}"')
     lines += [*decls, "int main(void) {", "  long i;", "  int rc;", *fills,
               f"  rc = {cname}_run{m.group(2) or ''}({', '.join(args)});",
               '  printf("rc %d\\n", rc);', "  return 0;", "}"]

@@ -68,9 +68,9 @@ def test_generated_c_compiles_everywhere(mcu_tools: None, sources: dict, precisi
 
 
 def test_targets_pick_their_kernels(sources: dict) -> None:
-    generic = (sources[("int8", "generic")] / "tinyc_qconv.c").read_text()
+    generic = (sources[("int8", "generic")] / "digits_tinyc_qconv.c").read_text()
     assert "SMLAD" not in generic
     for target in ("cortex-m4", "cortex-m7", "cortex-m33"):
-        assert "SMLAD" in (sources[("int8", target)] / "tinyc_qconv.c").read_text()
-        assert "tinyc_dsp.h" in {p.name for p in sources[("int8", target)].iterdir()}
-    assert (sources[("int8", "cortex-m0plus")] / "tinyc_qconv.c").read_text() == generic
+        assert "SMLAD" in (sources[("int8", target)] / "digits_tinyc_qconv.c").read_text()
+        assert "digits_tinyc_dsp.h" in {p.name for p in sources[("int8", target)].iterdir()}
+    assert (sources[("int8", "cortex-m0plus")] / "digits_tinyc_qconv.c").read_text() == generic

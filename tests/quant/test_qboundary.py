@@ -242,7 +242,7 @@ def test_workspace_is_planned_and_passed_to_the_kernel(tmp_path: Path) -> None:
     work = [r for r in plan.reqs if r.name == f"work@{index}"]
     assert len(work) == 1 and work[0].size == need and work[0].first == work[0].last
     off = plan.workspace[index]
-    assert f"(&tinyc_arena.i8[{off}])" in compiled.code.files["qb.c"]
+    assert f"(&qb_tinyc_arena.i8[{off}])" in compiled.code.files["qb.c"]
 
 
 def test_a_band_bigger_than_the_int8_copy_keeps_the_input_staged(tmp_path: Path) -> None:

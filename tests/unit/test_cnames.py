@@ -119,6 +119,8 @@ def test_namespace_suffixes_collisions_and_keeps_long_names_in_bounds() -> None:
     assert all(len(n) == MAX_IDENTIFIER for n in long)
     names.reserve("int_run")
     assert names.claim("int_run") == "int_run_1"
+    short = Namespace(limit=20)  # room for a per-model prefix (tinyc.backend.prefix)
+    assert [short.claim("y" * 30) for _ in range(2)] == ["y" * 20, "y" * 18 + "_1"]
     assert Namespace().claim("int") == "int_1"
 
 
@@ -162,7 +164,7 @@ def test_symbols_avoid_literal_and_pasted_runtime_names(hint: str, kernel: str) 
     assert Namespace(reserved_names().identifiers).claim(hint, "tinyc_") == kernel + "_1"
 
 
-@pytest.mark.parametrize("name", ["kws", "Net2", "digits_cnn", "a", "model_tinyc", "x" * 40])
+@pytest.mark.parametrize("name", ["kws", "net2", "digits_cnn", "a", "mytinyc", "x" * 40])
 def test_good_model_names(name: str) -> None:
     assert check_model_name(name, reserved_names()) == name
 
@@ -183,7 +185,12 @@ def test_good_model_names(name: str) -> None:
         ("TINYC_RT", "begins with 'tinyc'"),
         ("tinyc", "begins with 'tinyc'"),
         ("string", "shadow"),
-        ("Math", "shadow"),
+        ("math", "shadow"),
+        ("Net2", "lower case"),
+        ("KWS", "lower case"),
+        ("model_tinyc", "holds '_tinyc'"),
+        ("a_tinyc_conv", "holds '_tinyc'"),
+        ("a__tinyc", "holds '_tinyc'"),
         ("stdio", "shadow"),
         ("arm_acle", "shadow"),
     ],
@@ -203,8 +210,9 @@ def test_bad_model_names_are_refused_with_the_reason(name: str, why: str) -> Non
     [
         ("digits_cnn", "digits_cnn"),
         ("Digits-CNN v2", "digits_cnn_v2"),
-        ("tinyc_gemm", "model_tinyc_gemm"),
-        ("TINYC_RT", "model_tinyc_rt"),
+        ("tinyc_gemm", "model"),
+        ("TINYC_RT", "model"),
+        ("my_tinyc_net", "model"),
         ("string", "model_string"),
         ("int", "model_int"),
         ("8bit", "model_8bit"),

@@ -32,7 +32,7 @@ def test_compile_with_unstructured_pruning(tmp_path: Path) -> None:
     costs = {c["layer"]: c for c in json.loads((out / "sparsity.json").read_text())}
     assert costs["/conv1/Conv"]["density"] == 1.0  # excluded
     assert costs["/fc/Gemm"]["choice"] == "sparse"
-    assert (out / "tinyc_sparse.c").exists()
+    assert (out / "digits_cnn_tinyc_sparse.c").exists()
     # deterministic
     again = tmp_path / "again"
     run_cli(DIGITS, "-o", str(again), "--prune", "unstructured:0.8",

@@ -45,7 +45,7 @@ def test_wheel_installs_a_working_tinyc(tmp_path: Path) -> None:
     proc = subprocess.run([str(tinyc), str(model), "-o", str(out)], cwd=work, env=env,
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
-    assert (out / "tinyc_rt.h").is_file() and (out / "digits_cnn.c").is_file()
+    assert (out / "digits_cnn_tinyc_rt.h").is_file() and (out / "digits_cnn.c").is_file()
     save = (
         "import sys; from tinyc.frontend.onnx import load_onnx; "
         "from tinyc.ir.text import save_text_ir; save_text_ir(load_onnx(sys.argv[1]), sys.argv[2])"

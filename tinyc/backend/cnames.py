@@ -127,22 +127,26 @@ class ReservedNames:
 
 class Namespace:
     """The identifiers of one C file: each `claim` returns a new one, distinct from every
-    earlier claim and from the reserved set, at most MAX_IDENTIFIER characters long.
+    earlier claim and from the reserved set, at most `limit` characters long (less than
+    MAX_IDENTIFIER when a prefix is added later, see tinyc.backend.prefix).
     Deterministic: the same claims in the same order give the same identifiers."""
 
-    def __init__(self, reserved: Iterable[str] = C99_KEYWORDS) -> None:
+    def __init__(
+        self, reserved: Iterable[str] = C99_KEYWORDS, limit: int = MAX_IDENTIFIER
+    ) -> None:
         self._taken: set[str] = set(reserved)
+        self._limit = limit
 
     def reserve(self, *names: str) -> None:
         """Identifiers the file declares itself, which claims must avoid."""
         self._taken.update(names)
 
     def claim(self, hint: str, prefix: str = "") -> str:
-        base = c_identifier(hint, prefix)[:MAX_IDENTIFIER]
+        base = c_identifier(hint, prefix)[: self._limit]
         name, i = base, 1
         while name in self._taken:
             suffix = f"_{i}"
-            name = base[: MAX_IDENTIFIER - len(suffix)] + suffix
+            name = base[: self._limit - len(suffix)] + suffix
             i += 1
         self._taken.add(name)
         return name
@@ -161,7 +165,8 @@ def model_identifiers(name: str, inputs: int = 1, outputs: int = 1) -> list[str]
 
 def model_name_problem(name: str, reserved: ReservedNames) -> str | None:
     """Why `name` cannot name a model's C (its files NAME.c/NAME.h, its identifiers
-    NAME_run, NAME_ARENA_SIZE, ...), or None when it can."""
+    NAME_run, NAME_ARENA_SIZE, ...), or None when it can. The lower-case and `_tinyc`
+    rules keep two models' names apart in one image (`tinyc.backend.prefix` says why)."""
     if not _MODEL_NAME.fullmatch(name):
         return "must be a C identifier: an ASCII letter, then letters, digits or '_'"
     if len(name) > MAX_MODEL_NAME:
@@ -171,6 +176,13 @@ def model_name_problem(name: str, reserved: ReservedNames) -> str | None:
     lower = name.lower()
     if lower.startswith(TINYC_PREFIX):
         return f"begins with '{TINYC_PREFIX}', which tinyc's own files and symbols use"
+    if f"_{TINYC_PREFIX}" in lower:
+        other = lower.split(f"_{TINYC_PREFIX}")[0]
+        return (f"holds '_{TINYC_PREFIX}': its names could be those of the kernels of a "
+                f"model named '{other}' ({other}_{TINYC_PREFIX}_*)")
+    if name != lower:
+        return (f"must be lower case: its macros are {name.upper()}_*, which "
+                f"'{lower}' would also have")
     if lower in reserved.file_stems:
         return f"{name}.h would shadow a C standard or tinyc header under -I OUT"
     clash = next((i for i in model_identifiers(name) if i in reserved.identifiers), None)
@@ -190,8 +202,8 @@ def check_model_name(name: str, reserved: ReservedNames) -> str:
 
 def default_model_name(stem: str, reserved: ReservedNames) -> str:
     """The model name from a file stem: sanitized and lower-cased; `model_` in front when
-    that is still no valid name (`8bit`, `int`, `string`, `tinyc_gemm`); at most
-    MAX_MODEL_NAME characters."""
+    that is still no valid name (`8bit`, `int`, `string`), `model` when even that is not
+    (`tinyc_gemm`, `my_tinyc_net`); at most MAX_MODEL_NAME characters."""
     name = c_identifier(stem).lower().strip("_")[:MAX_MODEL_NAME].rstrip("_")
     if not name:
         return "model"

@@ -4,7 +4,9 @@
 the arena (one static union, typed members so kernels never pun pointers) and `NAME_run`, a
 flat sequence of kernel calls in the memory plan's schedule. Kernels are real C files under
 `codegen/`, copied into the output only when a model uses them. The same IR and flags give
-byte-identical files.
+byte-identical files. All of them are written in tinyc's source names (`tinyc_conv.c`,
+`tinyc_conv2d_f32`, `TINYC_ALIGN`); `prefix.prefix_files` then makes every file and name
+the model's own (`NAME_tinyc_conv.c`, ...), so that several models link into one image.
 
 With `arena="external"` the static union disappears: the header declares its type
 (`NAME_arena_t`) and `NAME_run_with_arena(void *arena, ...)` takes the caller's buffer of
@@ -22,6 +24,7 @@ from pathlib import Path
 from tinyc import __version__
 from tinyc.backend.cliterals import c_scalar
 from tinyc.backend.cnames import (
+    MAX_IDENTIFIER,
     Namespace,
     ReservedNames,
     c_comment,
@@ -29,6 +32,7 @@ from tinyc.backend.cnames import (
     model_identifiers,
 )
 from tinyc.backend.context import ARENA_MEMBER, EmitContext
+from tinyc.backend.prefix import prefix_files
 from tinyc.backend.writer import CWriter
 from tinyc.errors import UsageError
 from tinyc.ir import DType, Graph
@@ -97,7 +101,8 @@ def generate_c(
     if arena not in ARENA_MODES:
         raise UsageError(f"arena mode {arena!r}: use one of {ARENA_MODES}")
     cname = check_model_name(name, reserved_names())
-    names = Namespace(reserved_names().identifiers)
+    # NAME.c's identifiers get `NAME_` in front (prefix.py): leave room for it
+    names = Namespace(reserved_names().identifiers, MAX_IDENTIFIER - len(cname) - 1)
     names.reserve(*model_identifiers(cname, len(graph.inputs), len(graph.outputs)))
     ctx = EmitContext(graph, plan, cname, arena, names)
     for index in plan.node_order(len(graph.nodes)):
@@ -112,9 +117,13 @@ def generate_c(
 
     out = GeneratedC(cname, arena_size=plan.size)
     out.weight_bytes = sum(c.type.nbytes for c in graph.constants if c.uses)
-    out.files[f"{cname}.h"] = _header(graph, plan, cname, command, arena)
-    out.files[f"{cname}.c"] = _source(graph, plan, ctx, cname, command, arena)
-    _copy_kernels(ctx.families, target, out.files)
+    files = {
+        f"{cname}.h": _header(graph, plan, cname, command, arena),
+        f"{cname}.c": _source(graph, plan, ctx, cname, command, arena),
+    }
+    _copy_kernels(ctx.families, target, files)
+    # every tinyc_* file and name becomes NAME_tinyc_*: several models link together
+    out.files = prefix_files(cname, files)
     return out
 
 

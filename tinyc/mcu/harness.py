@@ -249,6 +249,43 @@ def _run(cmd: Sequence[str], what: str, cwd: Path | None = None) -> subprocess.C
     return proc
 
 
+def mcu_cflags(
+    target: Target,
+    include_dirs: Sequence[Path],
+    opt_flags: Sequence[str] = OPT_FLAGS,
+    extra_flags: Sequence[str] = (),
+) -> list[str]:
+    """The flags every file of a bare-metal build shares: the core, optimization, the
+    model directories' and the runtime's include paths."""
+    includes = [flag for d in [*include_dirs, runtime_dir()] for flag in ("-I", str(d))]
+    return [*target.cpu_flags, *opt_flags, *extra_flags, *includes]
+
+
+def compile_object(src: Path, obj: Path, flags: Sequence[str]) -> Path:
+    """`arm-none-eabi-gcc -c`; a failure is a VerifyError with the compiler's message."""
+    _run([GCC, *flags, "-c", str(src), "-o", str(obj)], f"compiling {src.name}")
+    return obj
+
+
+def runtime_objects(build: Path, cflags: Sequence[str]) -> list[Path]:
+    """The harness runtime (startup, semihosting, counter), compiled into `build`."""
+    rt = runtime_dir()
+    return [
+        compile_object(rt / name, build / f"{Path(name).stem}.rt.o", [*RUNTIME_FLAGS, *cflags])
+        for name in RUNTIME_SOURCES
+    ]
+
+
+def link_elf(objects: Sequence[Path], target: Target, elf: Path, what: str = "linking") -> Path:
+    """Link a bare-metal ELF for the target's QEMU board (linker script beside `elf`)."""
+    script = elf.parent / "link.ld"
+    script.write_text(linker_script(target))
+    ldflags = [*target.cpu_flags, "-nostartfiles", "--specs=nano.specs", "-T", str(script),
+               "-Wl,--gc-sections"]
+    _run([GCC, *ldflags, *map(str, objects), "-lm", "-o", str(elf)], what)
+    return elf
+
+
 def build_mcu(
     out_dir: Path,
     graph: Graph,
@@ -273,31 +310,17 @@ def build_mcu(
         model_sources = [build / s.name if s.stem == cname else s for s in model_sources]
     (build / "tinyc_mcu_main.c").write_text(harness_main(graph, cname))
     (build / "tinyc_mcu_stub.c").write_text(stub_source(graph, cname))
-    (build / "link.ld").write_text(linker_script(target))
-    rt = runtime_dir()
-    cflags = [*target.cpu_flags, *opt_flags, *extra_flags, "-I", str(out_dir), "-I", str(rt)]
-
-    def compile_c(src: Path, obj: Path, flags: Sequence[str]) -> Path:
-        _run([GCC, *flags, *cflags, "-c", str(src), "-o", str(obj)], f"compiling {src.name}")
-        return obj
-
-    model_objs = [compile_c(s, build / f"{s.stem}.o", STRICT_FLAGS) for s in model_sources]
+    cflags = mcu_cflags(target, [out_dir], opt_flags, extra_flags)
+    strict = [*STRICT_FLAGS, *cflags]
+    model_objs = [compile_object(s, build / f"{s.stem}.o", strict) for s in model_sources]
     harness_objs = [
-        compile_c(build / "tinyc_mcu_main.c", build / "tinyc_mcu_main.o", STRICT_FLAGS)
+        compile_object(build / "tinyc_mcu_main.c", build / "tinyc_mcu_main.o", strict),
+        *runtime_objects(build, cflags),
     ]
-    harness_objs += [
-        compile_c(rt / name, build / f"{Path(name).stem}.rt.o", RUNTIME_FLAGS)
-        for name in RUNTIME_SOURCES
-    ]
-    stub_obj = compile_c(build / "tinyc_mcu_stub.c", build / "tinyc_mcu_stub.o", STRICT_FLAGS)
-    ldflags = [*target.cpu_flags, "-nostartfiles", "--specs=nano.specs", "-T",
-               str(build / "link.ld"), "-Wl,--gc-sections"]
-    elf = build / f"{cname}.elf"
-    stub_elf = build / "tinyc_mcu_stub.elf"
-    _run([GCC, *ldflags, *map(str, [*model_objs, *harness_objs]), "-lm", "-o", str(elf)],
-         "linking")
-    _run([GCC, *ldflags, *map(str, [stub_obj, *harness_objs]), "-lm", "-o", str(stub_elf)],
-         "linking the stub")
+    stub_obj = compile_object(build / "tinyc_mcu_stub.c", build / "tinyc_mcu_stub.o", strict)
+    elf = link_elf([*model_objs, *harness_objs], target, build / f"{cname}.elf")
+    stub_elf = link_elf([stub_obj, *harness_objs], target, build / "tinyc_mcu_stub.elf",
+                        "linking the stub")
     return McuBuild(target, elf, elf_sections(elf) - elf_sections(stub_elf), tuple(labels))
 
 
