@@ -54,3 +54,16 @@ def test_int8_on_another_board_against_the_interpreter(mcu_tools: None, tmp_path
 def test_validate_refuses_a_target_without_a_board() -> None:
     with pytest.raises(tinyc.UsageError, match="has no board"):
         tinyc.validate(DIGITS, target="host")
+
+
+def test_the_readme_validate_example_runs_as_written(mcu_tools: None, tmp_path: Path) -> None:
+    readme = (MODELS.parents[1] / "README.md").read_text()
+    snippet = readme.split("## Python API", 1)[1].split("```python\n")[2].split("```", 1)[0]
+    assert "tinyc.validate(" in snippet
+    (tmp_path / "kws.onnx").write_bytes((MODELS / "kws_dscnn.onnx").read_bytes())
+    proc = subprocess.run([sys.executable, "-c", snippet], cwd=tmp_path, capture_output=True,
+                          text=True, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stderr
+    first, second = proc.stdout.splitlines()
+    assert first.startswith("True onnxruntime ") and second.startswith("flash ")
+    assert "tinyc: running on QEMU mps2-an386 ..." in proc.stderr.splitlines()
