@@ -80,7 +80,7 @@ def table(runs: list[Run], board: str) -> str:
         generic = by_key.get((r.model, r.precision, "generic"))
         speedup = (f"{generic.m.instructions / m.instructions:.1f}x"
                    if generic and r.kernels != "generic" else "")
-        ram = f"{m.ram:,} = {m.arena:,} + {m.model.ram - m.arena:,} + {m.stack:,}"
+        ram = f"{m.ram:,} = {m.arena:,} + {m.other_static:,} + {m.stack:,}"
         lines.append(f"| {r.model} | {r.precision} | {r.kernels} | {m.instructions:,} | "
                      f"{m.instr_per_mac:.2f} | {m.flash:,} | {ram} | {speedup} |")
     return "\n".join(lines)
