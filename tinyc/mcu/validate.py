@@ -11,7 +11,7 @@ the benchmark prints: instructions per inference and per MAC, flash and RAM.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,11 +34,6 @@ from tinyc.reference import semantic_model
 def count_macs(graph: Graph) -> int:
     """Multiply-accumulates of one inference, from each op's `macs` rule."""
     return sum(get_op(node.op).macs(node) for node in graph.nodes)
-
-
-def is_quantized(graph: Graph) -> bool:
-    """True when some tensor computed at run time is quantized (integer kernels run)."""
-    return any(v.type.quant is not None for node in graph.nodes for v in node.outputs)
 
 
 @dataclass(frozen=True)
@@ -127,12 +122,14 @@ def run_on_mcu(
 
 
 def reference_outputs(
-    model: str, graph: Graph, inputs: Sequence[np.ndarray], options: Options | None = None
+    model: str, graph: Graph, inputs: Sequence[np.ndarray], options: Options | None = None,
+    *, say: Callable[[str], None] = print,
 ) -> tuple[str, list[np.ndarray]]:
-    """The outputs `validate` compares the board's with (tinyc.reference chooses, and says
+    """The outputs `validate` compares the board's with (tinyc.reference chooses, and `say`s
     so when onnxruntime cannot be used)."""
     options = options or Options()
-    return outputs_of_reference(semantic_model(model, graph, options), graph, inputs, options)
+    return outputs_of_reference(semantic_model(model, graph, options), graph, inputs, options,
+                                say=say)
 
 
 def format_measurement(m: Measurement, target: Target) -> list[str]:
@@ -258,8 +255,7 @@ def validate_on_mcu(
     assert host is not None
     notes: list[str] = []
     with progress(options.progress).step("computing the reference outputs"):
-        ref_name, expected = outputs_of_reference(semantic_model(model, graph, options), graph,
-                                                  inputs, options, say=notes.append)
+        ref_name, expected = reference_outputs(model, graph, inputs, options, say=notes.append)
     vs_ref = tuple(check_output(v.name, got, np.asarray(e), rtol, atol)
                    for v, got, e in zip(graph.outputs, result.run.outputs, expected, strict=True))
     vs_host = tuple(check_output(v.name, got, h, rtol, atol)
