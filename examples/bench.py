@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tinyc.compiler import Options, compile_graph, default_name, load_model, optimize
+import tinyc
 from tinyc.ir import Graph
 from tinyc.memory.report import memory_columns
 from tinyc.ops import get_op
@@ -49,25 +49,22 @@ class Row:
     extra: dict[str, object] = field(default_factory=dict)
 
 
-def bench_model(path: Path, options: Options | None = None) -> Row:
-    options = options or Options()
-    start = time.perf_counter()
-    graph = load_model(path, options)
-    graph, _ = optimize(graph, options)
-    compiled = compile_graph(graph, options, default_name(path))
+def bench_model(path: Path) -> Row:
+    """Compile `path` (tinyc.compile, -O1) into a scratch OUT, timing the whole compile."""
     with tempfile.TemporaryDirectory() as tmp:
-        compiled.code.write(Path(tmp))
-    seconds = time.perf_counter() - start
-    lines = sum(text.count("\n") for text in compiled.code.files.values())
+        start = time.perf_counter()
+        result = tinyc.compile(path, Path(tmp) / "out")
+        seconds = time.perf_counter() - start
+        lines = sum(p.read_text().count("\n") for p in result.files)
     return Row(
         model=path.name,
-        params=count_params(graph),
-        macs=count_macs(graph),
-        weight_bytes=compiled.code.weight_bytes,
-        arena_bytes=compiled.plan.size,
+        params=count_params(result.graph),
+        macs=count_macs(result.graph),
+        weight_bytes=result.weight_bytes,
+        arena_bytes=result.arena_bytes,
         c_lines=lines,
         compile_s=seconds,
-        extra=dict(memory_columns(compiled.plan)),
+        extra=dict(memory_columns(result.plan)),
     )
 
 
@@ -75,11 +72,10 @@ def bench_passes(path: Path) -> tuple[dict[str, object], str]:
     """What the -O1 passes buy: node count, weights (flash) and arena (RAM) at -O0 and -O1,
     as `extra` columns, plus a line with both op histograms."""
     figures: dict[int, tuple[Graph, int, int]] = {}
-    for level in (0, 1):
-        options = Options(opt_level=level)
-        graph, _ = optimize(load_model(path, options), options)
-        compiled = compile_graph(graph, options, default_name(path))
-        figures[level] = (graph, compiled.code.weight_bytes, compiled.plan.size)
+    with tempfile.TemporaryDirectory() as tmp:
+        for level in (0, 1):
+            result = tinyc.compile(path, Path(tmp) / f"O{level}", opt_level=level)
+            figures[level] = (result.graph, result.weight_bytes, result.arena_bytes)
     (g0, w0, a0), (g1, w1, a1) = figures[0], figures[1]
     extra: dict[str, object] = {
         "nodes O0>O1": f"{len(g0.nodes)}>{len(g1.nodes)}",

@@ -23,10 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
-from tinyc.compiler import Options, default_name, load_model, optimize
+import tinyc
 from tinyc.mcu import TARGETS
 from tinyc.mcu.harness import missing_tools
-from tinyc.mcu.validate import Measurement, run_on_mcu
+from tinyc.mcu.validate import Measurement
 
 MODELS = Path(__file__).resolve().parent / "models"
 
@@ -49,32 +49,23 @@ def calibration(path: Path, shape: tuple[int, ...], tmp: Path) -> str:
     return str(out)
 
 
-def is_prequantized(path: Path) -> bool:
+def is_prequantized(path: Path, tmp: Path) -> bool:
     """A QDQ model (quantization-aware trained): int8 as it is, no --quantize."""
-    graph, _ = optimize(load_model(path, Options()), Options())
+    graph = tinyc.compile(path, tmp / f"{path.stem}-as-is").graph
     return any(v.type.quant is not None for n in graph.nodes for v in n.outputs)
 
 
 def measure(path: Path, precision: str, kernels: str, board: str, tmp: Path) -> Run:
-    base = load_model(path, Options())
-    shape = base.inputs[0].shape
-    quantize = precision == "int8" and not is_prequantized(path)
-    options = Options(
-        target=kernels,
-        quantize="int8" if quantize else None,
-        calib=calibration(path, shape, tmp) if quantize else None,
-    )
-    graph, _ = optimize(load_model(path, options), options)
+    shape = tinyc.load(path).inputs[0].shape
+    quantize = precision == "int8" and not is_prequantized(path, tmp)
     x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
-    work = tmp / f"{path.stem}-{precision}-{kernels}"
-    result, host = run_on_mcu(graph, options, default_name(path), [x], work, host_check=True,
-                              board=board)
-    assert host is not None
-    for got, h in zip(result.run.outputs, host, strict=True):
-        if got.dtype.kind == "f":
-            np.testing.assert_allclose(got, h, rtol=1e-4, atol=1e-5)
-        else:
-            np.testing.assert_array_equal(got, h)
+    result = tinyc.validate(path, [x], target=kernels, board=board,
+                            quantize="int8" if quantize else None,
+                            calib=calibration(path, shape, tmp) if quantize else None)
+    bad = [c.name for c in result.host_outputs if not c.ok]
+    if bad:  # the board and the host build of the same C must agree (rtol 1e-4, atol 1e-5)
+        raise SystemExit(f"bench_mcu: {path.stem} {precision} {kernels}: {bad} differ on "
+                         f"{board} from the host build")
     return Run(path.stem, precision, kernels, result.measurement)
 
 
@@ -89,7 +80,7 @@ def table(runs: list[Run], board: str) -> str:
         generic = by_key.get((r.model, r.precision, "generic"))
         speedup = (f"{generic.m.instructions / m.instructions:.1f}x"
                    if generic and r.kernels != "generic" else "")
-        ram = f"{m.ram:,} = {m.arena:,} + {m.model.ram - m.arena:,} + {m.stack:,}"
+        ram = f"{m.ram:,} = {m.arena:,} + {m.other_static:,} + {m.stack:,}"
         lines.append(f"| {r.model} | {r.precision} | {r.kernels} | {m.instructions:,} | "
                      f"{m.instr_per_mac:.2f} | {m.flash:,} | {ram} | {speedup} |")
     return "\n".join(lines)
@@ -111,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     runs = []
     with tempfile.TemporaryDirectory(prefix="tinyc-bench-mcu-") as tmp:
         for path in paths:
-            prequantized = is_prequantized(path)
+            prequantized = is_prequantized(path, Path(tmp))
             for precision in precisions:
                 if prequantized and precision == "float":
                     continue  # a QDQ model runs int8 as it is

@@ -26,25 +26,27 @@ from pathlib import Path
 
 import numpy as np
 
-from tinyc.compiler import Compiled, Options, compile_graph, load_model, optimize
+import tinyc
 from tinyc.harness import build_host, run_host
 
 MODELS = Path(__file__).resolve().parent / "models"
 NAMES = ["digits_cnn", "kws_dscnn", "resnet8", "vww_mobilenet", "ad_autoencoder"]
 
 
-def compile_model(path: Path, options: Options) -> Compiled:
-    graph, _ = optimize(load_model(path, options), options)
-    return compile_graph(graph, options, path.stem)
+#: tinyc.compile keyword arguments of one variant (quantize, calib, io, ...)
+Flags = dict[str, str]
 
 
-def c_accuracy(path: Path, options: Options, x: np.ndarray, y: np.ndarray) -> float:
+def compile_model(path: Path, flags: Flags, out: Path) -> tinyc.CompileResult:
+    return tinyc.compile(path, out, name=path.stem, **flags)
+
+
+def c_accuracy(path: Path, flags: Flags, x: np.ndarray, y: np.ndarray) -> float:
     """Top-1 accuracy of the generated C, run once per sample."""
-    compiled = compile_model(path, options)
     with tempfile.TemporaryDirectory(prefix="tinyc-bench-") as tmp:
-        compiled.code.write(Path(tmp))
-        exe = build_host(Path(tmp), compiled.graph, compiled.code.name)
-        pred = [int(run_host(exe, compiled.graph, [x[i : i + 1]])[0].argmax())
+        result = compile_model(path, flags, Path(tmp) / "out")
+        exe = build_host(result.out_dir, result.graph, result.name)
+        pred = [int(run_host(exe, result.graph, [x[i : i + 1]])[0].argmax())
                 for i in range(len(x))]
     return float(np.mean(np.array(pred) == y))
 
@@ -90,18 +92,18 @@ def accuracy_table() -> None:
     y = np.load(MODELS / "digits_test_y.npy")
     calib = str(MODELS / "digits_train_x.npy")
     digits = MODELS / "digits_cnn.onnx"
-    rows: list[tuple[str, float]] = [("float32", c_accuracy(digits, Options(), x, y))]
+    rows: list[tuple[str, float]] = [("float32", c_accuracy(digits, {}, x, y))]
     for method in ("minmax", "percentile", "mse"):
-        opts = Options(quantize="int8", calib=calib, calib_method=method)
-        rows.append((f"int8 static ({method})", c_accuracy(digits, opts, x, y)))
-    rows.append(("int8 dynamic", c_accuracy(digits, Options(quantize="dynamic"), x, y)))
+        flags = {"quantize": "int8", "calib": calib, "calib_method": method}
+        rows.append((f"int8 static ({method})", c_accuracy(digits, flags, x, y)))
+    rows.append(("int8 dynamic", c_accuracy(digits, {"quantize": "dynamic"}, x, y)))
     with tempfile.TemporaryDirectory() as tmp:
         qdq = ort_qdq_model(Path(tmp))
-        rows.append(("onnxruntime QDQ, imported", c_accuracy(qdq, Options(), x, y)))
+        rows.append(("onnxruntime QDQ, imported", c_accuracy(qdq, {}, x, y)))
         rows.append(("onnxruntime QDQ, in onnxruntime", ort_accuracy(qdq, x, y)))
     qat = MODELS / "digits_qat.onnx"
     if qat.exists():
-        rows.append(("QAT (digits_qat.onnx), tinyc C", c_accuracy(qat, Options(), x, y)))
+        rows.append(("QAT (digits_qat.onnx), tinyc C", c_accuracy(qat, {}, x, y)))
         rows.append(("QAT, in onnxruntime", ort_accuracy(qat, x, y)))
     print(f"digits CNN, test split ({len(y)} samples), generated C run on the host:")
     for label, acc in rows:
@@ -112,19 +114,19 @@ def accuracy_table() -> None:
 def calibration_file(name: str, tmp: Path) -> str:
     if name.startswith("digits"):
         return str(MODELS / "digits_train_x.npy")
-    shape = load_model(MODELS / f"{name}.onnx", Options()).inputs[0].shape
+    shape = tinyc.load(MODELS / f"{name}.onnx").inputs[0].shape
     path = tmp / f"{name}_calib.npy"
     np.save(path, np.random.default_rng(0).standard_normal((8,) + shape).astype(np.float32))
     return str(path)
 
 
-def variants(name: str, tmp: Path) -> dict[str, Options]:
+def variants(name: str, tmp: Path) -> dict[str, Flags]:
     calib = calibration_file(name, tmp)
     return {
-        "float": Options(),
-        "int8": Options(quantize="int8", calib=calib),
-        "int8 io": Options(quantize="int8", calib=calib, io="int8"),
-        "dynamic": Options(quantize="dynamic"),
+        "float": {},
+        "int8": {"quantize": "int8", "calib": calib},
+        "int8 io": {"quantize": "int8", "calib": calib, "io": "int8"},
+        "dynamic": {"quantize": "dynamic"},
     }
 
 
@@ -135,12 +137,12 @@ def size_table(names: list[str]) -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in names:
-            opts = variants(name, Path(tmp))
-            c = {k: compile_model(MODELS / f"{name}.onnx", o) for k, o in opts.items()}
-            wf, wi = c["float"].code.weight_bytes, c["int8"].code.weight_bytes
-            af, ai, aio = c["float"].plan.size, c["int8"].plan.size, c["int8 io"].plan.size
+            c = {k: compile_model(MODELS / f"{name}.onnx", flags, Path(tmp) / f"{name} {k}")
+                 for k, flags in variants(name, Path(tmp)).items()}
+            wf, wi = c["float"].weight_bytes, c["int8"].weight_bytes
+            af, ai, aio = c["float"].arena_bytes, c["int8"].arena_bytes, c["int8 io"].arena_bytes
             rows.append([name, wf, wi, f"{wi / wf:.3f}", af, ai, f"{ai / af:.3f}", aio,
-                         f"{aio / af:.3f}", c["dynamic"].plan.size])
+                         f"{aio / af:.3f}", c["dynamic"].arena_bytes])
     widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
     for r in [head, *rows]:
         print("  " + "  ".join(str(v).rjust(w) for v, w in zip(r, widths, strict=True)))
@@ -148,25 +150,18 @@ def size_table(names: list[str]) -> None:
 
 
 def mcu_table(names: list[str]) -> None:
-    from tinyc.mcu.validate import run_on_mcu
-
     print("Cortex-M4 under QEMU: instructions per inference, flash and RAM (static + stack)"
           " in bytes; the target's kernel variants where they exist (float, int8 conv and "
           "elementwise), portable C otherwise (the dynamic kernels):")
     with tempfile.TemporaryDirectory() as tmp:
         for name in names:
             path = MODELS / f"{name}.onnx"
-            for label, opts in variants(name, Path(tmp)).items():
+            for label, flags in variants(name, Path(tmp)).items():
                 if label == "int8 io":
                     continue
-                opts.target = "cortex-m4"
-                graph, _ = optimize(load_model(path, opts), opts)
                 x = [np.random.default_rng(1).standard_normal(v.shape).astype(np.float32)
-                     for v in graph.inputs]
-                work = Path(tmp) / f"{name}_{label}"
-                work.mkdir()
-                result, _ = run_on_mcu(graph, opts, name, x, work)
-                m = result.measurement
+                     for v in tinyc.load(path).inputs]
+                m = tinyc.validate(path, x, target="cortex-m4", **flags).measurement
                 print(f"  {name:<16} {label:<8} {m.instructions:>12,} instr  "
                       f"flash {m.flash:>9,}  RAM {m.ram:>8,}  MACs {m.macs:>11,}")
     print()

@@ -18,51 +18,36 @@ from pathlib import Path
 
 import numpy as np
 
-from tinyc.compiler import Options, compile_graph, load_model, optimize
-from tinyc.harness import build_host, run_host
-from tinyc.interp import run_graph
-from tinyc.ir import Graph
-from tinyc.ops import get_op
+import tinyc
+from tinyc.mcu.harness import missing_tools
+from tinyc.mcu.validate import count_macs
 from tinyc.prune.report import table
 
 MODELS = Path(__file__).resolve().parent / "models"
 NAMES = ("kws_dscnn", "resnet8", "vww_mobilenet", "ad_autoencoder", "digits_cnn")
 
 
-def macs(graph: Graph) -> int:
-    return sum(get_op(n.op).macs(n) for n in graph.nodes)
-
-
-def measure(model: str, opts: Options, mcu: bool) -> dict[str, object]:
-    graph, _ = optimize(load_model(MODELS / f"{model}.onnx", opts), opts)
-    compiled = compile_graph(graph, opts, model)
-    x = np.random.default_rng(0).standard_normal(graph.inputs[0].shape).astype(np.float32)
-    row: dict[str, object] = {"macs": macs(graph), "arena": compiled.plan.size,
-                              "weights": compiled.code.weight_bytes}
+def measure(model: str, prune: str | None, mcu: bool) -> dict[str, object]:
+    """MACs, arena and weights of one compile; for a pruned one, whether its C matches the
+    interpreter on the pruned graph (tinyc.verify); Cortex-M4 instructions and flash
+    (tinyc.validate)."""
+    path = MODELS / f"{model}.onnx"
     with tempfile.TemporaryDirectory(prefix="prune-structured-") as tmp:
-        out = Path(tmp)
-        compiled.code.write(out)
-        (got,) = run_host(build_host(out, graph, model), graph, [x])
-        (want,) = run_graph(graph, {graph.inputs[0].name: x})
-        row["match"] = bool(np.allclose(got, want, rtol=1e-4, atol=1e-5))
-    row["m4_instr"], row["m4_flash"] = _cortex_m4(model, opts, x) if mcu else (None, None)
+        result = tinyc.compile(path, Path(tmp) / "out", name=model, prune=prune)
+    x = np.random.default_rng(0).standard_normal(result.graph.inputs[0].shape)
+    x = x.astype(np.float32)
+    row: dict[str, object] = {"macs": count_macs(result.graph), "arena": result.arena_bytes,
+                              "weights": result.weight_bytes}
+    row["match"] = None
+    if prune:  # the pruned C against the interpreter on the pruned graph
+        check = tinyc.verify(path, [x], prune=prune)
+        assert check.reference == "tinyc's interpreter"
+        row["match"] = check.ok
+    row["m4_instr"], row["m4_flash"] = None, None
+    if mcu and not missing_tools():
+        board = tinyc.validate(path, [x], target="cortex-m4", prune=prune)
+        row["m4_instr"], row["m4_flash"] = board.instructions, board.flash
     return row
-
-
-def _cortex_m4(model: str, opts: Options, x: np.ndarray) -> tuple[int | None, int | None]:
-    from tinyc.mcu.harness import build_mcu, missing_tools, run_qemu
-    from tinyc.mcu.targets import get_target
-
-    if missing_tools():
-        return None, None
-    m4 = Options(target="cortex-m4", prune=opts.prune)
-    graph, _ = optimize(load_model(MODELS / f"{model}.onnx", m4), m4)
-    compiled = compile_graph(graph, m4, model)
-    with tempfile.TemporaryDirectory(prefix="prune-structured-m4-") as tmp:
-        out = Path(tmp)
-        compiled.code.write(out)
-        build = build_mcu(out, graph, model, get_target("cortex-m4"))
-        return run_qemu(build, graph, [x]).instructions, build.model.flash
 
 
 def main() -> None:
@@ -73,8 +58,8 @@ def main() -> None:
     args = parser.parse_args()
     rows = []
     for model in args.models:
-        dense = measure(model, Options(), not args.no_mcu)
-        pruned = measure(model, Options(prune=f"channels:{args.ratio}"), not args.no_mcu)
+        dense = measure(model, None, not args.no_mcu)
+        pruned = measure(model, f"channels:{args.ratio}", not args.no_mcu)
 
         def cut(key: str, d: dict = dense, p: dict = pruned) -> str:
             if d[key] is None or p[key] is None:

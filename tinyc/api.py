@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     from tinyc.hostverify import VerifyResult
     from tinyc.ir import Graph
+    from tinyc.mcu.validate import ValidateResult
     from tinyc.memory import ArenaPlan
 
 PathLike = str | os.PathLike[str]
@@ -82,10 +83,12 @@ def compile(  # noqa: A001 (the API's name for the one thing tinyc does)
     report: bool = False,
     consts: Mapping[str, object] | None = None,
     layout: str = "plain",
+    progress: bool = False,
 ) -> CompileResult:
     """Compile `model` into `out_dir`, as `tinyc MODEL -o OUT` with the same-named flags.
     `consts` is `--const`: input name -> a number, a list of numbers or a numpy array.
     `layout` is `--layout`: plain, arduino or zephyr (tinyc.backend.packages).
+    `progress` reports calibration on stderr as the CLI does (tinyc.progress).
 
     OUT is written as one transaction (tinyc.outdir): on any error it is left as it was.
     Raises UsageError (bad argument), ModelError, UnsupportedError or another TinycError."""
@@ -95,7 +98,7 @@ def compile(  # noqa: A001 (the API's name for the one thing tinyc does)
     options = _options(path, name=name, target=target, shapes=shapes, quantize=quantize,
                        calib=calib, calib_method=calib_method, io=io, prune=prune,
                        opt_level=opt_level, arena=arena, report=report, consts=consts,
-                       layout=layout)
+                       layout=layout, progress=progress)
     cname = model_name(options, path)
     graph, _ = optimize(load_model(path, options), options)
     compiled = compile_into(graph, options, cname, out_dir)
@@ -128,11 +131,13 @@ def verify(
     opt_level: int = 1,
     arena: str = "static",
     consts: Mapping[str, object] | None = None,
+    progress: bool = False,
 ) -> VerifyResult:
     """`tinyc verify`: compile `model`, build it with the host cc, run it on `inputs` (one
     array per model input; None: seeded random ones) and compare with onnxruntime, or with
     tinyc's interpreter for a quantized or pruned model or without onnxruntime. `consts`
-    as in `compile` (onnxruntime is fed the same values).
+    as in `compile` (onnxruntime is fed the same values); `progress` reports each step on
+    stderr.
 
     Returns the comparison (`.ok`, `.reference`, per-output errors and tolerances, `.notes`
     saying why the reference is not onnxruntime); a mismatch is a result, not an exception.
@@ -144,18 +149,65 @@ def verify(
     path = _model_path(model)
     options = _options(path, target=target, shapes=shapes, quantize=quantize, calib=calib,
                        calib_method=calib_method, io=io, prune=prune, opt_level=opt_level,
-                       arena=arena, consts=consts)
+                       arena=arena, consts=consts, progress=progress)
     graph, _ = optimize(load_model(path, options), options)
     feeds = default_inputs(graph) if inputs is None else shaped_inputs(graph, inputs)
     return verify_on_host(str(path), graph, options, model_name(options, path), feeds,
                           rtol, atol, sanitize=sanitize)
 
 
+def validate(
+    model: PathLike,
+    inputs: Sequence[np.ndarray] | None = None,
+    *,
+    target: str = "cortex-m4",
+    rtol: float = 1e-4,
+    atol: float = 1e-5,
+    profile: bool = False,
+    board: str | None = None,
+    shapes: Mapping[str, Sequence[int]] | None = None,
+    quantize: str | None = None,
+    calib: PathLike | None = None,
+    calib_method: str = "minmax",
+    io: str = "float",
+    prune: str | None = None,
+    opt_level: int = 1,
+    consts: Mapping[str, object] | None = None,
+    progress: bool = False,
+) -> ValidateResult:
+    """`tinyc validate`: compile `model` for the Cortex-M core `target`, build it with
+    arm-none-eabi-gcc, run it once on QEMU on `inputs` (None: seeded random ones), and
+    compare the board's outputs with the reference (as `verify` chooses it) and with the
+    same C built for the host. `board` runs the `target` kernels on another core's board
+    (`target="generic"`, `board="cortex-m4"`: the portable C on the M4); `profile` also
+    counts instructions per node; `progress` reports each step on stderr.
+
+    Returns a `ValidateResult`: `.ok`, `.reference`, per-output checks (`.outputs` vs the
+    reference, `.host_outputs` vs the host build), `.instructions`, `.macs`,
+    `.instr_per_mac`, `.flash`, `.ram` and the parts in `.measurement`; a mismatch is a
+    result, not an exception. Raises VerifyError when the build or the run fails, a
+    ToolMissingError (exit 1) without the ARM toolchain or QEMU, and the other
+    TinycErrors as `compile` does."""
+    from tinyc.compiler import load_model, model_name, optimize
+    from tinyc.hostverify import default_inputs, shaped_inputs
+    from tinyc.mcu.validate import validate_on_mcu
+
+    path = _model_path(model)
+    options = _options(path, target=target, shapes=shapes, quantize=quantize, calib=calib,
+                       calib_method=calib_method, io=io, prune=prune, opt_level=opt_level,
+                       arena="static", consts=consts, progress=progress)
+    graph, _ = optimize(load_model(path, options), options)
+    feeds = default_inputs(graph) if inputs is None else shaped_inputs(graph, inputs)
+    return validate_on_mcu(str(path), graph, options, model_name(options, path), feeds,
+                           rtol, atol, board=board, profile=profile)
+
+
 def _options(path: Path, *, name: str | None = None, target: str,
              shapes: Mapping[str, Sequence[int]] | None, quantize: str | None,
              calib: PathLike | None, calib_method: str, io: str, prune: str | None,
              opt_level: int, arena: str, report: bool = False,
-             consts: Mapping[str, object] | None, layout: str = "plain"):  # noqa: ANN202
+             consts: Mapping[str, object] | None, layout: str = "plain",
+             progress: bool = False):  # noqa: ANN202
     """The compiler Options of an API call, its arguments checked like the CLI's flags."""
     from tinyc.backend.generate import ARENA_MODES
     from tinyc.backend.packages import check_layout
@@ -169,6 +221,7 @@ def _options(path: Path, *, name: str | None = None, target: str,
         name=name, shapes=_shapes(shapes), target=target, opt_level=opt_level, arena=arena,
         report=report, quantize=quantize, calib=None if calib is None else os.fspath(calib),
         calib_method=calib_method, io=io, prune=prune, consts=_const_bindings(consts),
+        progress=progress,
         command=_call_text(path, name=name, target=target, quantize=quantize, prune=prune),
         layout=check_layout(layout),
     )

@@ -31,6 +31,7 @@ from tinyc.backend.generate import ARENA_MODES
 from tinyc.backend.packages import LAYOUTS, placed
 from tinyc.display import shown
 from tinyc.errors import TinycError, UnsupportedError, UsageError, VerifyError
+from tinyc.hostverify import tolerances
 from tinyc.mcu.targets import TARGETS
 from tinyc.prune.cli import COMMANDS as PRUNE_COMMANDS
 from tinyc.prune.cli import add_prune_args
@@ -91,6 +92,11 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--verify-each", action="store_true", help="run the IR verifier after every pass"
+    )
+    p.add_argument(
+        "-q", "--quiet", action="store_true",
+        help="no progress on stderr (by default each slow step -- calibration, C builds, QEMU "
+        "runs -- is shown: redrawn in place on a terminal, one line per step otherwise)",
     )
     q = p.add_argument_group("quantization")
     q.add_argument(
@@ -297,7 +303,7 @@ def _options(args: argparse.Namespace, argv: Sequence[str]):  # noqa: ANN202
         calib=args.calib,
         calib_method=args.calib_method,
         io=args.io,
-        progress=True,
+        progress=not args.quiet,
         prune=args.prune,
         prune_layers=tuple(args.prune_layers),
         sparse=prune_command_options(args.command, args.sparse),
@@ -339,12 +345,7 @@ def _dispatch(args: argparse.Namespace, argv: Sequence[str]) -> int:
             sys.stdout.write(print_graph(graph))
         return 0
     if args.command == "validate":
-        from tinyc.mcu.validate import validate
-
-        inputs = _load_inputs(args.input, graph)
-        model = "" if options.prune else args.model  # pruned: the interpreter is the reference
-        return validate(model, graph, options, name, inputs, args.rtol, args.atol,
-                        profile=args.profile)
+        return _validate(args, graph, options, name)
     if args.command == "plan":
         return _plan(args, graph, options, name)
     if args.command in PRUNE_COMMANDS:
@@ -419,8 +420,22 @@ def _load_inputs(path: str | None, graph) -> list[np.ndarray]:  # noqa: ANN001
     return shaped_inputs(graph, [arrays[v.name] for v in graph.inputs])
 
 
+def _validate(args: argparse.Namespace, graph, options, name: str) -> int:  # noqa: ANN001
+    from tinyc.mcu.validate import validate_on_mcu
+
+    result = validate_on_mcu(args.model, graph, options, name, _load_inputs(args.input, graph),
+                             args.rtol, args.atol, profile=args.profile)
+    for line in result.lines():
+        print(line)
+    if not result.ok:
+        raise VerifyError(f"outputs on {result.target} differ "
+                          f"({tolerances(args.rtol, args.atol)})")
+    print("tinyc: validate ok")
+    return 0
+
+
 def _verify(args: argparse.Namespace, graph, options, name: str) -> int:  # noqa: ANN001
-    from tinyc.hostverify import tolerances, verify_on_host
+    from tinyc.hostverify import verify_on_host
 
     result = verify_on_host(args.model, graph, options, name, _load_inputs(args.input, graph),
                             args.rtol, args.atol, sanitize=args.sanitize)

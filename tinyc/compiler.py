@@ -55,7 +55,7 @@ class Options:
     calib_method: str = "minmax"
     #: interface of a quantized model: "float" (quantize/dequantize in C) or "int8"
     io: str = "float"
-    #: show a progress bar on stderr while calibrating
+    #: report slow steps (calibration, C builds, QEMU runs) on stderr (tinyc.progress)
     progress: bool = False
     #: "unstructured:0.8[:global|layer]" or "channels:0.5[:l1|l2]" (tinyc.prune.driver)
     prune: str | None = None

@@ -84,27 +84,30 @@ def shaped_inputs(graph: Graph, arrays: Sequence[np.ndarray]) -> list[np.ndarray
 def verify_on_host(model: str, graph: Graph, options: Options, name: str,
                    inputs: Sequence[np.ndarray], rtol: float, atol: float,
                    sanitize: bool = False) -> VerifyResult:
-    """Compile the optimized `graph`, run it on `inputs`, compare. A quantized model (by
-    tinyc, or an imported QDQ one) is checked bit-exactly against the interpreter, whose
-    integer semantics the C implements, and a pruned one against the pruned graph (the
-    ONNX file holds the unpruned weights). Raises VerifyError when the C does not build
-    or run."""
+    """Compile the optimized `graph`, run it on `inputs`, compare with the reference
+    `tinyc.reference.semantic_model` names (the interpreter for a quantized or pruned
+    model). Raises VerifyError when the C does not build or run. Each step is reported
+    as `options.progress` asks."""
     from tinyc.compiler import compile_graph
     from tinyc.harness import SANITIZE_FLAGS, build_host, run_host
-    from tinyc.passes.quantize_int8 import QUANTIZED_KEY
-    from tinyc.reference import reference_outputs
+    from tinyc.progress import progress
+    from tinyc.reference import reference_outputs, semantic_model
 
-    compiled = compile_graph(graph, options, name)
+    steps = progress(options.progress)
+    with steps.step(f"generating the C of {shown(name)}"):
+        compiled = compile_graph(graph, options, name)
     with tempfile.TemporaryDirectory(prefix="tinyc-verify-") as tmp:
         out = Path(tmp)
         compiled.code.write(out)
         flags = SANITIZE_FLAGS if sanitize else []
-        exe = build_host(out, graph, compiled.code.name, flags, arena=options.arena)
-        got = run_host(exe, graph, inputs)
-    quantized = options.quantize or QUANTIZED_KEY in graph.metadata
+        with steps.step("building the C with the host cc" + (" (ASan/UBSan)" if sanitize else "")):
+            exe = build_host(out, graph, compiled.code.name, flags, arena=options.arena)
+        with steps.step("running the C"):
+            got = run_host(exe, graph, inputs)
     notes: list[str] = []
-    reference, expected = reference_outputs("" if quantized or options.prune else model,
-                                            graph, inputs, options, say=notes.append)
+    with steps.step("computing the reference outputs"):
+        reference, expected = reference_outputs(semantic_model(model, graph, options),
+                                                graph, inputs, options, say=notes.append)
     checks = tuple(check_output(value.name, g, np.asarray(e), rtol, atol)
                    for value, g, e in zip(graph.outputs, got, expected, strict=True))
     return VerifyResult(reference, checks, compiled.plan.size, tuple(notes))

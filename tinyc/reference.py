@@ -20,14 +20,26 @@ INTERPRETER = "tinyc's interpreter"
 MISSING_ONNXRUNTIME = f"tinyc: onnxruntime is not installed: comparing with {INTERPRETER}"
 
 
+def semantic_model(model: str, graph: Graph, options: Options) -> str:
+    """The model file whose outputs the C must match, or "" when only the compiled graph
+    holds its semantics: a quantized model (by tinyc, or an imported QDQ one), whose
+    integer C the interpreter matches bit for bit, and a pruned one (the file holds the
+    unpruned weights). `verify` and `validate` both ask here."""
+    from tinyc.passes.quantize_int8 import QUANTIZED_KEY
+
+    if options.quantize or options.prune or QUANTIZED_KEY in graph.metadata:
+        return ""
+    return model
+
+
 def reference_outputs(
     model: str, graph: Graph, inputs: Sequence[np.ndarray], options: Options | None = None,
     *, say: Callable[[str], None] = print,
 ) -> tuple[str, list[np.ndarray]]:
     """(reference name, outputs): onnxruntime on `model` when it is an .onnx file, else the
-    interpreter on the compiled graph (the caller passes "" for a quantized or pruned model,
-    whose semantics only the compiled graph holds). `say` gets one line whenever onnxruntime
-    was wanted but could not be used. onnxruntime also gets the `--const` values."""
+    interpreter on the compiled graph (the caller passes `semantic_model`'s answer). `say`
+    gets one line whenever onnxruntime was wanted but could not be used. onnxruntime also
+    gets the `--const` values."""
     if model.endswith(".onnx"):
         outputs = _onnxruntime_outputs(model, graph, inputs, options, say)
         if outputs is not None:

@@ -3,11 +3,12 @@
 A case runs in its own directory: `work/` (the cwd: the model, OUT and anything beside OUT)
 and `tmp/` (TMPDIR). Both are snapshotted (names, bytes, modes, link targets) before and
 after. The promises checked are issue 12's: exit code 0-5, never 70, no signal, no hang; a
-failure prints exactly one line `tinyc: error: ...` with no raw control, ANSI or bidi
-characters and leaves OUT and its surroundings byte for byte as they were; a success leaves
-the user's files in OUT alone, leaves no earlier tinyc output behind, gives a new OUT the
-umask's mode, writes nothing beside OUT, prints nothing on stderr, and its C passes
-tests/fuzz/cbuild.py (header, strict build, sanitizers).
+failure prints exactly one line `tinyc: error: ...` (after the progress lines of the slow
+steps that ran, tinyc.progress) with no raw control, ANSI or bidi characters and leaves OUT
+and its surroundings byte for byte as they were; a success leaves the user's files in OUT
+alone, leaves no earlier tinyc output behind, gives a new OUT the umask's mode, writes
+nothing beside OUT, prints no warning on stderr, and its C passes tests/fuzz/cbuild.py (header,
+strict build, sanitizers).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from pathlib import Path
 
 import onnx
 
+from tests.clirun import strip_progress
 from tests.fuzz import cbuild
 from tests.fuzz.cases import Case
 from tests.fuzz.launch import ExecLauncher, ForkLauncher, Run, launcher
@@ -162,8 +164,10 @@ def _cname(stdout: bytes, out: Path) -> str | None:
 
 
 def _error_problems(stderr: bytes, code: int) -> list[tuple[str, str]]:
+    """The error must be one `tinyc: error: ...` line, after nothing but the progress lines
+    of the slow steps that ran before it (tinyc.progress)."""
     problems = []
-    text = stderr.decode("utf-8", "replace")
+    text = strip_progress(stderr.decode("utf-8", "replace"))
     lines = text.split("\n")
     if not (len(lines) == 2 and lines[1] == ""):
         problems.append((MULTILINE, f"{len(lines) - 1} lines: {text[:300]!r}"))

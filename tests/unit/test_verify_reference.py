@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.clirun import strip_progress
 from tinyc.cli import main
 from tinyc.reference import MISSING_ONNXRUNTIME
 
@@ -39,7 +40,7 @@ def test_without_onnxruntime_verify_says_it_uses_the_interpreter(
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # `import onnxruntime` fails
     code = main(["verify", str(MODELS / "digits_cnn.onnx"), "--input", str(digit)])
     captured = capsys.readouterr()
-    assert code == 0 and captured.err == ""
+    assert code == 0 and strip_progress(captured.err) == ""
     lines = captured.out.splitlines()
     assert lines.count(MISSING_ONNXRUNTIME) == 1
     assert MISSING_ONNXRUNTIME == ("tinyc: onnxruntime is not installed: comparing with "
@@ -58,8 +59,8 @@ def test_a_mismatch_names_the_reference_and_tolerances(digit: Path, capsys) -> N
     captured = capsys.readouterr()
     assert code == 5
     assert "vs onnxruntime (rtol 0, atol -1): MISMATCH" in captured.out
-    assert captured.err.strip() == ("tinyc: error: outputs differ from onnxruntime "
-                                    "(rtol 0, atol -1)")
+    assert strip_progress(captured.err) == ("tinyc: error: outputs differ from onnxruntime "
+                                            "(rtol 0, atol -1)\n")
 
 
 @pytest.mark.parametrize("command", ["verify", "validate"])

@@ -56,3 +56,11 @@ def test_wheel_installs_a_working_tinyc(tmp_path: Path) -> None:
                           env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert (work / "out2" / "m.c").is_file()
+    # `python -m tinyc` (the firmware Makefiles' fallback when tinyc is not on PATH)
+    proc = subprocess.run([str(py), "-m", "tinyc", str(work / "m.tir"), "-o", str(work / "out3")],
+                          cwd=work, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    def code(out: str) -> list[str]:  # but the provenance line naming the command
+        return [ln for ln in (work / out / "m.c").read_text().splitlines() if "Command:" not in ln]
+
+    assert code("out3") == code("out2")

@@ -1,4 +1,5 @@
-"""`tinyc validate`: build a model for a Cortex-M core, run it on QEMU, check and measure it.
+"""`tinyc validate` and `tinyc.validate`: build a model for a Cortex-M core, run it on
+QEMU, check and measure it.
 
 The outputs from the board are compared with a semantic reference (onnxruntime for a float
 model, the IR interpreter for a quantized one, which the integer C matches bit for bit)
@@ -10,7 +11,7 @@ the benchmark prints: instructions per inference and per MAC, flash and RAM.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,23 +19,21 @@ import numpy as np
 
 from tinyc.compiler import Compiled, Options, compile_graph
 from tinyc.display import shown
-from tinyc.errors import UsageError, VerifyError
+from tinyc.errors import UsageError
 from tinyc.harness import build_host, run_host
-from tinyc.hostverify import check_output
+from tinyc.hostverify import OutputCheck, check_output
 from tinyc.ir import Graph
-from tinyc.mcu.harness import McuBuild, McuRun, Sections, build_mcu, run_qemu
+from tinyc.mcu.harness import GCC, McuBuild, McuRun, Sections, build_mcu, run_qemu
 from tinyc.mcu.targets import Target, get_target
 from tinyc.ops import get_op
+from tinyc.progress import progress
+from tinyc.reference import reference_outputs as outputs_of_reference
+from tinyc.reference import semantic_model
 
 
 def count_macs(graph: Graph) -> int:
     """Multiply-accumulates of one inference, from each op's `macs` rule."""
     return sum(get_op(node.op).macs(node) for node in graph.nodes)
-
-
-def is_quantized(graph: Graph) -> bool:
-    """True when some tensor computed at run time is quantized (integer kernels run)."""
-    return any(v.type.quant is not None for node in graph.nodes for v in node.outputs)
 
 
 @dataclass(frozen=True)
@@ -62,6 +61,11 @@ class Measurement:
     def ram(self) -> int:
         """Static RAM (arena, other .data/.bss) plus the stack high-water of one inference."""
         return self.model.ram + self.stack
+
+    @property
+    def other_static(self) -> int:
+        """Static RAM besides the arena (.data and .bss of the kernels and the library)."""
+        return self.model.ram - self.arena
 
 
 @dataclass(frozen=True)
@@ -92,14 +96,19 @@ def run_on_mcu(
             f"target '{target.name}' has no board to run on; use --target cortex-m0plus, "
             "cortex-m4, cortex-m7 or cortex-m33"
         )
-    compiled = compile_graph(graph, options, name)
+    steps = progress(options.progress)
+    with steps.step(f"generating the C of {shown(name)} for {options.target}"):
+        compiled = compile_graph(graph, options, name)
     compiled.code.write(workdir)
-    build = build_mcu(workdir, graph, compiled.code.name, target, profile=profile)
-    run = run_qemu(build, graph, inputs)
+    with steps.step(f"building for {target.name} with {GCC}"):
+        build = build_mcu(workdir, graph, compiled.code.name, target, profile=profile)
+    with steps.step(f"running on QEMU {target.machine}"):
+        run = run_qemu(build, graph, inputs)
     host = None
     if host_check:
-        exe = build_host(workdir, graph, compiled.code.name)
-        host = run_host(exe, graph, inputs)
+        with steps.step("building and running the same C with the host cc"):
+            exe = build_host(workdir, graph, compiled.code.name)
+            host = run_host(exe, graph, inputs)
     measurement = Measurement(
         target=target.name,
         machine=target.machine,
@@ -113,14 +122,14 @@ def run_on_mcu(
 
 
 def reference_outputs(
-    model: str, graph: Graph, inputs: Sequence[np.ndarray], options: Options | None = None
+    model: str, graph: Graph, inputs: Sequence[np.ndarray], options: Options | None = None,
+    *, say: Callable[[str], None] = print,
 ) -> tuple[str, list[np.ndarray]]:
-    """onnxruntime on the model file for a float model; the interpreter on the compiled
-    graph for a quantized one, whose integer semantics the C matches bit for bit
-    (tinyc.reference chooses, and says so when onnxruntime cannot be used)."""
-    from tinyc.reference import reference_outputs as outputs_of_reference
-
-    return outputs_of_reference("" if is_quantized(graph) else model, graph, inputs, options)
+    """The outputs `validate` compares the board's with (tinyc.reference chooses, and `say`s
+    so when onnxruntime cannot be used)."""
+    options = options or Options()
+    return outputs_of_reference(semantic_model(model, graph, options), graph, inputs, options,
+                                say=say)
 
 
 def format_measurement(m: Measurement, target: Target) -> list[str]:
@@ -132,22 +141,100 @@ def format_measurement(m: Measurement, target: Target) -> list[str]:
         f"flash                  {m.flash:>12,} B  (code {s.text:,} + constants {s.rodata:,} "
         f"+ data {s.data:,})",
         f"RAM                    {m.ram:>12,} B  (arena {m.arena:,} + other static "
-        f"{s.ram - m.arena:,} + stack {m.stack:,})",
+        f"{m.other_static:,} + stack {m.stack:,})",
     ]
 
 
-def format_profile(run: McuRun, graph: Graph) -> str:
+@dataclass(frozen=True)
+class NodeCost:
+    """One node of a profiled run (`validate --profile`)."""
+
+    #: "Conv /net/0/Conv": the op and the node's name
+    label: str
+    instructions: int
+    macs: int
+
+
+@dataclass(frozen=True)
+class ValidateResult:
+    """What `tinyc validate` found: the board's outputs against the reference and against
+    the same C built for the host, and what one inference costs on the core."""
+
+    #: the C name prefix
+    name: str
+    #: instructions, MACs, flash and RAM parts (`Measurement`'s fields and properties)
+    measurement: Measurement
+    #: "onnxruntime" or "tinyc's interpreter"
+    reference: str
+    #: each output of the board against the reference
+    outputs: tuple[OutputCheck, ...]
+    #: each output of the board against the host build of the same C
+    host_outputs: tuple[OutputCheck, ...]
+    #: lines saying why the reference is not onnxruntime when it was wanted
+    notes: tuple[str, ...] = ()
+    #: with `profile`: instructions per node, in execution order
+    profile: tuple[NodeCost, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in (*self.outputs, *self.host_outputs))
+
+    @property
+    def target(self) -> str:
+        return self.measurement.target
+
+    @property
+    def machine(self) -> str:
+        return self.measurement.machine
+
+    @property
+    def instructions(self) -> int:
+        return self.measurement.instructions
+
+    @property
+    def macs(self) -> int:
+        return self.measurement.macs
+
+    @property
+    def instr_per_mac(self) -> float:
+        return self.measurement.instr_per_mac
+
+    @property
+    def flash(self) -> int:
+        return self.measurement.flash
+
+    @property
+    def ram(self) -> int:
+        return self.measurement.ram
+
+    def lines(self) -> list[str]:
+        """The report `tinyc validate` prints: the notes, the board, one line per output,
+        the measurement, and the profile when there is one."""
+        m = self.measurement
+        lines = [*self.notes, f"tinyc: {shown(self.name)} on {m.target} (QEMU {m.machine})"]
+        for vs_ref, vs_host in zip(self.outputs, self.host_outputs, strict=True):
+            lines.append(
+                f"{shown(vs_ref.name)}: max abs err {vs_ref.max_abs_err:.3g} vs {self.reference} "
+                f"({vs_ref.tolerance}): {'ok' if vs_ref.ok else 'MISMATCH'}; "
+                f"{vs_host.max_abs_err:.3g} vs the host build: "
+                f"{'ok' if vs_host.ok else 'MISMATCH'}"
+            )
+        lines += format_measurement(m, get_target(m.target))
+        if self.profile:
+            lines.append(format_profile(self.profile))
+        return lines
+
+
+def format_profile(profile: Sequence[NodeCost]) -> str:
     """Instructions per node (and per MAC where the node has MACs), in execution order."""
-    macs = {f"{n.op} {n.name}": get_op(n.op).macs(n) for n in graph.nodes}
     lines = [f"{'instructions':>12} {'MACs':>10} {'instr/MAC':>9}  node"]
-    for label, count in run.profile:
-        m = macs.get(label, 0)
-        ratio = f"{count / m:9.2f}" if m else " " * 9
-        lines.append(f"{count:>12,} {m:>10,} {ratio}  {label}")
+    for node in profile:
+        ratio = f"{node.instructions / node.macs:9.2f}" if node.macs else " " * 9
+        lines.append(f"{node.instructions:>12,} {node.macs:>10,} {ratio}  {shown(node.label)}")
     return "\n".join(lines)
 
 
-def validate(
+def validate_on_mcu(
     model: str,
     graph: Graph,
     options: Options,
@@ -155,31 +242,25 @@ def validate(
     inputs: Sequence[np.ndarray],
     rtol: float = 1e-4,
     atol: float = 1e-5,
+    *,
+    board: str | None = None,
     profile: bool = False,
-) -> int:
-    """The `tinyc validate` command: prints a report, raises VerifyError on a mismatch."""
-    target = get_target(options.target)
+) -> ValidateResult:
+    """Build the optimized `graph` for `options.target`, run it on QEMU (on `board`'s
+    machine when given), and compare its outputs with the reference and with the host
+    build. A mismatch is a result (`.ok`); a failed build or run raises VerifyError."""
     with tempfile.TemporaryDirectory(prefix="tinyc-validate-") as tmp:
         result, host = run_on_mcu(graph, options, name, inputs, Path(tmp), host_check=True,
-                                  profile=profile)
+                                  board=board, profile=profile)
     assert host is not None
-    ref_name, expected = reference_outputs(model, graph, inputs, options)
-    print(f"tinyc: {shown(name)} on {target.name} (QEMU {target.machine})")
-    ok = True
-    for value, got, e, h in zip(graph.outputs, result.run.outputs, expected, host, strict=True):
-        vs_ref = check_output(value.name, got, np.asarray(e), rtol, atol)
-        vs_host = check_output(value.name, got, h, rtol, atol)
-        ok &= vs_ref.ok and vs_host.ok
-        print(
-            f"{shown(value.name)}: max abs err {vs_ref.max_abs_err:.3g} vs {ref_name} "
-            f"({vs_ref.tolerance}): {'ok' if vs_ref.ok else 'MISMATCH'}; "
-            f"{vs_host.max_abs_err:.3g} vs the host build: {'ok' if vs_host.ok else 'MISMATCH'}"
-        )
-    for line in format_measurement(result.measurement, target):
-        print(line)
-    if profile:
-        print(format_profile(result.run, graph))
-    if not ok:
-        raise VerifyError(f"outputs on {target.name} differ (rtol {rtol}, atol {atol})")
-    print("tinyc: validate ok")
-    return 0
+    notes: list[str] = []
+    with progress(options.progress).step("computing the reference outputs"):
+        ref_name, expected = reference_outputs(model, graph, inputs, options, say=notes.append)
+    vs_ref = tuple(check_output(v.name, got, np.asarray(e), rtol, atol)
+                   for v, got, e in zip(graph.outputs, result.run.outputs, expected, strict=True))
+    vs_host = tuple(check_output(v.name, got, h, rtol, atol)
+                    for v, got, h in zip(graph.outputs, result.run.outputs, host, strict=True))
+    macs = {f"{n.op} {n.name}": get_op(n.op).macs(n) for n in graph.nodes}
+    costs = tuple(NodeCost(label, count, macs.get(label, 0)) for label, count in result.run.profile)
+    return ValidateResult(result.compiled.code.name, result.measurement, ref_name, vs_ref,
+                          vs_host, tuple(notes), costs)

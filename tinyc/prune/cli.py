@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from tinyc.display import shown
 from tinyc.errors import UsageError
 from tinyc.ir import Graph
 from tinyc.prune.sparse import POLICIES
@@ -81,7 +80,7 @@ def command_options(command: str, sparse: str | None) -> str | None:
 def run(args: argparse.Namespace, graph: Graph, options: Options) -> int:
     if args.command == "export":
         return _export(args, graph)
-    return _report(args, graph)
+    return _report(args, graph, options)
 
 
 def _export(args: argparse.Namespace, graph: Graph) -> int:
@@ -113,7 +112,8 @@ def _load_array(path: str) -> np.ndarray:
     return data
 
 
-def _report(args: argparse.Namespace, graph: Graph) -> int:
+def _report(args: argparse.Namespace, graph: Graph, options: Options) -> int:
+    from tinyc.progress import progress
     from tinyc.prune.report import sensitivity_svg, sensitivity_table
     from tinyc.prune.sensitivity import sensitivity
 
@@ -125,7 +125,7 @@ def _report(args: argparse.Namespace, graph: Graph) -> int:
     result = sensitivity(
         graph, x, y, kind=args.kind, sparsities=sparsities,
         layers=args.prune_layers or None, limit=args.limit,
-        progress=_progress_line,
+        progress=progress(options.progress),
     )
     sys.stdout.write(sensitivity_table(result))
     plot = Path(args.plot) if args.plot else Path(f"{Path(args.model).stem}_sensitivity.svg")
@@ -148,9 +148,3 @@ def compile_report(graph: Graph, options: Options) -> tuple[str, str] | None:
     if not options.prune and all(c.choice == "dense" for c in costs):
         return None
     return sparse_table(costs), sparse_json_text(costs)
-
-
-def _progress_line(layer: str) -> None:
-    """Progress for a person at a terminal; off one, stderr holds only a failure's error."""
-    if sys.stderr.isatty():
-        print(f"tinyc: evaluating {shown(layer)}", file=sys.stderr)

@@ -16,10 +16,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from tinyc.display import shown
 from tinyc.errors import TinycError, UsageError
 from tinyc.interp import run_graph
 from tinyc.ir import Graph, TensorType
 from tinyc.ops import get_op
+from tinyc.progress import QUIET, Progress
 from tinyc.prune.channels import analyze, apply_plan, choose
 from tinyc.prune.select import (
     LayerFilter,
@@ -140,9 +142,10 @@ def sensitivity(
     sparsities: Sequence[float] = DEFAULT_SPARSITIES,
     layers: LayerFilter | str | None = None,
     limit: int | None = None,
-    progress: Callable[[str], None] | None = None,
+    progress: Progress = QUIET,
 ) -> Sensitivity:
-    """Prune each selected layer alone, then all together, at every sparsity; evaluate."""
+    """Prune each selected layer alone, then all together, at every sparsity; evaluate.
+    Each layer is one step of `progress`."""
     if kind not in KINDS:
         raise UsageError(f"sensitivity kind must be one of {', '.join(KINDS)}, not '{kind}'")
     filt = layers if isinstance(layers, LayerFilter) else LayerFilter.parse(layers)
@@ -158,13 +161,12 @@ def sensitivity(
     else:
         an = analyze(graph, filt)
         names = [p.name for p in an.producers if an.removable(p)]
-    for layer in names:
-        if progress:
-            progress(layer)
-        only = LayerFilter((layer,))
-        result.metric[layer] = [evaluate(_prune_copy(graph, kind, s, only, "layer")) for s in sp]
-    if progress:
-        progress(ALL_LAYERS)
-    result.metric[ALL_LAYERS] = [evaluate(_prune_copy(graph, kind, s, filt, "global"))
-                                 for s in sp]
+    for layer in names + [ALL_LAYERS]:
+        how, which = ("global", filt) if layer == ALL_LAYERS else ("layer", LayerFilter((layer,)))
+        with progress.step(f"evaluating {shown(layer)} pruned at {len(sp)} sparsities",
+                           total=len(sp)) as tick:
+            result.metric[layer] = []
+            for s in sp:
+                result.metric[layer].append(evaluate(_prune_copy(graph, kind, s, which, how)))
+                tick()
     return result

@@ -14,10 +14,8 @@ Ranges always include 0 (see `tinyc.quant.params.params_from_range`).
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TextIO
 
 import numpy as np
 
@@ -25,6 +23,7 @@ from tinyc.errors import UsageError
 from tinyc.inputfiles import read_input_arrays
 from tinyc.ir import Graph, Value
 from tinyc.ops import get_op
+from tinyc.progress import QUIET, Progress
 from tinyc.quant.params import QMAX, QMIN, dequantize_array, params_from_range, quantize_array
 
 METHODS = ("minmax", "percentile", "mse")
@@ -105,26 +104,8 @@ def evaluate_all(graph: Graph, feeds: Mapping[str, np.ndarray]) -> dict[str, np.
     return named
 
 
-class Progress:
-    """A one-line progress bar, redrawn in place on a terminal. Off a terminal (a log, a
-    pipe, CI) it draws nothing, so stderr carries only the one-line error of a failed run."""
-
-    def __init__(self, total: int, label: str, stream: TextIO | None) -> None:
-        self.total, self.label, self.stream, self.done = total, label, stream, 0
-
-    def step(self) -> None:
-        self.done += 1
-        if self.stream is None or not self.stream.isatty():
-            return
-        width = 30
-        filled = width * self.done // max(self.total, 1)
-        text = f"{self.label} [{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total}"
-        self.stream.write("\r" + text + ("\n" if self.done == self.total else ""))
-        self.stream.flush()
-
-
 def _minmax_pass(graph: Graph, samples: Sequence[Sample], names: list[str],
-                 progress: Progress) -> Ranges:
+                 tick: Callable[[], None]) -> Ranges:
     lo = {n: np.inf for n in names}
     hi = {n: -np.inf for n in names}
     for i, sample in enumerate(samples):
@@ -135,7 +116,7 @@ def _minmax_pass(graph: Graph, samples: Sequence[Sample], names: list[str],
             if finite.size:
                 lo[n] = min(lo[n], float(finite.min()))
                 hi[n] = max(hi[n], float(finite.max()))
-        progress.step()
+        tick()
     return {n: (lo[n] if np.isfinite(lo[n]) else 0.0, hi[n] if np.isfinite(hi[n]) else 0.0)
             for n in names}
 
@@ -155,7 +136,7 @@ def _evaluate_checked(graph: Graph, sample: Sample, index: int) -> dict[str, np.
 
 
 def _histograms(graph: Graph, samples: Sequence[Sample], ranges: Ranges,
-                progress: Progress) -> dict[str, np.ndarray]:
+                tick: Callable[[], None]) -> dict[str, np.ndarray]:
     hists = {n: np.zeros(HISTOGRAM_BINS, np.int64) for n in ranges}
     for sample in samples:
         values = evaluate_all(graph, sample)
@@ -163,7 +144,7 @@ def _histograms(graph: Graph, samples: Sequence[Sample], ranges: Ranges,
             if hi > lo:
                 h, _ = np.histogram(values[n], bins=HISTOGRAM_BINS, range=(lo, hi))
                 hists[n] += h
-        progress.step()
+        tick()
     return hists
 
 
@@ -200,18 +181,19 @@ def calibrate(
     samples: Sequence[Sample],
     method: str = "minmax",
     percentile: float = DEFAULT_PERCENTILE,
-    stream: TextIO | None = None,
+    progress: Progress = QUIET,
 ) -> Ranges:
     """Observed range of every float activation of `graph` over `samples`."""
     if method not in METHODS:
         raise UsageError(f"unknown calibration method '{method}' (use {', '.join(METHODS)})")
     names = [v.name for v in float_activations(graph)]
     passes = 1 if method == "minmax" else 2
-    progress = Progress(passes * len(samples), f"calibrating ({method})", stream)
-    ranges = _minmax_pass(graph, samples, names, progress)
-    if method == "minmax":
-        return ranges
-    hists = _histograms(graph, samples, ranges, progress)
+    what = f"calibrating ({method}) on {len(samples)} samples"
+    with progress.step(what, total=passes * len(samples)) as tick:
+        ranges = _minmax_pass(graph, samples, names, tick)
+        if method == "minmax":
+            return ranges
+        hists = _histograms(graph, samples, ranges, tick)
     pick: Callable[[np.ndarray, float, float], tuple[float, float]]
     if method == "percentile":
         def pick(h: np.ndarray, lo: float, hi: float) -> tuple[float, float]:
@@ -219,7 +201,3 @@ def calibrate(
     else:
         pick = _mse_range
     return {n: pick(hists[n], *ranges[n]) for n in names}
-
-
-def default_stream() -> TextIO:
-    return sys.stderr

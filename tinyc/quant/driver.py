@@ -6,7 +6,6 @@ before anything is calibrated) and before memory planning.
 
 from __future__ import annotations
 
-import sys
 from typing import Protocol
 
 from tinyc.errors import UsageError
@@ -19,6 +18,7 @@ from tinyc.passes.quantize_int8 import (
     expose_int8_io,
     prepare_for_quantization,
 )
+from tinyc.progress import progress
 from tinyc.quant.calibration import METHODS, calibrate, load_samples
 from tinyc.quant.lower import float_ops
 
@@ -49,8 +49,8 @@ def quantize_graph(graph: Graph, options: QuantOptions, ctx: PassContext) -> Gra
             raise UsageError("--quantize int8: the model is already quantized")
         samples = load_samples(options.calib, graph)
         prepare_for_quantization(graph)
-        stream = sys.stderr if options.progress else None
-        ranges = calibrate(graph, samples, options.calib_method, stream=stream)
+        ranges = calibrate(graph, samples, options.calib_method,
+                           progress=progress(options.progress))
         how = f"int8 static ({options.calib_method}, {len(samples)} calibration samples)"
         graph = QuantizeInt8(ranges=ranges, description=how)(graph, ctx).graph
     elif mode == "dynamic":

@@ -26,6 +26,7 @@ from tinyc.errors import UsageError
 from tinyc.ir import Graph
 from tinyc.passes.manager import AFTER_QUANTIZATION, pipeline_without
 from tinyc.passes.quantize_int8 import prepare_for_quantization
+from tinyc.progress import progress
 from tinyc.quant.calibration import evaluate_all, float_activations, load_samples
 from tinyc.quant.params import dequantize_array
 
@@ -103,7 +104,9 @@ def build_report(
         labels = np.load(eval_y).reshape(-1)
         if labels.size < len(feeds):
             raise UsageError(f"{eval_y}: {labels.size} labels for {len(feeds)} samples")
-    float_values = [evaluate_all(float_graph, f) for f in feeds]
+    steps = progress(options.progress)
+    with steps.step(f"evaluating the float model on {len(feeds)} samples"):
+        float_values = [evaluate_all(float_graph, f) for f in feeds]
     out_name = float_graph.outputs[0].name
     accuracies: dict[str, float | None] = {
         "float": _accuracy([v[out_name] for v in float_values], labels)}
@@ -111,13 +114,16 @@ def build_report(
     for i, method in enumerate(methods):
         qopts = replace(options, quantize="int8", calib_method=method, io="float")
         qgraph = _graph(model, qopts)
-        if run_c:
-            outs = _run_c(qgraph, qopts, feeds)
-        else:
-            outs = [evaluate_all(qgraph, f)[qgraph.outputs[0].name] for f in feeds]
+        how = "building and running the C" if run_c else "evaluating"
+        with steps.step(f"{how} int8 ({method}) on {len(feeds)} samples"):
+            if run_c:
+                outs = _run_c(qgraph, qopts, feeds)
+            else:
+                outs = [evaluate_all(qgraph, f)[qgraph.outputs[0].name] for f in feeds]
         accuracies[method] = _accuracy(outs, labels)
         if i == 0:
-            layers = _layer_stats(float_graph, qgraph, feeds, float_values)
+            with steps.step(f"measuring the SNR of each layer on {len(feeds)} samples"):
+                layers = _layer_stats(float_graph, qgraph, feeds, float_values)
     return Report(accuracies, layers, len(feeds))
 
 
