@@ -81,3 +81,12 @@ def test_prune_report(tmp_path: Path) -> None:
     assert data["metric"] == "accuracy" and data["sparsities"] == [0.0, 0.5, 0.9]
     proc = run_cli("prune-report", DIGITS, "--eval", "nope.npy", "nope.npy", cwd=tmp_path)
     assert proc.returncode == 2 and "no such file" in proc.stderr
+
+
+def test_export_shows_a_hostile_output_name_inert(tmp_path: Path) -> None:
+    """The file name comes from the command line: its escape must not reach the terminal."""
+    path = tmp_path / "a\x1b[31mred.onnx"
+    proc = run_cli("export", DIGITS, "-o", str(path))
+    assert proc.returncode == 0, proc.stderr
+    assert path.exists()
+    assert "\x1b" not in proc.stdout and "\\x1b[31mred.onnx" in proc.stdout

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from tinyc.display import shown
 from tinyc.errors import UsageError
 from tinyc.ir import Graph
 from tinyc.prune.sparse import POLICIES
@@ -98,7 +99,7 @@ def _export(args: argparse.Namespace, graph: Graph) -> int:
     finally:
         tmp.unlink(missing_ok=True)
     weights = sum(c.type.nbytes for c in graph.constants if c.uses)
-    print(f"tinyc: wrote {out}: {len(graph.nodes)} nodes, {weights} B of weights")
+    print(f"tinyc: wrote {shown(str(out))}: {len(graph.nodes)} nodes, {weights} B of weights")
     return 0
 
 
@@ -130,10 +131,10 @@ def _report(args: argparse.Namespace, graph: Graph, options: Options) -> int:
     sys.stdout.write(sensitivity_table(result))
     plot = Path(args.plot) if args.plot else Path(f"{Path(args.model).stem}_sensitivity.svg")
     sensitivity_svg(result, plot, f"{Path(args.model).stem}: {args.kind} pruning sensitivity")
-    print(f"tinyc: wrote {plot}")
+    print(f"tinyc: wrote {shown(str(plot))}")
     if args.json:
         Path(args.json).write_text(json.dumps(result.as_dict(), indent=2) + "\n")
-        print(f"tinyc: wrote {args.json}")
+        print(f"tinyc: wrote {shown(str(args.json))}")
     return 0
 
 
