@@ -14,6 +14,7 @@ from tinyc.passes import (  # noqa: F401  (imported for registration)
     fold_shapes,
     fuse_activation,
     fuse_conv_bias,
+    fuse_mel_spectrogram,
     fuse_matmul_add,
     fuse_qboundary,
     prune_channels,
