@@ -2,7 +2,8 @@
 function. The committed model is the one its script builds; the front end's C features
 match the example's numpy MFCC and onnxruntime; the whole pipeline's C scores match
 onnxruntime on the host and, built for the Cortex-M4, on QEMU; the DSP runs as planned
-(window and filter bank folded to flash tables, the FFT, the sparse mel MatMul).
+(window and filter bank folded to flash tables; Pad, STFT, squares and mel product one
+streamed MelSpectrogram, so the arena holds no spectrum).
 
 Feature tolerance: the spectra are float32, whose error is about 1e-7 of a frame's loudest
 bin, so a mel band 80-100 dB below it (a pure chirp between its sweeps) keeps only a few
