@@ -29,6 +29,8 @@ class Spectrogram:
     spelling: str
     #: (mode, begin, end) of a Pad on the time axis, or None
     pad: tuple[str, int, int] | None = None
+    #: the constant Pad's value
+    pad_value: float = 0.0
     bias: bool = False
     seed: int = 0
     #: the pairs spelling's matrix weighs re^2 and im^2 differently (not a power)
@@ -71,9 +73,11 @@ class Spectrogram:
         signal = "signal"
         if self.pad:
             mode, begin, end = self.pad
-            inits.append(numpy_helper.from_array(np.array([0, begin, 0, 0, end, 0], np.int64),
-                                                 "pads"))
-            nodes.append(helper.make_node("Pad", ["signal", "pads"], ["padded"], mode=mode))
+            inits += [numpy_helper.from_array(np.array([0, begin, 0, 0, end, 0], np.int64),
+                                              "pads"),
+                      numpy_helper.from_array(np.array(self.pad_value, np.float32), "value")]
+            nodes.append(helper.make_node("Pad", ["signal", "pads", "value"], ["padded"],
+                                          mode=mode))
             signal = "padded"
         nodes.append(helper.make_node("STFT", [signal, "step", "window"], ["spectrum"]))
         if self.spelling == "pairs":

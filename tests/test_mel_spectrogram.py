@@ -30,6 +30,9 @@ CASES = {
     # an end pad longer than the signal's last frames: whole frames of zeros
     "mul_sum_zero_frames": Spectrogram(1, 40, 16, 8, 6, "mul_sum", ("constant", 0, 40), True,
                                        seed=7),
+    # centred frames (librosa's, torch.stft's center=True) padded with a value: staged
+    "centred_value_pad": Spectrogram(2, 70, 32, 10, 4, "sum_square", ("constant", 16, 16),
+                                     pad_value=0.25, seed=9),
 }
 
 
@@ -53,9 +56,9 @@ def test_kernel_matches_onnxruntime(case: str, tmp_path: Path) -> None:
 
 
 def test_arena_holds_one_frame_not_the_spectrum(tmp_path: Path) -> None:
-    """Fused: the output, plus one frame's FFT (n + 2 floats) as the node's workspace; the
-    padded signal is never copied. Unfused (-O0 has no passes): the padded signal and the
-    whole spectrum are in the arena."""
+    """Fused: the output, plus one frame's FFT (n + 2 floats) as the node's workspace (end
+    zeros need no staging); the padded signal is never copied. Unfused (-O0 has no
+    passes): the padded signal and the whole spectrum are in the arena."""
     spec = CASES["pairs_pad_bias"]
     onnx.save(spec.model(), str(tmp_path / "m.onnx"))
     fused = tinyc.compile(tmp_path / "m.onnx", tmp_path / "fused", name="mel")

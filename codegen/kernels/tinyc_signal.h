@@ -65,6 +65,10 @@ int tinyc_stft_f32(const float *restrict signal, int64_t step, const float *rest
 typedef struct {
   int32_t batch, length;              /* signal [batch, length, 1] */
   int32_t frames, step;               /* Y [batch * frames, mels] */
+  int32_t pad_begin;                  /* samples of pad_value before the signal (folded Pad) */
+  int32_t staged;                     /* frames overlapping a pad other than end zeros are
+                                         staged in work + fft_length + 2 */
+  float pad_value;                    /* the value before and after the signal */
   int32_t fft_length, bins;           /* bins = fft_length / 2 + 1 */
   int32_t mels;
   const float *twiddles;              /* fft_length / 2 pairs */
@@ -73,9 +77,10 @@ typedef struct {
 } tinyc_mel_spectrogram_params;
 
 /* Y[b * frames + f][m] = sum_k |X_f[k]|^2 W[k][m] (+ bias[m]), X_f the one-sided FFT of
- * the frame from f * step on times the window, the signal read as zeros past its end (the
- * folded end padding). W's column m is values[offset_m ..] over rows band_starts[m] ..
- * + band_lengths[m]. One frame at a time in `work` (fft_length + 2 floats). */
+ * the frame from f * step - pad_begin on times the window, the signal read as pad_value
+ * outside it (a folded constant Pad). W's column m is values[offset_m ..] over rows
+ * band_starts[m] .. + band_lengths[m]. One frame at a time in `work` (fft_length + 2
+ * floats, and fft_length more when `staged`). */
 void tinyc_mel_spectrogram_f32(const float *restrict signal, const float *restrict window,
                                const float *restrict values, const float *restrict bias,
                                float *restrict Y, float *restrict work,

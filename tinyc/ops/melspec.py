@@ -11,9 +11,11 @@ IR form: `signal` [batch, length, 1] float32, `window` [fft_length] and `values`
 matrix's columns, each cut to its band of non-zero rows: column m is rows
 band_starts[m] .. + band_lengths[m], stored one column after the other), `bias` [mels]
 (added last) or absent. Attributes: `step`, `fft_length` (= frame length, one-sided:
-bins = fft_length / 2 + 1), `pad_end` (zeros after the signal, read by index instead of
-materialised), `band_starts`, `band_lengths` and `shape` (the output's dims: any leading
-dims holding batch x frames rows, then mels).
+bins = fft_length / 2 + 1), `pad_begin`, `pad_end` and `pad_value` (a constant Pad of the
+signal's time axis, read by index instead of materialised), `band_starts`, `band_lengths`
+and `shape` (the output's dims: any leading dims holding batch x frames rows, then mels).
+A frame that overlaps a non-zero pad or the front pad is staged in a second fft_length
+floats of workspace; zeros past the end need no staging (the FFT reads them as zeros).
 """
 
 from __future__ import annotations
@@ -23,8 +25,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from tinyc.backend.cliterals import c_scalar
 from tinyc.errors import ModelError, UnsupportedError
 from tinyc.ir import DType, Node, TensorType
+from tinyc.ops.pad import pad_reference
 from tinyc.ops.registry import Attr, OpDef, input_type, register_op
 from tinyc.ops.signal import fft_odd_factor, fft_twiddles
 
@@ -32,9 +36,9 @@ if TYPE_CHECKING:
     from tinyc.backend.context import EmitContext
 
 
-def mel_frames(length: int, pad_end: int, step: int, fft_length: int) -> int:
-    """Frames of ONNX STFT over the signal with `pad_end` zeros appended."""
-    return 1 + (length + pad_end - fft_length) // step
+def mel_frames(padded_length: int, step: int, fft_length: int) -> int:
+    """Frames of ONNX STFT over a signal of `padded_length` samples."""
+    return 1 + (padded_length - fft_length) // step
 
 
 def fft_serves(fft_length: int) -> bool:
@@ -61,14 +65,16 @@ class MelSpectrogram(OpDef):
 
     name = "MelSpectrogram"
     attrs = {"step": Attr("int", min=1), "fft_length": Attr("int", min=2),
-             "pad_end": Attr("int", 0, min=0), "band_starts": Attr("ints"),
+             "pad_begin": Attr("int", 0, min=0), "pad_end": Attr("int", 0, min=0),
+             "pad_value": Attr("float", 0.0), "band_starts": Attr("ints"),
              "band_lengths": Attr("ints"), "shape": Attr("ints")}
 
     def _geometry(self, node: Node) -> tuple[int, int, int, int]:
         """(batch, length, frames, bins) of the node."""
         x = input_type(node, 0)
         a = node.attrs
-        frames = mel_frames(x.shape[1], a["pad_end"], a["step"], a["fft_length"])
+        padded = x.shape[1] + a["pad_begin"] + a["pad_end"]
+        frames = mel_frames(padded, a["step"], a["fft_length"])
         return x.shape[0], x.shape[1], frames, a["fft_length"] // 2 + 1
 
     def weight(self, node: Node, values: np.ndarray) -> np.ndarray:
@@ -113,7 +119,8 @@ class MelSpectrogram(OpDef):
         a = node.attrs
         n, step = a["fft_length"], a["step"]
         _, _, frames, bins = self._geometry(node)
-        sig = np.concatenate([x[..., 0], np.zeros((x.shape[0], a["pad_end"]), x.dtype)], 1)
+        sig = pad_reference(x[..., 0], [0, a["pad_begin"], 0, a["pad_end"]], "constant",
+                            a["pad_value"])
         rows = np.stack([sig[:, f * step : f * step + n] for f in range(frames)], 1)
         spectrum = np.fft.rfft(rows.astype(np.float64) * window, n=n, axis=-1)[..., :bins]
         y = (spectrum.real**2 + spectrum.imag**2) @ self.weight(node, values)
@@ -128,9 +135,15 @@ class MelSpectrogram(OpDef):
         fft = 2 * n * max(1, n.bit_length() - 1)
         return batch * frames * (fft + 2 * bins + sum(node.attrs["band_lengths"]))
 
+    def staged(self, node: Node) -> bool:
+        """Whether frames overlapping the pads are staged (see the module docstring)."""
+        a = node.attrs
+        return a["pad_begin"] > 0 or (a["pad_end"] > 0 and a["pad_value"] != 0.0)
+
     def workspace(self, node: Node) -> int:
-        """One frame's FFT: fft_length / 2 + 1 complex values."""
-        return 4 * (node.attrs["fft_length"] + 2)
+        """One frame's FFT, fft_length / 2 + 1 complex values, and its staged samples."""
+        n = node.attrs["fft_length"]
+        return 4 * (n + 2 + (n if self.staged(node) else 0))
 
     def emit(self, node: Node, ctx: EmitContext) -> None:
         x, window, values = node.inputs[:3]
@@ -144,8 +157,9 @@ class MelSpectrogram(OpDef):
         n, twiddles = fft_twiddles(ctx, a["fft_length"])
         starts = ctx.table(DType.I32, a["band_starts"], f"mel_band_starts_{y.name}")
         lengths = ctx.table(DType.I32, a["band_lengths"], f"mel_band_lengths_{y.name}")
-        fields = [batch, length, frames, a["step"], n, bins, len(a["band_starts"]), twiddles,
-                  starts, lengths]
+        fields = [batch, length, frames, a["step"], a["pad_begin"], int(self.staged(node)),
+                  c_scalar(a["pad_value"], DType.F32), n, bins, len(a["band_starts"]),
+                  twiddles, starts, lengths]
         params = ctx.params("tinyc_mel_spectrogram_params",
                             "{" + ", ".join(map(str, fields)) + "}", f"melspec_{y.name}")
         ctx.call("signal", "tinyc_mel_spectrogram_f32", ctx.ptr(x), ctx.ptr(window),

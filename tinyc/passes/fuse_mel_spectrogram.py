@@ -38,7 +38,8 @@ class _Chain:
     #: True: the operand holds (re^2, im^2) pairs, [.., 2 * bins]; False: re^2 + im^2
     pairs: bool
     signal: Value
-    pad_end: int
+    #: a constant Pad of the time axis folded in: (begin, end, value), or None
+    pads: tuple[int, int, float] | None
     pad: Node | None
 
 
@@ -103,14 +104,22 @@ def _trace(graph: Graph, operand: Value) -> _Chain | MatchResult:
     stft = stft_value.producer
     signal = stft.inputs[0]
     assert signal is not None
-    pad_end, pad = 0, None
-    p = signal.producer
-    if p is not None and p.op == "Pad" and p.attrs["mode"] == "constant" and \
-            p.attrs["value"] == 0.0 and len(p.inputs) == 1 and single_use(graph, signal):
-        pads = p.attrs["pads"]
-        if pads and not any(pads[:4]) and pads[5] == 0:  # zeros at the time axis' end only
-            pad_end, pad, signal = pads[4], p, p.inputs[0]  # type: ignore[assignment]
-    return _Chain(stft, between, pairs, signal, pad_end, pad)
+    folded, pad = None, signal.producer
+    if pad is not None and _time_pad(pad) and single_use(graph, signal):
+        pads = pad.attrs["pads"]
+        folded, signal = (pads[1], pads[4], float(pad.attrs["value"])), pad.inputs[0]  # type: ignore[assignment]
+    else:
+        pad = None
+    return _Chain(stft, between, pairs, signal, folded, pad)
+
+
+def _time_pad(node: Node) -> bool:
+    """A constant Pad (compile-time pads and value) that only grows the time axis (1 of
+    [batch, time, 1]); other modes stay a Pad in front of the fused op."""
+    pads = node.attrs.get("pads") or []
+    return node.op == "Pad" and node.attrs["mode"] == "constant" and len(node.inputs) == 1 \
+        and len(pads) == 6 and not any(pads[i] for i in (0, 2, 3, 5)) \
+        and pads[1] >= 0 and pads[4] >= 0
 
 
 def _stft_check(stft: Node) -> MatchResult:
@@ -169,7 +178,10 @@ class FuseMelSpectrogram(Rule):
         step = chain.stft.inputs[1]
         assert window is not None and step is not None and step.const is not None
         attrs = {"step": int(step.const.reshape(-1)[0]), "fft_length": window.shape[0],
-                 "pad_end": chain.pad_end, "band_starts": starts, "band_lengths": lengths,
+                 "pad_begin": chain.pads[0] if chain.pads else 0,
+                 "pad_end": chain.pads[1] if chain.pads else 0,
+                 "pad_value": chain.pads[2] if chain.pads else 0.0,
+                 "band_starts": starts, "band_lengths": lengths,
                  "shape": list(m.root.outputs[0].shape)}
         y = rw.add("MelSpectrogram",
                    [chain.signal, window, rw.const(m.value("w").name + "_bands", values)],
@@ -214,8 +226,8 @@ RULES = RuleSet([FuseMelSpectrogram(), AddIntoMelBias()])
 class FuseMelSpectrogramPass(RewritePass):
     """Turn an STFT whose power spectrum is multiplied by a constant matrix (a mel filter
     bank) into one MelSpectrogram, which never holds more than one frame's spectrum: the
-    arena loses the [frames, bins, 2] spectrum, and a zero Pad at the end of the signal is
-    read by index instead of copied. Then an Add of a constant per mel becomes its bias.
+    arena loses the [frames, bins, 2] spectrum, and a constant Pad of the signal's time axis
+    is read by index instead of copied. Then an Add of a constant per mel becomes its bias.
     Equal within float32 rounding: the power re^2 + im^2 is summed before the weighting
     (the pair spelling weighted each square), and bands skip the matrix's zeros.
 
@@ -223,8 +235,8 @@ class FuseMelSpectrogramPass(RewritePass):
     signal, onesided, an FFT length the C FFT serves (even, 2^a times 1, 3 or 5). Refuses
     when any value between the STFT and the MatMul has another use or is a graph output,
     when the pair spelling's matrix weighs re^2 and im^2 differently, when the Reshapes do
-    not keep frames as rows, and for non-float32 tensors. A Pad that is not zeros at the
-    signal's end (reflect, edge, a value, at the start) stays a Pad in front of it.
+    not keep frames as rows, and for non-float32 tensors. A reflect, edge or wrap Pad stays
+    a Pad in front of it (its index rule lives in the data kernels, tinyc_data.c).
     """
 
     name = "fuse-mel-spectrogram"

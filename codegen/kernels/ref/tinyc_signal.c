@@ -413,13 +413,22 @@ void tinyc_mel_spectrogram_f32(const float *restrict signal, const float *restri
   for (b = 0; b < p->batch; ++b) {
     const float *x = signal + (size_t)b * p->length;
     for (f = 0; f < p->frames; ++f) {
-      const int64_t begin = (int64_t)f * p->step;
-      const int64_t left = p->length - begin; /* samples before the padded end */
-      const int32_t count = left <= 0 ? 0 : left < p->fft_length ? (int32_t)left : p->fft_length;
+      const int64_t begin = (int64_t)f * p->step - p->pad_begin; /* in the signal */
+      const int64_t left = p->length - begin; /* samples before the signal's end */
       const float *w = values;
       float *y = Y + ((size_t)b * p->frames + f) * p->mels;
-      tinyc_fft_line(count ? x + begin : x, 1, 0, count, window, work, p->fft_length, p->bins,
-                     0, p->twiddles);
+      if (p->staged && (begin < 0 || left < p->fft_length)) { /* the pads' values */
+        float *frame = work + p->fft_length + 2;
+        for (j = 0; j < p->fft_length; ++j)
+          frame[j] = begin + j >= 0 && begin + j < p->length ? x[begin + j] : p->pad_value;
+        tinyc_fft_line(frame, 1, 0, p->fft_length, window, work, p->fft_length, p->bins, 0,
+                       p->twiddles);
+      } else { /* inside the signal, or zeros past its end */
+        const int32_t count =
+            left <= 0 ? 0 : left < p->fft_length ? (int32_t)left : p->fft_length;
+        tinyc_fft_line(count ? x + begin : x, 1, 0, count, window, work, p->fft_length,
+                       p->bins, 0, p->twiddles);
+      }
       for (k = 0; k < p->bins; ++k) /* power, in place: bin k reads entries 2k and 2k + 1 */
         work[k] = work[2 * k] * work[2 * k] + work[2 * k + 1] * work[2 * k + 1];
       for (m = 0; m < p->mels; ++m) {
