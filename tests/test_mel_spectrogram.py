@@ -66,3 +66,22 @@ def test_arena_holds_one_frame_not_the_spectrum(tmp_path: Path) -> None:
     rows = spec.batch * spec.frames
     assert fused.arena_bytes <= 4 * (rows * spec.mels + spec.fft_length + 2) + 64
     assert chain.arena_bytes >= 4 * rows * spec.bins * 2
+
+
+def test_export_writes_the_chain_back(tmp_path: Path) -> None:
+    """`tinyc export` turns MelSpectrogram back into ONNX ops (Pad, STFT, ReduceSumSquare,
+    MatMul, Add, Reshape) that onnxruntime runs to the original model's outputs."""
+    from tinyc.compiler import Options, load_model, optimize
+    from tinyc.frontend.onnx_export import export_onnx
+
+    spec = CASES["centred_value_pad"]
+    model = spec.model()
+    onnx.save(model, str(tmp_path / "m.onnx"))
+    options = Options()
+    graph, _ = optimize(load_model(tmp_path / "m.onnx", options), options)
+    assert "MelSpectrogram" in [n.op for n in graph.nodes]
+    exported = export_onnx(graph)
+    assert {"STFT", "ReduceSumSquare", "MatMul"} <= {n.op_type for n in exported.graph.node}
+    x = spec.audio()
+    np.testing.assert_allclose(onnxruntime(exported, x), onnxruntime(model, x), rtol=1e-4,
+                               atol=1e-5)
