@@ -80,6 +80,7 @@ def test_frontend_features_match_numpy(example, fft_length: int, tmp_path: Path)
     onnx.save(model, str(tmp_path / "mfcc.onnx"))
     result = tinyc.compile(tmp_path / "mfcc.onnx", tmp_path / "out", name="mfcc")
     assert f"tinyc_fft_twiddles_{fft_length}" in result.source.read_text()
+    assert result.arena_bytes < 12 * 1024  # one frame's FFT and the mel energies
     exe = build_host(result.out_dir, result.graph, result.name)
     for name, audio in clips().items():
         (got,) = run_host(exe, result.graph, [audio])
@@ -130,3 +131,4 @@ def test_pipeline_on_cortex_m4(tmp_path: Path) -> None:
     m = result.measurement
     assert 0 < m.instructions < 30_000_000
     assert m.ram >= result.compiled.plan.size and m.flash > 0
+    assert m.ram < 64 * 1024  # fits a 64 KB part: the front end streams frame by frame
