@@ -70,11 +70,13 @@ def test_fusion_keeps_the_chains_outputs(spec: Spectrogram) -> None:
     assert print_graph(parse_graph(text, external_constants(graph))) == text
 
 
-def refusal(spec: Spectrogram) -> str:
-    """Why FuseMelSpectrogram does not fire on spec's MatMul (after constant folding)."""
+def refusal(spec: Spectrogram, activation: str = "") -> str:
+    """Why FuseMelSpectrogram does not fire on spec's MatMul (after constant folding), with
+    `activation` fused into the MatMul."""
     graph = import_model(spec.model(), {})
     graph = parse_pipeline("fold-constants")[0](graph, PassContext()).graph
     (mm,) = [n for n in graph.nodes if n.op == "MatMul"]
+    mm.attrs["activation"] = activation
     result = FuseMelSpectrogram().explain(graph, mm)
     assert not result
     return result.reason
@@ -89,3 +91,5 @@ def test_refuses_what_is_not_a_power_spectrum_product() -> None:
     assert "other uses" in refusal(Spectrogram(**base, spelling="pairs", spectrum_out=True))
     assert "does not serve length 14" in refusal(
         Spectrogram(**dict(base, fft_length=14), spelling="pow_sum"))
+    assert "already has activation Relu" in refusal(Spectrogram(**base, spelling="pairs"),
+                                                    "Relu")

@@ -24,6 +24,7 @@ from tinyc.passes.rewrite import (
     Var,
     all_of,
     is_float32,
+    no_activation,
     single_use,
 )
 
@@ -93,7 +94,7 @@ def _trace(graph: Graph, operand: Value) -> _Chain | MatchResult:
     if square is not None and not _is_square(square, stft_value):
         return MatchResult.fail(f"{square.op} '{square.name}' is not the spectrum squared")
     for n in between:
-        used = single_use(graph, n.outputs[0])
+        used = all_of(single_use(graph, n.outputs[0]), no_activation(n))
         if not used:
             return used
     used = single_use(graph, stft_value) if square is None or square.op == "Pow" else (
@@ -147,6 +148,9 @@ class FuseMelSpectrogram(Rule):
     pattern = Op("MatMul", Var("p"), Const("w"), name="mm")
 
     def check(self, graph: Graph, m: Match) -> MatchResult:
+        fused = no_activation(m.root)
+        if not fused:
+            return fused
         chain = _trace(graph, m.value("p"))
         if isinstance(chain, MatchResult):
             return chain
@@ -207,7 +211,7 @@ class AddIntoMelBias(Rule):
             return MatchResult.fail("the added constant is not one value per mel")
         if c.type.rank > y.type.rank or m.root.outputs[0].shape != y.shape:
             return MatchResult.fail("the Add broadcasts the result to a bigger shape")
-        return all_of(single_use(graph, y), is_float32(c))
+        return all_of(single_use(graph, y), no_activation(m.root), is_float32(c))
 
     def rewrite(self, graph: Graph, m: Match, rw: Rewriter) -> None:
         mel = m.node("mel")
@@ -234,9 +238,10 @@ class FuseMelSpectrogramPass(RewritePass):
     Preconditions: constant step, window and frame length (= window length), a real
     signal, onesided, an FFT length the C FFT serves (even, 2^a times 1, 3 or 5). Refuses
     when any value between the STFT and the MatMul has another use or is a graph output,
-    when the pair spelling's matrix weighs re^2 and im^2 differently, when the Reshapes do
-    not keep frames as rows, and for non-float32 tensors. A reflect, edge or wrap Pad stays
-    a Pad in front of it (its index rule lives in the data kernels, tinyc_data.c).
+    when one of them or the MatMul carries a fused activation, when the pair spelling's
+    matrix weighs re^2 and im^2 differently, when the Reshapes do not keep frames as rows,
+    and for non-float32 tensors. A reflect, edge or wrap Pad stays a Pad in front of it
+    (its index rule lives in the data kernels, tinyc_data.c).
     """
 
     name = "fuse-mel-spectrogram"
