@@ -190,7 +190,7 @@ class FuseMelSpectrogram(Rule):
         y = rw.add("MelSpectrogram",
                    [chain.signal, window, rw.const(m.value("w").name + "_bands", values)],
                    attrs, before=m.root, name=chain.stft.name,
-                   hint=m.root.outputs[0].name + "_mel")
+                   hint=m.root.outputs[0].name + "_spectrogram")
         rw.replace(m.root.outputs[0], y)
         rw.erase(m.root)
         for node in [*chain.between, chain.stft, *([chain.pad] if chain.pad else [])]:
