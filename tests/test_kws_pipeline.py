@@ -2,7 +2,8 @@
 function. The committed model is the one its script builds; the front end's C features
 match the example's numpy MFCC and onnxruntime; the whole pipeline's C scores match
 onnxruntime on the host and, built for the Cortex-M4, on QEMU; the DSP runs as planned
-(window and filter bank folded to flash tables, the FFT, the sparse mel MatMul).
+(window and filter bank folded to flash tables; Pad, STFT, squares and mel product one
+streamed MelSpectrogram, so the arena holds no spectrum).
 
 Feature tolerance: the spectra are float32, whose error is about 1e-7 of a frame's loudest
 bin, so a mel band 80-100 dB below it (a pure chirp between its sweeps) keeps only a few
@@ -78,6 +79,7 @@ def test_frontend_features_match_numpy(example, fft_length: int, tmp_path: Path)
     onnx.save(model, str(tmp_path / "mfcc.onnx"))
     result = tinyc.compile(tmp_path / "mfcc.onnx", tmp_path / "out", name="mfcc")
     assert f"tinyc_fft_twiddles_{fft_length}" in result.source.read_text()
+    assert result.arena_bytes < 12 * 1024  # one frame's FFT and the mel energies
     exe = build_host(result.out_dir, result.graph, result.name)
     for name, audio in clips().items():
         (got,) = run_host(exe, result.graph, [audio])
@@ -96,10 +98,11 @@ def test_pipeline_scores_match_onnxruntime_in_one_function(tmp_path: Path) -> No
     assert "#define KWS_INPUT0_SIZE 16000" in header
     assert "#define KWS_OUTPUT0_SIZE 12" in header
     ops = [n.op for n in result.graph.nodes]
-    # window and filter bank are flash tables; the mel MatMul is sparse, the DCT dense
+    # window and filter bank are flash tables; STFT, squares and mel product one streamed
+    # MelSpectrogram (the padded audio and the spectrum never in the arena), the DCT dense
     assert not {"HannWindow", "MelWeightMatrix", "Concat"} & set(ops)
-    assert ops[:9] == ["Unsqueeze", "Pad", "STFT", "Mul", "Reshape", "SparseGemm", "Log",
-                       "MatMul", "Reshape"]
+    assert ops[:5] == ["Unsqueeze", "MelSpectrogram", "Log", "MatMul", "Reshape"]
+    assert result.arena_bytes < 49 * 513 * 2 * 4
     assert "tinyc_fft_twiddles_1024" in result.source.read_text()
     exe = build_host(result.out_dir, result.graph, result.name,
                      ["-fsanitize=address,undefined", "-fno-sanitize-recover=all"])
@@ -127,3 +130,4 @@ def test_pipeline_on_cortex_m4(tmp_path: Path) -> None:
     m = result.measurement
     assert 0 < m.instructions < 30_000_000
     assert m.ram >= result.compiled.plan.size and m.flash > 0
+    assert m.ram < 64 * 1024  # fits a 64 KB part: the front end streams frame by frame

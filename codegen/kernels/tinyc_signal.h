@@ -1,5 +1,5 @@
 /* Signal processing, float32: the window generators (Hann, Hamming, Blackman),
- * MelWeightMatrix, DFT and STFT.
+ * MelWeightMatrix, DFT, STFT and tinyc's fused MelSpectrogram.
  *
  * DFT and STFT take an FFT when the transform length is the `fft_length` their parameters
  * were compiled for (2^a times 1, 3 or 5), with `twiddles` = exp(-2 pi i k / fft_length)
@@ -61,5 +61,29 @@ typedef struct {
  * length without a window): returns -1 unless they give the compiled frames and bins. */
 int tinyc_stft_f32(const float *restrict signal, int64_t step, const float *restrict window,
                    int64_t frame_length, float *restrict Y, const tinyc_stft_params *p);
+
+typedef struct {
+  int32_t batch, length;              /* signal [batch, length, 1] */
+  int32_t frames, step;               /* Y [batch * frames, mels] */
+  int32_t pad_begin;                  /* samples of pad_value before the signal (folded Pad) */
+  int32_t staged;                     /* frames overlapping a pad other than end zeros are
+                                         staged in work + fft_length + 2 */
+  float pad_value;                    /* the value before and after the signal */
+  int32_t fft_length, bins;           /* bins = fft_length / 2 + 1 */
+  int32_t mels;
+  const float *twiddles;              /* fft_length / 2 pairs */
+  const int32_t *band_starts;         /* [mels]: column m's first non-zero row */
+  const int32_t *band_lengths;        /* [mels]: its rows, stored one column after the other */
+} tinyc_mel_spectrogram_params;
+
+/* Y[b * frames + f][m] = sum_k |X_f[k]|^2 W[k][m] (+ bias[m]), X_f the one-sided FFT of
+ * the frame from f * step - pad_begin on times the window, the signal read as pad_value
+ * outside it (a folded constant Pad). W's column m is values[offset_m ..] over rows
+ * band_starts[m] .. + band_lengths[m]. One frame at a time in `work` (fft_length + 2
+ * floats, and fft_length more when `staged`). */
+void tinyc_mel_spectrogram_f32(const float *restrict signal, const float *restrict window,
+                               const float *restrict values, const float *restrict bias,
+                               float *restrict Y, float *restrict work,
+                               const tinyc_mel_spectrogram_params *p);
 
 #endif /* TINYC_SIGNAL_H */

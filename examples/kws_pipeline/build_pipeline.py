@@ -10,9 +10,10 @@ to examples/models/kws_dscnn.onnx with onnx.compose:
     -> Add 1e-6 -> Log -> MatMul DCT [40, 10] -> Reshape [1, 1, 49, 10] -> the keyword model
 
 where the mel pairs [1026, 40] are MelWeightMatrix(40, 1024, 16000, 20, 4000) with every row
-twice, so that one MatMul both adds re^2 + im^2 (the power) and applies the filters. It is
-97 % zeros, and tinyc runs it with its sparse kernel (a ReduceSumSquare then a dense MatMul
-would cost 7.5 of the pipeline's 20 million Cortex-M4 instructions).
+twice, so that one MatMul both adds re^2 + im^2 (the power) and applies the filters.
+tinyc's fuse-mel-spectrogram pass turns Pad, STFT, the squares and this MatMul (+ 1e-6)
+into one op that runs frame by frame, the filters as bands of bins (it also recognises
+ReduceSumSquare and the other spellings of the power spectrum).
 
 The window and the filter bank are generator ops with constant operands, so the file holds
 only the DCT table and 384 zeros besides the keyword model. Needs onnx (a tinyc dependency):

@@ -9,7 +9,8 @@ the frontend's normalization:
   starts/ends/axes/steps, Split sizes, ReduceSum axes);
 - a fused activation (`activation` / `activation_params`) becomes its own node after the op;
 - Cast's IR dtype becomes the ONNX element type number; Dropout becomes Identity;
-- tinyc's SparseConv / SparseGemm become Conv / Gemm with the dense (zero-filled) weight.
+- tinyc's SparseConv / SparseGemm become Conv / Gemm with the dense (zero-filled) weight;
+  its MelSpectrogram becomes Pad?, STFT, ReduceSumSquare, MatMul, Add?, Reshape.
 
 An attribute the ONNX schema does not know is refused rather than dropped: losing it
 would silently change the meaning. Constants become initializers under their IR names and
@@ -253,6 +254,35 @@ def _sparse_gemm(b: _Builder, node: Node) -> None:
     _emit(b, node, "Gemm", ins, {"alpha": node.attrs["alpha"], "transB": 1})
 
 
+def _mel_spectrogram(b: _Builder, node: Node) -> None:
+    """The chain fuse-mel-spectrogram replaced: Pad?, STFT, ReduceSumSquare over (re, im),
+    MatMul by the dense matrix, Add of the bias?, Reshape to the output's dims."""
+    from tinyc.ops import get_op
+
+    x, window, values = node.inputs[:3]
+    assert x is not None and window is not None and values is not None
+    if values.const is None:
+        raise UnsupportedError(f"export: MelSpectrogram node '{node.name}' with run-time values")
+    a, y, bias = node.attrs, node.outputs[0].name, node.input(3)
+    signal = x.name
+    if a["pad_begin"] or a["pad_end"]:
+        signal = b.fresh(f"{y}_padded")
+        b.node("Pad", [x.name, b.ints(f"{y}_pads", [0, a["pad_begin"], 0, 0, a["pad_end"], 0]),
+                       b.const(f"{y}_pad_value", np.asarray(a["pad_value"], np.float32))],
+               [signal])
+    spectrum, power, mel = b.fresh(f"{y}_spectrum"), b.fresh(f"{y}_power"), b.fresh(f"{y}_mel")
+    b.node("STFT", [signal, b.const(f"{y}_step", np.asarray(a["step"], np.int64)), window.name],
+           [spectrum], node.name)
+    b.node("ReduceSumSquare", [spectrum], [power], axes=[3], keepdims=0)
+    weight = get_op("MelSpectrogram").weight(node, values.const)  # type: ignore[attr-defined]
+    b.node("MatMul", [power, b.const(f"{values.name}_matrix", weight.astype(np.float32))], [mel])
+    if bias is not None:
+        biased = b.fresh(f"{y}_biased")
+        b.node("Add", [mel, bias.name], [biased])
+        mel = biased
+    b.node("Reshape", [mel, b.ints(f"{y}_shape", list(a["shape"]))], [y])
+
+
 CONVERTERS: dict[str, Converter] = {
     "Reshape": _reshape,
     "Squeeze": _axes_input,
@@ -267,6 +297,7 @@ CONVERTERS: dict[str, Converter] = {
     "Softmax": _softmax,
     "SparseConv": _sparse_conv,
     "SparseGemm": _sparse_gemm,
+    "MelSpectrogram": _mel_spectrogram,
 }
 
 

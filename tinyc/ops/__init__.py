@@ -16,6 +16,7 @@ from tinyc.ops import (  # noqa: F401  (imported for registration)
     logic,
     loss,
     matmul,
+    melspec,
     nms,
     norm,
     optional,

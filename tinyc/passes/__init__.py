@@ -15,6 +15,7 @@ from tinyc.passes import (  # noqa: F401  (imported for registration)
     fuse_activation,
     fuse_conv_bias,
     fuse_matmul_add,
+    fuse_mel_spectrogram,
     fuse_qboundary,
     prune_channels,
     prune_unstructured,

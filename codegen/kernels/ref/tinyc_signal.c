@@ -1,4 +1,4 @@
-/* Portable window generators, MelWeightMatrix, DFT and STFT: an FFT for the compiled length
+/* Portable window generators, MelWeightMatrix, DFT, STFT and MelSpectrogram: an FFT for the compiled length
  * when it is a power of two times 1, 3 or 5, the direct sum for the others. */
 #include "tinyc_signal.h"
 
@@ -403,4 +403,41 @@ int tinyc_stft_f32(const float *restrict signal, int64_t step, const float *rest
     }
   }
   return 0;
+}
+
+void tinyc_mel_spectrogram_f32(const float *restrict signal, const float *restrict window,
+                               const float *restrict values, const float *restrict bias,
+                               float *restrict Y, float *restrict work,
+                               const tinyc_mel_spectrogram_params *p) {
+  int32_t b, f, k, m, j;
+  for (b = 0; b < p->batch; ++b) {
+    const float *x = signal + (size_t)b * p->length;
+    for (f = 0; f < p->frames; ++f) {
+      const int64_t begin = (int64_t)f * p->step - p->pad_begin; /* in the signal */
+      const int64_t left = p->length - begin; /* samples before the signal's end */
+      const float *w = values;
+      float *y = Y + ((size_t)b * p->frames + f) * p->mels;
+      if (p->staged && (begin < 0 || left < p->fft_length)) { /* the pads' values */
+        float *frame = work + p->fft_length + 2;
+        for (j = 0; j < p->fft_length; ++j)
+          frame[j] = begin + j >= 0 && begin + j < p->length ? x[begin + j] : p->pad_value;
+        tinyc_fft_line(frame, 1, 0, p->fft_length, window, work, p->fft_length, p->bins, 0,
+                       p->twiddles);
+      } else { /* inside the signal, or zeros past its end */
+        const int32_t count =
+            left <= 0 ? 0 : left < p->fft_length ? (int32_t)left : p->fft_length;
+        tinyc_fft_line(count ? x + begin : x, 1, 0, count, window, work, p->fft_length,
+                       p->bins, 0, p->twiddles);
+      }
+      for (k = 0; k < p->bins; ++k) /* power, in place: bin k reads entries 2k and 2k + 1 */
+        work[k] = work[2 * k] * work[2 * k] + work[2 * k + 1] * work[2 * k + 1];
+      for (m = 0; m < p->mels; ++m) {
+        const float *power = work + p->band_starts[m];
+        float acc = 0.0f;
+        for (j = 0; j < p->band_lengths[m]; ++j) acc += power[j] * w[j];
+        w += p->band_lengths[m];
+        y[m] = bias ? acc + bias[m] : acc;
+      }
+    }
+  }
 }
