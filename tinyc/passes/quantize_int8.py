@@ -172,6 +172,48 @@ def expose_int8_io(graph: Graph) -> None:
     _drop_unused(graph)
 
 
+def drop_float_round_trips(graph: Graph) -> int:
+    """Undo `DQ(movement*(Q(x)))` left where no integer kernel took the int8 value: e.g. a
+    float input that only reaches a float op through a Reshape. The round trip would only add
+    rounding error and an int8 copy to the arena. (tinyc's own quantization only: in an
+    imported QDQ model such a pair is part of what the model computes.) Returns how many."""
+    dropped = 0
+    for q in [n for n in graph.nodes if n.op == "QuantizeLinear"]:
+        x = q.inputs[0]
+        if x is None or x.const is not None or x.dtype is not DType.F32:
+            continue
+        chain: list[Node] = []
+        v = q.outputs[0]
+        while not any(o is v for o in graph.outputs) and len(v.uses) == 1:
+            user = v.users()[0]
+            if user.op == "DequantizeLinear" or (user.op in MOVEMENT_OPS and len(user.outputs) == 1
+                                                  and user.inputs[0] is v):
+                chain.append(user)
+                v = user.outputs[0]
+                if user.op == "DequantizeLinear":
+                    break
+            else:
+                break
+        if not chain or chain[-1].op != "DequantizeLinear" \
+                or any(o is chain[-1].outputs[0] for o in graph.outputs):
+            continue
+        dq, moves = chain[-1], chain[:-1]
+        src = x
+        for move in moves:
+            move.set_input(0, src)
+            out = move.outputs[0]
+            out.type = TensorType(DType.F32, out.shape)
+            src = out
+        dq.outputs[0].replace_all_uses_with(src)
+        dq.drop_inputs()
+        q.drop_inputs()
+        graph.nodes = [n for n in graph.nodes if n is not dq and n is not q]
+        dropped += 1
+    if dropped:
+        graph.remove_unused_constants()
+    return dropped
+
+
 def _drop_unused(graph: Graph) -> None:
     outputs = {id(v) for v in graph.outputs}
     changed = True
@@ -214,5 +256,8 @@ class QuantizeInt8(Pass):
         prepare_for_quantization(graph)
         insert_qdq(graph, choose_params(graph, self.ranges))
         report = Lowering(graph).run()
+        dropped = drop_float_round_trips(graph)
+        for _ in range(dropped):
+            report.count("float-round-trip")
         record(ctx, graph, report, self.description)
         return PassResult(graph, True)
