@@ -25,6 +25,7 @@ from tinyc.errors import UsageError
 from tinyc.inputfiles import read_input_arrays
 from tinyc.ir import Graph, Value
 from tinyc.ops import get_op
+from tinyc.quant.lower_rnn import cell_state_key
 from tinyc.quant.params import QMAX, QMIN, dequantize_array, params_from_range, quantize_array
 
 METHODS = ("minmax", "percentile", "mse")
@@ -123,10 +124,23 @@ class Progress:
         self.stream.flush()
 
 
+def cell_state_bounds(graph: Graph, values: Mapping[str, np.ndarray]) -> dict[str, float]:
+    """Per LSTM node (`cell_state_key`), the largest |cell state| of this sample: the cell
+    state is no value of the graph, yet int8 LSTM kernels need its range."""
+    bounds = {}
+    for node in graph.nodes:
+        if node.op == "LSTM":
+            inputs = [None if v is None else v.const if v.const is not None else values[v.name]
+                      for v in node.inputs]
+            bounds[cell_state_key(node)] = get_op(node.op).state_bound(node, inputs)
+    return bounds
+
+
 def _minmax_pass(graph: Graph, samples: Sequence[Sample], names: list[str],
                  progress: Progress) -> Ranges:
     lo = {n: np.inf for n in names}
     hi = {n: -np.inf for n in names}
+    cells: dict[str, float] = {}
     for i, sample in enumerate(samples):
         values = _evaluate_checked(graph, sample, i)
         for n in names:
@@ -135,9 +149,12 @@ def _minmax_pass(graph: Graph, samples: Sequence[Sample], names: list[str],
             if finite.size:
                 lo[n] = min(lo[n], float(finite.min()))
                 hi[n] = max(hi[n], float(finite.max()))
+        for key, bound in cell_state_bounds(graph, values).items():
+            cells[key] = max(cells.get(key, 0.0), bound)
         progress.step()
-    return {n: (lo[n] if np.isfinite(lo[n]) else 0.0, hi[n] if np.isfinite(hi[n]) else 0.0)
-            for n in names}
+    ranges = {n: (lo[n] if np.isfinite(lo[n]) else 0.0, hi[n] if np.isfinite(hi[n]) else 0.0)
+              for n in names}
+    return {**ranges, **{key: (-bound, bound) for key, bound in cells.items()}}
 
 
 def _evaluate_checked(graph: Graph, sample: Sample, index: int) -> dict[str, np.ndarray]:
@@ -154,12 +171,13 @@ def _evaluate_checked(graph: Graph, sample: Sample, index: int) -> dict[str, np.
         ) from None
 
 
-def _histograms(graph: Graph, samples: Sequence[Sample], ranges: Ranges,
+def _histograms(graph: Graph, samples: Sequence[Sample], ranges: Ranges, names: list[str],
                 progress: Progress) -> dict[str, np.ndarray]:
-    hists = {n: np.zeros(HISTOGRAM_BINS, np.int64) for n in ranges}
+    hists = {n: np.zeros(HISTOGRAM_BINS, np.int64) for n in names}
     for sample in samples:
         values = evaluate_all(graph, sample)
-        for n, (lo, hi) in ranges.items():
+        for n in names:
+            lo, hi = ranges[n]
             if hi > lo:
                 h, _ = np.histogram(values[n], bins=HISTOGRAM_BINS, range=(lo, hi))
                 hists[n] += h
@@ -211,14 +229,15 @@ def calibrate(
     ranges = _minmax_pass(graph, samples, names, progress)
     if method == "minmax":
         return ranges
-    hists = _histograms(graph, samples, ranges, progress)
+    hists = _histograms(graph, samples, ranges, names, progress)
     pick: Callable[[np.ndarray, float, float], tuple[float, float]]
     if method == "percentile":
         def pick(h: np.ndarray, lo: float, hi: float) -> tuple[float, float]:
             return _percentile_range(h, lo, hi, percentile)
     else:
         pick = _mse_range
-    return {n: pick(hists[n], *ranges[n]) for n in names}
+    picked = {n: pick(hists[n], *ranges[n]) for n in names}
+    return {**ranges, **picked}  # with the LSTM cell-state bounds, kept as min-max
 
 
 def default_stream() -> TextIO:

@@ -34,6 +34,7 @@ from tinyc.ir import DType, Graph, Node, QuantParams, TensorType, Value
 from tinyc.ops import get_op, has_op
 from tinyc.ops.qinteger import ACT_ATTRS, softmax_exp_table
 from tinyc.ops.quant import const_quant_params
+from tinyc.quant.lower_rnn import RECURRENT_OPS, lower_recurrent
 from tinyc.quant.params import (
     QMAX,
     QMIN,
@@ -137,6 +138,8 @@ class Lowering:
         self.graph = graph
         self.report = LowerReport()
         self._dead: set[int] = set()
+        #: id(LSTM node) -> calibrated bound of its cell state (`tinyc.quant.lower_rnn`)
+        self.hints: dict[int, float] = {}
 
     def run(self) -> LowerReport:
         self.expand_operator_forms()
@@ -433,7 +436,7 @@ def float_ops(graph: Graph) -> list[str]:
 INTEGER_OPS = frozenset({
     "QConv", "QGemm", "QAdd", "QMul", "QRequantize", "QConcat", "QLut", "QMaxPool",
     "QAveragePool", "QGlobalAveragePool", "QSoftmax", "QDynConv", "QDynGemm", "QConvBoundary",
-    "QGemmBoundary",
+    "QGemmBoundary", *RECURRENT_OPS.values(),
 })
 
 
@@ -765,6 +768,7 @@ RULES: dict[str, Callable[[Lowering, Node], bool]] = {
     "Softmax": lower_softmax,
     "Pad": lower_movement,
     "QuantizeLinear": lower_quantize,
+    **{op: lower_recurrent for op in RECURRENT_OPS},
     **{op: lower_movement for op in MOVEMENT_OPS},
     **{op: lower_lut for op in LUT_OPS if has_op(op)},
 }

@@ -1,0 +1,180 @@
+/* The body of tinyc_qrnn_s8, shared by the portable and the Cortex-M4 kernels (private to
+ * them). The including file first defines the two operations that differ:
+ *
+ *   static void qrnn_widen(int16_t *dst, const int8_t *src, int32_t n, int32_t zp);
+ *       dst = src - zp, in the order qrnn_dot reads it;
+ *   static int32_t qrnn_dot(const int8_t *w, const int16_t *v, int32_t n);
+ *       sum of w[k] * (the k-th widened value), exact in int32.
+ *
+ * Everything else (gates, tables, cell update, time loop) is here once, bit-exact with
+ * tinyc/ops/qrnn.py. */
+#ifndef TINYC_QRNN_LOOP_H
+#define TINYC_QRNN_LOOP_H
+
+#include <string.h>
+
+#include "tinyc_fixedpoint.h"
+#include "tinyc_qrnn.h"
+
+static int32_t qrnn_sat(int32_t v, int32_t lo, int32_t hi) { return v < lo ? lo : (v > hi ? hi : v); }
+
+static int32_t qrnn_sat16(int32_t v) { return qrnn_sat(v, -32768, 32767); }
+
+/* v / 2^n rounded half up (n >= 0) */
+static int32_t qrnn_rshift_round(int32_t v, int32_t n) {
+  return n == 0 ? v : (v + ((int32_t)1 << (n - 1))) >> n;
+}
+
+/* Q3.12 -> Q0.15 */
+static int32_t qrnn_tanh(const int16_t *table, int32_t x) {
+  const int32_t u = x + 32768, i = u >> 8, frac = u & 255;
+  const int32_t lo = table[i], hi = table[i + 1];
+  return lo + (((hi - lo) * frac + 128) >> 8);
+}
+
+static int32_t qrnn_sigmoid(const int16_t *table, int32_t x) {
+  return (qrnn_tanh(table, x >> 1) + 32768) >> 1;
+}
+
+static int32_t qrnn_pad4(int32_t n) { return (n + 3) & ~3; }
+
+static size_t qrnn_y_at(const tinyc_qrnn_params *p, int32_t dirs, int32_t t, int32_t dir,
+                        int32_t b) {
+  return p->layout ? (((size_t)b * p->seq + t) * dirs + dir) * p->hidden
+                   : (((size_t)t * dirs + dir) * p->batch + b) * p->hidden;
+}
+
+static size_t qrnn_state_at(const tinyc_qrnn_params *p, int32_t dirs, int32_t dir, int32_t b) {
+  return p->layout ? ((size_t)b * dirs + dir) * p->hidden
+                   : ((size_t)dir * p->batch + b) * p->hidden;
+}
+
+typedef struct {
+  const tinyc_qrnn_params *p;
+  const int8_t *W, *R;            /* this direction's blocks */
+  const int32_t *B;
+  const int32_t *xm, *xs, *rm, *rs;
+  const int16_t *xv, *hv;         /* widened x and h of this step */
+} qrnn_dir;
+
+/* The unit's input term of gate g, requantized to Q3.12 and saturated. */
+static int32_t qrnn_part_x(const qrnn_dir *d, int32_t g, int32_t j) {
+  const tinyc_qrnn_params *p = d->p;
+  const int32_t row = g * p->hidden + j;
+  const int32_t acc = qrnn_dot(d->W + (size_t)row * p->input, d->xv, p->input) + d->B[row];
+  return qrnn_sat16(tinyc_mbqm(acc, d->xm[g], d->xs[g]));
+}
+
+/* The recurrent accumulator of gate g (plus `bias`), requantized to Q3.12 and saturated. */
+static int32_t qrnn_part_r(const qrnn_dir *d, int32_t g, int32_t j, int32_t bias) {
+  const tinyc_qrnn_params *p = d->p;
+  const int32_t row = g * p->hidden + j;
+  const int32_t acc = qrnn_dot(d->R + (size_t)row * p->hidden, d->hv, p->hidden) + bias;
+  return qrnn_sat16(tinyc_mbqm(acc, d->rm[g], d->rs[g]));
+}
+
+static void qrnn_lstm_step(const qrnn_dir *d, int16_t *cells, int8_t *y) {
+  const tinyc_qrnn_params *p = d->p;
+  const int16_t *table = p->tanh_table;
+  const int32_t cf = p->cell_frac;
+  int32_t j, g;
+  for (j = 0; j < p->hidden; ++j) {
+    int32_t pre[4], c, tc, h;
+    for (g = 0; g < 4; ++g) pre[g] = qrnn_sat16(qrnn_part_x(d, g, j) + qrnn_part_r(d, g, j, 0));
+    c = cells[j];
+    c = qrnn_sat16(qrnn_rshift_round(qrnn_sigmoid(table, pre[2]) * c, 15) +
+                   qrnn_rshift_round(qrnn_sigmoid(table, pre[0]) * qrnn_tanh(table, pre[3]),
+                                     30 - cf));
+    cells[j] = (int16_t)c;
+    tc = cf >= 12 ? qrnn_rshift_round(c, cf - 12) : qrnn_sat16(c * ((int32_t)1 << (12 - cf)));
+    h = tinyc_mbqm(qrnn_sigmoid(table, pre[1]) * qrnn_tanh(table, tc), p->h_mult, p->h_shift);
+    y[j] = (int8_t)qrnn_sat(h + p->h_zero_point, -128, 127);
+  }
+}
+
+static void qrnn_gru_step(const qrnn_dir *d, const int8_t *h_prev, int8_t *y) {
+  const tinyc_qrnn_params *p = d->p;
+  const int16_t *table = p->tanh_table;
+  const int32_t zh = p->h_zero_point;
+  int32_t j;
+  for (j = 0; j < p->hidden; ++j) {
+    const int32_t z = qrnn_sigmoid(table, qrnn_sat16(qrnn_part_x(d, 0, j) + qrnn_part_r(d, 0, j, 0)));
+    const int32_t r = qrnn_sigmoid(table, qrnn_sat16(qrnn_part_x(d, 1, j) + qrnn_part_r(d, 1, j, 0)));
+    const int32_t rn = qrnn_part_r(d, 2, j, d->B[3 * p->hidden + j]);
+    const int32_t n = qrnn_tanh(table, qrnn_sat16(qrnn_part_x(d, 2, j) + qrnn_rshift_round(r * rn, 15)));
+    const int32_t hp = h_prev ? h_prev[j] : zh;
+    const int32_t kept = qrnn_rshift_round(z * (hp - zh), 15);
+    const int32_t h = tinyc_mbqm((32768 - z) * n, p->h_mult, p->h_shift);
+    y[j] = (int8_t)qrnn_sat(h + kept + zh, -128, 127);
+  }
+}
+
+int tinyc_qrnn_s8(const int8_t *X, const int8_t *W, const int8_t *R, const int32_t *B,
+                  const int32_t *seq_lens, const int8_t *init_h, const int16_t *init_c,
+                  int8_t *Y, int8_t *Y_h, int16_t *work, const tinyc_qrnn_params *p) {
+  const int32_t gates = p->cell == 2 ? 4 : 3, dirs = p->direction == 2 ? 2 : 1;
+  const int32_t brows = 4; /* LSTM: 4 gates; GRU: 3 gates and its h gate's recurrent bias */
+  const size_t row = (size_t)p->hidden;
+  int16_t *xv = work, *hv = work + qrnn_pad4(p->input), *cells = hv + qrnn_pad4(p->hidden);
+  qrnn_dir d;
+  int32_t dir, s, b;
+  if (seq_lens)
+    for (b = 0; b < p->batch; ++b)
+      if (seq_lens[b] < 0 || seq_lens[b] > p->seq) return -1;
+  d.p = p;
+  d.xv = xv;
+  d.hv = hv;
+  for (dir = 0; dir < dirs; ++dir) {
+    const int reverse = p->direction == 1 || dir == 1;
+    d.W = W + (size_t)dir * gates * p->hidden * p->input;
+    d.R = R + (size_t)dir * gates * p->hidden * p->hidden;
+    d.B = B + (size_t)dir * brows * p->hidden;
+    d.xm = p->x_mult + dir * gates;
+    d.xs = p->x_shift + dir * gates;
+    d.rm = p->r_mult + dir * gates;
+    d.rs = p->r_shift + dir * gates;
+    if (p->cell == 2)
+      for (b = 0; b < p->batch; ++b) {
+        if (init_c)
+          memcpy(cells + (size_t)b * row, init_c + qrnn_state_at(p, dirs, dir, b), row * sizeof(int16_t));
+        else
+          memset(cells + (size_t)b * row, 0, row * sizeof(int16_t));
+      }
+    for (s = 0; s < p->seq; ++s) {
+      const int32_t t = reverse ? p->seq - 1 - s : s;
+      for (b = 0; b < p->batch; ++b) {
+        const int32_t len = seq_lens ? seq_lens[b] : p->seq;
+        const int8_t *x = X + (p->layout ? (size_t)b * p->seq + t : (size_t)t * p->batch + b) *
+                                  (size_t)p->input;
+        int8_t *y = Y + qrnn_y_at(p, dirs, t, dir, b);
+        const int first = reverse ? t == len - 1 : t == 0, last = reverse ? t == 0 : t == len - 1;
+        const int8_t *h_prev;
+        if (t >= len) {
+          memset(y, p->h_zero_point, row);
+          continue;
+        }
+        h_prev = first ? (init_h ? init_h + qrnn_state_at(p, dirs, dir, b) : NULL)
+                       : Y + qrnn_y_at(p, dirs, reverse ? t + 1 : t - 1, dir, b);
+        qrnn_widen(xv, x, p->input, p->x_zero_point);
+        if (h_prev)
+          qrnn_widen(hv, h_prev, p->hidden, p->h_zero_point);
+        else
+          memset(hv, 0, (size_t)qrnn_pad4(p->hidden) * sizeof(int16_t));
+        if (p->cell == 2)
+          qrnn_lstm_step(&d, cells + (size_t)b * row, y);
+        else
+          qrnn_gru_step(&d, h_prev, y);
+        if (last && Y_h) memcpy(Y_h + qrnn_state_at(p, dirs, dir, b), y, row);
+      }
+    }
+    /* empty sequences keep their initial state */
+    for (b = 0; b < p->batch; ++b) {
+      const size_t at = qrnn_state_at(p, dirs, dir, b);
+      if ((seq_lens ? seq_lens[b] : p->seq) != 0 || !Y_h) continue;
+      if (init_h) memcpy(Y_h + at, init_h + at, row); else memset(Y_h + at, p->h_zero_point, row);
+    }
+  }
+  return 0;
+}
+
+#endif /* TINYC_QRNN_LOOP_H */
