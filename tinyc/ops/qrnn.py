@@ -127,7 +127,8 @@ class _QRecurrent(OpDef):
         dirs = 2 if a["direction"] == "bidirectional" else 1
         g = self.gates
         state = (batch, dirs, hidden) if a["layout"] else (dirs, batch, hidden)
-        expect = {1: ((dirs * g, hidden, size), DType.I8), 2: ((dirs * g, hidden, hidden), DType.I8),
+        expect = {1: ((dirs * g, hidden, size), DType.I8),
+                  2: ((dirs * g, hidden, hidden), DType.I8),
                   3: ((dirs, self.bias_rows(), hidden), DType.I32), 4: ((batch,), DType.I32),
                   5: (state, DType.I8), 6: (state, DType.I16)}
         for i, (shape, dtype) in expect.items():

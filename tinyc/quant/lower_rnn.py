@@ -19,7 +19,14 @@ import numpy as np
 
 from tinyc.ir import DType, Graph, Node, QuantParams, TensorType, Value
 from tinyc.ops.qrnn import cell_frac_for
-from tinyc.quant.params import QMAX, QMIN, quantize_array, quantize_bias, quantize_weights, same_params
+from tinyc.quant.params import (
+    QMAX,
+    QMIN,
+    quantize_array,
+    quantize_bias,
+    quantize_weights,
+    same_params,
+)
 
 if TYPE_CHECKING:
     from tinyc.quant.lower import Lowering

@@ -1,0 +1,224 @@
+"""Integer LSTM and GRU (`QLSTM`, `QGRU`, tinyc/ops/qrnn.py): `--quantize int8` lowers the
+recurrent layers of the digits LSTM/GRU examples and of hand-built ONNX graphs (both
+directions, batch-first layout, sequence lengths, initial states); the generated C
+(portable and the Cortex-M4 variant's host form, under ASan/UBSan) is bit-exact with the
+interpreter; the int8 builds are smaller and as accurate as float; the fixed-point tanh and
+sigmoid stay within a stated bound of the real functions; exotic cells stay float; MACs are
+counted. The QEMU run is tests/mcu/test_qemu_rnn_int8.py."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from onnx import TensorProto, helper, numpy_helper
+
+from tinyc.compiler import Compiled, Options, compile_graph, load_model, optimize
+from tinyc.harness import SANITIZE_FLAGS, build_host, run_host
+from tinyc.interp import run_graph
+from tinyc.ir import Graph
+from tinyc.mcu.validate import count_macs
+from tinyc.memory import plan_memory
+from tinyc.ops.qrnn import lut_sigmoid, lut_tanh, rshift_round
+from tinyc.quant.lower import float_ops
+
+MODELS = Path(__file__).resolve().parents[2] / "examples" / "models"
+CALIB = MODELS / "digits_train_x.npy"
+#: worst error of the Q0.15 tanh/sigmoid (table step 1/16, linear interpolation)
+LUT_TOLERANCE = 4e-4
+
+
+def compile_file(path: Path, options: Options, name: str) -> Compiled:
+    graph, _ = optimize(load_model(path, options), options)
+    return compile_graph(graph, options, name)
+
+
+def float_figures(path: Path) -> tuple[int, int, Graph]:
+    """(weight bytes, arena bytes, graph) of the float build."""
+    options = Options()
+    graph, _ = optimize(load_model(path, options), options)
+    weights = sum(c.type.nbytes for c in graph.constants if c.uses)
+    return weights, plan_memory(graph, align=16).size, graph
+
+
+def assert_c_matches_interpreter(compiled: Compiled, inputs: list[list[np.ndarray]],
+                                 tmp_path: Path) -> None:
+    g = compiled.graph
+    compiled.code.write(tmp_path)
+    exe = build_host(tmp_path, g, compiled.code.name, [*SANITIZE_FLAGS, "-O1"])
+    for sample in inputs:
+        got = run_host(exe, g, sample)
+        want = run_graph(g, {v.name: x for v, x in zip(g.inputs, sample, strict=True)})
+        for a, b in zip(got, want, strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("name, op", [("digits_lstm", "QLSTM"), ("digits_gru", "QGRU")])
+def test_example_model_int8_is_small_and_bit_exact(name: str, op: str, tmp_path: Path) -> None:
+    path = MODELS / f"{name}.onnx"
+    compiled = compile_file(path, Options(quantize="int8", calib=str(CALIB)), name)
+    ops = compiled.graph.op_histogram()
+    assert ops.get(op) == 1 and "LSTM" not in ops and "GRU" not in ops
+    weights, arena, float_graph = float_figures(path)
+    assert compiled.code.weight_bytes <= 0.3 * weights, (compiled.code.weight_bytes, weights)
+    assert compiled.plan.size < arena
+    # the recurrent layer's MACs are counted, the same in both builds
+    assert count_macs(compiled.graph) == count_macs(float_graph) > 8 * 32 * 32
+    x = np.load(MODELS / "digits_test_x.npy")
+    inputs = [[x[i].reshape(1, 8, 8)] for i in (0, 1, 2)]
+    assert_c_matches_interpreter(compiled, inputs, tmp_path)
+
+
+@pytest.mark.parametrize("name", ["digits_lstm", "digits_gru"])
+def test_example_model_int8_accuracy(name: str) -> None:
+    """The interpreter is bit-exact with the C (above), so it measures the C's accuracy;
+    the int8 build may lose at most one point on the 360 held-out digits."""
+    x = np.load(MODELS / "digits_test_x.npy").reshape(-1, 1, 8, 8)
+    y = np.load(MODELS / "digits_test_y.npy")
+    accuracy = {}
+    for label, options in (("float", Options()),
+                           ("int8", Options(quantize="int8", calib=str(CALIB)))):
+        g, _ = optimize(load_model(MODELS / f"{name}.onnx", options), options)
+        hits = sum(int(run_graph(g, {"input": x[i]})[0].argmax() == y[i]) for i in range(len(y)))
+        accuracy[label] = hits / len(y)
+    assert accuracy["float"] >= 0.95
+    assert accuracy["int8"] >= accuracy["float"] - 0.01, accuracy
+
+
+# -- hand-built recurrent graphs ------------------------------------------------------------
+
+SEQ, BATCH, INPUT, HIDDEN = 5, 2, 6, 7
+
+
+def recurrent_model(op: str, direction: str, layout: int, with_lens: bool,
+                    with_state: bool, seed: int, **attrs: object) -> onnx.ModelProto:
+    """An ONNX LSTM/GRU with random weights, X (and optionally sequence lengths) as inputs;
+    outputs Y and Y_h."""
+    rng = np.random.default_rng(seed)
+    dirs = 2 if direction == "bidirectional" else 1
+    gates = 4 if op == "LSTM" else 3
+    x_shape = [BATCH, SEQ, INPUT] if layout else [SEQ, BATCH, INPUT]
+    state = [BATCH, dirs, HIDDEN] if layout else [dirs, BATCH, HIDDEN]
+    inits = [
+        numpy_helper.from_array(
+            (rng.standard_normal((dirs, gates * HIDDEN, INPUT)) * 0.5).astype(np.float32), "W"),
+        numpy_helper.from_array(
+            (rng.standard_normal((dirs, gates * HIDDEN, HIDDEN)) * 0.4).astype(np.float32), "R"),
+        numpy_helper.from_array(
+            (rng.standard_normal((dirs, 2 * gates * HIDDEN)) * 0.2).astype(np.float32), "B"),
+    ]
+    names = ["x", "W", "R", "B", "lens" if with_lens else "", "h0" if with_state else ""]
+    if with_state:
+        inits.append(numpy_helper.from_array(
+            (rng.uniform(-0.5, 0.5, state)).astype(np.float32), "h0"))
+        if op == "LSTM":
+            names.append("c0")
+            inits.append(numpy_helper.from_array(
+                (rng.uniform(-1, 1, state)).astype(np.float32), "c0"))
+    if op == "GRU":
+        attrs.setdefault("linear_before_reset", 1)
+    node = helper.make_node(op, names, ["y", "y_h"], hidden_size=HIDDEN, direction=direction,
+                            layout=layout, **attrs)
+    y_shape = [BATCH, SEQ, dirs, HIDDEN] if layout else [SEQ, dirs, BATCH, HIDDEN]
+    inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, x_shape)]
+    if with_lens:
+        inputs.append(helper.make_tensor_value_info("lens", TensorProto.INT32, [BATCH]))
+    graph = helper.make_graph(
+        [node], "rnn", inputs,
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, y_shape),
+         helper.make_tensor_value_info("y_h", TensorProto.FLOAT, state)], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
+
+
+def samples(model: onnx.ModelProto, n: int, seed: int) -> list[list[np.ndarray]]:
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        x_shape = [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
+        sample = [rng.uniform(-1, 1, x_shape).astype(np.float32)]
+        if len(model.graph.input) > 1:
+            sample.append(np.array([SEQ, i % (SEQ + 1)], np.int32))
+        out.append(sample)
+    return out
+
+
+#: (op, direction, layout, sequence lengths, initial states, kernel variant); the
+#: Cortex-M4 variant (SMLAD order, 4-wide rows) runs in its host form, on rows of 6 and 7
+CASES = [
+    ("LSTM", "forward", 0, False, False, "generic"),
+    ("LSTM", "bidirectional", 1, True, True, "cortex-m4"),
+    ("LSTM", "reverse", 0, True, False, "generic"),
+    ("GRU", "forward", 1, False, True, "cortex-m4"),
+    ("GRU", "bidirectional", 0, True, False, "cortex-m4"),
+]
+
+
+@pytest.mark.parametrize("op, direction, layout, with_lens, with_state, target", CASES)
+def test_recurrent_variants_int8(op: str, direction: str, layout: int, with_lens: bool,
+                                 with_state: bool, target: str, tmp_path: Path) -> None:
+    model = recurrent_model(op, direction, layout, with_lens, with_state, seed=len(op) + layout)
+    path = tmp_path / "rnn.onnx"
+    onnx.save(model, path)
+    calib = samples(model, 16, seed=1)
+    np.savez(tmp_path / "calib.npz", x=np.stack([s[0] for s in calib]),
+             **({"lens": np.stack([s[1] for s in calib])} if with_lens else {}))
+    options = Options(quantize="int8", calib=str(tmp_path / "calib.npz"), target=target)
+    compiled = compile_file(path, options, "rnn")
+    assert float_ops(compiled.graph) == []
+    assert compiled.graph.op_histogram().get(f"Q{op}") == 1
+    tests = samples(model, 3, seed=7)
+    assert_c_matches_interpreter(compiled, tests, tmp_path / "c")
+    # and the int8 layer computes the float layer: within a few hidden-state steps
+    float_graph, _ = optimize(load_model(path, Options()), Options())
+    for sample in tests:
+        feeds = {v.name: x for v, x in zip(float_graph.inputs, sample, strict=True)}
+        want = run_graph(float_graph, feeds)
+        got = run_graph(compiled.graph, feeds)
+        for a, b in zip(got, want, strict=True):
+            assert np.abs(a - b).max() < 0.06, np.abs(a - b).max()
+
+
+@pytest.mark.parametrize("op, attrs", [
+    ("LSTM", {"clip": 0.5}),
+    ("LSTM", {"activations": ["HardSigmoid", "Tanh", "Tanh"]}),
+    ("LSTM", {"input_forget": 1}),
+    ("GRU", {"linear_before_reset": 0}),
+])
+def test_exotic_cells_stay_float(op: str, attrs: dict[str, object], tmp_path: Path) -> None:
+    model = recurrent_model(op, "forward", 0, False, False, seed=3, **attrs)
+    onnx.save(model, tmp_path / "rnn.onnx")
+    np.save(tmp_path / "calib.npy", np.stack([s[0] for s in samples(model, 4, seed=1)]))
+    options = Options(quantize="int8", calib=str(tmp_path / "calib.npy"))
+    g, _ = optimize(load_model(tmp_path / "rnn.onnx", options), options)
+    ops = g.op_histogram()
+    assert ops.get(op) == 1 and f"Q{op}" not in ops
+
+
+def test_rnn_macs_are_counted(tmp_path: Path) -> None:
+    model = recurrent_model("GRU", "bidirectional", 0, False, False, seed=0)
+    onnx.save(model, tmp_path / "rnn.onnx")
+    g, _ = optimize(load_model(tmp_path / "rnn.onnx", Options()), Options())
+    assert count_macs(g) == 2 * SEQ * BATCH * 3 * HIDDEN * (INPUT + HIDDEN)
+
+
+# -- the fixed-point functions --------------------------------------------------------------
+
+
+def test_fixed_point_tanh_and_sigmoid_on_every_input() -> None:
+    x = np.arange(-32768, 32768, dtype=np.int64)
+    real = x / 4096.0
+    assert np.abs(lut_tanh(x) / 32768.0 - np.tanh(real)).max() < LUT_TOLERANCE
+    assert np.abs(lut_sigmoid(x) / 32768.0 - 1.0 / (1.0 + np.exp(-real))).max() < LUT_TOLERANCE
+    assert lut_sigmoid(x).min() >= 0 and lut_sigmoid(x).max() <= 32767
+    assert np.all(np.diff(lut_tanh(x)) >= 0)  # monotonic
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.integers(-(2**30), 2**30), st.integers(0, 30))
+def test_rounding_shift_is_round_half_up(v: int, n: int) -> None:
+    want = np.floor(v / 2**n + 0.5)
+    assert int(rshift_round(np.int64(v), n)) == int(want)
