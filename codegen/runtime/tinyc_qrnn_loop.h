@@ -2,9 +2,13 @@
  * them). The including file first defines the two operations that differ:
  *
  *   static void qrnn_widen(int16_t *dst, const int8_t *src, int32_t n, int32_t zp);
- *       dst = src - zp, in the order qrnn_dot reads it;
- *   static int32_t qrnn_dot(const int8_t *w, const int16_t *v, int32_t n);
- *       sum of w[k] * (the k-th widened value), exact in int32.
+ *       dst = src - zp, in the order qrnn_dots reads it;
+ *   static void qrnn_dots(const int8_t *w, size_t stride, const int16_t *v, int32_t n,
+ *                         int32_t gates, int32_t *acc);
+ *       acc[g] = sum_k w[g * stride + k] * (the k-th widened value), g < gates (3 or 4):
+ *       one unit's gate rows against one widened row, exact in int32;
+ *   static int32_t qrnn_mbqm(int32_t x, int32_t q, int32_t shift);
+ *       tinyc_mbqm of tinyc_fixedpoint.h, bit for bit.
  *
  * Everything else (gates, tables, cell update, time loop) is here once, bit-exact with
  * tinyc/ops/qrnn.py. */
@@ -57,20 +61,20 @@ typedef struct {
   const int16_t *xv, *hv;         /* widened x and h of this step */
 } qrnn_dir;
 
-/* The unit's input term of gate g, requantized to Q3.12 and saturated. */
-static int32_t qrnn_part_x(const qrnn_dir *d, int32_t g, int32_t j) {
+/* One unit's gate terms, each requantized to Q3.12 and saturated: px[g] from the input
+ * accumulator (with the gate's bias), pr[g] from the recurrent one (a GRU's h gate also
+ * adds its recurrent bias there). */
+static void qrnn_unit(const qrnn_dir *d, int32_t gates, int32_t j, int32_t *px, int32_t *pr) {
   const tinyc_qrnn_params *p = d->p;
-  const int32_t row = g * p->hidden + j;
-  const int32_t acc = qrnn_dot(d->W + (size_t)row * p->input, d->xv, p->input) + d->B[row];
-  return qrnn_sat16(tinyc_mbqm(acc, d->xm[g], d->xs[g]));
-}
-
-/* The recurrent accumulator of gate g (plus `bias`), requantized to Q3.12 and saturated. */
-static int32_t qrnn_part_r(const qrnn_dir *d, int32_t g, int32_t j, int32_t bias) {
-  const tinyc_qrnn_params *p = d->p;
-  const int32_t row = g * p->hidden + j;
-  const int32_t acc = qrnn_dot(d->R + (size_t)row * p->hidden, d->hv, p->hidden) + bias;
-  return qrnn_sat16(tinyc_mbqm(acc, d->rm[g], d->rs[g]));
+  const size_t hs = (size_t)p->hidden;
+  int32_t ax[4], ar[4], g;
+  qrnn_dots(d->W + (size_t)j * p->input, hs * p->input, d->xv, p->input, gates, ax);
+  qrnn_dots(d->R + (size_t)j * hs, hs * hs, d->hv, p->hidden, gates, ar);
+  if (gates == 3) ar[2] += d->B[3 * hs + j];
+  for (g = 0; g < gates; ++g) {
+    px[g] = qrnn_sat16(qrnn_mbqm(ax[g] + d->B[g * hs + j], d->xm[g], d->xs[g]));
+    pr[g] = qrnn_sat16(qrnn_mbqm(ar[g], d->rm[g], d->rs[g]));
+  }
 }
 
 static void qrnn_lstm_step(const qrnn_dir *d, int16_t *cells, int8_t *y) {
@@ -79,15 +83,16 @@ static void qrnn_lstm_step(const qrnn_dir *d, int16_t *cells, int8_t *y) {
   const int32_t cf = p->cell_frac;
   int32_t j, g;
   for (j = 0; j < p->hidden; ++j) {
-    int32_t pre[4], c, tc, h;
-    for (g = 0; g < 4; ++g) pre[g] = qrnn_sat16(qrnn_part_x(d, g, j) + qrnn_part_r(d, g, j, 0));
+    int32_t px[4], pr[4], pre[4], c, tc, h;
+    qrnn_unit(d, 4, j, px, pr);
+    for (g = 0; g < 4; ++g) pre[g] = qrnn_sat16(px[g] + pr[g]);
     c = cells[j];
     c = qrnn_sat16(qrnn_rshift_round(qrnn_sigmoid(table, pre[2]) * c, 15) +
                    qrnn_rshift_round(qrnn_sigmoid(table, pre[0]) * qrnn_tanh(table, pre[3]),
                                      30 - cf));
     cells[j] = (int16_t)c;
     tc = cf >= 12 ? qrnn_rshift_round(c, cf - 12) : qrnn_sat16(c * ((int32_t)1 << (12 - cf)));
-    h = tinyc_mbqm(qrnn_sigmoid(table, pre[1]) * qrnn_tanh(table, tc), p->h_mult, p->h_shift);
+    h = qrnn_mbqm(qrnn_sigmoid(table, pre[1]) * qrnn_tanh(table, tc), p->h_mult, p->h_shift);
     y[j] = (int8_t)qrnn_sat(h + p->h_zero_point, -128, 127);
   }
 }
@@ -98,13 +103,14 @@ static void qrnn_gru_step(const qrnn_dir *d, const int8_t *h_prev, int8_t *y) {
   const int32_t zh = p->h_zero_point;
   int32_t j;
   for (j = 0; j < p->hidden; ++j) {
-    const int32_t z = qrnn_sigmoid(table, qrnn_sat16(qrnn_part_x(d, 0, j) + qrnn_part_r(d, 0, j, 0)));
-    const int32_t r = qrnn_sigmoid(table, qrnn_sat16(qrnn_part_x(d, 1, j) + qrnn_part_r(d, 1, j, 0)));
-    const int32_t rn = qrnn_part_r(d, 2, j, d->B[3 * p->hidden + j]);
-    const int32_t n = qrnn_tanh(table, qrnn_sat16(qrnn_part_x(d, 2, j) + qrnn_rshift_round(r * rn, 15)));
-    const int32_t hp = h_prev ? h_prev[j] : zh;
-    const int32_t kept = qrnn_rshift_round(z * (hp - zh), 15);
-    const int32_t h = tinyc_mbqm((32768 - z) * n, p->h_mult, p->h_shift);
+    int32_t px[4], pr[4], z, r, n, hp, kept, h;
+    qrnn_unit(d, 3, j, px, pr);
+    z = qrnn_sigmoid(table, qrnn_sat16(px[0] + pr[0]));
+    r = qrnn_sigmoid(table, qrnn_sat16(px[1] + pr[1]));
+    n = qrnn_tanh(table, qrnn_sat16(px[2] + qrnn_rshift_round(r * pr[2], 15)));
+    hp = h_prev ? h_prev[j] : zh;
+    kept = qrnn_rshift_round(z * (hp - zh), 15);
+    h = qrnn_mbqm((32768 - z) * n, p->h_mult, p->h_shift);
     y[j] = (int8_t)qrnn_sat(h + kept + zh, -128, 127);
   }
 }

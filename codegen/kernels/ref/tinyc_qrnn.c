@@ -3,15 +3,22 @@
 
 #include <stddef.h>
 
+#include "tinyc_fixedpoint.h"
+
+static int32_t qrnn_mbqm(int32_t x, int32_t q, int32_t shift) { return tinyc_mbqm(x, q, shift); }
+
 static void qrnn_widen(int16_t *dst, const int8_t *src, int32_t n, int32_t zp) {
   int32_t k;
   for (k = 0; k < n; ++k) dst[k] = (int16_t)(src[k] - zp);
 }
 
-static int32_t qrnn_dot(const int8_t *w, const int16_t *v, int32_t n) {
-  int32_t acc = 0, k;
-  for (k = 0; k < n; ++k) acc += w[k] * v[k];
-  return acc;
+static void qrnn_dots(const int8_t *w, size_t stride, const int16_t *v, int32_t n,
+                      int32_t gates, int32_t *acc) {
+  int32_t g, k;
+  for (g = 0; g < gates; ++g, w += stride) {
+    acc[g] = 0;
+    for (k = 0; k < n; ++k) acc[g] += w[k] * v[k];
+  }
 }
 
 #include "tinyc_qrnn_loop.h"
