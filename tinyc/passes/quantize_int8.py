@@ -44,7 +44,7 @@ from tinyc.quant.params import params_from_range
 
 #: ops whose output reuses the input's quantization parameters
 SHARED_PARAMS_OPS = MOVEMENT_OPS | {
-    "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "Pad", "Dropout",
+    "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "Pad", "Dropout", "Gather",
 }
 #: fixed output parameters of ops with a known output range
 FIXED_PARAMS = {

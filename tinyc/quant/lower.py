@@ -10,8 +10,9 @@ calling this module. One forward walk over the nodes, in topological order, appl
    constants (float, or a DQ of an integer constant), and every use of its result is a Q with
    the same per-tensor int8 parameters. A Relu/Clip fused in the op or standing between the
    op and its Q becomes the integer clamp. The Q's output value is kept (name and users).
-2. DQ(x) -> reshape-like op  ==>  reshape-like op on x -> DQ: data movement commutes with
-   per-tensor dequantization, so the next op sees a DQ again.
+2. DQ(x) -> reshape-like op  ==>  reshape-like op on x -> DQ: data movement (and a Gather
+   with constant indices) commutes with per-tensor dequantization, so the next op sees a
+   DQ again.
 3. Q(DQ(x))  ==>  x (same parameters) or `QRequantize(x)`.
 
 Anything else stays float between its DQ and Q (a "float island", reported to the user).
@@ -710,9 +711,13 @@ def lower_softmax(lw: Lowering, node: Node) -> bool:
 
 
 def lower_movement(lw: Lowering, node: Node) -> bool:
-    """``op(DQ(x)) -> DQ(op(x))`` for data movement (and Pad with a representable value)"""
+    """``op(DQ(x)) -> DQ(op(x))`` for data movement (and Pad with a representable value,
+    Gather with constant indices)"""
     x = lw.dq_source(node.inputs[0])
-    if x is None or len(node.outputs) != 1 or any(v is not None for v in node.inputs[1:]):
+    operands = [v for v in node.inputs[1:] if v is not None]
+    if node.op == "Gather" and all(v.const is not None for v in operands):
+        operands = []
+    if x is None or len(node.outputs) != 1 or operands:
         return False
     params = x.type.quant
     assert params is not None
@@ -769,7 +774,7 @@ RULES: dict[str, Callable[[Lowering, Node], bool]] = {
     "Pad": lower_movement,
     "QuantizeLinear": lower_quantize,
     **{op: lower_recurrent for op in RECURRENT_OPS},
-    **{op: lower_movement for op in MOVEMENT_OPS},
+    **{op: lower_movement for op in MOVEMENT_OPS | {"Gather"}},
     **{op: lower_lut for op in LUT_OPS if has_op(op)},
 }
 
