@@ -5,14 +5,15 @@
  *
  * The hidden state of step t lives in Y's slot for step t (Y is always passed); the kernel's
  * workspace holds the step's widened (x - zp_x) and (h - zp_h) rows (each padded to a
- * multiple of 4 int16) and, for the LSTM, the cell state [batch, hidden]. */
+ * multiple of 4 int16), then the LSTM's cell state [batch, hidden], or for a GRU with
+ * linear_before_reset = 0 the row r (h - zp_h) (padded), z and the h gate's input term. */
 #ifndef TINYC_QRNN_H
 #define TINYC_QRNN_H
 
 #include "tinyc_rt.h"
 
 typedef struct {
-  int32_t cell;                   /* 1: GRU (linear_before_reset = 1), 2: LSTM */
+  int32_t cell;                   /* 1: GRU, 2: LSTM */
   int32_t seq, batch, input, hidden;
   int32_t direction;              /* 0 forward, 1 reverse, 2 bidirectional */
   int32_t layout;                 /* 0: [seq, batch, ...], 1: [batch, seq, ...] */
@@ -22,6 +23,7 @@ typedef struct {
   const int32_t *x_mult, *x_shift, *r_mult, *r_shift;
   int32_t h_mult, h_shift;        /* Q0.30 products to the hidden state */
   const int16_t *tanh_table;      /* 257 entries: tanh at -8 + k / 16, Q0.15 */
+  int32_t linear_before_reset;    /* GRU */
 } tinyc_qrnn_params;
 
 /* X, W [dirs*G, hidden, input], R [dirs*G, hidden, hidden] (G = 3 GRU, 4 LSTM; ONNX gate

@@ -5,8 +5,10 @@
  *       dst = src - zp, in the order qrnn_dots reads it;
  *   static void qrnn_dots(const int8_t *w, size_t stride, const int16_t *v, int32_t n,
  *                         int32_t gates, int32_t *acc);
- *       acc[g] = sum_k w[g * stride + k] * (the k-th widened value), g < gates (3 or 4):
+ *       acc[g] = sum_k w[g * stride + k] * (the k-th widened value), g < gates (1 to 4):
  *       one unit's gate rows against one widened row, exact in int32;
+ *   static void qrnn_order(int16_t *v, int32_t n);
+ *       puts n int16 values, in order, into the order qrnn_dots reads (in place);
  *   static int32_t qrnn_mbqm(int32_t x, int32_t q, int32_t shift);
  *       tinyc_mbqm of tinyc_fixedpoint.h, bit for bit.
  *
@@ -97,21 +99,59 @@ static void qrnn_lstm_step(const qrnn_dir *d, int16_t *cells, int8_t *y) {
   }
 }
 
+/* h = (1 - z) n + z h_prev, to the int8 hidden state */
+static int8_t qrnn_gru_out(const tinyc_qrnn_params *p, int32_t z, int32_t n, int32_t hp) {
+  const int32_t zh = p->h_zero_point;
+  const int32_t kept = qrnn_rshift_round(z * (hp - zh), 15);
+  const int32_t h = qrnn_mbqm((32768 - z) * n, p->h_mult, p->h_shift);
+  return (int8_t)qrnn_sat(h + kept + zh, -128, 127);
+}
+
+/* linear_before_reset = 0: the h gate's recurrent product reads r (h - zp_h), so every
+ * unit's z and r come first; `extra` holds that row (padded, in qrnn_dots' order), then z
+ * and the h gate's input term per unit. */
+static void qrnn_gru_step_reset_first(const qrnn_dir *d, const int8_t *h_prev, int8_t *y,
+                                      int16_t *extra) {
+  const tinyc_qrnn_params *p = d->p;
+  const int16_t *table = p->tanh_table;
+  const int32_t zh = p->h_zero_point;
+  const size_t hs = (size_t)p->hidden;
+  int16_t *rh = extra, *zs = extra + qrnn_pad4(p->hidden), *xn = zs + hs;
+  int32_t j, g;
+  for (j = 0; j < p->hidden; ++j) {
+    int32_t ax[4], ar[4], pre[2];
+    const int32_t hp = h_prev ? h_prev[j] : zh;
+    qrnn_dots(d->W + (size_t)j * p->input, hs * p->input, d->xv, p->input, 3, ax);
+    qrnn_dots(d->R + (size_t)j * hs, hs * hs, d->hv, p->hidden, 2, ar);
+    for (g = 0; g < 2; ++g)
+      pre[g] = qrnn_sat16(qrnn_sat16(qrnn_mbqm(ax[g] + d->B[g * hs + j], d->xm[g], d->xs[g])) +
+                          qrnn_sat16(qrnn_mbqm(ar[g], d->rm[g], d->rs[g])));
+    zs[j] = (int16_t)qrnn_sigmoid(table, pre[0]);
+    xn[j] = (int16_t)qrnn_sat16(qrnn_mbqm(ax[2] + d->B[2 * hs + j], d->xm[2], d->xs[2]));
+    rh[j] = (int16_t)qrnn_rshift_round(qrnn_sigmoid(table, pre[1]) * (hp - zh), 15);
+  }
+  qrnn_order(rh, p->hidden);
+  for (j = 0; j < p->hidden; ++j) {
+    int32_t ar, n;
+    qrnn_dots(d->R + (2 * hs + (size_t)j) * hs, hs * hs, rh, p->hidden, 1, &ar);
+    n = qrnn_tanh(table, qrnn_sat16(xn[j] + qrnn_sat16(qrnn_mbqm(ar + d->B[3 * hs + j],
+                                                                   d->rm[2], d->rs[2]))));
+    y[j] = qrnn_gru_out(p, zs[j], n, h_prev ? h_prev[j] : zh);
+  }
+}
+
 static void qrnn_gru_step(const qrnn_dir *d, const int8_t *h_prev, int8_t *y) {
   const tinyc_qrnn_params *p = d->p;
   const int16_t *table = p->tanh_table;
   const int32_t zh = p->h_zero_point;
   int32_t j;
   for (j = 0; j < p->hidden; ++j) {
-    int32_t px[4], pr[4], z, r, n, hp, kept, h;
+    int32_t px[4], pr[4], z, r, n;
     qrnn_unit(d, 3, j, px, pr);
     z = qrnn_sigmoid(table, qrnn_sat16(px[0] + pr[0]));
     r = qrnn_sigmoid(table, qrnn_sat16(px[1] + pr[1]));
     n = qrnn_tanh(table, qrnn_sat16(px[2] + qrnn_rshift_round(r * pr[2], 15)));
-    hp = h_prev ? h_prev[j] : zh;
-    kept = qrnn_rshift_round(z * (hp - zh), 15);
-    h = qrnn_mbqm((32768 - z) * n, p->h_mult, p->h_shift);
-    y[j] = (int8_t)qrnn_sat(h + kept + zh, -128, 127);
+    y[j] = qrnn_gru_out(p, z, n, h_prev ? h_prev[j] : zh);
   }
 }
 
@@ -121,7 +161,7 @@ int tinyc_qrnn_s8(const int8_t *X, const int8_t *W, const int8_t *R, const int32
   const int32_t gates = p->cell == 2 ? 4 : 3, dirs = p->direction == 2 ? 2 : 1;
   const int32_t brows = 4; /* LSTM: 4 gates; GRU: 3 gates and its h gate's recurrent bias */
   const size_t row = (size_t)p->hidden;
-  int16_t *xv = work, *hv = work + qrnn_pad4(p->input), *cells = hv + qrnn_pad4(p->hidden);
+  int16_t *xv = work, *hv = work + qrnn_pad4(p->input), *cells = hv + qrnn_pad4(p->hidden); /* or a GRU's rows */
   qrnn_dir d;
   int32_t dir, s, b;
   if (seq_lens)
@@ -168,8 +208,10 @@ int tinyc_qrnn_s8(const int8_t *X, const int8_t *W, const int8_t *R, const int32
           memset(hv, 0, (size_t)qrnn_pad4(p->hidden) * sizeof(int16_t));
         if (p->cell == 2)
           qrnn_lstm_step(&d, cells + (size_t)b * row, y);
-        else
+        else if (p->linear_before_reset)
           qrnn_gru_step(&d, h_prev, y);
+        else
+          qrnn_gru_step_reset_first(&d, h_prev, y, cells);
         if (last && Y_h) memcpy(Y_h + qrnn_state_at(p, dirs, dir, b), y, row);
       }
     }

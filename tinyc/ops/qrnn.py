@@ -11,7 +11,7 @@ Cortex-M4 SMLAD) compute bit for bit:
   block (axis 0), gates in ONNX order (LSTM i, o, f, c; GRU z, r, h).
 - B int32 [dirs, G, H]: the gate's two ONNX biases together at scale s_x * s_w[gate]; a GRU
   has a fourth row per direction, the recurrent bias of its h gate at s_h * s_r[h] (applied
-  inside the reset product, linear_before_reset = 1).
+  with its recurrent product: inside the reset product when linear_before_reset = 1).
 - Gate pre-activations are int16 Q3.12 (scale 2^-12): each int32 accumulator,
   sum (x - zp_x) w + b and sum (h - zp_h) r, is requantized on its own by
   `multiply_by_quantized_multiplier` (s_x s_w / 2^-12, s_h s_r / 2^-12), saturated to int16,
@@ -21,7 +21,8 @@ Cortex-M4 SMLAD) compute bit for bit:
 - LSTM cell state int16 with scale 2^-cell_frac (a power of two chosen from the calibrated
   range): c = f c + i g with rounding shifts; h = requant(o tanh(c)) with s = 2^-30 / s_h.
 - GRU: h = (1 - z) n + z h_prev, the first term requantized from Q0.30, the second a
-  rounding shift of z (h_prev - zp_h).
+  rounding shift of z (h_prev - zp_h). With linear_before_reset = 0 the h gate's
+  recurrent product reads r (h - zp_h) rounded to the hidden state's units.
 
 What this does not cover stays a float LSTM/GRU (see `tinyc.quant.lower_rnn`).
 """
@@ -158,10 +159,14 @@ class _QRecurrent(OpDef):
 
     def workspace(self, node: Node) -> int:
         """int16: the step's (x - zp_x) and (h - zp_h), each padded to a multiple of 4 (the
-        Cortex-M4 kernel's SMLAD pairs), then the LSTM cell state [batch, hidden]."""
+        Cortex-M4 kernel's SMLAD pairs), then the LSTM cell state [batch, hidden], or a GRU
+        with linear_before_reset = 0's r (h - zp_h) (padded), z and h-gate input term."""
         _, batch, size, hidden, _ = self.dims(node)
-        cells = batch * hidden if self.cell == 2 else 0
-        return 2 * (-(-size // 4) * 4 + -(-hidden // 4) * 4 + cells)
+        pad = -(-hidden // 4) * 4
+        extra = batch * hidden if self.cell == 2 else 0
+        if self.cell == 1 and not node.attrs["linear_before_reset"]:
+            extra = pad + 2 * hidden
+        return 2 * (-(-size // 4) * 4 + pad + extra)
 
     # -- fixed-point parameters -----------------------------------------------------------
     def multipliers(self, node: Node) -> dict[str, np.ndarray]:
@@ -214,7 +219,7 @@ class _QRecurrent(OpDef):
                     _check_acc(acc_x, node)
                     _check_acc(acc_r, node)
                     part_x = sat(multiply_by_quantized_multiplier(acc_x, mx[0], mx[1]), 16)
-                    h, c = self.cell_step(node, part_x, acc_r, bd, mr, m["h"], h, c, zh)
+                    h, c = self.cell_step(node, part_x, acc_r, bd, mr, m["h"], h, c, zh, rd)
                     y[t, d, n] = h
                 y_h[d, n] = h
         outs = [y, y_h]
@@ -224,7 +229,7 @@ class _QRecurrent(OpDef):
 
     def cell_step(self, node: Node, part_x: np.ndarray, acc_r: np.ndarray, bias: np.ndarray,
                   mr: np.ndarray, mh: np.ndarray, h: np.ndarray, c: np.ndarray,
-                  zh: int) -> tuple[np.ndarray, np.ndarray]:
+                  zh: int, rd: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError
 
     # -- C --------------------------------------------------------------------------------
@@ -242,7 +247,8 @@ class _QRecurrent(OpDef):
                   ctx.table(DType.I32, m["r"][0], f"qrnn_rmult_{hint}"),
                   ctx.table(DType.I32, m["r"][1], f"qrnn_rshift_{hint}"),
                   int(m["h"][0]), int(m["h"][1]),
-                  ctx.table(DType.I16, tanh_table(), "qrnn_tanh")]
+                  ctx.table(DType.I16, tanh_table(), "qrnn_tanh"),
+                  int(a.get("linear_before_reset", 1))]
         params = ctx.params("tinyc_qrnn_params", "{" + ", ".join(str(f) for f in fields) + "}",
                             f"qrnn_{hint}")
 
@@ -271,7 +277,7 @@ class QLSTM(_QRecurrent):
 
     def cell_step(self, node: Node, part_x: np.ndarray, acc_r: np.ndarray, bias: np.ndarray,
                   mr: np.ndarray, mh: np.ndarray, h: np.ndarray, c: np.ndarray,
-                  zh: int) -> tuple[np.ndarray, np.ndarray]:
+                  zh: int, rd: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         cf = int(node.attrs["cell_frac"])
         part_r = sat(multiply_by_quantized_multiplier(acc_r, mr[0], mr[1]), 16)
         pre = sat(part_x + part_r, 16)
@@ -284,24 +290,32 @@ class QLSTM(_QRecurrent):
 
 @register_op
 class QGRU(_QRecurrent):
-    """int8 GRU with linear_before_reset = 1 (see the module docstring); outputs Y and
-    optionally Y_h."""
+    """int8 GRU (see the module docstring); outputs Y and optionally Y_h. With
+    linear_before_reset = 0 the h gate's recurrent product reads r (h - zp_h), rounded to
+    the hidden state's units, so every unit's r comes first."""
 
     name, cell, gates = "QGRU", 1, 3
+    attrs = {**_QRecurrent.attrs, "linear_before_reset": Attr("int", 1, min=0, max=1)}
 
     def bias_rows(self) -> int:
         return self.gates + 1
 
     def cell_step(self, node: Node, part_x: np.ndarray, acc_r: np.ndarray, bias: np.ndarray,
                   mr: np.ndarray, mh: np.ndarray, h: np.ndarray, c: np.ndarray,
-                  zh: int) -> tuple[np.ndarray, np.ndarray]:
+                  zh: int, rd: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         acc_r = acc_r.copy()
+        z_and_r = sat(multiply_by_quantized_multiplier(acc_r[:2], mr[0][:2], mr[1][:2]), 16)
+        z = lut_sigmoid(sat(part_x[0] + z_and_r[0], 16))
+        r = lut_sigmoid(sat(part_x[1] + z_and_r[1], 16))
+        if not node.attrs["linear_before_reset"]:
+            acc_r[2] = rd[2] @ rshift_round(r * (h - zh), UNIT_FRAC)
         acc_r[2] += bias[3]
         _check_acc(acc_r, node)
-        part_r = sat(multiply_by_quantized_multiplier(acc_r, mr[0], mr[1]), 16)
-        z = lut_sigmoid(sat(part_x[0] + part_r[0], 16))
-        r = lut_sigmoid(sat(part_x[1] + part_r[1], 16))
-        n = lut_tanh(sat(part_x[2] + rshift_round(r * part_r[2], UNIT_FRAC), 16))
+        part_n = sat(multiply_by_quantized_multiplier(acc_r[2], mr[0][2], mr[1][2]), 16)
+        if node.attrs["linear_before_reset"]:
+            n = lut_tanh(sat(part_x[2] + rshift_round(r * part_n, UNIT_FRAC), 16))
+        else:
+            n = lut_tanh(sat(part_x[2] + part_n, 16))
         kept = rshift_round(z * (h - zh), UNIT_FRAC)
         new = multiply_by_quantized_multiplier((2**UNIT_FRAC - z) * n, mh[0], mh[1])
         return sat(new.astype(np.int64) + kept + zh, 8), c

@@ -3,8 +3,8 @@ and the same for GRU (`tinyc/ops/qrnn.py` defines the integer ops).
 
 A node is lowered when X is a DQ of an int8 per-tensor activation; W, R and B are float
 constants; the activations are the defaults (LSTM Sigmoid, Tanh, Tanh; GRU Sigmoid, Tanh);
-there is no clip, no peephole (or an all-zero one) and no input_forget; a GRU has
-linear_before_reset = 1 (PyTorch's form); the initial states are absent or constant; Y_c is
+there is no clip, no peephole (or an all-zero one) and no input_forget (a GRU may have
+either linear_before_reset); the initial states are absent or constant; Y_c is
 not read; and Y (and Y_h when read) go only to QuantizeLinears of one int8 per-tensor
 parameter set, the hidden state's. An LSTM also needs the calibrated bound of its cell
 state (`Lowering.hints`, from `tinyc.quant.calibration`), which fixes the int16 cell format.
@@ -56,8 +56,6 @@ def _supported(graph: Graph, node: Node) -> bool:
     a = node.attrs
     dirs = 2 if a["direction"] == "bidirectional" else 1
     if list(a["activations"]) != _DEFAULT_ACTIVATIONS[node.op] * dirs or a["clip"]:
-        return False
-    if node.op == "GRU" and a.get("linear_before_reset") != 1:
         return False
     if node.op == "LSTM":
         peep = node.input(7)
@@ -122,7 +120,7 @@ def lower_recurrent(lw: Lowering, node: Node) -> bool:
     if node.op == "LSTM":
         scales = np.broadcast_to(sx * sw, (dirs, gates, hidden))
         bias = quantize_bias(real[:, 0] + real[:, 1], scales.reshape(-1)).reshape(dirs, 4, hidden)
-    else:  # z and r: both biases; h: the input bias, then the recurrent one inside r * (...)
+    else:  # z and r: both biases; h: the input bias, then the recurrent one with R h
         first = real[:, 0].copy()
         first[:, :2] += real[:, 1, :2]
         scales = np.concatenate([np.broadcast_to(sx * sw, (dirs, 3, hidden)),
@@ -142,6 +140,8 @@ def lower_recurrent(lw: Lowering, node: Node) -> bool:
     ins: list[Value | None] = [x, w, r, b, node.input(4), h0]
     attrs: dict[str, object] = {"direction": a["direction"], "hidden_size": hidden,
                                 "layout": a["layout"]}
+    if node.op == "GRU":
+        attrs["linear_before_reset"] = int(a["linear_before_reset"])
     if node.op == "LSTM":
         cf = cell_frac_for(float(bound))
         attrs["cell_frac"] = cf

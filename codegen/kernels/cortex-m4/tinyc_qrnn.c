@@ -1,7 +1,7 @@
 /* Integer recurrent layers with the DSP extension's SIMD multiply-accumulate, for the
  * Cortex-M4/M7/M33: the portable kernel's bits (tinyc_qrnn.h). Each step's x and h rows are
  * widened once to int16 with their zero points taken off, in SXTB16's halfword order; a
- * unit's 3 or 4 gate rows then run together against it, so per 4 inputs two row loads are
+ * unit's 3 or 4 gate rows then run together against it (fewer: one at a time), so per 4 inputs two row loads are
  * shared by the gates and each gate costs one weight load, two sign extensions and two
  * SMLADs. */
 #include "tinyc_qrnn.h"
@@ -25,6 +25,16 @@ static void qrnn_widen(int16_t *dst, const int8_t *src, int32_t n, int32_t zp) {
   for (; k < n; ++k) dst[k] = (int16_t)(src[k] - zp);
 }
 
+/* the same order for int16 values already widened: swap the middle two of every 4 */
+static void qrnn_order(int16_t *v, int32_t n) {
+  int32_t k;
+  for (k = 0; k + 4 <= n; k += 4) {
+    const int16_t t = v[k + 1];
+    v[k + 1] = v[k + 2];
+    v[k + 2] = t;
+  }
+}
+
 /* acc += the 4 weights at w (one word) times the widened pairs even, odd */
 #define QRNN_MAC4(acc, w, even, odd)                                 \
   do {                                                               \
@@ -38,6 +48,21 @@ static void qrnn_dots(const int8_t *w, size_t stride, const int16_t *v, int32_t 
                       int32_t gates, int32_t *acc) {
   const int8_t *w0 = w, *w1 = w + stride, *w2 = w + 2 * stride, *w3 = w + 3 * stride;
   int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, k = 0;
+  if (gates < 3) { /* one row at a time */
+    int32_t g;
+    for (g = 0; g < gates; ++g, w0 += stride) {
+      a0 = 0;
+      for (k = 0; k + 4 <= n; k += 4) {
+        int32_t even, odd;
+        memcpy(&even, v + k, sizeof even);
+        memcpy(&odd, v + k + 2, sizeof odd);
+        QRNN_MAC4(a0, w0 + k, even, odd);
+      }
+      for (; k < n; ++k) a0 += w0[k] * v[k];
+      acc[g] = a0;
+    }
+    return;
+  }
   if (gates == 4) {
     for (; k + 4 <= n; k += 4) {
       int32_t even, odd;
