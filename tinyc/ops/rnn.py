@@ -159,16 +159,10 @@ class _Recurrent(OpDef):
     def reference(self, node: Node, inputs: list[np.ndarray | None]) -> list[np.ndarray]:
         return self.run(node, inputs, None)
 
-    def state_bound(self, node: Node, inputs: list[np.ndarray | None]) -> float:
-        """The largest |cell state| any step computes (0 for RNN and GRU, which have none):
-        what int8 quantization calibrates the LSTM's int16 cell state from."""
-        seen: list[float] = [0.0]
-        self.run(node, inputs, seen)
-        return max(seen)
-
     def run(self, node: Node, inputs: list[np.ndarray | None],
             seen: list[float] | None) -> list[np.ndarray]:
-        """The float recurrence; appends each step's max |cell state| to `seen`."""
+        """The float recurrence; with `seen`, appends each LSTM step's max |cell state|
+        (what int8 quantization calibrates the int16 cell state from)."""
         a = node.attrs
         seq, batch, _, hidden, dirs = self.dims(node)
         padded = list(inputs) + [None] * (8 - len(inputs))

@@ -84,8 +84,11 @@ def float_activations(graph: Graph) -> list[Value]:
     return values
 
 
-def evaluate_all(graph: Graph, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Every value's data for one sample (the interpreter's loop, keeping intermediates)."""
+def evaluate_all(graph: Graph, feeds: Mapping[str, np.ndarray],
+                 cells: dict[str, float] | None = None) -> dict[str, np.ndarray]:
+    """Every value's data for one sample (the interpreter's loop, keeping intermediates).
+    With `cells`, also each LSTM's largest |cell state| (`cell_state_key`): the cell state
+    is no value of the graph, yet the int8 LSTM kernels need its range."""
     env: dict[int, np.ndarray] = {}
     named: dict[str, np.ndarray] = {}
     for v in graph.inputs:
@@ -98,7 +101,14 @@ def evaluate_all(graph: Graph, feeds: Mapping[str, np.ndarray]) -> dict[str, np.
         return v.const if v.const is not None else env[id(v)]
 
     for node in graph.nodes:
-        results = get_op(node.op).reference(node, [get(v) for v in node.inputs])
+        op = get_op(node.op)
+        inputs = [get(v) for v in node.inputs]
+        if cells is not None and node.op == "LSTM":
+            seen = [0.0]
+            results = op.run(node, inputs, seen)  # type: ignore[attr-defined]
+            cells[cell_state_key(node)] = max(seen)
+        else:
+            results = op.reference(node, inputs)
         for out, data in zip(node.outputs, results, strict=False):
             arr = np.asarray(data).reshape(out.shape).astype(out.dtype.np, copy=False)
             env[id(out)] = arr
@@ -124,32 +134,21 @@ class Progress:
         self.stream.flush()
 
 
-def cell_state_bounds(graph: Graph, values: Mapping[str, np.ndarray]) -> dict[str, float]:
-    """Per LSTM node (`cell_state_key`), the largest |cell state| of this sample: the cell
-    state is no value of the graph, yet int8 LSTM kernels need its range."""
-    bounds = {}
-    for node in graph.nodes:
-        if node.op == "LSTM":
-            inputs = [None if v is None else v.const if v.const is not None else values[v.name]
-                      for v in node.inputs]
-            bounds[cell_state_key(node)] = get_op(node.op).state_bound(node, inputs)
-    return bounds
-
-
 def _minmax_pass(graph: Graph, samples: Sequence[Sample], names: list[str],
                  progress: Progress) -> Ranges:
     lo = {n: np.inf for n in names}
     hi = {n: -np.inf for n in names}
     cells: dict[str, float] = {}
     for i, sample in enumerate(samples):
-        values = _evaluate_checked(graph, sample, i)
+        seen: dict[str, float] = {}
+        values = _evaluate_checked(graph, sample, i, seen)
         for n in names:
             x = values[n]
             finite = x[np.isfinite(x)] if x.size else x
             if finite.size:
                 lo[n] = min(lo[n], float(finite.min()))
                 hi[n] = max(hi[n], float(finite.max()))
-        for key, bound in cell_state_bounds(graph, values).items():
+        for key, bound in seen.items():
             cells[key] = max(cells.get(key, 0.0), bound)
         progress.step()
     ranges = {n: (lo[n] if np.isfinite(lo[n]) else 0.0, hi[n] if np.isfinite(hi[n]) else 0.0)
@@ -157,13 +156,14 @@ def _minmax_pass(graph: Graph, samples: Sequence[Sample], names: list[str],
     return {**ranges, **{key: (-bound, bound) for key, bound in cells.items()}}
 
 
-def _evaluate_checked(graph: Graph, sample: Sample, index: int) -> dict[str, np.ndarray]:
+def _evaluate_checked(graph: Graph, sample: Sample, index: int,
+                      cells: dict[str, float]) -> dict[str, np.ndarray]:
     """`evaluate_all`, refusing a sample that drives the model out of float32's range
     (scales computed from it would be meaningless). Infinities the model itself holds
     (an attention mask of -inf) propagate without overflowing and are fine."""
     try:
         with np.errstate(over="raise", invalid="ignore", divide="ignore", under="ignore"):
-            return evaluate_all(graph, sample)
+            return evaluate_all(graph, sample, cells)
     except FloatingPointError:
         raise UsageError(
             f"calibration sample {index} overflows float32 inside the model: the "
