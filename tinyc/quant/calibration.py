@@ -9,7 +9,8 @@ activation value (graph inputs and node outputs) records what it sees. Three met
 - `mse`: the range [a * min, a * max] whose int8 quantization has the smallest expected
   squared error over the histogram, with a searched in (0, 1] (two passes).
 
-Ranges always include 0 (see `tinyc.quant.params.params_from_range`).
+Ranges always include 0 (see `tinyc.quant.params.params_from_range`). Each LSTM's int16
+cell state, which is no graph value, gets its min-max bound under `cell_state_key`.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from tinyc.errors import UsageError
 from tinyc.inputfiles import read_input_arrays
 from tinyc.ir import Graph, Value
 from tinyc.ops import get_op
+from tinyc.ops.rnn import LSTM
 from tinyc.quant.lower_rnn import cell_state_key
 from tinyc.quant.params import QMAX, QMIN, dequantize_array, params_from_range, quantize_array
 
@@ -103,9 +105,9 @@ def evaluate_all(graph: Graph, feeds: Mapping[str, np.ndarray],
     for node in graph.nodes:
         op = get_op(node.op)
         inputs = [get(v) for v in node.inputs]
-        if cells is not None and node.op == "LSTM":
+        if cells is not None and isinstance(op, LSTM):
             seen = [0.0]
-            results = op.run(node, inputs, seen)  # type: ignore[attr-defined]
+            results = op.run(node, inputs, seen)
             cells[cell_state_key(node)] = max(seen)
         else:
             results = op.reference(node, inputs)
