@@ -101,10 +101,11 @@ SEQ, BATCH, INPUT, HIDDEN = 5, 2, 6, 7
 
 
 def recurrent_model(op: str, direction: str, layout: int, with_lens: bool,
-                    with_state: bool, seed: int, gain: float = 1.0,
+                    with_state: bool, seed: int, gain: float = 1.0, only_y: bool = False,
                     **attrs: object) -> onnx.ModelProto:
     """An ONNX LSTM/GRU with random weights (times `gain`), X (and optionally sequence
-    lengths) as inputs; outputs Y and Y_h."""
+    lengths) as inputs; outputs Y and Y_h (or only Y: what torch's dynamo exporter writes
+    when h_n is unused)."""
     rng = np.random.default_rng(seed)
     dirs = 2 if direction == "bidirectional" else 1
     gates = 4 if op == "LSTM" else 3
@@ -131,7 +132,8 @@ def recurrent_model(op: str, direction: str, layout: int, with_lens: bool,
                 (rng.uniform(-1, 1, state)).astype(np.float32), "c0"))
     if op == "GRU":
         attrs.setdefault("linear_before_reset", 1)
-    node = helper.make_node(op, names, ["y", "y_h"], hidden_size=HIDDEN, direction=direction,
+    outputs = ["y"] if only_y else ["y", "y_h"]
+    node = helper.make_node(op, names, outputs, hidden_size=HIDDEN, direction=direction,
                             layout=layout, **attrs)
     y_shape = [BATCH, SEQ, dirs, HIDDEN] if layout else [SEQ, dirs, BATCH, HIDDEN]
     inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, x_shape)]
@@ -140,7 +142,7 @@ def recurrent_model(op: str, direction: str, layout: int, with_lens: bool,
     graph = helper.make_graph(
         [node], "rnn", inputs,
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, y_shape),
-         helper.make_tensor_value_info("y_h", TensorProto.FLOAT, state)], inits)
+         helper.make_tensor_value_info("y_h", TensorProto.FLOAT, state)][: len(outputs)], inits)
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
 
 
@@ -217,6 +219,15 @@ def test_large_cell_state_is_bit_exact(tmp_path: Path) -> None:
     assert_c_matches_interpreter(compiled, samples(model, 2, seed=5), tmp_path / "c")
     text = print_graph(compiled.graph)
     assert print_graph(parse_graph(text, external_constants(compiled.graph))) == text
+
+
+@pytest.mark.parametrize("op", ["LSTM", "GRU"])
+def test_recurrent_node_with_y_only(op: str) -> None:
+    model = recurrent_model(op, "forward", 0, False, False, seed=2, only_y=True)
+    calib = [s[0] for s in samples(model, 4, seed=1)]
+    q = quantize_in_memory(load_model_proto(model), calib)
+    assert q.op_histogram().get(f"Q{op}") == 1
+    assert len(q.outputs) == 1
 
 
 @settings(max_examples=12, deadline=None)

@@ -100,8 +100,9 @@ def choose_params(
             if node.op in SHARED_PARAMS_OPS and first is not None and first.name in params \
                     and _value_fits(node, params[first.name]):
                 params[out.name] = params[first.name]
-            elif node.op in RECURRENT_OPS and out is node.outputs[1] \
-                    and node.outputs[0].name in params:  # Y_h is Y's last step
+            elif node.op in RECURRENT_OPS and len(node.outputs) > 1 \
+                    and out is node.outputs[1] and node.outputs[0].name in params:
+                # Y_h is Y's last step
                 params[out.name] = params[node.outputs[0].name]
             elif node.op in FIXED_PARAMS:
                 params[out.name] = FIXED_PARAMS[node.op]
