@@ -13,6 +13,7 @@ Anything else keeps the float op between its DQ and Q, and is reported as a floa
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -164,8 +165,8 @@ def _flat(bias: np.ndarray) -> Value:
     return Value("bias_check", TensorType(DType.I32, (bias.size,)), const=bias.reshape(-1))
 
 
-def _state(lw: Lowering, v: Value | None, quantize, dtype: DType,  # type: ignore[no-untyped-def]
-           params: QuantParams | None) -> Value | None:
+def _state(lw: Lowering, v: Value | None, quantize: Callable[[np.ndarray], np.ndarray],
+           dtype: DType, params: QuantParams | None) -> Value | None:
     """An initial state constant, quantized (None stays None)."""
     if v is None:
         return None
