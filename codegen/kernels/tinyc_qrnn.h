@@ -24,15 +24,21 @@ typedef struct {
   int32_t h_mult, h_shift;        /* Q0.30 products to the hidden state */
   const int16_t *tanh_table;      /* 257 entries: tanh at -8 + k / 16, Q0.15 */
   int32_t linear_before_reset;    /* GRU */
+  /* LSTM: an int8 initial cell state to the int16 one, and the int16 one to Y_c: multiplier,
+   * shift, zero point */
+  int32_t c_in_mult, c_in_shift, c_in_zero_point;
+  int32_t c_out_mult, c_out_shift, c_out_zero_point;
 } tinyc_qrnn_params;
 
 /* X, W [dirs*G, hidden, input], R [dirs*G, hidden, hidden] (G = 3 GRU, 4 LSTM; ONNX gate
- * order), B [dirs, G (+1 for GRU), hidden], seq_lens [batch] or NULL, init_h (int8) and
- * init_c (int16) [dirs, batch, hidden] (layout 1: [batch, dirs, hidden]) or NULL. Y_h may be
- * NULL. Steps past a sequence's length give the zero point in Y. Returns -1 if a sequence
- * length lies outside [0, seq]. */
+ * order), B [dirs, G (+1 for GRU), hidden], seq_lens [batch] or NULL, init_h (int8, the
+ * hidden state's parameters), init_c (int16, the cell's) or init_c8 (int8, its own)
+ * [dirs, batch, hidden] (layout 1: [batch, dirs, hidden]) or NULL. Y_h and Y_c may be NULL.
+ * Steps past a sequence's length give the zero point in Y. Returns -1 if a sequence length
+ * lies outside [0, seq]. */
 int tinyc_qrnn_s8(const int8_t *X, const int8_t *W, const int8_t *R, const int32_t *B,
                   const int32_t *seq_lens, const int8_t *init_h, const int16_t *init_c,
-                  int8_t *Y, int8_t *Y_h, int16_t *work, const tinyc_qrnn_params *p);
+                  const int8_t *init_c8, int8_t *Y, int8_t *Y_h, int8_t *Y_c, int16_t *work,
+                  const tinyc_qrnn_params *p);
 
 #endif /* TINYC_QRNN_H */

@@ -157,7 +157,8 @@ static void qrnn_gru_step(const qrnn_dir *d, const int8_t *h_prev, int8_t *y) {
 
 int tinyc_qrnn_s8(const int8_t *X, const int8_t *W, const int8_t *R, const int32_t *B,
                   const int32_t *seq_lens, const int8_t *init_h, const int16_t *init_c,
-                  int8_t *Y, int8_t *Y_h, int16_t *work, const tinyc_qrnn_params *p) {
+                  const int8_t *init_c8, int8_t *Y, int8_t *Y_h, int8_t *Y_c, int16_t *work,
+                  const tinyc_qrnn_params *p) {
   const int32_t gates = p->cell == 2 ? 4 : 3, dirs = p->direction == 2 ? 2 : 1;
   const int32_t brows = 4; /* LSTM: 4 gates; GRU: 3 gates and its h gate's recurrent bias */
   const size_t row = (size_t)p->hidden;
@@ -181,10 +182,17 @@ int tinyc_qrnn_s8(const int8_t *X, const int8_t *W, const int8_t *R, const int32
     d.rs = p->r_shift + dir * gates;
     if (p->cell == 2)
       for (b = 0; b < p->batch; ++b) {
+        int16_t *cb = cells + (size_t)b * row;
+        const size_t at = qrnn_state_at(p, dirs, dir, b);
+        size_t j;
         if (init_c)
-          memcpy(cells + (size_t)b * row, init_c + qrnn_state_at(p, dirs, dir, b), row * sizeof(int16_t));
+          memcpy(cb, init_c + at, row * sizeof(int16_t));
+        else if (init_c8)
+          for (j = 0; j < row; ++j)
+            cb[j] = (int16_t)qrnn_sat16(qrnn_mbqm(init_c8[at + j] - p->c_in_zero_point,
+                                                  p->c_in_mult, p->c_in_shift));
         else
-          memset(cells + (size_t)b * row, 0, row * sizeof(int16_t));
+          memset(cb, 0, row * sizeof(int16_t));
       }
     for (s = 0; s < p->seq; ++s) {
       const int32_t t = reverse ? p->seq - 1 - s : s;
@@ -215,6 +223,15 @@ int tinyc_qrnn_s8(const int8_t *X, const int8_t *W, const int8_t *R, const int32
         if (last && Y_h) memcpy(Y_h + qrnn_state_at(p, dirs, dir, b), y, row);
       }
     }
+    if (Y_c)
+      for (b = 0; b < p->batch; ++b) {
+        const int16_t *cb = cells + (size_t)b * row;
+        int8_t *out = Y_c + qrnn_state_at(p, dirs, dir, b);
+        size_t j;
+        for (j = 0; j < row; ++j)
+          out[j] = (int8_t)qrnn_sat(qrnn_mbqm(cb[j], p->c_out_mult, p->c_out_shift) +
+                                        p->c_out_zero_point, -128, 127);
+      }
     /* empty sequences keep their initial state */
     for (b = 0; b < p->batch; ++b) {
       const size_t at = qrnn_state_at(p, dirs, dir, b);

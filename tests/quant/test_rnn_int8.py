@@ -102,10 +102,11 @@ SEQ, BATCH, INPUT, HIDDEN = 5, 2, 6, 7
 
 def recurrent_model(op: str, direction: str, layout: int, with_lens: bool,
                     with_state: bool, seed: int, gain: float = 1.0, only_y: bool = False,
-                    **attrs: object) -> onnx.ModelProto:
+                    state_io: bool = False, **attrs: object) -> onnx.ModelProto:
     """An ONNX LSTM/GRU with random weights (times `gain`), X (and optionally sequence
     lengths) as inputs; outputs Y and Y_h (or only Y: what torch's dynamo exporter writes
-    when h_n is unused)."""
+    when h_n is unused). With `state_io` the initial states are inputs too and an LSTM also
+    outputs Y_c: a stateful model that a streaming caller feeds its last state."""
     rng = np.random.default_rng(seed)
     dirs = 2 if direction == "bidirectional" else 1
     gates = 4 if op == "LSTM" else 3
@@ -133,29 +134,50 @@ def recurrent_model(op: str, direction: str, layout: int, with_lens: bool,
     if op == "GRU":
         attrs.setdefault("linear_before_reset", 1)
     outputs = ["y"] if only_y else ["y", "y_h"]
-    node = helper.make_node(op, names, outputs, hidden_size=HIDDEN, direction=direction,
-                            layout=layout, **attrs)
-    y_shape = [BATCH, SEQ, dirs, HIDDEN] if layout else [SEQ, dirs, BATCH, HIDDEN]
     inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, x_shape)]
     if with_lens:
         inputs.append(helper.make_tensor_value_info("lens", TensorProto.INT32, [BATCH]))
+    if state_io:
+        states = ["h0", "c0"] if op == "LSTM" else ["h0"]
+        names += [""] * (7 - len(names))
+        names[5 : 5 + len(states)] = states
+        names = names[: 5 + len(states)]
+        inputs += [helper.make_tensor_value_info(n, TensorProto.FLOAT, state) for n in states]
+        outputs += ["y_c"] if op == "LSTM" else []
+    node = helper.make_node(op, names, outputs, hidden_size=HIDDEN, direction=direction,
+                            layout=layout, **attrs)
+    y_shape = [BATCH, SEQ, dirs, HIDDEN] if layout else [SEQ, dirs, BATCH, HIDDEN]
     graph = helper.make_graph(
         [node], "rnn", inputs,
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, y_shape),
-         helper.make_tensor_value_info("y_h", TensorProto.FLOAT, state)][: len(outputs)], inits)
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, y_shape if n == "y" else state)
+         for n in outputs], inits)
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
 
 
 def samples(model: onnx.ModelProto, n: int, seed: int) -> list[list[np.ndarray]]:
+    """n samples for the model's inputs, in order: x, lens (every length once over the
+    samples), initial states."""
     rng = np.random.default_rng(seed)
     out = []
     for i in range(n):
-        x_shape = [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
-        sample = [rng.uniform(-1, 1, x_shape).astype(np.float32)]
-        if len(model.graph.input) > 1:
-            sample.append(np.array([SEQ, i % (SEQ + 1)], np.int32))
+        sample = []
+        for v in model.graph.input:
+            shape = [d.dim_value for d in v.type.tensor_type.shape.dim]
+            if v.name == "lens":
+                sample.append(np.array([SEQ, i % (SEQ + 1)], np.int32))
+            else:
+                scale = 0.5 if v.name == "h0" else 1.0
+                sample.append(rng.uniform(-scale, scale, shape).astype(np.float32))
         out.append(sample)
     return out
+
+
+def calibration_file(model: onnx.ModelProto, path: Path, n: int = 16) -> Path:
+    """An .npz of n samples keyed by input name."""
+    names = [v.name for v in model.graph.input]
+    data = samples(model, n, seed=1)
+    np.savez(path, **{name: np.stack([s[i] for s in data]) for i, name in enumerate(names)})
+    return path
 
 
 #: (op, direction, layout, sequence lengths, initial states, kernel variant, attributes):
@@ -179,10 +201,8 @@ def test_recurrent_variants_int8(op: str, direction: str, layout: int, with_lens
                             **attrs)
     path = tmp_path / "rnn.onnx"
     onnx.save(model, path)
-    calib = samples(model, 16, seed=1)
-    np.savez(tmp_path / "calib.npz", x=np.stack([s[0] for s in calib]),
-             **({"lens": np.stack([s[1] for s in calib])} if with_lens else {}))
-    options = Options(quantize="int8", calib=str(tmp_path / "calib.npz"), target=target)
+    calib = calibration_file(model, tmp_path / "calib.npz")
+    options = Options(quantize="int8", calib=str(calib), target=target)
     compiled = compile_file(path, options, "rnn")
     assert float_ops(compiled.graph) == []
     assert compiled.graph.op_histogram().get(f"Q{op}") == 1
@@ -252,6 +272,32 @@ def test_int8_cell_follows_the_float_cell(op: str, seed: int, gain: float) -> No
         step = max(float(np.abs(w).max()) for w in want) / 127
         for a, b in zip(got, want, strict=True):
             assert np.abs(a - b).max() <= 3 * SEQ * step
+
+
+@pytest.mark.parametrize("op, direction, layout, target", [
+    ("LSTM", "bidirectional", 1, "cortex-m4"), ("LSTM", "forward", 0, "generic"),
+    ("GRU", "reverse", 0, "cortex-m4"),
+])
+def test_stateful_streaming_layer_int8(op: str, direction: str, layout: int, target: str,
+                                       tmp_path: Path) -> None:
+    """Initial states as inputs and the final ones as outputs (int8 on both sides; the LSTM
+    cell state converted to and from int16 in the kernel), bit-exact and close to float."""
+    model = recurrent_model(op, direction, layout, True, False, seed=4, state_io=True)
+    onnx.save(model, tmp_path / "rnn.onnx")
+    calib = calibration_file(model, tmp_path / "calib.npz")
+    options = Options(quantize="int8", calib=str(calib), target=target)
+    compiled = compile_file(tmp_path / "rnn.onnx", options, "rnn")
+    assert float_ops(compiled.graph) == []
+    (node,) = [n for n in compiled.graph.nodes if n.op == f"Q{op}"]
+    assert len(node.outputs) == (3 if op == "LSTM" else 2)
+    tests = samples(model, 3, seed=1)  # calibration samples: nothing saturates
+    assert_c_matches_interpreter(compiled, tests, tmp_path / "c")
+    float_graph, _ = optimize(load_model(tmp_path / "rnn.onnx", Options()), Options())
+    for sample in tests:
+        feeds = {v.name: x for v, x in zip(float_graph.inputs, sample, strict=True)}
+        for a, b in zip(run_graph(compiled.graph, feeds), run_graph(float_graph, feeds),
+                        strict=True):
+            assert np.abs(a - b).max() < 0.06, np.abs(a - b).max()
 
 
 @pytest.mark.parametrize("op, attrs", [

@@ -138,6 +138,8 @@ class _QRecurrent(OpDef):
                 if i <= 3:
                     raise ModelError(f"{node.op} node '{node.name}': input {i} is required")
                 continue
+            if i == 6 and v.dtype is DType.I8:  # a run-time int8 cell state, own parameters
+                dtype = DType.I8
             if v.shape != shape or v.dtype is not dtype:
                 raise ModelError(f"{node.op} node '{node.name}': input {i} is {v.dtype.value}"
                                  f"{list(v.shape)}, expected {dtype.value}{list(shape)}")
@@ -151,7 +153,9 @@ class _QRecurrent(OpDef):
         layout = node.attrs["layout"]
         y = (batch, seq, dirs, hidden) if layout else (seq, dirs, batch, hidden)
         state = (batch, dirs, hidden) if layout else (dirs, batch, hidden)
-        return [TensorType(DType.I8, y), TensorType(DType.I8, state)][: max(len(node.outputs), 1)]
+        n_state = 2 if self.cell == 2 else 1
+        types = [TensorType(DType.I8, y)] + [TensorType(DType.I8, state)] * n_state
+        return types[: max(len(node.outputs), 1)]
 
     def macs(self, node: Node) -> int:
         seq, batch, size, hidden, dirs = self.dims(node)
@@ -179,8 +183,18 @@ class _QRecurrent(OpDef):
         xq, xs = quantize_multipliers(sx * sw * 2.0**GATE_FRAC)
         rq, rs = quantize_multipliers(sh * sr * 2.0**GATE_FRAC)
         hq, hs = quantize_multiplier(2.0 ** (-2 * UNIT_FRAC) / sh)
-        return {"x": np.stack([xq, xs]), "r": np.stack([rq, rs]),
-                "h": np.array([hq, hs], np.int32)}
+        out = {"x": np.stack([xq, xs]), "r": np.stack([rq, rs]),
+               "h": np.array([hq, hs], np.int32), "c_in": np.zeros(3, np.int32),
+               "c_out": np.zeros(3, np.int32)}
+        cf = int(node.attrs.get("cell_frac", 0))
+        c0 = node.input(6)
+        if c0 is not None and c0.dtype is DType.I8:  # int8 (own parameters) -> int16 cell
+            s, z = scale_zp(c0, node)
+            out["c_in"] = np.array([*quantize_multiplier(s * 2.0**cf), z], np.int32)
+        if len(node.outputs) > 2:  # int16 cell -> Y_c, int8 with its own parameters
+            s, z = scale_zp(node.outputs[2], node)
+            out["c_out"] = np.array([*quantize_multiplier(2.0**-cf / s), z], np.int32)
+        return out
 
     # -- integer semantics ----------------------------------------------------------------
     def reference(self, node: Node, inputs: list[np.ndarray | None]) -> list[np.ndarray]:
@@ -203,6 +217,8 @@ class _QRecurrent(OpDef):
             raise ModelError(f"{node.op} node '{node.name}': sequence length out of range")
         y = np.full((seq, dirs, batch, hidden), zh, np.int64)
         y_h = np.full((dirs, batch, hidden), zh, np.int64)
+        y_c = np.zeros((dirs, batch, hidden), np.int64)
+        c_in, c_out = m["c_in"], m["c_out"]
         for d in range(dirs):
             blocks = slice(d * g, (d + 1) * g)
             wd, rd = w[blocks].astype(np.int64), r[blocks].astype(np.int64)
@@ -212,6 +228,8 @@ class _QRecurrent(OpDef):
             for n in range(batch):
                 h = np.full(hidden, zh, np.int64) if h0 is None else h0[d, n].astype(np.int64)
                 c = np.zeros(hidden, np.int64) if c0 is None else c0[d, n].astype(np.int64)
+                if c0 is not None and c0.dtype == np.int8:
+                    c = sat(multiply_by_quantized_multiplier(c - c_in[2], c_in[0], c_in[1]), 16)
                 steps = range(int(lens_v[n]))
                 for t in reversed(steps) if reverse else steps:
                     acc_x = wd @ (x[t, n].astype(np.int64) - zx) + bd[:g]
@@ -222,9 +240,11 @@ class _QRecurrent(OpDef):
                     h, c = self.cell_step(node, part_x, acc_r, bd, mr, m["h"], h, c, zh, rd)
                     y[t, d, n] = h
                 y_h[d, n] = h
-        outs = [y, y_h]
+                y_c[d, n] = sat(multiply_by_quantized_multiplier(c, c_out[0], c_out[1])
+                                .astype(np.int64) + c_out[2], 8)
+        outs = [y, y_h, y_c]
         if a["layout"]:
-            outs = [y.transpose(2, 0, 1, 3), y_h.transpose(1, 0, 2)]
+            outs = [y.transpose(2, 0, 1, 3), y_h.transpose(1, 0, 2), y_c.transpose(1, 0, 2)]
         return [o.astype(np.int8) for o in outs[: len(node.outputs)]]
 
     def cell_step(self, node: Node, part_x: np.ndarray, acc_r: np.ndarray, bias: np.ndarray,
@@ -248,16 +268,19 @@ class _QRecurrent(OpDef):
                   ctx.table(DType.I32, m["r"][1], f"qrnn_rshift_{hint}"),
                   int(m["h"][0]), int(m["h"][1]),
                   ctx.table(DType.I16, tanh_table(), "qrnn_tanh"),
-                  int(a.get("linear_before_reset", 1))]
+                  int(a.get("linear_before_reset", 1)),
+                  *(int(v) for v in m["c_in"]), *(int(v) for v in m["c_out"])]
         params = ctx.params("tinyc_qrnn_params", "{" + ", ".join(str(f) for f in fields) + "}",
                             f"qrnn_{hint}")
 
         def ptr(v: Value | None) -> str:
             return ctx.ptr(v) if v is not None else "NULL"
 
-        ins = [ptr(node.input(i)) for i in range(7)]
-        y_h = ptr(node.outputs[1]) if len(node.outputs) > 1 else "NULL"
-        ctx.checked_call("qrnn", "tinyc_qrnn_s8", *ins, ctx.ptr(yv), y_h,
+        ins = [ptr(node.input(i)) for i in range(6)]
+        c0 = node.input(6)
+        c16, c8 = (c0, None) if c0 is None or c0.dtype is DType.I16 else (None, c0)
+        outs = [ptr(v) for v in node.outputs] + ["NULL"] * (3 - len(node.outputs))
+        ctx.checked_call("qrnn", "tinyc_qrnn_s8", *ins, ptr(c16), ptr(c8), *outs,
                          ctx.workspace(node, DType.I16), params)
 
 
@@ -270,7 +293,9 @@ def _block_scales(node: Node, w: Value) -> np.ndarray:
 
 @register_op
 class QLSTM(_QRecurrent):
-    """int8 LSTM (see the module docstring); outputs Y and optionally Y_h."""
+    """int8 LSTM (see the module docstring); outputs Y, optionally Y_h and Y_c. Y_c, and an
+    initial cell state computed at run time, are int8 with parameters of their own, converted
+    from and to the int16 cell state with one multiplier each."""
 
     name, cell, gates = "QLSTM", 2, 4
     attrs = {**_QRecurrent.attrs, "cell_frac": Attr("int", 15, min=0, max=15)}

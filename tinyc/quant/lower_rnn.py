@@ -4,9 +4,10 @@ and the same for GRU (`tinyc/ops/qrnn.py` defines the integer ops).
 A node is lowered when X is a DQ of an int8 per-tensor activation; W, R and B are float
 constants; the activations are the defaults (LSTM Sigmoid, Tanh, Tanh; GRU Sigmoid, Tanh);
 there is no clip, no peephole (or an all-zero one) and no input_forget (a GRU may have
-either linear_before_reset); the initial states are absent or constant; Y_c is
-not read; and Y (and Y_h when read) go only to QuantizeLinears of one int8 per-tensor
-parameter set, the hidden state's. An LSTM also needs the calibrated bound of its cell
+either linear_before_reset); the initial states are absent, constant, or int8 activations
+behind a DequantizeLinear (a stateful, streaming model's inputs); Y (and Y_h when read) go
+only to QuantizeLinears of one int8 per-tensor parameter set, the hidden state's, and a
+read Y_c to QuantizeLinears of its own. An LSTM also needs the calibrated bound of its cell
 state (`Lowering.hints`, from `tinyc.quant.calibration`), which fixes the int16 cell format.
 Anything else keeps the float op between its DQ and Q, and is reported as a float op.
 """
@@ -62,11 +63,8 @@ def _supported(graph: Graph, node: Node) -> bool:
         peep = node.input(7)
         if a.get("input_forget") or (peep is not None and (peep.const is None or peep.const.any())):
             return False
-        if len(node.outputs) > 2 and _read(graph, node.outputs[2]):
-            return False
     return all(v is None or (v.const is not None and v.dtype.is_float)
-               for v in (node.input(1), node.input(2), node.input(3), node.input(5),
-                         node.input(6) if node.op == "LSTM" else None))
+               for v in (node.input(1), node.input(2), node.input(3)))
 
 
 def _block_weights(lw: Lowering, v: Value, blocks: int) -> Value:
@@ -95,15 +93,24 @@ def lower_recurrent(lw: Lowering, node: Node) -> bool:
     y_sink = lw.q_sink(node.outputs[0])
     if y_sink is None:
         return False
-    sinks = [y_sink]
-    y_h = node.outputs[1] if len(node.outputs) > 1 else None
-    if y_h is not None and _read(graph, y_h):
-        h_sink = lw.q_sink(y_h)
-        if h_sink is None or not same_params(h_sink[0].type.quant, y_sink[0].type.quant):
-            return False
-        sinks.append(h_sink)
     hq = y_sink[0].type.quant
     assert hq is not None
+    sinks = [y_sink]
+    read = [len(node.outputs) > i and _read(graph, node.outputs[i]) for i in (1, 2)]
+    if read[0] or read[1]:  # Y_h (the hidden state's parameters), then Y_c (its own)
+        h_sink = lw.q_sink(node.outputs[1]) if read[0] else (_spare(graph, node.outputs[1], hq), [])
+        if h_sink is None or not same_params(h_sink[0].type.quant, hq):
+            return False
+        sinks.append(h_sink)
+    if read[1]:
+        c_sink = lw.q_sink(node.outputs[2])
+        if c_sink is None:
+            return False
+        sinks.append(c_sink)
+    h_ok, h0 = _run_time_state(lw, node.input(5), hq)
+    c_ok, c0 = _run_time_state(lw, node.input(6), None) if node.op == "LSTM" else (True, None)
+    if not (h_ok and c_ok):
+        return False
     a = node.attrs
     dirs = 2 if a["direction"] == "bidirectional" else 1
     gates, hidden = (4 if node.op == "LSTM" else 3), a["hidden_size"]
@@ -137,7 +144,9 @@ def lower_recurrent(lw: Lowering, node: Node) -> bool:
             and _acc_fits(r.const.reshape(rows, -1), _flat(b_rec))):
         return False
     b = graph.add_const(graph.unique_name(f"{node.name or node.op}_bias_q"), bias.astype(np.int32))
-    h0 = _state(lw, node.input(5), lambda d: quantize_array(d, sh, zh, QMIN, QMAX), DType.I8, hq)
+    if h0 is None:
+        h0 = _state(lw, node.input(5), lambda d: quantize_array(d, sh, zh, QMIN, QMAX),
+                    DType.I8, hq)
     ins: list[Value | None] = [x, w, r, b, node.input(4), h0]
     attrs: dict[str, object] = {"direction": a["direction"], "hidden_size": hidden,
                                 "layout": a["layout"]}
@@ -146,8 +155,10 @@ def lower_recurrent(lw: Lowering, node: Node) -> bool:
     if node.op == "LSTM":
         cf = cell_frac_for(float(bound))
         attrs["cell_frac"] = cf
-        ins.append(_state(lw, node.input(6), lambda d: np.clip(np.rint(d * 2.0**cf), -32768, 32767),
-                          DType.I16, None))
+        if c0 is None:
+            c0 = _state(lw, node.input(6),
+                        lambda d: np.clip(np.rint(d * 2.0**cf), -32768, 32767), DType.I16, None)
+        ins.append(c0)
     new = Node(RECURRENT_OPS[node.op], ins, [], attrs, name=node.name)
     _adopt(new, [s[0] for s in sinks])
     graph.insert_before(node, new)
@@ -158,6 +169,33 @@ def lower_recurrent(lw: Lowering, node: Node) -> bool:
             lw._drop(q)
     lw._drop(node)
     return True
+
+
+def _spare(graph: Graph, v: Value, params: QuantParams) -> Value:
+    """An int8 value for an output nothing reads (Y_h when only Y_c is read)."""
+    return Value(graph.unique_name(f"{v.name}_q"), TensorType(DType.I8, v.shape, params))
+
+
+def _run_time_state(lw: Lowering, v: Value | None,
+                    params: QuantParams | None) -> tuple[bool, Value | None]:
+    """(ok, int8 value) for a state input computed at run time: the activation behind its
+    DequantizeLinear, requantized to `params` when given and different (the initial hidden
+    state must have the hidden state's parameters). (True, None) for a constant or absent
+    state (quantized by the caller), (False, None) when there is no int8 form."""
+    from tinyc.quant.lower import _adopt, _no_clamp, int8_value
+
+    if v is None or v.const is not None:
+        return True, None
+    src = lw.dq_source(v)
+    if src is None or src.type.quant is None:
+        return False, None
+    if params is None or same_params(src.type.quant, params):
+        return True, src
+    out = int8_value(lw.graph, f"{src.name}_requantized", src.shape, params)
+    requantize = Node("QRequantize", [src], [], _no_clamp(), name=f"{out.name}")
+    _adopt(requantize, [out])
+    lw.graph.insert_before(v.users()[0], requantize)
+    return True, out
 
 
 def _flat(bias: np.ndarray) -> Value:
