@@ -5,9 +5,9 @@ digit is read as a sequence of 8 rows of 8 pixels, keyword-spotting style (frame
 features in, one class out): `nn.LSTM` / `nn.GRU` (hidden 32, batch first) -> the last
 hidden state -> `nn.Linear(32, 10)`. Both are trained on the seeded digits split of
 `make_models.py` and exported with the TorchScript exporter to `examples/models/`
-(`digits_lstm.onnx`, `digits_gru.onnx`), input [1, 8, 8]. The committed
-`digits_train_x.npy` (calibration) and `digits_test_x.npy` / `digits_test_y.npy`
-(evaluation) serve them as they are: [N, 1, 8, 8] is N samples of [1, 8, 8].
+(`digits_lstm.onnx`, `digits_gru.onnx`), input [1, 1, 8, 8] like the digits CNN's, so the
+committed `digits_train_x.npy` (calibration) and `digits_test_x.npy` / `digits_test_y.npy`
+(evaluation) serve them as they are.
 
 Run from the repository root::
 
@@ -36,7 +36,7 @@ class DigitsRNN(nn.Module):
         self.fc = nn.Linear(HIDDEN, 10)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        _, state = self.rnn(x)
+        _, state = self.rnn(x.flatten(1, 2))  # [N, 1, 8, 8] -> [N, 8 rows, 8 pixels]
         h = state[0] if isinstance(state, tuple) else state
         return self.fc(h[-1])
 
@@ -60,8 +60,7 @@ def train(cell: type[nn.Module], x: np.ndarray, y: np.ndarray) -> nn.Module:
 
 def main() -> None:
     data = load_digits_split(SEED)
-    train_x = data.train_x.reshape(-1, 8, 8)
-    test_x = data.test_x.reshape(-1, 8, 8)
+    train_x, test_x = data.train_x, data.test_x
     for name, cell in (("digits_lstm", nn.LSTM), ("digits_gru", nn.GRU)):
         model = train(cell, train_x, data.train_y)
         with torch.no_grad():

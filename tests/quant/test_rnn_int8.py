@@ -75,7 +75,7 @@ def test_example_model_int8_is_small_and_bit_exact(name: str, op: str, tmp_path:
     # the recurrent layer's MACs are counted, the same in both builds
     assert count_macs(compiled.graph) == count_macs(float_graph) > 8 * 32 * 32
     x = np.load(MODELS / "digits_test_x.npy")
-    inputs = [[x[i].reshape(1, 8, 8)] for i in (0, 1, 2)]
+    inputs = [[x[i : i + 1]] for i in (0, 1, 2)]
     assert_c_matches_interpreter(compiled, inputs, tmp_path)
 
 
@@ -83,13 +83,14 @@ def test_example_model_int8_is_small_and_bit_exact(name: str, op: str, tmp_path:
 def test_example_model_int8_accuracy(name: str) -> None:
     """The interpreter is bit-exact with the C (above), so it measures the C's accuracy;
     the int8 build may lose at most one point on the 360 held-out digits."""
-    x = np.load(MODELS / "digits_test_x.npy").reshape(-1, 1, 8, 8)
+    x = np.load(MODELS / "digits_test_x.npy")
     y = np.load(MODELS / "digits_test_y.npy")
     accuracy = {}
     for label, options in (("float", Options()),
                            ("int8", Options(quantize="int8", calib=str(CALIB)))):
         g, _ = optimize(load_model(MODELS / f"{name}.onnx", options), options)
-        hits = sum(int(run_graph(g, {"input": x[i]})[0].argmax() == y[i]) for i in range(len(y)))
+        hits = sum(int(run_graph(g, {"input": x[i : i + 1]})[0].argmax() == y[i])
+                   for i in range(len(y)))
         accuracy[label] = hits / len(y)
     assert accuracy["float"] >= 0.95
     assert accuracy["int8"] >= accuracy["float"] - 0.01, accuracy
