@@ -24,6 +24,7 @@ from tinyc.ops import (  # noqa: F401  (imported for registration)
     pool,
     qboundary,
     qinteger,
+    qrnn,
     quant,
     reduce,
     resize,

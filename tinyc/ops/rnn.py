@@ -150,7 +150,19 @@ class _Recurrent(OpDef):
         c = node.attrs["clip"]
         return np.clip(v, -c, c) if c else v
 
+    def macs(self, node: Node) -> int:
+        """The gate matrix products of every step (sequence lengths are run-time data, so
+        all `seq` steps count)."""
+        seq, batch, size, hidden, dirs = self.dims(node)
+        return dirs * seq * batch * self.gates * hidden * (size + hidden)
+
     def reference(self, node: Node, inputs: list[np.ndarray | None]) -> list[np.ndarray]:
+        return self.run(node, inputs, None)
+
+    def run(self, node: Node, inputs: list[np.ndarray | None],
+            seen: list[float] | None) -> list[np.ndarray]:
+        """The float recurrence; with `seen`, appends each LSTM step's max |cell state|
+        (what int8 quantization calibrates the int16 cell state from)."""
         a = node.attrs
         seq, batch, _, hidden, dirs = self.dims(node)
         padded = list(inputs) + [None] * (8 - len(inputs))
@@ -182,6 +194,8 @@ class _Recurrent(OpDef):
                 hb, cb = h[b : b + 1], c[b : b + 1]
                 for t in steps:
                     hb, cb = self.step(node, d, x[t, b : b + 1].astype(np.float64), hb, cb, w)
+                    if seen is not None and self.cell == 2:
+                        seen.append(float(np.abs(cb).max(initial=0.0)))
                     y[t, d, b] = hb[0]
                 y_h[d, b], y_c[d, b] = hb[0], cb[0]
         dtype = x.dtype

@@ -39,11 +39,12 @@ from tinyc.quant.lower import (
     make_dq,
     make_q,
 )
+from tinyc.quant.lower_rnn import RECURRENT_OPS, cell_state_key
 from tinyc.quant.params import params_from_range
 
 #: ops whose output reuses the input's quantization parameters
 SHARED_PARAMS_OPS = MOVEMENT_OPS | {
-    "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "Pad", "Dropout",
+    "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "Pad", "Dropout", "Gather",
 }
 #: fixed output parameters of ops with a known output range
 FIXED_PARAMS = {
@@ -99,6 +100,10 @@ def choose_params(
             if node.op in SHARED_PARAMS_OPS and first is not None and first.name in params \
                     and _value_fits(node, params[first.name]):
                 params[out.name] = params[first.name]
+            elif node.op in RECURRENT_OPS and len(node.outputs) > 1 \
+                    and out is node.outputs[1] and node.outputs[0].name in params:
+                # Y_h is Y's last step
+                params[out.name] = params[node.outputs[0].name]
             elif node.op in FIXED_PARAMS:
                 params[out.name] = FIXED_PARAMS[node.op]
             elif out.name in ranges:
@@ -254,8 +259,11 @@ class QuantizeInt8(Pass):
         if not self.ranges:
             raise UsageError("quantize-int8 needs calibration data: --quantize int8 --calib X.npy")
         prepare_for_quantization(graph)
+        lowering = Lowering(graph)
+        lowering.hints = {id(n): self.ranges[cell_state_key(n)][1] for n in graph.nodes
+                          if n.op == "LSTM" and cell_state_key(n) in self.ranges}
         insert_qdq(graph, choose_params(graph, self.ranges))
-        report = Lowering(graph).run()
+        report = lowering.run()
         dropped = drop_float_round_trips(graph)
         for _ in range(dropped):
             report.count("float-round-trip")

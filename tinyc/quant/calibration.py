@@ -9,7 +9,8 @@ activation value (graph inputs and node outputs) records what it sees. Three met
 - `mse`: the range [a * min, a * max] whose int8 quantization has the smallest expected
   squared error over the histogram, with a searched in (0, 1] (two passes).
 
-Ranges always include 0 (see `tinyc.quant.params.params_from_range`).
+Ranges always include 0 (see `tinyc.quant.params.params_from_range`). Each LSTM's int16
+cell state, which is no graph value, gets its min-max bound under `cell_state_key`.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ from tinyc.errors import UsageError
 from tinyc.inputfiles import read_input_arrays
 from tinyc.ir import Graph, Value
 from tinyc.ops import get_op
+from tinyc.ops.rnn import LSTM
 from tinyc.progress import QUIET, Progress
+from tinyc.quant.lower_rnn import cell_state_key
 from tinyc.quant.params import QMAX, QMIN, dequantize_array, params_from_range, quantize_array
 
 METHODS = ("minmax", "percentile", "mse")
@@ -82,8 +85,11 @@ def float_activations(graph: Graph) -> list[Value]:
     return values
 
 
-def evaluate_all(graph: Graph, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Every value's data for one sample (the interpreter's loop, keeping intermediates)."""
+def evaluate_all(graph: Graph, feeds: Mapping[str, np.ndarray],
+                 cells: dict[str, float] | None = None) -> dict[str, np.ndarray]:
+    """Every value's data for one sample (the interpreter's loop, keeping intermediates).
+    With `cells`, also each LSTM's largest |cell state| (`cell_state_key`): the cell state
+    is no value of the graph, yet the int8 LSTM kernels need its range."""
     env: dict[int, np.ndarray] = {}
     named: dict[str, np.ndarray] = {}
     for v in graph.inputs:
@@ -96,7 +102,14 @@ def evaluate_all(graph: Graph, feeds: Mapping[str, np.ndarray]) -> dict[str, np.
         return v.const if v.const is not None else env[id(v)]
 
     for node in graph.nodes:
-        results = get_op(node.op).reference(node, [get(v) for v in node.inputs])
+        op = get_op(node.op)
+        inputs = [get(v) for v in node.inputs]
+        if cells is not None and isinstance(op, LSTM):
+            seen = [0.0]
+            results = op.run(node, inputs, seen)
+            cells[cell_state_key(node)] = max(seen)
+        else:
+            results = op.reference(node, inputs)
         for out, data in zip(node.outputs, results, strict=False):
             arr = np.asarray(data).reshape(out.shape).astype(out.dtype.np, copy=False)
             env[id(out)] = arr
@@ -108,26 +121,32 @@ def _minmax_pass(graph: Graph, samples: Sequence[Sample], names: list[str],
                  tick: Callable[[], None]) -> Ranges:
     lo = {n: np.inf for n in names}
     hi = {n: -np.inf for n in names}
+    cells: dict[str, float] = {}
     for i, sample in enumerate(samples):
-        values = _evaluate_checked(graph, sample, i)
+        seen: dict[str, float] = {}
+        values = _evaluate_checked(graph, sample, i, seen)
         for n in names:
             x = values[n]
             finite = x[np.isfinite(x)] if x.size else x
             if finite.size:
                 lo[n] = min(lo[n], float(finite.min()))
                 hi[n] = max(hi[n], float(finite.max()))
+        for key, bound in seen.items():
+            cells[key] = max(cells.get(key, 0.0), bound)
         tick()
-    return {n: (lo[n] if np.isfinite(lo[n]) else 0.0, hi[n] if np.isfinite(hi[n]) else 0.0)
-            for n in names}
+    ranges = {n: (lo[n] if np.isfinite(lo[n]) else 0.0, hi[n] if np.isfinite(hi[n]) else 0.0)
+              for n in names}
+    return {**ranges, **{key: (-bound, bound) for key, bound in cells.items()}}
 
 
-def _evaluate_checked(graph: Graph, sample: Sample, index: int) -> dict[str, np.ndarray]:
+def _evaluate_checked(graph: Graph, sample: Sample, index: int,
+                      cells: dict[str, float]) -> dict[str, np.ndarray]:
     """`evaluate_all`, refusing a sample that drives the model out of float32's range
     (scales computed from it would be meaningless). Infinities the model itself holds
     (an attention mask of -inf) propagate without overflowing and are fine."""
     try:
         with np.errstate(over="raise", invalid="ignore", divide="ignore", under="ignore"):
-            return evaluate_all(graph, sample)
+            return evaluate_all(graph, sample, cells)
     except FloatingPointError:
         raise UsageError(
             f"calibration sample {index} overflows float32 inside the model: the "
@@ -135,12 +154,13 @@ def _evaluate_checked(graph: Graph, sample: Sample, index: int) -> dict[str, np.
         ) from None
 
 
-def _histograms(graph: Graph, samples: Sequence[Sample], ranges: Ranges,
+def _histograms(graph: Graph, samples: Sequence[Sample], ranges: Ranges, names: list[str],
                 tick: Callable[[], None]) -> dict[str, np.ndarray]:
-    hists = {n: np.zeros(HISTOGRAM_BINS, np.int64) for n in ranges}
+    hists = {n: np.zeros(HISTOGRAM_BINS, np.int64) for n in names}
     for sample in samples:
         values = evaluate_all(graph, sample)
-        for n, (lo, hi) in ranges.items():
+        for n in names:
+            lo, hi = ranges[n]
             if hi > lo:
                 h, _ = np.histogram(values[n], bins=HISTOGRAM_BINS, range=(lo, hi))
                 hists[n] += h
@@ -193,11 +213,12 @@ def calibrate(
         ranges = _minmax_pass(graph, samples, names, tick)
         if method == "minmax":
             return ranges
-        hists = _histograms(graph, samples, ranges, tick)
+        hists = _histograms(graph, samples, ranges, names, tick)
     pick: Callable[[np.ndarray, float, float], tuple[float, float]]
     if method == "percentile":
         def pick(h: np.ndarray, lo: float, hi: float) -> tuple[float, float]:
             return _percentile_range(h, lo, hi, percentile)
     else:
         pick = _mse_range
-    return {n: pick(hists[n], *ranges[n]) for n in names}
+    picked = {n: pick(hists[n], *ranges[n]) for n in names}
+    return {**ranges, **picked}  # with the LSTM cell-state bounds, kept as min-max

@@ -10,8 +10,9 @@ calling this module. One forward walk over the nodes, in topological order, appl
    constants (float, or a DQ of an integer constant), and every use of its result is a Q with
    the same per-tensor int8 parameters. A Relu/Clip fused in the op or standing between the
    op and its Q becomes the integer clamp. The Q's output value is kept (name and users).
-2. DQ(x) -> reshape-like op  ==>  reshape-like op on x -> DQ: data movement commutes with
-   per-tensor dequantization, so the next op sees a DQ again.
+2. DQ(x) -> reshape-like op  ==>  reshape-like op on x -> DQ: data movement (and a Gather
+   with constant indices) commutes with per-tensor dequantization, so the next op sees a
+   DQ again.
 3. Q(DQ(x))  ==>  x (same parameters) or `QRequantize(x)`.
 
 Anything else stays float between its DQ and Q (a "float island", reported to the user).
@@ -34,6 +35,7 @@ from tinyc.ir import DType, Graph, Node, QuantParams, TensorType, Value
 from tinyc.ops import get_op, has_op
 from tinyc.ops.qinteger import ACT_ATTRS, softmax_exp_table
 from tinyc.ops.quant import const_quant_params
+from tinyc.quant.lower_rnn import RECURRENT_OPS, lower_recurrent
 from tinyc.quant.params import (
     QMAX,
     QMIN,
@@ -137,6 +139,8 @@ class Lowering:
         self.graph = graph
         self.report = LowerReport()
         self._dead: set[int] = set()
+        #: id(LSTM node) -> calibrated bound of its cell state (`tinyc.quant.lower_rnn`)
+        self.hints: dict[int, float] = {}
 
     def run(self) -> LowerReport:
         self.expand_operator_forms()
@@ -433,7 +437,7 @@ def float_ops(graph: Graph) -> list[str]:
 INTEGER_OPS = frozenset({
     "QConv", "QGemm", "QAdd", "QMul", "QRequantize", "QConcat", "QLut", "QMaxPool",
     "QAveragePool", "QGlobalAveragePool", "QSoftmax", "QDynConv", "QDynGemm", "QConvBoundary",
-    "QGemmBoundary",
+    "QGemmBoundary", *RECURRENT_OPS.values(),
 })
 
 
@@ -707,9 +711,13 @@ def lower_softmax(lw: Lowering, node: Node) -> bool:
 
 
 def lower_movement(lw: Lowering, node: Node) -> bool:
-    """``op(DQ(x)) -> DQ(op(x))`` for data movement (and Pad with a representable value)"""
+    """``op(DQ(x)) -> DQ(op(x))`` for data movement (and Pad with a representable value,
+    Gather with constant indices)"""
     x = lw.dq_source(node.inputs[0])
-    if x is None or len(node.outputs) != 1 or any(v is not None for v in node.inputs[1:]):
+    operands = [v for v in node.inputs[1:] if v is not None]
+    if node.op == "Gather" and all(v.const is not None for v in operands):
+        operands = []
+    if x is None or len(node.outputs) != 1 or operands:
         return False
     params = x.type.quant
     assert params is not None
@@ -765,7 +773,8 @@ RULES: dict[str, Callable[[Lowering, Node], bool]] = {
     "Softmax": lower_softmax,
     "Pad": lower_movement,
     "QuantizeLinear": lower_quantize,
-    **{op: lower_movement for op in MOVEMENT_OPS},
+    **{op: lower_recurrent for op in RECURRENT_OPS},
+    **{op: lower_movement for op in MOVEMENT_OPS | {"Gather"}},
     **{op: lower_lut for op in LUT_OPS if has_op(op)},
 }
 
