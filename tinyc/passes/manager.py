@@ -15,7 +15,7 @@ from tinyc.ir import Graph
 from tinyc.passes.base import PASSES, Pass, PassContext
 
 _O1 = (
-    "fold-shapes,fold-constants,eliminate-no-ops,collapse-reshapes,cancel-transposes,qdq-lower,"
+    "fold-shapes,fold-constants,eliminate-no-ops,collapse-reshapes,push-transposes,cancel-transposes,qdq-lower,"
     "fold-batchnorm,fuse-conv-bias,fuse-matmul-add,fuse-activation,eliminate-dead-code,"
     "fuse-qboundary"
 )

@@ -1,0 +1,279 @@
+"""push-transposes: move Transposes down through layout-agnostic ops until they meet their
+inverse and cancel (channels-last graphs from tf2onnx)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from tinyc.ir import Graph, Node, Value
+from tinyc.ops.elementwise import is_elementwise
+from tinyc.ops.reduce import is_reduction
+from tinyc.ops.registry import registered_ops
+from tinyc.passes import cancel_transposes
+from tinyc.passes.base import register_pass
+from tinyc.passes.rewrite import (
+    OK,
+    Match,
+    MatchResult,
+    Op,
+    RewritePass,
+    Rewriter,
+    Rule,
+    RuleSet,
+    is_output,
+)
+
+
+def inverse(perm: Sequence[int]) -> list[int]:
+    inv = [0] * len(perm)
+    for i, p in enumerate(perm):
+        inv[p] = i
+    return inv
+
+
+def untransposed_const(data: np.ndarray, perm: Sequence[int]) -> np.ndarray:
+    """The constant c' with Transpose{perm}(c') broadcasting like `data` against a rank
+    len(perm) operand: `data` is first given leading 1s up to that rank."""
+    if data.size == 1:
+        return data
+    full = data.reshape((1,) * (len(perm) - data.ndim) + data.shape)
+    return np.ascontiguousarray(full.transpose(inverse(perm)))
+
+
+def _transpose_of(value: Value | None) -> Node | None:
+    if value is not None and value.producer is not None and value.producer.op == "Transpose":
+        return value.producer
+    return None
+
+
+def _dies_with(graph: Graph, transpose: Node, node: Node) -> bool:
+    """`transpose` has no reader but `node` (so rewriting `node` removes it)."""
+    out = transpose.outputs[0]
+    return not is_output(graph, out) and all(u.node is node for u in out.uses)
+
+
+class SinkTranspose(Rule):
+    """``op(Transpose{p}(x), ...) -> Transpose{q}(op'(x, ...))``: the op runs in the layout
+    of x, its layout-dependent attributes and constant operands remapped through p.
+
+    Subclasses say which inputs carry the layout (`layout_inputs`; the others must be
+    absent), whether constants may stand among them (`takes_consts`), how the attributes
+    change (`moved_attrs`) and which Transpose, if any, restores the output (`out_perm`).
+    The rule never adds a Transpose: it fires only when some input Transpose has no other
+    reader (it disappears) or when the output needs no Transpose at all.
+    """
+
+    takes_consts = False
+
+    def layout_inputs(self, node: Node) -> range:
+        return range(1)
+
+    def moved_attrs(self, node: Node, perm: list[int]) -> dict[str, Any] | MatchResult:
+        return {}
+
+    def out_perm(self, node: Node, perm: list[int]) -> list[int] | None:
+        """The Transpose after the moved op (None when it would be the identity)."""
+        return perm
+
+    def check(self, graph: Graph, m: Match) -> MatchResult:
+        node = m.root
+        if len(node.outputs) != 1:
+            return MatchResult.fail(f"{node.op} has {len(node.outputs)} outputs")
+        layout = self.layout_inputs(node)
+        if any(v is not None for i, v in enumerate(node.inputs) if i not in layout):
+            return MatchResult.fail(f"{node.op} has a run-time operand that is not moved")
+        transposes = [t for i in layout if (t := _transpose_of(node.input(i))) is not None]
+        if not transposes:
+            return MatchResult.fail("no input is a Transpose")
+        perm = list(transposes[0].attrs["perm"])
+        for i in layout:
+            v = node.input(i)
+            t = _transpose_of(v)
+            if v is None:
+                continue
+            if t is not None and list(t.attrs["perm"]) != perm:
+                return MatchResult.fail(f"input {i} is a Transpose by another perm")
+            if t is None and not (self.takes_consts and v.const is not None
+                                  and v.type.rank <= len(perm)):
+                return MatchResult.fail(f"input {i} %{v.name} is neither a Transpose by "
+                                        f"{perm} nor a constant")
+        attrs = self.moved_attrs(node, perm)
+        if isinstance(attrs, MatchResult):
+            return attrs
+        if self.out_perm(node, perm) is not None and not any(
+                _dies_with(graph, t, node) for t in transposes):
+            return MatchResult.fail("every input Transpose has another reader")
+        return OK
+
+    def rewrite(self, graph: Graph, m: Match, rw: Rewriter) -> None:
+        node, y = m.root, m.root.outputs[0]
+        perm = list(next(t for v in node.inputs if (t := _transpose_of(v))).attrs["perm"])
+        inputs: list[Value | None] = []
+        for v in node.inputs:
+            t = _transpose_of(v)
+            if t is not None:
+                inputs.append(t.inputs[0])
+            elif v is not None and v.const is not None:
+                inputs.append(rw.const(v.name + "_t", untransposed_const(v.const, perm)))
+            else:
+                inputs.append(v)
+        attrs = dict(node.attrs)
+        moved = self.moved_attrs(node, perm)
+        assert not isinstance(moved, MatchResult)
+        attrs.update(moved)
+        new = rw.add(node.op, inputs, attrs, before=node, defaults=False, name=node.name,
+                     hint=y.name + "_nt")
+        q = self.out_perm(node, perm)
+        if q is not None:
+            new = rw.add("Transpose", [new], {"perm": q}, before=node, name=node.name + "_t",
+                         hint=y.name + "_t")
+        transposes = [t for v in node.inputs if (t := _transpose_of(v)) is not None]
+        rw.replace(y, new)
+        rw.erase(node)
+        for t in transposes:
+            rw.erase_if_dead(t)
+
+
+def _same_rank(node: Node, perm: list[int]) -> MatchResult:
+    if node.outputs[0].type.rank != len(perm):
+        return MatchResult.fail(f"{node.op}'s output is not of rank {len(perm)}")
+    return OK
+
+
+class SinkThroughElementwise(SinkTranspose):
+    """Unary and broadcasting elementwise ops; constant operands are transposed by p^-1."""
+
+    pattern = Op(tuple(o.name for o in registered_ops() if is_elementwise(o)), ...)
+    takes_consts = True
+
+    def layout_inputs(self, node: Node) -> range:
+        return range(len(node.inputs))
+
+    def moved_attrs(self, node: Node, perm: list[int]) -> dict[str, Any] | MatchResult:
+        ok = _same_rank(node, perm)
+        return {} if ok else ok
+
+
+class SinkThroughConcat(SinkTranspose):
+    """``Concat{axis=a}(T(x), T(y), c) -> T(Concat{axis=p[a]}(x, y, c'))``."""
+
+    pattern = Op("Concat", ...)
+    takes_consts = True
+
+    def layout_inputs(self, node: Node) -> range:
+        return range(len(node.inputs))
+
+    def moved_attrs(self, node: Node, perm: list[int]) -> dict[str, Any] | MatchResult:
+        return {"axis": perm[node.attrs["axis"]]}
+
+
+class SinkThroughPad(SinkTranspose):
+    """``Pad{pads}(T(x)) -> T(Pad{pads'}(x))``, each axis' begin and end pads moved with it
+    (constant pads only: a run-time pads operand keeps its order)."""
+
+    pattern = Op("Pad", ...)
+
+    def moved_attrs(self, node: Node, perm: list[int]) -> dict[str, Any] | MatchResult:
+        pads, r = list(node.attrs["pads"]), len(perm)
+        if node.attrs.get("shape") or len(pads) != 2 * r:
+            return MatchResult.fail("Pad's pads are a run-time operand")
+        moved = [0] * (2 * r)
+        for i, p in enumerate(perm):
+            moved[p], moved[r + p] = pads[i], pads[r + i]
+        return {"pads": moved}
+
+
+class SinkThroughSoftmax(SinkTranspose):
+    """Softmax, LogSoftmax, Hardmax over one axis: the axis moves with the data (the
+    legacy 2-D coerced form, `flatten=1`, depends on the order and stays)."""
+
+    pattern = Op(("Softmax", "LogSoftmax", "Hardmax"), ...)
+
+    def moved_attrs(self, node: Node, perm: list[int]) -> dict[str, Any] | MatchResult:
+        if node.attrs.get("flatten"):
+            return MatchResult.fail(f"{node.op} works on the input coerced to 2-D")
+        return {"axis": perm[node.attrs["axis"]]}
+
+
+class SinkThroughReduce(SinkTranspose):
+    """``Reduce{axes}(T{p}(x)) -> T{q}(Reduce{p[axes]}(x))``: with keepdims q is p; without
+    it, q orders the kept axes and is often the identity (NHWC mean over H, W)."""
+
+    pattern = Op(tuple(o.name for o in registered_ops() if is_reduction(o)), ...)
+
+    def moved_attrs(self, node: Node, perm: list[int]) -> dict[str, Any] | MatchResult:
+        if "shape" in node.attrs:
+            return MatchResult.fail(f"{node.op}'s axes are a run-time operand")
+        return {"axes": sorted(perm[a] for a in node.attrs["axes"])}
+
+    def out_perm(self, node: Node, perm: list[int]) -> list[int] | None:
+        if node.attrs["keepdims"]:
+            return perm
+        kept = [perm[i] for i in range(len(perm)) if i not in node.attrs["axes"]]
+        order = sorted(kept)
+        q = [order.index(a) for a in kept]
+        return None if q == sorted(q) else q
+
+
+class ReduceToGlobalPool(Rule):
+    """``ReduceMean/ReduceMax{axes=[2..]}(x) -> GlobalAveragePool/GlobalMaxPool(x)`` (then a
+    Reshape without keepdims) on an NCHW-like tensor of rank >= 3: what an NHWC mean over
+    H and W becomes once its Transpose has moved away, and what the pool kernels compute."""
+
+    POOLS = {"ReduceMean": "GlobalAveragePool", "ReduceMax": "GlobalMaxPool"}
+    pattern = Op(tuple(POOLS), ...)
+
+    def check(self, graph: Graph, m: Match) -> MatchResult:
+        x = m.root.inputs[0]
+        assert x is not None
+        if "shape" in m.root.attrs or len(m.root.inputs) != 1:
+            return MatchResult.fail(f"{m.root.op}'s axes are a run-time operand")
+        if x.type.rank < 3 or m.root.attrs["axes"] != list(range(2, x.type.rank)):
+            return MatchResult.fail("does not reduce exactly the spatial axes 2..")
+        if x.dtype.value != "f32":
+            return MatchResult.fail(f"%{x.name} is {x.dtype.value}, not f32")
+        return OK
+
+    def rewrite(self, graph: Graph, m: Match, rw: Rewriter) -> None:
+        node, y = m.root, m.root.outputs[0]
+        pooled = rw.add(self.POOLS[node.op], [node.inputs[0]], before=node, name=node.name,
+                        hint=y.name + "_pool")
+        if not node.attrs["keepdims"]:
+            pooled = rw.add("Reshape", [pooled], {"shape": list(y.shape)}, before=node,
+                            defaults=False, name=node.name + "_r", hint=y.name + "_r")
+        rw.replace(y, pooled)
+
+
+RULES = (RuleSet([SinkThroughElementwise(), SinkThroughConcat(), SinkThroughPad(),
+                  SinkThroughSoftmax(), SinkThroughReduce(), ReduceToGlobalPool()])
+         + cancel_transposes.RULES)
+
+
+@register_pass
+@dataclass(frozen=True)
+class PushTransposes(RewritePass):
+    """Move each Transpose below the layout-agnostic ops that read it -- elementwise ops
+    (constant operands transposed by the inverse permutation), Concat, Pad, Softmax and the
+    reductions, their axes remapped -- until it meets its inverse and cancels (the
+    cancel-transposes rules run in the same worklist), then turn a mean or max over the
+    spatial axes into the global pool it now is. tf2onnx writes channels-last graphs as
+    Transpose -> Conv -> Transpose around every convolution with NHWC elementwise ops
+    between them; this leaves the NCHW graph the same network exported from torch has.
+
+    Preconditions: none. Never adds a Transpose: an op moves only when one of its input
+    Transposes has no other reader, or its output needs none (a reduction that drops the
+    axes it reduces). A Transpose that reads a graph input or writes a graph output,
+    where the model's own interface is channels-last, stays (cancel-transposes turns it
+    into a Reshape when it only moves size-1 axes). Moves no arithmetic, so results are
+    bit-identical.
+    """
+
+    name = "push-transposes"
+    summary = "sink Transposes through elementwise/Concat/Pad/Softmax/Reduce until they cancel"
+
+    def rules(self) -> RuleSet:
+        return RULES
