@@ -17,13 +17,15 @@ Graph outputs are all unused results plus, sometimes, intermediate ones (which p
 not rewrite away). Shapes are static and small (dims <= 6, rank 2 to 4) so the reference
 interpreter stays fast.
 
-`ops` chooses the ops (names from `FLOAT_OPS`; two extra pseudo-ops: "Duplicate" repeats an
-earlier node with the same inputs and attributes, for CSE; "Shape" adds a
-Shape -> Gather -> Cast -> Div motif, for shape folding). Structure (ops, shapes,
-attributes) is drawn from hypothesis and shrinks; tensor data comes from a numpy generator
-seeded by one drawn integer, which keeps generation fast. Data is tame on purpose: inputs
-and weights are N(0, 1) scaled down, divisors are constants with |c| >= 0.5, BatchNorm
-variances lie in [0.1, 2], so float comparisons after a pass are meaningful.
+`ops` chooses the ops (names from `FLOAT_OPS`; three extra pseudo-ops: "Duplicate" repeats
+an earlier node with the same inputs and attributes, for CSE; "Shape" adds a
+Shape -> Gather -> Cast -> Div motif, for shape folding; "ChannelsLast" a Transpose, a
+layout-agnostic op and the inverse Transpose, as tf2onnx writes NHWC layers). Structure
+(ops, shapes, attributes) is drawn from hypothesis and shrinks; tensor data comes from a
+numpy generator seeded by one drawn integer, which keeps generation fast. Data is tame on
+purpose: inputs and weights are N(0, 1) scaled down, divisors are constants with
+|c| >= 0.5, BatchNorm variances lie in [0.1, 2], so float comparisons after a pass are
+meaningful.
 
 `make_node` is the same builder for hand-written graphs in unit tests.
 """
@@ -51,7 +53,8 @@ FLOAT_OPS: tuple[str, ...] = (
     "Relu", "LeakyRelu", "Clip", "Sigmoid", "Tanh", "HardSwish", "HardSigmoid",
     "BatchNormalization", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool",
     "Softmax", "Reshape", "Flatten", "Transpose", "Concat", "Squeeze", "Unsqueeze",
-    "Identity", "Dropout", "Cast", "Pad", "Shape", "Duplicate",
+    "Identity", "Dropout", "Cast", "Pad", "Shape", "Duplicate", "ReduceMean", "ReduceMax",
+    "ChannelsLast",
 )  # fmt: skip
 
 #: ops that fit the activation-fusion and bias-folding passes
@@ -418,6 +421,48 @@ def _pad(b: _Builder) -> bool:
     return True
 
 
+def _reduce(op: str) -> Callable[[_Builder], bool]:
+    def build(b: _Builder) -> bool:
+        x = b.pick(lambda v: v.type.rank >= 2)
+        if x is None:
+            return False
+        axes = b.draw(st.lists(st.integers(0, x.type.rank - 1), min_size=1, unique=True))
+        b.node(op, [x], axes=sorted(axes), keepdims=b.draw(st.integers(0, 1)))
+        return True
+
+    return build
+
+
+def _channels_last(b: _Builder) -> bool:
+    """What tf2onnx writes around an NHWC layer: Transpose{p}(x), a layout-agnostic op
+    (activation, Add of a broadcast constant or of another Transpose{p}, Pad, Concat) and
+    Transpose{p^-1} back."""
+    x = b.pick(lambda v: v.type.rank >= 3)
+    if x is None:
+        return False
+    perm = list(b.draw(st.permutations(list(range(x.type.rank)))))
+    t = b.node("Transpose", [x], pool=False, perm=perm)
+    kind = b.choice(["Relu", "Add", "AddT", "Pad", "Concat"])
+    if kind == "Relu":
+        y = b.node("Relu", [t], pool=False)
+    elif kind == "Add":
+        y = b.node("Add", [t, b.const(b.broadcast_shape(t.shape))], pool=False)
+    elif kind == "AddT":
+        other = b.pick(lambda v: v.shape == x.shape) or x
+        y = b.node("Add", [t, b.node("Transpose", [other], pool=False, perm=perm)], pool=False)
+    elif kind == "Pad":
+        pads = [b.draw(st.integers(0, 1)) for _ in range(2 * t.type.rank)]
+        y = b.node("Pad", [t], pool=False, pads=pads)
+    else:
+        axis = b.draw(st.integers(0, t.type.rank - 1))
+        shape = list(t.shape)
+        shape[axis] = b.draw(st.integers(1, 3))
+        y = b.node("Concat", [t, b.const(shape)], pool=False, axis=axis)
+    inv = [perm.index(i) for i in range(len(perm))]
+    b.node("Transpose", [y], perm=inv)
+    return True
+
+
 def _shape(b: _Builder) -> bool:
     """Shape(x) -> Gather(dim) -> Cast(f32) -> Div(y, dim): shape arithmetic to fold."""
     x, y = b.pick(), b.pick()
@@ -454,7 +499,8 @@ _BUILDERS: dict[str, Callable[[_Builder], bool]] = {
     "Reshape": _reshape, "Flatten": _flatten, "Transpose": _transpose, "Concat": _concat,
     "Squeeze": _squeeze, "Unsqueeze": _unsqueeze, "Identity": _copy("Identity"),
     "Dropout": _copy("Dropout"), "Cast": _cast, "Pad": _pad, "Shape": _shape,
-    "Duplicate": _duplicate,
+    "Duplicate": _duplicate, "ChannelsLast": _channels_last,
+    "ReduceMean": _reduce("ReduceMean"), "ReduceMax": _reduce("ReduceMax"),
     **{op: _activation(op) for op in ("Relu", "LeakyRelu", "Clip", "Sigmoid", "Tanh",
                                      "HardSwish", "HardSigmoid")},
 }  # fmt: skip

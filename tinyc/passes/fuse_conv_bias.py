@@ -38,7 +38,8 @@ def channel_vector(c: np.ndarray, out_shape: tuple[int, ...]) -> np.ndarray | No
 
 class AddIntoConvBias(Rule):
     """``Add(Conv(x, w, b), c) -> Conv(x, w, b + c)`` for c of shape [M, 1, 1], [1, M, 1, 1],
-    [1] or any other per-channel broadcast."""
+    [1] or any other per-channel broadcast; an activation fused into the Add moves to the
+    Conv."""
 
     pattern = Op("Add", Op("Conv", name="conv"), Const("c"), commute=True)
 
@@ -67,6 +68,9 @@ class AddIntoConvBias(Rule):
         old = np.zeros(y.shape[1], np.float32) if b is None else b.const
         bias = (old + vec).astype(np.float32)  # type: ignore[operator]
         rw.set_input(conv, 2, rw.const((b.name if b is not None else y.name) + "_bias", bias))
+        if m.root.attrs.get("activation"):  # fused into the Add in an earlier round
+            rw.set_attrs(conv, activation=m.root.attrs["activation"],
+                         activation_params=list(m.root.attrs.get("activation_params", [])))
         rw.replace(m.root.outputs[0], y)
 
 
