@@ -30,6 +30,7 @@ import numpy as np
 import pytest
 
 import tinyc
+from tests.mcu.conftest import mcu_tools  # noqa: F401  (the MCU tests' tool check)
 from tinyc.compiler import Options, load_model, optimize
 from tinyc.ir import Graph
 
@@ -152,3 +153,42 @@ def test_outputs_match(net: str, form: str, int8: bool, tmp_path: Path) -> None:
                           calib=calib, rtol=0 if int8 else 1e-4, atol=0 if int8 else 1e-5)
     assert result.ok, result
     assert result.reference == ("tinyc's interpreter" if int8 else "onnxruntime")
+
+
+#: nets whose M4 instruction count is compared with the twin's (not the Pad net)
+MCU_NETS = [net for net in NETS if net not in PAD_NETS]
+INSTRUCTION_TOLERANCE = 0.05
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("mcu_tools")
+@pytest.mark.parametrize("int8", [False, True], ids=["float", "int8"])
+@pytest.mark.parametrize("net", MCU_NETS)
+def test_same_cortex_m4_instructions_as_twin(net: str, int8: bool, tmp_path: Path) -> None:
+    """On QEMU's Cortex-M4 the NHWC export runs within 5 % of its twin's instructions and
+    gives the reference's outputs (float: onnxruntime's, closely -- the FPU fuses
+    multiply-adds; int8: the interpreter's, bit for bit)."""
+    import onnxruntime as ort
+
+    from tinyc.interp import run_graph
+    from tinyc.mcu.validate import run_on_mcu
+
+    x = np.random.default_rng(3).standard_normal(nhwc_shape(net)).astype(np.float32)
+    counts = {}
+    for form, feed in (("tf2onnx_nhwc", x), ("nchw", x.transpose(0, 3, 1, 2).copy())):
+        opts = options(net, form, int8, tmp_path)
+        opts = Options(target="cortex-m4", quantize=opts.quantize, calib=opts.calib)
+        graph, _ = optimize(load_model(MODELS / f"{net}_{form}.onnx", opts), opts)
+        result, _ = run_on_mcu(graph, opts, net, [feed], tmp_path / form)
+        got = result.run.outputs[0]
+        if int8:
+            want = run_graph(graph, {graph.inputs[0].name: feed})[0]
+            np.testing.assert_array_equal(got, want)
+        else:
+            sess = ort.InferenceSession(str(MODELS / f"{net}_{form}.onnx"),
+                                        providers=["CPUExecutionProvider"])
+            want = sess.run(None, {sess.get_inputs()[0].name: feed})[0]
+            np.testing.assert_allclose(got, want.reshape(got.shape), rtol=1e-3, atol=1e-4)
+        counts[form] = result.measurement.instructions
+    nhwc, twin = counts["tf2onnx_nhwc"], counts["nchw"]
+    assert abs(nhwc - twin) <= INSTRUCTION_TOLERANCE * twin, counts

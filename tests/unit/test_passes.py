@@ -25,7 +25,8 @@ F32 = DType.F32
 #: the graph optimizations (other passes, such as quantization, have their own tests)
 OPTIMIZATIONS = {
     "fold-constants", "fold-shapes", "eliminate-dead-code", "eliminate-no-ops",
-    "collapse-reshapes", "cancel-transposes", "fold-batchnorm", "fuse-conv-bias",
+    "collapse-reshapes", "cancel-transposes", "push-transposes", "fold-batchnorm",
+    "fuse-conv-bias",
     "fuse-matmul-add", "fuse-activation", "eliminate-common-subexpressions",
 }  # fmt: skip
 

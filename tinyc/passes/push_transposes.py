@@ -264,12 +264,14 @@ class PushTransposes(RewritePass):
     Transpose -> Conv -> Transpose around every convolution with NHWC elementwise ops
     between them; this leaves the NCHW graph the same network exported from torch has.
 
-    Preconditions: none. Never adds a Transpose: an op moves only when one of its input
-    Transposes has no other reader, or its output needs none (a reduction that drops the
-    axes it reduces). A Transpose that reads a graph input or writes a graph output,
-    where the model's own interface is channels-last, stays (cancel-transposes turns it
-    into a Reshape when it only moves size-1 axes). Moves no arithmetic, so results are
-    bit-identical.
+    Preconditions: none. Never adds a Transpose: refuses to move an op unless one of its
+    input Transposes has no other reader, or its output needs none (a reduction that drops
+    the axes it reduces). Refuses an op with an operand that is neither a Transpose by the
+    same permutation nor a constant, a run-time Pad or Reduce axes operand, and Softmax's
+    legacy 2-D form. A Transpose that reads a graph input or writes a graph output, where
+    the model's own interface is channels-last, stays (cancel-transposes turns it into a
+    Reshape when it only moves size-1 axes). Moves no arithmetic, so results are
+    bit-identical (the global pools compute the mean in float64 as ReduceMean does).
     """
 
     name = "push-transposes"
