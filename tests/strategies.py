@@ -426,7 +426,9 @@ def _reduce(op: str) -> Callable[[_Builder], bool]:
         x = b.pick(lambda v: v.type.rank >= 2)
         if x is None:
             return False
-        axes = b.draw(st.lists(st.integers(0, x.type.rank - 1), min_size=1, unique=True))
+        # never every axis: a 0-d result would leave nothing for the axis-taking builders
+        axes = b.draw(st.lists(st.integers(0, x.type.rank - 1), min_size=1,
+                               max_size=x.type.rank - 1, unique=True))
         b.node(op, [x], axes=sorted(axes), keepdims=b.draw(st.integers(0, 1)))
         return True
 

@@ -109,10 +109,25 @@ def concat_net() -> keras.Model:
     return keras.Model(inp, x, name="concat_net")
 
 
+def flatten_cnn() -> keras.Model:
+    """The classic small CNN: convolutions and pools, then Flatten of a 4x4x16 NHWC map
+    into a Dense (tf2onnx keeps a Transpose before that Flatten even with its optimizer)."""
+    inp = keras.Input((16, 16, 3), batch_size=1, name="input")
+    x = layers.Conv2D(8, 3, padding="same", activation="relu")(inp)
+    x = layers.MaxPooling2D(2)(x)
+    x = layers.Conv2D(16, 3, padding="same", activation="relu")(x)
+    x = layers.MaxPooling2D(2)(x)
+    x = layers.Flatten()(x)
+    x = layers.Dense(32, activation="relu")(x)
+    x = layers.Dense(10, activation="softmax")(x)
+    return keras.Model(inp, x, name="flatten_cnn")
+
+
 NETWORKS: dict[str, Callable[[], keras.Model]] = {
     "kws_dscnn": kws_dscnn,
     "mobilenet_v2": mobilenet_v2,
     "concat_net": concat_net,
+    "flatten_cnn": flatten_cnn,
 }
 
 
@@ -154,13 +169,15 @@ def same_pads(size: int, kernel: int, stride: int) -> tuple[int, int]:
 
 class TwinBuilder:
     """Writes the Keras layers as NCHW ONNX nodes; `names` maps a Keras tensor to its
-    ONNX value, `pending_pads` holds a ZeroPadding2D until the convolution that reads it."""
+    ONNX value, `pending_pads` holds a ZeroPadding2D until the convolution that reads it,
+    `flattened` the NHWC map shape of a Flatten until the Dense that reads it."""
 
     def __init__(self) -> None:
         self.nodes: list[onnx.NodeProto] = []
         self.inits: list[onnx.TensorProto] = []
         self.names: dict[int, str] = {}
         self.pending_pads: dict[int, tuple[int, int, int, int]] = {}
+        self.flattened: dict[int, tuple[int, int, int]] = {}
 
     def const(self, name: str, data: np.ndarray) -> str:
         self.inits.append(numpy_helper.from_array(np.asarray(data, np.float32), name))
@@ -237,10 +254,14 @@ class TwinBuilder:
         elif isinstance(layer, layers.GlobalAveragePooling2D):
             y = self.node("Flatten", [self.node("GlobalAveragePool", srcs, name + "_gap")], name)
         elif isinstance(layer, layers.Flatten):
-            assert shape[1:3] == (1, 1), "an NHWC Flatten equals NCHW's only on a 1x1 map"
+            self.flattened[id(layer.output)] = shape[1:]
             y = self.node("Flatten", srcs, name)
         elif isinstance(layer, layers.Dense):
-            w = self.const(name + "_w", weights[0].T)
+            kernel = weights[0]  # [K, N], K in NHWC order after a Flatten: make it NCHW
+            if id(ins[0]) in self.flattened:
+                h, w_, c = self.flattened[id(ins[0])]
+                kernel = kernel.reshape(h, w_, c, -1).transpose(2, 0, 1, 3).reshape(h * w_ * c, -1)
+            w = self.const(name + "_w", kernel.T)
             y = self.node("Gemm", [srcs[0], w, *self.bias(name, weights)], name, transB=1)
         else:
             raise NotImplementedError(type(layer).__name__)

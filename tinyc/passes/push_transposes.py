@@ -17,6 +17,7 @@ from tinyc.passes import cancel_transposes
 from tinyc.passes.base import register_pass
 from tinyc.passes.rewrite import (
     OK,
+    Const,
     Match,
     MatchResult,
     Op,
@@ -24,6 +25,7 @@ from tinyc.passes.rewrite import (
     Rewriter,
     Rule,
     RuleSet,
+    Var,
     is_output,
 )
 
@@ -248,8 +250,58 @@ class ReduceToGlobalPool(Rule):
         rw.replace(y, pooled)
 
 
+def flat_order(shape: Sequence[int], perm: Sequence[int]) -> np.ndarray:
+    """For each element of Transpose{perm}(x) flattened after the batch axis, its index in
+    x flattened the same way (perm keeps axis 0 first)."""
+    index = np.arange(int(np.prod(shape[1:], dtype=np.int64))).reshape(tuple(shape[1:]))
+    return index.transpose([a - 1 for a in perm[1:]]).reshape(-1)
+
+
+class FoldTransposeIntoWeights(Rule):
+    """``Gemm/MatMul(Flatten(Transpose{p}(x)), W) -> Gemm/MatMul(Flatten(x), W')``, the rows
+    of W (columns with transB) reordered to x's flattened order: Keras' Flatten of an NHWC
+    map before a Dense, which the NCHW twin flattens channel-first with permuted weights."""
+
+    pattern = Op(("Gemm", "MatMul"),
+                 Op(("Reshape", "Flatten"), Op("Transpose", Var("x"), name="t"), name="view"),
+                 Const("w"), ...)
+
+    def check(self, graph: Graph, m: Match) -> MatchResult:
+        t, view, w = m.node("t"), m.node("view"), m.value("w")
+        perm = list(t.attrs["perm"])
+        if perm[0] != 0:
+            return MatchResult.fail("the Transpose moves the batch axis")
+        flat = view.outputs[0].shape
+        if len(flat) != 2 or flat[0] != t.outputs[0].shape[0]:
+            return MatchResult.fail(f"{view.op} is not [batch, rest] of the Transpose")
+        if m.root.attrs.get("transA") or w.type.rank != 2:
+            return MatchResult.fail("not a plain [batch, K] x [K, N] product")
+        for v in (t.outputs[0], view.outputs[0], w):
+            if is_output(graph, v) or len(v.uses) != 1:
+                return MatchResult.fail(f"%{v.name} has another reader")
+        return OK
+
+    def rewrite(self, graph: Graph, m: Match, rw: Rewriter) -> None:
+        t, view, w = m.node("t"), m.node("view"), m.value("w")
+        x = m.value("x")
+        order = flat_order(x.shape, list(t.attrs["perm"]))
+        assert w.const is not None
+        moved = np.empty_like(w.const)
+        if m.root.attrs.get("transB"):
+            moved[:, order] = w.const
+        else:
+            moved[order] = w.const
+        flat = rw.add("Reshape", [x], {"shape": list(view.outputs[0].shape)}, before=view,
+                      defaults=False, name=view.name, hint=view.outputs[0].name + "_nt")
+        rw.set_input(m.root, 0, flat)
+        rw.set_input(m.root, 1, rw.const(w.name + "_t", moved))
+        rw.erase(view)
+        rw.erase(t)
+
+
 RULES = (RuleSet([SinkThroughElementwise(), SinkThroughConcat(), SinkThroughPad(),
-                  SinkThroughSoftmax(), SinkThroughReduce(), ReduceToGlobalPool()])
+                  SinkThroughSoftmax(), SinkThroughReduce(), ReduceToGlobalPool(),
+                  FoldTransposeIntoWeights()])
          + cancel_transposes.RULES)
 
 
