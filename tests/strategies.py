@@ -17,10 +17,11 @@ Graph outputs are all unused results plus, sometimes, intermediate ones (which p
 not rewrite away). Shapes are static and small (dims <= 6, rank 2 to 4) so the reference
 interpreter stays fast.
 
-`ops` chooses the ops (names from `FLOAT_OPS`; three extra pseudo-ops: "Duplicate" repeats
+`ops` chooses the ops (names from `FLOAT_OPS`; four extra pseudo-ops: "Duplicate" repeats
 an earlier node with the same inputs and attributes, for CSE; "Shape" adds a
 Shape -> Gather -> Cast -> Div motif, for shape folding; "ChannelsLast" a Transpose, a
-layout-agnostic op and the inverse Transpose, as tf2onnx writes NHWC layers). Structure
+layout-agnostic op and the inverse Transpose, as tf2onnx writes NHWC layers;
+"FlattenDense" a Transpose, Flatten and MatMul/Gemm, Keras' Flatten before Dense). Structure
 (ops, shapes, attributes) is drawn from hypothesis and shrinks; tensor data comes from a
 numpy generator seeded by one drawn integer, which keeps generation fast. Data is tame on
 purpose: inputs and weights are N(0, 1) scaled down, divisors are constants with
@@ -54,7 +55,7 @@ FLOAT_OPS: tuple[str, ...] = (
     "BatchNormalization", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool",
     "Softmax", "Reshape", "Flatten", "Transpose", "Concat", "Squeeze", "Unsqueeze",
     "Identity", "Dropout", "Cast", "Pad", "Shape", "Duplicate", "ReduceMean", "ReduceMax",
-    "ChannelsLast",
+    "ChannelsLast", "FlattenDense",
 )  # fmt: skip
 
 #: ops that fit the activation-fusion and bias-folding passes
@@ -465,6 +466,24 @@ def _channels_last(b: _Builder) -> bool:
     return True
 
 
+def _flatten_dense(b: _Builder) -> bool:
+    """Keras' Flatten of a channels-last map into a Dense: Transpose (batch axis kept),
+    Flatten, then MatMul or Gemm (either weight layout) with a constant weight."""
+    x = b.pick(lambda v: v.type.rank >= 3)
+    if x is None:
+        return False
+    perm = [0] + list(b.draw(st.permutations(list(range(1, x.type.rank)))))
+    t = b.node("Transpose", [x], pool=False, perm=perm)
+    f = b.node("Flatten", [t], pool=False, axis=1)
+    k, n = f.shape[1], b.draw(st.integers(1, 4))
+    if b.draw(st.booleans()):
+        b.node("MatMul", [f, b.const((k, n))])
+    else:
+        trans = b.draw(st.integers(0, 1))
+        b.node("Gemm", [f, b.const((n, k) if trans else (k, n)), b.const((n,))], transB=trans)
+    return True
+
+
 def _shape(b: _Builder) -> bool:
     """Shape(x) -> Gather(dim) -> Cast(f32) -> Div(y, dim): shape arithmetic to fold."""
     x, y = b.pick(), b.pick()
@@ -501,7 +520,7 @@ _BUILDERS: dict[str, Callable[[_Builder], bool]] = {
     "Reshape": _reshape, "Flatten": _flatten, "Transpose": _transpose, "Concat": _concat,
     "Squeeze": _squeeze, "Unsqueeze": _unsqueeze, "Identity": _copy("Identity"),
     "Dropout": _copy("Dropout"), "Cast": _cast, "Pad": _pad, "Shape": _shape,
-    "Duplicate": _duplicate, "ChannelsLast": _channels_last,
+    "Duplicate": _duplicate, "ChannelsLast": _channels_last, "FlattenDense": _flatten_dense,
     "ReduceMean": _reduce("ReduceMean"), "ReduceMax": _reduce("ReduceMax"),
     **{op: _activation(op) for op in ("Relu", "LeakyRelu", "Clip", "Sigmoid", "Tanh",
                                      "HardSwish", "HardSigmoid")},

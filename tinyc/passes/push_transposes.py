@@ -250,6 +250,76 @@ class ReduceToGlobalPool(Rule):
         rw.replace(y, pooled)
 
 
+def merged_groups(shape: Sequence[int], out: Sequence[int]) -> list[list[int]] | None:
+    """The axes of `shape` (size-1 axes left out) that each dimension of `out` (size-1
+    dimensions left out) merges, in order; None when `out` splits an axis."""
+    axes = [i for i, d in enumerate(shape) if d != 1]
+    groups: list[list[int]] = []
+    for d in (d for d in out if d != 1):
+        group, size = [], 1
+        while axes and size < d:
+            group.append(axes.pop(0))
+            size *= shape[group[-1]]
+        if size != d:
+            return None
+        groups.append(group)
+    return groups
+
+
+class SinkThroughReshape(Rule):
+    """``Reshape(Transpose{p}(x)) -> Transpose{q}(Reshape(x))`` when the Reshape only merges
+    axes that are also neighbours, in the same order, in x (and adds or drops size-1
+    axes): x is reshaped to the merged groups in its own order, at the positions the
+    output gives them, and q puts the groups in the output's order (no Transpose when that
+    is already x's). A Reshape that splits an axis, or merges axes the Transpose reordered,
+    depends on the order and keeps its Transpose."""
+
+    pattern = Op(("Reshape", "Flatten"), Op("Transpose", Var("x"), name="t"))
+
+    def plan(self, m: Match) -> tuple[list[int], list[int]] | MatchResult:
+        """(the shape x is reshaped to, q)."""
+        t, x = m.node("t"), m.value("x")
+        perm, out = list(t.attrs["perm"]), m.root.outputs[0].shape
+        groups = merged_groups(t.outputs[0].shape, out)
+        if groups is None:
+            return MatchResult.fail(f"{m.root.op} splits an axis")
+        dense = [a for a in range(x.type.rank) if x.shape[a] != 1]
+        starts = []
+        for group in groups:
+            pos = [dense.index(perm[i]) for i in group]
+            if pos != list(range(pos[0], pos[0] + len(pos))):
+                return MatchResult.fail(f"{m.root.op} merges axes the Transpose reorders")
+            starts.append(pos[0])
+        order = sorted(range(len(groups)), key=lambda g: starts[g])  # groups in x's order
+        slots = [j for j, d in enumerate(out) if d != 1]
+        shape, q = [1] * len(out), list(range(len(out)))
+        for k, g in enumerate(order):
+            shape[slots[k]] = out[slots[g]]
+        for g in range(len(groups)):
+            q[slots[g]] = slots[order.index(g)]
+        return shape, q
+
+    def check(self, graph: Graph, m: Match) -> MatchResult:
+        plan = self.plan(m)
+        if isinstance(plan, MatchResult):
+            return plan
+        if plan[1] != sorted(plan[1]) and not _dies_with(graph, m.node("t"), m.root):
+            return MatchResult.fail("the Transpose has another reader")
+        return OK
+
+    def rewrite(self, graph: Graph, m: Match, rw: Rewriter) -> None:
+        plan = self.plan(m)
+        assert not isinstance(plan, MatchResult)
+        shape, q = plan
+        y = m.root.outputs[0]
+        new = rw.add("Reshape", [m.value("x")], {"shape": shape}, before=m.root,
+                     defaults=False, name=m.root.name, hint=y.name + "_nt")
+        if q != sorted(q):
+            new = rw.add("Transpose", [new], {"perm": q}, before=m.root,
+                         name=m.node("t").name, hint=y.name + "_t")
+        rw.replace(y, new)
+
+
 def flat_order(shape: Sequence[int], perm: Sequence[int]) -> np.ndarray:
     """For each element of Transpose{perm}(x) flattened after the batch axis, its index in
     x flattened the same way (perm keeps axis 0 first)."""
@@ -301,7 +371,7 @@ class FoldTransposeIntoWeights(Rule):
 
 RULES = (RuleSet([SinkThroughElementwise(), SinkThroughConcat(), SinkThroughPad(),
                   SinkThroughSoftmax(), SinkThroughReduce(), ReduceToGlobalPool(),
-                  FoldTransposeIntoWeights()])
+                  FoldTransposeIntoWeights(), SinkThroughReshape()])
          + cancel_transposes.RULES)
 
 
@@ -309,25 +379,28 @@ RULES = (RuleSet([SinkThroughElementwise(), SinkThroughConcat(), SinkThroughPad(
 @dataclass(frozen=True)
 class PushTransposes(RewritePass):
     """Move each Transpose below the layout-agnostic ops that read it -- elementwise ops
-    (constant operands transposed by the inverse permutation), Concat, Pad, Softmax and the
-    reductions, their axes remapped -- until it meets its inverse and cancels (the
-    cancel-transposes rules run in the same worklist), then turn a mean or max over the
-    spatial axes into the global pool it now is. tf2onnx writes channels-last graphs as
-    Transpose -> Conv -> Transpose around every convolution with NHWC elementwise ops
-    between them; this leaves the NCHW graph the same network exported from torch has.
+    (constant operands transposed by the inverse permutation), Concat, Pad, Softmax, the
+    reductions and Reshapes that merge axes it keeps in order, their axes remapped --
+    until it meets its inverse and cancels (the cancel-transposes rules run in the same
+    worklist); turn a mean or max over the spatial axes into the global pool it now is,
+    and fold a Transpose before Flatten -> Gemm/MatMul into the weight's rows. tf2onnx
+    writes channels-last graphs as Transpose -> Conv -> Transpose around every
+    convolution, NHWC ops between them; this leaves the NCHW graph a torch export has.
 
     Preconditions: none. Never adds a Transpose: refuses to move an op unless one of its
     input Transposes has no other reader, or its output needs none (a reduction that drops
     the axes it reduces). Refuses an op with an operand that is neither a Transpose by the
-    same permutation nor a constant, a run-time Pad or Reduce axes operand, and Softmax's
-    legacy 2-D form. A Transpose that reads a graph input or writes a graph output, where
-    the model's own interface is channels-last, stays (cancel-transposes turns it into a
-    Reshape when it only moves size-1 axes). Moves no arithmetic, so results are
-    bit-identical (the global pools compute the mean in float64 as ReduceMean does).
+    same permutation nor a constant, a run-time Pad or Reduce axes operand, Softmax's
+    legacy 2-D form, and a Reshape that splits an axis or merges reordered ones. A
+    Transpose that reads a graph input or writes a graph output, where the model's own
+    interface is channels-last, stays (cancel-transposes turns it into a Reshape when it
+    only moves size-1 axes). Bit-identical results but for the weight fold, which sums a
+    Dense's products in the NCHW order (float rounding).
     """
 
     name = "push-transposes"
-    summary = "sink Transposes through elementwise/Concat/Pad/Softmax/Reduce until they cancel"
+    summary = ("sink Transposes through elementwise/Concat/Pad/Softmax/Reduce/Reshape until "
+               "they cancel")
 
     def rules(self) -> RuleSet:
         return RULES
