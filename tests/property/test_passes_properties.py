@@ -169,3 +169,16 @@ def test_strategy_exercises_pass(name: str) -> None:
     find(spec.graphs(), fires,
          settings=settings(max_examples=300, phases=[Phase.generate], database=None,
                            deadline=None, suppress_health_check=list(HealthCheck)))
+
+
+@SETTINGS
+@given(SPECS["push-transposes"].graphs())
+def test_push_transposes_never_adds_a_transpose(case: Case) -> None:
+    """The pass moves a Transpose only where one dies (or none is needed), so the count
+    never grows; with the tf2onnx-like ChannelsLast motifs it usually falls."""
+    graph, _ = case
+    before = sum(n.op == "Transpose" for n in graph.nodes)
+    (p,) = parse_pipeline("push-transposes")
+    after = sum(n.op == "Transpose" for n in p(graph, PassContext()).graph.nodes)
+    event(f"fewer={after < before}")
+    assert after <= before
