@@ -238,6 +238,8 @@ class ReduceToGlobalPool(Rule):
             return MatchResult.fail("does not reduce exactly the spatial axes 2..")
         if x.dtype.value != "f32":
             return MatchResult.fail(f"%{x.name} is {x.dtype.value}, not f32")
+        if x.type.numel == 0:
+            return MatchResult.fail(f"%{x.name} is empty (the reduction's identity applies)")
         return OK
 
     def rewrite(self, graph: Graph, m: Match, rw: Rewriter) -> None:
