@@ -31,7 +31,7 @@ import pytest
 
 import tinyc
 from tests.mcu.conftest import mcu_tools  # noqa: F401  (the MCU tests' tool check)
-from tinyc.compiler import Options, load_model, optimize
+from tinyc.compiler import Options, compile_graph, load_model, optimize
 from tinyc.ir import Graph
 
 MODELS = Path(__file__).resolve().parent / "models" / "exporters"
@@ -61,15 +61,15 @@ def options(net: str, form: str, int8: bool, tmp: Path) -> Options:
     return Options(quantize="int8", calib=str(calibration(net, form, tmp)))
 
 
-def compiled(net: str, form: str, int8: bool, tmp: Path) -> Graph:
+def optimized(net: str, form: str, int8: bool, tmp: Path) -> Graph:
     opts = options(net, form, int8, tmp)
     graph, _ = optimize(load_model(MODELS / f"{net}_{form}.onnx", opts), opts)
     return graph
 
 
 def interface_transposes(graph: Graph) -> list[str]:
-    """Transposes the NHWC interface needs: they read a graph input (or its quantized copy)
-    and move data."""
+    """Transposes the NHWC interface needs: they read a graph input (or its quantized copy);
+    one that would move no data is a Reshape by then (cancel-transposes)."""
     inputs = {id(v) for v in graph.inputs}
     out = []
     for node in graph.nodes:
@@ -107,7 +107,7 @@ def interface_kinds(graph: Graph) -> Counter[str]:
 @pytest.mark.parametrize("net", NETS)
 def test_only_interface_transposes_left(net: str, form: str, int8: bool,
                                         tmp_path: Path) -> None:
-    graph = compiled(net, form, int8, tmp_path)
+    graph = optimized(net, form, int8, tmp_path)
     left = [n.name for n in graph.nodes if n.op == "Transpose"]
     assert left == interface_transposes(graph)
     channels = nhwc_shape(net)[-1]
@@ -119,14 +119,14 @@ def test_only_interface_transposes_left(net: str, form: str, int8: bool,
 @pytest.mark.parametrize("net", NETS)
 def test_same_kernels_and_arena_as_twin(net: str, form: str, int8: bool,
                                         tmp_path: Path) -> None:
-    graph = compiled(net, form, int8, tmp_path)
-    twin = compiled(net, "nchw", int8, tmp_path)
+    graph = optimized(net, form, int8, tmp_path)
+    twin = optimized(net, "nchw", int8, tmp_path)
     extra = PAD_NETS.get(net, Counter())
     assert kinds(graph) - interface_kinds(graph) - extra == kinds(twin)
     if net in PAD_NETS:
         return
-    arena = tinyc.compiler.compile_graph(graph, Options(), "m").plan.size
-    twin_arena = tinyc.compiler.compile_graph(twin, Options(), "m").plan.size
+    arena = compile_graph(graph, Options(), "m").plan.size
+    twin_arena = compile_graph(twin, Options(), "m").plan.size
     assert abs(arena - twin_arena) <= ARENA_TOLERANCE * twin_arena, (arena, twin_arena)
 
 
