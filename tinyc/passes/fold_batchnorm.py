@@ -22,6 +22,7 @@ from tinyc.passes.rewrite import (
     Var,
     all_of,
     is_float32,
+    move_activation,
     no_activation,
     single_use,
 )
@@ -98,7 +99,8 @@ def scale_conv(conv: Node, scale: np.ndarray, shift: np.ndarray, rw: Rewriter) -
 class FoldScaleIntoConv(Rule):
     """``Mul(Conv(x, w, b), c) -> Conv(x, w * c, b * c)`` for a per-channel constant c:
     the scale half of a BatchNormalization that an exporter wrote as Mul then Add (tf2onnx
-    does for Keras; fuse-conv-bias then takes the Add)."""
+    does for Keras; fuse-conv-bias then takes the Add). An activation fused into the Mul
+    moves to the Conv."""
 
     pattern = Op("Mul", Op(("Conv", "ConvTranspose"), name="conv"), Const("c"), commute=True)
 
@@ -123,6 +125,7 @@ class FoldScaleIntoConv(Rule):
         assert scale is not None
         scale = scale.astype(np.float64)
         scale_conv(conv, scale, np.zeros_like(scale), rw)
+        move_activation(rw, m.root, conv)
         rw.replace(m.root.outputs[0], y)
 
 

@@ -20,6 +20,7 @@ from tinyc.passes.rewrite import (
     RuleSet,
     all_of,
     is_float32,
+    move_activation,
     no_activation,
     single_use,
 )
@@ -68,9 +69,7 @@ class AddIntoConvBias(Rule):
         old = np.zeros(y.shape[1], np.float32) if b is None else b.const
         bias = (old + vec).astype(np.float32)  # type: ignore[operator]
         rw.set_input(conv, 2, rw.const((b.name if b is not None else y.name) + "_bias", bias))
-        if m.root.attrs.get("activation"):  # fused into the Add in an earlier round
-            rw.set_attrs(conv, activation=m.root.attrs["activation"],
-                         activation_params=list(m.root.attrs.get("activation_params", [])))
+        move_activation(rw, m.root, conv)
         rw.replace(m.root.outputs[0], y)
 
 
