@@ -63,8 +63,9 @@ class SinkTranspose(Rule):
     of x, its layout-dependent attributes and constant operands remapped through p.
 
     Subclasses say which inputs carry the layout (`layout_inputs`; the others must be
-    absent), whether constants may stand among them (`takes_consts`), how the attributes
-    change (`moved_attrs`) and which Transpose, if any, restores the output (`out_perm`).
+    absent or constants, kept as they are), whether constants may stand among them
+    (`takes_consts`), how the attributes change (`moved_attrs`) and which Transpose, if
+    any, restores the output (`out_perm`).
     The rule never adds a Transpose: it fires only when some input Transpose has no other
     reader (it disappears) or when the output needs no Transpose at all.
     """
@@ -86,7 +87,8 @@ class SinkTranspose(Rule):
         if len(node.outputs) != 1:
             return MatchResult.fail(f"{node.op} has {len(node.outputs)} outputs")
         layout = self.layout_inputs(node)
-        if any(v is not None for i, v in enumerate(node.inputs) if i not in layout):
+        if any(v is not None and v.const is None
+               for i, v in enumerate(node.inputs) if i not in layout):
             return MatchResult.fail(f"{node.op} has a run-time operand that is not moved")
         transposes = [t for i in layout if (t := _transpose_of(node.input(i))) is not None]
         if not transposes:
@@ -113,13 +115,15 @@ class SinkTranspose(Rule):
 
     def rewrite(self, graph: Graph, m: Match, rw: Rewriter) -> None:
         node, y = m.root, m.root.outputs[0]
-        perm = list(next(t for v in node.inputs if (t := _transpose_of(v))).attrs["perm"])
+        layout = self.layout_inputs(node)
+        transposes = [t for i in layout if (t := _transpose_of(node.input(i))) is not None]
+        perm = list(transposes[0].attrs["perm"])
         inputs: list[Value | None] = []
-        for v in node.inputs:
-            t = _transpose_of(v)
+        for i, v in enumerate(node.inputs):
+            t = _transpose_of(v) if i in layout else None
             if t is not None:
                 inputs.append(t.inputs[0])
-            elif v is not None and v.const is not None:
+            elif i in layout and v is not None and v.const is not None:
                 inputs.append(rw.const(v.name + "_t", untransposed_const(v.const, perm)))
             else:
                 inputs.append(v)
@@ -133,7 +137,6 @@ class SinkTranspose(Rule):
         if q is not None:
             new = rw.add("Transpose", [new], {"perm": q}, before=node, name=node.name + "_t",
                          hint=y.name + "_t")
-        transposes = [t for v in node.inputs if (t := _transpose_of(v)) is not None]
         rw.replace(y, new)
         rw.erase(node)
         for t in transposes:
@@ -219,6 +222,21 @@ class SinkThroughReduce(SinkTranspose):
         order = sorted(kept)
         q = [order.index(a) for a in kept]
         return None if q == sorted(q) else q
+
+
+class SinkThroughQuantize(SinkTranspose):
+    """QuantizeLinear, DequantizeLinear: elementwise with per-tensor parameters; a per-axis
+    axis moves with the data (blocked quantization depends on the order and stays)."""
+
+    pattern = Op(("QuantizeLinear", "DequantizeLinear"), ...)
+
+    def moved_attrs(self, node: Node, perm: list[int]) -> dict[str, Any] | MatchResult:
+        if node.attrs.get("block_size"):
+            return MatchResult.fail(f"{node.op} is blocked along an axis")
+        scale = node.input(1)
+        if scale is not None and scale.type.numel > 1:
+            return {"axis": perm[node.attrs["axis"]]}
+        return {}
 
 
 class ReduceToGlobalPool(Rule):
@@ -372,7 +390,8 @@ class FoldTransposeIntoWeights(Rule):
 
 
 RULES = (RuleSet([SinkThroughElementwise(), SinkThroughConcat(), SinkThroughPad(),
-                  SinkThroughSoftmax(), SinkThroughReduce(), ReduceToGlobalPool(),
+                  SinkThroughSoftmax(), SinkThroughReduce(), SinkThroughQuantize(),
+                  ReduceToGlobalPool(),
                   FoldTransposeIntoWeights(), SinkThroughReshape()])
          + cancel_transposes.RULES)
 
@@ -381,23 +400,24 @@ RULES = (RuleSet([SinkThroughElementwise(), SinkThroughConcat(), SinkThroughPad(
 @dataclass(frozen=True)
 class PushTransposes(RewritePass):
     """Move each Transpose below the layout-agnostic ops that read it -- elementwise ops
-    (constant operands transposed by the inverse permutation), Concat, Pad, Softmax, the
-    reductions and Reshapes that merge axes it keeps in order, their axes remapped --
-    until it meets its inverse and cancels (the cancel-transposes rules run in the same
-    worklist); turn a mean or max over the spatial axes into the global pool it now is,
-    and fold a Transpose before Flatten -> Gemm/MatMul into the weight's rows. tf2onnx
-    writes channels-last graphs as Transpose -> Conv -> Transpose around every
-    convolution, NHWC ops between them; this leaves the NCHW graph a torch export has.
+    (constant operands transposed by the inverse permutation), QuantizeLinear and
+    DequantizeLinear, Concat, Pad, Softmax, the reductions and Reshapes that merge axes it
+    keeps in order, their axes remapped -- until it meets its inverse and cancels (the
+    cancel-transposes rules run in the same worklist); turn a mean or max over the spatial
+    axes into the global pool it now is, and fold a Transpose before Flatten -> Gemm/MatMul
+    into the weight's rows. tf2onnx writes channels-last graphs as Transpose -> Conv ->
+    Transpose around every convolution, NHWC ops between them; this leaves the NCHW graph
+    a torch export has.
 
     Preconditions: none. Never adds a Transpose: refuses to move an op unless one of its
     input Transposes has no other reader, or its output needs none (a reduction that drops
     the axes it reduces). Refuses an op with an operand that is neither a Transpose by the
     same permutation nor a constant, a run-time Pad or Reduce axes operand, Softmax's
-    legacy 2-D form, and a Reshape that splits an axis or merges reordered ones. A
-    Transpose that reads a graph input or writes a graph output, where the model's own
-    interface is channels-last, stays (cancel-transposes turns it into a Reshape when it
-    only moves size-1 axes). Bit-identical results but for the weight fold, which sums a
-    Dense's products in the NCHW order (float rounding).
+    legacy 2-D form, blocked quantization, and a Reshape that splits an axis or merges
+    reordered ones. A Transpose that reads a graph input or writes a graph output, where
+    the model's own interface is channels-last, stays (cancel-transposes turns it into a
+    Reshape when it only moves size-1 axes). Bit-identical results but for the weight
+    fold, which sums a Dense's products in the NCHW order (float rounding).
     """
 
     name = "push-transposes"
