@@ -17,14 +17,17 @@ Graph outputs are all unused results plus, sometimes, intermediate ones (which p
 not rewrite away). Shapes are static and small (dims <= 6, rank 2 to 4) so the reference
 interpreter stays fast.
 
-`ops` chooses the ops (names from `FLOAT_OPS`; three extra pseudo-ops: "Duplicate" repeats
+`ops` chooses the ops (names from `FLOAT_OPS`; five extra pseudo-ops: "Duplicate" repeats
 an earlier node with the same inputs and attributes, for CSE; "Shape" adds a
-Shape -> Gather -> Cast -> Div motif, for shape folding; "Gated" multiplies a value by a
-gate of itself as exporters write hardswish and SiLU). Structure (ops, shapes,
-attributes) is drawn from hypothesis and shrinks; tensor data comes from a numpy generator
-seeded by one drawn integer, which keeps generation fast. Data is tame on purpose: inputs
-and weights are N(0, 1) scaled down, divisors are constants with |c| >= 0.5, BatchNorm
-variances lie in [0.1, 2], so float comparisons after a pass are meaningful.
+Shape -> Gather -> Cast -> Div motif, for shape folding; "ChannelsLast" a Transpose, a
+layout-agnostic op and the inverse Transpose, as tf2onnx writes NHWC layers;
+"FlattenDense" a Transpose, Flatten and MatMul/Gemm, Keras' Flatten before Dense;
+"Gated" multiplies a value by a gate of itself as exporters write hardswish and SiLU). Structure
+(ops, shapes, attributes) is drawn from hypothesis and shrinks; tensor data comes from a
+numpy generator seeded by one drawn integer, which keeps generation fast. Data is tame on
+purpose: inputs and weights are N(0, 1) scaled down, divisors are constants with
+|c| >= 0.5, BatchNorm variances lie in [0.1, 2], so float comparisons after a pass are
+meaningful.
 
 `make_node` is the same builder for hand-written graphs in unit tests.
 """
@@ -53,7 +56,7 @@ FLOAT_OPS: tuple[str, ...] = (
     "BatchNormalization", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool",
     "Softmax", "Reshape", "Flatten", "Transpose", "Concat", "Squeeze", "Unsqueeze",
     "Identity", "Dropout", "Cast", "Pad", "Shape", "Duplicate", "Gated", "ReduceMean",
-    "ReduceMax",
+    "ReduceMax", "ChannelsLast", "FlattenDense",
 )  # fmt: skip
 
 #: ops that fit the activation-fusion and bias-folding passes
@@ -460,17 +463,68 @@ def _gated(b: _Builder) -> bool:
 
 def _reduce(op: str) -> Callable[[_Builder], bool]:
     def build(b: _Builder) -> bool:
-        x = b.pick(lambda v: v.type.rank >= 3)
+        x = b.pick(lambda v: v.type.rank >= 2)
         if x is None:
             return False
         r = x.type.rank
-        spatial = list(range(2, r))
-        axes = spatial if b.draw(st.booleans()) else sorted(set(
-            b.draw(st.lists(st.integers(0, r - 1), min_size=1, max_size=r))))
+        if r >= 3 and b.draw(st.booleans()):
+            axes = list(range(2, r))  # the spatial axes, as a global pool written out
+        else:
+            # never every axis: a 0-d result would leave nothing for the axis-taking builders
+            axes = sorted(b.draw(st.lists(st.integers(0, r - 1), min_size=1, max_size=r - 1,
+                                          unique=True)))
         b.node(op, [x], axes=axes, keepdims=b.draw(st.integers(0, 1)))
         return True
 
     return build
+
+
+def _channels_last(b: _Builder) -> bool:
+    """What tf2onnx writes around an NHWC layer: Transpose{p}(x), a layout-agnostic op
+    (activation, Add of a broadcast constant or of another Transpose{p}, Pad, Concat) and
+    Transpose{p^-1} back."""
+    x = b.pick(lambda v: v.type.rank >= 3)
+    if x is None:
+        return False
+    perm = list(b.draw(st.permutations(list(range(x.type.rank)))))
+    t = b.node("Transpose", [x], pool=False, perm=perm)
+    kind = b.choice(["Relu", "Add", "AddT", "Pad", "Concat"])
+    if kind == "Relu":
+        y = b.node("Relu", [t], pool=False)
+    elif kind == "Add":
+        y = b.node("Add", [t, b.const(b.broadcast_shape(t.shape))], pool=False)
+    elif kind == "AddT":
+        other = b.pick(lambda v: v.shape == x.shape) or x
+        y = b.node("Add", [t, b.node("Transpose", [other], pool=False, perm=perm)], pool=False)
+    elif kind == "Pad":
+        pads = [b.draw(st.integers(0, 1)) for _ in range(2 * t.type.rank)]
+        y = b.node("Pad", [t], pool=False, pads=pads)
+    else:
+        axis = b.draw(st.integers(0, t.type.rank - 1))
+        shape = list(t.shape)
+        shape[axis] = b.draw(st.integers(1, 3))
+        y = b.node("Concat", [t, b.const(shape)], pool=False, axis=axis)
+    inv = [perm.index(i) for i in range(len(perm))]
+    b.node("Transpose", [y], perm=inv)
+    return True
+
+
+def _flatten_dense(b: _Builder) -> bool:
+    """Keras' Flatten of a channels-last map into a Dense: Transpose (batch axis kept),
+    Flatten, then MatMul or Gemm (either weight layout) with a constant weight."""
+    x = b.pick(lambda v: v.type.rank >= 3)
+    if x is None:
+        return False
+    perm = [0] + list(b.draw(st.permutations(list(range(1, x.type.rank)))))
+    t = b.node("Transpose", [x], pool=False, perm=perm)
+    f = b.node("Flatten", [t], pool=False, axis=1)
+    k, n = f.shape[1], b.draw(st.integers(1, 4))
+    if b.draw(st.booleans()):
+        b.node("MatMul", [f, b.const((k, n))])
+    else:
+        trans = b.draw(st.integers(0, 1))
+        b.node("Gemm", [f, b.const((n, k) if trans else (k, n)), b.const((n,))], transB=trans)
+    return True
 
 
 def _shape(b: _Builder) -> bool:
@@ -509,7 +563,8 @@ _BUILDERS: dict[str, Callable[[_Builder], bool]] = {
     "Reshape": _reshape, "Flatten": _flatten, "Transpose": _transpose, "Concat": _concat,
     "Squeeze": _squeeze, "Unsqueeze": _unsqueeze, "Identity": _copy("Identity"),
     "Dropout": _copy("Dropout"), "Cast": _cast, "Pad": _pad, "Shape": _shape,
-    "Duplicate": _duplicate, "Gated": _gated,
+    "Duplicate": _duplicate, "Gated": _gated, "ChannelsLast": _channels_last,
+    "FlattenDense": _flatten_dense,
     "ReduceMean": _reduce("ReduceMean"), "ReduceMax": _reduce("ReduceMax"),
     **{op: _activation(op) for op in ("Relu", "LeakyRelu", "Clip", "Sigmoid", "Tanh",
                                      "HardSwish", "HardSigmoid")},

@@ -59,8 +59,14 @@ SPECS: dict[str, Spec] = {
                                "Reshape>Flatten", "Unsqueeze>Squeeze", "Flatten>Reshape"), True),
     "cancel-transposes": Spec(("Transpose", "Unsqueeze", "Relu", "Add", "Reshape",
                                "Transpose>Transpose", "Unsqueeze>Transpose"), True),
+    "push-transposes": Spec(("ChannelsLast", "Transpose", "Relu", "Add", "Mul", "Concat", "Pad",
+                             "Softmax", "ReduceMean", "ReduceMax", "Flatten",
+                             "Transpose>Relu", "Transpose>Add", "Transpose>Pad",
+                             "Transpose>Concat", "Transpose>Softmax", "Transpose>ReduceMean",
+                             "ChannelsLast>ReduceMean", "FlattenDense", "Transpose>Reshape",
+                             "Transpose>Unsqueeze>Reshape"), False),
     "fold-batchnorm": Spec(("Conv", "Gemm", "MatMul", "BatchNormalization", "Flatten", "Relu",
-                            "Conv>BatchNormalization", "Gemm>BatchNormalization",
+                            "Mul", "Conv>Mul", "Conv>BatchNormalization", "Gemm>BatchNormalization",
                             "Flatten>MatMul>BatchNormalization"), False),
     "fuse-conv-bias": Spec(("Conv", "Add", "Relu", "Conv>Add", "Conv>Add>Relu"), False),
     "fuse-matmul-add": Spec(("MatMul", "Gemm", "Add", "Flatten", "Relu", "Flatten>MatMul>Add",
@@ -171,3 +177,16 @@ def test_strategy_exercises_pass(name: str) -> None:
     find(spec.graphs(), fires,
          settings=settings(max_examples=300, phases=[Phase.generate], database=None,
                            deadline=None, suppress_health_check=list(HealthCheck)))
+
+
+@SETTINGS
+@given(SPECS["push-transposes"].graphs())
+def test_push_transposes_never_adds_a_transpose(case: Case) -> None:
+    """The pass moves a Transpose only where one dies (or none is needed), so the count
+    never grows; with the tf2onnx-like ChannelsLast motifs it usually falls."""
+    graph, _ = case
+    before = sum(n.op == "Transpose" for n in graph.nodes)
+    (p,) = parse_pipeline("push-transposes")
+    after = sum(n.op == "Transpose" for n in p(graph, PassContext()).graph.nodes)
+    event(f"fewer={after < before}")
+    assert after <= before

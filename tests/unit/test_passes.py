@@ -18,6 +18,7 @@ from tinyc.passes import PASSES, PIPELINES, PassContext, parse_pipeline, pipelin
 from tinyc.passes.eliminate_no_ops import RULES as NO_OP_RULES
 from tinyc.passes.fold_batchnorm import FoldIntoConv
 from tinyc.passes.fuse_activation import FuseIntoProducer, compose_clamps
+from tinyc.passes.push_transposes import SinkThroughElementwise, SinkThroughReshape
 from tinyc.passes.rewrite import Const, Op, RuleSet, Var
 
 F32 = DType.F32
@@ -25,9 +26,9 @@ F32 = DType.F32
 #: the graph optimizations (other passes, such as quantization, have their own tests)
 OPTIMIZATIONS = {
     "fold-constants", "fold-shapes", "eliminate-dead-code", "eliminate-no-ops",
-    "collapse-reshapes", "cancel-transposes", "fold-batchnorm", "fuse-conv-bias",
-    "fuse-matmul-add", "fuse-activation", "eliminate-common-subexpressions", "div-to-mul",
-    "recognize-activations", "recognize-global-pools", "fold-pad",
+    "collapse-reshapes", "cancel-transposes", "push-transposes", "fold-batchnorm",
+    "fuse-conv-bias", "fuse-matmul-add", "fuse-activation", "eliminate-common-subexpressions",
+    "div-to-mul", "recognize-activations", "recognize-global-pools", "fold-pad",
 }  # fmt: skip
 
 
@@ -136,6 +137,28 @@ def test_fuse_activation_reasons() -> None:
     gemm.producer.attrs["activation"] = "Sigmoid"  # type: ignore[union-attr]
     g.outputs = [relu.outputs[0]]
     assert "already has activation Sigmoid" in FuseIntoProducer().explain(g, relu).reason
+
+
+def test_push_transposes_reasons() -> None:
+    """An op moves below a Transpose only when that removes one, and only with operands it
+    can remap."""
+    g = Graph("t")
+    x = g.add_input("x", TensorType(F32, (1, 2, 3, 4)))
+    y = g.add_input("y", TensorType(F32, (1, 3, 4, 2)))
+    t = make_node(g, "Transpose", [x], perm=[0, 2, 3, 1]).outputs[0]
+    relu = make_node(g, "Relu", [t])
+    add = make_node(g, "Add", [t, y])
+    t2 = make_node(g, "Transpose", [x], perm=[0, 3, 2, 1]).outputs[0]
+    split = make_node(g, "Reshape", [t2, g.add_const("s", np.asarray([1, 4, 6, 1], np.int64))])
+    g.outputs = [relu.outputs[0], add.outputs[0], split.outputs[0]]
+    verify(g)
+    sink, reshape = SinkThroughElementwise(), SinkThroughReshape()
+    assert "another reader" in sink.explain(g, relu).reason
+    assert "neither a Transpose" in sink.explain(g, add).reason
+    assert "merges axes the Transpose reorders" in reshape.explain(g, split).reason
+    g.outputs = [relu.outputs[0]]
+    g.erase(add)
+    assert sink.explain(g, relu)
 
 
 def test_compose_clamps() -> None:

@@ -771,3 +771,10 @@ class Dropout(OpDef):
                 ctx.body.line(f"memset({ctx.ptr(mask)}, 0, {mask.type.nbytes});")
                 return
             ctx.body.line(f"memset({ctx.ptr(mask)}, 1, {mask.type.numel});")
+
+
+def is_elementwise(opdef: OpDef) -> bool:
+    """Each output element is computed from the same-index elements of the (numpy
+    broadcast) inputs, and no attribute names an axis: such an op commutes with a Transpose
+    (layout passes move Transposes across it)."""
+    return isinstance(opdef, (_Activation, _Unary, _Binary, _Variadic, Identity))

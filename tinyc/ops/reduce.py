@@ -163,6 +163,11 @@ class _Reduce(OpDef):
         ctx.body.line("}")
 
 
+def is_reduction(opdef: OpDef) -> bool:
+    """A Reduce* op: its `axes` attribute (or run-time operand) names what it reduces."""
+    return isinstance(opdef, _Reduce)
+
+
 def _input_ptr(ctx: EmitContext, x: Value) -> str:
     """An empty input (every output is an empty reduction) has no storage: pass NULL."""
     return ctx.ptr(x) if x.type.numel else "0"

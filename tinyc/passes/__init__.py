@@ -19,6 +19,7 @@ from tinyc.passes import (  # noqa: F401  (imported for registration)
     fuse_qboundary,
     prune_channels,
     prune_unstructured,
+    push_transposes,
     qdq_lower,
     quantize_dynamic,
     quantize_int8,

@@ -8,6 +8,7 @@ import numpy as np
 
 from tinyc.ir import Graph, Node, Value
 from tinyc.passes.base import register_pass
+from tinyc.passes.fuse_conv_bias import channel_vector
 from tinyc.passes.rewrite import (
     OK,
     Const,
@@ -21,6 +22,7 @@ from tinyc.passes.rewrite import (
     Var,
     all_of,
     is_float32,
+    move_activation,
     no_activation,
     single_use,
 )
@@ -72,22 +74,59 @@ class FoldIntoConv(Rule):
                       _bias_ok(conv.input(2)))
 
     def rewrite(self, graph: Graph, m: Match, rw: Rewriter) -> None:
-        conv = m.node("conv")
-        w, b = conv.input(1), conv.input(2)
-        assert w is not None and w.const is not None
         scale, shift = bn_affine(m)
-        w64 = w.const.astype(np.float64)
-        if conv.op == "Conv":
-            w_new = w64 * scale.reshape((-1,) + (1,) * (w64.ndim - 1))
-        else:
-            g = conv.attrs.get("group", 1)
-            grouped = w64.reshape((g, w64.shape[0] // g) + w64.shape[1:])
-            s = scale.reshape((g, 1, w64.shape[1]) + (1,) * (w64.ndim - 2))
-            w_new = (grouped * s).reshape(w64.shape)
-        b64 = np.zeros_like(scale) if b is None else b.const.astype(np.float64)  # type: ignore[union-attr]
-        rw.set_input(conv, 1, rw.const(w.name + "_bn", _f32(w_new)))
-        rw.set_input(conv, 2, rw.const(w.name + "_bn_bias", _f32(b64 * scale + shift)))
-        rw.replace(m.root.outputs[0], conv.outputs[0])
+        scale_conv(m.node("conv"), scale, shift, rw)
+        rw.replace(m.root.outputs[0], m.node("conv").outputs[0])
+
+
+def scale_conv(conv: Node, scale: np.ndarray, shift: np.ndarray, rw: Rewriter) -> None:
+    """Conv/ConvTranspose weights times `scale` per output channel, bias b * scale + shift."""
+    w, b = conv.input(1), conv.input(2)
+    assert w is not None and w.const is not None
+    w64 = w.const.astype(np.float64)
+    if conv.op == "ConvTranspose":
+        g = conv.attrs.get("group", 1)
+        grouped = w64.reshape((g, w64.shape[0] // g) + w64.shape[1:])
+        s = scale.reshape((g, 1, w64.shape[1]) + (1,) * (w64.ndim - 2))
+        w_new = (grouped * s).reshape(w64.shape)
+    else:
+        w_new = w64 * scale.reshape((-1,) + (1,) * (w64.ndim - 1))
+    b64 = np.zeros_like(scale) if b is None else b.const.astype(np.float64)  # type: ignore[union-attr]
+    rw.set_input(conv, 1, rw.const(w.name + "_bn", _f32(w_new)))
+    rw.set_input(conv, 2, rw.const(w.name + "_bn_bias", _f32(b64 * scale + shift)))
+
+
+class FoldScaleIntoConv(Rule):
+    """``Mul(Conv(x, w, b), c) -> Conv(x, w * c, b * c)`` for a per-channel constant c:
+    the scale half of a BatchNormalization that an exporter wrote as Mul then Add (tf2onnx
+    does for Keras; fuse-conv-bias then takes the Add). An activation fused into the Mul
+    moves to the Conv."""
+
+    pattern = Op("Mul", Op(("Conv", "ConvTranspose"), name="conv"), Const("c"), commute=True)
+
+    def check(self, graph: Graph, m: Match) -> MatchResult:
+        conv, c = m.node("conv"), m.value("c")
+        y = conv.outputs[0]
+        result = all_of(_producer_ok(graph, conv), _weight_ok(graph, conv.input(1), "weight"),
+                        _bias_ok(conv.input(2)))
+        if not result:
+            return result
+        if m.root.outputs[0].shape != y.shape:
+            return MatchResult.fail("the Mul broadcasts the Conv result to a bigger shape")
+        assert c.const is not None
+        if channel_vector(c.const, y.shape) is None:
+            return MatchResult.fail(f"%{c.name} {list(c.shape)} is not per-channel")
+        return OK
+
+    def rewrite(self, graph: Graph, m: Match, rw: Rewriter) -> None:
+        conv, c = m.node("conv"), m.value("c")
+        y = conv.outputs[0]
+        scale = channel_vector(c.const, y.shape)  # type: ignore[arg-type]
+        assert scale is not None
+        scale = scale.astype(np.float64)
+        scale_conv(conv, scale, np.zeros_like(scale), rw)
+        move_activation(rw, m.root, conv)
+        rw.replace(m.root.outputs[0], y)
 
 
 class FoldIntoGemm(Rule):
@@ -139,7 +178,7 @@ class FoldIntoMatMul(Rule):
         rw.replace(m.root.outputs[0], y)
 
 
-RULES = RuleSet([FoldIntoConv(), FoldIntoGemm(), FoldIntoMatMul()])
+RULES = RuleSet([FoldIntoConv(), FoldScaleIntoConv(), FoldIntoGemm(), FoldIntoMatMul()])
 
 
 @register_pass
@@ -154,6 +193,9 @@ class FoldBatchnorm(RewritePass):
     output, when it already carries a fused activation, when its weight is not a constant
     or is shared with another node (folding would duplicate it in flash), when its bias is
     computed at run time, and for MatMul unless both operands are 2-D.
+
+    Also folds a Mul by a per-channel constant into the Conv before it (a BatchNormalization
+    an exporter wrote out as Mul then Add; the Add then becomes the bias in fuse-conv-bias).
 
     A lone BatchNormalization (after a pool, an Add, a graph input) is kept: its C kernel
     is already one per-channel multiply-add with scale and shift precomputed at compile

@@ -20,6 +20,7 @@ from tinyc.passes.rewrite import (
     RuleSet,
     all_of,
     is_float32,
+    move_activation,
     no_activation,
     single_use,
 )
@@ -38,7 +39,8 @@ def channel_vector(c: np.ndarray, out_shape: tuple[int, ...]) -> np.ndarray | No
 
 class AddIntoConvBias(Rule):
     """``Add(Conv(x, w, b), c) -> Conv(x, w, b + c)`` for c of shape [M, 1, 1], [1, M, 1, 1],
-    [1] or any other per-channel broadcast."""
+    [1] or any other per-channel broadcast; an activation fused into the Add moves to the
+    Conv."""
 
     pattern = Op("Add", Op("Conv", name="conv"), Const("c"), commute=True)
 
@@ -67,6 +69,7 @@ class AddIntoConvBias(Rule):
         old = np.zeros(y.shape[1], np.float32) if b is None else b.const
         bias = (old + vec).astype(np.float32)  # type: ignore[operator]
         rw.set_input(conv, 2, rw.const((b.name if b is not None else y.name) + "_bias", bias))
+        move_activation(rw, m.root, conv)
         rw.replace(m.root.outputs[0], y)
 
 

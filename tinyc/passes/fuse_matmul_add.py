@@ -19,6 +19,7 @@ from tinyc.passes.rewrite import (
     Var,
     all_of,
     is_float32,
+    move_activation,
     no_activation,
     single_use,
 )
@@ -50,6 +51,8 @@ class MatMulAddToGemm(Rule):
     def rewrite(self, graph: Graph, m: Match, rw: Rewriter) -> None:
         y = rw.add("Gemm", [m.value("a"), m.value("b"), m.value("c")], before=m.root,
                    name=m.node("mm").name, hint=m.root.outputs[0].name + "_gemm")
+        assert y.producer is not None
+        move_activation(rw, m.root, y.producer)
         rw.replace(m.root.outputs[0], y)
 
 
@@ -65,6 +68,7 @@ class AddIntoGemmBias(Rule):
         gemm = m.node("gemm")
         rw.set_input(gemm, 2, m.value("c"))
         rw.set_attrs(gemm, beta=1.0)
+        move_activation(rw, m.root, gemm)
         rw.replace(m.root.outputs[0], gemm.outputs[0])
 
 

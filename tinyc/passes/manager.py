@@ -16,8 +16,9 @@ from tinyc.passes.base import PASSES, Pass, PassContext
 
 _O1 = (
     "fold-shapes,fold-constants,eliminate-no-ops,div-to-mul,recognize-activations,"
-    "recognize-global-pools,fold-pad,collapse-reshapes,cancel-transposes,qdq-lower,"
-    "fold-batchnorm,fuse-conv-bias,fuse-mel-spectrogram,fuse-matmul-add,fuse-activation,eliminate-dead-code,"
+    "recognize-global-pools,fold-pad,collapse-reshapes,push-transposes,cancel-transposes,"
+    "qdq-lower,fold-batchnorm,fuse-conv-bias,fuse-mel-spectrogram,fuse-matmul-add,"
+    "fuse-activation,eliminate-dead-code,"
     "fuse-qboundary"
 )
 #: passes that need the graph's final interface: `tinyc.compiler.optimize` runs them once

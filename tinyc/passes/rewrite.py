@@ -232,6 +232,14 @@ def is_float32(value: Value) -> MatchResult:
     return OK
 
 
+def move_activation(rw: Rewriter, src: Node, dst: Node) -> None:
+    """Give `dst` (which has none) the activation fused into `src`, which a rule folds into
+    `dst` (fuse-activation may have fused it into `src` in an earlier round)."""
+    if src.attrs.get("activation"):
+        rw.set_attrs(dst, activation=src.attrs["activation"],
+                     activation_params=list(src.attrs.get("activation_params", [])))
+
+
 # -- the rewriter -------------------------------------------------------------------------
 
 
