@@ -119,7 +119,9 @@ def main(argv: list[str] | None = None) -> int:
     rows = [r for r in load_registry() if not args.network or r.network in args.network]
     print(f"pipeline: -O1{' without ' + ', '.join(sorted(dropped)) if dropped else ''}; "
           "target cortex-m4 (QEMU mps2-an386)")
-    header = (f"{'network':11s} {'exporter':40s} {'prec':5s} {'arena B':>8s} {'weights B':>9s} "
+    wn = max(len("network"), *(len(r.network) for r in rows))
+    we = max(len("exporter"), *(len(r.exporter) for r in rows))
+    header = (f"{'network':{wn}s} {'exporter':{we}s} {'prec':5s} {'arena B':>8s} {'weights B':>9s} "
               f"{'M4 instr':>10s}  {'vs twin: arena':>14s} {'instr':>7s}")
     print(header)
     print("-" * len(header))
@@ -141,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
                 instr = f"{f.instructions:10d}" if f.instructions is not None else f"{'-':>10s}"
                 versus = (f"{relative(f.arena, twin.arena):>14s} "
                           f"{relative(f.instructions, twin.instructions):>7s}") if twin else ""
-                print(f"{row.network:11s} {row.exporter:40s} {precision:5s} {f.arena:8d} "
+                print(f"{row.network:{wn}s} {row.exporter:{we}s} {precision:5s} {f.arena:8d} "
                       f"{f.weights:9d} {instr}  {versus}", flush=True)
     return 0
 
