@@ -16,9 +16,10 @@ kernels run in place, and the proof that it is safe.
    ties keep the earlier try (fewer overlaps, simpler strategy). Strategies stop early
    once a variant's live-bytes floor is reached.
 5. Stream kernels only where they pay: a streaming kernel (an overlap through scratch) is
-   slower than the ordinary one, so each one of the winning variant is dropped again, in
-   schedule order, whenever its variant still places in the same arena without it. The
-   arena stays the smallest found; only the kernels that lower it stream.
+   slower than the ordinary one, so each one of the winning variant is dropped again
+   (greedily: the unused ones, then in schedule order) whenever its variant still fits
+   the same arena without it. The arena stays the smallest found; only the kernels that
+   lower it stream.
 6. `verify.verify_plan` re-derives lifetimes and overlaps from the graph and the ops'
    declarations alone and rejects any byte shared without a declared reason.
 """
@@ -186,34 +187,35 @@ def _drop_needless_streams(
     """Give back the ordinary kernel to every stream overlap the arena does not need.
 
     A stream kernel (`runs_stream_kernel`) is slower than the ordinary one, so it is only
-    worth its place where it lowers the peak. In schedule order, each stream overlap is
-    removed from the variant; the removal stands when the variant still places in no
-    more than the best arena. An overlap the current placement does not use goes for
-    free (the same offsets stay valid without it); one whose output finds another place
-    within the arena moves there (`relocate`); one without which more bytes are live at some
-    step than the arena holds is kept without a try; the others get a full placement."""
-    kept = list(var.overlaps)
-    for choice in sorted(var.overlaps, key=lambda c: var.life.step[c.node]):
-        if not runs_stream_kernel(choice.behavior):
-            continue
-        rest = [c for c in kept if c is not choice]
+    worth its place where it lowers the peak. Each stream overlap is removed from the
+    variant in turn; the removal stands when the variant still fits the arena. First those
+    the placement does not use: they go for free (the offsets stay valid, and their
+    scratch goes too, so the arena is now the one the plan would have). Then the others,
+    in schedule order: one without which more bytes are live at some step than the arena
+    holds stays without a try; one whose output finds another place within the arena
+    moves there (`relocate`); the rest get a full placement."""
+    streams = [c for c in var.overlaps if runs_stream_kernel(c.behavior)]
+    streams.sort(key=lambda c: (_overlap_used(var, placed.offsets, c), var.life.step[c.node]))
+    for choice in streams:
+        rest = [c for c in var.overlaps if c is not choice]
         reqs, allow = buffer_requests(storages, var.life, rest)
-        trial = replace(var, reqs=reqs, allow=allow, overlaps=rest)
-        if align_up(_floor(reqs, rest, var.life), align) > placed.size:
-            continue  # more bytes live at some step than the arena holds: needed
+        problem = MemoryProblem(tuple(reqs), allow)
         names = {r.name for r in reqs}
         offsets: dict[str, int] | None = {k: v for k, v in placed.offsets.items() if k in names}
         if _overlap_used(var, placed.offsets, choice):
-            problem = MemoryProblem(tuple(reqs), allow)
+            if align_up(_floor(reqs, rest, var.life), align) > placed.size:
+                continue
             offsets = relocate(problem, offsets, choice.dst, placed.size)
+        trial = replace(var, reqs=reqs, allow=allow, overlaps=rest)
         if offsets is not None:
-            candidate = replace(placed, offsets=offsets)
+            placed = _Placement(arena_size(problem, offsets), placed.strategy, offsets)
         else:
             candidate = _place(trial, strategies, align, placed.size, tries,
                                f"{var.name} without stream@{choice.node}")
             if candidate.size > placed.size:
                 continue
-        kept, var, placed = rest, trial, candidate
+            placed = candidate
+        var = trial
     return placed, var
 
 
