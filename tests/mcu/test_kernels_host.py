@@ -218,7 +218,8 @@ def test_dwconv_stream_equals_the_ordinary_kernel(libs: dict, variant: str, shap
 
 
 @pytest.mark.parametrize("variant", variants("inplace"))
-@pytest.mark.parametrize("c,m,pixels", [(8, 12, 10), (12, 5, 7), (4, 4, 9)])
+@pytest.mark.parametrize("c,m,pixels",
+                         [(8, 12, 10), (12, 5, 7), (4, 4, 9), (9, 19, 5), (21, 18, 3)])
 def test_conv1x1_stream_equals_the_ordinary_kernel(libs: dict, variant: str, c: int, m: int,
                                                    pixels: int) -> None:
     f = dict(n=1, c=c, h=1, w=pixels, m=m, oh=1, ow=pixels, kh=1, kw=1, group=1, stride_h=1,

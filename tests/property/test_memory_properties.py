@@ -5,7 +5,8 @@
   is never below the live-bytes floor; the best is never above greedy-by-size.
 - Random graphs (tests/strategies.py): `plan_memory` (whose verifier runs on every plan)
   gives an arena between the in-place-aware live-bytes floor of its schedule and
-  TFLite Micro's greedy-by-size on the same schedule; the schedule never peaks above the
+  TFLite Micro's greedy-by-size on the same schedule, and no larger than with every stream
+  kernel its placement used kept; the schedule never peaks above the
   graph's own order; and, for a few graphs, the planned C matches the interpreter under
   ASan/UBSan (in-place kernels, views and all).
 """
@@ -152,6 +153,8 @@ def test_plan_is_between_the_floor_and_greedy_by_size(case: Case) -> None:
     plan = plan_memory(graph)  # runs verify_plan
     st_ = plan.stats
     assert plan.size <= st_.greedy_by_size
+    # stream kernels are given back only where the arena stays as small
+    assert plan.size <= plan_memory(graph, keep_all_streams=True).size
     offs = buffer_offsets(plan)
     steps = len(graph.nodes)
     live = [0] * max(steps, 1)

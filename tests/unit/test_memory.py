@@ -217,6 +217,38 @@ def test_alignment_is_per_target() -> None:
     assert plan_memory(chain_in_place(), align=4).size == 2064
 
 
+def streams_where_they_pay() -> Graph:
+    """Four 1x1 convs 4 -> 4 -> 4 -> 16 -> 16 channels, each may stream over its input.
+
+        step    0   1   2   3   4
+        a       ==#                 1024 B
+        b           #=#             1024 B (over a: 16 B of scratch)
+        c               #=#         4096 B (over b: 16 B of scratch)
+        d                   #=====  4096 B (over c: 64 B of scratch)
+    Without overlaps step 3 holds c + d = 8192 B; streaming d over c makes it 4096 + 64,
+    the smallest peak, 4160. Step 2 then needs c over b too (else b + c = 5120 > 4160).
+    Step 1 holds a + b = 2048 B either way: b's stream kernel buys nothing, so b runs the
+    ordinary kernel and lands beside a (at 1024, inside c's bytes-to-be)."""
+    t = _G()
+    a = t.conv(t.x, k=1)
+    b = t.conv(a, k=1)
+    c = t.conv(b, m=16, k=1)
+    d = t.conv(c, m=16, k=1)
+    return t.done(t.op("GlobalAveragePool", d))
+
+
+def test_stream_kernels_only_where_they_lower_the_peak() -> None:
+    graph = streams_where_they_pay()
+    forced = plan_memory(graph, align=16, keep_all_streams=True)
+    plan = plan_memory(graph, align=16)
+    assert forced.size == plan.size == 4160
+    assert sorted(forced.overlaps) == [1, 2, 3]  # the placement put b over a
+    assert sorted(plan.overlaps) == [2, 3]
+    assert sorted(plan.scratch) == [2, 3]
+    assert plan.offsets["v1"] >= plan.offsets["v0"] + 1024  # b beside a
+    verify_plan(graph, plan)
+
+
 # -- the verifier rejects what is unsafe --------------------------------------------------
 
 

@@ -149,6 +149,21 @@ def place_in_order(problem: MemoryProblem, order: Sequence[BufferReq]) -> dict[s
     return _Placer(problem).place_all(order)
 
 
+def relocate(
+    problem: MemoryProblem, offsets: Mapping[str, int], name: str, limit: int
+) -> dict[str, int] | None:
+    """`offsets` with buffer `name` moved to its lowest valid offset against all the
+    others, or None when that offset does not keep it below `limit` bytes: a cheap repair
+    after a rule is taken away, before a full placement."""
+    placer = _Placer(problem)
+    req = placer.reqs[name]
+    others = {k: v for k, v in offsets.items() if k != name}
+    off = placer.lowest(req, others)
+    if off + req.size > limit:
+        return None
+    return {**others, name: off}
+
+
 def _size_order(problem: MemoryProblem) -> list[BufferReq]:
     return sorted(problem.reqs, key=lambda r: (-r.size, r.first, r.name))
 

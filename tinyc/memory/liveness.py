@@ -262,6 +262,13 @@ def overlap_gain(storages: Storages, choice: OverlapChoice) -> int:
     return min(named[choice.src].size, named[choice.dst].size) - choice.behavior.scratch
 
 
+def runs_stream_kernel(behavior: Overlap) -> bool:
+    """True when using the overlap means a separate streaming kernel (tinyc_inplace.h, the
+    int8 `*_stream_s8` ones), which stages through scratch and is slower than the ordinary
+    kernel; an overlap without scratch is the ordinary kernel given the same pointer."""
+    return behavior.scratch > 0
+
+
 def scratch_name(node: int) -> str:
     return f"scratch@{node}"
 

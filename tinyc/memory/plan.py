@@ -15,7 +15,12 @@ kernels run in place, and the proof that it is safe.
 4. Every offset strategy of `algos.ALGORITHMS` on every variant; the smallest arena wins,
    ties keep the earlier try (fewer overlaps, simpler strategy). Strategies stop early
    once a variant's live-bytes floor is reached.
-5. `verify.verify_plan` re-derives lifetimes and overlaps from the graph and the ops'
+5. Stream kernels only where they pay: a streaming kernel (an overlap through scratch) is
+   slower than the ordinary one, so each one of the winning variant is dropped again
+   (greedily: the unused ones, then in schedule order) whenever its variant still fits
+   the same arena without it. The arena stays the smallest found; only the kernels that
+   lower it stream.
+6. `verify.verify_plan` re-derives lifetimes and overlaps from the graph and the ops'
    declarations alone and rejects any byte shared without a declared reason.
 """
 
@@ -26,7 +31,14 @@ from dataclasses import dataclass, field, replace
 from tinyc.errors import UsageError
 from tinyc.ir import Graph
 from tinyc.ir.limits import check_target_int
-from tinyc.memory.algos import ALGORITHMS, MemoryProblem, align_up, arena_size, greedy_by_size
+from tinyc.memory.algos import (
+    ALGORITHMS,
+    MemoryProblem,
+    align_up,
+    arena_size,
+    greedy_by_size,
+    relocate,
+)
 from tinyc.memory.liveness import (
     BufferReq,
     Lifetimes,
@@ -38,6 +50,7 @@ from tinyc.memory.liveness import (
     flat_requests,
     lifetimes,
     overlap_gain,
+    runs_stream_kernel,
     workspace_name,
 )
 from tinyc.memory.schedule import schedule
@@ -138,9 +151,87 @@ def _floor(reqs: list[BufferReq], overlaps: list[OverlapChoice], life: Lifetimes
     return max(live)
 
 
-def plan_memory(graph: Graph, algorithm: str = "auto", align: int = 16) -> ArenaPlan:
+@dataclass(frozen=True)
+class _Placement:
+    size: int
+    strategy: str
+    offsets: dict[str, int]
+
+
+def _place(
+    var: _Variant, strategies: list[str], align: int, target: int,
+    tries: list[tuple[str, str, int]], label: str = "",
+) -> _Placement:
+    """The smallest placement of `var` by the strategies, in order; they stop once one
+    reaches the live-bytes floor or `target` (no need to do better). Each try is logged
+    under `label` (default: the variant's name)."""
+    floor = max(align_up(_floor(var.reqs, var.overlaps, var.life), align), target)
+    problem = MemoryProblem(tuple(var.reqs), var.allow, floor)
+    best: _Placement | None = None
+    for name in strategies:
+        offsets = ALGORITHMS[name](problem)
+        size = arena_size(problem, offsets)
+        tries.append((label or var.name, name, size))
+        if best is None or size < best.size:
+            best = _Placement(size, name, offsets)
+        if size <= floor:
+            break
+    assert best is not None
+    return best
+
+
+def _drop_needless_streams(
+    storages: Storages, var: _Variant, placed: _Placement, strategies: list[str], align: int,
+    tries: list[tuple[str, str, int]],
+) -> tuple[_Placement, _Variant]:
+    """Give back the ordinary kernel to every stream overlap the arena does not need.
+
+    A stream kernel (`runs_stream_kernel`) is slower than the ordinary one, so it is only
+    worth its place where it lowers the peak. Each stream overlap is removed from the
+    variant in turn; the removal stands when the variant still fits the arena. First those
+    the placement does not use: they go for free (the offsets stay valid, and their
+    scratch goes too, so the arena is now the one the plan would have). Then the others,
+    in schedule order: one without which more bytes are live at some step than the arena
+    holds stays without a try; one whose output finds another place within the arena
+    moves there (`relocate`); the rest get a full placement."""
+    streams = [c for c in var.overlaps if runs_stream_kernel(c.behavior)]
+    streams.sort(key=lambda c: (_overlap_used(var, placed.offsets, c), var.life.step[c.node]))
+    for choice in streams:
+        rest = [c for c in var.overlaps if c is not choice]
+        reqs, allow = buffer_requests(storages, var.life, rest)
+        problem = MemoryProblem(tuple(reqs), allow)
+        names = {r.name for r in reqs}
+        offsets: dict[str, int] | None = {k: v for k, v in placed.offsets.items() if k in names}
+        if _overlap_used(var, placed.offsets, choice):
+            if align_up(_floor(reqs, rest, var.life), align) > placed.size:
+                continue
+            offsets = relocate(problem, offsets, choice.dst, placed.size)
+        trial = replace(var, reqs=reqs, allow=allow, overlaps=rest)
+        if offsets is not None:
+            placed = _Placement(arena_size(problem, offsets), placed.strategy, offsets)
+        else:
+            candidate = _place(trial, strategies, align, placed.size, tries,
+                               f"{var.name} without stream@{choice.node}")
+            if candidate.size > placed.size:
+                continue
+            placed = candidate
+        var = trial
+    return placed, var
+
+
+def _overlap_used(var: _Variant, offsets: dict[str, int], choice: OverlapChoice) -> bool:
+    """True when the placement puts the overlap's output bytes over its input's."""
+    sizes = {r.name: r.size for r in var.reqs}
+    a, b = offsets[choice.src], offsets[choice.dst]
+    return a < b + sizes[choice.dst] and b < a + sizes[choice.src]
+
+
+def plan_memory(
+    graph: Graph, algorithm: str = "auto", align: int = 16, keep_all_streams: bool = False
+) -> ArenaPlan:
     """Plan the arena of `graph` (see module doc); `algorithm` restricts the strategies to
-    one name of `ALGORITHMS` ("auto": all of them, best wins)."""
+    one name of `ALGORITHMS` ("auto": all of them, best wins). `keep_all_streams` skips
+    step 5, keeping every stream kernel the placement used (what the tests compare with)."""
     from tinyc.memory.verify import verify_plan
 
     if align not in ALIGNMENTS:
@@ -153,22 +244,16 @@ def plan_memory(graph: Graph, algorithm: str = "auto", align: int = 16) -> Arena
     variants, bound, bound_exact = _variants(graph, storages, align)
 
     tries: list[tuple[str, str, int]] = []
-    best: tuple[int, int, int, dict[str, int]] | None = None
-    for vi, var in enumerate(variants):
-        floor = align_up(_floor(var.reqs, var.overlaps, var.life), align)
-        problem = MemoryProblem(tuple(var.reqs), var.allow, floor)
-        for si, name in enumerate(strategies):
-            offsets = ALGORITHMS[name](problem)
-            size = arena_size(problem, offsets)
-            tries.append((var.name, name, size))
-            if best is None or size < best[0]:
-                best = (size, vi, si, offsets)
-            if size <= floor:
-                break
+    best: tuple[_Placement, _Variant] | None = None
+    for var in variants:
+        placed = _place(var, strategies, align, 0, tries)
+        if best is None or placed.size < best[0].size:
+            best = (placed, var)
     assert best is not None
-    _, vi, si, offsets = best
-    var = variants[vi]
-    plan = _assemble(graph, storages, var, offsets, strategies[si], align)
+    placed, var = best
+    if not keep_all_streams:
+        placed, var = _drop_needless_streams(storages, var, placed, strategies, align, tries)
+    plan = _assemble(graph, storages, var, placed.offsets, placed.strategy, align)
     check_target_int(plan.size, "the planned arena size in bytes")
 
     flat_order = variants[0].life.order

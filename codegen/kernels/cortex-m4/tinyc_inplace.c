@@ -38,12 +38,70 @@ static void store_row(float *Y, const float *restrict row, const tinyc_conv2d_pa
   }
 }
 
-/* Output channels m .. m+3 (or just m) of one pixel from the buffered input pixel. */
-static void pixel_outputs(const float *x, const float *restrict W, const float *restrict B,
-                          float *out, size_t ostride, const tinyc_conv2d_params *p) {
+/* acc[j] += x . row j of W for 8 rows `C` floats apart, x strided by `sx`. A streamed 1x1
+ * conv holds one pixel, so each weight feeds one multiply-accumulate: what blocking saves
+ * is the loads of x, one per 8. The loops stay rolled: every load post-increments its
+ * pointer (one VLDMIA each), which unrolling would trade for separate pointer updates. */
+#define TINYC_MAC8(v)                                                                          \
+  do {                                                                                         \
+    TINYC_FPU_MAC(s0, *w0++, v);                                                               \
+    TINYC_FPU_MAC(s1, *w1++, v);                                                               \
+    TINYC_FPU_MAC(s2, *w2++, v);                                                               \
+    TINYC_FPU_MAC(s3, *w3++, v);                                                               \
+    TINYC_FPU_MAC(s4, *w4++, v);                                                               \
+    TINYC_FPU_MAC(s5, *w5++, v);                                                               \
+    TINYC_FPU_MAC(s6, *w6++, v);                                                               \
+    TINYC_FPU_MAC(s7, *w7++, v);                                                               \
+  } while (0)
+
+TINYC_INLINE void dot8(float *acc, const float *x, size_t sx, const float *restrict w,
+                       int32_t C) {
+  const float *w0 = w, *w1 = w + C, *w2 = w + 2 * C, *w3 = w + 3 * C, *w4 = w + 4 * C,
+              *w5 = w + 5 * C, *w6 = w + 6 * C, *w7 = w + 7 * C;
+  float s0 = acc[0], s1 = acc[1], s2 = acc[2], s3 = acc[3], s4 = acc[4], s5 = acc[5],
+        s6 = acc[6], s7 = acc[7];
+  const float *const end = w1; /* the loops count with w0 */
+  if (sx == 1) {
+    while (w0 != end) {
+      const float v = *x++;
+      TINYC_MAC8(v);
+    }
+  } else {
+    while (w0 != end) {
+      const float v = *x;
+      x += sx;
+      TINYC_MAC8(v);
+    }
+  }
+  acc[0] = s0;
+  acc[1] = s1;
+  acc[2] = s2;
+  acc[3] = s3;
+  acc[4] = s4;
+  acc[5] = s5;
+  acc[6] = s6;
+  acc[7] = s7;
+}
+
+#undef TINYC_MAC8
+
+/* The output channels of one pixel, 8 at a time, then 4 (x contiguous) or 1: x is the
+ * input pixel, `sx` floats between channels; output m goes to out[m * ostride]. */
+static void pixel_outputs(const float *x, size_t sx, const float *restrict W,
+                          const float *restrict B, float *out, size_t ostride,
+                          const tinyc_conv2d_params *p) {
   const int32_t C = p->c;
-  int32_t m = 0;
-  for (; m + 4 <= p->m; m += 4) {
+  int32_t m = 0, j;
+  for (; m + 8 <= p->m; m += 8) {
+    float acc[8];
+    for (j = 0; j < 8; ++j) acc[j] = B ? B[m + j] : 0.0f;
+    dot8(acc, x, sx, W + (size_t)m * C, C);
+    tinyc_fpu_store4(out + (size_t)m * ostride, (int32_t)ostride, acc[0], acc[1], acc[2],
+                     acc[3], &p->act);
+    tinyc_fpu_store4(out + (size_t)(m + 4) * ostride, (int32_t)ostride, acc[4], acc[5],
+                     acc[6], acc[7], &p->act);
+  }
+  for (; sx == 1 && m + 4 <= p->m; m += 4) {
     float acc[4];
     acc[0] = B ? B[m] : 0.0f;
     acc[1] = B ? B[m + 1] : 0.0f;
@@ -54,7 +112,7 @@ static void pixel_outputs(const float *x, const float *restrict W, const float *
                      acc[3], &p->act);
   }
   for (; m < p->m; ++m) {
-    const float acc = tinyc_fpu_dot(B ? B[m] : 0.0f, x, W + (size_t)m * C, 1, C);
+    const float acc = tinyc_fpu_dot(B ? B[m] : 0.0f, W + (size_t)m * C, x, (int32_t)sx, C);
     out[(size_t)m * ostride] = tinyc_fpu_act1(acc, &p->act);
   }
 }
@@ -70,15 +128,11 @@ void tinyc_conv1x1_stream_f32(const float *X, const float *restrict W, const flo
       /* buffer the input pixel, then every output channel can be stored at once */
       const float *x = X + px;
       for (c = 0; c < p->c; ++c) scratch[c] = x[(size_t)c * plane];
-      pixel_outputs(scratch, W, B, Y + px, plane, p);
+      pixel_outputs(scratch, 1, W, B, Y + px, plane, p);
     } else {
       /* fewer outputs than inputs: buffer the output pixel instead; the input pixel is
        * read in place, strided by the plane */
-      for (m = 0; m < p->m; ++m) {
-        const float acc = tinyc_fpu_dot(B ? B[m] : 0.0f, W + (size_t)m * p->c, X + px,
-                                        (int32_t)plane, p->c);
-        scratch[m] = tinyc_fpu_act1(acc, &p->act);
-      }
+      pixel_outputs(X + px, plane, W, B, scratch, 1, p);
       for (m = 0; m < p->m; ++m) Y[(size_t)m * plane + px] = scratch[m];
     }
   }
