@@ -12,7 +12,13 @@
  * Add (TFLite's scheme): a' = mbqm((A + a_offset) << left_shift, a_multiplier, a_shift),
  *   b' likewise, Y = clamp(mbqm(a' + b', output_multiplier, output_shift) + output_offset).
  * Mul: Y = clamp(mbqm((A + a_offset) * (B + b_offset), output_multiplier, output_shift)
- *   + output_offset); the a_/b_ multipliers and left_shift are unused. */
+ *   + output_offset); the a_/b_ multipliers and left_shift are unused.
+ * onnxruntime semantics (tinyc/quant/semantics.py): output_shift == TINYC_FLOAT_SHIFT, the
+ *   multipliers hold float32 bits, and Add is tinyc_add_onnxruntime(A, B, a_multiplier,
+ *   b_multiplier, output_multiplier), Mul tinyc_mul_onnxruntime((A + a_offset) *
+ *   (B + b_offset), output_multiplier, output_offset) (tinyc_fixedpoint.h), clamped to
+ *   [act_min, act_max]; A is onnxruntime's first operand (the compiler swaps A and B when
+ *   onnxruntime would). */
 typedef struct {
   int32_t rank;
   int32_t dims[TINYC_MAX_RANK];

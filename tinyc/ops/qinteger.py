@@ -43,7 +43,10 @@ from tinyc.ops.registry import (
     register_op,
 )
 from tinyc.ops.window import output_size
+from tinyc.quant import semantics
 from tinyc.quant.fixedpoint import (
+    FLOAT_SHIFT,
+    float_multipliers,
     multiply_by_quantized_multiplier,
     quantize_multiplier,
     quantize_multipliers,
@@ -55,7 +58,9 @@ from tinyc.quant.params import channel_scales
 if TYPE_CHECKING:
     from tinyc.backend.context import EmitContext
 
-ACT_ATTRS = {"act_min": Attr("int", -128), "act_max": Attr("int", 127)}
+#: every requantizing op's clamp, and its integer arithmetic (`tinyc.quant.semantics`)
+ACT_ATTRS = {"act_min": Attr("int", -128), "act_max": Attr("int", 127),
+             semantics.ATTR: Attr("string", semantics.FIXEDPOINT)}
 CONV_ATTRS = {
     "dilations": WINDOW_STEP,
     "group": GROUP,
@@ -129,8 +134,11 @@ def channel_multipliers(node: Node, x: Value, w: Value, y: Value) -> tuple[np.nd
 def scale_multipliers(node: Node, sx: float, w: Value, sy: float) -> tuple[np.ndarray, np.ndarray]:
     """`channel_multipliers` from the two activation scales themselves (a fused boundary
     node has no int8 value to carry one of them)."""
-    reals = sx * channel_scales(quant_of(w, node), w.shape[0]) / sy
-    return quantize_multipliers(reals)
+    scales = channel_scales(quant_of(w, node), w.shape[0])
+    if semantics.is_onnxruntime(node):
+        f32 = np.float32
+        return float_multipliers((f32(sx) * np.asarray(scales, f32)).astype(f32) / f32(sy))
+    return quantize_multipliers(sx * scales / sy)
 
 
 def _weight_check(node: Node, w: Value) -> None:
@@ -391,25 +399,67 @@ class _QBinary(_QOp):
         assert av is not None and bv is not None
         _, za = scale_zp(av, node)
         _, zb = scale_zp(bv, node)
-        m = self.multipliers(node)
-        acc = self.combine(a.astype(np.int64) - za, b.astype(np.int64) - zb, m)
         _, zy = self.out(node)
         lo, hi = _act(node)
+        if semantics.is_onnxruntime(node):
+            first, second = (b, a) if self.swapped(node) else (a, b)
+            first, second = np.broadcast_arrays(first.astype(np.int64), second.astype(np.int64))
+            value = self.onnxruntime_value(node, first, second)
+            return [np.clip(value, lo, hi).astype(np.int8)]
+        m = self.multipliers(node)
+        acc = self.combine(a.astype(np.int64) - za, b.astype(np.int64) - zb, m)
         return [requantize(acc, m[4], m[5], zy, lo, hi)]
+
+    def swapped(self, node: Node) -> bool:
+        """onnxruntime semantics: whether B is the kernel's first operand, as onnxruntime's
+        broadcast loop makes it when A is one value per innermost run and B is not."""
+        a, b = node.inputs
+        y = node.outputs[0]
+        assert a is not None and b is not None
+        _, (sa, sb) = merge_dims(
+            y.shape, broadcast_strides(a.shape, y.shape), broadcast_strides(b.shape, y.shape)
+        )
+        return bool(sa) and sa[-1] == 0 and sb[-1] != 0
+
+    def operands(self, node: Node) -> tuple[tuple[float, int], tuple[float, int]]:
+        """(scale, zero point) of the kernel's first and second operand."""
+        a, b = node.inputs
+        assert a is not None and b is not None
+        pa, pb = scale_zp(a, node), scale_zp(b, node)
+        return (pb, pa) if semantics.is_onnxruntime(node) and self.swapped(node) else (pa, pb)
+
+    def onnxruntime_constants(self, node: Node) -> list[np.float32]:
+        """The float32 constants of the onnxruntime rule, in the kernel's operand order:
+        [r_first, r_second, k_or_scale]."""
+        raise NotImplementedError
+
+    def onnxruntime_value(self, node: Node, first: np.ndarray,
+                          second: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
 
     def emit(self, node: Node, ctx: EmitContext) -> None:
         a, b = node.inputs
         y = node.outputs[0]
         assert a is not None and b is not None
+        ort = semantics.is_onnxruntime(node)
+        if ort and self.swapped(node):
+            a, b = b, a
         _, za = scale_zp(a, node)
         _, zb = scale_zp(b, node)
         _, zy = self.out(node)
-        m = self.multipliers(node)
         dims, (sa, sb) = merge_dims(
             y.shape, broadcast_strides(a.shape, y.shape), broadcast_strides(b.shape, y.shape)
         )
         lo, hi = _act(node)
-        fields = [-za, -zb, m[0], m[1], m[2], m[3], ADD_LEFT_SHIFT, m[4], m[5], zy, lo, hi]
+        if ort:
+            # float32 bits in the multipliers, FLOAT_SHIFT in the shifts (tinyc_qelementwise.h)
+            bits = [int(v) for v in np.asarray(self.onnxruntime_constants(node),
+                                                np.float32).view(np.int32)]
+            fields = [-za, -zb, bits[0], FLOAT_SHIFT, bits[1], FLOAT_SHIFT, 0, bits[2],
+                      FLOAT_SHIFT, zy, lo, hi]
+        else:
+            m = self.multipliers(node)
+            fields = [-za, -zb, m[0], m[1], m[2], m[3], ADD_LEFT_SHIFT, m[4], m[5], zy, lo, hi]
         init = (f"{{{len(dims)}, {c_int_list(dims)}, {c_int_list(sa)}, {c_int_list(sb)}, "
                 + ", ".join(str(f) for f in fields) + "}")
         params = ctx.params("tinyc_qbinary_params", init, f"q{self.kernel}_{y.name}")
@@ -429,6 +479,16 @@ class QAdd(_QBinary):
         assert a is not None and b is not None
         return add_multipliers(scale_zp(a, node)[0], scale_zp(b, node)[0], self.out(node)[0])
 
+    def onnxruntime_constants(self, node: Node) -> list[np.float32]:
+        (sa, za), (sb, zb) = self.operands(node)
+        sy, zy = self.out(node)
+        return list(semantics.add_constants(sa, za, sb, zb, sy, zy))
+
+    def onnxruntime_value(self, node: Node, first: np.ndarray,
+                          second: np.ndarray) -> np.ndarray:
+        ra, rb, k = self.onnxruntime_constants(node)
+        return semantics.add_value(first, second, ra, rb, k)
+
     def combine(self, a: np.ndarray, b: np.ndarray, m: list[int]) -> np.ndarray:
         ra = multiply_by_quantized_multiplier(a * (1 << ADD_LEFT_SHIFT), m[0], m[1])
         rb = multiply_by_quantized_multiplier(b * (1 << ADD_LEFT_SHIFT), m[2], m[3])
@@ -447,14 +507,29 @@ class QMul(_QBinary):
         q, s = quantize_multiplier(scale_zp(a, node)[0] * scale_zp(b, node)[0] / self.out(node)[0])
         return [0, 0, 0, 0, q, s]
 
+    def onnxruntime_constants(self, node: Node) -> list[np.float32]:
+        (sa, _), (sb, _) = self.operands(node)
+        return [np.float32(0), np.float32(0), semantics.mul_scale(sa, sb, self.out(node)[0])]
+
+    def onnxruntime_value(self, node: Node, first: np.ndarray,
+                          second: np.ndarray) -> np.ndarray:
+        (_, za), (_, zb) = self.operands(node)
+        scale = self.onnxruntime_constants(node)[2]
+        return semantics.mul_value((first - za) * (second - zb), scale, self.out(node)[1])
+
     def combine(self, a: np.ndarray, b: np.ndarray, m: list[int]) -> np.ndarray:
         return a * b
 
 
 def rescale_multiplier(node: Node, x: Value, divisor: int = 1) -> tuple[int, int]:
-    """(q, shift) for s_x / (s_y * divisor)."""
+    """(q, shift) for s_x / (s_y * divisor); in onnxruntime semantics (pools) the float32
+    s_x / (s_y * float(divisor))."""
     sx, _ = scale_zp(x, node)
     sy, _ = scale_zp(node.outputs[0], node)
+    if semantics.is_onnxruntime(node):
+        f32 = np.float32
+        q, s = float_multipliers([f32(sx) / f32(f32(sy) * f32(divisor))])
+        return int(q[0]), int(s[0])
     return quantize_multiplier(sx / (sy * divisor))
 
 

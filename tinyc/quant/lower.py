@@ -643,7 +643,7 @@ def lower_concat(lw: Lowering, node: Node) -> bool:
 
 
 def _no_clamp() -> dict[str, int]:
-    return {k: int(spec.default) for k, spec in ACT_ATTRS.items()}
+    return {k: int(spec.default) for k, spec in ACT_ATTRS.items() if k.startswith("act_")}
 
 
 def lower_clamp(lw: Lowering, node: Node) -> bool:

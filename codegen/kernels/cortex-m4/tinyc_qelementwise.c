@@ -18,16 +18,30 @@ TINYC_INLINE int8_t clamp_out(int32_t v, const tinyc_qbinary_params *p) {
   return (int8_t)(v + p->output_offset);
 }
 
+/* a value that already includes the zero point (onnxruntime semantics), clamped */
+TINYC_INLINE int8_t clamp_act(int32_t v, const tinyc_qbinary_params *p) {
+  return (int8_t)(v < p->act_min ? p->act_min : (v > p->act_max ? p->act_max : v));
+}
+
 TINYC_INLINE int8_t add_one(int32_t a, int32_t b, const tinyc_qbinary_params *p) {
   /* |a + a_offset| <= 255, so the scaled value stays below 2^28: no overflow */
   const int32_t sa = (a + p->a_offset) * ((int32_t)1 << p->left_shift);
   const int32_t sb = (b + p->b_offset) * ((int32_t)1 << p->left_shift);
-  const int32_t ra = tinyc_dsp_mbqm(sa, p->a_multiplier, p->a_shift);
-  const int32_t rb = tinyc_dsp_mbqm(sb, p->b_multiplier, p->b_shift);
+  int32_t ra, rb;
+  if (p->output_shift == TINYC_FLOAT_SHIFT) {
+    return clamp_act(tinyc_add_onnxruntime(a, b, p->a_multiplier, p->b_multiplier,
+                                           p->output_multiplier), p);
+  }
+  ra = tinyc_dsp_mbqm(sa, p->a_multiplier, p->a_shift);
+  rb = tinyc_dsp_mbqm(sb, p->b_multiplier, p->b_shift);
   return clamp_out(tinyc_dsp_mbqm(ra + rb, p->output_multiplier, p->output_shift), p);
 }
 
 TINYC_INLINE int8_t mul_one(int32_t a, int32_t b, const tinyc_qbinary_params *p) {
+  if (p->output_shift == TINYC_FLOAT_SHIFT) {
+    return clamp_act(tinyc_mul_onnxruntime((a + p->a_offset) * (b + p->b_offset),
+                                           p->output_multiplier, p->output_offset), p);
+  }
   return clamp_out(tinyc_dsp_mbqm((a + p->a_offset) * (b + p->b_offset), p->output_multiplier,
                                   p->output_shift),
                    p);
