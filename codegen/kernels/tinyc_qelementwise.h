@@ -36,11 +36,14 @@ void tinyc_add_s8(const int8_t *A, const int8_t *B, int8_t *Y, const tinyc_qbina
 void tinyc_mul_s8(const int8_t *A, const int8_t *B, int8_t *Y, const tinyc_qbinary_params *p);
 
 /* `outer` blocks of `inner` elements, x_stride / y_stride elements apart:
- * Y = clamp(mbqm(X + input_offset, multiplier, shift) + output_offset, act_min, act_max).
+ * Y = clamp(mbqm(X + input_offset, multiplier, shift) + output_offset, act_min, act_max),
+ * or Y = table[X + 128] when `table` is not NULL (onnxruntime semantics: the compiler fills
+ * it with quantize(dequantize(x)) as onnxruntime's QLinearConcat does).
  * Strides 0 mean contiguous blocks (outer 1). Y may equal X when the strides agree. */
 typedef struct {
   int32_t outer, inner, x_stride, y_stride;
   int32_t input_offset, output_offset, multiplier, shift, act_min, act_max;
+  const int8_t *table; /* [256] or NULL */
 } tinyc_requant_params;
 
 void tinyc_requantize_s8(const int8_t *X, int8_t *Y, const tinyc_requant_params *p);

@@ -168,6 +168,11 @@ def test_contrib_op_every_code_bit_exact(op: str, attrs: dict[str, object], arit
     for trial in range(8 if arity == 2 else 3):
         params = [(float(rng.uniform(0.004, 0.2)), int(rng.integers(-128, 128)))
                   for _ in range(arity + 1)]
+        if arity == 2 and trial < 2:
+            # power-of-two scale ratios: many results land exactly on a tie
+            sy = params[2][0]
+            scales = (sy / 2, sy / 4) if op == "QLinearAdd" else (0.0625, sy * 8)
+            params = [(scales[0], params[0][1]), (scales[1], params[1][1]), params[2]]
         path = tmp_path / f"{op}{trial}.onnx"
         onnx.save(contrib_model(op, TensorProto.INT8, params, attrs), str(path))
         graph = compiled_graph(path)
@@ -404,3 +409,33 @@ def test_qgemm_every_code_with_1024_channels_bit_exact(tmp_path: Path) -> None:
         graph = compiled_graph(path)
         np.testing.assert_array_equal(run_graph(graph, {"x": x})[0],
                                       ort_session(path).run(None, {"x": x})[0])
+
+
+def test_qlinear_concat_every_code_bit_exact_with_ties(tmp_path: Path) -> None:
+    """QLinearConcat requantizes through quantize(dequantize(x)) tables, rounding half to
+    even; an input scale half the output's puts every odd code on a tie."""
+    codes = np.arange(-128, 128).astype(np.int8)[None]
+    rng = np.random.default_rng(9)
+    for trial in range(6):
+        sy = float(rng.uniform(0.01, 0.2))
+        sa = sy / 2 if trial % 2 == 0 else float(rng.uniform(0.01, 0.2))
+        params = [(sa, int(rng.integers(-128, 128))), (sy * 4, int(rng.integers(-20, 20))),
+                  (sy, int(rng.integers(-20, 20)))]
+        inits = []
+        for i, (s, z) in enumerate(params):
+            inits += [numpy_helper.from_array(np.float32(s), f"s{i}"),
+                      numpy_helper.from_array(np.int8(z), f"z{i}")]
+        node = helper.make_node("QLinearConcat", ["s2", "z2", "a", "s0", "z0", "b", "s1", "z1"],
+                                ["y"], domain="com.microsoft", axis=1)
+        path = _save(tmp_path, [node], [helper.make_tensor_value_info(x, TensorProto.INT8,
+                                                                      [1, 256]) for x in "ab"],
+                     helper.make_tensor_value_info("y", TensorProto.INT8, [1, 512]), inits)
+        graph = compiled_graph(path)
+        assert [n.op for n in graph.nodes] == ["QConcat"]
+        feeds = {"a": codes, "b": codes}
+        want = ort_session(path).run(None, feeds)[0]
+        np.testing.assert_array_equal(run_graph(graph, feeds)[0], want, err_msg=str(params))
+        if trial == 0:
+            (tmp_path / "c").mkdir()
+            np.testing.assert_array_equal(run_int8_c(graph, [codes, codes], tmp_path / "c"),
+                                          want)

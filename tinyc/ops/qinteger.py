@@ -542,7 +542,20 @@ def _requant_fields(node: Node, x: Value, divisor: int = 1) -> list[int]:
     return [-zx, zy, q, s, lo, hi]
 
 
+def requant_table(node: Node, xv: Value) -> np.ndarray | None:
+    """onnxruntime semantics: the 256-entry table of a QRequantize/QConcat input (None in
+    fixed point)."""
+    if not semantics.is_onnxruntime(node):
+        return None
+    sx, zx = scale_zp(xv, node)
+    sy, zy = scale_zp(node.outputs[0], node)
+    return semantics.requant_table(sx, zx, sy, zy, *_act(node))
+
+
 def _requant_ref(node: Node, x: np.ndarray, xv: Value) -> np.ndarray:
+    table = requant_table(node, xv)
+    if table is not None:
+        return table[x.astype(np.int64) + 128]
     _, zx = scale_zp(xv, node)
     _, zy = scale_zp(node.outputs[0], node)
     q, s = rescale_multiplier(node, xv)
@@ -554,7 +567,10 @@ def emit_requantize(
     ctx: EmitContext, node: Node, x: Value, dst: str, outer: int, inner: int,
     x_stride: int, y_stride: int,
 ) -> None:
-    fields = [outer, inner, x_stride, y_stride] + _requant_fields(node, x)
+    table = requant_table(node, x)
+    fields: list[object] = [outer, inner, x_stride, y_stride, *_requant_fields(node, x)]
+    fields.append("NULL" if table is None else
+                  ctx.table(DType.I8, table, f"requant_table_{node.outputs[0].name}"))
     params = ctx.params("tinyc_requant_params", "{" + ", ".join(map(str, fields)) + "}",
                         f"requant_{node.outputs[0].name}")
     ctx.call("qelementwise", "tinyc_requantize_s8", ctx.ptr(x), dst, params)

@@ -48,7 +48,7 @@ METADATA_KEY = "quant semantics"
 
 #: the integer ops whose onnxruntime rule is implemented (`qdq-lower` marks these)
 ONNXRUNTIME_OPS = frozenset({"QConv", "QGemm", "QAveragePool", "QGlobalAveragePool", "QAdd",
-                             "QMul"})
+                             "QMul", "QConcat", "QRequantize"})
 #: ONNX ops whose presence means the file carries its own quantization
 QUANTIZATION_OPS = frozenset({"QuantizeLinear", "DequantizeLinear", "QLinearConv",
                               "QLinearMatMul", "ConvInteger", "MatMulInteger"})
@@ -124,3 +124,13 @@ def mul_value(prod: np.ndarray, scale: np.float32, zy: int) -> np.ndarray:
     """rint(float(prod) * scale + zp_y), prod = (a - zp_a)(b - zp_b): zero point included."""
     v = (np.asarray(prod, np.int64).astype(f32) * scale).astype(f32)
     return rint_f32((v + f32(zy)).astype(f32))
+
+
+def requant_table(sx: float, zx: int, sy: float, zy: int, lo: int, hi: int) -> np.ndarray:
+    """int8[256] for codes -128..127: clamp(rint(float32((x - zp_x) * s_x) / s_y) + zp_y),
+    dequantize then quantize in float32 (QLinearConcat's table, DequantizeLinear ->
+    QuantizeLinear)."""
+    codes = np.arange(-128, 128, dtype=np.int64)
+    real = ((codes - zx).astype(f32) * f32(sx)).astype(f32)
+    q = rint_f32((real / f32(sy)).astype(f32)) + zy
+    return np.clip(q, lo, hi).astype(np.int8)

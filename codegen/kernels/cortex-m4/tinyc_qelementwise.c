@@ -154,6 +154,10 @@ void tinyc_requantize_s8(const int8_t *X, int8_t *Y, const tinyc_requant_params 
   for (o = 0; o < p->outer; ++o) {
     const int8_t *x = X + (size_t)o * p->x_stride;
     int8_t *y = Y + (size_t)o * p->y_stride;
+    if (p->table) {
+      tinyc_lut_s8(x, p->table, y, (size_t)p->inner);
+      continue;
+    }
     for (i = 0; i < p->inner; ++i) {
       y[i] = tinyc_dsp_requant((int32_t)x[i] + p->input_offset, &m, &cl);
     }
