@@ -14,11 +14,12 @@
  * Mul: Y = clamp(mbqm((A + a_offset) * (B + b_offset), output_multiplier, output_shift)
  *   + output_offset); the a_/b_ multipliers and left_shift are unused.
  * onnxruntime semantics (tinyc/quant/semantics.py): output_shift == TINYC_FLOAT_SHIFT, the
- *   multipliers hold float32 bits, and Add is tinyc_add_onnxruntime(A, B, a_multiplier,
- *   b_multiplier, output_multiplier), Mul tinyc_mul_onnxruntime((A + a_offset) *
- *   (B + b_offset), output_multiplier, output_offset) (tinyc_fixedpoint.h), clamped to
- *   [act_min, act_max]; A is onnxruntime's first operand (the compiler swaps A and B when
- *   onnxruntime would). */
+ *   multipliers hold float32 bits, left_shift is the code offset c (128 when the model's
+ *   tensors were uint8, else 0), and Add is tinyc_add_onnxruntime(A + c, B + c,
+ *   a_multiplier, b_multiplier, output_multiplier) - c, Mul tinyc_mul_onnxruntime(
+ *   (A + a_offset) * (B + b_offset), output_multiplier, output_offset + c) - c
+ *   (tinyc_fixedpoint.h), clamped to [act_min, act_max]; A is onnxruntime's first operand
+ *   (the compiler swaps A and B where onnxruntime's broadcast loop does). */
 typedef struct {
   int32_t rank;
   int32_t dims[TINYC_MAX_RANK];

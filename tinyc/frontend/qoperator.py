@@ -9,10 +9,10 @@ the QDQ form of the same model.
 
 Why the results equal onnxruntime's (tests/quant/test_qoperator.py checks them): its
 Sigmoid and LeakyRelu kernels look up a 256-entry table built as quantize(f(dequantize(q)))
-in float32, which is how tinyc builds `QLut` tables; its Conv/QGemm/pool kernels round
-acc times a float32 scale, which the ops reproduce in `onnxruntime` semantics
-(`tinyc.quant.semantics`, chosen because the file is quantized). QLinearAdd/Mul/Concat and
-QLinearSoftmax still round tinyc's way and can differ by one step near a tie.
+in float32, which is how tinyc builds `QLut` tables; for its other kernels the integer ops
+get the `onnxruntime` semantics (`tinyc.quant.semantics`: the file carries its own
+quantization), which reproduces their float32 arithmetic -- except QLinearSoftmax, whose
+result depends on the host's MLAS kernel; tinyc's integer softmax stands in for it.
 
 Any other op of the domain, and forms tinyc does not lower (channels-last pools, a legacy
 Softmax axis that is not the last), are refused with the usual exit-4 error.

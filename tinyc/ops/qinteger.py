@@ -375,7 +375,9 @@ def add_multipliers(sa: float, sb: float, sy: float) -> list[int]:
 
 
 class _QBinary(_QOp):
-    attrs = dict(ACT_ATTRS)
+    #: u8_codes: the model's tensors were uint8 (stored as int8, zero points - 128);
+    #: onnxruntime's Add rounds differently on uint8 codes, so its rule adds 128 back
+    attrs = {**ACT_ATTRS, "u8_codes": Attr("int", 0, 0, 1)}
     kernel = ""
 
     def infer(self, node: Node) -> list[TensorType]:
@@ -404,7 +406,8 @@ class _QBinary(_QOp):
         if semantics.is_onnxruntime(node):
             first, second = (b, a) if self.swapped(node) else (a, b)
             first, second = np.broadcast_arrays(first.astype(np.int64), second.astype(np.int64))
-            value = self.onnxruntime_value(node, first, second)
+            off = self.code_offset(node)
+            value = self.onnxruntime_value(node, first + off, second + off) - off
             return [np.clip(value, lo, hi).astype(np.int8)]
         m = self.multipliers(node)
         acc = self.combine(a.astype(np.int64) - za, b.astype(np.int64) - zb, m)
@@ -421,12 +424,26 @@ class _QBinary(_QOp):
         )
         return bool(sa) and sa[-1] == 0 and sb[-1] != 0
 
+    def code_offset(self, node: Node) -> int:
+        """What onnxruntime's codes add to tinyc's: 128 for a uint8 model, else 0."""
+        return 128 if node.attrs.get("u8_codes") else 0
+
     def operands(self, node: Node) -> tuple[tuple[float, int], tuple[float, int]]:
-        """(scale, zero point) of the kernel's first and second operand."""
+        """(scale, zero point) of the kernel's first and second operand (onnxruntime's
+        codes in onnxruntime semantics)."""
         a, b = node.inputs
         assert a is not None and b is not None
         pa, pb = scale_zp(a, node), scale_zp(b, node)
-        return (pb, pa) if semantics.is_onnxruntime(node) and self.swapped(node) else (pa, pb)
+        if not semantics.is_onnxruntime(node):
+            return pa, pb
+        off = self.code_offset(node)
+        pa, pb = (pa[0], pa[1] + off), (pb[0], pb[1] + off)
+        return (pb, pa) if self.swapped(node) else (pa, pb)
+
+    def output(self, node: Node) -> tuple[float, int]:
+        """The output's (scale, zero point), in onnxruntime's codes."""
+        sy, zy = self.out(node)
+        return sy, zy + (self.code_offset(node) if semantics.is_onnxruntime(node) else 0)
 
     def onnxruntime_constants(self, node: Node) -> list[np.float32]:
         """The float32 constants of the onnxruntime rule, in the kernel's operand order:
@@ -455,8 +472,8 @@ class _QBinary(_QOp):
             # float32 bits in the multipliers, FLOAT_SHIFT in the shifts (tinyc_qelementwise.h)
             bits = [int(v) for v in np.asarray(self.onnxruntime_constants(node),
                                                 np.float32).view(np.int32)]
-            fields = [-za, -zb, bits[0], FLOAT_SHIFT, bits[1], FLOAT_SHIFT, 0, bits[2],
-                      FLOAT_SHIFT, zy, lo, hi]
+            fields = [-za, -zb, bits[0], FLOAT_SHIFT, bits[1], FLOAT_SHIFT,
+                      self.code_offset(node), bits[2], FLOAT_SHIFT, zy, lo, hi]
         else:
             m = self.multipliers(node)
             fields = [-za, -zb, m[0], m[1], m[2], m[3], ADD_LEFT_SHIFT, m[4], m[5], zy, lo, hi]
@@ -481,7 +498,7 @@ class QAdd(_QBinary):
 
     def onnxruntime_constants(self, node: Node) -> list[np.float32]:
         (sa, za), (sb, zb) = self.operands(node)
-        sy, zy = self.out(node)
+        sy, zy = self.output(node)
         return list(semantics.add_constants(sa, za, sb, zb, sy, zy))
 
     def onnxruntime_value(self, node: Node, first: np.ndarray,
@@ -515,7 +532,7 @@ class QMul(_QBinary):
                           second: np.ndarray) -> np.ndarray:
         (_, za), (_, zb) = self.operands(node)
         scale = self.onnxruntime_constants(node)[2]
-        return semantics.mul_value((first - za) * (second - zb), scale, self.out(node)[1])
+        return semantics.mul_value((first - za) * (second - zb), scale, self.output(node)[1])
 
     def combine(self, a: np.ndarray, b: np.ndarray, m: list[int]) -> np.ndarray:
         return a * b

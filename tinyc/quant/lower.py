@@ -137,6 +137,8 @@ class Lowering:
         self.graph = graph
         self.report = LowerReport()
         self._dead: set[int] = set()
+        #: ids of the uint8 activations `retype_u8_edges` made int8
+        self.u8_values: set[int] = set()
 
     def run(self) -> LowerReport:
         self.expand_operator_forms()
@@ -358,6 +360,7 @@ class Lowering:
                 n.set_input(2, self.graph.add_const(name, shifted))
             params = const_quant_params(node, 1, node.attrs.get("axis"))
             v.type = TensorType(DType.I8, v.shape, params)
+            self.u8_values.add(id(v))
             self.report.count("retype-u8")
 
     def fold_constant_dequantize(self) -> None:
@@ -561,7 +564,10 @@ def lower_binary(lw: Lowering, node: Node) -> bool:
     out, qs, extra, lo, hi = sink
     assert out.type.quant is not None
     act_min, act_max = act_range(out.type.quant, *_combine_clamps(clamp, (lo, hi)))
-    new = Node(f"Q{node.op}", [a, b], [], {"act_min": act_min, "act_max": act_max}, name=node.name)
+    attrs = {"act_min": act_min, "act_max": act_max}
+    if id(out) in lw.u8_values:
+        attrs["u8_codes"] = 1  # onnxruntime adds uint8 codes (its float32 rounding differs)
+    new = Node(f"Q{node.op}", [a, b], [], attrs, name=node.name)
     lw.finish(node, new, out, qs, extra)
     return True
 

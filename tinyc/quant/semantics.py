@@ -6,28 +6,34 @@
   from the ONNX file (QDQ and com.microsoft QOperator imports). The ONNX frontend records it
   in the graph's metadata (`METADATA_KEY`) and `qdq-lower` puts it on the ops it makes.
 
-The onnxruntime rules (read from its source, onnxruntime 1.32 on x86-64):
+The onnxruntime rules (read from its source; onnxruntime 1.32, x86-64 with AVX2/AVX-512;
+tests/quant/test_qoperator.py checks each against onnxruntime, tie-heavy cases included):
 
-- Conv/Gemm/pools (implemented; tests/quant/test_qoperator.py): acc (exact int32, bias
-  included, minus the input zero point) times a float32 scale, rounded to nearest even,
-  clamped, plus the zero point (`MlasRequantizeOutput`). The scales are float32 expressions:
-  conv/gemm `(s_x * s_w[c]) / s_y`, pools `s_x / (s_y * float(count))`.
-  Encoded in the ops' (multiplier, shift) tables as shift == `FLOAT_SHIFT` with the
-  float32's bits as the multiplier (`tinyc.quant.fixedpoint`), so every kernel that
-  requantizes with `tinyc_requantize_one`/`tinyc_mbqm` follows it.
+- Conv/Gemm/pools: acc (exact int32, bias included, minus the input zero point) times a
+  float32 scale, rounded to nearest even, clamped, plus the zero point
+  (`MlasRequantizeOutput`); conv/gemm scale `(s_x * s_w[c]) / s_y`, pools
+  `s_x / (s_y * float(count))`. Encoded in the ops' (multiplier, shift) tables as shift ==
+  `FLOAT_SHIFT` with the float32's bits as the multiplier (`tinyc.quant.fixedpoint`), so
+  every kernel that requantizes with `tinyc_requantize_one`/`tinyc_mbqm` follows it.
+- QLinearAdd (its AVX2 kernel, FMA): r_a = s_a/s_y, r_b = s_b/s_y,
+  k = float(zp_y) - fma(r_a, zp_a, r_b * zp_b), y = sat(rint(fma(a, r_a, fma(b, r_b, k))))
+  on the raw codes; onnxruntime's broadcast loop passes an operand that is one value per
+  innermost run second (`QAdd.swapped`), and a uint8 model's codes are its uint8 ones
+  (`u8_codes`: tinyc stores them as int8).
+- QLinearMul: y = sat(rint(float((a - zp_a)(b - zp_b)) * ((s_a * s_b) / s_y) + zp_y)),
+  two float32 roundings, no FMA.
+- QLinearConcat, and DequantizeLinear -> QuantizeLinear (`QRequantize`): a 256-entry table
+  quantize(dequantize(x)) = sat(rint(float32((x - zp_x) * s_x) / s_y) + zp_y).
 
-Measured, not implemented yet (these ops keep `fixedpoint`):
+Not implemented (these keep `fixedpoint`):
 
-- QLinearAdd (same-shape inputs, AVX2/FMA kernel; equal to onnxruntime on 40 random
-  parameter sets x every code pair): r_a = s_a/s_y, r_b = s_b/s_y,
-  k = float(zp_y) - fma(r_a, zp_a, r_b * zp_b), y = sat(rint(fma(a, r_a, fma(b, r_b, k)))).
-  A broadcast scalar operand folds into k instead.
-- QLinearSoftmax: a 256-entry float32 table exp((i - 255 + c) s_x) (computed in double,
-  c = max(0, ln(FLT_MAX / D) - 5) / s_x), y = sat(rint(fma(e, (1/sum) * floor(1/s_y),
-  zp_y))); the float32 sum's order depends on the host's kernel (AVX-512: 16 lanes over
-  blocks of 32 then a tree, AVX2: 8 lanes over blocks of 16, scalar: in order), so no one
-  C kernel equals onnxruntime on every host.
-- QLinearConcat: a per-input table quantize(dequantize(q)) (division by s_y).
+- QLinearSoftmax: a float32 table exp((i - 255 + c) s_x) (c = max(0, ln(FLT_MAX / D) - 5)
+  / s_x, computed in double), a float32 sum, then one of several normalizations: MLAS has
+  scalar, AVX2 and AVX-512 kernels that sum in different orders and round differently, so
+  onnxruntime's own result depends on the host; the candidates measured here leave about
+  1 row in 10^4 off by one step. tinyc's exact-exp integer softmax matched onnxruntime on
+  the test model's 3,000 inputs.
+- QMaxPool (exact either way: no rounding), QLut (the table is the semantics already).
 
 A TFLite mode (double rounding) would be a third value here.
 """

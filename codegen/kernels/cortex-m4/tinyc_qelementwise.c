@@ -24,14 +24,15 @@ TINYC_INLINE int8_t clamp_act(int32_t v, const tinyc_qbinary_params *p) {
 }
 
 TINYC_INLINE int8_t add_one(int32_t a, int32_t b, const tinyc_qbinary_params *p) {
-  /* |a + a_offset| <= 255, so the scaled value stays below 2^28: no overflow */
-  const int32_t sa = (a + p->a_offset) * ((int32_t)1 << p->left_shift);
-  const int32_t sb = (b + p->b_offset) * ((int32_t)1 << p->left_shift);
-  int32_t ra, rb;
+  int32_t sa, sb, ra, rb;
   if (p->output_shift == TINYC_FLOAT_SHIFT) {
-    return clamp_act(tinyc_add_onnxruntime(a, b, p->a_multiplier, p->b_multiplier,
-                                           p->output_multiplier), p);
+    const int32_t off = p->left_shift; /* 128: onnxruntime adds the uint8 codes */
+    return clamp_act(tinyc_add_onnxruntime(a + off, b + off, p->a_multiplier, p->b_multiplier,
+                                           p->output_multiplier) - off, p);
   }
+  /* |a + a_offset| <= 255, so the scaled value stays below 2^28: no overflow */
+  sa = (a + p->a_offset) * ((int32_t)1 << p->left_shift);
+  sb = (b + p->b_offset) * ((int32_t)1 << p->left_shift);
   ra = tinyc_dsp_mbqm(sa, p->a_multiplier, p->a_shift);
   rb = tinyc_dsp_mbqm(sb, p->b_multiplier, p->b_shift);
   return clamp_out(tinyc_dsp_mbqm(ra + rb, p->output_multiplier, p->output_shift), p);
@@ -39,8 +40,10 @@ TINYC_INLINE int8_t add_one(int32_t a, int32_t b, const tinyc_qbinary_params *p)
 
 TINYC_INLINE int8_t mul_one(int32_t a, int32_t b, const tinyc_qbinary_params *p) {
   if (p->output_shift == TINYC_FLOAT_SHIFT) {
+    const int32_t off = p->left_shift;
     return clamp_act(tinyc_mul_onnxruntime((a + p->a_offset) * (b + p->b_offset),
-                                           p->output_multiplier, p->output_offset), p);
+                                           p->output_multiplier, p->output_offset + off) - off,
+                     p);
   }
   return clamp_out(tinyc_dsp_mbqm((a + p->a_offset) * (b + p->b_offset), p->output_multiplier,
                                   p->output_shift),
