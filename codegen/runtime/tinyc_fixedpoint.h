@@ -32,26 +32,6 @@ typedef char tinyc_check_arithmetic_shift[((int64_t)-3 >> 1) == (int64_t)-2 ? 1 
 
 #define TINYC_FLOAT_SHIFT 64
 
-/* float32 x*y + z rounded once. The Cortex-M4's FPU has VFMA; elsewhere x*y is exact in
- * double, s = x*y + z is computed with its exact error e (TwoSum), and only a double s lying
- * exactly halfway between two floats with e != 0 rounds the wrong way: then e decides. */
-TINYC_INLINE float tinyc_fmaf(float x, float y, float z) {
-#if defined(__ARM_FEATURE_FMA) && defined(__ARM_FP)
-  return __builtin_fmaf(x, y, z);
-#else
-  const double p = (double)x * (double)y, zz = (double)z, s = p + zz, bb = s - p;
-  const double e = (p - (s - bb)) + (zz - bb);
-  float r = (float)s;
-  if (e != 0.0 && (double)r != s && r != 0.0f) {
-    union { float f; int32_t i; } o;
-    o.f = r;
-    o.i += (s > (double)r) == (r > 0.0f) ? 1 : -1; /* the neighbour on s's side */
-    if (s == ((double)r + (double)o.f) * 0.5 && (e > 0.0) == ((double)o.f > (double)r)) r = o.f;
-  }
-  return r;
-#endif
-}
-
 /* float32 -> int32 rounded to nearest even, |v| clamped to 2^22 first (see above). */
 TINYC_INLINE int32_t tinyc_rint_clamped(float v) {
   const float big = 12582912.0f;
@@ -63,22 +43,6 @@ TINYC_INLINE float tinyc_float_of_bits(int32_t q) {
   union { int32_t i; float f; } bits;
   bits.i = q;
   return bits.f;
-}
-
-/* onnxruntime's QLinearAdd on raw codes a (its first operand), b: rint(fma(a, r_a,
- * fma(b, r_b, k))), k = zp_y - (r_a zp_a + r_b zp_b) folded at compile time; zero point
- * included. The constants arrive as float32 bits. */
-TINYC_INLINE int32_t tinyc_add_onnxruntime(int32_t a, int32_t b, int32_t ra, int32_t rb,
-                                           int32_t k) {
-  const float t = tinyc_fmaf((float)b, tinyc_float_of_bits(rb), tinyc_float_of_bits(k));
-  return tinyc_rint_clamped(tinyc_fmaf((float)a, tinyc_float_of_bits(ra), t));
-}
-
-/* onnxruntime's QLinearMul: rint(float(prod) * scale + zp), prod = (a - zp_a)(b - zp_b)
- * (two float32 roundings, no FMA); zero point included. */
-TINYC_INLINE int32_t tinyc_mul_onnxruntime(int32_t prod, int32_t scale, int32_t zp) {
-  const float v = (float)prod * tinyc_float_of_bits(scale);
-  return tinyc_rint_clamped(v + (float)zp);
 }
 
 TINYC_INLINE int32_t tinyc_mbqm(int32_t x, int32_t q, int32_t shift) {

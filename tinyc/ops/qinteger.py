@@ -717,7 +717,7 @@ def pool_int_reference(x: np.ndarray, a: dict[str, object], out_spatial: tuple[i
 
 
 class _QPool(_QOp):
-    attrs = {**POOL_ATTRS, **ACT_ATTRS}
+    attrs = {**POOL_ATTRS, **ACT_ATTRS, "u8_codes": Attr("int", 0, 0, 1)}
     kind = ""
     kernel = ""
 
@@ -737,7 +737,13 @@ class _QPool(_QOp):
     def reference(self, node: Node, inputs: list[np.ndarray | None]) -> list[np.ndarray]:
         x, xv = inputs[0], node.inputs[0]
         assert x is not None and xv is not None
-        _, zx = scale_zp(xv, node)
+        sx, zx = scale_zp(xv, node)
+        if self.float_window(node):
+            sy, zy = self.out(node)
+            off = 128 if node.attrs.get("u8_codes") else 0
+            value = semantics.avgpool_value(x.astype(np.int64) - zx, sx, sy, zy + off,
+                                            node.attrs, node.outputs[0].shape[2:]) - off
+            return [np.clip(value, *_act(node)).astype(np.int8)]
         acc, count = pool_int_reference(x.astype(np.int64) - zx, node.attrs,
                                         node.outputs[0].shape[2:], self.kind)
         divisor = self.divisor(node)
@@ -747,6 +753,11 @@ class _QPool(_QOp):
         q, s = rescale_multiplier(node, xv, max(divisor, 1))
         lo, hi = _act(node)
         return [requantize(acc, q, s, zy, lo, hi)]
+
+    def float_window(self, node: Node) -> bool:
+        """An average pool in onnxruntime semantics: dequantized taps summed in float32
+        (`semantics.avgpool_value`, `tinyc_avgpool2d_onnxruntime`)."""
+        return self.kind == "avg" and semantics.is_onnxruntime(node)
 
     def divisor(self, node: Node) -> int:
         """The kernel's `divisor`: for an average pool whose windows all count the same
@@ -773,6 +784,12 @@ class _QPool(_QOp):
                   d[0], d[1], pt, pl, pb, pr, int(a["count_include_pad"])]
         divisor = self.divisor(node)
         fields += _requant_fields(node, x, max(divisor, 1)) + [divisor]
+        if self.float_window(node):
+            scales = np.array([scale_zp(x, node)[0], self.out(node)[0]], np.float32)
+            fields += [int(b) for b in scales.view(np.int32)]
+            fields.append(128 if node.attrs.get("u8_codes") else 0)
+        else:
+            fields += [0, 0, 0]
         params = ctx.params("tinyc_qpool2d_params", "{" + ", ".join(map(str, fields)) + "}",
                             f"qpool_{y.name}")
         ctx.call("qpool", f"tinyc_{self.kernel}_s8", ctx.ptr(x), ctx.ptr(y), params)
@@ -826,7 +843,7 @@ class QGlobalAveragePool(_QOp):
         assert x is not None
         count = self._count(node)
         fields = [x.shape[0] * x.shape[1], 1, count, 1, 1, 1, count, 1, 1, 1, 1, 0, 0, 0, 0, 0]
-        fields += _requant_fields(node, x, count) + [count]
+        fields += _requant_fields(node, x, count) + [count, 0, 0, 0]
         params = ctx.params("tinyc_qpool2d_params", "{" + ", ".join(map(str, fields)) + "}",
                             f"qgap_{y.name}")
         ctx.call("qpool", "tinyc_global_avgpool_s8", ctx.ptr(x), ctx.ptr(y), params)
@@ -859,7 +876,8 @@ class QSoftmax(_QOp):
     y = zp_y + mbqm(p, 2^-23 / s_y)."""
 
     name = "QSoftmax"
-    attrs = {"axis": Attr("int", -1), "flatten": Attr("int", 0)}
+    attrs = {"axis": Attr("int", -1), "flatten": Attr("int", 0),
+             semantics.ATTR: Attr("string", semantics.FIXEDPOINT)}
 
     def infer(self, node: Node) -> list[TensorType]:
         return _i8(node, input_type(node, 0).shape)
@@ -878,6 +896,10 @@ class QSoftmax(_QOp):
         outer, length, inner = self.geometry(node)
         v = x.astype(np.int64).reshape(outer, length, inner)
         d = v.max(axis=1, keepdims=True) - v
+        if semantics.is_onnxruntime(node):
+            sy, zy = self.out(node)
+            value = semantics.softmax_value(d, t, sy) + zy
+            return [np.clip(value, -128, 127).astype(np.int8).reshape(x.shape)]
         table = t.astype(np.int64)
         e = np.where(d < table.size, table[np.minimum(d, table.size - 1)], 0)
         total = e.sum(axis=1, keepdims=True)
@@ -892,7 +914,9 @@ class QSoftmax(_QOp):
         assert x is not None and t is not None
         outer, length, inner = self.geometry(node)
         q, s = softmax_multiplier(node)
-        _, zy = self.out(node)
+        sy, zy = self.out(node)
+        if semantics.is_onnxruntime(node):  # float32 table and factor (tinyc_qsoftmax.h)
+            q, s = int(np.float32(semantics.softmax_factor(sy)).view(np.int32)), FLOAT_SHIFT
         fields = [outer, length, inner, t.type.numel, ctx.ptr(t), q, s, zy]
         params = ctx.params("tinyc_qsoftmax_params", "{" + ", ".join(map(str, fields)) + "}",
                             f"qsoftmax_{y.name}")

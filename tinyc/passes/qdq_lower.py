@@ -37,8 +37,8 @@ class QdqLower(Pass):
         if QUANTIZED_KEY in graph.metadata or not any(n.op in _QDQ_OPS for n in graph.nodes):
             return PassResult(graph, False)
         before = ([id(n) for n in graph.nodes], [id(c) for c in graph.constants])
-        report = Lowering(graph).run()
-        semantics.mark(graph, graph.metadata.get(semantics.METADATA_KEY, semantics.FIXEDPOINT))
+        chosen = graph.metadata.get(semantics.METADATA_KEY, semantics.FIXEDPOINT)
+        report = Lowering(graph, chosen).run()
         if any(n.op in INTEGER_OPS for n in graph.nodes):
             record(ctx, graph, report, "int8 from the model's QDQ parameters")
         after = ([id(n) for n in graph.nodes], [id(c) for c in graph.constants])

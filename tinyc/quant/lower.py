@@ -34,6 +34,7 @@ from tinyc.ir import DType, Graph, Node, QuantParams, TensorType, Value
 from tinyc.ops import get_op, has_op
 from tinyc.ops.qinteger import ACT_ATTRS, softmax_exp_table
 from tinyc.ops.quant import const_quant_params
+from tinyc.quant import semantics
 from tinyc.quant.params import (
     QMAX,
     QMIN,
@@ -133,8 +134,10 @@ def int8_const(graph: Graph, hint: str, data: np.ndarray, params: QuantParams | 
 class Lowering:
     """One application of the QDQ lowering to `graph` (see the module docstring)."""
 
-    def __init__(self, graph: Graph) -> None:
+    def __init__(self, graph: Graph, integer_semantics: str = semantics.FIXEDPOINT) -> None:
         self.graph = graph
+        #: the integer ops' arithmetic (`tinyc.quant.semantics`)
+        self.semantics = integer_semantics
         self.report = LowerReport()
         self._dead: set[int] = set()
         #: ids of the uint8 activations `retype_u8_edges` made int8
@@ -151,6 +154,7 @@ class Lowering:
                 self.report.count(node.op)
         self.fold_constant_dequantize()
         self.remove_dead()
+        semantics.mark(self.graph, self.semantics)
         self.report.float_ops = float_ops(self.graph)
         return self.report
 
@@ -585,8 +589,10 @@ def lower_pool(lw: Lowering, node: Node) -> bool:
     out, qs, extra, lo, hi = sink
     assert out.type.quant is not None
     act_min, act_max = act_range(out.type.quant, lo, hi)
-    new = Node("Q" + node.op, [x], [], {**_pool_attrs(node), "act_min": act_min,
-                                         "act_max": act_max}, name=node.name)
+    attrs = {**_pool_attrs(node), "act_min": act_min, "act_max": act_max}
+    if id(out) in lw.u8_values:
+        attrs["u8_codes"] = 1  # onnxruntime's average pool rounds on uint8 codes
+    new = Node("Q" + node.op, [x], [], attrs, name=node.name)
     lw.finish(node, new, out, qs, extra)
     return True
 
@@ -705,7 +711,10 @@ def lower_softmax(lw: Lowering, node: Node) -> bool:
     attrs = {"axis": node.attrs["axis"], "flatten": int(node.attrs.get("flatten", 0))}
     length = (int(np.prod(x.shape[attrs["axis"]:])) if attrs["flatten"]
               else x.shape[attrs["axis"]])
-    table = softmax_exp_table(x.type.quant.scale[0], length)
+    if lw.semantics == semantics.ONNXRUNTIME:
+        table = semantics.softmax_table(x.type.quant.scale[0], length)
+    else:
+        table = softmax_exp_table(x.type.quant.scale[0], length)
     t = lw.graph.add_const(lw.graph.unique_name(f"{node.name or 'softmax'}_exp"), table)
     new = Node("QSoftmax", [x, t], [], attrs, name=node.name)
     lw.finish(node, new, out, qs, [])

@@ -40,6 +40,8 @@ A TFLite mode (double rounding) would be a third value here.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from tinyc.ir import Graph, Node
@@ -54,7 +56,7 @@ METADATA_KEY = "quant semantics"
 
 #: the integer ops whose onnxruntime rule is implemented (`qdq-lower` marks these)
 ONNXRUNTIME_OPS = frozenset({"QConv", "QGemm", "QAveragePool", "QGlobalAveragePool", "QAdd",
-                             "QMul", "QConcat", "QRequantize"})
+                             "QMul", "QConcat", "QRequantize", "QSoftmax"})
 #: ONNX ops whose presence means the file carries its own quantization
 QUANTIZATION_OPS = frozenset({"QuantizeLinear", "DequantizeLinear", "QLinearConv",
                               "QLinearMatMul", "ConvInteger", "MatMulInteger"})
@@ -140,3 +142,63 @@ def requant_table(sx: float, zx: int, sy: float, zy: int, lo: int, hi: int) -> n
     real = ((codes - zx).astype(f32) * f32(sx)).astype(f32)
     q = rint_f32((real / f32(sy)).astype(f32)) + zy
     return np.clip(q, lo, hi).astype(np.int8)
+
+
+def avgpool_value(x: np.ndarray, sx: float, sy: float, zy: int, attrs: dict[str, object],
+                  out_spatial: tuple[int, ...]) -> np.ndarray:
+    """QLinearAveragePool on `x` (codes minus the input zero point, [n, c, *spatial], 1-D or
+    2-D, no dilation): float32 s_x * x summed over each window's taps in row-major order
+    (padding skipped), / count (the kernel size with count_include_pad), / s_y, + zp_y
+    (onnxruntime's zero point), rounded to nearest even. int64, unclamped."""
+    k, s, pads = attrs["kernel_shape"], attrs["strides"], attrs["pads"]
+    assert isinstance(k, list) and isinstance(s, list) and isinstance(pads, list)
+    n = len(out_spatial)
+    real = (np.asarray(x, np.int64).astype(f32) * f32(sx)).astype(f32)
+    real = real.reshape(real.shape[:2] + (1,) * (2 - n) + real.shape[2:])
+    k2, s2 = [1] * (2 - n) + list(k), [1] * (2 - n) + list(s)
+    p2 = [0] * (2 - n) + list(pads[:n])
+    oh, ow = ([1] * (2 - n) + list(out_spatial))
+    h, w = real.shape[2:]
+    out = np.zeros(real.shape[:2] + (oh, ow), np.int64)
+    for oy in range(oh):
+        y0 = oy * s2[0] - p2[0]
+        y1 = min(y0 + k2[0], h)
+        y0 = max(y0, 0)
+        for ox in range(ow):
+            x0 = ox * s2[1] - p2[1]
+            x1 = min(x0 + k2[1], w)
+            x0 = max(x0, 0)
+            total = np.zeros(real.shape[:2], f32)
+            for iy in range(y0, y1):
+                for ix in range(x0, x1):
+                    total = (total + real[:, :, iy, ix]).astype(f32)
+            count = k2[0] * k2[1] if attrs.get("count_include_pad") else (y1 - y0) * (x1 - x0)
+            v = ((total / f32(count)).astype(f32) / f32(sy)).astype(f32)
+            out[:, :, oy, ox] = rint_f32((v + f32(zy)).astype(f32))
+    return out.reshape(out.shape[:2] + tuple(out_spatial))
+
+
+def softmax_table(x_scale: float, length: int) -> np.ndarray:
+    """QLinearSoftmax's float32 table for d = max - x in [0, 255], exp((c - d) s_x) computed
+    in double with c = max(0, ln(FLT_MAX / D) - 5) / s_x, as int32 bit patterns."""
+    xs = float(f32(x_scale))
+    shift = max(0.0, math.log(float(np.finfo(f32).max) / length) - 5.0) / xs
+    table = np.array([math.exp((shift - d) * xs) for d in range(256)], np.float64)
+    return table.astype(f32).view(np.int32)
+
+
+def softmax_factor(y_scale: float) -> np.float32:
+    """QLinearSoftmax's output factor floor(1 / s_y) (float32)."""
+    return f32(math.floor(f32(1.0) / f32(y_scale)))
+
+
+def softmax_value(d: np.ndarray, table_bits: np.ndarray, y_scale: float) -> np.ndarray:
+    """rint(e * floor(1/s_y) / sum e) for differences d = max - x along axis 1 of
+    [outer, length, inner]: e from the float32 table, the sum in float32 in index order,
+    the quotient in double. int64, before the zero point."""
+    e = np.asarray(table_bits, np.int32).view(f32)[d]
+    total = np.zeros(e[:, :1].shape, f32)
+    for j in range(e.shape[1]):
+        total = (total + e[:, j:j + 1]).astype(f32)
+    factor = float(softmax_factor(y_scale))
+    return np.rint(e.astype(np.float64) * factor / total.astype(np.float64)).astype(np.int64)

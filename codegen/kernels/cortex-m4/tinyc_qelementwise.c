@@ -11,6 +11,7 @@
 #include "tinyc_qelementwise.h"
 
 #include "tinyc_dsp.h"
+#include "tinyc_onnxruntime.h"
 
 TINYC_INLINE int8_t clamp_out(int32_t v, const tinyc_qbinary_params *p) {
   const int32_t lo = p->act_min - p->output_offset, hi = p->act_max - p->output_offset;

@@ -5,6 +5,7 @@
 #include "tinyc_qelementwise.h"
 
 #include "tinyc_fixedpoint.h"
+#include "tinyc_onnxruntime.h"
 
 /* a value that already includes the zero point, clamped to the activation's bounds */
 static int8_t clamp_act(int32_t v, const tinyc_qbinary_params *p) {
