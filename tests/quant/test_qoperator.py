@@ -8,11 +8,11 @@ one-node com.microsoft models and run every input code (every pair of codes for 
 ops), so each lookup table and requantization is compared with onnxruntime in full.
 
 The models' random inputs rarely land on the near-ties where rounding rules differ, so the
-per-op tests also feed every code (pair), tie-heavy scale ratios and a million QGemm
-results: tinyc's fixed-point rounding fails those, the `onnxruntime` semantics
+per-op tests also feed every code (pair), tie-heavy (power-of-two) scales and a million
+QGemm results: tinyc's fixed-point rounding fails those, the `onnxruntime` semantics
 (`tinyc.quant.semantics`) passes them, in the interpreter, the host C and on QEMU.
-QLinearSoftmax is not covered: its float32 normalization depends on onnxruntime's host
-kernel (see the semantics module).
+QLinearSoftmax is checked on the models' own parameters (onnxruntime's normalization
+depends on its host kernel; see the semantics module).
 """
 
 from __future__ import annotations

@@ -11,8 +11,7 @@ Why the results equal onnxruntime's (tests/quant/test_qoperator.py checks them):
 Sigmoid and LeakyRelu kernels look up a 256-entry table built as quantize(f(dequantize(q)))
 in float32, which is how tinyc builds `QLut` tables; for its other kernels the integer ops
 get the `onnxruntime` semantics (`tinyc.quant.semantics`: the file carries its own
-quantization), which reproduces their float32 arithmetic -- except QLinearSoftmax, whose
-result depends on the host's MLAS kernel; tinyc's integer softmax stands in for it.
+quantization), which reproduces their float32 arithmetic (Softmax: see that module).
 
 Any other op of the domain, and forms tinyc does not lower (channels-last pools, a legacy
 Softmax axis that is not the last), are refused with the usual exit-4 error.
