@@ -545,3 +545,22 @@ def test_models_softmax_on_random_logits_bit_exact(name: str, tmp_path: Path) ->
     np.testing.assert_array_equal(run_graph(graph, feeds)[0], want)
     (tmp_path / "c").mkdir()
     np.testing.assert_array_equal(run_c_once(graph, [feeds["f"]], tmp_path / "c"), want)
+
+
+def test_unknown_semantics_in_text_ir_is_a_one_line_error(tmp_path: Path) -> None:
+    """The attribute round-trips through the text IR; a value tinyc does not know is exit 3."""
+    from tinyc.ir.text import load_text_ir, save_text_ir
+
+    graph = compiled_graph(MODELS / "cnn_qop_s8.onnx")
+    good = tmp_path / "good.tir"
+    save_text_ir(graph, good)
+    assert [n.attrs.get("semantics") for n in load_text_ir(good).nodes] == \
+        [n.attrs.get("semantics") for n in graph.nodes]
+    bad = tmp_path / "bad.tir"
+    bad.write_text(good.read_text().replace('semantics = "onnxruntime"', 'semantics = "tflite"'))
+    for sibling in tmp_path.glob("good.*"):  # the constants' data file
+        if sibling != good:
+            sibling.with_name("bad" + sibling.suffix).write_bytes(sibling.read_bytes())
+    line = assert_one_line(cli(str(bad), "-o", str(tmp_path / "out")), 3)
+    assert "tflite" in line and "semantics" in line
+    assert not (tmp_path / "out").exists()

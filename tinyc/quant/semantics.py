@@ -44,6 +44,7 @@ import math
 
 import numpy as np
 
+from tinyc.errors import ModelError
 from tinyc.ir import Graph, Node
 
 FIXEDPOINT = "fixedpoint"
@@ -64,7 +65,11 @@ QUANTIZATION_OPS = frozenset({"QuantizeLinear", "DequantizeLinear", "QLinearConv
 
 def of(node: Node) -> str:
     """The node's semantics (the default for ops that do not carry the attribute)."""
-    return str(node.attrs.get(ATTR, FIXEDPOINT))
+    value = str(node.attrs.get(ATTR, FIXEDPOINT))
+    if value not in VALUES:
+        raise ModelError(f"{node.op} node '{node.name}': unknown {ATTR} '{value}' "
+                         f"(expected {' or '.join(VALUES)})")
+    return value
 
 
 def is_onnxruntime(node: Node) -> bool:
