@@ -406,7 +406,7 @@ class _QBinary(_QOp):
         if semantics.is_onnxruntime(node):
             first, second = (b, a) if self.swapped(node) else (a, b)
             first, second = np.broadcast_arrays(first.astype(np.int64), second.astype(np.int64))
-            off = self.code_offset(node)
+            off = semantics.code_offset(node)
             value = self.onnxruntime_value(node, first + off, second + off) - off
             return [np.clip(value, lo, hi).astype(np.int8)]
         m = self.multipliers(node)
@@ -424,10 +424,6 @@ class _QBinary(_QOp):
         )
         return bool(sa) and sa[-1] == 0 and sb[-1] != 0
 
-    def code_offset(self, node: Node) -> int:
-        """What onnxruntime's codes add to tinyc's: 128 for a uint8 model, else 0."""
-        return 128 if node.attrs.get("u8_codes") else 0
-
     def operands(self, node: Node) -> tuple[tuple[float, int], tuple[float, int]]:
         """(scale, zero point) of the kernel's first and second operand (onnxruntime's
         codes in onnxruntime semantics)."""
@@ -436,14 +432,14 @@ class _QBinary(_QOp):
         pa, pb = scale_zp(a, node), scale_zp(b, node)
         if not semantics.is_onnxruntime(node):
             return pa, pb
-        off = self.code_offset(node)
+        off = semantics.code_offset(node)
         pa, pb = (pa[0], pa[1] + off), (pb[0], pb[1] + off)
         return (pb, pa) if self.swapped(node) else (pa, pb)
 
     def output(self, node: Node) -> tuple[float, int]:
         """The output's (scale, zero point), in onnxruntime's codes."""
         sy, zy = self.out(node)
-        return sy, zy + (self.code_offset(node) if semantics.is_onnxruntime(node) else 0)
+        return sy, zy + (semantics.code_offset(node) if semantics.is_onnxruntime(node) else 0)
 
     def onnxruntime_constants(self, node: Node) -> list[np.float32]:
         """The float32 constants of the onnxruntime rule, in the kernel's operand order:
@@ -473,7 +469,7 @@ class _QBinary(_QOp):
             bits = [int(v) for v in np.asarray(self.onnxruntime_constants(node),
                                                 np.float32).view(np.int32)]
             fields = [-za, -zb, bits[0], FLOAT_SHIFT, bits[1], FLOAT_SHIFT,
-                      self.code_offset(node), bits[2], FLOAT_SHIFT, zy, lo, hi]
+                      semantics.code_offset(node), bits[2], FLOAT_SHIFT, zy, lo, hi]
         else:
             m = self.multipliers(node)
             fields = [-za, -zb, m[0], m[1], m[2], m[3], ADD_LEFT_SHIFT, m[4], m[5], zy, lo, hi]
@@ -740,7 +736,7 @@ class _QPool(_QOp):
         sx, zx = scale_zp(xv, node)
         if self.float_window(node):
             sy, zy = self.out(node)
-            off = 128 if node.attrs.get("u8_codes") else 0
+            off = semantics.code_offset(node)
             value = semantics.avgpool_value(x.astype(np.int64) - zx, sx, sy, zy + off,
                                             node.attrs, node.outputs[0].shape[2:]) - off
             return [np.clip(value, *_act(node)).astype(np.int8)]
@@ -756,8 +752,13 @@ class _QPool(_QOp):
 
     def float_window(self, node: Node) -> bool:
         """An average pool in onnxruntime semantics: dequantized taps summed in float32
-        (`semantics.avgpool_value`, `tinyc_avgpool2d_onnxruntime`)."""
-        return self.kind == "avg" and semantics.is_onnxruntime(node)
+        (`semantics.avgpool_value`, `tinyc_avgpool2d_onnxruntime`). onnxruntime's
+        QLinearAveragePool has no dilations; a dilated pool keeps the acc * float32 scale
+        requantization."""
+        dilations = node.attrs["dilations"]
+        assert isinstance(dilations, list)
+        return (self.kind == "avg" and semantics.is_onnxruntime(node)
+                and all(d == 1 for d in dilations))
 
     def divisor(self, node: Node) -> int:
         """The kernel's `divisor`: for an average pool whose windows all count the same
@@ -787,7 +788,7 @@ class _QPool(_QOp):
         if self.float_window(node):
             scales = np.array([scale_zp(x, node)[0], self.out(node)[0]], np.float32)
             fields += [int(b) for b in scales.view(np.int32)]
-            fields.append(128 if node.attrs.get("u8_codes") else 0)
+            fields.append(semantics.code_offset(node))
         else:
             fields += [0, 0, 0]
         params = ctx.params("tinyc_qpool2d_params", "{" + ", ".join(map(str, fields)) + "}",

@@ -4,7 +4,7 @@
   multiplier + shift, one rounding half up (`tinyc.quant.fixedpoint`).
 - `onnxruntime`: what onnxruntime's CPU kernels compute, for models whose quantization comes
   from the ONNX file (QDQ and com.microsoft QOperator imports). The ONNX frontend records it
-  in the graph's metadata (`METADATA_KEY`) and `qdq-lower` puts it on the ops it makes.
+  in the graph's metadata (`METADATA_KEY`); `qdq-lower` lowers with it (`Lowering`, `mark`).
 
 The onnxruntime rules (read from its source; onnxruntime 1.32, x86-64 with AVX2/AVX-512;
 tests/quant/test_qoperator.py checks each against onnxruntime, tie-heavy cases included):
@@ -76,12 +76,19 @@ def is_onnxruntime(node: Node) -> bool:
     return of(node) == ONNXRUNTIME
 
 
+def code_offset(node: Node) -> int:
+    """What onnxruntime's codes add to tinyc's: 128 where the model's tensors were uint8
+    (`u8_codes`: tinyc stores them as int8 with zero points - 128), else 0."""
+    return 128 if node.attrs.get("u8_codes") else 0
+
+
 def mark(graph: Graph, value: str) -> None:
-    """Give the integer ops of `graph` whose rule exists in `value` that semantics."""
+    """Give the integer ops of `graph` whose rule exists in `value` that semantics (the
+    lowering's last step; fused Boundary forms copy it from their op)."""
     if value == FIXEDPOINT:
         return
     for node in graph.nodes:
-        if node.op in ONNXRUNTIME_OPS or node.op.removesuffix("Boundary") in ONNXRUNTIME_OPS:
+        if node.op.removesuffix("Boundary") in ONNXRUNTIME_OPS:
             node.attrs[ATTR] = value
 
 
