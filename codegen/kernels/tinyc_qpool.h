@@ -21,6 +21,9 @@ typedef struct {
   int32_t count_include_pad;
   int32_t input_offset, output_offset, multiplier, shift, act_min, act_max;
   int32_t divisor; /* average pools: see above */
+  /* average pool in onnxruntime semantics when y_scale_bits != 0 (s_x, s_y as float32 bits,
+   * code_offset 128 for a uint8 model): tinyc_avgpool2d_onnxruntime (tinyc_onnxruntime.h) */
+  int32_t x_scale_bits, y_scale_bits, code_offset;
 } tinyc_qpool2d_params;
 
 void tinyc_maxpool2d_s8(const int8_t *restrict X, int8_t *restrict Y, const tinyc_qpool2d_params *p);

@@ -5,7 +5,12 @@
  *   e = exp_table[d], p = (e * 2^23 + sum(e) / 2) / sum(e)          (int64)
  *   Y = clamp(tinyc_mbqm(p, output_multiplier, output_shift) + output_offset, -128, 127)
  *
- * B is chosen so sum(e) < 2^30 (tinyc/ops/qinteger.py `softmax_exp_table`). */
+ * B is chosen so sum(e) < 2^30 (tinyc/ops/qinteger.py `softmax_exp_table`).
+ *
+ * onnxruntime semantics (tinyc/quant/semantics.py): output_shift == TINYC_FLOAT_SHIFT,
+ * exp_table is 256 float32 bit patterns (QLinearSoftmax's table), output_multiplier the
+ * bits of floor(1/s_y), and Y = clamp(tinyc_softmax_onnxruntime(e, sum, factor) + zp) with
+ * the row's float32 sum in index order (tinyc_onnxruntime.h). */
 #ifndef TINYC_QSOFTMAX_H
 #define TINYC_QSOFTMAX_H
 

@@ -1,4 +1,4 @@
-/* tinyc fixed-point helpers for the int8 kernels. Header-only C99, no floating point.
+/* tinyc fixed-point helpers for the int8 kernels. Header-only C99.
  *
  * Requantization: a real multiplier M = s_in * s_w / s_out is represented, at compile time,
  * by an int32 mantissa q in [2^30, 2^31) and an exponent shift in [-31, 30] with
@@ -12,7 +12,14 @@
  * Contract: x is any int32; 0 <= q < 2^31; -31 <= shift <= 30, so the right shift is in
  * [1, 62] and |x * q| + 2^61 < 2^63 (no signed overflow). `>>` on a negative int64 must be
  * an arithmetic shift: implementation-defined in C99, true of gcc, clang and armcc; the
- * typedef below refuses to compile anywhere it is not. */
+ * typedef below refuses to compile anywhere it is not.
+ *
+ * onnxruntime semantics (tinyc/quant/semantics.py) rides in the same tables: shift ==
+ * TINYC_FLOAT_SHIFT means q holds the bits of a float32 scale, and tinyc_mbqm returns
+ * float(x) * scale rounded to nearest even (onnxruntime's MlasRequantizeOutput), clamped to
+ * +-2^22 first (where the magic-number rounding is exact; int8 results saturate anyway).
+ * It needs float32 arithmetic without excess precision (FLT_EVAL_METHOD 0: SSE, the M4's
+ * FPU, soft-float). */
 #ifndef TINYC_FIXEDPOINT_H
 #define TINYC_FIXEDPOINT_H
 
@@ -23,10 +30,27 @@
 /* compile-time check: right shift of a negative value is arithmetic */
 typedef char tinyc_check_arithmetic_shift[((int64_t)-3 >> 1) == (int64_t)-2 ? 1 : -1];
 
+#define TINYC_FLOAT_SHIFT 64
+
+/* float32 -> int32 rounded to nearest even, |v| clamped to 2^22 first (see above). */
+TINYC_INLINE int32_t tinyc_rint_clamped(float v) {
+  const float big = 12582912.0f;
+  v = v > 4194304.0f ? 4194304.0f : (v < -4194304.0f ? -4194304.0f : v);
+  return (int32_t)((v + big) - big);
+}
+
+TINYC_INLINE float tinyc_float_of_bits(int32_t q) {
+  union { int32_t i; float f; } bits;
+  bits.i = q;
+  return bits.f;
+}
+
 TINYC_INLINE int32_t tinyc_mbqm(int32_t x, int32_t q, int32_t shift) {
-  const int32_t total = 31 - shift;
-  const int64_t rounding = (int64_t)1 << (total - 1);
-  int64_t r;
+  int32_t total;
+  int64_t rounding, r;
+  if (shift == TINYC_FLOAT_SHIFT) return tinyc_rint_clamped((float)x * tinyc_float_of_bits(q));
+  total = 31 - shift;
+  rounding = (int64_t)1 << (total - 1);
   TINYC_DCHECK(q >= 0 && shift >= -31 && shift <= 30);
   r = ((int64_t)x * q + rounding) >> total;
   if (r > INT32_MAX) r = INT32_MAX;

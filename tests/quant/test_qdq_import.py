@@ -213,3 +213,28 @@ def test_qat_model_keeps_onnxruntime_accuracy(tmp_path: Path) -> None:
     theirs = np.mean([sess.run(None, {"input": x[i : i + 1]})[0].argmax() == y[i]
                       for i in range(len(y))])
     assert abs(ours - theirs) <= 0.002
+
+
+def test_int8_qdq_model_bit_exact_with_onnxruntime_int8_kernels(tmp_path: Path) -> None:
+    """The QDQ twin of the QOperator test CNN (tests/models/qoperator/cnn_qdq_s8.onnx) on
+    3,000 random inputs: interpreter and host C equal onnxruntime's integer kernels.
+
+    onnxruntime fuses int8 (S8S8) DQ -> op -> Q groups into its QLinear* kernels only where
+    `session.qdqisint8allowed` is set (its default on ARM; on x86 without it the Conv, Add,
+    Mul, AveragePool, Concat and Sigmoid run in float between DQ and Q, which no integer
+    kernel reproduces bit for bit), so the reference session sets it."""
+    from tests.quant.test_qoperator import MODELS as QOP_MODELS
+    from tests.quant.test_qoperator import compiled_graph, random_inputs, run_c_batch
+
+    path = QOP_MODELS / "cnn_qdq_s8.onnx"
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    opts.add_session_config_entry("session.qdqisint8allowed", "1")
+    sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    graph = compiled_graph(path)
+    assert float_ops(graph) == []
+    xs = random_inputs(graph.inputs[0].shape[1:], 3000, seed=7)[:, None]
+    want = np.stack([sess.run(None, {"x": x})[0] for x in xs])
+    np.testing.assert_array_equal(np.stack([run_graph(graph, {"x": x})[0] for x in xs]), want)
+    np.testing.assert_array_equal(run_c_batch(graph, xs, tmp_path), want)
+    assert len(np.unique(want)) > 20

@@ -39,6 +39,7 @@ from tinyc.ir.limits import check_shape_fits
 from tinyc.ops import get_op, has_op
 from tinyc.ops.cast import LOWP_OPS, ONNX_TO_DTYPE
 from tinyc.ops.registry import DECLARED_SHAPES, REQUIRED, folds_as_table
+from tinyc.quant import semantics
 
 #: oldest default-domain opset read at all; each op has its own `OpDef.min_opset` on top
 MIN_OPSET = 1
@@ -278,6 +279,10 @@ class _Importer:
     def _metadata(self) -> dict[str, str]:
         m = self.model
         meta = {"onnx opset": str(self.opset)}
+        if any(n.op_type in semantics.QUANTIZATION_OPS or n.domain == "com.microsoft"
+               for n in m.graph.node):
+            # the file's own quantization: compute what onnxruntime computes
+            meta[semantics.METADATA_KEY] = semantics.ONNXRUNTIME
         if m.producer_name:
             meta["producer"] = f"{m.producer_name} {m.producer_version}".strip()
         return meta

@@ -9,11 +9,9 @@ the QDQ form of the same model.
 
 Why the results equal onnxruntime's (tests/quant/test_qoperator.py checks them): its
 Sigmoid and LeakyRelu kernels look up a 256-entry table built as quantize(f(dequantize(q)))
-in float32, which is how tinyc builds `QLut` tables; its other kernels compute in float32
-and round to the output once, and tinyc's integer kernels round once too, in fixed point
-with 31-bit multipliers (QAveragePool folds the window count into its multiplier for that
-reason). The two can differ only where a result lands within a few float32 rounding steps
-of a half-integer; none of the tests' inputs has hit such a case.
+in float32, which is how tinyc builds `QLut` tables; for its other kernels the integer ops
+get the `onnxruntime` semantics (`tinyc.quant.semantics`: the file carries its own
+quantization), which reproduces their float32 arithmetic (Softmax: see that module).
 
 Any other op of the domain, and forms tinyc does not lower (channels-last pools, a legacy
 Softmax axis that is not the last), are refused with the usual exit-4 error.

@@ -43,7 +43,10 @@ from tinyc.ops.registry import (
     register_op,
 )
 from tinyc.ops.window import output_size
+from tinyc.quant import semantics
 from tinyc.quant.fixedpoint import (
+    FLOAT_SHIFT,
+    float_multipliers,
     multiply_by_quantized_multiplier,
     quantize_multiplier,
     quantize_multipliers,
@@ -55,7 +58,9 @@ from tinyc.quant.params import channel_scales
 if TYPE_CHECKING:
     from tinyc.backend.context import EmitContext
 
-ACT_ATTRS = {"act_min": Attr("int", -128), "act_max": Attr("int", 127)}
+#: every requantizing op's clamp, and its integer arithmetic (`tinyc.quant.semantics`)
+ACT_ATTRS = {"act_min": Attr("int", -128), "act_max": Attr("int", 127),
+             semantics.ATTR: Attr("string", semantics.FIXEDPOINT)}
 CONV_ATTRS = {
     "dilations": WINDOW_STEP,
     "group": GROUP,
@@ -129,8 +134,11 @@ def channel_multipliers(node: Node, x: Value, w: Value, y: Value) -> tuple[np.nd
 def scale_multipliers(node: Node, sx: float, w: Value, sy: float) -> tuple[np.ndarray, np.ndarray]:
     """`channel_multipliers` from the two activation scales themselves (a fused boundary
     node has no int8 value to carry one of them)."""
-    reals = sx * channel_scales(quant_of(w, node), w.shape[0]) / sy
-    return quantize_multipliers(reals)
+    scales = channel_scales(quant_of(w, node), w.shape[0])
+    if semantics.is_onnxruntime(node):
+        f32 = np.float32
+        return float_multipliers((f32(sx) * np.asarray(scales, f32)).astype(f32) / f32(sy))
+    return quantize_multipliers(sx * scales / sy)
 
 
 def _weight_check(node: Node, w: Value) -> None:
@@ -367,7 +375,9 @@ def add_multipliers(sa: float, sb: float, sy: float) -> list[int]:
 
 
 class _QBinary(_QOp):
-    attrs = dict(ACT_ATTRS)
+    #: u8_codes: the model's tensors were uint8 (stored as int8, zero points - 128);
+    #: onnxruntime's Add rounds differently on uint8 codes, so its rule adds 128 back
+    attrs = {**ACT_ATTRS, "u8_codes": Attr("int", 0, 0, 1)}
     kernel = ""
 
     def infer(self, node: Node) -> list[TensorType]:
@@ -391,25 +401,78 @@ class _QBinary(_QOp):
         assert av is not None and bv is not None
         _, za = scale_zp(av, node)
         _, zb = scale_zp(bv, node)
-        m = self.multipliers(node)
-        acc = self.combine(a.astype(np.int64) - za, b.astype(np.int64) - zb, m)
         _, zy = self.out(node)
         lo, hi = _act(node)
+        if semantics.is_onnxruntime(node):
+            first, second = (b, a) if self.swapped(node) else (a, b)
+            first, second = np.broadcast_arrays(first.astype(np.int64), second.astype(np.int64))
+            off = semantics.code_offset(node)
+            value = self.onnxruntime_value(node, first + off, second + off) - off
+            return [np.clip(value, lo, hi).astype(np.int8)]
+        m = self.multipliers(node)
+        acc = self.combine(a.astype(np.int64) - za, b.astype(np.int64) - zb, m)
         return [requantize(acc, m[4], m[5], zy, lo, hi)]
+
+    def swapped(self, node: Node) -> bool:
+        """onnxruntime semantics: whether B is the kernel's first operand, as onnxruntime's
+        broadcast loop makes it when A is one value per innermost run and B is not."""
+        a, b = node.inputs
+        y = node.outputs[0]
+        assert a is not None and b is not None
+        _, (sa, sb) = merge_dims(
+            y.shape, broadcast_strides(a.shape, y.shape), broadcast_strides(b.shape, y.shape)
+        )
+        return bool(sa) and sa[-1] == 0 and sb[-1] != 0
+
+    def operands(self, node: Node) -> tuple[tuple[float, int], tuple[float, int]]:
+        """(scale, zero point) of the kernel's first and second operand (onnxruntime's
+        codes in onnxruntime semantics)."""
+        a, b = node.inputs
+        assert a is not None and b is not None
+        pa, pb = scale_zp(a, node), scale_zp(b, node)
+        if not semantics.is_onnxruntime(node):
+            return pa, pb
+        off = semantics.code_offset(node)
+        pa, pb = (pa[0], pa[1] + off), (pb[0], pb[1] + off)
+        return (pb, pa) if self.swapped(node) else (pa, pb)
+
+    def output(self, node: Node) -> tuple[float, int]:
+        """The output's (scale, zero point), in onnxruntime's codes."""
+        sy, zy = self.out(node)
+        return sy, zy + (semantics.code_offset(node) if semantics.is_onnxruntime(node) else 0)
+
+    def onnxruntime_constants(self, node: Node) -> list[np.float32]:
+        """The float32 constants of the onnxruntime rule, in the kernel's operand order:
+        [r_first, r_second, k_or_scale]."""
+        raise NotImplementedError
+
+    def onnxruntime_value(self, node: Node, first: np.ndarray,
+                          second: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
 
     def emit(self, node: Node, ctx: EmitContext) -> None:
         a, b = node.inputs
         y = node.outputs[0]
         assert a is not None and b is not None
+        ort = semantics.is_onnxruntime(node)
+        if ort and self.swapped(node):
+            a, b = b, a
         _, za = scale_zp(a, node)
         _, zb = scale_zp(b, node)
         _, zy = self.out(node)
-        m = self.multipliers(node)
         dims, (sa, sb) = merge_dims(
             y.shape, broadcast_strides(a.shape, y.shape), broadcast_strides(b.shape, y.shape)
         )
         lo, hi = _act(node)
-        fields = [-za, -zb, m[0], m[1], m[2], m[3], ADD_LEFT_SHIFT, m[4], m[5], zy, lo, hi]
+        if ort:
+            # float32 bits in the multipliers, FLOAT_SHIFT in the shifts (tinyc_qelementwise.h)
+            bits = [int(v) for v in np.asarray(self.onnxruntime_constants(node),
+                                                np.float32).view(np.int32)]
+            fields = [-za, -zb, bits[0], FLOAT_SHIFT, bits[1], FLOAT_SHIFT,
+                      semantics.code_offset(node), bits[2], FLOAT_SHIFT, zy, lo, hi]
+        else:
+            m = self.multipliers(node)
+            fields = [-za, -zb, m[0], m[1], m[2], m[3], ADD_LEFT_SHIFT, m[4], m[5], zy, lo, hi]
         init = (f"{{{len(dims)}, {c_int_list(dims)}, {c_int_list(sa)}, {c_int_list(sb)}, "
                 + ", ".join(str(f) for f in fields) + "}")
         params = ctx.params("tinyc_qbinary_params", init, f"q{self.kernel}_{y.name}")
@@ -429,6 +492,16 @@ class QAdd(_QBinary):
         assert a is not None and b is not None
         return add_multipliers(scale_zp(a, node)[0], scale_zp(b, node)[0], self.out(node)[0])
 
+    def onnxruntime_constants(self, node: Node) -> list[np.float32]:
+        (sa, za), (sb, zb) = self.operands(node)
+        sy, zy = self.output(node)
+        return list(semantics.add_constants(sa, za, sb, zb, sy, zy))
+
+    def onnxruntime_value(self, node: Node, first: np.ndarray,
+                          second: np.ndarray) -> np.ndarray:
+        ra, rb, k = self.onnxruntime_constants(node)
+        return semantics.add_value(first, second, ra, rb, k)
+
     def combine(self, a: np.ndarray, b: np.ndarray, m: list[int]) -> np.ndarray:
         ra = multiply_by_quantized_multiplier(a * (1 << ADD_LEFT_SHIFT), m[0], m[1])
         rb = multiply_by_quantized_multiplier(b * (1 << ADD_LEFT_SHIFT), m[2], m[3])
@@ -447,14 +520,29 @@ class QMul(_QBinary):
         q, s = quantize_multiplier(scale_zp(a, node)[0] * scale_zp(b, node)[0] / self.out(node)[0])
         return [0, 0, 0, 0, q, s]
 
+    def onnxruntime_constants(self, node: Node) -> list[np.float32]:
+        (sa, _), (sb, _) = self.operands(node)
+        return [np.float32(0), np.float32(0), semantics.mul_scale(sa, sb, self.out(node)[0])]
+
+    def onnxruntime_value(self, node: Node, first: np.ndarray,
+                          second: np.ndarray) -> np.ndarray:
+        (_, za), (_, zb) = self.operands(node)
+        scale = self.onnxruntime_constants(node)[2]
+        return semantics.mul_value((first - za) * (second - zb), scale, self.output(node)[1])
+
     def combine(self, a: np.ndarray, b: np.ndarray, m: list[int]) -> np.ndarray:
         return a * b
 
 
 def rescale_multiplier(node: Node, x: Value, divisor: int = 1) -> tuple[int, int]:
-    """(q, shift) for s_x / (s_y * divisor)."""
+    """(q, shift) for s_x / (s_y * divisor); in onnxruntime semantics (pools) the float32
+    s_x / (s_y * float(divisor))."""
     sx, _ = scale_zp(x, node)
     sy, _ = scale_zp(node.outputs[0], node)
+    if semantics.is_onnxruntime(node):
+        f32 = np.float32
+        q, s = float_multipliers([f32(sx) / f32(f32(sy) * f32(divisor))])
+        return int(q[0]), int(s[0])
     return quantize_multiplier(sx / (sy * divisor))
 
 
@@ -467,7 +555,20 @@ def _requant_fields(node: Node, x: Value, divisor: int = 1) -> list[int]:
     return [-zx, zy, q, s, lo, hi]
 
 
+def requant_table(node: Node, xv: Value) -> np.ndarray | None:
+    """onnxruntime semantics: the 256-entry table of a QRequantize/QConcat input (None in
+    fixed point)."""
+    if not semantics.is_onnxruntime(node):
+        return None
+    sx, zx = scale_zp(xv, node)
+    sy, zy = scale_zp(node.outputs[0], node)
+    return semantics.requant_table(sx, zx, sy, zy, *_act(node))
+
+
 def _requant_ref(node: Node, x: np.ndarray, xv: Value) -> np.ndarray:
+    table = requant_table(node, xv)
+    if table is not None:
+        return table[x.astype(np.int64) + 128]
     _, zx = scale_zp(xv, node)
     _, zy = scale_zp(node.outputs[0], node)
     q, s = rescale_multiplier(node, xv)
@@ -479,7 +580,10 @@ def emit_requantize(
     ctx: EmitContext, node: Node, x: Value, dst: str, outer: int, inner: int,
     x_stride: int, y_stride: int,
 ) -> None:
-    fields = [outer, inner, x_stride, y_stride] + _requant_fields(node, x)
+    table = requant_table(node, x)
+    fields: list[object] = [outer, inner, x_stride, y_stride, *_requant_fields(node, x)]
+    fields.append("NULL" if table is None else
+                  ctx.table(DType.I8, table, f"requant_table_{node.outputs[0].name}"))
     params = ctx.params("tinyc_requant_params", "{" + ", ".join(map(str, fields)) + "}",
                         f"requant_{node.outputs[0].name}")
     ctx.call("qelementwise", "tinyc_requantize_s8", ctx.ptr(x), dst, params)
@@ -609,7 +713,7 @@ def pool_int_reference(x: np.ndarray, a: dict[str, object], out_spatial: tuple[i
 
 
 class _QPool(_QOp):
-    attrs = {**POOL_ATTRS, **ACT_ATTRS}
+    attrs = {**POOL_ATTRS, **ACT_ATTRS, "u8_codes": Attr("int", 0, 0, 1)}
     kind = ""
     kernel = ""
 
@@ -629,7 +733,13 @@ class _QPool(_QOp):
     def reference(self, node: Node, inputs: list[np.ndarray | None]) -> list[np.ndarray]:
         x, xv = inputs[0], node.inputs[0]
         assert x is not None and xv is not None
-        _, zx = scale_zp(xv, node)
+        sx, zx = scale_zp(xv, node)
+        if self.float_window(node):
+            sy, zy = self.out(node)
+            off = semantics.code_offset(node)
+            value = semantics.avgpool_value(x.astype(np.int64) - zx, sx, sy, zy + off,
+                                            node.attrs, node.outputs[0].shape[2:]) - off
+            return [np.clip(value, *_act(node)).astype(np.int8)]
         acc, count = pool_int_reference(x.astype(np.int64) - zx, node.attrs,
                                         node.outputs[0].shape[2:], self.kind)
         divisor = self.divisor(node)
@@ -639,6 +749,16 @@ class _QPool(_QOp):
         q, s = rescale_multiplier(node, xv, max(divisor, 1))
         lo, hi = _act(node)
         return [requantize(acc, q, s, zy, lo, hi)]
+
+    def float_window(self, node: Node) -> bool:
+        """An average pool in onnxruntime semantics: dequantized taps summed in float32
+        (`semantics.avgpool_value`, `tinyc_avgpool2d_onnxruntime`). onnxruntime's
+        QLinearAveragePool has no dilations; a dilated pool keeps the acc * float32 scale
+        requantization."""
+        dilations = node.attrs["dilations"]
+        assert isinstance(dilations, list)
+        return (self.kind == "avg" and semantics.is_onnxruntime(node)
+                and all(d == 1 for d in dilations))
 
     def divisor(self, node: Node) -> int:
         """The kernel's `divisor`: for an average pool whose windows all count the same
@@ -665,6 +785,12 @@ class _QPool(_QOp):
                   d[0], d[1], pt, pl, pb, pr, int(a["count_include_pad"])]
         divisor = self.divisor(node)
         fields += _requant_fields(node, x, max(divisor, 1)) + [divisor]
+        if self.float_window(node):
+            scales = np.array([scale_zp(x, node)[0], self.out(node)[0]], np.float32)
+            fields += [int(b) for b in scales.view(np.int32)]
+            fields.append(semantics.code_offset(node))
+        else:
+            fields += [0, 0, 0]
         params = ctx.params("tinyc_qpool2d_params", "{" + ", ".join(map(str, fields)) + "}",
                             f"qpool_{y.name}")
         ctx.call("qpool", f"tinyc_{self.kernel}_s8", ctx.ptr(x), ctx.ptr(y), params)
@@ -718,7 +844,7 @@ class QGlobalAveragePool(_QOp):
         assert x is not None
         count = self._count(node)
         fields = [x.shape[0] * x.shape[1], 1, count, 1, 1, 1, count, 1, 1, 1, 1, 0, 0, 0, 0, 0]
-        fields += _requant_fields(node, x, count) + [count]
+        fields += _requant_fields(node, x, count) + [count, 0, 0, 0]
         params = ctx.params("tinyc_qpool2d_params", "{" + ", ".join(map(str, fields)) + "}",
                             f"qgap_{y.name}")
         ctx.call("qpool", "tinyc_global_avgpool_s8", ctx.ptr(x), ctx.ptr(y), params)
@@ -751,7 +877,8 @@ class QSoftmax(_QOp):
     y = zp_y + mbqm(p, 2^-23 / s_y)."""
 
     name = "QSoftmax"
-    attrs = {"axis": Attr("int", -1), "flatten": Attr("int", 0)}
+    attrs = {"axis": Attr("int", -1), "flatten": Attr("int", 0),
+             semantics.ATTR: Attr("string", semantics.FIXEDPOINT)}
 
     def infer(self, node: Node) -> list[TensorType]:
         return _i8(node, input_type(node, 0).shape)
@@ -770,6 +897,10 @@ class QSoftmax(_QOp):
         outer, length, inner = self.geometry(node)
         v = x.astype(np.int64).reshape(outer, length, inner)
         d = v.max(axis=1, keepdims=True) - v
+        if semantics.is_onnxruntime(node):
+            sy, zy = self.out(node)
+            value = semantics.softmax_value(d, t, sy) + zy
+            return [np.clip(value, -128, 127).astype(np.int8).reshape(x.shape)]
         table = t.astype(np.int64)
         e = np.where(d < table.size, table[np.minimum(d, table.size - 1)], 0)
         total = e.sum(axis=1, keepdims=True)
@@ -784,7 +915,9 @@ class QSoftmax(_QOp):
         assert x is not None and t is not None
         outer, length, inner = self.geometry(node)
         q, s = softmax_multiplier(node)
-        _, zy = self.out(node)
+        sy, zy = self.out(node)
+        if semantics.is_onnxruntime(node):  # float32 table and factor (tinyc_qsoftmax.h)
+            q, s = int(np.float32(semantics.softmax_factor(sy)).view(np.int32)), FLOAT_SHIFT
         fields = [outer, length, inner, t.type.numel, ctx.ptr(t), q, s, zy]
         params = ctx.params("tinyc_qsoftmax_params", "{" + ", ".join(map(str, fields)) + "}",
                             f"qsoftmax_{y.name}")

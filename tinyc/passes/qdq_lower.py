@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from tinyc.ir import Graph
 from tinyc.passes.base import Pass, PassContext, PassResult, register_pass
 from tinyc.passes.quantize_int8 import QUANTIZED_KEY, record
+from tinyc.quant import semantics
 from tinyc.quant.lower import INTEGER_OPS, Lowering
 
 _QDQ_OPS = frozenset({
@@ -23,8 +24,10 @@ class QdqLower(Pass):
     operator forms with constant parameters to the int8 ops (`QConv`, `QGemm`, `QAdd`, ...),
     with the model's own scales. The algorithm is in `tinyc.quant.lower`.
 
-    Ops without an integer kernel stay float between their DQ and Q. A graph without
-    QuantizeLinear/DequantizeLinear nodes is left alone, and so is one already lowered.
+    The integer ops get the semantics the frontend recorded (`tinyc.quant.semantics`:
+    onnxruntime's arithmetic for ONNX files). Ops without an integer kernel stay float
+    between their DQ and Q. A graph without QuantizeLinear/DequantizeLinear nodes is left
+    alone, and so is one already lowered.
     Runs before activation fusion so a float Relu between an op and its Q is seen."""
 
     name = "qdq-lower"
@@ -34,7 +37,8 @@ class QdqLower(Pass):
         if QUANTIZED_KEY in graph.metadata or not any(n.op in _QDQ_OPS for n in graph.nodes):
             return PassResult(graph, False)
         before = ([id(n) for n in graph.nodes], [id(c) for c in graph.constants])
-        report = Lowering(graph).run()
+        chosen = graph.metadata.get(semantics.METADATA_KEY, semantics.FIXEDPOINT)
+        report = Lowering(graph, chosen).run()
         if any(n.op in INTEGER_OPS for n in graph.nodes):
             record(ctx, graph, report, "int8 from the model's QDQ parameters")
         after = ([id(n) for n in graph.nodes], [id(c) for c in graph.constants])

@@ -20,6 +20,11 @@ Edge cases follow TFLite Micro's `QuantizeMultiplier` (quantization_util.cc): a 
 that rounds up to 2^31 is halved and `shift` incremented; a multiplier below 2^-32 (`shift`
 < -31) flushes to zero (`q = 0, shift = 0`). Multipliers must be finite, non-negative and
 below 2^30, which keeps the total right shift `31 - shift` in [1, 62].
+
+onnxruntime semantics (`tinyc.quant.semantics`) rides in the same (q, shift) tables:
+`shift == FLOAT_SHIFT` (outside [-31, 30]) means q holds the bits of a float32 scale, and
+the result is float32(x) * scale rounded to nearest even (saturated to int32), as
+onnxruntime's `MlasRequantizeOutput` computes it (`float_multipliers`).
 """
 
 from __future__ import annotations
@@ -32,6 +37,10 @@ from tinyc.errors import UnsupportedError
 
 INT32_MIN = -(2**31)
 INT32_MAX = 2**31 - 1
+#: `shift` value meaning "q is the bits of a float32 scale" (onnxruntime semantics)
+FLOAT_SHIFT = 64
+#: float32 values beyond this are clamped before rounding (int8 results saturate anyway)
+FLOAT_LIMIT = float(2**22)
 #: largest real multiplier tinyc accepts (keeps the right shift >= 1)
 MAX_MULTIPLIER = float(2**30)
 
@@ -74,16 +83,38 @@ def quantize_multipliers(reals: np.ndarray | list[float]) -> tuple[np.ndarray, n
     return q, s
 
 
+def float_multipliers(scales: np.ndarray | list[float]) -> tuple[np.ndarray, np.ndarray]:
+    """(q, shift) tables for float32 `scales` in onnxruntime semantics: q the bits of each
+    scale, shift FLOAT_SHIFT."""
+    bits = np.asarray(scales, np.float32).reshape(-1).view(np.int32).copy()
+    return bits, np.full(bits.shape, FLOAT_SHIFT, np.int32)
+
+
+def _float_rule(x: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """float32(x) * float32(bits q), clamped to +-FLOAT_LIMIT, rounded to nearest even."""
+    scale = np.asarray(q, np.int64).astype(np.int32).view(np.float32)
+    v = (x.astype(np.float32) * scale).astype(np.float32)
+    return np.rint(np.clip(v, -FLOAT_LIMIT, FLOAT_LIMIT)).astype(np.int64)
+
+
 def multiply_by_quantized_multiplier(
     x: np.ndarray | int, q: np.ndarray | int, shift: np.ndarray | int
 ) -> np.ndarray:
     """saturate_int32((x * q + 2^(30 - shift)) >> (31 - shift)), elementwise, broadcasting.
 
-    Contract (the same as the C helper's): x is int32, q in [0, 2^31), shift in [-31, 30].
+    Contract (the same as the C helper's): x is int32, q in [0, 2^31), shift in [-31, 30]
+    or FLOAT_SHIFT (then q is a float32's bits: see the module docstring).
     Intermediates fit in int64: |x * q| < 2^62 and the rounding term is at most 2^61."""
     x64 = np.asarray(x, dtype=np.int64)
     q64 = np.asarray(q, dtype=np.int64)
     s64 = np.asarray(shift, dtype=np.int64)
+    is_float = s64 == FLOAT_SHIFT
+    if np.any(is_float):
+        x64, q64, s64, is_float = np.broadcast_arrays(x64, q64, s64, is_float)
+        fixed = multiply_by_quantized_multiplier(
+            x64, np.where(is_float, 0, q64), np.where(is_float, 0, s64))
+        return np.where(is_float, np.clip(_float_rule(x64, q64), INT32_MIN, INT32_MAX),
+                        fixed).astype(np.int32)
     if np.any((s64 < -31) | (s64 > 30)):
         raise ValueError("shift out of range [-31, 30]")
     total = 31 - s64

@@ -35,6 +35,7 @@ from tinyc.ir import DType, Graph, Node, QuantParams, TensorType, Value
 from tinyc.ops import get_op, has_op
 from tinyc.ops.qinteger import ACT_ATTRS, softmax_exp_table
 from tinyc.ops.quant import const_quant_params
+from tinyc.quant import semantics
 from tinyc.quant.lower_rnn import RECURRENT_OPS, lower_recurrent
 from tinyc.quant.params import (
     QMAX,
@@ -135,12 +136,16 @@ def int8_const(graph: Graph, hint: str, data: np.ndarray, params: QuantParams | 
 class Lowering:
     """One application of the QDQ lowering to `graph` (see the module docstring)."""
 
-    def __init__(self, graph: Graph) -> None:
+    def __init__(self, graph: Graph, integer_semantics: str = semantics.FIXEDPOINT) -> None:
         self.graph = graph
+        #: the integer ops' arithmetic (`tinyc.quant.semantics`)
+        self.semantics = integer_semantics
         self.report = LowerReport()
         self._dead: set[int] = set()
         #: id(LSTM node) -> calibrated bound of its cell state (`tinyc.quant.lower_rnn`)
         self.hints: dict[int, float] = {}
+        #: ids of the uint8 activations `retype_u8_edges` made int8
+        self.u8_values: set[int] = set()
 
     def run(self) -> LowerReport:
         self.expand_operator_forms()
@@ -153,6 +158,7 @@ class Lowering:
                 self.report.count(node.op)
         self.fold_constant_dequantize()
         self.remove_dead()
+        semantics.mark(self.graph, self.semantics)
         self.report.float_ops = float_ops(self.graph)
         return self.report
 
@@ -362,6 +368,7 @@ class Lowering:
                 n.set_input(2, self.graph.add_const(name, shifted))
             params = const_quant_params(node, 1, node.attrs.get("axis"))
             v.type = TensorType(DType.I8, v.shape, params)
+            self.u8_values.add(id(v))
             self.report.count("retype-u8")
 
     def fold_constant_dequantize(self) -> None:
@@ -565,7 +572,10 @@ def lower_binary(lw: Lowering, node: Node) -> bool:
     out, qs, extra, lo, hi = sink
     assert out.type.quant is not None
     act_min, act_max = act_range(out.type.quant, *_combine_clamps(clamp, (lo, hi)))
-    new = Node(f"Q{node.op}", [a, b], [], {"act_min": act_min, "act_max": act_max}, name=node.name)
+    attrs = {"act_min": act_min, "act_max": act_max}
+    if id(out) in lw.u8_values:
+        attrs["u8_codes"] = 1  # onnxruntime adds uint8 codes (its float32 rounding differs)
+    new = Node(f"Q{node.op}", [a, b], [], attrs, name=node.name)
     lw.finish(node, new, out, qs, extra)
     return True
 
@@ -583,8 +593,10 @@ def lower_pool(lw: Lowering, node: Node) -> bool:
     out, qs, extra, lo, hi = sink
     assert out.type.quant is not None
     act_min, act_max = act_range(out.type.quant, lo, hi)
-    new = Node("Q" + node.op, [x], [], {**_pool_attrs(node), "act_min": act_min,
-                                         "act_max": act_max}, name=node.name)
+    attrs = {**_pool_attrs(node), "act_min": act_min, "act_max": act_max}
+    if id(out) in lw.u8_values:
+        attrs["u8_codes"] = 1  # onnxruntime's average pool rounds on uint8 codes
+    new = Node("Q" + node.op, [x], [], attrs, name=node.name)
     lw.finish(node, new, out, qs, extra)
     return True
 
@@ -647,7 +659,7 @@ def lower_concat(lw: Lowering, node: Node) -> bool:
 
 
 def _no_clamp() -> dict[str, int]:
-    return {k: int(spec.default) for k, spec in ACT_ATTRS.items()}
+    return {k: int(spec.default) for k, spec in ACT_ATTRS.items() if k.startswith("act_")}
 
 
 def lower_clamp(lw: Lowering, node: Node) -> bool:
@@ -703,7 +715,10 @@ def lower_softmax(lw: Lowering, node: Node) -> bool:
     attrs = {"axis": node.attrs["axis"], "flatten": int(node.attrs.get("flatten", 0))}
     length = (int(np.prod(x.shape[attrs["axis"]:])) if attrs["flatten"]
               else x.shape[attrs["axis"]])
-    table = softmax_exp_table(x.type.quant.scale[0], length)
+    if lw.semantics == semantics.ONNXRUNTIME:
+        table = semantics.softmax_table(x.type.quant.scale[0], length)
+    else:
+        table = softmax_exp_table(x.type.quant.scale[0], length)
     t = lw.graph.add_const(lw.graph.unique_name(f"{node.name or 'softmax'}_exp"), table)
     new = Node("QSoftmax", [x, t], [], attrs, name=node.name)
     lw.finish(node, new, out, qs, [])

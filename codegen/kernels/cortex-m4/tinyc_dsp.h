@@ -284,6 +284,14 @@ TINYC_INLINE void tinyc_dsp_requant_row_bias(const int32_t *acc, int32_t bias, i
       v = v < lo ? lo : v;
       *out++ = (int8_t)(v > hi ? hi : v);
     }
+  } else if (m->shift == TINYC_FLOAT_SHIFT) {
+    /* onnxruntime semantics: VCVT, VMUL, round to nearest even (tinyc_fixedpoint.h) */
+    const float scale = tinyc_float_of_bits(q);
+    while (out < end) {
+      int32_t v = tinyc_rint_clamped((float)(*acc++ + bias) * scale) + zp;
+      v = v < lo ? lo : v;
+      *out++ = (int8_t)(v > hi ? hi : v);
+    }
   } else {
     while (out < end) *out++ = tinyc_dsp_requant(*acc++ + bias, m, c);
   }

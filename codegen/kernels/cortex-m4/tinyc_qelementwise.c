@@ -11,6 +11,7 @@
 #include "tinyc_qelementwise.h"
 
 #include "tinyc_dsp.h"
+#include "tinyc_onnxruntime.h"
 
 TINYC_INLINE int8_t clamp_out(int32_t v, const tinyc_qbinary_params *p) {
   const int32_t lo = p->act_min - p->output_offset, hi = p->act_max - p->output_offset;
@@ -18,16 +19,33 @@ TINYC_INLINE int8_t clamp_out(int32_t v, const tinyc_qbinary_params *p) {
   return (int8_t)(v + p->output_offset);
 }
 
+/* a value that already includes the zero point (onnxruntime semantics), clamped */
+TINYC_INLINE int8_t clamp_act(int32_t v, const tinyc_qbinary_params *p) {
+  return (int8_t)(v < p->act_min ? p->act_min : (v > p->act_max ? p->act_max : v));
+}
+
 TINYC_INLINE int8_t add_one(int32_t a, int32_t b, const tinyc_qbinary_params *p) {
+  int32_t sa, sb, ra, rb;
+  if (p->output_shift == TINYC_FLOAT_SHIFT) {
+    const int32_t off = p->left_shift; /* 128: onnxruntime adds the uint8 codes */
+    return clamp_act(tinyc_add_onnxruntime(a + off, b + off, p->a_multiplier, p->b_multiplier,
+                                           p->output_multiplier) - off, p);
+  }
   /* |a + a_offset| <= 255, so the scaled value stays below 2^28: no overflow */
-  const int32_t sa = (a + p->a_offset) * ((int32_t)1 << p->left_shift);
-  const int32_t sb = (b + p->b_offset) * ((int32_t)1 << p->left_shift);
-  const int32_t ra = tinyc_dsp_mbqm(sa, p->a_multiplier, p->a_shift);
-  const int32_t rb = tinyc_dsp_mbqm(sb, p->b_multiplier, p->b_shift);
+  sa = (a + p->a_offset) * ((int32_t)1 << p->left_shift);
+  sb = (b + p->b_offset) * ((int32_t)1 << p->left_shift);
+  ra = tinyc_dsp_mbqm(sa, p->a_multiplier, p->a_shift);
+  rb = tinyc_dsp_mbqm(sb, p->b_multiplier, p->b_shift);
   return clamp_out(tinyc_dsp_mbqm(ra + rb, p->output_multiplier, p->output_shift), p);
 }
 
 TINYC_INLINE int8_t mul_one(int32_t a, int32_t b, const tinyc_qbinary_params *p) {
+  if (p->output_shift == TINYC_FLOAT_SHIFT) {
+    const int32_t off = p->left_shift;
+    return clamp_act(tinyc_mul_onnxruntime((a + p->a_offset) * (b + p->b_offset),
+                                           p->output_multiplier, p->output_offset + off) - off,
+                     p);
+  }
   return clamp_out(tinyc_dsp_mbqm((a + p->a_offset) * (b + p->b_offset), p->output_multiplier,
                                   p->output_shift),
                    p);
@@ -140,6 +158,10 @@ void tinyc_requantize_s8(const int8_t *X, int8_t *Y, const tinyc_requant_params 
   for (o = 0; o < p->outer; ++o) {
     const int8_t *x = X + (size_t)o * p->x_stride;
     int8_t *y = Y + (size_t)o * p->y_stride;
+    if (p->table) {
+      tinyc_lut_s8(x, p->table, y, (size_t)p->inner);
+      continue;
+    }
     for (i = 0; i < p->inner; ++i) {
       y[i] = tinyc_dsp_requant((int32_t)x[i] + p->input_offset, &m, &cl);
     }

@@ -5,8 +5,14 @@
 #include "tinyc_qelementwise.h"
 
 #include "tinyc_fixedpoint.h"
+#include "tinyc_onnxruntime.h"
 
-static int8_t add_one(int32_t a, int32_t b, const tinyc_qbinary_params *p) {
+/* a value that already includes the zero point, clamped to the activation's bounds */
+static int8_t clamp_act(int32_t v, const tinyc_qbinary_params *p) {
+  return (int8_t)(v < p->act_min ? p->act_min : (v > p->act_max ? p->act_max : v));
+}
+
+static int8_t add_fixedpoint(int32_t a, int32_t b, const tinyc_qbinary_params *p) {
   /* |a + a_offset| <= 255, so the scaled value stays below 2^28: no overflow */
   const int32_t sa = (a + p->a_offset) * ((int32_t)1 << p->left_shift);
   const int32_t sb = (b + p->b_offset) * ((int32_t)1 << p->left_shift);
@@ -16,7 +22,22 @@ static int8_t add_one(int32_t a, int32_t b, const tinyc_qbinary_params *p) {
                               p->act_min, p->act_max);
 }
 
+static int8_t add_one(int32_t a, int32_t b, const tinyc_qbinary_params *p) {
+  if (p->output_shift == TINYC_FLOAT_SHIFT) {
+    const int32_t off = p->left_shift; /* 128: onnxruntime adds the uint8 codes */
+    return clamp_act(tinyc_add_onnxruntime(a + off, b + off, p->a_multiplier, p->b_multiplier,
+                                           p->output_multiplier) - off, p);
+  }
+  return add_fixedpoint(a, b, p);
+}
+
 static int8_t mul_one(int32_t a, int32_t b, const tinyc_qbinary_params *p) {
+  if (p->output_shift == TINYC_FLOAT_SHIFT) {
+    const int32_t off = p->left_shift;
+    return clamp_act(tinyc_mul_onnxruntime((a + p->a_offset) * (b + p->b_offset),
+                                           p->output_multiplier, p->output_offset + off) - off,
+                     p);
+  }
   return tinyc_requantize_one((a + p->a_offset) * (b + p->b_offset), p->output_multiplier,
                               p->output_shift, p->output_offset, p->act_min, p->act_max);
 }
@@ -54,6 +75,10 @@ void tinyc_requantize_s8(const int8_t *X, int8_t *Y, const tinyc_requant_params 
   for (o = 0; o < p->outer; ++o) {
     const int8_t *x = X + (size_t)o * p->x_stride;
     int8_t *y = Y + (size_t)o * p->y_stride;
+    if (p->table) {
+      tinyc_lut_s8(x, p->table, y, (size_t)p->inner);
+      continue;
+    }
     for (i = 0; i < p->inner; ++i) {
       y[i] = tinyc_requantize_one((int32_t)x[i] + p->input_offset, p->multiplier, p->shift,
                                   p->output_offset, p->act_min, p->act_max);

@@ -2,6 +2,7 @@
 #include "tinyc_qpool.h"
 
 #include "tinyc_fixedpoint.h"
+#include "tinyc_onnxruntime.h"
 
 static int8_t requant(int32_t v, const tinyc_qpool2d_params *p) {
   return tinyc_requantize_one(v, p->multiplier, p->shift, p->output_offset, p->act_min,
@@ -52,6 +53,16 @@ void tinyc_maxpool2d_s8(const int8_t *restrict X, int8_t *restrict Y, const tiny
 }
 
 void tinyc_avgpool2d_s8(const int8_t *restrict X, int8_t *restrict Y, const tinyc_qpool2d_params *p) {
+  if (p->y_scale_bits != 0) {
+    tinyc_avgpool2d_onnxruntime(X, Y, p->nc, p->h, p->w, p->oh, p->ow, p->kh, p->kw,
+                                p->stride_h, p->stride_w, p->pad_top, p->pad_left,
+                                p->count_include_pad, -p->input_offset,
+                                tinyc_float_of_bits(p->x_scale_bits),
+                                tinyc_float_of_bits(p->y_scale_bits),
+                                p->output_offset + p->code_offset, p->code_offset, p->act_min,
+                                p->act_max);
+    return;
+  }
   pool(X, Y, p, 0);
 }
 
