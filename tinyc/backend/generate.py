@@ -35,7 +35,7 @@ from tinyc.backend.context import ARENA_MEMBER, EmitContext
 from tinyc.backend.prefix import prefix_files
 from tinyc.backend.writer import CWriter
 from tinyc.errors import UsageError
-from tinyc.ir import DType, Graph
+from tinyc.ir import DType, Graph, Node
 from tinyc.mcu.targets import kernel_dirs
 from tinyc.memory import ArenaPlan
 from tinyc.ops import get_op
@@ -47,6 +47,14 @@ def codegen_root() -> Path:
     if packaged.is_dir():
         return packaged
     return Path(__file__).resolve().parents[2] / "codegen"
+
+
+def node_comment(node: Node) -> str:
+    """The comment before a node's code in `NAME_run` (before `c_comment` makes it safe):
+    `tinyc validate --profile` reads the node back from it."""
+    ins = ", ".join("_" if v is None else f"%{v.name}" for v in node.inputs)
+    outs = ", ".join(f"%{v.name}" for v in node.outputs)
+    return f"{node.op} {node.name}: {outs} = ({ins})"
 
 
 #: identifiers NAME.c declares besides the ones it claims: the static arena, and the lap hook
@@ -107,9 +115,7 @@ def generate_c(
     ctx = EmitContext(graph, plan, cname, arena, names)
     for index in plan.node_order(len(graph.nodes)):
         node = graph.nodes[index]
-        ins = ", ".join("_" if v is None else f"%{v.name}" for v in node.inputs)
-        outs = ", ".join(f"%{v.name}" for v in node.outputs)
-        ctx.comment(f"{node.op} {node.name}: {outs} = ({ins})")
+        ctx.comment(node_comment(node))
         get_op(node.op).emit(node, ctx)
     _emit_output_copies(graph, ctx)
     for family in sorted(ctx.families):

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tinyc.backend.cnames import c_comment
 from tinyc.backend.writer import CWriter
 from tinyc.errors import TinycError, VerifyError
 from tinyc.harness import STRICT_FLAGS
@@ -166,6 +167,13 @@ def stub_source(graph: Graph, cname: str) -> str:
 
 
 _NODE_COMMENT = re.compile(r"^(\s+)/\* (.*?)(?:: .*)? \*/$")
+
+
+def profile_label(comment: str) -> str:
+    """The label `instrument` reads from a node's comment text (`generate.node_comment`)."""
+    match = _NODE_COMMENT.match(f"  /* {c_comment(comment)} */")
+    assert match is not None
+    return match[2]
 
 
 def instrument(source: str, cname: str) -> tuple[str, list[str]]:

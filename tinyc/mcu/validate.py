@@ -17,13 +17,22 @@ from pathlib import Path
 
 import numpy as np
 
+from tinyc.backend.generate import node_comment
 from tinyc.compiler import Compiled, Options, compile_graph
 from tinyc.display import shown
 from tinyc.errors import UsageError
 from tinyc.harness import build_host, run_host
 from tinyc.hostverify import OutputCheck, check_output
 from tinyc.ir import Graph
-from tinyc.mcu.harness import GCC, McuBuild, McuRun, Sections, build_mcu, run_qemu
+from tinyc.mcu.harness import (
+    GCC,
+    McuBuild,
+    McuRun,
+    Sections,
+    build_mcu,
+    profile_label,
+    run_qemu,
+)
 from tinyc.mcu.targets import Target, get_target
 from tinyc.ops import get_op
 from tinyc.progress import progress
@@ -260,7 +269,7 @@ def validate_on_mcu(
                    for v, got, e in zip(graph.outputs, result.run.outputs, expected, strict=True))
     vs_host = tuple(check_output(v.name, got, h, rtol, atol)
                     for v, got, h in zip(graph.outputs, result.run.outputs, host, strict=True))
-    macs = {f"{n.op} {n.name}": get_op(n.op).macs(n) for n in graph.nodes}
+    macs = {profile_label(node_comment(n)): get_op(n.op).macs(n) for n in graph.nodes}
     costs = tuple(NodeCost(label, count, macs.get(label, 0)) for label, count in result.run.profile)
     return ValidateResult(result.compiled.code.name, result.measurement, ref_name, vs_ref,
                           vs_host, tuple(notes), costs)
