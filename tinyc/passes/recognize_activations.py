@@ -35,6 +35,7 @@ from tinyc.passes.rewrite import (
     is_output,
     no_activation,
 )
+from tinyc.quant.lower import fused_clamp
 
 #: relative tolerance on the constants: float32 spellings of 1/6 (and 6 * (1/6)) differ
 #: from the real numbers by a few 1e-8
@@ -121,19 +122,6 @@ def _clamp_bounds(node: Node) -> tuple[Value, float, float] | None:
     return None
 
 
-def _fused_clamp(node: Node) -> tuple[float, float] | None:
-    """The bounds of a fused Relu/Clip activation; (-inf, inf) for none; None otherwise."""
-    act = node.attrs.get("activation", "")
-    if not act:
-        return -math.inf, math.inf
-    if act == "Relu":
-        return 0.0, math.inf
-    if act == "Clip":
-        lo, hi = node.attrs["activation_params"]
-        return float(lo), float(hi)
-    return None
-
-
 def _affine_step(node: Node, gate: Gate, fused_ok: bool = False) -> Value | None:
     """Fold one ``u op c`` (Add, Sub, Mul, Div by a scalar c) into the gate's a*u + b;
     the operand u, or None when `node` is no such step. A fused activation is refused
@@ -180,7 +168,7 @@ def read_gate(gate_value: Value, x: Value) -> Gate | None:
             return None
         gate.kind = "sigmoid"
         cur = node.inputs[0]  # type: ignore[assignment]
-    elif (fused := _fused_clamp(node)) is not None and node.op in ("Add", "Sub", "Mul", "Div"):
+    elif (fused := fused_clamp(node)) is not None and node.op in ("Add", "Sub", "Mul", "Div"):
         gate.lo, gate.hi = max(gate.lo, fused[0]), min(gate.hi, fused[1])
         step = _affine_step(node, gate, fused_ok=True)
         if step is None:
