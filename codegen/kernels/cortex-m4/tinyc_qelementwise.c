@@ -134,9 +134,9 @@ TINYC_DEFINE_QBINARY(add)
 TINYC_DEFINE_QBINARY(mul)
 
 /* From this many elements on, requantization fills a table of its 256 possible results
- * first (one requant each) and then looks every element up: a few instructions an element
- * instead of 10 to 60 (a multiplier near 1 takes the 64-bit form). Concat of inputs with
- * different scales is the common caller. */
+ * first (one requant each) and then looks every element up, four a word: about four
+ * instructions an element instead of 10 to 60 (a multiplier near 1 takes the 64-bit
+ * form). QConcat of inputs with different scales is the common caller. */
 #define TINYC_REQUANT_TABLE_MIN 512
 
 void tinyc_requantize_s8(const int8_t *X, int8_t *Y, const tinyc_requant_params *p) {
@@ -149,7 +149,14 @@ void tinyc_requantize_s8(const int8_t *X, int8_t *Y, const tinyc_requant_params 
     for (o = 0; o < p->outer; ++o) {
       const int8_t *x = X + (size_t)o * p->x_stride;
       int8_t *y = Y + (size_t)o * p->y_stride;
-      for (i = 0; i < p->inner; ++i) y[i] = table[(int32_t)x[i] + 128];
+      for (i = 0; i + 4 <= p->inner; i += 4) { /* four bytes a word, each +128 by XOR */
+        const uint32_t v = (uint32_t)tinyc_load4(x + i) ^ 0x80808080u;
+        tinyc_store4(y + i, (int32_t)((uint32_t)(uint8_t)table[v & 0xFFu] |
+                                      (uint32_t)(uint8_t)table[(v >> 8) & 0xFFu] << 8 |
+                                      (uint32_t)(uint8_t)table[(v >> 16) & 0xFFu] << 16 |
+                                      (uint32_t)(uint8_t)table[v >> 24] << 24));
+      }
+      for (; i < p->inner; ++i) y[i] = table[(int32_t)x[i] + 128];
     }
     return;
   }
