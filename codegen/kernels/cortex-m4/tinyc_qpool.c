@@ -238,6 +238,8 @@ static void column_sum(const int8_t *x, int32_t w, int32_t r0, int32_t r1, int16
 static void avg_plane(const int8_t *x, int8_t *y, const tinyc_qpool2d_params *p) {
   int16_t row[TINYC_QPOOL_ROW];
   const int32_t span = row_span(p), pl = p->pad_left, n = row_inputs(p);
+  const int32_t ow = p->ow, w = p->w, kw = p->kw, sw = p->stride_w;
+  const int32_t input_offset = p->input_offset;
   int32_t oy, ox, k;
   for (oy = 0; oy < p->oh; ++oy, y += p->ow) {
     const int32_t iy0 = oy * p->stride_h - p->pad_top;
@@ -253,16 +255,17 @@ static void avg_plane(const int8_t *x, int8_t *y, const tinyc_qpool2d_params *p)
     } else {
       memset(row + pl, 0, (size_t)n * sizeof *row);
     }
-    for (ox = 0; ox < p->ow; ++ox) {
-      const int16_t *r = row + ox * p->stride_w;
-      const int32_t ix0 = ox * p->stride_w - pl;
-      const int32_t cols_in = clip(ix0 + p->kw, 0, p->w) - clip(ix0, 0, p->w);
-      const int32_t cols_counted =
-          p->count_include_pad ? clip(p->w + p->pad_right - ix0, 0, p->kw) : cols_in;
-      const int32_t count = rows_counted * cols_counted;
-      int32_t acc = 0;
-      for (k = 0; k < p->kw; ++k) acc += r[k];
-      acc += rows_in * cols_in * p->input_offset;
+    for (ox = 0; ox < ow; ++ox) {
+      const int16_t *r = row + ox * sw;
+      const int32_t ix0 = ox * sw - pl;
+      int32_t cols_in = kw, cols_counted = kw, count, acc = 0;
+      if (ix0 < 0 || ix0 + kw > w) { /* a window over the left or right padding */
+        cols_in = clip(ix0 + kw, 0, w) - clip(ix0, 0, w);
+        cols_counted = p->count_include_pad ? clip(w + p->pad_right - ix0, 0, kw) : cols_in;
+      }
+      count = rows_counted * cols_counted;
+      for (k = 0; k < kw; ++k) acc += r[k];
+      acc += rows_in * cols_in * input_offset;
       y[ox] = requant(p->divisor > 0 ? acc : tinyc_div_round(acc, count > 0 ? count : 1), p);
     }
   }
