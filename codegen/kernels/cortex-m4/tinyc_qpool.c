@@ -160,14 +160,23 @@ static void column_max(const int8_t *x, int32_t w, int32_t r0, int32_t r1, int8_
 }
 
 /* y[ox] = row[ox * sw] clamped to [act_min, act_max]: a max pool that keeps its input's
- * parameters. Stride 1 clamps and stores four outputs a word. */
+ * parameters. Strides 1 and 2 clamp and store four outputs a word (stride 2 gathers bytes
+ * 0 and 2 of two words). */
 static void max_out_same(const int8_t *row, int8_t *y, int32_t ow, int32_t sw, int32_t act_min,
                          int32_t act_max) {
+  const int32_t lo = tinyc_splat_s8x4(act_min), hi = tinyc_splat_s8x4(act_max);
   int32_t ox = 0;
   if (sw == 1) {
-    const int32_t lo = tinyc_splat_s8x4(act_min), hi = tinyc_splat_s8x4(act_max);
     for (; ox + 4 <= ow; ox += 4) {
       tinyc_store4(y + ox, tinyc_min_s8x4(tinyc_max_s8x4(tinyc_load4(row + ox), lo), hi));
+    }
+  } else if (sw == 2) {
+    for (; ox + 4 <= ow; ox += 4) {
+      const uint32_t a = (uint32_t)tinyc_load4(row + 2 * ox);
+      const uint32_t b = (uint32_t)tinyc_load4(row + 2 * ox + 4);
+      const uint32_t v = (a & 0xFFu) | ((a >> 8) & 0xFF00u) | ((b & 0xFFu) << 16) |
+                         ((b << 8) & 0xFF000000u);
+      tinyc_store4(y + ox, tinyc_min_s8x4(tinyc_max_s8x4((int32_t)v, lo), hi));
     }
   }
   for (; ox < ow; ++ox) {
