@@ -9,8 +9,10 @@
  * input's parameters with stride 1 clamps and stores four outputs a word. Padding is
  * -128 (max) or 0 (sum) in the buffer, the counts of the average come from the window's
  * rectangle, and each output goes through the same requantization as the portable kernel.
- * Other shapes: the windows wholly inside the input are summed or maxed by a plain row
- * loop (four bytes per USADA8), border windows take the portable path. */
+ * Average pools whose windows do not overlap (nothing to share between outputs), dilated
+ * pools and wider planes: the windows wholly inside the input are summed or maxed by a
+ * plain row loop (four bytes per USADA8; whole-row windows as one run), border windows
+ * take the portable path. The buffers assume a little-endian core, as every target is. */
 #include "tinyc_qpool.h"
 
 #include "tinyc_dsp.h"
