@@ -223,6 +223,90 @@ def test_qpool_matches_the_portable_kernel(more_libs: dict, variant: str, case: 
         np.testing.assert_array_equal(outs[1], outs[0], err_msg=fn)
 
 
+def pool_case(h: int, w: int, k: int, stride: int, pads: tuple[int, int, int, int],
+              ceil: bool = False, **fields: int) -> dict:
+    """A k x k pool over nc planes of h x w, its output size as ONNX (ceil_mode) gives it."""
+    rnd = (lambda n, d: -(-n // d)) if ceil else (lambda n, d: n // d)
+    oh = rnd(h + pads[0] + pads[2] - k, stride) + 1
+    ow = rnd(w + pads[1] + pads[3] - k, stride) + 1
+    return dict(nc=3, h=h, w=w, oh=oh, ow=ow, kh=k, kw=k, stride_h=stride, stride_w=stride,
+                dil_h=1, dil_w=1, pad_top=pads[0], pad_left=pads[1], pad_bottom=pads[2],
+                pad_right=pads[3], count_include_pad=0, input_offset=5, output_offset=-5,
+                multiplier=1 << 30, shift=1, act_min=-128, act_max=127, divisor=0) | fields
+
+
+#: the shapes the Cortex-M4 row path vectorises (2x2 and 3x3 windows, strides 1 and 2, with
+#: and without padding, widths around multiples of four), with the requantizations it
+#: distinguishes: the identity (max: four outputs a word), a rescale, a clamp, the average's
+#: folded divisor and count_include_pad; then shapes it leaves to the window path
+QPOOL_ROW_CASES = [
+    pool_case(h, w, k, s, pads, **extra)
+    for h, w in ((6, 5), (7, 8), (9, 10), (5, 13))
+    for k, s, pads in ((2, 2, (0, 0, 0, 0)), (2, 1, (0, 0, 0, 0)), (3, 1, (1, 1, 1, 1)),
+                       (3, 2, (1, 1, 1, 1)), (3, 2, (0, 1, 1, 0)), (3, 1, (2, 0, 0, 2)))
+    for extra in ({}, dict(act_min=-20, act_max=90),
+                  dict(multiplier=1_518_500_250, shift=0, input_offset=17, output_offset=3),
+                  dict(count_include_pad=1, multiplier=1_908_874_354, shift=-2),
+                  dict(divisor=k * k, multiplier=1_431_655_765, shift=-2))
+] + [
+    pool_case(7, 9, 3, 2, (1, 1, 1, 1), ceil=True),  # windows past the right padding
+    pool_case(7, 9, 3, 2, (1, 1, 1, 1), ceil=True, count_include_pad=1),
+    pool_case(8, 8, 8, 8, (0, 0, 0, 0)),  # a window over the whole plane
+    pool_case(3, 3, 3, 3, (0, 0, 0, 0)),
+    pool_case(4, 300, 3, 1, (1, 1, 1, 1)),  # wider than the row buffer
+    pool_case(6, 9, 2, 1, (0, 0, 0, 0), dil_h=2, dil_w=2, oh=4, ow=7),
+]
+
+
+@pytest.mark.parametrize("variant", variants("qpool"))
+def test_qpool_row_paths_match_the_portable_kernel(more_libs: dict, variant: str) -> None:
+    guard = 16
+    for i, case in enumerate(QPOOL_ROW_CASES):
+        x = np.random.default_rng(i).integers(-128, 128, case["nc"] * case["h"] * case["w"],
+                                              dtype=np.int8)
+        p = QPoolParams(*(case[f] for f in QPOOL_FIELDS))
+        for fn in ("tinyc_maxpool2d_s8", "tinyc_avgpool2d_s8"):
+            size = case["nc"] * case["oh"] * case["ow"]
+            outs = []
+            for lib in (more_libs[("ref", "qpool")], more_libs[(variant, "qpool")]):
+                y = np.full(size + 2 * guard, 77, np.int8)
+                getattr(lib, fn)(vp(x), vp(y[guard:]), ctypes.byref(p))
+                assert (y[:guard] == 77).all() and (y[-guard:] == 77).all(), (fn, case)
+                outs.append(y[guard:-guard])
+            np.testing.assert_array_equal(outs[1], outs[0], err_msg=f"{fn} {case}")
+
+
+class QRequantParams(ctypes.Structure):
+    _fields_ = [(f, ctypes.c_int32) for f in ("outer", "inner", "x_stride", "y_stride",
+                                              "input_offset", "output_offset", "multiplier",
+                                              "shift", "act_min", "act_max")]
+
+
+@pytest.mark.parametrize("variant", variants("qelementwise"))
+@pytest.mark.parametrize("outer,inner,x_stride,y_stride",
+                         [(1, 511, 0, 0), (1, 512, 0, 0), (1, 1027, 0, 0), (6, 90, 90, 270),
+                          (3, 250, 250, 253)])
+@pytest.mark.parametrize("mult", [(1 << 30, 1), (1_518_500_250, 0), (1_908_874_354, -3)])
+def test_requantize_matches_the_portable_kernel(more_libs: dict, variant: str, outer: int,
+                                                inner: int, x_stride: int, y_stride: int,
+                                                mult: tuple[int, int]) -> None:
+    """Long requantizations (QConcat's inputs) go through the 256-entry table."""
+    rng = np.random.default_rng(inner + outer)
+    x = rng.integers(-128, 128, max(1, outer) * max(inner, x_stride), dtype=np.int8)
+    p = QRequantParams(outer, inner, x_stride, y_stride, 9, -4, *mult, -100, 120)
+    outs = []
+    for lib in (more_libs[("ref", "qelementwise")], more_libs[(variant, "qelementwise")]):
+        y = np.full(outer * max(inner, y_stride), 55, np.int8)
+        lib.tinyc_requantize_s8(vp(x), vp(y), ctypes.byref(p))
+        outs.append(y)
+        if x_stride == y_stride:  # in place
+            z = x.copy()
+            lib.tinyc_requantize_s8(vp(z), vp(z), ctypes.byref(p))
+            np.testing.assert_array_equal(z.reshape(outer, -1)[:, :inner],
+                                          y.reshape(outer, -1)[:, :inner])
+    np.testing.assert_array_equal(outs[1], outs[0])
+
+
 class QBinaryParams(ctypes.Structure):
     _fields_ = [("rank", ctypes.c_int32), ("dims", ctypes.c_int32 * 8),
                 ("a_strides", ctypes.c_int32 * 8), ("b_strides", ctypes.c_int32 * 8)] + [

@@ -34,6 +34,7 @@ from tinyc.ops.registry import (
     GROUP,
     WINDOW_PADS,
     WINDOW_STEP,
+    Alias,
     Attr,
     BlockStream,
     MemoryBehavior,
@@ -635,6 +636,22 @@ class QConcat(_QOp):
             parts.append(_requant_ref(node, x, xv))
         return [np.concatenate(parts, axis=node.attrs["axis"])]
 
+    def memory_behavior(self, node: Node) -> list[MemoryBehavior]:
+        """As Concat's: with nothing outside the axis but size-1 dims, an input whose
+        requantization is the identity (the output's parameters, no clamp) is a contiguous
+        slice of the output, so its producer can write straight into it."""
+        y = node.outputs[0]
+        outer, _, inner = split_axis(y.shape, node.attrs["axis"])
+        if outer != 1:
+            return []
+        out, start = [], 0
+        for i, x in enumerate(node.inputs):
+            assert x is not None
+            if _requantizes_to_itself(node, x):
+                out.append(Alias(i, 0, start * inner))
+            start += x.shape[node.attrs["axis"]]
+        return out
+
     def emit(self, node: Node, ctx: EmitContext) -> None:
         y = node.outputs[0]
         axis = node.attrs["axis"]
@@ -643,10 +660,16 @@ class QConcat(_QOp):
         for x in node.inputs:
             assert x is not None
             block = x.shape[axis] * inner
-            if block and outer:
+            if block and outer and not ctx.is_view(x, y, start * inner):
                 emit_requantize(ctx, node, x, f"{ctx.ptr(y)} + {start * inner}", outer, block,
                                 block, total * inner)
             start += x.shape[axis]
+
+
+def _requantizes_to_itself(node: Node, x: Value) -> bool:
+    """True when requantizing `x` to `node`'s output leaves every int8 value unchanged."""
+    every = np.arange(-128, 128, dtype=np.int64)
+    return bool(np.array_equal(_requant_ref(node, every, x), every))
 
 
 @register_op

@@ -75,6 +75,18 @@ TINYC_INLINE int32_t tinyc_smmul(int32_t a, int32_t b) {
 TINYC_INLINE int32_t tinyc_usada8(int32_t x, int32_t acc) {
   return (int32_t)__usada8((uint32_t)x, 0u, (uint32_t)acc);
 }
+/* the larger (and the smaller) of each of the four signed bytes of a and b: SSUB8 sets a
+ * GE flag per byte where a >= b, SEL takes those bytes from a and the rest from b */
+TINYC_INLINE int32_t tinyc_max_s8x4(int32_t a, int32_t b) {
+  int32_t r;
+  __asm__("ssub8 %0, %1, %2\n\tsel %0, %1, %2" : "=&r"(r) : "r"(a), "r"(b) : "cc");
+  return r;
+}
+TINYC_INLINE int32_t tinyc_min_s8x4(int32_t a, int32_t b) {
+  int32_t r;
+  __asm__("ssub8 %0, %1, %2\n\tsel %0, %2, %1" : "=&r"(r) : "r"(a), "r"(b) : "cc");
+  return r;
+}
 /* acc + the top word of a * b (SMMLA) */
 TINYC_INLINE int32_t tinyc_smmla(int32_t a, int32_t b, int32_t acc) {
   int32_t r;
@@ -97,6 +109,18 @@ TINYC_INLINE int32_t tinyc_usada8(int32_t x, int32_t acc) {
                    (u >> 24));
 }
 TINYC_INLINE int32_t tinyc_ssat8(int32_t v) { return v < -128 ? -128 : (v > 127 ? 127 : v); }
+TINYC_INLINE int32_t tinyc_s8x4_pick(int32_t a, int32_t b, int larger) {
+  uint32_t r = 0;
+  int k;
+  for (k = 0; k < 32; k += 8) {
+    const int32_t x = (int8_t)(uint8_t)((uint32_t)a >> k), y = (int8_t)(uint8_t)((uint32_t)b >> k);
+    r |= (uint32_t)(uint8_t)((x >= y) == larger ? x : y) << k;
+  }
+  return (int32_t)r;
+}
+TINYC_INLINE int32_t tinyc_max_s8x4(int32_t a, int32_t b) { return tinyc_s8x4_pick(a, b, 1); }
+TINYC_INLINE int32_t tinyc_min_s8x4(int32_t a, int32_t b) { return tinyc_s8x4_pick(a, b, 0); }
+
 TINYC_INLINE int32_t tinyc_lo16(int32_t x) {
   return (int32_t)(int16_t)(uint16_t)((uint32_t)x & 0xFFFFu);
 }
@@ -164,6 +188,14 @@ TINYC_INLINE int32_t tinyc_load4(const int8_t *p) {
   int32_t v;
   memcpy(&v, p, 4);
   return v;
+}
+
+/* Four bytes to any address (a single STR where the core allows unaligned stores). */
+TINYC_INLINE void tinyc_store4(int8_t *p, int32_t v) { memcpy(p, &v, 4); }
+
+/* A byte in all four lanes of a word. */
+TINYC_INLINE int32_t tinyc_splat_s8x4(int32_t v) {
+  return (int32_t)((uint32_t)(uint8_t)v * 0x01010101u);
 }
 
 /* The sum of n int8 values: four at a time, their sign bits flipped to make them unsigned
