@@ -277,23 +277,27 @@ def test_qpool_row_paths_match_the_portable_kernel(more_libs: dict, variant: str
 
 
 class QRequantParams(ctypes.Structure):
-    _fields_ = [(f, ctypes.c_int32) for f in ("outer", "inner", "x_stride", "y_stride",
-                                              "input_offset", "output_offset", "multiplier",
-                                              "shift", "act_min", "act_max")]
+    _fields_ = [*((f, ctypes.c_int32) for f in ("outer", "inner", "x_stride", "y_stride",
+                                                "input_offset", "output_offset", "multiplier",
+                                                "shift", "act_min", "act_max")),
+                ("table", ctypes.c_void_p)]
 
 
 @pytest.mark.parametrize("variant", variants("qelementwise"))
 @pytest.mark.parametrize("outer,inner,x_stride,y_stride",
                          [(1, 511, 0, 0), (1, 512, 0, 0), (1, 1027, 0, 0), (6, 90, 90, 270),
                           (3, 250, 250, 253)])
-@pytest.mark.parametrize("mult", [(1 << 30, 1), (1_518_500_250, 0), (1_908_874_354, -3)])
+@pytest.mark.parametrize("mult", [(1 << 30, 1), (1_518_500_250, 0), (1_908_874_354, -3), None])
 def test_requantize_matches_the_portable_kernel(more_libs: dict, variant: str, outer: int,
                                                 inner: int, x_stride: int, y_stride: int,
-                                                mult: tuple[int, int]) -> None:
-    """Long requantizations (QConcat's inputs) go through the 256-entry table."""
+                                                mult: tuple[int, int] | None) -> None:
+    """Long requantizations (QConcat's inputs) go through the 256-entry table; `mult` None:
+    the model's own table (onnxruntime semantics), which every length must use."""
     rng = np.random.default_rng(inner + outer)
     x = rng.integers(-128, 128, max(1, outer) * max(inner, x_stride), dtype=np.int8)
-    p = QRequantParams(outer, inner, x_stride, y_stride, 9, -4, *mult, -100, 120)
+    table = rng.integers(-128, 128, 256, dtype=np.int8)
+    p = QRequantParams(outer, inner, x_stride, y_stride, 9, -4, *(mult or (1 << 30, 1)),
+                       -100, 120, None if mult else table.ctypes.data)
     outs = []
     for lib in (more_libs[("ref", "qelementwise")], more_libs[(variant, "qelementwise")]):
         y = np.full(outer * max(inner, y_stride), 55, np.int8)

@@ -160,10 +160,14 @@ TINYC_DEFINE_QBINARY(mul)
 void tinyc_requantize_s8(const int8_t *X, int8_t *Y, const tinyc_requant_params *p) {
   const tinyc_dsp_clamp cl = tinyc_dsp_clamp_make(p->output_offset, p->act_min, p->act_max);
   const tinyc_dsp_mult m = tinyc_dsp_mult_make(p->multiplier, p->shift);
+  const int8_t *table = p->table; /* onnxruntime semantics: the model's own table */
+  int8_t built[256];
   int32_t o, i;
-  if ((int64_t)p->outer * p->inner >= TINYC_REQUANT_TABLE_MIN) {
-    int8_t table[256];
-    for (i = 0; i < 256; ++i) table[i] = tinyc_dsp_requant(i - 128 + p->input_offset, &m, &cl);
+  if (table == NULL && (int64_t)p->outer * p->inner >= TINYC_REQUANT_TABLE_MIN) {
+    for (i = 0; i < 256; ++i) built[i] = tinyc_dsp_requant(i - 128 + p->input_offset, &m, &cl);
+    table = built;
+  }
+  if (table != NULL) {
     for (o = 0; o < p->outer; ++o) {
       const int8_t *x = X + (size_t)o * p->x_stride;
       int8_t *y = Y + (size_t)o * p->y_stride;
@@ -181,10 +185,6 @@ void tinyc_requantize_s8(const int8_t *X, int8_t *Y, const tinyc_requant_params 
   for (o = 0; o < p->outer; ++o) {
     const int8_t *x = X + (size_t)o * p->x_stride;
     int8_t *y = Y + (size_t)o * p->y_stride;
-    if (p->table) {
-      tinyc_lut_s8(x, p->table, y, (size_t)p->inner);
-      continue;
-    }
     for (i = 0; i < p->inner; ++i) {
       y[i] = tinyc_dsp_requant((int32_t)x[i] + p->input_offset, &m, &cl);
     }
