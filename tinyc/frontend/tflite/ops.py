@@ -1,0 +1,296 @@
+"""TFLite builtin operators as ONNX ops (float, between DequantizeLinear/QuantizeLinear for
+quantized tensors; see `builder`). One converter per builtin; the table at the end is the
+list of what the frontend supports."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import tflite
+from tflite.ActivationFunctionType import ActivationFunctionType as Act
+from tflite.Padding import Padding
+
+from tinyc.errors import ModelError, UnsupportedError
+from tinyc.frontend.tflite.builder import NCHW, NHWC, TO_NCHW, OnnxBuilder
+from tinyc.frontend.tflite.reader import Operator, Tensor
+
+
+def options(op: Operator, cls: type) -> object:
+    """The op's builtin options table read as `cls` (a `tflite` package options class)."""
+    if op.options is None:
+        raise ModelError(f"operator {op.index} ({op.name}): no builtin options")
+    opts = cls()
+    opts.Init(op.options.Bytes, op.options.Pos)  # type: ignore[attr-defined]
+    return opts
+
+
+def activation(b: OnnxBuilder, op: Operator, real: str, fused: int) -> str:
+    """Apply a fused activation to float `real` (Relu/Clip, which `qdq-lower` turns into
+    the integer op's clamp)."""
+    if fused == Act.NONE:
+        return real
+    if fused == Act.RELU:
+        return b.node("Relu", [real])
+    bounds = {Act.RELU6: (0.0, 6.0), Act.RELU_N1_TO_1: (-1.0, 1.0)}.get(fused)
+    if bounds is None:
+        raise UnsupportedError(f"operator {op.index} ({op.name}): fused activation {fused} "
+                               "is not supported")
+    lo = b.const(np.array(bounds[0], np.float32), "min")
+    hi = b.const(np.array(bounds[1], np.float32), "max")
+    return b.node("Clip", [real, lo, hi])
+
+
+def same_pads(in_hw: tuple[int, int], k_hw: tuple[int, int], stride: tuple[int, int],
+              dilation: tuple[int, int], padding: int) -> list[int]:
+    """ONNX pads [top, left, bottom, right] for TFLite's SAME/VALID (SAME puts the odd pixel
+    at the end, as TensorFlow does)."""
+    if padding == Padding.VALID:
+        return [0, 0, 0, 0]
+    before, after = [], []
+    for n, k, s, d in zip(in_hw, k_hw, stride, dilation):
+        out = -(-n // s)
+        total = max((out - 1) * s + (k - 1) * d + 1 - n, 0)
+        before.append(total // 2)
+        after.append(total - total // 2)
+    return before + after
+
+
+def _tensor(b: OnnxBuilder, op: Operator, i: int) -> Tensor:
+    return b.sub.tensors[op.inputs[i]]
+
+
+def _bias(b: OnnxBuilder, op: Operator, n_in: int) -> list[str]:
+    if len(op.inputs) <= n_in or op.inputs[n_in] < 0:
+        return []
+    bias = _tensor(b, op, n_in)
+    if bias.data is None:
+        raise UnsupportedError(f"operator {op.index} ({op.name}): bias is not a constant")
+    return [b.real_const(bias.data.reshape(-1), bias.quant, 0, "bias")]
+
+
+def _weights(b: OnnxBuilder, op: Operator, perm: tuple[int, ...]) -> tuple[str, Tensor]:
+    w = _tensor(b, op, 1)
+    if w.data is None:
+        raise UnsupportedError(f"operator {op.index} ({op.name}): weights are not a constant")
+    axis = perm.index(w.quant.axis) if w.quant is not None and w.quant.per_channel else 0
+    return b.real_const(w.data.transpose(perm), w.quant, axis, "weights"), w
+
+
+def conv_2d(b: OnnxBuilder, op: Operator) -> None:
+    o = options(op, tflite.Conv2DOptions)
+    _conv(b, op, o, (0, 3, 1, 2), group=None)
+
+
+def depthwise_conv_2d(b: OnnxBuilder, op: Operator) -> None:
+    o = options(op, tflite.DepthwiseConv2DOptions)
+    _conv(b, op, o, (3, 0, 1, 2), group=_tensor(b, op, 0).shape[3])
+
+
+def _conv(b: OnnxBuilder, op: Operator, o: object, perm: tuple[int, ...],
+          group: int | None) -> None:
+    x = _tensor(b, op, 0)
+    w_real, w = _weights(b, op, perm)
+    k_hw = (w.shape[1], w.shape[2])
+    stride = (o.StrideH(), o.StrideW())  # type: ignore[attr-defined]
+    dilation = (o.DilationHFactor(), o.DilationWFactor())  # type: ignore[attr-defined]
+    pads = same_pads((x.shape[1], x.shape[2]), k_hw, stride, dilation,
+                     o.Padding())  # type: ignore[attr-defined]
+    attrs: dict[str, object] = {"kernel_shape": list(k_hw), "strides": list(stride),
+                                "dilations": list(dilation), "pads": pads}
+    if group is not None:
+        attrs["group"] = group
+    y = b.node("Conv", [b.real_value(op.inputs[0], NCHW), w_real, *_bias(b, op, 2)], **attrs)
+    y = activation(b, op, y, o.FusedActivationFunction())  # type: ignore[attr-defined]
+    b.write(op.outputs[0], y, NCHW)
+
+
+def _pool(onnx_op: str) -> Callable[[OnnxBuilder, Operator], None]:
+    def convert(b: OnnxBuilder, op: Operator) -> None:
+        o = options(op, tflite.Pool2DOptions)
+        x = _tensor(b, op, 0)
+        k_hw = (o.FilterHeight(), o.FilterWidth())
+        stride = (o.StrideH(), o.StrideW())
+        pads = same_pads((x.shape[1], x.shape[2]), k_hw, stride, (1, 1), o.Padding())
+        y = b.node(onnx_op, [b.real_value(op.inputs[0], NCHW)], kernel_shape=list(k_hw),
+                   strides=list(stride), pads=pads)
+        b.write(op.outputs[0], activation(b, op, y, o.FusedActivationFunction()), NCHW)
+    return convert
+
+
+def fully_connected(b: OnnxBuilder, op: Operator) -> None:
+    o = options(op, tflite.FullyConnectedOptions)
+    x, w = _tensor(b, op, 0), _tensor(b, op, 1)
+    if w.data is None:
+        raise UnsupportedError(f"operator {op.index} ({op.name}): weights are not a constant")
+    if o.WeightsFormat() != 0:
+        raise UnsupportedError(f"operator {op.index} ({op.name}): shuffled weights")
+    n_in = w.shape[1]
+    src = b.value(op.inputs[0], NHWC)
+    if x.shape != (int(np.prod(x.shape)) // n_in, n_in):
+        src = b.node("Reshape", [src, b.const(np.array([-1, n_in], np.int64), "shape")])
+    real = _dequantize_like(b, x, src)
+    w_real = b.real_const(w.data, w.quant, 0, "weights")
+    y = b.node("Gemm", [real, w_real, *_bias(b, op, 2)], transB=1)
+    y = activation(b, op, y, o.FusedActivationFunction())
+    out = b.sub.tensors[op.outputs[0]]
+    _write_shaped(b, op.outputs[0], y, out, (int(np.prod(x.shape)) // n_in, w.shape[0]))
+
+
+def _dequantize_like(b: OnnxBuilder, t: Tensor, stored: str) -> str:
+    """`stored` (integers with `t`'s parameters, any shape) as real numbers."""
+    if t.quant is None or t.dtype.kind == "f":
+        return stored
+    scale, zp = b.qparams(t.quant, t.dtype)
+    return b.node("DequantizeLinear", [stored, scale, zp])
+
+
+def _write_shaped(b: OnnxBuilder, t: int, real: str, out: Tensor,
+                  shape: tuple[int, ...]) -> None:
+    """Write float `real` of `shape` as tensor `t`, reshaped to `t`'s own shape."""
+    if tuple(out.shape) != shape:
+        real = b.node("Reshape", [real, b.const(np.array(out.shape, np.int64), "shape")])
+    b.write(t, real, NHWC)
+
+
+def reshape(b: OnnxBuilder, op: Operator) -> None:
+    """RESHAPE, SQUEEZE, EXPAND_DIMS: the output tensor's static shape says it all."""
+    out = b.sub.tensors[op.outputs[0]]
+    src = b.value(op.inputs[0], NHWC)
+    shape = b.const(np.array(out.shape, np.int64), "shape")
+    b.alias(op.outputs[0], b.node("Reshape", [src, shape]))
+
+
+def _elementwise_layout(b: OnnxBuilder, op: Operator, ins: list[int]) -> str:
+    """NCHW when every input is 4-D (or a constant broadcast on trailing axes) and one
+    already exists in NCHW; NHWC otherwise."""
+    tensors = [b.sub.tensors[i] for i in ins]
+    ok = all(len(t.shape) == 4 or (t.data is not None and len(t.shape) <= 4) for t in tensors)
+    if ok and len(b.sub.tensors[op.outputs[0]].shape) == 4 and any(
+            b.has(i, NCHW) for i in ins):
+        return NCHW
+    return NHWC
+
+
+def _binary(onnx_op: str, cls: type | None) -> Callable[[OnnxBuilder, Operator], None]:
+    def convert(b: OnnxBuilder, op: Operator) -> None:
+        layout = _elementwise_layout(b, op, op.inputs[:2])
+        y = b.node(onnx_op, [b.real_value(i, layout) for i in op.inputs[:2]])
+        if cls is not None and op.options is not None:
+            y = activation(b, op, y, options(op, cls).FusedActivationFunction())
+        b.write(op.outputs[0], y, layout)
+    return convert
+
+
+def _unary(onnx_op: str, **attrs: object) -> Callable[[OnnxBuilder, Operator], None]:
+    def convert(b: OnnxBuilder, op: Operator) -> None:
+        layout = _elementwise_layout(b, op, op.inputs[:1])
+        b.write(op.outputs[0], b.node(onnx_op, [b.real_value(op.inputs[0], layout)], **attrs),
+                layout)
+    return convert
+
+
+def relu6(b: OnnxBuilder, op: Operator) -> None:
+    layout = _elementwise_layout(b, op, op.inputs[:1])
+    b.write(op.outputs[0], activation(b, op, b.real_value(op.inputs[0], layout), Act.RELU6),
+            layout)
+
+
+def leaky_relu(b: OnnxBuilder, op: Operator) -> None:
+    alpha = options(op, tflite.LeakyReluOptions).Alpha()
+    _unary("LeakyRelu", alpha=float(alpha))(b, op)
+
+
+def softmax(b: OnnxBuilder, op: Operator) -> None:
+    beta = options(op, tflite.SoftmaxOptions).Beta()
+    x = b.real_value(op.inputs[0], NHWC)
+    if beta != 1.0:
+        x = b.node("Mul", [x, b.const(np.array(beta, np.float32), "beta")])
+    b.write(op.outputs[0], b.node("Softmax", [x], axis=-1), NHWC)
+
+
+def quantize(b: OnnxBuilder, op: Operator) -> None:
+    """QUANTIZE (float -> int, or a requantization int -> int) and DEQUANTIZE."""
+    layout = _elementwise_layout(b, op, op.inputs[:1])
+    b.write(op.outputs[0], b.real_value(op.inputs[0], layout), layout)
+
+
+def mean(b: OnnxBuilder, op: Operator) -> None:
+    axes_t = _tensor(b, op, 1)
+    if axes_t.data is None:
+        raise UnsupportedError(f"operator {op.index} ({op.name}): axes are not a constant")
+    x = _tensor(b, op, 0)
+    axes = sorted(int(a) % len(x.shape) for a in axes_t.data.reshape(-1))
+    keep = options(op, tflite.ReducerOptions).KeepDims()
+    layout = NCHW if len(x.shape) == 4 and b.has(op.inputs[0], NCHW) and keep else NHWC
+    if layout == NCHW:
+        axes = sorted(TO_NCHW.index(a) for a in axes)
+    y = b.node("ReduceMean", [b.real_value(op.inputs[0], layout)], axes=axes,
+               keepdims=int(bool(keep)))
+    b.write(op.outputs[0], y, layout)
+
+
+def concatenation(b: OnnxBuilder, op: Operator) -> None:
+    o = options(op, tflite.ConcatenationOptions)
+    rank = len(b.sub.tensors[op.outputs[0]].shape)
+    axis = o.Axis() % rank
+    layout = _elementwise_layout(b, op, op.inputs)
+    if layout == NCHW:
+        axis = TO_NCHW.index(axis)
+    y = b.node("Concat", [b.real_value(i, layout) for i in op.inputs], axis=axis)
+    b.write(op.outputs[0], activation(b, op, y, o.FusedActivationFunction()), layout)
+
+
+def pad(b: OnnxBuilder, op: Operator) -> None:
+    """PAD and PADV2 (constant padding; the pad value is a real number, zero for PAD)."""
+    p = _tensor(b, op, 1)
+    if p.data is None:
+        raise UnsupportedError(f"operator {op.index} ({op.name}): paddings are not a constant")
+    pads = p.data.astype(np.int64).reshape(-1, 2)
+    inputs = [b.real_value(op.inputs[0], NHWC),
+              b.const(np.concatenate([pads[:, 0], pads[:, 1]]), "pads")]
+    if len(op.inputs) > 2:
+        inputs.append(b.real_value(op.inputs[2], NHWC))
+    b.write(op.outputs[0], b.node("Pad", inputs), NHWC)
+
+
+def transpose(b: OnnxBuilder, op: Operator) -> None:
+    perm = _tensor(b, op, 1)
+    if perm.data is None:
+        raise UnsupportedError(f"operator {op.index} ({op.name}): perm is not a constant")
+    y = b.node("Transpose", [b.value(op.inputs[0], NHWC)],
+               perm=[int(a) for a in perm.data.reshape(-1)])
+    b.alias(op.outputs[0], y)
+
+
+def _hard_swish(b: OnnxBuilder, op: Operator) -> None:
+    _unary("HardSwish")(b, op)
+
+
+CONVERTERS: dict[str, Callable[[OnnxBuilder, Operator], None]] = {
+    "CONV_2D": conv_2d,
+    "DEPTHWISE_CONV_2D": depthwise_conv_2d,
+    "FULLY_CONNECTED": fully_connected,
+    "AVERAGE_POOL_2D": _pool("AveragePool"),
+    "MAX_POOL_2D": _pool("MaxPool"),
+    "ADD": _binary("Add", tflite.AddOptions),
+    "SUB": _binary("Sub", tflite.SubOptions),
+    "MUL": _binary("Mul", tflite.MulOptions),
+    "RESHAPE": reshape,
+    "SQUEEZE": reshape,
+    "EXPAND_DIMS": reshape,
+    "SOFTMAX": softmax,
+    "QUANTIZE": quantize,
+    "DEQUANTIZE": quantize,
+    "RELU": _unary("Relu"),
+    "RELU6": relu6,
+    "LOGISTIC": _unary("Sigmoid"),
+    "TANH": _unary("Tanh"),
+    "HARD_SWISH": _hard_swish,
+    "LEAKY_RELU": leaky_relu,
+    "MEAN": mean,
+    "CONCATENATION": concatenation,
+    "PAD": pad,
+    "PADV2": pad,
+    "TRANSPOSE": transpose,
+}
