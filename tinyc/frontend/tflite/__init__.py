@@ -40,8 +40,10 @@ def tflite_to_onnx(sub: Subgraph, name: str):  # type: ignore[no-untyped-def]
     for op in sub.operators:
         convert = CONVERTERS.get(op.name)
         if convert is None:
-            raise UnsupportedError(
-                f"TFLite operator {op.index} ({op.name}) is not supported")
+            kind, _, custom = op.name.partition("CUSTOM:")
+            what = f"custom operator {op.index} ({custom})" if custom else \
+                f"operator {op.index} ({kind})"
+            raise UnsupportedError(f"TFLite {what} is not supported")
         b.label = f"{op.name.lower()}_{op.index}"
         convert(b, op)
     return b.model()

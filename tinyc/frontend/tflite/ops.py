@@ -158,7 +158,8 @@ def reshape(b: OnnxBuilder, op: Operator) -> None:
     out = b.sub.tensors[op.outputs[0]]
     src = b.value(op.inputs[0], NHWC)
     shape = b.const(np.array(out.shape, np.int64), "shape")
-    b.alias(op.outputs[0], b.node("Reshape", [src, shape]))
+    b.alias(op.outputs[0], b.node("Reshape", [src, shape],
+                                  b.tensor_name(op.outputs[0], NHWC)))
 
 
 def _elementwise_layout(b: OnnxBuilder, op: Operator, ins: list[int]) -> str:
@@ -258,7 +259,7 @@ def transpose(b: OnnxBuilder, op: Operator) -> None:
     perm = _tensor(b, op, 1)
     if perm.data is None:
         raise UnsupportedError(f"operator {op.index} ({op.name}): perm is not a constant")
-    y = b.node("Transpose", [b.value(op.inputs[0], NHWC)],
+    y = b.node("Transpose", [b.value(op.inputs[0], NHWC)], b.tensor_name(op.outputs[0], NHWC),
                perm=[int(a) for a in perm.data.reshape(-1)])
     b.alias(op.outputs[0], y)
 

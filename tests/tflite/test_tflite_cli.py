@@ -1,0 +1,59 @@
+"""`tinyc` on .tflite files as a user runs it: compile, plan, verify; and the one-line errors
+for what the frontend refuses (an unsupported builtin or custom op names it and its index)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tflite.BuiltinOperator import BuiltinOperator
+
+from tests.clirun import assert_one_line, cli
+from tests.tflite.tiny_models import relu_model, unary_model
+
+MODELS = Path(__file__).parent.parent / "models" / "tflite"
+
+
+def test_compile_plan_verify_kws(tmp_path: Path) -> None:
+    model = str(MODELS / "kws_ref_model.tflite")
+    out = tmp_path / "out"
+    proc = cli(model, "-o", str(out), "--report")
+    assert proc.returncode == 0, proc.stderr
+    assert (out / "kws_ref_model.c").is_file() and (out / "report.json").is_file()
+    plan = cli("plan", model)
+    assert plan.returncode == 0 and "arena" in plan.stdout, plan.stderr
+    verify = cli("verify", model)
+    assert verify.returncode == 0, verify.stderr
+    assert "verify ok" in verify.stdout + verify.stderr
+
+
+def test_float_model_verifies(tmp_path: Path) -> None:
+    proc = cli("verify", str(relu_model(tmp_path / "relu.tflite")))
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_unsupported_builtin_is_exit_4(tmp_path: Path) -> None:
+    model = unary_model(tmp_path / "cumsum.tflite", BuiltinOperator.CUMSUM)
+    line = assert_one_line(cli(str(model), "-o", str(tmp_path / "out")), 4)
+    assert "operator 0 (CUMSUM)" in line
+    assert not (tmp_path / "out").exists()
+
+
+def test_custom_op_is_exit_4(tmp_path: Path) -> None:
+    model = unary_model(tmp_path / "custom.tflite", BuiltinOperator.CUSTOM, custom="MyOp")
+    line = assert_one_line(cli(str(model), "-o", str(tmp_path / "out")), 4)
+    assert "custom operator 0 (MyOp)" in line
+
+
+def test_not_a_flatbuffer_is_exit_3(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.tflite"
+    bad.write_bytes(b"this is not a model")
+    line = assert_one_line(cli(str(bad), "-o", str(tmp_path / "out")), 3)
+    assert "not a TFLite flatbuffer" in line
+    truncated = tmp_path / "truncated.tflite"
+    truncated.write_bytes((MODELS / "kws_ref_model.tflite").read_bytes()[:4000])
+    assert_one_line(cli(str(truncated), "-o", str(tmp_path / "out")), 3)
+
+
+def test_shape_flag_is_usage_error(tmp_path: Path) -> None:
+    model = str(MODELS / "kws_ref_model.tflite")
+    assert_one_line(cli(model, "-o", str(tmp_path / "o"), "--shape", "x=1x2"), 2)
