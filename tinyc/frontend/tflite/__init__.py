@@ -33,7 +33,7 @@ def load_tflite(path: str | Path, shapes: dict[str, tuple[int, ...]] | None = No
 
 
 def tflite_to_onnx(sub: Subgraph, name: str):  # type: ignore[no-untyped-def]
-    """The subgraph as an onnx.ModelProto (opset 13, QDQ form for quantized tensors)."""
+    """The subgraph as an onnx.ModelProto (opset 14, QDQ form for quantized tensors)."""
     b = OnnxBuilder(sub, name)
     for t in sub.inputs:
         b.alias(t, b.tensor_name(t, NHWC))

@@ -24,7 +24,7 @@ from tinyc.frontend.tflite.reader import Quant, Subgraph, Tensor
 
 NHWC, NCHW = "nhwc", "nchw"
 TO_NCHW, TO_NHWC = (0, 3, 1, 2), (0, 2, 3, 1)
-OPSET = 13
+OPSET = 14  # HardSwish; ReduceMean still takes its axes as an attribute
 #: integer types that hold quantized activations
 QTYPES = (np.dtype(np.int8), np.dtype(np.uint8), np.dtype(np.int16))
 

@@ -153,13 +153,65 @@ def _write_shaped(b: OnnxBuilder, t: int, real: str, out: Tensor,
     b.write(t, real, NHWC)
 
 
+def _same_quant(a: Tensor, b: Tensor) -> bool:
+    if a.quant is None or b.quant is None:
+        return a.quant is None and b.quant is None and a.dtype == b.dtype
+    return (a.dtype == b.dtype and np.array_equal(a.quant.scale, b.quant.scale)
+            and np.array_equal(a.quant.zero_point, b.quant.zero_point))
+
+
+def _movement(b: OnnxBuilder, op: Operator, onnx_op: str, extra: list[str],
+              **attrs: object) -> None:
+    """A data-movement op in NHWC, then a Reshape to the output's static shape. It moves
+    the stored integers when input and output share their parameters (TFLite's rule for
+    these ops), else it moves real numbers and requantizes."""
+    x, out = _tensor(b, op, 0), b.sub.tensors[op.outputs[0]]
+    same = _same_quant(x, out)
+    src = b.value(op.inputs[0], NHWC) if same else b.real_value(op.inputs[0], NHWC)
+    y = b.node(onnx_op, [src, *extra], **attrs) if onnx_op else src
+    shape = b.const(np.array(out.shape, np.int64), "shape")
+    if same:
+        b.alias(op.outputs[0], b.node("Reshape", [y, shape], b.tensor_name(op.outputs[0], NHWC)))
+    else:
+        b.write(op.outputs[0], b.node("Reshape", [y, shape]), NHWC)
+
+
 def reshape(b: OnnxBuilder, op: Operator) -> None:
     """RESHAPE, SQUEEZE, EXPAND_DIMS: the output tensor's static shape says it all."""
-    out = b.sub.tensors[op.outputs[0]]
-    src = b.value(op.inputs[0], NHWC)
-    shape = b.const(np.array(out.shape, np.int64), "shape")
-    b.alias(op.outputs[0], b.node("Reshape", [src, shape],
-                                  b.tensor_name(op.outputs[0], NHWC)))
+    _movement(b, op, "", [])
+
+
+def transpose(b: OnnxBuilder, op: Operator) -> None:
+    perm = _const_input(b, op, 1, "perm")
+    _movement(b, op, "Transpose", [], perm=[int(a) for a in perm.reshape(-1)])
+
+
+def strided_slice(b: OnnxBuilder, op: Operator) -> None:
+    o = options(op, tflite.StridedSliceOptions)
+    if o.EllipsisMask() or o.NewAxisMask():
+        raise UnsupportedError(f"operator {op.index} ({op.name}): ellipsis or new-axis mask")
+    begin, end, steps = (_const_input(b, op, i, what).astype(np.int64).reshape(-1)
+                         for i, what in ((1, "begin"), (2, "end"), (3, "strides")))
+    big = np.iinfo(np.int64).max
+    starts, ends = begin.copy(), end + begin if o.Offset() else end.copy()
+    for i, step in enumerate(steps):
+        if o.BeginMask() >> i & 1:
+            starts[i] = 0 if step > 0 else big
+        if o.EndMask() >> i & 1:
+            ends[i] = big if step > 0 else -big
+        if o.ShrinkAxisMask() >> i & 1:
+            ends[i], steps[i] = begin[i] + 1 if begin[i] != -1 else big, 1
+    consts = [b.const(a, name) for a, name in ((starts, "starts"), (ends, "ends"),
+                                                (np.arange(len(steps), dtype=np.int64), "axes"),
+                                                (steps, "steps"))]
+    _movement(b, op, "Slice", consts)
+
+
+def _const_input(b: OnnxBuilder, op: Operator, i: int, what: str) -> np.ndarray:
+    t = _tensor(b, op, i)
+    if t.data is None:
+        raise UnsupportedError(f"operator {op.index} ({op.name}): {what} is not a constant")
+    return t.data
 
 
 def _elementwise_layout(b: OnnxBuilder, op: Operator, ins: list[int]) -> str:
@@ -255,15 +307,6 @@ def pad(b: OnnxBuilder, op: Operator) -> None:
     b.write(op.outputs[0], b.node("Pad", inputs), NHWC)
 
 
-def transpose(b: OnnxBuilder, op: Operator) -> None:
-    perm = _tensor(b, op, 1)
-    if perm.data is None:
-        raise UnsupportedError(f"operator {op.index} ({op.name}): perm is not a constant")
-    y = b.node("Transpose", [b.value(op.inputs[0], NHWC)], b.tensor_name(op.outputs[0], NHWC),
-               perm=[int(a) for a in perm.data.reshape(-1)])
-    b.alias(op.outputs[0], y)
-
-
 def _hard_swish(b: OnnxBuilder, op: Operator) -> None:
     _unary("HardSwish")(b, op)
 
@@ -294,4 +337,5 @@ CONVERTERS: dict[str, Callable[[OnnxBuilder, Operator], None]] = {
     "PAD": pad,
     "PADV2": pad,
     "TRANSPOSE": transpose,
+    "STRIDED_SLICE": strided_slice,
 }

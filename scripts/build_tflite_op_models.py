@@ -1,0 +1,80 @@
+"""Dev-only: build the small .tflite models of tests/models/tflite/ that exercise the TFLite
+frontend's operators beyond the MLPerf Tiny models (float and full-int8 versions of one
+graph). Needs TensorFlow (not a tinyc dependency); run it in a venv that has it:
+
+    python scripts/build_tflite_op_models.py tests/models/tflite
+
+Weights and the int8 calibration data are seeded random numbers, so a rerun gives the same
+weights (the converter's output may still vary between TensorFlow versions)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+SHAPE = (1, 8, 8, 3)
+
+
+class OpsModel(tf.Module):
+    """conv+relu6, max pool, depthwise conv, logistic, tanh, mul, sub, leaky relu, hard
+    swish, concatenation, pad, mean, fully connected, softmax, transpose, strided slice,
+    squeeze, add with relu."""
+
+    def __init__(self) -> None:
+        rng = np.random.default_rng(0)
+
+        def var(*shape: int, scale: float = 0.3) -> tf.Variable:
+            return tf.Variable(rng.standard_normal(shape).astype(np.float32) * scale)
+
+        self.w_conv, self.b_conv = var(3, 3, 3, 8), var(8)
+        self.w_dw, self.b_dw = var(3, 3, 8, 1), var(8)
+        self.w_fc, self.b_fc = var(16, 5), var(5)
+
+    @tf.function(input_signature=[tf.TensorSpec(SHAPE, tf.float32)])
+    def __call__(self, x: tf.Tensor) -> tuple[tf.Tensor, ...]:
+        c = tf.nn.relu6(tf.nn.conv2d(x, self.w_conv, 1, "SAME") + self.b_conv)
+        m = tf.nn.max_pool2d(c, 2, 2, "VALID")
+        d = tf.nn.depthwise_conv2d(m, self.w_dw, [1, 1, 1, 1], "SAME") + self.b_dw
+        d = m + d * 0.5
+        s = tf.sigmoid(d) * tf.tanh(d) - d
+        h = tf.nn.leaky_relu(s, 0.2)
+        h = h * tf.nn.relu6(h + 3.0) / 6.0
+        cat = tf.concat([h, m], axis=-1)
+        p = tf.pad(cat, [[0, 0], [1, 1], [1, 1], [0, 0]])
+        g = tf.reduce_mean(p, axis=[1, 2])
+        logits = tf.nn.softmax(tf.matmul(g, self.w_fc) + self.b_fc)
+        t = tf.transpose(cat, [0, 3, 1, 2])
+        sl = tf.squeeze(cat[:, 1:3, 0:1, ::2], axis=2)
+        r = tf.nn.relu(cat + p[:, 1:5, 1:5, :])
+        return logits, t, sl, r
+
+
+def convert(model: OpsModel, int8: bool) -> bytes:
+    fn = model.__call__.get_concrete_function()
+    conv = tf.lite.TFLiteConverter.from_concrete_functions([fn], model)
+    if int8:
+        rng = np.random.default_rng(1)
+
+        def calibration():  # noqa: ANN202
+            for _ in range(50):
+                yield [rng.standard_normal(SHAPE).astype(np.float32)]
+
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        conv.representative_dataset = calibration
+        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        conv.inference_input_type = tf.int8
+        conv.inference_output_type = tf.int8
+    return conv.convert()
+
+
+def main(out: Path) -> None:
+    model = OpsModel()
+    (out / "ops_float.tflite").write_bytes(convert(model, int8=False))
+    (out / "ops_int8.tflite").write_bytes(convert(model, int8=True))
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]))
