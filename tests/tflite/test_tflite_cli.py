@@ -26,9 +26,10 @@ def test_compile_plan_verify_kws(tmp_path: Path) -> None:
     assert "verify ok" in verify.stdout + verify.stderr
 
 
-def test_float_model_verifies(tmp_path: Path) -> None:
+def test_float_model_verifies_against_tflite_micro(tmp_path: Path) -> None:
     proc = cli("verify", str(relu_model(tmp_path / "relu.tflite")))
     assert proc.returncode == 0, proc.stderr
+    assert "verify ok against TFLite Micro" in proc.stdout + proc.stderr
 
 
 def test_unsupported_builtin_is_exit_4(tmp_path: Path) -> None:
