@@ -52,7 +52,21 @@ class OpsModel(tf.Module):
         return logits, t, sl, r
 
 
-def convert(model: OpsModel, int8: bool) -> bytes:
+class ResizeModel(tf.Module):
+    """RESIZE_NEAREST_NEIGHBOR and RESIZE_BILINEAR with each coordinate rule."""
+
+    @tf.function(input_signature=[tf.TensorSpec(SHAPE, tf.float32)])
+    def __call__(self, x: tf.Tensor) -> tuple[tf.Tensor, ...]:
+        v1 = tf.compat.v1.image
+        return (v1.resize_nearest_neighbor(x, (13, 11)),
+                v1.resize_nearest_neighbor(x, (13, 11), half_pixel_centers=True),
+                v1.resize_nearest_neighbor(x, (13, 11), align_corners=True),
+                v1.resize_bilinear(x, (13, 11)),
+                v1.resize_bilinear(x, (13, 11), half_pixel_centers=True),
+                v1.resize_bilinear(x, (5, 6), align_corners=True))
+
+
+def convert(model: tf.Module, int8: bool) -> bytes:
     fn = model.__call__.get_concrete_function()
     conv = tf.lite.TFLiteConverter.from_concrete_functions([fn], model)
     if int8:
@@ -74,6 +88,8 @@ def main(out: Path) -> None:
     model = OpsModel()
     (out / "ops_float.tflite").write_bytes(convert(model, int8=False))
     (out / "ops_int8.tflite").write_bytes(convert(model, int8=True))
+    (out / "resize_float.tflite").write_bytes(convert(ResizeModel(), int8=False))
+    (out / "resize_int8.tflite").write_bytes(convert(ResizeModel(), int8=True))
 
 
 if __name__ == "__main__":

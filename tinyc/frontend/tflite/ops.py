@@ -307,6 +307,30 @@ def pad(b: OnnxBuilder, op: Operator) -> None:
     b.write(op.outputs[0], b.node("Pad", inputs), NHWC)
 
 
+def _resize(mode: str, cls: type) -> Callable[[OnnxBuilder, Operator], None]:
+    """RESIZE_BILINEAR / RESIZE_NEAREST_NEIGHBOR as an ONNX Resize in NCHW. TensorFlow's
+    coordinate rules in ONNX's terms: half_pixel_centers is `half_pixel` (nearest: the
+    source index floor((x + 0.5) / scale), which is half_pixel rounded half up),
+    align_corners is `align_corners` (nearest: roundf, half up for these positive
+    coordinates), neither is `asymmetric` (nearest: floor)."""
+    def convert(b: OnnxBuilder, op: Operator) -> None:
+        o = options(op, cls)
+        if o.AlignCorners() and o.HalfPixelCenters():
+            raise ModelError(f"operator {op.index} ({op.name}): align_corners and "
+                             "half_pixel_centers are exclusive")
+        coords = ("align_corners" if o.AlignCorners() else
+                  "half_pixel" if o.HalfPixelCenters() else "asymmetric")
+        nearest = "floor" if coords == "asymmetric" else "round_prefer_ceil"
+        out = b.sub.tensors[op.outputs[0]]
+        if len(out.shape) != 4:
+            raise UnsupportedError(f"operator {op.index} ({op.name}): input is not 4-D")
+        sizes = b.const(np.array([out.shape[i] for i in TO_NCHW], np.int64), "sizes")
+        y = b.node("Resize", [b.real_value(op.inputs[0], NCHW), "", "", sizes], mode=mode,
+                   coordinate_transformation_mode=coords, nearest_mode=nearest)
+        b.write(op.outputs[0], y, NCHW)
+    return convert
+
+
 def _hard_swish(b: OnnxBuilder, op: Operator) -> None:
     _unary("HardSwish")(b, op)
 
@@ -338,4 +362,6 @@ CONVERTERS: dict[str, Callable[[OnnxBuilder, Operator], None]] = {
     "PADV2": pad,
     "TRANSPOSE": transpose,
     "STRIDED_SLICE": strided_slice,
+    "RESIZE_BILINEAR": _resize("linear", tflite.ResizeBilinearOptions),
+    "RESIZE_NEAREST_NEIGHBOR": _resize("nearest", tflite.ResizeNearestNeighborOptions),
 }
