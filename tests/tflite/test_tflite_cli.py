@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 from tflite.BuiltinOperator import BuiltinOperator
 
 from tests.clirun import assert_one_line, cli
 from tests.tflite.tiny_models import relu_model, unary_model
+from tinyc.compiler import Options, compile_graph, load_model, optimize
+from tinyc.errors import TinycError
 
 MODELS = Path(__file__).parent.parent / "models" / "tflite"
 
@@ -58,3 +61,27 @@ def test_not_a_flatbuffer_is_exit_3(tmp_path: Path) -> None:
 def test_shape_flag_is_usage_error(tmp_path: Path) -> None:
     model = str(MODELS / "kws_ref_model.tflite")
     assert_one_line(cli(model, "-o", str(tmp_path / "o"), "--shape", "x=1x2"), 2)
+
+
+def test_operator_missing_its_weights_is_exit_3(tmp_path: Path) -> None:
+    model = unary_model(tmp_path / "conv.tflite", BuiltinOperator.CONV_2D)
+    line = assert_one_line(cli(str(model), "-o", str(tmp_path / "out")), 3)
+    assert "operator 0 (CONV_2D): needs 2 input tensor(s)" in line
+
+
+def test_corrupt_bytes_give_tinyc_errors_only(tmp_path: Path) -> None:
+    """Random byte changes in a small int8 model: each result compiles or is a one-line
+    TinycError (malformed, unsupported), never another exception."""
+    source = (MODELS / "ops_int8.tflite").read_bytes()
+    rng = np.random.default_rng(7)
+    path = tmp_path / "m.tflite"
+    for _ in range(60):
+        data = bytearray(source)
+        for _ in range(rng.integers(1, 4)):
+            data[rng.integers(8, len(data))] = rng.integers(0, 256)
+        path.write_bytes(bytes(data))
+        try:
+            graph, _ = optimize(load_model(path, Options()), Options())
+            compile_graph(graph, Options(), "m")
+        except TinycError:
+            pass

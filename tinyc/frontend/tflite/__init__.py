@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tinyc.errors import UnsupportedError, UsageError
 from tinyc.frontend.tflite.builder import NHWC, OnnxBuilder
-from tinyc.frontend.tflite.ops import CONVERTERS
+from tinyc.frontend.tflite.ops import CONVERTERS, check_operator
 from tinyc.frontend.tflite.reader import Subgraph, read_tflite
 from tinyc.ir import Graph
 
@@ -44,6 +44,7 @@ def tflite_to_onnx(sub: Subgraph, name: str):  # type: ignore[no-untyped-def]
             what = f"custom operator {op.index} ({custom})" if custom else \
                 f"operator {op.index} ({kind})"
             raise UnsupportedError(f"TFLite {what} is not supported")
+        check_operator(b, op)
         b.label = f"{op.name.lower()}_{op.index}"
         convert(b, op)
     return b.model()

@@ -4,7 +4,9 @@ list of what the frontend supports."""
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import tflite
@@ -16,13 +18,31 @@ from tinyc.frontend.tflite.builder import NCHW, NHWC, TO_NCHW, OnnxBuilder
 from tinyc.frontend.tflite.reader import Operator, Tensor
 
 
-def options(op: Operator, cls: type) -> object:
-    """The op's builtin options table read as `cls` (a `tflite` package options class)."""
+def options(op: Operator, cls: type) -> Any:
+    """The op's builtin options table read as `cls` (a `tflite` package options class).
+    Its fields are read lazily from the flatbuffer, so each read of a corrupt table is a
+    one-line ModelError (through `_Options`), not a flatbuffers exception."""
     if op.options is None:
         raise ModelError(f"operator {op.index} ({op.name}): no builtin options")
     opts = cls()
     opts.Init(op.options.Bytes, op.options.Pos)  # type: ignore[attr-defined]
-    return opts
+    return _Options(opts, op)
+
+
+class _Options:
+    def __init__(self, table: object, op: Operator) -> None:
+        self._table, self._op = table, op
+
+    def __getattr__(self, field: str) -> Callable[[], Any]:
+        read = getattr(self._table, field)
+
+        def value() -> Any:
+            try:
+                return read()
+            except (struct.error, TypeError):  # flatbuffers' out-of-bounds and bad offsets
+                raise ModelError(f"operator {self._op.index} ({self._op.name}): corrupt "
+                                 f"options ({field})") from None
+        return value
 
 
 def activation(b: OnnxBuilder, op: Operator, real: str, fused: int) -> str:
@@ -56,6 +76,12 @@ def same_pads(in_hw: tuple[int, int], k_hw: tuple[int, int], stride: tuple[int, 
     return before + after
 
 
+def _positive(op: Operator, what: str, values: tuple[int, ...]) -> tuple[int, ...]:
+    if any(v < 1 for v in values):
+        raise ModelError(f"operator {op.index} ({op.name}): {what} {list(values)} not >= 1")
+    return values
+
+
 def _tensor(b: OnnxBuilder, op: Operator, i: int) -> Tensor:
     return b.sub.tensors[op.inputs[i]]
 
@@ -87,21 +113,20 @@ def depthwise_conv_2d(b: OnnxBuilder, op: Operator) -> None:
     _conv(b, op, o, (3, 0, 1, 2), group=_tensor(b, op, 0).shape[3])
 
 
-def _conv(b: OnnxBuilder, op: Operator, o: object, perm: tuple[int, ...],
+def _conv(b: OnnxBuilder, op: Operator, o: Any, perm: tuple[int, ...],
           group: int | None) -> None:
     x = _tensor(b, op, 0)
     w_real, w = _weights(b, op, perm)
     k_hw = (w.shape[1], w.shape[2])
-    stride = (o.StrideH(), o.StrideW())  # type: ignore[attr-defined]
-    dilation = (o.DilationHFactor(), o.DilationWFactor())  # type: ignore[attr-defined]
-    pads = same_pads((x.shape[1], x.shape[2]), k_hw, stride, dilation,
-                     o.Padding())  # type: ignore[attr-defined]
+    stride = _positive(op, "strides", (o.StrideH(), o.StrideW()))
+    dilation = _positive(op, "dilations", (o.DilationHFactor(), o.DilationWFactor()))
+    pads = same_pads((x.shape[1], x.shape[2]), k_hw, stride, dilation, o.Padding())
     attrs: dict[str, object] = {"kernel_shape": list(k_hw), "strides": list(stride),
                                 "dilations": list(dilation), "pads": pads}
     if group is not None:
         attrs["group"] = group
     y = b.node("Conv", [b.real_value(op.inputs[0], NCHW), w_real, *_bias(b, op, 2)], **attrs)
-    y = activation(b, op, y, o.FusedActivationFunction())  # type: ignore[attr-defined]
+    y = activation(b, op, y, o.FusedActivationFunction())
     b.write(op.outputs[0], y, NCHW)
 
 
@@ -109,8 +134,8 @@ def _pool(onnx_op: str) -> Callable[[OnnxBuilder, Operator], None]:
     def convert(b: OnnxBuilder, op: Operator) -> None:
         o = options(op, tflite.Pool2DOptions)
         x = _tensor(b, op, 0)
-        k_hw = (o.FilterHeight(), o.FilterWidth())
-        stride = (o.StrideH(), o.StrideW())
+        k_hw = _positive(op, "filter", (o.FilterHeight(), o.FilterWidth()))
+        stride = _positive(op, "strides", (o.StrideH(), o.StrideW()))
         pads = same_pads((x.shape[1], x.shape[2]), k_hw, stride, (1, 1), o.Padding())
         y = b.node(onnx_op, [b.real_value(op.inputs[0], NCHW)], kernel_shape=list(k_hw),
                    strides=list(stride), pads=pads)
@@ -126,6 +151,9 @@ def fully_connected(b: OnnxBuilder, op: Operator) -> None:
     if o.WeightsFormat() != 0:
         raise UnsupportedError(f"operator {op.index} ({op.name}): shuffled weights")
     n_in = w.shape[1]
+    if n_in == 0 or int(np.prod(x.shape)) % n_in:
+        raise ModelError(f"operator {op.index} ({op.name}): input {list(x.shape)} does not "
+                         f"flatten to rows of {n_in}")
     src = b.value(op.inputs[0], NHWC)
     if x.shape != (int(np.prod(x.shape)) // n_in, n_in):
         src = b.node("Reshape", [src, b.const(np.array([-1, n_in], np.int64), "shape")])
@@ -365,3 +393,27 @@ CONVERTERS: dict[str, Callable[[OnnxBuilder, Operator], None]] = {
     "RESIZE_BILINEAR": _resize("linear", tflite.ResizeBilinearOptions),
     "RESIZE_NEAREST_NEIGHBOR": _resize("nearest", tflite.ResizeNearestNeighborOptions),
 }
+
+#: builtin -> how many leading inputs it requires (1 when not listed)
+REQUIRED_INPUTS = {"CONV_2D": 2, "DEPTHWISE_CONV_2D": 2, "FULLY_CONNECTED": 2, "ADD": 2,
+                   "SUB": 2, "MUL": 2, "MEAN": 2, "PAD": 2, "PADV2": 2, "TRANSPOSE": 2,
+                   "STRIDED_SLICE": 4, "RESIZE_BILINEAR": 2, "RESIZE_NEAREST_NEIGHBOR": 2}
+#: builtin -> the inputs that must be 4-D (NHWC)
+RANK4_INPUTS = {"CONV_2D": (0, 1), "DEPTHWISE_CONV_2D": (0, 1), "AVERAGE_POOL_2D": (0,),
+                "MAX_POOL_2D": (0,), "RESIZE_BILINEAR": (0,), "RESIZE_NEAREST_NEIGHBOR": (0,)}
+
+
+def check_operator(b: OnnxBuilder, op: Operator) -> None:
+    """The operand structure a converter relies on, as a ModelError (exit 3) rather than
+    a traceback: its required inputs present, one output, 4-D operands where it says so."""
+    where = f"operator {op.index} ({op.name})"
+    n = REQUIRED_INPUTS.get(op.name, 1)
+    if len(op.inputs) < n or any(i < 0 for i in op.inputs[:n]):
+        raise ModelError(f"{where}: needs {n} input tensor(s), has {len(op.inputs)}")
+    if len(op.outputs) != 1 or op.outputs[0] < 0:
+        raise ModelError(f"{where}: needs one output tensor, has {len(op.outputs)}")
+    for i in RANK4_INPUTS.get(op.name, ()):
+        if len(b.sub.tensors[op.inputs[i]].shape) != 4:
+            raise ModelError(f"{where}: input {i} is not 4-D")
+    if op.name == "FULLY_CONNECTED" and len(_tensor(b, op, 1).shape) != 2:
+        raise ModelError(f"{where}: weights are not 2-D")

@@ -97,8 +97,22 @@ def _subgraph(model: tflite.Model, data: bytes) -> Subgraph:
     tensors = [_tensor(model, g.Tensors(i), i, data) for i in range(g.TensorsLength())]
     ops = [_operator(model, g.Operators(i), i) for i in range(g.OperatorsLength())]
     desc = (model.Description() or b"").decode("utf-8", "replace")
-    return Subgraph(tensors, ops, [int(i) for i in g.InputsAsNumpy()],
-                    [int(i) for i in g.OutputsAsNumpy()], desc)
+    for op in ops:
+        bad = [i for i in op.inputs + op.outputs if not -1 <= i < len(tensors)]
+        if bad:
+            raise ModelError(f"operator {op.index} ({op.name}): tensor index {bad[0]} out of "
+                             f"range ({len(tensors)} tensors)")
+    inputs = _ints(g.InputsLength(), g.InputsAsNumpy)
+    outputs = _ints(g.OutputsLength(), g.OutputsAsNumpy)
+    if not outputs or any(not 0 <= i < len(tensors) for i in inputs + outputs):
+        raise ModelError(f"graph inputs {inputs} or outputs {outputs}: no output, or a "
+                         f"tensor index out of range ({len(tensors)} tensors)")
+    return Subgraph(tensors, ops, inputs, outputs, desc)
+
+
+def _ints(length: int, vector) -> list[int]:  # noqa: ANN001
+    """A flatbuffer int vector as a list (its numpy accessor returns 0 when it is empty)."""
+    return [int(i) for i in vector()] if length else []
 
 
 def _tensor(model: tflite.Model, t: tflite.Tensor, index: int, data: bytes) -> Tensor:
@@ -117,7 +131,25 @@ def _tensor(model: tflite.Model, t: tflite.Tensor, index: int, data: bytes) -> T
         if len(raw) != count * dtype.itemsize:
             raise ModelError(f"tensor {index} '{name}': {len(raw)} data bytes for shape {shape}")
         values = np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
-    return Tensor(index, name, shape, dtype, values, _quant(t.Quantization()))
+    return Tensor(index, name, shape, dtype, values,
+                  _checked(_quant(t.Quantization()), shape, f"tensor {index} '{name}'"))
+
+
+def _checked(quant: Quant | None, shape: tuple[int, ...], what: str) -> Quant | None:
+    """`quant` when it is well formed: finite positive scales, one zero point per scale, a
+    per-channel axis that exists and has one scale per channel."""
+    if quant is None:
+        return None
+    if quant.zero_point.size != quant.scale.size:
+        raise ModelError(f"{what}: {quant.scale.size} scales, {quant.zero_point.size} "
+                         "zero points")
+    if not np.all(np.isfinite(quant.scale)) or not np.all(quant.scale > 0):
+        raise ModelError(f"{what}: quantization scale not finite and positive")
+    if quant.per_channel and not (0 <= quant.axis < len(shape)
+                                  and shape[quant.axis] == quant.scale.size):
+        raise ModelError(f"{what}: {quant.scale.size} scales along axis {quant.axis} of "
+                         f"shape {list(shape)}")
+    return quant
 
 
 def _buffer_bytes(model: tflite.Model, index: int, data: bytes) -> bytes:
@@ -146,6 +178,5 @@ def _operator(model: tflite.Model, op: tflite.Operator, index: int) -> Operator:
     name = _OP_NAMES.get(builtin, f"builtin {builtin}")
     if builtin == BuiltinOperator.CUSTOM:
         name = "CUSTOM:" + (code.CustomCode() or b"").decode("utf-8", "replace")
-    inputs = [int(i) for i in op.InputsAsNumpy()] if op.InputsLength() else []
-    outputs = [int(i) for i in op.OutputsAsNumpy()] if op.OutputsLength() else []
-    return Operator(index, name, inputs, outputs, op.BuiltinOptions())
+    return Operator(index, name, _ints(op.InputsLength(), op.InputsAsNumpy),
+                    _ints(op.OutputsLength(), op.OutputsAsNumpy), op.BuiltinOptions())
