@@ -26,7 +26,7 @@ MODELS = Path(__file__).parent.parent / "models" / "tflite"
 INT8 = ["kws_ref_model", "pretrainedResnet_quant", "ad01_int8", "ops_int8"]
 _QDQ = {"DequantizeLinear", "QuantizeLinear"}
 #: ops that `qdq-lower` leaves float between their DQ and Q (no integer kernel yet)
-FLOAT_ISLANDS = {"ops_int8": {"Sub", "Pad", "ReduceMean", *_QDQ},
+FLOAT_ISLANDS = {"ops_int8": {"Sub", "Pad", *_QDQ},
                  "resize_int8": {"Resize", *_QDQ}}
 
 
@@ -99,14 +99,16 @@ def test_int8_model_c_equals_interpreter(stem: str) -> None:
 
 @pytest.mark.parametrize("stem", INT8)
 def test_int8_ops_within_one_step_of_tflite_micro(stem: str) -> None:
-    """Each integer op of the compiled graph, fed TFLite Micro's own input tensors, against
-    TFLite Micro's output tensor: the distance of one op, without the drift that one-step
-    differences accumulate through a network. Measured on 5 random inputs: every element
-    within 1 step; 0.16 % (kws), 0.07 % (ResNet-8), 0.66 % (autoencoder) differ by 1."""
+    """Each op of the compiled graph whose result is a TFLite tensor, fed TFLite Micro's own
+    input tensors, against TFLite Micro's output tensor: the distance of one op, without the
+    drift that one-step differences accumulate through a network. Measured on 5 random
+    inputs: every element within 1 step; 0.16 % (kws), 0.07 % (ResNet-8), 0.66 %
+    (autoencoder) differ by 1."""
     path = MODELS / f"{stem}.tflite"
     graph, _ = _compiled(stem)
     sub = read_tflite(path)
     index = {sub.tensors[i].name: i for i in sub.inputs + sub.outputs}
+    index.update({v.name: i for v, i in zip(graph.outputs, sub.outputs, strict=True)})
     tflm = runtime.Interpreter.from_file(
         str(path), intrepreter_config=runtime.InterpreterConfig.kPreserveAllTensors)
 
@@ -132,11 +134,17 @@ def test_int8_ops_within_one_step_of_tflite_micro(stem: str) -> None:
             want = tflm_tensor(node.outputs[0])
             if want is None:
                 env[id(node.outputs[0])] = got.reshape(node.outputs[0].shape)
-            elif node.op in INTEGER_OPS:
+            else:
                 diffs.append(np.abs(got.reshape(want.shape).astype(np.int64)
                                     - want.astype(np.int64)).reshape(-1))
                 checked.add(node.name)
-    assert checked == {n.name for n in graph.nodes if n.op in INTEGER_OPS}
+    def covered(node) -> bool:  # noqa: ANN001
+        """Checked itself, or through reshapes feeding checked ops (a MEAN's reshape)."""
+        users = node.outputs[0].users()
+        return node.name in checked or bool(users) and all(
+            u.op in ("Reshape", "Transpose") and covered(u) or u.name in checked for u in users)
+
+    assert all(covered(n) for n in graph.nodes if n.op in INTEGER_OPS)
     d = np.concatenate(diffs)
     assert d.max() <= 1
     assert (d > 0).mean() <= 0.02

@@ -144,15 +144,18 @@ class OnnxBuilder:
     def write(self, t: int, real: str, layout: str = NHWC) -> None:
         """Record float `real` as tensor `t`'s value in `layout`: a QuantizeLinear to its
         parameters when it is quantized."""
-        tensor = self.sub.tensors[t]
         name = self.tensor_name(t, layout)
+        self.stored[(t, layout)] = self.quantize_as(t, real, name)
+
+    def quantize_as(self, t: int, real: str, output: str | None = None) -> str:
+        """Float `real` stored as tensor `t` is (QuantizeLinear to its parameters when it
+        is quantized), for a value that still needs reshaping into `t`'s shape."""
+        tensor = self.sub.tensors[t]
         if is_quantized(tensor):
             assert tensor.quant is not None
             scale, zp = self.qparams(tensor.quant, tensor.dtype)
-            self.node("QuantizeLinear", [real, scale, zp], name)
-        else:
-            self.node("Identity", [real], name)
-        self.stored[(t, layout)] = name
+            return self.node("QuantizeLinear", [real, scale, zp], output)
+        return self.node("Identity", [real], output)
 
     def alias(self, t: int, stored: str, layout: str = NHWC) -> None:
         """Tensor `t` is `stored` (same integers or floats), e.g. after a reshape."""

@@ -297,18 +297,25 @@ def quantize(b: OnnxBuilder, op: Operator) -> None:
 
 
 def mean(b: OnnxBuilder, op: Operator) -> None:
-    axes_t = _tensor(b, op, 1)
-    if axes_t.data is None:
-        raise UnsupportedError(f"operator {op.index} ({op.name}): axes are not a constant")
+    """MEAN; over H and W of a 4-D tensor it is a GlobalAveragePool in NCHW (an integer
+    kernel in int8 models), reshaped when the reduced axes are dropped."""
     x = _tensor(b, op, 0)
-    axes = sorted(int(a) % len(x.shape) for a in axes_t.data.reshape(-1))
+    axes = sorted({int(a) % max(len(x.shape), 1)
+                   for a in _const_input(b, op, 1, "axes").reshape(-1)})
     keep = options(op, tflite.ReducerOptions).KeepDims()
-    layout = NCHW if len(x.shape) == 4 and b.has(op.inputs[0], NCHW) and keep else NHWC
-    if layout == NCHW:
-        axes = sorted(TO_NCHW.index(a) for a in axes)
-    y = b.node("ReduceMean", [b.real_value(op.inputs[0], layout)], axes=axes,
+    out = op.outputs[0]
+    if len(x.shape) == 4 and axes == [1, 2]:
+        y = b.node("GlobalAveragePool", [b.real_value(op.inputs[0], NCHW)])
+        if keep:
+            b.write(out, y, NCHW)
+        else:
+            shape = b.const(np.array(b.sub.tensors[out].shape, np.int64), "shape")
+            b.alias(out, b.node("Reshape", [b.quantize_as(out, y), shape],
+                                b.tensor_name(out, NHWC)))
+        return
+    y = b.node("ReduceMean", [b.real_value(op.inputs[0], NHWC)], axes=axes,
                keepdims=int(bool(keep)))
-    b.write(op.outputs[0], y, layout)
+    b.write(out, y, NHWC)
 
 
 def concatenation(b: OnnxBuilder, op: Operator) -> None:
