@@ -16,6 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 SHAPE = (1, 8, 8, 3)
+SEQ_SHAPE = (1, 4, 8)
 
 
 class OpsModel(tf.Module):
@@ -66,15 +67,29 @@ class ResizeModel(tf.Module):
                 v1.resize_bilinear(x, (5, 6), align_corners=True))
 
 
+class SequenceDenseModel(tf.Module):
+    """FULLY_CONNECTED on a [1, 4, 8] input that keeps its leading dimensions, with RELU."""
+
+    def __init__(self) -> None:
+        rng = np.random.default_rng(2)
+        self.w = tf.Variable(rng.standard_normal((8, 6)).astype(np.float32) * 0.4)
+        self.b = tf.Variable(rng.standard_normal(6).astype(np.float32) * 0.1)
+
+    @tf.function(input_signature=[tf.TensorSpec(SEQ_SHAPE, tf.float32)])
+    def __call__(self, x: tf.Tensor) -> tf.Tensor:
+        return tf.nn.relu(tf.einsum("bti,io->bto", x, self.w) + self.b)
+
+
 def convert(model: tf.Module, int8: bool) -> bytes:
     fn = model.__call__.get_concrete_function()
+    shape = tuple(fn.inputs[0].shape)
     conv = tf.lite.TFLiteConverter.from_concrete_functions([fn], model)
     if int8:
         rng = np.random.default_rng(1)
 
         def calibration():  # noqa: ANN202
             for _ in range(50):
-                yield [rng.standard_normal(SHAPE).astype(np.float32)]
+                yield [rng.standard_normal(shape).astype(np.float32)]
 
         conv.optimizations = [tf.lite.Optimize.DEFAULT]
         conv.representative_dataset = calibration
@@ -90,6 +105,8 @@ def main(out: Path) -> None:
     (out / "ops_int8.tflite").write_bytes(convert(model, int8=True))
     (out / "resize_float.tflite").write_bytes(convert(ResizeModel(), int8=False))
     (out / "resize_int8.tflite").write_bytes(convert(ResizeModel(), int8=True))
+    (out / "dense3d_float.tflite").write_bytes(convert(SequenceDenseModel(), int8=False))
+    (out / "dense3d_int8.tflite").write_bytes(convert(SequenceDenseModel(), int8=True))
 
 
 if __name__ == "__main__":

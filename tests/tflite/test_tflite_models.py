@@ -23,7 +23,7 @@ from tinyc.quant.lower import INTEGER_OPS
 
 MODELS = Path(__file__).parent.parent / "models" / "tflite"
 #: int8 models whose ops `qdq-lower` makes integer (float islands: FLOAT_ISLANDS)
-INT8 = ["kws_ref_model", "pretrainedResnet_quant", "ad01_int8", "ops_int8"]
+INT8 = ["kws_ref_model", "pretrainedResnet_quant", "ad01_int8", "ops_int8", "dense3d_int8"]
 _QDQ = {"DequantizeLinear", "QuantizeLinear"}
 #: ops that `qdq-lower` leaves float between their DQ and Q (no integer kernel yet)
 FLOAT_ISLANDS = {"ops_int8": {"Sub", "Pad", *_QDQ},
@@ -68,7 +68,8 @@ def _run_c(graph, compiled, xs: list[np.ndarray]) -> list[list[np.ndarray]]:  # 
 
 
 @pytest.mark.parametrize(("stem", "n_inputs"),
-                         [("pretrainedResnet", 20), ("ops_float", 5), ("resize_float", 5)])
+                         [("pretrainedResnet", 20), ("ops_float", 5), ("resize_float", 5),
+                          ("dense3d_float", 5)])
 def test_float_model_matches_tflite_micro(stem: str, n_inputs: int) -> None:
     graph, compiled = _compiled(stem)
     xs = _inputs(graph, n_inputs, seed=1)

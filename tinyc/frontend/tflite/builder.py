@@ -109,16 +109,19 @@ class OnnxBuilder:
         quantized (per tensor), else the stored float tensor."""
         key = (t, layout)
         if key not in self.real:
-            tensor = self.sub.tensors[t]
-            stored = self.value(t, layout)
-            if is_quantized(tensor):
-                assert tensor.quant is not None
-                if tensor.quant.per_channel:
-                    raise ModelError(f"tensor {t} '{tensor.name}': per-channel activation")
-                scale, zp = self.qparams(tensor.quant, tensor.dtype)
-                stored = self.node("DequantizeLinear", [stored, scale, zp])
-            self.real[key] = stored
+            self.real[key] = self.dequantize(t, self.value(t, layout))
         return self.real[key]
+
+    def dequantize(self, t: int, stored: str) -> str:
+        """`stored` (tensor `t`'s values, any layout or shape) as real numbers."""
+        tensor = self.sub.tensors[t]
+        if not is_quantized(tensor):
+            return stored
+        assert tensor.quant is not None
+        if tensor.quant.per_channel:
+            raise ModelError(f"tensor {t} '{tensor.name}': per-channel activation")
+        scale, zp = self.qparams(tensor.quant, tensor.dtype)
+        return self.node("DequantizeLinear", [stored, scale, zp])
 
     def qparams(self, quant: Quant, dtype: np.dtype, scalar: bool = True) -> tuple[str, str]:
         """ONNX (scale, zero point) initializers for `quant`."""

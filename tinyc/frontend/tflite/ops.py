@@ -157,7 +157,7 @@ def fully_connected(b: OnnxBuilder, op: Operator) -> None:
     src = b.value(op.inputs[0], NHWC)
     if x.shape != (int(np.prod(x.shape)) // n_in, n_in):
         src = b.node("Reshape", [src, b.const(np.array([-1, n_in], np.int64), "shape")])
-    real = _dequantize_like(b, x, src)
+    real = b.dequantize(op.inputs[0], src)
     w_real = b.real_const(w.data, w.quant, 0, "weights")
     y = b.node("Gemm", [real, w_real, *_bias(b, op, 2)], transB=1)
     y = activation(b, op, y, o.FusedActivationFunction())
@@ -165,20 +165,15 @@ def fully_connected(b: OnnxBuilder, op: Operator) -> None:
     _write_shaped(b, op.outputs[0], y, out, (int(np.prod(x.shape)) // n_in, w.shape[0]))
 
 
-def _dequantize_like(b: OnnxBuilder, t: Tensor, stored: str) -> str:
-    """`stored` (integers with `t`'s parameters, any shape) as real numbers."""
-    if t.quant is None or t.dtype.kind == "f":
-        return stored
-    scale, zp = b.qparams(t.quant, t.dtype)
-    return b.node("DequantizeLinear", [stored, scale, zp])
-
-
 def _write_shaped(b: OnnxBuilder, t: int, real: str, out: Tensor,
                   shape: tuple[int, ...]) -> None:
-    """Write float `real` of `shape` as tensor `t`, reshaped to `t`'s own shape."""
-    if tuple(out.shape) != shape:
-        real = b.node("Reshape", [real, b.const(np.array(out.shape, np.int64), "shape")])
-    b.write(t, real, NHWC)
+    """Write float `real` of `shape` as tensor `t`, reshaped to `t`'s own shape after the
+    QuantizeLinear (so `qdq-lower` still sees the op's result go straight to a Q)."""
+    if tuple(out.shape) == shape:
+        b.write(t, real, NHWC)
+        return
+    shape_c = b.const(np.array(out.shape, np.int64), "shape")
+    b.alias(t, b.node("Reshape", [b.quantize_as(t, real), shape_c], b.tensor_name(t, NHWC)))
 
 
 def _same_quant(a: Tensor, b: Tensor) -> bool:
@@ -366,10 +361,6 @@ def _resize(mode: str, cls: type) -> Callable[[OnnxBuilder, Operator], None]:
     return convert
 
 
-def _hard_swish(b: OnnxBuilder, op: Operator) -> None:
-    _unary("HardSwish")(b, op)
-
-
 CONVERTERS: dict[str, Callable[[OnnxBuilder, Operator], None]] = {
     "CONV_2D": conv_2d,
     "DEPTHWISE_CONV_2D": depthwise_conv_2d,
@@ -389,7 +380,7 @@ CONVERTERS: dict[str, Callable[[OnnxBuilder, Operator], None]] = {
     "RELU6": relu6,
     "LOGISTIC": _unary("Sigmoid"),
     "TANH": _unary("Tanh"),
-    "HARD_SWISH": _hard_swish,
+    "HARD_SWISH": _unary("HardSwish"),
     "LEAKY_RELU": leaky_relu,
     "MEAN": mean,
     "CONCATENATION": concatenation,
