@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import onnx
+
 from tinyc.errors import UnsupportedError, UsageError
 from tinyc.frontend.tflite.builder import NHWC, OnnxBuilder
 from tinyc.frontend.tflite.ops import CONVERTERS, check_operator
@@ -32,7 +34,7 @@ def load_tflite(path: str | Path, shapes: dict[str, tuple[int, ...]] | None = No
     return graph
 
 
-def tflite_to_onnx(sub: Subgraph, name: str):  # type: ignore[no-untyped-def]
+def tflite_to_onnx(sub: Subgraph, name: str) -> onnx.ModelProto:
     """The subgraph as an onnx.ModelProto (opset 14, QDQ form for quantized tensors)."""
     b = OnnxBuilder(sub, name)
     for t in sub.inputs:
