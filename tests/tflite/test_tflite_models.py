@@ -16,7 +16,7 @@ from tflite_micro.python.tflite_micro import runtime
 
 from tinyc.compiler import Options, compile_graph, load_model, optimize
 from tinyc.frontend.tflite.reader import read_tflite
-from tinyc.harness import build_host, run_host
+from tinyc.harness import SANITIZE_FLAGS, build_host, run_host
 from tinyc.interp import run_graph
 from tinyc.ops import get_op
 from tinyc.quant.lower import INTEGER_OPS
@@ -60,10 +60,11 @@ def _n_outputs(stem: str) -> int:
 
 
 def _run_c(graph, compiled, xs: list[np.ndarray]) -> list[list[np.ndarray]]:  # noqa: ANN001
-    """The generated C's outputs, built and run on the host, for each input."""
+    """The generated C's outputs, built with the strict flags and ASan/UBSan and run on the
+    host, for each input."""
     with tempfile.TemporaryDirectory(prefix="tinyc-tflite-") as tmp:
         compiled.code.write(Path(tmp))
-        exe = build_host(Path(tmp), graph, compiled.code.name)
+        exe = build_host(Path(tmp), graph, compiled.code.name, SANITIZE_FLAGS)
         return [run_host(exe, graph, [x]) for x in xs]
 
 
