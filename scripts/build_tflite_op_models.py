@@ -80,7 +80,7 @@ class SequenceDenseModel(tf.Module):
         return tf.nn.relu(tf.einsum("bti,io->bto", x, self.w) + self.b)
 
 
-def convert(model: tf.Module, int8: bool) -> bytes:
+def convert(model: tf.Module, int8: bool, io: tf.DType = tf.int8) -> bytes:
     fn = model.__call__.get_concrete_function()
     shape = tuple(fn.inputs[0].shape)
     conv = tf.lite.TFLiteConverter.from_concrete_functions([fn], model)
@@ -94,8 +94,8 @@ def convert(model: tf.Module, int8: bool) -> bytes:
         conv.optimizations = [tf.lite.Optimize.DEFAULT]
         conv.representative_dataset = calibration
         conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        conv.inference_input_type = tf.int8
-        conv.inference_output_type = tf.int8
+        conv.inference_input_type = io
+        conv.inference_output_type = io
     return conv.convert()
 
 
@@ -107,6 +107,9 @@ def main(out: Path) -> None:
     (out / "resize_int8.tflite").write_bytes(convert(ResizeModel(), int8=True))
     (out / "dense3d_float.tflite").write_bytes(convert(SequenceDenseModel(), int8=False))
     (out / "dense3d_int8.tflite").write_bytes(convert(SequenceDenseModel(), int8=True))
+    # uint8 interface: QUANTIZE uint8 -> int8 at the input and int8 -> uint8 at the output
+    (out / "dense3d_uint8io.tflite").write_bytes(
+        convert(SequenceDenseModel(), int8=True, io=tf.uint8))
 
 
 if __name__ == "__main__":
