@@ -56,7 +56,7 @@ exit codes:
 
 
 def _add_model_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("model", help="an .onnx file, or a .tir text IR file")
+    p.add_argument("model", help="an .onnx file, a .tflite file, or a .tir text IR file")
     p.add_argument(
         "--shape",
         action="append",

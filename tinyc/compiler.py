@@ -67,9 +67,16 @@ class Options:
 
 
 def load_model(path: str | Path, options: Options) -> Graph:
-    """An ONNX file or a text IR (`.tir`) file, as a verified IR graph."""
+    """An ONNX file, a TFLite flatbuffer (`.tflite`) or a text IR (`.tir`) file, as a
+    verified IR graph."""
     path = Path(path)
-    if path.suffix == ".tir":
+    if path.suffix == ".tflite":
+        from tinyc.frontend.tflite import load_tflite
+
+        if options.consts:
+            raise UsageError("--const applies to ONNX models, not to TFLite models")
+        graph = load_tflite(path, options.shapes)
+    elif path.suffix == ".tir":
         from tinyc.ir.text import load_text_ir
 
         if options.consts:

@@ -1,0 +1,52 @@
+"""The TFLite frontend: a `.tflite` flatbuffer -> the ONNX form tinyc already imports ->
+tinyc's IR. The flatbuffer is read with the `tflite` package (`reader`); each builtin op
+becomes the ONNX ops that mean the same (`ops`), in NCHW with quantized tensors kept as
+integers between DequantizeLinear/QuantizeLinear (`builder`), so the ONNX importer, the
+passes (`qdq-lower` makes the integer ops), the planner and the kernels serve both."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import onnx
+
+from tinyc.errors import UnsupportedError, UsageError
+from tinyc.frontend.tflite.builder import NHWC, OnnxBuilder
+from tinyc.frontend.tflite.ops import CONVERTERS, check_operator
+from tinyc.frontend.tflite.reader import Subgraph, read_tflite
+from tinyc.ir import Graph
+
+SUFFIX = ".tflite"
+
+
+def load_tflite(path: str | Path, shapes: dict[str, tuple[int, ...]] | None = None) -> Graph:
+    """A .tflite file as an IR graph (not yet verified), or a one-line error naming the
+    first unsupported operator and its index."""
+    from tinyc.frontend.onnx import import_model
+
+    path = Path(path)
+    sub = read_tflite(path)
+    if shapes:
+        raise UsageError("--shape applies to ONNX models: a TFLite model's shapes are fixed")
+    model = tflite_to_onnx(sub, path.stem)
+    graph = import_model(model, {}, name=path.stem)
+    graph.metadata["source"] = f"TFLite ({path.name})"
+    return graph
+
+
+def tflite_to_onnx(sub: Subgraph, name: str) -> onnx.ModelProto:
+    """The subgraph as an onnx.ModelProto (opset 14, QDQ form for quantized tensors)."""
+    b = OnnxBuilder(sub, name)
+    for t in sub.inputs:
+        b.alias(t, b.tensor_name(t, NHWC))
+    for op in sub.operators:
+        convert = CONVERTERS.get(op.name)
+        if convert is None:
+            kind, _, custom = op.name.partition("CUSTOM:")
+            what = f"custom operator {op.index} ({custom})" if custom else \
+                f"operator {op.index} ({kind})"
+            raise UnsupportedError(f"TFLite {what} is not supported")
+        check_operator(b, op)
+        b.label = f"{op.name.lower()}_{op.index}"
+        convert(b, op)
+    return b.model()
