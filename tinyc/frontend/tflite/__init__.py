@@ -15,6 +15,7 @@ from tinyc.frontend.tflite.builder import NHWC, OnnxBuilder
 from tinyc.frontend.tflite.ops import CONVERTERS, check_operator
 from tinyc.frontend.tflite.reader import Subgraph, read_tflite
 from tinyc.ir import Graph
+from tinyc.quant import semantics
 
 SUFFIX = ".tflite"
 
@@ -31,6 +32,9 @@ def load_tflite(path: str | Path, shapes: dict[str, tuple[int, ...]] | None = No
     model = tflite_to_onnx(sub, path.stem)
     graph = import_model(model, {}, name=path.stem)
     graph.metadata["source"] = f"TFLite ({path.name})"
+    # the ONNX form's Q/DQ would ask for onnxruntime's float rounding; TFLite requantizes in
+    # fixed point, which is tinyc's own rule up to TFLite's second rounding (not yet a mode)
+    graph.metadata[semantics.METADATA_KEY] = semantics.FIXEDPOINT
     return graph
 
 
