@@ -170,3 +170,13 @@ def test_int8_resize_within_one_step_of_tflite_micro() -> None:
     for got, want in zip(_run_c(graph, compiled, xs), _tflm("resize_int8", xs)):
         for g, w in zip(got, want, strict=True):
             assert np.abs(g.reshape(w.shape).astype(np.int64) - w.astype(np.int64)).max() <= 1
+
+
+def test_int8_outputs_keep_the_model_names() -> None:
+    """The lowering keeps graph output names (they are the C interface), also where an int8
+    Reshape produces one."""
+    path = MODELS / "ops_int8.tflite"
+    loaded = load_model(path, Options())
+    names = [v.name for v in loaded.outputs]
+    graph, _ = optimize(load_model(path, Options()), Options())
+    assert [v.name for v in graph.outputs] == names

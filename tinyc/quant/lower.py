@@ -765,7 +765,11 @@ def lower_quantize(lw: Lowering, node: Node) -> bool:
     params = QuantParams(params.scale, params.zero_point)
     out.type = TensorType(DType.I8, out.shape, params)
     if same_params(params, x.type.quant):
+        keep_name = _is_output(lw.graph, out) and x.producer is not None \
+            and not _is_output(lw.graph, x)
         _replace_value(lw.graph, out, x)
+        if keep_name:  # a graph output keeps the model's name: it is the C interface
+            x.name, out.name = out.name, lw.graph.unique_name(f"{out.name}_gone")
         lw._drop(node)
         return True
     new = Node("QRequantize", [x], [], _no_clamp(), name=node.name)
