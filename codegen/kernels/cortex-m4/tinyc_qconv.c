@@ -60,7 +60,7 @@ TINYC_INLINE int full(const window *v, const tinyc_qconv_params *p) {
  * 0..7) and pixel b (bits 8..15). A tap outside the input reads the input zero point,
  * which is 0 once the input offset is added. With `one`, pixel b is absent. */
 static void gather(const int8_t *xg, const tinyc_qconv_params *p, int32_t cg, const window *a,
-                   const window *b, int one, int32_t *col) {
+                   const window *b, int one, int32_t *restrict col) {
   const uint32_t zx = (uint32_t)(uint8_t)(int8_t)-p->input_offset; /* the zero point */
   const int32_t dw = p->dil_w, kw = p->kw, xrow = p->dil_h * p->w;
   const size_t plane = (size_t)p->h * p->w;
@@ -133,7 +133,7 @@ static void gather(const int8_t *xg, const tinyc_qconv_params *p, int32_t cg, co
 /* Pass 2, in place: the raw byte pairs become, per 4 steps, the int16 words (input offset
  * added) p0(k, k+2), p0(k+1, k+3), p1(k, k+2), p1(k+1, k+3) -- the halfword order of
  * SXTB16 applied to 4 weights. The K % 4 last steps become (p0, p1) pairs. */
-static void widen(int32_t *col, int32_t K, int32_t off) {
+static void widen(int32_t *restrict col, int32_t K, int32_t off) {
   const int32_t off2 = tinyc_pack16(off, off);
   int32_t q;
   for (q = K >> 2; q > 0; --q, col += 4) {
@@ -338,10 +338,10 @@ static int32_t direct_pixel(const int8_t *xg, const int8_t *wm, const tinyc_qcon
  * TINYC_QCONV_PAIRS pixel pairs: their windows are gathered before any of their outputs is
  * written (which the in-place form relies on), then each pair of output channels runs over
  * the pixel pairs with its requantization worked out once. K <= TINYC_QCONV_COLUMN. */
-TINYC_INLINE void conv_pixels_with(int32_t *col, int32_t col_words, const int8_t *xg,
-                                   const int8_t *W, const int32_t *B, int8_t *yg,
-                                   size_t out_plane, const tinyc_qconv_params *p, int32_t g,
-                                   int32_t px0, int32_t px1) {
+TINYC_INLINE void conv_pixels_with(int32_t *restrict col, int32_t col_words,
+                                   const int8_t *xg, const int8_t *W, const int32_t *B,
+                                   int8_t *yg, size_t out_plane, const tinyc_qconv_params *p,
+                                   int32_t g, int32_t px0, int32_t px1) {
   const int32_t cg = p->c / p->group, mg = p->m / p->group, K = cg * p->kh * p->kw;
   const tinyc_dsp_clamp cl = tinyc_dsp_clamp_make(p->output_offset, p->act_min, p->act_max);
   const int32_t *bm = B ? B + g * mg : NULL;
@@ -406,10 +406,10 @@ TINYC_INLINE void conv_pixels_with(int32_t *col, int32_t col_words, const int8_t
 }
 
 /* K <= TINYC_QCONV_COLUMN; the column is `work` (K * pairs words) */
-static TINYC_DSP_NOINLINE void conv_pixels(int32_t *work, const int8_t *xg, const int8_t *W,
-                                           const int32_t *B, int8_t *yg, size_t out_plane,
-                                           const tinyc_qconv_params *p, int32_t g, int32_t px0,
-                                           int32_t px1) {
+static TINYC_DSP_NOINLINE void conv_pixels(int32_t *restrict work, const int8_t *xg,
+                                           const int8_t *W, const int32_t *B, int8_t *yg,
+                                           size_t out_plane, const tinyc_qconv_params *p,
+                                           int32_t g, int32_t px0, int32_t px1) {
   const int32_t K = p->c / p->group * p->kh * p->kw, fit = TINYC_QCONV_COLUMN / K;
   const int32_t pairs = fit < TINYC_QCONV_PAIRS ? fit : TINYC_QCONV_PAIRS;
   conv_pixels_with(work, K * pairs, xg, W, B, yg, out_plane, p, g, px0, px1);
@@ -436,30 +436,41 @@ static void conv_pixels_direct(const int8_t *xg, const int8_t *W, const int32_t 
   }
 }
 
+/* One group's outputs without the column (Y does not alias X: no buffer needed); a
+ * function of its own so its frame is not on the stack of the column path. */
+static TINYC_DSP_NOINLINE void conv_group_direct(const int8_t *xg, const int8_t *W,
+                                                 const int32_t *B, int8_t *yg,
+                                                 const tinyc_qconv_params *p, int32_t g) {
+  const int32_t cg = p->c / p->group, mg = p->m / p->group, K = cg * p->kh * p->kw;
+  const int32_t pixels = p->oh * p->ow;
+  const tinyc_dsp_clamp cl = tinyc_dsp_clamp_make(p->output_offset, p->act_min, p->act_max);
+  int32_t px, m;
+  for (px = 0; px < pixels; ++px) {
+    for (m = 0; m < mg; ++m) {
+      const int32_t mm = g * mg + m;
+      const int32_t acc = direct_pixel(xg, W + (size_t)mm * K, p, cg, px / p->ow, px % p->ow,
+                                       B ? B[mm] : 0);
+      yg[(size_t)m * pixels + px] = tinyc_dsp_requant1(acc, p->multiplier[mm], p->shift[mm],
+                                                       &cl);
+    }
+  }
+}
+
 void tinyc_conv2d_s8(const int8_t *restrict X, const int8_t *restrict W,
                      const int32_t *restrict B, int8_t *restrict Y,
                      int32_t *restrict work, const tinyc_qconv_params *p) {
   const int32_t cg = p->c / p->group, mg = p->m / p->group, K = cg * p->kh * p->kw;
   const int32_t pixels = p->oh * p->ow;
   const size_t in_plane = (size_t)p->h * p->w, out_plane = (size_t)pixels;
-  const tinyc_dsp_clamp cl = tinyc_dsp_clamp_make(p->output_offset, p->act_min, p->act_max);
-  int32_t n, g, px, m;
+  int32_t n, g;
   for (n = 0; n < p->n; ++n) {
     for (g = 0; g < p->group; ++g) {
       const int8_t *xg = X + ((size_t)n * p->c + (size_t)g * cg) * in_plane;
       int8_t *yg = Y + ((size_t)n * p->m + (size_t)g * mg) * out_plane;
       if (K <= TINYC_QCONV_COLUMN) {
         conv_pixels(work, xg, W, B, yg, out_plane, p, g, 0, pixels);
-        continue;
-      }
-      for (px = 0; px < pixels; ++px) { /* Y does not alias X: no buffer needed */
-        for (m = 0; m < mg; ++m) {
-          const int32_t mm = g * mg + m;
-          const int32_t acc = direct_pixel(xg, W + (size_t)mm * K, p, cg, px / p->ow,
-                                           px % p->ow, B ? B[mm] : 0);
-          yg[(size_t)m * out_plane + px] = tinyc_dsp_requant1(acc, p->multiplier[mm], p->shift[mm],
-                                                              &cl);
-        }
+      } else {
+        conv_group_direct(xg, W, B, yg, p, g);
       }
     }
   }
@@ -536,7 +547,7 @@ void tinyc_conv2d_rows_stream_s8(const int8_t *X, const int8_t *restrict W,
 
 /* One depthwise output plane: input plane xc, weights wk (kh x kw), into out. */
 static void dw_plane(const int8_t *xc, const int8_t *wk, int32_t bias, int32_t q, int32_t sh,
-                     int8_t *out, int32_t *work, const tinyc_qconv_params *p) {
+                     int8_t *out, int32_t *restrict work, const tinyc_qconv_params *p) {
   const tinyc_dsp_clamp cl = tinyc_dsp_clamp_make(p->output_offset, p->act_min, p->act_max);
   const tinyc_dsp_mult mul = tinyc_dsp_mult_make(q, sh);
   const int32_t off = p->input_offset;
@@ -585,7 +596,7 @@ static int dw3_fits(const tinyc_qconv_params *p) {
 }
 
 static void dw3_plane(const int8_t *xc, const int8_t *wk, int32_t bias, int32_t q, int32_t sh,
-                      int8_t *out, int32_t *work, const tinyc_qconv_params *p) {
+                      int8_t *out, int32_t *restrict work, const tinyc_qconv_params *p) {
   const tinyc_dsp_clamp cl = tinyc_dsp_clamp_make(p->output_offset, p->act_min, p->act_max);
   const tinyc_dsp_mult mul = tinyc_dsp_mult_make(q, sh);
   const int8_t zp = (int8_t)-p->input_offset;
@@ -702,19 +713,19 @@ static int dw3_small_fits(const tinyc_qconv_params *p) {
 /* The padded plane: row r holds input row r - pad_top, columns -pad_left ... The plane is
  * first all zero point (word stores), then each input row's bytes are copied in (short
  * rows by tinyc_copy_short: no library call). */
-static void dw3_small_fill(const int8_t *xc, int32_t *plane_words, const dw3_small_shape *g,
-                           const tinyc_qconv_params *p) {
+static void dw3_small_fill(const int8_t *xc, int32_t *restrict plane_words,
+                           const dw3_small_shape *g, const tinyc_qconv_params *p) {
   const int32_t zp4 = (int32_t)(0x01010101u * (uint8_t)(int8_t)-p->input_offset);
   /* one word more than the rows: the last pair's load reads a byte past them */
   const int32_t S = g->stride, words = (g->rows * S + 3) / 4 + 1;
   const int32_t inner = p->w < S - p->pad_left ? p->w : S - p->pad_left; /* bytes per row */
   const int32_t r0 = p->pad_top; /* rows [r0, r1) hold input rows */
   const int32_t r1 = p->h + p->pad_top < g->rows ? p->h + p->pad_top : g->rows;
+  int8_t *dst = (int8_t *)plane_words + (size_t)r0 * S + p->pad_left;
+  const int8_t *src = xc;
   int32_t i, r;
   for (i = 0; i < words; ++i) plane_words[i] = zp4;
-  for (r = r0; r < r1; ++r) {
-    int8_t *dst = (int8_t *)plane_words + (size_t)r * S + p->pad_left;
-    const int8_t *src = xc + (size_t)(r - p->pad_top) * p->w;
+  for (r = r0; r < r1; ++r, dst += S, src += p->w) {
     if (inner > 32) {
       memcpy(dst, src, (size_t)inner);
     } else {
@@ -803,7 +814,7 @@ static TINYC_DSP_NOINLINE void dw3_small_row_s2(const int8_t *x0, int32_t S, int
 
 /* One plane: xc (input plane) -> out (output plane), bias, multiplier q / shift sh. */
 static void dw3_small_plane(const int8_t *xc, const int8_t *wk, int32_t bias, int32_t q,
-                            int32_t sh, int8_t *out, int32_t *work,
+                            int32_t sh, int8_t *out, int32_t *restrict work,
                             const tinyc_qconv_params *p) {
   const dw3_small_shape g = dw3_small_shape_of(p);
   const tinyc_dsp_clamp cl = tinyc_dsp_clamp_make(p->output_offset, p->act_min, p->act_max);
