@@ -108,7 +108,8 @@ static void gather(const int8_t *xg, const tinyc_qconv_params *p, int32_t cg, co
           for (kx = kw; kx > 0; --kx) *out++ = (int32_t)zx;
         } else {
           const int8_t *xr = xc + (size_t)(a->iy0 + ky * p->dil_h) * p->w + a->ix0;
-          for (kx = 0; kx < a->kx0; ++kx) *out++ = (int32_t)zx;
+          /* kx0 may pass kw (a window wholly in a pad wider than the kernel) */
+          for (kx = 0; kx < a->kx0 && kx < kw; ++kx) *out++ = (int32_t)zx;
           for (; kx < a->kx1; ++kx) *out++ = (int32_t)(uint32_t)(uint8_t)xr[kx * dw];
           for (; kx < kw; ++kx) *out++ = (int32_t)zx;
         }
