@@ -100,6 +100,8 @@ static void gather(const int8_t *xg, const tinyc_qconv_params *p, int32_t cg, co
     return;
   }
   { /* clipped windows: pixel a fills every step, pixel b adds its byte */
+    /* kx0 may pass kw (a window wholly in a pad wider than the kernel) */
+    const int32_t ax0 = a->kx0 < kw ? a->kx0 : kw, ax1 = a->kx1;
     int32_t *out = col;
     for (c = 0; c < cg; ++c) {
       const int8_t *xc = xg + (size_t)c * plane;
@@ -108,9 +110,8 @@ static void gather(const int8_t *xg, const tinyc_qconv_params *p, int32_t cg, co
           for (kx = kw; kx > 0; --kx) *out++ = (int32_t)zx;
         } else {
           const int8_t *xr = xc + (size_t)(a->iy0 + ky * p->dil_h) * p->w + a->ix0;
-          /* kx0 may pass kw (a window wholly in a pad wider than the kernel) */
-          for (kx = 0; kx < a->kx0 && kx < kw; ++kx) *out++ = (int32_t)zx;
-          for (; kx < a->kx1; ++kx) *out++ = (int32_t)(uint32_t)(uint8_t)xr[kx * dw];
+          for (kx = 0; kx < ax0; ++kx) *out++ = (int32_t)zx;
+          for (; kx < ax1; ++kx) *out++ = (int32_t)(uint32_t)(uint8_t)xr[kx * dw];
           for (; kx < kw; ++kx) *out++ = (int32_t)zx;
         }
       }
