@@ -32,6 +32,7 @@ from tinyc.mcu.harness import (
     qemu_command,
     runtime_dir,
 )
+from tinyc.ops.qwork import ConvGeometry, depthwise_work_bytes
 
 #: (label, channels, input h, input w, stride, pad)
 SHAPES = [
@@ -104,6 +105,7 @@ MAIN = r"""
 
 static int8_t x_nchw[C * H * W], x_nhwc[H * W * C], wt[C * 9];
 static int8_t y_nchw[C * OH * OW], y_nhwc[OH * OW * C];
+static int32_t work[{work_words}]; /* the node's arena workspace (tinyc.ops.qwork) */
 static int32_t bias[C], mult[C], shift[C], q[C], round_[C], rs[C], w16[9 * C / 2];
 {nhwc_kernel}
 static uint32_t seed = 12345u;
@@ -143,7 +145,7 @@ int main(void) {{
   tinyc_mcu_spin({spin}u);
   spin1 = tinyc_mcu_ticks();
   t0 = tinyc_mcu_ticks();
-  tinyc_depthwise_conv2d_s8(x_nchw, wt, bias, y_nchw, &p);
+  tinyc_depthwise_conv2d_s8(x_nchw, wt, bias, y_nchw, work, &p);
   t1 = tinyc_mcu_ticks();
   dw_nhwc(x_nhwc, w16, bias, y_nhwc, q, round_, rs, H, W, C, OH, OW, S, P, 5);
   t2 = tinyc_mcu_ticks();
@@ -171,8 +173,11 @@ def run_shape(c: int, h: int, w: int, s: int, pad: int, tmp: Path) -> tuple[floa
     """Instructions of the NCHW and NHWC kernels, and how many outputs differ."""
     target = TARGETS["cortex-m4"]
     kernels = codegen_root() / "kernels"
+    oh, ow = (h + 2 * pad - 3) // s + 1, (w + 2 * pad - 3) // s + 1
+    geometry = ConvGeometry(1, c, h, w, c, oh, ow, 3, 3, c, s, s, 1, 1, pad, pad)
+    work_words = max(1, depthwise_work_bytes(geometry) // 4)
     (tmp / "main.c").write_text(MAIN.format(c=c, h=h, w=w, s=s, pad=pad, spin=SPIN_LOOPS,
-                                            nhwc_kernel=NHWC_KERNEL))
+                                            nhwc_kernel=NHWC_KERNEL, work_words=work_words))
     (tmp / "link.ld").write_text(linker_script(target))
     rt = runtime_dir()
     inc = ["-I", str(kernels), "-I", str(kernels / "cortex-m4"), "-I",

@@ -32,6 +32,7 @@ import pytest
 import tinyc
 from tinyc.compiler import Options, compile_graph, load_model, optimize
 from tinyc.ir import Graph
+from tinyc.ops import get_op
 
 MODELS = Path(__file__).resolve().parent / "models" / "exporters"
 NETS = ("kws_dscnn", "mobilenet_v2", "concat_net", "flatten_cnn")
@@ -40,6 +41,7 @@ FORMS = ("tf2onnx", "tf2onnx_nhwc")
 PAD_NETS = {"mobilenet_v2": Counter({"Pad": 2})}
 VIEWS = frozenset({"Reshape", "Flatten", "Squeeze", "Unsqueeze"})
 ARENA_TOLERANCE = 0.05
+BOUNDARY_OPS = frozenset({"QConvBoundary", "QGemmBoundary"})
 
 
 def calibration(net: str, form: str, tmp: Path) -> Path:
@@ -126,7 +128,11 @@ def test_same_kernels_and_arena_as_twin(net: str, form: str, int8: bool,
         return
     arena = compile_graph(graph, Options(), "m").plan.size
     twin_arena = compile_graph(twin, Options(), "m").plan.size
-    assert abs(arena - twin_arena) <= ARENA_TOLERANCE * twin_arena, (arena, twin_arena)
+    # the twin's first int8 layer reads the float input itself (a fused boundary, which the
+    # interface Transpose keeps the NHWC form from): its kernel's own scratch is staged
+    # beside the quantized band, where the NHWC form's plain conv can stream in place
+    fused = sum(get_op(n.op).kernel_work(n) for n in twin.nodes if n.op in BOUNDARY_OPS)
+    assert abs(arena - twin_arena) <= ARENA_TOLERANCE * twin_arena + fused, (arena, twin_arena)
 
 
 def test_the_pass_is_what_removes_them(tmp_path: Path) -> None:

@@ -33,15 +33,15 @@ typedef struct {
 int tinyc_attention_f32(const float *Q, const float *K, const float *V, const void *mask,
                         const float *past_key, const float *past_value, const int64_t *nonpad,
                         float *Y, float *present_key, float *present_value, float *qk_out,
-                        const tinyc_attention_params *p);
+                        float *work, const tinyc_attention_params *p);
 
 /* The same on float16 tensors (IEEE half bits; a float16 mask too), computed in float and
- * rounded once per output; v_head may not exceed TINYC_ATTENTION_MAX_V16 (-1 returned). */
-#define TINYC_ATTENTION_MAX_V16 256
+ * rounded once per output: a query's output accumulates in `work` (v_head floats of the
+ * node's planned workspace; the float32 form needs none: NULL). */
 int tinyc_attention_f16(const uint16_t *Q, const uint16_t *K, const uint16_t *V,
                         const void *mask, const uint16_t *past_key, const uint16_t *past_value,
                         const int64_t *nonpad, uint16_t *Y, uint16_t *present_key,
-                        uint16_t *present_value, uint16_t *qk_out,
+                        uint16_t *present_value, uint16_t *qk_out, float *work,
                         const tinyc_attention_params *p);
 
 /* RotaryEmbedding: rotates the first `rot` (even) elements of each head vector of X by the

@@ -30,8 +30,8 @@ void tinyc_contract_f16(const uint16_t *restrict A_, const uint16_t *restrict B,
                         uint16_t *restrict Y, const tinyc_contract_params *p);
 
 /* Det: Y[b] = determinant of the b-th [n, n] matrix of X, by Gaussian elimination with
- * partial pivoting on a stack copy (n <= TINYC_DET_MAX_N). */
-#define TINYC_DET_MAX_N 16
-void tinyc_det_f32(const float *restrict X, float *restrict Y, int32_t batch, int32_t n);
+ * partial pivoting on a copy in `work` (n * n floats of the node's planned workspace). */
+void tinyc_det_f32(const float *restrict X, float *restrict Y, float *restrict work,
+                   int32_t batch, int32_t n);
 
 #endif /* TINYC_CONTRACT_H */

@@ -10,7 +10,9 @@
  *
  * The layer itself runs through the public int8 kernels (tinyc_conv2d_s8,
  * tinyc_depthwise_conv2d_s8, tinyc_fully_connected_s8), so a target's variants of those
- * speed these up too. `work` is arena scratch planned for the node (OpDef.workspace):
+ * speed these up too. `work` is arena scratch planned for the node (OpDef.workspace): its
+ * first `kernel_work` bytes are the int8 kernel's own workspace (tinyc_qconv.h,
+ * tinyc_qfc.h), the staging below follows them:
  *
  * - conv, float input: output rows in bands of `tile`; the input rows a band needs are
  *   quantized into work (NCHW band, c * band_rows * w bytes), the band is computed, then
@@ -42,6 +44,7 @@ typedef struct {
   int32_t x_zero_point;
   float y_scale;           /* float output: the int8 result's dequantization */
   int32_t y_zero_point;
+  int32_t kernel_work;     /* bytes of work the int8 kernel takes first (a multiple of 8) */
 } tinyc_qbconv_params;
 
 typedef struct {
@@ -52,6 +55,7 @@ typedef struct {
   int32_t x_zero_point;
   float y_scale;
   int32_t y_zero_point;
+  int32_t kernel_work; /* bytes of work the int8 kernel takes first (a multiple of 8) */
 } tinyc_qbfc_params;
 
 /* float X -> int8 Y; work: c * rows * w (+ m * tile * ow unless one band covers Y) bytes */

@@ -9,7 +9,12 @@
  * with input_offset = -zp_x, output_offset = zp_y, and (multiplier, shift) the compile-time
  * fixed-point form of s_x * s_w[m] / s_y (tinyc_fixedpoint.h). A fused Relu/Clip is the
  * [act_min, act_max] clamp. Target variants (codegen/kernels/<target>/tinyc_qconv.c) keep
- * these exact signatures and results. */
+ * these exact signatures and results.
+ *
+ * `work` is the node's planned arena workspace (8-byte aligned, NULL when empty), sized by
+ * the compiler (tinyc/ops/qwork.py) for the largest variant's scratch: the Cortex-M4
+ * kernels gather their int16 column or padded depthwise plane there, so they keep nothing
+ * big on the stack; the portable kernels need none and ignore it. */
 #ifndef TINYC_QCONV_H
 #define TINYC_QCONV_H
 
@@ -30,13 +35,14 @@ typedef struct {
 
 /* X [n,c,h,w], W [m, c/group, kh, kw], B [m] or NULL, Y [n,m,oh,ow]; Y must not alias X. */
 void tinyc_conv2d_s8(const int8_t *restrict X, const int8_t *restrict W,
-                     const int32_t *restrict B, int8_t *restrict Y, const tinyc_qconv_params *p);
+                     const int32_t *restrict B, int8_t *restrict Y,
+                     int32_t *restrict work, const tinyc_qconv_params *p);
 
 /* The same operation when every group has one input channel (c == group, W [m,1,kh,kw],
  * m = c * depth_multiplier). */
 void tinyc_depthwise_conv2d_s8(const int8_t *restrict X, const int8_t *restrict W,
                                const int32_t *restrict B, int8_t *restrict Y,
-                               const tinyc_qconv_params *p);
+                               int32_t *restrict work, const tinyc_qconv_params *p);
 
 /* Overlapping ("in place") forms, with the float ones' rules (tinyc_inplace.h): X and Y may
  * share bytes as the planner allows; `scratch` (int8) is separate arena bytes.
@@ -44,19 +50,19 @@ void tinyc_depthwise_conv2d_s8(const int8_t *restrict X, const int8_t *restrict 
  * after input channel k is fully read. Results equal tinyc_depthwise_conv2d_s8's. */
 void tinyc_dwconv2d_stream_s8(const int8_t *X, const int8_t *restrict W,
                               const int32_t *restrict B, int8_t *Y, int8_t *restrict scratch,
-                              const tinyc_qconv_params *p);
+                              int32_t *restrict work, const tinyc_qconv_params *p);
 
 /* 1x1, stride 1, no padding, group 1, n == 1, pixel by pixel through scratch[min(c, m)].
  * Results equal tinyc_conv2d_s8's. */
 void tinyc_conv1x1_stream_s8(const int8_t *X, const int8_t *restrict W,
                              const int32_t *restrict B, int8_t *Y, int8_t *restrict scratch,
-                             const tinyc_qconv_params *p);
+                             int32_t *restrict work, const tinyc_qconv_params *p);
 
 /* Dense, group 1, n == 1, stride 1, output the size of the input ("same" padding), row by
  * row: output row r waits in scratch[(pad_top + 1) * m * ow] until no later output row needs
  * input row r, then is stored. Results equal tinyc_conv2d_s8's. */
 void tinyc_conv2d_rows_stream_s8(const int8_t *X, const int8_t *restrict W,
                                  const int32_t *restrict B, int8_t *Y, int8_t *restrict scratch,
-                                 const tinyc_qconv_params *p);
+                                 int32_t *restrict work, const tinyc_qconv_params *p);
 
 #endif /* TINYC_QCONV_H */

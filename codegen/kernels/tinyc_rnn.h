@@ -5,7 +5,8 @@
  * No scratch memory: the hidden state of step t lives in Y's slot for step t (Y is always
  * passed, even when the model does not use it), and the LSTM cell state between two steps
  * in the slot of the step that comes next (not yet written). Only GRU with
- * linear_before_reset = 0 keeps one vector of TINYC_RNN_MAX_HIDDEN floats on the stack. */
+ * linear_before_reset = 0 needs scratch: r * h_prev, `hidden` floats of `work` (the node's
+ * planned arena workspace; NULL otherwise). */
 #ifndef TINYC_RNN_H
 #define TINYC_RNN_H
 
@@ -18,7 +19,6 @@ enum { TINYC_RNN_SIGMOID = 0, TINYC_RNN_TANH = 1, TINYC_RNN_RELU = 2,
        TINYC_RNN_SCALED_TANH = 6, TINYC_RNN_AFFINE = 7, TINYC_RNN_ELU = 8,
        TINYC_RNN_SOFTSIGN = 9, TINYC_RNN_SOFTPLUS = 10 };
 
-#define TINYC_RNN_MAX_HIDDEN 256
 
 typedef struct {
   int32_t cell;                   /* TINYC_CELL_* */
@@ -42,6 +42,7 @@ typedef struct {
  * sequence length lies outside [0, seq]. */
 int tinyc_rnn_f32(const float *X, const float *W, const float *R, const float *B,
                   const int32_t *seq_lens, const float *init_h, const float *init_c,
-                  const float *P, float *Y, float *Y_h, float *Y_c, const tinyc_rnn_params *p);
+                  const float *P, float *Y, float *Y_h, float *Y_c, float *work,
+                  const tinyc_rnn_params *p);
 
 #endif /* TINYC_RNN_H */

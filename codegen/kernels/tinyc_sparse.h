@@ -70,12 +70,14 @@ typedef struct {
 } tinyc_sparse_qconv_params;
 
 /* Output pixels are computed in blocks of at most TINYC_SPARSE_BLOCK int32 accumulators
- * on the stack (whole rows when they fit); the stored taps of the channel are decoded once
- * per block. X [n,c,h,w] int8, Y [n,m,oh,ow] int8, Y must not alias X. */
+ * (whole rows when they fit) in `work`, the node's planned arena workspace (one block:
+ * tinyc/ops/sparse.py sizes it); the stored taps of the channel are decoded once per
+ * block. X [n,c,h,w] int8, Y [n,m,oh,ow] int8, Y must not alias X. */
 #define TINYC_SPARSE_BLOCK 64
 void tinyc_sparse_conv2d_s8(const int8_t *restrict X, const int8_t *restrict V,
                             const void *restrict D, const uint16_t *restrict row_nnz,
                             const int32_t *restrict B, int8_t *restrict Y,
+                            int32_t *restrict work,
                             const tinyc_sparse_qconv_params *p);
 
 typedef struct {

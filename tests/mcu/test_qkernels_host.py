@@ -1,6 +1,8 @@
 """The int8 kernel variants give exactly the portable kernels' bytes on the host, for
 random shapes (dense, grouped, depthwise, pointwise, fully connected) and random
-requantization parameters (both the fast and the 64-bit rounding path)."""
+requantization parameters (both the fast and the 64-bit rounding path). Each call gets the
+arena workspace the compiler plans for it (`tinyc.ops.qwork`), exactly that many bytes
+followed by a guard zone that must stay untouched (NULL when the size is 0)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from hypothesis import strategies as st
 from mcu_kernels import CONV_FIELDS, QConvParams, QFcParams, build_family, i32p, vp
 
 from tinyc.backend.generate import codegen_root
+from tinyc.ops.qwork import ConvGeometry, qconv_work_bytes, qfc_work_bytes
 
 
 def variants(family: str) -> list[str]:
@@ -29,6 +32,30 @@ def libs(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], ctyp
         for family in ("qconv", "qfc")
         for variant in ["ref", *variants(family)]
     }
+
+
+class Workspace:
+    """`nbytes` of 8-aligned scratch followed by a guard zone; `check` asserts the kernel
+    wrote nothing past its size."""
+
+    def __init__(self, nbytes: int) -> None:
+        self.nbytes = nbytes
+        self.buf = np.full(nbytes + 64 + 8, 0x5A, np.uint8)
+        self.start = (-self.buf.ctypes.data) % 8
+
+    @property
+    def ptr(self) -> ctypes.c_void_p | None:
+        return ctypes.c_void_p(self.buf.ctypes.data + self.start) if self.nbytes else None
+
+    def check(self) -> None:
+        tail = self.buf[self.start + self.nbytes :]
+        assert (tail == 0x5A).all(), f"the kernel wrote past its {self.nbytes} B workspace"
+        assert (self.buf[: self.start] == 0x5A).all()
+
+
+def conv_workspace(case: dict, depthwise: bool) -> Workspace:
+    return Workspace(qconv_work_bytes(ConvGeometry.of([case[f] for f in CONV_FIELDS]),
+                                      depthwise))
 
 
 def requant_params(rng: np.random.Generator, m: int) -> tuple[np.ndarray, np.ndarray]:
@@ -81,8 +108,11 @@ def run_qconv(lib: ctypes.CDLL, case: dict, x: np.ndarray, wt: np.ndarray, b: np
     p = QConvParams(*(case[f] for f in CONV_FIELDS), -case["zp_x"], case["zp_y"], act_min, 127,
                     i32p(q), i32p(shift))
     y = np.zeros((case["n"], case["m"], case["oh"], case["ow"]), np.int8)
-    fn = lib.tinyc_depthwise_conv2d_s8 if case["kind"] == "depthwise" else lib.tinyc_conv2d_s8
-    fn(vp(x), vp(wt), None if b is None else vp(b), vp(y), ctypes.byref(p))
+    depthwise = case["kind"] == "depthwise"
+    fn = lib.tinyc_depthwise_conv2d_s8 if depthwise else lib.tinyc_conv2d_s8
+    work = conv_workspace(case, depthwise)
+    fn(vp(x), vp(wt), None if b is None else vp(b), vp(y), work.ptr, ctypes.byref(p))
+    work.check()
     return y
 
 
@@ -103,7 +133,7 @@ def test_qconv_matches_the_portable_kernel(libs: dict, variant: str, case: dict)
 
 @pytest.mark.parametrize("variant", variants("qfc"))
 @pytest.mark.parametrize("batch,n_in,n_out", [(1, 64, 12), (1, 13, 5), (2, 7, 3), (1, 3, 1),
-                                              (3, 130, 10)])
+                                              (3, 130, 10), (1, 1030, 3)])
 def test_qfc_matches_the_portable_kernel(libs: dict, variant: str, batch: int, n_in: int,
                                          n_out: int) -> None:
     rng = np.random.default_rng(batch * n_in + n_out)
@@ -115,7 +145,9 @@ def test_qfc_matches_the_portable_kernel(libs: dict, variant: str, batch: int, n
     for lib in (libs[("ref", "qfc")], libs[(variant, "qfc")]):
         p = QFcParams(batch, n_in, n_out, 17, -3, -128, 127, i32p(q), i32p(shift))
         y = np.zeros((batch, n_out), np.int8)
-        lib.tinyc_fully_connected_s8(vp(x), vp(wt), vp(b), vp(y), ctypes.byref(p))
+        work = Workspace(qfc_work_bytes(n_in))
+        lib.tinyc_fully_connected_s8(vp(x), vp(wt), vp(b), vp(y), work.ptr, ctypes.byref(p))
+        work.check()
         outs.append(y)
     np.testing.assert_array_equal(outs[1], outs[0])
 
@@ -160,8 +192,10 @@ def test_qconv_streams_equal_the_ordinary_kernels(libs: dict, variant: str, kind
         fn, scratch = lib.tinyc_conv1x1_stream_s8, np.zeros(min(c, m), np.int8)
         deltas = (0, h * w, -h * w)
     for delta in deltas:
-        got = _overlapped_s8(fn, x, m * h * w, delta, vp(wt), vp(b), vp(scratch),
+        work = conv_workspace(case, kind == "dw")
+        got = _overlapped_s8(fn, x, m * h * w, delta, vp(wt), vp(b), vp(scratch), work.ptr,
                              ctypes.byref(p))
+        work.check()
         np.testing.assert_array_equal(got, expected)
 
 

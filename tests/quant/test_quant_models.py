@@ -92,8 +92,11 @@ def test_static_int8_model_is_bit_exact_and_small(name: str, tmp_path: Path) -> 
     weights, arena = float_figures(name)
     assert compiled.code.weight_bytes <= 0.3 * weights
     # with the float interface too: the first/last layers read/write the float tensors
-    # themselves (fuse-qboundary), so no int8 copy of the input or output sizes the arena
-    assert compiled.plan.size <= 0.3 * arena, (compiled.plan.size, arena)
+    # themselves (fuse-qboundary), so no int8 copy of the input or output sizes the arena;
+    # the int8 kernels' scratch (their Cortex-M4 column or widened row, on any target) is
+    # planned workspace too, live one node at a time, so it adds at most the largest one
+    work = max((r.size for r in compiled.plan.reqs if r.name.startswith("work@")), default=0)
+    assert compiled.plan.size <= 0.3 * arena + work, (compiled.plan.size, arena, work)
     assert_bit_exact(compiled, name, tmp_path / "c", seeds=(0,))
     source = compiled.code.files[f"{name}.c"]
     if name == "kws_dscnn":  # the planner streamed depthwise and 1x1 convolutions in place

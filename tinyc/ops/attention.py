@@ -8,7 +8,8 @@ is false or beyond its length), -inf past the causal frontier (key j is visible 
 i when j <= i + offset, offset being the cached keys or nonpad - q_len) or outside the
 window, and -inf beyond the valid keys; a softmax over j; then the weighted sum of values.
 A row whose bias is -inf everywhere gives zeros. The C kernel computes the same with an
-online softmax (tinyc_attention.h) and needs no scratch memory.
+online softmax (tinyc_attention.h): float32 needs no scratch memory, float16 accumulates
+one query's output in v_head floats of the node's workspace.
 """
 
 from __future__ import annotations
@@ -212,8 +213,6 @@ class Attention(OpDef):
         assert q is not None
         if q.dtype not in (DType.F32, DType.F16):
             raise UnsupportedError(f"op Attention (node '{node.name}') on {q.dtype.value}")
-        if q.dtype is DType.F16 and g.v_head > 256:
-            raise UnsupportedError(f"Attention node '{node.name}': float16 head size > 256")
         mask = node.input(3)
         kind, strides, mask_len = "TINYC_MASK_NONE", [0, 0, 0, 0], 0
         if mask is not None:
@@ -234,7 +233,13 @@ class Attention(OpDef):
         outs = [ctx.ptr(v) for v in node.outputs] + ["NULL"] * 3
         ctx.uses_math = True
         ctx.checked_call("attention", f"tinyc_attention_{q.dtype.value}", *ins, *outs[:4],
-                         params)
+                         ctx.workspace(node, DType.F32), params)
+
+    def workspace(self, node: Node) -> int:
+        """float16: one query's output accumulated in float before it is rounded."""
+        q = node.inputs[0]
+        assert q is not None
+        return 4 * geometry(node).v_head if q.dtype is DType.F16 else 0
 
 
 @register_op

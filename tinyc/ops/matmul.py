@@ -342,8 +342,8 @@ class Einsum(OpDef):
 
 @register_op
 class Det(OpDef):
-    """Determinants of the trailing [n, n] matrices (n <= 16 in C: the elimination runs on a
-    stack copy)."""
+    """Determinants of the trailing [n, n] matrices (in C the elimination runs on a copy in
+    the node's workspace)."""
 
     name = "Det"
     min_opset = 11
@@ -363,7 +363,13 @@ class Det(OpDef):
         x, y = node.inputs[0], node.outputs[0]
         assert x is not None
         n = x.shape[-1]
-        if x.dtype is not DType.F32 or n > 16:
+        if x.dtype is not DType.F32:
             raise UnsupportedError(f"op Det (node '{node.name}') on {x.dtype.value} [{n}, {n}]")
         if y.type.numel:
-            ctx.call("contract", "tinyc_det_f32", ctx.ptr(x), ctx.ptr(y), y.type.numel, n)
+            ctx.call("contract", "tinyc_det_f32", ctx.ptr(x), ctx.ptr(y),
+                     ctx.workspace(node, DType.F32), y.type.numel, n)
+
+    def workspace(self, node: Node) -> int:
+        """One [n, n] float copy, the elimination's."""
+        n = input_type(node, 0).shape[-1]
+        return 4 * n * n if node.outputs[0].type.numel else 0

@@ -31,6 +31,7 @@ from tinyc.ops.qinteger import (
     QConv,
     QGemm,
     qconv_depthwise,
+    qconv_geometry,
     qconv_int8,
     qconv_params_init,
     qfc_params_init,
@@ -38,6 +39,7 @@ from tinyc.ops.qinteger import (
     scale_zp,
 )
 from tinyc.ops.quant import conv_geometry
+from tinyc.ops.qwork import qconv_work_bytes, qfc_work_bytes, round8
 from tinyc.ops.registry import Attr, MemoryBehavior, OpDef, input_type, register_op
 from tinyc.quant.params import QMAX, QMIN, dequantize_array, quantize_array
 
@@ -168,9 +170,15 @@ class QConvBoundary(_Boundary):
              yq: tuple[float, int]) -> np.ndarray:
         return qconv_int8(node, inputs, xq, yq)
 
+    def kernel_work(self, node: Node) -> int:
+        """Bytes at the start of the workspace for the int8 kernel's own (`qwork`): a float
+        input runs it on bands of up to `tile` output rows."""
+        bands = int(node.attrs["tile"]) if self.float_in(node) else None
+        return round8(qconv_work_bytes(qconv_geometry(node), qconv_depthwise(node), bands))
+
     def workspace(self, node: Node) -> int:
-        return conv_workspace(node, int(node.attrs["tile"]), self.float_in(node),
-                              self.float_out(node))
+        return self.kernel_work(node) + conv_workspace(
+            node, int(node.attrs["tile"]), self.float_in(node), self.float_out(node))
 
     def emit(self, node: Node, ctx: EmitContext) -> None:
         x, w = node.inputs[0], node.inputs[1]
@@ -178,7 +186,7 @@ class QConvBoundary(_Boundary):
         assert x is not None and w is not None
         conv = qconv_params_init(node, ctx, self.x_params(node), self.y_params(node))
         init = (f"{{{conv}, {int(qconv_depthwise(node))}, {int(node.attrs['tile'])}, "
-                f"{self.boundary_fields(node)}}}")
+                f"{self.boundary_fields(node)}, {self.kernel_work(node)}}}")
         params = ctx.params("tinyc_qbconv_params", init, f"qbconv_{y.name}")
         bias = ctx.ptr(b) if b is not None else "NULL"
         ctx.call("qboundary", self.kernel(node), ctx.ptr(x), ctx.ptr(w), bias, ctx.ptr(y),
@@ -209,9 +217,14 @@ class QGemmBoundary(_Boundary):
              yq: tuple[float, int]) -> np.ndarray:
         return qgemm_int8(node, inputs, xq, yq)
 
+    def kernel_work(self, node: Node) -> int:
+        """Bytes at the start of the workspace for the int8 kernel's own (`qwork`)."""
+        return round8(qfc_work_bytes(input_type(node, 1).shape[1]))
+
     def workspace(self, node: Node) -> int:
-        return gemm_workspace(node, bool(node.attrs["stage"]), int(node.attrs["tile"]),
-                              self.float_in(node), self.float_out(node))
+        return self.kernel_work(node) + gemm_workspace(
+            node, bool(node.attrs["stage"]), int(node.attrs["tile"]), self.float_in(node),
+            self.float_out(node))
 
     def emit(self, node: Node, ctx: EmitContext) -> None:
         x, w = node.inputs[0], node.inputs[1]
@@ -219,7 +232,8 @@ class QGemmBoundary(_Boundary):
         assert x is not None and w is not None
         fc = qfc_params_init(node, ctx, self.x_params(node), self.y_params(node))
         stage = int(bool(node.attrs["stage"])) if self.float_in(node) else 0
-        init = f"{{{fc}, {stage}, {int(node.attrs['tile'])}, {self.boundary_fields(node)}}}"
+        init = (f"{{{fc}, {stage}, {int(node.attrs['tile'])}, {self.boundary_fields(node)}, "
+                f"{self.kernel_work(node)}}}")
         params = ctx.params("tinyc_qbfc_params", init, f"qbfc_{y.name}")
         bias = ctx.ptr(b) if b is not None else "NULL"
         ctx.call("qboundary", self.kernel(node), ctx.ptr(x), ctx.ptr(w), bias, ctx.ptr(y),

@@ -29,6 +29,7 @@ from tinyc.ops.conv import conv_reference
 from tinyc.ops.ewbase import inplace_same_shape
 from tinyc.ops.layout import broadcast_shapes, broadcast_strides, c_int_list, merge_dims, split_axis
 from tinyc.ops.quant import conv_geometry
+from tinyc.ops.qwork import ConvGeometry, qconv_work_bytes, qfc_work_bytes
 from tinyc.ops.registry import (
     FLAG,
     GROUP,
@@ -216,6 +217,10 @@ class QConv(_QOp):
         rows = (node.attrs["pads"][0] if x.type.rank == 4 else 0) + 1
         return [PlaneStream(0, in_plane, c, m, 1, rows * m * y.shape[-1])]
 
+    def workspace(self, node: Node) -> int:
+        """The M4 kernels' column or padded depthwise plane (`qwork`)."""
+        return qconv_work_bytes(qconv_geometry(node), qconv_depthwise(node))
+
     def emit(self, node: Node, ctx: EmitContext) -> None:
         x, w = node.inputs[0], node.inputs[1]
         b, y = node.input(2), node.outputs[0]
@@ -226,10 +231,11 @@ class QConv(_QOp):
         if ctx.overlap(node) is not None:  # the planner placed y over x: the streaming form
             fn = self.stream_kernel(node)
             ctx.call("qconv", f"tinyc_{fn}_stream_s8", ctx.ptr(x), ctx.ptr(w), bias, ctx.ptr(y),
-                     ctx.scratch(node, DType.I8), params)
+                     ctx.scratch(node, DType.I8), ctx.workspace(node, DType.I32), params)
             return
         fn = "tinyc_depthwise_conv2d_s8" if qconv_depthwise(node) else "tinyc_conv2d_s8"
-        ctx.call("qconv", fn, ctx.ptr(x), ctx.ptr(w), bias, ctx.ptr(y), params)
+        ctx.call("qconv", fn, ctx.ptr(x), ctx.ptr(w), bias, ctx.ptr(y),
+                 ctx.workspace(node, DType.I32), params)
 
 
 def _int8_operands(node: Node, inputs: list[np.ndarray | None]
@@ -257,6 +263,13 @@ def qconv_int8(node: Node, inputs: list[np.ndarray | None], xq: tuple[float, int
     shape = (1, -1) + (1,) * (acc.ndim - 2)
     lo, hi = _act(node)
     return requantize(acc, q.reshape(shape), s.reshape(shape), yq[1], lo, hi)
+
+
+def qconv_geometry(node: Node) -> ConvGeometry:
+    """The whole layer's `tinyc_qconv_params` geometry of a QConv-like node."""
+    x, w, y = node.inputs[0], node.inputs[1], node.outputs[0]
+    assert x is not None and w is not None
+    return ConvGeometry.of(conv_geometry(x.shape, w.shape, y.shape, node.attrs))
 
 
 def qconv_depthwise(node: Node) -> bool:
@@ -319,6 +332,10 @@ class QGemm(_QOp):
         rows = input_type(node, 0).numel // max(k, 1)
         return [BlockStream(0, rows, k, n, min(k, n))]
 
+    def workspace(self, node: Node) -> int:
+        """The M4 kernels' widened input row (`qwork`)."""
+        return qfc_work_bytes(input_type(node, 1).shape[1])
+
     def emit(self, node: Node, ctx: EmitContext) -> None:
         x, w = node.inputs[0], node.inputs[1]
         b, y = node.input(2), node.outputs[0]
@@ -328,10 +345,11 @@ class QGemm(_QOp):
         bias = ctx.ptr(b) if b is not None else "NULL"
         if ctx.overlap(node) is not None:  # the planner placed y over x: the streaming form
             ctx.call("qfc", "tinyc_fully_connected_rows_stream_s8", ctx.ptr(x), ctx.ptr(w), bias,
-                     ctx.ptr(y), ctx.scratch(node, DType.I8), params)
+                     ctx.ptr(y), ctx.scratch(node, DType.I8), ctx.workspace(node, DType.I32),
+                     params)
             return
         ctx.call("qfc", "tinyc_fully_connected_s8", ctx.ptr(x), ctx.ptr(w), bias, ctx.ptr(y),
-                 params)
+                 ctx.workspace(node, DType.I32), params)
 
 
 def qgemm_int8(node: Node, inputs: list[np.ndarray | None], xq: tuple[float, int],

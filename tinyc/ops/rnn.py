@@ -30,7 +30,6 @@ ACTIVATIONS = {
     "Softsign": (9, 0.0, 0.0), "Softplus": (10, 0.0, 0.0),
 }
 DIRECTIONS = {"forward": 0, "reverse": 1, "bidirectional": 2}
-MAX_HIDDEN = 256
 
 
 def activate(v: np.ndarray, name: str, alpha: float, beta: float) -> np.ndarray:
@@ -213,9 +212,6 @@ class _Recurrent(OpDef):
         assert x is not None
         if x.dtype is not DType.F32:
             raise UnsupportedError(f"op {node.op} (node '{node.name}') on {x.dtype.value}")
-        if self.cell == 1 and not a.get("linear_before_reset") and hidden > MAX_HIDDEN:
-            raise UnsupportedError(f"GRU node '{node.name}': hidden size {hidden} > "
-                                   f"{MAX_HIDDEN} with linear_before_reset=0")
         kinds = [ACTIVATIONS[n][0] for n in a["activations"]] + [0] * 6
         alphas = list(a["activation_alpha"]) + [0.0] * 6
         betas = list(a["activation_beta"]) + [0.0] * 6
@@ -237,7 +233,14 @@ class _Recurrent(OpDef):
         outs = [ctx.ptr(v) for v in node.outputs] + ["NULL", "NULL"]
         if not node.outputs[0].type.numel and not any(o.type.numel for o in node.outputs[1:]):
             return
-        ctx.checked_call("rnn", "tinyc_rnn_f32", *ins, outs[0], outs[1], outs[2], params)
+        ctx.checked_call("rnn", "tinyc_rnn_f32", *ins, outs[0], outs[1], outs[2],
+                         ctx.workspace(node, DType.F32), params)
+
+    def workspace(self, node: Node) -> int:
+        """GRU with linear_before_reset = 0 keeps r * h_prev, one float per hidden unit."""
+        if self.cell != 1 or node.attrs.get("linear_before_reset"):
+            return 0
+        return 4 * self.dims(node)[3]
 
 
 @register_op

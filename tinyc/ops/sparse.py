@@ -40,6 +40,9 @@ from tinyc.ops.registry import (
 )
 from tinyc.ops.window import output_size
 
+#: tinyc_sparse.h TINYC_SPARSE_BLOCK: output sums per block of the int8 sparse conv
+SPARSE_BLOCK = 64
+
 if TYPE_CHECKING:
     from tinyc.backend.context import EmitContext
 
@@ -307,7 +310,17 @@ class SparseQConv(OpDef):
         init = "{" + ", ".join(str(f) for f in fields) + f", {mult}, {shift}}}"
         params = ctx.params("tinyc_sparse_qconv_params", init, f"sparse_qconv_{y.name}")
         ctx.call("sparse", "tinyc_sparse_conv2d_s8", ctx.ptr(x), ctx.ptr(v), ctx.ptr(d),
-                 ctx.ptr(r), ctx.ptr(b) if b is not None else "NULL", ctx.ptr(y), params)
+                 ctx.ptr(r), ctx.ptr(b) if b is not None else "NULL", ctx.ptr(y),
+                 ctx.workspace(node, DType.I32), params)
+
+    def workspace(self, node: Node) -> int:
+        """One block of int32 sums: TINYC_SPARSE_BLOCK (tinyc_sparse.h) outputs, whole
+        rows when they fit, at most the output's rows."""
+        y = node.outputs[0].shape
+        oh, ow = (y[2], y[3]) if len(y) == 4 else (1, y[2])
+        cols = min(ow, SPARSE_BLOCK)
+        rows = SPARSE_BLOCK // ow if ow < SPARSE_BLOCK else 1
+        return 4 * min(rows, oh) * cols
 
 
 @register_op

@@ -2,8 +2,11 @@
  * Cortex-M4/M7/M33. Same contract and bit-exact results as the portable kernels
  * (tinyc_qconv.h; integer sums do not depend on their order).
  *
+ * Scratch lives in the node's arena workspace (`work`, sized by tinyc/ops/qwork.py, which
+ * mirrors the choices below), never on the stack.
+ *
  * Dense and grouped convolution: pixel pairs' input windows are first gathered into a
- * column buffer on the stack as int16 with the input offset added (padding becomes 0, so
+ * column buffer (the workspace) as int16 with the input offset added (padding becomes 0, so
  * the inner loop has no bounds and no offset to add), in the halfword order of SXTB16
  * (tinyc_dsp.h); the column costs a few instructions per element, shared by every output
  * channel. Then one output channel runs over four pixels (mac1x4: per 4 reduction steps
@@ -21,11 +24,10 @@
 
 #include "tinyc_dsp.h"
 
-/* Longest reduction (cg * kh * kw) the column buffer takes: one word (two pixels' int16)
- * per step, on the stack (2.3 KiB at 576: 64 channels x 3x3, or 576 channels x 1x1). */
+/* The column holds one word (two pixels' int16) per reduction step (cg * kh * kw) and
+ * pixel pair: min(TINYC_QCONV_COLUMN / K, TINYC_QCONV_PAIRS) pairs (K * pairs words,
+ * at most 2.3 KiB); longer reductions take the plain loop and no column. */
 #define TINYC_QCONV_COLUMN 576
-/* ... and the short one (1 KiB), used when every step fits: 4 pixel pairs of 64 channels */
-#define TINYC_QCONV_SMALL 256
 /* Pixel pairs gathered at once when the reduction is short (each output channel's
  * requantization and weight pointers are then set up once per 2 * PAIRS outputs). */
 #define TINYC_QCONV_PAIRS 4
@@ -58,7 +60,7 @@ TINYC_INLINE int full(const window *v, const tinyc_qconv_params *p) {
  * 0..7) and pixel b (bits 8..15). A tap outside the input reads the input zero point,
  * which is 0 once the input offset is added. With `one`, pixel b is absent. */
 static void gather(const int8_t *xg, const tinyc_qconv_params *p, int32_t cg, const window *a,
-                   const window *b, int one, int32_t *col) {
+                   const window *b, int one, int32_t *restrict col) {
   const uint32_t zx = (uint32_t)(uint8_t)(int8_t)-p->input_offset; /* the zero point */
   const int32_t dw = p->dil_w, kw = p->kw, xrow = p->dil_h * p->w;
   const size_t plane = (size_t)p->h * p->w;
@@ -98,6 +100,8 @@ static void gather(const int8_t *xg, const tinyc_qconv_params *p, int32_t cg, co
     return;
   }
   { /* clipped windows: pixel a fills every step, pixel b adds its byte */
+    /* kx0 may pass kw (a window wholly in a pad wider than the kernel) */
+    const int32_t ax0 = a->kx0 < kw ? a->kx0 : kw, ax1 = a->kx1;
     int32_t *out = col;
     for (c = 0; c < cg; ++c) {
       const int8_t *xc = xg + (size_t)c * plane;
@@ -106,8 +110,8 @@ static void gather(const int8_t *xg, const tinyc_qconv_params *p, int32_t cg, co
           for (kx = kw; kx > 0; --kx) *out++ = (int32_t)zx;
         } else {
           const int8_t *xr = xc + (size_t)(a->iy0 + ky * p->dil_h) * p->w + a->ix0;
-          for (kx = 0; kx < a->kx0; ++kx) *out++ = (int32_t)zx;
-          for (; kx < a->kx1; ++kx) *out++ = (int32_t)(uint32_t)(uint8_t)xr[kx * dw];
+          for (kx = 0; kx < ax0; ++kx) *out++ = (int32_t)zx;
+          for (; kx < ax1; ++kx) *out++ = (int32_t)(uint32_t)(uint8_t)xr[kx * dw];
           for (; kx < kw; ++kx) *out++ = (int32_t)zx;
         }
       }
@@ -131,7 +135,7 @@ static void gather(const int8_t *xg, const tinyc_qconv_params *p, int32_t cg, co
 /* Pass 2, in place: the raw byte pairs become, per 4 steps, the int16 words (input offset
  * added) p0(k, k+2), p0(k+1, k+3), p1(k, k+2), p1(k+1, k+3) -- the halfword order of
  * SXTB16 applied to 4 weights. The K % 4 last steps become (p0, p1) pairs. */
-static void widen(int32_t *col, int32_t K, int32_t off) {
+static void widen(int32_t *restrict col, int32_t K, int32_t off) {
   const int32_t off2 = tinyc_pack16(off, off);
   int32_t q;
   for (q = K >> 2; q > 0; --q, col += 4) {
@@ -336,10 +340,10 @@ static int32_t direct_pixel(const int8_t *xg, const int8_t *wm, const tinyc_qcon
  * TINYC_QCONV_PAIRS pixel pairs: their windows are gathered before any of their outputs is
  * written (which the in-place form relies on), then each pair of output channels runs over
  * the pixel pairs with its requantization worked out once. K <= TINYC_QCONV_COLUMN. */
-TINYC_INLINE void conv_pixels_with(int32_t *col, int32_t col_words, const int8_t *xg,
-                                   const int8_t *W, const int32_t *B, int8_t *yg,
-                                   size_t out_plane, const tinyc_qconv_params *p, int32_t g,
-                                   int32_t px0, int32_t px1) {
+TINYC_INLINE void conv_pixels_with(int32_t *restrict col, int32_t col_words,
+                                   const int8_t *xg, const int8_t *W, const int32_t *B,
+                                   int8_t *yg, size_t out_plane, const tinyc_qconv_params *p,
+                                   int32_t g, int32_t px0, int32_t px1) {
   const int32_t cg = p->c / p->group, mg = p->m / p->group, K = cg * p->kh * p->kw;
   const tinyc_dsp_clamp cl = tinyc_dsp_clamp_make(p->output_offset, p->act_min, p->act_max);
   const int32_t *bm = B ? B + g * mg : NULL;
@@ -403,35 +407,14 @@ TINYC_INLINE void conv_pixels_with(int32_t *col, int32_t col_words, const int8_t
   }
 }
 
-/* The column buffer lives on the stack of one of two functions, so that a model whose
- * reductions are all short (K <= TINYC_QCONV_SMALL / TINYC_QCONV_PAIRS) never pays for the
- * long one. */
-static TINYC_DSP_NOINLINE void conv_pixels_small(const int8_t *xg, const int8_t *W,
-                                                 const int32_t *B, int8_t *yg, size_t out_plane,
-                                                 const tinyc_qconv_params *p, int32_t g,
-                                                 int32_t px0, int32_t px1) {
-  int32_t col[TINYC_QCONV_SMALL]; /* a pair of int16 per reduction step, per pixel pair */
-  conv_pixels_with(col, TINYC_QCONV_SMALL, xg, W, B, yg, out_plane, p, g, px0, px1);
-}
-
-static TINYC_DSP_NOINLINE void conv_pixels_big(const int8_t *xg, const int8_t *W,
-                                               const int32_t *B, int8_t *yg, size_t out_plane,
-                                               const tinyc_qconv_params *p, int32_t g,
-                                               int32_t px0, int32_t px1) {
-  int32_t col[TINYC_QCONV_COLUMN];
-  conv_pixels_with(col, TINYC_QCONV_COLUMN, xg, W, B, yg, out_plane, p, g, px0, px1);
-}
-
-/* K <= TINYC_QCONV_COLUMN */
-static void conv_pixels(const int8_t *xg, const int8_t *W, const int32_t *B, int8_t *yg,
-                        size_t out_plane, const tinyc_qconv_params *p, int32_t g, int32_t px0,
-                        int32_t px1) {
-  const int32_t K = p->c / p->group * p->kh * p->kw;
-  if (K * TINYC_QCONV_PAIRS <= TINYC_QCONV_SMALL) {
-    conv_pixels_small(xg, W, B, yg, out_plane, p, g, px0, px1);
-  } else {
-    conv_pixels_big(xg, W, B, yg, out_plane, p, g, px0, px1);
-  }
+/* K <= TINYC_QCONV_COLUMN; the column is `work` (K * pairs words) */
+static TINYC_DSP_NOINLINE void conv_pixels(int32_t *restrict work, const int8_t *xg,
+                                           const int8_t *W, const int32_t *B, int8_t *yg,
+                                           size_t out_plane, const tinyc_qconv_params *p,
+                                           int32_t g, int32_t px0, int32_t px1) {
+  const int32_t K = p->c / p->group * p->kh * p->kw, fit = TINYC_QCONV_COLUMN / K;
+  const int32_t pairs = fit < TINYC_QCONV_PAIRS ? fit : TINYC_QCONV_PAIRS;
+  conv_pixels_with(work, K * pairs, xg, W, B, yg, out_plane, p, g, px0, px1);
 }
 
 /* The same without the column buffer, one output pixel and channel at a time (reductions
@@ -455,29 +438,41 @@ static void conv_pixels_direct(const int8_t *xg, const int8_t *W, const int32_t 
   }
 }
 
+/* One group's outputs without the column (Y does not alias X: no buffer needed); a
+ * function of its own so its frame is not on the stack of the column path. */
+static TINYC_DSP_NOINLINE void conv_group_direct(const int8_t *xg, const int8_t *W,
+                                                 const int32_t *B, int8_t *yg,
+                                                 const tinyc_qconv_params *p, int32_t g) {
+  const int32_t cg = p->c / p->group, mg = p->m / p->group, K = cg * p->kh * p->kw;
+  const int32_t pixels = p->oh * p->ow;
+  const tinyc_dsp_clamp cl = tinyc_dsp_clamp_make(p->output_offset, p->act_min, p->act_max);
+  int32_t px, m;
+  for (px = 0; px < pixels; ++px) {
+    for (m = 0; m < mg; ++m) {
+      const int32_t mm = g * mg + m;
+      const int32_t acc = direct_pixel(xg, W + (size_t)mm * K, p, cg, px / p->ow, px % p->ow,
+                                       B ? B[mm] : 0);
+      yg[(size_t)m * pixels + px] = tinyc_dsp_requant1(acc, p->multiplier[mm], p->shift[mm],
+                                                       &cl);
+    }
+  }
+}
+
 void tinyc_conv2d_s8(const int8_t *restrict X, const int8_t *restrict W,
-                     const int32_t *restrict B, int8_t *restrict Y, const tinyc_qconv_params *p) {
+                     const int32_t *restrict B, int8_t *restrict Y,
+                     int32_t *restrict work, const tinyc_qconv_params *p) {
   const int32_t cg = p->c / p->group, mg = p->m / p->group, K = cg * p->kh * p->kw;
   const int32_t pixels = p->oh * p->ow;
   const size_t in_plane = (size_t)p->h * p->w, out_plane = (size_t)pixels;
-  const tinyc_dsp_clamp cl = tinyc_dsp_clamp_make(p->output_offset, p->act_min, p->act_max);
-  int32_t n, g, px, m;
+  int32_t n, g;
   for (n = 0; n < p->n; ++n) {
     for (g = 0; g < p->group; ++g) {
       const int8_t *xg = X + ((size_t)n * p->c + (size_t)g * cg) * in_plane;
       int8_t *yg = Y + ((size_t)n * p->m + (size_t)g * mg) * out_plane;
       if (K <= TINYC_QCONV_COLUMN) {
-        conv_pixels(xg, W, B, yg, out_plane, p, g, 0, pixels);
-        continue;
-      }
-      for (px = 0; px < pixels; ++px) { /* Y does not alias X: no buffer needed */
-        for (m = 0; m < mg; ++m) {
-          const int32_t mm = g * mg + m;
-          const int32_t acc = direct_pixel(xg, W + (size_t)mm * K, p, cg, px / p->ow,
-                                           px % p->ow, B ? B[mm] : 0);
-          yg[(size_t)m * out_plane + px] = tinyc_dsp_requant1(acc, p->multiplier[mm], p->shift[mm],
-                                                              &cl);
-        }
+        conv_pixels(work, xg, W, B, yg, out_plane, p, g, 0, pixels);
+      } else {
+        conv_group_direct(xg, W, B, yg, p, g);
       }
     }
   }
@@ -485,12 +480,12 @@ void tinyc_conv2d_s8(const int8_t *restrict X, const int8_t *restrict W,
 
 void tinyc_conv1x1_stream_s8(const int8_t *X, const int8_t *restrict W,
                              const int32_t *restrict B, int8_t *Y, int8_t *restrict scratch,
-                             const tinyc_qconv_params *p) {
+                             int32_t *restrict work, const tinyc_qconv_params *p) {
   const int32_t pixels = p->h * p->w;
   TINYC_DCHECK(p->n == 1 && p->kh == 1 && p->kw == 1 && p->group == 1);
   if (p->c <= TINYC_QCONV_COLUMN) {
     /* the column buffer holds the input pixels */
-    conv_pixels(X, W, B, Y, (size_t)pixels, p, 0, 0, pixels);
+    conv_pixels(work, X, W, B, Y, (size_t)pixels, p, 0, 0, pixels);
   } else if (p->m <= p->c) {
     conv_pixels_direct(X, W, B, Y, p, 0, 0, pixels, scratch);
   } else {
@@ -512,7 +507,7 @@ void tinyc_conv1x1_stream_s8(const int8_t *X, const int8_t *restrict W,
 
 void tinyc_conv2d_rows_stream_s8(const int8_t *X, const int8_t *restrict W,
                                  const int32_t *restrict B, int8_t *Y, int8_t *restrict scratch,
-                                 const tinyc_qconv_params *p) {
+                                 int32_t *restrict work, const tinyc_qconv_params *p) {
   /* output row oy needs input rows from oy - pad_top on: once row oy is computed, input
    * rows <= oy - pad_top are dead, and so is the place of output row oy - pad_top */
   const int32_t lag = p->pad_top, ring = p->pad_top + 1, K = p->c * p->kh * p->kw;
@@ -524,7 +519,7 @@ void tinyc_conv2d_rows_stream_s8(const int8_t *X, const int8_t *restrict W,
     if (oy < p->oh) {
       int8_t *slot = scratch + (size_t)(oy % ring) * row;
       if (K <= TINYC_QCONV_COLUMN) {
-        conv_pixels(X, W, B, slot, (size_t)p->ow, p, 0, oy * p->ow, (oy + 1) * p->ow);
+        conv_pixels(work, X, W, B, slot, (size_t)p->ow, p, 0, oy * p->ow, (oy + 1) * p->ow);
       } else {
         int32_t ox;
         const tinyc_dsp_clamp cl = tinyc_dsp_clamp_make(p->output_offset, p->act_min,
@@ -554,11 +549,12 @@ void tinyc_conv2d_rows_stream_s8(const int8_t *X, const int8_t *restrict W,
 
 /* One depthwise output plane: input plane xc, weights wk (kh x kw), into out. */
 static void dw_plane(const int8_t *xc, const int8_t *wk, int32_t bias, int32_t q, int32_t sh,
-                     int8_t *out, const tinyc_qconv_params *p) {
+                     int8_t *out, int32_t *restrict work, const tinyc_qconv_params *p) {
   const tinyc_dsp_clamp cl = tinyc_dsp_clamp_make(p->output_offset, p->act_min, p->act_max);
   const tinyc_dsp_mult mul = tinyc_dsp_mult_make(q, sh);
   const int32_t off = p->input_offset;
   int32_t oy, ox, ky, kx;
+  (void)work; /* no scratch */
   for (oy = 0; oy < p->oh; ++oy) {
     const int32_t iy0 = oy * p->stride_h - p->pad_top;
     const int32_t ky0 = tinyc_window_first(iy0, p->dil_h);
@@ -602,22 +598,24 @@ static int dw3_fits(const tinyc_qconv_params *p) {
 }
 
 static void dw3_plane(const int8_t *xc, const int8_t *wk, int32_t bias, int32_t q, int32_t sh,
-                      int8_t *out, const tinyc_qconv_params *p) {
+                      int8_t *out, int32_t *restrict work, const tinyc_qconv_params *p) {
   const tinyc_dsp_clamp cl = tinyc_dsp_clamp_make(p->output_offset, p->act_min, p->act_max);
   const tinyc_dsp_mult mul = tinyc_dsp_mult_make(q, sh);
   const int8_t zp = (int8_t)-p->input_offset;
   const int32_t sw = p->stride_w, len = (p->ow - 1) * sw + 3, pl = p->pad_left;
   const int32_t inner = p->w < len - pl ? p->w : len - pl; /* input bytes a row holds */
-  int8_t buf[3][TINYC_QDW_ROW + 4];
-  int32_t acc[TINYC_QDW_ROW]; /* one output row's sums, requantized in a second pass */
+  /* work: one output row's sums (ow words, requantized in a second pass), then three
+   * padded rows of len + 4 bytes */
+  int32_t *const acc = work;
+  int8_t *const buf = (int8_t *)(work + p->ow);
   int8_t *rows[3];
   int32_t w02[3], w1[3], sumw = 0, r, oy, ox, i;
   for (r = 0; r < 3; ++r) {
     w02[r] = tinyc_pack16(wk[3 * r], wk[3 * r + 2]);
     w1[r] = wk[3 * r + 1];
     sumw += wk[3 * r] + wk[3 * r + 1] + wk[3 * r + 2];
-    rows[r] = buf[r];
-    memset(buf[r], zp, (size_t)len + 4); /* the padding stays: rows only rewrite [pl, pl+inner) */
+    rows[r] = buf + (size_t)r * (size_t)(len + 4);
+    memset(rows[r], zp, (size_t)len + 4); /* the padding stays: rows only rewrite [pl, pl+inner) */
   }
   bias += p->input_offset * sumw;
   for (oy = 0; oy < p->oh; ++oy, out += p->ow) {
@@ -676,7 +674,7 @@ static void dw3_plane(const int8_t *xc, const int8_t *wk, int32_t bias, int32_t 
 }
 
 /* Small 3x3 depthwise planes: the whole plane is first copied, padding included, into
- * `plane` on the stack, so no output needs a bound check and the copy is the plane's only
+ * `plane` in the workspace, so no output needs a bound check and the copy is the plane's only
  * per-row overhead (small maps, like KWS's 25x5 or a MobileNet's 6x6, are all overhead
  * otherwise). With stride_w 1 outputs come in pairs from one row word per tap row (26
  * instructions per two outputs in 13 registers, row 2's weights read each time; an odd
@@ -717,19 +715,19 @@ static int dw3_small_fits(const tinyc_qconv_params *p) {
 /* The padded plane: row r holds input row r - pad_top, columns -pad_left ... The plane is
  * first all zero point (word stores), then each input row's bytes are copied in (short
  * rows by tinyc_copy_short: no library call). */
-static void dw3_small_fill(const int8_t *xc, int32_t *plane_words, const dw3_small_shape *g,
-                           const tinyc_qconv_params *p) {
+static void dw3_small_fill(const int8_t *xc, int32_t *restrict plane_words,
+                           const dw3_small_shape *g, const tinyc_qconv_params *p) {
   const int32_t zp4 = (int32_t)(0x01010101u * (uint8_t)(int8_t)-p->input_offset);
   /* one word more than the rows: the last pair's load reads a byte past them */
   const int32_t S = g->stride, words = (g->rows * S + 3) / 4 + 1;
   const int32_t inner = p->w < S - p->pad_left ? p->w : S - p->pad_left; /* bytes per row */
   const int32_t r0 = p->pad_top; /* rows [r0, r1) hold input rows */
   const int32_t r1 = p->h + p->pad_top < g->rows ? p->h + p->pad_top : g->rows;
+  int8_t *dst = (int8_t *)plane_words + (size_t)r0 * S + p->pad_left;
+  const int8_t *src = xc;
   int32_t i, r;
   for (i = 0; i < words; ++i) plane_words[i] = zp4;
-  for (r = r0; r < r1; ++r) {
-    int8_t *dst = (int8_t *)plane_words + (size_t)r * S + p->pad_left;
-    const int8_t *src = xc + (size_t)(r - p->pad_top) * p->w;
+  for (r = r0; r < r1; ++r, dst += S, src += p->w) {
     if (inner > 32) {
       memcpy(dst, src, (size_t)inner);
     } else {
@@ -818,13 +816,15 @@ static TINYC_DSP_NOINLINE void dw3_small_row_s2(const int8_t *x0, int32_t S, int
 
 /* One plane: xc (input plane) -> out (output plane), bias, multiplier q / shift sh. */
 static void dw3_small_plane(const int8_t *xc, const int8_t *wk, int32_t bias, int32_t q,
-                            int32_t sh, int8_t *out, const tinyc_qconv_params *p) {
+                            int32_t sh, int8_t *out, int32_t *restrict work,
+                            const tinyc_qconv_params *p) {
   const dw3_small_shape g = dw3_small_shape_of(p);
   const tinyc_dsp_clamp cl = tinyc_dsp_clamp_make(p->output_offset, p->act_min, p->act_max);
   const tinyc_dsp_mult mul = tinyc_dsp_mult_make(q, sh);
   const int32_t S = g.stride, row = g.row;
-  int32_t plane_words[(TINYC_QDW_PLANE + 4) / 4]; /* int32 for alignment */
-  int32_t acc[TINYC_QDW_ACC];
+  /* work: a band's sums (band * row words, or all rows' when fewer), then the plane */
+  int32_t *const acc = work;
+  int32_t *const plane_words = work + (g.band < p->oh ? g.band : p->oh) * row;
   const int8_t *plane = (const int8_t *)plane_words;
   int32_t u[3], v01, v2, sumw = 0, r, oy, b, rs, round;
   int fast;
@@ -868,7 +868,7 @@ static void dw3_small_plane(const int8_t *xc, const int8_t *wk, int32_t bias, in
 
 void tinyc_depthwise_conv2d_s8(const int8_t *restrict X, const int8_t *restrict W,
                                const int32_t *restrict B, int8_t *restrict Y,
-                               const tinyc_qconv_params *p) {
+                               int32_t *restrict work, const tinyc_qconv_params *p) {
   const int32_t mult_per_channel = p->m / p->c;
   const size_t in_plane = (size_t)p->h * p->w, out_plane = (size_t)p->oh * p->ow;
   int32_t n, m;
@@ -877,14 +877,14 @@ void tinyc_depthwise_conv2d_s8(const int8_t *restrict X, const int8_t *restrict 
       (dw3_small_fits(p) ? dw3_small_plane : dw3_fits(p) ? dw3_plane : dw_plane)(
           X + ((size_t)n * p->c + m / mult_per_channel) * in_plane,
           W + (size_t)m * p->kh * p->kw, B ? B[m] : 0, p->multiplier[m], p->shift[m],
-          Y + ((size_t)n * p->m + m) * out_plane, p);
+          Y + ((size_t)n * p->m + m) * out_plane, work, p);
     }
   }
 }
 
 void tinyc_dwconv2d_stream_s8(const int8_t *X, const int8_t *restrict W,
                               const int32_t *restrict B, int8_t *Y, int8_t *restrict scratch,
-                              const tinyc_qconv_params *p) {
+                              int32_t *restrict work, const tinyc_qconv_params *p) {
   const size_t in_plane = (size_t)p->h * p->w, out_plane = (size_t)p->oh * p->ow;
   int32_t n, k;
   TINYC_DCHECK(p->group == p->c && p->m == p->c);
@@ -893,12 +893,12 @@ void tinyc_dwconv2d_stream_s8(const int8_t *X, const int8_t *restrict W,
       const size_t plane = (size_t)n * p->c + k;
       if (dw3_small_fits(p)) { /* copies input plane k before storing output plane k */
         dw3_small_plane(X + plane * in_plane, W + (size_t)k * 9, B ? B[k] : 0,
-                        p->multiplier[k], p->shift[k], Y + plane * out_plane, p);
+                        p->multiplier[k], p->shift[k], Y + plane * out_plane, work, p);
         continue;
       }
       (dw3_fits(p) ? dw3_plane : dw_plane)(X + plane * in_plane,
                                            W + (size_t)k * p->kh * p->kw, B ? B[k] : 0,
-                                           p->multiplier[k], p->shift[k], scratch, p);
+                                           p->multiplier[k], p->shift[k], scratch, work, p);
       /* input channel k is no longer needed: its bytes (and those below) may be written */
       memcpy(Y + plane * out_plane, scratch, out_plane);
     }

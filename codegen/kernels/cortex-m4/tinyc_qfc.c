@@ -1,16 +1,18 @@
 /* int8 fully connected layer with the DSP extension's SIMD multiply-accumulate, for the
  * Cortex-M4/M7/M33: the portable kernel's bits (tinyc_qfc.h). Each input row is widened
- * once to int16 with the input offset added, in SXTB16's halfword order, into a buffer on
- * the stack; two outputs then share every input word: per 4 inputs two weight loads, four
- * sign extensions, two input loads and four SMLADs. Rows longer than TINYC_QFC_ROW take
- * the plain loop. A float input row is quantized straight into the widened buffer, so the
+ * once to int16 with the input offset added, in SXTB16's halfword order, into the node's
+ * arena workspace (`work`, about 2 * in_features bytes: nothing on the stack); two outputs
+ * then share every input word: per 4 inputs two weight loads, four sign extensions, two
+ * input loads and four SMLADs. Rows longer than TINYC_QFC_ROW take the plain loop (and
+ * get no workspace). A float input row is quantized straight into the widened buffer, so the
  * float-input form costs one quantization per input, not per input and output. */
 #include "tinyc_qfc.h"
 
 #include "tinyc_dsp.h"
 #include "tinyc_quantize_one.h"
 
-#define TINYC_QFC_ROW 1024 /* inputs: 2 KiB of stack */
+/* longest row widened into the workspace (tinyc/ops/qwork.py's QFC_ROW) */
+#define TINYC_QFC_ROW 1024
 
 /* xw[2q], xw[2q+1] = (x[4q], x[4q+2]) and (x[4q+1], x[4q+3]) plus the offset; the last
  * n % 4 inputs follow as plain int32 values. Reads x fully before anything is written. */
@@ -103,8 +105,8 @@ static int8_t row_dot(const int8_t *x, const int8_t *W, const int32_t *B, int32_
 
 void tinyc_fully_connected_s8(const int8_t *restrict X, const int8_t *restrict W,
                               const int32_t *restrict B, int8_t *restrict Y,
-                              const tinyc_qfc_params *p) {
-  int32_t xw[TINYC_QFC_ROW / 2 + 4];
+                              int32_t *restrict work, const tinyc_qfc_params *p) {
+  int32_t *const xw = work;
   int32_t b, o;
   for (b = 0; b < p->batch; ++b) {
     const int8_t *x = X + (size_t)b * p->in_features;
@@ -120,8 +122,9 @@ void tinyc_fully_connected_s8(const int8_t *restrict X, const int8_t *restrict W
 
 void tinyc_fully_connected_rows_stream_s8(const int8_t *X, const int8_t *restrict W,
                                           const int32_t *restrict B, int8_t *Y,
-                                          int8_t *restrict scratch, const tinyc_qfc_params *p) {
-  int32_t xw[TINYC_QFC_ROW / 2 + 4];
+                                          int8_t *restrict scratch, int32_t *restrict work,
+                                          const tinyc_qfc_params *p) {
+  int32_t *const xw = work;
   int32_t b, o, i;
   for (b = 0; b < p->batch; ++b) {
     const int8_t *x = X + (size_t)b * p->in_features;
@@ -157,8 +160,9 @@ static void quantize_widen_row(const float *x, int32_t n, float scale, int32_t o
 
 void tinyc_fully_connected_f32_s8(const float *restrict X, float x_scale,
                                   const int8_t *restrict W, const int32_t *restrict B,
-                                  int8_t *restrict Y, const tinyc_qfc_params *p) {
-  int32_t xw[TINYC_QFC_ROW / 2 + 4];
+                                  int8_t *restrict Y, int32_t *restrict work,
+                                  const tinyc_qfc_params *p) {
+  int32_t *const xw = work;
   const int32_t zp = -p->input_offset;
   int32_t b, o, i;
   for (b = 0; b < p->batch; ++b) {

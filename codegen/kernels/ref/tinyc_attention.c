@@ -74,7 +74,7 @@ static float score(const tinyc_attention_params *p, const void *Q, size_t q_at, 
 static int attention(const void *Q, const void *K, const void *V, const void *mask,
                      const void *past_key, const void *past_value, const int64_t *nonpad,
                      void *Y, void *present_key, void *present_value, void *qk_out,
-                     const tinyc_attention_params *p, int half) {
+                     float *acc16, const tinyc_attention_params *p, int half) {
   const int32_t keys = p->past_len + p->kv_len, group = p->q_heads / p->kv_heads;
   const size_t elem = half ? sizeof(uint16_t) : sizeof(float);
   int32_t b, h, i, j, e;
@@ -117,11 +117,9 @@ static int attention(const void *Q, const void *K, const void *V, const void *ma
                                     : (((size_t)b * p->q_heads + h) * p->q_len + i) * p->v_head;
         const size_t qk_at = (((size_t)b * p->q_heads + h) * p->q_len + i) * keys;
         float m = -INFINITY, l = 0.0f;
-        /* the output accumulates in float: in Y itself for float32, on the stack for
+        /* the output accumulates in float: in Y itself for float32, in the workspace for
          * float16 (then rounded once) */
-        float acc16[TINYC_ATTENTION_MAX_V16];
         float *y = half ? acc16 : (float *)Y + y_at;
-        if (half && p->v_head > TINYC_ATTENTION_MAX_V16) return -1;
         for (e = 0; e < p->v_head; ++e) y[e] = 0.0f;
         for (j = 0; j < keys; ++j) {
           int from_past;
@@ -165,18 +163,19 @@ static int attention(const void *Q, const void *K, const void *V, const void *ma
 int tinyc_attention_f32(const float *Q, const float *K, const float *V, const void *mask,
                         const float *past_key, const float *past_value, const int64_t *nonpad,
                         float *Y, float *present_key, float *present_value, float *qk_out,
-                        const tinyc_attention_params *p) {
+                        float *work, const tinyc_attention_params *p) {
+  (void)work;
   return attention(Q, K, V, mask, past_key, past_value, nonpad, Y, present_key, present_value,
-                   qk_out, p, 0);
+                   qk_out, NULL, p, 0);
 }
 
 int tinyc_attention_f16(const uint16_t *Q, const uint16_t *K, const uint16_t *V,
                         const void *mask, const uint16_t *past_key, const uint16_t *past_value,
                         const int64_t *nonpad, uint16_t *Y, uint16_t *present_key,
-                        uint16_t *present_value, uint16_t *qk_out,
+                        uint16_t *present_value, uint16_t *qk_out, float *work,
                         const tinyc_attention_params *p) {
   return attention(Q, K, V, mask, past_key, past_value, nonpad, Y, present_key, present_value,
-                   qk_out, p, 1);
+                   qk_out, work, p, 1);
 }
 
 int tinyc_rotary_embedding_f32(const float *X, const float *cos_cache, const float *sin_cache,

@@ -62,8 +62,9 @@ void tinyc_contract_f16(const uint16_t *restrict A_, const uint16_t *restrict B,
   }
 }
 
-void tinyc_det_f32(const float *restrict X, float *restrict Y, int32_t batch, int32_t n) {
-  float a[TINYC_DET_MAX_N * TINYC_DET_MAX_N];
+void tinyc_det_f32(const float *restrict X, float *restrict Y, float *restrict work,
+                   int32_t batch, int32_t n) {
+  float *const a = work;
   int32_t b, i, j, k;
   for (b = 0; b < batch; ++b) {
     float det = 1.0f;

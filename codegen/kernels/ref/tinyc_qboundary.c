@@ -10,6 +10,16 @@ TINYC_INLINE float qb_dequantize(int8_t q, float scale, int32_t zp) {
   return (float)((int32_t)q - zp) * scale;
 }
 
+/* The int8 kernel's workspace: the first `kernel_work` bytes of work (NULL when none). */
+TINYC_INLINE int32_t *kernel_work(int8_t *work, int32_t kernel_work) {
+  return kernel_work ? (int32_t *)(void *)work : NULL;
+}
+
+/* The staging after it. */
+TINYC_INLINE int8_t *staging(int8_t *work, int32_t kernel_work) {
+  return kernel_work ? work + kernel_work : work;
+}
+
 static void quantize_rows(const float *x, int8_t *q, size_t n, float scale, int32_t zp) {
   size_t i;
   for (i = 0; i < n; ++i) q[i] = (int8_t)tinyc_quantize_one(x[i], scale, zp, -128, 127);
@@ -18,11 +28,11 @@ static void quantize_rows(const float *x, int8_t *q, size_t n, float scale, int3
 /* ---- convolution ---------------------------------------------------------------------- */
 
 static void conv_call(const int8_t *X, const int8_t *W, const int32_t *B, int8_t *Y,
-                      const tinyc_qconv_params *c, int32_t depthwise) {
+                      int32_t *kw, const tinyc_qconv_params *c, int32_t depthwise) {
   if (depthwise) {
-    tinyc_depthwise_conv2d_s8(X, W, B, Y, c);
+    tinyc_depthwise_conv2d_s8(X, W, B, Y, kw, c);
   } else {
-    tinyc_conv2d_s8(X, W, B, Y, c);
+    tinyc_conv2d_s8(X, W, B, Y, kw, c);
   }
 }
 
@@ -55,8 +65,10 @@ static void store_band(const int8_t *out, int8_t *yq, float *yf, const tinyc_qbc
 
 /* float input, band by band; one of yq (int8 output) and yf (float output) is set */
 static void conv_float_input(const float *X, const int8_t *W, const int32_t *B, int8_t *yq,
-                             float *yf, int8_t *work, const tinyc_qbconv_params *p) {
+                             float *yf, int8_t *all_work, const tinyc_qbconv_params *p) {
   const tinyc_qconv_params *c = &p->conv;
+  int32_t *const kw = kernel_work(all_work, p->kernel_work);
+  int8_t *const work = staging(all_work, p->kernel_work);
   const int32_t tile = p->tile < c->oh ? p->tile : c->oh;
   const int direct = yq != NULL && tile == c->oh;
   int8_t *out = work + (size_t)c->c * band_rows(c, tile) * c->w;
@@ -82,9 +94,9 @@ static void conv_float_input(const float *X, const int8_t *W, const int32_t *B, 
       band.oh = rows;
       band.pad_top = lo - top; /* negative only when the band's windows miss every row */
       if (direct) {
-        conv_call(work, W, B, yq + (size_t)n * out_image, &band, p->depthwise);
+        conv_call(work, W, B, yq + (size_t)n * out_image, kw, &band, p->depthwise);
       } else {
-        conv_call(work, W, B, out, &band, p->depthwise);
+        conv_call(work, W, B, out, kw, &band, p->depthwise);
         store_band(out, yq ? yq + (size_t)n * out_image : NULL,
                    yf ? yf + (size_t)n * out_image : NULL, p, oy0, rows);
       }
@@ -106,8 +118,10 @@ void tinyc_qb_conv2d_f32_f32(const float *restrict X, const int8_t *restrict W,
 
 void tinyc_qb_conv2d_s8_f32(const int8_t *restrict X, const int8_t *restrict W,
                             const int32_t *restrict B, float *restrict Y,
-                            int8_t *restrict work, const tinyc_qbconv_params *p) {
+                            int8_t *restrict all_work, const tinyc_qbconv_params *p) {
   const tinyc_qconv_params *c = &p->conv;
+  int32_t *const kw = kernel_work(all_work, p->kernel_work);
+  int8_t *const work = staging(all_work, p->kernel_work);
   const int32_t cg = c->c / c->group, mg = c->m / c->group;
   const size_t plane = (size_t)c->oh * c->ow, in_plane = (size_t)c->h * c->w;
   const size_t filter = (size_t)cg * c->kh * c->kw;
@@ -127,7 +141,7 @@ void tinyc_qb_conv2d_s8_f32(const int8_t *restrict X, const int8_t *restrict W,
       chunk.multiplier = c->multiplier + m0;
       chunk.shift = c->shift + m0;
       conv_call(X + ((size_t)n * c->c + (size_t)g0 * cg) * in_plane, W + (size_t)m0 * filter,
-                B ? B + m0 : NULL, work, &chunk, p->depthwise);
+                B ? B + m0 : NULL, work, kw, &chunk, p->depthwise);
       for (i = 0; i < (size_t)mc * plane; ++i) {
         y[i] = qb_dequantize(work[i], p->y_scale, p->y_zero_point);
       }
@@ -141,14 +155,14 @@ void tinyc_qb_conv2d_s8_f32(const int8_t *restrict X, const int8_t *restrict W,
  * form (tinyc_qfc.h); a float output goes TINYC_QB_ROWS features at a time through a
  * small stack chunk, then dequantized. */
 static void fc_rows_on_the_fly(const float *x, const int8_t *W, const int32_t *B, int8_t *yq,
-                               float *yf, const tinyc_qbfc_params *p) {
+                               float *yf, int32_t *kw, const tinyc_qbfc_params *p) {
   const tinyc_qfc_params *f = &p->fc;
   tinyc_qfc_params part = *f;
   int8_t chunk[TINYC_QB_ROWS];
   int32_t o0, r, count;
   part.batch = 1;
   if (yq) {
-    tinyc_fully_connected_f32_s8(x, p->x_scale, W, B, yq, &part);
+    tinyc_fully_connected_f32_s8(x, p->x_scale, W, B, yq, kw, &part);
     return;
   }
   for (o0 = 0; o0 < f->out_features; o0 += TINYC_QB_ROWS) {
@@ -157,14 +171,14 @@ static void fc_rows_on_the_fly(const float *x, const int8_t *W, const int32_t *B
     part.multiplier = f->multiplier + o0;
     part.shift = f->shift + o0;
     tinyc_fully_connected_f32_s8(x, p->x_scale, W + (size_t)o0 * f->in_features,
-                                 B ? B + o0 : NULL, chunk, &part);
+                                 B ? B + o0 : NULL, chunk, kw, &part);
     for (r = 0; r < count; ++r) yf[o0 + r] = qb_dequantize(chunk[r], p->y_scale, p->y_zero_point);
   }
 }
 
 /* One row of int8 input xq into float yf, `tile` features at a time through chunk. */
 static void fc_row_dequantized(const int8_t *xq, const int8_t *W, const int32_t *B, float *yf,
-                               int8_t *chunk, const tinyc_qbfc_params *p) {
+                               int8_t *chunk, int32_t *kw, const tinyc_qbfc_params *p) {
   const tinyc_qfc_params *f = &p->fc;
   int32_t o0, count, r;
   for (o0 = 0; o0 < f->out_features; o0 += p->tile) {
@@ -174,15 +188,17 @@ static void fc_row_dequantized(const int8_t *xq, const int8_t *W, const int32_t 
     part.out_features = count;
     part.multiplier = f->multiplier + o0;
     part.shift = f->shift + o0;
-    tinyc_fully_connected_s8(xq, W + (size_t)o0 * f->in_features, B ? B + o0 : NULL, chunk,
+    tinyc_fully_connected_s8(xq, W + (size_t)o0 * f->in_features, B ? B + o0 : NULL, chunk, kw,
                              &part);
     for (r = 0; r < count; ++r) yf[o0 + r] = qb_dequantize(chunk[r], p->y_scale, p->y_zero_point);
   }
 }
 
 static void fc_float_input(const float *X, const int8_t *W, const int32_t *B, int8_t *yq,
-                           float *yf, int8_t *work, const tinyc_qbfc_params *p) {
+                           float *yf, int8_t *all_work, const tinyc_qbfc_params *p) {
   const tinyc_qfc_params *f = &p->fc;
+  int32_t *const kw = kernel_work(all_work, p->kernel_work);
+  int8_t *const work = staging(all_work, p->kernel_work);
   const size_t in = (size_t)f->in_features, out = (size_t)f->out_features;
   int32_t b;
   for (b = 0; b < f->batch; ++b) {
@@ -190,15 +206,15 @@ static void fc_float_input(const float *X, const int8_t *W, const int32_t *B, in
     int8_t *rq = yq ? yq + (size_t)b * out : NULL;
     float *rf = yf ? yf + (size_t)b * out : NULL;
     if (!p->stage) {
-      fc_rows_on_the_fly(x, W, B, rq, rf, p);
+      fc_rows_on_the_fly(x, W, B, rq, rf, kw, p);
     } else {
       quantize_rows(x, work, in, p->x_scale, p->x_zero_point);
       if (rq) {
         tinyc_qfc_params row = *f;
         row.batch = 1;
-        tinyc_fully_connected_s8(work, W, B, rq, &row);
+        tinyc_fully_connected_s8(work, W, B, rq, kw, &row);
       } else {
-        fc_row_dequantized(work, W, B, rf, work + in, p);
+        fc_row_dequantized(work, W, B, rf, work + in, kw, p);
       }
     }
   }
@@ -218,11 +234,13 @@ void tinyc_qb_fully_connected_f32_f32(const float *restrict X, const int8_t *res
 
 void tinyc_qb_fully_connected_s8_f32(const int8_t *restrict X, const int8_t *restrict W,
                                      const int32_t *restrict B, float *restrict Y,
-                                     int8_t *restrict work, const tinyc_qbfc_params *p) {
+                                     int8_t *restrict all_work, const tinyc_qbfc_params *p) {
   const tinyc_qfc_params *f = &p->fc;
+  int32_t *const kw = kernel_work(all_work, p->kernel_work);
+  int8_t *const work = staging(all_work, p->kernel_work);
   int32_t b;
   for (b = 0; b < f->batch; ++b) {
     fc_row_dequantized(X + (size_t)b * f->in_features, W, B, Y + (size_t)b * f->out_features,
-                       work, p);
+                       work, kw, p);
   }
 }

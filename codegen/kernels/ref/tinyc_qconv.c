@@ -7,9 +7,11 @@
 #include "tinyc_fixedpoint.h"
 
 void tinyc_conv2d_s8(const int8_t *restrict X, const int8_t *restrict W,
-                     const int32_t *restrict B, int8_t *restrict Y, const tinyc_qconv_params *p) {
+                     const int32_t *restrict B, int8_t *restrict Y,
+                     int32_t *restrict work, const tinyc_qconv_params *p) {
   const int32_t cg = p->c / p->group, mg = p->m / p->group;
   int32_t n, g, m, oy, ox, c, ky, kx;
+  (void)work;
   for (n = 0; n < p->n; ++n) {
     for (g = 0; g < p->group; ++g) {
       for (m = g * mg; m < (g + 1) * mg; ++m) {
@@ -48,9 +50,10 @@ void tinyc_conv2d_s8(const int8_t *restrict X, const int8_t *restrict W,
 
 void tinyc_depthwise_conv2d_s8(const int8_t *restrict X, const int8_t *restrict W,
                                const int32_t *restrict B, int8_t *restrict Y,
-                               const tinyc_qconv_params *p) {
+                               int32_t *restrict work, const tinyc_qconv_params *p) {
   const int32_t mult_per_channel = p->m / p->c;
   int32_t n, m, oy, ox, ky, kx;
+  (void)work;
   for (n = 0; n < p->n; ++n) {
     for (m = 0; m < p->m; ++m) {
       const int8_t *xc = X + ((size_t)n * p->c + m / mult_per_channel) * p->h * p->w;
@@ -84,10 +87,11 @@ void tinyc_depthwise_conv2d_s8(const int8_t *restrict X, const int8_t *restrict 
 
 void tinyc_dwconv2d_stream_s8(const int8_t *X, const int8_t *restrict W,
                               const int32_t *restrict B, int8_t *Y, int8_t *restrict scratch,
-                              const tinyc_qconv_params *p) {
+                              int32_t *restrict work, const tinyc_qconv_params *p) {
   const size_t in_plane = (size_t)p->h * p->w, out_plane = (size_t)p->oh * p->ow;
   int32_t n, k, oy, ox, ky, kx;
   size_t i;
+  (void)work;
   TINYC_DCHECK(p->group == p->c && p->m == p->c);
   for (n = 0; n < p->n; ++n) {
     for (k = 0; k < p->c; ++k) {
@@ -133,10 +137,11 @@ static int8_t pixel_dot(const int8_t *x, size_t stride, const int8_t *restrict W
 
 void tinyc_conv1x1_stream_s8(const int8_t *X, const int8_t *restrict W,
                              const int32_t *restrict B, int8_t *Y, int8_t *restrict scratch,
-                             const tinyc_qconv_params *p) {
+                             int32_t *restrict work, const tinyc_qconv_params *p) {
   const size_t plane = (size_t)p->h * p->w;
   size_t px;
   int32_t c, m;
+  (void)work;
   TINYC_DCHECK(p->n == 1 && p->kh == 1 && p->kw == 1 && p->group == 1);
   for (px = 0; px < plane; ++px) {
     if (p->c <= p->m) {
@@ -194,12 +199,13 @@ static void store_row(int8_t *Y, const int8_t *restrict row, const tinyc_qconv_p
 
 void tinyc_conv2d_rows_stream_s8(const int8_t *X, const int8_t *restrict W,
                                  const int32_t *restrict B, int8_t *Y, int8_t *restrict scratch,
-                                 const tinyc_qconv_params *p) {
+                                 int32_t *restrict work, const tinyc_qconv_params *p) {
   /* output row oy needs input rows from oy - pad_top on: once row oy is computed, input
    * rows <= oy - pad_top are dead, and so is the place of output row oy - pad_top */
   const int32_t lag = p->pad_top, ring = p->pad_top + 1;
   const size_t row = (size_t)p->m * p->ow;
   int32_t oy;
+  (void)work;
   TINYC_DCHECK(p->n == 1 && p->group == 1 && p->stride_h == 1 && p->oh == p->h);
   TINYC_DCHECK(p->ow == p->w);
   for (oy = 0; oy < p->oh; ++oy) {

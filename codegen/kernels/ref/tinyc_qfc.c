@@ -18,8 +18,9 @@ static int8_t row_dot(const int8_t *x, const int8_t *restrict W, const int32_t *
 
 void tinyc_fully_connected_s8(const int8_t *restrict X, const int8_t *restrict W,
                               const int32_t *restrict B, int8_t *restrict Y,
-                              const tinyc_qfc_params *p) {
+                              int32_t *restrict work, const tinyc_qfc_params *p) {
   int32_t b, o;
+  (void)work;
   for (b = 0; b < p->batch; ++b) {
     const int8_t *x = X + (size_t)b * p->in_features;
     for (o = 0; o < p->out_features; ++o) Y[(size_t)b * p->out_features + o] = row_dot(x, W, B, o, p);
@@ -28,8 +29,10 @@ void tinyc_fully_connected_s8(const int8_t *restrict X, const int8_t *restrict W
 
 void tinyc_fully_connected_rows_stream_s8(const int8_t *X, const int8_t *restrict W,
                                           const int32_t *restrict B, int8_t *Y,
-                                          int8_t *restrict scratch, const tinyc_qfc_params *p) {
+                                          int8_t *restrict scratch, int32_t *restrict work,
+                                          const tinyc_qfc_params *p) {
   int32_t b, o, i;
+  (void)work;
   for (b = 0; b < p->batch; ++b) {
     const int8_t *x = X + (size_t)b * p->in_features;
     int8_t *y = Y + (size_t)b * p->out_features;
@@ -45,11 +48,13 @@ void tinyc_fully_connected_rows_stream_s8(const int8_t *X, const int8_t *restric
 
 void tinyc_fully_connected_f32_s8(const float *restrict X, float x_scale,
                                   const int8_t *restrict W, const int32_t *restrict B,
-                                  int8_t *restrict Y, const tinyc_qfc_params *p) {
+                                  int8_t *restrict Y, int32_t *restrict work,
+                                  const tinyc_qfc_params *p) {
   const size_t in = (size_t)p->in_features;
   const int32_t zp = -p->input_offset;
   int32_t b, o0, r, count;
   size_t i;
+  (void)work;
   for (b = 0; b < p->batch; ++b) {
     const float *x = X + (size_t)b * in;
     int8_t *y = Y + (size_t)b * p->out_features;

@@ -34,6 +34,7 @@ static float dot(const float *a, const float *b, int32_t n) {
 typedef struct {
   const tinyc_rnn_params *p;
   const float *W, *R, *B, *P;
+  float *rh; /* GRU, linear_before_reset = 0: r * h_prev (hidden floats of workspace) */
   int32_t dirs, gates;
 } cell_ctx;
 
@@ -88,7 +89,7 @@ static void step(const cell_ctx *c, int32_t dir, const float *x, const float *h_
     return;
   }
   if (p->cell == TINYC_CELL_GRU) {
-    float rh[TINYC_RNN_MAX_HIDDEN];
+    float *const rh = c->rh;
     if (!p->linear_before_reset) {
       for (j = 0; j < p->hidden; ++j) {
         const float r = act(p, dir, 0, clipped(p, gate(c, dir, 1, j, x, h_prev, 0)));
@@ -134,7 +135,8 @@ static void step(const cell_ctx *c, int32_t dir, const float *x, const float *h_
 
 int tinyc_rnn_f32(const float *X, const float *W, const float *R, const float *B,
                   const int32_t *seq_lens, const float *init_h, const float *init_c,
-                  const float *P, float *Y, float *Y_h, float *Y_c, const tinyc_rnn_params *p) {
+                  const float *P, float *Y, float *Y_h, float *Y_c, float *work,
+                  const tinyc_rnn_params *p) {
   cell_ctx c;
   const size_t row = (size_t)p->hidden * sizeof(float);
   int32_t dir, s, b;
@@ -143,6 +145,7 @@ int tinyc_rnn_f32(const float *X, const float *W, const float *R, const float *B
   c.R = R;
   c.B = B;
   c.P = P;
+  c.rh = work;
   c.dirs = p->direction == TINYC_RNN_BIDIRECTIONAL ? 2 : 1;
   c.gates = p->cell == TINYC_CELL_LSTM ? 4 : (p->cell == TINYC_CELL_GRU ? 3 : 1);
   if (seq_lens)

@@ -197,7 +197,7 @@ void tinyc_sparse_gemm_f32(const float *restrict A, const float *restrict V,
 void tinyc_sparse_conv2d_s8(const int8_t *restrict X, const int8_t *restrict V,
                             const void *restrict D, const uint16_t *restrict row_nnz,
                             const int32_t *restrict B, int8_t *restrict Y,
-                            const tinyc_sparse_qconv_params *p) {
+                            int32_t *restrict work, const tinyc_sparse_qconv_params *p) {
   const uint8_t *d8 = (const uint8_t *)D;
   const uint16_t *d16 = (const uint16_t *)D;
   const int32_t cg = p->c / p->group, mg = p->m / p->group, taps = p->kh * p->kw;
@@ -206,7 +206,7 @@ void tinyc_sparse_conv2d_s8(const int8_t *restrict X, const int8_t *restrict V,
   /* a block is `rows` whole output rows, or a `cols`-wide piece of one row */
   const int32_t cols = p->ow < TINYC_SPARSE_BLOCK ? p->ow : TINYC_SPARSE_BLOCK;
   const int32_t rows = p->ow < TINYC_SPARSE_BLOCK ? TINYC_SPARSE_BLOCK / p->ow : 1;
-  int32_t acc[TINYC_SPARSE_BLOCK];
+  int32_t *const acc = work;
   int32_t n, m, e, by, bx, oy, ox;
   size_t first = 0;
   for (n = 0; n < p->n; ++n) {

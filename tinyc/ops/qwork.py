@@ -1,0 +1,119 @@
+"""Arena workspace of the int8 convolution and fully connected kernels.
+
+The Cortex-M4 kernels (`codegen/kernels/cortex-m4/tinyc_qconv.c`, `tinyc_qfc.c`) stage
+int16 columns, widened input rows and padded depthwise planes; they take that scratch from
+the node's planned workspace (`OpDef.workspace`), not from the stack, so the whole RAM of a
+model is known at compile time. Every target's variant of a kernel has the same signature
+(tinyc/mcu/targets.py), so the workspace is sized for the largest variant's need: the
+M4's, exactly for this node. The portable kernels ignore it.
+
+The functions below mirror the kernels' choice of path; the constants are theirs
+(`tests/mcu/test_qkernels_host.py` runs the M4 kernels under ASan with exactly these
+sizes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: tinyc_qfc.c TINYC_QFC_ROW: longest input row the M4 kernel widens (longer: no scratch)
+QFC_ROW = 1024
+#: tinyc_qconv.c TINYC_QCONV_COLUMN / TINYC_QCONV_PAIRS: column words, pixel pairs
+QCONV_COLUMN = 576
+QCONV_PAIRS = 4
+#: tinyc_qconv.c TINYC_QDW_ROW, TINYC_QDW_PLANE, TINYC_QDW_ACC (3x3 depthwise paths)
+QDW_ROW = 128
+QDW_PLANE = 512
+QDW_ACC = 64
+
+
+def round8(nbytes: int) -> int:
+    """`nbytes` rounded up to the workspace alignment (so what follows stays aligned)."""
+    return (nbytes + 7) // 8 * 8
+
+
+def qfc_work_bytes(in_features: int) -> int:
+    """Bytes the M4 fully connected kernels widen one input row into: two int16 per int32
+    word for each group of four inputs, then the last in % 4 as int32 words."""
+    if in_features > QFC_ROW:
+        return 0
+    return 4 * (2 * (in_features // 4) + in_features % 4)
+
+
+@dataclass(frozen=True)
+class ConvGeometry:
+    """The leading fields of `tinyc_qconv_params` (`quant.conv_geometry`'s order)."""
+
+    n: int
+    c: int
+    h: int
+    w: int
+    m: int
+    oh: int
+    ow: int
+    kh: int
+    kw: int
+    group: int
+    stride_h: int
+    stride_w: int
+    dil_h: int
+    dil_w: int
+    pad_top: int
+    pad_left: int
+
+    @classmethod
+    def of(cls, fields: list[int]) -> ConvGeometry:
+        return cls(*fields[:16])
+
+
+def dense_work_bytes(g: ConvGeometry) -> int:
+    """The int16 column of tinyc_conv2d_s8 and its streaming forms: K words per pixel pair,
+    min(COLUMN / K, PAIRS) pairs; reductions longer than COLUMN take the plain loop."""
+    k = g.c // g.group * g.kh * g.kw
+    if k > QCONV_COLUMN:
+        return 0
+    return 4 * k * min(QCONV_COLUMN // k, QCONV_PAIRS)
+
+
+def _dw3_fits(g: ConvGeometry) -> bool:
+    return (g.kh == 3 and g.kw == 3 and g.dil_h == 1 and g.dil_w == 1
+            and g.stride_w in (1, 2) and g.pad_left <= 2
+            and (g.ow - 1) * g.stride_w + 3 <= QDW_ROW)
+
+
+def _dw3_small_words(g: ConvGeometry, oh: int) -> int | None:
+    """Words of dw3_small_plane's sums and padded plane for `oh` output rows, or None when
+    that plane takes another path (size conditions of dw3_small_fits)."""
+    stride = (g.ow - 1) * g.stride_w + 3
+    rows = (oh - 1) * g.stride_h + 3
+    row = 2 * ((g.ow + 1) // 2) if g.stride_w == 1 else g.ow
+    band = QDW_ACC // row
+    if band < 1 or rows * stride > QDW_PLANE:
+        return None
+    return min(band, oh) * row + (rows * stride + 3) // 4 + 1
+
+
+def depthwise_work_bytes(g: ConvGeometry, band_rows: int | None = None) -> int:
+    """tinyc_depthwise_conv2d_s8 / tinyc_dwconv2d_stream_s8: a small 3x3 plane's sums and
+    padded copy (dw3_small_plane), else a row's sums and three padded rows (dw3_plane);
+    other windows need none. `band_rows`: the kernel is called on bands of up to that many
+    output rows instead (the float-boundary kernels), each taking either 3x3 path."""
+    if not _dw3_fits(g):
+        return 0
+    length = (g.ow - 1) * g.stride_w + 3
+    rows_words = g.ow + (3 * (length + 4) + 3) // 4  # dw3_plane
+    if band_rows:
+        smalls = [_dw3_small_words(g, oh) for oh in range(1, min(band_rows, g.oh) + 1)]
+        return 4 * max([rows_words] + [w for w in smalls if w is not None])
+    small = _dw3_small_words(g, g.oh) if 0 <= g.pad_top <= 2 and g.pad_left >= 0 else None
+    return 4 * (rows_words if small is None else small)
+
+
+def qconv_work_bytes(g: ConvGeometry, depthwise: bool, band_rows: int | None = None) -> int:
+    """Workspace of an int8 conv node: `depthwise` when it runs the depthwise kernels
+    (`qinteger.qconv_depthwise`); a single-channel conv (c == m == group == 1) may stream
+    through the depthwise form too, so it gets the larger of both."""
+    dense = 0 if depthwise else dense_work_bytes(g)
+    if depthwise or g.group == g.c == g.m:
+        return max(dense, depthwise_work_bytes(g, band_rows))
+    return dense
