@@ -17,8 +17,8 @@ Flatten, Squeeze and Unsqueeze are views (no code, no arena of their own) and ar
 counted: the NHWC [1,49,10,1] input becomes NCHW through one.
 
 mobilenet_v2 has Keras' explicit ZeroPadding2D before its stride-2 depthwise convolutions:
-it matches its twin only once a Pad folds into the convolution (the exporter-pattern pass,
-another branch), so for it only the Transposes and the other kernels are checked here.
+`fold-pad` folds them into the convolutions once the Transposes are gone, so it is held to
+its twin like the others.
 """
 
 from __future__ import annotations
@@ -38,7 +38,6 @@ MODELS = Path(__file__).resolve().parent / "models" / "exporters"
 NETS = ("kws_dscnn", "mobilenet_v2", "concat_net", "flatten_cnn")
 FORMS = ("tf2onnx", "tf2onnx_nhwc")
 #: kernels a net keeps over its twin until Pad folding lands
-PAD_NETS = {"mobilenet_v2": Counter({"Pad": 2})}
 VIEWS = frozenset({"Reshape", "Flatten", "Squeeze", "Unsqueeze"})
 ARENA_TOLERANCE = 0.05
 BOUNDARY_OPS = frozenset({"QConvBoundary", "QGemmBoundary"})
@@ -122,10 +121,7 @@ def test_same_kernels_and_arena_as_twin(net: str, form: str, int8: bool,
                                         tmp_path: Path) -> None:
     graph = optimized(net, form, int8, tmp_path)
     twin = optimized(net, "nchw", int8, tmp_path)
-    extra = PAD_NETS.get(net, Counter())
-    assert kinds(graph) - interface_kinds(graph) - extra == kinds(twin)
-    if net in PAD_NETS:
-        return
+    assert kinds(graph) - interface_kinds(graph) == kinds(twin)
     arena = compile_graph(graph, Options(), "m").plan.size
     twin_arena = compile_graph(twin, Options(), "m").plan.size
     # the twin's first int8 layer reads the float input itself (a fused boundary, which the
@@ -162,15 +158,13 @@ def test_outputs_match(net: str, form: str, int8: bool, tmp_path: Path) -> None:
     assert result.reference == ("tinyc's interpreter" if int8 else "onnxruntime")
 
 
-#: nets whose M4 instruction count is compared with the twin's (not the Pad net)
-MCU_NETS = [net for net in NETS if net not in PAD_NETS]
 INSTRUCTION_TOLERANCE = 0.05
 
 
 @pytest.mark.slow
 @pytest.mark.usefixtures("mcu_tools")
 @pytest.mark.parametrize("int8", [False, True], ids=["float", "int8"])
-@pytest.mark.parametrize("net", MCU_NETS)
+@pytest.mark.parametrize("net", NETS)
 def test_same_cortex_m4_instructions_as_twin(net: str, int8: bool, tmp_path: Path) -> None:
     """On QEMU's Cortex-M4 the NHWC export runs within 5 % of its twin's instructions and
     gives the reference's outputs (float: onnxruntime's, closely -- the FPU fuses
