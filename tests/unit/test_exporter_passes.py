@@ -81,6 +81,18 @@ def test_division_by_other_constants_is_within_one_ulp() -> None:
         assert ulps.max() <= 1, divisor
 
 
+def test_division_of_scalars_keeps_them_scalars() -> None:
+    """A 0-d divisor gives a 0-d reciprocal (DynamicQuantizeLinear's expanded function
+    divides scalars; a [1] reciprocal made the quotient [1] and the next node refused it)."""
+    g = Graph("t")
+    x = g.add_input("x", TensorType(F32, ()))
+    q = make_node(g, "Div", [x, _scalar(g, 255.0)])
+    g.outputs = [make_node(g, "Div", [_scalar(g, 3.0), q.outputs[0]]).outputs[0]]
+    assert _run("div-to-mul", g)
+    assert [n.op for n in g.nodes] == ["Mul", "Div"]
+    assert g.nodes[0].inputs[1].shape == () and g.outputs[0].shape == ()
+
+
 def test_div_to_mul_reasons() -> None:
     g = Graph("t")
     x = g.add_input("x", TensorType(F32, (1, 4)))

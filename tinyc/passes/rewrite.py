@@ -253,7 +253,9 @@ class Rewriter:
         self.changed: list[Value] = []
 
     def const(self, hint: str, data: np.ndarray) -> Value:
-        return self.graph.add_const(self.graph.unique_name(hint), np.ascontiguousarray(data))
+        data = np.asarray(data)  # (np.ascontiguousarray alone turns a 0-d array into 1-d)
+        return self.graph.add_const(self.graph.unique_name(hint),
+                                    np.ascontiguousarray(data).reshape(data.shape))
 
     def add(
         self,
