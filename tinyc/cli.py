@@ -392,11 +392,12 @@ def _plan(args: argparse.Namespace, graph, options, name: str) -> int:  # noqa: 
     """`tinyc plan`: the memory plan without generating C."""
     import json
 
-    from tinyc.mcu.targets import get_target
+    from tinyc.mcu.targets import get_target, kernel_dirs
     from tinyc.memory import plan_memory
     from tinyc.memory.report import render_ascii, report_data
 
-    plan = plan_memory(graph, align=options.align or get_target(options.target).align)
+    plan = plan_memory(graph, align=options.align or get_target(options.target).align,
+                       kernel_dirs=kernel_dirs(options.target))
     data = report_data(graph, plan, name)
     if args.json:
         print(json.dumps(data, indent=1, sort_keys=True))

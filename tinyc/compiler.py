@@ -15,7 +15,7 @@ from tinyc.frontend.consts import ConstBinding
 from tinyc.frontend.onnx import load_onnx
 from tinyc.ir import Graph
 from tinyc.ir.verify import verify
-from tinyc.mcu.targets import get_target
+from tinyc.mcu.targets import get_target, kernel_dirs
 from tinyc.memory import ArenaPlan, plan_memory
 from tinyc.passes import PassContext, PassManager, pipeline_for
 from tinyc.passes.manager import split_after_quantization
@@ -131,7 +131,8 @@ class Compiled:
 
 
 def compile_graph(graph: Graph, options: Options, name: str) -> Compiled:
-    plan = plan_memory(graph, align=options.align or get_target(options.target).align)
+    plan = plan_memory(graph, align=options.align or get_target(options.target).align,
+                       kernel_dirs=kernel_dirs(options.target))
     code = generate_c(graph, plan, name, command=options.command, target=options.target,
                       arena=options.arena)
     if options.report:

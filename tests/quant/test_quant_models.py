@@ -177,3 +177,21 @@ def test_cli_quantize_report(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert rc == 0
     assert "int8 (minmax)" in out and "int8 (mse)" in out and "float" in out
     assert "SNR dB" in out and "/conv1/Conv_output_0" in out and "<- loses most" in out
+
+
+def test_portable_targets_reserve_no_cortex_m4_scratch(tmp_path: Path) -> None:
+    """The int8 conv/fc scratch is the Cortex-M4 kernels' alone: a target without them plans
+    none (its arena is smaller) and its C still equals the interpreter."""
+    calib = calibration_file("kws_dscnn", tmp_path)
+    arenas = {}
+    for target in ("generic", "cortex-m4"):
+        compiled = compile_model("kws_dscnn", Options(quantize="int8", calib=str(calib),
+                                                      target=target))
+        g, plan = compiled.graph, compiled.plan
+        convs = [i for i, n in enumerate(g.nodes) if n.op in ("QConv", "QGemm")]
+        reserved = [i for i in convs if i in plan.workspace]
+        assert bool(reserved) == (target == "cortex-m4"), target
+        arenas[target] = plan.size
+        if target == "generic":
+            assert_bit_exact(compiled, "kws_dscnn", tmp_path / target, seeds=(0,))
+    assert arenas["generic"] < arenas["cortex-m4"]

@@ -414,7 +414,8 @@ def conv_workspace(monkeypatch: pytest.MonkeyPatch) -> Callable[[dict[str, int]]
     from tinyc.ops import get_op
 
     def give(sizes: dict[str, int]) -> None:
-        monkeypatch.setattr(get_op("Conv"), "workspace", lambda node: sizes.get(node.name, 0))
+        monkeypatch.setattr(get_op("Conv"), "workspace",
+                            lambda node, kernel_dirs=None: sizes.get(node.name, 0))
 
     return give
 

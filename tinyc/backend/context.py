@@ -52,6 +52,8 @@ class EmitContext:
         names: Namespace | None = None,
     ) -> None:
         self.graph = graph
+        #: the target's kernel variants, which the plan's workspaces were sized for
+        self.kernel_dirs = plan.kernel_dirs
         self.plan = plan
         self.name = name
         #: how the arena union is reached: a static object, or the caller's via a pointer

@@ -145,7 +145,8 @@ def _merge(classes: dict[int, _Class], x: Value, y: Value, offset: int) -> None:
     outer.home = outer.home or inner.home
 
 
-def build_storages(graph: Graph, align: int = 16) -> Storages:
+def build_storages(graph: Graph, align: int = 16,
+                   kernel_dirs: tuple[str, ...] | None = None) -> Storages:
     """Group the graph's values into storages and collect the usable overlap choices."""
     homes = _io_homes(graph)
     classes: dict[int, _Class] = {}
@@ -205,12 +206,13 @@ def build_storages(graph: Graph, align: int = 16) -> Storages:
                 choices.setdefault(i, []).append(
                     OverlapChoice(i, beh, of_value[x.name].name, dst)
                 )
-    return Storages(graph, items, of_value, choices, node_workspaces(graph), align)
+    return Storages(graph, items, of_value, choices, node_workspaces(graph, kernel_dirs), align)
 
 
-def node_workspaces(graph: Graph) -> dict[int, int]:
-    """Node index -> workspace bytes its op asks for, for the nodes that ask."""
-    sizes = {i: get_op(n.op).workspace(n) for i, n in enumerate(graph.nodes)}
+def node_workspaces(graph: Graph, kernel_dirs: tuple[str, ...] | None = None) -> dict[int, int]:
+    """Node index -> workspace bytes its op asks for with the target's `kernel_dirs` (None:
+    the largest need of any kernel variant), for the nodes that ask."""
+    sizes = {i: get_op(n.op).workspace(n, kernel_dirs) for i, n in enumerate(graph.nodes)}
     return {i: b for i, b in sizes.items() if b > 0}
 
 
@@ -310,10 +312,12 @@ def buffer_requests(
     return reqs, allow
 
 
-def flat_requests(graph: Graph, order: Sequence[int], align: int = 16) -> list[BufferReq]:
+def flat_requests(graph: Graph, order: Sequence[int], align: int = 16,
+                  workspaces: dict[int, int] | None = None) -> list[BufferReq]:
     """Every arena tensor its own buffer, no views, no overlap: TFLite Micro's view of the
     same schedule, the baseline the benchmarks compare against. Node workspaces are
-    buffers too (every kernel gets the scratch it needs in any plan)."""
+    buffers too (every kernel gets the scratch it needs in any plan): `workspaces` as
+    `build_storages` found them, else every variant's (`node_workspaces`)."""
     step = {id(graph.nodes[n]): s for s, n in enumerate(order)}
     homes = _io_homes(graph)
     reqs = []
@@ -326,7 +330,9 @@ def flat_requests(graph: Graph, order: Sequence[int], align: int = 16) -> list[B
             reqs.append(BufferReq(out.name, out.type.nbytes, first, last,
                                   max(align, out.dtype.itemsize)))
     steps = {n: s for s, n in enumerate(order)}
-    return reqs + workspace_requests(node_workspaces(graph), steps, align)
+    if workspaces is None:
+        workspaces = node_workspaces(graph)
+    return reqs + workspace_requests(workspaces, steps, align)
 
 
 def arena_values(graph: Graph) -> list[Value]:

@@ -100,6 +100,8 @@ class ArenaPlan:
     #: node index -> byte offset of that node's workspace (size: `OpDef.workspace`)
     workspace: dict[int, int] = field(default_factory=dict)
     variant: str = ""
+    #: the kernel variants the workspaces were sized for (None: the largest of any)
+    kernel_dirs: tuple[str, ...] | None = None
     stats: PlanStats = field(default_factory=PlanStats)
 
     def node_order(self, count: int) -> list[int]:
@@ -132,7 +134,8 @@ def _variants(graph: Graph, storages: Storages, align: int) -> tuple[list[_Varia
             out.append(_Variant(name, life_ip, reqs, allow, chosen, False))
     for name, sched in (("flat", plain), ("flat-in-place-order", credited)):
         life = lifetimes(storages, sched.order)
-        out.append(_Variant(name, life, flat_requests(graph, sched.order, align), {}, [], True))
+        flat = flat_requests(graph, sched.order, align, storages.workspaces)
+        out.append(_Variant(name, life, flat, {}, [], True))
     return out, plain.peak, plain.exact
 
 
@@ -227,11 +230,14 @@ def _overlap_used(var: _Variant, offsets: dict[str, int], choice: OverlapChoice)
 
 
 def plan_memory(
-    graph: Graph, algorithm: str = "auto", align: int = 16, keep_all_streams: bool = False
+    graph: Graph, algorithm: str = "auto", align: int = 16, keep_all_streams: bool = False,
+    kernel_dirs: tuple[str, ...] | None = None,
 ) -> ArenaPlan:
     """Plan the arena of `graph` (see module doc); `algorithm` restricts the strategies to
     one name of `ALGORITHMS` ("auto": all of them, best wins). `keep_all_streams` skips
-    step 5, keeping every stream kernel the placement used (what the tests compare with)."""
+    step 5, keeping every stream kernel the placement used (what the tests compare with).
+    `kernel_dirs`: the target's kernel variants (`tinyc.mcu.targets.kernel_dirs`), so only
+    the workspace its kernels use is reserved; None reserves every variant's."""
     from tinyc.memory.verify import verify_plan
 
     if align not in ALIGNMENTS:
@@ -240,7 +246,7 @@ def plan_memory(
         raise UsageError(f"unknown memory planner '{algorithm}' (use auto or "
                          f"{', '.join(ALGORITHMS)})")
     strategies = list(ALGORITHMS) if algorithm == "auto" else [algorithm]
-    storages = build_storages(graph, align)
+    storages = build_storages(graph, align, kernel_dirs)
     variants, bound, bound_exact = _variants(graph, storages, align)
 
     tries: list[tuple[str, str, int]] = []
@@ -253,13 +259,15 @@ def plan_memory(
     placed, var = best
     if not keep_all_streams:
         placed, var = _drop_needless_streams(storages, var, placed, strategies, align, tries)
-    plan = _assemble(graph, storages, var, placed.offsets, placed.strategy, align)
+    plan = replace(_assemble(graph, storages, var, placed.offsets, placed.strategy, align),
+                   kernel_dirs=kernel_dirs)
     check_target_int(plan.size, "the planned arena size in bytes")
 
     flat_order = variants[0].life.order
-    flat = MemoryProblem(tuple(flat_requests(graph, var.life.order, align)))
+    flat = MemoryProblem(tuple(flat_requests(graph, var.life.order, align, storages.workspaces)))
     stats = PlanStats(
-        activations=sum(r.size for r in flat_requests(graph, flat_order, align)),
+        activations=sum(r.size for r in flat_requests(graph, flat_order, align,
+                                                      storages.workspaces)),
         lower_bound=bound,
         lower_bound_exact=bound_exact,
         greedy_by_size=arena_size(flat, greedy_by_size(flat)),
@@ -268,7 +276,7 @@ def plan_memory(
     )
     stats = replace(stats, peak_buffers=_live_at(plan, stats.peak_step))
     plan = replace(plan, stats=stats)
-    verify_plan(graph, plan)
+    verify_plan(graph, plan, kernel_dirs)
     return plan
 
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from tinyc.errors import IRError
 from tinyc.ir import Graph, Value
-from tinyc.memory.liveness import WORKSPACE_ALIGN
+from tinyc.memory.liveness import WORKSPACE_ALIGN, node_workspaces
 from tinyc.memory.plan import ArenaPlan
 from tinyc.ops import get_op
 from tinyc.ops.registry import Alias
@@ -51,8 +51,10 @@ def _fail(msg: str) -> None:
     raise IRError(f"memory plan: {msg}")
 
 
-def verify_plan(graph: Graph, plan: ArenaPlan) -> None:
-    """Raise IRError unless `plan` is safe for `graph` (see module doc)."""
+def verify_plan(graph: Graph, plan: ArenaPlan,
+                kernel_dirs: tuple[str, ...] | None = None) -> None:
+    """Raise IRError unless `plan` is safe for `graph` (see module doc) and the kernels of
+    `kernel_dirs` (None: any variant; `liveness.node_workspaces`)."""
     nodes = graph.nodes
     order = plan.node_order(len(nodes))
     if sorted(order) != list(range(len(nodes))):
@@ -147,8 +149,9 @@ def verify_plan(graph: Graph, plan: ArenaPlan) -> None:
     for n in plan.scratch:
         if n not in plan.overlaps:
             _fail(f"scratch planned for node {n}, which does not run in place")
+    needs = node_workspaces(graph, kernel_dirs)
     for n, node in enumerate(nodes):
-        need = get_op(node.op).workspace(node)
+        need = needs.get(n, 0)
         if need <= 0:
             if n in plan.workspace:
                 _fail(f"workspace planned for {node.op} '{node.name}', which asks for none")

@@ -235,7 +235,7 @@ class Attention(OpDef):
         ctx.checked_call("attention", f"tinyc_attention_{q.dtype.value}", *ins, *outs[:4],
                          ctx.workspace(node, DType.F32), params)
 
-    def workspace(self, node: Node) -> int:
+    def workspace(self, node: Node, kernel_dirs: tuple[str, ...] | None = None) -> int:
         """float16: one query's output accumulated in float before it is rounded."""
         q = node.inputs[0]
         assert q is not None

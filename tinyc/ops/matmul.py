@@ -369,7 +369,7 @@ class Det(OpDef):
             ctx.call("contract", "tinyc_det_f32", ctx.ptr(x), ctx.ptr(y),
                      ctx.workspace(node, DType.F32), y.type.numel, n)
 
-    def workspace(self, node: Node) -> int:
+    def workspace(self, node: Node, kernel_dirs: tuple[str, ...] | None = None) -> int:
         """One [n, n] float copy, the elimination's."""
         n = input_type(node, 0).shape[-1]
         return 4 * n * n if node.outputs[0].type.numel else 0

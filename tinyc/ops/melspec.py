@@ -140,7 +140,7 @@ class MelSpectrogram(OpDef):
         a = node.attrs
         return a["pad_begin"] > 0 or (a["pad_end"] > 0 and a["pad_value"] != 0.0)
 
-    def workspace(self, node: Node) -> int:
+    def workspace(self, node: Node, kernel_dirs: tuple[str, ...] | None = None) -> int:
         """One frame's FFT, fft_length / 2 + 1 complex values, and its staged samples."""
         n = node.attrs["fft_length"]
         return 4 * (n + 2 + (n if self.staged(node) else 0))

@@ -39,7 +39,7 @@ from tinyc.ops.qinteger import (
     scale_zp,
 )
 from tinyc.ops.quant import conv_geometry
-from tinyc.ops.qwork import qconv_work_bytes, qfc_work_bytes, round8
+from tinyc.ops.qwork import qconv_work_bytes, qfc_work_bytes, round8, uses_m4_kernels
 from tinyc.ops.registry import Attr, MemoryBehavior, OpDef, input_type, register_op
 from tinyc.quant.params import QMAX, QMIN, dequantize_array, quantize_array
 
@@ -170,14 +170,16 @@ class QConvBoundary(_Boundary):
              yq: tuple[float, int]) -> np.ndarray:
         return qconv_int8(node, inputs, xq, yq)
 
-    def kernel_work(self, node: Node) -> int:
-        """Bytes at the start of the workspace for the int8 kernel's own (`qwork`): a float
-        input runs it on bands of up to `tile` output rows."""
+    def kernel_work(self, node: Node, kernel_dirs: tuple[str, ...] | None = None) -> int:
+        """Bytes at the start of the workspace for the int8 kernel's own (`qwork`; none for
+        the portable kernels): a float input runs it on bands of up to `tile` output rows."""
+        if not uses_m4_kernels(kernel_dirs):
+            return 0
         bands = int(node.attrs["tile"]) if self.float_in(node) else None
         return round8(qconv_work_bytes(qconv_geometry(node), qconv_depthwise(node), bands))
 
-    def workspace(self, node: Node) -> int:
-        return self.kernel_work(node) + conv_workspace(
+    def workspace(self, node: Node, kernel_dirs: tuple[str, ...] | None = None) -> int:
+        return self.kernel_work(node, kernel_dirs) + conv_workspace(
             node, int(node.attrs["tile"]), self.float_in(node), self.float_out(node))
 
     def emit(self, node: Node, ctx: EmitContext) -> None:
@@ -186,7 +188,7 @@ class QConvBoundary(_Boundary):
         assert x is not None and w is not None
         conv = qconv_params_init(node, ctx, self.x_params(node), self.y_params(node))
         init = (f"{{{conv}, {int(qconv_depthwise(node))}, {int(node.attrs['tile'])}, "
-                f"{self.boundary_fields(node)}, {self.kernel_work(node)}}}")
+                f"{self.boundary_fields(node)}, {self.kernel_work(node, ctx.kernel_dirs)}}}")
         params = ctx.params("tinyc_qbconv_params", init, f"qbconv_{y.name}")
         bias = ctx.ptr(b) if b is not None else "NULL"
         ctx.call("qboundary", self.kernel(node), ctx.ptr(x), ctx.ptr(w), bias, ctx.ptr(y),
@@ -217,12 +219,15 @@ class QGemmBoundary(_Boundary):
              yq: tuple[float, int]) -> np.ndarray:
         return qgemm_int8(node, inputs, xq, yq)
 
-    def kernel_work(self, node: Node) -> int:
-        """Bytes at the start of the workspace for the int8 kernel's own (`qwork`)."""
+    def kernel_work(self, node: Node, kernel_dirs: tuple[str, ...] | None = None) -> int:
+        """Bytes at the start of the workspace for the int8 kernel's own (`qwork`; none for
+        the portable kernels)."""
+        if not uses_m4_kernels(kernel_dirs):
+            return 0
         return round8(qfc_work_bytes(input_type(node, 1).shape[1]))
 
-    def workspace(self, node: Node) -> int:
-        return self.kernel_work(node) + gemm_workspace(
+    def workspace(self, node: Node, kernel_dirs: tuple[str, ...] | None = None) -> int:
+        return self.kernel_work(node, kernel_dirs) + gemm_workspace(
             node, bool(node.attrs["stage"]), int(node.attrs["tile"]), self.float_in(node),
             self.float_out(node))
 
@@ -233,7 +238,7 @@ class QGemmBoundary(_Boundary):
         fc = qfc_params_init(node, ctx, self.x_params(node), self.y_params(node))
         stage = int(bool(node.attrs["stage"])) if self.float_in(node) else 0
         init = (f"{{{fc}, {stage}, {int(node.attrs['tile'])}, {self.boundary_fields(node)}, "
-                f"{self.kernel_work(node)}}}")
+                f"{self.kernel_work(node, ctx.kernel_dirs)}}}")
         params = ctx.params("tinyc_qbfc_params", init, f"qbfc_{y.name}")
         bias = ctx.ptr(b) if b is not None else "NULL"
         ctx.call("qboundary", self.kernel(node), ctx.ptr(x), ctx.ptr(w), bias, ctx.ptr(y),

@@ -29,7 +29,7 @@ from tinyc.ops.conv import conv_reference
 from tinyc.ops.ewbase import inplace_same_shape
 from tinyc.ops.layout import broadcast_shapes, broadcast_strides, c_int_list, merge_dims, split_axis
 from tinyc.ops.quant import conv_geometry
-from tinyc.ops.qwork import ConvGeometry, qconv_work_bytes, qfc_work_bytes
+from tinyc.ops.qwork import ConvGeometry, qconv_work_bytes, qfc_work_bytes, uses_m4_kernels
 from tinyc.ops.registry import (
     FLAG,
     GROUP,
@@ -217,8 +217,10 @@ class QConv(_QOp):
         rows = (node.attrs["pads"][0] if x.type.rank == 4 else 0) + 1
         return [PlaneStream(0, in_plane, c, m, 1, rows * m * y.shape[-1])]
 
-    def workspace(self, node: Node) -> int:
+    def workspace(self, node: Node, kernel_dirs: tuple[str, ...] | None = None) -> int:
         """The M4 kernels' column or padded depthwise plane (`qwork`)."""
+        if not uses_m4_kernels(kernel_dirs):
+            return 0
         return qconv_work_bytes(qconv_geometry(node), qconv_depthwise(node))
 
     def emit(self, node: Node, ctx: EmitContext) -> None:
@@ -332,8 +334,10 @@ class QGemm(_QOp):
         rows = input_type(node, 0).numel // max(k, 1)
         return [BlockStream(0, rows, k, n, min(k, n))]
 
-    def workspace(self, node: Node) -> int:
+    def workspace(self, node: Node, kernel_dirs: tuple[str, ...] | None = None) -> int:
         """The M4 kernels' widened input row (`qwork`)."""
+        if not uses_m4_kernels(kernel_dirs):
+            return 0
         return qfc_work_bytes(input_type(node, 1).shape[1])
 
     def emit(self, node: Node, ctx: EmitContext) -> None:

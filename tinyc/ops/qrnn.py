@@ -161,7 +161,7 @@ class _QRecurrent(OpDef):
         seq, batch, size, hidden, dirs = self.dims(node)
         return dirs * seq * batch * self.gates * hidden * (size + hidden)
 
-    def workspace(self, node: Node) -> int:
+    def workspace(self, node: Node, kernel_dirs: tuple[str, ...] | None = None) -> int:
         """int16: the step's (x - zp_x) and (h - zp_h), each padded to a multiple of 4 (the
         Cortex-M4 kernel's SMLAD pairs), then the LSTM cell state [batch, hidden], or a GRU
         with linear_before_reset = 0's r (h - zp_h) (padded), z and h-gate input term."""

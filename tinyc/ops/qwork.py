@@ -27,6 +27,12 @@ QDW_PLANE = 512
 QDW_ACC = 64
 
 
+def uses_m4_kernels(kernel_dirs: tuple[str, ...] | None) -> bool:
+    """Whether a target with these kernel variants links the Cortex-M4 kernels, the only
+    ones that take this scratch (None: any target may)."""
+    return kernel_dirs is None or "cortex-m4" in kernel_dirs
+
+
 def round8(nbytes: int) -> int:
     """`nbytes` rounded up to the workspace alignment (so what follows stays aligned)."""
     return (nbytes + 7) // 8 * 8

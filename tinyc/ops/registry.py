@@ -214,13 +214,15 @@ class OpDef:
         chooses which declarations to use and `tinyc.memory.verify` re-checks each one."""
         return []
 
-    def workspace(self, node: Node) -> int:
+    def workspace(self, node: Node, kernel_dirs: tuple[str, ...] | None = None) -> int:
         """Bytes of arena scratch this node's kernel needs while it runs (default none).
 
         The planner gives it a buffer live only at the node's step, aligned like any
         tensor and shared with nothing live then; the op's `emit` reaches it through
         `EmitContext.workspace`. Unlike an overlap's scratch it does not depend on the
-        plan: the kernel always gets it."""
+        plan: the kernel always gets it. `kernel_dirs`: the target's kernel variants
+        (`tinyc.mcu.targets.kernel_dirs`), for scratch only some variants use; None: the
+        largest need of any variant."""
         return 0
 
 

@@ -236,7 +236,7 @@ class _Recurrent(OpDef):
         ctx.checked_call("rnn", "tinyc_rnn_f32", *ins, outs[0], outs[1], outs[2],
                          ctx.workspace(node, DType.F32), params)
 
-    def workspace(self, node: Node) -> int:
+    def workspace(self, node: Node, kernel_dirs: tuple[str, ...] | None = None) -> int:
         """GRU with linear_before_reset = 0 keeps r * h_prev, one float per hidden unit."""
         if self.cell != 1 or node.attrs.get("linear_before_reset"):
             return 0

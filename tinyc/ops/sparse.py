@@ -313,7 +313,7 @@ class SparseQConv(OpDef):
                  ctx.ptr(r), ctx.ptr(b) if b is not None else "NULL", ctx.ptr(y),
                  ctx.workspace(node, DType.I32), params)
 
-    def workspace(self, node: Node) -> int:
+    def workspace(self, node: Node, kernel_dirs: tuple[str, ...] | None = None) -> int:
         """One block of int32 sums: TINYC_SPARSE_BLOCK (tinyc_sparse.h) outputs, whole
         rows when they fit, at most the output's rows."""
         y = node.outputs[0].shape

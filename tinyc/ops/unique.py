@@ -131,7 +131,7 @@ class Unique(OpDef):
             return 1, x.numel, 1
         return split_axis(x.shape, node.attrs["axis"])
 
-    def workspace(self, node: Node) -> int:
+    def workspace(self, node: Node, kernel_dirs: tuple[str, ...] | None = None) -> int:
         return 8 * (2 * node.attrs["count"] + self._geometry(node)[1])
 
     def emit(self, node: Node, ctx: EmitContext) -> None:
