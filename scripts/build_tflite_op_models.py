@@ -1,6 +1,8 @@
 """Dev-only: build the small .tflite models of tests/models/tflite/ that exercise the TFLite
-frontend's operators beyond the MLPerf Tiny models (float and full-int8 versions of one
-graph). Needs TensorFlow (not a tinyc dependency); run it in a venv that has it:
+frontend's operators beyond the MLPerf Tiny models: float and full-int8 (per-channel, with a
+representative dataset) versions of each graph, plus dynamic-range "hybrid" (int8 weights,
+float activations) and float16-weight versions of one. Needs TensorFlow (not a tinyc
+dependency); run it in a venv that has it:
 
     python scripts/build_tflite_op_models.py tests/models/tflite
 
@@ -17,6 +19,10 @@ import tensorflow as tf
 
 SHAPE = (1, 8, 8, 3)
 SEQ_SHAPE = (1, 4, 8)
+IMAGE_SHAPE = (1, 16, 16, 3)
+#: keyword-ish LSTM input: frames x MFCC features (10 frames: the converter clips the
+#: cell at 10, which a zero-started cell cannot reach in 10 steps)
+LSTM_STEPS, LSTM_FEATURES, LSTM_UNITS = 10, 10, 16
 
 
 class OpsModel(tf.Module):
@@ -80,10 +86,113 @@ class SequenceDenseModel(tf.Module):
         return tf.nn.relu(tf.einsum("bti,io->bto", x, self.w) + self.b)
 
 
-def convert(model: tf.Module, int8: bool, io: tf.DType = tf.int8) -> bytes:
+def _vars(seed: int):  # noqa: ANN202
+    rng = np.random.default_rng(seed)
+
+    def var(*shape: int, scale: float = 0.3) -> tf.Variable:
+        return tf.Variable(rng.standard_normal(shape).astype(np.float32) * scale)
+    return var
+
+
+class MobileBlockModel(tf.Module):
+    """A MobileNetV3-style block: stride-2 conv with hard swish, depthwise conv with relu,
+    squeeze-excite (MEAN keeping dims, 1x1 convs, hard sigmoid, MUL), 1x1 projection with a
+    residual ADD; then PADV2, MEAN over the channels, over H and over everything."""
+
+    def __init__(self) -> None:
+        var = _vars(3)
+        self.w_stem, self.b_stem = var(3, 3, 3, 16), var(16, scale=0.1)
+        self.w_dw, self.b_dw = var(3, 3, 16, 1), var(16, scale=0.1)
+        self.w_se1, self.b_se1 = var(1, 1, 16, 8), var(8, scale=0.1)
+        self.w_se2, self.b_se2 = var(1, 1, 8, 16), var(16, scale=0.1)
+        self.w_proj, self.b_proj = var(1, 1, 16, 16), var(16, scale=0.1)
+
+    @tf.function(input_signature=[tf.TensorSpec(IMAGE_SHAPE, tf.float32)])
+    def __call__(self, x: tf.Tensor) -> tuple[tf.Tensor, ...]:
+        s = tf.nn.conv2d(x, self.w_stem, 2, "SAME") + self.b_stem
+        s = s * tf.nn.relu6(s + 3.0) / 6.0
+        d = tf.nn.relu(tf.nn.depthwise_conv2d(s, self.w_dw, [1, 1, 1, 1], "SAME") + self.b_dw)
+        e = tf.reduce_mean(d, axis=[1, 2], keepdims=True)
+        e = tf.nn.relu(tf.nn.conv2d(e, self.w_se1, 1, "VALID") + self.b_se1)
+        e = tf.nn.conv2d(e, self.w_se2, 1, "VALID") + self.b_se2
+        d = d * (tf.nn.relu6(e + 3.0) / 6.0)
+        y = tf.nn.conv2d(d, self.w_proj, 1, "VALID") + self.b_proj + s
+        p = tf.pad(y, [[0, 0], [1, 0], [0, 1], [0, 0]], constant_values=0.5)
+        return (tf.reduce_mean(p, axis=[1, 2]), tf.reduce_mean(p, axis=3),
+                tf.reduce_mean(p, axis=1), tf.reduce_mean(p, axis=[1, 2, 3]))
+
+
+class WideModel(tf.Module):
+    """Conv and fully connected layers whose weights have more than 1,024 elements (the
+    converter's dynamic-range and float16 modes leave smaller ones float32)."""
+
+    def __init__(self) -> None:
+        var = _vars(4)
+        self.w_conv, self.b_conv = var(3, 3, 3, 48), var(48, scale=0.1)
+        self.w_dw, self.b_dw = var(3, 3, 48, 1), var(48, scale=0.1)
+        self.w_fc, self.b_fc = var(48, 32, scale=0.2), var(32, scale=0.1)
+        self.w_out, self.b_out = var(32, 40, scale=0.2), var(40, scale=0.1)
+
+    @tf.function(input_signature=[tf.TensorSpec((1, 8, 8, 3), tf.float32)])
+    def __call__(self, x: tf.Tensor) -> tf.Tensor:
+        c = tf.nn.relu(tf.nn.conv2d(x, self.w_conv, 1, "SAME") + self.b_conv)
+        c = tf.nn.depthwise_conv2d(c, self.w_dw, [1, 2, 2, 1], "SAME") + self.b_dw
+        g = tf.reduce_mean(c, axis=[1, 2])
+        h = tf.nn.relu(tf.matmul(g, self.w_fc) + self.b_fc)
+        return tf.matmul(h, self.w_out) + self.b_out
+
+
+#: what the TFLite converter recognises as a Keras LSTM layer and fuses into one
+#: UNIDIRECTIONAL_SEQUENCE_LSTM (Keras 3's own LSTM converts to a WHILE loop)
+_KERAS_LSTM = {"api_implements": "lstm_tinyc", "time_major": False, "go_backwards": False}
+
+
+@tf.function(experimental_attributes=_KERAS_LSTM, autograph=False)
+def _keras_lstm(inputs: tf.Tensor, init_h: tf.Tensor, init_c: tf.Tensor, kernel: tf.Tensor,
+                recurrent_kernel: tf.Tensor, bias: tf.Tensor) -> tuple[tf.Tensor, ...]:
+    """Keras's LSTM (gates i, f, c, o) with the interface of its standard_lstm function."""
+    h, c, outputs = init_h, init_c, []
+    for t in range(inputs.shape[1]):
+        z = tf.matmul(inputs[:, t], kernel) + tf.matmul(h, recurrent_kernel) + bias
+        i, f, g, o = tf.split(z, 4, axis=1)
+        c = tf.sigmoid(f) * c + tf.sigmoid(i) * tf.tanh(g)
+        h = tf.sigmoid(o) * tf.tanh(c)
+        outputs.append(h)
+    return h, tf.stack(outputs, axis=1), h, c, tf.constant(0.0)
+
+
+class LstmKeywordModel(tf.Module):
+    """A keyword-spotting-style LSTM: MFCC frames -> LSTM -> last hidden state -> fully
+    connected -> softmax over 6 classes."""
+
+    def __init__(self) -> None:
+        var = _vars(5)
+        self.kernel = var(LSTM_FEATURES, 4 * LSTM_UNITS)
+        self.recurrent = var(LSTM_UNITS, 4 * LSTM_UNITS)
+        self.bias = var(4 * LSTM_UNITS, scale=0.1)
+        self.w_fc, self.b_fc = var(LSTM_UNITS, 6), var(6, scale=0.1)
+
+    @tf.function(input_signature=[tf.TensorSpec((1, LSTM_STEPS, LSTM_FEATURES), tf.float32)])
+    def __call__(self, x: tf.Tensor) -> tf.Tensor:
+        zero = tf.zeros((1, LSTM_UNITS))
+        # tensors, not variables: the fusion expects the weights as tensor arguments
+        weights = (v.read_value() for v in (self.kernel, self.recurrent, self.bias))
+        last, _, _, _, _ = _keras_lstm(x, zero, zero, *weights)
+        return tf.nn.softmax(tf.matmul(last, self.w_fc) + self.b_fc)
+
+
+def convert(model: tf.Module, int8: bool = False, io: tf.DType = tf.int8,
+            weights: str = "") -> bytes:
+    """The model as a .tflite flatbuffer: float32; full int8 (`int8`, calibrated on seeded
+    normal inputs, `io` at the interface); or float activations with `weights` "int8"
+    (dynamic range, hybrid kernels) or "float16"."""
     fn = model.__call__.get_concrete_function()
     shape = tuple(fn.inputs[0].shape)
     conv = tf.lite.TFLiteConverter.from_concrete_functions([fn], model)
+    if weights:
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        if weights == "float16":
+            conv.target_spec.supported_types = [tf.float16]
     if int8:
         rng = np.random.default_rng(1)
 
@@ -110,6 +219,11 @@ def main(out: Path) -> None:
     # uint8 interface: QUANTIZE uint8 -> int8 at the input and int8 -> uint8 at the output
     (out / "dense3d_uint8io.tflite").write_bytes(
         convert(SequenceDenseModel(), int8=True, io=tf.uint8))
+    for stem, m in (("mobile", MobileBlockModel()), ("lstm", LstmKeywordModel())):
+        (out / f"{stem}_float.tflite").write_bytes(convert(m, int8=False))
+        (out / f"{stem}_int8.tflite").write_bytes(convert(m, int8=True))
+    (out / "wide_hybrid.tflite").write_bytes(convert(WideModel(), weights="int8"))
+    (out / "wide_fp16.tflite").write_bytes(convert(WideModel(), weights="float16"))
 
 
 if __name__ == "__main__":

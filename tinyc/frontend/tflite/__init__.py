@@ -12,6 +12,7 @@ import onnx
 
 from tinyc.errors import UnsupportedError, UsageError
 from tinyc.frontend.tflite.builder import NHWC, OnnxBuilder
+from tinyc.frontend.tflite.constants import fold_constant_dequantize
 from tinyc.frontend.tflite.ops import CONVERTERS, check_operator
 from tinyc.frontend.tflite.reader import Subgraph, read_tflite
 from tinyc.ir import Graph
@@ -40,7 +41,7 @@ def load_tflite(path: str | Path, shapes: dict[str, tuple[int, ...]] | None = No
 
 def tflite_to_onnx(sub: Subgraph, name: str) -> onnx.ModelProto:
     """The subgraph as an onnx.ModelProto (opset 14, QDQ form for quantized tensors)."""
-    b = OnnxBuilder(sub, name)
+    b = OnnxBuilder(fold_constant_dequantize(sub), name)
     for t in sub.inputs:
         b.alias(t, b.tensor_name(t, NHWC))
     for op in sub.operators:

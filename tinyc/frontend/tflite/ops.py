@@ -10,11 +10,13 @@ from typing import Any
 
 import numpy as np
 import tflite
+from onnx import TensorProto, helper
 from tflite.ActivationFunctionType import ActivationFunctionType as Act
 from tflite.Padding import Padding
 
 from tinyc.errors import ModelError, UnsupportedError
 from tinyc.frontend.tflite.builder import NCHW, NHWC, TO_NCHW, OnnxBuilder
+from tinyc.frontend.tflite.constants import dequantized
 from tinyc.frontend.tflite.reader import Operator, Tensor
 
 
@@ -125,9 +127,51 @@ def _conv(b: OnnxBuilder, op: Operator, o: Any, perm: tuple[int, ...],
                                 "dilations": list(dilation), "pads": pads}
     if group is not None:
         attrs["group"] = group
-    y = b.node("Conv", [b.real_value(op.inputs[0], NCHW), w_real, *_bias(b, op, 2)], **attrs)
+    if is_hybrid(x, w):
+        y = _hybrid(b, op, b.real_value(op.inputs[0], NCHW), w.data.transpose(perm), w,
+                    "ConvInteger", (1, -1, 1, 1), attrs)
+    else:
+        y = b.node("Conv", [b.real_value(op.inputs[0], NCHW), w_real, *_bias(b, op, 2)],
+                   **attrs)
     y = activation(b, op, y, o.FusedActivationFunction())
     b.write(op.outputs[0], y, NCHW)
+
+
+def is_hybrid(x: Tensor, w: Tensor) -> bool:
+    """A dynamic-range ("hybrid") op: float32 activations, int8 weights."""
+    return x.dtype == np.float32 and w.dtype == np.int8 and w.quant is not None
+
+
+def _hybrid(b: OnnxBuilder, op: Operator, x: str, w_int: np.ndarray, w: Tensor,
+            onnx_op: str, scale_shape: tuple[int, ...], attrs: dict[str, object]) -> str:
+    """A hybrid conv / fully connected as onnxruntime's dynamic-quantization pattern
+    (DynamicQuantizeLinear, ConvInteger / MatMulInteger, a float rescale, the bias), which
+    `qdq-lower` turns into tinyc's QDynConv / QDynGemm: int8 weights, an integer
+    accumulation, a float epilogue. TFLite quantizes the input to int8 per batch row, tinyc
+    to uint8 per tensor with a zero point (one row here), so the two differ by their
+    input-rounding error, not more."""
+    assert w.quant is not None
+    if np.any(w.quant.zero_point != 0):
+        raise UnsupportedError(f"operator {op.index} ({op.name}): hybrid weights with a zero "
+                               "point")
+    xq = b.fresh(f"{b.label}_xq")
+    xs, xz = b.fresh(f"{b.label}_xs"), b.fresh(f"{b.label}_xz")
+    b.nodes.append(helper.make_node("DynamicQuantizeLinear", [x], [xq, xs, xz],
+                                    name=b.fresh(f"{b.label}_DynamicQuantizeLinear")))
+    acc = b.node(onnx_op, [xq, b.const(np.ascontiguousarray(w_int), "weights"), xz], **attrs)
+    w_scale = b.const(w.quant.scale.astype(np.float32), "weight_scale")
+    scale = b.node("Mul", [xs, w_scale])
+    if w.quant.per_channel:
+        scale = b.node("Reshape", [scale, b.const(np.array(scale_shape, np.int64), "shape")])
+    y = b.node("Mul", [b.node("Cast", [acc], to=TensorProto.FLOAT), scale])
+    bias = _bias(b, op, 2)
+    if bias:
+        n = w_int.shape[0] if onnx_op == "ConvInteger" else w_int.shape[1]
+        data = _tensor(b, op, 2).data
+        assert data is not None
+        shaped = data.astype(np.float32).reshape((n,) + (1,) * (len(scale_shape) - 2))
+        y = b.node("Add", [y, b.const(shaped, "bias")])
+    return y
 
 
 def _pool(onnx_op: str) -> Callable[[OnnxBuilder, Operator], None]:
@@ -158,8 +202,11 @@ def fully_connected(b: OnnxBuilder, op: Operator) -> None:
     if x.shape != (int(np.prod(x.shape)) // n_in, n_in):
         src = b.node("Reshape", [src, b.const(np.array([-1, n_in], np.int64), "shape")])
     real = b.dequantize(op.inputs[0], src)
-    w_real = b.real_const(w.data, w.quant, 0, "weights")
-    y = b.node("Gemm", [real, w_real, *_bias(b, op, 2)], transB=1)
+    if is_hybrid(x, w):
+        y = _hybrid(b, op, real, w.data.T, w, "MatMulInteger", (1, -1), {})
+    else:
+        w_real = b.real_const(w.data, w.quant, 0, "weights")
+        y = b.node("Gemm", [real, w_real, *_bias(b, op, 2)], transB=1)
     y = activation(b, op, y, o.FusedActivationFunction())
     out = b.sub.tensors[op.outputs[0]]
     _write_shaped(b, op.outputs[0], y, out, (int(np.prod(x.shape)) // n_in, w.shape[0]))
@@ -361,6 +408,67 @@ def _resize(mode: str, cls: type) -> Callable[[OnnxBuilder, Operator], None]:
     return convert
 
 
+#: UNIDIRECTIONAL_SEQUENCE_LSTM's inputs: the weights and biases of the gates in ONNX's
+#: order (input, output, forget, cell), and the peepholes (input, output, forget)
+_LSTM_W, _LSTM_R, _LSTM_B, _LSTM_P = (1, 4, 2, 3), (5, 8, 6, 7), (12, 15, 13, 14), (9, 11, 10)
+#: projection weights and bias, layer-norm coefficients: no ONNX LSTM equivalent
+_LSTM_UNSUPPORTED = (16, 17, 20, 21, 22, 23)
+
+
+def unidirectional_sequence_lstm(b: OnnxBuilder, op: Operator) -> None:
+    """UNIDIRECTIONAL_SEQUENCE_LSTM as an ONNX LSTM (layout 1 for batch-major input) on
+    real numbers. An int8 LSTM's weights and biases become float constants (TFLite quantizes
+    each gate with its own scale) and its input and output keep their integer parameters
+    behind DequantizeLinear / QuantizeLinear. The state starts at zero on every run: TFLite
+    keeps it in variable tensors between invocations unless the caller resets them."""
+    o = options(op, tflite.UnidirectionalSequenceLSTMOptions)
+    where = f"operator {op.index} ({op.name})"
+    present = [k < len(op.inputs) and op.inputs[k] >= 0 for k in range(24)]
+    if any(present[k] for k in _LSTM_UNSUPPORTED):
+        raise UnsupportedError(f"{where}: projection or layer normalization")
+    x = _tensor(b, op, 0)
+    steps = x.shape[0] if o.TimeMajor() else x.shape[1]
+    # |c_t| <= |c_(t-1)| + 1 (a sigmoid times the previous cell plus a sigmoid times a
+    # tanh), so from zero the cell stays within `steps`, and a clip at or above it never acts
+    if o.CellClip() and o.CellClip() < steps:
+        raise UnsupportedError(f"{where}: cell clip {o.CellClip()} below the sequence "
+                               f"length {steps} (ONNX's LSTM does not clip its cell)")
+    if o.FusedActivationFunction() != Act.TANH:
+        raise UnsupportedError(f"{where}: activation {o.FusedActivationFunction()} (only "
+                               "tanh is supported)")
+    for k in (18, 19):
+        state = _tensor(b, op, k) if present[k] else None
+        if state is not None and state.data is not None and np.any(state.data):
+            raise UnsupportedError(f"{where}: non-zero initial state")
+
+    def stacked(keys: tuple[int, ...], hint: str) -> str:
+        parts = [dequantized(_const_lstm(b, op, k)) for k in keys]
+        return b.const(np.concatenate(parts)[None], hint)
+
+    hidden = _tensor(b, op, 5).shape[0]
+    time_major = bool(o.TimeMajor())
+    inputs = [b.real_value(op.inputs[0], NHWC), stacked(_LSTM_W, "W"), stacked(_LSTM_R, "R")]
+    bias = np.concatenate([dequantized(_const_lstm(b, op, k)) for k in _LSTM_B])
+    inputs.append(b.const(np.concatenate([bias, np.zeros_like(bias)])[None], "B"))
+    if any(present[k] for k in _LSTM_P):
+        peep = [dequantized(_const_lstm(b, op, k)) if present[k] else
+                np.zeros(hidden, np.float32) for k in _LSTM_P]
+        inputs += ["", "", "", b.const(np.concatenate(peep)[None], "P")]
+    y = b.node("LSTM", inputs, hidden_size=hidden, layout=0 if time_major else 1)
+    shape = (x.shape[0], x.shape[1], 1, hidden)  # Y: [T, 1, B, H] / [B, T, 1, H]
+    out = b.sub.tensors[op.outputs[0]]
+    if time_major:
+        shape = (x.shape[0], 1, x.shape[1], hidden)
+    _write_shaped(b, op.outputs[0], y, out, shape)
+
+
+def _const_lstm(b: OnnxBuilder, op: Operator, k: int) -> Tensor:
+    t = _tensor(b, op, k)
+    if t.data is None:
+        raise UnsupportedError(f"operator {op.index} ({op.name}): input {k} is not a constant")
+    return t
+
+
 CONVERTERS: dict[str, Callable[[OnnxBuilder, Operator], None]] = {
     "CONV_2D": conv_2d,
     "DEPTHWISE_CONV_2D": depthwise_conv_2d,
@@ -390,6 +498,7 @@ CONVERTERS: dict[str, Callable[[OnnxBuilder, Operator], None]] = {
     "STRIDED_SLICE": strided_slice,
     "RESIZE_BILINEAR": _resize("linear", tflite.ResizeBilinearOptions),
     "RESIZE_NEAREST_NEIGHBOR": _resize("nearest", tflite.ResizeNearestNeighborOptions),
+    "UNIDIRECTIONAL_SEQUENCE_LSTM": unidirectional_sequence_lstm,
 }
 
 #: builtin -> how many leading inputs it requires (1 when not listed)
@@ -415,3 +524,29 @@ def check_operator(b: OnnxBuilder, op: Operator) -> None:
             raise ModelError(f"{where}: input {i} is not 4-D")
     if op.name == "FULLY_CONNECTED" and len(_tensor(b, op, 1).shape) != 2:
         raise ModelError(f"{where}: weights are not 2-D")
+    if op.name == "UNIDIRECTIONAL_SEQUENCE_LSTM":
+        _check_lstm(b, op, where)
+
+
+def _check_lstm(b: OnnxBuilder, op: Operator, where: str) -> None:
+    """20 or 24 inputs, all gates' weights and biases, a 3-D input and gate weights of one
+    hidden size that fits it."""
+    if len(op.inputs) not in (20, 24):
+        raise ModelError(f"{where}: {len(op.inputs)} inputs, not 20 or 24")
+    if op.inputs[1] < 0:  # coupled input and forget gates
+        raise UnsupportedError(f"{where}: CIFG (no input gate) is not supported")
+    missing = [k for k in (*_LSTM_W, *_LSTM_R, *_LSTM_B) if op.inputs[k] < 0]
+    if missing:
+        raise ModelError(f"{where}: input {missing[0]} is missing")
+    x = _tensor(b, op, 0)
+    if len(x.shape) != 3:
+        raise ModelError(f"{where}: input is not 3-D")
+    hidden = _tensor(b, op, 5).shape[0] if len(_tensor(b, op, 5).shape) == 2 else -1
+    want = {k: (hidden, x.shape[2]) for k in _LSTM_W}
+    want.update({k: (hidden, hidden) for k in _LSTM_R})
+    want.update({k: (hidden,) for k in _LSTM_B})
+    want.update({k: (hidden,) for k in _LSTM_P if op.inputs[k] >= 0})
+    for k, shape in want.items():
+        if _tensor(b, op, k).shape != shape:
+            raise ModelError(f"{where}: input {k} has shape {list(_tensor(b, op, k).shape)}, "
+                             f"not {list(shape)}")
