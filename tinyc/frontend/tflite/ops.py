@@ -15,7 +15,7 @@ from tflite.ActivationFunctionType import ActivationFunctionType as Act
 from tflite.Padding import Padding
 
 from tinyc.errors import ModelError, UnsupportedError
-from tinyc.frontend.tflite.builder import NCHW, NHWC, TO_NCHW, OnnxBuilder
+from tinyc.frontend.tflite.builder import NCHW, NHWC, TO_NCHW, OnnxBuilder, is_quantized
 from tinyc.frontend.tflite.constants import dequantized
 from tinyc.frontend.tflite.reader import Operator, Tensor
 
@@ -355,9 +355,29 @@ def mean(b: OnnxBuilder, op: Operator) -> None:
             b.alias(out, b.node("Reshape", [b.quantize_as(out, y), shape],
                                 b.tensor_name(out, NHWC)))
         return
+    if is_quantized(x):
+        _mean_as_pool(b, op, axes)
+        return
     y = b.node("ReduceMean", [b.real_value(op.inputs[0], NHWC)], axes=axes,
                keepdims=int(bool(keep)))
     b.write(out, y, NHWC)
+
+
+def _mean_as_pool(b: OnnxBuilder, op: Operator, axes: list[int]) -> None:
+    """MEAN of a quantized tensor over any axes as a GlobalAveragePool, which has an integer
+    kernel: the kept axes become its channels, the reduced ones its one spatial axis
+    ([1, kept, reduced] after a Transpose of the integers when the reduced axes are not the
+    trailing ones), then a Reshape to the output's shape."""
+    x, out = _tensor(b, op, 0), op.outputs[0]
+    kept = [a for a in range(len(x.shape)) if a not in axes]
+    src = b.value(op.inputs[0], NHWC)
+    if kept + axes != list(range(len(x.shape))):
+        src = b.node("Transpose", [src], perm=kept + axes)
+    rows = [int(np.prod([x.shape[a] for a in group], dtype=np.int64)) for group in (kept, axes)]
+    src = b.node("Reshape", [src, b.const(np.array([1, *rows], np.int64), "shape")])
+    y = b.node("GlobalAveragePool", [b.dequantize(op.inputs[0], src)])
+    shape = b.const(np.array(b.sub.tensors[out].shape, np.int64), "shape")
+    b.alias(out, b.node("Reshape", [b.quantize_as(out, y), shape], b.tensor_name(out, NHWC)))
 
 
 def concatenation(b: OnnxBuilder, op: Operator) -> None:
@@ -380,7 +400,11 @@ def pad(b: OnnxBuilder, op: Operator) -> None:
     inputs = [b.real_value(op.inputs[0], NHWC),
               b.const(np.concatenate([pads[:, 0], pads[:, 1]]), "pads")]
     if len(op.inputs) > 2:
-        inputs.append(b.real_value(op.inputs[2], NHWC))
+        value = _tensor(b, op, 2)
+        # a constant pad value as a float constant, which the importer makes the Pad's
+        # `value` (so `qdq-lower` can pad the integers with its int8 level)
+        inputs.append(b.real_value(op.inputs[2], NHWC) if value.data is None else
+                      b.const(dequantized(value).reshape(()), "value"))
     b.write(op.outputs[0], b.node("Pad", inputs), NHWC)
 
 
