@@ -128,15 +128,15 @@ class WideModel(tf.Module):
 
     def __init__(self) -> None:
         var = _vars(4)
-        self.w_conv, self.b_conv = var(3, 3, 3, 48), var(48, scale=0.1)
-        self.w_dw, self.b_dw = var(3, 3, 48, 1), var(48, scale=0.1)
-        self.w_fc, self.b_fc = var(48, 32, scale=0.2), var(32, scale=0.1)
+        self.w_conv, self.b_conv = var(3, 3, 3, 128), var(128, scale=0.1)
+        self.w_dw, self.b_dw = var(3, 3, 128, 1), var(128, scale=0.1)
+        self.w_fc, self.b_fc = var(128, 32, scale=0.2), var(32, scale=0.1)
         self.w_out, self.b_out = var(32, 40, scale=0.2), var(40, scale=0.1)
 
     @tf.function(input_signature=[tf.TensorSpec((1, 8, 8, 3), tf.float32)])
     def __call__(self, x: tf.Tensor) -> tf.Tensor:
-        c = tf.nn.relu(tf.nn.conv2d(x, self.w_conv, 1, "SAME") + self.b_conv)
-        c = tf.nn.depthwise_conv2d(c, self.w_dw, [1, 2, 2, 1], "SAME") + self.b_dw
+        c = tf.nn.relu(tf.nn.conv2d(x, self.w_conv, 2, "SAME") + self.b_conv)
+        c = tf.nn.depthwise_conv2d(c, self.w_dw, [1, 1, 1, 1], "SAME") + self.b_dw
         g = tf.reduce_mean(c, axis=[1, 2])
         h = tf.nn.relu(tf.matmul(g, self.w_fc) + self.b_fc)
         return tf.matmul(h, self.w_out) + self.b_out

@@ -86,13 +86,18 @@ def test_int8_model_c_equals_interpreter_and_near_tflite_micro(stem: str) -> Non
 
 
 def test_hybrid_model_keeps_int8_weights() -> None:
-    """Hybrid conv and fully connected layers become tinyc's QDynConv / QDynGemm (int8
-    weights in flash); the depthwise conv, whose 432 weights the converter left float32,
-    stays a float Conv."""
+    """Hybrid conv, depthwise conv and fully connected layers become tinyc's QDynConv /
+    QDynGemm, their weights the model's int8 ones."""
     graph, _ = _compiled("wide_hybrid")
     ops = [n.op for n in graph.nodes]
-    assert ops.count("QDynConv") == 1 and ops.count("QDynGemm") == 2
-    assert ops.count("Conv") == 1
+    assert ops.count("QDynConv") == 2 and ops.count("QDynGemm") == 2
+    assert "Conv" not in ops and "Gemm" not in ops
+    sub = read_tflite(MODELS / "wide_hybrid.tflite")
+    fc = next(t.data for t in sub.tensors if t.data is not None and t.shape == (32, 128))
+    gemm = next(n for n in graph.nodes if n.op == "QDynGemm")
+    w = gemm.inputs[3]
+    assert w is not None and w.const is not None
+    np.testing.assert_array_equal(w.const, fc)
 
 
 def test_float16_weights_fold_to_float32() -> None:
@@ -102,7 +107,7 @@ def test_float16_weights_fold_to_float32() -> None:
     sub = read_tflite(MODELS / "wide_fp16.tflite")
     assert "DequantizeLinear" not in {n.op for n in graph.nodes}
     halves = [t.data for t in sub.tensors if t.data is not None and t.dtype == np.float16]
-    weights = next(h for h in halves if h.shape == (48, 3, 3, 3))
+    weights = next(h for h in halves if h.shape == (128, 3, 3, 3))
     conv = next(n for n in graph.nodes if n.op == "Conv")
     w = conv.inputs[1]
     assert w is not None and w.const is not None and w.const.dtype == np.float32
