@@ -117,8 +117,7 @@ def depthwise_conv_2d(b: OnnxBuilder, op: Operator) -> None:
 
 def _conv(b: OnnxBuilder, op: Operator, o: Any, perm: tuple[int, ...],
           group: int | None) -> None:
-    x = _tensor(b, op, 0)
-    w_real, w = _weights(b, op, perm)
+    x, w = _tensor(b, op, 0), _tensor(b, op, 1)
     k_hw = (w.shape[1], w.shape[2])
     stride = _positive(op, "strides", (o.StrideH(), o.StrideW()))
     dilation = _positive(op, "dilations", (o.DilationHFactor(), o.DilationWFactor()))
@@ -128,9 +127,9 @@ def _conv(b: OnnxBuilder, op: Operator, o: Any, perm: tuple[int, ...],
     if group is not None:
         attrs["group"] = group
     if is_hybrid(x, w):
-        y = _hybrid(b, op, b.real_value(op.inputs[0], NCHW), w.data.transpose(perm), w,
-                    "ConvInteger", (1, -1, 1, 1), attrs)
+        y = _hybrid(b, op, b.real_value(op.inputs[0], NCHW), perm, "ConvInteger", attrs)
     else:
+        w_real, _ = _weights(b, op, perm)
         y = b.node("Conv", [b.real_value(op.inputs[0], NCHW), w_real, *_bias(b, op, 2)],
                    **attrs)
     y = activation(b, op, y, o.FusedActivationFunction())
@@ -142,35 +141,36 @@ def is_hybrid(x: Tensor, w: Tensor) -> bool:
     return x.dtype == np.float32 and w.dtype == np.int8 and w.quant is not None
 
 
-def _hybrid(b: OnnxBuilder, op: Operator, x: str, w_int: np.ndarray, w: Tensor,
-            onnx_op: str, scale_shape: tuple[int, ...], attrs: dict[str, object]) -> str:
-    """A hybrid conv / fully connected as onnxruntime's dynamic-quantization pattern
-    (DynamicQuantizeLinear, ConvInteger / MatMulInteger, a float rescale, the bias), which
-    `qdq-lower` turns into tinyc's QDynConv / QDynGemm: int8 weights, an integer
-    accumulation, a float epilogue. TFLite quantizes the input to int8 per batch row, tinyc
-    to uint8 per tensor with a zero point (one row here), so the two differ by their
-    input-rounding error, not more."""
-    assert w.quant is not None
-    if np.any(w.quant.zero_point != 0):
+def _hybrid(b: OnnxBuilder, op: Operator, x: str, perm: tuple[int, ...], onnx_op: str,
+            attrs: dict[str, object]) -> str:
+    """A hybrid conv / fully connected (int8 weights permuted by `perm` to ConvInteger's
+    OIHW or MatMulInteger's [in, out]) as onnxruntime's dynamic-quantization pattern:
+    DynamicQuantizeLinear, ConvInteger / MatMulInteger, a float rescale, the bias. `qdq-lower`
+    turns it into tinyc's QDynConv / QDynGemm (int8 weights, an integer accumulation, a
+    float epilogue), whose input quantization (uint8, per tensor, with a zero point) is
+    TFLite's asymmetric one (per-channel conv, FC with asymmetric_quantize_inputs): the
+    results agree to float rounding. TFLite's symmetric one (an FC without that option) and
+    its per-row one (an FC over several rows) round the input differently."""
+    w = _const_input(b, op, 1, "weights")
+    quant = _tensor(b, op, 1).quant
+    assert quant is not None
+    out_axis = perm[0] if onnx_op == "ConvInteger" else perm[1]
+    if np.any(quant.zero_point != 0) or quant.per_channel and quant.axis != out_axis:
         raise UnsupportedError(f"operator {op.index} ({op.name}): hybrid weights with a zero "
-                               "point")
-    xq = b.fresh(f"{b.label}_xq")
-    xs, xz = b.fresh(f"{b.label}_xs"), b.fresh(f"{b.label}_xz")
+                               "point or not quantized per output channel")
+    xq, xs, xz = (b.fresh(f"{b.label}_{name}") for name in ("xq", "xs", "xz"))
     b.nodes.append(helper.make_node("DynamicQuantizeLinear", [x], [xq, xs, xz],
                                     name=b.fresh(f"{b.label}_DynamicQuantizeLinear")))
-    acc = b.node(onnx_op, [xq, b.const(np.ascontiguousarray(w_int), "weights"), xz], **attrs)
-    w_scale = b.const(w.quant.scale.astype(np.float32), "weight_scale")
-    scale = b.node("Mul", [xs, w_scale])
-    if w.quant.per_channel:
-        scale = b.node("Reshape", [scale, b.const(np.array(scale_shape, np.int64), "shape")])
+    acc = b.node(onnx_op, [xq, b.const(w.transpose(perm), "weights"), xz], **attrs)
+    scale = b.node("Mul", [xs, b.const(quant.scale.astype(np.float32), "weight_scale")])
+    channels = (1, -1, 1, 1) if onnx_op == "ConvInteger" else (1, -1)
+    if quant.per_channel:
+        scale = b.node("Reshape", [scale, b.const(np.array(channels, np.int64), "shape")])
     y = b.node("Mul", [b.node("Cast", [acc], to=TensorProto.FLOAT), scale])
-    bias = _bias(b, op, 2)
-    if bias:
-        n = w_int.shape[0] if onnx_op == "ConvInteger" else w_int.shape[1]
-        data = _tensor(b, op, 2).data
-        assert data is not None
-        shaped = data.astype(np.float32).reshape((n,) + (1,) * (len(scale_shape) - 2))
-        y = b.node("Add", [y, b.const(shaped, "bias")])
+    if len(op.inputs) > 2 and op.inputs[2] >= 0:
+        _const_input(b, op, 2, "bias")
+        bias = dequantized(_tensor(b, op, 2)).reshape((-1,) + (1,) * (len(channels) - 2))
+        y = b.node("Add", [y, b.const(bias, "bias")])
     return y
 
 
@@ -203,7 +203,7 @@ def fully_connected(b: OnnxBuilder, op: Operator) -> None:
         src = b.node("Reshape", [src, b.const(np.array([-1, n_in], np.int64), "shape")])
     real = b.dequantize(op.inputs[0], src)
     if is_hybrid(x, w):
-        y = _hybrid(b, op, real, w.data.T, w, "MatMulInteger", (1, -1), {})
+        y = _hybrid(b, op, real, (1, 0), "MatMulInteger", {})
     else:
         w_real = b.real_const(w.data, w.quant, 0, "weights")
         y = b.node("Gemm", [real, w_real, *_bias(b, op, 2)], transB=1)
