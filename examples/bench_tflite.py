@@ -35,8 +35,8 @@ from tinyc.mcu.validate import Measurement
 
 MODELS = Path(__file__).resolve().parent.parent / "tests" / "models" / "tflite"
 DEFAULT = ["kws_ref_model", "pretrainedResnet_quant", "pretrainedResnet", "ad01_int8",
-           "mobile_int8", "mobile_float", "lstm_int8", "lstm_float", "wide_hybrid",
-           "wide_fp16"]
+           "mobile_int8", "mobile_float", "lstm_int8", "lstm_float", "conv1d_int8",
+           "conv1d_float", "wide_hybrid", "wide_fp16"]
 
 
 @dataclass

@@ -142,6 +142,27 @@ class WideModel(tf.Module):
         return tf.matmul(h, self.w_out) + self.b_out
 
 
+class Conv1dKeywordModel(tf.Module):
+    """Edge Impulse's default keyword-spotting shape: a flat [1, 650] MFCC input (50 frames
+    of 13) reshaped to frames, two 1-D convolutions (EXPAND_DIMS, CONV_2D, SQUEEZE or
+    RESHAPE) with relu and 1-D max pooling, flatten, fully connected, softmax."""
+
+    def __init__(self) -> None:
+        var = _vars(6)
+        self.w1, self.b1 = var(3, 13, 8), var(8, scale=0.1)
+        self.w2, self.b2 = var(3, 8, 16, scale=0.2), var(16, scale=0.1)
+        self.w_fc, self.b_fc = var(13 * 16, 4, scale=0.1), var(4, scale=0.1)
+
+    @tf.function(input_signature=[tf.TensorSpec((1, 650), tf.float32)])
+    def __call__(self, x: tf.Tensor) -> tf.Tensor:
+        h = tf.reshape(x, (1, 50, 13))
+        h = tf.nn.relu(tf.nn.conv1d(h, self.w1, 1, "SAME") + self.b1)
+        h = tf.nn.max_pool1d(h, 2, 2, "SAME")
+        h = tf.nn.relu(tf.nn.conv1d(h, self.w2, 1, "SAME") + self.b2)
+        h = tf.nn.max_pool1d(h, 2, 2, "SAME")
+        return tf.nn.softmax(tf.matmul(tf.reshape(h, (1, -1)), self.w_fc) + self.b_fc)
+
+
 #: what the TFLite converter recognises as a Keras LSTM layer and fuses into one
 #: UNIDIRECTIONAL_SEQUENCE_LSTM (Keras 3's own LSTM converts to a WHILE loop)
 _KERAS_LSTM = {"api_implements": "lstm_tinyc", "time_major": False, "go_backwards": False}
@@ -219,7 +240,8 @@ def main(out: Path) -> None:
     # uint8 interface: QUANTIZE uint8 -> int8 at the input and int8 -> uint8 at the output
     (out / "dense3d_uint8io.tflite").write_bytes(
         convert(SequenceDenseModel(), int8=True, io=tf.uint8))
-    for stem, m in (("mobile", MobileBlockModel()), ("lstm", LstmKeywordModel())):
+    for stem, m in (("mobile", MobileBlockModel()), ("lstm", LstmKeywordModel()),
+                    ("conv1d", Conv1dKeywordModel())):
         (out / f"{stem}_float.tflite").write_bytes(convert(m, int8=False))
         (out / f"{stem}_int8.tflite").write_bytes(convert(m, int8=True))
     (out / "wide_hybrid.tflite").write_bytes(convert(WideModel(), weights="int8"))

@@ -1,6 +1,7 @@
 """The TFLite frontend on the models scripts/build_tflite_op_models.py makes with TensorFlow's
-converter: a MobileNet-style block (hard swish, squeeze-excite, PADV2, every MEAN form) and a
-keyword-style LSTM (UNIDIRECTIONAL_SEQUENCE_LSTM), each float and full int8; a dynamic-range
+converter: a MobileNet-style block (hard swish, squeeze-excite, PADV2, every MEAN form), a
+keyword-style LSTM (UNIDIRECTIONAL_SEQUENCE_LSTM) and an Edge Impulse-style 1-D conv keyword
+model, each float and full int8; a dynamic-range
 "hybrid" model (int8 weights, float activations) and its float16-weight twin. References:
 TFLite Micro's interpreter, and LiteRT for the two that TFLite Micro refuses (it has no
 hybrid kernels and no float16 DEQUANTIZE)."""
@@ -29,6 +30,7 @@ MODELS = Path(__file__).parent.parent / "models" / "tflite"
 #: rounds twice, and runs the LSTM in float between its DQ and Q where TFLite runs its
 #: integer LSTM (int16 cell, which saturates at TFLite's calibrated cell range)
 INT8 = {"mobile_int8": (set(), 2),
+        "conv1d_int8": (set(), 1),
         "lstm_int8": ({"LSTM", "DequantizeLinear"}, 1)}
 
 
@@ -55,7 +57,8 @@ def _reference(stem: str, xs: list[np.ndarray]) -> list[list[np.ndarray]]:
     return outs
 
 
-@pytest.mark.parametrize("stem", ["mobile_float", "lstm_float", "wide_hybrid", "wide_fp16"])
+@pytest.mark.parametrize("stem", ["mobile_float", "lstm_float", "conv1d_float", "wide_hybrid",
+                                  "wide_fp16"])
 def test_float_model_matches_reference(stem: str) -> None:
     """The C (strict flags, ASan/UBSan) within rtol 1e-4 / atol 1e-5 of the reference. The
     hybrid model too: its FC asks for asymmetric input quantization, and TFLite's per-channel

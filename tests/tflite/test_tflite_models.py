@@ -25,7 +25,7 @@ from tinyc.quant.lower import INTEGER_OPS
 MODELS = Path(__file__).parent.parent / "models" / "tflite"
 #: int8 models whose ops `qdq-lower` makes integer (float islands: FLOAT_ISLANDS)
 INT8 = ["kws_ref_model", "pretrainedResnet_quant", "ad01_int8", "ops_int8", "dense3d_int8",
-        "dense3d_uint8io", "mobile_int8"]
+        "dense3d_uint8io", "mobile_int8", "conv1d_int8"]
 _QDQ = {"DequantizeLinear", "QuantizeLinear"}
 #: ops that `qdq-lower` leaves float between their DQ and Q (no integer kernel yet)
 FLOAT_ISLANDS = {"ops_int8": {"Sub", "Pad", *_QDQ},
