@@ -108,6 +108,12 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
                    help="calibration samples: [N, *input_shape] (.npz: one array per input name)")
     q.add_argument("--calib-method", choices=["minmax", "percentile", "mse"], default="minmax",
                    help="how activation ranges are chosen from the calibration run")
+    q.add_argument("--weight-bits", type=int, choices=[8, 4], default=8,
+                   help="with --quantize int8: conv/fc weights as int8 (default) or int4, "
+                   "packed two per byte in flash")
+    q.add_argument("--weight-clip", choices=["max", "mse"], default="max",
+                   help="per-channel weight scale: from max |w| (default) or the clip with "
+                   "the least squared rounding error")
     q.add_argument("--io", choices=["float", "int8"], default="float",
                    help="interface of a quantized model: float (default) or the raw int8 "
                    "tensors, with their scales and zero points in NAME.h")
@@ -302,6 +308,8 @@ def _options(args: argparse.Namespace, argv: Sequence[str]):  # noqa: ANN202
         quantize=args.quantize,
         calib=args.calib,
         calib_method=args.calib_method,
+        weight_bits=args.weight_bits,
+        weight_clip=args.weight_clip,
         io=args.io,
         progress=not args.quiet,
         prune=args.prune,

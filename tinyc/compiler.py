@@ -53,6 +53,10 @@ class Options:
     calib: str | None = None
     #: minmax, percentile or mse (tinyc.quant.calibration)
     calib_method: str = "minmax"
+    #: conv/fc weight bits with --quantize int8: 8, or 4 (packed two per byte)
+    weight_bits: int = 8
+    #: per-channel weight scale: "max" (max |w|) or "mse" (MSE-optimal clip)
+    weight_clip: str = "max"
     #: interface of a quantized model: "float" (quantize/dequantize in C) or "int8"
     io: str = "float"
     #: report slow steps (calibration, C builds, QEMU runs) on stderr (tinyc.progress)

@@ -72,6 +72,8 @@ class EmitContext:
         for i, value in enumerate(graph.outputs):
             self._io_names.setdefault(id(value), f"output{i}")
         self._tables_cache: dict[tuple[str, str], str] = {}
+        #: id(constant) -> bytes of the packed form emitted in its place (int4 weights)
+        self.packed_bytes: dict[int, int] = {}
 
     # -- naming ----------------------------------------------------------------------
     def symbol(self, hint: str) -> str:
@@ -148,6 +150,19 @@ class EmitContext:
         name = self.symbol(f"w_{value.name}")
         self.static_array(value.dtype, value.const, name)
         self._const_names[id(value)] = name
+        return name
+
+    def packed_const(self, value: Value, packed: np.ndarray, hint: str) -> str:
+        """The `static const uint8_t` array holding constant `value` in a packed form (int4
+        weights, `tinyc.quant.packing`), emitted once; its bytes replace the value's in
+        the weight count."""
+        known = self._const_names.get(id(value))
+        if known is not None:
+            return known
+        name = self.symbol(hint)
+        self.static_array(DType.U8, np.asarray(packed, np.uint8), name)
+        self._const_names[id(value)] = name
+        self.packed_bytes[id(value)] = int(np.asarray(packed).size)
         return name
 
     def static_array(self, dtype: DType, data: np.ndarray, name: str) -> None:

@@ -1,4 +1,5 @@
-"""The compiler's quantization stage: `--quantize int8|dynamic`, `--calib`, `--io`.
+"""The compiler's quantization stage: `--quantize int8|dynamic`, `--calib`, `--io`,
+`--weight-bits`.
 
 It runs after the float pass pipeline (so batch norms are folded and activations fused
 before anything is calibrated) and before memory planning.
@@ -21,6 +22,7 @@ from tinyc.passes.quantize_int8 import (
 from tinyc.progress import progress
 from tinyc.quant.calibration import METHODS, calibrate, load_samples
 from tinyc.quant.lower import float_ops
+from tinyc.quant.params import WEIGHT_CLIPS
 
 
 class QuantOptions(Protocol):
@@ -29,6 +31,8 @@ class QuantOptions(Protocol):
     quantize: str | None
     calib: str | None
     calib_method: str
+    weight_bits: int
+    weight_clip: str
     io: str
     progress: bool
 
@@ -40,6 +44,12 @@ def quantize_graph(graph: Graph, options: QuantOptions, ctx: PassContext) -> Gra
         raise UsageError(f"--quantize {mode}: use int8 or dynamic")
     if options.calib_method not in METHODS:
         raise UsageError(f"--calib-method {options.calib_method}: use {', '.join(METHODS)}")
+    if options.weight_bits not in (4, 8):
+        raise UsageError(f"--weight-bits {options.weight_bits}: use 8 or 4")
+    if options.weight_clip not in WEIGHT_CLIPS:
+        raise UsageError(f"--weight-clip {options.weight_clip}: use {', '.join(WEIGHT_CLIPS)}")
+    if options.weight_bits == 4 and mode != "int8":
+        raise UsageError("--weight-bits 4 needs --quantize int8")
     if options.io not in ("float", "int8"):
         raise UsageError(f"--io {options.io}: use float or int8")
     if mode == "int8":
@@ -52,7 +62,10 @@ def quantize_graph(graph: Graph, options: QuantOptions, ctx: PassContext) -> Gra
         ranges = calibrate(graph, samples, options.calib_method,
                            progress=progress(options.progress))
         how = f"int8 static ({options.calib_method}, {len(samples)} calibration samples)"
-        graph = QuantizeInt8(ranges=ranges, description=how)(graph, ctx).graph
+        if options.weight_bits == 4:
+            how += f", int4 weights ({options.weight_clip} clip)"
+        graph = QuantizeInt8(ranges=ranges, description=how, weight_bits=options.weight_bits,
+                             weight_clip=options.weight_clip)(graph, ctx).graph
     elif mode == "dynamic":
         if options.calib:
             raise UsageError("--calib is for --quantize int8 (dynamic needs no data)")
