@@ -111,9 +111,9 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     q.add_argument("--weight-bits", type=int, choices=[8, 4], default=8,
                    help="with --quantize int8: conv/fc weights as int8 (default) or int4, "
                    "packed two per byte in flash")
-    q.add_argument("--weight-clip", choices=["max", "mse"], default="max",
-                   help="per-channel weight scale: from max |w| (default) or the clip with "
-                   "the least squared rounding error")
+    q.add_argument("--weight-clip", choices=["max", "mse"], default=None,
+                   help="per-channel weight scale: from max |w| (default for int8 weights) "
+                   "or the clip with the least squared rounding error (default for int4)")
     q.add_argument("--io", choices=["float", "int8"], default="float",
                    help="interface of a quantized model: float (default) or the raw int8 "
                    "tensors, with their scales and zero points in NAME.h")

@@ -22,7 +22,7 @@ from tinyc.passes.quantize_int8 import (
 from tinyc.progress import progress
 from tinyc.quant.calibration import METHODS, calibrate, load_samples
 from tinyc.quant.lower import float_ops
-from tinyc.quant.params import WEIGHT_CLIPS
+from tinyc.quant.params import WEIGHT_CLIPS, default_weight_clip
 
 
 class QuantOptions(Protocol):
@@ -32,7 +32,7 @@ class QuantOptions(Protocol):
     calib: str | None
     calib_method: str
     weight_bits: int
-    weight_clip: str
+    weight_clip: str | None
     io: str
     progress: bool
 
@@ -46,10 +46,13 @@ def quantize_graph(graph: Graph, options: QuantOptions, ctx: PassContext) -> Gra
         raise UsageError(f"--calib-method {options.calib_method}: use {', '.join(METHODS)}")
     if options.weight_bits not in (4, 8):
         raise UsageError(f"--weight-bits {options.weight_bits}: use 8 or 4")
-    if options.weight_clip not in WEIGHT_CLIPS:
+    clip = options.weight_clip or default_weight_clip(options.weight_bits)
+    if clip not in WEIGHT_CLIPS:
         raise UsageError(f"--weight-clip {options.weight_clip}: use {', '.join(WEIGHT_CLIPS)}")
     if options.weight_bits == 4 and mode != "int8":
         raise UsageError("--weight-bits 4 needs --quantize int8")
+    if options.weight_clip and mode != "int8":
+        raise UsageError("--weight-clip needs --quantize int8")
     if options.io not in ("float", "int8"):
         raise UsageError(f"--io {options.io}: use float or int8")
     if mode == "int8":
@@ -63,9 +66,9 @@ def quantize_graph(graph: Graph, options: QuantOptions, ctx: PassContext) -> Gra
                            progress=progress(options.progress))
         how = f"int8 static ({options.calib_method}, {len(samples)} calibration samples)"
         if options.weight_bits == 4:
-            how += f", int4 weights ({options.weight_clip} clip)"
+            how += f", int4 weights ({clip} clip)"
         graph = QuantizeInt8(ranges=ranges, description=how, weight_bits=options.weight_bits,
-                             weight_clip=options.weight_clip)(graph, ctx).graph
+                             weight_clip=clip)(graph, ctx).graph
     elif mode == "dynamic":
         if options.calib:
             raise UsageError("--calib is for --quantize int8 (dynamic needs no data)")

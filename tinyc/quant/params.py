@@ -103,6 +103,13 @@ def weight_qmax(bits: int) -> int:
     return 2 ** (bits - 1) - 1
 
 
+def default_weight_clip(bits: int) -> str:
+    """int4 weights take the MSE-optimal clip (on the keyword spotter it keeps 0.5-1 dB
+    more SNR per layer than max |w|, README); int8 keeps max |w|, where the two hardly
+    differ."""
+    return "mse" if bits == 4 else "max"
+
+
 def _mse_clip(row: np.ndarray, amax: float, qmax: int) -> float:
     """The clip (a fraction of max |w|) whose symmetric rounding of `row` has the least
     squared error."""
