@@ -29,4 +29,12 @@ void tinyc_conv2d_s8_w4(const int8_t *restrict X, const uint8_t *restrict W,
                         const int32_t *restrict B, int8_t *restrict Y,
                         int32_t *restrict work, const tinyc_qconv_params *p);
 
+/* The overlapping form of a 1x1 conv (stride 1, no padding, group 1, n == 1), with
+ * tinyc_conv1x1_stream_s8's rules (tinyc_qconv.h): X and Y may share bytes as the planner
+ * allows. Each input pixel is copied whole into `work` before its outputs are stored, so
+ * `scratch` is not needed (it may be NULL). Results equal tinyc_conv2d_s8_w4's. */
+void tinyc_conv1x1_stream_s8_w4(const int8_t *X, const uint8_t *restrict W,
+                                const int32_t *restrict B, int8_t *Y, int8_t *restrict scratch,
+                                int32_t *restrict work, const tinyc_qconv_params *p);
+
 #endif /* TINYC_QCONV_W4_H */

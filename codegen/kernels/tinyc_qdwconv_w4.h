@@ -17,4 +17,10 @@ void tinyc_depthwise_conv2d_s8_w4(const int8_t *restrict X, const uint8_t *restr
                                   const int32_t *restrict B, int8_t *restrict Y,
                                   int32_t *restrict work, const tinyc_qconv_params *p);
 
+/* The overlapping form (group == c == m), channel by channel through
+ * tinyc_dwconv2d_stream_s8 (scratch[oh * ow], its rules). */
+void tinyc_dwconv2d_stream_s8_w4(const int8_t *X, const uint8_t *restrict W,
+                                 const int32_t *restrict B, int8_t *Y, int8_t *restrict scratch,
+                                 int32_t *restrict work, const tinyc_qconv_params *p);
+
 #endif /* TINYC_QDWCONV_W4_H */

@@ -61,18 +61,21 @@ def _blocks8(k: int) -> int:
 
 def conv_w4_work_bytes(g: ConvGeometry, depthwise: bool,
                        kernel_dirs: tuple[str, ...] | None) -> int:
-    """Workspace of tinyc_conv2d_s8_w4 / tinyc_depthwise_conv2d_s8_w4 (the larger of the
-    variants the target may link)."""
-    if depthwise:
+    """Workspace of the QConv int4 kernels (the largest variant the target may link): a
+    single-channel conv (c == m == group == 1) may stream through the depthwise form too,
+    so it gets the larger of both, as in `qwork.qconv_work_bytes`."""
+    need = 0
+    if depthwise or g.group == g.c == g.m:
         dm = g.m // g.c
         one = ConvGeometry(1, 1, g.h, g.w, dm, g.oh, g.ow, g.kh, g.kw, 1, g.stride_h,
                            g.stride_w, g.dil_h, g.dil_w, g.pad_top, g.pad_left)
         int8_work = qconv_work_bytes(one, True) if uses_m4_kernels(kernel_dirs) else 0
-        return round8(dm * g.kh * g.kw) + int8_work
-    k = g.c // g.group * g.kh * g.kw
-    need = round8(k)  # the portable kernel's unpacked row
-    if uses_m4_kernels(kernel_dirs) and _blocks8(k) <= QCONV_W4_COLUMN:
-        need = max(need, 4 * _blocks8(k))  # two pixels' int16 columns
+        need = round8(dm * g.kh * g.kw) + int8_work  # unpacked channel, then the int8 kernel's
+    if not depthwise:
+        k = g.c // g.group * g.kh * g.kw
+        need = max(need, round8(k))  # the portable kernels' unpacked row or pixel
+        if uses_m4_kernels(kernel_dirs) and _blocks8(k) <= QCONV_W4_COLUMN:
+            need = max(need, 4 * _blocks8(k))  # two pixels' int16 columns
     return need
 
 
@@ -92,16 +95,24 @@ def _packed_weights(node: Node, ctx: EmitContext, stream: bool) -> str:
     return ctx.packed_const(w, packed, f"w4_{w.name}")
 
 
-def emit_conv_w4(node: Node, ctx: EmitContext, params: str, depthwise: bool) -> None:
-    """The call of a QConv with packed int4 weights (`params`: its tinyc_qconv_params)."""
+def emit_conv_w4(node: Node, ctx: EmitContext, params: str, depthwise: bool,
+                 stream: str | None) -> None:
+    """The call of a QConv with packed int4 weights (`params`: its tinyc_qconv_params;
+    `stream`: the overlapping kernel the plan chose, "dwconv2d" or "conv1x1", or None)."""
     b = node.input(2)
     x, y = node.inputs[0], node.outputs[0]
     assert x is not None
+    depthwise = depthwise or stream == "dwconv2d"  # (a 1-channel conv streams as depthwise)
     w = _packed_weights(node, ctx, stream=depthwise)
     bias = ctx.ptr(b) if b is not None else "NULL"
-    family, fn = (("qdwconv_w4", "tinyc_depthwise_conv2d_s8_w4") if depthwise
-                  else ("qconv_w4", "tinyc_conv2d_s8_w4"))
-    ctx.call(family, fn, ctx.ptr(x), w, bias, ctx.ptr(y), ctx.workspace(node, DType.I32), params)
+    family = "qdwconv_w4" if depthwise else "qconv_w4"
+    work = ctx.workspace(node, DType.I32)
+    if stream is not None:  # the planner placed y over x (`QConv.stream_kernel`)
+        ctx.call(family, f"tinyc_{stream}_stream_s8_w4", ctx.ptr(x), w, bias, ctx.ptr(y),
+                 ctx.scratch(node, DType.I8), work, params)
+        return
+    fn = "tinyc_depthwise_conv2d_s8_w4" if depthwise else "tinyc_conv2d_s8_w4"
+    ctx.call(family, fn, ctx.ptr(x), w, bias, ctx.ptr(y), work, params)
 
 
 def emit_fc_w4(node: Node, ctx: EmitContext, params: str) -> None:

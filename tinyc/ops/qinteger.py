@@ -195,8 +195,8 @@ class QConv(_QOp):
         depthwise channel by channel, 1x1 pixel by pixel, a dense stride-1 `same` conv
         row by row."""
         x, w, y = node.inputs[0], node.inputs[1], node.outputs[0]
-        if x is None or w is None or x.type.rank not in (3, 4) or packs_int4(node):
-            return None  # (the streaming kernels read int8 weights)
+        if x is None or w is None or x.type.rank not in (3, 4):
+            return None
         a = node.attrs
         c, m = x.shape[1], y.shape[1]
         if a["group"] == c == m:
@@ -205,6 +205,8 @@ class QConv(_QOp):
             return None
         if all(k == 1 for k in w.shape[2:]) and not any(a["pads"]):
             return "conv1x1"
+        if packs_int4(node):
+            return None  # (no int4 row-streaming kernel)
         if x.shape[2:] == y.shape[2:]:
             return "conv2d_rows"
         return None
@@ -243,7 +245,8 @@ class QConv(_QOp):
         init = qconv_params_init(node, ctx, scale_zp(x, node), self.out(node))
         params = ctx.params("tinyc_qconv_params", init, f"qconv_{y.name}")
         if packs_int4(node):
-            emit_conv_w4(node, ctx, params, qconv_depthwise(node))
+            stream = self.stream_kernel(node) if ctx.overlap(node) is not None else None
+            emit_conv_w4(node, ctx, params, qconv_depthwise(node), stream)
             return
         bias = ctx.ptr(b) if b is not None else "NULL"
         if ctx.overlap(node) is not None:  # the planner placed y over x: the streaming form

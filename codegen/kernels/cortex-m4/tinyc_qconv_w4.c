@@ -155,3 +155,68 @@ void tinyc_conv2d_s8_w4(const int8_t *restrict X, const uint8_t *restrict W,
     }
   }
 }
+
+/* 16 * the dot products of packed rows w0 and w1 with one column of `blocks` blocks */
+TINYC_INLINE void dot2x1(const uint8_t *w0, const uint8_t *w1, const int32_t *col,
+                         int32_t blocks, int32_t *s0, int32_t *s1) {
+  int32_t a0 = 0, a1 = 0;
+  for (; blocks > 0; --blocks, w0 += 4, w1 += 4, col += 4) {
+    const uint32_t u = (uint32_t)tinyc_load4((const int8_t *)w0);
+    const uint32_t v = (uint32_t)tinyc_load4((const int8_t *)w1);
+    const int32_t ul = (int32_t)((u << 4) & 0xF0F0F0F0u), uh = (int32_t)(u & 0xF0F0F0F0u);
+    const int32_t vl = (int32_t)((v << 4) & 0xF0F0F0F0u), vh = (int32_t)(v & 0xF0F0F0F0u);
+    const int32_t c0 = col[0], c1 = col[1], c2 = col[2], c3 = col[3];
+    a0 = tinyc_smlad(tinyc_sxtb16(ul), c0, a0);
+    a1 = tinyc_smlad(tinyc_sxtb16(vl), c0, a1);
+    a0 = tinyc_smlad(tinyc_sxtb16_hi(ul), c1, a0);
+    a1 = tinyc_smlad(tinyc_sxtb16_hi(vl), c1, a1);
+    a0 = tinyc_smlad(tinyc_sxtb16(uh), c2, a0);
+    a1 = tinyc_smlad(tinyc_sxtb16(vh), c2, a1);
+    a0 = tinyc_smlad(tinyc_sxtb16_hi(uh), c3, a0);
+    a1 = tinyc_smlad(tinyc_sxtb16_hi(vh), c3, a1);
+  }
+  *s0 = a0;
+  *s1 = a1;
+}
+
+void tinyc_conv1x1_stream_s8_w4(const int8_t *X, const uint8_t *restrict W,
+                                const int32_t *restrict B, int8_t *Y, int8_t *restrict scratch,
+                                int32_t *restrict work, const tinyc_qconv_params *p) {
+  const size_t plane = (size_t)p->h * p->w;
+  const int32_t blocks = (p->c + 7) / 8;
+  const size_t row_bytes = (size_t)blocks * 4u;
+  size_t px;
+  int32_t m;
+  (void)scratch;
+  TINYC_DCHECK(p->n == 1 && p->kh == 1 && p->kw == 1 && p->group == 1);
+  if (blocks * 8 > TINYC_QCONV_W4_COLUMN) { /* the plain loop over an int8 copy of the pixel */
+    int8_t *x = (int8_t *)work;
+    int32_t c;
+    for (px = 0; px < plane; ++px) {
+      for (c = 0; c < p->c; ++c) x[c] = X[(size_t)c * plane + px];
+      for (m = 0; m < p->m; ++m) {
+        const uint8_t *row = W + (size_t)m * row_bytes;
+        int32_t acc = B ? B[m] : 0;
+        for (c = 0; c < p->c; ++c) acc += ((int32_t)x[c] + p->input_offset) * tinyc_w4_row_at(row, c);
+        Y[(size_t)m * plane + px] = tinyc_requantize_one(
+            acc, p->multiplier[m], p->shift[m], p->output_offset, p->act_min, p->act_max);
+      }
+    }
+    return;
+  }
+  for (px = 0; px < plane; ++px) {
+    /* the whole pixel goes into the column before any of its outputs is stored */
+    gather(X, p, p->c, (int32_t)px, blocks, work);
+    for (m = 0; m < p->m; m += 2) {
+      const int32_t m1 = m + 1 < p->m ? m + 1 : m; /* an odd last channel is computed twice */
+      int32_t s0, s1;
+      dot2x1(W + (size_t)m * row_bytes, W + (size_t)m1 * row_bytes, work, blocks, &s0, &s1);
+      Y[(size_t)m * plane + px] = tinyc_requantize_one((B ? B[m] : 0) + s0 / 16, p->multiplier[m],
+                                                       p->shift[m], p->output_offset, p->act_min,
+                                                       p->act_max);
+      Y[(size_t)m1 * plane + px] = tinyc_requantize_one(
+          (B ? B[m1] : 0) + s1 / 16, p->multiplier[m1], p->shift[m1], p->output_offset,
+          p->act_min, p->act_max);
+    }
+  }
+}

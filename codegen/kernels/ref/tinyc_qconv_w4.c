@@ -48,3 +48,24 @@ void tinyc_conv2d_s8_w4(const int8_t *restrict X, const uint8_t *restrict W,
     }
   }
 }
+
+void tinyc_conv1x1_stream_s8_w4(const int8_t *X, const uint8_t *restrict W,
+                                const int32_t *restrict B, int8_t *Y, int8_t *restrict scratch,
+                                int32_t *restrict work, const tinyc_qconv_params *p) {
+  const size_t plane = (size_t)p->h * p->w, row_bytes = TINYC_W4_ROW_BYTES(p->c);
+  int8_t *x = (int8_t *)work;
+  size_t px;
+  int32_t c, m;
+  (void)scratch;
+  TINYC_DCHECK(p->n == 1 && p->kh == 1 && p->kw == 1 && p->group == 1);
+  for (px = 0; px < plane; ++px) {
+    for (c = 0; c < p->c; ++c) x[c] = X[(size_t)c * plane + px]; /* the whole pixel first */
+    for (m = 0; m < p->m; ++m) {
+      const uint8_t *row = W + (size_t)m * row_bytes;
+      int32_t acc = B ? B[m] : 0;
+      for (c = 0; c < p->c; ++c) acc += ((int32_t)x[c] + p->input_offset) * tinyc_w4_row_at(row, c);
+      Y[(size_t)m * plane + px] = tinyc_requantize_one(acc, p->multiplier[m], p->shift[m],
+                                                       p->output_offset, p->act_min, p->act_max);
+    }
+  }
+}
