@@ -1,9 +1,10 @@
 /* int8 2-D convolution with packed int4 weights for the Cortex-M4/M7/M33 (same contract
  * and bits as the portable kernel, tinyc_qconv_w4.h).
  *
- * Two output pixels' input windows are gathered into the workspace as int16 (x + input
- * offset, 0 outside the image), in the block order of the packed rows: per 8 reduction
- * steps the words (x0, x2), (x1, x3), (x4, x6), (x5, x7). Then every output channel of the
+ * Two output pixels' input windows are gathered into the workspace as raw bytes, then
+ * widened in place to int16 (x + input offset, 0 outside the image) in the block order of
+ * the packed rows: per 8 reduction steps the words (x0, x2), (x1, x3), (x4, x6), (x5, x7),
+ * two SXTAB16 per 4 bytes. Then every output channel of the
  * group runs over both pixels: per block of 8 weights one word load, two masks and four
  * SXTB16 give 16 * (w0, w2), 16 * (w1, w3), 16 * (w4, w6), 16 * (w5, w7), and eight SMLADs
  * take 16 MACs. The sums are 16x the true ones and divide exactly. Reductions longer than
@@ -17,44 +18,65 @@
  * QCONV_W4_COLUMN) */
 #define TINYC_QCONV_W4_COLUMN 1024
 
-/* Pixel px's window of group g as int16 words in block order: `blocks` * 4 words. */
+/* Pass 1: pixel px's window of group g as raw input bytes in reduction order at the start
+ * of `col`, the input zero point outside the image and past the last step (both become 0
+ * once the offset is added, and meet the rows' zero padding). */
 static void gather(const int8_t *xg, const tinyc_qconv_params *p, int32_t cg, int32_t px,
-                   int32_t blocks, int32_t *restrict col) {
+                   int32_t blocks, int32_t *col) {
   const int32_t oy = px / p->ow, ox = px - oy * p->ow;
   const int32_t iy0 = oy * p->stride_h - p->pad_top, ix0 = ox * p->stride_w - p->pad_left;
   const int32_t ky0 = tinyc_window_first(iy0, p->dil_h);
   const int32_t ky1 = tinyc_window_end(iy0, p->dil_h, p->kh, p->h);
   const int32_t kx0 = tinyc_window_first(ix0, p->dil_w);
   const int32_t kx1 = tinyc_window_end(ix0, p->dil_w, p->kw, p->w);
+  const int8_t zx = (int8_t)-p->input_offset; /* the zero point */
   const size_t plane = (size_t)p->h * p->w;
-  int32_t v[8], j = 0, c, ky, kx;
-  for (c = 0; c < cg; ++c) {
-    const int8_t *xc = xg + (size_t)c * plane;
-    for (ky = 0; ky < p->kh; ++ky) {
-      const int inside_y = ky >= ky0 && ky < ky1;
-      const int8_t *xr = xc + (size_t)(inside_y ? iy0 + ky * p->dil_h : 0) * p->w;
-      for (kx = 0; kx < p->kw; ++kx) {
-        v[j] = inside_y && kx >= kx0 && kx < kx1
-                   ? (int32_t)xr[ix0 + kx * p->dil_w] + p->input_offset : 0;
-        if (++j == 8) {
-          col[0] = tinyc_pack16(v[0], v[2]);
-          col[1] = tinyc_pack16(v[1], v[3]);
-          col[2] = tinyc_pack16(v[4], v[6]);
-          col[3] = tinyc_pack16(v[5], v[7]);
-          col += 4;
-          --blocks;
-          j = 0;
-        }
+  const int32_t dw = p->dil_w, kw = p->kw;
+  int8_t *out = (int8_t *)col, *const end = out + (size_t)blocks * 8u;
+  int32_t c, ky, kx;
+  if (ky0 == 0 && ky1 == p->kh && kx0 == 0 && kx1 == kw) { /* nothing to clip */
+    const int8_t *xc = xg + (size_t)iy0 * p->w + ix0;
+    for (c = cg; c > 0; --c, xc += plane) {
+      const int8_t *xr = xc;
+      for (ky = p->kh; ky > 0; --ky, xr += (size_t)p->dil_h * p->w) {
+        for (kx = 0; kx < kw; ++kx) *out++ = xr[kx * dw];
+      }
+    }
+  } else {
+    for (c = 0; c < cg; ++c) {
+      const int8_t *xc = xg + (size_t)c * plane;
+      for (ky = 0; ky < p->kh; ++ky) {
+        const int inside = ky >= ky0 && ky < ky1;
+        const int8_t *xr = xc + (size_t)(inside ? iy0 + ky * p->dil_h : 0) * p->w + ix0;
+        for (kx = 0; kx < kw; ++kx) *out++ = inside && kx >= kx0 && kx < kx1 ? xr[kx * dw] : zx;
       }
     }
   }
-  if (blocks > 0) { /* the last, partial block: zeros meet the zero padding of the rows */
-    for (; j < 8; ++j) v[j] = 0;
-    col[0] = tinyc_pack16(v[0], v[2]);
-    col[1] = tinyc_pack16(v[1], v[3]);
-    col[2] = tinyc_pack16(v[4], v[6]);
-    col[3] = tinyc_pack16(v[5], v[7]);
+  while (out < end) *out++ = zx;
+}
+
+/* Pass 2, in place from the last block back (block b's words take the bytes of raw blocks
+ * 2b and 2b + 1, already read): raw bytes x0..x7 -> the int16 words (x0, x2), (x1, x3),
+ * (x4, x6), (x5, x7), input offset added -- the nibble order of the packed rows. */
+static void widen(int32_t *col, int32_t blocks, int32_t off) {
+  const int32_t off2 = tinyc_pack16(off, off);
+  const int8_t *raw = (const int8_t *)col;
+  int32_t b;
+  for (b = blocks - 1; b >= 0; --b) {
+    const int32_t lo = tinyc_load4(raw + 8 * b), hi = tinyc_load4(raw + 8 * b + 4);
+    int32_t *w = col + 4 * b;
+    w[0] = tinyc_sxtab16(off2, lo);
+    w[1] = tinyc_sxtab16_hi(off2, lo);
+    w[2] = tinyc_sxtab16(off2, hi);
+    w[3] = tinyc_sxtab16_hi(off2, hi);
   }
+}
+
+/* gather and widen: pixel px's column */
+static void column(const int8_t *xg, const tinyc_qconv_params *p, int32_t cg, int32_t px,
+                   int32_t blocks, int32_t *col) {
+  gather(xg, p, cg, px, blocks, col);
+  widen(col, blocks, p->input_offset);
 }
 
 /* 16 * the dot products of one packed row with two columns of `blocks` blocks */
@@ -126,6 +148,7 @@ void tinyc_conv2d_s8_w4(const int8_t *restrict X, const uint8_t *restrict W,
   const int32_t blocks = (K + 7) / 8, pixels = p->oh * p->ow;
   const size_t row_bytes = (size_t)blocks * 4u, out_plane = (size_t)pixels;
   int32_t *ca = work, *cb = work + (size_t)blocks * 4u;
+  const tinyc_dsp_clamp clamp = tinyc_dsp_clamp_make(p->output_offset, p->act_min, p->act_max);
   int32_t n, g, m, px;
   if (blocks * 8 > TINYC_QCONV_W4_COLUMN) {
     plain_conv(X, W, B, Y, (int8_t *)work, p);
@@ -137,46 +160,21 @@ void tinyc_conv2d_s8_w4(const int8_t *restrict X, const uint8_t *restrict W,
       int8_t *yg = Y + ((size_t)n * p->m + (size_t)g * mg) * out_plane;
       for (px = 0; px < pixels; px += 2) {
         const int pair = px + 1 < pixels;
-        gather(xg, p, cg, px, blocks, ca);
-        if (pair) gather(xg, p, cg, px + 1, blocks, cb);
+        column(xg, p, cg, px, blocks, ca);
+        if (pair) column(xg, p, cg, px + 1, blocks, cb);
         for (m = 0; m < mg; ++m) {
           const int32_t mm = g * mg + m, bias = B ? B[mm] : 0;
           int32_t sa, sb;
           int8_t *ym = yg + (size_t)m * out_plane + px;
           dot1x2(W + (size_t)mm * row_bytes, ca, pair ? cb : ca, blocks, &sa, &sb);
-          ym[0] = tinyc_requantize_one(bias + sa / 16, p->multiplier[mm], p->shift[mm],
-                                       p->output_offset, p->act_min, p->act_max);
+          ym[0] = tinyc_dsp_requant1(bias + sa / 16, p->multiplier[mm], p->shift[mm], &clamp);
           if (pair) {
-            ym[1] = tinyc_requantize_one(bias + sb / 16, p->multiplier[mm], p->shift[mm],
-                                         p->output_offset, p->act_min, p->act_max);
+            ym[1] = tinyc_dsp_requant1(bias + sb / 16, p->multiplier[mm], p->shift[mm], &clamp);
           }
         }
       }
     }
   }
-}
-
-/* 16 * the dot products of packed rows w0 and w1 with one column of `blocks` blocks */
-TINYC_INLINE void dot2x1(const uint8_t *w0, const uint8_t *w1, const int32_t *col,
-                         int32_t blocks, int32_t *s0, int32_t *s1) {
-  int32_t a0 = 0, a1 = 0;
-  for (; blocks > 0; --blocks, w0 += 4, w1 += 4, col += 4) {
-    const uint32_t u = (uint32_t)tinyc_load4((const int8_t *)w0);
-    const uint32_t v = (uint32_t)tinyc_load4((const int8_t *)w1);
-    const int32_t ul = (int32_t)((u << 4) & 0xF0F0F0F0u), uh = (int32_t)(u & 0xF0F0F0F0u);
-    const int32_t vl = (int32_t)((v << 4) & 0xF0F0F0F0u), vh = (int32_t)(v & 0xF0F0F0F0u);
-    const int32_t c0 = col[0], c1 = col[1], c2 = col[2], c3 = col[3];
-    a0 = tinyc_smlad(tinyc_sxtb16(ul), c0, a0);
-    a1 = tinyc_smlad(tinyc_sxtb16(vl), c0, a1);
-    a0 = tinyc_smlad(tinyc_sxtb16_hi(ul), c1, a0);
-    a1 = tinyc_smlad(tinyc_sxtb16_hi(vl), c1, a1);
-    a0 = tinyc_smlad(tinyc_sxtb16(uh), c2, a0);
-    a1 = tinyc_smlad(tinyc_sxtb16(vh), c2, a1);
-    a0 = tinyc_smlad(tinyc_sxtb16_hi(uh), c3, a0);
-    a1 = tinyc_smlad(tinyc_sxtb16_hi(vh), c3, a1);
-  }
-  *s0 = a0;
-  *s1 = a1;
 }
 
 void tinyc_conv1x1_stream_s8_w4(const int8_t *X, const uint8_t *restrict W,
@@ -185,6 +183,8 @@ void tinyc_conv1x1_stream_s8_w4(const int8_t *X, const uint8_t *restrict W,
   const size_t plane = (size_t)p->h * p->w;
   const int32_t blocks = (p->c + 7) / 8;
   const size_t row_bytes = (size_t)blocks * 4u;
+  int32_t *ca = work, *cb = work + (size_t)blocks * 4u;
+  const tinyc_dsp_clamp clamp = tinyc_dsp_clamp_make(p->output_offset, p->act_min, p->act_max);
   size_t px;
   int32_t m;
   (void)scratch;
@@ -204,19 +204,19 @@ void tinyc_conv1x1_stream_s8_w4(const int8_t *X, const uint8_t *restrict W,
     }
     return;
   }
-  for (px = 0; px < plane; ++px) {
-    /* the whole pixel goes into the column before any of its outputs is stored */
-    gather(X, p, p->c, (int32_t)px, blocks, work);
-    for (m = 0; m < p->m; m += 2) {
-      const int32_t m1 = m + 1 < p->m ? m + 1 : m; /* an odd last channel is computed twice */
-      int32_t s0, s1;
-      dot2x1(W + (size_t)m * row_bytes, W + (size_t)m1 * row_bytes, work, blocks, &s0, &s1);
-      Y[(size_t)m * plane + px] = tinyc_requantize_one((B ? B[m] : 0) + s0 / 16, p->multiplier[m],
-                                                       p->shift[m], p->output_offset, p->act_min,
-                                                       p->act_max);
-      Y[(size_t)m1 * plane + px] = tinyc_requantize_one(
-          (B ? B[m1] : 0) + s1 / 16, p->multiplier[m1], p->shift[m1], p->output_offset,
-          p->act_min, p->act_max);
+  /* two pixels at a time: both are read whole before any of their outputs is stored,
+   * which is never later than the int8 kernel's order (pixel by pixel) allows */
+  for (px = 0; px < plane; px += 2) {
+    const int pair = px + 1 < plane;
+    column(X, p, p->c, (int32_t)px, blocks, ca);
+    if (pair) column(X, p, p->c, (int32_t)px + 1, blocks, cb);
+    for (m = 0; m < p->m; ++m) {
+      const int32_t bias = B ? B[m] : 0;
+      int32_t sa, sb;
+      int8_t *ym = Y + (size_t)m * plane + px;
+      dot1x2(W + (size_t)m * row_bytes, ca, pair ? cb : ca, blocks, &sa, &sb);
+      ym[0] = tinyc_dsp_requant1(bias + sa / 16, p->multiplier[m], p->shift[m], &clamp);
+      if (pair) ym[1] = tinyc_dsp_requant1(bias + sb / 16, p->multiplier[m], p->shift[m], &clamp);
     }
   }
 }

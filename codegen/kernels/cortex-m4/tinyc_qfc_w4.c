@@ -78,6 +78,7 @@ void tinyc_fully_connected_s8_w4(const int8_t *restrict X, const uint8_t *restri
   const int32_t in = p->in_features, out = p->out_features, blocks = (in + 7) / 8;
   const size_t row_bytes = (size_t)blocks * 4u;
   const int widened = in <= TINYC_QFC_W4_ROW;
+  const tinyc_dsp_clamp clamp = tinyc_dsp_clamp_make(p->output_offset, p->act_min, p->act_max);
   int32_t b, o;
   for (b = 0; b < p->batch; ++b) {
     const int8_t *x = X + (size_t)b * in;
@@ -94,10 +95,8 @@ void tinyc_fully_connected_s8_w4(const int8_t *restrict X, const uint8_t *restri
         s0 = plain_dot(x, W + (size_t)o * row_bytes, in, p->input_offset);
         s1 = plain_dot(x, W + (size_t)o1 * row_bytes, in, p->input_offset);
       }
-      y[o] = tinyc_requantize_one(s0 + (B ? B[o] : 0), p->multiplier[o], p->shift[o],
-                                  p->output_offset, p->act_min, p->act_max);
-      y[o1] = tinyc_requantize_one(s1 + (B ? B[o1] : 0), p->multiplier[o1], p->shift[o1],
-                                   p->output_offset, p->act_min, p->act_max);
+      y[o] = tinyc_dsp_requant1(s0 + (B ? B[o] : 0), p->multiplier[o], p->shift[o], &clamp);
+      y[o1] = tinyc_dsp_requant1(s1 + (B ? B[o1] : 0), p->multiplier[o1], p->shift[o1], &clamp);
     }
   }
 }
