@@ -96,7 +96,8 @@ def build_report(
     """Accuracy per calibration method and per-layer SNR of the first method."""
     if not options.calib:
         raise UsageError("quantize-report needs --calib DATA.npy")
-    base = replace(options, quantize=None, calib=None, io="float", progress=False)
+    base = replace(options, quantize=None, calib=None, io="float", progress=False,
+                   weight_bits=8, weight_clip=None)
     float_graph = _graph(model, base)
     prepare_for_quantization(float_graph)
     feeds = load_samples(eval_x, float_graph)[:limit]
