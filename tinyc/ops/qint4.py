@@ -30,8 +30,11 @@ if TYPE_CHECKING:
 WEIGHT_BITS = "weight_bits"
 WEIGHT_BITS_ATTR = {WEIGHT_BITS: Attr("int", 8, min=4, max=8)}
 #: cortex-m4/tinyc_qconv_w4.c TINYC_QCONV_W4_COLUMN: longest reduction (rounded up to 8)
-#: gathered as a column; longer ones unpack each row and take the plain loop
+#: gathered as a column; longer ones unpack each row and take the plain loop.
 QCONV_W4_COLUMN = 1024
+#: TINYC_QCONV_W4_QUAD: longest reduction (rounded up to 8) computed four pixels a pass
+#: (longer: two)
+QCONV_W4_QUAD = 256
 #: cortex-m4/tinyc_qfc_w4.c TINYC_QFC_W4_ROW: longest input row widened (longer: none)
 QFC_W4_ROW = 1024
 
@@ -75,7 +78,8 @@ def conv_w4_work_bytes(g: ConvGeometry, depthwise: bool,
         k = g.c // g.group * g.kh * g.kw
         need = max(need, round8(k))  # the portable kernels' unpacked row or pixel
         if uses_m4_kernels(kernel_dirs) and _blocks8(k) <= QCONV_W4_COLUMN:
-            need = max(need, 4 * _blocks8(k))  # two pixels' int16 columns
+            pixels = 4 if _blocks8(k) <= QCONV_W4_QUAD else 2
+            need = max(need, (2 * pixels + 1) * _blocks8(k))  # int16 columns, raw bytes
     return need
 
 
