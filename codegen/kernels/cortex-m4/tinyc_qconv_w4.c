@@ -41,6 +41,11 @@ static void gather(const int8_t *xg, const tinyc_qconv_params *p, int32_t cg, in
   int32_t c, ky, kx;
   if (ky0 == 0 && ky1 == p->kh && kx0 == 0 && kx1 == kw) { /* nothing to clip */
     const int8_t *xc = xg + (size_t)iy0 * p->w + ix0;
+    if (p->kh == 1 && kw == 1) { /* pointwise: one byte a channel */
+      for (c = cg; c > 0; --c, xc += plane) *out++ = *xc;
+      while (out < end) *out++ = zx;
+      return;
+    }
     for (c = cg; c > 0; --c, xc += plane) {
       const int8_t *xr = xc;
       for (ky = p->kh; ky > 0; --ky, xr += (size_t)p->dil_h * p->w) {
@@ -85,7 +90,59 @@ static void widen(const int8_t *raw, int32_t blocks, int32_t off, int32_t pixels
 
 /* 16 * the dot products of one packed row with four interleaved pixels */
 TINYC_INLINE void dot1x4(const uint8_t *w, const int32_t *col, int32_t blocks, int32_t *s) {
-  int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, c0, c1;
+  int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__thumb2__) && \
+    defined(__OPTIMIZE__) && !defined(TINYC_NO_DSP_ASM)
+  /* 33 instructions per 32 MACs in 12 registers: the weight word's low nibbles, then its
+   * high nibbles, as two sign-extended halfword pairs that meet each pixel's two column
+   * words (LDRD) */
+  if (blocks > 0) {
+    int32_t u, t, y, c0, c1;
+    __asm__ volatile(
+        "1:\n\t"
+        "ldr    %[u], [%[w]], #4\n\t"
+        "lsl    %[t], %[u], #4\n\t"
+        "and    %[t], %[t], #0xF0F0F0F0\n\t"
+        "and    %[u], %[u], #0xF0F0F0F0\n\t"
+        "sxtb16 %[y], %[t], ror #8\n\t"
+        "sxtb16 %[t], %[t]\n\t"
+        "ldrd   %[c0], %[c1], [%[col]]\n\t"
+        "smlad  %[a0], %[t], %[c0], %[a0]\n\t"
+        "smlad  %[a0], %[y], %[c1], %[a0]\n\t"
+        "ldrd   %[c0], %[c1], [%[col], #16]\n\t"
+        "smlad  %[a1], %[t], %[c0], %[a1]\n\t"
+        "smlad  %[a1], %[y], %[c1], %[a1]\n\t"
+        "ldrd   %[c0], %[c1], [%[col], #32]\n\t"
+        "smlad  %[a2], %[t], %[c0], %[a2]\n\t"
+        "smlad  %[a2], %[y], %[c1], %[a2]\n\t"
+        "ldrd   %[c0], %[c1], [%[col], #48]\n\t"
+        "smlad  %[a3], %[t], %[c0], %[a3]\n\t"
+        "smlad  %[a3], %[y], %[c1], %[a3]\n\t"
+        "sxtb16 %[y], %[u], ror #8\n\t"
+        "sxtb16 %[t], %[u]\n\t"
+        "ldrd   %[c0], %[c1], [%[col], #8]\n\t"
+        "smlad  %[a0], %[t], %[c0], %[a0]\n\t"
+        "smlad  %[a0], %[y], %[c1], %[a0]\n\t"
+        "ldrd   %[c0], %[c1], [%[col], #24]\n\t"
+        "smlad  %[a1], %[t], %[c0], %[a1]\n\t"
+        "smlad  %[a1], %[y], %[c1], %[a1]\n\t"
+        "ldrd   %[c0], %[c1], [%[col], #40]\n\t"
+        "smlad  %[a2], %[t], %[c0], %[a2]\n\t"
+        "smlad  %[a2], %[y], %[c1], %[a2]\n\t"
+        "ldrd   %[c0], %[c1], [%[col], #56]\n\t"
+        "add    %[col], %[col], #64\n\t"
+        "smlad  %[a3], %[t], %[c0], %[a3]\n\t"
+        "smlad  %[a3], %[y], %[c1], %[a3]\n\t"
+        "subs   %[q], %[q], #1\n\t"
+        "bne    1b"
+        : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [w] "+r"(w),
+          [col] "+r"(col), [q] "+r"(blocks), [u] "=&r"(u), [t] "=&r"(t), [y] "=&r"(y),
+          [c0] "=&r"(c0), [c1] "=&r"(c1)
+        :
+        : "cc", "memory");
+  }
+#else
+  int32_t c0, c1;
   for (; blocks > 0; --blocks, w += 4, col += 16) {
     const uint32_t u = (uint32_t)tinyc_load4((const int8_t *)w);
     const int32_t lo = (int32_t)((u << 4) & 0xF0F0F0F0u), hi = (int32_t)(u & 0xF0F0F0F0u);
@@ -109,6 +166,7 @@ TINYC_INLINE void dot1x4(const uint8_t *w, const int32_t *col, int32_t blocks, i
     TINYC_W4_PAIR(col, 14, c0, c1);
     a3 = tinyc_smlad(y, c1, tinyc_smlad(x, c0, a3));
   }
+#endif
   s[0] = a0 / 16; /* exact: every product was 16 * w * x */
   s[1] = a1 / 16;
   s[2] = a2 / 16;
