@@ -367,15 +367,15 @@ def _dispatch(args: argparse.Namespace, argv: Sequence[str]) -> int:
             f"weights {compiled.code.weight_bytes} B, {len(graph.nodes)} nodes"
         )
         from tinyc.frontend.onnx import CONSTANT_INPUTS
-        from tinyc.quant.driver import float_ops_message
+        from tinyc.quant.driver import float_ops_message, int4_message
 
         if CONSTANT_INPUTS in graph.metadata:
             print(f"tinyc: note: {CONSTANT_INPUTS} (their initializers): "
                   f"{shown(graph.metadata[CONSTANT_INPUTS])}")
 
-        message = float_ops_message(graph)
-        if message:
-            print(shown(message))
+        for message in (float_ops_message(graph), int4_message(graph)):
+            if message:
+                print(shown(message))
         if pruning is not None:
             sys.stdout.write(pruning[0])
         return 0

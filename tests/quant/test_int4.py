@@ -145,15 +145,16 @@ def _conv1d_model(path: Path) -> None:
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
 
 
-@pytest.mark.parametrize("target", ["generic", "cortex-m4"])
-def test_conv1d_int4_is_bit_exact_and_near_float(tmp_path: Path, target: str) -> None:
+def test_conv1d_int4_is_bit_exact_and_near_float(tmp_path: Path) -> None:
+    """(the Cortex-M4 kernels, built for the host; the portable ones run 1-D convs in
+    test_int4_kernels.py)"""
     model = tmp_path / "conv1d.onnx"
     _conv1d_model(model)
     rng = np.random.default_rng(4)
     x = rng.standard_normal((64, 1, 2, 32)).astype(np.float32)
     np.save(tmp_path / "calib.npy", x[:32])
     options = Options(quantize="int8", calib=str(tmp_path / "calib.npy"), weight_bits=4,
-                      target=target)
+                      target="cortex-m4")
     graph, _ = optimize(load_model(model, options), options)
     layers = [n for n in graph.nodes if n.op in ("QConv", "QGemm")]
     assert len(layers) == 4 and all(weight_bits(n) == 4 for n in layers)
@@ -177,7 +178,7 @@ INT4_OPS = ("Conv", "Conv>Relu", "Gemm", "MatMul", "Relu", "Add", "Flatten", "Re
             "MaxPool", "GlobalAveragePool")
 
 
-@settings(max_examples=8, deadline=None,
+@settings(max_examples=4, deadline=None,
           suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
 @given(graphs(ops=INT4_OPS, max_nodes=4, max_inputs=1))
 def test_int4_random_graph_c_is_bit_exact(case: Case) -> None:
@@ -216,7 +217,8 @@ def test_cli_and_api_take_weight_bits(tmp_path: Path, capsys: pytest.CaptureFixt
     calib = calibration_file("digits_cnn", tmp_path)
     model = MODELS / "digits_cnn.onnx"
     assert main([str(model), "-o", str(tmp_path / "e"), "--weight-bits", "4", "-q"]) == 2
-    assert capsys.readouterr().err == "tinyc: error: --weight-bits 4 needs --quantize int8\n"
+    assert capsys.readouterr().err == ("tinyc: error: --weight-bits 4 needs --quantize int8 or "
+                                       "a quantized model\n")
     assert not (tmp_path / "e").exists()
     assert main([str(model), "-o", str(tmp_path / "e"), "--quantize", "dynamic",
                  "--weight-clip", "mse", "-q"]) == 2
@@ -231,3 +233,68 @@ def test_cli_and_api_take_weight_bits(tmp_path: Path, capsys: pytest.CaptureFixt
                "--limit", "40", "-q"])
     out = capsys.readouterr().out
     assert rc == 0 and "int8+int4w (minmax)" in out and "SNR dB" in out
+
+
+def _qdq_model(path: Path) -> None:
+    """A QDQ model as a 4-bit QAT export writes it: int8 weight initializers with values in
+    [-7, 7] (the conv), next to a layer trained at 8 bits (the Gemm)."""
+    rng = np.random.default_rng(5)
+    w4 = rng.integers(-7, 8, (6, 2, 3, 3)).astype(np.int8)
+    w8 = rng.integers(-120, 121, (4, 6 * 4 * 4)).astype(np.int8)
+
+    def arr(name: str, a: np.ndarray) -> onnx.TensorProto:
+        return numpy_helper.from_array(a, name)
+
+    inits = [arr("xs", np.float32(0.05)), arr("xz", np.int8(3)),
+             arr("w4", w4), arr("w4s", (0.03 * np.arange(1, 7)).astype(np.float32)),
+             arr("w4z", np.zeros(6, np.int8)),
+             arr("b4", (rng.standard_normal(6) * 0.1).astype(np.float32)),
+             arr("ys", np.float32(0.04)), arr("yz", np.int8(-20)),
+             arr("w8", w8), arr("w8s", np.float32(0.002)), arr("w8z", np.int8(0)),
+             arr("zs", np.float32(0.1)), arr("zz", np.int8(0))]
+    nodes = [
+        helper.make_node("QuantizeLinear", ["x", "xs", "xz"], ["xq"]),
+        helper.make_node("DequantizeLinear", ["xq", "xs", "xz"], ["xd"]),
+        helper.make_node("DequantizeLinear", ["w4", "w4s", "w4z"], ["w4d"], axis=0),
+        helper.make_node("Conv", ["xd", "w4d", "b4"], ["c"], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c"], ["r"]),
+        helper.make_node("QuantizeLinear", ["r", "ys", "yz"], ["rq"]),
+        helper.make_node("DequantizeLinear", ["rq", "ys", "yz"], ["rd"]),
+        helper.make_node("Flatten", ["rd"], ["f"]),
+        helper.make_node("DequantizeLinear", ["w8", "w8s", "w8z"], ["w8d"]),
+        helper.make_node("Gemm", ["f", "w8d"], ["g"], name="fc", transB=1),
+        helper.make_node("QuantizeLinear", ["g", "zs", "zz"], ["gq"]),
+        helper.make_node("DequantizeLinear", ["gq", "zs", "zz"], ["y"]),
+    ]
+    graph = helper.make_graph(nodes, "qdq4", [helper.make_tensor_value_info(
+        "x", TensorProto.FLOAT, [1, 2, 4, 4])], [helper.make_tensor_value_info(
+            "y", TensorProto.FLOAT, [1, 4])], inits)
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+
+
+def test_a_quantized_model_with_nibble_weights_packs_them_losslessly(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`--weight-bits 4` on a model that came quantized (4-bit QAT): the layers whose
+    weights fit [-8, 7] are stored packed, with exactly the int8 storage's results; the
+    others stay int8, and the compile says which."""
+    model = tmp_path / "qdq4.onnx"
+    _qdq_model(model)
+    assert main([str(model), "-o", str(tmp_path / "o"), "--weight-bits", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "tinyc: note: weights outside [-8, 7] stay int8: 'fc'\n" in out
+    graphs_ = {}
+    for bits in (8, 4):
+        options = Options(weight_bits=bits, target="cortex-m4")
+        graph, _ = optimize(load_model(model, options), options)
+        graphs_[bits] = graph
+    packed = [n.op for n in graphs_[4].nodes if packs_int4(n)]
+    assert packed == ["QConv"]
+    compiled = compile_graph(graphs_[4], Options(target="cortex-m4"), "qdq4")
+    compiled.code.write(tmp_path / "c")
+    exe = build_host(tmp_path / "c", graphs_[4], "qdq4", [*SANITIZE_FLAGS, "-O0"])
+    rng = np.random.default_rng(6)
+    for _ in range(4):
+        x = rng.standard_normal((1, 2, 4, 4)).astype(np.float32)
+        got = run_host(exe, graphs_[4], [x])[0]
+        np.testing.assert_array_equal(got, run_graph(graphs_[4], {"x": x})[0])
+        np.testing.assert_array_equal(got, run_graph(graphs_[8], {"x": x})[0])

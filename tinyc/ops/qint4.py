@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from tinyc.errors import ModelError
-from tinyc.ir import DType, Node
+from tinyc.ir import DType, Graph, Node
 from tinyc.ops.qwork import ConvGeometry, qconv_work_bytes, round8, uses_m4_kernels
 from tinyc.ops.registry import Attr
 from tinyc.quant.packing import pack_rows, pack_stream
@@ -50,6 +50,22 @@ def weight_bits(node: Node) -> int:
 def packs_int4(node: Node) -> bool:
     """True for a QConv/QGemm whose weights are stored as packed int4."""
     return node.op in ("QConv", "QGemm") and weight_bits(node) == 4
+
+
+def store_int4_weights(graph: Graph) -> list[Node]:
+    """`--weight-bits 4` on a model that came quantized (QDQ, QOperator; e.g. trained with
+    4-bit fake quantization): every QConv/QGemm whose integer weights all fit a nibble is
+    stored packed. Returns the layers whose weights do not fit, which stay int8."""
+    kept = []
+    for node in graph.nodes:
+        w = node.inputs[1] if node.op in ("QConv", "QGemm") else None
+        if w is None or w.const is None:
+            continue
+        if w.const.size and (int(w.const.min()) < -8 or int(w.const.max()) > 7):
+            kept.append(node)
+        else:
+            node.attrs[WEIGHT_BITS] = 4
+    return kept
 
 
 def check_int4_values(node: Node, w: np.ndarray) -> None:

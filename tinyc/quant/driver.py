@@ -11,6 +11,7 @@ from typing import Protocol
 
 from tinyc.errors import UsageError
 from tinyc.ir import Graph
+from tinyc.ops.qint4 import store_int4_weights
 from tinyc.passes.base import PassContext
 from tinyc.passes.quantize_dynamic import QuantizeDynamic
 from tinyc.passes.quantize_int8 import (
@@ -23,6 +24,9 @@ from tinyc.progress import progress
 from tinyc.quant.calibration import METHODS, calibrate, load_samples
 from tinyc.quant.lower import float_ops
 from tinyc.quant.params import WEIGHT_CLIPS, default_weight_clip
+
+#: graph metadata: the layers `--weight-bits 4` kept at int8 (an imported model's)
+INT4_KEPT_KEY = "tinyc int4 weights kept int8"
 
 
 class QuantOptions(Protocol):
@@ -49,8 +53,9 @@ def quantize_graph(graph: Graph, options: QuantOptions, ctx: PassContext) -> Gra
     clip = options.weight_clip or default_weight_clip(options.weight_bits)
     if clip not in WEIGHT_CLIPS:
         raise UsageError(f"--weight-clip {options.weight_clip}: use {', '.join(WEIGHT_CLIPS)}")
-    if options.weight_bits == 4 and mode != "int8":
-        raise UsageError("--weight-bits 4 needs --quantize int8")
+    imported = mode is None and any(n.op in ("QConv", "QGemm") for n in graph.nodes)
+    if options.weight_bits == 4 and mode != "int8" and not imported:
+        raise UsageError("--weight-bits 4 needs --quantize int8 or a quantized model")
     if options.weight_clip and mode != "int8":
         raise UsageError("--weight-clip needs --quantize int8")
     if options.io not in ("float", "int8"):
@@ -75,11 +80,24 @@ def quantize_graph(graph: Graph, options: QuantOptions, ctx: PassContext) -> Gra
         graph = QuantizeDynamic()(graph, ctx).graph
     elif options.calib:
         raise UsageError("--calib needs --quantize int8")
+    if options.weight_bits == 4 and imported:
+        kept = store_int4_weights(graph)
+        if kept:
+            graph.metadata[INT4_KEPT_KEY] = ", ".join(f"'{n.name}'" for n in kept)
     if options.io == "int8":
         if mode == "dynamic":
             raise UsageError("--io int8 needs a statically quantized model")
         expose_int8_io(graph)
     return graph
+
+
+def int4_message(graph: Graph) -> str | None:
+    """One line naming the conv/fc layers `--weight-bits 4` left at int8 (an imported model's
+    weights outside [-8, 7]), or None."""
+    kept = graph.metadata.get(INT4_KEPT_KEY)
+    if not kept:
+        return None
+    return f"tinyc: note: weights outside [-8, 7] stay int8: {kept}"
 
 
 def float_ops_message(graph: Graph) -> str | None:
