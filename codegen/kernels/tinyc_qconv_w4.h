@@ -4,8 +4,8 @@
  * [-8, 7] (the compiler writes [-7, 7]); only W's storage differs, in the "rows" layout of
  * tinyc/quant/packing.py: output channel m's cg * kh * kw weights, padded with zeros to a
  * multiple of 8, as blocks of 4 bytes whose byte j holds weight 8b + j in its low nibble
- * and weight 8b + j + 4 in its high nibble (two's complement). Each row takes
- * TINYC_W4_ROW_BYTES(cg * kh * kw) bytes.
+ * and weight 8b + j + 4 in its high nibble (two's complement; tinyc_w4.h reads it). Each
+ * row takes TINYC_W4_ROW_BYTES(cg * kh * kw) bytes.
  *
  * `work` is the node's planned arena workspace (tinyc/ops/qint4.py sizes it): the portable
  * kernel unpacks one output channel's row into it, the Cortex-M4 kernel gathers two output
@@ -14,15 +14,7 @@
 #define TINYC_QCONV_W4_H
 
 #include "tinyc_qconv.h"
-
-#define TINYC_W4_ROW_BYTES(k) ((((size_t)(k) + 7u) / 8u) * 4u)
-
-/* The int4 weight at index k of a packed row. */
-TINYC_INLINE int32_t tinyc_w4_row_at(const uint8_t *row, int32_t k) {
-  const uint32_t byte = row[(k >> 3) * 4 + (k & 3)];
-  const uint32_t nib = (k & 4) ? byte >> 4 : byte & 0xFu;
-  return (int32_t)nib - (int32_t)((nib & 8u) << 1);
-}
+#include "tinyc_w4.h"
 
 /* X [n,c,h,w], W packed rows [m], B [m] or NULL, Y [n,m,oh,ow]; Y must not alias X. */
 void tinyc_conv2d_s8_w4(const int8_t *restrict X, const uint8_t *restrict W,

@@ -11,6 +11,7 @@
 #define TINYC_QFC_W4_H
 
 #include "tinyc_qfc.h"
+#include "tinyc_w4.h"
 
 /* X [batch, in], W packed rows [out], B [out] or NULL, Y [batch, out]; Y must not alias X. */
 void tinyc_fully_connected_s8_w4(const int8_t *restrict X, const uint8_t *restrict W,

@@ -15,10 +15,6 @@
 /* longest input row widened into the workspace (tinyc/ops/qint4.py QFC_W4_ROW) */
 #define TINYC_QFC_W4_ROW 1024
 
-TINYC_INLINE int32_t nibble(uint32_t v) {
-  return (int32_t)(v & 0xFu) - (int32_t)((v & 8u) << 1);
-}
-
 /* x + offset for the `in` inputs as int16 pairs in block order, zeros past the end */
 static void widen_row(const int8_t *x, int32_t in, int32_t off, int32_t *restrict col) {
   const int32_t off2 = tinyc_pack16(off, off);
@@ -63,15 +59,6 @@ TINYC_INLINE void dot2(const uint8_t *w0, const uint8_t *w1, const int32_t *col,
   *s1 = a1;
 }
 
-static int32_t plain_dot(const int8_t *x, const uint8_t *w, int32_t in, int32_t off) {
-  int32_t acc = 0, i;
-  for (i = 0; i < in; ++i) {
-    const uint32_t byte = w[(i >> 3) * 4 + (i & 3)];
-    acc += ((int32_t)x[i] + off) * nibble((i & 4) ? byte >> 4 : byte);
-  }
-  return acc;
-}
-
 void tinyc_fully_connected_s8_w4(const int8_t *restrict X, const uint8_t *restrict W,
                                  const int32_t *restrict B, int8_t *restrict Y,
                                  int32_t *restrict work, const tinyc_qfc_params *p) {
@@ -92,8 +79,8 @@ void tinyc_fully_connected_s8_w4(const int8_t *restrict X, const uint8_t *restri
         s0 /= 16; /* exact: every product was 16 * w * x */
         s1 /= 16;
       } else {
-        s0 = plain_dot(x, W + (size_t)o * row_bytes, in, p->input_offset);
-        s1 = plain_dot(x, W + (size_t)o1 * row_bytes, in, p->input_offset);
+        s0 = tinyc_w4_dot(W + (size_t)o * row_bytes, x, in, p->input_offset);
+        s1 = tinyc_w4_dot(W + (size_t)o1 * row_bytes, x, in, p->input_offset);
       }
       y[o] = tinyc_dsp_requant1(s0 + (B ? B[o] : 0), p->multiplier[o], p->shift[o], &clamp);
       y[o1] = tinyc_dsp_requant1(s1 + (B ? B[o1] : 0), p->multiplier[o1], p->shift[o1], &clamp);

@@ -61,9 +61,8 @@ void tinyc_conv1x1_stream_s8_w4(const int8_t *X, const uint8_t *restrict W,
   for (px = 0; px < plane; ++px) {
     for (c = 0; c < p->c; ++c) x[c] = X[(size_t)c * plane + px]; /* the whole pixel first */
     for (m = 0; m < p->m; ++m) {
-      const uint8_t *row = W + (size_t)m * row_bytes;
-      int32_t acc = B ? B[m] : 0;
-      for (c = 0; c < p->c; ++c) acc += ((int32_t)x[c] + p->input_offset) * tinyc_w4_row_at(row, c);
+      const int32_t acc =
+          (B ? B[m] : 0) + tinyc_w4_dot(W + (size_t)m * row_bytes, x, p->c, p->input_offset);
       Y[(size_t)m * plane + px] = tinyc_requantize_one(acc, p->multiplier[m], p->shift[m],
                                                        p->output_offset, p->act_min, p->act_max);
     }

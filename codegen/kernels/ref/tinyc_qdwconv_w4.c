@@ -2,6 +2,8 @@
  * target: the channel loop around the target's int8 depthwise kernels. */
 #include "tinyc_qdwconv_w4.h"
 
+#include "tinyc_w4.h"
+
 /* bytes of `work` the unpacked weights of one input channel take (the int8 kernel's
  * workspace follows, 8-byte aligned) */
 #define TINYC_QDW_W4_HEAD(count) ((((size_t)(count) + 7u) / 8u) * 8u)
@@ -12,8 +14,7 @@ static void unpack(const uint8_t *restrict W, size_t first, int32_t count, int8_
   for (i = 0; i < count; ++i) {
     const size_t at = first + (size_t)i;
     const uint32_t byte = W[at >> 1];
-    const uint32_t nib = (at & 1u) ? byte >> 4 : byte & 0xFu;
-    w[i] = (int8_t)((int32_t)nib - (int32_t)((nib & 8u) << 1));
+    w[i] = (int8_t)tinyc_w4_nibble((at & 1u) ? byte >> 4 : byte);
   }
 }
 
