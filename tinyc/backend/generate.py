@@ -122,8 +122,10 @@ def generate_c(
         ctx.families.update(_FAMILY_DEPS.get(family, ()))
 
     out = GeneratedC(cname, arena_size=plan.size)
-    out.weight_bytes = sum(ctx.packed_bytes.get(id(c), c.type.nbytes)
-                           for c in graph.constants if c.uses)
+    # a constant read only packed counts its packed bytes (if also read plain: both)
+    out.weight_bytes = sum(
+        ctx.packed_bytes.get(id(c), 0) + (c.type.nbytes if ctx.emits_plain(c) else 0)
+        for c in graph.constants if c.uses)
     files = {
         f"{cname}.h": _header(graph, plan, cname, command, arena),
         f"{cname}.c": _source(graph, plan, ctx, cname, command, arena),
