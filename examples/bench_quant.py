@@ -8,7 +8,8 @@ Three tables, every figure measured on this run:
    the QAT model (`examples/qat_digits.py`) compiled by tinyc next to onnxruntime running
    the same file.
 2. per example model: weight bytes and arena bytes, float vs static int8 (float interface,
-   and `--io int8` where the application passes int8 tensors) vs dynamic. MLPerf Tiny models
+   and `--io int8` where the application passes int8 tensors; and with int4 weights,
+   `--weight-bits 4`) vs dynamic. MLPerf Tiny models
    are calibrated on random N(0, 1) data (their figures do not depend on accuracy).
 3. with `--mcu`: the same builds on a Cortex-M4 under QEMU (tinyc.mcu): instructions per
    inference, flash and static RAM plus stack: what dynamic quantization costs against
@@ -96,6 +97,9 @@ def accuracy_table() -> None:
     for method in ("minmax", "percentile", "mse"):
         flags = {"quantize": "int8", "calib": calib, "calib_method": method}
         rows.append((f"int8 static ({method})", c_accuracy(digits, flags, x, y)))
+    for clip in ("max", "mse"):
+        flags = {"quantize": "int8", "calib": calib, "weight_bits": 4, "weight_clip": clip}
+        rows.append((f"int8 + int4 weights ({clip} clip)", c_accuracy(digits, flags, x, y)))
     rows.append(("int8 dynamic", c_accuracy(digits, {"quantize": "dynamic"}, x, y)))
     with tempfile.TemporaryDirectory() as tmp:
         qdq = ort_qdq_model(Path(tmp))
@@ -126,23 +130,24 @@ def variants(name: str, tmp: Path) -> dict[str, Flags]:
         "float": {},
         "int8": {"quantize": "int8", "calib": calib},
         "int8 io": {"quantize": "int8", "calib": calib, "io": "int8"},
+        "int4w": {"quantize": "int8", "calib": calib, "weight_bits": 4},
         "dynamic": {"quantize": "dynamic"},
     }
 
 
 def size_table(names: list[str]) -> None:
     print("weights (flash) and arena (RAM) in bytes; ratio = int8 / float:")
-    head = ["model", "weights f32", "weights i8", "ratio", "arena f32", "arena i8",
-            "ratio", "arena i8 io", "ratio", "arena dyn"]
+    head = ["model", "weights f32", "weights i8", "ratio", "weights i4w", "ratio", "arena f32",
+            "arena i8", "ratio", "arena i8 io", "ratio", "arena dyn"]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in names:
             c = {k: compile_model(MODELS / f"{name}.onnx", flags, Path(tmp) / f"{name} {k}")
                  for k, flags in variants(name, Path(tmp)).items()}
-            wf, wi = c["float"].weight_bytes, c["int8"].weight_bytes
+            wf, wi, w4 = (c[k].weight_bytes for k in ("float", "int8", "int4w"))
             af, ai, aio = c["float"].arena_bytes, c["int8"].arena_bytes, c["int8 io"].arena_bytes
-            rows.append([name, wf, wi, f"{wi / wf:.3f}", af, ai, f"{ai / af:.3f}", aio,
-                         f"{aio / af:.3f}", c["dynamic"].arena_bytes])
+            rows.append([name, wf, wi, f"{wi / wf:.3f}", w4, f"{w4 / wf:.3f}", af, ai,
+                         f"{ai / af:.3f}", aio, f"{aio / af:.3f}", c["dynamic"].arena_bytes])
     widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
     for r in [head, *rows]:
         print("  " + "  ".join(str(v).rjust(w) for v, w in zip(r, widths, strict=True)))

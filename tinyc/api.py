@@ -76,6 +76,8 @@ def compile(  # noqa: A001 (the API's name for the one thing tinyc does)
     quantize: str | None = None,
     calib: PathLike | None = None,
     calib_method: str = "minmax",
+    weight_bits: int = 8,
+    weight_clip: str | None = None,
     io: str = "float",
     prune: str | None = None,
     opt_level: int = 1,
@@ -96,7 +98,8 @@ def compile(  # noqa: A001 (the API's name for the one thing tinyc does)
 
     path = _model_path(model)
     options = _options(path, name=name, target=target, shapes=shapes, quantize=quantize,
-                       calib=calib, calib_method=calib_method, io=io, prune=prune,
+                       calib=calib, calib_method=calib_method, weight_bits=weight_bits,
+                       weight_clip=weight_clip, io=io, prune=prune,
                        opt_level=opt_level, arena=arena, report=report, consts=consts,
                        layout=layout, progress=progress)
     cname = model_name(options, path)
@@ -126,6 +129,8 @@ def verify(
     quantize: str | None = None,
     calib: PathLike | None = None,
     calib_method: str = "minmax",
+    weight_bits: int = 8,
+    weight_clip: str | None = None,
     io: str = "float",
     prune: str | None = None,
     opt_level: int = 1,
@@ -148,7 +153,8 @@ def verify(
 
     path = _model_path(model)
     options = _options(path, target=target, shapes=shapes, quantize=quantize, calib=calib,
-                       calib_method=calib_method, io=io, prune=prune, opt_level=opt_level,
+                       calib_method=calib_method, weight_bits=weight_bits,
+                       weight_clip=weight_clip, io=io, prune=prune, opt_level=opt_level,
                        arena=arena, consts=consts, progress=progress)
     graph, _ = optimize(load_model(path, options), options)
     feeds = default_inputs(graph) if inputs is None else shaped_inputs(graph, inputs)
@@ -169,6 +175,8 @@ def validate(
     quantize: str | None = None,
     calib: PathLike | None = None,
     calib_method: str = "minmax",
+    weight_bits: int = 8,
+    weight_clip: str | None = None,
     io: str = "float",
     prune: str | None = None,
     opt_level: int = 1,
@@ -194,7 +202,8 @@ def validate(
 
     path = _model_path(model)
     options = _options(path, target=target, shapes=shapes, quantize=quantize, calib=calib,
-                       calib_method=calib_method, io=io, prune=prune, opt_level=opt_level,
+                       calib_method=calib_method, weight_bits=weight_bits,
+                       weight_clip=weight_clip, io=io, prune=prune, opt_level=opt_level,
                        arena="static", consts=consts, progress=progress)
     graph, _ = optimize(load_model(path, options), options)
     feeds = default_inputs(graph) if inputs is None else shaped_inputs(graph, inputs)
@@ -205,6 +214,7 @@ def validate(
 def _options(path: Path, *, name: str | None = None, target: str,
              shapes: Mapping[str, Sequence[int]] | None, quantize: str | None,
              calib: PathLike | None, calib_method: str, io: str, prune: str | None,
+             weight_bits: int = 8, weight_clip: str | None = None,
              opt_level: int, arena: str, report: bool = False,
              consts: Mapping[str, object] | None, layout: str = "plain",
              progress: bool = False):  # noqa: ANN202
@@ -220,7 +230,8 @@ def _options(path: Path, *, name: str | None = None, target: str,
     return Options(
         name=name, shapes=_shapes(shapes), target=target, opt_level=opt_level, arena=arena,
         report=report, quantize=quantize, calib=None if calib is None else os.fspath(calib),
-        calib_method=calib_method, io=io, prune=prune, consts=_const_bindings(consts),
+        calib_method=calib_method, weight_bits=weight_bits, weight_clip=weight_clip, io=io,
+        prune=prune, consts=_const_bindings(consts),
         progress=progress,
         command=_call_text(path, name=name, target=target, quantize=quantize, prune=prune),
         layout=check_layout(layout),

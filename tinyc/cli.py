@@ -108,6 +108,12 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
                    help="calibration samples: [N, *input_shape] (.npz: one array per input name)")
     q.add_argument("--calib-method", choices=["minmax", "percentile", "mse"], default="minmax",
                    help="how activation ranges are chosen from the calibration run")
+    q.add_argument("--weight-bits", type=int, choices=[8, 4], default=8,
+                   help="with --quantize int8: conv/fc weights as int8 (default) or int4, "
+                   "packed two per byte in flash")
+    q.add_argument("--weight-clip", choices=["max", "mse"], default=None,
+                   help="per-channel weight scale: from max |w| (default for int8 weights) "
+                   "or the clip with the least squared rounding error (default for int4)")
     q.add_argument("--io", choices=["float", "int8"], default="float",
                    help="interface of a quantized model: float (default) or the raw int8 "
                    "tensors, with their scales and zero points in NAME.h")
@@ -302,6 +308,8 @@ def _options(args: argparse.Namespace, argv: Sequence[str]):  # noqa: ANN202
         quantize=args.quantize,
         calib=args.calib,
         calib_method=args.calib_method,
+        weight_bits=args.weight_bits,
+        weight_clip=args.weight_clip,
         io=args.io,
         progress=not args.quiet,
         prune=args.prune,
@@ -359,15 +367,15 @@ def _dispatch(args: argparse.Namespace, argv: Sequence[str]) -> int:
             f"weights {compiled.code.weight_bytes} B, {len(graph.nodes)} nodes"
         )
         from tinyc.frontend.onnx import CONSTANT_INPUTS
-        from tinyc.quant.driver import float_ops_message
+        from tinyc.quant.driver import float_ops_message, int4_message
 
         if CONSTANT_INPUTS in graph.metadata:
             print(f"tinyc: note: {CONSTANT_INPUTS} (their initializers): "
                   f"{shown(graph.metadata[CONSTANT_INPUTS])}")
 
-        message = float_ops_message(graph)
-        if message:
-            print(shown(message))
+        for message in (float_ops_message(graph), int4_message(graph)):
+            if message:
+                print(shown(message))
         if pruning is not None:
             sys.stdout.write(pruning[0])
         return 0

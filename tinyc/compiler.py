@@ -53,6 +53,11 @@ class Options:
     calib: str | None = None
     #: minmax, percentile or mse (tinyc.quant.calibration)
     calib_method: str = "minmax"
+    #: conv/fc weight bits with --quantize int8: 8, or 4 (packed two per byte)
+    weight_bits: int = 8
+    #: per-channel weight scale: "max" (max |w|) or "mse" (MSE-optimal clip); None: mse
+    #: for int4 weights, max for int8 (tinyc.quant.params.default_weight_clip)
+    weight_clip: str | None = None
     #: interface of a quantized model: "float" (quantize/dequantize in C) or "int8"
     io: str = "float"
     #: report slow steps (calibration, C builds, QEMU runs) on stderr (tinyc.progress)
@@ -96,7 +101,8 @@ def optimize(graph: Graph, options: Options) -> tuple[Graph, PassContext]:
     from tinyc.prune.driver import prune_graph, sparsify_graph
 
     graph = prune_graph(graph, options, ctx)
-    if options.quantize or options.calib or options.io != "float":
+    if (options.quantize or options.calib or options.io != "float" or options.weight_bits != 8
+            or options.weight_clip):
         from tinyc.quant.driver import quantize_graph
 
         graph = quantize_graph(graph, options, ctx)

@@ -72,6 +72,9 @@ class EmitContext:
         for i, value in enumerate(graph.outputs):
             self._io_names.setdefault(id(value), f"output{i}")
         self._tables_cache: dict[tuple[str, str], str] = {}
+        #: id(constant) -> C name and bytes of its packed form (int4 weights)
+        self._packed_names: dict[int, str] = {}
+        self.packed_bytes: dict[int, int] = {}
 
     # -- naming ----------------------------------------------------------------------
     def symbol(self, hint: str) -> str:
@@ -148,6 +151,24 @@ class EmitContext:
         name = self.symbol(f"w_{value.name}")
         self.static_array(value.dtype, value.const, name)
         self._const_names[id(value)] = name
+        return name
+
+    def emits_plain(self, value: Value) -> bool:
+        """Whether constant `value` is (or, not seen by the emitter, counts as) emitted in
+        its own type: every constant but one only read in a packed form."""
+        return id(value) in self._const_names or id(value) not in self._packed_names
+
+    def packed_const(self, value: Value, packed: np.ndarray, hint: str) -> str:
+        """The `static const uint8_t` array holding constant `value` in a packed form (int4
+        weights, `tinyc.quant.packing`), emitted once; its bytes replace the value's in
+        the weight count."""
+        known = self._packed_names.get(id(value))
+        if known is not None:
+            return known
+        name = self.symbol(hint)
+        self.static_array(DType.U8, np.asarray(packed, np.uint8), name)
+        self._packed_names[id(value)] = name
+        self.packed_bytes[id(value)] = int(np.asarray(packed).size)
         return name
 
     def static_array(self, dtype: DType, data: np.ndarray, name: str) -> None:

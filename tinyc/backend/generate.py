@@ -93,9 +93,9 @@ class GeneratedC:
 ARENA_MODES = ("static", "external")
 
 #: kernel families whose header includes other families' headers (for their records)
-_HEADER_DEPS = {"inplace": ("conv", "gemm")}
+_HEADER_DEPS = {"inplace": ("conv", "gemm"), "qconv_w4": ("qconv",), "qfc_w4": ("qfc",)}
 #: kernel families built on other families' kernels: those are copied (and linked) too
-_FAMILY_DEPS = {"qboundary": ("qconv", "qfc")}
+_FAMILY_DEPS = {"qboundary": ("qconv", "qfc"), "qdwconv_w4": ("qconv",)}
 
 
 def generate_c(
@@ -122,7 +122,10 @@ def generate_c(
         ctx.families.update(_FAMILY_DEPS.get(family, ()))
 
     out = GeneratedC(cname, arena_size=plan.size)
-    out.weight_bytes = sum(c.type.nbytes for c in graph.constants if c.uses)
+    # a constant read only packed counts its packed bytes (if also read plain: both)
+    out.weight_bytes = sum(
+        ctx.packed_bytes.get(id(c), 0) + (c.type.nbytes if ctx.emits_plain(c) else 0)
+        for c in graph.constants if c.uses)
     files = {
         f"{cname}.h": _header(graph, plan, cname, command, arena),
         f"{cname}.c": _source(graph, plan, ctx, cname, command, arena),

@@ -5,7 +5,8 @@ them, and every one reads its quantization parameters from its values' types
 (`TensorType.quant`). Conventions (TFLite Micro's `reference_integer_ops`):
 
 - activations int8, asymmetric per tensor: real = s * (q - zp);
-- weights int8, symmetric (zp 0) per output channel, in [-127, 127];
+- weights int8, symmetric (zp 0) per output channel, in [-127, 127]; QConv/QGemm with
+  `weight_bits` 4 hold values in [-8, 7] that the C stores packed two per byte (`qint4`);
 - bias int32 with scale s_x * s_w[c], zero point 0;
 - every result is requantized in fixed point with the multipliers of `tinyc.quant.fixedpoint`
   (computed here, at compile time, from the scales) and clamped to [act_min, act_max], which
@@ -28,6 +29,15 @@ from tinyc.ops.activation import act_c_init, apply_activation
 from tinyc.ops.conv import conv_reference
 from tinyc.ops.ewbase import inplace_same_shape
 from tinyc.ops.layout import broadcast_shapes, broadcast_strides, c_int_list, merge_dims, split_axis
+from tinyc.ops.qint4 import (
+    WEIGHT_BITS_ATTR,
+    check_int4_values,
+    conv_w4_work_bytes,
+    emit_conv_w4,
+    emit_fc_w4,
+    fc_w4_work_bytes,
+    packs_int4,
+)
 from tinyc.ops.quant import conv_geometry
 from tinyc.ops.qwork import ConvGeometry, qconv_work_bytes, qfc_work_bytes, uses_m4_kernels
 from tinyc.ops.registry import (
@@ -157,7 +167,7 @@ class QConv(_QOp):
     + b, M[c]), act_min, act_max), M[c] = s_x s_w[c] / s_y. Padding stands for zp_x."""
 
     name = "QConv"
-    attrs = {**CONV_ATTRS, **ACT_ATTRS}
+    attrs = {**CONV_ATTRS, **ACT_ATTRS, **WEIGHT_BITS_ATTR}
 
     def infer(self, node: Node) -> list[TensorType]:
         x, w = input_type(node, 0), input_type(node, 1)
@@ -195,6 +205,8 @@ class QConv(_QOp):
             return None
         if all(k == 1 for k in w.shape[2:]) and not any(a["pads"]):
             return "conv1x1"
+        if packs_int4(node):
+            return None  # (no int4 row-streaming kernel)
         if x.shape[2:] == y.shape[2:]:
             return "conv2d_rows"
         return None
@@ -218,7 +230,10 @@ class QConv(_QOp):
         return [PlaneStream(0, in_plane, c, m, 1, rows * m * y.shape[-1])]
 
     def workspace(self, node: Node, kernel_dirs: tuple[str, ...] | None = None) -> int:
-        """The M4 kernels' column or padded depthwise plane (`qwork`)."""
+        """The M4 kernels' column or padded depthwise plane (`qwork`); with int4 weights,
+        the `qint4` kernels' (which unpack weights there on every target)."""
+        if packs_int4(node):
+            return conv_w4_work_bytes(qconv_geometry(node), qconv_depthwise(node), kernel_dirs)
         if not uses_m4_kernels(kernel_dirs):
             return 0
         return qconv_work_bytes(qconv_geometry(node), qconv_depthwise(node))
@@ -229,6 +244,10 @@ class QConv(_QOp):
         assert x is not None and w is not None
         init = qconv_params_init(node, ctx, scale_zp(x, node), self.out(node))
         params = ctx.params("tinyc_qconv_params", init, f"qconv_{y.name}")
+        if packs_int4(node):
+            stream = self.stream_kernel(node) if ctx.overlap(node) is not None else None
+            emit_conv_w4(node, ctx, params, qconv_depthwise(node), stream)
+            return
         bias = ctx.ptr(b) if b is not None else "NULL"
         if ctx.overlap(node) is not None:  # the planner placed y over x: the streaming form
             fn = self.stream_kernel(node)
@@ -248,6 +267,7 @@ def _int8_operands(node: Node, inputs: list[np.ndarray | None]
     wv = node.inputs[1]
     assert wv is not None
     _weight_check(node, wv)
+    check_int4_values(node, w)
     return x, w, inputs[2] if len(inputs) > 2 else None, wv
 
 
@@ -312,7 +332,7 @@ class QGemm(_QOp):
     W is [out_features, in_features] (ONNX Gemm with transB=1), per-channel over n."""
 
     name = "QGemm"
-    attrs = dict(ACT_ATTRS)
+    attrs = {**ACT_ATTRS, **WEIGHT_BITS_ATTR}
 
     def infer(self, node: Node) -> list[TensorType]:
         x, w = input_type(node, 0), input_type(node, 1)
@@ -329,13 +349,18 @@ class QGemm(_QOp):
         return node.outputs[0].type.numel * input_type(node, 1).shape[1]
 
     def memory_behavior(self, node: Node) -> list[MemoryBehavior]:
-        """Row by row through one row of scratch (tinyc_fully_connected_rows_stream_s8)."""
+        """Row by row through one row of scratch (tinyc_fully_connected_rows_stream_s8);
+        not with int4 weights (that kernel reads int8 rows)."""
+        if packs_int4(node):
+            return []
         n, k = input_type(node, 1).shape
         rows = input_type(node, 0).numel // max(k, 1)
         return [BlockStream(0, rows, k, n, min(k, n))]
 
     def workspace(self, node: Node, kernel_dirs: tuple[str, ...] | None = None) -> int:
         """The M4 kernels' widened input row (`qwork`)."""
+        if packs_int4(node):
+            return fc_w4_work_bytes(input_type(node, 1).shape[1], kernel_dirs)
         if not uses_m4_kernels(kernel_dirs):
             return 0
         return qfc_work_bytes(input_type(node, 1).shape[1])
@@ -346,6 +371,9 @@ class QGemm(_QOp):
         assert x is not None and w is not None
         init = qfc_params_init(node, ctx, scale_zp(x, node), self.out(node))
         params = ctx.params("tinyc_qfc_params", init, f"qfc_{y.name}")
+        if packs_int4(node):
+            emit_fc_w4(node, ctx, params)
+            return
         bias = ctx.ptr(b) if b is not None else "NULL"
         if ctx.overlap(node) is not None:  # the planner placed y over x: the streaming form
             ctx.call("qfc", "tinyc_fully_connected_rows_stream_s8", ctx.ptr(x), ctx.ptr(w), bias,

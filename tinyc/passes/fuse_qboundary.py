@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from tinyc.ir import DType, Graph, Node, Value
 from tinyc.ops import get_op
 from tinyc.ops.qboundary import conv_workspace, gemm_workspace
+from tinyc.ops.qint4 import packs_int4
 from tinyc.ops.quant import conv_geometry
 from tinyc.ops.registry import REQUIRED
 from tinyc.passes.base import Pass, PassContext, PassResult, register_pass
@@ -93,8 +94,8 @@ def _fuse_input(graph: Graph, q: Node) -> bool:
     if params is None or len(xq.uses) != 1 or any(xq is o for o in graph.outputs):
         return False
     user = users[0]
-    if user.op not in FUSED or xq.uses[0].index != 0:
-        return False
+    if user.op not in FUSED or xq.uses[0].index != 0 or packs_int4(user):
+        return False  # (the boundary kernels call the int8-weight kernels)
     if user.op == "QConv" and conv_workspace(user, 1, True, False) > xq.type.nbytes:
         return False  # even one band needs more than the int8 copy: staging is smaller
     attrs = {**user.attrs, "x_quant": [params[0], float(params[1])], "y_quant": [], "tile": 1}
@@ -114,7 +115,7 @@ def _fuse_output(graph: Graph, dq: Node) -> bool:
     if any(yq is o for o in graph.outputs):
         return False
     fused = FUSED.get(producer.op, producer.op)
-    if fused not in FUSED.values() or producer.attrs.get("y_quant"):
+    if fused not in FUSED.values() or producer.attrs.get("y_quant") or packs_int4(producer):
         return False
     others = [v.type.nbytes for v in int8_activations(graph) if v is not yq]
     if yq.type.nbytes <= max(others, default=0):

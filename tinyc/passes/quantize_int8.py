@@ -252,6 +252,10 @@ class QuantizeInt8(Pass):
     """value name -> observed (low, high), from `tinyc.quant.calibration.calibrate`"""
     description: str = "int8 static"
     """recorded in the graph metadata (and the generated C's provenance comment)"""
+    weight_bits: int = 8
+    """conv/fc weight bits: 8, or 4 (packed two per byte, `tinyc.ops.qint4`)"""
+    weight_clip: str = "max"
+    """per-channel weight scale: from max |w| or the MSE-optimal clip (`quantize_weights`)"""
 
     def run(self, graph: Graph, ctx: PassContext) -> PassResult:
         if QUANTIZED_KEY in graph.metadata:
@@ -259,7 +263,7 @@ class QuantizeInt8(Pass):
         if not self.ranges:
             raise UsageError("quantize-int8 needs calibration data: --quantize int8 --calib X.npy")
         prepare_for_quantization(graph)
-        lowering = Lowering(graph)
+        lowering = Lowering(graph, weight_bits=self.weight_bits, weight_clip=self.weight_clip)
         lowering.hints = {id(n): self.ranges[cell_state_key(n)][1] for n in graph.nodes
                           if n.op == "LSTM" and cell_state_key(n) in self.ranges}
         insert_qdq(graph, choose_params(graph, self.ranges))

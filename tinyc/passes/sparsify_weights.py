@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tinyc.ir import DType, Graph, Node, Value
+from tinyc.ops.qint4 import packs_int4
 from tinyc.passes.base import Pass, PassContext, PassResult, register_pass
 from tinyc.prune.select import LayerFilter
 from tinyc.prune.sparse import (
@@ -52,6 +53,8 @@ def candidate(graph: Graph, node: Node) -> tuple[np.ndarray, tuple[int, ...]] | 
         return None  # a shared weight would stay in flash anyway
     if node.op in ("QConv", "QGemm"):
         q = w.type.quant
+        if packs_int4(node):
+            return None  # int4 weights stay packed (the sparse kernels store int8 values)
         if w.dtype is not DType.I8 or q is None or any(q.zero_point) or q.axis not in (None, 0):
             return None
     elif x.dtype is not DType.F32 or w.dtype is not DType.F32:

@@ -33,6 +33,7 @@ import numpy as np
 
 from tinyc.ir import DType, Graph, Node, QuantParams, TensorType, Value
 from tinyc.ops import get_op, has_op
+from tinyc.ops.qint4 import WEIGHT_BITS
 from tinyc.ops.qinteger import ACT_ATTRS, softmax_exp_table
 from tinyc.ops.quant import const_quant_params
 from tinyc.quant import semantics
@@ -136,8 +137,13 @@ def int8_const(graph: Graph, hint: str, data: np.ndarray, params: QuantParams | 
 class Lowering:
     """One application of the QDQ lowering to `graph` (see the module docstring)."""
 
-    def __init__(self, graph: Graph, integer_semantics: str = semantics.FIXEDPOINT) -> None:
+    def __init__(self, graph: Graph, integer_semantics: str = semantics.FIXEDPOINT,
+                 weight_bits: int = 8, weight_clip: str = "max") -> None:
         self.graph = graph
+        #: bits and scale choice of the conv/fc weights quantized from float (`--weight-bits`,
+        #: `quantize_weights`); 4 makes QConv/QGemm store them packed (`tinyc.ops.qint4`)
+        self.weight_bits = weight_bits
+        self.weight_clip = weight_clip
         #: the integer ops' arithmetic (`tinyc.quant.semantics`)
         self.semantics = integer_semantics
         self.report = LowerReport()
@@ -243,7 +249,7 @@ class Lowering:
         if v.const is not None and v.dtype.is_float:
             data = v.const.astype(np.float32)
             data = data.T if transpose else data
-            q, params = quantize_weights(data, 0)
+            q, params = quantize_weights(data, 0, self.weight_bits, self.weight_clip)
             return int8_const(self.graph, f"{v.name}_q", q, params)
         if v.producer is None or v.producer.op != "DequantizeLinear":
             return None
@@ -463,6 +469,14 @@ def _acc_fits(weights: np.ndarray, bias: Value | None, per_row_axis: int = 0) ->
     return bool(np.all(rows * 255 + b <= ACC_LIMIT))
 
 
+def _weight_bits(lw: Lowering, w: Value) -> dict[str, int]:
+    """`weight_bits` 4 for weights the lowering quantized to int4 (imported integer weights
+    keep their 8 bits); nothing for int8."""
+    fits = w.const is not None and (not w.const.size or (
+        int(w.const.min()) >= -8 and int(w.const.max()) <= 7))
+    return {WEIGHT_BITS: 4} if lw.weight_bits == 4 and fits else {}
+
+
 def lower_conv(lw: Lowering, node: Node) -> bool:
     """``Q(Conv(DQ(x), W, B)) -> QConv(x, Wq, Bq)``"""
     x = lw.dq_source(node.inputs[0])
@@ -485,7 +499,8 @@ def lower_conv(lw: Lowering, node: Node) -> bool:
     assert out.type.quant is not None
     act_min, act_max = act_range(out.type.quant, *_combine_clamps(clamp, (lo, hi)))
     attrs = {k: node.attrs[k] for k in ("dilations", "group", "kernel_shape", "pads", "strides")}
-    new = Node("QConv", [x, w, b], [], {**attrs, "act_min": act_min, "act_max": act_max},
+    new = Node("QConv", [x, w, b], [],
+               {**attrs, "act_min": act_min, "act_max": act_max, **_weight_bits(lw, w)},
                name=node.name)
     lw.finish(node, new, out, qs, extra)
     return True
@@ -518,7 +533,8 @@ def _lower_fc(lw: Lowering, node: Node, a: Value | None, w: Value | None, bias_i
     out, qs, extra, lo, hi = sink
     assert out.type.quant is not None
     act_min, act_max = act_range(out.type.quant, *_combine_clamps(clamp, (lo, hi)))
-    new = Node("QGemm", [x, w, b], [], {"act_min": act_min, "act_max": act_max}, name=node.name)
+    new = Node("QGemm", [x, w, b], [],
+               {"act_min": act_min, "act_max": act_max, **_weight_bits(lw, w)}, name=node.name)
     lw.finish(node, new, out, qs, extra)
     return True
 

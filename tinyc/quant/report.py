@@ -55,6 +55,7 @@ class Report:
     methods: dict[str, float | None]  # "float" and each calibration method -> accuracy
     layers: list[LayerStat]
     samples: int
+    precision: str = "int8"  # how the quantized rows are labelled ("int8+int4w": int4 weights)
 
 
 def _graph(model: str, options: Options) -> Graph:
@@ -95,7 +96,8 @@ def build_report(
     """Accuracy per calibration method and per-layer SNR of the first method."""
     if not options.calib:
         raise UsageError("quantize-report needs --calib DATA.npy")
-    base = replace(options, quantize=None, calib=None, io="float", progress=False)
+    base = replace(options, quantize=None, calib=None, io="float", progress=False,
+                   weight_bits=8, weight_clip=None)
     float_graph = _graph(model, base)
     prepare_for_quantization(float_graph)
     feeds = load_samples(eval_x, float_graph)[:limit]
@@ -124,7 +126,8 @@ def build_report(
         if i == 0:
             with steps.step(f"measuring the SNR of each layer on {len(feeds)} samples"):
                 layers = _layer_stats(float_graph, qgraph, feeds, float_values)
-    return Report(accuracies, layers, len(feeds))
+    precision = "int8+int4w" if options.weight_bits == 4 else "int8"
+    return Report(accuracies, layers, len(feeds), precision)
 
 
 def _layer_stats(float_graph: Graph, qgraph: Graph, feeds: list[dict[str, np.ndarray]],
@@ -154,7 +157,7 @@ def _layer_stats(float_graph: Graph, qgraph: Graph, feeds: list[dict[str, np.nda
 def print_report(report: Report, stream: TextIO) -> None:
     stream.write(f"accuracy on {report.samples} samples:\n")
     for method, acc in report.methods.items():
-        label = method if method == "float" else f"int8 ({method})"
+        label = method if method == "float" else f"{report.precision} ({method})"
         shown = "n/a (no labels)" if acc is None else f"{100 * acc:.2f}%"
         stream.write(f"  {label:<20} {shown}\n")
     if not report.layers:
