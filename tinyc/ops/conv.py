@@ -72,6 +72,8 @@ def _stream_kernel(node: Node) -> str | None:
     x, w, y = node.inputs[0], node.inputs[1], node.outputs[0]
     if x is None or w is None or x.dtype is not DType.F32 or x.type.rank not in (3, 4):
         return None
+    if w.dtype is not DType.F32:  # half weights: tinyc_conv_f16w.h has no streaming form
+        return None
     a = node.attrs
     c, m = x.shape[1], y.shape[1]
     if a["group"] == c == m:
@@ -83,6 +85,14 @@ def _stream_kernel(node: Node) -> str | None:
     if x.shape[2:] == y.shape[2:]:
         return "conv2d_rows"
     return None
+
+
+def half_weight_chunk(node: Node) -> int:
+    """Output channels whose half weights tinyc_conv2d_f32_f16w widens at a time: 4 (the
+    Cortex-M4 float conv's channel block), fewer when a group has fewer."""
+    y = node.outputs[0]
+    per_group = y.shape[1] // node.attrs["group"]
+    return min(4, per_group if per_group > 1 else y.shape[1])
 
 
 @register_op
@@ -161,6 +171,13 @@ class Conv(OpDef):
         width = y.shape[-1]
         return [PlaneStream(0, in_plane, c, m, size, rows * m * width * size)]
 
+    def workspace(self, node: Node, kernel_dirs: tuple[str, ...] | None = None) -> int:
+        """Half weights (--quantize float16): one chunk of them widened to float."""
+        w = input_type(node, 1)
+        if w.dtype is not DType.F16 or input_type(node, 0).dtype is not DType.F32:
+            return 0
+        return 4 * half_weight_chunk(node) * int(np.prod(w.shape[1:]))
+
     def emit(self, node: Node, ctx: EmitContext) -> None:
         x, w = node.inputs[0], node.inputs[1]
         b = node.input(2)
@@ -173,6 +190,9 @@ class Conv(OpDef):
                                    "C kernel")
         a = node.attrs
         if x.type.rank not in (3, 4) or x.dtype is DType.F16:
+            if w.dtype is not x.dtype:
+                raise UnsupportedError(f"op Conv (node '{node.name}'): {w.dtype.value} "
+                                       f"weights on {x.dtype.value} rank {x.type.rank}")
             emit_convnd(ctx, node, f"tinyc_conv_nd_{x.dtype.value}", a["pads"])
             return
         n_sp = x.type.rank - 2
@@ -194,6 +214,11 @@ class Conv(OpDef):
             f"conv_{y.name}",
         )
         bias = ctx.ptr(b) if b is not None else "NULL"
+        if w.dtype is DType.F16:  # --quantize float16: half weights, widened by chunks
+            ctx.call("conv_f16w", "tinyc_conv2d_f32_f16w", ctx.ptr(x), ctx.ptr(w), bias,
+                     ctx.ptr(y), params, half_weight_chunk(node),
+                     ctx.workspace(node, DType.F32))
+            return
         if ctx.overlap(node) is not None:  # the planner placed y over x: the streaming form
             ctx.call("inplace", f"tinyc_{_stream_kernel(node)}_stream_f32", ctx.ptr(x),
                      ctx.ptr(w), bias, ctx.ptr(y), ctx.scratch(node), params)
