@@ -187,7 +187,17 @@ def kernel_cases() -> dict[str, Case]:
         "gemm_nobias": _gemm(12, 0, 1, None),
         "matmul_seq": _matmul(13, [2, 5, 6], [6, 7], [2, 5, 7]),
         "matmul_batched": _matmul(14, [3, 2, 5], [3, 5, 9], [3, 2, 9]),
+        "subnormal": _subnormal(),
     }
+
+
+def _subnormal() -> Case:
+    """Weights that are half subnormals (and a -0): the widening's special path."""
+    rng = np.random.default_rng(15)
+    w = (rng.integers(1, 1024, (4, 8)) * rng.choice([-1, 1], (4, 8)) * 2.0**-24)
+    w[0, 0] = -0.0
+    node = helper.make_node("Gemm", ["x", "w"], ["y"], transB=1, alpha=1e4)
+    return [node], [2, 8], [2, 4], {"w": w.astype(np.float32)}
 
 
 @pytest.mark.parametrize("target", ["generic", "cortex-m4"])
