@@ -1,7 +1,8 @@
 """`--quantize float16` on QEMU's Cortex-M4: the half-weight kernels (VCVTB/VCVTT, see
 codegen/kernels/cortex-m4/tinyc_fpu_f16.h) give what the host build of the same C and the
 interpreter give, on every kernel shape of tests/quant/test_float16.py and on the KWS
-model; the conversion instructions are really in the build."""
+and digits models (whose plans take the overlapping forms); the conversion instructions
+are really in the build."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from tests.quant.test_float16 import MODELS, _cases_model, _save, kernel_cases, model_graph
 from tinyc.compiler import Options
@@ -38,5 +40,7 @@ def test_kernel_shapes_on_cortex_m4(mcu_tools: None, tmp_path: Path) -> None:
     assert "vcvtb.f32.f16" in code and "vcvtt.f32.f16" in code
 
 
-def test_kws_on_cortex_m4(mcu_tools: None, tmp_path: Path) -> None:
-    _check_on_m4(MODELS / "kws_dscnn.onnx", "kws", tmp_path)
+@pytest.mark.parametrize("name", ["kws_dscnn", "digits_cnn"])
+def test_models_on_cortex_m4(mcu_tools: None, name: str, tmp_path: Path) -> None:
+    """KWS runs the depthwise and 1x1 stream forms, the digits CNN the row-by-row one."""
+    _check_on_m4(MODELS / f"{name}.onnx", name, tmp_path)

@@ -7,7 +7,8 @@
   the interpreter within float tolerance, and onnxruntime on the original float model
   within 1e-3 of the output's magnitude;
 - every kernel shape (1-D, grouped, depthwise, multiplier, batch 2, odd sizes, every Gemm
-  transpose and bias mode, batched MatMul) on both variants;
+  transpose and bias mode, batched MatMul, subnormal halves) and every overlapping
+  ("stream") form, on both variants;
 - the CLI: the mode compiles, bad combinations are usage errors (exit 2).
 QEMU's Cortex-M4 run is in tests/mcu/test_qemu_float16.py."""
 
@@ -22,11 +23,15 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from tests.clirun import strip_progress
+from tinyc.backend.generate import generate_c
 from tinyc.cli import main
 from tinyc.compiler import Compiled, Options, compile_graph, load_model, optimize
 from tinyc.harness import SANITIZE_FLAGS, build_host, run_host
 from tinyc.interp import run_graph
 from tinyc.ir import DType, Graph
+from tinyc.mcu.targets import get_target, kernel_dirs
+from tinyc.memory import plan_memory
+from tinyc.memory.liveness import runs_stream_kernel
 from tinyc.passes.quantize_float16 import FLOAT16_KEY
 
 MODELS = Path(__file__).resolve().parents[2] / "examples" / "models"
@@ -153,9 +158,9 @@ def _conv(seed: int, x: list[int], m: int, k: list[int], group: int, **attrs: ob
     return [node], x, None, {"w": w, "b": b}
 
 
-def _gemm(seed: int, ta: int, tb: int, c_shape: list[int] | None) -> Case:
+def _gemm(seed: int, ta: int, tb: int, c_shape: list[int] | None, m: int = 3, k: int = 7,
+          n: int = 9) -> Case:
     rng = np.random.default_rng(seed)
-    m, k, n = 3, 7, 9
     ins = {"w": rng.standard_normal([n, k] if tb else [k, n]).astype(np.float32)}
     if c_shape is not None:
         ins["c"] = rng.standard_normal(c_shape).astype(np.float32)
@@ -212,6 +217,40 @@ def test_kernel_shapes(target: str, tmp_path: Path) -> None:
     got = run_c(compiled, tmp_path / "out", xs)
     want = run_graph(graph, {v.name: x for v, x in zip(graph.inputs, xs, strict=True)})
     for v, a, b in zip(graph.outputs, got, want, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5, err_msg=v.name)
+
+
+def _between(case: Case) -> Case:
+    """The case's op between a Relu and an Abs, so its input and output are arena tensors
+    that may overlap (the stream kernels of tinyc_inplace_f16w.h)."""
+    nodes, x, y, weights = case
+    nodes[0].input[0], nodes[0].output[0] = "x_relu", "y_op"
+    return ([helper.make_node("Relu", ["x"], ["x_relu"]), *nodes,
+             helper.make_node("Abs", ["y_op"], ["y"])], x, y, weights)
+
+
+@pytest.mark.parametrize("target", ["generic", "cortex-m4"])
+def test_stream_kernels(target: str, tmp_path: Path) -> None:
+    cases = {
+        "depthwise": _between(_conv(21, [1, 6, 8, 8], 6, [3, 3], 6, pads=[1, 1, 1, 1])),
+        "pointwise_up": _between(_conv(22, [1, 5, 6, 6], 9, [1, 1], 1)),
+        "pointwise_down": _between(_conv(23, [1, 9, 6, 6], 5, [1, 1], 1)),
+        "rows": _between(_conv(24, [1, 4, 7, 6], 4, [3, 3], 1, pads=[1, 1, 1, 1])),
+        "gemm_up": _between(_gemm(25, 0, 1, [9])),
+        "gemm_down": _between(_gemm(26, 0, 0, [1], m=2, k=9, n=4)),
+    }
+    graph = model_graph(_save(_cases_model(cases, "streams"), tmp_path), "float16", target)
+    plan = plan_memory(graph, align=get_target(target).align, kernel_dirs=kernel_dirs(target),
+                       keep_all_streams=True)
+    assert sum(runs_stream_kernel(b) for b in plan.overlaps.values()) == len(cases)
+    code = generate_c(graph, plan, "net", target=target)
+    assert code.files["net.c"].count("_stream_f32_f16w(") == len(cases)
+    code.write(tmp_path / "out")
+    exe = build_host(tmp_path / "out", graph, "net", [*SANITIZE_FLAGS, "-O0"])
+    rng = np.random.default_rng(6)
+    xs = [rng.standard_normal(v.shape).astype(np.float32) for v in graph.inputs]
+    want = run_graph(graph, {v.name: x for v, x in zip(graph.inputs, xs, strict=True)})
+    for v, a, b in zip(graph.outputs, run_host(exe, graph, xs), want, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5, err_msg=v.name)
 
 

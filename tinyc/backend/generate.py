@@ -95,7 +95,8 @@ ARENA_MODES = ("static", "external")
 #: kernel families whose header includes other families' headers (for their records)
 _HEADER_DEPS = {"inplace": ("conv", "gemm"), "gemm_f16w": ("gemm",)}
 #: kernel families built on other families' kernels: those are copied (and linked) too
-_FAMILY_DEPS = {"qboundary": ("qconv", "qfc"), "conv_f16w": ("conv",)}
+_FAMILY_DEPS = {"qboundary": ("qconv", "qfc"), "conv_f16w": ("conv",),
+                "inplace_f16w": ("inplace",)}
 
 
 def generate_c(

@@ -72,7 +72,7 @@ def _stream_kernel(node: Node) -> str | None:
     x, w, y = node.inputs[0], node.inputs[1], node.outputs[0]
     if x is None or w is None or x.dtype is not DType.F32 or x.type.rank not in (3, 4):
         return None
-    if w.dtype is not DType.F32:  # half weights: tinyc_conv_f16w.h has no streaming form
+    if w.dtype not in (DType.F32, DType.F16):  # F16: half weights, tinyc_inplace_f16w.h
         return None
     a = node.attrs
     c, m = x.shape[1], y.shape[1]
@@ -214,16 +214,31 @@ class Conv(OpDef):
             f"conv_{y.name}",
         )
         bias = ctx.ptr(b) if b is not None else "NULL"
-        if w.dtype is DType.F16:  # --quantize float16: half weights, widened by chunks
-            ctx.call("conv_f16w", "tinyc_conv2d_f32_f16w", ctx.ptr(x), ctx.ptr(w), bias,
-                     ctx.ptr(y), params, half_weight_chunk(node),
-                     ctx.workspace(node, DType.F32))
+        if w.dtype is DType.F16:  # --quantize float16: half weights
+            _emit_half_weights(node, ctx, params, bias)
             return
         if ctx.overlap(node) is not None:  # the planner placed y over x: the streaming form
             ctx.call("inplace", f"tinyc_{_stream_kernel(node)}_stream_f32", ctx.ptr(x),
                      ctx.ptr(w), bias, ctx.ptr(y), ctx.scratch(node), params)
             return
         ctx.call("conv", "tinyc_conv2d_f32", ctx.ptr(x), ctx.ptr(w), bias, ctx.ptr(y), params)
+
+
+def _emit_half_weights(node: Node, ctx: EmitContext, params: str, bias: str) -> None:
+    """The half-weight kernels (tinyc_conv_f16w.h; tinyc_inplace_f16w.h when the planner
+    placed y over x), widening through the node's workspace."""
+    x, w, y = node.inputs[0], node.inputs[1], node.outputs[0]
+    assert x is not None and w is not None
+    args = [ctx.ptr(x), ctx.ptr(w), bias, ctx.ptr(y)]
+    work = ctx.workspace(node, DType.F32)
+    kernel = _stream_kernel(node) if ctx.overlap(node) is not None else None
+    if kernel is None:
+        ctx.call("conv_f16w", "tinyc_conv2d_f32_f16w", *args, params, half_weight_chunk(node),
+                 work)
+        return
+    extra = {"dwconv2d": [half_weight_chunk(node), work], "conv2d_rows": [work]}
+    ctx.call("inplace_f16w", f"tinyc_{kernel}_stream_f32_f16w", *args, ctx.scratch(node),
+             params, *extra.get(kernel, []))
 
 
 def emit_convnd(ctx: EmitContext, node: Node, fn: str, pads: list[int]) -> None:

@@ -101,7 +101,7 @@ class Gemm(OpDef):
         a, b = node.inputs[0], node.inputs[1]
         if a is None or a.dtype is not DType.F32 or node.attrs["transA"]:
             return []
-        if b is not None and b.dtype is not DType.F32:  # half weights: no streaming form
+        if b is not None and b.dtype not in (DType.F32, DType.F16):  # F16: half weights
             return []
         m, n, k = self._mnk(node)
         size = a.dtype.itemsize
@@ -135,6 +135,10 @@ class Gemm(OpDef):
         params = ctx.params("tinyc_gemm_params", init, f"gemm_{y.name}")
         cptr = ctx.ptr(c) if c is not None else "NULL"
         if b.dtype is DType.F16:  # --quantize float16: half weights
+            if ctx.overlap(node) is not None:
+                ctx.call("inplace_f16w", "tinyc_gemm_rows_stream_f32_f16w", ctx.ptr(a),
+                         ctx.ptr(b), cptr, ctx.ptr(y), ctx.scratch(node), params)
+                return
             ctx.call("gemm_f16w", "tinyc_gemm_f32_f16w", ctx.ptr(a), ctx.ptr(b), cptr,
                      ctx.ptr(y), params)
             return

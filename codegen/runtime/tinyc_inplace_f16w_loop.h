@@ -1,0 +1,162 @@
+/* The overlapping half-weight kernels (tinyc_inplace_f16w.h), written once: each variant
+ * file defines
+ *
+ *   static void tinyc_f16w_widen(const uint16_t *src, float *dst, size_t n);
+ *   static float tinyc_f16w_dot(float acc, const float *x, size_t sx, const uint16_t *w,
+ *                               size_t sw, int32_t n);   (acc + sum_i x[i*sx] * w[i*sw])
+ *
+ * and then includes this header. Every kernel reads and writes in the order of its
+ * float32 twin (tinyc_inplace.h), which is what makes the overlap safe; the depthwise one
+ * is its twin, called on chunks of channels in channel order. */
+#ifndef TINYC_INPLACE_F16W_LOOP_H
+#define TINYC_INPLACE_F16W_LOOP_H
+
+#include "tinyc_act.h"
+#include "tinyc_inplace.h"
+#include "tinyc_inplace_f16w.h"
+
+void tinyc_dwconv2d_stream_f32_f16w(const float *X, const uint16_t *restrict W,
+                                    const float *restrict B, float *Y, float *restrict scratch,
+                                    const tinyc_conv2d_params *p, int32_t chunk,
+                                    float *restrict work) {
+  const size_t in_plane = (size_t)p->h * p->w, out_plane = (size_t)p->oh * p->ow;
+  const size_t taps = (size_t)p->kh * p->kw;
+  tinyc_conv2d_params q = *p;
+  int32_t n, k0, k;
+  q.n = 1;
+  for (n = 0; n < p->n; ++n) {
+    for (k0 = 0; k0 < p->c; k0 += k) {
+      const size_t plane = (size_t)n * p->c + k0;
+      k = p->c - k0 < chunk ? p->c - k0 : chunk;
+      q.c = q.m = q.group = k;
+      tinyc_f16w_widen(W + (size_t)k0 * taps, work, (size_t)k * taps);
+      tinyc_dwconv2d_stream_f32(X + plane * in_plane, work, B ? B + k0 : NULL,
+                                Y + plane * out_plane, scratch, &q);
+    }
+  }
+}
+
+void tinyc_conv1x1_stream_f32_f16w(const float *X, const uint16_t *restrict W,
+                                   const float *restrict B, float *Y, float *restrict scratch,
+                                   const tinyc_conv2d_params *p) {
+  const size_t plane = (size_t)p->h * p->w, c = (size_t)p->c;
+  size_t px;
+  int32_t m;
+  TINYC_DCHECK(p->n == 1 && p->kh == 1 && p->kw == 1 && p->group == 1);
+  for (px = 0; px < plane; ++px) {
+    if (p->c <= p->m) {
+      /* buffer the input pixel, then every output channel can be stored at once */
+      size_t i;
+      for (i = 0; i < c; ++i) scratch[i] = X[i * plane + px];
+      for (m = 0; m < p->m; ++m) {
+        const float acc = tinyc_f16w_dot(B ? B[m] : 0.0f, scratch, 1, W + (size_t)m * c, 1,
+                                         p->c);
+        Y[(size_t)m * plane + px] = tinyc_act_f32(acc, &p->act);
+      }
+    } else {
+      /* fewer outputs than inputs: buffer the output pixel instead */
+      for (m = 0; m < p->m; ++m) {
+        const float acc = tinyc_f16w_dot(B ? B[m] : 0.0f, X + px, plane, W + (size_t)m * c, 1,
+                                         p->c);
+        scratch[m] = tinyc_act_f32(acc, &p->act);
+      }
+      for (m = 0; m < p->m; ++m) Y[(size_t)m * plane + px] = scratch[m];
+    }
+  }
+}
+
+/* One output row of a dense conv (all m channels) into out[m * ow], filter by filter. */
+static void tinyc_f16w_conv_row(const float *X, const uint16_t *restrict W,
+                                const float *restrict B, float *restrict out,
+                                const tinyc_conv2d_params *p, int32_t oy,
+                                float *restrict filter) {
+  const size_t taps = (size_t)p->kh * p->kw, plane = (size_t)p->h * p->w;
+  const size_t size = (size_t)p->c * taps;
+  const int32_t iy0 = oy * p->stride_h - p->pad_top;
+  const int32_t ky0 = tinyc_window_first(iy0, p->dil_h);
+  const int32_t ky1 = tinyc_window_end(iy0, p->dil_h, p->kh, p->h);
+  int32_t m, ox, c, ky, kx;
+  for (m = 0; m < p->m; ++m) {
+    tinyc_f16w_widen(W + (size_t)m * size, filter, size);
+    for (ox = 0; ox < p->ow; ++ox) {
+      const int32_t ix0 = ox * p->stride_w - p->pad_left;
+      const int32_t kx0 = tinyc_window_first(ix0, p->dil_w);
+      const int32_t kx1 = tinyc_window_end(ix0, p->dil_w, p->kw, p->w);
+      float acc = B ? B[m] : 0.0f;
+      for (c = 0; c < p->c; ++c) {
+        const float *xc = X + (size_t)c * plane;
+        const float *wc = filter + (size_t)c * taps;
+        for (ky = ky0; ky < ky1; ++ky) {
+          const float *xr = xc + (size_t)(iy0 + ky * p->dil_h) * p->w;
+          const float *wr = wc + (size_t)ky * p->kw;
+          for (kx = kx0; kx < kx1; ++kx) acc += xr[ix0 + kx * p->dil_w] * wr[kx];
+        }
+      }
+      out[(size_t)m * p->ow + ox] = tinyc_act_f32(acc, &p->act);
+    }
+  }
+}
+
+static void tinyc_f16w_store_row(float *Y, const float *restrict row,
+                                 const tinyc_conv2d_params *p, int32_t oy) {
+  const size_t plane = (size_t)p->oh * p->ow, width = (size_t)p->ow;
+  size_t m, ox;
+  for (m = 0; m < (size_t)p->m; ++m)
+    for (ox = 0; ox < width; ++ox) Y[m * plane + (size_t)oy * width + ox] = row[m * width + ox];
+}
+
+void tinyc_conv2d_rows_stream_f32_f16w(const float *X, const uint16_t *restrict W,
+                                       const float *restrict B, float *Y,
+                                       float *restrict scratch, const tinyc_conv2d_params *p,
+                                       float *restrict work) {
+  /* as tinyc_conv2d_rows_stream_f32: row oy computed, then row oy - pad_top stored */
+  const int32_t lag = p->pad_top, ring = p->pad_top + 1;
+  const size_t row = (size_t)p->m * p->ow;
+  int32_t oy;
+  TINYC_DCHECK(p->n == 1 && p->group == 1 && p->stride_h == 1 && p->oh == p->h);
+  TINYC_DCHECK(p->ow == p->w);
+  for (oy = 0; oy < p->oh; ++oy) {
+    tinyc_f16w_conv_row(X, W, B, scratch + (size_t)(oy % ring) * row, p, oy, work);
+    if (oy >= lag) {
+      tinyc_f16w_store_row(Y, scratch + (size_t)((oy - lag) % ring) * row, p, oy - lag);
+    }
+  }
+  for (oy = p->oh - lag > 0 ? p->oh - lag : 0; oy < p->oh; ++oy)
+    tinyc_f16w_store_row(Y, scratch + (size_t)(oy % ring) * row, p, oy);
+}
+
+/* Y[i, j] of Gemm from row a of A (contiguous). */
+static float tinyc_f16w_gemm_out(const float *a, const uint16_t *restrict B,
+                                 const float *restrict C, const tinyc_gemm_params *p, int32_t i,
+                                 int32_t j) {
+  const uint16_t *b = p->trans_b ? B + (size_t)j * p->k : B + j;
+  float acc = tinyc_f16w_dot(0.0f, a, 1, b, p->trans_b ? 1u : (size_t)p->n, p->k) * p->alpha;
+  switch (p->bias_mode) {
+    case TINYC_BIAS_SCALAR: acc += p->beta * C[0]; break;
+    case TINYC_BIAS_ROW: acc += p->beta * C[j]; break;
+    case TINYC_BIAS_COL: acc += p->beta * C[i]; break;
+    case TINYC_BIAS_FULL: acc += p->beta * C[(size_t)i * p->n + j]; break;
+    default: break;
+  }
+  return tinyc_act_f32(acc, &p->act);
+}
+
+void tinyc_gemm_rows_stream_f32_f16w(const float *A, const uint16_t *restrict B,
+                                     const float *restrict C, float *Y, float *restrict scratch,
+                                     const tinyc_gemm_params *p) {
+  int32_t i, j, l;
+  TINYC_DCHECK(!p->trans_a);
+  for (i = 0; i < p->m; ++i) {
+    const float *a = A + (size_t)i * p->k;
+    float *y = Y + (size_t)i * p->n;
+    if (p->k <= p->n) {
+      for (l = 0; l < p->k; ++l) scratch[l] = a[l];
+      for (j = 0; j < p->n; ++j) y[j] = tinyc_f16w_gemm_out(scratch, B, C, p, i, j);
+    } else {
+      for (j = 0; j < p->n; ++j) scratch[j] = tinyc_f16w_gemm_out(a, B, C, p, i, j);
+      for (j = 0; j < p->n; ++j) y[j] = scratch[j];
+    }
+  }
+}
+
+#endif /* TINYC_INPLACE_F16W_LOOP_H */
