@@ -20,12 +20,12 @@ void tinyc_conv1x1_stream_f32_f16w(const float *X, const uint16_t *restrict W,
                                    const float *restrict B, float *Y, float *restrict scratch,
                                    const tinyc_conv2d_params *p);
 
-/* tinyc_conv2d_rows_stream_f32, one output channel's filter at a time widened into work
- * (c * kh * kw floats). */
+/* tinyc_conv2d_rows_stream_f32, the filters of `chunk` output channels at a time widened
+ * into work (for every output row: the whole row must be computed before it is stored). */
 void tinyc_conv2d_rows_stream_f32_f16w(const float *X, const uint16_t *restrict W,
                                        const float *restrict B, float *Y,
                                        float *restrict scratch, const tinyc_conv2d_params *p,
-                                       float *restrict work);
+                                       int32_t chunk, float *restrict work);
 
 /* tinyc_gemm_rows_stream_f32, each weight widened as it is read. */
 void tinyc_gemm_rows_stream_f32_f16w(const float *A, const uint16_t *restrict B,

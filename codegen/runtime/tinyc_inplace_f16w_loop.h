@@ -4,6 +4,15 @@
  *   static void tinyc_f16w_widen(const uint16_t *src, float *dst, size_t n);
  *   static float tinyc_f16w_dot(float acc, const float *x, size_t sx, const uint16_t *w,
  *                               size_t sw, int32_t n);   (acc + sum_i x[i*sx] * w[i*sw])
+ *   static void tinyc_f16w_pixel(const float *x, size_t sx, const uint16_t *W,
+ *                                const float *B, float *out, size_t ostride,
+ *                                const tinyc_conv2d_params *p);
+ *       (every output channel m of a 1x1 conv at one pixel, x[c*sx], to out[m*ostride])
+ *   static void tinyc_f16w_row(const float *X, const float *filters, const float *B,
+ *                              float *out, size_t ch_stride, int32_t k, int32_t oy,
+ *                              const tinyc_conv2d_params *p);
+ *       (output row oy of k channels, whose float filters and biases are given, channel j
+ *        to out + j * ch_stride)
  *
  * and then includes this header. Every kernel reads and writes in the order of its
  * float32 twin (tinyc_inplace.h), which is what makes the overlap safe; the depthwise one
@@ -39,60 +48,19 @@ void tinyc_dwconv2d_stream_f32_f16w(const float *X, const uint16_t *restrict W,
 void tinyc_conv1x1_stream_f32_f16w(const float *X, const uint16_t *restrict W,
                                    const float *restrict B, float *Y, float *restrict scratch,
                                    const tinyc_conv2d_params *p) {
-  const size_t plane = (size_t)p->h * p->w, c = (size_t)p->c;
+  const size_t plane = (size_t)p->h * p->w;
   size_t px;
-  int32_t m;
+  int32_t c, m;
   TINYC_DCHECK(p->n == 1 && p->kh == 1 && p->kw == 1 && p->group == 1);
   for (px = 0; px < plane; ++px) {
     if (p->c <= p->m) {
       /* buffer the input pixel, then every output channel can be stored at once */
-      size_t i;
-      for (i = 0; i < c; ++i) scratch[i] = X[i * plane + px];
-      for (m = 0; m < p->m; ++m) {
-        const float acc = tinyc_f16w_dot(B ? B[m] : 0.0f, scratch, 1, W + (size_t)m * c, 1,
-                                         p->c);
-        Y[(size_t)m * plane + px] = tinyc_act_f32(acc, &p->act);
-      }
+      for (c = 0; c < p->c; ++c) scratch[c] = X[(size_t)c * plane + px];
+      tinyc_f16w_pixel(scratch, 1, W, B, Y + px, plane, p);
     } else {
       /* fewer outputs than inputs: buffer the output pixel instead */
-      for (m = 0; m < p->m; ++m) {
-        const float acc = tinyc_f16w_dot(B ? B[m] : 0.0f, X + px, plane, W + (size_t)m * c, 1,
-                                         p->c);
-        scratch[m] = tinyc_act_f32(acc, &p->act);
-      }
+      tinyc_f16w_pixel(X + px, plane, W, B, scratch, 1, p);
       for (m = 0; m < p->m; ++m) Y[(size_t)m * plane + px] = scratch[m];
-    }
-  }
-}
-
-/* One output row of a dense conv (all m channels) into out[m * ow], filter by filter. */
-static void tinyc_f16w_conv_row(const float *X, const uint16_t *restrict W,
-                                const float *restrict B, float *restrict out,
-                                const tinyc_conv2d_params *p, int32_t oy,
-                                float *restrict filter) {
-  const size_t taps = (size_t)p->kh * p->kw, plane = (size_t)p->h * p->w;
-  const size_t size = (size_t)p->c * taps;
-  const int32_t iy0 = oy * p->stride_h - p->pad_top;
-  const int32_t ky0 = tinyc_window_first(iy0, p->dil_h);
-  const int32_t ky1 = tinyc_window_end(iy0, p->dil_h, p->kh, p->h);
-  int32_t m, ox, c, ky, kx;
-  for (m = 0; m < p->m; ++m) {
-    tinyc_f16w_widen(W + (size_t)m * size, filter, size);
-    for (ox = 0; ox < p->ow; ++ox) {
-      const int32_t ix0 = ox * p->stride_w - p->pad_left;
-      const int32_t kx0 = tinyc_window_first(ix0, p->dil_w);
-      const int32_t kx1 = tinyc_window_end(ix0, p->dil_w, p->kw, p->w);
-      float acc = B ? B[m] : 0.0f;
-      for (c = 0; c < p->c; ++c) {
-        const float *xc = X + (size_t)c * plane;
-        const float *wc = filter + (size_t)c * taps;
-        for (ky = ky0; ky < ky1; ++ky) {
-          const float *xr = xc + (size_t)(iy0 + ky * p->dil_h) * p->w;
-          const float *wr = wc + (size_t)ky * p->kw;
-          for (kx = kx0; kx < kx1; ++kx) acc += xr[ix0 + kx * p->dil_w] * wr[kx];
-        }
-      }
-      out[(size_t)m * p->ow + ox] = tinyc_act_f32(acc, &p->act);
     }
   }
 }
@@ -105,10 +73,25 @@ static void tinyc_f16w_store_row(float *Y, const float *restrict row,
     for (ox = 0; ox < width; ++ox) Y[m * plane + (size_t)oy * width + ox] = row[m * width + ox];
 }
 
+/* Output row oy of every channel into out[m * ow], `chunk` filters widened at a time. */
+static void tinyc_f16w_rows_one(const float *X, const uint16_t *restrict W,
+                                const float *restrict B, float *restrict out,
+                                const tinyc_conv2d_params *p, int32_t oy, int32_t chunk,
+                                float *restrict work) {
+  const size_t filter = (size_t)p->c * p->kh * p->kw;
+  int32_t m0, k;
+  for (m0 = 0; m0 < p->m; m0 += k) {
+    k = p->m - m0 < chunk ? p->m - m0 : chunk;
+    tinyc_f16w_widen(W + (size_t)m0 * filter, work, (size_t)k * filter);
+    tinyc_f16w_row(X, work, B ? B + m0 : NULL, out + (size_t)m0 * p->ow, (size_t)p->ow, k, oy,
+                   p);
+  }
+}
+
 void tinyc_conv2d_rows_stream_f32_f16w(const float *X, const uint16_t *restrict W,
                                        const float *restrict B, float *Y,
                                        float *restrict scratch, const tinyc_conv2d_params *p,
-                                       float *restrict work) {
+                                       int32_t chunk, float *restrict work) {
   /* as tinyc_conv2d_rows_stream_f32: row oy computed, then row oy - pad_top stored */
   const int32_t lag = p->pad_top, ring = p->pad_top + 1;
   const size_t row = (size_t)p->m * p->ow;
@@ -116,7 +99,7 @@ void tinyc_conv2d_rows_stream_f32_f16w(const float *X, const uint16_t *restrict 
   TINYC_DCHECK(p->n == 1 && p->group == 1 && p->stride_h == 1 && p->oh == p->h);
   TINYC_DCHECK(p->ow == p->w);
   for (oy = 0; oy < p->oh; ++oy) {
-    tinyc_f16w_conv_row(X, W, B, scratch + (size_t)(oy % ring) * row, p, oy, work);
+    tinyc_f16w_rows_one(X, W, B, scratch + (size_t)(oy % ring) * row, p, oy, chunk, work);
     if (oy >= lag) {
       tinyc_f16w_store_row(Y, scratch + (size_t)((oy - lag) % ring) * row, p, oy - lag);
     }

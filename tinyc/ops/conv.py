@@ -236,7 +236,8 @@ def _emit_half_weights(node: Node, ctx: EmitContext, params: str, bias: str) -> 
         ctx.call("conv_f16w", "tinyc_conv2d_f32_f16w", *args, params, half_weight_chunk(node),
                  work)
         return
-    extra = {"dwconv2d": [half_weight_chunk(node), work], "conv2d_rows": [work]}
+    chunk = half_weight_chunk(node)
+    extra = {"dwconv2d": [chunk, work], "conv2d_rows": [chunk, work]}
     ctx.call("inplace_f16w", f"tinyc_{kernel}_stream_f32_f16w", *args, ctx.scratch(node),
              params, *extra.get(kernel, []))
 

@@ -7,7 +7,7 @@
 
 static void tinyc_f16w_widen(const uint16_t *src, float *dst, size_t n) {
   for (; n >= 2; n -= 2) {
-    const uint32_t w = tinyc_fpu_h2_load(src);
+    const tinyc_fpu_h2 w = tinyc_fpu_h2_load(src);
     src += 2;
     dst[0] = tinyc_fpu_h2f_lo(w);
     dst[1] = tinyc_fpu_h2f_hi(w);

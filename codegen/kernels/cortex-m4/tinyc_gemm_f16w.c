@@ -10,13 +10,14 @@
 #include "tinyc_fpu_gemm.h"
 
 /* acc[j] += a . row j of B for 4 half rows `rs` elements apart, two k steps a word. */
-static void dot4_rows(float *acc, const float *a, const uint16_t *b, size_t rs, int32_t k) {
+TINYC_FPU_F16_SPECIALIZE void dot4_rows_as(float *acc, const float *a, const uint16_t *b,
+                                           size_t rs, int32_t k, const int aligned) {
   const uint16_t *b0 = b, *b1 = b + rs, *b2 = b + 2 * rs, *b3 = b + 3 * rs;
   float s0 = acc[0], s1 = acc[1], s2 = acc[2], s3 = acc[3];
   for (; k >= 2; k -= 2) {
     const float x0 = a[0], x1 = a[1];
-    const uint32_t w0 = tinyc_fpu_h2_load(b0), w1 = tinyc_fpu_h2_load(b1);
-    const uint32_t w2 = tinyc_fpu_h2_load(b2), w3 = tinyc_fpu_h2_load(b3);
+    const tinyc_fpu_h2 w0 = TINYC_FPU_H2_LOAD(b0, aligned), w1 = TINYC_FPU_H2_LOAD(b1, aligned);
+    const tinyc_fpu_h2 w2 = TINYC_FPU_H2_LOAD(b2, aligned), w3 = TINYC_FPU_H2_LOAD(b3, aligned);
     a += 2;
     b0 += 2;
     b1 += 2;
@@ -44,13 +45,23 @@ static void dot4_rows(float *acc, const float *a, const uint16_t *b, size_t rs, 
   acc[3] = s3;
 }
 
+static void dot4_rows(float *acc, const float *a, const uint16_t *b, size_t rs, int32_t k) {
+  if (tinyc_fpu_h2_aligned(b, (int32_t)rs)) {
+    dot4_rows_as(acc, a, b, rs, k, 1);
+  } else {
+    dot4_rows_as(acc, a, b, rs, k, 0);
+  }
+}
+
 /* acc[j] += sum_l a[l*sa] * B[l*n + j] for 4 adjacent half columns j (B row-major [k, n]). */
-static void dot4_cols(float *acc, const float *a, int32_t sa, const uint16_t *b, int32_t n,
-                      int32_t k) {
+TINYC_FPU_F16_SPECIALIZE void dot4_cols_as(float *acc, const float *a, int32_t sa,
+                                           const uint16_t *b, int32_t n, int32_t k,
+                                           const int aligned) {
   float s0 = acc[0], s1 = acc[1], s2 = acc[2], s3 = acc[3];
   for (; k > 0; --k) {
     const float x = *a;
-    const uint32_t w01 = tinyc_fpu_h2_load(b), w23 = tinyc_fpu_h2_load(b + 2);
+    const tinyc_fpu_h2 w01 = TINYC_FPU_H2_LOAD(b, aligned);
+    const tinyc_fpu_h2 w23 = TINYC_FPU_H2_LOAD(b + 2, aligned);
     a += sa;
     b += n;
     TINYC_FPU_MAC(s0, tinyc_fpu_h2f_lo(w01), x);
@@ -62,6 +73,15 @@ static void dot4_cols(float *acc, const float *a, int32_t sa, const uint16_t *b,
   acc[1] = s1;
   acc[2] = s2;
   acc[3] = s3;
+}
+
+static void dot4_cols(float *acc, const float *a, int32_t sa, const uint16_t *b, int32_t n,
+                      int32_t k) {
+  if (tinyc_fpu_h2_aligned(b, n)) {
+    dot4_cols_as(acc, a, sa, b, n, k, 1);
+  } else {
+    dot4_cols_as(acc, a, sa, b, n, k, 0);
+  }
 }
 
 /* acc + sum_l a[l*sa] * b[l*sb]: one output. */
