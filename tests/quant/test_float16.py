@@ -1,5 +1,6 @@
-"""`--quantize float16`: Conv/Gemm/MatMul weights as IEEE half in flash, float32 arithmetic
-(tinyc/passes/quantize_float16.py, kernels codegen/kernels/*/tinyc_{conv,gemm}_f16w.c).
+"""`--quantize float16`: Conv/Gemm/MatMul/RNN/GRU/LSTM weights as IEEE half in flash, float32
+arithmetic (tinyc/passes/quantize_float16.py; kernels codegen/kernels/*/tinyc_*_f16w.c and
+tinyc_rnn_f32_f16w).
 
 - the weights' flash is at most 0.52x float32's (from the generated C's tables);
 - the interpreter's semantics is the float op on weights rounded through half;
@@ -7,8 +8,8 @@
   the interpreter within float tolerance, and onnxruntime on the original float model
   within 1e-3 of the output's magnitude;
 - every kernel shape (1-D, grouped, depthwise, multiplier, batch 2, odd sizes, every Gemm
-  transpose and bias mode, batched MatMul, subnormal halves) and every overlapping
-  ("stream") form, on both variants;
+  transpose and bias mode, batched MatMul, subnormal halves, LSTM and GRU) and every
+  overlapping ("stream") form, on both variants;
 - the CLI: the mode compiles, bad combinations are usage errors (exit 2).
 QEMU's Cortex-M4 run is in tests/mcu/test_qemu_float16.py."""
 
@@ -74,6 +75,13 @@ def test_rule_weights_half_biases_and_other_constants_float() -> None:
     assert all(c.dtype in (DType.F16, DType.F32, DType.I64) for c in graph.constants)
 
 
+def test_rule_recurrent_weights_half() -> None:
+    graph = model_graph(MODELS / "digits_lstm.onnx", "float16")
+    (lstm,) = [n for n in graph.nodes if n.op == "LSTM"]
+    assert [v.dtype if v is not None else None for v in lstm.inputs[:4]] == [
+        DType.F32, DType.F16, DType.F16, DType.F32]
+
+
 def test_interpreter_is_the_float_op_on_weights_rounded_through_half() -> None:
     path = MODELS / "kws_dscnn.onnx"
     half, full = model_graph(path, "float16"), model_graph(path, None)
@@ -98,7 +106,8 @@ def test_overflowing_weights_stay_float32(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("name", "target"), [
     ("digits_cnn", "generic"), ("kws_dscnn", "generic"), ("resnet8", "generic"),
-    ("digits_gru", "generic"), ("digits_cnn", "cortex-m4"), ("kws_dscnn", "cortex-m4")])
+    ("digits_gru", "generic"), ("digits_lstm", "generic"), ("digits_cnn", "cortex-m4"),
+    ("kws_dscnn", "cortex-m4")])
 def test_c_matches_interpreter_and_float_model(name: str, target: str, tmp_path: Path) -> None:
     path = MODELS / f"{name}.onnx"
     graph = model_graph(path, "float16", target)
@@ -193,7 +202,20 @@ def kernel_cases() -> dict[str, Case]:
         "matmul_seq": _matmul(13, [2, 5, 6], [6, 7], [2, 5, 7]),
         "matmul_batched": _matmul(14, [3, 2, 5], [3, 5, 9], [3, 2, 9]),
         "subnormal": _subnormal(),
+        "lstm_bidirectional": _recurrent(16, "LSTM", 4, direction="bidirectional"),
+        "gru_reset_after": _recurrent(17, "GRU", 3, linear_before_reset=0),
     }
+
+
+def _recurrent(seed: int, op: str, gates: int, **attrs: object) -> Case:
+    """An RNN/GRU/LSTM over X [seq 3, batch 2, input 4], hidden 5, with biases."""
+    rng = np.random.default_rng(seed)
+    dirs = 2 if attrs.get("direction") == "bidirectional" else 1
+    weights = {"w": rng.standard_normal([dirs, gates * 5, 4]).astype(np.float32),
+               "r": rng.standard_normal([dirs, gates * 5, 5]).astype(np.float32) * 0.5,
+               "b": rng.standard_normal([dirs, 2 * gates * 5]).astype(np.float32)}
+    node = helper.make_node(op, ["x", "w", "r", "b"], ["y"], hidden_size=5, **attrs)
+    return [node], [3, 2, 4], [3, dirs, 2, 5], weights
 
 
 def _subnormal() -> Case:
@@ -209,8 +231,9 @@ def _subnormal() -> Case:
 def test_kernel_shapes(target: str, tmp_path: Path) -> None:
     cases = kernel_cases()
     graph = model_graph(_save(_cases_model(cases, "shapes"), tmp_path), "float16", target)
-    # every case's weight is half (the graph keeps no float32 weight but the biases)
-    assert sum(v.dtype is DType.F16 for v in graph.constants) == len(cases)
+    # every case's weights are half (W and R of the recurrent ones)
+    recurrent = sum(n.op in ("LSTM", "GRU") for n in graph.nodes)
+    assert sum(v.dtype is DType.F16 for v in graph.constants) == len(cases) + recurrent
     compiled = compile_graph(graph, Options(quantize="float16", target=target), "net")
     rng = np.random.default_rng(5)
     xs = [rng.standard_normal(v.shape).astype(np.float32) for v in graph.inputs]

@@ -6,7 +6,8 @@ stays float32:
 
 - Conv (1-D and 2-D, grouped and depthwise): W;
 - Gemm: B (A a float32 activation);
-- MatMul: a constant B of rank >= 2 (A a float32 activation).
+- MatMul: a constant B of rank >= 2 (A a float32 activation);
+- RNN, GRU, LSTM: W and R (X float32).
 
 Those weights are O(channels^2) and hold nearly all of a model's flash; biases and the
 constants of other ops (elementwise, normalization) are O(channels) and stay float32, as
@@ -25,23 +26,34 @@ import numpy as np
 from tinyc.ir import DType, Graph, Node, Value
 from tinyc.passes.base import Pass, PassContext, PassResult, register_pass
 
+#: the recurrent ops, whose W and R are both read by tinyc_rnn_f32_f16w
+RECURRENT = ("RNN", "GRU", "LSTM")
+
 #: graph metadata key the pass records what it did under (shown in NAME.c's header)
 FLOAT16_KEY = "tinyc float16 weights"
 
 
-def half_weight_index(node: Node) -> int | None:
-    """The index of the node's weight operand that a half-weight kernel can read, or None."""
+def _float_consts(node: Node, indices: tuple[int, ...]) -> bool:
+    values = [node.input(i) for i in indices]
+    return all(v is not None and v.const is not None and v.dtype is DType.F32 for v in values)
+
+
+def half_weight_indices(node: Node) -> tuple[int, ...]:
+    """The indices of the node's weight operands that its half-weight kernel reads (all of
+    them or none)."""
     x = node.inputs[0] if node.inputs else None
-    w = node.inputs[1] if len(node.inputs) > 1 else None
-    if x is None or w is None or x.dtype is not DType.F32 or w.const is None:
-        return None
-    if w.dtype is not DType.F32:
-        return None
-    if node.op == "Conv" and x.type.rank in (3, 4):
-        return 1
-    if node.op == "Gemm" or (node.op == "MatMul" and w.type.rank >= 2):
-        return 1
-    return None
+    if x is None or x.dtype is not DType.F32:
+        return ()
+    if (node.op == "Conv" and x.type.rank in (3, 4)) or node.op in ("Gemm", "MatMul"):
+        indices: tuple[int, ...] = (1,)
+        if node.op == "MatMul" and len(node.inputs) > 1 and node.inputs[1] is not None \
+                and node.inputs[1].type.rank < 2:
+            return ()
+    elif node.op in RECURRENT:
+        indices = (1, 2)
+    else:
+        return ()
+    return indices if _float_consts(node, indices) else ()
 
 
 def to_half(data: np.ndarray) -> np.ndarray | None:
@@ -56,7 +68,8 @@ def to_half(data: np.ndarray) -> np.ndarray | None:
 @register_pass
 @dataclass(frozen=True)
 class QuantizeFloat16(Pass):
-    """Store the weights of Conv, Gemm and MatMul as float16 (see the module docstring).
+    """Store the weights of Conv, Gemm, MatMul, RNN, GRU and LSTM as float16 (see the module
+    docstring).
     Needs no data; ops it cannot serve keep their float32 weights."""
 
     name = "quantize-float16"
@@ -67,23 +80,22 @@ class QuantizeFloat16(Pass):
         before = sum(c.type.nbytes for c in graph.constants if c.uses)
         count = 0
         for node in graph.nodes:
-            index = half_weight_index(node)
-            if index is None:
-                continue
-            w = node.inputs[index]
-            assert w is not None and w.const is not None
-            half = halves.get(id(w))
-            if half is None:
-                data = to_half(w.const)
-                if data is None:
-                    continue
-                half = graph.add_const(graph.unique_name(f"{w.name}_f16"), data)
-                halves[id(w)] = half
-            node.set_input(index, half)
-            count += 1
+            indices = half_weight_indices(node)
+            weights = [node.inputs[i] for i in indices]
+            for w in weights:
+                assert w is not None and w.const is not None
+                if id(w) not in halves:
+                    data = to_half(w.const)
+                    if data is not None:
+                        halves[id(w)] = graph.add_const(graph.unique_name(f"{w.name}_f16"), data)
+            if not all(id(w) in halves for w in weights):
+                continue  # a weight would overflow: the node keeps its float32 ones
+            for i, w in zip(indices, weights, strict=True):
+                node.set_input(i, halves[id(w)])
+            count += bool(indices)
         graph.remove_unused_constants()
         after = sum(c.type.nbytes for c in graph.constants if c.uses)
-        graph.metadata[FLOAT16_KEY] = (f"{len(halves)} weight tensor(s) as IEEE half; "
+        graph.metadata[FLOAT16_KEY] = (f"{count} node(s) read IEEE half weights; "
                                        f"constants {before} -> {after} B")
         ctx.count("quantize-float16", count)
         return PassResult(graph, count > 0)
