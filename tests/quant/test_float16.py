@@ -1,14 +1,15 @@
-"""`--quantize float16`: Conv/Gemm/MatMul/RNN/GRU/LSTM weights as IEEE half in flash, float32
-arithmetic (tinyc/passes/quantize_float16.py; kernels codegen/kernels/*/tinyc_*_f16w.c and
-tinyc_rnn_f32_f16w).
+"""`--quantize float16`: Conv/ConvTranspose/Gemm/MatMul/RNN/GRU/LSTM weights as IEEE half in
+flash, float32 arithmetic (tinyc/passes/quantize_float16.py; kernels
+codegen/kernels/*/tinyc_*_f16w.c and tinyc_rnn_f32_f16w).
 
 - the weights' flash is at most 0.52x float32's (from the generated C's tables);
 - the interpreter's semantics is the float op on weights rounded through half;
 - the C (portable and the Cortex-M4 variants built on the host, under ASan/UBSan) matches
   the interpreter within float tolerance, and onnxruntime on the original float model
   within 1e-3 of the output's magnitude;
-- every kernel shape (1-D, grouped, depthwise, multiplier, batch 2, odd sizes, every Gemm
-  transpose and bias mode, batched MatMul, subnormal halves, LSTM and GRU) and every
+- every kernel shape (1-D, 3-D, grouped, depthwise, multiplier, batch 2, odd sizes,
+  ConvTranspose, every Gemm transpose and bias mode, batched MatMul, subnormal halves,
+  LSTM and GRU) and every
   overlapping ("stream") form, on both variants;
 - the CLI: the mode compiles, bad combinations are usage errors (exit 2).
 QEMU's Cortex-M4 run is in tests/mcu/test_qemu_float16.py."""
@@ -167,6 +168,15 @@ def _conv(seed: int, x: list[int], m: int, k: list[int], group: int, **attrs: ob
     return [node], x, None, {"w": w, "b": b}
 
 
+def _conv_transpose(seed: int, x: list[int], m: int, k: list[int], group: int,
+                    **attrs: object) -> Case:
+    rng = np.random.default_rng(seed)
+    w = rng.standard_normal([x[1], m // group, *k]).astype(np.float32)
+    b = rng.standard_normal(m).astype(np.float32)
+    node = helper.make_node("ConvTranspose", ["x", "w", "b"], ["y"], group=group, **attrs)
+    return [node], x, None, {"w": w, "b": b}
+
+
 def _gemm(seed: int, ta: int, tb: int, c_shape: list[int] | None, m: int = 3, k: int = 7,
           n: int = 9) -> Case:
     rng = np.random.default_rng(seed)
@@ -202,6 +212,10 @@ def kernel_cases() -> dict[str, Case]:
         "matmul_seq": _matmul(13, [2, 5, 6], [6, 7], [2, 5, 7]),
         "matmul_batched": _matmul(14, [3, 2, 5], [3, 5, 9], [3, 2, 9]),
         "subnormal": _subnormal(),
+        "conv3d": _conv(18, [1, 4, 4, 5, 3], 6, [2, 3, 2], 2, pads=[1, 0, 1, 0, 1, 1]),
+        "conv_transpose": _conv_transpose(19, [2, 6, 4, 5], 6, [3, 2], 2, strides=[2, 1],
+                                          pads=[1, 0, 0, 1], output_padding=[1, 0]),
+        "conv_transpose_depthwise": _conv_transpose(20, [1, 3, 5], 3, [3], 3, strides=[2]),
         "lstm_bidirectional": _recurrent(16, "LSTM", 4, direction="bidirectional"),
         "gru_reset_after": _recurrent(17, "GRU", 3, linear_before_reset=0),
     }

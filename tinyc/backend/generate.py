@@ -96,7 +96,7 @@ ARENA_MODES = ("static", "external")
 _HEADER_DEPS = {"inplace": ("conv", "gemm"), "gemm_f16w": ("gemm",)}
 #: kernel families built on other families' kernels: those are copied (and linked) too
 _FAMILY_DEPS = {"qboundary": ("qconv", "qfc"), "conv_f16w": ("conv",),
-                "inplace_f16w": ("inplace",)}
+                "convnd_f16w": ("convnd",), "inplace_f16w": ("inplace",)}
 
 
 def generate_c(

@@ -88,11 +88,24 @@ def _stream_kernel(node: Node) -> str | None:
 
 
 def half_weight_chunk(node: Node) -> int:
-    """Output channels whose half weights tinyc_conv2d_f32_f16w widens at a time: 4 (the
-    Cortex-M4 float conv's channel block), fewer when a group has fewer."""
+    """Output channels whose half weights the f16w kernels widen at a time: 4 (the
+    Cortex-M4 float conv's channel block), fewer when a group has fewer (Conv widens
+    several one-channel groups at once; ConvTranspose stays in one group)."""
     y = node.outputs[0]
     per_group = y.shape[1] // node.attrs["group"]
-    return min(4, per_group if per_group > 1 else y.shape[1])
+    if node.op == "ConvTranspose" or per_group > 1:
+        return min(4, per_group)
+    return min(4, y.shape[1])
+
+
+def half_weight_workspace(node: Node) -> int:
+    """Bytes of the float copy of one chunk of half weights (0 for float32 weights)."""
+    x, w = input_type(node, 0), input_type(node, 1)
+    if w.dtype is not DType.F16 or x.dtype is not DType.F32:
+        return 0
+    # input channels per group: W [m, c/group, k...] for Conv, [c, m/group, k...] otherwise
+    inputs = w.shape[1] if node.op == "Conv" else w.shape[0] // node.attrs["group"]
+    return 4 * half_weight_chunk(node) * inputs * int(np.prod(w.shape[2:]))
 
 
 @register_op
@@ -173,10 +186,7 @@ class Conv(OpDef):
 
     def workspace(self, node: Node, kernel_dirs: tuple[str, ...] | None = None) -> int:
         """Half weights (--quantize float16): one chunk of them widened to float."""
-        w = input_type(node, 1)
-        if w.dtype is not DType.F16 or input_type(node, 0).dtype is not DType.F32:
-            return 0
-        return 4 * half_weight_chunk(node) * int(np.prod(w.shape[1:]))
+        return half_weight_workspace(node)
 
     def emit(self, node: Node, ctx: EmitContext) -> None:
         x, w = node.inputs[0], node.inputs[1]
@@ -190,9 +200,9 @@ class Conv(OpDef):
                                    "C kernel")
         a = node.attrs
         if x.type.rank not in (3, 4) or x.dtype is DType.F16:
-            if w.dtype is not x.dtype:
-                raise UnsupportedError(f"op Conv (node '{node.name}'): {w.dtype.value} "
-                                       f"weights on {x.dtype.value} rank {x.type.rank}")
+            if w.dtype is not x.dtype:  # --quantize float16: half weights
+                emit_convnd_half(ctx, node, "tinyc_conv_nd_f32_f16w", a["pads"])
+                return
             emit_convnd(ctx, node, f"tinyc_conv_nd_{x.dtype.value}", a["pads"])
             return
         n_sp = x.type.rank - 2
@@ -242,7 +252,19 @@ def _emit_half_weights(node: Node, ctx: EmitContext, params: str, bias: str) -> 
              params, *extra.get(kernel, []))
 
 
-def emit_convnd(ctx: EmitContext, node: Node, fn: str, pads: list[int]) -> None:
+def emit_convnd_half(ctx: EmitContext, node: Node, fn: str, pads: list[int]) -> None:
+    """A call of tinyc_convnd_f16w.h (half weights, float32 activations)."""
+    x, w = node.inputs[0], node.inputs[1]
+    assert x is not None and w is not None
+    if x.dtype is not DType.F32 or w.dtype is not DType.F16:
+        raise UnsupportedError(f"op {node.op} (node '{node.name}'): {w.dtype.value} weights "
+                               f"on {x.dtype.value}")
+    emit_convnd(ctx, node, fn, pads, "convnd_f16w",
+                (half_weight_chunk(node), ctx.workspace(node, DType.F32)))
+
+
+def emit_convnd(ctx: EmitContext, node: Node, fn: str, pads: list[int],
+                family: str = "convnd", extra: tuple[object, ...] = ()) -> None:
     """A call of the portable N-d kernel family (Conv of rank != 1, 2; ConvTranspose)."""
     x, w, b, y = node.inputs[0], node.inputs[1], node.input(2), node.outputs[0]
     assert x is not None and w is not None
@@ -260,7 +282,7 @@ def emit_convnd(ctx: EmitContext, node: Node, fn: str, pads: list[int]) -> None:
         return
     params = ctx.params("tinyc_convnd_params", init, f"conv_{y.name}")
     bias = ctx.ptr(b) if b is not None else "NULL"
-    ctx.call("convnd", fn, ctx.ptr(x), ctx.ptr(w), bias, ctx.ptr(y), params)
+    ctx.call(family, fn, ctx.ptr(x), ctx.ptr(w), bias, ctx.ptr(y), params, *extra)
 
 
 def conv_transpose_reference(
@@ -382,7 +404,14 @@ class ConvTranspose(OpDef):
         assert x is not None
         if x.dtype is not DType.F32:
             raise UnsupportedError(f"op ConvTranspose (node '{node.name}') on {x.dtype.value}")
+        if input_type(node, 1).dtype is not DType.F32:  # --quantize float16: half weights
+            emit_convnd_half(ctx, node, "tinyc_conv_transpose_nd_f32_f16w", node.attrs["pads"])
+            return
         emit_convnd(ctx, node, "tinyc_conv_transpose_nd_f32", node.attrs["pads"])
+
+    def workspace(self, node: Node, kernel_dirs: tuple[str, ...] | None = None) -> int:
+        """Half weights (--quantize float16): one chunk of them widened to float."""
+        return half_weight_workspace(node)
 
 
 @register_op

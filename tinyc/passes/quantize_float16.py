@@ -4,7 +4,7 @@ Rule: the weight operand of every op that has a kernel reading half weights beco
 float16 constant, rounded to nearest even (numpy's `astype(float16)`); everything else
 stays float32:
 
-- Conv (1-D and 2-D, grouped and depthwise): W;
+- Conv (any rank, grouped and depthwise) and ConvTranspose: W;
 - Gemm: B (A a float32 activation);
 - MatMul: a constant B of rank >= 2 (A a float32 activation);
 - RNN, GRU, LSTM: W and R (X float32).
@@ -44,7 +44,7 @@ def half_weight_indices(node: Node) -> tuple[int, ...]:
     x = node.inputs[0] if node.inputs else None
     if x is None or x.dtype is not DType.F32:
         return ()
-    if (node.op == "Conv" and x.type.rank in (3, 4)) or node.op in ("Gemm", "MatMul"):
+    if node.op in ("Conv", "ConvTranspose", "Gemm", "MatMul"):
         indices: tuple[int, ...] = (1,)
         if node.op == "MatMul" and len(node.inputs) > 1 and node.inputs[1] is not None \
                 and node.inputs[1].type.rank < 2:
@@ -68,8 +68,8 @@ def to_half(data: np.ndarray) -> np.ndarray | None:
 @register_pass
 @dataclass(frozen=True)
 class QuantizeFloat16(Pass):
-    """Store the weights of Conv, Gemm, MatMul, RNN, GRU and LSTM as float16 (see the module
-    docstring).
+    """Store the weights of Conv, ConvTranspose, Gemm, MatMul, RNN, GRU and LSTM as float16
+    (see the module docstring).
     Needs no data; ops it cannot serve keep their float32 weights."""
 
     name = "quantize-float16"
