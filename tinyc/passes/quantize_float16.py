@@ -95,7 +95,8 @@ class QuantizeFloat16(Pass):
             count += bool(indices)
         graph.remove_unused_constants()
         after = sum(c.type.nbytes for c in graph.constants if c.uses)
-        graph.metadata[FLOAT16_KEY] = (f"{count} node(s) read IEEE half weights; "
-                                       f"constants {before} -> {after} B")
+        if count:
+            graph.metadata[FLOAT16_KEY] = (f"{count} node(s) read IEEE half weights; "
+                                           f"constants {before} -> {after} B")
         ctx.count("quantize-float16", count)
         return PassResult(graph, count > 0)
