@@ -15,7 +15,8 @@ void tinyc_dwconv2d_stream_f32_f16w(const float *X, const uint16_t *restrict W,
                                     const tinyc_conv2d_params *p, int32_t chunk,
                                     float *restrict work);
 
-/* tinyc_conv1x1_stream_f32, each weight widened as it is read. */
+/* tinyc_conv1x1_stream_f32, 4 pixels at a time (scratch: 4 * min(c, m) floats), each
+ * weight widened as it is read. */
 void tinyc_conv1x1_stream_f32_f16w(const float *X, const uint16_t *restrict W,
                                    const float *restrict B, float *Y, float *restrict scratch,
                                    const tinyc_conv2d_params *p);

@@ -8,6 +8,8 @@
  *                                const float *B, float *out, size_t ostride,
  *                                const tinyc_conv2d_params *p);
  *       (every output channel m of a 1x1 conv at one pixel, x[c*sx], to out[m*ostride])
+ *   static void tinyc_f16w_pixels4(same arguments);
+ *       (the same at 4 adjacent pixels: x[c*sx + j] to out[m*ostride + j], j < 4)
  *   static void tinyc_f16w_row(const float *X, const float *filters, const float *B,
  *                              float *out, size_t ch_stride, int32_t k, int32_t oy,
  *                              const tinyc_conv2d_params *p);
@@ -48,17 +50,29 @@ void tinyc_dwconv2d_stream_f32_f16w(const float *X, const uint16_t *restrict W,
 void tinyc_conv1x1_stream_f32_f16w(const float *X, const uint16_t *restrict W,
                                    const float *restrict B, float *Y, float *restrict scratch,
                                    const tinyc_conv2d_params *p) {
+  /* 4 pixels at a time, so each widened weight feeds 4 multiply-accumulates: all input
+   * channels of the 4 pixels are read before any output at them is written (a write at
+   * (m, p) lands on an input at the same pixel p, see tinyc_inplace.h) */
   const size_t plane = (size_t)p->h * p->w;
-  size_t px;
+  size_t px = 0, j;
   int32_t c, m;
   TINYC_DCHECK(p->n == 1 && p->kh == 1 && p->kw == 1 && p->group == 1);
-  for (px = 0; px < plane; ++px) {
+  for (; px + 4 <= plane; px += 4) {
+    if (p->c <= p->m) { /* buffer the input pixels [c][4] */
+      for (c = 0; c < p->c; ++c)
+        for (j = 0; j < 4; ++j) scratch[(size_t)c * 4 + j] = X[(size_t)c * plane + px + j];
+      tinyc_f16w_pixels4(scratch, 4, W, B, Y + px, plane, p);
+    } else { /* buffer the output pixels [m][4] */
+      tinyc_f16w_pixels4(X + px, plane, W, B, scratch, 4, p);
+      for (m = 0; m < p->m; ++m)
+        for (j = 0; j < 4; ++j) Y[(size_t)m * plane + px + j] = scratch[(size_t)m * 4 + j];
+    }
+  }
+  for (; px < plane; ++px) {
     if (p->c <= p->m) {
-      /* buffer the input pixel, then every output channel can be stored at once */
       for (c = 0; c < p->c; ++c) scratch[c] = X[(size_t)c * plane + px];
       tinyc_f16w_pixel(scratch, 1, W, B, Y + px, plane, p);
     } else {
-      /* fewer outputs than inputs: buffer the output pixel instead */
       tinyc_f16w_pixel(X + px, plane, W, B, scratch, 1, p);
       for (m = 0; m < p->m; ++m) Y[(size_t)m * plane + px] = scratch[m];
     }

@@ -178,8 +178,9 @@ class Conv(OpDef):
         out_plane = y.type.numel // max(n * m, 1)
         if kernel == "dwconv2d":
             return [BlockStream(0, n * c, in_plane * size, out_plane * size, out_plane * size)]
-        if kernel == "conv1x1":
-            return [PlaneStream(0, in_plane, c, m, size, min(c, m) * size)]
+        if kernel == "conv1x1":  # half weights: 4 pixels at a time (tinyc_inplace_f16w.h)
+            pixels = 4 if input_type(node, 1).dtype is DType.F16 else 1
+            return [PlaneStream(0, in_plane, c, m, size, pixels * min(c, m) * size)]
         rows = (node.attrs["pads"][0] if x.type.rank == 4 else 0) + 1
         width = y.shape[-1]
         return [PlaneStream(0, in_plane, c, m, size, rows * m * width * size)]

@@ -27,6 +27,18 @@ static void tinyc_f16w_pixel(const float *x, size_t sx, const uint16_t *W, const
   }
 }
 
+static void tinyc_f16w_pixels4(const float *x, size_t sx, const uint16_t *W, const float *B,
+                               float *out, size_t ostride, const tinyc_conv2d_params *p) {
+  int32_t m, j;
+  for (m = 0; m < p->m; ++m) {
+    for (j = 0; j < 4; ++j) {
+      const float acc = tinyc_f16w_dot(B ? B[m] : 0.0f, x + j, sx, W + (size_t)m * p->c, 1,
+                                       p->c);
+      out[(size_t)m * ostride + (size_t)j] = tinyc_act_f32(acc, &p->act);
+    }
+  }
+}
+
 static void tinyc_f16w_row(const float *X, const float *filters, const float *B, float *out,
                            size_t ch_stride, int32_t k, int32_t oy,
                            const tinyc_conv2d_params *p) {
