@@ -7,7 +7,7 @@
  * VLDMIA), any other through a core register (LDR + VMOV), then two conversions.
  * Soft-float builds, builds without the GNU inline assembly syntax and host builds of these
  * variants (for testing) hold the word in a uint32_t and take tinyc_f16.h's bit
- * conversion, with the same results. */
+ * conversion, with the same results (tinyc_f16.h decides, TINYC_F16_VCVT). */
 #ifndef TINYC_FPU_F16_H
 #define TINYC_FPU_F16_H
 
@@ -16,12 +16,7 @@
 #include "tinyc_f16.h"
 #include "tinyc_rt.h"
 
-#if (defined(__GNUC__) || defined(__clang__)) && defined(__ARM_FP) && (__ARM_FP & 4) && \
-    defined(__thumb2__)
-#define TINYC_FPU_F16_VCVT 1
-#endif
-
-#ifdef TINYC_FPU_F16_VCVT
+#ifdef TINYC_F16_VCVT /* tinyc_f16.h: the FPU converts halves */
 typedef float tinyc_fpu_h2; /* two halves in a single-precision register */
 
 /* Two consecutive halves, any alignment. */
@@ -52,12 +47,6 @@ TINYC_INLINE float tinyc_fpu_h2f_hi(tinyc_fpu_h2 w) {
   return f;
 }
 
-/* One half. */
-TINYC_INLINE float tinyc_fpu_h2f(uint16_t h) {
-  tinyc_f32_bits v;
-  v.u = h;
-  return tinyc_fpu_h2f_lo(v.f);
-}
 #else
 typedef uint32_t tinyc_fpu_h2;
 
@@ -73,8 +62,10 @@ TINYC_INLINE float tinyc_fpu_h2f_lo(tinyc_fpu_h2 w) { return tinyc_f16_to_f32((u
 TINYC_INLINE float tinyc_fpu_h2f_hi(tinyc_fpu_h2 w) {
   return tinyc_f16_to_f32((uint16_t)(w >> 16));
 }
-TINYC_INLINE float tinyc_fpu_h2f(uint16_t h) { return tinyc_f16_to_f32(h); }
 #endif
+
+/* One half. */
+TINYC_INLINE float tinyc_fpu_h2f(uint16_t h) { return tinyc_f16w_to_f32(h); }
 
 /* For the inner loops written once for both loads: `aligned` is a constant where they are
  * called, so each call site gets its own copy, without a test in the loop. */

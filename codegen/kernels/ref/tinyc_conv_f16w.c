@@ -6,7 +6,7 @@
 
 static void tinyc_f16w_widen(const uint16_t *src, float *dst, size_t n) {
   size_t i;
-  for (i = 0; i < n; ++i) dst[i] = tinyc_f16_to_f32(src[i]);
+  for (i = 0; i < n; ++i) dst[i] = tinyc_f16w_to_f32(src[i]);
 }
 
 #include "tinyc_conv_f16w_loop.h"

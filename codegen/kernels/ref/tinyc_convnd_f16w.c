@@ -39,7 +39,9 @@ void tinyc_conv_nd_f32_f16w(const float *restrict X, const uint16_t *restrict W,
       first_in = (size_t)g * cg;
     }
     q.m = k;
-    for (i = 0; i < (size_t)k * taps; ++i) work[i] = tinyc_f16_to_f32(W[(size_t)m0 * taps + i]);
+    for (i = 0; i < (size_t)k * taps; ++i) {
+      work[i] = tinyc_f16w_to_f32(W[(size_t)m0 * taps + i]);
+    }
     for (n = 0; n < p->n; ++n) {
       tinyc_conv_nd_f32(X + ((size_t)n * p->c + first_in) * in_plane, work, B ? B + m0 : NULL,
                         Y + ((size_t)n * p->m + m0) * out_plane, &q);
@@ -69,7 +71,7 @@ void tinyc_conv_transpose_nd_f32_f16w(const float *restrict X, const uint16_t *r
       for (j = 0; j < k; ++j) {
         const uint16_t *src = W + (((size_t)g * cg + ci) * mg + (size_t)(m0 - g * mg + j)) * taps;
         float *dst = work + ((size_t)ci * k + j) * taps;
-        for (t = 0; t < taps; ++t) dst[t] = tinyc_f16_to_f32(src[t]);
+        for (t = 0; t < taps; ++t) dst[t] = tinyc_f16w_to_f32(src[t]);
       }
     }
     for (n = 0; n < p->n; ++n) {

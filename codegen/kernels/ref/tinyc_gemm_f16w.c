@@ -16,7 +16,7 @@ void tinyc_gemm_f32_f16w(const float *restrict A, const uint16_t *restrict B,
       const uint16_t *b = B + (size_t)j * sb_n;
       float acc = 0.0f, bias;
       for (l = 0; l < p->k; ++l) {
-        acc += a[(size_t)l * sa_k] * tinyc_f16_to_f32(b[(size_t)l * sb_k]);
+        acc += a[(size_t)l * sa_k] * tinyc_f16w_to_f32(b[(size_t)l * sb_k]);
       }
       acc *= p->alpha;
       switch (p->bias_mode) {
@@ -44,7 +44,7 @@ void tinyc_matmul_f32_f16w(const float *restrict A, const uint16_t *restrict B,
       for (j = 0; j < n; ++j) {
         float acc = 0.0f;
         for (l = 0; l < k; ++l) {
-          acc += a[(size_t)i * k + l] * tinyc_f16_to_f32(b[(size_t)l * n + j]);
+          acc += a[(size_t)i * k + l] * tinyc_f16w_to_f32(b[(size_t)l * n + j]);
         }
         y[(size_t)i * n + j] = tinyc_act_f32(acc, act);
       }

@@ -37,7 +37,7 @@ static float dot(const float *a, const float *b, int32_t n) {
 static float dot_half(const uint16_t *w, const float *b, int32_t n) {
   float acc = 0.0f;
   int32_t i;
-  for (i = 0; i < n; ++i) acc += tinyc_f16_to_f32(w[i]) * b[i];
+  for (i = 0; i < n; ++i) acc += tinyc_f16w_to_f32(w[i]) * b[i];
   return acc;
 }
 
