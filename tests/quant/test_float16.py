@@ -308,3 +308,13 @@ def test_cli_compiles_and_refuses_bad_combinations(tmp_path: Path,
         err = strip_progress(capsys.readouterr().err)
         assert code == 2 and err.startswith("tinyc: error:") and words in err
         assert not (tmp_path / "bad").exists()
+
+
+def test_python_api(tmp_path: Path) -> None:
+    import tinyc
+
+    model = MODELS / "kws_dscnn.onnx"
+    full = tinyc.compile(model, tmp_path / "f32")
+    half = tinyc.compile(model, tmp_path / "f16", quantize="float16")
+    assert half.weight_bytes <= 0.52 * full.weight_bytes
+    assert "tinyc_conv1x1_stream_f32_f16w(" in (tmp_path / "f16" / f"{half.name}.c").read_text()

@@ -149,10 +149,10 @@ static void step(const cell_ctx *c, int32_t dir, const float *x, const float *h_
 }
 
 /* Both entry points: float32 weights W/R, or half ones W16/R16. */
-static int run(const float *X, const float *W, const float *R, const uint16_t *W16,
-               const uint16_t *R16, const float *B, const int32_t *seq_lens,
-               const float *init_h, const float *init_c, const float *P, float *Y, float *Y_h,
-               float *Y_c, float *work, const tinyc_rnn_params *p) {
+static int run_layer(const float *X, const float *W, const float *R, const uint16_t *W16,
+                     const uint16_t *R16, const float *B, const int32_t *seq_lens,
+                     const float *init_h, const float *init_c, const float *P, float *Y,
+                     float *Y_h, float *Y_c, float *work, const tinyc_rnn_params *p) {
   cell_ctx c;
   const size_t row = (size_t)p->hidden * sizeof(float);
   int32_t dir, s, b;
@@ -217,12 +217,13 @@ int tinyc_rnn_f32(const float *X, const float *W, const float *R, const float *B
                   const int32_t *seq_lens, const float *init_h, const float *init_c,
                   const float *P, float *Y, float *Y_h, float *Y_c, float *work,
                   const tinyc_rnn_params *p) {
-  return run(X, W, R, NULL, NULL, B, seq_lens, init_h, init_c, P, Y, Y_h, Y_c, work, p);
+  return run_layer(X, W, R, NULL, NULL, B, seq_lens, init_h, init_c, P, Y, Y_h, Y_c, work,
+                   p);
 }
 
 int tinyc_rnn_f32_f16w(const float *X, const uint16_t *W, const uint16_t *R, const float *B,
                        const int32_t *seq_lens, const float *init_h, const float *init_c,
                        const float *P, float *Y, float *Y_h, float *Y_c, float *work,
                        const tinyc_rnn_params *p) {
-  return run(X, NULL, NULL, W, R, B, seq_lens, init_h, init_c, P, Y, Y_h, Y_c, work, p);
+  return run_layer(X, NULL, NULL, W, R, B, seq_lens, init_h, init_c, P, Y, Y_h, Y_c, work, p);
 }
