@@ -100,9 +100,10 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     )
     q = p.add_argument_group("quantization")
     q.add_argument(
-        "--quantize", choices=["int8", "dynamic"],
+        "--quantize", choices=["int8", "dynamic", "float16"],
         help="int8: static int8 kernels from calibration data (--calib); dynamic: int8 "
-        "weights, activations quantized on every inference",
+        "weights, activations quantized on every inference; float16: Conv/Gemm/MatMul "
+        "weights stored as IEEE half, float32 arithmetic",
     )
     q.add_argument("--calib", metavar="DATA.npy|.npz",
                    help="calibration samples: [N, *input_shape] (.npz: one array per input name)")

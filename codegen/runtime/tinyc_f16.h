@@ -62,4 +62,21 @@ TINYC_INLINE uint16_t tinyc_f32_to_f16(float f) {
   return (uint16_t)(sign | h);
 }
 
+/* A weight of --quantize float16 (the *_f16w kernels): tinyc_f16_to_f32, in one
+ * VCVTB.F32.F16 where the FPU has it (ARM FPv4 and later: Cortex-M4F/M7/M33; FPSCR.AHP is 0
+ * after reset, IEEE format). Same values; only a signaling NaN's bits differ (quieted). */
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__ARM_FP) && (__ARM_FP & 4) && \
+    defined(__thumb2__)
+#define TINYC_F16_VCVT 1
+TINYC_INLINE float tinyc_f16w_to_f32(uint16_t h) {
+  tinyc_f32_bits v;
+  float f;
+  v.u = h;
+  __asm__("vcvtb.f32.f16 %0, %1" : "=t"(f) : "t"(v.f));
+  return f;
+}
+#else
+TINYC_INLINE float tinyc_f16w_to_f32(uint16_t h) { return tinyc_f16_to_f32(h); }
+#endif
+
 #endif /* TINYC_F16_H */

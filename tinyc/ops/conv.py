@@ -72,6 +72,8 @@ def _stream_kernel(node: Node) -> str | None:
     x, w, y = node.inputs[0], node.inputs[1], node.outputs[0]
     if x is None or w is None or x.dtype is not DType.F32 or x.type.rank not in (3, 4):
         return None
+    if w.dtype not in (DType.F32, DType.F16):  # F16: half weights, tinyc_inplace_f16w.h
+        return None
     a = node.attrs
     c, m = x.shape[1], y.shape[1]
     if a["group"] == c == m:
@@ -83,6 +85,27 @@ def _stream_kernel(node: Node) -> str | None:
     if x.shape[2:] == y.shape[2:]:
         return "conv2d_rows"
     return None
+
+
+def half_weight_chunk(node: Node) -> int:
+    """Output channels whose half weights the f16w kernels widen at a time: 4 (the
+    Cortex-M4 float conv's channel block), fewer when a group has fewer (Conv widens
+    several one-channel groups at once; ConvTranspose stays in one group)."""
+    y = node.outputs[0]
+    per_group = y.shape[1] // node.attrs["group"]
+    if node.op == "ConvTranspose" or per_group > 1:
+        return min(4, per_group)
+    return min(4, y.shape[1])
+
+
+def half_weight_workspace(node: Node) -> int:
+    """Bytes of the float copy of one chunk of half weights (0 for float32 weights)."""
+    x, w = input_type(node, 0), input_type(node, 1)
+    if w.dtype is not DType.F16 or x.dtype is not DType.F32:
+        return 0
+    # input channels per group: W [m, c/group, k...] for Conv, [c, m/group, k...] otherwise
+    inputs = w.shape[1] if node.op == "Conv" else w.shape[0] // node.attrs["group"]
+    return 4 * half_weight_chunk(node) * inputs * int(np.prod(w.shape[2:]))
 
 
 @register_op
@@ -155,11 +178,16 @@ class Conv(OpDef):
         out_plane = y.type.numel // max(n * m, 1)
         if kernel == "dwconv2d":
             return [BlockStream(0, n * c, in_plane * size, out_plane * size, out_plane * size)]
-        if kernel == "conv1x1":
-            return [PlaneStream(0, in_plane, c, m, size, min(c, m) * size)]
+        if kernel == "conv1x1":  # half weights: 4 pixels at a time (tinyc_inplace_f16w.h)
+            pixels = 4 if input_type(node, 1).dtype is DType.F16 else 1
+            return [PlaneStream(0, in_plane, c, m, size, pixels * min(c, m) * size)]
         rows = (node.attrs["pads"][0] if x.type.rank == 4 else 0) + 1
         width = y.shape[-1]
         return [PlaneStream(0, in_plane, c, m, size, rows * m * width * size)]
+
+    def workspace(self, node: Node, kernel_dirs: tuple[str, ...] | None = None) -> int:
+        """Half weights (--quantize float16): one chunk of them widened to float."""
+        return half_weight_workspace(node)
 
     def emit(self, node: Node, ctx: EmitContext) -> None:
         x, w = node.inputs[0], node.inputs[1]
@@ -173,6 +201,9 @@ class Conv(OpDef):
                                    "C kernel")
         a = node.attrs
         if x.type.rank not in (3, 4) or x.dtype is DType.F16:
+            if w.dtype is not x.dtype:  # --quantize float16: half weights
+                emit_convnd_half(ctx, node, "tinyc_conv_nd_f32_f16w", a["pads"])
+                return
             emit_convnd(ctx, node, f"tinyc_conv_nd_{x.dtype.value}", a["pads"])
             return
         n_sp = x.type.rank - 2
@@ -194,6 +225,9 @@ class Conv(OpDef):
             f"conv_{y.name}",
         )
         bias = ctx.ptr(b) if b is not None else "NULL"
+        if w.dtype is DType.F16:  # --quantize float16: half weights
+            _emit_half_weights(node, ctx, params, bias)
+            return
         if ctx.overlap(node) is not None:  # the planner placed y over x: the streaming form
             ctx.call("inplace", f"tinyc_{_stream_kernel(node)}_stream_f32", ctx.ptr(x),
                      ctx.ptr(w), bias, ctx.ptr(y), ctx.scratch(node), params)
@@ -201,7 +235,37 @@ class Conv(OpDef):
         ctx.call("conv", "tinyc_conv2d_f32", ctx.ptr(x), ctx.ptr(w), bias, ctx.ptr(y), params)
 
 
-def emit_convnd(ctx: EmitContext, node: Node, fn: str, pads: list[int]) -> None:
+def _emit_half_weights(node: Node, ctx: EmitContext, params: str, bias: str) -> None:
+    """The half-weight kernels (tinyc_conv_f16w.h; tinyc_inplace_f16w.h when the planner
+    placed y over x), widening through the node's workspace."""
+    x, w, y = node.inputs[0], node.inputs[1], node.outputs[0]
+    assert x is not None and w is not None
+    args = [ctx.ptr(x), ctx.ptr(w), bias, ctx.ptr(y)]
+    work = ctx.workspace(node, DType.F32)
+    kernel = _stream_kernel(node) if ctx.overlap(node) is not None else None
+    if kernel is None:
+        ctx.call("conv_f16w", "tinyc_conv2d_f32_f16w", *args, params, half_weight_chunk(node),
+                 work)
+        return
+    chunk = half_weight_chunk(node)
+    extra = {"dwconv2d": [chunk, work], "conv2d_rows": [chunk, work]}
+    ctx.call("inplace_f16w", f"tinyc_{kernel}_stream_f32_f16w", *args, ctx.scratch(node),
+             params, *extra.get(kernel, []))
+
+
+def emit_convnd_half(ctx: EmitContext, node: Node, fn: str, pads: list[int]) -> None:
+    """A call of tinyc_convnd_f16w.h (half weights, float32 activations)."""
+    x, w = node.inputs[0], node.inputs[1]
+    assert x is not None and w is not None
+    if x.dtype is not DType.F32 or w.dtype is not DType.F16:
+        raise UnsupportedError(f"op {node.op} (node '{node.name}'): {w.dtype.value} weights "
+                               f"on {x.dtype.value}")
+    emit_convnd(ctx, node, fn, pads, "convnd_f16w",
+                (half_weight_chunk(node), ctx.workspace(node, DType.F32)))
+
+
+def emit_convnd(ctx: EmitContext, node: Node, fn: str, pads: list[int],
+                family: str = "convnd", extra: tuple[object, ...] = ()) -> None:
     """A call of the portable N-d kernel family (Conv of rank != 1, 2; ConvTranspose)."""
     x, w, b, y = node.inputs[0], node.inputs[1], node.input(2), node.outputs[0]
     assert x is not None and w is not None
@@ -219,7 +283,7 @@ def emit_convnd(ctx: EmitContext, node: Node, fn: str, pads: list[int]) -> None:
         return
     params = ctx.params("tinyc_convnd_params", init, f"conv_{y.name}")
     bias = ctx.ptr(b) if b is not None else "NULL"
-    ctx.call("convnd", fn, ctx.ptr(x), ctx.ptr(w), bias, ctx.ptr(y), params)
+    ctx.call(family, fn, ctx.ptr(x), ctx.ptr(w), bias, ctx.ptr(y), params, *extra)
 
 
 def conv_transpose_reference(
@@ -341,7 +405,14 @@ class ConvTranspose(OpDef):
         assert x is not None
         if x.dtype is not DType.F32:
             raise UnsupportedError(f"op ConvTranspose (node '{node.name}') on {x.dtype.value}")
+        if input_type(node, 1).dtype is not DType.F32:  # --quantize float16: half weights
+            emit_convnd_half(ctx, node, "tinyc_conv_transpose_nd_f32_f16w", node.attrs["pads"])
+            return
         emit_convnd(ctx, node, "tinyc_conv_transpose_nd_f32", node.attrs["pads"])
+
+    def workspace(self, node: Node, kernel_dirs: tuple[str, ...] | None = None) -> int:
+        """Half weights (--quantize float16): one chunk of them widened to float."""
+        return half_weight_workspace(node)
 
 
 @register_op

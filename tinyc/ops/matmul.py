@@ -41,6 +41,15 @@ def _require_f32(node: Node) -> None:
         )
 
 
+def _require_same_type(node: Node) -> None:
+    """The float32 kernels read float32 weights (half ones go to tinyc_gemm_f16w.h)."""
+    dtype = input_type(node, 1).dtype
+    if dtype is not DType.F32:
+        raise UnsupportedError(
+            f"op {node.op} (node '{node.name}'): {dtype.value} weights have no C kernel"
+        )
+
+
 @register_op
 class Gemm(OpDef):
     name = "Gemm"
@@ -89,8 +98,10 @@ class Gemm(OpDef):
 
     def memory_behavior(self, node: Node) -> list[MemoryBehavior]:
         """Without transA, row by row through one row of scratch (tinyc_inplace.h)."""
-        a = node.inputs[0]
+        a, b = node.inputs[0], node.inputs[1]
         if a is None or a.dtype is not DType.F32 or node.attrs["transA"]:
+            return []
+        if b is not None and b.dtype not in (DType.F32, DType.F16):  # F16: half weights
             return []
         m, n, k = self._mnk(node)
         size = a.dtype.itemsize
@@ -123,6 +134,15 @@ class Gemm(OpDef):
         )
         params = ctx.params("tinyc_gemm_params", init, f"gemm_{y.name}")
         cptr = ctx.ptr(c) if c is not None else "NULL"
+        if b.dtype is DType.F16:  # --quantize float16: half weights
+            if ctx.overlap(node) is not None:
+                ctx.call("inplace_f16w", "tinyc_gemm_rows_stream_f32_f16w", ctx.ptr(a),
+                         ctx.ptr(b), cptr, ctx.ptr(y), ctx.scratch(node), params)
+                return
+            ctx.call("gemm_f16w", "tinyc_gemm_f32_f16w", ctx.ptr(a), ctx.ptr(b), cptr,
+                     ctx.ptr(y), params)
+            return
+        _require_same_type(node)
         if ctx.overlap(node) is not None:  # the planner placed y over a: the streaming form
             ctx.call("inplace", "tinyc_gemm_rows_stream_f32", ctx.ptr(a), ctx.ptr(b), cptr,
                      ctx.ptr(y), ctx.scratch(node), params)
@@ -185,8 +205,13 @@ class MatMul(OpDef):
         sb = [s * k * n for s in broadcast_strides(b2[:-2], batch)]
         dims, (sa, sb) = merge_dims(batch, sa, sb)
         pa, pb, py = ctx.ptr(a), ctx.ptr(b), ctx.ptr(y)
+        family, fn = "gemm", "tinyc_matmul_f32"
+        if b.dtype is DType.F16:  # --quantize float16: half weights
+            family, fn = "gemm_f16w", "tinyc_matmul_f32_f16w"
+        else:
+            _require_same_type(node)
         if len(dims) == 1:
-            ctx.call("gemm", "tinyc_matmul_f32", pa, pb, py, dims[0], m, k, n, sa[0], sb[0], act)
+            ctx.call(family, fn, pa, pb, py, dims[0], m, k, n, sa[0], sb[0], act)
             return
         # batch broadcasting that does not merge into one stride: one call per outer index
         for idx in product(*(range(d) for d in dims[:-1])):
@@ -196,7 +221,7 @@ class MatMul(OpDef):
             for i, d in zip(idx, dims[:-1], strict=False):
                 flat = flat * d + i
             oy = flat * dims[-1] * m * n
-            ctx.call("gemm", "tinyc_matmul_f32", f"{pa} + {oa}", f"{pb} + {ob}", f"{py} + {oy}",
+            ctx.call(family, fn, f"{pa} + {oa}", f"{pb} + {ob}", f"{py} + {oy}",
                      dims[-1], m, k, n, sa[-1], sb[-1], act)
 
 

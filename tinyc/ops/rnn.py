@@ -117,7 +117,9 @@ class _Recurrent(OpDef):
                 raise ModelError(f"{node.op} node '{node.name}': input {i} is {list(v.shape)}, "
                                  f"expected {list(shape)}")
             want = DType.I32 if i == 4 else x.dtype
-            if v.dtype is not want:
+            # W and R may be half weights under a float32 X (--quantize float16)
+            half = i in (1, 2) and x.dtype is DType.F32 and v.dtype is DType.F16
+            if v.dtype is not want and not half:
                 raise ModelError(f"{node.op} node '{node.name}': input {i} must be "
                                  f"{want.value}")
         return seq, batch, size, hidden, dirs
@@ -233,7 +235,13 @@ class _Recurrent(OpDef):
         outs = [ctx.ptr(v) for v in node.outputs] + ["NULL", "NULL"]
         if not node.outputs[0].type.numel and not any(o.type.numel for o in node.outputs[1:]):
             return
-        ctx.checked_call("rnn", "tinyc_rnn_f32", *ins, outs[0], outs[1], outs[2],
+        w, r = node.inputs[1], node.inputs[2]
+        assert w is not None and r is not None
+        if w.dtype is not r.dtype or w.dtype not in (DType.F32, DType.F16):
+            raise UnsupportedError(f"op {node.op} (node '{node.name}'): W {w.dtype.value}, "
+                                   f"R {r.dtype.value}")
+        fn = "tinyc_rnn_f32_f16w" if w.dtype is DType.F16 else "tinyc_rnn_f32"  # float16
+        ctx.checked_call("rnn", fn, *ins, outs[0], outs[1], outs[2],
                          ctx.workspace(node, DType.F32), params)
 
     def workspace(self, node: Node, kernel_dirs: tuple[str, ...] | None = None) -> int:

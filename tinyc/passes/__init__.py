@@ -22,6 +22,7 @@ from tinyc.passes import (  # noqa: F401  (imported for registration)
     push_transposes,
     qdq_lower,
     quantize_dynamic,
+    quantize_float16,
     quantize_int8,
     recognize_activations,
     recognize_global_pools,

@@ -1,4 +1,4 @@
-"""The compiler's quantization stage: `--quantize int8|dynamic`, `--calib`, `--io`,
+"""The compiler's quantization stage: `--quantize int8|dynamic|float16`, `--calib`, `--io`,
 `--weight-bits`.
 
 It runs after the float pass pipeline (so batch norms are folded and activations fused
@@ -14,6 +14,7 @@ from tinyc.ir import Graph
 from tinyc.ops.qint4 import store_int4_weights
 from tinyc.passes.base import PassContext
 from tinyc.passes.quantize_dynamic import QuantizeDynamic
+from tinyc.passes.quantize_float16 import QuantizeFloat16
 from tinyc.passes.quantize_int8 import (
     QUANTIZED_KEY,
     QuantizeInt8,
@@ -44,8 +45,8 @@ class QuantOptions(Protocol):
 def quantize_graph(graph: Graph, options: QuantOptions, ctx: PassContext) -> Graph:
     """Quantize `graph` as the options ask, then set its interface dtype."""
     mode = options.quantize
-    if mode not in (None, "", "int8", "dynamic"):
-        raise UsageError(f"--quantize {mode}: use int8 or dynamic")
+    if mode not in (None, "", "int8", "dynamic", "float16"):
+        raise UsageError(f"--quantize {mode}: use int8, dynamic or float16")
     if options.calib_method not in METHODS:
         raise UsageError(f"--calib-method {options.calib_method}: use {', '.join(METHODS)}")
     if options.weight_bits not in (4, 8):
@@ -78,6 +79,10 @@ def quantize_graph(graph: Graph, options: QuantOptions, ctx: PassContext) -> Gra
         if options.calib:
             raise UsageError("--calib is for --quantize int8 (dynamic needs no data)")
         graph = QuantizeDynamic()(graph, ctx).graph
+    elif mode == "float16":
+        if options.calib:
+            raise UsageError("--calib is for --quantize int8 (float16 needs no data)")
+        graph = QuantizeFloat16()(graph, ctx).graph
     elif options.calib:
         raise UsageError("--calib needs --quantize int8")
     if options.weight_bits == 4 and imported:
@@ -85,7 +90,7 @@ def quantize_graph(graph: Graph, options: QuantOptions, ctx: PassContext) -> Gra
         if kept:
             graph.metadata[INT4_KEPT_KEY] = ", ".join(f"'{n.name}'" for n in kept)
     if options.io == "int8":
-        if mode == "dynamic":
+        if mode in ("dynamic", "float16"):
             raise UsageError("--io int8 needs a statically quantized model")
         expose_int8_io(graph)
     return graph

@@ -5,6 +5,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "tinyc_f16.h"
+
 static float activate(float v, int32_t kind, float alpha, float beta) {
   switch (kind) {
     case TINYC_RNN_SIGMOID: return 1.0f / (1.0f + expf(-v));
@@ -31,9 +33,18 @@ static float dot(const float *a, const float *b, int32_t n) {
   return acc;
 }
 
+/* The same dot product with IEEE half weights (--quantize float16). */
+static float dot_half(const uint16_t *w, const float *b, int32_t n) {
+  float acc = 0.0f;
+  int32_t i;
+  for (i = 0; i < n; ++i) acc += tinyc_f16w_to_f32(w[i]) * b[i];
+  return acc;
+}
+
 typedef struct {
   const tinyc_rnn_params *p;
   const float *W, *R, *B, *P;
+  const uint16_t *W16, *R16; /* half weights instead of W and R (tinyc_rnn_f32_f16w) */
   float *rh; /* GRU, linear_before_reset = 0: r * h_prev (hidden floats of workspace) */
   int32_t dirs, gates;
 } cell_ctx;
@@ -46,10 +57,14 @@ static float gate(const cell_ctx *c, int32_t dir, int32_t g, int32_t j, const fl
   const size_t row = (size_t)dir * c->gates * p->hidden + (size_t)g * p->hidden + j;
   float v = 0.0f;
   if (!recurrent_only) {
-    v += dot(c->W + row * p->input, x, p->input);
+    v += c->W16 ? dot_half(c->W16 + row * p->input, x, p->input)
+                : dot(c->W + row * p->input, x, p->input);
     if (c->B) v += c->B[(size_t)dir * 2 * c->gates * p->hidden + (size_t)g * p->hidden + j];
   }
-  if (h) v += dot(c->R + row * p->hidden, h, p->hidden);
+  if (h) {
+    v += c->R16 ? dot_half(c->R16 + row * p->hidden, h, p->hidden)
+                : dot(c->R + row * p->hidden, h, p->hidden);
+  }
   if (c->B) {
     v += c->B[(size_t)dir * 2 * c->gates * p->hidden + (size_t)(c->gates + g) * p->hidden + j];
   }
@@ -133,16 +148,19 @@ static void step(const cell_ctx *c, int32_t dir, const float *x, const float *h_
   }
 }
 
-int tinyc_rnn_f32(const float *X, const float *W, const float *R, const float *B,
-                  const int32_t *seq_lens, const float *init_h, const float *init_c,
-                  const float *P, float *Y, float *Y_h, float *Y_c, float *work,
-                  const tinyc_rnn_params *p) {
+/* Both entry points: float32 weights W/R, or half ones W16/R16. */
+static int run_layer(const float *X, const float *W, const float *R, const uint16_t *W16,
+                     const uint16_t *R16, const float *B, const int32_t *seq_lens,
+                     const float *init_h, const float *init_c, const float *P, float *Y,
+                     float *Y_h, float *Y_c, float *work, const tinyc_rnn_params *p) {
   cell_ctx c;
   const size_t row = (size_t)p->hidden * sizeof(float);
   int32_t dir, s, b;
   c.p = p;
   c.W = W;
   c.R = R;
+  c.W16 = W16;
+  c.R16 = R16;
   c.B = B;
   c.P = P;
   c.rh = work;
@@ -193,4 +211,19 @@ int tinyc_rnn_f32(const float *X, const float *W, const float *R, const float *B
     }
   }
   return 0;
+}
+
+int tinyc_rnn_f32(const float *X, const float *W, const float *R, const float *B,
+                  const int32_t *seq_lens, const float *init_h, const float *init_c,
+                  const float *P, float *Y, float *Y_h, float *Y_c, float *work,
+                  const tinyc_rnn_params *p) {
+  return run_layer(X, W, R, NULL, NULL, B, seq_lens, init_h, init_c, P, Y, Y_h, Y_c, work,
+                   p);
+}
+
+int tinyc_rnn_f32_f16w(const float *X, const uint16_t *W, const uint16_t *R, const float *B,
+                       const int32_t *seq_lens, const float *init_h, const float *init_c,
+                       const float *P, float *Y, float *Y_h, float *Y_c, float *work,
+                       const tinyc_rnn_params *p) {
+  return run_layer(X, NULL, NULL, W, R, B, seq_lens, init_h, init_c, P, Y, Y_h, Y_c, work, p);
 }
