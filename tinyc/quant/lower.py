@@ -35,7 +35,7 @@ from tinyc.ir import DType, Graph, Node, QuantParams, TensorType, Value
 from tinyc.ops import get_op, has_op
 from tinyc.ops.qinteger import ACT_ATTRS, softmax_exp_table
 from tinyc.ops.quant import const_quant_params
-from tinyc.quant import semantics
+from tinyc.quant import semantics, tflite_fixedpoint
 from tinyc.quant.lower_rnn import RECURRENT_OPS, lower_recurrent
 from tinyc.quant.params import (
     QMAX,
@@ -717,6 +717,8 @@ def lower_softmax(lw: Lowering, node: Node) -> bool:
               else x.shape[attrs["axis"]])
     if lw.semantics == semantics.ONNXRUNTIME:
         table = semantics.softmax_table(x.type.quant.scale[0], length)
+    elif lw.semantics == semantics.TFLITE:
+        table = tflite_fixedpoint.softmax_exp_table(x.type.quant.scale[0])
     else:
         table = softmax_exp_table(x.type.quant.scale[0], length)
     t = lw.graph.add_const(lw.graph.unique_name(f"{node.name or 'softmax'}_exp"), table)
