@@ -171,6 +171,27 @@ TINYC_INLINE int32_t tinyc_sxtab16_hi(int32_t a, int32_t x) {
 #define TINYC_DSP_NOINLINE
 #endif
 
+/* TFLite's double rounding (tinyc_fixedpoint.h tinyc_tflite_mbqm) for a shift s = -r <= -2,
+ * in one 64-bit multiply-accumulate: with P = x*q, H = (P + 2^30) >> 31 the doubling high
+ * multiply and round = 2^(r-2) (+ zp << (r-1)), the rounding divide of H by 2^r (half away
+ * from zero; x < 0 stands for H < 0, the same whenever it matters) is
+ *   (P + 2^30 - (x < 0) 2^31 + round 2^32) >> 32, then >> (r - 1),
+ * the top word of SMLAL on the accumulator {round + (x >> 31) : 2^30 | sign(x) << 31}. The
+ * top word stays below 2^30 + round in magnitude. */
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+TINYC_INLINE int32_t tinyc_tflite_top(int32_t x, int32_t q, int32_t round) {
+  uint32_t lo = 0x40000000u | ((uint32_t)x & 0x80000000u);
+  int32_t hi = round + (x >> 31);
+  __asm__("smlal %0, %1, %2, %3" : "+r"(lo), "+r"(hi) : "r"(x), "r"(q));
+  return hi;
+}
+#else
+TINYC_INLINE int32_t tinyc_tflite_top(int32_t x, int32_t q, int32_t round) {
+  const int64_t k = (int64_t)round * 4294967296 + 0x40000000 - (x < 0 ? (int64_t)2147483648 : 0);
+  return (int32_t)((k + (int64_t)x * q) >> 32);
+}
+#endif
+
 /* Two int16 values as one halfword pair (lo in bits 0..15). */
 TINYC_INLINE int32_t tinyc_pack16(int32_t lo, int32_t hi) {
   return (int32_t)(((uint32_t)lo & 0xFFFFu) | ((uint32_t)hi << 16));
@@ -231,13 +252,16 @@ TINYC_INLINE tinyc_dsp_clamp tinyc_dsp_clamp_make(int32_t zp, int32_t act_min, i
 typedef struct {
   int32_t q, shift;
   int32_t rs, round; /* fast form (shift <= -2): rs = -1 - shift >= 1, round = 2^(rs-1) */
+  int32_t tflite;    /* TFLite's rounding with an unbiased shift <= -2: rs and round of it */
 } tinyc_dsp_mult;
 
 TINYC_INLINE tinyc_dsp_mult tinyc_dsp_mult_make(int32_t q, int32_t shift) {
   tinyc_dsp_mult m;
+  const int32_t s = shift >= TINYC_TFLITE_SHIFT_BIAS - 31 ? shift - TINYC_TFLITE_SHIFT_BIAS : shift;
   m.q = q;
   m.shift = shift;
-  m.rs = shift <= -2 ? -1 - shift : 1;
+  m.tflite = shift != s && s <= -2;
+  m.rs = s <= -2 ? -1 - s : 1;
   m.round = (int32_t)(1u << (m.rs - 1));
   return m;
 }
@@ -252,6 +276,11 @@ TINYC_INLINE tinyc_dsp_mult tinyc_dsp_mult_make(int32_t q, int32_t shift) {
 TINYC_INLINE int8_t tinyc_dsp_requant(int32_t acc, const tinyc_dsp_mult *m,
                                       const tinyc_dsp_clamp *c) {
   int32_t v;
+  if (m->tflite) {
+    v = tinyc_ssat8((tinyc_tflite_top(acc, m->q, m->round) >> m->rs) + c->zp);
+    v = v < c->act_min ? c->act_min : (v > c->act_max ? c->act_max : v);
+    return (int8_t)v;
+  }
   if (m->shift <= -1) {
     /* shift == -1: (acc*q + 2^31) >> 32 is SMMULR, and below 2^30 in magnitude too */
     const int32_t top = m->shift == -1 ? tinyc_smmulr(acc, m->q)
@@ -274,6 +303,10 @@ TINYC_INLINE int32_t tinyc_dsp_mbqm(int32_t x, int32_t q, int32_t shift) {
     return (tinyc_smmul(x, q) + (int32_t)(1u << (rs - 1))) >> rs;
   }
   if (shift == -1) return tinyc_smmulr(x, q);
+  if (shift >= TINYC_TFLITE_SHIFT_BIAS - 31 && shift <= TINYC_TFLITE_SHIFT_BIAS - 2) {
+    const int32_t rs = TINYC_TFLITE_SHIFT_BIAS - 1 - shift; /* r - 1 */
+    return tinyc_tflite_top(x, q, (int32_t)(1u << (rs - 1))) >> rs;
+  }
   return tinyc_mbqm(x, q, shift);
 }
 
@@ -315,6 +348,18 @@ TINYC_INLINE void tinyc_dsp_requant_row_bias(const int32_t *acc, int32_t bias, i
       int32_t v = tinyc_ssat8(tinyc_smmulr(*acc++ + bias, q) + zp);
       v = v < lo ? lo : v;
       *out++ = (int8_t)(v > hi ? hi : v);
+    }
+  } else if (m->tflite && m->rs <= 20) {
+    /* TFLite's rounding, zero point in the round term as above */
+    const int32_t rs = m->rs;
+    const int32_t round = (int32_t)((uint32_t)m->round + ((uint32_t)zp << rs));
+    while (out < end) {
+      int32_t v = tinyc_ssat8(tinyc_tflite_top(*acc++ + bias, q, round) >> rs);
+      if (clamp) {
+        v = v < lo ? lo : v;
+        v = v > hi ? hi : v;
+      }
+      *out++ = (int8_t)v;
     }
   } else if (m->shift == TINYC_FLOAT_SHIFT) {
     /* onnxruntime semantics: VCVT, VMUL, round to nearest even (tinyc_fixedpoint.h) */

@@ -394,6 +394,20 @@ TINYC_INLINE void conv_pixels_with(int32_t *restrict col, int32_t col_words,
           o[3] = (int8_t)tinyc_ssat8(tinyc_smmla(a[3], q, round) >> rs);
         }
         if (t == pairs) continue;
+      } else if (mu.tflite && mu.rs <= 20 && !clamp) {
+        /* the same with TFLite's rounding (tinyc_tflite_top) */
+        const int32_t q = mu.q, rs = mu.rs;
+        const int32_t round = (int32_t)((uint32_t)mu.round + ((uint32_t)cl.zp << rs));
+        for (; t + 2 <= pairs && 2 * t + 4 <= count; t += 2) {
+          int32_t a[4];
+          int8_t *o = y + 2 * t;
+          mac1x4(wm, K, col + (size_t)t * K, col + (size_t)(t + 1) * K, bias, a);
+          o[0] = (int8_t)tinyc_ssat8(tinyc_tflite_top(a[0], q, round) >> rs);
+          o[1] = (int8_t)tinyc_ssat8(tinyc_tflite_top(a[1], q, round) >> rs);
+          o[2] = (int8_t)tinyc_ssat8(tinyc_tflite_top(a[2], q, round) >> rs);
+          o[3] = (int8_t)tinyc_ssat8(tinyc_tflite_top(a[3], q, round) >> rs);
+        }
+        if (t == pairs) continue;
       }
       for (m0 = t; t + 2 <= pairs; t += 2) {
         mac1x4(wm, K, col + (size_t)t * K, col + (size_t)(t + 1) * K, bias, acc + 2 * t);
@@ -837,7 +851,8 @@ static void dw3_small_plane(const int8_t *xc, const int8_t *wk, int32_t bias, in
   /* a zero-point byte contributes (zp + input_offset) * w = 0: padding is the zero point,
    * and input_offset * sum(w) joins the bias */
   bias += p->input_offset * sumw;
-  fast = mul.shift <= -2 && mul.rs <= 20 && p->act_min <= -128 && p->act_max >= 127;
+  fast = (mul.shift <= -2 || mul.tflite) && mul.rs <= 20 && p->act_min <= -128 &&
+         p->act_max >= 127;
   rs = mul.rs;
   round = (int32_t)((uint32_t)mul.round + ((uint32_t)p->output_offset << rs)); /* as in _row */
   dw3_small_fill(xc, plane_words, &g, p);
@@ -855,7 +870,11 @@ static void dw3_small_plane(const int8_t *xc, const int8_t *wk, int32_t bias, in
       for (b = 0; b < rows; ++b) {
         const int32_t *a = acc + b * row;
         int8_t *o = out + (size_t)(oy + b) * p->ow, *const end = o + p->ow;
-        while (o < end) *o++ = (int8_t)tinyc_ssat8((tinyc_smmul(*a++ + bias, q) + round) >> rs);
+        if (mul.tflite) {
+          while (o < end) *o++ = (int8_t)tinyc_ssat8(tinyc_tflite_top(*a++ + bias, q, round) >> rs);
+        } else {
+          while (o < end) *o++ = (int8_t)tinyc_ssat8((tinyc_smmul(*a++ + bias, q) + round) >> rs);
+        }
       }
       continue;
     }
