@@ -9,39 +9,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tflite_micro.python.tflite_micro import runtime
 
+from tests.tflite.tflm_reference import MODELS, random_inputs, tflite_micro_outputs
 from tinyc.compiler import Options, compile_graph, load_model, optimize
-from tinyc.frontend.tflite.reader import read_tflite
 from tinyc.harness import build_host, run_host
 from tinyc.interp import run_graph
 from tinyc.quant import semantics
 
-MODELS = Path(__file__).parent.parent / "models" / "tflite"
 #: the shared MLPerf Tiny models (100 inputs each) and the small op models (30)
 CASES = [("kws_ref_model", 100), ("pretrainedResnet_quant", 100), ("ad01_int8", 100),
          ("ops_int8", 30), ("dense3d_int8", 30), ("dense3d_uint8io", 30)]
-
-
-def random_inputs(stem: str, n: int, seed: int) -> list[np.ndarray]:
-    """`n` random inputs of the model's (int8 or uint8) input, the full code range."""
-    graph = load_model(MODELS / f"{stem}.tflite", Options())
-    v = graph.inputs[0]
-    info = np.iinfo(v.dtype.np)
-    rng = np.random.default_rng(seed)
-    return [rng.integers(info.min, info.max + 1, v.shape).astype(v.dtype.np) for _ in range(n)]
-
-
-def tflite_micro_outputs(stem: str, xs: list[np.ndarray]) -> list[list[np.ndarray]]:
-    path = MODELS / f"{stem}.tflite"
-    interp = runtime.Interpreter.from_file(str(path))
-    n_out = len(read_tflite(path).outputs)
-    outs = []
-    for x in xs:
-        interp.set_input(x, 0)
-        interp.invoke()
-        outs.append([np.array(interp.get_output(i)) for i in range(n_out)])
-    return outs
 
 
 def _assert_equal(got: list[list[np.ndarray]], want: list[list[np.ndarray]]) -> None:
