@@ -5,6 +5,8 @@
 - `onnxruntime`: what onnxruntime's CPU kernels compute, for models whose quantization comes
   from the ONNX file (QDQ and com.microsoft QOperator imports). The ONNX frontend records it
   in the graph's metadata (`METADATA_KEY`); `qdq-lower` lowers with it (`Lowering`, `mark`).
+- `tflite`: what TFLite Micro's reference kernels compute, for `.tflite` imports (the TFLite
+  frontend asks the ONNX importer for it: `import_model(quant_semantics=)`).
 
 The onnxruntime rules (read from its source; onnxruntime 1.32, x86-64 with AVX2/AVX-512;
 tests/quant/test_qoperator.py checks each against onnxruntime, tie-heavy cases included):
@@ -35,10 +37,10 @@ tests/quant/test_qoperator.py checks each against onnxruntime, tie-heavy cases i
 
 QMaxPool and QLut need no rule (a max does not round; a table is its own semantics).
 
-- `tflite`: what TFLite Micro's reference kernels compute, for `.tflite` imports (the TFLite
-  frontend hands it to the ONNX importer, `import_model(quant_semantics=)`). The rules, read
-  from TFLite Micro's and gemmlowp's source (numpy in `tinyc.quant.tflite_fixedpoint`;
-  tests/tflite/test_tflite_semantics.py checks whole models against TFLite Micro):
+The TFLite rules (read from TFLite Micro's and gemmlowp's source, built without
+TFLITE_SINGLE_ROUNDING as the `tflite-micro` package is; numpy in
+`tinyc.quant.tflite_fixedpoint`; tests/tflite/test_tflite_semantics.py checks whole models
+against TFLite Micro, test_tflite_models.py every op on TFLite Micro's own inputs):
 
 - QConv/QGemm (per-channel or per-tensor), QAdd, QMul, QRequantize: TFLite's multipliers
   (QuantizeMultiplier of the double products and quotients of the float32 scales; Add's
