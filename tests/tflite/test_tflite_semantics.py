@@ -9,8 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tflite.BuiltinOperator import BuiltinOperator
+from tflite_micro.python.tflite_micro import runtime
 
 from tests.tflite.tflm_reference import MODELS, random_inputs, tflite_micro_outputs
+from tests.tflite.tiny_models import Int8, unary_model
 from tinyc.compiler import Options, compile_graph, load_model, optimize
 from tinyc.harness import build_host, run_host
 from tinyc.interp import run_graph
@@ -54,3 +57,31 @@ def test_onnx_import_keeps_onnxruntime_semantics() -> None:
     graph, _ = optimize(load_model(model, Options()), Options())
     assert any(semantics.is_onnxruntime(n) for n in graph.nodes)
     assert not any(semantics.is_tflite(n) for n in graph.nodes)
+
+
+@pytest.mark.parametrize(("builtin", "y", "alpha"),
+                         [(BuiltinOperator.LOGISTIC, (1 / 256, -128), None),
+                          (BuiltinOperator.TANH, (1 / 128, 0), None),
+                          (BuiltinOperator.LEAKY_RELU, None, 0.2),
+                          (BuiltinOperator.HARD_SWISH, None, None)])
+def test_int8_activation_tables_equal_tflite_micro(builtin: int, y: tuple | None,
+                                                   alpha: float | None, tmp_path: Path) -> None:
+    """One-op int8 models on all 256 codes, 20 random parameter sets each: the QLut table is
+    TFLite's integer kernel (`tflite_fixedpoint.lut_table`; a float-computed table differs
+    for HARD_SWISH on about a third of such parameter sets)."""
+    rng = np.random.default_rng(builtin)
+    x = np.arange(-128, 128, dtype=np.int8).reshape(1, 256)
+    for i in range(20):
+        def params() -> tuple[float, int]:
+            return float(np.exp(rng.uniform(np.log(0.002), np.log(0.3)))), int(
+                rng.integers(-128, 128))
+        model = unary_model(tmp_path / f"op{i}.tflite", builtin, int8=Int8(params(), y or params()),
+                            leaky_alpha=alpha)
+        interp = runtime.Interpreter.from_file(str(model))
+        interp.set_input(x, 0)
+        interp.invoke()
+        graph, _ = optimize(load_model(model, Options()), Options())
+        assert [n.op for n in graph.nodes] == ["QLut"]
+        got = run_graph(graph, {graph.inputs[0].name: x})[0]
+        np.testing.assert_array_equal(got.reshape(1, 256), np.array(interp.get_output(0)),
+                                      err_msg=f"parameter set {i}")

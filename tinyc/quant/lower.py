@@ -690,12 +690,18 @@ def lower_lut(lw: Lowering, node: Node) -> bool:
         return False
     out, qs = sink
     assert x.type.quant is not None and out.type.quant is not None
-    grid = np.arange(QMIN, QMAX + 1, dtype=np.int64)
-    real = dequantize_array(grid, x.type.quant.scale[0], x.type.quant.zero_point[0])
-    with np.errstate(all="ignore"):
-        fx = get_op(node.op).reference(node, [real])[0]
-    table = quantize_array(np.asarray(fx, np.float32), out.type.quant.scale[0],
-                           out.type.quant.zero_point[0], QMIN, QMAX)
+    table = None
+    if lw.semantics == semantics.TFLITE:  # TFLite's integer kernel, where tinyc has its rule
+        table = tflite_fixedpoint.lut_table(node.op, node.attrs, x.type.quant.scale[0],
+                                            x.type.quant.zero_point[0], out.type.quant.scale[0],
+                                            out.type.quant.zero_point[0])
+    if table is None:
+        grid = np.arange(QMIN, QMAX + 1, dtype=np.int64)
+        real = dequantize_array(grid, x.type.quant.scale[0], x.type.quant.zero_point[0])
+        with np.errstate(all="ignore"):
+            fx = get_op(node.op).reference(node, [real])[0]
+        table = quantize_array(np.asarray(fx, np.float32), out.type.quant.scale[0],
+                               out.type.quant.zero_point[0], QMIN, QMAX)
     t = int8_const(lw.graph, f"{node.name or node.op}_lut", table.astype(np.int8), None)
     new = Node("QLut", [x, t], [], {}, name=node.name)
     lw.finish(node, new, out, qs, [])

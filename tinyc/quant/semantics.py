@@ -58,6 +58,9 @@ against TFLite Micro, test_tflite_models.py every op on TFLite Micro's own input
 - QSoftmax: gemmlowp's fixed-point exp of the Q5.26 scaled difference, as a 256-entry table,
   the row's Q12.19 sum, TFLite's reciprocal, output zero point -128 and scale 1/256
   (`tflite_fixedpoint.softmax_rows`).
+- QLut of Sigmoid, Tanh, LeakyRelu, HardSwish: the table is TFLite's integer kernel on each
+  code (gemmlowp's logistic and tanh on Q4.27, LEAKY_RELU's two multipliers, HARD_SWISH's
+  int16 fixed point; `tflite_fixedpoint.lut_table`, chosen by `qdq-lower`).
 """
 
 from __future__ import annotations

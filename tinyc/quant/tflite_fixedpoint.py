@@ -111,14 +111,87 @@ def _rounding_half_sum(a: np.ndarray, b: int) -> np.ndarray:
     return np.where(s >= 0, (s + 1) // 2, -((-s + 1) // 2))
 
 
-def one_over_one_plus_x(a: np.ndarray) -> np.ndarray:
-    """gemmlowp one_over_one_plus_x_for_x_in_0_1 on Q0.31 a: Newton-Raphson in Q2.29."""
+def _newton_reciprocal(a: np.ndarray) -> np.ndarray:
+    """Q2.29 1 / ((1 + a) / 2) for Q0.31 a in [0, 1): gemmlowp's Newton-Raphson division."""
     half_denominator = _rounding_half_sum(a, INT32_MAX)
     x = wrap32(1515870810 + srdhm(half_denominator, -1010580540))
     for _ in range(3):
         one_minus = wrap32((1 << 29) - srdhm(half_denominator, x))
         x = wrap32(x + saturating_shift_left(srdhm(x, one_minus), 2))
-    return saturating_shift_left(x, 1)
+    return x
+
+
+def one_over_one_plus_x(a: np.ndarray) -> np.ndarray:
+    """gemmlowp one_over_one_plus_x_for_x_in_0_1 on Q0.31 a."""
+    return saturating_shift_left(_newton_reciprocal(a), 1)
+
+
+def one_minus_x_over_one_plus_x(a: np.ndarray) -> np.ndarray:
+    """gemmlowp one_minus_x_over_one_plus_x_for_x_in_0_1 on Q0.31 a."""
+    return saturating_shift_left(wrap32(_newton_reciprocal(a) - (1 << 29)), 2)
+
+
+def logistic(a: np.ndarray, integer_bits: int) -> np.ndarray:
+    """gemmlowp logistic of raw Qn values: Q0.31 (1 / 2 at 0, One - f(|a|) below)."""
+    a64 = _i64(a)
+    positive = a64 > 0
+    f = one_over_one_plus_x(exp_on_negative_values(-np.abs(a64), integer_bits))
+    return np.where(a64 == 0, 1 << 30, np.where(positive, f, wrap32(INT32_MAX - f)))
+
+
+def tanh(a: np.ndarray, integer_bits: int) -> np.ndarray:
+    """gemmlowp tanh of raw Qn values (exp of 2a, so on Q(n+1) raw values): Q0.31."""
+    a64 = _i64(a)
+    t = one_minus_x_over_one_plus_x(exp_on_negative_values(-np.abs(a64), integer_bits + 1))
+    return np.where(a64 == 0, 0, np.where(a64 < 0, -t, t))
+
+
+# -- elementwise int8 functions as 256-entry tables (QLut) ----------------------------------
+
+#: LOGISTIC and TANH read their input as Q4.27
+_ACTIVATION_INPUT_BITS = 4
+
+
+def _activation_input(codes: np.ndarray, scale: float, zero_point: int
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """TFLite Micro's LOGISTIC/TANH int8 prepare (frexp of s_x 2^27, the mantissa rounded
+    half away, CalculateInputRadius) on `codes`: (x - zp, the Q4.27 input, in range)."""
+    mantissa, left_shift = math.frexp(float(scale) * float(1 << (31 - _ACTIVATION_INPUT_BITS)))
+    q = math.floor(mantissa * 2**31 + 0.5)
+    radius = math.floor(((1 << _ACTIVATION_INPUT_BITS) - 1)
+                        * float(1 << (31 - _ACTIVATION_INPUT_BITS)) / 2.0**left_shift)
+    x = _i64(codes) - zero_point
+    return x, mbqm(x, q, left_shift), radius
+
+
+def logistic_table(scale: float, zero_point: int) -> np.ndarray:
+    """int8[256] for codes -128..127: TFLite's int8 LOGISTIC (output scale 1/256, zero
+    point -128)."""
+    x, q4, radius = _activation_input(np.arange(-128, 128), scale, zero_point)
+    y = np.clip(rdbpot(logistic(q4, _ACTIVATION_INPUT_BITS), 23) - 128, -128, 127)
+    return np.where(x <= -radius, -128, np.where(x >= radius, 127, y)).astype(np.int8)
+
+
+def tanh_table(scale: float, zero_point: int) -> np.ndarray:
+    """int8[256] for codes -128..127: TFLite's int8 TANH (output scale 1/128, zero point
+    0)."""
+    x, q4, radius = _activation_input(np.arange(-128, 128), scale, zero_point)
+    y = np.clip(rdbpot(tanh(q4, _ACTIVATION_INPUT_BITS), 24), -128, 127)
+    return np.where(x <= -radius, -128, np.where(x >= radius, 127, y)).astype(np.int8)
+
+
+def leaky_relu_table(alpha: float, sx: float, zx: int, sy: float, zy: int) -> np.ndarray:
+    """int8[256] for codes -128..127: TFLite's int8 LEAKY_RELU, two multipliers computed in
+    float32 (s_x * alpha / s_y and s_x / s_y) applied by MultiplyByQuantizedMultiplier."""
+    from tinyc.quant.fixedpoint import quantize_multiplier
+
+    f32 = np.float32
+    qa, sa = quantize_multiplier(abs(float(f32(f32(f32(sx) * f32(alpha)) / f32(sy)))))
+    qi, si = quantize_multiplier(float(f32(f32(sx) / f32(sy))))
+    x = np.arange(-128, 128, dtype=np.int64) - zx
+    negative = mbqm(x, qa, sa) * (-1 if alpha < 0 else 1)
+    y = zy + np.where(x >= 0, mbqm(x, qi, si), negative)
+    return np.clip(y, -128, 127).astype(np.int8)
 
 
 def reciprocal(x: np.ndarray, integer_bits: int) -> tuple[np.ndarray, np.ndarray]:
@@ -176,3 +249,62 @@ def mean_multiplier(q: int, shift: int, count: int) -> tuple[int, int]:
     31 + shift)."""
     k = min(count.bit_length() - 1, 32, 31 + shift)
     return (q << k) // count, shift - k
+
+
+def _int16_multiplier(real: float) -> tuple[int, int]:
+    """QuantizeMultiplier, then DownScaleInt32ToInt16Multiplier: (q16, exponent)."""
+    from tinyc.quant.fixedpoint import quantize_multiplier
+
+    q, exponent = quantize_multiplier(real)
+    return (32767 if q >= INT32_MAX - (1 << 15) else (q + (1 << 15)) >> 16), exponent
+
+
+def _srdhm16(a: np.ndarray, b: int) -> np.ndarray:
+    """gemmlowp's int16 SaturatingRoundingDoublingHighMul (round(a b / 2^15), ties up)."""
+    a64 = _i64(a)
+    return np.where((a64 == -32768) & (b == -32768), 32767, (a64 * b + (1 << 14)) >> 15)
+
+
+def _shl16_sat(x: np.ndarray, amount: int) -> np.ndarray:
+    return np.clip(_i64(x) * (1 << amount), -32768, 32767)
+
+
+def hard_swish_table(sx: float, zx: int, sy: float, zy: int) -> np.ndarray:
+    """int8[256] for codes -128..127: TFLite's int8 HARD_SWISH (reference_ops::HardSwish:
+    int16 fixed point, the input at s_x / 128, the ReLU6-ish factor at 3 / 32768, both
+    multipliers cut to int16)."""
+    f32 = np.float32
+    hires = f32(f32(1.0 / 128.0) * f32(sx))
+    out_q, out_exp = _int16_multiplier(float(f32(hires / f32(sy))))
+    relu_q, relu_exp = _int16_multiplier(float(f32(hires / f32(3.0 / 32768.0))))
+    x = (np.arange(-128, 128, dtype=np.int64) - zx) * 128
+    pre_out = _srdhm16(x, out_q)
+    reluish = _shl16_sat(x, relu_exp - 1) if relu_exp > 0 else x
+    reluish = _srdhm16(reluish, relu_q)
+    if relu_exp > 0:
+        reluish = _shl16_sat(reluish, 1)
+    if relu_exp < 0:
+        reluish = rdbpot(reluish, -relu_exp)
+    reluish = (reluish + (1 << 15)) >> 1
+    product = reluish * pre_out  # SaturatingDoublingHighMul: truncated, no rounding
+    pre = np.where(product >= 0, product >> 15, -((-product) >> 15))
+    y = rdbpot(pre, -out_exp) + zy
+    return np.clip(y, -128, 127).astype(np.int8)
+
+
+def lut_table(op: str, attrs: dict[str, object], sx: float, zx: int, sy: float,
+              zy: int) -> np.ndarray | None:
+    """The QLut table TFLite's integer kernel of ONNX op `op` computes (LOGISTIC, TANH,
+    LEAKY_RELU, HARD_SWISH), or None where tinyc has no TFLite rule (the table is then computed in
+    float). LOGISTIC and TANH ignore the output parameters, as TFLite Micro's kernels do."""
+    if op == "Sigmoid":
+        return logistic_table(sx, zx)
+    if op == "Tanh":
+        return tanh_table(sx, zx)
+    if op == "LeakyRelu":
+        alpha = attrs.get("alpha", 0.01)
+        assert isinstance(alpha, float)
+        return leaky_relu_table(alpha, sx, zx, sy, zy)
+    if op == "HardSwish":
+        return hard_swish_table(sx, zx, sy, zy)
+    return None
