@@ -21,6 +21,9 @@ import math
 
 import numpy as np
 
+# fixedpoint imports this module too; only its functions are used here, at call time
+from tinyc.quant import fixedpoint
+
 INT32_MIN = -(2**31)
 INT32_MAX = 2**31 - 1
 #: Softmax: integer bits of the scaled differences (Q5.26) and of the sum (Q12.19)
@@ -183,11 +186,9 @@ def tanh_table(scale: float, zero_point: int) -> np.ndarray:
 def leaky_relu_table(alpha: float, sx: float, zx: int, sy: float, zy: int) -> np.ndarray:
     """int8[256] for codes -128..127: TFLite's int8 LEAKY_RELU, two multipliers computed in
     float32 (s_x * alpha / s_y and s_x / s_y) applied by MultiplyByQuantizedMultiplier."""
-    from tinyc.quant.fixedpoint import quantize_multiplier
-
     f32 = np.float32
-    qa, sa = quantize_multiplier(abs(float(f32(f32(f32(sx) * f32(alpha)) / f32(sy)))))
-    qi, si = quantize_multiplier(float(f32(f32(sx) / f32(sy))))
+    qa, sa = fixedpoint.quantize_multiplier(abs(float(f32(f32(f32(sx) * f32(alpha)) / f32(sy)))))
+    qi, si = fixedpoint.quantize_multiplier(float(f32(f32(sx) / f32(sy))))
     x = np.arange(-128, 128, dtype=np.int64) - zx
     negative = mbqm(x, qa, sa) * (-1 if alpha < 0 else 1)
     y = zy + np.where(x >= 0, mbqm(x, qi, si), negative)
@@ -209,11 +210,9 @@ def reciprocal(x: np.ndarray, integer_bits: int) -> tuple[np.ndarray, np.ndarray
 def softmax_scaling(input_scale: float, beta: float = 1.0) -> tuple[int, int, int]:
     """PreprocessSoftmaxScaling and CalculateInputRadius for Q5.26 differences:
     (multiplier, left shift, diff_min)."""
-    from tinyc.quant.fixedpoint import quantize_multiplier
-
     real = min(float(beta) * float(input_scale) * float(1 << (31 - SOFTMAX_DIFF_BITS)),
                float(2**31) - 1.0)
-    q, left_shift = quantize_multiplier(real)
+    q, left_shift = fixedpoint.quantize_multiplier(real)
     radius = math.floor(((1 << SOFTMAX_DIFF_BITS) - 1) * float(1 << (31 - SOFTMAX_DIFF_BITS))
                         / float(1 << left_shift))
     return q, left_shift, -radius
@@ -253,9 +252,7 @@ def mean_multiplier(q: int, shift: int, count: int) -> tuple[int, int]:
 
 def _int16_multiplier(real: float) -> tuple[int, int]:
     """QuantizeMultiplier, then DownScaleInt32ToInt16Multiplier: (q16, exponent)."""
-    from tinyc.quant.fixedpoint import quantize_multiplier
-
-    q, exponent = quantize_multiplier(real)
+    q, exponent = fixedpoint.quantize_multiplier(real)
     return (32767 if q >= INT32_MAX - (1 << 15) else (q + (1 << 15)) >> 16), exponent
 
 
