@@ -389,7 +389,7 @@ def test_qelementwise_matches_the_portable_kernel(more_libs: dict, variant: str,
 def test_qelementwise_tflite_matches_the_portable_kernel(
         more_libs: dict, variant: str, shifts: tuple, act: tuple, broadcast: bool) -> None:
     """TFLite semantics (shifts + TFLITE_SHIFT_BIAS): the M4 Add's short form, including an
-    input whose multiplier is exactly 1/2 (shift 0, q = 2^30), and the general path."""
+    input whose multiplier is exactly 1/2 (shift 0, q = 2^30), and the general path; Sub."""
     rng = np.random.default_rng(abs(sum(shifts)) + 10 * broadcast + 100)
     dims = (6, 17)
     a = rng.integers(-128, 128, dims, dtype=np.int8)
@@ -401,7 +401,7 @@ def test_qelementwise_tflite_matches_the_portable_kernel(
     p = QBinaryParams(2, arr(*dims), arr(dims[1], 1), arr(0 if broadcast else dims[1], 1),
                       11, -7, int(q[0]), shifts[0] + bias, int(q[1]), shifts[1] + bias, 20,
                       int(q[2]), shifts[2] - 18 + bias, 5, *act)
-    for fn in ("tinyc_add_s8", "tinyc_mul_s8"):
+    for fn in ("tinyc_add_s8", "tinyc_sub_s8", "tinyc_mul_s8"):
         outs = []
         for lib in (more_libs[("ref", "qelementwise")], more_libs[(variant, "qelementwise")]):
             y = np.zeros(dims, np.int8)

@@ -85,3 +85,28 @@ def test_int8_activation_tables_equal_tflite_micro(builtin: int, y: tuple | None
         got = run_graph(graph, {graph.inputs[0].name: x})[0]
         np.testing.assert_array_equal(got.reshape(1, 256), np.array(interp.get_output(0)),
                                       err_msg=f"parameter set {i}")
+
+
+@pytest.mark.parametrize("builtin", [BuiltinOperator.ADD, BuiltinOperator.SUB,
+                                     BuiltinOperator.MUL])
+def test_int8_binary_ops_equal_tflite_micro(builtin: int, tmp_path: Path) -> None:
+    """One-op int8 models, 20 random parameter sets each (ADD's multipliers in double,
+    SUB's in float32, as TFLite Micro computes them), on random codes."""
+    rng = np.random.default_rng(builtin)
+
+    def params() -> tuple[float, int]:
+        return float(np.exp(rng.uniform(np.log(0.002), np.log(0.3)))), int(
+            rng.integers(-128, 128))
+    for i in range(20):
+        model = unary_model(tmp_path / f"op{i}.tflite", builtin,
+                            int8=Int8(params(), params(), params()))
+        a, b = (rng.integers(-128, 128, (1, 256)).astype(np.int8) for _ in range(2))
+        interp = runtime.Interpreter.from_file(str(model))
+        interp.set_input(a, 0)
+        interp.set_input(b, 1)
+        interp.invoke()
+        graph, _ = optimize(load_model(model, Options()), Options())
+        assert all(semantics.is_tflite(n) for n in graph.nodes)
+        got = run_graph(graph, {graph.inputs[0].name: a, graph.inputs[1].name: b})[0]
+        np.testing.assert_array_equal(got.reshape(1, 256), np.array(interp.get_output(0)),
+                                      err_msg=f"parameter set {i}")

@@ -23,10 +23,12 @@ def _int_vector(b: flatbuffers.Builder, start, values: list[int]) -> int:  # noq
 
 @dataclass(frozen=True)
 class Int8:
-    """An int8 model's [1, 256] input and output parameters (scale, zero point)."""
+    """An int8 model's [1, 256] input and output parameters (scale, zero point), and those of
+    a second input for a binary op."""
 
     x: tuple[float, int]
     y: tuple[float, int]
+    b: tuple[float, int] | None = None
 
 
 def _quantization(b: flatbuffers.Builder, scale: float, zero_point: int) -> int:
@@ -59,7 +61,8 @@ def _tensor(b: flatbuffers.Builder, name: str, quant: tuple[float, int] | None =
 def unary_model(path: Path, builtin: int, custom: str = "", int8: Int8 | None = None,
                 leaky_alpha: float | None = None) -> Path:
     """Write a model whose only operator is `builtin` (or the custom op `custom`); float, or
-    int8 with `int8`'s parameters; a LEAKY_RELU takes `leaky_alpha`."""
+    int8 with `int8`'s parameters (two inputs when it has `b`); a LEAKY_RELU takes
+    `leaky_alpha`."""
     b = flatbuffers.Builder(1024)
     custom_name = b.CreateString(custom) if custom else None
     tflite.OperatorCodeStart(b)
@@ -69,7 +72,11 @@ def unary_model(path: Path, builtin: int, custom: str = "", int8: Int8 | None = 
         tflite.OperatorCodeAddCustomCode(b, custom_name)
     code = tflite.OperatorCodeEnd(b)
     tensors = [_tensor(b, "x", int8 and int8.x), _tensor(b, "y", int8 and int8.y)]
-    op_in = _int_vector(b, tflite.OperatorStartInputsVector, [0])
+    inputs = [0]
+    if int8 is not None and int8.b is not None:
+        tensors.append(_tensor(b, "b", int8.b))
+        inputs.append(2)
+    op_in = _int_vector(b, tflite.OperatorStartInputsVector, inputs)
     op_out = _int_vector(b, tflite.OperatorStartOutputsVector, [1])
     opts = None
     if leaky_alpha is not None:
@@ -91,7 +98,7 @@ def unary_model(path: Path, builtin: int, custom: str = "", int8: Int8 | None = 
     tflite.SubGraphStartOperatorsVector(b, 1)
     b.PrependUOffsetTRelative(op)
     op_vec = b.EndVector()
-    g_in = _int_vector(b, tflite.SubGraphStartInputsVector, [0])
+    g_in = _int_vector(b, tflite.SubGraphStartInputsVector, inputs)
     g_out = _int_vector(b, tflite.SubGraphStartOutputsVector, [1])
     tflite.SubGraphStart(b)
     tflite.SubGraphAddTensors(b, tensor_vec)

@@ -401,6 +401,17 @@ def add_multipliers(sa: float, sb: float, sy: float) -> list[int]:
     return [qa, sha, qb, shb, qy, shy]
 
 
+def sub_multipliers(sa: float, sb: float, sy: float) -> list[int]:
+    """TFLite's Sub rescaling: Add's, computed in float32 as TFLite Micro's SUB does.
+    Returns [qa, sha, qb, shb, qy, shy]."""
+    f32 = np.float32
+    twice = f32(f32(2) * max(f32(sa), f32(sb)))
+    qa, sha = quantize_multiplier(float(f32(f32(sa) / twice)))
+    qb, shb = quantize_multiplier(float(f32(f32(sb) / twice)))
+    qy, shy = quantize_multiplier(float(f32(twice / f32(f32(1 << ADD_LEFT_SHIFT) * f32(sy)))))
+    return [qa, sha, qb, shb, qy, shy]
+
+
 class _QBinary(_QOp):
     #: u8_codes: the model's tensors were uint8 (stored as int8, zero points - 128);
     #: onnxruntime's Add rounds differently on uint8 codes, so its rule adds 128 back
@@ -541,6 +552,24 @@ class QAdd(_QBinary):
         ra = multiply_by_quantized_multiplier(a * (1 << ADD_LEFT_SHIFT), m[0], m[1])
         rb = multiply_by_quantized_multiplier(b * (1 << ADD_LEFT_SHIFT), m[2], m[3])
         return ra.astype(np.int64) + rb.astype(np.int64)
+
+
+@register_op
+class QSub(QAdd):
+    """int8 Sub with broadcasting, TFLite's scheme (made for TFLite semantics only): Add's
+    rescaling with multipliers computed in float32, the rescaled inputs subtracted."""
+
+    name, kernel = "QSub", "sub"
+
+    def fixed_multipliers(self, node: Node) -> list[int]:
+        a, b = node.inputs
+        assert a is not None and b is not None
+        return sub_multipliers(scale_zp(a, node)[0], scale_zp(b, node)[0], self.out(node)[0])
+
+    def combine(self, a: np.ndarray, b: np.ndarray, m: list[int]) -> np.ndarray:
+        ra = multiply_by_quantized_multiplier(a * (1 << ADD_LEFT_SHIFT), m[0], m[1])
+        rb = multiply_by_quantized_multiplier(b * (1 << ADD_LEFT_SHIFT), m[2], m[3])
+        return ra.astype(np.int64) - rb.astype(np.int64)
 
 
 @register_op

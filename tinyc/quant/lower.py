@@ -442,7 +442,7 @@ def float_ops(graph: Graph) -> list[str]:
 
 
 INTEGER_OPS = frozenset({
-    "QConv", "QGemm", "QAdd", "QMul", "QRequantize", "QConcat", "QLut", "QMaxPool",
+    "QConv", "QGemm", "QAdd", "QSub", "QMul", "QRequantize", "QConcat", "QLut", "QMaxPool",
     "QAveragePool", "QGlobalAveragePool", "QSoftmax", "QDynConv", "QDynGemm", "QConvBoundary",
     "QGemmBoundary", *RECURRENT_OPS.values(),
 })
@@ -557,7 +557,10 @@ def lower_matmul(lw: Lowering, node: Node) -> bool:
 
 
 def lower_binary(lw: Lowering, node: Node) -> bool:
-    """``Q(Add(DQ(a), DQ(b))) -> QAdd(a, b)`` (and Mul); constants are quantized"""
+    """``Q(Add(DQ(a), DQ(b))) -> QAdd(a, b)`` (and Mul; Sub in TFLite semantics, the only
+    one with an integer Sub rule); constants are quantized"""
+    if node.op == "Sub" and lw.semantics != semantics.TFLITE:
+        return False
     clamp = fused_clamp(node)
     if clamp is None or node.outputs[0].dtype is not DType.F32:
         return False
@@ -791,6 +794,7 @@ RULES: dict[str, Callable[[Lowering, Node], bool]] = {
     "MatMul": lower_matmul,
     "Add": lower_binary,
     "Mul": lower_binary,
+    "Sub": lower_binary,
     "MaxPool": lower_pool,
     "AveragePool": lower_pool,
     "GlobalAveragePool": lower_global_avgpool,

@@ -42,9 +42,10 @@ TFLITE_SINGLE_ROUNDING as the `tflite-micro` package is; numpy in
 `tinyc.quant.tflite_fixedpoint`; tests/tflite/test_tflite_semantics.py checks whole models
 against TFLite Micro, test_tflite_models.py every op on TFLite Micro's own inputs):
 
-- QConv/QGemm (per-channel or per-tensor), QAdd, QMul, QRequantize: TFLite's multipliers
-  (QuantizeMultiplier of the double products and quotients of the float32 scales; Add's
-  2*max(s_a, s_b) with a left shift of 20) applied by MultiplyByQuantizedMultiplier:
+- QConv/QGemm (per-channel or per-tensor), QAdd, QSub, QMul, QRequantize: TFLite's
+  multipliers (QuantizeMultiplier of the double products and quotients of the float32 scales;
+  Add's 2*max(s_a, s_b) with a left shift of 20, Sub's the same in float32; QSub exists only
+  in this semantics) applied by MultiplyByQuantizedMultiplier:
   a rounding doubling high multiply, then a rounding divide by a power of two (half away
   from zero). Encoded in the (multiplier, shift) tables as shift + `TFLITE_SHIFT_BIAS`
   (`tinyc.quant.fixedpoint`), so every kernel that requantizes with
@@ -85,8 +86,8 @@ METADATA_KEY = "quant semantics"
 ONNXRUNTIME_OPS = frozenset({"QConv", "QGemm", "QAveragePool", "QGlobalAveragePool", "QAdd",
                              "QMul", "QConcat", "QRequantize", "QSoftmax"})
 #: the integer ops whose TFLite rule is implemented
-TFLITE_OPS = frozenset({"QConv", "QGemm", "QAveragePool", "QGlobalAveragePool", "QAdd", "QMul",
-                        "QRequantize", "QSoftmax"})
+TFLITE_OPS = frozenset({"QConv", "QGemm", "QAveragePool", "QGlobalAveragePool", "QAdd", "QSub",
+                        "QMul", "QRequantize", "QSoftmax"})
 #: ONNX ops whose presence means the file carries its own quantization
 QUANTIZATION_OPS = frozenset({"QuantizeLinear", "DequantizeLinear", "QLinearConv",
                               "QLinearMatMul", "ConvInteger", "MatMulInteger"})

@@ -39,6 +39,15 @@ TINYC_INLINE int8_t add_one(int32_t a, int32_t b, const tinyc_qbinary_params *p)
   return clamp_out(tinyc_dsp_mbqm(ra + rb, p->output_multiplier, p->output_shift), p);
 }
 
+/* Sub (TFLite semantics only), the general path */
+TINYC_INLINE int8_t sub_one(int32_t a, int32_t b, const tinyc_qbinary_params *p) {
+  const int32_t sa = (a + p->a_offset) * ((int32_t)1 << p->left_shift);
+  const int32_t sb = (b + p->b_offset) * ((int32_t)1 << p->left_shift);
+  const int32_t ra = tinyc_dsp_mbqm(sa, p->a_multiplier, p->a_shift);
+  const int32_t rb = tinyc_dsp_mbqm(sb, p->b_multiplier, p->b_shift);
+  return clamp_out(tinyc_dsp_mbqm(ra - rb, p->output_multiplier, p->output_shift), p);
+}
+
 TINYC_INLINE int8_t mul_one(int32_t a, int32_t b, const tinyc_qbinary_params *p) {
   if (p->output_shift == TINYC_FLOAT_SHIFT) {
     const int32_t off = p->left_shift;
@@ -196,6 +205,12 @@ static void add_row(const int8_t *a, int32_t sa, const int8_t *b, int32_t sb, in
   for (j = 0; j < n; ++j) y[j] = add_one(a[(size_t)j * sa], b[(size_t)j * sb], p);
 }
 
+static void sub_row(const int8_t *a, int32_t sa, const int8_t *b, int32_t sb, int8_t *y,
+                    int32_t n, const tinyc_qbinary_params *p) {
+  int32_t j;
+  for (j = 0; j < n; ++j) y[j] = sub_one(a[(size_t)j * sa], b[(size_t)j * sb], p);
+}
+
 static void mul_row(const int8_t *a, int32_t sa, const int8_t *b, int32_t sb, int8_t *y,
                     int32_t n, const tinyc_qbinary_params *p) {
   int32_t j;
@@ -232,6 +247,7 @@ static void mul_row(const int8_t *a, int32_t sa, const int8_t *b, int32_t sb, in
     }                                                                                      \
   }
 TINYC_DEFINE_QBINARY(add)
+TINYC_DEFINE_QBINARY(sub)
 TINYC_DEFINE_QBINARY(mul)
 
 /* From this many elements on, requantization fills a table of its 256 possible results
