@@ -65,8 +65,16 @@ TINYC_INLINE int32_t tinyc_srdhm(int32_t x, int32_t q) {
   return (int32_t)(((int64_t)x * q + ((int64_t)1 << 30)) >> 31);
 }
 
+/* Out of line (one copy per file, not one per call site): only TFLite models take it, and
+ * the Cortex-M4 kernels have short forms of their own for it. */
+#if defined(__GNUC__) || defined(__clang__)
+#define TINYC_OUTLINE static __attribute__((noinline, unused))
+#else
+#define TINYC_OUTLINE static inline
+#endif
+
 /* TFLite's MultiplyByQuantizedMultiplier, shift s in [-31, 30] (not biased) */
-TINYC_INLINE int32_t tinyc_tflite_mbqm(int32_t x, int32_t q, int32_t s) {
+TINYC_OUTLINE int32_t tinyc_tflite_mbqm(int32_t x, int32_t q, int32_t s) {
   const int32_t left = s > 0 ? s : 0, right = s > 0 ? 0 : -s;
   return tinyc_rdbpot(tinyc_srdhm((int32_t)((uint32_t)x << left), q), right);
 }
@@ -74,10 +82,8 @@ TINYC_INLINE int32_t tinyc_tflite_mbqm(int32_t x, int32_t q, int32_t s) {
 TINYC_INLINE int32_t tinyc_mbqm(int32_t x, int32_t q, int32_t shift) {
   int32_t total;
   int64_t rounding, r;
-  if (shift > 30) {
-    if (shift == TINYC_FLOAT_SHIFT) return tinyc_rint_clamped((float)x * tinyc_float_of_bits(q));
-    return tinyc_tflite_mbqm(x, q, shift - TINYC_TFLITE_SHIFT_BIAS);
-  }
+  if (shift == TINYC_FLOAT_SHIFT) return tinyc_rint_clamped((float)x * tinyc_float_of_bits(q));
+  if (shift > 30) return tinyc_tflite_mbqm(x, q, shift - TINYC_TFLITE_SHIFT_BIAS);
   total = 31 - shift;
   rounding = (int64_t)1 << (total - 1);
   TINYC_DCHECK(q >= 0 && shift >= -31 && shift <= 30);

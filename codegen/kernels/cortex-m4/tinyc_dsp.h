@@ -192,6 +192,13 @@ TINYC_INLINE int32_t tinyc_tflite_top(int32_t x, int32_t q, int32_t round) {
 }
 #endif
 
+/* rs = r - 1 of a TFLite shift (biased by TINYC_TFLITE_SHIFT_BIAS) with r >= 2, else 0: the
+ * kernels test it only where the fixed-point forms do not apply, so those pay nothing. */
+TINYC_INLINE int32_t tinyc_tflite_rs(int32_t shift) {
+  const int32_t rs = TINYC_TFLITE_SHIFT_BIAS - 1 - shift;
+  return rs >= 1 && rs <= 30 ? rs : 0;
+}
+
 /* Two int16 values as one halfword pair (lo in bits 0..15). */
 TINYC_INLINE int32_t tinyc_pack16(int32_t lo, int32_t hi) {
   return (int32_t)(((uint32_t)lo & 0xFFFFu) | ((uint32_t)hi << 16));
@@ -252,16 +259,13 @@ TINYC_INLINE tinyc_dsp_clamp tinyc_dsp_clamp_make(int32_t zp, int32_t act_min, i
 typedef struct {
   int32_t q, shift;
   int32_t rs, round; /* fast form (shift <= -2): rs = -1 - shift >= 1, round = 2^(rs-1) */
-  int32_t tflite;    /* TFLite's rounding with an unbiased shift <= -2: rs and round of it */
 } tinyc_dsp_mult;
 
 TINYC_INLINE tinyc_dsp_mult tinyc_dsp_mult_make(int32_t q, int32_t shift) {
   tinyc_dsp_mult m;
-  const int32_t s = shift >= TINYC_TFLITE_SHIFT_BIAS - 31 ? shift - TINYC_TFLITE_SHIFT_BIAS : shift;
   m.q = q;
   m.shift = shift;
-  m.tflite = shift != s && s <= -2;
-  m.rs = s <= -2 ? -1 - s : 1;
+  m.rs = shift <= -2 ? -1 - shift : 1;
   m.round = (int32_t)(1u << (m.rs - 1));
   return m;
 }
@@ -276,11 +280,6 @@ TINYC_INLINE tinyc_dsp_mult tinyc_dsp_mult_make(int32_t q, int32_t shift) {
 TINYC_INLINE int8_t tinyc_dsp_requant(int32_t acc, const tinyc_dsp_mult *m,
                                       const tinyc_dsp_clamp *c) {
   int32_t v;
-  if (m->tflite) {
-    v = tinyc_ssat8((tinyc_tflite_top(acc, m->q, m->round) >> m->rs) + c->zp);
-    v = v < c->act_min ? c->act_min : (v > c->act_max ? c->act_max : v);
-    return (int8_t)v;
-  }
   if (m->shift <= -1) {
     /* shift == -1: (acc*q + 2^31) >> 32 is SMMULR, and below 2^30 in magnitude too */
     const int32_t top = m->shift == -1 ? tinyc_smmulr(acc, m->q)
@@ -288,6 +287,14 @@ TINYC_INLINE int8_t tinyc_dsp_requant(int32_t acc, const tinyc_dsp_mult *m,
     v = tinyc_ssat8(top + c->zp);
     v = v < c->act_min ? c->act_min : (v > c->act_max ? c->act_max : v);
     return (int8_t)v;
+  }
+  if (m->shift > 30) {
+    const int32_t rs = tinyc_tflite_rs(m->shift);
+    if (rs) { /* TFLite's rounding (tinyc_tflite_top), its top word as small */
+      v = tinyc_ssat8((tinyc_tflite_top(acc, m->q, (int32_t)(1u << (rs - 1))) >> rs) + c->zp);
+      v = v < c->act_min ? c->act_min : (v > c->act_max ? c->act_max : v);
+      return (int8_t)v;
+    }
   }
   v = tinyc_mbqm(acc, m->q, m->shift);
   v = v < c->lo ? c->lo : (v > c->hi ? c->hi : v);
@@ -303,9 +310,9 @@ TINYC_INLINE int32_t tinyc_dsp_mbqm(int32_t x, int32_t q, int32_t shift) {
     return (tinyc_smmul(x, q) + (int32_t)(1u << (rs - 1))) >> rs;
   }
   if (shift == -1) return tinyc_smmulr(x, q);
-  if (shift >= TINYC_TFLITE_SHIFT_BIAS - 31 && shift <= TINYC_TFLITE_SHIFT_BIAS - 2) {
-    const int32_t rs = TINYC_TFLITE_SHIFT_BIAS - 1 - shift; /* r - 1 */
-    return tinyc_tflite_top(x, q, (int32_t)(1u << (rs - 1))) >> rs;
+  if (shift > 30) {
+    const int32_t rs = tinyc_tflite_rs(shift);
+    if (rs) return tinyc_tflite_top(x, q, (int32_t)(1u << (rs - 1))) >> rs;
   }
   return tinyc_mbqm(x, q, shift);
 }
@@ -349,10 +356,10 @@ TINYC_INLINE void tinyc_dsp_requant_row_bias(const int32_t *acc, int32_t bias, i
       v = v < lo ? lo : v;
       *out++ = (int8_t)(v > hi ? hi : v);
     }
-  } else if (m->tflite && m->rs <= 20) {
+  } else if (tinyc_tflite_rs(m->shift) && tinyc_tflite_rs(m->shift) <= 20) {
     /* TFLite's rounding, zero point in the round term as above */
-    const int32_t rs = m->rs;
-    const int32_t round = (int32_t)((uint32_t)m->round + ((uint32_t)zp << rs));
+    const int32_t rs = tinyc_tflite_rs(m->shift);
+    const int32_t round = (int32_t)((1u << (rs - 1)) + ((uint32_t)zp << rs));
     while (out < end) {
       int32_t v = tinyc_ssat8(tinyc_tflite_top(*acc++ + bias, q, round) >> rs);
       if (clamp) {
