@@ -21,7 +21,8 @@
  * It needs float32 arithmetic without excess precision (FLT_EVAL_METHOD 0: SSE, the M4's
  * FPU, soft-float).
  *
- * TFLite semantics rides there too: shift == TINYC_TFLITE_SHIFT_BIAS + s (s in [-31, 30]) means
+ * TFLite semantics rides there too (compiled in with TINYC_TFLITE, tinyc_rt.h): shift ==
+ * TINYC_TFLITE_SHIFT_BIAS + s (s in [-31, 30]) means
  * TFLite's MultiplyByQuantizedMultiplier (tinyc/quant/tflite_fixedpoint.py `mbqm`): x << max(s,
  * 0) (wrapping), a rounding doubling high multiply (gemmlowp's SaturatingRoundingDoublingHighMul,
  * which is (x*q + 2^30) >> 31 for q >= 0), then a divide by 2^max(-s, 0) rounding half away from
@@ -83,7 +84,9 @@ TINYC_INLINE int32_t tinyc_mbqm(int32_t x, int32_t q, int32_t shift) {
   int32_t total;
   int64_t rounding, r;
   if (shift == TINYC_FLOAT_SHIFT) return tinyc_rint_clamped((float)x * tinyc_float_of_bits(q));
+#ifdef TINYC_TFLITE
   if (shift > 30) return tinyc_tflite_mbqm(x, q, shift - TINYC_TFLITE_SHIFT_BIAS);
+#endif
   total = 31 - shift;
   rounding = (int64_t)1 << (total - 1);
   TINYC_DCHECK(q >= 0 && shift >= -31 && shift <= 30);

@@ -146,7 +146,7 @@ def test_c_helper_is_bit_exact_with_python(tmp_path: Path) -> None:
     (tmp_path / "driver.c").write_text(_C_DRIVER)
     exe = tmp_path / "driver"
     runtime = codegen_root() / "runtime"
-    cmd = ["cc", *STRICT_FLAGS, *SANITIZE_FLAGS, "-O1", "-I", str(runtime),
+    cmd = ["cc", *STRICT_FLAGS, *SANITIZE_FLAGS, "-DTINYC_TFLITE", "-O1", "-I", str(runtime),
            str(tmp_path / "driver.c"), "-o", str(exe)]
     subprocess.run(cmd, check=True, capture_output=True, text=True)
     cases.tofile(tmp_path / "in.bin")

@@ -288,6 +288,7 @@ TINYC_INLINE int8_t tinyc_dsp_requant(int32_t acc, const tinyc_dsp_mult *m,
     v = v < c->act_min ? c->act_min : (v > c->act_max ? c->act_max : v);
     return (int8_t)v;
   }
+#ifdef TINYC_TFLITE
   if (m->shift > 30) {
     const int32_t rs = tinyc_tflite_rs(m->shift);
     if (rs) { /* TFLite's rounding (tinyc_tflite_top), its top word as small */
@@ -296,6 +297,7 @@ TINYC_INLINE int8_t tinyc_dsp_requant(int32_t acc, const tinyc_dsp_mult *m,
       return (int8_t)v;
     }
   }
+#endif
   v = tinyc_mbqm(acc, m->q, m->shift);
   v = v < c->lo ? c->lo : (v > c->hi ? c->hi : v);
   return (int8_t)(v + c->zp);
@@ -310,10 +312,12 @@ TINYC_INLINE int32_t tinyc_dsp_mbqm(int32_t x, int32_t q, int32_t shift) {
     return (tinyc_smmul(x, q) + (int32_t)(1u << (rs - 1))) >> rs;
   }
   if (shift == -1) return tinyc_smmulr(x, q);
+#ifdef TINYC_TFLITE
   if (shift > 30) {
     const int32_t rs = tinyc_tflite_rs(shift);
     if (rs) return tinyc_tflite_top(x, q, (int32_t)(1u << (rs - 1))) >> rs;
   }
+#endif
   return tinyc_mbqm(x, q, shift);
 }
 
@@ -356,6 +360,7 @@ TINYC_INLINE void tinyc_dsp_requant_row_bias(const int32_t *acc, int32_t bias, i
       v = v < lo ? lo : v;
       *out++ = (int8_t)(v > hi ? hi : v);
     }
+#ifdef TINYC_TFLITE
   } else if (tinyc_tflite_rs(m->shift) && tinyc_tflite_rs(m->shift) <= 20) {
     /* TFLite's rounding, zero point in the round term as above */
     const int32_t rs = tinyc_tflite_rs(m->shift);
@@ -368,6 +373,7 @@ TINYC_INLINE void tinyc_dsp_requant_row_bias(const int32_t *acc, int32_t bias, i
       }
       *out++ = (int8_t)v;
     }
+#endif
   } else if (m->shift == TINYC_FLOAT_SHIFT) {
     /* onnxruntime semantics: VCVT, VMUL, round to nearest even (tinyc_fixedpoint.h) */
     const float scale = tinyc_float_of_bits(q);

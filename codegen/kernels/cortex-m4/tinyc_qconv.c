@@ -394,6 +394,7 @@ TINYC_INLINE void conv_pixels_with(int32_t *restrict col, int32_t col_words,
           o[3] = (int8_t)tinyc_ssat8(tinyc_smmla(a[3], q, round) >> rs);
         }
         if (t == pairs) continue;
+#ifdef TINYC_TFLITE
       } else if (!clamp && tinyc_tflite_rs(mu.shift) && tinyc_tflite_rs(mu.shift) <= 20) {
         /* the same with TFLite's rounding (tinyc_tflite_top) */
         const int32_t q = mu.q, rs = tinyc_tflite_rs(mu.shift);
@@ -408,6 +409,7 @@ TINYC_INLINE void conv_pixels_with(int32_t *restrict col, int32_t col_words,
           o[3] = (int8_t)tinyc_ssat8(tinyc_tflite_top(a[3], q, round) >> rs);
         }
         if (t == pairs) continue;
+#endif
       }
       for (m0 = t; t + 2 <= pairs; t += 2) {
         mac1x4(wm, K, col + (size_t)t * K, col + (size_t)(t + 1) * K, bias, acc + 2 * t);
@@ -851,7 +853,11 @@ static void dw3_small_plane(const int8_t *xc, const int8_t *wk, int32_t bias, in
   /* a zero-point byte contributes (zp + input_offset) * w = 0: padding is the zero point,
    * and input_offset * sum(w) joins the bias */
   bias += p->input_offset * sumw;
+#ifdef TINYC_TFLITE
   tflite = mul.shift > 30 ? tinyc_tflite_rs(mul.shift) : 0;
+#else
+  tflite = 0;
+#endif
   rs = tflite ? tflite : mul.rs;
   fast = (mul.shift <= -2 || tflite) && rs <= 20 && p->act_min <= -128 && p->act_max >= 127;
   round = (int32_t)((1u << (rs - 1)) + ((uint32_t)p->output_offset << rs)); /* as in _row */
@@ -870,11 +876,13 @@ static void dw3_small_plane(const int8_t *xc, const int8_t *wk, int32_t bias, in
       for (b = 0; b < rows; ++b) {
         const int32_t *a = acc + b * row;
         int8_t *o = out + (size_t)(oy + b) * p->ow, *const end = o + p->ow;
+#ifdef TINYC_TFLITE
         if (tflite) {
           while (o < end) *o++ = (int8_t)tinyc_ssat8(tinyc_tflite_top(*a++ + bias, q, round) >> rs);
-        } else {
-          while (o < end) *o++ = (int8_t)tinyc_ssat8((tinyc_smmul(*a++ + bias, q) + round) >> rs);
+          continue;
         }
+#endif
+        while (o < end) *o++ = (int8_t)tinyc_ssat8((tinyc_smmul(*a++ + bias, q) + round) >> rs);
       }
       continue;
     }

@@ -108,6 +108,7 @@ static TINYC_DSP_NOINLINE void add_row_strided(const int8_t *a, int32_t sa, cons
   add_row_short(a, sa, b, sb, y, n, p, 1);
 }
 
+#ifdef TINYC_TFLITE
 /* TFLite semantics (shifts biased by TINYC_TFLITE_SHIFT_BIAS): each input's doubling high
  * multiply of x = (v + offset) << left_shift is SMMULR(2x, q) (|2x| < 2^30), its rounding
  * divide by 2^r is (H + 2^(r-1) + (x >> 31)) >> r (tinyc_dsp.h tinyc_tflite_top says why the
@@ -182,10 +183,13 @@ static TINYC_DSP_NOINLINE void add_row_tflite(const int8_t *a, int32_t sa, const
   add_row_tflite_with(a, sa, b, sb, y, n, p, t, 1);
 }
 
+#endif
+
 static void add_row(const int8_t *a, int32_t sa, const int8_t *b, int32_t sb, int8_t *y,
                     int32_t n, const tinyc_qbinary_params *p) {
-  add_tflite_form t;
   int32_t j;
+#ifdef TINYC_TFLITE
+  add_tflite_form t;
   if (add_tflite_short(p, &t)) {
     if (sa == 1 && sb == 1 && p->act_min <= -128 && p->act_max >= 127) {
       add_row_tflite_unit(a, b, y, n, p, &t);
@@ -194,6 +198,7 @@ static void add_row(const int8_t *a, int32_t sa, const int8_t *b, int32_t sb, in
     }
     return;
   }
+#endif
   if (add_is_short(p)) {
     if (sa == 1 && sb == 1 && p->act_max >= 127) {
       add_row_unit(a, b, y, n, p);

@@ -22,6 +22,7 @@ static void softmax_onnxruntime(const int8_t *restrict X, int8_t *restrict Y,
   }
 }
 
+#ifdef TINYC_TFLITE
 /* TFLite semantics (tinyc/quant/tflite_fixedpoint.py): exp_table holds gemmlowp's Q0.31
  * exp of each difference's Q5.26 scaled value (0 where TFLite skips it). */
 static int32_t tflite_wrap_add(int32_t a, int32_t b) { return (int32_t)((uint32_t)a + (uint32_t)b); }
@@ -66,6 +67,7 @@ static void softmax_tflite(const int8_t *restrict X, int8_t *restrict Y,
     Y[at] = (int8_t)(v < -128 ? -128 : (v > 127 ? 127 : v));
   }
 }
+#endif
 
 void tinyc_softmax_s8(const int8_t *restrict X, int8_t *restrict Y, const tinyc_qsoftmax_params *p) {
   int32_t o, i, j;
@@ -81,10 +83,12 @@ void tinyc_softmax_s8(const int8_t *restrict X, int8_t *restrict Y, const tinyc_
         softmax_onnxruntime(X, Y, p, base, mx);
         continue;
       }
+#ifdef TINYC_TFLITE
       if (p->output_shift == TINYC_TFLITE_SHIFT_BIAS) {
         softmax_tflite(X, Y, p, base, mx);
         continue;
       }
+#endif
       for (j = 0; j < p->length; ++j) {
         const int32_t d = mx - (int32_t)X[base + (size_t)j * p->inner];
         sum += d < p->table_len ? p->exp_table[d] : 0;
