@@ -1,4 +1,4 @@
-/* int8 elementwise kernels: Add and Mul with broadcasting, requantize (rescale, clamp,
+/* int8 elementwise kernels: Add, Sub and Mul with broadcasting, requantize (rescale, clamp,
  * strided block copy for Concat), and 256-entry lookup tables (Sigmoid, Tanh, HardSwish...).
  * Arithmetic as in tinyc_fixedpoint.h; all accumulation in int32. */
 #ifndef TINYC_QELEMENTWISE_H
@@ -11,6 +11,7 @@
  *
  * Add (TFLite's scheme): a' = mbqm((A + a_offset) << left_shift, a_multiplier, a_shift),
  *   b' likewise, Y = clamp(mbqm(a' + b', output_multiplier, output_shift) + output_offset).
+ * Sub (TFLite semantics only): the same with a' - b'.
  * Mul: Y = clamp(mbqm((A + a_offset) * (B + b_offset), output_multiplier, output_shift)
  *   + output_offset); the a_/b_ multipliers and left_shift are unused.
  * onnxruntime semantics (tinyc/quant/semantics.py): output_shift == TINYC_FLOAT_SHIFT, the
@@ -34,6 +35,7 @@ typedef struct {
 
 /* Y may equal A or B when their shapes equal Y's. */
 void tinyc_add_s8(const int8_t *A, const int8_t *B, int8_t *Y, const tinyc_qbinary_params *p);
+void tinyc_sub_s8(const int8_t *A, const int8_t *B, int8_t *Y, const tinyc_qbinary_params *p);
 void tinyc_mul_s8(const int8_t *A, const int8_t *B, int8_t *Y, const tinyc_qbinary_params *p);
 
 /* `outer` blocks of `inner` elements, x_stride / y_stride elements apart:

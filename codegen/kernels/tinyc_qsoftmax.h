@@ -10,7 +10,12 @@
  * onnxruntime semantics (tinyc/quant/semantics.py): output_shift == TINYC_FLOAT_SHIFT,
  * exp_table is 256 float32 bit patterns (QLinearSoftmax's table), output_multiplier the
  * bits of floor(1/s_y), and Y = clamp(tinyc_softmax_onnxruntime(e, sum, factor) + zp) with
- * the row's float32 sum in index order (tinyc_onnxruntime.h). */
+ * the row's float32 sum in index order (tinyc_onnxruntime.h).
+ *
+ * TFLite semantics (tinyc/quant/tflite_fixedpoint.py): output_shift == TINYC_TFLITE_SHIFT_BIAS,
+ * exp_table is 256 Q0.31 values of gemmlowp's exp (the Q5.26 scaled difference -d), the sum
+ * of exp_table[d] / 2^12 (rounded) is a Q12.19 number whose reciprocal (TFLite's
+ * GetReciprocal) scales each exp_table[d] to Y = clamp(out - 128), scale 1/256. */
 #ifndef TINYC_QSOFTMAX_H
 #define TINYC_QSOFTMAX_H
 

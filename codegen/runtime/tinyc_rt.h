@@ -9,6 +9,10 @@
 #include <stdint.h>
 #include <string.h>
 
+/* Model switches: the compiler defines TINYC_TFLITE here, in the copy an OUT gets, when the
+ * model has integer ops in TFLite semantics (backend/generate.py `_model_switches`); the
+ * kernels compile TFLite's rounding forms only then. */
+
 #if defined(__GNUC__) || defined(__clang__)
 #define TINYC_ALIGN(n) __attribute__((aligned(n)))
 #define TINYC_INLINE static inline __attribute__((always_inline))

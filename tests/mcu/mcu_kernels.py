@@ -63,12 +63,14 @@ def vp(a: np.ndarray) -> ctypes.c_void_p:
 
 
 def build_family(variant: str, family: str, tmp: Path, cc: str = "cc") -> ctypes.CDLL:
-    """Compile codegen/kernels/<variant>/tinyc_<family>.c into a shared library."""
+    """Compile codegen/kernels/<variant>/tinyc_<family>.c into a shared library (with the
+    TFLite rounding forms, TINYC_TFLITE, which a generated OUT has only for TFLite models)."""
     root = codegen_root()
     src = root / "kernels" / variant / f"tinyc_{family}.c"
     lib = tmp / f"{variant}_{family}.so"
-    cmd = [cc, *STRICT_FLAGS, "-O2", "-fPIC", "-shared", "-I", str(root / "kernels"),
-           "-I", str(root / "kernels" / variant), "-I", str(root / "runtime"), str(src),
+    cmd = [cc, *STRICT_FLAGS, "-DTINYC_TFLITE", "-O2", "-fPIC", "-shared",
+           "-I", str(root / "kernels"), "-I", str(root / "kernels" / variant),
+           "-I", str(root / "runtime"), str(src),
            "-o", str(lib), "-lm"]
     subprocess.run(cmd, check=True, capture_output=True, text=True)
     return ctypes.CDLL(str(lib))

@@ -16,6 +16,7 @@ from mcu_kernels import CONV_FIELDS, QConvParams, QFcParams, build_family, i32p,
 
 from tinyc.backend.generate import codegen_root
 from tinyc.ops.qwork import ConvGeometry, qconv_work_bytes, qfc_work_bytes
+from tinyc.quant.fixedpoint import TFLITE_SHIFT_BIAS
 
 
 def variants(family: str) -> list[str]:
@@ -62,6 +63,7 @@ def requant_params(rng: np.random.Generator, m: int) -> tuple[np.ndarray, np.nda
     """Per-channel (multiplier, shift) as tinyc.quant emits them: q in [2^30, 2^31)."""
     q = rng.integers(1 << 30, (1 << 31) - 1, m).astype(np.int32)
     shift = rng.integers(-12, 2, m).astype(np.int32)  # -1 and above take the 64-bit path
+    shift[1::2] += TFLITE_SHIFT_BIAS  # every other channel with TFLite's double rounding
     return q, shift
 
 
@@ -370,6 +372,36 @@ def test_qelementwise_matches_the_portable_kernel(more_libs: dict, variant: str,
                       11, -7, int(q[0]), shifts[0], int(q[1]), shifts[1], 20, int(q[2]),
                       shifts[2] - 18, 5, -100, 120)
     for fn in ("tinyc_add_s8", "tinyc_mul_s8"):
+        outs = []
+        for lib in (more_libs[("ref", "qelementwise")], more_libs[(variant, "qelementwise")]):
+            y = np.zeros(dims, np.int8)
+            getattr(lib, fn)(vp(a), vp(b), vp(y), ctypes.byref(p))
+            outs.append(y)
+        np.testing.assert_array_equal(outs[1], outs[0], err_msg=fn)
+
+
+@pytest.mark.parametrize("variant", variants("qelementwise"))
+@pytest.mark.parametrize(("shifts", "act"), [((0, -1, -1), (-128, 127)),
+                                             ((-1, -3, -2), (-128, 127)),
+                                             ((-2, 0, -8), (-100, 120)),
+                                             ((1, -5, 0), (-128, 127))])
+@pytest.mark.parametrize("broadcast", [False, True])
+def test_qelementwise_tflite_matches_the_portable_kernel(
+        more_libs: dict, variant: str, shifts: tuple, act: tuple, broadcast: bool) -> None:
+    """TFLite semantics (shifts + TFLITE_SHIFT_BIAS): the M4 Add's short form, including an
+    input whose multiplier is exactly 1/2 (shift 0, q = 2^30), and the general path; Sub."""
+    rng = np.random.default_rng(abs(sum(shifts)) + 10 * broadcast + 100)
+    dims = (6, 17)
+    a = rng.integers(-128, 128, dims, dtype=np.int8)
+    b = rng.integers(-128, 128, (dims[1],) if broadcast else dims, dtype=np.int8)
+    q = rng.integers(1 << 30, (1 << 31) - 1, 3)
+    q[0] = 1 << 30 if shifts[0] == 0 else q[0]
+    arr = ctypes.c_int32 * 8
+    bias = TFLITE_SHIFT_BIAS
+    p = QBinaryParams(2, arr(*dims), arr(dims[1], 1), arr(0 if broadcast else dims[1], 1),
+                      11, -7, int(q[0]), shifts[0] + bias, int(q[1]), shifts[1] + bias, 20,
+                      int(q[2]), shifts[2] - 18 + bias, 5, *act)
+    for fn in ("tinyc_add_s8", "tinyc_sub_s8", "tinyc_mul_s8"):
         outs = []
         for lib in (more_libs[("ref", "qelementwise")], more_libs[(variant, "qelementwise")]):
             y = np.zeros(dims, np.int8)

@@ -18,6 +18,7 @@ from tinyc.ir import DType, Graph, Node, QuantParams, TensorType, Value
 from tinyc.ir.verify import verify
 from tinyc.ops import get_op
 from tinyc.ops.qinteger import softmax_exp_table
+from tinyc.quant import tflite_fixedpoint
 from tinyc.quant.params import quantize_weights
 
 RNG_SEED = 11
@@ -219,6 +220,31 @@ def case_dynamic(b: Builder) -> list[Value]:
     return [conv, fc, xq, xs, xz]
 
 
+def case_tflite(b: Builder) -> list[Value]:
+    """TFLite semantics: double-rounding multipliers, TFLite's average pool and MEAN, the
+    gemmlowp softmax."""
+    tfl = {"semantics": "tflite"}
+    x = b.input((1, 4, 7, 6), qp(0.05, -7))
+    w = b.weights((5, 4, 3, 3))
+    dw = b.weights((4, 1, 3, 3))
+    outs = [b.node("QConv", [x, w, b.bias(5)], qp(0.2, 3), **CONV, **tfl),
+            b.node("QConv", [x, dw, None], qp(0.1, -20), **dict(CONV, group=4), **tfl)]
+    pool = {"ceil_mode": 0, "dilations": [1, 1], "kernel_shape": [3, 3], "pads": [1, 1, 1, 1],
+            "strides": [2, 2], "act_min": -128, "act_max": 127, "count_include_pad": 0}
+    outs += [b.node("QAveragePool", [x], qp(0.05, -7), **pool, **tfl),
+             b.node("QGlobalAveragePool", [x], qp(0.03, 2), act_min=-128, act_max=127, **tfl)]
+    y = b.input((1, 4, 7, 6), qp(0.08, 11))
+    for op in ("QAdd", "QSub", "QMul"):
+        outs.append(b.node(op, [x, y], qp(0.12, -3), act_min=-128, act_max=127, **tfl))
+    outs.append(b.node("QRequantize", [y], qp(0.03, 5), act_min=-128, act_max=127, **tfl))
+    flat = b.input((3, 20), qp(0.06, 1))
+    outs.append(b.node("QGemm", [flat, b.weights((7, 20)), b.bias(7)], qp(0.3, -2),
+                       act_min=-128, act_max=127, **tfl))
+    table = b.const(tflite_fixedpoint.softmax_exp_table(float(np.float32(0.06))))
+    outs.append(b.node("QSoftmax", [flat, table], qp(1 / 256, -128), axis=1, flatten=0, **tfl))
+    return outs
+
+
 CASES: dict[str, Callable[[Builder], list[Value]]] = {
     "conv": case_conv,
     "conv_depthwise_multiplier": case_conv_depthwise_multiplier,
@@ -230,6 +256,7 @@ CASES: dict[str, Callable[[Builder], list[Value]]] = {
     "softmax": case_softmax,
     "quantize_dequantize": case_quantize_dequantize,
     "dynamic": case_dynamic,
+    "tflite": case_tflite,
 }
 
 
@@ -240,7 +267,8 @@ def test_integer_ops_c_match_reference(tmp_path: Path) -> None:
     outputs = [v for name in sorted(CASES) for v in CASES[name](b)]
     source = run_case(b, outputs, tmp_path)
     for kernel in ("tinyc_conv2d_s8", "tinyc_depthwise_conv2d_s8", "tinyc_fully_connected_s8",
-                   "tinyc_add_s8", "tinyc_mul_s8", "tinyc_maxpool2d_s8", "tinyc_avgpool2d_s8",
+                   "tinyc_add_s8", "tinyc_sub_s8", "tinyc_mul_s8", "tinyc_maxpool2d_s8",
+                   "tinyc_avgpool2d_s8",
                    "tinyc_global_avgpool_s8", "tinyc_requantize_s8", "tinyc_lut_s8",
                    "tinyc_softmax_s8", "tinyc_quantize_f32_u16", "tinyc_dequantize_s32_f32",
                    "tinyc_conv2d_u8s8_f32", "tinyc_fully_connected_u8s8_f32"):

@@ -39,6 +39,7 @@ from tinyc.ir import DType, Graph, Node
 from tinyc.mcu.targets import kernel_dirs
 from tinyc.memory import ArenaPlan
 from tinyc.ops import get_op
+from tinyc.quant import semantics
 
 
 def codegen_root() -> Path:
@@ -133,6 +134,7 @@ def generate_c(
         f"{cname}.c": _source(graph, plan, ctx, cname, command, arena),
     }
     _copy_kernels(ctx.families, target, files)
+    files["tinyc_rt.h"] = _model_switches(graph, files["tinyc_rt.h"])
     # every tinyc_* file and name becomes NAME_tinyc_*: several models link together
     out.files = prefix_files(cname, files)
     return out
@@ -285,6 +287,20 @@ def _source(
             w.line(f"(void)output{i};")
         w.line("return 0;")
     return w.text()
+
+
+#: where tinyc_rt.h takes the model switches
+_SWITCHES_AFTER = "#define TINYC_RT_H\n"
+
+
+def _model_switches(graph: Graph, rt_header: str) -> str:
+    """tinyc_rt.h with the switches this model needs: TINYC_TFLITE when an integer op
+    follows TFLite's arithmetic (the kernels leave TFLite's rounding out otherwise, so other
+    models pay no flash for it)."""
+    if not any(semantics.is_tflite(n) for n in graph.nodes if semantics.ATTR in n.attrs):
+        return rt_header
+    assert _SWITCHES_AFTER in rt_header
+    return rt_header.replace(_SWITCHES_AFTER, _SWITCHES_AFTER + "#define TINYC_TFLITE 1\n", 1)
 
 
 def _copy_kernels(families: set[str], target: str, files: dict[str, str]) -> None:

@@ -106,12 +106,16 @@ def load_onnx(path: str | Path, shapes: dict[str, tuple[int, ...]] | None = None
 def import_model(
     model: onnx.ModelProto, shapes: dict[str, tuple[int, ...]], name: str = "model",
     consts: dict[str, ConstBinding] | None = None,
+    quant_semantics: str = semantics.ONNXRUNTIME,
 ) -> Graph:
+    """`model` as an IR graph. A model with its own quantization gets `quant_semantics`
+    recorded for `qdq-lower` (onnxruntime's arithmetic; the TFLite frontend asks for
+    TFLite's)."""
     check_strings(model)
     opset = _default_opset(model)
     check_unique_names(model.graph)
     check_graph(model.graph, opset)
-    importer = _Importer(model, opset, shapes, name, consts or {})
+    importer = _Importer(model, opset, shapes, name, consts or {}, quant_semantics)
     return importer.run()
 
 
@@ -238,9 +242,10 @@ def _dtype(elem_type: int, what: str) -> DType:
 class _Importer:
     def __init__(
         self, model: onnx.ModelProto, opset: int, shapes: dict[str, tuple[int, ...]], name: str,
-        consts: dict[str, ConstBinding],
+        consts: dict[str, ConstBinding], quant_semantics: str = semantics.ONNXRUNTIME,
     ) -> None:
         self.model = model
+        self.quant_semantics = quant_semantics
         self.opset = opset
         self.shapes = dict(shapes)
         self.consts = consts
@@ -281,8 +286,8 @@ class _Importer:
         meta = {"onnx opset": str(self.opset)}
         if any(n.op_type in semantics.QUANTIZATION_OPS or n.domain == "com.microsoft"
                for n in m.graph.node):
-            # the file's own quantization: compute what onnxruntime computes
-            meta[semantics.METADATA_KEY] = semantics.ONNXRUNTIME
+            # the file's own quantization: compute what its runtime computes
+            meta[semantics.METADATA_KEY] = self.quant_semantics
         if m.producer_name:
             meta["producer"] = f"{m.producer_name} {m.producer_version}".strip()
         return meta

@@ -55,15 +55,17 @@ from tinyc.ops.registry import (
     register_op,
 )
 from tinyc.ops.window import output_size
-from tinyc.quant import semantics
+from tinyc.quant import semantics, tflite_fixedpoint
 from tinyc.quant.fixedpoint import (
     FLOAT_SHIFT,
+    TFLITE_SHIFT_BIAS,
     float_multipliers,
     multiply_by_quantized_multiplier,
     quantize_multiplier,
     quantize_multipliers,
     requantize,
     round_half_away,
+    tflite_multipliers,
 )
 from tinyc.quant.params import channel_scales
 
@@ -150,6 +152,8 @@ def scale_multipliers(node: Node, sx: float, w: Value, sy: float) -> tuple[np.nd
     if semantics.is_onnxruntime(node):
         f32 = np.float32
         return float_multipliers((f32(sx) * np.asarray(scales, f32)).astype(f32) / f32(sy))
+    if semantics.is_tflite(node):  # double(s_x) * double(s_w[c]) / double(s_y), as TFLite
+        return tflite_multipliers(float(sx) * np.asarray(scales, np.float64) / float(sy))
     return quantize_multipliers(sx * scales / sy)
 
 
@@ -425,6 +429,17 @@ def add_multipliers(sa: float, sb: float, sy: float) -> list[int]:
     return [qa, sha, qb, shb, qy, shy]
 
 
+def sub_multipliers(sa: float, sb: float, sy: float) -> list[int]:
+    """TFLite's Sub rescaling: Add's, computed in float32 as TFLite Micro's SUB does.
+    Returns [qa, sha, qb, shb, qy, shy]."""
+    f32 = np.float32
+    twice = f32(f32(2) * max(f32(sa), f32(sb)))
+    qa, sha = quantize_multiplier(float(f32(f32(sa) / twice)))
+    qb, shb = quantize_multiplier(float(f32(f32(sb) / twice)))
+    qy, shy = quantize_multiplier(float(f32(twice / f32(f32(1 << ADD_LEFT_SHIFT) * f32(sy)))))
+    return [qa, sha, qb, shb, qy, shy]
+
+
 class _QBinary(_QOp):
     #: u8_codes: the model's tensors were uint8 (stored as int8, zero points - 128);
     #: onnxruntime's Add rounds differently on uint8 codes, so its rule adds 128 back
@@ -440,6 +455,14 @@ class _QBinary(_QOp):
         return inplace_same_shape(node)
 
     def multipliers(self, node: Node) -> list[int]:
+        """[qa, sha, qb, shb, qy, shy] (TFLite semantics: the shifts marked for its
+        rounding, `TFLITE_SHIFT_BIAS`)."""
+        m = self.fixed_multipliers(node)
+        if semantics.is_tflite(node):
+            m = [v + TFLITE_SHIFT_BIAS if i % 2 and m[i - 1] else v for i, v in enumerate(m)]
+        return m
+
+    def fixed_multipliers(self, node: Node) -> list[int]:
         raise NotImplementedError
 
     def combine(self, a: np.ndarray, b: np.ndarray, m: list[int]) -> np.ndarray:
@@ -538,7 +561,7 @@ class QAdd(_QBinary):
 
     name, kernel = "QAdd", "add"
 
-    def multipliers(self, node: Node) -> list[int]:
+    def fixed_multipliers(self, node: Node) -> list[int]:
         a, b = node.inputs
         assert a is not None and b is not None
         return add_multipliers(scale_zp(a, node)[0], scale_zp(b, node)[0], self.out(node)[0])
@@ -560,12 +583,30 @@ class QAdd(_QBinary):
 
 
 @register_op
+class QSub(QAdd):
+    """int8 Sub with broadcasting, TFLite's scheme (made for TFLite semantics only): Add's
+    rescaling with multipliers computed in float32, the rescaled inputs subtracted."""
+
+    name, kernel = "QSub", "sub"
+
+    def fixed_multipliers(self, node: Node) -> list[int]:
+        a, b = node.inputs
+        assert a is not None and b is not None
+        return sub_multipliers(scale_zp(a, node)[0], scale_zp(b, node)[0], self.out(node)[0])
+
+    def combine(self, a: np.ndarray, b: np.ndarray, m: list[int]) -> np.ndarray:
+        ra = multiply_by_quantized_multiplier(a * (1 << ADD_LEFT_SHIFT), m[0], m[1])
+        rb = multiply_by_quantized_multiplier(b * (1 << ADD_LEFT_SHIFT), m[2], m[3])
+        return ra.astype(np.int64) - rb.astype(np.int64)
+
+
+@register_op
 class QMul(_QBinary):
     """int8 Mul with broadcasting: requant((a - zp_a)(b - zp_b)) with M = s_a s_b / s_y."""
 
     name, kernel = "QMul", "mul"
 
-    def multipliers(self, node: Node) -> list[int]:
+    def fixed_multipliers(self, node: Node) -> list[int]:
         a, b = node.inputs
         assert a is not None and b is not None
         q, s = quantize_multiplier(scale_zp(a, node)[0] * scale_zp(b, node)[0] / self.out(node)[0])
@@ -594,6 +635,9 @@ def rescale_multiplier(node: Node, x: Value, divisor: int = 1) -> tuple[int, int
         f32 = np.float32
         q, s = float_multipliers([f32(sx) / f32(f32(sy) * f32(divisor))])
         return int(q[0]), int(s[0])
+    if semantics.is_tflite(node):  # MEAN folds the count into the mantissa (QGlobalAveragePool)
+        q, s = tflite_fixedpoint.mean_multiplier(*quantize_multiplier(sx / sy), divisor)
+        return q, s + TFLITE_SHIFT_BIAS if q else 0
     return quantize_multiplier(sx / (sy * divisor))
 
 
@@ -813,6 +857,11 @@ class _QPool(_QOp):
             value = semantics.avgpool_value(x.astype(np.int64) - zx, sx, sy, zy + off,
                                             node.attrs, node.outputs[0].shape[2:]) - off
             return [np.clip(value, *_act(node)).astype(np.int8)]
+        if self.tflite_window(node):
+            acc, count = pool_int_reference(x.astype(np.int64), node.attrs,
+                                            node.outputs[0].shape[2:], self.kind)
+            value = round_half_away(acc, np.maximum(count, 1))
+            return [np.clip(value, *_act(node)).astype(np.int8)]
         acc, count = pool_int_reference(x.astype(np.int64) - zx, node.attrs,
                                         node.outputs[0].shape[2:], self.kind)
         divisor = self.divisor(node)
@@ -832,6 +881,12 @@ class _QPool(_QOp):
         assert isinstance(dilations, list)
         return (self.kind == "avg" and semantics.is_onnxruntime(node)
                 and all(d == 1 for d in dilations))
+
+    def tflite_window(self, node: Node) -> bool:
+        """An average pool in TFLite semantics: the raw codes' window sum divided by the
+        count rounding half away from zero, nothing requantized (TFLite requires equal
+        input and output parameters and ignores the output's)."""
+        return self.kind == "avg" and semantics.is_tflite(node)
 
     def divisor(self, node: Node) -> int:
         """The kernel's `divisor`: for an average pool whose windows all count the same
@@ -857,7 +912,10 @@ class _QPool(_QOp):
         fields = [x.shape[0] * x.shape[1], hw[0], hw[1], ohw[0], ohw[1], k[0], k[1], s[0], s[1],
                   d[0], d[1], pt, pl, pb, pr, int(a["count_include_pad"])]
         divisor = self.divisor(node)
-        fields += _requant_fields(node, x, max(divisor, 1)) + [divisor]
+        if self.tflite_window(node):  # no offsets, per-window division, multiplier 1
+            fields += [0, 0, 1 << 30, 1, *_act(node), 0]
+        else:
+            fields += _requant_fields(node, x, max(divisor, 1)) + [divisor]
         if self.float_window(node):
             scales = np.array([scale_zp(x, node)[0], self.out(node)[0]], np.float32)
             fields += [int(b) for b in scales.view(np.int32)]
@@ -974,6 +1032,9 @@ class QSoftmax(_QOp):
             sy, zy = self.out(node)
             value = semantics.softmax_value(d, t, sy) + zy
             return [np.clip(value, -128, 127).astype(np.int8).reshape(x.shape)]
+        if semantics.is_tflite(node):
+            self.check_tflite_output(node)
+            return [tflite_fixedpoint.softmax_rows(d, t).astype(np.int8).reshape(x.shape)]
         table = t.astype(np.int64)
         e = np.where(d < table.size, table[np.minimum(d, table.size - 1)], 0)
         total = e.sum(axis=1, keepdims=True)
@@ -981,6 +1042,13 @@ class QSoftmax(_QOp):
         q, s = softmax_multiplier(node)
         _, zy = self.out(node)
         return [requantize(p, q, s, zy).reshape(x.shape)]
+
+    def check_tflite_output(self, node: Node) -> None:
+        """TFLite's int8 softmax writes probabilities at scale 1/256, zero point -128 (TFLite
+        Micro refuses other output parameters)."""
+        if self.out(node) != (1.0 / 256, -128):
+            raise ModelError(f"QSoftmax node '{node.name}': TFLite's int8 softmax needs "
+                             f"output scale 1/256 and zero point -128, not {self.out(node)}")
 
     def emit(self, node: Node, ctx: EmitContext) -> None:
         x, t = node.inputs
@@ -991,6 +1059,9 @@ class QSoftmax(_QOp):
         sy, zy = self.out(node)
         if semantics.is_onnxruntime(node):  # float32 table and factor (tinyc_qsoftmax.h)
             q, s = int(np.float32(semantics.softmax_factor(sy)).view(np.int32)), FLOAT_SHIFT
+        if semantics.is_tflite(node):  # gemmlowp exp table, TFLite's sum and reciprocal
+            self.check_tflite_output(node)
+            q, s = 0, TFLITE_SHIFT_BIAS
         fields = [outer, length, inner, t.type.numel, ctx.ptr(t), q, s, zy]
         params = ctx.params("tinyc_qsoftmax_params", "{" + ", ".join(map(str, fields)) + "}",
                             f"qsoftmax_{y.name}")

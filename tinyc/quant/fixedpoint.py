@@ -25,6 +25,10 @@ onnxruntime semantics (`tinyc.quant.semantics`) rides in the same (q, shift) tab
 `shift == FLOAT_SHIFT` (outside [-31, 30]) means q holds the bits of a float32 scale, and
 the result is float32(x) * scale rounded to nearest even (saturated to int32), as
 onnxruntime's `MlasRequantizeOutput` computes it (`float_multipliers`).
+
+TFLite semantics rides there too: a shift of `TFLITE_SHIFT_BIAS + s` (s in [-31, 30]) means
+the same (q, s) applied with TFLite's two roundings (`tflite_multipliers`,
+`tinyc.quant.tflite_fixedpoint.mbqm`).
 """
 
 from __future__ import annotations
@@ -34,11 +38,14 @@ import math
 import numpy as np
 
 from tinyc.errors import UnsupportedError
+from tinyc.quant import tflite_fixedpoint
 
 INT32_MIN = -(2**31)
 INT32_MAX = 2**31 - 1
 #: `shift` value meaning "q is the bits of a float32 scale" (onnxruntime semantics)
 FLOAT_SHIFT = 64
+#: added to a shift to mean TFLite's double rounding (`tflite_multipliers`)
+TFLITE_SHIFT_BIAS = 128
 #: float32 values beyond this are clamped before rounding (int8 results saturate anyway)
 FLOAT_LIMIT = float(2**22)
 #: largest real multiplier tinyc accepts (keeps the right shift >= 1)
@@ -90,6 +97,13 @@ def float_multipliers(scales: np.ndarray | list[float]) -> tuple[np.ndarray, np.
     return bits, np.full(bits.shape, FLOAT_SHIFT, np.int32)
 
 
+def tflite_multipliers(reals: np.ndarray | list[float]) -> tuple[np.ndarray, np.ndarray]:
+    """`quantize_multipliers` (TFLite's QuantizeMultiplier) with the shifts marked for
+    TFLite's double rounding (+ TFLITE_SHIFT_BIAS)."""
+    q, s = quantize_multipliers(reals)
+    return q, (s + TFLITE_SHIFT_BIAS).astype(np.int32)
+
+
 def _float_rule(x: np.ndarray, q: np.ndarray) -> np.ndarray:
     """float32(x) * float32(bits q), clamped to +-FLOAT_LIMIT, rounded to nearest even."""
     scale = np.asarray(q, np.int64).astype(np.int32).view(np.float32)
@@ -102,12 +116,20 @@ def multiply_by_quantized_multiplier(
 ) -> np.ndarray:
     """saturate_int32((x * q + 2^(30 - shift)) >> (31 - shift)), elementwise, broadcasting.
 
-    Contract (the same as the C helper's): x is int32, q in [0, 2^31), shift in [-31, 30]
-    or FLOAT_SHIFT (then q is a float32's bits: see the module docstring).
+    Contract (the same as the C helper's): x is int32, q in [0, 2^31), shift in [-31, 30],
+    FLOAT_SHIFT (then q is a float32's bits) or TFLITE_SHIFT_BIAS + [-31, 30] (TFLite's
+    rounding): see the module docstring.
     Intermediates fit in int64: |x * q| < 2^62 and the rounding term is at most 2^61."""
     x64 = np.asarray(x, dtype=np.int64)
     q64 = np.asarray(q, dtype=np.int64)
     s64 = np.asarray(shift, dtype=np.int64)
+    is_tflite = s64 >= TFLITE_SHIFT_BIAS - 31
+    if np.any(is_tflite):
+        x64, q64, s64, is_tflite = np.broadcast_arrays(x64, q64, s64, is_tflite)
+        other = multiply_by_quantized_multiplier(
+            x64, np.where(is_tflite, 0, q64), np.where(is_tflite, 0, s64))
+        tfl = tflite_fixedpoint.mbqm(x64, q64, np.where(is_tflite, s64 - TFLITE_SHIFT_BIAS, 0))
+        return np.where(is_tflite, tfl, other).astype(np.int32)
     is_float = s64 == FLOAT_SHIFT
     if np.any(is_float):
         x64, q64, s64, is_float = np.broadcast_arrays(x64, q64, s64, is_float)

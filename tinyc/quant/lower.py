@@ -36,7 +36,7 @@ from tinyc.ops import get_op, has_op
 from tinyc.ops.qint4 import WEIGHT_BITS
 from tinyc.ops.qinteger import ACT_ATTRS, softmax_exp_table
 from tinyc.ops.quant import const_quant_params
-from tinyc.quant import semantics
+from tinyc.quant import semantics, tflite_fixedpoint
 from tinyc.quant.lower_rnn import RECURRENT_OPS, lower_recurrent
 from tinyc.quant.params import (
     QMAX,
@@ -448,7 +448,7 @@ def float_ops(graph: Graph) -> list[str]:
 
 
 INTEGER_OPS = frozenset({
-    "QConv", "QGemm", "QAdd", "QMul", "QRequantize", "QConcat", "QLut", "QMaxPool",
+    "QConv", "QGemm", "QAdd", "QSub", "QMul", "QRequantize", "QConcat", "QLut", "QMaxPool",
     "QAveragePool", "QGlobalAveragePool", "QSoftmax", "QDynConv", "QDynGemm", "QConvBoundary",
     "QGemmBoundary", *RECURRENT_OPS.values(),
 })
@@ -573,7 +573,10 @@ def lower_matmul(lw: Lowering, node: Node) -> bool:
 
 
 def lower_binary(lw: Lowering, node: Node) -> bool:
-    """``Q(Add(DQ(a), DQ(b))) -> QAdd(a, b)`` (and Mul); constants are quantized"""
+    """``Q(Add(DQ(a), DQ(b))) -> QAdd(a, b)`` (and Mul; Sub in TFLite semantics, the only
+    one with an integer Sub rule); constants are quantized"""
+    if node.op == "Sub" and lw.semantics != semantics.TFLITE:
+        return False
     clamp = fused_clamp(node)
     if clamp is None or node.outputs[0].dtype is not DType.F32:
         return False
@@ -706,12 +709,18 @@ def lower_lut(lw: Lowering, node: Node) -> bool:
         return False
     out, qs = sink
     assert x.type.quant is not None and out.type.quant is not None
-    grid = np.arange(QMIN, QMAX + 1, dtype=np.int64)
-    real = dequantize_array(grid, x.type.quant.scale[0], x.type.quant.zero_point[0])
-    with np.errstate(all="ignore"):
-        fx = get_op(node.op).reference(node, [real])[0]
-    table = quantize_array(np.asarray(fx, np.float32), out.type.quant.scale[0],
-                           out.type.quant.zero_point[0], QMIN, QMAX)
+    table = None
+    if lw.semantics == semantics.TFLITE:  # TFLite's integer kernel, where tinyc has its rule
+        table = tflite_fixedpoint.lut_table(node.op, node.attrs, x.type.quant.scale[0],
+                                            x.type.quant.zero_point[0], out.type.quant.scale[0],
+                                            out.type.quant.zero_point[0])
+    if table is None:
+        grid = np.arange(QMIN, QMAX + 1, dtype=np.int64)
+        real = dequantize_array(grid, x.type.quant.scale[0], x.type.quant.zero_point[0])
+        with np.errstate(all="ignore"):
+            fx = get_op(node.op).reference(node, [real])[0]
+        table = quantize_array(np.asarray(fx, np.float32), out.type.quant.scale[0],
+                               out.type.quant.zero_point[0], QMIN, QMAX)
     t = int8_const(lw.graph, f"{node.name or node.op}_lut", table.astype(np.int8), None)
     new = Node("QLut", [x, t], [], {}, name=node.name)
     lw.finish(node, new, out, qs, [])
@@ -733,6 +742,8 @@ def lower_softmax(lw: Lowering, node: Node) -> bool:
               else x.shape[attrs["axis"]])
     if lw.semantics == semantics.ONNXRUNTIME:
         table = semantics.softmax_table(x.type.quant.scale[0], length)
+    elif lw.semantics == semantics.TFLITE:
+        table = tflite_fixedpoint.softmax_exp_table(x.type.quant.scale[0])
     else:
         table = softmax_exp_table(x.type.quant.scale[0], length)
     t = lw.graph.add_const(lw.graph.unique_name(f"{node.name or 'softmax'}_exp"), table)
@@ -799,6 +810,7 @@ RULES: dict[str, Callable[[Lowering, Node], bool]] = {
     "MatMul": lower_matmul,
     "Add": lower_binary,
     "Mul": lower_binary,
+    "Sub": lower_binary,
     "MaxPool": lower_pool,
     "AveragePool": lower_pool,
     "GlobalAveragePool": lower_global_avgpool,

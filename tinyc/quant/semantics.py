@@ -5,6 +5,8 @@
 - `onnxruntime`: what onnxruntime's CPU kernels compute, for models whose quantization comes
   from the ONNX file (QDQ and com.microsoft QOperator imports). The ONNX frontend records it
   in the graph's metadata (`METADATA_KEY`); `qdq-lower` lowers with it (`Lowering`, `mark`).
+- `tflite`: what TFLite Micro's reference kernels compute, for `.tflite` imports (the TFLite
+  frontend asks the ONNX importer for it: `import_model(quant_semantics=)`).
 
 The onnxruntime rules (read from its source; onnxruntime 1.32, x86-64 with AVX2/AVX-512;
 tests/quant/test_qoperator.py checks each against onnxruntime, tie-heavy cases included):
@@ -35,7 +37,31 @@ tests/quant/test_qoperator.py checks each against onnxruntime, tie-heavy cases i
 
 QMaxPool and QLut need no rule (a max does not round; a table is its own semantics).
 
-A TFLite mode (double rounding) would be a third value here.
+The TFLite rules (read from TFLite Micro's and gemmlowp's source, built without
+TFLITE_SINGLE_ROUNDING as the `tflite-micro` package is; numpy in
+`tinyc.quant.tflite_fixedpoint`; tests/tflite/test_tflite_semantics.py checks whole models
+against TFLite Micro, test_tflite_models.py every op on TFLite Micro's own inputs):
+
+- QConv/QGemm (per-channel or per-tensor), QAdd, QSub, QMul, QRequantize: TFLite's
+  multipliers (QuantizeMultiplier of the double products and quotients of the float32 scales;
+  Add's 2*max(s_a, s_b) with a left shift of 20, Sub's the same in float32; QSub exists only
+  in this semantics) applied by MultiplyByQuantizedMultiplier:
+  a rounding doubling high multiply, then a rounding divide by a power of two (half away
+  from zero). Encoded in the (multiplier, shift) tables as shift + `TFLITE_SHIFT_BIAS`
+  (`tinyc.quant.fixedpoint`), so every kernel that requantizes with
+  `tinyc_requantize_one`/`tinyc_mbqm` follows it.
+- QAveragePool: the window's raw codes summed, divided by the count of valid taps rounding
+  half away from zero, clamped; the parameters are TFLite's input ones (it requires equal
+  input and output parameters).
+- QGlobalAveragePool (MEAN over H, W): (sum - count zp_x) through MultiplyByQuantizedMultiplier
+  with QuantizeMultiplier(s_x / s_y) whose mantissa takes 1/count as TFLite folds it
+  (`tflite_fixedpoint.mean_multiplier`).
+- QSoftmax: gemmlowp's fixed-point exp of the Q5.26 scaled difference, as a 256-entry table,
+  the row's Q12.19 sum, TFLite's reciprocal, output zero point -128 and scale 1/256
+  (`tflite_fixedpoint.softmax_rows`).
+- QLut of Sigmoid, Tanh, LeakyRelu, HardSwish: the table is TFLite's integer kernel on each
+  code (gemmlowp's logistic and tanh on Q4.27, LEAKY_RELU's two multipliers, HARD_SWISH's
+  int16 fixed point; `tflite_fixedpoint.lut_table`, chosen by `qdq-lower`).
 """
 
 from __future__ import annotations
@@ -49,7 +75,8 @@ from tinyc.ir import Graph, Node
 
 FIXEDPOINT = "fixedpoint"
 ONNXRUNTIME = "onnxruntime"
-VALUES = (FIXEDPOINT, ONNXRUNTIME)
+TFLITE = "tflite"
+VALUES = (FIXEDPOINT, ONNXRUNTIME, TFLITE)
 #: the integer ops' attribute
 ATTR = "semantics"
 #: graph metadata the frontend sets: the semantics `qdq-lower` gives the ops it makes
@@ -58,6 +85,9 @@ METADATA_KEY = "quant semantics"
 #: the integer ops whose onnxruntime rule is implemented (`qdq-lower` marks these)
 ONNXRUNTIME_OPS = frozenset({"QConv", "QGemm", "QAveragePool", "QGlobalAveragePool", "QAdd",
                              "QMul", "QConcat", "QRequantize", "QSoftmax"})
+#: the integer ops whose TFLite rule is implemented
+TFLITE_OPS = frozenset({"QConv", "QGemm", "QAveragePool", "QGlobalAveragePool", "QAdd", "QSub",
+                        "QMul", "QRequantize", "QSoftmax"})
 #: ONNX ops whose presence means the file carries its own quantization
 QUANTIZATION_OPS = frozenset({"QuantizeLinear", "DequantizeLinear", "QLinearConv",
                               "QLinearMatMul", "ConvInteger", "MatMulInteger"})
@@ -76,6 +106,10 @@ def is_onnxruntime(node: Node) -> bool:
     return of(node) == ONNXRUNTIME
 
 
+def is_tflite(node: Node) -> bool:
+    return of(node) == TFLITE
+
+
 def code_offset(node: Node) -> int:
     """What onnxruntime's codes add to tinyc's: 128 where the model's tensors were uint8
     (`u8_codes`: tinyc stores them as int8 with zero points - 128), else 0."""
@@ -87,8 +121,9 @@ def mark(graph: Graph, value: str) -> None:
     lowering's last step; fused Boundary forms copy it from their op)."""
     if value == FIXEDPOINT:
         return
+    ops = ONNXRUNTIME_OPS if value == ONNXRUNTIME else TFLITE_OPS
     for node in graph.nodes:
-        if node.op.removesuffix("Boundary") in ONNXRUNTIME_OPS:
+        if node.op.removesuffix("Boundary") in ops:
             node.attrs[ATTR] = value
 
 

@@ -171,6 +171,34 @@ TINYC_INLINE int32_t tinyc_sxtab16_hi(int32_t a, int32_t x) {
 #define TINYC_DSP_NOINLINE
 #endif
 
+/* TFLite's double rounding (tinyc_fixedpoint.h tinyc_tflite_mbqm) for a shift s = -r <= -2,
+ * in one 64-bit multiply-accumulate: with P = x*q, H = (P + 2^30) >> 31 the doubling high
+ * multiply and round = 2^(r-2) (+ zp << (r-1)), the rounding divide of H by 2^r (half away
+ * from zero; x < 0 stands for H < 0, the same whenever it matters) is
+ *   (P + 2^30 - (x < 0) 2^31 + round 2^32) >> 32, then >> (r - 1),
+ * the top word of SMLAL on the accumulator {round + (x >> 31) : 2^30 | sign(x) << 31}. The
+ * top word stays below 2^30 + round in magnitude. */
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+TINYC_INLINE int32_t tinyc_tflite_top(int32_t x, int32_t q, int32_t round) {
+  uint32_t lo = 0x40000000u | ((uint32_t)x & 0x80000000u);
+  int32_t hi = round + (x >> 31);
+  __asm__("smlal %0, %1, %2, %3" : "+r"(lo), "+r"(hi) : "r"(x), "r"(q));
+  return hi;
+}
+#else
+TINYC_INLINE int32_t tinyc_tflite_top(int32_t x, int32_t q, int32_t round) {
+  const int64_t k = (int64_t)round * 4294967296 + 0x40000000 - (x < 0 ? (int64_t)2147483648 : 0);
+  return (int32_t)((k + (int64_t)x * q) >> 32);
+}
+#endif
+
+/* rs = r - 1 of a TFLite shift (biased by TINYC_TFLITE_SHIFT_BIAS) with r >= 2, else 0: the
+ * kernels test it only where the fixed-point forms do not apply, so those pay nothing. */
+TINYC_INLINE int32_t tinyc_tflite_rs(int32_t shift) {
+  const int32_t rs = TINYC_TFLITE_SHIFT_BIAS - 1 - shift;
+  return rs >= 1 && rs <= 30 ? rs : 0;
+}
+
 /* Two int16 values as one halfword pair (lo in bits 0..15). */
 TINYC_INLINE int32_t tinyc_pack16(int32_t lo, int32_t hi) {
   return (int32_t)(((uint32_t)lo & 0xFFFFu) | ((uint32_t)hi << 16));
@@ -260,6 +288,16 @@ TINYC_INLINE int8_t tinyc_dsp_requant(int32_t acc, const tinyc_dsp_mult *m,
     v = v < c->act_min ? c->act_min : (v > c->act_max ? c->act_max : v);
     return (int8_t)v;
   }
+#ifdef TINYC_TFLITE
+  if (m->shift > 30) {
+    const int32_t rs = tinyc_tflite_rs(m->shift);
+    if (rs) { /* TFLite's rounding (tinyc_tflite_top), its top word as small */
+      v = tinyc_ssat8((tinyc_tflite_top(acc, m->q, (int32_t)(1u << (rs - 1))) >> rs) + c->zp);
+      v = v < c->act_min ? c->act_min : (v > c->act_max ? c->act_max : v);
+      return (int8_t)v;
+    }
+  }
+#endif
   v = tinyc_mbqm(acc, m->q, m->shift);
   v = v < c->lo ? c->lo : (v > c->hi ? c->hi : v);
   return (int8_t)(v + c->zp);
@@ -274,6 +312,12 @@ TINYC_INLINE int32_t tinyc_dsp_mbqm(int32_t x, int32_t q, int32_t shift) {
     return (tinyc_smmul(x, q) + (int32_t)(1u << (rs - 1))) >> rs;
   }
   if (shift == -1) return tinyc_smmulr(x, q);
+#ifdef TINYC_TFLITE
+  if (shift > 30) {
+    const int32_t rs = tinyc_tflite_rs(shift);
+    if (rs) return tinyc_tflite_top(x, q, (int32_t)(1u << (rs - 1))) >> rs;
+  }
+#endif
   return tinyc_mbqm(x, q, shift);
 }
 
@@ -316,6 +360,20 @@ TINYC_INLINE void tinyc_dsp_requant_row_bias(const int32_t *acc, int32_t bias, i
       v = v < lo ? lo : v;
       *out++ = (int8_t)(v > hi ? hi : v);
     }
+#ifdef TINYC_TFLITE
+  } else if (tinyc_tflite_rs(m->shift) && tinyc_tflite_rs(m->shift) <= 20) {
+    /* TFLite's rounding, zero point in the round term as above */
+    const int32_t rs = tinyc_tflite_rs(m->shift);
+    const int32_t round = (int32_t)((1u << (rs - 1)) + ((uint32_t)zp << rs));
+    while (out < end) {
+      int32_t v = tinyc_ssat8(tinyc_tflite_top(*acc++ + bias, q, round) >> rs);
+      if (clamp) {
+        v = v < lo ? lo : v;
+        v = v > hi ? hi : v;
+      }
+      *out++ = (int8_t)v;
+    }
+#endif
   } else if (m->shift == TINYC_FLOAT_SHIFT) {
     /* onnxruntime semantics: VCVT, VMUL, round to nearest even (tinyc_fixedpoint.h) */
     const float scale = tinyc_float_of_bits(q);

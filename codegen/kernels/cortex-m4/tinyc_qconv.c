@@ -394,6 +394,22 @@ TINYC_INLINE void conv_pixels_with(int32_t *restrict col, int32_t col_words,
           o[3] = (int8_t)tinyc_ssat8(tinyc_smmla(a[3], q, round) >> rs);
         }
         if (t == pairs) continue;
+#ifdef TINYC_TFLITE
+      } else if (!clamp && tinyc_tflite_rs(mu.shift) && tinyc_tflite_rs(mu.shift) <= 20) {
+        /* the same with TFLite's rounding (tinyc_tflite_top) */
+        const int32_t q = mu.q, rs = tinyc_tflite_rs(mu.shift);
+        const int32_t round = (int32_t)((1u << (rs - 1)) + ((uint32_t)cl.zp << rs));
+        for (; t + 2 <= pairs && 2 * t + 4 <= count; t += 2) {
+          int32_t a[4];
+          int8_t *o = y + 2 * t;
+          mac1x4(wm, K, col + (size_t)t * K, col + (size_t)(t + 1) * K, bias, a);
+          o[0] = (int8_t)tinyc_ssat8(tinyc_tflite_top(a[0], q, round) >> rs);
+          o[1] = (int8_t)tinyc_ssat8(tinyc_tflite_top(a[1], q, round) >> rs);
+          o[2] = (int8_t)tinyc_ssat8(tinyc_tflite_top(a[2], q, round) >> rs);
+          o[3] = (int8_t)tinyc_ssat8(tinyc_tflite_top(a[3], q, round) >> rs);
+        }
+        if (t == pairs) continue;
+#endif
       }
       for (m0 = t; t + 2 <= pairs; t += 2) {
         mac1x4(wm, K, col + (size_t)t * K, col + (size_t)(t + 1) * K, bias, acc + 2 * t);
@@ -826,7 +842,7 @@ static void dw3_small_plane(const int8_t *xc, const int8_t *wk, int32_t bias, in
   int32_t *const acc = work;
   int32_t *const plane_words = work + (g.band < p->oh ? g.band : p->oh) * row;
   const int8_t *plane = (const int8_t *)plane_words;
-  int32_t u[3], v01, v2, sumw = 0, r, oy, b, rs, round;
+  int32_t u[3], v01, v2, sumw = 0, r, oy, b, rs, round, tflite;
   int fast;
   for (r = 0; r < 3; ++r) {
     u[r] = tinyc_pack16(wk[3 * r], wk[3 * r + 2]);
@@ -837,9 +853,14 @@ static void dw3_small_plane(const int8_t *xc, const int8_t *wk, int32_t bias, in
   /* a zero-point byte contributes (zp + input_offset) * w = 0: padding is the zero point,
    * and input_offset * sum(w) joins the bias */
   bias += p->input_offset * sumw;
-  fast = mul.shift <= -2 && mul.rs <= 20 && p->act_min <= -128 && p->act_max >= 127;
-  rs = mul.rs;
-  round = (int32_t)((uint32_t)mul.round + ((uint32_t)p->output_offset << rs)); /* as in _row */
+#ifdef TINYC_TFLITE
+  tflite = mul.shift > 30 ? tinyc_tflite_rs(mul.shift) : 0;
+#else
+  tflite = 0;
+#endif
+  rs = tflite ? tflite : mul.rs;
+  fast = (mul.shift <= -2 || tflite) && rs <= 20 && p->act_min <= -128 && p->act_max >= 127;
+  round = (int32_t)((1u << (rs - 1)) + ((uint32_t)p->output_offset << rs)); /* as in _row */
   dw3_small_fill(xc, plane_words, &g, p);
   for (oy = 0; oy < p->oh; oy += g.band) {
     const int32_t rows = p->oh - oy < g.band ? p->oh - oy : g.band;
@@ -855,6 +876,12 @@ static void dw3_small_plane(const int8_t *xc, const int8_t *wk, int32_t bias, in
       for (b = 0; b < rows; ++b) {
         const int32_t *a = acc + b * row;
         int8_t *o = out + (size_t)(oy + b) * p->ow, *const end = o + p->ow;
+#ifdef TINYC_TFLITE
+        if (tflite) {
+          while (o < end) *o++ = (int8_t)tinyc_ssat8(tinyc_tflite_top(*a++ + bias, q, round) >> rs);
+          continue;
+        }
+#endif
         while (o < end) *o++ = (int8_t)tinyc_ssat8((tinyc_smmul(*a++ + bias, q) + round) >> rs);
       }
       continue;

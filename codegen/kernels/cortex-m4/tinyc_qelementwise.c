@@ -39,6 +39,15 @@ TINYC_INLINE int8_t add_one(int32_t a, int32_t b, const tinyc_qbinary_params *p)
   return clamp_out(tinyc_dsp_mbqm(ra + rb, p->output_multiplier, p->output_shift), p);
 }
 
+/* Sub (TFLite semantics only), the general path */
+TINYC_INLINE int8_t sub_one(int32_t a, int32_t b, const tinyc_qbinary_params *p) {
+  const int32_t sa = (a + p->a_offset) * ((int32_t)1 << p->left_shift);
+  const int32_t sb = (b + p->b_offset) * ((int32_t)1 << p->left_shift);
+  const int32_t ra = tinyc_dsp_mbqm(sa, p->a_multiplier, p->a_shift);
+  const int32_t rb = tinyc_dsp_mbqm(sb, p->b_multiplier, p->b_shift);
+  return clamp_out(tinyc_dsp_mbqm(ra - rb, p->output_multiplier, p->output_shift), p);
+}
+
 TINYC_INLINE int8_t mul_one(int32_t a, int32_t b, const tinyc_qbinary_params *p) {
   if (p->output_shift == TINYC_FLOAT_SHIFT) {
     const int32_t off = p->left_shift;
@@ -99,9 +108,97 @@ static TINYC_DSP_NOINLINE void add_row_strided(const int8_t *a, int32_t sa, cons
   add_row_short(a, sa, b, sb, y, n, p, 1);
 }
 
+#ifdef TINYC_TFLITE
+/* TFLite semantics (shifts biased by TINYC_TFLITE_SHIFT_BIAS): each input's doubling high
+ * multiply of x = (v + offset) << left_shift is SMMULR(2x, q) (|2x| < 2^30), its rounding
+ * divide by 2^r is (H + 2^(r-1) + (x >> 31)) >> r (tinyc_dsp.h tinyc_tflite_top says why the
+ * sign of x will do), and an input with r = 0 (multiplier 1/2: q = 2^30, exact) is taken as
+ * r = 1 on 4x; the sum's multiply is tinyc_tflite_top. Applies with input shifts in
+ * [-31, 0], an output shift <= -2 whose rs is at most 20 (the zero point in its round term)
+ * and left_shift <= 20. */
+typedef struct {
+  int32_t fa, ca, qa, ha, ra, fb, cb, qb, hb, rb, q, rs, round;
+} add_tflite_form;
+
+static int add_tflite_input(int32_t offset, int32_t q, int32_t shift, int32_t left,
+                            int32_t *f, int32_t *c, int32_t *qq, int32_t *h, int32_t *r) {
+  const int32_t s = shift - TINYC_TFLITE_SHIFT_BIAS;
+  if (s > 0 || s < -31 || left > 20 || (s == 0 && q != (int32_t)1 << 30)) return 0;
+  *r = s == 0 ? 1 : -s;
+  *f = (int32_t)1 << (left + 1 + (s == 0));
+  *c = offset * *f;
+  *qq = q;
+  *h = (int32_t)(1u << (*r - 1));
+  return 1;
+}
+
+static int add_tflite_short(const tinyc_qbinary_params *p, add_tflite_form *t) {
+  const int32_t s = p->output_shift - TINYC_TFLITE_SHIFT_BIAS;
+  if (p->output_shift < TINYC_TFLITE_SHIFT_BIAS - 31 || s > -2 || -1 - s > 20 ||
+      p->output_offset < -128 || p->output_offset > 127) {
+    return 0;
+  }
+  t->q = p->output_multiplier;
+  t->rs = -1 - s;
+  t->round = (int32_t)((1u << (t->rs - 1)) + ((uint32_t)p->output_offset << t->rs));
+  return add_tflite_input(p->a_offset, p->a_multiplier, p->a_shift, p->left_shift, &t->fa,
+                          &t->ca, &t->qa, &t->ha, &t->ra) &&
+         add_tflite_input(p->b_offset, p->b_multiplier, p->b_shift, p->left_shift, &t->fb,
+                          &t->cb, &t->qb, &t->hb, &t->rb);
+}
+
+/* n outputs of Add in TFLite's short form; `clamp` says whether the activation bounds need
+ * more than SSAT's int8 ones. Inlined into callers that pass constants (as add_row_short). */
+TINYC_INLINE void add_row_tflite_with(const int8_t *a, int32_t sa, const int8_t *b, int32_t sb,
+                                      int8_t *y, int32_t n, const tinyc_qbinary_params *p,
+                                      const add_tflite_form *t, int clamp) {
+  /* locals: the int8 stores could otherwise alias the form and force reloads */
+  const int32_t fa = t->fa, ca = t->ca, qa = t->qa, ha = t->ha, ra_ = t->ra;
+  const int32_t fb = t->fb, cb = t->cb, qb = t->qb, hb = t->hb, rb_ = t->rb;
+  const int32_t q = t->q, rs = t->rs, round = t->round;
+  int8_t *const stop = y + n;
+  for (; y < stop; a += sa, b += sb) {
+    const int32_t xa = (int32_t)*a * fa + ca, xb = (int32_t)*b * fb + cb;
+    const int32_t ra = (tinyc_smmulr(xa, qa) + ha + (xa >> 31)) >> ra_;
+    const int32_t rb = (tinyc_smmulr(xb, qb) + hb + (xb >> 31)) >> rb_;
+    int32_t v = tinyc_ssat8(tinyc_tflite_top(ra + rb, q, round) >> rs);
+    if (clamp) {
+      v = v < p->act_min ? p->act_min : v;
+      v = v > p->act_max ? p->act_max : v;
+    }
+    *y++ = (int8_t)v;
+  }
+}
+
+static TINYC_DSP_NOINLINE void add_row_tflite_unit(const int8_t *a, const int8_t *b, int8_t *y,
+                                                   int32_t n, const tinyc_qbinary_params *p,
+                                                   const add_tflite_form *t) {
+  add_row_tflite_with(a, 1, b, 1, y, n, p, t, 0);
+}
+
+static TINYC_DSP_NOINLINE void add_row_tflite(const int8_t *a, int32_t sa, const int8_t *b,
+                                              int32_t sb, int8_t *y, int32_t n,
+                                              const tinyc_qbinary_params *p,
+                                              const add_tflite_form *t) {
+  add_row_tflite_with(a, sa, b, sb, y, n, p, t, 1);
+}
+
+#endif
+
 static void add_row(const int8_t *a, int32_t sa, const int8_t *b, int32_t sb, int8_t *y,
                     int32_t n, const tinyc_qbinary_params *p) {
   int32_t j;
+#ifdef TINYC_TFLITE
+  add_tflite_form t;
+  if (add_tflite_short(p, &t)) {
+    if (sa == 1 && sb == 1 && p->act_min <= -128 && p->act_max >= 127) {
+      add_row_tflite_unit(a, b, y, n, p, &t);
+    } else {
+      add_row_tflite(a, sa, b, sb, y, n, p, &t);
+    }
+    return;
+  }
+#endif
   if (add_is_short(p)) {
     if (sa == 1 && sb == 1 && p->act_max >= 127) {
       add_row_unit(a, b, y, n, p);
@@ -111,6 +208,12 @@ static void add_row(const int8_t *a, int32_t sa, const int8_t *b, int32_t sb, in
     return;
   }
   for (j = 0; j < n; ++j) y[j] = add_one(a[(size_t)j * sa], b[(size_t)j * sb], p);
+}
+
+static void sub_row(const int8_t *a, int32_t sa, const int8_t *b, int32_t sb, int8_t *y,
+                    int32_t n, const tinyc_qbinary_params *p) {
+  int32_t j;
+  for (j = 0; j < n; ++j) y[j] = sub_one(a[(size_t)j * sa], b[(size_t)j * sb], p);
 }
 
 static void mul_row(const int8_t *a, int32_t sa, const int8_t *b, int32_t sb, int8_t *y,
@@ -149,6 +252,7 @@ static void mul_row(const int8_t *a, int32_t sa, const int8_t *b, int32_t sb, in
     }                                                                                      \
   }
 TINYC_DEFINE_QBINARY(add)
+TINYC_DEFINE_QBINARY(sub)
 TINYC_DEFINE_QBINARY(mul)
 
 /* From this many elements on, requantization fills a table of its 256 possible results

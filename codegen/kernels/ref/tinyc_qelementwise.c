@@ -12,14 +12,15 @@ static int8_t clamp_act(int32_t v, const tinyc_qbinary_params *p) {
   return (int8_t)(v < p->act_min ? p->act_min : (v > p->act_max ? p->act_max : v));
 }
 
-static int8_t add_fixedpoint(int32_t a, int32_t b, const tinyc_qbinary_params *p) {
+/* Add (sign 1) or Sub (sign -1) in fixed point */
+static int8_t add_fixedpoint(int32_t a, int32_t b, int32_t sign, const tinyc_qbinary_params *p) {
   /* |a + a_offset| <= 255, so the scaled value stays below 2^28: no overflow */
   const int32_t sa = (a + p->a_offset) * ((int32_t)1 << p->left_shift);
   const int32_t sb = (b + p->b_offset) * ((int32_t)1 << p->left_shift);
   const int32_t ra = tinyc_mbqm(sa, p->a_multiplier, p->a_shift);
   const int32_t rb = tinyc_mbqm(sb, p->b_multiplier, p->b_shift);
-  return tinyc_requantize_one(ra + rb, p->output_multiplier, p->output_shift, p->output_offset,
-                              p->act_min, p->act_max);
+  return tinyc_requantize_one(ra + sign * rb, p->output_multiplier, p->output_shift,
+                              p->output_offset, p->act_min, p->act_max);
 }
 
 static int8_t add_one(int32_t a, int32_t b, const tinyc_qbinary_params *p) {
@@ -28,7 +29,11 @@ static int8_t add_one(int32_t a, int32_t b, const tinyc_qbinary_params *p) {
     return clamp_act(tinyc_add_onnxruntime(a + off, b + off, p->a_multiplier, p->b_multiplier,
                                            p->output_multiplier) - off, p);
   }
-  return add_fixedpoint(a, b, p);
+  return add_fixedpoint(a, b, 1, p);
+}
+
+static int8_t sub_one(int32_t a, int32_t b, const tinyc_qbinary_params *p) {
+  return add_fixedpoint(a, b, -1, p);
 }
 
 static int8_t mul_one(int32_t a, int32_t b, const tinyc_qbinary_params *p) {
@@ -68,6 +73,7 @@ static int8_t mul_one(int32_t a, int32_t b, const tinyc_qbinary_params *p) {
     }                                                                                      \
   }
 TINYC_DEFINE_QBINARY(add)
+TINYC_DEFINE_QBINARY(sub)
 TINYC_DEFINE_QBINARY(mul)
 
 void tinyc_requantize_s8(const int8_t *X, int8_t *Y, const tinyc_requant_params *p) {

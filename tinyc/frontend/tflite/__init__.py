@@ -31,11 +31,9 @@ def load_tflite(path: str | Path, shapes: dict[str, tuple[int, ...]] | None = No
     if shapes:
         raise UsageError("--shape applies to ONNX models: a TFLite model's shapes are fixed")
     model = tflite_to_onnx(sub, path.stem)
-    graph = import_model(model, {}, name=path.stem)
+    # the integer ops compute what TFLite Micro's kernels compute (`semantics.TFLITE`)
+    graph = import_model(model, {}, name=path.stem, quant_semantics=semantics.TFLITE)
     graph.metadata["source"] = f"TFLite ({path.name})"
-    # the ONNX form's Q/DQ would ask for onnxruntime's float rounding; TFLite requantizes in
-    # fixed point, which is tinyc's own rule up to TFLite's second rounding (not yet a mode)
-    graph.metadata[semantics.METADATA_KEY] = semantics.FIXEDPOINT
     return graph
 
 
