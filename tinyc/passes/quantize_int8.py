@@ -252,6 +252,9 @@ class QuantizeInt8(Pass):
     """value name -> observed (low, high), from `tinyc.quant.calibration.calibrate`"""
     description: str = "int8 static"
     """recorded in the graph metadata (and the generated C's provenance comment)"""
+    float_layers: frozenset[str] = frozenset()
+    """names of nodes kept in float between their DequantizeLinear and QuantizeLinear
+    (per-layer precision, `tinyc.quant.driver`)"""
 
     def run(self, graph: Graph, ctx: PassContext) -> PassResult:
         if QUANTIZED_KEY in graph.metadata:
@@ -262,6 +265,7 @@ class QuantizeInt8(Pass):
         lowering = Lowering(graph)
         lowering.hints = {id(n): self.ranges[cell_state_key(n)][1] for n in graph.nodes
                           if n.op == "LSTM" and cell_state_key(n) in self.ranges}
+        lowering.keep_float = {id(n) for n in graph.nodes if n.name in self.float_layers}
         insert_qdq(graph, choose_params(graph, self.ranges))
         report = lowering.run()
         dropped = drop_float_round_trips(graph)
