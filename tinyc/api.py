@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from tinyc.ir import Graph
     from tinyc.mcu.validate import ValidateResult
     from tinyc.memory import ArenaPlan
+    from tinyc.quant.auto import AutoResult
 
 PathLike = str | os.PathLike[str]
 
@@ -44,6 +45,9 @@ class CompileResult:
     plan: ArenaPlan
     #: the optimized graph the C was generated from
     graph: Graph
+    #: `quantize="auto"`: the per-layer choice, its accuracy (also as the generated C) and
+    #: objective (tinyc.quant.auto); None otherwise
+    auto: AutoResult | None = None
 
     @property
     def source(self) -> Path:
@@ -77,6 +81,10 @@ def compile(  # noqa: A001 (the API's name for the one thing tinyc does)
     calib: PathLike | None = None,
     calib_method: str = "minmax",
     io: str = "float",
+    layer_precision: Mapping[str, str] | None = None,
+    eval_data: tuple[PathLike, PathLike] | None = None,
+    max_drop: float | None = None,
+    objective: str = "flash",
     prune: str | None = None,
     opt_level: int = 1,
     arena: str = "static",
@@ -87,11 +95,18 @@ def compile(  # noqa: A001 (the API's name for the one thing tinyc does)
 ) -> CompileResult:
     """Compile `model` into `out_dir`, as `tinyc MODEL -o OUT` with the same-named flags.
     `consts` is `--const`: input name -> a number, a list of numbers or a numpy array.
+    `layer_precision` is `--layer-precision`: node-name pattern -> precision.
+    `quantize="auto"` chooses each layer's precision on `eval_data` (samples .npy, labels
+    .npy) within `max_drop` percentage points of float, minimising `objective` (flash, ram
+    or latency), and confirms the choice by running the generated C on the host: see
+    `CompileResult.auto`.
     `layout` is `--layout`: plain, arduino or zephyr (tinyc.backend.packages).
     `progress` reports calibration on stderr as the CLI does (tinyc.progress).
 
     OUT is written as one transaction (tinyc.outdir): on any error it is left as it was.
     Raises UsageError (bad argument), ModelError, UnsupportedError or another TinycError."""
+    from dataclasses import replace
+
     from tinyc.compiler import compile_into, load_model, model_name, optimize
 
     path = _model_path(model)
@@ -99,9 +114,24 @@ def compile(  # noqa: A001 (the API's name for the one thing tinyc does)
                        calib=calib, calib_method=calib_method, io=io, prune=prune,
                        opt_level=opt_level, arena=arena, report=report, consts=consts,
                        layout=layout, progress=progress)
+    options = replace(
+        options, layer_precision=tuple((layer_precision or {}).items()),
+        eval_data=None if eval_data is None else (os.fspath(eval_data[0]),
+                                                  os.fspath(eval_data[1])),
+        max_drop=max_drop, objective=objective)
     cname = model_name(options, path)
+    auto = None
+    if options.quantize == "auto":
+        from tinyc.quant.auto import resolved, search
+
+        auto = search(path, options)
+        options = resolved(options, auto)
     graph, _ = optimize(load_model(path, options), options)
     compiled = compile_into(graph, options, cname, out_dir)
+    if auto is not None:
+        from tinyc.quant.auto import confirm_with_c
+
+        auto.c_accuracy = confirm_with_c(compiled.graph, options, *options.eval_data)
     out = Path(os.path.realpath(out_dir))
     return CompileResult(
         name=compiled.code.name,
@@ -111,6 +141,7 @@ def compile(  # noqa: A001 (the API's name for the one thing tinyc does)
         weight_bytes=compiled.code.weight_bytes,
         plan=compiled.plan,
         graph=compiled.graph,
+        auto=auto,
     )
 
 

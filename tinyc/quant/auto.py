@@ -12,7 +12,8 @@ integer C matches bit for bit:
 3. greedy: from every layer at float32, the moves (layer -> lower precision) are tried in
    order of objective gain per point of sensitivity (ties: the larger gain first); a move
    is kept when the whole mix, evaluated again, stays within `max_drop` percentage points
-   of the float model and lowers the objective.
+   of the float model and lowers the objective. When not even every layer at float32
+   (int8 activations between the other ops) stays within it, the model stays float.
 
 Objectives: `flash` (the generated C's weight bytes), `ram` (the planned arena) and
 `latency` (Cortex-M4 or portable instructions of the Conv/Gemm/MatMul layers from the
@@ -78,6 +79,8 @@ class AutoResult:
     #: precision -> (accuracy, cost) with every layer at it
     uniform: dict[str, tuple[float, int]]
     steps: list[Step]
+    #: False when no mix stays within `max_drop`: the model is compiled in float
+    quantized: bool = True
     #: the chosen mix run as the generated C on the host (`confirm_with_c`)
     c_accuracy: float | None = None
 
@@ -90,6 +93,7 @@ class AutoResult:
         return {
             "objective": self.objective, "max_drop_pp": self.max_drop, "samples": self.samples,
             "float": {"accuracy": self.float_accuracy, "cost": self.float_cost},
+            "quantized": self.quantized,
             "chosen": {"accuracy": self.accuracy, "cost": self.cost,
                        "c_accuracy": self.c_accuracy},
             "uniform": {p: {"accuracy": a, "cost": c} for p, (a, c) in self.uniform.items()},
@@ -119,6 +123,9 @@ def check_options(options) -> tuple[str, str, float]:  # noqa: ANN001
                          "points from 0 to 100")
     if not options.calib:
         raise UsageError("--quantize auto needs calibration samples: --calib DATA.npy")
+    if options.io != "float":
+        raise UsageError("--quantize auto needs the float interface (--io float): the "
+                         "evaluation data is float")
     if options.layer_precision:
         raise UsageError("--layer-precision and --quantize auto: auto chooses the precisions")
     return options.eval_data[0], options.eval_data[1], float(options.max_drop)
@@ -238,16 +245,20 @@ def search(model: str | Path, options) -> AutoResult:  # noqa: ANN001
             log.append(Step(choice.name, p, t_acc, t_cost, kept))
             if kept:
                 mix, acc, current = trial, t_acc, t_cost
-    if acc < limit:  # even all-float32 layers (int8 between them) lose too much
-        mix, acc, current = all_float, base_acc, base_cost
+    quantized = acc >= limit
+    if not quantized:  # even float32 layers (int8 between them) lose too much: stay float
+        mix, acc, current = all_float, float_acc, float_cost
     for choice in choices:
         choice.precision = mix[choice.name]
     return AutoResult(options.objective, max_drop, len(y), float_acc, float_cost, choices,
-                      acc, current, uniform, log)
+                      acc, current, uniform, log, quantized)
 
 
 def resolved(options, result: AutoResult):  # noqa: ANN001, ANN201
-    """`options` with the chosen mix: static int8 with per-layer precision."""
+    """`options` with the chosen mix: static int8 with per-layer precision, or the float
+    model when no mix stays within the allowed drop."""
+    if not result.quantized:
+        return replace(options, quantize=None, calib=None, layer_precision=())
     return replace(options, quantize="int8", layer_precision=result.layer_precision)
 
 

@@ -55,8 +55,11 @@ def print_choice(result: AutoResult, stream: TextIO) -> None:
     shown = f"{100 * result.accuracy:.2f}%"
     if result.c_accuracy is not None:
         shown += f" (C: {100 * result.c_accuracy:.2f}%)"
-    rows.append(["chosen mix", shown, result.cost])
+    rows.append(["chosen mix" if result.quantized else "chosen: float", shown, result.cost])
     stream.write(table(["model", "accuracy", unit], rows))
+    if not result.quantized:
+        stream.write(f"no mix stays within {result.max_drop:g} pp of float: the model is "
+                     "compiled in float\n")
 
 
 def sensitivity_svg(result: AutoResult, path: str | Path, title: str = "") -> None:

@@ -60,6 +60,7 @@ def quantize_graph(graph: Graph, options: QuantOptions, ctx: PassContext) -> Gra
             raise UsageError("--quantize int8 needs calibration samples: --calib DATA.npy")
         if QUANTIZED_KEY in graph.metadata:
             raise UsageError("--quantize int8: the model is already quantized")
+        layer_precisions(graph, options.layer_precision)  # bad flags fail before calibrating
         ranges, how = calibrated_ranges(graph, options)
         graph = quantize_static(graph, ranges, how, options.layer_precision, ctx)
     elif options.layer_precision:
