@@ -113,10 +113,9 @@ def compile(  # noqa: A001 (the API's name for the one thing tinyc does)
     options = _options(path, name=name, target=target, shapes=shapes, quantize=quantize,
                        calib=calib, calib_method=calib_method, io=io, prune=prune,
                        opt_level=opt_level, arena=arena, report=report, consts=consts,
-                       layout=layout, progress=progress)
+                       layout=layout, progress=progress, layer_precision=layer_precision)
     options = replace(
-        options, layer_precision=tuple((layer_precision or {}).items()),
-        eval_data=None if eval_data is None else (os.fspath(eval_data[0]),
+        options, eval_data=None if eval_data is None else (os.fspath(eval_data[0]),
                                                   os.fspath(eval_data[1])),
         max_drop=max_drop, objective=objective)
     cname = model_name(options, path)
@@ -158,6 +157,7 @@ def verify(
     calib: PathLike | None = None,
     calib_method: str = "minmax",
     io: str = "float",
+    layer_precision: Mapping[str, str] | None = None,
     prune: str | None = None,
     opt_level: int = 1,
     arena: str = "static",
@@ -180,7 +180,8 @@ def verify(
     path = _model_path(model)
     options = _options(path, target=target, shapes=shapes, quantize=quantize, calib=calib,
                        calib_method=calib_method, io=io, prune=prune, opt_level=opt_level,
-                       arena=arena, consts=consts, progress=progress)
+                       arena=arena, consts=consts, progress=progress,
+                       layer_precision=layer_precision)
     graph, _ = optimize(load_model(path, options), options)
     feeds = default_inputs(graph) if inputs is None else shaped_inputs(graph, inputs)
     return verify_on_host(str(path), graph, options, model_name(options, path), feeds,
@@ -201,6 +202,7 @@ def validate(
     calib: PathLike | None = None,
     calib_method: str = "minmax",
     io: str = "float",
+    layer_precision: Mapping[str, str] | None = None,
     prune: str | None = None,
     opt_level: int = 1,
     consts: Mapping[str, object] | None = None,
@@ -226,7 +228,8 @@ def validate(
     path = _model_path(model)
     options = _options(path, target=target, shapes=shapes, quantize=quantize, calib=calib,
                        calib_method=calib_method, io=io, prune=prune, opt_level=opt_level,
-                       arena="static", consts=consts, progress=progress)
+                       arena="static", consts=consts, progress=progress,
+                       layer_precision=layer_precision)
     graph, _ = optimize(load_model(path, options), options)
     feeds = default_inputs(graph) if inputs is None else shaped_inputs(graph, inputs)
     return validate_on_mcu(str(path), graph, options, model_name(options, path), feeds,
@@ -238,7 +241,8 @@ def _options(path: Path, *, name: str | None = None, target: str,
              calib: PathLike | None, calib_method: str, io: str, prune: str | None,
              opt_level: int, arena: str, report: bool = False,
              consts: Mapping[str, object] | None, layout: str = "plain",
-             progress: bool = False):  # noqa: ANN202
+             progress: bool = False,
+             layer_precision: Mapping[str, str] | None = None):  # noqa: ANN202
     """The compiler Options of an API call, its arguments checked like the CLI's flags."""
     from tinyc.backend.generate import ARENA_MODES
     from tinyc.backend.packages import check_layout
@@ -252,7 +256,7 @@ def _options(path: Path, *, name: str | None = None, target: str,
         name=name, shapes=_shapes(shapes), target=target, opt_level=opt_level, arena=arena,
         report=report, quantize=quantize, calib=None if calib is None else os.fspath(calib),
         calib_method=calib_method, io=io, prune=prune, consts=_const_bindings(consts),
-        progress=progress,
+        progress=progress, layer_precision=tuple((layer_precision or {}).items()),
         command=_call_text(path, name=name, target=target, quantize=quantize, prune=prune),
         layout=check_layout(layout),
     )

@@ -7,9 +7,11 @@ Dev-only script: needs torch, onnx, onnxruntime (the dev venv) and the `mnist1d`
 
 It writes to `examples/mnist1d/models/`:
 
-- `mnist1d_cnn.onnx`: the paper's CNN (three Conv1d of 25 channels, kernel 5/3/3, stride
-  2, ReLU, then Linear(125, 10); 5,285 parameters), Adam, 6000 steps of 100 (the paper's
-  budget) with a cosine schedule;
+- `mnist1d_cnn.onnx`: the paper's CNN shape (three Conv1d, kernel 5/3/3, stride 2, ReLU,
+  then Linear) with 32 channels instead of 25 (8,010 parameters instead of 5,285), Adam at
+  1e-2, 6000 steps of 100 (the paper's budget) with a cosine schedule. On the split
+  `make_dataset()` builds, 25 channels reached 91.2 % (cosine) / 92.7 % (the paper's
+  constant rate), 32 channels 93.9 %, next to the paper's 94 %;
 - `mnist1d_gru.onnx`: the paper's GRU (bidirectional, hidden 6, every time step's output
   into Linear(480, 10));
 - `mnist1d_cnn_qat.onnx`: the CNN fine-tuned with PyTorch eager-mode QAT (as
@@ -48,7 +50,7 @@ SEED = 0
 STEPS = 6000
 BATCH = 100
 LR = 1e-2
-PRUNE_STEPS = 1500
+PRUNE_STEPS = STEPS  # every pruning round retrains with the dense model's recipe
 QAT_STEPS = 1500
 SPARSITIES = (0.5, 0.8, 0.9)
 
@@ -56,7 +58,7 @@ SPARSITIES = (0.5, 0.8, 0.9)
 class CNN(nn.Module):
     """The paper's ConvBase."""
 
-    def __init__(self, channels: int = 25) -> None:
+    def __init__(self, channels: int = 32) -> None:
         super().__init__()
         self.conv1 = nn.Conv1d(1, channels, 5, stride=2, padding=1)
         self.relu1 = nn.ReLU()
@@ -64,7 +66,7 @@ class CNN(nn.Module):
         self.relu2 = nn.ReLU()
         self.conv3 = nn.Conv1d(channels, channels, 3, stride=2, padding=1)
         self.relu3 = nn.ReLU()
-        self.linear = nn.Linear(channels * 5, 10)
+        self.linear = nn.Linear(channels * 5, 10)  # 40 -> 19 -> 10 -> 5 points
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         x = self.relu1(self.conv1(x))
@@ -168,7 +170,7 @@ def pruned_variants(cnn: CNN, rewind: dict[str, np.ndarray], data: Split) -> dic
         shaped = {k: torch.from_numpy(m.astype(np.float32)).reshape(
             dict(model.named_parameters())[k].shape) for k, m in masks.items()}
         return {k: v.reshape(state[k].shape)
-                for k, v in state_of(fit(model, data, PRUNE_STEPS, 3e-3, shaped)).items()}
+                for k, v in state_of(fit(model, data, PRUNE_STEPS, LR, shaped)).items()}
 
     trained = state_of(cnn)
     out: dict[str, CNN] = {}

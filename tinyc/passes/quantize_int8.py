@@ -16,7 +16,9 @@ Algorithm:
 5. lower it with `tinyc.quant.lower` (the same code that imports QDQ models): each float op
    between DQ and Q becomes an integer op; weights are quantized symmetric per output
    channel, biases to int32 at s_x * s_w. What has no integer kernel stays float between a
-   DequantizeLinear and a QuantizeLinear (listed in the compile output).
+   DequantizeLinear and a QuantizeLinear (listed in the compile output), and so do the
+   `float_layers` (per-layer precision: `--layer-precision`, `--quantize auto`); the
+   round trips this leaves between float ops are dropped again.
 6. interface: by default the graph keeps float inputs and outputs (QuantizeLinear /
    DequantizeLinear run at the boundary in C); `io=int8` exposes the int8 tensors instead.
 """
