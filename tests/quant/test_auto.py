@@ -10,6 +10,7 @@ measure independently.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -161,3 +162,35 @@ def test_layer_precision_needs_static_quantization() -> None:
     options = Options(layer_precision=(("/conv1/Conv", "float32"),))
     with pytest.raises(UsageError, match="needs --quantize int8"):
         optimize(load_model(MODEL, options), options)
+
+
+def test_latency_objective_is_the_cost_models_estimate(narrow_calib: Path,
+                                                        tmp_path: Path) -> None:
+    """`latency` is the pruning cost model's Cortex-M4 instructions of the Conv/Gemm
+    layers, of the graph as compiled; every kept move lowers it."""
+    from tinyc.passes.sparsify_weights import layer_costs
+
+    options = replace(auto_options(narrow_calib, 1.0, objective="latency"), target="cortex-m4")
+    result = search(MODEL, options)
+    graph = tinyc.compile(MODEL, tmp_path / "out", target="cortex-m4").graph
+    costs = layer_costs(graph, "never", target="cortex-m4")
+    assert len(costs) == 3
+    assert result.float_cost == sum(c.sparse_cycles if c.choice == "sparse"
+                                     else c.dense_cycles for c in costs)
+    assert result.accuracy >= result.float_accuracy - 0.01
+    kept = [s.cost for s in result.steps if s.kept]
+    assert kept == sorted(kept, reverse=True) and len(set(kept)) == len(kept)
+
+
+def test_batched_host_run_equals_one_run_per_sample(tmp_path: Path) -> None:
+    """The confirmation runs every evaluation sample in one process of the host harness."""
+    from tinyc.harness import build_host, run_host, run_host_batch
+
+    result = tinyc.compile(MODEL, tmp_path / "out", quantize="int8",
+                           calib=MODELS / "digits_train_x.npy")
+    exe = build_host(result.out_dir, result.graph, result.name)
+    x = np.load(TEST_X)[:12]
+    batched = run_host_batch(exe, result.graph, [[s[None]] for s in x])
+    assert len(batched) == len(x)
+    for sample, outs in zip(x, batched, strict=True):
+        assert np.array_equal(outs[0], run_host(exe, result.graph, [sample[None]])[0])
