@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from tinyc.ir import Graph
     from tinyc.mcu.validate import ValidateResult
     from tinyc.memory import ArenaPlan
+    from tinyc.quant.auto import AutoResult
 
 PathLike = str | os.PathLike[str]
 
@@ -44,6 +45,9 @@ class CompileResult:
     plan: ArenaPlan
     #: the optimized graph the C was generated from
     graph: Graph
+    #: `quantize="auto"`: the per-layer choice, its accuracy (also as the generated C) and
+    #: objective (tinyc.quant.auto); None otherwise
+    auto: AutoResult | None = None
 
     @property
     def source(self) -> Path:
@@ -79,6 +83,10 @@ def compile(  # noqa: A001 (the API's name for the one thing tinyc does)
     weight_bits: int = 8,
     weight_clip: str | None = None,
     io: str = "float",
+    layer_precision: Mapping[str, str] | None = None,
+    eval_data: tuple[PathLike, PathLike] | None = None,
+    max_drop: float | None = None,
+    objective: str = "flash",
     prune: str | None = None,
     opt_level: int = 1,
     arena: str = "static",
@@ -89,11 +97,18 @@ def compile(  # noqa: A001 (the API's name for the one thing tinyc does)
 ) -> CompileResult:
     """Compile `model` into `out_dir`, as `tinyc MODEL -o OUT` with the same-named flags.
     `consts` is `--const`: input name -> a number, a list of numbers or a numpy array.
+    `layer_precision` is `--layer-precision`: node-name pattern -> precision.
+    `quantize="auto"` chooses each layer's precision on `eval_data` (samples .npy, labels
+    .npy) within `max_drop` percentage points of float, minimising `objective` (flash, ram
+    or latency), and confirms the choice by running the generated C on the host: see
+    `CompileResult.auto`.
     `layout` is `--layout`: plain, arduino or zephyr (tinyc.backend.packages).
     `progress` reports calibration on stderr as the CLI does (tinyc.progress).
 
     OUT is written as one transaction (tinyc.outdir): on any error it is left as it was.
     Raises UsageError (bad argument), ModelError, UnsupportedError or another TinycError."""
+    from dataclasses import replace
+
     from tinyc.compiler import compile_into, load_model, model_name, optimize
 
     path = _model_path(model)
@@ -101,10 +116,24 @@ def compile(  # noqa: A001 (the API's name for the one thing tinyc does)
                        calib=calib, calib_method=calib_method, weight_bits=weight_bits,
                        weight_clip=weight_clip, io=io, prune=prune,
                        opt_level=opt_level, arena=arena, report=report, consts=consts,
-                       layout=layout, progress=progress)
+                       layout=layout, progress=progress, layer_precision=layer_precision)
+    options = replace(
+        options, eval_data=None if eval_data is None else (os.fspath(eval_data[0]),
+                                                  os.fspath(eval_data[1])),
+        max_drop=max_drop, objective=objective)
     cname = model_name(options, path)
+    auto = None
+    if options.quantize == "auto":
+        from tinyc.quant.auto import resolved, search
+
+        auto = search(path, options)
+        options = resolved(options, auto)
     graph, _ = optimize(load_model(path, options), options)
     compiled = compile_into(graph, options, cname, out_dir)
+    if auto is not None:
+        from tinyc.quant.auto import confirm_with_c
+
+        auto.c_accuracy = confirm_with_c(compiled.graph, options, *options.eval_data)
     out = Path(os.path.realpath(out_dir))
     return CompileResult(
         name=compiled.code.name,
@@ -114,6 +143,7 @@ def compile(  # noqa: A001 (the API's name for the one thing tinyc does)
         weight_bytes=compiled.code.weight_bytes,
         plan=compiled.plan,
         graph=compiled.graph,
+        auto=auto,
     )
 
 
@@ -132,6 +162,7 @@ def verify(
     weight_bits: int = 8,
     weight_clip: str | None = None,
     io: str = "float",
+    layer_precision: Mapping[str, str] | None = None,
     prune: str | None = None,
     opt_level: int = 1,
     arena: str = "static",
@@ -155,7 +186,8 @@ def verify(
     options = _options(path, target=target, shapes=shapes, quantize=quantize, calib=calib,
                        calib_method=calib_method, weight_bits=weight_bits,
                        weight_clip=weight_clip, io=io, prune=prune, opt_level=opt_level,
-                       arena=arena, consts=consts, progress=progress)
+                       arena=arena, consts=consts, progress=progress,
+                       layer_precision=layer_precision)
     graph, _ = optimize(load_model(path, options), options)
     feeds = default_inputs(graph) if inputs is None else shaped_inputs(graph, inputs)
     return verify_on_host(str(path), graph, options, model_name(options, path), feeds,
@@ -178,6 +210,7 @@ def validate(
     weight_bits: int = 8,
     weight_clip: str | None = None,
     io: str = "float",
+    layer_precision: Mapping[str, str] | None = None,
     prune: str | None = None,
     opt_level: int = 1,
     consts: Mapping[str, object] | None = None,
@@ -204,7 +237,8 @@ def validate(
     options = _options(path, target=target, shapes=shapes, quantize=quantize, calib=calib,
                        calib_method=calib_method, weight_bits=weight_bits,
                        weight_clip=weight_clip, io=io, prune=prune, opt_level=opt_level,
-                       arena="static", consts=consts, progress=progress)
+                       arena="static", consts=consts, progress=progress,
+                       layer_precision=layer_precision)
     graph, _ = optimize(load_model(path, options), options)
     feeds = default_inputs(graph) if inputs is None else shaped_inputs(graph, inputs)
     return validate_on_mcu(str(path), graph, options, model_name(options, path), feeds,
@@ -217,7 +251,8 @@ def _options(path: Path, *, name: str | None = None, target: str,
              weight_bits: int = 8, weight_clip: str | None = None,
              opt_level: int, arena: str, report: bool = False,
              consts: Mapping[str, object] | None, layout: str = "plain",
-             progress: bool = False):  # noqa: ANN202
+             progress: bool = False,
+             layer_precision: Mapping[str, str] | None = None):  # noqa: ANN202
     """The compiler Options of an API call, its arguments checked like the CLI's flags."""
     from tinyc.backend.generate import ARENA_MODES
     from tinyc.backend.packages import check_layout
@@ -232,7 +267,7 @@ def _options(path: Path, *, name: str | None = None, target: str,
         report=report, quantize=quantize, calib=None if calib is None else os.fspath(calib),
         calib_method=calib_method, weight_bits=weight_bits, weight_clip=weight_clip, io=io,
         prune=prune, consts=_const_bindings(consts),
-        progress=progress,
+        progress=progress, layer_precision=tuple((layer_precision or {}).items()),
         command=_call_text(path, name=name, target=target, quantize=quantize, prune=prune),
         layout=check_layout(layout),
     )

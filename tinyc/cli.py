@@ -38,6 +38,7 @@ from tinyc.prune.cli import add_prune_args
 from tinyc.prune.cli import add_subcommands as add_prune_subcommands
 from tinyc.prune.cli import command_options as prune_command_options
 from tinyc.prune.cli import run as run_prune_command
+from tinyc.quant.driver import parse_layer_precision
 
 EXIT_INTERNAL = 70
 SUBCOMMANDS = ("compile", "ir", "verify", "validate", "plan", "passes", "export", "prune-report",
@@ -55,7 +56,7 @@ exit codes:
 """
 
 
-def _add_model_args(p: argparse.ArgumentParser) -> None:
+def _add_model_args(p: argparse.ArgumentParser, eval_arg: bool = False) -> None:
     p.add_argument("model", help="an .onnx file, a .tflite file, or a .tir text IR file")
     p.add_argument(
         "--shape",
@@ -100,10 +101,11 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     )
     q = p.add_argument_group("quantization")
     q.add_argument(
-        "--quantize", choices=["int8", "dynamic", "float16"],
+        "--quantize", choices=["int8", "dynamic", "float16", "auto"],
         help="int8: static int8 kernels from calibration data (--calib); dynamic: int8 "
         "weights, activations quantized on every inference; float16: Conv/Gemm/MatMul "
-        "weights stored as IEEE half, float32 arithmetic",
+        "weights stored as IEEE half, float32 arithmetic; auto: each layer's precision "
+        "chosen on --eval data within --max-drop of float (minimising --objective)",
     )
     q.add_argument("--calib", metavar="DATA.npy|.npz",
                    help="calibration samples: [N, *input_shape] (.npz: one array per input name)")
@@ -115,9 +117,21 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     q.add_argument("--weight-clip", choices=["max", "mse"], default=None,
                    help="per-channel weight scale: from max |w| (default for int8 weights) "
                    "or the clip with the least squared rounding error (default for int4)")
+    q.add_argument("--layer-precision", action="append", default=[],
+                   metavar="NODE=PRECISION",
+                   help="with --quantize int8: keep the matching nodes (shell wildcards over "
+                   "node names) at this precision: float32 or int8 (repeatable)")
+    q.add_argument("--max-drop", type=float, metavar="P",
+                   help="--quantize auto: accuracy drop allowed against float, in "
+                   "percentage points")
+    q.add_argument("--objective", choices=["flash", "ram", "latency"], default="flash",
+                   help="--quantize auto: what the per-layer choice minimises (default flash)")
     q.add_argument("--io", choices=["float", "int8"], default="float",
                    help="interface of a quantized model: float (default) or the raw int8 "
                    "tensors, with their scales and zero points in NAME.h")
+    if eval_arg:
+        q.add_argument("--eval", nargs=2, metavar=("X.npy", "Y.npy"),
+                       help="--quantize auto: evaluation samples and their integer labels")
     add_prune_args(p)
     p.add_argument(
         "--target",
@@ -175,7 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    _add_model_args(p)
+    _add_model_args(p, eval_arg=True)
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="output directory")
     p.add_argument("--name", help="C name prefix of every file and symbol: a lower-case C "
                    "identifier of at most 40 characters, without 'tinyc' at its start or "
@@ -195,13 +209,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "plan", help="print MODEL's memory plan: arena, bounds, schedule and what is live"
     )
-    _add_model_args(p)
+    _add_model_args(p, eval_arg=True)
     p.add_argument("--explain", action="store_true",
                    help="print the timeline: one row per step, one column per arena slice")
     p.add_argument("--json", action="store_true", help="print the plan as JSON instead")
 
     p = sub.add_parser("ir", help="print the text IR of MODEL (or save it with -o)")
-    _add_model_args(p)
+    _add_model_args(p, eval_arg=True)
     p.add_argument(
         "-o", "--output", metavar="FILE.tir",
         help="write FILE.tir and, for large constants, FILE.npz beside it",
@@ -211,7 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
         "verify",
         help="compile MODEL, build it with the host cc, run it, compare with onnxruntime",
     )
-    _add_model_args(p)
+    _add_model_args(p, eval_arg=True)
     p.add_argument("--input", metavar="X.npy", help="input data (.npy, or .npz keyed by name)")
     _add_tolerance_args(p)
     p.add_argument("--sanitize", action="store_true", help="build with ASan/UBSan")
@@ -222,7 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="build MODEL for a Cortex-M core, run it on QEMU, compare with the reference "
         "and the host build, report instructions, flash and RAM",
     )
-    _add_model_args(p)
+    _add_model_args(p, eval_arg=True)
     p.add_argument("--input", metavar="X.npy", help="input data (.npy, or .npz keyed by name)")
     _add_tolerance_args(p)
     p.add_argument("--profile", action="store_true",
@@ -233,7 +247,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "quantize-report",
-        help="float vs int8 accuracy (per --calib-method) and per-layer SNR of MODEL",
+        help="float vs int8 accuracy (per --calib-method) and per-layer SNR of MODEL; with "
+        "--quantize auto, the per-layer sensitivity and the precision chosen",
     )
     _add_model_args(p)
     p.add_argument("--eval", nargs="+", required=True, metavar=("X_TEST.npy", "Y_TEST.npy"),
@@ -243,6 +258,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, help="use the first N evaluation samples")
     p.add_argument("--run-c", action="store_true",
                    help="measure int8 accuracy by building and running the C (host cc)")
+    p.add_argument("--svg", metavar="FILE.svg",
+                   help="--quantize auto: also draw the per-layer sensitivity")
 
     sub.add_parser("passes", help="list the optimization passes and the -O pipelines")
     return parser
@@ -307,6 +324,10 @@ def _options(args: argparse.Namespace, argv: Sequence[str]):  # noqa: ANN202
         report=getattr(args, "report", False),
         layout=getattr(args, "layout", "plain"),
         quantize=args.quantize,
+        layer_precision=parse_layer_precision(args.layer_precision),
+        eval_data=tuple(args.eval) if getattr(args, "eval", None) else None,
+        max_drop=args.max_drop,
+        objective=args.objective,
         calib=args.calib,
         calib_method=args.calib_method,
         weight_bits=args.weight_bits,
@@ -340,6 +361,12 @@ def _dispatch(args: argparse.Namespace, argv: Sequence[str]) -> int:
         return _quantize_report(args, argv)
     options = _options(args, argv)
     name = model_name(options, args.model)
+    auto = None
+    if options.quantize == "auto":
+        from tinyc.quant.auto import resolved, search
+
+        auto = search(args.model, options)
+        options = resolved(options, auto)
     graph = load_model(args.model, options)
     graph, pass_ctx = optimize(graph, options)
     for dump in pass_ctx.dump:
@@ -379,8 +406,20 @@ def _dispatch(args: argparse.Namespace, argv: Sequence[str]) -> int:
                 print(shown(message))
         if pruning is not None:
             sys.stdout.write(pruning[0])
+        if auto is not None:
+            _confirm_auto(auto, graph, options)
         return 0
     return _verify(args, graph, options, name)
+
+
+def _confirm_auto(auto, graph, options) -> None:  # noqa: ANN001
+    """Run the chosen mix as the generated C on the evaluation set; print the choice."""
+    from tinyc.quant.auto import confirm_with_c
+    from tinyc.quant.auto_report import print_choice
+
+    assert options.eval_data is not None
+    auto.c_accuracy = confirm_with_c(graph, options, *options.eval_data)
+    print_choice(auto, sys.stdout)
 
 
 def _quantize_report(args: argparse.Namespace, argv: Sequence[str]) -> int:
@@ -390,10 +429,30 @@ def _quantize_report(args: argparse.Namespace, argv: Sequence[str]) -> int:
     if len(args.eval) > 2:
         raise UsageError("--eval takes X_TEST.npy and optionally Y_TEST.npy")
     options = _options(args, argv)
+    if options.quantize == "auto":
+        return _auto_report(args, options)
     methods = (args.methods or args.calib_method).split(",")
     report = build_report(args.model, options, methods, args.eval[0],
                           args.eval[1] if len(args.eval) > 1 else None, args.limit, args.run_c)
     print_report(report, sys.stdout)
+    return 0
+
+
+def _auto_report(args: argparse.Namespace, options) -> int:  # noqa: ANN001
+    """`tinyc quantize-report --quantize auto`: the sensitivity that drives the choice."""
+    from dataclasses import replace
+
+    from tinyc.quant.auto import search
+    from tinyc.quant.auto_report import print_choice, print_sensitivity, sensitivity_svg
+
+    if len(args.eval) != 2:
+        raise UsageError("--quantize auto: --eval takes X_TEST.npy and Y_TEST.npy")
+    result = search(args.model, replace(options, eval_data=tuple(args.eval)))
+    print_sensitivity(result, sys.stdout)
+    print_choice(result, sys.stdout)
+    if args.svg:
+        sensitivity_svg(result, args.svg, title=Path(args.model).name)
+        print(f"tinyc: wrote {shown(args.svg)}")
     return 0
 
 

@@ -47,8 +47,18 @@ class Options:
     #: how OUT is laid out for a build system: plain, arduino or zephyr
     #: (tinyc.backend.packages)
     layout: str = "plain"
-    #: "int8" (static, needs `calib`) or "dynamic"; None keeps the model's precision
+    #: "int8" (static, needs `calib`), "dynamic", or "auto" (per-layer precision chosen on
+    #: `eval_data`, tinyc.quant.auto); None keeps the model's precision
     quantize: str | None = None
+    #: (node-name pattern, precision) pairs of a statically quantized model, e.g.
+    #: ("/conv1/*", "float32") (tinyc.quant.driver.LAYER_PRECISIONS)
+    layer_precision: tuple[tuple[str, str], ...] = ()
+    #: --quantize auto: evaluation samples and integer labels (.npy paths)
+    eval_data: tuple[str, str] | None = None
+    #: --quantize auto: the accuracy drop allowed against float, in percentage points
+    max_drop: float | None = None
+    #: --quantize auto: what the choice minimises: flash, ram or latency
+    objective: str = "flash"
     #: calibration samples for --quantize int8 (.npy, or .npz keyed by input name)
     calib: str | None = None
     #: minmax, percentile or mse (tinyc.quant.calibration)
@@ -96,21 +106,31 @@ def load_model(path: str | Path, options: Options) -> Graph:
 def optimize(graph: Graph, options: Options) -> tuple[Graph, PassContext]:
     """Run the pass pipeline chosen by the options; the context holds IR dumps and stats."""
     ctx = PassContext(verify_each=options.verify_each, print_ir_after=options.print_ir_after)
-    passes, late = split_after_quantization(pipeline_for(options.opt_level, options.passes))
+    passes, _ = split_after_quantization(pipeline_for(options.opt_level, options.passes))
     graph = PassManager(passes).run(graph, ctx)
-    from tinyc.prune.driver import prune_graph, sparsify_graph
+    from tinyc.prune.driver import prune_graph
 
     graph = prune_graph(graph, options, ctx)
     if (options.quantize or options.calib or options.io != "float" or options.weight_bits != 8
-            or options.weight_clip):
+            or options.weight_clip or options.layer_precision):
         from tinyc.quant.driver import quantize_graph
 
         graph = quantize_graph(graph, options, ctx)
-    graph = sparsify_graph(graph, options, ctx)  # per-layer dense or sparse weights
-    if late:  # passes that need the final interface (fuse-qboundary)
-        graph = PassManager(late).run(graph, ctx)
+    graph = after_quantization(graph, options, ctx)
     verify(graph)
     return graph, ctx
+
+
+def after_quantization(graph: Graph, options: Options, ctx: PassContext) -> Graph:
+    """The stages `optimize` runs after quantization: per-layer dense or sparse weights,
+    then the pipeline's passes that need the final interface (fuse-qboundary)."""
+    from tinyc.prune.driver import sparsify_graph
+
+    graph = sparsify_graph(graph, options, ctx)
+    late = split_after_quantization(pipeline_for(options.opt_level, options.passes))[1]
+    if late:
+        graph = PassManager(late).run(graph, ctx)
+    return graph
 
 
 def default_name(path: str | Path) -> str:

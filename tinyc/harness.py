@@ -61,25 +61,33 @@ def harness_source(graph: Graph, cname: str, arena: str = "static") -> str:
         w.line(f"static {v.dtype.c_type} {kind}{i}[{max(v.type.numel, 1)}];")
     w.lines(_arena_lines(cname, arena))
     w.line("")
-    with w.block("static int io(void *buf, size_t size, const char *path, int writing)"):
-        w.line('FILE *f = fopen(path, writing ? "wb" : "rb");')
+    with w.block("static int io(void *buf, size_t size, const char *path, long k, int writing)"):
+        w.line("/* sample k of a file of samples: read at k * size, or appended after k */")
+        w.line('FILE *f = fopen(path, writing ? (k ? "ab" : "wb") : "rb");')
         w.line("size_t n;")
         w.line("if (!f) return 1;")
-        w.line("n = writing ? fwrite(buf, 1, size, f) : fread(buf, 1, size, f);")
+        w.line("if (!writing && k && fseek(f, k * (long)size, SEEK_SET) != 0)")
+        w.line("    n = 0;")
+        w.line("else")
+        w.line("    n = writing ? fwrite(buf, 1, size, f) : fread(buf, 1, size, f);")
         w.line("fclose(f);")
         w.line("return n != size;")
     w.line("")
     with w.block("int main(int argc, char **argv)"):
         w.line("int rc;")
-        w.line(f"if (argc != {len(values) + 1}) return 2;")
-        for j, (kind, i, v) in enumerate(values):
-            if kind == "in" and v.type.nbytes:
-                w.line(f"if (io({kind}{i}, {v.type.nbytes}, argv[{j + 1}], 0)) return 3;")
-        w.lines(_run_call(cname, [f"{k}{i}" for k, i, _ in values], arena))
-        w.line('if (rc != 0) { fprintf(stderr, "run returned %d\\n", rc); return 4; }')
-        for j, (kind, i, v) in enumerate(values):
-            if kind == "out":
-                w.line(f"if (io({kind}{i}, {v.type.nbytes}, argv[{j + 1}], 1)) return 5;")
+        w.line("long k, count = 1;")
+        w.line(f"if (argc == {len(values) + 2}) count = atol(argv[{len(values) + 1}]);")
+        w.line(f"else if (argc != {len(values) + 1}) return 2;")
+        w.line("if (count < 1) return 2;")
+        with w.block("for (k = 0; k < count; k++)"):
+            for j, (kind, i, v) in enumerate(values):
+                if kind == "in" and v.type.nbytes:
+                    w.line(f"if (io({kind}{i}, {v.type.nbytes}, argv[{j + 1}], k, 0)) return 3;")
+            w.lines(_run_call(cname, [f"{k}{i}" for k, i, _ in values], arena))
+            w.line('if (rc != 0) { fprintf(stderr, "run returned %d\\n", rc); return 4; }')
+            for j, (kind, i, v) in enumerate(values):
+                if kind == "out":
+                    w.line(f"if (io({kind}{i}, {v.type.nbytes}, argv[{j + 1}], k, 1)) return 5;")
         w.line("return 0;")
     return w.text()
 
@@ -108,19 +116,33 @@ def build_host(
 
 
 def run_host(exe: Path, graph: Graph, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """One inference: the outputs of `exe` (from `build_host`) on one array per input."""
+    return run_host_batch(exe, graph, [inputs])[0]
+
+
+def run_host_batch(
+    exe: Path, graph: Graph, samples: Sequence[Sequence[np.ndarray]]
+) -> list[list[np.ndarray]]:
+    """Many inferences in one process: per sample (one array per input), its outputs."""
+    count = len(samples)
     with tempfile.TemporaryDirectory(prefix="tinyc-run-") as tmp:
         paths = []
-        for i, (value, data) in enumerate(zip(graph.inputs, inputs)):
+        for i, value in enumerate(graph.inputs):
             p = Path(tmp) / f"in{i}.bin"
-            to_storage(np.asarray(data), value.dtype).tofile(p)  # C's layout (tinyc_lowp.h)
+            with open(p, "wb") as f:
+                for sample in samples:  # C's layout (tinyc_lowp.h), one sample after another
+                    to_storage(np.asarray(sample[i]), value.dtype).tofile(f)
             paths.append(str(p))
         outs = [str(Path(tmp) / f"out{i}.bin") for i in range(len(graph.outputs))]
-        proc = subprocess.run([str(exe), *paths, *outs], capture_output=True, text=True)
+        extra = [] if count == 1 else [str(count)]
+        proc = subprocess.run([str(exe), *paths, *outs, *extra], capture_output=True, text=True)
         if proc.returncode != 0:
             raise VerifyError(
                 f"generated C exited with {proc.returncode}: {proc.stderr.strip()[-2000:]}"
             )
-        return [
-            from_storage(np.fromfile(p, dtype=v.dtype.storage.np), v.dtype).reshape(v.shape)
+        per_output = [
+            from_storage(np.fromfile(p, dtype=v.dtype.storage.np), v.dtype)
+            .reshape((count, *v.shape))
             for p, v in zip(outs, graph.outputs)
         ]
+        return [[o[k] for o in per_output] for k in range(count)]

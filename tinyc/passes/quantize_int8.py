@@ -16,7 +16,9 @@ Algorithm:
 5. lower it with `tinyc.quant.lower` (the same code that imports QDQ models): each float op
    between DQ and Q becomes an integer op; weights are quantized symmetric per output
    channel, biases to int32 at s_x * s_w. What has no integer kernel stays float between a
-   DequantizeLinear and a QuantizeLinear (listed in the compile output).
+   DequantizeLinear and a QuantizeLinear (listed in the compile output), and so do the
+   `float_layers` (per-layer precision: `--layer-precision`, `--quantize auto`); the
+   round trips this leaves between float ops are dropped again.
 6. interface: by default the graph keeps float inputs and outputs (QuantizeLinear /
    DequantizeLinear run at the boundary in C); `io=int8` exposes the int8 tensors instead.
 """
@@ -256,6 +258,9 @@ class QuantizeInt8(Pass):
     """conv/fc weight bits: 8, or 4 (packed two per byte, `tinyc.ops.qint4`)"""
     weight_clip: str = "max"
     """per-channel weight scale: from max |w| or the MSE-optimal clip (`quantize_weights`)"""
+    float_layers: frozenset[str] = frozenset()
+    """names of nodes kept in float between their DequantizeLinear and QuantizeLinear
+    (per-layer precision, `tinyc.quant.driver`)"""
 
     def run(self, graph: Graph, ctx: PassContext) -> PassResult:
         if QUANTIZED_KEY in graph.metadata:
@@ -266,6 +271,7 @@ class QuantizeInt8(Pass):
         lowering = Lowering(graph, weight_bits=self.weight_bits, weight_clip=self.weight_clip)
         lowering.hints = {id(n): self.ranges[cell_state_key(n)][1] for n in graph.nodes
                           if n.op == "LSTM" and cell_state_key(n) in self.ranges}
+        lowering.keep_float = {id(n) for n in graph.nodes if n.name in self.float_layers}
         insert_qdq(graph, choose_params(graph, self.ranges))
         report = lowering.run()
         dropped = drop_float_round_trips(graph)

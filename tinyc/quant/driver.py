@@ -1,14 +1,18 @@
 """The compiler's quantization stage: `--quantize int8|dynamic|float16`, `--calib`, `--io`,
-`--weight-bits`.
+`--weight-bits`, `--layer-precision`.
 
 It runs after the float pass pipeline (so batch norms are folded and activations fused
-before anything is calibrated) and before memory planning.
+before anything is calibrated) and before memory planning. `--quantize auto` is resolved
+before the pipeline runs (`tinyc.quant.auto` chooses the per-layer precisions, then this
+stage quantizes with them).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Protocol
 
+from tinyc.display import shown
 from tinyc.errors import UsageError
 from tinyc.ir import Graph
 from tinyc.ops.qint4 import store_int4_weights
@@ -29,6 +33,10 @@ from tinyc.quant.params import WEIGHT_CLIPS, default_weight_clip
 #: graph metadata: the layers `--weight-bits 4` kept at int8 (an imported model's)
 INT4_KEPT_KEY = "tinyc int4 weights kept int8"
 
+#: the precisions a layer of a statically quantized graph can take, most precise first
+#: (`--layer-precision`, and the candidates `--quantize auto` chooses among); the graph's
+#: own mode (int8) is the last
+LAYER_PRECISIONS = ("float32", "int8")
 
 class QuantOptions(Protocol):
     """The fields of `tinyc.compiler.Options` this stage reads."""
@@ -40,13 +48,17 @@ class QuantOptions(Protocol):
     weight_clip: str | None
     io: str
     progress: bool
+    layer_precision: tuple[tuple[str, str], ...]
 
 
 def quantize_graph(graph: Graph, options: QuantOptions, ctx: PassContext) -> Graph:
     """Quantize `graph` as the options ask, then set its interface dtype."""
     mode = options.quantize
+    if mode == "auto":
+        raise UsageError("--quantize auto needs the model file and --eval data "
+                         "(tinyc.quant.auto resolves it before compiling)")
     if mode not in (None, "", "int8", "dynamic", "float16"):
-        raise UsageError(f"--quantize {mode}: use int8, dynamic or float16")
+        raise UsageError(f"--quantize {mode}: use int8, dynamic, float16 or auto")
     if options.calib_method not in METHODS:
         raise UsageError(f"--calib-method {options.calib_method}: use {', '.join(METHODS)}")
     if options.weight_bits not in (4, 8):
@@ -66,15 +78,14 @@ def quantize_graph(graph: Graph, options: QuantOptions, ctx: PassContext) -> Gra
             raise UsageError("--quantize int8 needs calibration samples: --calib DATA.npy")
         if QUANTIZED_KEY in graph.metadata:
             raise UsageError("--quantize int8: the model is already quantized")
-        samples = load_samples(options.calib, graph)
-        prepare_for_quantization(graph)
-        ranges = calibrate(graph, samples, options.calib_method,
-                           progress=progress(options.progress))
-        how = f"int8 static ({options.calib_method}, {len(samples)} calibration samples)"
+        layer_precisions(graph, options.layer_precision)  # bad flags fail before calibrating
+        ranges, how = calibrated_ranges(graph, options)
         if options.weight_bits == 4:
             how += f", int4 weights ({clip} clip)"
-        graph = QuantizeInt8(ranges=ranges, description=how, weight_bits=options.weight_bits,
-                             weight_clip=clip)(graph, ctx).graph
+        graph = quantize_static(graph, ranges, how, options.layer_precision, ctx,
+                                weight_bits=options.weight_bits, weight_clip=clip)
+    elif options.layer_precision:
+        raise UsageError("--layer-precision needs --quantize int8 (or auto)")
     elif mode == "dynamic":
         if options.calib:
             raise UsageError("--calib is for --quantize int8 (dynamic needs no data)")
@@ -103,6 +114,59 @@ def int4_message(graph: Graph) -> str | None:
     if not kept:
         return None
     return f"tinyc: note: weights outside [-8, 7] stay int8: {kept}"
+def calibrated_ranges(graph: Graph, options: QuantOptions) -> tuple[dict, str]:
+    """Prepare `graph` for static quantization and calibrate it on `options.calib`:
+    (value name -> range, the description recorded in the graph's metadata)."""
+    samples = load_samples(options.calib, graph)  # type: ignore[arg-type]
+    prepare_for_quantization(graph)
+    ranges = calibrate(graph, samples, options.calib_method,
+                       progress=progress(options.progress))
+    return ranges, f"int8 static ({options.calib_method}, {len(samples)} calibration samples)"
+
+
+def quantize_static(graph: Graph, ranges: Mapping[str, tuple[float, float]], how: str,
+                    precisions: Iterable[tuple[str, str]], ctx: PassContext, *,
+                    weight_bits: int = 8, weight_clip: str = "max") -> Graph:
+    """Static int8 quantization of a prepared, calibrated graph, with per-layer precision:
+    `precisions` pairs node-name patterns (shell wildcards, the last match wins) with one
+    of LAYER_PRECISIONS; a layer at float32 stays float between its DequantizeLinear and
+    QuantizeLinear."""
+    chosen = layer_precisions(graph, precisions)
+    kept = frozenset(name for name, p in chosen.items() if p == "float32")
+    if kept:
+        how += f", float32 layers: {', '.join(sorted(kept))}"
+    return QuantizeInt8(ranges=ranges, description=how, float_layers=kept,
+                        weight_bits=weight_bits, weight_clip=weight_clip)(graph, ctx).graph
+
+
+def layer_precisions(graph: Graph, precisions: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Node name -> precision for the nodes the (pattern, precision) pairs match."""
+    import fnmatch
+
+    chosen: dict[str, str] = {}
+    for pattern, precision in precisions:
+        if precision not in LAYER_PRECISIONS:
+            raise UsageError(f"--layer-precision {shown(pattern)}={shown(precision)}: "
+                             f"use one of {', '.join(LAYER_PRECISIONS)}")
+        hits = [n.name for n in graph.nodes if fnmatch.fnmatchcase(n.name, pattern)]
+        if not hits:
+            raise UsageError(f"--layer-precision {shown(pattern)}: no node of the model "
+                             "matches (see tinyc ir MODEL for the node names)")
+        chosen.update((name, precision) for name in hits)
+    return chosen
+
+
+def parse_layer_precision(items: list[str]) -> tuple[tuple[str, str], ...]:
+    """`--layer-precision PATTERN=PRECISION` values (repeatable, comma-separated)."""
+    out: list[tuple[str, str]] = []
+    for item in items:
+        for word in (w.strip() for w in item.split(",")):
+            pattern, eq, precision = word.rpartition("=")
+            if not eq or not pattern or not precision:
+                raise UsageError(f"--layer-precision {shown(word)}: use NODE=PRECISION "
+                                 f"(PRECISION one of {', '.join(LAYER_PRECISIONS)})")
+            out.append((pattern, precision))
+    return tuple(out)
 
 
 def float_ops_message(graph: Graph) -> str | None:

@@ -152,12 +152,14 @@ class Lowering:
         self.hints: dict[int, float] = {}
         #: ids of the uint8 activations `retype_u8_edges` made int8
         self.u8_values: set[int] = set()
+        #: ids of the nodes to leave in float between their DQ and Q (per-layer precision)
+        self.keep_float: set[int] = set()
 
     def run(self) -> LowerReport:
         self.expand_operator_forms()
         self.retype_u8_edges()
         for node in list(self.graph.nodes):
-            if id(node) in self._dead:
+            if id(node) in self._dead or id(node) in self.keep_float:
                 continue
             rule = RULES.get(node.op)
             if rule is not None and rule(self, node):
