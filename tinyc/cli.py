@@ -100,8 +100,9 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     )
     q = p.add_argument_group("quantization")
     q.add_argument(
-        "--quantize", choices=["int8", "dynamic"],
-        help="int8: static int8 kernels from calibration data (--calib); dynamic: int8 "
+        "--quantize", choices=["int8", "int16x8", "dynamic"],
+        help="int8: static int8 kernels from calibration data (--calib); int16x8: the same "
+        "with int16 activations (TFLite's 16x8 mode); dynamic: int8 "
         "weights, activations quantized on every inference",
     )
     q.add_argument("--calib", metavar="DATA.npy|.npz",

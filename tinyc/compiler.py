@@ -47,7 +47,7 @@ class Options:
     #: how OUT is laid out for a build system: plain, arduino or zephyr
     #: (tinyc.backend.packages)
     layout: str = "plain"
-    #: "int8" (static, needs `calib`) or "dynamic"; None keeps the model's precision
+    #: "int8" or "int16x8" (static, need `calib`) or "dynamic"; None keeps the model's precision
     quantize: str | None = None
     #: calibration samples for --quantize int8 (.npy, or .npz keyed by input name)
     calib: str | None = None

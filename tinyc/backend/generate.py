@@ -93,7 +93,7 @@ class GeneratedC:
 ARENA_MODES = ("static", "external")
 
 #: kernel families whose header includes other families' headers (for their records)
-_HEADER_DEPS = {"inplace": ("conv", "gemm")}
+_HEADER_DEPS = {"inplace": ("conv", "gemm"), "qelementwise16": ("qelementwise", "qpool")}
 #: kernel families built on other families' kernels: those are copied (and linked) too
 _FAMILY_DEPS = {"qboundary": ("qconv", "qfc")}
 
