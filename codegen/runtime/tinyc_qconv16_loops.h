@@ -9,7 +9,7 @@
 
 /* Output channels [m0, m1) of image n (all of them for a dense layer; depthwise layers
  * read input channel m / (m / c) through `cg` = 1). */
-static void tinyc_qconv16_direct(const int16_t *restrict X, const int8_t *restrict W,
+TINYC_INLINE void tinyc_qconv16_direct(const int16_t *restrict X, const int8_t *restrict W,
                                  const int64_t *restrict B, int16_t *restrict Y,
                                  const tinyc_qconv16_params *p) {
   const int32_t cg = p->c / p->group, mg = p->m / p->group;
@@ -48,7 +48,7 @@ static void tinyc_qconv16_direct(const int16_t *restrict X, const int8_t *restri
   }
 }
 
-static void tinyc_qfc16_direct(const int16_t *restrict X, const int8_t *restrict W,
+TINYC_INLINE void tinyc_qfc16_direct(const int16_t *restrict X, const int8_t *restrict W,
                                const int64_t *restrict B, int16_t *restrict Y,
                                const tinyc_qfc16_params *p) {
   int32_t b, o, i;
