@@ -227,7 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "quantize-report",
-        help="float vs int8 accuracy (per --calib-method) and per-layer SNR of MODEL",
+        help="float vs int8 (or --quantize int16x8) accuracy (per --calib-method) and "
+        "per-layer SNR of MODEL",
     )
     _add_model_args(p)
     p.add_argument("--eval", nargs="+", required=True, metavar=("X_TEST.npy", "Y_TEST.npy"),

@@ -53,7 +53,7 @@ def quantize_graph(graph: Graph, options: QuantOptions, ctx: PassContext) -> Gra
         samples = load_samples(options.calib, graph)
         prepare_for_quantization(graph)
         ranges = calibrate(graph, samples, options.calib_method,
-                           progress=progress(options.progress))
+                           progress=progress(options.progress), activations=STATIC_MODES[mode])
         how = f"{mode} static ({options.calib_method}, {len(samples)} calibration samples)"
         graph = QuantizeInt8(ranges=ranges, description=how,
                              activations=STATIC_MODES[mode])(graph, ctx).graph

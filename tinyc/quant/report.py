@@ -1,4 +1,5 @@
-"""`tinyc quantize-report`: what static int8 quantization costs a model, layer by layer.
+"""`tinyc quantize-report`: what static int8 (or int16x8, `--quantize int16x8`) quantization
+costs a model, layer by layer.
 
 The model is compiled twice from the same float pipeline: in float, and quantized with the
 given calibration. Both run on the evaluation samples (the reference interpreter, which the
@@ -28,6 +29,7 @@ from tinyc.passes.manager import AFTER_QUANTIZATION, pipeline_without
 from tinyc.passes.quantize_int8 import prepare_for_quantization
 from tinyc.progress import progress
 from tinyc.quant.calibration import evaluate_all, float_activations, load_samples
+from tinyc.quant.driver import STATIC_MODES
 from tinyc.quant.params import dequantize_array
 
 #: a layer below this SNR is flagged even when it is not among the worst three
@@ -55,6 +57,7 @@ class Report:
     methods: dict[str, float | None]  # "float" and each calibration method -> accuracy
     layers: list[LayerStat]
     samples: int
+    mode: str = "int8"
 
 
 def _graph(model: str, options: Options) -> Graph:
@@ -95,6 +98,9 @@ def build_report(
     """Accuracy per calibration method and per-layer SNR of the first method."""
     if not options.calib:
         raise UsageError("quantize-report needs --calib DATA.npy")
+    mode = options.quantize or "int8"
+    if mode not in STATIC_MODES:
+        raise UsageError(f"quantize-report --quantize {mode}: use {' or '.join(STATIC_MODES)}")
     base = replace(options, quantize=None, calib=None, io="float", progress=False)
     float_graph = _graph(model, base)
     prepare_for_quantization(float_graph)
@@ -112,10 +118,10 @@ def build_report(
         "float": _accuracy([v[out_name] for v in float_values], labels)}
     layers: list[LayerStat] = []
     for i, method in enumerate(methods):
-        qopts = replace(options, quantize="int8", calib_method=method, io="float")
+        qopts = replace(options, quantize=mode, calib_method=method, io="float")
         qgraph = _graph(model, qopts)
         how = "building and running the C" if run_c else "evaluating"
-        with steps.step(f"{how} int8 ({method}) on {len(feeds)} samples"):
+        with steps.step(f"{how} {mode} ({method}) on {len(feeds)} samples"):
             if run_c:
                 outs = _run_c(qgraph, qopts, feeds)
             else:
@@ -124,7 +130,7 @@ def build_report(
         if i == 0:
             with steps.step(f"measuring the SNR of each layer on {len(feeds)} samples"):
                 layers = _layer_stats(float_graph, qgraph, feeds, float_values)
-    return Report(accuracies, layers, len(feeds))
+    return Report(accuracies, layers, len(feeds), mode)
 
 
 def _layer_stats(float_graph: Graph, qgraph: Graph, feeds: list[dict[str, np.ndarray]],
@@ -154,7 +160,7 @@ def _layer_stats(float_graph: Graph, qgraph: Graph, feeds: list[dict[str, np.nda
 def print_report(report: Report, stream: TextIO) -> None:
     stream.write(f"accuracy on {report.samples} samples:\n")
     for method, acc in report.methods.items():
-        label = method if method == "float" else f"int8 ({method})"
+        label = method if method == "float" else f"{report.mode} ({method})"
         shown = "n/a (no labels)" if acc is None else f"{100 * acc:.2f}%"
         stream.write(f"  {label:<20} {shown}\n")
     if not report.layers:
