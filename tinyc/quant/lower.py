@@ -629,7 +629,8 @@ def lower_binary(lw: Lowering, node: Node) -> bool:
 def lower_pool(lw: Lowering, node: Node) -> bool:
     """``Q(MaxPool(DQ(x))) -> QMaxPool(x)`` (and AveragePool)"""
     x = lw.dq_source(node.inputs[0])
-    if x is None or x.type.rank not in (3, 4) or len(node.outputs) != 1:
+    if x is None or x.type.rank not in (3, 4) or len(node.outputs) != 1 \
+            or not _window_fits(x, int(np.prod(node.attrs["kernel_shape"]))):
         return False
     sink = lw.sink_with_clamp(node.outputs[0])
     if sink is None:
@@ -645,6 +646,12 @@ def lower_pool(lw: Lowering, node: Node) -> bool:
         attrs["u8_codes"] = 1  # onnxruntime's average pool rounds on uint8 codes
     new = Node("Q" + node.op, [x], [], attrs, name=node.name)
     return lw.finish(node, new, out, qs, extra)
+
+
+def _window_fits(x: Value, taps: int) -> bool:
+    """A pool's int32 window sum is exact: always for int8 (2^24 taps would be needed to
+    overflow), below 2^16 taps for int16."""
+    return x.dtype is not DType.I16 or taps < 2**16
 
 
 def _pool_attrs(node: Node) -> dict[str, object]:
@@ -674,7 +681,7 @@ def _commute_through(lw: Lowering, node: Node, x: Value, op: str,
 def lower_global_avgpool(lw: Lowering, node: Node) -> bool:
     """``Q(GlobalAveragePool(DQ(x))) -> QGlobalAveragePool(x)``"""
     x = lw.dq_source(node.inputs[0])
-    if x is None:
+    if x is None or not _window_fits(x, int(np.prod(x.shape[2:]))):
         return False
     sink = lw.sink_with_clamp(node.outputs[0])
     if sink is None:

@@ -9,7 +9,9 @@
  * input row of a fully connected layer. Each output channel pair then reads the copy with
  * one word load per two values: 4 MACs per SXTB16 pair and two SMLADs (SMLALD, into a
  * 64-bit accumulator, unless the compiler proved the int32 bound: `acc32`). Depthwise
- * layers run the portable loop (one input channel per output: nothing to share). */
+ * layers (one input channel per output: nothing to share) accumulate tap by tap, in int32
+ * when proven (else the portable loop), and every int32 accumulator is requantized with
+ * tinyc_dsp_mbqm (SMMUL), which equals tinyc_mbqm64 on it. */
 #include "tinyc_qconv16.h"
 
 #include "tinyc_dsp.h"
@@ -123,11 +125,20 @@ void tinyc_conv2d_s16(const int16_t *restrict X, const int8_t *restrict W,
         const int32_t iy0 = oy * p->stride_h - p->pad_top;
         for (ox = 0; ox < p->ow; ++ox) {
           const int32_t ix0 = ox * p->stride_w - p->pad_left;
+          int cg_done = 0;
           const int32_t first = tinyc_window_first(ix0, p->dil_w);
           const int32_t kx0 = first < p->kw ? first : p->kw;
           const int32_t kx1 = tinyc_window_end(ix0, p->dil_w, p->kw, p->w);
           int16_t *dst = col;
-          for (c = 0; c < cg; ++c) {
+          if (p->kh == 1 && p->kw == 1) { /* pointwise: one value per channel */
+            const size_t hw = (size_t)p->h * p->w;
+            const int inside = iy0 >= 0 && iy0 < p->h && ix0 >= 0 && ix0 < p->w;
+            const int16_t *xp = X + ((size_t)n * p->c + (size_t)g * cg) * hw +
+                                (inside ? (size_t)iy0 * p->w + ix0 : 0);
+            for (c = 0; c < cg; ++c) col[c] = inside ? xp[(size_t)c * hw] : 0;
+            cg_done = 1;
+          }
+          for (c = 0; c < cg && !cg_done; ++c) {
             const int16_t *xc = X + (((size_t)n * p->c + (size_t)g * cg + c) * p->h) * p->w;
             for (ky = 0; ky < p->kh; ++ky, dst += p->kw) {
               const int32_t iy = iy0 + ky * p->dil_h;
@@ -157,8 +168,40 @@ void tinyc_conv2d_s16(const int16_t *restrict X, const int8_t *restrict W,
 void tinyc_depthwise_conv2d_s16(const int16_t *restrict X, const int8_t *restrict W,
                                 const int64_t *restrict B, int16_t *restrict Y,
                                 int32_t *restrict work, const tinyc_qconv16_params *p) {
+  const int32_t per_channel = p->m / p->c;
+  int32_t n, m, oy, ox, ky, kx;
   (void)work;
-  tinyc_qconv16_direct(X, W, B, Y, p);
+  if (!p->acc32) {
+    tinyc_qconv16_direct(X, W, B, Y, p);
+    return;
+  }
+  /* int32 accumulation proven: one multiply-accumulate per tap, the SMMUL requantization */
+  for (n = 0; n < p->n; ++n) {
+    for (m = 0; m < p->m; ++m) {
+      const int16_t *xc = X + ((size_t)n * p->c + m / per_channel) * p->h * p->w;
+      const int8_t *wm = W + (size_t)m * p->kh * p->kw;
+      const int32_t bias = B ? (int32_t)B[m] : 0, q = p->multiplier[m], sh = p->shift[m];
+      int16_t *ym = Y + ((size_t)n * p->m + m) * p->oh * p->ow;
+      for (oy = 0; oy < p->oh; ++oy) {
+        const int32_t iy0 = oy * p->stride_h - p->pad_top;
+        const int32_t ky0 = tinyc_window_first(iy0, p->dil_h);
+        const int32_t ky1 = tinyc_window_end(iy0, p->dil_h, p->kh, p->h);
+        for (ox = 0; ox < p->ow; ++ox) {
+          const int32_t ix0 = ox * p->stride_w - p->pad_left;
+          const int32_t kx0 = tinyc_window_first(ix0, p->dil_w);
+          const int32_t kx1 = tinyc_window_end(ix0, p->dil_w, p->kw, p->w);
+          int32_t acc = bias;
+          for (ky = ky0; ky < ky1; ++ky) {
+            const int16_t *xr = xc + (size_t)(iy0 + ky * p->dil_h) * p->w + ix0;
+            const int8_t *wr = wm + (size_t)ky * p->kw;
+            for (kx = kx0; kx < kx1; ++kx) acc += (int32_t)xr[kx * p->dil_w] * wr[kx];
+          }
+          ym[(size_t)oy * p->ow + ox] = clamp16(tinyc_dsp_mbqm(acc, q, sh), p->act_min,
+                                                p->act_max);
+        }
+      }
+    }
+  }
 }
 
 void tinyc_fully_connected_s16(const int16_t *restrict X, const int8_t *restrict W,
