@@ -7,11 +7,10 @@
 #include "tinyc_fixedpoint64.h"
 #include "tinyc_qconv16.h"
 
-/* Output channels [m0, m1) of image n (all of them for a dense layer; depthwise layers
- * read input channel m / (m / c) through `cg` = 1). */
+/* Every output of a dense, grouped or depthwise layer (a depthwise group has cg = 1). */
 TINYC_INLINE void tinyc_qconv16_direct(const int16_t *restrict X, const int8_t *restrict W,
-                                 const int64_t *restrict B, int16_t *restrict Y,
-                                 const tinyc_qconv16_params *p) {
+                                       const int64_t *restrict B, int16_t *restrict Y,
+                                       const tinyc_qconv16_params *p) {
   const int32_t cg = p->c / p->group, mg = p->m / p->group;
   int32_t n, m, oy, ox, c, ky, kx;
   for (n = 0; n < p->n; ++n) {
@@ -49,8 +48,8 @@ TINYC_INLINE void tinyc_qconv16_direct(const int16_t *restrict X, const int8_t *
 }
 
 TINYC_INLINE void tinyc_qfc16_direct(const int16_t *restrict X, const int8_t *restrict W,
-                               const int64_t *restrict B, int16_t *restrict Y,
-                               const tinyc_qfc16_params *p) {
+                                     const int64_t *restrict B, int16_t *restrict Y,
+                                     const tinyc_qfc16_params *p) {
   int32_t b, o, i;
   for (b = 0; b < p->batch; ++b) {
     const int16_t *x = X + (size_t)b * p->in_features;
