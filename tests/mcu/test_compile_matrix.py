@@ -23,8 +23,8 @@ NEWLIB = Path("/usr/lib/arm-none-eabi/include")
 
 @pytest.fixture(scope="module")
 def sources(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], Path]:
-    """digits CNN, float, int8 and int16x8, generated for every target (one directory
-    each)."""
+    """digits CNN, float and int8 generated for every target, int16x8 for generic and
+    cortex-m4 (one directory each)."""
     root = tmp_path_factory.mktemp("matrix")
     calib = root / "calib.npy"
     np.save(calib, np.load(MODELS / "digits_train_x.npy")[:32].astype(np.float32))
