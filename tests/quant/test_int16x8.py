@@ -188,3 +188,32 @@ def test_cli_int16x8_and_its_errors(tmp_path: Path, capsys: pytest.CaptureFixtur
     err = strip_progress(capsys.readouterr().err)
     assert err.count("\n") == 1 and "--io int8 needs a model quantized with --quantize int8" in err
     assert not (tmp_path / "o3").exists()
+
+
+def test_imported_int16_qdq_model_stays_float(tmp_path: Path) -> None:
+    """An ONNX file with int16 Q/DQ (onnxruntime's A16W8) runs in onnxruntime semantics,
+    whose float rules tinyc implements for int8 only: its Conv stays float between the
+    int16 DequantizeLinear and QuantizeLinear, and the C still equals the interpreter."""
+    rng = np.random.default_rng(2)
+    s, z = numpy_helper.from_array, np.int16(0)
+    inits = [s(rng.normal(0, 0.3, (4, 2, 3, 3)).astype(np.float32), "w"),
+             s(np.float32(1e-4), "sx"), s(z, "zx"), s(np.float32(2e-4), "sy"), s(z, "zy")]
+    nodes = [helper.make_node("QuantizeLinear", ["x", "sx", "zx"], ["xq"]),
+             helper.make_node("DequantizeLinear", ["xq", "sx", "zx"], ["xd"]),
+             helper.make_node("Conv", ["xd", "w"], ["c"], pads=[1, 1, 1, 1]),
+             helper.make_node("QuantizeLinear", ["c", "sy", "zy"], ["cq"]),
+             helper.make_node("DequantizeLinear", ["cq", "sy", "zy"], ["y"])]
+    graph = helper.make_graph(
+        nodes, "a16w8", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 5, 5])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 5, 5])], inits)
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)]),
+              tmp_path / "a16w8.onnx")
+    options = Options()
+    g, _ = optimize(load_model(tmp_path / "a16w8.onnx", options), options)
+    assert "Conv" in g.op_histogram() and not set(g.op_histogram()) & INTEGER_OPS
+    compiled = compile_graph(g, options, "a16w8")
+    compiled.code.write(tmp_path / "c")
+    exe = build_host(tmp_path / "c", g, "a16w8", [*SANITIZE_FLAGS, "-O1"])
+    x = rng.normal(0, 1, (1, 2, 5, 5)).astype(np.float32)
+    np.testing.assert_allclose(run_host(exe, g, [x])[0], run_graph(g, {"x": x})[0],
+                               atol=2e-4)

@@ -189,7 +189,7 @@ class Lowering:
         if x is None or x.const is not None or x.dtype not in ACT_DTYPES:
             return None
         params = const_quant_params(dq, 1, None)
-        if params is None or len(params.scale) != 1 or not _zero_point_ok(x.dtype, params):
+        if params is None or len(params.scale) != 1 or not self.act_ok(x.dtype, params):
             return None
         params = QuantParams(params.scale, params.zero_point)
         if x.type.quant is None:
@@ -210,7 +210,7 @@ class Lowering:
         first = params[0]
         dtype = users[0].outputs[0].dtype
         if first is None or len(first.scale) != 1 or dtype not in ACT_DTYPES \
-                or not _zero_point_ok(dtype, first):
+                or not self.act_ok(dtype, first):
             return None
         if any(not same_params(p, first) or u.outputs[0].dtype is not dtype
                for p, u in zip(params[1:], users[1:], strict=True)):
@@ -236,6 +236,14 @@ class Lowering:
             return None
         lo, hi = clamp_bounds(act.op, act.attrs)
         return sunk[0], sunk[1], [act], lo, hi
+
+    def act_ok(self, dtype: DType, params: QuantParams) -> bool:
+        """An activation the integer ops take: int8, or int16 with zero point 0 in tinyc's
+        own (fixedpoint) arithmetic -- onnxruntime's float rules are int8-only, so an
+        imported int16 QDQ model stays float."""
+        if dtype is not DType.I16:
+            return True
+        return self.semantics == semantics.FIXEDPOINT and _zero_point_ok(dtype, params)
 
     def finish(self, node: Node, new: Node, out: Value, qs: list[Node], extra: list[Node]) -> bool:
         """Put `new` (producing `out`) where `node` was; drop node, its Qs and `extra`.
@@ -806,7 +814,7 @@ def lower_quantize(lw: Lowering, node: Node) -> bool:
     if x is None or out.dtype is not x.dtype:
         return False
     params = const_quant_params(node, 1, None)
-    if params is None or len(params.scale) != 1 or not _zero_point_ok(out.dtype, params):
+    if params is None or len(params.scale) != 1 or not lw.act_ok(out.dtype, params):
         return False
     params = QuantParams(params.scale, params.zero_point)
     out.type = TensorType(out.dtype, out.shape, params)
