@@ -6,9 +6,10 @@
  * and (w1, w3). The activations are therefore copied once into the node's workspace in
  * that order (x0, x2, x1, x3 per group of four; the tail of k % 4 as is): the window of
  * one output pixel (a dense conv's column, c/group kh kw values, padding as 0), or one
- * input row of a fully connected layer. Each output channel pair then reads the copy with
- * one word load per two values: 4 MACs per SXTB16 pair and two SMLADs (SMLALD, into a
- * 64-bit accumulator, unless the compiler proved the int32 bound: `acc32`). Depthwise
+ * input row of a fully connected layer. Four output channels (two with a 64-bit
+ * accumulator) then read the copy together, one word load per two values: 4 MACs per
+ * weight word, its two SXTB16 halves and two SMLADs (SMLALD, into a 64-bit accumulator,
+ * unless the compiler proved the int32 bound: `acc32`). Depthwise
  * layers (one input channel per output: nothing to share) accumulate tap by tap, in int32
  * when proven (else the portable loop), and every int32 accumulator is requantized with
  * tinyc_dsp_mbqm (SMMUL), which equals tinyc_mbqm64 on it. */
@@ -92,6 +93,38 @@ TINYC_INLINE int16_t clamp16(int32_t v, int32_t lo, int32_t hi) {
   return (int16_t)(v < lo ? lo : (v > hi ? hi : v));
 }
 
+/* outputs o .. o + 3 (int32 accumulation proven) of a k-long dot product with `col`: each
+ * pair of activation words serves four weight words */
+static void outputs4(const int16_t *col, const int8_t *W, const int64_t *B, int32_t k,
+                     int32_t o, const int32_t *mult, const int32_t *shift, int32_t lo,
+                     int32_t hi, int16_t *y, size_t stride) {
+  const int8_t *w0 = W + (size_t)o * k, *w1 = w0 + k, *w2 = w1 + k, *w3 = w2 + k;
+  int32_t s0 = B ? (int32_t)B[o] : 0, s1 = B ? (int32_t)B[o + 1] : 0;
+  int32_t s2 = B ? (int32_t)B[o + 2] : 0, s3 = B ? (int32_t)B[o + 3] : 0, i;
+  for (i = 0; i + 4 <= k; i += 4) {
+    const int32_t x02 = load_pair(col + i), x13 = load_pair(col + i + 2);
+    int32_t u = tinyc_load4(w0 + i);
+    s0 = tinyc_smlad(x13, tinyc_sxtb16_hi(u), tinyc_smlad(x02, tinyc_sxtb16(u), s0));
+    u = tinyc_load4(w1 + i);
+    s1 = tinyc_smlad(x13, tinyc_sxtb16_hi(u), tinyc_smlad(x02, tinyc_sxtb16(u), s1));
+    u = tinyc_load4(w2 + i);
+    s2 = tinyc_smlad(x13, tinyc_sxtb16_hi(u), tinyc_smlad(x02, tinyc_sxtb16(u), s2));
+    u = tinyc_load4(w3 + i);
+    s3 = tinyc_smlad(x13, tinyc_sxtb16_hi(u), tinyc_smlad(x02, tinyc_sxtb16(u), s3));
+  }
+  for (; i < k; ++i) {
+    const int32_t x = col[i];
+    s0 += x * w0[i];
+    s1 += x * w1[i];
+    s2 += x * w2[i];
+    s3 += x * w3[i];
+  }
+  y[(size_t)o * stride] = clamp16(tinyc_dsp_mbqm(s0, mult[o], shift[o]), lo, hi);
+  y[(size_t)(o + 1) * stride] = clamp16(tinyc_dsp_mbqm(s1, mult[o + 1], shift[o + 1]), lo, hi);
+  y[(size_t)(o + 2) * stride] = clamp16(tinyc_dsp_mbqm(s2, mult[o + 2], shift[o + 2]), lo, hi);
+  y[(size_t)(o + 3) * stride] = clamp16(tinyc_dsp_mbqm(s3, mult[o + 3], shift[o + 3]), lo, hi);
+}
+
 /* outputs o0 and o1 (o1 == o0 for an odd last one) of a k-long dot product with `col`,
  * requantized into y[o0 * stride], y[o1 * stride] */
 static void outputs2(const int16_t *col, const int8_t *W, const int64_t *B, int32_t k,
@@ -153,11 +186,18 @@ void tinyc_conv2d_s16(const int16_t *restrict X, const int8_t *restrict W,
             }
           }
           sxtb16_order(col, k4);
-          for (m = g * mg; m < (g + 1) * mg; m += 2) {
-            const int32_t m1 = m + 1 < (g + 1) * mg ? m + 1 : m;
-            outputs2(col, W, B, k, m, m1, p->acc32, p->multiplier, p->shift, p->act_min,
-                     p->act_max, Y + (size_t)n * p->m * plane + (size_t)oy * p->ow + ox,
-                     plane);
+          int16_t *yp = Y + (size_t)n * p->m * plane + (size_t)oy * p->ow + ox;
+          const int32_t m_end = (g + 1) * mg;
+          for (m = g * mg; m < m_end;) {
+            if (p->acc32 && m_end - m >= 4) {
+              outputs4(col, W, B, k, m, p->multiplier, p->shift, p->act_min, p->act_max, yp,
+                       plane);
+              m += 4;
+            } else {
+              outputs2(col, W, B, k, m, m + 1 < m_end ? m + 1 : m, p->acc32, p->multiplier,
+                       p->shift, p->act_min, p->act_max, yp, plane);
+              m += 2;
+            }
           }
         }
       }
@@ -214,9 +254,16 @@ void tinyc_fully_connected_s16(const int16_t *restrict X, const int8_t *restrict
     const int16_t *x = X + (size_t)b * k;
     memcpy(row, x, (size_t)k * sizeof row[0]);
     sxtb16_order(row, k4);
-    for (o = 0; o < out; o += 2) {
-      outputs2(row, W, B, k, o, o + 1 < out ? o + 1 : o, p->acc32, p->multiplier, p->shift,
-               p->act_min, p->act_max, Y + (size_t)b * out, 1);
+    for (o = 0; o < out;) {
+      if (p->acc32 && out - o >= 4) {
+        outputs4(row, W, B, k, o, p->multiplier, p->shift, p->act_min, p->act_max,
+                 Y + (size_t)b * out, 1);
+        o += 4;
+      } else {
+        outputs2(row, W, B, k, o, o + 1 < out ? o + 1 : o, p->acc32, p->multiplier, p->shift,
+                 p->act_min, p->act_max, Y + (size_t)b * out, 1);
+        o += 2;
+      }
     }
   }
 }
