@@ -101,11 +101,12 @@ def _add_model_args(p: argparse.ArgumentParser, eval_arg: bool = False) -> None:
     )
     q = p.add_argument_group("quantization")
     q.add_argument(
-        "--quantize", choices=["int8", "dynamic", "float16", "auto"],
-        help="int8: static int8 kernels from calibration data (--calib); dynamic: int8 "
-        "weights, activations quantized on every inference; float16: Conv/Gemm/MatMul "
-        "weights stored as IEEE half, float32 arithmetic; auto: each layer's precision "
-        "chosen on --eval data within --max-drop of float (minimising --objective)",
+        "--quantize", choices=["int8", "int16x8", "dynamic", "float16", "auto"],
+        help="int8: static int8 kernels from calibration data (--calib); int16x8: the same "
+        "with int16 activations (TFLite's 16x8 mode); dynamic: int8 weights, activations "
+        "quantized on every inference; float16: Conv/Gemm/MatMul weights stored as IEEE half, "
+        "float32 arithmetic; auto: each layer's precision chosen on --eval data within "
+        "--max-drop of float (minimising --objective)",
     )
     q.add_argument("--calib", metavar="DATA.npy|.npz",
                    help="calibration samples: [N, *input_shape] (.npz: one array per input name)")
@@ -247,8 +248,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "quantize-report",
-        help="float vs int8 accuracy (per --calib-method) and per-layer SNR of MODEL; with "
-        "--quantize auto, the per-layer sensitivity and the precision chosen",
+        help="float vs int8 (or --quantize int16x8) accuracy (per --calib-method) and "
+        "per-layer SNR of MODEL; with --quantize auto, the per-layer sensitivity and the "
+        "precision chosen",
     )
     _add_model_args(p)
     p.add_argument("--eval", nargs="+", required=True, metavar=("X_TEST.npy", "Y_TEST.npy"),

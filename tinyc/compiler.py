@@ -47,8 +47,8 @@ class Options:
     #: how OUT is laid out for a build system: plain, arduino or zephyr
     #: (tinyc.backend.packages)
     layout: str = "plain"
-    #: "int8" (static, needs `calib`), "dynamic", or "auto" (per-layer precision chosen on
-    #: `eval_data`, tinyc.quant.auto); None keeps the model's precision
+    #: "int8" or "int16x8" (static, need `calib`), "dynamic", "float16", or "auto" (per-layer
+    #: precision chosen on `eval_data`, tinyc.quant.auto); None keeps the model's precision
     quantize: str | None = None
     #: (node-name pattern, precision) pairs of a statically quantized model, e.g.
     #: ("/conv1/*", "float32") (tinyc.quant.driver.LAYER_PRECISIONS)

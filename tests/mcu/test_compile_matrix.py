@@ -23,16 +23,19 @@ NEWLIB = Path("/usr/lib/arm-none-eabi/include")
 
 @pytest.fixture(scope="module")
 def sources(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], Path]:
-    """digits CNN, float and int8, generated for every target (one directory each)."""
+    """digits CNN, float and int8 generated for every target, int16x8 for generic and
+    cortex-m4 (one directory each)."""
     root = tmp_path_factory.mktemp("matrix")
     calib = root / "calib.npy"
     np.save(calib, np.load(MODELS / "digits_train_x.npy")[:32].astype(np.float32))
     out = {}
-    for precision in ("float", "int8"):
-        options = Options(quantize="int8" if precision == "int8" else None,
-                          calib=str(calib) if precision == "int8" else None)
+    for precision in ("float", "int8", "int16x8"):
+        quantized = precision != "float"
+        options = Options(quantize=precision if quantized else None,
+                          calib=str(calib) if quantized else None)
         graph, _ = optimize(load_model(MODELS / "digits_cnn.onnx", options), options)
-        for target in TARGETS:  # the target only changes code generation
+        for target in TARGETS if precision != "int16x8" else ("generic", "cortex-m4"):
+            # the target only changes code generation
             d = root / f"{precision}-{target}"
             compile_graph(graph, replace(options, target=target), "digits").code.write(d)
             out[(precision, target)] = d
@@ -55,8 +58,10 @@ def compilers(target: str) -> list[list[str]]:
     return [c for c in cmds if shutil.which(c[0])]
 
 
-@pytest.mark.parametrize("precision", ["float", "int8"])
-@pytest.mark.parametrize("target", list(TARGETS))
+#: int16x8 once per kernel set (the portable one and the cortex-m4 one, which m7 and m33 copy)
+@pytest.mark.parametrize(("target", "precision"), [
+    *((t, p) for p in ("float", "int8") for t in TARGETS),
+    ("generic", "int16x8"), ("cortex-m4", "int16x8")])
 def test_generated_c_compiles_everywhere(mcu_tools: None, sources: dict, precision: str,
                                          target: str, tmp_path: Path) -> None:
     d = sources[(precision, target)]

@@ -95,7 +95,7 @@ ARENA_MODES = ("static", "external")
 
 #: kernel families whose header includes other families' headers (for their records)
 _HEADER_DEPS = {"inplace": ("conv", "gemm"), "qconv_w4": ("qconv",), "qfc_w4": ("qfc",),
-                "gemm_f16w": ("gemm",)}
+                "gemm_f16w": ("gemm",), "qelementwise16": ("qelementwise", "qpool")}
 #: kernel families built on other families' kernels: those are copied (and linked) too
 _FAMILY_DEPS = {"qboundary": ("qconv", "qfc"), "qdwconv_w4": ("qconv",), "conv_f16w": ("conv",),
                 "convnd_f16w": ("convnd",), "inplace_f16w": ("inplace",)}

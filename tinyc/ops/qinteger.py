@@ -1,4 +1,4 @@
-"""tinyc's own integer ops: the int8 kernels that quantized models compile to.
+"""tinyc's own integer ops: the int8 (and int16x8) kernels that quantized models compile to.
 
 These are not ONNX operators; the quantization passes (`quantize-int8`, `qdq-lower`) create
 them, and every one reads its quantization parameters from its values' types
@@ -15,6 +15,16 @@ them, and every one reads its quantization parameters from its values' types
 `reference` is the exact integer semantics (numpy, int64 where C uses int32 or int64) and
 the generated C is bit-exact with it; `emit` calls the `tinyc_*_s8` kernels of
 `codegen/kernels/tinyc_q*.h` with `static const` multiplier/shift tables.
+
+int16x8 (`--quantize int16x8`, TFLite's 16x8 mode): the same ops, told apart by their
+values' types (`act_dtype`: the first input's dtype, int8 or int16). With int16
+activations the activations are symmetric (zero point 0), the bias int64, QConv/QGemm
+accumulate in int64 and requantize with the same fixed-point rule on the 64-bit
+accumulator (`fixedpoint`: |acc| < 2^47, shift <= 15), and `emit` calls the `*_s16`
+kernels of `tinyc_qconv16.h` / `tinyc_qelementwise16.h`. Each QConv/QGemm's C also gets
+the compile-time proof `acc32` (`int32_accumulator_safe`): whether every accumulator fits
+int32, which lets the Cortex-M4 kernels accumulate with SMLAD instead of SMLALD.
+QLut and QSoftmax stay int8-only (with int16x8 their float ops stay float).
 """
 
 from __future__ import annotations
@@ -59,6 +69,9 @@ from tinyc.quant import semantics, tflite_fixedpoint
 from tinyc.quant.fixedpoint import (
     FLOAT_SHIFT,
     TFLITE_SHIFT_BIAS,
+    WIDE_ACC_LIMIT,
+    WIDE_MAX_SHIFT,
+    MultiplierError,
     float_multipliers,
     multiply_by_quantized_multiplier,
     quantize_multiplier,
@@ -67,7 +80,7 @@ from tinyc.quant.fixedpoint import (
     round_half_away,
     tflite_multipliers,
 )
-from tinyc.quant.params import channel_scales
+from tinyc.quant.params import ACT_DTYPES, act_limits, channel_scales
 
 if TYPE_CHECKING:
     from tinyc.backend.context import EmitContext
@@ -90,8 +103,10 @@ POOL_ATTRS = {
     "pads": WINDOW_PADS,
     "strides": WINDOW_STEP,
 }
-#: the left shift TFLite uses to give Add's rescaled inputs fractional headroom
+#: the left shift TFLite uses to give Add's rescaled inputs fractional headroom (int8; with
+#: int16 activations 15, so |x| 2^15 stays in int32)
 ADD_LEFT_SHIFT = 20
+ADD_LEFT_SHIFT_16 = 15
 #: fixed-point bits of the softmax probabilities before the output requantization
 SOFTMAX_PROB_BITS = 23
 INT32_LIMIT = 2**31
@@ -113,17 +128,44 @@ def scale_zp(value: Value, node: Node) -> tuple[float, int]:
 
 
 def _check_acc(acc: np.ndarray, node: Node) -> None:
-    """The C kernels accumulate in int32; refuse what would overflow there."""
-    if acc.size and (acc.max() >= INT32_LIMIT or acc.min() < -INT32_LIMIT):
-        raise ModelError(f"{node.op} node '{node.name}': int32 accumulator overflow")
+    """The C kernels accumulate in int32 (int16x8: int64 below 2^47); refuse what would
+    overflow there."""
+    limit = WIDE_ACC_LIMIT if is_int16(node) else INT32_LIMIT
+    if acc.size and (acc.max() >= limit or acc.min() < -limit):
+        raise ModelError(f"{node.op} node '{node.name}': accumulator overflow")
 
 
 def _act(node: Node) -> tuple[int, int]:
     return int(node.attrs["act_min"]), int(node.attrs["act_max"])
 
 
+def act_dtype(node: Node) -> DType:
+    """The activation dtype of an integer op: its first input's, int8 or int16 (a fused
+    boundary op, whose first input is float, is int8)."""
+    x = node.inputs[0] if node.inputs else None
+    return x.dtype if x is not None and x.dtype in ACT_DTYPES else DType.I8
+
+
+def is_int16(node: Node) -> bool:
+    return act_dtype(node) is DType.I16
+
+
+def no_clamp(dtype: DType) -> dict[str, int]:
+    """act_min/act_max attributes that clamp nothing for activations of `dtype`."""
+    lo, hi = act_limits(dtype)
+    return {"act_min": lo, "act_max": hi}
+
+
 def _i8(node: Node, shape: tuple[int, ...]) -> list[TensorType]:
-    return [TensorType(DType.I8, shape)]
+    """The op's output type: its activation dtype (`act_dtype`), `shape`."""
+    return [TensorType(act_dtype(node), shape)]
+
+
+def _requantize(node: Node, acc: np.ndarray, q: np.ndarray | int, s: np.ndarray | int,
+                zp: int) -> np.ndarray:
+    """`fixedpoint.requantize` to the node's activation dtype and clamp."""
+    lo, hi = _act(node)
+    return requantize(acc, q, s, zp, lo, hi, act_dtype(node).np)
 
 
 def _c_list(values: np.ndarray | list[int]) -> list[int]:
@@ -154,7 +196,25 @@ def scale_multipliers(node: Node, sx: float, w: Value, sy: float) -> tuple[np.nd
         return float_multipliers((f32(sx) * np.asarray(scales, f32)).astype(f32) / f32(sy))
     if semantics.is_tflite(node):  # double(s_x) * double(s_w[c]) / double(s_y), as TFLite
         return tflite_multipliers(float(sx) * np.asarray(scales, np.float64) / float(sy))
-    return quantize_multipliers(sx * scales / sy)
+    q, s = quantize_multipliers(sx * scales / sy)
+    if is_int16(node) and s.size and int(s.max()) > WIDE_MAX_SHIFT:
+        raise MultiplierError(f"{node.op} node '{node.name}': requantization multiplier "
+                              f"2^{int(s.max())} too large for the 64-bit accumulator")
+    return q, s
+
+
+def int32_accumulator_safe(node: Node) -> bool:
+    """The compile-time proof an int16x8 QConv/QGemm's C may accumulate in int32: for every
+    output channel, 32768 sum |W[c]| + |B[c]| < 2^31 (|x| <= 32768)."""
+    w, b = node.inputs[1], node.input(2)
+    if w is None or w.const is None:
+        return False
+    mags = np.abs(w.const.astype(np.int64)).reshape(w.shape[0], -1).sum(axis=1) * 32768
+    if b is not None and b.const is not None:
+        mags = mags + np.abs(b.const.astype(np.int64)).reshape(-1)
+    elif b is not None:
+        return False
+    return bool(mags.max(initial=0) < INT32_LIMIT)
 
 
 def _weight_check(node: Node, w: Value) -> None:
@@ -199,7 +259,7 @@ class QConv(_QOp):
         depthwise channel by channel, 1x1 pixel by pixel, a dense stride-1 `same` conv
         row by row."""
         x, w, y = node.inputs[0], node.inputs[1], node.outputs[0]
-        if x is None or w is None or x.type.rank not in (3, 4):
+        if x is None or w is None or x.type.rank not in (3, 4) or is_int16(node):
             return None
         a = node.attrs
         c, m = x.shape[1], y.shape[1]
@@ -240,12 +300,19 @@ class QConv(_QOp):
             return conv_w4_work_bytes(qconv_geometry(node), qconv_depthwise(node), kernel_dirs)
         if not uses_m4_kernels(kernel_dirs):
             return 0
+        if is_int16(node):
+            return qconv16_work_bytes(node)
         return qconv_work_bytes(qconv_geometry(node), qconv_depthwise(node))
 
     def emit(self, node: Node, ctx: EmitContext) -> None:
         x, w = node.inputs[0], node.inputs[1]
         b, y = node.input(2), node.outputs[0]
         assert x is not None and w is not None
+        if is_int16(node):
+            emit_int16(node, ctx, "qconv16_params", "qconv16",
+                       "tinyc_depthwise_conv2d_s16" if qconv_depthwise(node)
+                       else "tinyc_conv2d_s16")
+            return
         init = qconv_params_init(node, ctx, scale_zp(x, node), self.out(node))
         params = ctx.params("tinyc_qconv_params", init, f"qconv_{y.name}")
         if packs_int4(node):
@@ -287,8 +354,7 @@ def qconv_int8(node: Node, inputs: list[np.ndarray | None], xq: tuple[float, int
     _check_acc(acc, node)
     q, s = scale_multipliers(node, xq[0], wv, yq[0])
     shape = (1, -1) + (1,) * (acc.ndim - 2)
-    lo, hi = _act(node)
-    return requantize(acc, q.reshape(shape), s.reshape(shape), yq[1], lo, hi)
+    return _requantize(node, acc, q.reshape(shape), s.reshape(shape), yq[1])
 
 
 def qconv_geometry(node: Node) -> ConvGeometry:
@@ -330,6 +396,35 @@ def qconv_params_init(node: Node, ctx: EmitContext, xq: tuple[float, int],
     return "{" + ", ".join(str(f) for f in fields) + f", {mult}, {shift}}}"
 
 
+def qconv16_work_bytes(node: Node) -> int:
+    """The Cortex-M4 int16x8 kernels' workspace: one reordered int16 window column of a
+    dense conv (c/group kh kw values) or one input row of a fully connected layer."""
+    w = node.inputs[1]
+    assert w is not None
+    if node.op == "QConv" and qconv_depthwise(node):
+        return 0
+    return 2 * int(np.prod(w.shape[1:]))
+
+
+def emit_int16(node: Node, ctx: EmitContext, record: str, hint: str, fn: str) -> None:
+    """The call of an int16x8 QConv/QGemm kernel (`tinyc_qconv16.h`): geometry, clamp,
+    the int32-accumulator proof and the multiplier tables."""
+    x, w, b, y = node.inputs[0], node.inputs[1], node.input(2), node.outputs[0]
+    assert x is not None and w is not None
+    mult, shift = _requant_tables(node, ctx, scale_zp(x, node), scale_zp(y, node))
+    lo, hi = _act(node)
+    if node.op == "QConv":
+        fields = conv_geometry(x.shape, w.shape, y.shape, node.attrs)
+    else:
+        n, k = w.shape
+        fields = [x.type.numel // max(k, 1), k, n]
+    fields += [lo, hi, int(int32_accumulator_safe(node))]
+    init = "{" + ", ".join(str(f) for f in fields) + f", {mult}, {shift}}}"
+    params = ctx.params(f"tinyc_{record}", init, f"{hint}_{y.name}")
+    ctx.call("qconv16", fn, ctx.ptr(x), ctx.ptr(w), ctx.ptr(b) if b is not None else "NULL",
+             ctx.ptr(y), ctx.workspace(node, DType.I32), params)
+
+
 @register_op
 class QGemm(_QOp):
     """int8 fully connected layer: Y[..., n] = requant(sum_k (X[..., k] - zp_x) W[n, k] + B[n]).
@@ -354,8 +449,8 @@ class QGemm(_QOp):
 
     def memory_behavior(self, node: Node) -> list[MemoryBehavior]:
         """Row by row through one row of scratch (tinyc_fully_connected_rows_stream_s8);
-        not with int4 weights (that kernel reads int8 rows)."""
-        if packs_int4(node):
+        not with int4 weights (that kernel reads int8 rows) nor int16 activations."""
+        if packs_int4(node) or is_int16(node):
             return []
         n, k = input_type(node, 1).shape
         rows = input_type(node, 0).numel // max(k, 1)
@@ -367,12 +462,17 @@ class QGemm(_QOp):
             return fc_w4_work_bytes(input_type(node, 1).shape[1], kernel_dirs)
         if not uses_m4_kernels(kernel_dirs):
             return 0
+        if is_int16(node):
+            return qconv16_work_bytes(node)
         return qfc_work_bytes(input_type(node, 1).shape[1])
 
     def emit(self, node: Node, ctx: EmitContext) -> None:
         x, w = node.inputs[0], node.inputs[1]
         b, y = node.input(2), node.outputs[0]
         assert x is not None and w is not None
+        if is_int16(node):
+            emit_int16(node, ctx, "qfc16_params", "qfc16", "tinyc_fully_connected_s16")
+            return
         init = qfc_params_init(node, ctx, scale_zp(x, node), self.out(node))
         params = ctx.params("tinyc_qfc_params", init, f"qfc_{y.name}")
         if packs_int4(node):
@@ -399,8 +499,7 @@ def qgemm_int8(node: Node, inputs: list[np.ndarray | None], xq: tuple[float, int
         acc = acc + b.astype(np.int64).reshape(1, -1)
     _check_acc(acc, node)
     q, s = scale_multipliers(node, xq[0], wv, yq[0])
-    lo, hi = _act(node)
-    y = requantize(acc, q.reshape(1, -1), s.reshape(1, -1), yq[1], lo, hi)
+    y = _requantize(node, acc, q.reshape(1, -1), s.reshape(1, -1), yq[1])
     return y.reshape(x.shape[:-1] + (w.shape[0],))
 
 
@@ -419,13 +518,14 @@ def qfc_params_init(node: Node, ctx: EmitContext, xq: tuple[float, int],
 # -- elementwise ----------------------------------------------------------------------------
 
 
-def add_multipliers(sa: float, sb: float, sy: float) -> list[int]:
-    """TFLite's Add rescaling: both inputs to 2*max(s_a, s_b) with 20 bits of headroom,
-    then to s_y. Returns [qa, sha, qb, shb, qy, shy]."""
+def add_multipliers(sa: float, sb: float, sy: float,
+                    left_shift: int = ADD_LEFT_SHIFT) -> list[int]:
+    """TFLite's Add rescaling: both inputs to 2*max(s_a, s_b) with `left_shift` bits of
+    headroom, then to s_y. Returns [qa, sha, qb, shb, qy, shy]."""
     twice = 2.0 * max(sa, sb)
     qa, sha = quantize_multiplier(sa / twice)
     qb, shb = quantize_multiplier(sb / twice)
-    qy, shy = quantize_multiplier(twice / ((1 << ADD_LEFT_SHIFT) * sy))
+    qy, shy = quantize_multiplier(twice / ((1 << left_shift) * sy))
     return [qa, sha, qb, shb, qy, shy]
 
 
@@ -438,6 +538,13 @@ def sub_multipliers(sa: float, sb: float, sy: float) -> list[int]:
     qb, shb = quantize_multiplier(float(f32(f32(sb) / twice)))
     qy, shy = quantize_multiplier(float(f32(twice / f32(f32(1 << ADD_LEFT_SHIFT) * f32(sy)))))
     return [qa, sha, qb, shb, qy, shy]
+def add_left_shift(node: Node) -> int:
+    return ADD_LEFT_SHIFT_16 if is_int16(node) else ADD_LEFT_SHIFT
+
+
+def kernel_suffix(node: Node) -> str:
+    """`s8` or `s16`: the C kernel variant of the node's activation dtype."""
+    return "s16" if is_int16(node) else "s8"
 
 
 class _QBinary(_QOp):
@@ -465,7 +572,7 @@ class _QBinary(_QOp):
     def fixed_multipliers(self, node: Node) -> list[int]:
         raise NotImplementedError
 
-    def combine(self, a: np.ndarray, b: np.ndarray, m: list[int]) -> np.ndarray:
+    def combine(self, node: Node, a: np.ndarray, b: np.ndarray, m: list[int]) -> np.ndarray:
         raise NotImplementedError
 
     def reference(self, node: Node, inputs: list[np.ndarray | None]) -> list[np.ndarray]:
@@ -484,8 +591,8 @@ class _QBinary(_QOp):
             value = self.onnxruntime_value(node, first + off, second + off) - off
             return [np.clip(value, lo, hi).astype(np.int8)]
         m = self.multipliers(node)
-        acc = self.combine(a.astype(np.int64) - za, b.astype(np.int64) - zb, m)
-        return [requantize(acc, m[4], m[5], zy, lo, hi)]
+        acc = self.combine(node, a.astype(np.int64) - za, b.astype(np.int64) - zb, m)
+        return [_requantize(node, acc, m[4], m[5], zy)]
 
     def swapped(self, node: Node) -> bool:
         """onnxruntime semantics: whether B is the kernel's first operand, as onnxruntime's
@@ -546,12 +653,13 @@ class _QBinary(_QOp):
                       semantics.code_offset(node), bits[2], FLOAT_SHIFT, zy, lo, hi]
         else:
             m = self.multipliers(node)
-            fields = [-za, -zb, m[0], m[1], m[2], m[3], ADD_LEFT_SHIFT, m[4], m[5], zy, lo, hi]
+            fields = [-za, -zb, m[0], m[1], m[2], m[3], add_left_shift(node), m[4], m[5], zy, lo,
+                      hi]
         init = (f"{{{len(dims)}, {c_int_list(dims)}, {c_int_list(sa)}, {c_int_list(sb)}, "
                 + ", ".join(str(f) for f in fields) + "}")
         params = ctx.params("tinyc_qbinary_params", init, f"q{self.kernel}_{y.name}")
-        ctx.call("qelementwise", f"tinyc_{self.kernel}_s8", ctx.ptr(a), ctx.ptr(b), ctx.ptr(y),
-                 params)
+        ctx.call(elementwise_family(node), f"tinyc_{self.kernel}_{kernel_suffix(node)}",
+                 ctx.ptr(a), ctx.ptr(b), ctx.ptr(y), params)
 
 
 @register_op
@@ -564,7 +672,8 @@ class QAdd(_QBinary):
     def fixed_multipliers(self, node: Node) -> list[int]:
         a, b = node.inputs
         assert a is not None and b is not None
-        return add_multipliers(scale_zp(a, node)[0], scale_zp(b, node)[0], self.out(node)[0])
+        return add_multipliers(scale_zp(a, node)[0], scale_zp(b, node)[0], self.out(node)[0],
+                               add_left_shift(node))
 
     def onnxruntime_constants(self, node: Node) -> list[np.float32]:
         (sa, za), (sb, zb) = self.operands(node)
@@ -576,9 +685,10 @@ class QAdd(_QBinary):
         ra, rb, k = self.onnxruntime_constants(node)
         return semantics.add_value(first, second, ra, rb, k)
 
-    def combine(self, a: np.ndarray, b: np.ndarray, m: list[int]) -> np.ndarray:
-        ra = multiply_by_quantized_multiplier(a * (1 << ADD_LEFT_SHIFT), m[0], m[1])
-        rb = multiply_by_quantized_multiplier(b * (1 << ADD_LEFT_SHIFT), m[2], m[3])
+    def combine(self, node: Node, a: np.ndarray, b: np.ndarray, m: list[int]) -> np.ndarray:
+        shift = add_left_shift(node)
+        ra = multiply_by_quantized_multiplier(a * (1 << shift), m[0], m[1])
+        rb = multiply_by_quantized_multiplier(b * (1 << shift), m[2], m[3])
         return ra.astype(np.int64) + rb.astype(np.int64)
 
 
@@ -622,7 +732,7 @@ class QMul(_QBinary):
         scale = self.onnxruntime_constants(node)[2]
         return semantics.mul_value((first - za) * (second - zb), scale, self.output(node)[1])
 
-    def combine(self, a: np.ndarray, b: np.ndarray, m: list[int]) -> np.ndarray:
+    def combine(self, node: Node, a: np.ndarray, b: np.ndarray, m: list[int]) -> np.ndarray:
         return a * b
 
 
@@ -667,8 +777,7 @@ def _requant_ref(node: Node, x: np.ndarray, xv: Value) -> np.ndarray:
     _, zx = scale_zp(xv, node)
     _, zy = scale_zp(node.outputs[0], node)
     q, s = rescale_multiplier(node, xv)
-    lo, hi = _act(node)
-    return requantize(x.astype(np.int64) - zx, q, s, zy, lo, hi)
+    return _requantize(node, x.astype(np.int64) - zx, q, s, zy)
 
 
 def emit_requantize(
@@ -681,7 +790,13 @@ def emit_requantize(
                   ctx.table(DType.I8, table, f"requant_table_{node.outputs[0].name}"))
     params = ctx.params("tinyc_requant_params", "{" + ", ".join(map(str, fields)) + "}",
                         f"requant_{node.outputs[0].name}")
-    ctx.call("qelementwise", "tinyc_requantize_s8", ctx.ptr(x), dst, params)
+    ctx.call(elementwise_family(node), f"tinyc_requantize_{kernel_suffix(node)}", ctx.ptr(x),
+             dst, params)
+
+
+def elementwise_family(node: Node) -> str:
+    """The kernel family of the node's elementwise and pooling kernels."""
+    return "qelementwise16" if is_int16(node) else "qelementwise"
 
 
 @register_op
@@ -742,7 +857,7 @@ class QConcat(_QOp):
         for i, x in enumerate(node.inputs):
             assert x is not None
             if _requantizes_to_itself(node, x):
-                out.append(Alias(i, 0, start * inner))
+                out.append(Alias(i, 0, start * inner * y.dtype.itemsize))
             start += x.shape[node.attrs["axis"]]
         return out
 
@@ -754,15 +869,16 @@ class QConcat(_QOp):
         for x in node.inputs:
             assert x is not None
             block = x.shape[axis] * inner
-            if block and outer and not ctx.is_view(x, y, start * inner):
+            if block and outer and not ctx.is_view(x, y, start * inner * y.dtype.itemsize):
                 emit_requantize(ctx, node, x, f"{ctx.ptr(y)} + {start * inner}", outer, block,
                                 block, total * inner)
             start += x.shape[axis]
 
 
 def _requantizes_to_itself(node: Node, x: Value) -> bool:
-    """True when requantizing `x` to `node`'s output leaves every int8 value unchanged."""
-    every = np.arange(-128, 128, dtype=np.int64)
+    """True when requantizing `x` to `node`'s output leaves every value unchanged."""
+    lo, hi = act_limits(act_dtype(node))
+    every = np.arange(lo, hi + 1, dtype=np.int64)
     return bool(np.array_equal(_requant_ref(node, every, x), every))
 
 
@@ -869,8 +985,7 @@ class _QPool(_QOp):
             acc = round_half_away(acc, np.maximum(count, 1))
         _, zy = self.out(node)
         q, s = rescale_multiplier(node, xv, max(divisor, 1))
-        lo, hi = _act(node)
-        return [requantize(acc, q, s, zy, lo, hi)]
+        return [_requantize(node, acc, q, s, zy)]
 
     def float_window(self, node: Node) -> bool:
         """An average pool in onnxruntime semantics: dequantized taps summed in float32
@@ -924,7 +1039,9 @@ class _QPool(_QOp):
             fields += [0, 0, 0]
         params = ctx.params("tinyc_qpool2d_params", "{" + ", ".join(map(str, fields)) + "}",
                             f"qpool_{y.name}")
-        ctx.call("qpool", f"tinyc_{self.kernel}_s8", ctx.ptr(x), ctx.ptr(y), params)
+        family = "qelementwise16" if is_int16(node) else "qpool"
+        ctx.call(family, f"tinyc_{self.kernel}_{kernel_suffix(node)}", ctx.ptr(x), ctx.ptr(y),
+                 params)
 
 
 @register_op
@@ -967,8 +1084,7 @@ class QGlobalAveragePool(_QOp):
         axes = tuple(range(2, x.ndim))
         acc = (x.astype(np.int64) - zx).sum(axis=axes, keepdims=True)
         q, s = rescale_multiplier(node, xv, self._count(node))
-        lo, hi = _act(node)
-        return [requantize(acc, q, s, zy, lo, hi)]
+        return [_requantize(node, acc, q, s, zy)]
 
     def emit(self, node: Node, ctx: EmitContext) -> None:
         x, y = node.inputs[0], node.outputs[0]
@@ -978,7 +1094,9 @@ class QGlobalAveragePool(_QOp):
         fields += _requant_fields(node, x, count) + [count, 0, 0, 0]
         params = ctx.params("tinyc_qpool2d_params", "{" + ", ".join(map(str, fields)) + "}",
                             f"qgap_{y.name}")
-        ctx.call("qpool", "tinyc_global_avgpool_s8", ctx.ptr(x), ctx.ptr(y), params)
+        family = "qelementwise16" if is_int16(node) else "qpool"
+        ctx.call(family, f"tinyc_global_avgpool_{kernel_suffix(node)}", ctx.ptr(x), ctx.ptr(y),
+                 params)
 
 
 # -- softmax ----------------------------------------------------------------------------------

@@ -21,6 +21,11 @@ Algorithm:
    round trips this leaves between float ops are dropped again.
 6. interface: by default the graph keeps float inputs and outputs (QuantizeLinear /
    DequantizeLinear run at the boundary in C); `io=int8` exposes the int8 tensors instead.
+
+With `activations=DType.I16` (`--quantize int16x8`, TFLite's 16x8 mode) every activation is
+int16 with symmetric parameters (zero point 0, scale max|x| / 32767, `symmetric_params`);
+weights stay int8 per channel and biases become int64. No fixed output parameters apply
+(Softmax, Sigmoid, Tanh have no int16 kernel: they stay float between DQ and Q).
 """
 
 from __future__ import annotations
@@ -42,7 +47,7 @@ from tinyc.quant.lower import (
     make_q,
 )
 from tinyc.quant.lower_rnn import RECURRENT_OPS, cell_state_key
-from tinyc.quant.params import params_from_range
+from tinyc.quant.params import act_limits, params_from_range, symmetric_params
 
 #: ops whose output reuses the input's quantization parameters
 SHARED_PARAMS_OPS = MOVEMENT_OPS | {
@@ -87,43 +92,49 @@ def prepare_for_quantization(graph: Graph) -> int:
 
 
 def choose_params(
-    graph: Graph, ranges: Mapping[str, tuple[float, float]]
+    graph: Graph, ranges: Mapping[str, tuple[float, float]], activations: DType = DType.I8
 ) -> dict[str, QuantParams]:
-    """Per float activation value name, its int8 parameters (see the module docstring)."""
+    """Per float activation value name, its int8 (or int16) parameters (see the module
+    docstring)."""
+    from_range = symmetric_params if activations is DType.I16 else params_from_range
+    fixed = {} if activations is DType.I16 else FIXED_PARAMS
     params: dict[str, QuantParams] = {}
     for v in graph.inputs:
         if v.dtype.is_float and v.name in ranges:
-            params[v.name] = params_from_range(*ranges[v.name])
+            params[v.name] = from_range(*ranges[v.name])
     for node in graph.nodes:
         first = node.inputs[0] if node.inputs else None
         for out in node.outputs:
             if not out.dtype.is_float:
                 continue
             if node.op in SHARED_PARAMS_OPS and first is not None and first.name in params \
-                    and _value_fits(node, params[first.name]):
+                    and _value_fits(node, params[first.name], activations):
                 params[out.name] = params[first.name]
             elif node.op in RECURRENT_OPS and len(node.outputs) > 1 \
                     and out is node.outputs[1] and node.outputs[0].name in params:
                 # Y_h is Y's last step
                 params[out.name] = params[node.outputs[0].name]
-            elif node.op in FIXED_PARAMS:
-                params[out.name] = FIXED_PARAMS[node.op]
+            elif node.op in fixed:
+                params[out.name] = fixed[node.op]
             elif out.name in ranges:
-                params[out.name] = params_from_range(*ranges[out.name])
+                params[out.name] = from_range(*ranges[out.name])
     return params
 
 
-def _value_fits(node: Node, params: QuantParams) -> bool:
+def _value_fits(node: Node, params: QuantParams, activations: DType = DType.I8) -> bool:
     """A Pad's constant lies inside the input's range (so the output can share it)."""
     if node.op != "Pad":
         return True
     s, z = params.scale[0], params.zero_point[0]
-    return s * (-128 - z) <= float(node.attrs.get("value", 0.0)) <= s * (127 - z)
+    lo, hi = act_limits(activations)
+    return s * (lo - z) <= float(node.attrs.get("value", 0.0)) <= s * (hi - z)
 
 
-def insert_qdq(graph: Graph, params: Mapping[str, QuantParams]) -> int:
-    """A QuantizeLinear -> DequantizeLinear pair after every float activation that has
-    parameters; all its former uses (and graph outputs) read the dequantized value."""
+def insert_qdq(graph: Graph, params: Mapping[str, QuantParams],
+               activations: DType = DType.I8) -> int:
+    """A QuantizeLinear -> DequantizeLinear pair (to `activations`, int8 or int16) after every
+    float activation that has parameters; all its former uses (and graph outputs) read the
+    dequantized value."""
     inserted = 0
     head = 0
     for v in float_activations(graph):
@@ -131,7 +142,7 @@ def insert_qdq(graph: Graph, params: Mapping[str, QuantParams]) -> int:
         if p is None or v.dtype is not DType.F32:
             continue
         uses = list(v.uses)
-        vq = int8_value(graph, f"{v.name}_q", v.shape, p)
+        vq = int8_value(graph, f"{v.name}_q", v.shape, p, activations)
         vd = Value(graph.unique_name(f"{v.name}_dq"), TensorType(DType.F32, v.shape))
         q = make_q(graph, v, vq, p, v.name)
         dq = make_dq(graph, vq, vd, p, v.name)
@@ -261,6 +272,8 @@ class QuantizeInt8(Pass):
     float_layers: frozenset[str] = frozenset()
     """names of nodes kept in float between their DequantizeLinear and QuantizeLinear
     (per-layer precision, `tinyc.quant.driver`)"""
+    activations: DType = DType.I8
+    """the activations' dtype: int8, or int16 for int16x8"""
 
     def run(self, graph: Graph, ctx: PassContext) -> PassResult:
         if QUANTIZED_KEY in graph.metadata:
@@ -272,7 +285,7 @@ class QuantizeInt8(Pass):
         lowering.hints = {id(n): self.ranges[cell_state_key(n)][1] for n in graph.nodes
                           if n.op == "LSTM" and cell_state_key(n) in self.ranges}
         lowering.keep_float = {id(n) for n in graph.nodes if n.name in self.float_layers}
-        insert_qdq(graph, choose_params(graph, self.ranges))
+        insert_qdq(graph, choose_params(graph, self.ranges, self.activations), self.activations)
         report = lowering.run()
         dropped = drop_float_round_trips(graph)
         for _ in range(dropped):

@@ -57,6 +57,8 @@ def candidate(graph: Graph, node: Node) -> tuple[np.ndarray, tuple[int, ...]] | 
             return None  # int4 weights stay packed (the sparse kernels store int8 values)
         if w.dtype is not DType.I8 or q is None or any(q.zero_point) or q.axis not in (None, 0):
             return None
+        if x.dtype is not DType.I8:  # the sparse integer kernels are int8 (not int16x8)
+            return None
     elif x.dtype is not DType.F32 or w.dtype is not DType.F32:
         return None
     b = node.input(2)

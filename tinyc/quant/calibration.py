@@ -22,12 +22,18 @@ import numpy as np
 
 from tinyc.errors import UsageError
 from tinyc.inputfiles import read_input_arrays
-from tinyc.ir import Graph, Value
+from tinyc.ir import DType, Graph, Value
 from tinyc.ops import get_op
 from tinyc.ops.rnn import LSTM
 from tinyc.progress import QUIET, Progress
 from tinyc.quant.lower_rnn import cell_state_key
-from tinyc.quant.params import QMAX, QMIN, dequantize_array, params_from_range, quantize_array
+from tinyc.quant.params import (
+    act_limits,
+    dequantize_array,
+    params_from_range,
+    quantize_array,
+    symmetric_params,
+)
 
 METHODS = ("minmax", "percentile", "mse")
 HISTOGRAM_BINS = 2048
@@ -179,7 +185,10 @@ def _percentile_range(hist: np.ndarray, lo: float, hi: float, pct: float) -> tup
     return float(edges[i_lo]), float(edges[min(i_hi + 1, HISTOGRAM_BINS)])
 
 
-def _mse_range(hist: np.ndarray, lo: float, hi: float) -> tuple[float, float]:
+def _mse_range(hist: np.ndarray, lo: float, hi: float,
+               activations: DType = DType.I8) -> tuple[float, float]:
+    """The clipped range (a fraction of [lo, hi]) whose quantization to `activations` (int8
+    asymmetric, int16 symmetric) has the least squared error over the histogram."""
     if hi <= lo or hist.sum() == 0:
         return lo, hi
     edges = np.linspace(lo, hi, HISTOGRAM_BINS + 1)
@@ -187,9 +196,12 @@ def _mse_range(hist: np.ndarray, lo: float, hi: float) -> tuple[float, float]:
     weights = hist.astype(np.float64)
     best, best_err = (lo, hi), np.inf
     for alpha in np.linspace(1.0, 0.2, 81):
-        p = params_from_range(lo * alpha, hi * alpha)
+        if activations is DType.I16:
+            p = symmetric_params(lo * alpha, hi * alpha)
+        else:
+            p = params_from_range(lo * alpha, hi * alpha)
         s, z = p.scale[0], p.zero_point[0]
-        back = dequantize_array(quantize_array(centers, s, z, QMIN, QMAX), s, z)
+        back = dequantize_array(quantize_array(centers, s, z, *act_limits(activations)), s, z)
         err = float(np.sum(weights * (back.astype(np.float64) - centers) ** 2))
         if err < best_err - 1e-12 * abs(best_err):
             best, best_err = (lo * float(alpha), hi * float(alpha)), err
@@ -202,8 +214,10 @@ def calibrate(
     method: str = "minmax",
     percentile: float = DEFAULT_PERCENTILE,
     progress: Progress = QUIET,
+    activations: DType = DType.I8,
 ) -> Ranges:
-    """Observed range of every float activation of `graph` over `samples`."""
+    """Observed range of every float activation of `graph` over `samples` (`mse` chooses
+    it for the `activations` dtype's quantization: int8 or int16)."""
     if method not in METHODS:
         raise UsageError(f"unknown calibration method '{method}' (use {', '.join(METHODS)})")
     names = [v.name for v in float_activations(graph)]
@@ -219,6 +233,7 @@ def calibrate(
         def pick(h: np.ndarray, lo: float, hi: float) -> tuple[float, float]:
             return _percentile_range(h, lo, hi, percentile)
     else:
-        pick = _mse_range
+        def pick(h: np.ndarray, lo: float, hi: float) -> tuple[float, float]:
+            return _mse_range(h, lo, hi, activations)
     picked = {n: pick(hists[n], *ranges[n]) for n in names}
     return {**ranges, **picked}  # with the LSTM cell-state bounds, kept as min-max

@@ -1,5 +1,5 @@
-"""The compiler's quantization stage: `--quantize int8|dynamic|float16`, `--calib`, `--io`,
-`--weight-bits`, `--layer-precision`.
+"""The compiler's quantization stage: `--quantize int8|int16x8|dynamic|float16`, `--calib`,
+`--io`, `--weight-bits`, `--layer-precision`.
 
 It runs after the float pass pipeline (so batch norms are folded and activations fused
 before anything is calibrated) and before memory planning. `--quantize auto` is resolved
@@ -14,7 +14,7 @@ from typing import Protocol
 
 from tinyc.display import shown
 from tinyc.errors import UsageError
-from tinyc.ir import Graph
+from tinyc.ir import DType, Graph
 from tinyc.ops.qint4 import store_int4_weights
 from tinyc.passes.base import PassContext
 from tinyc.passes.quantize_dynamic import QuantizeDynamic
@@ -32,6 +32,9 @@ from tinyc.quant.params import WEIGHT_CLIPS, default_weight_clip
 
 #: graph metadata: the layers `--weight-bits 4` kept at int8 (an imported model's)
 INT4_KEPT_KEY = "tinyc int4 weights kept int8"
+
+#: the static modes and their activation dtype (weights are int8 in both)
+STATIC_MODES = {"int8": DType.I8, "int16x8": DType.I16}
 
 #: the precisions a layer of a statically quantized graph can take, most precise first
 #: (`--layer-precision`, and the candidates `--quantize auto` chooses among); the graph's
@@ -57,8 +60,8 @@ def quantize_graph(graph: Graph, options: QuantOptions, ctx: PassContext) -> Gra
     if mode == "auto":
         raise UsageError("--quantize auto needs the model file and --eval data "
                          "(tinyc.quant.auto resolves it before compiling)")
-    if mode not in (None, "", "int8", "dynamic", "float16"):
-        raise UsageError(f"--quantize {mode}: use int8, dynamic, float16 or auto")
+    if mode not in (None, "", *STATIC_MODES, "dynamic", "float16"):
+        raise UsageError(f"--quantize {mode}: use int8, int16x8, dynamic, float16 or auto")
     if options.calib_method not in METHODS:
         raise UsageError(f"--calib-method {options.calib_method}: use {', '.join(METHODS)}")
     if options.weight_bits not in (4, 8):
@@ -73,19 +76,20 @@ def quantize_graph(graph: Graph, options: QuantOptions, ctx: PassContext) -> Gra
         raise UsageError("--weight-clip needs --quantize int8")
     if options.io not in ("float", "int8"):
         raise UsageError(f"--io {options.io}: use float or int8")
-    if mode == "int8":
+    if mode in STATIC_MODES:
         if not options.calib:
-            raise UsageError("--quantize int8 needs calibration samples: --calib DATA.npy")
+            raise UsageError(f"--quantize {mode} needs calibration samples: --calib DATA.npy")
         if QUANTIZED_KEY in graph.metadata:
-            raise UsageError("--quantize int8: the model is already quantized")
+            raise UsageError(f"--quantize {mode}: the model is already quantized")
         layer_precisions(graph, options.layer_precision)  # bad flags fail before calibrating
         ranges, how = calibrated_ranges(graph, options)
         if options.weight_bits == 4:
             how += f", int4 weights ({clip} clip)"
         graph = quantize_static(graph, ranges, how, options.layer_precision, ctx,
-                                weight_bits=options.weight_bits, weight_clip=clip)
+                                weight_bits=options.weight_bits, weight_clip=clip,
+                                activations=STATIC_MODES[mode])
     elif options.layer_precision:
-        raise UsageError("--layer-precision needs --quantize int8 (or auto)")
+        raise UsageError("--layer-precision needs --quantize int8 or int16x8 (or auto)")
     elif mode == "dynamic":
         if options.calib:
             raise UsageError("--calib is for --quantize int8 (dynamic needs no data)")
@@ -95,14 +99,15 @@ def quantize_graph(graph: Graph, options: QuantOptions, ctx: PassContext) -> Gra
             raise UsageError("--calib is for --quantize int8 (float16 needs no data)")
         graph = QuantizeFloat16()(graph, ctx).graph
     elif options.calib:
-        raise UsageError("--calib needs --quantize int8")
+        raise UsageError("--calib needs --quantize int8 or int16x8")
     if options.weight_bits == 4 and imported:
         kept = store_int4_weights(graph)
         if kept:
             graph.metadata[INT4_KEPT_KEY] = ", ".join(f"'{n.name}'" for n in kept)
     if options.io == "int8":
-        if mode in ("dynamic", "float16"):
-            raise UsageError("--io int8 needs a statically quantized model")
+        if mode in ("dynamic", "float16", "int16x8"):
+            raise UsageError("--io int8 needs an int8 model (--quantize int8 or a quantized "
+                             "file)")
         expose_int8_io(graph)
     return graph
 
@@ -117,16 +122,18 @@ def int4_message(graph: Graph) -> str | None:
 def calibrated_ranges(graph: Graph, options: QuantOptions) -> tuple[dict, str]:
     """Prepare `graph` for static quantization and calibrate it on `options.calib`:
     (value name -> range, the description recorded in the graph's metadata)."""
+    mode = options.quantize if options.quantize in STATIC_MODES else "int8"
     samples = load_samples(options.calib, graph)  # type: ignore[arg-type]
     prepare_for_quantization(graph)
     ranges = calibrate(graph, samples, options.calib_method,
-                       progress=progress(options.progress))
-    return ranges, f"int8 static ({options.calib_method}, {len(samples)} calibration samples)"
+                       progress=progress(options.progress), activations=STATIC_MODES[mode])
+    return ranges, f"{mode} static ({options.calib_method}, {len(samples)} calibration samples)"
 
 
 def quantize_static(graph: Graph, ranges: Mapping[str, tuple[float, float]], how: str,
                     precisions: Iterable[tuple[str, str]], ctx: PassContext, *,
-                    weight_bits: int = 8, weight_clip: str = "max") -> Graph:
+                    weight_bits: int = 8, weight_clip: str = "max",
+                    activations: DType = DType.I8) -> Graph:
     """Static int8 quantization of a prepared, calibrated graph, with per-layer precision:
     `precisions` pairs node-name patterns (shell wildcards, the last match wins) with one
     of LAYER_PRECISIONS; a layer at float32 stays float between its DequantizeLinear and
@@ -136,7 +143,8 @@ def quantize_static(graph: Graph, ranges: Mapping[str, tuple[float, float]], how
     if kept:
         how += f", float32 layers: {', '.join(sorted(kept))}"
     return QuantizeInt8(ranges=ranges, description=how, float_layers=kept,
-                        weight_bits=weight_bits, weight_clip=weight_clip)(graph, ctx).graph
+                        weight_bits=weight_bits, weight_clip=weight_clip,
+                        activations=activations)(graph, ctx).graph
 
 
 def layer_precisions(graph: Graph, precisions: Iterable[tuple[str, str]]) -> dict[str, str]:

@@ -21,6 +21,14 @@ that rounds up to 2^31 is halved and `shift` incremented; a multiplier below 2^-
 < -31) flushes to zero (`q = 0, shift = 0`). Multipliers must be finite, non-negative and
 below 2^30, which keeps the total right shift `31 - shift` in [1, 62].
 
+int16x8 layers (int16 activations) accumulate in int64: the same rule applies to an
+accumulator |x| < 2^47 (`WIDE_ACC_LIMIT`) when shift <= 15, computed exactly in int64 by
+splitting x into its high and low 16 bits (`tinyc_mbqm64` in `tinyc_fixedpoint64.h`):
+
+    floor((x q + r) / 2^t) = floor((hi q + floor((lo q + r) / 2^16)) / 2^(t - 16))
+
+with x = hi 2^16 + lo, 0 <= lo < 2^16, r = 2^(t - 1), t = 31 - shift >= 16.
+
 onnxruntime semantics (`tinyc.quant.semantics`) rides in the same (q, shift) tables:
 `shift == FLOAT_SHIFT` (outside [-31, 30]) means q holds the bits of a float32 scale, and
 the result is float32(x) * scale rounded to nearest even (saturated to int32), as
@@ -50,6 +58,10 @@ TFLITE_SHIFT_BIAS = 128
 FLOAT_LIMIT = float(2**22)
 #: largest real multiplier tinyc accepts (keeps the right shift >= 1)
 MAX_MULTIPLIER = float(2**30)
+#: bound on |accumulator| of the 64-bit requantization (int16x8 layers)
+WIDE_ACC_LIMIT = 2**47
+#: largest shift the 64-bit requantization accepts (its right shift must be >= 16)
+WIDE_MAX_SHIFT = 15
 
 
 class MultiplierError(UnsupportedError, ValueError):
@@ -118,7 +130,8 @@ def multiply_by_quantized_multiplier(
 
     Contract (the same as the C helper's): x is int32, q in [0, 2^31), shift in [-31, 30],
     FLOAT_SHIFT (then q is a float32's bits) or TFLITE_SHIFT_BIAS + [-31, 30] (TFLite's
-    rounding): see the module docstring.
+    rounding): see the module docstring; or x int64 with |x| < 2^47 and shift <= 15
+    (`tinyc_mbqm64`).
     Intermediates fit in int64: |x * q| < 2^62 and the rounding term is at most 2^61."""
     x64 = np.asarray(x, dtype=np.int64)
     q64 = np.asarray(q, dtype=np.int64)
@@ -141,8 +154,24 @@ def multiply_by_quantized_multiplier(
         raise ValueError("shift out of range [-31, 30]")
     total = 31 - s64
     rounding = np.left_shift(np.int64(1), total - 1)
-    out = np.right_shift(x64 * q64 + rounding, total)
+    if x64.size and (x64.max() > INT32_MAX or x64.min() < INT32_MIN):
+        out = _wide_product_shift(x64, q64, total, rounding)
+    else:
+        out = np.right_shift(x64 * q64 + rounding, total)
     return np.clip(out, INT32_MIN, INT32_MAX).astype(np.int32)
+
+
+def _wide_product_shift(x: np.ndarray, q: np.ndarray, total: np.ndarray,
+                        rounding: np.ndarray) -> np.ndarray:
+    """floor((x q + rounding) / 2^total) exactly in int64 for |x| < 2^47, total >= 16 (see
+    the module docstring; `tinyc_mbqm64`)."""
+    if np.abs(x).max() >= WIDE_ACC_LIMIT:
+        raise ValueError("accumulator beyond 2^47")
+    if np.any(total < 31 - WIDE_MAX_SHIFT):
+        raise ValueError(f"shift above {WIDE_MAX_SHIFT} with an int64 accumulator")
+    hi = np.right_shift(x, 16)
+    lo = x - hi * 65536
+    return np.right_shift(hi * q + np.right_shift(lo * q + rounding, 16), total - 16)
 
 
 def requantize(
@@ -152,13 +181,15 @@ def requantize(
     zero_point: int,
     act_min: int = -128,
     act_max: int = 127,
+    dtype: type[np.signedinteger] = np.int8,
 ) -> np.ndarray:
-    """int32 accumulator -> int8: clamp(mbqm(acc) + zero_point, act_min, act_max).
+    """Accumulator -> `dtype` (int8, or int16 for int16x8): clamp(mbqm(acc) + zero_point,
+    act_min, act_max).
 
     The C kernels clamp the scaled value to [act_min - zp, act_max - zp] before adding the
     zero point (no signed overflow); the result is the same."""
     scaled = multiply_by_quantized_multiplier(acc, q, shift).astype(np.int64)
-    return np.clip(scaled + zero_point, act_min, act_max).astype(np.int8)
+    return np.clip(scaled + zero_point, act_min, act_max).astype(dtype)
 
 
 def round_half_away(num: np.ndarray, den: np.ndarray | int) -> np.ndarray:

@@ -16,6 +16,10 @@ calling this module. One forward walk over the nodes, in topological order, appl
 3. Q(DQ(x))  ==>  x (same parameters) or `QRequantize(x)`.
 
 Anything else stays float between its DQ and Q (a "float island", reported to the user).
+
+Activations are int8, or int16 with zero point 0 (int16x8, TFLite's 16x8 mode): a rule
+applies when its activation inputs and its result have the same dtype (`finish` checks);
+an int16 layer's bias is int64. QLut, QSoftmax and the recurrent ops are int8-only.
 Then DQs of constants still feeding float ops are folded to float constants, u8 activation
 edges have been retyped to int8 (zp - 128, exact), and dead Q/DQ nodes are removed.
 
@@ -34,13 +38,15 @@ import numpy as np
 from tinyc.ir import DType, Graph, Node, QuantParams, TensorType, Value
 from tinyc.ops import get_op, has_op
 from tinyc.ops.qint4 import WEIGHT_BITS
-from tinyc.ops.qinteger import ACT_ATTRS, softmax_exp_table
+from tinyc.ops.qinteger import no_clamp, softmax_exp_table
 from tinyc.ops.quant import const_quant_params
 from tinyc.quant import semantics, tflite_fixedpoint
 from tinyc.quant.lower_rnn import RECURRENT_OPS, lower_recurrent
 from tinyc.quant.params import (
+    ACT_DTYPES,
     QMAX,
     QMIN,
+    act_limits,
     axis_shape,
     channel_scales,
     dequantize_array,
@@ -49,6 +55,7 @@ from tinyc.quant.params import (
     quantize_bias,
     quantize_weights,
     same_params,
+    symmetric_params,
 )
 
 #: ops whose result is a rearrangement of their first input's elements
@@ -60,8 +67,9 @@ LUT_OPS = frozenset({
     "Cos", "Mish", "ThresholdedRelu", "Swish",
 })
 CLAMP_OPS = frozenset({"Relu", "Clip"})
-#: bound on |sum of products| + |bias| that keeps the kernels' int32 accumulators safe
-ACC_LIMIT = 2**31 - 1
+#: bound on |sum of products| + |bias| that keeps the kernels' accumulators safe: int32
+#: (int8 activations), and the 64-bit requantization's 2^47 (int16x8)
+ACC_LIMIT = {DType.I8: 2**31 - 1, DType.I16: 2**47 - 1}
 
 
 @dataclass
@@ -105,9 +113,15 @@ def _scalar_const(graph: Graph, hint: str, data: np.ndarray) -> Value:
     return graph.add_const(graph.unique_name(hint), np.asarray(data))
 
 
+def _zero_point(graph: Graph, hint: str, params: QuantParams, dtype: DType) -> Value:
+    """The zero-point constant of a Q/DQ: its dtype is the integer side's (ONNX's rule)."""
+    return _scalar_const(graph, f"{hint}_zero_point",
+                         np.asarray(params.zero_point[0], dtype.np))
+
+
 def make_q(graph: Graph, x: Value, out: Value, params: QuantParams, hint: str) -> Node:
     scale = _scalar_const(graph, f"{hint}_scale", np.float32(params.scale[0]))
-    zp = _scalar_const(graph, f"{hint}_zero_point", np.int8(params.zero_point[0]))
+    zp = _zero_point(graph, hint, params, out.dtype)
     node = Node("QuantizeLinear", [x, scale, zp], [], {"axis": 0}, name=f"{hint}_quantize")
     _adopt(node, [out])
     return node
@@ -115,14 +129,16 @@ def make_q(graph: Graph, x: Value, out: Value, params: QuantParams, hint: str) -
 
 def make_dq(graph: Graph, x: Value, out: Value, params: QuantParams, hint: str) -> Node:
     scale = _scalar_const(graph, f"{hint}_scale", np.float32(params.scale[0]))
-    zp = _scalar_const(graph, f"{hint}_zero_point", np.int8(params.zero_point[0]))
+    zp = _zero_point(graph, hint, params, x.dtype)
     node = Node("DequantizeLinear", [x, scale, zp], [], {"axis": 0}, name=f"{hint}_dequantize")
     _adopt(node, [out])
     return node
 
 
-def int8_value(graph: Graph, hint: str, shape: tuple[int, ...], params: QuantParams) -> Value:
-    return Value(graph.unique_name(hint), TensorType(DType.I8, shape, params))
+def int8_value(graph: Graph, hint: str, shape: tuple[int, ...], params: QuantParams,
+               dtype: DType = DType.I8) -> Value:
+    """A new quantized activation value (int8, or int16 for int16x8)."""
+    return Value(graph.unique_name(hint), TensorType(dtype, shape, params))
 
 
 def int8_const(graph: Graph, hint: str, data: np.ndarray, params: QuantParams | None) -> Value:
@@ -178,10 +194,10 @@ class Lowering:
             return None
         dq = v.producer
         x = dq.inputs[0]
-        if x is None or x.const is not None or x.dtype is not DType.I8:
+        if x is None or x.const is not None or x.dtype not in ACT_DTYPES:
             return None
         params = const_quant_params(dq, 1, None)
-        if params is None or len(params.scale) != 1:
+        if params is None or len(params.scale) != 1 or not self.act_ok(x.dtype, params):
             return None
         params = QuantParams(params.scale, params.zero_point)
         if x.type.quant is None:
@@ -200,12 +216,15 @@ class Lowering:
             return None
         params = [const_quant_params(u, 1, None) for u in users]
         first = params[0]
-        if first is None or len(first.scale) != 1 or users[0].outputs[0].dtype is not DType.I8:
+        dtype = users[0].outputs[0].dtype
+        if first is None or len(first.scale) != 1 or dtype not in ACT_DTYPES \
+                or not self.act_ok(dtype, first):
             return None
-        if any(not same_params(p, first) for p in params[1:]):
+        if any(not same_params(p, first) or u.outputs[0].dtype is not dtype
+               for p, u in zip(params[1:], users[1:], strict=True)):
             return None
         out = users[0].outputs[0]
-        out.type = TensorType(DType.I8, out.shape, QuantParams(first.scale, first.zero_point))
+        out.type = TensorType(dtype, out.shape, QuantParams(first.scale, first.zero_point))
         return out, users
 
     def sink_with_clamp(
@@ -226,8 +245,22 @@ class Lowering:
         lo, hi = clamp_bounds(act.op, act.attrs)
         return sunk[0], sunk[1], [act], lo, hi
 
-    def finish(self, node: Node, new: Node, out: Value, qs: list[Node], extra: list[Node]) -> None:
-        """Put `new` (producing `out`) where `node` was; drop node, its Qs and `extra`."""
+    def act_ok(self, dtype: DType, params: QuantParams) -> bool:
+        """An activation the integer ops take: int8, or int16 with zero point 0 in tinyc's
+        own (fixedpoint) arithmetic -- onnxruntime's float rules are int8-only, so an
+        imported int16 QDQ model stays float."""
+        if dtype is not DType.I16:
+            return True
+        return self.semantics == semantics.FIXEDPOINT and _zero_point_ok(dtype, params)
+
+    def finish(self, node: Node, new: Node, out: Value, qs: list[Node], extra: list[Node]) -> bool:
+        """Put `new` (producing `out`) where `node` was; drop node, its Qs and `extra`.
+        Refused (False, nothing changed) when an activation input's dtype is not `out`'s
+        (int8 and int16 do not mix in one integer op)."""
+        if any(v is not None and v.const is None and v.dtype is not out.dtype
+               for v in new.inputs):
+            new.drop_inputs()
+            return False
         _adopt(new, [out])
         self.graph.insert_before(node, new)
         for q in qs:
@@ -237,6 +270,7 @@ class Lowering:
         for n in extra:
             self._drop(n)
         self._drop(node)
+        return True
 
     def _drop(self, node: Node) -> None:
         self._dead.add(id(node))
@@ -283,9 +317,11 @@ class Lowering:
         q, kp = quantize_weights(real.astype(np.float32), 0)
         return int8_const(self.graph, f"{c.name}_w", q, kp)
 
-    def bias_source(self, v: Value | None, n: int, scales: np.ndarray) -> tuple[bool, Value | None]:
+    def bias_source(self, v: Value | None, n: int, scales: np.ndarray,
+                    wide: bool = False) -> tuple[bool, Value | None]:
         """(ok, int32 bias constant [n] with scale s_x * s_w[c]) from a float constant or a DQ
-        of an int32 constant; (True, None) when there is no bias."""
+        of an int32 constant; (True, None) when there is no bias. `wide` (int16
+        activations): an int64 constant."""
         if v is None:
             return True, None
         if v.const is not None and v.dtype.is_float:
@@ -301,7 +337,7 @@ class Lowering:
             zp = np.asarray(params.zero_point, np.int64)
             exact = (ints.size == n and np.all(zp == 0)
                      and np.allclose(channel_scales(params, n), scales, rtol=1e-6, atol=0))
-            if exact and c.dtype is DType.I32:
+            if exact and c.dtype is DType.I32 and not wide:
                 return True, self.graph.add_const(self.graph.unique_name(f"{c.name}_b"),
                                                   ints.astype(np.int32))
             real = dequantize_array(ints, s, zp).astype(np.float64)
@@ -310,18 +346,27 @@ class Lowering:
         if real.size not in (1, n):
             return False, None
         real = np.broadcast_to(real.reshape(-1), (n,))
-        q = quantize_bias(real, scales)
+        q = quantize_bias(real, scales, wide)
         return True, self.graph.add_const(self.graph.unique_name(f"{v.name}_b"), q)
 
-    def int8_operand(self, v: Value | None) -> Value | None:
-        """An int8 per-tensor operand of an elementwise op: an activation behind a DQ, or a
-        constant (quantized with its own min-max parameters)."""
+    def int8_operand(self, v: Value | None, dtype: DType = DType.I8) -> Value | None:
+        """An int8 (`dtype`: or int16) per-tensor operand of an elementwise op: an activation
+        behind a DQ, or a constant (quantized with its own min-max parameters; symmetric
+        for int16)."""
         src = self.dq_source(v)
         if src is not None or v is None:
             return src
         if v.const is not None and v.dtype.is_float:
             data = v.const.astype(np.float32)
-            params = params_from_range(float(data.min(initial=0)), float(data.max(initial=0)))
+            lo, hi = float(data.min(initial=0)), float(data.max(initial=0))
+            if dtype is DType.I16:
+                params = symmetric_params(lo, hi)
+                q = quantize_array(data, params.scale[0], 0, *act_limits(dtype))
+                c = self.graph.add_const(self.graph.unique_name(f"{v.name}_q"),
+                                         np.asarray(q, np.int16))
+                c.type = TensorType(DType.I16, c.shape, params)
+                return c
+            params = params_from_range(lo, hi)
             q = quantize_array(data, params.scale[0], params.zero_point[0], QMIN, QMAX)
             return int8_const(self.graph, f"{v.name}_q", q, params)
         if v.producer is not None and v.producer.op == "DequantizeLinear":
@@ -417,12 +462,21 @@ def clamp_bounds(op: str, attrs: dict[str, object]) -> tuple[float, float]:
     return float(lo), float(hi)  # type: ignore[arg-type]
 
 
-def act_range(params: QuantParams, lo: float, hi: float) -> tuple[int, int]:
-    """The int8 clamp [act_min, act_max] representing real [lo, hi] at `params`."""
+def act_range(v: Value, lo: float, hi: float) -> tuple[int, int]:
+    """The clamp [act_min, act_max] representing real [lo, hi] in the quantized value `v`
+    (its parameters and dtype)."""
+    params = v.type.quant
+    assert params is not None
     s, z = params.scale[0], params.zero_point[0]
-    qlo = QMIN if lo == -np.inf else int(quantize_array(np.float32(lo), s, z, QMIN, QMAX))
-    qhi = QMAX if hi == np.inf else int(quantize_array(np.float32(hi), s, z, QMIN, QMAX))
+    vmin, vmax = act_limits(v.dtype)
+    qlo = vmin if lo == -np.inf else int(quantize_array(np.float32(lo), s, z, vmin, vmax))
+    qhi = vmax if hi == np.inf else int(quantize_array(np.float32(hi), s, z, vmin, vmax))
     return qlo, qhi
+
+
+def _zero_point_ok(dtype: DType, params: QuantParams) -> bool:
+    """int16 activations are symmetric (zero point 0: the int16 kernels have no offsets)."""
+    return dtype is not DType.I16 or all(z == 0 for z in params.zero_point)
 
 
 def fused_clamp(node: Node) -> tuple[float, float] | None:
@@ -463,12 +517,15 @@ def _combine_clamps(a: tuple[float, float], b: tuple[float, float]) -> tuple[flo
     return max(a[0], b[0]), min(a[1], b[1])
 
 
-def _acc_fits(weights: np.ndarray, bias: Value | None, per_row_axis: int = 0) -> bool:
-    """Worst case |sum (x - zp) w| + |b| fits int32 (|x - zp| <= 255)."""
+def _acc_fits(weights: np.ndarray, bias: Value | None, dtype: DType = DType.I8,
+              per_row_axis: int = 0) -> bool:
+    """Worst case |sum (x - zp) w| + |b| fits the kernels' accumulator: int32 for int8
+    activations (|x - zp| <= 255), |acc| < 2^47 for int16 ones (|x| <= 32768)."""
     w = np.abs(weights.astype(np.int64))
     rows = np.moveaxis(w, per_row_axis, 0).reshape(w.shape[per_row_axis], -1).sum(axis=1)
     b = np.abs(bias.const.astype(np.int64)) if bias is not None and bias.const is not None else 0
-    return bool(np.all(rows * 255 + b <= ACC_LIMIT))
+    span = 255 if dtype is DType.I8 else 32768
+    return bool(np.all(rows * span + b <= ACC_LIMIT[dtype]))
 
 
 def _weight_bits(lw: Lowering, w: Value) -> dict[str, int]:
@@ -494,18 +551,17 @@ def lower_conv(lw: Lowering, node: Node) -> bool:
     assert x.type.quant is not None and w.type.quant is not None
     m = w.shape[0]
     scales = x.type.quant.scale[0] * channel_scales(w.type.quant, m)
-    ok, b = lw.bias_source(node.input(2), m, scales)
-    if not ok or not _acc_fits(w.const, b):  # type: ignore[arg-type]
+    ok, b = lw.bias_source(node.input(2), m, scales, x.dtype is DType.I16)
+    if not ok or not _acc_fits(w.const, b, x.dtype):  # type: ignore[arg-type]
         return False
     out, qs, extra, lo, hi = sink
     assert out.type.quant is not None
-    act_min, act_max = act_range(out.type.quant, *_combine_clamps(clamp, (lo, hi)))
+    act_min, act_max = act_range(out, *_combine_clamps(clamp, (lo, hi)))
     attrs = {k: node.attrs[k] for k in ("dilations", "group", "kernel_shape", "pads", "strides")}
     new = Node("QConv", [x, w, b], [],
                {**attrs, "act_min": act_min, "act_max": act_max, **_weight_bits(lw, w)},
                name=node.name)
-    lw.finish(node, new, out, qs, extra)
-    return True
+    return lw.finish(node, new, out, qs, extra)
 
 
 def _lower_fc(lw: Lowering, node: Node, a: Value | None, w: Value | None, bias_in: Value | None,
@@ -529,16 +585,15 @@ def _lower_fc(lw: Lowering, node: Node, a: Value | None, w: Value | None, bias_i
             return False
         bias_in = lw.graph.add_const(lw.graph.unique_name(f"{bias_in.name}_beta"),
                                      (bias_in.const.astype(np.float32) * np.float32(beta)))
-    ok, b = lw.bias_source(bias_in, n, scales)
-    if not ok or not _acc_fits(w.const, b):  # type: ignore[arg-type]
+    ok, b = lw.bias_source(bias_in, n, scales, x.dtype is DType.I16)
+    if not ok or not _acc_fits(w.const, b, x.dtype):  # type: ignore[arg-type]
         return False
     out, qs, extra, lo, hi = sink
     assert out.type.quant is not None
-    act_min, act_max = act_range(out.type.quant, *_combine_clamps(clamp, (lo, hi)))
+    act_min, act_max = act_range(out, *_combine_clamps(clamp, (lo, hi)))
     new = Node("QGemm", [x, w, b], [],
                {"act_min": act_min, "act_max": act_max, **_weight_bits(lw, w)}, name=node.name)
-    lw.finish(node, new, out, qs, extra)
-    return True
+    return lw.finish(node, new, out, qs, extra)
 
 
 def lower_gemm(lw: Lowering, node: Node) -> bool:
@@ -556,7 +611,7 @@ def lower_gemm(lw: Lowering, node: Node) -> bool:
         src = lw.dq_source(x)
         if src is None or src.type.quant is None or lw.sink_with_clamp(node.outputs[0]) is None:
             return False
-        xt = int8_value(lw.graph, f"{src.name}_t", src.shape[::-1], src.type.quant)
+        xt = int8_value(lw.graph, f"{src.name}_t", src.shape[::-1], src.type.quant, src.dtype)
         t = Node("Transpose", [src], [], {"perm": [1, 0]}, name=f"{node.name}_transpose_a")
         _adopt(t, [xt])
         lw.graph.insert_before(node, t)
@@ -587,39 +642,46 @@ def lower_binary(lw: Lowering, node: Node) -> bool:
     sink = lw.sink_with_clamp(node.outputs[0])
     if sink is None:
         return False
-    a, b = lw.int8_operand(node.inputs[0]), lw.int8_operand(node.inputs[1])
+    out, qs, extra, lo, hi = sink
+    a, b = (lw.int8_operand(node.inputs[0], out.dtype),
+            lw.int8_operand(node.inputs[1], out.dtype))
     if a is None or b is None:
         return False
-    out, qs, extra, lo, hi = sink
     assert out.type.quant is not None
-    act_min, act_max = act_range(out.type.quant, *_combine_clamps(clamp, (lo, hi)))
+    act_min, act_max = act_range(out, *_combine_clamps(clamp, (lo, hi)))
     attrs = {"act_min": act_min, "act_max": act_max}
     if id(out) in lw.u8_values:
         attrs["u8_codes"] = 1  # onnxruntime adds uint8 codes (its float32 rounding differs)
     new = Node(f"Q{node.op}", [a, b], [], attrs, name=node.name)
-    lw.finish(node, new, out, qs, extra)
-    return True
+    return lw.finish(node, new, out, qs, extra)
 
 
 def lower_pool(lw: Lowering, node: Node) -> bool:
     """``Q(MaxPool(DQ(x))) -> QMaxPool(x)`` (and AveragePool)"""
     x = lw.dq_source(node.inputs[0])
-    if x is None or x.type.rank not in (3, 4) or len(node.outputs) != 1:
+    if x is None or x.type.rank not in (3, 4) or len(node.outputs) != 1 \
+            or not _window_fits(x, int(np.prod(node.attrs["kernel_shape"]))):
         return False
     sink = lw.sink_with_clamp(node.outputs[0])
     if sink is None:
         if node.op == "MaxPool":  # no Q after it: max commutes with dequantization
-            return _commute_through(lw, node, x, "QMaxPool", {**_pool_attrs(node), **_no_clamp()})
+            return _commute_through(lw, node, x, "QMaxPool",
+                                    {**_pool_attrs(node), **no_clamp(x.dtype)})
         return False
     out, qs, extra, lo, hi = sink
     assert out.type.quant is not None
-    act_min, act_max = act_range(out.type.quant, lo, hi)
+    act_min, act_max = act_range(out, lo, hi)
     attrs = {**_pool_attrs(node), "act_min": act_min, "act_max": act_max}
     if id(out) in lw.u8_values:
         attrs["u8_codes"] = 1  # onnxruntime's average pool rounds on uint8 codes
     new = Node("Q" + node.op, [x], [], attrs, name=node.name)
-    lw.finish(node, new, out, qs, extra)
-    return True
+    return lw.finish(node, new, out, qs, extra)
+
+
+def _window_fits(x: Value, taps: int) -> bool:
+    """A pool's int32 window sum is exact: always for int8 (2^24 taps would be needed to
+    overflow), below 2^16 taps for int16."""
+    return x.dtype is not DType.I16 or taps < 2**16
 
 
 def _pool_attrs(node: Node) -> dict[str, object]:
@@ -636,7 +698,7 @@ def _commute_through(lw: Lowering, node: Node, x: Value, op: str,
     params = x.type.quant
     assert params is not None
     v = node.outputs[0]
-    r = int8_value(lw.graph, f"{v.name}_q", v.shape, params)
+    r = int8_value(lw.graph, f"{v.name}_q", v.shape, params, x.dtype)
     new = Node(op, [x], [], attrs, name=node.name)
     _adopt(new, [r])
     lw.graph.insert_before(node, new)
@@ -649,18 +711,17 @@ def _commute_through(lw: Lowering, node: Node, x: Value, op: str,
 def lower_global_avgpool(lw: Lowering, node: Node) -> bool:
     """``Q(GlobalAveragePool(DQ(x))) -> QGlobalAveragePool(x)``"""
     x = lw.dq_source(node.inputs[0])
-    if x is None:
+    if x is None or not _window_fits(x, int(np.prod(x.shape[2:]))):
         return False
     sink = lw.sink_with_clamp(node.outputs[0])
     if sink is None:
         return False
     out, qs, extra, lo, hi = sink
     assert out.type.quant is not None
-    act_min, act_max = act_range(out.type.quant, lo, hi)
+    act_min, act_max = act_range(out, lo, hi)
     new = Node("QGlobalAveragePool", [x], [], {"act_min": act_min, "act_max": act_max},
                name=node.name)
-    lw.finish(node, new, out, qs, extra)
-    return True
+    return lw.finish(node, new, out, qs, extra)
 
 
 def lower_concat(lw: Lowering, node: Node) -> bool:
@@ -670,17 +731,13 @@ def lower_concat(lw: Lowering, node: Node) -> bool:
     sink = lw.q_sink(node.outputs[0])
     if sink is None:
         return False
-    ins = [lw.int8_operand(v) for v in node.inputs]
+    out, qs = sink
+    ins = [lw.int8_operand(v, out.dtype) for v in node.inputs]
     if any(v is None for v in ins):
         return False
-    out, qs = sink
-    new = Node("QConcat", ins, [], {"axis": node.attrs["axis"], **_no_clamp()}, name=node.name)
-    lw.finish(node, new, out, qs, [])
-    return True
-
-
-def _no_clamp() -> dict[str, int]:
-    return {k: int(spec.default) for k, spec in ACT_ATTRS.items() if k.startswith("act_")}
+    new = Node("QConcat", ins, [], {"axis": node.attrs["axis"], **no_clamp(out.dtype)},
+               name=node.name)
+    return lw.finish(node, new, out, qs, [])
 
 
 def lower_clamp(lw: Lowering, node: Node) -> bool:
@@ -691,20 +748,19 @@ def lower_clamp(lw: Lowering, node: Node) -> bool:
     sink = lw.q_sink(node.outputs[0])
     if sink is None:  # no Q after it: a clamp commutes with dequantization
         assert x.type.quant is not None
-        lo, hi = act_range(x.type.quant, *clamp_bounds(node.op, node.attrs))
+        lo, hi = act_range(x, *clamp_bounds(node.op, node.attrs))
         return _commute_through(lw, node, x, "QRequantize", {"act_min": lo, "act_max": hi})
     out, qs = sink
     assert out.type.quant is not None
-    act_min, act_max = act_range(out.type.quant, *clamp_bounds(node.op, node.attrs))
+    act_min, act_max = act_range(out, *clamp_bounds(node.op, node.attrs))
     new = Node("QRequantize", [x], [], {"act_min": act_min, "act_max": act_max}, name=node.name)
-    lw.finish(node, new, out, qs, [])
-    return True
+    return lw.finish(node, new, out, qs, [])
 
 
 def lower_lut(lw: Lowering, node: Node) -> bool:
     """``Q(f(DQ(x))) -> QLut(x, T)`` with T[q] = quantize(f(dequantize(q)))"""
     x = lw.dq_source(node.inputs[0])
-    if x is None or len(node.inputs) != 1 or len(node.outputs) != 1:
+    if x is None or x.dtype is not DType.I8 or len(node.inputs) != 1 or len(node.outputs) != 1:
         return False
     sink = lw.q_sink(node.outputs[0])
     if sink is None:
@@ -725,14 +781,13 @@ def lower_lut(lw: Lowering, node: Node) -> bool:
                                out.type.quant.zero_point[0], QMIN, QMAX)
     t = int8_const(lw.graph, f"{node.name or node.op}_lut", table.astype(np.int8), None)
     new = Node("QLut", [x, t], [], {}, name=node.name)
-    lw.finish(node, new, out, qs, [])
-    return True
+    return lw.finish(node, new, out, qs, [])
 
 
 def lower_softmax(lw: Lowering, node: Node) -> bool:
     """``Q(Softmax(DQ(x))) -> QSoftmax(x, exp_table)``"""
     x = lw.dq_source(node.inputs[0])
-    if x is None:
+    if x is None or x.dtype is not DType.I8:
         return False
     sink = lw.q_sink(node.outputs[0])
     if sink is None:
@@ -750,8 +805,7 @@ def lower_softmax(lw: Lowering, node: Node) -> bool:
         table = softmax_exp_table(x.type.quant.scale[0], length)
     t = lw.graph.add_const(lw.graph.unique_name(f"{node.name or 'softmax'}_exp"), table)
     new = Node("QSoftmax", [x, t], [], attrs, name=node.name)
-    lw.finish(node, new, out, qs, [])
-    return True
+    return lw.finish(node, new, out, qs, [])
 
 
 def lower_movement(lw: Lowering, node: Node) -> bool:
@@ -770,11 +824,12 @@ def lower_movement(lw: Lowering, node: Node) -> bool:
         # a value outside the representable range keeps the Pad in float
         value = float(node.attrs.get("value", 0.0))
         s, z = params.scale[0], params.zero_point[0]
-        if not s * (QMIN - z) - s / 2 <= value <= s * (QMAX - z) + s / 2:
+        vmin, vmax = act_limits(x.dtype)
+        if not s * (vmin - z) - s / 2 <= value <= s * (vmax - z) + s / 2:
             return False
-        node.attrs["value"] = float(quantize_array(np.float32(value), s, z, QMIN, QMAX))
+        node.attrs["value"] = float(quantize_array(np.float32(value), s, z, vmin, vmax))
     v = node.outputs[0]
-    r = int8_value(lw.graph, f"{v.name}_q", v.shape, params)
+    r = int8_value(lw.graph, f"{v.name}_q", v.shape, params, x.dtype)
     node.set_input(0, x)
     _adopt(node, [r])
     dq = make_dq(lw.graph, r, v, params, r.name)
@@ -786,13 +841,13 @@ def lower_quantize(lw: Lowering, node: Node) -> bool:
     """``Q(DQ(x)) -> x`` (same parameters) or ``QRequantize(x)``"""
     x = lw.dq_source(node.inputs[0])
     out = node.outputs[0]
-    if x is None or out.dtype is not DType.I8:
+    if x is None or out.dtype is not x.dtype:
         return False
     params = const_quant_params(node, 1, None)
-    if params is None or len(params.scale) != 1:
+    if params is None or len(params.scale) != 1 or not lw.act_ok(out.dtype, params):
         return False
     params = QuantParams(params.scale, params.zero_point)
-    out.type = TensorType(DType.I8, out.shape, params)
+    out.type = TensorType(out.dtype, out.shape, params)
     if same_params(params, x.type.quant):
         keep_name = _is_output(lw.graph, out) and x.producer is not None \
             and not _is_output(lw.graph, x)
@@ -801,9 +856,14 @@ def lower_quantize(lw: Lowering, node: Node) -> bool:
             x.name, out.name = out.name, lw.graph.unique_name(f"{out.name}_gone")
         lw._drop(node)
         return True
-    new = Node("QRequantize", [x], [], _no_clamp(), name=node.name)
-    lw.finish(node, new, out, [], [])
-    return True
+    new = Node("QRequantize", [x], [], no_clamp(x.dtype), name=node.name)
+    return lw.finish(node, new, out, [], [])
+
+
+def _int8_input(lw: Lowering, node: Node) -> bool:
+    """The op's first input is an int8 activation (the int8-only rules' precondition)."""
+    x = lw.dq_source(node.inputs[0] if node.inputs else None)
+    return x is not None and x.dtype is DType.I8
 
 
 RULES: dict[str, Callable[[Lowering, Node], bool]] = {
@@ -822,7 +882,8 @@ RULES: dict[str, Callable[[Lowering, Node], bool]] = {
     "Softmax": lower_softmax,
     "Pad": lower_movement,
     "QuantizeLinear": lower_quantize,
-    **{op: lower_recurrent for op in RECURRENT_OPS},
+    **{op: lambda lw, n: _int8_input(lw, n) and lower_recurrent(lw, n)
+       for op in RECURRENT_OPS},
     **{op: lower_movement for op in MOVEMENT_OPS | {"Gather"}},
     **{op: lower_lut for op in LUT_OPS if has_op(op)},
 }

@@ -182,7 +182,8 @@ def _run_time_state(lw: Lowering, v: Value | None,
     DequantizeLinear, requantized to `params` when given and different (the initial hidden
     state must have the hidden state's parameters). (True, None) for a constant or absent
     state (quantized by the caller), (False, None) when there is no int8 form."""
-    from tinyc.quant.lower import _adopt, _no_clamp, int8_value
+    from tinyc.ops.qinteger import no_clamp
+    from tinyc.quant.lower import _adopt, int8_value
 
     if v is None or v.const is not None:
         return True, None
@@ -192,7 +193,7 @@ def _run_time_state(lw: Lowering, v: Value | None,
     if params is None or same_params(src.type.quant, params):
         return True, src
     out = int8_value(lw.graph, f"{src.name}_requantized", src.shape, params)
-    requantize = Node("QRequantize", [src], [], _no_clamp(), name=f"{out.name}")
+    requantize = Node("QRequantize", [src], [], no_clamp(DType.I8), name=f"{out.name}")
     _adopt(requantize, [out])
     lw.graph.insert_before(v.users()[0], requantize)
     return True, out

@@ -10,6 +10,10 @@ Conventions (the same as TFLite Micro's `reference_integer_ops`):
   weights, `--weight-bits 4`: q in [-7, 7], still held as int8 values);
 - bias: int32, zero point 0, scale = s_in * s_w[channel];
 - scales are float32 values (ONNX stores them so), kept as Python floats in the IR.
+
+`--quantize int16x8` (TFLite's 16x8 mode) keeps the weights and changes the activations:
+int16, symmetric (zero point 0), q in [-32768, 32767] (`symmetric_params`), and the bias
+int64 (`quantize_bias(..., wide=True)`), since s_x is about 256 times smaller.
 """
 
 from __future__ import annotations
@@ -27,6 +31,18 @@ INT_RANGE = {
     DType.U16: (0, 65535),
     DType.I32: (-(2**31), 2**31 - 1),
 }
+
+
+#: the activation dtypes of the integer ops, with their value ranges
+ACT_DTYPES = (DType.I8, DType.I16)
+#: bound on |int64 bias| of an int16x8 layer: keeps |accumulator| < 2^47, which the 64-bit
+#: requantization (`fixedpoint.multiply_by_quantized_multiplier`) needs
+WIDE_BIAS_LIMIT = 2**46
+
+
+def act_limits(dtype: DType) -> tuple[int, int]:
+    """[min, max] of an integer activation dtype (int8 or int16)."""
+    return INT_RANGE[dtype]
 
 
 def f32(x: float) -> float:
@@ -47,6 +63,18 @@ def params_from_range(lo: float, hi: float, qmin: int = QMIN, qmax: int = QMAX) 
         return QuantParams((1.0,), (0,))
     zp = int(np.clip(np.rint(qmin - lo / scale), qmin, qmax))
     return QuantParams((scale,), (zp,))
+
+
+def symmetric_params(lo: float, hi: float, qmax: int = 32767) -> QuantParams:
+    """Symmetric parameters (zero point 0) covering [lo, hi]: scale = max|x| / qmax, as
+    TFLite's 16x8 activations. An all-zero range gets scale 1."""
+    amax = max(abs(float(lo)), abs(float(hi)))
+    if not np.isfinite(amax):
+        raise ValueError(f"cannot quantize a range with infinities: [{lo}, {hi}]")
+    scale = f32(amax / qmax)
+    if scale <= 0.0 or not np.isfinite(scale):
+        return QuantParams((1.0,), (0,))
+    return QuantParams((scale,), (0,))
 
 
 def quantize_array(
@@ -142,12 +170,15 @@ def quantize_weights(w: np.ndarray, axis: int = 0, bits: int = 8,
     return q.astype(np.int8), params
 
 
-def quantize_bias(b: np.ndarray, scales: np.ndarray) -> np.ndarray:
+def quantize_bias(b: np.ndarray, scales: np.ndarray, wide: bool = False) -> np.ndarray:
     """int32 bias with scale s_in * s_w[c] (per channel), rounded half to even, saturated
-    to +-2^30 so the kernel's int32 accumulator keeps headroom."""
+    to +-2^30 so the kernel's int32 accumulator keeps headroom; `wide` (int16 activations):
+    int64, saturated to +-WIDE_BIAS_LIMIT."""
     b = np.asarray(b, np.float64).reshape(-1)
     s = np.asarray(scales, np.float64).reshape(-1)
     q = np.rint(b / s)
+    if wide:
+        return np.clip(q, -WIDE_BIAS_LIMIT, WIDE_BIAS_LIMIT).astype(np.int64)
     return np.clip(q, -(2**30), 2**30).astype(np.int32)
 
 

@@ -1,4 +1,5 @@
-"""`tinyc quantize-report`: what static int8 quantization costs a model, layer by layer.
+"""`tinyc quantize-report`: what static int8 (or int16x8, `--quantize int16x8`) quantization
+costs a model, layer by layer.
 
 The model is compiled twice from the same float pipeline: in float, and quantized with the
 given calibration. Both run on the evaluation samples (the reference interpreter, which the
@@ -28,6 +29,7 @@ from tinyc.passes.manager import AFTER_QUANTIZATION, pipeline_without
 from tinyc.passes.quantize_int8 import prepare_for_quantization
 from tinyc.progress import progress
 from tinyc.quant.calibration import evaluate_all, float_activations, load_samples
+from tinyc.quant.driver import STATIC_MODES
 from tinyc.quant.params import dequantize_array
 
 #: a layer below this SNR is flagged even when it is not among the worst three
@@ -96,6 +98,9 @@ def build_report(
     """Accuracy per calibration method and per-layer SNR of the first method."""
     if not options.calib:
         raise UsageError("quantize-report needs --calib DATA.npy")
+    mode = options.quantize or "int8"
+    if mode not in STATIC_MODES:
+        raise UsageError(f"quantize-report --quantize {mode}: use {' or '.join(STATIC_MODES)}")
     base = replace(options, quantize=None, calib=None, io="float", progress=False,
                    weight_bits=8, weight_clip=None)
     float_graph = _graph(model, base)
@@ -114,10 +119,10 @@ def build_report(
         "float": _accuracy([v[out_name] for v in float_values], labels)}
     layers: list[LayerStat] = []
     for i, method in enumerate(methods):
-        qopts = replace(options, quantize="int8", calib_method=method, io="float")
+        qopts = replace(options, quantize=mode, calib_method=method, io="float")
         qgraph = _graph(model, qopts)
         how = "building and running the C" if run_c else "evaluating"
-        with steps.step(f"{how} int8 ({method}) on {len(feeds)} samples"):
+        with steps.step(f"{how} {mode} ({method}) on {len(feeds)} samples"):
             if run_c:
                 outs = _run_c(qgraph, qopts, feeds)
             else:
@@ -126,7 +131,7 @@ def build_report(
         if i == 0:
             with steps.step(f"measuring the SNR of each layer on {len(feeds)} samples"):
                 layers = _layer_stats(float_graph, qgraph, feeds, float_values)
-    precision = "int8+int4w" if options.weight_bits == 4 else "int8"
+    precision = f"{mode}+int4w" if options.weight_bits == 4 else mode
     return Report(accuracies, layers, len(feeds), precision)
 
 
