@@ -704,9 +704,11 @@ class QSub(QAdd):
         assert a is not None and b is not None
         return sub_multipliers(scale_zp(a, node)[0], scale_zp(b, node)[0], self.out(node)[0])
 
-    def combine(self, a: np.ndarray, b: np.ndarray, m: list[int]) -> np.ndarray:
-        ra = multiply_by_quantized_multiplier(a * (1 << ADD_LEFT_SHIFT), m[0], m[1])
-        rb = multiply_by_quantized_multiplier(b * (1 << ADD_LEFT_SHIFT), m[2], m[3])
+    def combine(self, node: Node, a: np.ndarray, b: np.ndarray, m: list[int]) -> np.ndarray:
+        """a' - b' (not Add on -b: the high multiply rounds ties asymmetrically)."""
+        shift = add_left_shift(node)
+        ra = multiply_by_quantized_multiplier(a * (1 << shift), m[0], m[1])
+        rb = multiply_by_quantized_multiplier(b * (1 << shift), m[2], m[3])
         return ra.astype(np.int64) - rb.astype(np.int64)
 
 
