@@ -16,8 +16,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-#: tinyc_qfc.c TINYC_QFC_ROW: longest input row the M4 kernel widens (longer: no scratch)
-QFC_ROW = 1024
+#: tinyc_qfc.c TINYC_QFC_ROW: longest input row the M4 kernel widens (longer: no scratch,
+#: widened in registers; a 1 KB buffer would be the arena peak of a small model)
+QFC_ROW = 512
 #: tinyc_qconv.c TINYC_QCONV_COLUMN / TINYC_QCONV_PAIRS: column words, pixel pairs
 QCONV_COLUMN = 576
 QCONV_PAIRS = 4
