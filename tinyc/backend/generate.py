@@ -95,7 +95,7 @@ ARENA_MODES = ("static", "external")
 #: kernel families whose header includes other families' headers (for their records)
 _HEADER_DEPS = {"inplace": ("conv", "gemm")}
 #: kernel families built on other families' kernels: those are copied (and linked) too
-_FAMILY_DEPS = {"qboundary": ("qconv", "qfc")}
+_FAMILY_DEPS = {"qboundary": ("qconv", "qfc"), "qband": ("qconv", "qelementwise")}
 
 
 def generate_c(

@@ -477,6 +477,18 @@ class _QBinary(_QOp):
         a, b = node.inputs
         y = node.outputs[0]
         assert a is not None and b is not None
+        if semantics.is_onnxruntime(node) and self.swapped(node):
+            a, b = b, a
+        params = ctx.params("tinyc_qbinary_params", self.params_init(node),
+                            f"q{self.kernel}_{y.name}")
+        ctx.call("qelementwise", f"tinyc_{self.kernel}_s8", ctx.ptr(a), ctx.ptr(b), ctx.ptr(y),
+                 params)
+
+    def params_init(self, node: Node) -> str:
+        """The `tinyc_qbinary_params` initializer of `node` (operands in kernel order)."""
+        a, b = node.inputs
+        y = node.outputs[0]
+        assert a is not None and b is not None
         ort = semantics.is_onnxruntime(node)
         if ort and self.swapped(node):
             a, b = b, a
@@ -496,11 +508,8 @@ class _QBinary(_QOp):
         else:
             m = self.multipliers(node)
             fields = [-za, -zb, m[0], m[1], m[2], m[3], ADD_LEFT_SHIFT, m[4], m[5], zy, lo, hi]
-        init = (f"{{{len(dims)}, {c_int_list(dims)}, {c_int_list(sa)}, {c_int_list(sb)}, "
+        return (f"{{{len(dims)}, {c_int_list(dims)}, {c_int_list(sa)}, {c_int_list(sb)}, "
                 + ", ".join(str(f) for f in fields) + "}")
-        params = ctx.params("tinyc_qbinary_params", init, f"q{self.kernel}_{y.name}")
-        ctx.call("qelementwise", f"tinyc_{self.kernel}_s8", ctx.ptr(a), ctx.ptr(b), ctx.ptr(y),
-                 params)
 
 
 @register_op

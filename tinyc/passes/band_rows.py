@@ -1,0 +1,163 @@
+"""band-rows: run chains of int8 convolutions and residual adds row by row (`QBanded`),
+where that lowers the arena.
+
+On ResNet-style int8 models the arena peak is a residual block of the first, largest
+stage: its input x, the first conv's output and the second's are whole 16 KB tensors
+side by side. Run in row bands (MCUNetV2's patch-based inference, by rows), each
+intermediate only needs a ring of a few rows (`tinyc.ops.bands`), and no row is computed
+twice; the cost is copying each conv's input rows into a band and one kernel call per row.
+
+Candidates are runs of consecutive nodes that are all int8 NCHW batch-1 QConv (constant
+weights) or same-shape QAdd, of one `semantics`, whose every result but the last is read
+only inside the run. Each round fuses the candidate whose memory plan (`plan_memory`) has
+the smallest arena, fewest layers on ties, as long as that arena is smaller than the
+current one; so the pass changes nothing where banding does not lower the peak.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tinyc.ir import DType, Graph, Node, Value
+from tinyc.memory import plan_memory
+from tinyc.ops.qbanded import layer_fields
+from tinyc.passes.base import Pass, PassContext, PassResult, register_pass
+from tinyc.quant import semantics
+
+#: longest run tried (the candidates grow with its square)
+MAX_LAYERS = 16
+
+
+def _activations(node: Node) -> list[Value]:
+    return [v for v in node.inputs[: 1 if node.op == "QConv" else 2] if v is not None]
+
+
+def _nchw1(v: Value) -> bool:
+    return v.type.rank == 4 and v.shape[0] == 1 and v.dtype is DType.I8
+
+
+def bandable(node: Node) -> bool:
+    """A layer `QBanded` can run: int8 NCHW batch-1 QConv with constant weights (bias
+    constant or absent), or QAdd of two computed tensors of the output's shape."""
+    y = node.outputs[0]
+    if node.op == "QConv":
+        x, w, b = node.inputs[0], node.input(1), node.input(2)
+        return (x is not None and x.const is None and _nchw1(x) and _nchw1(y)
+                and w is not None and w.const is not None and (b is None or b.const is not None))
+    if node.op == "QAdd":
+        a, b = node.inputs[0], node.input(1)
+        return (a is not None and b is not None and a.const is None and b.const is None
+                and a.shape == b.shape == y.shape and _nchw1(y))
+    return False
+
+
+def candidates(graph: Graph) -> list[list[Node]]:
+    """Runs of consecutive bandable nodes of two or more layers whose results, but the
+    last, are read only inside the run."""
+    outputs = {id(v) for v in graph.outputs}
+    nodes = graph.nodes
+    found = []
+    for i in range(len(nodes)):
+        for j in range(i + 1, min(i + MAX_LAYERS, len(nodes))):
+            run = nodes[i : j + 1]
+            if not all(bandable(n) for n in run):
+                break
+            if len({semantics.of(n) for n in run}) != 1:
+                break
+            inside = {id(n) for n in run}
+            if all(id(n.outputs[0]) not in outputs
+                   and all(id(u.node) in inside for u in n.outputs[0].uses) for n in run[:-1]):
+                found.append(run)
+    return found
+
+
+@dataclass
+class Fusion:
+    """A run replaced by one QBanded node, undoable."""
+
+    graph: Graph
+    run: list[Node]
+    node: Node
+    saved: list[list[Value | None]]
+    order: list[Node]
+
+    def undo(self) -> None:
+        self.node.drop_inputs()
+        for n, inputs in zip(self.run, self.saved):
+            n.set_inputs(inputs)
+        out = self.run[-1].outputs[0]
+        out.producer, out.index = self.run[-1], 0
+        self.graph.nodes = self.order
+
+
+def fuse(graph: Graph, run: list[Node]) -> Fusion:
+    """Replace `run` (a candidate) by one QBanded node."""
+    inside = {id(n.outputs[0]): k for k, n in enumerate(run)}
+    externals: list[Value] = []
+    for n in run:
+        for v in _activations(n):
+            if id(v) not in inside and all(v is not e for e in externals):
+                externals.append(v)
+
+    def index(v: Value) -> int:
+        if id(v) in inside:
+            return len(externals) + inside[id(v)]
+        return next(i for i, e in enumerate(externals) if e is v)
+
+    fields: list[int] = []
+    consts: list[Value | None] = []
+    for n in run:
+        fields += layer_fields(n, [index(v) for v in _activations(n)])
+        if n.op == "QConv":
+            consts += [n.inputs[1], n.input(2)]
+    quants = [n.outputs[0].type.quant for n in run]
+    attrs = {"n_inputs": len(externals), "layers": fields,
+             "scales": [float(q.scale[0]) for q in quants if q is not None],
+             "zero_points": [int(q.zero_point[0]) for q in quants if q is not None],
+             semantics.ATTR: semantics.of(run[0])}
+    order = list(graph.nodes)
+    saved = [list(n.inputs) for n in run]
+    fused = Node("QBanded", [*externals, *consts], [run[-1].outputs[0]], attrs,
+                 name=run[-1].name)
+    for n in run:
+        n.drop_inputs()
+    at = graph.nodes.index(run[0])
+    graph.nodes = [*order[:at], fused, *order[at + len(run):]]
+    return Fusion(graph, run, fused, saved, order)
+
+
+def arena(graph: Graph) -> int:
+    return plan_memory(graph, align=8).size
+
+
+@register_pass
+@dataclass(frozen=True)
+class BandRows(Pass):
+    """Fuse int8 conv/add chains into row-banded QBanded nodes where that lowers the
+    arena (see the module docstring)."""
+
+    name = "band-rows"
+    summary = "run int8 conv/add chains row by row where that lowers the arena"
+
+    def run(self, graph: Graph, ctx: PassContext) -> PassResult:
+        if not any(n.op == "QConv" for n in graph.nodes):
+            return PassResult(graph, False)
+        best = arena(graph)
+        fused = 0
+        while True:
+            choice: tuple[int, int, list[Node]] | None = None
+            for run in candidates(graph):
+                trial = fuse(graph, run)
+                size = arena(graph)
+                trial.undo()
+                if size < best and (choice is None or (size, len(run)) < choice[:2]):
+                    choice = (size, len(run), run)
+            if choice is None:
+                break
+            best = choice[0]
+            fuse(graph, choice[2])
+            fused += len(choice[2])
+        if not fused:
+            return PassResult(graph, False)
+        ctx.count("band-rows:layers", fused)
+        return PassResult(graph, True)
