@@ -19,6 +19,7 @@ MODELS = Path(__file__).parent.parent / "models" / "tflite"
 CASES = [
     ("kws_ref_model.tflite", (1, 49, 10, 1), 12, 24_272),
     ("ad01_int8.tflite", (1, 640), 640, 3_984),
+    ("pretrainedResnet_quant.tflite", (1, 32, 32, 3), 10, 55_984),  # banded (band-rows)
 ]
 
 
