@@ -7,13 +7,15 @@
  * target's variants of those serve here too, with the same bits: a convolution row gets its
  * input rows gathered into a band and the layer's parameters with h, oh and pad_top of that
  * band (the float-boundary kernels' bands, tinyc_qboundary.c); an add row is a flat add of
- * c * w elements.
+ * c * w elements; a final whole-plane average pool adds each row to per-channel sums and
+ * writes Y after the last.
  *
  * Tensors: the node's inputs (whole [c][h][w] arrays), then one per layer; the last is the
  * output Y (whole), the others are rings in `work`: row r of ring t is the [c][w] block at
  * slot r % ring. `work` (8-byte aligned): the conv kernels' workspace (kernel_work bytes),
  * then the rings, then the band (c * rows * w bytes) and the row buffers (one [c][w] row
- * each: the output's, and an add operand's only where one is a whole tensor). */
+ * each: the output's, and an add operand's only where one is a whole tensor), then a
+ * pool's sums. */
 #ifndef TINYC_QBAND_H
 #define TINYC_QBAND_H
 
@@ -24,6 +26,16 @@
 #define TINYC_QBAND_CONV 0
 #define TINYC_QBAND_DEPTHWISE 1
 #define TINYC_QBAND_ADD 2
+#define TINYC_QBAND_POOL 3
+
+/* A whole-plane average pool ending the chain: per channel, the sum of (x + input_offset)
+ * over every row, then tinyc_requantize_one with the pool's multiplier (s_x / (s_y * h * w)),
+ * as tinyc_global_avgpool_s8 computes it. */
+typedef struct {
+  int32_t input_offset, output_offset; /* -zp_x, zp_y */
+  int32_t multiplier, shift;
+  int32_t act_min, act_max;
+} tinyc_qband_pool;
 
 typedef struct {
   int32_t c, h, w;
@@ -38,6 +50,7 @@ typedef struct {
   const int8_t *w;                 /* conv: weights */
   const int32_t *b;                /* conv: bias or NULL */
   const tinyc_qbinary_params *add; /* add: one row, c * w elements */
+  const tinyc_qband_pool *pool;    /* pool */
 } tinyc_qband_layer;
 
 typedef struct {
@@ -49,6 +62,7 @@ typedef struct {
   int32_t band;         /* offset of the gathered band */
   int32_t row_a, row_b; /* offsets of an add's operand rows gathered from a whole tensor */
   int32_t row_y;        /* offset of the output row before it is scattered into Y */
+  int32_t sums;         /* offset of a pool's int32 sums (8-byte aligned) */
 } tinyc_qband_params;
 
 /* inputs[n_inputs] -> Y [m][oh][ow]; work as above */

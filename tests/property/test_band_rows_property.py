@@ -1,5 +1,6 @@
 """band-rows on random int8 conv chains (kernel sizes, strides, dilations, pads, depthwise,
-residual adds from an earlier tensor or the graph input): the whole chain fused into one
+residual adds from an earlier tensor or the graph input, a final whole-plane average pool
+or none): the whole chain fused into one
 QBanded node verifies, its interpreter reference gives bit for bit what the unfused layers
 gave, and the generated C (ASan, UBSan; portable and Cortex-M4 kernels) gives the same."""
 
@@ -37,7 +38,8 @@ def layer(draw: st.DrawFn) -> dict:
             "act": draw(st.sampled_from([(-128, 127), (-20, 127), (-128, 50)]))}
 
 
-def build(shape: tuple[int, int, int], layers: list[dict], seed: int) -> Builder | None:
+def build(shape: tuple[int, int, int], layers: list[dict], seed: int,
+          pool: str | None = None) -> Builder | None:
     b = Builder()
     b.rng = np.random.default_rng(seed)
     x = b.input((1, *shape), qp(0.05, -3))
@@ -65,6 +67,12 @@ def build(shape: tuple[int, int, int], layers: list[dict], seed: int) -> Builder
         tensors.append(b.node("QConv", [cur, weights, b.bias(m)], qp(0.07, -5), group=group,
                               act_min=spec["act"][0], act_max=spec["act"][1], **attrs))
         made += 1
+    if pool == "QGlobalAveragePool":
+        tensors.append(b.node(pool, [tensors[-1]], qp(0.03, 2)))
+    elif pool == "QAveragePool":  # one window over the whole plane
+        plane = list(tensors[-1].shape[2:])
+        tensors.append(b.node(pool, [tensors[-1]], qp(0.03, 2), kernel_shape=plane,
+                              strides=[1, 1], dilations=[1, 1], pads=[0, 0, 0, 0]))
     if made < 2:
         return None
     b.graph.outputs = [tensors[-1]]
@@ -75,10 +83,11 @@ def build(shape: tuple[int, int, int], layers: list[dict], seed: int) -> Builder
                                                                  HealthCheck.too_slow])
 @given(st.tuples(st.integers(1, 5), st.integers(1, 12), st.integers(1, 7)),
        st.lists(layer(), min_size=2, max_size=5), st.integers(0, 1000),
+       st.sampled_from([None, "QGlobalAveragePool", "QAveragePool"]),
        st.sampled_from(["generic", "cortex-m4"]))
 def test_banded_chain_is_bit_exact(shape: tuple[int, int, int], layers: list[dict], seed: int,
-                                   target: str) -> None:
-    b = build(shape, layers, seed)
+                                   pool: str | None, target: str) -> None:
+    b = build(shape, layers, seed, pool)
     assume(b is not None)
     assert b is not None
     graph = b.graph

@@ -17,8 +17,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-#: layer kinds (tinyc_qband.h's TINYC_QBAND_*)
-CONV, DEPTHWISE, ADD = 0, 1, 2
+#: layer kinds (tinyc_qband.h's TINYC_QBAND_*); a POOL averages its input over the whole
+#: plane, one input row per step (its steps are its input's rows, its output is written at
+#: the last), so it keeps no ring of its input
+CONV, DEPTHWISE, ADD, POOL = 0, 1, 2, 3
 
 
 @dataclass(frozen=True)
@@ -34,8 +36,8 @@ class BandLayer:
     pad_top: int = 0
 
     def reads(self, row: int, in_rows: int) -> tuple[int, int]:
-        """[lo, hi): the rows of each source that output row `row` reads."""
-        if self.kind == ADD:
+        """[lo, hi): the rows of each source that step `row` reads."""
+        if self.kind in (ADD, POOL):
             return row, row + 1
         top = row * self.stride - self.pad_top
         end = top + (self.kh - 1) * self.dilation + 1
@@ -54,7 +56,8 @@ class BandSchedule:
 
 def schedule(layers: list[BandLayer], rows: list[int], n_inputs: int) -> BandSchedule:
     """The steps and rings of `layers`, whose tensors are the node's `n_inputs` inputs then
-    one output per layer (the last is the node's output); `rows[t]` is tensor t's height."""
+    one output per layer (the last is the node's output); `rows[t]` is tensor t's height,
+    or for a POOL's output its input's (the pool's steps)."""
     done = [0] * len(layers)
     steps: list[tuple[int, int]] = []
     #: (step, tensor, lo, hi) reads of intermediate tensors

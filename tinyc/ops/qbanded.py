@@ -21,8 +21,15 @@ import numpy as np
 
 from tinyc.errors import ModelError
 from tinyc.ir import DType, Node, QuantParams, TensorType, Value
-from tinyc.ops.bands import ADD, CONV, DEPTHWISE, BandLayer, BandSchedule, schedule
-from tinyc.ops.qinteger import ACT_ATTRS, qconv_depthwise, qconv_geometry, qconv_params_init
+from tinyc.ops.bands import ADD, CONV, DEPTHWISE, POOL, BandLayer, BandSchedule, schedule
+from tinyc.ops.qinteger import (
+    ACT_ATTRS,
+    POOL_ATTRS,
+    qconv_depthwise,
+    qconv_geometry,
+    qconv_params_init,
+    requant_fields,
+)
 from tinyc.ops.qwork import qconv_work_bytes, round8, uses_m4_kernels
 from tinyc.ops.registry import Attr, OpDef, get_op, register_op
 from tinyc.quant import semantics
@@ -30,6 +37,8 @@ from tinyc.quant import semantics
 if TYPE_CHECKING:
     from tinyc.backend.context import EmitContext
 
+#: whole-plane average pools a band can end with
+POOLS = ("QGlobalAveragePool", "QAveragePool")
 #: the ints each layer keeps in `layers`
 FIELDS = ("kind", "src0", "src1", "kh", "kw", "stride_h", "stride_w", "dil_h", "dil_w",
           "pad_top", "pad_left", "pad_bottom", "pad_right", "group", "act_min", "act_max",
@@ -42,6 +51,10 @@ def layer_fields(node: Node, srcs: list[int]) -> list[int]:
     act = [int(a.get("act_min", -128)), int(a.get("act_max", 127))]
     if node.op == "QAdd":
         return [ADD, srcs[0], srcs[1]] + [1] * 4 + [1, 1] + [0] * 4 + [1] + act + [
+            int(a.get("u8_codes", 0))]
+    if node.op in POOLS:  # kh, kw: the window of a QAveragePool, 0 for a global pool
+        window = list(a["kernel_shape"]) if node.op == "QAveragePool" else [0, 0]
+        return [POOL, srcs[0], -1, *window] + [1] * 4 + [0] * 4 + [1] + act + [
             int(a.get("u8_codes", 0))]
     kind = DEPTHWISE if qconv_depthwise(node) else CONV
     return ([kind, srcs[0], -1, *a["kernel_shape"], *a["strides"], *a["dilations"],
@@ -84,11 +97,19 @@ def members(node: Node) -> Members:
     for j in range(layer_count(node)):
         r = _record(node, j)
         quant = QuantParams((float(node.attrs["scales"][j]),), (int(node.attrs["zero_points"][j]),))
+        act: dict[str, object] = {"act_min": r["act_min"], "act_max": r["act_max"],
+                                  semantics.ATTR: sem}
         if r["kind"] == ADD:
             inputs: list[Value | None] = [tensors[r["src0"]], tensors[r["src1"]]]
-            attrs: dict[str, object] = {"act_min": r["act_min"], "act_max": r["act_max"],
-                                        "u8_codes": r["u8_codes"], semantics.ATTR: sem}
+            attrs: dict[str, object] = {**act, "u8_codes": r["u8_codes"]}
             op = "QAdd"
+        elif r["kind"] == POOL and not r["kh"]:
+            inputs, attrs, op = [tensors[r["src0"]]], act, "QGlobalAveragePool"
+        elif r["kind"] == POOL:
+            inputs, op = [tensors[r["src0"]]], "QAveragePool"
+            attrs = {**{k: a.default_for(99) for k, a in POOL_ATTRS.items()}, **act,
+                     "kernel_shape": [r["kh"], r["kw"]], "strides": [1, 1],
+                     "dilations": [1, 1], "pads": [0, 0, 0, 0], "u8_codes": r["u8_codes"]}
         else:
             w, b = next(consts), next(consts)
             assert w is not None
@@ -120,6 +141,8 @@ def band_layers(m: Members) -> list[BandLayer]:
                      if v is not None and v.const is None)
         if node.op == "QAdd":
             out.append(BandLayer(ADD, srcs))
+        elif node.op in POOLS:
+            out.append(BandLayer(POOL, srcs))
         else:
             a = node.attrs
             kind = DEPTHWISE if qconv_depthwise(node) else CONV
@@ -129,7 +152,13 @@ def band_layers(m: Members) -> list[BandLayer]:
 
 
 def band_schedule(m: Members) -> BandSchedule:
-    return schedule(band_layers(m), [t.shape[2] for t in m.tensors], m.n_inputs)
+    rows = [t.shape[2] for t in m.tensors]
+    for j, node in enumerate(m.nodes):
+        if node.op in POOLS:  # one step per input row
+            x = node.inputs[0]
+            assert x is not None
+            rows[m.n_inputs + j] = x.shape[2]
+    return schedule(band_layers(m), rows, m.n_inputs)
 
 
 def row_bytes(v: Value) -> int:
@@ -147,6 +176,7 @@ class Layout:
     row_a: int
     row_b: int
     row_y: int
+    sums: int  # a pool's int32 sum per channel
     total: int
 
 
@@ -167,16 +197,21 @@ def layout(m: Members, sched: BandSchedule, kernel_dirs: tuple[str, ...] | None)
         at += ring * row_bytes(t)
     band_at = at
     at += band
-    row_y, at = at, at + row_bytes(m.tensors[-1])
+    row_y, at = at, at + (0 if m.nodes[-1].op in POOLS else row_bytes(m.tensors[-1]))
     gathered = [0, 0]  # widest add operand row read from a whole tensor, per operand
     for node, bl in zip(m.nodes, band_layers(m)):
         if node.op == "QAdd":
             for k, t in enumerate(bl.srcs):
                 if not sched.rings[t]:
                     gathered[k] = max(gathered[k], row_bytes(m.tensors[t]))
+        if node.op in POOLS and not sched.rings[bl.srcs[0]]:
+            gathered[0] = max(gathered[0], row_bytes(m.tensors[bl.srcs[0]]))
     row_a, at = at, at + gathered[0]
     row_b, at = at, at + gathered[1]
-    return Layout(round8(kernel), tuple(offsets), band_at, row_a, row_b, row_y, at)
+    pooled = [node.outputs[0].shape[1] for node in m.nodes if node.op in POOLS]
+    sums = round8(at)
+    at = sums + 4 * max(pooled, default=0)
+    return Layout(round8(kernel), tuple(offsets), band_at, row_a, row_b, row_y, sums, at)
 
 
 def check_bandable(node: Node) -> None:
@@ -231,7 +266,16 @@ class QBanded(OpDef):
                 row_node = _row_add(member)
                 add = ctx.params("tinyc_qbinary_params", get_op("QAdd").params_init(row_node),
                                  f"qband_add_{y.name}")
-                layers.append(f"{{{bl.kind}, {bl.srcs[0]}, {src1}, NULL, NULL, NULL, {add}}}")
+                layers.append(f"{{{bl.kind}, {bl.srcs[0]}, {src1}, NULL, NULL, NULL, {add}, "
+                              "NULL}")
+                continue
+            if member.op in POOLS:
+                x = member.inputs[0]
+                assert x is not None
+                fields = requant_fields(member, x, x.shape[2] * x.shape[3])
+                pool = ctx.params("tinyc_qband_pool", "{" + ", ".join(map(str, fields)) + "}",
+                                  f"qband_pool_{y.name}")
+                layers.append(f"{{{bl.kind}, {bl.srcs[0]}, -1, NULL, NULL, NULL, NULL, {pool}}}")
                 continue
             w, b = next(consts), next(consts)
             assert w is not None
@@ -241,14 +285,14 @@ class QBanded(OpDef):
             conv = ctx.params("tinyc_qconv_params", init, f"qband_conv_{y.name}")
             bias = ctx.ptr(b) if b is not None else "NULL"
             layers.append(f"{{{bl.kind}, {bl.srcs[0]}, {src1}, {conv}, {ctx.ptr(w)}, {bias}, "
-                          "NULL}")
+                          "NULL, NULL}")
         steps = ctx.table(DType.I16, [v for step in sched.steps for v in step],
                           f"qband_steps_{y.name}")
         init = (f"{{{m.n_inputs}, {len(m.nodes)}, {len(sched.steps)}, "
                 f"{ctx.params_array('tinyc_qband_tensor', tensors, f'qband_t_{y.name}')}, "
                 f"{ctx.params_array('tinyc_qband_layer', layers, f'qband_l_{y.name}')}, "
                 f"{steps}, {lay.kernel_work}, {lay.band}, {lay.row_a}, {lay.row_b}, "
-                f"{lay.row_y}}}")
+                f"{lay.row_y}, {lay.sums}}}")
         params = ctx.params("tinyc_qband_params", init, f"qband_{y.name}")
         inputs = ", ".join(ctx.ptr(v) for v in node.inputs[: m.n_inputs] if v is not None)
         ctx.call("qband", "tinyc_qband_s8", f"(const int8_t *const[]){{{inputs}}}", ctx.ptr(y),

@@ -578,7 +578,7 @@ def rescale_multiplier(node: Node, x: Value, divisor: int = 1) -> tuple[int, int
     return quantize_multiplier(sx / (sy * divisor))
 
 
-def _requant_fields(node: Node, x: Value, divisor: int = 1) -> list[int]:
+def requant_fields(node: Node, x: Value, divisor: int = 1) -> list[int]:
     """input_offset, output_offset, multiplier, shift, act_min, act_max."""
     _, zx = scale_zp(x, node)
     _, zy = scale_zp(node.outputs[0], node)
@@ -613,7 +613,7 @@ def emit_requantize(
     x_stride: int, y_stride: int,
 ) -> None:
     table = requant_table(node, x)
-    fields: list[object] = [outer, inner, x_stride, y_stride, *_requant_fields(node, x)]
+    fields: list[object] = [outer, inner, x_stride, y_stride, *requant_fields(node, x)]
     fields.append("NULL" if table is None else
                   ctx.table(DType.I8, table, f"requant_table_{node.outputs[0].name}"))
     params = ctx.params("tinyc_requant_params", "{" + ", ".join(map(str, fields)) + "}",
@@ -838,7 +838,7 @@ class _QPool(_QOp):
         fields = [x.shape[0] * x.shape[1], hw[0], hw[1], ohw[0], ohw[1], k[0], k[1], s[0], s[1],
                   d[0], d[1], pt, pl, pb, pr, int(a["count_include_pad"])]
         divisor = self.divisor(node)
-        fields += _requant_fields(node, x, max(divisor, 1)) + [divisor]
+        fields += requant_fields(node, x, max(divisor, 1)) + [divisor]
         if self.float_window(node):
             scales = np.array([scale_zp(x, node)[0], self.out(node)[0]], np.float32)
             fields += [int(b) for b in scales.view(np.int32)]
@@ -898,7 +898,7 @@ class QGlobalAveragePool(_QOp):
         assert x is not None
         count = self._count(node)
         fields = [x.shape[0] * x.shape[1], 1, count, 1, 1, 1, count, 1, 1, 1, 1, 0, 0, 0, 0, 0]
-        fields += _requant_fields(node, x, count) + [count, 0, 0, 0]
+        fields += requant_fields(node, x, count) + [count, 0, 0, 0]
         params = ctx.params("tinyc_qpool2d_params", "{" + ", ".join(map(str, fields)) + "}",
                             f"qgap_{y.name}")
         ctx.call("qpool", "tinyc_global_avgpool_s8", ctx.ptr(x), ctx.ptr(y), params)

@@ -8,10 +8,13 @@ intermediate only needs a ring of a few rows (`tinyc.ops.bands`), and no row is 
 twice; the cost is copying each conv's input rows into a band and one kernel call per row.
 
 Candidates are runs of consecutive nodes that are all int8 NCHW batch-1 QConv (constant
-weights) or same-shape QAdd, of one `semantics`, whose every result but the last is read
-only inside the run. Each round fuses the candidate whose memory plan (`plan_memory`) has
-the smallest arena, fewest layers on ties, as long as that arena is smaller than the
-current one; so the pass changes nothing where banding does not lower the peak.
+weights) or same-shape QAdd, possibly ending with a whole-plane average pool (then only
+per-channel sums are kept, not the pool's input), of one `semantics`, whose every result
+but the last is read only inside the run. Each round fuses the candidate whose memory plan
+(`plan_memory`) has the smallest arena, fewest layers on ties, as long as that arena is
+smaller than the current one; so nothing changes where banding does not lower the peak. Convs
+with output rows narrower than `min_width` pixels are left alone (their per-row kernel
+calls are slow); `band-rows{min-width=1}` bands them too, for the smallest RAM.
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ from dataclasses import dataclass
 
 from tinyc.ir import DType, Graph, Node, Value
 from tinyc.memory import plan_memory
-from tinyc.ops.qbanded import layer_fields
+from tinyc.ops.qbanded import POOLS, layer_fields
+from tinyc.ops.qwork import QCONV_PAIRS
 from tinyc.passes.base import Pass, PassContext, PassResult, register_pass
 from tinyc.quant import semantics
 
@@ -29,29 +33,48 @@ MAX_LAYERS = 16
 
 
 def _activations(node: Node) -> list[Value]:
-    return [v for v in node.inputs[: 1 if node.op == "QConv" else 2] if v is not None]
+    return [v for v in node.inputs[: 2 if node.op == "QAdd" else 1] if v is not None]
 
 
 def _nchw1(v: Value) -> bool:
     return v.type.rank == 4 and v.shape[0] == 1 and v.dtype is DType.I8
 
 
-def bandable(node: Node) -> bool:
+def bandable(node: Node, min_width: int = 1) -> bool:
     """A layer `QBanded` can run: int8 NCHW batch-1 QConv with constant weights (bias
-    constant or absent), or QAdd of two computed tensors of the output's shape."""
+    constant or absent) and output rows of at least `min_width` pixels, QAdd of two
+    computed tensors of the output's shape, or a whole-plane average pool."""
     y = node.outputs[0]
     if node.op == "QConv":
         x, w, b = node.inputs[0], node.input(1), node.input(2)
         return (x is not None and x.const is None and _nchw1(x) and _nchw1(y)
+                and y.shape[3] >= min_width
                 and w is not None and w.const is not None and (b is None or b.const is not None))
     if node.op == "QAdd":
         a, b = node.inputs[0], node.input(1)
         return (a is not None and b is not None and a.const is None and b.const is None
                 and a.shape == b.shape == y.shape and _nchw1(y))
+    if node.op in POOLS:
+        return _whole_plane_pool(node)
     return False
 
 
-def candidates(graph: Graph) -> list[list[Node]]:
+def _whole_plane_pool(node: Node) -> bool:
+    """A global average pool, or an average pool whose one window is the whole plane, in
+    an arithmetic the banded pool shares (the int32 sum, then one requantization)."""
+    x = node.inputs[0]
+    if x is None or x.const is not None or not _nchw1(x):
+        return False
+    if node.op == "QGlobalAveragePool":
+        return semantics.of(node) in (semantics.FIXEDPOINT, semantics.ONNXRUNTIME)
+    a = node.attrs
+    return (semantics.of(node) == semantics.FIXEDPOINT
+            and list(a["kernel_shape"]) == list(x.shape[2:]) and not any(a["pads"])
+            and all(d == 1 for d in a["dilations"])
+            and node.outputs[0].shape[2:] == (1, 1))
+
+
+def candidates(graph: Graph, min_width: int = 1) -> list[list[Node]]:
     """Runs of consecutive bandable nodes of two or more layers whose results, but the
     last, are read only inside the run."""
     outputs = {id(v) for v in graph.outputs}
@@ -60,7 +83,7 @@ def candidates(graph: Graph) -> list[list[Node]]:
     for i in range(len(nodes)):
         for j in range(i + 1, min(i + MAX_LAYERS, len(nodes))):
             run = nodes[i : j + 1]
-            if not all(bandable(n) for n in run):
+            if not all(bandable(n, min_width) for n in run) or run[-2].op in POOLS:
                 break
             if len({semantics.of(n) for n in run}) != 1:
                 break
@@ -138,6 +161,10 @@ class BandRows(Pass):
 
     name = "band-rows"
     summary = "run int8 conv/add chains row by row where that lowers the arena"
+    min_width: int = 2 * QCONV_PAIRS
+    """narrowest conv output row (pixels) to band: each row is one call of the conv kernel,
+    and the Cortex-M4 kernel reuses each weight over 2 * QCONV_PAIRS pixels, so narrower
+    rows run far slower (the KWS DS-CNN, 5 wide: 2.2x the instructions)"""
 
     def run(self, graph: Graph, ctx: PassContext) -> PassResult:
         if not any(n.op == "QConv" for n in graph.nodes):
@@ -146,7 +173,7 @@ class BandRows(Pass):
         fused = 0
         while True:
             choice: tuple[int, int, list[Node]] | None = None
-            for run in candidates(graph):
+            for run in candidates(graph, self.min_width):
                 trial = fuse(graph, run)
                 size = arena(graph)
                 trial.undo()

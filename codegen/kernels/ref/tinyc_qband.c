@@ -4,11 +4,22 @@
 
 #include <string.h>
 
+#include "tinyc_fixedpoint.h"
+
 /* row r, channel ch of tensor t at base */
 static const int8_t *row_at(const tinyc_qband_tensor *t, const int8_t *base, int32_t ch,
                            int32_t r) {
   if (t->ring) return base + ((size_t)(r % t->ring) * t->c + ch) * t->w;
   return base + ((size_t)ch * t->h + r) * t->w;
+}
+
+/* n bytes; short rows without a library call (tinyc_copy_short) */
+static void copy_row(int8_t *dst, const int8_t *src, size_t n) {
+  if (n > 32) {
+    memcpy(dst, src, n);
+  } else {
+    tinyc_copy_short(dst, src, n);
+  }
 }
 
 /* rows [lo, hi) of every channel into band [c][hi - lo][w] */
@@ -18,7 +29,7 @@ static void gather(const tinyc_qband_tensor *t, const int8_t *base, int32_t lo, 
   int32_t ch, r;
   for (ch = 0; ch < t->c; ++ch) {
     for (r = lo; r < hi; ++r) {
-      memcpy(band + ((size_t)ch * (hi - lo) + (r - lo)) * w, row_at(t, base, ch, r), w);
+      copy_row(band + ((size_t)ch * (hi - lo) + (r - lo)) * w, row_at(t, base, ch, r), w);
     }
   }
 }
@@ -51,6 +62,21 @@ static void conv_row(const tinyc_qband_layer *l, const tinyc_qband_tensor *src,
   }
 }
 
+/* one input row into the sums; after the last one, the pooled output */
+static void pool_row(const tinyc_qband_pool *q, const tinyc_qband_tensor *x, const int8_t *row,
+                     int32_t r, int32_t *sums, int8_t *Y) {
+  int32_t ch, i;
+  for (ch = 0; ch < x->c; ++ch) {
+    int32_t acc = r ? sums[ch] : 0;
+    for (i = 0; i < x->w; ++i) acc += (int32_t)row[(size_t)ch * x->w + i] + q->input_offset;
+    sums[ch] = acc;
+    if (r == x->h - 1) {
+      Y[ch] = tinyc_requantize_one(acc, q->multiplier, q->shift, q->output_offset, q->act_min,
+                                   q->act_max);
+    }
+  }
+}
+
 /* where tensor t's bytes start: a node input, or its ring in work */
 static const int8_t *source(const tinyc_qband_params *p, const int8_t *const *inputs,
                             const int8_t *work, int32_t t) {
@@ -63,6 +89,7 @@ void tinyc_qband_s8(const int8_t *const *inputs, int8_t *Y, int8_t *work,
   int8_t *const band = work + p->band;
   int8_t *const row_a = work + p->row_a, *const row_b = work + p->row_b;
   int8_t *const row_y = work + p->row_y;
+  int32_t *const sums = (int32_t *)(void *)(work + p->sums);
   int32_t s, ch;
   for (s = 0; s < p->n_steps; ++s) {
     const int32_t j = p->steps[2 * s], r = p->steps[2 * s + 1];
@@ -76,12 +103,15 @@ void tinyc_qband_s8(const int8_t *const *inputs, int8_t *Y, int8_t *work,
       const tinyc_qband_tensor *b = &p->tensors[l->src1];
       const int8_t *const b_base = source(p, inputs, work, l->src1);
       tinyc_add_s8(row_block(a, a_base, r, row_a), row_block(b, b_base, r, row_b), out, l->add);
+    } else if (l->kind == TINYC_QBAND_POOL) {
+      pool_row(l->pool, a, row_block(a, a_base, r, row_a), r, sums, Y);
+      continue; /* the pool writes Y itself */
     } else {
       conv_row(l, a, a_base, r, out, band, kw);
     }
     if (!t->ring) { /* the output: scatter the row into place */
       for (ch = 0; ch < t->c; ++ch) {
-        memcpy(Y + ((size_t)ch * t->h + r) * t->w, row_y + (size_t)ch * t->w, (size_t)t->w);
+        copy_row(Y + ((size_t)ch * t->h + r) * t->w, row_y + (size_t)ch * t->w, (size_t)t->w);
       }
     }
   }
