@@ -214,6 +214,16 @@ def layout(m: Members, sched: BandSchedule, kernel_dirs: tuple[str, ...] | None)
     return Layout(round8(kernel), tuple(offsets), band_at, row_a, row_b, row_y, sums, at)
 
 
+def band_summary(node: Node) -> dict[str, object]:
+    """What a banded node costs beyond its layers, for `tinyc plan` and `--report`: one
+    kernel call per row step (no row is computed twice), and the bytes its rings keep."""
+    m = members(node)
+    sched = band_schedule(m)
+    return {"node": node.name, "layers": len(m.nodes), "row_steps": len(sched.steps),
+            "recomputed_rows": 0,
+            "ring_bytes": sum(r * row_bytes(t) for t, r in zip(m.tensors, sched.rings))}
+
+
 def check_bandable(node: Node) -> None:
     """The conditions `band-rows` fuses under, as a model error for a hand-written node."""
     for v in [*node.inputs[: int(node.attrs["n_inputs"])], node.outputs[0]]:
