@@ -13,6 +13,8 @@ unfused graph."""
 
 from __future__ import annotations
 
+import functools
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -35,14 +37,18 @@ UNFUSED = PIPELINES[1].replace(",band-rows", "")
 KWS_BANDED = PIPELINES[1].replace("band-rows", "band-rows{min-width=1}")
 
 
-def _graph(model: Path, passes: str | None, target: str, tmp: Path) -> tuple[Graph, Options]:
-    extra: dict[str, object] = {}
-    if model.suffix == ".onnx":  # as examples/bench_mcu.py calibrates it: seeded noise
-        calib = tmp / "calib.npy"
-        np.save(calib, np.random.default_rng(7).standard_normal((8, 1, 49, 10)).astype(np.float32))
-        extra = {"quantize": "int8", "calib": str(calib), "io": "int8"}
-    options = Options(target=target, passes=passes, **extra)  # type: ignore[arg-type]
-    return optimize(load_model(model, options), options)[0], options
+@functools.cache
+def _graph(model: Path, passes: str | None) -> tuple[Graph, Options]:
+    """The optimized graph (the passes do not depend on the target: plan it for any)."""
+    with tempfile.TemporaryDirectory(prefix="tinyc-band-") as tmp:
+        extra: dict[str, object] = {}
+        if model.suffix == ".onnx":  # as examples/bench_mcu.py calibrates it: seeded noise
+            calib = Path(tmp) / "calib.npy"
+            noise = np.random.default_rng(7).standard_normal((8, 1, 49, 10))
+            np.save(calib, noise.astype(np.float32))
+            extra = {"quantize": "int8", "calib": str(calib), "io": "int8"}
+        options = Options(passes=passes, **extra)  # type: ignore[arg-type]
+        return optimize(load_model(model, options), options)[0], options
 
 
 def _m4_arena(graph: Graph) -> int:
@@ -53,19 +59,19 @@ def _io_bytes(graph: Graph) -> int:
     return sum(v.type.nbytes for v in [*graph.inputs, *graph.outputs])
 
 
-def test_resnet8_banded_ram_is_under_half_tflm(tmp_path: Path) -> None:
-    banded, _ = _graph(RESNET, None, "cortex-m4", tmp_path)
-    plain, _ = _graph(RESNET, UNFUSED, "cortex-m4", tmp_path)
+def test_resnet8_banded_ram_is_under_half_tflm() -> None:
+    banded, _ = _graph(RESNET, None)
+    plain, _ = _graph(RESNET, UNFUSED)
     assert [n.op for n in banded.nodes].count("QBanded") == 1
     arena = _m4_arena(banded)
     assert arena < _m4_arena(plain)
     assert arena + _io_bytes(banded) + STACK_BOUND <= 55_984 // 2
 
 
-def test_kws_is_banded_only_on_request(tmp_path: Path) -> None:
-    default, _ = _graph(KWS, None, "cortex-m4", tmp_path)
+def test_kws_is_banded_only_on_request() -> None:
+    default, _ = _graph(KWS, None)
     assert "QBanded" not in [n.op for n in default.nodes]
-    banded, _ = _graph(KWS, KWS_BANDED, "cortex-m4", tmp_path)
+    banded, _ = _graph(KWS, KWS_BANDED)
     assert "QBanded" in [n.op for n in banded.nodes]
     assert _m4_arena(banded) + _io_bytes(banded) + STACK_BOUND <= 9_200
 
@@ -74,8 +80,8 @@ def test_kws_is_banded_only_on_request(tmp_path: Path) -> None:
                          ids=["resnet8", "kws"])
 def test_banded_c_equals_unfused_interpreter(tmp_path: Path, model: Path,
                                              passes: str | None) -> None:
-    banded, options = _graph(model, passes, "generic", tmp_path)
-    plain, _ = _graph(model, UNFUSED, "generic", tmp_path)
+    banded, options = _graph(model, passes)
+    plain, _ = _graph(model, UNFUSED)
     assert "QBanded" in [n.op for n in banded.nodes]
     compiled = compile_graph(banded, options, "r")
     compiled.code.write(tmp_path)

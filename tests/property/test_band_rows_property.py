@@ -79,7 +79,7 @@ def build(shape: tuple[int, int, int], layers: list[dict], seed: int,
     return b
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.filter_too_much,
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.filter_too_much,
                                                                  HealthCheck.too_slow])
 @given(st.tuples(st.integers(1, 5), st.integers(1, 12), st.integers(1, 7)),
        st.lists(layer(), min_size=2, max_size=5), st.integers(0, 1000),
