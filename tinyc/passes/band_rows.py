@@ -2,19 +2,20 @@
 where that lowers the arena.
 
 On ResNet-style int8 models the arena peak is a residual block of the first, largest
-stage: its input x, the first conv's output and the second's are whole 16 KB tensors
-side by side. Run in row bands (MCUNetV2's patch-based inference, by rows), each
-intermediate only needs a ring of a few rows (`tinyc.ops.bands`), and no row is computed
-twice; the cost is copying each conv's input rows into a band and one kernel call per row.
+stage: its input x, the first conv's output and the second's are whole 16 KB tensors side
+by side. Run in row bands (MCUNetV2's patch-based inference, by rows), each intermediate
+only needs a ring of a few rows (`tinyc.ops.bands`), and no row is computed twice; the
+cost is copying each conv's input rows into a band and one kernel call per row.
 
 Candidates are runs of consecutive nodes that are all int8 NCHW batch-1 QConv (constant
 weights) or same-shape QAdd, possibly ending with a whole-plane average pool (then only
 per-channel sums are kept, not the pool's input), of one `semantics`, whose every result
 but the last is read only inside the run. Each round fuses the candidate whose memory plan
 (`plan_memory`) has the smallest arena, fewest layers on ties, as long as that arena is
-smaller than the current one; so nothing changes where banding does not lower the peak. Convs
-with output rows narrower than `min_width` pixels are left alone (their per-row kernel
-calls are slow); `band-rows{min-width=1}` bands them too, for the smallest RAM.
+smaller than the current one (only runs that touch the current peak step are tried); so
+nothing changes where banding does not lower the peak. Convs with output rows narrower
+than `min_width` pixels are left alone (their per-row kernel calls are slow);
+`band-rows{min-width=1}` bands them too, for the smallest RAM.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tinyc.ir import DType, Graph, Node, Value
-from tinyc.memory import plan_memory
+from tinyc.memory import ArenaPlan, plan_memory
 from tinyc.ops.qbanded import POOLS, layer_fields
 from tinyc.ops.qwork import QCONV_PAIRS
 from tinyc.passes.base import Pass, PassContext, PassResult, register_pass
@@ -149,8 +150,19 @@ def fuse(graph: Graph, run: list[Node]) -> Fusion:
     return Fusion(graph, run, fused, saved, order)
 
 
-def arena(graph: Graph) -> int:
-    return plan_memory(graph, align=8).size
+def at_peak(graph: Graph, plan: ArenaPlan, run: list[Node]) -> bool:
+    """Whether `run` holds the node at the plan's peak step or a producer or reader of a
+    buffer live there: a run that does not leaves the peak's bytes as they are."""
+    if plan.stats.peak_step < 0:
+        return True
+    peak = graph.nodes[plan.node_order(len(graph.nodes))[plan.stats.peak_step]]
+    live = set(plan.stats.peak_buffers)
+    return any(n is peak or any(v is not None and v.name in live for v in [*n.inputs, *n.outputs])
+               for n in run)
+
+
+def plan(graph: Graph) -> ArenaPlan:
+    return plan_memory(graph, align=8)
 
 
 @register_pass
@@ -169,20 +181,22 @@ class BandRows(Pass):
     def run(self, graph: Graph, ctx: PassContext) -> PassResult:
         if not any(n.op == "QConv" for n in graph.nodes):
             return PassResult(graph, False)
-        best = arena(graph)
+        current = plan(graph)
         fused = 0
         while True:
             choice: tuple[int, int, list[Node]] | None = None
             for run in candidates(graph, self.min_width):
+                if not at_peak(graph, current, run):
+                    continue
                 trial = fuse(graph, run)
-                size = arena(graph)
+                size = plan(graph).size
                 trial.undo()
-                if size < best and (choice is None or (size, len(run)) < choice[:2]):
+                if size < current.size and (choice is None or (size, len(run)) < choice[:2]):
                     choice = (size, len(run), run)
             if choice is None:
                 break
-            best = choice[0]
             fuse(graph, choice[2])
+            current = plan(graph)
             fused += len(choice[2])
         if not fused:
             return PassResult(graph, False)
