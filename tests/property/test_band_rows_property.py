@@ -10,11 +10,13 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, assume, given, note, settings
 from hypothesis import strategies as st
 
 from tests.unit.test_quant_ops import CONV, Builder, qp
 from tinyc.compiler import Options, compile_graph
+from tinyc.errors import IRError
 from tinyc.harness import SANITIZE_FLAGS, build_host, run_host
 from tinyc.interp import run_graph
 from tinyc.ir import Value
@@ -134,3 +136,23 @@ def test_rings_hold_every_row_until_its_last_read() -> None:
         t = m.n_inputs + j
         if sched.rings[t]:
             slots[(t, r % sched.rings[t])] = r
+
+
+def test_malformed_banded_node_is_a_model_error() -> None:
+    """A hand-written QBanded whose attributes do not describe a chain is refused with a
+    one-line model error (exit 3), not a crash."""
+    b = Builder()
+    x = b.input((1, 2, 6, 4), qp(0.05, -3))
+    y1 = b.node("QConv", [x, b.weights((2, 2, 3, 3)), None], qp(0.07, 0), **CONV)
+    b.graph.outputs = [b.node("QConv", [y1, b.weights((2, 2, 3, 3)), None], qp(0.07, 0),
+                              **CONV)]
+    node = fuse(b.graph, candidates(b.graph)[0]).node
+    verify(b.graph)
+    for attr, value, what in [("n_inputs", 2, "weight and bias"),
+                              ("layers", node.attrs["layers"][:-1], "ints per layer"),
+                              ("scales", [0.1], "one value per layer")]:
+        saved = node.attrs[attr]
+        node.attrs[attr] = value
+        with pytest.raises(IRError, match=what):
+            verify(b.graph)
+        node.attrs[attr] = saved

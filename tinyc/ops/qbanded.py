@@ -70,9 +70,6 @@ class Members:
     tensors: list[Value]
     n_inputs: int
 
-    def weights(self) -> list[tuple[Value, Value | None]]:
-        return [(n.inputs[1], n.input(2)) for n in self.nodes if n.op == "QConv"]  # type: ignore[misc]
-
 
 def _record(node: Node, j: int) -> dict[str, int]:
     values = node.attrs["layers"][j * len(FIELDS):(j + 1) * len(FIELDS)]
@@ -83,9 +80,34 @@ def layer_count(node: Node) -> int:
     return len(node.attrs["layers"]) // len(FIELDS)
 
 
+def _check_records(node: Node) -> None:
+    """The attributes describe a chain `members` can rebuild (a hand-written node too)."""
+    a = node.attrs
+    n_in, count = int(a["n_inputs"]), layer_count(node)
+    convs = [_record(node, j)["kind"] in (CONV, DEPTHWISE) for j in range(count)]
+    problems = [
+        (len(a["layers"]) % len(FIELDS) != 0 or count == 0,
+         f"layers must hold {len(FIELDS)} ints per layer"),
+        (len(a["scales"]) != count or len(a["zero_points"]) != count,
+         "scales and zero_points must hold one value per layer"),
+        (len(node.inputs) != n_in + 2 * sum(convs), "needs its inputs, then each conv's "
+         "weight and bias"),
+    ]
+    for j in range(count):
+        r = _record(node, j)
+        srcs = [r["src0"]] + ([r["src1"]] if r["kind"] == ADD else [])
+        problems.append((r["kind"] not in (CONV, DEPTHWISE, ADD, POOL)
+                         or any(not 0 <= t < n_in + j for t in srcs),
+                         f"layer {j} has a bad kind or source"))
+    for bad, what in problems:
+        if bad:
+            raise ModelError(f"QBanded node '{node.name}': {what}")
+
+
 def members(node: Node) -> Members:
     """The original layers of `node` as fresh nodes on fresh values (the graph's use lists
     are untouched)."""
+    _check_records(node)
     n_in = int(node.attrs["n_inputs"])
     tensors: list[Value] = []
     for v in node.inputs[:n_in]:
@@ -240,6 +262,7 @@ class QBanded(OpDef):
              "zero_points": Attr("ints"), semantics.ATTR: ACT_ATTRS[semantics.ATTR]}
 
     def infer(self, node: Node) -> list[TensorType]:
+        _check_records(node)
         check_bandable(node)
         return [members(node).tensors[-1].type]
 
