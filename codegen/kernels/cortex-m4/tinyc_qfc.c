@@ -15,6 +15,9 @@
 
 /* longest row widened into the workspace (tinyc/ops/qwork.py's QFC_ROW) */
 #define TINYC_QFC_ROW 512
+/* longest float row quantized into the workspace (qwork.py's QFC_FLOAT_ROW): without the
+ * buffer each input is quantized once per output, not once */
+#define TINYC_QFC_FLOAT_ROW 1024
 
 /* xw[2q], xw[2q+1] = (x[4q], x[4q+2]) and (x[4q+1], x[4q+3]) plus the offset; the last
  * n % 4 inputs follow as plain int32 values. Reads x fully before anything is written. */
@@ -193,7 +196,7 @@ void tinyc_fully_connected_f32_s8(const float *restrict X, float x_scale,
   for (b = 0; b < p->batch; ++b) {
     const float *x = X + (size_t)b * p->in_features;
     int8_t *y = Y + (size_t)b * p->out_features;
-    if (p->in_features <= TINYC_QFC_ROW) {
+    if (p->in_features <= TINYC_QFC_FLOAT_ROW) {
       quantize_widen_row(x, p->in_features, x_scale, p->input_offset, xw);
       row(xw, NULL, W, B, y, p);
       continue;
