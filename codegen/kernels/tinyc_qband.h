@@ -15,7 +15,7 @@
  * slot r % ring. `work` (8-byte aligned): the conv kernels' workspace (kernel_work bytes),
  * then the rings, then the band (c * rows * w bytes) and the row buffers (one [c][w] row
  * each: the output's, and an add operand's only where one is a whole tensor), then a
- * pool's sums. */
+ * pool's sums and the band's conv parameters. */
 #ifndef TINYC_QBAND_H
 #define TINYC_QBAND_H
 
@@ -27,6 +27,9 @@
 #define TINYC_QBAND_DEPTHWISE 1
 #define TINYC_QBAND_ADD 2
 #define TINYC_QBAND_POOL 3
+/* bytes of work that hold a band's copy of a layer's tinyc_qconv_params (20 int32 and two
+ * pointers: 96 on a 64-bit host), kept in the arena, not on the stack */
+#define TINYC_QBAND_CONV_PARAMS 96
 
 /* A whole-plane average pool ending the chain: per channel, the sum of (x + input_offset)
  * over every row, then tinyc_requantize_one with the pool's multiplier (s_x / (s_y * h * w)),
@@ -63,6 +66,7 @@ typedef struct {
   int32_t row_a, row_b; /* offsets of an add's operand rows gathered from a whole tensor */
   int32_t row_y;        /* offset of the output row before it is scattered into Y */
   int32_t sums;         /* offset of a pool's int32 sums (8-byte aligned) */
+  int32_t conv_params;  /* offset of the band's tinyc_qconv_params (8-byte aligned) */
 } tinyc_qband_params;
 
 /* inputs[n_inputs] -> Y [m][oh][ow]; work as above */

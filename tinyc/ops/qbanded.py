@@ -37,6 +37,9 @@ from tinyc.quant import semantics
 if TYPE_CHECKING:
     from tinyc.backend.context import EmitContext
 
+#: tinyc_qband.h TINYC_QBAND_CONV_PARAMS: workspace bytes for a band's conv parameters (kept
+#: off the stack)
+CONV_PARAMS = 96
 #: whole-plane average pools a band can end with
 POOLS = ("QGlobalAveragePool", "QAveragePool")
 #: the ints each layer keeps in `layers`
@@ -199,6 +202,7 @@ class Layout:
     row_b: int
     row_y: int
     sums: int  # a pool's int32 sum per channel
+    conv_params: int  # the band's tinyc_qconv_params
     total: int
 
 
@@ -233,7 +237,10 @@ def layout(m: Members, sched: BandSchedule, kernel_dirs: tuple[str, ...] | None)
     pooled = [node.outputs[0].shape[1] for node in m.nodes if node.op in POOLS]
     sums = round8(at)
     at = sums + 4 * max(pooled, default=0)
-    return Layout(round8(kernel), tuple(offsets), band_at, row_a, row_b, row_y, sums, at)
+    conv_params = round8(at)
+    at = conv_params + (CONV_PARAMS if any(n.op == "QConv" for n in m.nodes) else 0)
+    return Layout(round8(kernel), tuple(offsets), band_at, row_a, row_b, row_y, sums,
+                  conv_params, at)
 
 
 def band_summary(node: Node) -> dict[str, object]:
@@ -325,7 +332,7 @@ class QBanded(OpDef):
                 f"{ctx.params_array('tinyc_qband_tensor', tensors, f'qband_t_{y.name}')}, "
                 f"{ctx.params_array('tinyc_qband_layer', layers, f'qband_l_{y.name}')}, "
                 f"{steps}, {lay.kernel_work}, {lay.band}, {lay.row_a}, {lay.row_b}, "
-                f"{lay.row_y}, {lay.sums}}}")
+                f"{lay.row_y}, {lay.sums}, {lay.conv_params}}}")
         params = ctx.params("tinyc_qband_params", init, f"qband_{y.name}")
         inputs = ", ".join(ctx.ptr(v) for v in node.inputs[: m.n_inputs] if v is not None)
         ctx.call("qband", "tinyc_qband_s8", f"(const int8_t *const[]){{{inputs}}}", ctx.ptr(y),

@@ -6,6 +6,10 @@
 
 #include "tinyc_fixedpoint.h"
 
+/* the compiler reserves TINYC_QBAND_CONV_PARAMS bytes for the band's parameters */
+typedef char tinyc_qband_conv_params_fit[sizeof(tinyc_qconv_params) <= TINYC_QBAND_CONV_PARAMS
+                                         ? 1 : -1];
+
 /* row r, channel ch of tensor t at base */
 static const int8_t *row_at(const tinyc_qband_tensor *t, const int8_t *base, int32_t ch,
                            int32_t r) {
@@ -43,22 +47,23 @@ static const int8_t *row_block(const tinyc_qband_tensor *t, const int8_t *base, 
 }
 
 static void conv_row(const tinyc_qband_layer *l, const tinyc_qband_tensor *src,
-                     const int8_t *src_base, int32_t r, int8_t *out, int8_t *band, int32_t *kw) {
+                     const int8_t *src_base, int32_t r, int8_t *out, int8_t *band, int32_t *kw,
+                     tinyc_qconv_params *bp) {
   const tinyc_qconv_params *c = l->conv;
   const int32_t top = r * c->stride_h - c->pad_top;
   const int32_t end = top + (c->kh - 1) * c->dil_h + 1;
   const int32_t lo = top < 0 ? 0 : (top < c->h ? top : c->h - 1);
   const int32_t hi = end < c->h ? (end > lo ? end : lo + 1) : c->h;
-  tinyc_qconv_params p = *c;
   gather(src, src_base, lo, hi, band);
-  p.n = 1;
-  p.h = hi - lo;
-  p.oh = 1;
-  p.pad_top = lo - top; /* negative when the window starts inside the band */
+  *bp = *c;
+  bp->n = 1;
+  bp->h = hi - lo;
+  bp->oh = 1;
+  bp->pad_top = lo - top; /* negative when the window starts inside the band */
   if (l->kind == TINYC_QBAND_DEPTHWISE) {
-    tinyc_depthwise_conv2d_s8(band, l->w, l->b, out, kw, &p);
+    tinyc_depthwise_conv2d_s8(band, l->w, l->b, out, kw, bp);
   } else {
-    tinyc_conv2d_s8(band, l->w, l->b, out, kw, &p);
+    tinyc_conv2d_s8(band, l->w, l->b, out, kw, bp);
   }
 }
 
@@ -90,6 +95,7 @@ void tinyc_qband_s8(const int8_t *const *inputs, int8_t *Y, int8_t *work,
   int8_t *const row_a = work + p->row_a, *const row_b = work + p->row_b;
   int8_t *const row_y = work + p->row_y;
   int32_t *const sums = (int32_t *)(void *)(work + p->sums);
+  tinyc_qconv_params *const bp = (tinyc_qconv_params *)(void *)(work + p->conv_params);
   int32_t s, ch;
   for (s = 0; s < p->n_steps; ++s) {
     const int32_t j = p->steps[2 * s], r = p->steps[2 * s + 1];
@@ -107,7 +113,7 @@ void tinyc_qband_s8(const int8_t *const *inputs, int8_t *Y, int8_t *work,
       pool_row(l->pool, a, row_block(a, a_base, r, row_a), r, sums, Y);
       continue; /* the pool writes Y itself */
     } else {
-      conv_row(l, a, a_base, r, out, band, kw);
+      conv_row(l, a, a_base, r, out, band, kw, bp);
     }
     if (!t->ring) { /* the output: scatter the row into place */
       for (ch = 0; ch < t->c; ++ch) {
