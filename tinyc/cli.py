@@ -464,7 +464,7 @@ def _plan(args: argparse.Namespace, graph, options, name: str) -> int:  # noqa: 
 
     from tinyc.mcu.targets import get_target, kernel_dirs
     from tinyc.memory import plan_memory
-    from tinyc.memory.report import render_ascii, report_data
+    from tinyc.memory.report import band_lines, render_ascii, report_data
 
     plan = plan_memory(graph, align=options.align or get_target(options.target).align,
                        kernel_dirs=kernel_dirs(options.target))
@@ -478,6 +478,8 @@ def _plan(args: argparse.Namespace, graph, options, name: str) -> int:  # noqa: 
               f"without in-place {data['lower_bound_bytes']} B; greedy-by-size "
               f"{data['greedy_by_size_bytes']} B; no reuse {data['activations_bytes']} B")
         print(f"peak at step {data['peak_step']}: {shown(', '.join(data['peak_buffers']))}")
+        for line in band_lines(data):
+            print(shown(line))
     return 0
 
 

@@ -8,7 +8,8 @@
  *
  * `work` is the node's planned arena workspace (8-byte aligned), sized by the compiler
  * (tinyc/ops/qwork.py) for the largest variant's scratch: the Cortex-M4 kernels widen each
- * input row into it (2 * in_features bytes for rows up to 1024 inputs, else none: NULL);
+ * input row into it (2 * in_features bytes for int8 rows up to 512 inputs and float rows up
+ * to 1024, else none: NULL);
  * the portable kernels need none and ignore it. */
 #ifndef TINYC_QFC_H
 #define TINYC_QFC_H

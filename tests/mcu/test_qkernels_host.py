@@ -135,7 +135,8 @@ def test_qconv_matches_the_portable_kernel(libs: dict, variant: str, case: dict)
 
 @pytest.mark.parametrize("variant", variants("qfc"))
 @pytest.mark.parametrize("batch,n_in,n_out", [(1, 64, 12), (1, 13, 5), (2, 7, 3), (1, 3, 1),
-                                              (3, 130, 10), (1, 1030, 3)])
+                                              (3, 130, 10), (1, 1030, 3),
+                                              (1, 640, 9), (2, 515, 4)])
 def test_qfc_matches_the_portable_kernel(libs: dict, variant: str, batch: int, n_in: int,
                                          n_out: int) -> None:
     rng = np.random.default_rng(batch * n_in + n_out)

@@ -200,6 +200,15 @@ class EmitContext:
         self.tables.line(f"static const {ctype} {name} = {init};")
         return f"&{name}"
 
+    def params_array(self, ctype: str, inits: Sequence[str], hint: str) -> str:
+        """A `static const` array of parameter structs (one initializer each); returns
+        its name."""
+        name = self.symbol(hint)
+        body = ", ".join(inits)
+        check_c_ints(body, f"parameters of {hint}")
+        self.tables.line(f"static const {ctype} {name}[{max(len(inits), 1)}] = {{{body}}};")
+        return name
+
     # -- statements ------------------------------------------------------------------
     def call(self, family: str, fn: str, *args: object) -> None:
         self.families.add(family)

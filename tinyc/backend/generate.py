@@ -98,7 +98,8 @@ _HEADER_DEPS = {"inplace": ("conv", "gemm"), "qconv_w4": ("qconv",), "qfc_w4": (
                 "gemm_f16w": ("gemm",), "qelementwise16": ("qelementwise", "qpool")}
 #: kernel families built on other families' kernels: those are copied (and linked) too
 _FAMILY_DEPS = {"qboundary": ("qconv", "qfc"), "qdwconv_w4": ("qconv",), "conv_f16w": ("conv",),
-                "convnd_f16w": ("convnd",), "inplace_f16w": ("inplace",)}
+                "convnd_f16w": ("convnd",), "inplace_f16w": ("inplace",),
+                "qband": ("qconv", "qelementwise")}
 
 
 def generate_c(

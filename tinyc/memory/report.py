@@ -20,6 +20,7 @@ from typing import Any
 from tinyc.ir import Graph
 from tinyc.memory.plan import ArenaPlan, buffer_offsets
 from tinyc.ops import get_op
+from tinyc.ops.qbanded import band_summary
 
 _SYMBOLS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
@@ -79,6 +80,7 @@ def report_data(graph: Graph, plan: ArenaPlan, name: str = "") -> dict[str, Any]
             "workspace": get_op(node.op).workspace(node) if n in plan.workspace else 0,
         })
     st = plan.stats
+    bands = [band_summary(n) for n in graph.nodes if n.op == "QBanded"]
     return {
         "model": name or graph.name,
         "arena_bytes": plan.size,
@@ -94,7 +96,15 @@ def report_data(graph: Graph, plan: ArenaPlan, name: str = "") -> dict[str, Any]
         "tries": [{"variant": v, "strategy": a, "arena_bytes": b} for v, a, b in st.tries],
         "buffers": buffers,
         "steps": steps,
+        "bands": bands,
     }
+
+
+def band_lines(data: dict) -> list[str]:
+    """One line per row-banded node (`band-rows`): its layers and extra work."""
+    return [f"banded {b['node']}: {b['layers']} layers in {b['row_steps']} row steps (one "
+            f"kernel call each, {b['recomputed_rows']} rows recomputed), rings "
+            f"{b['ring_bytes']} B" for b in data.get("bands", [])]
 
 
 def memory_columns(plan: ArenaPlan) -> dict[str, int]:
@@ -146,6 +156,7 @@ def render_ascii(data: dict[str, Any], width: int = 64) -> str:
             f"{st['step']:>4}  {op[:22]:<22} {st['live_bytes']:>8}  |{''.join(row)}|{mark}"
         )
     lines.append("")
+    lines += [f"  {line}" for line in band_lines(data)]
     for b in buffers:
         what = ", ".join(f"%{v}" for v in b["values"]) or (
             f"{b['name']} (workspace of step {b['first']})" if b["kind"] == "workspace"
@@ -286,6 +297,7 @@ def render_html(data: dict[str, Any]) -> str:
         "Boxes are buffers (x: the schedule steps they are live, y: their bytes in the "
         "arena); grey boxes are kernel scratch and workspaces; the shaded column is the peak "
         "step.</p>",
+        *[f"<p>{e(line)}</p>" for line in band_lines(data)],
         _svg(data),
         "<table><thead><tr><th>step</th><th class=\"l\">op</th><th class=\"l\">node</th>"
         "<th class=\"l\">inputs</th><th class=\"l\">outputs</th><th>MACs</th><th>params</th>"

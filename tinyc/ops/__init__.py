@@ -22,6 +22,7 @@ from tinyc.ops import (  # noqa: F401  (imported for registration)
     optional,
     pad,
     pool,
+    qbanded,
     qboundary,
     qinteger,
     qrnn,

@@ -224,7 +224,8 @@ class QGemmBoundary(_Boundary):
         the portable kernels)."""
         if not uses_m4_kernels(kernel_dirs):
             return 0
-        return round8(qfc_work_bytes(input_type(node, 1).shape[1]))
+        float_row = self.float_in(node) and not node.attrs["stage"]  # the f32_s8 form
+        return round8(qfc_work_bytes(input_type(node, 1).shape[1], float_row))
 
     def workspace(self, node: Node, kernel_dirs: tuple[str, ...] | None = None) -> int:
         return self.kernel_work(node, kernel_dirs) + gemm_workspace(

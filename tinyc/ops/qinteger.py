@@ -635,6 +635,18 @@ class _QBinary(_QOp):
         a, b = node.inputs
         y = node.outputs[0]
         assert a is not None and b is not None
+        if semantics.is_onnxruntime(node) and self.swapped(node):
+            a, b = b, a
+        params = ctx.params("tinyc_qbinary_params", self.params_init(node),
+                            f"q{self.kernel}_{y.name}")
+        ctx.call(elementwise_family(node), f"tinyc_{self.kernel}_{kernel_suffix(node)}",
+                 ctx.ptr(a), ctx.ptr(b), ctx.ptr(y), params)
+
+    def params_init(self, node: Node) -> str:
+        """The `tinyc_qbinary_params` initializer of `node` (operands in kernel order)."""
+        a, b = node.inputs
+        y = node.outputs[0]
+        assert a is not None and b is not None
         ort = semantics.is_onnxruntime(node)
         if ort and self.swapped(node):
             a, b = b, a
@@ -655,11 +667,8 @@ class _QBinary(_QOp):
             m = self.multipliers(node)
             fields = [-za, -zb, m[0], m[1], m[2], m[3], add_left_shift(node), m[4], m[5], zy, lo,
                       hi]
-        init = (f"{{{len(dims)}, {c_int_list(dims)}, {c_int_list(sa)}, {c_int_list(sb)}, "
+        return (f"{{{len(dims)}, {c_int_list(dims)}, {c_int_list(sa)}, {c_int_list(sb)}, "
                 + ", ".join(str(f) for f in fields) + "}")
-        params = ctx.params("tinyc_qbinary_params", init, f"q{self.kernel}_{y.name}")
-        ctx.call(elementwise_family(node), f"tinyc_{self.kernel}_{kernel_suffix(node)}",
-                 ctx.ptr(a), ctx.ptr(b), ctx.ptr(y), params)
 
 
 @register_op
@@ -753,7 +762,7 @@ def rescale_multiplier(node: Node, x: Value, divisor: int = 1) -> tuple[int, int
     return quantize_multiplier(sx / (sy * divisor))
 
 
-def _requant_fields(node: Node, x: Value, divisor: int = 1) -> list[int]:
+def requant_fields(node: Node, x: Value, divisor: int = 1) -> list[int]:
     """input_offset, output_offset, multiplier, shift, act_min, act_max."""
     _, zx = scale_zp(x, node)
     _, zy = scale_zp(node.outputs[0], node)
@@ -787,7 +796,7 @@ def emit_requantize(
     x_stride: int, y_stride: int,
 ) -> None:
     table = requant_table(node, x)
-    fields: list[object] = [outer, inner, x_stride, y_stride, *_requant_fields(node, x)]
+    fields: list[object] = [outer, inner, x_stride, y_stride, *requant_fields(node, x)]
     fields.append("NULL" if table is None else
                   ctx.table(DType.I8, table, f"requant_table_{node.outputs[0].name}"))
     params = ctx.params("tinyc_requant_params", "{" + ", ".join(map(str, fields)) + "}",
@@ -1032,7 +1041,7 @@ class _QPool(_QOp):
         if self.tflite_window(node):  # no offsets, per-window division, multiplier 1
             fields += [0, 0, 1 << 30, 1, *_act(node), 0]
         else:
-            fields += _requant_fields(node, x, max(divisor, 1)) + [divisor]
+            fields += requant_fields(node, x, max(divisor, 1)) + [divisor]
         if self.float_window(node):
             scales = np.array([scale_zp(x, node)[0], self.out(node)[0]], np.float32)
             fields += [int(b) for b in scales.view(np.int32)]
@@ -1093,7 +1102,7 @@ class QGlobalAveragePool(_QOp):
         assert x is not None
         count = self._count(node)
         fields = [x.shape[0] * x.shape[1], 1, count, 1, 1, 1, count, 1, 1, 1, 1, 0, 0, 0, 0, 0]
-        fields += _requant_fields(node, x, count) + [count, 0, 0, 0]
+        fields += requant_fields(node, x, count) + [count, 0, 0, 0]
         params = ctx.params("tinyc_qpool2d_params", "{" + ", ".join(map(str, fields)) + "}",
                             f"qgap_{y.name}")
         family = "qelementwise16" if is_int16(node) else "qpool"

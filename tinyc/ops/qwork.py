@@ -16,8 +16,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-#: tinyc_qfc.c TINYC_QFC_ROW: longest input row the M4 kernel widens (longer: no scratch)
-QFC_ROW = 1024
+#: tinyc_qfc.c TINYC_QFC_ROW: longest int8 input row the M4 kernel widens (longer: no
+#: scratch, widened in registers; a 1 KB buffer would be the arena peak of a small model)
+QFC_ROW = 512
+#: tinyc_qfc.c TINYC_QFC_FLOAT_ROW: longest float input row it quantizes into the buffer
+#: (longer: each input quantized once per output)
+QFC_FLOAT_ROW = 1024
 #: tinyc_qconv.c TINYC_QCONV_COLUMN / TINYC_QCONV_PAIRS: column words, pixel pairs
 QCONV_COLUMN = 576
 QCONV_PAIRS = 4
@@ -38,10 +42,11 @@ def round8(nbytes: int) -> int:
     return (nbytes + 7) // 8 * 8
 
 
-def qfc_work_bytes(in_features: int) -> int:
+def qfc_work_bytes(in_features: int, float_row: bool = False) -> int:
     """Bytes the M4 fully connected kernels widen one input row into: two int16 per int32
-    word for each group of four inputs, then the last in % 4 as int32 words."""
-    if in_features > QFC_ROW:
+    word for each group of four inputs, then the last in % 4 as int32 words. `float_row`:
+    the float-input form (tinyc_fully_connected_f32_s8) quantizes the row into it."""
+    if in_features > (QFC_FLOAT_ROW if float_row else QFC_ROW):
         return 0
     return 4 * (2 * (in_features // 4) + in_features % 4)
 

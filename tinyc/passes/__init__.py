@@ -2,6 +2,7 @@
 them all (see `base.register_pass`)."""
 
 from tinyc.passes import (  # noqa: F401  (imported for registration)
+    band_rows,
     cancel_transposes,
     collapse_reshapes,
     div_to_mul,

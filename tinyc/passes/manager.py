@@ -19,11 +19,11 @@ _O1 = (
     "recognize-global-pools,fold-pad,collapse-reshapes,push-transposes,cancel-transposes,"
     "qdq-lower,fold-batchnorm,fuse-conv-bias,fuse-mel-spectrogram,fuse-matmul-add,"
     "fuse-activation,eliminate-dead-code,"
-    "fuse-qboundary"
+    "fuse-qboundary,band-rows"
 )
 #: passes that need the graph's final interface: `tinyc.compiler.optimize` runs them once
 #: after the quantization stage (`--quantize`, `--io`), wherever the pipeline lists them
-AFTER_QUANTIZATION = frozenset({"fuse-qboundary"})
+AFTER_QUANTIZATION = frozenset({"fuse-qboundary", "band-rows"})
 
 #: level -> pipeline string; a pass named here that is not registered yet is skipped.
 #: -O1 holds the cheap passes that never make code bigger or slower; -O2 adds CSE, which

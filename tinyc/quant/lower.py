@@ -506,7 +506,7 @@ def float_ops(graph: Graph) -> list[str]:
 INTEGER_OPS = frozenset({
     "QConv", "QGemm", "QAdd", "QSub", "QMul", "QRequantize", "QConcat", "QLut", "QMaxPool",
     "QAveragePool", "QGlobalAveragePool", "QSoftmax", "QDynConv", "QDynGemm", "QConvBoundary",
-    "QGemmBoundary", *RECURRENT_OPS.values(),
+    "QGemmBoundary", "QBanded", *RECURRENT_OPS.values(),
 })
 
 

@@ -3,8 +3,10 @@
  * once to int16 with the input offset added, in SXTB16's halfword order, into the node's
  * arena workspace (`work`, about 2 * in_features bytes: nothing on the stack); two outputs
  * then share every input word: per 4 inputs two weight loads, four sign extensions, two
- * input loads and four SMLADs. Rows longer than TINYC_QFC_ROW take the plain loop (and
- * get no workspace). A float input row is quantized straight into the widened buffer, so the
+ * input loads and four SMLADs. Rows longer than TINYC_QFC_ROW get no workspace (its 2 bytes
+ * per input would be the arena peak of small models such as the anomaly autoencoder's
+ * 640-input layer): they are widened in registers, four inputs per load, shared by the same
+ * two outputs (two more SXTAB16 per 8 MACs). A float input row is quantized straight into the widened buffer, so the
  * float-input form costs one quantization per input, not per input and output. */
 #include "tinyc_qfc.h"
 
@@ -12,7 +14,10 @@
 #include "tinyc_quantize_one.h"
 
 /* longest row widened into the workspace (tinyc/ops/qwork.py's QFC_ROW) */
-#define TINYC_QFC_ROW 1024
+#define TINYC_QFC_ROW 512
+/* longest float row quantized into the workspace (qwork.py's QFC_FLOAT_ROW): without the
+ * buffer each input is quantized once per output, not once */
+#define TINYC_QFC_FLOAT_ROW 1024
 
 /* xw[2q], xw[2q+1] = (x[4q], x[4q+2]) and (x[4q+1], x[4q+3]) plus the offset; the last
  * n % 4 inputs follow as plain int32 values. Reads x fully before anything is written. */
@@ -74,48 +79,71 @@ TINYC_INLINE void dot2(const int8_t *w0, const int8_t *w1, const int32_t *xw, in
   *acc1 = a1;
 }
 
-/* One row of outputs from a widened input row. */
-static void row(const int32_t *xw, const int8_t *W, const int32_t *B, int8_t *y,
-                const tinyc_qfc_params *p) {
+/* dot2 on the int8 row itself, widened in registers with the offset (no workspace) */
+TINYC_INLINE void dot2_s8(const int8_t *w0, const int8_t *w1, const int8_t *x, int32_t off,
+                          int32_t n, int32_t *acc0, int32_t *acc1) {
+  const int32_t off2 = tinyc_pack16(off, off);
+  int32_t a0 = *acc0, a1 = *acc1, q;
+  for (q = n >> 2; q > 0; --q, w0 += 4, w1 += 4, x += 4) {
+    const int32_t t = tinyc_load4(x), u = tinyc_load4(w0), v = tinyc_load4(w1);
+    const int32_t x02 = tinyc_sxtab16(off2, t), x13 = tinyc_sxtab16_hi(off2, t);
+    a0 = tinyc_smlad(tinyc_sxtb16(u), x02, a0);
+    a0 = tinyc_smlad(tinyc_sxtb16_hi(u), x13, a0);
+    a1 = tinyc_smlad(tinyc_sxtb16(v), x02, a1);
+    a1 = tinyc_smlad(tinyc_sxtb16_hi(v), x13, a1);
+  }
+  for (q = n & 3; q > 0; --q) {
+    const int32_t xi = *x++ + off;
+    a0 += *w0++ * xi;
+    a1 += *w1++ * xi;
+  }
+  *acc0 = a0;
+  *acc1 = a1;
+}
+
+/* outputs o, o + 1 (w1 == w0 for a lone last one) from the widened row xw, or from the int8
+ * row x when xw is NULL */
+TINYC_INLINE void pair(const int32_t *xw, const int8_t *x, const int8_t *w0, const int8_t *w1,
+                       const tinyc_qfc_params *p, int32_t *a0, int32_t *a1) {
+  if (xw) {
+    dot2(w0, w1, xw, p->in_features, a0, a1);
+  } else {
+    dot2_s8(w0, w1, x, p->input_offset, p->in_features, a0, a1);
+  }
+}
+
+/* One row of outputs from a widened input row xw, or from the int8 row x (xw NULL). */
+static void row(const int32_t *xw, const int8_t *x, const int8_t *W, const int32_t *B,
+                int8_t *y, const tinyc_qfc_params *p) {
   const tinyc_dsp_clamp cl = tinyc_dsp_clamp_make(p->output_offset, p->act_min, p->act_max);
   const int32_t n = p->in_features;
   int32_t o = 0;
   for (; o + 2 <= p->out_features; o += 2) {
     int32_t a0 = B ? B[o] : 0, a1 = B ? B[o + 1] : 0;
-    dot2(W + (size_t)o * n, W + (size_t)(o + 1) * n, xw, n, &a0, &a1);
+    pair(xw, x, W + (size_t)o * n, W + (size_t)(o + 1) * n, p, &a0, &a1);
     y[o] = tinyc_dsp_requant1(a0, p->multiplier[o], p->shift[o], &cl);
     y[o + 1] = tinyc_dsp_requant1(a1, p->multiplier[o + 1], p->shift[o + 1], &cl);
   }
   if (o < p->out_features) {
     int32_t a0 = B ? B[o] : 0, a1 = 0;
-    dot2(W + (size_t)o * n, W + (size_t)o * n, xw, n, &a0, &a1);
+    pair(xw, x, W + (size_t)o * n, W + (size_t)o * n, p, &a0, &a1);
     y[o] = tinyc_dsp_requant1(a0, p->multiplier[o], p->shift[o], &cl);
   }
-}
-
-/* The plain loop (rows longer than the buffer). */
-static int8_t row_dot(const int8_t *x, const int8_t *W, const int32_t *B, int32_t o,
-                      const tinyc_qfc_params *p) {
-  const int8_t *w = W + (size_t)o * p->in_features;
-  int32_t acc = B ? B[o] : 0, i;
-  for (i = 0; i < p->in_features; ++i) acc += ((int32_t)x[i] + p->input_offset) * (int32_t)w[i];
-  return tinyc_requantize_one(acc, p->multiplier[o], p->shift[o], p->output_offset, p->act_min,
-                              p->act_max);
 }
 
 void tinyc_fully_connected_s8(const int8_t *restrict X, const int8_t *restrict W,
                               const int32_t *restrict B, int8_t *restrict Y,
                               int32_t *restrict work, const tinyc_qfc_params *p) {
   int32_t *const xw = work;
-  int32_t b, o;
+  int32_t b;
   for (b = 0; b < p->batch; ++b) {
     const int8_t *x = X + (size_t)b * p->in_features;
     int8_t *y = Y + (size_t)b * p->out_features;
     if (p->in_features <= TINYC_QFC_ROW) {
       widen_row(x, p->in_features, p->input_offset, xw);
-      row(xw, W, B, y, p);
+      row(xw, x, W, B, y, p);
     } else {
-      for (o = 0; o < p->out_features; ++o) y[o] = row_dot(x, W, B, o, p);
+      row(NULL, x, W, B, y, p);
     }
   }
 }
@@ -131,12 +159,12 @@ void tinyc_fully_connected_rows_stream_s8(const int8_t *X, const int8_t *restric
     int8_t *y = Y + (size_t)b * p->out_features;
     if (p->in_features <= TINYC_QFC_ROW) {
       widen_row(x, p->in_features, p->input_offset, xw); /* row b read before any write */
-      row(xw, W, B, y, p);
+      row(xw, x, W, B, y, p);
     } else if (p->in_features <= p->out_features) {
       for (i = 0; i < p->in_features; ++i) scratch[i] = x[i];
-      for (o = 0; o < p->out_features; ++o) y[o] = row_dot(scratch, W, B, o, p);
+      row(NULL, scratch, W, B, y, p);
     } else {
-      for (o = 0; o < p->out_features; ++o) scratch[o] = row_dot(x, W, B, o, p);
+      row(NULL, x, W, B, scratch, p);
       for (o = 0; o < p->out_features; ++o) y[o] = scratch[o];
     }
   }
@@ -168,9 +196,9 @@ void tinyc_fully_connected_f32_s8(const float *restrict X, float x_scale,
   for (b = 0; b < p->batch; ++b) {
     const float *x = X + (size_t)b * p->in_features;
     int8_t *y = Y + (size_t)b * p->out_features;
-    if (p->in_features <= TINYC_QFC_ROW) {
+    if (p->in_features <= TINYC_QFC_FLOAT_ROW) {
       quantize_widen_row(x, p->in_features, x_scale, p->input_offset, xw);
-      row(xw, W, B, y, p);
+      row(xw, NULL, W, B, y, p);
       continue;
     }
     for (o = 0; o < p->out_features; ++o) { /* too long to buffer: quantize per use */

@@ -1,0 +1,76 @@
+/* Row-band execution of a chain of int8 layers (convolutions, same-shape adds; NCHW, batch
+ * 1), so that only a few rows of each intermediate tensor are ever in RAM (MCUNetV2's
+ * patch-based inference, by rows). The compiler (tinyc/ops/bands.py) lists the steps, one
+ * (layer, output row) each, in an order where every row a step reads is already computed,
+ * and sizes each intermediate's ring of rows so no row is overwritten before its last read.
+ * Each step runs the public kernels (tinyc_qconv.h, tinyc_qelementwise.h) on one row, so a
+ * target's variants of those serve here too, with the same bits: a convolution row gets its
+ * input rows gathered into a band and the layer's parameters with h, oh and pad_top of that
+ * band (the float-boundary kernels' bands, tinyc_qboundary.c); an add row is a flat add of
+ * c * w elements; a final whole-plane average pool adds each row to per-channel sums and
+ * writes Y after the last.
+ *
+ * Tensors: the node's inputs (whole [c][h][w] arrays), then one per layer; the last is the
+ * output Y (whole), the others are rings in `work`: row r of ring t is the [c][w] block at
+ * slot r % ring. `work` (8-byte aligned): the conv kernels' workspace (kernel_work bytes),
+ * then the rings, then the band (c * rows * w bytes) and the row buffers (one [c][w] row
+ * each: the output's, and an add operand's only where one is a whole tensor), then a
+ * pool's sums and the band's conv parameters. */
+#ifndef TINYC_QBAND_H
+#define TINYC_QBAND_H
+
+#include "tinyc_qconv.h"
+#include "tinyc_qelementwise.h"
+#include "tinyc_rt.h"
+
+#define TINYC_QBAND_CONV 0
+#define TINYC_QBAND_DEPTHWISE 1
+#define TINYC_QBAND_ADD 2
+#define TINYC_QBAND_POOL 3
+/* bytes of work that hold a band's copy of a layer's tinyc_qconv_params (20 int32 and two
+ * pointers: 96 on a 64-bit host), kept in the arena, not on the stack */
+#define TINYC_QBAND_CONV_PARAMS 96
+
+/* A whole-plane average pool ending the chain: per channel, the sum of (x + input_offset)
+ * over every row, then tinyc_requantize_one with the pool's multiplier (s_x / (s_y * h * w)),
+ * as tinyc_global_avgpool_s8 computes it. */
+typedef struct {
+  int32_t input_offset, output_offset; /* -zp_x, zp_y */
+  int32_t multiplier, shift;
+  int32_t act_min, act_max;
+} tinyc_qband_pool;
+
+typedef struct {
+  int32_t c, h, w;
+  int32_t ring;   /* rows kept as [ring][c][w] at work + offset; 0: a whole [c][h][w] tensor */
+  int32_t offset; /* bytes into work (rings only) */
+} tinyc_qband_tensor;
+
+typedef struct {
+  int32_t kind;                    /* TINYC_QBAND_* */
+  int32_t src0, src1;              /* tensors read (src1: add only, else -1) */
+  const tinyc_qconv_params *conv;  /* conv: the whole layer */
+  const int8_t *w;                 /* conv: weights */
+  const int32_t *b;                /* conv: bias or NULL */
+  const tinyc_qbinary_params *add; /* add: one row, c * w elements */
+  const tinyc_qband_pool *pool;    /* pool */
+} tinyc_qband_layer;
+
+typedef struct {
+  int32_t n_inputs, n_layers, n_steps;
+  const tinyc_qband_tensor *tensors; /* n_inputs + n_layers */
+  const tinyc_qband_layer *layers;
+  const int16_t *steps; /* n_steps (layer, row) pairs, in execution order */
+  int32_t kernel_work;  /* bytes of work the conv kernels take first (a multiple of 8) */
+  int32_t band;         /* offset of the gathered band */
+  int32_t row_a, row_b; /* offsets of an add's operand rows gathered from a whole tensor */
+  int32_t row_y;        /* offset of the output row before it is scattered into Y */
+  int32_t sums;         /* offset of a pool's int32 sums (8-byte aligned) */
+  int32_t conv_params;  /* offset of the band's tinyc_qconv_params (8-byte aligned) */
+} tinyc_qband_params;
+
+/* inputs[n_inputs] -> Y [m][oh][ow]; work as above */
+void tinyc_qband_s8(const int8_t *const *inputs, int8_t *Y, int8_t *work,
+                    const tinyc_qband_params *p);
+
+#endif /* TINYC_QBAND_H */

@@ -1,0 +1,358 @@
+"""`QBanded`: a chain of int8 layers (QConv, same-shape QAdd; NCHW, batch 1) run row by
+row, so the arena holds only a ring of rows of each intermediate tensor (`band-rows` makes
+it; `tinyc.ops.bands` schedules it; `codegen/kernels/tinyc_qband.h` runs it).
+
+The node keeps its layers in plain attributes, so the text IR and every tool read it:
+`n_inputs` activation inputs come first, then each conv layer's weight and bias (None when
+absent) in layer order; `layers` holds `FIELDS` per layer (a source index below n_inputs
+is a node input, from n_inputs on the output of layer index - n_inputs; the last layer's
+output is the node's); `scales`/`zero_points` quantize each layer's output. `members`
+rebuilds the original QConv/QAdd nodes from them: the reference runs those nodes' own
+references, and the kernel calls their own kernels, so the fused node computes exactly
+what the layers did (same semantics attribute, same requantization).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from tinyc.errors import ModelError
+from tinyc.ir import DType, Node, QuantParams, TensorType, Value
+from tinyc.ops.bands import ADD, CONV, DEPTHWISE, POOL, BandLayer, BandSchedule, schedule
+from tinyc.ops.qinteger import (
+    ACT_ATTRS,
+    POOL_ATTRS,
+    qconv_depthwise,
+    qconv_geometry,
+    qconv_params_init,
+    requant_fields,
+)
+from tinyc.ops.qwork import qconv_work_bytes, round8, uses_m4_kernels
+from tinyc.ops.registry import Attr, OpDef, get_op, register_op
+from tinyc.quant import semantics
+
+if TYPE_CHECKING:
+    from tinyc.backend.context import EmitContext
+
+#: tinyc_qband.h TINYC_QBAND_CONV_PARAMS: workspace bytes for a band's conv parameters (kept
+#: off the stack)
+CONV_PARAMS = 96
+#: whole-plane average pools a band can end with
+POOLS = ("QGlobalAveragePool", "QAveragePool")
+#: the ints each layer keeps in `layers`
+FIELDS = ("kind", "src0", "src1", "kh", "kw", "stride_h", "stride_w", "dil_h", "dil_w",
+          "pad_top", "pad_left", "pad_bottom", "pad_right", "group", "act_min", "act_max",
+          "u8_codes")
+
+
+def layer_fields(node: Node, srcs: list[int]) -> list[int]:
+    """`FIELDS` of a QConv or QAdd node reading tensors `srcs`."""
+    a = node.attrs
+    act = [int(a.get("act_min", -128)), int(a.get("act_max", 127))]
+    if node.op == "QAdd":
+        return [ADD, srcs[0], srcs[1]] + [1] * 4 + [1, 1] + [0] * 4 + [1] + act + [
+            int(a.get("u8_codes", 0))]
+    if node.op in POOLS:  # kh, kw: the window of a QAveragePool, 0 for a global pool
+        window = list(a["kernel_shape"]) if node.op == "QAveragePool" else [0, 0]
+        return [POOL, srcs[0], -1, *window] + [1] * 4 + [0] * 4 + [1] + act + [
+            int(a.get("u8_codes", 0))]
+    kind = DEPTHWISE if qconv_depthwise(node) else CONV
+    return ([kind, srcs[0], -1, *a["kernel_shape"], *a["strides"], *a["dilations"],
+             *a["pads"], int(a["group"])] + act + [0])
+
+
+@dataclass(frozen=True)
+class Members:
+    """The rebuilt layers: `nodes[j]` reads `tensors` (the node's inputs, then each layer's
+    output) and writes `tensors[n_inputs + j]`."""
+
+    nodes: list[Node]
+    tensors: list[Value]
+    n_inputs: int
+
+
+def _record(node: Node, j: int) -> dict[str, int]:
+    values = node.attrs["layers"][j * len(FIELDS):(j + 1) * len(FIELDS)]
+    return dict(zip(FIELDS, (int(v) for v in values)))
+
+
+def layer_count(node: Node) -> int:
+    return len(node.attrs["layers"]) // len(FIELDS)
+
+
+def _check_records(node: Node) -> None:
+    """The attributes describe a chain `members` can rebuild (a hand-written node too)."""
+    a = node.attrs
+    n_in, count = int(a["n_inputs"]), layer_count(node)
+    convs = [_record(node, j)["kind"] in (CONV, DEPTHWISE) for j in range(count)]
+    problems = [
+        (len(a["layers"]) % len(FIELDS) != 0 or count == 0,
+         f"layers must hold {len(FIELDS)} ints per layer"),
+        (len(a["scales"]) != count or len(a["zero_points"]) != count,
+         "scales and zero_points must hold one value per layer"),
+        (len(node.inputs) != n_in + 2 * sum(convs), "needs its inputs, then each conv's "
+         "weight and bias"),
+    ]
+    for j in range(count):
+        r = _record(node, j)
+        srcs = [r["src0"]] + ([r["src1"]] if r["kind"] == ADD else [])
+        problems.append((r["kind"] not in (CONV, DEPTHWISE, ADD, POOL)
+                         or any(not 0 <= t < n_in + j for t in srcs),
+                         f"layer {j} has a bad kind or source"))
+    for bad, what in problems:
+        if bad:
+            raise ModelError(f"QBanded node '{node.name}': {what}")
+
+
+def members(node: Node) -> Members:
+    """The original layers of `node` as fresh nodes on fresh values (the graph's use lists
+    are untouched)."""
+    _check_records(node)
+    n_in = int(node.attrs["n_inputs"])
+    tensors: list[Value] = []
+    for v in node.inputs[:n_in]:
+        assert v is not None
+        tensors.append(Value(v.name, v.type))
+    consts = iter(node.inputs[n_in:])
+    sem = semantics.of(node)
+    nodes: list[Node] = []
+    for j in range(layer_count(node)):
+        r = _record(node, j)
+        quant = QuantParams((float(node.attrs["scales"][j]),), (int(node.attrs["zero_points"][j]),))
+        act: dict[str, object] = {"act_min": r["act_min"], "act_max": r["act_max"],
+                                  semantics.ATTR: sem}
+        if r["kind"] == ADD:
+            inputs: list[Value | None] = [tensors[r["src0"]], tensors[r["src1"]]]
+            attrs: dict[str, object] = {**act, "u8_codes": r["u8_codes"]}
+            op = "QAdd"
+        elif r["kind"] == POOL and not r["kh"]:
+            inputs, attrs, op = [tensors[r["src0"]]], act, "QGlobalAveragePool"
+        elif r["kind"] == POOL:
+            inputs, op = [tensors[r["src0"]]], "QAveragePool"
+            attrs = {**{k: a.default_for(99) for k, a in POOL_ATTRS.items()}, **act,
+                     "kernel_shape": [r["kh"], r["kw"]], "strides": [1, 1],
+                     "dilations": [1, 1], "pads": [0, 0, 0, 0], "u8_codes": r["u8_codes"]}
+        else:
+            w, b = next(consts), next(consts)
+            assert w is not None
+            inputs = [tensors[r["src0"]], _copy(w), None if b is None else _copy(b)]
+            attrs = {"kernel_shape": [r["kh"], r["kw"]], "strides": [r["stride_h"], r["stride_w"]],
+                     "dilations": [r["dil_h"], r["dil_w"]],
+                     "pads": [r["pad_top"], r["pad_left"], r["pad_bottom"], r["pad_right"]],
+                     "group": r["group"], "act_min": r["act_min"], "act_max": r["act_max"],
+                     semantics.ATTR: sem}
+            op = "QConv"
+        member = Node(op, inputs, [], attrs, name=f"{node.name}/{j}")
+        (out_type,) = get_op(op).infer(member)
+        out = Value(f"{node.name}_band{j}", TensorType(DType.I8, out_type.shape, quant),
+                    producer=member)
+        member.outputs = [out]
+        nodes.append(member)
+        tensors.append(out)
+    return Members(nodes, tensors, n_in)
+
+
+def _copy(v: Value) -> Value:
+    return Value(v.name, v.type, const=v.const)
+
+
+def band_layers(m: Members) -> list[BandLayer]:
+    out = []
+    for node in m.nodes:
+        srcs = tuple(next(i for i, t in enumerate(m.tensors) if t is v) for v in node.inputs[:2]
+                     if v is not None and v.const is None)
+        if node.op == "QAdd":
+            out.append(BandLayer(ADD, srcs))
+        elif node.op in POOLS:
+            out.append(BandLayer(POOL, srcs))
+        else:
+            a = node.attrs
+            kind = DEPTHWISE if qconv_depthwise(node) else CONV
+            out.append(BandLayer(kind, srcs, a["kernel_shape"][0], a["strides"][0],
+                                 a["dilations"][0], a["pads"][0]))
+    return out
+
+
+def band_schedule(m: Members) -> BandSchedule:
+    rows = [t.shape[2] for t in m.tensors]
+    for j, node in enumerate(m.nodes):
+        if node.op in POOLS:  # one step per input row
+            x = node.inputs[0]
+            assert x is not None
+            rows[m.n_inputs + j] = x.shape[2]
+    return schedule(band_layers(m), rows, m.n_inputs)
+
+
+def row_bytes(v: Value) -> int:
+    """Bytes of one row of an NCHW tensor, every channel."""
+    return v.shape[1] * v.shape[3]
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where the kernel keeps what in its workspace (tinyc_qband.h), in bytes."""
+
+    kernel_work: int
+    offsets: tuple[int, ...]  # per tensor, rings only (else 0)
+    band: int
+    row_a: int
+    row_b: int
+    row_y: int
+    sums: int  # a pool's int32 sum per channel
+    conv_params: int  # the band's tinyc_qconv_params
+    total: int
+
+
+def layout(m: Members, sched: BandSchedule, kernel_dirs: tuple[str, ...] | None) -> Layout:
+    kernel = 0
+    band = 0
+    for node in m.nodes:
+        if node.op != "QConv":
+            continue
+        g = qconv_geometry(node)
+        if uses_m4_kernels(kernel_dirs):
+            kernel = max(kernel, qconv_work_bytes(g, qconv_depthwise(node), band_rows=1))
+        band = max(band, g.c * min(g.h, (g.kh - 1) * g.dil_h + 1) * g.w)
+    at = round8(kernel)
+    offsets = []
+    for t, ring in zip(m.tensors, sched.rings):
+        offsets.append(at if ring else 0)
+        at += ring * row_bytes(t)
+    band_at = at
+    at += band
+    row_y, at = at, at + (0 if m.nodes[-1].op in POOLS else row_bytes(m.tensors[-1]))
+    gathered = [0, 0]  # widest add operand row read from a whole tensor, per operand
+    for node, bl in zip(m.nodes, band_layers(m)):
+        if node.op == "QAdd":
+            for k, t in enumerate(bl.srcs):
+                if not sched.rings[t]:
+                    gathered[k] = max(gathered[k], row_bytes(m.tensors[t]))
+        if node.op in POOLS and not sched.rings[bl.srcs[0]]:
+            gathered[0] = max(gathered[0], row_bytes(m.tensors[bl.srcs[0]]))
+    row_a, at = at, at + gathered[0]
+    row_b, at = at, at + gathered[1]
+    pooled = [node.outputs[0].shape[1] for node in m.nodes if node.op in POOLS]
+    sums = round8(at)
+    at = sums + 4 * max(pooled, default=0)
+    conv_params = round8(at)
+    at = conv_params + (CONV_PARAMS if any(n.op == "QConv" for n in m.nodes) else 0)
+    return Layout(round8(kernel), tuple(offsets), band_at, row_a, row_b, row_y, sums,
+                  conv_params, at)
+
+
+def band_summary(node: Node) -> dict[str, object]:
+    """What a banded node costs beyond its layers, for `tinyc plan` and `--report`: one
+    kernel call per row step (no row is computed twice), and the bytes its rings keep."""
+    m = members(node)
+    sched = band_schedule(m)
+    return {"node": node.name, "layers": len(m.nodes), "row_steps": len(sched.steps),
+            "recomputed_rows": 0,
+            "ring_bytes": sum(r * row_bytes(t) for t, r in zip(m.tensors, sched.rings))}
+
+
+def check_bandable(node: Node) -> None:
+    """The conditions `band-rows` fuses under, as a model error for a hand-written node."""
+    for v in [*node.inputs[: int(node.attrs["n_inputs"])], node.outputs[0]]:
+        if v is None or v.type.rank != 4 or v.shape[0] != 1 or v.dtype is not DType.I8:
+            raise ModelError(f"QBanded node '{node.name}': tensors must be int8 NCHW, batch 1")
+
+
+@register_op
+class QBanded(OpDef):
+    """int8 conv/add chain run in row bands (see the module docstring)."""
+
+    name = "QBanded"
+    attrs = {"n_inputs": Attr("int", min=1), "layers": Attr("ints"), "scales": Attr("floats"),
+             "zero_points": Attr("ints"), semantics.ATTR: ACT_ATTRS[semantics.ATTR]}
+
+    def infer(self, node: Node) -> list[TensorType]:
+        _check_records(node)
+        check_bandable(node)
+        return [members(node).tensors[-1].type]
+
+    def reference(self, node: Node, inputs: list[np.ndarray | None]) -> list[np.ndarray]:
+        m = members(node)
+        data: list[np.ndarray] = [x for x in inputs[: m.n_inputs] if x is not None]
+        for member in m.nodes:
+            args = [v.const if v is not None and v.const is not None
+                    else (None if v is None else data[m.tensors.index(v)])
+                    for v in member.inputs]
+            (out,) = get_op(member.op).reference(member, args)
+            data.append(np.asarray(out).reshape(member.outputs[0].shape))
+        return [data[-1]]
+
+    def macs(self, node: Node) -> int:
+        return sum(get_op(n.op).macs(n) for n in members(node).nodes)
+
+    def workspace(self, node: Node, kernel_dirs: tuple[str, ...] | None = None) -> int:
+        m = members(node)
+        return layout(m, band_schedule(m), kernel_dirs).total
+
+    def emit(self, node: Node, ctx: EmitContext) -> None:
+        m = members(node)
+        sched = band_schedule(m)
+        lay = layout(m, sched, ctx.kernel_dirs)
+        y = node.outputs[0]
+        tensors = [f"{{{t.shape[1]}, {t.shape[2]}, {t.shape[3]}, {ring}, {off}}}"
+                   for t, ring, off in zip(m.tensors, sched.rings, lay.offsets)]
+        consts = iter(node.inputs[m.n_inputs:])
+        layers = []
+        for member, bl in zip(m.nodes, band_layers(m)):
+            src1 = bl.srcs[1] if len(bl.srcs) > 1 else -1
+            if member.op == "QAdd":
+                row_node = _row_add(member)
+                add = ctx.params("tinyc_qbinary_params", get_op("QAdd").params_init(row_node),
+                                 f"qband_add_{y.name}")
+                layers.append(f"{{{bl.kind}, {bl.srcs[0]}, {src1}, NULL, NULL, NULL, {add}, "
+                              "NULL}")
+                continue
+            if member.op in POOLS:
+                x = member.inputs[0]
+                assert x is not None
+                fields = requant_fields(member, x, x.shape[2] * x.shape[3])
+                pool = ctx.params("tinyc_qband_pool", "{" + ", ".join(map(str, fields)) + "}",
+                                  f"qband_pool_{y.name}")
+                layers.append(f"{{{bl.kind}, {bl.srcs[0]}, -1, NULL, NULL, NULL, NULL, {pool}}}")
+                continue
+            w, b = next(consts), next(consts)
+            assert w is not None
+            x = member.inputs[0]
+            assert x is not None
+            init = qconv_params_init(member, ctx, _scale_zp(x), _scale_zp(member.outputs[0]))
+            conv = ctx.params("tinyc_qconv_params", init, f"qband_conv_{y.name}")
+            bias = ctx.ptr(b) if b is not None else "NULL"
+            layers.append(f"{{{bl.kind}, {bl.srcs[0]}, {src1}, {conv}, {ctx.ptr(w)}, {bias}, "
+                          "NULL, NULL}")
+        steps = ctx.table(DType.I16, [v for step in sched.steps for v in step],
+                          f"qband_steps_{y.name}")
+        init = (f"{{{m.n_inputs}, {len(m.nodes)}, {len(sched.steps)}, "
+                f"{ctx.params_array('tinyc_qband_tensor', tensors, f'qband_t_{y.name}')}, "
+                f"{ctx.params_array('tinyc_qband_layer', layers, f'qband_l_{y.name}')}, "
+                f"{steps}, {lay.kernel_work}, {lay.band}, {lay.row_a}, {lay.row_b}, "
+                f"{lay.row_y}, {lay.sums}, {lay.conv_params}}}")
+        params = ctx.params("tinyc_qband_params", init, f"qband_{y.name}")
+        inputs = ", ".join(ctx.ptr(v) for v in node.inputs[: m.n_inputs] if v is not None)
+        ctx.call("qband", "tinyc_qband_s8", f"(const int8_t *const[]){{{inputs}}}", ctx.ptr(y),
+                 ctx.workspace(node, DType.I8), params)
+
+
+def _scale_zp(v: Value) -> tuple[float, int]:
+    q = v.type.quant
+    assert q is not None
+    return float(q.scale[0]), int(q.zero_point[0])
+
+
+def _row_add(node: Node) -> Node:
+    """`node` on one row of its tensors: what each step's add covers."""
+    def row(v: Value) -> Value:
+        return Value(v.name, TensorType(DType.I8, (1, row_bytes(v)), v.type.quant))
+
+    a, b = node.inputs
+    assert a is not None and b is not None
+    out = row(node.outputs[0])
+    new = Node("QAdd", [row(a), row(b)], [out], dict(node.attrs), name=node.name)
+    out.producer = new
+    return new

@@ -1,0 +1,204 @@
+"""band-rows: run chains of int8 convolutions and residual adds row by row (`QBanded`),
+where that lowers the arena.
+
+On ResNet-style int8 models the arena peak is a residual block of the first, largest
+stage: its input x, the first conv's output and the second's are whole 16 KB tensors side
+by side. Run in row bands (MCUNetV2's patch-based inference, by rows), each intermediate
+only needs a ring of a few rows (`tinyc.ops.bands`), and no row is computed twice; the
+cost is copying each conv's input rows into a band and one kernel call per row.
+
+Candidates are runs of consecutive nodes that are all int8 NCHW batch-1 QConv (constant
+weights) or same-shape QAdd, possibly ending with a whole-plane average pool (then only
+per-channel sums are kept, not the pool's input), of one `semantics`, whose every result
+but the last is read only inside the run. Each round fuses the candidate whose memory plan
+(`plan_memory`) has the smallest arena, fewest layers on ties, as long as that arena is
+smaller than the current one (only runs that touch the current peak step are tried); so
+nothing changes where banding does not lower the peak. Convs with output rows narrower
+than `min_width` pixels are left alone (their per-row kernel calls are slow);
+`band-rows{min-width=1}` bands them too, for the smallest RAM.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tinyc.ir import DType, Graph, Node, Value
+from tinyc.memory import ArenaPlan, plan_memory
+from tinyc.ops.qbanded import POOLS, layer_fields
+from tinyc.ops.qwork import QCONV_PAIRS
+from tinyc.passes.base import Pass, PassContext, PassResult, register_pass
+from tinyc.quant import semantics
+
+#: longest run tried (the candidates grow with its square)
+MAX_LAYERS = 16
+
+
+def _activations(node: Node) -> list[Value]:
+    return [v for v in node.inputs[: 2 if node.op == "QAdd" else 1] if v is not None]
+
+
+def _nchw1(v: Value) -> bool:
+    return v.type.rank == 4 and v.shape[0] == 1 and v.dtype is DType.I8
+
+
+def bandable(node: Node, min_width: int = 1) -> bool:
+    """A layer `QBanded` can run: int8 NCHW batch-1 QConv with constant weights (bias
+    constant or absent) and output rows of at least `min_width` pixels, QAdd of two
+    computed tensors of the output's shape, or a whole-plane average pool."""
+    y = node.outputs[0]
+    if node.op == "QConv":
+        x, w, b = node.inputs[0], node.input(1), node.input(2)
+        return (x is not None and x.const is None and _nchw1(x) and _nchw1(y)
+                and y.shape[3] >= min_width
+                and w is not None and w.const is not None and (b is None or b.const is not None))
+    if node.op == "QAdd":
+        a, b = node.inputs[0], node.input(1)
+        return (a is not None and b is not None and a.const is None and b.const is None
+                and a.shape == b.shape == y.shape and _nchw1(y))
+    if node.op in POOLS:
+        return _whole_plane_pool(node)
+    return False
+
+
+def _whole_plane_pool(node: Node) -> bool:
+    """A global average pool, or an average pool whose one window is the whole plane, in
+    an arithmetic the banded pool shares (the int32 sum, then one requantization)."""
+    x = node.inputs[0]
+    if x is None or x.const is not None or not _nchw1(x):
+        return False
+    if node.op == "QGlobalAveragePool":
+        return semantics.of(node) in (semantics.FIXEDPOINT, semantics.ONNXRUNTIME)
+    a = node.attrs
+    return (semantics.of(node) == semantics.FIXEDPOINT
+            and list(a["kernel_shape"]) == list(x.shape[2:]) and not any(a["pads"])
+            and all(d == 1 for d in a["dilations"])
+            and node.outputs[0].shape[2:] == (1, 1))
+
+
+def candidates(graph: Graph, min_width: int = 1) -> list[list[Node]]:
+    """Runs of consecutive bandable nodes of two or more layers whose results, but the
+    last, are read only inside the run."""
+    outputs = {id(v) for v in graph.outputs}
+    nodes = graph.nodes
+    found = []
+    for i in range(len(nodes)):
+        for j in range(i + 1, min(i + MAX_LAYERS, len(nodes))):
+            run = nodes[i : j + 1]
+            if not all(bandable(n, min_width) for n in run) or run[-2].op in POOLS:
+                break
+            if len({semantics.of(n) for n in run}) != 1:
+                break
+            inside = {id(n) for n in run}
+            if all(id(n.outputs[0]) not in outputs
+                   and all(id(u.node) in inside for u in n.outputs[0].uses) for n in run[:-1]):
+                found.append(run)
+    return found
+
+
+@dataclass
+class Fusion:
+    """A run replaced by one QBanded node, undoable."""
+
+    graph: Graph
+    run: list[Node]
+    node: Node
+    saved: list[list[Value | None]]
+    order: list[Node]
+
+    def undo(self) -> None:
+        self.node.drop_inputs()
+        for n, inputs in zip(self.run, self.saved):
+            n.set_inputs(inputs)
+        out = self.run[-1].outputs[0]
+        out.producer, out.index = self.run[-1], 0
+        self.graph.nodes = self.order
+
+
+def fuse(graph: Graph, run: list[Node]) -> Fusion:
+    """Replace `run` (a candidate) by one QBanded node."""
+    inside = {id(n.outputs[0]): k for k, n in enumerate(run)}
+    externals: list[Value] = []
+    for n in run:
+        for v in _activations(n):
+            if id(v) not in inside and all(v is not e for e in externals):
+                externals.append(v)
+
+    def index(v: Value) -> int:
+        if id(v) in inside:
+            return len(externals) + inside[id(v)]
+        return next(i for i, e in enumerate(externals) if e is v)
+
+    fields: list[int] = []
+    consts: list[Value | None] = []
+    for n in run:
+        fields += layer_fields(n, [index(v) for v in _activations(n)])
+        if n.op == "QConv":
+            consts += [n.inputs[1], n.input(2)]
+    quants = [n.outputs[0].type.quant for n in run]
+    attrs = {"n_inputs": len(externals), "layers": fields,
+             "scales": [float(q.scale[0]) for q in quants if q is not None],
+             "zero_points": [int(q.zero_point[0]) for q in quants if q is not None],
+             semantics.ATTR: semantics.of(run[0])}
+    order = list(graph.nodes)
+    saved = [list(n.inputs) for n in run]
+    fused = Node("QBanded", [*externals, *consts], [run[-1].outputs[0]], attrs,
+                 name=run[-1].name)
+    for n in run:
+        n.drop_inputs()
+    at = graph.nodes.index(run[0])
+    graph.nodes = [*order[:at], fused, *order[at + len(run):]]
+    return Fusion(graph, run, fused, saved, order)
+
+
+def at_peak(graph: Graph, plan: ArenaPlan, run: list[Node]) -> bool:
+    """Whether `run` holds the node at the plan's peak step or a producer or reader of a
+    buffer live there: a run that does not leaves the peak's bytes as they are."""
+    if plan.stats.peak_step < 0:
+        return True
+    peak = graph.nodes[plan.node_order(len(graph.nodes))[plan.stats.peak_step]]
+    live = set(plan.stats.peak_buffers)
+    return any(n is peak or any(v is not None and v.name in live for v in [*n.inputs, *n.outputs])
+               for n in run)
+
+
+def plan(graph: Graph) -> ArenaPlan:
+    return plan_memory(graph, align=8)
+
+
+@register_pass
+@dataclass(frozen=True)
+class BandRows(Pass):
+    """Fuse int8 conv/add chains into row-banded QBanded nodes where that lowers the
+    arena (see the module docstring)."""
+
+    name = "band-rows"
+    summary = "run int8 conv/add chains row by row where that lowers the arena"
+    min_width: int = 2 * QCONV_PAIRS
+    """narrowest conv output row (pixels) to band: each row is one call of the conv kernel,
+    and the Cortex-M4 kernel reuses each weight over 2 * QCONV_PAIRS pixels, so narrower
+    rows run far slower (the KWS DS-CNN, 5 wide: 2.2x the instructions)"""
+
+    def run(self, graph: Graph, ctx: PassContext) -> PassResult:
+        if not any(n.op == "QConv" for n in graph.nodes):
+            return PassResult(graph, False)
+        current = plan(graph)
+        fused = 0
+        while True:
+            choice: tuple[int, int, list[Node]] | None = None
+            for run in candidates(graph, self.min_width):
+                if not at_peak(graph, current, run):
+                    continue
+                trial = fuse(graph, run)
+                size = plan(graph).size
+                trial.undo()
+                if size < current.size and (choice is None or (size, len(run)) < choice[:2]):
+                    choice = (size, len(run), run)
+            if choice is None:
+                break
+            fuse(graph, choice[2])
+            current = plan(graph)
+            fused += len(choice[2])
+        if not fused:
+            return PassResult(graph, False)
+        ctx.count("band-rows:layers", fused)
+        return PassResult(graph, True)
