@@ -102,10 +102,13 @@ uint64_t tinyc_mcu_ticks(void) {
   return (uint64_t)w * (SYST_MAX + 1u) + (SYST_MAX - v);
 }
 
+__attribute__((noinline)) void tinyc_mcu_mark(void) { __asm__ volatile("" ::: "memory"); }
+
 static uint64_t laps[TINYC_MCU_MAX_LAPS];
 static uint32_t n_laps;
 
 void tinyc_mcu_lap(void) {
+  tinyc_mcu_mark();
   if (n_laps < TINYC_MCU_MAX_LAPS) laps[n_laps++] = tinyc_mcu_ticks();
 }
 

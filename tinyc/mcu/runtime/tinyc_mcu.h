@@ -27,7 +27,12 @@ uint64_t tinyc_mcu_ticks(void);
 /* Runs exactly 2 * loops instructions (a subs/bne loop), for calibration. */
 void tinyc_mcu_spin(uint32_t loops);
 
-/* Profiling: tinyc_mcu_lap records the tick count (up to TINYC_MCU_MAX_LAPS times);
+/* Counting: the QEMU plugin tinyc_tbcount (tinyc/mcu/tbcount.py) closes a region of its
+ * execution counts each time this (empty, never inlined) function is entered. */
+void tinyc_mcu_mark(void);
+
+/* Profiling: tinyc_mcu_lap marks a region and records the tick count (up to
+ * TINYC_MCU_MAX_LAPS times);
  * tinyc_mcu_print_laps prints them as "TINYC-MCU lap <i> <ticks>" lines. */
 #define TINYC_MCU_MAX_LAPS 1024
 void tinyc_mcu_lap(void);
