@@ -29,7 +29,13 @@ from tinyc.ops.conv import conv_reference
 from tinyc.ops.ewbase import inplace_same_shape
 from tinyc.ops.layout import broadcast_shapes, broadcast_strides, c_int_list, merge_dims, split_axis
 from tinyc.ops.quant import conv_geometry
-from tinyc.ops.qwork import ConvGeometry, qconv_work_bytes, qfc_work_bytes, uses_m4_kernels
+from tinyc.ops.qwork import (
+    ConvGeometry,
+    qconv_work_bytes,
+    qfc_work_bytes,
+    qpool_work_bytes,
+    uses_m4_kernels,
+)
 from tinyc.ops.registry import (
     FLAG,
     GROUP,
@@ -817,7 +823,14 @@ class _QPool(_QOp):
         first = int(count.reshape(-1)[0])
         return first if first > 0 and bool(np.all(count == first)) else 0
 
-    def emit(self, node: Node, ctx: EmitContext) -> None:
+    def workspace(self, node: Node, kernel_dirs: tuple[str, ...] | None = None) -> int:
+        """The M4 kernels' pooled row (`qwork.qpool_work_bytes`)."""
+        if not uses_m4_kernels(kernel_dirs):
+            return 0
+        return qpool_work_bytes(self.kind, self.fields(node))
+
+    def fields(self, node: Node) -> list[int]:
+        """`tinyc_qpool2d_params`, in order."""
         x, y = node.inputs[0], node.outputs[0]
         assert x is not None
         a = node.attrs
@@ -836,9 +849,15 @@ class _QPool(_QOp):
             fields.append(semantics.code_offset(node))
         else:
             fields += [0, 0, 0]
-        params = ctx.params("tinyc_qpool2d_params", "{" + ", ".join(map(str, fields)) + "}",
-                            f"qpool_{y.name}")
-        ctx.call("qpool", f"tinyc_{self.kernel}_s8", ctx.ptr(x), ctx.ptr(y), params)
+        return fields
+
+    def emit(self, node: Node, ctx: EmitContext) -> None:
+        x, y = node.inputs[0], node.outputs[0]
+        assert x is not None
+        init = "{" + ", ".join(map(str, self.fields(node))) + "}"
+        params = ctx.params("tinyc_qpool2d_params", init, f"qpool_{y.name}")
+        ctx.call("qpool", f"tinyc_{self.kernel}_s8", ctx.ptr(x), ctx.ptr(y),
+                 ctx.workspace(node, DType.I32), params)
 
 
 @register_op

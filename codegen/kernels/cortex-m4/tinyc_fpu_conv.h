@@ -10,7 +10,7 @@
 #include "tinyc_fpu.h"
 
 /* Any depthwise window, pixel by pixel with the taps clipped to the input. */
-static inline void tinyc_fpu_dw_plane(const float *x, const float *wk, float bias, float *y,
+static TINYC_NOINLINE void tinyc_fpu_dw_plane(const float *x, const float *wk, float bias, float *y,
                                       const tinyc_conv2d_params *p) {
   int32_t oy, ox, ky, kx;
   for (oy = 0; oy < p->oh; ++oy) {
@@ -130,7 +130,7 @@ TINYC_INLINE float tinyc_fpu_dw3_edge(const float *const *rows, int32_t ix0, int
 /* One channel plane of a 3x3 depthwise convolution (unit dilation). The 9 weights stay in
  * registers and interior outputs go 4 at a time; a padded row is a row whose weights are
  * zero (so a non-finite input can make a padded output NaN where the reference has inf). */
-static inline void tinyc_fpu_dw3_plane(const float *x, const float *w9, float bias, float *y,
+static TINYC_NOINLINE void tinyc_fpu_dw3_plane(const float *x, const float *w9, float bias, float *y,
                                        const tinyc_conv2d_params *p) {
   const tinyc_act act = p->act; /* a local copy: stores to y cannot change it */
   const tinyc_fpu_k9 full = {w9[0], w9[1], w9[2], w9[3], w9[4], w9[5], w9[6], w9[7], w9[8]};
@@ -186,12 +186,13 @@ static inline void tinyc_fpu_dw3_plane(const float *x, const float *w9, float bi
   }
 }
 
-/* Small 3x3 planes (stride 1, like KWS's 25x5): copied once into `plane` with their zero
- * padding (short rows by tinyc_copy_short), so that every output is an interior one and rows go four outputs at a time
- * (tinyc_fpu_dw3_block) -- on a 5-wide map the edge handling above would otherwise be most
+/* Small 3x3 planes (stride 1, like KWS's 25x5): copied once into `plane` (the node's
+ * planned workspace: tinyc/ops/conv.py fpu_dw_plane_bytes) with their zero padding (short
+ * rows by tinyc_copy_short), so that every output is an interior one and rows go four
+ * outputs at a time (tinyc_fpu_dw3_block) -- on a 5-wide map the edge handling above would otherwise be most
  * of the work. Zero padding is what the reference uses, so results are those of
  * tinyc_fpu_dw3_plane up to the order of the sums. */
-#define TINYC_FPU_DW_PLANE 256 /* padded plane floats on the stack */
+#define TINYC_FPU_DW_PLANE 256 /* padded plane floats, at most */
 
 static int tinyc_fpu_dw3_small_fits(const tinyc_conv2d_params *p) {
   const int32_t S = p->ow + 2; /* a row: the output's columns and the window's two more */
@@ -201,13 +202,12 @@ static int tinyc_fpu_dw3_small_fits(const tinyc_conv2d_params *p) {
          (p->oh + 2) * S <= TINYC_FPU_DW_PLANE;
 }
 
-static void tinyc_fpu_dw3_small_plane(const float *x, const float *w9, float bias, float *y,
-                                      const tinyc_conv2d_params *p) {
+static TINYC_NOINLINE void tinyc_fpu_dw3_small_plane(const float *x, const float *w9, float bias, float *y,
+                                      float *restrict plane, const tinyc_conv2d_params *p) {
   const tinyc_act act = p->act;
   const tinyc_fpu_k9 k = {w9[0], w9[1], w9[2], w9[3], w9[4], w9[5], w9[6], w9[7], w9[8]};
   const int32_t S = p->ow + 2, rows = p->oh + 2, pl = p->pad_left;
   const int32_t inner = p->w < S - pl ? p->w : S - pl;
-  float plane[TINYC_FPU_DW_PLANE];
   int32_t r, i, oy, ox;
   for (i = 0; i < rows * S; ++i) plane[i] = 0.0f;
   for (r = 0; r < rows; ++r) {
@@ -234,11 +234,12 @@ static void tinyc_fpu_dw3_small_plane(const float *x, const float *w9, float bia
   }
 }
 
-/* One depthwise channel plane, whichever window. */
+/* One depthwise channel plane, whichever window; `work` (or NULL): the small-plane path's
+ * padded plane. */
 static inline void tinyc_fpu_dw_any_plane(const float *x, const float *wk, float bias, float *y,
-                                          const tinyc_conv2d_params *p) {
-  if (tinyc_fpu_dw3_small_fits(p)) {
-    tinyc_fpu_dw3_small_plane(x, wk, bias, y, p);
+                                          float *restrict work, const tinyc_conv2d_params *p) {
+  if (work != NULL && tinyc_fpu_dw3_small_fits(p)) {
+    tinyc_fpu_dw3_small_plane(x, wk, bias, y, work, p);
   } else if (p->kh == 3 && p->kw == 3 && p->dil_h == 1 && p->dil_w == 1) {
     tinyc_fpu_dw3_plane(x, wk, bias, y, p);
   } else {
@@ -403,13 +404,39 @@ TINYC_INLINE void tinyc_fpu_row4(const tinyc_fpu_row *r, const tinyc_conv2d_para
   for (; ox < p->ow; ++ox) tinyc_fpu_pixel(r, p, ox, 4, b, y, ystride);
 }
 
+/* The forms tinyc_fpu_conv_row picks from, each in its own frame (TINYC_NOINLINE:
+ * inlined together their 4x4 blocks' spills would add up on the stack). */
+static TINYC_NOINLINE void tinyc_fpu_row4_s1k3(const tinyc_fpu_row *r,
+                                               const tinyc_conv2d_params *p, int32_t ox_lo,
+                                               int32_t ox_hi, const float *b, float *y,
+                                               size_t ystride) {
+  tinyc_fpu_row4(r, p, ox_lo, ox_hi, 1, 1, b, y, ystride);
+}
+static TINYC_NOINLINE void tinyc_fpu_row4_s2k3(const tinyc_fpu_row *r,
+                                               const tinyc_conv2d_params *p, int32_t ox_lo,
+                                               int32_t ox_hi, const float *b, float *y,
+                                               size_t ystride) {
+  tinyc_fpu_row4(r, p, ox_lo, ox_hi, 2, 1, b, y, ystride);
+}
+static TINYC_NOINLINE void tinyc_fpu_row1(const tinyc_fpu_row *r, const tinyc_conv2d_params *p,
+                                          const float *b, float *y, size_t ystride) {
+  int32_t ox;
+  for (ox = 0; ox < p->ow; ++ox) tinyc_fpu_pixel(r, p, ox, 1, b, y, ystride);
+}
+static TINYC_NOINLINE void tinyc_fpu_row4_any(const tinyc_fpu_row *r,
+                                              const tinyc_conv2d_params *p, int32_t ox_lo,
+                                              int32_t ox_hi, const float *b, float *y,
+                                              size_t ystride) {
+  tinyc_fpu_row4(r, p, ox_lo, ox_hi, p->stride_w, 0, b, y, ystride);
+}
+
 /* Output row oy of the output channels [m0, m1) of one group, whose input channels start
  * at xg: channel m is stored at y + (m - m0) * ch_stride, columns contiguous. Channels go
  * 4 at a time (1 for a remainder), columns as in tinyc_fpu_row4. */
-static inline void tinyc_fpu_conv_row(const float *xg, const float *restrict W,
-                                      const float *restrict B, float *y, size_t ch_stride,
-                                      int32_t m0, int32_t m1, int32_t oy,
-                                      const tinyc_conv2d_params *p) {
+static TINYC_NOINLINE void tinyc_fpu_conv_row(const float *xg, const float *restrict W,
+                                              const float *restrict B, float *y,
+                                              size_t ch_stride, int32_t m0, int32_t m1,
+                                              int32_t oy, const tinyc_conv2d_params *p) {
   const int32_t cg = p->c / p->group, kk = p->kh * p->kw;
   const int32_t sw = p->stride_w, span = (p->kw - 1) * p->dil_w;
   const int k3 = p->kw == 3 && p->dil_w == 1;
@@ -443,13 +470,13 @@ static inline void tinyc_fpu_conv_row(const float *xg, const float *restrict W,
         for (i = 0; i < nm; ++i) ym[i * ch_stride + ox] = tinyc_fpu_act1(b[i], &p->act);
       }
     } else if (nm == 1) {
-      for (ox = 0; ox < p->ow; ++ox) tinyc_fpu_pixel(&r, p, ox, 1, b, ym, ch_stride);
+      tinyc_fpu_row1(&r, p, b, ym, ch_stride);
     } else if (sw == 1 && k3) { /* the common 3x3 windows get their own unrolled copies */
-      tinyc_fpu_row4(&r, p, ox_lo, ox_hi, 1, 1, b, ym, ch_stride);
+      tinyc_fpu_row4_s1k3(&r, p, ox_lo, ox_hi, b, ym, ch_stride);
     } else if (sw == 2 && k3) {
-      tinyc_fpu_row4(&r, p, ox_lo, ox_hi, 2, 1, b, ym, ch_stride);
+      tinyc_fpu_row4_s2k3(&r, p, ox_lo, ox_hi, b, ym, ch_stride);
     } else {
-      tinyc_fpu_row4(&r, p, ox_lo, ox_hi, sw, 0, b, ym, ch_stride);
+      tinyc_fpu_row4_any(&r, p, ox_lo, ox_hi, b, ym, ch_stride);
     }
   }
 }
