@@ -392,7 +392,8 @@ def run_counting(
     build: McuBuild, workdir: Path, timeout: float
 ) -> tuple[int, str, list[list[BlockRuns]] | None]:
     """Run QEMU with the counting plugin (rebuilt once for the API version QEMU asks for);
-    without it when there is no host compiler to build it or this QEMU cannot load it."""
+    without it (regions None) when the host compiler cannot build it or this QEMU cannot
+    load it."""
     plain = qemu_command(build.target, build.elf)
     if host_cc() is None:
         return (*_qemu(plain, workdir, timeout, build.target.machine), None)
@@ -401,7 +402,11 @@ def run_counting(
     api = FIRST_API
     for _ in range(2):
         counts.unlink(missing_ok=True)
-        cmd = [*plain, *plugin_args(plugin(api), counts, mark)]
+        try:
+            so = plugin(api)
+        except VerifyError:  # the host cc cannot build it: measure without it
+            break
+        cmd = [*plain, *plugin_args(so, counts, mark)]
         rc, text = _qemu(cmd, workdir, timeout, build.target.machine)
         if _REPORT.search(text) or "plugin" not in text:
             return rc, text, read_regions(counts) if counts.exists() else None
