@@ -65,7 +65,7 @@ _REPORT = re.compile(
 )
 
 
-_LAP = re.compile(r"TINYC-MCU lap \d+ (\d+)")
+_LAP = re.compile(r"TINYC-MCU lap \d+ (\d+) (\d+) (\d+)")
 
 
 class ToolMissingError(TinycError):
@@ -355,6 +355,9 @@ class McuRun:
     spin_ticks: int
     #: profiling build only: (node label, instructions) in execution order
     profile: tuple[tuple[str, int], ...] = ()
+    #: profiling build only: each node's stack high-water (bytes below main's stack
+    #: pointer, at least the depth of a lap's frame plus 64)
+    node_stacks: tuple[int, ...] = ()
     #: exact instructions and data reads, estimated Cortex-M4 cycles of the call (the
     #: counting plugin; None when it could not run)
     cost: Estimate | None = None
@@ -453,11 +456,13 @@ def run_qemu(
         for i, v in enumerate(graph.outputs)
     ]
     per_tick = 2 * SPIN_LOOPS / spin
-    laps = [int(t) for t in _LAP.findall(text)]
+    laps = [(int(t_in), int(t_out), int(stack)) for t_in, t_out, stack in _LAP.findall(text)]
+    # node i runs from lap i's exit to lap i + 1's entry, and its stack is lap i + 1's
     profile = tuple(
-        (label, round((t1 - t0) * per_tick))
-        for label, t0, t1 in zip(build.labels, laps, laps[1:], strict=False)
+        (label, round((nxt[0] - lap[1]) * per_tick))
+        for label, lap, nxt in zip(build.labels, laps, laps[1:], strict=False)
     )
+    node_stacks = tuple(nxt[2] for _, nxt in zip(build.labels, laps[1:], strict=False))
     cost, node_costs = None, ()
     if regions is not None:
         cost, node_costs = _costs(build, regions)
@@ -470,6 +475,7 @@ def run_qemu(
         spin_ticks=spin,
         cost=cost,
         node_costs=node_costs,
+        node_stacks=node_stacks,
     )
 
 

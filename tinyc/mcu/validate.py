@@ -201,6 +201,8 @@ class NodeCost:
     data_reads: int | None = None
     #: estimated Cortex-M4 cycles (cortex-m4 only)
     cycles: int | None = None
+    #: stack high-water while the node ran (bytes; at least a lap frame's depth + 64)
+    stack: int | None = None
 
 
 @dataclass(frozen=True)
@@ -286,8 +288,8 @@ class ValidateResult:
 
 
 def format_profile(profile: Sequence[NodeCost]) -> str:
-    """Instructions, data reads and estimated cycles per node (and per MAC where the node
-    has MACs), in execution order; columns the run did not measure are left out."""
+    """Instructions, data reads, estimated cycles (and per MAC where the node has MACs)
+    and stack per node, in execution order; columns the run did not measure are left out."""
     reads = any(n.data_reads is not None for n in profile)
     cycles = any(n.cycles is not None for n in profile)
     head = f"{'instructions':>12}"
@@ -295,6 +297,8 @@ def format_profile(profile: Sequence[NodeCost]) -> str:
     head += f" {'est. cycles':>12}" if cycles else ""
     head += f" {'MACs':>10} {'instr/MAC':>9}"
     head += f" {'cyc/MAC':>8}" if cycles else ""
+    stacks = any(n.stack is not None for n in profile)
+    head += f" {'stack':>6}" if stacks else ""
     lines = [f"{head}  node"]
     for node in profile:
         row = f"{node.instructions:>12,}"
@@ -304,6 +308,7 @@ def format_profile(profile: Sequence[NodeCost]) -> str:
         row += f"{node.instructions / node.macs:9.2f}" if node.macs else " " * 9
         if cycles:
             row += f" {(node.cycles or 0) / node.macs:8.2f}" if node.macs else " " * 9
+        row += f" {node.stack or 0:>6,}" if stacks else ""
         lines.append(f"{row}  {shown(node.label)}")
     return "\n".join(lines)
 
@@ -312,12 +317,14 @@ def node_costs(result: McuResult, macs: dict[str, int]) -> tuple[NodeCost, ...]:
     """The profile of a profiling run: exact counts from the counting plugin when it ran,
     else the -icount laps."""
     run = result.run
+    stacks = list(run.node_stacks) + [None] * (len(run.profile) - len(run.node_stacks))
     if run.node_costs:
         with_cycles = get_target(result.measurement.target).cycle_estimate
         return tuple(NodeCost(label, c.instructions, macs.get(label, 0), c.data_reads,
-                              c.cycles if with_cycles else None)
-                     for label, c in run.node_costs)
-    return tuple(NodeCost(label, count, macs.get(label, 0)) for label, count in run.profile)
+                              c.cycles if with_cycles else None, stack)
+                     for (label, c), stack in zip(run.node_costs, stacks, strict=False))
+    return tuple(NodeCost(label, count, macs.get(label, 0), stack=stack)
+                 for (label, count), stack in zip(run.profile, stacks, strict=True))
 
 
 def validate_on_mcu(
