@@ -130,6 +130,8 @@ static TINYC_NOINLINE void general(const float *restrict X, const float *restric
   }
 }
 
+/* The three paths are TINYC_NOINLINE: inlined here their frames (register spills) would
+ * add up on the stack of every call. */
 void tinyc_conv2d_f32(const float *restrict X, const float *restrict W, const float *restrict B,
                       float *restrict Y, float *restrict work, const tinyc_conv2d_params *p) {
   const int unit = p->stride_h == 1 && p->stride_w == 1 && p->dil_h == 1 && p->dil_w == 1;

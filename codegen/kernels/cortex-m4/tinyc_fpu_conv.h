@@ -10,7 +10,7 @@
 #include "tinyc_fpu.h"
 
 /* Any depthwise window, pixel by pixel with the taps clipped to the input. */
-static TINYC_NOINLINE void tinyc_fpu_dw_plane(const float *x, const float *wk, float bias, float *y,
+static inline void tinyc_fpu_dw_plane(const float *x, const float *wk, float bias, float *y,
                                       const tinyc_conv2d_params *p) {
   int32_t oy, ox, ky, kx;
   for (oy = 0; oy < p->oh; ++oy) {
@@ -130,7 +130,7 @@ TINYC_INLINE float tinyc_fpu_dw3_edge(const float *const *rows, int32_t ix0, int
 /* One channel plane of a 3x3 depthwise convolution (unit dilation). The 9 weights stay in
  * registers and interior outputs go 4 at a time; a padded row is a row whose weights are
  * zero (so a non-finite input can make a padded output NaN where the reference has inf). */
-static TINYC_NOINLINE void tinyc_fpu_dw3_plane(const float *x, const float *w9, float bias, float *y,
+static inline void tinyc_fpu_dw3_plane(const float *x, const float *w9, float bias, float *y,
                                        const tinyc_conv2d_params *p) {
   const tinyc_act act = p->act; /* a local copy: stores to y cannot change it */
   const tinyc_fpu_k9 full = {w9[0], w9[1], w9[2], w9[3], w9[4], w9[5], w9[6], w9[7], w9[8]};
@@ -188,8 +188,8 @@ static TINYC_NOINLINE void tinyc_fpu_dw3_plane(const float *x, const float *w9, 
 
 /* Small 3x3 planes (stride 1, like KWS's 25x5): copied once into `plane` (the node's
  * planned workspace: tinyc/ops/conv.py fpu_dw_plane_bytes) with their zero padding (short
- * rows by tinyc_copy_short), so that every output is an interior one and rows go four
- * outputs at a time (tinyc_fpu_dw3_block) -- on a 5-wide map the edge handling above would otherwise be most
+ * rows by tinyc_copy_short), so that every output is an interior one and rows go four outputs at a time
+ * (tinyc_fpu_dw3_block) -- on a 5-wide map the edge handling above would otherwise be most
  * of the work. Zero padding is what the reference uses, so results are those of
  * tinyc_fpu_dw3_plane up to the order of the sums. */
 #define TINYC_FPU_DW_PLANE 256 /* padded plane floats, at most */
@@ -202,7 +202,7 @@ static int tinyc_fpu_dw3_small_fits(const tinyc_conv2d_params *p) {
          (p->oh + 2) * S <= TINYC_FPU_DW_PLANE;
 }
 
-static TINYC_NOINLINE void tinyc_fpu_dw3_small_plane(const float *x, const float *w9, float bias, float *y,
+static void tinyc_fpu_dw3_small_plane(const float *x, const float *w9, float bias, float *y,
                                       float *restrict plane, const tinyc_conv2d_params *p) {
   const tinyc_act act = p->act;
   const tinyc_fpu_k9 k = {w9[0], w9[1], w9[2], w9[3], w9[4], w9[5], w9[6], w9[7], w9[8]};
@@ -404,35 +404,10 @@ TINYC_INLINE void tinyc_fpu_row4(const tinyc_fpu_row *r, const tinyc_conv2d_para
   for (; ox < p->ow; ++ox) tinyc_fpu_pixel(r, p, ox, 4, b, y, ystride);
 }
 
-/* The forms tinyc_fpu_conv_row picks from, each in its own frame (TINYC_NOINLINE:
- * inlined together their 4x4 blocks' spills would add up on the stack). */
-static TINYC_NOINLINE void tinyc_fpu_row4_s1k3(const tinyc_fpu_row *r,
-                                               const tinyc_conv2d_params *p, int32_t ox_lo,
-                                               int32_t ox_hi, const float *b, float *y,
-                                               size_t ystride) {
-  tinyc_fpu_row4(r, p, ox_lo, ox_hi, 1, 1, b, y, ystride);
-}
-static TINYC_NOINLINE void tinyc_fpu_row4_s2k3(const tinyc_fpu_row *r,
-                                               const tinyc_conv2d_params *p, int32_t ox_lo,
-                                               int32_t ox_hi, const float *b, float *y,
-                                               size_t ystride) {
-  tinyc_fpu_row4(r, p, ox_lo, ox_hi, 2, 1, b, y, ystride);
-}
-static TINYC_NOINLINE void tinyc_fpu_row1(const tinyc_fpu_row *r, const tinyc_conv2d_params *p,
-                                          const float *b, float *y, size_t ystride) {
-  int32_t ox;
-  for (ox = 0; ox < p->ow; ++ox) tinyc_fpu_pixel(r, p, ox, 1, b, y, ystride);
-}
-static TINYC_NOINLINE void tinyc_fpu_row4_any(const tinyc_fpu_row *r,
-                                              const tinyc_conv2d_params *p, int32_t ox_lo,
-                                              int32_t ox_hi, const float *b, float *y,
-                                              size_t ystride) {
-  tinyc_fpu_row4(r, p, ox_lo, ox_hi, p->stride_w, 0, b, y, ystride);
-}
-
 /* Output row oy of the output channels [m0, m1) of one group, whose input channels start
  * at xg: channel m is stored at y + (m - m0) * ch_stride, columns contiguous. Channels go
- * 4 at a time (1 for a remainder), columns as in tinyc_fpu_row4. */
+ * 4 at a time (1 for a remainder), columns as in tinyc_fpu_row4. In its own frame
+ * (TINYC_NOINLINE): inlined into its callers its spills would add to theirs. */
 static TINYC_NOINLINE void tinyc_fpu_conv_row(const float *xg, const float *restrict W,
                                               const float *restrict B, float *y,
                                               size_t ch_stride, int32_t m0, int32_t m1,
@@ -470,13 +445,13 @@ static TINYC_NOINLINE void tinyc_fpu_conv_row(const float *xg, const float *rest
         for (i = 0; i < nm; ++i) ym[i * ch_stride + ox] = tinyc_fpu_act1(b[i], &p->act);
       }
     } else if (nm == 1) {
-      tinyc_fpu_row1(&r, p, b, ym, ch_stride);
+      for (ox = 0; ox < p->ow; ++ox) tinyc_fpu_pixel(&r, p, ox, 1, b, ym, ch_stride);
     } else if (sw == 1 && k3) { /* the common 3x3 windows get their own unrolled copies */
-      tinyc_fpu_row4_s1k3(&r, p, ox_lo, ox_hi, b, ym, ch_stride);
+      tinyc_fpu_row4(&r, p, ox_lo, ox_hi, 1, 1, b, ym, ch_stride);
     } else if (sw == 2 && k3) {
-      tinyc_fpu_row4_s2k3(&r, p, ox_lo, ox_hi, b, ym, ch_stride);
+      tinyc_fpu_row4(&r, p, ox_lo, ox_hi, 2, 1, b, ym, ch_stride);
     } else {
-      tinyc_fpu_row4_any(&r, p, ox_lo, ox_hi, b, ym, ch_stride);
+      tinyc_fpu_row4(&r, p, ox_lo, ox_hi, sw, 0, b, ym, ch_stride);
     }
   }
 }
