@@ -29,7 +29,7 @@ import re
 import subprocess
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 from tinyc.errors import VerifyError
@@ -228,3 +228,15 @@ class Program:
             refills = REFILL * b.taken if insns[-1].is_branch else 0
             total += Estimate(b.insns * b.runs, cycles * b.runs + refills, reads * b.runs)
         return total
+
+
+def program_of(elf: Path) -> Program:
+    """`Program(elf)`, decoded once per ELF file version (a run decodes it twice: for the
+    mark's address, then for the costs)."""
+    stat = elf.stat()
+    return _program(str(elf), stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=4)
+def _program(path: str, mtime_ns: int, size: int) -> Program:
+    return Program(Path(path))

@@ -12,7 +12,12 @@ Measurements, all deterministic:
   divided by the board's ns per tick. A spin loop of known length, timed the same way,
   gives the ratio, so no board clock is hard-coded. Resolution: one tick (40 instructions
   on the 25 MHz MPS2 boards).
-- stack: the unused stack is painted before the call and scanned after it.
+- exact counts: the QEMU plugin of `tbcount.py` counts every executed block between the
+  `tinyc_mcu_mark()` calls around `NAME_run` (and at each lap); `cyclemodel.py` turns the
+  blocks, decoded from the ELF, into instructions, data reads and estimated Cortex-M4
+  cycles, leaving the harness's own functions out.
+- stack: the unused stack is painted before the call and scanned after it (and, in a
+  profiling build, at each lap, which repaints what the node used).
 - flash and static RAM: the ELF is linked twice, once with a stub `NAME_run`; the section
   size difference is what the model costs (weights, kernels, library code it pulls in,
   arena), after `--gc-sections`.
@@ -36,7 +41,7 @@ from tinyc.backend.writer import CWriter
 from tinyc.errors import TinycError, VerifyError
 from tinyc.harness import STRICT_FLAGS
 from tinyc.ir import Graph, Value
-from tinyc.mcu.cyclemodel import Estimate, Program
+from tinyc.mcu.cyclemodel import Estimate, Program, program_of
 from tinyc.mcu.targets import Target
 from tinyc.mcu.tbcount import (
     FIRST_API,
@@ -401,7 +406,7 @@ def run_counting(
     if host_cc() is None:
         return (*_qemu(plain, workdir, timeout, build.target.machine), None)
     counts = workdir / "tbcount.txt"
-    mark = Program(build.elf).address_of("tinyc_mcu_mark")
+    mark = program_of(build.elf).address_of("tinyc_mcu_mark")
     api = FIRST_API
     for _ in range(2):
         counts.unlink(missing_ok=True)
@@ -485,7 +490,7 @@ def _costs(
     """NAME_run's cost and, in a profiling build, each node's. The regions are: before the
     first mark, then between consecutive marks (the call in main, split at each lap of a
     profiling build: prologue, one per node, epilogue), then after the last mark."""
-    program = Program(build.elf)
+    program = program_of(build.elf)
     skip = harness_functions(program)
     measured = [program.estimate(blocks, skip) for blocks in regions[1:-1]]
     total = sum(measured, Estimate())
