@@ -605,11 +605,18 @@ def _requant_ref(node: Node, x: np.ndarray, xv: Value) -> np.ndarray:
     return requantize(x.astype(np.int64) - zx, q, s, zy, lo, hi)
 
 
+#: from this many elements on, a requantization looks its results up in a table of the
+#: 256 possible ones, computed here and kept in flash (no RAM, nothing built at run time)
+REQUANT_TABLE_MIN = 512
+
+
 def emit_requantize(
     ctx: EmitContext, node: Node, x: Value, dst: str, outer: int, inner: int,
     x_stride: int, y_stride: int,
 ) -> None:
     table = requant_table(node, x)
+    if table is None and outer * inner >= REQUANT_TABLE_MIN:
+        table = _requant_ref(node, np.arange(-128, 128), x).astype(np.int8)
     fields: list[object] = [outer, inner, x_stride, y_stride, *_requant_fields(node, x)]
     fields.append("NULL" if table is None else
                   ctx.table(DType.I8, table, f"requant_table_{node.outputs[0].name}"))
