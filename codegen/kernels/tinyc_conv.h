@@ -13,8 +13,10 @@ typedef struct {
   tinyc_act act;
 } tinyc_conv2d_params;
 
-/* X [n,c,h,w], W [m, c/group, kh, kw], B [m] or NULL, Y [n,m,oh,ow]. Y must not alias X. */
+/* X [n,c,h,w], W [m, c/group, kh, kw], B [m] or NULL, Y [n,m,oh,ow]. Y must not alias X.
+ * `work`: the node's planned workspace (tinyc/ops/conv.py fpu_dw_plane_bytes: the
+ * Cortex-M4 depthwise kernel's padded plane), or NULL; the portable kernel ignores it. */
 void tinyc_conv2d_f32(const float *restrict X, const float *restrict W, const float *restrict B,
-                      float *restrict Y, const tinyc_conv2d_params *p);
+                      float *restrict Y, float *restrict work, const tinyc_conv2d_params *p);
 
 #endif /* TINYC_CONV_H */

@@ -15,9 +15,11 @@
 
 /* Depthwise convolution (group == c == m), one channel at a time: output channel k is
  * computed into scratch[oh*ow], then stored, after input channel k is fully read.
- * Safe when Y - X <= (h*w - oh*ow) floats (BlockStream over n*c channel planes). */
+ * Safe when Y - X <= (h*w - oh*ow) floats (BlockStream over n*c channel planes). `work`
+ * as tinyc_conv2d_f32's. */
 void tinyc_dwconv2d_stream_f32(const float *X, const float *restrict W, const float *restrict B,
-                               float *Y, float *restrict scratch, const tinyc_conv2d_params *p);
+                               float *Y, float *restrict scratch, float *restrict work,
+                               const tinyc_conv2d_params *p);
 
 /* 1x1 convolution, stride 1, no padding, group 1, n == 1, pixel by pixel: every input
  * channel at pixel p is read (into scratch[min(c, m)]) before any output channel at p is

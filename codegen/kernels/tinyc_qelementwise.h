@@ -41,7 +41,9 @@ void tinyc_mul_s8(const int8_t *A, const int8_t *B, int8_t *Y, const tinyc_qbina
 /* `outer` blocks of `inner` elements, x_stride / y_stride elements apart:
  * Y = clamp(mbqm(X + input_offset, multiplier, shift) + output_offset, act_min, act_max),
  * or Y = table[X + 128] when `table` is not NULL (onnxruntime semantics: the compiler fills
- * it with quantize(dequantize(x)) as onnxruntime's QLinearConcat does).
+ * it with quantize(dequantize(x)) as onnxruntime's QLinearConcat does; fixed point: with
+ * the 256 results of the formula above, from REQUANT_TABLE_MIN elements on,
+ * tinyc/ops/qinteger.py).
  * Strides 0 mean contiguous blocks (outer 1). Y may equal X when the strides agree. */
 typedef struct {
   int32_t outer, inner, x_stride, y_stride;

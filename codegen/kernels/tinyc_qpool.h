@@ -26,8 +26,12 @@ typedef struct {
   int32_t x_scale_bits, y_scale_bits, code_offset;
 } tinyc_qpool2d_params;
 
-void tinyc_maxpool2d_s8(const int8_t *restrict X, int8_t *restrict Y, const tinyc_qpool2d_params *p);
-void tinyc_avgpool2d_s8(const int8_t *restrict X, int8_t *restrict Y, const tinyc_qpool2d_params *p);
+/* `work`: the node's planned workspace (tinyc/ops/qwork.py qpool_work_bytes: the Cortex-M4
+ * row buffer), or NULL; the portable kernels ignore it. */
+void tinyc_maxpool2d_s8(const int8_t *restrict X, int8_t *restrict Y, int32_t *restrict work,
+                        const tinyc_qpool2d_params *p);
+void tinyc_avgpool2d_s8(const int8_t *restrict X, int8_t *restrict Y, int32_t *restrict work,
+                        const tinyc_qpool2d_params *p);
 /* Uses nc and the plane size h * w only. */
 void tinyc_global_avgpool_s8(const int8_t *restrict X, int8_t *restrict Y,
                              const tinyc_qpool2d_params *p);

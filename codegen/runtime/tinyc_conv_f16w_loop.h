@@ -39,7 +39,7 @@ void tinyc_conv2d_f32_f16w(const float *restrict X, const uint16_t *restrict W,
     tinyc_f16w_widen(W + (size_t)m0 * taps, work, (size_t)k * taps);
     for (n = 0; n < p->n; ++n) {
       tinyc_conv2d_f32(X + ((size_t)n * p->c + first_in) * in_plane, work, B ? B + m0 : NULL,
-                       Y + ((size_t)n * p->m + m0) * out_plane, &q);
+                       Y + ((size_t)n * p->m + m0) * out_plane, NULL, &q);
     }
   }
 }

@@ -42,7 +42,7 @@ void tinyc_dwconv2d_stream_f32_f16w(const float *X, const uint16_t *restrict W,
       q.c = q.m = q.group = k;
       tinyc_f16w_widen(W + (size_t)k0 * taps, work, (size_t)k * taps);
       tinyc_dwconv2d_stream_f32(X + plane * in_plane, work, B ? B + k0 : NULL,
-                                Y + plane * out_plane, scratch, &q);
+                                Y + plane * out_plane, scratch, NULL, &q);
     }
   }
 }

@@ -13,12 +13,16 @@
  * model has integer ops in TFLite semantics (backend/generate.py `_model_switches`); the
  * kernels compile TFLite's rounding forms only then. */
 
+/* TINYC_NOINLINE keeps a kernel's alternative paths in their own frames, so the stack of
+ * a call is the deepest path's, not the sum of every path inlined into one frame. */
 #if defined(__GNUC__) || defined(__clang__)
 #define TINYC_ALIGN(n) __attribute__((aligned(n)))
 #define TINYC_INLINE static inline __attribute__((always_inline))
+#define TINYC_NOINLINE __attribute__((noinline))
 #else
 #define TINYC_ALIGN(n)
 #define TINYC_INLINE static inline
+#define TINYC_NOINLINE
 #endif
 
 #ifdef TINYC_DEBUG

@@ -72,20 +72,21 @@ def _call(kind: str, x: str, y: str, p: str) -> str:
         return f"tinyc_gemm_rows_stream_f32({x}, W, B, {y}, scratch, &{p})"
     fn = {"dw": "tinyc_dwconv2d_stream_f32", "pw": "tinyc_conv1x1_stream_f32",
           "rows": "tinyc_conv2d_rows_stream_f32"}[kind]
-    return f"{fn}({x}, W, B, {y}, scratch, &{p})"
+    work = ", work" if kind == "dw" else ""
+    return f"{fn}({x}, W, B, {y}, scratch{work}, &{p})"
 
 
 def _ordinary(kind: str, p: str) -> str:
     if kind == "gemm":
         return f"tinyc_gemm_f32(X, W, B, want, &{p})"
-    return f"tinyc_conv2d_f32(X, W, B, want, &{p})"
+    return f"tinyc_conv2d_f32(X, W, B, want, work, &{p})"
 
 
 def test_overlapping_kernels_at_every_permitted_placement(tmp_path: Path) -> None:
     rng = np.random.default_rng(7)
     w = CWriter()
     w.lines(['#include <stdio.h>', '#include <string.h>', '#include "tinyc_inplace.h"', ""])
-    w.line("static float buf[4096], scratch[256], want[1024];")
+    w.line("static float buf[4096], scratch[256], want[1024], work[256];")
     checks = []
     for name, kind, params, nx, nw, nb, ny, _, rule in _cases():
         w.line(f"static const {'tinyc_gemm_params' if kind == 'gemm' else 'tinyc_conv2d_params'}"

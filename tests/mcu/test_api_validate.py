@@ -32,6 +32,11 @@ def test_the_cli_prints_the_api_result(mcu_tools: None, tmp_path: Path) -> None:
     assert result.instr_per_mac == pytest.approx(result.instructions / result.macs)
     assert result.flash == m.model.text + m.model.rodata + m.model.data
     assert result.ram == m.arena + m.other_static + m.stack
+    assert m.io == x.nbytes + 10 * 4  # the image in, ten float scores out
+    # every instruction costs at least a cycle on the M4; some read memory
+    assert result.cycles is not None and result.cycles > result.instructions
+    assert result.cycles_per_mac == pytest.approx(result.cycles / result.macs)
+    assert result.data_reads is not None and 0 < result.data_reads < result.instructions
     proc = subprocess.run([sys.executable, "-m", "tinyc", "validate", str(DIGITS), "--input",
                            str(tmp_path / "x.npy"), "--quiet"], capture_output=True, text=True,
                           stdin=subprocess.DEVNULL)
@@ -49,6 +54,9 @@ def test_int8_on_another_board_against_the_interpreter(mcu_tools: None, tmp_path
     assert result.target == "cortex-m4"
     assert sum(n.macs for n in result.profile) == result.macs > 0
     assert 0 < sum(n.instructions for n in result.profile) <= result.instructions
+    assert all(n.cycles is not None and n.cycles >= n.instructions for n in result.profile)
+    assert sum(n.cycles or 0 for n in result.profile) <= (result.cycles or 0)
+    assert sum(n.data_reads or 0 for n in result.profile) <= (result.data_reads or 0)
 
 
 def test_validate_refuses_a_target_without_a_board() -> None:

@@ -38,8 +38,10 @@ def test_validate_runs_on_every_board(mcu_tools: None, target: str, digits_input
     assert f"on {target} (QEMU {TARGETS[target].machine})" in out
     assert "vs onnxruntime (rtol 0.0001, atol 1e-05): ok" in out
     assert "vs the host build: ok" in out
-    for figure in ("instructions/inference", "instructions/MAC", "flash", "RAM"):
+    for figure in ("instructions/inference", "instructions/MAC", "data reads/inference",
+                   "flash", "RAM", "I/O buffers"):
         assert figure in out
+    assert "est. cycles" not in out  # the cost model is the Cortex-M4's
     assert "tinyc: validate ok" in out
 
 
@@ -88,8 +90,13 @@ def test_profile_splits_the_inference_by_node(mcu_tools: None, tmp_path: Path) -
     run = run_qemu(build, graph, [x])
     labels = [label for label, _ in run.profile]
     assert labels[: len(graph.nodes)] == [f"{n.op} {n.name}" for n in graph.nodes]
-    total = sum(n for _, n in run.profile)
-    assert abs(total - run.instructions) <= 40 * (len(run.profile) + 2)
+    # -icount per node (to a tick, 40, at each end, plus the lap's call and return) against
+    # the plugin's exact count
+    assert [label for label, _ in run.node_costs] == labels
+    for (_, n), (_, exact) in zip(run.profile, run.node_costs, strict=True):
+        assert abs(n - exact.instructions) <= 2 * 40 + 40
+    # each node's stack, at least a lap's depth; the run's is the deepest node's
+    assert len(run.node_stacks) == len(labels) and max(run.node_stacks) == run.stack
 
 
 def test_missing_toolchain_is_a_clear_error(monkeypatch: pytest.MonkeyPatch,

@@ -18,7 +18,7 @@ from mcu_kernels import CONV_FIELDS, Act, ConvParams, GemmParams, Guarded, build
 from tinyc.backend.generate import codegen_root
 from tinyc.harness import STRICT_FLAGS
 from tinyc.ops.activation import apply_activation
-from tinyc.ops.conv import conv_reference
+from tinyc.ops.conv import conv_reference, fpu_dw_plane_bytes
 
 ACTS = {  # name -> (C kind, a, b, numpy name, numpy params)
     "none": (0, 0.0, 0.0, "", []),
@@ -78,6 +78,17 @@ def conv_cases(draw: st.DrawFn) -> dict:
                 act=draw(st.sampled_from(sorted(ACTS))), seed=draw(st.integers(0, 2**16)))
 
 
+def dw_work(f: dict) -> Guarded | None:
+    """The workspace the compiler plans for a depthwise conv (`fpu_dw_plane_bytes`), guarded;
+    None when it plans none."""
+    if not f["c"] == f["m"] == f["group"]:
+        return None
+    nbytes = fpu_dw_plane_bytes((f["kh"], f["kw"]), (f["stride_h"], f["stride_w"]),
+                                (f["dil_h"], f["dil_w"]), (f["pad_top"], f["pad_left"]),
+                                (f["oh"], f["ow"]))
+    return Guarded(np.zeros(nbytes // 4, np.float32)) if nbytes else None
+
+
 @pytest.mark.parametrize("variant", variants("conv"))
 @settings(max_examples=80)
 @given(case=conv_cases())
@@ -100,9 +111,11 @@ def test_conv_matches_numpy(libs: dict, variant: str, case: dict) -> None:
     gx, gw = Guarded(x), Guarded(wt)
     gb = Guarded(b) if b is not None else None
     gy = Guarded(np.zeros(expected.shape, np.float32))
+    work = dw_work(values)
     libs[(variant, "conv")].tinyc_conv2d_f32(gx.ptr, gw.ptr, gb.ptr if gb else None, gy.ptr,
-                                             ctypes.byref(p))
+                                             work.ptr if work else None, ctypes.byref(p))
     assert gy.guards_intact(), "wrote outside Y"
+    assert work is None or work.guards_intact(), "wrote outside the workspace"
     np.testing.assert_allclose(gy.value, expected, rtol=1e-4, atol=1e-4)
 
 
@@ -207,13 +220,16 @@ def test_dwconv_stream_equals_the_ordinary_kernel(libs: dict, variant: str, shap
     p = _conv_params(f)
     gx, gw, gb = Guarded(x), Guarded(wt), Guarded(b.astype(np.float32))
     gy = Guarded(np.zeros((1, c, oh, ow), np.float32))
-    libs[(variant, "conv")].tinyc_conv2d_f32(gx.ptr, gw.ptr, gb.ptr, gy.ptr, ctypes.byref(p))
+    work = dw_work(f)
+    work_ptr = work.ptr if work else None
+    libs[(variant, "conv")].tinyc_conv2d_f32(gx.ptr, gw.ptr, gb.ptr, gy.ptr, work_ptr,
+                                             ctypes.byref(p))
     scratch = Guarded(np.zeros(oh * ow, np.float32))
     fn = libs[(variant, "inplace")].tinyc_dwconv2d_stream_f32
     max_delta = h * w - oh * ow  # BlockStream.max_delta for in_block >= out_block
     for delta in sorted({0, max_delta, -oh * ow}):
         got = _run_overlapped(fn, x, c * oh * ow, delta, gw.ptr, gb.ptr, scratch.ptr,
-                              ctypes.byref(p))
+                              work_ptr, ctypes.byref(p))
         np.testing.assert_array_equal(got, gy.value.reshape(-1))
 
 
@@ -230,7 +246,8 @@ def test_conv1x1_stream_equals_the_ordinary_kernel(libs: dict, variant: str, c: 
     gb = Guarded(rng.standard_normal(m).astype(np.float32))
     p = _conv_params(f)
     gx, gy = Guarded(x), Guarded(np.zeros((1, m, 1, pixels), np.float32))
-    libs[(variant, "conv")].tinyc_conv2d_f32(gx.ptr, gw.ptr, gb.ptr, gy.ptr, ctypes.byref(p))
+    libs[(variant, "conv")].tinyc_conv2d_f32(gx.ptr, gw.ptr, gb.ptr, gy.ptr, None,
+                                             ctypes.byref(p))
     scratch = Guarded(np.zeros(min(c, m), np.float32))
     fn = libs[(variant, "inplace")].tinyc_conv1x1_stream_f32
     for q in (0, 1, -1, 2):
@@ -272,7 +289,8 @@ def test_conv_rows_stream_equals_the_ordinary_kernel(libs: dict, variant: str, c
     gb = Guarded(rng.standard_normal(m).astype(np.float32))
     p = _conv_params(f)
     gx, gy = Guarded(x), Guarded(np.zeros((1, m, h, w), np.float32))
-    libs[(variant, "conv")].tinyc_conv2d_f32(gx.ptr, gw.ptr, gb.ptr, gy.ptr, ctypes.byref(p))
+    libs[(variant, "conv")].tinyc_conv2d_f32(gx.ptr, gw.ptr, gb.ptr, gy.ptr, None,
+                                             ctypes.byref(p))
     scratch = Guarded(np.zeros((pad + 1) * m * w, np.float32))
     fn = libs[(variant, "inplace")].tinyc_conv2d_rows_stream_f32
     for q in (0, 1, -1):

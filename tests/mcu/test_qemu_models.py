@@ -18,12 +18,16 @@ from tinyc.mcu.validate import run_on_mcu
 
 MODELS = Path(__file__).resolve().parents[2] / "examples" / "models"
 NAMES = ["ad_autoencoder", "digits_cnn", "kws_dscnn", "resnet8", "vww_mobilenet"]
-#: Stack high-water bound of an int8 inference (bytes). The int8 kernels keep their
-#: scratch (conv columns, widened rows, padded depthwise planes) in the planned arena; their
-#: deepest chain of frames (float-boundary conv -> conv -> column loop) is about 700 B, and
-#: the smallest scratch buffer they used to keep on the stack (the 1 KiB short column)
-#: would not fit under this bound with it: KWS took 2,260 B, digits 2,912 B.
-INT8_STACK_BOUND = 1024
+#: Stack high-water bounds of one inference (bytes), float and int8. The kernels keep their
+#: scratch (conv columns, widened rows, padded depthwise planes, pooled rows) in the planned
+#: arena, so what is left is frames: int8's deepest chain (float-boundary conv 204 -> conv
+#: 88 -> column loop 360, their register spills) is 744 B on KWS, ResNet-8 and VWW; float's
+#: (the dense conv's row, 4x4 blocks inlined, about 400 B of it) 560-568 B. Neither scratch
+#: buffer that used to be on the stack would fit: the int8 1 KiB short column (KWS took
+#: 2,260 B) or the float 1 KiB padded depthwise plane (KWS 1,556 B, VWW 1,628 B). Issue #16
+#: asks for 512 B; the frames above are what stands between.
+FLOAT_STACK_BOUND = 600
+INT8_STACK_BOUND = 768
 
 
 def inputs_for(name: str, shape: tuple[int, ...]) -> np.ndarray:
@@ -61,7 +65,7 @@ def test_float_model_on_cortex_m4(mcu_tools: None, name: str, tmp_path: Path) ->
     assert "Cortex-M4F/M7/M33" in (tmp_path / f"{name}_tinyc_{family}.c").read_text()
     m = result.measurement
     assert m.instructions > m.macs > 0
-    assert 0 < m.stack < 64 * 1024
+    assert 0 < m.stack <= FLOAT_STACK_BOUND
     assert m.flash >= sum(c.type.nbytes for c in graph.constants if c.uses)
     assert m.ram >= result.compiled.plan.size
 
@@ -84,7 +88,7 @@ def test_int8_model_on_cortex_m4(mcu_tools: None, name: str, tmp_path: Path) -> 
     if qconv.exists():
         assert "SMLAD" in qconv.read_text()
     assert result.measurement.instructions > result.measurement.macs > 0
-    assert result.measurement.stack < INT8_STACK_BOUND
+    assert result.measurement.stack <= INT8_STACK_BOUND
 
 
 def test_quantization_aware_model_on_cortex_m4(mcu_tools: None, tmp_path: Path) -> None:
@@ -98,3 +102,4 @@ def test_quantization_aware_model_on_cortex_m4(mcu_tools: None, tmp_path: Path) 
     for got, h, e in zip(result.run.outputs, host, expected, strict=True):
         np.testing.assert_array_equal(got, h)
         np.testing.assert_array_equal(got, np.asarray(e).reshape(got.shape))
+    assert result.measurement.stack <= INT8_STACK_BOUND

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from mcu_kernels import CONV_FIELDS, QConvParams, QFcParams, build_family, i32p, vp
 
 from tinyc.backend.generate import codegen_root
-from tinyc.ops.qwork import ConvGeometry, qconv_work_bytes, qfc_work_bytes
+from tinyc.ops.qwork import ConvGeometry, qconv_work_bytes, qfc_work_bytes, qpool_work_bytes
 from tinyc.quant.fixedpoint import TFLITE_SHIFT_BIAS
 
 
@@ -52,6 +52,19 @@ class Workspace:
         tail = self.buf[self.start + self.nbytes :]
         assert (tail == 0x5A).all(), f"the kernel wrote past its {self.nbytes} B workspace"
         assert (self.buf[: self.start] == 0x5A).all()
+
+
+def pool(lib: ctypes.CDLL, fn: str, x: np.ndarray, y: np.ndarray, case: dict) -> None:
+    """Call an int8 pool kernel with its params and, for the windowed pools, the workspace
+    the compiler plans for it (checked for writes past its size)."""
+    fields = [case[f] for f in QPOOL_FIELDS]
+    p = QPoolParams(*fields)
+    if "global" in fn:
+        getattr(lib, fn)(vp(x), vp(y), ctypes.byref(p))
+        return
+    work = Workspace(qpool_work_bytes("max" if "max" in fn else "avg", fields))
+    getattr(lib, fn)(vp(x), vp(y), work.ptr, ctypes.byref(p))
+    work.check()
 
 
 def conv_workspace(case: dict, depthwise: bool) -> Workspace:
@@ -209,7 +222,9 @@ QPOOL_FIELDS = ("nc", "h", "w", "oh", "ow", "kh", "kw", "stride_h", "stride_w", 
 
 
 class QPoolParams(ctypes.Structure):
-    _fields_ = [(f, ctypes.c_int32) for f in QPOOL_FIELDS]
+    # the whole C struct: the onnxruntime-semantics fields stay 0 (integer requantization)
+    _fields_ = [(f, ctypes.c_int32)
+                for f in (*QPOOL_FIELDS, "x_scale_bits", "y_scale_bits", "code_offset")]
 
 
 @pytest.fixture(scope="module")
@@ -249,13 +264,12 @@ def qpool_cases(draw: st.DrawFn) -> dict:
 def test_qpool_matches_the_portable_kernel(more_libs: dict, variant: str, case: dict) -> None:
     x = np.random.default_rng(case["seed"]).integers(-128, 128, case["nc"] * case["h"] * case["w"],
                                                      dtype=np.int8)
-    p = QPoolParams(*(case[f] for f in QPOOL_FIELDS))
     for fn in ("tinyc_maxpool2d_s8", "tinyc_avgpool2d_s8", "tinyc_global_avgpool_s8"):
         size = case["nc"] * (1 if "global" in fn else case["oh"] * case["ow"])
         outs = []
         for lib in (more_libs[("ref", "qpool")], more_libs[(variant, "qpool")]):
             y = np.zeros(size, np.int8)
-            getattr(lib, fn)(vp(x), vp(y), ctypes.byref(p))
+            pool(lib, fn, x, y, case)
             outs.append(y)
         np.testing.assert_array_equal(outs[1], outs[0], err_msg=fn)
 
@@ -301,13 +315,12 @@ def test_qpool_row_paths_match_the_portable_kernel(more_libs: dict, variant: str
     for i, case in enumerate(QPOOL_ROW_CASES):
         x = np.random.default_rng(i).integers(-128, 128, case["nc"] * case["h"] * case["w"],
                                               dtype=np.int8)
-        p = QPoolParams(*(case[f] for f in QPOOL_FIELDS))
         for fn in ("tinyc_maxpool2d_s8", "tinyc_avgpool2d_s8"):
             size = case["nc"] * case["oh"] * case["ow"]
             outs = []
             for lib in (more_libs[("ref", "qpool")], more_libs[(variant, "qpool")]):
                 y = np.full(size + 2 * guard, 77, np.int8)
-                getattr(lib, fn)(vp(x), vp(y[guard:]), ctypes.byref(p))
+                pool(lib, fn, x, y[guard:], case)
                 assert (y[:guard] == 77).all() and (y[-guard:] == 77).all(), (fn, case)
                 outs.append(y[guard:-guard])
             np.testing.assert_array_equal(outs[1], outs[0], err_msg=f"{fn} {case}")

@@ -168,6 +168,15 @@ def case_concat_requant_lut(b: Builder) -> list[Value]:
     return [cat, relu, b.node("QLut", [y, table], qp(1.0, 0))]
 
 
+def case_requant_tables(b: Builder) -> list[Value]:
+    """Requantizations from REQUANT_TABLE_MIN elements on look up a table the compiler
+    computed: the same bytes as the formula."""
+    x = b.input((1, 4, 160), qp(0.05, -7))
+    y = b.input((1, 4, 160), qp(0.2, 30))
+    cat = b.node("QConcat", [x, y], qp(0.1, 0), axis=1, act_min=-128, act_max=127)
+    return [cat, b.node("QRequantize", [cat], qp(0.07, 5), act_min=-20, act_max=127)]
+
+
 def case_softmax(b: Builder) -> list[Value]:
     x = b.input((2, 5, 3), qp(0.07, 12))
     t = b.const(softmax_exp_table(float(np.float32(0.07)), 5))
@@ -253,6 +262,7 @@ CASES: dict[str, Callable[[Builder], list[Value]]] = {
     "add_mul_broadcast": case_add_mul_broadcast,
     "pools": case_pools,
     "concat_requant_lut": case_concat_requant_lut,
+    "requant_tables": case_requant_tables,
     "softmax": case_softmax,
     "quantize_dequantize": case_quantize_dequantize,
     "dynamic": case_dynamic,
@@ -273,6 +283,9 @@ def test_integer_ops_c_match_reference(tmp_path: Path) -> None:
                    "tinyc_softmax_s8", "tinyc_quantize_f32_u16", "tinyc_dequantize_s32_f32",
                    "tinyc_conv2d_u8s8_f32", "tinyc_fully_connected_u8s8_f32"):
         assert kernel in source, kernel
+    # the three large requantizations of case_requant_tables (both QConcat inputs and the
+    # QRequantize), and only they, take a table: each defined once and used once
+    assert source.count("requant_table_") == 3 * 2
 
 
 def test_conv_refuses_int32_overflow() -> None:

@@ -12,7 +12,12 @@ Measurements, all deterministic:
   divided by the board's ns per tick. A spin loop of known length, timed the same way,
   gives the ratio, so no board clock is hard-coded. Resolution: one tick (40 instructions
   on the 25 MHz MPS2 boards).
-- stack: the unused stack is painted before the call and scanned after it.
+- exact counts: the QEMU plugin of `tbcount.py` counts every executed block between the
+  `tinyc_mcu_mark()` calls around `NAME_run` (and at each lap); `cyclemodel.py` turns the
+  blocks, decoded from the ELF, into instructions, data reads and estimated Cortex-M4
+  cycles, leaving the harness's own functions out.
+- stack: the unused stack is painted before the call and scanned after it (and, in a
+  profiling build, at each lap, which repaints what the node used).
 - flash and static RAM: the ELF is linked twice, once with a stub `NAME_run`; the section
   size difference is what the model costs (weights, kernels, library code it pulls in,
   arena), after `--gc-sections`.
@@ -36,7 +41,17 @@ from tinyc.backend.writer import CWriter
 from tinyc.errors import TinycError, VerifyError
 from tinyc.harness import STRICT_FLAGS
 from tinyc.ir import Graph, Value
+from tinyc.mcu.cyclemodel import Estimate, Program, program_of
 from tinyc.mcu.targets import Target
+from tinyc.mcu.tbcount import (
+    FIRST_API,
+    BlockRuns,
+    host_cc,
+    plugin,
+    plugin_args,
+    read_regions,
+    wanted_api,
+)
 
 GCC = "arm-none-eabi-gcc"
 SIZE = "arm-none-eabi-size"
@@ -55,7 +70,7 @@ _REPORT = re.compile(
 )
 
 
-_LAP = re.compile(r"TINYC-MCU lap \d+ (\d+)")
+_LAP = re.compile(r"TINYC-MCU lap \d+ (\d+) (\d+) (\d+)")
 
 
 class ToolMissingError(TinycError):
@@ -127,9 +142,11 @@ def harness_main(graph: Graph, cname: str) -> str:
         w.line("TINYC_MCU_SP(sp);")
         w.line("tinyc_mcu_paint_below(sp);")
         args = ", ".join(f"{k}{i}" for k, i, _ in _io_values(graph))
+        w.line("tinyc_mcu_mark();")
         w.line("t0 = tinyc_mcu_ticks();")
         w.line(f"rc = {cname}_run({args});")
         w.line("t1 = tinyc_mcu_ticks();")
+        w.line("tinyc_mcu_mark();")
         w.line("stack = tinyc_mcu_stack_used(sp);")
         for kind, i, v in _io_values(graph):
             if kind == "out" and v.type.nbytes:
@@ -343,6 +360,14 @@ class McuRun:
     spin_ticks: int
     #: profiling build only: (node label, instructions) in execution order
     profile: tuple[tuple[str, int], ...] = ()
+    #: profiling build only: each node's stack high-water (bytes below main's stack
+    #: pointer, at least the depth of a lap's frame plus 64)
+    node_stacks: tuple[int, ...] = ()
+    #: exact instructions and data reads, estimated Cortex-M4 cycles of the call (the
+    #: counting plugin; None when it could not run)
+    cost: Estimate | None = None
+    #: profiling build with the counting plugin: (node label, cost) in execution order
+    node_costs: tuple[tuple[str, Estimate], ...] = ()
 
 
 def qemu_command(target: Target, elf: Path) -> list[str]:
@@ -354,29 +379,78 @@ def qemu_command(target: Target, elf: Path) -> list[str]:
     ]  # fmt: skip
 
 
-def run_qemu(
-    build: McuBuild, graph: Graph, inputs: Sequence[np.ndarray], timeout: float = 600.0
-) -> McuRun:
-    """Run the ELF once on the target's QEMU board; inputs and outputs go through files
-    in the build directory (semihosting paths are relative to QEMU's working directory)."""
-    workdir = build.elf.parent
-    for i, (value, data) in enumerate(zip(graph.inputs, inputs, strict=True)):
-        np.ascontiguousarray(data, dtype=value.dtype.np).tofile(workdir / f"in{i}.bin")
-    for i in range(len(graph.outputs)):
-        (workdir / f"out{i}.bin").unlink(missing_ok=True)
-    cmd = qemu_command(build.target, build.elf)
+def harness_functions(program: Program) -> list[str]:
+    """The harness's own functions (main and the runtime's tinyc_mcu_*), which the counts
+    of what NAME_run executes leave out."""
+    return [name for name in program.functions if name == "main" or name.startswith("tinyc_mcu_")]
+
+
+def _qemu(cmd: list[str], workdir: Path, timeout: float, machine: str) -> tuple[int, str]:
     try:
         proc = subprocess.run(
             cmd, capture_output=True, text=True, cwd=workdir, timeout=timeout,
             stdin=subprocess.DEVNULL, env={**os.environ, "LC_ALL": "C"},
         )  # fmt: skip
     except subprocess.TimeoutExpired:
-        raise VerifyError(f"{build.target.machine}: no exit within {timeout:.0f} s") from None
-    text = proc.stdout + proc.stderr
+        raise VerifyError(f"{machine}: no exit within {timeout:.0f} s") from None
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def run_counting(
+    build: McuBuild, workdir: Path, timeout: float
+) -> tuple[int, str, list[list[BlockRuns]] | None]:
+    """Run QEMU with the counting plugin (rebuilt once for the API version QEMU asks for);
+    without it (regions None) when the host compiler cannot build it or this QEMU cannot
+    load it."""
+    plain = qemu_command(build.target, build.elf)
+    if host_cc() is None:
+        return (*_qemu(plain, workdir, timeout, build.target.machine), None)
+    counts = workdir / "tbcount.txt"
+    mark = program_of(build.elf).address_of("tinyc_mcu_mark")
+    api = FIRST_API
+    for _ in range(2):
+        counts.unlink(missing_ok=True)
+        try:
+            so = plugin(api)
+        except VerifyError:  # the host cc cannot build it: measure without it
+            break
+        cmd = [*plain, *plugin_args(so, counts, mark)]
+        rc, text = _qemu(cmd, workdir, timeout, build.target.machine)
+        if _REPORT.search(text) or "plugin" not in text:
+            return rc, text, read_regions(counts) if counts.exists() else None
+        wanted = wanted_api(text)
+        if wanted is None or wanted == api:
+            break
+        api = wanted
+    return (*_qemu(plain, workdir, timeout, build.target.machine), None)
+
+
+def run_qemu(
+    build: McuBuild,
+    graph: Graph,
+    inputs: Sequence[np.ndarray],
+    timeout: float = 600.0,
+    count: bool = True,
+) -> McuRun:
+    """Run the ELF once on the target's QEMU board; inputs and outputs go through files
+    in the build directory (semihosting paths are relative to QEMU's working directory).
+    With `count`, the counting plugin also gives exact instructions, data reads and the
+    estimated Cortex-M4 cycles of NAME_run (and of each node in a profiling build)."""
+    workdir = build.elf.parent
+    for i, (value, data) in enumerate(zip(graph.inputs, inputs, strict=True)):
+        np.ascontiguousarray(data, dtype=value.dtype.np).tofile(workdir / f"in{i}.bin")
+    for i in range(len(graph.outputs)):
+        (workdir / f"out{i}.bin").unlink(missing_ok=True)
+    if count:
+        returncode, text, regions = run_counting(build, workdir, timeout)
+    else:
+        cmd = qemu_command(build.target, build.elf)
+        returncode, text = _qemu(cmd, workdir, timeout, build.target.machine)
+        regions = None
     match = _REPORT.search(text)
-    if proc.returncode != 0 or match is None:
+    if returncode != 0 or match is None:
         raise VerifyError(
-            f"{build.target.machine}: the model did not run (exit {proc.returncode}):\n"
+            f"{build.target.machine}: the model did not run (exit {returncode}):\n"
             f"{text.strip()[-2000:]}"
         )
     ticks, spin = int(match["ticks"]), int(match["spin"])
@@ -387,11 +461,16 @@ def run_qemu(
         for i, v in enumerate(graph.outputs)
     ]
     per_tick = 2 * SPIN_LOOPS / spin
-    laps = [int(t) for t in _LAP.findall(text)]
+    laps = [(int(t_in), int(t_out), int(stack)) for t_in, t_out, stack in _LAP.findall(text)]
+    # node i runs from lap i's exit to lap i + 1's entry, and its stack is lap i + 1's
     profile = tuple(
-        (label, round((t1 - t0) * per_tick))
-        for label, t0, t1 in zip(build.labels, laps, laps[1:], strict=False)
+        (label, round((nxt[0] - lap[1]) * per_tick))
+        for label, lap, nxt in zip(build.labels, laps, laps[1:], strict=False)
     )
+    node_stacks = tuple(nxt[2] for _, nxt in zip(build.labels, laps[1:], strict=False))
+    cost, node_costs = None, ()
+    if regions is not None:
+        cost, node_costs = _costs(build, regions)
     return McuRun(
         outputs=outputs,
         instructions=round(ticks * per_tick),
@@ -399,4 +478,21 @@ def run_qemu(
         stack=int(match["stack"]),
         ticks=ticks,
         spin_ticks=spin,
+        cost=cost,
+        node_costs=node_costs,
+        node_stacks=node_stacks,
     )
+
+
+def _costs(
+    build: McuBuild, regions: list[list[BlockRuns]]
+) -> tuple[Estimate, tuple[tuple[str, Estimate], ...]]:
+    """NAME_run's cost and, in a profiling build, each node's. The regions are: before the
+    first mark, then between consecutive marks (the call in main, split at each lap of a
+    profiling build: prologue, one per node, epilogue), then after the last mark."""
+    program = program_of(build.elf)
+    skip = harness_functions(program)
+    measured = [program.estimate(blocks, skip) for blocks in regions[1:-1]]
+    total = sum(measured, Estimate())
+    nodes = tuple(zip(build.labels, measured[1:-1], strict=False)) if build.labels else ()
+    return total, nodes

@@ -5,7 +5,8 @@ The outputs from the board are compared with a semantic reference (onnxruntime f
 model, the IR interpreter for a quantized one, which the integer C matches bit for bit)
 and with the same generated C built for the host (so a target-only difference, say a
 kernel variant's bug, is told apart from a compiler bug). The measurements are the ones
-the benchmark prints: instructions per inference and per MAC, flash and RAM.
+the benchmark prints: instructions per inference and per MAC, data reads and estimated
+Cortex-M4 cycles (the counting plugin and tinyc/mcu/cyclemodel.py), flash and RAM.
 """
 
 from __future__ import annotations
@@ -51,16 +52,31 @@ class Measurement:
 
     target: str
     machine: str
+    #: executed by one inference: exact (counting plugin), else from -icount (to 40)
     instructions: int
     macs: int
     #: flash and static RAM the model adds to a firmware (weights, kernels, arena, ...)
     model: Sections
     arena: int
     stack: int
+    #: bytes of the inputs and outputs (the caller's buffers)
+    io: int = 0
+    #: memory read accesses of one inference (None: the counting plugin did not run)
+    data_reads: int | None = None
+    #: estimated Cortex-M4 cycles at zero wait states (cortex-m4 only; None otherwise)
+    cycles: int | None = None
 
     @property
     def instr_per_mac(self) -> float:
         return self.instructions / self.macs if self.macs else float("nan")
+
+    @property
+    def reads_per_mac(self) -> float:
+        return _per(self.data_reads, self.macs)
+
+    @property
+    def cycles_per_mac(self) -> float:
+        return _per(self.cycles, self.macs)
 
     @property
     def flash(self) -> int:
@@ -75,6 +91,10 @@ class Measurement:
     def other_static(self) -> int:
         """Static RAM besides the arena (.data and .bss of the kernels and the library)."""
         return self.model.ram - self.arena
+
+
+def _per(count: int | None, macs: int) -> float:
+    return count / macs if count is not None and macs else float("nan")
 
 
 @dataclass(frozen=True)
@@ -118,14 +138,18 @@ def run_on_mcu(
         with steps.step("building and running the same C with the host cc"):
             exe = build_host(workdir, graph, compiled.code.name)
             host = run_host(exe, graph, inputs)
+    cost = run.cost
     measurement = Measurement(
         target=target.name,
         machine=target.machine,
-        instructions=run.instructions,
+        instructions=cost.instructions if cost else run.instructions,
         macs=count_macs(graph),
         model=build.model,
         arena=compiled.plan.size,
         stack=run.stack,
+        io=sum(v.type.nbytes for v in (*graph.inputs, *graph.outputs)),
+        data_reads=cost.data_reads if cost else None,
+        cycles=cost.cycles if cost and target.cycle_estimate else None,
     )
     return McuResult(compiled, build, run, measurement), host
 
@@ -143,14 +167,25 @@ def reference_outputs(
 
 def format_measurement(m: Measurement, target: Target) -> list[str]:
     s = m.model
-    return [
-        f"instructions/inference {m.instructions:>12,}  (QEMU {target.machine}, -icount)",
+    how = "counted" if m.data_reads is not None else "-icount"
+    lines = [
+        f"instructions/inference {m.instructions:>12,}  (QEMU {target.machine}, {how})",
         f"MACs                   {m.macs:>12,}",
         f"instructions/MAC       {m.instr_per_mac:>12.2f}",
+    ]
+    if m.data_reads is not None:
+        lines.append(f"data reads/inference   {m.data_reads:>12,}  ({m.reads_per_mac:.2f} per MAC)")
+    if m.cycles is not None:
+        lines.append(f"est. cycles/inference  {m.cycles:>12,}  ({m.cycles_per_mac:.2f} per MAC, "
+                     f"CPI {m.cycles / max(m.instructions, 1):.2f}; Cortex-M4 TRM timing, "
+                     "zero wait states)")
+    return [
+        *lines,
         f"flash                  {m.flash:>12,} B  (code {s.text:,} + constants {s.rodata:,} "
         f"+ data {s.data:,})",
         f"RAM                    {m.ram:>12,} B  (arena {m.arena:,} + other static "
         f"{m.other_static:,} + stack {m.stack:,})",
+        f"I/O buffers            {m.io:>12,} B  (the inputs and outputs, the caller's)",
     ]
 
 
@@ -162,6 +197,12 @@ class NodeCost:
     label: str
     instructions: int
     macs: int
+    #: memory read accesses (None: the counting plugin did not run)
+    data_reads: int | None = None
+    #: estimated Cortex-M4 cycles (cortex-m4 only)
+    cycles: int | None = None
+    #: stack high-water while the node ran (bytes; at least a lap frame's depth + 64)
+    stack: int | None = None
 
 
 @dataclass(frozen=True)
@@ -216,6 +257,18 @@ class ValidateResult:
     def ram(self) -> int:
         return self.measurement.ram
 
+    @property
+    def data_reads(self) -> int | None:
+        return self.measurement.data_reads
+
+    @property
+    def cycles(self) -> int | None:
+        return self.measurement.cycles
+
+    @property
+    def cycles_per_mac(self) -> float:
+        return self.measurement.cycles_per_mac
+
     def lines(self) -> list[str]:
         """The report `tinyc validate` prints: the notes, the board, one line per output,
         the measurement, and the profile when there is one."""
@@ -235,12 +288,43 @@ class ValidateResult:
 
 
 def format_profile(profile: Sequence[NodeCost]) -> str:
-    """Instructions per node (and per MAC where the node has MACs), in execution order."""
-    lines = [f"{'instructions':>12} {'MACs':>10} {'instr/MAC':>9}  node"]
+    """Instructions, data reads, estimated cycles (and per MAC where the node has MACs)
+    and stack per node, in execution order; columns the run did not measure are left out."""
+    reads = any(n.data_reads is not None for n in profile)
+    cycles = any(n.cycles is not None for n in profile)
+    head = f"{'instructions':>12}"
+    head += f" {'data reads':>11}" if reads else ""
+    head += f" {'est. cycles':>12}" if cycles else ""
+    head += f" {'MACs':>10} {'instr/MAC':>9}"
+    head += f" {'cyc/MAC':>8}" if cycles else ""
+    stacks = any(n.stack is not None for n in profile)
+    head += f" {'stack':>6}" if stacks else ""
+    lines = [f"{head}  node"]
     for node in profile:
-        ratio = f"{node.instructions / node.macs:9.2f}" if node.macs else " " * 9
-        lines.append(f"{node.instructions:>12,} {node.macs:>10,} {ratio}  {shown(node.label)}")
+        row = f"{node.instructions:>12,}"
+        row += f" {node.data_reads or 0:>11,}" if reads else ""
+        row += f" {node.cycles or 0:>12,}" if cycles else ""
+        row += f" {node.macs:>10,} "
+        row += f"{node.instructions / node.macs:9.2f}" if node.macs else " " * 9
+        if cycles:
+            row += f" {(node.cycles or 0) / node.macs:8.2f}" if node.macs else " " * 9
+        row += f" {node.stack or 0:>6,}" if stacks else ""
+        lines.append(f"{row}  {shown(node.label)}")
     return "\n".join(lines)
+
+
+def node_costs(result: McuResult, macs: dict[str, int]) -> tuple[NodeCost, ...]:
+    """The profile of a profiling run: exact counts from the counting plugin when it ran,
+    else the -icount laps."""
+    run = result.run
+    stacks = list(run.node_stacks) + [None] * (len(run.profile) - len(run.node_stacks))
+    if run.node_costs:
+        with_cycles = get_target(result.measurement.target).cycle_estimate
+        return tuple(NodeCost(label, c.instructions, macs.get(label, 0), c.data_reads,
+                              c.cycles if with_cycles else None, stack)
+                     for (label, c), stack in zip(run.node_costs, stacks, strict=False))
+    return tuple(NodeCost(label, count, macs.get(label, 0), stack=stack)
+                 for (label, count), stack in zip(run.profile, stacks, strict=True))
 
 
 def validate_on_mcu(
@@ -270,6 +354,6 @@ def validate_on_mcu(
     vs_host = tuple(check_output(v.name, got, h, rtol, atol)
                     for v, got, h in zip(graph.outputs, result.run.outputs, host, strict=True))
     macs = {profile_label(node_comment(n)): get_op(n.op).macs(n) for n in graph.nodes}
-    costs = tuple(NodeCost(label, count, macs.get(label, 0)) for label, count in result.run.profile)
+    costs = node_costs(result, macs)
     return ValidateResult(result.compiled.code.name, result.measurement, ref_name, vs_ref,
                           vs_host, tuple(notes), costs)

@@ -4,6 +4,7 @@ specialize); other ranks and ConvTranspose on the portable tinyc_convnd family."
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -12,6 +13,7 @@ from tinyc.errors import ModelError, UnsupportedError
 from tinyc.ir import DType, Node, TensorType
 from tinyc.ops.activation import act_c_init, apply_activation
 from tinyc.ops.layout import MAX_RANK, c_int_list
+from tinyc.ops.qwork import uses_m4_kernels
 from tinyc.ops.registry import (
     GROUP,
     WINDOW_PADS,
@@ -185,10 +187,6 @@ class Conv(OpDef):
         width = y.shape[-1]
         return [PlaneStream(0, in_plane, c, m, size, rows * m * width * size)]
 
-    def workspace(self, node: Node, kernel_dirs: tuple[str, ...] | None = None) -> int:
-        """Half weights (--quantize float16): one chunk of them widened to float."""
-        return half_weight_workspace(node)
-
     def emit(self, node: Node, ctx: EmitContext) -> None:
         x, w = node.inputs[0], node.inputs[1]
         b = node.input(2)
@@ -228,11 +226,47 @@ class Conv(OpDef):
         if w.dtype is DType.F16:  # --quantize float16: half weights
             _emit_half_weights(node, ctx, params, bias)
             return
+        work = ctx.workspace(node, DType.F32)
         if ctx.overlap(node) is not None:  # the planner placed y over x: the streaming form
-            ctx.call("inplace", f"tinyc_{_stream_kernel(node)}_stream_f32", ctx.ptr(x),
-                     ctx.ptr(w), bias, ctx.ptr(y), ctx.scratch(node), params)
+            kernel = _stream_kernel(node)
+            extra = [work] if kernel == "dwconv2d" else []
+            ctx.call("inplace", f"tinyc_{kernel}_stream_f32", ctx.ptr(x), ctx.ptr(w), bias,
+                     ctx.ptr(y), ctx.scratch(node), *extra, params)
             return
-        ctx.call("conv", "tinyc_conv2d_f32", ctx.ptr(x), ctx.ptr(w), bias, ctx.ptr(y), params)
+        ctx.call("conv", "tinyc_conv2d_f32", ctx.ptr(x), ctx.ptr(w), bias, ctx.ptr(y), work,
+                 params)
+
+    def workspace(self, node: Node, kernel_dirs: tuple[str, ...] | None = None) -> int:
+        """Half weights (--quantize float16): one chunk of them widened to float (the
+        float kernels then run without a padded plane); else the Cortex-M4 depthwise
+        kernel's padded plane (`fpu_dw_plane_bytes`)."""
+        x, w, y = node.inputs[0], node.inputs[1], node.outputs[0]
+        assert x is not None and w is not None
+        if w.dtype is DType.F16:
+            return half_weight_workspace(node)
+        if (not uses_m4_kernels(kernel_dirs) or x.dtype is not DType.F32
+                or x.type.rank != 4 or not (x.shape[1] == y.shape[1] == node.attrs["group"])):
+            return 0
+        a = node.attrs
+        return fpu_dw_plane_bytes(w.shape[2:], a["strides"], a["dilations"], a["pads"][:2],
+                                  y.shape[2:])
+
+
+#: codegen/kernels/cortex-m4/tinyc_fpu_conv.h TINYC_FPU_DW_PLANE: padded plane floats
+FPU_DW_PLANE = 256
+
+
+def fpu_dw_plane_bytes(kernel: Sequence[int], strides: Sequence[int],
+                       dilations: Sequence[int], pads_top_left: Sequence[int],
+                       out: Sequence[int]) -> int:
+    """The padded plane of a small 3x3 stride-1 depthwise plane on the Cortex-M4
+    (`tinyc_fpu_dw3_small_fits`, whose conditions these mirror), or 0 when it takes
+    another path."""
+    top, left = pads_top_left
+    oh, ow = out
+    fits = (tuple(kernel) == (3, 3) and tuple(dilations) == (1, 1) and tuple(strides) == (1, 1)
+            and 0 <= top <= 2 and 0 <= left <= 2 and (oh + 2) * (ow + 2) <= FPU_DW_PLANE)
+    return 4 * (oh + 2) * (ow + 2) if fits else 0
 
 
 def _emit_half_weights(node: Node, ctx: EmitContext, params: str, bias: str) -> None:

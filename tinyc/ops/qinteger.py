@@ -49,7 +49,13 @@ from tinyc.ops.qint4 import (
     packs_int4,
 )
 from tinyc.ops.quant import conv_geometry
-from tinyc.ops.qwork import ConvGeometry, qconv_work_bytes, qfc_work_bytes, uses_m4_kernels
+from tinyc.ops.qwork import (
+    ConvGeometry,
+    qconv_work_bytes,
+    qfc_work_bytes,
+    qpool_work_bytes,
+    uses_m4_kernels,
+)
 from tinyc.ops.registry import (
     FLAG,
     GROUP,
@@ -791,11 +797,18 @@ def _requant_ref(node: Node, x: np.ndarray, xv: Value) -> np.ndarray:
     return _requantize(node, x.astype(np.int64) - zx, q, s, zy)
 
 
+#: from this many elements on, a requantization looks its results up in a table of the
+#: 256 possible ones, computed here and kept in flash (no RAM, nothing built at run time)
+REQUANT_TABLE_MIN = 512
+
+
 def emit_requantize(
     ctx: EmitContext, node: Node, x: Value, dst: str, outer: int, inner: int,
     x_stride: int, y_stride: int,
 ) -> None:
     table = requant_table(node, x)
+    if table is None and not is_int16(node) and outer * inner >= REQUANT_TABLE_MIN:
+        table = _requant_ref(node, np.arange(-128, 128), x).astype(np.int8)
     fields: list[object] = [outer, inner, x_stride, y_stride, *requant_fields(node, x)]
     fields.append("NULL" if table is None else
                   ctx.table(DType.I8, table, f"requant_table_{node.outputs[0].name}"))
@@ -1026,7 +1039,14 @@ class _QPool(_QOp):
         first = int(count.reshape(-1)[0])
         return first if first > 0 and bool(np.all(count == first)) else 0
 
-    def emit(self, node: Node, ctx: EmitContext) -> None:
+    def workspace(self, node: Node, kernel_dirs: tuple[str, ...] | None = None) -> int:
+        """The M4 kernels' pooled row (`qwork.qpool_work_bytes`; the int16 pools need none)."""
+        if not uses_m4_kernels(kernel_dirs) or is_int16(node):
+            return 0
+        return qpool_work_bytes(self.kind, self.fields(node))
+
+    def fields(self, node: Node) -> list[int]:
+        """`tinyc_qpool2d_params`, in order."""
         x, y = node.inputs[0], node.outputs[0]
         assert x is not None
         a = node.attrs
@@ -1048,11 +1068,19 @@ class _QPool(_QOp):
             fields.append(semantics.code_offset(node))
         else:
             fields += [0, 0, 0]
-        params = ctx.params("tinyc_qpool2d_params", "{" + ", ".join(map(str, fields)) + "}",
-                            f"qpool_{y.name}")
-        family = "qelementwise16" if is_int16(node) else "qpool"
-        ctx.call(family, f"tinyc_{self.kernel}_{kernel_suffix(node)}", ctx.ptr(x), ctx.ptr(y),
-                 params)
+        return fields
+
+    def emit(self, node: Node, ctx: EmitContext) -> None:
+        x, y = node.inputs[0], node.outputs[0]
+        assert x is not None
+        init = "{" + ", ".join(map(str, self.fields(node))) + "}"
+        params = ctx.params("tinyc_qpool2d_params", init, f"qpool_{y.name}")
+        if is_int16(node):
+            ctx.call("qelementwise16", f"tinyc_{self.kernel}_s16", ctx.ptr(x), ctx.ptr(y),
+                     params)
+            return
+        ctx.call("qpool", f"tinyc_{self.kernel}_s8", ctx.ptr(x), ctx.ptr(y),
+                 ctx.workspace(node, DType.I32), params)
 
 
 @register_op

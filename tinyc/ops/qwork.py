@@ -1,7 +1,8 @@
-"""Arena workspace of the int8 convolution and fully connected kernels.
+"""Arena workspace of the int8 convolution, fully connected and pooling kernels.
 
-The Cortex-M4 kernels (`codegen/kernels/cortex-m4/tinyc_qconv.c`, `tinyc_qfc.c`) stage
-int16 columns, widened input rows and padded depthwise planes; they take that scratch from
+The Cortex-M4 kernels (`codegen/kernels/cortex-m4/tinyc_qconv.c`, `tinyc_qfc.c`,
+`tinyc_qpool.c`) stage int16 columns, widened input rows, padded depthwise planes and
+pooled rows; they take that scratch from
 the node's planned workspace (`OpDef.workspace`), not from the stack, so the whole RAM of a
 model is known at compile time. Every target's variant of a kernel has the same signature
 (tinyc/mcu/targets.py), so the workspace is sized for the largest variant's need: the
@@ -29,6 +30,8 @@ QCONV_PAIRS = 4
 QDW_ROW = 128
 QDW_PLANE = 512
 QDW_ACC = 64
+#: tinyc_qpool.c TINYC_QPOOL_ROW: longest padded row of the pooling row path
+QPOOL_ROW = 256
 
 
 def uses_m4_kernels(kernel_dirs: tuple[str, ...] | None) -> bool:
@@ -128,3 +131,19 @@ def qconv_work_bytes(g: ConvGeometry, depthwise: bool, band_rows: int | None = N
     if depthwise or g.group == g.c == g.m:
         return max(dense, depthwise_work_bytes(g, band_rows))
     return dense
+
+
+def qpool_work_bytes(kind: str, fields: list[int]) -> int:
+    """The row buffer of tinyc_qpool.c's row path (`row_path`): span + 3 bytes for a max
+    pool, span int16 sums for an average pool whose windows overlap and that keeps
+    integer arithmetic. `fields`: `tinyc_qpool2d_params` in order."""
+    (_, _, _, _, ow, kh, kw, sh, sw, dh, dw, _, pad_left, *_rest) = fields
+    y_scale_bits = fields[24] if len(fields) > 24 else 0  # onnxruntime's float windows
+    span = (ow - 1) * sw + kw
+    if not (dh == 1 and dw == 1 and kh <= 255 and span <= QPOOL_ROW and pad_left < span):
+        return 0
+    if kind == "max":
+        return round8(span + 3)
+    if y_scale_bits != 0 or (sh >= kh and sw >= kw):
+        return 0
+    return round8(2 * span)

@@ -22,8 +22,9 @@ TINYC_INLINE float bias_of(const float *B, int32_t m) { return B ? B[m] : 0.0f; 
 
 /* ---- pointwise ------------------------------------------------------------------------ */
 
-static void pointwise(const float *restrict X, const float *restrict W, const float *restrict B,
-                      float *restrict Y, int32_t C, int32_t M, int32_t P, const tinyc_act *act) {
+static TINYC_NOINLINE void pointwise(const float *restrict X, const float *restrict W,
+                                     const float *restrict B, float *restrict Y, int32_t C,
+                                     int32_t M, int32_t P, const tinyc_act *act) {
   int32_t m = 0, p, c;
   for (; m + 4 <= M; m += 4) {
     const float *w0 = W + (size_t)m * C;
@@ -95,23 +96,25 @@ static void pointwise(const float *restrict X, const float *restrict W, const fl
 
 /* ---- depthwise (one input and one output channel per group) ------------------------ */
 
-static void depthwise(const float *restrict X, const float *restrict W, const float *restrict B,
-                      float *restrict Y, const tinyc_conv2d_params *p) {
+static TINYC_NOINLINE void depthwise(const float *restrict X, const float *restrict W,
+                                     const float *restrict B, float *restrict Y,
+                                     float *restrict work, const tinyc_conv2d_params *p) {
   const size_t in_plane = (size_t)p->h * p->w, out_plane = (size_t)p->oh * p->ow;
   int32_t n, k;
   for (n = 0; n < p->n; ++n) {
     for (k = 0; k < p->c; ++k) {
       const size_t plane = (size_t)n * p->c + k;
       tinyc_fpu_dw_any_plane(X + plane * in_plane, W + (size_t)k * p->kh * p->kw, bias_of(B, k),
-                             Y + plane * out_plane, p);
+                             Y + plane * out_plane, work, p);
     }
   }
 }
 
 /* ---- general direct convolution ------------------------------------------------------ */
 
-static void general(const float *restrict X, const float *restrict W, const float *restrict B,
-                    float *restrict Y, const tinyc_conv2d_params *p) {
+static TINYC_NOINLINE void general(const float *restrict X, const float *restrict W,
+                                   const float *restrict B, float *restrict Y,
+                                   const tinyc_conv2d_params *p) {
   const int32_t cg = p->c / p->group, mg = p->m / p->group;
   const size_t plane = (size_t)p->oh * p->ow, in_plane = (size_t)p->h * p->w;
   int32_t n, g, oy;
@@ -127,8 +130,10 @@ static void general(const float *restrict X, const float *restrict W, const floa
   }
 }
 
+/* The three paths are TINYC_NOINLINE: inlined here their frames (register spills) would
+ * add up on the stack of every call. */
 void tinyc_conv2d_f32(const float *restrict X, const float *restrict W, const float *restrict B,
-                      float *restrict Y, const tinyc_conv2d_params *p) {
+                      float *restrict Y, float *restrict work, const tinyc_conv2d_params *p) {
   const int unit = p->stride_h == 1 && p->stride_w == 1 && p->dil_h == 1 && p->dil_w == 1;
   const int no_pad = p->pad_top == 0 && p->pad_left == 0 && p->oh == p->h && p->ow == p->w;
   int32_t n;
@@ -139,7 +144,7 @@ void tinyc_conv2d_f32(const float *restrict X, const float *restrict W, const fl
                 (int32_t)P, &p->act);
     }
   } else if (p->group == p->c && p->m == p->c) {
-    depthwise(X, W, B, Y, p);
+    depthwise(X, W, B, Y, work, p);
   } else {
     general(X, W, B, Y, p);
   }

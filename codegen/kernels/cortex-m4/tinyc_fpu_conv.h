@@ -186,12 +186,13 @@ static inline void tinyc_fpu_dw3_plane(const float *x, const float *w9, float bi
   }
 }
 
-/* Small 3x3 planes (stride 1, like KWS's 25x5): copied once into `plane` with their zero
- * padding (short rows by tinyc_copy_short), so that every output is an interior one and rows go four outputs at a time
+/* Small 3x3 planes (stride 1, like KWS's 25x5): copied once into `plane` (the node's
+ * planned workspace: tinyc/ops/conv.py fpu_dw_plane_bytes) with their zero padding (short
+ * rows by tinyc_copy_short), so that every output is an interior one and rows go four outputs at a time
  * (tinyc_fpu_dw3_block) -- on a 5-wide map the edge handling above would otherwise be most
  * of the work. Zero padding is what the reference uses, so results are those of
  * tinyc_fpu_dw3_plane up to the order of the sums. */
-#define TINYC_FPU_DW_PLANE 256 /* padded plane floats on the stack */
+#define TINYC_FPU_DW_PLANE 256 /* padded plane floats, at most */
 
 static int tinyc_fpu_dw3_small_fits(const tinyc_conv2d_params *p) {
   const int32_t S = p->ow + 2; /* a row: the output's columns and the window's two more */
@@ -202,12 +203,11 @@ static int tinyc_fpu_dw3_small_fits(const tinyc_conv2d_params *p) {
 }
 
 static void tinyc_fpu_dw3_small_plane(const float *x, const float *w9, float bias, float *y,
-                                      const tinyc_conv2d_params *p) {
+                                      float *restrict plane, const tinyc_conv2d_params *p) {
   const tinyc_act act = p->act;
   const tinyc_fpu_k9 k = {w9[0], w9[1], w9[2], w9[3], w9[4], w9[5], w9[6], w9[7], w9[8]};
   const int32_t S = p->ow + 2, rows = p->oh + 2, pl = p->pad_left;
   const int32_t inner = p->w < S - pl ? p->w : S - pl;
-  float plane[TINYC_FPU_DW_PLANE];
   int32_t r, i, oy, ox;
   for (i = 0; i < rows * S; ++i) plane[i] = 0.0f;
   for (r = 0; r < rows; ++r) {
@@ -234,11 +234,12 @@ static void tinyc_fpu_dw3_small_plane(const float *x, const float *w9, float bia
   }
 }
 
-/* One depthwise channel plane, whichever window. */
+/* One depthwise channel plane, whichever window; `work` (or NULL): the small-plane path's
+ * padded plane. */
 static inline void tinyc_fpu_dw_any_plane(const float *x, const float *wk, float bias, float *y,
-                                          const tinyc_conv2d_params *p) {
-  if (tinyc_fpu_dw3_small_fits(p)) {
-    tinyc_fpu_dw3_small_plane(x, wk, bias, y, p);
+                                          float *restrict work, const tinyc_conv2d_params *p) {
+  if (work != NULL && tinyc_fpu_dw3_small_fits(p)) {
+    tinyc_fpu_dw3_small_plane(x, wk, bias, y, work, p);
   } else if (p->kh == 3 && p->kw == 3 && p->dil_h == 1 && p->dil_w == 1) {
     tinyc_fpu_dw3_plane(x, wk, bias, y, p);
   } else {
@@ -405,11 +406,12 @@ TINYC_INLINE void tinyc_fpu_row4(const tinyc_fpu_row *r, const tinyc_conv2d_para
 
 /* Output row oy of the output channels [m0, m1) of one group, whose input channels start
  * at xg: channel m is stored at y + (m - m0) * ch_stride, columns contiguous. Channels go
- * 4 at a time (1 for a remainder), columns as in tinyc_fpu_row4. */
-static inline void tinyc_fpu_conv_row(const float *xg, const float *restrict W,
-                                      const float *restrict B, float *y, size_t ch_stride,
-                                      int32_t m0, int32_t m1, int32_t oy,
-                                      const tinyc_conv2d_params *p) {
+ * 4 at a time (1 for a remainder), columns as in tinyc_fpu_row4. In its own frame
+ * (TINYC_NOINLINE): inlined into its callers its spills would add to theirs. */
+static TINYC_NOINLINE void tinyc_fpu_conv_row(const float *xg, const float *restrict W,
+                                              const float *restrict B, float *y,
+                                              size_t ch_stride, int32_t m0, int32_t m1,
+                                              int32_t oy, const tinyc_conv2d_params *p) {
   const int32_t cg = p->c / p->group, kk = p->kh * p->kw;
   const int32_t sw = p->stride_w, span = (p->kw - 1) * p->dil_w;
   const int k3 = p->kw == 3 && p->dil_w == 1;

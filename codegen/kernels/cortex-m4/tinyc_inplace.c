@@ -11,7 +11,8 @@
 #include "tinyc_fpu_gemm.h"
 
 void tinyc_dwconv2d_stream_f32(const float *X, const float *restrict W, const float *restrict B,
-                               float *Y, float *restrict scratch, const tinyc_conv2d_params *p) {
+                               float *Y, float *restrict scratch, float *restrict work,
+                               const tinyc_conv2d_params *p) {
   const size_t in_plane = (size_t)p->h * p->w, out_plane = (size_t)p->oh * p->ow;
   int32_t n, k;
   TINYC_DCHECK(p->group == p->c && p->m == p->c);
@@ -20,7 +21,7 @@ void tinyc_dwconv2d_stream_f32(const float *X, const float *restrict W, const fl
       const size_t plane = (size_t)n * p->c + k;
       float *yk = Y + plane * out_plane;
       tinyc_fpu_dw_any_plane(X + plane * in_plane, W + (size_t)k * p->kh * p->kw,
-                             B ? B[k] : 0.0f, scratch, p);
+                             B ? B[k] : 0.0f, scratch, work, p);
       /* input channel k is no longer needed: its bytes (and those below) may be written */
       memcpy(yk, scratch, out_plane * sizeof *yk);
     }

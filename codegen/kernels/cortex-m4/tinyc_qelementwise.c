@@ -255,22 +255,16 @@ TINYC_DEFINE_QBINARY(add)
 TINYC_DEFINE_QBINARY(sub)
 TINYC_DEFINE_QBINARY(mul)
 
-/* From this many elements on, requantization fills a table of its 256 possible results
- * first (one requant each) and then looks every element up, four a word: about four
- * instructions an element instead of 10 to 60 (a multiplier near 1 takes the 64-bit
- * form). QConcat of inputs with different scales is the common caller. */
-#define TINYC_REQUANT_TABLE_MIN 512
-
+/* With a table (the compiler's: from REQUANT_TABLE_MIN elements on it holds the 256
+ * possible results, in flash, and in onnxruntime semantics the model's own) every element
+ * is looked up, four a word: about four instructions an element instead of 10 to 60 (a
+ * multiplier near 1 takes the 64-bit form). QConcat of inputs with different scales is the
+ * common caller. */
 void tinyc_requantize_s8(const int8_t *X, int8_t *Y, const tinyc_requant_params *p) {
   const tinyc_dsp_clamp cl = tinyc_dsp_clamp_make(p->output_offset, p->act_min, p->act_max);
   const tinyc_dsp_mult m = tinyc_dsp_mult_make(p->multiplier, p->shift);
-  const int8_t *table = p->table; /* onnxruntime semantics: the model's own table */
-  int8_t built[256];
+  const int8_t *table = p->table;
   int32_t o, i;
-  if (table == NULL && (int64_t)p->outer * p->inner >= TINYC_REQUANT_TABLE_MIN) {
-    for (i = 0; i < 256; ++i) built[i] = tinyc_dsp_requant(i - 128 + p->input_offset, &m, &cl);
-    table = built;
-  }
   if (table != NULL) {
     for (o = 0; o < p->outer; ++o) {
       const int8_t *x = X + (size_t)o * p->x_stride;

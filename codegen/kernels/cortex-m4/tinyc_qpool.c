@@ -120,8 +120,9 @@ static void pool(const int8_t *restrict X, int8_t *restrict Y, const tinyc_qpool
   }
 }
 
-/* Padded row bytes the row path keeps on the stack (its buffers: this plus 3 bytes, or
- * twice this for the int16 sums). */
+/* Longest padded row the row path takes; its buffer is the node's planned workspace
+ * (max: span + 3 bytes, average: span int16 sums; tinyc/ops/qwork.py qpool_work_bytes),
+ * and without one (work == NULL) every window takes the window path. */
 #define TINYC_QPOOL_ROW 256
 
 /* The buffer columns the row path needs: the first window's first tap (input column
@@ -188,8 +189,9 @@ static void max_out_same(const int8_t *row, int8_t *y, int32_t ow, int32_t sw, i
   }
 }
 
-static void max_plane(const int8_t *x, int8_t *y, const tinyc_qpool2d_params *p) {
-  int8_t row[TINYC_QPOOL_ROW + 3]; /* 3: the last word loads' slack */
+/* `work`: span + 3 bytes (3: the last word loads' slack) */
+static void max_plane(const int8_t *x, int8_t *y, int8_t *restrict row,
+                      const tinyc_qpool2d_params *p) {
   const int32_t span = row_span(p), pl = p->pad_left, n = row_inputs(p);
   const int32_t ow = p->ow, sw = p->stride_w, act_min = p->act_min, act_max = p->act_max;
   /* requant(m + input_offset) == the clamp of m */
@@ -247,8 +249,9 @@ static void column_sum(const int8_t *x, int32_t w, int32_t r0, int32_t r1, int16
   }
 }
 
-static void avg_plane(const int8_t *x, int8_t *y, const tinyc_qpool2d_params *p) {
-  int16_t row[TINYC_QPOOL_ROW];
+/* `row`: span halfwords */
+static void avg_plane(const int8_t *x, int8_t *y, int16_t *restrict row,
+                      const tinyc_qpool2d_params *p) {
   const int32_t span = row_span(p), pl = p->pad_left, n = row_inputs(p);
   const int32_t ow = p->ow, w = p->w, kw = p->kw, sw = p->stride_w;
   const int32_t input_offset = p->input_offset;
@@ -283,19 +286,19 @@ static void avg_plane(const int8_t *x, int8_t *y, const tinyc_qpool2d_params *p)
   }
 }
 
-void tinyc_maxpool2d_s8(const int8_t *restrict X, int8_t *restrict Y,
+void tinyc_maxpool2d_s8(const int8_t *restrict X, int8_t *restrict Y, int32_t *restrict work,
                         const tinyc_qpool2d_params *p) {
   int32_t t;
-  if (!row_path(p)) {
+  if (work == NULL || !row_path(p)) {
     pool(X, Y, p, 1);
     return;
   }
   for (t = 0; t < p->nc; ++t) {
-    max_plane(X + (size_t)t * p->h * p->w, Y + (size_t)t * p->oh * p->ow, p);
+    max_plane(X + (size_t)t * p->h * p->w, Y + (size_t)t * p->oh * p->ow, (int8_t *)work, p);
   }
 }
 
-void tinyc_avgpool2d_s8(const int8_t *restrict X, int8_t *restrict Y,
+void tinyc_avgpool2d_s8(const int8_t *restrict X, int8_t *restrict Y, int32_t *restrict work,
                         const tinyc_qpool2d_params *p) {
   int32_t t;
   if (p->y_scale_bits != 0) {
@@ -310,12 +313,12 @@ void tinyc_avgpool2d_s8(const int8_t *restrict X, int8_t *restrict Y,
   }
   /* windows that do not overlap gain nothing from the column sums: the window path sums
    * each one's rows four bytes per USADA8 */
-  if (!row_path(p) || (p->stride_h >= p->kh && p->stride_w >= p->kw)) {
+  if (work == NULL || !row_path(p) || (p->stride_h >= p->kh && p->stride_w >= p->kw)) {
     pool(X, Y, p, 0);
     return;
   }
   for (t = 0; t < p->nc; ++t) {
-    avg_plane(X + (size_t)t * p->h * p->w, Y + (size_t)t * p->oh * p->ow, p);
+    avg_plane(X + (size_t)t * p->h * p->w, Y + (size_t)t * p->oh * p->ow, (int16_t *)work, p);
   }
 }
 

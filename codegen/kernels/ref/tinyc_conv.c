@@ -7,9 +7,10 @@
 #include "tinyc_act.h"
 
 void tinyc_conv2d_f32(const float *restrict X, const float *restrict W, const float *restrict B,
-                      float *restrict Y, const tinyc_conv2d_params *p) {
+                      float *restrict Y, float *restrict work, const tinyc_conv2d_params *p) {
   const int32_t cg = p->c / p->group, mg = p->m / p->group;
   int32_t n, g, m, oy, ox, c, ky, kx;
+  (void)work;
   for (n = 0; n < p->n; ++n) {
     for (g = 0; g < p->group; ++g) {
       for (m = g * mg; m < (g + 1) * mg; ++m) {

@@ -34,11 +34,13 @@ static float conv_tap_sum(const float *X, const float *restrict wm, float bias, 
 }
 
 void tinyc_dwconv2d_stream_f32(const float *X, const float *restrict W, const float *restrict B,
-                               float *Y, float *restrict scratch, const tinyc_conv2d_params *p) {
+                               float *Y, float *restrict scratch, float *restrict work,
+                               const tinyc_conv2d_params *p) {
   const size_t out_plane = zu(p->oh) * zu(p->ow), in_plane = zu(p->h) * zu(p->w);
   const size_t taps = zu(p->kh) * zu(p->kw);
   int32_t n, k, oy, ox;
   size_t i;
+  (void)work;
   TINYC_DCHECK(p->group == p->c && p->m == p->c);
   for (n = 0; n < p->n; ++n) {
     for (k = 0; k < p->c; ++k) {

@@ -48,11 +48,15 @@ static void pool(const int8_t *restrict X, int8_t *restrict Y, const tinyc_qpool
   }
 }
 
-void tinyc_maxpool2d_s8(const int8_t *restrict X, int8_t *restrict Y, const tinyc_qpool2d_params *p) {
+void tinyc_maxpool2d_s8(const int8_t *restrict X, int8_t *restrict Y, int32_t *restrict work,
+                        const tinyc_qpool2d_params *p) {
+  (void)work;
   pool(X, Y, p, 1);
 }
 
-void tinyc_avgpool2d_s8(const int8_t *restrict X, int8_t *restrict Y, const tinyc_qpool2d_params *p) {
+void tinyc_avgpool2d_s8(const int8_t *restrict X, int8_t *restrict Y, int32_t *restrict work,
+                        const tinyc_qpool2d_params *p) {
+  (void)work;
   if (p->y_scale_bits != 0) {
     tinyc_avgpool2d_onnxruntime(X, Y, p->nc, p->h, p->w, p->oh, p->ow, p->kh, p->kw,
                                 p->stride_h, p->stride_w, p->pad_top, p->pad_left,

@@ -102,11 +102,35 @@ uint64_t tinyc_mcu_ticks(void) {
   return (uint64_t)w * (SYST_MAX + 1u) + (SYST_MAX - v);
 }
 
-static uint64_t laps[TINYC_MCU_MAX_LAPS];
+__attribute__((noinline)) void tinyc_mcu_mark(void) { __asm__ volatile("" ::: "memory"); }
+
+static uint64_t laps[TINYC_MCU_MAX_LAPS], lap_ends[TINYC_MCU_MAX_LAPS];
+static uint32_t lap_stacks[TINYC_MCU_MAX_LAPS];
 static uint32_t n_laps;
+static uint32_t painted_sp; /* the sp tinyc_mcu_paint_below painted under */
+static uint32_t deepest;    /* the most any lap measured (laps repaint what they scan) */
+
+static uint32_t scan_used(uint32_t sp) {
+  const uint32_t *p = __stack_limit;
+  while ((uint32_t)(uintptr_t)p < sp && *p == TINYC_MCU_STACK_PATTERN) ++p;
+  return sp - (uint32_t)(uintptr_t)p;
+}
 
 void tinyc_mcu_lap(void) {
-  if (n_laps < TINYC_MCU_MAX_LAPS) laps[n_laps++] = tinyc_mcu_ticks();
+  uint32_t sp, used;
+  uint32_t *p, *end;
+  tinyc_mcu_mark();
+  if (n_laps >= TINYC_MCU_MAX_LAPS) return;
+  laps[n_laps] = tinyc_mcu_ticks();
+  used = painted_sp ? scan_used(painted_sp) : 0u;
+  lap_stacks[n_laps] = used;
+  if (used > deepest) deepest = used;
+  /* repaint what the node since the last lap used, below this function's own frame */
+  TINYC_MCU_SP(sp);
+  p = (uint32_t *)(uintptr_t)(painted_sp - used);
+  end = (uint32_t *)(uintptr_t)(sp - 64u);
+  while (p < end) *p++ = TINYC_MCU_STACK_PATTERN;
+  lap_ends[n_laps++] = tinyc_mcu_ticks(); /* the scan is not the next node's time */
 }
 
 void tinyc_mcu_print_laps(void) {
@@ -116,19 +140,23 @@ void tinyc_mcu_print_laps(void) {
     tinyc_mcu_put_u64(i);
     tinyc_mcu_puts(" ");
     tinyc_mcu_put_u64(laps[i]);
+    tinyc_mcu_puts(" ");
+    tinyc_mcu_put_u64(lap_ends[i]);
+    tinyc_mcu_puts(" ");
+    tinyc_mcu_put_u64(lap_stacks[i]);
     tinyc_mcu_puts("\n");
   }
 }
 
 uint32_t *tinyc_mcu_paint_below(uint32_t sp) {
   uint32_t *p = __stack_limit;
+  painted_sp = sp;
   uint32_t *end = (uint32_t *)(uintptr_t)(sp - 64u); /* this function's own frame */
   while (p < end) *p++ = TINYC_MCU_STACK_PATTERN;
   return p;
 }
 
 uint32_t tinyc_mcu_stack_used(uint32_t sp) {
-  const uint32_t *p = __stack_limit;
-  while ((uint32_t)(uintptr_t)p < sp && *p == TINYC_MCU_STACK_PATTERN) ++p;
-  return sp - (uint32_t)(uintptr_t)p;
+  const uint32_t used = scan_used(sp);
+  return used > deepest ? used : deepest;
 }

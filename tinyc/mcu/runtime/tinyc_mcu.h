@@ -27,8 +27,14 @@ uint64_t tinyc_mcu_ticks(void);
 /* Runs exactly 2 * loops instructions (a subs/bne loop), for calibration. */
 void tinyc_mcu_spin(uint32_t loops);
 
-/* Profiling: tinyc_mcu_lap records the tick count (up to TINYC_MCU_MAX_LAPS times);
- * tinyc_mcu_print_laps prints them as "TINYC-MCU lap <i> <ticks>" lines. */
+/* Counting: the QEMU plugin tinyc_tbcount (tinyc/mcu/tbcount.py) closes a region of its
+ * execution counts each time this (empty, never inlined) function is entered. */
+void tinyc_mcu_mark(void);
+
+/* Profiling: tinyc_mcu_lap marks a region and records the tick count on entry, the stack
+ * used since the last lap (then repaints it; at least this frame's depth below the
+ * painted sp plus 64 bytes) and the tick count on leaving, up to TINYC_MCU_MAX_LAPS
+ * times; tinyc_mcu_print_laps prints "TINYC-MCU lap <i> <in> <out> <stack bytes>". */
 #define TINYC_MCU_MAX_LAPS 1024
 void tinyc_mcu_lap(void);
 void tinyc_mcu_print_laps(void);
