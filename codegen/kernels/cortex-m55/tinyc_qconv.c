@@ -1,0 +1,333 @@
+/* int8 2-D convolution (NCHW) with Helium (MVE) dot products, for the Cortex-M55. Same
+ * contract and bit-exact results as the portable kernels (tinyc_qconv.h; integer sums do
+ * not depend on their order). Scratch lives in the node's arena workspace (`work`, sized
+ * by tinyc/ops/qwork.py for the Cortex-M4 kernels, whose column this one fits exactly).
+ *
+ * Dense and grouped convolution: a block of output pixels' input windows is gathered into
+ * the workspace as raw int8 rows in the weights' (c, ky, kx) order, the input zero point
+ * where the window leaves the input; then each output channel runs over the block four
+ * pixels at a time: per 16 reduction steps one weight load, four row loads and four
+ * VMLADAVA.S8 (64 MACs), and the input offset enters once per output as
+ * input_offset * sum(w) (tinyc_mve.h). Reductions longer than TINYC_QCONV_COLUMN take the
+ * plain loop.
+ *
+ * Depthwise convolution: each output row's pixels whose windows lie inside the input
+ * columns run four at a time in int32 lanes (one widening load and one VMLA per tap), the
+ * few border pixels the plain loop; no scratch. */
+#include "tinyc_qconv.h"
+
+#include <string.h>
+
+#include "tinyc_mve.h"
+
+/* The Cortex-M4 kernel's column words (tinyc/ops/qwork.py QCONV_COLUMN, QCONV_PAIRS): the
+ * workspace holds 4 * K * min(COLUMN / K, PAIRS) bytes, that many int8 windows of K. */
+#define TINYC_QCONV_COLUMN 576
+#define TINYC_QCONV_PAIRS 4
+
+/* ---- dense ------------------------------------------------------------------------- */
+
+/* Pixel px's window of group input xg (cg channels) into row[K], zero point outside. */
+static void gather(const int8_t *xg, const tinyc_qconv_params *p, int32_t cg, int32_t px,
+                   int8_t *row) {
+  const int32_t oy = px / p->ow, ox = px - oy * p->ow;
+  const int32_t iy0 = oy * p->stride_h - p->pad_top, ix0 = ox * p->stride_w - p->pad_left;
+  const int32_t ky0 = tinyc_window_first(iy0, p->dil_h);
+  const int32_t ky1 = tinyc_window_end(iy0, p->dil_h, p->kh, p->h);
+  const int32_t kx0 = tinyc_window_first(ix0, p->dil_w);
+  const int32_t kx1 = tinyc_window_end(ix0, p->dil_w, p->kw, p->w);
+  const int8_t zp = (int8_t)-p->input_offset;
+  const size_t plane = (size_t)p->h * p->w;
+  int32_t c, ky, kx;
+  if (p->kh == 1 && p->kw == 1 && ky0 == 0 && ky1 == 1 && kx0 == 0 && kx1 == 1) {
+    /* a pointwise tap inside the input: one byte per channel plane */
+    const int8_t *x = xg + (size_t)iy0 * p->w + ix0;
+    for (c = 0; c < cg; ++c) row[c] = x[(size_t)c * plane];
+    return;
+  }
+  for (c = 0; c < cg; ++c) {
+    const int8_t *xc = xg + (size_t)c * plane;
+    for (ky = 0; ky < p->kh; ++ky, row += p->kw) {
+      const int8_t *xr = xc + (ptrdiff_t)(iy0 + ky * p->dil_h) * p->w + ix0;
+      if (ky < ky0 || ky >= ky1) {
+        memset(row, zp, (size_t)p->kw);
+        continue;
+      }
+      for (kx = 0; kx < kx0; ++kx) row[kx] = zp;
+      if (p->dil_w == 1) {
+        memcpy(row + kx0, xr + kx0, (size_t)(kx1 > kx0 ? kx1 - kx0 : 0));
+      } else {
+        for (kx = kx0; kx < kx1; ++kx) row[kx] = xr[kx * p->dil_w];
+      }
+      for (kx = kx1 > kx0 ? kx1 : kx0; kx < p->kw; ++kx) row[kx] = zp;
+    }
+  }
+}
+
+/* Output pixels [px0, px1) of group g's channels; output (m, px) goes to
+ * yg[m * out_plane + px - px0]. A block's windows are all gathered before any of its
+ * outputs is written (which the in-place forms rely on). K <= TINYC_QCONV_COLUMN. */
+static void conv_pixels(int8_t *restrict col, const int8_t *xg, const int8_t *W,
+                        const int32_t *B, int8_t *yg, size_t out_plane,
+                        const tinyc_qconv_params *p, int32_t g, int32_t px0, int32_t px1) {
+  const int32_t cg = p->c / p->group, mg = p->m / p->group, K = cg * p->kh * p->kw;
+  const int32_t fit = TINYC_QCONV_COLUMN / K;
+  const int32_t block = 4 * (fit < TINYC_QCONV_PAIRS ? fit : TINYC_QCONV_PAIRS);
+  int32_t px, m, j;
+  for (px = px0; px < px1; px += block) {
+    const int32_t count = px1 - px < block ? px1 - px : block;
+    for (j = 0; j < count; ++j) gather(xg, p, cg, px + j, col + (size_t)j * K);
+    for (m = 0; m < mg; ++m) {
+      const int32_t mm = g * mg + m;
+      const int8_t *wm = W + (size_t)mm * K;
+      const int32_t base = (B ? B[mm] : 0) + p->input_offset * tinyc_mve_sum_s8(wm, K);
+      const tinyc_mve_rq rq = tinyc_mve_rq_make(p->multiplier[mm], p->shift[mm],
+                                                p->output_offset, p->act_min, p->act_max);
+      int8_t *y = yg + (size_t)m * out_plane + (px - px0);
+      for (j = 0; j < count; j += 4) { /* rows past `count` are stale: computed, not stored */
+        int32_t s[4];
+        s[0] = s[1] = s[2] = s[3] = base;
+        tinyc_mve_dot1x4(wm, col + (size_t)j * K, K, s);
+        tinyc_mve_requant4(s, count - j < 4 ? count - j : 4, &rq, y + j);
+      }
+    }
+  }
+}
+
+/* The plain loop, for reductions too long for the column. */
+static int32_t direct_pixel(const int8_t *xg, const int8_t *wm, const tinyc_qconv_params *p,
+                            int32_t cg, int32_t px, int32_t acc) {
+  const int32_t oy = px / p->ow, ox = px - oy * p->ow;
+  const int32_t iy0 = oy * p->stride_h - p->pad_top, ix0 = ox * p->stride_w - p->pad_left;
+  const int32_t ky0 = tinyc_window_first(iy0, p->dil_h);
+  const int32_t ky1 = tinyc_window_end(iy0, p->dil_h, p->kh, p->h);
+  const int32_t kx0 = tinyc_window_first(ix0, p->dil_w);
+  const int32_t kx1 = tinyc_window_end(ix0, p->dil_w, p->kw, p->w);
+  int32_t c, ky, kx;
+  for (c = 0; c < cg; ++c) {
+    const int8_t *xc = xg + (size_t)c * p->h * p->w;
+    const int8_t *wc = wm + (size_t)c * p->kh * p->kw;
+    for (ky = ky0; ky < ky1; ++ky) {
+      const int8_t *xr = xc + (size_t)(iy0 + ky * p->dil_h) * p->w + ix0;
+      const int8_t *wr = wc + (size_t)ky * p->kw;
+      for (kx = kx0; kx < kx1; ++kx) {
+        acc += ((int32_t)xr[kx * p->dil_w] + p->input_offset) * wr[kx];
+      }
+    }
+  }
+  return acc;
+}
+
+static int8_t direct_output(const int8_t *xg, const int8_t *W, const int32_t *B,
+                            const tinyc_qconv_params *p, int32_t cg, int32_t mm, int32_t px) {
+  const int32_t K = cg * p->kh * p->kw;
+  const int32_t acc = direct_pixel(xg, W + (size_t)mm * K, p, cg, px, B ? B[mm] : 0);
+  return tinyc_requantize_one(acc, p->multiplier[mm], p->shift[mm], p->output_offset,
+                              p->act_min, p->act_max);
+}
+
+void tinyc_conv2d_s8(const int8_t *restrict X, const int8_t *restrict W,
+                     const int32_t *restrict B, int8_t *restrict Y,
+                     int32_t *restrict work, const tinyc_qconv_params *p) {
+  const int32_t cg = p->c / p->group, mg = p->m / p->group, K = cg * p->kh * p->kw;
+  const int32_t pixels = p->oh * p->ow;
+  const size_t in_plane = (size_t)p->h * p->w, out_plane = (size_t)pixels;
+  int32_t n, g, m, px;
+  for (n = 0; n < p->n; ++n) {
+    for (g = 0; g < p->group; ++g) {
+      const int8_t *xg = X + ((size_t)n * p->c + (size_t)g * cg) * in_plane;
+      int8_t *yg = Y + ((size_t)n * p->m + (size_t)g * mg) * out_plane;
+      if (K <= TINYC_QCONV_COLUMN) {
+        conv_pixels((int8_t *)work, xg, W, B, yg, out_plane, p, g, 0, pixels);
+        continue;
+      }
+      for (m = 0; m < mg; ++m) {
+        for (px = 0; px < pixels; ++px) {
+          yg[(size_t)m * out_plane + px] = direct_output(xg, W, B, p, cg, g * mg + m, px);
+        }
+      }
+    }
+  }
+}
+
+void tinyc_conv1x1_stream_s8(const int8_t *X, const int8_t *restrict W,
+                             const int32_t *restrict B, int8_t *Y, int8_t *restrict scratch,
+                             int32_t *restrict work, const tinyc_qconv_params *p) {
+  const int32_t pixels = p->h * p->w;
+  int32_t px, c, m;
+  TINYC_DCHECK(p->n == 1 && p->kh == 1 && p->kw == 1 && p->group == 1);
+  if (p->c <= TINYC_QCONV_COLUMN) { /* the column holds the input pixels */
+    conv_pixels((int8_t *)work, X, W, B, Y, (size_t)pixels, p, 0, 0, pixels);
+    return;
+  }
+  for (px = 0; px < pixels; ++px) { /* pixel by pixel through scratch[min(c, m)] */
+    if (p->m <= p->c) {
+      for (m = 0; m < p->m; ++m) scratch[m] = direct_output(X, W, B, p, p->c, m, px);
+      for (m = 0; m < p->m; ++m) Y[(size_t)m * pixels + px] = scratch[m];
+    } else {
+      for (c = 0; c < p->c; ++c) scratch[c] = X[(size_t)c * pixels + px];
+      for (m = 0; m < p->m; ++m) {
+        const int8_t *wm = W + (size_t)m * p->c;
+        const int32_t acc = tinyc_mve_dot(wm, scratch, p->c, B ? B[m] : 0) +
+                            p->input_offset * tinyc_mve_sum_s8(wm, p->c);
+        Y[(size_t)m * pixels + px] = tinyc_requantize_one(
+            acc, p->multiplier[m], p->shift[m], p->output_offset, p->act_min, p->act_max);
+      }
+    }
+  }
+}
+
+void tinyc_conv2d_rows_stream_s8(const int8_t *X, const int8_t *restrict W,
+                                 const int32_t *restrict B, int8_t *Y, int8_t *restrict scratch,
+                                 int32_t *restrict work, const tinyc_qconv_params *p) {
+  /* output row oy needs input rows from oy - pad_top on: once row oy is computed, input
+   * rows <= oy - pad_top are dead, and so is the place of output row oy - pad_top */
+  const int32_t lag = p->pad_top, ring = p->pad_top + 1, K = p->c * p->kh * p->kw;
+  const size_t row = (size_t)p->m * p->ow, plane = (size_t)p->oh * p->ow;
+  int32_t oy, m, ox;
+  TINYC_DCHECK(p->n == 1 && p->group == 1 && p->stride_h == 1 && p->oh == p->h);
+  TINYC_DCHECK(p->ow == p->w);
+  for (oy = 0; oy <= p->oh + lag - 1; ++oy) {
+    if (oy < p->oh) {
+      int8_t *slot = scratch + (size_t)(oy % ring) * row;
+      if (K <= TINYC_QCONV_COLUMN) {
+        conv_pixels((int8_t *)work, X, W, B, slot, (size_t)p->ow, p, 0, oy * p->ow,
+                    (oy + 1) * p->ow);
+      } else {
+        for (m = 0; m < p->m; ++m) {
+          for (ox = 0; ox < p->ow; ++ox) {
+            slot[(size_t)m * p->ow + ox] = direct_output(X, W, B, p, p->c, m, oy * p->ow + ox);
+          }
+        }
+      }
+    }
+    if (oy >= lag) { /* store output row oy - lag */
+      const int32_t done = oy - lag;
+      const int8_t *slot = scratch + (size_t)(done % ring) * row;
+      for (m = 0; m < p->m; ++m) {
+        memcpy(Y + (size_t)m * plane + (size_t)done * p->ow, slot + (size_t)m * p->ow,
+               (size_t)p->ow);
+      }
+    }
+  }
+}
+
+/* ---- depthwise --------------------------------------------------------------------- */
+
+/* s[j] = base + sum over taps (ky in [ky0, ky1), all kx) of x0[row + kx + j * stride] * w,
+ * j < n <= 4, where x0 points at the first pixel's window origin (row ky0 included) */
+static void dw_block4(const int8_t *x0, const int8_t *wk, const tinyc_qconv_params *p,
+                      int32_t ky0, int32_t ky1, int32_t base, int32_t n, int32_t s[4]) {
+  int32_t ky, kx;
+#if TINYC_MVE
+  const mve_pred16_t pred = vctp32q((uint32_t)n);
+  const uint32x4_t offs = vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)p->stride_w);
+  int32x4_t acc = vdupq_n_s32(base);
+  for (ky = ky0; ky < ky1; ++ky) {
+    const int8_t *xr = x0 + (ptrdiff_t)ky * p->dil_h * p->w;
+    const int8_t *wr = wk + (size_t)ky * p->kw;
+    for (kx = 0; kx < p->kw; ++kx) {
+      const int8_t *xt = xr + kx * p->dil_w;
+      const int32x4_t xv = p->stride_w == 1 ? vldrbq_z_s32(xt, pred)
+                                            : vldrbq_gather_offset_z_s32(xt, offs, pred);
+      acc = vmlaq_n_s32(acc, xv, wr[kx]);
+    }
+  }
+  vstrwq_s32(s, acc);
+#else
+  int32_t j;
+  for (j = 0; j < n; ++j) {
+    int32_t a = base;
+    for (ky = ky0; ky < ky1; ++ky) {
+      const int8_t *xr = x0 + (ptrdiff_t)ky * p->dil_h * p->w + j * p->stride_w;
+      for (kx = 0; kx < p->kw; ++kx) a += xr[kx * p->dil_w] * wk[ky * p->kw + kx];
+    }
+    s[j] = a;
+  }
+#endif
+}
+
+/* One output plane from input plane xc and weights wk (kh x kw) into out. */
+static void dw_plane(const int8_t *xc, const int8_t *wk, int32_t bias, const tinyc_mve_rq *rq,
+                     int8_t *out, const tinyc_qconv_params *p) {
+  const int32_t span = (p->kw - 1) * p->dil_w; /* window width - 1 */
+  /* pixels whose windows lie inside the input columns: ox in [lo, hi) */
+  const int32_t lo = (p->pad_left + p->stride_w - 1) / p->stride_w;
+  const int32_t last = p->w - 1 - span + p->pad_left; /* largest ix0 + pad_left allowed */
+  const int32_t hi0 = last < 0 ? 0 : last / p->stride_w + 1;
+  const int32_t hi = hi0 < p->ow ? hi0 : p->ow;
+  int32_t oy, ox, ky, kx;
+  for (oy = 0; oy < p->oh; ++oy, out += p->ow) {
+    const int32_t iy0 = oy * p->stride_h - p->pad_top;
+    const int32_t ky0 = tinyc_window_first(iy0, p->dil_h);
+    const int32_t ky1 = tinyc_window_end(iy0, p->dil_h, p->kh, p->h);
+    int32_t wsum = 0;
+    for (ky = ky0; ky < ky1; ++ky) {
+      for (kx = 0; kx < p->kw; ++kx) wsum += wk[ky * p->kw + kx];
+    }
+    for (ox = 0; ox < p->ow; ++ox) {
+      if (ox >= lo && ox < hi) { /* four inner pixels at a time */
+        const int32_t n = hi - ox < 4 ? hi - ox : 4;
+        const int8_t *x0 = xc + (ptrdiff_t)iy0 * p->w + (ox * p->stride_w - p->pad_left);
+        int32_t s[4];
+        dw_block4(x0, wk, p, ky0, ky1, bias + p->input_offset * wsum, n, s);
+        tinyc_mve_requant4(s, n, rq, out + ox);
+        ox += n - 1;
+        continue;
+      }
+      {
+        const int32_t ix0 = ox * p->stride_w - p->pad_left;
+        const int32_t kx0 = tinyc_window_first(ix0, p->dil_w);
+        const int32_t kx1 = tinyc_window_end(ix0, p->dil_w, p->kw, p->w);
+        int32_t acc = bias;
+        for (ky = ky0; ky < ky1; ++ky) {
+          const int8_t *xr = xc + (ptrdiff_t)(iy0 + ky * p->dil_h) * p->w + ix0;
+          for (kx = kx0; kx < kx1; ++kx) {
+            acc += ((int32_t)xr[kx * p->dil_w] + p->input_offset) * wk[ky * p->kw + kx];
+          }
+        }
+        out[ox] = tinyc_requantize_one(acc, rq->q, rq->shift, rq->zp, rq->act_min,
+                                       rq->act_max);
+      }
+    }
+  }
+}
+
+static void dw_channel(const int8_t *xc, const int8_t *W, const int32_t *B, int32_t m,
+                       int8_t *out, const tinyc_qconv_params *p) {
+  const tinyc_mve_rq rq = tinyc_mve_rq_make(p->multiplier[m], p->shift[m], p->output_offset,
+                                            p->act_min, p->act_max);
+  dw_plane(xc, W + (size_t)m * p->kh * p->kw, B ? B[m] : 0, &rq, out, p);
+}
+
+void tinyc_depthwise_conv2d_s8(const int8_t *restrict X, const int8_t *restrict W,
+                               const int32_t *restrict B, int8_t *restrict Y,
+                               int32_t *restrict work, const tinyc_qconv_params *p) {
+  const int32_t mult_per_channel = p->m / p->c;
+  const size_t in_plane = (size_t)p->h * p->w, out_plane = (size_t)p->oh * p->ow;
+  int32_t n, m;
+  (void)work;
+  for (n = 0; n < p->n; ++n) {
+    for (m = 0; m < p->m; ++m) {
+      dw_channel(X + ((size_t)n * p->c + m / mult_per_channel) * in_plane, W, B, m,
+                 Y + ((size_t)n * p->m + m) * out_plane, p);
+    }
+  }
+}
+
+void tinyc_dwconv2d_stream_s8(const int8_t *X, const int8_t *restrict W,
+                              const int32_t *restrict B, int8_t *Y, int8_t *restrict scratch,
+                              int32_t *restrict work, const tinyc_qconv_params *p) {
+  const size_t in_plane = (size_t)p->h * p->w, out_plane = (size_t)p->oh * p->ow;
+  int32_t n, k;
+  (void)work;
+  TINYC_DCHECK(p->group == p->c && p->m == p->c);
+  for (n = 0; n < p->n; ++n) {
+    for (k = 0; k < p->c; ++k) {
+      const size_t plane = (size_t)n * p->c + k;
+      dw_channel(X + plane * in_plane, W, B, k, scratch, p);
+      /* input channel k is no longer needed: its bytes (and those below) may be written */
+      memcpy(Y + plane * out_plane, scratch, out_plane);
+    }
+  }
+}
