@@ -19,6 +19,16 @@
 #define TINYC_MVE 0
 #endif
 
+/* dst[0..n) = src[0..n) (newlib's memcpy goes byte by byte on small copies) */
+TINYC_INLINE void tinyc_mve_copy(int8_t *dst, const int8_t *src, int32_t n) {
+#if TINYC_MVE
+  for (; n >= 16; n -= 16, dst += 16, src += 16) vstrbq_s8(dst, vldrbq_s8(src));
+  if (n > 0) vstrbq_p_s8(dst, vldrbq_z_s8(src, vctp8q((uint32_t)n)), vctp8q((uint32_t)n));
+#else
+  for (; n > 0; --n) *dst++ = *src++;
+#endif
+}
+
 /* sum of w[0..n) */
 TINYC_INLINE int32_t tinyc_mve_sum_s8(const int8_t *w, int32_t n) {
   int32_t s = 0;

@@ -64,6 +64,56 @@ static void gather(const int8_t *xg, const tinyc_qconv_params *p, int32_t cg, in
   }
 }
 
+/* One output channel over `count` gathered windows (rows of K bytes at col), four at a
+ * time; rows past `count` (at most three, inside the workspace) are computed, not stored. */
+static void channel_over_rows(const int8_t *wm, const int8_t *col, int32_t K, int32_t count,
+                              int32_t base, const tinyc_mve_rq *rq, int8_t *y) {
+  int32_t j;
+#if TINYC_MVE
+  if (rq->shift <= -2 && rq->shift >= -31) { /* the hot form, all in registers */
+    const int32x4_t lo = vdupq_n_s32(rq->act_min - rq->zp), hi = vdupq_n_s32(rq->act_max - rq->zp);
+    const int32x4_t q = vdupq_n_s32(rq->q);
+    const int32_t sh = 1 + rq->shift, full = K >> 4, rest = K & 15;
+    for (j = 0; j < count; j += 4, col += 4 * K) {
+      const int8_t *w = wm, *x0 = col, *x1 = col + K, *x2 = col + 2 * K, *x3 = col + 3 * K;
+      int32_t a0 = base, a1 = base, a2 = base, a3 = base, i;
+      int32x4_t v;
+      for (i = full; i > 0; --i) { /* 64 MACs: five loads, four VMLADAVA */
+        const int8x16_t wv = vldrbq_s8(w);
+        a0 = vmladavaq_s8(a0, wv, vldrbq_s8(x0));
+        a1 = vmladavaq_s8(a1, wv, vldrbq_s8(x1));
+        a2 = vmladavaq_s8(a2, wv, vldrbq_s8(x2));
+        a3 = vmladavaq_s8(a3, wv, vldrbq_s8(x3));
+        w += 16, x0 += 16, x1 += 16, x2 += 16, x3 += 16;
+      }
+      if (rest) {
+        const mve_pred16_t p = vctp8q((uint32_t)rest);
+        const int8x16_t wv = vldrbq_z_s8(w, p);
+        a0 = vmladavaq_s8(a0, wv, vldrbq_z_s8(x0, p));
+        a1 = vmladavaq_s8(a1, wv, vldrbq_z_s8(x1, p));
+        a2 = vmladavaq_s8(a2, wv, vldrbq_z_s8(x2, p));
+        a3 = vmladavaq_s8(a3, wv, vldrbq_z_s8(x3, p));
+      }
+      v = vsetq_lane_s32(a3, vsetq_lane_s32(a2, vsetq_lane_s32(a1, vdupq_n_s32(a0), 1), 2), 3);
+      v = vrshlq_n_s32(vmulhq_s32(v, q), sh);
+      v = vaddq_n_s32(vminq_s32(vmaxq_s32(v, lo), hi), rq->zp);
+      if (count - j >= 4) {
+        vstrbq_s32(y + j, v);
+      } else {
+        vstrbq_p_s32(y + j, v, vctp32q((uint32_t)(count - j)));
+      }
+    }
+    return;
+  }
+#endif
+  for (j = 0; j < count; j += 4) {
+    int32_t s[4];
+    s[0] = s[1] = s[2] = s[3] = base;
+    tinyc_mve_dot1x4(wm, col + (size_t)j * K, K, s);
+    tinyc_mve_requant4(s, count - j < 4 ? count - j : 4, rq, y + j);
+  }
+}
+
 /* Output pixels [px0, px1) of group g's channels; output (m, px) goes to
  * yg[m * out_plane + px - px0]. A block's windows are all gathered before any of its
  * outputs is written (which the in-place forms rely on). K <= TINYC_QCONV_COLUMN. */
@@ -80,16 +130,11 @@ static void conv_pixels(int8_t *restrict col, const int8_t *xg, const int8_t *W,
     for (m = 0; m < mg; ++m) {
       const int32_t mm = g * mg + m;
       const int8_t *wm = W + (size_t)mm * K;
-      const int32_t base = (B ? B[mm] : 0) + p->input_offset * tinyc_mve_sum_s8(wm, K);
       const tinyc_mve_rq rq = tinyc_mve_rq_make(p->multiplier[mm], p->shift[mm],
                                                 p->output_offset, p->act_min, p->act_max);
-      int8_t *y = yg + (size_t)m * out_plane + (px - px0);
-      for (j = 0; j < count; j += 4) { /* rows past `count` are stale: computed, not stored */
-        int32_t s[4];
-        s[0] = s[1] = s[2] = s[3] = base;
-        tinyc_mve_dot1x4(wm, col + (size_t)j * K, K, s);
-        tinyc_mve_requant4(s, count - j < 4 ? count - j : 4, &rq, y + j);
-      }
+      channel_over_rows(wm, col, K, count,
+                        (B ? B[mm] : 0) + p->input_offset * tinyc_mve_sum_s8(wm, K), &rq,
+                        yg + (size_t)m * out_plane + (px - px0));
     }
   }
 }
@@ -293,10 +338,79 @@ static void dw_plane(const int8_t *xc, const int8_t *wk, int32_t bias, const tin
   }
 }
 
+#if TINYC_MVE
+/* Windows of at most 16 taps whose farthest tap is at most 255 bytes from the first: one
+ * byte-gather (VLDRB with a vector of tap offsets) and one VMLADAVA.S8 per output pixel,
+ * taps outside the input switched off by the predicate, four pixels requantized at once. */
+static int dw_gather_fits(const tinyc_qconv_params *p) {
+  return p->kh * p->kw <= 16 && (p->kh - 1) * p->dil_h * p->w + (p->kw - 1) * p->dil_w <= 255;
+}
+
+/* predicate bits of the window's taps in rows [ky0, ky1) and columns [kx0, kx1) */
+static mve_pred16_t dw_taps(const tinyc_qconv_params *p, int32_t ky0, int32_t ky1,
+                            int32_t kx0, int32_t kx1) {
+  uint32_t bits = 0u, row = 0u;
+  int32_t ky, kx;
+  for (kx = kx0; kx < kx1; ++kx) row |= 1u << kx;
+  for (ky = ky0; ky < ky1; ++ky) bits |= row << (ky * p->kw);
+  return (mve_pred16_t)bits;
+}
+
+static void dw_plane_gather(const int8_t *xc, const int8_t *wk, int32_t bias,
+                            const tinyc_mve_rq *rq, int8_t *out, const tinyc_qconv_params *p) {
+  const int32_t taps = p->kh * p->kw;
+  /* pixels whose windows lie inside the input columns: ox in [lo, hi) */
+  const int32_t lo0 = (p->pad_left + p->stride_w - 1) / p->stride_w;
+  const int32_t last = p->w - 1 - (p->kw - 1) * p->dil_w + p->pad_left;
+  const int32_t hi0 = last < 0 ? 0 : last / p->stride_w + 1;
+  const int32_t hi = hi0 < p->ow ? hi0 : p->ow, lo = lo0 < hi ? lo0 : hi;
+  const mve_pred16_t all = vctp8q((uint32_t)taps);
+  const int8x16_t wv = vldrbq_z_s8(wk, all);
+  uint8_t offs_b[16];
+  uint8x16_t offs;
+  int32_t t, oy, ox, sums[4], n = 0;
+  for (t = 0; t < 16; ++t) {
+    offs_b[t] = t < taps ? (uint8_t)((t / p->kw) * p->dil_h * p->w + (t % p->kw) * p->dil_w) : 0u;
+  }
+  offs = vldrbq_u8(offs_b);
+  for (oy = 0; oy < p->oh; ++oy) {
+    const int32_t iy0 = oy * p->stride_h - p->pad_top;
+    const int32_t ky0 = tinyc_window_first(iy0, p->dil_h);
+    const int32_t ky1 = tinyc_window_end(iy0, p->dil_h, p->kh, p->h);
+    const mve_pred16_t rows = dw_taps(p, ky0, ky1, 0, p->kw);
+    const int32_t row_base = bias + p->input_offset * vaddvq_p_s8(wv, rows);
+    const int8_t *x = xc + (ptrdiff_t)iy0 * p->w - p->pad_left;
+    for (ox = 0; ox < p->ow; ++ox, x += p->stride_w) {
+      if (ox >= lo && ox < hi) {
+        sums[n] = vmladavaq_p_s8(row_base, wv, vldrbq_gather_offset_z_s8(x, offs, rows), rows);
+      } else {
+        const int32_t ix0 = ox * p->stride_w - p->pad_left;
+        const mve_pred16_t in = dw_taps(p, ky0, ky1, tinyc_window_first(ix0, p->dil_w),
+                                        tinyc_window_end(ix0, p->dil_w, p->kw, p->w));
+        sums[n] = vmladavaq_p_s8(bias + p->input_offset * vaddvq_p_s8(wv, in), wv,
+                                 vldrbq_gather_offset_z_s8(x, offs, in), in);
+      }
+      if (++n == 4) {
+        tinyc_mve_requant4(sums, 4, rq, out - 3);
+        n = 0;
+      }
+      ++out;
+    }
+  }
+  if (n) tinyc_mve_requant4(sums, n, rq, out - n);
+}
+#endif
+
 static void dw_channel(const int8_t *xc, const int8_t *W, const int32_t *B, int32_t m,
                        int8_t *out, const tinyc_qconv_params *p) {
   const tinyc_mve_rq rq = tinyc_mve_rq_make(p->multiplier[m], p->shift[m], p->output_offset,
                                             p->act_min, p->act_max);
+#if TINYC_MVE
+  if (dw_gather_fits(p)) {
+    dw_plane_gather(xc, W + (size_t)m * p->kh * p->kw, B ? B[m] : 0, &rq, out, p);
+    return;
+  }
+#endif
   dw_plane(xc, W + (size_t)m * p->kh * p->kw, B ? B[m] : 0, &rq, out, p);
 }
 
@@ -327,7 +441,7 @@ void tinyc_dwconv2d_stream_s8(const int8_t *X, const int8_t *restrict W,
       const size_t plane = (size_t)n * p->c + k;
       dw_channel(X + plane * in_plane, W, B, k, scratch, p);
       /* input channel k is no longer needed: its bytes (and those below) may be written */
-      memcpy(Y + plane * out_plane, scratch, out_plane);
+      tinyc_mve_copy(Y + plane * out_plane, scratch, (int32_t)out_plane);
     }
   }
 }
