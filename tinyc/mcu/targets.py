@@ -13,7 +13,7 @@ QEMU boards (all run with `-icount shift=0`, so one instruction is one virtual n
 | cortex-m4     | mps2-an386 | Cortex-M4F    | SSRAM1 0x00000000 / SSRAM2+3 0x20000000 |
 | cortex-m7     | mps2-an500 | Cortex-M7 DP  | SSRAM1 0x00000000 / SSRAM2+3 0x20000000 |
 | cortex-m33    | mps2-an505 | Cortex-M33F   | SSRAM1 0x10000000 / SSRAM2+3 0x38000000 |
-| cortex-m55    | mps3-an547 | Cortex-M55 MVE | ITCM 0x0 (code) + SRAM 0x01000000 (2 MiB, constants) / ISRAM 0x21000000 |
+| cortex-m55    | mps3-an547 | Cortex-M55 MVE | ITCM 0x0 + SRAM 0x01000000 / ISRAM 0x21000000 |
 
 (the M33 runs in the secure state, so it uses the secure aliases of the memories).
 Cortex-M0+ code runs on the M3 board: ARMv6-M is a subset of ARMv7-M, and QEMU has no

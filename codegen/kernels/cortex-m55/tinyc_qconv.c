@@ -24,6 +24,8 @@
  * workspace holds 4 * K * min(COLUMN / K, PAIRS) bytes, that many int8 windows of K. */
 #define TINYC_QCONV_COLUMN 576
 #define TINYC_QCONV_PAIRS 4
+/* depthwise edge columns whose tap masks are worked out once per plane */
+#define TINYC_QDW_EDGE 8
 
 /* ---- dense ------------------------------------------------------------------------- */
 
@@ -368,25 +370,34 @@ static void dw_plane_gather(const int8_t *xc, const int8_t *wk, int32_t bias,
   const int8x16_t wv = vldrbq_z_s8(wk, all);
   uint8_t offs_b[16];
   uint8x16_t offs;
-  int32_t t, oy, ox, sums[4], n = 0;
-  for (t = 0; t < 16; ++t) {
-    offs_b[t] = t < taps ? (uint8_t)((t / p->kw) * p->dil_h * p->w + (t % p->kw) * p->dil_w) : 0u;
+  mve_pred16_t cols[TINYC_QDW_EDGE]; /* taps inside the input of the first edge columns */
+  int32_t ky, kx, t = 0, oy, ox, sums[4], n = 0;
+  const int edges_fit = lo + (p->ow - hi) <= TINYC_QDW_EDGE;
+  for (ky = 0; ky < p->kh; ++ky) {
+    for (kx = 0; kx < p->kw; ++kx) offs_b[t++] = (uint8_t)(ky * p->dil_h * p->w + kx * p->dil_w);
   }
+  for (; t < 16; ++t) offs_b[t] = 0u;
   offs = vldrbq_u8(offs_b);
+  for (ox = lo > 0 ? 0 : hi, t = 0; edges_fit && ox < p->ow; ox = ox + 1 == lo ? hi : ox + 1) {
+    const int32_t ix0 = ox * p->stride_w - p->pad_left; /* the edge columns' tap masks */
+    cols[t++] = dw_taps(p, 0, p->kh, tinyc_window_first(ix0, p->dil_w),
+                        tinyc_window_end(ix0, p->dil_w, p->kw, p->w));
+  }
   for (oy = 0; oy < p->oh; ++oy) {
     const int32_t iy0 = oy * p->stride_h - p->pad_top;
     const int32_t ky0 = tinyc_window_first(iy0, p->dil_h);
     const int32_t ky1 = tinyc_window_end(iy0, p->dil_h, p->kh, p->h);
-    const mve_pred16_t rows = dw_taps(p, ky0, ky1, 0, p->kw);
+    const mve_pred16_t rows = ky0 == 0 && ky1 == p->kh ? all : dw_taps(p, ky0, ky1, 0, p->kw);
     const int32_t row_base = bias + p->input_offset * vaddvq_p_s8(wv, rows);
     const int8_t *x = xc + (ptrdiff_t)iy0 * p->w - p->pad_left;
-    for (ox = 0; ox < p->ow; ++ox, x += p->stride_w) {
+    for (ox = 0, t = 0; ox < p->ow; ++ox, x += p->stride_w) {
       if (ox >= lo && ox < hi) {
         sums[n] = vmladavaq_p_s8(row_base, wv, vldrbq_gather_offset_z_s8(x, offs, rows), rows);
       } else {
         const int32_t ix0 = ox * p->stride_w - p->pad_left;
-        const mve_pred16_t in = dw_taps(p, ky0, ky1, tinyc_window_first(ix0, p->dil_w),
-                                        tinyc_window_end(ix0, p->dil_w, p->kw, p->w));
+        const mve_pred16_t in = (mve_pred16_t)(rows & (edges_fit ? cols[t++] : dw_taps(
+            p, 0, p->kh, tinyc_window_first(ix0, p->dil_w),
+            tinyc_window_end(ix0, p->dil_w, p->kw, p->w))));
         sums[n] = vmladavaq_p_s8(bias + p->input_offset * vaddvq_p_s8(wv, in), wv,
                                  vldrbq_gather_offset_z_s8(x, offs, in), in);
       }
