@@ -27,11 +27,30 @@
 /* depthwise edge columns whose tap masks are worked out once per plane */
 #define TINYC_QDW_EDGE 8
 
+/* ---- window taps as byte offsets ------------------------------------------------------ */
+
+/* A window of at most 16 taps whose farthest tap is at most 255 bytes from its first can be
+ * read with one byte-gather (VLDRB with a vector of offsets) per input channel. */
+typedef struct {
+  int fits;
+  uint8_t offs[16]; /* tap (ky, kx) at ky * dil_h * w + kx * dil_w, in the weights' order */
+} window_taps;
+
+static void window_taps_of(const tinyc_qconv_params *p, window_taps *t) {
+  int32_t ky, kx, i = 0;
+  t->fits = p->kh * p->kw <= 16 &&
+            (p->kh - 1) * p->dil_h * p->w + (p->kw - 1) * p->dil_w <= 255;
+  for (ky = 0; ky < p->kh && t->fits; ++ky) {
+    for (kx = 0; kx < p->kw; ++kx) t->offs[i++] = (uint8_t)(ky * p->dil_h * p->w + kx * p->dil_w);
+  }
+  for (; i < 16; ++i) t->offs[i] = 0u;
+}
+
 /* ---- dense ------------------------------------------------------------------------- */
 
 /* Pixel px's window of group input xg (cg channels) into row[K], zero point outside. */
 static void gather(const int8_t *xg, const tinyc_qconv_params *p, int32_t cg, int32_t px,
-                   int8_t *row) {
+                   const window_taps *taps, int8_t *row) {
   const int32_t oy = px / p->ow, ox = px - oy * p->ow;
   const int32_t iy0 = oy * p->stride_h - p->pad_top, ix0 = ox * p->stride_w - p->pad_left;
   const int32_t ky0 = tinyc_window_first(iy0, p->dil_h);
@@ -47,6 +66,21 @@ static void gather(const int8_t *xg, const tinyc_qconv_params *p, int32_t cg, in
     for (c = 0; c < cg; ++c) row[c] = x[(size_t)c * plane];
     return;
   }
+#if TINYC_MVE
+  if (taps->fits && ky0 == 0 && ky1 == p->kh && kx0 == 0 && kx1 == p->kw) {
+    /* a window inside the input: one gather and one store per channel */
+    const int32_t kk = p->kh * p->kw;
+    const mve_pred16_t in = vctp8q((uint32_t)kk);
+    const uint8x16_t offs = vldrbq_u8(taps->offs);
+    const int8_t *x = xg + (ptrdiff_t)iy0 * p->w + ix0;
+    for (c = 0; c < cg; ++c, x += plane, row += kk) {
+      vstrbq_p_s8(row, vldrbq_gather_offset_z_s8(x, offs, in), in);
+    }
+    return;
+  }
+#else
+  (void)taps;
+#endif
   for (c = 0; c < cg; ++c) {
     const int8_t *xc = xg + (size_t)c * plane;
     for (ky = 0; ky < p->kh; ++ky, row += p->kw) {
@@ -56,8 +90,8 @@ static void gather(const int8_t *xg, const tinyc_qconv_params *p, int32_t cg, in
         continue;
       }
       for (kx = 0; kx < kx0; ++kx) row[kx] = zp;
-      if (p->dil_w == 1) {
-        memcpy(row + kx0, xr + kx0, (size_t)(kx1 > kx0 ? kx1 - kx0 : 0));
+      if (p->dil_w == 1) { /* short rows: one predicated vector copy, not a memcpy call */
+        tinyc_mve_copy(row + kx0, xr + kx0, kx1 > kx0 ? kx1 - kx0 : 0);
       } else {
         for (kx = kx0; kx < kx1; ++kx) row[kx] = xr[kx * p->dil_w];
       }
@@ -126,9 +160,11 @@ static void conv_pixels(int8_t *restrict col, const int8_t *xg, const int8_t *W,
   const int32_t fit = TINYC_QCONV_COLUMN / K;
   const int32_t block = 4 * (fit < TINYC_QCONV_PAIRS ? fit : TINYC_QCONV_PAIRS);
   int32_t px, m, j;
+  window_taps taps;
+  window_taps_of(p, &taps);
   for (px = px0; px < px1; px += block) {
     const int32_t count = px1 - px < block ? px1 - px : block;
-    for (j = 0; j < count; ++j) gather(xg, p, cg, px + j, col + (size_t)j * K);
+    for (j = 0; j < count; ++j) gather(xg, p, cg, px + j, &taps, col + (size_t)j * K);
     for (m = 0; m < mg; ++m) {
       const int32_t mm = g * mg + m;
       const int8_t *wm = W + (size_t)mm * K;
@@ -341,13 +377,9 @@ static void dw_plane(const int8_t *xc, const int8_t *wk, int32_t bias, const tin
 }
 
 #if TINYC_MVE
-/* Windows of at most 16 taps whose farthest tap is at most 255 bytes from the first: one
- * byte-gather (VLDRB with a vector of tap offsets) and one VMLADAVA.S8 per output pixel,
- * taps outside the input switched off by the predicate, four pixels requantized at once. */
-static int dw_gather_fits(const tinyc_qconv_params *p) {
-  return p->kh * p->kw <= 16 && (p->kh - 1) * p->dil_h * p->w + (p->kw - 1) * p->dil_w <= 255;
-}
-
+/* Windows that fit a byte-gather (window_taps): one gather and one VMLADAVA.S8 per output
+ * pixel, taps outside the input switched off by the predicate, four pixels requantized at
+ * once. */
 /* predicate bits of the window's taps in rows [ky0, ky1) and columns [kx0, kx1) */
 static mve_pred16_t dw_taps(const tinyc_qconv_params *p, int32_t ky0, int32_t ky1,
                             int32_t kx0, int32_t kx1) {
@@ -359,25 +391,19 @@ static mve_pred16_t dw_taps(const tinyc_qconv_params *p, int32_t ky0, int32_t ky
 }
 
 static void dw_plane_gather(const int8_t *xc, const int8_t *wk, int32_t bias,
-                            const tinyc_mve_rq *rq, int8_t *out, const tinyc_qconv_params *p) {
-  const int32_t taps = p->kh * p->kw;
+                            const tinyc_mve_rq *rq, int8_t *out, const tinyc_qconv_params *p,
+                            const window_taps *taps) {
   /* pixels whose windows lie inside the input columns: ox in [lo, hi) */
   const int32_t lo0 = (p->pad_left + p->stride_w - 1) / p->stride_w;
   const int32_t last = p->w - 1 - (p->kw - 1) * p->dil_w + p->pad_left;
   const int32_t hi0 = last < 0 ? 0 : last / p->stride_w + 1;
   const int32_t hi = hi0 < p->ow ? hi0 : p->ow, lo = lo0 < hi ? lo0 : hi;
-  const mve_pred16_t all = vctp8q((uint32_t)taps);
+  const mve_pred16_t all = vctp8q((uint32_t)(p->kh * p->kw));
   const int8x16_t wv = vldrbq_z_s8(wk, all);
-  uint8_t offs_b[16];
-  uint8x16_t offs;
+  const uint8x16_t offs = vldrbq_u8(taps->offs);
   mve_pred16_t cols[TINYC_QDW_EDGE]; /* taps inside the input of the first edge columns */
-  int32_t ky, kx, t = 0, oy, ox, sums[4], n = 0;
+  int32_t t, oy, ox, sums[4], n = 0;
   const int edges_fit = lo + (p->ow - hi) <= TINYC_QDW_EDGE;
-  for (ky = 0; ky < p->kh; ++ky) {
-    for (kx = 0; kx < p->kw; ++kx) offs_b[t++] = (uint8_t)(ky * p->dil_h * p->w + kx * p->dil_w);
-  }
-  for (; t < 16; ++t) offs_b[t] = 0u;
-  offs = vldrbq_u8(offs_b);
   for (ox = lo > 0 ? 0 : hi, t = 0; edges_fit && ox < p->ow; ox = ox + 1 == lo ? hi : ox + 1) {
     const int32_t ix0 = ox * p->stride_w - p->pad_left; /* the edge columns' tap masks */
     cols[t++] = dw_taps(p, 0, p->kh, tinyc_window_first(ix0, p->dil_w),
@@ -417,8 +443,10 @@ static void dw_channel(const int8_t *xc, const int8_t *W, const int32_t *B, int3
   const tinyc_mve_rq rq = tinyc_mve_rq_make(p->multiplier[m], p->shift[m], p->output_offset,
                                             p->act_min, p->act_max);
 #if TINYC_MVE
-  if (dw_gather_fits(p)) {
-    dw_plane_gather(xc, W + (size_t)m * p->kh * p->kw, B ? B[m] : 0, &rq, out, p);
+  window_taps taps;
+  window_taps_of(p, &taps);
+  if (taps.fits) {
+    dw_plane_gather(xc, W + (size_t)m * p->kh * p->kw, B ? B[m] : 0, &rq, out, p, &taps);
     return;
   }
 #endif
