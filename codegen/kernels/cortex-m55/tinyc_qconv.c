@@ -89,7 +89,7 @@ static void gather(const int8_t *xg, const tinyc_qconv_params *p, int32_t cg, in
         memset(row, zp, (size_t)p->kw);
         continue;
       }
-      for (kx = 0; kx < kx0; ++kx) row[kx] = zp;
+      for (kx = 0; kx < kx0 && kx < p->kw; ++kx) row[kx] = zp; /* kx0 may pass kw */
       if (p->dil_w == 1) { /* short rows: one predicated vector copy, not a memcpy call */
         tinyc_mve_copy(row + kx0, xr + kx0, kx1 > kx0 ? kx1 - kx0 : 0);
       } else {
