@@ -33,8 +33,9 @@ TINYC_INLINE void tinyc_mve_copy(int8_t *dst, const int8_t *src, int32_t n) {
 TINYC_INLINE int32_t tinyc_mve_sum_s8(const int8_t *w, int32_t n) {
   int32_t s = 0;
 #if TINYC_MVE
-  for (; n >= 16; n -= 16, w += 16) s = vaddvaq_s8(s, vldrbq_s8(w));
-  if (n > 0) s = vaddvaq_s8(s, vldrbq_z_s8(w, vctp8q((uint32_t)n)));
+  int32_t i;
+  for (i = n >> 4; i > 0; --i, w += 16) s = vaddvaq_s8(s, vldrbq_s8(w));
+  if (n & 15) s = vaddvaq_s8(s, vldrbq_z_s8(w, vctp8q((uint32_t)(n & 15))));
 #else
   for (; n > 0; --n) s += *w++;
 #endif
@@ -44,9 +45,12 @@ TINYC_INLINE int32_t tinyc_mve_sum_s8(const int8_t *w, int32_t n) {
 /* acc + sum_k w[k] * x[k] */
 TINYC_INLINE int32_t tinyc_mve_dot(const int8_t *w, const int8_t *x, int32_t n, int32_t acc) {
 #if TINYC_MVE
-  for (; n >= 16; n -= 16, w += 16, x += 16) acc = vmladavaq_s8(acc, vldrbq_s8(w), vldrbq_s8(x));
-  if (n > 0) {
-    const mve_pred16_t p = vctp8q((uint32_t)n);
+  int32_t i;
+  for (i = n >> 4; i > 0; --i, w += 16, x += 16) {
+    acc = vmladavaq_s8(acc, vldrbq_s8(w), vldrbq_s8(x));
+  }
+  if (n & 15) {
+    const mve_pred16_t p = vctp8q((uint32_t)(n & 15));
     acc = vmladavaq_s8(acc, vldrbq_z_s8(w, p), vldrbq_z_s8(x, p));
   }
 #else
@@ -55,13 +59,15 @@ TINYC_INLINE int32_t tinyc_mve_dot(const int8_t *w, const int8_t *x, int32_t n, 
   return acc;
 }
 
-/* s[j] += sum_k w[k] * x[j * n + k] for the four rows j < 4 of x */
-TINYC_INLINE void tinyc_mve_dot1x4(const int8_t *w, const int8_t *x, int32_t n, int32_t s[4]) {
-  const int8_t *x0 = x, *x1 = x + n, *x2 = x + 2 * n, *x3 = x + 3 * n;
-  int32_t a0 = s[0], a1 = s[1], a2 = s[2], a3 = s[3];
 #if TINYC_MVE
-  int32_t k = n;
-  for (; k >= 16; k -= 16) { /* 16 MACs per VMLADAVA */
+/* base + sum_k w[k] * x[j * n + k] in lane j, for the four rows j < 4 of x: per 16 steps
+ * five loads and four VMLADAVA (64 MACs), the sums in registers until the end */
+TINYC_INLINE int32x4_t tinyc_mve_dot1x4_v(const int8_t *w, const int8_t *x, int32_t n,
+                                          int32_t base) {
+  const int8_t *x0 = x, *x1 = x + n, *x2 = x + 2 * n, *x3 = x + 3 * n;
+  int32_t a0 = base, a1 = base, a2 = base, a3 = base, i;
+  const int32_t k = n & 15;
+  for (i = n >> 4; i > 0; --i) { /* a counted loop: gcc makes it a low-overhead DLS/LE loop */
     const int8x16_t wv = vldrbq_s8(w);
     a0 = vmladavaq_s8(a0, wv, vldrbq_s8(x0));
     a1 = vmladavaq_s8(a1, wv, vldrbq_s8(x1));
@@ -77,16 +83,23 @@ TINYC_INLINE void tinyc_mve_dot1x4(const int8_t *w, const int8_t *x, int32_t n, 
     a2 = vmladavaq_s8(a2, wv, vldrbq_z_s8(x2, p));
     a3 = vmladavaq_s8(a3, wv, vldrbq_z_s8(x3, p));
   }
+  return vsetq_lane_s32(a3, vsetq_lane_s32(a2, vsetq_lane_s32(a1, vdupq_n_s32(a0), 1), 2), 3);
+}
+#endif
+
+/* s[j] = base + sum_k w[k] * x[j * n + k] for the four rows j < 4 of x */
+TINYC_INLINE void tinyc_mve_dot1x4(const int8_t *w, const int8_t *x, int32_t n, int32_t base,
+                                   int32_t s[4]) {
+#if TINYC_MVE
+  vstrwq_s32(s, tinyc_mve_dot1x4_v(w, x, n, base));
 #else
-  int32_t k;
-  for (k = 0; k < n; ++k) {
-    a0 += w[k] * x0[k];
-    a1 += w[k] * x1[k];
-    a2 += w[k] * x2[k];
-    a3 += w[k] * x3[k];
+  int32_t k, j;
+  for (j = 0; j < 4; ++j, x += n) {
+    int32_t a = base;
+    for (k = 0; k < n; ++k) a += w[k] * x[k];
+    s[j] = a;
   }
 #endif
-  s[0] = a0, s[1] = a1, s[2] = a2, s[3] = a3;
 }
 
 /* s[j] += sum_k w[j * n + k] * x[k] for two rows j < 2 of w (fully connected) */
@@ -94,8 +107,9 @@ TINYC_INLINE void tinyc_mve_dot2x1(const int8_t *w, const int8_t *x, int32_t n, 
   const int8_t *w0 = w, *w1 = w + n;
   int32_t a0 = s[0], a1 = s[1];
 #if TINYC_MVE
-  int32_t k = n;
-  for (; k >= 16; k -= 16) {
+  const int32_t k = n & 15;
+  int32_t i;
+  for (i = n >> 4; i > 0; --i) {
     const int8x16_t xv = vldrbq_s8(x);
     a0 = vmladavaq_s8(a0, xv, vldrbq_s8(w0));
     a1 = vmladavaq_s8(a1, xv, vldrbq_s8(w1));

@@ -107,30 +107,12 @@ static void channel_over_rows(const int8_t *wm, const int8_t *col, int32_t K, in
   int32_t j;
 #if TINYC_MVE
   if (rq->shift <= -2 && rq->shift >= -31) { /* the hot form, all in registers */
-    const int32x4_t lo = vdupq_n_s32(rq->act_min - rq->zp), hi = vdupq_n_s32(rq->act_max - rq->zp);
+    const int32x4_t lo = vdupq_n_s32(rq->act_min - rq->zp);
+    const int32x4_t hi = vdupq_n_s32(rq->act_max - rq->zp);
     const int32x4_t q = vdupq_n_s32(rq->q);
-    const int32_t sh = 1 + rq->shift, full = K >> 4, rest = K & 15;
+    const int32_t sh = 1 + rq->shift;
     for (j = 0; j < count; j += 4, col += 4 * K) {
-      const int8_t *w = wm, *x0 = col, *x1 = col + K, *x2 = col + 2 * K, *x3 = col + 3 * K;
-      int32_t a0 = base, a1 = base, a2 = base, a3 = base, i;
-      int32x4_t v;
-      for (i = full; i > 0; --i) { /* 64 MACs: five loads, four VMLADAVA */
-        const int8x16_t wv = vldrbq_s8(w);
-        a0 = vmladavaq_s8(a0, wv, vldrbq_s8(x0));
-        a1 = vmladavaq_s8(a1, wv, vldrbq_s8(x1));
-        a2 = vmladavaq_s8(a2, wv, vldrbq_s8(x2));
-        a3 = vmladavaq_s8(a3, wv, vldrbq_s8(x3));
-        w += 16, x0 += 16, x1 += 16, x2 += 16, x3 += 16;
-      }
-      if (rest) {
-        const mve_pred16_t p = vctp8q((uint32_t)rest);
-        const int8x16_t wv = vldrbq_z_s8(w, p);
-        a0 = vmladavaq_s8(a0, wv, vldrbq_z_s8(x0, p));
-        a1 = vmladavaq_s8(a1, wv, vldrbq_z_s8(x1, p));
-        a2 = vmladavaq_s8(a2, wv, vldrbq_z_s8(x2, p));
-        a3 = vmladavaq_s8(a3, wv, vldrbq_z_s8(x3, p));
-      }
-      v = vsetq_lane_s32(a3, vsetq_lane_s32(a2, vsetq_lane_s32(a1, vdupq_n_s32(a0), 1), 2), 3);
+      int32x4_t v = tinyc_mve_dot1x4_v(wm, col, K, base);
       v = vrshlq_n_s32(vmulhq_s32(v, q), sh);
       v = vaddq_n_s32(vminq_s32(vmaxq_s32(v, lo), hi), rq->zp);
       if (count - j >= 4) {
@@ -144,8 +126,7 @@ static void channel_over_rows(const int8_t *wm, const int8_t *col, int32_t K, in
 #endif
   for (j = 0; j < count; j += 4) {
     int32_t s[4];
-    s[0] = s[1] = s[2] = s[3] = base;
-    tinyc_mve_dot1x4(wm, col + (size_t)j * K, K, s);
+    tinyc_mve_dot1x4(wm, col + (size_t)j * K, K, base, s);
     tinyc_mve_requant4(s, count - j < 4 ? count - j : 4, rq, y + j);
   }
 }
