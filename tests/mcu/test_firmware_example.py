@@ -1,7 +1,7 @@
-"""examples/firmware/cortex-m4 stands alone: copied out of the repository, its own Makefile
-builds it (tinyc, then arm-none-eabi-gcc) with `tinyc` found as `$(PYTHON) -m tinyc` (no
-tinyc on PATH, no activated venv), and on QEMU's AN386 board it classifies its four
-digits correctly on UART0."""
+"""examples/firmware/cortex-m4 (and its Cortex-M55 twin) stands alone: copied out of the
+repository, its own Makefile builds it (tinyc, then arm-none-eabi-gcc) with `tinyc` found as
+`$(PYTHON) -m tinyc` (no tinyc on PATH, no activated venv), and on QEMU's AN386 (AN547)
+board it classifies its four digits correctly on UART0."""
 
 from __future__ import annotations
 
@@ -11,10 +11,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tinyc.mcu.harness import QEMU
 
 REPO = Path(__file__).resolve().parents[2]
-EXAMPLE = REPO / "examples" / "firmware" / "cortex-m4"
+FIRMWARE = REPO / "examples" / "firmware"
 
 
 def path_without_tinyc() -> str:
@@ -23,9 +25,11 @@ def path_without_tinyc() -> str:
     return os.pathsep.join(d for d in dirs if d and not (Path(d) / "tinyc").exists())
 
 
-def test_firmware_example_copied_out_builds_and_runs(mcu_tools: None, tmp_path: Path) -> None:
+@pytest.mark.parametrize("core", ["cortex-m4", "cortex-m55"])
+def test_firmware_example_copied_out_builds_and_runs(mcu_tools: None, core: str,
+                                                     tmp_path: Path) -> None:
     project = tmp_path / "my-firmware"
-    shutil.copytree(EXAMPLE, project)
+    shutil.copytree(FIRMWARE / core, project)
     env = {**os.environ, "PATH": path_without_tinyc()}
     assert shutil.which("tinyc", path=env["PATH"]) is None
     proc = subprocess.run(
@@ -42,7 +46,7 @@ def test_firmware_example_copied_out_builds_and_runs(mcu_tools: None, tmp_path: 
 
 def test_copied_out_without_a_model_says_which_is_missing(tmp_path: Path) -> None:
     project = tmp_path / "fw"
-    shutil.copytree(EXAMPLE, project)
+    shutil.copytree(FIRMWARE / "cortex-m4", project)
     proc = subprocess.run(["make", "-C", str(project)], capture_output=True, text=True,
                           timeout=60, stdin=subprocess.DEVNULL)
     assert proc.returncode != 0

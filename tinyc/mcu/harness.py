@@ -98,7 +98,7 @@ def require_tools() -> None:
 
 
 def linker_script(target: Target, stack_size: int = STACK_SIZE) -> str:
-    text = (runtime_dir() / "link.ld.in").read_text()
+    text = (runtime_dir() / target.linker_template).read_text()
     for key, value in (
         ("FLASH_ORIGIN", target.flash_origin),
         ("FLASH_SIZE", target.flash_size),

@@ -13,10 +13,15 @@ QEMU boards (all run with `-icount shift=0`, so one instruction is one virtual n
 | cortex-m4     | mps2-an386 | Cortex-M4F    | SSRAM1 0x00000000 / SSRAM2+3 0x20000000 |
 | cortex-m7     | mps2-an500 | Cortex-M7 DP  | SSRAM1 0x00000000 / SSRAM2+3 0x20000000 |
 | cortex-m33    | mps2-an505 | Cortex-M33F   | SSRAM1 0x10000000 / SSRAM2+3 0x38000000 |
+| cortex-m55    | mps3-an547 | Cortex-M55 MVE | ITCM 0x0 + SRAM 0x01000000 / ISRAM 0x21000000 |
 
 (the M33 runs in the secure state, so it uses the secure aliases of the memories).
 Cortex-M0+ code runs on the M3 board: ARMv6-M is a subset of ARMv7-M, and QEMU has no
-M0 MPS2 image.
+M0 MPS2 image. The AN547 memory map (QEMU's board model, after Arm's AN547 note) has no
+flash: the vectors and code go to the 512 KiB ITCM at 0 (where the core fetches its reset
+vector), constants to the 2 MiB SRAM at 0x01000000 (`runtime/link_an547.ld.in`). The
+Cortex-M55 reuses the Cortex-M4 DSP kernels (v8.1-M has the DSP extension) where it has
+no Helium (MVE) variant of its own.
 """
 
 from __future__ import annotations
@@ -48,6 +53,8 @@ class Target:
     #: the board's core is the one tinyc/mcu/cyclemodel.py's timing describes, so
     #: `validate` reports estimated cycles (instructions and data reads are exact anywhere)
     cycle_estimate: bool = False
+    #: the harness's linker script template under tinyc/mcu/runtime/
+    linker_template: str = "link.ld.in"
 
     @property
     def is_mcu(self) -> bool:
@@ -95,6 +102,18 @@ TARGETS: dict[str, Target] = {
             ram_origin=0x38000000,
             has_fpu=True,
             has_dsp=True,
+        ),
+        Target(
+            "cortex-m55",
+            ("cortex-m55", "cortex-m4", "ref"),
+            8,
+            ("-mcpu=cortex-m55", "-mthumb", "-mfloat-abi=hard"),
+            "mps3-an547",
+            flash_size=2 << 20,
+            ram_origin=0x21000000,
+            has_fpu=True,
+            has_dsp=True,
+            linker_template="link_an547.ld.in",
         ),
     )
 }

@@ -1,0 +1,467 @@
+/* int8 2-D convolution (NCHW) with Helium (MVE) dot products, for the Cortex-M55. Same
+ * contract and bit-exact results as the portable kernels (tinyc_qconv.h; integer sums do
+ * not depend on their order). Scratch lives in the node's arena workspace (`work`, sized
+ * by tinyc/ops/qwork.py for the Cortex-M4 kernels, whose column this one fits exactly).
+ *
+ * Dense and grouped convolution: a block of output pixels' input windows is gathered into
+ * the workspace as raw int8 rows in the weights' (c, ky, kx) order, the input zero point
+ * where the window leaves the input; then each output channel runs over the block four
+ * pixels at a time: per 16 reduction steps one weight load, four row loads and four
+ * VMLADAVA.S8 (64 MACs), and the input offset enters once per output as
+ * input_offset * sum(w) (tinyc_mve.h). Reductions longer than TINYC_QCONV_COLUMN take the
+ * plain loop.
+ *
+ * Depthwise convolution: each output row's pixels whose windows lie inside the input
+ * columns run four at a time in int32 lanes (one widening load and one VMLA per tap), the
+ * few border pixels the plain loop; no scratch. */
+#include "tinyc_qconv.h"
+
+#include <string.h>
+
+#include "tinyc_mve.h"
+
+/* The Cortex-M4 kernel's column words (tinyc/ops/qwork.py QCONV_COLUMN, QCONV_PAIRS): the
+ * workspace holds 4 * K * min(COLUMN / K, PAIRS) bytes, that many int8 windows of K. */
+#define TINYC_QCONV_COLUMN 576
+#define TINYC_QCONV_PAIRS 4
+/* depthwise edge columns whose tap masks are worked out once per plane */
+#define TINYC_QDW_EDGE 8
+
+/* ---- window taps as byte offsets ------------------------------------------------------ */
+
+/* A window of at most 16 taps whose farthest tap is at most 255 bytes from its first can be
+ * read with one byte-gather (VLDRB with a vector of offsets) per input channel. */
+typedef struct {
+  int fits;
+  uint8_t offs[16]; /* tap (ky, kx) at ky * dil_h * w + kx * dil_w, in the weights' order */
+} window_taps;
+
+static void window_taps_of(const tinyc_qconv_params *p, window_taps *t) {
+  int32_t ky, kx, i = 0;
+  t->fits = p->kh * p->kw <= 16 &&
+            (p->kh - 1) * p->dil_h * p->w + (p->kw - 1) * p->dil_w <= 255;
+  for (ky = 0; ky < p->kh && t->fits; ++ky) {
+    for (kx = 0; kx < p->kw; ++kx) t->offs[i++] = (uint8_t)(ky * p->dil_h * p->w + kx * p->dil_w);
+  }
+  for (; i < 16; ++i) t->offs[i] = 0u;
+}
+
+/* ---- dense ------------------------------------------------------------------------- */
+
+/* Pixel px's window of group input xg (cg channels) into row[K], zero point outside. */
+static void gather(const int8_t *xg, const tinyc_qconv_params *p, int32_t cg, int32_t px,
+                   const window_taps *taps, int8_t *row) {
+  const int32_t oy = px / p->ow, ox = px - oy * p->ow;
+  const int32_t iy0 = oy * p->stride_h - p->pad_top, ix0 = ox * p->stride_w - p->pad_left;
+  const int32_t ky0 = tinyc_window_first(iy0, p->dil_h);
+  const int32_t ky1 = tinyc_window_end(iy0, p->dil_h, p->kh, p->h);
+  const int32_t kx0 = tinyc_window_first(ix0, p->dil_w);
+  const int32_t kx1 = tinyc_window_end(ix0, p->dil_w, p->kw, p->w);
+  const int8_t zp = (int8_t)-p->input_offset;
+  const size_t plane = (size_t)p->h * p->w;
+  int32_t c, ky, kx;
+  if (p->kh == 1 && p->kw == 1 && ky0 == 0 && ky1 == 1 && kx0 == 0 && kx1 == 1) {
+    /* a pointwise tap inside the input: one byte per channel plane */
+    const int8_t *x = xg + (size_t)iy0 * p->w + ix0;
+    for (c = 0; c < cg; ++c) row[c] = x[(size_t)c * plane];
+    return;
+  }
+#if TINYC_MVE
+  if (taps->fits && ky0 == 0 && ky1 == p->kh && kx0 == 0 && kx1 == p->kw) {
+    /* a window inside the input: one gather and one store per channel */
+    const int32_t kk = p->kh * p->kw;
+    const mve_pred16_t in = vctp8q((uint32_t)kk);
+    const uint8x16_t offs = vldrbq_u8(taps->offs);
+    const int8_t *x = xg + (ptrdiff_t)iy0 * p->w + ix0;
+    for (c = 0; c < cg; ++c, x += plane, row += kk) {
+      vstrbq_p_s8(row, vldrbq_gather_offset_z_s8(x, offs, in), in);
+    }
+    return;
+  }
+#else
+  (void)taps;
+#endif
+  for (c = 0; c < cg; ++c) {
+    const int8_t *xc = xg + (size_t)c * plane;
+    for (ky = 0; ky < p->kh; ++ky, row += p->kw) {
+      const int8_t *xr = xc + (ptrdiff_t)(iy0 + ky * p->dil_h) * p->w + ix0;
+      if (ky < ky0 || ky >= ky1) {
+        memset(row, zp, (size_t)p->kw);
+        continue;
+      }
+      for (kx = 0; kx < kx0 && kx < p->kw; ++kx) row[kx] = zp; /* kx0 may pass kw */
+      if (p->dil_w == 1) { /* short rows: one predicated vector copy, not a memcpy call */
+        tinyc_mve_copy(row + kx0, xr + kx0, kx1 > kx0 ? kx1 - kx0 : 0);
+      } else {
+        for (kx = kx0; kx < kx1; ++kx) row[kx] = xr[kx * p->dil_w];
+      }
+      for (kx = kx1 > kx0 ? kx1 : kx0; kx < p->kw; ++kx) row[kx] = zp;
+    }
+  }
+}
+
+/* One output channel over `count` gathered windows (rows of K bytes at col), four at a
+ * time; rows past `count` (at most three, inside the workspace) are computed, not stored. */
+static void channel_over_rows(const int8_t *wm, const int8_t *col, int32_t K, int32_t count,
+                              int32_t base, const tinyc_mve_rq *rq, int8_t *y) {
+  int32_t j;
+#if TINYC_MVE
+  if (rq->shift <= -2 && rq->shift >= -31) { /* the hot form, all in registers */
+    const int32x4_t lo = vdupq_n_s32(rq->act_min - rq->zp);
+    const int32x4_t hi = vdupq_n_s32(rq->act_max - rq->zp);
+    const int32x4_t q = vdupq_n_s32(rq->q);
+    const int32_t sh = 1 + rq->shift;
+    for (j = 0; j < count; j += 4, col += 4 * K) {
+      int32x4_t v = tinyc_mve_dot1x4_v(wm, col, K, base);
+      v = vrshlq_n_s32(vmulhq_s32(v, q), sh);
+      v = vaddq_n_s32(vminq_s32(vmaxq_s32(v, lo), hi), rq->zp);
+      if (count - j >= 4) {
+        vstrbq_s32(y + j, v);
+      } else {
+        vstrbq_p_s32(y + j, v, vctp32q((uint32_t)(count - j)));
+      }
+    }
+    return;
+  }
+#endif
+  for (j = 0; j < count; j += 4) {
+    int32_t s[4];
+    tinyc_mve_dot1x4(wm, col + (size_t)j * K, K, base, s);
+    tinyc_mve_requant4(s, count - j < 4 ? count - j : 4, rq, y + j);
+  }
+}
+
+/* Output pixels [px0, px1) of group g's channels; output (m, px) goes to
+ * yg[m * out_plane + px - px0]. A block's windows are all gathered before any of its
+ * outputs is written (which the in-place forms rely on). K <= TINYC_QCONV_COLUMN. */
+static void conv_pixels(int8_t *restrict col, const int8_t *xg, const int8_t *W,
+                        const int32_t *B, int8_t *yg, size_t out_plane,
+                        const tinyc_qconv_params *p, int32_t g, int32_t px0, int32_t px1) {
+  const int32_t cg = p->c / p->group, mg = p->m / p->group, K = cg * p->kh * p->kw;
+  const int32_t fit = TINYC_QCONV_COLUMN / K;
+  const int32_t block = 4 * (fit < TINYC_QCONV_PAIRS ? fit : TINYC_QCONV_PAIRS);
+  int32_t px, m, j;
+  window_taps taps;
+  window_taps_of(p, &taps);
+  for (px = px0; px < px1; px += block) {
+    const int32_t count = px1 - px < block ? px1 - px : block;
+    for (j = 0; j < count; ++j) gather(xg, p, cg, px + j, &taps, col + (size_t)j * K);
+    for (m = 0; m < mg; ++m) {
+      const int32_t mm = g * mg + m;
+      const int8_t *wm = W + (size_t)mm * K;
+      const tinyc_mve_rq rq = tinyc_mve_rq_make(p->multiplier[mm], p->shift[mm],
+                                                p->output_offset, p->act_min, p->act_max);
+      channel_over_rows(wm, col, K, count,
+                        (B ? B[mm] : 0) + p->input_offset * tinyc_mve_sum_s8(wm, K), &rq,
+                        yg + (size_t)m * out_plane + (px - px0));
+    }
+  }
+}
+
+/* The plain loop, for reductions too long for the column. */
+static int32_t direct_pixel(const int8_t *xg, const int8_t *wm, const tinyc_qconv_params *p,
+                            int32_t cg, int32_t px, int32_t acc) {
+  const int32_t oy = px / p->ow, ox = px - oy * p->ow;
+  const int32_t iy0 = oy * p->stride_h - p->pad_top, ix0 = ox * p->stride_w - p->pad_left;
+  const int32_t ky0 = tinyc_window_first(iy0, p->dil_h);
+  const int32_t ky1 = tinyc_window_end(iy0, p->dil_h, p->kh, p->h);
+  const int32_t kx0 = tinyc_window_first(ix0, p->dil_w);
+  const int32_t kx1 = tinyc_window_end(ix0, p->dil_w, p->kw, p->w);
+  int32_t c, ky, kx;
+  for (c = 0; c < cg; ++c) {
+    const int8_t *xc = xg + (size_t)c * p->h * p->w;
+    const int8_t *wc = wm + (size_t)c * p->kh * p->kw;
+    for (ky = ky0; ky < ky1; ++ky) {
+      const int8_t *xr = xc + (size_t)(iy0 + ky * p->dil_h) * p->w + ix0;
+      const int8_t *wr = wc + (size_t)ky * p->kw;
+      for (kx = kx0; kx < kx1; ++kx) {
+        acc += ((int32_t)xr[kx * p->dil_w] + p->input_offset) * wr[kx];
+      }
+    }
+  }
+  return acc;
+}
+
+static int8_t direct_output(const int8_t *xg, const int8_t *W, const int32_t *B,
+                            const tinyc_qconv_params *p, int32_t cg, int32_t mm, int32_t px) {
+  const int32_t K = cg * p->kh * p->kw;
+  const int32_t acc = direct_pixel(xg, W + (size_t)mm * K, p, cg, px, B ? B[mm] : 0);
+  return tinyc_requantize_one(acc, p->multiplier[mm], p->shift[mm], p->output_offset,
+                              p->act_min, p->act_max);
+}
+
+void tinyc_conv2d_s8(const int8_t *restrict X, const int8_t *restrict W,
+                     const int32_t *restrict B, int8_t *restrict Y,
+                     int32_t *restrict work, const tinyc_qconv_params *p) {
+  const int32_t cg = p->c / p->group, mg = p->m / p->group, K = cg * p->kh * p->kw;
+  const int32_t pixels = p->oh * p->ow;
+  const size_t in_plane = (size_t)p->h * p->w, out_plane = (size_t)pixels;
+  int32_t n, g, m, px;
+  for (n = 0; n < p->n; ++n) {
+    for (g = 0; g < p->group; ++g) {
+      const int8_t *xg = X + ((size_t)n * p->c + (size_t)g * cg) * in_plane;
+      int8_t *yg = Y + ((size_t)n * p->m + (size_t)g * mg) * out_plane;
+      if (K <= TINYC_QCONV_COLUMN) {
+        conv_pixels((int8_t *)work, xg, W, B, yg, out_plane, p, g, 0, pixels);
+        continue;
+      }
+      for (m = 0; m < mg; ++m) {
+        for (px = 0; px < pixels; ++px) {
+          yg[(size_t)m * out_plane + px] = direct_output(xg, W, B, p, cg, g * mg + m, px);
+        }
+      }
+    }
+  }
+}
+
+void tinyc_conv1x1_stream_s8(const int8_t *X, const int8_t *restrict W,
+                             const int32_t *restrict B, int8_t *Y, int8_t *restrict scratch,
+                             int32_t *restrict work, const tinyc_qconv_params *p) {
+  const int32_t pixels = p->h * p->w;
+  int32_t px, c, m;
+  TINYC_DCHECK(p->n == 1 && p->kh == 1 && p->kw == 1 && p->group == 1);
+  if (p->c <= TINYC_QCONV_COLUMN) { /* the column holds the input pixels */
+    conv_pixels((int8_t *)work, X, W, B, Y, (size_t)pixels, p, 0, 0, pixels);
+    return;
+  }
+  for (px = 0; px < pixels; ++px) { /* pixel by pixel through scratch[min(c, m)] */
+    if (p->m <= p->c) {
+      for (m = 0; m < p->m; ++m) scratch[m] = direct_output(X, W, B, p, p->c, m, px);
+      for (m = 0; m < p->m; ++m) Y[(size_t)m * pixels + px] = scratch[m];
+    } else {
+      for (c = 0; c < p->c; ++c) scratch[c] = X[(size_t)c * pixels + px];
+      for (m = 0; m < p->m; ++m) {
+        const int8_t *wm = W + (size_t)m * p->c;
+        const int32_t acc = tinyc_mve_dot(wm, scratch, p->c, B ? B[m] : 0) +
+                            p->input_offset * tinyc_mve_sum_s8(wm, p->c);
+        Y[(size_t)m * pixels + px] = tinyc_requantize_one(
+            acc, p->multiplier[m], p->shift[m], p->output_offset, p->act_min, p->act_max);
+      }
+    }
+  }
+}
+
+void tinyc_conv2d_rows_stream_s8(const int8_t *X, const int8_t *restrict W,
+                                 const int32_t *restrict B, int8_t *Y, int8_t *restrict scratch,
+                                 int32_t *restrict work, const tinyc_qconv_params *p) {
+  /* output row oy needs input rows from oy - pad_top on: once row oy is computed, input
+   * rows <= oy - pad_top are dead, and so is the place of output row oy - pad_top */
+  const int32_t lag = p->pad_top, ring = p->pad_top + 1, K = p->c * p->kh * p->kw;
+  const size_t row = (size_t)p->m * p->ow, plane = (size_t)p->oh * p->ow;
+  int32_t oy, m, ox;
+  TINYC_DCHECK(p->n == 1 && p->group == 1 && p->stride_h == 1 && p->oh == p->h);
+  TINYC_DCHECK(p->ow == p->w);
+  for (oy = 0; oy <= p->oh + lag - 1; ++oy) {
+    if (oy < p->oh) {
+      int8_t *slot = scratch + (size_t)(oy % ring) * row;
+      if (K <= TINYC_QCONV_COLUMN) {
+        conv_pixels((int8_t *)work, X, W, B, slot, (size_t)p->ow, p, 0, oy * p->ow,
+                    (oy + 1) * p->ow);
+      } else {
+        for (m = 0; m < p->m; ++m) {
+          for (ox = 0; ox < p->ow; ++ox) {
+            slot[(size_t)m * p->ow + ox] = direct_output(X, W, B, p, p->c, m, oy * p->ow + ox);
+          }
+        }
+      }
+    }
+    if (oy >= lag) { /* store output row oy - lag */
+      const int32_t done = oy - lag;
+      const int8_t *slot = scratch + (size_t)(done % ring) * row;
+      for (m = 0; m < p->m; ++m) {
+        memcpy(Y + (size_t)m * plane + (size_t)done * p->ow, slot + (size_t)m * p->ow,
+               (size_t)p->ow);
+      }
+    }
+  }
+}
+
+/* ---- depthwise --------------------------------------------------------------------- */
+
+/* s[j] = base + sum over taps (ky in [ky0, ky1), all kx) of x0[row + kx + j * stride] * w,
+ * j < n <= 4, where x0 points at the first pixel's window origin (row ky0 included) */
+static void dw_block4(const int8_t *x0, const int8_t *wk, const tinyc_qconv_params *p,
+                      int32_t ky0, int32_t ky1, int32_t base, int32_t n, int32_t s[4]) {
+  int32_t ky, kx;
+#if TINYC_MVE
+  const mve_pred16_t pred = vctp32q((uint32_t)n);
+  const uint32x4_t offs = vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)p->stride_w);
+  int32x4_t acc = vdupq_n_s32(base);
+  for (ky = ky0; ky < ky1; ++ky) {
+    const int8_t *xr = x0 + (ptrdiff_t)ky * p->dil_h * p->w;
+    const int8_t *wr = wk + (size_t)ky * p->kw;
+    for (kx = 0; kx < p->kw; ++kx) {
+      const int8_t *xt = xr + kx * p->dil_w;
+      const int32x4_t xv = p->stride_w == 1 ? vldrbq_z_s32(xt, pred)
+                                            : vldrbq_gather_offset_z_s32(xt, offs, pred);
+      acc = vmlaq_n_s32(acc, xv, wr[kx]);
+    }
+  }
+  vstrwq_s32(s, acc);
+#else
+  int32_t j;
+  for (j = 0; j < n; ++j) {
+    int32_t a = base;
+    for (ky = ky0; ky < ky1; ++ky) {
+      const int8_t *xr = x0 + (ptrdiff_t)ky * p->dil_h * p->w + j * p->stride_w;
+      for (kx = 0; kx < p->kw; ++kx) a += xr[kx * p->dil_w] * wk[ky * p->kw + kx];
+    }
+    s[j] = a;
+  }
+#endif
+}
+
+/* One output plane from input plane xc and weights wk (kh x kw) into out. */
+static void dw_plane(const int8_t *xc, const int8_t *wk, int32_t bias, const tinyc_mve_rq *rq,
+                     int8_t *out, const tinyc_qconv_params *p) {
+  const int32_t span = (p->kw - 1) * p->dil_w; /* window width - 1 */
+  /* pixels whose windows lie inside the input columns: ox in [lo, hi) */
+  const int32_t lo = (p->pad_left + p->stride_w - 1) / p->stride_w;
+  const int32_t last = p->w - 1 - span + p->pad_left; /* largest ix0 + pad_left allowed */
+  const int32_t hi0 = last < 0 ? 0 : last / p->stride_w + 1;
+  const int32_t hi = hi0 < p->ow ? hi0 : p->ow;
+  int32_t oy, ox, ky, kx;
+  for (oy = 0; oy < p->oh; ++oy, out += p->ow) {
+    const int32_t iy0 = oy * p->stride_h - p->pad_top;
+    const int32_t ky0 = tinyc_window_first(iy0, p->dil_h);
+    const int32_t ky1 = tinyc_window_end(iy0, p->dil_h, p->kh, p->h);
+    int32_t wsum = 0;
+    for (ky = ky0; ky < ky1; ++ky) {
+      for (kx = 0; kx < p->kw; ++kx) wsum += wk[ky * p->kw + kx];
+    }
+    for (ox = 0; ox < p->ow; ++ox) {
+      if (ox >= lo && ox < hi) { /* four inner pixels at a time */
+        const int32_t n = hi - ox < 4 ? hi - ox : 4;
+        const int8_t *x0 = xc + (ptrdiff_t)iy0 * p->w + (ox * p->stride_w - p->pad_left);
+        int32_t s[4];
+        dw_block4(x0, wk, p, ky0, ky1, bias + p->input_offset * wsum, n, s);
+        tinyc_mve_requant4(s, n, rq, out + ox);
+        ox += n - 1;
+        continue;
+      }
+      {
+        const int32_t ix0 = ox * p->stride_w - p->pad_left;
+        const int32_t kx0 = tinyc_window_first(ix0, p->dil_w);
+        const int32_t kx1 = tinyc_window_end(ix0, p->dil_w, p->kw, p->w);
+        int32_t acc = bias;
+        for (ky = ky0; ky < ky1; ++ky) {
+          const int8_t *xr = xc + (ptrdiff_t)(iy0 + ky * p->dil_h) * p->w + ix0;
+          for (kx = kx0; kx < kx1; ++kx) {
+            acc += ((int32_t)xr[kx * p->dil_w] + p->input_offset) * wk[ky * p->kw + kx];
+          }
+        }
+        out[ox] = tinyc_requantize_one(acc, rq->q, rq->shift, rq->zp, rq->act_min,
+                                       rq->act_max);
+      }
+    }
+  }
+}
+
+#if TINYC_MVE
+/* Windows that fit a byte-gather (window_taps): one gather and one VMLADAVA.S8 per output
+ * pixel, taps outside the input switched off by the predicate, four pixels requantized at
+ * once. */
+/* predicate bits of the window's taps in rows [ky0, ky1) and columns [kx0, kx1) */
+static mve_pred16_t dw_taps(const tinyc_qconv_params *p, int32_t ky0, int32_t ky1,
+                            int32_t kx0, int32_t kx1) {
+  uint32_t bits = 0u, row = 0u;
+  int32_t ky, kx;
+  for (kx = kx0; kx < kx1; ++kx) row |= 1u << kx;
+  for (ky = ky0; ky < ky1; ++ky) bits |= row << (ky * p->kw);
+  return (mve_pred16_t)bits;
+}
+
+static void dw_plane_gather(const int8_t *xc, const int8_t *wk, int32_t bias,
+                            const tinyc_mve_rq *rq, int8_t *out, const tinyc_qconv_params *p,
+                            const window_taps *taps) {
+  /* pixels whose windows lie inside the input columns: ox in [lo, hi) */
+  const int32_t lo0 = (p->pad_left + p->stride_w - 1) / p->stride_w;
+  const int32_t last = p->w - 1 - (p->kw - 1) * p->dil_w + p->pad_left;
+  const int32_t hi0 = last < 0 ? 0 : last / p->stride_w + 1;
+  const int32_t hi = hi0 < p->ow ? hi0 : p->ow, lo = lo0 < hi ? lo0 : hi;
+  const mve_pred16_t all = vctp8q((uint32_t)(p->kh * p->kw));
+  const int8x16_t wv = vldrbq_z_s8(wk, all);
+  const uint8x16_t offs = vldrbq_u8(taps->offs);
+  mve_pred16_t cols[TINYC_QDW_EDGE]; /* taps inside the input of the first edge columns */
+  int32_t t, oy, ox, sums[4], n = 0;
+  const int edges_fit = lo + (p->ow - hi) <= TINYC_QDW_EDGE;
+  for (ox = lo > 0 ? 0 : hi, t = 0; edges_fit && ox < p->ow; ox = ox + 1 == lo ? hi : ox + 1) {
+    const int32_t ix0 = ox * p->stride_w - p->pad_left; /* the edge columns' tap masks */
+    cols[t++] = dw_taps(p, 0, p->kh, tinyc_window_first(ix0, p->dil_w),
+                        tinyc_window_end(ix0, p->dil_w, p->kw, p->w));
+  }
+  for (oy = 0; oy < p->oh; ++oy) {
+    const int32_t iy0 = oy * p->stride_h - p->pad_top;
+    const int32_t ky0 = tinyc_window_first(iy0, p->dil_h);
+    const int32_t ky1 = tinyc_window_end(iy0, p->dil_h, p->kh, p->h);
+    const mve_pred16_t rows = ky0 == 0 && ky1 == p->kh ? all : dw_taps(p, ky0, ky1, 0, p->kw);
+    const int32_t row_base = bias + p->input_offset * vaddvq_p_s8(wv, rows);
+    const int8_t *x = xc + (ptrdiff_t)iy0 * p->w - p->pad_left;
+    for (ox = 0, t = 0; ox < p->ow; ++ox, x += p->stride_w) {
+      if (ox >= lo && ox < hi) {
+        sums[n] = vmladavaq_p_s8(row_base, wv, vldrbq_gather_offset_z_s8(x, offs, rows), rows);
+      } else {
+        const int32_t ix0 = ox * p->stride_w - p->pad_left;
+        const mve_pred16_t in = (mve_pred16_t)(rows & (edges_fit ? cols[t++] : dw_taps(
+            p, 0, p->kh, tinyc_window_first(ix0, p->dil_w),
+            tinyc_window_end(ix0, p->dil_w, p->kw, p->w))));
+        sums[n] = vmladavaq_p_s8(bias + p->input_offset * vaddvq_p_s8(wv, in), wv,
+                                 vldrbq_gather_offset_z_s8(x, offs, in), in);
+      }
+      if (++n == 4) {
+        tinyc_mve_requant4(sums, 4, rq, out - 3);
+        n = 0;
+      }
+      ++out;
+    }
+  }
+  if (n) tinyc_mve_requant4(sums, n, rq, out - n);
+}
+#endif
+
+static void dw_channel(const int8_t *xc, const int8_t *W, const int32_t *B, int32_t m,
+                       int8_t *out, const tinyc_qconv_params *p) {
+  const tinyc_mve_rq rq = tinyc_mve_rq_make(p->multiplier[m], p->shift[m], p->output_offset,
+                                            p->act_min, p->act_max);
+#if TINYC_MVE
+  window_taps taps;
+  window_taps_of(p, &taps);
+  if (taps.fits) {
+    dw_plane_gather(xc, W + (size_t)m * p->kh * p->kw, B ? B[m] : 0, &rq, out, p, &taps);
+    return;
+  }
+#endif
+  dw_plane(xc, W + (size_t)m * p->kh * p->kw, B ? B[m] : 0, &rq, out, p);
+}
+
+void tinyc_depthwise_conv2d_s8(const int8_t *restrict X, const int8_t *restrict W,
+                               const int32_t *restrict B, int8_t *restrict Y,
+                               int32_t *restrict work, const tinyc_qconv_params *p) {
+  const int32_t mult_per_channel = p->m / p->c;
+  const size_t in_plane = (size_t)p->h * p->w, out_plane = (size_t)p->oh * p->ow;
+  int32_t n, m;
+  (void)work;
+  for (n = 0; n < p->n; ++n) {
+    for (m = 0; m < p->m; ++m) {
+      dw_channel(X + ((size_t)n * p->c + m / mult_per_channel) * in_plane, W, B, m,
+                 Y + ((size_t)n * p->m + m) * out_plane, p);
+    }
+  }
+}
+
+void tinyc_dwconv2d_stream_s8(const int8_t *X, const int8_t *restrict W,
+                              const int32_t *restrict B, int8_t *Y, int8_t *restrict scratch,
+                              int32_t *restrict work, const tinyc_qconv_params *p) {
+  const size_t in_plane = (size_t)p->h * p->w, out_plane = (size_t)p->oh * p->ow;
+  int32_t n, k;
+  (void)work;
+  TINYC_DCHECK(p->group == p->c && p->m == p->c);
+  for (n = 0; n < p->n; ++n) {
+    for (k = 0; k < p->c; ++k) {
+      const size_t plane = (size_t)n * p->c + k;
+      dw_channel(X + plane * in_plane, W, B, k, scratch, p);
+      /* input channel k is no longer needed: its bytes (and those below) may be written */
+      tinyc_mve_copy(Y + plane * out_plane, scratch, (int32_t)out_plane);
+    }
+  }
+}

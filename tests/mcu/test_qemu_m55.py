@@ -1,0 +1,79 @@
+"""`--target cortex-m55` on QEMU's mps3-an547 (Cortex-M55 with Helium): example models,
+float and int8, and the int8 kernels' special paths, each run bare metal and checked like
+on the Cortex-M4 (int8 bit-exact with the reference interpreter and the host build, float
+within tolerance of onnxruntime). The Helium (MVE) paths run only here: on the host the
+same kernel files take their plain C forms (test_qkernels_host.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from test_qemu_models import MODELS, calibration, inputs_for
+from test_qemu_qconv_shapes import CASES
+
+from tinyc.compiler import Options, load_model, optimize
+from tinyc.interp import run_graph
+from tinyc.ir import Graph
+from tinyc.mcu.validate import run_on_mcu
+from tinyc.passes.manager import pipeline_without
+
+#: the Helium kernels' paths: depthwise gather (edges, strides, uneven padding), dense and
+#: pointwise columns with tails, the plain loop past the column, the float-input FC
+KERNEL_CASES = ["dw_same_odd_width", "dw_uneven_pads", "dw_stride_2", "dense_k27_odd_channels",
+                "pointwise_odd_pixels", "past_the_column", "fc_float_input"]
+
+
+def check_int8(graph: Graph, options: Options, name: str, x: np.ndarray, out: Path) -> None:
+    result, host = run_on_mcu(graph, options, name, [x], out, host_check=True)
+    assert host is not None
+    expected = run_graph(graph, {graph.inputs[0].name: x})
+    for got, h, e in zip(result.run.outputs, host, expected, strict=True):
+        np.testing.assert_array_equal(got, h)
+        np.testing.assert_array_equal(got, np.asarray(e).reshape(got.shape))
+    assert result.measurement.instructions > 0
+
+
+@pytest.mark.parametrize("name", ["kws_dscnn", "digits_cnn", "ad_autoencoder"])
+def test_int8_model_on_cortex_m55(mcu_tools: None, name: str, tmp_path: Path) -> None:
+    path = MODELS / f"{name}.onnx"
+    shape = load_model(path, Options()).inputs[0].shape
+    options = Options(target="cortex-m55", quantize="int8",
+                      calib=calibration(name, shape, tmp_path))
+    graph, _ = optimize(load_model(path, options), options)
+    check_int8(graph, options, name, inputs_for(name, shape), tmp_path / "out")
+    family = "qfc" if name == "ad_autoencoder" else "qconv"
+    assert "VMLADAVA" in (tmp_path / "out" / f"{name}_tinyc_{family}.c").read_text()
+
+
+def test_float_model_on_cortex_m55(mcu_tools: None, tmp_path: Path) -> None:
+    path = MODELS / "digits_cnn.onnx"
+    options = Options(target="cortex-m55")
+    graph, _ = optimize(load_model(path, options), options)
+    x = inputs_for("digits_cnn", graph.inputs[0].shape)
+    result, host = run_on_mcu(graph, options, "digits_cnn", [x], tmp_path, host_check=True)
+    assert host is not None
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    expected = sess.run(None, {sess.get_inputs()[0].name: x})
+    for got, e in zip(result.run.outputs, expected, strict=True):
+        np.testing.assert_allclose(got, np.asarray(e).reshape(got.shape), rtol=1e-3, atol=1e-4)
+    assert result.measurement.stack < 64 * 1024
+
+
+@pytest.mark.parametrize("name", KERNEL_CASES)
+def test_int8_kernel_path_on_cortex_m55(mcu_tools: None, name: str, tmp_path: Path) -> None:
+    path = tmp_path / f"{name}.onnx"
+    onnx.save(CASES[name], path)
+    shape = tuple(d.dim_value for d in CASES[name].graph.input[0].type.tensor_type.shape.dim)
+    rng = np.random.default_rng(11)
+    calib = tmp_path / "calib.npy"
+    np.save(calib, rng.standard_normal((6, *shape[1:])).astype(np.float32))
+    passes = None if name.startswith("fc_") else pipeline_without(
+        1, None, frozenset({"fuse-qboundary"}))
+    options = Options(target="cortex-m55", quantize="int8", calib=str(calib), passes=passes)
+    graph, _ = optimize(load_model(path, options), options)
+    x = rng.standard_normal(shape).astype(np.float32)
+    check_int8(graph, options, name.replace("_", ""), x, tmp_path / "out")
