@@ -1,0 +1,69 @@
+"""An int8 UNIDIRECTIONAL_SEQUENCE_LSTM runs as TFLite Micro's integer LSTM (QLSTMTFLite):
+the models' outputs equal TFLite Micro's bit for bit, in tinyc's interpreter, in the host C
+(strict flags, ASan/UBSan) and on QEMU Cortex-M4."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.tflite.test_tflite_converter_models import MODELS, _reference
+from tests.tflite.test_tflite_models import _compiled, _inputs, _run_c
+from tinyc.compiler import Options, load_model, optimize
+from tinyc.interp import run_graph
+from tinyc.ir import DType
+from tinyc.mcu.harness import run_qemu
+from tinyc.mcu.validate import run_on_mcu
+from tinyc.quant import tflite_fixedpoint as tfl
+
+#: int8 LSTM models of scripts/build_tflite_op_models.py
+STEMS = ["lstm_int8"]
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_int8_lstm_equals_tflite_micro_bit_for_bit(stem: str) -> None:
+    """100 random inputs (TFLite Micro's LSTM state reset before each): the interpreter and
+    the C give TFLite Micro's outputs exactly, with no float op left."""
+    graph, compiled = _compiled(stem)
+    assert "QLSTMTFLite" in {n.op for n in graph.nodes}
+    assert not [n.op for n in graph.nodes if n.outputs[0].dtype is DType.F32]
+    xs = _inputs(graph, 100, seed=17)
+    want = _reference(stem, xs)
+    for i, (x, c_out, w_out) in enumerate(zip(xs, _run_c(graph, compiled, xs), want,
+                                              strict=True)):
+        interp = run_graph(graph, {graph.inputs[0].name: x})
+        for c, got, w in zip(c_out, interp, w_out, strict=True):
+            np.testing.assert_array_equal(got.reshape(w.shape), w, err_msg=f"input {i}")
+            np.testing.assert_array_equal(c, got, err_msg=f"input {i}")
+
+
+def test_int16_activations_follow_tflite_reference_forms() -> None:
+    """The int16 logistic and tanh on every Q3.12 input: odd/complementary as TFLite's
+    forms make them, monotone, and within 2^-14 of the real functions."""
+    x = np.arange(-32768, 32768)
+    s, t = tfl.logistic_int16(x), tfl.tanh_int16(x, 0, 0)
+    assert (np.diff(s) >= 0).all() and (np.diff(t) >= 0).all()
+    assert s[32768] == 16384 and t[32768] == 0
+    real = x / 4096.0
+    assert np.abs(s / 32768 - 1 / (1 + np.exp(-real))).max() < 2**-14
+    assert np.abs(t / 32768 - np.tanh(real)).max() < 2**-14
+    # a cell state at 2^-11 reads as Q4.11: one right shift of 1 into the Q3.12 form's x 3
+    assert tfl.lstm_tanh_args(-11) == (0, 1) and tfl.lstm_tanh_args(-16) == (3, 4)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stem", STEMS)
+def test_int8_lstm_on_cortex_m4_equals_tflite_micro(mcu_tools: None, stem: str,
+                                                    tmp_path: Path) -> None:
+    """The Cortex-M4 build (the portable LSTM kernel) gives TFLite Micro's outputs on QEMU
+    (3 inputs; the host build takes 100)."""
+    options = Options(target="cortex-m4")
+    graph, _ = optimize(load_model(MODELS / f"{stem}.tflite", options), options)
+    xs = _inputs(graph, 3, seed=23)
+    first, _ = run_on_mcu(graph, options, stem, xs[:1], tmp_path)
+    board = [first.run.outputs] + [run_qemu(first.build, graph, [x]).outputs for x in xs[1:]]
+    for i, (got, want) in enumerate(zip(board, _reference(stem, xs), strict=True)):
+        for g, w in zip(got, want, strict=True):
+            np.testing.assert_array_equal(g.reshape(w.shape), w, err_msg=f"input {i}")
