@@ -5,7 +5,8 @@ The TFLite frontend writes an int8 UNIDIRECTIONAL_SEQUENCE_LSTM as an ONNX LSTM 
 operands carry TFLite's integers: W and R DequantizeLinears of the int8 weights (one scale
 per gate row block), B a DequantizeLinear of the int32 biases (the recurrent half zero),
 initial_h a DequantizeLinear of the hidden state's zero point with its parameters, initial_c
-one of int32 zeros at the int16 cell state's scale. The rule reads them back: nothing is
+one of int32 zeros at the int16 cell state's scale, and the cell clip (real units, 0 for
+none) is the LSTM's `tflite_cell_clip` attribute. The rule reads them back: nothing is
 requantized, so the integer op sees exactly the numbers TFLite Micro's kernel sees.
 Anything else stays the float LSTM between its DQ and Q.
 """
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from tinyc.frontend.tflite.ops import TFLITE_CELL_CLIP
 from tinyc.ir import DType, Node, QuantParams, Value
 from tinyc.ops.quant import const_quant_params
 
@@ -75,11 +77,16 @@ def lower_tflite_lstm(lw: Lowering, node: Node) -> bool:
     if (h0[0] != zh).any() or c0[0].any() or bias[0][:, 4 * hidden:].any() \
             or power != round(power) or not -30 <= power <= 0:
         return False
+    clip = float(a.get(TFLITE_CELL_CLIP, 0.0))
+    # CreateLstmCellStateInfo: clip / scale in double, clamped to int16, truncated
+    quantized_clip = int(min(max(float(np.float32(clip)) / c_params.scale[0], -32768.0), 32767.0))
+    if clip and quantized_clip <= 0:
+        return False
     b = lw.graph.add_const(lw.graph.unique_name(f"{node.name or 'lstm'}_bias_gates"),
                            bias[0][0, : 4 * hidden].reshape(4, hidden).astype(np.int32))
     attrs: dict[str, object] = {"hidden_size": hidden, "layout": a["layout"],
                                 "cell_power": int(power), "h_scale": float(h_params.scale[0]),
-                                "h_zero_point": int(zh)}
+                                "h_zero_point": int(zh), "cell_clip": quantized_clip}
     new = Node("QLSTMTFLite", [x, w, r, b], [], attrs, name=node.name)
     out, qs = sink
     return lw.finish(node, new, out, qs, [])

@@ -454,7 +454,8 @@ def unidirectional_sequence_lstm(b: OnnxBuilder, op: Operator) -> None:
     steps = x.shape[0] if o.TimeMajor() else x.shape[1]
     # |c_t| <= |c_(t-1)| + 1 (a sigmoid times the previous cell plus a sigmoid times a
     # tanh), so from zero the cell stays within `steps`, and a clip at or above it never acts
-    if o.CellClip() and o.CellClip() < steps:
+    integer = _integer_lstm(b, op, present)
+    if o.CellClip() and o.CellClip() < steps and not integer:
         raise UnsupportedError(f"{where}: cell clip {o.CellClip()} below the sequence "
                                f"length {steps} (ONNX's LSTM does not clip its cell)")
     if o.FusedActivationFunction() != Act.TANH:
@@ -471,9 +472,11 @@ def unidirectional_sequence_lstm(b: OnnxBuilder, op: Operator) -> None:
 
     hidden = _tensor(b, op, 5).shape[0]
     time_major = bool(o.TimeMajor())
-    if _integer_lstm(b, op, present):
+    if integer:
         inputs = _integer_lstm_operands(b, op, hidden)
         y = b.node("LSTM", inputs, hidden_size=hidden, layout=0 if time_major else 1)
+        if o.CellClip():  # no ONNX LSTM attribute means it: set on the IR node after import
+            b.ir_attrs[b.nodes[-1].name] = {TFLITE_CELL_CLIP: float(o.CellClip())}
         _write_lstm(b, op, y, time_major, hidden)
         return
     inputs = [b.real_value(op.inputs[0], NHWC), stacked(_LSTM_W, "W"), stacked(_LSTM_R, "R")]
@@ -485,6 +488,11 @@ def unidirectional_sequence_lstm(b: OnnxBuilder, op: Operator) -> None:
         inputs += ["", "", "", b.const(np.concatenate(peep)[None], "P")]
     y = b.node("LSTM", inputs, hidden_size=hidden, layout=0 if time_major else 1)
     _write_lstm(b, op, y, time_major, hidden)
+
+
+#: the IR LSTM attribute carrying an int8 TFLite LSTM's cell clip (real units), which only
+#: `qdq-lower`'s TFLite LSTM rule reads
+TFLITE_CELL_CLIP = "tflite_cell_clip"
 
 
 def _write_lstm(b: OnnxBuilder, op: Operator, y: str, time_major: bool, hidden: int) -> None:
