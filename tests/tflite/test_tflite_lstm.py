@@ -18,8 +18,10 @@ from tinyc.mcu.harness import run_qemu
 from tinyc.mcu.validate import run_on_mcu
 from tinyc.quant import tflite_fixedpoint as tfl
 
-#: int8 LSTM models of scripts/build_tflite_op_models.py
-STEMS = ["lstm_int8"]
+#: int8 LSTM models of scripts/build_tflite_op_models.py: a keyword-style one (10 steps, 16
+#: units, into a classifier) and lstm_long_int8 (24 steps, 24 units, the whole sequence out;
+#: its cell passes the converter's clip of 10, which then acts)
+STEMS = ["lstm_int8", "lstm_long_int8"]
 
 
 @pytest.mark.parametrize("stem", STEMS)
@@ -37,6 +39,20 @@ def test_int8_lstm_equals_tflite_micro_bit_for_bit(stem: str) -> None:
         for c, got, w in zip(c_out, interp, w_out, strict=True):
             np.testing.assert_array_equal(got.reshape(w.shape), w, err_msg=f"input {i}")
             np.testing.assert_array_equal(c, got, err_msg=f"input {i}")
+
+
+def test_cell_clip_acts_in_the_long_model() -> None:
+    """lstm_long_int8's cell clip (10 at 2^-11: 20480) changes the outputs of some of the
+    inputs the bit-exact test takes, so that test covers it."""
+    graph, _ = _compiled("lstm_long_int8")
+    lstm = next(n for n in graph.nodes if n.op == "QLSTMTFLite")
+    assert lstm.attrs["cell_clip"] == 20480
+    xs = _inputs(graph, 100, seed=17)
+    clipped = [run_graph(graph, {graph.inputs[0].name: x})[0] for x in xs]
+    lstm.attrs["cell_clip"] = 0
+    changed = sum(not np.array_equal(c, run_graph(graph, {graph.inputs[0].name: x})[0])
+                  for c, x in zip(clipped, xs, strict=True))
+    assert changed > 0
 
 
 def test_int16_activations_follow_tflite_reference_forms() -> None:
