@@ -1,7 +1,9 @@
 /* TFLite Micro's integer LSTM (UNIDIRECTIONAL_SEQUENCE_LSTM, int8 activations and weights,
  * int16 gates and cell state) for .tflite imports. tinyc/ops/qlstm_tflite.py defines the
- * arithmetic; the kernel is bit-exact with it. The workspace holds, per batch row, the int16
- * cell state, the hidden state codes and the four gate outputs (6 * hidden int16). */
+ * arithmetic; every variant is bit-exact with it. The workspace (int16) holds, for the batch
+ * row being run, the cell state, the hidden state codes and the four gate outputs
+ * (6 * hidden), then the step's widened x and h rows, each padded to a multiple of 4. The
+ * time loop is codegen/runtime/tinyc_qlstm_tflite_loop.h. */
 #ifndef TINYC_QLSTM_TFLITE_H
 #define TINYC_QLSTM_TFLITE_H
 

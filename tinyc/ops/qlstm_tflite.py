@@ -99,8 +99,11 @@ class QLSTMTFLite(OpDef):
         return seq * batch * _GATES * hidden * (size + hidden)
 
     def workspace(self, node: Node, kernel_dirs: tuple[str, ...] | None = None) -> int:
-        """int16: one batch row's cell state, hidden state codes and four gate outputs."""
-        return 2 * 6 * self.dims(node)[3]
+        """int16: one batch row's cell state, hidden state codes and four gate outputs, then
+        the step's widened (x - zp_x) and (h - zp_h), each padded to a multiple of 4 (the
+        Cortex-M4 kernel's SMLAD pairs)."""
+        _, _, size, hidden = self.dims(node)
+        return 2 * (6 * hidden + -(-size // 4) * 4 + -(-hidden // 4) * 4)
 
     # -- fixed-point parameters -----------------------------------------------------------
     def multipliers(self, node: Node) -> dict[str, np.ndarray]:
