@@ -9,11 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.strategies import make_node
 from tests.tflite.test_tflite_converter_models import MODELS, _reference
 from tests.tflite.test_tflite_models import _compiled, _inputs, _run_c
-from tinyc.compiler import Options, load_model, optimize
+from tinyc.compiler import Options, compile_graph, load_model, optimize
+from tinyc.harness import SANITIZE_FLAGS, build_host, run_host
 from tinyc.interp import run_graph
-from tinyc.ir import DType
+from tinyc.ir import DType, Graph, QuantParams, TensorType, Value
+from tinyc.ir.verify import verify
 from tinyc.mcu.harness import run_qemu
 from tinyc.mcu.validate import run_on_mcu
 from tinyc.quant import tflite_fixedpoint as tfl
@@ -83,3 +86,47 @@ def test_int8_lstm_on_cortex_m4_equals_tflite_micro(mcu_tools: None, stem: str,
     for i, (got, want) in enumerate(zip(board, _reference(stem, xs), strict=True)):
         for g, w in zip(got, want, strict=True):
             np.testing.assert_array_equal(g.reshape(w.shape), w, err_msg=f"input {i}")
+
+
+def _lstm_graph(layout: int, seed: int) -> tuple[Graph, np.ndarray]:
+    """A QLSTMTFLite of 2 sequences, 5 inputs, 6 units (neither a multiple of 4: the SMLAD
+    tails) with random int8 weights, and a random input in layout 1 ([batch, seq, input])."""
+    rng = np.random.default_rng(seed)
+    steps, batch, size, hidden = 7, 2, 5, 6
+    g = Graph("lstm")
+    shape = (batch, steps, size) if layout else (steps, batch, size)
+    x = g.add_input("x", TensorType(DType.I8, shape, QuantParams((0.05,), (3,))))
+
+    def weights(name: str, cols: int) -> Value:
+        w = g.add_const(name, rng.integers(-127, 128, (4, hidden, cols)).astype(np.int8))
+        w.type = TensorType(DType.I8, w.shape, QuantParams((0.004, 0.006, 0.005, 0.007),
+                                                           (0,) * 4, 0))
+        return w
+
+    b = g.add_const("b", rng.integers(-3000, 3000, (4, hidden)).astype(np.int32))
+    node = make_node(g, "QLSTMTFLite", [x, weights("w", size), weights("r", hidden), b],
+                     hidden_size=hidden, layout=layout, cell_power=-12, cell_clip=12000,
+                     h_scale=0.0078, h_zero_point=-4)
+    y = node.outputs[0]
+    y.type = TensorType(DType.I8, y.shape, QuantParams((0.0078,), (-4,)))
+    g.outputs = [y]
+    verify(g)
+    return g, rng.integers(-128, 128, (batch, steps, size)).astype(np.int8)
+
+
+@pytest.mark.parametrize("target", ["host", "cortex-m4"])
+def test_time_major_batches_and_row_tails(target: str, tmp_path: Path) -> None:
+    """Layout 0 (time major) gives layout 1's outputs transposed, and the C (the portable
+    kernel, or the Cortex-M4 one built for the host through tinyc_dsp.h's C forms, strict
+    flags, ASan/UBSan) equals the interpreter on both."""
+    ys = []
+    for layout in (0, 1):
+        g, x = _lstm_graph(layout, seed=3)
+        feed = x if layout else x.transpose(1, 0, 2)
+        want = run_graph(g, {"x": feed})[0]
+        compiled = compile_graph(g, Options(target=target), f"lstm{layout}")
+        compiled.code.write(tmp_path / f"l{layout}")
+        exe = build_host(tmp_path / f"l{layout}", g, compiled.code.name, SANITIZE_FLAGS)
+        np.testing.assert_array_equal(run_host(exe, g, [feed])[0].reshape(want.shape), want)
+        ys.append(want)
+    np.testing.assert_array_equal(ys[0].transpose(2, 0, 1, 3), ys[1])
