@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from tinyc.errors import ModelError
-from tinyc.ir import DType, Node, TensorType
+from tinyc.ir import DType, Node, TensorType, Value
 from tinyc.ops.qinteger import _check_acc, quant_of, scale_zp
 from tinyc.ops.registry import Attr, OpDef, input_type, register_op
 from tinyc.quant import tflite_fixedpoint as tfl
@@ -186,10 +186,7 @@ class QLSTMTFLite(OpDef):
                  ctx.workspace(node, DType.I16), params)
 
 
-def _gate_scales(node: Node, w: object) -> np.ndarray:
-    from tinyc.ir import Value
-
-    assert isinstance(w, Value)
+def _gate_scales(node: Node, w: Value) -> np.ndarray:
     q = quant_of(w, node)
     if any(z != 0 for z in q.zero_point) or (len(q.scale) > 1 and q.axis != 0):
         raise ModelError(f"QLSTMTFLite node '{node.name}': weights must be symmetric per gate")
