@@ -23,6 +23,8 @@ IMAGE_SHAPE = (1, 16, 16, 3)
 #: keyword-ish LSTM input: frames x MFCC features (10 frames: the converter clips the
 #: cell at 10, which a zero-started cell cannot reach in 10 steps)
 LSTM_STEPS, LSTM_FEATURES, LSTM_UNITS = 10, 10, 16
+#: the longer int8 LSTM: more steps than the clip, more units
+LONG_STEPS, LONG_FEATURES, LONG_UNITS = 24, 8, 24
 
 
 class OpsModel(tf.Module):
@@ -202,6 +204,26 @@ class LstmKeywordModel(tf.Module):
         return tf.nn.softmax(tf.matmul(last, self.w_fc) + self.b_fc)
 
 
+class LongLstmModel(tf.Module):
+    """An LSTM over more steps than the converter's cell clip (10) with more units, its whole
+    output sequence the model's output. The input, forget and cell gates lean open (bias +3)
+    so the cell grows past the clip, which then acts in TFLite's integer LSTM."""
+
+    def __init__(self) -> None:
+        var = _vars(7)
+        self.kernel = var(LONG_FEATURES, 4 * LONG_UNITS, scale=0.5)
+        self.recurrent = var(LONG_UNITS, 4 * LONG_UNITS, scale=0.3)
+        open_gates = np.r_[np.full(3 * LONG_UNITS, 3.0), np.zeros(LONG_UNITS)]  # i, f, c
+        self.bias = tf.Variable(open_gates.astype(np.float32))
+
+    @tf.function(input_signature=[tf.TensorSpec((1, LONG_STEPS, LONG_FEATURES), tf.float32)])
+    def __call__(self, x: tf.Tensor) -> tf.Tensor:
+        zero = tf.zeros((1, LONG_UNITS))
+        weights = (v.read_value() for v in (self.kernel, self.recurrent, self.bias))
+        _, sequence, _, _, _ = _keras_lstm(x, zero, zero, *weights)
+        return sequence
+
+
 def convert(model: tf.Module, int8: bool = False, io: tf.DType = tf.int8,
             weights: str = "") -> bytes:
     """The model as a .tflite flatbuffer: float32; full int8 (`int8`, calibrated on seeded
@@ -244,6 +266,7 @@ def main(out: Path) -> None:
                     ("conv1d", Conv1dKeywordModel())):
         (out / f"{stem}_float.tflite").write_bytes(convert(m, int8=False))
         (out / f"{stem}_int8.tflite").write_bytes(convert(m, int8=True))
+    (out / "lstm_long_int8.tflite").write_bytes(convert(LongLstmModel(), int8=True))
     (out / "wide_hybrid.tflite").write_bytes(convert(WideModel(), weights="int8"))
     (out / "wide_fp16.tflite").write_bytes(convert(WideModel(), weights="float16"))
 

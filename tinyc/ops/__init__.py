@@ -25,6 +25,7 @@ from tinyc.ops import (  # noqa: F401  (imported for registration)
     qbanded,
     qboundary,
     qinteger,
+    qlstm_tflite,
     qrnn,
     quant,
     reduce,

@@ -21,6 +21,8 @@ import numpy as np
 
 from tinyc.ir import DType, Graph, Node, QuantParams, TensorType, Value
 from tinyc.ops.qrnn import cell_frac_for
+from tinyc.quant import semantics
+from tinyc.quant.lower_tflite_lstm import lower_tflite_lstm
 from tinyc.quant.params import (
     QMAX,
     QMIN,
@@ -83,6 +85,8 @@ def lower_recurrent(lw: Lowering, node: Node) -> bool:
     (and GRU), see the module docstring"""
     from tinyc.quant.lower import _acc_fits, _adopt, _replace_value
 
+    if lw.semantics == semantics.TFLITE:  # a .tflite import: TFLite Micro's integer LSTM
+        return node.op == "LSTM" and lower_tflite_lstm(lw, node)
     graph = lw.graph
     x = lw.dq_source(node.inputs[0])
     if x is None or x.type.quant is None or not _supported(graph, node):

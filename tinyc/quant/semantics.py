@@ -62,6 +62,9 @@ against TFLite Micro, test_tflite_models.py every op on TFLite Micro's own input
 - QLut of Sigmoid, Tanh, LeakyRelu, HardSwish: the table is TFLite's integer kernel on each
   code (gemmlowp's logistic and tanh on Q4.27, LEAKY_RELU's two multipliers, HARD_SWISH's
   int16 fixed point; `tflite_fixedpoint.lut_table`, chosen by `qdq-lower`).
+- An int8 LSTM: `QLSTMTFLite` (`tinyc/ops/qlstm_tflite.py`), TFLite Micro's integer LSTM with
+  its int16 gates, int16 logistic/tanh tables and quantized cell clip, made by
+  `tinyc.quant.lower_tflite_lstm` (QLSTM/QGRU are never made in this semantics).
 """
 
 from __future__ import annotations

@@ -305,3 +305,70 @@ def lut_table(op: str, attrs: dict[str, object], sx: float, zx: int, sy: float,
     if op == "HardSwish":
         return hard_swish_table(sx, zx, sy, zy)
     return None
+
+
+# -- int16 logistic and tanh (the integer LSTM's gates) --------------------------------------
+
+#: TFLite's `sigmoid_table_uint16`: sigmoid(k / 24) in unsigned Q0.16 for k = 0..255 (the
+#: values TFLite ships, which no closed formula reproduces to the last unit)
+SIGMOID_TABLE_U16 = np.array([
+    32768, 33451, 34133, 34813, 35493, 36169, 36843, 37513, 38180, 38841, 39498, 40149,
+    40794, 41432, 42064, 42688, 43304, 43912, 44511, 45102, 45683, 46255, 46817, 47369,
+    47911, 48443, 48964, 49475, 49975, 50464, 50942, 51409, 51865, 52311, 52745, 53169,
+    53581, 53983, 54374, 54755, 55125, 55485, 55834, 56174, 56503, 56823, 57133, 57433,
+    57724, 58007, 58280, 58544, 58800, 59048, 59288, 59519, 59743, 59959, 60168, 60370,
+    60565, 60753, 60935, 61110, 61279, 61441, 61599, 61750, 61896, 62036, 62172, 62302,
+    62428, 62549, 62666, 62778, 62886, 62990, 63090, 63186, 63279, 63368, 63454, 63536,
+    63615, 63691, 63765, 63835, 63903, 63968, 64030, 64090, 64148, 64204, 64257, 64308,
+    64357, 64405, 64450, 64494, 64536, 64576, 64614, 64652, 64687, 64721, 64754, 64786,
+    64816, 64845, 64873, 64900, 64926, 64950, 64974, 64997, 65019, 65039, 65060, 65079,
+    65097, 65115, 65132, 65149, 65164, 65179, 65194, 65208, 65221, 65234, 65246, 65258,
+    65269, 65280, 65291, 65301, 65310, 65319, 65328, 65337, 65345, 65352, 65360, 65367,
+    65374, 65381, 65387, 65393, 65399, 65404, 65410, 65415, 65420, 65425, 65429, 65433,
+    65438, 65442, 65445, 65449, 65453, 65456, 65459, 65462, 65465, 65468, 65471, 65474,
+    65476, 65479, 65481, 65483, 65485, 65488, 65489, 65491, 65493, 65495, 65497, 65498,
+    65500, 65501, 65503, 65504, 65505, 65507, 65508, 65509, 65510, 65511, 65512, 65513,
+    65514, 65515, 65516, 65517, 65517, 65518, 65519, 65520, 65520, 65521, 65522, 65522,
+    65523, 65523, 65524, 65524, 65525, 65525, 65526, 65526, 65526, 65527, 65527, 65528,
+    65528, 65528, 65529, 65529, 65529, 65529, 65530, 65530, 65530, 65530, 65531, 65531,
+    65531, 65531, 65531, 65532, 65532, 65532, 65532, 65532, 65532, 65533, 65533, 65533,
+    65533, 65533, 65533, 65533, 65533, 65534, 65534, 65534, 65534, 65534, 65534, 65534,
+    65534, 65534, 65534, 65535,
+], np.int64)
+
+
+def logistic_int16(x: np.ndarray | int) -> np.ndarray:
+    """reference_integer_ops::Logistic on int16 Q3.12 with multiplier 0 and shift 0 (the
+    power-of-two case: the input times 3), interpolating the table on |3x| in steps of
+    2^9: int16 Q0.15 codes."""
+    t = _i64(x) * 3
+    a = np.abs(t)
+    hi = a >> 9
+    i = np.minimum(hi, 254)
+    lo = SIGMOID_TABLE_U16[i]
+    r = np.where(hi >= 255, 0x7FFF << 10,
+                 (lo << 9) + (a & 0x1FF) * (SIGMOID_TABLE_U16[i + 1] - lo))
+    return np.where(t >= 0, r + (1 << 9), (1 << 25) - r + (1 << 9) - 1) >> 10
+
+
+def tanh_int16(x: np.ndarray | int, multiplier: int, left_shift: int) -> np.ndarray:
+    """reference_integer_ops::Tanh on int16 with (input_multiplier, input_left_shift): a
+    zero multiplier is the power-of-two case, 3 << shift; the input is rounded down by the
+    shift, then the table is interpolated on |input| in steps of 2^8. int16 Q0.15 codes."""
+    if multiplier == 0:
+        multiplier, left_shift = 3 << left_shift, 0
+    rounding = 1 << (left_shift - 1) if left_shift > 0 else 0
+    t = (_i64(x) * multiplier + rounding) >> left_shift
+    a = np.abs(t)
+    hi = a >> 8
+    i = np.minimum(hi, 254)
+    lo = SIGMOID_TABLE_U16[i]
+    r = np.where(hi >= 255, 0xFFFF << 8, (lo << 8) + (a & 0xFF) * (SIGMOID_TABLE_U16[i + 1] - lo))
+    return np.where(t >= 0, r - (1 << 23) + (1 << 7), -r + (1 << 23) + (1 << 7) - 1) >> 8
+
+
+def lstm_tanh_args(scale_power: int) -> tuple[int, int]:
+    """TFLite Micro's LSTM tanh of an int16 at 2^scale_power: (input_multiplier,
+    input_left_shift) for `tanh_int16` (a negative shift becomes multiplier 3, right shift)."""
+    shift = 15 + scale_power - 3
+    return (3, -shift) if shift < 0 else (0, shift)

@@ -30,15 +30,22 @@ def load_tflite(path: str | Path, shapes: dict[str, tuple[int, ...]] | None = No
     sub = read_tflite(path)
     if shapes:
         raise UsageError("--shape applies to ONNX models: a TFLite model's shapes are fixed")
-    model = tflite_to_onnx(sub, path.stem)
+    b = tflite_builder(sub, path.stem)
     # the integer ops compute what TFLite Micro's kernels compute (`semantics.TFLITE`)
-    graph = import_model(model, {}, name=path.stem, quant_semantics=semantics.TFLITE)
+    graph = import_model(b.model(), {}, name=path.stem, quant_semantics=semantics.TFLITE)
+    for node in graph.nodes:
+        node.attrs.update(b.ir_attrs.get(node.name, {}))
     graph.metadata["source"] = f"TFLite ({path.name})"
     return graph
 
 
 def tflite_to_onnx(sub: Subgraph, name: str) -> onnx.ModelProto:
     """The subgraph as an onnx.ModelProto (opset 14, QDQ form for quantized tensors)."""
+    return tflite_builder(sub, name).model()
+
+
+def tflite_builder(sub: Subgraph, name: str) -> OnnxBuilder:
+    """The builder holding the subgraph's ONNX form (and its IR-only attributes)."""
     b = OnnxBuilder(fold_constant_dequantize(sub), name)
     for t in sub.inputs:
         b.alias(t, b.tensor_name(t, NHWC))
@@ -52,4 +59,4 @@ def tflite_to_onnx(sub: Subgraph, name: str) -> onnx.ModelProto:
         check_operator(b, op)
         b.label = f"{op.name.lower()}_{op.index}"
         convert(b, op)
-    return b.model()
+    return b

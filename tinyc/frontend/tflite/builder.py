@@ -56,6 +56,9 @@ class OnnxBuilder:
         self.used_names: set[str] = set()
         self.io_names = {i: sub.tensors[i].name or f"t{i}" for i in sub.inputs + sub.outputs}
         self.label = "op"
+        #: ONNX node name -> attributes tinyc's IR node gets after import (what ONNX's
+        #: schema has no attribute for)
+        self.ir_attrs: dict[str, dict[str, object]] = {}
 
     # -- names and nodes -------------------------------------------------------------
     def fresh(self, hint: str) -> str:

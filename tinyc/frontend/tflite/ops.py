@@ -454,7 +454,8 @@ def unidirectional_sequence_lstm(b: OnnxBuilder, op: Operator) -> None:
     steps = x.shape[0] if o.TimeMajor() else x.shape[1]
     # |c_t| <= |c_(t-1)| + 1 (a sigmoid times the previous cell plus a sigmoid times a
     # tanh), so from zero the cell stays within `steps`, and a clip at or above it never acts
-    if o.CellClip() and o.CellClip() < steps:
+    integer = _integer_lstm(b, op, present)
+    if o.CellClip() and o.CellClip() < steps and not integer:
         raise UnsupportedError(f"{where}: cell clip {o.CellClip()} below the sequence "
                                f"length {steps} (ONNX's LSTM does not clip its cell)")
     if o.FusedActivationFunction() != Act.TANH:
@@ -471,6 +472,13 @@ def unidirectional_sequence_lstm(b: OnnxBuilder, op: Operator) -> None:
 
     hidden = _tensor(b, op, 5).shape[0]
     time_major = bool(o.TimeMajor())
+    if integer:
+        inputs = _integer_lstm_operands(b, op, hidden)
+        y = b.node("LSTM", inputs, hidden_size=hidden, layout=0 if time_major else 1)
+        if o.CellClip():  # no ONNX LSTM attribute means it: set on the IR node after import
+            b.ir_attrs[b.nodes[-1].name] = {TFLITE_CELL_CLIP: float(o.CellClip())}
+        _write_lstm(b, op, y, time_major, hidden)
+        return
     inputs = [b.real_value(op.inputs[0], NHWC), stacked(_LSTM_W, "W"), stacked(_LSTM_R, "R")]
     bias = np.concatenate([dequantized(_const_lstm(b, op, k)) for k in _LSTM_B])
     inputs.append(b.const(np.concatenate([bias, np.zeros_like(bias)])[None], "B"))
@@ -479,11 +487,77 @@ def unidirectional_sequence_lstm(b: OnnxBuilder, op: Operator) -> None:
                 np.zeros(hidden, np.float32) for k in _LSTM_P]
         inputs += ["", "", "", b.const(np.concatenate(peep)[None], "P")]
     y = b.node("LSTM", inputs, hidden_size=hidden, layout=0 if time_major else 1)
+    _write_lstm(b, op, y, time_major, hidden)
+
+
+#: the IR LSTM attribute carrying an int8 TFLite LSTM's cell clip (real units), which only
+#: `qdq-lower`'s TFLite LSTM rule reads
+TFLITE_CELL_CLIP = "tflite_cell_clip"
+
+
+def _write_lstm(b: OnnxBuilder, op: Operator, y: str, time_major: bool, hidden: int) -> None:
+    x = _tensor(b, op, 0)
     shape = (x.shape[0], x.shape[1], 1, hidden)  # Y: [T, 1, B, H] / [B, T, 1, H]
     out = b.sub.tensors[op.outputs[0]]
     if time_major:
         shape = (x.shape[0], 1, x.shape[1], hidden)
     _write_shaped(b, op.outputs[0], y, out, shape)
+
+
+def _integer_lstm(b: OnnxBuilder, op: Operator, present: list[bool]) -> bool:
+    """An int8 LSTM as TFLite Micro runs it: int8 input, output and hidden state, int8
+    per-tensor weights, int32 biases, an int16 cell state, no peepholes."""
+    def typed(k: int, dtype: type) -> bool:
+        t = _tensor(b, op, k)
+        return t.dtype == np.dtype(dtype) and t.quant is not None and not t.quant.per_channel
+
+    out = b.sub.tensors[op.outputs[0]]
+    return (present[18] and present[19] and not any(present[k] for k in _LSTM_P)
+            and typed(0, np.int8) and typed(18, np.int8) and typed(19, np.int16)
+            and out.dtype == np.dtype(np.int8)
+            and all(typed(k, np.int8) for k in (*_LSTM_W, *_LSTM_R))
+            and all(typed(k, np.int32) for k in _LSTM_B))
+
+
+def _integer_lstm_operands(b: OnnxBuilder, op: Operator, hidden: int) -> list[str]:
+    """The ONNX LSTM's operands carrying TFLite's integers (`tinyc.quant.lower_tflite_lstm`
+    reads them back): DequantizeLinears of the stacked int8 weights and int32 biases (one
+    scale per gate, repeated per row), of the hidden state's zero point (initial_h, real 0)
+    and of int32 zeros at the cell state's scale (initial_c)."""
+    x = _tensor(b, op, 0)
+    time_major = options(op, tflite.UnidirectionalSequenceLSTMOptions).TimeMajor()
+    batch = x.shape[1] if time_major else x.shape[0]
+
+    def dq(data: np.ndarray, scales: np.ndarray, zero_points: np.ndarray, hint: str) -> str:
+        stored = b.const(data, hint)
+        scale = b.const(scales.astype(np.float32), "scale")
+        zp = b.const(zero_points.astype(data.dtype), "zero_point")
+        return b.node("DequantizeLinear", [stored, scale, zp], axis=1)
+
+    def gates(keys: tuple[int, ...], hint: str) -> str:
+        ts = [_const_lstm(b, op, k) for k in keys]
+        data = np.concatenate([t.data for t in ts])[None]
+        scales = np.repeat([t.quant.scale[0] for t in ts], hidden)
+        return dq(data, scales, np.zeros_like(scales, np.int64), hint)
+
+    def state(k: int, dtype: type, code: int, hint: str) -> str:
+        quant = _tensor(b, op, k).quant
+        assert quant is not None
+        stored = b.const(np.full((1, batch, hidden), code, dtype), hint)
+        scale = b.const(np.array(quant.scale[0], np.float32), "scale")
+        return b.node("DequantizeLinear", [stored, scale, b.const(np.array(code, dtype), "zp")])
+
+    w, r = gates(_LSTM_W, "W"), gates(_LSTM_R, "R")
+    bias = [_const_lstm(b, op, k) for k in _LSTM_B]
+    data = np.concatenate([t.data for t in bias] + [np.zeros(4 * hidden, np.int32)])[None]
+    scales = np.concatenate([np.repeat([t.quant.scale[0] for t in bias], hidden),
+                             np.ones(4 * hidden)])
+    bq = dq(data.astype(np.int32), scales, np.zeros_like(scales, np.int64), "B")
+    zh = int(_tensor(b, op, 18).quant.zero_point[0])
+    h0 = state(18, np.int8, zh, "initial_h")
+    c0 = state(19, np.int32, 0, "initial_c")
+    return [b.real_value(op.inputs[0], NHWC), w, r, bq, "", h0, c0]
+
 
 
 def _const_lstm(b: OnnxBuilder, op: Operator, k: int) -> Tensor:
