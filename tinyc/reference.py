@@ -1,6 +1,7 @@
 """The outputs `verify` and `validate` compare the generated C with, and which reference
 gave them. One place, so both commands choose the same reference and say the same thing
-when they cannot use onnxruntime (never a silent switch to tinyc's own interpreter)."""
+when they cannot use onnxruntime, TFLite Micro or LiteRT (never a silent switch to tinyc's
+own interpreter)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
 
 ONNXRUNTIME = "onnxruntime"
 TFLITE_MICRO = "TFLite Micro"
+LITERT = "LiteRT"
 INTERPRETER = "tinyc's interpreter"
 MISSING_ONNXRUNTIME = f"tinyc: onnxruntime is not installed: comparing with {INTERPRETER}"
 MISSING_TFLITE_MICRO = f"tinyc: tflite-micro is not installed: comparing with {INTERPRETER}"
@@ -26,12 +28,23 @@ def semantic_model(model: str, graph: Graph, options: Options) -> str:
     """The model file whose outputs the C must match, or "" when only the compiled graph
     holds its semantics: a quantized model (by tinyc, or an imported QDQ one), whose
     integer C the interpreter matches bit for bit, and a pruned one (the file holds the
-    unpruned weights). `verify` and `validate` both ask here."""
+    unpruned weights). A dynamic-range ("hybrid") .tflite model keeps its file: its
+    activations are float, and LiteRT defines them. `verify` and `validate` both ask here."""
     from tinyc.passes.quantize_int8 import QUANTIZED_KEY
 
-    if options.quantize or options.prune or QUANTIZED_KEY in graph.metadata:
+    if options.quantize or options.prune:
+        return ""
+    if QUANTIZED_KEY in graph.metadata and not (model.endswith(".tflite")
+                                                and _dynamic_range(graph)):
         return ""
     return model
+
+
+def _dynamic_range(graph: Graph) -> bool:
+    """Whether the only integer tensors the graph computes are its activations quantized at
+    run time (DynamicQuantizeLinear), as in a TFLite hybrid model."""
+    return not any(v.dtype.is_int for n in graph.nodes if n.op != "DynamicQuantizeLinear"
+                   for v in n.outputs if v is not None)
 
 
 def reference_outputs(
@@ -39,18 +52,19 @@ def reference_outputs(
     *, say: Callable[[str], None] = print,
 ) -> tuple[str, list[np.ndarray]]:
     """(reference name, outputs): onnxruntime on `model` when it is an .onnx file, TFLite
-    Micro's interpreter when it is a .tflite file, else the interpreter on the compiled
-    graph (the caller passes `semantic_model`'s answer). `say` gets one line whenever
-    onnxruntime or TFLite Micro was wanted but could not be used. onnxruntime also gets the
-    `--const` values."""
+    Micro's interpreter when it is a .tflite file (LiteRT when TFLite Micro refuses it:
+    hybrid kernels, float16 weights), else the interpreter on the compiled graph (the
+    caller passes `semantic_model`'s answer). `say` gets one line whenever onnxruntime or
+    TFLite Micro was wanted but could not be used. onnxruntime also gets the `--const`
+    values."""
     if model.endswith(".onnx"):
         outputs = _onnxruntime_outputs(model, graph, inputs, options, say)
         if outputs is not None:
             return ONNXRUNTIME, outputs
     if model.endswith(".tflite"):
-        outputs = _tflite_micro_outputs(model, graph, inputs, say)
-        if outputs is not None:
-            return TFLITE_MICRO, outputs
+        found = _tflite_outputs(model, graph, inputs, say)
+        if found is not None:
+            return found
     from tinyc.interp import run_graph
 
     feeds = {v.name: x for v, x in zip(graph.inputs, inputs, strict=True)}
@@ -77,16 +91,16 @@ def _onnxruntime_outputs(model: str, graph: Graph, inputs: Sequence[np.ndarray],
         sess = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
         return [np.asarray(o) for o in sess.run(None, feeds)]
     except Exception as exc:  # onnxruntime refuses some models tinyc compiles
-        why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        say(f"tinyc: onnxruntime cannot run the model ({shown(why[:160])}); "
+        say(f"tinyc: onnxruntime cannot run the model ({_why(exc)}); "
             f"comparing with {INTERPRETER}")
         return None
 
 
-def _tflite_micro_outputs(model: str, graph: Graph, inputs: Sequence[np.ndarray],
-                          say: Callable[[str], None]) -> list[np.ndarray] | None:
+def _tflite_outputs(model: str, graph: Graph, inputs: Sequence[np.ndarray],
+                    say: Callable[[str], None]) -> tuple[str, list[np.ndarray]] | None:
     """TFLite Micro's outputs (the `tflite-micro` package, a test extra), in the model's
-    order, which is the compiled graph's (tinyc.frontend.tflite keeps it)."""
+    order, which is the compiled graph's (tinyc.frontend.tflite keeps it); LiteRT's
+    (`ai-edge-litert`) when TFLite Micro refuses the model."""
     try:
         from tflite_micro.python.tflite_micro import runtime
     except ImportError:
@@ -97,9 +111,39 @@ def _tflite_micro_outputs(model: str, graph: Graph, inputs: Sequence[np.ndarray]
         for i, x in enumerate(inputs):
             interp.set_input(np.asarray(x), i)
         interp.invoke()
-        return [np.asarray(interp.get_output(i)) for i in range(len(graph.outputs))]
+        return TFLITE_MICRO, [np.asarray(interp.get_output(i))
+                              for i in range(len(graph.outputs))]
     except Exception as exc:  # TFLite Micro refuses some models tinyc compiles
-        why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        say(f"tinyc: TFLite Micro cannot run the model ({shown(why[:160])}); "
-            f"comparing with {INTERPRETER}")
+        refused = f"tinyc: TFLite Micro cannot run the model ({_why(exc)})"
+    outputs = _litert_outputs(model, inputs, say, refused)
+    return None if outputs is None else (LITERT, outputs)
+
+
+def _litert_outputs(model: str, inputs: Sequence[np.ndarray], say: Callable[[str], None],
+                    refused: str) -> list[np.ndarray] | None:
+    """LiteRT's outputs with its builtin kernels (no XNNPACK delegate, which also prints
+    a line), in the model's order; `refused` says why TFLite Micro was not used."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter, OpResolverType
+    except ImportError:
+        say(f"{refused}, and ai-edge-litert is not installed: comparing with {INTERPRETER}")
         return None
+    try:
+        lite = Interpreter(model_path=model, experimental_op_resolver_type=(
+            OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES))
+        lite.allocate_tensors()
+        for detail, x in zip(lite.get_input_details(), inputs, strict=True):
+            lite.set_tensor(detail["index"], np.asarray(x, dtype=detail["dtype"]))
+        lite.invoke()
+        outputs = [np.asarray(lite.get_tensor(d["index"])) for d in lite.get_output_details()]
+    except Exception as exc:  # LiteRT refuses it too
+        say(f"{refused}, nor can LiteRT ({_why(exc)}); comparing with {INTERPRETER}")
+        return None
+    say(f"{refused}: comparing with {LITERT}")
+    return outputs
+
+
+def _why(exc: Exception) -> str:
+    """The first line of a reference runtime's exception, shown safely and short."""
+    why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return shown(why[:160])

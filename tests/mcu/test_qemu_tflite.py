@@ -74,3 +74,13 @@ def test_float_resnet8_on_cortex_m4_matches_tflite_micro(mcu_tools: None,
         for g, w in zip(got, want, strict=True):
             np.testing.assert_allclose(g.reshape(w.shape), w, rtol=1e-4, atol=1e-5,
                                        err_msg=f"input {i}")
+
+
+def test_validate_compares_float16_weights_with_litert(mcu_tools: None) -> None:
+    """TFLite Micro refuses float16-weight models (and hybrid ones:
+    test_qemu_tflite_converter.py); `validate` compares the board with LiteRT, saying why."""
+    x = np.random.default_rng(3).standard_normal((1, 8, 8, 3)).astype(np.float32)
+    result = tinyc.validate(MODELS / "wide_fp16.tflite", [x], target="cortex-m4")
+    assert result.ok, result.lines()
+    assert result.reference == "LiteRT"
+    assert len(result.notes) == 1 and result.notes[0].endswith("comparing with LiteRT")
