@@ -5,8 +5,12 @@ own interpreter)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 
@@ -106,15 +110,20 @@ def _tflite_outputs(model: str, graph: Graph, inputs: Sequence[np.ndarray],
     except ImportError:
         say(MISSING_TFLITE_MICRO)
         return None
-    try:
-        interp = runtime.Interpreter.from_file(model)
-        for i, x in enumerate(inputs):
-            interp.set_input(np.asarray(x), i)
-        interp.invoke()
-        return TFLITE_MICRO, [np.asarray(interp.get_output(i))
-                              for i in range(len(graph.outputs))]
-    except Exception as exc:  # TFLite Micro refuses some models tinyc compiles
-        refused = f"tinyc: TFLite Micro cannot run the model ({_why(exc)})"
+    with tempfile.TemporaryFile() as log:
+        try:
+            with _stderr_to(log):
+                interp = runtime.Interpreter.from_file(model)
+                for i, x in enumerate(inputs):
+                    interp.set_input(np.asarray(x), i)
+                interp.invoke()
+            return TFLITE_MICRO, [np.asarray(interp.get_output(i))
+                                  for i in range(len(graph.outputs))]
+        except Exception as exc:  # TFLite Micro refuses some models tinyc compiles
+            why = _why(exc)
+        log.seek(0)
+        said = [ln for ln in log.read().decode(errors="replace").splitlines() if ln.strip()]
+    refused = f"tinyc: TFLite Micro cannot run the model ({shown(said[0][:160]) if said else why})"
     outputs = _litert_outputs(model, inputs, say, refused)
     return None if outputs is None else (LITERT, outputs)
 
@@ -141,6 +150,20 @@ def _litert_outputs(model: str, inputs: Sequence[np.ndarray], say: Callable[[str
         return None
     say(f"{refused}: comparing with {LITERT}")
     return outputs
+
+
+@contextmanager
+def _stderr_to(log: BinaryIO) -> Iterator[None]:
+    """File descriptor 2 into `log` for a while: TFLite Micro's C++ prints why it refuses a
+    model there, which becomes part of tinyc's one line instead of stray lines."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    os.dup2(log.fileno(), 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _why(exc: Exception) -> str:

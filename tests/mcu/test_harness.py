@@ -1,6 +1,7 @@
 """The bare-metal harness and `tinyc validate`: every Cortex-M target runs on its QEMU
 board; instruction counts are deterministic and add up; the profile splits them per node;
-the size and stack figures are sane; a missing toolchain gives a clear error."""
+a batch runs many samples in one QEMU run; the size and stack figures are sane; a missing
+toolchain gives a clear error."""
 
 from __future__ import annotations
 
