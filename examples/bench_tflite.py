@@ -9,7 +9,8 @@ ones in tests/models/tflite/), printed as a table:
 - tinyc on QEMU's Cortex-M4 board (`tinyc.validate`, `--target cortex-m4`): the arena, the
   other static RAM, the stack high-water of one inference, the input and output buffers
   (the caller owns them), their total next to TFLite Micro's arena, flash (code, weights,
-  tables) and instructions per inference (QEMU -icount). The board's outputs are checked
+  tables), instructions and estimated Cortex-M4 cycles per inference (QEMU's counting
+  plugin, tinyc/mcu/cyclemodel.py; zero wait states). The board's outputs are checked
   against the host build of the same C before a figure is printed.
 
     python examples/bench_tflite.py [MODEL.tflite ...]
@@ -96,15 +97,16 @@ def measure(path: Path) -> Row:
 
 def table(rows: list[Row]) -> str:
     lines = ["| model | TFLite Micro arena (B) | tinyc arena + static + stack + I/O (B) | "
-             "tinyc RAM (B) | ratio | flash (B) | instr/inference |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
+             "tinyc RAM (B) | ratio | flash (B) | instr/inference | est. M4 cycles |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         m = r.m
         arena = "refused" if r.tflm_arena is None else f"{r.tflm_arena:,}"
         ratio = "" if r.tflm_arena is None else f"{r.ram / r.tflm_arena:.2f}"
         parts = f"{m.arena:,} + {m.other_static:,} + {m.stack:,} + {r.io:,}"
+        cycles = "" if m.cycles is None else f"{m.cycles:,}"
         lines.append(f"| {r.model} | {arena} | {parts} | {r.ram:,} | {ratio} | "
-                     f"{m.flash:,} | {m.instructions:,} |")
+                     f"{m.flash:,} | {m.instructions:,} | {cycles} |")
     return "\n".join(lines)
 
 

@@ -1,6 +1,7 @@
 """The bare-metal harness and `tinyc validate`: every Cortex-M target runs on its QEMU
 board; instruction counts are deterministic and add up; the profile splits them per node;
-the size and stack figures are sane; a missing toolchain gives a clear error."""
+a batch runs many samples in one QEMU run; the size and stack figures are sane; a missing
+toolchain gives a clear error."""
 
 from __future__ import annotations
 
@@ -14,7 +15,13 @@ from tinyc.cli import main
 from tinyc.compiler import Options, load_model, optimize
 from tinyc.ir.text import parse_graph
 from tinyc.mcu import TARGETS
-from tinyc.mcu.harness import ToolMissingError, build_mcu, require_tools, run_qemu
+from tinyc.mcu.harness import (
+    ToolMissingError,
+    build_mcu,
+    require_tools,
+    run_qemu,
+    run_qemu_batch,
+)
 from tinyc.mcu.validate import run_on_mcu
 
 MODELS = Path(__file__).resolve().parents[2] / "examples" / "models"
@@ -78,6 +85,31 @@ def test_instruction_counts_are_deterministic_and_small_for_a_tiny_model(
     assert result.run.spin_ticks in (40000, 50000)
 
 
+TWO_BY_TWO = """
+graph @two(%a: f32[2,3], %b: i32[5]) -> (%s: f32[2,3], %r: i32[5]) {
+  %s = Add(%a, %a) : f32[2,3]
+  %r = Mul(%b, %b) : i32[5]
+  return %s, %r
+}
+"""
+
+
+def test_a_batch_runs_every_sample_in_one_qemu_run(mcu_tools: None, tmp_path: Path) -> None:
+    """`run_qemu_batch`: each sample's outputs, two inputs and two outputs of different
+    sizes, and the first sample measured as a single run measures it."""
+    graph = parse_graph(TWO_BY_TWO)
+    rng = np.random.default_rng(0)
+    samples = [[rng.standard_normal((2, 3)).astype(np.float32),
+                rng.integers(-1000, 1000, 5).astype(np.int32)] for _ in range(7)]
+    single, _ = run_on_mcu(graph, Options(target="cortex-m4"), "two", samples[0], tmp_path)
+    first, outputs = run_qemu_batch(single.build, graph, samples)
+    assert (first.instructions, first.stack) == (single.run.instructions, single.run.stack)
+    assert len(outputs) == len(samples)
+    for (a, b), (s, r) in zip(samples, outputs, strict=True):
+        np.testing.assert_array_equal(s, a + a)
+        np.testing.assert_array_equal(r, b * b)
+
+
 def test_profile_splits_the_inference_by_node(mcu_tools: None, tmp_path: Path) -> None:
     options = Options(target="cortex-m4")
     graph, _ = optimize(load_model(MODELS / "kws_dscnn.onnx", options), options)
@@ -97,6 +129,8 @@ def test_profile_splits_the_inference_by_node(mcu_tools: None, tmp_path: Path) -
         assert abs(n - exact.instructions) <= 2 * 40 + 40
     # each node's stack, at least a lap's depth; the run's is the deepest node's
     assert len(run.node_stacks) == len(labels) and max(run.node_stacks) == run.stack
+    with pytest.raises(ValueError, match="profiling build runs one sample"):
+        run_qemu_batch(build, graph, [[x], [x]])
 
 
 def test_missing_toolchain_is_a_clear_error(monkeypatch: pytest.MonkeyPatch,

@@ -1,9 +1,9 @@
 """Converter-built .tflite models (scripts/build_tflite_op_models.py) on QEMU Cortex-M4: the
 int8 keyword-style LSTM (a float LSTM between int8 layers) and the hybrid model (tinyc's
 QDynConv/QDynGemm kernels). The board's outputs equal the host build of the same C and
-`tinyc validate`'s reference, tinyc's interpreter for both (bit for bit for the int8 model;
-TFLite Micro refuses the hybrid one; tests/tflite compares both with TFLite's own
-interpreters)."""
+`tinyc validate`'s reference: tinyc's interpreter for the int8 model (bit for bit;
+tests/tflite compares it with TFLite Micro), LiteRT for the hybrid one, which TFLite Micro
+refuses."""
 
 from __future__ import annotations
 
@@ -26,3 +26,4 @@ def test_converter_model_on_cortex_m4(stem: str, mcu_tools: None) -> None:
          else rng.standard_normal(v.shape).astype(np.float32))
     result = tinyc.validate(path, [x], target="cortex-m4")
     assert result.ok, result.lines()
+    assert result.reference == ("LiteRT" if stem == "wide_hybrid" else "tinyc's interpreter")

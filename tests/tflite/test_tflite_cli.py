@@ -1,15 +1,19 @@
-"""`tinyc` on .tflite files as a user runs it: compile, plan, verify; and the one-line errors
+"""`tinyc` on .tflite files as a user runs it: compile, plan, verify (against TFLite Micro, or
+LiteRT for the models TFLite Micro refuses); and the one-line errors
 for what the frontend refuses (an unsupported builtin or custom op names it and its index)."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from tflite.BuiltinOperator import BuiltinOperator
 
-from tests.clirun import assert_one_line, cli
+from tests.clirun import assert_one_line, cli, strip_progress
 from tests.tflite.tiny_models import relu_model, unary_model
+from tinyc.cli import main
 from tinyc.compiler import Options, compile_graph, load_model, optimize
 from tinyc.errors import TinycError
 
@@ -33,6 +37,31 @@ def test_float_model_verifies_against_tflite_micro(tmp_path: Path) -> None:
     proc = cli("verify", str(relu_model(tmp_path / "relu.tflite")))
     assert proc.returncode == 0, proc.stderr
     assert "verify ok against TFLite Micro" in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("stem", ["wide_hybrid", "wide_fp16"])
+def test_model_tflite_micro_refuses_verifies_against_litert(stem: str, capfd) -> None:  # noqa: ANN001
+    """TFLite Micro has no hybrid kernels and no float16 DEQUANTIZE: `verify` says so in one
+    line (TFLite Micro's own message in it, not on stderr) and compares with LiteRT, within
+    the float tolerance."""
+    assert main(["verify", str(MODELS / f"{stem}.tflite")]) == 0
+    captured = capfd.readouterr()  # file descriptors: TFLite Micro's C++ writes to fd 2
+    assert strip_progress(captured.err) == ""
+    lines = captured.out.splitlines()
+    assert lines[0].startswith("tinyc: TFLite Micro cannot run the model (tensorflow/lite/")
+    assert lines[0].endswith("): comparing with LiteRT")
+    assert lines[1].endswith("vs LiteRT (rtol 0.0001, atol 1e-05): ok")
+    assert "verify ok against LiteRT" in lines[-1]
+
+
+def test_without_litert_verify_says_it_uses_the_interpreter(capsys, monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.setitem(sys.modules, "ai_edge_litert.interpreter", None)  # its import fails
+    assert main(["verify", str(MODELS / "wide_hybrid.tflite")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("tinyc: TFLite Micro cannot run the model (")
+    assert lines[0].endswith(", and ai-edge-litert is not installed: comparing with "
+                             "tinyc's interpreter")
+    assert "verify ok against tinyc's interpreter" in lines[-1]
 
 
 def test_unsupported_builtin_is_exit_4(tmp_path: Path) -> None:

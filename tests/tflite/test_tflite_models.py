@@ -15,7 +15,7 @@ from tflite_micro.python.tflite_micro import runtime
 
 from tinyc.compiler import Options, compile_graph, load_model, optimize
 from tinyc.frontend.tflite.reader import read_tflite
-from tinyc.harness import SANITIZE_FLAGS, build_host, run_host
+from tinyc.harness import SANITIZE_FLAGS, build_host, run_host_batch
 from tinyc.interp import run_graph
 from tinyc.ops import get_op
 from tinyc.passes.manager import PIPELINES
@@ -71,15 +71,15 @@ def _n_outputs(stem: str) -> int:
 
 def _run_c(graph, compiled, xs: list[np.ndarray]) -> list[list[np.ndarray]]:  # noqa: ANN001
     """The generated C's outputs, built with the strict flags and ASan/UBSan and run on the
-    host, for each input."""
+    host, for each input (one process for all of them)."""
     with tempfile.TemporaryDirectory(prefix="tinyc-tflite-") as tmp:
         compiled.code.write(Path(tmp))
         exe = build_host(Path(tmp), graph, compiled.code.name, SANITIZE_FLAGS)
-        return [run_host(exe, graph, [x]) for x in xs]
+        return run_host_batch(exe, graph, [[x] for x in xs])
 
 
 @pytest.mark.parametrize(("stem", "n_inputs"),
-                         [("pretrainedResnet", 20), ("ops_float", 5), ("resize_float", 5),
+                         [("pretrainedResnet", 100), ("ops_float", 5), ("resize_float", 5),
                           ("dense3d_float", 5)])
 def test_float_model_matches_tflite_micro(stem: str, n_inputs: int) -> None:
     graph, compiled = _compiled(stem)

@@ -2,7 +2,8 @@
 
 The harness is three small C files (`runtime/`: startup, semihosting + tick counter, a
 calibration loop), a linker script filled in from the `Target`, and a generated `main.c`
-that reads the inputs from host files, runs `NAME_run` once, and writes the outputs back.
+that reads the inputs from host files, runs `NAME_run`, and writes the outputs back; for
+a batch (`run_qemu_batch`), once per sample, all in one QEMU run, measuring the first.
 It never goes into a model's output directory.
 
 Measurements, all deterministic:
@@ -41,6 +42,7 @@ from tinyc.backend.writer import CWriter
 from tinyc.errors import TinycError, VerifyError
 from tinyc.harness import STRICT_FLAGS
 from tinyc.ir import Graph, Value
+from tinyc.ir.types import from_storage, to_storage
 from tinyc.mcu.cyclemodel import Estimate, Program, program_of
 from tinyc.mcu.targets import Target
 from tinyc.mcu.tbcount import (
@@ -66,7 +68,7 @@ RUNTIME_SOURCES = ("startup.c", "tinyc_mcu.c", "tinyc_mcu_spin.S")
 RUNTIME_FLAGS = ("-std=c99", "-Wall", "-Wextra", "-Werror")
 _REPORT = re.compile(
     r"TINYC-MCU rc=(?P<rc>\d+) ticks=(?P<ticks>\d+) spin_ticks=(?P<spin>\d+) "
-    r"stack=(?P<stack>\d+)"
+    r"stack=(?P<stack>\d+) runs=(?P<runs>\d+)"
 )
 
 
@@ -116,44 +118,66 @@ def _io_values(graph: Graph) -> list[tuple[str, int, Value]]:
     return values
 
 
+def _measured_call(cname: str, args: str) -> list[str]:
+    """The first sample's call, measured: stack painted below main's frame, counting
+    marks and SysTick ticks around it, the stack high-water after it."""
+    return [
+        "TINYC_MCU_SP(sp);",
+        "tinyc_mcu_paint_below(sp);",
+        "tinyc_mcu_mark();",
+        "t0 = tinyc_mcu_ticks();",
+        f"rc = {cname}_run({args});",
+        "t1 = tinyc_mcu_ticks();",
+        "tinyc_mcu_mark();",
+        "stack = tinyc_mcu_stack_used(sp);",
+    ]
+
+
 def harness_main(graph: Graph, cname: str) -> str:
-    """main.c: read inputs, calibrate, run once under measurement, write outputs, report."""
+    """main.c: calibrate, then for each of the `count.bin` samples read its inputs (sample k
+    of `inK.bin`), run, append its outputs (`outK.bin`); only the first call is measured
+    (the later ones run after the last counting mark), then report."""
     w = CWriter()
     w.lines(["#include <stdint.h>", "", '#include "tinyc_mcu.h"', f'#include "{cname}.h"', ""])
     for kind, i, v in _io_values(graph):
         numel = max(v.type.numel, 1)
         ctype = v.dtype.c_type
         w.line(f"static {ctype} {kind}{i}[{numel}] __attribute__((aligned(8)));")
+    w.line("static uint32_t count;")
     w.line("")
+    args = ", ".join(f"{k}{i}" for k, i, _ in _io_values(graph))
     with w.block("int main(void)"):
-        w.line("uint64_t spin0, spin1, t0, t1;")
-        w.line("uint32_t sp, stack;")
-        w.line("int rc;")
-        for kind, i, v in _io_values(graph):
-            if kind == "in" and v.type.nbytes:
-                w.line(f'if (tinyc_mcu_read_file("in{i}.bin", in{i}, sizeof in{i}) != 0) {{')
-                w.line(f'  tinyc_mcu_puts("TINYC-MCU cannot read in{i}.bin\\n");')
-                w.line("  return 2;")
-                w.line("}")
+        w.line("uint64_t spin0, spin1, t0 = 0, t1 = 0;")
+        w.line("uint32_t sp, stack = 0, k;")
+        w.line("int rc = 0;")
+        w.line('if (tinyc_mcu_read_file("count.bin", &count, sizeof count) != 0 || count == 0) {')
+        w.line('  tinyc_mcu_puts("TINYC-MCU cannot read count.bin\\n");')
+        w.line("  return 2;")
+        w.line("}")
         w.line("tinyc_mcu_counter_start();")
         w.line("spin0 = tinyc_mcu_ticks();")
         w.line(f"tinyc_mcu_spin({SPIN_LOOPS}u);")
         w.line("spin1 = tinyc_mcu_ticks();")
-        w.line("TINYC_MCU_SP(sp);")
-        w.line("tinyc_mcu_paint_below(sp);")
-        args = ", ".join(f"{k}{i}" for k, i, _ in _io_values(graph))
-        w.line("tinyc_mcu_mark();")
-        w.line("t0 = tinyc_mcu_ticks();")
-        w.line(f"rc = {cname}_run({args});")
-        w.line("t1 = tinyc_mcu_ticks();")
-        w.line("tinyc_mcu_mark();")
-        w.line("stack = tinyc_mcu_stack_used(sp);")
-        for kind, i, v in _io_values(graph):
-            if kind == "out" and v.type.nbytes:
-                w.line(f'if (tinyc_mcu_write_file("out{i}.bin", out{i}, sizeof out{i}) != 0) {{')
-                w.line(f'  tinyc_mcu_puts("TINYC-MCU cannot write out{i}.bin\\n");')
-                w.line("  return 3;")
-                w.line("}")
+        with w.block("for (k = 0; k < count; k++)"):
+            for kind, i, v in _io_values(graph):
+                if kind == "in" and v.type.nbytes:
+                    w.line(f'if (tinyc_mcu_read_sample("in{i}.bin", in{i}, sizeof in{i}, k) '
+                           "!= 0) {")
+                    w.line(f'  tinyc_mcu_puts("TINYC-MCU cannot read in{i}.bin\\n");')
+                    w.line("  return 2;")
+                    w.line("}")
+            with w.block("if (k == 0)", "} else {"):
+                w.lines(_measured_call(cname, args))
+            w.line(f"  rc = {cname}_run({args});")
+            w.line("}")
+            for kind, i, v in _io_values(graph):
+                if kind == "out" and v.type.nbytes:
+                    w.line(f'if (tinyc_mcu_write_sample("out{i}.bin", out{i}, sizeof out{i}, k) '
+                           "!= 0) {")
+                    w.line(f'  tinyc_mcu_puts("TINYC-MCU cannot write out{i}.bin\\n");')
+                    w.line("  return 3;")
+                    w.line("}")
+            w.line("if (rc != 0) break;")
         w.line('tinyc_mcu_puts("TINYC-MCU rc=");')
         w.line("tinyc_mcu_put_u64((uint64_t)(rc < 0 ? -rc : rc));")
         w.line('tinyc_mcu_puts(" ticks=");')
@@ -162,6 +186,8 @@ def harness_main(graph: Graph, cname: str) -> str:
         w.line("tinyc_mcu_put_u64(spin1 - spin0);")
         w.line('tinyc_mcu_puts(" stack=");')
         w.line("tinyc_mcu_put_u64(stack);")
+        w.line('tinyc_mcu_puts(" runs=");')
+        w.line("tinyc_mcu_put_u64(k);")
         w.line('tinyc_mcu_puts("\\n");')
         w.line("tinyc_mcu_print_laps();")
         w.line("return rc != 0 ? 4 : 0;")
@@ -432,13 +458,35 @@ def run_qemu(
     timeout: float = 600.0,
     count: bool = True,
 ) -> McuRun:
-    """Run the ELF once on the target's QEMU board; inputs and outputs go through files
-    in the build directory (semihosting paths are relative to QEMU's working directory).
+    """Run the ELF once on the target's QEMU board (`run_qemu_batch` with one sample).
     With `count`, the counting plugin also gives exact instructions, data reads and the
     estimated Cortex-M4 cycles of NAME_run (and of each node in a profiling build)."""
+    return run_qemu_batch(build, graph, [inputs], timeout, count)[0]
+
+
+def run_qemu_batch(
+    build: McuBuild,
+    graph: Graph,
+    samples: Sequence[Sequence[np.ndarray]],
+    timeout: float = 600.0,
+    count: bool = False,
+) -> tuple[McuRun, list[list[np.ndarray]]]:
+    """Many inferences in one QEMU run of the ELF: the samples (one array per input) go
+    through files in the build directory, one sample after another (semihosting paths are
+    relative to QEMU's working directory), and so do the outputs. Returns the measured
+    run of the first sample (as `run_qemu`'s) and every sample's outputs. The counting
+    plugin (`count`) slows every sample down, so it is off by default here."""
+    n = len(samples)
+    if n < 1:
+        raise ValueError("run_qemu_batch needs at least one sample")
+    if build.labels and n > 1:
+        raise ValueError("a profiling build runs one sample (its laps would mix the runs)")
     workdir = build.elf.parent
-    for i, (value, data) in enumerate(zip(graph.inputs, inputs, strict=True)):
-        np.ascontiguousarray(data, dtype=value.dtype.np).tofile(workdir / f"in{i}.bin")
+    for i, value in enumerate(graph.inputs):
+        with open(workdir / f"in{i}.bin", "wb") as f:
+            for sample in samples:
+                to_storage(np.asarray(sample[i]), value.dtype).tofile(f)
+    np.array([n], dtype="<u4").tofile(workdir / "count.bin")
     for i in range(len(graph.outputs)):
         (workdir / f"out{i}.bin").unlink(missing_ok=True)
     if count:
@@ -448,18 +496,32 @@ def run_qemu(
         returncode, text = _qemu(cmd, workdir, timeout, build.target.machine)
         regions = None
     match = _REPORT.search(text)
-    if returncode != 0 or match is None:
+    if returncode != 0 or match is None or int(match["runs"]) != n:
         raise VerifyError(
             f"{build.target.machine}: the model did not run (exit {returncode}):\n"
             f"{text.strip()[-2000:]}"
         )
+    per_output = [
+        from_storage(np.fromfile(workdir / f"out{i}.bin", dtype=v.dtype.storage.np), v.dtype)
+        .reshape((n, *v.shape))
+        for i, v in enumerate(graph.outputs)
+    ]
+    outputs = [[o[k] for o in per_output] for k in range(n)]
+    return _measured_run(build, text, match, regions, outputs[0]), outputs
+
+
+def _measured_run(
+    build: McuBuild,
+    text: str,
+    match: re.Match[str],
+    regions: list[list[BlockRuns]] | None,
+    outputs: list[np.ndarray],
+) -> McuRun:
+    """The first sample's run: ticks, stack and laps from the report, costs from the
+    counting plugin's regions."""
     ticks, spin = int(match["ticks"]), int(match["spin"])
     if spin == 0:
         raise VerifyError("the SysTick did not count; is -icount supported?")
-    outputs = [
-        np.fromfile(workdir / f"out{i}.bin", dtype=v.dtype.np).reshape(v.shape)
-        for i, v in enumerate(graph.outputs)
-    ]
     per_tick = 2 * SPIN_LOOPS / spin
     laps = [(int(t_in), int(t_out), int(stack)) for t_in, t_out, stack in _LAP.findall(text)]
     # node i runs from lap i's exit to lap i + 1's entry, and its stack is lap i + 1's

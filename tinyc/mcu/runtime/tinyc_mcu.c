@@ -7,6 +7,7 @@ enum {
   SYS_WRITE0 = 0x04,
   SYS_WRITE = 0x05,
   SYS_READ = 0x06,
+  SYS_SEEK = 0x0A,
   SYS_EXIT = 0x18,
   SYS_EXIT_EXTENDED = 0x20,
   ADP_APPLICATION_EXIT = 0x20026
@@ -29,25 +30,39 @@ static int open_file(const char *path, int mode) {
   return semihost(SYS_OPEN, block);
 }
 
-static int transfer(int op, const char *path, int mode, void *buf, size_t size) {
+static int transfer(int op, const char *path, int mode, void *buf, size_t size,
+                    uint32_t offset) {
   uint32_t block[3];
-  int fd = open_file(path, mode), left;
+  int fd = open_file(path, mode), left = 0;
   if (fd < 0) return -1;
+  block[0] = (uint32_t)fd;
+  block[1] = offset;
+  if (offset != 0u && semihost(SYS_SEEK, block) != 0) left = -1;
   block[0] = (uint32_t)fd;
   block[1] = (uint32_t)(uintptr_t)buf;
   block[2] = (uint32_t)size;
-  left = size ? semihost(op, block) : 0; /* returns the bytes NOT transferred */
+  if (left == 0 && size) left = semihost(op, block); /* returns the bytes NOT transferred */
   block[0] = (uint32_t)fd;
   semihost(SYS_CLOSE, block);
   return left == 0 ? 0 : -1;
 }
 
 int tinyc_mcu_read_file(const char *path, void *buf, size_t size) {
-  return transfer(SYS_READ, path, 1 /* "rb" */, buf, size);
+  return transfer(SYS_READ, path, 1 /* "rb" */, buf, size, 0u);
 }
 
 int tinyc_mcu_write_file(const char *path, const void *buf, size_t size) {
-  return transfer(SYS_WRITE, path, 5 /* "wb" */, (void *)(uintptr_t)buf, size);
+  return transfer(SYS_WRITE, path, 5 /* "wb" */, (void *)(uintptr_t)buf, size, 0u);
+}
+
+int tinyc_mcu_read_sample(const char *path, void *buf, size_t size, uint32_t k) {
+  return transfer(SYS_READ, path, 1 /* "rb" */, buf, size, k * (uint32_t)size);
+}
+
+int tinyc_mcu_write_sample(const char *path, const void *buf, size_t size, uint32_t k) {
+  /* "r+b" at the sample's offset: under QEMU 7.2 an "ab" file kept only one sample */
+  return transfer(SYS_WRITE, path, k ? 3 /* "r+b" */ : 5 /* "wb" */, (void *)(uintptr_t)buf,
+                  size, k * (uint32_t)size);
 }
 
 void tinyc_mcu_puts(const char *s) { semihost(SYS_WRITE0, s); }

@@ -15,6 +15,10 @@
 /* Semihosting: 0 on success. Paths are relative to the directory QEMU runs in. */
 int tinyc_mcu_read_file(const char *path, void *buf, size_t size);
 int tinyc_mcu_write_file(const char *path, const void *buf, size_t size);
+/* Files of samples, one `size`-byte sample after another: read sample k; write sample k
+ * (k == 0 creates the file). */
+int tinyc_mcu_read_sample(const char *path, void *buf, size_t size, uint32_t k);
+int tinyc_mcu_write_sample(const char *path, const void *buf, size_t size, uint32_t k);
 void tinyc_mcu_puts(const char *s);
 void tinyc_mcu_put_u64(uint64_t v);
 void tinyc_mcu_exit(int code);
