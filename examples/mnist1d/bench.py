@@ -71,6 +71,8 @@ def methods(model: str, files: dict[str, Path]) -> dict[str, tuple[str, dict]]:
                                         **calib}),
     }
     if model == "mnist1d_cnn":
+        out["int8 + int4 weights, 4-bit fine-tuned"] = (
+            "mnist1d_cnn_w4", {"quantize": "int8", "weight_bits": 4, **calib})
         out["QAT"] = ("mnist1d_cnn_qat", {})
         for kind, label in (("os", "one-shot"), ("lt", "lottery")):
             for s in (50, 80, 90):
