@@ -10,8 +10,7 @@ measures one inference on a Cortex-M4 under QEMU (`tinyc.validate`): instruction
 Calibration uses the first 500 training signals. `--quantize auto` chooses (0.5 point
 budget, flash objective) on 1000 fresh signals that `make_dataset()` draws with another
 seed: the models fit their training split (100 %), and the test split is what the table
-measures. Methods the installed tinyc does not have (`--quantize float16`, `int16x8`,
-`--weight-bits 4` while they are being built) are shown as n/a.
+measures. A method the installed tinyc does not have is shown as n/a.
 
     python examples/mnist1d/bench.py [--mcu] [--json results.json]
 """
