@@ -121,7 +121,8 @@ def _add_model_args(p: argparse.ArgumentParser, eval_arg: bool = False) -> None:
     q.add_argument("--layer-precision", action="append", default=[],
                    metavar="NODE=PRECISION",
                    help="with --quantize int8: keep the matching nodes (shell wildcards over "
-                   "node names) at this precision: float32 or int8 (repeatable)")
+                   "node names) at this precision: float32, float16 (float, half weights), int8 or "
+                   "int4 (int8 activations, 4-bit weights) (repeatable)")
     q.add_argument("--max-drop", type=float, metavar="P",
                    help="--quantize auto: accuracy drop allowed against float, in "
                    "percentage points")

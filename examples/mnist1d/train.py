@@ -3,7 +3,9 @@
 Dev-only script: needs torch, onnx, onnxruntime (the dev venv) and the `mnist1d` package
 (`dataset.py`). Seeded and single-threaded; run from the repository root:
 
-    python examples/mnist1d/train.py
+    python examples/mnist1d/train.py [--only w4]
+
+`--only w4` fine-tunes only the 4-bit model, from the committed `mnist1d_cnn.onnx`.
 
 It writes to `examples/mnist1d/models/`:
 
@@ -17,6 +19,10 @@ It writes to `examples/mnist1d/models/`:
 - `mnist1d_cnn_qat.onnx`: the CNN fine-tuned with PyTorch eager-mode QAT (as
   `examples/qat_digits.py`: uint8 activations, int8 symmetric per-channel weights) and
   exported with QuantizeLinear/DequantizeLinear pairs, which tinyc lowers to int8 kernels;
+- `mnist1d_cnn_w4.onnx`: the CNN fine-tuned for 4-bit weights (weight-only fake
+  quantization, per output channel at max |w| / 7 with a straight-through gradient, Adam at
+  1e-3 for 1500 steps), then snapped to that grid and exported in float: compiled with
+  `--quantize int8 --weight-bits 4`, tinyc's int4 weights are those grid points;
 - `mnist1d_cnn_{os,lt}{50,80,90}.onnx`: the CNN pruned to 50/80/90 % sparsity (global
   magnitude) by tinyc's pruning (`tinyc.prune.lottery`): `os` one-shot then fine-tuned,
   `lt` lottery ticket (iterative magnitude pruning, 20 % per round, rewound to the weights
@@ -26,6 +32,7 @@ It writes to `examples/mnist1d/models/`:
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from collections.abc import Mapping
@@ -37,6 +44,7 @@ import onnxruntime as ort
 import torch
 from torch import nn
 from torch.ao import quantization as tq
+from torch.nn.utils import parametrize
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -52,6 +60,7 @@ BATCH = 100
 LR = 1e-2
 PRUNE_STEPS = STEPS  # every pruning round retrains with the dense model's recipe
 QAT_STEPS = 1500
+W4_STEPS = 1500
 SPARSITIES = (0.5, 0.8, 0.9)
 
 
@@ -203,16 +212,65 @@ def qat(cnn: CNN, data: Split) -> nn.Module:
     return fit(model, data, QAT_STEPS, 1e-3, on_step=freeze)
 
 
+class FakeQuantWeight(nn.Module):
+    """A weight as its symmetric per-output-channel `bits`-bit grid point (scale max |w| /
+    qmax, as tinyc's `--weight-bits 4` with the max clip); the gradient passes straight
+    through the rounding."""
+
+    def __init__(self, bits: int = 4) -> None:
+        super().__init__()
+        self.qmax = 2 ** (bits - 1) - 1
+
+    def forward(self, w: torch.Tensor) -> torch.Tensor:
+        amax = w.detach().reshape(w.shape[0], -1).abs().amax(dim=1)
+        scale = (amax / self.qmax).clamp(min=1e-12).reshape(-1, *(1,) * (w.dim() - 1))
+        grid = torch.clamp(torch.round(w / scale), -self.qmax, self.qmax) * scale
+        return w + (grid - w).detach()
+
+
+def weight4(cnn: CNN, data: Split) -> CNN:
+    """Fine-tune a copy of the trained CNN with 4-bit fake-quantized weights, then snap the
+    weights to the grid (a float model whose weights int4 represents exactly)."""
+    model = load_state(CNN(), state_of(cnn))
+    layers = (model.conv1, model.conv2, model.conv3, model.linear)
+    for layer in layers:
+        parametrize.register_parametrization(layer, "weight", FakeQuantWeight())
+    fit(model, data, W4_STEPS, 1e-3)
+    for layer in layers:
+        parametrize.remove_parametrizations(layer, "weight", leave_parametrized=True)
+    return model.eval()
+
+
+def committed_cnn() -> CNN:
+    """The float CNN of MODELS/mnist1d_cnn.onnx (its initializers are named as the torch
+    parameters)."""
+    from onnx import numpy_helper
+
+    init = {t.name: numpy_helper.to_array(t)
+            for t in onnx.load(str(MODELS / "mnist1d_cnn.onnx")).graph.initializer}
+    return load_state(CNN(), init).eval()
+
+
 def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--only", choices=["w4"], help="only the 4-bit weight model, from the "
+                    "committed float CNN")
+    args = ap.parse_args()
     torch.set_num_threads(1)
     MODELS.mkdir(exist_ok=True)
     data = load_split()
+    summary_path = MODELS / "train_summary.json"
     summary: dict[str, dict[str, float]] = {}
 
     def record(name: str, model: nn.Module) -> None:
         summary[name] = {"torch": accuracy(model, data), "onnxruntime": export(model, name, data)}
         print(f"{name}: {summary[name]}", flush=True)
 
+    if args.only == "w4":
+        summary = json.loads(summary_path.read_text())
+        record("mnist1d_cnn_w4", weight4(committed_cnn(), data))
+        summary_path.write_text(json.dumps(summary, indent=1, sort_keys=True) + "\n")
+        return
     torch.manual_seed(SEED)
     cnn = CNN()
     rewind: dict[str, np.ndarray] = {}
@@ -225,10 +283,10 @@ def main() -> None:
     torch.manual_seed(SEED)
     record("mnist1d_gru", fit(GRU(), data, STEPS, LR))
     record("mnist1d_cnn_qat", qat(cnn, data))
+    record("mnist1d_cnn_w4", weight4(cnn, data))
     for name, model in pruned_variants(cnn, rewind, data).items():
         record(name, model)
-    (MODELS / "train_summary.json").write_text(json.dumps(summary, indent=1, sort_keys=True)
-                                               + "\n")
+    summary_path.write_text(json.dumps(summary, indent=1, sort_keys=True) + "\n")
 
 
 if __name__ == "__main__":

@@ -22,7 +22,9 @@ from tinyc.cli import main
 from tinyc.compiler import Options, load_model, optimize
 from tinyc.errors import UsageError
 from tinyc.interp import run_graph
-from tinyc.ir import Graph
+from tinyc.ir import DType, Graph
+from tinyc.ops.qint4 import weight_bits
+from tinyc.passes.quantize_int8 import QUANTIZED_KEY
 from tinyc.quant.auto import AutoResult, search
 
 MODELS = Path(__file__).resolve().parents[2] / "examples" / "models"
@@ -55,15 +57,20 @@ def accuracy(graph: Graph) -> float:
 
 
 def test_auto_picks_a_mix_within_max_drop(chosen: AutoResult) -> None:
-    precisions = {c.precision for c in chosen.layers}
-    assert precisions == {"float32", "int8"}
+    """The clipped first layer stays float, with half weights (float16 costs it nothing);
+    the insensitive layers take int4 weights: smaller than uniform int8, within budget."""
+    assert set(chosen.uniform) == {"float16", "int8", "int4"}
     int8_acc, int8_flash = chosen.uniform["int8"]
     assert int8_acc < chosen.float_accuracy - 0.05  # uniform int8 is out of the budget
+    assert chosen.uniform["int4"][1] < int8_flash < chosen.uniform["float16"][1]
     assert chosen.accuracy >= chosen.float_accuracy - 0.01
-    assert int8_flash < chosen.cost < chosen.float_cost
-    # the most sensitive layer is the one kept in float
+    assert chosen.uniform["int4"][1] < chosen.cost < int8_flash
+    # the most sensitive layer is the one kept in float, the others are int4
     worst = min(chosen.layers, key=lambda c: c.accuracy["int8"])
-    assert worst.precision == "float32"
+    assert worst.precision == "float16"
+    assert {c.precision for c in chosen.layers if c is not worst} == {"int4"}
+    for c in chosen.layers:  # each layer's gains order as its weights' bytes
+        assert 0 < c.gain["float16"] < c.gain["int8"] < c.gain["int4"]
 
 
 def test_auto_choice_is_what_the_compiler_and_the_c_measure(
@@ -74,10 +81,14 @@ def test_auto_choice_is_what_the_compiler_and_the_c_measure(
     assert result.auto is not None
     assert result.auto.layer_precision == chosen.layer_precision
     assert result.weight_bytes == chosen.cost
-    kept = {c.name for c in chosen.layers if c.precision == "float32"}
-    ops = {n.name: n.op for n in result.graph.nodes}
-    assert all(ops[name] == "Conv" for name in kept)  # still float
-    assert any(op == "QConv" for op in ops.values())
+    nodes = {n.name: n for n in result.graph.nodes}
+    for c in chosen.layers:
+        node = nodes[c.name]
+        if c.precision == "float16":  # still float, reading half weights
+            assert node.op == "Conv" and node.inputs[1].dtype is DType.F16
+        else:
+            assert c.precision == "int4" and node.op in ("QConv", "QGemm")
+            assert weight_bits(node) == 4
     assert accuracy(result.graph) == pytest.approx(chosen.accuracy)
     assert result.auto.c_accuracy == pytest.approx(chosen.accuracy, abs=1.5 / 360)
 
@@ -115,12 +126,56 @@ def test_layer_precision_keeps_the_named_layer_float(tmp_path: Path) -> None:
     assert accuracy(mixed.graph) > 0.98
 
 
+def test_layer_precision_float16_and_int4_weights(tmp_path: Path) -> None:
+    """float16 and int4 on one layer each: against float32 on that layer, half weights save
+    2 of its weights' 4 bytes; against int8, int4 weights save half a byte each."""
+    calib = MODELS / "digits_train_x.npy"
+
+    def compiled(conv2: str, fc: str) -> tinyc.CompileResult:
+        return tinyc.compile(MODEL, tmp_path / f"{conv2}-{fc}", quantize="int8", calib=calib,
+                             layer_precision={"/conv2/*": conv2, "/fc/*": fc})
+
+    mixed = compiled("float16", "int4")
+    nodes = {n.name: n for n in mixed.graph.nodes}
+    conv2, fc = nodes["/conv2/Conv"], nodes["/fc/Gemm"]
+    assert conv2.op == "Conv" and conv2.inputs[1].dtype is DType.F16
+    assert fc.op == "QGemm" and weight_bits(fc) == 4 and weight_bits(nodes["/conv1/Conv"]) == 8
+    conv2_w, fc_w = conv2.inputs[1].type.numel, fc.inputs[1].type.numel
+    assert compiled("float32", "int4").weight_bytes - mixed.weight_bytes == 2 * conv2_w
+    assert compiled("float16", "int8").weight_bytes - mixed.weight_bytes == fc_w // 2
+    how = mixed.graph.metadata[QUANTIZED_KEY]
+    assert "float16 layers: /conv2/Conv" in how and "int4 layers: /fc/Gemm" in how
+    assert accuracy(mixed.graph) > 0.98
+
+
+def test_mixed_graph_c_matches_the_interpreter(tmp_path: Path) -> None:
+    """Every precision in one graph (float32, float16, int8, int4 layers): the generated C
+    gives the interpreter's outputs, the integer layers bit for bit (the float ones agree to
+    rounding, well under one output step) and the same class for every sample."""
+    from tinyc.harness import build_host, run_host_batch
+
+    result = tinyc.compile(MODEL, tmp_path / "out", quantize="int8",
+                           calib=MODELS / "digits_train_x.npy", arena="static",
+                           layer_precision={"/conv1/*": "float16", "/conv2/*": "int4",
+                                            "/fc/*": "float32"})
+    ops = {n.name: n.op for n in result.graph.nodes}
+    assert (ops["/conv1/Conv"], ops["/conv2/Conv"], ops["/fc/Gemm"]) == ("Conv", "QConv", "Gemm")
+    x = np.load(TEST_X)[:60]
+    exe = build_host(result.out_dir, result.graph, result.name)
+    c_outs = [o[0] for o in run_host_batch(exe, result.graph, [[s[None]] for s in x])]
+    name = result.graph.inputs[0].name
+    ref = [run_graph(result.graph, {name: s[None]})[0] for s in x]
+    for c, r in zip(c_outs, ref, strict=True):
+        np.testing.assert_allclose(c, r, rtol=1e-4, atol=1e-5)
+        assert int(c.argmax()) == int(r.argmax())
+
+
 def test_cli_auto_reports_and_quantize_report_draws(narrow_calib: Path, tmp_path: Path) -> None:
     proc = cli(str(MODEL), "-o", str(tmp_path / "out"), "-q", "--quantize", "auto",
                "--calib", str(narrow_calib), "--eval", str(TEST_X), str(TEST_Y),
                "--max-drop", "1")
     assert proc.returncode == 0, proc.stderr
-    assert "float32" in proc.stdout and "chosen mix" in proc.stdout and "(C: " in proc.stdout
+    assert "float16" in proc.stdout and "chosen mix" in proc.stdout and "(C: " in proc.stdout
     svg = tmp_path / "sens.svg"
     proc = cli("quantize-report", str(MODEL), "-q", "--quantize", "auto", "--calib",
                str(narrow_calib), "--eval", str(TEST_X), str(TEST_Y), "--max-drop", "1",
@@ -148,7 +203,7 @@ def test_auto_usage_errors(extra: tuple[str, ...], message: str, tmp_path: Path,
 
 
 @pytest.mark.parametrize(("flag", "message"), [
-    ("/conv1/Conv=int4", "use one of float32, int8"),
+    ("/conv1/Conv=int16x8", "use one of float32, float16, int8, int4"),
     ("nosuchlayer*=float32", "no node of the model matches"),
     ("float32", "use NODE=PRECISION"),
 ])
@@ -156,6 +211,13 @@ def test_layer_precision_errors(flag: str, message: str, tmp_path: Path) -> None
     proc = cli(str(MODEL), "-o", str(tmp_path / "out"), "--quantize", "int8", "--calib",
                str(MODELS / "digits_train_x.npy"), "--layer-precision", flag)
     assert message in assert_one_line(proc, 2)  # before calibration: no progress line
+
+
+def test_layer_precision_int4_needs_int8_activations(tmp_path: Path) -> None:
+    proc = cli(str(MODEL), "-o", str(tmp_path / "out"), "--quantize", "int16x8", "--calib",
+               str(MODELS / "digits_train_x.npy"), "--layer-precision", "/fc/Gemm=int4")
+    assert "=int4 needs --quantize int8" in assert_one_line(proc, 2)
+    assert not (tmp_path / "out").exists()
 
 
 def test_layer_precision_needs_static_quantization() -> None:

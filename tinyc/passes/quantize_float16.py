@@ -74,12 +74,17 @@ class QuantizeFloat16(Pass):
 
     name = "quantize-float16"
     summary = "float16 weights in flash, float32 arithmetic (--quantize float16)"
+    layers: frozenset[str] | None = None
+    """only the nodes of these names (per-layer precision float16, `tinyc.quant.driver`);
+    None: every node"""
 
     def run(self, graph: Graph, ctx: PassContext) -> PassResult:
         halves: dict[int, Value] = {}  # one float16 copy per float32 weight
         before = sum(c.type.nbytes for c in graph.constants if c.uses)
         count = 0
         for node in graph.nodes:
+            if self.layers is not None and node.name not in self.layers:
+                continue
             indices = half_weight_indices(node)
             weights = [node.inputs[i] for i in indices]
             for w in weights:

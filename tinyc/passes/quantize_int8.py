@@ -31,7 +31,7 @@ weights stay int8 per channel and biases become int64. No fixed output parameter
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tinyc.errors import UsageError
 from tinyc.ir import DType, Graph, Node, QuantParams, TensorType, Value
@@ -267,11 +267,15 @@ class QuantizeInt8(Pass):
     """recorded in the graph metadata (and the generated C's provenance comment)"""
     weight_bits: int = 8
     """conv/fc weight bits: 8, or 4 (packed two per byte, `tinyc.ops.qint4`)"""
-    weight_clip: str = "max"
-    """per-channel weight scale: from max |w| or the MSE-optimal clip (`quantize_weights`)"""
+    weight_clip: str | None = None
+    """per-channel weight scale: from max |w| or the MSE-optimal clip (`quantize_weights`);
+    None: the default of the weights' bits (`default_weight_clip`)"""
     float_layers: frozenset[str] = frozenset()
     """names of nodes kept in float between their DequantizeLinear and QuantizeLinear
     (per-layer precision, `tinyc.quant.driver`)"""
+    layer_weight_bits: Mapping[str, int] = field(default_factory=dict)
+    """node name -> weight bits overriding `weight_bits` on that layer (per-layer
+    precision: int4 or int8)"""
     activations: DType = DType.I8
     """the activations' dtype: int8, or int16 for int16x8"""
 
@@ -285,6 +289,8 @@ class QuantizeInt8(Pass):
         lowering.hints = {id(n): self.ranges[cell_state_key(n)][1] for n in graph.nodes
                           if n.op == "LSTM" and cell_state_key(n) in self.ranges}
         lowering.keep_float = {id(n) for n in graph.nodes if n.name in self.float_layers}
+        lowering.layer_weight_bits = {id(n): self.layer_weight_bits[n.name] for n in graph.nodes
+                                      if n.name in self.layer_weight_bits}
         insert_qdq(graph, choose_params(graph, self.ranges, self.activations), self.activations)
         report = lowering.run()
         dropped = drop_float_round_trips(graph)

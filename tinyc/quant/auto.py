@@ -1,10 +1,12 @@
 """`--quantize auto`: choose each layer's precision on evaluation data.
 
-The candidates are `driver.LAYER_PRECISIONS` (today float32 and int8; a new precision is
-one more entry there). The search runs on the float graph after the `-O` pipeline and
-pruning, calibrated once (`--calib`, `--calib-method`); accuracy is top-1 of output 0
-against the integer labels, computed by the reference interpreter, which the generated
-integer C matches bit for bit:
+The candidates are `driver.LAYER_PRECISIONS`: float32, float16 (the layer stays float with
+IEEE half weights), int8, and int4 (int8 activations, 4-bit weights on that layer); a new
+precision is one more entry there (int16x8 is a whole-model mode: see there). The search
+runs on the float graph after the `-O` pipeline and pruning, calibrated once (`--calib`,
+`--calib-method`); accuracy is top-1 of output 0 against the integer labels, computed by
+the reference interpreter, which the generated integer C matches bit for bit (and its
+float layers to rounding):
 
 1. layers: the nodes with a constant weight (Conv, Gemm, MatMul, RNN, GRU, LSTM);
 2. sensitivity: for every layer and every precision below float32, the accuracy with only
@@ -12,7 +14,8 @@ integer C matches bit for bit:
 3. greedy: from every layer at float32, the moves (layer -> lower precision) are tried in
    order of objective gain per point of sensitivity (ties: the larger gain first); a move
    is kept when the whole mix, evaluated again, stays within `max_drop` percentage points
-   of the float model and lowers the objective. When not even every layer at float32
+   of the float model and lowers the objective (a layer only moves down the list: after
+   int4 its int8 move is skipped). When not even every layer at float32
    (int8 activations between the other ops) stays within it, the model stays float.
 
 Objectives: `flash` (the generated C's weight bytes), `ram` (the planned arena) and

@@ -37,9 +37,15 @@ INT4_KEPT_KEY = "tinyc int4 weights kept int8"
 STATIC_MODES = {"int8": DType.I8, "int16x8": DType.I16}
 
 #: the precisions a layer of a statically quantized graph can take, most precise first
-#: (`--layer-precision`, and the candidates `--quantize auto` chooses among); the graph's
-#: own mode (int8) is the last
-LAYER_PRECISIONS = ("float32", "int8")
+#: (`--layer-precision`, and the candidates `--quantize auto` chooses among): float32, float
+#: with IEEE half weights, and the graph's int8 activations with 8- or 4-bit weights.
+#: int16x8 is a whole-graph mode only: an int8/int16 boundary would need a requantize op
+#: between the two activation types, which the integer ops do not have (`Lowering.finish`
+#: refuses mixed dtypes), and a float round trip there costs more than the layer saves.
+LAYER_PRECISIONS = ("float32", "float16", "int8", "int4")
+#: the per-layer precisions that keep the layer in float, and the weight bits of the others
+FLOAT_PRECISIONS = ("float32", "float16")
+WEIGHT_BITS = {"int8": 8, "int4": 4}
 
 class QuantOptions(Protocol):
     """The fields of `tinyc.compiler.Options` this stage reads."""
@@ -81,12 +87,13 @@ def quantize_graph(graph: Graph, options: QuantOptions, ctx: PassContext) -> Gra
             raise UsageError(f"--quantize {mode} needs calibration samples: --calib DATA.npy")
         if QUANTIZED_KEY in graph.metadata:
             raise UsageError(f"--quantize {mode}: the model is already quantized")
-        layer_precisions(graph, options.layer_precision)  # bad flags fail before calibrating
+        # bad flags fail before calibrating
+        layer_precisions(graph, options.layer_precision, STATIC_MODES[mode])
         ranges, how = calibrated_ranges(graph, options)
         if options.weight_bits == 4:
             how += f", int4 weights ({clip} clip)"
         graph = quantize_static(graph, ranges, how, options.layer_precision, ctx,
-                                weight_bits=options.weight_bits, weight_clip=clip,
+                                weight_bits=options.weight_bits, weight_clip=options.weight_clip,
                                 activations=STATIC_MODES[mode])
     elif options.layer_precision:
         raise UsageError("--layer-precision needs --quantize int8 or int16x8 (or auto)")
@@ -132,22 +139,32 @@ def calibrated_ranges(graph: Graph, options: QuantOptions) -> tuple[dict, str]:
 
 def quantize_static(graph: Graph, ranges: Mapping[str, tuple[float, float]], how: str,
                     precisions: Iterable[tuple[str, str]], ctx: PassContext, *,
-                    weight_bits: int = 8, weight_clip: str = "max",
+                    weight_bits: int = 8, weight_clip: str | None = None,
                     activations: DType = DType.I8) -> Graph:
     """Static int8 quantization of a prepared, calibrated graph, with per-layer precision:
     `precisions` pairs node-name patterns (shell wildcards, the last match wins) with one
-    of LAYER_PRECISIONS; a layer at float32 stays float between its DequantizeLinear and
-    QuantizeLinear."""
-    chosen = layer_precisions(graph, precisions)
-    kept = frozenset(name for name, p in chosen.items() if p == "float32")
-    if kept:
-        how += f", float32 layers: {', '.join(sorted(kept))}"
-    return QuantizeInt8(ranges=ranges, description=how, float_layers=kept,
-                        weight_bits=weight_bits, weight_clip=weight_clip,
-                        activations=activations)(graph, ctx).graph
+    of LAYER_PRECISIONS. A layer at float32 or float16 stays float between its
+    DequantizeLinear and QuantizeLinear (float16: its weights then become IEEE half); int8
+    and int4 set that layer's weight bits (the others take `weight_bits`; no `weight_clip`:
+    each layer's bits choose their default clip)."""
+    chosen = layer_precisions(graph, precisions, activations)
+    kept = {p: frozenset(n for n, c in chosen.items() if c == p) for p in FLOAT_PRECISIONS}
+    bits = {n: WEIGHT_BITS[c] for n, c in chosen.items() if c in WEIGHT_BITS}
+    for p in LAYER_PRECISIONS:  # the layers off the graph's own mode, in its description
+        odd = sorted(n for n, c in chosen.items() if c == p and bits.get(n) != weight_bits)
+        if odd:
+            how += f", {p} layers: {', '.join(odd)}"
+    graph = QuantizeInt8(ranges=ranges, description=how,
+                         float_layers=kept["float32"] | kept["float16"],
+                         weight_bits=weight_bits, weight_clip=weight_clip,
+                         layer_weight_bits=bits, activations=activations)(graph, ctx).graph
+    if kept["float16"]:
+        graph = QuantizeFloat16(layers=kept["float16"])(graph, ctx).graph
+    return graph
 
 
-def layer_precisions(graph: Graph, precisions: Iterable[tuple[str, str]]) -> dict[str, str]:
+def layer_precisions(graph: Graph, precisions: Iterable[tuple[str, str]],
+                     activations: DType = DType.I8) -> dict[str, str]:
     """Node name -> precision for the nodes the (pattern, precision) pairs match."""
     import fnmatch
 
@@ -156,6 +173,9 @@ def layer_precisions(graph: Graph, precisions: Iterable[tuple[str, str]]) -> dic
         if precision not in LAYER_PRECISIONS:
             raise UsageError(f"--layer-precision {shown(pattern)}={shown(precision)}: "
                              f"use one of {', '.join(LAYER_PRECISIONS)}")
+        if precision == "int4" and activations is not DType.I8:
+            raise UsageError(f"--layer-precision {shown(pattern)}=int4 needs --quantize int8 "
+                             "(the int4-weight kernels take int8 activations)")
         hits = [n.name for n in graph.nodes if fnmatch.fnmatchcase(n.name, pattern)]
         if not hits:
             raise UsageError(f"--layer-precision {shown(pattern)}: no node of the model "

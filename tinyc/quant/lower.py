@@ -49,6 +49,7 @@ from tinyc.quant.params import (
     act_limits,
     axis_shape,
     channel_scales,
+    default_weight_clip,
     dequantize_array,
     params_from_range,
     quantize_array,
@@ -154,12 +155,16 @@ class Lowering:
     """One application of the QDQ lowering to `graph` (see the module docstring)."""
 
     def __init__(self, graph: Graph, integer_semantics: str = semantics.FIXEDPOINT,
-                 weight_bits: int = 8, weight_clip: str = "max") -> None:
+                 weight_bits: int = 8, weight_clip: str | None = None) -> None:
         self.graph = graph
         #: bits and scale choice of the conv/fc weights quantized from float (`--weight-bits`,
-        #: `quantize_weights`); 4 makes QConv/QGemm store them packed (`tinyc.ops.qint4`)
+        #: `quantize_weights`; no clip: the bits' default); 4 makes QConv/QGemm store them
+        #: packed (`tinyc.ops.qint4`)
         self.weight_bits = weight_bits
         self.weight_clip = weight_clip
+        #: id(node) -> weight bits of the layers that override `weight_bits` (per-layer
+        #: precision: int4 or int8 weights on that layer only)
+        self.layer_weight_bits: dict[int, int] = {}
         #: the integer ops' arithmetic (`tinyc.quant.semantics`)
         self.semantics = integer_semantics
         self.report = LowerReport()
@@ -185,6 +190,10 @@ class Lowering:
         semantics.mark(self.graph, self.semantics)
         self.report.float_ops = float_ops(self.graph)
         return self.report
+
+    def bits_of(self, node: Node) -> int:
+        """The bits of `node`'s weights when they are quantized from float."""
+        return self.layer_weight_bits.get(id(node), self.weight_bits)
 
     # -- producers and consumers --------------------------------------------------------
     def dq_source(self, v: Value | None) -> Value | None:
@@ -277,15 +286,18 @@ class Lowering:
         _remove_node(self.graph, node)
 
     # -- constants ---------------------------------------------------------------------
-    def weight_source(self, v: Value | None, out_axis: int, transpose: bool) -> Value | None:
+    def weight_source(self, v: Value | None, out_axis: int, transpose: bool, *,
+                      bits: int) -> Value | None:
         """An int8 symmetric weight constant in kernel layout (output channel first), from a
-        float constant or a DQ of an integer constant; None if `v` is neither."""
+        float constant (quantized to `bits`) or a DQ of an integer constant; None if `v` is
+        neither."""
         if v is None:
             return None
         if v.const is not None and v.dtype.is_float:
             data = v.const.astype(np.float32)
             data = data.T if transpose else data
-            q, params = quantize_weights(data, 0, self.weight_bits, self.weight_clip)
+            clip = self.weight_clip or default_weight_clip(bits)
+            q, params = quantize_weights(data, 0, bits, clip)
             return int8_const(self.graph, f"{v.name}_q", q, params)
         if v.producer is None or v.producer.op != "DequantizeLinear":
             return None
@@ -528,12 +540,12 @@ def _acc_fits(weights: np.ndarray, bias: Value | None, dtype: DType = DType.I8,
     return bool(np.all(rows * span + b <= ACC_LIMIT[dtype]))
 
 
-def _weight_bits(lw: Lowering, w: Value) -> dict[str, int]:
+def _weight_bits(lw: Lowering, node: Node, w: Value) -> dict[str, int]:
     """`weight_bits` 4 for weights the lowering quantized to int4 (imported integer weights
     keep their 8 bits); nothing for int8."""
     fits = w.const is not None and (not w.const.size or (
         int(w.const.min()) >= -8 and int(w.const.max()) <= 7))
-    return {WEIGHT_BITS: 4} if lw.weight_bits == 4 and fits else {}
+    return {WEIGHT_BITS: 4} if lw.bits_of(node) == 4 and fits else {}
 
 
 def lower_conv(lw: Lowering, node: Node) -> bool:
@@ -545,7 +557,7 @@ def lower_conv(lw: Lowering, node: Node) -> bool:
     sink = lw.sink_with_clamp(node.outputs[0])
     if sink is None:
         return False
-    w = lw.weight_source(node.inputs[1], 0, transpose=False)
+    w = lw.weight_source(node.inputs[1], 0, transpose=False, bits=lw.bits_of(node))
     if w is None:
         return False
     assert x.type.quant is not None and w.type.quant is not None
@@ -559,7 +571,7 @@ def lower_conv(lw: Lowering, node: Node) -> bool:
     act_min, act_max = act_range(out, *_combine_clamps(clamp, (lo, hi)))
     attrs = {k: node.attrs[k] for k in ("dilations", "group", "kernel_shape", "pads", "strides")}
     new = Node("QConv", [x, w, b], [],
-               {**attrs, "act_min": act_min, "act_max": act_max, **_weight_bits(lw, w)},
+               {**attrs, "act_min": act_min, "act_max": act_max, **_weight_bits(lw, node, w)},
                name=node.name)
     return lw.finish(node, new, out, qs, extra)
 
@@ -592,7 +604,8 @@ def _lower_fc(lw: Lowering, node: Node, a: Value | None, w: Value | None, bias_i
     assert out.type.quant is not None
     act_min, act_max = act_range(out, *_combine_clamps(clamp, (lo, hi)))
     new = Node("QGemm", [x, w, b], [],
-               {"act_min": act_min, "act_max": act_max, **_weight_bits(lw, w)}, name=node.name)
+               {"act_min": act_min, "act_max": act_max, **_weight_bits(lw, node, w)},
+               name=node.name)
     return lw.finish(node, new, out, qs, extra)
 
 
@@ -605,7 +618,7 @@ def lower_gemm(lw: Lowering, node: Node) -> bool:
     if c is not None and c.type.numel != 1 and not (c.type.numel == n and c.shape[-1] == n):
         return False
     w = lw.weight_source(node.inputs[1], 0 if a.get("transB") else 1,
-                         transpose=not a.get("transB"))
+                         transpose=not a.get("transB"), bits=lw.bits_of(node))
     x = node.inputs[0]
     if a.get("transA") and w is not None:
         src = lw.dq_source(x)
@@ -625,7 +638,7 @@ def lower_matmul(lw: Lowering, node: Node) -> bool:
     b = node.inputs[1]
     if b is None or b.type.rank != 2 or node.inputs[0] is None or node.inputs[0].type.rank < 1:
         return False
-    w = lw.weight_source(b, 1, transpose=True)
+    w = lw.weight_source(b, 1, transpose=True, bits=lw.bits_of(node))
     return _lower_fc(lw, node, node.inputs[0], w, None, 1.0, 1.0)
 
 
