@@ -475,9 +475,10 @@ static TINYC_DSP_NOINLINE void conv_group_direct(const int8_t *xg, const int8_t 
   }
 }
 
-void tinyc_conv2d_s8(const int8_t *restrict X, const int8_t *restrict W,
-                     const int32_t *restrict B, int8_t *restrict Y,
-                     int32_t *restrict work, const tinyc_qconv_params *p) {
+/* Every image and group (tinyc_conv2d_s8 without its one-image, one-group shortcut). */
+static TINYC_DSP_NOINLINE void conv2d_groups(const int8_t *X, const int8_t *W, const int32_t *B,
+                                             int8_t *Y, int32_t *work,
+                                             const tinyc_qconv_params *p) {
   const int32_t cg = p->c / p->group, mg = p->m / p->group, K = cg * p->kh * p->kw;
   const int32_t pixels = p->oh * p->ow;
   const size_t in_plane = (size_t)p->h * p->w, out_plane = (size_t)pixels;
@@ -492,6 +493,19 @@ void tinyc_conv2d_s8(const int8_t *restrict X, const int8_t *restrict W,
         conv_group_direct(xg, W, B, yg, p, g);
       }
     }
+  }
+}
+
+/* One image in one group, the usual case, calls the column loop from a small frame (the
+ * stack of NAME_run: a float-boundary conv calls this from its own band loop). */
+void tinyc_conv2d_s8(const int8_t *restrict X, const int8_t *restrict W,
+                     const int32_t *restrict B, int8_t *restrict Y,
+                     int32_t *restrict work, const tinyc_qconv_params *p) {
+  const int32_t pixels = p->oh * p->ow;
+  if (p->n == 1 && p->group == 1 && p->c * p->kh * p->kw <= TINYC_QCONV_COLUMN) {
+    conv_pixels(work, X, W, B, Y, (size_t)pixels, p, 0, 0, pixels);
+  } else {
+    conv2d_groups(X, W, B, Y, work, p);
   }
 }
 
