@@ -181,6 +181,7 @@ def _overlapped_s8(fn, x: np.ndarray, y_size: int, delta: int, *args) -> np.ndar
 @pytest.mark.parametrize("variant", variants("qconv"))
 @pytest.mark.parametrize("kind,c,m,h,w", [("1x1", 6, 9, 3, 5), ("1x1", 9, 4, 4, 3),
                                           ("1x1", 700, 3, 1, 3), ("1x1", 3, 700, 1, 3),
+                                          ("1x1", 600, 610, 1, 2),
                                           ("dw", 5, 5, 6, 7), ("rows", 4, 6, 5, 7),
                                           ("rows", 70, 3, 3, 4)])
 def test_qconv_streams_equal_the_ordinary_kernels(libs: dict, variant: str, kind: str, c: int,

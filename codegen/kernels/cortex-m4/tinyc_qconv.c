@@ -436,9 +436,10 @@ static TINYC_DSP_NOINLINE void conv_pixels(int32_t *restrict work, const int8_t 
 /* The same without the column buffer, one output pixel and channel at a time (reductions
  * longer than TINYC_QCONV_COLUMN); each pixel's outputs are computed before any is stored,
  * through `buf` (m bytes), which keeps the in-place form's promise too. */
-static void conv_pixels_direct(const int8_t *xg, const int8_t *W, const int32_t *B, int8_t *yg,
-                               const tinyc_qconv_params *p, int32_t g, int32_t px0, int32_t px1,
-                               int8_t *buf) {
+static TINYC_DSP_NOINLINE void conv_pixels_direct(const int8_t *xg, const int8_t *W,
+                                                  const int32_t *B, int8_t *yg,
+                                                  const tinyc_qconv_params *p, int32_t g,
+                                                  int32_t px0, int32_t px1, int8_t *buf) {
   const int32_t cg = p->c / p->group, mg = p->m / p->group, K = cg * p->kh * p->kw;
   const size_t out_plane = (size_t)p->oh * p->ow;
   const tinyc_dsp_clamp cl = tinyc_dsp_clamp_make(p->output_offset, p->act_min, p->act_max);
@@ -474,9 +475,10 @@ static TINYC_DSP_NOINLINE void conv_group_direct(const int8_t *xg, const int8_t 
   }
 }
 
-void tinyc_conv2d_s8(const int8_t *restrict X, const int8_t *restrict W,
-                     const int32_t *restrict B, int8_t *restrict Y,
-                     int32_t *restrict work, const tinyc_qconv_params *p) {
+/* Every image and group (tinyc_conv2d_s8 without its one-image, one-group shortcut). */
+static TINYC_DSP_NOINLINE void conv2d_groups(const int8_t *X, const int8_t *W, const int32_t *B,
+                                             int8_t *Y, int32_t *work,
+                                             const tinyc_qconv_params *p) {
   const int32_t cg = p->c / p->group, mg = p->m / p->group, K = cg * p->kh * p->kw;
   const int32_t pixels = p->oh * p->ow;
   const size_t in_plane = (size_t)p->h * p->w, out_plane = (size_t)pixels;
@@ -494,6 +496,39 @@ void tinyc_conv2d_s8(const int8_t *restrict X, const int8_t *restrict W,
   }
 }
 
+/* One image in one group, the usual case, calls the column loop from a small frame (the
+ * stack of NAME_run: a float-boundary conv calls this from its own band loop). */
+void tinyc_conv2d_s8(const int8_t *restrict X, const int8_t *restrict W,
+                     const int32_t *restrict B, int8_t *restrict Y,
+                     int32_t *restrict work, const tinyc_qconv_params *p) {
+  const int32_t pixels = p->oh * p->ow;
+  if (p->n == 1 && p->group == 1 && p->c * p->kh * p->kw <= TINYC_QCONV_COLUMN) {
+    conv_pixels(work, X, W, B, Y, (size_t)pixels, p, 0, 0, pixels);
+  } else {
+    conv2d_groups(X, W, B, Y, work, p);
+  }
+}
+
+/* A 1x1 convolution with more outputs than scratch bytes and too many inputs for the
+ * column: each input pixel is buffered in scratch, then every output can be stored at once.
+ * Its own frame, off the stack of the column path. */
+static TINYC_DSP_NOINLINE void conv1x1_buffered(const int8_t *X, const int8_t *W,
+                                                const int32_t *B, int8_t *Y, int8_t *scratch,
+                                                const tinyc_qconv_params *p) {
+  const int32_t pixels = p->h * p->w;
+  const tinyc_dsp_clamp cl = tinyc_dsp_clamp_make(p->output_offset, p->act_min, p->act_max);
+  int32_t px, c, m;
+  for (px = 0; px < pixels; ++px) {
+    for (c = 0; c < p->c; ++c) scratch[c] = X[(size_t)c * pixels + px];
+    for (m = 0; m < p->m; ++m) {
+      const int8_t *wm = W + (size_t)m * p->c;
+      int32_t acc = B ? B[m] : 0;
+      for (c = 0; c < p->c; ++c) acc += ((int32_t)scratch[c] + p->input_offset) * wm[c];
+      Y[(size_t)m * pixels + px] = tinyc_dsp_requant1(acc, p->multiplier[m], p->shift[m], &cl);
+    }
+  }
+}
+
 void tinyc_conv1x1_stream_s8(const int8_t *X, const int8_t *restrict W,
                              const int32_t *restrict B, int8_t *Y, int8_t *restrict scratch,
                              int32_t *restrict work, const tinyc_qconv_params *p) {
@@ -505,18 +540,23 @@ void tinyc_conv1x1_stream_s8(const int8_t *X, const int8_t *restrict W,
   } else if (p->m <= p->c) {
     conv_pixels_direct(X, W, B, Y, p, 0, 0, pixels, scratch);
   } else {
-    /* more outputs than scratch bytes, and too many inputs for the column: buffer the
-     * input pixel in scratch, then every output can be stored at once */
-    const tinyc_dsp_clamp cl = tinyc_dsp_clamp_make(p->output_offset, p->act_min, p->act_max);
-    int32_t px, c, m;
-    for (px = 0; px < pixels; ++px) {
-      for (c = 0; c < p->c; ++c) scratch[c] = X[(size_t)c * pixels + px];
-      for (m = 0; m < p->m; ++m) {
-        const int8_t *wm = W + (size_t)m * p->c;
-        int32_t acc = B ? B[m] : 0;
-        for (c = 0; c < p->c; ++c) acc += ((int32_t)scratch[c] + p->input_offset) * wm[c];
-        Y[(size_t)m * pixels + px] = tinyc_dsp_requant1(acc, p->multiplier[m], p->shift[m], &cl);
-      }
+    conv1x1_buffered(X, W, B, Y, scratch, p);
+  }
+}
+
+/* Output row oy into slot (m rows of ow) without the column (reductions longer than
+ * TINYC_QCONV_COLUMN); its own frame, off the stack of the column path. */
+static TINYC_DSP_NOINLINE void conv_row_direct(const int8_t *X, const int8_t *W,
+                                               const int32_t *B, int8_t *slot,
+                                               const tinyc_qconv_params *p, int32_t oy) {
+  const int32_t K = p->c * p->kh * p->kw;
+  const tinyc_dsp_clamp cl = tinyc_dsp_clamp_make(p->output_offset, p->act_min, p->act_max);
+  int32_t m, ox;
+  for (m = 0; m < p->m; ++m) {
+    for (ox = 0; ox < p->ow; ++ox) {
+      const int32_t acc = direct_pixel(X, W + (size_t)m * K, p, p->c, oy, ox, B ? B[m] : 0);
+      slot[(size_t)m * p->ow + ox] = tinyc_dsp_requant1(acc, p->multiplier[m], p->shift[m],
+                                                        &cl);
     }
   }
 }
@@ -537,17 +577,7 @@ void tinyc_conv2d_rows_stream_s8(const int8_t *X, const int8_t *restrict W,
       if (K <= TINYC_QCONV_COLUMN) {
         conv_pixels(work, X, W, B, slot, (size_t)p->ow, p, 0, oy * p->ow, (oy + 1) * p->ow);
       } else {
-        int32_t ox;
-        const tinyc_dsp_clamp cl = tinyc_dsp_clamp_make(p->output_offset, p->act_min,
-                                                        p->act_max);
-        for (m = 0; m < p->m; ++m) {
-          for (ox = 0; ox < p->ow; ++ox) {
-            const int32_t acc = direct_pixel(X, W + (size_t)m * K, p, p->c, oy, ox,
-                                             B ? B[m] : 0);
-            slot[(size_t)m * p->ow + ox] =
-                tinyc_dsp_requant1(acc, p->multiplier[m], p->shift[m], &cl);
-          }
-        }
+        conv_row_direct(X, W, B, slot, p, oy);
       }
     }
     if (oy >= lag) { /* store output row oy - lag */

@@ -20,7 +20,7 @@ TINYC_INLINE int8_t *staging(int8_t *work, int32_t kernel_work) {
   return kernel_work ? work + kernel_work : work;
 }
 
-static void quantize_rows(const float *x, int8_t *q, size_t n, float scale, int32_t zp) {
+static TINYC_NOINLINE void quantize_rows(const float *x, int8_t *q, size_t n, float scale, int32_t zp) {
   size_t i;
   for (i = 0; i < n; ++i) q[i] = (int8_t)tinyc_quantize_one(x[i], scale, zp, -128, 127);
 }
@@ -44,7 +44,7 @@ static int32_t band_rows(const tinyc_qconv_params *c, int32_t tile) {
 
 /* Y[oy0 .. oy0 + rows) of every channel from the band out[m][rows][ow]: an int8 copy
  * (yq) or a dequantization (yf). */
-static void store_band(const int8_t *out, int8_t *yq, float *yf, const tinyc_qbconv_params *p,
+static TINYC_NOINLINE void store_band(const int8_t *out, int8_t *yq, float *yf, const tinyc_qbconv_params *p,
                        int32_t oy0, int32_t rows) {
   const tinyc_qconv_params *c = &p->conv;
   const size_t plane = (size_t)c->oh * c->ow, band = (size_t)rows * c->ow;
