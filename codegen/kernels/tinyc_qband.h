@@ -33,11 +33,13 @@
 
 /* A whole-plane average pool ending the chain: per channel, the sum of (x + input_offset)
  * over every row, then tinyc_requantize_one with the pool's multiplier (s_x / (s_y * h * w)),
- * as tinyc_global_avgpool_s8 computes it. */
+ * as tinyc_global_avgpool_s8 computes it; or, when `divisor` > 0 (TFLite's AVERAGE_POOL_2D),
+ * the raw sum divided by `divisor` rounding half away from zero, then clamped. */
 typedef struct {
   int32_t input_offset, output_offset; /* -zp_x, zp_y */
   int32_t multiplier, shift;
   int32_t act_min, act_max;
+  int32_t divisor;
 } tinyc_qband_pool;
 
 typedef struct {

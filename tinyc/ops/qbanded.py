@@ -25,6 +25,7 @@ from tinyc.ops.bands import ADD, CONV, DEPTHWISE, POOL, BandLayer, BandSchedule,
 from tinyc.ops.qinteger import (
     ACT_ATTRS,
     POOL_ATTRS,
+    _act,
     qconv_depthwise,
     qconv_geometry,
     qconv_params_init,
@@ -312,7 +313,11 @@ class QBanded(OpDef):
             if member.op in POOLS:
                 x = member.inputs[0]
                 assert x is not None
-                fields = requant_fields(member, x, x.shape[2] * x.shape[3])
+                count = x.shape[2] * x.shape[3]
+                if member.op == "QAveragePool" and semantics.is_tflite(member):
+                    fields = [0, 0, 0, 0, *_act(member), count]  # TFLite: rounded raw mean
+                else:
+                    fields = requant_fields(member, x, count) + [0]
                 pool = ctx.params("tinyc_qband_pool", "{" + ", ".join(map(str, fields)) + "}",
                                   f"qband_pool_{y.name}")
                 layers.append(f"{{{bl.kind}, {bl.srcs[0]}, -1, NULL, NULL, NULL, NULL, {pool}}}")

@@ -67,9 +67,10 @@ def _whole_plane_pool(node: Node) -> bool:
     if x is None or x.const is not None or not _nchw1(x):
         return False
     if node.op == "QGlobalAveragePool":
-        return semantics.of(node) in (semantics.FIXEDPOINT, semantics.ONNXRUNTIME)
+        return semantics.of(node) in (semantics.FIXEDPOINT, semantics.ONNXRUNTIME,
+                                      semantics.TFLITE)
     a = node.attrs
-    return (semantics.of(node) == semantics.FIXEDPOINT
+    return (semantics.of(node) in (semantics.FIXEDPOINT, semantics.TFLITE)
             and list(a["kernel_shape"]) == list(x.shape[2:]) and not any(a["pads"])
             and all(d == 1 for d in a["dilations"])
             and node.outputs[0].shape[2:] == (1, 1))

@@ -75,7 +75,11 @@ static void pool_row(const tinyc_qband_pool *q, const tinyc_qband_tensor *x, con
     int32_t acc = r ? sums[ch] : 0;
     for (i = 0; i < x->w; ++i) acc += (int32_t)row[(size_t)ch * x->w + i] + q->input_offset;
     sums[ch] = acc;
-    if (r == x->h - 1) {
+    if (r == x->h - 1 && q->divisor > 0) {
+      const int32_t d = q->divisor;
+      const int32_t v = acc > 0 ? (acc + d / 2) / d : (acc - d / 2) / d;
+      Y[ch] = (int8_t)(v < q->act_min ? q->act_min : v > q->act_max ? q->act_max : v);
+    } else if (r == x->h - 1) {
       Y[ch] = tinyc_requantize_one(acc, q->multiplier, q->shift, q->output_offset, q->act_min,
                                    q->act_max);
     }
