@@ -12,6 +12,7 @@
 
 #include "tinyc_dsp.h"
 #include "tinyc_onnxruntime.h"
+#include "tinyc_qbinary_loop.h"
 
 TINYC_INLINE int8_t clamp_out(int32_t v, const tinyc_qbinary_params *p) {
   const int32_t lo = p->act_min - p->output_offset, hi = p->act_max - p->output_offset;
@@ -210,11 +211,7 @@ static void add_row(const int8_t *a, int32_t sa, const int8_t *b, int32_t sb, in
   for (j = 0; j < n; ++j) y[j] = add_one(a[(size_t)j * sa], b[(size_t)j * sb], p);
 }
 
-static void sub_row(const int8_t *a, int32_t sa, const int8_t *b, int32_t sb, int8_t *y,
-                    int32_t n, const tinyc_qbinary_params *p) {
-  int32_t j;
-  for (j = 0; j < n; ++j) y[j] = sub_one(a[(size_t)j * sa], b[(size_t)j * sb], p);
-}
+TINYC_QBINARY_ROW_DEFINE(sub, int8_t)
 
 static void mul_row(const int8_t *a, int32_t sa, const int8_t *b, int32_t sb, int8_t *y,
                     int32_t n, const tinyc_qbinary_params *p) {
@@ -226,34 +223,9 @@ static void mul_row(const int8_t *a, int32_t sa, const int8_t *b, int32_t sb, in
   }
 }
 
-#define TINYC_DEFINE_QBINARY(op)                                                           \
-  void tinyc_##op##_s8(const int8_t *A, const int8_t *B, int8_t *Y,                        \
-                       const tinyc_qbinary_params *p) {                                    \
-    int32_t idx[TINYC_MAX_RANK] = {0};                                                     \
-    const int32_t last = p->rank - 1, n = p->dims[last];                                   \
-    const int32_t sa = p->a_strides[last], sb = p->b_strides[last];                        \
-    size_t outer = 1, t, ia = 0, ib = 0, o = 0;                                            \
-    int32_t d;                                                                             \
-    for (d = 0; d < last; ++d) outer *= (size_t)p->dims[d];                                \
-    for (t = 0; t < outer; ++t) {                                                          \
-      const int8_t *a = A + ia, *b = B + ib;                                               \
-      int8_t *y = Y + o;                                                                   \
-      op##_row(a, sa, b, sb, y, n, p);                                                     \
-      o += (size_t)n;                                                                      \
-      for (d = last - 1; d >= 0; --d) {                                                    \
-        ++idx[d];                                                                          \
-        ia += (size_t)p->a_strides[d];                                                     \
-        ib += (size_t)p->b_strides[d];                                                     \
-        if (idx[d] < p->dims[d]) break;                                                    \
-        ia -= (size_t)p->a_strides[d] * (size_t)p->dims[d];                                \
-        ib -= (size_t)p->b_strides[d] * (size_t)p->dims[d];                                \
-        idx[d] = 0;                                                                        \
-      }                                                                                    \
-    }                                                                                      \
-  }
-TINYC_DEFINE_QBINARY(add)
-TINYC_DEFINE_QBINARY(sub)
-TINYC_DEFINE_QBINARY(mul)
+TINYC_QBINARY_DEFINE(tinyc_add_s8, int8_t, add_row)
+TINYC_QBINARY_DEFINE(tinyc_sub_s8, int8_t, sub_row)
+TINYC_QBINARY_DEFINE(tinyc_mul_s8, int8_t, mul_row)
 
 /* With a table (the compiler's: from REQUANT_TABLE_MIN elements on it holds the 256
  * possible results, in flash, and in onnxruntime semantics the model's own) every element

@@ -1,11 +1,12 @@
 /* Portable reference int8 elementwise kernels (see tinyc_qelementwise.h).
  *
- * Binary ops walk the output in order: the innermost merged dimension is a strided loop,
- * the outer ones advance an index counter (no division per element). */
+ * Binary ops walk the output through tinyc_qbinary_loop.h (shared with the int16 and
+ * Cortex-M4 variants). */
 #include "tinyc_qelementwise.h"
 
 #include "tinyc_fixedpoint.h"
 #include "tinyc_onnxruntime.h"
+#include "tinyc_qbinary_loop.h"
 
 /* a value that already includes the zero point, clamped to the activation's bounds */
 static int8_t clamp_act(int32_t v, const tinyc_qbinary_params *p) {
@@ -47,34 +48,12 @@ static int8_t mul_one(int32_t a, int32_t b, const tinyc_qbinary_params *p) {
                               p->output_shift, p->output_offset, p->act_min, p->act_max);
 }
 
-#define TINYC_DEFINE_QBINARY(op)                                                           \
-  void tinyc_##op##_s8(const int8_t *A, const int8_t *B, int8_t *Y,                        \
-                       const tinyc_qbinary_params *p) {                                    \
-    int32_t idx[TINYC_MAX_RANK] = {0};                                                     \
-    const int32_t last = p->rank - 1, n = p->dims[last];                                   \
-    const int32_t sa = p->a_strides[last], sb = p->b_strides[last];                        \
-    size_t outer = 1, t, ia = 0, ib = 0, o = 0;                                            \
-    int32_t j, d;                                                                          \
-    for (d = 0; d < last; ++d) outer *= (size_t)p->dims[d];                                \
-    for (t = 0; t < outer; ++t) {                                                          \
-      for (j = 0; j < n; ++j) {                                                            \
-        Y[o + (size_t)j] = op##_one(A[ia + (size_t)j * sa], B[ib + (size_t)j * sb], p);    \
-      }                                                                                    \
-      o += (size_t)n;                                                                      \
-      for (d = last - 1; d >= 0; --d) {                                                    \
-        ++idx[d];                                                                          \
-        ia += (size_t)p->a_strides[d];                                                     \
-        ib += (size_t)p->b_strides[d];                                                     \
-        if (idx[d] < p->dims[d]) break;                                                    \
-        ia -= (size_t)p->a_strides[d] * (size_t)p->dims[d];                                \
-        ib -= (size_t)p->b_strides[d] * (size_t)p->dims[d];                                \
-        idx[d] = 0;                                                                        \
-      }                                                                                    \
-    }                                                                                      \
-  }
-TINYC_DEFINE_QBINARY(add)
-TINYC_DEFINE_QBINARY(sub)
-TINYC_DEFINE_QBINARY(mul)
+TINYC_QBINARY_ROW_DEFINE(add, int8_t)
+TINYC_QBINARY_ROW_DEFINE(sub, int8_t)
+TINYC_QBINARY_ROW_DEFINE(mul, int8_t)
+TINYC_QBINARY_DEFINE(tinyc_add_s8, int8_t, add_row)
+TINYC_QBINARY_DEFINE(tinyc_sub_s8, int8_t, sub_row)
+TINYC_QBINARY_DEFINE(tinyc_mul_s8, int8_t, mul_row)
 
 void tinyc_requantize_s8(const int8_t *X, int8_t *Y, const tinyc_requant_params *p) {
   int32_t o, i;

@@ -3,6 +3,7 @@
 #include "tinyc_qelementwise16.h"
 
 #include "tinyc_fixedpoint64.h"
+#include "tinyc_qbinary_loop.h"
 
 static int16_t requant16(int32_t v, int32_t q, int32_t shift, int32_t zp, int32_t lo,
                          int32_t hi) {
@@ -23,33 +24,10 @@ static int16_t mul_one(int32_t a, int32_t b, const tinyc_qbinary_params *p) {
                    p->output_shift, p->output_offset, p->act_min, p->act_max);
 }
 
-#define TINYC_DEFINE_QBINARY16(op)                                                         \
-  void tinyc_##op##_s16(const int16_t *A, const int16_t *B, int16_t *Y,                    \
-                        const tinyc_qbinary_params *p) {                                   \
-    int32_t idx[TINYC_MAX_RANK] = {0};                                                     \
-    const int32_t last = p->rank - 1, n = p->dims[last];                                   \
-    const int32_t sa = p->a_strides[last], sb = p->b_strides[last];                        \
-    size_t outer = 1, t, ia = 0, ib = 0, o = 0;                                            \
-    int32_t j, d;                                                                          \
-    for (d = 0; d < last; ++d) outer *= (size_t)p->dims[d];                                \
-    for (t = 0; t < outer; ++t) {                                                          \
-      for (j = 0; j < n; ++j) {                                                            \
-        Y[o + (size_t)j] = op##_one(A[ia + (size_t)j * sa], B[ib + (size_t)j * sb], p);    \
-      }                                                                                    \
-      o += (size_t)n;                                                                      \
-      for (d = last - 1; d >= 0; --d) {                                                    \
-        ++idx[d];                                                                          \
-        ia += (size_t)p->a_strides[d];                                                     \
-        ib += (size_t)p->b_strides[d];                                                     \
-        if (idx[d] < p->dims[d]) break;                                                    \
-        ia -= (size_t)p->a_strides[d] * (size_t)p->dims[d];                                \
-        ib -= (size_t)p->b_strides[d] * (size_t)p->dims[d];                                \
-        idx[d] = 0;                                                                        \
-      }                                                                                    \
-    }                                                                                      \
-  }
-TINYC_DEFINE_QBINARY16(add)
-TINYC_DEFINE_QBINARY16(mul)
+TINYC_QBINARY_ROW_DEFINE(add, int16_t)
+TINYC_QBINARY_ROW_DEFINE(mul, int16_t)
+TINYC_QBINARY_DEFINE(tinyc_add_s16, int16_t, add_row)
+TINYC_QBINARY_DEFINE(tinyc_mul_s16, int16_t, mul_row)
 
 void tinyc_requantize_s16(const int16_t *X, int16_t *Y, const tinyc_requant_params *p) {
   int32_t o, i;
