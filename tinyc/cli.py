@@ -17,6 +17,7 @@ model or invalid IR; 4 unsupported model feature (op, opset, dtype, dynamic shap
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 import warnings
@@ -41,6 +42,7 @@ from tinyc.prune.cli import run as run_prune_command
 from tinyc.quant.driver import parse_layer_precision
 
 EXIT_INTERNAL = 70
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a reader that left
 SUBCOMMANDS = ("compile", "ir", "verify", "validate", "plan", "passes", "export", "prune-report",
                "quantize-report")
 
@@ -286,10 +288,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     """Dispatch, and turn every failure into one line and its exit code."""
     try:
-        return _dispatch(args, argv)
+        code = _dispatch(args, argv)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
+        return code
     except TinycError as exc:
         _print_error(str(exc))
         return exc.exit_code
+    except BrokenPipeError:  # the reader left (`tinyc plan m.onnx | head`): stop quietly
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
     except OSError as exc:  # the system refused: permissions, full or read-only disk, names
         _print_error(f"{exc.filename}: {exc.strerror}" if exc.filename else str(exc))
         return 1
@@ -305,6 +312,13 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         print(f"tinyc: internal error: {type(exc).__name__}: {shown(str(exc))} "
               "(please report this)", file=sys.stderr)
         return EXIT_INTERNAL
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def _options(args: argparse.Namespace, argv: Sequence[str]):  # noqa: ANN202

@@ -5,6 +5,8 @@ reaches stderr."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -78,3 +80,13 @@ def test_a_hostile_node_name_reaches_the_terminal_escaped(tmp_path: Path) -> Non
     line = assert_one_line(cli(str(tmp_path / "m.onnx"), "-o", str(tmp_path / "out")), 4)
     assert "node 'evil\\n\\x1b[31mred\\u202e'" in line
     assert "\x1b" not in line and not (tmp_path / "out").exists()
+
+
+def test_a_reader_that_leaves_stops_the_cli_quietly() -> None:
+    """`tinyc ir m.onnx | head -1`: exit 141 (128 + SIGPIPE), nothing on stderr."""
+    proc = subprocess.Popen([sys.executable, "-m", "tinyc", "ir", DIGITS],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()
+    assert proc.stderr.read() == b""
+    assert proc.wait() == 141
