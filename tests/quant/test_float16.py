@@ -58,7 +58,8 @@ def run_c(compiled: Compiled, tmp: Path, inputs: list[np.ndarray]) -> list[np.nd
     return run_host(exe, compiled.graph, inputs)
 
 
-@pytest.mark.parametrize("name", ["digits_cnn", "kws_dscnn", "ad_autoencoder", "resnet8"])
+@pytest.mark.parametrize("name", ["digits_cnn", "kws_dscnn", "ad_autoencoder", "resnet8",
+                                  "digits_gru", "digits_lstm"])
 def test_weights_flash_at_most_052_of_float32(name: str) -> None:
     path = MODELS / f"{name}.onnx"
     full = compile_graph(model_graph(path, None), Options(), name).code.weight_bytes
@@ -76,11 +77,12 @@ def test_rule_weights_half_biases_and_other_constants_float() -> None:
     assert all(c.dtype in (DType.F16, DType.F32, DType.I64) for c in graph.constants)
 
 
-def test_rule_recurrent_weights_half() -> None:
-    graph = model_graph(MODELS / "digits_lstm.onnx", "float16")
-    (lstm,) = [n for n in graph.nodes if n.op == "LSTM"]
-    assert [v.dtype if v is not None else None for v in lstm.inputs[:4]] == [
-        DType.F32, DType.F16, DType.F16, DType.F32]
+@pytest.mark.parametrize(("name", "op"), [("digits_lstm", "LSTM"), ("digits_gru", "GRU")])
+def test_rule_recurrent_weights_and_bias_half(name: str, op: str) -> None:
+    graph = model_graph(MODELS / f"{name}.onnx", "float16")
+    (cell,) = [n for n in graph.nodes if n.op == op]
+    assert [v.dtype if v is not None else None for v in cell.inputs[:4]] == [
+        DType.F32, DType.F16, DType.F16, DType.F16]
 
 
 def test_interpreter_is_the_float_op_on_weights_rounded_through_half() -> None:
@@ -245,9 +247,9 @@ def _subnormal() -> Case:
 def test_kernel_shapes(target: str, tmp_path: Path) -> None:
     cases = kernel_cases()
     graph = model_graph(_save(_cases_model(cases, "shapes"), tmp_path), "float16", target)
-    # every case's weights are half (W and R of the recurrent ones)
+    # every case's weights are half (W, R and B of the recurrent ones)
     recurrent = sum(n.op in ("LSTM", "GRU") for n in graph.nodes)
-    assert sum(v.dtype is DType.F16 for v in graph.constants) == len(cases) + recurrent
+    assert sum(v.dtype is DType.F16 for v in graph.constants) == len(cases) + 2 * recurrent
     compiled = compile_graph(graph, Options(quantize="float16", target=target), "net")
     rng = np.random.default_rng(5)
     xs = [rng.standard_normal(v.shape).astype(np.float32) for v in graph.inputs]

@@ -7,11 +7,14 @@ stays float32:
 - Conv (any rank, grouped and depthwise) and ConvTranspose: W;
 - Gemm: B (A a float32 activation);
 - MatMul: a constant B of rank >= 2 (A a float32 activation);
-- RNN, GRU, LSTM: W and R (X float32).
+- RNN, GRU, LSTM: W, R and the bias B when there is one (X float32).
 
-Those weights are O(channels^2) and hold nearly all of a model's flash; biases and the
-constants of other ops (elementwise, normalization) are O(channels) and stay float32, as
-do weights a half would turn into infinity (|w| > 65504: the tensor keeps its float32).
+Those weights are O(channels^2) and hold nearly all of a model's flash. The recurrent
+bias is O(channels) too, but a recurrent layer has few weights per bias (its 8 gate biases
+per unit were 4 % of digits_lstm's weights), so it goes half with them. The biases of the
+other ops and the constants of elementwise and normalization ops stay float32 (each bias
+is added once, unaveraged, to an output), as do weights a half would turn into infinity
+(|w| > 65504: the node keeps its float32 weights).
 The kernels widen each half to float32 and compute as the float op does (no float16
 arithmetic), so the op's `reference` -- the float op on the rounded weights, which numpy
 promotes to float32 -- is the semantics the C matches.
@@ -26,7 +29,7 @@ import numpy as np
 from tinyc.ir import DType, Graph, Node, Value
 from tinyc.passes.base import Pass, PassContext, PassResult, register_pass
 
-#: the recurrent ops, whose W and R are both read by tinyc_rnn_f32_f16w
+#: the recurrent ops, whose W, R and B tinyc_rnn_f32_f16w reads as halves
 RECURRENT = ("RNN", "GRU", "LSTM")
 
 #: graph metadata key the pass records what it did under (shown in NAME.c's header)
@@ -50,7 +53,7 @@ def half_weight_indices(node: Node) -> tuple[int, ...]:
                 and node.inputs[1].type.rank < 2:
             return ()
     elif node.op in RECURRENT:
-        indices = (1, 2)
+        indices = (1, 2, 3) if node.input(3) is not None else (1, 2)
     else:
         return ()
     return indices if _float_consts(node, indices) else ()
