@@ -45,9 +45,9 @@ int tinyc_rnn_f32(const float *X, const float *W, const float *R, const float *B
                   const float *P, float *Y, float *Y_h, float *Y_c, float *work,
                   const tinyc_rnn_params *p);
 
-/* The same with W and R as IEEE half bits (--quantize float16): each weight is widened as
- * it is read, the arithmetic is tinyc_rnn_f32's. */
-int tinyc_rnn_f32_f16w(const float *X, const uint16_t *W, const uint16_t *R, const float *B,
+/* The same with W, R and B as IEEE half bits (--quantize float16): each weight and bias is
+ * widened as it is read, the arithmetic is tinyc_rnn_f32's. */
+int tinyc_rnn_f32_f16w(const float *X, const uint16_t *W, const uint16_t *R, const uint16_t *B,
                        const int32_t *seq_lens, const float *init_h, const float *init_c,
                        const float *P, float *Y, float *Y_h, float *Y_c, float *work,
                        const tinyc_rnn_params *p);

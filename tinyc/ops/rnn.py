@@ -117,8 +117,8 @@ class _Recurrent(OpDef):
                 raise ModelError(f"{node.op} node '{node.name}': input {i} is {list(v.shape)}, "
                                  f"expected {list(shape)}")
             want = DType.I32 if i == 4 else x.dtype
-            # W and R may be half weights under a float32 X (--quantize float16)
-            half = i in (1, 2) and x.dtype is DType.F32 and v.dtype is DType.F16
+            # W, R and B may be halves under a float32 X (--quantize float16)
+            half = i in (1, 2, 3) and x.dtype is DType.F32 and v.dtype is DType.F16
             if v.dtype is not want and not half:
                 raise ModelError(f"{node.op} node '{node.name}': input {i} must be "
                                  f"{want.value}")
@@ -235,11 +235,12 @@ class _Recurrent(OpDef):
         outs = [ctx.ptr(v) for v in node.outputs] + ["NULL", "NULL"]
         if not node.outputs[0].type.numel and not any(o.type.numel for o in node.outputs[1:]):
             return
-        w, r = node.inputs[1], node.inputs[2]
+        w, r, b = node.inputs[1], node.inputs[2], node.input(3)
         assert w is not None and r is not None
-        if w.dtype is not r.dtype or w.dtype not in (DType.F32, DType.F16):
+        if w.dtype is not r.dtype or w.dtype not in (DType.F32, DType.F16) or (
+                b is not None and b.dtype is not w.dtype):
             raise UnsupportedError(f"op {node.op} (node '{node.name}'): W {w.dtype.value}, "
-                                   f"R {r.dtype.value}")
+                                   f"R {r.dtype.value}, B {b.dtype.value if b else 'none'}")
         fn = "tinyc_rnn_f32_f16w" if w.dtype is DType.F16 else "tinyc_rnn_f32"  # float16
         ctx.checked_call("rnn", fn, *ins, outs[0], outs[1], outs[2],
                          ctx.workspace(node, DType.F32), params)

@@ -44,10 +44,17 @@ static float dot_half(const uint16_t *w, const float *b, int32_t n) {
 typedef struct {
   const tinyc_rnn_params *p;
   const float *W, *R, *B, *P;
-  const uint16_t *W16, *R16; /* half weights instead of W and R (tinyc_rnn_f32_f16w) */
+  const uint16_t *W16, *R16, *B16; /* halves instead of W, R, B (tinyc_rnn_f32_f16w) */
   float *rh; /* GRU, linear_before_reset = 0: r * h_prev (hidden floats of workspace) */
   int32_t dirs, gates;
 } cell_ctx;
+
+/* Bias i of direction dir's [2*gates*hidden] row of B or B16 (0 without a bias). */
+static float bias(const cell_ctx *c, int32_t dir, size_t i) {
+  const size_t at = (size_t)dir * 2 * c->gates * c->p->hidden + i;
+  if (c->B16) return tinyc_f16w_to_f32(c->B16[at]);
+  return c->B ? c->B[at] : 0.0f;
+}
 
 /* Pre-activation of gate g for unit j: W x + R h + Wb + Rb (h may be NULL: zeros). The
  * recurrent half alone, with its bias, when `recurrent_only`. */
@@ -59,16 +66,13 @@ static float gate(const cell_ctx *c, int32_t dir, int32_t g, int32_t j, const fl
   if (!recurrent_only) {
     v += c->W16 ? dot_half(c->W16 + row * p->input, x, p->input)
                 : dot(c->W + row * p->input, x, p->input);
-    if (c->B) v += c->B[(size_t)dir * 2 * c->gates * p->hidden + (size_t)g * p->hidden + j];
+    v += bias(c, dir, (size_t)g * p->hidden + j);
   }
   if (h) {
     v += c->R16 ? dot_half(c->R16 + row * p->hidden, h, p->hidden)
                 : dot(c->R + row * p->hidden, h, p->hidden);
   }
-  if (c->B) {
-    v += c->B[(size_t)dir * 2 * c->gates * p->hidden + (size_t)(c->gates + g) * p->hidden + j];
-  }
-  return v;
+  return v + bias(c, dir, (size_t)(c->gates + g) * p->hidden + j);
 }
 
 static float clipped(const tinyc_rnn_params *p, float v) {
@@ -119,7 +123,7 @@ static void step(const cell_ctx *c, int32_t dir, const float *x, const float *h_
         const float r = act(p, dir, 0, clipped(p, gate(c, dir, 1, j, x, h_prev, 0)));
         n = gate(c, dir, 2, j, x, NULL, 0) + r * gate(c, dir, 2, j, x, h_prev, 1);
         /* gate(.., NULL, 0) added the recurrent bias too: take it back out */
-        if (c->B) n -= c->B[(size_t)dir * 6 * p->hidden + (size_t)5 * p->hidden + j];
+        n -= bias(c, dir, (size_t)5 * p->hidden + j);
       } else {
         n = gate(c, dir, 2, j, x, rh, 0);
       }
@@ -148,9 +152,10 @@ static void step(const cell_ctx *c, int32_t dir, const float *x, const float *h_
   }
 }
 
-/* Both entry points: float32 weights W/R, or half ones W16/R16. */
+/* Both entry points: float32 weights W/R/B, or half ones W16/R16/B16. */
 static int run_layer(const float *X, const float *W, const float *R, const uint16_t *W16,
-                     const uint16_t *R16, const float *B, const int32_t *seq_lens,
+                     const uint16_t *R16, const float *B, const uint16_t *B16,
+                     const int32_t *seq_lens,
                      const float *init_h, const float *init_c, const float *P, float *Y,
                      float *Y_h, float *Y_c, float *work, const tinyc_rnn_params *p) {
   cell_ctx c;
@@ -162,6 +167,7 @@ static int run_layer(const float *X, const float *W, const float *R, const uint1
   c.W16 = W16;
   c.R16 = R16;
   c.B = B;
+  c.B16 = B16;
   c.P = P;
   c.rh = work;
   c.dirs = p->direction == TINYC_RNN_BIDIRECTIONAL ? 2 : 1;
@@ -217,13 +223,14 @@ int tinyc_rnn_f32(const float *X, const float *W, const float *R, const float *B
                   const int32_t *seq_lens, const float *init_h, const float *init_c,
                   const float *P, float *Y, float *Y_h, float *Y_c, float *work,
                   const tinyc_rnn_params *p) {
-  return run_layer(X, W, R, NULL, NULL, B, seq_lens, init_h, init_c, P, Y, Y_h, Y_c, work,
-                   p);
+  return run_layer(X, W, R, NULL, NULL, B, NULL, seq_lens, init_h, init_c, P, Y, Y_h, Y_c,
+                   work, p);
 }
 
-int tinyc_rnn_f32_f16w(const float *X, const uint16_t *W, const uint16_t *R, const float *B,
+int tinyc_rnn_f32_f16w(const float *X, const uint16_t *W, const uint16_t *R, const uint16_t *B,
                        const int32_t *seq_lens, const float *init_h, const float *init_c,
                        const float *P, float *Y, float *Y_h, float *Y_c, float *work,
                        const tinyc_rnn_params *p) {
-  return run_layer(X, NULL, NULL, W, R, B, seq_lens, init_h, init_c, P, Y, Y_h, Y_c, work, p);
+  return run_layer(X, NULL, NULL, W, R, NULL, B, seq_lens, init_h, init_c, P, Y, Y_h, Y_c,
+                   work, p);
 }
