@@ -18,7 +18,7 @@ from mcu_kernels import CONV_FIELDS, Act, ConvParams, GemmParams, Guarded, build
 from tinyc.backend.generate import codegen_root
 from tinyc.harness import STRICT_FLAGS
 from tinyc.ops.activation import apply_activation
-from tinyc.ops.conv import conv_reference, fpu_dw_plane_bytes
+from tinyc.ops.conv import CONV1X1_TILE, conv_reference, fpu_dw_plane_bytes
 
 ACTS = {  # name -> (C kind, a, b, numpy name, numpy params)
     "none": (0, 0.0, 0.0, "", []),
@@ -248,7 +248,7 @@ def test_conv1x1_stream_equals_the_ordinary_kernel(libs: dict, variant: str, c: 
     gx, gy = Guarded(x), Guarded(np.zeros((1, m, 1, pixels), np.float32))
     libs[(variant, "conv")].tinyc_conv2d_f32(gx.ptr, gw.ptr, gb.ptr, gy.ptr, None,
                                              ctypes.byref(p))
-    scratch = Guarded(np.zeros(min(c, m), np.float32))
+    scratch = Guarded(np.zeros(CONV1X1_TILE * min(c, m), np.float32))
     fn = libs[(variant, "inplace")].tinyc_conv1x1_stream_f32
     for q in (0, 1, -1, 2):
         got = _run_overlapped(fn, x, m * pixels, q * pixels, gw.ptr, gb.ptr, scratch.ptr,

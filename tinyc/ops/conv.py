@@ -168,8 +168,8 @@ class Conv(OpDef):
 
     def memory_behavior(self, node: Node) -> list[MemoryBehavior]:
         """The overlapping kernels of tinyc_inplace.h: depthwise channel by channel through
-        one output plane of scratch; 1x1 stride-1 unpadded pixel by pixel through one
-        pixel; a dense stride-1 `same` conv row by row, holding back pad_top + 1 rows."""
+        one output plane of scratch; 1x1 stride-1 unpadded 4 pixels at a time through
+        a tile of them; a dense stride-1 `same` conv row by row, holding back pad_top + 1 rows."""
         kernel = _stream_kernel(node)
         if kernel is None:
             return []
@@ -180,9 +180,8 @@ class Conv(OpDef):
         out_plane = y.type.numel // max(n * m, 1)
         if kernel == "dwconv2d":
             return [BlockStream(0, n * c, in_plane * size, out_plane * size, out_plane * size)]
-        if kernel == "conv1x1":  # half weights: 4 pixels at a time (tinyc_inplace_f16w.h)
-            pixels = 4 if input_type(node, 1).dtype is DType.F16 else 1
-            return [PlaneStream(0, in_plane, c, m, size, pixels * min(c, m) * size)]
+        if kernel == "conv1x1":  # 4 pixels at a time (tinyc_inplace.h, tinyc_inplace_f16w.h)
+            return [PlaneStream(0, in_plane, c, m, size, CONV1X1_TILE * min(c, m) * size)]
         rows = (node.attrs["pads"][0] if x.type.rank == 4 else 0) + 1
         width = y.shape[-1]
         return [PlaneStream(0, in_plane, c, m, size, rows * m * width * size)]
@@ -251,6 +250,10 @@ class Conv(OpDef):
         return fpu_dw_plane_bytes(w.shape[2:], a["strides"], a["dilations"], a["pads"][:2],
                                   y.shape[2:])
 
+
+#: pixels the streamed 1x1 conv kernels buffer at a time (tinyc_inplace.h, float32 and half
+#: weights): its scratch is this many pixels of min(c, m) channels
+CONV1X1_TILE = 4
 
 #: codegen/kernels/cortex-m4/tinyc_fpu_conv.h TINYC_FPU_DW_PLANE: padded plane floats
 FPU_DW_PLANE = 256

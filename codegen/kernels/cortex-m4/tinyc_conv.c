@@ -7,7 +7,7 @@
  * is chosen from the parameters:
  *
  * - pointwise (1x1, stride 1, no padding, one group): Y[M, HW] = W[M, C] X[C, HW] in
- *   4-channel x 4-pixel blocks (16 accumulators; 8 loads feed 16 MACs);
+ *   4-channel x 4-pixel register tiles (tinyc_fpu_pw_tile4: 8 loads feed 16 MACs);
  * - depthwise (one input and one output channel per group): channel planes, 3x3 windows
  *   with the weights in registers and 4 outputs at a time (tinyc_fpu_conv.h);
  * - anything else: direct convolution in 4-channel x 4-pixel blocks over the interior
@@ -25,71 +25,33 @@ TINYC_INLINE float bias_of(const float *B, int32_t m) { return B ? B[m] : 0.0f; 
 static TINYC_NOINLINE void pointwise(const float *restrict X, const float *restrict W,
                                      const float *restrict B, float *restrict Y, int32_t C,
                                      int32_t M, int32_t P, const tinyc_act *act) {
-  int32_t m = 0, p, c;
-  for (; m + 4 <= M; m += 4) {
-    const float *w0 = W + (size_t)m * C;
-    const float b0 = bias_of(B, m), b1 = bias_of(B, m + 1), b2 = bias_of(B, m + 2),
-                b3 = bias_of(B, m + 3);
-    float *y = Y + (size_t)m * P;
-    for (p = 0; p + 4 <= P; p += 4) {
-      const float *x = X + p;
-      const float *u0 = w0, *u1 = w0 + C, *u2 = w0 + 2 * C, *u3 = w0 + 3 * C;
-      float a00 = b0, a01 = b0, a02 = b0, a03 = b0, a10 = b1, a11 = b1, a12 = b1, a13 = b1;
-      float a20 = b2, a21 = b2, a22 = b2, a23 = b2, a30 = b3, a31 = b3, a32 = b3, a33 = b3;
-      for (c = C; c > 0; --c) {
-        const float x0 = x[0], x1 = x[1], x2 = x[2], x3 = x[3];
-        const float v0 = *u0++, v1 = *u1++, v2 = *u2++, v3 = *u3++;
-        x += P;
-        TINYC_FPU_MAC(a00, v0, x0); TINYC_FPU_MAC(a01, v0, x1);
-        TINYC_FPU_MAC(a02, v0, x2); TINYC_FPU_MAC(a03, v0, x3);
-        TINYC_FPU_MAC(a10, v1, x0); TINYC_FPU_MAC(a11, v1, x1);
-        TINYC_FPU_MAC(a12, v1, x2); TINYC_FPU_MAC(a13, v1, x3);
-        TINYC_FPU_MAC(a20, v2, x0); TINYC_FPU_MAC(a21, v2, x1);
-        TINYC_FPU_MAC(a22, v2, x2); TINYC_FPU_MAC(a23, v2, x3);
-        TINYC_FPU_MAC(a30, v3, x0); TINYC_FPU_MAC(a31, v3, x1);
-        TINYC_FPU_MAC(a32, v3, x2); TINYC_FPU_MAC(a33, v3, x3);
-      }
-      tinyc_fpu_store4(y + p, 1, a00, a01, a02, a03, act);
-      tinyc_fpu_store4(y + P + p, 1, a10, a11, a12, a13, act);
-      tinyc_fpu_store4(y + 2 * P + p, 1, a20, a21, a22, a23, act);
-      tinyc_fpu_store4(y + 3 * P + p, 1, a30, a31, a32, a33, act);
-    }
-    for (; p < P; ++p) {
-      const float *x = X + p;
-      const float *u0 = w0, *u1 = w0 + C, *u2 = w0 + 2 * C, *u3 = w0 + 3 * C;
-      float a0 = b0, a1 = b1, a2 = b2, a3 = b3;
+  int32_t m, p, c;
+  for (p = 0; p + 4 <= P; p += 4) {
+    tinyc_fpu_pw_tile4(X + p, (size_t)P, W, B, Y + p, (size_t)P, C, M, act);
+  }
+  /* the last P % 4 pixels: 4 channels at a time, each loaded input feeding 4 */
+  for (; p < P; ++p) {
+    for (m = 0; m + 4 <= M; m += 4) {
+      const float *x = X + p, *u0 = W + (size_t)m * C, *u1 = u0 + C, *u2 = u1 + C,
+                  *u3 = u2 + C;
+      float a0 = bias_of(B, m), a1 = bias_of(B, m + 1), a2 = bias_of(B, m + 2),
+            a3 = bias_of(B, m + 3);
       for (c = C; c > 0; --c) {
         const float x0 = *x;
         x += P;
         TINYC_FPU_MAC(a0, *u0++, x0); TINYC_FPU_MAC(a1, *u1++, x0);
         TINYC_FPU_MAC(a2, *u2++, x0); TINYC_FPU_MAC(a3, *u3++, x0);
       }
-      tinyc_fpu_store4(y + p, P, a0, a1, a2, a3, act);
+      tinyc_fpu_store4(Y + (size_t)m * P + p, P, a0, a1, a2, a3, act);
     }
-  }
-  for (; m < M; ++m) {
-    const float *w0 = W + (size_t)m * C;
-    const float b0 = bias_of(B, m);
-    float *y = Y + (size_t)m * P;
-    for (p = 0; p + 4 <= P; p += 4) {
-      const float *x = X + p, *u0 = w0;
-      float a0 = b0, a1 = b0, a2 = b0, a3 = b0;
-      for (c = C; c > 0; --c) {
-        const float v0 = *u0++;
-        TINYC_FPU_MAC(a0, v0, x[0]); TINYC_FPU_MAC(a1, v0, x[1]);
-        TINYC_FPU_MAC(a2, v0, x[2]); TINYC_FPU_MAC(a3, v0, x[3]);
-        x += P;
-      }
-      tinyc_fpu_store4(y + p, 1, a0, a1, a2, a3, act);
-    }
-    for (; p < P; ++p) {
-      const float *x = X + p, *u0 = w0;
-      float a0 = b0;
+    for (; m < M; ++m) {
+      const float *x = X + p, *u0 = W + (size_t)m * C;
+      float a0 = bias_of(B, m);
       for (c = C; c > 0; --c) {
         TINYC_FPU_MAC(a0, *u0++, *x);
         x += P;
       }
-      y[p] = tinyc_fpu_act1(a0, act);
+      Y[(size_t)m * P + p] = tinyc_fpu_act1(a0, act);
     }
   }
 }
