@@ -12,7 +12,8 @@
  *   with the weights in registers and 4 outputs at a time (tinyc_fpu_conv.h);
  * - anything else: direct convolution in 4-channel x 4-pixel blocks over the interior
  *   columns, where every tap is inside the input; border columns go pixel by pixel with
- *   the tap range clipped. */
+ *   the tap range clipped, or, when few input channels have padded columns (a first
+ *   layer), every column is made interior through zero-padded copies of the window rows. */
 #include "tinyc_conv.h"
 
 #include "tinyc_fpu_conv.h"
@@ -92,7 +93,63 @@ static TINYC_NOINLINE void general(const float *restrict X, const float *restric
   }
 }
 
-/* The three paths are TINYC_NOINLINE: inlined here their frames (register spills) would
+/* ---- small-channel convolution through zero-padded window rows ---------------------- */
+
+/* Output rows one at a time from a copy of their window's rows (all input channels, only
+ * the rows inside the input) zero-padded left and right to the columns the row's windows
+ * span (`rows`: the node's planned workspace, tinyc/ops/conv.py fpu_padded_rows_bytes),
+ * so every output column is an interior one and goes in 4x4 blocks: KWS's first layer
+ * (one channel, 10x4 window, stride 2, 5 output columns) has no interior column at all.
+ * Zero padding is the reference's, so results are the direct kernel's up to the order of
+ * the sums (the padded taps add zeros). */
+/* `count` rows of every input channel from row `first` of x into `rows`, each zero-padded
+ * to the padded width. Out of line, so that padded_rows' frame stays small. */
+static TINYC_NOINLINE void copy_padded_rows(const float *restrict x, int32_t first,
+                                            int32_t count, float *restrict rows,
+                                            const tinyc_conv2d_params *p) {
+  const int32_t wp = tinyc_fpu_padded_width(p), left = p->pad_left < wp ? p->pad_left : wp;
+  const int32_t inner = p->w < wp - left ? p->w : wp - left;
+  const size_t in_plane = (size_t)p->h * p->w;
+  int32_t c, r, i;
+  for (c = 0; c < p->c; ++c) {
+    const float *src = x + (size_t)c * in_plane + (size_t)first * p->w;
+    for (r = 0; r < count; ++r, src += p->w, rows += wp) {
+      for (i = 0; i < left; ++i) rows[i] = 0.0f;
+      memcpy(rows + left, src, (size_t)inner * sizeof *rows);
+      for (i = left + inner; i < wp; ++i) rows[i] = 0.0f;
+    }
+  }
+}
+
+static TINYC_NOINLINE void padded_rows(const float *restrict X, const float *restrict W,
+                                       const float *restrict B, float *restrict Y,
+                                       float *restrict rows, const tinyc_conv2d_params *p) {
+  const size_t plane = (size_t)p->oh * p->ow, in_plane = (size_t)p->h * p->w;
+  tinyc_conv2d_params q = *p; /* the padded rows' geometry */
+  int32_t n, oy;
+  q.w = tinyc_fpu_padded_width(p);
+  q.pad_left = 0;
+  q.oh = 1;
+  for (n = 0; n < p->n; ++n) {
+    const float *xn = X + (size_t)n * p->c * in_plane;
+    float *yn = Y + (size_t)n * p->m * plane;
+    for (oy = 0; oy < p->oh; ++oy) {
+      const int32_t iy0 = oy * p->stride_h - p->pad_top;
+      const int32_t ky0 = tinyc_window_first(iy0, p->dil_h);
+      const int32_t ky1 = tinyc_window_end(iy0, p->dil_h, p->kh, p->h);
+      if (ky1 <= ky0) { /* the whole window is padding: the direct row gives the bias */
+        tinyc_fpu_conv_row(xn, W, B, yn + (size_t)oy * p->ow, plane, 0, p->m, oy, p);
+        continue;
+      }
+      q.h = (ky1 - 1 - ky0) * p->dil_h + 1;
+      q.pad_top = ky0 * p->dil_h;
+      copy_padded_rows(xn, iy0 + q.pad_top, q.h, rows, p);
+      tinyc_fpu_conv_row(rows, W, B, yn + (size_t)oy * p->ow, plane, 0, p->m, 0, &q);
+    }
+  }
+}
+
+/* The paths are TINYC_NOINLINE: inlined here their frames (register spills) would
  * add up on the stack of every call. */
 void tinyc_conv2d_f32(const float *restrict X, const float *restrict W, const float *restrict B,
                       float *restrict Y, float *restrict work, const tinyc_conv2d_params *p) {
@@ -107,6 +164,8 @@ void tinyc_conv2d_f32(const float *restrict X, const float *restrict W, const fl
     }
   } else if (p->group == p->c && p->m == p->c) {
     depthwise(X, W, B, Y, work, p);
+  } else if (work != NULL && tinyc_fpu_padded_rows_fit(p)) {
+    padded_rows(X, W, B, Y, work, p);
   } else {
     general(X, W, B, Y, p);
   }

@@ -284,6 +284,25 @@ typedef struct {
     TINYC_FPU_MAC(a33, w3_, x3);                                                                   \
   } while (0)
 
+/* ---- dense convolution through zero-padded window rows (tinyc_conv.c padded_rows) ---- */
+
+#define TINYC_FPU_PADDED_ROWS 256 /* floats of padded window rows, at most */
+
+/* The columns one output row's windows span, padding included. */
+TINYC_INLINE int32_t tinyc_fpu_padded_width(const tinyc_conv2d_params *p) {
+  return (p->ow - 1) * p->stride_w + (p->kw - 1) * p->dil_w + 1;
+}
+
+/* Whether a dense convolution goes through padded window rows: some output column's window
+ * leaves the input sideways, and the rows of every input channel fit. Mirrored by
+ * tinyc/ops/conv.py fpu_padded_rows_bytes. */
+TINYC_INLINE int tinyc_fpu_padded_rows_fit(const tinyc_conv2d_params *p) {
+  const int32_t span = (p->kh - 1) * p->dil_h + 1, wp = tinyc_fpu_padded_width(p);
+  return p->group == 1 && (p->pad_left > 0 || wp - p->pad_left > p->w) &&
+         p->c <= TINYC_FPU_PADDED_ROWS && span <= TINYC_FPU_PADDED_ROWS &&
+         wp <= TINYC_FPU_PADDED_ROWS && p->c * span * wp <= TINYC_FPU_PADDED_ROWS;
+}
+
 /* ---- pointwise (1x1) convolution, 4 pixels at a time ----------------------------------- */
 
 /* y[m * sy + j] = act(B[m] + sum_c W[m * C + c] * x[c * sx + j]) for 4 adjacent pixels j and
@@ -430,9 +449,10 @@ static inline void tinyc_fpu_pixel(const tinyc_fpu_row *r, const tinyc_conv2d_pa
   }
 }
 
-/* All columns of one output row for 4 channels: border pixels, then interior blocks of 4
- * (the last one shifted left to end at the interior's edge, recomputing a few outputs,
- * rather than leaving a remainder to the slower pixel path). */
+/* All columns of one output row for 4 channels: border pixels, then interior blocks of 4;
+ * a remainder of 2 or 3 is one more block shifted left to end at the interior's edge
+ * (recomputing a few outputs costs less than the slower pixel path), a remainder of 1 goes
+ * to the pixel path (a whole block for it would cost more). */
 TINYC_INLINE void tinyc_fpu_row4(const tinyc_fpu_row *r, const tinyc_conv2d_params *p,
                                  int32_t ox_lo, int32_t ox_hi, const int32_t S, const int K3,
                                  const float *b, float *y, size_t ystride) {
@@ -442,10 +462,10 @@ TINYC_INLINE void tinyc_fpu_row4(const tinyc_fpu_row *r, const tinyc_conv2d_para
     for (; ox + 4 <= ox_hi; ox += 4) {
       tinyc_fpu_block4x4(r, p, ox * S - p->pad_left, S, K3, b, y, ystride);
     }
-    if (ox < ox_hi) {
+    if (ox_hi - ox >= 2) {
       tinyc_fpu_block4x4(r, p, (ox_hi - 4) * S - p->pad_left, S, K3, b, y, ystride);
+      ox = ox_hi;
     }
-    ox = ox_hi;
   }
   for (; ox < p->ow; ++ox) tinyc_fpu_pixel(r, p, ox, 4, b, y, ystride);
 }
