@@ -27,9 +27,8 @@ static TINYC_NOINLINE void pointwise(const float *restrict X, const float *restr
                                      const float *restrict B, float *restrict Y, int32_t C,
                                      int32_t M, int32_t P, const tinyc_act *act) {
   int32_t m, p, c;
-  for (p = 0; p + 4 <= P; p += 4) {
-    tinyc_fpu_pw_tile4(X + p, (size_t)P, W, B, Y + p, (size_t)P, C, M, act);
-  }
+  tinyc_fpu_pw_tile4(X, (size_t)P, W, B, Y, (size_t)P, C, M, P / 4, act);
+  p = P - P % 4;
   /* the last P % 4 pixels: 4 channels at a time, each loaded input feeding 4 */
   for (; p < P; ++p) {
     for (m = 0; m + 4 <= M; m += 4) {

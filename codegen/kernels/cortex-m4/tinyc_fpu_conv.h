@@ -305,47 +305,52 @@ TINYC_INLINE int tinyc_fpu_padded_rows_fit(const tinyc_conv2d_params *p) {
 
 /* ---- pointwise (1x1) convolution, 4 pixels at a time ----------------------------------- */
 
-/* y[m * sy + j] = act(B[m] + sum_c W[m * C + c] * x[c * sx + j]) for 4 adjacent pixels j and
- * every output channel m: channels 4 at a time in a 4x4 register tile (16 accumulators,
- * every loaded weight and every loaded input feed 4 multiply-accumulates), then one at a
- * time. The ordinary kernel runs it on the activations, the in-place one on a buffered
- * tile (tinyc_inplace.c), so both give the same bits. Out of line: one frame, whatever
- * calls it. */
+/* y[m * sy + j] = act(B[m] + sum_c W[m * C + c] * x[c * sx + j]) for `tiles` runs of 4
+ * adjacent pixels j and every output channel m: channels 4 at a time in a 4x4 register
+ * tile (16 accumulators, every loaded weight and every loaded input feed 4
+ * multiply-accumulates), then one at a time. The ordinary kernel runs it on the
+ * activations, the in-place one on a buffered tile (tinyc_inplace.c), so both give the
+ * same bits. Out of line: one frame, whatever calls it. */
 static TINYC_FPU_NOINLINE void tinyc_fpu_pw_tile4(const float *restrict x, size_t sx,
                                                   const float *restrict W,
                                                   const float *restrict B, float *restrict y,
                                                   size_t sy, int32_t C, int32_t M,
-                                                  const tinyc_act *act) {
-  int32_t m = 0, c;
+                                                  int32_t tiles, const tinyc_act *act) {
+  int32_t m = 0, c, t;
   for (; m + 4 <= M; m += 4, W += 4 * (size_t)C, y += 4 * sy) {
-    const float *xc = x, *u0 = W, *u1 = W + C, *u2 = W + 2 * C, *u3 = W + 3 * C;
     const float b0 = B ? B[m] : 0.0f, b1 = B ? B[m + 1] : 0.0f, b2 = B ? B[m + 2] : 0.0f,
                 b3 = B ? B[m + 3] : 0.0f;
-    float a00 = b0, a01 = b0, a02 = b0, a03 = b0, a10 = b1, a11 = b1, a12 = b1, a13 = b1;
-    float a20 = b2, a21 = b2, a22 = b2, a23 = b2, a30 = b3, a31 = b3, a32 = b3, a33 = b3;
-    for (c = C; c > 0; --c) {
-      const float x0 = xc[0], x1 = xc[1], x2 = xc[2], x3 = xc[3];
-      xc += sx;
-      TINYC_FPU_BLOCK16(*u0++, *u1++, *u2++, *u3++, x0, x1, x2, x3);
+    for (t = 0; t < tiles; ++t) {
+      const float *xc = x + 4 * t, *u0 = W, *u1 = W + C, *u2 = W + 2 * C, *u3 = W + 3 * C;
+      float *yt = y + 4 * t;
+      float a00 = b0, a01 = b0, a02 = b0, a03 = b0, a10 = b1, a11 = b1, a12 = b1, a13 = b1;
+      float a20 = b2, a21 = b2, a22 = b2, a23 = b2, a30 = b3, a31 = b3, a32 = b3, a33 = b3;
+      for (c = C; c > 0; --c) {
+        const float x0 = xc[0], x1 = xc[1], x2 = xc[2], x3 = xc[3];
+        xc += sx;
+        TINYC_FPU_BLOCK16(*u0++, *u1++, *u2++, *u3++, x0, x1, x2, x3);
+      }
+      tinyc_fpu_store4(yt, 1, a00, a01, a02, a03, act);
+      tinyc_fpu_store4(yt + sy, 1, a10, a11, a12, a13, act);
+      tinyc_fpu_store4(yt + 2 * sy, 1, a20, a21, a22, a23, act);
+      tinyc_fpu_store4(yt + 3 * sy, 1, a30, a31, a32, a33, act);
     }
-    tinyc_fpu_store4(y, 1, a00, a01, a02, a03, act);
-    tinyc_fpu_store4(y + sy, 1, a10, a11, a12, a13, act);
-    tinyc_fpu_store4(y + 2 * sy, 1, a20, a21, a22, a23, act);
-    tinyc_fpu_store4(y + 3 * sy, 1, a30, a31, a32, a33, act);
   }
   for (; m < M; ++m, W += C, y += sy) {
-    const float *xc = x, *u0 = W;
     const float b0 = B ? B[m] : 0.0f;
-    float a0 = b0, a1 = b0, a2 = b0, a3 = b0;
-    for (c = C; c > 0; --c) {
-      const float v0 = *u0++;
-      TINYC_FPU_MAC(a0, v0, xc[0]);
-      TINYC_FPU_MAC(a1, v0, xc[1]);
-      TINYC_FPU_MAC(a2, v0, xc[2]);
-      TINYC_FPU_MAC(a3, v0, xc[3]);
-      xc += sx;
+    for (t = 0; t < tiles; ++t) {
+      const float *xc = x + 4 * t, *u0 = W;
+      float a0 = b0, a1 = b0, a2 = b0, a3 = b0;
+      for (c = C; c > 0; --c) {
+        const float v0 = *u0++;
+        TINYC_FPU_MAC(a0, v0, xc[0]);
+        TINYC_FPU_MAC(a1, v0, xc[1]);
+        TINYC_FPU_MAC(a2, v0, xc[2]);
+        TINYC_FPU_MAC(a3, v0, xc[3]);
+        xc += sx;
+      }
+      tinyc_fpu_store4(y + 4 * t, 1, a0, a1, a2, a3, act);
     }
-    tinyc_fpu_store4(y, 1, a0, a1, a2, a3, act);
   }
 }
 

@@ -133,12 +133,12 @@ void tinyc_conv1x1_stream_f32(const float *X, const float *restrict W, const flo
       const float *x = X + px;
       float *t = scratch;
       for (c = p->c; c > 0; --c, x += plane, t += 4) memcpy(t, x, 4 * sizeof *t);
-      tinyc_fpu_pw_tile4(scratch, 4, W, B, Y + px, plane, p->c, p->m, &p->act);
+      tinyc_fpu_pw_tile4(scratch, 4, W, B, Y + px, plane, p->c, p->m, 1, &p->act);
     } else {
       /* fewer outputs than inputs: buffer the output tile; the input is read in place */
       const float *t = scratch;
       float *y = Y + px;
-      tinyc_fpu_pw_tile4(X + px, plane, W, B, scratch, 4, p->c, p->m, &p->act);
+      tinyc_fpu_pw_tile4(X + px, plane, W, B, scratch, 4, p->c, p->m, 1, &p->act);
       for (m = p->m; m > 0; --m, y += plane, t += 4) memcpy(y, t, 4 * sizeof *y);
     }
   }
