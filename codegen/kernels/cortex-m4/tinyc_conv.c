@@ -67,7 +67,7 @@ static TINYC_NOINLINE void depthwise(const float *restrict X, const float *restr
     for (k = 0; k < p->c; ++k) {
       const size_t plane = (size_t)n * p->c + k;
       tinyc_fpu_dw_any_plane(X + plane * in_plane, W + (size_t)k * p->kh * p->kw, bias_of(B, k),
-                             Y + plane * out_plane, work, p);
+                             Y + plane * out_plane, work, p, plane > 0);
     }
   }
 }

@@ -188,7 +188,8 @@ static inline void tinyc_fpu_dw3_plane(const float *x, const float *w9, float bi
 
 /* Small 3x3 planes (stride 1, like KWS's 25x5): copied once into `plane` (the node's
  * planned workspace: tinyc/ops/conv.py fpu_dw_plane_bytes) with their zero padding (short
- * rows by tinyc_copy_short), so that every output is an interior one and rows go four outputs at a time
+ * rows by tinyc_copy_short; the border only when not `padded` yet), so that every output
+ * is an interior one and rows go four outputs at a time
  * (tinyc_fpu_dw3_block) -- on a 5-wide map the edge handling above would otherwise be most
  * of the work. Zero padding is what the reference uses, so results are those of
  * tinyc_fpu_dw3_plane up to the order of the sums. */
@@ -203,13 +204,16 @@ static int tinyc_fpu_dw3_small_fits(const tinyc_conv2d_params *p) {
 }
 
 static void tinyc_fpu_dw3_small_plane(const float *x, const float *w9, float bias, float *y,
-                                      float *restrict plane, const tinyc_conv2d_params *p) {
+                                      float *restrict plane, const tinyc_conv2d_params *p,
+                                      int padded) {
   const tinyc_act act = p->act;
   const tinyc_fpu_k9 k = {w9[0], w9[1], w9[2], w9[3], w9[4], w9[5], w9[6], w9[7], w9[8]};
   const int32_t S = p->ow + 2, rows = p->oh + 2, pl = p->pad_left;
   const int32_t inner = p->w < S - pl ? p->w : S - pl;
   int32_t r, i, oy, ox;
-  for (i = 0; i < rows * S; ++i) plane[i] = 0.0f;
+  if (!padded) {
+    for (i = 0; i < rows * S; ++i) plane[i] = 0.0f;
+  }
   for (r = 0; r < rows; ++r) {
     const int32_t iy = r - p->pad_top;
     if (iy >= 0 && iy < p->h) {
@@ -235,11 +239,13 @@ static void tinyc_fpu_dw3_small_plane(const float *x, const float *w9, float bia
 }
 
 /* One depthwise channel plane, whichever window; `work` (or NULL): the small-plane path's
- * padded plane. */
+ * padded plane, `padded`: its zero border is already there (the copy of each plane writes
+ * the same interior, so the border is zeroed once a node). */
 static inline void tinyc_fpu_dw_any_plane(const float *x, const float *wk, float bias, float *y,
-                                          float *restrict work, const tinyc_conv2d_params *p) {
+                                          float *restrict work, const tinyc_conv2d_params *p,
+                                          int padded) {
   if (work != NULL && tinyc_fpu_dw3_small_fits(p)) {
-    tinyc_fpu_dw3_small_plane(x, wk, bias, y, work, p);
+    tinyc_fpu_dw3_small_plane(x, wk, bias, y, work, p, padded);
   } else if (p->kh == 3 && p->kw == 3 && p->dil_h == 1 && p->dil_w == 1) {
     tinyc_fpu_dw3_plane(x, wk, bias, y, p);
   } else {

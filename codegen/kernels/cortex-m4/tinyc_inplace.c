@@ -15,15 +15,18 @@ void tinyc_dwconv2d_stream_f32(const float *X, const float *restrict W, const fl
                                const tinyc_conv2d_params *p) {
   const size_t in_plane = (size_t)p->h * p->w, out_plane = (size_t)p->oh * p->ow;
   int32_t n, k;
+  /* the small-plane path copies input plane k into `work` before it stores any output:
+   * output plane k goes straight to Y */
+  const int direct = work != NULL && tinyc_fpu_dw3_small_fits(p);
   TINYC_DCHECK(p->group == p->c && p->m == p->c);
   for (n = 0; n < p->n; ++n) {
     for (k = 0; k < p->c; ++k) {
       const size_t plane = (size_t)n * p->c + k;
       float *yk = Y + plane * out_plane;
       tinyc_fpu_dw_any_plane(X + plane * in_plane, W + (size_t)k * p->kh * p->kw,
-                             B ? B[k] : 0.0f, scratch, work, p);
+                             B ? B[k] : 0.0f, direct ? yk : scratch, work, p, plane > 0);
       /* input channel k is no longer needed: its bytes (and those below) may be written */
-      memcpy(yk, scratch, out_plane * sizeof *yk);
+      if (!direct) memcpy(yk, scratch, out_plane * sizeof *yk);
     }
   }
 }
