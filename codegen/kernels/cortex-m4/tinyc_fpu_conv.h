@@ -332,7 +332,8 @@ static TINYC_FPU_NOINLINE void tinyc_fpu_pw_tile4(const float *restrict x, size_
       float a00 = b0, a01 = b0, a02 = b0, a03 = b0, a10 = b1, a11 = b1, a12 = b1, a13 = b1;
       float a20 = b2, a21 = b2, a22 = b2, a23 = b2, a30 = b3, a31 = b3, a32 = b3, a33 = b3;
       for (c = C; c > 0; --c) {
-        const float x0 = xc[0], x1 = xc[1], x2 = xc[2], x3 = xc[3];
+        float x0, x1, x2, x3;
+        TINYC_FPU_LOAD4(xc, x0, x1, x2, x3);
         xc += sx;
         TINYC_FPU_BLOCK16(*u0++, *u1++, *u2++, *u3++, x0, x1, x2, x3);
       }
