@@ -238,8 +238,8 @@ class Conv(OpDef):
     def workspace(self, node: Node, kernel_dirs: tuple[str, ...] | None = None) -> int:
         """Half weights (--quantize float16): one chunk of them widened to float (the
         float kernels then run without a padded plane); else the Cortex-M4 depthwise
-        kernel's padded plane (`fpu_dw_plane_bytes`) or dense kernel's padded window rows
-        (`fpu_padded_rows_bytes`)."""
+        kernel's padded plane (`fpu_dw_plane_bytes`) or, for a dense conv that cannot
+        stream in place, the dense kernel's padded window rows (`fpu_padded_rows_bytes`)."""
         x, w, y = node.inputs[0], node.inputs[1], node.outputs[0]
         assert x is not None and w is not None
         if w.dtype is DType.F16:
@@ -250,6 +250,8 @@ class Conv(OpDef):
         if x.shape[1] == y.shape[1] == a["group"]:
             return fpu_dw_plane_bytes(w.shape[2:], a["strides"], a["dilations"], a["pads"][:2],
                                       y.shape[2:])
+        if _stream_kernel(node) is not None:  # its in-place form would leave them unused
+            return 0
         return fpu_padded_rows_bytes(x.shape[1:], w.shape[2:], a["strides"], a["dilations"],
                                      a["pads"][:2], a["group"], y.shape[2:])
 
