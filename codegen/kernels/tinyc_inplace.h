@@ -21,9 +21,9 @@ void tinyc_dwconv2d_stream_f32(const float *X, const float *restrict W, const fl
                                float *Y, float *restrict scratch, float *restrict work,
                                const tinyc_conv2d_params *p);
 
-/* 1x1 convolution, stride 1, no padding, group 1, n == 1, pixel by pixel: every input
- * channel at pixel p is read (into scratch[min(c, m)]) before any output channel at p is
- * written. Safe when Y - X is a whole number of pixel planes (PlaneStream). */
+/* 1x1 convolution, stride 1, no padding, group 1, n == 1, 4 pixels at a time: every input
+ * channel at those pixels is read (into scratch[4 * min(c, m)]) before any output channel at
+ * them is written. Safe when Y - X is a whole number of pixel planes (PlaneStream). */
 void tinyc_conv1x1_stream_f32(const float *X, const float *restrict W, const float *restrict B,
                               float *Y, float *restrict scratch, const tinyc_conv2d_params *p);
 

@@ -18,7 +18,12 @@ from mcu_kernels import CONV_FIELDS, Act, ConvParams, GemmParams, Guarded, build
 from tinyc.backend.generate import codegen_root
 from tinyc.harness import STRICT_FLAGS
 from tinyc.ops.activation import apply_activation
-from tinyc.ops.conv import conv_reference, fpu_dw_plane_bytes
+from tinyc.ops.conv import (
+    CONV1X1_TILE,
+    conv_reference,
+    fpu_dw_plane_bytes,
+    fpu_padded_rows_bytes,
+)
 
 ACTS = {  # name -> (C kind, a, b, numpy name, numpy params)
     "none": (0, 0.0, 0.0, "", []),
@@ -79,13 +84,17 @@ def conv_cases(draw: st.DrawFn) -> dict:
 
 
 def dw_work(f: dict) -> Guarded | None:
-    """The workspace the compiler plans for a depthwise conv (`fpu_dw_plane_bytes`), guarded;
-    None when it plans none."""
-    if not f["c"] == f["m"] == f["group"]:
-        return None
-    nbytes = fpu_dw_plane_bytes((f["kh"], f["kw"]), (f["stride_h"], f["stride_w"]),
-                                (f["dil_h"], f["dil_w"]), (f["pad_top"], f["pad_left"]),
-                                (f["oh"], f["ow"]))
+    """The workspace the compiler plans for a conv on the Cortex-M4: a depthwise conv's
+    padded plane (`fpu_dw_plane_bytes`), a dense conv's padded window rows
+    (`fpu_padded_rows_bytes`; the compiler leaves them out when the conv may stream in
+    place, the kernel takes them whenever given), guarded; None when it plans none."""
+    window = ((f["kh"], f["kw"]), (f["stride_h"], f["stride_w"]), (f["dil_h"], f["dil_w"]),
+              (f["pad_top"], f["pad_left"]))
+    if f["c"] == f["m"] == f["group"]:
+        nbytes = fpu_dw_plane_bytes(*window, (f["oh"], f["ow"]))
+    else:
+        nbytes = fpu_padded_rows_bytes((f["c"], f["h"], f["w"]), *window, f["group"],
+                                       (f["oh"], f["ow"]))
     return Guarded(np.zeros(nbytes // 4, np.float32)) if nbytes else None
 
 
@@ -117,6 +126,41 @@ def test_conv_matches_numpy(libs: dict, variant: str, case: dict) -> None:
     assert gy.guards_intact(), "wrote outside Y"
     assert work is None or work.guards_intact(), "wrote outside the workspace"
     np.testing.assert_allclose(gy.value, expected, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("shape", [
+    (1, 1, 49, 10, 8, 10, 4, 2, 1, (5, 1, 4, 1)),  # KWS's first layer (fewer channels)
+    (2, 3, 7, 6, 5, 3, 3, 1, 2, (2, 2, 2, 2)),  # batch 2, dilated, padding on every side
+])
+def test_padded_rows_equal_the_direct_kernel(libs: dict, shape: tuple) -> None:
+    """The Cortex-M4 dense conv through padded window rows (with its workspace) gives the
+    direct kernel's results (without one) and numpy's, up to the order of the sums."""
+    n, c, h, w, m, kh, kw, stride, dil, pads = shape
+    oh = (h + pads[0] + pads[2] - dil * (kh - 1) - 1) // stride + 1
+    ow = (w + pads[1] + pads[3] - dil * (kw - 1) - 1) // stride + 1
+    f = dict(n=n, c=c, h=h, w=w, m=m, oh=oh, ow=ow, kh=kh, kw=kw, group=1, stride_h=stride,
+             stride_w=stride, dil_h=dil, dil_w=dil, pad_top=pads[0], pad_left=pads[1])
+    work = dw_work(f)
+    assert work is not None
+    rng = np.random.default_rng(c * m)
+    x = rng.standard_normal((n, c, h, w)).astype(np.float32)
+    wt = rng.standard_normal((m, c, kh, kw)).astype(np.float32)
+    b = rng.standard_normal(m).astype(np.float32)
+    expected = conv_reference(x.astype(np.float64), wt.astype(np.float64), b.astype(np.float64),
+                              [stride] * 2, [dil] * 2, list(pads), 1, (oh, ow),
+                              acc_dtype=np.float64)
+    p = _conv_params(f, (0, 0.0, 0.0))
+    gx, gw, gb = Guarded(x), Guarded(wt), Guarded(b)
+    outs = []
+    for buf in (work, None):
+        gy = Guarded(np.zeros((n, m, oh, ow), np.float32))
+        libs[("cortex-m4", "conv")].tinyc_conv2d_f32(gx.ptr, gw.ptr, gb.ptr, gy.ptr,
+                                                     buf.ptr if buf else None, ctypes.byref(p))
+        assert gy.guards_intact()
+        outs.append(gy.value.copy())
+    assert work.guards_intact(), "wrote outside the workspace"
+    np.testing.assert_allclose(outs[0], expected, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(outs[0], outs[1], rtol=1e-5, atol=1e-5)
 
 
 BIAS_MODES = ["none", "scalar", "row", "col", "full"]
@@ -248,7 +292,7 @@ def test_conv1x1_stream_equals_the_ordinary_kernel(libs: dict, variant: str, c: 
     gx, gy = Guarded(x), Guarded(np.zeros((1, m, 1, pixels), np.float32))
     libs[(variant, "conv")].tinyc_conv2d_f32(gx.ptr, gw.ptr, gb.ptr, gy.ptr, None,
                                              ctypes.byref(p))
-    scratch = Guarded(np.zeros(min(c, m), np.float32))
+    scratch = Guarded(np.zeros(CONV1X1_TILE * min(c, m), np.float32))
     fn = libs[(variant, "inplace")].tinyc_conv1x1_stream_f32
     for q in (0, 1, -1, 2):
         got = _run_overlapped(fn, x, m * pixels, q * pixels, gw.ptr, gb.ptr, scratch.ptr,

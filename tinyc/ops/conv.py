@@ -168,8 +168,8 @@ class Conv(OpDef):
 
     def memory_behavior(self, node: Node) -> list[MemoryBehavior]:
         """The overlapping kernels of tinyc_inplace.h: depthwise channel by channel through
-        one output plane of scratch; 1x1 stride-1 unpadded pixel by pixel through one
-        pixel; a dense stride-1 `same` conv row by row, holding back pad_top + 1 rows."""
+        one output plane of scratch; 1x1 stride-1 unpadded 4 pixels at a time through
+        a tile of them; a dense stride-1 `same` conv row by row, holding back pad_top + 1 rows."""
         kernel = _stream_kernel(node)
         if kernel is None:
             return []
@@ -180,9 +180,8 @@ class Conv(OpDef):
         out_plane = y.type.numel // max(n * m, 1)
         if kernel == "dwconv2d":
             return [BlockStream(0, n * c, in_plane * size, out_plane * size, out_plane * size)]
-        if kernel == "conv1x1":  # half weights: 4 pixels at a time (tinyc_inplace_f16w.h)
-            pixels = 4 if input_type(node, 1).dtype is DType.F16 else 1
-            return [PlaneStream(0, in_plane, c, m, size, pixels * min(c, m) * size)]
+        if kernel == "conv1x1":  # 4 pixels at a time (tinyc_inplace.h, tinyc_inplace_f16w.h)
+            return [PlaneStream(0, in_plane, c, m, size, CONV1X1_TILE * min(c, m) * size)]
         rows = (node.attrs["pads"][0] if x.type.rank == 4 else 0) + 1
         width = y.shape[-1]
         return [PlaneStream(0, in_plane, c, m, size, rows * m * width * size)]
@@ -239,18 +238,27 @@ class Conv(OpDef):
     def workspace(self, node: Node, kernel_dirs: tuple[str, ...] | None = None) -> int:
         """Half weights (--quantize float16): one chunk of them widened to float (the
         float kernels then run without a padded plane); else the Cortex-M4 depthwise
-        kernel's padded plane (`fpu_dw_plane_bytes`)."""
+        kernel's padded plane (`fpu_dw_plane_bytes`) or, for a dense conv that cannot
+        stream in place, the dense kernel's padded window rows (`fpu_padded_rows_bytes`)."""
         x, w, y = node.inputs[0], node.inputs[1], node.outputs[0]
         assert x is not None and w is not None
         if w.dtype is DType.F16:
             return half_weight_workspace(node)
-        if (not uses_m4_kernels(kernel_dirs) or x.dtype is not DType.F32
-                or x.type.rank != 4 or not (x.shape[1] == y.shape[1] == node.attrs["group"])):
+        if not uses_m4_kernels(kernel_dirs) or x.dtype is not DType.F32 or x.type.rank != 4:
             return 0
         a = node.attrs
-        return fpu_dw_plane_bytes(w.shape[2:], a["strides"], a["dilations"], a["pads"][:2],
-                                  y.shape[2:])
+        if x.shape[1] == y.shape[1] == a["group"]:
+            return fpu_dw_plane_bytes(w.shape[2:], a["strides"], a["dilations"], a["pads"][:2],
+                                      y.shape[2:])
+        if _stream_kernel(node) is not None:  # its in-place form would leave them unused
+            return 0
+        return fpu_padded_rows_bytes(x.shape[1:], w.shape[2:], a["strides"], a["dilations"],
+                                     a["pads"][:2], a["group"], y.shape[2:])
 
+
+#: pixels the streamed 1x1 conv kernels buffer at a time (tinyc_inplace.h, float32 and half
+#: weights): its scratch is this many pixels of min(c, m) channels
+CONV1X1_TILE = 4
 
 #: codegen/kernels/cortex-m4/tinyc_fpu_conv.h TINYC_FPU_DW_PLANE: padded plane floats
 FPU_DW_PLANE = 256
@@ -267,6 +275,29 @@ def fpu_dw_plane_bytes(kernel: Sequence[int], strides: Sequence[int],
     fits = (tuple(kernel) == (3, 3) and tuple(dilations) == (1, 1) and tuple(strides) == (1, 1)
             and 0 <= top <= 2 and 0 <= left <= 2 and (oh + 2) * (ow + 2) <= FPU_DW_PLANE)
     return 4 * (oh + 2) * (ow + 2) if fits else 0
+
+
+#: codegen/kernels/cortex-m4/tinyc_fpu_conv.h TINYC_FPU_PADDED_ROWS: padded row floats
+FPU_PADDED_ROWS = 256
+
+
+def fpu_padded_rows_bytes(chw: Sequence[int], kernel: Sequence[int], strides: Sequence[int],
+                          dilations: Sequence[int], pads_top_left: Sequence[int], group: int,
+                          out: Sequence[int]) -> int:
+    """The zero-padded window rows of a small-channel dense conv on the Cortex-M4
+    (`tinyc_fpu_padded_rows_fit`, whose conditions these mirror; a 1x1 stride-1 unpadded
+    conv takes the pointwise path first), or 0 when it takes another path."""
+    c, h, w = chw
+    (kh, kw), (sh, sw), (dh, dw) = kernel, strides, dilations
+    pointwise = (kh, kw, sh, sw, dh, dw, *pads_top_left) == (1, 1, 1, 1, 1, 1, 0, 0)
+    if pointwise and tuple(out) == (h, w) and group == 1:
+        return 0
+    span = (kh - 1) * dh + 1
+    width = (out[1] - 1) * sw + (kw - 1) * dw + 1
+    left = pads_top_left[1]
+    clipped = left > 0 or width - left > w
+    fits = max(c, span, width) <= FPU_PADDED_ROWS and c * span * width <= FPU_PADDED_ROWS
+    return 4 * c * span * width if group == 1 and clipped and fits else 0
 
 
 def _emit_half_weights(node: Node, ctx: EmitContext, params: str, bias: str) -> None:

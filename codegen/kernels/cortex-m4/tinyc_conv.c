@@ -7,12 +7,13 @@
  * is chosen from the parameters:
  *
  * - pointwise (1x1, stride 1, no padding, one group): Y[M, HW] = W[M, C] X[C, HW] in
- *   4-channel x 4-pixel blocks (16 accumulators; 8 loads feed 16 MACs);
+ *   4-channel x 4-pixel register tiles (tinyc_fpu_pw_tile4: 8 loads feed 16 MACs);
  * - depthwise (one input and one output channel per group): channel planes, 3x3 windows
  *   with the weights in registers and 4 outputs at a time (tinyc_fpu_conv.h);
  * - anything else: direct convolution in 4-channel x 4-pixel blocks over the interior
  *   columns, where every tap is inside the input; border columns go pixel by pixel with
- *   the tap range clipped. */
+ *   the tap range clipped, or, when few input channels have padded columns (a first
+ *   layer), every column is made interior through zero-padded copies of the window rows. */
 #include "tinyc_conv.h"
 
 #include "tinyc_fpu_conv.h"
@@ -25,71 +26,32 @@ TINYC_INLINE float bias_of(const float *B, int32_t m) { return B ? B[m] : 0.0f; 
 static TINYC_NOINLINE void pointwise(const float *restrict X, const float *restrict W,
                                      const float *restrict B, float *restrict Y, int32_t C,
                                      int32_t M, int32_t P, const tinyc_act *act) {
-  int32_t m = 0, p, c;
-  for (; m + 4 <= M; m += 4) {
-    const float *w0 = W + (size_t)m * C;
-    const float b0 = bias_of(B, m), b1 = bias_of(B, m + 1), b2 = bias_of(B, m + 2),
-                b3 = bias_of(B, m + 3);
-    float *y = Y + (size_t)m * P;
-    for (p = 0; p + 4 <= P; p += 4) {
-      const float *x = X + p;
-      const float *u0 = w0, *u1 = w0 + C, *u2 = w0 + 2 * C, *u3 = w0 + 3 * C;
-      float a00 = b0, a01 = b0, a02 = b0, a03 = b0, a10 = b1, a11 = b1, a12 = b1, a13 = b1;
-      float a20 = b2, a21 = b2, a22 = b2, a23 = b2, a30 = b3, a31 = b3, a32 = b3, a33 = b3;
-      for (c = C; c > 0; --c) {
-        const float x0 = x[0], x1 = x[1], x2 = x[2], x3 = x[3];
-        const float v0 = *u0++, v1 = *u1++, v2 = *u2++, v3 = *u3++;
-        x += P;
-        TINYC_FPU_MAC(a00, v0, x0); TINYC_FPU_MAC(a01, v0, x1);
-        TINYC_FPU_MAC(a02, v0, x2); TINYC_FPU_MAC(a03, v0, x3);
-        TINYC_FPU_MAC(a10, v1, x0); TINYC_FPU_MAC(a11, v1, x1);
-        TINYC_FPU_MAC(a12, v1, x2); TINYC_FPU_MAC(a13, v1, x3);
-        TINYC_FPU_MAC(a20, v2, x0); TINYC_FPU_MAC(a21, v2, x1);
-        TINYC_FPU_MAC(a22, v2, x2); TINYC_FPU_MAC(a23, v2, x3);
-        TINYC_FPU_MAC(a30, v3, x0); TINYC_FPU_MAC(a31, v3, x1);
-        TINYC_FPU_MAC(a32, v3, x2); TINYC_FPU_MAC(a33, v3, x3);
-      }
-      tinyc_fpu_store4(y + p, 1, a00, a01, a02, a03, act);
-      tinyc_fpu_store4(y + P + p, 1, a10, a11, a12, a13, act);
-      tinyc_fpu_store4(y + 2 * P + p, 1, a20, a21, a22, a23, act);
-      tinyc_fpu_store4(y + 3 * P + p, 1, a30, a31, a32, a33, act);
-    }
-    for (; p < P; ++p) {
-      const float *x = X + p;
-      const float *u0 = w0, *u1 = w0 + C, *u2 = w0 + 2 * C, *u3 = w0 + 3 * C;
-      float a0 = b0, a1 = b1, a2 = b2, a3 = b3;
+  int32_t m, p, c;
+  tinyc_fpu_pw_tile4(X, (size_t)P, W, B, Y, (size_t)P, C, M, P / 4, act);
+  p = P - P % 4;
+  /* the last P % 4 pixels: 4 channels at a time, each loaded input feeding 4 */
+  for (; p < P; ++p) {
+    for (m = 0; m + 4 <= M; m += 4) {
+      const float *x = X + p, *u0 = W + (size_t)m * C, *u1 = u0 + C, *u2 = u1 + C,
+                  *u3 = u2 + C;
+      float a0 = bias_of(B, m), a1 = bias_of(B, m + 1), a2 = bias_of(B, m + 2),
+            a3 = bias_of(B, m + 3);
       for (c = C; c > 0; --c) {
         const float x0 = *x;
         x += P;
         TINYC_FPU_MAC(a0, *u0++, x0); TINYC_FPU_MAC(a1, *u1++, x0);
         TINYC_FPU_MAC(a2, *u2++, x0); TINYC_FPU_MAC(a3, *u3++, x0);
       }
-      tinyc_fpu_store4(y + p, P, a0, a1, a2, a3, act);
+      tinyc_fpu_store4(Y + (size_t)m * P + p, P, a0, a1, a2, a3, act);
     }
-  }
-  for (; m < M; ++m) {
-    const float *w0 = W + (size_t)m * C;
-    const float b0 = bias_of(B, m);
-    float *y = Y + (size_t)m * P;
-    for (p = 0; p + 4 <= P; p += 4) {
-      const float *x = X + p, *u0 = w0;
-      float a0 = b0, a1 = b0, a2 = b0, a3 = b0;
-      for (c = C; c > 0; --c) {
-        const float v0 = *u0++;
-        TINYC_FPU_MAC(a0, v0, x[0]); TINYC_FPU_MAC(a1, v0, x[1]);
-        TINYC_FPU_MAC(a2, v0, x[2]); TINYC_FPU_MAC(a3, v0, x[3]);
-        x += P;
-      }
-      tinyc_fpu_store4(y + p, 1, a0, a1, a2, a3, act);
-    }
-    for (; p < P; ++p) {
-      const float *x = X + p, *u0 = w0;
-      float a0 = b0;
+    for (; m < M; ++m) {
+      const float *x = X + p, *u0 = W + (size_t)m * C;
+      float a0 = bias_of(B, m);
       for (c = C; c > 0; --c) {
         TINYC_FPU_MAC(a0, *u0++, *x);
         x += P;
       }
-      y[p] = tinyc_fpu_act1(a0, act);
+      Y[(size_t)m * P + p] = tinyc_fpu_act1(a0, act);
     }
   }
 }
@@ -105,7 +67,7 @@ static TINYC_NOINLINE void depthwise(const float *restrict X, const float *restr
     for (k = 0; k < p->c; ++k) {
       const size_t plane = (size_t)n * p->c + k;
       tinyc_fpu_dw_any_plane(X + plane * in_plane, W + (size_t)k * p->kh * p->kw, bias_of(B, k),
-                             Y + plane * out_plane, work, p);
+                             Y + plane * out_plane, work, p, plane > 0);
     }
   }
 }
@@ -130,7 +92,63 @@ static TINYC_NOINLINE void general(const float *restrict X, const float *restric
   }
 }
 
-/* The three paths are TINYC_NOINLINE: inlined here their frames (register spills) would
+/* ---- small-channel convolution through zero-padded window rows ---------------------- */
+
+/* Output rows one at a time from a copy of their window's rows (all input channels, only
+ * the rows inside the input) zero-padded left and right to the columns the row's windows
+ * span (`rows`: the node's planned workspace, tinyc/ops/conv.py fpu_padded_rows_bytes),
+ * so every output column is an interior one and goes in 4x4 blocks: KWS's first layer
+ * (one channel, 10x4 window, stride 2, 5 output columns) has no interior column at all.
+ * Zero padding is the reference's, so results are the direct kernel's up to the order of
+ * the sums (the padded taps add zeros). */
+/* `count` rows of every input channel from row `first` of x into `rows`, each zero-padded
+ * to the padded width. Out of line, so that padded_rows' frame stays small. */
+static TINYC_NOINLINE void copy_padded_rows(const float *restrict x, int32_t first,
+                                            int32_t count, float *restrict rows,
+                                            const tinyc_conv2d_params *p) {
+  const int32_t wp = tinyc_fpu_padded_width(p), left = p->pad_left < wp ? p->pad_left : wp;
+  const int32_t inner = p->w < wp - left ? p->w : wp - left;
+  const size_t in_plane = (size_t)p->h * p->w;
+  int32_t c, r, i;
+  for (c = 0; c < p->c; ++c) {
+    const float *src = x + (size_t)c * in_plane + (size_t)first * p->w;
+    for (r = 0; r < count; ++r, src += p->w, rows += wp) {
+      for (i = 0; i < left; ++i) rows[i] = 0.0f;
+      memcpy(rows + left, src, (size_t)inner * sizeof *rows);
+      for (i = left + inner; i < wp; ++i) rows[i] = 0.0f;
+    }
+  }
+}
+
+static TINYC_NOINLINE void padded_rows(const float *restrict X, const float *restrict W,
+                                       const float *restrict B, float *restrict Y,
+                                       float *restrict rows, const tinyc_conv2d_params *p) {
+  const size_t plane = (size_t)p->oh * p->ow, in_plane = (size_t)p->h * p->w;
+  tinyc_conv2d_params q = *p; /* the padded rows' geometry */
+  int32_t n, oy;
+  q.w = tinyc_fpu_padded_width(p);
+  q.pad_left = 0;
+  q.oh = 1;
+  for (n = 0; n < p->n; ++n) {
+    const float *xn = X + (size_t)n * p->c * in_plane;
+    float *yn = Y + (size_t)n * p->m * plane;
+    for (oy = 0; oy < p->oh; ++oy) {
+      const int32_t iy0 = oy * p->stride_h - p->pad_top;
+      const int32_t ky0 = tinyc_window_first(iy0, p->dil_h);
+      const int32_t ky1 = tinyc_window_end(iy0, p->dil_h, p->kh, p->h);
+      if (ky1 <= ky0) { /* the whole window is padding: the direct row gives the bias */
+        tinyc_fpu_conv_row(xn, W, B, yn + (size_t)oy * p->ow, plane, 0, p->m, oy, p);
+        continue;
+      }
+      q.h = (ky1 - 1 - ky0) * p->dil_h + 1;
+      q.pad_top = ky0 * p->dil_h;
+      copy_padded_rows(xn, iy0 + q.pad_top, q.h, rows, p);
+      tinyc_fpu_conv_row(rows, W, B, yn + (size_t)oy * p->ow, plane, 0, p->m, 0, &q);
+    }
+  }
+}
+
+/* The paths are TINYC_NOINLINE: inlined here their frames (register spills) would
  * add up on the stack of every call. */
 void tinyc_conv2d_f32(const float *restrict X, const float *restrict W, const float *restrict B,
                       float *restrict Y, float *restrict work, const tinyc_conv2d_params *p) {
@@ -145,6 +163,8 @@ void tinyc_conv2d_f32(const float *restrict X, const float *restrict W, const fl
     }
   } else if (p->group == p->c && p->m == p->c) {
     depthwise(X, W, B, Y, work, p);
+  } else if (work != NULL && tinyc_fpu_padded_rows_fit(p)) {
+    padded_rows(X, W, B, Y, work, p);
   } else {
     general(X, W, B, Y, p);
   }

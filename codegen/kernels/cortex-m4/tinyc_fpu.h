@@ -22,6 +22,35 @@
 #define TINYC_FPU_MAC(acc, a, b) ((acc) += (a) * (b))
 #endif
 
+/* a = p[0], b = p[1], c = p[2], d = p[3]: one VLDM where the FPU and the GNU inline assembly
+ * syntax are there (VLDM needs consecutive registers, so the four are pinned to s8-s11,
+ * which no function argument uses), four loads elsewhere. Compilers never merge loads into
+ * a VLDM themselves. */
+#if defined(__ARM_FP) && (defined(__GNUC__) || defined(__clang__))
+#define TINYC_FPU_LOAD4(p, a, b, c, d)                                                         \
+  do {                                                                                         \
+    register float r0_ __asm__("s8");                                                          \
+    register float r1_ __asm__("s9");                                                          \
+    register float r2_ __asm__("s10");                                                         \
+    register float r3_ __asm__("s11");                                                         \
+    __asm__("vldmia %4, {s8-s11}"                                                              \
+            : "=t"(r0_), "=t"(r1_), "=t"(r2_), "=t"(r3_)                                       \
+            : "r"(p), "m"(*(const float(*)[4])(p)));                                           \
+    (a) = r0_;                                                                                 \
+    (b) = r1_;                                                                                 \
+    (c) = r2_;                                                                                 \
+    (d) = r3_;                                                                                 \
+  } while (0)
+#else
+#define TINYC_FPU_LOAD4(p, a, b, c, d)                                                         \
+  do {                                                                                         \
+    (a) = (p)[0];                                                                              \
+    (b) = (p)[1];                                                                              \
+    (c) = (p)[2];                                                                              \
+    (d) = (p)[3];                                                                              \
+  } while (0)
+#endif
+
 #if defined(__GNUC__) || defined(__clang__)
 #define TINYC_FPU_NOINLINE __attribute__((noinline, unused))
 #else

@@ -188,7 +188,8 @@ static inline void tinyc_fpu_dw3_plane(const float *x, const float *w9, float bi
 
 /* Small 3x3 planes (stride 1, like KWS's 25x5): copied once into `plane` (the node's
  * planned workspace: tinyc/ops/conv.py fpu_dw_plane_bytes) with their zero padding (short
- * rows by tinyc_copy_short), so that every output is an interior one and rows go four outputs at a time
+ * rows by tinyc_copy_short; the border only when not `padded` yet), so that every output
+ * is an interior one and rows go four outputs at a time
  * (tinyc_fpu_dw3_block) -- on a 5-wide map the edge handling above would otherwise be most
  * of the work. Zero padding is what the reference uses, so results are those of
  * tinyc_fpu_dw3_plane up to the order of the sums. */
@@ -203,13 +204,16 @@ static int tinyc_fpu_dw3_small_fits(const tinyc_conv2d_params *p) {
 }
 
 static void tinyc_fpu_dw3_small_plane(const float *x, const float *w9, float bias, float *y,
-                                      float *restrict plane, const tinyc_conv2d_params *p) {
+                                      float *restrict plane, const tinyc_conv2d_params *p,
+                                      int padded) {
   const tinyc_act act = p->act;
   const tinyc_fpu_k9 k = {w9[0], w9[1], w9[2], w9[3], w9[4], w9[5], w9[6], w9[7], w9[8]};
   const int32_t S = p->ow + 2, rows = p->oh + 2, pl = p->pad_left;
   const int32_t inner = p->w < S - pl ? p->w : S - pl;
   int32_t r, i, oy, ox;
-  for (i = 0; i < rows * S; ++i) plane[i] = 0.0f;
+  if (!padded) {
+    for (i = 0; i < rows * S; ++i) plane[i] = 0.0f;
+  }
   for (r = 0; r < rows; ++r) {
     const int32_t iy = r - p->pad_top;
     if (iy >= 0 && iy < p->h) {
@@ -235,11 +239,13 @@ static void tinyc_fpu_dw3_small_plane(const float *x, const float *w9, float bia
 }
 
 /* One depthwise channel plane, whichever window; `work` (or NULL): the small-plane path's
- * padded plane. */
+ * padded plane, `padded`: its zero border is already there (the copy of each plane writes
+ * the same interior, so the border is zeroed once a node). */
 static inline void tinyc_fpu_dw_any_plane(const float *x, const float *wk, float bias, float *y,
-                                          float *restrict work, const tinyc_conv2d_params *p) {
+                                          float *restrict work, const tinyc_conv2d_params *p,
+                                          int padded) {
   if (work != NULL && tinyc_fpu_dw3_small_fits(p)) {
-    tinyc_fpu_dw3_small_plane(x, wk, bias, y, work, p);
+    tinyc_fpu_dw3_small_plane(x, wk, bias, y, work, p, padded);
   } else if (p->kh == 3 && p->kw == 3 && p->dil_h == 1 && p->dil_w == 1) {
     tinyc_fpu_dw3_plane(x, wk, bias, y, p);
   } else {
@@ -283,6 +289,77 @@ typedef struct {
     TINYC_FPU_MAC(a32, w3_, x2);                                                                   \
     TINYC_FPU_MAC(a33, w3_, x3);                                                                   \
   } while (0)
+
+/* ---- dense convolution through zero-padded window rows (tinyc_conv.c padded_rows) ---- */
+
+#define TINYC_FPU_PADDED_ROWS 256 /* floats of padded window rows, at most */
+
+/* The columns one output row's windows span, padding included. */
+TINYC_INLINE int32_t tinyc_fpu_padded_width(const tinyc_conv2d_params *p) {
+  return (p->ow - 1) * p->stride_w + (p->kw - 1) * p->dil_w + 1;
+}
+
+/* Whether a dense convolution goes through padded window rows: some output column's window
+ * leaves the input sideways, and the rows of every input channel fit. Mirrored by
+ * tinyc/ops/conv.py fpu_padded_rows_bytes. */
+TINYC_INLINE int tinyc_fpu_padded_rows_fit(const tinyc_conv2d_params *p) {
+  const int32_t span = (p->kh - 1) * p->dil_h + 1, wp = tinyc_fpu_padded_width(p);
+  return p->group == 1 && (p->pad_left > 0 || wp - p->pad_left > p->w) &&
+         p->c <= TINYC_FPU_PADDED_ROWS && span <= TINYC_FPU_PADDED_ROWS &&
+         wp <= TINYC_FPU_PADDED_ROWS && p->c * span * wp <= TINYC_FPU_PADDED_ROWS;
+}
+
+/* ---- pointwise (1x1) convolution, 4 pixels at a time ----------------------------------- */
+
+/* y[m * sy + j] = act(B[m] + sum_c W[m * C + c] * x[c * sx + j]) for `tiles` runs of 4
+ * adjacent pixels j and every output channel m: channels 4 at a time in a 4x4 register
+ * tile (16 accumulators, every loaded weight and every loaded input feed 4
+ * multiply-accumulates), then one at a time. The ordinary kernel runs it on the
+ * activations, the in-place one on a buffered tile (tinyc_inplace.c), so both give the
+ * same bits. Out of line: one frame, whatever calls it. */
+static TINYC_FPU_NOINLINE void tinyc_fpu_pw_tile4(const float *restrict x, size_t sx,
+                                                  const float *restrict W,
+                                                  const float *restrict B, float *restrict y,
+                                                  size_t sy, int32_t C, int32_t M,
+                                                  int32_t tiles, const tinyc_act *act) {
+  int32_t m = 0, c, t;
+  for (; m + 4 <= M; m += 4, W += 4 * (size_t)C, y += 4 * sy) {
+    const float b0 = B ? B[m] : 0.0f, b1 = B ? B[m + 1] : 0.0f, b2 = B ? B[m + 2] : 0.0f,
+                b3 = B ? B[m + 3] : 0.0f;
+    for (t = 0; t < tiles; ++t) {
+      const float *xc = x + 4 * t, *u0 = W, *u1 = W + C, *u2 = W + 2 * C, *u3 = W + 3 * C;
+      float *yt = y + 4 * t;
+      float a00 = b0, a01 = b0, a02 = b0, a03 = b0, a10 = b1, a11 = b1, a12 = b1, a13 = b1;
+      float a20 = b2, a21 = b2, a22 = b2, a23 = b2, a30 = b3, a31 = b3, a32 = b3, a33 = b3;
+      for (c = C; c > 0; --c) {
+        float x0, x1, x2, x3;
+        TINYC_FPU_LOAD4(xc, x0, x1, x2, x3);
+        xc += sx;
+        TINYC_FPU_BLOCK16(*u0++, *u1++, *u2++, *u3++, x0, x1, x2, x3);
+      }
+      tinyc_fpu_store4(yt, 1, a00, a01, a02, a03, act);
+      tinyc_fpu_store4(yt + sy, 1, a10, a11, a12, a13, act);
+      tinyc_fpu_store4(yt + 2 * sy, 1, a20, a21, a22, a23, act);
+      tinyc_fpu_store4(yt + 3 * sy, 1, a30, a31, a32, a33, act);
+    }
+  }
+  for (; m < M; ++m, W += C, y += sy) {
+    const float b0 = B ? B[m] : 0.0f;
+    for (t = 0; t < tiles; ++t) {
+      const float *xc = x + 4 * t, *u0 = W;
+      float a0 = b0, a1 = b0, a2 = b0, a3 = b0;
+      for (c = C; c > 0; --c) {
+        const float v0 = *u0++;
+        TINYC_FPU_MAC(a0, v0, xc[0]);
+        TINYC_FPU_MAC(a1, v0, xc[1]);
+        TINYC_FPU_MAC(a2, v0, xc[2]);
+        TINYC_FPU_MAC(a3, v0, xc[3]);
+        xc += sx;
+      }
+      tinyc_fpu_store4(y + 4 * t, 1, a0, a1, a2, a3, act);
+    }
+  }
+}
 
 /* 4 output channels x 4 interior output columns starting at input column ix0; S is
  * stride_w, K3 a 3-wide kernel with unit dilation (both constants after inlining). */
@@ -384,9 +461,10 @@ static inline void tinyc_fpu_pixel(const tinyc_fpu_row *r, const tinyc_conv2d_pa
   }
 }
 
-/* All columns of one output row for 4 channels: border pixels, then interior blocks of 4
- * (the last one shifted left to end at the interior's edge, recomputing a few outputs,
- * rather than leaving a remainder to the slower pixel path). */
+/* All columns of one output row for 4 channels: border pixels, then interior blocks of 4;
+ * a remainder of 2 or 3 is one more block shifted left to end at the interior's edge
+ * (recomputing a few outputs costs less than the slower pixel path), a remainder of 1 goes
+ * to the pixel path (a whole block for it would cost more). */
 TINYC_INLINE void tinyc_fpu_row4(const tinyc_fpu_row *r, const tinyc_conv2d_params *p,
                                  int32_t ox_lo, int32_t ox_hi, const int32_t S, const int K3,
                                  const float *b, float *y, size_t ystride) {
@@ -396,10 +474,10 @@ TINYC_INLINE void tinyc_fpu_row4(const tinyc_fpu_row *r, const tinyc_conv2d_para
     for (; ox + 4 <= ox_hi; ox += 4) {
       tinyc_fpu_block4x4(r, p, ox * S - p->pad_left, S, K3, b, y, ystride);
     }
-    if (ox < ox_hi) {
+    if (ox_hi - ox >= 2) {
       tinyc_fpu_block4x4(r, p, (ox_hi - 4) * S - p->pad_left, S, K3, b, y, ystride);
+      ox = ox_hi;
     }
-    ox = ox_hi;
   }
   for (; ox < p->ow; ++ox) tinyc_fpu_pixel(r, p, ox, 4, b, y, ystride);
 }

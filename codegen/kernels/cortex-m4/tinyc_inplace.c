@@ -15,15 +15,18 @@ void tinyc_dwconv2d_stream_f32(const float *X, const float *restrict W, const fl
                                const tinyc_conv2d_params *p) {
   const size_t in_plane = (size_t)p->h * p->w, out_plane = (size_t)p->oh * p->ow;
   int32_t n, k;
+  /* the small-plane path copies input plane k into `work` before it stores any output:
+   * output plane k goes straight to Y */
+  const int direct = work != NULL && tinyc_fpu_dw3_small_fits(p);
   TINYC_DCHECK(p->group == p->c && p->m == p->c);
   for (n = 0; n < p->n; ++n) {
     for (k = 0; k < p->c; ++k) {
       const size_t plane = (size_t)n * p->c + k;
       float *yk = Y + plane * out_plane;
       tinyc_fpu_dw_any_plane(X + plane * in_plane, W + (size_t)k * p->kh * p->kw,
-                             B ? B[k] : 0.0f, scratch, work, p);
+                             B ? B[k] : 0.0f, direct ? yk : scratch, work, p, plane > 0);
       /* input channel k is no longer needed: its bytes (and those below) may be written */
-      memcpy(yk, scratch, out_plane * sizeof *yk);
+      if (!direct) memcpy(yk, scratch, out_plane * sizeof *yk);
     }
   }
 }
@@ -118,21 +121,39 @@ static void pixel_outputs(const float *x, size_t sx, const float *restrict W,
   }
 }
 
+/* 4 pixels at a time through scratch[4 * min(c, m)] (the tile of tinyc_fpu_pw_tile4, so
+ * the ordinary kernel's bits), the last plane % 4 pixels one at a time. */
 void tinyc_conv1x1_stream_f32(const float *X, const float *restrict W, const float *restrict B,
                               float *Y, float *restrict scratch, const tinyc_conv2d_params *p) {
   const size_t plane = (size_t)p->h * p->w;
-  size_t px;
+  size_t px = 0;
   int32_t c, m;
   TINYC_DCHECK(p->n == 1 && p->kh == 1 && p->kw == 1 && p->group == 1);
-  for (px = 0; px < plane; ++px) {
+  for (; px + 4 <= plane; px += 4) {
+    if (p->c <= p->m) {
+      /* buffer the input tile (channel by channel, 4 pixels each), then every output
+       * channel of its pixels can be stored at once */
+      const float *x = X + px;
+      float *t = scratch;
+      for (c = p->c; c > 0; --c, x += plane, t += 4) memcpy(t, x, 4 * sizeof *t);
+      tinyc_fpu_pw_tile4(scratch, 4, W, B, Y + px, plane, p->c, p->m, 1, &p->act);
+    } else {
+      /* fewer outputs than inputs: buffer the output tile; the input is read in place */
+      const float *t = scratch;
+      float *y = Y + px;
+      tinyc_fpu_pw_tile4(X + px, plane, W, B, scratch, 4, p->c, p->m, 1, &p->act);
+      for (m = p->m; m > 0; --m, y += plane, t += 4) memcpy(y, t, 4 * sizeof *y);
+    }
+  }
+  for (; px < plane; ++px) {
     if (p->c <= p->m) {
       /* buffer the input pixel, then every output channel can be stored at once */
       const float *x = X + px;
       for (c = 0; c < p->c; ++c) scratch[c] = x[(size_t)c * plane];
       pixel_outputs(scratch, 1, W, B, Y + px, plane, p);
     } else {
-      /* fewer outputs than inputs: buffer the output pixel instead; the input pixel is
-       * read in place, strided by the plane */
+      /* buffer the output pixel instead; the input pixel is read in place, strided by
+       * the plane */
       pixel_outputs(X + px, plane, W, B, scratch, 1, p);
       for (m = 0; m < p->m; ++m) Y[(size_t)m * plane + px] = scratch[m];
     }

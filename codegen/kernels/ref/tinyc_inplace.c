@@ -59,31 +59,42 @@ void tinyc_dwconv2d_stream_f32(const float *X, const float *restrict W, const fl
   }
 }
 
+/* Tiles of 4 pixels (the last one shorter) through scratch[4 * min(c, m)]: the Cortex-M4
+ * variant's tile, so the planned scratch serves both. */
 void tinyc_conv1x1_stream_f32(const float *X, const float *restrict W, const float *restrict B,
                               float *Y, float *restrict scratch, const tinyc_conv2d_params *p) {
   const size_t plane = zu(p->h) * zu(p->w);
-  size_t px;
+  size_t px, j, np;
   int32_t c, m;
   TINYC_DCHECK(p->n == 1 && p->kh == 1 && p->kw == 1 && p->group == 1);
-  for (px = 0; px < plane; ++px) {
+  for (px = 0; px < plane; px += np) {
+    np = plane - px < 4 ? plane - px : 4;
     if (p->c <= p->m) {
-      /* buffer the input pixel, then every output channel can be stored at once */
-      for (c = 0; c < p->c; ++c) scratch[c] = X[zu(c) * plane + px];
+      /* buffer the input tile, then every output channel of its pixels can be stored */
+      for (c = 0; c < p->c; ++c) {
+        for (j = 0; j < np; ++j) scratch[zu(c) * 4 + j] = X[zu(c) * plane + px + j];
+      }
       for (m = 0; m < p->m; ++m) {
         const float *wm = W + zu(m) * zu(p->c);
-        float acc = B ? B[m] : 0.0f;
-        for (c = 0; c < p->c; ++c) acc += scratch[c] * wm[c];
-        Y[zu(m) * plane + px] = tinyc_act_f32(acc, &p->act);
+        for (j = 0; j < np; ++j) {
+          float acc = B ? B[m] : 0.0f;
+          for (c = 0; c < p->c; ++c) acc += scratch[zu(c) * 4 + j] * wm[c];
+          Y[zu(m) * plane + px + j] = tinyc_act_f32(acc, &p->act);
+        }
       }
     } else {
-      /* fewer outputs than inputs: buffer the output pixel instead */
+      /* fewer outputs than inputs: buffer the output tile instead */
       for (m = 0; m < p->m; ++m) {
         const float *wm = W + zu(m) * zu(p->c);
-        float acc = B ? B[m] : 0.0f;
-        for (c = 0; c < p->c; ++c) acc += X[zu(c) * plane + px] * wm[c];
-        scratch[m] = tinyc_act_f32(acc, &p->act);
+        for (j = 0; j < np; ++j) {
+          float acc = B ? B[m] : 0.0f;
+          for (c = 0; c < p->c; ++c) acc += X[zu(c) * plane + px + j] * wm[c];
+          scratch[zu(m) * 4 + j] = tinyc_act_f32(acc, &p->act);
+        }
       }
-      for (m = 0; m < p->m; ++m) Y[zu(m) * plane + px] = scratch[m];
+      for (m = 0; m < p->m; ++m) {
+        for (j = 0; j < np; ++j) Y[zu(m) * plane + px + j] = scratch[zu(m) * 4 + j];
+      }
     }
   }
 }
