@@ -24,8 +24,6 @@
  * workspace holds 4 * K * min(COLUMN / K, PAIRS) bytes, that many int8 windows of K. */
 #define TINYC_QCONV_COLUMN 576
 #define TINYC_QCONV_PAIRS 4
-/* depthwise edge columns whose tap masks are worked out once per plane */
-#define TINYC_QDW_EDGE 8
 
 /* ---- window taps as byte offsets ------------------------------------------------------ */
 
@@ -359,8 +357,12 @@ static void dw_plane(const int8_t *xc, const int8_t *wk, int32_t bias, const tin
 
 #if TINYC_MVE
 /* Windows that fit a byte-gather (window_taps): one gather and one VMLADAVA.S8 per output
- * pixel, taps outside the input switched off by the predicate, four pixels requantized at
- * once. */
+ * pixel, no predication in the body. The plane runs column by column, so every pixel of a
+ * column has the same taps inside the input columns: its weights (taps outside switched to
+ * 0, lanes past the window 0) and tap offsets (taps outside moved onto one inside, so no
+ * read leaves the input) are made once per column. The rows whose windows are inside the
+ * input go four at a time, requantized as one vector and scattered down the column; the
+ * few edge rows take per-pixel masks. */
 /* predicate bits of the window's taps in rows [ky0, ky1) and columns [kx0, kx1) */
 static mve_pred16_t dw_taps(const tinyc_qconv_params *p, int32_t ky0, int32_t ky1,
                             int32_t kx0, int32_t kx1) {
@@ -371,51 +373,156 @@ static mve_pred16_t dw_taps(const tinyc_qconv_params *p, int32_t ky0, int32_t ky
   return (mve_pred16_t)bits;
 }
 
+/* Output indices [lo, hi) of one axis whose windows lie inside the input (size n, window
+ * span `span`, `pad` before), from `count` outputs; lo <= hi. */
+static void dw_inner(int32_t n, int32_t span, int32_t pad, int32_t stride, int32_t count,
+                     int32_t *lo, int32_t *hi) {
+  const int32_t first = (pad + stride - 1) / stride, last = n - 1 - span + pad;
+  const int32_t end = last < 0 ? 0 : last / stride + 1;
+  *hi = end < count ? end : count;
+  *lo = first < *hi ? first : *hi;
+}
+
+/* One window's weights and tap offsets with the taps outside `in` off: weight 0, offset
+ * that of tap `inside` (a tap inside the input); the bias plus input offset term of it. */
+typedef struct {
+  int8x16_t w;
+  uint8x16_t offs;
+  int32_t base;
+} dw_window;
+
+static dw_window dw_window_of(int8x16_t w, uint8x16_t offs, mve_pred16_t in, uint32_t inside,
+                              int32_t bias, int32_t input_offset) {
+  dw_window d;
+  d.w = vpselq_s8(w, vdupq_n_s8(0), in);
+  d.offs = vpselq_u8(offs, vdupq_n_u8((uint8_t)inside), in);
+  d.base = bias + input_offset * vaddvq_s8(d.w);
+  return d;
+}
+
+/* the rows' or columns' tap range of output index o is not empty */
+static int dw_axis_ok(int32_t o, int32_t stride, int32_t pad, int32_t dil, int32_t k,
+                      int32_t n) {
+  const int32_t i0 = o * stride - pad;
+  return tinyc_window_first(i0, dil) < tinyc_window_end(i0, dil, k, n);
+}
+
+/* Every output's window has a tap inside the input (else the plain loop). */
+static int dw_gather_ok(const tinyc_qconv_params *p) {
+  return dw_axis_ok(0, p->stride_h, p->pad_top, p->dil_h, p->kh, p->h) &&
+         dw_axis_ok(p->oh - 1, p->stride_h, p->pad_top, p->dil_h, p->kh, p->h) &&
+         dw_axis_ok(0, p->stride_w, p->pad_left, p->dil_w, p->kw, p->w) &&
+         dw_axis_ok(p->ow - 1, p->stride_w, p->pad_left, p->dil_w, p->kw, p->w);
+}
+
+/* Output (oy, ox) of an edge row (window partly above or below the input), its taps in
+ * columns `cols`. */
+static int8_t dw_edge_pixel(const int8_t *xc, int8x16_t w, uint8x16_t offs, mve_pred16_t cols,
+                            int32_t kx0, int32_t bias, const tinyc_mve_rq *rq,
+                            const tinyc_qconv_params *p, int32_t oy, int32_t ox) {
+  const int32_t iy0 = oy * p->stride_h - p->pad_top, ix0 = ox * p->stride_w - p->pad_left;
+  const int32_t ky0 = tinyc_window_first(iy0, p->dil_h);
+  const int32_t ky1 = tinyc_window_end(iy0, p->dil_h, p->kh, p->h);
+  const mve_pred16_t in = (mve_pred16_t)(cols & dw_taps(p, ky0, ky1, 0, p->kw));
+  const uint32_t inside = (uint32_t)(ky0 * p->dil_h * p->w + kx0 * p->dil_w);
+  const dw_window d = dw_window_of(w, offs, in, inside, bias, p->input_offset);
+  const int8_t *x = xc + (ptrdiff_t)iy0 * p->w + ix0;
+  const int32_t acc = vmladavaq_s8(d.base, d.w, vldrbq_gather_offset_s8(x, d.offs));
+  return tinyc_requantize_one(acc, rq->q, rq->shift, rq->zp, rq->act_min, rq->act_max);
+}
+
+/* one pixel's sum: window x (the column's taps d) */
+TINYC_INLINE int32_t dw_sum(const dw_window *d, const int8_t *x) {
+  return vmladavaq_s8(d->base, d->w, vldrbq_gather_offset_s8(x, d->offs));
+}
+
+/* The requantization of tinyc_mve_requant4's fast form (shift in [-31, -2]) as
+ * VQDMULH by the multiplier (floor(2 s q / 2^32): q > 0, so it never saturates; one more
+ * low bit than VMULH's, which a rounding shift by one more drops exactly), a rounding right
+ * shift by -shift, the zero point, then the activation clamp. */
+typedef struct {
+  int32_t q, shift, zp, act_min, act_max;
+} dw_rq;
+
+/* the four sums in lanes 0..3 */
+TINYC_INLINE int32x4_t dw_lanes(int32_t s0, int32_t s1, int32_t s2, int32_t s3) {
+  return vsetq_lane_s32(s3, vsetq_lane_s32(s2, vsetq_lane_s32(s1, vdupq_n_s32(s0), 1), 2), 3);
+}
+
+/* base + v requantized (lo, hi: the activation clamp as vectors) */
+TINYC_INLINE int32x4_t dw_requant(int32x4_t v, int32_t base, dw_rq r, int32x4_t lo,
+                                  int32x4_t hi) {
+  v = vqdmulhq_n_s32(vaddq_n_s32(v, base), r.q);
+  v = vaddq_n_s32(vrshlq_n_s32(v, r.shift), r.zp);
+  return vminq_s32(vmaxq_s32(v, lo), hi);
+}
+
+/* `rows` pixels down one column (windows x, x + rstep, ...; outputs o, o + ow, ...,
+ * `steps` = 0, ow, 2 ow, 3 ow): four sums at a time into one vector, requantized and
+ * scattered; the last one to three with a predicated scatter */
+static TINYC_NOINLINE void dw_column(const dw_window *d, const int8_t *x, ptrdiff_t rstep,
+                                     int8_t *o, uint32x4_t steps, int32_t rows,
+                                     const dw_rq *rp) {
+  const dw_rq r = *rp; /* in registers: the stores below may alias it */
+  const int8x16_t w = d->w;
+  const uint8x16_t offs = d->offs;
+  const int32x4_t lo = vdupq_n_s32(r.act_min), hi = vdupq_n_s32(r.act_max);
+  const int32_t base = d->base;
+  const ptrdiff_t ostep = 4 * (ptrdiff_t)vgetq_lane_u32(steps, 1);
+  int32_t i;
+  for (i = rows; i >= 4; i -= 4, x += 4 * rstep, o += ostep) {
+    const int32_t s0 = vmladavq_s8(w, vldrbq_gather_offset_s8(x, offs));
+    const int32_t s1 = vmladavq_s8(w, vldrbq_gather_offset_s8(x + rstep, offs));
+    const int32_t s2 = vmladavq_s8(w, vldrbq_gather_offset_s8(x + 2 * rstep, offs));
+    const int32_t s3 = vmladavq_s8(w, vldrbq_gather_offset_s8(x + 3 * rstep, offs));
+    vstrbq_scatter_offset_s32(o, steps, dw_requant(dw_lanes(s0, s1, s2, s3), base, r, lo, hi));
+  }
+  if (i > 0) { /* no window past the last row is read */
+    const int32_t s0 = vmladavq_s8(w, vldrbq_gather_offset_s8(x, offs));
+    const int32_t s1 = i > 1 ? vmladavq_s8(w, vldrbq_gather_offset_s8(x + rstep, offs)) : 0;
+    const int32_t s2 = i > 2 ? vmladavq_s8(w, vldrbq_gather_offset_s8(x + 2 * rstep, offs)) : 0;
+    vstrbq_scatter_offset_p_s32(o, steps, dw_requant(dw_lanes(s0, s1, s2, 0), base, r, lo, hi),
+                                vctp32q((uint32_t)i));
+  }
+}
+
 static void dw_plane_gather(const int8_t *xc, const int8_t *wk, int32_t bias,
                             const tinyc_mve_rq *rq, int8_t *out, const tinyc_qconv_params *p,
                             const window_taps *taps) {
-  /* pixels whose windows lie inside the input columns: ox in [lo, hi) */
-  const int32_t lo0 = (p->pad_left + p->stride_w - 1) / p->stride_w;
-  const int32_t last = p->w - 1 - (p->kw - 1) * p->dil_w + p->pad_left;
-  const int32_t hi0 = last < 0 ? 0 : last / p->stride_w + 1;
-  const int32_t hi = hi0 < p->ow ? hi0 : p->ow, lo = lo0 < hi ? lo0 : hi;
-  const mve_pred16_t all = vctp8q((uint32_t)(p->kh * p->kw));
-  const int8x16_t wv = vldrbq_z_s8(wk, all);
+  const int8x16_t w = vldrbq_z_s8(wk, vctp8q((uint32_t)(p->kh * p->kw))); /* 0 past kk */
   const uint8x16_t offs = vldrbq_u8(taps->offs);
-  mve_pred16_t cols[TINYC_QDW_EDGE]; /* taps inside the input of the first edge columns */
-  int32_t t, oy, ox, sums[4], n = 0;
-  const int edges_fit = lo + (p->ow - hi) <= TINYC_QDW_EDGE;
-  for (ox = lo > 0 ? 0 : hi, t = 0; edges_fit && ox < p->ow; ox = ox + 1 == lo ? hi : ox + 1) {
-    const int32_t ix0 = ox * p->stride_w - p->pad_left; /* the edge columns' tap masks */
-    cols[t++] = dw_taps(p, 0, p->kh, tinyc_window_first(ix0, p->dil_w),
-                        tinyc_window_end(ix0, p->dil_w, p->kw, p->w));
-  }
-  for (oy = 0; oy < p->oh; ++oy) {
-    const int32_t iy0 = oy * p->stride_h - p->pad_top;
-    const int32_t ky0 = tinyc_window_first(iy0, p->dil_h);
-    const int32_t ky1 = tinyc_window_end(iy0, p->dil_h, p->kh, p->h);
-    const mve_pred16_t rows = ky0 == 0 && ky1 == p->kh ? all : dw_taps(p, ky0, ky1, 0, p->kw);
-    const int32_t row_base = bias + p->input_offset * vaddvq_p_s8(wv, rows);
-    const int8_t *x = xc + (ptrdiff_t)iy0 * p->w - p->pad_left;
-    for (ox = 0, t = 0; ox < p->ow; ++ox, x += p->stride_w) {
-      if (ox >= lo && ox < hi) {
-        sums[n] = vmladavaq_p_s8(row_base, wv, vldrbq_gather_offset_z_s8(x, offs, rows), rows);
-      } else {
-        const int32_t ix0 = ox * p->stride_w - p->pad_left;
-        const mve_pred16_t in = (mve_pred16_t)(rows & (edges_fit ? cols[t++] : dw_taps(
-            p, 0, p->kh, tinyc_window_first(ix0, p->dil_w),
-            tinyc_window_end(ix0, p->dil_w, p->kw, p->w))));
-        sums[n] = vmladavaq_p_s8(bias + p->input_offset * vaddvq_p_s8(wv, in), wv,
-                                 vldrbq_gather_offset_z_s8(x, offs, in), in);
+  const ptrdiff_t rstep = (ptrdiff_t)p->stride_h * p->w;
+  const uint32x4_t steps = vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)p->ow);
+  const int fast = rq->shift <= -2 && rq->shift >= -31;
+  dw_rq r;
+  int32_t ylo, yhi, ox, oy;
+  r.q = rq->q, r.shift = rq->shift, r.zp = rq->zp, r.act_min = rq->act_min;
+  r.act_max = rq->act_max;
+  dw_inner(p->h, (p->kh - 1) * p->dil_h, p->pad_top, p->stride_h, p->oh, &ylo, &yhi);
+  for (ox = 0; ox < p->ow; ++ox) {
+    const int32_t ix0 = ox * p->stride_w - p->pad_left;
+    const int32_t kx0 = tinyc_window_first(ix0, p->dil_w);
+    const mve_pred16_t cols =
+        dw_taps(p, 0, p->kh, kx0, tinyc_window_end(ix0, p->dil_w, p->kw, p->w));
+    const dw_window d = dw_window_of(w, offs, cols, (uint32_t)(kx0 * p->dil_w), bias,
+                                     p->input_offset);
+    const int8_t *x = xc + (ptrdiff_t)(ylo * p->stride_h - p->pad_top) * p->w + ix0;
+    int8_t *o = out + (size_t)ylo * p->ow + ox;
+    for (oy = 0; oy < ylo; ++oy) {
+      out[(size_t)oy * p->ow + ox] = dw_edge_pixel(xc, w, offs, cols, kx0, bias, rq, p, oy, ox);
+    }
+    if (fast) {
+      dw_column(&d, x, rstep, o, steps, yhi - ylo, &r);
+    } else {
+      for (oy = ylo; oy < yhi; ++oy, x += rstep, o += p->ow) {
+        *o = tinyc_requantize_one(dw_sum(&d, x), rq->q, rq->shift, rq->zp, rq->act_min,
+                                  rq->act_max);
       }
-      if (++n == 4) {
-        tinyc_mve_requant4(sums, 4, rq, out - 3);
-        n = 0;
-      }
-      ++out;
+    }
+    for (oy = yhi; oy < p->oh; ++oy) {
+      out[(size_t)oy * p->ow + ox] = dw_edge_pixel(xc, w, offs, cols, kx0, bias, rq, p, oy, ox);
     }
   }
-  if (n) tinyc_mve_requant4(sums, n, rq, out - n);
 }
 #endif
 
@@ -426,7 +533,7 @@ static void dw_channel(const int8_t *xc, const int8_t *W, const int32_t *B, int3
 #if TINYC_MVE
   window_taps taps;
   window_taps_of(p, &taps);
-  if (taps.fits) {
+  if (taps.fits && dw_gather_ok(p)) {
     dw_plane_gather(xc, W + (size_t)m * p->kh * p->kw, B ? B[m] : 0, &rq, out, p, &taps);
     return;
   }
