@@ -21,9 +21,12 @@ from tinyc.ir import Graph
 from tinyc.mcu.validate import run_on_mcu
 from tinyc.passes.manager import pipeline_without
 
-#: the Helium kernels' paths: depthwise gather (edges, strides, uneven padding), dense and
-#: pointwise columns with tails, the plain loop past the column, the float-input FC
-KERNEL_CASES = ["dw_same_odd_width", "dw_uneven_pads", "dw_stride_2", "dense_k27_odd_channels",
+#: the Helium kernels' paths: depthwise gather (edge rows and columns, strides, uneven
+#: padding, a row stride for the column scatter, rows whose windows miss the input: the
+#: plain plane), dense and pointwise columns with tails, the plain loop past the column,
+#: the float-input FC
+KERNEL_CASES = ["dw_same_odd_width", "dw_uneven_pads", "dw_stride_2", "dw_row_stride_2",
+                "boundary_depthwise_bottom_pads", "dense_k27_odd_channels",
                 "pointwise_odd_pixels", "past_the_column", "fc_float_input"]
 
 

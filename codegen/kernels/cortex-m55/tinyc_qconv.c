@@ -400,42 +400,6 @@ static dw_window dw_window_of(int8x16_t w, uint8x16_t offs, mve_pred16_t in, uin
   return d;
 }
 
-/* the rows' or columns' tap range of output index o is not empty */
-static int dw_axis_ok(int32_t o, int32_t stride, int32_t pad, int32_t dil, int32_t k,
-                      int32_t n) {
-  const int32_t i0 = o * stride - pad;
-  return tinyc_window_first(i0, dil) < tinyc_window_end(i0, dil, k, n);
-}
-
-/* Every output's window has a tap inside the input (else the plain loop). */
-static int dw_gather_ok(const tinyc_qconv_params *p) {
-  return dw_axis_ok(0, p->stride_h, p->pad_top, p->dil_h, p->kh, p->h) &&
-         dw_axis_ok(p->oh - 1, p->stride_h, p->pad_top, p->dil_h, p->kh, p->h) &&
-         dw_axis_ok(0, p->stride_w, p->pad_left, p->dil_w, p->kw, p->w) &&
-         dw_axis_ok(p->ow - 1, p->stride_w, p->pad_left, p->dil_w, p->kw, p->w);
-}
-
-/* Output (oy, ox) of an edge row (window partly above or below the input), its taps in
- * columns `cols`. */
-static int8_t dw_edge_pixel(const int8_t *xc, int8x16_t w, uint8x16_t offs, mve_pred16_t cols,
-                            int32_t kx0, int32_t bias, const tinyc_mve_rq *rq,
-                            const tinyc_qconv_params *p, int32_t oy, int32_t ox) {
-  const int32_t iy0 = oy * p->stride_h - p->pad_top, ix0 = ox * p->stride_w - p->pad_left;
-  const int32_t ky0 = tinyc_window_first(iy0, p->dil_h);
-  const int32_t ky1 = tinyc_window_end(iy0, p->dil_h, p->kh, p->h);
-  const mve_pred16_t in = (mve_pred16_t)(cols & dw_taps(p, ky0, ky1, 0, p->kw));
-  const uint32_t inside = (uint32_t)(ky0 * p->dil_h * p->w + kx0 * p->dil_w);
-  const dw_window d = dw_window_of(w, offs, in, inside, bias, p->input_offset);
-  const int8_t *x = xc + (ptrdiff_t)iy0 * p->w + ix0;
-  const int32_t acc = vmladavaq_s8(d.base, d.w, vldrbq_gather_offset_s8(x, d.offs));
-  return tinyc_requantize_one(acc, rq->q, rq->shift, rq->zp, rq->act_min, rq->act_max);
-}
-
-/* one pixel's sum: window x (the column's taps d) */
-TINYC_INLINE int32_t dw_sum(const dw_window *d, const int8_t *x) {
-  return vmladavaq_s8(d->base, d->w, vldrbq_gather_offset_s8(x, d->offs));
-}
-
 /* The requantization of tinyc_mve_requant4's fast form (shift in [-31, -2]) as
  * VQDMULH by the multiplier (floor(2 s q / 2^32): q > 0, so it never saturates; one more
  * low bit than VMULH's, which a rounding shift by one more drops exactly), a rounding right
@@ -486,57 +450,144 @@ static TINYC_NOINLINE void dw_column(const dw_window *d, const int8_t *x, ptrdif
   }
 }
 
+/* The layer's window geometry, the same for every channel: rows [ylo, yhi) and columns
+ * [lo, hi) have windows inside the input; each edge row or column (at most TINYC_DW_EDGES
+ * of each) its taps inside the input and the offset of one of them. */
+#define TINYC_DW_EDGES 6
+typedef struct {
+  uint8x16_t offs;
+  mve_pred16_t all;
+  int32_t ylo, yhi, lo, hi;
+  mve_pred16_t row_in[TINYC_DW_EDGES], col_in[TINYC_DW_EDGES];
+  uint8_t row_inside[TINYC_DW_EDGES], col_inside[TINYC_DW_EDGES];
+} dw_geometry;
+
+/* the taps of edge index o (< lo or >= hi) on one axis: first and end tap */
+static int dw_edge_taps(int32_t o, int32_t stride, int32_t pad, int32_t dil, int32_t k,
+                        int32_t n, int32_t *k0, int32_t *k1) {
+  const int32_t i0 = o * stride - pad;
+  *k0 = tinyc_window_first(i0, dil);
+  *k1 = tinyc_window_end(i0, dil, k, n);
+  return *k0 < *k1;
+}
+
+/* The geometry of p's windows; 0 when they do not fit a byte-gather, some window has no
+ * tap inside the input, or there are more edges than the table holds. */
+static int dw_geometry_of(const tinyc_qconv_params *p, dw_geometry *g) {
+  window_taps taps;
+  int32_t e, o, k0, k1;
+  window_taps_of(p, &taps);
+  if (!taps.fits) return 0;
+  g->offs = vldrbq_u8(taps.offs);
+  g->all = vctp8q((uint32_t)(p->kh * p->kw));
+  dw_inner(p->h, (p->kh - 1) * p->dil_h, p->pad_top, p->stride_h, p->oh, &g->ylo, &g->yhi);
+  dw_inner(p->w, (p->kw - 1) * p->dil_w, p->pad_left, p->stride_w, p->ow, &g->lo, &g->hi);
+  if (g->ylo + p->oh - g->yhi > TINYC_DW_EDGES || g->lo + p->ow - g->hi > TINYC_DW_EDGES) {
+    return 0;
+  }
+  for (o = 0, e = 0; o < p->oh; o = o + 1 == g->ylo ? g->yhi : o + 1) {
+    if (o >= g->ylo && o < g->yhi) continue; /* ylo == 0: start at yhi */
+    if (!dw_edge_taps(o, p->stride_h, p->pad_top, p->dil_h, p->kh, p->h, &k0, &k1)) return 0;
+    g->row_in[e] = dw_taps(p, k0, k1, 0, p->kw);
+    g->row_inside[e++] = (uint8_t)(k0 * p->dil_h * p->w);
+  }
+  for (o = 0, e = 0; o < p->ow; o = o + 1 == g->lo ? g->hi : o + 1) {
+    if (o >= g->lo && o < g->hi) continue;
+    if (!dw_edge_taps(o, p->stride_w, p->pad_left, p->dil_w, p->kw, p->w, &k0, &k1)) return 0;
+    g->col_in[e] = dw_taps(p, 0, p->kh, k0, k1);
+    g->col_inside[e++] = (uint8_t)(k0 * p->dil_w);
+  }
+  return 1;
+}
+
+/* One output of an edge row: window x, taps `in`, `inside` the offset of one inside. */
+static int8_t dw_edge_pixel(const int8_t *x, int8x16_t w, uint8x16_t offs, mve_pred16_t in,
+                            uint32_t inside, int32_t bias, const tinyc_mve_rq *rq,
+                            const tinyc_qconv_params *p) {
+  const dw_window d = dw_window_of(w, offs, in, inside, bias, p->input_offset);
+  const int32_t acc = vmladavaq_s8(d.base, d.w, vldrbq_gather_offset_s8(x, d.offs));
+  if (rq->shift <= -2 && rq->shift >= -31) { /* dw_requant's form, in lane 0 */
+    dw_rq r;
+    r.q = rq->q, r.shift = rq->shift, r.zp = rq->zp, r.act_min = rq->act_min;
+    r.act_max = rq->act_max;
+    return (int8_t)vgetq_lane_s32(dw_requant(vdupq_n_s32(acc), 0, r, vdupq_n_s32(rq->act_min),
+                                             vdupq_n_s32(rq->act_max)), 0);
+  }
+  return tinyc_requantize_one(acc, rq->q, rq->shift, rq->zp, rq->act_min, rq->act_max);
+}
+
 static void dw_plane_gather(const int8_t *xc, const int8_t *wk, int32_t bias,
                             const tinyc_mve_rq *rq, int8_t *out, const tinyc_qconv_params *p,
-                            const window_taps *taps) {
-  const int8x16_t w = vldrbq_z_s8(wk, vctp8q((uint32_t)(p->kh * p->kw))); /* 0 past kk */
-  const uint8x16_t offs = vldrbq_u8(taps->offs);
+                            const dw_geometry *g) {
+  const int8x16_t w = vldrbq_z_s8(wk, g->all); /* 0 past the window's taps */
   const ptrdiff_t rstep = (ptrdiff_t)p->stride_h * p->w;
   const uint32x4_t steps = vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)p->ow);
   const int fast = rq->shift <= -2 && rq->shift >= -31;
+  dw_window mid;
   dw_rq r;
-  int32_t ylo, yhi, ox, oy;
+  int32_t ox, oy, t = 0;
   r.q = rq->q, r.shift = rq->shift, r.zp = rq->zp, r.act_min = rq->act_min;
   r.act_max = rq->act_max;
-  dw_inner(p->h, (p->kh - 1) * p->dil_h, p->pad_top, p->stride_h, p->oh, &ylo, &yhi);
+  mid.w = w, mid.offs = g->offs, mid.base = bias + p->input_offset * vaddvq_s8(w);
   for (ox = 0; ox < p->ow; ++ox) {
-    const int32_t ix0 = ox * p->stride_w - p->pad_left;
-    const int32_t kx0 = tinyc_window_first(ix0, p->dil_w);
-    const mve_pred16_t cols =
-        dw_taps(p, 0, p->kh, kx0, tinyc_window_end(ix0, p->dil_w, p->kw, p->w));
-    const dw_window d = dw_window_of(w, offs, cols, (uint32_t)(kx0 * p->dil_w), bias,
-                                     p->input_offset);
-    const int8_t *x = xc + (ptrdiff_t)(ylo * p->stride_h - p->pad_top) * p->w + ix0;
-    int8_t *o = out + (size_t)ylo * p->ow + ox;
-    for (oy = 0; oy < ylo; ++oy) {
-      out[(size_t)oy * p->ow + ox] = dw_edge_pixel(xc, w, offs, cols, kx0, bias, rq, p, oy, ox);
+    const int edge = ox < g->lo || ox >= g->hi;
+    const mve_pred16_t cols = edge ? g->col_in[t] : g->all;
+    const uint32_t col_inside = edge ? g->col_inside[t++] : 0u;
+    const int8_t *xcol = xc + ox * p->stride_w - p->pad_left;
+    const int8_t *x = xcol + (ptrdiff_t)(g->ylo * p->stride_h - p->pad_top) * p->w;
+    int8_t *o = out + (size_t)g->ylo * p->ow + ox;
+    int32_t e = 0;
+    const dw_window d =
+        edge ? dw_window_of(w, g->offs, cols, col_inside, bias, p->input_offset) : mid;
+    for (oy = 0; oy < g->ylo; ++oy, ++e) {
+      out[(size_t)oy * p->ow + ox] = dw_edge_pixel(
+          xcol + (ptrdiff_t)(oy * p->stride_h - p->pad_top) * p->w, w, g->offs,
+          (mve_pred16_t)(cols & g->row_in[e]), col_inside + g->row_inside[e], bias, rq, p);
     }
     if (fast) {
-      dw_column(&d, x, rstep, o, steps, yhi - ylo, &r);
+      dw_column(&d, x, rstep, o, steps, g->yhi - g->ylo, &r);
     } else {
-      for (oy = ylo; oy < yhi; ++oy, x += rstep, o += p->ow) {
-        *o = tinyc_requantize_one(dw_sum(&d, x), rq->q, rq->shift, rq->zp, rq->act_min,
-                                  rq->act_max);
+      for (oy = g->ylo; oy < g->yhi; ++oy, x += rstep, o += p->ow) {
+        *o = tinyc_requantize_one(vmladavaq_s8(d.base, d.w, vldrbq_gather_offset_s8(x, d.offs)),
+                                  rq->q, rq->shift, rq->zp, rq->act_min, rq->act_max);
       }
     }
-    for (oy = yhi; oy < p->oh; ++oy) {
-      out[(size_t)oy * p->ow + ox] = dw_edge_pixel(xc, w, offs, cols, kx0, bias, rq, p, oy, ox);
+    for (oy = g->yhi; oy < p->oh; ++oy, ++e) {
+      out[(size_t)oy * p->ow + ox] = dw_edge_pixel(
+          xcol + (ptrdiff_t)(oy * p->stride_h - p->pad_top) * p->w, w, g->offs,
+          (mve_pred16_t)(cols & g->row_in[e]), col_inside + g->row_inside[e], bias, rq, p);
     }
   }
 }
 #endif
 
+#if TINYC_MVE
+typedef dw_geometry dw_layer;
+#else
+typedef int dw_layer; /* the plain C form needs no geometry */
+#endif
+
+/* p's geometry into g; whether the gather path takes the layer */
+static int dw_layer_of(const tinyc_qconv_params *p, dw_layer *g) {
+#if TINYC_MVE
+  return dw_geometry_of(p, g);
+#else
+  (void)p, (void)g;
+  return 0;
+#endif
+}
+
 static void dw_channel(const int8_t *xc, const int8_t *W, const int32_t *B, int32_t m,
-                       int8_t *out, const tinyc_qconv_params *p) {
+                       int8_t *out, const tinyc_qconv_params *p, const dw_layer *g) {
   const tinyc_mve_rq rq = tinyc_mve_rq_make(p->multiplier[m], p->shift[m], p->output_offset,
                                             p->act_min, p->act_max);
 #if TINYC_MVE
-  window_taps taps;
-  window_taps_of(p, &taps);
-  if (taps.fits && dw_gather_ok(p)) {
-    dw_plane_gather(xc, W + (size_t)m * p->kh * p->kw, B ? B[m] : 0, &rq, out, p, &taps);
+  if (g) {
+    dw_plane_gather(xc, W + (size_t)m * p->kh * p->kw, B ? B[m] : 0, &rq, out, p, g);
     return;
   }
+#else
+  (void)g;
 #endif
   dw_plane(xc, W + (size_t)m * p->kh * p->kw, B ? B[m] : 0, &rq, out, p);
 }
@@ -546,12 +597,14 @@ void tinyc_depthwise_conv2d_s8(const int8_t *restrict X, const int8_t *restrict 
                                int32_t *restrict work, const tinyc_qconv_params *p) {
   const int32_t mult_per_channel = p->m / p->c;
   const size_t in_plane = (size_t)p->h * p->w, out_plane = (size_t)p->oh * p->ow;
+  dw_layer g;
+  const dw_layer *gp = dw_layer_of(p, &g) ? &g : NULL;
   int32_t n, m;
   (void)work;
   for (n = 0; n < p->n; ++n) {
     for (m = 0; m < p->m; ++m) {
       dw_channel(X + ((size_t)n * p->c + m / mult_per_channel) * in_plane, W, B, m,
-                 Y + ((size_t)n * p->m + m) * out_plane, p);
+                 Y + ((size_t)n * p->m + m) * out_plane, p, gp);
     }
   }
 }
@@ -560,13 +613,15 @@ void tinyc_dwconv2d_stream_s8(const int8_t *X, const int8_t *restrict W,
                               const int32_t *restrict B, int8_t *Y, int8_t *restrict scratch,
                               int32_t *restrict work, const tinyc_qconv_params *p) {
   const size_t in_plane = (size_t)p->h * p->w, out_plane = (size_t)p->oh * p->ow;
+  dw_layer g;
+  const dw_layer *gp = dw_layer_of(p, &g) ? &g : NULL;
   int32_t n, k;
   (void)work;
   TINYC_DCHECK(p->group == p->c && p->m == p->c);
   for (n = 0; n < p->n; ++n) {
     for (k = 0; k < p->c; ++k) {
       const size_t plane = (size_t)n * p->c + k;
-      dw_channel(X + plane * in_plane, W, B, k, scratch, p);
+      dw_channel(X + plane * in_plane, W, B, k, scratch, p, gp);
       /* input channel k is no longer needed: its bytes (and those below) may be written */
       tinyc_mve_copy(Y + plane * out_plane, scratch, (int32_t)out_plane);
     }
