@@ -129,6 +129,203 @@ static void channel_over_rows(const int8_t *wm, const int8_t *col, int32_t K, in
   }
 }
 
+#if TINYC_MVE
+/* ---- short reductions (K <= 64): the window in registers, four channels a vector ----
+ *
+ * One output pixel at a time: its window (K <= 64 int8, lanes past K zero) is loaded into
+ * up to four vectors once -- a pointwise pixel by two 16-bit gathers per 16 channels
+ * (even and odd channels, narrowed into one vector), a window whose taps all lie within 255
+ * bytes by one byte-gather per 16 taps, others through gather() and the workspace -- then
+ * every output channel's weights stream past it: per four channels 4 n weight loads and
+ * 4 n VMLADAV (n = ceil(K / 16)), the sums requantized as one vector with the channels'
+ * own multipliers and shifts and scattered to the four channel planes. Layers whose
+ * shifts are all in [-31, -2] (tinyc_mve_requant4's rule) take it. Workspace: the window
+ * row (64 bytes), the tap offsets (64 bytes), then bias + input_offset * sum(w) per
+ * channel. */
+#define TINYC_SHORT_K 64
+/* a compiler-only barrier: no instruction */
+#define TINYC_MVE_BARRIER() __asm__ volatile("" ::: "memory")
+
+typedef struct {
+  int8x16_t x0, x1, x2, x3;
+} short_window;
+
+/* The workspace bytes conv_pixels has for K (its column). */
+static int32_t column_bytes(int32_t K) {
+  const int32_t fit = TINYC_QCONV_COLUMN / K;
+  return 4 * K * (fit < TINYC_QCONV_PAIRS ? fit : TINYC_QCONV_PAIRS);
+}
+
+static int short_fits(const tinyc_qconv_params *p, int32_t K) {
+  int32_t m;
+  if (p->group != 1 || K > TINYC_SHORT_K || 128 + 4 * p->m > column_bytes(K)) return 0;
+  for (m = 0; m < p->m; ++m) {
+    if (p->shift[m] > -2 || p->shift[m] < -31) return 0;
+  }
+  return 1;
+}
+
+/* channel m's sum over the window's n chunks; `guard`: the last chunk's weights are read
+ * only for the K % 16 lanes `tail` (the last channels, whose 16-byte reads would pass the
+ * end of W) */
+TINYC_INLINE int32_t short_dot(const int8_t *w, int n, const short_window *x, int guard,
+                               mve_pred16_t tail) {
+  int32_t s = vmladavq_s8(guard && n == 1 ? vldrbq_z_s8(w, tail) : vldrbq_s8(w), x->x0);
+  if (n > 1) {
+    s = vmladavaq_s8(s, guard && n == 2 ? vldrbq_z_s8(w + 16, tail) : vldrbq_s8(w + 16), x->x1);
+  }
+  if (n > 2) {
+    s = vmladavaq_s8(s, guard && n == 3 ? vldrbq_z_s8(w + 32, tail) : vldrbq_s8(w + 32), x->x2);
+  }
+  if (n > 3) {
+    s = vmladavaq_s8(s, guard ? vldrbq_z_s8(w + 48, tail) : vldrbq_s8(w + 48), x->x3);
+  }
+  return s;
+}
+
+/* A layer's requantization, in registers (the output stores may alias p). */
+typedef struct {
+  const int32_t *multiplier, *shift;
+  int32_t zp, act_min, act_max;
+} short_rq;
+
+/* the four channels m.. of sums v (base already in) requantized and scattered down the
+ * channel planes at y (`steps`: 0, plane, 2 plane, 3 plane); `count` < 4 stores the first */
+TINYC_INLINE void short_store(int32x4_t v, const short_rq *r, int32_t m, uint32x4_t steps,
+                              int8_t *y, int32_t count) {
+  const int32x4_t lo = vdupq_n_s32(r->act_min), hi = vdupq_n_s32(r->act_max);
+  if (count >= 4) {
+    v = vqdmulhq_s32(v, vldrwq_s32(r->multiplier + m));
+    v = vaddq_n_s32(vrshlq_s32(v, vldrwq_s32(r->shift + m)), r->zp);
+    vstrbq_scatter_offset_s32(y, steps, vminq_s32(vmaxq_s32(v, lo), hi));
+  } else {
+    const mve_pred16_t in = vctp32q((uint32_t)count);
+    v = vqdmulhq_s32(v, vldrwq_z_s32(r->multiplier + m, in));
+    v = vaddq_n_s32(vrshlq_s32(v, vldrwq_z_s32(r->shift + m, in)), r->zp);
+    vstrbq_scatter_offset_p_s32(y, steps, vminq_s32(vmaxq_s32(v, lo), hi), in);
+  }
+}
+
+/* All output channels of one pixel (window x) into y + m * plane; n chunks (constant in
+ * each caller, so the chunk tests fold). */
+TINYC_INLINE void short_channels(const int8_t *W, const int32_t *base, int32_t K, int32_t M,
+                                 int n, const short_window *xp, short_rq r, uint32x4_t steps,
+                                 size_t plane, int8_t *y) {
+  const short_window x = *xp;
+  const int32_t over = 16 * n - K; /* bytes a channel's reads pass its row */
+  const int32_t safe = M - (over + K - 1) / K; /* channels whose reads stay inside W */
+  const mve_pred16_t tail = vctp8q((uint32_t)(16 - over));
+  const int8_t *w = W;
+  int32_t m;
+  for (m = 0; m + 4 <= safe; m += 4, w += 4 * K, y += 4 * plane) {
+    int32x4_t v;
+    int32_t s0, s1, s2, s3;
+    /* the barriers keep gcc from hoisting the next channel's weight loads into spills */
+    s0 = short_dot(w, n, &x, 0, tail);
+    TINYC_MVE_BARRIER();
+    s1 = short_dot(w + K, n, &x, 0, tail);
+    TINYC_MVE_BARRIER();
+    s2 = short_dot(w + 2 * K, n, &x, 0, tail);
+    TINYC_MVE_BARRIER();
+    s3 = short_dot(w + 3 * K, n, &x, 0, tail);
+    v = vsetq_lane_s32(s3, vsetq_lane_s32(s2, vsetq_lane_s32(s1, vdupq_n_s32(s0), 1), 2), 3);
+    short_store(vaddq_s32(v, vldrwq_s32(base + m)), &r, m, steps, y, 4);
+  }
+  for (; m < M; m += 4, w += 4 * K, y += 4 * plane) { /* the last channels, guarded */
+    const int32_t count = M - m < 4 ? M - m : 4;
+    int32_t s[4] = {0, 0, 0, 0}, j;
+    for (j = 0; j < count; ++j) s[j] = short_dot(w + j * K, n, &x, m + j >= safe, tail);
+    short_store(vaddq_s32(vldrwq_s32(s), vldrwq_z_s32(base + m, vctp32q((uint32_t)count))),
+                &r, m, steps, y, count);
+  }
+}
+
+/* chunk j of a window from a byte row (zero past K) */
+static short_window short_from_row(const int8_t *row) {
+  short_window x;
+  x.x0 = vldrbq_s8(row), x.x1 = vldrbq_s8(row + 16);
+  x.x2 = vldrbq_s8(row + 32), x.x3 = vldrbq_s8(row + 48);
+  return x;
+}
+
+/* 16 channels of a pointwise pixel from c0 on (`left` of them, lanes past it 0) */
+TINYC_INLINE int8x16_t short_channels16(const int8_t *x, uint16x8_t even, uint16x8_t odd,
+                                        int32_t left) {
+  if (left >= 16) {
+    return vmovntq_s16(vmovnbq_s16(vdupq_n_s8(0), vldrbq_gather_offset_s16(x, even)),
+                       vldrbq_gather_offset_s16(x, odd));
+  }
+  return vmovntq_s16(
+      vmovnbq_s16(vdupq_n_s8(0),
+                  vldrbq_gather_offset_z_s16(x, even, vctp16q((uint32_t)(left + 1) / 2u))),
+      vldrbq_gather_offset_z_s16(x, odd, vctp16q((uint32_t)left / 2u)));
+}
+
+static void short_pixels(int32_t *work, const int8_t *xg, const int8_t *W, const int32_t *B,
+                         int8_t *yg, size_t out_plane, const tinyc_qconv_params *p, int32_t px0,
+                         int32_t px1) {
+  const int32_t K = p->c * p->kh * p->kw, n = (K + 15) / 16;
+  const size_t plane = (size_t)p->h * p->w;
+  int8_t *row = (int8_t *)work, *offs = row + TINYC_SHORT_K;
+  int32_t *base = work + 2 * TINYC_SHORT_K / 4;
+  const uint32x4_t steps = vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)out_plane);
+  const int pointwise = p->kh == 1 && p->kw == 1 && 15 * plane <= 65535u;
+  const uint16x8_t even = vmulq_n_u16(vidupq_n_u16(0, 2), (uint16_t)plane);
+  const uint16x8_t odd = vaddq_n_u16(even, (uint16_t)plane);
+  const int32_t M = p->m;
+  int32_t m, px, c, ky, kx, i = 0, near = 1;
+  window_taps taps;
+  short_rq r;
+  r.multiplier = p->multiplier, r.shift = p->shift, r.zp = p->output_offset;
+  r.act_min = p->act_min, r.act_max = p->act_max;
+  for (m = 0; m < p->m; ++m) {
+    base[m] = (B ? B[m] : 0) + p->input_offset * tinyc_mve_sum_s8(W + (size_t)m * K, K);
+  }
+  for (c = 0; c < p->c; ++c) { /* every tap's offset from the window origin, if <= 255 */
+    for (ky = 0; ky < p->kh; ++ky) {
+      for (kx = 0; kx < p->kw; ++kx) {
+        const size_t o = (size_t)c * plane + (size_t)ky * p->dil_h * p->w + (size_t)kx * p->dil_w;
+        near = near && o <= 255u;
+        offs[i++] = (int8_t)(uint8_t)o;
+      }
+    }
+  }
+  memset(row + K, 0, (size_t)(TINYC_SHORT_K - K));
+  memset(offs + K, 0, (size_t)(TINYC_SHORT_K - K));
+  window_taps_of(p, &taps);
+  for (px = px0; px < px1; ++px) {
+    const int32_t oy = px / p->ow, ox = px - oy * p->ow;
+    const int32_t iy0 = oy * p->stride_h - p->pad_top, ix0 = ox * p->stride_w - p->pad_left;
+    const int inside = iy0 >= 0 && ix0 >= 0 && iy0 + (p->kh - 1) * p->dil_h < p->h &&
+                       ix0 + (p->kw - 1) * p->dil_w < p->w;
+    const int8_t *x0 = xg + (ptrdiff_t)iy0 * p->w + ix0;
+    short_window x;
+    if (inside && pointwise) {
+      x.x0 = short_channels16(x0, even, odd, K);
+      if (n > 1) x.x1 = short_channels16(x0 + 16 * plane, even, odd, K - 16);
+      if (n > 2) x.x2 = short_channels16(x0 + 32 * plane, even, odd, K - 32);
+      if (n > 3) x.x3 = short_channels16(x0 + 48 * plane, even, odd, K - 48);
+    } else if (inside && near) {
+      const uint8_t *o = (const uint8_t *)offs;
+      x.x0 = vldrbq_gather_offset_z_s8(x0, vldrbq_u8(o), vctp8q((uint32_t)K));
+      if (n > 1) x.x1 = vldrbq_gather_offset_z_s8(x0, vldrbq_u8(o + 16), vctp8q((uint32_t)(K - 16)));
+      if (n > 2) x.x2 = vldrbq_gather_offset_z_s8(x0, vldrbq_u8(o + 32), vctp8q((uint32_t)(K - 32)));
+      if (n > 3) x.x3 = vldrbq_gather_offset_z_s8(x0, vldrbq_u8(o + 48), vctp8q((uint32_t)(K - 48)));
+    } else {
+      gather(xg, p, p->c, px, &taps, row);
+      x = short_from_row(row);
+    }
+    int8_t *y = yg + (px - px0);
+    switch (n) {
+      case 1: short_channels(W, base, K, M, 1, &x, r, steps, out_plane, y); break;
+      case 2: short_channels(W, base, K, M, 2, &x, r, steps, out_plane, y); break;
+      case 3: short_channels(W, base, K, M, 3, &x, r, steps, out_plane, y); break;
+      default: short_channels(W, base, K, M, 4, &x, r, steps, out_plane, y); break;
+    }
+  }
+}
+#endif
+
 /* Output pixels [px0, px1) of group g's channels; output (m, px) goes to
  * yg[m * out_plane + px - px0]. A block's windows are all gathered before any of its
  * outputs is written (which the in-place forms rely on). K <= TINYC_QCONV_COLUMN. */
@@ -140,6 +337,12 @@ static void conv_pixels(int8_t *restrict col, const int8_t *xg, const int8_t *W,
   const int32_t block = 4 * (fit < TINYC_QCONV_PAIRS ? fit : TINYC_QCONV_PAIRS);
   int32_t px, m, j;
   window_taps taps;
+#if TINYC_MVE
+  if (short_fits(p, K)) {
+    short_pixels((int32_t *)(void *)col, xg, W, B, yg, out_plane, p, px0, px1);
+    return;
+  }
+#endif
   window_taps_of(p, &taps);
   for (px = px0; px < px1; px += block) {
     const int32_t count = px1 - px < block ? px1 - px : block;
