@@ -261,9 +261,9 @@ TINYC_INLINE int8x16_t short_channels16(const int8_t *x, uint16x8_t even, uint16
       vldrbq_gather_offset_z_s16(x, odd, vctp16q((uint32_t)left / 2u)));
 }
 
-static void short_pixels(int32_t *work, const int8_t *xg, const int8_t *W, const int32_t *B,
-                         int8_t *yg, size_t out_plane, const tinyc_qconv_params *p, int32_t px0,
-                         int32_t px1) {
+static TINYC_NOINLINE void short_pixels(int32_t *work, const int8_t *xg, const int8_t *W,
+                                        const int32_t *B, int8_t *yg, size_t out_plane,
+                                        const tinyc_qconv_params *p, int32_t px0, int32_t px1) {
   const int32_t K = p->c * p->kh * p->kw, n = (K + 15) / 16;
   const size_t plane = (size_t)p->h * p->w;
   int8_t *row = (int8_t *)work, *offs = row + TINYC_SHORT_K;
@@ -308,9 +308,15 @@ static void short_pixels(int32_t *work, const int8_t *xg, const int8_t *W, const
     } else if (inside && near) {
       const uint8_t *o = (const uint8_t *)offs;
       x.x0 = vldrbq_gather_offset_z_s8(x0, vldrbq_u8(o), vctp8q((uint32_t)K));
-      if (n > 1) x.x1 = vldrbq_gather_offset_z_s8(x0, vldrbq_u8(o + 16), vctp8q((uint32_t)(K - 16)));
-      if (n > 2) x.x2 = vldrbq_gather_offset_z_s8(x0, vldrbq_u8(o + 32), vctp8q((uint32_t)(K - 32)));
-      if (n > 3) x.x3 = vldrbq_gather_offset_z_s8(x0, vldrbq_u8(o + 48), vctp8q((uint32_t)(K - 48)));
+      if (n > 1) {
+        x.x1 = vldrbq_gather_offset_z_s8(x0, vldrbq_u8(o + 16), vctp8q((uint32_t)(K - 16)));
+      }
+      if (n > 2) {
+        x.x2 = vldrbq_gather_offset_z_s8(x0, vldrbq_u8(o + 32), vctp8q((uint32_t)(K - 32)));
+      }
+      if (n > 3) {
+        x.x3 = vldrbq_gather_offset_z_s8(x0, vldrbq_u8(o + 48), vctp8q((uint32_t)(K - 48)));
+      }
     } else {
       gather(xg, p, p->c, px, &taps, row);
       x = short_from_row(row);
@@ -329,20 +335,15 @@ static void short_pixels(int32_t *work, const int8_t *xg, const int8_t *W, const
 /* Output pixels [px0, px1) of group g's channels; output (m, px) goes to
  * yg[m * out_plane + px - px0]. A block's windows are all gathered before any of its
  * outputs is written (which the in-place forms rely on). K <= TINYC_QCONV_COLUMN. */
-static void conv_pixels(int8_t *restrict col, const int8_t *xg, const int8_t *W,
-                        const int32_t *B, int8_t *yg, size_t out_plane,
-                        const tinyc_qconv_params *p, int32_t g, int32_t px0, int32_t px1) {
+static TINYC_NOINLINE void column_pixels(int8_t *restrict col, const int8_t *xg,
+                                         const int8_t *W, const int32_t *B, int8_t *yg,
+                                         size_t out_plane, const tinyc_qconv_params *p,
+                                         int32_t g, int32_t px0, int32_t px1) {
   const int32_t cg = p->c / p->group, mg = p->m / p->group, K = cg * p->kh * p->kw;
   const int32_t fit = TINYC_QCONV_COLUMN / K;
   const int32_t block = 4 * (fit < TINYC_QCONV_PAIRS ? fit : TINYC_QCONV_PAIRS);
   int32_t px, m, j;
   window_taps taps;
-#if TINYC_MVE
-  if (short_fits(p, K)) {
-    short_pixels((int32_t *)(void *)col, xg, W, B, yg, out_plane, p, px0, px1);
-    return;
-  }
-#endif
   window_taps_of(p, &taps);
   for (px = px0; px < px1; px += block) {
     const int32_t count = px1 - px < block ? px1 - px : block;
@@ -357,6 +358,20 @@ static void conv_pixels(int8_t *restrict col, const int8_t *xg, const int8_t *W,
                         yg + (size_t)m * out_plane + (px - px0));
     }
   }
+}
+
+/* Output pixels [px0, px1) of group g (column_pixels' contract): reductions up to 64 with
+ * window and table in the workspace take short_pixels. */
+static void conv_pixels(int8_t *restrict col, const int8_t *xg, const int8_t *W,
+                        const int32_t *B, int8_t *yg, size_t out_plane,
+                        const tinyc_qconv_params *p, int32_t g, int32_t px0, int32_t px1) {
+#if TINYC_MVE
+  if (short_fits(p, p->c / p->group * p->kh * p->kw)) {
+    short_pixels((int32_t *)(void *)col, xg, W, B, yg, out_plane, p, px0, px1);
+    return;
+  }
+#endif
+  column_pixels(col, xg, W, B, yg, out_plane, p, g, px0, px1);
 }
 
 /* The plain loop, for reductions too long for the column. */
@@ -513,8 +528,9 @@ static void dw_block4(const int8_t *x0, const int8_t *wk, const tinyc_qconv_para
 }
 
 /* One output plane from input plane xc and weights wk (kh x kw) into out. */
-static void dw_plane(const int8_t *xc, const int8_t *wk, int32_t bias, const tinyc_mve_rq *rq,
-                     int8_t *out, const tinyc_qconv_params *p) {
+static TINYC_NOINLINE void dw_plane(const int8_t *xc, const int8_t *wk, int32_t bias,
+                                    const tinyc_mve_rq *rq, int8_t *out,
+                                    const tinyc_qconv_params *p) {
   const int32_t span = (p->kw - 1) * p->dil_w; /* window width - 1 */
   /* pixels whose windows lie inside the input columns: ox in [lo, hi) */
   const int32_t lo = (p->pad_left + p->stride_w - 1) / p->stride_w;
@@ -719,9 +735,9 @@ static int8_t dw_edge_pixel(const int8_t *x, int8x16_t w, uint8x16_t offs, mve_p
   return tinyc_requantize_one(acc, rq->q, rq->shift, rq->zp, rq->act_min, rq->act_max);
 }
 
-static void dw_plane_gather(const int8_t *xc, const int8_t *wk, int32_t bias,
-                            const tinyc_mve_rq *rq, int8_t *out, const tinyc_qconv_params *p,
-                            const dw_geometry *g) {
+static TINYC_NOINLINE void dw_plane_gather(const int8_t *xc, const int8_t *wk, int32_t bias,
+                                           const tinyc_mve_rq *rq, int8_t *out,
+                                           const tinyc_qconv_params *p, const dw_geometry *g) {
   const int8x16_t w = vldrbq_z_s8(wk, g->all); /* 0 past the window's taps */
   const ptrdiff_t rstep = (ptrdiff_t)p->stride_h * p->w;
   const uint32x4_t steps = vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)p->ow);
