@@ -362,9 +362,10 @@ static TINYC_NOINLINE void column_pixels(int8_t *restrict col, const int8_t *xg,
 
 /* Output pixels [px0, px1) of group g (column_pixels' contract): reductions up to 64 with
  * window and table in the workspace take short_pixels. */
-static void conv_pixels(int8_t *restrict col, const int8_t *xg, const int8_t *W,
-                        const int32_t *B, int8_t *yg, size_t out_plane,
-                        const tinyc_qconv_params *p, int32_t g, int32_t px0, int32_t px1) {
+TINYC_INLINE void conv_pixels(int8_t *restrict col, const int8_t *xg, const int8_t *W,
+                              const int32_t *B, int8_t *yg, size_t out_plane,
+                              const tinyc_qconv_params *p, int32_t g, int32_t px0,
+                              int32_t px1) {
 #if TINYC_MVE
   if (short_fits(p, p->c / p->group * p->kh * p->kw)) {
     short_pixels((int32_t *)(void *)col, xg, W, B, yg, out_plane, p, px0, px1);
@@ -643,9 +644,9 @@ TINYC_INLINE int32x4_t dw_requant(int32x4_t v, int32_t base, dw_rq r, int32x4_t 
 /* `rows` pixels down one column (windows x, x + rstep, ...; outputs o, o + ow, ...,
  * `steps` = 0, ow, 2 ow, 3 ow): four sums at a time into one vector, requantized and
  * scattered; the last one to three with a predicated scatter */
-static TINYC_NOINLINE void dw_column(const dw_window *d, const int8_t *x, ptrdiff_t rstep,
-                                     int8_t *o, uint32x4_t steps, int32_t rows,
-                                     const dw_rq *rp) {
+TINYC_INLINE void dw_column(const dw_window *d, const int8_t *x, ptrdiff_t rstep,
+                            int8_t *o, uint32x4_t steps, int32_t rows,
+                            const dw_rq *rp) {
   const dw_rq r = *rp; /* in registers: the stores below may alias it */
   const int8x16_t w = d->w;
   const uint8x16_t offs = d->offs;
@@ -719,20 +720,38 @@ static int dw_geometry_of(const tinyc_qconv_params *p, dw_geometry *g) {
   return 1;
 }
 
-/* One output of an edge row: window x, taps `in`, `inside` the offset of one inside. */
-static int8_t dw_edge_pixel(const int8_t *x, int8x16_t w, uint8x16_t offs, mve_pred16_t in,
-                            uint32_t inside, int32_t bias, const tinyc_mve_rq *rq,
-                            const tinyc_qconv_params *p) {
-  const dw_window d = dw_window_of(w, offs, in, inside, bias, p->input_offset);
-  const int32_t acc = vmladavaq_s8(d.base, d.w, vldrbq_gather_offset_s8(x, d.offs));
-  if (rq->shift <= -2 && rq->shift >= -31) { /* dw_requant's form, in lane 0 */
-    dw_rq r;
-    r.q = rq->q, r.shift = rq->shift, r.zp = rq->zp, r.act_min = rq->act_min;
-    r.act_max = rq->act_max;
-    return (int8_t)vgetq_lane_s32(dw_requant(vdupq_n_s32(acc), 0, r, vdupq_n_s32(rq->act_min),
-                                             vdupq_n_s32(rq->act_max)), 0);
+/* Edge row e of the geometry (output row oy; x: its windows' origin at ox = 0): every
+ * output of the row, each window with its own taps, requantized four at a time. */
+static void dw_edge_row(const int8_t *x, int8x16_t w, int32_t bias, const tinyc_mve_rq *rq,
+                        int8_t *out, const tinyc_qconv_params *p, const dw_geometry *g,
+                        int32_t e) {
+  const int fast = rq->shift <= -2 && rq->shift >= -31;
+  const mve_pred16_t row_in = g->row_in[e];
+  const uint32_t row_inside = g->row_inside[e];
+  int32_t ox, t = 0, n = 0, j, s[4];
+  for (ox = 0; ox < p->ow; ++ox, x += p->stride_w) {
+    const int edge = ox < g->lo || ox >= g->hi;
+    const mve_pred16_t in = (mve_pred16_t)(row_in & (edge ? g->col_in[t] : g->all));
+    const uint32_t inside = row_inside + (edge ? g->col_inside[t++] : 0u);
+    const dw_window d = dw_window_of(w, g->offs, in, inside, bias, p->input_offset);
+    s[n++] = vmladavaq_s8(d.base, d.w, vldrbq_gather_offset_s8(x, d.offs));
+    if (n < 4 && ox + 1 < p->ow) continue;
+    if (fast) {
+      dw_rq r;
+      r.q = rq->q, r.shift = rq->shift, r.zp = rq->zp, r.act_min = rq->act_min;
+      r.act_max = rq->act_max;
+      vstrbq_p_s32(out + ox + 1 - n,
+                   dw_requant(vldrwq_s32(s), 0, r, vdupq_n_s32(rq->act_min),
+                              vdupq_n_s32(rq->act_max)),
+                   vctp32q((uint32_t)n));
+    } else {
+      for (j = 0; j < n; ++j) {
+        out[ox + 1 - n + j] = tinyc_requantize_one(s[j], rq->q, rq->shift, rq->zp,
+                                                   rq->act_min, rq->act_max);
+      }
+    }
+    n = 0;
   }
-  return tinyc_requantize_one(acc, rq->q, rq->shift, rq->zp, rq->act_min, rq->act_max);
 }
 
 static TINYC_NOINLINE void dw_plane_gather(const int8_t *xc, const int8_t *wk, int32_t bias,
@@ -742,27 +761,25 @@ static TINYC_NOINLINE void dw_plane_gather(const int8_t *xc, const int8_t *wk, i
   const ptrdiff_t rstep = (ptrdiff_t)p->stride_h * p->w;
   const uint32x4_t steps = vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)p->ow);
   const int fast = rq->shift <= -2 && rq->shift >= -31;
+  const int8_t *x0 = xc - p->pad_left - (ptrdiff_t)p->pad_top * p->w; /* window (0, 0) */
   dw_window mid;
   dw_rq r;
-  int32_t ox, oy, t = 0;
+  int32_t ox, oy, t = 0, e = 0;
   r.q = rq->q, r.shift = rq->shift, r.zp = rq->zp, r.act_min = rq->act_min;
   r.act_max = rq->act_max;
   mid.w = w, mid.offs = g->offs, mid.base = bias + p->input_offset * vaddvq_s8(w);
+  for (oy = 0; oy < p->oh; oy = oy + 1 == g->ylo ? g->yhi : oy + 1) {
+    if (oy >= g->ylo && oy < g->yhi) continue; /* the edge rows, in the table's order */
+    dw_edge_row(x0 + oy * rstep, w, bias, rq, out + (size_t)oy * p->ow, p, g, e++);
+  }
   for (ox = 0; ox < p->ow; ++ox) {
     const int edge = ox < g->lo || ox >= g->hi;
-    const mve_pred16_t cols = edge ? g->col_in[t] : g->all;
-    const uint32_t col_inside = edge ? g->col_inside[t++] : 0u;
-    const int8_t *xcol = xc + ox * p->stride_w - p->pad_left;
-    const int8_t *x = xcol + (ptrdiff_t)(g->ylo * p->stride_h - p->pad_top) * p->w;
+    const int8_t *x = x0 + ox * p->stride_w + g->ylo * rstep;
     int8_t *o = out + (size_t)g->ylo * p->ow + ox;
-    int32_t e = 0;
-    const dw_window d =
-        edge ? dw_window_of(w, g->offs, cols, col_inside, bias, p->input_offset) : mid;
-    for (oy = 0; oy < g->ylo; ++oy, ++e) {
-      out[(size_t)oy * p->ow + ox] = dw_edge_pixel(
-          xcol + (ptrdiff_t)(oy * p->stride_h - p->pad_top) * p->w, w, g->offs,
-          (mve_pred16_t)(cols & g->row_in[e]), col_inside + g->row_inside[e], bias, rq, p);
-    }
+    const dw_window d = edge ? dw_window_of(w, g->offs, g->col_in[t], g->col_inside[t], bias,
+                                            p->input_offset)
+                             : mid;
+    t += edge;
     if (fast) {
       dw_column(&d, x, rstep, o, steps, g->yhi - g->ylo, &r);
     } else {
@@ -770,11 +787,6 @@ static TINYC_NOINLINE void dw_plane_gather(const int8_t *xc, const int8_t *wk, i
         *o = tinyc_requantize_one(vmladavaq_s8(d.base, d.w, vldrbq_gather_offset_s8(x, d.offs)),
                                   rq->q, rq->shift, rq->zp, rq->act_min, rq->act_max);
       }
-    }
-    for (oy = g->yhi; oy < p->oh; ++oy, ++e) {
-      out[(size_t)oy * p->ow + ox] = dw_edge_pixel(
-          xcol + (ptrdiff_t)(oy * p->stride_h - p->pad_top) * p->w, w, g->offs,
-          (mve_pred16_t)(cols & g->row_in[e]), col_inside + g->row_inside[e], bias, rq, p);
     }
   }
 }
