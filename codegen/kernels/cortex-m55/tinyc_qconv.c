@@ -3,17 +3,20 @@
  * not depend on their order). Scratch lives in the node's arena workspace (`work`, sized
  * by tinyc/ops/qwork.py for the Cortex-M4 kernels, whose column this one fits exactly).
  *
- * Dense and grouped convolution: a block of output pixels' input windows is gathered into
- * the workspace as raw int8 rows in the weights' (c, ky, kx) order, the input zero point
- * where the window leaves the input; then each output channel runs over the block four
- * pixels at a time: per 16 reduction steps one weight load, four row loads and four
- * VMLADAVA.S8 (64 MACs), and the input offset enters once per output as
- * input_offset * sum(w) (tinyc_mve.h). Reductions longer than TINYC_QCONV_COLUMN take the
- * plain loop.
+ * Short reductions (K <= 64): one output pixel's window in up to four vectors, the
+ * weights of four channels at a time streamed past it, the four sums requantized as one
+ * vector and scattered to the channel planes (short_pixels).
  *
- * Depthwise convolution: each output row's pixels whose windows lie inside the input
- * columns run four at a time in int32 lanes (one widening load and one VMLA per tap), the
- * few border pixels the plain loop; no scratch. */
+ * Longer reductions: a block of output pixels' input windows is gathered into the
+ * workspace as raw int8 rows in the weights' (c, ky, kx) order, the input zero point where
+ * the window leaves the input; then each output channel runs over the block four pixels at
+ * a time: per 16 reduction steps one weight load, four row loads and four VMLADAVA.S8 (64
+ * MACs), and the input offset enters once per output as input_offset * sum(w)
+ * (tinyc_mve.h). Reductions longer than TINYC_QCONV_COLUMN take the plain loop.
+ *
+ * Depthwise convolution: windows of at most 16 taps take one byte-gather and one VMLADAV
+ * per output, column by column, with per-column tap masks (dw_plane_gather); others run
+ * four pixels at a time in int32 lanes (one widening load and one VMLA per tap). */
 #include "tinyc_qconv.h"
 
 #include <string.h>
@@ -407,41 +410,45 @@ static int8_t direct_output(const int8_t *xg, const int8_t *W, const int32_t *B,
                               p->act_min, p->act_max);
 }
 
+/* Group g's outputs by the plain loop (reductions past the column), in its own frame. */
+static TINYC_NOINLINE void direct_group(const int8_t *xg, const int8_t *W, const int32_t *B,
+                                        int8_t *yg, const tinyc_qconv_params *p, int32_t g) {
+  const int32_t cg = p->c / p->group, mg = p->m / p->group, pixels = p->oh * p->ow;
+  int32_t m, px;
+  for (m = 0; m < mg; ++m) {
+    for (px = 0; px < pixels; ++px) {
+      yg[(size_t)m * pixels + px] = direct_output(xg, W, B, p, cg, g * mg + m, px);
+    }
+  }
+}
+
 void tinyc_conv2d_s8(const int8_t *restrict X, const int8_t *restrict W,
                      const int32_t *restrict B, int8_t *restrict Y,
                      int32_t *restrict work, const tinyc_qconv_params *p) {
   const int32_t cg = p->c / p->group, mg = p->m / p->group, K = cg * p->kh * p->kw;
   const int32_t pixels = p->oh * p->ow;
   const size_t in_plane = (size_t)p->h * p->w, out_plane = (size_t)pixels;
-  int32_t n, g, m, px;
+  int32_t n, g;
   for (n = 0; n < p->n; ++n) {
     for (g = 0; g < p->group; ++g) {
       const int8_t *xg = X + ((size_t)n * p->c + (size_t)g * cg) * in_plane;
       int8_t *yg = Y + ((size_t)n * p->m + (size_t)g * mg) * out_plane;
       if (K <= TINYC_QCONV_COLUMN) {
         conv_pixels((int8_t *)work, xg, W, B, yg, out_plane, p, g, 0, pixels);
-        continue;
-      }
-      for (m = 0; m < mg; ++m) {
-        for (px = 0; px < pixels; ++px) {
-          yg[(size_t)m * out_plane + px] = direct_output(xg, W, B, p, cg, g * mg + m, px);
-        }
+      } else {
+        direct_group(xg, W, B, yg, p, g);
       }
     }
   }
 }
 
-void tinyc_conv1x1_stream_s8(const int8_t *X, const int8_t *restrict W,
-                             const int32_t *restrict B, int8_t *Y, int8_t *restrict scratch,
-                             int32_t *restrict work, const tinyc_qconv_params *p) {
+/* tinyc_conv1x1_stream_s8 past the column: pixel by pixel through scratch[min(c, m)] */
+static TINYC_NOINLINE void conv1x1_long(const int8_t *X, const int8_t *W, const int32_t *B,
+                                        int8_t *Y, int8_t *scratch,
+                                        const tinyc_qconv_params *p) {
   const int32_t pixels = p->h * p->w;
   int32_t px, c, m;
-  TINYC_DCHECK(p->n == 1 && p->kh == 1 && p->kw == 1 && p->group == 1);
-  if (p->c <= TINYC_QCONV_COLUMN) { /* the column holds the input pixels */
-    conv_pixels((int8_t *)work, X, W, B, Y, (size_t)pixels, p, 0, 0, pixels);
-    return;
-  }
-  for (px = 0; px < pixels; ++px) { /* pixel by pixel through scratch[min(c, m)] */
+  for (px = 0; px < pixels; ++px) {
     if (p->m <= p->c) {
       for (m = 0; m < p->m; ++m) scratch[m] = direct_output(X, W, B, p, p->c, m, px);
       for (m = 0; m < p->m; ++m) Y[(size_t)m * pixels + px] = scratch[m];
@@ -455,6 +462,17 @@ void tinyc_conv1x1_stream_s8(const int8_t *X, const int8_t *restrict W,
             acc, p->multiplier[m], p->shift[m], p->output_offset, p->act_min, p->act_max);
       }
     }
+  }
+}
+
+void tinyc_conv1x1_stream_s8(const int8_t *X, const int8_t *restrict W,
+                             const int32_t *restrict B, int8_t *Y, int8_t *restrict scratch,
+                             int32_t *restrict work, const tinyc_qconv_params *p) {
+  TINYC_DCHECK(p->n == 1 && p->kh == 1 && p->kw == 1 && p->group == 1);
+  if (p->c <= TINYC_QCONV_COLUMN) { /* the column holds the input pixels */
+    conv_pixels((int8_t *)work, X, W, B, Y, (size_t)p->h * p->w, p, 0, 0, p->h * p->w);
+  } else {
+    conv1x1_long(X, W, B, Y, scratch, p);
   }
 }
 
