@@ -738,21 +738,27 @@ static int dw_geometry_of(const tinyc_qconv_params *p, dw_geometry *g) {
   return 1;
 }
 
-/* Edge row e of the geometry (output row oy; x: its windows' origin at ox = 0): every
- * output of the row, each window with its own taps, requantized four at a time. */
-static void dw_edge_row(const int8_t *x, int8x16_t w, int32_t bias, const tinyc_mve_rq *rq,
-                        int8_t *out, const tinyc_qconv_params *p, const dw_geometry *g,
-                        int32_t e) {
+/* One output row (x: its windows' origin at ox = 0), e its index among the geometry's
+ * edge rows or -1 for an inner row (whose inner columns take `mid`): every output of the
+ * row, the others each with its own taps, requantized four at a time. */
+TINYC_INLINE void dw_row(const int8_t *x, int8x16_t w, const dw_window *mid, int32_t bias,
+                         const tinyc_mve_rq *rq, int8_t *out, const tinyc_qconv_params *p,
+                         const dw_geometry *g, int32_t e) {
   const int fast = rq->shift <= -2 && rq->shift >= -31;
-  const mve_pred16_t row_in = g->row_in[e];
-  const uint32_t row_inside = g->row_inside[e];
+  const mve_pred16_t row_in = e < 0 ? g->all : g->row_in[e];
+  const uint32_t row_inside = e < 0 ? 0u : g->row_inside[e];
   int32_t ox, t = 0, n = 0, j, s[4];
   for (ox = 0; ox < p->ow; ++ox, x += p->stride_w) {
     const int edge = ox < g->lo || ox >= g->hi;
-    const mve_pred16_t in = (mve_pred16_t)(row_in & (edge ? g->col_in[t] : g->all));
-    const uint32_t inside = row_inside + (edge ? g->col_inside[t++] : 0u);
-    const dw_window d = dw_window_of(w, g->offs, in, inside, bias, p->input_offset);
-    s[n++] = vmladavaq_s8(d.base, d.w, vldrbq_gather_offset_s8(x, d.offs));
+    if (e < 0 && !edge) {
+      s[n++] = vmladavaq_s8(mid->base, mid->w, vldrbq_gather_offset_s8(x, mid->offs));
+    } else {
+      const mve_pred16_t in = (mve_pred16_t)(row_in & (edge ? g->col_in[t] : g->all));
+      const uint32_t inside = row_inside + (edge ? g->col_inside[t] : 0u);
+      const dw_window d = dw_window_of(w, g->offs, in, inside, bias, p->input_offset);
+      s[n++] = vmladavaq_s8(d.base, d.w, vldrbq_gather_offset_s8(x, d.offs));
+    }
+    t += edge;
     if (n < 4 && ox + 1 < p->ow) continue;
     if (fast) {
       dw_rq r;
@@ -786,9 +792,16 @@ static TINYC_NOINLINE void dw_plane_gather(const int8_t *xc, const int8_t *wk, i
   r.q = rq->q, r.shift = rq->shift, r.zp = rq->zp, r.act_min = rq->act_min;
   r.act_max = rq->act_max;
   mid.w = w, mid.offs = g->offs, mid.base = bias + p->input_offset * vaddvq_s8(w);
+  if (p->oh < 4) { /* a few rows (a band's one): row by row */
+    for (oy = 0; oy < p->oh; ++oy) {
+      dw_row(x0 + oy * rstep, w, &mid, bias, rq, out + (size_t)oy * p->ow, p, g,
+             oy >= g->ylo && oy < g->yhi ? -1 : e++);
+    }
+    return;
+  }
   for (oy = 0; oy < p->oh; oy = oy + 1 == g->ylo ? g->yhi : oy + 1) {
     if (oy >= g->ylo && oy < g->yhi) continue; /* the edge rows, in the table's order */
-    dw_edge_row(x0 + oy * rstep, w, bias, rq, out + (size_t)oy * p->ow, p, g, e++);
+    dw_row(x0 + oy * rstep, w, &mid, bias, rq, out + (size_t)oy * p->ow, p, g, e++);
   }
   for (ox = 0; ox < p->ow; ++ox) {
     const int edge = ox < g->lo || ox >= g->hi;
