@@ -302,7 +302,8 @@ static TINYC_NOINLINE void short_pixels(int32_t *work, const int8_t *xg, const i
     const int inside = iy0 >= 0 && ix0 >= 0 && iy0 + (p->kh - 1) * p->dil_h < p->h &&
                        ix0 + (p->kw - 1) * p->dil_w < p->w;
     const int8_t *x0 = xg + (ptrdiff_t)iy0 * p->w + ix0;
-    short_window x;
+    short_window x; /* chunks past n stay 0 (never read) */
+    x.x1 = x.x2 = x.x3 = vdupq_n_s8(0);
     if (inside && pointwise) {
       x.x0 = short_channels16(x0, even, odd, K);
       if (n > 1) x.x1 = short_channels16(x0 + 16 * plane, even, odd, K - 16);
