@@ -13,7 +13,7 @@ import onnx
 import onnxruntime as ort
 import pytest
 from test_qemu_models import MODELS, calibration, inputs_for
-from test_qemu_qconv_shapes import CASES
+from test_qemu_qconv_shapes import CASES, conv, model, relu
 
 from tinyc.compiler import Options, load_model, optimize
 from tinyc.interp import run_graph
@@ -21,10 +21,25 @@ from tinyc.ir import Graph
 from tinyc.mcu.validate import run_on_mcu
 from tinyc.passes.manager import pipeline_without
 
-#: the Helium kernels' paths: depthwise gather (edges, strides, uneven padding), dense and
-#: pointwise columns with tails, the plain loop past the column, the float-input FC
-KERNEL_CASES = ["dw_same_odd_width", "dw_uneven_pads", "dw_stride_2", "dense_k27_odd_channels",
-                "pointwise_odd_pixels", "past_the_column", "fc_float_input"]
+#: the Helium kernels' paths: depthwise gather (edge rows and columns, strides, uneven
+#: padding, a row stride for the column scatter, rows whose windows miss the input: the
+#: plain plane), dense and pointwise columns with tails, the plain loop past the column,
+#: the float-input FC
+KERNEL_CASES = ["dw_same_odd_width", "dw_uneven_pads", "dw_stride_2", "dw_row_stride_2",
+                "boundary_depthwise_bottom_pads", "dense_k27_odd_channels",
+                "pointwise_odd_pixels", "past_the_column", "fc_float_input", "short_reductions"]
+
+#: the short-reduction path (K <= 64, window in registers): a pointwise reduction of three
+#: chunks with a 5-lane tail and 10 channels (the guarded last channels), a 2x2 conv of 40
+#: taps within 255 bytes (byte-gathers) whose padded border windows go through the row,
+#: and a one-chunk pointwise
+M55_CASES = {
+    "short_reductions": model((1, 37, 4, 5), [
+        conv("pw0", "x", "a", 37, 10, 1, seed=13),
+        conv("c1", "ar", "b", 10, 7, 2, pads=(1, 1, 0, 0), seed=14),
+        conv("pw2", "br", "y", 7, 5, 1, seed=15),
+    ], "y", [relu("a", "ar"), relu("b", "br")]),
+}
 
 
 def check_int8(graph: Graph, options: Options, name: str, x: np.ndarray, out: Path) -> None:
@@ -65,9 +80,10 @@ def test_float_model_on_cortex_m55(mcu_tools: None, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("name", KERNEL_CASES)
 def test_int8_kernel_path_on_cortex_m55(mcu_tools: None, name: str, tmp_path: Path) -> None:
+    proto = M55_CASES.get(name) or CASES[name]
     path = tmp_path / f"{name}.onnx"
-    onnx.save(CASES[name], path)
-    shape = tuple(d.dim_value for d in CASES[name].graph.input[0].type.tensor_type.shape.dim)
+    onnx.save(proto, path)
+    shape = tuple(d.dim_value for d in proto.graph.input[0].type.tensor_type.shape.dim)
     rng = np.random.default_rng(11)
     calib = tmp_path / "calib.npy"
     np.save(calib, rng.standard_normal((6, *shape[1:])).astype(np.float32))

@@ -3,17 +3,20 @@
  * not depend on their order). Scratch lives in the node's arena workspace (`work`, sized
  * by tinyc/ops/qwork.py for the Cortex-M4 kernels, whose column this one fits exactly).
  *
- * Dense and grouped convolution: a block of output pixels' input windows is gathered into
- * the workspace as raw int8 rows in the weights' (c, ky, kx) order, the input zero point
- * where the window leaves the input; then each output channel runs over the block four
- * pixels at a time: per 16 reduction steps one weight load, four row loads and four
- * VMLADAVA.S8 (64 MACs), and the input offset enters once per output as
- * input_offset * sum(w) (tinyc_mve.h). Reductions longer than TINYC_QCONV_COLUMN take the
- * plain loop.
+ * Short reductions (K <= 64): one output pixel's window in up to four vectors, the
+ * weights of four channels at a time streamed past it, the four sums requantized as one
+ * vector and scattered to the channel planes (short_pixels).
  *
- * Depthwise convolution: each output row's pixels whose windows lie inside the input
- * columns run four at a time in int32 lanes (one widening load and one VMLA per tap), the
- * few border pixels the plain loop; no scratch. */
+ * Longer reductions: a block of output pixels' input windows is gathered into the
+ * workspace as raw int8 rows in the weights' (c, ky, kx) order, the input zero point where
+ * the window leaves the input; then each output channel runs over the block four pixels at
+ * a time: per 16 reduction steps one weight load, four row loads and four VMLADAVA.S8 (64
+ * MACs), and the input offset enters once per output as input_offset * sum(w)
+ * (tinyc_mve.h). Reductions longer than TINYC_QCONV_COLUMN take the plain loop.
+ *
+ * Depthwise convolution: windows of at most 16 taps take one byte-gather and one VMLADAV
+ * per output, column by column, with per-column tap masks (dw_plane_gather); others run
+ * four pixels at a time in int32 lanes (one widening load and one VMLA per tap). */
 #include "tinyc_qconv.h"
 
 #include <string.h>
@@ -24,8 +27,6 @@
  * workspace holds 4 * K * min(COLUMN / K, PAIRS) bytes, that many int8 windows of K. */
 #define TINYC_QCONV_COLUMN 576
 #define TINYC_QCONV_PAIRS 4
-/* depthwise edge columns whose tap masks are worked out once per plane */
-#define TINYC_QDW_EDGE 8
 
 /* ---- window taps as byte offsets ------------------------------------------------------ */
 
@@ -131,12 +132,217 @@ static void channel_over_rows(const int8_t *wm, const int8_t *col, int32_t K, in
   }
 }
 
+#if TINYC_MVE
+/* ---- short reductions (K <= 64): the window in registers, four channels a vector ----
+ *
+ * One output pixel at a time: its window (K <= 64 int8, lanes past K zero) is loaded into
+ * up to four vectors once -- a pointwise pixel by two 16-bit gathers per 16 channels
+ * (even and odd channels, narrowed into one vector), a window whose taps all lie within 255
+ * bytes by one byte-gather per 16 taps, others through gather() and the workspace -- then
+ * every output channel's weights stream past it: per four channels 4 n weight loads and
+ * 4 n VMLADAV (n = ceil(K / 16)), the sums requantized as one vector with the channels'
+ * own multipliers and shifts and scattered to the four channel planes. Layers whose
+ * shifts are all in [-31, -2] (tinyc_mve_requant4's rule) take it. Workspace: the window
+ * row (64 bytes), the tap offsets (64 bytes), then bias + input_offset * sum(w) per
+ * channel. */
+#define TINYC_SHORT_K 64
+/* a compiler-only barrier: no instruction */
+#define TINYC_MVE_BARRIER() __asm__ volatile("" ::: "memory")
+
+typedef struct {
+  int8x16_t x0, x1, x2, x3;
+} short_window;
+
+/* The workspace bytes conv_pixels has for K (its column). */
+static int32_t column_bytes(int32_t K) {
+  const int32_t fit = TINYC_QCONV_COLUMN / K;
+  return 4 * K * (fit < TINYC_QCONV_PAIRS ? fit : TINYC_QCONV_PAIRS);
+}
+
+static int short_fits(const tinyc_qconv_params *p, int32_t K) {
+  int32_t m;
+  if (p->group != 1 || K > TINYC_SHORT_K || 128 + 4 * p->m > column_bytes(K)) return 0;
+  for (m = 0; m < p->m; ++m) {
+    if (p->shift[m] > -2 || p->shift[m] < -31) return 0;
+  }
+  return 1;
+}
+
+/* channel m's sum over the window's n chunks; `guard`: the last chunk's weights are read
+ * only for the K % 16 lanes `tail` (the last channels, whose 16-byte reads would pass the
+ * end of W) */
+TINYC_INLINE int32_t short_dot(const int8_t *w, int n, const short_window *x, int guard,
+                               mve_pred16_t tail) {
+  int32_t s = vmladavq_s8(guard && n == 1 ? vldrbq_z_s8(w, tail) : vldrbq_s8(w), x->x0);
+  if (n > 1) {
+    s = vmladavaq_s8(s, guard && n == 2 ? vldrbq_z_s8(w + 16, tail) : vldrbq_s8(w + 16), x->x1);
+  }
+  if (n > 2) {
+    s = vmladavaq_s8(s, guard && n == 3 ? vldrbq_z_s8(w + 32, tail) : vldrbq_s8(w + 32), x->x2);
+  }
+  if (n > 3) {
+    s = vmladavaq_s8(s, guard ? vldrbq_z_s8(w + 48, tail) : vldrbq_s8(w + 48), x->x3);
+  }
+  return s;
+}
+
+/* A layer's requantization, in registers (the output stores may alias p). */
+typedef struct {
+  const int32_t *multiplier, *shift;
+  int32_t zp, act_min, act_max;
+} short_rq;
+
+/* the four channels m.. of sums v (base already in) requantized and scattered down the
+ * channel planes at y (`steps`: 0, plane, 2 plane, 3 plane); `count` < 4 stores the first */
+TINYC_INLINE void short_store(int32x4_t v, const short_rq *r, int32_t m, uint32x4_t steps,
+                              int8_t *y, int32_t count) {
+  const int32x4_t lo = vdupq_n_s32(r->act_min), hi = vdupq_n_s32(r->act_max);
+  if (count >= 4) {
+    v = vqdmulhq_s32(v, vldrwq_s32(r->multiplier + m));
+    v = vaddq_n_s32(vrshlq_s32(v, vldrwq_s32(r->shift + m)), r->zp);
+    vstrbq_scatter_offset_s32(y, steps, vminq_s32(vmaxq_s32(v, lo), hi));
+  } else {
+    const mve_pred16_t in = vctp32q((uint32_t)count);
+    v = vqdmulhq_s32(v, vldrwq_z_s32(r->multiplier + m, in));
+    v = vaddq_n_s32(vrshlq_s32(v, vldrwq_z_s32(r->shift + m, in)), r->zp);
+    vstrbq_scatter_offset_p_s32(y, steps, vminq_s32(vmaxq_s32(v, lo), hi), in);
+  }
+}
+
+/* All output channels of one pixel (window x) into y + m * plane; n chunks (constant in
+ * each caller, so the chunk tests fold). */
+TINYC_INLINE void short_channels(const int8_t *W, const int32_t *base, int32_t K, int32_t M,
+                                 int n, const short_window *xp, short_rq r, uint32x4_t steps,
+                                 size_t plane, int8_t *y) {
+  const short_window x = *xp;
+  const int32_t over = 16 * n - K; /* bytes a channel's reads pass its row */
+  const int32_t safe = M - (over + K - 1) / K; /* channels whose reads stay inside W */
+  const mve_pred16_t tail = vctp8q((uint32_t)(16 - over));
+  const int8_t *w = W;
+  int32_t m;
+  for (m = 0; m + 4 <= safe; m += 4, w += 4 * K, y += 4 * plane) {
+    int32x4_t v;
+    int32_t s0, s1, s2, s3;
+    /* the barriers keep gcc from hoisting the next channel's weight loads into spills */
+    s0 = short_dot(w, n, &x, 0, tail);
+    TINYC_MVE_BARRIER();
+    s1 = short_dot(w + K, n, &x, 0, tail);
+    TINYC_MVE_BARRIER();
+    s2 = short_dot(w + 2 * K, n, &x, 0, tail);
+    TINYC_MVE_BARRIER();
+    s3 = short_dot(w + 3 * K, n, &x, 0, tail);
+    v = vsetq_lane_s32(s3, vsetq_lane_s32(s2, vsetq_lane_s32(s1, vdupq_n_s32(s0), 1), 2), 3);
+    short_store(vaddq_s32(v, vldrwq_s32(base + m)), &r, m, steps, y, 4);
+  }
+  for (; m < M; m += 4, w += 4 * K, y += 4 * plane) { /* the last channels, guarded */
+    const int32_t count = M - m < 4 ? M - m : 4;
+    int32_t s[4] = {0, 0, 0, 0}, j;
+    for (j = 0; j < count; ++j) s[j] = short_dot(w + j * K, n, &x, m + j >= safe, tail);
+    short_store(vaddq_s32(vldrwq_s32(s), vldrwq_z_s32(base + m, vctp32q((uint32_t)count))),
+                &r, m, steps, y, count);
+  }
+}
+
+/* chunk j of a window from a byte row (zero past K) */
+static short_window short_from_row(const int8_t *row) {
+  short_window x;
+  x.x0 = vldrbq_s8(row), x.x1 = vldrbq_s8(row + 16);
+  x.x2 = vldrbq_s8(row + 32), x.x3 = vldrbq_s8(row + 48);
+  return x;
+}
+
+/* 16 channels of a pointwise pixel from c0 on (`left` of them, lanes past it 0) */
+TINYC_INLINE int8x16_t short_channels16(const int8_t *x, uint16x8_t even, uint16x8_t odd,
+                                        int32_t left) {
+  if (left >= 16) {
+    return vmovntq_s16(vmovnbq_s16(vdupq_n_s8(0), vldrbq_gather_offset_s16(x, even)),
+                       vldrbq_gather_offset_s16(x, odd));
+  }
+  return vmovntq_s16(
+      vmovnbq_s16(vdupq_n_s8(0),
+                  vldrbq_gather_offset_z_s16(x, even, vctp16q((uint32_t)(left + 1) / 2u))),
+      vldrbq_gather_offset_z_s16(x, odd, vctp16q((uint32_t)left / 2u)));
+}
+
+static TINYC_NOINLINE void short_pixels(int32_t *work, const int8_t *xg, const int8_t *W,
+                                        const int32_t *B, int8_t *yg, size_t out_plane,
+                                        const tinyc_qconv_params *p, int32_t px0, int32_t px1) {
+  const int32_t K = p->c * p->kh * p->kw, n = (K + 15) / 16;
+  const size_t plane = (size_t)p->h * p->w;
+  int8_t *row = (int8_t *)work, *offs = row + TINYC_SHORT_K;
+  int32_t *base = work + 2 * TINYC_SHORT_K / 4;
+  const uint32x4_t steps = vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)out_plane);
+  const int pointwise = p->kh == 1 && p->kw == 1 && 15 * plane <= 65535u;
+  const uint16x8_t even = vmulq_n_u16(vidupq_n_u16(0, 2), (uint16_t)plane);
+  const uint16x8_t odd = vaddq_n_u16(even, (uint16_t)plane);
+  const int32_t M = p->m;
+  int32_t m, px, c, ky, kx, i = 0, near = 1;
+  window_taps taps;
+  short_rq r;
+  r.multiplier = p->multiplier, r.shift = p->shift, r.zp = p->output_offset;
+  r.act_min = p->act_min, r.act_max = p->act_max;
+  for (m = 0; m < p->m; ++m) {
+    base[m] = (B ? B[m] : 0) + p->input_offset * tinyc_mve_sum_s8(W + (size_t)m * K, K);
+  }
+  for (c = 0; c < p->c; ++c) { /* every tap's offset from the window origin, if <= 255 */
+    for (ky = 0; ky < p->kh; ++ky) {
+      for (kx = 0; kx < p->kw; ++kx) {
+        const size_t o = (size_t)c * plane + (size_t)ky * p->dil_h * p->w + (size_t)kx * p->dil_w;
+        near = near && o <= 255u;
+        offs[i++] = (int8_t)(uint8_t)o;
+      }
+    }
+  }
+  memset(row + K, 0, (size_t)(TINYC_SHORT_K - K));
+  memset(offs + K, 0, (size_t)(TINYC_SHORT_K - K));
+  window_taps_of(p, &taps);
+  for (px = px0; px < px1; ++px) {
+    const int32_t oy = px / p->ow, ox = px - oy * p->ow;
+    const int32_t iy0 = oy * p->stride_h - p->pad_top, ix0 = ox * p->stride_w - p->pad_left;
+    const int inside = iy0 >= 0 && ix0 >= 0 && iy0 + (p->kh - 1) * p->dil_h < p->h &&
+                       ix0 + (p->kw - 1) * p->dil_w < p->w;
+    const int8_t *x0 = xg + (ptrdiff_t)iy0 * p->w + ix0;
+    short_window x; /* chunks past n stay 0 (never read) */
+    x.x1 = x.x2 = x.x3 = vdupq_n_s8(0);
+    if (inside && pointwise) {
+      x.x0 = short_channels16(x0, even, odd, K);
+      if (n > 1) x.x1 = short_channels16(x0 + 16 * plane, even, odd, K - 16);
+      if (n > 2) x.x2 = short_channels16(x0 + 32 * plane, even, odd, K - 32);
+      if (n > 3) x.x3 = short_channels16(x0 + 48 * plane, even, odd, K - 48);
+    } else if (inside && near) {
+      const uint8_t *o = (const uint8_t *)offs;
+      x.x0 = vldrbq_gather_offset_z_s8(x0, vldrbq_u8(o), vctp8q((uint32_t)K));
+      if (n > 1) {
+        x.x1 = vldrbq_gather_offset_z_s8(x0, vldrbq_u8(o + 16), vctp8q((uint32_t)(K - 16)));
+      }
+      if (n > 2) {
+        x.x2 = vldrbq_gather_offset_z_s8(x0, vldrbq_u8(o + 32), vctp8q((uint32_t)(K - 32)));
+      }
+      if (n > 3) {
+        x.x3 = vldrbq_gather_offset_z_s8(x0, vldrbq_u8(o + 48), vctp8q((uint32_t)(K - 48)));
+      }
+    } else {
+      gather(xg, p, p->c, px, &taps, row);
+      x = short_from_row(row);
+    }
+    int8_t *y = yg + (px - px0);
+    switch (n) {
+      case 1: short_channels(W, base, K, M, 1, &x, r, steps, out_plane, y); break;
+      case 2: short_channels(W, base, K, M, 2, &x, r, steps, out_plane, y); break;
+      case 3: short_channels(W, base, K, M, 3, &x, r, steps, out_plane, y); break;
+      default: short_channels(W, base, K, M, 4, &x, r, steps, out_plane, y); break;
+    }
+  }
+}
+#endif
+
 /* Output pixels [px0, px1) of group g's channels; output (m, px) goes to
  * yg[m * out_plane + px - px0]. A block's windows are all gathered before any of its
  * outputs is written (which the in-place forms rely on). K <= TINYC_QCONV_COLUMN. */
-static void conv_pixels(int8_t *restrict col, const int8_t *xg, const int8_t *W,
-                        const int32_t *B, int8_t *yg, size_t out_plane,
-                        const tinyc_qconv_params *p, int32_t g, int32_t px0, int32_t px1) {
+static TINYC_NOINLINE void column_pixels(int8_t *restrict col, const int8_t *xg,
+                                         const int8_t *W, const int32_t *B, int8_t *yg,
+                                         size_t out_plane, const tinyc_qconv_params *p,
+                                         int32_t g, int32_t px0, int32_t px1) {
   const int32_t cg = p->c / p->group, mg = p->m / p->group, K = cg * p->kh * p->kw;
   const int32_t fit = TINYC_QCONV_COLUMN / K;
   const int32_t block = 4 * (fit < TINYC_QCONV_PAIRS ? fit : TINYC_QCONV_PAIRS);
@@ -156,6 +362,21 @@ static void conv_pixels(int8_t *restrict col, const int8_t *xg, const int8_t *W,
                         yg + (size_t)m * out_plane + (px - px0));
     }
   }
+}
+
+/* Output pixels [px0, px1) of group g (column_pixels' contract): reductions up to 64 with
+ * window and table in the workspace take short_pixels. */
+TINYC_INLINE void conv_pixels(int8_t *restrict col, const int8_t *xg, const int8_t *W,
+                              const int32_t *B, int8_t *yg, size_t out_plane,
+                              const tinyc_qconv_params *p, int32_t g, int32_t px0,
+                              int32_t px1) {
+#if TINYC_MVE
+  if (short_fits(p, p->c / p->group * p->kh * p->kw)) {
+    short_pixels((int32_t *)(void *)col, xg, W, B, yg, out_plane, p, px0, px1);
+    return;
+  }
+#endif
+  column_pixels(col, xg, W, B, yg, out_plane, p, g, px0, px1);
 }
 
 /* The plain loop, for reductions too long for the column. */
@@ -190,41 +411,45 @@ static int8_t direct_output(const int8_t *xg, const int8_t *W, const int32_t *B,
                               p->act_min, p->act_max);
 }
 
+/* Group g's outputs by the plain loop (reductions past the column), in its own frame. */
+static TINYC_NOINLINE void direct_group(const int8_t *xg, const int8_t *W, const int32_t *B,
+                                        int8_t *yg, const tinyc_qconv_params *p, int32_t g) {
+  const int32_t cg = p->c / p->group, mg = p->m / p->group, pixels = p->oh * p->ow;
+  int32_t m, px;
+  for (m = 0; m < mg; ++m) {
+    for (px = 0; px < pixels; ++px) {
+      yg[(size_t)m * pixels + px] = direct_output(xg, W, B, p, cg, g * mg + m, px);
+    }
+  }
+}
+
 void tinyc_conv2d_s8(const int8_t *restrict X, const int8_t *restrict W,
                      const int32_t *restrict B, int8_t *restrict Y,
                      int32_t *restrict work, const tinyc_qconv_params *p) {
   const int32_t cg = p->c / p->group, mg = p->m / p->group, K = cg * p->kh * p->kw;
   const int32_t pixels = p->oh * p->ow;
   const size_t in_plane = (size_t)p->h * p->w, out_plane = (size_t)pixels;
-  int32_t n, g, m, px;
+  int32_t n, g;
   for (n = 0; n < p->n; ++n) {
     for (g = 0; g < p->group; ++g) {
       const int8_t *xg = X + ((size_t)n * p->c + (size_t)g * cg) * in_plane;
       int8_t *yg = Y + ((size_t)n * p->m + (size_t)g * mg) * out_plane;
       if (K <= TINYC_QCONV_COLUMN) {
         conv_pixels((int8_t *)work, xg, W, B, yg, out_plane, p, g, 0, pixels);
-        continue;
-      }
-      for (m = 0; m < mg; ++m) {
-        for (px = 0; px < pixels; ++px) {
-          yg[(size_t)m * out_plane + px] = direct_output(xg, W, B, p, cg, g * mg + m, px);
-        }
+      } else {
+        direct_group(xg, W, B, yg, p, g);
       }
     }
   }
 }
 
-void tinyc_conv1x1_stream_s8(const int8_t *X, const int8_t *restrict W,
-                             const int32_t *restrict B, int8_t *Y, int8_t *restrict scratch,
-                             int32_t *restrict work, const tinyc_qconv_params *p) {
+/* tinyc_conv1x1_stream_s8 past the column: pixel by pixel through scratch[min(c, m)] */
+static TINYC_NOINLINE void conv1x1_long(const int8_t *X, const int8_t *W, const int32_t *B,
+                                        int8_t *Y, int8_t *scratch,
+                                        const tinyc_qconv_params *p) {
   const int32_t pixels = p->h * p->w;
   int32_t px, c, m;
-  TINYC_DCHECK(p->n == 1 && p->kh == 1 && p->kw == 1 && p->group == 1);
-  if (p->c <= TINYC_QCONV_COLUMN) { /* the column holds the input pixels */
-    conv_pixels((int8_t *)work, X, W, B, Y, (size_t)pixels, p, 0, 0, pixels);
-    return;
-  }
-  for (px = 0; px < pixels; ++px) { /* pixel by pixel through scratch[min(c, m)] */
+  for (px = 0; px < pixels; ++px) {
     if (p->m <= p->c) {
       for (m = 0; m < p->m; ++m) scratch[m] = direct_output(X, W, B, p, p->c, m, px);
       for (m = 0; m < p->m; ++m) Y[(size_t)m * pixels + px] = scratch[m];
@@ -238,6 +463,17 @@ void tinyc_conv1x1_stream_s8(const int8_t *X, const int8_t *restrict W,
             acc, p->multiplier[m], p->shift[m], p->output_offset, p->act_min, p->act_max);
       }
     }
+  }
+}
+
+void tinyc_conv1x1_stream_s8(const int8_t *X, const int8_t *restrict W,
+                             const int32_t *restrict B, int8_t *Y, int8_t *restrict scratch,
+                             int32_t *restrict work, const tinyc_qconv_params *p) {
+  TINYC_DCHECK(p->n == 1 && p->kh == 1 && p->kw == 1 && p->group == 1);
+  if (p->c <= TINYC_QCONV_COLUMN) { /* the column holds the input pixels */
+    conv_pixels((int8_t *)work, X, W, B, Y, (size_t)p->h * p->w, p, 0, 0, p->h * p->w);
+  } else {
+    conv1x1_long(X, W, B, Y, scratch, p);
   }
 }
 
@@ -312,8 +548,9 @@ static void dw_block4(const int8_t *x0, const int8_t *wk, const tinyc_qconv_para
 }
 
 /* One output plane from input plane xc and weights wk (kh x kw) into out. */
-static void dw_plane(const int8_t *xc, const int8_t *wk, int32_t bias, const tinyc_mve_rq *rq,
-                     int8_t *out, const tinyc_qconv_params *p) {
+static TINYC_NOINLINE void dw_plane(const int8_t *xc, const int8_t *wk, int32_t bias,
+                                    const tinyc_mve_rq *rq, int8_t *out,
+                                    const tinyc_qconv_params *p) {
   const int32_t span = (p->kw - 1) * p->dil_w; /* window width - 1 */
   /* pixels whose windows lie inside the input columns: ox in [lo, hi) */
   const int32_t lo = (p->pad_left + p->stride_w - 1) / p->stride_w;
@@ -359,8 +596,12 @@ static void dw_plane(const int8_t *xc, const int8_t *wk, int32_t bias, const tin
 
 #if TINYC_MVE
 /* Windows that fit a byte-gather (window_taps): one gather and one VMLADAVA.S8 per output
- * pixel, taps outside the input switched off by the predicate, four pixels requantized at
- * once. */
+ * pixel, no predication in the body. The plane runs column by column, so every pixel of a
+ * column has the same taps inside the input columns: its weights (taps outside switched to
+ * 0, lanes past the window 0) and tap offsets (taps outside moved onto one inside, so no
+ * read leaves the input) are made once per column. The rows whose windows are inside the
+ * input go four at a time, requantized as one vector and scattered down the column; the
+ * few edge rows take per-pixel masks. */
 /* predicate bits of the window's taps in rows [ky0, ky1) and columns [kx0, kx1) */
 static mve_pred16_t dw_taps(const tinyc_qconv_params *p, int32_t ky0, int32_t ky1,
                             int32_t kx0, int32_t kx1) {
@@ -371,65 +612,245 @@ static mve_pred16_t dw_taps(const tinyc_qconv_params *p, int32_t ky0, int32_t ky
   return (mve_pred16_t)bits;
 }
 
-static void dw_plane_gather(const int8_t *xc, const int8_t *wk, int32_t bias,
-                            const tinyc_mve_rq *rq, int8_t *out, const tinyc_qconv_params *p,
-                            const window_taps *taps) {
-  /* pixels whose windows lie inside the input columns: ox in [lo, hi) */
-  const int32_t lo0 = (p->pad_left + p->stride_w - 1) / p->stride_w;
-  const int32_t last = p->w - 1 - (p->kw - 1) * p->dil_w + p->pad_left;
-  const int32_t hi0 = last < 0 ? 0 : last / p->stride_w + 1;
-  const int32_t hi = hi0 < p->ow ? hi0 : p->ow, lo = lo0 < hi ? lo0 : hi;
-  const mve_pred16_t all = vctp8q((uint32_t)(p->kh * p->kw));
-  const int8x16_t wv = vldrbq_z_s8(wk, all);
-  const uint8x16_t offs = vldrbq_u8(taps->offs);
-  mve_pred16_t cols[TINYC_QDW_EDGE]; /* taps inside the input of the first edge columns */
-  int32_t t, oy, ox, sums[4], n = 0;
-  const int edges_fit = lo + (p->ow - hi) <= TINYC_QDW_EDGE;
-  for (ox = lo > 0 ? 0 : hi, t = 0; edges_fit && ox < p->ow; ox = ox + 1 == lo ? hi : ox + 1) {
-    const int32_t ix0 = ox * p->stride_w - p->pad_left; /* the edge columns' tap masks */
-    cols[t++] = dw_taps(p, 0, p->kh, tinyc_window_first(ix0, p->dil_w),
-                        tinyc_window_end(ix0, p->dil_w, p->kw, p->w));
+/* Output indices [lo, hi) of one axis whose windows lie inside the input (size n, window
+ * span `span`, `pad` before), from `count` outputs; lo <= hi. */
+static void dw_inner(int32_t n, int32_t span, int32_t pad, int32_t stride, int32_t count,
+                     int32_t *lo, int32_t *hi) {
+  const int32_t first = (pad + stride - 1) / stride, last = n - 1 - span + pad;
+  const int32_t end = last < 0 ? 0 : last / stride + 1;
+  *hi = end < count ? end : count;
+  *lo = first < *hi ? first : *hi;
+}
+
+/* One window's weights and tap offsets with the taps outside `in` off: weight 0, offset
+ * that of tap `inside` (a tap inside the input); the bias plus input offset term of it. */
+typedef struct {
+  int8x16_t w;
+  uint8x16_t offs;
+  int32_t base;
+} dw_window;
+
+static dw_window dw_window_of(int8x16_t w, uint8x16_t offs, mve_pred16_t in, uint32_t inside,
+                              int32_t bias, int32_t input_offset) {
+  dw_window d;
+  d.w = vpselq_s8(w, vdupq_n_s8(0), in);
+  d.offs = vpselq_u8(offs, vdupq_n_u8((uint8_t)inside), in);
+  d.base = bias + input_offset * vaddvq_s8(d.w);
+  return d;
+}
+
+/* The requantization of tinyc_mve_requant4's fast form (shift in [-31, -2]) as
+ * VQDMULH by the multiplier (floor(2 s q / 2^32): q > 0, so it never saturates; one more
+ * low bit than VMULH's, which a rounding shift by one more drops exactly), a rounding right
+ * shift by -shift, the zero point, then the activation clamp. */
+typedef struct {
+  int32_t q, shift, zp, act_min, act_max;
+} dw_rq;
+
+/* the four sums in lanes 0..3 */
+TINYC_INLINE int32x4_t dw_lanes(int32_t s0, int32_t s1, int32_t s2, int32_t s3) {
+  return vsetq_lane_s32(s3, vsetq_lane_s32(s2, vsetq_lane_s32(s1, vdupq_n_s32(s0), 1), 2), 3);
+}
+
+/* base + v requantized (lo, hi: the activation clamp as vectors) */
+TINYC_INLINE int32x4_t dw_requant(int32x4_t v, int32_t base, dw_rq r, int32x4_t lo,
+                                  int32x4_t hi) {
+  v = vqdmulhq_n_s32(vaddq_n_s32(v, base), r.q);
+  v = vaddq_n_s32(vrshlq_n_s32(v, r.shift), r.zp);
+  return vminq_s32(vmaxq_s32(v, lo), hi);
+}
+
+/* `rows` pixels down one column (windows x, x + rstep, ...; outputs o, o + ow, ...,
+ * `steps` = 0, ow, 2 ow, 3 ow): four sums at a time into one vector, requantized and
+ * scattered; the last one to three with a predicated scatter */
+TINYC_INLINE void dw_column(const dw_window *d, const int8_t *x, ptrdiff_t rstep,
+                            int8_t *o, uint32x4_t steps, int32_t rows,
+                            const dw_rq *rp) {
+  const dw_rq r = *rp; /* in registers: the stores below may alias it */
+  const int8x16_t w = d->w;
+  const uint8x16_t offs = d->offs;
+  const int32x4_t lo = vdupq_n_s32(r.act_min), hi = vdupq_n_s32(r.act_max);
+  const int32_t base = d->base;
+  const ptrdiff_t ostep = 4 * (ptrdiff_t)vgetq_lane_u32(steps, 1);
+  int32_t i;
+  for (i = rows; i >= 4; i -= 4, x += 4 * rstep, o += ostep) {
+    const int32_t s0 = vmladavq_s8(w, vldrbq_gather_offset_s8(x, offs));
+    const int32_t s1 = vmladavq_s8(w, vldrbq_gather_offset_s8(x + rstep, offs));
+    const int32_t s2 = vmladavq_s8(w, vldrbq_gather_offset_s8(x + 2 * rstep, offs));
+    const int32_t s3 = vmladavq_s8(w, vldrbq_gather_offset_s8(x + 3 * rstep, offs));
+    vstrbq_scatter_offset_s32(o, steps, dw_requant(dw_lanes(s0, s1, s2, s3), base, r, lo, hi));
   }
-  for (oy = 0; oy < p->oh; ++oy) {
-    const int32_t iy0 = oy * p->stride_h - p->pad_top;
-    const int32_t ky0 = tinyc_window_first(iy0, p->dil_h);
-    const int32_t ky1 = tinyc_window_end(iy0, p->dil_h, p->kh, p->h);
-    const mve_pred16_t rows = ky0 == 0 && ky1 == p->kh ? all : dw_taps(p, ky0, ky1, 0, p->kw);
-    const int32_t row_base = bias + p->input_offset * vaddvq_p_s8(wv, rows);
-    const int8_t *x = xc + (ptrdiff_t)iy0 * p->w - p->pad_left;
-    for (ox = 0, t = 0; ox < p->ow; ++ox, x += p->stride_w) {
-      if (ox >= lo && ox < hi) {
-        sums[n] = vmladavaq_p_s8(row_base, wv, vldrbq_gather_offset_z_s8(x, offs, rows), rows);
-      } else {
-        const int32_t ix0 = ox * p->stride_w - p->pad_left;
-        const mve_pred16_t in = (mve_pred16_t)(rows & (edges_fit ? cols[t++] : dw_taps(
-            p, 0, p->kh, tinyc_window_first(ix0, p->dil_w),
-            tinyc_window_end(ix0, p->dil_w, p->kw, p->w))));
-        sums[n] = vmladavaq_p_s8(bias + p->input_offset * vaddvq_p_s8(wv, in), wv,
-                                 vldrbq_gather_offset_z_s8(x, offs, in), in);
+  if (i > 0) { /* no window past the last row is read */
+    const int32_t s0 = vmladavq_s8(w, vldrbq_gather_offset_s8(x, offs));
+    const int32_t s1 = i > 1 ? vmladavq_s8(w, vldrbq_gather_offset_s8(x + rstep, offs)) : 0;
+    const int32_t s2 = i > 2 ? vmladavq_s8(w, vldrbq_gather_offset_s8(x + 2 * rstep, offs)) : 0;
+    vstrbq_scatter_offset_p_s32(o, steps, dw_requant(dw_lanes(s0, s1, s2, 0), base, r, lo, hi),
+                                vctp32q((uint32_t)i));
+  }
+}
+
+/* The layer's window geometry, the same for every channel: rows [ylo, yhi) and columns
+ * [lo, hi) have windows inside the input; each edge row or column (at most TINYC_DW_EDGES
+ * of each) its taps inside the input and the offset of one of them. */
+#define TINYC_DW_EDGES 6
+typedef struct {
+  uint8x16_t offs;
+  mve_pred16_t all;
+  int32_t ylo, yhi, lo, hi;
+  mve_pred16_t row_in[TINYC_DW_EDGES], col_in[TINYC_DW_EDGES];
+  uint8_t row_inside[TINYC_DW_EDGES], col_inside[TINYC_DW_EDGES];
+} dw_geometry;
+
+/* the taps of edge index o (< lo or >= hi) on one axis: first and end tap */
+static int dw_edge_taps(int32_t o, int32_t stride, int32_t pad, int32_t dil, int32_t k,
+                        int32_t n, int32_t *k0, int32_t *k1) {
+  const int32_t i0 = o * stride - pad;
+  *k0 = tinyc_window_first(i0, dil);
+  *k1 = tinyc_window_end(i0, dil, k, n);
+  return *k0 < *k1;
+}
+
+/* The geometry of p's windows; 0 when they do not fit a byte-gather, some window has no
+ * tap inside the input, or there are more edges than the table holds. */
+static int dw_geometry_of(const tinyc_qconv_params *p, dw_geometry *g) {
+  window_taps taps;
+  int32_t e, o, k0, k1;
+  window_taps_of(p, &taps);
+  if (!taps.fits) return 0;
+  g->offs = vldrbq_u8(taps.offs);
+  g->all = vctp8q((uint32_t)(p->kh * p->kw));
+  dw_inner(p->h, (p->kh - 1) * p->dil_h, p->pad_top, p->stride_h, p->oh, &g->ylo, &g->yhi);
+  dw_inner(p->w, (p->kw - 1) * p->dil_w, p->pad_left, p->stride_w, p->ow, &g->lo, &g->hi);
+  if (g->ylo + p->oh - g->yhi > TINYC_DW_EDGES || g->lo + p->ow - g->hi > TINYC_DW_EDGES) {
+    return 0;
+  }
+  for (o = 0, e = 0; o < p->oh; o = o + 1 == g->ylo ? g->yhi : o + 1) {
+    if (o >= g->ylo && o < g->yhi) continue; /* ylo == 0: start at yhi */
+    if (!dw_edge_taps(o, p->stride_h, p->pad_top, p->dil_h, p->kh, p->h, &k0, &k1)) return 0;
+    g->row_in[e] = dw_taps(p, k0, k1, 0, p->kw);
+    g->row_inside[e++] = (uint8_t)(k0 * p->dil_h * p->w);
+  }
+  for (o = 0, e = 0; o < p->ow; o = o + 1 == g->lo ? g->hi : o + 1) {
+    if (o >= g->lo && o < g->hi) continue;
+    if (!dw_edge_taps(o, p->stride_w, p->pad_left, p->dil_w, p->kw, p->w, &k0, &k1)) return 0;
+    g->col_in[e] = dw_taps(p, 0, p->kh, k0, k1);
+    g->col_inside[e++] = (uint8_t)(k0 * p->dil_w);
+  }
+  return 1;
+}
+
+/* One output row (x: its windows' origin at ox = 0), e its index among the geometry's
+ * edge rows or -1 for an inner row (whose inner columns take `mid`): every output of the
+ * row, the others each with its own taps, requantized four at a time. */
+TINYC_INLINE void dw_row(const int8_t *x, int8x16_t w, const dw_window *mid, int32_t bias,
+                         const tinyc_mve_rq *rq, int8_t *out, const tinyc_qconv_params *p,
+                         const dw_geometry *g, int32_t e) {
+  const int fast = rq->shift <= -2 && rq->shift >= -31;
+  const mve_pred16_t row_in = e < 0 ? g->all : g->row_in[e];
+  const uint32_t row_inside = e < 0 ? 0u : g->row_inside[e];
+  int32_t ox, t = 0, n = 0, j, s[4];
+  for (ox = 0; ox < p->ow; ++ox, x += p->stride_w) {
+    const int edge = ox < g->lo || ox >= g->hi;
+    if (e < 0 && !edge) {
+      s[n++] = vmladavaq_s8(mid->base, mid->w, vldrbq_gather_offset_s8(x, mid->offs));
+    } else {
+      const mve_pred16_t in = (mve_pred16_t)(row_in & (edge ? g->col_in[t] : g->all));
+      const uint32_t inside = row_inside + (edge ? g->col_inside[t] : 0u);
+      const dw_window d = dw_window_of(w, g->offs, in, inside, bias, p->input_offset);
+      s[n++] = vmladavaq_s8(d.base, d.w, vldrbq_gather_offset_s8(x, d.offs));
+    }
+    t += edge;
+    if (n < 4 && ox + 1 < p->ow) continue;
+    if (fast) {
+      dw_rq r;
+      r.q = rq->q, r.shift = rq->shift, r.zp = rq->zp, r.act_min = rq->act_min;
+      r.act_max = rq->act_max;
+      vstrbq_p_s32(out + ox + 1 - n,
+                   dw_requant(vldrwq_s32(s), 0, r, vdupq_n_s32(rq->act_min),
+                              vdupq_n_s32(rq->act_max)),
+                   vctp32q((uint32_t)n));
+    } else {
+      for (j = 0; j < n; ++j) {
+        out[ox + 1 - n + j] = tinyc_requantize_one(s[j], rq->q, rq->shift, rq->zp,
+                                                   rq->act_min, rq->act_max);
       }
-      if (++n == 4) {
-        tinyc_mve_requant4(sums, 4, rq, out - 3);
-        n = 0;
+    }
+    n = 0;
+  }
+}
+
+static TINYC_NOINLINE void dw_plane_gather(const int8_t *xc, const int8_t *wk, int32_t bias,
+                                           const tinyc_mve_rq *rq, int8_t *out,
+                                           const tinyc_qconv_params *p, const dw_geometry *g) {
+  const int8x16_t w = vldrbq_z_s8(wk, g->all); /* 0 past the window's taps */
+  const ptrdiff_t rstep = (ptrdiff_t)p->stride_h * p->w;
+  const uint32x4_t steps = vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)p->ow);
+  const int fast = rq->shift <= -2 && rq->shift >= -31;
+  const int8_t *x0 = xc - p->pad_left - (ptrdiff_t)p->pad_top * p->w; /* window (0, 0) */
+  dw_window mid;
+  dw_rq r;
+  int32_t ox, oy, t = 0, e = 0;
+  r.q = rq->q, r.shift = rq->shift, r.zp = rq->zp, r.act_min = rq->act_min;
+  r.act_max = rq->act_max;
+  mid.w = w, mid.offs = g->offs, mid.base = bias + p->input_offset * vaddvq_s8(w);
+  if (p->oh < 4) { /* a few rows (a band's one): row by row */
+    for (oy = 0; oy < p->oh; ++oy) {
+      dw_row(x0 + oy * rstep, w, &mid, bias, rq, out + (size_t)oy * p->ow, p, g,
+             oy >= g->ylo && oy < g->yhi ? -1 : e++);
+    }
+    return;
+  }
+  for (oy = 0; oy < p->oh; oy = oy + 1 == g->ylo ? g->yhi : oy + 1) {
+    if (oy >= g->ylo && oy < g->yhi) continue; /* the edge rows, in the table's order */
+    dw_row(x0 + oy * rstep, w, &mid, bias, rq, out + (size_t)oy * p->ow, p, g, e++);
+  }
+  for (ox = 0; ox < p->ow; ++ox) {
+    const int edge = ox < g->lo || ox >= g->hi;
+    const int8_t *x = x0 + ox * p->stride_w + g->ylo * rstep;
+    int8_t *o = out + (size_t)g->ylo * p->ow + ox;
+    const dw_window d = edge ? dw_window_of(w, g->offs, g->col_in[t], g->col_inside[t], bias,
+                                            p->input_offset)
+                             : mid;
+    t += edge;
+    if (fast) {
+      dw_column(&d, x, rstep, o, steps, g->yhi - g->ylo, &r);
+    } else {
+      for (oy = g->ylo; oy < g->yhi; ++oy, x += rstep, o += p->ow) {
+        *o = tinyc_requantize_one(vmladavaq_s8(d.base, d.w, vldrbq_gather_offset_s8(x, d.offs)),
+                                  rq->q, rq->shift, rq->zp, rq->act_min, rq->act_max);
       }
-      ++out;
     }
   }
-  if (n) tinyc_mve_requant4(sums, n, rq, out - n);
 }
 #endif
 
+#if TINYC_MVE
+typedef dw_geometry dw_layer;
+#else
+typedef int dw_layer; /* the plain C form needs no geometry */
+#endif
+
+/* p's geometry into g; whether the gather path takes the layer */
+static int dw_layer_of(const tinyc_qconv_params *p, dw_layer *g) {
+#if TINYC_MVE
+  return dw_geometry_of(p, g);
+#else
+  (void)p, (void)g;
+  return 0;
+#endif
+}
+
 static void dw_channel(const int8_t *xc, const int8_t *W, const int32_t *B, int32_t m,
-                       int8_t *out, const tinyc_qconv_params *p) {
+                       int8_t *out, const tinyc_qconv_params *p, const dw_layer *g) {
   const tinyc_mve_rq rq = tinyc_mve_rq_make(p->multiplier[m], p->shift[m], p->output_offset,
                                             p->act_min, p->act_max);
 #if TINYC_MVE
-  window_taps taps;
-  window_taps_of(p, &taps);
-  if (taps.fits) {
-    dw_plane_gather(xc, W + (size_t)m * p->kh * p->kw, B ? B[m] : 0, &rq, out, p, &taps);
+  if (g) {
+    dw_plane_gather(xc, W + (size_t)m * p->kh * p->kw, B ? B[m] : 0, &rq, out, p, g);
     return;
   }
+#else
+  (void)g;
 #endif
   dw_plane(xc, W + (size_t)m * p->kh * p->kw, B ? B[m] : 0, &rq, out, p);
 }
@@ -439,12 +860,14 @@ void tinyc_depthwise_conv2d_s8(const int8_t *restrict X, const int8_t *restrict 
                                int32_t *restrict work, const tinyc_qconv_params *p) {
   const int32_t mult_per_channel = p->m / p->c;
   const size_t in_plane = (size_t)p->h * p->w, out_plane = (size_t)p->oh * p->ow;
+  dw_layer g;
+  const dw_layer *gp = dw_layer_of(p, &g) ? &g : NULL;
   int32_t n, m;
   (void)work;
   for (n = 0; n < p->n; ++n) {
     for (m = 0; m < p->m; ++m) {
       dw_channel(X + ((size_t)n * p->c + m / mult_per_channel) * in_plane, W, B, m,
-                 Y + ((size_t)n * p->m + m) * out_plane, p);
+                 Y + ((size_t)n * p->m + m) * out_plane, p, gp);
     }
   }
 }
@@ -453,13 +876,15 @@ void tinyc_dwconv2d_stream_s8(const int8_t *X, const int8_t *restrict W,
                               const int32_t *restrict B, int8_t *Y, int8_t *restrict scratch,
                               int32_t *restrict work, const tinyc_qconv_params *p) {
   const size_t in_plane = (size_t)p->h * p->w, out_plane = (size_t)p->oh * p->ow;
+  dw_layer g;
+  const dw_layer *gp = dw_layer_of(p, &g) ? &g : NULL;
   int32_t n, k;
   (void)work;
   TINYC_DCHECK(p->group == p->c && p->m == p->c);
   for (n = 0; n < p->n; ++n) {
     for (k = 0; k < p->c; ++k) {
       const size_t plane = (size_t)n * p->c + k;
-      dw_channel(X + plane * in_plane, W, B, k, scratch, p);
+      dw_channel(X + plane * in_plane, W, B, k, scratch, p, gp);
       /* input channel k is no longer needed: its bytes (and those below) may be written */
       tinyc_mve_copy(Y + plane * out_plane, scratch, (int32_t)out_plane);
     }
