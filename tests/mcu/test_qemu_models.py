@@ -21,8 +21,8 @@ NAMES = ["ad_autoencoder", "digits_cnn", "kws_dscnn", "resnet8", "vww_mobilenet"
 #: Stack high-water bounds of one inference (bytes), float and int8. The kernels keep their
 #: scratch (conv columns, widened rows, padded depthwise planes, pooled rows) in the planned
 #: arena, so what is left is frames: int8's deepest chain (float-boundary conv 208 -> conv
-#: 48 -> column loop 360, their register spills) is 696-704 B on KWS, ResNet-8 and VWW (its
-#: --io int8 form: 472 B on KWS); float's (the dense conv's row, 4x4 blocks inlined, about
+#: 48 -> column loop 360, their register spills) is 704 B on VWW (banded first layer; KWS
+#: 480 B and ResNet-8 584 B since their one-band first conv stays staged); float's (the dense conv's row, 4x4 blocks inlined, about
 #: 400 B of it) 560-568 B. Neither scratch
 #: buffer that used to be on the stack would fit: the int8 1 KiB short column (KWS took
 #: 2,260 B) or the float 1 KiB padded depthwise plane (KWS 1,556 B, VWW 1,628 B). Issue #16
