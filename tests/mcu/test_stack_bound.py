@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tinyc.compiler import Options, compile_into, load_model, optimize
@@ -17,6 +18,7 @@ from tinyc.mcu.stackuse import (
     deepest,
     parse_callgraph,
     run_stack_bound,
+    tail_calls_of,
 )
 from tinyc.mcu.targets import TARGETS
 
@@ -51,6 +53,20 @@ def test_deepest_chain_of_frames() -> None:
     assert deepest(graph, "k.c:cold").bytes == 96 + EXTERNAL_FRAME
 
 
+def test_a_tail_call_leaves_the_callers_frame() -> None:
+    dump = """00000000 <k>:
+   0:\te92d 4ff0 \tstmdb\tsp!, {r4, r5, r6, r7, r8, r9, sl, fp, lr}
+  3a:\tf7ff bffe \tb.w\t0 <k>
+\t\t\t3a: R_ARM_THM_JUMP24\tleaf
+"""
+    tails = tail_calls_of(dump, {"leaf": "k.c:leaf"})
+    assert tails == {("k", "k.c:leaf")}
+    graph = parse_callgraph([CI], frozenset(tails))
+    bound = deepest(graph, "m_run")
+    assert bound.bytes == 40 + 360 and bound.chain == ("m_run", "k", "k.c:leaf")
+    assert bound.describe(graph) == "400 B: m_run 40 -> k 48 => leaf 360"
+
+
 def test_recursion_and_dynamic_frames_have_no_bound() -> None:
     recursive = CI + 'graph: { title: "r"\nedge: { sourcename: "k.c:leaf" targetname: "k" }\n}'
     with pytest.raises(VerifyError, match="recursive"):
@@ -68,3 +84,16 @@ def test_recurrent_model_within_the_limit(mcu_tools: None, target: str, tmp_path
     bound, _ = run_stack_bound(tmp_path, "gru", TARGETS[target])
     assert bound.chain[0] == "gru_run" and len(bound.chain) > 2
     assert bound.bytes <= STACK_LIMIT
+
+
+def test_int8_keyword_model_within_the_limit(mcu_tools: None, tmp_path: Path) -> None:
+    """KWS int8 with the float interface on the M4: its one-band first conv stays staged
+    (fuse-qboundary), so NAME_run calls the int8 conv itself, whose column loop is the
+    deepest frame (the grouped path's frame, a tail call, counts too)."""
+    calib = tmp_path / "calib.npy"
+    np.save(calib, np.random.default_rng(7).standard_normal((4, 1, 49, 10)).astype(np.float32))
+    options = Options(target="cortex-m4", quantize="int8", calib=str(calib))
+    graph, _ = optimize(load_model(MODELS / "kws_dscnn.onnx", options), options)
+    compile_into(graph, options, "kws", tmp_path / "out")
+    bound, graph_ = run_stack_bound(tmp_path / "out", "kws", TARGETS["cortex-m4"])
+    assert bound.bytes <= STACK_LIMIT, bound.describe(graph_)

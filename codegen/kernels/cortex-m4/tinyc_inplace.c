@@ -10,7 +10,7 @@
 #include "tinyc_fpu_conv.h"
 #include "tinyc_fpu_gemm.h"
 
-void tinyc_dwconv2d_stream_f32(const float *X, const float *restrict W, const float *restrict B,
+TINYC_FPU_SCALAR void tinyc_dwconv2d_stream_f32(const float *X, const float *restrict W, const float *restrict B,
                                float *Y, float *restrict scratch, float *restrict work,
                                const tinyc_conv2d_params *p) {
   const size_t in_plane = (size_t)p->h * p->w, out_plane = (size_t)p->oh * p->ow;
