@@ -28,8 +28,10 @@ TINYC_FPU_SCALAR void tinyc_dwconv2d_stream_f32(const float *X, const float *res
   }
 }
 
-/* Output row oy, stored from its scratch row (channel planes of Y). */
-static void store_row(float *Y, const float *restrict row, const tinyc_conv2d_params *p,
+/* Output row oy, stored from its scratch row (channel planes of Y). Out of line: inlined
+ * twice into the row loop, its loops' registers spilled to an 88 B frame under the row's
+ * (64 B without). */
+static TINYC_NOINLINE void store_row(float *Y, const float *restrict row, const tinyc_conv2d_params *p,
                       int32_t oy) {
   const size_t plane = (size_t)p->oh * p->ow;
   int32_t m;
