@@ -79,7 +79,7 @@ static void qrnn_unit(const qrnn_dir *d, int32_t gates, int32_t j, int32_t *px, 
   }
 }
 
-static void qrnn_lstm_step(const qrnn_dir *d, int16_t *cells, int8_t *y) {
+static TINYC_NOINLINE void qrnn_lstm_step(const qrnn_dir *d, int16_t *cells, int8_t *y) {
   const tinyc_qrnn_params *p = d->p;
   const int16_t *table = p->tanh_table;
   const int32_t cf = p->cell_frac;
@@ -110,7 +110,7 @@ static int8_t qrnn_gru_out(const tinyc_qrnn_params *p, int32_t z, int32_t n, int
 /* linear_before_reset = 0: the h gate's recurrent product reads r (h - zp_h), so every
  * unit's z and r come first; `extra` holds that row (padded, in qrnn_dots' order), then z
  * and the h gate's input term per unit. */
-static void qrnn_gru_step_reset_first(const qrnn_dir *d, const int8_t *h_prev, int8_t *y,
+static TINYC_NOINLINE void qrnn_gru_step_reset_first(const qrnn_dir *d, const int8_t *h_prev, int8_t *y,
                                       int16_t *extra) {
   const tinyc_qrnn_params *p = d->p;
   const int16_t *table = p->tanh_table;
@@ -140,7 +140,7 @@ static void qrnn_gru_step_reset_first(const qrnn_dir *d, const int8_t *h_prev, i
   }
 }
 
-static void qrnn_gru_step(const qrnn_dir *d, const int8_t *h_prev, int8_t *y) {
+static TINYC_NOINLINE void qrnn_gru_step(const qrnn_dir *d, const int8_t *h_prev, int8_t *y) {
   const tinyc_qrnn_params *p = d->p;
   const int16_t *table = p->tanh_table;
   const int32_t zh = p->h_zero_point;

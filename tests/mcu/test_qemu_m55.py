@@ -18,6 +18,7 @@ from test_qemu_qconv_shapes import CASES, conv, model, relu
 from tinyc.compiler import Options, load_model, optimize
 from tinyc.interp import run_graph
 from tinyc.ir import Graph
+from tinyc.mcu.stackuse import STACK_LIMIT
 from tinyc.mcu.validate import run_on_mcu
 from tinyc.passes.manager import pipeline_without
 
@@ -75,7 +76,9 @@ def test_float_model_on_cortex_m55(mcu_tools: None, tmp_path: Path) -> None:
     expected = sess.run(None, {sess.get_inputs()[0].name: x})
     for got, e in zip(result.run.outputs, expected, strict=True):
         np.testing.assert_allclose(got, np.asarray(e).reshape(got.shape), rtol=1e-3, atol=1e-4)
-    assert result.measurement.stack < 64 * 1024
+    # the M4 float kernels stay scalar on Helium (TINYC_FPU_SCALAR): vectorized by gcc 12,
+    # their spills took this model's stack to 1,244 B
+    assert result.measurement.stack <= STACK_LIMIT
 
 
 @pytest.mark.parametrize("name", KERNEL_CASES)

@@ -125,6 +125,9 @@ EXPECTED = {
     "conv_grouped_float_out": (1, 1), "conv_1d": (1, 0), "gemm_autoencoder": (1, 1),
     "gemm_batch3_in_out": (1, 1),
 }
+#: at the default budget, a conv whose one band would stage the whole int8 input stays
+#: staged (the same bytes and work, and no band loop on the stack of NAME_run)
+ONE_BAND_STAGED = {"conv_1d": (0, 0), "conv_dilated_big_pads": (0, 0)}
 
 
 def _quantize(builder: Callable[[], Graph], tmp: Path, passes: str) -> Graph:
@@ -163,7 +166,7 @@ def test_fused_graph_is_bit_exact_with_the_staged_one_and_its_c(
     fused = _quantize(CASES[case], tmp_path, pipeline)
     ops = [n for n in fused.nodes if n.op in FUSED_OPS]
     got = (sum(bool(n.attrs["x_quant"]) for n in ops), sum(bool(n.attrs["y_quant"]) for n in ops))
-    assert got == EXPECTED[case]
+    assert got == (ONE_BAND_STAGED.get(case, EXPECTED[case]) if budget == 0 else EXPECTED[case])
     assert sum(n.op in ("QuantizeLinear", "DequantizeLinear") for n in fused.nodes) == 2 - sum(got)
     if budget == 1:  # the smallest tiles: one output row per band, one channel per chunk
         for n in ops:

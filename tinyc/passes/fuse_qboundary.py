@@ -9,7 +9,10 @@ int8 input next to an 18 KiB first activation) or an autoencoder (640 int8 outpu
 
 - `QuantizeLinear(graph input) -> QConv|QGemm` into `QConvBoundary|QGemmBoundary` with
   `x_quant` (the QuantizeLinear's per-tensor scale and zero point), when that layer is the
-  int8 copy's only reader;
+  int8 copy's only reader and, for a conv, it would run in bands (a conv whose one band
+  stages the whole int8 input stays staged: the same bytes and work, and NAME_run calls
+  the int8 conv itself, not through the boundary kernel's band loop -- KWS int8 stack on
+  the M4 696 -> 480 B);
 - `QConv|QGemm -> DequantizeLinear -> graph output` into the same ops with `y_quant`, when
   the int8 output would be the biggest int8 tensor of the model (otherwise the copy costs
   nothing and the staged form is kept: it is a plain memcpy-like loop).
@@ -19,9 +22,8 @@ Other readers (QAdd, pools, ...) keep the staged QuantizeLinear / DequantizeLine
 Then it sizes each fused node's `tile` (how much its kernel stages in its workspace) so
 the workspace stays under `max-workspace` bytes, by default a quarter of the largest int8
 activation (at least 64): small enough not to raise the arena, big enough that the kernel
-calls the int8 kernels on large pieces. A conv whose whole quantized input fits that
-budget takes one band and writes its output in place, which is the same work as the
-staged form.
+calls the int8 kernels on large pieces. (A conv whose whole quantized input fits that
+budget would take one band: the staged form, so it is not fused.)
 
 It needs the interface to be final, so `tinyc.compiler.optimize` runs it after the
 quantization stage (`--quantize`, `--io`), wherever it sits in the pipeline.
@@ -85,7 +87,26 @@ def int8_activations(graph: Graph) -> list[Value]:
             if o.dtype is DType.I8 and id(o) not in outputs and o.const is None]
 
 
-def _fuse_input(graph: Graph, q: Node) -> bool:
+def workspace_budget(graph: Graph, max_workspace: int, leaving_out: Value | None = None) -> int:
+    """Bytes a fused kernel may stage at once: `max_workspace`, or (0) a quarter of the
+    largest int8 activation (`leaving_out`: a copy the fusion would remove)."""
+    if max_workspace:
+        return max_workspace
+    largest = max((v.type.nbytes for v in int8_activations(graph) if v is not leaving_out),
+                  default=0)
+    return max(MIN_BUDGET, largest // 4)
+
+
+def _one_band_is_the_copy(conv: Node, xq: Value, budget: int) -> bool:
+    """A float-input conv that would run as one band staging the whole int8 input: the
+    staged form (QuantizeLinear, then the plain QConv) has the same arena bytes and work,
+    and keeps the boundary kernel's band loop off the stack of NAME_run."""
+    oh = conv.outputs[0].shape[2]
+    one_band = conv_workspace(conv, oh, True, False)
+    return one_band <= budget and one_band >= xq.type.nbytes
+
+
+def _fuse_input(graph: Graph, q: Node, max_workspace: int) -> bool:
     v, xq = q.inputs[0], q.outputs[0]
     if v is None or not any(v is i for i in graph.inputs) or not _plain_boundary(q):
         return False
@@ -98,6 +119,9 @@ def _fuse_input(graph: Graph, q: Node) -> bool:
         return False  # (the boundary kernels call the int8-weight kernels)
     if user.op == "QConv" and conv_workspace(user, 1, True, False) > xq.type.nbytes:
         return False  # even one band needs more than the int8 copy: staging is smaller
+    if user.op == "QConv" and _one_band_is_the_copy(
+            user, xq, workspace_budget(graph, max_workspace, xq)):
+        return False
     attrs = {**user.attrs, "x_quant": [params[0], float(params[1])], "y_quant": [], "tile": 1}
     _replace(graph, user, FUSED[user.op], [v, *user.inputs[1:]], list(user.outputs), attrs)
     _drop(graph, q)
@@ -178,7 +202,7 @@ class FuseQBoundary(Pass):
     def run(self, graph: Graph, ctx: PassContext) -> PassResult:
         fused = 0
         for node in list(graph.nodes):
-            if node.op == "QuantizeLinear" and _fuse_input(graph, node):
+            if node.op == "QuantizeLinear" and _fuse_input(graph, node, self.max_workspace):
                 fused += 1
         for node in list(graph.nodes):
             if node.op == "DequantizeLinear" and _fuse_output(graph, node):
@@ -186,7 +210,6 @@ class FuseQBoundary(Pass):
         if not fused:
             return PassResult(graph, False)
         graph.remove_unused_constants()
-        largest = max((v.type.nbytes for v in int8_activations(graph)), default=0)
-        retile(graph, self.max_workspace or max(MIN_BUDGET, largest // 4))
+        retile(graph, workspace_budget(graph, self.max_workspace))
         ctx.count("fuse-qboundary:fused", fused)
         return PassResult(graph, True)

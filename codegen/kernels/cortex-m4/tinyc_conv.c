@@ -23,7 +23,7 @@ TINYC_INLINE float bias_of(const float *B, int32_t m) { return B ? B[m] : 0.0f; 
 
 /* ---- pointwise ------------------------------------------------------------------------ */
 
-static TINYC_NOINLINE void pointwise(const float *restrict X, const float *restrict W,
+static TINYC_NOINLINE TINYC_FPU_SCALAR void pointwise(const float *restrict X, const float *restrict W,
                                      const float *restrict B, float *restrict Y, int32_t C,
                                      int32_t M, int32_t P, const tinyc_act *act) {
   int32_t m, p, c;
@@ -58,7 +58,7 @@ static TINYC_NOINLINE void pointwise(const float *restrict X, const float *restr
 
 /* ---- depthwise (one input and one output channel per group) ------------------------ */
 
-static TINYC_NOINLINE void depthwise(const float *restrict X, const float *restrict W,
+static TINYC_NOINLINE TINYC_FPU_SCALAR void depthwise(const float *restrict X, const float *restrict W,
                                      const float *restrict B, float *restrict Y,
                                      float *restrict work, const tinyc_conv2d_params *p) {
   const size_t in_plane = (size_t)p->h * p->w, out_plane = (size_t)p->oh * p->ow;
@@ -74,21 +74,23 @@ static TINYC_NOINLINE void depthwise(const float *restrict X, const float *restr
 
 /* ---- general direct convolution ------------------------------------------------------ */
 
+/* One loop over (image, group, output row), indices recovered by division once a row, the
+ * parameters re-read each row (an empty asm hides that they do not change): nested, with
+ * the loops' invariants hoisted, it spilled to a 136 B frame under the row's own. */
 static TINYC_NOINLINE void general(const float *restrict X, const float *restrict W,
                                    const float *restrict B, float *restrict Y,
                                    const tinyc_conv2d_params *p) {
-  const int32_t cg = p->c / p->group, mg = p->m / p->group;
-  const size_t plane = (size_t)p->oh * p->ow, in_plane = (size_t)p->h * p->w;
-  int32_t n, g, oy;
-  for (n = 0; n < p->n; ++n) {
-    for (g = 0; g < p->group; ++g) {
-      const float *xg = X + ((size_t)n * p->c + (size_t)g * cg) * in_plane;
-      float *yg = Y + ((size_t)n * p->m + (size_t)g * mg) * plane;
-      for (oy = 0; oy < p->oh; ++oy) {
-        tinyc_fpu_conv_row(xg, W, B, yg + (size_t)oy * p->ow, plane, g * mg, (g + 1) * mg, oy,
-                           p);
-      }
-    }
+  int32_t i;
+  for (i = 0; i < p->n * p->group * p->oh; ++i) {
+#if defined(__GNUC__) || defined(__clang__)
+    __asm__("" : "+r"(p));
+#endif
+    const int32_t oy = i % p->oh, ng = i / p->oh; /* ng = n * group + g */
+    const int32_t g = ng % p->group, mg = p->m / p->group;
+    const size_t plane = (size_t)p->oh * p->ow;
+    tinyc_fpu_conv_row(X + (size_t)ng * (p->c / p->group) * p->h * p->w, W, B,
+                       Y + (size_t)ng * mg * plane + (size_t)oy * p->ow, plane, g * mg,
+                       (g + 1) * mg, oy, p);
   }
 }
 

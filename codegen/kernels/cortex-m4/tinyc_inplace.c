@@ -10,7 +10,7 @@
 #include "tinyc_fpu_conv.h"
 #include "tinyc_fpu_gemm.h"
 
-void tinyc_dwconv2d_stream_f32(const float *X, const float *restrict W, const float *restrict B,
+TINYC_FPU_SCALAR void tinyc_dwconv2d_stream_f32(const float *X, const float *restrict W, const float *restrict B,
                                float *Y, float *restrict scratch, float *restrict work,
                                const tinyc_conv2d_params *p) {
   const size_t in_plane = (size_t)p->h * p->w, out_plane = (size_t)p->oh * p->ow;
@@ -31,8 +31,10 @@ void tinyc_dwconv2d_stream_f32(const float *X, const float *restrict W, const fl
   }
 }
 
-/* Output row oy, stored from its scratch row (channel planes of Y). */
-static void store_row(float *Y, const float *restrict row, const tinyc_conv2d_params *p,
+/* Output row oy, stored from its scratch row (channel planes of Y). Out of line: inlined
+ * twice into the row loop, its loops' registers spilled to an 88 B frame under the row's
+ * (64 B without). */
+static TINYC_NOINLINE void store_row(float *Y, const float *restrict row, const tinyc_conv2d_params *p,
                       int32_t oy) {
   const size_t plane = (size_t)p->oh * p->ow;
   int32_t m;

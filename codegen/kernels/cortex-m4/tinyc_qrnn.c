@@ -44,8 +44,9 @@ static void qrnn_order(int16_t *v, int32_t n) {
     (acc) = tinyc_smlad(tinyc_sxtb16_hi(wq_), (odd), (acc));         \
   } while (0)
 
-static void qrnn_dots(const int8_t *w, size_t stride, const int16_t *v, int32_t n,
-                      int32_t gates, int32_t *acc) {
+/* Inlined into its callers: one frame of 136 B for a unit where the call took 96 + 80. */
+TINYC_INLINE void qrnn_dots(const int8_t *w, size_t stride, const int16_t *v, int32_t n,
+                            int32_t gates, int32_t *acc) {
   const int8_t *w0 = w, *w1 = w + stride, *w2 = w + 2 * stride, *w3 = w + 3 * stride;
   int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, k = 0;
   if (gates < 3) { /* one row at a time */
