@@ -279,6 +279,8 @@ def fpu_dw_plane_bytes(kernel: Sequence[int], strides: Sequence[int],
 
 #: codegen/kernels/cortex-m4/tinyc_fpu_conv.h TINYC_FPU_PADDED_ROWS: padded row floats
 FPU_PADDED_ROWS = 256
+#: TINYC_FPU_PADDED_PARAMS: floats ahead of the rows holding the padded rows' geometry
+FPU_PADDED_PARAMS = 20
 
 
 def fpu_padded_rows_bytes(chw: Sequence[int], kernel: Sequence[int], strides: Sequence[int],
@@ -297,7 +299,7 @@ def fpu_padded_rows_bytes(chw: Sequence[int], kernel: Sequence[int], strides: Se
     left = pads_top_left[1]
     clipped = left > 0 or width - left > w
     fits = max(c, span, width) <= FPU_PADDED_ROWS and c * span * width <= FPU_PADDED_ROWS
-    return 4 * c * span * width if group == 1 and clipped and fits else 0
+    return 4 * (FPU_PADDED_PARAMS + c * span * width) if group == 1 and clipped and fits else 0
 
 
 def _emit_half_weights(node: Node, ctx: EmitContext, params: str, bias: str) -> None:

@@ -126,11 +126,13 @@ static TINYC_NOINLINE void padded_rows(const float *restrict X, const float *res
                                        const float *restrict B, float *restrict Y,
                                        float *restrict rows, const tinyc_conv2d_params *p) {
   const size_t plane = (size_t)p->oh * p->ow, in_plane = (size_t)p->h * p->w;
-  tinyc_conv2d_params q = *p; /* the padded rows' geometry */
+  tinyc_conv2d_params *q = (tinyc_conv2d_params *)(void *)rows; /* the padded geometry */
   int32_t n, oy;
-  q.w = tinyc_fpu_padded_width(p);
-  q.pad_left = 0;
-  q.oh = 1;
+  rows += TINYC_FPU_PADDED_PARAMS;
+  *q = *p;
+  q->w = tinyc_fpu_padded_width(p);
+  q->pad_left = 0;
+  q->oh = 1;
   for (n = 0; n < p->n; ++n) {
     const float *xn = X + (size_t)n * p->c * in_plane;
     float *yn = Y + (size_t)n * p->m * plane;
@@ -142,10 +144,10 @@ static TINYC_NOINLINE void padded_rows(const float *restrict X, const float *res
         tinyc_fpu_conv_row(xn, W, B, yn + (size_t)oy * p->ow, plane, 0, p->m, oy, p);
         continue;
       }
-      q.h = (ky1 - 1 - ky0) * p->dil_h + 1;
-      q.pad_top = ky0 * p->dil_h;
-      copy_padded_rows(xn, iy0 + q.pad_top, q.h, rows, p);
-      tinyc_fpu_conv_row(rows, W, B, yn + (size_t)oy * p->ow, plane, 0, p->m, 0, &q);
+      q->h = (ky1 - 1 - ky0) * p->dil_h + 1;
+      q->pad_top = ky0 * p->dil_h;
+      copy_padded_rows(xn, iy0 + q->pad_top, q->h, rows, p);
+      tinyc_fpu_conv_row(rows, W, B, yn + (size_t)oy * p->ow, plane, 0, p->m, 0, q);
     }
   }
 }

@@ -293,6 +293,12 @@ typedef struct {
 /* ---- dense convolution through zero-padded window rows (tinyc_conv.c padded_rows) ---- */
 
 #define TINYC_FPU_PADDED_ROWS 256 /* floats of padded window rows, at most */
+/* Floats ahead of the rows in the same workspace: the padded rows' geometry, kept off the
+ * stack (a tinyc_conv2d_params in padded_rows' frame took NAME_run's stack past 512 B). */
+#define TINYC_FPU_PADDED_PARAMS 20
+typedef char tinyc_fpu_padded_params_fit[sizeof(tinyc_conv2d_params) <= 4 * TINYC_FPU_PADDED_PARAMS
+                                             ? 1
+                                             : -1];
 
 /* The columns one output row's windows span, padding included. */
 TINYC_INLINE int32_t tinyc_fpu_padded_width(const tinyc_conv2d_params *p) {
