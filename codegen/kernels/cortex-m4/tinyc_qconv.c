@@ -230,7 +230,32 @@ TINYC_INLINE void mac2x2(const int8_t *w0, int32_t K, const int32_t *col, int32_
 }
 
 /* One output channel x four pixels (pixel pairs ca and cb): the channel's sums start at
- * `bias` and go to acc[0..3]. */
+ * `bias` and go to acc[0..3]. Per 4 reduction steps: one weight word, sign-extended once,
+ * meets the four column words of each pixel pair. With gcc those come in one LDM per pair
+ * (5 cycles for 4 words, against 6 for two LDRDs; 13 instructions and 22 estimated cycles
+ * per 16 MACs) in 14 registers, the LDM's four pinned in ascending order as it requires;
+ * clang's allocator cannot give an asm statement 14 registers, so it takes two LDRDs per
+ * pair in 12 (15 instructions, 24 cycles). */
+#define TINYC_MAC1X4_LDM_STEP                          \
+  "ldr    %[u], [%[w]], #4\n\t"                        \
+  "sxtb16 %[t], %[u]\n\t"                              \
+  "sxtb16 %[u], %[u], ror #8\n\t"                      \
+  "ldmia  %[ca]!, {%[c0], %[c1], %[c2], %[c3]}\n\t"    \
+  "smlad  %[a0], %[t], %[c0], %[a0]\n\t"               \
+  "smlad  %[a0], %[u], %[c1], %[a0]\n\t"               \
+  "smlad  %[a1], %[t], %[c2], %[a1]\n\t"               \
+  "smlad  %[a1], %[u], %[c3], %[a1]\n\t"               \
+  "ldmia  %[cb]!, {%[c0], %[c1], %[c2], %[c3]}\n\t"    \
+  "smlad  %[a2], %[t], %[c0], %[a2]\n\t"               \
+  "smlad  %[a2], %[u], %[c1], %[a2]\n\t"               \
+  "smlad  %[a3], %[t], %[c2], %[a3]\n\t"               \
+  "smlad  %[a3], %[u], %[c3], %[a3]\n\t"
+#define TINYC_MAC1X4_LDM_OPERANDS                                                              \
+  : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [w] "+r"(w), [ca] "+r"(ca),   \
+    [cb] "+r"(cb), [q] "+r"(q), [u] "=&r"(u), [t] "=&r"(t), [c0] "=&r"(c0), [c1] "=&r"(c1),  \
+    [c2] "=&r"(c2), [c3] "=&r"(c3)                                                            \
+  :                                                                                            \
+  : "cc", "memory"
 #define TINYC_MAC1X4_STEP                       \
   "ldr    %[u], [%[w]], #4\n\t"                 \
   "sxtb16 %[t], %[u]\n\t"                       \
@@ -257,10 +282,20 @@ TINYC_INLINE void mac1x4(const int8_t *w, int32_t K, const int32_t *ca, const in
                          int32_t bias, int32_t *acc) {
   int32_t a0 = bias, a1 = bias, a2 = bias, a3 = bias, q;
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__thumb2__) && \
+    defined(__OPTIMIZE__) && !defined(TINYC_NO_DSP_ASM) && !defined(__clang__)
+  /* 16 reduction steps a loop (the branch costs 4 cycles per 64 MACs), then single steps */
+  register int32_t c0 __asm__("r4"), c1 __asm__("r5"), c2 __asm__("r6"), c3 __asm__("r8");
+  int32_t u, t;
+  q = K >> 4;
+  if (q > 0) {
+    __asm__ volatile("1:\n\t" TINYC_MAC1X4_LDM_STEP TINYC_MAC1X4_LDM_STEP
+                     TINYC_MAC1X4_LDM_STEP TINYC_MAC1X4_LDM_STEP
+                     "subs   %[q], %[q], #1\n\t"
+                     "bne    1b" TINYC_MAC1X4_LDM_OPERANDS);
+  }
+  for (q = (K >> 2) & 3; q > 0; --q) __asm__ volatile(TINYC_MAC1X4_LDM_STEP TINYC_MAC1X4_LDM_OPERANDS);
+#elif defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__thumb2__) && \
     defined(__OPTIMIZE__) && !defined(TINYC_NO_DSP_ASM)
-  /* 15 instructions per 16 MACs plus the loop's two per 32 MACs, in 12 registers: one
-   * weight word, sign-extended once, meets four pixels' column words (LDRD: two words in
-   * one instruction) */
   int32_t u, t, c0, c1;
   q = K >> 3;
   if (q > 0) {
@@ -860,6 +895,103 @@ static TINYC_DSP_NOINLINE void dw3_small_row_s2(const int8_t *x0, int32_t S, int
   }
 }
 
+/* Stride 1 both ways: the plane is walked down one output column at a time. Each padded
+ * input row's word (taps x0 x1 x2) is sign-extended once and serves three outputs: it
+ * finishes the output two rows up (tap row 2, stored), adds tap row 1 to the one above
+ * and starts the one at its row (tap row 0), so every input byte is read once per column
+ * and an output costs one load, two sign extensions, six multiply-accumulates and a store
+ * (the horizontal pairs read each row word three times and call a function per row). The
+ * three sums rotate through three registers, three rows an unrolled round; `acc` gets
+ * the column's oh sums (no bias). u[r] = (w[r][0], w[r][2]), v01 = (w[0][1], w[1][1]),
+ * v2 = w[2][1]; x: the column's top padded row; S: bytes per padded row. */
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__thumb2__) && \
+    defined(__OPTIMIZE__) && !defined(TINYC_NO_DSP_ASM) && !defined(__clang__)
+/* 14 registers: gcc only (clang's allocator gives an asm statement fewer) */
+#define TINYC_DW3_COL_ROW(F, M, N)                                                        \
+  __asm__ volatile("ldr    %[t], [%[x]]\n\t"                                              \
+                   "add    %[x], %[x], %[S]\n\t"                                          \
+                   "sxtb16 %[e], %[t]\n\t"                                                \
+                   "sxtb16 %[t], %[t], ror #8\n\t"                                        \
+                   "smlad  %[f], %[e], %[u2], %[f]\n\t"                                   \
+                   "smlabb %[f], %[t], %[v2], %[f]\n\t"                                   \
+                   "str    %[f], [%[acc]], #4\n\t"                                        \
+                   "smlad  %[m], %[e], %[u1], %[m]\n\t"                                   \
+                   "smlabt %[m], %[t], %[v01], %[m]\n\t"                                  \
+                   "smuad  %[n], %[e], %[u0]\n\t"                                         \
+                   "smlabb %[n], %[t], %[v01], %[n]"                                      \
+                   : [x] "+r"(x), [acc] "+r"(acc), [f] "+r"(F), [m] "+r"(M), [n] "=&r"(N), \
+                     [t] "=&r"(t), [e] "=&r"(e)                                           \
+                   : [S] "r"(S), [u0] "r"(u0), [u1] "r"(u1), [u2] "r"(u2), [v01] "r"(v01), \
+                     [v2] "r"(v2)                                                         \
+                   : "memory")
+#else
+#define TINYC_DW3_COL_ROW(F, M, N)                                            \
+  do {                                                                        \
+    t = tinyc_load4(x);                                                       \
+    x += S;                                                                   \
+    e = tinyc_sxtb16(t);                                                      \
+    t = tinyc_sxtb16_hi(t);                                                   \
+    *acc++ = tinyc_smlabb(t, v2, tinyc_smlad(e, u2, F));                      \
+    M = tinyc_smlabt(t, v01, tinyc_smlad(e, u1, M));                          \
+    N = tinyc_smlabb(t, v01, tinyc_smuad(e, u0));                             \
+  } while (0)
+#endif
+
+static TINYC_DSP_NOINLINE void dw3_small_col(const int8_t *x, int32_t S, int32_t *acc,
+                                             int32_t oh, const int32_t *u, int32_t v01,
+                                             int32_t v2) {
+  const int32_t u0 = u[0], u1 = u[1], u2 = u[2];
+  int32_t a, b, c = 0, t, e, n;
+  /* the first two rows start the first two outputs */
+  t = tinyc_load4(x);
+  e = tinyc_sxtb16(t);
+  t = tinyc_sxtb16_hi(t);
+  a = tinyc_smlabb(t, v01, tinyc_smuad(e, u0));
+  x += S;
+  t = tinyc_load4(x);
+  e = tinyc_sxtb16(t);
+  t = tinyc_sxtb16_hi(t);
+  a = tinyc_smlabt(t, v01, tinyc_smlad(e, u1, a));
+  b = tinyc_smlabb(t, v01, tinyc_smuad(e, u0));
+  x += S;
+  for (n = oh; n >= 3; n -= 3) {
+    TINYC_DW3_COL_ROW(a, b, c);
+    TINYC_DW3_COL_ROW(b, c, a);
+    TINYC_DW3_COL_ROW(c, a, b);
+  }
+  if (n > 0) TINYC_DW3_COL_ROW(a, b, c);
+  if (n > 1) TINYC_DW3_COL_ROW(b, c, a);
+  (void)c;
+}
+
+/* Column ox's oh sums (acc) plus bias, requantized to out[oy * ow + ox]; a function of
+ * its own so the short form's constants stay in registers. */
+static TINYC_DSP_NOINLINE void dw3_col_requant(const int32_t *acc, int32_t bias, int8_t *out, int32_t oh,
+                            int32_t ow, const tinyc_dsp_mult *m, const tinyc_dsp_clamp *c,
+                            int32_t tflite) {
+  const int32_t q = m->q, rs = tflite ? tflite : m->rs;
+  int8_t *const end = out + (size_t)oh * ow;
+  if ((m->shift <= -2 || tflite) && rs <= 20 && c->act_min <= -128 && c->act_max >= 127) {
+    /* the short form, zero point in the rounding term (tinyc_dsp_requant_row_bias) */
+    const int32_t round = (int32_t)((1u << (rs - 1)) + ((uint32_t)c->zp << rs));
+#ifdef TINYC_TFLITE
+    if (tflite) {
+      for (; out < end; out += ow) {
+        *out = (int8_t)tinyc_ssat8(tinyc_tflite_top(*acc++ + bias, q, round) >> rs);
+      }
+      return;
+    }
+#endif
+    for (; out + ow < end; out += 2 * ow, acc += 2) { /* two a round: fewer branches */
+      out[0] = (int8_t)tinyc_ssat8(tinyc_smmla(acc[0] + bias, q, round) >> rs);
+      out[ow] = (int8_t)tinyc_ssat8(tinyc_smmla(acc[1] + bias, q, round) >> rs);
+    }
+    if (out < end) *out = (int8_t)tinyc_ssat8(tinyc_smmla(*acc + bias, q, round) >> rs);
+    return;
+  }
+  for (; out < end; out += ow) *out = tinyc_dsp_requant(*acc++ + bias, m, c);
+}
+
 /* One plane: xc (input plane) -> out (output plane), bias, multiplier q / shift sh. */
 static void dw3_small_plane(const int8_t *xc, const int8_t *wk, int32_t bias, int32_t q,
                             int32_t sh, int8_t *out, int32_t *restrict work,
@@ -892,6 +1024,14 @@ static void dw3_small_plane(const int8_t *xc, const int8_t *wk, int32_t bias, in
   fast = (mul.shift <= -2 || tflite) && rs <= 20 && p->act_min <= -128 && p->act_max >= 127;
   round = (int32_t)((1u << (rs - 1)) + ((uint32_t)p->output_offset << rs)); /* as in _row */
   dw3_small_fill(xc, plane_words, &g, p);
+  if (p->stride_h == 1 && p->stride_w == 1 && p->oh <= (g.band < p->oh ? g.band : p->oh) * row) {
+    /* the sums of a column fit where a band's go: walk the plane column by column */
+    for (b = 0; b < p->ow; ++b) {
+      dw3_small_col(plane + b, S, acc, p->oh, u, v01, v2);
+      dw3_col_requant(acc, bias, out + b, p->oh, p->ow, &mul, &cl, tflite);
+    }
+    return;
+  }
   for (oy = 0; oy < p->oh; oy += g.band) {
     const int32_t rows = p->oh - oy < g.band ? p->oh - oy : g.band;
     for (b = 0; b < rows; ++b) {
