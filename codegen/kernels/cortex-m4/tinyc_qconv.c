@@ -156,47 +156,65 @@ static void widen(int32_t *restrict col, int32_t K, int32_t off) {
 /* ---- two output channels x two pixels ------------------------------------------------ */
 
 /* Two output channels (rows w0, w0 + K of W) x two pixels (the column) over K steps: the
- * four sums start from *a.. and are stored back. */
+ * four sums start from *s.. and are stored back. Per 4 reduction steps the pixel pair's
+ * four column words come in one LDM and each channel's weight word is sign-extended once
+ * and meets them: 15 instructions, 21 estimated cycles and 6 words read per 16 MACs (the
+ * one-channel, four-pixel tile reads 9). gcc: 14 registers, the LDM's four pinned in
+ * ascending order; clang (12 registers at most) reads the column with LDRDs. */
+#define TINYC_MAC2X2_STEP(LOAD_COLUMN)             \
+  LOAD_COLUMN                                      \
+  "ldr    %[u], [%[w0]], #4\n\t"                   \
+  "sxtb16 %[t], %[u]\n\t"                          \
+  "sxtb16 %[u], %[u], ror #8\n\t"                  \
+  "smlad  %[a00], %[t], %[c0], %[a00]\n\t"         \
+  "smlad  %[a00], %[u], %[c1], %[a00]\n\t"         \
+  "smlad  %[a01], %[t], %[c2], %[a01]\n\t"         \
+  "smlad  %[a01], %[u], %[c3], %[a01]\n\t"         \
+  "ldr    %[u], [%[w1]], #4\n\t"                   \
+  "sxtb16 %[t], %[u]\n\t"                          \
+  "sxtb16 %[u], %[u], ror #8\n\t"                  \
+  "smlad  %[a10], %[t], %[c0], %[a10]\n\t"         \
+  "smlad  %[a10], %[u], %[c1], %[a10]\n\t"         \
+  "smlad  %[a11], %[t], %[c2], %[a11]\n\t"         \
+  "smlad  %[a11], %[u], %[c3], %[a11]\n\t"
+#define TINYC_MAC2X2_LDM "ldmia  %[col]!, {%[c0], %[c1], %[c2], %[c3]}\n\t"
+#define TINYC_MAC2X2_LDRD \
+  "ldrd   %[c0], %[c1], [%[col]], #8\n\t" "ldrd   %[c2], %[c3], [%[col]], #8\n\t"
+#define TINYC_MAC2X2_OPERANDS                                                                 \
+  : [a00] "+r"(a00), [a01] "+r"(a01), [a10] "+r"(a10), [a11] "+r"(a11), [w0] "+r"(w0),        \
+    [w1] "+r"(w1), [col] "+r"(col), [q] "+r"(q), [u] "=&r"(u), [t] "=&r"(t), [c0] "=&r"(c0), \
+    [c1] "=&r"(c1), [c2] "=&r"(c2), [c3] "=&r"(c3)                                            \
+  :                                                                                           \
+  : "cc", "memory"
+
 TINYC_INLINE void mac2x2(const int8_t *w0, int32_t K, const int32_t *col, int32_t *s00,
                          int32_t *s01, int32_t *s10, int32_t *s11) {
   const int8_t *w1 = w0 + K;
-  int32_t a00 = *s00, a01 = *s01, a10 = *s10, a11 = *s11, q = K >> 2;
+  int32_t a00 = *s00, a01 = *s01, a10 = *s10, a11 = *s11, q;
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__thumb2__) && \
-    defined(__OPTIMIZE__) && !defined(TINYC_NO_DSP_ASM)
-  /* 19 instructions per 16 MACs in 12 registers, so nothing spills: each channel's four
-   * weights are sign-extended in two registers and meet pixel 0's and pixel 1's column
-   * words (LDRD: two words in one instruction; pixel 0's are read twice rather than kept) */
+    defined(__OPTIMIZE__) && !defined(TINYC_NO_DSP_ASM) && !defined(__clang__)
+  /* 16 reduction steps a loop, then single steps */
+  register int32_t c0 __asm__("r4"), c1 __asm__("r5"), c2 __asm__("r6"), c3 __asm__("r8");
+  int32_t u, t;
+  q = K >> 4;
   if (q > 0) {
-    int32_t u, t, c0, c1;
-    __asm__ volatile(
-        "1:\n\t"
-        "ldr    %[u], [%[w0]], #4\n\t"
-        "ldrd   %[c0], %[c1], [%[col]]\n\t"
-        "sxtb16 %[t], %[u]\n\t"
-        "smlad  %[a00], %[t], %[c0], %[a00]\n\t"
-        "sxtb16 %[u], %[u], ror #8\n\t"
-        "smlad  %[a00], %[u], %[c1], %[a00]\n\t"
-        "ldrd   %[c0], %[c1], [%[col], #8]\n\t"
-        "smlad  %[a01], %[t], %[c0], %[a01]\n\t"
-        "smlad  %[a01], %[u], %[c1], %[a01]\n\t"
-        "ldr    %[u], [%[w1]], #4\n\t"
-        "sxtb16 %[t], %[u]\n\t"
-        "smlad  %[a11], %[t], %[c0], %[a11]\n\t"
-        "sxtb16 %[u], %[u], ror #8\n\t"
-        "smlad  %[a11], %[u], %[c1], %[a11]\n\t"
-        "ldrd   %[c0], %[c1], [%[col]], #16\n\t"
-        "smlad  %[a10], %[t], %[c0], %[a10]\n\t"
-        "smlad  %[a10], %[u], %[c1], %[a10]\n\t"
-        "subs   %[q], %[q], #1\n\t"
-        "bne    1b"
-        : [a00] "+r"(a00), [a01] "+r"(a01), [a10] "+r"(a10), [a11] "+r"(a11),
-          [w0] "+r"(w0), [w1] "+r"(w1), [col] "+r"(col), [q] "+r"(q), [u] "=&r"(u),
-          [t] "=&r"(t), [c0] "=&r"(c0), [c1] "=&r"(c1)
-        :
-        : "cc", "memory");
+    __asm__ volatile("1:\n\t" TINYC_MAC2X2_STEP(TINYC_MAC2X2_LDM)
+                     TINYC_MAC2X2_STEP(TINYC_MAC2X2_LDM) TINYC_MAC2X2_STEP(TINYC_MAC2X2_LDM)
+                     TINYC_MAC2X2_STEP(TINYC_MAC2X2_LDM)
+                     "subs   %[q], %[q], #1\n\t"
+                     "bne    1b" TINYC_MAC2X2_OPERANDS);
+  }
+  for (q = (K >> 2) & 3; q > 0; --q) {
+    __asm__ volatile(TINYC_MAC2X2_STEP(TINYC_MAC2X2_LDM) TINYC_MAC2X2_OPERANDS);
+  }
+#elif defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__thumb2__) && \
+    defined(__OPTIMIZE__) && !defined(TINYC_NO_DSP_ASM)
+  int32_t u, t, c0, c1, c2, c3;
+  for (q = K >> 2; q > 0; --q) {
+    __asm__ volatile(TINYC_MAC2X2_STEP(TINYC_MAC2X2_LDRD) TINYC_MAC2X2_OPERANDS);
   }
 #else
-  for (; q > 0; --q) {
+  for (q = K >> 2; q > 0; --q) {
     const int32_t u = tinyc_load4(w0), v = tinyc_load4(w1);
     const int32_t u02 = tinyc_sxtb16(u), u13 = tinyc_sxtb16_hi(u);
     const int32_t v02 = tinyc_sxtb16(v), v13 = tinyc_sxtb16_hi(v);
@@ -371,90 +389,209 @@ static int32_t direct_pixel(const int8_t *xg, const int8_t *wm, const tinyc_qcon
   return acc;
 }
 
+/* One channel's short requantization form (tinyc_dsp_requant_row_bias: SMMLA, shift,
+ * SSAT, the zero point in the rounding term) with its bias: multiplier, shift, rounding
+ * term and the sums' start. */
+typedef struct {
+  int32_t q, rs, round, bias; /* the order the requantization's assembly reads them in */
+} short_requant;
+
+TINYC_INLINE int short_form(const tinyc_dsp_mult *m) { return m->shift <= -2 && m->rs <= 20; }
+
+TINYC_INLINE short_requant short_requant_of(const tinyc_dsp_mult *m, int32_t bias, int32_t zp) {
+  short_requant f;
+  f.q = m->q;
+  f.rs = m->rs;
+  f.round = (int32_t)((uint32_t)m->round + ((uint32_t)zp << m->rs));
+  f.bias = bias;
+  return f;
+}
+
+TINYC_INLINE int8_t short_requant_one(int32_t acc, const short_requant *f) {
+  return (int8_t)tinyc_ssat8(tinyc_smmla(acc, f->q, f->round) >> f->rs);
+}
+
+/* Two channels (rows w, w + K) over the `count` pixels of the column (K words per pixel
+ * pair), each four sums requantized straight from registers into y0 and y1 (the two
+ * channels' output rows); the activation clamp is int8's own. Its own frame, so the
+ * forms' constants are not spilled around the multiply-accumulate loop. */
+static TINYC_DSP_NOINLINE void channel_pair_short(const int8_t *w, int32_t K,
+                                                  const int32_t *col, int32_t count,
+                                                  const short_requant *f, int8_t *y0,
+                                                  int8_t *y1) {
+  int8_t *const end = y0 + (count & ~1);
+  for (; y0 < end; y0 += 2, y1 += 2, col += K) {
+    int32_t a00 = f[0].bias, a01 = a00, a10 = f[1].bias, a11 = a10;
+    mac2x2(w, K, col, &a00, &a01, &a10, &a11);
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__thumb2__) && \
+    defined(__OPTIMIZE__) && !defined(TINYC_NO_DSP_ASM)
+    {
+      /* the forms' constants read in runs of loads (a load after a load costs one
+       * cycle), the four outputs stored as bytes; gcc's own code reloads its spills */
+      int32_t q, rs, rd;
+      __asm__ volatile(
+          "ldr    %[q], [%[f]]\n\t"
+          "ldr    %[rs], [%[f], #4]\n\t"
+          "ldr    %[rd], [%[f], #8]\n\t"
+          "smmla  %[a00], %[a00], %[q], %[rd]\n\t"
+          "smmla  %[a01], %[a01], %[q], %[rd]\n\t"
+          "asr    %[a00], %[a00], %[rs]\n\t"
+          "asr    %[a01], %[a01], %[rs]\n\t"
+          "ssat   %[a00], #8, %[a00]\n\t"
+          "ssat   %[a01], #8, %[a01]\n\t"
+          "strb   %[a00], [%[y0]]\n\t"
+          "strb   %[a01], [%[y0], #1]\n\t"
+          "ldr    %[q], [%[f], #16]\n\t"
+          "ldr    %[rs], [%[f], #20]\n\t"
+          "ldr    %[rd], [%[f], #24]\n\t"
+          "smmla  %[a10], %[a10], %[q], %[rd]\n\t"
+          "smmla  %[a11], %[a11], %[q], %[rd]\n\t"
+          "asr    %[a10], %[a10], %[rs]\n\t"
+          "asr    %[a11], %[a11], %[rs]\n\t"
+          "ssat   %[a10], #8, %[a10]\n\t"
+          "ssat   %[a11], #8, %[a11]\n\t"
+          "strb   %[a10], [%[y1]]\n\t"
+          "strb   %[a11], [%[y1], #1]"
+          : [a00] "+&r"(a00), [a01] "+&r"(a01), [a10] "+&r"(a10), [a11] "+&r"(a11),
+            [q] "=&r"(q), [rs] "=&r"(rs), [rd] "=&r"(rd)
+          : [f] "r"(f), [y0] "r"(y0), [y1] "r"(y1)
+          : "memory");
+    }
+#else
+    y0[0] = short_requant_one(a00, &f[0]);
+    y0[1] = short_requant_one(a01, &f[0]);
+    y1[0] = short_requant_one(a10, &f[1]);
+    y1[1] = short_requant_one(a11, &f[1]);
+#endif
+  }
+  if (count & 1) { /* the last pixel pair has one pixel */
+    int32_t a00 = f[0].bias, a01 = a00, a10 = f[1].bias, a11 = a10;
+    mac2x2(w, K, col, &a00, &a01, &a10, &a11);
+    y0[0] = short_requant_one(a00, &f[0]);
+    y1[0] = short_requant_one(a10, &f[1]);
+  }
+}
+
+/* The column of output pixels [px, px + count) (pairs of K words; a last odd pixel pairs
+ * with itself), gathered and widened. */
+static TINYC_DSP_NOINLINE void gather_columns(int32_t *restrict col, const int8_t *xg,
+                                              const tinyc_qconv_params *p, int32_t cg,
+                                              int32_t K, int32_t px, int32_t count) {
+  int32_t t;
+  for (t = 0; 2 * t < count; ++t) {
+    const int32_t a = px + 2 * t, one = 2 * t + 1 >= count;
+    const window wa = window_of(p, a), wb = window_of(p, one ? a : a + 1);
+    gather(xg, p, cg, &wa, &wb, one, col + (size_t)t * K);
+    widen(col + (size_t)t * K, K, p->input_offset);
+  }
+}
+
+/* Output channels [m, mg) of group g over the `count` pixels of the column (the paths
+ * channel_pair_short does not take): a single pixel pair (long reductions) two channels at
+ * a time, else one channel over four pixels at a time. Its own frame, off the stack of the
+ * short form's. */
+static TINYC_DSP_NOINLINE void channels_rest(const int32_t *col, const int8_t *W,
+                                             const int32_t *B, int8_t *yg, size_t out_plane,
+                                             const tinyc_qconv_params *p, int32_t g,
+                                             int32_t m, int32_t count) {
+  const int32_t cg = p->c / p->group, mg = p->m / p->group, K = cg * p->kh * p->kw;
+  const tinyc_dsp_clamp cl = tinyc_dsp_clamp_make(p->output_offset, p->act_min, p->act_max);
+  const int32_t *bm = B ? B + g * mg : NULL;
+  const int32_t *qm = p->multiplier + g * mg, *sm = p->shift + g * mg;
+  const int32_t pairs = (count + 1) / 2;
+  const int clamp = p->act_min > -128 || p->act_max < 127;
+  const int8_t *wm = W + ((size_t)g * mg + m) * K;
+  int8_t *y = yg + (size_t)m * out_plane;
+  int32_t m0, t;
+  if (pairs == 1) { /* one pixel pair (long reductions): two channels at a time */
+    for (; m + 2 <= mg; m += 2, wm += 2 * K, y += 2 * out_plane) {
+      const tinyc_dsp_mult u0 = tinyc_dsp_mult_make(qm[m], sm[m]);
+      const tinyc_dsp_mult u1 = tinyc_dsp_mult_make(qm[m + 1], sm[m + 1]);
+      int32_t acc0[2] = {0, 0}, acc1[2] = {0, 0};
+      mac2x2(wm, K, col, &acc0[0], &acc0[1], &acc1[0], &acc1[1]);
+      tinyc_dsp_requant_row_bias(acc0, bm ? bm[m] : 0, y, count, &u0, &cl);
+      tinyc_dsp_requant_row_bias(acc1, bm ? bm[m + 1] : 0, y + out_plane, count, &u1, &cl);
+    }
+  }
+  for (; m < mg; ++m, wm += K, y += out_plane) {
+    const tinyc_dsp_mult mu = tinyc_dsp_mult_make(qm[m], sm[m]);
+    const int32_t bias = bm ? bm[m] : 0;
+    int32_t acc[2 * TINYC_QCONV_PAIRS];
+    t = 0;
+    if (mu.shift <= -2 && mu.rs <= 20 && !clamp) {
+      /* each four sums requantized straight from registers (SMMLA, shift, SSAT; zero
+       * point in the rounding term as in tinyc_dsp_requant_row) */
+      const int32_t q = mu.q, rs = mu.rs;
+      const int32_t round = (int32_t)((uint32_t)mu.round + ((uint32_t)cl.zp << rs));
+      for (; t + 2 <= pairs && 2 * t + 4 <= count; t += 2) {
+        int32_t a[4];
+        int8_t *o = y + 2 * t;
+        mac1x4(wm, K, col + (size_t)t * K, col + (size_t)(t + 1) * K, bias, a);
+        o[0] = (int8_t)tinyc_ssat8(tinyc_smmla(a[0], q, round) >> rs);
+        o[1] = (int8_t)tinyc_ssat8(tinyc_smmla(a[1], q, round) >> rs);
+        o[2] = (int8_t)tinyc_ssat8(tinyc_smmla(a[2], q, round) >> rs);
+        o[3] = (int8_t)tinyc_ssat8(tinyc_smmla(a[3], q, round) >> rs);
+      }
+      if (t == pairs) continue;
+#ifdef TINYC_TFLITE
+    } else if (!clamp && tinyc_tflite_rs(mu.shift) && tinyc_tflite_rs(mu.shift) <= 20) {
+      /* the same with TFLite's rounding (tinyc_tflite_top) */
+      const int32_t q = mu.q, rs = tinyc_tflite_rs(mu.shift);
+      const int32_t round = (int32_t)((1u << (rs - 1)) + ((uint32_t)cl.zp << rs));
+      for (; t + 2 <= pairs && 2 * t + 4 <= count; t += 2) {
+        int32_t a[4];
+        int8_t *o = y + 2 * t;
+        mac1x4(wm, K, col + (size_t)t * K, col + (size_t)(t + 1) * K, bias, a);
+        o[0] = (int8_t)tinyc_ssat8(tinyc_tflite_top(a[0], q, round) >> rs);
+        o[1] = (int8_t)tinyc_ssat8(tinyc_tflite_top(a[1], q, round) >> rs);
+        o[2] = (int8_t)tinyc_ssat8(tinyc_tflite_top(a[2], q, round) >> rs);
+        o[3] = (int8_t)tinyc_ssat8(tinyc_tflite_top(a[3], q, round) >> rs);
+      }
+      if (t == pairs) continue;
+#endif
+    }
+    for (m0 = t; t + 2 <= pairs; t += 2) {
+      mac1x4(wm, K, col + (size_t)t * K, col + (size_t)(t + 1) * K, bias, acc + 2 * t);
+    }
+    if (t < pairs) {
+      acc[2 * t] = acc[2 * t + 1] = bias;
+      mac1x2(wm, K, col + (size_t)t * K, &acc[2 * t], &acc[2 * t + 1]);
+    }
+    tinyc_dsp_requant_row(acc + 2 * m0, y + 2 * m0, count - 2 * m0, &mu, &cl);
+  }
+}
+
 /* Output pixels [px0, px1) of the output channels of group g, in groups of up to
  * TINYC_QCONV_PAIRS pixel pairs: their windows are gathered before any of their outputs is
- * written (which the in-place form relies on), then each pair of output channels runs over
- * the pixel pairs with its requantization worked out once. K <= TINYC_QCONV_COLUMN. */
+ * written (which the in-place form relies on), then each pair of output channels in the
+ * short requantization form runs over the pixel pairs (channel_pair_short), and the
+ * other channels take channels_rest. K <= TINYC_QCONV_COLUMN. */
 TINYC_INLINE void conv_pixels_with(int32_t *restrict col, int32_t col_words,
                                    const int8_t *xg, const int8_t *W, const int32_t *B,
                                    int8_t *yg, size_t out_plane, const tinyc_qconv_params *p,
                                    int32_t g, int32_t px0, int32_t px1) {
   const int32_t cg = p->c / p->group, mg = p->m / p->group, K = cg * p->kh * p->kw;
-  const tinyc_dsp_clamp cl = tinyc_dsp_clamp_make(p->output_offset, p->act_min, p->act_max);
   const int32_t *bm = B ? B + g * mg : NULL;
   const int32_t *qm = p->multiplier + g * mg, *sm = p->shift + g * mg;
   const int32_t fit = col_words / K;
   const int32_t max_pairs = fit < TINYC_QCONV_PAIRS ? fit : TINYC_QCONV_PAIRS;
   const int clamp = p->act_min > -128 || p->act_max < 127;
-  int32_t m, m0, px, t;
+  int32_t m, px;
   for (px = px0; px < px1; px += 2 * max_pairs) {
     const int32_t count = px1 - px < 2 * max_pairs ? px1 - px : 2 * max_pairs; /* pixels */
-    const int32_t pairs = (count + 1) / 2;
     const int8_t *wm = W + (size_t)g * mg * K;
     int8_t *y = yg + (px - px0); /* output (m, px) at yg[m * out_plane + px - px0] */
-    m = 0;
-    for (t = 0; t < pairs; ++t) {
-      const int32_t a = px + 2 * t, one = a + 1 >= px + count;
-      const window wa = window_of(p, a), wb = window_of(p, one ? a : a + 1);
-      gather(xg, p, cg, &wa, &wb, one, col + (size_t)t * K);
-      widen(col + (size_t)t * K, K, p->input_offset);
+    gather_columns(col, xg, p, cg, K, px, count);
+    for (m = 0; m + 2 <= mg && !clamp; m += 2, wm += 2 * K, y += 2 * out_plane) {
+      const tinyc_dsp_mult m0 = tinyc_dsp_mult_make(qm[m], sm[m]);
+      const tinyc_dsp_mult m1 = tinyc_dsp_mult_make(qm[m + 1], sm[m + 1]);
+      short_requant f[2];
+      if (!short_form(&m0) || !short_form(&m1)) break;
+      f[0] = short_requant_of(&m0, bm ? bm[m] : 0, p->output_offset);
+      f[1] = short_requant_of(&m1, bm ? bm[m + 1] : 0, p->output_offset);
+      channel_pair_short(wm, K, col, count, f, y, y + out_plane);
     }
-    if (pairs == 1) { /* one pixel pair (long reductions): two channels at a time */
-      for (m = 0; m + 2 <= mg; m += 2, wm += 2 * K, y += 2 * out_plane) {
-        const tinyc_dsp_mult m0 = tinyc_dsp_mult_make(qm[m], sm[m]);
-        const tinyc_dsp_mult m1 = tinyc_dsp_mult_make(qm[m + 1], sm[m + 1]);
-        int32_t acc0[2] = {0, 0}, acc1[2] = {0, 0};
-        mac2x2(wm, K, col, &acc0[0], &acc0[1], &acc1[0], &acc1[1]);
-        tinyc_dsp_requant_row_bias(acc0, bm ? bm[m] : 0, y, count, &m0, &cl);
-        tinyc_dsp_requant_row_bias(acc1, bm ? bm[m + 1] : 0, y + out_plane, count, &m1, &cl);
-      }
-    }
-    for (; m < mg; ++m, wm += K, y += out_plane) {
-      const tinyc_dsp_mult mu = tinyc_dsp_mult_make(qm[m], sm[m]);
-      const int32_t bias = bm ? bm[m] : 0;
-      int32_t acc[2 * TINYC_QCONV_PAIRS];
-      t = 0;
-      if (mu.shift <= -2 && mu.rs <= 20 && !clamp) {
-        /* the hot form: each four sums requantized straight from registers (SMMLA, shift,
-         * SSAT; zero point in the rounding term as in tinyc_dsp_requant_row) */
-        const int32_t q = mu.q, rs = mu.rs;
-        const int32_t round = (int32_t)((uint32_t)mu.round + ((uint32_t)cl.zp << rs));
-        for (; t + 2 <= pairs && 2 * t + 4 <= count; t += 2) {
-          int32_t a[4];
-          int8_t *o = y + 2 * t;
-          mac1x4(wm, K, col + (size_t)t * K, col + (size_t)(t + 1) * K, bias, a);
-          o[0] = (int8_t)tinyc_ssat8(tinyc_smmla(a[0], q, round) >> rs);
-          o[1] = (int8_t)tinyc_ssat8(tinyc_smmla(a[1], q, round) >> rs);
-          o[2] = (int8_t)tinyc_ssat8(tinyc_smmla(a[2], q, round) >> rs);
-          o[3] = (int8_t)tinyc_ssat8(tinyc_smmla(a[3], q, round) >> rs);
-        }
-        if (t == pairs) continue;
-#ifdef TINYC_TFLITE
-      } else if (!clamp && tinyc_tflite_rs(mu.shift) && tinyc_tflite_rs(mu.shift) <= 20) {
-        /* the same with TFLite's rounding (tinyc_tflite_top) */
-        const int32_t q = mu.q, rs = tinyc_tflite_rs(mu.shift);
-        const int32_t round = (int32_t)((1u << (rs - 1)) + ((uint32_t)cl.zp << rs));
-        for (; t + 2 <= pairs && 2 * t + 4 <= count; t += 2) {
-          int32_t a[4];
-          int8_t *o = y + 2 * t;
-          mac1x4(wm, K, col + (size_t)t * K, col + (size_t)(t + 1) * K, bias, a);
-          o[0] = (int8_t)tinyc_ssat8(tinyc_tflite_top(a[0], q, round) >> rs);
-          o[1] = (int8_t)tinyc_ssat8(tinyc_tflite_top(a[1], q, round) >> rs);
-          o[2] = (int8_t)tinyc_ssat8(tinyc_tflite_top(a[2], q, round) >> rs);
-          o[3] = (int8_t)tinyc_ssat8(tinyc_tflite_top(a[3], q, round) >> rs);
-        }
-        if (t == pairs) continue;
-#endif
-      }
-      for (m0 = t; t + 2 <= pairs; t += 2) {
-        mac1x4(wm, K, col + (size_t)t * K, col + (size_t)(t + 1) * K, bias, acc + 2 * t);
-      }
-      if (t < pairs) {
-        acc[2 * t] = acc[2 * t + 1] = bias;
-        mac1x2(wm, K, col + (size_t)t * K, &acc[2 * t], &acc[2 * t + 1]);
-      }
-      tinyc_dsp_requant_row(acc + 2 * m0, y + 2 * m0, count - 2 * m0, &mu, &cl);
-    }
+    if (m < mg) channels_rest(col, W, B, yg + (px - px0), out_plane, p, g, m, count);
   }
 }
 
