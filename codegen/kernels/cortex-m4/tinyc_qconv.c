@@ -153,6 +153,110 @@ static void widen(int32_t *restrict col, int32_t K, int32_t off) {
   }
 }
 
+/* gather and widen in one pass for the commonest windows: 3 taps a row (unit dilation),
+ * pixel b one byte right of pixel a (stride 1), at most one column of either outside the
+ * input (padding 1 at a left or right edge; rows may be outside too). One word of a row
+ * holds both pixels' three taps (bytes 0..2: pixel a's, 1..3: pixel b's; at an edge the
+ * word is read one byte over and the outside byte set to the zero point, a row outside
+ * is all zero point); four rows (12 steps, three groups of 4) are repacked into the word
+ * pairs widen expects with shifts and masks, so each input byte is loaded once per pixel
+ * pair and nothing is stored twice. The result equals gather then widen. */
+typedef struct {
+  const int8_t *xg;
+  int32_t base;        /* offset of pixel a's first tap in channel c's window row 0 */
+  int32_t ky, kh;      /* the next row of the window, of kh */
+  int32_t ky0, ky1;    /* rows inside the input */
+  int32_t xrow, plane; /* bytes between window rows; between channels */
+  int32_t edge;        /* -1: pixel a's first column is outside, 1: b's last, 0: neither */
+  uint32_t zp;         /* the zero point byte */
+} gather3_rows;
+
+TINYC_INLINE uint32_t gather3_row(gather3_rows *g) {
+  uint32_t v = g->zp * 0x01010101u;
+  if (g->ky >= g->ky0 && g->ky < g->ky1) {
+    const int32_t o = g->base + g->ky * g->xrow;
+    if (g->edge == 0) {
+      v = (uint32_t)tinyc_load4(g->xg + o);
+    } else if (g->edge < 0) {
+      v = ((uint32_t)tinyc_load4(g->xg + o + 1) << 8) | g->zp;
+    } else {
+      v = ((uint32_t)tinyc_load4(g->xg + o - 1) >> 8) | (g->zp << 24);
+    }
+  }
+  if (++g->ky == g->kh) {
+    g->ky = 0;
+    g->base += g->plane;
+  }
+  return v;
+}
+
+/* Whether gather3_widened takes the pair (a, b): see there. */
+TINYC_INLINE int gather3_fits(const window *a, const window *b, const tinyc_qconv_params *p) {
+  return p->kw == 3 && p->dil_w == 1 && p->w >= 4 && b->iy0 == a->iy0 &&
+         b->ix0 == a->ix0 + 1 && a->ix0 >= -1 && a->ix0 + 3 <= p->w;
+}
+
+static void gather3_widened(const int8_t *xg, const tinyc_qconv_params *p, int32_t cg,
+                            const window *a, int32_t *restrict col) {
+  const int32_t off2 = tinyc_pack16(p->input_offset, p->input_offset);
+  gather3_rows g;
+  uint32_t wa, wb, wc, wd;
+  int32_t q;
+  g.xg = xg;
+  g.base = a->iy0 * p->w + a->ix0;
+  g.ky = 0;
+  g.kh = p->kh;
+  g.ky0 = a->ky0;
+  g.ky1 = a->ky1;
+  g.xrow = p->dil_h * p->w;
+  g.plane = p->h * p->w;
+  g.edge = a->ix0 < 0 ? -1 : a->ix0 + 3 == p->w ? 1 : 0;
+  g.zp = (uint8_t)(int8_t)-p->input_offset;
+#define TINYC_GATHER3_GROUP(col, t0, t1)                  \
+  do {                                                    \
+    (col)[0] = tinyc_sxtab16(off2, (int32_t)(t0));        \
+    (col)[1] = tinyc_sxtab16(off2, (int32_t)(t1));        \
+    (col)[2] = tinyc_sxtab16_hi(off2, (int32_t)(t0));     \
+    (col)[3] = tinyc_sxtab16_hi(off2, (int32_t)(t1));     \
+  } while (0)
+/* a last step alone: bytes pixel a, pixel b -> bytes 0 and 2 (as widen) */
+#define TINYC_GATHER3_TAIL(col, h) \
+  ((col) = tinyc_sxtab16(off2, (int32_t)(((h) & 0xFFFFu) | (((h) & 0xFFFFu) << 8))))
+  /* a tap's halfword (pixel a, pixel b) is bytes kx, kx + 1 of its row word; per four
+   * rows the steps (a0 a1 a2 b0), (b1 b2 c0 c1), (c2 d0 d1 d2) pair k with k + 2 */
+  for (q = cg * p->kh; q >= 4; q -= 4, col += 12) {
+    wa = gather3_row(&g);
+    wb = gather3_row(&g);
+    wc = gather3_row(&g);
+    wd = gather3_row(&g);
+    TINYC_GATHER3_GROUP(col, wa, ((wa >> 8) & 0xFFFFu) | (wb << 16));
+    TINYC_GATHER3_GROUP(col + 4, ((wb >> 8) & 0xFFFFu) | (wc << 16),
+                        (wb >> 16) | ((wc << 8) & 0xFFFF0000u));
+    TINYC_GATHER3_GROUP(col + 8, (wc >> 16) | ((wd << 8) & 0xFFFF0000u), wd);
+  }
+  if (q == 0) return;
+  wa = gather3_row(&g); /* 1 to 3 rows left: 3, 6 or 9 steps */
+  if (q == 1) {
+    TINYC_GATHER3_TAIL(col[0], wa);
+    TINYC_GATHER3_TAIL(col[1], wa >> 8);
+    TINYC_GATHER3_TAIL(col[2], wa >> 16);
+    return;
+  }
+  wb = gather3_row(&g);
+  TINYC_GATHER3_GROUP(col, wa, ((wa >> 8) & 0xFFFFu) | (wb << 16));
+  if (q == 2) {
+    TINYC_GATHER3_TAIL(col[4], wb >> 8);
+    TINYC_GATHER3_TAIL(col[5], wb >> 16);
+    return;
+  }
+  wc = gather3_row(&g);
+  TINYC_GATHER3_GROUP(col + 4, ((wb >> 8) & 0xFFFFu) | (wc << 16),
+                      (wb >> 16) | ((wc << 8) & 0xFFFF0000u));
+  TINYC_GATHER3_TAIL(col[8], wc >> 16);
+#undef TINYC_GATHER3_GROUP
+#undef TINYC_GATHER3_TAIL
+}
+
 /* ---- two output channels x two pixels ------------------------------------------------ */
 
 /* Two output channels (rows w0, w0 + K of W) x two pixels (the column) over K steps: the
@@ -481,6 +585,10 @@ static TINYC_DSP_NOINLINE void gather_columns(int32_t *restrict col, const int8_
   for (t = 0; 2 * t < count; ++t) {
     const int32_t a = px + 2 * t, one = 2 * t + 1 >= count;
     const window wa = window_of(p, a), wb = window_of(p, one ? a : a + 1);
+    if (!one && gather3_fits(&wa, &wb, p)) {
+      gather3_widened(xg, p, cg, &wa, col + (size_t)t * K);
+      continue;
+    }
     gather(xg, p, cg, &wa, &wb, one, col + (size_t)t * K);
     widen(col + (size_t)t * K, K, p->input_offset);
   }
