@@ -257,6 +257,26 @@ static void gather3_widened(const int8_t *xg, const tinyc_qconv_params *p, int32
 #undef TINYC_GATHER3_TAIL
 }
 
+/* The same for a 1x1 window at stride 1 (pointwise): channel c's two pixels are one
+ * halfword, four channels make a group of steps. */
+static void gather1_widened(const int8_t *r, int32_t cg, int32_t plane, int32_t off,
+                            int32_t *restrict col) {
+  const int32_t off2 = tinyc_pack16(off, off);
+  int32_t q;
+  for (q = cg >> 2; q > 0; --q, r += 4 * plane, col += 4) {
+    const uint32_t t0 = tinyc_load2(r) | (tinyc_load2(r + 2 * plane) << 16);
+    const uint32_t t1 = tinyc_load2(r + plane) | (tinyc_load2(r + 3 * plane) << 16);
+    col[0] = tinyc_sxtab16(off2, (int32_t)t0);
+    col[1] = tinyc_sxtab16(off2, (int32_t)t1);
+    col[2] = tinyc_sxtab16_hi(off2, (int32_t)t0);
+    col[3] = tinyc_sxtab16_hi(off2, (int32_t)t1);
+  }
+  for (q = cg & 3; q > 0; --q, r += plane) { /* as widen's last steps */
+    const uint32_t h = tinyc_load2(r);
+    *col++ = tinyc_sxtab16(off2, (int32_t)(h | (h << 8)));
+  }
+}
+
 /* ---- two output channels x two pixels ------------------------------------------------ */
 
 /* Two output channels (rows w0, w0 + K of W) x two pixels (the column) over K steps: the
@@ -517,12 +537,10 @@ TINYC_INLINE int8_t short_requant_one(int32_t acc, const short_requant *f) {
 
 /* Two channels (rows w, w + K) over the `count` pixels of the column (K words per pixel
  * pair), each four sums requantized straight from registers into y0 and y1 (the two
- * channels' output rows); the activation clamp is int8's own. Its own frame, so the
- * forms' constants are not spilled around the multiply-accumulate loop. */
-static TINYC_DSP_NOINLINE void channel_pair_short(const int8_t *w, int32_t K,
-                                                  const int32_t *col, int32_t count,
-                                                  const short_requant *f, int8_t *y0,
-                                                  int8_t *y1) {
+ * channels' output rows); the activation clamp is int8's own. */
+TINYC_INLINE void channel_pair_short(const int8_t *w, int32_t K, const int32_t *col,
+                                    int32_t count, const short_requant *f, int8_t *y0,
+                                    int8_t *y1) {
   int8_t *const end = y0 + (count & ~1);
   for (; y0 < end; y0 += 2, y1 += 2, col += K) {
     int32_t a00 = f[0].bias, a01 = a00, a10 = f[1].bias, a11 = a10;
@@ -576,6 +594,28 @@ static TINYC_DSP_NOINLINE void channel_pair_short(const int8_t *w, int32_t K,
   }
 }
 
+/* Output channels m, m + 1, ... of group g (rows of W from w, outputs from y) two at a
+ * time over the column's `count` pixels while both channels of a pair take the short
+ * form; returns the first channel it left. One call per column, in a frame of its own
+ * (the column's other paths and the multiply-accumulate's 14 registers do not meet). */
+static TINYC_DSP_NOINLINE int32_t channels_short(const int32_t *col, int32_t count,
+                                                 const int8_t *w, int32_t K, int32_t mg,
+                                                 const int32_t *qm, const int32_t *sm,
+                                                 const int32_t *bm, int32_t zp, int8_t *y,
+                                                 size_t out_plane) {
+  int32_t m;
+  for (m = 0; m + 2 <= mg; m += 2, w += 2 * K, y += 2 * out_plane) {
+    const tinyc_dsp_mult m0 = tinyc_dsp_mult_make(qm[m], sm[m]);
+    const tinyc_dsp_mult m1 = tinyc_dsp_mult_make(qm[m + 1], sm[m + 1]);
+    short_requant f[2];
+    if (!short_form(&m0) || !short_form(&m1)) break;
+    f[0] = short_requant_of(&m0, bm ? bm[m] : 0, zp);
+    f[1] = short_requant_of(&m1, bm ? bm[m + 1] : 0, zp);
+    channel_pair_short(w, K, col, count, f, y, y + out_plane);
+  }
+  return m;
+}
+
 /* The column of output pixels [px, px + count) (pairs of K words; a last odd pixel pairs
  * with itself), gathered and widened. */
 static TINYC_DSP_NOINLINE void gather_columns(int32_t *restrict col, const int8_t *xg,
@@ -587,6 +627,12 @@ static TINYC_DSP_NOINLINE void gather_columns(int32_t *restrict col, const int8_
     const window wa = window_of(p, a), wb = window_of(p, one ? a : a + 1);
     if (!one && gather3_fits(&wa, &wb, p)) {
       gather3_widened(xg, p, cg, &wa, col + (size_t)t * K);
+      continue;
+    }
+    if (!one && K == cg && wb.iy0 == wa.iy0 && wb.ix0 == wa.ix0 + 1 && full(&wa, p) &&
+        full(&wb, p)) { /* 1x1 window */
+      gather1_widened(xg + (size_t)wa.iy0 * p->w + wa.ix0, cg, p->h * p->w, p->input_offset,
+                      col + (size_t)t * K);
       continue;
     }
     gather(xg, p, cg, &wa, &wb, one, col + (size_t)t * K);
@@ -690,16 +736,9 @@ TINYC_INLINE void conv_pixels_with(int32_t *restrict col, int32_t col_words,
     const int8_t *wm = W + (size_t)g * mg * K;
     int8_t *y = yg + (px - px0); /* output (m, px) at yg[m * out_plane + px - px0] */
     gather_columns(col, xg, p, cg, K, px, count);
-    for (m = 0; m + 2 <= mg && !clamp; m += 2, wm += 2 * K, y += 2 * out_plane) {
-      const tinyc_dsp_mult m0 = tinyc_dsp_mult_make(qm[m], sm[m]);
-      const tinyc_dsp_mult m1 = tinyc_dsp_mult_make(qm[m + 1], sm[m + 1]);
-      short_requant f[2];
-      if (!short_form(&m0) || !short_form(&m1)) break;
-      f[0] = short_requant_of(&m0, bm ? bm[m] : 0, p->output_offset);
-      f[1] = short_requant_of(&m1, bm ? bm[m + 1] : 0, p->output_offset);
-      channel_pair_short(wm, K, col, count, f, y, y + out_plane);
-    }
-    if (m < mg) channels_rest(col, W, B, yg + (px - px0), out_plane, p, g, m, count);
+    m = clamp ? 0 : channels_short(col, count, wm, K, mg, qm, sm, bm, p->output_offset, y,
+                                   out_plane);
+    if (m < mg) channels_rest(col, W, B, y, out_plane, p, g, m, count);
   }
 }
 
