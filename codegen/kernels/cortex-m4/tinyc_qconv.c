@@ -1078,8 +1078,8 @@ static int dw3_small_fits(const tinyc_qconv_params *p) {
 }
 
 /* The padded plane: row r holds input row r - pad_top, columns -pad_left ... The plane is
- * first all zero point (word stores), then each input row's bytes are copied in (short
- * rows by tinyc_copy_short: no library call). */
+ * first all zero point (word stores), then each input row's bytes are copied in (4 to 8
+ * bytes as two words, other short rows by tinyc_copy_short: no library call). */
 static void dw3_small_fill(const int8_t *xc, int32_t *restrict plane_words,
                            const dw3_small_shape *g, const tinyc_qconv_params *p) {
   const int32_t zp4 = (int32_t)(0x01010101u * (uint8_t)(int8_t)-p->input_offset);
@@ -1095,6 +1095,9 @@ static void dw3_small_fill(const int8_t *xc, int32_t *restrict plane_words,
   for (r = r0; r < r1; ++r, dst += S, src += p->w) {
     if (inner > 32) {
       memcpy(dst, src, (size_t)inner);
+    } else if (inner >= 4 && inner <= 8) { /* two words, overlapping when inner < 8 */
+      tinyc_store4(dst, tinyc_load4(src));
+      tinyc_store4(dst + inner - 4, tinyc_load4(src + inner - 4));
     } else {
       tinyc_copy_short(dst, src, (size_t)inner);
     }
@@ -1266,10 +1269,38 @@ static TINYC_DSP_NOINLINE void dw3_col_requant(const int32_t *acc, int32_t bias,
       return;
     }
 #endif
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__thumb2__) && \
+    defined(__OPTIMIZE__) && !defined(TINYC_NO_DSP_ASM)
+    if (out + ow < end) { /* two a round, 18 cycles: gcc's loop spills the constants */
+      int32_t n = oh >> 1, a, b;
+      const int32_t ow2 = 2 * ow;
+      __asm__ volatile(
+          "1:\n\t"
+          "ldrd   %[a], %[b], [%[acc]], #8\n\t"
+          "add    %[a], %[a], %[bias]\n\t"
+          "add    %[b], %[b], %[bias]\n\t"
+          "smmla  %[a], %[a], %[q], %[round]\n\t"
+          "smmla  %[b], %[b], %[q], %[round]\n\t"
+          "asr    %[a], %[a], %[rs]\n\t"
+          "asr    %[b], %[b], %[rs]\n\t"
+          "ssat   %[a], #8, %[a]\n\t"
+          "ssat   %[b], #8, %[b]\n\t"
+          "strb   %[a], [%[out]]\n\t"
+          "strb   %[b], [%[out], %[ow]]\n\t"
+          "add    %[out], %[out], %[ow2]\n\t"
+          "subs   %[n], %[n], #1\n\t"
+          "bne    1b"
+          : [acc] "+r"(acc), [out] "+r"(out), [n] "+r"(n), [a] "=&r"(a), [b] "=&r"(b)
+          : [bias] "r"(bias), [q] "r"(q), [round] "r"(round), [rs] "r"(rs), [ow] "r"(ow),
+            [ow2] "r"(ow2)
+          : "cc", "memory");
+    }
+#else
     for (; out + ow < end; out += 2 * ow, acc += 2) { /* two a round: fewer branches */
       out[0] = (int8_t)tinyc_ssat8(tinyc_smmla(acc[0] + bias, q, round) >> rs);
       out[ow] = (int8_t)tinyc_ssat8(tinyc_smmla(acc[1] + bias, q, round) >> rs);
     }
+#endif
     if (out < end) *out = (int8_t)tinyc_ssat8(tinyc_smmla(*acc + bias, q, round) >> rs);
     return;
   }
