@@ -284,9 +284,10 @@ static void gather1_widened(const int8_t *r, int32_t cg, int32_t plane, int32_t 
  * four column words come in one LDM and each channel's weight word is sign-extended once
  * and meets them: 15 instructions, 21 estimated cycles and 6 words read per 16 MACs (the
  * one-channel, four-pixel tile reads 9). gcc: 14 registers, the LDM's four pinned in
- * ascending order; clang (12 registers at most) reads the column with LDRDs. */
-#define TINYC_MAC2X2_STEP(LOAD_COLUMN)             \
-  LOAD_COLUMN                                      \
+ * ascending order; clang (12 registers at most) reads the column with LDRDs, pixel 0's
+ * words twice (19 instructions per 16 MACs). */
+#define TINYC_MAC2X2_STEP                           \
+  "ldmia  %[col]!, {%[c0], %[c1], %[c2], %[c3]}\n\t" \
   "ldr    %[u], [%[w0]], #4\n\t"                   \
   "sxtb16 %[t], %[u]\n\t"                          \
   "sxtb16 %[u], %[u], ror #8\n\t"                  \
@@ -301,9 +302,6 @@ static void gather1_widened(const int8_t *r, int32_t cg, int32_t plane, int32_t 
   "smlad  %[a10], %[u], %[c1], %[a10]\n\t"         \
   "smlad  %[a11], %[t], %[c2], %[a11]\n\t"         \
   "smlad  %[a11], %[u], %[c3], %[a11]\n\t"
-#define TINYC_MAC2X2_LDM "ldmia  %[col]!, {%[c0], %[c1], %[c2], %[c3]}\n\t"
-#define TINYC_MAC2X2_LDRD \
-  "ldrd   %[c0], %[c1], [%[col]], #8\n\t" "ldrd   %[c2], %[c3], [%[col]], #8\n\t"
 #define TINYC_MAC2X2_OPERANDS                                                                 \
   : [a00] "+r"(a00), [a01] "+r"(a01), [a10] "+r"(a10), [a11] "+r"(a11), [w0] "+r"(w0),        \
     [w1] "+r"(w1), [col] "+r"(col), [q] "+r"(q), [u] "=&r"(u), [t] "=&r"(t), [c0] "=&r"(c0), \
@@ -322,20 +320,43 @@ TINYC_INLINE void mac2x2(const int8_t *w0, int32_t K, const int32_t *col, int32_
   int32_t u, t;
   q = K >> 4;
   if (q > 0) {
-    __asm__ volatile("1:\n\t" TINYC_MAC2X2_STEP(TINYC_MAC2X2_LDM)
-                     TINYC_MAC2X2_STEP(TINYC_MAC2X2_LDM) TINYC_MAC2X2_STEP(TINYC_MAC2X2_LDM)
-                     TINYC_MAC2X2_STEP(TINYC_MAC2X2_LDM)
+    __asm__ volatile("1:\n\t" TINYC_MAC2X2_STEP
+                     TINYC_MAC2X2_STEP TINYC_MAC2X2_STEP
+                     TINYC_MAC2X2_STEP
                      "subs   %[q], %[q], #1\n\t"
                      "bne    1b" TINYC_MAC2X2_OPERANDS);
   }
   for (q = (K >> 2) & 3; q > 0; --q) {
-    __asm__ volatile(TINYC_MAC2X2_STEP(TINYC_MAC2X2_LDM) TINYC_MAC2X2_OPERANDS);
+    __asm__ volatile(TINYC_MAC2X2_STEP TINYC_MAC2X2_OPERANDS);
   }
 #elif defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__thumb2__) && \
     defined(__OPTIMIZE__) && !defined(TINYC_NO_DSP_ASM)
-  int32_t u, t, c0, c1, c2, c3;
+  /* 12 registers: pixel 0's column words are read twice rather than kept */
+  int32_t u, t, c0, c1;
   for (q = K >> 2; q > 0; --q) {
-    __asm__ volatile(TINYC_MAC2X2_STEP(TINYC_MAC2X2_LDRD) TINYC_MAC2X2_OPERANDS);
+    __asm__ volatile(
+        "ldr    %[u], [%[w0]], #4\n\t"
+        "ldrd   %[c0], %[c1], [%[col]]\n\t"
+        "sxtb16 %[t], %[u]\n\t"
+        "smlad  %[a00], %[t], %[c0], %[a00]\n\t"
+        "sxtb16 %[u], %[u], ror #8\n\t"
+        "smlad  %[a00], %[u], %[c1], %[a00]\n\t"
+        "ldrd   %[c0], %[c1], [%[col], #8]\n\t"
+        "smlad  %[a01], %[t], %[c0], %[a01]\n\t"
+        "smlad  %[a01], %[u], %[c1], %[a01]\n\t"
+        "ldr    %[u], [%[w1]], #4\n\t"
+        "sxtb16 %[t], %[u]\n\t"
+        "smlad  %[a11], %[t], %[c0], %[a11]\n\t"
+        "sxtb16 %[u], %[u], ror #8\n\t"
+        "smlad  %[a11], %[u], %[c1], %[a11]\n\t"
+        "ldrd   %[c0], %[c1], [%[col]], #16\n\t"
+        "smlad  %[a10], %[t], %[c0], %[a10]\n\t"
+        "smlad  %[a10], %[u], %[c1], %[a10]"
+        : [a00] "+r"(a00), [a01] "+r"(a01), [a10] "+r"(a10), [a11] "+r"(a11),
+          [w0] "+r"(w0), [w1] "+r"(w1), [col] "+r"(col), [u] "=&r"(u), [t] "=&r"(t),
+          [c0] "=&r"(c0), [c1] "=&r"(c1)
+        :
+        : "cc", "memory");
   }
 #else
   for (q = K >> 2; q > 0; --q) {
