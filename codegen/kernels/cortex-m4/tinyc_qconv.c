@@ -9,15 +9,21 @@
  * column buffer (the workspace) as int16 with the input offset added (padding becomes 0, so
  * the inner loop has no bounds and no offset to add), in the halfword order of SXTB16
  * (tinyc_dsp.h); the column costs a few instructions per element, shared by every output
- * channel. Then one output channel runs over four pixels (mac1x4: per 4 reduction steps
- * one weight load, two sign extensions, four LDRDs and eight SMLADs) and its four sums are
- * requantized straight from registers; a single pixel pair (long reductions) takes two
- * channels at a time (mac2x2). Reductions longer than TINYC_QCONV_COLUMN (cg * kh * kw)
- * take the plain loop.
+ * channel (3-tap rows and 1x1 windows at stride 1 are gathered and widened in one pass:
+ * gather3_widened, gather1_widened). Then, in the short requantization form, two output
+ * channels run over two pixels at a time (mac2x2: per 4 reduction steps one LDM of the
+ * pair's four column words, two weight loads, four sign extensions and eight SMLADs; 6
+ * words read per 16 MACs) and the four sums are requantized straight from registers
+ * (channels_short); other channels take one channel over four pixels (mac1x4, one weight
+ * word against two LDMs) or, for a single pixel pair (long reductions), mac2x2 with the
+ * row requantizer (channels_rest). Reductions longer than TINYC_QCONV_COLUMN
+ * (cg * kh * kw) take the plain loop.
  *
- * Depthwise convolution: small 3x3 planes are copied once with their padding and computed
- * two outputs at a time (dw3_small_*); larger 3x3 planes keep a ring of three padded rows
- * (dw3_plane); other windows take the plain loop (dw_plane). */
+ * Depthwise convolution: small 3x3 planes are copied once with their padding; at stride 1
+ * they are walked down one output column at a time (dw3_small_col: each row word serves
+ * three outputs), else computed two outputs at a time along the rows (dw3_small_row*);
+ * larger 3x3 planes keep a ring of three padded rows (dw3_plane); other windows take the
+ * plain loop (dw_plane). */
 #include "tinyc_qconv.h"
 
 #include <string.h>
@@ -1210,8 +1216,9 @@ static TINYC_DSP_NOINLINE void dw3_small_row_s2(const int8_t *x0, int32_t S, int
  * and an output costs one load, two sign extensions, six multiply-accumulates and a store
  * (the horizontal pairs read each row word three times and call a function per row). The
  * three sums rotate through three registers, three rows an unrolled round; `acc` gets
- * the column's oh sums (no bias). u[r] = (w[r][0], w[r][2]), v01 = (w[0][1], w[1][1]),
- * v2 = w[2][1]; x: the column's top padded row; S: bytes per padded row. */
+ * the column's oh sums (no bias). u[r] = (w[r][0], w[r][2]) for r < 3, u[3] = v01 =
+ * (w[0][1], w[1][1]), u[4] = v2 = w[2][1]; x: the column's top padded row; S: bytes per
+ * padded row. */
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__thumb2__) && \
     defined(__OPTIMIZE__) && !defined(TINYC_NO_DSP_ASM) && !defined(__clang__)
 /* 14 registers: gcc only (clang's allocator gives an asm statement fewer) */
@@ -1246,9 +1253,8 @@ static TINYC_DSP_NOINLINE void dw3_small_row_s2(const int8_t *x0, int32_t S, int
 #endif
 
 static TINYC_DSP_NOINLINE void dw3_small_col(const int8_t *x, int32_t S, int32_t *acc,
-                                             int32_t oh, const int32_t *u, int32_t v01,
-                                             int32_t v2) {
-  const int32_t u0 = u[0], u1 = u[1], u2 = u[2];
+                                             int32_t oh, const int32_t *u) {
+  const int32_t u0 = u[0], u1 = u[1], u2 = u[2], v01 = u[3], v2 = u[4];
   int32_t a, b, c = 0, t, e, n;
   /* the first two rows start the first two outputs */
   t = tinyc_load4(x);
@@ -1273,10 +1279,18 @@ static TINYC_DSP_NOINLINE void dw3_small_col(const int8_t *x, int32_t S, int32_t
 }
 
 /* Column ox's oh sums (acc) plus bias, requantized to out[oy * ow + ox]; a function of
- * its own so the short form's constants stay in registers. */
-static TINYC_DSP_NOINLINE void dw3_col_requant(const int32_t *acc, int32_t bias, int8_t *out, int32_t oh,
-                            int32_t ow, const tinyc_dsp_mult *m, const tinyc_dsp_clamp *c,
-                            int32_t tflite) {
+ * its own so the short form's constants stay in registers (few arguments: the caller's
+ * frame holds none of them). */
+static TINYC_DSP_NOINLINE void dw3_col_requant(const int32_t *acc, int32_t bias, int8_t *out,
+                                               const tinyc_dsp_mult *m,
+                                               const tinyc_dsp_clamp *c,
+                                               const tinyc_qconv_params *p) {
+  const int32_t oh = p->oh, ow = p->ow;
+#ifdef TINYC_TFLITE
+  const int32_t tflite = m->shift > 30 ? tinyc_tflite_rs(m->shift) : 0;
+#else
+  const int32_t tflite = 0;
+#endif
   const int32_t q = m->q, rs = tflite ? tflite : m->rs;
   int8_t *const end = out + (size_t)oh * ow;
   if ((m->shift <= -2 || tflite) && rs <= 20 && c->act_min <= -128 && c->act_max >= 127) {
@@ -1340,14 +1354,14 @@ static void dw3_small_plane(const int8_t *xc, const int8_t *wk, int32_t bias, in
   int32_t *const acc = work;
   int32_t *const plane_words = work + (g.band < p->oh ? g.band : p->oh) * row;
   const int8_t *plane = (const int8_t *)plane_words;
-  int32_t u[3], v01, v2, sumw = 0, r, oy, b, rs, round, tflite;
+  int32_t u[5], v01, v2, sumw = 0, r, oy, b, rs, round, tflite; /* u: as dw3_small_col's */
   int fast;
   for (r = 0; r < 3; ++r) {
     u[r] = tinyc_pack16(wk[3 * r], wk[3 * r + 2]);
     sumw += wk[3 * r] + wk[3 * r + 1] + wk[3 * r + 2];
   }
-  v01 = tinyc_pack16(wk[1], wk[4]);
-  v2 = wk[7];
+  u[3] = v01 = tinyc_pack16(wk[1], wk[4]);
+  u[4] = v2 = wk[7];
   /* a zero-point byte contributes (zp + input_offset) * w = 0: padding is the zero point,
    * and input_offset * sum(w) joins the bias */
   bias += p->input_offset * sumw;
@@ -1363,8 +1377,8 @@ static void dw3_small_plane(const int8_t *xc, const int8_t *wk, int32_t bias, in
   if (p->stride_h == 1 && p->stride_w == 1 && p->oh <= (g.band < p->oh ? g.band : p->oh) * row) {
     /* the sums of a column fit where a band's go: walk the plane column by column */
     for (b = 0; b < p->ow; ++b) {
-      dw3_small_col(plane + b, S, acc, p->oh, u, v01, v2);
-      dw3_col_requant(acc, bias, out + b, p->oh, p->ow, &mul, &cl, tflite);
+      dw3_small_col(plane + b, S, acc, p->oh, u);
+      dw3_col_requant(acc, bias, out + b, &mul, &cl, p);
     }
     return;
   }
