@@ -1072,7 +1072,8 @@ static void dw3_plane(const int8_t *xc, const int8_t *wk, int32_t bias, int32_t 
  * instructions per two outputs in 13 registers, row 2's weights read each time; an odd
  * last column computes a pair whose second value is dropped); with stride_w 2, one at a
  * time. The assembly loops need the optimizer; TINYC_NO_DSP_ASM turns them off for builds
- * that reserve more registers (-ffixed-r9 with a frame pointer). Their sums go to `acc` a band
+ * that reserve registers (a frame pointer, -ffixed-r9: the 14-register loops of this file
+ * do not fit then). Their sums go to `acc` a band
  * of rows at a time, and the bias and requantization follow per band. Since the input
  * plane is fully copied before any of its outputs is stored, the in-place form can write
  * its output straight to Y. */
