@@ -72,11 +72,15 @@ def conv_workspace(case: dict, depthwise: bool) -> Workspace:
                                       depthwise))
 
 
-def requant_params(rng: np.random.Generator, m: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per-channel (multiplier, shift) as tinyc.quant emits them: q in [2^30, 2^31)."""
+def requant_params(rng: np.random.Generator, m: int,
+                   tflite: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel (multiplier, shift) as tinyc.quant emits them: q in [2^30, 2^31).
+    `tflite`: every other channel with TFLite's double rounding (else none, so channel
+    pairs can take the conv kernel's short form together)."""
     q = rng.integers(1 << 30, (1 << 31) - 1, m).astype(np.int32)
     shift = rng.integers(-12, 2, m).astype(np.int32)  # -1 and above take the 64-bit path
-    shift[1::2] += TFLITE_SHIFT_BIAS  # every other channel with TFLite's double rounding
+    if tflite:
+        shift[1::2] += TFLITE_SHIFT_BIAS
     return q, shift
 
 
@@ -114,7 +118,7 @@ def qconv_cases(draw: st.DrawFn) -> dict:
                 dil_h=dil[0], dil_w=dil[1], pad_top=pads[0], pad_left=pads[1],
                 zp_x=draw(st.integers(-128, 127)), zp_y=draw(st.integers(-128, 127)),
                 relu=draw(st.booleans()), bias=draw(st.booleans()),
-                seed=draw(st.integers(0, 2**16)))
+                tflite=draw(st.booleans()), seed=draw(st.integers(0, 2**16)))
 
 
 def run_qconv(lib: ctypes.CDLL, case: dict, x: np.ndarray, wt: np.ndarray, b: np.ndarray | None,
@@ -140,7 +144,7 @@ def test_qconv_matches_the_portable_kernel(libs: dict, variant: str, case: dict)
     wt = rng.integers(-127, 128, (case["m"], case["c"] // case["group"], case["kh"], case["kw"]),
                       dtype=np.int8)
     b = rng.integers(-5000, 5000, case["m"]).astype(np.int32) if case["bias"] else None
-    q, shift = requant_params(rng, case["m"])
+    q, shift = requant_params(rng, case["m"], case["tflite"])
     expected = run_qconv(libs[("ref", "qconv")], case, x, wt, b, q, shift)
     got = run_qconv(libs[(variant, "qconv")], case, x, wt, b, q, shift)
     np.testing.assert_array_equal(got, expected)

@@ -9,15 +9,21 @@
  * column buffer (the workspace) as int16 with the input offset added (padding becomes 0, so
  * the inner loop has no bounds and no offset to add), in the halfword order of SXTB16
  * (tinyc_dsp.h); the column costs a few instructions per element, shared by every output
- * channel. Then one output channel runs over four pixels (mac1x4: per 4 reduction steps
- * one weight load, two sign extensions, four LDRDs and eight SMLADs) and its four sums are
- * requantized straight from registers; a single pixel pair (long reductions) takes two
- * channels at a time (mac2x2). Reductions longer than TINYC_QCONV_COLUMN (cg * kh * kw)
- * take the plain loop.
+ * channel (3-tap rows and 1x1 windows at stride 1 are gathered and widened in one pass:
+ * gather3_widened, gather1_widened). Then, in the short requantization form, two output
+ * channels run over two pixels at a time (mac2x2: per 4 reduction steps one LDM of the
+ * pair's four column words, two weight loads, four sign extensions and eight SMLADs; 6
+ * words read per 16 MACs) and the four sums are requantized straight from registers
+ * (channels_short); other channels take one channel over four pixels (mac1x4, one weight
+ * word against two LDMs) or, for a single pixel pair (long reductions), mac2x2 with the
+ * row requantizer (channels_rest). Reductions longer than TINYC_QCONV_COLUMN
+ * (cg * kh * kw) take the plain loop.
  *
- * Depthwise convolution: small 3x3 planes are copied once with their padding and computed
- * two outputs at a time (dw3_small_*); larger 3x3 planes keep a ring of three padded rows
- * (dw3_plane); other windows take the plain loop (dw_plane). */
+ * Depthwise convolution: small 3x3 planes are copied once with their padding; at stride 1
+ * they are walked down one output column at a time (dw3_small_col: each row word serves
+ * three outputs), else computed two outputs at a time along the rows (dw3_small_row*);
+ * larger 3x3 planes keep a ring of three padded rows (dw3_plane); other windows take the
+ * plain loop (dw_plane). */
 #include "tinyc_qconv.h"
 
 #include <string.h>
@@ -153,23 +159,188 @@ static void widen(int32_t *restrict col, int32_t K, int32_t off) {
   }
 }
 
+/* gather and widen in one pass for the commonest windows: 3 taps a row (unit dilation),
+ * pixel b one byte right of pixel a (stride 1), at most one column of either outside the
+ * input (padding 1 at a left or right edge; rows may be outside too). One word of a row
+ * holds both pixels' three taps (bytes 0..2: pixel a's, 1..3: pixel b's; at an edge the
+ * word is read one byte over and the outside byte set to the zero point, a row outside
+ * is all zero point); four rows (12 steps, three groups of 4) are repacked into the word
+ * pairs widen expects with shifts and masks, so each input byte is loaded once per pixel
+ * pair and nothing is stored twice. The result equals gather then widen. */
+typedef struct {
+  const int8_t *xg;
+  int32_t base;        /* offset of pixel a's first tap in channel c's window row 0 */
+  int32_t ky, kh;      /* the next row of the window, of kh */
+  int32_t ky0, ky1;    /* rows inside the input */
+  int32_t xrow, plane; /* bytes between window rows; between channels */
+  int32_t edge;        /* -1: pixel a's first column is outside, 1: b's last, 0: neither */
+  uint32_t zp;         /* the zero point byte */
+} gather3_rows;
+
+TINYC_INLINE uint32_t gather3_row(gather3_rows *g) {
+  uint32_t v = g->zp * 0x01010101u;
+  if (g->ky >= g->ky0 && g->ky < g->ky1) {
+    const int32_t o = g->base + g->ky * g->xrow;
+    if (g->edge == 0) {
+      v = (uint32_t)tinyc_load4(g->xg + o);
+    } else if (g->edge < 0) {
+      v = ((uint32_t)tinyc_load4(g->xg + o + 1) << 8) | g->zp;
+    } else {
+      v = ((uint32_t)tinyc_load4(g->xg + o - 1) >> 8) | (g->zp << 24);
+    }
+  }
+  if (++g->ky == g->kh) {
+    g->ky = 0;
+    g->base += g->plane;
+  }
+  return v;
+}
+
+/* Whether gather3_widened takes the pair (a, b): see there. */
+TINYC_INLINE int gather3_fits(const window *a, const window *b, const tinyc_qconv_params *p) {
+  return p->kw == 3 && p->dil_w == 1 && p->w >= 4 && b->iy0 == a->iy0 &&
+         b->ix0 == a->ix0 + 1 && a->ix0 >= -1 && a->ix0 + 3 <= p->w;
+}
+
+static void gather3_widened(const int8_t *xg, const tinyc_qconv_params *p, int32_t cg,
+                            const window *a, int32_t *restrict col) {
+  const int32_t off2 = tinyc_pack16(p->input_offset, p->input_offset);
+  gather3_rows g;
+  uint32_t wa, wb, wc, wd;
+  int32_t q;
+  g.xg = xg;
+  g.base = a->iy0 * p->w + a->ix0;
+  g.ky = 0;
+  g.kh = p->kh;
+  g.ky0 = a->ky0;
+  g.ky1 = a->ky1;
+  g.xrow = p->dil_h * p->w;
+  g.plane = p->h * p->w;
+  g.edge = a->ix0 < 0 ? -1 : a->ix0 + 3 == p->w ? 1 : 0;
+  g.zp = (uint8_t)(int8_t)-p->input_offset;
+#define TINYC_GATHER3_GROUP(col, t0, t1)                  \
+  do {                                                    \
+    (col)[0] = tinyc_sxtab16(off2, (int32_t)(t0));        \
+    (col)[1] = tinyc_sxtab16(off2, (int32_t)(t1));        \
+    (col)[2] = tinyc_sxtab16_hi(off2, (int32_t)(t0));     \
+    (col)[3] = tinyc_sxtab16_hi(off2, (int32_t)(t1));     \
+  } while (0)
+/* a last step alone: bytes pixel a, pixel b -> bytes 0 and 2 (as widen) */
+#define TINYC_GATHER3_TAIL(col, h) \
+  ((col) = tinyc_sxtab16(off2, (int32_t)(((h) & 0xFFFFu) | (((h) & 0xFFFFu) << 8))))
+  /* a tap's halfword (pixel a, pixel b) is bytes kx, kx + 1 of its row word; per four
+   * rows the steps (a0 a1 a2 b0), (b1 b2 c0 c1), (c2 d0 d1 d2) pair k with k + 2 */
+  for (q = cg * p->kh; q >= 4; q -= 4, col += 12) {
+    wa = gather3_row(&g);
+    wb = gather3_row(&g);
+    wc = gather3_row(&g);
+    wd = gather3_row(&g);
+    TINYC_GATHER3_GROUP(col, wa, ((wa >> 8) & 0xFFFFu) | (wb << 16));
+    TINYC_GATHER3_GROUP(col + 4, ((wb >> 8) & 0xFFFFu) | (wc << 16),
+                        (wb >> 16) | ((wc << 8) & 0xFFFF0000u));
+    TINYC_GATHER3_GROUP(col + 8, (wc >> 16) | ((wd << 8) & 0xFFFF0000u), wd);
+  }
+  if (q == 0) return;
+  wa = gather3_row(&g); /* 1 to 3 rows left: 3, 6 or 9 steps */
+  if (q == 1) {
+    TINYC_GATHER3_TAIL(col[0], wa);
+    TINYC_GATHER3_TAIL(col[1], wa >> 8);
+    TINYC_GATHER3_TAIL(col[2], wa >> 16);
+    return;
+  }
+  wb = gather3_row(&g);
+  TINYC_GATHER3_GROUP(col, wa, ((wa >> 8) & 0xFFFFu) | (wb << 16));
+  if (q == 2) {
+    TINYC_GATHER3_TAIL(col[4], wb >> 8);
+    TINYC_GATHER3_TAIL(col[5], wb >> 16);
+    return;
+  }
+  wc = gather3_row(&g);
+  TINYC_GATHER3_GROUP(col + 4, ((wb >> 8) & 0xFFFFu) | (wc << 16),
+                      (wb >> 16) | ((wc << 8) & 0xFFFF0000u));
+  TINYC_GATHER3_TAIL(col[8], wc >> 16);
+#undef TINYC_GATHER3_GROUP
+#undef TINYC_GATHER3_TAIL
+}
+
+/* The same for a 1x1 window at stride 1 (pointwise): channel c's two pixels are one
+ * halfword, four channels make a group of steps. */
+static void gather1_widened(const int8_t *r, int32_t cg, int32_t plane, int32_t off,
+                            int32_t *restrict col) {
+  const int32_t off2 = tinyc_pack16(off, off);
+  int32_t q;
+  for (q = cg >> 2; q > 0; --q, r += 4 * plane, col += 4) {
+    const uint32_t t0 = tinyc_load2(r) | (tinyc_load2(r + 2 * plane) << 16);
+    const uint32_t t1 = tinyc_load2(r + plane) | (tinyc_load2(r + 3 * plane) << 16);
+    col[0] = tinyc_sxtab16(off2, (int32_t)t0);
+    col[1] = tinyc_sxtab16(off2, (int32_t)t1);
+    col[2] = tinyc_sxtab16_hi(off2, (int32_t)t0);
+    col[3] = tinyc_sxtab16_hi(off2, (int32_t)t1);
+  }
+  for (q = cg & 3; q > 0; --q, r += plane) { /* as widen's last steps */
+    const uint32_t h = tinyc_load2(r);
+    *col++ = tinyc_sxtab16(off2, (int32_t)(h | (h << 8)));
+  }
+}
+
 /* ---- two output channels x two pixels ------------------------------------------------ */
 
 /* Two output channels (rows w0, w0 + K of W) x two pixels (the column) over K steps: the
- * four sums start from *a.. and are stored back. */
+ * four sums start from *s.. and are stored back. Per 4 reduction steps the pixel pair's
+ * four column words come in one LDM and each channel's weight word is sign-extended once
+ * and meets them: 15 instructions, 21 estimated cycles and 6 words read per 16 MACs (the
+ * one-channel, four-pixel tile reads 9). gcc: 14 registers, the LDM's four pinned in
+ * ascending order; clang (12 registers at most) reads the column with LDRDs, pixel 0's
+ * words twice (19 instructions per 16 MACs). */
+#define TINYC_MAC2X2_STEP                           \
+  "ldmia  %[col]!, {%[c0], %[c1], %[c2], %[c3]}\n\t" \
+  "ldr    %[u], [%[w0]], #4\n\t"                   \
+  "sxtb16 %[t], %[u]\n\t"                          \
+  "sxtb16 %[u], %[u], ror #8\n\t"                  \
+  "smlad  %[a00], %[t], %[c0], %[a00]\n\t"         \
+  "smlad  %[a00], %[u], %[c1], %[a00]\n\t"         \
+  "smlad  %[a01], %[t], %[c2], %[a01]\n\t"         \
+  "smlad  %[a01], %[u], %[c3], %[a01]\n\t"         \
+  "ldr    %[u], [%[w1]], #4\n\t"                   \
+  "sxtb16 %[t], %[u]\n\t"                          \
+  "sxtb16 %[u], %[u], ror #8\n\t"                  \
+  "smlad  %[a10], %[t], %[c0], %[a10]\n\t"         \
+  "smlad  %[a10], %[u], %[c1], %[a10]\n\t"         \
+  "smlad  %[a11], %[t], %[c2], %[a11]\n\t"         \
+  "smlad  %[a11], %[u], %[c3], %[a11]\n\t"
+#define TINYC_MAC2X2_OPERANDS                                                                 \
+  : [a00] "+r"(a00), [a01] "+r"(a01), [a10] "+r"(a10), [a11] "+r"(a11), [w0] "+r"(w0),        \
+    [w1] "+r"(w1), [col] "+r"(col), [q] "+r"(q), [u] "=&r"(u), [t] "=&r"(t), [c0] "=&r"(c0), \
+    [c1] "=&r"(c1), [c2] "=&r"(c2), [c3] "=&r"(c3)                                            \
+  :                                                                                           \
+  : "cc", "memory"
+
 TINYC_INLINE void mac2x2(const int8_t *w0, int32_t K, const int32_t *col, int32_t *s00,
                          int32_t *s01, int32_t *s10, int32_t *s11) {
   const int8_t *w1 = w0 + K;
-  int32_t a00 = *s00, a01 = *s01, a10 = *s10, a11 = *s11, q = K >> 2;
+  int32_t a00 = *s00, a01 = *s01, a10 = *s10, a11 = *s11, q;
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__thumb2__) && \
-    defined(__OPTIMIZE__) && !defined(TINYC_NO_DSP_ASM)
-  /* 19 instructions per 16 MACs in 12 registers, so nothing spills: each channel's four
-   * weights are sign-extended in two registers and meet pixel 0's and pixel 1's column
-   * words (LDRD: two words in one instruction; pixel 0's are read twice rather than kept) */
+    defined(__OPTIMIZE__) && !defined(TINYC_NO_DSP_ASM) && !defined(__clang__)
+  /* 16 reduction steps a loop, then single steps */
+  register int32_t c0 __asm__("r4"), c1 __asm__("r5"), c2 __asm__("r6"), c3 __asm__("r8");
+  int32_t u, t;
+  q = K >> 4;
   if (q > 0) {
-    int32_t u, t, c0, c1;
+    __asm__ volatile("1:\n\t" TINYC_MAC2X2_STEP
+                     TINYC_MAC2X2_STEP TINYC_MAC2X2_STEP
+                     TINYC_MAC2X2_STEP
+                     "subs   %[q], %[q], #1\n\t"
+                     "bne    1b" TINYC_MAC2X2_OPERANDS);
+  }
+  for (q = (K >> 2) & 3; q > 0; --q) {
+    __asm__ volatile(TINYC_MAC2X2_STEP TINYC_MAC2X2_OPERANDS);
+  }
+#elif defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__thumb2__) && \
+    defined(__OPTIMIZE__) && !defined(TINYC_NO_DSP_ASM)
+  /* 12 registers: pixel 0's column words are read twice rather than kept */
+  int32_t u, t, c0, c1;
+  for (q = K >> 2; q > 0; --q) {
     __asm__ volatile(
-        "1:\n\t"
         "ldr    %[u], [%[w0]], #4\n\t"
         "ldrd   %[c0], %[c1], [%[col]]\n\t"
         "sxtb16 %[t], %[u]\n\t"
@@ -186,17 +357,15 @@ TINYC_INLINE void mac2x2(const int8_t *w0, int32_t K, const int32_t *col, int32_
         "smlad  %[a11], %[u], %[c1], %[a11]\n\t"
         "ldrd   %[c0], %[c1], [%[col]], #16\n\t"
         "smlad  %[a10], %[t], %[c0], %[a10]\n\t"
-        "smlad  %[a10], %[u], %[c1], %[a10]\n\t"
-        "subs   %[q], %[q], #1\n\t"
-        "bne    1b"
+        "smlad  %[a10], %[u], %[c1], %[a10]"
         : [a00] "+r"(a00), [a01] "+r"(a01), [a10] "+r"(a10), [a11] "+r"(a11),
-          [w0] "+r"(w0), [w1] "+r"(w1), [col] "+r"(col), [q] "+r"(q), [u] "=&r"(u),
-          [t] "=&r"(t), [c0] "=&r"(c0), [c1] "=&r"(c1)
+          [w0] "+r"(w0), [w1] "+r"(w1), [col] "+r"(col), [u] "=&r"(u), [t] "=&r"(t),
+          [c0] "=&r"(c0), [c1] "=&r"(c1)
         :
         : "cc", "memory");
   }
 #else
-  for (; q > 0; --q) {
+  for (q = K >> 2; q > 0; --q) {
     const int32_t u = tinyc_load4(w0), v = tinyc_load4(w1);
     const int32_t u02 = tinyc_sxtb16(u), u13 = tinyc_sxtb16_hi(u);
     const int32_t v02 = tinyc_sxtb16(v), v13 = tinyc_sxtb16_hi(v);
@@ -230,7 +399,32 @@ TINYC_INLINE void mac2x2(const int8_t *w0, int32_t K, const int32_t *col, int32_
 }
 
 /* One output channel x four pixels (pixel pairs ca and cb): the channel's sums start at
- * `bias` and go to acc[0..3]. */
+ * `bias` and go to acc[0..3]. Per 4 reduction steps: one weight word, sign-extended once,
+ * meets the four column words of each pixel pair. With gcc those come in one LDM per pair
+ * (5 cycles for 4 words, against 6 for two LDRDs; 13 instructions and 22 estimated cycles
+ * per 16 MACs) in 14 registers, the LDM's four pinned in ascending order as it requires;
+ * clang's allocator cannot give an asm statement 14 registers, so it takes two LDRDs per
+ * pair in 12 (15 instructions, 24 cycles). */
+#define TINYC_MAC1X4_LDM_STEP                          \
+  "ldr    %[u], [%[w]], #4\n\t"                        \
+  "sxtb16 %[t], %[u]\n\t"                              \
+  "sxtb16 %[u], %[u], ror #8\n\t"                      \
+  "ldmia  %[ca]!, {%[c0], %[c1], %[c2], %[c3]}\n\t"    \
+  "smlad  %[a0], %[t], %[c0], %[a0]\n\t"               \
+  "smlad  %[a0], %[u], %[c1], %[a0]\n\t"               \
+  "smlad  %[a1], %[t], %[c2], %[a1]\n\t"               \
+  "smlad  %[a1], %[u], %[c3], %[a1]\n\t"               \
+  "ldmia  %[cb]!, {%[c0], %[c1], %[c2], %[c3]}\n\t"    \
+  "smlad  %[a2], %[t], %[c0], %[a2]\n\t"               \
+  "smlad  %[a2], %[u], %[c1], %[a2]\n\t"               \
+  "smlad  %[a3], %[t], %[c2], %[a3]\n\t"               \
+  "smlad  %[a3], %[u], %[c3], %[a3]\n\t"
+#define TINYC_MAC1X4_LDM_OPERANDS                                                              \
+  : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [w] "+r"(w), [ca] "+r"(ca),   \
+    [cb] "+r"(cb), [q] "+r"(q), [u] "=&r"(u), [t] "=&r"(t), [c0] "=&r"(c0), [c1] "=&r"(c1),  \
+    [c2] "=&r"(c2), [c3] "=&r"(c3)                                                            \
+  :                                                                                            \
+  : "cc", "memory"
 #define TINYC_MAC1X4_STEP                       \
   "ldr    %[u], [%[w]], #4\n\t"                 \
   "sxtb16 %[t], %[u]\n\t"                       \
@@ -257,10 +451,20 @@ TINYC_INLINE void mac1x4(const int8_t *w, int32_t K, const int32_t *ca, const in
                          int32_t bias, int32_t *acc) {
   int32_t a0 = bias, a1 = bias, a2 = bias, a3 = bias, q;
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__thumb2__) && \
+    defined(__OPTIMIZE__) && !defined(TINYC_NO_DSP_ASM) && !defined(__clang__)
+  /* 16 reduction steps a loop (the branch costs 4 cycles per 64 MACs), then single steps */
+  register int32_t c0 __asm__("r4"), c1 __asm__("r5"), c2 __asm__("r6"), c3 __asm__("r8");
+  int32_t u, t;
+  q = K >> 4;
+  if (q > 0) {
+    __asm__ volatile("1:\n\t" TINYC_MAC1X4_LDM_STEP TINYC_MAC1X4_LDM_STEP
+                     TINYC_MAC1X4_LDM_STEP TINYC_MAC1X4_LDM_STEP
+                     "subs   %[q], %[q], #1\n\t"
+                     "bne    1b" TINYC_MAC1X4_LDM_OPERANDS);
+  }
+  for (q = (K >> 2) & 3; q > 0; --q) __asm__ volatile(TINYC_MAC1X4_LDM_STEP TINYC_MAC1X4_LDM_OPERANDS);
+#elif defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__thumb2__) && \
     defined(__OPTIMIZE__) && !defined(TINYC_NO_DSP_ASM)
-  /* 15 instructions per 16 MACs plus the loop's two per 32 MACs, in 12 registers: one
-   * weight word, sign-extended once, meets four pixels' column words (LDRD: two words in
-   * one instruction) */
   int32_t u, t, c0, c1;
   q = K >> 3;
   if (q > 0) {
@@ -336,90 +540,232 @@ static int32_t direct_pixel(const int8_t *xg, const int8_t *wm, const tinyc_qcon
   return acc;
 }
 
+/* One channel's short requantization form (tinyc_dsp_requant_row_bias: SMMLA, shift,
+ * SSAT, the zero point in the rounding term) with its bias: multiplier, shift, rounding
+ * term and the sums' start. */
+typedef struct {
+  int32_t q, rs, round, bias; /* the order the requantization's assembly reads them in */
+} short_requant;
+
+TINYC_INLINE int short_form(const tinyc_dsp_mult *m) { return m->shift <= -2 && m->rs <= 20; }
+
+TINYC_INLINE short_requant short_requant_of(const tinyc_dsp_mult *m, int32_t bias, int32_t zp) {
+  short_requant f;
+  f.q = m->q;
+  f.rs = m->rs;
+  f.round = (int32_t)((uint32_t)m->round + ((uint32_t)zp << m->rs));
+  f.bias = bias;
+  return f;
+}
+
+TINYC_INLINE int8_t short_requant_one(int32_t acc, const short_requant *f) {
+  return (int8_t)tinyc_ssat8(tinyc_smmla(acc, f->q, f->round) >> f->rs);
+}
+
+/* Two channels (rows w, w + K) over the `count` pixels of the column (K words per pixel
+ * pair), each four sums requantized straight from registers into y0 and y1 (the two
+ * channels' output rows); the activation clamp is int8's own. */
+TINYC_INLINE void channel_pair_short(const int8_t *w, int32_t K, const int32_t *col,
+                                    int32_t count, const short_requant *f, int8_t *y0,
+                                    int8_t *y1) {
+  int8_t *const end = y0 + (count & ~1);
+  for (; y0 < end; y0 += 2, y1 += 2, col += K) {
+    int32_t a00 = f[0].bias, a01 = a00, a10 = f[1].bias, a11 = a10;
+    mac2x2(w, K, col, &a00, &a01, &a10, &a11);
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__thumb2__) && \
+    defined(__OPTIMIZE__) && !defined(TINYC_NO_DSP_ASM)
+    {
+      /* the forms' constants read in runs of loads (a load after a load costs one
+       * cycle), the four outputs stored as bytes; gcc's own code reloads its spills */
+      int32_t q, rs, rd;
+      __asm__ volatile(
+          "ldr    %[q], [%[f]]\n\t"
+          "ldr    %[rs], [%[f], #4]\n\t"
+          "ldr    %[rd], [%[f], #8]\n\t"
+          "smmla  %[a00], %[a00], %[q], %[rd]\n\t"
+          "smmla  %[a01], %[a01], %[q], %[rd]\n\t"
+          "asr    %[a00], %[a00], %[rs]\n\t"
+          "asr    %[a01], %[a01], %[rs]\n\t"
+          "ssat   %[a00], #8, %[a00]\n\t"
+          "ssat   %[a01], #8, %[a01]\n\t"
+          "strb   %[a00], [%[y0]]\n\t"
+          "strb   %[a01], [%[y0], #1]\n\t"
+          "ldr    %[q], [%[f], #16]\n\t"
+          "ldr    %[rs], [%[f], #20]\n\t"
+          "ldr    %[rd], [%[f], #24]\n\t"
+          "smmla  %[a10], %[a10], %[q], %[rd]\n\t"
+          "smmla  %[a11], %[a11], %[q], %[rd]\n\t"
+          "asr    %[a10], %[a10], %[rs]\n\t"
+          "asr    %[a11], %[a11], %[rs]\n\t"
+          "ssat   %[a10], #8, %[a10]\n\t"
+          "ssat   %[a11], #8, %[a11]\n\t"
+          "strb   %[a10], [%[y1]]\n\t"
+          "strb   %[a11], [%[y1], #1]"
+          : [a00] "+&r"(a00), [a01] "+&r"(a01), [a10] "+&r"(a10), [a11] "+&r"(a11),
+            [q] "=&r"(q), [rs] "=&r"(rs), [rd] "=&r"(rd)
+          : [f] "r"(f), [y0] "r"(y0), [y1] "r"(y1)
+          : "memory");
+    }
+#else
+    y0[0] = short_requant_one(a00, &f[0]);
+    y0[1] = short_requant_one(a01, &f[0]);
+    y1[0] = short_requant_one(a10, &f[1]);
+    y1[1] = short_requant_one(a11, &f[1]);
+#endif
+  }
+  if (count & 1) { /* the last pixel pair has one pixel */
+    int32_t a00 = f[0].bias, a01 = a00, a10 = f[1].bias, a11 = a10;
+    mac2x2(w, K, col, &a00, &a01, &a10, &a11);
+    y0[0] = short_requant_one(a00, &f[0]);
+    y1[0] = short_requant_one(a10, &f[1]);
+  }
+}
+
+/* Output channels m, m + 1, ... of group g (rows of W from w, outputs from y) two at a
+ * time over the column's `count` pixels while both channels of a pair take the short
+ * form; returns the first channel it left. One call per column, in a frame of its own
+ * (the column's other paths and the multiply-accumulate's 14 registers do not meet). */
+static TINYC_DSP_NOINLINE int32_t channels_short(const int32_t *col, int32_t count,
+                                                 const int8_t *w, int32_t K, int32_t mg,
+                                                 const int32_t *qm, const int32_t *sm,
+                                                 const int32_t *bm, int32_t zp, int8_t *y,
+                                                 size_t out_plane) {
+  int32_t m;
+  for (m = 0; m + 2 <= mg; m += 2, w += 2 * K, y += 2 * out_plane) {
+    const tinyc_dsp_mult m0 = tinyc_dsp_mult_make(qm[m], sm[m]);
+    const tinyc_dsp_mult m1 = tinyc_dsp_mult_make(qm[m + 1], sm[m + 1]);
+    short_requant f[2];
+    if (!short_form(&m0) || !short_form(&m1)) break;
+    f[0] = short_requant_of(&m0, bm ? bm[m] : 0, zp);
+    f[1] = short_requant_of(&m1, bm ? bm[m + 1] : 0, zp);
+    channel_pair_short(w, K, col, count, f, y, y + out_plane);
+  }
+  return m;
+}
+
+/* The column of output pixels [px, px + count) (pairs of K words; a last odd pixel pairs
+ * with itself), gathered and widened. */
+static TINYC_DSP_NOINLINE void gather_columns(int32_t *restrict col, const int8_t *xg,
+                                              const tinyc_qconv_params *p, int32_t cg,
+                                              int32_t K, int32_t px, int32_t count) {
+  int32_t t;
+  for (t = 0; 2 * t < count; ++t) {
+    const int32_t a = px + 2 * t, one = 2 * t + 1 >= count;
+    const window wa = window_of(p, a), wb = window_of(p, one ? a : a + 1);
+    if (!one && gather3_fits(&wa, &wb, p)) {
+      gather3_widened(xg, p, cg, &wa, col + (size_t)t * K);
+      continue;
+    }
+    if (!one && K == cg && wb.iy0 == wa.iy0 && wb.ix0 == wa.ix0 + 1 && full(&wa, p) &&
+        full(&wb, p)) { /* 1x1 window */
+      gather1_widened(xg + (size_t)wa.iy0 * p->w + wa.ix0, cg, p->h * p->w, p->input_offset,
+                      col + (size_t)t * K);
+      continue;
+    }
+    gather(xg, p, cg, &wa, &wb, one, col + (size_t)t * K);
+    widen(col + (size_t)t * K, K, p->input_offset);
+  }
+}
+
+/* Output channels [m, mg) of group g over the `count` pixels of the column (the paths
+ * channel_pair_short does not take): a single pixel pair (long reductions) two channels at
+ * a time, else one channel over four pixels at a time. Its own frame, off the stack of the
+ * short form's. */
+static TINYC_DSP_NOINLINE void channels_rest(const int32_t *col, const int8_t *W,
+                                             const int32_t *B, int8_t *yg, size_t out_plane,
+                                             const tinyc_qconv_params *p, int32_t g,
+                                             int32_t m, int32_t count) {
+  const int32_t cg = p->c / p->group, mg = p->m / p->group, K = cg * p->kh * p->kw;
+  const tinyc_dsp_clamp cl = tinyc_dsp_clamp_make(p->output_offset, p->act_min, p->act_max);
+  const int32_t *bm = B ? B + g * mg : NULL;
+  const int32_t *qm = p->multiplier + g * mg, *sm = p->shift + g * mg;
+  const int32_t pairs = (count + 1) / 2;
+  const int clamp = p->act_min > -128 || p->act_max < 127;
+  const int8_t *wm = W + ((size_t)g * mg + m) * K;
+  int8_t *y = yg + (size_t)m * out_plane;
+  int32_t m0, t;
+  if (pairs == 1) { /* one pixel pair (long reductions): two channels at a time */
+    for (; m + 2 <= mg; m += 2, wm += 2 * K, y += 2 * out_plane) {
+      const tinyc_dsp_mult u0 = tinyc_dsp_mult_make(qm[m], sm[m]);
+      const tinyc_dsp_mult u1 = tinyc_dsp_mult_make(qm[m + 1], sm[m + 1]);
+      int32_t acc0[2] = {0, 0}, acc1[2] = {0, 0};
+      mac2x2(wm, K, col, &acc0[0], &acc0[1], &acc1[0], &acc1[1]);
+      tinyc_dsp_requant_row_bias(acc0, bm ? bm[m] : 0, y, count, &u0, &cl);
+      tinyc_dsp_requant_row_bias(acc1, bm ? bm[m + 1] : 0, y + out_plane, count, &u1, &cl);
+    }
+  }
+  for (; m < mg; ++m, wm += K, y += out_plane) {
+    const tinyc_dsp_mult mu = tinyc_dsp_mult_make(qm[m], sm[m]);
+    const int32_t bias = bm ? bm[m] : 0;
+    int32_t acc[2 * TINYC_QCONV_PAIRS];
+    t = 0;
+    if (mu.shift <= -2 && mu.rs <= 20 && !clamp) {
+      /* each four sums requantized straight from registers (SMMLA, shift, SSAT; zero
+       * point in the rounding term as in tinyc_dsp_requant_row) */
+      const int32_t q = mu.q, rs = mu.rs;
+      const int32_t round = (int32_t)((uint32_t)mu.round + ((uint32_t)cl.zp << rs));
+      for (; t + 2 <= pairs && 2 * t + 4 <= count; t += 2) {
+        int32_t a[4];
+        int8_t *o = y + 2 * t;
+        mac1x4(wm, K, col + (size_t)t * K, col + (size_t)(t + 1) * K, bias, a);
+        o[0] = (int8_t)tinyc_ssat8(tinyc_smmla(a[0], q, round) >> rs);
+        o[1] = (int8_t)tinyc_ssat8(tinyc_smmla(a[1], q, round) >> rs);
+        o[2] = (int8_t)tinyc_ssat8(tinyc_smmla(a[2], q, round) >> rs);
+        o[3] = (int8_t)tinyc_ssat8(tinyc_smmla(a[3], q, round) >> rs);
+      }
+      if (t == pairs) continue;
+#ifdef TINYC_TFLITE
+    } else if (!clamp && tinyc_tflite_rs(mu.shift) && tinyc_tflite_rs(mu.shift) <= 20) {
+      /* the same with TFLite's rounding (tinyc_tflite_top) */
+      const int32_t q = mu.q, rs = tinyc_tflite_rs(mu.shift);
+      const int32_t round = (int32_t)((1u << (rs - 1)) + ((uint32_t)cl.zp << rs));
+      for (; t + 2 <= pairs && 2 * t + 4 <= count; t += 2) {
+        int32_t a[4];
+        int8_t *o = y + 2 * t;
+        mac1x4(wm, K, col + (size_t)t * K, col + (size_t)(t + 1) * K, bias, a);
+        o[0] = (int8_t)tinyc_ssat8(tinyc_tflite_top(a[0], q, round) >> rs);
+        o[1] = (int8_t)tinyc_ssat8(tinyc_tflite_top(a[1], q, round) >> rs);
+        o[2] = (int8_t)tinyc_ssat8(tinyc_tflite_top(a[2], q, round) >> rs);
+        o[3] = (int8_t)tinyc_ssat8(tinyc_tflite_top(a[3], q, round) >> rs);
+      }
+      if (t == pairs) continue;
+#endif
+    }
+    for (m0 = t; t + 2 <= pairs; t += 2) {
+      mac1x4(wm, K, col + (size_t)t * K, col + (size_t)(t + 1) * K, bias, acc + 2 * t);
+    }
+    if (t < pairs) {
+      acc[2 * t] = acc[2 * t + 1] = bias;
+      mac1x2(wm, K, col + (size_t)t * K, &acc[2 * t], &acc[2 * t + 1]);
+    }
+    tinyc_dsp_requant_row(acc + 2 * m0, y + 2 * m0, count - 2 * m0, &mu, &cl);
+  }
+}
+
 /* Output pixels [px0, px1) of the output channels of group g, in groups of up to
  * TINYC_QCONV_PAIRS pixel pairs: their windows are gathered before any of their outputs is
- * written (which the in-place form relies on), then each pair of output channels runs over
- * the pixel pairs with its requantization worked out once. K <= TINYC_QCONV_COLUMN. */
+ * written (which the in-place form relies on), then each pair of output channels in the
+ * short requantization form runs over the pixel pairs (channel_pair_short), and the
+ * other channels take channels_rest. K <= TINYC_QCONV_COLUMN. */
 TINYC_INLINE void conv_pixels_with(int32_t *restrict col, int32_t col_words,
                                    const int8_t *xg, const int8_t *W, const int32_t *B,
                                    int8_t *yg, size_t out_plane, const tinyc_qconv_params *p,
                                    int32_t g, int32_t px0, int32_t px1) {
   const int32_t cg = p->c / p->group, mg = p->m / p->group, K = cg * p->kh * p->kw;
-  const tinyc_dsp_clamp cl = tinyc_dsp_clamp_make(p->output_offset, p->act_min, p->act_max);
   const int32_t *bm = B ? B + g * mg : NULL;
   const int32_t *qm = p->multiplier + g * mg, *sm = p->shift + g * mg;
   const int32_t fit = col_words / K;
   const int32_t max_pairs = fit < TINYC_QCONV_PAIRS ? fit : TINYC_QCONV_PAIRS;
   const int clamp = p->act_min > -128 || p->act_max < 127;
-  int32_t m, m0, px, t;
+  int32_t m, px;
   for (px = px0; px < px1; px += 2 * max_pairs) {
     const int32_t count = px1 - px < 2 * max_pairs ? px1 - px : 2 * max_pairs; /* pixels */
-    const int32_t pairs = (count + 1) / 2;
     const int8_t *wm = W + (size_t)g * mg * K;
     int8_t *y = yg + (px - px0); /* output (m, px) at yg[m * out_plane + px - px0] */
-    m = 0;
-    for (t = 0; t < pairs; ++t) {
-      const int32_t a = px + 2 * t, one = a + 1 >= px + count;
-      const window wa = window_of(p, a), wb = window_of(p, one ? a : a + 1);
-      gather(xg, p, cg, &wa, &wb, one, col + (size_t)t * K);
-      widen(col + (size_t)t * K, K, p->input_offset);
-    }
-    if (pairs == 1) { /* one pixel pair (long reductions): two channels at a time */
-      for (m = 0; m + 2 <= mg; m += 2, wm += 2 * K, y += 2 * out_plane) {
-        const tinyc_dsp_mult m0 = tinyc_dsp_mult_make(qm[m], sm[m]);
-        const tinyc_dsp_mult m1 = tinyc_dsp_mult_make(qm[m + 1], sm[m + 1]);
-        int32_t acc0[2] = {0, 0}, acc1[2] = {0, 0};
-        mac2x2(wm, K, col, &acc0[0], &acc0[1], &acc1[0], &acc1[1]);
-        tinyc_dsp_requant_row_bias(acc0, bm ? bm[m] : 0, y, count, &m0, &cl);
-        tinyc_dsp_requant_row_bias(acc1, bm ? bm[m + 1] : 0, y + out_plane, count, &m1, &cl);
-      }
-    }
-    for (; m < mg; ++m, wm += K, y += out_plane) {
-      const tinyc_dsp_mult mu = tinyc_dsp_mult_make(qm[m], sm[m]);
-      const int32_t bias = bm ? bm[m] : 0;
-      int32_t acc[2 * TINYC_QCONV_PAIRS];
-      t = 0;
-      if (mu.shift <= -2 && mu.rs <= 20 && !clamp) {
-        /* the hot form: each four sums requantized straight from registers (SMMLA, shift,
-         * SSAT; zero point in the rounding term as in tinyc_dsp_requant_row) */
-        const int32_t q = mu.q, rs = mu.rs;
-        const int32_t round = (int32_t)((uint32_t)mu.round + ((uint32_t)cl.zp << rs));
-        for (; t + 2 <= pairs && 2 * t + 4 <= count; t += 2) {
-          int32_t a[4];
-          int8_t *o = y + 2 * t;
-          mac1x4(wm, K, col + (size_t)t * K, col + (size_t)(t + 1) * K, bias, a);
-          o[0] = (int8_t)tinyc_ssat8(tinyc_smmla(a[0], q, round) >> rs);
-          o[1] = (int8_t)tinyc_ssat8(tinyc_smmla(a[1], q, round) >> rs);
-          o[2] = (int8_t)tinyc_ssat8(tinyc_smmla(a[2], q, round) >> rs);
-          o[3] = (int8_t)tinyc_ssat8(tinyc_smmla(a[3], q, round) >> rs);
-        }
-        if (t == pairs) continue;
-#ifdef TINYC_TFLITE
-      } else if (!clamp && tinyc_tflite_rs(mu.shift) && tinyc_tflite_rs(mu.shift) <= 20) {
-        /* the same with TFLite's rounding (tinyc_tflite_top) */
-        const int32_t q = mu.q, rs = tinyc_tflite_rs(mu.shift);
-        const int32_t round = (int32_t)((1u << (rs - 1)) + ((uint32_t)cl.zp << rs));
-        for (; t + 2 <= pairs && 2 * t + 4 <= count; t += 2) {
-          int32_t a[4];
-          int8_t *o = y + 2 * t;
-          mac1x4(wm, K, col + (size_t)t * K, col + (size_t)(t + 1) * K, bias, a);
-          o[0] = (int8_t)tinyc_ssat8(tinyc_tflite_top(a[0], q, round) >> rs);
-          o[1] = (int8_t)tinyc_ssat8(tinyc_tflite_top(a[1], q, round) >> rs);
-          o[2] = (int8_t)tinyc_ssat8(tinyc_tflite_top(a[2], q, round) >> rs);
-          o[3] = (int8_t)tinyc_ssat8(tinyc_tflite_top(a[3], q, round) >> rs);
-        }
-        if (t == pairs) continue;
-#endif
-      }
-      for (m0 = t; t + 2 <= pairs; t += 2) {
-        mac1x4(wm, K, col + (size_t)t * K, col + (size_t)(t + 1) * K, bias, acc + 2 * t);
-      }
-      if (t < pairs) {
-        acc[2 * t] = acc[2 * t + 1] = bias;
-        mac1x2(wm, K, col + (size_t)t * K, &acc[2 * t], &acc[2 * t + 1]);
-      }
-      tinyc_dsp_requant_row(acc + 2 * m0, y + 2 * m0, count - 2 * m0, &mu, &cl);
-    }
+    gather_columns(col, xg, p, cg, K, px, count);
+    m = clamp ? 0 : channels_short(col, count, wm, K, mg, qm, sm, bm, p->output_offset, y,
+                                   out_plane);
+    if (m < mg) channels_rest(col, W, B, y, out_plane, p, g, m, count);
   }
 }
 
@@ -726,7 +1072,8 @@ static void dw3_plane(const int8_t *xc, const int8_t *wk, int32_t bias, int32_t 
  * instructions per two outputs in 13 registers, row 2's weights read each time; an odd
  * last column computes a pair whose second value is dropped); with stride_w 2, one at a
  * time. The assembly loops need the optimizer; TINYC_NO_DSP_ASM turns them off for builds
- * that reserve more registers (-ffixed-r9 with a frame pointer). Their sums go to `acc` a band
+ * that reserve registers (a frame pointer, -ffixed-r9: the 14-register loops of this file
+ * do not fit then). Their sums go to `acc` a band
  * of rows at a time, and the bias and requantization follow per band. Since the input
  * plane is fully copied before any of its outputs is stored, the in-place form can write
  * its output straight to Y. */
@@ -759,8 +1106,8 @@ static int dw3_small_fits(const tinyc_qconv_params *p) {
 }
 
 /* The padded plane: row r holds input row r - pad_top, columns -pad_left ... The plane is
- * first all zero point (word stores), then each input row's bytes are copied in (short
- * rows by tinyc_copy_short: no library call). */
+ * first all zero point (word stores), then each input row's bytes are copied in (4 to 8
+ * bytes as two words, other short rows by tinyc_copy_short: no library call). */
 static void dw3_small_fill(const int8_t *xc, int32_t *restrict plane_words,
                            const dw3_small_shape *g, const tinyc_qconv_params *p) {
   const int32_t zp4 = (int32_t)(0x01010101u * (uint8_t)(int8_t)-p->input_offset);
@@ -776,6 +1123,9 @@ static void dw3_small_fill(const int8_t *xc, int32_t *restrict plane_words,
   for (r = r0; r < r1; ++r, dst += S, src += p->w) {
     if (inner > 32) {
       memcpy(dst, src, (size_t)inner);
+    } else if (inner >= 4 && inner <= 8) { /* two words, overlapping when inner < 8 */
+      tinyc_store4(dst, tinyc_load4(src));
+      tinyc_store4(dst + inner - 4, tinyc_load4(src + inner - 4));
     } else {
       tinyc_copy_short(dst, src, (size_t)inner);
     }
@@ -860,6 +1210,139 @@ static TINYC_DSP_NOINLINE void dw3_small_row_s2(const int8_t *x0, int32_t S, int
   }
 }
 
+/* Stride 1 both ways: the plane is walked down one output column at a time. Each padded
+ * input row's word (taps x0 x1 x2) is sign-extended once and serves three outputs: it
+ * finishes the output two rows up (tap row 2, stored), adds tap row 1 to the one above
+ * and starts the one at its row (tap row 0), so every input byte is read once per column
+ * and an output costs one load, two sign extensions, six multiply-accumulates and a store
+ * (the horizontal pairs read each row word three times and call a function per row). The
+ * three sums rotate through three registers, three rows an unrolled round; `acc` gets
+ * the column's oh sums (no bias). u[r] = (w[r][0], w[r][2]) for r < 3, u[3] = v01 =
+ * (w[0][1], w[1][1]), u[4] = v2 = w[2][1]; x: the column's top padded row; S: bytes per
+ * padded row. */
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__thumb2__) && \
+    defined(__OPTIMIZE__) && !defined(TINYC_NO_DSP_ASM) && !defined(__clang__)
+/* 14 registers: gcc only (clang's allocator gives an asm statement fewer) */
+#define TINYC_DW3_COL_ROW(F, M, N)                                                        \
+  __asm__ volatile("ldr    %[t], [%[x]]\n\t"                                              \
+                   "add    %[x], %[x], %[S]\n\t"                                          \
+                   "sxtb16 %[e], %[t]\n\t"                                                \
+                   "sxtb16 %[t], %[t], ror #8\n\t"                                        \
+                   "smlad  %[f], %[e], %[u2], %[f]\n\t"                                   \
+                   "smlabb %[f], %[t], %[v2], %[f]\n\t"                                   \
+                   "str    %[f], [%[acc]], #4\n\t"                                        \
+                   "smlad  %[m], %[e], %[u1], %[m]\n\t"                                   \
+                   "smlabt %[m], %[t], %[v01], %[m]\n\t"                                  \
+                   "smuad  %[n], %[e], %[u0]\n\t"                                         \
+                   "smlabb %[n], %[t], %[v01], %[n]"                                      \
+                   : [x] "+r"(x), [acc] "+r"(acc), [f] "+r"(F), [m] "+r"(M), [n] "=&r"(N), \
+                     [t] "=&r"(t), [e] "=&r"(e)                                           \
+                   : [S] "r"(S), [u0] "r"(u0), [u1] "r"(u1), [u2] "r"(u2), [v01] "r"(v01), \
+                     [v2] "r"(v2)                                                         \
+                   : "memory")
+#else
+#define TINYC_DW3_COL_ROW(F, M, N)                                            \
+  do {                                                                        \
+    t = tinyc_load4(x);                                                       \
+    x += S;                                                                   \
+    e = tinyc_sxtb16(t);                                                      \
+    t = tinyc_sxtb16_hi(t);                                                   \
+    *acc++ = tinyc_smlabb(t, v2, tinyc_smlad(e, u2, F));                      \
+    M = tinyc_smlabt(t, v01, tinyc_smlad(e, u1, M));                          \
+    N = tinyc_smlabb(t, v01, tinyc_smuad(e, u0));                             \
+  } while (0)
+#endif
+
+static TINYC_DSP_NOINLINE void dw3_small_col(const int8_t *x, int32_t S, int32_t *acc,
+                                             int32_t oh, const int32_t *u) {
+  const int32_t u0 = u[0], u1 = u[1], u2 = u[2], v01 = u[3], v2 = u[4];
+  int32_t a, b, c = 0, t, e, n;
+  /* the first two rows start the first two outputs */
+  t = tinyc_load4(x);
+  e = tinyc_sxtb16(t);
+  t = tinyc_sxtb16_hi(t);
+  a = tinyc_smlabb(t, v01, tinyc_smuad(e, u0));
+  x += S;
+  t = tinyc_load4(x);
+  e = tinyc_sxtb16(t);
+  t = tinyc_sxtb16_hi(t);
+  a = tinyc_smlabt(t, v01, tinyc_smlad(e, u1, a));
+  b = tinyc_smlabb(t, v01, tinyc_smuad(e, u0));
+  x += S;
+  for (n = oh; n >= 3; n -= 3) {
+    TINYC_DW3_COL_ROW(a, b, c);
+    TINYC_DW3_COL_ROW(b, c, a);
+    TINYC_DW3_COL_ROW(c, a, b);
+  }
+  if (n > 0) TINYC_DW3_COL_ROW(a, b, c);
+  if (n > 1) TINYC_DW3_COL_ROW(b, c, a);
+  (void)c;
+}
+
+/* Column ox's oh sums (acc) plus bias, requantized to out[oy * ow + ox]; a function of
+ * its own so the short form's constants stay in registers (few arguments: the caller's
+ * frame holds none of them). */
+static TINYC_DSP_NOINLINE void dw3_col_requant(const int32_t *acc, int32_t bias, int8_t *out,
+                                               const tinyc_dsp_mult *m,
+                                               const tinyc_dsp_clamp *c,
+                                               const tinyc_qconv_params *p) {
+  const int32_t oh = p->oh, ow = p->ow;
+#ifdef TINYC_TFLITE
+  const int32_t tflite = m->shift > 30 ? tinyc_tflite_rs(m->shift) : 0;
+#else
+  const int32_t tflite = 0;
+#endif
+  const int32_t q = m->q, rs = tflite ? tflite : m->rs;
+  int8_t *const end = out + (size_t)oh * ow;
+  if ((m->shift <= -2 || tflite) && rs <= 20 && c->act_min <= -128 && c->act_max >= 127) {
+    /* the short form, zero point in the rounding term (tinyc_dsp_requant_row_bias) */
+    const int32_t round = (int32_t)((1u << (rs - 1)) + ((uint32_t)c->zp << rs));
+#ifdef TINYC_TFLITE
+    if (tflite) {
+      for (; out < end; out += ow) {
+        *out = (int8_t)tinyc_ssat8(tinyc_tflite_top(*acc++ + bias, q, round) >> rs);
+      }
+      return;
+    }
+#endif
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__thumb2__) && \
+    defined(__OPTIMIZE__) && !defined(TINYC_NO_DSP_ASM)
+    if (out + ow < end) { /* two a round, 18 cycles: gcc's loop spills the constants */
+      int32_t n = oh >> 1, a, b;
+      const int32_t ow2 = 2 * ow;
+      __asm__ volatile(
+          "1:\n\t"
+          "ldrd   %[a], %[b], [%[acc]], #8\n\t"
+          "add    %[a], %[a], %[bias]\n\t"
+          "add    %[b], %[b], %[bias]\n\t"
+          "smmla  %[a], %[a], %[q], %[round]\n\t"
+          "smmla  %[b], %[b], %[q], %[round]\n\t"
+          "asr    %[a], %[a], %[rs]\n\t"
+          "asr    %[b], %[b], %[rs]\n\t"
+          "ssat   %[a], #8, %[a]\n\t"
+          "ssat   %[b], #8, %[b]\n\t"
+          "strb   %[a], [%[out]]\n\t"
+          "strb   %[b], [%[out], %[ow]]\n\t"
+          "add    %[out], %[out], %[ow2]\n\t"
+          "subs   %[n], %[n], #1\n\t"
+          "bne    1b"
+          : [acc] "+r"(acc), [out] "+r"(out), [n] "+r"(n), [a] "=&r"(a), [b] "=&r"(b)
+          : [bias] "r"(bias), [q] "r"(q), [round] "r"(round), [rs] "r"(rs), [ow] "r"(ow),
+            [ow2] "r"(ow2)
+          : "cc", "memory");
+    }
+#else
+    for (; out + ow < end; out += 2 * ow, acc += 2) { /* two a round: fewer branches */
+      out[0] = (int8_t)tinyc_ssat8(tinyc_smmla(acc[0] + bias, q, round) >> rs);
+      out[ow] = (int8_t)tinyc_ssat8(tinyc_smmla(acc[1] + bias, q, round) >> rs);
+    }
+#endif
+    if (out < end) *out = (int8_t)tinyc_ssat8(tinyc_smmla(*acc + bias, q, round) >> rs);
+    return;
+  }
+  for (; out < end; out += ow) *out = tinyc_dsp_requant(*acc++ + bias, m, c);
+}
+
 /* One plane: xc (input plane) -> out (output plane), bias, multiplier q / shift sh. */
 static void dw3_small_plane(const int8_t *xc, const int8_t *wk, int32_t bias, int32_t q,
                             int32_t sh, int8_t *out, int32_t *restrict work,
@@ -872,14 +1355,14 @@ static void dw3_small_plane(const int8_t *xc, const int8_t *wk, int32_t bias, in
   int32_t *const acc = work;
   int32_t *const plane_words = work + (g.band < p->oh ? g.band : p->oh) * row;
   const int8_t *plane = (const int8_t *)plane_words;
-  int32_t u[3], v01, v2, sumw = 0, r, oy, b, rs, round, tflite;
+  int32_t u[5], v01, v2, sumw = 0, r, oy, b, rs, round, tflite; /* u: as dw3_small_col's */
   int fast;
   for (r = 0; r < 3; ++r) {
     u[r] = tinyc_pack16(wk[3 * r], wk[3 * r + 2]);
     sumw += wk[3 * r] + wk[3 * r + 1] + wk[3 * r + 2];
   }
-  v01 = tinyc_pack16(wk[1], wk[4]);
-  v2 = wk[7];
+  u[3] = v01 = tinyc_pack16(wk[1], wk[4]);
+  u[4] = v2 = wk[7];
   /* a zero-point byte contributes (zp + input_offset) * w = 0: padding is the zero point,
    * and input_offset * sum(w) joins the bias */
   bias += p->input_offset * sumw;
@@ -892,6 +1375,14 @@ static void dw3_small_plane(const int8_t *xc, const int8_t *wk, int32_t bias, in
   fast = (mul.shift <= -2 || tflite) && rs <= 20 && p->act_min <= -128 && p->act_max >= 127;
   round = (int32_t)((1u << (rs - 1)) + ((uint32_t)p->output_offset << rs)); /* as in _row */
   dw3_small_fill(xc, plane_words, &g, p);
+  if (p->stride_h == 1 && p->stride_w == 1 && p->oh <= (g.band < p->oh ? g.band : p->oh) * row) {
+    /* the sums of a column fit where a band's go: walk the plane column by column */
+    for (b = 0; b < p->ow; ++b) {
+      dw3_small_col(plane + b, S, acc, p->oh, u);
+      dw3_col_requant(acc, bias, out + b, &mul, &cl, p);
+    }
+    return;
+  }
   for (oy = 0; oy < p->oh; oy += g.band) {
     const int32_t rows = p->oh - oy < g.band ? p->oh - oy : g.band;
     for (b = 0; b < rows; ++b) {
