@@ -446,12 +446,18 @@ def _auto_report(args: argparse.Namespace, options) -> int:  # noqa: ANN001
     from dataclasses import replace
 
     from tinyc.quant.auto import search
-    from tinyc.quant.auto_report import print_choice, print_sensitivity, sensitivity_svg
+    from tinyc.quant.auto_report import (
+        print_candidates,
+        print_choice,
+        print_sensitivity,
+        sensitivity_svg,
+    )
 
     if len(args.eval) != 2:
         raise UsageError("--quantize auto: --eval takes X_TEST.npy and Y_TEST.npy")
     result = search(args.model, replace(options, eval_data=tuple(args.eval)))
     print_sensitivity(result, sys.stdout)
+    print_candidates(result, sys.stdout)
     print_choice(result, sys.stdout)
     if args.svg:
         sensitivity_svg(result, args.svg, title=Path(args.model).name)
