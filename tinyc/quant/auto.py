@@ -37,6 +37,7 @@ the chosen mix with the generated C (`c_accuracy`).
 from __future__ import annotations
 
 import copy
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -208,6 +209,8 @@ class _Search:
         if len(set(self.layers)) != len(self.layers) or not all(self.layers):
             raise UsageError("--quantize auto: the model's layers need distinct node names")
         self.measured: dict[tuple[str, ...], Candidate] = {}
+        #: a measured mix -> digest of its generated C
+        self.code_of: dict[tuple[str, ...], str] = {}
         self.limit = 0.0  # the lowest accuracy within budget (set once float is measured)
 
     def quantized(self, mix: dict[str, str]) -> Graph:
@@ -220,11 +223,16 @@ class _Search:
         objective is below `bound` (a dearer mix than the best found cannot be chosen)."""
         key = tuple(mix[name] for name in self.layers)
         if key not in self.measured:
-            g = self.quantized(mix)
-            self.measured[key] = Candidate(dict(mix), None, *cost(g, self.options), origin)
+            objective, weights, code = cost(self.quantized(mix), self.options)
+            self.measured[key] = Candidate(dict(mix), None, objective, weights, origin)
+            self.code_of[key] = code
         c = self.measured[key]
         if c.accuracy is None and (bound is None or c.cost < bound):
-            c.accuracy = self.evaluate(self.quantized(mix))
+            # the same C as a mix evaluated before (a precision a layer has no kernel for,
+            # e.g. int4 on a GRU, stays int8): the same accuracy
+            twin = next((t.accuracy for k, t in self.measured.items() if t.accuracy is not None
+                         and self.code_of[k] == self.code_of[key]), None)
+            c.accuracy = self.evaluate(self.quantized(mix)) if twin is None else twin
             c.within = c.accuracy >= self.limit
         return c
 
@@ -237,9 +245,9 @@ class _Search:
         return dict.fromkeys(self.layers, precision)
 
 
-def cost(graph: Graph, options) -> tuple[int, int]:  # noqa: ANN001
-    """(objective, weight bytes) of a quantized (or float) graph, after the
-    post-quantization stages."""
+def cost(graph: Graph, options) -> tuple[int, int, str]:  # noqa: ANN001
+    """(objective, weight bytes, digest of the generated C) of a quantized (or float)
+    graph, after the post-quantization stages."""
     from tinyc.compiler import after_quantization, compile_graph
     from tinyc.mcu.codesize import flash_bytes
     from tinyc.passes.sparsify_weights import layer_costs
@@ -248,12 +256,13 @@ def cost(graph: Graph, options) -> tuple[int, int]:  # noqa: ANN001
     g = after_quantization(copy.deepcopy(graph), options, PassContext())
     compiled = compile_graph(g, replace(options, report=False), "candidate")
     weights = compiled.code.weight_bytes
+    code = hashlib.sha256(repr(sorted(compiled.code.files.items())).encode()).hexdigest()
     if options.objective == "latency":
-        return sum(c.sparse_cycles if c.choice == "sparse" else c.dense_cycles
-                   for c in layer_costs(g, sparse_policy(options), target=options.target)), weights
+        return sum(c.sparse_cycles if c.choice == "sparse" else c.dense_cycles for c in
+                   layer_costs(g, sparse_policy(options), target=options.target)), weights, code
     if options.objective == "flash":
-        return flash_bytes(compiled.code, options.target), weights
-    return compiled.plan.size, weights
+        return flash_bytes(compiled.code, options.target), weights, code
+    return compiled.plan.size, weights, code
 
 
 def _repair(state: _Search, choices: list[LayerChoice], low: str) -> None:
@@ -294,7 +303,7 @@ def search(model: str | Path, options) -> AutoResult:  # noqa: ANN001
     lower = LAYER_PRECISIONS[1:]
     with steps.step(f"evaluating float and uniform precisions on {len(y)} samples"):
         float_acc = state.evaluate(graph)
-        float_cost, float_weights = cost(graph, options)
+        float_cost, float_weights, _ = cost(graph, options)
         state.limit = float_acc - max_drop / 100.0 - 1e-12
         uniform = {p: state.measure(state.uniform(p), f"every layer {p}")
                    for p in LAYER_PRECISIONS}
