@@ -127,7 +127,8 @@ def _add_model_args(p: argparse.ArgumentParser, eval_arg: bool = False) -> None:
                    help="--quantize auto: accuracy drop allowed against float, in "
                    "percentage points")
     q.add_argument("--objective", choices=["flash", "ram", "latency"], default="flash",
-                   help="--quantize auto: what the per-layer choice minimises (default flash)")
+                   help="--quantize auto: what the per-layer choice minimises (default flash: "
+                   "weights and linked kernel code, compiled for --target)")
     q.add_argument("--io", choices=["float", "int8"], default="float",
                    help="interface of a quantized model: float (default) or the raw int8 "
                    "tensors, with their scales and zero points in NAME.h")
