@@ -99,9 +99,9 @@ def compile(  # noqa: A001 (the API's name for the one thing tinyc does)
     `consts` is `--const`: input name -> a number, a list of numbers or a numpy array.
     `layer_precision` is `--layer-precision`: node-name pattern -> precision.
     `quantize="auto"` chooses each layer's precision on `eval_data` (samples .npy, labels
-    .npy) within `max_drop` percentage points of float, minimising `objective` (flash, ram
-    or latency), and confirms the choice by running the generated C on the host: see
-    `CompileResult.auto`.
+    .npy) within `max_drop` percentage points of float, minimising `objective` (flash:
+    weights and linked kernel code compiled for `target`; ram or latency), and confirms
+    the choice by running the generated C on the host: see `CompileResult.auto`.
     `layout` is `--layout`: plain, arduino or zephyr (tinyc.backend.packages).
     `progress` reports calibration on stderr as the CLI does (tinyc.progress).
 

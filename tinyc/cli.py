@@ -129,7 +129,8 @@ def _add_model_args(p: argparse.ArgumentParser, eval_arg: bool = False) -> None:
                    help="--quantize auto: accuracy drop allowed against float, in "
                    "percentage points")
     q.add_argument("--objective", choices=["flash", "ram", "latency"], default="flash",
-                   help="--quantize auto: what the per-layer choice minimises (default flash)")
+                   help="--quantize auto: what the per-layer choice minimises (default flash: "
+                   "weights and linked kernel code, compiled for --target)")
     q.add_argument("--io", choices=["float", "int8"], default="float",
                    help="interface of a quantized model: float (default) or the raw int8 "
                    "tensors, with their scales and zero points in NAME.h")
@@ -460,12 +461,18 @@ def _auto_report(args: argparse.Namespace, options) -> int:  # noqa: ANN001
     from dataclasses import replace
 
     from tinyc.quant.auto import search
-    from tinyc.quant.auto_report import print_choice, print_sensitivity, sensitivity_svg
+    from tinyc.quant.auto_report import (
+        print_candidates,
+        print_choice,
+        print_sensitivity,
+        sensitivity_svg,
+    )
 
     if len(args.eval) != 2:
         raise UsageError("--quantize auto: --eval takes X_TEST.npy and Y_TEST.npy")
     result = search(args.model, replace(options, eval_data=tuple(args.eval)))
     print_sensitivity(result, sys.stdout)
+    print_candidates(result, sys.stdout)
     print_choice(result, sys.stdout)
     if args.svg:
         sensitivity_svg(result, args.svg, title=Path(args.model).name)

@@ -10,6 +10,7 @@ measure independently.
 
 from __future__ import annotations
 
+import io
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,14 +19,18 @@ import pytest
 
 import tinyc
 from tests.clirun import assert_one_line, cli
+from tinyc.backend.generate import GeneratedC
 from tinyc.cli import main
 from tinyc.compiler import Options, load_model, optimize
 from tinyc.errors import UsageError
 from tinyc.interp import run_graph
 from tinyc.ir import DType, Graph
+from tinyc.mcu.codesize import flash_bytes
 from tinyc.ops.qint4 import weight_bits
 from tinyc.passes.quantize_int8 import QUANTIZED_KEY
-from tinyc.quant.auto import AutoResult, search
+from tinyc.quant.auto import AutoResult, Candidate, LayerChoice, search
+from tinyc.quant.auto_report import print_candidates, print_choice, verdict
+from tinyc.quant.driver import LAYER_PRECISIONS
 
 MODELS = Path(__file__).resolve().parents[2] / "examples" / "models"
 MODEL = MODELS / "digits_cnn.onnx"
@@ -57,20 +62,41 @@ def accuracy(graph: Graph) -> float:
 
 
 def test_auto_picks_a_mix_within_max_drop(chosen: AutoResult) -> None:
-    """The clipped first layer stays float, with half weights (float16 costs it nothing);
-    the insensitive layers take int4 weights: smaller than uniform int8, within budget."""
-    assert set(chosen.uniform) == {"float16", "int8", "int4"}
-    int8_acc, int8_flash = chosen.uniform["int8"]
-    assert int8_acc < chosen.float_accuracy - 0.05  # uniform int8 is out of the budget
-    assert chosen.uniform["int4"][1] < int8_flash < chosen.uniform["float16"][1]
+    """The clipped first layer stays float; the insensitive layers take int4 weights: the
+    cheapest whole flash (weights and code) within budget; uniform int8 is out of it."""
+    assert list(chosen.uniform) == list(LAYER_PRECISIONS)
+    int8 = chosen.uniform["int8"]
+    assert int8.accuracy is not None and int8.accuracy < chosen.float_accuracy - 0.05
     assert chosen.accuracy >= chosen.float_accuracy - 0.01
-    assert chosen.uniform["int4"][1] < chosen.cost < int8_flash
+    assert chosen.chosen.within and chosen.quantized
+    assert chosen.cost == min(c.cost for c in chosen.candidates if c.within)
+    assert chosen.cost < chosen.uniform["float16"].cost < chosen.float_cost
     # the most sensitive layer is the one kept in float, the others are int4
     worst = min(chosen.layers, key=lambda c: c.accuracy["int8"])
-    assert worst.precision == "float16"
+    assert worst.precision in ("float32", "float16")
     assert {c.precision for c in chosen.layers if c is not worst} == {"int4"}
-    for c in chosen.layers:  # each layer's gains order as its weights' bytes
-        assert 0 < c.gain["float16"] < c.gain["int8"] < c.gain["int4"]
+    for c in chosen.candidates:  # flash is the weights and the code the mix links
+        assert c.cost > c.weights > 0
+    for layer in chosen.layers:  # each layer's weight bytes order as its precision's bits
+        alone = {c.mix[layer.name]: c.weights for c in chosen.candidates
+                 if c.origin.startswith(f"only {layer.name} ")}
+        assert alone["int4"] < alone["int8"] < alone["float16"]
+
+
+def test_no_single_change_of_the_choice_is_cheaper(chosen: AutoResult) -> None:
+    """The search ends where every one-layer change was measured and is dearer or out of
+    the budget."""
+    measured = {tuple(c.mix.values()): c for c in chosen.candidates}
+    names = [c.name for c in chosen.layers]
+    for i, layer in enumerate(chosen.layers):
+        for p in LAYER_PRECISIONS:
+            if p == layer.precision:
+                continue
+            mix = [c.precision for c in chosen.layers]
+            mix[i] = p
+            other = measured[tuple(mix)]
+            assert list(other.mix) == names
+            assert other.cost >= chosen.cost or not other.within
 
 
 def test_auto_choice_is_what_the_compiler_and_the_c_measure(
@@ -80,12 +106,17 @@ def test_auto_choice_is_what_the_compiler_and_the_c_measure(
                            eval_data=(TEST_X, TEST_Y), max_drop=1.0)
     assert result.auto is not None
     assert result.auto.layer_precision == chosen.layer_precision
-    assert result.weight_bytes == chosen.cost
+    assert result.weight_bytes == chosen.chosen.weights
+    written = GeneratedC(result.name, {p.name: p.read_text()
+                                       for p in result.out_dir.glob("*.[ch]")})
+    assert flash_bytes(written, "generic") == chosen.cost
     nodes = {n.name: n for n in result.graph.nodes}
     for c in chosen.layers:
         node = nodes[c.name]
-        if c.precision == "float16":  # still float, reading half weights
-            assert node.op == "Conv" and node.inputs[1].dtype is DType.F16
+        if c.precision in ("float32", "float16"):  # still float
+            assert node.op == "Conv"
+            assert node.inputs[1].dtype is (DType.F16 if c.precision == "float16"
+                                            else DType.F32)
         else:
             assert c.precision == "int4" and node.op in ("QConv", "QGemm")
             assert weight_bits(node) == 4
@@ -93,24 +124,51 @@ def test_auto_choice_is_what_the_compiler_and_the_c_measure(
     assert result.auto.c_accuracy == pytest.approx(chosen.accuracy, abs=1.5 / 360)
 
 
-def test_max_drop_zero_allows_no_loss(narrow_calib: Path) -> None:
-    """With the narrow calibration every quantized mix loses a sample (the int8 logits
-    clip), so a zero budget leaves the model float; the normal calibration loses nothing."""
+def test_report_shows_whole_flash_and_the_saving(chosen: AutoResult) -> None:
+    out = io.StringIO()
+    print_candidates(chosen, out)
+    print_choice(chosen, out)
+    text = out.getvalue()
+    assert f"{len(chosen.candidates)} mixes measured" in text and "code B" in text
+    int8 = chosen.uniform["int8"]
+    saved = f"{chosen.cost - int8.cost:+,} B flash"
+    assert f"against every layer int8 ({100 * int8.accuracy:.2f}%, outside the budget): " \
+        f"{saved} (weights {chosen.chosen.weights - int8.weights:+,} B" in text
+
+
+def test_uniform_int8_kept_says_why() -> None:
+    """When uniform int8 is the cheapest within budget, the verdict gives the next mix's
+    weights saved against code added."""
+    layers = [LayerChoice("a", "Conv", precision="int8"), LayerChoice("b", "Gemm",
+                                                                     precision="int8")]
+    int8 = Candidate({"a": "int8", "b": "int8"}, 0.94, 23_829, 8_333, "every layer int8", True)
+    mix = Candidate({"a": "int4", "b": "int8"}, 0.935, 25_841, 6_797, "a -> int4", True)
+    result = AutoResult("flash", 0.5, 1000, 0.939, 56_948, 32_040, layers, int8,
+                        {"int8": int8}, [int8, mix])
+    assert verdict(result) == (
+        "every layer int8 is the cheapest mix within 0.5 pp of float: the next, a int4; "
+        "b int8 (93.50%), saves 1,536 B of weights but adds 3,548 B of code (25,841 "
+        "against 23,829 B flash)")
+
+
+def test_max_drop_zero_allows_no_loss(narrow_calib: Path, tmp_path: Path) -> None:
+    """A zero budget: with the narrow calibration a mix that loses nothing exists (the
+    clipped first layer float, the others int4); with a calibration at 2 % of the input
+    range every quantized mix clips all its activations, and the model stays float."""
     result = search(MODEL, auto_options(narrow_calib, 0.0, objective="ram"))
+    assert result.quantized and result.accuracy >= result.float_accuracy
+    assert result.cost < result.float_cost
+    assert result.cost == min(c.cost for c in result.candidates if c.within)
+    for c in result.candidates:  # within budget: evaluated and losing nothing
+        assert c.within == (c.accuracy is not None and c.accuracy >= result.float_accuracy)
+    tiny = tmp_path / "tiny.npy"
+    np.save(tiny, 0.02 * np.load(MODELS / "digits_train_x.npy")[:64])
+    result = search(MODEL, auto_options(tiny, 0.0, objective="ram"))
     assert not result.quantized
     assert {c.precision for c in result.layers} == {"float32"}
     assert (result.accuracy, result.cost) == (result.float_accuracy, result.float_cost)
-    assert all(not s.kept for s in result.steps)
-    result = search(MODEL, auto_options(MODELS / "digits_train_x.npy", 0.0, objective="ram"))
-    assert result.quantized and result.accuracy >= result.float_accuracy
-    assert result.cost < result.float_cost
-    cost = result.float_cost
-    for step in result.steps:  # a move is kept only when it loses nothing and saves RAM
-        if step.kept:
-            assert step.accuracy >= result.float_accuracy
-        else:
-            assert step.accuracy < result.float_accuracy or step.cost >= cost
-        cost = step.cost if step.kept else cost
+    assert not any(c.within for c in result.candidates)
+    assert verdict(result) == "no mix stays within 0 pp of float: the model is compiled in float"
 
 
 def test_layer_precision_keeps_the_named_layer_float(tmp_path: Path) -> None:
@@ -171,17 +229,21 @@ def test_mixed_graph_c_matches_the_interpreter(tmp_path: Path) -> None:
 
 
 def test_cli_auto_reports_and_quantize_report_draws(narrow_calib: Path, tmp_path: Path) -> None:
+    """The CLI's plumbing (the RAM objective: no C compiled per mix, for the suite's time;
+    the flash report is `test_report_shows_whole_flash_and_the_saving`)."""
     proc = cli(str(MODEL), "-o", str(tmp_path / "out"), "-q", "--quantize", "auto",
                "--calib", str(narrow_calib), "--eval", str(TEST_X), str(TEST_Y),
-               "--max-drop", "1")
+               "--max-drop", "1", "--objective", "ram")
     assert proc.returncode == 0, proc.stderr
-    assert "float16" in proc.stdout and "chosen mix" in proc.stdout and "(C: " in proc.stdout
+    assert "chosen mix" in proc.stdout and "(C: " in proc.stdout
+    assert "against every layer int8" in proc.stdout
     svg = tmp_path / "sens.svg"
     proc = cli("quantize-report", str(MODEL), "-q", "--quantize", "auto", "--calib",
                str(narrow_calib), "--eval", str(TEST_X), str(TEST_Y), "--max-drop", "1",
-               "--svg", str(svg))
+               "--objective", "ram", "--svg", str(svg))
     assert proc.returncode == 0, proc.stderr
     assert "per-layer sensitivity" in proc.stdout and "/conv1/Conv" in proc.stdout
+    assert "mixes measured" in proc.stdout
     text = svg.read_text()
     assert text.startswith("<svg") and "/conv1/Conv" in text and "max drop 1" in text
 
@@ -240,8 +302,7 @@ def test_latency_objective_is_the_cost_models_estimate(narrow_calib: Path,
     assert result.float_cost == sum(c.sparse_cycles if c.choice == "sparse"
                                      else c.dense_cycles for c in costs)
     assert result.accuracy >= result.float_accuracy - 0.01
-    kept = [s.cost for s in result.steps if s.kept]
-    assert kept == sorted(kept, reverse=True) and len(set(kept)) == len(kept)
+    assert result.cost == min(c.cost for c in result.candidates if c.within)
 
 
 def test_batched_host_run_equals_one_run_per_sample(tmp_path: Path) -> None:

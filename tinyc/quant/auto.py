@@ -6,28 +6,38 @@ precision is one more entry there (int16x8 is a whole-model mode: see there). Th
 runs on the float graph after the `-O` pipeline and pruning, calibrated once (`--calib`,
 `--calib-method`); accuracy is top-1 of output 0 against the integer labels, computed by
 the reference interpreter, which the generated integer C matches bit for bit (and its
-float layers to rounding):
+float layers to rounding). A mix is within budget when its accuracy is at most `max_drop`
+percentage points under the float model's.
 
 1. layers: the nodes with a constant weight (Conv, Gemm, MatMul, RNN, GRU, LSTM);
-2. sensitivity: for every layer and every precision below float32, the accuracy with only
-   that layer lowered (the others float32), and how much that lowers the objective;
-3. greedy: from every layer at float32, the moves (layer -> lower precision) are tried in
-   order of objective gain per point of sensitivity (ties: the larger gain first); a move
-   is kept when the whole mix, evaluated again, stays within `max_drop` percentage points
-   of the float model and lowers the objective (a layer only moves down the list: after
-   int4 its int8 move is skipped). When not even every layer at float32
-   (int8 activations between the other ops) stays within it, the model stays float.
+2. every layer at one precision, for each precision;
+3. sensitivity: for every layer and every precision below float32, the accuracy with only
+   that layer lowered (the others float32);
+4. repair: when every layer at a precision P is out of budget, its most sensitive layers
+   (by their drop alone at P) are raised, one more at a time, to each higher precision,
+   until within budget: "all int4 but the two most sensitive at int8" keeps the kernel
+   families few;
+5. descent: from the cheapest mix within budget, the cheapest one-layer change (any layer,
+   any precision) that stays within budget and lowers the objective, until none does.
 
-Objectives: `flash` (the generated C's weight bytes), `ram` (the planned arena) and
-`latency` (Cortex-M4 or portable instructions of the Conv/Gemm/MatMul layers from the
-pruning cost model, `tinyc.prune.sparse`; other ops are not counted). Each is measured on the
-graph as `compiler.after_quantization` leaves it, so sparse storage counts. The caller
-confirms the chosen mix with the generated C (`c_accuracy`).
+A mix whose objective is no lower than the best found so far is not evaluated (it cannot
+be chosen). When no mix is within budget and cheaper than the float model, the model
+stays float. A uniform precision can be the answer (the report says what the next mix
+would have saved and cost).
+
+Objectives, each measured on the graph as `compiler.after_quantization` leaves it (so
+sparse storage counts): `flash`, what the device stores, the weights and the code of every
+kernel the mix links, compiled for `--target` by its compiler (`tinyc.mcu.codesize`: a mix
+that adds the int4 kernels to the int8 ones pays for both); `ram`, the planned arena; and
+`latency`, Cortex-M4 or portable instructions of the Conv/Gemm/MatMul layers from the
+pruning cost model (`tinyc.prune.sparse`; other ops are not counted). The caller confirms
+the chosen mix with the generated C (`c_accuracy`).
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -53,20 +63,27 @@ class LayerChoice:
     op: str
     #: precision -> accuracy with only this layer at that precision (float32: the float model)
     accuracy: dict[str, float] = field(default_factory=dict)
-    #: precision -> objective decrease with only this layer at that precision
+    #: precision -> objective decrease with only this layer at that precision (negative when
+    #: the precision's kernels cost more code than its weights save)
     gain: dict[str, int] = field(default_factory=dict)
     precision: str = FLOAT
 
 
 @dataclass
-class Step:
-    """One greedy move and what the whole mix measured with it."""
+class Candidate:
+    """One mix the search measured."""
 
-    layer: str
-    precision: str
-    accuracy: float
+    #: layer name -> precision
+    mix: dict[str, str]
+    #: None: not evaluated, its objective was no lower than the best mix's at the time
+    accuracy: float | None
     cost: int
-    kept: bool
+    #: the generated C's weight bytes (with the flash objective the rest of `cost` is code)
+    weights: int
+    #: how the search came to it ("every layer int8", "/conv3/Conv -> int4", ...)
+    origin: str
+    #: within `max_drop` of the float model
+    within: bool = False
 
 
 @dataclass
@@ -76,16 +93,27 @@ class AutoResult:
     samples: int
     float_accuracy: float
     float_cost: int
+    float_weights: int
     layers: list[LayerChoice]
-    accuracy: float
-    cost: int
-    #: precision -> (accuracy, cost) with every layer at it
-    uniform: dict[str, tuple[float, int]]
-    steps: list[Step]
-    #: False when no mix stays within `max_drop`: the model is compiled in float
+    #: the chosen mix (the float model's figures when `quantized` is False)
+    chosen: Candidate
+    #: precision -> every layer at it
+    uniform: dict[str, Candidate]
+    #: every mix measured, in the order the search measured them
+    candidates: list[Candidate]
+    #: False when no mix stays within `max_drop` and costs less than float: float it is
     quantized: bool = True
     #: the chosen mix run as the generated C on the host (`confirm_with_c`)
     c_accuracy: float | None = None
+
+    @property
+    def accuracy(self) -> float:
+        assert self.chosen.accuracy is not None  # the chosen mix was evaluated
+        return self.chosen.accuracy
+
+    @property
+    def cost(self) -> int:
+        return self.chosen.cost
 
     @property
     def layer_precision(self) -> tuple[tuple[str, str], ...]:
@@ -95,14 +123,14 @@ class AutoResult:
     def as_dict(self) -> dict[str, object]:
         return {
             "objective": self.objective, "max_drop_pp": self.max_drop, "samples": self.samples,
-            "float": {"accuracy": self.float_accuracy, "cost": self.float_cost},
-            "quantized": self.quantized,
-            "chosen": {"accuracy": self.accuracy, "cost": self.cost,
-                       "c_accuracy": self.c_accuracy},
-            "uniform": {p: {"accuracy": a, "cost": c} for p, (a, c) in self.uniform.items()},
+            "float": {"accuracy": self.float_accuracy, "cost": self.float_cost,
+                      "weights": self.float_weights},
+            "quantized": self.quantized, "c_accuracy": self.c_accuracy,
+            "chosen": vars(self.chosen),
+            "uniform": {p: vars(c) for p, c in self.uniform.items()},
             "layers": [{"name": c.name, "op": c.op, "precision": c.precision,
                         "accuracy": c.accuracy, "gain": c.gain} for c in self.layers],
-            "steps": [vars(s) for s in self.steps],
+            "candidates": [vars(c) for c in self.candidates],
         }
 
 
@@ -166,7 +194,8 @@ def load_eval(graph: Graph, x_path: str, y_path: str) -> tuple[list[np.ndarray],
 
 
 class _Search:
-    """The state of one search: the float graph, its calibration, the evaluator."""
+    """The state of one search: the float graph, its calibration, the evaluator and every
+    mix measured so far (a mix reached twice is measured once)."""
 
     def __init__(self, graph: Graph, options, feeds: list[np.ndarray], y: np.ndarray) -> None:  # noqa: ANN001
         from tinyc.prune.sensitivity import evaluator
@@ -179,30 +208,87 @@ class _Search:
                        and n.input(1).const is not None]  # type: ignore[union-attr]
         if len(set(self.layers)) != len(self.layers) or not all(self.layers):
             raise UsageError("--quantize auto: the model's layers need distinct node names")
+        self.measured: dict[tuple[str, ...], Candidate] = {}
+        #: a measured mix -> digest of its generated C
+        self.code_of: dict[tuple[str, ...], str] = {}
+        self.limit = 0.0  # the lowest accuracy within budget (set once float is measured)
 
     def quantized(self, mix: dict[str, str]) -> Graph:
         g = copy.deepcopy(self.graph)
         pairs = [(_literal(name), p) for name, p in mix.items()]
         return quantize_static(g, self.ranges, self.how, pairs, PassContext())
 
-    def measure(self, mix: dict[str, str]) -> tuple[float, int]:
-        """(accuracy, objective) of the graph with `mix`."""
-        g = self.quantized(mix)
-        return self.evaluate(g), cost(g, self.options)
+    def measure(self, mix: dict[str, str], origin: str, bound: int | None = None) -> Candidate:
+        """Objective and accuracy of the graph with `mix`; the accuracy only when the
+        objective is below `bound` (a dearer mix than the best found cannot be chosen)."""
+        key = tuple(mix[name] for name in self.layers)
+        if key not in self.measured:
+            objective, weights, code = cost(self.quantized(mix), self.options)
+            self.measured[key] = Candidate(dict(mix), None, objective, weights, origin)
+            self.code_of[key] = code
+        c = self.measured[key]
+        if c.accuracy is None and (bound is None or c.cost < bound):
+            # the same C as a mix evaluated before (a precision a layer has no kernel for,
+            # e.g. int4 on a GRU, stays int8): the same accuracy
+            twin = next((t.accuracy for k, t in self.measured.items() if t.accuracy is not None
+                         and self.code_of[k] == self.code_of[key]), None)
+            c.accuracy = self.evaluate(self.quantized(mix)) if twin is None else twin
+            c.within = c.accuracy >= self.limit
+        return c
+
+    def best(self) -> Candidate | None:
+        """The cheapest mix within budget so far (ties: the more accurate)."""
+        within = [c for c in self.measured.values() if c.within]
+        return min(within, key=lambda c: (c.cost, -c.accuracy)) if within else None  # type: ignore[operator]
+
+    def uniform(self, precision: str) -> dict[str, str]:
+        return dict.fromkeys(self.layers, precision)
 
 
-def cost(graph: Graph, options) -> int:  # noqa: ANN001
-    """The objective of a quantized (or float) graph, after the post-quantization stages."""
+def cost(graph: Graph, options) -> tuple[int, int, str]:  # noqa: ANN001
+    """(objective, weight bytes, digest of the generated C) of a quantized (or float)
+    graph, after the post-quantization stages."""
     from tinyc.compiler import after_quantization, compile_graph
+    from tinyc.mcu.codesize import flash_bytes
     from tinyc.passes.sparsify_weights import layer_costs
     from tinyc.prune.driver import sparse_policy
 
     g = after_quantization(copy.deepcopy(graph), options, PassContext())
-    if options.objective == "latency":
-        return sum(c.sparse_cycles if c.choice == "sparse" else c.dense_cycles
-                   for c in layer_costs(g, sparse_policy(options), target=options.target))
     compiled = compile_graph(g, replace(options, report=False), "candidate")
-    return compiled.code.weight_bytes if options.objective == "flash" else compiled.plan.size
+    weights = compiled.code.weight_bytes
+    code = hashlib.sha256(repr(sorted(compiled.code.files.items())).encode()).hexdigest()
+    if options.objective == "latency":
+        return sum(c.sparse_cycles if c.choice == "sparse" else c.dense_cycles for c in
+                   layer_costs(g, sparse_policy(options), target=options.target)), weights, code
+    if options.objective == "flash":
+        return flash_bytes(compiled.code, options.target), weights, code
+    return compiled.plan.size, weights, code
+
+
+def _repair(state: _Search, choices: list[LayerChoice], low: str) -> None:
+    """Every layer at `low` loses too much: raise its most sensitive layers (by their drop
+    alone at `low`), one more at a time, to each higher precision, until within budget."""
+    order = sorted(choices, key=lambda c: c.accuracy[low])
+    for high in LAYER_PRECISIONS[:LAYER_PRECISIONS.index(low)]:
+        for k in range(1, len(order)):
+            raised = {c.name for c in order[:k]}
+            mix = {c.name: high if c.name in raised else low for c in choices}
+            best = state.best()
+            if state.measure(mix, f"every layer {low}, the {k} most sensitive {high}",
+                             None if best is None else best.cost).within:
+                break
+
+
+def _descend(state: _Search, best: Candidate) -> Candidate:
+    """From `best`, take the cheapest single-layer change within budget while one lowers
+    the objective."""
+    while True:
+        trials = [state.measure({**best.mix, name: p}, f"{name} -> {p}", best.cost)
+                  for name in state.layers for p in LAYER_PRECISIONS if p != best.mix[name]]
+        better = [t for t in trials if t.within and t.cost < best.cost]
+        if not better:
+            return best
+        best = min(better, key=lambda t: (t.cost, -t.accuracy))  # type: ignore[operator]
 
 
 def search(model: str | Path, options) -> AutoResult:  # noqa: ANN001
@@ -215,46 +301,40 @@ def search(model: str | Path, options) -> AutoResult:  # noqa: ANN001
     if not state.layers:
         raise UsageError("--quantize auto: the model has no layer with constant weights")
     lower = LAYER_PRECISIONS[1:]
-    floor = 1.0 / len(y)  # one sample: the smallest accuracy change that can be seen
     with steps.step(f"evaluating float and uniform precisions on {len(y)} samples"):
-        float_acc, float_cost = state.evaluate(graph), cost(graph, options)
-        all_float = {name: FLOAT for name in state.layers}
-        base_acc, base_cost = state.measure(all_float)
-        uniform = {p: state.measure(dict.fromkeys(state.layers, p)) for p in lower}
+        float_acc = state.evaluate(graph)
+        float_cost, float_weights, _ = cost(graph, options)
+        state.limit = float_acc - max_drop / 100.0 - 1e-12
+        uniform = {p: state.measure(state.uniform(p), f"every layer {p}")
+                   for p in LAYER_PRECISIONS}
     ops = {n.name: n.op for n in graph.nodes}
     choices = [LayerChoice(name, ops[name]) for name in state.layers]
+    base = uniform[FLOAT]
     with steps.step(f"measuring {len(choices)} layers' sensitivity", total=len(choices)) as tick:
         for choice in choices:
             choice.accuracy[FLOAT] = float_acc
             for p in lower:
-                acc, c = state.measure({**all_float, choice.name: p})
-                choice.accuracy[p] = acc
-                choice.gain[p] = base_cost - c
+                alone = state.measure({**base.mix, choice.name: p}, f"only {choice.name} {p}")
+                assert alone.accuracy is not None  # measured without a bound
+                choice.accuracy[p] = alone.accuracy
+                choice.gain[p] = base.cost - alone.cost
             tick()
-    moves = [(c, p) for c in choices for p in lower]
-    moves.sort(key=lambda m: (-m[0].gain[m[1]] / max(float_acc - m[0].accuracy[m[1]], floor),
-                              -m[0].gain[m[1]]))
-    mix, acc, current = dict(all_float), base_acc, base_cost
-    log: list[Step] = []
-    limit = float_acc - max_drop / 100.0 - 1e-12
-    with steps.step("choosing the mix", total=len(moves)) as tick:
-        for choice, p in moves:
-            tick()
-            if LAYER_PRECISIONS.index(p) <= LAYER_PRECISIONS.index(mix[choice.name]):
-                continue
-            trial = {**mix, choice.name: p}
-            t_acc, t_cost = state.measure(trial)
-            kept = t_acc >= limit and t_cost < current
-            log.append(Step(choice.name, p, t_acc, t_cost, kept))
-            if kept:
-                mix, acc, current = trial, t_acc, t_cost
-    quantized = acc >= limit
-    if not quantized:  # even float32 layers (int8 between them) lose too much: stay float
-        mix, acc, current = all_float, float_acc, float_cost
+    with steps.step("choosing the mix"):
+        for p in lower:
+            if not uniform[p].within:
+                _repair(state, choices, p)
+        best = state.best()
+        if best is not None:
+            best = _descend(state, best)
+    quantized = best is not None and best.cost < float_cost
+    chosen = best if quantized else Candidate(
+        {name: FLOAT for name in state.layers}, float_acc, float_cost, float_weights,
+        "the float model", True)
     for choice in choices:
-        choice.precision = mix[choice.name]
-    return AutoResult(options.objective, max_drop, len(y), float_acc, float_cost, choices,
-                      acc, current, uniform, log, quantized)
+        choice.precision = chosen.mix[choice.name]
+    return AutoResult(options.objective, max_drop, len(y), float_acc, float_cost,
+                      float_weights, choices, chosen, uniform, list(state.measured.values()),
+                      quantized)
 
 
 def resolved(options, result: AutoResult):  # noqa: ANN001, ANN201

@@ -41,25 +41,97 @@ def print_sensitivity(result: AutoResult, stream: TextIO) -> None:
     stream.write(table(headers, rows))
 
 
-def print_choice(result: AutoResult, stream: TextIO) -> None:
-    """The precision chosen per layer, and accuracy and objective of the mix."""
+def describe(mix: dict[str, str]) -> str:
+    """A mix in a few words: the layers per precision, the most common one as "the rest"."""
+    by: dict[str, list[str]] = {}
+    for name, p in mix.items():
+        by.setdefault(p, []).append(name)
+    if len(by) == 1:
+        return f"every layer {next(iter(by))}"
+    counts = sorted((len(names) for names in by.values()), reverse=True)
+    common = max(by, key=lambda p: len(by[p])) if counts[0] > max(1, counts[1]) else None
+    parts = [f"{', '.join(names)} {p}" for p, names in by.items() if p != common]
+    return "; ".join(parts) + (f"; the rest {common}" if common else "")
+
+
+def _figures(result: AutoResult, acc: float | None, weights: int, cost: int) -> list[object]:
+    """Accuracy (`-`: not evaluated, the mix cost more than the best one then), weights,
+    code (flash) and the objective."""
+    row: list[object] = ["-" if acc is None else f"{100 * acc:.2f}%", weights]
+    if result.objective == "flash":
+        row.append(cost - weights)
+    return [*row, cost]
+
+
+def _headers(result: AutoResult, first: list[str]) -> list[str]:
+    code = ["code B"] if result.objective == "flash" else []
+    return [*first, "accuracy", "weights B", *code, UNITS[result.objective]]
+
+
+def verdict(result: AutoResult) -> str:
+    """Why the choice beats the alternatives, or why nothing beats uniform int8."""
     unit = UNITS[result.objective]
+    budget = f"within {result.max_drop:g} pp of float"
+    within = [c for c in result.candidates if c.within]
+    if not result.quantized:
+        if not within:
+            return f"no mix stays {budget}: the model is compiled in float"
+        cheapest = min(within, key=lambda c: c.cost)
+        return (f"no mix {budget} costs less than the float model ({describe(cheapest.mix)}: "
+                f"{cheapest.cost:,} {unit} against {result.float_cost:,}): compiled in float")
+    chosen, int8 = result.chosen, result.uniform.get("int8")
+    if len(set(chosen.mix.values())) == 1:
+        others = [c for c in within if c is not chosen]
+        if not others:
+            return f"{describe(chosen.mix)} is the only mix {budget}"
+        nxt = min(others, key=lambda c: c.cost)
+        change = (f"saves {chosen.weights - nxt.weights:,} B of weights but adds "
+                  f"{(nxt.cost - nxt.weights) - (chosen.cost - chosen.weights):,} B of code"
+                  if result.objective == "flash" and nxt.weights < chosen.weights else
+                  f"costs {nxt.cost - chosen.cost:,} {unit} more")
+        return (f"{describe(chosen.mix)} is the cheapest mix {budget}: the next, "
+                f"{describe(nxt.mix)} ({100 * (nxt.accuracy or 0):.2f}%), {change} "
+                f"({nxt.cost:,} against {chosen.cost:,} {unit})")
+    if int8 is None:
+        return f"the mix costs {chosen.cost:,} {unit}"
+    text = (f"against every layer int8 ({100 * (int8.accuracy or 0):.2f}%, "
+            f"{'within' if int8.within else 'outside'} the budget): "
+            f"{chosen.cost - int8.cost:+,} {unit}")
+    if result.objective == "flash":
+        text += (f" (weights {chosen.weights - int8.weights:+,} B, code "
+                 f"{(chosen.cost - chosen.weights) - (int8.cost - int8.weights):+,} B)")
+    return text
+
+
+def print_choice(result: AutoResult, stream: TextIO) -> None:
+    """The precision chosen per layer, the figures of float, every uniform precision and
+    the mix, and the verdict."""
     stream.write(f"--quantize auto (objective {result.objective}, max drop "
                  f"{result.max_drop:g} pp, {result.samples} samples):\n")
     stream.write(table(["layer", "op", "precision"],
                        [[c.name, c.op, c.precision] for c in result.layers]))
-    rows: list[list[object]] = [["float", f"{100 * result.float_accuracy:.2f}%",
-                                 result.float_cost]]
-    for p, (acc, cost) in result.uniform.items():
-        rows.append([f"every layer {p}", f"{100 * acc:.2f}%", cost])
-    shown = f"{100 * result.accuracy:.2f}%"
+    rows = [["float", *_figures(result, result.float_accuracy, result.float_weights,
+                                 result.float_cost)]]
+    for p, c in result.uniform.items():
+        rows.append([f"every layer {p}", *_figures(result, c.accuracy, c.weights, c.cost)])
+    chosen = result.chosen
+    row = ["chosen mix" if result.quantized else "chosen: float",
+           *_figures(result, chosen.accuracy, chosen.weights, chosen.cost)]
     if result.c_accuracy is not None:
-        shown += f" (C: {100 * result.c_accuracy:.2f}%)"
-    rows.append(["chosen mix" if result.quantized else "chosen: float", shown, result.cost])
-    stream.write(table(["model", "accuracy", unit], rows))
-    if not result.quantized:
-        stream.write(f"no mix stays within {result.max_drop:g} pp of float: the model is "
-                     "compiled in float\n")
+        row[1] = f"{row[1]} (C: {100 * result.c_accuracy:.2f}%)"
+    rows.append(row)
+    stream.write(table(_headers(result, ["model"]), rows))
+    stream.write(verdict(result) + "\n")
+
+
+def print_candidates(result: AutoResult, stream: TextIO) -> None:
+    """Every mix the search measured, in order, with its whole objective (flash: weights
+    and code)."""
+    stream.write(f"{len(result.candidates)} mixes measured (* within {result.max_drop:g} pp "
+                 "of float):\n")
+    rows = [[f"{'*' if c.within else ' '} {describe(c.mix)}", c.origin,
+             *_figures(result, c.accuracy, c.weights, c.cost)] for c in result.candidates]
+    stream.write(table(_headers(result, ["mix", "found as"]), rows))
 
 
 def sensitivity_svg(result: AutoResult, path: str | Path, title: str = "") -> None:
