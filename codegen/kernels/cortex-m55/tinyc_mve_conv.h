@@ -108,14 +108,86 @@ TINYC_INLINE void tinyc_mve_block4x4(const tinyc_fpu_row *r, const tinyc_conv2d_
   tinyc_v4_store(y + 3 * ystride, a3, 4, &p->act);
 }
 
-/* All columns of one output row for 4 channels: border pixels (tinyc_fpu_pixel), then
+/* 4 output channels x the output column ox, unit dilation, tap columns clipped to the
+ * input: each tap row's columns in vectors (4 at a time, the rest under a predicate)
+ * against the 4 channels' weights, lane sums added across at the end (tinyc_v4_hsum4).
+ * For border columns, and rows too narrow for tinyc_mve_block4x4 (KWS's 10x4 layer).
+ * K4 (a constant): the clipped window row is exactly 4 columns, one vector, no loop. */
+TINYC_INLINE void tinyc_mve_pixel4_rows(const tinyc_fpu_row *r, const tinyc_conv2d_params *p,
+                                        int32_t ox, const int K4, const float *b, float *y,
+                                        size_t ystride) {
+  const int32_t ix0 = ox * p->stride_w - p->pad_left, kw = p->kw;
+  const int32_t kx0 = tinyc_window_first(ix0, 1);
+  const int32_t n_kx = tinyc_window_end(ix0, 1, kw, p->w) - kx0;
+  const float *xr = r->x + ix0 + kx0;
+  const float *u0 = r->w + kx0, *u1 = u0 + r->ws, *u2 = u1 + r->ws, *u3 = u2 + r->ws;
+  tinyc_v4 s0 = tinyc_v4_dup(0.0f), s1 = s0, s2 = s0, s3 = s0;
+  float v[4];
+  int32_t c, ky, kx, j;
+  for (c = r->cg; c > 0; --c) {
+    for (ky = r->rows; ky > 0; --ky) {
+      if (K4) {
+        const tinyc_v4 xv = tinyc_v4_load(xr, 4);
+        s0 = tinyc_v4_fmav(s0, tinyc_v4_load(u0, 4), xv);
+        s1 = tinyc_v4_fmav(s1, tinyc_v4_load(u1, 4), xv);
+        s2 = tinyc_v4_fmav(s2, tinyc_v4_load(u2, 4), xv);
+        s3 = tinyc_v4_fmav(s3, tinyc_v4_load(u3, 4), xv);
+      } else {
+        for (kx = 0; kx < n_kx; kx += 4) { /* lanes past the window add 0 * 0 */
+          const int32_t n = n_kx - kx < 4 ? n_kx - kx : 4;
+          const tinyc_v4 xv = tinyc_v4_load(xr + kx, n);
+          s0 = tinyc_v4_fmav(s0, tinyc_v4_load(u0 + kx, n), xv);
+          s1 = tinyc_v4_fmav(s1, tinyc_v4_load(u1 + kx, n), xv);
+          s2 = tinyc_v4_fmav(s2, tinyc_v4_load(u2 + kx, n), xv);
+          s3 = tinyc_v4_fmav(s3, tinyc_v4_load(u3 + kx, n), xv);
+        }
+      }
+      xr += r->xrow;
+      u0 += kw;
+      u1 += kw;
+      u2 += kw;
+      u3 += kw;
+    }
+    xr += r->xnext;
+    u0 += r->wnext;
+    u1 += r->wnext;
+    u2 += r->wnext;
+    u3 += r->wnext;
+  }
+  tinyc_v4_store(v, tinyc_v4_hsum4(s0, s1, s2, s3, tinyc_v4_load(b, 4)), 4, &p->act);
+  for (j = 0; j < 4; ++j) y[(size_t)j * ystride + ox] = v[j];
+}
+
+static TINYC_NOINLINE void tinyc_mve_pixel4(const tinyc_fpu_row *r,
+                                            const tinyc_conv2d_params *p, int32_t ox,
+                                            const float *b, float *y, size_t ystride) {
+  const int32_t ix0 = ox * p->stride_w - p->pad_left;
+  const int32_t n_kx = tinyc_window_end(ix0, 1, p->kw, p->w) - tinyc_window_first(ix0, 1);
+  if (n_kx == 4) {
+    tinyc_mve_pixel4_rows(r, p, ox, 1, b, y, ystride);
+  } else {
+    tinyc_mve_pixel4_rows(r, p, ox, 0, b, y, ystride);
+  }
+}
+
+/* One border column (or too narrow a row) for 4 channels. */
+TINYC_INLINE void tinyc_mve_edge4(const tinyc_fpu_row *r, const tinyc_conv2d_params *p,
+                                  int32_t ox, const float *b, float *y, size_t ystride) {
+  if (p->dil_w == 1) {
+    tinyc_mve_pixel4(r, p, ox, b, y, ystride);
+  } else {
+    tinyc_fpu_pixel(r, p, ox, 4, b, y, ystride);
+  }
+}
+
+/* All columns of one output row for 4 channels: border pixels (tinyc_mve_edge4), then
  * interior blocks of 4, the last one shifted left to end at the interior's edge. */
 TINYC_INLINE void tinyc_mve_row4(const tinyc_fpu_row *r, const tinyc_conv2d_params *p, int32_t ox_lo,
                        int32_t ox_hi, const int UNIT, const float *b, float *y,
                        size_t ystride) {
   const tinyc_u4 offs = tinyc_u4_steps(p->stride_w);
   int32_t ox;
-  for (ox = 0; ox < ox_lo; ++ox) tinyc_fpu_pixel(r, p, ox, 4, b, y, ystride);
+  for (ox = 0; ox < ox_lo; ++ox) tinyc_mve_edge4(r, p, ox, b, y, ystride);
   if (ox_hi - ox_lo >= 4) {
     for (; ox + 4 <= ox_hi; ox += 4) {
       tinyc_mve_block4x4(r, p, ox * p->stride_w - p->pad_left, UNIT, offs, b, y, ystride);
@@ -125,7 +197,7 @@ TINYC_INLINE void tinyc_mve_row4(const tinyc_fpu_row *r, const tinyc_conv2d_para
     }
     ox = ox_hi;
   }
-  for (; ox < p->ow; ++ox) tinyc_fpu_pixel(r, p, ox, 4, b, y, ystride);
+  for (; ox < p->ow; ++ox) tinyc_mve_edge4(r, p, ox, b, y, ystride);
 }
 
 /* Output row oy of the output channels [m0, m1) of one group, m1 - m0 a multiple of 4

@@ -148,6 +148,45 @@ TINYC_INLINE void tinyc_v4_store(float *y, tinyc_v4 v, int32_t n, const tinyc_ac
 #endif
 }
 
+/* acc + a * b, lane by lane */
+TINYC_INLINE tinyc_v4 tinyc_v4_fmav(tinyc_v4 acc, tinyc_v4 a, tinyc_v4 b) {
+#if TINYC_MVE_F32
+  return vfmaq_f32(acc, a, b);
+#else
+  int32_t i;
+  for (i = 0; i < 4; ++i) TINYC_FPU_MAC(acc.v[i], a.v[i], b.v[i]);
+  return acc;
+#endif
+}
+
+/* bias + (the sum of the lanes of s_j) in lane j: partial sums of 4 dot products added
+ * across, through memory (VST4 transposes: t[4 i + j] = lane i of s_j) */
+TINYC_INLINE tinyc_v4 tinyc_v4_hsum4(tinyc_v4 s0, tinyc_v4 s1, tinyc_v4 s2, tinyc_v4 s3,
+                                     tinyc_v4 bias) {
+#if TINYC_MVE_F32
+  float32x4x4_t t4;
+  float t[16];
+  t4.val[0] = s0;
+  t4.val[1] = s1;
+  t4.val[2] = s2;
+  t4.val[3] = s3;
+  vst4q_f32(t, t4);
+  return vaddq_f32(bias, vaddq_f32(vaddq_f32(vld1q_f32(t), vld1q_f32(t + 4)),
+                                   vaddq_f32(vld1q_f32(t + 8), vld1q_f32(t + 12))));
+#else
+  const tinyc_v4 *s[4];
+  int32_t j;
+  s[0] = &s0;
+  s[1] = &s1;
+  s[2] = &s2;
+  s[3] = &s3;
+  for (j = 0; j < 4; ++j) {
+    bias.v[j] += (s[j]->v[0] + s[j]->v[1]) + (s[j]->v[2] + s[j]->v[3]);
+  }
+  return bias;
+#endif
+}
+
 /* The 4 dot products bias[j] + w_j . x (n terms) of rows w_j = w + j * rs, x contiguous
  * (sx == 1) or `sx` floats apart: the rows' terms go into 4 lanes of partial sums (index
  * mod 4) and the lanes are added at the end, row j's sum in lane j. For a single input
@@ -160,8 +199,6 @@ TINYC_INLINE tinyc_v4 tinyc_v4_dot4(const float *x, int32_t sx, const float *w, 
   const uint32x4_t offs = vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)sx);
   const int32_t step = 4 * sx;
   float32x4_t s0 = vdupq_n_f32(0.0f), s1 = s0, s2 = s0, s3 = s0, xv;
-  float32x4x4_t t4;
-  float t[16];
   int32_t l;
   if (sx == 1) {
     for (l = n >> 2; l > 0; --l, x += 4, w0 += 4, w1 += 4, w2 += 4, w3 += 4) {
@@ -188,28 +225,20 @@ TINYC_INLINE tinyc_v4 tinyc_v4_dot4(const float *x, int32_t sx, const float *w, 
     s2 = vfmaq_f32(s2, vldrwq_z_f32(w2, pr), xv);
     s3 = vfmaq_f32(s3, vldrwq_z_f32(w3, pr), xv);
   }
-  /* transposed through memory (VST4): t[4 i + j] = lane i of s_j */
-  t4.val[0] = s0;
-  t4.val[1] = s1;
-  t4.val[2] = s2;
-  t4.val[3] = s3;
-  vst4q_f32(t, t4);
-  return vaddq_f32(bias, vaddq_f32(vaddq_f32(vld1q_f32(t), vld1q_f32(t + 4)),
-                                              vaddq_f32(vld1q_f32(t + 8), vld1q_f32(t + 12))));
+  return tinyc_v4_hsum4(s0, s1, s2, s3, bias);
 #else
   const float *rows[4];
-  tinyc_v4 r;
+  tinyc_v4 part[4];
   int32_t j, l;
   rows[0] = w0;
   rows[1] = w1;
   rows[2] = w2;
   rows[3] = w3;
   for (j = 0; j < 4; ++j) {
-    float s[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-    for (l = 0; l < n; ++l) TINYC_FPU_MAC(s[l & 3], rows[j][l], x[(size_t)l * sx]);
-    r.v[j] = bias.v[j] + ((s[0] + s[1]) + (s[2] + s[3]));
+    part[j] = tinyc_v4_dup(0.0f);
+    for (l = 0; l < n; ++l) TINYC_FPU_MAC(part[j].v[l & 3], rows[j][l], x[(size_t)l * sx]);
   }
-  return r;
+  return tinyc_v4_hsum4(part[0], part[1], part[2], part[3], bias);
 #endif
 }
 
