@@ -12,20 +12,20 @@
 
 /* ---- depthwise (one input and one output channel per group) ------------------------ */
 
-/* 4 (or, at the end, n) outputs of a 3x3 window at q..q+3 of a plane whose rows are S
- * floats apart: bias + the 9 taps in order (a tap is the input vector at q + ky S + kx). */
-TINYC_INLINE tinyc_v4 tinyc_mve_dw3_vec(const float *q, int32_t S, const float *k, float bias,
-                                        int32_t n) {
+/* 4 (or, at the end, n) outputs of a 3x3 window whose rows start at a, b, c: bias + the
+ * 9 taps in order. */
+TINYC_INLINE tinyc_v4 tinyc_mve_dw3_vec(const float *a, const float *b, const float *c,
+                                        const float *k, float bias, int32_t n) {
   tinyc_v4 acc = tinyc_v4_dup(bias);
-  acc = tinyc_v4_fma(acc, tinyc_v4_load(q, n), k[0]);
-  acc = tinyc_v4_fma(acc, tinyc_v4_load(q + 1, n), k[1]);
-  acc = tinyc_v4_fma(acc, tinyc_v4_load(q + 2, n), k[2]);
-  acc = tinyc_v4_fma(acc, tinyc_v4_load(q + S, n), k[3]);
-  acc = tinyc_v4_fma(acc, tinyc_v4_load(q + S + 1, n), k[4]);
-  acc = tinyc_v4_fma(acc, tinyc_v4_load(q + S + 2, n), k[5]);
-  acc = tinyc_v4_fma(acc, tinyc_v4_load(q + 2 * S, n), k[6]);
-  acc = tinyc_v4_fma(acc, tinyc_v4_load(q + 2 * S + 1, n), k[7]);
-  return tinyc_v4_fma(acc, tinyc_v4_load(q + 2 * S + 2, n), k[8]);
+  acc = tinyc_v4_fma(acc, tinyc_v4_load(a, n), k[0]);
+  acc = tinyc_v4_fma(acc, tinyc_v4_load(a + 1, n), k[1]);
+  acc = tinyc_v4_fma(acc, tinyc_v4_load(a + 2, n), k[2]);
+  acc = tinyc_v4_fma(acc, tinyc_v4_load(b, n), k[3]);
+  acc = tinyc_v4_fma(acc, tinyc_v4_load(b + 1, n), k[4]);
+  acc = tinyc_v4_fma(acc, tinyc_v4_load(b + 2, n), k[5]);
+  acc = tinyc_v4_fma(acc, tinyc_v4_load(c, n), k[6]);
+  acc = tinyc_v4_fma(acc, tinyc_v4_load(c + 1, n), k[7]);
+  return tinyc_v4_fma(acc, tinyc_v4_load(c + 2, n), k[8]);
 }
 
 /* One channel plane of a small 3x3 stride-1 depthwise convolution (tinyc_fpu_dw3_small_fits,
@@ -42,8 +42,10 @@ static void tinyc_mve_dw3_small_plane(const float *x, const float *w9, float bia
   const int32_t inner = p->w < S - pl ? p->w : S - pl;
   const int32_t total = (p->oh + 2) * S, last = (p->oh - 1) * S + ow; /* outputs: q < last */
   const tinyc_v4 zero = tinyc_v4_dup(0.0f);
+  float k[9];
   float *q;
   int32_t i, r, oy;
+  for (i = 0; i < 9; ++i) k[i] = w9[i];
   for (i = 0; i + 4 <= total; i += 4) tinyc_v4_put(plane + i, zero);
   for (; i < total; ++i) plane[i] = 0.0f;
   for (r = 0; r < p->h; ++r) {
@@ -52,9 +54,9 @@ static void tinyc_mve_dw3_small_plane(const float *x, const float *w9, float bia
     tinyc_v4_copy(plane + (size_t)pr * S + pl, x + (size_t)r * p->w, inner);
   }
   for (q = plane, i = last; i >= 4; i -= 4, q += 4) {
-    tinyc_v4_store(q, tinyc_mve_dw3_vec(q, S, w9, bias, 4), 4, &act);
+    tinyc_v4_store(q, tinyc_mve_dw3_vec(q, q + S, q + 2 * S, k, bias, 4), 4, &act);
   }
-  if (i > 0) tinyc_v4_store(q, tinyc_mve_dw3_vec(q, S, w9, bias, i), i, &act);
+  if (i > 0) tinyc_v4_store(q, tinyc_mve_dw3_vec(q, q + S, q + 2 * S, k, bias, i), i, &act);
   for (oy = 0; oy < p->oh; ++oy) tinyc_v4_copy(y + (size_t)oy * ow, plane + (size_t)oy * S, ow);
 }
 
@@ -72,10 +74,11 @@ static inline void tinyc_mve_dw_plane(const float *x, const float *wk, float bia
 
 /* 4 output channels x 4 interior output columns starting at input column ix0: a vector
  * of the 4 columns' inputs per tap (contiguous when UNIT, a constant, says the column
- * stride is 1; `offs` gathers them otherwise) times one weight of each channel. */
+ * stride is 1; `offs` gathers them otherwise) times one weight of each channel; K3 (a
+ * constant): a 3-wide window of unit dilation, its taps unrolled. */
 TINYC_INLINE void tinyc_mve_block4x4(const tinyc_fpu_row *r, const tinyc_conv2d_params *p, int32_t ix0,
-                           const int UNIT, tinyc_u4 offs, const float *b, float *y,
-                           size_t ystride) {
+                           const int UNIT, const int K3, tinyc_u4 offs, const float *b,
+                           float *y, size_t ystride) {
   const int32_t kw = p->kw, dw = p->dil_w;
   tinyc_v4 a0 = tinyc_v4_dup(b[0]), a1 = tinyc_v4_dup(b[1]), a2 = tinyc_v4_dup(b[2]),
            a3 = tinyc_v4_dup(b[3]);
@@ -85,6 +88,21 @@ TINYC_INLINE void tinyc_mve_block4x4(const tinyc_fpu_row *r, const tinyc_conv2d_
   for (c = r->cg; c > 0; --c) {
     for (ky = r->rows; ky > 0; --ky) {
       const float *xp = xr;
+      if (K3) { /* 3 taps unrolled */
+        const tinyc_v4 x0 = UNIT ? tinyc_v4_load(xp, 4) : tinyc_v4_gather(xp, offs);
+        const tinyc_v4 x1 = UNIT ? tinyc_v4_load(xp + 1, 4) : tinyc_v4_gather(xp + 1, offs);
+        const tinyc_v4 x2 = UNIT ? tinyc_v4_load(xp + 2, 4) : tinyc_v4_gather(xp + 2, offs);
+        a0 = tinyc_v4_fma(tinyc_v4_fma(tinyc_v4_fma(a0, x0, u0[0]), x1, u0[1]), x2, u0[2]);
+        a1 = tinyc_v4_fma(tinyc_v4_fma(tinyc_v4_fma(a1, x0, u1[0]), x1, u1[1]), x2, u1[2]);
+        a2 = tinyc_v4_fma(tinyc_v4_fma(tinyc_v4_fma(a2, x0, u2[0]), x1, u2[1]), x2, u2[2]);
+        a3 = tinyc_v4_fma(tinyc_v4_fma(tinyc_v4_fma(a3, x0, u3[0]), x1, u3[1]), x2, u3[2]);
+        u0 += 3;
+        u1 += 3;
+        u2 += 3;
+        u3 += 3;
+        xr += r->xrow;
+        continue;
+      }
       for (kx = kw; kx > 0; --kx) {
         const tinyc_v4 x = UNIT ? tinyc_v4_load(xp, 4) : tinyc_v4_gather(xp, offs);
         xp += dw;
@@ -183,17 +201,17 @@ TINYC_INLINE void tinyc_mve_edge4(const tinyc_fpu_row *r, const tinyc_conv2d_par
 /* All columns of one output row for 4 channels: border pixels (tinyc_mve_edge4), then
  * interior blocks of 4, the last one shifted left to end at the interior's edge. */
 TINYC_INLINE void tinyc_mve_row4(const tinyc_fpu_row *r, const tinyc_conv2d_params *p, int32_t ox_lo,
-                       int32_t ox_hi, const int UNIT, const float *b, float *y,
+                       int32_t ox_hi, const int UNIT, const int K3, const float *b, float *y,
                        size_t ystride) {
   const tinyc_u4 offs = tinyc_u4_steps(p->stride_w);
   int32_t ox;
   for (ox = 0; ox < ox_lo; ++ox) tinyc_mve_edge4(r, p, ox, b, y, ystride);
   if (ox_hi - ox_lo >= 4) {
     for (; ox + 4 <= ox_hi; ox += 4) {
-      tinyc_mve_block4x4(r, p, ox * p->stride_w - p->pad_left, UNIT, offs, b, y, ystride);
+      tinyc_mve_block4x4(r, p, ox * p->stride_w - p->pad_left, UNIT, K3, offs, b, y, ystride);
     }
     if (ox < ox_hi) {
-      tinyc_mve_block4x4(r, p, (ox_hi - 4) * p->stride_w - p->pad_left, UNIT, offs, b, y, ystride);
+      tinyc_mve_block4x4(r, p, (ox_hi - 4) * p->stride_w - p->pad_left, UNIT, K3, offs, b, y, ystride);
     }
     ox = ox_hi;
   }
@@ -208,6 +226,7 @@ static TINYC_NOINLINE void tinyc_mve_conv_row4(const float *xg, const float *res
                                      const tinyc_conv2d_params *p) {
   const int32_t cg = p->c / p->group, kk = p->kh * p->kw;
   const int32_t sw = p->stride_w, span = (p->kw - 1) * p->dil_w;
+  const int k3 = p->kw == 3 && p->dil_w == 1;
   const size_t in_plane = (size_t)p->h * p->w;
   const int32_t ox_lo0 = (p->pad_left + sw - 1) / sw, last = p->w - 1 - span + p->pad_left;
   const int32_t iy0 = oy * p->stride_h - p->pad_top;
@@ -235,10 +254,14 @@ static TINYC_NOINLINE void tinyc_mve_conv_row4(const float *xg, const float *res
       for (ox = 0; ox < p->ow; ++ox) {
         for (i = 0; i < 4; ++i) ym[i * ch_stride + ox] = tinyc_fpu_act1(b[i], &p->act);
       }
+    } else if (k3 && sw == 1) { /* the common 3x3 windows get their own unrolled copies */
+      tinyc_mve_row4(&r, p, ox_lo, ox_hi, 1, 1, b, ym, ch_stride);
+    } else if (k3) {
+      tinyc_mve_row4(&r, p, ox_lo, ox_hi, 0, 1, b, ym, ch_stride);
     } else if (sw == 1) {
-      tinyc_mve_row4(&r, p, ox_lo, ox_hi, 1, b, ym, ch_stride);
+      tinyc_mve_row4(&r, p, ox_lo, ox_hi, 1, 0, b, ym, ch_stride);
     } else {
-      tinyc_mve_row4(&r, p, ox_lo, ox_hi, 0, b, ym, ch_stride);
+      tinyc_mve_row4(&r, p, ox_lo, ox_hi, 0, 0, b, ym, ch_stride);
     }
   }
 }
