@@ -75,11 +75,15 @@ static inline void tinyc_mve_dw_plane(const float *x, const float *wk, float bia
 /* 4 output channels x 4 interior output columns starting at input column ix0: a vector
  * of the 4 columns' inputs per tap (contiguous when UNIT, a constant, says the column
  * stride is 1; `offs` gathers them otherwise) times one weight of each channel; K3 (a
- * constant): a 3-wide window of unit dilation, its taps unrolled. */
-TINYC_INLINE void tinyc_mve_block4x4(const tinyc_fpu_row *r, const tinyc_conv2d_params *p, int32_t ix0,
-                           const int UNIT, const int K3, tinyc_u4 offs, const float *b,
-                           float *y, size_t ystride) {
+ * constant): a 3-wide window of unit dilation, its taps unrolled; EDGE (a constant, with
+ * K3 and UNIT): some of the columns fall outside the row (padding), loaded as zeros. */
+TINYC_INLINE void tinyc_mve_block4x4(const tinyc_fpu_row *r, const tinyc_conv2d_params *p,
+                                     int32_t ix0, const int UNIT, const int K3,
+                                     const int EDGE, tinyc_u4 offs, const float *b, float *y,
+                                     size_t ystride) {
   const int32_t kw = p->kw, dw = p->dil_w;
+  const tinyc_p4 q0 = tinyc_p4_inside(ix0, p->w), q1 = tinyc_p4_inside(ix0 + 1, p->w),
+                 q2 = tinyc_p4_inside(ix0 + 2, p->w);
   tinyc_v4 a0 = tinyc_v4_dup(b[0]), a1 = tinyc_v4_dup(b[1]), a2 = tinyc_v4_dup(b[2]),
            a3 = tinyc_v4_dup(b[3]);
   const float *xr = r->x + ix0;
@@ -88,6 +92,21 @@ TINYC_INLINE void tinyc_mve_block4x4(const tinyc_fpu_row *r, const tinyc_conv2d_
   for (c = r->cg; c > 0; --c) {
     for (ky = r->rows; ky > 0; --ky) {
       const float *xp = xr;
+      if (EDGE) { /* 3 taps at stride 1, the columns outside the row loaded as zeros */
+        const tinyc_v4 x0 = tinyc_v4_load_p(xp, q0);
+        const tinyc_v4 x1 = tinyc_v4_load_p(xp + 1, q1);
+        const tinyc_v4 x2 = tinyc_v4_load_p(xp + 2, q2);
+        a0 = tinyc_v4_fma(tinyc_v4_fma(tinyc_v4_fma(a0, x0, u0[0]), x1, u0[1]), x2, u0[2]);
+        a1 = tinyc_v4_fma(tinyc_v4_fma(tinyc_v4_fma(a1, x0, u1[0]), x1, u1[1]), x2, u1[2]);
+        a2 = tinyc_v4_fma(tinyc_v4_fma(tinyc_v4_fma(a2, x0, u2[0]), x1, u2[1]), x2, u2[2]);
+        a3 = tinyc_v4_fma(tinyc_v4_fma(tinyc_v4_fma(a3, x0, u3[0]), x1, u3[1]), x2, u3[2]);
+        u0 += 3;
+        u1 += 3;
+        u2 += 3;
+        u3 += 3;
+        xr += r->xrow;
+        continue;
+      }
       if (K3) { /* 3 taps unrolled */
         const tinyc_v4 x0 = UNIT ? tinyc_v4_load(xp, 4) : tinyc_v4_gather(xp, offs);
         const tinyc_v4 x1 = UNIT ? tinyc_v4_load(xp + 1, 4) : tinyc_v4_gather(xp + 1, offs);
@@ -205,13 +224,26 @@ TINYC_INLINE void tinyc_mve_row4(const tinyc_fpu_row *r, const tinyc_conv2d_para
                        size_t ystride) {
   const tinyc_u4 offs = tinyc_u4_steps(p->stride_w);
   int32_t ox;
+  if (UNIT && K3 && p->ow >= 4 && p->pad_left <= 1) {
+    /* blocks of 4 over the whole row, the last shifted left to end at the row's end;
+     * blocks over the padding load zeros there */
+    for (ox = 0; ox < p->ow; ox += 4) {
+      const int32_t o = ox + 4 <= p->ow ? ox : p->ow - 4;
+      if (o >= ox_lo && o + 4 <= ox_hi) {
+        tinyc_mve_block4x4(r, p, o - p->pad_left, 1, 1, 0, offs, b, y, ystride);
+      } else {
+        tinyc_mve_block4x4(r, p, o - p->pad_left, 1, 1, 1, offs, b, y, ystride);
+      }
+    }
+    return;
+  }
   for (ox = 0; ox < ox_lo; ++ox) tinyc_mve_edge4(r, p, ox, b, y, ystride);
   if (ox_hi - ox_lo >= 4) {
     for (; ox + 4 <= ox_hi; ox += 4) {
-      tinyc_mve_block4x4(r, p, ox * p->stride_w - p->pad_left, UNIT, K3, offs, b, y, ystride);
+      tinyc_mve_block4x4(r, p, ox * p->stride_w - p->pad_left, UNIT, K3, 0, offs, b, y, ystride);
     }
     if (ox < ox_hi) {
-      tinyc_mve_block4x4(r, p, (ox_hi - 4) * p->stride_w - p->pad_left, UNIT, K3, offs, b, y, ystride);
+      tinyc_mve_block4x4(r, p, (ox_hi - 4) * p->stride_w - p->pad_left, UNIT, K3, 0, offs, b, y, ystride);
     }
     ox = ox_hi;
   }

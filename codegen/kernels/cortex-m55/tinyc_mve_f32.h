@@ -17,6 +17,7 @@
 #include <arm_mve.h>
 typedef float32x4_t tinyc_v4;
 typedef uint32x4_t tinyc_u4;
+typedef mve_pred16_t tinyc_p4;
 #else
 #define TINYC_MVE_F32 0
 typedef struct {
@@ -25,6 +26,7 @@ typedef struct {
 typedef struct {
   uint32_t v[4];
 } tinyc_u4;
+typedef uint32_t tinyc_p4; /* lane i active: bit i */
 #endif
 
 /* all lanes s */
@@ -46,6 +48,31 @@ TINYC_INLINE tinyc_v4 tinyc_v4_load(const float *x, int32_t n) {
   tinyc_v4 r;
   int32_t i;
   for (i = 0; i < 4; ++i) r.v[i] = i < n ? x[i] : 0.0f;
+  return r;
+#endif
+}
+
+/* the lanes i with 0 <= first + i < w (columns inside a row) */
+TINYC_INLINE tinyc_p4 tinyc_p4_inside(int32_t first, int32_t w) {
+#if TINYC_MVE_F32
+  const int32x4_t col = vaddq_n_s32(vreinterpretq_s32_u32(vidupq_n_u32(0, 1)), first);
+  return vcmpltq_m_n_s32(col, w, vcmpgeq_n_s32(col, 0));
+#else
+  tinyc_p4 m = 0;
+  int32_t i;
+  for (i = 0; i < 4; ++i) m |= (first + i >= 0 && first + i < w) ? 1u << i : 0u;
+  return m;
+#endif
+}
+
+/* x[i] in the active lanes (only those are read), zero in the others */
+TINYC_INLINE tinyc_v4 tinyc_v4_load_p(const float *x, tinyc_p4 pred) {
+#if TINYC_MVE_F32
+  return vldrwq_z_f32(x, pred);
+#else
+  tinyc_v4 r;
+  int32_t i;
+  for (i = 0; i < 4; ++i) r.v[i] = (pred >> i) & 1u ? x[i] : 0.0f;
   return r;
 #endif
 }
