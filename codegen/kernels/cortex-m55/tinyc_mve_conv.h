@@ -76,26 +76,33 @@ static inline void tinyc_mve_dw_plane(const float *x, const float *wk, float bia
  * of the 4 columns' inputs per tap (contiguous when UNIT, a constant, says the column
  * stride is 1; `offs` gathers them otherwise) times one weight of each channel; K3 (a
  * constant): a 3-wide window of unit dilation, its taps unrolled; EDGE (a constant, with
- * K3 and UNIT): some of the columns fall outside the row (padding), loaded as zeros. */
+ * a window of at most 4 columns and unit dilation): some of the columns fall outside the
+ * row (padding), loaded as zeros under a lane predicate. */
 TINYC_INLINE void tinyc_mve_block4x4(const tinyc_fpu_row *r, const tinyc_conv2d_params *p,
                                      int32_t ix0, const int UNIT, const int K3,
                                      const int EDGE, tinyc_u4 offs, const float *b, float *y,
                                      size_t ystride) {
   const int32_t kw = p->kw, dw = p->dil_w;
-  const tinyc_p4 q0 = tinyc_p4_inside(ix0, p->w), q1 = tinyc_p4_inside(ix0 + 1, p->w),
-                 q2 = tinyc_p4_inside(ix0 + 2, p->w);
+  const int32_t sw = p->stride_w;
+  tinyc_p4 q[4];
+  int32_t t;
   tinyc_v4 a0 = tinyc_v4_dup(b[0]), a1 = tinyc_v4_dup(b[1]), a2 = tinyc_v4_dup(b[2]),
            a3 = tinyc_v4_dup(b[3]);
   const float *xr = r->x + ix0;
   const float *u0 = r->w, *u1 = u0 + r->ws, *u2 = u1 + r->ws, *u3 = u2 + r->ws;
   int32_t c, ky, kx;
+  if (EDGE) {
+    for (t = 0; t < 4; ++t) q[t] = tinyc_p4_inside(ix0 + t, sw, p->w);
+  }
   for (c = r->cg; c > 0; --c) {
     for (ky = r->rows; ky > 0; --ky) {
       const float *xp = xr;
-      if (EDGE) { /* 3 taps at stride 1, the columns outside the row loaded as zeros */
-        const tinyc_v4 x0 = tinyc_v4_load_p(xp, q0);
-        const tinyc_v4 x1 = tinyc_v4_load_p(xp + 1, q1);
-        const tinyc_v4 x2 = tinyc_v4_load_p(xp + 2, q2);
+      if (EDGE && K3) { /* 3 taps, the columns outside the row loaded as zeros */
+        const tinyc_v4 x0 = UNIT ? tinyc_v4_load_p(xp, q[0]) : tinyc_v4_gather_p(xp, offs, q[0]);
+        const tinyc_v4 x1 =
+            UNIT ? tinyc_v4_load_p(xp + 1, q[1]) : tinyc_v4_gather_p(xp + 1, offs, q[1]);
+        const tinyc_v4 x2 =
+            UNIT ? tinyc_v4_load_p(xp + 2, q[2]) : tinyc_v4_gather_p(xp + 2, offs, q[2]);
         a0 = tinyc_v4_fma(tinyc_v4_fma(tinyc_v4_fma(a0, x0, u0[0]), x1, u0[1]), x2, u0[2]);
         a1 = tinyc_v4_fma(tinyc_v4_fma(tinyc_v4_fma(a1, x0, u1[0]), x1, u1[1]), x2, u1[2]);
         a2 = tinyc_v4_fma(tinyc_v4_fma(tinyc_v4_fma(a2, x0, u2[0]), x1, u2[1]), x2, u2[2]);
@@ -119,6 +126,18 @@ TINYC_INLINE void tinyc_mve_block4x4(const tinyc_fpu_row *r, const tinyc_conv2d_
         u1 += 3;
         u2 += 3;
         u3 += 3;
+        xr += r->xrow;
+        continue;
+      }
+      if (EDGE) { /* kw <= 4 taps, unit dilation, as above */
+        for (kx = 0; kx < kw; ++kx) {
+          const tinyc_v4 x = UNIT ? tinyc_v4_load_p(xp + kx, q[kx])
+                                  : tinyc_v4_gather_p(xp + kx, offs, q[kx]);
+          a0 = tinyc_v4_fma(a0, x, *u0++);
+          a1 = tinyc_v4_fma(a1, x, *u1++);
+          a2 = tinyc_v4_fma(a2, x, *u2++);
+          a3 = tinyc_v4_fma(a3, x, *u3++);
+        }
         xr += r->xrow;
         continue;
       }
@@ -224,15 +243,17 @@ TINYC_INLINE void tinyc_mve_row4(const tinyc_fpu_row *r, const tinyc_conv2d_para
                        size_t ystride) {
   const tinyc_u4 offs = tinyc_u4_steps(p->stride_w);
   int32_t ox;
-  if (UNIT && K3 && p->ow >= 4 && p->pad_left <= 1) {
+  if (p->ow >= 4 && p->kw <= 4 && p->dil_w == 1) {
     /* blocks of 4 over the whole row, the last shifted left to end at the row's end;
      * blocks over the padding load zeros there */
     for (ox = 0; ox < p->ow; ox += 4) {
       const int32_t o = ox + 4 <= p->ow ? ox : p->ow - 4;
       if (o >= ox_lo && o + 4 <= ox_hi) {
-        tinyc_mve_block4x4(r, p, o - p->pad_left, 1, 1, 0, offs, b, y, ystride);
+        tinyc_mve_block4x4(r, p, o * p->stride_w - p->pad_left, UNIT, K3, 0, offs, b, y,
+                           ystride);
       } else {
-        tinyc_mve_block4x4(r, p, o - p->pad_left, 1, 1, 1, offs, b, y, ystride);
+        tinyc_mve_block4x4(r, p, o * p->stride_w - p->pad_left, UNIT, K3, 1, offs, b, y,
+                           ystride);
       }
     }
     return;

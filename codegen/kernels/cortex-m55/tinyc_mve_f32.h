@@ -52,15 +52,16 @@ TINYC_INLINE tinyc_v4 tinyc_v4_load(const float *x, int32_t n) {
 #endif
 }
 
-/* the lanes i with 0 <= first + i < w (columns inside a row) */
-TINYC_INLINE tinyc_p4 tinyc_p4_inside(int32_t first, int32_t w) {
+/* the lanes i with 0 <= first + i * step < w (columns inside a row) */
+TINYC_INLINE tinyc_p4 tinyc_p4_inside(int32_t first, int32_t step, int32_t w) {
 #if TINYC_MVE_F32
-  const int32x4_t col = vaddq_n_s32(vreinterpretq_s32_u32(vidupq_n_u32(0, 1)), first);
+  const int32x4_t col = vaddq_n_s32(
+      vmulq_n_s32(vreinterpretq_s32_u32(vidupq_n_u32(0, 1)), step), first);
   return vcmpltq_m_n_s32(col, w, vcmpgeq_n_s32(col, 0));
 #else
   tinyc_p4 m = 0;
   int32_t i;
-  for (i = 0; i < 4; ++i) m |= (first + i >= 0 && first + i < w) ? 1u << i : 0u;
+  for (i = 0; i < 4; ++i) m |= (first + i * step >= 0 && first + i * step < w) ? 1u << i : 0u;
   return m;
 #endif
 }
@@ -97,6 +98,18 @@ TINYC_INLINE tinyc_v4 tinyc_v4_gather(const float *x, tinyc_u4 offs) {
   tinyc_v4 r;
   int32_t i;
   for (i = 0; i < 4; ++i) r.v[i] = x[offs.v[i]];
+  return r;
+#endif
+}
+
+/* x[offs[i]] in the active lanes (only those are read), zero in the others */
+TINYC_INLINE tinyc_v4 tinyc_v4_gather_p(const float *x, tinyc_u4 offs, tinyc_p4 pred) {
+#if TINYC_MVE_F32
+  return vldrwq_gather_shifted_offset_z_f32(x, offs, pred);
+#else
+  tinyc_v4 r;
+  int32_t i;
+  for (i = 0; i < 4; ++i) r.v[i] = (pred >> i) & 1u ? x[offs.v[i]] : 0.0f;
   return r;
 #endif
 }
