@@ -2,7 +2,10 @@
  *
  * Same overlap rules and scratch sizes as the portable kernels (tinyc_inplace.h), built
  * from the same blocks as this variant's ordinary kernels (tinyc_mve_conv.h,
- * tinyc_mve_gemm.h), so choosing the in-place form never changes a bit. */
+ * tinyc_mve_gemm.h), so choosing the in-place form changes no bit -- except the streamed
+ * 1x1 conv: it holds one pixel, so its lanes run along the input channels (4 output
+ * channels per input vector, tinyc_v4_dot4) where the ordinary pointwise kernel puts
+ * pixels in lanes; the two agree within float rounding. */
 #include "tinyc_inplace.h"
 
 #include <string.h>
