@@ -4,8 +4,8 @@ tails, streamed 1x1 (fewer and more outputs than inputs) and depthwise, small de
 planes of odd width and a strided depthwise (the Cortex-M4 path), dense 3x3 at strides 1
 and 2 (contiguous and gathered columns) with a channel remainder, a KWS-like 5x4 window
 and a 3x5 one (border pixels along the tap row, clipped), fully connected with both
-layouts of B and their tails, and MatMul. Outputs within rtol 1e-4 / atol 1e-5 of
-onnxruntime. On the host the same files take their plain C forms (test_validate)."""
+layouts of B and their tails, and MatMul; then KWS float. Outputs within rtol 1e-4 /
+atol 1e-5 of onnxruntime. On the host the same files take their plain C forms (test_validate)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
+from test_qemu_models import MODELS, inputs_for
 
 from tinyc.compiler import Options, load_model, optimize
 from tinyc.mcu.harness import run_qemu_batch
@@ -92,3 +93,17 @@ def test_float_kernel_paths_on_cortex_m55(mcu_tools: None, tmp_path: Path) -> No
     for kernel in ("conv2d_f32(", "dwconv2d_stream_f32(", "gemm_f32(", "matmul_f32("):
         assert f"m55f_tinyc_{kernel}" in calls
     assert (tmp_path / "out" / "m55f_tinyc_mve_f32.h").exists()
+
+
+def test_float_kws_on_cortex_m55(mcu_tools: None, tmp_path: Path) -> None:
+    """KWS float, whose layers take the streamed 1x1, the small-plane depthwise and the
+    10x4 stride-2 first layer (predicated gathers), within tolerance of onnxruntime."""
+    path = MODELS / "kws_dscnn.onnx"
+    options = Options(target="cortex-m55")
+    graph, _ = optimize(load_model(path, options), options)
+    x = inputs_for("kws_dscnn", graph.inputs[0].shape)
+    result, _ = run_on_mcu(graph, options, "kws", [x], tmp_path)
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    expected = sess.run(None, {sess.get_inputs()[0].name: x})
+    for got, e in zip(result.run.outputs, expected, strict=True):
+        np.testing.assert_allclose(got, np.asarray(e).reshape(got.shape), rtol=1e-4, atol=1e-5)
