@@ -16,6 +16,7 @@ import numpy as np
 
 from tinyc.backend.generate import codegen_root
 from tinyc.harness import STRICT_FLAGS
+from tinyc.mcu.targets import kernel_dirs
 
 GUARD = 64
 
@@ -62,6 +63,14 @@ def vp(a: np.ndarray) -> ctypes.c_void_p:
     return ctypes.c_void_p(a.ctypes.data)
 
 
+def variant_includes(variant: str) -> list[str]:
+    """-I for the variant's private headers, then for those of the variants it falls back
+    to (the Cortex-M55 files use the Cortex-M4 blocks), as tinyc copies them into OUT."""
+    root = codegen_root()
+    private = [d for d in (variant, *kernel_dirs(variant)) if d != "ref"]
+    return [a for d in dict.fromkeys(private) for a in ("-I", str(root / "kernels" / d))]
+
+
 def build_family(variant: str, family: str, tmp: Path, cc: str = "cc") -> ctypes.CDLL:
     """Compile codegen/kernels/<variant>/tinyc_<family>.c into a shared library (with the
     TFLite rounding forms, TINYC_TFLITE, which a generated OUT has only for TFLite models)."""
@@ -69,7 +78,7 @@ def build_family(variant: str, family: str, tmp: Path, cc: str = "cc") -> ctypes
     src = root / "kernels" / variant / f"tinyc_{family}.c"
     lib = tmp / f"{variant}_{family}.so"
     cmd = [cc, *STRICT_FLAGS, "-DTINYC_TFLITE", "-O2", "-fPIC", "-shared",
-           "-I", str(root / "kernels"), "-I", str(root / "kernels" / variant),
+           "-I", str(root / "kernels"), *variant_includes(variant),
            "-I", str(root / "runtime"), str(src),
            "-o", str(lib), "-lm"]
     subprocess.run(cmd, check=True, capture_output=True, text=True)
