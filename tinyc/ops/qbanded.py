@@ -291,6 +291,20 @@ def stream_form(node: Node) -> int:
     return STREAM_FORMS.get(get_op("QConv").stream_kernel(node) or "", 0)
 
 
+def in_place(node: Node, step: ChainStep, src: Value) -> bool:
+    """Whether a conv step of the multi-row form writes over its window (tinyc_qband.c
+    run_chain): it has an overlapping form and its output planes (step.rows rows) are no
+    larger than its input planes (the window's rows)."""
+    y = node.outputs[0]
+    if not stream_form(node):
+        return False
+    if step.layer == 0:
+        lo, hi = _input_rows(node, step, src)
+    else:
+        lo, hi = 0, step.halo_in + step.new_in
+    return step.rows * y.shape[3] <= (hi - lo) * src.shape[3]
+
+
 def _stream_scratch(node: Node, rows: int) -> int:
     """Scratch of a member's overlapping form on `rows` output rows (QConv's
     `memory_behavior`: a depthwise output plane, or min(c, m) for a 1x1 conv)."""
@@ -327,11 +341,12 @@ def chain_layout(m: Members, steps: tuple[ChainStep, ...],
         if node.op in POOLS:
             continue
         if s.layer == 0:
-            gathered = _input_window(m, s) * row_bytes(src) if src.shape[1] > 1 else 0
+            lo, hi = _input_rows(node, s, src)
+            gathered = (hi - lo) * row_bytes(src) if src.shape[1] > 1 else 0
         else:
             gathered = (s.halo_in + s.new_in) * row_bytes(src)
         window = max(window, gathered, s.rows * row_bytes(dst))
-        if not stream_form(node) and (s.layer or src.shape[1] > 1):
+        if (s.layer or src.shape[1] > 1) and not in_place(node, s, src):
             other = max(other, s.rows * row_bytes(dst))
     at = round8(kernel)
     offsets = []
@@ -350,11 +365,13 @@ def chain_layout(m: Members, steps: tuple[ChainStep, ...],
                   conv_params, at), tuple(halos)
 
 
-def _input_window(m: Members, s: ChainStep) -> int:
-    """Rows of the node's input layer 0's step `s` reads."""
-    layer, x = band_layers(m)[0], m.tensors[0]
-    lo = layer.reads(s.row, x.shape[2])[0]
-    return layer.reads(s.row + s.rows - 1, x.shape[2])[1] - lo
+def _input_rows(node: Node, step: ChainStep, x: Value) -> tuple[int, int]:
+    """[lo, hi): the rows of the node's input layer 0's step reads."""
+    a = node.attrs
+    layer = BandLayer(CONV, (0,), a["kernel_shape"][0], a["strides"][0], a["dilations"][0],
+                      a["pads"][0])
+    lo = layer.reads(step.row, x.shape[2])[0]
+    return lo, layer.reads(step.row + step.rows - 1, x.shape[2])[1]
 
 
 def band_summary(node: Node) -> dict[str, object]:

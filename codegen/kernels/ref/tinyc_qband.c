@@ -95,7 +95,8 @@ static void pool_rows(const tinyc_qband_pool *q, const tinyc_qband_tensor *x,
   for (ch = 0; ch < x->c; ++ch) {
     const int8_t *row = rows + (size_t)ch * count;
     int32_t acc = (r ? sums[ch] : 0) + count * q->input_offset;
-    for (i = 0; i < count; ++i) acc += row[i];
+    for (i = 0; i + 4 <= count; i += 4) acc += row[i] + row[i + 1] + row[i + 2] + row[i + 3];
+    for (; i < count; ++i) acc += row[i];
     sums[ch] = acc;
     if (r + n == x->h && q->divisor > 0) {
       const int32_t d = q->divisor;
@@ -208,8 +209,11 @@ static void run_chain(const int8_t *x0, int8_t *Y, int8_t *work, const tinyc_qba
       x = cur;
     }
     if (halo_out) keep_rows(x, hi - lo, halo_out, src, work + src->offset);
-    /* an in-place layer writes over its window; another into the other buffer */
-    out = x == NULL ? a : l->stream ? x : x == a ? b : a;
+    /* a layer with an overlapping form writes over its window when its output planes are
+     * no larger than its input planes; another into the other buffer */
+    out = x == NULL ? a
+          : l->stream && (size_t)n * dst->w <= (size_t)(hi - lo) * src->w ? x
+          : x == a ? b : a;
     conv_rows(l, x == NULL ? x0 + (size_t)lo * src->w : x, lo, hi - lo, r, n, out, kw, scratch,
               bp);
     if (stash >= 0) { /* its reader steps later: append the rows to the reader's halo */
