@@ -169,8 +169,9 @@ static void keep_rows(const int8_t *x, int32_t rows, int32_t keep, const tinyc_q
   }
 }
 
-/* the multi-row chain form (tinyc_qband.h) */
-static void run_chain(const int8_t *x0, int8_t *Y, int8_t *work, const tinyc_qband_params *p) {
+/* the multi-row chain form (tinyc_qband.h); its own frame, off the row form's stack */
+static TINYC_NOINLINE void run_chain(const int8_t *x0, int8_t *Y, int8_t *work,
+                                     const tinyc_qband_params *p) {
   int32_t *const kw = p->kernel_work ? (int32_t *)(void *)work : NULL;
   int8_t *const scratch = work + p->row_b;
   int32_t *const sums = (int32_t *)(void *)(work + p->sums);
