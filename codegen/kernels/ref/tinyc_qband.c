@@ -57,9 +57,9 @@ static void window_rows(const tinyc_qconv_params *c, int32_t r, int32_t *lo, int
 
 /* output rows [r, r + n) of a conv layer from x, its input rows [lo, lo + rows); a layer
  * with `stream` set writes over x when out == x (its overlapping form, with scratch) */
-static void conv_rows(const tinyc_qband_layer *l, const int8_t *x, int32_t lo, int32_t rows,
-                      int32_t r, int32_t n, int8_t *out, int32_t *kw, int8_t *scratch,
-                      tinyc_qconv_params *bp) {
+TINYC_INLINE void conv_rows(const tinyc_qband_layer *l, const int8_t *x, int32_t lo,
+                            int32_t rows, int32_t r, int32_t n, int8_t *out, int32_t *kw,
+                            int8_t *scratch, tinyc_qconv_params *bp) {
   const tinyc_qconv_params *c = l->conv;
   *bp = *c;
   bp->n = 1;
@@ -116,8 +116,8 @@ static const int8_t *source(const tinyc_qband_params *p, const int8_t *const *in
 }
 
 /* n rows [c][n][w] of the node's output, row r first, into Y [c][h][w] */
-static void scatter(const tinyc_qband_tensor *t, const int8_t *rows, int32_t r, int32_t n,
-                    int8_t *Y) {
+TINYC_INLINE void scatter(const tinyc_qband_tensor *t, const int8_t *rows, int32_t r,
+                          int32_t n, int8_t *Y) {
   const size_t block = (size_t)n * t->w;
   int32_t ch;
   for (ch = 0; ch < t->c; ++ch) {
