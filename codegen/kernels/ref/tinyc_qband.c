@@ -169,7 +169,7 @@ static void keep_rows(const int8_t *x, int32_t rows, int32_t keep, const tinyc_q
   }
 }
 
-/* the multi-row chain form (tinyc_qband.h); its own frame, off the row form's stack */
+/* the multi-row chain form (tinyc_qband.h); its own frame, off the one-row form's */
 static TINYC_NOINLINE void run_chain(const int8_t *x0, int8_t *Y, int8_t *work,
                                      const tinyc_qband_params *p) {
   int32_t *const kw = p->kernel_work ? (int32_t *)(void *)work : NULL;
@@ -226,8 +226,9 @@ static TINYC_NOINLINE void run_chain(const int8_t *x0, int8_t *Y, int8_t *work,
   }
 }
 
-void tinyc_qband_s8(const int8_t *const *inputs, int8_t *Y, int8_t *work,
-                    const tinyc_qband_params *p) {
+/* the one-row form: a ring per intermediate; its own frame, as the multi-row form's */
+static TINYC_NOINLINE void run_rows(const int8_t *const *inputs, int8_t *Y, int8_t *work,
+                                    const tinyc_qband_params *p) {
   int32_t *const kw = p->kernel_work ? (int32_t *)(void *)work : NULL;
   int8_t *const band = work + p->band;
   int8_t *const row_a = work + p->row_a, *const row_b = work + p->row_b;
@@ -235,10 +236,6 @@ void tinyc_qband_s8(const int8_t *const *inputs, int8_t *Y, int8_t *work,
   int32_t *const sums = (int32_t *)(void *)(work + p->sums);
   tinyc_qconv_params *const bp = (tinyc_qconv_params *)(void *)(work + p->conv_params);
   int32_t s;
-  if (p->band_rows > 1) {
-    run_chain(inputs[0], Y, work, p);
-    return;
-  }
   for (s = 0; s < p->n_steps; ++s) {
     const int32_t j = p->steps[2 * s], r = p->steps[2 * s + 1];
     const tinyc_qband_layer *l = &p->layers[j];
@@ -258,5 +255,14 @@ void tinyc_qband_s8(const int8_t *const *inputs, int8_t *Y, int8_t *work,
       conv_row(l, a, a_base, r, out, band, kw, bp);
     }
     if (!t->ring) scatter(t, row_y, r, 1, Y); /* the output: the row into place */
+  }
+}
+
+void tinyc_qband_s8(const int8_t *const *inputs, int8_t *Y, int8_t *work,
+                    const tinyc_qband_params *p) {
+  if (p->band_rows > 1) {
+    run_chain(inputs[0], Y, work, p);
+  } else {
+    run_rows(inputs, Y, work, p);
   }
 }
