@@ -169,61 +169,76 @@ static void keep_rows(const int8_t *x, int32_t rows, int32_t keep, const tinyc_q
   }
 }
 
+/* The window a conv step reads ([c][hi - lo][w], its source rows [lo, hi)), assembled in the
+ * buffer at `band` unless it is the step before's rows or the node's one-channel input. */
+static TINYC_NOINLINE const int8_t *chain_window(const int8_t *x0, int8_t *work,
+                                                 const tinyc_qband_params *p, const int16_t *st,
+                                                 int8_t *cur, int32_t lo, int32_t hi) {
+  const int32_t halo_in = st[3], new_in = st[4], halo_out = st[5];
+  const tinyc_qband_tensor *src = &p->tensors[p->layers[st[0]].src0];
+  int8_t *const a = work + p->band, *const halo = work + src->offset;
+  int8_t *x = cur;
+  if (st[0] == 0 && src->c == 1) return x0 + (size_t)lo * src->w; /* rows in one block */
+  if (st[0] == 0) {
+    gather(src, x0, lo, hi, a);
+    x = a;
+  } else if (halo_in && cur == a) { /* kept rows, then the new ones, in place */
+    spread(a, src->c, src->w, new_in, halo_in + new_in, halo_in);
+    place(a, halo_in + new_in, 0, halo, halo_in, src->c, src->w);
+    x = a;
+  } else if (halo_in) {
+    place(a, halo_in + new_in, 0, halo, halo_in, src->c, src->w);
+    place(a, halo_in + new_in, halo_in, cur, new_in, src->c, src->w);
+    x = a;
+  }
+  if (halo_out) keep_rows(x, hi - lo, halo_out, src, halo);
+  return x;
+}
+
+/* One step of the multi-row form: the rows it wrote. */
+static TINYC_NOINLINE int8_t *chain_step(const int8_t *x0, int8_t *Y, int8_t *work,
+                                         const tinyc_qband_params *p, const int16_t *st,
+                                         int8_t *cur) {
+  const int32_t j = st[0], r = st[1], n = st[2], stash = st[6];
+  const tinyc_qband_layer *l = &p->layers[j];
+  const tinyc_qband_tensor *src = &p->tensors[l->src0], *dst = &p->tensors[p->n_inputs + j];
+  int8_t *const a = work + p->band, *const b = work + p->row_a;
+  const int8_t *x;
+  int8_t *out;
+  int32_t lo, hi, unused;
+  if (l->kind == TINYC_QBAND_POOL) {
+    pool_rows(l->pool, src, cur, r, n, (int32_t *)(void *)(work + p->sums), Y);
+    return cur;
+  }
+  window_rows(l->conv, r, &lo, &unused);
+  window_rows(l->conv, r + n - 1, &unused, &hi);
+  x = chain_window(x0, work, p, st, cur, lo, hi);
+  /* a layer with an overlapping form writes over its window (not over the node's input)
+   * when its output planes are no larger than its input planes; another into the other
+   * buffer */
+  if (x != a && x != b) {
+    out = a;
+  } else if (l->stream && (size_t)n * dst->w <= (size_t)(hi - lo) * src->w) {
+    out = x == a ? a : b;
+  } else {
+    out = x == a ? b : a;
+  }
+  conv_rows(l, x, lo, hi - lo, r, n, out, p->kernel_work ? (int32_t *)(void *)work : NULL,
+            work + p->row_b, (tinyc_qconv_params *)(void *)(work + p->conv_params));
+  if (stash >= 0) { /* its reader steps later: append the rows to the reader's halo */
+    spread(work + dst->offset, dst->c, dst->w, stash, stash + n, 0);
+    place(work + dst->offset, stash + n, stash, out, n, dst->c, dst->w);
+  }
+  if (j == p->n_layers - 1) scatter(dst, out, r, n, Y);
+  return out;
+}
+
 /* the multi-row chain form (tinyc_qband.h); its own frame, off the one-row form's */
 static TINYC_NOINLINE void run_chain(const int8_t *x0, int8_t *Y, int8_t *work,
                                      const tinyc_qband_params *p) {
-  int32_t *const kw = p->kernel_work ? (int32_t *)(void *)work : NULL;
-  int8_t *const scratch = work + p->row_b;
-  int32_t *const sums = (int32_t *)(void *)(work + p->sums);
-  tinyc_qconv_params *const bp = (tinyc_qconv_params *)(void *)(work + p->conv_params);
   int8_t *cur = work + p->band; /* the rows the step before wrote */
   int32_t s;
-  for (s = 0; s < p->n_steps; ++s) {
-    const int16_t *st = &p->steps[7 * s];
-    const int32_t j = st[0], r = st[1], n = st[2], halo_in = st[3], new_in = st[4];
-    const int32_t halo_out = st[5], stash = st[6];
-    const tinyc_qband_layer *l = &p->layers[j];
-    const tinyc_qband_tensor *src = &p->tensors[l->src0], *dst = &p->tensors[p->n_inputs + j];
-    int8_t *const a = work + p->band, *const b = work + p->row_a;
-    int8_t *x, *out;
-    int32_t lo, hi, unused;
-    if (l->kind == TINYC_QBAND_POOL) {
-      pool_rows(l->pool, src, cur, r, n, sums, Y);
-      continue;
-    }
-    window_rows(l->conv, r, &lo, &unused);
-    window_rows(l->conv, r + n - 1, &unused, &hi);
-    if (j == 0 && src->c == 1) { /* a one-channel input: its rows are one block */
-      x = NULL;
-    } else if (j == 0) {
-      gather(src, x0, lo, hi, a);
-      x = a;
-    } else if (halo_in && cur == a) { /* kept rows, then the new ones, in place */
-      spread(a, src->c, src->w, new_in, halo_in + new_in, halo_in);
-      place(a, halo_in + new_in, 0, work + src->offset, halo_in, src->c, src->w);
-      x = a;
-    } else if (halo_in) {
-      place(a, halo_in + new_in, 0, work + src->offset, halo_in, src->c, src->w);
-      place(a, halo_in + new_in, halo_in, cur, new_in, src->c, src->w);
-      x = a;
-    } else {
-      x = cur;
-    }
-    if (halo_out) keep_rows(x, hi - lo, halo_out, src, work + src->offset);
-    /* a layer with an overlapping form writes over its window when its output planes are
-     * no larger than its input planes; another into the other buffer */
-    out = x == NULL ? a
-          : l->stream && (size_t)n * dst->w <= (size_t)(hi - lo) * src->w ? x
-          : x == a ? b : a;
-    conv_rows(l, x == NULL ? x0 + (size_t)lo * src->w : x, lo, hi - lo, r, n, out, kw, scratch,
-              bp);
-    if (stash >= 0) { /* its reader steps later: append the rows to the reader's halo */
-      spread(work + dst->offset, dst->c, dst->w, stash, stash + n, 0);
-      place(work + dst->offset, stash + n, stash, out, n, dst->c, dst->w);
-    }
-    if (j == p->n_layers - 1) scatter(dst, out, r, n, Y);
-    cur = out;
-  }
+  for (s = 0; s < p->n_steps; ++s) cur = chain_step(x0, Y, work, p, &p->steps[7 * s], cur);
 }
 
 /* the one-row form: a ring per intermediate; its own frame, as the multi-row form's */
