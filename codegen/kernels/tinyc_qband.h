@@ -15,7 +15,21 @@
  * slot r % ring. `work` (8-byte aligned): the conv kernels' workspace (kernel_work bytes),
  * then the rings, then the band (c * rows * w bytes) and the row buffers (one [c][w] row
  * each: the output's, and an add operand's only where one is a whole tensor), then a
- * pool's sums and the band's conv parameters. */
+ * pool's sums and the band's conv parameters.
+ *
+ * With band_rows > 1 (narrow rows: one call per row would cost more than its MACs), a plain
+ * chain runs up to band_rows output rows a step instead (tinyc/ops/bands.py
+ * chain_schedule): each step is (layer, row, rows, halo_in, new_in, halo_out, stash). A
+ * step's source window is the halo_in rows kept of its source (at tensors[src].offset,
+ * [c][halo_in][w]) followed by the new_in rows the step before wrote; layer 0 reads the
+ * node's input (a one-channel input in place). The window is assembled in the buffer at
+ * `band` (in place when the new rows are there); before the layer runs, the window's last
+ * halo_out rows become the source's halo. A layer with an overlapping form (`stream`:
+ * depthwise, 1x1) then writes its rows over its window, with the stream scratch at row_b;
+ * another writes them into the other buffer (band <-> row_a). A step whose reader does not
+ * come next (the first rounds) has stash >= 0: its rows are appended to the stash rows its
+ * reader's halo holds. So only the halos stay between steps, and the whole chain shares
+ * one window buffer. */
 #ifndef TINYC_QBAND_H
 #define TINYC_QBAND_H
 
@@ -27,6 +41,10 @@
 #define TINYC_QBAND_DEPTHWISE 1
 #define TINYC_QBAND_ADD 2
 #define TINYC_QBAND_POOL 3
+/* tinyc_qband_layer.stream: the overlapping form a conv layer may run in place */
+#define TINYC_QBAND_STREAM_NONE 0
+#define TINYC_QBAND_STREAM_DW 1 /* tinyc_dwconv2d_stream_s8 */
+#define TINYC_QBAND_STREAM_1X1 2 /* tinyc_conv1x1_stream_s8 */
 /* bytes of work that hold a band's copy of a layer's tinyc_qconv_params (20 int32 and two
  * pointers: 96 on a 64-bit host), kept in the arena, not on the stack */
 #define TINYC_QBAND_CONV_PARAMS 96
@@ -44,8 +62,9 @@ typedef struct {
 
 typedef struct {
   int32_t c, h, w;
-  int32_t ring;   /* rows kept as [ring][c][w] at work + offset; 0: a whole [c][h][w] tensor */
-  int32_t offset; /* bytes into work (rings only) */
+  int32_t ring;   /* rows kept as [ring][c][w] at work + offset; 0: a whole [c][h][w] tensor
+                   * (multi-row chain: the most rows its halo keeps, as [c][rows][w]) */
+  int32_t offset; /* bytes into work (rings and halos only) */
 } tinyc_qband_tensor;
 
 typedef struct {
@@ -56,19 +75,22 @@ typedef struct {
   const int32_t *b;                /* conv: bias or NULL */
   const tinyc_qbinary_params *add; /* add: one row, c * w elements */
   const tinyc_qband_pool *pool;    /* pool */
+  int32_t stream;                  /* conv: TINYC_QBAND_STREAM_* (multi-row chain form) */
 } tinyc_qband_layer;
 
 typedef struct {
   int32_t n_inputs, n_layers, n_steps;
   const tinyc_qband_tensor *tensors; /* n_inputs + n_layers */
   const tinyc_qband_layer *layers;
-  const int16_t *steps; /* n_steps (layer, row) pairs, in execution order */
+  const int16_t *steps; /* n_steps (layer, row) pairs, in execution order (chain: 7 each) */
   int32_t kernel_work;  /* bytes of work the conv kernels take first (a multiple of 8) */
-  int32_t band;         /* offset of the gathered band */
-  int32_t row_a, row_b; /* offsets of an add's operand rows gathered from a whole tensor */
+  int32_t band;         /* offset of the gathered band (multi-row chain: the window buffer) */
+  int32_t row_a, row_b; /* offsets of an add's operand rows gathered from a whole tensor
+                         * (multi-row chain: the second buffer, the stream scratch) */
   int32_t row_y;        /* offset of the output row before it is scattered into Y */
   int32_t sums;         /* offset of a pool's int32 sums (8-byte aligned) */
   int32_t conv_params;  /* offset of the band's tinyc_qconv_params (8-byte aligned) */
+  int32_t band_rows;    /* > 1: the multi-row chain form (steps of 7, see above) */
 } tinyc_qband_params;
 
 /* inputs[n_inputs] -> Y [m][oh][ow]; work as above */

@@ -2,7 +2,9 @@
 residual adds from an earlier tensor or the graph input, a final whole-plane average pool
 or none): the whole chain fused into one
 QBanded node verifies, its interpreter reference gives bit for bit what the unfused layers
-gave, and the generated C (ASan, UBSan; portable and Cortex-M4 kernels) gives the same."""
+gave, and the generated C (ASan, UBSan; portable and Cortex-M4 kernels) gives the same; a
+chain without adds also runs several rows a step (`band_rows` > 1, `bands.chain_schedule`)
+when that schedule applies."""
 
 from __future__ import annotations
 
@@ -19,12 +21,12 @@ from tinyc.compiler import Options, compile_graph
 from tinyc.errors import IRError
 from tinyc.harness import SANITIZE_FLAGS, build_host, run_host
 from tinyc.interp import run_graph
-from tinyc.ir import Value
+from tinyc.ir import Node, Value
 from tinyc.ir.text import print_graph
 from tinyc.ir.verify import verify
 from tinyc.ops.bands import schedule
-from tinyc.ops.qbanded import band_layers, members
-from tinyc.passes.band_rows import candidates, fuse
+from tinyc.ops.qbanded import band_layers, chain_steps, members
+from tinyc.passes.band_rows import candidates, fuse, plain_chain
 
 
 @st.composite
@@ -86,9 +88,11 @@ def build(shape: tuple[int, int, int], layers: list[dict], seed: int,
 @given(st.tuples(st.integers(1, 5), st.integers(1, 12), st.integers(1, 7)),
        st.lists(layer(), min_size=2, max_size=5), st.integers(0, 1000),
        st.sampled_from([None, "QGlobalAveragePool", "QAveragePool"]),
-       st.sampled_from(["generic", "cortex-m4"]))
+       st.sampled_from(["generic", "cortex-m4"]), st.sampled_from([1, 1, 2, 3, 5]))
 def test_banded_chain_is_bit_exact(shape: tuple[int, int, int], layers: list[dict], seed: int,
-                                   pool: str | None, target: str) -> None:
+                                   pool: str | None, target: str, rows: int) -> None:
+    if rows > 1:  # the multi-row form runs plain chains
+        layers = [spec for spec in layers if spec["kind"] != "add"]
     b = build(shape, layers, seed, pool)
     assume(b is not None)
     assert b is not None
@@ -97,17 +101,24 @@ def test_banded_chain_is_bit_exact(shape: tuple[int, int, int], layers: list[dic
     want = run_graph(graph, b.feeds)
     runs = [r for r in candidates(graph) if len(r) == len(graph.nodes)]
     assume(runs)
-    fuse(graph, runs[0])
+    node = fuse(graph, runs[0], rows).node
+    if rows > 1 and not plain_chain(node):
+        note("no plain chain: one row a step")
+        node.attrs.pop("band_rows")
     verify(graph)
     note(print_graph(graph))
     assert [n.op for n in graph.nodes] == ["QBanded"]
     np.testing.assert_array_equal(run_graph(graph, b.feeds)[0], want[0])
+    np.testing.assert_array_equal(c_output(b, target), want[0])
+
+
+def c_output(b: Builder, target: str) -> np.ndarray:
+    """The generated C's output on b's feeds (ASan, UBSan; `target`'s kernels)."""
     with tempfile.TemporaryDirectory() as tmp:
-        compiled = compile_graph(graph, Options(target=target), "q")
+        compiled = compile_graph(b.graph, Options(target=target), "q")
         compiled.code.write(Path(tmp))
-        exe = build_host(Path(tmp), graph, "q", [*SANITIZE_FLAGS, "-O0"])
-        got = run_host(exe, graph, [b.feeds[v.name] for v in graph.inputs])
-    np.testing.assert_array_equal(got[0], want[0])
+        exe = build_host(Path(tmp), b.graph, "q", [*SANITIZE_FLAGS, "-O0"])
+        return run_host(exe, b.graph, [b.feeds[v.name] for v in b.graph.inputs])[0]
 
 
 def test_rings_hold_every_row_until_its_last_read() -> None:
@@ -136,6 +147,71 @@ def test_rings_hold_every_row_until_its_last_read() -> None:
         t = m.n_inputs + j
         if sched.rings[t]:
             slots[(t, r % sched.rings[t])] = r
+
+
+def ds_cnn(rows: int) -> tuple[Builder, list[Node]]:
+    """A DS-CNN-like chain (conv 4x3 stride 2, then depthwise 3x3 and 1x1 twice, then a
+    global pool) and its one candidate run."""
+    b = Builder()
+    x = b.input((1, 1, 15, 4), qp(0.05, -3))
+    y = b.node("QConv", [x, b.weights((3, 1, 4, 3)), None], qp(0.07, 0), kernel_shape=[4, 3],
+               strides=[2, 2], dilations=[1, 1], pads=[2, 1, 1, 1], group=1)
+    for _ in range(2):
+        y = b.node("QConv", [y, b.weights((3, 1, 3, 3)), None], qp(0.07, 0), **{**CONV,
+                   "group": 3})
+        y = b.node("QConv", [y, b.weights((3, 3, 1, 1)), None], qp(0.07, 0),
+                   kernel_shape=[1, 1], strides=[1, 1], dilations=[1, 1], pads=[0, 0, 0, 0],
+                   group=1)
+    b.graph.outputs = [b.node("QGlobalAveragePool", [y], qp(0.03, 2))]
+    (run,) = [r for r in candidates(b.graph) if len(r) == 6]
+    return b, run
+
+
+@pytest.mark.parametrize("rows", [1, 2, 3, 4, 9])
+def test_chain_windows_are_the_kept_rows_then_the_new_ones(rows: int) -> None:
+    """Replaying the multi-row schedule of `ds_cnn`: every layer computes each of its rows
+    once, in order, at most `rows` a step; every window is exactly the rows its source's
+    halo kept followed by the rows the step before computed (or stashed earlier)."""
+    b, run = ds_cnn(rows)
+    m = members(fuse(b.graph, run, rows).node)
+    bls = band_layers(m)
+    heights = [t.shape[2] for t in m.tensors[:-1]] + [m.tensors[-2].shape[2]]
+    steps = chain_steps(m, rows)
+    assert steps is not None
+    done = [0] * len(bls)
+    kept: dict[int, list[int]] = {}  # tensor -> the rows its halo holds
+    last: list[int] = []  # the rows the step before computed
+    stashed = False
+    for i, s in enumerate(steps):
+        assert s.row == done[s.layer] and 0 < s.rows <= rows
+        (t,) = bls[s.layer].srcs
+        lo = bls[s.layer].reads(s.row, heights[t])[0]
+        hi = bls[s.layer].reads(s.row + s.rows - 1, heights[t])[1]
+        if t >= m.n_inputs:
+            new = last[:s.new_in] if i and steps[i - 1].layer == s.layer - 1 else []
+            assert len(kept.get(t, [])) == s.halo_in
+            assert kept.get(t, []) + new == list(range(lo, hi))
+            kept[t] = list(range(hi - s.halo_out, hi))
+        out = list(range(s.row, s.row + s.rows))
+        if s.stash >= 0:
+            kept[m.n_inputs + s.layer] = kept.get(m.n_inputs + s.layer, []) + out
+            assert len(kept[m.n_inputs + s.layer]) == s.stash + s.rows
+        done[s.layer] += s.rows
+        last = out
+        stashed |= s.stash >= 0
+    assert done == heights[m.n_inputs:]
+    assert stashed == (rows in (1, 2))  # the first rounds are too short for the later layers
+
+
+@pytest.mark.parametrize("target", ["generic", "cortex-m4"])
+def test_chain_with_stashed_rows_is_bit_exact(target: str) -> None:
+    """`ds_cnn` two rows a step (its first rounds stash rows in a halo) in C, portable and
+    Cortex-M4 kernels, gives what the unfused layers give."""
+    b, run = ds_cnn(2)
+    want = run_graph(b.graph, b.feeds)[0]
+    fuse(b.graph, run, 2)
+    verify(b.graph)
+    np.testing.assert_array_equal(c_output(b, target), want)
 
 
 def test_malformed_banded_node_is_a_model_error() -> None:

@@ -102,9 +102,12 @@ def report_data(graph: Graph, plan: ArenaPlan, name: str = "") -> dict[str, Any]
 
 def band_lines(data: dict) -> list[str]:
     """One line per row-banded node (`band-rows`): its layers and extra work."""
-    return [f"banded {b['node']}: {b['layers']} layers in {b['row_steps']} row steps (one "
-            f"kernel call each, {b['recomputed_rows']} rows recomputed), rings "
-            f"{b['ring_bytes']} B" for b in data.get("bands", [])]
+    return [f"banded {b['node']}: {b['layers']} layers in {b['row_steps']} "
+            + (f"steps of up to {b['band_rows']} rows" if b.get("band_rows", 1) > 1
+               else "row steps")
+            + f" (one kernel call each, {b['recomputed_rows']} rows recomputed), "
+            + ("halos" if b.get("band_rows", 1) > 1 else "rings")
+            + f" {b['ring_bytes']} B" for b in data.get("bands", [])]
 
 
 def memory_columns(plan: ArenaPlan) -> dict[str, int]:

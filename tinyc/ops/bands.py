@@ -98,3 +98,91 @@ def _rings(steps: list[tuple[int, int]], reads: list[tuple[int, int, int, int]],
         live = [p for p in range(q) if last_use.get((t, p), -1) > i]
         rings[t] = max(rings[t], q - min(live, default=q) + 1)
     return tuple(rings)
+
+
+@dataclass(frozen=True)
+class ChainStep:
+    """One step of a multi-row schedule: layer `layer` computes its output rows
+    [row, row + rows). Its source window is `halo_in` rows kept from earlier steps, then
+    the `new_in` rows the step just before wrote; after it, the window's last `halo_out`
+    rows are kept for the next step that reads the same source."""
+
+    layer: int
+    row: int
+    rows: int
+    halo_in: int
+    new_in: int
+    halo_out: int
+    stash: int = -1
+
+    def fields(self) -> tuple[int, ...]:
+        return (self.layer, self.row, self.rows, self.halo_in, self.new_in, self.halo_out,
+                self.stash)
+
+
+def _window(layer: BandLayer, first: int, end: int, in_rows: int) -> tuple[int, int]:
+    """[lo, hi): the source rows output rows [first, end) read."""
+    return layer.reads(first, in_rows)[0], layer.reads(end - 1, in_rows)[1]
+
+
+def chain_schedule(layers: list[BandLayer], rows: list[int], n_inputs: int,
+                   band: int) -> tuple[ChainStep, ...] | None:
+    """Steps in rounds, each layer in turn computing as many of its next `band` rows as its
+    source holds (so no step exceeds `band` rows, the first rounds included), or None when
+    `layers` is no plain chain this form runs: layer 0 reads node input 0, each later layer
+    reads only the layer before it, no add, and every window is exactly the rows kept plus
+    the rows the step before computed. Only the rows a later window reads again survive a
+    step (the halo), so the intermediates share one pair of row buffers instead of each
+    keeping a ring."""
+    if n_inputs != 1 or any(
+            layer.kind == ADD or layer.srcs != ((j - 1 + n_inputs) if j else 0,)
+            for j, layer in enumerate(layers)):
+        return None
+    last = len(layers) - 1
+    done = [0] * len(layers)
+    plan: list[tuple[int, int, int, int, int]] = []  # (layer, first, end, lo, hi)
+    while done[last] < rows[n_inputs + last]:
+        progress = False
+        for j, layer in enumerate(layers):
+            src = layer.srcs[0]
+            ready = rows[src] if src < n_inputs else done[src - n_inputs]
+            end = done[j]
+            while (end < min(done[j] + band, rows[n_inputs + j])
+                   and layer.reads(end, rows[src])[1] <= ready):
+                end += 1
+            if end > done[j]:
+                plan.append((j, done[j], end, *_window(layer, done[j], end, rows[src])))
+                done[j], progress = end, True
+        if not progress:
+            return None
+    return _halos(plan)
+
+
+def _halos(plan: list[tuple[int, int, int, int, int]]) -> tuple[ChainStep, ...] | None:
+    """The halo counts of `plan`, or None when a window is not the kept rows followed by
+    the rows the step before computed."""
+    steps = []
+    kept: dict[int, tuple[int, int]] = {}  # source layer -> rows [lo, hi) in its halo
+    for i, (j, first, end, lo, hi) in enumerate(plan):
+        nxt = next((p for p in plan[i + 1:] if p[0] == j), None)
+        halo_out = max(0, hi - nxt[3]) if nxt is not None else 0
+        after = plan[i + 1] if i + 1 < len(plan) else None
+        stash = -1
+        if (after is None or after[0] != j + 1) and any(p[0] == j + 1 for p in plan[i + 1:]):
+            k_lo, k_hi = kept.get(j + 1, (first, first))
+            if k_hi != first:
+                return None
+            kept[j + 1], stash = (k_lo, end), k_hi - k_lo
+        if j == 0:  # reads the node's input, a whole tensor
+            steps.append(ChainStep(j, first, end - first, 0, 0, 0, stash))
+            continue
+        k_lo, k_hi = kept.get(j, (lo, lo))
+        prev = plan[i - 1] if i else None
+        new_lo, new_hi = ((prev[1], prev[2]) if prev is not None and prev[0] == j - 1
+                          else (k_hi, k_hi))
+        if k_lo != lo or k_hi != new_lo or new_hi != hi or (nxt is not None and nxt[3] < lo):
+            return None
+        kept[j] = (hi - halo_out, hi)
+        steps.append(ChainStep(j, first, end - first, k_hi - k_lo, new_hi - new_lo, halo_out,
+                               stash))
+    return tuple(steps)

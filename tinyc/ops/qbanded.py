@@ -9,7 +9,9 @@ is a node input, from n_inputs on the output of layer index - n_inputs; the last
 output is the node's); `scales`/`zero_points` quantize each layer's output. `members`
 rebuilds the original QConv/QAdd nodes from them: the reference runs those nodes' own
 references, and the kernel calls their own kernels, so the fused node computes exactly
-what the layers did (same semantics attribute, same requantization).
+what the layers did (same semantics attribute, same requantization). `band_rows` > 1 runs a
+plain chain that many output rows a step (`bands.chain_schedule`: halos instead of rings,
+for rows too narrow for one kernel call per row).
 """
 
 from __future__ import annotations
@@ -21,7 +23,17 @@ import numpy as np
 
 from tinyc.errors import ModelError
 from tinyc.ir import DType, Node, QuantParams, TensorType, Value
-from tinyc.ops.bands import ADD, CONV, DEPTHWISE, POOL, BandLayer, BandSchedule, schedule
+from tinyc.ops.bands import (
+    ADD,
+    CONV,
+    DEPTHWISE,
+    POOL,
+    BandLayer,
+    BandSchedule,
+    ChainStep,
+    chain_schedule,
+    schedule,
+)
 from tinyc.ops.qinteger import (
     ACT_ATTRS,
     POOL_ATTRS,
@@ -43,6 +55,8 @@ if TYPE_CHECKING:
 CONV_PARAMS = 96
 #: whole-plane average pools a band can end with
 POOLS = ("QGlobalAveragePool", "QAveragePool")
+#: QConv.stream_kernel -> tinyc_qband.h TINYC_QBAND_STREAM_*
+STREAM_FORMS = {"dwconv2d": 1, "conv1x1": 2}
 #: the ints each layer keeps in `layers`
 FIELDS = ("kind", "src0", "src1", "kh", "kw", "stride_h", "stride_w", "dil_h", "dil_w",
           "pad_top", "pad_left", "pad_bottom", "pad_right", "group", "act_min", "act_max",
@@ -187,6 +201,30 @@ def band_schedule(m: Members) -> BandSchedule:
     return schedule(band_layers(m), rows, m.n_inputs)
 
 
+def band_rows(node: Node) -> int:
+    """Output rows a step computes: 1, or more in the multi-row chain form."""
+    return int(node.attrs.get("band_rows", 1))
+
+
+def chain_steps(m: Members, rows: int) -> tuple[ChainStep, ...] | None:
+    """The multi-row schedule of `m`, `rows` output rows a step (None: not a plain chain)."""
+    heights = [t.shape[2] for t in m.tensors]
+    for j, node in enumerate(m.nodes):
+        if node.op in POOLS:
+            x = node.inputs[0]
+            assert x is not None
+            heights[m.n_inputs + j] = x.shape[2]
+    return chain_schedule(band_layers(m), heights, m.n_inputs, rows)
+
+
+def _steps(node: Node, m: Members) -> tuple[ChainStep, ...]:
+    steps = chain_steps(m, band_rows(node))
+    if steps is None:
+        raise ModelError(f"QBanded node '{node.name}': band_rows > 1 needs a plain chain "
+                         "(each layer reads the one before)")
+    return steps
+
+
 def row_bytes(v: Value) -> int:
     """Bytes of one row of an NCHW tensor, every channel."""
     return v.shape[1] * v.shape[3]
@@ -244,14 +282,114 @@ def layout(m: Members, sched: BandSchedule, kernel_dirs: tuple[str, ...] | None)
                   conv_params, at)
 
 
+def stream_form(node: Node) -> int:
+    """The overlapping form a member conv runs in place in the multi-row chain form
+    (tinyc_qband.h TINYC_QBAND_STREAM_*): depthwise or 1x1, as QConv's own
+    `stream_kernel`; 0 for none."""
+    if node.op != "QConv":
+        return 0
+    return STREAM_FORMS.get(get_op("QConv").stream_kernel(node) or "", 0)
+
+
+def in_place(node: Node, step: ChainStep, src: Value) -> bool:
+    """Whether a conv step of the multi-row form writes over its window (tinyc_qband.c
+    run_chain): it has an overlapping form and its output planes (step.rows rows) are no
+    larger than its input planes (the window's rows)."""
+    y = node.outputs[0]
+    if not stream_form(node):
+        return False
+    if step.layer == 0:
+        lo, hi = _input_rows(node, step, src)
+    else:
+        lo, hi = 0, step.halo_in + step.new_in
+    return step.rows * y.shape[3] <= (hi - lo) * src.shape[3]
+
+
+def _stream_scratch(node: Node, rows: int) -> int:
+    """Scratch of a member's overlapping form on `rows` output rows (QConv's
+    `memory_behavior`: a depthwise output plane, or min(c, m) for a 1x1 conv)."""
+    x, y = node.inputs[0], node.outputs[0]
+    assert x is not None
+    if stream_form(node) == STREAM_FORMS["dwconv2d"]:
+        return rows * y.shape[3]
+    return min(x.shape[1], y.shape[1]) if stream_form(node) else 0
+
+
+def chain_layout(m: Members, steps: tuple[ChainStep, ...],
+                 kernel_dirs: tuple[str, ...] | None) -> tuple[Layout, tuple[int, ...]]:
+    """The multi-row form's workspace: the conv kernels' scratch, each source's halo, the
+    window buffer (`band`), the second buffer for layers without an overlapping form
+    (`row_a`), the stream scratch (`row_b`), a pool's sums and the band's conv parameters;
+    and the rows each tensor's halo keeps."""
+    kernel = scratch = 0
+    rows = max(s.rows for s in steps)
+    for node in m.nodes:
+        if node.op == "QConv":
+            scratch = max(scratch, _stream_scratch(node, rows))
+            if uses_m4_kernels(kernel_dirs):
+                g = qconv_geometry(node)
+                kernel = max(kernel, qconv_work_bytes(g, qconv_depthwise(node), band_rows=rows))
+    layers = band_layers(m)
+    halos = [0] * len(m.tensors)
+    window = other = 0
+    for s in steps:
+        node, t = m.nodes[s.layer], layers[s.layer].srcs[0]
+        halos[t] = max(halos[t], s.halo_out)
+        src, dst = m.tensors[t], m.tensors[m.n_inputs + s.layer]
+        if s.stash >= 0:
+            halos[m.n_inputs + s.layer] = max(halos[m.n_inputs + s.layer], s.stash + s.rows)
+        if node.op in POOLS:
+            continue
+        if s.layer == 0:
+            lo, hi = _input_rows(node, s, src)
+            gathered = (hi - lo) * row_bytes(src) if src.shape[1] > 1 else 0
+        else:
+            gathered = (s.halo_in + s.new_in) * row_bytes(src)
+        window = max(window, gathered, s.rows * row_bytes(dst))
+        if (s.layer or src.shape[1] > 1) and not in_place(node, s, src):
+            other = max(other, s.rows * row_bytes(dst))
+    at = round8(kernel)
+    offsets = []
+    for t, keep in zip(m.tensors, halos):
+        offsets.append(at if keep else 0)
+        at = round8(at + keep * row_bytes(t))
+    band_at, at = at, round8(at + window)
+    second, at = at, round8(at + other)
+    stream_at, at = at, at + scratch
+    pooled = [node.outputs[0].shape[1] for node in m.nodes if node.op in POOLS]
+    sums = round8(at)
+    at = sums + 4 * max(pooled, default=0)
+    conv_params = round8(at)
+    at = conv_params + CONV_PARAMS
+    return Layout(round8(kernel), tuple(offsets), band_at, second, stream_at, stream_at, sums,
+                  conv_params, at), tuple(halos)
+
+
+def _input_rows(node: Node, step: ChainStep, x: Value) -> tuple[int, int]:
+    """[lo, hi): the rows of the node's input layer 0's step reads."""
+    a = node.attrs
+    layer = BandLayer(CONV, (0,), a["kernel_shape"][0], a["strides"][0], a["dilations"][0],
+                      a["pads"][0])
+    lo = layer.reads(step.row, x.shape[2])[0]
+    return lo, layer.reads(step.row + step.rows - 1, x.shape[2])[1]
+
+
 def band_summary(node: Node) -> dict[str, object]:
     """What a banded node costs beyond its layers, for `tinyc plan` and `--report`: one
-    kernel call per row step (no row is computed twice), and the bytes its rings keep."""
+    kernel call per step (no row is computed twice), and the bytes its rings (multi-row
+    form: halos) keep."""
     m = members(node)
-    sched = band_schedule(m)
-    return {"node": node.name, "layers": len(m.nodes), "row_steps": len(sched.steps),
-            "recomputed_rows": 0,
-            "ring_bytes": sum(r * row_bytes(t) for t, r in zip(m.tensors, sched.rings))}
+    if band_rows(node) > 1:
+        steps = _steps(node, m)
+        _, halos = chain_layout(m, steps, None)
+        kept = sum(k * row_bytes(t) for t, k in zip(m.tensors, halos))
+        count = len(steps)
+    else:
+        sched = band_schedule(m)
+        kept = sum(r * row_bytes(t) for t, r in zip(m.tensors, sched.rings))
+        count = len(sched.steps)
+    return {"node": node.name, "layers": len(m.nodes), "row_steps": count,
+            "band_rows": band_rows(node), "recomputed_rows": 0, "ring_bytes": kept}
 
 
 def check_bandable(node: Node) -> None:
@@ -267,7 +405,8 @@ class QBanded(OpDef):
 
     name = "QBanded"
     attrs = {"n_inputs": Attr("int", min=1), "layers": Attr("ints"), "scales": Attr("floats"),
-             "zero_points": Attr("ints"), semantics.ATTR: ACT_ATTRS[semantics.ATTR]}
+             "zero_points": Attr("ints"), "band_rows": Attr("int", 1, min=1, max=4096),
+             semantics.ATTR: ACT_ATTRS[semantics.ATTR]}
 
     def infer(self, node: Node) -> list[TensorType]:
         _check_records(node)
@@ -290,15 +429,23 @@ class QBanded(OpDef):
 
     def workspace(self, node: Node, kernel_dirs: tuple[str, ...] | None = None) -> int:
         m = members(node)
+        if band_rows(node) > 1:
+            return chain_layout(m, _steps(node, m), kernel_dirs)[0].total
         return layout(m, band_schedule(m), kernel_dirs).total
 
     def emit(self, node: Node, ctx: EmitContext) -> None:
         m = members(node)
-        sched = band_schedule(m)
-        lay = layout(m, sched, ctx.kernel_dirs)
+        if band_rows(node) > 1:
+            chain = _steps(node, m)
+            lay, kept = chain_layout(m, chain, ctx.kernel_dirs)
+            step_fields = [v for step in chain for v in step.fields()]
+        else:
+            sched = band_schedule(m)
+            lay, kept = layout(m, sched, ctx.kernel_dirs), sched.rings
+            step_fields = [v for step in sched.steps for v in step]
         y = node.outputs[0]
         tensors = [f"{{{t.shape[1]}, {t.shape[2]}, {t.shape[3]}, {ring}, {off}}}"
-                   for t, ring, off in zip(m.tensors, sched.rings, lay.offsets)]
+                   for t, ring, off in zip(m.tensors, kept, lay.offsets)]
         consts = iter(node.inputs[m.n_inputs:])
         layers = []
         for member, bl in zip(m.nodes, band_layers(m)):
@@ -308,7 +455,7 @@ class QBanded(OpDef):
                 add = ctx.params("tinyc_qbinary_params", get_op("QAdd").params_init(row_node),
                                  f"qband_add_{y.name}")
                 layers.append(f"{{{bl.kind}, {bl.srcs[0]}, {src1}, NULL, NULL, NULL, {add}, "
-                              "NULL}")
+                              "NULL, 0}")
                 continue
             if member.op in POOLS:
                 x = member.inputs[0]
@@ -320,7 +467,8 @@ class QBanded(OpDef):
                     fields = requant_fields(member, x, count) + [0]
                 pool = ctx.params("tinyc_qband_pool", "{" + ", ".join(map(str, fields)) + "}",
                                   f"qband_pool_{y.name}")
-                layers.append(f"{{{bl.kind}, {bl.srcs[0]}, -1, NULL, NULL, NULL, NULL, {pool}}}")
+                layers.append(f"{{{bl.kind}, {bl.srcs[0]}, -1, NULL, NULL, NULL, NULL, {pool}, "
+                              "0}")
                 continue
             w, b = next(consts), next(consts)
             assert w is not None
@@ -330,14 +478,14 @@ class QBanded(OpDef):
             conv = ctx.params("tinyc_qconv_params", init, f"qband_conv_{y.name}")
             bias = ctx.ptr(b) if b is not None else "NULL"
             layers.append(f"{{{bl.kind}, {bl.srcs[0]}, {src1}, {conv}, {ctx.ptr(w)}, {bias}, "
-                          "NULL, NULL}")
-        steps = ctx.table(DType.I16, [v for step in sched.steps for v in step],
-                          f"qband_steps_{y.name}")
-        init = (f"{{{m.n_inputs}, {len(m.nodes)}, {len(sched.steps)}, "
+                          f"NULL, NULL, {stream_form(member)}}}")
+        steps = ctx.table(DType.I16, step_fields, f"qband_steps_{y.name}")
+        n_steps = len(step_fields) // (7 if band_rows(node) > 1 else 2)
+        init = (f"{{{m.n_inputs}, {len(m.nodes)}, {n_steps}, "
                 f"{ctx.params_array('tinyc_qband_tensor', tensors, f'qband_t_{y.name}')}, "
                 f"{ctx.params_array('tinyc_qband_layer', layers, f'qband_l_{y.name}')}, "
                 f"{steps}, {lay.kernel_work}, {lay.band}, {lay.row_a}, {lay.row_b}, "
-                f"{lay.row_y}, {lay.sums}, {lay.conv_params}}}")
+                f"{lay.row_y}, {lay.sums}, {lay.conv_params}, {band_rows(node)}}}")
         params = ctx.params("tinyc_qband_params", init, f"qband_{y.name}")
         inputs = ", ".join(ctx.ptr(v) for v in node.inputs[: m.n_inputs] if v is not None)
         ctx.call("qband", "tinyc_qband_s8", f"(const int8_t *const[]){{{inputs}}}", ctx.ptr(y),

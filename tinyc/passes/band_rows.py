@@ -20,17 +20,20 @@ than `min_width` pixels are left alone (their per-row kernel calls are slow);
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 from tinyc.ir import DType, Graph, Node, Value
 from tinyc.memory import ArenaPlan, plan_memory
-from tinyc.ops.qbanded import POOLS, layer_fields
+from tinyc.ops.qbanded import POOLS, band_rows, chain_steps, layer_fields, members
 from tinyc.ops.qwork import QCONV_PAIRS
 from tinyc.passes.base import Pass, PassContext, PassResult, register_pass
 from tinyc.quant import semantics
 
 #: longest run tried (the candidates grow with its square)
 MAX_LAYERS = 16
+#: a narrow chain's step covers at least min_width * BAND_CALLS pixels a kernel call
+BAND_CALLS = 6
 
 
 def _activations(node: Node) -> list[Value]:
@@ -41,15 +44,14 @@ def _nchw1(v: Value) -> bool:
     return v.type.rank == 4 and v.shape[0] == 1 and v.dtype is DType.I8
 
 
-def bandable(node: Node, min_width: int = 1) -> bool:
+def bandable(node: Node) -> bool:
     """A layer `QBanded` can run: int8 NCHW batch-1 QConv with constant weights (bias
-    constant or absent) and output rows of at least `min_width` pixels, QAdd of two
-    computed tensors of the output's shape, or a whole-plane average pool."""
+    constant or absent), QAdd of two computed tensors of the output's shape, or a
+    whole-plane average pool."""
     y = node.outputs[0]
     if node.op == "QConv":
         x, w, b = node.inputs[0], node.input(1), node.input(2)
         return (x is not None and x.const is None and _nchw1(x) and _nchw1(y)
-                and y.shape[3] >= min_width
                 and w is not None and w.const is not None and (b is None or b.const is not None))
     if node.op == "QAdd":
         a, b = node.inputs[0], node.input(1)
@@ -76,16 +78,24 @@ def _whole_plane_pool(node: Node) -> bool:
             and node.outputs[0].shape[2:] == (1, 1))
 
 
+def narrow(node: Node, min_width: int) -> bool:
+    """A conv whose output rows are narrower than `min_width` pixels."""
+    return node.op == "QConv" and node.outputs[0].shape[3] < min_width
+
+
 def candidates(graph: Graph, min_width: int = 1) -> list[list[Node]]:
     """Runs of consecutive bandable nodes of two or more layers whose results, but the
-    last, are read only inside the run."""
+    last, are read only inside the run, and whose convs are all at least `min_width` wide
+    (banded a row at a time) or all narrower (banded several rows a step, `rows_for`)."""
     outputs = {id(v) for v in graph.outputs}
     nodes = graph.nodes
     found = []
     for i in range(len(nodes)):
         for j in range(i + 1, min(i + MAX_LAYERS, len(nodes))):
             run = nodes[i : j + 1]
-            if not all(bandable(n, min_width) for n in run) or run[-2].op in POOLS:
+            if not all(bandable(n) for n in run) or run[-2].op in POOLS:
+                break
+            if len({narrow(n, min_width) for n in run if n.op == "QConv"}) > 1:
                 break
             if len({semantics.of(n) for n in run}) != 1:
                 break
@@ -94,6 +104,35 @@ def candidates(graph: Graph, min_width: int = 1) -> list[list[Node]]:
                    and all(id(u.node) in inside for u in n.outputs[0].uses) for n in run[:-1]):
                 found.append(run)
     return found
+
+
+def band_height(graph: Graph, run: list[Node], min_width: int) -> int:
+    """Output rows a step of `run` computes: 1, or for convs narrower than `min_width`
+    (each step costs the kernels' per-call setup, each row more the window's RAM) enough
+    rows that each kernel call covers at least `min_width` * BAND_CALLS pixels, then the
+    fewest rows that still run every layer in that many steps (the later layers of a chain
+    trail the first by their windows' overlap: KWS, 25 rows of 5 pixels: 3 steps of 10
+    rows); 0 when `run` is no plain chain (`bands.chain_schedule`)."""
+    convs = [n.outputs[0].shape for n in run if n.op == "QConv"]
+    width = min((shape[3] for shape in convs), default=min_width)
+    if width >= min_width:
+        return 1
+    height = max(shape[2] for shape in convs)
+    steps = -(-height // min(-(-min_width * BAND_CALLS // width), height))
+    for rows in range(-(-height // steps), height + 1):
+        trial = fuse(graph, run, rows)
+        chain = chain_steps(members(trial.node), rows)
+        trial.undo()
+        if chain is None:
+            return 0
+        if max(Counter(s.layer for s in chain).values()) <= steps:
+            return rows
+    return height
+
+
+def plain_chain(node: Node) -> bool:
+    """Whether the multi-row form can run `node` (`bands.chain_schedule`)."""
+    return chain_steps(members(node), band_rows(node)) is not None
 
 
 @dataclass
@@ -115,8 +154,9 @@ class Fusion:
         self.graph.nodes = self.order
 
 
-def fuse(graph: Graph, run: list[Node]) -> Fusion:
-    """Replace `run` (a candidate) by one QBanded node."""
+def fuse(graph: Graph, run: list[Node], rows: int = 1) -> Fusion:
+    """Replace `run` (a candidate) by one QBanded node computing `rows` output rows a
+    step."""
     inside = {id(n.outputs[0]): k for k, n in enumerate(run)}
     externals: list[Value] = []
     for n in run:
@@ -140,6 +180,8 @@ def fuse(graph: Graph, run: list[Node]) -> Fusion:
              "scales": [float(q.scale[0]) for q in quants if q is not None],
              "zero_points": [int(q.zero_point[0]) for q in quants if q is not None],
              semantics.ATTR: semantics.of(run[0])}
+    if rows > 1:
+        attrs["band_rows"] = rows
     order = list(graph.nodes)
     saved = [list(n.inputs) for n in run]
     fused = Node("QBanded", [*externals, *consts], [run[-1].outputs[0]], attrs,
@@ -177,7 +219,10 @@ class BandRows(Pass):
     min_width: int = 2 * QCONV_PAIRS
     """narrowest conv output row (pixels) to band: each row is one call of the conv kernel,
     and the Cortex-M4 kernel reuses each weight over 2 * QCONV_PAIRS pixels, so narrower
-    rows run far slower (the KWS DS-CNN, 5 wide: 2.2x the instructions)"""
+    rows run far slower (the KWS DS-CNN, 5 wide: 2.2x the instructions a row at a time);
+    chains of narrower convs are banded several rows a step (`rows_for`)"""
+    rows: int = 0
+    """output rows a step of a narrow chain computes (0: `rows_for` chooses)"""
 
     def run(self, graph: Graph, ctx: PassContext) -> PassResult:
         if not any(n.op == "QConv" for n in graph.nodes):
@@ -185,18 +230,24 @@ class BandRows(Pass):
         current = plan(graph)
         fused = 0
         while True:
-            choice: tuple[int, int, list[Node]] | None = None
+            choice: tuple[int, int, list[Node], int] | None = None
             for run in candidates(graph, self.min_width):
                 if not at_peak(graph, current, run):
                     continue
-                trial = fuse(graph, run)
-                size = plan(graph).size
+                rows = band_height(graph, run, self.min_width)
+                if rows > 1 and self.rows:
+                    rows = self.rows
+                if not rows:
+                    continue
+                trial = fuse(graph, run, rows)
+                size = plan(graph).size if rows == 1 or plain_chain(trial.node) else None
                 trial.undo()
-                if size < current.size and (choice is None or (size, len(run)) < choice[:2]):
-                    choice = (size, len(run), run)
+                if size is not None and size < current.size and (
+                        choice is None or (size, len(run)) < choice[:2]):
+                    choice = (size, len(run), run, rows)
             if choice is None:
                 break
-            fuse(graph, choice[2])
+            fuse(graph, choice[2], choice[3])
             current = plan(graph)
             fused += len(choice[2])
         if not fused:

@@ -46,40 +46,63 @@ static const int8_t *row_block(const tinyc_qband_tensor *t, const int8_t *base, 
   return buf;
 }
 
-static void conv_row(const tinyc_qband_layer *l, const tinyc_qband_tensor *src,
-                     const int8_t *src_base, int32_t r, int8_t *out, int8_t *band, int32_t *kw,
-                     tinyc_qconv_params *bp) {
-  const tinyc_qconv_params *c = l->conv;
+/* [lo, hi): the rows of the input a conv's output row r reads: the window's real rows, at
+ * least one (tinyc/ops/bands.py BandLayer.reads) */
+static void window_rows(const tinyc_qconv_params *c, int32_t r, int32_t *lo, int32_t *hi) {
   const int32_t top = r * c->stride_h - c->pad_top;
   const int32_t end = top + (c->kh - 1) * c->dil_h + 1;
-  const int32_t lo = top < 0 ? 0 : (top < c->h ? top : c->h - 1);
-  const int32_t hi = end < c->h ? (end > lo ? end : lo + 1) : c->h;
-  gather(src, src_base, lo, hi, band);
+  *lo = top < 0 ? 0 : (top < c->h ? top : c->h - 1);
+  *hi = end < c->h ? (end > *lo ? end : *lo + 1) : c->h;
+}
+
+/* output rows [r, r + n) of a conv layer from x, its input rows [lo, lo + rows); a layer
+ * with `stream` set writes over x when out == x (its overlapping form, with scratch) */
+TINYC_INLINE void conv_rows(const tinyc_qband_layer *l, const int8_t *x, int32_t lo,
+                            int32_t rows, int32_t r, int32_t n, int8_t *out, int32_t *kw,
+                            int8_t *scratch, tinyc_qconv_params *bp) {
+  const tinyc_qconv_params *c = l->conv;
   *bp = *c;
   bp->n = 1;
-  bp->h = hi - lo;
-  bp->oh = 1;
-  bp->pad_top = lo - top; /* negative when the window starts inside the band */
-  if (l->kind == TINYC_QBAND_DEPTHWISE) {
-    tinyc_depthwise_conv2d_s8(band, l->w, l->b, out, kw, bp);
+  bp->h = rows;
+  bp->oh = n;
+  bp->pad_top = lo - (r * c->stride_h - c->pad_top); /* negative: the window starts inside */
+  if (out == x && l->stream == TINYC_QBAND_STREAM_DW) {
+    tinyc_dwconv2d_stream_s8(x, l->w, l->b, out, scratch, kw, bp);
+  } else if (out == x) {
+    tinyc_conv1x1_stream_s8(x, l->w, l->b, out, scratch, kw, bp);
+  } else if (l->kind == TINYC_QBAND_DEPTHWISE) {
+    tinyc_depthwise_conv2d_s8(x, l->w, l->b, out, kw, bp);
   } else {
-    tinyc_conv2d_s8(band, l->w, l->b, out, kw, bp);
+    tinyc_conv2d_s8(x, l->w, l->b, out, kw, bp);
   }
 }
 
-/* one input row into the sums; after the last one, the pooled output */
-static void pool_row(const tinyc_qband_pool *q, const tinyc_qband_tensor *x, const int8_t *row,
-                     int32_t r, int32_t *sums, int8_t *Y) {
+static void conv_row(const tinyc_qband_layer *l, const tinyc_qband_tensor *src,
+                     const int8_t *src_base, int32_t r, int8_t *out, int8_t *band, int32_t *kw,
+                     tinyc_qconv_params *bp) {
+  int32_t lo, hi;
+  window_rows(l->conv, r, &lo, &hi);
+  gather(src, src_base, lo, hi, band);
+  conv_rows(l, band, lo, hi - lo, r, 1, out, kw, NULL, bp);
+}
+
+/* n input rows ([c][n][w], the first is row r) into the sums; after the last row, the
+ * pooled output */
+static void pool_rows(const tinyc_qband_pool *q, const tinyc_qband_tensor *x,
+                      const int8_t *rows, int32_t r, int32_t n, int32_t *sums, int8_t *Y) {
+  const int32_t count = n * x->w;
   int32_t ch, i;
   for (ch = 0; ch < x->c; ++ch) {
-    int32_t acc = r ? sums[ch] : 0;
-    for (i = 0; i < x->w; ++i) acc += (int32_t)row[(size_t)ch * x->w + i] + q->input_offset;
+    const int8_t *row = rows + (size_t)ch * count;
+    int32_t acc = (r ? sums[ch] : 0) + count * q->input_offset;
+    for (i = 0; i + 4 <= count; i += 4) acc += row[i] + row[i + 1] + row[i + 2] + row[i + 3];
+    for (; i < count; ++i) acc += row[i];
     sums[ch] = acc;
-    if (r == x->h - 1 && q->divisor > 0) {
+    if (r + n == x->h && q->divisor > 0) {
       const int32_t d = q->divisor;
       const int32_t v = acc > 0 ? (acc + d / 2) / d : (acc - d / 2) / d;
       Y[ch] = (int8_t)(v < q->act_min ? q->act_min : v > q->act_max ? q->act_max : v);
-    } else if (r == x->h - 1) {
+    } else if (r + n == x->h) {
       Y[ch] = tinyc_requantize_one(acc, q->multiplier, q->shift, q->output_offset, q->act_min,
                                    q->act_max);
     }
@@ -92,15 +115,142 @@ static const int8_t *source(const tinyc_qband_params *p, const int8_t *const *in
   return t < p->n_inputs ? inputs[t] : work + p->tensors[t].offset;
 }
 
-void tinyc_qband_s8(const int8_t *const *inputs, int8_t *Y, int8_t *work,
-                    const tinyc_qband_params *p) {
+/* n rows [c][n][w] of the node's output, row r first, into Y [c][h][w] */
+TINYC_INLINE void scatter(const tinyc_qband_tensor *t, const int8_t *rows, int32_t r,
+                          int32_t n, int8_t *Y) {
+  const size_t block = (size_t)n * t->w;
+  int32_t ch;
+  for (ch = 0; ch < t->c; ++ch) {
+    copy_row(Y + ((size_t)ch * t->h + r) * t->w, rows + ch * block, block);
+  }
+}
+
+/* n bytes from src to dst >= src (they may overlap), last word first: each word is loaded
+ * before a store can reach it (a word copy: the rows moved are a few bytes wide) */
+static void move_up(int8_t *dst, const int8_t *src, size_t n) {
+  while (n >= 4) {
+    uint32_t v;
+    n -= 4;
+    memcpy(&v, src + n, 4);
+    memcpy(dst + n, &v, 4);
+  }
+  while (n > 0) {
+    --n;
+    dst[n] = src[n];
+  }
+}
+
+/* Each channel's `rows` rows of buf ([c][rows][w]) moved to row `at` of a [c][stride][w]
+ * layout in place (stride >= at + rows): last channel first, so no row is overwritten
+ * before it is moved. */
+static void spread(int8_t *buf, int32_t c, int32_t w, int32_t rows, int32_t stride, int32_t at) {
+  const size_t n = (size_t)rows * w;
+  int32_t ch;
+  if (stride == rows) return;
+  for (ch = c - 1; ch >= 0; --ch) move_up(buf + ((size_t)ch * stride + at) * w, buf + ch * n, n);
+}
+
+/* rows [at, at + rows) of each channel of dst ([c][stride][w]) from src ([c][rows][w]) */
+static void place(int8_t *dst, int32_t stride, int32_t at, const int8_t *src, int32_t rows,
+                  int32_t c, int32_t w) {
+  const size_t n = (size_t)rows * w;
+  int32_t ch;
+  for (ch = 0; ch < c; ++ch) copy_row(dst + ((size_t)ch * stride + at) * w, src + ch * n, n);
+}
+
+/* the last `keep` of the `rows` rows of x ([c][rows][w]) into halo [c][keep][w], for the
+ * next step that reads the same tensor */
+static void keep_rows(const int8_t *x, int32_t rows, int32_t keep, const tinyc_qband_tensor *t,
+                      int8_t *halo) {
+  const size_t w = (size_t)t->w;
+  int32_t ch;
+  for (ch = 0; ch < t->c; ++ch) {
+    copy_row(halo + ch * keep * w, x + (ch * (size_t)rows + (rows - keep)) * w, keep * w);
+  }
+}
+
+/* The window a conv step reads ([c][hi - lo][w], its source rows [lo, hi)), assembled in the
+ * buffer at `band` unless it is the step before's rows or the node's one-channel input. */
+static TINYC_NOINLINE const int8_t *chain_window(const int8_t *x0, int8_t *work,
+                                                 const tinyc_qband_params *p, const int16_t *st,
+                                                 int8_t *cur, int32_t lo, int32_t hi) {
+  const int32_t halo_in = st[3], new_in = st[4], halo_out = st[5];
+  const tinyc_qband_tensor *src = &p->tensors[p->layers[st[0]].src0];
+  int8_t *const a = work + p->band, *const halo = work + src->offset;
+  int8_t *x = cur;
+  if (st[0] == 0 && src->c == 1) return x0 + (size_t)lo * src->w; /* rows in one block */
+  if (st[0] == 0) {
+    gather(src, x0, lo, hi, a);
+    x = a;
+  } else if (halo_in && cur == a) { /* kept rows, then the new ones, in place */
+    spread(a, src->c, src->w, new_in, halo_in + new_in, halo_in);
+    place(a, halo_in + new_in, 0, halo, halo_in, src->c, src->w);
+    x = a;
+  } else if (halo_in) {
+    place(a, halo_in + new_in, 0, halo, halo_in, src->c, src->w);
+    place(a, halo_in + new_in, halo_in, cur, new_in, src->c, src->w);
+    x = a;
+  }
+  if (halo_out) keep_rows(x, hi - lo, halo_out, src, halo);
+  return x;
+}
+
+/* One step of the multi-row form: the rows it wrote. */
+static TINYC_NOINLINE int8_t *chain_step(const int8_t *x0, int8_t *Y, int8_t *work,
+                                         const tinyc_qband_params *p, const int16_t *st,
+                                         int8_t *cur) {
+  const int32_t j = st[0], r = st[1], n = st[2], stash = st[6];
+  const tinyc_qband_layer *l = &p->layers[j];
+  const tinyc_qband_tensor *src = &p->tensors[l->src0], *dst = &p->tensors[p->n_inputs + j];
+  int8_t *const a = work + p->band, *const b = work + p->row_a;
+  const int8_t *x;
+  int8_t *out;
+  int32_t lo, hi, unused;
+  if (l->kind == TINYC_QBAND_POOL) {
+    pool_rows(l->pool, src, cur, r, n, (int32_t *)(void *)(work + p->sums), Y);
+    return cur;
+  }
+  window_rows(l->conv, r, &lo, &unused);
+  window_rows(l->conv, r + n - 1, &unused, &hi);
+  x = chain_window(x0, work, p, st, cur, lo, hi);
+  /* a layer with an overlapping form writes over its window (not over the node's input)
+   * when its output planes are no larger than its input planes; another into the other
+   * buffer */
+  if (x != a && x != b) {
+    out = a;
+  } else if (l->stream && (size_t)n * dst->w <= (size_t)(hi - lo) * src->w) {
+    out = x == a ? a : b;
+  } else {
+    out = x == a ? b : a;
+  }
+  conv_rows(l, x, lo, hi - lo, r, n, out, p->kernel_work ? (int32_t *)(void *)work : NULL,
+            work + p->row_b, (tinyc_qconv_params *)(void *)(work + p->conv_params));
+  if (stash >= 0) { /* its reader steps later: append the rows to the reader's halo */
+    spread(work + dst->offset, dst->c, dst->w, stash, stash + n, 0);
+    place(work + dst->offset, stash + n, stash, out, n, dst->c, dst->w);
+  }
+  if (j == p->n_layers - 1) scatter(dst, out, r, n, Y);
+  return out;
+}
+
+/* the multi-row chain form (tinyc_qband.h); its own frame, off the one-row form's */
+static TINYC_NOINLINE void run_chain(const int8_t *x0, int8_t *Y, int8_t *work,
+                                     const tinyc_qband_params *p) {
+  int8_t *cur = work + p->band; /* the rows the step before wrote */
+  int32_t s;
+  for (s = 0; s < p->n_steps; ++s) cur = chain_step(x0, Y, work, p, &p->steps[7 * s], cur);
+}
+
+/* the one-row form: a ring per intermediate; its own frame, as the multi-row form's */
+static TINYC_NOINLINE void run_rows(const int8_t *const *inputs, int8_t *Y, int8_t *work,
+                                    const tinyc_qband_params *p) {
   int32_t *const kw = p->kernel_work ? (int32_t *)(void *)work : NULL;
   int8_t *const band = work + p->band;
   int8_t *const row_a = work + p->row_a, *const row_b = work + p->row_b;
   int8_t *const row_y = work + p->row_y;
   int32_t *const sums = (int32_t *)(void *)(work + p->sums);
   tinyc_qconv_params *const bp = (tinyc_qconv_params *)(void *)(work + p->conv_params);
-  int32_t s, ch;
+  int32_t s;
   for (s = 0; s < p->n_steps; ++s) {
     const int32_t j = p->steps[2 * s], r = p->steps[2 * s + 1];
     const tinyc_qband_layer *l = &p->layers[j];
@@ -114,15 +264,20 @@ void tinyc_qband_s8(const int8_t *const *inputs, int8_t *Y, int8_t *work,
       const int8_t *const b_base = source(p, inputs, work, l->src1);
       tinyc_add_s8(row_block(a, a_base, r, row_a), row_block(b, b_base, r, row_b), out, l->add);
     } else if (l->kind == TINYC_QBAND_POOL) {
-      pool_row(l->pool, a, row_block(a, a_base, r, row_a), r, sums, Y);
+      pool_rows(l->pool, a, row_block(a, a_base, r, row_a), r, 1, sums, Y);
       continue; /* the pool writes Y itself */
     } else {
       conv_row(l, a, a_base, r, out, band, kw, bp);
     }
-    if (!t->ring) { /* the output: scatter the row into place */
-      for (ch = 0; ch < t->c; ++ch) {
-        copy_row(Y + ((size_t)ch * t->h + r) * t->w, row_y + (size_t)ch * t->w, (size_t)t->w);
-      }
-    }
+    if (!t->ring) scatter(t, row_y, r, 1, Y); /* the output: the row into place */
+  }
+}
+
+void tinyc_qband_s8(const int8_t *const *inputs, int8_t *Y, int8_t *work,
+                    const tinyc_qband_params *p) {
+  if (p->band_rows > 1) {
+    run_chain(inputs[0], Y, work, p);
+  } else {
+    run_rows(inputs, Y, work, p);
   }
 }
