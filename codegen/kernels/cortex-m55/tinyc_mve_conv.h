@@ -66,7 +66,7 @@ static inline void tinyc_mve_dw_plane(const float *x, const float *wk, float bia
   if (work != NULL && tinyc_fpu_dw3_small_fits(p)) {
     tinyc_mve_dw3_small_plane(x, wk, bias, y, work, p);
   } else {
-    tinyc_fpu_dw_any_plane(x, wk, bias, y, work, p);
+    tinyc_fpu_dw_any_plane(x, wk, bias, y, work, p, 0);
   }
 }
 
