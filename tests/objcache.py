@@ -3,14 +3,15 @@ again (every model named `net` carries the same `net_tinyc_qconv.c`, and one ker
 takes seconds to compile where the model's own file takes a tenth of one), so each object
 is compiled once per session and reused when the same source meets the same flags.
 
-`install()` (tests/conftest.py) puts `cc` and `arm-none-eabi-gcc` wrappers first on PATH
-for the session and its subprocesses (the `tinyc` CLI runs included). A wrapper caches
-`-c` compiles of one C or assembler source and splits a build of sources straight into a
-program (`cc flags a.c b.c -o prog`, as tinyc.harness.build_host does) into cached
-compiles plus a link; anything else goes to the compiler untouched. The key is the
-compiler, its flags and the preprocessed source, so any change in an included header is a
-miss; an entry keeps the compiler's stderr and replays it. A compile that fails is never
-cached: the original command runs as it was, so its diagnostics are the compiler's own.
+`install()` (tests/conftest.py) puts wrappers of `cc`, `gcc`, `clang` and
+`arm-none-eabi-gcc` first on PATH for the session and its subprocesses (the `tinyc` CLI
+runs included). A wrapper caches `-c` compiles of C and assembler sources and splits a
+build of sources straight into a program (`cc flags a.c b.c -o prog`, as
+tinyc.harness.build_host does) into cached compiles plus a link; anything else goes to the
+compiler untouched. The key is the compiler, its flags and the preprocessed source, so any
+change in an included header is a miss; an entry keeps the compiler's stderr and replays
+it. A compile that fails is never cached: the original command runs as it was, so its
+diagnostics are the compiler's own.
 TINYC_TEST_OBJCACHE=0 turns the cache off.
 """
 
@@ -26,7 +27,7 @@ from pathlib import Path
 
 #: where the wrappers find their cache (a directory of this session)
 ENV = "TINYC_TEST_OBJCACHE"
-WRAPPED = ("cc", "arm-none-eabi-gcc")
+WRAPPED = ("cc", "gcc", "clang", "arm-none-eabi-gcc")
 SOURCES = (".c", ".S")
 #: flags with a separate value argument
 VALUED = frozenset({"-o", "-I", "-D", "-U", "-include", "-isystem", "-iquote", "-T",
@@ -80,7 +81,7 @@ def _split(args: list[str]) -> tuple[list[str], list[str], str | None, bool] | N
         else:  # objects, archives, other languages: not ours
             return None
         i += 1
-    if not sources or output is None or (compile_only and len(sources) != 1):
+    if not sources or (output is None) != (compile_only and len(sources) > 1):
         return None
     return flags, sources, output, compile_only
 
@@ -149,8 +150,10 @@ def main(real: str, args: list[str]) -> int:
     objects = [_cached_object(Path(cache), real, compile_flags, s) for s in sources]
     if any(o is None for o in objects):
         return _passthrough(real, args)
-    if compile_only:
-        shutil.copyfile(objects[0], output)  # type: ignore[arg-type]
+    if compile_only:  # `-o obj` of one source, or each source's `stem.o` here
+        outputs = [output] if output else [Path(s).with_suffix(".o").name for s in sources]
+        for obj, out in zip(objects, outputs, strict=True):
+            shutil.copyfile(obj, out)  # type: ignore[arg-type]
         return 0
     link = [real]
     by_source = dict(zip(sources, objects, strict=True))
