@@ -78,7 +78,9 @@ def _split(args: list[str]) -> tuple[list[str], list[str], str | None, bool] | N
             flags.append(arg)
         elif arg.endswith(SOURCES):
             sources.append(arg)
-        else:  # objects, archives, other languages: not ours
+        elif arg.endswith((".o", ".a")) and "-c" not in args:
+            pass  # linked as they are
+        else:  # other languages: not ours
             return None
         i += 1
     if not sources or (output is None) != (compile_only and len(sources) > 1):
