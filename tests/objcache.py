@@ -118,28 +118,27 @@ def _key(real: str, flags: list[str], source: str) -> str | None:
     return h.hexdigest()
 
 
-def _cached_object(cache: Path, real: str, flags: list[str], source: str) -> Path | None:
-    """The object of `source`, compiled now or earlier; its stderr replayed. None if it
-    does not compile (the caller runs the original command for the diagnostics)."""
+def _cached_object(cache: Path, real: str, flags: list[str],
+                   source: str) -> tuple[Path, bytes] | None:
+    """The object of `source`, compiled now or earlier, and the compiler's stderr. None if
+    it does not compile (the caller runs the original command for the diagnostics)."""
     key = _key(real, flags, source)
     if key is None:
         return None
     obj, err = cache / f"{key}.o", cache / f"{key}.err"
     if obj.exists() and err.exists():
-        sys.stderr.buffer.write(err.read_bytes())
-        return obj
+        return obj, err.read_bytes()
     fd, tmp = tempfile.mkstemp(suffix=".o", dir=cache)
     os.close(fd)
     proc = _run([real, *flags, "-c", source, "-o", tmp])
     if proc.returncode != 0:
         os.unlink(tmp)
         return None
-    sys.stderr.buffer.write(proc.stderr)
     err_tmp = Path(tmp).with_suffix(".err")
     err_tmp.write_bytes(proc.stderr)
     os.replace(err_tmp, err)
     os.replace(tmp, obj)
-    return obj
+    return obj, proc.stderr
 
 
 def main(real: str, args: list[str]) -> int:
@@ -149,13 +148,16 @@ def main(real: str, args: list[str]) -> int:
         return _passthrough(real, args)
     flags, sources, output, compile_only = parts
     compile_flags = _compile_flags(flags)
-    objects = [_cached_object(Path(cache), real, compile_flags, s) for s in sources]
-    if any(o is None for o in objects):
+    compiled = [_cached_object(Path(cache), real, compile_flags, s) for s in sources]
+    if any(c is None for c in compiled):
         return _passthrough(real, args)
+    objects = [c[0] for c in compiled if c is not None]
+    for c in compiled:  # what the compiler said, on a reused object too
+        sys.stderr.buffer.write(c[1] if c is not None else b"")
     if compile_only:  # `-o obj` of one source, or each source's `stem.o` here
         outputs = [output] if output else [Path(s).with_suffix(".o").name for s in sources]
         for obj, out in zip(objects, outputs, strict=True):
-            shutil.copyfile(obj, out)  # type: ignore[arg-type]
+            shutil.copyfile(obj, out)
         return 0
     link = [real]
     by_source = dict(zip(sources, objects, strict=True))
