@@ -50,11 +50,20 @@ def test_reuse_rebuild_warnings_and_errors(cache_dir: Path, tmp_path: Path) -> N
     assert not (tmp_path / "d").exists()
 
 
-def test_compile_only_of_several_sources(cache_dir: Path, tmp_path: Path) -> None:
+def test_compile_only_of_several_sources_then_a_link(cache_dir: Path, tmp_path: Path) -> None:
+    """As tests/fuzz/cbuild.py builds: `cc -c *.c` in the directory, then main.c and the
+    objects into a program."""
     for name in ("a", "b"):
-        (tmp_path / f"{name}.c").write_text(f"int {name}(void) {{ return 1; }}\n")
+        (tmp_path / f"{name}.c").write_text(f"int {name}(void) {{ return 2; }}\n")
+    (tmp_path / "main.c").write_text("int a(void);\nint b(void);\n"
+                                     "int main(void) { return a() + b(); }\n")
     for _ in range(2):
         proc = subprocess.run(["cc", *FLAGS, "-c", "a.c", "b.c"], cwd=tmp_path,
                               capture_output=True, text=True)
         assert proc.returncode == 0, proc.stderr
-        assert (tmp_path / "a.o").stat().st_size > 0 and (tmp_path / "b.o").stat().st_size > 0
+        link = subprocess.run(["cc", *FLAGS, "main.c", "a.o", "b.o", "-o", "prog"],
+                              cwd=tmp_path, capture_output=True, text=True)
+        assert link.returncode == 0, link.stderr
+        assert subprocess.run([tmp_path / "prog"]).returncode == 4
+        for name in ("a.o", "b.o", "prog"):
+            (tmp_path / name).unlink()
