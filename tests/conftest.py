@@ -7,11 +7,13 @@ reproduces locally with `HYPOTHESIS_PROFILE=ci`.
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
 
+from tests import objcache
 from tinyc.mcu.harness import APT_PACKAGES, missing_tools
 
 REPO = Path(__file__).resolve().parents[1]
@@ -37,6 +39,18 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.ge
 #: `make test-fast` (pytest -m "not slow") leaves these out for a quick local loop.
 SLOW_DIRS = ("mcu", "conformance", "fuzz", "browser")
 SLOW_FILES = ("test_wheel.py",)
+
+
+def pytest_configure(config) -> None:  # type: ignore[no-untyped-def]
+    """The session's compile cache (tests/objcache.py), set up once by the controller
+    and shared by the xdist workers it starts."""
+    config.objcache_root = objcache.install()
+
+
+def pytest_unconfigure(config) -> None:  # type: ignore[no-untyped-def]
+    root = getattr(config, "objcache_root", None)
+    if root is not None:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def pytest_collection_modifyitems(config, items) -> None:  # type: ignore[no-untyped-def]

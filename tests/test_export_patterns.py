@@ -89,7 +89,7 @@ def test_same_kernels_and_arena_as_clean_twin(pair: Pair, precision: str, tmp_pa
               for m in (pair.model, pair.twin)]
     assert kinds(graphs[0]) == kinds(graphs[1])
     o = options(pair, pair.model, precision, tmp_path)
-    arena, twin_arena = (compile_graph(g, o, "model").plan.size for g in graphs)
+    arena, twin_arena = (compile_graph(g, o, "net").plan.size for g in graphs)
     assert within(arena, twin_arena), (arena, twin_arena)
     if precision == "int8":
         # no float arithmetic left but the boundary's (de)quantization
@@ -122,7 +122,7 @@ def m4_instructions(pair: Pair, model: Path, precision: str, directory: Path) ->
         opts = options(pair, model, precision, directory, target="cortex-m4")
         graph = optimized(model, opts)
         x = sample(graph)
-        result, _ = run_on_mcu(graph, opts, "model", [x], directory / f"{model.stem}-{precision}")
+        result, _ = run_on_mcu(graph, opts, "net", [x], directory / f"{model.stem}-{precision}")
         tol = {"rtol": 1e-3, "atol": 1e-4} if precision == "float" else {"rtol": 1e-5,
                                                                            "atol": 1e-6}
         want = run_graph(graph, {graph.inputs[0].name: x})

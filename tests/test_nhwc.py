@@ -180,7 +180,8 @@ def test_same_cortex_m4_instructions_as_twin(net: str, int8: bool, tmp_path: Pat
         opts = options(net, form, int8, tmp_path)
         opts = Options(target="cortex-m4", quantize=opts.quantize, calib=opts.calib)
         graph, _ = optimize(load_model(MODELS / f"{net}_{form}.onnx", opts), opts)
-        result, _ = run_on_mcu(graph, opts, net, [feed], tmp_path / form)
+        # one C name for all: the kernel files compile once (tests/objcache.py)
+        result, _ = run_on_mcu(graph, opts, "net", [feed], tmp_path / form)
         got = result.run.outputs[0]
         if int8:
             want = run_graph(graph, {graph.inputs[0].name: feed})[0]

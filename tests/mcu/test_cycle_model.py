@@ -100,7 +100,7 @@ graph @g(%x: f32[1,64]) -> (%y: f32[1,64]) {
 """
     )
     x = np.linspace(-2, 2, 64, dtype=np.float32).reshape(1, 64)
-    result, _ = run_on_mcu(graph, Options(target="cortex-m4"), "g", [x], tmp_path)
+    result, _ = run_on_mcu(graph, Options(target="cortex-m4"), "net", [x], tmp_path)
     cost = result.run.cost
     assert cost is not None
     # -icount counts the call plus a few harness instructions, to one SysTick tick (40)

@@ -23,7 +23,7 @@ def test_int16x8_conv_model_on_cortex_m4(mcu_tools: None, tmp_path: Path) -> Non
     for mode in ("int8", "int16x8"):
         options = Options(target="cortex-m4", quantize=mode, calib=calib)
         graph, _ = optimize(load_model(MODELS / "digits_cnn.onnx", options), options)
-        result, host = run_on_mcu(graph, options, "digits_cnn", x, tmp_path / mode,
+        result, host = run_on_mcu(graph, options, "net", x, tmp_path / mode,
                                   host_check=True)
         assert host is not None
         got = result.run.outputs[0]

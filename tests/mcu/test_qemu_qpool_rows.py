@@ -60,7 +60,7 @@ def test_int8_pool_rows_on_cortex_m4(mcu_tools: None, tmp_path: Path) -> None:
     graph, inputs = pool_graph()
     expected = run_graph(graph, {v.name: x for v, x in zip(graph.inputs, inputs, strict=True)})
     options = Options(target="cortex-m4")
-    result, host = run_on_mcu(graph, options, "qpoolrows", inputs, tmp_path, host_check=True)
+    result, host = run_on_mcu(graph, options, "net", inputs, tmp_path, host_check=True)
     assert host is not None
     source = result.compiled.code.files[f"{result.compiled.code.name}.c"]
     assert source.count("requantize_s8(") == 3  # the max pool slices of the QConcats: none

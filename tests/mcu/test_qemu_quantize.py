@@ -43,7 +43,7 @@ def test_quantize_linear_on_cortex_m4(mcu_tools: None, elem: int, zp: int,
     onnx.save(proto, path)
     options = Options(target="cortex-m4")
     ir, _ = optimize(load_model(path, options), options)
-    result, host = run_on_mcu(ir, options, "quant", [x], tmp_path / "out", host_check=True)
+    result, host = run_on_mcu(ir, options, "net", [x], tmp_path / "out", host_check=True)
     assert host is not None
     expected = ReferenceEvaluator(proto).run(None, {"x": x})[0]
     got = result.run.outputs[0]

@@ -28,7 +28,7 @@ def test_int8_rnn_on_cortex_m4(mcu_tools: None, name: str, tmp_path: Path) -> No
                          calib=str(MODELS / "digits_train_x.npy"))),
     ):
         graph, _ = optimize(load_model(MODELS / f"{name}.onnx", options), options)
-        result, host = run_on_mcu(graph, options, name, x, tmp_path / label, host_check=True)
+        result, host = run_on_mcu(graph, options, "net", x, tmp_path / label, host_check=True)
         assert host is not None
         got = result.run.outputs[0]
         if label == "int8":

@@ -41,7 +41,7 @@ def _board_outputs(stem: str, xs: list[np.ndarray], tmp_path: Path) -> list[list
     them (`run_qemu_batch`), whose measured first inference is the single run's."""
     options = Options(target="cortex-m4")
     graph, _ = optimize(load_model(MODELS / f"{stem}.tflite", options), options)
-    single, _ = run_on_mcu(graph, options, stem.lower(), xs[:1], tmp_path)
+    single, _ = run_on_mcu(graph, options, "net", xs[:1], tmp_path)
     first, board = run_qemu_batch(single.build, graph, [[x] for x in xs])
     assert (first.instructions, first.stack) == (single.run.instructions, single.run.stack)
     for got, want in zip(board[0], single.run.outputs, strict=True):

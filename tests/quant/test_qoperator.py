@@ -248,7 +248,7 @@ def test_qoperator_model_on_cortex_m4_bit_exact(tmp_path: Path) -> None:
     options = Options(target="cortex-m4")
     graph = compiled_graph(path, "cortex-m4")
     xs = random_inputs(graph.inputs[0].shape[1:], 2, seed=4)[:, None]
-    result, host = run_on_mcu(graph, options, "qop", list(xs[:1]), tmp_path, host_check=True)
+    result, host = run_on_mcu(graph, options, "net", list(xs[:1]), tmp_path, host_check=True)
     want = ort_session(path).run(None, {"x": xs[0]})[0]
     assert host is not None
     np.testing.assert_array_equal(result.run.outputs[0], want)
@@ -506,7 +506,7 @@ def test_tie_heavy_add_on_mcu_bit_exact(target: str, tmp_path: Path) -> None:
     graph = compiled_graph(path, target)
     assert graph.nodes[0].attrs.get("semantics") == "onnxruntime"
     (tmp_path / "mcu").mkdir()
-    result, _ = run_on_mcu(graph, Options(target=target), "add", [a, b], tmp_path / "mcu")
+    result, _ = run_on_mcu(graph, Options(target=target), "net", [a, b], tmp_path / "mcu")
     np.testing.assert_array_equal(result.run.outputs[0],
                                   ort_session(path).run(None, {"a": a, "b": b})[0])
 

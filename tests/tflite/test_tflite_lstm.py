@@ -17,7 +17,7 @@ from tinyc.harness import SANITIZE_FLAGS, build_host, run_host
 from tinyc.interp import run_graph
 from tinyc.ir import DType, Graph, QuantParams, TensorType, Value
 from tinyc.ir.verify import verify
-from tinyc.mcu.harness import run_qemu
+from tinyc.mcu.harness import run_qemu_batch
 from tinyc.mcu.validate import run_on_mcu
 from tinyc.quant import tflite_fixedpoint as tfl
 
@@ -81,8 +81,9 @@ def test_int8_lstm_on_cortex_m4_equals_tflite_micro(mcu_tools: None, stem: str,
     options = Options(target="cortex-m4")
     graph, _ = optimize(load_model(MODELS / f"{stem}.tflite", options), options)
     xs = _inputs(graph, 3, seed=23)
-    first, _ = run_on_mcu(graph, options, stem, xs[:1], tmp_path)
-    board = [first.run.outputs] + [run_qemu(first.build, graph, [x]).outputs for x in xs[1:]]
+    first, _ = run_on_mcu(graph, options, "net", xs[:1], tmp_path)
+    _, rest = run_qemu_batch(first.build, graph, [[x] for x in xs[1:]])  # one QEMU run
+    board = [first.run.outputs, *rest]
     for i, (got, want) in enumerate(zip(board, _reference(stem, xs), strict=True)):
         for g, w in zip(got, want, strict=True):
             np.testing.assert_array_equal(g.reshape(w.shape), w, err_msg=f"input {i}")
