@@ -73,7 +73,7 @@ def test_float_model_on_cortex_m4(mcu_tools: None, name: str, tmp_path: Path) ->
     assert m.instructions > m.macs > 0
     assert 0 < m.stack <= FLOAT_STACK_BOUND
     if name == "kws_dscnn":  # the static bound also counts the sigmoid/tanh path (expf)
-        bound, _ = run_stack_bound(tmp_path, name, TARGETS["cortex-m4"])
+        bound, _ = run_stack_bound(tmp_path, CNAME, TARGETS["cortex-m4"])
         assert m.stack <= bound.bytes <= m.stack + 64
     assert m.flash >= sum(c.type.nbytes for c in graph.constants if c.uses)
     assert m.ram >= result.compiled.plan.size
@@ -99,7 +99,7 @@ def test_int8_model_on_cortex_m4(mcu_tools: None, name: str, tmp_path: Path) -> 
     assert result.measurement.instructions > result.measurement.macs > 0
     assert result.measurement.stack <= INT8_STACK_BOUND
     if name == "kws_dscnn":  # the static bound (no QEMU) covers the painted high-water
-        bound, _ = run_stack_bound(tmp_path / "out", name, TARGETS["cortex-m4"])
+        bound, _ = run_stack_bound(tmp_path / "out", CNAME, TARGETS["cortex-m4"])
         assert result.measurement.stack <= bound.bytes <= STACK_LIMIT
 
 
