@@ -35,6 +35,10 @@ VALUED = frozenset({"-o", "-I", "-D", "-U", "-include", "-isystem", "-iquote", "
 #: outputs that are not an object or a program: the compiler handles these itself
 OTHER_OUTPUTS = frozenset({"-E", "-S", "-M", "-MM", "-MD", "-MMD", "-MF", "-dM", "-x",
                            "-fsyntax-only", "-v", "--version", "-###"})
+#: flags that write files beside the object (stack usage, call graphs, dumps, temps): the
+#: cache stores only the object, so these go to the compiler
+SIDE_OUTPUTS = ("-print", "-M", "-x", "@", "-fstack-usage", "-fcallgraph-info", "-fdump-",
+                "-save-temps", "-Wa,")
 LINK_ONLY = ("-l", "-L", "-Wl,", "-shared", "-static", "-rdynamic", "-nostartfiles",
              "-Xlinker", "-T")
 
@@ -58,7 +62,7 @@ def _split(args: list[str]) -> tuple[list[str], list[str], str | None, bool] | N
     i = 0
     while i < len(args):
         arg = args[i]
-        if arg in OTHER_OUTPUTS or arg.startswith(("-print", "-M", "-x", "@")) or arg == "-":
+        if arg in OTHER_OUTPUTS or arg.startswith(SIDE_OUTPUTS) or arg == "-":
             return None
         if arg == "-o":
             if i + 1 >= len(args):
