@@ -86,15 +86,14 @@ static TINYC_NOINLINE void conv_call(const tinyc_qband_layer *l, const int8_t *x
   }
 }
 
-static void conv_row(const tinyc_qband_layer *l, const tinyc_qband_tensor *src,
-                     const int8_t *src_base, int32_t r, int8_t *out, int8_t *work,
-                     const tinyc_qband_params *p) {
-  int8_t *const band = work + p->band;
+/* the band of a conv layer's output row r (gathered from its source) and its parameters */
+static void conv_row_band(const tinyc_qband_layer *l, const tinyc_qband_tensor *src,
+                          const int8_t *src_base, int32_t r, int8_t *work,
+                          const tinyc_qband_params *p) {
   int32_t lo, hi;
   window_rows(l->conv, r, &lo, &hi);
-  gather(src, src_base, lo, hi, band);
+  gather(src, src_base, lo, hi, work + p->band);
   band_params(l->conv, lo, hi - lo, r, 1, (tinyc_qconv_params *)(void *)(work + p->conv_params));
-  conv_call(l, band, out, work, p);
 }
 
 /* n input rows ([c][n][w], the first is row r) into the sums; after the last row, the
@@ -272,32 +271,57 @@ static TINYC_NOINLINE void run_chain(const int8_t *x0, int8_t *Y, int8_t *work,
   }
 }
 
-/* the one-row form: a ring per intermediate; its own frame, as the multi-row form's */
+/* where step s's row goes in the one-row form: its ring's slot, or the output row */
+static int8_t *row_out(int8_t *work, const tinyc_qband_params *p, int32_t s) {
+  const int32_t r = p->steps[2 * s + 1];
+  const tinyc_qband_tensor *t = &p->tensors[p->n_inputs + p->steps[2 * s]];
+  return t->ring ? work + t->offset + (size_t)(r % t->ring) * t->c * t->w : work + p->row_y;
+}
+
+/* the output's row of step s into place (a ring's row stays) */
+static TINYC_NOINLINE void row_done(int8_t *Y, int8_t *work, const tinyc_qband_params *p,
+                                    int32_t s) {
+  const tinyc_qband_tensor *t = &p->tensors[p->n_inputs + p->steps[2 * s]];
+  if (!t->ring) scatter(t, work + p->row_y, p->steps[2 * s + 1], 1, Y);
+}
+
+/* Step s of the one-row form but a conv row's kernel call: an add or pool row run, a conv
+ * row's band gathered and its parameters set. Returns the conv row's destination, else
+ * NULL (the step is done). */
+static TINYC_NOINLINE int8_t *row_step(const int8_t *const *inputs, int8_t *Y, int8_t *work,
+                                       const tinyc_qband_params *p, int32_t s) {
+  const int32_t r = p->steps[2 * s + 1];
+  const tinyc_qband_layer *l = &p->layers[p->steps[2 * s]];
+  int8_t *const out = row_out(work, p, s);
+  const tinyc_qband_tensor *a = &p->tensors[l->src0];
+  const int8_t *const a_base = source(p, inputs, work, l->src0);
+  if (l->kind == TINYC_QBAND_ADD) {
+    const tinyc_qband_tensor *b = &p->tensors[l->src1];
+    const int8_t *const b_base = source(p, inputs, work, l->src1);
+    tinyc_add_s8(row_block(a, a_base, r, work + p->row_a), row_block(b, b_base, r, work + p->row_b),
+                 out, l->add);
+    row_done(Y, work, p, s);
+  } else if (l->kind == TINYC_QBAND_POOL) { /* the pool writes Y itself */
+    pool_rows(l->pool, a, row_block(a, a_base, r, work + p->row_a), r, 1,
+              (int32_t *)(void *)(work + p->sums), Y);
+  } else {
+    conv_row_band(l, a, a_base, r, work, p);
+    return out;
+  }
+  return NULL;
+}
+
+/* the one-row form: a ring per intermediate; its own frame, as the multi-row form's. A conv
+ * step is three calls, as there, so only conv_call's frame sits above the kernel's. */
 static TINYC_NOINLINE void run_rows(const int8_t *const *inputs, int8_t *Y, int8_t *work,
                                     const tinyc_qband_params *p) {
-  int8_t *const row_a = work + p->row_a, *const row_b = work + p->row_b;
-  int8_t *const row_y = work + p->row_y;
-  int32_t *const sums = (int32_t *)(void *)(work + p->sums);
   int32_t s;
   for (s = 0; s < p->n_steps; ++s) {
-    const int32_t j = p->steps[2 * s], r = p->steps[2 * s + 1];
-    const tinyc_qband_layer *l = &p->layers[j];
-    const int32_t dst = p->n_inputs + j;
-    const tinyc_qband_tensor *t = &p->tensors[dst];
-    int8_t *const out = t->ring ? work + t->offset + (size_t)(r % t->ring) * t->c * t->w : row_y;
-    const tinyc_qband_tensor *a = &p->tensors[l->src0];
-    const int8_t *const a_base = source(p, inputs, work, l->src0);
-    if (l->kind == TINYC_QBAND_ADD) {
-      const tinyc_qband_tensor *b = &p->tensors[l->src1];
-      const int8_t *const b_base = source(p, inputs, work, l->src1);
-      tinyc_add_s8(row_block(a, a_base, r, row_a), row_block(b, b_base, r, row_b), out, l->add);
-    } else if (l->kind == TINYC_QBAND_POOL) {
-      pool_rows(l->pool, a, row_block(a, a_base, r, row_a), r, 1, sums, Y);
-      continue; /* the pool writes Y itself */
-    } else {
-      conv_row(l, a, a_base, r, out, work, p);
+    int8_t *const out = row_step(inputs, Y, work, p, s);
+    if (out) {
+      conv_call(&p->layers[p->steps[2 * s]], work + p->band, out, work, p);
+      row_done(Y, work, p, s);
     }
-    if (!t->ring) scatter(t, row_y, r, 1, Y); /* the output: the row into place */
   }
 }
 
