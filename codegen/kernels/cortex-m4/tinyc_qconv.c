@@ -1119,13 +1119,24 @@ static void dw3_small_fill(const int8_t *xc, int32_t *restrict plane_words,
   int8_t *dst = (int8_t *)plane_words + (size_t)r0 * S + p->pad_left;
   const int8_t *src = xc;
   int32_t i, r;
-  for (i = 0; i < words; ++i) plane_words[i] = zp4;
+  /* four words a round: a band's small plane is filled for every few rows */
+  for (i = 0; i + 4 <= words; i += 4) {
+    plane_words[i] = zp4;
+    plane_words[i + 1] = zp4;
+    plane_words[i + 2] = zp4;
+    plane_words[i + 3] = zp4;
+  }
+  for (; i < words; ++i) plane_words[i] = zp4;
+  if (inner >= 4 && inner <= 8) { /* two words a row, overlapping when inner < 8 */
+    for (r = r0; r < r1; ++r, dst += S, src += p->w) {
+      tinyc_store4(dst, tinyc_load4(src));
+      tinyc_store4(dst + inner - 4, tinyc_load4(src + inner - 4));
+    }
+    return;
+  }
   for (r = r0; r < r1; ++r, dst += S, src += p->w) {
     if (inner > 32) {
       memcpy(dst, src, (size_t)inner);
-    } else if (inner >= 4 && inner <= 8) { /* two words, overlapping when inner < 8 */
-      tinyc_store4(dst, tinyc_load4(src));
-      tinyc_store4(dst + inner - 4, tinyc_load4(src + inner - 4));
     } else {
       tinyc_copy_short(dst, src, (size_t)inner);
     }
