@@ -1119,13 +1119,24 @@ static void dw3_small_fill(const int8_t *xc, int32_t *restrict plane_words,
   int8_t *dst = (int8_t *)plane_words + (size_t)r0 * S + p->pad_left;
   const int8_t *src = xc;
   int32_t i, r;
-  for (i = 0; i < words; ++i) plane_words[i] = zp4;
+  /* four words a round: a band's small plane is filled for every few rows */
+  for (i = 0; i + 4 <= words; i += 4) {
+    plane_words[i] = zp4;
+    plane_words[i + 1] = zp4;
+    plane_words[i + 2] = zp4;
+    plane_words[i + 3] = zp4;
+  }
+  for (; i < words; ++i) plane_words[i] = zp4;
+  if (inner >= 4 && inner <= 8) { /* two words a row, overlapping when inner < 8 */
+    for (r = r0; r < r1; ++r, dst += S, src += p->w) {
+      tinyc_store4(dst, tinyc_load4(src));
+      tinyc_store4(dst + inner - 4, tinyc_load4(src + inner - 4));
+    }
+    return;
+  }
   for (r = r0; r < r1; ++r, dst += S, src += p->w) {
     if (inner > 32) {
       memcpy(dst, src, (size_t)inner);
-    } else if (inner >= 4 && inner <= 8) { /* two words, overlapping when inner < 8 */
-      tinyc_store4(dst, tinyc_load4(src));
-      tinyc_store4(dst + inner - 4, tinyc_load4(src + inner - 4));
     } else {
       tinyc_copy_short(dst, src, (size_t)inner);
     }
@@ -1253,94 +1264,105 @@ static TINYC_DSP_NOINLINE void dw3_small_row_s2(const int8_t *x0, int32_t S, int
   } while (0)
 #endif
 
-static TINYC_DSP_NOINLINE void dw3_small_col(const int8_t *x, int32_t S, int32_t *acc,
-                                             int32_t oh, const int32_t *u) {
+static TINYC_DSP_NOINLINE void dw3_small_col(const int8_t *top, int32_t S, int32_t *acc,
+                                             int32_t oh, const int32_t *u, int32_t cols) {
   const int32_t u0 = u[0], u1 = u[1], u2 = u[2], v01 = u[3], v2 = u[4];
-  int32_t a, b, c = 0, t, e, n;
-  /* the first two rows start the first two outputs */
-  t = tinyc_load4(x);
-  e = tinyc_sxtb16(t);
-  t = tinyc_sxtb16_hi(t);
-  a = tinyc_smlabb(t, v01, tinyc_smuad(e, u0));
-  x += S;
-  t = tinyc_load4(x);
-  e = tinyc_sxtb16(t);
-  t = tinyc_sxtb16_hi(t);
-  a = tinyc_smlabt(t, v01, tinyc_smlad(e, u1, a));
-  b = tinyc_smlabb(t, v01, tinyc_smuad(e, u0));
-  x += S;
-  for (n = oh; n >= 3; n -= 3) {
-    TINYC_DW3_COL_ROW(a, b, c);
-    TINYC_DW3_COL_ROW(b, c, a);
-    TINYC_DW3_COL_ROW(c, a, b);
+  for (; cols > 0; --cols, ++top) {
+    const int8_t *x = top;
+    int32_t a, b, c = 0, t, e, n;
+    /* the first two rows start the first two outputs */
+    t = tinyc_load4(x);
+    e = tinyc_sxtb16(t);
+    t = tinyc_sxtb16_hi(t);
+    a = tinyc_smlabb(t, v01, tinyc_smuad(e, u0));
+    x += S;
+    t = tinyc_load4(x);
+    e = tinyc_sxtb16(t);
+    t = tinyc_sxtb16_hi(t);
+    a = tinyc_smlabt(t, v01, tinyc_smlad(e, u1, a));
+    b = tinyc_smlabb(t, v01, tinyc_smuad(e, u0));
+    x += S;
+    for (n = oh; n >= 3; n -= 3) {
+      TINYC_DW3_COL_ROW(a, b, c);
+      TINYC_DW3_COL_ROW(b, c, a);
+      TINYC_DW3_COL_ROW(c, a, b);
+    }
+    if (n > 0) TINYC_DW3_COL_ROW(a, b, c);
+    if (n > 1) TINYC_DW3_COL_ROW(b, c, a);
+    (void)c;
   }
-  if (n > 0) TINYC_DW3_COL_ROW(a, b, c);
-  if (n > 1) TINYC_DW3_COL_ROW(b, c, a);
-  (void)c;
 }
 
-/* Column ox's oh sums (acc) plus bias, requantized to out[oy * ow + ox]; a function of
- * its own so the short form's constants stay in registers (few arguments: the caller's
- * frame holds none of them). */
+/* `cols` columns' oh sums each (acc, column by column) plus bias, requantized to
+ * out[oy * ow + ox] from column ox = 0 of out on; a function of its own so the short
+ * form's constants stay in registers (few arguments: the caller's frame holds none of
+ * them), set up once for all the columns. */
 static TINYC_DSP_NOINLINE void dw3_col_requant(const int32_t *acc, int32_t bias, int8_t *out,
                                                const tinyc_dsp_mult *m,
                                                const tinyc_dsp_clamp *c,
-                                               const tinyc_qconv_params *p) {
+                                               const tinyc_qconv_params *p, int32_t cols) {
   const int32_t oh = p->oh, ow = p->ow;
+  const size_t plane = (size_t)oh * ow;
 #ifdef TINYC_TFLITE
   const int32_t tflite = m->shift > 30 ? tinyc_tflite_rs(m->shift) : 0;
 #else
   const int32_t tflite = 0;
 #endif
   const int32_t q = m->q, rs = tflite ? tflite : m->rs;
-  int8_t *const end = out + (size_t)oh * ow;
+  int8_t *o;
   if ((m->shift <= -2 || tflite) && rs <= 20 && c->act_min <= -128 && c->act_max >= 127) {
     /* the short form, zero point in the rounding term (tinyc_dsp_requant_row_bias) */
     const int32_t round = (int32_t)((1u << (rs - 1)) + ((uint32_t)c->zp << rs));
+    for (; cols > 0; --cols, ++out) {
+      int8_t *const end = out + plane;
+      o = out;
 #ifdef TINYC_TFLITE
-    if (tflite) {
-      for (; out < end; out += ow) {
-        *out = (int8_t)tinyc_ssat8(tinyc_tflite_top(*acc++ + bias, q, round) >> rs);
+      if (tflite) {
+        for (; o < end; o += ow) {
+          *o = (int8_t)tinyc_ssat8(tinyc_tflite_top(*acc++ + bias, q, round) >> rs);
+        }
+        continue;
       }
-      return;
-    }
 #endif
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__thumb2__) && \
     defined(__OPTIMIZE__) && !defined(TINYC_NO_DSP_ASM)
-    if (out + ow < end) { /* two a round, 18 cycles: gcc's loop spills the constants */
-      int32_t n = oh >> 1, a, b;
-      const int32_t ow2 = 2 * ow;
-      __asm__ volatile(
-          "1:\n\t"
-          "ldrd   %[a], %[b], [%[acc]], #8\n\t"
-          "add    %[a], %[a], %[bias]\n\t"
-          "add    %[b], %[b], %[bias]\n\t"
-          "smmla  %[a], %[a], %[q], %[round]\n\t"
-          "smmla  %[b], %[b], %[q], %[round]\n\t"
-          "asr    %[a], %[a], %[rs]\n\t"
-          "asr    %[b], %[b], %[rs]\n\t"
-          "ssat   %[a], #8, %[a]\n\t"
-          "ssat   %[b], #8, %[b]\n\t"
-          "strb   %[a], [%[out]]\n\t"
-          "strb   %[b], [%[out], %[ow]]\n\t"
-          "add    %[out], %[out], %[ow2]\n\t"
-          "subs   %[n], %[n], #1\n\t"
-          "bne    1b"
-          : [acc] "+r"(acc), [out] "+r"(out), [n] "+r"(n), [a] "=&r"(a), [b] "=&r"(b)
-          : [bias] "r"(bias), [q] "r"(q), [round] "r"(round), [rs] "r"(rs), [ow] "r"(ow),
-            [ow2] "r"(ow2)
-          : "cc", "memory");
-    }
+      if (oh >= 2) { /* two a round, 18 cycles: gcc's loop spills the constants */
+        int32_t n = oh >> 1, a, b;
+        const int32_t ow2 = 2 * ow;
+        __asm__ volatile(
+            "1:\n\t"
+            "ldrd   %[a], %[b], [%[acc]], #8\n\t"
+            "add    %[a], %[a], %[bias]\n\t"
+            "add    %[b], %[b], %[bias]\n\t"
+            "smmla  %[a], %[a], %[q], %[round]\n\t"
+            "smmla  %[b], %[b], %[q], %[round]\n\t"
+            "asr    %[a], %[a], %[rs]\n\t"
+            "asr    %[b], %[b], %[rs]\n\t"
+            "ssat   %[a], #8, %[a]\n\t"
+            "ssat   %[b], #8, %[b]\n\t"
+            "strb   %[a], [%[o]]\n\t"
+            "strb   %[b], [%[o], %[ow]]\n\t"
+            "add    %[o], %[o], %[ow2]\n\t"
+            "subs   %[n], %[n], #1\n\t"
+            "bne    1b"
+            : [acc] "+r"(acc), [o] "+r"(o), [n] "+r"(n), [a] "=&r"(a), [b] "=&r"(b)
+            : [bias] "r"(bias), [q] "r"(q), [round] "r"(round), [rs] "r"(rs), [ow] "r"(ow),
+              [ow2] "r"(ow2)
+            : "cc", "memory");
+      }
 #else
-    for (; out + ow < end; out += 2 * ow, acc += 2) { /* two a round: fewer branches */
-      out[0] = (int8_t)tinyc_ssat8(tinyc_smmla(acc[0] + bias, q, round) >> rs);
-      out[ow] = (int8_t)tinyc_ssat8(tinyc_smmla(acc[1] + bias, q, round) >> rs);
-    }
+      for (; o + ow < end; o += 2 * ow, acc += 2) { /* two a round: fewer branches */
+        o[0] = (int8_t)tinyc_ssat8(tinyc_smmla(acc[0] + bias, q, round) >> rs);
+        o[ow] = (int8_t)tinyc_ssat8(tinyc_smmla(acc[1] + bias, q, round) >> rs);
+      }
 #endif
-    if (out < end) *out = (int8_t)tinyc_ssat8(tinyc_smmla(*acc + bias, q, round) >> rs);
+      if (o < end) *o = (int8_t)tinyc_ssat8(tinyc_smmla(*acc++ + bias, q, round) >> rs);
+    }
     return;
   }
-  for (; out < end; out += ow) *out = tinyc_dsp_requant(*acc++ + bias, m, c);
+  for (; cols > 0; --cols, ++out) {
+    for (o = out; o < out + plane; o += ow) *o = tinyc_dsp_requant(*acc++ + bias, m, c);
+  }
 }
 
 /* One plane: xc (input plane) -> out (output plane), bias, multiplier q / shift sh. */
@@ -1376,10 +1398,13 @@ static void dw3_small_plane(const int8_t *xc, const int8_t *wk, int32_t bias, in
   round = (int32_t)((1u << (rs - 1)) + ((uint32_t)p->output_offset << rs)); /* as in _row */
   dw3_small_fill(xc, plane_words, &g, p);
   if (p->stride_h == 1 && p->stride_w == 1 && p->oh <= (g.band < p->oh ? g.band : p->oh) * row) {
-    /* the sums of a column fit where a band's go: walk the plane column by column */
-    for (b = 0; b < p->ow; ++b) {
-      dw3_small_col(plane + b, S, acc, p->oh, u);
-      dw3_col_requant(acc, bias, out + b, &mul, &cl, p);
+    /* the sums of a column fit where a band's go: walk the plane column by column, as
+     * many columns a call as their sums fit (a short band's whole plane: one call) */
+    const int32_t cols = (g.band < p->oh ? g.band : p->oh) * row / p->oh;
+    for (b = 0; b < p->ow; b += cols) {
+      const int32_t n = p->ow - b < cols ? p->ow - b : cols;
+      dw3_small_col(plane + b, S, acc, p->oh, u, n);
+      dw3_col_requant(acc, bias, out + b, &mul, &cl, p, n);
     }
     return;
   }
@@ -1419,10 +1444,14 @@ void tinyc_depthwise_conv2d_s8(const int8_t *restrict X, const int8_t *restrict 
                                int32_t *restrict work, const tinyc_qconv_params *p) {
   const int32_t mult_per_channel = p->m / p->c;
   const size_t in_plane = (size_t)p->h * p->w, out_plane = (size_t)p->oh * p->ow;
+  /* the plane kernel, chosen once per call (a band calls this for every few rows) */
+  void (*const plane)(const int8_t *, const int8_t *, int32_t, int32_t, int32_t, int8_t *,
+                      int32_t *, const tinyc_qconv_params *) =
+      dw3_small_fits(p) ? dw3_small_plane : dw3_fits(p) ? dw3_plane : dw_plane;
   int32_t n, m;
   for (n = 0; n < p->n; ++n) {
     for (m = 0; m < p->m; ++m) {
-      (dw3_small_fits(p) ? dw3_small_plane : dw3_fits(p) ? dw3_plane : dw_plane)(
+      plane(
           X + ((size_t)n * p->c + m / mult_per_channel) * in_plane,
           W + (size_t)m * p->kh * p->kw, B ? B[m] : 0, p->multiplier[m], p->shift[m],
           Y + ((size_t)n * p->m + m) * out_plane, work, p);
@@ -1434,12 +1463,13 @@ void tinyc_dwconv2d_stream_s8(const int8_t *X, const int8_t *restrict W,
                               const int32_t *restrict B, int8_t *Y, int8_t *restrict scratch,
                               int32_t *restrict work, const tinyc_qconv_params *p) {
   const size_t in_plane = (size_t)p->h * p->w, out_plane = (size_t)p->oh * p->ow;
+  const int small = dw3_small_fits(p); /* once per call, not per channel */
   int32_t n, k;
   TINYC_DCHECK(p->group == p->c && p->m == p->c);
   for (n = 0; n < p->n; ++n) {
     for (k = 0; k < p->c; ++k) {
       const size_t plane = (size_t)n * p->c + k;
-      if (dw3_small_fits(p)) { /* copies input plane k before storing output plane k */
+      if (small) { /* copies input plane k before storing output plane k */
         dw3_small_plane(X + plane * in_plane, W + (size_t)k * 9, B ? B[k] : 0,
                         p->multiplier[k], p->shift[k], Y + plane * out_plane, work, p);
         continue;

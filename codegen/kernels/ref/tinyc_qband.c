@@ -55,17 +55,26 @@ static void window_rows(const tinyc_qconv_params *c, int32_t r, int32_t *lo, int
   *hi = end < c->h ? (end > *lo ? end : *lo + 1) : c->h;
 }
 
-/* output rows [r, r + n) of a conv layer from x, its input rows [lo, lo + rows); a layer
- * with `stream` set writes over x when out == x (its overlapping form, with scratch) */
-TINYC_INLINE void conv_rows(const tinyc_qband_layer *l, const int8_t *x, int32_t lo,
-                            int32_t rows, int32_t r, int32_t n, int8_t *out, int32_t *kw,
-                            int8_t *scratch, tinyc_qconv_params *bp) {
-  const tinyc_qconv_params *c = l->conv;
+/* the band's parameters (bp) for output rows [r, r + n) of a conv layer from its input
+ * rows [lo, lo + rows) */
+static void band_params(const tinyc_qconv_params *c, int32_t lo, int32_t rows, int32_t r,
+                        int32_t n, tinyc_qconv_params *bp) {
   *bp = *c;
   bp->n = 1;
   bp->h = rows;
   bp->oh = n;
   bp->pad_top = lo - (r * c->stride_h - c->pad_top); /* negative: the window starts inside */
+}
+
+/* A conv layer's kernel on the band x with the band's parameters (at conv_params); a
+ * layer with `stream` set writes over x when out == x (its overlapping form, with the
+ * scratch at row_b). A function of its own with few locals and arguments: its frame is
+ * the band's only one above the kernel's. */
+static TINYC_NOINLINE void conv_call(const tinyc_qband_layer *l, const int8_t *x, int8_t *out,
+                                     int8_t *work, const tinyc_qband_params *p) {
+  int32_t *const kw = p->kernel_work ? (int32_t *)(void *)work : NULL;
+  int8_t *const scratch = work + p->row_b;
+  const tinyc_qconv_params *const bp = (const tinyc_qconv_params *)(void *)(work + p->conv_params);
   if (out == x && l->stream == TINYC_QBAND_STREAM_DW) {
     tinyc_dwconv2d_stream_s8(x, l->w, l->b, out, scratch, kw, bp);
   } else if (out == x) {
@@ -77,18 +86,19 @@ TINYC_INLINE void conv_rows(const tinyc_qband_layer *l, const int8_t *x, int32_t
   }
 }
 
-static void conv_row(const tinyc_qband_layer *l, const tinyc_qband_tensor *src,
-                     const int8_t *src_base, int32_t r, int8_t *out, int8_t *band, int32_t *kw,
-                     tinyc_qconv_params *bp) {
+/* the band of a conv layer's output row r (gathered from its source) and its parameters */
+static void conv_row_band(const tinyc_qband_layer *l, const tinyc_qband_tensor *src,
+                          const int8_t *src_base, int32_t r, int8_t *work,
+                          const tinyc_qband_params *p) {
   int32_t lo, hi;
   window_rows(l->conv, r, &lo, &hi);
-  gather(src, src_base, lo, hi, band);
-  conv_rows(l, band, lo, hi - lo, r, 1, out, kw, NULL, bp);
+  gather(src, src_base, lo, hi, work + p->band);
+  band_params(l->conv, lo, hi - lo, r, 1, (tinyc_qconv_params *)(void *)(work + p->conv_params));
 }
 
 /* n input rows ([c][n][w], the first is row r) into the sums; after the last row, the
- * pooled output */
-static void pool_rows(const tinyc_qband_pool *q, const tinyc_qband_tensor *x,
+ * pooled output (out of line: its locals stay off the steps' frames) */
+static TINYC_NOINLINE void pool_rows(const tinyc_qband_pool *q, const tinyc_qband_tensor *x,
                       const int8_t *rows, int32_t r, int32_t n, int32_t *sums, int8_t *Y) {
   const int32_t count = n * x->w;
   int32_t ch, i;
@@ -173,11 +183,11 @@ static void keep_rows(const int8_t *x, int32_t rows, int32_t keep, const tinyc_q
  * buffer at `band` unless it is the step before's rows or the node's one-channel input. */
 static TINYC_NOINLINE const int8_t *chain_window(const int8_t *x0, int8_t *work,
                                                  const tinyc_qband_params *p, const int16_t *st,
-                                                 int8_t *cur, int32_t lo, int32_t hi) {
+                                                 const int8_t *cur, int32_t lo, int32_t hi) {
   const int32_t halo_in = st[3], new_in = st[4], halo_out = st[5];
   const tinyc_qband_tensor *src = &p->tensors[p->layers[st[0]].src0];
   int8_t *const a = work + p->band, *const halo = work + src->offset;
-  int8_t *x = cur;
+  const int8_t *x = cur;
   if (st[0] == 0 && src->c == 1) return x0 + (size_t)lo * src->w; /* rows in one block */
   if (st[0] == 0) {
     gather(src, x0, lo, hi, a);
@@ -195,81 +205,123 @@ static TINYC_NOINLINE const int8_t *chain_window(const int8_t *x0, int8_t *work,
   return x;
 }
 
-/* One step of the multi-row form: the rows it wrote. */
-static TINYC_NOINLINE int8_t *chain_step(const int8_t *x0, int8_t *Y, int8_t *work,
-                                         const tinyc_qband_params *p, const int16_t *st,
-                                         int8_t *cur) {
-  const int32_t j = st[0], r = st[1], n = st[2], stash = st[6];
-  const tinyc_qband_layer *l = &p->layers[j];
-  const tinyc_qband_tensor *src = &p->tensors[l->src0], *dst = &p->tensors[p->n_inputs + j];
+/* A conv step of the multi-row form, up to its kernel call: its window assembled (*x:
+ * given the rows the step before wrote, set to the window), the band's parameters set;
+ * the buffer its rows go to. */
+static TINYC_NOINLINE int8_t *chain_prepare(const int8_t *x0, int8_t *work,
+                                            const tinyc_qband_params *p, const int16_t *st,
+                                            const int8_t **x) {
+  const int8_t *const cur = *x; /* the step before's rows: band or row_a */
+  const int32_t r = st[1], n = st[2];
+  const tinyc_qband_layer *l = &p->layers[st[0]];
+  const tinyc_qband_tensor *src = &p->tensors[l->src0], *dst = &p->tensors[p->n_inputs + st[0]];
   int8_t *const a = work + p->band, *const b = work + p->row_a;
-  const int8_t *x;
-  int8_t *out;
   int32_t lo, hi, unused;
-  if (l->kind == TINYC_QBAND_POOL) {
-    pool_rows(l->pool, src, cur, r, n, (int32_t *)(void *)(work + p->sums), Y);
-    return cur;
-  }
   window_rows(l->conv, r, &lo, &unused);
   window_rows(l->conv, r + n - 1, &unused, &hi);
-  x = chain_window(x0, work, p, st, cur, lo, hi);
+  *x = chain_window(x0, work, p, st, cur, lo, hi);
+  band_params(l->conv, lo, hi - lo, r, n, (tinyc_qconv_params *)(void *)(work + p->conv_params));
   /* a layer with an overlapping form writes over its window (not over the node's input)
    * when its output planes are no larger than its input planes; another into the other
    * buffer */
-  if (x != a && x != b) {
-    out = a;
-  } else if (l->stream && (size_t)n * dst->w <= (size_t)(hi - lo) * src->w) {
-    out = x == a ? a : b;
-  } else {
-    out = x == a ? b : a;
-  }
-  conv_rows(l, x, lo, hi - lo, r, n, out, p->kernel_work ? (int32_t *)(void *)work : NULL,
-            work + p->row_b, (tinyc_qconv_params *)(void *)(work + p->conv_params));
+  if (*x != a && *x != b) return a;
+  if (l->stream && (size_t)n * dst->w <= (size_t)(hi - lo) * src->w) return *x == a ? a : b;
+  return *x == a ? b : a;
+}
+
+/* A conv step's rows (out) after its kernel: stashed for a later reader, or, from the
+ * last layer, into Y. */
+static TINYC_NOINLINE void chain_finish(int8_t *Y, int8_t *work, const tinyc_qband_params *p,
+                                        const int16_t *st, const int8_t *out) {
+  const int32_t j = st[0], r = st[1], n = st[2], stash = st[6];
+  const tinyc_qband_tensor *dst = &p->tensors[p->n_inputs + j];
   if (stash >= 0) { /* its reader steps later: append the rows to the reader's halo */
     spread(work + dst->offset, dst->c, dst->w, stash, stash + n, 0);
     place(work + dst->offset, stash + n, stash, out, n, dst->c, dst->w);
   }
   if (j == p->n_layers - 1) scatter(dst, out, r, n, Y);
-  return out;
 }
 
-/* the multi-row chain form (tinyc_qband.h); its own frame, off the one-row form's */
+/* a pool step of the multi-row form: the rows the step before wrote into its sums */
+static TINYC_NOINLINE void chain_pool(int8_t *Y, int8_t *work, const tinyc_qband_params *p,
+                                      const int16_t *st, const int8_t *rows) {
+  const tinyc_qband_layer *l = &p->layers[st[0]];
+  pool_rows(l->pool, &p->tensors[l->src0], rows, st[1], st[2],
+            (int32_t *)(void *)(work + p->sums), Y);
+}
+
+/* the multi-row chain form (tinyc_qband.h); its own frame, off the one-row form's. Each
+ * conv step is three calls, so only conv_call's small frame sits above the kernel's. */
 static TINYC_NOINLINE void run_chain(const int8_t *x0, int8_t *Y, int8_t *work,
                                      const tinyc_qband_params *p) {
   int8_t *cur = work + p->band; /* the rows the step before wrote */
-  int32_t s;
-  for (s = 0; s < p->n_steps; ++s) cur = chain_step(x0, Y, work, p, &p->steps[7 * s], cur);
+  const int16_t *st = p->steps, *const end = p->steps + 7 * p->n_steps;
+  for (; st < end; st += 7) {
+    const tinyc_qband_layer *l = &p->layers[st[0]];
+    const int8_t *x = cur;
+    int8_t *out;
+    if (l->kind == TINYC_QBAND_POOL) {
+      chain_pool(Y, work, p, st, cur);
+      continue;
+    }
+    out = chain_prepare(x0, work, p, st, &x);
+    conv_call(l, x, out, work, p);
+    chain_finish(Y, work, p, st, out);
+    cur = out;
+  }
 }
 
-/* the one-row form: a ring per intermediate; its own frame, as the multi-row form's */
+/* where step s's row goes in the one-row form: its ring's slot, or the output row */
+static int8_t *row_out(int8_t *work, const tinyc_qband_params *p, int32_t s) {
+  const int32_t r = p->steps[2 * s + 1];
+  const tinyc_qband_tensor *t = &p->tensors[p->n_inputs + p->steps[2 * s]];
+  return t->ring ? work + t->offset + (size_t)(r % t->ring) * t->c * t->w : work + p->row_y;
+}
+
+/* the output's row of step s into place (a ring's row stays) */
+static TINYC_NOINLINE void row_done(int8_t *Y, int8_t *work, const tinyc_qband_params *p,
+                                    int32_t s) {
+  const tinyc_qband_tensor *t = &p->tensors[p->n_inputs + p->steps[2 * s]];
+  if (!t->ring) scatter(t, work + p->row_y, p->steps[2 * s + 1], 1, Y);
+}
+
+/* Step s of the one-row form but a conv row's kernel call: an add or pool row run, a conv
+ * row's band gathered and its parameters set. Returns the conv row's destination, else
+ * NULL (the step is done). */
+static TINYC_NOINLINE int8_t *row_step(const int8_t *const *inputs, int8_t *Y, int8_t *work,
+                                       const tinyc_qband_params *p, int32_t s) {
+  const int32_t r = p->steps[2 * s + 1];
+  const tinyc_qband_layer *l = &p->layers[p->steps[2 * s]];
+  int8_t *const out = row_out(work, p, s);
+  const tinyc_qband_tensor *a = &p->tensors[l->src0];
+  const int8_t *const a_base = source(p, inputs, work, l->src0);
+  if (l->kind == TINYC_QBAND_ADD) {
+    const tinyc_qband_tensor *b = &p->tensors[l->src1];
+    const int8_t *const b_base = source(p, inputs, work, l->src1);
+    tinyc_add_s8(row_block(a, a_base, r, work + p->row_a), row_block(b, b_base, r, work + p->row_b),
+                 out, l->add);
+    row_done(Y, work, p, s);
+  } else if (l->kind == TINYC_QBAND_POOL) { /* the pool writes Y itself */
+    pool_rows(l->pool, a, row_block(a, a_base, r, work + p->row_a), r, 1,
+              (int32_t *)(void *)(work + p->sums), Y);
+  } else {
+    conv_row_band(l, a, a_base, r, work, p);
+    return out;
+  }
+  return NULL;
+}
+
+/* the one-row form: a ring per intermediate; its own frame, as the multi-row form's. A conv
+ * step is three calls, as there, so only conv_call's frame sits above the kernel's. */
 static TINYC_NOINLINE void run_rows(const int8_t *const *inputs, int8_t *Y, int8_t *work,
                                     const tinyc_qband_params *p) {
-  int32_t *const kw = p->kernel_work ? (int32_t *)(void *)work : NULL;
-  int8_t *const band = work + p->band;
-  int8_t *const row_a = work + p->row_a, *const row_b = work + p->row_b;
-  int8_t *const row_y = work + p->row_y;
-  int32_t *const sums = (int32_t *)(void *)(work + p->sums);
-  tinyc_qconv_params *const bp = (tinyc_qconv_params *)(void *)(work + p->conv_params);
   int32_t s;
   for (s = 0; s < p->n_steps; ++s) {
-    const int32_t j = p->steps[2 * s], r = p->steps[2 * s + 1];
-    const tinyc_qband_layer *l = &p->layers[j];
-    const int32_t dst = p->n_inputs + j;
-    const tinyc_qband_tensor *t = &p->tensors[dst];
-    int8_t *const out = t->ring ? work + t->offset + (size_t)(r % t->ring) * t->c * t->w : row_y;
-    const tinyc_qband_tensor *a = &p->tensors[l->src0];
-    const int8_t *const a_base = source(p, inputs, work, l->src0);
-    if (l->kind == TINYC_QBAND_ADD) {
-      const tinyc_qband_tensor *b = &p->tensors[l->src1];
-      const int8_t *const b_base = source(p, inputs, work, l->src1);
-      tinyc_add_s8(row_block(a, a_base, r, row_a), row_block(b, b_base, r, row_b), out, l->add);
-    } else if (l->kind == TINYC_QBAND_POOL) {
-      pool_rows(l->pool, a, row_block(a, a_base, r, row_a), r, 1, sums, Y);
-      continue; /* the pool writes Y itself */
-    } else {
-      conv_row(l, a, a_base, r, out, band, kw, bp);
+    int8_t *const out = row_step(inputs, Y, work, p, s);
+    if (out) {
+      conv_call(&p->layers[p->steps[2 * s]], work + p->band, out, work, p);
+      row_done(Y, work, p, s);
     }
-    if (!t->ring) scatter(t, row_y, r, 1, Y); /* the output: the row into place */
   }
 }
 
