@@ -34,6 +34,9 @@ CNAME = "net"
 #: (KWS 1,556 B, VWW 1,628 B).
 FLOAT_STACK_BOUND = STACK_LIMIT
 INT8_STACK_BOUND = 704
+#: the static bound of KWS int8 counts the M4 conv's channels_rest (a 224-240 B frame), a
+#: path KWS never runs (its convs take channels_short); QEMU measures 520 B (float I/O)
+KWS_INT8_STATIC_BOUND = 576
 
 
 def inputs_for(name: str, shape: tuple[int, ...]) -> np.ndarray:
@@ -100,7 +103,7 @@ def test_int8_model_on_cortex_m4(mcu_tools: None, name: str, tmp_path: Path) -> 
     assert result.measurement.stack <= INT8_STACK_BOUND
     if name == "kws_dscnn":  # the static bound (no QEMU) covers the painted high-water
         bound, _ = run_stack_bound(tmp_path / "out", CNAME, TARGETS["cortex-m4"])
-        assert result.measurement.stack <= bound.bytes <= STACK_LIMIT
+        assert result.measurement.stack <= bound.bytes <= KWS_INT8_STATIC_BOUND
 
 
 def test_quantization_aware_model_on_cortex_m4(mcu_tools: None, tmp_path: Path) -> None:
