@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from tinyc.ir import DType, Graph, Node, Value
 from tinyc.memory import ArenaPlan, plan_memory
 from tinyc.ops.qbanded import POOLS, band_rows, chain_steps, layer_fields, members
+from tinyc.ops.qint4 import packs_int4
 from tinyc.ops.qwork import QCONV_PAIRS
 from tinyc.passes.base import Pass, PassContext, PassResult, register_pass
 from tinyc.quant import semantics
@@ -52,7 +53,8 @@ def bandable(node: Node) -> bool:
     if node.op == "QConv":
         x, w, b = node.inputs[0], node.input(1), node.input(2)
         return (x is not None and x.const is None and _nchw1(x) and _nchw1(y)
-                and w is not None and w.const is not None and (b is None or b.const is not None))
+                and w is not None and w.const is not None and (b is None or b.const is not None)
+                and not packs_int4(node))  # the band's kernels read int8 weights
     if node.op == "QAdd":
         a, b = node.inputs[0], node.input(1)
         return (a is not None and b is not None and a.const is None and b.const is None
