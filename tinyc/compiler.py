@@ -105,7 +105,8 @@ def load_model(path: str | Path, options: Options) -> Graph:
 
 def optimize(graph: Graph, options: Options) -> tuple[Graph, PassContext]:
     """Run the pass pipeline chosen by the options; the context holds IR dumps and stats."""
-    ctx = PassContext(verify_each=options.verify_each, print_ir_after=options.print_ir_after)
+    ctx = PassContext(verify_each=options.verify_each, print_ir_after=options.print_ir_after,
+                      target=options.target)
     passes, _ = split_after_quantization(pipeline_for(options.opt_level, options.passes))
     graph = PassManager(passes).run(graph, ctx)
     from tinyc.prune.driver import prune_graph

@@ -210,6 +210,13 @@ def plan(graph: Graph) -> ArenaPlan:
     return plan_memory(graph, align=8)
 
 
+#: cores whose kernels pay per call more than a narrow chain's rows save: the Helium
+#: kernels set up gathers and tap masks per call (KWS int8 on the Cortex-M55: 0.51 ->
+#: 0.70 instructions per MAC banded 10 rows a step), so narrow chains stay whole planes
+#: there unless `band-rows{rows=N}` asks
+WHOLE_PLANE_TARGETS = frozenset({"cortex-m55"})
+
+
 @register_pass
 @dataclass(frozen=True)
 class BandRows(Pass):
@@ -237,6 +244,8 @@ class BandRows(Pass):
                 if not at_peak(graph, current, run):
                     continue
                 rows = band_height(graph, run, self.min_width)
+                if rows > 1 and ctx.target in WHOLE_PLANE_TARGETS and not self.rows:
+                    continue
                 if rows > 1 and self.rows:
                     rows = self.rows
                 if not rows:

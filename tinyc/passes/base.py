@@ -24,6 +24,8 @@ class PassContext:
     """What every pass may read: options that are not the pass's own, and debug hooks."""
 
     verify_each: bool = False
+    #: the core the C is for (`--target`): passes whose payoff depends on its kernels read it
+    target: str = "generic"
     #: pass names (or "all") after which the text IR is printed to `dump`
     print_ir_after: frozenset[str] = frozenset()
     dump: list[str] = field(default_factory=list)

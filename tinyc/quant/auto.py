@@ -253,7 +253,7 @@ def cost(graph: Graph, options) -> tuple[int, int, str]:  # noqa: ANN001
     from tinyc.passes.sparsify_weights import layer_costs
     from tinyc.prune.driver import sparse_policy
 
-    g = after_quantization(copy.deepcopy(graph), options, PassContext())
+    g = after_quantization(copy.deepcopy(graph), options, PassContext(target=options.target))
     compiled = compile_graph(g, replace(options, report=False), "candidate")
     weights = compiled.code.weight_bytes
     code = hashlib.sha256(repr(sorted(compiled.code.files.items())).encode()).hexdigest()
