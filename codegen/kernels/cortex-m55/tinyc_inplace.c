@@ -31,17 +31,6 @@ void tinyc_dwconv2d_stream_f32(const float *X, const float *restrict W, const fl
   }
 }
 
-/* Output row oy, stored from its scratch row (channel planes of Y). */
-static void store_row(float *Y, const float *restrict row, const tinyc_conv2d_params *p,
-                      int32_t oy) {
-  const size_t plane = (size_t)p->oh * p->ow;
-  int32_t m;
-  for (m = 0; m < p->m; ++m) {
-    memcpy(Y + (size_t)m * plane + (size_t)oy * p->ow, row + (size_t)m * p->ow,
-           (size_t)p->ow * sizeof *Y);
-  }
-}
-
 /* The output channels of one pixel: x is the input pixel, `sx` floats between channels;
  * output m goes to out[m * ostride]. Four channels per tinyc_v4_dot4 (inlined per call,
  * so the contiguous and the strided forms each get their own loop). */
@@ -83,39 +72,6 @@ void tinyc_conv1x1_stream_f32(const float *X, const float *restrict W, const flo
   }
 }
 
-void tinyc_conv2d_rows_stream_f32(const float *X, const float *restrict W,
-                                  const float *restrict B, float *Y, float *restrict scratch,
-                                  const tinyc_conv2d_params *p) {
-  /* output row oy needs input rows from oy - pad_top on: once row oy is computed, input
-   * rows <= oy - pad_top are dead, and so is the place of output row oy - pad_top */
-  const int32_t lag = p->pad_top, ring = p->pad_top + 1;
-  const size_t row = (size_t)p->m * p->ow;
-  int32_t oy;
-  TINYC_DCHECK(p->n == 1 && p->group == 1 && p->stride_h == 1 && p->oh == p->h);
-  TINYC_DCHECK(p->ow == p->w);
-  for (oy = 0; oy < p->oh; ++oy) {
-    tinyc_mve_conv_row(X, W, B, scratch + (size_t)(oy % ring) * row, (size_t)p->ow, 0, p->m, oy,
-                       p);
-    if (oy >= lag) store_row(Y, scratch + (size_t)((oy - lag) % ring) * row, p, oy - lag);
-  }
-  for (oy = p->oh - lag > 0 ? p->oh - lag : 0; oy < p->oh; ++oy) {
-    store_row(Y, scratch + (size_t)(oy % ring) * row, p, oy);
-  }
-}
-
-void tinyc_gemm_rows_stream_f32(const float *A, const float *restrict B, const float *restrict C,
-                                float *Y, float *restrict scratch, const tinyc_gemm_params *p) {
-  int32_t i, l, j;
-  TINYC_DCHECK(!p->trans_a);
-  for (i = 0; i < p->m; ++i) {
-    const float *a = A + (size_t)i * p->k;
-    float *y = Y + (size_t)i * p->n;
-    if (p->k <= p->n) {
-      for (l = 0; l < p->k; ++l) scratch[l] = a[l];
-      tinyc_mve_gemm_row(scratch, 1, B, C, y, p, i);
-    } else {
-      tinyc_mve_gemm_row(a, 1, B, C, scratch, p, i);
-      for (j = 0; j < p->n; ++j) y[j] = scratch[j];
-    }
-  }
-}
+#define TINYC_STREAM_CONV_ROW tinyc_mve_conv_row
+#define TINYC_STREAM_GEMM_ROW tinyc_mve_gemm_row
+#include "tinyc_fpu_stream_rows.h"
