@@ -5,8 +5,9 @@
  * scalar weight per instruction, so the weights keep the portable layout and each loaded
  * input vector feeds several output channels (tinyc_mve_f32.h):
  *
- * - pointwise (1x1, stride 1, no padding, one group): 3 output channels x 8 pixels in 6
- *   accumulators, the pixel tail under a lane predicate;
+ * - pointwise (1x1, stride 1, no padding, one group): 4 output channels x 4 pixels in 4
+ *   accumulators, two input channels a round, the pixel tail under a lane predicate
+ *   (tinyc_mve_pw_tile4, which the streamed 1x1 conv runs on its buffered pixels);
  * - depthwise 3x3 on small planes (KWS's 25x5): the plane copied once, zero padded, into
  *   the node's workspace (as on the Cortex-M4), then 4 outputs of a row per vector;
  *   other depthwise windows take the Cortex-M4 FPU path (tinyc_fpu_conv.h);
@@ -18,86 +19,6 @@
 #include "tinyc_mve_conv.h"
 
 TINYC_INLINE float bias_of(const float *B, int32_t m) { return B ? B[m] : 0.0f; }
-
-/* ---- pointwise ------------------------------------------------------------------------ */
-
-/* NM (1..3, a constant) output channels x the n (1..8) pixels at x; w: the first
- * channel's C weights, the others C floats apart. */
-TINYC_INLINE void pw_block(const float *x, const float *w, const float *b, float *y,
-                           int32_t C, int32_t P, int32_t n, const int NM, const tinyc_act *act) {
-  const int32_t n0 = n < 4 ? n : 4, n1 = n - n0;
-  const float *u0 = w, *u1 = w + C, *u2 = w + 2 * C;
-  tinyc_v4 a00 = tinyc_v4_dup(b[0]), a01 = a00;
-  tinyc_v4 a10 = tinyc_v4_dup(NM > 1 ? b[1] : 0.0f), a11 = a10;
-  tinyc_v4 a20 = tinyc_v4_dup(NM > 2 ? b[2] : 0.0f), a21 = a20;
-  int32_t c;
-  if (n == 8) {
-    for (c = C; c > 0; --c) {
-      const tinyc_v4 x0 = tinyc_v4_load(x, 4), x1 = tinyc_v4_load(x + 4, 4);
-      x += P;
-      a00 = tinyc_v4_fma(a00, x0, *u0);
-      a01 = tinyc_v4_fma(a01, x1, *u0++);
-      if (NM > 1) {
-        a10 = tinyc_v4_fma(a10, x0, *u1);
-        a11 = tinyc_v4_fma(a11, x1, *u1++);
-      }
-      if (NM > 2) {
-        a20 = tinyc_v4_fma(a20, x0, *u2);
-        a21 = tinyc_v4_fma(a21, x1, *u2++);
-      }
-    }
-  } else {
-    for (c = C; c > 0; --c) {
-      const tinyc_v4 x0 = tinyc_v4_load(x, n0);
-      const tinyc_v4 x1 = n1 > 0 ? tinyc_v4_load(x + 4, n1) : x0;
-      x += P;
-      a00 = tinyc_v4_fma(a00, x0, *u0);
-      a01 = tinyc_v4_fma(a01, x1, *u0++);
-      if (NM > 1) {
-        a10 = tinyc_v4_fma(a10, x0, *u1);
-        a11 = tinyc_v4_fma(a11, x1, *u1++);
-      }
-      if (NM > 2) {
-        a20 = tinyc_v4_fma(a20, x0, *u2);
-        a21 = tinyc_v4_fma(a21, x1, *u2++);
-      }
-    }
-  }
-  tinyc_v4_store(y, a00, n0, act);
-  if (n1 > 0) tinyc_v4_store(y + 4, a01, n1, act);
-  if (NM > 1) {
-    tinyc_v4_store(y + P, a10, n0, act);
-    if (n1 > 0) tinyc_v4_store(y + P + 4, a11, n1, act);
-  }
-  if (NM > 2) {
-    tinyc_v4_store(y + 2 * P, a20, n0, act);
-    if (n1 > 0) tinyc_v4_store(y + 2 * P + 4, a21, n1, act);
-  }
-}
-
-/* Y[M, P] = W[M, C] X[C, P] (+ bias), 3 channels at a time (then 2 or 1). */
-static TINYC_NOINLINE void pointwise(const float *restrict X, const float *restrict W,
-                                     const float *restrict B, float *restrict Y, int32_t C,
-                                     int32_t M, int32_t P, const tinyc_act *act) {
-  int32_t m, p, i;
-  for (m = 0; m < M; m += 3) {
-    const int32_t nm = M - m < 3 ? M - m : 3;
-    const float *w = W + (size_t)m * C;
-    float *y = Y + (size_t)m * P;
-    float b[3];
-    for (i = 0; i < 3; ++i) b[i] = i < nm ? bias_of(B, m + i) : 0.0f;
-    for (p = 0; p < P; p += 8) {
-      const int32_t n = P - p < 8 ? P - p : 8;
-      if (nm == 3) {
-        pw_block(X + p, w, b, y + p, C, P, n, 3, act);
-      } else if (nm == 2) {
-        pw_block(X + p, w, b, y + p, C, P, n, 2, act);
-      } else {
-        pw_block(X + p, w, b, y + p, C, P, n, 1, act);
-      }
-    }
-  }
-}
 
 static TINYC_NOINLINE void depthwise(const float *restrict X, const float *restrict W,
                                      const float *restrict B, float *restrict Y,
@@ -139,8 +60,8 @@ void tinyc_conv2d_f32(const float *restrict X, const float *restrict W, const fl
   if (p->kh == 1 && p->kw == 1 && unit && no_pad && p->group == 1) {
     const size_t P = (size_t)p->h * p->w;
     for (n = 0; n < p->n; ++n) {
-      pointwise(X + (size_t)n * p->c * P, W, B, Y + (size_t)n * p->m * P, p->c, p->m,
-                (int32_t)P, &p->act);
+      tinyc_mve_pw_tile4(X + (size_t)n * p->c * P, P, W, B, Y + (size_t)n * p->m * P, P, p->c,
+                         p->m, (int32_t)P, &p->act);
     }
   } else if (p->group == p->c && p->m == p->c) {
     depthwise(X, W, B, Y, work, p);

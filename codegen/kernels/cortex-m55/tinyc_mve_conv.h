@@ -10,6 +10,84 @@
 #include "tinyc_fpu_conv.h"
 #include "tinyc_mve_f32.h"
 
+/* ---- pointwise (1x1) ---------------------------------------------------------------- */
+
+/* 4 output channels x n (1..4) adjacent pixels: input channel c's pixels at x + c sx,
+ * one vector per input channel against one scalar weight per output channel (w: the
+ * first channel's C weights, the others C floats apart). FULL (a constant, n == 4): two
+ * input channels a round (tinyc_v4_fma4_pairs); else one, the lanes past n loaded as
+ * zeros and not stored. Output channel j's pixels go to y + j sy. */
+TINYC_INLINE void tinyc_mve_pw_block4(const float *restrict x, size_t sx,
+                                      const float *restrict w, int32_t C, const float *b,
+                                      float *restrict y, size_t sy, int32_t n, const int FULL,
+                                      const tinyc_act *act) {
+  const float *u0 = w, *u1 = w + C, *u2 = u1 + C, *u3 = u2 + C;
+  tinyc_v4 a0 = tinyc_v4_dup(b[0]), a1 = tinyc_v4_dup(b[1]), a2 = tinyc_v4_dup(b[2]),
+           a3 = tinyc_v4_dup(b[3]);
+  int32_t c = 0;
+  if (FULL) {
+    tinyc_v4_fma4_pairs(&a0, &a1, &a2, &a3, x, sx, u0, u1, u2, u3, C >> 1);
+    c = C & ~1;
+  }
+  for (; c < C; ++c) {
+    const tinyc_v4 x0 = tinyc_v4_load(x + (size_t)c * sx, FULL ? 4 : n);
+    a0 = tinyc_v4_fma(a0, x0, u0[c]);
+    a1 = tinyc_v4_fma(a1, x0, u1[c]);
+    a2 = tinyc_v4_fma(a2, x0, u2[c]);
+    a3 = tinyc_v4_fma(a3, x0, u3[c]);
+  }
+  tinyc_v4_store(y, a0, n, act);
+  tinyc_v4_store(y + sy, a1, n, act);
+  tinyc_v4_store(y + 2 * sy, a2, n, act);
+  tinyc_v4_store(y + 3 * sy, a3, n, act);
+}
+
+/* The last output channels (nm of 1..3) of tinyc_mve_pw_tile4 x n (1..4) pixels, one
+ * input channel a round, the lanes past n loaded as zeros and not stored. */
+TINYC_INLINE void tinyc_mve_pw_block_tail(const float *restrict x, size_t sx,
+                                          const float *restrict w, int32_t C, const float *b,
+                                          float *restrict y, size_t sy, int32_t nm, int32_t n,
+                                          const tinyc_act *act) {
+  tinyc_v4 a[4];
+  int32_t c, j;
+  for (j = 0; j < nm; ++j) a[j] = tinyc_v4_dup(b[j]);
+  for (c = 0; c < C; ++c) {
+    const tinyc_v4 x0 = tinyc_v4_load(x + (size_t)c * sx, n);
+    for (j = 0; j < nm; ++j) a[j] = tinyc_v4_fma(a[j], x0, w[(size_t)j * C + c]);
+  }
+  for (j = 0; j < nm; ++j) tinyc_v4_store(y + (size_t)j * sy, a[j], n, act);
+}
+
+/* Y[m] = W[m] . X (+ bias) for the P adjacent pixels at x, every output channel m (the
+ * Cortex-M4's tinyc_fpu_pw_tile4 contract: input channel c's pixels at x + c sx, output
+ * channel m's at y + m sy): 4 output channels x 4 pixels a block, each loaded input
+ * vector feeding 4 channels; the last pixels under a lane predicate, the last channels
+ * 1 to 3 at a time. Out of line: one frame, whoever calls it. */
+static TINYC_NOINLINE void tinyc_mve_pw_tile4(const float *restrict x, size_t sx,
+                                              const float *restrict W,
+                                              const float *restrict B, float *restrict y,
+                                              size_t sy, int32_t C, int32_t M, int32_t P,
+                                              const tinyc_act *act) {
+  int32_t m, p, i;
+  for (m = 0; m < M; m += 4) {
+    const int32_t nm = M - m < 4 ? M - m : 4;
+    const float *w = W + (size_t)m * C;
+    float *ym = y + (size_t)m * sy;
+    float b[4];
+    for (i = 0; i < 4; ++i) b[i] = B && i < nm ? B[m + i] : 0.0f;
+    for (p = 0; p < P; p += 4) {
+      const int32_t n = P - p < 4 ? P - p : 4;
+      if (nm == 4 && n == 4) {
+        tinyc_mve_pw_block4(x + p, sx, w, C, b, ym + p, sy, 4, 1, act);
+      } else if (nm == 4) {
+        tinyc_mve_pw_block4(x + p, sx, w, C, b, ym + p, sy, n, 0, act);
+      } else {
+        tinyc_mve_pw_block_tail(x + p, sx, w, C, b, ym + p, sy, nm, n, act);
+      }
+    }
+  }
+}
+
 /* ---- depthwise (one input and one output channel per group) ------------------------ */
 
 /* 4 (or, at the end, n) outputs of a 3x3 window whose rows start at a, b, c: bias + the

@@ -199,6 +199,56 @@ TINYC_INLINE tinyc_v4 tinyc_v4_fmav(tinyc_v4 acc, tinyc_v4 a, tinyc_v4 b) {
 #endif
 }
 
+/* a_j += sum over k pairs of input channels of x0 * u_j[0] + x1 * u_j[1], where x0 and x1
+ * are the 4 floats at x and x + sx (then x advances 2 sx and each u_j two weights): four
+ * accumulators fed by every loaded input vector. The Helium form is assembly (gcc): a
+ * low-overhead loop of 17 instructions per 32 multiply-accumulates, each channel's two
+ * weights one LDRD (compilers load them one by one, each with its own pointer step). */
+TINYC_INLINE void tinyc_v4_fma4_pairs(tinyc_v4 *a0, tinyc_v4 *a1, tinyc_v4 *a2, tinyc_v4 *a3,
+                                      const float *x, size_t sx, const float *u0,
+                                      const float *u1, const float *u2, const float *u3,
+                                      int32_t k) {
+#if TINYC_MVE_F32 && defined(__GNUC__) && !defined(__clang__)
+  tinyc_v4 t0, t1;
+  const float *x1 = x + sx;
+  const uint32_t step = (uint32_t)(8 * sx);
+  uint32_t lo, hi;
+  if (k <= 0) return;
+  __asm__("dls lr, %[k]\n"
+          "1:\n\t"
+          "vldrw.32 %q[t0], [%[x]]\n\t"
+          "vldrw.32 %q[t1], [%[x1]]\n\t"
+          "add %[x], %[x], %[step]\n\t"
+          "add %[x1], %[x1], %[step]\n\t"
+          "ldrd %[lo], %[hi], [%[u0]], #8\n\t"
+          "vfma.f32 %q[a0], %q[t0], %[lo]\n\t"
+          "vfma.f32 %q[a0], %q[t1], %[hi]\n\t"
+          "ldrd %[lo], %[hi], [%[u1]], #8\n\t"
+          "vfma.f32 %q[a1], %q[t0], %[lo]\n\t"
+          "vfma.f32 %q[a1], %q[t1], %[hi]\n\t"
+          "ldrd %[lo], %[hi], [%[u2]], #8\n\t"
+          "vfma.f32 %q[a2], %q[t0], %[lo]\n\t"
+          "vfma.f32 %q[a2], %q[t1], %[hi]\n\t"
+          "ldrd %[lo], %[hi], [%[u3]], #8\n\t"
+          "vfma.f32 %q[a3], %q[t0], %[lo]\n\t"
+          "vfma.f32 %q[a3], %q[t1], %[hi]\n\t"
+          "le lr, 1b\n"
+          : [a0] "+w"(*a0), [a1] "+w"(*a1), [a2] "+w"(*a2), [a3] "+w"(*a3), [t0] "=&w"(t0),
+            [t1] "=&w"(t1), [x] "+r"(x), [x1] "+r"(x1), [u0] "+r"(u0), [u1] "+r"(u1),
+            [u2] "+r"(u2), [u3] "+r"(u3), [lo] "=&r"(lo), [hi] "=&r"(hi)
+          : [step] "r"(step), [k] "r"(k)
+          : "lr", "memory");
+#else
+  for (; k > 0; --k, x += 2 * sx, u0 += 2, u1 += 2, u2 += 2, u3 += 2) {
+    const tinyc_v4 x0 = tinyc_v4_load(x, 4), x1 = tinyc_v4_load(x + sx, 4);
+    *a0 = tinyc_v4_fma(tinyc_v4_fma(*a0, x0, u0[0]), x1, u0[1]);
+    *a1 = tinyc_v4_fma(tinyc_v4_fma(*a1, x0, u1[0]), x1, u1[1]);
+    *a2 = tinyc_v4_fma(tinyc_v4_fma(*a2, x0, u2[0]), x1, u2[1]);
+    *a3 = tinyc_v4_fma(tinyc_v4_fma(*a3, x0, u3[0]), x1, u3[1]);
+  }
+#endif
+}
+
 /* bias + (the sum of the lanes of s_j) in lane j: partial sums of 4 dot products added
  * across, through memory (VST4 transposes: t[4 i + j] = lane i of s_j) */
 TINYC_INLINE tinyc_v4 tinyc_v4_hsum4(tinyc_v4 s0, tinyc_v4 s1, tinyc_v4 s2, tinyc_v4 s3,
