@@ -34,21 +34,23 @@ static TINYC_NOINLINE void depthwise(const float *restrict X, const float *restr
   }
 }
 
+/* The (image, group, output row) loops as one loop, everything recomputed from p each
+ * round (the empty asm keeps gcc from hoisting it): nothing to keep live across the row
+ * calls, so this frame stays small above theirs. */
 static TINYC_NOINLINE void general(const float *restrict X, const float *restrict W,
                                    const float *restrict B, float *restrict Y,
                                    const tinyc_conv2d_params *p) {
-  const int32_t cg = p->c / p->group, mg = p->m / p->group;
-  const size_t plane = (size_t)p->oh * p->ow, in_plane = (size_t)p->h * p->w;
-  int32_t n, g, oy;
-  for (n = 0; n < p->n; ++n) {
-    for (g = 0; g < p->group; ++g) {
-      const float *xg = X + ((size_t)n * p->c + (size_t)g * cg) * in_plane;
-      float *yg = Y + ((size_t)n * p->m + (size_t)g * mg) * plane;
-      for (oy = 0; oy < p->oh; ++oy) {
-        tinyc_mve_conv_row(xg, W, B, yg + (size_t)oy * p->ow, plane, g * mg, (g + 1) * mg, oy,
-                           p);
-      }
-    }
+  int32_t i;
+  for (i = 0; i < p->n * p->group * p->oh; ++i) {
+#if defined(__GNUC__) || defined(__clang__)
+    __asm__("" : "+r"(p));
+#endif
+    const int32_t oy = i % p->oh, ng = i / p->oh; /* ng = n * group + g */
+    const int32_t g = ng % p->group, mg = p->m / p->group;
+    const size_t plane = (size_t)p->oh * p->ow;
+    tinyc_mve_conv_row(X + (size_t)ng * (p->c / p->group) * p->h * p->w, W, B,
+                       Y + (size_t)ng * mg * plane + (size_t)oy * p->ow, plane, g * mg,
+                       (g + 1) * mg, oy, p);
   }
 }
 

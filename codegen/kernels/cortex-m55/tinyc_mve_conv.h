@@ -113,7 +113,7 @@ TINYC_INLINE tinyc_v4 tinyc_mve_dw3_vec(const float *a, const float *b, const fl
  * past each row computed and dropped): no row tails on narrow maps like KWS's 25x5. The
  * result at q overwrites plane[q], which no later q reads (its taps are at q and past),
  * and the rows are then compacted into y. */
-static void tinyc_mve_dw3_small_plane(const float *x, const float *w9, float bias, float *y,
+static TINYC_NOINLINE void tinyc_mve_dw3_small_plane(const float *x, const float *w9, float bias, float *y,
                                       float *restrict plane, const tinyc_conv2d_params *p) {
   const tinyc_act act = p->act;
   const int32_t S = p->ow + 2, pl = p->pad_left, ow = p->ow;
@@ -138,13 +138,21 @@ static void tinyc_mve_dw3_small_plane(const float *x, const float *w9, float bia
   for (oy = 0; oy < p->oh; ++oy) tinyc_v4_copy(y + (size_t)oy * ow, plane + (size_t)oy * S, ow);
 }
 
+/* The other depthwise windows: the Cortex-M4 FPU plane, out of line (its frame apart
+ * from the small plane's). */
+static TINYC_NOINLINE TINYC_FPU_SCALAR void tinyc_mve_dw_other_plane(
+    const float *x, const float *wk, float bias, float *y, float *restrict work,
+    const tinyc_conv2d_params *p) {
+  tinyc_fpu_dw_any_plane(x, wk, bias, y, work, p, 0);
+}
+
 /* One depthwise channel plane, whichever window (as tinyc_fpu_dw_any_plane). */
 static inline void tinyc_mve_dw_plane(const float *x, const float *wk, float bias, float *y,
                                       float *restrict work, const tinyc_conv2d_params *p) {
   if (work != NULL && tinyc_fpu_dw3_small_fits(p)) {
     tinyc_mve_dw3_small_plane(x, wk, bias, y, work, p);
   } else {
-    tinyc_fpu_dw_any_plane(x, wk, bias, y, work, p, 0);
+    tinyc_mve_dw_other_plane(x, wk, bias, y, work, p);
   }
 }
 
@@ -304,26 +312,40 @@ static TINYC_NOINLINE void tinyc_mve_pixel4(const tinyc_fpu_row *r,
   }
 }
 
+/* A border column of a dilated window: the Cortex-M4 FPU pixel, out of line. */
+static TINYC_NOINLINE void tinyc_mve_pixel4_dilated(const tinyc_fpu_row *r,
+                                                    const tinyc_conv2d_params *p, int32_t ox,
+                                                    const float *b, float *y, size_t ystride) {
+  tinyc_fpu_pixel(r, p, ox, 4, b, y, ystride);
+}
+
 /* One border column (or too narrow a row) for 4 channels. */
 TINYC_INLINE void tinyc_mve_edge4(const tinyc_fpu_row *r, const tinyc_conv2d_params *p,
                                   int32_t ox, const float *b, float *y, size_t ystride) {
   if (p->dil_w == 1) {
     tinyc_mve_pixel4(r, p, ox, b, y, ystride);
   } else {
-    tinyc_fpu_pixel(r, p, ox, 4, b, y, ystride);
+    tinyc_mve_pixel4_dilated(r, p, ox, b, y, ystride);
   }
 }
 
-/* All columns of one output row for 4 channels: border pixels (tinyc_mve_edge4), then
- * interior blocks of 4, the last one shifted left to end at the interior's edge. */
-TINYC_INLINE void tinyc_mve_row4(const tinyc_fpu_row *r, const tinyc_conv2d_params *p, int32_t ox_lo,
-                       int32_t ox_hi, const int UNIT, const int K3, const float *b, float *y,
-                       size_t ystride) {
+/* A window of at most 4 columns (unit dilation) on a row of at least 4 outputs: the
+ * whole row goes in blocks of 4 (tinyc_mve_block4x4 loads the padding as zeros), no
+ * border column on its own. */
+TINYC_INLINE int tinyc_mve_whole_row_blocks(const tinyc_conv2d_params *p) {
+  return p->ow >= 4 && p->kw <= 4 && p->dil_w == 1;
+}
+
+/* The block columns of one output row for 4 channels: the whole row when
+ * tinyc_mve_whole_row_blocks (the last block shifted left to end at the row's end), else
+ * the interior [ox_lo, ox_hi) in blocks of 4, the last one shifted left to end at the
+ * interior's edge (the border columns are the caller's: tinyc_mve_edge4). */
+TINYC_INLINE void tinyc_mve_row4(const tinyc_fpu_row *r, const tinyc_conv2d_params *p,
+                                 int32_t ox_lo, int32_t ox_hi, const int UNIT, const int K3,
+                                 const float *b, float *y, size_t ystride) {
   const tinyc_u4 offs = tinyc_u4_steps(p->stride_w);
   int32_t ox;
-  if (p->ow >= 4 && p->kw <= 4 && p->dil_w == 1) {
-    /* blocks of 4 over the whole row, the last shifted left to end at the row's end;
-     * blocks over the padding load zeros there */
+  if (tinyc_mve_whole_row_blocks(p)) {
     for (ox = 0; ox < p->ow; ox += 4) {
       const int32_t o = ox + 4 <= p->ow ? ox : p->ow - 4;
       if (o >= ox_lo && o + 4 <= ox_hi) {
@@ -336,22 +358,49 @@ TINYC_INLINE void tinyc_mve_row4(const tinyc_fpu_row *r, const tinyc_conv2d_para
     }
     return;
   }
-  for (ox = 0; ox < ox_lo; ++ox) tinyc_mve_edge4(r, p, ox, b, y, ystride);
-  if (ox_hi - ox_lo >= 4) {
-    for (; ox + 4 <= ox_hi; ox += 4) {
-      tinyc_mve_block4x4(r, p, ox * p->stride_w - p->pad_left, UNIT, K3, 0, offs, b, y, ystride);
-    }
-    if (ox < ox_hi) {
-      tinyc_mve_block4x4(r, p, (ox_hi - 4) * p->stride_w - p->pad_left, UNIT, K3, 0, offs, b, y, ystride);
-    }
-    ox = ox_hi;
+  if (ox_hi - ox_lo < 4) return;
+  for (ox = ox_lo; ox + 4 <= ox_hi; ox += 4) {
+    tinyc_mve_block4x4(r, p, ox * p->stride_w - p->pad_left, UNIT, K3, 0, offs, b, y, ystride);
   }
-  for (; ox < p->ow; ++ox) tinyc_mve_edge4(r, p, ox, b, y, ystride);
+  if (ox < ox_hi) {
+    tinyc_mve_block4x4(r, p, (ox_hi - 4) * p->stride_w - p->pad_left, UNIT, K3, 0, offs, b, y,
+                       ystride);
+  }
+}
+
+/* tinyc_mve_row4 for each (UNIT, K3), out of line: one frame each, none of them above
+ * another kernel's (the border columns run from the caller). */
+static TINYC_NOINLINE void tinyc_mve_row4_unit_k3(const tinyc_fpu_row *r,
+                                                  const tinyc_conv2d_params *p, int32_t ox_lo,
+                                                  int32_t ox_hi, const float *b, float *y,
+                                                  size_t ystride) {
+  tinyc_mve_row4(r, p, ox_lo, ox_hi, 1, 1, b, y, ystride);
+}
+
+static TINYC_NOINLINE void tinyc_mve_row4_gather_k3(const tinyc_fpu_row *r,
+                                                    const tinyc_conv2d_params *p,
+                                                    int32_t ox_lo, int32_t ox_hi,
+                                                    const float *b, float *y, size_t ystride) {
+  tinyc_mve_row4(r, p, ox_lo, ox_hi, 0, 1, b, y, ystride);
+}
+
+static TINYC_NOINLINE void tinyc_mve_row4_unit(const tinyc_fpu_row *r,
+                                               const tinyc_conv2d_params *p, int32_t ox_lo,
+                                               int32_t ox_hi, const float *b, float *y,
+                                               size_t ystride) {
+  tinyc_mve_row4(r, p, ox_lo, ox_hi, 1, 0, b, y, ystride);
+}
+
+static TINYC_NOINLINE void tinyc_mve_row4_gather(const tinyc_fpu_row *r,
+                                                 const tinyc_conv2d_params *p, int32_t ox_lo,
+                                                 int32_t ox_hi, const float *b, float *y,
+                                                 size_t ystride) {
+  tinyc_mve_row4(r, p, ox_lo, ox_hi, 0, 0, b, y, ystride);
 }
 
 /* Output row oy of the output channels [m0, m1) of one group, m1 - m0 a multiple of 4
  * (the setup of tinyc_fpu_conv_row, which does the remainder channels). */
-static TINYC_NOINLINE void tinyc_mve_conv_row4(const float *xg, const float *restrict W,
+static TINYC_NOINLINE TINYC_FPU_SCALAR void tinyc_mve_conv_row4(const float *xg, const float *restrict W,
                                      const float *restrict B, float *y, size_t ch_stride,
                                      int32_t m0, int32_t m1, int32_t oy,
                                      const tinyc_conv2d_params *p) {
@@ -385,14 +434,23 @@ static TINYC_NOINLINE void tinyc_mve_conv_row4(const float *xg, const float *res
       for (ox = 0; ox < p->ow; ++ox) {
         for (i = 0; i < 4; ++i) ym[i * ch_stride + ox] = tinyc_fpu_act1(b[i], &p->act);
       }
-    } else if (k3 && sw == 1) { /* the common 3x3 windows get their own unrolled copies */
-      tinyc_mve_row4(&r, p, ox_lo, ox_hi, 1, 1, b, ym, ch_stride);
+      continue;
+    }
+    if (k3 && sw == 1) { /* the common 3x3 windows get their own unrolled copies */
+      tinyc_mve_row4_unit_k3(&r, p, ox_lo, ox_hi, b, ym, ch_stride);
     } else if (k3) {
-      tinyc_mve_row4(&r, p, ox_lo, ox_hi, 0, 1, b, ym, ch_stride);
+      tinyc_mve_row4_gather_k3(&r, p, ox_lo, ox_hi, b, ym, ch_stride);
     } else if (sw == 1) {
-      tinyc_mve_row4(&r, p, ox_lo, ox_hi, 1, 0, b, ym, ch_stride);
+      tinyc_mve_row4_unit(&r, p, ox_lo, ox_hi, b, ym, ch_stride);
     } else {
-      tinyc_mve_row4(&r, p, ox_lo, ox_hi, 0, 0, b, ym, ch_stride);
+      tinyc_mve_row4_gather(&r, p, ox_lo, ox_hi, b, ym, ch_stride);
+    }
+    if (!tinyc_mve_whole_row_blocks(p)) { /* the border columns (all, on too narrow a row) */
+      const int32_t lo = ox_hi - ox_lo >= 4 ? ox_lo : p->ow;
+      for (ox = 0; ox < lo; ++ox) tinyc_mve_edge4(&r, p, ox, b, ym, ch_stride);
+      for (ox = ox_hi - ox_lo >= 4 ? ox_hi : p->ow; ox < p->ow; ++ox) {
+        tinyc_mve_edge4(&r, p, ox, b, ym, ch_stride);
+      }
     }
   }
 }
