@@ -110,7 +110,7 @@ def measure(model: str, method: str, stem: str, flags: dict, x: np.ndarray, y: n
         chosen = {c.precision for c in result.auto.layers}
         row.note = (f"chosen: {', '.join(f'{c.name}={c.precision}' for c in result.auto.layers)}"
                     if len(chosen) > 1 else f"every layer {chosen.pop()}")
-        flags = {"quantize": "int8", "calib": flags["calib"],
+        flags = {"quantize": result.auto.mode, "calib": flags["calib"],
                  "layer_precision": dict(result.auto.layer_precision)}
         if not result.auto.quantized:
             flags = {}
