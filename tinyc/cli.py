@@ -107,8 +107,8 @@ def _add_model_args(p: argparse.ArgumentParser, eval_arg: bool = False) -> None:
         help="int8: static int8 kernels from calibration data (--calib); int16x8: the same "
         "with int16 activations (TFLite's 16x8 mode); dynamic: int8 weights, activations "
         "quantized on every inference; float16: Conv/Gemm/MatMul weights stored as IEEE half, "
-        "float32 arithmetic; auto: each layer's precision chosen on --eval data within "
-        "--max-drop of float (minimising --objective)",
+        "float32 arithmetic; auto: int8 or int16x8 and each layer's precision chosen on "
+        "--eval data within --max-drop of float (minimising --objective)",
     )
     q.add_argument("--calib", metavar="DATA.npy|.npz",
                    help="calibration samples: [N, *input_shape] (.npz: one array per input name)")
@@ -122,9 +122,10 @@ def _add_model_args(p: argparse.ArgumentParser, eval_arg: bool = False) -> None:
                    "or the clip with the least squared rounding error (default for int4)")
     q.add_argument("--layer-precision", action="append", default=[],
                    metavar="NODE=PRECISION",
-                   help="with --quantize int8: keep the matching nodes (shell wildcards over "
-                   "node names) at this precision: float32, float16 (float, half weights), int8 or "
-                   "int4 (int8 activations, 4-bit weights) (repeatable)")
+                   help="with --quantize int8 or int16x8: keep the matching nodes (shell "
+                   "wildcards over node names) at this precision: float32, float16 (float, half "
+                   "weights), or the mode's integer layer: int8 or int4 (4-bit weights; not "
+                   "RNN/GRU/LSTM) with int8, int16x8 with int16x8 (repeatable)")
     q.add_argument("--max-drop", type=float, metavar="P",
                    help="--quantize auto: accuracy drop allowed against float, in "
                    "percentage points")

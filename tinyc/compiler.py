@@ -47,11 +47,12 @@ class Options:
     #: how OUT is laid out for a build system: plain, arduino or zephyr
     #: (tinyc.backend.packages)
     layout: str = "plain"
-    #: "int8" or "int16x8" (static, need `calib`), "dynamic", "float16", or "auto" (per-layer
-    #: precision chosen on `eval_data`, tinyc.quant.auto); None keeps the model's precision
+    #: "int8" or "int16x8" (static, need `calib`), "dynamic", "float16", or "auto" (the
+    #: static mode and per-layer precision chosen on `eval_data`, tinyc.quant.auto); None
+    #: keeps the model's precision
     quantize: str | None = None
     #: (node-name pattern, precision) pairs of a statically quantized model, e.g.
-    #: ("/conv1/*", "float32") (tinyc.quant.driver.LAYER_PRECISIONS)
+    #: ("/conv1/*", "float32") (the mode's tinyc.quant.driver.MODE_PRECISIONS)
     layer_precision: tuple[tuple[str, str], ...] = ()
     #: --quantize auto: evaluation samples and integer labels (.npy paths)
     eval_data: tuple[str, str] | None = None

@@ -110,7 +110,7 @@ def measure(model: str, method: str, stem: str, flags: dict, x: np.ndarray, y: n
         chosen = {c.precision for c in result.auto.layers}
         row.note = (f"chosen: {', '.join(f'{c.name}={c.precision}' for c in result.auto.layers)}"
                     if len(chosen) > 1 else f"every layer {chosen.pop()}")
-        flags = {"quantize": "int8", "calib": flags["calib"],
+        flags = {"quantize": result.auto.mode, "calib": flags["calib"],
                  "layer_precision": dict(result.auto.layer_precision)}
         if not result.auto.quantized:
             flags = {}
@@ -143,6 +143,20 @@ def table(rows: list[Row]) -> str:
     return head + "\n".join(lines) + "\n" + ("\n" + "\n".join(notes) + "\n" if notes else "")
 
 
+def selected(spec: str, labels: set[str]) -> set[str]:
+    """The labels `--methods` names: comma-separated, the longest known label first (one,
+    "int8 + int4 weights, 4-bit fine-tuned", has a comma of its own)."""
+    parts = [p.strip() for p in spec.split(",")]
+    out: set[str] = set()
+    i = 0
+    while i < len(parts):
+        n = next(n for n in range(len(parts) - i, 0, -1)
+                 if n == 1 or ", ".join(parts[i:i + n]) in labels)
+        out.add(", ".join(parts[i:i + n]))
+        i += n
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--mcu", action="store_true", help="also measure on Cortex-M4 (QEMU)")
@@ -160,8 +174,10 @@ def main(argv: list[str] | None = None) -> int:
         fresh = load_split(AUTO_SEED)
         np.save(files["auto_x"], fresh.train_x[AUTO_EVAL])
         np.save(files["auto_y"], fresh.train_y[AUTO_EVAL])
-        wanted = set(args.methods.split(",")) if args.methods else None
-        for model in args.models.split(","):
+        models = args.models.split(",")
+        wanted = None if not args.methods else selected(
+            args.methods, {label for model in models for label in methods(model, files)})
+        for model in models:
             for method, (stem, flags) in methods(model, files).items():
                 if wanted is not None and method not in wanted:
                     continue

@@ -5,7 +5,9 @@ images, so the auto tests calibrate on those images scaled by 0.3: a calibration
 does not cover the input range (a real mistake), which clips the first layer's int8 input
 and costs about 20 points with every layer at int8. The search must then find a mix, keep
 it within the allowed drop, and its figures must be what the compiler and the generated C
-measure independently.
+measure independently. The int16x8 case calibrates on the training images with one of
+them scaled by 100 (a corrupt sample): every range is 100x too wide, which int8's 256
+steps cannot afford and int16's 65536 can.
 """
 
 from __future__ import annotations
@@ -28,9 +30,9 @@ from tinyc.ir import DType, Graph
 from tinyc.mcu.codesize import flash_bytes
 from tinyc.ops.qint4 import weight_bits
 from tinyc.passes.quantize_int8 import QUANTIZED_KEY
-from tinyc.quant.auto import AutoResult, Candidate, LayerChoice, search
+from tinyc.quant.auto import AutoResult, Candidate, LayerChoice, mix_mode, search
 from tinyc.quant.auto_report import print_candidates, print_choice, verdict
-from tinyc.quant.driver import LAYER_PRECISIONS
+from tinyc.quant.driver import LAYER_PRECISIONS, MODE_PRECISIONS
 
 MODELS = Path(__file__).resolve().parents[2] / "examples" / "models"
 MODEL = MODELS / "digits_cnn.onnx"
@@ -84,12 +86,13 @@ def test_auto_picks_a_mix_within_max_drop(chosen: AutoResult) -> None:
 
 
 def test_no_single_change_of_the_choice_is_cheaper(chosen: AutoResult) -> None:
-    """The search ends where every one-layer change was measured and is dearer or out of
-    the budget."""
+    """The search ends where every one-layer change within the chosen mode was measured and
+    is dearer or out of the budget."""
     measured = {tuple(c.mix.values()): c for c in chosen.candidates}
     names = [c.name for c in chosen.layers]
+    assert chosen.mode == "int8"
     for i, layer in enumerate(chosen.layers):
-        for p in LAYER_PRECISIONS:
+        for p in MODE_PRECISIONS[chosen.mode]:
             if p == layer.precision:
                 continue
             mix = [c.precision for c in chosen.layers]
@@ -265,7 +268,8 @@ def test_auto_usage_errors(extra: tuple[str, ...], message: str, tmp_path: Path,
 
 
 @pytest.mark.parametrize(("flag", "message"), [
-    ("/conv1/Conv=int16x8", "use one of float32, float16, int8, int4"),
+    ("/conv1/Conv=int32", "use one of float32, float16, int16x8, int8, int4"),
+    ("/conv1/Conv=int16x8", "=int16x8 needs --quantize int16x8 (one activation dtype"),
     ("nosuchlayer*=float32", "no node of the model matches"),
     ("float32", "use NODE=PRECISION"),
 ])
@@ -280,6 +284,87 @@ def test_layer_precision_int4_needs_int8_activations(tmp_path: Path) -> None:
                str(MODELS / "digits_train_x.npy"), "--layer-precision", "/fc/Gemm=int4")
     assert "=int4 needs --quantize int8" in assert_one_line(proc, 2)
     assert not (tmp_path / "out").exists()
+
+
+def test_layer_precision_int8_needs_int8_activations(tmp_path: Path) -> None:
+    proc = cli(str(MODEL), "-o", str(tmp_path / "out"), "--quantize", "int16x8", "--calib",
+               str(MODELS / "digits_train_x.npy"), "--layer-precision", "/fc/Gemm=int8")
+    assert "with --quantize int16x8 a layer is float32, float16, int16x8" in \
+        assert_one_line(proc, 2)
+
+
+def test_layer_precision_within_int16x8(tmp_path: Path) -> None:
+    """Under --quantize int16x8 a layer is float32, float16 or int16x8: the float16 layer
+    stays float with half weights between int16 layers, and the C runs it."""
+    result = tinyc.compile(MODEL, tmp_path / "out", quantize="int16x8", arena="static",
+                           calib=MODELS / "digits_train_x.npy",
+                           layer_precision={"/conv2/*": "float16", "/fc/*": "int16x8"})
+    nodes = {n.name: n for n in result.graph.nodes}
+    assert nodes["/conv2/Conv"].op == "Conv" and nodes["/conv2/Conv"].inputs[1].dtype is DType.F16
+    for name, op in (("/conv1/Conv", "QConv"), ("/fc/Gemm", "QGemm")):
+        assert nodes[name].op == op and nodes[name].inputs[0].dtype is DType.I16
+    assert "float16 layers: /conv2/Conv" in result.graph.metadata[QUANTIZED_KEY]
+    assert accuracy(result.graph) > 0.98
+
+
+def test_layer_precision_int4_on_a_recurrent_layer_is_refused(tmp_path: Path) -> None:
+    """The recurrent ops have no int4-weight kernel: int4 on a GRU is an error naming it (the
+    last match wins, so a wildcard can be narrowed by a later pair)."""
+    gru, calib = MODELS / "digits_gru.onnx", str(MODELS / "digits_train_x.npy")
+    proc = cli(str(gru), "-o", str(tmp_path / "out"), "--quantize", "int8", "--calib", calib,
+               "--layer-precision", "*=int4")
+    line = assert_one_line(proc, 2)
+    assert "--layer-precision *=int4: /rnn/GRU is a GRU, which has no int4 kernel" in line
+    assert not (tmp_path / "out").exists()
+    result = tinyc.compile(gru, tmp_path / "ok", quantize="int8", calib=calib,
+                           layer_precision={"*": "int4", "/rnn/*": "int8"})
+    nodes = {n.name: n for n in result.graph.nodes}
+    assert weight_bits(nodes["/fc/Gemm"]) == 4 and nodes["/rnn/GRU"].op == "QGRU"
+
+
+@pytest.fixture(scope="module")
+def outlier_calib(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    x = np.load(MODELS / "digits_train_x.npy")[:64].copy()
+    x[0] *= 100.0
+    path = tmp_path_factory.mktemp("auto") / "outlier.npy"
+    np.save(path, x)
+    return path
+
+
+def test_auto_chooses_int16x8_when_int8_steps_are_too_coarse(outlier_calib: Path,
+                                                             tmp_path: Path) -> None:
+    """With ranges 100x too wide an int8 step is about 0.4 of a value's real range: every
+    int8 mix (float layers keep int8 ops between them, the max pool) is out of a 1-point
+    budget, every layer int16x8 is within it and, with 1-byte weights and the small int16
+    kernels, the cheapest flash: auto compiles --quantize int16x8, and the generated C
+    confirms the interpreter's accuracy."""
+    result = tinyc.compile(MODEL, tmp_path / "out", quantize="auto", calib=outlier_calib,
+                           eval_data=(TEST_X, TEST_Y), max_drop=1.0)
+    auto = result.auto
+    assert auto is not None and auto.quantized and auto.mode == "int16x8"
+    limit = auto.float_accuracy - 0.01
+    for p in ("int8", "int4"):
+        assert auto.uniform[p].accuracy is not None and auto.uniform[p].accuracy < limit
+    assert not any(c.within for c in auto.candidates if mix_mode(c.mix) == "int8")
+    assert auto.uniform["int16x8"].within
+    assert auto.cost == min(c.cost for c in auto.candidates if c.within)
+    assert auto.cost < auto.uniform["int8"].cost
+    assert {c.precision for c in auto.layers} <= set(MODE_PRECISIONS["int16x8"])
+    for layer in auto.layers:  # every layer's int16x8 column was measured
+        assert "int16x8" in layer.accuracy and "int16x8" in layer.gain
+    for node in result.graph.nodes:
+        if node.op in ("QConv", "QGemm"):
+            assert node.inputs[0].dtype is DType.I16
+    written = GeneratedC(result.name, {p.name: p.read_text()
+                                       for p in result.out_dir.glob("*.[ch]")})
+    assert flash_bytes(written, "generic") == auto.cost
+    assert accuracy(result.graph) == pytest.approx(auto.accuracy)
+    assert auto.c_accuracy == pytest.approx(auto.accuracy, abs=1.5 / 360)
+    out = io.StringIO()
+    print_choice(auto, out)
+    text = out.getvalue()
+    assert ": --quantize int16x8:" in text.splitlines()[0]
+    assert "every layer int16x8" in text
 
 
 def test_layer_precision_needs_static_quantization() -> None:

@@ -1,8 +1,9 @@
 """What `--quantize auto` chose and why: text tables and an SVG of the per-layer sensitivity.
 
 The SVG is hand-written like the pruning report's (`tinyc.prune.report`): one row per
-layer, a bar per lower precision for the accuracy lost with only that layer lowered, the
-`--max-drop` budget as a dashed line, and the chosen precision on the right.
+layer, a bar per lower precision for the accuracy lost with only that layer lowered (none
+where the layer has no kernel for it), the `--max-drop` budget as a dashed line, and the
+chosen precision on the right.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ def _pp(accuracy: float, reference: float) -> str:
 
 
 def print_sensitivity(result: AutoResult, stream: TextIO) -> None:
-    """Per layer and lower precision: accuracy drop (pp) and objective gain alone."""
+    """Per layer and lower precision: accuracy drop (pp) and objective gain alone (`-`: the
+    layer has no kernel for that precision)."""
     lower = LAYER_PRECISIONS[1:]
     headers = ["layer", "op"]
     for p in lower:
@@ -33,7 +35,8 @@ def print_sensitivity(result: AutoResult, stream: TextIO) -> None:
     for c in result.layers:
         row: list[object] = [c.name, c.op]
         for p in lower:
-            row += [_pp(c.accuracy[p], result.float_accuracy), c.gain[p]]
+            row += ([_pp(c.accuracy[p], result.float_accuracy), c.gain[p]] if p in c.accuracy
+                    else ["-", "-"])
         rows.append(row)
     unit = UNITS[result.objective]
     stream.write(f"per-layer sensitivity on {result.samples} samples (only that layer "
@@ -107,7 +110,8 @@ def print_choice(result: AutoResult, stream: TextIO) -> None:
     """The precision chosen per layer, the figures of float, every uniform precision and
     the mix, and the verdict."""
     stream.write(f"--quantize auto (objective {result.objective}, max drop "
-                 f"{result.max_drop:g} pp, {result.samples} samples):\n")
+                 f"{result.max_drop:g} pp, {result.samples} samples)"
+                 f"{f': --quantize {result.mode}' if result.quantized else ''}:\n")
     stream.write(table(["layer", "op", "precision"],
                        [[c.name, c.op, c.precision] for c in result.layers]))
     rows = [["float", *_figures(result, result.float_accuracy, result.float_weights,
@@ -143,7 +147,7 @@ def sensitivity_svg(result: AutoResult, path: str | Path, title: str = "") -> No
     pw = w - left - right
     h = top + bottom + row_h * len(result.layers)
     drops = [100 * (result.float_accuracy - c.accuracy[p]) for c in result.layers
-             for p in lower]
+             for p in lower if p in c.accuracy]
     hi = max([result.max_drop, *drops, 0.1]) * 1.1
     lo = min([0.0, *drops]) * 1.1
 
@@ -181,6 +185,8 @@ def sensitivity_svg(result: AutoResult, path: str | Path, title: str = "") -> No
         out.append(f'<text x="{left - 6}" y="{y + row_h / 2:.1f}" text-anchor="end">'
                    f'{escape(c.name[-30:])}</text>')
         for i, p in enumerate(lower):
+            if p not in c.accuracy:
+                continue
             d = 100 * (result.float_accuracy - c.accuracy[p])
             x0, x1 = sorted((px(0), px(d)))
             out.append(f'<rect x="{x0:.1f}" y="{y + i * bar:.1f}" width="{max(x1 - x0, 1):.1f}" '

@@ -36,16 +36,34 @@ INT4_KEPT_KEY = "tinyc int4 weights kept int8"
 #: the static modes and their activation dtype (weights are int8 in both)
 STATIC_MODES = {"int8": DType.I8, "int16x8": DType.I16}
 
-#: the precisions a layer of a statically quantized graph can take, most precise first
-#: (`--layer-precision`, and the candidates `--quantize auto` chooses among): float32, float
-#: with IEEE half weights, and the graph's int8 activations with 8- or 4-bit weights.
-#: int16x8 is a whole-graph mode only: an int8/int16 boundary would need a requantize op
-#: between the two activation types, which the integer ops do not have (`Lowering.finish`
-#: refuses mixed dtypes), and a float round trip there costs more than the layer saves.
-LAYER_PRECISIONS = ("float32", "float16", "int8", "int4")
+#: the precisions a layer of a statically quantized graph can take, most precise first, per
+#: static mode (`--layer-precision`, and the candidates `--quantize auto` chooses among):
+#: float32, float with IEEE half weights, and the mode's integer layers: int8 activations
+#: with 8- or 4-bit weights, or int16 activations with 8-bit weights. One graph has one
+#: activation dtype: an int8/int16 boundary would need a requantize op between the two,
+#: which the integer ops do not have (`Lowering.finish` refuses mixed dtypes), and a float
+#: round trip there costs more than the layer saves.
+MODE_PRECISIONS = {"int8": ("float32", "float16", "int8", "int4"),
+                   "int16x8": ("float32", "float16", "int16x8")}
+LAYER_PRECISIONS = ("float32", "float16", "int16x8", "int8", "int4")
 #: the per-layer precisions that keep the layer in float, and the weight bits of the others
 FLOAT_PRECISIONS = ("float32", "float16")
-WEIGHT_BITS = {"int8": 8, "int4": 4}
+WEIGHT_BITS = {"int16x8": 8, "int8": 8, "int4": 4}
+#: the ops a layer precision applies to (a constant weight), and those with int4-weight
+#: kernels (the recurrent ones have none)
+LAYER_OPS = ("Conv", "Gemm", "MatMul", "RNN", "GRU", "LSTM")
+INT4_OPS = ("Conv", "Gemm", "MatMul")
+
+
+def mode_of(activations: DType) -> str:
+    """The static mode whose activations are `activations`."""
+    return next(m for m, d in STATIC_MODES.items() if d is activations)
+
+
+def takes(op: str, precision: str) -> bool:
+    """Whether a layer of `op` has kernels for `precision` (int4: not the recurrent ops)."""
+    return precision != "int4" or op in INT4_OPS
+
 
 class QuantOptions(Protocol):
     """The fields of `tinyc.compiler.Options` this stage reads."""
@@ -126,10 +144,14 @@ def int4_message(graph: Graph) -> str | None:
     if not kept:
         return None
     return f"tinyc: note: weights outside [-8, 7] stay int8: {kept}"
-def calibrated_ranges(graph: Graph, options: QuantOptions) -> tuple[dict, str]:
-    """Prepare `graph` for static quantization and calibrate it on `options.calib`:
+
+
+def calibrated_ranges(graph: Graph, options: QuantOptions,
+                      mode: str | None = None) -> tuple[dict, str]:
+    """Prepare `graph` for static quantization and calibrate it on `options.calib` for
+    `mode`'s activations (default: `options.quantize`'s, int8 when it is not static):
     (value name -> range, the description recorded in the graph's metadata)."""
-    mode = options.quantize if options.quantize in STATIC_MODES else "int8"
+    mode = mode or (options.quantize if options.quantize in STATIC_MODES else "int8")
     samples = load_samples(options.calib, graph)  # type: ignore[arg-type]
     prepare_for_quantization(graph)
     ranges = calibrate(graph, samples, options.calib_method,
@@ -141,12 +163,12 @@ def quantize_static(graph: Graph, ranges: Mapping[str, tuple[float, float]], how
                     precisions: Iterable[tuple[str, str]], ctx: PassContext, *,
                     weight_bits: int = 8, weight_clip: str | None = None,
                     activations: DType = DType.I8) -> Graph:
-    """Static int8 quantization of a prepared, calibrated graph, with per-layer precision:
-    `precisions` pairs node-name patterns (shell wildcards, the last match wins) with one
-    of LAYER_PRECISIONS. A layer at float32 or float16 stays float between its
-    DequantizeLinear and QuantizeLinear (float16: its weights then become IEEE half); int8
-    and int4 set that layer's weight bits (the others take `weight_bits`; no `weight_clip`:
-    each layer's bits choose their default clip)."""
+    """Static quantization (int8 or int16 `activations`) of a prepared, calibrated graph,
+    with per-layer precision: `precisions` pairs node-name patterns (shell wildcards, the
+    last match wins) with one of the mode's MODE_PRECISIONS. A layer at float32 or float16
+    stays float between its DequantizeLinear and QuantizeLinear (float16: its weights then
+    become IEEE half); int16x8, int8 and int4 set that layer's weight bits (the others take
+    `weight_bits`; no `weight_clip`: each layer's bits choose their default clip)."""
     chosen = layer_precisions(graph, precisions, activations)
     kept = {p: frozenset(n for n, c in chosen.items() if c == p) for p in FLOAT_PRECISIONS}
     bits = {n: WEIGHT_BITS[c] for n, c in chosen.items() if c in WEIGHT_BITS}
@@ -165,22 +187,35 @@ def quantize_static(graph: Graph, ranges: Mapping[str, tuple[float, float]], how
 
 def layer_precisions(graph: Graph, precisions: Iterable[tuple[str, str]],
                      activations: DType = DType.I8) -> dict[str, str]:
-    """Node name -> precision for the nodes the (pattern, precision) pairs match."""
+    """Node name -> precision for the nodes the (pattern, precision) pairs match (the last
+    match wins), refusing a precision the graph's mode or the layer's op has no kernel for."""
     import fnmatch
 
+    mode = mode_of(activations)
     chosen: dict[str, str] = {}
+    source: dict[str, str] = {}  # node name -> the pattern that chose its precision
     for pattern, precision in precisions:
         if precision not in LAYER_PRECISIONS:
             raise UsageError(f"--layer-precision {shown(pattern)}={shown(precision)}: "
                              f"use one of {', '.join(LAYER_PRECISIONS)}")
-        if precision == "int4" and activations is not DType.I8:
-            raise UsageError(f"--layer-precision {shown(pattern)}=int4 needs --quantize int8 "
-                             "(the int4-weight kernels take int8 activations)")
+        if precision not in MODE_PRECISIONS[mode]:
+            needs = next(m for m, ps in MODE_PRECISIONS.items() if precision in ps)
+            raise UsageError(f"--layer-precision {shown(pattern)}={precision} needs "
+                             f"--quantize {needs} (one activation dtype per graph: with "
+                             f"--quantize {mode} a layer is "
+                             f"{', '.join(MODE_PRECISIONS[mode])})")
         hits = [n.name for n in graph.nodes if fnmatch.fnmatchcase(n.name, pattern)]
         if not hits:
             raise UsageError(f"--layer-precision {shown(pattern)}: no node of the model "
                              "matches (see tinyc ir MODEL for the node names)")
         chosen.update((name, precision) for name in hits)
+        source.update((name, pattern) for name in hits)
+    for node in graph.nodes:
+        if node.name in chosen and node.op in LAYER_OPS and not takes(node.op, chosen[node.name]):
+            raise UsageError(f"--layer-precision {shown(source[node.name])}="
+                             f"{chosen[node.name]}: {shown(node.name)} is a {node.op}, which "
+                             f"has no {chosen[node.name]} kernel (int4 weights are for "
+                             f"{', '.join(INT4_OPS)})")
     return chosen
 
 
