@@ -230,16 +230,49 @@ static void gather3_widened(const int8_t *xg, const tinyc_qconv_params *p, int32
   ((col) = tinyc_sxtab16(off2, (int32_t)(((h) & 0xFFFFu) | (((h) & 0xFFFFu) << 8))))
   /* a tap's halfword (pixel a, pixel b) is bytes kx, kx + 1 of its row word; per four
    * rows the steps (a0 a1 a2 b0), (b1 b2 c0 c1), (c2 d0 d1 d2) pair k with k + 2 */
-  for (q = cg * p->kh; q >= 4; q -= 4, col += 12) {
+#define TINYC_GATHER3_FOUR(col)                                                 \
+  do {                                                                          \
+    TINYC_GATHER3_GROUP(col, wa, ((wa >> 8) & 0xFFFFu) | (wb << 16));          \
+    TINYC_GATHER3_GROUP((col) + 4, ((wb >> 8) & 0xFFFFu) | (wc << 16),         \
+                        (wb >> 16) | ((wc << 8) & 0xFFFF0000u));                \
+    TINYC_GATHER3_GROUP((col) + 8, (wc >> 16) | ((wd << 8) & 0xFFFF0000u), wd); \
+  } while (0)
+  q = cg * p->kh;
+  if (g.edge == 0 && g.ky0 == 0 && g.ky1 == g.kh && q >= 4) {
+    /* the common case, no row or column outside: each row one load, the next row's
+     * address one add (plus the step to the next channel after kh rows) */
+    const int8_t *r = xg + g.base;
+    const int32_t xrow = g.xrow, skip = g.plane - g.kh * g.xrow, kh = g.kh;
+    int32_t ky = kh;
+#define TINYC_GATHER3_NEXT(v)        \
+  do {                               \
+    (v) = (uint32_t)tinyc_load4(r);  \
+    r += xrow;                       \
+    if (--ky == 0) {                 \
+      ky = kh;                       \
+      r += skip;                     \
+    }                                \
+  } while (0)
+    for (; q >= 4; q -= 4, col += 12) {
+      TINYC_GATHER3_NEXT(wa);
+      TINYC_GATHER3_NEXT(wb);
+      TINYC_GATHER3_NEXT(wc);
+      TINYC_GATHER3_NEXT(wd);
+      TINYC_GATHER3_FOUR(col);
+    }
+#undef TINYC_GATHER3_NEXT
+    if (q == 0) return;
+    g.ky = kh - ky; /* the rest from the next row on */
+    g.base = (int32_t)(r - xg) - g.ky * xrow;
+  }
+  for (; q >= 4; q -= 4, col += 12) {
     wa = gather3_row(&g);
     wb = gather3_row(&g);
     wc = gather3_row(&g);
     wd = gather3_row(&g);
-    TINYC_GATHER3_GROUP(col, wa, ((wa >> 8) & 0xFFFFu) | (wb << 16));
-    TINYC_GATHER3_GROUP(col + 4, ((wb >> 8) & 0xFFFFu) | (wc << 16),
-                        (wb >> 16) | ((wc << 8) & 0xFFFF0000u));
-    TINYC_GATHER3_GROUP(col + 8, (wc >> 16) | ((wd << 8) & 0xFFFF0000u), wd);
+    TINYC_GATHER3_FOUR(col);
   }
+#undef TINYC_GATHER3_FOUR
   if (q == 0) return;
   wa = gather3_row(&g); /* 1 to 3 rows left: 3, 6 or 9 steps */
   if (q == 1) {
