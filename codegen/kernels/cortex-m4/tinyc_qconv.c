@@ -95,6 +95,21 @@ static void gather(const int8_t *xg, const tinyc_qconv_params *p, int32_t cg, co
       }
       return;
     }
+    if (rb == ra + 2 && kw == 3 && dw == 1) { /* stride 2, 3 taps: two words a row */
+      for (c = cg; c > 0; --c, ra += next) {
+        for (ky = p->kh; ky > 0; --ky, ra += xrow) {
+          /* x0 x1 x2 x3 and x1 x2 x3 x4 (pixel b's taps are x2 x3 x4; no byte read
+           * outside the two windows); v = x0 x2 x2 x4 holds steps 0 and 2 */
+          const uint32_t lo = (uint32_t)tinyc_load4(ra), hi = (uint32_t)tinyc_load4(ra + 1);
+          const uint32_t v = (lo & 0x00FF00FFu) | (hi & 0xFF00FF00u);
+          col[0] = (int32_t)(v & 0xFFFFu);
+          col[1] = (int32_t)(((lo >> 8) & 0xFFu) | ((hi >> 8) & 0xFF00u));
+          col[2] = (int32_t)(v >> 16);
+          col += 3;
+        }
+      }
+      return;
+    }
     for (c = cg; c > 0; --c, ra += next, rb += next) {
       for (ky = p->kh; ky > 0; --ky, ra += xrow, rb += xrow) {
         const int8_t *xa = ra, *xb = rb;
@@ -196,6 +211,14 @@ TINYC_INLINE uint32_t gather3_row(gather3_rows *g) {
   return v;
 }
 
+/* Each group's column words stored before the next row is read: gcc otherwise keeps
+ * twelve results live for paired stores and spills them. */
+#if defined(__GNUC__)
+#define TINYC_STORES_NOW() __asm__ volatile("" ::: "memory")
+#else
+#define TINYC_STORES_NOW() ((void)0)
+#endif
+
 /* Whether gather3_widened takes the pair (a, b): see there. */
 TINYC_INLINE int gather3_fits(const window *a, const window *b, const tinyc_qconv_params *p) {
   return p->kw == 3 && p->dil_w == 1 && p->w >= 4 && b->iy0 == a->iy0 &&
@@ -256,9 +279,14 @@ static void gather3_widened(const int8_t *xg, const tinyc_qconv_params *p, int32
     for (; q >= 4; q -= 4, col += 12) {
       TINYC_GATHER3_NEXT(wa);
       TINYC_GATHER3_NEXT(wb);
+      TINYC_GATHER3_GROUP(col, wa, ((wa >> 8) & 0xFFFFu) | (wb << 16));
+      TINYC_STORES_NOW();
       TINYC_GATHER3_NEXT(wc);
+      TINYC_GATHER3_GROUP(col + 4, ((wb >> 8) & 0xFFFFu) | (wc << 16),
+                          (wb >> 16) | ((wc << 8) & 0xFFFF0000u));
+      TINYC_STORES_NOW();
       TINYC_GATHER3_NEXT(wd);
-      TINYC_GATHER3_FOUR(col);
+      TINYC_GATHER3_GROUP(col + 8, (wc >> 16) | ((wd << 8) & 0xFFFF0000u), wd);
     }
 #undef TINYC_GATHER3_NEXT
     if (q == 0) return;
