@@ -1166,28 +1166,28 @@ static int dw3_small_fits(const tinyc_qconv_params *p) {
   return g.band >= 1 && g.rows * g.stride <= TINYC_QDW_PLANE;
 }
 
-/* The padded plane: row r holds input row r - pad_top, columns -pad_left ... The plane is
- * first all zero point (word stores), then each input row's bytes are copied in (4 to 8
- * bytes as two words, other short rows by tinyc_copy_short: no library call). */
-static void dw3_small_fill(const int8_t *xc, int32_t *restrict plane_words,
-                           const dw3_small_shape *g, const tinyc_qconv_params *p) {
+/* The padded plane: row r holds input row r - pad_top, columns -pad_left ... Per call it
+ * is first all zero point (word stores, dw3_small_begin), then each plane's input rows are
+ * copied in (4 to 8 bytes as two words, other short rows by tinyc_copy_short: no library
+ * call); the copies write the same bytes every plane, so the padding stays the zero point. */
+static void dw3_small_pad(int32_t *restrict plane_words, const dw3_small_shape *g,
+                          const tinyc_qconv_params *p) {
   const int32_t zp4 = (int32_t)(0x01010101u * (uint8_t)(int8_t)-p->input_offset);
   /* one word more than the rows: the last pair's load reads a byte past them */
-  const int32_t S = g->stride, words = (g->rows * S + 3) / 4 + 1;
+  const int32_t words = (g->rows * g->stride + 3) / 4 + 1;
+  int32_t i;
+  for (i = 0; i < words; ++i) plane_words[i] = zp4;
+}
+
+static void dw3_small_fill(const int8_t *xc, int32_t *restrict plane_words,
+                           const dw3_small_shape *g, const tinyc_qconv_params *p) {
+  const int32_t S = g->stride;
   const int32_t inner = p->w < S - p->pad_left ? p->w : S - p->pad_left; /* bytes per row */
   const int32_t r0 = p->pad_top; /* rows [r0, r1) hold input rows */
   const int32_t r1 = p->h + p->pad_top < g->rows ? p->h + p->pad_top : g->rows;
   int8_t *dst = (int8_t *)plane_words + (size_t)r0 * S + p->pad_left;
   const int8_t *src = xc;
-  int32_t i, r;
-  /* four words a round: a band's small plane is filled for every few rows */
-  for (i = 0; i + 4 <= words; i += 4) {
-    plane_words[i] = zp4;
-    plane_words[i + 1] = zp4;
-    plane_words[i + 2] = zp4;
-    plane_words[i + 3] = zp4;
-  }
-  for (; i < words; ++i) plane_words[i] = zp4;
+  int32_t r;
   if (inner >= 4 && inner <= 8) { /* two words a row, overlapping when inner < 8 */
     for (r = r0; r < r1; ++r, dst += S, src += p->w) {
       tinyc_store4(dst, tinyc_load4(src));
@@ -1202,6 +1202,28 @@ static void dw3_small_fill(const int8_t *xc, int32_t *restrict plane_words,
       tinyc_copy_short(dst, src, (size_t)inner);
     }
   }
+}
+
+/* What the planes of one call share, worked out once a call (a band calls for every few
+ * rows): the shape, the clamp, where the sums and the padded plane go, and the columns a
+ * stride-1 walk takes at once (0: the plane goes by rows). */
+typedef struct {
+  dw3_small_shape g;
+  tinyc_dsp_clamp cl;
+  int32_t *acc, *plane_words;
+  int32_t cols;
+} dw3_small_call;
+
+static void dw3_small_begin(dw3_small_call *k, int32_t *restrict work,
+                            const tinyc_qconv_params *p) {
+  const dw3_small_shape g = dw3_small_shape_of(p);
+  const int32_t sums = (g.band < p->oh ? g.band : p->oh) * g.row;
+  k->g = g;
+  k->cl = tinyc_dsp_clamp_make(p->output_offset, p->act_min, p->act_max);
+  k->acc = work;
+  k->plane_words = work + sums;
+  k->cols = p->stride_h == 1 && p->stride_w == 1 && p->oh <= sums ? sums / p->oh : 0;
+  dw3_small_pad(k->plane_words, &k->g, p);
 }
 
 /* Sums (no bias) of `pairs` output pairs of one row, taps in rows x0, x0+S, x0+2S;
@@ -1427,16 +1449,16 @@ static TINYC_DSP_NOINLINE void dw3_col_requant(const int32_t *acc, int32_t bias,
 }
 
 /* One plane: xc (input plane) -> out (output plane), bias, multiplier q / shift sh. */
-static void dw3_small_plane(const int8_t *xc, const int8_t *wk, int32_t bias, int32_t q,
-                            int32_t sh, int8_t *out, int32_t *restrict work,
-                            const tinyc_qconv_params *p) {
-  const dw3_small_shape g = dw3_small_shape_of(p);
-  const tinyc_dsp_clamp cl = tinyc_dsp_clamp_make(p->output_offset, p->act_min, p->act_max);
+TINYC_INLINE void dw3_small_plane(const int8_t *xc, const int8_t *wk, int32_t bias, int32_t q,
+                                  int32_t sh, int8_t *out, const dw3_small_call *k,
+                                  const tinyc_qconv_params *p) {
+  const dw3_small_shape g = k->g;
+  const tinyc_dsp_clamp cl = k->cl;
   const tinyc_dsp_mult mul = tinyc_dsp_mult_make(q, sh);
   const int32_t S = g.stride, row = g.row;
   /* work: a band's sums (band * row words, or all rows' when fewer), then the plane */
-  int32_t *const acc = work;
-  int32_t *const plane_words = work + (g.band < p->oh ? g.band : p->oh) * row;
+  int32_t *const acc = k->acc;
+  int32_t *const plane_words = k->plane_words;
   const int8_t *plane = (const int8_t *)plane_words;
   int32_t u[5], v01, v2, sumw = 0, r, oy, b, rs, round, tflite; /* u: as dw3_small_col's */
   int fast;
@@ -1458,10 +1480,10 @@ static void dw3_small_plane(const int8_t *xc, const int8_t *wk, int32_t bias, in
   fast = (mul.shift <= -2 || tflite) && rs <= 20 && p->act_min <= -128 && p->act_max >= 127;
   round = (int32_t)((1u << (rs - 1)) + ((uint32_t)p->output_offset << rs)); /* as in _row */
   dw3_small_fill(xc, plane_words, &g, p);
-  if (p->stride_h == 1 && p->stride_w == 1 && p->oh <= (g.band < p->oh ? g.band : p->oh) * row) {
+  if (k->cols) {
     /* the sums of a column fit where a band's go: walk the plane column by column, as
      * many columns a call as their sums fit (a short band's whole plane: one call) */
-    const int32_t cols = (g.band < p->oh ? g.band : p->oh) * row / p->oh;
+    const int32_t cols = k->cols;
     for (b = 0; b < p->ow; b += cols) {
       const int32_t n = p->ow - b < cols ? p->ow - b : cols;
       dw3_small_col(plane + b, S, acc, p->oh, u, n);
@@ -1500,6 +1522,26 @@ static void dw3_small_plane(const int8_t *xc, const int8_t *wk, int32_t bias, in
   }
 }
 
+/* Every plane of a call (tinyc_depthwise_conv2d_s8, and the in-place form: each plane is
+ * copied before its outputs are stored), in one frame: the call's shared values and the
+ * plane's own do not stack up. */
+static TINYC_DSP_NOINLINE void dw3_small_planes(const int8_t *X, const int8_t *W,
+                                                const int32_t *B, int8_t *Y, int32_t *work,
+                                                const tinyc_qconv_params *p) {
+  const int32_t mult_per_channel = p->m / p->c;
+  const size_t in_plane = (size_t)p->h * p->w, out_plane = (size_t)p->oh * p->ow;
+  dw3_small_call k;
+  int32_t n, m;
+  dw3_small_begin(&k, work, p);
+  for (n = 0; n < p->n; ++n) {
+    for (m = 0; m < p->m; ++m) {
+      dw3_small_plane(X + ((size_t)n * p->c + m / mult_per_channel) * in_plane,
+                      W + (size_t)m * 9, B ? B[m] : 0, p->multiplier[m], p->shift[m],
+                      Y + ((size_t)n * p->m + m) * out_plane, &k, p);
+    }
+  }
+}
+
 void tinyc_depthwise_conv2d_s8(const int8_t *restrict X, const int8_t *restrict W,
                                const int32_t *restrict B, int8_t *restrict Y,
                                int32_t *restrict work, const tinyc_qconv_params *p) {
@@ -1508,8 +1550,12 @@ void tinyc_depthwise_conv2d_s8(const int8_t *restrict X, const int8_t *restrict 
   /* the plane kernel, chosen once per call (a band calls this for every few rows) */
   void (*const plane)(const int8_t *, const int8_t *, int32_t, int32_t, int32_t, int8_t *,
                       int32_t *, const tinyc_qconv_params *) =
-      dw3_small_fits(p) ? dw3_small_plane : dw3_fits(p) ? dw3_plane : dw_plane;
+      dw3_fits(p) ? dw3_plane : dw_plane;
   int32_t n, m;
+  if (dw3_small_fits(p)) {
+    dw3_small_planes(X, W, B, Y, work, p);
+    return;
+  }
   for (n = 0; n < p->n; ++n) {
     for (m = 0; m < p->m; ++m) {
       plane(
@@ -1524,17 +1570,15 @@ void tinyc_dwconv2d_stream_s8(const int8_t *X, const int8_t *restrict W,
                               const int32_t *restrict B, int8_t *Y, int8_t *restrict scratch,
                               int32_t *restrict work, const tinyc_qconv_params *p) {
   const size_t in_plane = (size_t)p->h * p->w, out_plane = (size_t)p->oh * p->ow;
-  const int small = dw3_small_fits(p); /* once per call, not per channel */
   int32_t n, k;
   TINYC_DCHECK(p->group == p->c && p->m == p->c);
+  if (dw3_small_fits(p)) { /* copies input plane k before storing output plane k */
+    dw3_small_planes(X, W, B, Y, work, p);
+    return;
+  }
   for (n = 0; n < p->n; ++n) {
     for (k = 0; k < p->c; ++k) {
       const size_t plane = (size_t)n * p->c + k;
-      if (small) { /* copies input plane k before storing output plane k */
-        dw3_small_plane(X + plane * in_plane, W + (size_t)k * 9, B ? B[k] : 0,
-                        p->multiplier[k], p->shift[k], Y + plane * out_plane, work, p);
-        continue;
-      }
       (dw3_fits(p) ? dw3_plane : dw_plane)(X + plane * in_plane,
                                            W + (size_t)k * p->kh * p->kw, B ? B[k] : 0,
                                            p->multiplier[k], p->shift[k], scratch, work, p);
