@@ -344,6 +344,52 @@ static void gather1_widened(const int8_t *r, int32_t cg, int32_t plane, int32_t 
   }
 }
 
+/* The same for 4 taps a row (unit dilation; KWS's 10x4 first conv): a window row is one
+ * word, so each of the pair's rows widens straight into a group of 4 steps (sxtab16 of the
+ * word and of its odd bytes); the pixels need not be neighbours. A window may lose its
+ * first tap or its last to the padding (then the row is read one byte over, from inside,
+ * and that byte set to the zero point); rows outside are all zero point. Rows are at
+ * least 4 bytes. */
+TINYC_INLINE int gather4_fits_one(const window *v, const tinyc_qconv_params *p) {
+  return (v->kx0 == 0 && v->kx1 >= 3) || (v->kx0 == 1 && v->kx1 == 4 && p->w >= 4);
+}
+
+TINYC_INLINE int gather4_fits(const window *a, const window *b, const tinyc_qconv_params *p) {
+  return p->kw == 4 && p->dil_w == 1 && p->w >= 4 && gather4_fits_one(a, p) &&
+         gather4_fits_one(b, p);
+}
+
+/* window v's row ky of channel plane xc as a word, the zero point where it is outside */
+TINYC_INLINE uint32_t gather4_row(const int8_t *xc, const window *v, int32_t ky, int32_t y,
+                                  const tinyc_qconv_params *p, uint32_t zp) {
+  const int8_t *r;
+  if (ky < v->ky0 || ky >= v->ky1) return zp * 0x01010101u;
+  r = xc + (size_t)y * p->w + v->ix0;
+  if (v->kx0 == 1) return ((uint32_t)tinyc_load4(r + 1) << 8) | zp;
+  if (v->kx1 == 3) return ((uint32_t)tinyc_load4(r - 1) >> 8) | (zp << 24);
+  return (uint32_t)tinyc_load4(r);
+}
+
+static void gather4_widened(const int8_t *xg, const tinyc_qconv_params *p, int32_t cg,
+                            const window *a, const window *b, int32_t *restrict col) {
+  const int32_t off2 = tinyc_pack16(p->input_offset, p->input_offset);
+  const uint32_t zp = (uint8_t)(int8_t)-p->input_offset;
+  const size_t plane = (size_t)p->h * p->w;
+  int32_t ch, ky;
+  for (ch = 0; ch < cg; ++ch) {
+    const int8_t *xc = xg + (size_t)ch * plane;
+    for (ky = 0; ky < p->kh; ++ky, col += 4) {
+      const int32_t ya = a->iy0 + ky * p->dil_h, yb = b->iy0 + ky * p->dil_h;
+      const uint32_t ta = gather4_row(xc, a, ky, ya, p, zp);
+      const uint32_t tb = gather4_row(xc, b, ky, yb, p, zp);
+      col[0] = tinyc_sxtab16(off2, (int32_t)ta);
+      col[1] = tinyc_sxtab16_hi(off2, (int32_t)ta);
+      col[2] = tinyc_sxtab16(off2, (int32_t)tb);
+      col[3] = tinyc_sxtab16_hi(off2, (int32_t)tb);
+    }
+  }
+}
+
 /* ---- two output channels x two pixels ------------------------------------------------ */
 
 /* Two output channels (rows w0, w0 + K of W) x two pixels (the column) over K steps: the
@@ -715,6 +761,10 @@ static TINYC_DSP_NOINLINE void gather_columns(int32_t *restrict col, const int8_
     const window wa = window_of(p, a), wb = window_of(p, one ? a : a + 1);
     if (!one && gather3_fits(&wa, &wb, p)) {
       gather3_widened(xg, p, cg, &wa, col + (size_t)t * K);
+      continue;
+    }
+    if (gather4_fits(&wa, &wb, p)) { /* a last odd pixel pairs with itself */
+      gather4_widened(xg, p, cg, &wa, &wb, col + (size_t)t * K);
       continue;
     }
     if (!one && K == cg && wb.iy0 == wa.iy0 && wb.ix0 == wa.ix0 + 1 && full(&wa, p) &&
