@@ -261,33 +261,44 @@ static void gather3_widened(const int8_t *xg, const tinyc_qconv_params *p, int32
     TINYC_GATHER3_GROUP((col) + 8, (wc >> 16) | ((wd << 8) & 0xFFFF0000u), wd); \
   } while (0)
   q = cg * p->kh;
-  if (g.edge == 0 && g.ky0 == 0 && g.ky1 == g.kh && q >= 4) {
-    /* the common case, no row or column outside: each row one load, the next row's
-     * address one add (plus the step to the next channel after kh rows) */
+  if (g.ky0 == 0 && g.ky1 == g.kh && q >= 4) {
+    /* no row outside: each row one load (at an edge, one byte over, from inside, and the
+     * outside byte set to the zero point), the next row's address one add (plus the step
+     * to the next channel after kh rows) */
     const int8_t *r = xg + g.base;
     const int32_t xrow = g.xrow, skip = g.plane - g.kh * g.xrow, kh = g.kh;
+    const uint32_t zp = g.zp, zp_hi = g.zp << 24;
     int32_t ky = kh;
-#define TINYC_GATHER3_NEXT(v)        \
-  do {                               \
-    (v) = (uint32_t)tinyc_load4(r);  \
-    r += xrow;                       \
-    if (--ky == 0) {                 \
-      ky = kh;                       \
-      r += skip;                     \
-    }                                \
+#define TINYC_GATHER3_NEXT(v, LOAD) \
+  do {                              \
+    (v) = (LOAD);                   \
+    r += xrow;                      \
+    if (--ky == 0) {                \
+      ky = kh;                      \
+      r += skip;                    \
+    }                               \
   } while (0)
-    for (; q >= 4; q -= 4, col += 12) {
-      TINYC_GATHER3_NEXT(wa);
-      TINYC_GATHER3_NEXT(wb);
-      TINYC_GATHER3_GROUP(col, wa, ((wa >> 8) & 0xFFFFu) | (wb << 16));
-      TINYC_STORES_NOW();
-      TINYC_GATHER3_NEXT(wc);
-      TINYC_GATHER3_GROUP(col + 4, ((wb >> 8) & 0xFFFFu) | (wc << 16),
-                          (wb >> 16) | ((wc << 8) & 0xFFFF0000u));
-      TINYC_STORES_NOW();
-      TINYC_GATHER3_NEXT(wd);
-      TINYC_GATHER3_GROUP(col + 8, (wc >> 16) | ((wd << 8) & 0xFFFF0000u), wd);
+#define TINYC_GATHER3_ROWS(LOAD)                                               \
+  for (; q >= 4; q -= 4, col += 12) {                                          \
+    TINYC_GATHER3_NEXT(wa, LOAD);                                              \
+    TINYC_GATHER3_NEXT(wb, LOAD);                                              \
+    TINYC_GATHER3_GROUP(col, wa, ((wa >> 8) & 0xFFFFu) | (wb << 16));          \
+    TINYC_STORES_NOW();                                                        \
+    TINYC_GATHER3_NEXT(wc, LOAD);                                              \
+    TINYC_GATHER3_GROUP(col + 4, ((wb >> 8) & 0xFFFFu) | (wc << 16),           \
+                        (wb >> 16) | ((wc << 8) & 0xFFFF0000u));               \
+    TINYC_STORES_NOW();                                                        \
+    TINYC_GATHER3_NEXT(wd, LOAD);                                              \
+    TINYC_GATHER3_GROUP(col + 8, (wc >> 16) | ((wd << 8) & 0xFFFF0000u), wd);  \
+  }
+    if (g.edge == 0) {
+      TINYC_GATHER3_ROWS((uint32_t)tinyc_load4(r))
+    } else if (g.edge < 0) {
+      TINYC_GATHER3_ROWS(((uint32_t)tinyc_load4(r + 1) << 8) | zp)
+    } else {
+      TINYC_GATHER3_ROWS(((uint32_t)tinyc_load4(r - 1) >> 8) | zp_hi)
     }
+#undef TINYC_GATHER3_ROWS
 #undef TINYC_GATHER3_NEXT
     if (q == 0) return;
     g.ky = kh - ky; /* the rest from the next row on */
