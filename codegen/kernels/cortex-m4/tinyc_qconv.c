@@ -95,6 +95,12 @@ static void gather(const int8_t *xg, const tinyc_qconv_params *p, int32_t cg, co
       }
       return;
     }
+    if (p->kh == 1 && kw == 1) { /* 1x1 windows apart (ResNet's stride-2 shortcuts) */
+      for (c = cg; c > 0; --c, ra += plane, rb += plane) {
+        *col++ = (int32_t)((uint32_t)(uint8_t)*ra | ((uint32_t)(uint8_t)*rb << 8));
+      }
+      return;
+    }
     if (rb == ra + 2 && kw == 3 && dw == 1) { /* stride 2, 3 taps: two words a row */
       for (c = cg; c > 0; --c, ra += next) {
         for (ky = p->kh; ky > 0; --ky, ra += xrow) {
