@@ -26,12 +26,14 @@ from tinyc.passes.manager import pipeline_without
 
 def conv(name: str, x: str, y: str, cin: int, cout: int, k: int, group: int = 1,
          pads: tuple[int, int, int, int] = (0, 0, 0, 0), strides: tuple[int, int] = (1, 1),
-         seed: int = 0) -> tuple[onnx.NodeProto, list[onnx.TensorProto]]:
+         seed: int = 0, kw: int | None = None) -> tuple[onnx.NodeProto, list[onnx.TensorProto]]:
+    """a k x k kernel, or k x kw"""
     rng = np.random.default_rng(seed)
-    w = rng.standard_normal((cout, cin // group, k, k)).astype(np.float32) * 0.3
+    kw = k if kw is None else kw
+    w = rng.standard_normal((cout, cin // group, k, kw)).astype(np.float32) * 0.3
     b = rng.standard_normal(cout).astype(np.float32) * 0.1
     node = helper.make_node("Conv", [x, f"{name}_w", f"{name}_b"], [y], name=name, group=group,
-                            kernel_shape=[k, k], pads=list(pads), strides=list(strides))
+                            kernel_shape=[k, kw], pads=list(pads), strides=list(strides))
     return node, [numpy_helper.from_array(w, f"{name}_w"), numpy_helper.from_array(b, f"{name}_b")]
 
 
@@ -83,6 +85,12 @@ CASES = {
     "dw_stride_2_valid": dw_chain(4, 7, 7, (0, 0, 0, 0), (2, 2)),
     "dense_k27_odd_channels": model((1, 3, 9, 7), [conv("c", "x", "y", 3, 5, 3, pads=(1, 1, 1, 1))],
                                     "y"),
+    # 4-tap rows (gather4_widened): windows losing their first or last tap to the padding,
+    # two taps (the plain gather), pixel pairs across rows (odd widths), stride 2 as KWS's
+    "four_taps_stride_2": model((1, 2, 11, 10), [
+        conv("c", "x", "y", 2, 5, 5, kw=4, pads=(2, 1, 2, 2), strides=(2, 2), seed=13)], "y"),
+    "four_taps_stride_1": model((1, 1, 6, 7), [
+        conv("c", "x", "y", 1, 3, 3, kw=4, pads=(1, 1, 1, 2), seed=14)], "y"),
     "pointwise_odd_pixels": model((1, 6, 5, 3), [conv("c", "x", "y", 6, 7, 1)], "y"),
     "long_reduction_pairs": model((1, 64, 5, 5), [conv("c", "x", "y", 64, 5, 3, pads=(1, 1, 1, 1))],
                                   "y"),

@@ -9,8 +9,8 @@
  * column buffer (the workspace) as int16 with the input offset added (padding becomes 0, so
  * the inner loop has no bounds and no offset to add), in the halfword order of SXTB16
  * (tinyc_dsp.h); the column costs a few instructions per element, shared by every output
- * channel (3-tap rows and 1x1 windows at stride 1 are gathered and widened in one pass:
- * gather3_widened, gather1_widened). Then, in the short requantization form, two output
+ * channel (3-tap rows and 1x1 windows at stride 1, and 4-tap rows, are gathered and
+ * widened in one pass: gather3_widened, gather1_widened, gather4_widened). Then, in the short requantization form, two output
  * channels run over two pixels at a time (mac2x2: per 4 reduction steps one LDM of the
  * pair's four column words, two weight loads, four sign extensions and eight SMLADs; 6
  * words read per 16 MACs) and the four sums are requantized straight from registers
@@ -91,6 +91,27 @@ static void gather(const int8_t *xg, const tinyc_qconv_params *p, int32_t cg, co
             const int8_t *xa = ra;
             for (kx = kw; kx > 0; --kx, xa += dw) *col++ = (int32_t)tinyc_load2(xa);
           }
+        }
+      }
+      return;
+    }
+    if (p->kh == 1 && kw == 1) { /* 1x1 windows apart (ResNet's stride-2 shortcuts) */
+      for (c = cg; c > 0; --c, ra += plane, rb += plane) {
+        *col++ = (int32_t)((uint32_t)(uint8_t)*ra | ((uint32_t)(uint8_t)*rb << 8));
+      }
+      return;
+    }
+    if (rb == ra + 2 && kw == 3 && dw == 1) { /* stride 2, 3 taps: two words a row */
+      for (c = cg; c > 0; --c, ra += next) {
+        for (ky = p->kh; ky > 0; --ky, ra += xrow) {
+          /* x0 x1 x2 x3 and x1 x2 x3 x4 (pixel b's taps are x2 x3 x4; no byte read
+           * outside the two windows); v = x0 x2 x2 x4 holds steps 0 and 2 */
+          const uint32_t lo = (uint32_t)tinyc_load4(ra), hi = (uint32_t)tinyc_load4(ra + 1);
+          const uint32_t v = (lo & 0x00FF00FFu) | (hi & 0xFF00FF00u);
+          col[0] = (int32_t)(v & 0xFFFFu);
+          col[1] = (int32_t)(((lo >> 8) & 0xFFu) | ((hi >> 8) & 0xFF00u));
+          col[2] = (int32_t)(v >> 16);
+          col += 3;
         }
       }
       return;
@@ -196,6 +217,14 @@ TINYC_INLINE uint32_t gather3_row(gather3_rows *g) {
   return v;
 }
 
+/* Each group's column words stored before the next row is read: gcc otherwise keeps
+ * twelve results live for paired stores and spills them. */
+#if defined(__GNUC__)
+#define TINYC_STORES_NOW() __asm__ volatile("" ::: "memory")
+#else
+#define TINYC_STORES_NOW() ((void)0)
+#endif
+
 /* Whether gather3_widened takes the pair (a, b): see there. */
 TINYC_INLINE int gather3_fits(const window *a, const window *b, const tinyc_qconv_params *p) {
   return p->kw == 3 && p->dil_w == 1 && p->w >= 4 && b->iy0 == a->iy0 &&
@@ -230,16 +259,65 @@ static void gather3_widened(const int8_t *xg, const tinyc_qconv_params *p, int32
   ((col) = tinyc_sxtab16(off2, (int32_t)(((h) & 0xFFFFu) | (((h) & 0xFFFFu) << 8))))
   /* a tap's halfword (pixel a, pixel b) is bytes kx, kx + 1 of its row word; per four
    * rows the steps (a0 a1 a2 b0), (b1 b2 c0 c1), (c2 d0 d1 d2) pair k with k + 2 */
-  for (q = cg * p->kh; q >= 4; q -= 4, col += 12) {
+#define TINYC_GATHER3_FOUR(col)                                                 \
+  do {                                                                          \
+    TINYC_GATHER3_GROUP(col, wa, ((wa >> 8) & 0xFFFFu) | (wb << 16));          \
+    TINYC_GATHER3_GROUP((col) + 4, ((wb >> 8) & 0xFFFFu) | (wc << 16),         \
+                        (wb >> 16) | ((wc << 8) & 0xFFFF0000u));                \
+    TINYC_GATHER3_GROUP((col) + 8, (wc >> 16) | ((wd << 8) & 0xFFFF0000u), wd); \
+  } while (0)
+  q = cg * p->kh;
+  if (g.ky0 == 0 && g.ky1 == g.kh && q >= 4) {
+    /* no row outside: each row one load (at an edge, one byte over, from inside, and the
+     * outside byte set to the zero point), the next row's address one add (plus the step
+     * to the next channel after kh rows) */
+    const int8_t *r = xg + g.base;
+    const int32_t xrow = g.xrow, skip = g.plane - g.kh * g.xrow, kh = g.kh;
+    const uint32_t zp = g.zp, zp_hi = g.zp << 24;
+    int32_t ky = kh;
+#define TINYC_GATHER3_NEXT(v, LOAD) \
+  do {                              \
+    (v) = (LOAD);                   \
+    r += xrow;                      \
+    if (--ky == 0) {                \
+      ky = kh;                      \
+      r += skip;                    \
+    }                               \
+  } while (0)
+#define TINYC_GATHER3_ROWS(LOAD)                                               \
+  for (; q >= 4; q -= 4, col += 12) {                                          \
+    TINYC_GATHER3_NEXT(wa, LOAD);                                              \
+    TINYC_GATHER3_NEXT(wb, LOAD);                                              \
+    TINYC_GATHER3_GROUP(col, wa, ((wa >> 8) & 0xFFFFu) | (wb << 16));          \
+    TINYC_STORES_NOW();                                                        \
+    TINYC_GATHER3_NEXT(wc, LOAD);                                              \
+    TINYC_GATHER3_GROUP(col + 4, ((wb >> 8) & 0xFFFFu) | (wc << 16),           \
+                        (wb >> 16) | ((wc << 8) & 0xFFFF0000u));               \
+    TINYC_STORES_NOW();                                                        \
+    TINYC_GATHER3_NEXT(wd, LOAD);                                              \
+    TINYC_GATHER3_GROUP(col + 8, (wc >> 16) | ((wd << 8) & 0xFFFF0000u), wd);  \
+  }
+    if (g.edge == 0) {
+      TINYC_GATHER3_ROWS((uint32_t)tinyc_load4(r))
+    } else if (g.edge < 0) {
+      TINYC_GATHER3_ROWS(((uint32_t)tinyc_load4(r + 1) << 8) | zp)
+    } else {
+      TINYC_GATHER3_ROWS(((uint32_t)tinyc_load4(r - 1) >> 8) | zp_hi)
+    }
+#undef TINYC_GATHER3_ROWS
+#undef TINYC_GATHER3_NEXT
+    if (q == 0) return;
+    g.ky = kh - ky; /* the rest from the next row on */
+    g.base = (int32_t)(r - xg) - g.ky * xrow;
+  }
+  for (; q >= 4; q -= 4, col += 12) {
     wa = gather3_row(&g);
     wb = gather3_row(&g);
     wc = gather3_row(&g);
     wd = gather3_row(&g);
-    TINYC_GATHER3_GROUP(col, wa, ((wa >> 8) & 0xFFFFu) | (wb << 16));
-    TINYC_GATHER3_GROUP(col + 4, ((wb >> 8) & 0xFFFFu) | (wc << 16),
-                        (wb >> 16) | ((wc << 8) & 0xFFFF0000u));
-    TINYC_GATHER3_GROUP(col + 8, (wc >> 16) | ((wd << 8) & 0xFFFF0000u), wd);
+    TINYC_GATHER3_FOUR(col);
   }
+#undef TINYC_GATHER3_FOUR
   if (q == 0) return;
   wa = gather3_row(&g); /* 1 to 3 rows left: 3, 6 or 9 steps */
   if (q == 1) {
@@ -280,6 +358,52 @@ static void gather1_widened(const int8_t *r, int32_t cg, int32_t plane, int32_t 
   for (q = cg & 3; q > 0; --q, r += plane) { /* as widen's last steps */
     const uint32_t h = tinyc_load2(r);
     *col++ = tinyc_sxtab16(off2, (int32_t)(h | (h << 8)));
+  }
+}
+
+/* The same for 4 taps a row (unit dilation; KWS's 10x4 first conv): a window row is one
+ * word, so each of the pair's rows widens straight into a group of 4 steps (sxtab16 of the
+ * word and of its odd bytes); the pixels need not be neighbours. A window may lose its
+ * first tap or its last to the padding (then the row is read one byte over, from inside,
+ * and that byte set to the zero point); rows outside are all zero point. Rows are at
+ * least 4 bytes. */
+TINYC_INLINE int gather4_fits_one(const window *v, const tinyc_qconv_params *p) {
+  return (v->kx0 == 0 && v->kx1 >= 3) || (v->kx0 == 1 && v->kx1 == 4 && p->w >= 4);
+}
+
+TINYC_INLINE int gather4_fits(const window *a, const window *b, const tinyc_qconv_params *p) {
+  return p->kw == 4 && p->dil_w == 1 && p->w >= 4 && gather4_fits_one(a, p) &&
+         gather4_fits_one(b, p);
+}
+
+/* window v's row ky of channel plane xc as a word, the zero point where it is outside */
+TINYC_INLINE uint32_t gather4_row(const int8_t *xc, const window *v, int32_t ky, int32_t y,
+                                  const tinyc_qconv_params *p, uint32_t zp) {
+  const int8_t *r;
+  if (ky < v->ky0 || ky >= v->ky1) return zp * 0x01010101u;
+  r = xc + (size_t)y * p->w + v->ix0;
+  if (v->kx0 == 1) return ((uint32_t)tinyc_load4(r + 1) << 8) | zp;
+  if (v->kx1 == 3) return ((uint32_t)tinyc_load4(r - 1) >> 8) | (zp << 24);
+  return (uint32_t)tinyc_load4(r);
+}
+
+static void gather4_widened(const int8_t *xg, const tinyc_qconv_params *p, int32_t cg,
+                            const window *a, const window *b, int32_t *restrict col) {
+  const int32_t off2 = tinyc_pack16(p->input_offset, p->input_offset);
+  const uint32_t zp = (uint8_t)(int8_t)-p->input_offset;
+  const size_t plane = (size_t)p->h * p->w;
+  int32_t ch, ky;
+  for (ch = 0; ch < cg; ++ch) {
+    const int8_t *xc = xg + (size_t)ch * plane;
+    for (ky = 0; ky < p->kh; ++ky, col += 4) {
+      const int32_t ya = a->iy0 + ky * p->dil_h, yb = b->iy0 + ky * p->dil_h;
+      const uint32_t ta = gather4_row(xc, a, ky, ya, p, zp);
+      const uint32_t tb = gather4_row(xc, b, ky, yb, p, zp);
+      col[0] = tinyc_sxtab16(off2, (int32_t)ta);
+      col[1] = tinyc_sxtab16_hi(off2, (int32_t)ta);
+      col[2] = tinyc_sxtab16(off2, (int32_t)tb);
+      col[3] = tinyc_sxtab16_hi(off2, (int32_t)tb);
+    }
   }
 }
 
@@ -654,6 +778,10 @@ static TINYC_DSP_NOINLINE void gather_columns(int32_t *restrict col, const int8_
     const window wa = window_of(p, a), wb = window_of(p, one ? a : a + 1);
     if (!one && gather3_fits(&wa, &wb, p)) {
       gather3_widened(xg, p, cg, &wa, col + (size_t)t * K);
+      continue;
+    }
+    if (gather4_fits(&wa, &wb, p)) { /* a last odd pixel pairs with itself */
+      gather4_widened(xg, p, cg, &wa, &wb, col + (size_t)t * K);
       continue;
     }
     if (!one && K == cg && wb.iy0 == wa.iy0 && wb.ix0 == wa.ix0 + 1 && full(&wa, p) &&
@@ -1105,28 +1233,28 @@ static int dw3_small_fits(const tinyc_qconv_params *p) {
   return g.band >= 1 && g.rows * g.stride <= TINYC_QDW_PLANE;
 }
 
-/* The padded plane: row r holds input row r - pad_top, columns -pad_left ... The plane is
- * first all zero point (word stores), then each input row's bytes are copied in (4 to 8
- * bytes as two words, other short rows by tinyc_copy_short: no library call). */
-static void dw3_small_fill(const int8_t *xc, int32_t *restrict plane_words,
-                           const dw3_small_shape *g, const tinyc_qconv_params *p) {
+/* The padded plane: row r holds input row r - pad_top, columns -pad_left ... Per call it
+ * is first all zero point (word stores, dw3_small_begin), then each plane's input rows are
+ * copied in (4 to 8 bytes as two words, other short rows by tinyc_copy_short: no library
+ * call); the copies write the same bytes every plane, so the padding stays the zero point. */
+static void dw3_small_pad(int32_t *restrict plane_words, const dw3_small_shape *g,
+                          const tinyc_qconv_params *p) {
   const int32_t zp4 = (int32_t)(0x01010101u * (uint8_t)(int8_t)-p->input_offset);
   /* one word more than the rows: the last pair's load reads a byte past them */
-  const int32_t S = g->stride, words = (g->rows * S + 3) / 4 + 1;
+  const int32_t words = (g->rows * g->stride + 3) / 4 + 1;
+  int32_t i;
+  for (i = 0; i < words; ++i) plane_words[i] = zp4;
+}
+
+static void dw3_small_fill(const int8_t *xc, int32_t *restrict plane_words,
+                           const dw3_small_shape *g, const tinyc_qconv_params *p) {
+  const int32_t S = g->stride;
   const int32_t inner = p->w < S - p->pad_left ? p->w : S - p->pad_left; /* bytes per row */
   const int32_t r0 = p->pad_top; /* rows [r0, r1) hold input rows */
   const int32_t r1 = p->h + p->pad_top < g->rows ? p->h + p->pad_top : g->rows;
   int8_t *dst = (int8_t *)plane_words + (size_t)r0 * S + p->pad_left;
   const int8_t *src = xc;
-  int32_t i, r;
-  /* four words a round: a band's small plane is filled for every few rows */
-  for (i = 0; i + 4 <= words; i += 4) {
-    plane_words[i] = zp4;
-    plane_words[i + 1] = zp4;
-    plane_words[i + 2] = zp4;
-    plane_words[i + 3] = zp4;
-  }
-  for (; i < words; ++i) plane_words[i] = zp4;
+  int32_t r;
   if (inner >= 4 && inner <= 8) { /* two words a row, overlapping when inner < 8 */
     for (r = r0; r < r1; ++r, dst += S, src += p->w) {
       tinyc_store4(dst, tinyc_load4(src));
@@ -1141,6 +1269,28 @@ static void dw3_small_fill(const int8_t *xc, int32_t *restrict plane_words,
       tinyc_copy_short(dst, src, (size_t)inner);
     }
   }
+}
+
+/* What the planes of one call share, worked out once a call (a band calls for every few
+ * rows): the shape, the clamp, where the sums and the padded plane go, and the columns a
+ * stride-1 walk takes at once (0: the plane goes by rows). */
+typedef struct {
+  dw3_small_shape g;
+  tinyc_dsp_clamp cl;
+  int32_t *acc, *plane_words;
+  int32_t cols;
+} dw3_small_call;
+
+static void dw3_small_begin(dw3_small_call *k, int32_t *restrict work,
+                            const tinyc_qconv_params *p) {
+  const dw3_small_shape g = dw3_small_shape_of(p);
+  const int32_t sums = (g.band < p->oh ? g.band : p->oh) * g.row;
+  k->g = g;
+  k->cl = tinyc_dsp_clamp_make(p->output_offset, p->act_min, p->act_max);
+  k->acc = work;
+  k->plane_words = work + sums;
+  k->cols = p->stride_h == 1 && p->stride_w == 1 && p->oh <= sums ? sums / p->oh : 0;
+  dw3_small_pad(k->plane_words, &k->g, p);
 }
 
 /* Sums (no bias) of `pairs` output pairs of one row, taps in rows x0, x0+S, x0+2S;
@@ -1366,16 +1516,16 @@ static TINYC_DSP_NOINLINE void dw3_col_requant(const int32_t *acc, int32_t bias,
 }
 
 /* One plane: xc (input plane) -> out (output plane), bias, multiplier q / shift sh. */
-static void dw3_small_plane(const int8_t *xc, const int8_t *wk, int32_t bias, int32_t q,
-                            int32_t sh, int8_t *out, int32_t *restrict work,
-                            const tinyc_qconv_params *p) {
-  const dw3_small_shape g = dw3_small_shape_of(p);
-  const tinyc_dsp_clamp cl = tinyc_dsp_clamp_make(p->output_offset, p->act_min, p->act_max);
+TINYC_INLINE void dw3_small_plane(const int8_t *xc, const int8_t *wk, int32_t bias, int32_t q,
+                                  int32_t sh, int8_t *out, const dw3_small_call *k,
+                                  const tinyc_qconv_params *p) {
+  const dw3_small_shape g = k->g;
+  const tinyc_dsp_clamp cl = k->cl;
   const tinyc_dsp_mult mul = tinyc_dsp_mult_make(q, sh);
   const int32_t S = g.stride, row = g.row;
   /* work: a band's sums (band * row words, or all rows' when fewer), then the plane */
-  int32_t *const acc = work;
-  int32_t *const plane_words = work + (g.band < p->oh ? g.band : p->oh) * row;
+  int32_t *const acc = k->acc;
+  int32_t *const plane_words = k->plane_words;
   const int8_t *plane = (const int8_t *)plane_words;
   int32_t u[5], v01, v2, sumw = 0, r, oy, b, rs, round, tflite; /* u: as dw3_small_col's */
   int fast;
@@ -1397,10 +1547,10 @@ static void dw3_small_plane(const int8_t *xc, const int8_t *wk, int32_t bias, in
   fast = (mul.shift <= -2 || tflite) && rs <= 20 && p->act_min <= -128 && p->act_max >= 127;
   round = (int32_t)((1u << (rs - 1)) + ((uint32_t)p->output_offset << rs)); /* as in _row */
   dw3_small_fill(xc, plane_words, &g, p);
-  if (p->stride_h == 1 && p->stride_w == 1 && p->oh <= (g.band < p->oh ? g.band : p->oh) * row) {
+  if (k->cols) {
     /* the sums of a column fit where a band's go: walk the plane column by column, as
      * many columns a call as their sums fit (a short band's whole plane: one call) */
-    const int32_t cols = (g.band < p->oh ? g.band : p->oh) * row / p->oh;
+    const int32_t cols = k->cols;
     for (b = 0; b < p->ow; b += cols) {
       const int32_t n = p->ow - b < cols ? p->ow - b : cols;
       dw3_small_col(plane + b, S, acc, p->oh, u, n);
@@ -1439,6 +1589,26 @@ static void dw3_small_plane(const int8_t *xc, const int8_t *wk, int32_t bias, in
   }
 }
 
+/* Every plane of a call (tinyc_depthwise_conv2d_s8, and the in-place form: each plane is
+ * copied before its outputs are stored), in one frame: the call's shared values and the
+ * plane's own do not stack up. */
+static TINYC_DSP_NOINLINE void dw3_small_planes(const int8_t *X, const int8_t *W,
+                                                const int32_t *B, int8_t *Y, int32_t *work,
+                                                const tinyc_qconv_params *p) {
+  const int32_t mult_per_channel = p->m / p->c;
+  const size_t in_plane = (size_t)p->h * p->w, out_plane = (size_t)p->oh * p->ow;
+  dw3_small_call k;
+  int32_t n, m;
+  dw3_small_begin(&k, work, p);
+  for (n = 0; n < p->n; ++n) {
+    for (m = 0; m < p->m; ++m) {
+      dw3_small_plane(X + ((size_t)n * p->c + m / mult_per_channel) * in_plane,
+                      W + (size_t)m * 9, B ? B[m] : 0, p->multiplier[m], p->shift[m],
+                      Y + ((size_t)n * p->m + m) * out_plane, &k, p);
+    }
+  }
+}
+
 void tinyc_depthwise_conv2d_s8(const int8_t *restrict X, const int8_t *restrict W,
                                const int32_t *restrict B, int8_t *restrict Y,
                                int32_t *restrict work, const tinyc_qconv_params *p) {
@@ -1447,8 +1617,12 @@ void tinyc_depthwise_conv2d_s8(const int8_t *restrict X, const int8_t *restrict 
   /* the plane kernel, chosen once per call (a band calls this for every few rows) */
   void (*const plane)(const int8_t *, const int8_t *, int32_t, int32_t, int32_t, int8_t *,
                       int32_t *, const tinyc_qconv_params *) =
-      dw3_small_fits(p) ? dw3_small_plane : dw3_fits(p) ? dw3_plane : dw_plane;
+      dw3_fits(p) ? dw3_plane : dw_plane;
   int32_t n, m;
+  if (dw3_small_fits(p)) {
+    dw3_small_planes(X, W, B, Y, work, p);
+    return;
+  }
   for (n = 0; n < p->n; ++n) {
     for (m = 0; m < p->m; ++m) {
       plane(
@@ -1463,17 +1637,15 @@ void tinyc_dwconv2d_stream_s8(const int8_t *X, const int8_t *restrict W,
                               const int32_t *restrict B, int8_t *Y, int8_t *restrict scratch,
                               int32_t *restrict work, const tinyc_qconv_params *p) {
   const size_t in_plane = (size_t)p->h * p->w, out_plane = (size_t)p->oh * p->ow;
-  const int small = dw3_small_fits(p); /* once per call, not per channel */
   int32_t n, k;
   TINYC_DCHECK(p->group == p->c && p->m == p->c);
+  if (dw3_small_fits(p)) { /* copies input plane k before storing output plane k */
+    dw3_small_planes(X, W, B, Y, work, p);
+    return;
+  }
   for (n = 0; n < p->n; ++n) {
     for (k = 0; k < p->c; ++k) {
       const size_t plane = (size_t)n * p->c + k;
-      if (small) { /* copies input plane k before storing output plane k */
-        dw3_small_plane(X + plane * in_plane, W + (size_t)k * 9, B ? B[k] : 0,
-                        p->multiplier[k], p->shift[k], Y + plane * out_plane, work, p);
-        continue;
-      }
       (dw3_fits(p) ? dw3_plane : dw_plane)(X + plane * in_plane,
                                            W + (size_t)k * p->kh * p->kw, B ? B[k] : 0,
                                            p->multiplier[k], p->shift[k], scratch, work, p);
