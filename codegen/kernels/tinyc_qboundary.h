@@ -14,8 +14,9 @@
  * first `kernel_work` bytes are the int8 kernel's own workspace (tinyc_qconv.h,
  * tinyc_qfc.h), the staging below follows them:
  *
- * - conv, float input: output rows in bands of `tile`; the input rows a band needs are
- *   quantized into work (NCHW band, c * band_rows * w bytes), the band is computed, then
+ * - conv, float input: output rows in bands of `tile`; the band's copy of the conv
+ *   parameters (TINYC_QB_CONV_PARAMS bytes) comes first, then the input rows a band needs
+ *   are quantized into work (NCHW band, c * band_rows * w bytes), the band is computed, then
  *   copied (or dequantized) into place. A band covering the whole output with an int8
  *   output is written in place directly.
  * - conv, int8 input, float output: `tile` output channels (a multiple of m / group) at a

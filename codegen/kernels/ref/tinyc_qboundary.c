@@ -95,7 +95,7 @@ static TINYC_NOINLINE void band_prepare(const float *x, int8_t *stage, tinyc_qco
  * are all that sits above the kernel's frame; inlined into the entry points, whose frame
  * it then is. */
 TINYC_INLINE void conv_float_input(const float *X, const int8_t *W, const int32_t *B, int8_t *yq,
-                             float *yf, int8_t *all_work, const tinyc_qbconv_params *p) {
+                                   float *yf, int8_t *all_work, const tinyc_qbconv_params *p) {
   const tinyc_qconv_params *c = &p->conv;
   int32_t *const kw = kernel_work(all_work, p->kernel_work);
   tinyc_qconv_params *const bp = (tinyc_qconv_params *)(void *)(all_work + p->kernel_work);
