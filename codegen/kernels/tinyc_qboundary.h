@@ -14,8 +14,9 @@
  * first `kernel_work` bytes are the int8 kernel's own workspace (tinyc_qconv.h,
  * tinyc_qfc.h), the staging below follows them:
  *
- * - conv, float input: output rows in bands of `tile`; the input rows a band needs are
- *   quantized into work (NCHW band, c * band_rows * w bytes), the band is computed, then
+ * - conv, float input: output rows in bands of `tile`; the band's copy of the conv
+ *   parameters (TINYC_QB_CONV_PARAMS bytes) comes first, then the input rows a band needs
+ *   are quantized into work (NCHW band, c * band_rows * w bytes), the band is computed, then
  *   copied (or dequantized) into place. A band covering the whole output with an int8
  *   output is written in place directly.
  * - conv, int8 input, float output: `tile` output channels (a multiple of m / group) at a
@@ -33,6 +34,10 @@
 #include "tinyc_qfc.h"
 #include "tinyc_rt.h"
 
+/* bytes of work after the int8 kernel's that hold a float-input conv band's copy of the
+ * layer's tinyc_qconv_params (20 int32 and two pointers: 96 on a 64-bit host), kept in the
+ * arena, not on the stack (tinyc/ops/qwork.py QCONV_PARAMS_BYTES) */
+#define TINYC_QB_CONV_PARAMS 96
 /* output features per chunk of the on-the-fly fully connected loop with a float output */
 #define TINYC_QB_ROWS 8
 
@@ -58,11 +63,13 @@ typedef struct {
   int32_t kernel_work; /* bytes of work the int8 kernel takes first (a multiple of 8) */
 } tinyc_qbfc_params;
 
-/* float X -> int8 Y; work: c * rows * w (+ m * tile * ow unless one band covers Y) bytes */
+/* float X -> int8 Y; work: kernel_work + TINYC_QB_CONV_PARAMS + c * rows * w (+ m * tile *
+ * ow unless one band covers Y) bytes */
 void tinyc_qb_conv2d_f32_s8(const float *restrict X, const int8_t *restrict W,
                             const int32_t *restrict B, int8_t *restrict Y,
                             int8_t *restrict work, const tinyc_qbconv_params *p);
-/* float X -> float Y; work: c * rows * w + m * tile * ow bytes */
+/* float X -> float Y; work: kernel_work + TINYC_QB_CONV_PARAMS + c * rows * w + m * tile *
+ * ow bytes */
 void tinyc_qb_conv2d_f32_f32(const float *restrict X, const int8_t *restrict W,
                              const int32_t *restrict B, float *restrict Y,
                              int8_t *restrict work, const tinyc_qbconv_params *p);

@@ -11,7 +11,9 @@
 
 /* Model switches: the compiler defines TINYC_TFLITE here, in the copy an OUT gets, when the
  * model has integer ops in TFLite semantics (backend/generate.py `_model_switches`); the
- * kernels compile TFLite's rounding forms only then. */
+ * kernels compile TFLite's rounding forms only then. TINYC_QCONV_SHORT_ONLY (every dense
+ * int8 conv takes the column path's short form) leaves out the paths the model never
+ * takes, and their frames from its stack bound. */
 
 /* TINYC_NOINLINE keeps a kernel's alternative paths in their own frames, so the stack of
  * a call is the deepest path's, not the sum of every path inlined into one frame. */

@@ -23,20 +23,16 @@ NAMES = ["ad_autoencoder", "digits_cnn", "kws_dscnn", "resnet8", "vww_mobilenet"
 #: the C name of every build here: the models then share their kernel files' text, which
 #: the session's compile cache (tests/objcache.py) compiles once
 CNAME = "net"
-#: Stack high-water bounds of one inference (bytes), float and int8. The kernels keep their
-#: scratch (conv columns, widened rows, padded depthwise planes, pooled rows) in the planned
-#: arena, so what is left is frames. Issue #16 asks for 512 B: the float models are at
-#: 496-504 B (NAME_run, the dense conv's loop 72 B, its row 392 B: 4x4 blocks inlined);
-#: int8's deepest chain is VWW's banded float-input first conv (band loop 208 -> conv 48 ->
-#: column loop 360: 704 B), KWS 480 B (its one-band first conv stays staged), ResNet-8's
-#: banded first layers 584 B. Neither scratch buffer that used to be on the stack would fit:
-#: the int8 1 KiB short column (KWS took 2,260 B) or the float 1 KiB padded depthwise plane
-#: (KWS 1,556 B, VWW 1,628 B).
+#: Stack high-water bounds of one inference (bytes), float and int8: issue #16's 512 B. The
+#: kernels keep their scratch (conv columns, widened rows, padded depthwise planes, pooled
+#: rows, a band's conv parameters) in the planned arena, so what is left is frames. Float
+#: up to 504 B (KWS: NAME_run 40, the padded-rows loop 88, the conv row 376: 4x4 blocks
+#: inlined); int8 up to 496 B (KWS: NAME_run 40, the band loop 56, conv_call 24, the
+#: streaming 1x1 conv 56, the column loop 104, the gather 216). Neither scratch buffer that
+#: used to be on the stack would fit: the int8 1 KiB short column (KWS took 2,260 B) or the
+#: float 1 KiB padded depthwise plane (KWS 1,556 B, VWW 1,628 B).
 FLOAT_STACK_BOUND = STACK_LIMIT
-INT8_STACK_BOUND = 704
-#: the static bound of KWS int8 counts the M4 conv's channels_rest (a 224-240 B frame), a
-#: path KWS never runs (its convs take channels_short); QEMU measures 520 B (float I/O)
-KWS_INT8_STATIC_BOUND = 576
+INT8_STACK_BOUND = STACK_LIMIT
 
 
 def inputs_for(name: str, shape: tuple[int, ...]) -> np.ndarray:
@@ -103,7 +99,7 @@ def test_int8_model_on_cortex_m4(mcu_tools: None, name: str, tmp_path: Path) -> 
     assert result.measurement.stack <= INT8_STACK_BOUND
     if name == "kws_dscnn":  # the static bound (no QEMU) covers the painted high-water
         bound, _ = run_stack_bound(tmp_path / "out", CNAME, TARGETS["cortex-m4"])
-        assert result.measurement.stack <= bound.bytes <= KWS_INT8_STATIC_BOUND
+        assert result.measurement.stack <= bound.bytes <= STACK_LIMIT
 
 
 def test_quantization_aware_model_on_cortex_m4(mcu_tools: None, tmp_path: Path) -> None:

@@ -86,16 +86,66 @@ def test_recurrent_model_within_the_limit(mcu_tools: None, target: str, tmp_path
     assert bound.bytes <= STACK_LIMIT
 
 
-def test_int8_keyword_model_within_the_limit(mcu_tools: None, tmp_path: Path) -> None:
-    """KWS int8 with the float interface on the M4: its one-band first conv stays staged
-    (fuse-qboundary), so NAME_run calls the int8 conv itself, whose column loop is the
-    deepest frame (the grouped path's frame, a tail call, counts too)."""
-    calib = tmp_path / "calib.npy"
-    np.save(calib, np.random.default_rng(7).standard_normal((4, 1, 49, 10)).astype(np.float32))
-    options = Options(target="cortex-m4", quantize="int8", calib=str(calib))
+#: every example model on the Cortex-M4: float, int8 with the float interface (the default)
+#: and with the int8 one; digits_qat carries its own int8 parameters (no --quantize)
+M4_MODELS = ["ad_autoencoder", "digits_cnn", "digits_gru", "digits_lstm", "kws_dscnn",
+             "resnet8", "vww_mobilenet"]
+M4_BUILDS = ([(name, "float") for name in M4_MODELS]
+             + [(name, io) for name in M4_MODELS for io in ("int8/float-io", "int8/int8-io")]
+             + [("digits_qat", "float-io"), ("digits_qat", "int8-io")])
+#: the float builds whose deepest static chain is the sigmoid path of the float conv's row
+#: (tinyc_fpu_act_other 8 B -> expf, counted at EXTERNAL_FRAME): no example model has a
+#: fused sigmoid, so QEMU measures 40 B less (test_qemu_models.py holds that under 512 B)
+SIGMOID_PATH = EXTERNAL_FRAME + 8
+FLOAT_CONV_ROW = {"digits_cnn", "kws_dscnn", "resnet8", "vww_mobilenet"}
+
+
+def _options(name: str, build: str, tmp: Path) -> Options:
+    if build == "float" or name == "digits_qat":
+        return Options(target="cortex-m4", io="int8" if build == "int8-io" else "float")
+    shape = load_model(MODELS / f"{name}.onnx", Options()).inputs[0].shape
+    if name.startswith("digits"):
+        data = np.load(MODELS / "digits_train_x.npy")[:64].astype(np.float32)
+    else:
+        data = np.random.default_rng(7).standard_normal((8, *shape[1:])).astype(np.float32)
+    np.save(tmp / "calib.npy", data)
+    return Options(target="cortex-m4", quantize="int8", calib=str(tmp / "calib.npy"),
+                   io="int8" if build.endswith("int8-io") else "float")
+
+
+@pytest.mark.parametrize(("name", "build"), M4_BUILDS)
+def test_every_example_model_within_the_limit_on_cortex_m4(
+        mcu_tools: None, name: str, build: str, tmp_path: Path) -> None:
+    """Issue #16 on the M4, from the compiler's own frames: every path the generated code
+    can take under NAME_run, not only the one an input takes."""
+    options = _options(name, build, tmp_path)
+    graph, _ = optimize(load_model(MODELS / f"{name}.onnx", options), options)
+    compile_into(graph, options, "net", tmp_path / "out")
+    bound, graph_ = run_stack_bound(tmp_path / "out", "net", TARGETS["cortex-m4"])
+    limit = STACK_LIMIT
+    if build == "float" and name in FLOAT_CONV_ROW:
+        last = [f.rsplit(":", 1)[-1] for f in bound.chain[-2:]]
+        assert last == ["net_tinyc_fpu_act_other", "expf"], bound.describe(graph_)
+        limit += SIGMOID_PATH
+    assert bound.bytes <= limit, bound.describe(graph_)
+
+
+def test_short_only_switch_leaves_the_general_conv_paths_out(mcu_tools: None,
+                                                             tmp_path: Path) -> None:
+    """KWS int8: every dense conv takes the short requantization form, so the compiler sets
+    TINYC_QCONV_SHORT_ONLY and neither channels_rest nor the grouped loop is linked; the
+    QAT digits model has channels outside that form and keeps them."""
+    options = _options("kws_dscnn", "int8/float-io", tmp_path)
     graph, _ = optimize(load_model(MODELS / "kws_dscnn.onnx", options), options)
-    compile_into(graph, options, "kws", tmp_path / "out")
-    bound, graph_ = run_stack_bound(tmp_path / "out", "kws", TARGETS["cortex-m4"])
-    # the bound counts the conv's channels_rest (224-240 B of spills), which KWS never runs;
-    # QEMU measures 512 B (tests/mcu/test_qemu_models.py)
-    assert bound.bytes <= STACK_LIMIT + 64, bound.describe(graph_)
+    compile_into(graph, options, "kws", tmp_path / "kws")
+    rt_header = (tmp_path / "kws" / "kws_tinyc_rt.h").read_text()
+    assert "#define KWS_TINYC_QCONV_SHORT_ONLY 1" in rt_header
+    bound, graph_ = run_stack_bound(tmp_path / "kws", "kws", TARGETS["cortex-m4"])
+    assert not any(f.endswith((":channels_rest", ":conv2d_groups")) for f in graph_.frames)
+    qat = Options(target="cortex-m4")
+    graph, _ = optimize(load_model(MODELS / "digits_qat.onnx", qat), qat)
+    compile_into(graph, qat, "qat", tmp_path / "qat")
+    rt_header = (tmp_path / "qat" / "qat_tinyc_rt.h").read_text()
+    assert "#define QAT_TINYC_QCONV_SHORT_ONLY" not in rt_header
+    bound, graph_ = run_stack_bound(tmp_path / "qat", "qat", TARGETS["cortex-m4"])
+    assert bound.chain[-1].endswith("channels_rest"), bound.describe(graph_)

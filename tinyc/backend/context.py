@@ -61,6 +61,9 @@ class EmitContext:
         self._node_index = {id(node): i for i, node in enumerate(graph.nodes)}
         self.families: set[str] = set()
         self.uses_math = False
+        #: optional kernel paths some node needs (tinyc.ops.qwork.QCONV_GENERAL); a model
+        #: without one gets the switch leaving it out (generate.py `_model_switches`)
+        self.kernel_paths: set[str] = set()
         self.body = CWriter()
         self.tables = CWriter()
         #: NAME.c's file-scope identifiers (generate_c reserves the runtime's in it)
@@ -207,6 +210,20 @@ class EmitContext:
         body = ", ".join(inits)
         check_c_ints(body, f"parameters of {hint}")
         self.tables.line(f"static const {ctype} {name}[{max(len(inits), 1)}] = {{{body}}};")
+        return name
+
+    def pointer_array(self, ctype: str, values: Sequence[Value], hint: str) -> str:
+        """A `const ctype *const` array of the values' pointers (a kernel's list of inputs).
+        When every one is a link-time address (the static arena, a constant table) it is a
+        `static const` array in NAME_run (the arena is declared above it), else a compound
+        literal, which takes a place in NAME_run's frame, on the stack of the call."""
+        ptrs = ", ".join(self.ptr(v) for v in values)
+        fixed = self.arena_ref == "tinyc_arena." and all(
+            id(v) not in self._io_names and v.name not in self.plan.homes for v in values)
+        if not fixed:
+            return f"(const {ctype} *const[]){{{ptrs}}}"
+        name = self.symbol(hint)
+        self.body.line(f"static const {ctype} *const {name}[{len(values)}] = {{{ptrs}}};")
         return name
 
     # -- statements ------------------------------------------------------------------

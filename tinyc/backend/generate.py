@@ -39,6 +39,7 @@ from tinyc.ir import DType, Graph, Node
 from tinyc.mcu.targets import kernel_dirs
 from tinyc.memory import ArenaPlan
 from tinyc.ops import get_op
+from tinyc.ops.qwork import QCONV_GENERAL
 from tinyc.quant import semantics
 
 
@@ -135,7 +136,7 @@ def generate_c(
         f"{cname}.c": _source(graph, plan, ctx, cname, command, arena),
     }
     _copy_kernels(ctx.families, target, files)
-    files["tinyc_rt.h"] = _model_switches(graph, files["tinyc_rt.h"])
+    files["tinyc_rt.h"] = _model_switches(graph, ctx, files["tinyc_rt.h"])
     # every tinyc_* file and name becomes NAME_tinyc_*: several models link together
     out.files = prefix_files(cname, files)
     return out
@@ -294,14 +295,21 @@ def _source(
 _SWITCHES_AFTER = "#define TINYC_RT_H\n"
 
 
-def _model_switches(graph: Graph, rt_header: str) -> str:
+def _model_switches(graph: Graph, ctx: EmitContext, rt_header: str) -> str:
     """tinyc_rt.h with the switches this model needs: TINYC_TFLITE when an integer op
     follows TFLite's arithmetic (the kernels leave TFLite's rounding out otherwise, so other
-    models pay no flash for it)."""
-    if not any(semantics.is_tflite(n) for n in graph.nodes if semantics.ATTR in n.attrs):
-        return rt_header
+    models pay no flash for it); TINYC_QCONV_SHORT_ONLY when every dense int8 conv takes the
+    column path's short form alone (tinyc.ops.qwork.dense_short_only): the kernel leaves
+    out the paths no layer takes, and with them their frames from the stack bound
+    (tinyc/mcu/stackuse.py counts every linked path)."""
+    switches = []
+    if any(semantics.is_tflite(n) for n in graph.nodes if semantics.ATTR in n.attrs):
+        switches.append("TINYC_TFLITE")
+    if "qconv" in ctx.families and QCONV_GENERAL not in ctx.kernel_paths:
+        switches.append("TINYC_QCONV_SHORT_ONLY")
     assert _SWITCHES_AFTER in rt_header
-    return rt_header.replace(_SWITCHES_AFTER, _SWITCHES_AFTER + "#define TINYC_TFLITE 1\n", 1)
+    lines = "".join(f"#define {name} 1\n" for name in switches)
+    return rt_header.replace(_SWITCHES_AFTER, _SWITCHES_AFTER + lines, 1)
 
 
 def _copy_kernels(families: set[str], target: str, files: dict[str, str]) -> None:

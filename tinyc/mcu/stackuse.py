@@ -14,10 +14,10 @@ listed in the result (`externals`).
 A tail call (`b.w` with an R_ARM_THM_JUMP24/19 relocation in the object's disassembly,
 which `-ffunction-sections` gives every call between functions) leaves its caller's frame
 before the callee runs, so the callee's chain replaces the caller's frame instead of
-adding to it. The walk counts every path, so a kernel's cold path
-(a banded float-input conv, grouped convs) counts even where a model never takes it:
-the bound can be well above QEMU's measured high-water (KWS int8 on the M4: 560 B
-bound, 480 B measured).
+adding to it. The walk counts every path, so a kernel's cold path counts even where a
+model never takes it (a float conv row's fused sigmoid, `expf`: KWS float on the M4, 544 B
+bound, 504 B measured); where the compiler knows a path is never taken it leaves it out of
+the generated C (`TINYC_QCONV_SHORT_ONLY`), and with it its frame.
 """
 
 from __future__ import annotations

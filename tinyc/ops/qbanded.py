@@ -43,16 +43,13 @@ from tinyc.ops.qinteger import (
     qconv_params_init,
     requant_fields,
 )
-from tinyc.ops.qwork import qconv_work_bytes, round8, uses_m4_kernels
+from tinyc.ops.qwork import QCONV_PARAMS_BYTES, qconv_work_bytes, round8, uses_m4_kernels
 from tinyc.ops.registry import Attr, OpDef, get_op, register_op
 from tinyc.quant import semantics
 
 if TYPE_CHECKING:
     from tinyc.backend.context import EmitContext
 
-#: tinyc_qband.h TINYC_QBAND_CONV_PARAMS: workspace bytes for a band's conv parameters (kept
-#: off the stack)
-CONV_PARAMS = 96
 #: whole-plane average pools a band can end with
 POOLS = ("QGlobalAveragePool", "QAveragePool")
 #: QConv.stream_kernel -> tinyc_qband.h TINYC_QBAND_STREAM_*
@@ -277,7 +274,7 @@ def layout(m: Members, sched: BandSchedule, kernel_dirs: tuple[str, ...] | None)
     sums = round8(at)
     at = sums + 4 * max(pooled, default=0)
     conv_params = round8(at)
-    at = conv_params + (CONV_PARAMS if any(n.op == "QConv" for n in m.nodes) else 0)
+    at = conv_params + (QCONV_PARAMS_BYTES if any(n.op == "QConv" for n in m.nodes) else 0)
     return Layout(round8(kernel), tuple(offsets), band_at, row_a, row_b, row_y, sums,
                   conv_params, at)
 
@@ -360,7 +357,7 @@ def chain_layout(m: Members, steps: tuple[ChainStep, ...],
     sums = round8(at)
     at = sums + 4 * max(pooled, default=0)
     conv_params = round8(at)
-    at = conv_params + CONV_PARAMS
+    at = conv_params + QCONV_PARAMS_BYTES
     return Layout(round8(kernel), tuple(offsets), band_at, second, stream_at, stream_at, sums,
                   conv_params, at), tuple(halos)
 
@@ -487,8 +484,9 @@ class QBanded(OpDef):
                 f"{steps}, {lay.kernel_work}, {lay.band}, {lay.row_a}, {lay.row_b}, "
                 f"{lay.row_y}, {lay.sums}, {lay.conv_params}, {band_rows(node)}}}")
         params = ctx.params("tinyc_qband_params", init, f"qband_{y.name}")
-        inputs = ", ".join(ctx.ptr(v) for v in node.inputs[: m.n_inputs] if v is not None)
-        ctx.call("qband", "tinyc_qband_s8", f"(const int8_t *const[]){{{inputs}}}", ctx.ptr(y),
+        inputs = [v for v in node.inputs[: m.n_inputs] if v is not None]
+        ctx.call("qband", "tinyc_qband_s8",
+                 ctx.pointer_array("int8_t", inputs, f"qband_in_{y.name}"), ctx.ptr(y),
                  ctx.workspace(node, DType.I8), params)
 
 

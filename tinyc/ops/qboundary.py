@@ -39,7 +39,13 @@ from tinyc.ops.qinteger import (
     scale_zp,
 )
 from tinyc.ops.quant import conv_geometry
-from tinyc.ops.qwork import qconv_work_bytes, qfc_work_bytes, round8, uses_m4_kernels
+from tinyc.ops.qwork import (
+    QCONV_PARAMS_BYTES,
+    qconv_work_bytes,
+    qfc_work_bytes,
+    round8,
+    uses_m4_kernels,
+)
 from tinyc.ops.registry import Attr, MemoryBehavior, OpDef, input_type, register_op
 from tinyc.quant.params import QMAX, QMIN, dequantize_array, quantize_array
 
@@ -179,7 +185,10 @@ class QConvBoundary(_Boundary):
         return round8(qconv_work_bytes(qconv_geometry(node), qconv_depthwise(node), bands))
 
     def workspace(self, node: Node, kernel_dirs: tuple[str, ...] | None = None) -> int:
-        return self.kernel_work(node, kernel_dirs) + conv_workspace(
+        """The int8 kernel's, then (float input) the band's conv parameters, then the
+        staging (`conv_workspace`)."""
+        band_params = QCONV_PARAMS_BYTES if self.float_in(node) else 0
+        return self.kernel_work(node, kernel_dirs) + band_params + conv_workspace(
             node, int(node.attrs["tile"]), self.float_in(node), self.float_out(node))
 
     def emit(self, node: Node, ctx: EmitContext) -> None:

@@ -50,7 +50,9 @@ from tinyc.ops.qint4 import (
 )
 from tinyc.ops.quant import conv_geometry
 from tinyc.ops.qwork import (
+    QCONV_GENERAL,
     ConvGeometry,
+    dense_short_only,
     qconv_work_bytes,
     qfc_work_bytes,
     qpool_work_bytes,
@@ -378,15 +380,15 @@ def qconv_depthwise(node: Node) -> bool:
 
 
 def _requant_tables(node: Node, ctx: EmitContext, xq: tuple[float, int],
-                    yq: tuple[float, int]) -> tuple[str, str]:
+                    yq: tuple[float, int]) -> tuple[str, str, np.ndarray]:
     """C names of the per-output-channel multiplier and shift tables of a QConv/QGemm-like
-    node (weights checked), emitted once for its output."""
+    node (weights checked), emitted once for its output, and the shifts."""
     w, y = node.inputs[1], node.outputs[0]
     assert w is not None
     _weight_check(node, w)
     q, s = scale_multipliers(node, xq[0], w, yq[0])
     return (ctx.table(DType.I32, q, f"mult_{y.name}"),
-            ctx.table(DType.I32, s, f"shift_{y.name}"))
+            ctx.table(DType.I32, s, f"shift_{y.name}"), np.asarray(s))
 
 
 def qconv_params_init(node: Node, ctx: EmitContext, xq: tuple[float, int],
@@ -395,9 +397,12 @@ def qconv_params_init(node: Node, ctx: EmitContext, xq: tuple[float, int],
     tables emitted), from the activations' (scale, zero point)."""
     x, w, y = node.inputs[0], node.inputs[1], node.outputs[0]
     assert x is not None and w is not None
-    mult, shift = _requant_tables(node, ctx, xq, yq)
+    mult, shift, shifts = _requant_tables(node, ctx, xq, yq)
     lo, hi = _act(node)
     fields = conv_geometry(x.shape, w.shape, y_shape or y.shape, node.attrs)
+    if not qconv_depthwise(node) and not dense_short_only(ConvGeometry.of(fields),
+                                                          shifts.tolist(), (lo, hi)):
+        ctx.kernel_paths.add(QCONV_GENERAL)
     fields += [-xq[1], yq[1], lo, hi]
     return "{" + ", ".join(str(f) for f in fields) + f", {mult}, {shift}}}"
 
@@ -417,7 +422,7 @@ def emit_int16(node: Node, ctx: EmitContext, record: str, hint: str, fn: str) ->
     the int32-accumulator proof and the multiplier tables."""
     x, w, b, y = node.inputs[0], node.inputs[1], node.input(2), node.outputs[0]
     assert x is not None and w is not None
-    mult, shift = _requant_tables(node, ctx, scale_zp(x, node), scale_zp(y, node))
+    mult, shift, _ = _requant_tables(node, ctx, scale_zp(x, node), scale_zp(y, node))
     lo, hi = _act(node)
     if node.op == "QConv":
         fields = conv_geometry(x.shape, w.shape, y.shape, node.attrs)
@@ -514,7 +519,7 @@ def qfc_params_init(node: Node, ctx: EmitContext, xq: tuple[float, int],
     """The `tinyc_qfc_params` initializer of a QGemm-like node (tables emitted)."""
     x, w = node.inputs[0], node.inputs[1]
     assert x is not None and w is not None
-    mult, shift = _requant_tables(node, ctx, xq, yq)
+    mult, shift, _ = _requant_tables(node, ctx, xq, yq)
     lo, hi = _act(node)
     n, k = w.shape
     fields = [x.type.numel // max(k, 1), k, n, -xq[1], yq[1], lo, hi]

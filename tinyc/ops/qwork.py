@@ -15,6 +15,7 @@ sizes).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 #: tinyc_qfc.c TINYC_QFC_ROW: longest int8 input row the M4 kernel widens (longer: no
@@ -26,6 +27,10 @@ QFC_FLOAT_ROW = 1024
 #: tinyc_qconv.c TINYC_QCONV_COLUMN / TINYC_QCONV_PAIRS: column words, pixel pairs
 QCONV_COLUMN = 576
 QCONV_PAIRS = 4
+#: bytes of a workspace copy of `tinyc_qconv_params` (20 int32 and two pointers: 96 on a
+#: 64-bit host) that a band loop keeps off the stack: tinyc_qband.h
+#: TINYC_QBAND_CONV_PARAMS, tinyc_qboundary.h TINYC_QB_CONV_PARAMS
+QCONV_PARAMS_BYTES = 96
 #: tinyc_qconv.c TINYC_QDW_ROW, TINYC_QDW_PLANE, TINYC_QDW_ACC (3x3 depthwise paths)
 QDW_ROW = 128
 QDW_PLANE = 512
@@ -33,6 +38,9 @@ QDW_ACC = 64
 #: tinyc_qpool.c TINYC_QPOOL_ROW: longest padded row of the pooling row path
 QPOOL_ROW = 256
 
+#: the `EmitContext.kernel_paths` entry of a dense int8 conv that needs more than the short
+#: form of the column path (`dense_short_only`)
+QCONV_GENERAL = "qconv-general"
 
 def uses_m4_kernels(kernel_dirs: tuple[str, ...] | None) -> bool:
     """Whether a target with these kernel variants links the Cortex-M4 kernels, the only
@@ -87,6 +95,17 @@ def dense_work_bytes(g: ConvGeometry) -> int:
     if k > QCONV_COLUMN:
         return 0
     return 4 * k * min(QCONV_COLUMN // k, QCONV_PAIRS)
+
+
+def dense_short_only(g: ConvGeometry, shifts: Sequence[int], act: tuple[int, int]) -> bool:
+    """Whether tinyc_conv2d_s8 and its streaming forms run this dense layer on the column
+    path's short requantization form alone (`TINYC_QCONV_SHORT_ONLY`): one image, one group,
+    K <= COLUMN, no activation clamp beyond int8's own, output channels in pairs and every
+    shift in the short form (-21 <= shift <= -2: tinyc_qconv.c `short_form`). A model whose
+    dense layers all do leaves out the grouped loop and channels_rest, and their frames."""
+    k = g.c // g.group * g.kh * g.kw
+    return (g.n == 1 and g.group == 1 and k <= QCONV_COLUMN and act == (-128, 127)
+            and g.m % 2 == 0 and all(-21 <= s <= -2 for s in shifts))
 
 
 def _dw3_fits(g: ConvGeometry) -> bool:

@@ -37,6 +37,15 @@
 /* Pixel pairs gathered at once when the reduction is short (each output channel's
  * requantization and weight pointers are then set up once per 2 * PAIRS outputs). */
 #define TINYC_QCONV_PAIRS 4
+/* 0 under the model switch TINYC_QCONV_SHORT_ONLY (tinyc_rt.h: every dense layer is one
+ * image in one group, K <= TINYC_QCONV_COLUMN, every channel in the short form): the
+ * dispatch below then never takes the other paths, and the compiler leaves them (and
+ * their frames) out */
+#ifdef TINYC_QCONV_SHORT_ONLY
+#define TINYC_QCONV_GENERAL 0
+#else
+#define TINYC_QCONV_GENERAL 1
+#endif
 
 /* ---- the column: two output pixels' windows as int16 (x + input_offset), 0 outside ----- */
 
@@ -891,9 +900,11 @@ TINYC_INLINE void conv_pixels_with(int32_t *restrict col, int32_t col_words,
     const int8_t *wm = W + (size_t)g * mg * K;
     int8_t *y = yg + (px - px0); /* output (m, px) at yg[m * out_plane + px - px0] */
     gather_columns(col, xg, p, cg, K, px, count);
-    m = clamp ? 0 : channels_short(col, count, wm, K, mg, qm, sm, bm, p->output_offset, y,
-                                   out_plane);
-    if (m < mg) channels_rest(col, W, B, y, out_plane, p, g, m, count);
+    m = clamp && TINYC_QCONV_GENERAL
+            ? 0
+            : channels_short(col, count, wm, K, mg, qm, sm, bm, p->output_offset, y, out_plane);
+    TINYC_DCHECK(TINYC_QCONV_GENERAL || (!clamp && m == mg));
+    if (TINYC_QCONV_GENERAL && m < mg) channels_rest(col, W, B, y, out_plane, p, g, m, count);
   }
 }
 
@@ -976,7 +987,8 @@ void tinyc_conv2d_s8(const int8_t *restrict X, const int8_t *restrict W,
                      const int32_t *restrict B, int8_t *restrict Y,
                      int32_t *restrict work, const tinyc_qconv_params *p) {
   const int32_t pixels = p->oh * p->ow;
-  if (p->n == 1 && p->group == 1 && p->c * p->kh * p->kw <= TINYC_QCONV_COLUMN) {
+  if (!TINYC_QCONV_GENERAL ||
+      (p->n == 1 && p->group == 1 && p->c * p->kh * p->kw <= TINYC_QCONV_COLUMN)) {
     conv_pixels(work, X, W, B, Y, (size_t)pixels, p, 0, 0, pixels);
   } else {
     conv2d_groups(X, W, B, Y, work, p);

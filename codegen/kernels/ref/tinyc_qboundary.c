@@ -5,6 +5,9 @@
 #include "tinyc_fixedpoint.h"
 #include "tinyc_quantize_one.h"
 
+/* the compiler reserves TINYC_QB_CONV_PARAMS bytes for a band's parameters */
+typedef char tinyc_qb_conv_params_fit[sizeof(tinyc_qconv_params) <= TINYC_QB_CONV_PARAMS ? 1 : -1];
+
 /* DequantizeLinear of int8, as tinyc_dequantize_s8_f32 */
 TINYC_INLINE float qb_dequantize(int8_t q, float scale, int32_t zp) {
   return (float)((int32_t)q - zp) * scale;
@@ -63,42 +66,53 @@ static TINYC_NOINLINE void store_band(const int8_t *out, int8_t *yq, float *yf, 
   }
 }
 
-/* float input, band by band; one of yq (int8 output) and yf (float output) is set */
-static void conv_float_input(const float *X, const int8_t *W, const int32_t *B, int8_t *yq,
-                             float *yf, int8_t *all_work, const tinyc_qbconv_params *p) {
+/* The band of output rows [oy0, oy0 + rows) of image x: the real input rows its windows
+ * read, quantized into the staging, and its parameters into bp (in the workspace, not on
+ * the stack under the kernel's). */
+static TINYC_NOINLINE void band_prepare(const float *x, int8_t *stage, tinyc_qconv_params *bp,
+                                        const tinyc_qbconv_params *p, int32_t oy0,
+                                        int32_t rows) {
+  const tinyc_qconv_params *c = &p->conv;
+  const int32_t top = oy0 * c->stride_h - c->pad_top; /* the band's first window row */
+  const int32_t end = top + (rows - 1) * c->stride_h + (c->kh - 1) * c->dil_h + 1;
+  /* the real input rows the band reads: [lo, hi), at least one row */
+  const int32_t lo = top < 0 ? 0 : (top < c->h ? top : c->h - 1);
+  const int32_t hi = end <= lo ? lo + 1 : (end < c->h ? end : c->h);
+  int32_t ch;
+  for (ch = 0; ch < c->c; ++ch) {
+    quantize_rows(x + ((size_t)ch * c->h + lo) * c->w, stage + (size_t)ch * (hi - lo) * c->w,
+                  (size_t)(hi - lo) * c->w, p->x_scale, p->x_zero_point);
+  }
+  *bp = *c;
+  bp->n = 1;
+  bp->h = hi - lo;
+  bp->oh = rows;
+  bp->pad_top = lo - top; /* negative only when the band's windows miss every row */
+}
+
+/* float input, band by band; one of yq (int8 output) and yf (float output) is set. Each
+ * band is three calls (band_prepare, the kernel, store_band), so this loop's few locals
+ * are all that sits above the kernel's frame; inlined into the entry points, whose frame
+ * it then is. */
+TINYC_INLINE void conv_float_input(const float *X, const int8_t *W, const int32_t *B, int8_t *yq,
+                                   float *yf, int8_t *all_work, const tinyc_qbconv_params *p) {
   const tinyc_qconv_params *c = &p->conv;
   int32_t *const kw = kernel_work(all_work, p->kernel_work);
-  int8_t *const work = staging(all_work, p->kernel_work);
+  tinyc_qconv_params *const bp = (tinyc_qconv_params *)(void *)(all_work + p->kernel_work);
+  int8_t *const stage = all_work + p->kernel_work + TINYC_QB_CONV_PARAMS;
   const int32_t tile = p->tile < c->oh ? p->tile : c->oh;
-  const int direct = yq != NULL && tile == c->oh;
-  int8_t *out = work + (size_t)c->c * band_rows(c, tile) * c->w;
-  const size_t in_image = (size_t)c->c * c->h * c->w, out_image = (size_t)c->m * c->oh * c->ow;
-  int32_t n, oy0, ch;
+  int32_t n, oy0;
   for (n = 0; n < c->n; ++n) {
-    const float *x = X + (size_t)n * in_image;
+    const size_t out_at = (size_t)n * c->m * c->oh * c->ow;
     for (oy0 = 0; oy0 < c->oh; oy0 += tile) {
       const int32_t rows = c->oh - oy0 < tile ? c->oh - oy0 : tile;
-      const int32_t top = oy0 * c->stride_h - c->pad_top; /* the band's first window row */
-      const int32_t end = top + (rows - 1) * c->stride_h + (c->kh - 1) * c->dil_h + 1;
-      /* the real input rows the band reads: [lo, hi), at least one row */
-      int32_t lo = top < 0 ? 0 : (top < c->h ? top : c->h - 1);
-      int32_t hi = end < c->h ? end : c->h;
-      tinyc_qconv_params band = *c;
-      if (hi <= lo) hi = lo + 1;
-      for (ch = 0; ch < c->c; ++ch) {
-        quantize_rows(x + ((size_t)ch * c->h + lo) * c->w, work + (size_t)ch * (hi - lo) * c->w,
-                      (size_t)(hi - lo) * c->w, p->x_scale, p->x_zero_point);
-      }
-      band.n = 1;
-      band.h = hi - lo;
-      band.oh = rows;
-      band.pad_top = lo - top; /* negative only when the band's windows miss every row */
-      if (direct) {
-        conv_call(work, W, B, yq + (size_t)n * out_image, kw, &band, p->depthwise);
+      band_prepare(X + (size_t)n * c->c * c->h * c->w, stage, bp, p, oy0, rows);
+      if (yq != NULL && tile == c->oh) { /* one band: straight into Y */
+        conv_call(stage, W, B, yq + out_at, kw, bp, p->depthwise);
       } else {
-        conv_call(work, W, B, out, kw, &band, p->depthwise);
-        store_band(out, yq ? yq + (size_t)n * out_image : NULL,
-                   yf ? yf + (size_t)n * out_image : NULL, p, oy0, rows);
+        int8_t *const out = stage + (size_t)c->c * band_rows(c, tile) * c->w;
+        conv_call(stage, W, B, out, kw, bp, p->depthwise);
+        store_band(out, yq ? yq + out_at : NULL, yf ? yf + out_at : NULL, p, oy0, rows);
       }
     }
   }
