@@ -248,13 +248,14 @@ typedef struct {
 } short_layer;
 
 /* the four channels' sums v (base already in) requantized with their multipliers and
- * shifts and scattered down the channel planes at y */
-TINYC_INLINE void short_store(int32x4_t v, const short_layer *L, const int32_t *multiplier,
-                              const int32_t *shift, int8_t *y) {
+ * shifts (the output zero point zp, the activation clamp [lo, hi]) and scattered down the
+ * channel planes at y (`steps`: 0, plane, 2 plane, 3 plane) */
+TINYC_INLINE void short_store(int32x4_t v, int32x4_t lo, int32x4_t hi, uint32x4_t steps,
+                              int32_t zp, const int32_t *multiplier, const int32_t *shift,
+                              int8_t *y) {
   v = vqdmulhq_s32(v, vldrwq_s32(multiplier));
-  v = vaddq_n_s32(vrshlq_s32(v, vldrwq_s32(shift)), L->zp);
-  v = vminq_s32(vmaxq_s32(v, vdupq_n_s32(L->act_min)), vdupq_n_s32(L->act_max));
-  vstrbq_scatter_offset_s32(y, vmulq_n_u32(vidupq_n_u32(0, 1), L->plane), v);
+  v = vaddq_n_s32(vrshlq_s32(v, vldrwq_s32(shift)), zp);
+  vstrbq_scatter_offset_s32(y, steps, vminq_s32(vmaxq_s32(v, lo), hi));
 }
 
 /* The window's n chunks from the workspace row (zero past K); chunks past n are never
@@ -323,17 +324,23 @@ static TINYC_NOINLINE void short_last(const short_layer *L, int32_t count, int8_
 /* Output channels [0, L->full) of `count` pixels (windows at row, 16 n bytes apart,
  * outputs at y, y + 1, ...): per pixel its window in n vectors, the channels' weights
  * streamed past it four channels at a time; n is constant in each caller, so the chunk
- * tests fold. */
-TINYC_INLINE void short_channels(const short_layer *L, int n, const int8_t *row,
+ * tests fold. `held`: the clamp and the scatter offsets stay in Q registers across the
+ * loop (a window of one or two chunks leaves room), else they are made anew each round
+ * from the layer (read after a barrier, so gcc cannot hoist them into Q4-Q7). */
+TINYC_INLINE void short_channels(const short_layer *L, int n, int held, const int8_t *row,
                                  int32_t count, int8_t *y) {
   const int32_t K = L->K, full = L->full;
+  const int32x4_t lo = vdupq_n_s32(L->act_min), hi = vdupq_n_s32(L->act_max);
+  const uint32x4_t steps = vmulq_n_u32(vidupq_n_u32(0, 1), L->plane);
+  const int32_t zp = L->zp;
+  const size_t plane = L->plane;
   int32_t i, m;
   for (i = 0; i < count; ++i, row += 16 * n) {
     const short_window x = short_window_of(row, n);
     const int8_t *w = L->W;
     const int32_t *base = L->base, *multiplier = L->multiplier, *shift = L->shift;
     int8_t *yc = y + i;
-    for (m = 0; m < full; m += 4, yc += 4 * L->plane) {
+    for (m = 0; m < full; m += 4, yc += 4 * (held ? plane : L->plane)) {
       /* one sum at a time into its lane; the barriers keep gcc from hoisting the next
        * channel's weight loads into spills */
       int32x4_t v = vdupq_n_s32(short_dot(w, n, &x));
@@ -344,7 +351,14 @@ TINYC_INLINE void short_channels(const short_layer *L, int n, const int8_t *row,
       TINYC_MVE_BARRIER();
       v = vsetq_lane_s32(short_dot(w + 3 * K, n, &x), v, 3);
       TINYC_MVE_BARRIER();
-      short_store(vaddq_s32(v, vldrwq_s32(base + m)), L, multiplier + m, shift + m, yc);
+      v = vaddq_s32(v, vldrwq_s32(base + m));
+      if (held) {
+        short_store(v, lo, hi, steps, zp, multiplier + m, shift + m, yc);
+      } else {
+        short_store(v, vdupq_n_s32(L->act_min), vdupq_n_s32(L->act_max),
+                    vmulq_n_u32(vidupq_n_u32(0, 1), L->plane), L->zp, multiplier + m,
+                    shift + m, yc);
+      }
       w += 4 * K;
     }
   }
@@ -353,11 +367,19 @@ TINYC_INLINE void short_channels(const short_layer *L, int n, const int8_t *row,
 /* A block of pixels' output channels from their windows in the workspace rows, out of
  * line: the windows' vectors live only here, not across the fetches and gathers. */
 static TINYC_NOINLINE void short_block(const short_layer *L, int32_t count, int8_t *y) {
-  switch (L->n) {
-    case 1: short_channels(L, 1, L->row, count, y); break;
-    case 2: short_channels(L, 2, L->row, count, y); break;
-    case 3: short_channels(L, 3, L->row, count, y); break;
-    default: short_channels(L, 4, L->row, count, y); break;
+  if (L->n == 3) {
+    short_channels(L, 3, 0, L->row, count, y);
+  } else {
+    short_channels(L, 4, 0, L->row, count, y);
+  }
+}
+
+/* short_block for windows of one or two chunks (K <= 32), the clamp held in registers */
+static TINYC_NOINLINE void short_block_held(const short_layer *L, int32_t count, int8_t *y) {
+  if (L->n == 1) {
+    short_channels(L, 1, 1, L->row, count, y);
+  } else {
+    short_channels(L, 2, 1, L->row, count, y);
   }
 }
 
@@ -466,7 +488,11 @@ static TINYC_NOINLINE void short_pixels(int32_t *work, const int8_t *xg, const i
   for (px = px0; px < px1; px += L->rows) {
     const int32_t count = px1 - px < L->rows ? px1 - px : L->rows;
     for (j = 0; j < count; ++j) short_fetch(L, px + j, L->row + j * chunks);
-    short_block(L, count, yg + (px - px0));
+    if (L->n <= 2) {
+      short_block_held(L, count, yg + (px - px0));
+    } else {
+      short_block(L, count, yg + (px - px0));
+    }
     if (L->full < L->M) short_last(L, count, yg + (px - px0) + (size_t)L->full * L->plane, L->full);
   }
 }
