@@ -101,10 +101,13 @@ def test_int8_keyword_model_within_the_limit(mcu_tools: None, tmp_path: Path) ->
     assert bound.bytes <= STACK_LIMIT + 64, bound.describe(graph_)
 
 
-#: every example model's int8 Cortex-M55 build, with the float and the int8 interface, whose
-#: static bound is within issue #16's 512 B (digits_qat is int8 as it is, QDQ)
-M55_INT8_WITHIN = ["ad_autoencoder", "digits_cnn", "digits_gru", "digits_lstm", "digits_qat",
-                   "kws_dscnn"]
+#: the example models' int8 Cortex-M55 builds (model, interface) whose static bound is within
+#: issue #16's 512 B: all but ResNet-8 with the float interface (520 B; 496 B measured,
+#: test_qemu_m55.py) and VWW (its float-input first conv under the boundary kernel's 208 B
+#: frame; int8 interface 528 B, 504 B measured). digits_qat is int8 as it is (QDQ).
+M55_INT8_WITHIN = [(name, io) for name in ("ad_autoencoder", "digits_cnn", "digits_gru",
+                                           "digits_lstm", "digits_qat", "kws_dscnn")
+                   for io in ("float", "int8")] + [("resnet8", "int8")]
 
 
 def m55_int8_bound(name: str, io: str, tmp_path: Path) -> tuple[int, str]:
@@ -124,8 +127,7 @@ def m55_int8_bound(name: str, io: str, tmp_path: Path) -> tuple[int, str]:
     return bound.bytes, bound.describe(graph_)
 
 
-@pytest.mark.parametrize("io", ["float", "int8"])
-@pytest.mark.parametrize("name", M55_INT8_WITHIN)
+@pytest.mark.parametrize(("name", "io"), M55_INT8_WITHIN)
 def test_int8_cortex_m55_models_within_the_limit(mcu_tools: None, name: str, io: str,
                                                  tmp_path: Path) -> None:
     """The Helium int8 kernels' paths keep their frames apart (tinyc_qconv.c): no chain

@@ -59,6 +59,15 @@ TINYC_INLINE int32_t tinyc_mve_dot(const int8_t *w, const int8_t *x, int32_t n, 
   return acc;
 }
 
+/* gcc 12 at -O2 merges a few adjacent int32 stores into one MVE vector store through a
+ * stack temporary (SLP vectorization), which grows the frame of a function whose frame
+ * sits on the deepest stack chain; TINYC_MVE_NO_SLP keeps such a function's stores scalar. */
+#if TINYC_MVE && defined(__GNUC__) && !defined(__clang__)
+#define TINYC_MVE_NO_SLP __attribute__((optimize("no-tree-slp-vectorize")))
+#else
+#define TINYC_MVE_NO_SLP
+#endif
+
 #if TINYC_MVE
 /* A compiler-only barrier (no instruction): loads after it stay after it. gcc 12 otherwise
  * hoists a loop body's loads ahead of their multiplies, needs more than the four Q registers

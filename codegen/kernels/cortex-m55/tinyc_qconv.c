@@ -1067,6 +1067,7 @@ TINYC_INLINE void dw_channel(const int8_t *xc, const int8_t *W, const int32_t *B
   dw_plane_of(&c, p);
 }
 
+TINYC_MVE_NO_SLP
 void tinyc_depthwise_conv2d_s8(const int8_t *restrict X, const int8_t *restrict W,
                                const int32_t *restrict B, int8_t *restrict Y,
                                int32_t *restrict work, const tinyc_qconv_params *p) {
@@ -1084,6 +1085,7 @@ void tinyc_depthwise_conv2d_s8(const int8_t *restrict X, const int8_t *restrict 
   }
 }
 
+TINYC_MVE_NO_SLP
 void tinyc_dwconv2d_stream_s8(const int8_t *X, const int8_t *restrict W,
                               const int32_t *restrict B, int8_t *Y, int8_t *restrict scratch,
                               int32_t *restrict work, const tinyc_qconv_params *p) {
