@@ -59,7 +59,21 @@ TINYC_INLINE int32_t tinyc_mve_dot(const int8_t *w, const int8_t *x, int32_t n, 
   return acc;
 }
 
+/* gcc 12 at -O2 merges a few adjacent int32 stores into one MVE vector store through a
+ * stack temporary (SLP vectorization), which grows the frame of a function whose frame
+ * sits on the deepest stack chain; TINYC_MVE_NO_SLP keeps such a function's stores scalar. */
+#if TINYC_MVE && defined(__GNUC__) && !defined(__clang__)
+#define TINYC_MVE_NO_SLP __attribute__((optimize("no-tree-slp-vectorize")))
+#else
+#define TINYC_MVE_NO_SLP
+#endif
+
 #if TINYC_MVE
+/* A compiler-only barrier (no instruction): loads after it stay after it. gcc 12 otherwise
+ * hoists a loop body's loads ahead of their multiplies, needs more than the four Q registers
+ * a call may clobber and saves Q4-Q7 (64 B) or spills vectors on the stack. */
+#define TINYC_MVE_BARRIER() __asm__ volatile("" ::: "memory")
+
 /* base + sum_k w[k] * x[j * n + k] in lane j, for the four rows j < 4 of x: per 16 steps
  * five loads and four VMLADAVA (64 MACs), the sums in registers until the end */
 TINYC_INLINE int32x4_t tinyc_mve_dot1x4_v(const int8_t *w, const int8_t *x, int32_t n,
@@ -70,17 +84,24 @@ TINYC_INLINE int32x4_t tinyc_mve_dot1x4_v(const int8_t *w, const int8_t *x, int3
   for (i = n >> 4; i > 0; --i) { /* a counted loop: gcc makes it a low-overhead DLS/LE loop */
     const int8x16_t wv = vldrbq_s8(w);
     a0 = vmladavaq_s8(a0, wv, vldrbq_s8(x0));
+    TINYC_MVE_BARRIER();
     a1 = vmladavaq_s8(a1, wv, vldrbq_s8(x1));
+    TINYC_MVE_BARRIER();
     a2 = vmladavaq_s8(a2, wv, vldrbq_s8(x2));
+    TINYC_MVE_BARRIER();
     a3 = vmladavaq_s8(a3, wv, vldrbq_s8(x3));
+    TINYC_MVE_BARRIER();
     w += 16, x0 += 16, x1 += 16, x2 += 16, x3 += 16;
   }
   if (k > 0) { /* zeroed lanes are not read and add 0 */
     const mve_pred16_t p = vctp8q((uint32_t)k);
     const int8x16_t wv = vldrbq_z_s8(w, p);
     a0 = vmladavaq_s8(a0, wv, vldrbq_z_s8(x0, p));
+    TINYC_MVE_BARRIER();
     a1 = vmladavaq_s8(a1, wv, vldrbq_z_s8(x1, p));
+    TINYC_MVE_BARRIER();
     a2 = vmladavaq_s8(a2, wv, vldrbq_z_s8(x2, p));
+    TINYC_MVE_BARRIER();
     a3 = vmladavaq_s8(a3, wv, vldrbq_z_s8(x3, p));
   }
   return vsetq_lane_s32(a3, vsetq_lane_s32(a2, vsetq_lane_s32(a1, vdupq_n_s32(a0), 1), 2), 3);

@@ -3,9 +3,16 @@
  * not depend on their order). Scratch lives in the node's arena workspace (`work`, sized
  * by tinyc/ops/qwork.py for the Cortex-M4 kernels, whose column this one fits exactly).
  *
- * Short reductions (K <= 64): one output pixel's window in up to four vectors, the
- * weights of four channels at a time streamed past it, the four sums requantized as one
- * vector and scattered to the channel planes (short_pixels).
+ * Short reductions (K <= 64): blocks of up to four output pixels' windows are fetched into
+ * the workspace, then per pixel its window sits in up to four vectors while the weights of
+ * four channels at a time stream past it, the four sums requantized as one vector and
+ * scattered to the channel planes (short_pixels).
+ *
+ * Stack: every path's frames are kept apart (issue #16's 512 B for NAME_run): the window
+ * vectors live only in the out-of-line block functions (short_block, column_block_fast,
+ * dw_columns), not across the fetches and gathers; gcc 12 would otherwise keep them, and
+ * the loads it hoists, in Q4-Q7 (a 64 B save) or spill them. Layer constants live in the
+ * workspace (short_layer) or are reloaded where used; cold paths are out of line.
  *
  * Longer reductions: a block of output pixels' input windows is gathered into the
  * workspace as raw int8 rows in the weights' (c, ky, kx) order, the input zero point where
@@ -15,7 +22,7 @@
  * (tinyc_mve.h). Reductions longer than TINYC_QCONV_COLUMN take the plain loop.
  *
  * Depthwise convolution: windows of at most 16 taps take one byte-gather and one VMLADAV
- * per output, column by column, with per-column tap masks (dw_plane_gather); others run
+ * per output, column by column, with per-column tap masks (dw_rows, dw_columns); others run
  * four pixels at a time in int32 lanes (one widening load and one VMLA per tap). */
 #include "tinyc_qconv.h"
 
@@ -101,53 +108,102 @@ static void gather(const int8_t *xg, const tinyc_qconv_params *p, int32_t cg, in
   }
 }
 
-/* One output channel over `count` gathered windows (rows of K bytes at col), four at a
- * time; rows past `count` (at most three, inside the workspace) are computed, not stored. */
-static void channel_over_rows(const int8_t *wm, const int8_t *col, int32_t K, int32_t count,
-                              int32_t base, const tinyc_mve_rq *rq, int8_t *y) {
-  int32_t j;
+/* Whether the shifts of channels [m0, m1) are all in [-31, -2], the vector
+ * requantization's rule (tinyc_mve_requant4) */
+static int shifts_fit(const tinyc_qconv_params *p, int32_t m0, int32_t m1) {
+  for (; m0 < m1; ++m0) {
+    if (p->shift[m0] > -2 || p->shift[m0] < -31) return 0;
+  }
+  return 1;
+}
+
 #if TINYC_MVE
-  if (rq->shift <= -2 && rq->shift >= -31) { /* the hot form, all in registers */
-    const int32x4_t lo = vdupq_n_s32(rq->act_min - rq->zp);
-    const int32x4_t hi = vdupq_n_s32(rq->act_max - rq->zp);
-    const int32x4_t q = vdupq_n_s32(rq->q);
-    const int32_t sh = 1 + rq->shift;
-    for (j = 0; j < count; j += 4, col += 4 * K) {
-      int32x4_t v = tinyc_mve_dot1x4_v(wm, col, K, base);
-      v = vrshlq_n_s32(vmulhq_s32(v, q), sh);
-      v = vaddq_n_s32(vminq_s32(vmaxq_s32(v, lo), hi), rq->zp);
-      if (count - j >= 4) {
-        vstrbq_s32(y + j, v);
-      } else {
-        vstrbq_p_s32(y + j, v, vctp32q((uint32_t)(count - j)));
-      }
+/* Output channel mm (weights wm) over `count` gathered windows (rows of K bytes at col)
+ * into y[0 .. count), four rows at a time, all in registers (its shift in [-31, -2]);
+ * rows past `count` (at most three, inside the workspace) are computed, not stored. */
+TINYC_INLINE void channel_over_rows(const int8_t *wm, const int8_t *col, int32_t K,
+                                    int32_t count, int32_t base, const tinyc_qconv_params *p,
+                                    int32_t mm, int8_t *y) {
+  const int32_t shift = p->shift[mm], q = p->multiplier[mm], zp = p->output_offset;
+  const int32x4_t lo = vdupq_n_s32(p->act_min - zp), hi = vdupq_n_s32(p->act_max - zp);
+  int32_t j;
+  for (j = 0; j < count; j += 4, col += 4 * K) {
+    int32x4_t v = tinyc_mve_dot1x4_v(wm, col, K, base);
+    /* VQDMULH keeps one more low bit than VMULH (q > 0: no saturation), which the
+     * rounding shift by one more drops exactly (dw_requant) */
+    v = vrshlq_n_s32(vqdmulhq_n_s32(v, q), shift);
+    v = vaddq_n_s32(vminq_s32(vmaxq_s32(v, lo), hi), zp);
+    if (count - j >= 4) {
+      vstrbq_s32(y + j, v);
+    } else {
+      vstrbq_p_s32(y + j, v, vctp32q((uint32_t)(count - j)));
     }
-    return;
   }
+}
 #endif
-  for (j = 0; j < count; j += 4) {
-    int32_t s[4];
-    tinyc_mve_dot1x4(wm, col + (size_t)j * K, K, base, s);
-    tinyc_mve_requant4(s, count - j < 4 ? count - j : 4, rq, y + j);
+
+/* Every channel of group g over the block of `count` gathered windows at col: output
+ * (m, j) to y[m * out_plane + j]; `fast`: every shift fits channel_over_rows, else one
+ * output at a time (constant in each caller). */
+TINYC_INLINE void column_block(const int8_t *col, int32_t count, const int8_t *W,
+                               const int32_t *B, int8_t *y, size_t out_plane,
+                               const tinyc_qconv_params *p, int32_t g, int fast) {
+  const int32_t mg = p->m / p->group, K = p->c / p->group * p->kh * p->kw;
+  int32_t m, j;
+  for (m = 0; m < mg; ++m, y += out_plane) {
+    const int32_t mm = g * mg + m;
+    const int8_t *wm = W + (size_t)mm * K;
+    const int32_t base = (B ? B[mm] : 0) + p->input_offset * tinyc_mve_sum_s8(wm, K);
+#if TINYC_MVE
+    if (fast) {
+      channel_over_rows(wm, col, K, count, base, p, mm, y);
+      continue;
+    }
+#else
+    (void)fast;
+#endif
+    for (j = 0; j < count; ++j) {
+      y[j] = tinyc_requantize_one(tinyc_mve_dot(wm, col + (size_t)j * K, K, base),
+                                  p->multiplier[mm], p->shift[mm], p->output_offset,
+                                  p->act_min, p->act_max);
+    }
   }
+}
+
+/* column_block out of line in its two forms, so the gathers do not add to their frames,
+ * nor the rare per-output form to the vector one's */
+static TINYC_NOINLINE void column_block_fast(const int8_t *col, int32_t count,
+                                             const int8_t *W, const int32_t *B, int8_t *y,
+                                             size_t out_plane, const tinyc_qconv_params *p,
+                                             int32_t g) {
+  column_block(col, count, W, B, y, out_plane, p, g, 1);
+}
+
+static TINYC_NOINLINE void column_block_slow(const int8_t *col, int32_t count,
+                                             const int8_t *W, const int32_t *B, int8_t *y,
+                                             size_t out_plane, const tinyc_qconv_params *p,
+                                             int32_t g) {
+  column_block(col, count, W, B, y, out_plane, p, g, 0);
 }
 
 #if TINYC_MVE
 /* ---- short reductions (K <= 64): the window in registers, four channels a vector ----
  *
- * One output pixel at a time: its window (K <= 64 int8, lanes past K zero) is loaded into
- * up to four vectors once -- a pointwise pixel by two 16-bit gathers per 16 channels
- * (even and odd channels, narrowed into one vector), a window whose taps all lie within 255
- * bytes by one byte-gather per 16 taps, others through gather() and the workspace -- then
- * every output channel's weights stream past it: per four channels 4 n weight loads and
- * 4 n VMLADAV (n = ceil(K / 16)), the sums requantized as one vector with the channels'
- * own multipliers and shifts and scattered to the four channel planes. Layers whose
- * shifts are all in [-31, -2] (tinyc_mve_requant4's rule) take it. Workspace: the window
- * row (64 bytes), the tap offsets (64 bytes), then bias + input_offset * sum(w) per
- * channel. */
+ * Pixels go in blocks of up to TINYC_SHORT_ROWS: their windows (K <= 64 int8, lanes past K
+ * zero) are fetched into workspace rows -- a pointwise pixel by two 16-bit gathers per 16
+ * channels (even and odd channels, narrowed into one vector), a window whose taps all lie
+ * within 255 bytes by one byte-gather per 16 taps, others through gather() -- then
+ * (short_block) each pixel's window is loaded into up to four vectors once and every output
+ * channel's weights stream past it: per four channels 4 n weight loads and 4 n VMLADAV
+ * (n = ceil(K / 16)), the sums requantized as one vector with the channels' own
+ * multipliers and shifts and scattered to the four channel planes. The last channels,
+ * whose 16-byte weight reads would pass the end of W, read their last chunk predicated
+ * (short_last). Layers whose shifts are all in [-31, -2] (tinyc_mve_requant4's rule) take
+ * it. Workspace (the column's): the layer (short_layer), bias + input_offset * sum(w) per
+ * channel, the tap offsets, the block's windows. */
 #define TINYC_SHORT_K 64
-/* a compiler-only barrier: no instruction */
-#define TINYC_MVE_BARRIER() __asm__ volatile("" ::: "memory")
+/* windows fetched a block (fewer when the workspace is short) */
+#define TINYC_SHORT_ROWS 4
 
 typedef struct {
   int8x16_t x0, x1, x2, x3;
@@ -159,96 +215,172 @@ static int32_t column_bytes(int32_t K) {
   return 4 * K * (fit < TINYC_QCONV_PAIRS ? fit : TINYC_QCONV_PAIRS);
 }
 
-static int short_fits(const tinyc_qconv_params *p, int32_t K) {
-  int32_t m;
-  if (p->group != 1 || K > TINYC_SHORT_K || 128 + 4 * p->m > column_bytes(K)) return 0;
-  for (m = 0; m < p->m; ++m) {
-    if (p->shift[m] > -2 || p->shift[m] < -31) return 0;
-  }
-  return 1;
-}
-
-/* channel m's sum over the window's n chunks; `guard`: the last chunk's weights are read
- * only for the K % 16 lanes `tail` (the last channels, whose 16-byte reads would pass the
- * end of W) */
-TINYC_INLINE int32_t short_dot(const int8_t *w, int n, const short_window *x, int guard,
-                               mve_pred16_t tail) {
-  int32_t s = vmladavq_s8(guard && n == 1 ? vldrbq_z_s8(w, tail) : vldrbq_s8(w), x->x0);
-  if (n > 1) {
-    s = vmladavaq_s8(s, guard && n == 2 ? vldrbq_z_s8(w + 16, tail) : vldrbq_s8(w + 16), x->x1);
-  }
-  if (n > 2) {
-    s = vmladavaq_s8(s, guard && n == 3 ? vldrbq_z_s8(w + 32, tail) : vldrbq_s8(w + 32), x->x2);
-  }
-  if (n > 3) {
-    s = vmladavaq_s8(s, guard ? vldrbq_z_s8(w + 48, tail) : vldrbq_s8(w + 48), x->x3);
-  }
+/* channel m's sum over the window's n chunks (its weights at w, 16 n bytes read) */
+TINYC_INLINE int32_t short_dot(const int8_t *w, int n, const short_window *x) {
+  int32_t s = vmladavq_s8(vldrbq_s8(w), x->x0);
+  if (n > 1) s = vmladavaq_s8(s, vldrbq_s8(w + 16), x->x1);
+  if (n > 2) s = vmladavaq_s8(s, vldrbq_s8(w + 32), x->x2);
+  if (n > 3) s = vmladavaq_s8(s, vldrbq_s8(w + 48), x->x3);
   return s;
 }
 
-/* A layer's requantization, in registers (the output stores may alias p). */
+/* The layer as the pixel loop's steps need it, set once per call in the workspace (not on
+ * the stack, under the pixel functions' frames); read through a pointer where used (the
+ * output stores may alias it, so fields are reloaded: holding them in registers across the
+ * channel loop spills more than the loads cost). */
 typedef struct {
+  const tinyc_qconv_params *p;
+  const int8_t *X; /* the input (group 0) */
+  const int8_t *W;
   const int32_t *multiplier, *shift;
-  int32_t zp, act_min, act_max;
-} short_rq;
+  int32_t K, M, zp, act_min, act_max;
+  int32_t n;    /* the window's 16-byte chunks, ceil(K / 16) */
+  /* channels [0, full) run four at a time unguarded: a multiple of 4 whose 16 n-byte
+   * weight reads stay inside W (the last channel's reads pass its row by 16 n - K) */
+  int32_t full;
+  uint32_t plane; /* output plane: the channels' outputs are this far apart */
+  int near;       /* every tap within 255 bytes of the window origin */
+  int32_t rows;   /* windows fetched per block (TINYC_SHORT_ROWS or fewer: the workspace) */
+  int8_t *row;    /* the block's windows, 16 n bytes each (zero past K) */
+  const uint8_t *offs; /* every tap's offset from the window origin (16 n bytes) */
+  const int32_t *base; /* bias + input_offset * sum(w) per channel */
+  window_taps taps;
+} short_layer;
 
-/* the four channels m.. of sums v (base already in) requantized and scattered down the
- * channel planes at y (`steps`: 0, plane, 2 plane, 3 plane); `count` < 4 stores the first */
-TINYC_INLINE void short_store(int32x4_t v, const short_rq *r, int32_t m, uint32x4_t steps,
-                              int8_t *y, int32_t count) {
-  const int32x4_t lo = vdupq_n_s32(r->act_min), hi = vdupq_n_s32(r->act_max);
-  if (count >= 4) {
-    v = vqdmulhq_s32(v, vldrwq_s32(r->multiplier + m));
-    v = vaddq_n_s32(vrshlq_s32(v, vldrwq_s32(r->shift + m)), r->zp);
-    vstrbq_scatter_offset_s32(y, steps, vminq_s32(vmaxq_s32(v, lo), hi));
-  } else {
-    const mve_pred16_t in = vctp32q((uint32_t)count);
-    v = vqdmulhq_s32(v, vldrwq_z_s32(r->multiplier + m, in));
-    v = vaddq_n_s32(vrshlq_s32(v, vldrwq_z_s32(r->shift + m, in)), r->zp);
-    vstrbq_scatter_offset_p_s32(y, steps, vminq_s32(vmaxq_s32(v, lo), hi), in);
-  }
+/* the four channels' sums v (base already in) requantized with their multipliers and
+ * shifts (the output zero point zp, the activation clamp [lo, hi]) and scattered down the
+ * channel planes at y (`steps`: 0, plane, 2 plane, 3 plane) */
+TINYC_INLINE void short_store(int32x4_t v, int32x4_t lo, int32x4_t hi, uint32x4_t steps,
+                              int32_t zp, const int32_t *multiplier, const int32_t *shift,
+                              int8_t *y) {
+  v = vqdmulhq_s32(v, vldrwq_s32(multiplier));
+  v = vaddq_n_s32(vrshlq_s32(v, vldrwq_s32(shift)), zp);
+  vstrbq_scatter_offset_s32(y, steps, vminq_s32(vmaxq_s32(v, lo), hi));
 }
 
-/* All output channels of one pixel (window x) into y + m * plane; n chunks (constant in
- * each caller, so the chunk tests fold). */
-TINYC_INLINE void short_channels(const int8_t *W, const int32_t *base, int32_t K, int32_t M,
-                                 int n, const short_window *xp, short_rq r, uint32x4_t steps,
-                                 size_t plane, int8_t *y) {
-  const short_window x = *xp;
-  const int32_t over = 16 * n - K; /* bytes a channel's reads pass its row */
-  const int32_t safe = M - (over + K - 1) / K; /* channels whose reads stay inside W */
-  const mve_pred16_t tail = vctp8q((uint32_t)(16 - over));
-  const int8_t *w = W;
-  int32_t m;
-  for (m = 0; m + 4 <= safe; m += 4, w += 4 * K, y += 4 * plane) {
-    int32x4_t v;
-    int32_t s0, s1, s2, s3;
-    /* the barriers keep gcc from hoisting the next channel's weight loads into spills */
-    s0 = short_dot(w, n, &x, 0, tail);
-    TINYC_MVE_BARRIER();
-    s1 = short_dot(w + K, n, &x, 0, tail);
-    TINYC_MVE_BARRIER();
-    s2 = short_dot(w + 2 * K, n, &x, 0, tail);
-    TINYC_MVE_BARRIER();
-    s3 = short_dot(w + 3 * K, n, &x, 0, tail);
-    v = vsetq_lane_s32(s3, vsetq_lane_s32(s2, vsetq_lane_s32(s1, vdupq_n_s32(s0), 1), 2), 3);
-    short_store(vaddq_s32(v, vldrwq_s32(base + m)), &r, m, steps, y, 4);
-  }
-  for (; m < M; m += 4, w += 4 * K, y += 4 * plane) { /* the last channels, guarded */
-    const int32_t count = M - m < 4 ? M - m : 4;
-    int32_t s[4] = {0, 0, 0, 0}, j;
-    for (j = 0; j < count; ++j) s[j] = short_dot(w + j * K, n, &x, m + j >= safe, tail);
-    short_store(vaddq_s32(vldrwq_s32(s), vldrwq_z_s32(base + m, vctp32q((uint32_t)count))),
-                &r, m, steps, y, count);
-  }
-}
-
-/* chunk j of a window from a byte row (zero past K) */
-static short_window short_from_row(const int8_t *row) {
+/* The window's n chunks from the workspace row (zero past K); chunks past n are never
+ * read. */
+TINYC_INLINE short_window short_window_of(const int8_t *row, int n) {
   short_window x;
-  x.x0 = vldrbq_s8(row), x.x1 = vldrbq_s8(row + 16);
-  x.x2 = vldrbq_s8(row + 32), x.x3 = vldrbq_s8(row + 48);
+  x.x0 = vldrbq_s8(row);
+  x.x1 = n > 1 ? vldrbq_s8(row + 16) : x.x0;
+  x.x2 = n > 2 ? vldrbq_s8(row + 32) : x.x0;
+  x.x3 = n > 3 ? vldrbq_s8(row + 48) : x.x0;
   return x;
+}
+
+/* channel m's sum over the window's n chunks, its last chunk's weights read only for the
+ * lanes `tail` (K % 16 of them, or 16) */
+TINYC_INLINE int32_t short_dot_guarded(const int8_t *w, int n, const short_window *x,
+                                       mve_pred16_t tail) {
+  int32_t s = vmladavq_s8(n == 1 ? vldrbq_z_s8(w, tail) : vldrbq_s8(w), x->x0);
+  if (n > 1) s = vmladavaq_s8(s, n == 2 ? vldrbq_z_s8(w + 16, tail) : vldrbq_s8(w + 16), x->x1);
+  if (n > 2) s = vmladavaq_s8(s, n == 3 ? vldrbq_z_s8(w + 32, tail) : vldrbq_s8(w + 32), x->x2);
+  if (n > 3) s = vmladavaq_s8(s, vldrbq_z_s8(w + 48, tail), x->x3);
+  return s;
+}
+
+/* Output channels [m, M) of `count` pixels (windows at row, 16 n bytes apart; outputs at
+ * y, y + 1, ...) into y + (channel - m) * plane, four channels at a time, the weights'
+ * last chunk read predicated (the last channels, whose 16-byte weight reads would pass
+ * the end of W) */
+TINYC_INLINE void short_last_n(const short_layer *L, int n, const int8_t *row, int32_t count,
+                               int8_t *y, int32_t m0) {
+  const int32_t K = L->K;
+  const mve_pred16_t tail = vctp8q((uint32_t)(K - 16 * (n - 1)));
+  int32_t i, m;
+  for (i = 0; i < count; ++i, row += 16 * n, ++y) {
+    const short_window x = short_window_of(row, n);
+    int8_t *yc = y;
+    for (m = m0; m < L->M; m += 4, yc += 4 * L->plane) {
+      const int32_t left = L->M - m;
+      const mve_pred16_t in = vctp32q((uint32_t)left);
+      const int8_t *w = L->W + (size_t)m * K;
+      int32x4_t v = vdupq_n_s32(short_dot_guarded(w, n, &x, tail));
+      if (left > 1) v = vsetq_lane_s32(short_dot_guarded(w + K, n, &x, tail), v, 1);
+      if (left > 2) v = vsetq_lane_s32(short_dot_guarded(w + 2 * K, n, &x, tail), v, 2);
+      if (left > 3) v = vsetq_lane_s32(short_dot_guarded(w + 3 * K, n, &x, tail), v, 3);
+      v = vaddq_s32(v, vldrwq_z_s32(L->base + m, in));
+      v = vqdmulhq_s32(v, vldrwq_z_s32(L->multiplier + m, in));
+      v = vaddq_n_s32(vrshlq_s32(v, vldrwq_z_s32(L->shift + m, in)), L->zp);
+      v = vminq_s32(vmaxq_s32(v, vdupq_n_s32(L->act_min)), vdupq_n_s32(L->act_max));
+      vstrbq_scatter_offset_p_s32(yc, vmulq_n_u32(vidupq_n_u32(0, 1), L->plane), v, in);
+    }
+  }
+}
+
+/* short_last_n out of line over the block's windows (a cold path: at most a few channels
+ * a pixel) */
+static TINYC_NOINLINE void short_last(const short_layer *L, int32_t count, int8_t *y,
+                                      int32_t m) {
+  switch (L->n) {
+    case 1: short_last_n(L, 1, L->row, count, y, m); break;
+    case 2: short_last_n(L, 2, L->row, count, y, m); break;
+    case 3: short_last_n(L, 3, L->row, count, y, m); break;
+    default: short_last_n(L, 4, L->row, count, y, m); break;
+  }
+}
+
+/* Output channels [0, L->full) of `count` pixels (windows at row, 16 n bytes apart,
+ * outputs at y, y + 1, ...): per pixel its window in n vectors, the channels' weights
+ * streamed past it four channels at a time; n is constant in each caller, so the chunk
+ * tests fold. `held`: the clamp and the scatter offsets stay in Q registers across the
+ * loop (a window of one or two chunks leaves room), else they are made anew each round
+ * from the layer (read after a barrier, so gcc cannot hoist them into Q4-Q7). */
+TINYC_INLINE void short_channels(const short_layer *L, int n, int held, const int8_t *row,
+                                 int32_t count, int8_t *y) {
+  const int32_t K = L->K, full = L->full;
+  const int32x4_t lo = vdupq_n_s32(L->act_min), hi = vdupq_n_s32(L->act_max);
+  const uint32x4_t steps = vmulq_n_u32(vidupq_n_u32(0, 1), L->plane);
+  const int32_t zp = L->zp;
+  const size_t plane = L->plane;
+  int32_t i, m;
+  for (i = 0; i < count; ++i, row += 16 * n) {
+    const short_window x = short_window_of(row, n);
+    const int8_t *w = L->W;
+    const int32_t *base = L->base, *multiplier = L->multiplier, *shift = L->shift;
+    int8_t *yc = y + i;
+    for (m = 0; m < full; m += 4, yc += 4 * (held ? plane : L->plane)) {
+      /* one sum at a time into its lane; the barriers keep gcc from hoisting the next
+       * channel's weight loads into spills */
+      int32x4_t v = vdupq_n_s32(short_dot(w, n, &x));
+      TINYC_MVE_BARRIER();
+      v = vsetq_lane_s32(short_dot(w + K, n, &x), v, 1);
+      TINYC_MVE_BARRIER();
+      v = vsetq_lane_s32(short_dot(w + 2 * K, n, &x), v, 2);
+      TINYC_MVE_BARRIER();
+      v = vsetq_lane_s32(short_dot(w + 3 * K, n, &x), v, 3);
+      TINYC_MVE_BARRIER();
+      v = vaddq_s32(v, vldrwq_s32(base + m));
+      if (held) {
+        short_store(v, lo, hi, steps, zp, multiplier + m, shift + m, yc);
+      } else {
+        short_store(v, vdupq_n_s32(L->act_min), vdupq_n_s32(L->act_max),
+                    vmulq_n_u32(vidupq_n_u32(0, 1), L->plane), L->zp, multiplier + m,
+                    shift + m, yc);
+      }
+      w += 4 * K;
+    }
+  }
+}
+
+/* A block of pixels' output channels from their windows in the workspace rows, out of
+ * line: the windows' vectors live only here, not across the fetches and gathers. */
+static TINYC_NOINLINE void short_block(const short_layer *L, int32_t count, int8_t *y) {
+  if (L->n == 3) {
+    short_channels(L, 3, 0, L->row, count, y);
+  } else {
+    short_channels(L, 4, 0, L->row, count, y);
+  }
+}
+
+/* short_block for windows of one or two chunks (K <= 32), the clamp held in registers */
+static TINYC_NOINLINE void short_block_held(const short_layer *L, int32_t count, int8_t *y) {
+  if (L->n == 1) {
+    short_channels(L, 1, 1, L->row, count, y);
+  } else {
+    short_channels(L, 2, 1, L->row, count, y);
+  }
 }
 
 /* 16 channels of a pointwise pixel from c0 on (`left` of them, lanes past it 0) */
@@ -264,23 +396,32 @@ TINYC_INLINE int8x16_t short_channels16(const int8_t *x, uint16x8_t even, uint16
       vldrbq_gather_offset_z_s16(x, odd, vctp16q((uint32_t)left / 2u)));
 }
 
-static TINYC_NOINLINE void short_pixels(int32_t *work, const int8_t *xg, const int8_t *W,
-                                        const int32_t *B, int8_t *yg, size_t out_plane,
-                                        const tinyc_qconv_params *p, int32_t px0, int32_t px1) {
-  const int32_t K = p->c * p->kh * p->kw, n = (K + 15) / 16;
+/* The workspace bytes short_pixels needs with `rows` windows a block: the layer, base[M],
+ * the tap offsets and the windows (16 ceil(K / 16) bytes each). */
+static size_t short_bytes(int32_t K, int32_t M, int32_t rows) {
+  return sizeof(short_layer) + 4u * (uint32_t)M + 16u * (uint32_t)((K + 15) / 16 * (1 + rows));
+}
+
+/* Whether short_pixels takes the layer: group 1, K <= 64, its workspace within the
+ * column's, every shift in [-31, -2] (the vector requantization's rule). */
+static int short_fits(const tinyc_qconv_params *p, int32_t K) {
+  return p->group == 1 && K <= TINYC_SHORT_K &&
+         short_bytes(K, p->m, 1) <= (size_t)column_bytes(K) && shifts_fit(p, 0, p->m);
+}
+
+/* The layer, its tables and the zeroed row tail, in the workspace. */
+static TINYC_NOINLINE short_layer *short_layer_of(int32_t *work, const int8_t *X,
+                                                  const int8_t *W, const int32_t *B,
+                                                  size_t out_plane,
+                                                  const tinyc_qconv_params *p) {
+  const int32_t K = p->c * p->kh * p->kw, chunks = 16 * ((K + 15) / 16);
   const size_t plane = (size_t)p->h * p->w;
-  int8_t *row = (int8_t *)work, *offs = row + TINYC_SHORT_K;
-  int32_t *base = work + 2 * TINYC_SHORT_K / 4;
-  const uint32x4_t steps = vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)out_plane);
-  const int pointwise = p->kh == 1 && p->kw == 1 && 15 * plane <= 65535u;
-  const uint16x8_t even = vmulq_n_u16(vidupq_n_u16(0, 2), (uint16_t)plane);
-  const uint16x8_t odd = vaddq_n_u16(even, (uint16_t)plane);
-  const int32_t M = p->m;
-  int32_t m, px, c, ky, kx, i = 0, near = 1;
-  window_taps taps;
-  short_rq r;
-  r.multiplier = p->multiplier, r.shift = p->shift, r.zp = p->output_offset;
-  r.act_min = p->act_min, r.act_max = p->act_max;
+  short_layer *L = (short_layer *)(void *)work;
+  int32_t *base = (int32_t *)(void *)(L + 1);
+  uint8_t *offs = (uint8_t *)(base + p->m);
+  int8_t *row = (int8_t *)(offs + chunks);
+  int32_t rows = TINYC_SHORT_ROWS;
+  int32_t m, c, ky, kx, i = 0, near = 1;
   for (m = 0; m < p->m; ++m) {
     base[m] = (B ? B[m] : 0) + p->input_offset * tinyc_mve_sum_s8(W + (size_t)m * K, K);
   }
@@ -289,49 +430,70 @@ static TINYC_NOINLINE void short_pixels(int32_t *work, const int8_t *xg, const i
       for (kx = 0; kx < p->kw; ++kx) {
         const size_t o = (size_t)c * plane + (size_t)ky * p->dil_h * p->w + (size_t)kx * p->dil_w;
         near = near && o <= 255u;
-        offs[i++] = (int8_t)(uint8_t)o;
+        offs[i++] = (uint8_t)o;
       }
     }
   }
-  memset(row + K, 0, (size_t)(TINYC_SHORT_K - K));
-  memset(offs + K, 0, (size_t)(TINYC_SHORT_K - K));
-  window_taps_of(p, &taps);
-  for (px = px0; px < px1; ++px) {
-    const int32_t oy = px / p->ow, ox = px - oy * p->ow;
-    const int32_t iy0 = oy * p->stride_h - p->pad_top, ix0 = ox * p->stride_w - p->pad_left;
-    const int inside = iy0 >= 0 && ix0 >= 0 && iy0 + (p->kh - 1) * p->dil_h < p->h &&
-                       ix0 + (p->kw - 1) * p->dil_w < p->w;
-    const int8_t *x0 = xg + (ptrdiff_t)iy0 * p->w + ix0;
-    short_window x; /* chunks past n stay 0 (never read) */
-    x.x1 = x.x2 = x.x3 = vdupq_n_s8(0);
-    if (inside && pointwise) {
-      x.x0 = short_channels16(x0, even, odd, K);
-      if (n > 1) x.x1 = short_channels16(x0 + 16 * plane, even, odd, K - 16);
-      if (n > 2) x.x2 = short_channels16(x0 + 32 * plane, even, odd, K - 32);
-      if (n > 3) x.x3 = short_channels16(x0 + 48 * plane, even, odd, K - 48);
-    } else if (inside && near) {
-      const uint8_t *o = (const uint8_t *)offs;
-      x.x0 = vldrbq_gather_offset_z_s8(x0, vldrbq_u8(o), vctp8q((uint32_t)K));
-      if (n > 1) {
-        x.x1 = vldrbq_gather_offset_z_s8(x0, vldrbq_u8(o + 16), vctp8q((uint32_t)(K - 16)));
-      }
-      if (n > 2) {
-        x.x2 = vldrbq_gather_offset_z_s8(x0, vldrbq_u8(o + 32), vctp8q((uint32_t)(K - 32)));
-      }
-      if (n > 3) {
-        x.x3 = vldrbq_gather_offset_z_s8(x0, vldrbq_u8(o + 48), vctp8q((uint32_t)(K - 48)));
-      }
+  while (rows > 1 && short_bytes(K, p->m, rows) > (size_t)column_bytes(K)) --rows;
+  for (; i < chunks; ++i) offs[i] = 0u;
+  /* the windows' bytes past K stay 0: the fetches write only their first K */
+  for (i = 0; i < rows * chunks; i += 16) vstrbq_s8(row + i, vdupq_n_s8(0));
+  L->p = p, L->X = X, L->W = W, L->multiplier = p->multiplier, L->shift = p->shift;
+  L->K = K, L->M = p->m, L->zp = p->output_offset, L->act_min = p->act_min;
+  L->act_max = p->act_max, L->plane = (uint32_t)out_plane, L->near = near;
+  L->n = chunks / 16;
+  m = p->m - (chunks - 1) / K; /* the channels whose 16 n-byte reads stay inside W */
+  L->full = m > 0 ? m / 4 * 4 : 0;
+  L->rows = rows, L->row = row, L->offs = offs, L->base = base;
+  window_taps_of(p, &L->taps);
+  return L;
+}
+
+/* Pixel px's window into L->row: a pointwise pixel by two 16-bit gathers per 16 channels
+ * (even and odd channels, narrowed into one vector), a window whose taps all lie within 255
+ * bytes by one byte-gather per 16 taps, others (borders) through gather(). */
+TINYC_INLINE void short_fetch(const short_layer *L, int32_t px, int8_t *row) {
+  const tinyc_qconv_params *p = L->p;
+  const int32_t K = L->K, oy = px / p->ow, ox = px - oy * p->ow;
+  const int32_t iy0 = oy * p->stride_h - p->pad_top, ix0 = ox * p->stride_w - p->pad_left;
+  const int inside = iy0 >= 0 && ix0 >= 0 && iy0 + (p->kh - 1) * p->dil_h < p->h &&
+                     ix0 + (p->kw - 1) * p->dil_w < p->w;
+  const int8_t *x0 = L->X + (ptrdiff_t)iy0 * p->w + ix0;
+  const size_t plane = (size_t)p->h * p->w;
+  int32_t j;
+  if (inside && p->kh == 1 && p->kw == 1 && 15 * plane <= 65535u) {
+    const uint16x8_t even = vmulq_n_u16(vidupq_n_u16(0, 2), (uint16_t)plane);
+    const uint16x8_t odd = vaddq_n_u16(even, (uint16_t)plane);
+    for (j = 0; j < K; j += 16) {
+      vstrbq_s8(row + j, short_channels16(x0 + (size_t)j * plane, even, odd, K - j));
+    }
+  } else if (inside && L->near) {
+    for (j = 0; j < K; j += 16) {
+      vstrbq_s8(row + j, vldrbq_gather_offset_z_s8(x0, vldrbq_u8(L->offs + j),
+                                                      vctp8q((uint32_t)(K - j))));
+    }
+  } else {
+    gather(L->X, p, p->c, px, &L->taps, row);
+  }
+}
+
+/* Output pixels [px0, px1) of a group-1 layer with K <= 64 (column_pixels' contract), one
+ * pixel at a time: its window fetched into the workspace row, then all its channels. */
+static TINYC_NOINLINE void short_pixels(int32_t *work, const int8_t *xg, const int8_t *W,
+                                        const int32_t *B, int8_t *yg, size_t out_plane,
+                                        const tinyc_qconv_params *p, int32_t px0, int32_t px1) {
+  const short_layer *L = short_layer_of(work, xg, W, B, out_plane, p);
+  const int32_t chunks = 16 * L->n;
+  int32_t px, j;
+  for (px = px0; px < px1; px += L->rows) {
+    const int32_t count = px1 - px < L->rows ? px1 - px : L->rows;
+    for (j = 0; j < count; ++j) short_fetch(L, px + j, L->row + j * chunks);
+    if (L->n <= 2) {
+      short_block_held(L, count, yg + (px - px0));
     } else {
-      gather(xg, p, p->c, px, &taps, row);
-      x = short_from_row(row);
+      short_block(L, count, yg + (px - px0));
     }
-    int8_t *y = yg + (px - px0);
-    switch (n) {
-      case 1: short_channels(W, base, K, M, 1, &x, r, steps, out_plane, y); break;
-      case 2: short_channels(W, base, K, M, 2, &x, r, steps, out_plane, y); break;
-      case 3: short_channels(W, base, K, M, 3, &x, r, steps, out_plane, y); break;
-      default: short_channels(W, base, K, M, 4, &x, r, steps, out_plane, y); break;
-    }
+    if (L->full < L->M) short_last(L, count, yg + (px - px0) + (size_t)L->full * L->plane, L->full);
   }
 }
 #endif
@@ -343,23 +505,21 @@ static TINYC_NOINLINE void column_pixels(int8_t *restrict col, const int8_t *xg,
                                          const int8_t *W, const int32_t *B, int8_t *yg,
                                          size_t out_plane, const tinyc_qconv_params *p,
                                          int32_t g, int32_t px0, int32_t px1) {
-  const int32_t cg = p->c / p->group, mg = p->m / p->group, K = cg * p->kh * p->kw;
+  const int32_t cg = p->c / p->group, K = cg * p->kh * p->kw;
   const int32_t fit = TINYC_QCONV_COLUMN / K;
   const int32_t block = 4 * (fit < TINYC_QCONV_PAIRS ? fit : TINYC_QCONV_PAIRS);
-  int32_t px, m, j;
+  const int32_t mg = p->m / p->group;
+  const int fast = TINYC_MVE && shifts_fit(p, g * mg, (g + 1) * mg);
+  int32_t px, j;
   window_taps taps;
   window_taps_of(p, &taps);
   for (px = px0; px < px1; px += block) {
     const int32_t count = px1 - px < block ? px1 - px : block;
     for (j = 0; j < count; ++j) gather(xg, p, cg, px + j, &taps, col + (size_t)j * K);
-    for (m = 0; m < mg; ++m) {
-      const int32_t mm = g * mg + m;
-      const int8_t *wm = W + (size_t)mm * K;
-      const tinyc_mve_rq rq = tinyc_mve_rq_make(p->multiplier[mm], p->shift[mm],
-                                                p->output_offset, p->act_min, p->act_max);
-      channel_over_rows(wm, col, K, count,
-                        (B ? B[mm] : 0) + p->input_offset * tinyc_mve_sum_s8(wm, K), &rq,
-                        yg + (size_t)m * out_plane + (px - px0));
+    if (fast) {
+      column_block_fast(col, count, W, B, yg + (px - px0), out_plane, p, g);
+    } else {
+      column_block_slow(col, count, W, B, yg + (px - px0), out_plane, p, g);
     }
   }
 }
@@ -547,6 +707,15 @@ static void dw_block4(const int8_t *x0, const int8_t *wk, const tinyc_qconv_para
 #endif
 }
 
+/* One channel's plane for dw_rows and dw_columns: its input plane, weights, bias and
+ * requantization, and where its outputs go. */
+typedef struct {
+  const int8_t *x, *wk;
+  int8_t *out;
+  int32_t bias;
+  tinyc_mve_rq rq;
+} dw_chan;
+
 /* One output plane from input plane xc and weights wk (kh x kw) into out. */
 static TINYC_NOINLINE void dw_plane(const int8_t *xc, const int8_t *wk, int32_t bias,
                                     const tinyc_mve_rq *rq, int8_t *out,
@@ -633,8 +802,10 @@ typedef struct {
 static dw_window dw_window_of(int8x16_t w, uint8x16_t offs, mve_pred16_t in, uint32_t inside,
                               int32_t bias, int32_t input_offset) {
   dw_window d;
-  d.w = vpselq_s8(w, vdupq_n_s8(0), in);
-  d.offs = vpselq_u8(offs, vdupq_n_u8((uint8_t)inside), in);
+  /* lanes outside `in`: weight 0 and offset `inside` (merging VDUPs: no constant vector
+   * is kept in a register) */
+  d.w = vdupq_m_n_s8(w, 0, (mve_pred16_t)~in);
+  d.offs = vdupq_m_n_u8(offs, (uint8_t)inside, (mve_pred16_t)~in);
   d.base = bias + input_offset * vaddvq_s8(d.w);
   return d;
 }
@@ -660,23 +831,26 @@ TINYC_INLINE int32x4_t dw_requant(int32x4_t v, int32_t base, dw_rq r, int32x4_t 
   return vminq_s32(vmaxq_s32(v, lo), hi);
 }
 
-/* `rows` pixels down one column (windows x, x + rstep, ...; outputs o, o + ow, ...,
- * `steps` = 0, ow, 2 ow, 3 ow): four sums at a time into one vector, requantized and
- * scattered; the last one to three with a predicated scatter */
+/* `rows` pixels down one column (windows x, x + rstep, ...; outputs o, o + ow, ...):
+ * four sums at a time into one vector, requantized and scattered; the last one to three
+ * with a predicated scatter */
 TINYC_INLINE void dw_column(const dw_window *d, const int8_t *x, ptrdiff_t rstep,
-                            int8_t *o, uint32x4_t steps, int32_t rows,
-                            const dw_rq *rp) {
+                            int8_t *o, int32_t ow, int32_t rows, const dw_rq *rp) {
   const dw_rq r = *rp; /* in registers: the stores below may alias it */
   const int8x16_t w = d->w;
   const uint8x16_t offs = d->offs;
+  const uint32x4_t steps = vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)ow);
   const int32x4_t lo = vdupq_n_s32(r.act_min), hi = vdupq_n_s32(r.act_max);
   const int32_t base = d->base;
-  const ptrdiff_t ostep = 4 * (ptrdiff_t)vgetq_lane_u32(steps, 1);
   int32_t i;
-  for (i = rows; i >= 4; i -= 4, x += 4 * rstep, o += ostep) {
+  for (i = rows; i >= 4; i -= 4, x += 4 * rstep, o += 4 * ow) {
+    /* the barriers keep gcc from hoisting the gathers into more Q registers */
     const int32_t s0 = vmladavq_s8(w, vldrbq_gather_offset_s8(x, offs));
+    TINYC_MVE_BARRIER();
     const int32_t s1 = vmladavq_s8(w, vldrbq_gather_offset_s8(x + rstep, offs));
+    TINYC_MVE_BARRIER();
     const int32_t s2 = vmladavq_s8(w, vldrbq_gather_offset_s8(x + 2 * rstep, offs));
+    TINYC_MVE_BARRIER();
     const int32_t s3 = vmladavq_s8(w, vldrbq_gather_offset_s8(x + 3 * rstep, offs));
     vstrbq_scatter_offset_s32(o, steps, dw_requant(dw_lanes(s0, s1, s2, s3), base, r, lo, hi));
   }
@@ -696,7 +870,7 @@ TINYC_INLINE void dw_column(const dw_window *d, const int8_t *x, ptrdiff_t rstep
 typedef struct {
   uint8x16_t offs;
   mve_pred16_t all;
-  int32_t ylo, yhi, lo, hi;
+  int16_t ylo, yhi, lo, hi; /* 16 bits: an entry's frame holds the geometry */
   mve_pred16_t row_in[TINYC_DW_EDGES], col_in[TINYC_DW_EDGES];
   uint8_t row_inside[TINYC_DW_EDGES], col_inside[TINYC_DW_EDGES];
 } dw_geometry;
@@ -714,13 +888,15 @@ static int dw_edge_taps(int32_t o, int32_t stride, int32_t pad, int32_t dil, int
  * tap inside the input, or there are more edges than the table holds. */
 static int dw_geometry_of(const tinyc_qconv_params *p, dw_geometry *g) {
   window_taps taps;
-  int32_t e, o, k0, k1;
+  int32_t e, o, k0, k1, lo, hi;
   window_taps_of(p, &taps);
-  if (!taps.fits) return 0;
+  if (!taps.fits || p->oh > 32767 || p->ow > 32767) return 0;
   g->offs = vldrbq_u8(taps.offs);
   g->all = vctp8q((uint32_t)(p->kh * p->kw));
-  dw_inner(p->h, (p->kh - 1) * p->dil_h, p->pad_top, p->stride_h, p->oh, &g->ylo, &g->yhi);
-  dw_inner(p->w, (p->kw - 1) * p->dil_w, p->pad_left, p->stride_w, p->ow, &g->lo, &g->hi);
+  dw_inner(p->h, (p->kh - 1) * p->dil_h, p->pad_top, p->stride_h, p->oh, &lo, &hi);
+  g->ylo = (int16_t)lo, g->yhi = (int16_t)hi;
+  dw_inner(p->w, (p->kw - 1) * p->dil_w, p->pad_left, p->stride_w, p->ow, &lo, &hi);
+  g->lo = (int16_t)lo, g->hi = (int16_t)hi;
   if (g->ylo + p->oh - g->yhi > TINYC_DW_EDGES || g->lo + p->ow - g->hi > TINYC_DW_EDGES) {
     return 0;
   }
@@ -779,41 +955,66 @@ TINYC_INLINE void dw_row(const int8_t *x, int8x16_t w, const dw_window *mid, int
   }
 }
 
-static TINYC_NOINLINE void dw_plane_gather(const int8_t *xc, const int8_t *wk, int32_t bias,
-                                           const tinyc_mve_rq *rq, int8_t *out,
-                                           const tinyc_qconv_params *p, const dw_geometry *g) {
-  const int8x16_t w = vldrbq_z_s8(wk, g->all); /* 0 past the window's taps */
-  const ptrdiff_t rstep = (ptrdiff_t)p->stride_h * p->w;
-  const uint32x4_t steps = vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)p->ow);
-  const int fast = rq->shift <= -2 && rq->shift >= -31;
-  const int8_t *x0 = xc - p->pad_left - (ptrdiff_t)p->pad_top * p->w; /* window (0, 0) */
+/* the window (0, 0)'s origin in c's input plane */
+TINYC_INLINE const int8_t *dw_origin(const dw_chan *c, const tinyc_qconv_params *p) {
+  return c->x - p->pad_left - (ptrdiff_t)p->pad_top * p->w;
+}
+
+/* the window with every tap inside the input: c's weights (0 past the taps) */
+TINYC_INLINE dw_window dw_mid(const dw_chan *c, const tinyc_qconv_params *p,
+                              const dw_geometry *g) {
   dw_window mid;
-  dw_rq r;
-  int32_t ox, oy, t = 0, e = 0;
-  r.q = rq->q, r.shift = rq->shift, r.zp = rq->zp, r.act_min = rq->act_min;
-  r.act_max = rq->act_max;
-  mid.w = w, mid.offs = g->offs, mid.base = bias + p->input_offset * vaddvq_s8(w);
+  mid.w = vldrbq_z_s8(c->wk, g->all);
+  mid.offs = g->offs, mid.base = c->bias + p->input_offset * vaddvq_s8(mid.w);
+  return mid;
+}
+
+/* The rows that run as rows: every row of a plane under 4 rows (a band's), else the
+ * edge rows, in the geometry table's order. */
+static TINYC_NOINLINE void dw_rows(const dw_chan *c, const tinyc_qconv_params *p,
+                                   const dw_geometry *g) {
+  const dw_window mid = dw_mid(c, p, g);
+  const ptrdiff_t rstep = (ptrdiff_t)p->stride_h * p->w;
+  const int8_t *x0 = dw_origin(c, p);
+  int32_t oy, e = 0;
   if (p->oh < 4) { /* a few rows (a band's one): row by row */
     for (oy = 0; oy < p->oh; ++oy) {
-      dw_row(x0 + oy * rstep, w, &mid, bias, rq, out + (size_t)oy * p->ow, p, g,
-             oy >= g->ylo && oy < g->yhi ? -1 : e++);
+      dw_row(x0 + oy * rstep, mid.w, &mid, c->bias, &c->rq, c->out + (size_t)oy * p->ow, p,
+             g, oy >= g->ylo && oy < g->yhi ? -1 : e++);
     }
     return;
   }
   for (oy = 0; oy < p->oh; oy = oy + 1 == g->ylo ? g->yhi : oy + 1) {
     if (oy >= g->ylo && oy < g->yhi) continue; /* the edge rows, in the table's order */
-    dw_row(x0 + oy * rstep, w, &mid, bias, rq, out + (size_t)oy * p->ow, p, g, e++);
+    dw_row(x0 + oy * rstep, mid.w, &mid, c->bias, &c->rq, c->out + (size_t)oy * p->ow, p, g,
+           e++);
   }
+}
+
+/* The inner rows of a plane of at least 4 rows, column by column (dw_column); each
+ * column's window is loaded anew (no vector is live across columns). */
+static TINYC_NOINLINE void dw_columns(const dw_chan *c, const tinyc_qconv_params *p,
+                                      const dw_geometry *g) {
+  const tinyc_mve_rq *rq = &c->rq;
+  const ptrdiff_t rstep = (ptrdiff_t)p->stride_h * p->w;
+  const int fast = rq->shift <= -2 && rq->shift >= -31;
+  const int8_t *x0 = dw_origin(c, p) + g->ylo * rstep;
+  int8_t *out = c->out + (size_t)g->ylo * p->ow;
+  dw_rq r;
+  int32_t ox, oy, t = 0;
+  r.q = rq->q, r.shift = rq->shift, r.zp = rq->zp, r.act_min = rq->act_min;
+  r.act_max = rq->act_max;
   for (ox = 0; ox < p->ow; ++ox) {
     const int edge = ox < g->lo || ox >= g->hi;
-    const int8_t *x = x0 + ox * p->stride_w + g->ylo * rstep;
-    int8_t *o = out + (size_t)g->ylo * p->ow + ox;
-    const dw_window d = edge ? dw_window_of(w, g->offs, g->col_in[t], g->col_inside[t], bias,
-                                            p->input_offset)
-                             : mid;
+    const int8_t *x = x0 + ox * p->stride_w;
+    int8_t *o = out + ox;
+    dw_window d = dw_mid(c, p, g);
+    if (edge) {
+      d = dw_window_of(d.w, g->offs, g->col_in[t], g->col_inside[t], c->bias, p->input_offset);
+    }
     t += edge;
     if (fast) {
-      dw_column(&d, x, rstep, o, steps, g->yhi - g->ylo, &r);
+      dw_column(&d, x, rstep, o, p->ow, g->yhi - g->ylo, &r);
     } else {
       for (oy = g->ylo; oy < g->yhi; ++oy, x += rstep, o += p->ow) {
         *o = tinyc_requantize_one(vmladavaq_s8(d.base, d.w, vldrbq_gather_offset_s8(x, d.offs)),
@@ -840,21 +1041,33 @@ static int dw_layer_of(const tinyc_qconv_params *p, dw_layer *g) {
 #endif
 }
 
-static void dw_channel(const int8_t *xc, const int8_t *W, const int32_t *B, int32_t m,
-                       int8_t *out, const tinyc_qconv_params *p, const dw_layer *g) {
-  const tinyc_mve_rq rq = tinyc_mve_rq_make(p->multiplier[m], p->shift[m], p->output_offset,
-                                            p->act_min, p->act_max);
+/* dw_plane for channel c (two arguments: the entries' frames hold no outgoing ones) */
+static TINYC_NOINLINE void dw_plane_of(const dw_chan *c, const tinyc_qconv_params *p) {
+  dw_plane(c->x, c->wk, c->bias, &c->rq, c->out, p);
+}
+
+/* Output plane m from its input plane xc into out: windows that fit a byte-gather by
+ * rows and columns (dw_rows, dw_columns), others by dw_plane. */
+TINYC_INLINE void dw_channel(const int8_t *xc, const int8_t *W, const int32_t *B, int32_t m,
+                             int8_t *out, const tinyc_qconv_params *p, const dw_layer *g) {
+  dw_chan c;
+  c.x = xc, c.wk = W + (size_t)m * p->kh * p->kw, c.out = out, c.bias = B ? B[m] : 0;
+  /* field by field: a returned struct would take a second copy on the entry's stack */
+  c.rq.q = p->multiplier[m], c.rq.shift = p->shift[m], c.rq.zp = p->output_offset;
+  c.rq.act_min = p->act_min, c.rq.act_max = p->act_max;
 #if TINYC_MVE
   if (g) {
-    dw_plane_gather(xc, W + (size_t)m * p->kh * p->kw, B ? B[m] : 0, &rq, out, p, g);
+    dw_rows(&c, p, g);
+    if (p->oh >= 4) dw_columns(&c, p, g);
     return;
   }
 #else
   (void)g;
 #endif
-  dw_plane(xc, W + (size_t)m * p->kh * p->kw, B ? B[m] : 0, &rq, out, p);
+  dw_plane_of(&c, p);
 }
 
+TINYC_MVE_NO_SLP
 void tinyc_depthwise_conv2d_s8(const int8_t *restrict X, const int8_t *restrict W,
                                const int32_t *restrict B, int8_t *restrict Y,
                                int32_t *restrict work, const tinyc_qconv_params *p) {
@@ -872,6 +1085,7 @@ void tinyc_depthwise_conv2d_s8(const int8_t *restrict X, const int8_t *restrict 
   }
 }
 
+TINYC_MVE_NO_SLP
 void tinyc_dwconv2d_stream_s8(const int8_t *X, const int8_t *restrict W,
                               const int32_t *restrict B, int8_t *Y, int8_t *restrict scratch,
                               int32_t *restrict work, const tinyc_qconv_params *p) {
