@@ -86,6 +86,26 @@ def test_recurrent_model_within_the_limit(mcu_tools: None, target: str, tmp_path
     assert bound.bytes <= STACK_LIMIT
 
 
+#: every example model built float (digits_qat is QDQ: its build takes the int8 kernels)
+FLOAT_MODELS = ("ad_autoencoder", "digits_cnn", "digits_gru", "digits_lstm", "kws_dscnn",
+                "resnet8", "vww_mobilenet")
+
+
+@pytest.mark.parametrize("name", FLOAT_MODELS)
+def test_float_models_on_cortex_m55_within_the_limit(mcu_tools: None, name: str,
+                                                     tmp_path: Path) -> None:
+    """Every float example model on the Helium kernels, every path of them counted: the
+    conv row's job in memory, its border pixels one channel a lane and the activations other
+    than the clamp applied from the row's frame keep the general conv's chain under the
+    pointwise tile's (ResNet-8 and VWW 600 B before, the border pixel's 248 B frame)."""
+    options = Options(target="cortex-m55")
+    graph, _ = optimize(load_model(MODELS / f"{name}.onnx", options), options)
+    cname = name.replace("_", "")
+    compile_into(graph, options, cname, tmp_path)
+    bound, graph_ = run_stack_bound(tmp_path, cname, TARGETS["cortex-m55"])
+    assert bound.bytes <= STACK_LIMIT, bound.describe(graph_)
+
+
 def test_int8_keyword_model_within_the_limit(mcu_tools: None, tmp_path: Path) -> None:
     """KWS int8 with the float interface on the M4: its one-band first conv stays staged
     (fuse-qboundary), so NAME_run calls the int8 conv itself, whose column loop is the

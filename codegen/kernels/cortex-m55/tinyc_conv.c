@@ -12,8 +12,8 @@
  *   the node's workspace (as on the Cortex-M4), then 4 outputs of a row per vector;
  *   other depthwise windows take the Cortex-M4 FPU path (tinyc_fpu_conv.h);
  * - anything else: 4 output channels x 4 interior output columns per block (contiguous
- *   loads at stride 1, gathers otherwise); border columns go pixel by pixel and the
- *   channels past a multiple of 4 take the Cortex-M4 FPU path (tinyc_fpu_conv_row). */
+ *   loads at stride 1, gathers otherwise); border columns go pixel by pixel, the last
+ *   1 to 3 channels in the same blocks (their weights repeated, their results dropped). */
 #include "tinyc_conv.h"
 
 #include "tinyc_mve_conv.h"

@@ -90,6 +90,19 @@ TINYC_INLINE tinyc_u4 tinyc_u4_steps(int32_t s) {
 #endif
 }
 
+/* lane offsets min(i, n - 1) s (floats) for tinyc_v4_gather: the lanes past the first n
+ * (1..4) repeat the last one */
+TINYC_INLINE tinyc_u4 tinyc_u4_steps_upto(int32_t s, int32_t n) {
+#if TINYC_MVE_F32
+  return vminq_u32(tinyc_u4_steps(s), vdupq_n_u32((uint32_t)((n - 1) * s)));
+#else
+  tinyc_u4 r;
+  int32_t i;
+  for (i = 0; i < 4; ++i) r.v[i] = (uint32_t)((i < n ? i : n - 1) * s);
+  return r;
+#endif
+}
+
 /* the 4 floats x[offs[i]] */
 TINYC_INLINE tinyc_v4 tinyc_v4_gather(const float *x, tinyc_u4 offs) {
 #if TINYC_MVE_F32
@@ -165,10 +178,10 @@ TINYC_INLINE void tinyc_v4_scatter(float *y, tinyc_u4 offs, tinyc_v4 v, const ti
 #endif
 }
 
-/* Stores the first n (1..4) lanes of v at y through the fused activation: the clamp (Relu, Relu6, Clip) in vector
- * form with the scalar rule's NaN behaviour, any other activation lane by lane. */
-TINYC_INLINE void tinyc_v4_store(float *y, tinyc_v4 v, int32_t n, const tinyc_act *act) {
-  int32_t i;
+/* Stores the first n (1..4) lanes of v at y, clamped when the fused activation is a clamp
+ * (Relu, Relu6, Clip; in vector form with the scalar rule's NaN behaviour), as they are
+ * for any other activation: the caller applies that one afterwards (tinyc_v4_store). */
+TINYC_INLINE void tinyc_v4_store_clamp(float *y, tinyc_v4 v, int32_t n, const tinyc_act *act) {
 #if TINYC_MVE_F32
   if (act->kind == TINYC_ACT_CLIP) {
     const float32x4_t lo = vdupq_n_f32(act->a), hi = vdupq_n_f32(act->b);
@@ -180,12 +193,22 @@ TINYC_INLINE void tinyc_v4_store(float *y, tinyc_v4 v, int32_t n, const tinyc_ac
   } else {
     vstrwq_p_f32(y, v, vctp32q((uint32_t)n));
   }
+#else
+  int32_t i;
+  for (i = 0; i < n && i < 4; ++i) {
+    y[i] = act->kind == TINYC_ACT_CLIP ? tinyc_fpu_act1(v.v[i], act) : v.v[i];
+  }
+#endif
+}
+
+/* Stores the first n (1..4) lanes of v at y through the fused activation: the clamp in
+ * vector form (tinyc_v4_store_clamp), any other activation lane by lane. */
+TINYC_INLINE void tinyc_v4_store(float *y, tinyc_v4 v, int32_t n, const tinyc_act *act) {
+  int32_t i;
+  tinyc_v4_store_clamp(y, v, n, act);
   if (act->kind != TINYC_ACT_NONE && act->kind != TINYC_ACT_CLIP) {
     for (i = 0; i < n && i < 4; ++i) y[i] = tinyc_fpu_act_other(y[i], act);
   }
-#else
-  for (i = 0; i < n && i < 4; ++i) y[i] = tinyc_fpu_act1(v.v[i], act);
-#endif
 }
 
 /* acc + a * b, lane by lane */
