@@ -4,7 +4,8 @@ tails, streamed 1x1 (fewer and more outputs than inputs) and depthwise, small de
 planes of odd width and a strided depthwise (the Cortex-M4 path), dense 3x3 at strides 1
 and 2 (contiguous and gathered columns) with a channel remainder, a KWS-like 5x4 window
 and a 3x5 one (border pixels along the tap row, clipped), a dilated 3x3 with 3 remainder
-channels (its border pixels too) and a fused Sigmoid, fully connected with both
+channels (its border pixels too) and a fused Sigmoid, a narrow strided map with output rows
+in the lanes (padding rows predicated, 2 remainder channels), fully connected with both
 layouts of B and their tails, and MatMul; then KWS float. Outputs within rtol 1e-4 /
 atol 1e-5 of onnxruntime. On the host the same files take their plain C forms (test_validate)."""
 
@@ -55,6 +56,8 @@ def _model() -> onnx.ModelProto:
     outs.append(conv("x", "s2", 5, 8, (3, 3), [1, 1, 1, 1], (2, 2)))
     outs.append(relu(conv("x", "k54", 5, 4, (5, 4), [2, 1, 2, 1], (2, 2))))
     outs.append(conv("x", "k35", 5, 4, (3, 5), [1, 2, 1, 2]))
+    # stride 3 along 13 columns: 5 outputs a row, so 4 output rows go in the lanes
+    outs.append(relu(conv("x", "cols", 5, 6, (3, 3), [1, 1, 1, 1], (1, 3))))
     nodes.append(helper.make_node("Sigmoid", [conv("x", "dil", 5, 7, (3, 3), [2, 2, 2, 2],
                                                    dil=2)], ["dil_s"]))
     outs.append("dil_s")

@@ -106,15 +106,113 @@ TINYC_INLINE tinyc_v4 tinyc_mve_dw3_vec(const float *a, const float *b, const fl
   return tinyc_v4_fma(acc, tinyc_v4_load(c + 2, n), k[8]);
 }
 
+/* `steps` times: 8 outputs of a 3x3 window on rows of S floats, bias + the 9 taps k in
+ * order, the first at q, stored over q clamped (tinyc_v4_store_clamp: another activation
+ * is the caller's), then q advances 8. Both
+ * vectors are computed before either is stored, so no input a later output reads is
+ * overwritten. The Helium form is assembly (gcc): 56 instructions a step, the weights
+ * reloaded two at a time by LDRD (gcc keeps them on the stack and recomputes every tap's
+ * address, about 100 a step). */
+TINYC_INLINE float *tinyc_mve_dw3_run8(float *q, int32_t S, const float *k, float bias,
+                                       const tinyc_act *act, int32_t steps) {
+#if TINYC_MVE_F32 && defined(__GNUC__) && !defined(__clang__)
+  /* no clamp: -inf and inf, which change no value and keep a NaN */
+  const int clip = act->kind == TINYC_ACT_CLIP;
+  const float *b = q + S, *c = q + 2 * S;
+  const tinyc_v4 vb = tinyc_v4_dup(bias), vlo = tinyc_v4_dup(clip ? act->a : -__builtin_inff()),
+                 vhi = tinyc_v4_dup(clip ? act->b : __builtin_inff());
+  tinyc_v4 a0, a1, t0, t1;
+  tinyc_p4 vpr;
+  uint32_t w0, w1;
+  if (steps <= 0) return q;
+  __asm__("dls lr, %[n]\n"
+          "1:\n\t"
+          "vmov %q[a0], %q[vb]\n\t"
+          "vmov %q[a1], %q[vb]\n\t"
+          "ldrd %[w0], %[w1], [%[k]]\n\t"
+          "vldrw.32 %q[t0], [%[q]]\n\t"
+          "vldrw.32 %q[t1], [%[q], #16]\n\t"
+          "vfma.f32 %q[a0], %q[t0], %[w0]\n\t"
+          "vfma.f32 %q[a1], %q[t1], %[w0]\n\t"
+          "vldrw.32 %q[t0], [%[q], #4]\n\t"
+          "vldrw.32 %q[t1], [%[q], #20]\n\t"
+          "vfma.f32 %q[a0], %q[t0], %[w1]\n\t"
+          "vfma.f32 %q[a1], %q[t1], %[w1]\n\t"
+          "ldrd %[w0], %[w1], [%[k], #8]\n\t"
+          "vldrw.32 %q[t0], [%[q], #8]\n\t"
+          "vldrw.32 %q[t1], [%[q], #24]\n\t"
+          "vfma.f32 %q[a0], %q[t0], %[w0]\n\t"
+          "vfma.f32 %q[a1], %q[t1], %[w0]\n\t"
+          "vldrw.32 %q[t0], [%[b]]\n\t"
+          "vldrw.32 %q[t1], [%[b], #16]\n\t"
+          "vfma.f32 %q[a0], %q[t0], %[w1]\n\t"
+          "vfma.f32 %q[a1], %q[t1], %[w1]\n\t"
+          "ldrd %[w0], %[w1], [%[k], #16]\n\t"
+          "vldrw.32 %q[t0], [%[b], #4]\n\t"
+          "vldrw.32 %q[t1], [%[b], #20]\n\t"
+          "vfma.f32 %q[a0], %q[t0], %[w0]\n\t"
+          "vfma.f32 %q[a1], %q[t1], %[w0]\n\t"
+          "vldrw.32 %q[t0], [%[b], #8]\n\t"
+          "vldrw.32 %q[t1], [%[b], #24]\n\t"
+          "vfma.f32 %q[a0], %q[t0], %[w1]\n\t"
+          "vfma.f32 %q[a1], %q[t1], %[w1]\n\t"
+          "ldrd %[w0], %[w1], [%[k], #24]\n\t"
+          "vldrw.32 %q[t0], [%[c]]\n\t"
+          "vldrw.32 %q[t1], [%[c], #16]\n\t"
+          "vfma.f32 %q[a0], %q[t0], %[w0]\n\t"
+          "vfma.f32 %q[a1], %q[t1], %[w0]\n\t"
+          "vldrw.32 %q[t0], [%[c], #4]\n\t"
+          "vldrw.32 %q[t1], [%[c], #20]\n\t"
+          "vfma.f32 %q[a0], %q[t0], %[w1]\n\t"
+          "vfma.f32 %q[a1], %q[t1], %[w1]\n\t"
+          "ldr %[w0], [%[k], #32]\n\t"
+          "vldrw.32 %q[t0], [%[c], #8]\n\t"
+          "vldrw.32 %q[t1], [%[c], #24]\n\t"
+          "vfma.f32 %q[a0], %q[t0], %[w0]\n\t"
+          "vfma.f32 %q[a1], %q[t1], %[w0]\n\t"
+          "add %[b], %[b], #32\n\t"
+          "add %[c], %[c], #32\n\t"
+          "vcmp.f32 lt, %q[a0], %q[vlo]\n\t"
+          "vpsel %q[a0], %q[vlo], %q[a0]\n\t"
+          "vcmp.f32 gt, %q[a0], %q[vhi]\n\t"
+          "vpsel %q[a0], %q[vhi], %q[a0]\n\t"
+          "vcmp.f32 lt, %q[a1], %q[vlo]\n\t"
+          "vpsel %q[a1], %q[vlo], %q[a1]\n\t"
+          "vcmp.f32 gt, %q[a1], %q[vhi]\n\t"
+          "vpsel %q[a1], %q[vhi], %q[a1]\n\t"
+          "vstrw.32 %q[a1], [%[q], #16]\n\t"
+          "vstrw.32 %q[a0], [%[q]], #32\n\t"
+          "le lr, 1b\n"
+          : [q] "+r"(q), [b] "+r"(b), [c] "+r"(c), [w0] "=&r"(w0), [w1] "=&r"(w1),
+            [a0] "=&w"(a0), [a1] "=&w"(a1), [t0] "=&w"(t0), [t1] "=&w"(t1), [vpr] "=&Up"(vpr)
+          : [n] "r"(steps), [k] "r"(k), [vb] "w"(vb), [vlo] "w"(vlo), [vhi] "w"(vhi)
+          : "lr", "memory");
+  (void)vpr;
+  return q;
+#else
+  for (; steps > 0; --steps, q += 8) {
+    const tinyc_v4 a0 = tinyc_mve_dw3_vec(q, q + S, q + 2 * S, k, bias, 4);
+    const tinyc_v4 a1 = tinyc_mve_dw3_vec(q + 4, q + 4 + S, q + 4 + 2 * S, k, bias, 4);
+    tinyc_v4_store_clamp(q, a0, 4, act);
+    tinyc_v4_store_clamp(q + 4, a1, 4, act);
+  }
+  return q;
+#endif
+}
+
 /* One channel plane of a small 3x3 stride-1 depthwise convolution (tinyc_fpu_dw3_small_fits,
  * the Cortex-M4's workspace): x copied with its zero padding into `plane` (rows of
  * S = ow + 2 floats). Output (oy, ox) is the window at plane index q = oy S + ox, so the
- * outputs go 4 consecutive q per vector over the whole plane as one row (the 2 columns
- * past each row computed and dropped): no row tails on narrow maps like KWS's 25x5. The
- * result at q overwrites plane[q], which no later q reads (its taps are at q and past),
- * and the rows are then compacted into y. */
-static TINYC_NOINLINE void tinyc_mve_dw3_small_plane(const float *x, const float *w9, float bias, float *y,
-                                      float *restrict plane, const tinyc_conv2d_params *p) {
+ * outputs go 8 consecutive q a step (tinyc_mve_dw3_run8) over the whole plane as one row
+ * (the 2 columns past each row computed and dropped): no row tails on narrow maps like
+ * KWS's 25x5. The result
+ * at q overwrites plane[q], which no later q reads (its taps are at q and past), and the
+ * rows are then compacted into y. x is read only before y is written (the streamed
+ * depthwise writes its output plane here directly). */
+static TINYC_NOINLINE void tinyc_mve_dw3_small_plane(const float *x, const float *w9,
+                                                     float bias, float *y,
+                                                     float *restrict plane,
+                                                     const tinyc_conv2d_params *p) {
   const tinyc_act act = p->act;
   const int32_t S = p->ow + 2, pl = p->pad_left, ow = p->ow;
   const int32_t inner = p->w < S - pl ? p->w : S - pl;
@@ -131,10 +229,14 @@ static TINYC_NOINLINE void tinyc_mve_dw3_small_plane(const float *x, const float
     if (pr >= p->oh + 2) break;
     tinyc_v4_copy(plane + (size_t)pr * S + pl, x + (size_t)r * p->w, inner);
   }
-  for (q = plane, i = last; i >= 4; i -= 4, q += 4) {
-    tinyc_v4_store(q, tinyc_mve_dw3_vec(q, q + S, q + 2 * S, k, bias, 4), 4, &act);
+  q = tinyc_mve_dw3_run8(plane, S, k, bias, &act, last >> 3);
+  if (act.kind != TINYC_ACT_NONE && act.kind != TINYC_ACT_CLIP) { /* a sigmoid's expf */
+    for (i = 0; i < (last & ~7); ++i) plane[i] = tinyc_fpu_act_other(plane[i], &act);
   }
-  if (i > 0) tinyc_v4_store(q, tinyc_mve_dw3_vec(q, q + S, q + 2 * S, k, bias, i), i, &act);
+  for (i = last & 7; i > 0; i -= 4, q += 4) {
+    const int32_t n = i < 4 ? i : 4;
+    tinyc_v4_store(q, tinyc_mve_dw3_vec(q, q + S, q + 2 * S, k, bias, n), n, &act);
+  }
   for (oy = 0; oy < p->oh; ++oy) tinyc_v4_copy(y + (size_t)oy * ow, plane + (size_t)oy * S, ow);
 }
 

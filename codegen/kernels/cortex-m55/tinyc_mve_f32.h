@@ -90,6 +90,17 @@ TINYC_INLINE tinyc_u4 tinyc_u4_steps(int32_t s) {
 #endif
 }
 
+/* u[i] + s in every lane (an offset below zero wraps, for lanes a predicate leaves out) */
+TINYC_INLINE tinyc_u4 tinyc_u4_add(tinyc_u4 u, int32_t s) {
+#if TINYC_MVE_F32
+  return vaddq_n_u32(u, (uint32_t)s);
+#else
+  int32_t i;
+  for (i = 0; i < 4; ++i) u.v[i] += (uint32_t)s;
+  return u;
+#endif
+}
+
 /* lane offsets min(i, n - 1) s (floats) for tinyc_v4_gather: the lanes past the first n
  * (1..4) repeat the last one */
 TINYC_INLINE tinyc_u4 tinyc_u4_steps_upto(int32_t s, int32_t n) {
@@ -147,14 +158,46 @@ TINYC_INLINE void tinyc_v4_put(float *y, tinyc_v4 v) {
 #endif
 }
 
-/* dst[0..n) = src[0..n), 4 floats per vector (the library copies go element by element
- * on short rows) */
+/* dst[0..n) = src[0..n) for buffers apart, 4 floats per vector (the library copies go
+ * element by element on short rows): a tail past 4 floats is copied as the last 4, over
+ * floats already copied, a shorter row under a lane predicate. */
 TINYC_INLINE void tinyc_v4_copy(float *dst, const float *src, int32_t n) {
 #if TINYC_MVE_F32
+  const int32_t tail = n & 3;
+  if (n < 4) {
+    if (n > 0) vstrwq_p_f32(dst, vldrwq_z_f32(src, vctp32q((uint32_t)n)), vctp32q((uint32_t)n));
+    return;
+  }
   for (; n >= 4; n -= 4, dst += 4, src += 4) vst1q_f32(dst, vld1q_f32(src));
-  if (n > 0) vstrwq_p_f32(dst, vldrwq_z_f32(src, vctp32q((uint32_t)n)), vctp32q((uint32_t)n));
+  if (tail) vst1q_f32(dst + tail - 4, vld1q_f32(src + tail - 4));
 #else
   for (; n > 0; --n) *dst++ = *src++;
+#endif
+}
+
+/* v clamped to [lo, hi] lane by lane, a NaN kept (the scalar rule: v < lo ? lo : v > hi ?
+ * hi : v), in 4 instructions: gcc 12 moves the predicate of each VCMP out to a core
+ * register and back before its VPSEL (6 more instructions a clamp, on every stored vector
+ * of every kernel), so its Helium form is assembly there (the predicate an output in VPR,
+ * "Up", so gcc keeps one of its own around it). */
+TINYC_INLINE tinyc_v4 tinyc_v4_clamp(tinyc_v4 v, tinyc_v4 lo, tinyc_v4 hi) {
+#if TINYC_MVE_F32 && defined(__GNUC__) && !defined(__clang__)
+  tinyc_p4 vpr;
+  __asm__("vcmp.f32 lt, %q[v], %q[lo]\n\t"
+          "vpsel %q[v], %q[lo], %q[v]\n\t"
+          "vcmp.f32 gt, %q[v], %q[hi]\n\t"
+          "vpsel %q[v], %q[hi], %q[v]"
+          : [v] "+w"(v), [vpr] "=Up"(vpr)
+          : [lo] "w"(lo), [hi] "w"(hi));
+  (void)vpr;
+  return v;
+#elif TINYC_MVE_F32
+  v = vpselq_f32(lo, v, vcmpltq_f32(v, lo));
+  return vpselq_f32(hi, v, vcmpgtq_f32(v, hi));
+#else
+  int32_t i;
+  for (i = 0; i < 4; ++i) v.v[i] = tinyc_clampf(v.v[i], lo.v[i], hi.v[i]);
+  return v;
 #endif
 }
 
@@ -163,11 +206,7 @@ TINYC_INLINE void tinyc_v4_scatter(float *y, tinyc_u4 offs, tinyc_v4 v, const ti
   int32_t i;
 #if TINYC_MVE_F32
   uint32_t o[4];
-  if (act->kind == TINYC_ACT_CLIP) {
-    const float32x4_t lo = vdupq_n_f32(act->a), hi = vdupq_n_f32(act->b);
-    v = vpselq_f32(lo, v, vcmpltq_f32(v, lo));
-    v = vpselq_f32(hi, v, vcmpgtq_f32(v, hi));
-  }
+  if (act->kind == TINYC_ACT_CLIP) v = tinyc_v4_clamp(v, vdupq_n_f32(act->a), vdupq_n_f32(act->b));
   vstrwq_scatter_shifted_offset_f32(y, offs, v);
   if (act->kind != TINYC_ACT_NONE && act->kind != TINYC_ACT_CLIP) {
     vst1q_u32(o, offs);
@@ -183,11 +222,7 @@ TINYC_INLINE void tinyc_v4_scatter(float *y, tinyc_u4 offs, tinyc_v4 v, const ti
  * for any other activation: the caller applies that one afterwards (tinyc_v4_store). */
 TINYC_INLINE void tinyc_v4_store_clamp(float *y, tinyc_v4 v, int32_t n, const tinyc_act *act) {
 #if TINYC_MVE_F32
-  if (act->kind == TINYC_ACT_CLIP) {
-    const float32x4_t lo = vdupq_n_f32(act->a), hi = vdupq_n_f32(act->b);
-    v = vpselq_f32(lo, v, vcmpltq_f32(v, lo));
-    v = vpselq_f32(hi, v, vcmpgtq_f32(v, hi));
-  }
+  if (act->kind == TINYC_ACT_CLIP) v = tinyc_v4_clamp(v, vdupq_n_f32(act->a), vdupq_n_f32(act->b));
   if (n >= 4) {
     vst1q_f32(y, v);
   } else {
