@@ -220,15 +220,13 @@ static TINYC_NOINLINE void tinyc_mve_dw3_small_plane(const float *x, const float
   const tinyc_v4 zero = tinyc_v4_dup(0.0f);
   float k[9];
   float *q;
-  int32_t i, r, oy;
+  int32_t i, rows;
   for (i = 0; i < 9; ++i) k[i] = w9[i];
   for (i = 0; i + 4 <= total; i += 4) tinyc_v4_put(plane + i, zero);
   for (; i < total; ++i) plane[i] = 0.0f;
-  for (r = 0; r < p->h; ++r) {
-    const int32_t pr = r + p->pad_top;
-    if (pr >= p->oh + 2) break;
-    tinyc_v4_copy(plane + (size_t)pr * S + pl, x + (size_t)r * p->w, inner);
-  }
+  rows = p->oh + 2 - p->pad_top < p->h ? p->oh + 2 - p->pad_top : p->h; /* inside the plane */
+  tinyc_v4_copy_rows(plane + (size_t)p->pad_top * S + pl, (size_t)S, x, (size_t)p->w, inner,
+                     rows);
   q = tinyc_mve_dw3_run8(plane, S, k, bias, &act, last >> 3);
   if (act.kind != TINYC_ACT_NONE && act.kind != TINYC_ACT_CLIP) { /* a sigmoid's expf */
     for (i = 0; i < (last & ~7); ++i) plane[i] = tinyc_fpu_act_other(plane[i], &act);
@@ -237,7 +235,7 @@ static TINYC_NOINLINE void tinyc_mve_dw3_small_plane(const float *x, const float
     const int32_t n = i < 4 ? i : 4;
     tinyc_v4_store(q, tinyc_mve_dw3_vec(q, q + S, q + 2 * S, k, bias, n), n, &act);
   }
-  for (oy = 0; oy < p->oh; ++oy) tinyc_v4_copy(y + (size_t)oy * ow, plane + (size_t)oy * S, ow);
+  tinyc_v4_copy_rows(y, (size_t)ow, plane, (size_t)S, ow, p->oh);
 }
 
 /* The other depthwise windows: the Cortex-M4 FPU plane, out of line (its frame apart

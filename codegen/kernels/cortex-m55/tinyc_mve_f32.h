@@ -175,6 +175,21 @@ TINYC_INLINE void tinyc_v4_copy(float *dst, const float *src, int32_t n) {
 #endif
 }
 
+/* `rows` rows of n floats (tinyc_v4_copy), dst's rows ds floats apart, src's ss: a row of
+ * 4 to 8 floats (KWS's 5-wide planes) as its first 4 and its last 4, no loop or predicate
+ * (the library and the row loop cost more than the copy on such rows). */
+TINYC_INLINE void tinyc_v4_copy_rows(float *dst, size_t ds, const float *src, size_t ss,
+                                     int32_t n, int32_t rows) {
+  if (n >= 4 && n <= 8) {
+    for (; rows > 0; --rows, dst += ds, src += ss) {
+      tinyc_v4_put(dst, tinyc_v4_load(src, 4));
+      tinyc_v4_put(dst + n - 4, tinyc_v4_load(src + n - 4, 4));
+    }
+    return;
+  }
+  for (; rows > 0; --rows, dst += ds, src += ss) tinyc_v4_copy(dst, src, n);
+}
+
 /* v clamped to [lo, hi] lane by lane, a NaN kept (the scalar rule: v < lo ? lo : v > hi ?
  * hi : v), in 4 instructions: gcc 12 moves the predicate of each VCMP out to a core
  * register and back before its VPSEL (6 more instructions a clamp, on every stored vector
