@@ -3,7 +3,9 @@ here and one QEMU run of two samples (`run_qemu_batch`): pointwise with channel 
 tails, streamed 1x1 (fewer and more outputs than inputs) and depthwise, small depthwise
 planes of odd width and a strided depthwise (the Cortex-M4 path), dense 3x3 at strides 1
 and 2 (contiguous and gathered columns) with a channel remainder, a KWS-like 5x4 window
-and a 3x5 one (border pixels along the tap row, clipped), fully connected with both
+and a 3x5 one (border pixels along the tap row, clipped), a dilated 3x3 with 3 remainder
+channels (its border pixels too) and a fused Sigmoid, a narrow strided map with output rows
+in the lanes (padding rows predicated, 2 remainder channels), fully connected with both
 layouts of B and their tails, and MatMul; then KWS float. Outputs within rtol 1e-4 /
 atol 1e-5 of onnxruntime. On the host the same files take their plain C forms (test_validate)."""
 
@@ -37,11 +39,12 @@ def _model() -> onnx.ModelProto:
         return name
 
     def conv(x: str, y: str, cin: int, cout: int, k: tuple[int, int], pads: list[int],
-             strides: tuple[int, int] = (1, 1), group: int = 1) -> str:
+             strides: tuple[int, int] = (1, 1), group: int = 1, dil: int = 1) -> str:
         w = const(f"{y}_w", (cout, cin // group, *k), 0.3)
         b = const(f"{y}_b", (cout,), 0.1)
         nodes.append(helper.make_node("Conv", [x, w, b], [y], kernel_shape=list(k), pads=pads,
-                                      strides=list(strides), group=group))
+                                      strides=list(strides), group=group,
+                                      dilations=[dil, dil]))
         return y
 
     def relu(x: str) -> str:
@@ -53,6 +56,11 @@ def _model() -> onnx.ModelProto:
     outs.append(conv("x", "s2", 5, 8, (3, 3), [1, 1, 1, 1], (2, 2)))
     outs.append(relu(conv("x", "k54", 5, 4, (5, 4), [2, 1, 2, 1], (2, 2))))
     outs.append(conv("x", "k35", 5, 4, (3, 5), [1, 2, 1, 2]))
+    # stride 3 along 13 columns: 5 outputs a row, so 4 output rows go in the lanes
+    outs.append(relu(conv("x", "cols", 5, 6, (3, 3), [1, 1, 1, 1], (1, 3))))
+    nodes.append(helper.make_node("Sigmoid", [conv("x", "dil", 5, 7, (3, 3), [2, 2, 2, 2],
+                                                   dil=2)], ["dil_s"]))
+    outs.append("dil_s")
     outs.append(relu(conv("x", "dw", 5, 5, (3, 3), [1, 1, 1, 1], group=5)))
     outs.append(conv("x", "dws2", 5, 5, (3, 3), [1, 1, 1, 1], (2, 2), group=5))
     # a chain the planner can run in place: 1x1 widening, depthwise, 1x1 narrowing

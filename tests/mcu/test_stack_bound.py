@@ -86,6 +86,26 @@ def test_recurrent_model_within_the_limit(mcu_tools: None, target: str, tmp_path
     assert bound.bytes <= STACK_LIMIT
 
 
+#: every example model built float (digits_qat is QDQ: its build takes the int8 kernels)
+FLOAT_MODELS = ("ad_autoencoder", "digits_cnn", "digits_gru", "digits_lstm", "kws_dscnn",
+                "resnet8", "vww_mobilenet")
+
+
+@pytest.mark.parametrize("name", FLOAT_MODELS)
+def test_float_models_on_cortex_m55_within_the_limit(mcu_tools: None, name: str,
+                                                     tmp_path: Path) -> None:
+    """Every float example model on the Helium kernels, every path of them counted: the
+    conv row's job in memory, its border pixels one channel a lane and the activations other
+    than the clamp applied from the row's frame keep the general conv's chain under the
+    pointwise tile's (ResNet-8 and VWW 600 B before, the border pixel's 248 B frame)."""
+    options = Options(target="cortex-m55")
+    graph, _ = optimize(load_model(MODELS / f"{name}.onnx", options), options)
+    cname = name.replace("_", "")
+    compile_into(graph, options, cname, tmp_path)
+    bound, graph_ = run_stack_bound(tmp_path, cname, TARGETS["cortex-m55"])
+    assert bound.bytes <= STACK_LIMIT, bound.describe(graph_)
+
+
 #: every example model on the Cortex-M4: float, int8 with the float interface (the default)
 #: and with the int8 one; digits_qat carries its own int8 parameters (no --quantize)
 M4_MODELS = ["ad_autoencoder", "digits_cnn", "digits_gru", "digits_lstm", "kws_dscnn",
@@ -149,6 +169,7 @@ def test_short_only_switch_leaves_the_general_conv_paths_out(mcu_tools: None,
     assert "#define QAT_TINYC_QCONV_SHORT_ONLY" not in rt_header
     bound, graph_ = run_stack_bound(tmp_path / "qat", "qat", TARGETS["cortex-m4"])
     assert bound.chain[-1].endswith("channels_rest"), bound.describe(graph_)
+
 
 #: the example models' int8 Cortex-M55 builds (model, interface) whose static bound is within
 #: issue #16's 512 B: all but VWW with the int8 interface (528 B: the band chain's frames

@@ -491,8 +491,9 @@ TINYC_INLINE void tinyc_fpu_row4(const tinyc_fpu_row *r, const tinyc_conv2d_para
 /* Output row oy of the output channels [m0, m1) of one group, whose input channels start
  * at xg: channel m is stored at y + (m - m0) * ch_stride, columns contiguous. Channels go
  * 4 at a time (1 for a remainder), columns as in tinyc_fpu_row4. In its own frame
- * (TINYC_NOINLINE): inlined into its callers its spills would add to theirs. */
-static TINYC_NOINLINE TINYC_FPU_SCALAR void tinyc_fpu_conv_row(const float *xg, const float *restrict W,
+ * (TINYC_FPU_NOINLINE): inlined into its callers its spills would add to theirs; the
+ * Cortex-M55 includes this header without calling it. */
+static TINYC_FPU_NOINLINE TINYC_FPU_SCALAR void tinyc_fpu_conv_row(const float *xg, const float *restrict W,
                                               const float *restrict B, float *y,
                                               size_t ch_stride, int32_t m0, int32_t m1,
                                               int32_t oy, const tinyc_conv2d_params *p) {

@@ -20,10 +20,15 @@ void tinyc_dwconv2d_stream_f32(const float *X, const float *restrict W, const fl
   for (n = 0; n < p->n; ++n) {
     for (k = 0; k < p->c; ++k) {
       const size_t plane = (size_t)n * p->c + k;
+      const float *xk = X + plane * in_plane, *wk = W + (size_t)k * p->kh * p->kw;
       float *yk = Y + plane * out_plane;
-      tinyc_mve_dw_plane(X + plane * in_plane, W + (size_t)k * p->kh * p->kw, B ? B[k] : 0.0f,
-                         scratch, work, p);
-      /* input channel k is no longer needed: its bytes (and those below) may be written */
+      /* input channel k is no longer needed once read: its bytes (and those below) may be
+       * written. The small plane reads it into `work` first, so it writes yk itself. */
+      if (work != NULL && tinyc_fpu_dw3_small_fits(p)) {
+        tinyc_mve_dw3_small_plane(xk, wk, B ? B[k] : 0.0f, yk, work, p);
+        continue;
+      }
+      tinyc_mve_dw_other_plane(xk, wk, B ? B[k] : 0.0f, scratch, work, p);
       memcpy(yk, scratch, out_plane * sizeof *yk);
     }
   }

@@ -90,6 +90,30 @@ TINYC_INLINE tinyc_u4 tinyc_u4_steps(int32_t s) {
 #endif
 }
 
+/* u[i] + s in every lane (an offset below zero wraps, for lanes a predicate leaves out) */
+TINYC_INLINE tinyc_u4 tinyc_u4_add(tinyc_u4 u, int32_t s) {
+#if TINYC_MVE_F32
+  return vaddq_n_u32(u, (uint32_t)s);
+#else
+  int32_t i;
+  for (i = 0; i < 4; ++i) u.v[i] += (uint32_t)s;
+  return u;
+#endif
+}
+
+/* lane offsets min(i, n - 1) s (floats) for tinyc_v4_gather: the lanes past the first n
+ * (1..4) repeat the last one */
+TINYC_INLINE tinyc_u4 tinyc_u4_steps_upto(int32_t s, int32_t n) {
+#if TINYC_MVE_F32
+  return vminq_u32(tinyc_u4_steps(s), vdupq_n_u32((uint32_t)((n - 1) * s)));
+#else
+  tinyc_u4 r;
+  int32_t i;
+  for (i = 0; i < 4; ++i) r.v[i] = (uint32_t)((i < n ? i : n - 1) * s);
+  return r;
+#endif
+}
+
 /* the 4 floats x[offs[i]] */
 TINYC_INLINE tinyc_v4 tinyc_v4_gather(const float *x, tinyc_u4 offs) {
 #if TINYC_MVE_F32
@@ -134,14 +158,61 @@ TINYC_INLINE void tinyc_v4_put(float *y, tinyc_v4 v) {
 #endif
 }
 
-/* dst[0..n) = src[0..n), 4 floats per vector (the library copies go element by element
- * on short rows) */
+/* dst[0..n) = src[0..n) for buffers apart, 4 floats per vector (the library copies go
+ * element by element on short rows): a tail past 4 floats is copied as the last 4, over
+ * floats already copied, a shorter row under a lane predicate. */
 TINYC_INLINE void tinyc_v4_copy(float *dst, const float *src, int32_t n) {
 #if TINYC_MVE_F32
+  const int32_t tail = n & 3;
+  if (n < 4) {
+    if (n > 0) vstrwq_p_f32(dst, vldrwq_z_f32(src, vctp32q((uint32_t)n)), vctp32q((uint32_t)n));
+    return;
+  }
   for (; n >= 4; n -= 4, dst += 4, src += 4) vst1q_f32(dst, vld1q_f32(src));
-  if (n > 0) vstrwq_p_f32(dst, vldrwq_z_f32(src, vctp32q((uint32_t)n)), vctp32q((uint32_t)n));
+  if (tail) vst1q_f32(dst + tail - 4, vld1q_f32(src + tail - 4));
 #else
   for (; n > 0; --n) *dst++ = *src++;
+#endif
+}
+
+/* `rows` rows of n floats (tinyc_v4_copy), dst's rows ds floats apart, src's ss: a row of
+ * 4 to 8 floats (KWS's 5-wide planes) as its first 4 and its last 4, no loop or predicate
+ * (the library and the row loop cost more than the copy on such rows). */
+TINYC_INLINE void tinyc_v4_copy_rows(float *dst, size_t ds, const float *src, size_t ss,
+                                     int32_t n, int32_t rows) {
+  if (n >= 4 && n <= 8) {
+    for (; rows > 0; --rows, dst += ds, src += ss) {
+      tinyc_v4_put(dst, tinyc_v4_load(src, 4));
+      tinyc_v4_put(dst + n - 4, tinyc_v4_load(src + n - 4, 4));
+    }
+    return;
+  }
+  for (; rows > 0; --rows, dst += ds, src += ss) tinyc_v4_copy(dst, src, n);
+}
+
+/* v clamped to [lo, hi] lane by lane, a NaN kept (the scalar rule: v < lo ? lo : v > hi ?
+ * hi : v), in 4 instructions: gcc 12 moves the predicate of each VCMP out to a core
+ * register and back before its VPSEL (6 more instructions a clamp, on every stored vector
+ * of every kernel), so its Helium form is assembly there (the predicate an output in VPR,
+ * "Up", so gcc keeps one of its own around it). */
+TINYC_INLINE tinyc_v4 tinyc_v4_clamp(tinyc_v4 v, tinyc_v4 lo, tinyc_v4 hi) {
+#if TINYC_MVE_F32 && defined(__GNUC__) && !defined(__clang__)
+  tinyc_p4 vpr;
+  __asm__("vcmp.f32 lt, %q[v], %q[lo]\n\t"
+          "vpsel %q[v], %q[lo], %q[v]\n\t"
+          "vcmp.f32 gt, %q[v], %q[hi]\n\t"
+          "vpsel %q[v], %q[hi], %q[v]"
+          : [v] "+w"(v), [vpr] "=Up"(vpr)
+          : [lo] "w"(lo), [hi] "w"(hi));
+  (void)vpr;
+  return v;
+#elif TINYC_MVE_F32
+  v = vpselq_f32(lo, v, vcmpltq_f32(v, lo));
+  return vpselq_f32(hi, v, vcmpgtq_f32(v, hi));
+#else
+  int32_t i;
+  for (i = 0; i < 4; ++i) v.v[i] = tinyc_clampf(v.v[i], lo.v[i], hi.v[i]);
+  return v;
 #endif
 }
 
@@ -150,11 +221,7 @@ TINYC_INLINE void tinyc_v4_scatter(float *y, tinyc_u4 offs, tinyc_v4 v, const ti
   int32_t i;
 #if TINYC_MVE_F32
   uint32_t o[4];
-  if (act->kind == TINYC_ACT_CLIP) {
-    const float32x4_t lo = vdupq_n_f32(act->a), hi = vdupq_n_f32(act->b);
-    v = vpselq_f32(lo, v, vcmpltq_f32(v, lo));
-    v = vpselq_f32(hi, v, vcmpgtq_f32(v, hi));
-  }
+  if (act->kind == TINYC_ACT_CLIP) v = tinyc_v4_clamp(v, vdupq_n_f32(act->a), vdupq_n_f32(act->b));
   vstrwq_scatter_shifted_offset_f32(y, offs, v);
   if (act->kind != TINYC_ACT_NONE && act->kind != TINYC_ACT_CLIP) {
     vst1q_u32(o, offs);
@@ -165,27 +232,33 @@ TINYC_INLINE void tinyc_v4_scatter(float *y, tinyc_u4 offs, tinyc_v4 v, const ti
 #endif
 }
 
-/* Stores the first n (1..4) lanes of v at y through the fused activation: the clamp (Relu, Relu6, Clip) in vector
- * form with the scalar rule's NaN behaviour, any other activation lane by lane. */
-TINYC_INLINE void tinyc_v4_store(float *y, tinyc_v4 v, int32_t n, const tinyc_act *act) {
-  int32_t i;
+/* Stores the first n (1..4) lanes of v at y, clamped when the fused activation is a clamp
+ * (Relu, Relu6, Clip; in vector form with the scalar rule's NaN behaviour), as they are
+ * for any other activation: the caller applies that one afterwards (tinyc_v4_store). */
+TINYC_INLINE void tinyc_v4_store_clamp(float *y, tinyc_v4 v, int32_t n, const tinyc_act *act) {
 #if TINYC_MVE_F32
-  if (act->kind == TINYC_ACT_CLIP) {
-    const float32x4_t lo = vdupq_n_f32(act->a), hi = vdupq_n_f32(act->b);
-    v = vpselq_f32(lo, v, vcmpltq_f32(v, lo));
-    v = vpselq_f32(hi, v, vcmpgtq_f32(v, hi));
-  }
+  if (act->kind == TINYC_ACT_CLIP) v = tinyc_v4_clamp(v, vdupq_n_f32(act->a), vdupq_n_f32(act->b));
   if (n >= 4) {
     vst1q_f32(y, v);
   } else {
     vstrwq_p_f32(y, v, vctp32q((uint32_t)n));
   }
+#else
+  int32_t i;
+  for (i = 0; i < n && i < 4; ++i) {
+    y[i] = act->kind == TINYC_ACT_CLIP ? tinyc_fpu_act1(v.v[i], act) : v.v[i];
+  }
+#endif
+}
+
+/* Stores the first n (1..4) lanes of v at y through the fused activation: the clamp in
+ * vector form (tinyc_v4_store_clamp), any other activation lane by lane. */
+TINYC_INLINE void tinyc_v4_store(float *y, tinyc_v4 v, int32_t n, const tinyc_act *act) {
+  int32_t i;
+  tinyc_v4_store_clamp(y, v, n, act);
   if (act->kind != TINYC_ACT_NONE && act->kind != TINYC_ACT_CLIP) {
     for (i = 0; i < n && i < 4; ++i) y[i] = tinyc_fpu_act_other(y[i], act);
   }
-#else
-  for (i = 0; i < n && i < 4; ++i) y[i] = tinyc_fpu_act1(v.v[i], act);
-#endif
 }
 
 /* acc + a * b, lane by lane */
