@@ -591,6 +591,7 @@ typedef struct {
   int32_t q0, round0, rs0, q1, round1, rs1, bias0, bias1;
   int32_t K;
   int8_t *y0, *y1;
+  int8_t last[2][2]; /* where a last pixel pair of one pixel goes */
 } tile_short;
 
 /* Whether shift takes the short form: -21 <= shift <= -2 (rs = -1 - shift in 1..20). */
@@ -602,20 +603,22 @@ TINYC_INLINE int8_t short_requant_one(int32_t acc, int32_t q, int32_t round, int
 
 #if TINYC_QCONV_ASM14
 /* One tile in one assembly run: the four sums start from the biases, run mac2x2's loop
- * (16 steps a round, then 4, then, with `singles`, the K % 4 last steps), are requantized
- * and stored to s->y0[0..1], s->y1[0..1], and both pointers move on by 2. What it needs
- * besides the loop's 14 registers it reads as memory operands (s is the caller's local,
- * so they address the stack), so gcc spills nothing around it: about 40 cycles a tile
- * besides the loop, against about 80 for mac2x2 and the requantization as separate
- * statements. Returns the column's next pixel pair. */
-#define TINYC_TILE2X2_HEAD                               \
+ * (32 steps a round, then 16, then 4; with `singles`, 16, 4 and the K % 4 last steps),
+ * are requantized and stored to s->y0[0..1], s->y1[0..1], and both pointers move on by
+ * 2. What it needs besides the loop's 14 registers it reads as memory operands (s is the
+ * caller's local, so they address the stack), so gcc spills nothing around it: about 45
+ * cycles a tile besides the loop, against about 80 for mac2x2 and the requantization as
+ * separate statements. Returns the column's next pixel pair. */
+#define TINYC_TILE2X2_START                              \
   "ldr    %[a00], %[b0]\n\t"                             \
   "ldr    %[a10], %[b1]\n\t"                             \
   "ldr    %[q], %[K]\n\t"                                \
   "mov    %[a01], %[a00]\n\t"                            \
   "mov    %[a11], %[a10]\n\t"                            \
   "add    %[w1], %[w0], %[q]\n\t"                        \
-  "asrs   %[q], %[q], #2\n\t"                            \
+  "asrs   %[q], %[q], #2\n\t"
+/* the K / 4 groups of 4 steps: 16 steps a round, then one at a time */
+#define TINYC_TILE2X2_LOOP16                             \
   "subs   %[q], %[q], #4\n\t"                            \
   "blt    2f\n"                                          \
   "1:\n\t" TINYC_MAC2X2_STEP TINYC_MAC2X2_STEP TINYC_MAC2X2_STEP TINYC_MAC2X2_STEP \
@@ -628,10 +631,31 @@ TINYC_INLINE int8_t short_requant_one(int32_t acc, int32_t q, int32_t round, int
   "subs   %[q], %[q], #1\n\t"                            \
   "bne    3b\n"                                          \
   "4:\n\t"
+/* the same 32 steps a round (the loop's branch: 2 cycles per 64 MACs), then 16, then
+ * one group at a time */
+#define TINYC_TILE2X2_LOOP32                                                        \
+  "subs   %[q], %[q], #8\n\t"                                                       \
+  "blt    2f\n"                                                                     \
+  "1:\n\t" TINYC_MAC2X2_STEP TINYC_MAC2X2_STEP TINYC_MAC2X2_STEP TINYC_MAC2X2_STEP \
+  TINYC_MAC2X2_STEP TINYC_MAC2X2_STEP TINYC_MAC2X2_STEP TINYC_MAC2X2_STEP           \
+  "subs   %[q], %[q], #8\n\t"                                                       \
+  "bge    1b\n"                                                                     \
+  "2:\n\t"                                                                          \
+  "adds   %[q], %[q], #8\n\t"                                                       \
+  "beq    4f\n"                                                                     \
+  "cmp    %[q], #4\n\t"                                                             \
+  "blt    3f\n\t" TINYC_MAC2X2_STEP TINYC_MAC2X2_STEP TINYC_MAC2X2_STEP TINYC_MAC2X2_STEP \
+  "subs   %[q], %[q], #4\n\t"                                                       \
+  "beq    4f\n"                                                                     \
+  "3:\n\t" TINYC_MAC2X2_STEP                                                        \
+  "subs   %[q], %[q], #1\n\t"                                                       \
+  "bne    3b\n"                                                                     \
+  "4:\n\t"
 /* the K % 4 last steps: plain (pixel 0, pixel 1) halfword pairs */
 #define TINYC_TILE2X2_SINGLES                            \
   "ldr    %[q], %[K]\n\t"                                \
-  "and    %[q], %[q], #3\n"                              \
+  "ands   %[q], %[q], #3\n\t"                            \
+  "beq    6f\n"                                          \
   "5:\n\t"                                               \
   "ldr    %[c0], [%[col]], #4\n\t"                       \
   "ldrsb  %[c1], [%[w0]], #1\n\t"                        \
@@ -641,7 +665,8 @@ TINYC_INLINE int8_t short_requant_one(int32_t acc, int32_t q, int32_t round, int
   "smlabb %[a10], %[c2], %[c0], %[a10]\n\t"              \
   "smlabt %[a11], %[c2], %[c0], %[a11]\n\t"              \
   "subs   %[q], %[q], #1\n\t"                            \
-  "bne    5b\n\t"
+  "bne    5b\n"                                          \
+  "6:\n\t"
 #define TINYC_TILE2X2_REQUANT(A, B, Q, R, S)    \
   "ldr    %[c0], %[" Q "]\n\t"                  \
   "ldr    %[c1], %[" R "]\n\t"                  \
@@ -678,22 +703,25 @@ TINYC_INLINE const int32_t *tile2x2_short(const int8_t *w0, const int32_t *col,
   register int32_t c0 __asm__("r4"), c1 __asm__("r5"), c2 __asm__("r6"), c3 __asm__("r8");
   const int8_t *w1;
   int32_t a00, a01, a10, a11, q, u, t;
-  if (singles) {
-    __asm__ volatile(TINYC_TILE2X2_HEAD TINYC_TILE2X2_SINGLES TINYC_TILE2X2_TAIL
-                     TINYC_TILE2X2_OPERANDS);
+  if (singles) { /* K % 4 != 0: rare (a 3-channel first conv), the shorter code */
+    __asm__ volatile(TINYC_TILE2X2_START TINYC_TILE2X2_LOOP16 TINYC_TILE2X2_SINGLES
+                     TINYC_TILE2X2_TAIL TINYC_TILE2X2_OPERANDS);
   } else {
-    __asm__ volatile(TINYC_TILE2X2_HEAD TINYC_TILE2X2_TAIL TINYC_TILE2X2_OPERANDS);
+    __asm__ volatile(TINYC_TILE2X2_START TINYC_TILE2X2_LOOP32 TINYC_TILE2X2_TAIL
+                     TINYC_TILE2X2_OPERANDS);
   }
   return col;
 }
-#undef TINYC_TILE2X2_HEAD
+#undef TINYC_TILE2X2_START
+#undef TINYC_TILE2X2_LOOP16
+#undef TINYC_TILE2X2_LOOP32
 #undef TINYC_TILE2X2_SINGLES
 #undef TINYC_TILE2X2_REQUANT
 #undef TINYC_TILE2X2_TAIL
 #undef TINYC_TILE2X2_OPERANDS
 
 /* The tiles over the column's count & ~1 pixels; `singles` is constant where it is
- * inlined, so each loop holds one form of the assembly. */
+ * inlined, so the loop holds one form of the assembly. */
 TINYC_INLINE const int32_t *tiles2x2_short(const int8_t *w, const int32_t *col,
                                            int32_t count, tile_short *s, int singles) {
   int8_t *const end = s->y0 + (count & ~1);
@@ -708,16 +736,14 @@ TINYC_INLINE const int32_t *tiles2x2_short(const int8_t *w, const int32_t *col,
 TINYC_INLINE void channel_pair_short(const int8_t *w, const int32_t *col, int32_t count,
                                     tile_short *s) {
 #if TINYC_QCONV_ASM14
-  const int singles = (s->K & 3) != 0;
-  int8_t last[2][2];
-  col = singles ? tiles2x2_short(w, col, count, s, 1) : tiles2x2_short(w, col, count, s, 0);
-  if (count & 1) { /* the last pixel pair has one pixel: its tile goes through `last` */
+  col = s->K & 3 ? tiles2x2_short(w, col, count, s, 1) : tiles2x2_short(w, col, count, s, 0);
+  if (count & 1) { /* the last pixel pair has one pixel: its tile goes through s->last */
     int8_t *const y0 = s->y0, *const y1 = s->y1;
-    s->y0 = last[0];
-    s->y1 = last[1];
-    tile2x2_short(w, col, s, singles);
-    y0[0] = last[0][0];
-    y1[0] = last[1][0];
+    s->y0 = s->last[0];
+    s->y1 = s->last[1];
+    tile2x2_short(w, col, s, 1); /* the 16-step form, which takes any K */
+    y0[0] = s->last[0][0];
+    y1[0] = s->last[1][0];
   }
 #else
   int8_t *const end = s->y0 + (count & ~1);
