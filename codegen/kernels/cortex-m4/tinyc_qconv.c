@@ -776,25 +776,29 @@ static TINYC_DSP_NOINLINE int32_t channels_short(const int32_t *col, int32_t cou
                                                  size_t out_plane) {
   /* round = 2^(rs - 1) + (zp << rs) = ((2 zp + 1) << rs) / 2, exact: |2 zp + 1| < 2^8 */
   const uint32_t zp2 = (uint32_t)(2 * zp + 1);
+  const int32_t *const sm0 = sm, *const end = sm + (mg & ~1);
   tile_short s;
-  int32_t m;
   s.K = K;
-  for (m = 0; m + 2 <= mg; m += 2, w += 2 * K, y += 2 * out_plane) {
-    const int32_t sh0 = sm[m], sh1 = sm[m + 1];
+  s.bias0 = s.bias1 = 0;
+  for (; sm < end; sm += 2, qm += 2, w += 2 * K, y += 2 * out_plane) {
+    const int32_t sh0 = sm[0], sh1 = sm[1];
     if (!short_form(sh0) || !short_form(sh1)) break;
-    s.q0 = qm[m];
+    s.q0 = qm[0];
     s.rs0 = -1 - sh0;
     s.round0 = (int32_t)(zp2 << s.rs0) >> 1;
-    s.q1 = qm[m + 1];
+    s.q1 = qm[1];
     s.rs1 = -1 - sh1;
     s.round1 = (int32_t)(zp2 << s.rs1) >> 1;
-    s.bias0 = bm ? bm[m] : 0;
-    s.bias1 = bm ? bm[m + 1] : 0;
+    if (bm) {
+      s.bias0 = bm[0];
+      s.bias1 = bm[1];
+      bm += 2;
+    }
     s.y0 = y;
     s.y1 = y + out_plane;
     channel_pair_short(w, col, count, &s);
   }
-  return m;
+  return (int32_t)(sm - sm0);
 }
 
 /* The column of output pixels [px, px + count) (pairs of K words; a last odd pixel pairs
