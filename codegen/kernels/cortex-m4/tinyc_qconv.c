@@ -14,7 +14,8 @@
  * channels run over two pixels at a time (mac2x2: per 4 reduction steps one LDM of the
  * pair's four column words, two weight loads, four sign extensions and eight SMLADs; 6
  * words read per 16 MACs) and the four sums are requantized straight from registers
- * (channels_short); other channels take one channel over four pixels (mac1x4, one weight
+ * (channels_short; with gcc the whole tile is one assembly run, tile2x2_short); other
+ * channels take one channel over four pixels (mac1x4, one weight
  * word against two LDMs) or, for a single pixel pair (long reductions), mac2x2 with the
  * row requantizer (channels_rest). Reductions longer than TINYC_QCONV_COLUMN
  * (cg * kh * kw) take the plain loop.
@@ -276,6 +277,33 @@ static void gather3_widened(const int8_t *xg, const tinyc_qconv_params *p, int32
     TINYC_GATHER3_GROUP((col) + 8, (wc >> 16) | ((wd << 8) & 0xFFFF0000u), wd); \
   } while (0)
   q = cg * p->kh;
+  if (g.kh == 3 && g.ky0 == 0 && g.ky1 == 3 && g.edge == 0 && q >= 12) {
+    /* the window wholly inside: four channels' twelve rows a round at fixed offsets,
+     * without gather3_row's tests (ResNet-8's 3x3 convs: most pixel pairs) */
+    /* r walks the rows: down a channel's window by xrow, to the next channel by next */
+    const int32_t xrow = g.xrow, next = g.plane - 2 * g.xrow;
+    const int8_t *r = xg + g.base;
+#define TINYC_GATHER3_AT(w, step) (w = (uint32_t)tinyc_load4(r), r += (step))
+    for (; q >= 12; q -= 12, col += 36) {
+      TINYC_GATHER3_AT(wa, xrow);
+      TINYC_GATHER3_AT(wb, xrow);
+      TINYC_GATHER3_AT(wc, next);
+      TINYC_GATHER3_AT(wd, xrow);
+      TINYC_GATHER3_FOUR(col);
+      TINYC_GATHER3_AT(wa, xrow);
+      TINYC_GATHER3_AT(wb, next);
+      TINYC_GATHER3_AT(wc, xrow);
+      TINYC_GATHER3_AT(wd, xrow);
+      TINYC_GATHER3_FOUR(col + 12);
+      TINYC_GATHER3_AT(wa, next);
+      TINYC_GATHER3_AT(wb, xrow);
+      TINYC_GATHER3_AT(wc, xrow);
+      TINYC_GATHER3_AT(wd, next);
+      TINYC_GATHER3_FOUR(col + 24);
+    }
+#undef TINYC_GATHER3_AT
+    g.base = (int32_t)(r - xg);
+  }
   if (g.ky0 == 0 && g.ky1 == g.kh && q >= 4) {
     /* no row outside: each row one load (at an edge, one byte over, from inside, and the
      * outside byte set to the zero point), the next row's address one add (plus the step
@@ -346,6 +374,7 @@ static void gather3_widened(const int8_t *xg, const tinyc_qconv_params *p, int32
   TINYC_GATHER3_GROUP(col + 4, ((wb >> 8) & 0xFFFFu) | (wc << 16),
                       (wb >> 16) | ((wc << 8) & 0xFFFF0000u));
   TINYC_GATHER3_TAIL(col[8], wc >> 16);
+#undef TINYC_GATHER3_ROWS4
 #undef TINYC_GATHER3_GROUP
 #undef TINYC_GATHER3_TAIL
 }
@@ -417,6 +446,15 @@ static void gather4_widened(const int8_t *xg, const tinyc_qconv_params *p, int32
 }
 
 /* ---- two output channels x two pixels ------------------------------------------------ */
+
+/* The loops of 14 registers: gcc with the optimizer (clang's allocator gives an asm
+ * statement fewer; frame-pointer builds define TINYC_NO_DSP_ASM). */
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__thumb2__) && \
+    defined(__OPTIMIZE__) && !defined(TINYC_NO_DSP_ASM) && !defined(__clang__)
+#define TINYC_QCONV_ASM14 1
+#else
+#define TINYC_QCONV_ASM14 0
+#endif
 
 /* Two output channels (rows w0, w0 + K of W) x two pixels (the column) over K steps: the
  * four sums start from *s.. and are stored back. Per 4 reduction steps the pixel pair's
@@ -673,85 +711,186 @@ static int32_t direct_pixel(const int8_t *xg, const int8_t *wm, const tinyc_qcon
   return acc;
 }
 
-/* One channel's short requantization form (tinyc_dsp_requant_row_bias: SMMLA, shift,
- * SSAT, the zero point in the rounding term) with its bias: multiplier, shift, rounding
- * term and the sums' start. */
+/* A channel pair's short requantization forms (tinyc_dsp_requant_row_bias: SMMLA with
+ * the zero point in the rounding term, shift, SSAT) with their biases, the reduction
+ * length and where the pair's current pixel pair goes: one record per channel pair,
+ * which the tile's assembly reads as memory operands. */
 typedef struct {
-  int32_t q, rs, round, bias; /* the order the requantization's assembly reads them in */
-} short_requant;
+  int32_t q0, round0, rs0, q1, round1, rs1, bias0, bias1;
+  int32_t K;
+  int8_t *y0, *y1;
+  int8_t last[2][2]; /* where a last pixel pair of one pixel goes */
+} tile_short;
 
-TINYC_INLINE int short_form(const tinyc_dsp_mult *m) { return m->shift <= -2 && m->rs <= 20; }
+/* Whether shift takes the short form: -21 <= shift <= -2 (rs = -1 - shift in 1..20). */
+TINYC_INLINE int short_form(int32_t shift) { return (uint32_t)(shift + 21) <= 19u; }
 
-TINYC_INLINE short_requant short_requant_of(const tinyc_dsp_mult *m, int32_t bias, int32_t zp) {
-  short_requant f;
-  f.q = m->q;
-  f.rs = m->rs;
-  f.round = (int32_t)((uint32_t)m->round + ((uint32_t)zp << m->rs));
-  f.bias = bias;
-  return f;
+TINYC_INLINE int8_t short_requant_one(int32_t acc, int32_t q, int32_t round, int32_t rs) {
+  return (int8_t)tinyc_ssat8(tinyc_smmla(acc, q, round) >> rs);
 }
 
-TINYC_INLINE int8_t short_requant_one(int32_t acc, const short_requant *f) {
-  return (int8_t)tinyc_ssat8(tinyc_smmla(acc, f->q, f->round) >> f->rs);
+#if TINYC_QCONV_ASM14
+/* One tile in one assembly run: the four sums start from the biases, run mac2x2's loop
+ * (32 steps a round, then 16, then 4; with `singles`, 16, 4 and the K % 4 last steps),
+ * are requantized and stored to s->y0[0..1], s->y1[0..1], and both pointers move on by
+ * 2. What it needs besides the loop's 14 registers it reads as memory operands (s is the
+ * caller's local, so they address the stack), so gcc spills nothing around it: about 45
+ * cycles a tile besides the loop, against about 80 for mac2x2 and the requantization as
+ * separate statements. Returns the column's next pixel pair. */
+#define TINYC_TILE2X2_START                              \
+  "ldr    %[a00], %[b0]\n\t"                             \
+  "ldr    %[a10], %[b1]\n\t"                             \
+  "ldr    %[q], %[K]\n\t"                                \
+  "mov    %[a01], %[a00]\n\t"                            \
+  "mov    %[a11], %[a10]\n\t"                            \
+  "add    %[w1], %[w0], %[q]\n\t"                        \
+  "asrs   %[q], %[q], #2\n\t"
+/* the K / 4 groups of 4 steps: 16 steps a round, then one at a time */
+#define TINYC_TILE2X2_LOOP16                             \
+  "subs   %[q], %[q], #4\n\t"                            \
+  "blt    2f\n"                                          \
+  "1:\n\t" TINYC_MAC2X2_STEP TINYC_MAC2X2_STEP TINYC_MAC2X2_STEP TINYC_MAC2X2_STEP \
+  "subs   %[q], %[q], #4\n\t"                            \
+  "bge    1b\n"                                          \
+  "2:\n\t"                                               \
+  "adds   %[q], %[q], #4\n\t"                            \
+  "beq    4f\n"                                          \
+  "3:\n\t" TINYC_MAC2X2_STEP                             \
+  "subs   %[q], %[q], #1\n\t"                            \
+  "bne    3b\n"                                          \
+  "4:\n\t"
+/* the same 32 steps a round (the loop's branch: 2 cycles per 64 MACs), then 16, then
+ * one group at a time */
+#define TINYC_TILE2X2_LOOP32                                                        \
+  "subs   %[q], %[q], #8\n\t"                                                       \
+  "blt    2f\n"                                                                     \
+  "1:\n\t" TINYC_MAC2X2_STEP TINYC_MAC2X2_STEP TINYC_MAC2X2_STEP TINYC_MAC2X2_STEP \
+  TINYC_MAC2X2_STEP TINYC_MAC2X2_STEP TINYC_MAC2X2_STEP TINYC_MAC2X2_STEP           \
+  "subs   %[q], %[q], #8\n\t"                                                       \
+  "bge    1b\n"                                                                     \
+  "2:\n\t"                                                                          \
+  "adds   %[q], %[q], #8\n\t"                                                       \
+  "beq    4f\n"                                                                     \
+  "cmp    %[q], #4\n\t"                                                             \
+  "blt    3f\n\t" TINYC_MAC2X2_STEP TINYC_MAC2X2_STEP TINYC_MAC2X2_STEP TINYC_MAC2X2_STEP \
+  "subs   %[q], %[q], #4\n\t"                                                       \
+  "beq    4f\n"                                                                     \
+  "3:\n\t" TINYC_MAC2X2_STEP                                                        \
+  "subs   %[q], %[q], #1\n\t"                                                       \
+  "bne    3b\n"                                                                     \
+  "4:\n\t"
+/* the K % 4 last steps: plain (pixel 0, pixel 1) halfword pairs */
+#define TINYC_TILE2X2_SINGLES                            \
+  "ldr    %[q], %[K]\n\t"                                \
+  "ands   %[q], %[q], #3\n\t"                            \
+  "beq    6f\n"                                          \
+  "5:\n\t"                                               \
+  "ldr    %[c0], [%[col]], #4\n\t"                       \
+  "ldrsb  %[c1], [%[w0]], #1\n\t"                        \
+  "ldrsb  %[c2], [%[w1]], #1\n\t"                        \
+  "smlabb %[a00], %[c1], %[c0], %[a00]\n\t"              \
+  "smlabt %[a01], %[c1], %[c0], %[a01]\n\t"              \
+  "smlabb %[a10], %[c2], %[c0], %[a10]\n\t"              \
+  "smlabt %[a11], %[c2], %[c0], %[a11]\n\t"              \
+  "subs   %[q], %[q], #1\n\t"                            \
+  "bne    5b\n"                                          \
+  "6:\n\t"
+#define TINYC_TILE2X2_REQUANT(A, B, Q, R, S)    \
+  "ldr    %[c0], %[" Q "]\n\t"                  \
+  "ldr    %[c1], %[" R "]\n\t"                  \
+  "ldr    %[c2], %[" S "]\n\t"                  \
+  "smmla  %[" A "], %[" A "], %[c0], %[c1]\n\t" \
+  "smmla  %[" B "], %[" B "], %[c0], %[c1]\n\t" \
+  "asr    %[" A "], %[" A "], %[c2]\n\t"        \
+  "asr    %[" B "], %[" B "], %[c2]\n\t"        \
+  "ssat   %[" A "], #8, %[" A "]\n\t"           \
+  "ssat   %[" B "], #8, %[" B "]\n\t"
+#define TINYC_TILE2X2_TAIL                                       \
+  TINYC_TILE2X2_REQUANT("a00", "a01", "q0", "round0", "rs0")     \
+  TINYC_TILE2X2_REQUANT("a10", "a11", "q1", "round1", "rs1")     \
+  "ldr    %[u], %[y0]\n\t"                                       \
+  "ldr    %[t], %[y1]\n\t"                                       \
+  "strb   %[a00], [%[u]], #1\n\t"                                \
+  "strb   %[a01], [%[u]], #1\n\t"                                \
+  "strb   %[a10], [%[t]], #1\n\t"                                \
+  "strb   %[a11], [%[t]], #1\n\t"                                \
+  "str    %[u], %[y0]\n\t"                                       \
+  "str    %[t], %[y1]"
+#define TINYC_TILE2X2_OPERANDS                                                               \
+  : [a00] "=&r"(a00), [a01] "=&r"(a01), [a10] "=&r"(a10), [a11] "=&r"(a11), [w0] "+r"(w0),  \
+    [w1] "=&r"(w1), [col] "+r"(col), [q] "=&r"(q), [u] "=&r"(u), [t] "=&r"(t),               \
+    [c0] "=&r"(c0), [c1] "=&r"(c1), [c2] "=&r"(c2), [c3] "=&r"(c3), [y0] "+m"(s->y0),       \
+    [y1] "+m"(s->y1)                                                                         \
+  : [b0] "m"(s->bias0), [b1] "m"(s->bias1), [K] "m"(s->K), [q0] "m"(s->q0),                 \
+    [round0] "m"(s->round0), [rs0] "m"(s->rs0), [q1] "m"(s->q1), [round1] "m"(s->round1),   \
+    [rs1] "m"(s->rs1)                                                                        \
+  : "cc", "memory"
+
+TINYC_INLINE const int32_t *tile2x2_short(const int8_t *w0, const int32_t *col,
+                                          tile_short *s, int singles) {
+  register int32_t c0 __asm__("r4"), c1 __asm__("r5"), c2 __asm__("r6"), c3 __asm__("r8");
+  const int8_t *w1;
+  int32_t a00, a01, a10, a11, q, u, t;
+  if (singles) { /* K % 4 != 0: rare (a 3-channel first conv), the shorter code */
+    __asm__ volatile(TINYC_TILE2X2_START TINYC_TILE2X2_LOOP16 TINYC_TILE2X2_SINGLES
+                     TINYC_TILE2X2_TAIL TINYC_TILE2X2_OPERANDS);
+  } else {
+    __asm__ volatile(TINYC_TILE2X2_START TINYC_TILE2X2_LOOP32 TINYC_TILE2X2_TAIL
+                     TINYC_TILE2X2_OPERANDS);
+  }
+  return col;
 }
+#undef TINYC_TILE2X2_START
+#undef TINYC_TILE2X2_LOOP16
+#undef TINYC_TILE2X2_LOOP32
+#undef TINYC_TILE2X2_SINGLES
+#undef TINYC_TILE2X2_REQUANT
+#undef TINYC_TILE2X2_TAIL
+#undef TINYC_TILE2X2_OPERANDS
+
+/* The tiles over the column's count & ~1 pixels; `singles` is constant where it is
+ * inlined, so the loop holds one form of the assembly. */
+TINYC_INLINE const int32_t *tiles2x2_short(const int8_t *w, const int32_t *col,
+                                           int32_t count, tile_short *s, int singles) {
+  int8_t *const end = s->y0 + (count & ~1);
+  while (s->y0 < end) col = tile2x2_short(w, col, s, singles);
+  return col;
+}
+#endif
 
 /* Two channels (rows w, w + K) over the `count` pixels of the column (K words per pixel
- * pair), each four sums requantized straight from registers into y0 and y1 (the two
- * channels' output rows); the activation clamp is int8's own. */
-TINYC_INLINE void channel_pair_short(const int8_t *w, int32_t K, const int32_t *col,
-                                    int32_t count, const short_requant *f, int8_t *y0,
-                                    int8_t *y1) {
-  int8_t *const end = y0 + (count & ~1);
-  for (; y0 < end; y0 += 2, y1 += 2, col += K) {
-    int32_t a00 = f[0].bias, a01 = a00, a10 = f[1].bias, a11 = a10;
-    mac2x2(w, K, col, &a00, &a01, &a10, &a11);
-#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__thumb2__) && \
-    defined(__OPTIMIZE__) && !defined(TINYC_NO_DSP_ASM)
-    {
-      /* the forms' constants read in runs of loads (a load after a load costs one
-       * cycle), the four outputs stored as bytes; gcc's own code reloads its spills */
-      int32_t q, rs, rd;
-      __asm__ volatile(
-          "ldr    %[q], [%[f]]\n\t"
-          "ldr    %[rs], [%[f], #4]\n\t"
-          "ldr    %[rd], [%[f], #8]\n\t"
-          "smmla  %[a00], %[a00], %[q], %[rd]\n\t"
-          "smmla  %[a01], %[a01], %[q], %[rd]\n\t"
-          "asr    %[a00], %[a00], %[rs]\n\t"
-          "asr    %[a01], %[a01], %[rs]\n\t"
-          "ssat   %[a00], #8, %[a00]\n\t"
-          "ssat   %[a01], #8, %[a01]\n\t"
-          "strb   %[a00], [%[y0]]\n\t"
-          "strb   %[a01], [%[y0], #1]\n\t"
-          "ldr    %[q], [%[f], #16]\n\t"
-          "ldr    %[rs], [%[f], #20]\n\t"
-          "ldr    %[rd], [%[f], #24]\n\t"
-          "smmla  %[a10], %[a10], %[q], %[rd]\n\t"
-          "smmla  %[a11], %[a11], %[q], %[rd]\n\t"
-          "asr    %[a10], %[a10], %[rs]\n\t"
-          "asr    %[a11], %[a11], %[rs]\n\t"
-          "ssat   %[a10], #8, %[a10]\n\t"
-          "ssat   %[a11], #8, %[a11]\n\t"
-          "strb   %[a10], [%[y1]]\n\t"
-          "strb   %[a11], [%[y1], #1]"
-          : [a00] "+&r"(a00), [a01] "+&r"(a01), [a10] "+&r"(a10), [a11] "+&r"(a11),
-            [q] "=&r"(q), [rs] "=&r"(rs), [rd] "=&r"(rd)
-          : [f] "r"(f), [y0] "r"(y0), [y1] "r"(y1)
-          : "memory");
-    }
+ * pair), each four sums requantized straight from registers into s->y0 and s->y1 (the
+ * two channels' output rows, advanced as it goes); the activation clamp is int8's own. */
+TINYC_INLINE void channel_pair_short(const int8_t *w, const int32_t *col, int32_t count,
+                                    tile_short *s) {
+#if TINYC_QCONV_ASM14
+  col = s->K & 3 ? tiles2x2_short(w, col, count, s, 1) : tiles2x2_short(w, col, count, s, 0);
+  if (count & 1) { /* the last pixel pair has one pixel: its tile goes through s->last */
+    int8_t *const y0 = s->y0, *const y1 = s->y1;
+    s->y0 = s->last[0];
+    s->y1 = s->last[1];
+    tile2x2_short(w, col, s, 1); /* the 16-step form, which takes any K */
+    y0[0] = s->last[0][0];
+    y1[0] = s->last[1][0];
+  }
 #else
-    y0[0] = short_requant_one(a00, &f[0]);
-    y0[1] = short_requant_one(a01, &f[0]);
-    y1[0] = short_requant_one(a10, &f[1]);
-    y1[1] = short_requant_one(a11, &f[1]);
-#endif
+  int8_t *const end = s->y0 + (count & ~1);
+  const int32_t K = s->K;
+  for (; s->y0 < end; s->y0 += 2, s->y1 += 2, col += K) {
+    int32_t a00 = s->bias0, a01 = a00, a10 = s->bias1, a11 = a10;
+    mac2x2(w, K, col, &a00, &a01, &a10, &a11);
+    s->y0[0] = short_requant_one(a00, s->q0, s->round0, s->rs0);
+    s->y0[1] = short_requant_one(a01, s->q0, s->round0, s->rs0);
+    s->y1[0] = short_requant_one(a10, s->q1, s->round1, s->rs1);
+    s->y1[1] = short_requant_one(a11, s->q1, s->round1, s->rs1);
   }
   if (count & 1) { /* the last pixel pair has one pixel */
-    int32_t a00 = f[0].bias, a01 = a00, a10 = f[1].bias, a11 = a10;
+    int32_t a00 = s->bias0, a01 = a00, a10 = s->bias1, a11 = a10;
     mac2x2(w, K, col, &a00, &a01, &a10, &a11);
-    y0[0] = short_requant_one(a00, &f[0]);
-    y1[0] = short_requant_one(a10, &f[1]);
+    s->y0[0] = short_requant_one(a00, s->q0, s->round0, s->rs0);
+    s->y1[0] = short_requant_one(a10, s->q1, s->round1, s->rs1);
   }
+#endif
 }
 
 /* Output channels m, m + 1, ... of group g (rows of W from w, outputs from y) two at a
@@ -763,17 +902,31 @@ static TINYC_DSP_NOINLINE int32_t channels_short(const int32_t *col, int32_t cou
                                                  const int32_t *qm, const int32_t *sm,
                                                  const int32_t *bm, int32_t zp, int8_t *y,
                                                  size_t out_plane) {
-  int32_t m;
-  for (m = 0; m + 2 <= mg; m += 2, w += 2 * K, y += 2 * out_plane) {
-    const tinyc_dsp_mult m0 = tinyc_dsp_mult_make(qm[m], sm[m]);
-    const tinyc_dsp_mult m1 = tinyc_dsp_mult_make(qm[m + 1], sm[m + 1]);
-    short_requant f[2];
-    if (!short_form(&m0) || !short_form(&m1)) break;
-    f[0] = short_requant_of(&m0, bm ? bm[m] : 0, zp);
-    f[1] = short_requant_of(&m1, bm ? bm[m + 1] : 0, zp);
-    channel_pair_short(w, K, col, count, f, y, y + out_plane);
+  /* round = 2^(rs - 1) + (zp << rs) = ((2 zp + 1) << rs) / 2, exact: |2 zp + 1| < 2^8 */
+  const uint32_t zp2 = (uint32_t)(2 * zp + 1);
+  const int32_t *const sm0 = sm, *const end = sm + (mg & ~1);
+  tile_short s;
+  s.K = K;
+  s.bias0 = s.bias1 = 0;
+  for (; sm < end; sm += 2, qm += 2, w += 2 * K, y += 2 * out_plane) {
+    const int32_t sh0 = sm[0], sh1 = sm[1];
+    if (!short_form(sh0) || !short_form(sh1)) break;
+    s.q0 = qm[0];
+    s.rs0 = -1 - sh0;
+    s.round0 = (int32_t)(zp2 << s.rs0) >> 1;
+    s.q1 = qm[1];
+    s.rs1 = -1 - sh1;
+    s.round1 = (int32_t)(zp2 << s.rs1) >> 1;
+    if (bm) {
+      s.bias0 = bm[0];
+      s.bias1 = bm[1];
+      bm += 2;
+    }
+    s.y0 = y;
+    s.y1 = y + out_plane;
+    channel_pair_short(w, col, count, &s);
   }
-  return m;
+  return (int32_t)(sm - sm0);
 }
 
 /* The column of output pixels [px, px + count) (pairs of K words; a last odd pixel pairs
