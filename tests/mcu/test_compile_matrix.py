@@ -79,3 +79,22 @@ def test_targets_pick_their_kernels(sources: dict) -> None:
         assert "SMLAD" in (sources[("int8", target)] / "digits_tinyc_qconv.c").read_text()
         assert "digits_tinyc_dsp.h" in {p.name for p in sources[("int8", target)].iterdir()}
     assert (sources[("int8", "cortex-m0plus")] / "digits_tinyc_qconv.c").read_text() == generic
+
+
+#: every optimization level a firmware build uses: the kernels' assembly forms need
+#: registers gcc keeps back at some of them (-O0's frame pointer, -Os), and fall back to C
+LEVELS = ("-O0", "-O1", "-Og", "-Os", "-O2", "-O3")
+
+
+@pytest.mark.parametrize(("target", "precision"), [
+    (t, p) for t in ("cortex-m4", "cortex-m55") for p in ("float", "int8")])
+def test_arm_gcc_accepts_every_optimization_level(mcu_tools: None, sources: dict,
+                                                  target: str, precision: str,
+                                                  tmp_path: Path) -> None:
+    d = sources[(precision, target)]
+    files = sorted(str(p) for p in d.glob("*.c"))
+    cmd = ["arm-none-eabi-gcc", *TARGETS[target].cpu_flags, *STRICT_FLAGS]
+    for level in LEVELS:
+        proc = subprocess.run([*cmd, level, "-c", "-I", str(d), *files], cwd=tmp_path,
+                              capture_output=True, text=True)
+        assert proc.returncode == 0, f"{level}:\n{proc.stderr[-3000:]}"

@@ -1547,8 +1547,10 @@ static TINYC_DSP_NOINLINE void dw3_small_row_s2(const int8_t *x0, int32_t S, int
  * (w[0][1], w[1][1]), u[4] = v2 = w[2][1]; x: the column's top padded row; S: bytes per
  * padded row. */
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__thumb2__) && \
-    defined(__OPTIMIZE__) && !defined(TINYC_NO_DSP_ASM) && !defined(__clang__)
-/* 14 registers: gcc only (clang's allocator gives an asm statement fewer) */
+    defined(__OPTIMIZE__) && !defined(__OPTIMIZE_SIZE__) && !defined(TINYC_NO_DSP_ASM) && \
+    !defined(__clang__)
+/* 14 registers: gcc only (clang's allocator gives an asm statement fewer), and not at -Os
+ * (gcc 12 has one register fewer for it there: "impossible constraints") */
 #define TINYC_DW3_COL_ROW(F, M, N)                                                        \
   __asm__ volatile("ldr    %[t], [%[x]]\n\t"                                              \
                    "add    %[x], %[x], %[S]\n\t"                                          \

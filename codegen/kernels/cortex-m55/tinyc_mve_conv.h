@@ -115,7 +115,7 @@ TINYC_INLINE tinyc_v4 tinyc_mve_dw3_vec(const float *a, const float *b, const fl
  * address, about 100 a step). */
 TINYC_INLINE float *tinyc_mve_dw3_run8(float *q, int32_t S, const float *k, float bias,
                                        const tinyc_act *act, int32_t steps) {
-#if TINYC_MVE_F32 && defined(__GNUC__) && !defined(__clang__)
+#if TINYC_MVE_F32_ASM
   /* no clamp: -inf and inf, which change no value and keep a NaN */
   const int clip = act->kind == TINYC_ACT_CLIP;
   const float *b = q + S, *c = q + 2 * S;

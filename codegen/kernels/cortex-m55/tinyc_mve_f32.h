@@ -29,6 +29,14 @@ typedef struct {
 typedef uint32_t tinyc_p4; /* lane i active: bit i */
 #endif
 
+/* the Helium float loops in assembly: gcc only, and optimized builds only (at -O0 gcc
+ * keeps r7 as the frame pointer and has too few registers for their operands) */
+#if TINYC_MVE_F32 && defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE__)
+#define TINYC_MVE_F32_ASM 1
+#else
+#define TINYC_MVE_F32_ASM 0
+#endif
+
 /* all lanes s */
 TINYC_INLINE tinyc_v4 tinyc_v4_dup(float s) {
 #if TINYC_MVE_F32
@@ -196,7 +204,7 @@ TINYC_INLINE void tinyc_v4_copy_rows(float *dst, size_t ds, const float *src, si
  * of every kernel), so its Helium form is assembly there (the predicate an output in VPR,
  * "Up", so gcc keeps one of its own around it). */
 TINYC_INLINE tinyc_v4 tinyc_v4_clamp(tinyc_v4 v, tinyc_v4 lo, tinyc_v4 hi) {
-#if TINYC_MVE_F32 && defined(__GNUC__) && !defined(__clang__)
+#if TINYC_MVE_F32_ASM
   tinyc_p4 vpr;
   __asm__("vcmp.f32 lt, %q[v], %q[lo]\n\t"
           "vpsel %q[v], %q[lo], %q[v]\n\t"
@@ -281,7 +289,7 @@ TINYC_INLINE void tinyc_v4_fma4_pairs(tinyc_v4 *a0, tinyc_v4 *a1, tinyc_v4 *a2, 
                                       const float *x, size_t sx, const float *u0,
                                       const float *u1, const float *u2, const float *u3,
                                       int32_t k) {
-#if TINYC_MVE_F32 && defined(__GNUC__) && !defined(__clang__)
+#if TINYC_MVE_F32_ASM
   tinyc_v4 t0, t1;
   const float *x1 = x + sx;
   const uint32_t step = (uint32_t)(8 * sx);
