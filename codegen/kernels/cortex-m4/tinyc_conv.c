@@ -74,25 +74,8 @@ static TINYC_NOINLINE TINYC_FPU_SCALAR void depthwise(const float *restrict X, c
 
 /* ---- general direct convolution ------------------------------------------------------ */
 
-/* One loop over (image, group, output row), indices recovered by division once a row, the
- * parameters re-read each row (an empty asm hides that they do not change): nested, with
- * the loops' invariants hoisted, it spilled to a 136 B frame under the row's own. */
-static TINYC_NOINLINE void general(const float *restrict X, const float *restrict W,
-                                   const float *restrict B, float *restrict Y,
-                                   const tinyc_conv2d_params *p) {
-  int32_t i;
-  for (i = 0; i < p->n * p->group * p->oh; ++i) {
-#if defined(__GNUC__) || defined(__clang__)
-    __asm__("" : "+r"(p));
-#endif
-    const int32_t oy = i % p->oh, ng = i / p->oh; /* ng = n * group + g */
-    const int32_t g = ng % p->group, mg = p->m / p->group;
-    const size_t plane = (size_t)p->oh * p->ow;
-    tinyc_fpu_conv_row(X + (size_t)ng * (p->c / p->group) * p->h * p->w, W, B,
-                       Y + (size_t)ng * mg * plane + (size_t)oy * p->ow, plane, g * mg,
-                       (g + 1) * mg, oy, p);
-  }
-}
+#define TINYC_GENERAL_CONV_ROW tinyc_fpu_conv_row
+#include "tinyc_fpu_general_conv.h"
 
 /* ---- small-channel convolution through zero-padded window rows ---------------------- */
 

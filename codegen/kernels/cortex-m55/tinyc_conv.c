@@ -36,25 +36,8 @@ static TINYC_NOINLINE void depthwise(const float *restrict X, const float *restr
   }
 }
 
-/* The (image, group, output row) loops as one loop, everything recomputed from p each
- * round (the empty asm keeps gcc from hoisting it): nothing to keep live across the row
- * calls, so this frame stays small above theirs. */
-static TINYC_NOINLINE void general(const float *restrict X, const float *restrict W,
-                                   const float *restrict B, float *restrict Y,
-                                   const tinyc_conv2d_params *p) {
-  int32_t i;
-  for (i = 0; i < p->n * p->group * p->oh; ++i) {
-#if defined(__GNUC__) || defined(__clang__)
-    __asm__("" : "+r"(p));
-#endif
-    const int32_t oy = i % p->oh, ng = i / p->oh; /* ng = n * group + g */
-    const int32_t g = ng % p->group, mg = p->m / p->group;
-    const size_t plane = (size_t)p->oh * p->ow;
-    tinyc_mve_conv_row(X + (size_t)ng * (p->c / p->group) * p->h * p->w, W, B,
-                       Y + (size_t)ng * mg * plane + (size_t)oy * p->ow, plane, g * mg,
-                       (g + 1) * mg, oy, p);
-  }
-}
+#define TINYC_GENERAL_CONV_ROW tinyc_mve_conv_row
+#include "tinyc_fpu_general_conv.h"
 
 /* Whether a conv runs 4 output rows a vector (tinyc_mve_conv_cols) instead of 4 output
  * columns: one group, a strided row (its columns are gathered either way), and a map so
