@@ -16,11 +16,16 @@ FLAGS = ["-std=c99", "-O1", "-Wall", "-Wextra"]
 
 
 @pytest.fixture
-def cache_dir() -> Path:
+def cache_dir(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A cache of this test's own: the session's wrappers (on PATH) read the directory from
+    the environment at each call, and the session's shared one gets objects from the other
+    xdist worker at any time (its `mkstemp` files too), so counting there races."""
     root = os.environ.get(objcache.ENV)
     if not root or not Path(root).is_dir():
         pytest.fail("the conftest installs the cache for the session")
-    return Path(root)
+    own = tmp_path_factory.mktemp("objcache")
+    monkeypatch.setenv(objcache.ENV, str(own))
+    return own
 
 
 def build(tmp: Path, out: str) -> subprocess.CompletedProcess[str]:
