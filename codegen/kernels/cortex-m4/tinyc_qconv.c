@@ -957,6 +957,20 @@ static TINYC_DSP_NOINLINE void gather_columns(int32_t *restrict col, const int8_
   }
 }
 
+/* Four pixels of one channel a round (mac1x4), each sum requantized straight from its
+ * register by TOP (tinyc_smmla or tinyc_tflite_top: the rounding's high word), shifted
+ * right by rs and saturated; for the register forms of channels_rest below. */
+#define TINYC_QCONV_1X4_REQUANT(TOP)                                              \
+  for (; t + 2 <= pairs && 2 * t + 4 <= count; t += 2) {                          \
+    int32_t a[4];                                                                 \
+    int8_t *o = y + 2 * t;                                                        \
+    mac1x4(wm, K, col + (size_t)t * K, col + (size_t)(t + 1) * K, bias, a);       \
+    o[0] = (int8_t)tinyc_ssat8(TOP(a[0], q, round) >> rs);                        \
+    o[1] = (int8_t)tinyc_ssat8(TOP(a[1], q, round) >> rs);                        \
+    o[2] = (int8_t)tinyc_ssat8(TOP(a[2], q, round) >> rs);                        \
+    o[3] = (int8_t)tinyc_ssat8(TOP(a[3], q, round) >> rs);                        \
+  }
+
 /* Output channels [m, mg) of group g over the `count` pixels of the column (the paths
  * channel_pair_short does not take): a single pixel pair (long reductions) two channels at
  * a time, else one channel over four pixels at a time. Its own frame, off the stack of the
@@ -994,30 +1008,14 @@ static TINYC_DSP_NOINLINE void channels_rest(const int32_t *col, const int8_t *W
        * point in the rounding term as in tinyc_dsp_requant_row) */
       const int32_t q = mu.q, rs = mu.rs;
       const int32_t round = (int32_t)((uint32_t)mu.round + ((uint32_t)cl.zp << rs));
-      for (; t + 2 <= pairs && 2 * t + 4 <= count; t += 2) {
-        int32_t a[4];
-        int8_t *o = y + 2 * t;
-        mac1x4(wm, K, col + (size_t)t * K, col + (size_t)(t + 1) * K, bias, a);
-        o[0] = (int8_t)tinyc_ssat8(tinyc_smmla(a[0], q, round) >> rs);
-        o[1] = (int8_t)tinyc_ssat8(tinyc_smmla(a[1], q, round) >> rs);
-        o[2] = (int8_t)tinyc_ssat8(tinyc_smmla(a[2], q, round) >> rs);
-        o[3] = (int8_t)tinyc_ssat8(tinyc_smmla(a[3], q, round) >> rs);
-      }
+      TINYC_QCONV_1X4_REQUANT(tinyc_smmla);
       if (t == pairs) continue;
 #ifdef TINYC_TFLITE
     } else if (!clamp && tinyc_tflite_rs(mu.shift) && tinyc_tflite_rs(mu.shift) <= 20) {
       /* the same with TFLite's rounding (tinyc_tflite_top) */
       const int32_t q = mu.q, rs = tinyc_tflite_rs(mu.shift);
       const int32_t round = (int32_t)((1u << (rs - 1)) + ((uint32_t)cl.zp << rs));
-      for (; t + 2 <= pairs && 2 * t + 4 <= count; t += 2) {
-        int32_t a[4];
-        int8_t *o = y + 2 * t;
-        mac1x4(wm, K, col + (size_t)t * K, col + (size_t)(t + 1) * K, bias, a);
-        o[0] = (int8_t)tinyc_ssat8(tinyc_tflite_top(a[0], q, round) >> rs);
-        o[1] = (int8_t)tinyc_ssat8(tinyc_tflite_top(a[1], q, round) >> rs);
-        o[2] = (int8_t)tinyc_ssat8(tinyc_tflite_top(a[2], q, round) >> rs);
-        o[3] = (int8_t)tinyc_ssat8(tinyc_tflite_top(a[3], q, round) >> rs);
-      }
+      TINYC_QCONV_1X4_REQUANT(tinyc_tflite_top);
       if (t == pairs) continue;
 #endif
     }
