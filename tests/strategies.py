@@ -311,7 +311,7 @@ def _pool(op: str) -> Callable[[_Builder], bool]:
 
 def _softmax(b: _Builder) -> bool:
     x = b.pick()
-    if x is None:
+    if x is None or x.type.rank == 0:  # a scalar has no axis to normalize over
         return False
     b.node("Softmax", [x], axis=b.draw(st.integers(-x.type.rank, x.type.rank - 1)))
     return True
