@@ -3,7 +3,9 @@
 Dev-only script (needs torch and scikit-learn, which tinyc itself does not).
 It builds small float32, batch-1, static-shape models modelled on the MLPerf
 Tiny reference networks, plus a CNN trained on scikit-learn's bundled digits
-dataset, and exports each one twice into ``examples/models/``:
+dataset, and exports each one twice into ``examples/models/``. (The anomaly
+detection autoencoder is MLPerf Tiny's trained model, which
+``make_ad_model.py`` converts; this script does not touch it.)
 
 * ``<name>.onnx``: eval mode with constant folding (Conv+BN folded by torch).
 * ``<name>_raw.onnx``: no constant folding and no eval peephole, so
@@ -23,7 +25,6 @@ Run from the repository root::
 from __future__ import annotations
 
 import argparse
-import itertools
 import warnings
 from collections import Counter
 from dataclasses import dataclass
@@ -206,23 +207,6 @@ class ResNet8(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.pool(self.stacks(self.stem(x)))
         return torch.softmax(self.fc(torch.flatten(x, 1)), dim=1)
-
-
-class AutoEncoder(nn.Module):
-    """MLPerf Tiny anomaly detection fully connected autoencoder (640 in)."""
-
-    def __init__(self, dim: int = 640, hidden: int = 128, code: int = 8) -> None:
-        super().__init__()
-        widths = [dim, hidden, hidden, hidden, hidden, code]
-        widths += [hidden, hidden, hidden, hidden]
-        layers: list[nn.Module] = []
-        for cin, cout in itertools.pairwise(widths):
-            layers += [nn.Linear(cin, cout), nn.BatchNorm1d(cout), nn.ReLU()]
-        layers.append(nn.Linear(hidden, dim))
-        self.net = nn.Sequential(*layers)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
 
 
 class DigitsCNN(nn.Module):
@@ -537,7 +521,6 @@ def main() -> None:
             (1, 3, 96, 96),
         ),
         ("resnet8", build_random(ResNet8(), (1, 3, 32, 32), SEED + 3), (1, 3, 32, 32)),
-        ("ad_autoencoder", build_random(AutoEncoder(), (1, 640), SEED + 4), (1, 640)),
         ("digits_cnn", digits_model, (1, 1, 8, 8)),
     ]
 
