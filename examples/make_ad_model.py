@@ -3,11 +3,12 @@
 Dev-only script (onnx, onnxruntime; LiteRT, `ai-edge-litert`, for the optional check
 against the original). It reads the MLPerf Tiny reference model `ad01_int8.tflite`
 (mlcommons/tiny commit 1afd2c9, `benchmark/training/anomaly_detection/trained_models/`,
-Apache License 2.0): ten FULLY_CONNECTED layers 640-128-128-128-128-8-128-128-128-128-640,
-ReLU fused on all but the last, batch norm already folded, int8 weights with per-tensor
-scales and int32 biases. Each weight and bias is dequantized to float32 (real = scale *
-(q - zero_point)) and written to `examples/models/` twice, float32 input [1, 640] "input"
-and output [1, 640] "output", opset 17 like the other example models:
+Apache License 2.0; by default the copy the TFLite frontend's tests hold): ten
+FULLY_CONNECTED layers 640-128-128-128-128-8-128-128-128-128-640, ReLU fused on all but
+the last, batch norm already folded, int8 weights with per-tensor scales and int32
+biases. Each weight and bias is dequantized to float32 (real = scale * (q - zero_point))
+and written to `examples/models/` twice, float32 input [1, 640] "input" and output
+[1, 640] "output", opset 17 like the other example models:
 
 * ``ad_autoencoder.onnx``: Gemm (transB) + Relu per layer, the form exporters write.
 * ``ad_autoencoder_raw.onnx``: MatMul + Add + Relu per layer (weights [in, out]), which
@@ -44,7 +45,8 @@ OPSET = 17
 IR_VERSION = 8  # what the other example models carry
 REPO = Path(__file__).resolve().parents[1]
 MODELS_DIR = REPO / "examples" / "models"
-DEFAULT_TFLITE = REPO.parent / "shared" / "models" / "mlperf_tiny" / "ad01_int8.tflite"
+#: the repository's copy of the file, unchanged (tests/models/tflite/README.md)
+DEFAULT_TFLITE = REPO / "tests" / "models" / "tflite" / "ad01_int8.tflite"
 NAME = "ad_autoencoder"
 SOURCE = ("MLPerf Tiny anomaly detection autoencoder (ad01), trained weights from "
           "mlcommons/tiny commit 1afd2c9, benchmark/training/anomaly_detection/trained_models/"
