@@ -21,7 +21,7 @@ static const int8_t *row_at(const tinyc_qband_tensor *t, const int8_t *base, int
  * round with the loads first, the last piece overlapping the one before when n is no
  * multiple of 4: the rows a band moves are 5 to a few hundred bytes, where a library call
  * or a byte loop costs more than the copy (ResNet-8's gathers: 3.3 cycles a byte before) */
-TINYC_INLINE void copy_pieces(int8_t *dst, const int8_t *src, size_t n) {
+static void copy_pieces(int8_t *dst, const int8_t *src, size_t n) {
   size_t i = 0;
   for (; i + 16 <= n; i += 16) {
     uint32_t a, b, c, d;
@@ -50,7 +50,7 @@ TINYC_INLINE void copy_pieces(int8_t *dst, const int8_t *src, size_t n) {
 static void copy_row(int8_t *dst, const int8_t *src, size_t n) {
   if (n > 256) {
     memcpy(dst, src, n);
-  } else if (n >= 4) {
+  } else if (n > 32) {
     copy_pieces(dst, src, n);
   } else {
     tinyc_copy_short(dst, src, n);
@@ -98,9 +98,11 @@ static void copy_blocks(int8_t *dst, size_t dst_step, const int8_t *src, size_t 
   }
   if ((n & 7) == 0) {
     copy_blocks_of(dst, dst_step, src, src_step, n, count);
-    return;
+  } else if (n <= 32) {
+    for (; count > 0; --count, dst += dst_step, src += src_step) tinyc_copy_short(dst, src, n);
+  } else {
+    for (; count > 0; --count, dst += dst_step, src += src_step) copy_row(dst, src, n);
   }
-  for (; count > 0; --count, dst += dst_step, src += src_step) copy_row(dst, src, n);
 }
 
 /* rows [lo, hi) of every channel into band [c][hi - lo][w]: row by row, so a ring's slot
@@ -206,15 +208,25 @@ static const int8_t *source(const tinyc_qband_params *p, const int8_t *const *in
 TINYC_INLINE void scatter(const tinyc_qband_tensor *t, const int8_t *rows, int32_t r,
                           int32_t n, int8_t *Y) {
   const size_t block = (size_t)n * t->w;
-  int32_t ch;
-  for (ch = 0; ch < t->c; ++ch) {
-    copy_row(Y + ((size_t)ch * t->h + r) * t->w, rows + ch * block, block);
-  }
+  copy_blocks(Y + (size_t)r * t->w, (size_t)t->h * t->w, rows, block, block, t->c);
 }
 
-/* n bytes from src to dst >= src (they may overlap), last word first: each word is loaded
- * before a store can reach it (a word copy: the rows moved are a few bytes wide) */
+/* n bytes from src to dst >= src (they may overlap), last piece first: each piece is
+ * loaded before a store can reach it (16 bytes a round, then words: the blocks moved are
+ * a few rows of a few bytes) */
 static void move_up(int8_t *dst, const int8_t *src, size_t n) {
+  while (n >= 16) {
+    uint32_t a, b, c, d;
+    n -= 16;
+    memcpy(&a, src + n, 4);
+    memcpy(&b, src + n + 4, 4);
+    memcpy(&c, src + n + 8, 4);
+    memcpy(&d, src + n + 12, 4);
+    memcpy(dst + n + 12, &d, 4);
+    memcpy(dst + n + 8, &c, 4);
+    memcpy(dst + n + 4, &b, 4);
+    memcpy(dst + n, &a, 4);
+  }
   while (n >= 4) {
     uint32_t v;
     n -= 4;
@@ -241,8 +253,7 @@ static void spread(int8_t *buf, int32_t c, int32_t w, int32_t rows, int32_t stri
 static void place(int8_t *dst, int32_t stride, int32_t at, const int8_t *src, int32_t rows,
                   int32_t c, int32_t w) {
   const size_t n = (size_t)rows * w;
-  int32_t ch;
-  for (ch = 0; ch < c; ++ch) copy_row(dst + ((size_t)ch * stride + at) * w, src + ch * n, n);
+  copy_blocks(dst + (size_t)at * w, (size_t)stride * w, src, n, n, c);
 }
 
 /* the last `keep` of the `rows` rows of x ([c][rows][w]) into halo [c][keep][w], for the
@@ -250,10 +261,8 @@ static void place(int8_t *dst, int32_t stride, int32_t at, const int8_t *src, in
 static void keep_rows(const int8_t *x, int32_t rows, int32_t keep, const tinyc_qband_tensor *t,
                       int8_t *halo) {
   const size_t w = (size_t)t->w;
-  int32_t ch;
-  for (ch = 0; ch < t->c; ++ch) {
-    copy_row(halo + ch * keep * w, x + (ch * (size_t)rows + (rows - keep)) * w, keep * w);
-  }
+  copy_blocks(halo, keep * w, x + (size_t)(rows - keep) * w, (size_t)rows * w, keep * w,
+              t->c);
 }
 
 /* The window a conv step reads ([c][hi - lo][w], its source rows [lo, hi)), assembled in the
