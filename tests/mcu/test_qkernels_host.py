@@ -403,14 +403,18 @@ def test_qelementwise_matches_the_portable_kernel(more_libs: dict, variant: str,
 @pytest.mark.parametrize("exact", ["a", "b", "both"])
 @pytest.mark.parametrize(("shift", "act"), [(-6, (-128, 127)), (-1, (-100, 120)),
                                             (-20, (-128, 127)), (0, (-128, 90))])
+@pytest.mark.parametrize("bias", [0, TFLITE_SHIFT_BIAS])
 def test_qadd_with_an_exact_input_matches_the_portable_kernel(
-        more_libs: dict, variant: str, exact: str, shift: int, act: tuple) -> None:
+        more_libs: dict, variant: str, exact: str, shift: int, act: tuple, bias: int) -> None:
     """Add where an input's multiplier is exactly 1/2 (the larger scale's, as tinyc's
-    multipliers make it): the M4's exact form on either operand, every tail length of its
-    eight-a-step loop, with and without an activation clamp, out of place and in place."""
-    rng = np.random.default_rng(abs(shift) + 7 * len(exact) + act[1])
+    multipliers make it): the M4's exact forms (tinyc's rounding; TFLite's, shifts biased by
+    TFLITE_SHIFT_BIAS) on either operand, every tail length of their loops, with and
+    without an activation clamp, out of place and in place."""
+    rng = np.random.default_rng(abs(shift) + 7 * len(exact) + act[1] + bias)
     q = [int(v) for v in rng.integers(1 << 30, (1 << 31) - 1, 3)]
-    qa, sa, qb, sb = q[0], shift, 1 << 30, 0
+    if shift in (0, -20):  # 0: 1/2 is 2^30 (TFLite's form needs it so); -20: ties to round
+        q[0] = 1 << 30
+    qa, sa, qb, sb = q[0], shift + bias, 1 << 30, bias
     if exact == "a":
         qa, sa, qb, sb = qb, sb, qa, sa
     elif exact == "both":
@@ -419,8 +423,8 @@ def test_qadd_with_an_exact_input_matches_the_portable_kernel(
     for n in [*range(1, 18), 203]:
         a = rng.integers(-128, 128, n, dtype=np.int8)
         b = rng.integers(-128, 128, n, dtype=np.int8)
-        p = QBinaryParams(1, arr(n), arr(1), arr(1), 128, -13, qa, sa, qb, sb, 20, q[2], -18,
-                          int(rng.integers(-128, 128)), *act)
+        p = QBinaryParams(1, arr(n), arr(1), arr(1), 128, -13, qa, sa, qb, sb, 20, q[2],
+                          -18 + bias, int(rng.integers(-128, 128)), *act)
         outs = []
         for lib in (more_libs[("ref", "qelementwise")], more_libs[(variant, "qelementwise")]):
             y = np.zeros(n + 4, np.int8)

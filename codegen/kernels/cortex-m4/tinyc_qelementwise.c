@@ -272,6 +272,87 @@ static TINYC_DSP_NOINLINE void add_row_tflite(const int8_t *a, int32_t sa, const
   add_row_tflite_with(a, sa, b, sb, y, n, p, t, 1);
 }
 
+
+/* The exact form (add_exact_make) in TFLite's rounding: the exact input is again
+ * (v + offset) << 19 (TFLite's doubling high multiply by 2^30 of (v + offset) << 20 rounds
+ * nothing off, and its divide by 2^0 is none), the other takes add_row_tflite_with's form
+ * and the sum tinyc_tflite_top. The offsets ride in SXTAB (a byte sign-extended and
+ * added), so an output is SXTAB, LSL, SMMLAR, ADD, ASR, SXTAB, ADD, the four of
+ * tinyc_tflite_top, ASR, SSAT and a store. */
+typedef struct {
+  int32_t oa, ja, qa, ha, ra; /* ((a + oa) << ja) through SMMLAR, then >> ra */
+  int32_t ob;                 /* the exact input's offset */
+  int32_t q, rs, round;       /* the output multiply, the zero point in its round term */
+  int32_t lo, hi;             /* the activation's bounds */
+} add_tflite_exact_form;
+
+static int add_tflite_exact_make(const tinyc_qbinary_params *p, add_tflite_exact_form *f,
+                                 int *swap) {
+  const int32_t half = (int32_t)1 << 30, zero = TINYC_TFLITE_SHIFT_BIAS;
+  const int b_exact = p->b_multiplier == half && p->b_shift == zero;
+  add_tflite_form t;
+  if (p->left_shift != 20 || !add_tflite_short(p, &t) ||
+      !(b_exact || (p->a_multiplier == half && p->a_shift == zero))) {
+    return 0;
+  }
+  *swap = !b_exact;
+  f->oa = b_exact ? p->a_offset : p->b_offset;
+  f->qa = b_exact ? t.qa : t.qb;
+  f->ha = b_exact ? t.ha : t.hb;
+  f->ra = b_exact ? t.ra : t.rb;
+  /* add_tflite_input's factor 2^(left_shift + 1), twice that for a multiplier of 1/2 */
+  f->ja = p->left_shift + 1 + ((b_exact ? p->a_shift : p->b_shift) == zero);
+  f->ob = b_exact ? p->b_offset : p->a_offset;
+  f->q = t.q;
+  f->rs = t.rs;
+  f->round = t.round;
+  f->lo = p->act_min;
+  f->hi = p->act_max;
+  return 1;
+}
+
+/* one output of the TFLite exact form: wa / wb the words whose low bytes are the inputs */
+TINYC_INLINE int8_t add_tflite_exact_one(int32_t wa, int32_t wb,
+                                         const add_tflite_exact_form *f, int clamp) {
+  const int32_t xa = (f->oa + (int8_t)wa) * ((int32_t)1 << f->ja);
+  const int32_t ra = (tinyc_smmlar(xa, f->qa, f->ha) + (xa >> 31)) >> f->ra;
+  const int32_t sum = ra + (f->ob + (int8_t)wb) * ((int32_t)1 << 19);
+  int32_t v = tinyc_ssat8(tinyc_tflite_top(sum, f->q, f->round) >> f->rs);
+  if (clamp) {
+    v = v < f->lo ? f->lo : v;
+    v = v > f->hi ? f->hi : v;
+  }
+  return (int8_t)v;
+}
+
+/* n outputs of the TFLite exact form, unit strides, four from a word of each input (both
+ * loaded before the stores: y may be a or b) */
+TINYC_INLINE void add_row_tflite_exact_with(const int8_t *a, const int8_t *b, int8_t *y,
+                                            int32_t n, const add_tflite_exact_form *form,
+                                            int clamp) {
+  const add_tflite_exact_form f = *form; /* a local: the int8 stores cannot alias it */
+  int8_t *const stop = y + (n & ~3);
+  for (; y < stop; a += 4, b += 4, y += 4) {
+    const int32_t wa = tinyc_load4(a), wb = tinyc_load4(b);
+    y[0] = add_tflite_exact_one(wa, wb, &f, clamp);
+    y[1] = add_tflite_exact_one(wa >> 8, wb >> 8, &f, clamp);
+    y[2] = add_tflite_exact_one(wa >> 16, wb >> 16, &f, clamp);
+    y[3] = add_tflite_exact_one(wa >> 24, wb >> 24, &f, clamp);
+  }
+  for (n &= 3; n > 0; --n) *y++ = add_tflite_exact_one(*a++, *b++, &f, clamp);
+}
+
+static TINYC_DSP_NOINLINE void add_row_tflite_exact(const int8_t *a, const int8_t *b, int8_t *y,
+                                                    int32_t n,
+                                                    const add_tflite_exact_form *f) {
+  add_row_tflite_exact_with(a, b, y, n, f, 0);
+}
+
+static TINYC_DSP_NOINLINE void add_row_tflite_exact_clamped(const int8_t *a, const int8_t *b,
+                                                            int8_t *y, int32_t n,
+                                                            const add_tflite_exact_form *f) {
+  add_row_tflite_exact_with(a, b, y, n, f, 1);
+}
 #endif
 
 static void add_row(const int8_t *a, int32_t sa, const int8_t *b, int32_t sb, int8_t *y,
@@ -279,6 +360,19 @@ static void add_row(const int8_t *a, int32_t sa, const int8_t *b, int32_t sb, in
   int32_t j;
 #ifdef TINYC_TFLITE
   add_tflite_form t;
+  if (sa == 1 && sb == 1) {
+    add_tflite_exact_form f;
+    int swap;
+    if (add_tflite_exact_make(p, &f, &swap)) {
+      const int8_t *const x = swap ? b : a, *const e = swap ? a : b;
+      if (f.lo <= -128 && f.hi >= 127) {
+        add_row_tflite_exact(x, e, y, n, &f);
+      } else {
+        add_row_tflite_exact_clamped(x, e, y, n, &f);
+      }
+      return;
+    }
+  }
   if (add_tflite_short(p, &t)) {
     if (sa == 1 && sb == 1 && p->act_min <= -128 && p->act_max >= 127) {
       add_row_tflite_unit(a, b, y, n, p, &t);
