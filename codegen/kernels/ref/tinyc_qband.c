@@ -165,14 +165,22 @@ static TINYC_NOINLINE void conv_call(const tinyc_qband_layer *l, const int8_t *x
   }
 }
 
-/* the band of a conv layer's output row r (gathered from its source) and its parameters */
-static void conv_row_band(const tinyc_qband_layer *l, const tinyc_qband_tensor *src,
-                          const int8_t *src_base, int32_t r, int8_t *work,
-                          const tinyc_qband_params *p) {
+/* the band of a conv layer's output row r and its parameters: a window of one row of a
+ * ring (or of a one-channel tensor) is that row itself ([c][1][w] is a slot's [c][w]: the
+ * 1x1 layers), another is gathered from its source */
+static const int8_t *conv_row_band(const tinyc_qband_layer *l, const tinyc_qband_tensor *src,
+                                   const int8_t *src_base, int32_t r, int8_t *work,
+                                   const tinyc_qband_params *p) {
+  const int8_t *x = work + p->band;
   int32_t lo, hi;
   window_rows(l->conv, r, &lo, &hi);
-  gather(src, src_base, lo, hi, work + p->band);
+  if (hi - lo == 1 && (src->ring || src->c == 1)) {
+    x = row_at(src, src_base, 0, lo);
+  } else {
+    gather(src, src_base, lo, hi, work + p->band);
+  }
   band_params(l->conv, lo, hi - lo, r, 1, (tinyc_qconv_params *)(void *)(work + p->conv_params));
+  return x;
 }
 
 /* The sum of `words` words of int8 values (at most 128): each byte made unsigned (+128, an
@@ -388,10 +396,11 @@ static TINYC_NOINLINE void row_done(int8_t *Y, int8_t *work, const tinyc_qband_p
 }
 
 /* Step s of the one-row form but a conv row's kernel call: an add or pool row run, a conv
- * row's band gathered and its parameters set. Returns the conv row's destination, else
- * NULL (the step is done). */
+ * row's band (*x) gathered and its parameters set. Returns the conv row's destination,
+ * else NULL (the step is done). */
 static TINYC_NOINLINE int8_t *row_step(const int8_t *const *inputs, int8_t *Y, int8_t *work,
-                                       const tinyc_qband_params *p, int32_t s) {
+                                       const tinyc_qband_params *p, int32_t s,
+                                       const int8_t **x) {
   const int32_t r = p->steps[2 * s + 1];
   const tinyc_qband_layer *l = &p->layers[p->steps[2 * s]];
   int8_t *const out = row_out(work, p, s);
@@ -407,7 +416,7 @@ static TINYC_NOINLINE int8_t *row_step(const int8_t *const *inputs, int8_t *Y, i
     pool_rows(l->pool, a, row_block(a, a_base, r, work + p->row_a), r, 1,
               (int32_t *)(void *)(work + p->sums), Y);
   } else {
-    conv_row_band(l, a, a_base, r, work, p);
+    *x = conv_row_band(l, a, a_base, r, work, p);
     return out;
   }
   return NULL;
@@ -419,9 +428,10 @@ static TINYC_NOINLINE void run_rows(const int8_t *const *inputs, int8_t *Y, int8
                                     const tinyc_qband_params *p) {
   int32_t s;
   for (s = 0; s < p->n_steps; ++s) {
-    int8_t *const out = row_step(inputs, Y, work, p, s);
+    const int8_t *x = NULL;
+    int8_t *const out = row_step(inputs, Y, work, p, s, &x);
     if (out) {
-      conv_call(&p->layers[p->steps[2 * s]], work + p->band, out, work, p);
+      conv_call(&p->layers[p->steps[2 * s]], x, out, work, p);
       row_done(Y, work, p, s);
     }
   }
