@@ -396,28 +396,26 @@ static TINYC_NOINLINE void row_done(int8_t *Y, int8_t *work, const tinyc_qband_p
 }
 
 /* Step s of the one-row form but a conv row's kernel call: an add or pool row run, a conv
- * row's band (*x) gathered and its parameters set. Returns the conv row's destination,
- * else NULL (the step is done). */
-static TINYC_NOINLINE int8_t *row_step(const int8_t *const *inputs, int8_t *Y, int8_t *work,
-                                       const tinyc_qband_params *p, int32_t s,
-                                       const int8_t **x) {
+ * row's band gathered and its parameters set. Returns the conv row's band (its output goes
+ * to row_out), else NULL (the step is done). */
+static TINYC_NOINLINE const int8_t *row_step(const int8_t *const *inputs, int8_t *Y,
+                                             int8_t *work, const tinyc_qband_params *p,
+                                             int32_t s) {
   const int32_t r = p->steps[2 * s + 1];
   const tinyc_qband_layer *l = &p->layers[p->steps[2 * s]];
-  int8_t *const out = row_out(work, p, s);
   const tinyc_qband_tensor *a = &p->tensors[l->src0];
   const int8_t *const a_base = source(p, inputs, work, l->src0);
   if (l->kind == TINYC_QBAND_ADD) {
     const tinyc_qband_tensor *b = &p->tensors[l->src1];
     const int8_t *const b_base = source(p, inputs, work, l->src1);
     tinyc_add_s8(row_block(a, a_base, r, work + p->row_a), row_block(b, b_base, r, work + p->row_b),
-                 out, l->add);
+                 row_out(work, p, s), l->add);
     row_done(Y, work, p, s);
   } else if (l->kind == TINYC_QBAND_POOL) { /* the pool writes Y itself */
     pool_rows(l->pool, a, row_block(a, a_base, r, work + p->row_a), r, 1,
               (int32_t *)(void *)(work + p->sums), Y);
   } else {
-    *x = conv_row_band(l, a, a_base, r, work, p);
-    return out;
+    return conv_row_band(l, a, a_base, r, work, p);
   }
   return NULL;
 }
@@ -428,10 +426,9 @@ static TINYC_NOINLINE void run_rows(const int8_t *const *inputs, int8_t *Y, int8
                                     const tinyc_qband_params *p) {
   int32_t s;
   for (s = 0; s < p->n_steps; ++s) {
-    const int8_t *x = NULL;
-    int8_t *const out = row_step(inputs, Y, work, p, s, &x);
-    if (out) {
-      conv_call(&p->layers[p->steps[2 * s]], x, out, work, p);
+    const int8_t *const x = row_step(inputs, Y, work, p, s);
+    if (x) {
+      conv_call(&p->layers[p->steps[2 * s]], x, row_out(work, p, s), work, p);
       row_done(Y, work, p, s);
     }
   }
