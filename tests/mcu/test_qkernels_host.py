@@ -400,6 +400,44 @@ def test_qelementwise_matches_the_portable_kernel(more_libs: dict, variant: str,
 
 
 @pytest.mark.parametrize("variant", variants("qelementwise"))
+@pytest.mark.parametrize("exact", ["a", "b", "both"])
+@pytest.mark.parametrize(("shift", "act"), [(-6, (-128, 127)), (-1, (-100, 120)),
+                                            (-20, (-128, 127)), (0, (-128, 90))])
+@pytest.mark.parametrize("bias", [0, TFLITE_SHIFT_BIAS])
+def test_qadd_with_an_exact_input_matches_the_portable_kernel(
+        more_libs: dict, variant: str, exact: str, shift: int, act: tuple, bias: int) -> None:
+    """Add where an input's multiplier is exactly 1/2 (the larger scale's, as tinyc's
+    multipliers make it): the M4's exact forms (tinyc's rounding; TFLite's, shifts biased by
+    TFLITE_SHIFT_BIAS) on either operand, every tail length of their loops, with and
+    without an activation clamp, out of place and in place."""
+    rng = np.random.default_rng(abs(shift) + 7 * len(exact) + act[1] + bias)
+    q = [int(v) for v in rng.integers(1 << 30, (1 << 31) - 1, 3)]
+    if shift in (0, -20):  # 0: 1/2 is 2^30 (TFLite's form needs it so); -20: ties to round
+        q[0] = 1 << 30
+    qa, sa, qb, sb = q[0], shift + bias, 1 << 30, bias
+    if exact == "a":
+        qa, sa, qb, sb = qb, sb, qa, sa
+    elif exact == "both":
+        qa, sa = qb, sb
+    arr = ctypes.c_int32 * 8
+    for n in [*range(1, 18), 203]:
+        a = rng.integers(-128, 128, n, dtype=np.int8)
+        b = rng.integers(-128, 128, n, dtype=np.int8)
+        p = QBinaryParams(1, arr(n), arr(1), arr(1), 128, -13, qa, sa, qb, sb, 20, q[2],
+                          -18 + bias, int(rng.integers(-128, 128)), *act)
+        outs = []
+        for lib in (more_libs[("ref", "qelementwise")], more_libs[(variant, "qelementwise")]):
+            y = np.zeros(n + 4, np.int8)
+            lib.tinyc_add_s8(vp(a), vp(b), vp(y), ctypes.byref(p))
+            assert not y[n:].any(), "wrote past the output"
+            outs.append(y[:n])
+            z = b.copy()
+            lib.tinyc_add_s8(vp(a), vp(z), vp(z), ctypes.byref(p))
+            np.testing.assert_array_equal(z, y[:n], err_msg=f"in place, n={n}")
+        np.testing.assert_array_equal(outs[1], outs[0], err_msg=f"n={n}")
+
+
+@pytest.mark.parametrize("variant", variants("qelementwise"))
 @pytest.mark.parametrize(("shifts", "act"), [((0, -1, -1), (-128, 127)),
                                              ((-1, -3, -2), (-128, 127)),
                                              ((-2, 0, -8), (-100, 120)),

@@ -232,3 +232,27 @@ def test_malformed_banded_node_is_a_model_error() -> None:
         with pytest.raises(IRError, match=what):
             verify(b.graph)
         node.attrs[attr] = saved
+
+
+@pytest.mark.parametrize("width", [3, 5, 8, 16, 24, 32, 36, 64, 70, 140])
+@pytest.mark.parametrize("rows", [1, 3])
+def test_band_copies_of_every_row_width_are_bit_exact(width: int, rows: int) -> None:
+    """The band's copies (tinyc_qband.c copy_blocks: gathers, halo places, kept rows,
+    scatters) take a path by the bytes a block holds: the unrolled 8/16/32/64, other
+    multiples of 8, up to 32, 4-byte pieces to 256, memcpy beyond. A 3x3 conv, a depthwise
+    3x3 and a residual add (one row a step), or the chain without the add several rows a
+    step, on rows `width` pixels wide give in C what the unfused layers give."""
+    pads = {"strides": [1, 1], "dilations": [1, 1], "pads": [1, 1, 1, 1],
+            "act": (-128, 127)}
+    layers = [{"kind": "conv", "m": 2, "kernel_shape": [3, 3], **pads},
+              {"kind": "dw", "m": 2, "kernel_shape": [3, 3], **pads}]
+    if rows == 1:
+        layers.append({"kind": "add", "pick": 1})
+    b = build((2, 7, width), layers, width + rows)
+    assert b is not None
+    want = run_graph(b.graph, b.feeds)[0]
+    (run,) = [r for r in candidates(b.graph) if len(r) == len(b.graph.nodes)]
+    node = fuse(b.graph, run, rows).node
+    assert rows == 1 or plain_chain(node)
+    verify(b.graph)
+    np.testing.assert_array_equal(c_output(b, "cortex-m4"), want)

@@ -93,6 +93,12 @@ TINYC_INLINE int32_t tinyc_smmla(int32_t a, int32_t b, int32_t acc) {
   __asm__("smmla %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(acc));
   return r;
 }
+/* acc + the top word of a * b, rounded (SMMLAR: acc + ((a * b + 2^31) >> 32)) */
+TINYC_INLINE int32_t tinyc_smmlar(int32_t a, int32_t b, int32_t acc) {
+  int32_t r;
+  __asm__("smmlar %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(acc));
+  return r;
+}
 #else
 TINYC_INLINE int32_t tinyc_smmulr(int32_t a, int32_t b) {
   return (int32_t)(((int64_t)a * b + ((int64_t)1 << 31)) >> 32);
@@ -102,6 +108,9 @@ TINYC_INLINE int32_t tinyc_smmul(int32_t a, int32_t b) {
 }
 TINYC_INLINE int32_t tinyc_smmla(int32_t a, int32_t b, int32_t acc) {
   return (int32_t)((uint32_t)acc + (uint32_t)tinyc_smmul(a, b));
+}
+TINYC_INLINE int32_t tinyc_smmlar(int32_t a, int32_t b, int32_t acc) {
+  return (int32_t)((uint32_t)acc + (uint32_t)tinyc_smmulr(a, b));
 }
 TINYC_INLINE int32_t tinyc_usada8(int32_t x, int32_t acc) {
   const uint32_t u = (uint32_t)x;

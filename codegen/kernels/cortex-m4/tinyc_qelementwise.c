@@ -7,7 +7,9 @@
  * turns it into SMMULR((v + offset) << (left_shift + s + 1), q): the rounded top word of
  * one 32x32 product. The sum then takes the usual short form of the output multiply
  * (tinyc_dsp_requant); Add costs about 20 instructions per element instead of three
- * 64-bit multiply-shifts. Other shifts keep the general path. */
+ * 64-bit multiply-shifts. When one input's multiplier is exactly 1/2 (the usual case: the
+ * larger input scale's) that input needs no multiply at all (add_exact_make): about 11
+ * cycles an element, four from a word of each input. Other shifts keep the general path. */
 #include "tinyc_qelementwise.h"
 
 #include "tinyc_dsp.h"
@@ -109,6 +111,92 @@ static TINYC_DSP_NOINLINE void add_row_strided(const int8_t *a, int32_t sa, cons
   add_row_short(a, sa, b, sb, y, n, p, 1);
 }
 
+/* Add where one input's multiplier is exactly 1/2 (q = 2^30, shift 0): the input of the
+ * larger scale, as tinyc's multipliers always make it (tinyc/ops/qinteger.py
+ * add_multipliers). With left_shift 20 its rescaled value mbqm((v + offset) << 20, 2^30, 0)
+ * is (v + offset) << 19 exactly, so it joins the other input's SMMULR form as an ADD with a
+ * shifted operand, its offset in the SMMLAR's accumulator. Per output: SXTB, MLA, SMMLAR,
+ * SXTB, ADD, then the output's SMMLA, ASR, SSAT and a store; four outputs from two word
+ * loads (about 11 cycles an output instead of 28). The exact input is b (the kernel's
+ * operands swapped when it is a: Add commutes). */
+typedef struct {
+  int32_t fa, ca, qa, cb; /* a's SMMULR form, cb = b_offset << 19 */
+  int32_t q, rs, round;   /* the output multiply, the zero point in its round term */
+  int32_t lo, hi;         /* the activation's bounds */
+} add_exact_form;
+
+/* Whether the exact form applies (unit strides are the caller's test); fills it, *swap set
+ * when a is the exact input. */
+static int add_exact_make(const tinyc_qbinary_params *p, add_exact_form *f, int *swap) {
+  const int32_t half = (int32_t)1 << 30;
+  const int b_exact = p->b_multiplier == half && p->b_shift == 0;
+  int32_t qa, sa, oa;
+  if (p->left_shift != 20 || !add_is_short(p) ||
+      !(b_exact || (p->a_multiplier == half && p->a_shift == 0))) {
+    return 0;
+  }
+  *swap = !b_exact;
+  qa = b_exact ? p->a_multiplier : p->b_multiplier;
+  sa = b_exact ? p->a_shift : p->b_shift;
+  oa = b_exact ? p->a_offset : p->b_offset;
+  f->fa = (int32_t)1 << (p->left_shift + sa + 1);
+  f->ca = oa * f->fa;
+  f->qa = qa;
+  f->cb = (b_exact ? p->b_offset : p->a_offset) * ((int32_t)1 << 19);
+  f->q = p->output_multiplier;
+  f->rs = -1 - p->output_shift;
+  f->round = (int32_t)((1u << (f->rs - 1)) + ((uint32_t)p->output_offset << f->rs));
+  f->lo = p->act_min;
+  f->hi = p->act_max;
+  return 1;
+}
+
+/* one output of the exact form: a the scaled input's value, b the exact one's */
+TINYC_INLINE int8_t add_exact_one(int32_t a, int32_t b, const add_exact_form *f, int clamp) {
+  const int32_t sum = tinyc_smmlar(a * f->fa + f->ca, f->qa, f->cb) + b * ((int32_t)1 << 19);
+  int32_t v = tinyc_ssat8(tinyc_smmla(sum, f->q, f->round) >> f->rs);
+  if (clamp) {
+    v = v < f->lo ? f->lo : v;
+    v = v > f->hi ? f->hi : v;
+  }
+  return (int8_t)v;
+}
+
+/* four outputs of the exact form from a word of each input; both are loaded before the
+ * stores (y may be a or b) */
+TINYC_INLINE void add_exact_four(const int8_t *a, const int8_t *b, int8_t *y,
+                                 const add_exact_form *f, int clamp) {
+  const int32_t wa = tinyc_load4(a), wb = tinyc_load4(b);
+  y[0] = add_exact_one((int8_t)wa, (int8_t)wb, f, clamp);
+  y[1] = add_exact_one((int8_t)(wa >> 8), (int8_t)(wb >> 8), f, clamp);
+  y[2] = add_exact_one((int8_t)(wa >> 16), (int8_t)(wb >> 16), f, clamp);
+  y[3] = add_exact_one(wa >> 24, wb >> 24, f, clamp);
+}
+
+/* n outputs of the exact form, unit strides, eight an iteration (the loop's compare and
+ * branch over more outputs); `clamp`: the activation's bounds are tighter than SSAT's */
+TINYC_INLINE void add_row_exact_with(const int8_t *a, const int8_t *b, int8_t *y, int32_t n,
+                                     const add_exact_form *form, int clamp) {
+  const add_exact_form f = *form; /* a local: the int8 stores cannot alias it */
+  int8_t *const stop = y + (n & ~7);
+  for (; y < stop; a += 8, b += 8, y += 8) {
+    add_exact_four(a, b, y, &f, clamp);
+    add_exact_four(a + 4, b + 4, y + 4, &f, clamp);
+  }
+  for (n &= 7; n > 0; --n) *y++ = add_exact_one(*a++, *b++, &f, clamp);
+}
+
+static TINYC_DSP_NOINLINE void add_row_exact(const int8_t *a, const int8_t *b, int8_t *y,
+                                             int32_t n, const add_exact_form *f) {
+  add_row_exact_with(a, b, y, n, f, 0);
+}
+
+static TINYC_DSP_NOINLINE void add_row_exact_clamped(const int8_t *a, const int8_t *b,
+                                                     int8_t *y, int32_t n,
+                                                     const add_exact_form *f) {
+  add_row_exact_with(a, b, y, n, f, 1);
+}
+
 #ifdef TINYC_TFLITE
 /* TFLite semantics (shifts biased by TINYC_TFLITE_SHIFT_BIAS): each input's doubling high
  * multiply of x = (v + offset) << left_shift is SMMULR(2x, q) (|2x| < 2^30), its rounding
@@ -184,6 +272,87 @@ static TINYC_DSP_NOINLINE void add_row_tflite(const int8_t *a, int32_t sa, const
   add_row_tflite_with(a, sa, b, sb, y, n, p, t, 1);
 }
 
+
+/* The exact form (add_exact_make) in TFLite's rounding: the exact input is again
+ * (v + offset) << 19 (TFLite's doubling high multiply by 2^30 of (v + offset) << 20 rounds
+ * nothing off, and its divide by 2^0 is none), the other takes add_row_tflite_with's form
+ * and the sum tinyc_tflite_top. The offsets ride in SXTAB (a byte sign-extended and
+ * added), so an output is SXTAB, LSL, SMMLAR, ADD, ASR, SXTAB, ADD, the four of
+ * tinyc_tflite_top, ASR, SSAT and a store. */
+typedef struct {
+  int32_t oa, ja, qa, ha, ra; /* ((a + oa) << ja) through SMMLAR, then >> ra */
+  int32_t ob;                 /* the exact input's offset */
+  int32_t q, rs, round;       /* the output multiply, the zero point in its round term */
+  int32_t lo, hi;             /* the activation's bounds */
+} add_tflite_exact_form;
+
+static int add_tflite_exact_make(const tinyc_qbinary_params *p, add_tflite_exact_form *f,
+                                 int *swap) {
+  const int32_t half = (int32_t)1 << 30, zero = TINYC_TFLITE_SHIFT_BIAS;
+  const int b_exact = p->b_multiplier == half && p->b_shift == zero;
+  add_tflite_form t;
+  if (p->left_shift != 20 || !add_tflite_short(p, &t) ||
+      !(b_exact || (p->a_multiplier == half && p->a_shift == zero))) {
+    return 0;
+  }
+  *swap = !b_exact;
+  f->oa = b_exact ? p->a_offset : p->b_offset;
+  f->qa = b_exact ? t.qa : t.qb;
+  f->ha = b_exact ? t.ha : t.hb;
+  f->ra = b_exact ? t.ra : t.rb;
+  /* add_tflite_input's factor 2^(left_shift + 1), twice that for a multiplier of 1/2 */
+  f->ja = p->left_shift + 1 + ((b_exact ? p->a_shift : p->b_shift) == zero);
+  f->ob = b_exact ? p->b_offset : p->a_offset;
+  f->q = t.q;
+  f->rs = t.rs;
+  f->round = t.round;
+  f->lo = p->act_min;
+  f->hi = p->act_max;
+  return 1;
+}
+
+/* one output of the TFLite exact form: wa / wb the words whose low bytes are the inputs */
+TINYC_INLINE int8_t add_tflite_exact_one(int32_t wa, int32_t wb,
+                                         const add_tflite_exact_form *f, int clamp) {
+  const int32_t xa = (f->oa + (int8_t)wa) * ((int32_t)1 << f->ja);
+  const int32_t ra = (tinyc_smmlar(xa, f->qa, f->ha) + (xa >> 31)) >> f->ra;
+  const int32_t sum = ra + (f->ob + (int8_t)wb) * ((int32_t)1 << 19);
+  int32_t v = tinyc_ssat8(tinyc_tflite_top(sum, f->q, f->round) >> f->rs);
+  if (clamp) {
+    v = v < f->lo ? f->lo : v;
+    v = v > f->hi ? f->hi : v;
+  }
+  return (int8_t)v;
+}
+
+/* n outputs of the TFLite exact form, unit strides, four from a word of each input (both
+ * loaded before the stores: y may be a or b) */
+TINYC_INLINE void add_row_tflite_exact_with(const int8_t *a, const int8_t *b, int8_t *y,
+                                            int32_t n, const add_tflite_exact_form *form,
+                                            int clamp) {
+  const add_tflite_exact_form f = *form; /* a local: the int8 stores cannot alias it */
+  int8_t *const stop = y + (n & ~3);
+  for (; y < stop; a += 4, b += 4, y += 4) {
+    const int32_t wa = tinyc_load4(a), wb = tinyc_load4(b);
+    y[0] = add_tflite_exact_one(wa, wb, &f, clamp);
+    y[1] = add_tflite_exact_one(wa >> 8, wb >> 8, &f, clamp);
+    y[2] = add_tflite_exact_one(wa >> 16, wb >> 16, &f, clamp);
+    y[3] = add_tflite_exact_one(wa >> 24, wb >> 24, &f, clamp);
+  }
+  for (n &= 3; n > 0; --n) *y++ = add_tflite_exact_one(*a++, *b++, &f, clamp);
+}
+
+static TINYC_DSP_NOINLINE void add_row_tflite_exact(const int8_t *a, const int8_t *b, int8_t *y,
+                                                    int32_t n,
+                                                    const add_tflite_exact_form *f) {
+  add_row_tflite_exact_with(a, b, y, n, f, 0);
+}
+
+static TINYC_DSP_NOINLINE void add_row_tflite_exact_clamped(const int8_t *a, const int8_t *b,
+                                                            int8_t *y, int32_t n,
+                                                            const add_tflite_exact_form *f) {
+  add_row_tflite_exact_with(a, b, y, n, f, 1);
+}
 #endif
 
 static void add_row(const int8_t *a, int32_t sa, const int8_t *b, int32_t sb, int8_t *y,
@@ -191,6 +360,19 @@ static void add_row(const int8_t *a, int32_t sa, const int8_t *b, int32_t sb, in
   int32_t j;
 #ifdef TINYC_TFLITE
   add_tflite_form t;
+  if (sa == 1 && sb == 1) {
+    add_tflite_exact_form f;
+    int swap;
+    if (add_tflite_exact_make(p, &f, &swap)) {
+      const int8_t *const x = swap ? b : a, *const e = swap ? a : b;
+      if (f.lo <= -128 && f.hi >= 127) {
+        add_row_tflite_exact(x, e, y, n, &f);
+      } else {
+        add_row_tflite_exact_clamped(x, e, y, n, &f);
+      }
+      return;
+    }
+  }
   if (add_tflite_short(p, &t)) {
     if (sa == 1 && sb == 1 && p->act_min <= -128 && p->act_max >= 127) {
       add_row_tflite_unit(a, b, y, n, p, &t);
@@ -200,6 +382,19 @@ static void add_row(const int8_t *a, int32_t sa, const int8_t *b, int32_t sb, in
     return;
   }
 #endif
+  if (sa == 1 && sb == 1) {
+    add_exact_form f;
+    int swap;
+    if (add_exact_make(p, &f, &swap)) {
+      const int8_t *const x = swap ? b : a, *const e = swap ? a : b;
+      if (f.lo <= -128 && f.hi >= 127) {
+        add_row_exact(x, e, y, n, &f);
+      } else {
+        add_row_exact_clamped(x, e, y, n, &f);
+      }
+      return;
+    }
+  }
   if (add_is_short(p)) {
     if (sa == 1 && sb == 1 && p->act_max >= 127) {
       add_row_unit(a, b, y, n, p);
