@@ -719,11 +719,25 @@ typedef struct {
   int32_t q0, round0, rs0, q1, round1, rs1, bias0, bias1;
   int32_t K;
   int8_t *y0, *y1;
-  int8_t last[2][2]; /* where a last pixel pair of one pixel goes */
+  int8_t last[2][2];  /* where a last pixel pair of one pixel goes */
+  int32_t neg_k;      /* -K: tile2x3_short's offset to the first channel's row */
+  const int32_t *end; /* tile2x3_short's loop end in the column */
 } tile_short;
 
 /* Whether shift takes the short form: -21 <= shift <= -2 (rs = -1 - shift in 1..20). */
 TINYC_INLINE int short_form(int32_t shift) { return (uint32_t)(shift + 21) <= 19u; }
+
+/* Whether every output channel of the group takes channels_short (so the column may hold
+ * triples, which channels_rest does not read): no clamp, channels in pairs, every shift
+ * in the short form. */
+static int all_short(int clamp, int32_t mg, const int32_t *sm) {
+  int32_t m;
+  if (clamp || (mg & 1)) return 0;
+  for (m = 0; m < mg; ++m) {
+    if (!short_form(sm[m])) return 0;
+  }
+  return 1;
+}
 
 TINYC_INLINE int8_t short_requant_one(int32_t acc, int32_t q, int32_t round, int32_t rs) {
   return (int8_t)tinyc_ssat8(tinyc_smmla(acc, q, round) >> rs);
@@ -858,11 +872,159 @@ TINYC_INLINE const int32_t *tiles2x2_short(const int8_t *w, const int32_t *col,
 }
 #endif
 
+/* ---- two output channels x three pixels --------------------------------------------------- */
+
+/* A triple of pixels takes two of the column's pair blocks (K words each, mac2x2's
+ * layout), X then M: its first two pixels are M's, its third is X's first (X's second is
+ * gathered for nothing: it is the third's neighbour, which keeps X on the gathers' fast
+ * paths). The tile reads X's words at M's address minus 4K bytes, and the first channel's
+ * weights at the second's minus K: one register (-K, shifted by the load) serves both,
+ * so 14 registers hold the six sums, three column words, two weight words and the
+ * pointers. */
+#if TINYC_QCONV_ASM14
+/* One 2 x 3 tile in one assembly run: the six sums start from the biases; per 4
+ * reduction steps both weight words are loaded twice (sign-extended in place: even bytes,
+ * then odd) with the three pixels' words in two runs of five loads (6 estimated cycles
+ * each: a load right after a load costs 1), four SXTB16, twelve SMLADs: 28 cycles per 24
+ * MACs (the 2 x 2 tile: 21 per 16). Four groups a round, entered at the group that leaves
+ * a multiple of four; the loop ends where the column pointer meets the end it stored (a
+ * memory operand). Then the six sums are requantized and stored to s->y0[0..2],
+ * s->y1[0..2], which move on by 3. wb is the second channel's row; returns M + K words
+ * (the next triple's X). */
+#define TINYC_TILE2X3_GROUP                        \
+  "ldr    %[v], [%[w], %[nk]]\n\t"                 \
+  "ldr    %[u], [%[w]]\n\t"                        \
+  "ldr    %[c2], [%[col], %[nk], lsl #2]\n\t"      \
+  "ldr    %[c0], [%[col]], #4\n\t"                 \
+  "ldr    %[c1], [%[col], #4]\n\t"                 \
+  "sxtb16 %[u], %[u]\n\t"                          \
+  "sxtb16 %[v], %[v]\n\t"                          \
+  "smlad  %[a00], %[v], %[c0], %[a00]\n\t"         \
+  "smlad  %[a01], %[v], %[c1], %[a01]\n\t"         \
+  "smlad  %[a02], %[v], %[c2], %[a02]\n\t"         \
+  "smlad  %[a10], %[u], %[c0], %[a10]\n\t"         \
+  "smlad  %[a11], %[u], %[c1], %[a11]\n\t"         \
+  "smlad  %[a12], %[u], %[c2], %[a12]\n\t"         \
+  "ldr    %[v], [%[w], %[nk]]\n\t"                 \
+  "ldr    %[u], [%[w]], #4\n\t"                    \
+  "ldr    %[c2], [%[col], %[nk], lsl #2]\n\t"      \
+  "ldr    %[c1], [%[col], #8]\n\t"                 \
+  "ldr    %[c0], [%[col]], #12\n\t"                \
+  "sxtb16 %[u], %[u], ror #8\n\t"                  \
+  "sxtb16 %[v], %[v], ror #8\n\t"                  \
+  "smlad  %[a00], %[v], %[c0], %[a00]\n\t"         \
+  "smlad  %[a01], %[v], %[c1], %[a01]\n\t"         \
+  "smlad  %[a02], %[v], %[c2], %[a02]\n\t"         \
+  "smlad  %[a10], %[u], %[c0], %[a10]\n\t"         \
+  "smlad  %[a11], %[u], %[c1], %[a11]\n\t"         \
+  "smlad  %[a12], %[u], %[c2], %[a12]\n\t"
+#define TINYC_TILE2X3_REQUANT(A, B, C, Q, R, S) \
+  "ldr    %[c0], %[" Q "]\n\t"                  \
+  "ldr    %[c1], %[" R "]\n\t"                  \
+  "ldr    %[c2], %[" S "]\n\t"                  \
+  "smmla  %[" A "], %[" A "], %[c0], %[c1]\n\t" \
+  "smmla  %[" B "], %[" B "], %[c0], %[c1]\n\t" \
+  "smmla  %[" C "], %[" C "], %[c0], %[c1]\n\t" \
+  "asr    %[" A "], %[" A "], %[c2]\n\t"        \
+  "asr    %[" B "], %[" B "], %[c2]\n\t"        \
+  "asr    %[" C "], %[" C "], %[c2]\n\t"        \
+  "ssat   %[" A "], #8, %[" A "]\n\t"           \
+  "ssat   %[" B "], #8, %[" B "]\n\t"           \
+  "ssat   %[" C "], #8, %[" C "]\n\t"
+
+TINYC_INLINE const int32_t *tile2x3_short(const int8_t *wb, const int32_t *col,
+                                          tile_short *s) {
+  const int8_t *w = wb;
+  int32_t a00, a01, a02, a10, a11, a12, nk, u, v, c0, c1, c2;
+  __asm__ volatile(
+      /* the sums from the biases; end = M + K words; K & 12 = 4 * (K / 4 % 4) picks the
+       * group the first round starts at */
+      "ldr    %[a00], %[b0]\n\t"
+      "ldr    %[a10], %[b1]\n\t"
+      "ldr    %[nk], %[neg_k]\n\t"
+      "mov    %[a01], %[a00]\n\t"
+      "mov    %[a02], %[a00]\n\t"
+      "mov    %[a11], %[a10]\n\t"
+      "mov    %[a12], %[a10]\n\t"
+      "sub    %[c1], %[col], %[nk], lsl #2\n\t"
+      "str    %[c1], %[end]\n\t"
+      "rsb    %[c0], %[nk], #0\n\t"
+      "ands   %[c0], %[c0], #12\n\t"
+      "beq    1f\n\t"
+      "cmp    %[c0], #8\n\t"
+      "beq    3f\n\t"
+      "bhi    2f\n\t"
+      "b      4f\n"
+      "1:\n\t" TINYC_TILE2X3_GROUP
+      "2:\n\t" TINYC_TILE2X3_GROUP
+      "3:\n\t" TINYC_TILE2X3_GROUP
+      "4:\n\t" TINYC_TILE2X3_GROUP
+      "ldr    %[u], %[end]\n\t"
+      "cmp    %[col], %[u]\n\t"
+      "bne    1b\n\t"
+      TINYC_TILE2X3_REQUANT("a00", "a01", "a02", "q0", "round0", "rs0")
+      TINYC_TILE2X3_REQUANT("a10", "a11", "a12", "q1", "round1", "rs1")
+      "ldr    %[u], %[y0]\n\t"
+      "ldr    %[v], %[y1]\n\t"
+      "strb   %[a00], [%[u]], #1\n\t"
+      "strb   %[a01], [%[u]], #1\n\t"
+      "strb   %[a02], [%[u]], #1\n\t"
+      "strb   %[a10], [%[v]], #1\n\t"
+      "strb   %[a11], [%[v]], #1\n\t"
+      "strb   %[a12], [%[v]], #1\n\t"
+      "str    %[u], %[y0]\n\t"
+      "str    %[v], %[y1]"
+      : [a00] "=&r"(a00), [a01] "=&r"(a01), [a02] "=&r"(a02), [a10] "=&r"(a10),
+        [a11] "=&r"(a11), [a12] "=&r"(a12), [w] "+r"(w), [col] "+r"(col), [nk] "=&r"(nk),
+        [u] "=&r"(u), [v] "=&r"(v), [c0] "=&r"(c0), [c1] "=&r"(c1), [c2] "=&r"(c2),
+        [y0] "+m"(s->y0), [y1] "+m"(s->y1), [end] "=m"(s->end)
+      : [b0] "m"(s->bias0), [b1] "m"(s->bias1), [neg_k] "m"(s->neg_k), [q0] "m"(s->q0),
+        [round0] "m"(s->round0), [rs0] "m"(s->rs0), [q1] "m"(s->q1), [round1] "m"(s->round1),
+        [rs1] "m"(s->rs1)
+      : "cc", "memory");
+  return col;
+}
+#undef TINYC_TILE2X3_GROUP
+#undef TINYC_TILE2X3_REQUANT
+#else
+/* The same in C. */
+TINYC_INLINE const int32_t *tile2x3_short(const int8_t *wb, const int32_t *col,
+                                          tile_short *s) {
+  const int8_t *wa = wb + s->neg_k;
+  const int32_t *x = col + s->neg_k; /* the third pixel's block */
+  int32_t a00 = s->bias0, a01 = a00, a02 = a00, a10 = s->bias1, a11 = a10, a12 = a10, q;
+  for (q = s->K >> 2; q > 0; --q, wa += 4, wb += 4, col += 4, x += 4) {
+    const int32_t u = tinyc_load4(wa), v = tinyc_load4(wb);
+    const int32_t u02 = tinyc_sxtb16(u), u13 = tinyc_sxtb16_hi(u);
+    const int32_t v02 = tinyc_sxtb16(v), v13 = tinyc_sxtb16_hi(v);
+    a00 = tinyc_smlad(u13, col[1], tinyc_smlad(u02, col[0], a00));
+    a01 = tinyc_smlad(u13, col[3], tinyc_smlad(u02, col[2], a01));
+    a02 = tinyc_smlad(u13, x[1], tinyc_smlad(u02, x[0], a02));
+    a10 = tinyc_smlad(v13, col[1], tinyc_smlad(v02, col[0], a10));
+    a11 = tinyc_smlad(v13, col[3], tinyc_smlad(v02, col[2], a11));
+    a12 = tinyc_smlad(v13, x[1], tinyc_smlad(v02, x[0], a12));
+  }
+  s->y0[0] = short_requant_one(a00, s->q0, s->round0, s->rs0);
+  s->y0[1] = short_requant_one(a01, s->q0, s->round0, s->rs0);
+  s->y0[2] = short_requant_one(a02, s->q0, s->round0, s->rs0);
+  s->y1[0] = short_requant_one(a10, s->q1, s->round1, s->rs1);
+  s->y1[1] = short_requant_one(a11, s->q1, s->round1, s->rs1);
+  s->y1[2] = short_requant_one(a12, s->q1, s->round1, s->rs1);
+  s->y0 += 3;
+  s->y1 += 3;
+  return col;
+}
+#endif
+
 /* Two channels (rows w, w + K) over the `count` pixels of the column (K words per pixel
- * pair), each four sums requantized straight from registers into s->y0 and s->y1 (the
- * two channels' output rows, advanced as it goes); the activation clamp is int8's own. */
+ * pair; the first `triples` pairs of pair blocks hold triples), the sums requantized
+ * straight from registers into s->y0 and s->y1 (the two channels' output rows, advanced
+ * as it goes); the activation clamp is int8's own. */
 TINYC_INLINE void channel_pair_short(const int8_t *w, const int32_t *col, int32_t count,
-                                    tile_short *s) {
+                                    int32_t triples, tile_short *s) {
+  for (count -= 3 * triples; triples > 0; --triples) {
+    col = tile2x3_short(w + s->K, col + s->K, s);
+  }
 #if TINYC_QCONV_ASM14
   col = s->K & 3 ? tiles2x2_short(w, col, count, s, 1) : tiles2x2_short(w, col, count, s, 0);
   if (count & 1) { /* the last pixel pair has one pixel: its tile goes through s->last */
@@ -893,20 +1055,26 @@ TINYC_INLINE void channel_pair_short(const int8_t *w, const int32_t *col, int32_
 #endif
 }
 
-/* Output channels m, m + 1, ... of group g (rows of W from w, outputs from y) two at a
- * time over the column's `count` pixels while both channels of a pair take the short
- * form; returns the first channel it left. One call per column, in a frame of its own
- * (the column's other paths and the multiply-accumulate's 14 registers do not meet). */
+/* Output channels 0, 1, ... of group g (outputs from y) two at a time over the column's
+ * `count` pixels (the first 3 * `triples` in triples) while both channels of a pair take
+ * the short form; returns the first channel it left. One call per column, in a frame of
+ * its own (the column's other paths and the multiply-accumulate's 14 registers do not
+ * meet); few arguments, as those on the stack are in its caller's frame. */
 static TINYC_DSP_NOINLINE int32_t channels_short(const int32_t *col, int32_t count,
-                                                 const int8_t *w, int32_t K, int32_t mg,
-                                                 const int32_t *qm, const int32_t *sm,
-                                                 const int32_t *bm, int32_t zp, int8_t *y,
-                                                 size_t out_plane) {
+                                                 int32_t triples, const int8_t *W,
+                                                 const int32_t *B, int8_t *y,
+                                                 size_t out_plane,
+                                                 const tinyc_qconv_params *p, int32_t g) {
+  const int32_t cg = p->c / p->group, mg = p->m / p->group, K = cg * p->kh * p->kw;
+  const int8_t *w = W + (size_t)g * mg * K;
+  const int32_t *bm = B ? B + g * mg : NULL;
+  const int32_t *qm = p->multiplier + g * mg, *sm = p->shift + g * mg;
   /* round = 2^(rs - 1) + (zp << rs) = ((2 zp + 1) << rs) / 2, exact: |2 zp + 1| < 2^8 */
-  const uint32_t zp2 = (uint32_t)(2 * zp + 1);
+  const uint32_t zp2 = (uint32_t)(2 * p->output_offset + 1);
   const int32_t *const sm0 = sm, *const end = sm + (mg & ~1);
   tile_short s;
   s.K = K;
+  s.neg_k = -K;
   s.bias0 = s.bias1 = 0;
   for (; sm < end; sm += 2, qm += 2, w += 2 * K, y += 2 * out_plane) {
     const int32_t sh0 = sm[0], sh1 = sm[1];
@@ -924,19 +1092,30 @@ static TINYC_DSP_NOINLINE int32_t channels_short(const int32_t *col, int32_t cou
     }
     s.y0 = y;
     s.y1 = y + out_plane;
-    channel_pair_short(w, col, count, &s);
+    channel_pair_short(w, col, count, triples, &s);
   }
   return (int32_t)(sm - sm0);
 }
 
-/* The column of output pixels [px, px + count) (pairs of K words; a last odd pixel pairs
- * with itself), gathered and widened. */
+/* The column of output pixels [px, px + count) (pair blocks of K words; a last odd pixel
+ * pairs with itself), gathered and widened; the first 3 * `triples` pixels as triples
+ * (blocks X, M: pixel 2 and its right neighbour, or alone at the end of the output, then
+ * pixels 0 and 1). */
 static TINYC_DSP_NOINLINE void gather_columns(int32_t *restrict col, const int8_t *xg,
-                                              const tinyc_qconv_params *p, int32_t cg,
-                                              int32_t K, int32_t px, int32_t count) {
+                                              const tinyc_qconv_params *p, int32_t px,
+                                              int32_t count, int32_t triples) {
+  const int32_t cg = p->c / p->group, K = cg * p->kh * p->kw;
+  const int32_t pixels = p->oh * p->ow, blocks = 2 * triples + (count - 3 * triples + 1) / 2;
   int32_t t;
-  for (t = 0; 2 * t < count; ++t) {
-    const int32_t a = px + 2 * t, one = 2 * t + 1 >= count;
+  for (t = 0; t < blocks; ++t) {
+    int32_t a, one;
+    if (t < 2 * triples) { /* X (p2, p3), then M (p0, p1) */
+      a = px + 3 * (t >> 1) + (t & 1 ? 0 : 2);
+      one = a + 1 >= pixels;
+    } else {
+      a = px + 3 * triples + 2 * (t - 2 * triples);
+      one = a + 1 >= px + count;
+    }
     const window wa = window_of(p, a), wb = window_of(p, one ? a : a + 1);
     if (!one && gather3_fits(&wa, &wb, p)) {
       gather3_widened(xg, p, cg, &wa, col + (size_t)t * K);
@@ -1030,6 +1209,27 @@ static TINYC_DSP_NOINLINE void channels_rest(const int32_t *col, const int8_t *W
   }
 }
 
+/* Triples a column of max_pairs pair blocks holds for group g: in pairs of blocks when
+ * the 2 x 3 tile takes every channel (K % 4 == 0, all_short) and the column is full size;
+ * and only for many channels over a long enough reduction: a triple gathers one pixel
+ * twice (a pair block per triple more than pairs), and in fewer pixels a column each
+ * channel pair is set up more often, which the 2 x 3 tile's saving (about 0.6K cycles a
+ * triple and channel pair) repays only from about mg >= TINYC_QCONV_TRIPLE_MG and K >=
+ * TINYC_QCONV_TRIPLE_K (measured: KWS's 64 x 64 pointwise and 64-channel 10x4 first conv
+ * gain 5 % and 3 %; ResNet-8's 16- and 32-channel 3x3 convs and 64 x 32 shortcut lose
+ * up to 3 %). */
+#define TINYC_QCONV_TRIPLE_MG 64
+#define TINYC_QCONV_TRIPLE_K 40
+TINYC_INLINE int32_t triples_of(const tinyc_qconv_params *p, int32_t g, int32_t max_pairs,
+                                int clamp) {
+  const int32_t mg = p->m / p->group, K = p->c / p->group * p->kh * p->kw;
+  if ((K & 3) || max_pairs < TINYC_QCONV_PAIRS || mg < TINYC_QCONV_TRIPLE_MG ||
+      K < TINYC_QCONV_TRIPLE_K) {
+    return 0;
+  }
+  return !TINYC_QCONV_GENERAL || all_short(clamp, mg, p->shift + g * mg) ? max_pairs / 2 : 0;
+}
+
 /* Output pixels [px0, px1) of the output channels of group g, in groups of up to
  * TINYC_QCONV_PAIRS pixel pairs: their windows are gathered before any of their outputs is
  * written (which the in-place form relies on), then each pair of output channels in the
@@ -1039,21 +1239,21 @@ TINYC_INLINE void conv_pixels_with(int32_t *restrict col, int32_t col_words,
                                    const int8_t *xg, const int8_t *W, const int32_t *B,
                                    int8_t *yg, size_t out_plane, const tinyc_qconv_params *p,
                                    int32_t g, int32_t px0, int32_t px1) {
-  const int32_t cg = p->c / p->group, mg = p->m / p->group, K = cg * p->kh * p->kw;
-  const int32_t *bm = B ? B + g * mg : NULL;
-  const int32_t *qm = p->multiplier + g * mg, *sm = p->shift + g * mg;
+  const int32_t mg = p->m / p->group, K = p->c / p->group * p->kh * p->kw;
   const int32_t fit = col_words / K;
   const int32_t max_pairs = fit < TINYC_QCONV_PAIRS ? fit : TINYC_QCONV_PAIRS;
   const int clamp = p->act_min > -128 || p->act_max < 127;
+  const int32_t triples = triples_of(p, g, max_pairs, clamp);
+  const int32_t span = triples ? 3 * triples : 2 * max_pairs; /* pixels a column */
   int32_t m, px;
-  for (px = px0; px < px1; px += 2 * max_pairs) {
-    const int32_t count = px1 - px < 2 * max_pairs ? px1 - px : 2 * max_pairs; /* pixels */
-    const int8_t *wm = W + (size_t)g * mg * K;
+  for (px = px0; px < px1; px += span) {
+    const int32_t count = px1 - px < span ? px1 - px : span;     /* pixels */
+    const int32_t whole = count / 3 < triples ? count / 3 : triples; /* triples */
     int8_t *y = yg + (px - px0); /* output (m, px) at yg[m * out_plane + px - px0] */
-    gather_columns(col, xg, p, cg, K, px, count);
-    m = clamp && TINYC_QCONV_GENERAL
-            ? 0
-            : channels_short(col, count, wm, K, mg, qm, sm, bm, p->output_offset, y, out_plane);
+    gather_columns(col, xg, p, px, count, whole);
+    m = clamp && TINYC_QCONV_GENERAL ? 0
+                                     : channels_short(col, count, whole, W, B, y, out_plane, p,
+                                                      g);
     TINYC_DCHECK(TINYC_QCONV_GENERAL || (!clamp && m == mg));
     if (TINYC_QCONV_GENERAL && m < mg) channels_rest(col, W, B, y, out_plane, p, g, m, count);
   }
