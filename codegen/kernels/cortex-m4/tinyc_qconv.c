@@ -17,7 +17,9 @@
  * (channels_short; with gcc the whole tile is one assembly run, tile2x2_short); other
  * channels take one channel over four pixels (mac1x4, one weight
  * word against two LDMs) or, for a single pixel pair (long reductions), mac2x2 with the
- * row requantizer (channels_rest). Reductions longer than TINYC_QCONV_COLUMN
+ * row requantizer (channels_rest). Wide layers (triples_of) run pixel triples instead:
+ * two channels x three pixels (tiles2x3_short, 28 estimated cycles per 24 MACs), a
+ * triple being two of the column's pair blocks, so the gathers are the same. Reductions longer than TINYC_QCONV_COLUMN
  * (cg * kh * kw) take the plain loop.
  *
  * Depthwise convolution: small 3x3 planes are copied once with their padding; at stride 1
@@ -38,6 +40,9 @@
 /* Pixel pairs gathered at once when the reduction is short (each output channel's
  * requantization and weight pointers are then set up once per 2 * PAIRS outputs). */
 #define TINYC_QCONV_PAIRS 4
+/* Pixel triples gathered at once in a layer the 2 x 3 tile takes (triples_of): two pair
+ * blocks each */
+#define TINYC_QCONV_TRIPLES 3
 /* 0 under the model switch TINYC_QCONV_SHORT_ONLY (tinyc_rt.h: every dense layer is one
  * image in one group, K <= TINYC_QCONV_COLUMN, every channel in the short form): the
  * dispatch below then never takes the other paths, and the compiler leaves them (and
@@ -721,6 +726,7 @@ typedef struct {
   int8_t *y0, *y1;
   int8_t last[2][2];  /* where a last pixel pair of one pixel goes */
   int32_t neg_k;      /* -K: tile2x3_short's offset to the first channel's row */
+  int8_t *y0_end;     /* where tiles2x3_short's outputs of the first channel end */
   const int32_t *end; /* tile2x3_short's loop end in the column */
 } tile_short;
 
@@ -882,15 +888,16 @@ TINYC_INLINE const int32_t *tiles2x2_short(const int8_t *w, const int32_t *col,
  * so 14 registers hold the six sums, three column words, two weight words and the
  * pointers. */
 #if TINYC_QCONV_ASM14
-/* One 2 x 3 tile in one assembly run: the six sums start from the biases; per 4
+/* The 2 x 3 tiles of the triples up to s->y0_end in one assembly run: the six sums start from the
+ * biases; per 4
  * reduction steps both weight words are loaded twice (sign-extended in place: even bytes,
  * then odd) with the three pixels' words in two runs of five loads (6 estimated cycles
  * each: a load right after a load costs 1), four SXTB16, twelve SMLADs: 28 cycles per 24
  * MACs (the 2 x 2 tile: 21 per 16). Four groups a round, entered at the group that leaves
  * a multiple of four; the loop ends where the column pointer meets the end it stored (a
  * memory operand). Then the six sums are requantized and stored to s->y0[0..2],
- * s->y1[0..2], which move on by 3. wb is the second channel's row; returns M + K words
- * (the next triple's X). */
+ * s->y1[0..2], which move on by 3, and the next triple's M is K words on. wb is the
+ * second channel's row, col the first triple's M; returns the column after the last. */
 #define TINYC_TILE2X3_GROUP                        \
   "ldr    %[v], [%[w], %[nk]]\n\t"                 \
   "ldr    %[u], [%[w]]\n\t"                        \
@@ -932,16 +939,16 @@ TINYC_INLINE const int32_t *tiles2x2_short(const int8_t *w, const int32_t *col,
   "ssat   %[" B "], #8, %[" B "]\n\t"           \
   "ssat   %[" C "], #8, %[" C "]\n\t"
 
-TINYC_INLINE const int32_t *tile2x3_short(const int8_t *wb, const int32_t *col,
-                                          tile_short *s) {
+TINYC_INLINE const int32_t *tiles2x3_short(const int8_t *wb, const int32_t *col,
+                                           tile_short *s) {
   const int8_t *w = wb;
-  int32_t a00, a01, a02, a10, a11, a12, nk, u, v, c0, c1, c2;
+  int32_t a00, a01, a02, a10, a11, a12, u, v, c0, c1, c2;
   __asm__ volatile(
       /* the sums from the biases; end = M + K words; K & 12 = 4 * (K / 4 % 4) picks the
        * group the first round starts at */
+      "0:\n\t"
       "ldr    %[a00], %[b0]\n\t"
       "ldr    %[a10], %[b1]\n\t"
-      "ldr    %[nk], %[neg_k]\n\t"
       "mov    %[a01], %[a00]\n\t"
       "mov    %[a02], %[a00]\n\t"
       "mov    %[a11], %[a10]\n\t"
@@ -973,21 +980,28 @@ TINYC_INLINE const int32_t *tile2x3_short(const int8_t *wb, const int32_t *col,
       "strb   %[a11], [%[v]], #1\n\t"
       "strb   %[a12], [%[v]], #1\n\t"
       "str    %[u], %[y0]\n\t"
-      "str    %[v], %[y1]"
+      "str    %[v], %[y1]\n\t"
+      /* the next triple: w back to the row starts, col past the next X */
+      "add    %[w], %[w], %[nk]\n\t"
+      "sub    %[col], %[col], %[nk], lsl #2\n\t"
+      "ldr    %[c0], %[y0_end]\n\t"
+      "cmp    %[u], %[c0]\n\t"
+      "bne    0b"
       : [a00] "=&r"(a00), [a01] "=&r"(a01), [a02] "=&r"(a02), [a10] "=&r"(a10),
-        [a11] "=&r"(a11), [a12] "=&r"(a12), [w] "+r"(w), [col] "+r"(col), [nk] "=&r"(nk),
-        [u] "=&r"(u), [v] "=&r"(v), [c0] "=&r"(c0), [c1] "=&r"(c1), [c2] "=&r"(c2),
-        [y0] "+m"(s->y0), [y1] "+m"(s->y1), [end] "=m"(s->end)
-      : [b0] "m"(s->bias0), [b1] "m"(s->bias1), [neg_k] "m"(s->neg_k), [q0] "m"(s->q0),
+        [a11] "=&r"(a11), [a12] "=&r"(a12), [w] "+r"(w), [col] "+r"(col), [u] "=&r"(u),
+        [v] "=&r"(v), [c0] "=&r"(c0), [c1] "=&r"(c1), [c2] "=&r"(c2), [y0] "+m"(s->y0),
+        [y1] "+m"(s->y1), [end] "=m"(s->end)
+      : [nk] "r"(s->neg_k), [y0_end] "m"(s->y0_end), [b0] "m"(s->bias0), [b1] "m"(s->bias1),
+        [q0] "m"(s->q0),
         [round0] "m"(s->round0), [rs0] "m"(s->rs0), [q1] "m"(s->q1), [round1] "m"(s->round1),
         [rs1] "m"(s->rs1)
       : "cc", "memory");
-  return col;
+  return col + s->neg_k; /* the last triple's "next M" is K words past the column */
 }
 #undef TINYC_TILE2X3_GROUP
 #undef TINYC_TILE2X3_REQUANT
 #else
-/* The same in C. */
+/* One 2 x 3 tile in C: col is the triple's M; returns M + K words. */
 TINYC_INLINE const int32_t *tile2x3_short(const int8_t *wb, const int32_t *col,
                                           tile_short *s) {
   const int8_t *wa = wb + s->neg_k;
@@ -1014,6 +1028,14 @@ TINYC_INLINE const int32_t *tile2x3_short(const int8_t *wb, const int32_t *col,
   s->y1 += 3;
   return col;
 }
+
+/* The tiles of the triples up to s->y0_end (col: the first one's M); returns the column
+ * after. */
+TINYC_INLINE const int32_t *tiles2x3_short(const int8_t *wb, const int32_t *col,
+                                           tile_short *s) {
+  while (s->y0 != s->y0_end) col = tile2x3_short(wb, col, s) + s->K;
+  return col + s->neg_k;
+}
 #endif
 
 /* Two channels (rows w, w + K) over the `count` pixels of the column (K words per pixel
@@ -1022,8 +1044,10 @@ TINYC_INLINE const int32_t *tile2x3_short(const int8_t *wb, const int32_t *col,
  * as it goes); the activation clamp is int8's own. */
 TINYC_INLINE void channel_pair_short(const int8_t *w, const int32_t *col, int32_t count,
                                     int32_t triples, tile_short *s) {
-  for (count -= 3 * triples; triples > 0; --triples) {
-    col = tile2x3_short(w + s->K, col + s->K, s);
+  if (triples > 0) {
+    s->y0_end = s->y0 + 3 * triples;
+    col = tiles2x3_short(w + s->K, col + s->K, s);
+    count -= 3 * triples;
   }
 #if TINYC_QCONV_ASM14
   col = s->K & 3 ? tiles2x2_short(w, col, count, s, 1) : tiles2x2_short(w, col, count, s, 0);
@@ -1220,14 +1244,25 @@ static TINYC_DSP_NOINLINE void channels_rest(const int32_t *col, const int8_t *W
  * up to 3 %). */
 #define TINYC_QCONV_TRIPLE_MG 64
 #define TINYC_QCONV_TRIPLE_K 40
-TINYC_INLINE int32_t triples_of(const tinyc_qconv_params *p, int32_t g, int32_t max_pairs,
-                                int clamp) {
+TINYC_INLINE int triple_shape(const tinyc_qconv_params *p) {
   const int32_t mg = p->m / p->group, K = p->c / p->group * p->kh * p->kw;
-  if ((K & 3) || max_pairs < TINYC_QCONV_PAIRS || mg < TINYC_QCONV_TRIPLE_MG ||
-      K < TINYC_QCONV_TRIPLE_K) {
-    return 0;
-  }
-  return !TINYC_QCONV_GENERAL || all_short(clamp, mg, p->shift + g * mg) ? max_pairs / 2 : 0;
+  return (K & 3) == 0 && mg >= TINYC_QCONV_TRIPLE_MG && K >= TINYC_QCONV_TRIPLE_K;
+}
+
+TINYC_INLINE int32_t triples_of(const tinyc_qconv_params *p, int32_t g, int32_t blocks,
+                                int clamp) {
+  const int32_t mg = p->m / p->group;
+  if (blocks < TINYC_QCONV_PAIRS || !triple_shape(p)) return 0;
+  return !TINYC_QCONV_GENERAL || all_short(clamp, mg, p->shift + g * mg) ? blocks / 2 : 0;
+}
+
+/* Pair blocks the column holds (tinyc/ops/qwork.py mirrors it): min(COLUMN / K, PAIRS),
+ * or, for a layer of the triples' shape, 2 * TINYC_QCONV_TRIPLES when they fit (fewer
+ * channel pair set-ups per pixel). */
+TINYC_INLINE int32_t column_blocks(const tinyc_qconv_params *p) {
+  const int32_t fit = TINYC_QCONV_COLUMN / (p->c / p->group * p->kh * p->kw);
+  if (fit >= 2 * TINYC_QCONV_TRIPLES && triple_shape(p)) return 2 * TINYC_QCONV_TRIPLES;
+  return fit < TINYC_QCONV_PAIRS ? fit : TINYC_QCONV_PAIRS;
 }
 
 /* Output pixels [px0, px1) of the output channels of group g, in groups of up to
@@ -1235,15 +1270,14 @@ TINYC_INLINE int32_t triples_of(const tinyc_qconv_params *p, int32_t g, int32_t 
  * written (which the in-place form relies on), then each pair of output channels in the
  * short requantization form runs over the pixel pairs (channel_pair_short), and the
  * other channels take channels_rest. K <= TINYC_QCONV_COLUMN. */
-TINYC_INLINE void conv_pixels_with(int32_t *restrict col, int32_t col_words,
+TINYC_INLINE void conv_pixels_with(int32_t *restrict col, int32_t blocks,
                                    const int8_t *xg, const int8_t *W, const int32_t *B,
                                    int8_t *yg, size_t out_plane, const tinyc_qconv_params *p,
                                    int32_t g, int32_t px0, int32_t px1) {
-  const int32_t mg = p->m / p->group, K = p->c / p->group * p->kh * p->kw;
-  const int32_t fit = col_words / K;
-  const int32_t max_pairs = fit < TINYC_QCONV_PAIRS ? fit : TINYC_QCONV_PAIRS;
+  const int32_t mg = p->m / p->group;
+  const int32_t max_pairs = blocks < TINYC_QCONV_PAIRS ? blocks : TINYC_QCONV_PAIRS;
   const int clamp = p->act_min > -128 || p->act_max < 127;
-  const int32_t triples = triples_of(p, g, max_pairs, clamp);
+  const int32_t triples = triples_of(p, g, blocks, clamp);
   const int32_t span = triples ? 3 * triples : 2 * max_pairs; /* pixels a column */
   int32_t m, px;
   for (px = px0; px < px1; px += span) {
@@ -1259,14 +1293,12 @@ TINYC_INLINE void conv_pixels_with(int32_t *restrict col, int32_t col_words,
   }
 }
 
-/* K <= TINYC_QCONV_COLUMN; the column is `work` (K * pairs words) */
+/* K <= TINYC_QCONV_COLUMN; the column is `work` (K * column_blocks words) */
 static TINYC_DSP_NOINLINE void conv_pixels(int32_t *restrict work, const int8_t *xg,
                                            const int8_t *W, const int32_t *B, int8_t *yg,
                                            size_t out_plane, const tinyc_qconv_params *p,
                                            int32_t g, int32_t px0, int32_t px1) {
-  const int32_t K = p->c / p->group * p->kh * p->kw, fit = TINYC_QCONV_COLUMN / K;
-  const int32_t pairs = fit < TINYC_QCONV_PAIRS ? fit : TINYC_QCONV_PAIRS;
-  conv_pixels_with(work, K * pairs, xg, W, B, yg, out_plane, p, g, px0, px1);
+  conv_pixels_with(work, column_blocks(p), xg, W, B, yg, out_plane, p, g, px0, px1);
 }
 
 /* The same without the column buffer, one output pixel and channel at a time (reductions
