@@ -24,15 +24,9 @@ QFC_ROW = 512
 #: tinyc_qfc.c TINYC_QFC_FLOAT_ROW: longest float input row it quantizes into the buffer
 #: (longer: each input quantized once per output)
 QFC_FLOAT_ROW = 1024
-#: tinyc_qconv.c TINYC_QCONV_COLUMN / TINYC_QCONV_PAIRS / TINYC_QCONV_TRIPLES: column
-#: words, pixel pairs, pixel triples (two pair blocks each)
+#: tinyc_qconv.c TINYC_QCONV_COLUMN / TINYC_QCONV_PAIRS: column words, pixel pairs
 QCONV_COLUMN = 576
 QCONV_PAIRS = 4
-QCONV_TRIPLES = 3
-#: tinyc_qconv.c TINYC_QCONV_TRIPLE_MG / TINYC_QCONV_TRIPLE_K: the smallest layer (output
-#: channels a group, reduction length) that takes the 2 x 3 tile
-QCONV_TRIPLE_MG = 64
-QCONV_TRIPLE_K = 40
 #: bytes of a workspace copy of `tinyc_qconv_params` (20 int32 and two pointers: 96 on a
 #: 64-bit host) that a band loop keeps off the stack: tinyc_qband.h
 #: TINYC_QBAND_CONV_PARAMS, tinyc_qboundary.h TINYC_QB_CONV_PARAMS
@@ -47,6 +41,13 @@ QPOOL_ROW = 256
 #: the `EmitContext.kernel_paths` entry of a dense int8 conv that needs more than the short
 #: form of the column path (`dense_short_only`)
 QCONV_GENERAL = "qconv-general"
+#: tinyc_qconv.c TINYC_QCONV_TRIPLE_MG / TINYC_QCONV_TRIPLE_K: the smallest layer (output
+#: channels a group, reduction length) whose column holds pixel triples (the 2 x 3 tile)
+QCONV_TRIPLE_MG = 64
+QCONV_TRIPLE_K = 40
+#: the `EmitContext.kernel_paths` entry of a dense int8 conv that may take the 2 x 3 tile
+#: (`dense_takes_triples`); a model with none leaves it out (TINYC_QCONV_NO_TRIPLES)
+QCONV_TRIPLES = "qconv-triples"
 
 def uses_m4_kernels(kernel_dirs: tuple[str, ...] | None) -> bool:
     """Whether a target with these kernel variants links the Cortex-M4 kernels, the only
@@ -95,18 +96,12 @@ class ConvGeometry:
 
 
 def dense_work_bytes(g: ConvGeometry) -> int:
-    """The int16 column of tinyc_conv2d_s8 and its streaming forms: K words per pixel pair
-    block, min(COLUMN / K, PAIRS) blocks, or 2 * TRIPLES for a layer of the 2 x 3 tile's
-    shape when they fit (tinyc_qconv.c `column_blocks`); reductions longer than COLUMN
-    take the plain loop."""
+    """The int16 column of tinyc_conv2d_s8 and its streaming forms: K words per pixel pair,
+    min(COLUMN / K, PAIRS) pairs; reductions longer than COLUMN take the plain loop."""
     k = g.c // g.group * g.kh * g.kw
     if k > QCONV_COLUMN:
         return 0
-    fit = QCONV_COLUMN // k
-    triple_shape = k % 4 == 0 and g.m // g.group >= QCONV_TRIPLE_MG and k >= QCONV_TRIPLE_K
-    if triple_shape and fit >= 2 * QCONV_TRIPLES:
-        return 4 * k * 2 * QCONV_TRIPLES
-    return 4 * k * min(fit, QCONV_PAIRS)
+    return 4 * k * min(QCONV_COLUMN // k, QCONV_PAIRS)
 
 
 def dense_short_only(g: ConvGeometry, shifts: Sequence[int], act: tuple[int, int]) -> bool:
@@ -118,6 +113,16 @@ def dense_short_only(g: ConvGeometry, shifts: Sequence[int], act: tuple[int, int
     k = g.c // g.group * g.kh * g.kw
     return (g.n == 1 and g.group == 1 and k <= QCONV_COLUMN and act == (-128, 127)
             and g.m % 2 == 0 and all(-21 <= s <= -2 for s in shifts))
+
+
+def dense_takes_triples(g: ConvGeometry) -> bool:
+    """Whether tinyc_conv2d_s8 and its streaming forms may run this dense layer on pixel
+    triples (tinyc_qconv.c `triples_of`, less its run-time test that every channel takes
+    the short form): K % 4 == 0, K >= TRIPLE_K, a full column (K <= COLUMN / PAIRS) and at
+    least TRIPLE_MG output channels a group."""
+    k = g.c // g.group * g.kh * g.kw
+    return (k % 4 == 0 and QCONV_TRIPLE_K <= k <= QCONV_COLUMN // QCONV_PAIRS
+            and g.m // g.group >= QCONV_TRIPLE_MG)
 
 
 def _dw3_fits(g: ConvGeometry) -> bool:

@@ -19,8 +19,8 @@
  * word against two LDMs) or, for a single pixel pair (long reductions), mac2x2 with the
  * row requantizer (channels_rest). Wide layers (triples_of) run pixel triples instead:
  * two channels x three pixels (tiles2x3_short, 28 estimated cycles per 24 MACs), a
- * triple being two of the column's pair blocks, so the gathers are the same. Reductions longer than TINYC_QCONV_COLUMN
- * (cg * kh * kw) take the plain loop.
+ * triple being two of the column's pair blocks, so the gathers are the same. Reductions
+ * longer than TINYC_QCONV_COLUMN (cg * kh * kw) take the plain loop.
  *
  * Depthwise convolution: small 3x3 planes are copied once with their padding; at stride 1
  * they are walked down one output column at a time (dw3_small_col: each row word serves
@@ -40,9 +40,6 @@
 /* Pixel pairs gathered at once when the reduction is short (each output channel's
  * requantization and weight pointers are then set up once per 2 * PAIRS outputs). */
 #define TINYC_QCONV_PAIRS 4
-/* Pixel triples gathered at once in a layer the 2 x 3 tile takes (triples_of): two pair
- * blocks each */
-#define TINYC_QCONV_TRIPLES 3
 /* 0 under the model switch TINYC_QCONV_SHORT_ONLY (tinyc_rt.h: every dense layer is one
  * image in one group, K <= TINYC_QCONV_COLUMN, every channel in the short form): the
  * dispatch below then never takes the other paths, and the compiler leaves them (and
@@ -1039,16 +1036,10 @@ TINYC_INLINE const int32_t *tiles2x3_short(const int8_t *wb, const int32_t *col,
 #endif
 
 /* Two channels (rows w, w + K) over the `count` pixels of the column (K words per pixel
- * pair; the first `triples` pairs of pair blocks hold triples), the sums requantized
- * straight from registers into s->y0 and s->y1 (the two channels' output rows, advanced
- * as it goes); the activation clamp is int8's own. */
+ * pair), each four sums requantized straight from registers into s->y0 and s->y1 (the
+ * two channels' output rows, advanced as it goes); the activation clamp is int8's own. */
 TINYC_INLINE void channel_pair_short(const int8_t *w, const int32_t *col, int32_t count,
-                                    int32_t triples, tile_short *s) {
-  if (triples > 0) {
-    s->y0_end = s->y0 + 3 * triples;
-    col = tiles2x3_short(w + s->K, col + s->K, s);
-    count -= 3 * triples;
-  }
+                                    tile_short *s) {
 #if TINYC_QCONV_ASM14
   col = s->K & 3 ? tiles2x2_short(w, col, count, s, 1) : tiles2x2_short(w, col, count, s, 0);
   if (count & 1) { /* the last pixel pair has one pixel: its tile goes through s->last */
@@ -1079,36 +1070,40 @@ TINYC_INLINE void channel_pair_short(const int8_t *w, const int32_t *col, int32_
 #endif
 }
 
+/* The requantization of the channel pair whose multipliers and shifts start at qm, sm
+ * into its record; zp2 = 2 * output zero point + 1. */
+TINYC_INLINE void pair_record(tile_short *s, const int32_t *qm, const int32_t *sm,
+                              uint32_t zp2) {
+  /* round = 2^(rs - 1) + (zp << rs) = ((2 zp + 1) << rs) / 2, exact: |2 zp + 1| < 2^8 */
+  s->q0 = qm[0];
+  s->rs0 = -1 - sm[0];
+  s->round0 = (int32_t)(zp2 << s->rs0) >> 1;
+  s->q1 = qm[1];
+  s->rs1 = -1 - sm[1];
+  s->round1 = (int32_t)(zp2 << s->rs1) >> 1;
+}
+
 /* Output channels 0, 1, ... of group g (outputs from y) two at a time over the column's
- * `count` pixels (the first 3 * `triples` in triples) while both channels of a pair take
- * the short form; returns the first channel it left. One call per column, in a frame of
- * its own (the column's other paths and the multiply-accumulate's 14 registers do not
- * meet); few arguments, as those on the stack are in its caller's frame. */
+ * `count` pixels (pair blocks) while both channels of a pair take the short form; returns
+ * the first channel it left. One call per column, in a frame of its own (the column's
+ * other paths and the multiply-accumulate's 14 registers do not meet); few arguments, as
+ * those on the stack are in its caller's frame. */
 static TINYC_DSP_NOINLINE int32_t channels_short(const int32_t *col, int32_t count,
-                                                 int32_t triples, const int8_t *W,
-                                                 const int32_t *B, int8_t *y,
-                                                 size_t out_plane,
+                                                 const int8_t *W, const int32_t *B,
+                                                 int8_t *y, size_t out_plane,
                                                  const tinyc_qconv_params *p, int32_t g) {
   const int32_t cg = p->c / p->group, mg = p->m / p->group, K = cg * p->kh * p->kw;
   const int8_t *w = W + (size_t)g * mg * K;
   const int32_t *bm = B ? B + g * mg : NULL;
   const int32_t *qm = p->multiplier + g * mg, *sm = p->shift + g * mg;
-  /* round = 2^(rs - 1) + (zp << rs) = ((2 zp + 1) << rs) / 2, exact: |2 zp + 1| < 2^8 */
   const uint32_t zp2 = (uint32_t)(2 * p->output_offset + 1);
   const int32_t *const sm0 = sm, *const end = sm + (mg & ~1);
   tile_short s;
   s.K = K;
-  s.neg_k = -K;
   s.bias0 = s.bias1 = 0;
   for (; sm < end; sm += 2, qm += 2, w += 2 * K, y += 2 * out_plane) {
-    const int32_t sh0 = sm[0], sh1 = sm[1];
-    if (!short_form(sh0) || !short_form(sh1)) break;
-    s.q0 = qm[0];
-    s.rs0 = -1 - sh0;
-    s.round0 = (int32_t)(zp2 << s.rs0) >> 1;
-    s.q1 = qm[1];
-    s.rs1 = -1 - sh1;
-    s.round1 = (int32_t)(zp2 << s.rs1) >> 1;
+    if (!short_form(sm[0]) || !short_form(sm[1])) break;
+    pair_record(&s, qm, sm, zp2);
     if (bm) {
       s.bias0 = bm[0];
       s.bias1 = bm[1];
@@ -1116,9 +1111,39 @@ static TINYC_DSP_NOINLINE int32_t channels_short(const int32_t *col, int32_t cou
     }
     s.y0 = y;
     s.y1 = y + out_plane;
-    channel_pair_short(w, col, count, triples, &s);
+    channel_pair_short(w, col, count, &s);
   }
   return (int32_t)(sm - sm0);
+}
+
+/* Every output channel of group g (all in the short form: triples_of) two at a time over
+ * the column's first `triples` triples (outputs from y). */
+static TINYC_DSP_NOINLINE void channels_triples(const int32_t *col, int32_t triples,
+                                                const int8_t *W, const int32_t *B, int8_t *y,
+                                                size_t out_plane,
+                                                const tinyc_qconv_params *p, int32_t g) {
+  const int32_t cg = p->c / p->group, mg = p->m / p->group, K = cg * p->kh * p->kw;
+  const int8_t *w = W + (size_t)g * mg * K;
+  const int32_t *bm = B ? B + g * mg : NULL;
+  const int32_t *qm = p->multiplier + g * mg, *sm = p->shift + g * mg;
+  const uint32_t zp2 = (uint32_t)(2 * p->output_offset + 1);
+  const int32_t *const end = sm + mg;
+  tile_short s;
+  s.K = K;
+  s.neg_k = -K;
+  s.bias0 = s.bias1 = 0;
+  for (; sm < end; sm += 2, qm += 2, w += 2 * K, y += 2 * out_plane) {
+    pair_record(&s, qm, sm, zp2);
+    if (bm) {
+      s.bias0 = bm[0];
+      s.bias1 = bm[1];
+      bm += 2;
+    }
+    s.y0 = y;
+    s.y1 = y + out_plane;
+    s.y0_end = y + 3 * triples;
+    tiles2x3_short(w + K, col + K, &s);
+  }
 }
 
 /* The column of output pixels [px, px + count) (pair blocks of K words; a last odd pixel
@@ -1241,7 +1266,9 @@ static TINYC_DSP_NOINLINE void channels_rest(const int32_t *col, const int8_t *W
  * triple and channel pair) repays only from about mg >= TINYC_QCONV_TRIPLE_MG and K >=
  * TINYC_QCONV_TRIPLE_K (measured: KWS's 64 x 64 pointwise and 64-channel 10x4 first conv
  * gain 5 % and 3 %; ResNet-8's 16- and 32-channel 3x3 convs and 64 x 32 shortcut lose
- * up to 3 %). */
+ * up to 3 %). tinyc/ops/qwork.py mirrors the shape test (dense_takes_triples); a model
+ * with no such layer defines TINYC_QCONV_NO_TRIPLES (tinyc_rt.h), which leaves the 2 x 3
+ * tile's code out. */
 #define TINYC_QCONV_TRIPLE_MG 64
 #define TINYC_QCONV_TRIPLE_K 40
 TINYC_INLINE int triple_shape(const tinyc_qconv_params *p) {
@@ -1252,17 +1279,11 @@ TINYC_INLINE int triple_shape(const tinyc_qconv_params *p) {
 TINYC_INLINE int32_t triples_of(const tinyc_qconv_params *p, int32_t g, int32_t blocks,
                                 int clamp) {
   const int32_t mg = p->m / p->group;
+#ifdef TINYC_QCONV_NO_TRIPLES
+  if (mg >= 0) return 0;
+#endif
   if (blocks < TINYC_QCONV_PAIRS || !triple_shape(p)) return 0;
   return !TINYC_QCONV_GENERAL || all_short(clamp, mg, p->shift + g * mg) ? blocks / 2 : 0;
-}
-
-/* Pair blocks the column holds (tinyc/ops/qwork.py mirrors it): min(COLUMN / K, PAIRS),
- * or, for a layer of the triples' shape, 2 * TINYC_QCONV_TRIPLES when they fit (fewer
- * channel pair set-ups per pixel). */
-TINYC_INLINE int32_t column_blocks(const tinyc_qconv_params *p) {
-  const int32_t fit = TINYC_QCONV_COLUMN / (p->c / p->group * p->kh * p->kw);
-  if (fit >= 2 * TINYC_QCONV_TRIPLES && triple_shape(p)) return 2 * TINYC_QCONV_TRIPLES;
-  return fit < TINYC_QCONV_PAIRS ? fit : TINYC_QCONV_PAIRS;
 }
 
 /* Output pixels [px0, px1) of the output channels of group g, in groups of up to
@@ -1274,7 +1295,7 @@ TINYC_INLINE void conv_pixels_with(int32_t *restrict col, int32_t blocks,
                                    const int8_t *xg, const int8_t *W, const int32_t *B,
                                    int8_t *yg, size_t out_plane, const tinyc_qconv_params *p,
                                    int32_t g, int32_t px0, int32_t px1) {
-  const int32_t mg = p->m / p->group;
+  const int32_t mg = p->m / p->group, K = p->c / p->group * p->kh * p->kw;
   const int32_t max_pairs = blocks < TINYC_QCONV_PAIRS ? blocks : TINYC_QCONV_PAIRS;
   const int clamp = p->act_min > -128 || p->act_max < 127;
   const int32_t triples = triples_of(p, g, blocks, clamp);
@@ -1284,21 +1305,29 @@ TINYC_INLINE void conv_pixels_with(int32_t *restrict col, int32_t blocks,
     const int32_t count = px1 - px < span ? px1 - px : span;     /* pixels */
     const int32_t whole = count / 3 < triples ? count / 3 : triples; /* triples */
     int8_t *y = yg + (px - px0); /* output (m, px) at yg[m * out_plane + px - px0] */
+    const int32_t rest = count - 3 * whole; /* pixels in pair blocks */
+    const int32_t *pairs = col + (size_t)2 * whole * K;
     gather_columns(col, xg, p, px, count, whole);
-    m = clamp && TINYC_QCONV_GENERAL ? 0
-                                     : channels_short(col, count, whole, W, B, y, out_plane, p,
-                                                      g);
+    if (whole > 0) channels_triples(col, whole, W, B, y, out_plane, p, g);
+    y += 3 * whole;
+    m = mg;
+    if (rest > 0) {
+      m = clamp && TINYC_QCONV_GENERAL ? 0 : channels_short(pairs, rest, W, B, y, out_plane, p, g);
+    }
     TINYC_DCHECK(TINYC_QCONV_GENERAL || (!clamp && m == mg));
-    if (TINYC_QCONV_GENERAL && m < mg) channels_rest(col, W, B, y, out_plane, p, g, m, count);
+    if (TINYC_QCONV_GENERAL && m < mg) channels_rest(pairs, W, B, y, out_plane, p, g, m, rest);
   }
 }
 
-/* K <= TINYC_QCONV_COLUMN; the column is `work` (K * column_blocks words) */
+/* K <= TINYC_QCONV_COLUMN; the column is `work` (K words a pair block, up to
+ * TINYC_QCONV_PAIRS blocks) */
 static TINYC_DSP_NOINLINE void conv_pixels(int32_t *restrict work, const int8_t *xg,
                                            const int8_t *W, const int32_t *B, int8_t *yg,
                                            size_t out_plane, const tinyc_qconv_params *p,
                                            int32_t g, int32_t px0, int32_t px1) {
-  conv_pixels_with(work, column_blocks(p), xg, W, B, yg, out_plane, p, g, px0, px1);
+  const int32_t fit = TINYC_QCONV_COLUMN / (p->c / p->group * p->kh * p->kw);
+  conv_pixels_with(work, fit < TINYC_QCONV_PAIRS ? fit : TINYC_QCONV_PAIRS, xg, W, B, yg,
+                   out_plane, p, g, px0, px1);
 }
 
 /* The same without the column buffer, one output pixel and channel at a time (reductions
