@@ -722,9 +722,9 @@ typedef struct {
   int32_t K;
   int8_t *y0, *y1;
   int8_t last[2][2];  /* where a last pixel pair of one pixel goes */
-  int32_t neg_k;      /* -K: tile2x3_short's offset to the first channel's row */
+  int32_t neg_k;      /* -K: tiles2x3_short's offset to the first channel's row */
   int8_t *y0_end;     /* where tiles2x3_short's outputs of the first channel end */
-  const int32_t *end; /* tile2x3_short's loop end in the column */
+  const int32_t *end; /* tiles2x3_short's loop end in the column */
 } tile_short;
 
 /* Whether shift takes the short form: -21 <= shift <= -2 (rs = -1 - shift in 1..20). */
@@ -733,7 +733,7 @@ TINYC_INLINE int short_form(int32_t shift) { return (uint32_t)(shift + 21) <= 19
 /* Whether every output channel of the group takes channels_short (so the column may hold
  * triples, which channels_rest does not read): no clamp, channels in pairs, every shift
  * in the short form. */
-static int all_short(int clamp, int32_t mg, const int32_t *sm) {
+TINYC_INLINE int all_short(int clamp, int32_t mg, const int32_t *sm) {
   int32_t m;
   if (clamp || (mg & 1)) return 0;
   for (m = 0; m < mg; ++m) {
@@ -885,16 +885,16 @@ TINYC_INLINE const int32_t *tiles2x2_short(const int8_t *w, const int32_t *col,
  * so 14 registers hold the six sums, three column words, two weight words and the
  * pointers. */
 #if TINYC_QCONV_ASM14
-/* The 2 x 3 tiles of the triples up to s->y0_end in one assembly run: the six sums start from the
- * biases; per 4
- * reduction steps both weight words are loaded twice (sign-extended in place: even bytes,
- * then odd) with the three pixels' words in two runs of five loads (6 estimated cycles
- * each: a load right after a load costs 1), four SXTB16, twelve SMLADs: 28 cycles per 24
- * MACs (the 2 x 2 tile: 21 per 16). Four groups a round, entered at the group that leaves
- * a multiple of four; the loop ends where the column pointer meets the end it stored (a
- * memory operand). Then the six sums are requantized and stored to s->y0[0..2],
- * s->y1[0..2], which move on by 3, and the next triple's M is K words on. wb is the
- * second channel's row, col the first triple's M; returns the column after the last. */
+/* The 2 x 3 tiles of the triples up to s->y0_end in one assembly run. Each: the six sums
+ * start from the biases; per 4 reduction steps both weight words are loaded twice
+ * (sign-extended in place: even bytes, then odd) with the three pixels' words in two runs
+ * of five loads (6 estimated cycles each: a load right after a load costs 1), four
+ * SXTB16, twelve SMLADs: 28 cycles per 24 MACs (the 2 x 2 tile: 21 per 16). Four groups
+ * a round, entered at the group that leaves a multiple of four; the loop ends where the
+ * column pointer meets the end it stored (a memory operand). Then the six sums are
+ * requantized and stored to s->y0[0..2], s->y1[0..2], which move on by 3, and the next
+ * triple's M is 2K words on. wb is the second channel's row, col the first triple's M;
+ * returns the column after the last triple. */
 #define TINYC_TILE2X3_GROUP                        \
   "ldr    %[v], [%[w], %[nk]]\n\t"                 \
   "ldr    %[u], [%[w]]\n\t"                        \
@@ -1148,8 +1148,8 @@ static TINYC_DSP_NOINLINE void channels_triples(const int32_t *col, int32_t trip
 
 /* The column of output pixels [px, px + count) (pair blocks of K words; a last odd pixel
  * pairs with itself), gathered and widened; the first 3 * `triples` pixels as triples
- * (blocks X, M: pixel 2 and its right neighbour, or alone at the end of the output, then
- * pixels 0 and 1). */
+ * (blocks X, M: pixel 2 and the next pixel -- read ahead, never written before it is
+ * gathered again -- or pixel 2 alone at the end of the output, then pixels 0 and 1). */
 static TINYC_DSP_NOINLINE void gather_columns(int32_t *restrict col, const int8_t *xg,
                                               const tinyc_qconv_params *p, int32_t px,
                                               int32_t count, int32_t triples) {
@@ -1278,12 +1278,17 @@ TINYC_INLINE int triple_shape(const tinyc_qconv_params *p) {
 
 TINYC_INLINE int32_t triples_of(const tinyc_qconv_params *p, int32_t g, int32_t blocks,
                                 int clamp) {
-  const int32_t mg = p->m / p->group;
 #ifdef TINYC_QCONV_NO_TRIPLES
-  if (mg >= 0) return 0;
-#endif
+  (void)p;
+  (void)g;
+  (void)blocks;
+  (void)clamp;
+  return 0;
+#else
+  const int32_t mg = p->m / p->group;
   if (blocks < TINYC_QCONV_PAIRS || !triple_shape(p)) return 0;
   return !TINYC_QCONV_GENERAL || all_short(clamp, mg, p->shift + g * mg) ? blocks / 2 : 0;
+#endif
 }
 
 /* Output pixels [px0, px1) of the output channels of group g, in groups of up to
@@ -1312,7 +1317,8 @@ TINYC_INLINE void conv_pixels_with(int32_t *restrict col, int32_t blocks,
     y += 3 * whole;
     m = mg;
     if (rest > 0) {
-      m = clamp && TINYC_QCONV_GENERAL ? 0 : channels_short(pairs, rest, W, B, y, out_plane, p, g);
+      m = clamp && TINYC_QCONV_GENERAL ? 0
+                                       : channels_short(pairs, rest, W, B, y, out_plane, p, g);
     }
     TINYC_DCHECK(TINYC_QCONV_GENERAL || (!clamp && m == mg));
     if (TINYC_QCONV_GENERAL && m < mg) channels_rest(pairs, W, B, y, out_plane, p, g, m, rest);
