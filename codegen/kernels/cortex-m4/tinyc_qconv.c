@@ -730,18 +730,6 @@ typedef struct {
 /* Whether shift takes the short form: -21 <= shift <= -2 (rs = -1 - shift in 1..20). */
 TINYC_INLINE int short_form(int32_t shift) { return (uint32_t)(shift + 21) <= 19u; }
 
-/* Whether every output channel of the group takes channels_short (so the column may hold
- * triples, which channels_rest does not read): no clamp, channels in pairs, every shift
- * in the short form. */
-TINYC_INLINE int all_short(int clamp, int32_t mg, const int32_t *sm) {
-  int32_t m;
-  if (clamp || (mg & 1)) return 0;
-  for (m = 0; m < mg; ++m) {
-    if (!short_form(sm[m])) return 0;
-  }
-  return 1;
-}
-
 TINYC_INLINE int8_t short_requant_one(int32_t acc, int32_t q, int32_t round, int32_t rs) {
   return (int8_t)tinyc_ssat8(tinyc_smmla(acc, q, round) >> rs);
 }
@@ -1271,25 +1259,40 @@ static TINYC_DSP_NOINLINE void channels_rest(const int32_t *col, const int8_t *W
  * tile's code out. */
 #define TINYC_QCONV_TRIPLE_MG 64
 #define TINYC_QCONV_TRIPLE_K 40
-TINYC_INLINE int triple_shape(const tinyc_qconv_params *p) {
-  const int32_t mg = p->m / p->group, K = p->c / p->group * p->kh * p->kw;
-  return (K & 3) == 0 && mg >= TINYC_QCONV_TRIPLE_MG && K >= TINYC_QCONV_TRIPLE_K;
-}
-
+#ifdef TINYC_QCONV_NO_TRIPLES
 TINYC_INLINE int32_t triples_of(const tinyc_qconv_params *p, int32_t g, int32_t blocks,
                                 int clamp) {
-#ifdef TINYC_QCONV_NO_TRIPLES
   (void)p;
   (void)g;
   (void)blocks;
   (void)clamp;
   return 0;
+}
 #else
+TINYC_INLINE int triple_shape(const tinyc_qconv_params *p) {
+  const int32_t mg = p->m / p->group, K = p->c / p->group * p->kh * p->kw;
+  return (K & 3) == 0 && mg >= TINYC_QCONV_TRIPLE_MG && K >= TINYC_QCONV_TRIPLE_K;
+}
+
+/* Whether every output channel of the group takes channels_short (so the column may hold
+ * triples, which channels_rest does not read): no clamp, channels in pairs, every shift
+ * in the short form. */
+TINYC_INLINE int all_short(int clamp, int32_t mg, const int32_t *sm) {
+  int32_t m;
+  if (clamp || (mg & 1)) return 0;
+  for (m = 0; m < mg; ++m) {
+    if (!short_form(sm[m])) return 0;
+  }
+  return 1;
+}
+
+TINYC_INLINE int32_t triples_of(const tinyc_qconv_params *p, int32_t g, int32_t blocks,
+                                int clamp) {
   const int32_t mg = p->m / p->group;
   if (blocks < TINYC_QCONV_PAIRS || !triple_shape(p)) return 0;
   return !TINYC_QCONV_GENERAL || all_short(clamp, mg, p->shift + g * mg) ? blocks / 2 : 0;
-#endif
 }
+#endif
 
 /* Output pixels [px0, px1) of the output channels of group g, in groups of up to
  * TINYC_QCONV_PAIRS pixel pairs: their windows are gathered before any of their outputs is
