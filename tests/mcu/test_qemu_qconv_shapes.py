@@ -3,7 +3,8 @@ interpreter: small models built here so that each path the example models do not
 reach runs under QEMU -- small depthwise planes with odd widths, no / uneven padding and
 strides 2 (copied padded plane, pairs or single outputs), reductions not a multiple of
 four, odd channel and pixel counts (one channel x four pixels, its tails), the
-long-reduction two-channel path, the plain loop past the column buffer, a float input
+long-reduction two-channel path, the 2 x 3 tile of wide layers, the plain loop past the
+column buffer, a float input
 quantized on the fly by the fully connected kernel (staged, widened on the fly, and past
 its row buffer), float-boundary convs in bands (a depthwise first layer whose last bands
 miss the image), Add's SMMULR form with different input scales, and the pools. The host variant
@@ -92,6 +93,19 @@ CASES = {
     "four_taps_stride_1": model((1, 1, 6, 7), [
         conv("c", "x", "y", 1, 3, 3, kw=4, pads=(1, 1, 1, 2), seed=14)], "y"),
     "pointwise_odd_pixels": model((1, 6, 5, 3), [conv("c", "x", "y", 6, 7, 1)], "y"),
+    # 64 output channels, K % 4 == 0, K >= 40: the 2 x 3 tile (triples_of), its rounds
+    # entered at each of the four groups (K / 4 % 4 = 2, 3, 1, 2, 3), triples across rows,
+    # a last pixel alone, a column's last pixels in pairs (odd too), stride 2
+    "triples_pointwise_k40": model((1, 40, 5, 7), [conv("c", "x", "y", 40, 64, 1, seed=15)],
+                                   "y"),
+    "triples_k44_last_alone": model((1, 44, 5, 3), [conv("c", "x", "y", 44, 64, 1, seed=16)],
+                                    "y"),
+    "triples_k52_three_a_column": model((1, 52, 4, 4),
+                                        [conv("c", "x", "y", 52, 64, 1, seed=17)], "y"),
+    "triples_3x3_k72": model((1, 8, 6, 5), [conv("c", "x", "y", 8, 64, 3, pads=(1, 1, 1, 1),
+                                                 seed=18)], "y"),
+    "triples_3x3_stride_2_k108": model((1, 12, 9, 7), [
+        conv("c", "x", "y", 12, 64, 3, pads=(1, 1, 1, 1), strides=(2, 2), seed=19)], "y"),
     "long_reduction_pairs": model((1, 64, 5, 5), [conv("c", "x", "y", 64, 5, 3, pads=(1, 1, 1, 1))],
                                   "y"),
     "past_the_column": model((1, 70, 4, 4), [conv("c", "x", "y", 70, 3, 3, pads=(1, 1, 1, 1))],

@@ -183,6 +183,47 @@ def _overlapped_s8(fn, x: np.ndarray, y_size: int, delta: int, *args) -> np.ndar
 
 
 @pytest.mark.parametrize("variant", variants("qconv"))
+@pytest.mark.parametrize("c,k,stride,h,w", [(40, 1, 1, 5, 7), (44, 1, 1, 5, 3), (52, 1, 1, 4, 4),
+                                            (8, 3, 1, 6, 5), (12, 3, 2, 9, 7)])
+@pytest.mark.parametrize("relu", [False, True])
+def test_qconv_wide_layers_match_the_portable_kernel(libs: dict, variant: str, c: int, k: int,
+                                                     stride: int, h: int, w: int,
+                                                     relu: bool) -> None:
+    """64 output channels, K % 4 == 0 and every shift in the short form: the M4 kernel's
+    2 x 3 tile (tinyc_qconv.c triples_of; its C form here) over its column of triples; with
+    a ReLU clamp, the pairs' paths on the same column buffer. At stride 1 the streaming
+    forms too, their output over their input (a triple reads one pixel past its column)."""
+    pad = k // 2
+    oh, ow = (h + 2 * pad - k) // stride + 1, (w + 2 * pad - k) // stride + 1
+    case = dict(kind="general", n=1, c=c, h=h, w=w, m=64, oh=oh, ow=ow, kh=k, kw=k, group=1,
+                stride_h=stride, stride_w=stride, dil_h=1, dil_w=1, pad_top=pad, pad_left=pad,
+                zp_x=5, zp_y=-20, relu=relu, bias=True)
+    rng = np.random.default_rng(c * k + stride)
+    x = rng.integers(-128, 128, (1, c, h, w), dtype=np.int8)
+    wt = rng.integers(-127, 128, (64, c, k, k), dtype=np.int8)
+    b = rng.integers(-5000, 5000, 64).astype(np.int32)
+    q = rng.integers(1 << 30, (1 << 31) - 1, 64).astype(np.int32)
+    shift = rng.integers(-14, -1, 64).astype(np.int32)  # all in the short form
+    expected = run_qconv(libs[("ref", "qconv")], case, x, wt, b, q, shift)
+    lib = libs[(variant, "qconv")]
+    np.testing.assert_array_equal(run_qconv(lib, case, x, wt, b, q, shift), expected)
+    if stride != 1:
+        return
+    act_min = -20 if relu else -128
+    p = QConvParams(*(case[f] for f in CONV_FIELDS), -5, -20, act_min, 127, i32p(q), i32p(shift))
+    if k == 1:
+        fn, scratch = lib.tinyc_conv1x1_stream_s8, np.zeros(c, np.int8)
+    else:
+        fn, scratch = lib.tinyc_conv2d_rows_stream_s8, np.zeros((pad + 1) * 64 * w, np.int8)
+    for delta in (0, h * w, -h * w):
+        work = conv_workspace(case, False)
+        got = _overlapped_s8(fn, x, 64 * h * w, delta, vp(wt), vp(b), vp(scratch), work.ptr,
+                             ctypes.byref(p))
+        work.check()
+        np.testing.assert_array_equal(got, expected.reshape(-1))
+
+
+@pytest.mark.parametrize("variant", variants("qconv"))
 @pytest.mark.parametrize("kind,c,m,h,w", [("1x1", 6, 9, 3, 5), ("1x1", 9, 4, 4, 3),
                                           ("1x1", 700, 3, 1, 3), ("1x1", 3, 700, 1, 3),
                                           ("1x1", 600, 610, 1, 2),

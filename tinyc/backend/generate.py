@@ -39,7 +39,7 @@ from tinyc.ir import DType, Graph, Node
 from tinyc.mcu.targets import kernel_dirs
 from tinyc.memory import ArenaPlan
 from tinyc.ops import get_op
-from tinyc.ops.qwork import QCONV_GENERAL
+from tinyc.ops.qwork import QCONV_GENERAL, QCONV_TRIPLES
 from tinyc.quant import semantics
 
 
@@ -301,12 +301,16 @@ def _model_switches(graph: Graph, ctx: EmitContext, rt_header: str) -> str:
     models pay no flash for it); TINYC_QCONV_SHORT_ONLY when every dense int8 conv takes the
     column path's short form alone (tinyc.ops.qwork.dense_short_only): the kernel leaves
     out the paths no layer takes, and with them their frames from the stack bound
-    (tinyc/mcu/stackuse.py counts every linked path)."""
+    (tinyc/mcu/stackuse.py counts every linked path); TINYC_QCONV_NO_TRIPLES when no dense
+    int8 conv may take its 2 x 3 tile (tinyc.ops.qwork.dense_takes_triples): its code is
+    left out."""
     switches = []
     if any(semantics.is_tflite(n) for n in graph.nodes if semantics.ATTR in n.attrs):
         switches.append("TINYC_TFLITE")
     if "qconv" in ctx.families and QCONV_GENERAL not in ctx.kernel_paths:
         switches.append("TINYC_QCONV_SHORT_ONLY")
+    if "qconv" in ctx.families and QCONV_TRIPLES not in ctx.kernel_paths:
+        switches.append("TINYC_QCONV_NO_TRIPLES")
     assert _SWITCHES_AFTER in rt_header
     lines = "".join(f"#define {name} 1\n" for name in switches)
     return rt_header.replace(_SWITCHES_AFTER, _SWITCHES_AFTER + lines, 1)

@@ -51,8 +51,10 @@ from tinyc.ops.qint4 import (
 from tinyc.ops.quant import conv_geometry
 from tinyc.ops.qwork import (
     QCONV_GENERAL,
+    QCONV_TRIPLES,
     ConvGeometry,
     dense_short_only,
+    dense_takes_triples,
     qconv_work_bytes,
     qfc_work_bytes,
     qpool_work_bytes,
@@ -403,6 +405,8 @@ def qconv_params_init(node: Node, ctx: EmitContext, xq: tuple[float, int],
     if not qconv_depthwise(node) and not dense_short_only(ConvGeometry.of(fields),
                                                           shifts.tolist(), (lo, hi)):
         ctx.kernel_paths.add(QCONV_GENERAL)
+    if not qconv_depthwise(node) and dense_takes_triples(ConvGeometry.of(fields)):
+        ctx.kernel_paths.add(QCONV_TRIPLES)
     fields += [-xq[1], yq[1], lo, hi]
     return "{" + ", ".join(str(f) for f in fields) + f", {mult}, {shift}}}"
 

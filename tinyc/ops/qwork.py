@@ -41,6 +41,13 @@ QPOOL_ROW = 256
 #: the `EmitContext.kernel_paths` entry of a dense int8 conv that needs more than the short
 #: form of the column path (`dense_short_only`)
 QCONV_GENERAL = "qconv-general"
+#: tinyc_qconv.c TINYC_QCONV_TRIPLE_MG / TINYC_QCONV_TRIPLE_K: the smallest layer (output
+#: channels a group, reduction length) whose column holds pixel triples (the 2 x 3 tile)
+QCONV_TRIPLE_MG = 64
+QCONV_TRIPLE_K = 40
+#: the `EmitContext.kernel_paths` entry of a dense int8 conv that may take the 2 x 3 tile
+#: (`dense_takes_triples`); a model with none leaves it out (TINYC_QCONV_NO_TRIPLES)
+QCONV_TRIPLES = "qconv-triples"
 
 def uses_m4_kernels(kernel_dirs: tuple[str, ...] | None) -> bool:
     """Whether a target with these kernel variants links the Cortex-M4 kernels, the only
@@ -106,6 +113,16 @@ def dense_short_only(g: ConvGeometry, shifts: Sequence[int], act: tuple[int, int
     k = g.c // g.group * g.kh * g.kw
     return (g.n == 1 and g.group == 1 and k <= QCONV_COLUMN and act == (-128, 127)
             and g.m % 2 == 0 and all(-21 <= s <= -2 for s in shifts))
+
+
+def dense_takes_triples(g: ConvGeometry) -> bool:
+    """Whether tinyc_conv2d_s8 and its streaming forms may run this dense layer on pixel
+    triples (tinyc_qconv.c `triples_of`, less its run-time test that every channel takes
+    the short form): K % 4 == 0, K >= TRIPLE_K, a full column (K <= COLUMN / PAIRS) and at
+    least TRIPLE_MG output channels a group."""
+    k = g.c // g.group * g.kh * g.kw
+    return (k % 4 == 0 and QCONV_TRIPLE_K <= k <= QCONV_COLUMN // QCONV_PAIRS
+            and g.m // g.group >= QCONV_TRIPLE_MG)
 
 
 def _dw3_fits(g: ConvGeometry) -> bool:

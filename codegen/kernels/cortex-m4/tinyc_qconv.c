@@ -17,8 +17,10 @@
  * (channels_short; with gcc the whole tile is one assembly run, tile2x2_short); other
  * channels take one channel over four pixels (mac1x4, one weight
  * word against two LDMs) or, for a single pixel pair (long reductions), mac2x2 with the
- * row requantizer (channels_rest). Reductions longer than TINYC_QCONV_COLUMN
- * (cg * kh * kw) take the plain loop.
+ * row requantizer (channels_rest). Wide layers (triples_of) run pixel triples instead:
+ * two channels x three pixels (tiles2x3_short, 28 estimated cycles per 24 MACs), a
+ * triple being two of the column's pair blocks, so the gathers are the same. Reductions
+ * longer than TINYC_QCONV_COLUMN (cg * kh * kw) take the plain loop.
  *
  * Depthwise convolution: small 3x3 planes are copied once with their padding; at stride 1
  * they are walked down one output column at a time (dw3_small_col: each row word serves
@@ -719,7 +721,10 @@ typedef struct {
   int32_t q0, round0, rs0, q1, round1, rs1, bias0, bias1;
   int32_t K;
   int8_t *y0, *y1;
-  int8_t last[2][2]; /* where a last pixel pair of one pixel goes */
+  int8_t last[2][2];  /* where a last pixel pair of one pixel goes */
+  int32_t neg_k;      /* -K: tiles2x3_short's offset to the first channel's row */
+  int8_t *y0_end;     /* where tiles2x3_short's outputs of the first channel end */
+  const int32_t *end; /* tiles2x3_short's loop end in the column */
 } tile_short;
 
 /* Whether shift takes the short form: -21 <= shift <= -2 (rs = -1 - shift in 1..20). */
@@ -858,6 +863,166 @@ TINYC_INLINE const int32_t *tiles2x2_short(const int8_t *w, const int32_t *col,
 }
 #endif
 
+/* ---- two output channels x three pixels --------------------------------------------------- */
+
+/* A triple of pixels takes two of the column's pair blocks (K words each, mac2x2's
+ * layout), X then M: its first two pixels are M's, its third is X's first (X's second is
+ * gathered for nothing: it is the third's neighbour, which keeps X on the gathers' fast
+ * paths). The tile reads X's words at M's address minus 4K bytes, and the first channel's
+ * weights at the second's minus K: one register (-K, shifted by the load) serves both,
+ * so 14 registers hold the six sums, three column words, two weight words and the
+ * pointers. */
+#if TINYC_QCONV_ASM14
+/* The 2 x 3 tiles of the triples up to s->y0_end in one assembly run. Each: the six sums
+ * start from the biases; per 4 reduction steps both weight words are loaded twice
+ * (sign-extended in place: even bytes, then odd) with the three pixels' words in two runs
+ * of five loads (6 estimated cycles each: a load right after a load costs 1), four
+ * SXTB16, twelve SMLADs: 28 cycles per 24 MACs (the 2 x 2 tile: 21 per 16). Four groups
+ * a round, entered at the group that leaves a multiple of four; the loop ends where the
+ * column pointer meets the end it stored (a memory operand). Then the six sums are
+ * requantized and stored to s->y0[0..2], s->y1[0..2], which move on by 3, and the next
+ * triple's M is 2K words on. wb is the second channel's row, col the first triple's M;
+ * returns the column after the last triple. */
+#define TINYC_TILE2X3_GROUP                        \
+  "ldr    %[v], [%[w], %[nk]]\n\t"                 \
+  "ldr    %[u], [%[w]]\n\t"                        \
+  "ldr    %[c2], [%[col], %[nk], lsl #2]\n\t"      \
+  "ldr    %[c0], [%[col]], #4\n\t"                 \
+  "ldr    %[c1], [%[col], #4]\n\t"                 \
+  "sxtb16 %[u], %[u]\n\t"                          \
+  "sxtb16 %[v], %[v]\n\t"                          \
+  "smlad  %[a00], %[v], %[c0], %[a00]\n\t"         \
+  "smlad  %[a01], %[v], %[c1], %[a01]\n\t"         \
+  "smlad  %[a02], %[v], %[c2], %[a02]\n\t"         \
+  "smlad  %[a10], %[u], %[c0], %[a10]\n\t"         \
+  "smlad  %[a11], %[u], %[c1], %[a11]\n\t"         \
+  "smlad  %[a12], %[u], %[c2], %[a12]\n\t"         \
+  "ldr    %[v], [%[w], %[nk]]\n\t"                 \
+  "ldr    %[u], [%[w]], #4\n\t"                    \
+  "ldr    %[c2], [%[col], %[nk], lsl #2]\n\t"      \
+  "ldr    %[c1], [%[col], #8]\n\t"                 \
+  "ldr    %[c0], [%[col]], #12\n\t"                \
+  "sxtb16 %[u], %[u], ror #8\n\t"                  \
+  "sxtb16 %[v], %[v], ror #8\n\t"                  \
+  "smlad  %[a00], %[v], %[c0], %[a00]\n\t"         \
+  "smlad  %[a01], %[v], %[c1], %[a01]\n\t"         \
+  "smlad  %[a02], %[v], %[c2], %[a02]\n\t"         \
+  "smlad  %[a10], %[u], %[c0], %[a10]\n\t"         \
+  "smlad  %[a11], %[u], %[c1], %[a11]\n\t"         \
+  "smlad  %[a12], %[u], %[c2], %[a12]\n\t"
+#define TINYC_TILE2X3_REQUANT(A, B, C, Q, R, S) \
+  "ldr    %[c0], %[" Q "]\n\t"                  \
+  "ldr    %[c1], %[" R "]\n\t"                  \
+  "ldr    %[c2], %[" S "]\n\t"                  \
+  "smmla  %[" A "], %[" A "], %[c0], %[c1]\n\t" \
+  "smmla  %[" B "], %[" B "], %[c0], %[c1]\n\t" \
+  "smmla  %[" C "], %[" C "], %[c0], %[c1]\n\t" \
+  "asr    %[" A "], %[" A "], %[c2]\n\t"        \
+  "asr    %[" B "], %[" B "], %[c2]\n\t"        \
+  "asr    %[" C "], %[" C "], %[c2]\n\t"        \
+  "ssat   %[" A "], #8, %[" A "]\n\t"           \
+  "ssat   %[" B "], #8, %[" B "]\n\t"           \
+  "ssat   %[" C "], #8, %[" C "]\n\t"
+
+TINYC_INLINE const int32_t *tiles2x3_short(const int8_t *wb, const int32_t *col,
+                                           tile_short *s) {
+  const int8_t *w = wb;
+  int32_t a00, a01, a02, a10, a11, a12, u, v, c0, c1, c2;
+  __asm__ volatile(
+      /* the sums from the biases; end = M + K words; K & 12 = 4 * (K / 4 % 4) picks the
+       * group the first round starts at */
+      "0:\n\t"
+      "ldr    %[a00], %[b0]\n\t"
+      "ldr    %[a10], %[b1]\n\t"
+      "mov    %[a01], %[a00]\n\t"
+      "mov    %[a02], %[a00]\n\t"
+      "mov    %[a11], %[a10]\n\t"
+      "mov    %[a12], %[a10]\n\t"
+      "sub    %[c1], %[col], %[nk], lsl #2\n\t"
+      "str    %[c1], %[end]\n\t"
+      "rsb    %[c0], %[nk], #0\n\t"
+      "ands   %[c0], %[c0], #12\n\t"
+      "beq    1f\n\t"
+      "cmp    %[c0], #8\n\t"
+      "beq    3f\n\t"
+      "bhi    2f\n\t"
+      "b      4f\n"
+      "1:\n\t" TINYC_TILE2X3_GROUP
+      "2:\n\t" TINYC_TILE2X3_GROUP
+      "3:\n\t" TINYC_TILE2X3_GROUP
+      "4:\n\t" TINYC_TILE2X3_GROUP
+      "ldr    %[u], %[end]\n\t"
+      "cmp    %[col], %[u]\n\t"
+      "bne    1b\n\t"
+      TINYC_TILE2X3_REQUANT("a00", "a01", "a02", "q0", "round0", "rs0")
+      TINYC_TILE2X3_REQUANT("a10", "a11", "a12", "q1", "round1", "rs1")
+      "ldr    %[u], %[y0]\n\t"
+      "ldr    %[v], %[y1]\n\t"
+      "strb   %[a00], [%[u]], #1\n\t"
+      "strb   %[a01], [%[u]], #1\n\t"
+      "strb   %[a02], [%[u]], #1\n\t"
+      "strb   %[a10], [%[v]], #1\n\t"
+      "strb   %[a11], [%[v]], #1\n\t"
+      "strb   %[a12], [%[v]], #1\n\t"
+      "str    %[u], %[y0]\n\t"
+      "str    %[v], %[y1]\n\t"
+      /* the next triple: w back to the row starts, col past the next X */
+      "add    %[w], %[w], %[nk]\n\t"
+      "sub    %[col], %[col], %[nk], lsl #2\n\t"
+      "ldr    %[c0], %[y0_end]\n\t"
+      "cmp    %[u], %[c0]\n\t"
+      "bne    0b"
+      : [a00] "=&r"(a00), [a01] "=&r"(a01), [a02] "=&r"(a02), [a10] "=&r"(a10),
+        [a11] "=&r"(a11), [a12] "=&r"(a12), [w] "+r"(w), [col] "+r"(col), [u] "=&r"(u),
+        [v] "=&r"(v), [c0] "=&r"(c0), [c1] "=&r"(c1), [c2] "=&r"(c2), [y0] "+m"(s->y0),
+        [y1] "+m"(s->y1), [end] "=m"(s->end)
+      : [nk] "r"(s->neg_k), [y0_end] "m"(s->y0_end), [b0] "m"(s->bias0), [b1] "m"(s->bias1),
+        [q0] "m"(s->q0),
+        [round0] "m"(s->round0), [rs0] "m"(s->rs0), [q1] "m"(s->q1), [round1] "m"(s->round1),
+        [rs1] "m"(s->rs1)
+      : "cc", "memory");
+  return col + s->neg_k; /* the last triple's "next M" is K words past the column */
+}
+#undef TINYC_TILE2X3_GROUP
+#undef TINYC_TILE2X3_REQUANT
+#else
+/* One 2 x 3 tile in C: col is the triple's M; returns M + K words. */
+TINYC_INLINE const int32_t *tile2x3_short(const int8_t *wb, const int32_t *col,
+                                          tile_short *s) {
+  const int8_t *wa = wb + s->neg_k;
+  const int32_t *x = col + s->neg_k; /* the third pixel's block */
+  int32_t a00 = s->bias0, a01 = a00, a02 = a00, a10 = s->bias1, a11 = a10, a12 = a10, q;
+  for (q = s->K >> 2; q > 0; --q, wa += 4, wb += 4, col += 4, x += 4) {
+    const int32_t u = tinyc_load4(wa), v = tinyc_load4(wb);
+    const int32_t u02 = tinyc_sxtb16(u), u13 = tinyc_sxtb16_hi(u);
+    const int32_t v02 = tinyc_sxtb16(v), v13 = tinyc_sxtb16_hi(v);
+    a00 = tinyc_smlad(u13, col[1], tinyc_smlad(u02, col[0], a00));
+    a01 = tinyc_smlad(u13, col[3], tinyc_smlad(u02, col[2], a01));
+    a02 = tinyc_smlad(u13, x[1], tinyc_smlad(u02, x[0], a02));
+    a10 = tinyc_smlad(v13, col[1], tinyc_smlad(v02, col[0], a10));
+    a11 = tinyc_smlad(v13, col[3], tinyc_smlad(v02, col[2], a11));
+    a12 = tinyc_smlad(v13, x[1], tinyc_smlad(v02, x[0], a12));
+  }
+  s->y0[0] = short_requant_one(a00, s->q0, s->round0, s->rs0);
+  s->y0[1] = short_requant_one(a01, s->q0, s->round0, s->rs0);
+  s->y0[2] = short_requant_one(a02, s->q0, s->round0, s->rs0);
+  s->y1[0] = short_requant_one(a10, s->q1, s->round1, s->rs1);
+  s->y1[1] = short_requant_one(a11, s->q1, s->round1, s->rs1);
+  s->y1[2] = short_requant_one(a12, s->q1, s->round1, s->rs1);
+  s->y0 += 3;
+  s->y1 += 3;
+  return col;
+}
+
+/* The tiles of the triples up to s->y0_end (col: the first one's M); returns the column
+ * after. */
+TINYC_INLINE const int32_t *tiles2x3_short(const int8_t *wb, const int32_t *col,
+                                           tile_short *s) {
+  while (s->y0 != s->y0_end) col = tile2x3_short(wb, col, s) + s->K;
+  return col + s->neg_k;
+}
+#endif
+
 /* Two channels (rows w, w + K) over the `count` pixels of the column (K words per pixel
  * pair), each four sums requantized straight from registers into s->y0 and s->y1 (the
  * two channels' output rows, advanced as it goes); the activation clamp is int8's own. */
@@ -893,30 +1058,40 @@ TINYC_INLINE void channel_pair_short(const int8_t *w, const int32_t *col, int32_
 #endif
 }
 
-/* Output channels m, m + 1, ... of group g (rows of W from w, outputs from y) two at a
- * time over the column's `count` pixels while both channels of a pair take the short
- * form; returns the first channel it left. One call per column, in a frame of its own
- * (the column's other paths and the multiply-accumulate's 14 registers do not meet). */
-static TINYC_DSP_NOINLINE int32_t channels_short(const int32_t *col, int32_t count,
-                                                 const int8_t *w, int32_t K, int32_t mg,
-                                                 const int32_t *qm, const int32_t *sm,
-                                                 const int32_t *bm, int32_t zp, int8_t *y,
-                                                 size_t out_plane) {
+/* The requantization of the channel pair whose multipliers and shifts start at qm, sm
+ * into its record; zp2 = 2 * output zero point + 1. */
+TINYC_INLINE void pair_record(tile_short *s, const int32_t *qm, const int32_t *sm,
+                              uint32_t zp2) {
   /* round = 2^(rs - 1) + (zp << rs) = ((2 zp + 1) << rs) / 2, exact: |2 zp + 1| < 2^8 */
-  const uint32_t zp2 = (uint32_t)(2 * zp + 1);
+  s->q0 = qm[0];
+  s->rs0 = -1 - sm[0];
+  s->round0 = (int32_t)(zp2 << s->rs0) >> 1;
+  s->q1 = qm[1];
+  s->rs1 = -1 - sm[1];
+  s->round1 = (int32_t)(zp2 << s->rs1) >> 1;
+}
+
+/* Output channels 0, 1, ... of group g (outputs from y) two at a time over the column's
+ * `count` pixels (pair blocks) while both channels of a pair take the short form; returns
+ * the first channel it left. One call per column, in a frame of its own (the column's
+ * other paths and the multiply-accumulate's 14 registers do not meet); few arguments, as
+ * those on the stack are in its caller's frame. */
+static TINYC_DSP_NOINLINE int32_t channels_short(const int32_t *col, int32_t count,
+                                                 const int8_t *W, const int32_t *B,
+                                                 int8_t *y, size_t out_plane,
+                                                 const tinyc_qconv_params *p, int32_t g) {
+  const int32_t cg = p->c / p->group, mg = p->m / p->group, K = cg * p->kh * p->kw;
+  const int8_t *w = W + (size_t)g * mg * K;
+  const int32_t *bm = B ? B + g * mg : NULL;
+  const int32_t *qm = p->multiplier + g * mg, *sm = p->shift + g * mg;
+  const uint32_t zp2 = (uint32_t)(2 * p->output_offset + 1);
   const int32_t *const sm0 = sm, *const end = sm + (mg & ~1);
   tile_short s;
   s.K = K;
   s.bias0 = s.bias1 = 0;
   for (; sm < end; sm += 2, qm += 2, w += 2 * K, y += 2 * out_plane) {
-    const int32_t sh0 = sm[0], sh1 = sm[1];
-    if (!short_form(sh0) || !short_form(sh1)) break;
-    s.q0 = qm[0];
-    s.rs0 = -1 - sh0;
-    s.round0 = (int32_t)(zp2 << s.rs0) >> 1;
-    s.q1 = qm[1];
-    s.rs1 = -1 - sh1;
-    s.round1 = (int32_t)(zp2 << s.rs1) >> 1;
+    if (!short_form(sm[0]) || !short_form(sm[1])) break;
+    pair_record(&s, qm, sm, zp2);
     if (bm) {
       s.bias0 = bm[0];
       s.bias1 = bm[1];
@@ -929,14 +1104,55 @@ static TINYC_DSP_NOINLINE int32_t channels_short(const int32_t *col, int32_t cou
   return (int32_t)(sm - sm0);
 }
 
-/* The column of output pixels [px, px + count) (pairs of K words; a last odd pixel pairs
- * with itself), gathered and widened. */
+/* Every output channel of group g (all in the short form: triples_of) two at a time over
+ * the column's first `triples` triples (outputs from y). */
+static TINYC_DSP_NOINLINE void channels_triples(const int32_t *col, int32_t triples,
+                                                const int8_t *W, const int32_t *B, int8_t *y,
+                                                size_t out_plane,
+                                                const tinyc_qconv_params *p, int32_t g) {
+  const int32_t cg = p->c / p->group, mg = p->m / p->group, K = cg * p->kh * p->kw;
+  const int8_t *w = W + (size_t)g * mg * K;
+  const int32_t *bm = B ? B + g * mg : NULL;
+  const int32_t *qm = p->multiplier + g * mg, *sm = p->shift + g * mg;
+  const uint32_t zp2 = (uint32_t)(2 * p->output_offset + 1);
+  const int32_t *const end = sm + mg;
+  tile_short s;
+  s.K = K;
+  s.neg_k = -K;
+  s.bias0 = s.bias1 = 0;
+  for (; sm < end; sm += 2, qm += 2, w += 2 * K, y += 2 * out_plane) {
+    pair_record(&s, qm, sm, zp2);
+    if (bm) {
+      s.bias0 = bm[0];
+      s.bias1 = bm[1];
+      bm += 2;
+    }
+    s.y0 = y;
+    s.y1 = y + out_plane;
+    s.y0_end = y + 3 * triples;
+    tiles2x3_short(w + K, col + K, &s);
+  }
+}
+
+/* The column of output pixels [px, px + count) (pair blocks of K words; a last odd pixel
+ * pairs with itself), gathered and widened; the first 3 * `triples` pixels as triples
+ * (blocks X, M: pixel 2 and the next pixel -- read ahead, never written before it is
+ * gathered again -- or pixel 2 alone at the end of the output, then pixels 0 and 1). */
 static TINYC_DSP_NOINLINE void gather_columns(int32_t *restrict col, const int8_t *xg,
-                                              const tinyc_qconv_params *p, int32_t cg,
-                                              int32_t K, int32_t px, int32_t count) {
+                                              const tinyc_qconv_params *p, int32_t px,
+                                              int32_t count, int32_t triples) {
+  const int32_t cg = p->c / p->group, K = cg * p->kh * p->kw;
+  const int32_t pixels = p->oh * p->ow, blocks = 2 * triples + (count - 3 * triples + 1) / 2;
   int32_t t;
-  for (t = 0; 2 * t < count; ++t) {
-    const int32_t a = px + 2 * t, one = 2 * t + 1 >= count;
+  for (t = 0; t < blocks; ++t) {
+    int32_t a, one;
+    if (t < 2 * triples) { /* X (p2, p3), then M (p0, p1) */
+      a = px + 3 * (t >> 1) + (t & 1 ? 0 : 2);
+      one = a + 1 >= pixels;
+    } else {
+      a = px + 3 * triples + 2 * (t - 2 * triples);
+      one = a + 1 >= px + count;
+    }
     const window wa = window_of(p, a), wb = window_of(p, one ? a : a + 1);
     if (!one && gather3_fits(&wa, &wb, p)) {
       gather3_widened(xg, p, cg, &wa, col + (size_t)t * K);
@@ -1030,43 +1246,97 @@ static TINYC_DSP_NOINLINE void channels_rest(const int32_t *col, const int8_t *W
   }
 }
 
+/* Triples a column of max_pairs pair blocks holds for group g: in pairs of blocks when
+ * the 2 x 3 tile takes every channel (K % 4 == 0, all_short) and the column is full size;
+ * and only for many channels over a long enough reduction: a triple gathers one pixel
+ * twice (a pair block per triple more than pairs), and in fewer pixels a column each
+ * channel pair is set up more often, which the 2 x 3 tile's saving (about 0.6K cycles a
+ * triple and channel pair) repays only from about mg >= TINYC_QCONV_TRIPLE_MG and K >=
+ * TINYC_QCONV_TRIPLE_K (measured: KWS's 64 x 64 pointwise and 64-channel 10x4 first conv
+ * gain 5 % and 3 %; ResNet-8's 16- and 32-channel 3x3 convs and 64 x 32 shortcut lose
+ * up to 3 %). tinyc/ops/qwork.py mirrors the shape test (dense_takes_triples); a model
+ * with no such layer defines TINYC_QCONV_NO_TRIPLES (tinyc_rt.h), which leaves the 2 x 3
+ * tile's code out. */
+#define TINYC_QCONV_TRIPLE_MG 64
+#define TINYC_QCONV_TRIPLE_K 40
+#ifdef TINYC_QCONV_NO_TRIPLES
+TINYC_INLINE int32_t triples_of(const tinyc_qconv_params *p, int32_t g, int32_t blocks,
+                                int clamp) {
+  (void)p;
+  (void)g;
+  (void)blocks;
+  (void)clamp;
+  return 0;
+}
+#else
+TINYC_INLINE int triple_shape(const tinyc_qconv_params *p) {
+  const int32_t mg = p->m / p->group, K = p->c / p->group * p->kh * p->kw;
+  return (K & 3) == 0 && mg >= TINYC_QCONV_TRIPLE_MG && K >= TINYC_QCONV_TRIPLE_K;
+}
+
+/* Whether every output channel of the group takes channels_short (so the column may hold
+ * triples, which channels_rest does not read): no clamp, channels in pairs, every shift
+ * in the short form. */
+TINYC_INLINE int all_short(int clamp, int32_t mg, const int32_t *sm) {
+  int32_t m;
+  if (clamp || (mg & 1)) return 0;
+  for (m = 0; m < mg; ++m) {
+    if (!short_form(sm[m])) return 0;
+  }
+  return 1;
+}
+
+TINYC_INLINE int32_t triples_of(const tinyc_qconv_params *p, int32_t g, int32_t blocks,
+                                int clamp) {
+  const int32_t mg = p->m / p->group;
+  if (blocks < TINYC_QCONV_PAIRS || !triple_shape(p)) return 0;
+  return !TINYC_QCONV_GENERAL || all_short(clamp, mg, p->shift + g * mg) ? blocks / 2 : 0;
+}
+#endif
+
 /* Output pixels [px0, px1) of the output channels of group g, in groups of up to
  * TINYC_QCONV_PAIRS pixel pairs: their windows are gathered before any of their outputs is
  * written (which the in-place form relies on), then each pair of output channels in the
  * short requantization form runs over the pixel pairs (channel_pair_short), and the
  * other channels take channels_rest. K <= TINYC_QCONV_COLUMN. */
-TINYC_INLINE void conv_pixels_with(int32_t *restrict col, int32_t col_words,
+TINYC_INLINE void conv_pixels_with(int32_t *restrict col, int32_t blocks,
                                    const int8_t *xg, const int8_t *W, const int32_t *B,
                                    int8_t *yg, size_t out_plane, const tinyc_qconv_params *p,
                                    int32_t g, int32_t px0, int32_t px1) {
-  const int32_t cg = p->c / p->group, mg = p->m / p->group, K = cg * p->kh * p->kw;
-  const int32_t *bm = B ? B + g * mg : NULL;
-  const int32_t *qm = p->multiplier + g * mg, *sm = p->shift + g * mg;
-  const int32_t fit = col_words / K;
-  const int32_t max_pairs = fit < TINYC_QCONV_PAIRS ? fit : TINYC_QCONV_PAIRS;
+  const int32_t mg = p->m / p->group, K = p->c / p->group * p->kh * p->kw;
+  const int32_t max_pairs = blocks < TINYC_QCONV_PAIRS ? blocks : TINYC_QCONV_PAIRS;
   const int clamp = p->act_min > -128 || p->act_max < 127;
+  const int32_t triples = triples_of(p, g, blocks, clamp);
+  const int32_t span = triples ? 3 * triples : 2 * max_pairs; /* pixels a column */
   int32_t m, px;
-  for (px = px0; px < px1; px += 2 * max_pairs) {
-    const int32_t count = px1 - px < 2 * max_pairs ? px1 - px : 2 * max_pairs; /* pixels */
-    const int8_t *wm = W + (size_t)g * mg * K;
+  for (px = px0; px < px1; px += span) {
+    const int32_t count = px1 - px < span ? px1 - px : span;     /* pixels */
+    const int32_t whole = count / 3 < triples ? count / 3 : triples; /* triples */
     int8_t *y = yg + (px - px0); /* output (m, px) at yg[m * out_plane + px - px0] */
-    gather_columns(col, xg, p, cg, K, px, count);
-    m = clamp && TINYC_QCONV_GENERAL
-            ? 0
-            : channels_short(col, count, wm, K, mg, qm, sm, bm, p->output_offset, y, out_plane);
+    const int32_t rest = count - 3 * whole; /* pixels in pair blocks */
+    const int32_t *pairs = col + (size_t)2 * whole * K;
+    gather_columns(col, xg, p, px, count, whole);
+    if (whole > 0) channels_triples(col, whole, W, B, y, out_plane, p, g);
+    y += 3 * whole;
+    m = mg;
+    if (rest > 0) {
+      m = clamp && TINYC_QCONV_GENERAL ? 0
+                                       : channels_short(pairs, rest, W, B, y, out_plane, p, g);
+    }
     TINYC_DCHECK(TINYC_QCONV_GENERAL || (!clamp && m == mg));
-    if (TINYC_QCONV_GENERAL && m < mg) channels_rest(col, W, B, y, out_plane, p, g, m, count);
+    if (TINYC_QCONV_GENERAL && m < mg) channels_rest(pairs, W, B, y, out_plane, p, g, m, rest);
   }
 }
 
-/* K <= TINYC_QCONV_COLUMN; the column is `work` (K * pairs words) */
+/* K <= TINYC_QCONV_COLUMN; the column is `work` (K words a pair block, up to
+ * TINYC_QCONV_PAIRS blocks) */
 static TINYC_DSP_NOINLINE void conv_pixels(int32_t *restrict work, const int8_t *xg,
                                            const int8_t *W, const int32_t *B, int8_t *yg,
                                            size_t out_plane, const tinyc_qconv_params *p,
                                            int32_t g, int32_t px0, int32_t px1) {
-  const int32_t K = p->c / p->group * p->kh * p->kw, fit = TINYC_QCONV_COLUMN / K;
-  const int32_t pairs = fit < TINYC_QCONV_PAIRS ? fit : TINYC_QCONV_PAIRS;
-  conv_pixels_with(work, K * pairs, xg, W, B, yg, out_plane, p, g, px0, px1);
+  const int32_t fit = TINYC_QCONV_COLUMN / (p->c / p->group * p->kh * p->kw);
+  conv_pixels_with(work, fit < TINYC_QCONV_PAIRS ? fit : TINYC_QCONV_PAIRS, xg, W, B, yg,
+                   out_plane, p, g, px0, px1);
 }
 
 /* The same without the column buffer, one output pixel and channel at a time (reductions
