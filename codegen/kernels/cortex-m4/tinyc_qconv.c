@@ -1359,7 +1359,9 @@ static void dw3_plane(const int8_t *xc, const int8_t *wk, int32_t bias, int32_t 
 /* Small 3x3 depthwise planes: the whole plane is first copied, padding included, into
  * `plane` in the workspace, so no output needs a bound check and the copy is the plane's only
  * per-row overhead (small maps, like KWS's 25x5 or a MobileNet's 6x6, are all overhead
- * otherwise). With stride_w 1 outputs come in pairs from one row word per tap row (26
+ * otherwise). At stride 1 both ways with rows of at most TINYC_QDW_NARROW padded bytes the
+ * plane is walked down its columns with the requantization in the same loop (dw3_walk,
+ * below). Otherwise, with stride_w 1 outputs come in pairs from one row word per tap row (26
  * instructions per two outputs in 13 registers, row 2's weights read each time; an odd
  * last column computes a pair whose second value is dropped); with stride_w 2, one at a
  * time. The assembly loops need the optimizer; TINYC_NO_DSP_ASM turns them off for builds
@@ -1370,13 +1372,19 @@ static void dw3_plane(const int8_t *xc, const int8_t *wk, int32_t bias, int32_t 
  * its output straight to Y. */
 #define TINYC_QDW_PLANE 512 /* padded plane bytes (plus 4 of slack) */
 #define TINYC_QDW_ACC 64    /* sums per band */
+/* The column walk's plane: rows of TINYC_QDW_NARROW bytes (a constant, so the assembly
+ * steps down a column with an immediate offset), at most TINYC_QDW_STAGE bytes with the
+ * slack; its outputs are staged TINYC_QDW_STAGE bytes further on, row for row. */
+#define TINYC_QDW_NARROW 8
+#define TINYC_QDW_STAGE 256
 
 typedef struct {
-  int32_t stride; /* bytes per padded row: (ow - 1) * stride_w + 3 */
+  int32_t stride; /* bytes per padded row: (ow - 1) * stride_w + 3, or TINYC_QDW_NARROW */
   int32_t rows;   /* padded rows: (oh - 1) * stride_h + 3 */
   int32_t pairs;  /* stride_w 1: output pairs per row */
   int32_t row;    /* sums per output row: 2 * pairs, or ow */
   int32_t band;   /* output rows per band */
+  int32_t walk;   /* 1: the column walk (stride 1, narrow rows), no sums */
 } dw3_small_shape;
 
 static dw3_small_shape dw3_small_shape_of(const tinyc_qconv_params *p) {
@@ -1386,6 +1394,9 @@ static dw3_small_shape dw3_small_shape_of(const tinyc_qconv_params *p) {
   g.pairs = (p->ow + 1) / 2;
   g.row = p->stride_w == 1 ? 2 * g.pairs : p->ow;
   g.band = TINYC_QDW_ACC / g.row;
+  g.walk = p->stride_h == 1 && p->stride_w == 1 && g.stride <= TINYC_QDW_NARROW &&
+           g.rows * TINYC_QDW_NARROW + 4 <= TINYC_QDW_STAGE;
+  if (g.walk) g.stride = TINYC_QDW_NARROW;
   return g;
 }
 
@@ -1393,7 +1404,7 @@ static int dw3_small_fits(const tinyc_qconv_params *p) {
   dw3_small_shape g;
   if (!dw3_fits(p) || p->pad_top < 0 || p->pad_top > 2 || p->pad_left < 0) return 0;
   g = dw3_small_shape_of(p);
-  return g.band >= 1 && g.rows * g.stride <= TINYC_QDW_PLANE;
+  return g.walk || (g.band >= 1 && g.rows * g.stride <= TINYC_QDW_PLANE);
 }
 
 /* The padded plane: row r holds input row r - pad_top, columns -pad_left ... Per call it
@@ -1409,50 +1420,75 @@ static void dw3_small_pad(int32_t *restrict plane_words, const dw3_small_shape *
   for (i = 0; i < words; ++i) plane_words[i] = zp4;
 }
 
+/* `rows` rows of n bytes from src (src_stride apart) to dst (dst_stride apart), 4 to 8
+ * bytes as two words (overlapping when n < 8), other lengths by tinyc_copy_short or memcpy
+ * (no library call for short rows). */
+static TINYC_DSP_NOINLINE void dw3_copy_rows(int8_t *dst, int32_t dst_stride, const int8_t *src,
+                          int32_t src_stride, int32_t n, int32_t rows) {
+  for (; rows > 0; --rows, dst += dst_stride, src += src_stride) {
+    if (n >= 4 && n <= 8) {
+      const int32_t a = tinyc_load4(src), b = tinyc_load4(src + n - 4);
+      tinyc_store4(dst, a);
+      tinyc_store4(dst + n - 4, b);
+    } else if (n > 32) {
+      memcpy(dst, src, (size_t)n);
+    } else {
+      tinyc_copy_short(dst, src, (size_t)n);
+    }
+  }
+}
+
+/* The column walk's copies of 4 to 8 bytes a row (as dw3_copy_rows), two rows a round:
+ * `into` the plane (rows TINYC_QDW_NARROW apart, from rows `stride` apart) or out of its
+ * stage (the other way round); one constant stride leaves the loop few registers to keep. */
+TINYC_INLINE void dw3_walk_copy(int8_t *dst, const int8_t *src, int32_t stride, int32_t n,
+                                int32_t rows, int into) {
+  const int32_t tail = n - 4;
+  const int32_t ds = into ? TINYC_QDW_NARROW : stride, ss = into ? stride : TINYC_QDW_NARROW;
+  for (; rows >= 2; rows -= 2, dst += 2 * ds, src += 2 * ss) {
+    const int32_t a = tinyc_load4(src), b = tinyc_load4(src + tail);
+    const int32_t c = tinyc_load4(src + ss), d = tinyc_load4(src + ss + tail);
+    tinyc_store4(dst, a);
+    tinyc_store4(dst + tail, b);
+    tinyc_store4(dst + ds, c);
+    tinyc_store4(dst + ds + tail, d);
+  }
+  if (rows) {
+    const int32_t a = tinyc_load4(src), b = tinyc_load4(src + tail);
+    tinyc_store4(dst, a);
+    tinyc_store4(dst + tail, b);
+  }
+}
+
 static void dw3_small_fill(const int8_t *xc, int32_t *restrict plane_words,
                            const dw3_small_shape *g, const tinyc_qconv_params *p) {
   const int32_t S = g->stride;
   const int32_t inner = p->w < S - p->pad_left ? p->w : S - p->pad_left; /* bytes per row */
   const int32_t r0 = p->pad_top; /* rows [r0, r1) hold input rows */
   const int32_t r1 = p->h + p->pad_top < g->rows ? p->h + p->pad_top : g->rows;
-  int8_t *dst = (int8_t *)plane_words + (size_t)r0 * S + p->pad_left;
-  const int8_t *src = xc;
-  int32_t r;
-  if (inner >= 4 && inner <= 8) { /* two words a row, overlapping when inner < 8 */
-    for (r = r0; r < r1; ++r, dst += S, src += p->w) {
-      tinyc_store4(dst, tinyc_load4(src));
-      tinyc_store4(dst + inner - 4, tinyc_load4(src + inner - 4));
-    }
-    return;
-  }
-  for (r = r0; r < r1; ++r, dst += S, src += p->w) {
-    if (inner > 32) {
-      memcpy(dst, src, (size_t)inner);
-    } else {
-      tinyc_copy_short(dst, src, (size_t)inner);
-    }
-  }
+  dw3_copy_rows((int8_t *)plane_words + (size_t)r0 * S + p->pad_left, S, xc, p->w, inner,
+                r1 - r0);
 }
 
 /* What the planes of one call share, worked out once a call (a band calls for every few
- * rows): the shape, the clamp, where the sums and the padded plane go, and the columns a
- * stride-1 walk takes at once (0: the plane goes by rows). */
+ * rows): the shape, the clamp, where the sums (row path) or the staged outputs (column
+ * walk) and the padded plane go. */
 typedef struct {
   dw3_small_shape g;
   tinyc_dsp_clamp cl;
   int32_t *acc, *plane_words;
-  int32_t cols;
+  int8_t *stage;
 } dw3_small_call;
 
 static void dw3_small_begin(dw3_small_call *k, int32_t *restrict work,
                             const tinyc_qconv_params *p) {
   const dw3_small_shape g = dw3_small_shape_of(p);
-  const int32_t sums = (g.band < p->oh ? g.band : p->oh) * g.row;
+  const int32_t sums = g.walk ? 0 : (g.band < p->oh ? g.band : p->oh) * g.row;
   k->g = g;
   k->cl = tinyc_dsp_clamp_make(p->output_offset, p->act_min, p->act_max);
   k->acc = work;
   k->plane_words = work + sums;
-  k->cols = p->stride_h == 1 && p->stride_w == 1 && p->oh <= sums ? sums / p->oh : 0;
+  k->stage = (int8_t *)work + TINYC_QDW_STAGE;
   dw3_small_pad(k->plane_words, &k->g, p);
 }
 
@@ -1534,149 +1570,219 @@ static TINYC_DSP_NOINLINE void dw3_small_row_s2(const int8_t *x0, int32_t S, int
   }
 }
 
-/* Stride 1 both ways: the plane is walked down one output column at a time. Each padded
- * input row's word (taps x0 x1 x2) is sign-extended once and serves three outputs: it
- * finishes the output two rows up (tap row 2, stored), adds tap row 1 to the one above
- * and starts the one at its row (tap row 0), so every input byte is read once per column
- * and an output costs one load, two sign extensions, six multiply-accumulates and a store
- * (the horizontal pairs read each row word three times and call a function per row). The
- * three sums rotate through three registers, three rows an unrolled round; `acc` gets
- * the column's oh sums (no bias). u[r] = (w[r][0], w[r][2]) for r < 3, u[3] = v01 =
- * (w[0][1], w[1][1]), u[4] = v2 = w[2][1]; x: the column's top padded row; S: bytes per
- * padded row. */
+/* The column walk (stride 1 both ways, rows of TINYC_QDW_NARROW bytes): each column of
+ * the padded plane is read once from the top, and each row word (taps x0 x1 x2: one load,
+ * two sign extensions) serves three outputs: it finishes the output two rows up (tap row
+ * 2, then requantized and stored at once), adds tap row 1 to the one above and starts the
+ * one at its row (tap row 0, on the bias). The finished output's register takes the new
+ * one, so two sums rotate. Per output: a load, two SXTB16, six multiply-accumulates,
+ * SMMLA with the rounding term (the zero point in it), ASR, SSAT and a store, 14 cycles,
+ * every constant in a register for the whole plane: u[r] = (w[r][0], w[r][2]), v01 =
+ * (w[0][1], w[1][1]), rv = (rs, w[2][1]) (ASR reads the shift from the bottom byte, the
+ * row count of the assembly rides in bits 8..15). */
+typedef struct {
+  int32_t u0, u1, u2, v01, rv, q, round, bias;
+} dw3_walk_k;
+
+/* The rounding term of the short requantization with the zero point in it, as in
+ * tinyc_dsp_requant_row_bias. */
+TINYC_INLINE int32_t dw3_round(int32_t rs, int32_t zp) {
+  return (int32_t)((1u << (rs - 1)) + ((uint32_t)zp << rs));
+}
+
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__thumb2__) && \
-    defined(__OPTIMIZE__) && !defined(__OPTIMIZE_SIZE__) && !defined(TINYC_NO_DSP_ASM) && \
-    !defined(__clang__)
-/* 14 registers: gcc only (clang's allocator gives an asm statement fewer), and not at -Os
- * (gcc 12 has one register fewer for it there: "impossible constraints") */
-#define TINYC_DW3_COL_ROW(F, M, N)                                                        \
-  __asm__ volatile("ldr    %[t], [%[x]]\n\t"                                              \
-                   "add    %[x], %[x], %[S]\n\t"                                          \
-                   "sxtb16 %[e], %[t]\n\t"                                                \
-                   "sxtb16 %[t], %[t], ror #8\n\t"                                        \
-                   "smlad  %[f], %[e], %[u2], %[f]\n\t"                                   \
-                   "smlabb %[f], %[t], %[v2], %[f]\n\t"                                   \
-                   "str    %[f], [%[acc]], #4\n\t"                                        \
-                   "smlad  %[m], %[e], %[u1], %[m]\n\t"                                   \
-                   "smlabt %[m], %[t], %[v01], %[m]\n\t"                                  \
-                   "smuad  %[n], %[e], %[u0]\n\t"                                         \
-                   "smlabb %[n], %[t], %[v01], %[n]"                                      \
-                   : [x] "+r"(x), [acc] "+r"(acc), [f] "+r"(F), [m] "+r"(M), [n] "=&r"(N), \
-                     [t] "=&r"(t), [e] "=&r"(e)                                           \
-                   : [S] "r"(S), [u0] "r"(u0), [u1] "r"(u1), [u2] "r"(u2), [v01] "r"(v01), \
-                     [v2] "r"(v2)                                                         \
-                   : "memory")
+    defined(__OPTIMIZE__) && !defined(TINYC_NO_DSP_ASM) && !defined(__clang__)
+#define TINYC_DW3_WALK_ASM 1
+/* one input row: finish F (stored in the stage, three rows up from x after the load's
+ * step: TINYC_QDW_STAGE - 3 * TINYC_QDW_NARROW), tap row 1 into M, F starts again */
+#define TINYC_DW3_WALK_STEP(F, M)                       \
+  "ldr    %[t], [%[x]], %[S]\n\t"                       \
+  "sxtb16 %[e], %[t]\n\t"                               \
+  "sxtb16 %[t], %[t], ror #8\n\t"                       \
+  "smlad  %[" F "], %[e], %[u2], %[" F "]\n\t"          \
+  "smlabt %[" F "], %[t], %[rv], %[" F "]\n\t"          \
+  "smmla  %[" F "], %[" F "], %[q], %[round]\n\t"       \
+  "asr    %[" F "], %[" F "], %[rv]\n\t"                \
+  "ssat   %[" F "], #8, %[" F "]\n\t"                   \
+  "strb   %[" F "], [%[x], %[off]]\n\t"                 \
+  "smlad  %[" M "], %[e], %[u1], %[" M "]\n\t"          \
+  "smlabt %[" M "], %[t], %[v01], %[" M "]\n\t"         \
+  "smlad  %[" F "], %[e], %[u0], %[bias]\n\t"           \
+  "smlabb %[" F "], %[t], %[v01], %[" F "]\n\t"
+
+/* The whole plane, column after column (13 registers, the counts on the stack): two
+ * rows start a column, then rows two at a time (the sums swap roles), then the odd one
+ * (TAIL). */
+#define TINYC_DW3_WALK(TAIL)                                                              \
+  __asm__ volatile(                                                                      \
+      "1:\n\t"                                                                           \
+      "ldr    %[t], [%[x]], %[S]\n\t"                                                    \
+      "sxtb16 %[e], %[t]\n\t"                                                            \
+      "sxtb16 %[t], %[t], ror #8\n\t"                                                    \
+      "smlad  %[f], %[e], %[u0], %[bias]\n\t"                                            \
+      "smlabb %[f], %[t], %[v01], %[f]\n\t"                                              \
+      "ldr    %[t], [%[x]], %[S]\n\t"                                                    \
+      "sxtb16 %[e], %[t]\n\t"                                                            \
+      "sxtb16 %[t], %[t], ror #8\n\t"                                                    \
+      "smlad  %[f], %[e], %[u1], %[f]\n\t"                                               \
+      "smlabt %[f], %[t], %[v01], %[f]\n\t"                                              \
+      "smlad  %[m], %[e], %[u0], %[bias]\n\t"                                            \
+      "smlabb %[m], %[t], %[v01], %[m]\n\t"                                              \
+      "ldr    %[t], %[pairs]\n\t"                                                        \
+      "orr    %[rv], %[rv], %[t]\n\t"                                                    \
+      "2:\n\t" TINYC_DW3_WALK_STEP("f", "m") TINYC_DW3_WALK_STEP("m", "f")               \
+      "sub    %[rv], %[rv], #256\n\t"                                                    \
+      "tst    %[rv], #0xff00\n\t"                                                        \
+      "bne    2b\n\t" TAIL                                                               \
+      "ldr    %[t], %[back]\n\t"                                                         \
+      "sub    %[x], %[x], %[t]\n\t"                                                      \
+      "ldr    %[t], %[cols]\n\t"                                                         \
+      "subs   %[t], %[t], #1\n\t"                                                        \
+      "str    %[t], %[cols]\n\t"                                                         \
+      "bne    1b"                                                                        \
+      : [x] "+r"(x), [rv] "+r"(rv), [f] "=&r"(f), [m] "=&r"(m), [t] "=&r"(t),            \
+        [e] "=&r"(e), [cols] "+m"(cols)                                                  \
+      : [u0] "r"(k->u0), [u1] "r"(k->u1), [u2] "r"(k->u2), [v01] "r"(k->v01),            \
+        [q] "r"(k->q), [round] "r"(k->round), [bias] "r"(k->bias), [pairs] "m"(pairs),   \
+        [back] "m"(back), [S] "i"(TINYC_QDW_NARROW),                                     \
+        [off] "i"(TINYC_QDW_STAGE - 3 * TINYC_QDW_NARROW)                                \
+      : "cc", "memory")
+
+/* Every column of the plane (oh >= 2 rows): outputs to the stage, row oy at byte
+ * oy * TINYC_QDW_NARROW. */
+static TINYC_DSP_NOINLINE void dw3_walk_asm(const int8_t *x, int32_t oh, int32_t ow,
+                                            const dw3_walk_k *k) {
+  const int32_t pairs = (oh >> 1) << 8, back = (oh + 2) * TINYC_QDW_NARROW - 1;
+  int32_t cols = ow, rv = k->rv, f, m, t, e;
+  if (oh & 1) {
+    TINYC_DW3_WALK(TINYC_DW3_WALK_STEP("f", "m"));
+  } else {
+    TINYC_DW3_WALK("");
+  }
+}
 #else
-#define TINYC_DW3_COL_ROW(F, M, N)                                            \
-  do {                                                                        \
-    t = tinyc_load4(x);                                                       \
-    x += S;                                                                   \
-    e = tinyc_sxtb16(t);                                                      \
-    t = tinyc_sxtb16_hi(t);                                                   \
-    *acc++ = tinyc_smlabb(t, v2, tinyc_smlad(e, u2, F));                      \
-    M = tinyc_smlabt(t, v01, tinyc_smlad(e, u1, M));                          \
-    N = tinyc_smlabb(t, v01, tinyc_smuad(e, u0));                             \
-  } while (0)
+#define TINYC_DW3_WALK_ASM 0
 #endif
 
-static TINYC_DSP_NOINLINE void dw3_small_col(const int8_t *top, int32_t S, int32_t *acc,
-                                             int32_t oh, const int32_t *u, int32_t cols) {
-  const int32_t u0 = u[0], u1 = u[1], u2 = u[2], v01 = u[3], v2 = u[4];
-  for (; cols > 0; --cols, ++top) {
-    const int8_t *x = top;
-    int32_t a, b, c = 0, t, e, n;
-    /* the first two rows start the first two outputs */
-    t = tinyc_load4(x);
+/* The same walk in C, straight into out, any requantization (`fast`: the short form of
+ * dw3_walk_asm; else tinyc_dsp_requant). */
+static TINYC_DSP_NOINLINE void dw3_walk_c(const int8_t *plane, int8_t *out,
+                                          const dw3_walk_k *k, int fast,
+                                          const tinyc_dsp_mult *mul, const tinyc_dsp_clamp *cl,
+                                          const tinyc_qconv_params *p) {
+  const int32_t S = TINYC_QDW_NARROW, ow = p->ow, rs = k->rv & 0xff;
+  const int32_t v2 = k->rv >> 16;
+  int32_t ox, oy;
+  for (ox = 0; ox < ow; ++ox) {
+    const int8_t *x = plane + ox;
+    int8_t *o = out + ox;
+    int32_t t = tinyc_load4(x), e = tinyc_sxtb16(t), f, m, n;
+    t = tinyc_sxtb16_hi(t);
+    f = tinyc_smlabb(t, k->v01, tinyc_smlad(e, k->u0, k->bias));
+    t = tinyc_load4(x += S);
     e = tinyc_sxtb16(t);
     t = tinyc_sxtb16_hi(t);
-    a = tinyc_smlabb(t, v01, tinyc_smuad(e, u0));
-    x += S;
-    t = tinyc_load4(x);
-    e = tinyc_sxtb16(t);
-    t = tinyc_sxtb16_hi(t);
-    a = tinyc_smlabt(t, v01, tinyc_smlad(e, u1, a));
-    b = tinyc_smlabb(t, v01, tinyc_smuad(e, u0));
-    x += S;
-    for (n = oh; n >= 3; n -= 3) {
-      TINYC_DW3_COL_ROW(a, b, c);
-      TINYC_DW3_COL_ROW(b, c, a);
-      TINYC_DW3_COL_ROW(c, a, b);
+    f = tinyc_smlabt(t, k->v01, tinyc_smlad(e, k->u1, f));
+    m = tinyc_smlabb(t, k->v01, tinyc_smlad(e, k->u0, k->bias));
+    for (oy = 0; oy < p->oh; ++oy, o += ow) {
+      t = tinyc_load4(x += S);
+      e = tinyc_sxtb16(t);
+      t = tinyc_sxtb16_hi(t);
+      f = tinyc_smlabb(t, v2, tinyc_smlad(e, k->u2, f));
+      *o = fast ? (int8_t)tinyc_ssat8(tinyc_smmla(f, k->q, k->round) >> rs)
+                : tinyc_dsp_requant(f, mul, cl);
+      n = tinyc_smlabb(t, k->v01, tinyc_smlad(e, k->u0, k->bias));
+      f = tinyc_smlabt(t, k->v01, tinyc_smlad(e, k->u1, m));
+      m = n;
     }
-    if (n > 0) TINYC_DW3_COL_ROW(a, b, c);
-    if (n > 1) TINYC_DW3_COL_ROW(b, c, a);
-    (void)c;
   }
 }
 
-/* `cols` columns' oh sums each (acc, column by column) plus bias, requantized to
- * out[oy * ow + ox] from column ox = 0 of out on; a function of its own so the short
- * form's constants stay in registers (few arguments: the caller's frame holds none of
- * them), set up once for all the columns. */
-static TINYC_DSP_NOINLINE void dw3_col_requant(const int32_t *acc, int32_t bias, int8_t *out,
-                                               const tinyc_dsp_mult *m,
-                                               const tinyc_dsp_clamp *c,
-                                               const tinyc_qconv_params *p, int32_t cols) {
-  const int32_t oh = p->oh, ow = p->ow;
-  const size_t plane = (size_t)oh * ow;
-#ifdef TINYC_TFLITE
-  const int32_t tflite = m->shift > 30 ? tinyc_tflite_rs(m->shift) : 0;
-#else
-  const int32_t tflite = 0;
-#endif
-  const int32_t q = m->q, rs = tflite ? tflite : m->rs;
-  int8_t *o;
-  if ((m->shift <= -2 || tflite) && rs <= 20 && c->act_min <= -128 && c->act_max >= 127) {
-    /* the short form, zero point in the rounding term (tinyc_dsp_requant_row_bias) */
-    const int32_t round = (int32_t)((1u << (rs - 1)) + ((uint32_t)c->zp << rs));
-    for (; cols > 0; --cols, ++out) {
-      int8_t *const end = out + plane;
-      o = out;
-#ifdef TINYC_TFLITE
-      if (tflite) {
-        for (; o < end; o += ow) {
-          *o = (int8_t)tinyc_ssat8(tinyc_tflite_top(*acc++ + bias, q, round) >> rs);
-        }
-        continue;
-      }
-#endif
-#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__thumb2__) && \
-    defined(__OPTIMIZE__) && !defined(TINYC_NO_DSP_ASM)
-      if (oh >= 2) { /* two a round, 18 cycles: gcc's loop spills the constants */
-        int32_t n = oh >> 1, a, b;
-        const int32_t ow2 = 2 * ow;
-        __asm__ volatile(
-            "1:\n\t"
-            "ldrd   %[a], %[b], [%[acc]], #8\n\t"
-            "add    %[a], %[a], %[bias]\n\t"
-            "add    %[b], %[b], %[bias]\n\t"
-            "smmla  %[a], %[a], %[q], %[round]\n\t"
-            "smmla  %[b], %[b], %[q], %[round]\n\t"
-            "asr    %[a], %[a], %[rs]\n\t"
-            "asr    %[b], %[b], %[rs]\n\t"
-            "ssat   %[a], #8, %[a]\n\t"
-            "ssat   %[b], #8, %[b]\n\t"
-            "strb   %[a], [%[o]]\n\t"
-            "strb   %[b], [%[o], %[ow]]\n\t"
-            "add    %[o], %[o], %[ow2]\n\t"
-            "subs   %[n], %[n], #1\n\t"
-            "bne    1b"
-            : [acc] "+r"(acc), [o] "+r"(o), [n] "+r"(n), [a] "=&r"(a), [b] "=&r"(b)
-            : [bias] "r"(bias), [q] "r"(q), [round] "r"(round), [rs] "r"(rs), [ow] "r"(ow),
-              [ow2] "r"(ow2)
-            : "cc", "memory");
-      }
-#else
-      for (; o + ow < end; o += 2 * ow, acc += 2) { /* two a round: fewer branches */
-        o[0] = (int8_t)tinyc_ssat8(tinyc_smmla(acc[0] + bias, q, round) >> rs);
-        o[ow] = (int8_t)tinyc_ssat8(tinyc_smmla(acc[1] + bias, q, round) >> rs);
-      }
-#endif
-      if (o < end) *o = (int8_t)tinyc_ssat8(tinyc_smmla(*acc++ + bias, q, round) >> rs);
+/* What every plane of a column-walk call shares, worked out once a call (the kernel's
+ * parameters are read through a pointer that the plane's stores could alias). */
+typedef struct {
+  int8_t *fill;          /* where the input rows go in the plane */
+  int32_t fill_n, fill_rows, w, oh, ow, input_offset, output_offset;
+  int fast_act;          /* no activation clamp beyond int8's own */
+  const int8_t *plane;
+  const int8_t *stage;
+  dw3_small_call call;
+} dw3_walk_call;
+
+/* The constants of one plane's walk; whether the short requantization applies. */
+TINYC_INLINE int dw3_walk_setup(dw3_walk_k *w, const int8_t *wk, int32_t bias, int32_t q,
+                                const tinyc_dsp_mult *mul, const dw3_walk_call *c) {
+  const int32_t w0 = wk[0], w1 = wk[1], w2 = wk[2], w3 = wk[3], w4 = wk[4], w5 = wk[5];
+  const int32_t w6 = wk[6], w7 = wk[7], w8 = wk[8];
+  w->u0 = tinyc_pack16(w0, w2);
+  w->u1 = tinyc_pack16(w3, w5);
+  w->u2 = tinyc_pack16(w6, w8);
+  w->v01 = tinyc_pack16(w1, w4);
+  w->rv = tinyc_pack16(mul->rs, w7);
+  w->q = q;
+  w->round = dw3_round(mul->rs, c->output_offset);
+  /* a zero-point byte contributes (zp + input_offset) * w = 0: padding is the zero point,
+   * and input_offset * sum(w) joins the bias */
+  w->bias = bias + c->input_offset * (w0 + w1 + w2 + w3 + w4 + w5 + w6 + w7 + w8);
+  return c->fast_act && mul->shift <= -2 && mul->rs <= 20;
+}
+
+/* One plane by the column walk: xc (input plane) -> out (output plane); a function of
+ * its own, so the call's loop keeps a small frame. */
+static TINYC_DSP_NOINLINE void dw3_walk_plane(const int8_t *xc, const int8_t *wk, int32_t bias,
+                                              int32_t q, int32_t sh, int8_t *out,
+                                              const dw3_walk_call *c,
+                                              const tinyc_qconv_params *p) {
+  const tinyc_dsp_mult mul = tinyc_dsp_mult_make(q, sh);
+  dw3_walk_k w;
+  const int fast = dw3_walk_setup(&w, wk, bias, q, &mul, c);
+  if (c->fill_n >= 4 && c->fill_n <= 8) {
+    dw3_walk_copy(c->fill, xc, c->w, c->fill_n, c->fill_rows, 1);
+  } else {
+    dw3_copy_rows(c->fill, TINYC_QDW_NARROW, xc, c->w, c->fill_n, c->fill_rows);
+  }
+#if TINYC_DW3_WALK_ASM
+  if (fast && c->oh >= 2) {
+    dw3_walk_asm(c->plane, c->oh, c->ow, &w);
+    if (c->ow >= 4) {
+      dw3_walk_copy(out, c->stage, c->ow, c->ow, c->oh, 0);
+    } else {
+      dw3_copy_rows(out, c->ow, c->stage, TINYC_QDW_NARROW, c->ow, c->oh);
     }
     return;
   }
-  for (; cols > 0; --cols, ++out) {
-    for (o = out; o < out + plane; o += ow) *o = tinyc_dsp_requant(*acc++ + bias, m, c);
+#endif
+  dw3_walk_c(c->plane, out, &w, fast, &mul, &c->call.cl, p);
+}
+
+/* Every plane of a call by the column walk (as dw3_small_planes, whose frame it does not
+ * share). */
+static TINYC_DSP_NOINLINE void dw3_walk_planes(const int8_t *X, const int8_t *W,
+                                               const int32_t *B, int8_t *Y, int32_t *work,
+                                               const tinyc_qconv_params *p) {
+  const int32_t mult_per_channel = p->m / p->c, planes = p->m, images = p->n;
+  const size_t in_plane = (size_t)p->h * p->w, out_plane = (size_t)p->oh * p->ow;
+  const int32_t r1 = p->h + p->pad_top < p->oh + 2 ? p->h + p->pad_top : p->oh + 2;
+  dw3_walk_call c;
+  int32_t n, m;
+  dw3_small_begin(&c.call, work, p);
+  c.plane = (const int8_t *)c.call.plane_words;
+  c.stage = c.call.stage;
+  c.fill = (int8_t *)c.call.plane_words + p->pad_top * TINYC_QDW_NARROW + p->pad_left;
+  c.fill_n = p->w < TINYC_QDW_NARROW - p->pad_left ? p->w : TINYC_QDW_NARROW - p->pad_left;
+  c.fill_rows = r1 - p->pad_top;
+  c.w = p->w;
+  c.oh = p->oh;
+  c.ow = p->ow;
+  c.input_offset = p->input_offset;
+  c.output_offset = p->output_offset;
+  c.fast_act = p->act_min <= -128 && p->act_max >= 127;
+  for (n = 0; n < images; ++n) {
+    for (m = 0; m < planes; ++m) {
+      dw3_walk_plane(X + ((size_t)n * p->c + m / mult_per_channel) * in_plane,
+                     W + (size_t)m * 9, B ? B[m] : 0, p->multiplier[m], p->shift[m],
+                     Y + ((size_t)n * planes + m) * out_plane, &c, p);
+    }
   }
 }
 
@@ -1692,14 +1798,14 @@ TINYC_INLINE void dw3_small_plane(const int8_t *xc, const int8_t *wk, int32_t bi
   int32_t *const acc = k->acc;
   int32_t *const plane_words = k->plane_words;
   const int8_t *plane = (const int8_t *)plane_words;
-  int32_t u[5], v01, v2, sumw = 0, r, oy, b, rs, round, tflite; /* u: as dw3_small_col's */
+  int32_t u[3], v01, v2, sumw = 0, r, oy, b, rs, round, tflite; /* u[r] = (w[r][0], w[r][2]) */
   int fast;
   for (r = 0; r < 3; ++r) {
     u[r] = tinyc_pack16(wk[3 * r], wk[3 * r + 2]);
     sumw += wk[3 * r] + wk[3 * r + 1] + wk[3 * r + 2];
   }
-  u[3] = v01 = tinyc_pack16(wk[1], wk[4]);
-  u[4] = v2 = wk[7];
+  v01 = tinyc_pack16(wk[1], wk[4]);
+  v2 = wk[7];
   /* a zero-point byte contributes (zp + input_offset) * w = 0: padding is the zero point,
    * and input_offset * sum(w) joins the bias */
   bias += p->input_offset * sumw;
@@ -1712,17 +1818,6 @@ TINYC_INLINE void dw3_small_plane(const int8_t *xc, const int8_t *wk, int32_t bi
   fast = (mul.shift <= -2 || tflite) && rs <= 20 && p->act_min <= -128 && p->act_max >= 127;
   round = (int32_t)((1u << (rs - 1)) + ((uint32_t)p->output_offset << rs)); /* as in _row */
   dw3_small_fill(xc, plane_words, &g, p);
-  if (k->cols) {
-    /* the sums of a column fit where a band's go: walk the plane column by column, as
-     * many columns a call as their sums fit (a short band's whole plane: one call) */
-    const int32_t cols = k->cols;
-    for (b = 0; b < p->ow; b += cols) {
-      const int32_t n = p->ow - b < cols ? p->ow - b : cols;
-      dw3_small_col(plane + b, S, acc, p->oh, u, n);
-      dw3_col_requant(acc, bias, out + b, &mul, &cl, p, n);
-    }
-    return;
-  }
   for (oy = 0; oy < p->oh; oy += g.band) {
     const int32_t rows = p->oh - oy < g.band ? p->oh - oy : g.band;
     for (b = 0; b < rows; ++b) {
@@ -1785,7 +1880,7 @@ void tinyc_depthwise_conv2d_s8(const int8_t *restrict X, const int8_t *restrict 
       dw3_fits(p) ? dw3_plane : dw_plane;
   int32_t n, m;
   if (dw3_small_fits(p)) {
-    dw3_small_planes(X, W, B, Y, work, p);
+    (dw3_small_shape_of(p).walk ? dw3_walk_planes : dw3_small_planes)(X, W, B, Y, work, p);
     return;
   }
   for (n = 0; n < p->n; ++n) {
@@ -1805,7 +1900,7 @@ void tinyc_dwconv2d_stream_s8(const int8_t *X, const int8_t *restrict W,
   int32_t n, k;
   TINYC_DCHECK(p->group == p->c && p->m == p->c);
   if (dw3_small_fits(p)) { /* copies input plane k before storing output plane k */
-    dw3_small_planes(X, W, B, Y, work, p);
+    (dw3_small_shape_of(p).walk ? dw3_walk_planes : dw3_small_planes)(X, W, B, Y, work, p);
     return;
   }
   for (n = 0; n < p->n; ++n) {
