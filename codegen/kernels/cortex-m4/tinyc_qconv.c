@@ -1576,10 +1576,20 @@ static TINYC_DSP_NOINLINE void dw3_small_row_s2(const int8_t *x0, int32_t S, int
  * 2, then requantized and stored at once), adds tap row 1 to the one above and starts the
  * one at its row (tap row 0, on the bias). The finished output's register takes the new
  * one, so two sums rotate. Per output: a load, two SXTB16, six multiply-accumulates,
- * SMMLA with the rounding term (the zero point in it), ASR, SSAT and a store, 14 cycles,
- * every constant in a register for the whole plane: u[r] = (w[r][0], w[r][2]), v01 =
- * (w[0][1], w[1][1]), rv = (rs, w[2][1]) (ASR reads the shift from the bottom byte, the
- * row count of the assembly rides in bits 8..15). */
+ * SMMLA with the rounding term (the zero point in it), SSAT with the shift and a store,
+ * 13 cycles, every constant in a register for the whole plane: u[r] = (w[r][0], w[r][2]),
+ * v01 = (w[0][1], w[1][1]), rv = (counts, w[2][1]) (the assembly's column count rides in
+ * bits 0..7, its row count in bits 8..15).
+ *
+ * The assembly's shift is the constant TINYC_QDW_WALK_SHIFT (SSAT's immediate): a channel
+ * whose short-form shift rs is smaller has its weights and bias scaled by 2^j, j = SHIFT
+ * - rs <= 8 (int8 weights stay int16), and its rounding term with them; since
+ * floor((floor(a q 2^j / 2^32) + 2^j r) / 2^(rs + j)) = floor((floor(a q / 2^32) + r) / 2^rs),
+ * the outputs are those of tinyc_dsp_requant_row_bias's short form, bit for bit. The sums
+ * stay below 2^31 when |bias + input_offset * sum(w)| <= 2^(30 - j) (nine products of
+ * 2^14 scaled by 2^8 are below 2^26); other channels take the C walk. */
+#define TINYC_QDW_WALK_SHIFT 10
+
 typedef struct {
   int32_t u0, u1, u2, v01, rv, q, round, bias;
 } dw3_walk_k;
@@ -1595,24 +1605,22 @@ TINYC_INLINE int32_t dw3_round(int32_t rs, int32_t zp) {
 #define TINYC_DW3_WALK_ASM 1
 /* one input row: finish F (stored in the stage, three rows up from x after the load's
  * step: TINYC_QDW_STAGE - 3 * TINYC_QDW_NARROW), tap row 1 into M, F starts again */
-#define TINYC_DW3_WALK_STEP(F, M)                       \
-  "ldr    %[t], [%[x]], %[S]\n\t"                       \
-  "sxtb16 %[e], %[t]\n\t"                               \
-  "sxtb16 %[t], %[t], ror #8\n\t"                       \
-  "smlad  %[" F "], %[e], %[u2], %[" F "]\n\t"          \
-  "smlabt %[" F "], %[t], %[rv], %[" F "]\n\t"          \
-  "smmla  %[" F "], %[" F "], %[q], %[round]\n\t"       \
-  "asr    %[" F "], %[" F "], %[rv]\n\t"                \
-  "ssat   %[" F "], #8, %[" F "]\n\t"                   \
-  "strb   %[" F "], [%[x], %[off]]\n\t"                 \
-  "smlad  %[" M "], %[e], %[u1], %[" M "]\n\t"          \
-  "smlabt %[" M "], %[t], %[v01], %[" M "]\n\t"         \
-  "smlad  %[" F "], %[e], %[u0], %[bias]\n\t"           \
+#define TINYC_DW3_WALK_STEP(F, M)                          \
+  "ldr    %[t], [%[x]], %[S]\n\t"                          \
+  "sxtb16 %[e], %[t]\n\t"                                  \
+  "sxtb16 %[t], %[t], ror #8\n\t"                          \
+  "smlad  %[" F "], %[e], %[u2], %[" F "]\n\t"             \
+  "smlabt %[" F "], %[t], %[rv], %[" F "]\n\t"             \
+  "smmla  %[" F "], %[" F "], %[q], %[round]\n\t"          \
+  "ssat   %[" F "], #8, %[" F "], asr %[shift]\n\t"        \
+  "strb   %[" F "], [%[x], %[off]]\n\t"                    \
+  "smlad  %[" M "], %[e], %[u1], %[" M "]\n\t"             \
+  "smlabt %[" M "], %[t], %[v01], %[" M "]\n\t"            \
+  "smlad  %[" F "], %[e], %[u0], %[bias]\n\t"              \
   "smlabb %[" F "], %[t], %[v01], %[" F "]\n\t"
 
-/* The whole plane, column after column (13 registers, the counts on the stack): two
- * rows start a column, then rows two at a time (the sums swap roles), then the odd one
- * (TAIL). */
+/* The whole plane, column after column (13 registers): two rows start a column, then
+ * rows two at a time (the sums swap roles), then the odd one (TAIL). */
 #define TINYC_DW3_WALK(TAIL)                                                              \
   __asm__ volatile(                                                                      \
       "1:\n\t"                                                                           \
@@ -1636,24 +1644,24 @@ TINYC_INLINE int32_t dw3_round(int32_t rs, int32_t zp) {
       "bne    2b\n\t" TAIL                                                               \
       "ldr    %[t], %[back]\n\t"                                                         \
       "sub    %[x], %[x], %[t]\n\t"                                                      \
-      "ldr    %[t], %[cols]\n\t"                                                         \
-      "subs   %[t], %[t], #1\n\t"                                                        \
-      "str    %[t], %[cols]\n\t"                                                         \
+      "sub    %[rv], %[rv], #1\n\t"                                                      \
+      "tst    %[rv], #0xff\n\t"                                                          \
       "bne    1b"                                                                        \
       : [x] "+r"(x), [rv] "+r"(rv), [f] "=&r"(f), [m] "=&r"(m), [t] "=&r"(t),            \
-        [e] "=&r"(e), [cols] "+m"(cols)                                                  \
+        [e] "=&r"(e)                                                                     \
       : [u0] "r"(k->u0), [u1] "r"(k->u1), [u2] "r"(k->u2), [v01] "r"(k->v01),            \
         [q] "r"(k->q), [round] "r"(k->round), [bias] "r"(k->bias), [pairs] "m"(pairs),   \
         [back] "m"(back), [S] "i"(TINYC_QDW_NARROW),                                     \
-        [off] "i"(TINYC_QDW_STAGE - 3 * TINYC_QDW_NARROW)                                \
+        [off] "i"(TINYC_QDW_STAGE - 3 * TINYC_QDW_NARROW),                               \
+        [shift] "i"(TINYC_QDW_WALK_SHIFT)                                                \
       : "cc", "memory")
 
-/* Every column of the plane (oh >= 2 rows): outputs to the stage, row oy at byte
- * oy * TINYC_QDW_NARROW. */
-static TINYC_DSP_NOINLINE void dw3_walk_asm(const int8_t *x, int32_t oh, int32_t ow,
-                                            const dw3_walk_k *k) {
+/* Every column of the plane (2 <= oh <= 255 rows, 1 <= ow <= 255 columns): outputs to the
+ * stage, row oy at byte oy * TINYC_QDW_NARROW; k: scaled to TINYC_QDW_WALK_SHIFT, rv
+ * without counts. */
+TINYC_INLINE void dw3_walk_asm(const int8_t *x, int32_t oh, int32_t ow, const dw3_walk_k *k) {
   const int32_t pairs = (oh >> 1) << 8, back = (oh + 2) * TINYC_QDW_NARROW - 1;
-  int32_t cols = ow, rv = k->rv, f, m, t, e;
+  int32_t rv = k->rv | ow, f, m, t, e;
   if (oh & 1) {
     TINYC_DW3_WALK(TINYC_DW3_WALK_STEP("f", "m"));
   } else {
@@ -1664,14 +1672,14 @@ static TINYC_DSP_NOINLINE void dw3_walk_asm(const int8_t *x, int32_t oh, int32_t
 #define TINYC_DW3_WALK_ASM 0
 #endif
 
-/* The same walk in C, straight into out, any requantization (`fast`: the short form of
- * dw3_walk_asm; else tinyc_dsp_requant). */
+/* The same walk in C, straight into out, any requantization (the short form when
+ * `round`, with rs in rv's bottom byte; else tinyc_dsp_requant); k unscaled. */
 static TINYC_DSP_NOINLINE void dw3_walk_c(const int8_t *plane, int8_t *out,
-                                          const dw3_walk_k *k, int fast,
-                                          const tinyc_dsp_mult *mul, const tinyc_dsp_clamp *cl,
+                                          const dw3_walk_k *k, int32_t sh,
+                                          const tinyc_dsp_clamp *cl,
                                           const tinyc_qconv_params *p) {
-  const int32_t S = TINYC_QDW_NARROW, ow = p->ow, rs = k->rv & 0xff;
-  const int32_t v2 = k->rv >> 16;
+  const tinyc_dsp_mult mul = tinyc_dsp_mult_make(k->q, sh);
+  const int32_t S = TINYC_QDW_NARROW, ow = p->ow, rs = k->rv & 0xff, v2 = k->rv >> 16;
   int32_t ox, oy;
   for (ox = 0; ox < ow; ++ox) {
     const int8_t *x = plane + ox;
@@ -1689,8 +1697,8 @@ static TINYC_DSP_NOINLINE void dw3_walk_c(const int8_t *plane, int8_t *out,
       e = tinyc_sxtb16(t);
       t = tinyc_sxtb16_hi(t);
       f = tinyc_smlabb(t, v2, tinyc_smlad(e, k->u2, f));
-      *o = fast ? (int8_t)tinyc_ssat8(tinyc_smmla(f, k->q, k->round) >> rs)
-                : tinyc_dsp_requant(f, mul, cl);
+      *o = k->round ? (int8_t)tinyc_ssat8(tinyc_smmla(f, k->q, k->round) >> rs)
+                    : tinyc_dsp_requant(f, &mul, cl);
       n = tinyc_smlabb(t, k->v01, tinyc_smlad(e, k->u0, k->bias));
       f = tinyc_smlabt(t, k->v01, tinyc_smlad(e, k->u1, m));
       m = n;
@@ -1709,22 +1717,20 @@ typedef struct {
   dw3_small_call call;
 } dw3_walk_call;
 
-/* The constants of one plane's walk; whether the short requantization applies. */
-TINYC_INLINE int dw3_walk_setup(dw3_walk_k *w, const int8_t *wk, int32_t bias, int32_t q,
-                                const tinyc_dsp_mult *mul, const dw3_walk_call *c) {
-  const int32_t w0 = wk[0], w1 = wk[1], w2 = wk[2], w3 = wk[3], w4 = wk[4], w5 = wk[5];
-  const int32_t w6 = wk[6], w7 = wk[7], w8 = wk[8];
-  w->u0 = tinyc_pack16(w0, w2);
-  w->u1 = tinyc_pack16(w3, w5);
-  w->u2 = tinyc_pack16(w6, w8);
-  w->v01 = tinyc_pack16(w1, w4);
-  w->rv = tinyc_pack16(mul->rs, w7);
+/* A plane's walk constants from its nine weights wk (row by row), its bias with the input
+ * offset's term, the weights and bias scaled by 2^j; rs goes in rv's bottom byte. */
+TINYC_INLINE int32_t dw3_scale(int32_t x, int32_t j) { return (int32_t)((uint32_t)x << j); }
+
+TINYC_INLINE void dw3_walk_setup(dw3_walk_k *w, const int32_t *wk, int32_t bias, int32_t q,
+                                 int32_t rs, int32_t j, int32_t round) {
+  w->u0 = tinyc_pack16(dw3_scale(wk[0], j), dw3_scale(wk[2], j));
+  w->u1 = tinyc_pack16(dw3_scale(wk[3], j), dw3_scale(wk[5], j));
+  w->u2 = tinyc_pack16(dw3_scale(wk[6], j), dw3_scale(wk[8], j));
+  w->v01 = tinyc_pack16(dw3_scale(wk[1], j), dw3_scale(wk[4], j));
+  w->rv = tinyc_pack16(rs, dw3_scale(wk[7], j));
   w->q = q;
-  w->round = dw3_round(mul->rs, c->output_offset);
-  /* a zero-point byte contributes (zp + input_offset) * w = 0: padding is the zero point,
-   * and input_offset * sum(w) joins the bias */
-  w->bias = bias + c->input_offset * (w0 + w1 + w2 + w3 + w4 + w5 + w6 + w7 + w8);
-  return c->fast_act && mul->shift <= -2 && mul->rs <= 20;
+  w->round = round;
+  w->bias = dw3_scale(bias, j);
 }
 
 /* One plane by the column walk: xc (input plane) -> out (output plane); a function of
@@ -1733,26 +1739,46 @@ static TINYC_DSP_NOINLINE void dw3_walk_plane(const int8_t *xc, const int8_t *wk
                                               int32_t q, int32_t sh, int8_t *out,
                                               const dw3_walk_call *c,
                                               const tinyc_qconv_params *p) {
-  const tinyc_dsp_mult mul = tinyc_dsp_mult_make(q, sh);
+  const int32_t rs = sh <= -2 ? -1 - sh : 0; /* the short form's shift, 0 if none */
+  int32_t v[9]; /* the weights, each loaded once */
   dw3_walk_k w;
-  const int fast = dw3_walk_setup(&w, wk, bias, q, &mul, c);
+  /* the copy first: the weights' registers are then free for the set-up */
   if (c->fill_n >= 4 && c->fill_n <= 8) {
     dw3_walk_copy(c->fill, xc, c->w, c->fill_n, c->fill_rows, 1);
   } else {
     dw3_copy_rows(c->fill, TINYC_QDW_NARROW, xc, c->w, c->fill_n, c->fill_rows);
   }
+  v[0] = wk[0];
+  v[1] = wk[1];
+  v[2] = wk[2];
+  v[3] = wk[3];
+  v[4] = wk[4];
+  v[5] = wk[5];
+  v[6] = wk[6];
+  v[7] = wk[7];
+  v[8] = wk[8];
+  /* a zero-point byte contributes (zp + input_offset) * w = 0: padding is the zero point,
+   * and input_offset * sum(w) joins the bias */
+  bias += c->input_offset * (v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6] + v[7] + v[8]);
 #if TINYC_DW3_WALK_ASM
-  if (fast && c->oh >= 2) {
-    dw3_walk_asm(c->plane, c->oh, c->ow, &w);
-    if (c->ow >= 4) {
-      dw3_walk_copy(out, c->stage, c->ow, c->ow, c->oh, 0);
-    } else {
-      dw3_copy_rows(out, c->ow, c->stage, TINYC_QDW_NARROW, c->ow, c->oh);
+  {
+    const int32_t j = TINYC_QDW_WALK_SHIFT - rs;
+    if (c->fast_act && rs >= 1 && j >= 0 && j <= 8 && c->oh >= 2 &&
+        bias >= -(1 << (30 - j)) && bias <= 1 << (30 - j)) {
+      dw3_walk_setup(&w, v, bias, q, 0, j, dw3_round(TINYC_QDW_WALK_SHIFT, c->output_offset));
+      dw3_walk_asm(c->plane, c->oh, c->ow, &w);
+      if (c->ow >= 4) {
+        dw3_walk_copy(out, c->stage, c->ow, c->ow, c->oh, 0);
+      } else {
+        dw3_copy_rows(out, c->ow, c->stage, TINYC_QDW_NARROW, c->ow, c->oh);
+      }
+      return;
     }
-    return;
   }
 #endif
-  dw3_walk_c(c->plane, out, &w, fast, &mul, &c->call.cl, p);
+  dw3_walk_setup(&w, v, bias, q, rs, 0,
+                 c->fast_act && rs >= 1 && rs <= 20 ? dw3_round(rs, c->output_offset) : 0);
+  dw3_walk_c(c->plane, out, &w, sh, &c->call.cl, p);
 }
 
 /* Every plane of a call by the column walk (as dw3_small_planes, whose frame it does not
