@@ -1706,17 +1706,6 @@ static TINYC_DSP_NOINLINE void dw3_walk_c(const int8_t *plane, int8_t *out,
   }
 }
 
-/* What every plane of a column-walk call shares, worked out once a call (the kernel's
- * parameters are read through a pointer that the plane's stores could alias). */
-typedef struct {
-  int8_t *fill;          /* where the input rows go in the plane */
-  int32_t fill_n, fill_rows, w, oh, ow, input_offset, output_offset;
-  int fast_act;          /* no activation clamp beyond int8's own */
-  const int8_t *plane;
-  const int8_t *stage;
-  dw3_small_call call;
-} dw3_walk_call;
-
 /* A plane's walk constants from its nine weights wk (row by row), its bias with the input
  * offset's term, the weights and bias scaled by 2^j; rs goes in rv's bottom byte. */
 TINYC_INLINE int32_t dw3_scale(int32_t x, int32_t j) { return (int32_t)((uint32_t)x << j); }
@@ -1733,82 +1722,76 @@ TINYC_INLINE void dw3_walk_setup(dw3_walk_k *w, const int32_t *wk, int32_t bias,
   w->bias = dw3_scale(bias, j);
 }
 
-/* One plane by the column walk: xc (input plane) -> out (output plane); a function of
- * its own, so the call's loop keeps a small frame. */
-static TINYC_DSP_NOINLINE void dw3_walk_plane(const int8_t *xc, const int8_t *wk, int32_t bias,
-                                              int32_t q, int32_t sh, int8_t *out,
-                                              const dw3_walk_call *c,
-                                              const tinyc_qconv_params *p) {
-  const int32_t rs = sh <= -2 ? -1 - sh : 0; /* the short form's shift, 0 if none */
-  int32_t v[9]; /* the weights, each loaded once */
-  dw3_walk_k w;
-  /* the copy first: the weights' registers are then free for the set-up */
-  if (c->fill_n >= 4 && c->fill_n <= 8) {
-    dw3_walk_copy(c->fill, xc, c->w, c->fill_n, c->fill_rows, 1);
-  } else {
-    dw3_copy_rows(c->fill, TINYC_QDW_NARROW, xc, c->w, c->fill_n, c->fill_rows);
-  }
-  v[0] = wk[0];
-  v[1] = wk[1];
-  v[2] = wk[2];
-  v[3] = wk[3];
-  v[4] = wk[4];
-  v[5] = wk[5];
-  v[6] = wk[6];
-  v[7] = wk[7];
-  v[8] = wk[8];
-  /* a zero-point byte contributes (zp + input_offset) * w = 0: padding is the zero point,
-   * and input_offset * sum(w) joins the bias */
-  bias += c->input_offset * (v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6] + v[7] + v[8]);
-#if TINYC_DW3_WALK_ASM
-  {
-    const int32_t j = TINYC_QDW_WALK_SHIFT - rs;
-    if (c->fast_act && rs >= 1 && j >= 0 && j <= 8 && c->oh >= 2 &&
-        bias >= -(1 << (30 - j)) && bias <= 1 << (30 - j)) {
-      dw3_walk_setup(&w, v, bias, q, 0, j, dw3_round(TINYC_QDW_WALK_SHIFT, c->output_offset));
-      dw3_walk_asm(c->plane, c->oh, c->ow, &w);
-      if (c->ow >= 4) {
-        dw3_walk_copy(out, c->stage, c->ow, c->ow, c->oh, 0);
-      } else {
-        dw3_copy_rows(out, c->ow, c->stage, TINYC_QDW_NARROW, c->ow, c->oh);
-      }
-      return;
-    }
-  }
-#endif
-  dw3_walk_setup(&w, v, bias, q, rs, 0,
-                 c->fast_act && rs >= 1 && rs <= 20 ? dw3_round(rs, c->output_offset) : 0);
-  dw3_walk_c(c->plane, out, &w, sh, &c->call.cl, p);
-}
-
 /* Every plane of a call by the column walk (as dw3_small_planes, whose frame it does not
- * share). */
+ * share), the call's values worked out once (the kernel's parameters are read through a
+ * pointer that the planes' stores could alias). Per plane: its input rows into the padded
+ * plane, then the walk and the staged rows out to Y, or the C walk. */
 static TINYC_DSP_NOINLINE void dw3_walk_planes(const int8_t *X, const int8_t *W,
                                                const int32_t *B, int8_t *Y, int32_t *work,
                                                const tinyc_qconv_params *p) {
-  const int32_t mult_per_channel = p->m / p->c, planes = p->m, images = p->n;
-  const size_t in_plane = (size_t)p->h * p->w, out_plane = (size_t)p->oh * p->ow;
-  const int32_t r1 = p->h + p->pad_top < p->oh + 2 ? p->h + p->pad_top : p->oh + 2;
-  dw3_walk_call c;
-  int32_t n, m;
-  dw3_small_begin(&c.call, work, p);
-  c.plane = (const int8_t *)c.call.plane_words;
-  c.stage = c.call.stage;
-  c.fill = (int8_t *)c.call.plane_words + p->pad_top * TINYC_QDW_NARROW + p->pad_left;
-  c.fill_n = p->w < TINYC_QDW_NARROW - p->pad_left ? p->w : TINYC_QDW_NARROW - p->pad_left;
-  c.fill_rows = r1 - p->pad_top;
-  c.w = p->w;
-  c.oh = p->oh;
-  c.ow = p->ow;
-  c.input_offset = p->input_offset;
-  c.output_offset = p->output_offset;
-  c.fast_act = p->act_min <= -128 && p->act_max >= 127;
-  for (n = 0; n < images; ++n) {
-    for (m = 0; m < planes; ++m) {
-      dw3_walk_plane(X + ((size_t)n * p->c + m / mult_per_channel) * in_plane,
-                     W + (size_t)m * 9, B ? B[m] : 0, p->multiplier[m], p->shift[m],
-                     Y + ((size_t)n * planes + m) * out_plane, &c, p);
+  const int32_t mult_per_channel = p->m / p->c, planes = p->n * p->m;
+  const int32_t in_plane = p->h * p->w, out_plane = p->oh * p->ow, w = p->w;
+  const int32_t oh = p->oh, input_offset = p->input_offset;
+  const int32_t r1 = p->h + p->pad_top < oh + 2 ? p->h + p->pad_top : oh + 2;
+  const int32_t fill_rows = r1 - p->pad_top;
+  const int32_t fill_n = w < TINYC_QDW_NARROW - p->pad_left ? w : TINYC_QDW_NARROW - p->pad_left;
+  const int fast_act = p->act_min <= -128 && p->act_max >= 127;
+  dw3_small_call call;
+  int8_t *fill;
+  const int8_t *plane;
+  int32_t m, ch = 0, rep = 0; /* output plane m: channel ch, rep-th of its input plane */
+  dw3_small_begin(&call, work, p);
+  plane = (const int8_t *)call.plane_words;
+  fill = (int8_t *)call.plane_words + p->pad_top * TINYC_QDW_NARROW + p->pad_left;
+  for (m = 0; m < planes; ++m, Y += out_plane) {
+    const int8_t *const wc = W + 9 * ch;
+    const int32_t sh = p->shift[ch], q = p->multiplier[ch];
+    const int32_t rs = sh <= -2 ? -1 - sh : 0; /* the short form's shift, 0 if none */
+    int32_t v[9], bias = B ? B[ch] : 0; /* v: the weights, each loaded once */
+    dw3_walk_k wk;
+    /* the copy first: the weights' registers are then free for the set-up */
+    if (fill_n >= 4 && fill_n <= 8) {
+      dw3_walk_copy(fill, X, w, fill_n, fill_rows, 1);
+    } else {
+      dw3_copy_rows(fill, TINYC_QDW_NARROW, X, w, fill_n, fill_rows);
     }
+    if (++rep == mult_per_channel) { /* the next input plane */
+      rep = 0;
+      X += in_plane;
+    }
+    if (++ch == p->m) ch = 0; /* the next image */
+    v[0] = wc[0];
+    v[1] = wc[1];
+    v[2] = wc[2];
+    v[3] = wc[3];
+    v[4] = wc[4];
+    v[5] = wc[5];
+    v[6] = wc[6];
+    v[7] = wc[7];
+    v[8] = wc[8];
+    /* a zero-point byte contributes (zp + input_offset) * w = 0: padding is the zero point,
+     * and input_offset * sum(w) joins the bias */
+    bias += input_offset * (v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6] + v[7] + v[8]);
+#if TINYC_DW3_WALK_ASM
+    {
+      const int32_t j = TINYC_QDW_WALK_SHIFT - rs, ow = p->ow;
+      if (fast_act && oh >= 2 && rs >= 1 && (uint32_t)j <= 8 &&
+          (uint32_t)(bias + (1 << (30 - j))) <= 2u << (30 - j)) {
+        dw3_walk_setup(&wk, v, bias, q, 0, j,
+                       dw3_round(TINYC_QDW_WALK_SHIFT, p->output_offset));
+        dw3_walk_asm(plane, oh, ow, &wk);
+        if (ow >= 4) {
+          dw3_walk_copy(Y, call.stage, ow, ow, oh, 0);
+        } else {
+          dw3_copy_rows(Y, ow, call.stage, TINYC_QDW_NARROW, ow, oh);
+        }
+        continue;
+      }
+    }
+#endif
+    dw3_walk_setup(&wk, v, bias, q, rs, 0,
+                   fast_act && rs >= 1 && rs <= 20 ? dw3_round(rs, p->output_offset) : 0);
+    dw3_walk_c(plane, Y, &wk, sh, &call.cl, p);
   }
 }
 
