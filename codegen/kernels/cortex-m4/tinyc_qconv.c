@@ -1578,8 +1578,8 @@ static TINYC_DSP_NOINLINE void dw3_small_row_s2(const int8_t *x0, int32_t S, int
  * one, so two sums rotate. Per output: a load, two SXTB16, six multiply-accumulates,
  * SMMLA with the rounding term (the zero point in it), SSAT with the shift and a store,
  * 13 cycles, every constant in a register for the whole plane: u[r] = (w[r][0], w[r][2]),
- * v01 = (w[0][1], w[1][1]), rv = (counts, w[2][1]) (the assembly's column count rides in
- * bits 0..7, its row count in bits 8..15).
+ * v01 = (w[0][1], w[1][1]), rv = (w[2][1], counts) (the assembly's column count rides in
+ * bits 16..23, its row count in bits 24..31, where SUBS's sign ends the loop).
  *
  * The assembly's shift is the constant TINYC_QDW_WALK_SHIFT (SSAT's immediate): a channel
  * whose short-form shift rs is smaller has its weights and bias scaled by 2^j, j = SHIFT
@@ -1591,7 +1591,8 @@ static TINYC_DSP_NOINLINE void dw3_small_row_s2(const int8_t *x0, int32_t S, int
 #define TINYC_QDW_WALK_SHIFT 10
 
 typedef struct {
-  int32_t u0, u1, u2, v01, rv, q, round, bias;
+  int32_t u0, u1, u2, v01, v2, q, round, bias;
+  int32_t rs; /* the C walk's short-form shift (its round 0: tinyc_dsp_requant instead) */
 } dw3_walk_k;
 
 /* The rounding term of the short requantization with the zero point in it, as in
@@ -1610,7 +1611,7 @@ TINYC_INLINE int32_t dw3_round(int32_t rs, int32_t zp) {
   "sxtb16 %[e], %[t]\n\t"                                  \
   "sxtb16 %[t], %[t], ror #8\n\t"                          \
   "smlad  %[" F "], %[e], %[u2], %[" F "]\n\t"             \
-  "smlabt %[" F "], %[t], %[rv], %[" F "]\n\t"             \
+  "smlabb %[" F "], %[t], %[rv], %[" F "]\n\t"             \
   "smmla  %[" F "], %[" F "], %[q], %[round]\n\t"          \
   "ssat   %[" F "], #8, %[" F "], asr %[shift]\n\t"        \
   "strb   %[" F "], [%[x], %[off]]\n\t"                    \
@@ -1637,15 +1638,14 @@ TINYC_INLINE int32_t dw3_round(int32_t rs, int32_t zp) {
       "smlad  %[m], %[e], %[u0], %[bias]\n\t"                                            \
       "smlabb %[m], %[t], %[v01], %[m]\n\t"                                              \
       "ldr    %[t], %[pairs]\n\t"                                                        \
-      "orr    %[rv], %[rv], %[t]\n\t"                                                    \
+      "add    %[rv], %[rv], %[t]\n\t"                                                    \
       "2:\n\t" TINYC_DW3_WALK_STEP("f", "m") TINYC_DW3_WALK_STEP("m", "f")               \
-      "sub    %[rv], %[rv], #256\n\t"                                                    \
-      "tst    %[rv], #0xff00\n\t"                                                        \
-      "bne    2b\n\t" TAIL                                                               \
+      "subs   %[rv], %[rv], #0x1000000\n\t"                                              \
+      "bpl    2b\n\t" TAIL                                                               \
       "ldr    %[t], %[back]\n\t"                                                         \
       "sub    %[x], %[x], %[t]\n\t"                                                      \
-      "sub    %[rv], %[rv], #1\n\t"                                                      \
-      "tst    %[rv], #0xff\n\t"                                                          \
+      "sub    %[rv], %[rv], #0x10000\n\t"                                                \
+      "tst    %[rv], #0xff0000\n\t"                                                      \
       "bne    1b"                                                                        \
       : [x] "+r"(x), [rv] "+r"(rv), [f] "=&r"(f), [m] "=&r"(m), [t] "=&r"(t),            \
         [e] "=&r"(e)                                                                     \
@@ -1657,11 +1657,14 @@ TINYC_INLINE int32_t dw3_round(int32_t rs, int32_t zp) {
       : "cc", "memory")
 
 /* Every column of the plane (2 <= oh <= 255 rows, 1 <= ow <= 255 columns): outputs to the
- * stage, row oy at byte oy * TINYC_QDW_NARROW; k: scaled to TINYC_QDW_WALK_SHIFT, rv
- * without counts. */
+ * stage, row oy at byte oy * TINYC_QDW_NARROW; k scaled to TINYC_QDW_WALK_SHIFT. The row
+ * count starts at -1 (top byte 0xff, as each column's loop leaves it): adding `pairs`
+ * makes it pairs - 1. */
 TINYC_INLINE void dw3_walk_asm(const int8_t *x, int32_t oh, int32_t ow, const dw3_walk_k *k) {
-  const int32_t pairs = (oh >> 1) << 8, back = (oh + 2) * TINYC_QDW_NARROW - 1;
-  int32_t rv = k->rv | ow, f, m, t, e;
+  const int32_t pairs = (int32_t)((uint32_t)(oh >> 1) << 24);
+  const int32_t back = (oh + 2) * TINYC_QDW_NARROW - 1;
+  int32_t rv = (int32_t)(0xff000000u | (uint32_t)ow << 16 | ((uint32_t)k->v2 & 0xffffu));
+  int32_t f, m, t, e;
   if (oh & 1) {
     TINYC_DW3_WALK(TINYC_DW3_WALK_STEP("f", "m"));
   } else {
@@ -1673,13 +1676,13 @@ TINYC_INLINE void dw3_walk_asm(const int8_t *x, int32_t oh, int32_t ow, const dw
 #endif
 
 /* The same walk in C, straight into out, any requantization (the short form when
- * `round`, with rs in rv's bottom byte; else tinyc_dsp_requant); k unscaled. */
+ * `round`; else tinyc_dsp_requant); k unscaled. */
 static TINYC_DSP_NOINLINE void dw3_walk_c(const int8_t *plane, int8_t *out,
                                           const dw3_walk_k *k, int32_t sh,
                                           const tinyc_dsp_clamp *cl,
                                           const tinyc_qconv_params *p) {
   const tinyc_dsp_mult mul = tinyc_dsp_mult_make(k->q, sh);
-  const int32_t S = TINYC_QDW_NARROW, ow = p->ow, rs = k->rv & 0xff, v2 = k->rv >> 16;
+  const int32_t S = TINYC_QDW_NARROW, ow = p->ow, rs = k->rs, v2 = k->v2;
   int32_t ox, oy;
   for (ox = 0; ox < ow; ++ox) {
     const int8_t *x = plane + ox;
@@ -1706,20 +1709,19 @@ static TINYC_DSP_NOINLINE void dw3_walk_c(const int8_t *plane, int8_t *out,
   }
 }
 
-/* A plane's walk constants from its nine weights wk (row by row), its bias with the input
- * offset's term, the weights and bias scaled by 2^j; rs goes in rv's bottom byte. */
 TINYC_INLINE int32_t dw3_scale(int32_t x, int32_t j) { return (int32_t)((uint32_t)x << j); }
 
-TINYC_INLINE void dw3_walk_setup(dw3_walk_k *w, const int32_t *wk, int32_t bias, int32_t q,
-                                 int32_t rs, int32_t j, int32_t round) {
-  w->u0 = tinyc_pack16(dw3_scale(wk[0], j), dw3_scale(wk[2], j));
-  w->u1 = tinyc_pack16(dw3_scale(wk[3], j), dw3_scale(wk[5], j));
-  w->u2 = tinyc_pack16(dw3_scale(wk[6], j), dw3_scale(wk[8], j));
-  w->v01 = tinyc_pack16(dw3_scale(wk[1], j), dw3_scale(wk[4], j));
-  w->rv = tinyc_pack16(rs, dw3_scale(wk[7], j));
-  w->q = q;
-  w->round = round;
-  w->bias = dw3_scale(bias, j);
+/* A plane's walk constants from its nine weights (row by row: the pairs (w0, w2),
+ * (w1, w3), (w4, w6), (w5, w7) as SXTB16 gives them, and w8), scaled by 2^j; the bias
+ * (input_offset * sum(w) added by the caller) scaled with them. */
+TINYC_INLINE void dw3_walk_setup(dw3_walk_k *k, int32_t p02, int32_t p13, int32_t p46,
+                                 int32_t p57, int32_t w8, int32_t bias, int32_t j) {
+  k->u0 = tinyc_pack16(dw3_scale(p02, j), dw3_scale(p02 >> 16, j));
+  k->u1 = tinyc_pack16(dw3_scale(p13 >> 16, j), dw3_scale(p57, j));
+  k->u2 = tinyc_pack16(dw3_scale(p46 >> 16, j), dw3_scale(w8, j));
+  k->v01 = tinyc_pack16(dw3_scale(p13, j), dw3_scale(p46, j));
+  k->v2 = dw3_scale(p57 >> 16, j);
+  k->bias = dw3_scale(bias, j);
 }
 
 /* Every plane of a call by the column walk (as dw3_small_planes, whose frame it does not
@@ -1732,6 +1734,7 @@ static TINYC_DSP_NOINLINE void dw3_walk_planes(const int8_t *X, const int8_t *W,
   const int32_t mult_per_channel = p->m / p->c, planes = p->n * p->m;
   const int32_t in_plane = p->h * p->w, out_plane = p->oh * p->ow, w = p->w;
   const int32_t oh = p->oh, input_offset = p->input_offset;
+  const int32_t off2 = tinyc_pack16(input_offset, input_offset);
   const int32_t r1 = p->h + p->pad_top < oh + 2 ? p->h + p->pad_top : oh + 2;
   const int32_t fill_rows = r1 - p->pad_top;
   const int32_t fill_n = w < TINYC_QDW_NARROW - p->pad_left ? w : TINYC_QDW_NARROW - p->pad_left;
@@ -1747,8 +1750,8 @@ static TINYC_DSP_NOINLINE void dw3_walk_planes(const int8_t *X, const int8_t *W,
     const int8_t *const wc = W + 9 * ch;
     const int32_t sh = p->shift[ch], q = p->multiplier[ch];
     const int32_t rs = sh <= -2 ? -1 - sh : 0; /* the short form's shift, 0 if none */
-    int32_t v[9], bias = B ? B[ch] : 0; /* v: the weights, each loaded once */
-    dw3_walk_k wk;
+    int32_t bias = B ? B[ch] : 0, a, b, w8, p02, p13, p46, p57;
+    dw3_walk_k k;
     /* the copy first: the weights' registers are then free for the set-up */
     if (fill_n >= 4 && fill_n <= 8) {
       dw3_walk_copy(fill, X, w, fill_n, fill_rows, 1);
@@ -1760,26 +1763,26 @@ static TINYC_DSP_NOINLINE void dw3_walk_planes(const int8_t *X, const int8_t *W,
       X += in_plane;
     }
     if (++ch == p->m) ch = 0; /* the next image */
-    v[0] = wc[0];
-    v[1] = wc[1];
-    v[2] = wc[2];
-    v[3] = wc[3];
-    v[4] = wc[4];
-    v[5] = wc[5];
-    v[6] = wc[6];
-    v[7] = wc[7];
-    v[8] = wc[8];
+    a = tinyc_load4(wc);
+    b = tinyc_load4(wc + 4);
+    w8 = wc[8];
+    p02 = tinyc_sxtb16(a);
+    p13 = tinyc_sxtb16_hi(a);
+    p46 = tinyc_sxtb16(b);
+    p57 = tinyc_sxtb16_hi(b);
     /* a zero-point byte contributes (zp + input_offset) * w = 0: padding is the zero point,
      * and input_offset * sum(w) joins the bias */
-    bias += input_offset * (v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6] + v[7] + v[8]);
+    bias = tinyc_smlad(p02, off2, tinyc_smlad(p13, off2, bias + input_offset * w8));
+    bias = tinyc_smlad(p46, off2, tinyc_smlad(p57, off2, bias));
+    k.q = q;
 #if TINYC_DW3_WALK_ASM
     {
       const int32_t j = TINYC_QDW_WALK_SHIFT - rs, ow = p->ow;
       if (fast_act && oh >= 2 && rs >= 1 && (uint32_t)j <= 8 &&
           (uint32_t)(bias + (1 << (30 - j))) <= 2u << (30 - j)) {
-        dw3_walk_setup(&wk, v, bias, q, 0, j,
-                       dw3_round(TINYC_QDW_WALK_SHIFT, p->output_offset));
-        dw3_walk_asm(plane, oh, ow, &wk);
+        dw3_walk_setup(&k, p02, p13, p46, p57, w8, bias, j);
+        k.round = dw3_round(TINYC_QDW_WALK_SHIFT, p->output_offset);
+        dw3_walk_asm(plane, oh, ow, &k);
         if (ow >= 4) {
           dw3_walk_copy(Y, call.stage, ow, ow, oh, 0);
         } else {
@@ -1789,9 +1792,10 @@ static TINYC_DSP_NOINLINE void dw3_walk_planes(const int8_t *X, const int8_t *W,
       }
     }
 #endif
-    dw3_walk_setup(&wk, v, bias, q, rs, 0,
-                   fast_act && rs >= 1 && rs <= 20 ? dw3_round(rs, p->output_offset) : 0);
-    dw3_walk_c(plane, Y, &wk, sh, &call.cl, p);
+    dw3_walk_setup(&k, p02, p13, p46, p57, w8, bias, 0);
+    k.rs = rs;
+    k.round = fast_act && rs >= 1 && rs <= 20 ? dw3_round(rs, p->output_offset) : 0;
+    dw3_walk_c(plane, Y, &k, sh, &call.cl, p);
   }
 }
 
