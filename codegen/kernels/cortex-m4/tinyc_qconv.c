@@ -21,8 +21,9 @@
  * (cg * kh * kw) take the plain loop.
  *
  * Depthwise convolution: small 3x3 planes are copied once with their padding; at stride 1
- * they are walked down one output column at a time (dw3_small_col: each row word serves
- * three outputs), else computed two outputs at a time along the rows (dw3_small_row*);
+ * with rows of at most 8 padded bytes they are walked down one output column at a time,
+ * requantized in the same loop (dw3_walk_*: each row word serves three outputs), else
+ * computed two outputs at a time along the rows (dw3_small_row*);
  * larger 3x3 planes keep a ring of three padded rows (dw3_plane); other windows take the
  * plain loop (dw_plane). */
 #include "tinyc_qconv.h"
@@ -1359,7 +1360,7 @@ static void dw3_plane(const int8_t *xc, const int8_t *wk, int32_t bias, int32_t 
 /* Small 3x3 depthwise planes: the whole plane is first copied, padding included, into
  * `plane` in the workspace, so no output needs a bound check and the copy is the plane's only
  * per-row overhead (small maps, like KWS's 25x5 or a MobileNet's 6x6, are all overhead
- * otherwise). At stride 1 both ways with rows of at most TINYC_QDW_NARROW padded bytes the
+ * otherwise). At stride 1 both ways with rows of at most TINYC_QDW_WIDE padded bytes the
  * plane is walked down its columns with the requantization in the same loop (dw3_walk,
  * below). Otherwise, with stride_w 1 outputs come in pairs from one row word per tap row (26
  * instructions per two outputs in 13 registers, row 2's weights read each time; an odd
@@ -1372,14 +1373,16 @@ static void dw3_plane(const int8_t *xc, const int8_t *wk, int32_t bias, int32_t 
  * its output straight to Y. */
 #define TINYC_QDW_PLANE 512 /* padded plane bytes (plus 4 of slack) */
 #define TINYC_QDW_ACC 64    /* sums per band */
-/* The column walk's plane: rows of TINYC_QDW_NARROW bytes (a constant, so the assembly
- * steps down a column with an immediate offset), at most TINYC_QDW_STAGE bytes with the
- * slack; its outputs are staged TINYC_QDW_STAGE bytes further on, row for row. */
+/* The column walk's plane: rows of TINYC_QDW_NARROW or TINYC_QDW_WIDE bytes (constants,
+ * so the assembly steps down a column with an immediate offset), at most TINYC_QDW_STAGE
+ * bytes with the slack; its outputs are staged TINYC_QDW_STAGE bytes further on, row for
+ * row. */
 #define TINYC_QDW_NARROW 8
+#define TINYC_QDW_WIDE 16
 #define TINYC_QDW_STAGE 256
 
 typedef struct {
-  int32_t stride; /* bytes per padded row: (ow - 1) * stride_w + 3, or TINYC_QDW_NARROW */
+  int32_t stride; /* bytes per padded row: (ow - 1) * stride_w + 3, or the walk's */
   int32_t rows;   /* padded rows: (oh - 1) * stride_h + 3 */
   int32_t pairs;  /* stride_w 1: output pairs per row */
   int32_t row;    /* sums per output row: 2 * pairs, or ow */
@@ -1394,13 +1397,20 @@ static dw3_small_shape dw3_small_shape_of(const tinyc_qconv_params *p) {
   g.pairs = (p->ow + 1) / 2;
   g.row = p->stride_w == 1 ? 2 * g.pairs : p->ow;
   g.band = TINYC_QDW_ACC / g.row;
-  g.walk = p->stride_h == 1 && p->stride_w == 1 && g.stride <= TINYC_QDW_NARROW &&
-           g.rows * TINYC_QDW_NARROW + 4 <= TINYC_QDW_STAGE;
-  if (g.walk) g.stride = TINYC_QDW_NARROW;
+  g.walk = 0;
+  if (p->stride_h == 1 && p->stride_w == 1 && g.stride <= TINYC_QDW_WIDE) {
+    const int32_t S = g.stride <= TINYC_QDW_NARROW ? TINYC_QDW_NARROW : TINYC_QDW_WIDE;
+    g.walk = g.rows * S + 4 <= TINYC_QDW_STAGE;
+    if (g.walk) g.stride = S;
+  }
   return g;
 }
 
-static int dw3_small_fits(const tinyc_qconv_params *p) {
+static TINYC_DSP_NOINLINE int dw3_walk_fits(const tinyc_qconv_params *p) {
+  return dw3_small_shape_of(p).walk;
+}
+
+static TINYC_DSP_NOINLINE int dw3_small_fits(const tinyc_qconv_params *p) {
   dw3_small_shape g;
   if (!dw3_fits(p) || p->pad_top < 0 || p->pad_top > 2 || p->pad_left < 0) return 0;
   g = dw3_small_shape_of(p);
@@ -1430,6 +1440,13 @@ static TINYC_DSP_NOINLINE void dw3_copy_rows(int8_t *dst, int32_t dst_stride, co
       const int32_t a = tinyc_load4(src), b = tinyc_load4(src + n - 4);
       tinyc_store4(dst, a);
       tinyc_store4(dst + n - 4, b);
+    } else if (n > 8 && n <= 16) { /* four words, the last two overlapping */
+      const int32_t a = tinyc_load4(src), b = tinyc_load4(src + 4);
+      const int32_t c = tinyc_load4(src + n - 8), d = tinyc_load4(src + n - 4);
+      tinyc_store4(dst, a);
+      tinyc_store4(dst + 4, b);
+      tinyc_store4(dst + n - 8, c);
+      tinyc_store4(dst + n - 4, d);
     } else if (n > 32) {
       memcpy(dst, src, (size_t)n);
     } else {
@@ -1439,7 +1456,7 @@ static TINYC_DSP_NOINLINE void dw3_copy_rows(int8_t *dst, int32_t dst_stride, co
 }
 
 /* The column walk's copies of 4 to 8 bytes a row (as dw3_copy_rows), two rows a round:
- * `into` the plane (rows TINYC_QDW_NARROW apart, from rows `stride` apart) or out of its
+ * `into` a narrow plane (rows TINYC_QDW_NARROW apart, from rows `stride` apart) or out of its
  * stage (the other way round); one constant stride leaves the loop few registers to keep. */
 TINYC_INLINE void dw3_walk_copy(int8_t *dst, const int8_t *src, int32_t stride, int32_t n,
                                 int32_t rows, int into) {
@@ -1471,25 +1488,31 @@ static void dw3_small_fill(const int8_t *xc, int32_t *restrict plane_words,
 }
 
 /* What the planes of one call share, worked out once a call (a band calls for every few
- * rows): the shape, the clamp, where the sums (row path) or the staged outputs (column
- * walk) and the padded plane go. */
+ * rows): the shape, the clamp, where the sums and the padded plane go. */
 typedef struct {
   dw3_small_shape g;
   tinyc_dsp_clamp cl;
   int32_t *acc, *plane_words;
-  int8_t *stage;
 } dw3_small_call;
 
 static void dw3_small_begin(dw3_small_call *k, int32_t *restrict work,
                             const tinyc_qconv_params *p) {
   const dw3_small_shape g = dw3_small_shape_of(p);
-  const int32_t sums = g.walk ? 0 : (g.band < p->oh ? g.band : p->oh) * g.row;
+  const int32_t sums = (g.band < p->oh ? g.band : p->oh) * g.row;
   k->g = g;
   k->cl = tinyc_dsp_clamp_make(p->output_offset, p->act_min, p->act_max);
   k->acc = work;
   k->plane_words = work + sums;
-  k->stage = (int8_t *)work + TINYC_QDW_STAGE;
   dw3_small_pad(k->plane_words, &k->g, p);
+}
+
+/* The column walk's start of a call: the padded plane at work (all zero point) and its
+ * row stride, returned. */
+static TINYC_DSP_NOINLINE int32_t dw3_walk_begin(int32_t *restrict work,
+                                                 const tinyc_qconv_params *p) {
+  const dw3_small_shape g = dw3_small_shape_of(p);
+  dw3_small_pad(work, &g, p);
+  return g.stride;
 }
 
 /* Sums (no bias) of `pairs` output pairs of one row, taps in rows x0, x0+S, x0+2S;
@@ -1570,7 +1593,7 @@ static TINYC_DSP_NOINLINE void dw3_small_row_s2(const int8_t *x0, int32_t S, int
   }
 }
 
-/* The column walk (stride 1 both ways, rows of TINYC_QDW_NARROW bytes): each column of
+/* The column walk (stride 1 both ways, rows of TINYC_QDW_NARROW or _WIDE bytes): each column of
  * the padded plane is read once from the top, and each row word (taps x0 x1 x2: one load,
  * two sign extensions) serves three outputs: it finishes the output two rows up (tap row
  * 2, then requantized and stored at once), adds tap row 1 to the one above and starts the
@@ -1605,7 +1628,7 @@ TINYC_INLINE int32_t dw3_round(int32_t rs, int32_t zp) {
     defined(__OPTIMIZE__) && !defined(TINYC_NO_DSP_ASM) && !defined(__clang__)
 #define TINYC_DW3_WALK_ASM 1
 /* one input row: finish F (stored in the stage, three rows up from x after the load's
- * step: TINYC_QDW_STAGE - 3 * TINYC_QDW_NARROW), tap row 1 into M, F starts again */
+ * step: TINYC_QDW_STAGE - 3 * S), tap row 1 into M, F starts again */
 #define TINYC_DW3_WALK_STEP(F, M)                          \
   "ldr    %[t], [%[x]], %[S]\n\t"                          \
   "sxtb16 %[e], %[t]\n\t"                                  \
@@ -1622,7 +1645,7 @@ TINYC_INLINE int32_t dw3_round(int32_t rs, int32_t zp) {
 
 /* The whole plane, column after column (13 registers): two rows start a column, then
  * rows two at a time (the sums swap roles), then the odd one (TAIL). */
-#define TINYC_DW3_WALK(TAIL)                                                              \
+#define TINYC_DW3_WALK(TAIL, STRIDE)                                                      \
   __asm__ volatile(                                                                      \
       "1:\n\t"                                                                           \
       "ldr    %[t], [%[x]], %[S]\n\t"                                                    \
@@ -1651,24 +1674,29 @@ TINYC_INLINE int32_t dw3_round(int32_t rs, int32_t zp) {
         [e] "=&r"(e)                                                                     \
       : [u0] "r"(k->u0), [u1] "r"(k->u1), [u2] "r"(k->u2), [v01] "r"(k->v01),            \
         [q] "r"(k->q), [round] "r"(k->round), [bias] "r"(k->bias), [pairs] "m"(pairs),   \
-        [back] "m"(back), [S] "i"(TINYC_QDW_NARROW),                                     \
-        [off] "i"(TINYC_QDW_STAGE - 3 * TINYC_QDW_NARROW),                               \
+        [back] "m"(back), [S] "i"(STRIDE), [off] "i"(TINYC_QDW_STAGE - 3 * (STRIDE)),    \
         [shift] "i"(TINYC_QDW_WALK_SHIFT)                                                \
       : "cc", "memory")
 
-/* Every column of the plane (2 <= oh <= 255 rows, 1 <= ow <= 255 columns): outputs to the
- * stage, row oy at byte oy * TINYC_QDW_NARROW; k scaled to TINYC_QDW_WALK_SHIFT. The row
- * count starts at -1 (top byte 0xff, as each column's loop leaves it): adding `pairs`
- * makes it pairs - 1. */
-TINYC_INLINE void dw3_walk_asm(const int8_t *x, int32_t oh, int32_t ow, const dw3_walk_k *k) {
-  const int32_t pairs = (int32_t)((uint32_t)(oh >> 1) << 24);
-  const int32_t back = (oh + 2) * TINYC_QDW_NARROW - 1;
+/* Every column of the plane (2 <= oh <= 255 rows, 1 <= ow <= 255 columns; rows S =
+ * TINYC_QDW_NARROW or _WIDE bytes apart): outputs to the stage, row oy at byte oy * S; k
+ * scaled to TINYC_QDW_WALK_SHIFT. The row count starts at -1 (top byte 0xff, as each
+ * column's loop leaves it): adding `pairs` makes it pairs - 1. */
+TINYC_INLINE void dw3_walk_asm(const int8_t *x, int32_t oh, int32_t ow, int32_t S,
+                               const dw3_walk_k *k) {
+  const int32_t pairs = (int32_t)((uint32_t)(oh >> 1) << 24), back = (oh + 2) * S - 1;
   int32_t rv = (int32_t)(0xff000000u | (uint32_t)ow << 16 | ((uint32_t)k->v2 & 0xffffu));
   int32_t f, m, t, e;
-  if (oh & 1) {
-    TINYC_DW3_WALK(TINYC_DW3_WALK_STEP("f", "m"));
+  if (S == TINYC_QDW_NARROW) {
+    if (oh & 1) {
+      TINYC_DW3_WALK(TINYC_DW3_WALK_STEP("f", "m"), TINYC_QDW_NARROW);
+    } else {
+      TINYC_DW3_WALK("", TINYC_QDW_NARROW);
+    }
+  } else if (oh & 1) {
+    TINYC_DW3_WALK(TINYC_DW3_WALK_STEP("f", "m"), TINYC_QDW_WIDE);
   } else {
-    TINYC_DW3_WALK("");
+    TINYC_DW3_WALK("", TINYC_QDW_WIDE);
   }
 }
 #else
@@ -1677,12 +1705,12 @@ TINYC_INLINE void dw3_walk_asm(const int8_t *x, int32_t oh, int32_t ow, const dw
 
 /* The same walk in C, straight into out, any requantization (the short form when
  * `round`; else tinyc_dsp_requant); k unscaled. */
-static TINYC_DSP_NOINLINE void dw3_walk_c(const int8_t *plane, int8_t *out,
+static TINYC_DSP_NOINLINE void dw3_walk_c(const int8_t *plane, int32_t S, int8_t *out,
                                           const dw3_walk_k *k, int32_t sh,
-                                          const tinyc_dsp_clamp *cl,
                                           const tinyc_qconv_params *p) {
   const tinyc_dsp_mult mul = tinyc_dsp_mult_make(k->q, sh);
-  const int32_t S = TINYC_QDW_NARROW, ow = p->ow, rs = k->rs, v2 = k->v2;
+  const tinyc_dsp_clamp clamp = tinyc_dsp_clamp_make(p->output_offset, p->act_min, p->act_max);
+  const int32_t ow = p->ow, rs = k->rs, v2 = k->v2;
   int32_t ox, oy;
   for (ox = 0; ox < ow; ++ox) {
     const int8_t *x = plane + ox;
@@ -1701,7 +1729,7 @@ static TINYC_DSP_NOINLINE void dw3_walk_c(const int8_t *plane, int8_t *out,
       t = tinyc_sxtb16_hi(t);
       f = tinyc_smlabb(t, v2, tinyc_smlad(e, k->u2, f));
       *o = k->round ? (int8_t)tinyc_ssat8(tinyc_smmla(f, k->q, k->round) >> rs)
-                    : tinyc_dsp_requant(f, &mul, cl);
+                    : tinyc_dsp_requant(f, &mul, &clamp);
       n = tinyc_smlabb(t, k->v01, tinyc_smlad(e, k->u0, k->bias));
       f = tinyc_smlabt(t, k->v01, tinyc_smlad(e, k->u1, m));
       m = n;
@@ -1724,28 +1752,24 @@ TINYC_INLINE void dw3_walk_setup(dw3_walk_k *k, int32_t p02, int32_t p13, int32_
   k->bias = dw3_scale(bias, j);
 }
 
-/* Every plane of a call by the column walk (as dw3_small_planes, whose frame it does not
- * share), the call's values worked out once (the kernel's parameters are read through a
- * pointer that the planes' stores could alias). Per plane: its input rows into the padded
- * plane, then the walk and the staged rows out to Y, or the C walk. */
-static TINYC_DSP_NOINLINE void dw3_walk_planes(const int8_t *X, const int8_t *W,
-                                               const int32_t *B, int8_t *Y, int32_t *work,
-                                               const tinyc_qconv_params *p) {
+/* Every plane of a call by the column walk, rows S bytes apart (a constant in each of
+ * the two callers below), the call's values worked out once (the kernel's parameters are
+ * read through a pointer that the planes' stores could alias). Per plane: its input rows
+ * into the padded plane, then the walk and the staged rows out to Y, or the C walk. */
+TINYC_INLINE void dw3_walk_planes_of(const int8_t *X, const int8_t *W, const int32_t *B,
+                                     int8_t *Y, int32_t *work, const tinyc_qconv_params *p,
+                                     const int32_t S) {
   const int32_t mult_per_channel = p->m / p->c, planes = p->n * p->m;
   const int32_t in_plane = p->h * p->w, out_plane = p->oh * p->ow, w = p->w;
   const int32_t oh = p->oh, input_offset = p->input_offset;
   const int32_t off2 = tinyc_pack16(input_offset, input_offset);
   const int32_t r1 = p->h + p->pad_top < oh + 2 ? p->h + p->pad_top : oh + 2;
   const int32_t fill_rows = r1 - p->pad_top;
-  const int32_t fill_n = w < TINYC_QDW_NARROW - p->pad_left ? w : TINYC_QDW_NARROW - p->pad_left;
   const int fast_act = p->act_min <= -128 && p->act_max >= 127;
-  dw3_small_call call;
-  int8_t *fill;
-  const int8_t *plane;
+  const int32_t fill_n = w < S - p->pad_left ? w : S - p->pad_left;
+  const int8_t *const plane = (const int8_t *)work;
+  int8_t *const fill = (int8_t *)work + p->pad_top * S + p->pad_left;
   int32_t m, ch = 0, rep = 0; /* output plane m: channel ch, rep-th of its input plane */
-  dw3_small_begin(&call, work, p);
-  plane = (const int8_t *)call.plane_words;
-  fill = (int8_t *)call.plane_words + p->pad_top * TINYC_QDW_NARROW + p->pad_left;
   for (m = 0; m < planes; ++m, Y += out_plane) {
     const int8_t *const wc = W + 9 * ch;
     const int32_t sh = p->shift[ch], q = p->multiplier[ch];
@@ -1753,10 +1777,10 @@ static TINYC_DSP_NOINLINE void dw3_walk_planes(const int8_t *X, const int8_t *W,
     int32_t bias = B ? B[ch] : 0, a, b, w8, p02, p13, p46, p57;
     dw3_walk_k k;
     /* the copy first: the weights' registers are then free for the set-up */
-    if (fill_n >= 4 && fill_n <= 8) {
+    if (S == TINYC_QDW_NARROW && fill_n >= 4) {
       dw3_walk_copy(fill, X, w, fill_n, fill_rows, 1);
     } else {
-      dw3_copy_rows(fill, TINYC_QDW_NARROW, X, w, fill_n, fill_rows);
+      dw3_copy_rows(fill, S, X, w, fill_n, fill_rows);
     }
     if (++rep == mult_per_channel) { /* the next input plane */
       rep = 0;
@@ -1778,15 +1802,16 @@ static TINYC_DSP_NOINLINE void dw3_walk_planes(const int8_t *X, const int8_t *W,
 #if TINYC_DW3_WALK_ASM
     {
       const int32_t j = TINYC_QDW_WALK_SHIFT - rs, ow = p->ow;
+      const int8_t *const stage = plane + TINYC_QDW_STAGE;
       if (fast_act && oh >= 2 && rs >= 1 && (uint32_t)j <= 8 &&
           (uint32_t)(bias + (1 << (30 - j))) <= 2u << (30 - j)) {
         dw3_walk_setup(&k, p02, p13, p46, p57, w8, bias, j);
         k.round = dw3_round(TINYC_QDW_WALK_SHIFT, p->output_offset);
-        dw3_walk_asm(plane, oh, ow, &k);
-        if (ow >= 4) {
-          dw3_walk_copy(Y, call.stage, ow, ow, oh, 0);
+        dw3_walk_asm(plane, oh, ow, S, &k);
+        if (S == TINYC_QDW_NARROW && ow >= 4) {
+          dw3_walk_copy(Y, stage, ow, ow, oh, 0);
         } else {
-          dw3_copy_rows(Y, ow, call.stage, TINYC_QDW_NARROW, ow, oh);
+          dw3_copy_rows(Y, ow, stage, S, ow, oh);
         }
         continue;
       }
@@ -1795,7 +1820,18 @@ static TINYC_DSP_NOINLINE void dw3_walk_planes(const int8_t *X, const int8_t *W,
     dw3_walk_setup(&k, p02, p13, p46, p57, w8, bias, 0);
     k.rs = rs;
     k.round = fast_act && rs >= 1 && rs <= 20 ? dw3_round(rs, p->output_offset) : 0;
-    dw3_walk_c(plane, Y, &k, sh, &call.cl, p);
+    dw3_walk_c(plane, S, Y, &k, sh, p);
+  }
+}
+
+/* The column walk of a call (as dw3_small_planes, whose frame it does not share). */
+static TINYC_DSP_NOINLINE void dw3_walk_planes(const int8_t *X, const int8_t *W,
+                                               const int32_t *B, int8_t *Y, int32_t *work,
+                                               const tinyc_qconv_params *p) {
+  if (dw3_walk_begin(work, p) == TINYC_QDW_NARROW) {
+    dw3_walk_planes_of(X, W, B, Y, work, p, TINYC_QDW_NARROW);
+  } else {
+    dw3_walk_planes_of(X, W, B, Y, work, p, TINYC_QDW_WIDE);
   }
 }
 
@@ -1893,7 +1929,7 @@ void tinyc_depthwise_conv2d_s8(const int8_t *restrict X, const int8_t *restrict 
       dw3_fits(p) ? dw3_plane : dw_plane;
   int32_t n, m;
   if (dw3_small_fits(p)) {
-    (dw3_small_shape_of(p).walk ? dw3_walk_planes : dw3_small_planes)(X, W, B, Y, work, p);
+    (dw3_walk_fits(p) ? dw3_walk_planes : dw3_small_planes)(X, W, B, Y, work, p);
     return;
   }
   for (n = 0; n < p->n; ++n) {
@@ -1913,7 +1949,7 @@ void tinyc_dwconv2d_stream_s8(const int8_t *X, const int8_t *restrict W,
   int32_t n, k;
   TINYC_DCHECK(p->group == p->c && p->m == p->c);
   if (dw3_small_fits(p)) { /* copies input plane k before storing output plane k */
-    (dw3_small_shape_of(p).walk ? dw3_walk_planes : dw3_small_planes)(X, W, B, Y, work, p);
+    (dw3_walk_fits(p) ? dw3_walk_planes : dw3_small_planes)(X, W, B, Y, work, p);
     return;
   }
   for (n = 0; n < p->n; ++n) {
