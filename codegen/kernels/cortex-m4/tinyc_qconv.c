@@ -1455,12 +1455,64 @@ static TINYC_DSP_NOINLINE void dw3_copy_rows(int8_t *dst, int32_t dst_stride, co
   }
 }
 
+/* The column walk's assembly (gcc with the optimizer, as the other loops of this file). */
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__thumb2__) && \
+    defined(__OPTIMIZE__) && !defined(TINYC_NO_DSP_ASM) && !defined(__clang__)
+#define TINYC_DW3_WALK_ASM 1
+#else
+#define TINYC_DW3_WALK_ASM 0
+#endif
+
 /* The column walk's copies of 4 to 8 bytes a row (as dw3_copy_rows), two rows a round:
- * `into` a narrow plane (rows TINYC_QDW_NARROW apart, from rows `stride` apart) or out of its
- * stage (the other way round); one constant stride leaves the loop few registers to keep. */
+ * `into` a narrow plane (rows TINYC_QDW_NARROW apart, from rows `stride` apart) or out of
+ * its stage (the other way round). With the assembly the narrow side steps by post-index
+ * and the loop needs no set-up (7 cycles a row). */
+#if TINYC_DW3_WALK_ASM
+#define TINYC_DW3_COPY(LOADS, STORES)                                                  \
+  __asm__ volatile("1:\n\t" LOADS STORES                                                \
+                   "subs   %[n], %[n], #1\n\t"                                         \
+                   "bne    1b"                                                         \
+                   : [d] "+r"(dst), [s] "+r"(src), [n] "+r"(pairs), [a] "=&r"(a),      \
+                     [b] "=&r"(b), [c] "=&r"(c), [e] "=&r"(e)                          \
+                   : [tail] "r"(tail), [st] "r"(st), [str] "r"(stride),                \
+                     [s2] "r"(2 * stride), [N] "i"(TINYC_QDW_NARROW)                   \
+                   : "cc", "memory")
+#endif
+
 TINYC_INLINE void dw3_walk_copy(int8_t *dst, const int8_t *src, int32_t stride, int32_t n,
                                 int32_t rows, int into) {
   const int32_t tail = n - 4;
+#if TINYC_DW3_WALK_ASM
+  const int32_t st = stride + tail;
+  int32_t pairs = rows >> 1, a, b, c, e;
+  if (pairs && into) {
+    TINYC_DW3_COPY("ldr    %[a], [%[s]]\n\t"
+                   "ldr    %[b], [%[s], %[tail]]\n\t"
+                   "ldr    %[c], [%[s], %[str]]\n\t"
+                   "ldr    %[e], [%[s], %[st]]\n\t"
+                   "add    %[s], %[s], %[s2]\n\t",
+                   "str    %[b], [%[d], %[tail]]\n\t"
+                   "str    %[a], [%[d]], %[N]\n\t"
+                   "str    %[e], [%[d], %[tail]]\n\t"
+                   "str    %[c], [%[d]], %[N]\n\t");
+  } else if (pairs) {
+    TINYC_DW3_COPY("ldr    %[b], [%[s], %[tail]]\n\t"
+                   "ldr    %[a], [%[s]], %[N]\n\t"
+                   "ldr    %[e], [%[s], %[tail]]\n\t"
+                   "ldr    %[c], [%[s]], %[N]\n\t",
+                   "str    %[a], [%[d]]\n\t"
+                   "str    %[b], [%[d], %[tail]]\n\t"
+                   "str    %[c], [%[d], %[str]]\n\t"
+                   "str    %[e], [%[d], %[st]]\n\t"
+                   "add    %[d], %[d], %[s2]\n\t");
+  }
+  if (rows & 1) {
+    a = tinyc_load4(src);
+    b = tinyc_load4(src + tail);
+    tinyc_store4(dst, a);
+    tinyc_store4(dst + tail, b);
+  }
+#else
   const int32_t ds = into ? TINYC_QDW_NARROW : stride, ss = into ? stride : TINYC_QDW_NARROW;
   for (; rows >= 2; rows -= 2, dst += 2 * ds, src += 2 * ss) {
     const int32_t a = tinyc_load4(src), b = tinyc_load4(src + tail);
@@ -1475,6 +1527,7 @@ TINYC_INLINE void dw3_walk_copy(int8_t *dst, const int8_t *src, int32_t stride, 
     tinyc_store4(dst, a);
     tinyc_store4(dst + tail, b);
   }
+#endif
 }
 
 static void dw3_small_fill(const int8_t *xc, int32_t *restrict plane_words,
@@ -1615,7 +1668,8 @@ static TINYC_DSP_NOINLINE void dw3_small_row_s2(const int8_t *x0, int32_t S, int
 
 typedef struct {
   int32_t u0, u1, u2, v01, v2, q, round, bias;
-  int32_t rs; /* the C walk's short-form shift (its round 0: tinyc_dsp_requant instead) */
+  /* the C walk's short-form shift (round 0: tinyc_dsp_requant instead), TFLite's rounding */
+  int32_t rs, tflite;
 } dw3_walk_k;
 
 /* The rounding term of the short requantization with the zero point in it, as in
@@ -1624,9 +1678,7 @@ TINYC_INLINE int32_t dw3_round(int32_t rs, int32_t zp) {
   return (int32_t)((1u << (rs - 1)) + ((uint32_t)zp << rs));
 }
 
-#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__thumb2__) && \
-    defined(__OPTIMIZE__) && !defined(TINYC_NO_DSP_ASM) && !defined(__clang__)
-#define TINYC_DW3_WALK_ASM 1
+#if TINYC_DW3_WALK_ASM
 /* one input row: finish F (stored in the stage, three rows up from x after the load's
  * step: TINYC_QDW_STAGE - 3 * S), tap row 1 into M, F starts again */
 #define TINYC_DW3_WALK_STEP(F, M)                          \
@@ -1661,8 +1713,11 @@ TINYC_INLINE int32_t dw3_round(int32_t rs, int32_t zp) {
       "smlad  %[m], %[e], %[u0], %[bias]\n\t"                                            \
       "smlabb %[m], %[t], %[v01], %[m]\n\t"                                              \
       "ldr    %[t], %[pairs]\n\t"                                                        \
-      "add    %[rv], %[rv], %[t]\n\t"                                                    \
+      "lsrs   %[e], %[t], #1\n\t"                                                        \
+      "add    %[rv], %[rv], %[e], lsl #1\n\t"                                            \
+      "bcs    3f\n\t"                                                                    \
       "2:\n\t" TINYC_DW3_WALK_STEP("f", "m") TINYC_DW3_WALK_STEP("m", "f")               \
+      "3:\n\t" TINYC_DW3_WALK_STEP("f", "m") TINYC_DW3_WALK_STEP("m", "f")               \
       "subs   %[rv], %[rv], #0x1000000\n\t"                                              \
       "bpl    2b\n\t" TAIL                                                               \
       "ldr    %[t], %[back]\n\t"                                                         \
@@ -1672,45 +1727,68 @@ TINYC_INLINE int32_t dw3_round(int32_t rs, int32_t zp) {
       "bne    1b"                                                                        \
       : [x] "+r"(x), [rv] "+r"(rv), [f] "=&r"(f), [m] "=&r"(m), [t] "=&r"(t),            \
         [e] "=&r"(e)                                                                     \
-      : [u0] "r"(k->u0), [u1] "r"(k->u1), [u2] "r"(k->u2), [v01] "r"(k->v01),            \
-        [q] "r"(k->q), [round] "r"(k->round), [bias] "r"(k->bias), [pairs] "m"(pairs),   \
+      : [u0] "r"(k.u0), [u1] "r"(k.u1), [u2] "r"(k.u2), [v01] "r"(k.v01), [q] "r"(k.q),  \
+        [round] "r"(k.round), [bias] "r"(k.bias), [pairs] "m"(pairs),                    \
         [back] "m"(back), [S] "i"(STRIDE), [off] "i"(TINYC_QDW_STAGE - 3 * (STRIDE)),    \
         [shift] "i"(TINYC_QDW_WALK_SHIFT)                                                \
       : "cc", "memory")
 
-/* Every column of the plane (2 <= oh <= 255 rows, 1 <= ow <= 255 columns; rows S =
- * TINYC_QDW_NARROW or _WIDE bytes apart): outputs to the stage, row oy at byte oy * S; k
- * scaled to TINYC_QDW_WALK_SHIFT. The row count starts at -1 (top byte 0xff, as each
- * column's loop leaves it): adding `pairs` makes it pairs - 1. */
-TINYC_INLINE void dw3_walk_asm(const int8_t *x, int32_t oh, int32_t ow, int32_t S,
-                               const dw3_walk_k *k) {
-  const int32_t pairs = (int32_t)((uint32_t)(oh >> 1) << 24), back = (oh + 2) * S - 1;
-  int32_t rv = (int32_t)(0xff000000u | (uint32_t)ow << 16 | ((uint32_t)k->v2 & 0xffffu));
+/* The assembly's counts for a call's planes (2 <= oh <= 255 rows, 1 <= ow <= 255 columns):
+ * the row count starts at -1 (top byte 0xff, as each column's loop leaves it), and adding
+ * `pairs` (bits 24..31: the rounds of four rows, ceil(oh / 2 / 2); bit 0: an odd number of
+ * row pairs, the first round entered half way) makes it rounds - 1. */
+typedef struct {
+  int32_t pairs, back, counts, odd;
+} dw3_walk_run;
+
+TINYC_INLINE dw3_walk_run dw3_walk_run_of(int32_t oh, int32_t ow, int32_t S) {
+  dw3_walk_run r;
+  r.pairs = (int32_t)((uint32_t)((oh >> 1) + 1) >> 1 << 24 | (uint32_t)(oh >> 1 & 1));
+  r.back = (oh + 2) * S - 1; /* from past a column's last row to the next column's top */
+  r.counts = (int32_t)(0xff000000u | (uint32_t)ow << 16);
+  r.odd = oh & 1;
+  return r;
+}
+
+/* Every column of the plane (rows S = TINYC_QDW_NARROW or _WIDE bytes apart): outputs to
+ * the stage, row oy at byte oy * S; k scaled to TINYC_QDW_WALK_SHIFT. */
+TINYC_INLINE void dw3_walk_asm(const int8_t *x, const dw3_walk_run *run, int32_t S,
+                               const dw3_walk_k k) {
+  const int32_t pairs = run->pairs, back = run->back;
+  int32_t rv = (int32_t)((uint32_t)run->counts | ((uint32_t)k.v2 & 0xffffu));
   int32_t f, m, t, e;
   if (S == TINYC_QDW_NARROW) {
-    if (oh & 1) {
+    if (run->odd) {
       TINYC_DW3_WALK(TINYC_DW3_WALK_STEP("f", "m"), TINYC_QDW_NARROW);
     } else {
       TINYC_DW3_WALK("", TINYC_QDW_NARROW);
     }
-  } else if (oh & 1) {
+  } else if (run->odd) {
     TINYC_DW3_WALK(TINYC_DW3_WALK_STEP("f", "m"), TINYC_QDW_WIDE);
   } else {
     TINYC_DW3_WALK("", TINYC_QDW_WIDE);
   }
 }
-#else
-#define TINYC_DW3_WALK_ASM 0
 #endif
 
-/* The same walk in C, straight into out, any requantization (the short form when
- * `round`; else tinyc_dsp_requant); k unscaled. */
+/* One output of the C walk: the short form when k->round (TFLite's when k->tflite), else
+ * tinyc_dsp_requant. */
+TINYC_INLINE int8_t dw3_walk_requant(int32_t acc, const dw3_walk_k *k, const tinyc_dsp_mult *m,
+                                     const tinyc_dsp_clamp *c) {
+  if (!k->round) return tinyc_dsp_requant(acc, m, c);
+#ifdef TINYC_TFLITE
+  if (k->tflite) return (int8_t)tinyc_ssat8(tinyc_tflite_top(acc, k->q, k->round) >> k->rs);
+#endif
+  return (int8_t)tinyc_ssat8(tinyc_smmla(acc, k->q, k->round) >> k->rs);
+}
+
+/* The same walk in C, straight into out, any requantization; k unscaled. */
 static TINYC_DSP_NOINLINE void dw3_walk_c(const int8_t *plane, int32_t S, int8_t *out,
                                           const dw3_walk_k *k, int32_t sh,
                                           const tinyc_qconv_params *p) {
   const tinyc_dsp_mult mul = tinyc_dsp_mult_make(k->q, sh);
   const tinyc_dsp_clamp clamp = tinyc_dsp_clamp_make(p->output_offset, p->act_min, p->act_max);
-  const int32_t ow = p->ow, rs = k->rs, v2 = k->v2;
+  const int32_t ow = p->ow, v2 = k->v2;
   int32_t ox, oy;
   for (ox = 0; ox < ow; ++ox) {
     const int8_t *x = plane + ox;
@@ -1728,8 +1806,7 @@ static TINYC_DSP_NOINLINE void dw3_walk_c(const int8_t *plane, int32_t S, int8_t
       e = tinyc_sxtb16(t);
       t = tinyc_sxtb16_hi(t);
       f = tinyc_smlabb(t, v2, tinyc_smlad(e, k->u2, f));
-      *o = k->round ? (int8_t)tinyc_ssat8(tinyc_smmla(f, k->q, k->round) >> rs)
-                    : tinyc_dsp_requant(f, &mul, &clamp);
+      *o = dw3_walk_requant(f, k, &mul, &clamp);
       n = tinyc_smlabb(t, k->v01, tinyc_smlad(e, k->u0, k->bias));
       f = tinyc_smlabt(t, k->v01, tinyc_smlad(e, k->u1, m));
       m = n;
@@ -1737,19 +1814,36 @@ static TINYC_DSP_NOINLINE void dw3_walk_c(const int8_t *plane, int32_t S, int8_t
   }
 }
 
+/* TFLite's shift of a biased shift (tinyc_tflite_rs), else 0. */
+TINYC_INLINE int32_t dw3_tflite_rs(int32_t shift) {
+#ifdef TINYC_TFLITE
+  return shift > 30 ? tinyc_tflite_rs(shift) : 0;
+#else
+  (void)shift;
+  return 0;
+#endif
+}
+
 TINYC_INLINE int32_t dw3_scale(int32_t x, int32_t j) { return (int32_t)((uint32_t)x << j); }
 
 /* A plane's walk constants from its nine weights (row by row: the pairs (w0, w2),
  * (w1, w3), (w4, w6), (w5, w7) as SXTB16 gives them, and w8), scaled by 2^j; the bias
  * (input_offset * sum(w) added by the caller) scaled with them. */
-TINYC_INLINE void dw3_walk_setup(dw3_walk_k *k, int32_t p02, int32_t p13, int32_t p46,
-                                 int32_t p57, int32_t w8, int32_t bias, int32_t j) {
-  k->u0 = tinyc_pack16(dw3_scale(p02, j), dw3_scale(p02 >> 16, j));
-  k->u1 = tinyc_pack16(dw3_scale(p13 >> 16, j), dw3_scale(p57, j));
-  k->u2 = tinyc_pack16(dw3_scale(p46 >> 16, j), dw3_scale(w8, j));
-  k->v01 = tinyc_pack16(dw3_scale(p13, j), dw3_scale(p46, j));
-  k->v2 = dw3_scale(p57 >> 16, j);
-  k->bias = dw3_scale(bias, j);
+TINYC_INLINE dw3_walk_k dw3_walk_setup(int32_t p02, int32_t p13, int32_t p46, int32_t p57,
+                                       int32_t w8, int32_t bias, int32_t q, int32_t round,
+                                       int32_t j) {
+  dw3_walk_k k;
+  k.u0 = tinyc_pack16(dw3_scale(p02, j), dw3_scale(p02 >> 16, j));
+  k.u1 = tinyc_pack16(dw3_scale(p13 >> 16, j), dw3_scale(p57, j));
+  k.u2 = tinyc_pack16(dw3_scale(p46 >> 16, j), dw3_scale(w8, j));
+  k.v01 = tinyc_pack16(dw3_scale(p13, j), dw3_scale(p46, j));
+  k.v2 = dw3_scale(p57 >> 16, j);
+  k.q = q;
+  k.round = round;
+  k.bias = dw3_scale(bias, j);
+  k.rs = 0;
+  k.tflite = 0;
+  return k;
 }
 
 /* Every plane of a call by the column walk, rows S bytes apart (a constant in each of
@@ -1769,13 +1863,17 @@ TINYC_INLINE void dw3_walk_planes_of(const int8_t *X, const int8_t *W, const int
   const int32_t fill_n = w < S - p->pad_left ? w : S - p->pad_left;
   const int8_t *const plane = (const int8_t *)work;
   int8_t *const fill = (int8_t *)work + p->pad_top * S + p->pad_left;
+#if TINYC_DW3_WALK_ASM
+  const dw3_walk_run run = dw3_walk_run_of(oh, p->ow, S);
+  const int asm_ok = fast_act && oh >= 2;
+  const int32_t round = dw3_round(TINYC_QDW_WALK_SHIFT, p->output_offset);
+#endif
   int32_t m, ch = 0, rep = 0; /* output plane m: channel ch, rep-th of its input plane */
   for (m = 0; m < planes; ++m, Y += out_plane) {
     const int8_t *const wc = W + 9 * ch;
     const int32_t sh = p->shift[ch], q = p->multiplier[ch];
     const int32_t rs = sh <= -2 ? -1 - sh : 0; /* the short form's shift, 0 if none */
     int32_t bias = B ? B[ch] : 0, a, b, w8, p02, p13, p46, p57;
-    dw3_walk_k k;
     /* the copy first: the weights' registers are then free for the set-up */
     if (S == TINYC_QDW_NARROW && fill_n >= 4) {
       dw3_walk_copy(fill, X, w, fill_n, fill_rows, 1);
@@ -1798,16 +1896,13 @@ TINYC_INLINE void dw3_walk_planes_of(const int8_t *X, const int8_t *W, const int
      * and input_offset * sum(w) joins the bias */
     bias = tinyc_smlad(p02, off2, tinyc_smlad(p13, off2, bias + input_offset * w8));
     bias = tinyc_smlad(p46, off2, tinyc_smlad(p57, off2, bias));
-    k.q = q;
 #if TINYC_DW3_WALK_ASM
     {
-      const int32_t j = TINYC_QDW_WALK_SHIFT - rs, ow = p->ow;
+      /* j = TINYC_QDW_WALK_SHIFT - rs in 0..8: -11 <= sh <= -3 */
+      const int32_t j = TINYC_QDW_WALK_SHIFT + 1 + sh, ow = p->ow;
       const int8_t *const stage = plane + TINYC_QDW_STAGE;
-      if (fast_act && oh >= 2 && rs >= 1 && (uint32_t)j <= 8 &&
-          (uint32_t)(bias + (1 << (30 - j))) <= 2u << (30 - j)) {
-        dw3_walk_setup(&k, p02, p13, p46, p57, w8, bias, j);
-        k.round = dw3_round(TINYC_QDW_WALK_SHIFT, p->output_offset);
-        dw3_walk_asm(plane, oh, ow, S, &k);
+      if (asm_ok && (uint32_t)j <= 8 && (uint32_t)(bias + (1 << (30 - j))) <= 2u << (30 - j)) {
+        dw3_walk_asm(plane, &run, S, dw3_walk_setup(p02, p13, p46, p57, w8, bias, q, round, j));
         if (S == TINYC_QDW_NARROW && ow >= 4) {
           dw3_walk_copy(Y, stage, ow, ow, oh, 0);
         } else {
@@ -1817,10 +1912,16 @@ TINYC_INLINE void dw3_walk_planes_of(const int8_t *X, const int8_t *W, const int
       }
     }
 #endif
-    dw3_walk_setup(&k, p02, p13, p46, p57, w8, bias, 0);
-    k.rs = rs;
-    k.round = fast_act && rs >= 1 && rs <= 20 ? dw3_round(rs, p->output_offset) : 0;
-    dw3_walk_c(plane, S, Y, &k, sh, p);
+    {
+      /* the short form's shift: gemmlowp's rs, or TFLite's (tinyc_dsp_requant_row_bias) */
+      const int32_t tflite = dw3_tflite_rs(sh), crs = tflite ? tflite : rs;
+      const int short_form = fast_act && crs >= 1 && crs <= 20;
+      dw3_walk_k k = dw3_walk_setup(p02, p13, p46, p57, w8, bias, q,
+                                    short_form ? dw3_round(crs, p->output_offset) : 0, 0);
+      k.rs = crs;
+      k.tflite = tflite != 0;
+      dw3_walk_c(plane, S, Y, &k, sh, p);
+    }
   }
 }
 
