@@ -1696,7 +1696,8 @@ TINYC_INLINE int32_t dw3_round(int32_t rs, int32_t zp) {
   "smlabb %[" F "], %[t], %[v01], %[" F "]\n\t"
 
 /* The whole plane, column after column (13 registers): two rows start a column, then
- * rows two at a time (the sums swap roles), then the odd one (TAIL). */
+ * rows four at a time (the sums swap roles every row; an odd number of row pairs enters
+ * the first round half way, as bit 0 of `pairs` says), then the odd row (TAIL). */
 #define TINYC_DW3_WALK(TAIL, STRIDE)                                                      \
   __asm__ volatile(                                                                      \
       "1:\n\t"                                                                           \
@@ -1771,46 +1772,63 @@ TINYC_INLINE void dw3_walk_asm(const int8_t *x, const dw3_walk_run *run, int32_t
 }
 #endif
 
-/* One output of the C walk: the short form when k->round (TFLite's when k->tflite), else
- * tinyc_dsp_requant. */
-TINYC_INLINE int8_t dw3_walk_requant(int32_t acc, const dw3_walk_k *k, const tinyc_dsp_mult *m,
-                                     const tinyc_dsp_clamp *c) {
-  if (!k->round) return tinyc_dsp_requant(acc, m, c);
+/* One output of the C walk: the short form (gemmlowp's rounding, `mode` 1; TFLite's, 2),
+ * else tinyc_dsp_requant. */
+TINYC_INLINE int8_t dw3_walk_requant(int32_t acc, int32_t q, int32_t round, int32_t rs,
+                                     const tinyc_dsp_mult *m, const tinyc_dsp_clamp *c,
+                                     const int mode) {
+  if (mode == 0) return tinyc_dsp_requant(acc, m, c);
 #ifdef TINYC_TFLITE
-  if (k->tflite) return (int8_t)tinyc_ssat8(tinyc_tflite_top(acc, k->q, k->round) >> k->rs);
+  if (mode == 2) return (int8_t)tinyc_ssat8(tinyc_tflite_top(acc, q, round) >> rs);
 #endif
-  return (int8_t)tinyc_ssat8(tinyc_smmla(acc, k->q, k->round) >> k->rs);
+  return (int8_t)tinyc_ssat8(tinyc_smmla(acc, q, round) >> rs);
 }
 
-/* The same walk in C, straight into out, any requantization; k unscaled. */
-static TINYC_DSP_NOINLINE void dw3_walk_c(const int8_t *plane, int32_t S, int8_t *out,
-                                          const dw3_walk_k *k, int32_t sh,
-                                          const tinyc_qconv_params *p) {
-  const tinyc_dsp_mult mul = tinyc_dsp_mult_make(k->q, sh);
-  const tinyc_dsp_clamp clamp = tinyc_dsp_clamp_make(p->output_offset, p->act_min, p->act_max);
-  const int32_t ow = p->ow, v2 = k->v2;
+/* The same walk in C, straight into out, k unscaled: every value in a local, since the
+ * byte stores could alias k and p; one loop per requantization `mode` (as above). */
+TINYC_INLINE void dw3_walk_c_of(const int8_t *plane, int32_t S, int8_t *out,
+                                const dw3_walk_k *k, const tinyc_dsp_mult *mul,
+                                const tinyc_dsp_clamp *clamp, int32_t oh, int32_t ow,
+                                const int mode) {
+  const int32_t u0 = k->u0, u1 = k->u1, u2 = k->u2, v01 = k->v01, v2 = k->v2;
+  const int32_t q = k->q, round = k->round, rs = k->rs, bias = k->bias;
   int32_t ox, oy;
   for (ox = 0; ox < ow; ++ox) {
     const int8_t *x = plane + ox;
     int8_t *o = out + ox;
     int32_t t = tinyc_load4(x), e = tinyc_sxtb16(t), f, m, n;
     t = tinyc_sxtb16_hi(t);
-    f = tinyc_smlabb(t, k->v01, tinyc_smlad(e, k->u0, k->bias));
+    f = tinyc_smlabb(t, v01, tinyc_smlad(e, u0, bias));
     t = tinyc_load4(x += S);
     e = tinyc_sxtb16(t);
     t = tinyc_sxtb16_hi(t);
-    f = tinyc_smlabt(t, k->v01, tinyc_smlad(e, k->u1, f));
-    m = tinyc_smlabb(t, k->v01, tinyc_smlad(e, k->u0, k->bias));
-    for (oy = 0; oy < p->oh; ++oy, o += ow) {
+    f = tinyc_smlabt(t, v01, tinyc_smlad(e, u1, f));
+    m = tinyc_smlabb(t, v01, tinyc_smlad(e, u0, bias));
+    for (oy = 0; oy < oh; ++oy, o += ow) {
       t = tinyc_load4(x += S);
       e = tinyc_sxtb16(t);
       t = tinyc_sxtb16_hi(t);
-      f = tinyc_smlabb(t, v2, tinyc_smlad(e, k->u2, f));
-      *o = dw3_walk_requant(f, k, &mul, &clamp);
-      n = tinyc_smlabb(t, k->v01, tinyc_smlad(e, k->u0, k->bias));
-      f = tinyc_smlabt(t, k->v01, tinyc_smlad(e, k->u1, m));
+      f = tinyc_smlabb(t, v2, tinyc_smlad(e, u2, f));
+      *o = dw3_walk_requant(f, q, round, rs, mul, clamp, mode);
+      n = tinyc_smlabb(t, v01, tinyc_smlad(e, u0, bias));
+      f = tinyc_smlabt(t, v01, tinyc_smlad(e, u1, m));
       m = n;
     }
+  }
+}
+
+static TINYC_DSP_NOINLINE void dw3_walk_c(const int8_t *plane, int32_t S, int8_t *out,
+                                          const dw3_walk_k *k, int32_t sh,
+                                          const tinyc_qconv_params *p) {
+  const tinyc_dsp_mult mul = tinyc_dsp_mult_make(k->q, sh);
+  const tinyc_dsp_clamp clamp = tinyc_dsp_clamp_make(p->output_offset, p->act_min, p->act_max);
+  const int32_t oh = p->oh, ow = p->ow;
+  if (!k->round) {
+    dw3_walk_c_of(plane, S, out, k, &mul, &clamp, oh, ow, 0);
+  } else if (k->tflite) {
+    dw3_walk_c_of(plane, S, out, k, &mul, &clamp, oh, ow, 2);
+  } else {
+    dw3_walk_c_of(plane, S, out, k, &mul, &clamp, oh, ow, 1);
   }
 }
 
