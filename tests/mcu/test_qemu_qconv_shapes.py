@@ -80,6 +80,12 @@ def dw_chain(c: int, h: int, w: int, pads: tuple[int, int, int, int],
 CASES = {
     "dw_same_odd_width": dw_chain(8, 9, 5, (1, 1, 1, 1), (1, 1)),
     "dw_valid": dw_chain(4, 9, 6, (0, 0, 0, 0), (1, 1)),
+    # the column walk: an even number of rows on 8-byte rows, 16-byte rows, rows narrower
+    # than a word, a single row (the C walk)
+    "dw_walk_even_rows": dw_chain(4, 8, 6, (1, 1, 1, 1), (1, 1)),
+    "dw_walk_wide_rows": dw_chain(4, 6, 11, (1, 1, 1, 1), (1, 1)),
+    "dw_walk_three_columns": dw_chain(4, 5, 3, (1, 1, 1, 1), (1, 1)),
+    "dw_walk_one_row": dw_chain(4, 1, 5, (1, 1, 1, 1), (1, 1)),
     "dw_uneven_pads": dw_chain(4, 7, 7, (2, 1, 0, 2), (1, 1)),
     "dw_row_stride_2": dw_chain(4, 11, 5, (1, 1, 1, 1), (2, 1)),
     "dw_stride_2": dw_chain(4, 9, 8, (1, 1, 1, 1), (2, 2)),

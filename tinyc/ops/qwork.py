@@ -31,10 +31,14 @@ QCONV_PAIRS = 4
 #: 64-bit host) that a band loop keeps off the stack: tinyc_qband.h
 #: TINYC_QBAND_CONV_PARAMS, tinyc_qboundary.h TINYC_QB_CONV_PARAMS
 QCONV_PARAMS_BYTES = 96
-#: tinyc_qconv.c TINYC_QDW_ROW, TINYC_QDW_PLANE, TINYC_QDW_ACC (3x3 depthwise paths)
+#: tinyc_qconv.c TINYC_QDW_ROW, TINYC_QDW_PLANE, TINYC_QDW_ACC, TINYC_QDW_NARROW,
+#: TINYC_QDW_WIDE, TINYC_QDW_STAGE (3x3 depthwise paths)
 QDW_ROW = 128
 QDW_PLANE = 512
 QDW_ACC = 64
+QDW_NARROW = 8
+QDW_WIDE = 16
+QDW_STAGE = 256
 #: tinyc_qpool.c TINYC_QPOOL_ROW: longest padded row of the pooling row path
 QPOOL_ROW = 256
 
@@ -133,9 +137,15 @@ def _dw3_fits(g: ConvGeometry) -> bool:
 
 def _dw3_small_words(g: ConvGeometry, oh: int) -> int | None:
     """Words of dw3_small_plane's sums and padded plane for `oh` output rows, or None when
-    that plane takes another path (size conditions of dw3_small_fits)."""
+    that plane takes another path (size conditions of dw3_small_fits). The column walk
+    (stride 1, rows of at most QDW_WIDE bytes, padded to QDW_NARROW or QDW_WIDE) takes a
+    plane of QDW_STAGE bytes, then its staged outputs."""
     stride = (g.ow - 1) * g.stride_w + 3
     rows = (oh - 1) * g.stride_h + 3
+    if g.stride_h == 1 and g.stride_w == 1 and stride <= QDW_WIDE:
+        walk = QDW_NARROW if stride <= QDW_NARROW else QDW_WIDE
+        if rows * walk + 4 <= QDW_STAGE:
+            return (QDW_STAGE + oh * walk) // 4
     row = 2 * ((g.ow + 1) // 2) if g.stride_w == 1 else g.ow
     band = QDW_ACC // row
     if band < 1 or rows * stride > QDW_PLANE:

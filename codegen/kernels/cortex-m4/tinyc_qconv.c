@@ -23,8 +23,9 @@
  * longer than TINYC_QCONV_COLUMN (cg * kh * kw) take the plain loop.
  *
  * Depthwise convolution: small 3x3 planes are copied once with their padding; at stride 1
- * they are walked down one output column at a time (dw3_small_col: each row word serves
- * three outputs), else computed two outputs at a time along the rows (dw3_small_row*);
+ * with rows of at most 8 padded bytes they are walked down one output column at a time,
+ * requantized in the same loop (dw3_walk_*: each row word serves three outputs), else
+ * computed two outputs at a time along the rows (dw3_small_row*);
  * larger 3x3 planes keep a ring of three padded rows (dw3_plane); other windows take the
  * plain loop (dw_plane). */
 #include "tinyc_qconv.h"
@@ -1629,7 +1630,9 @@ static void dw3_plane(const int8_t *xc, const int8_t *wk, int32_t bias, int32_t 
 /* Small 3x3 depthwise planes: the whole plane is first copied, padding included, into
  * `plane` in the workspace, so no output needs a bound check and the copy is the plane's only
  * per-row overhead (small maps, like KWS's 25x5 or a MobileNet's 6x6, are all overhead
- * otherwise). With stride_w 1 outputs come in pairs from one row word per tap row (26
+ * otherwise). At stride 1 both ways with rows of at most TINYC_QDW_WIDE padded bytes the
+ * plane is walked down its columns with the requantization in the same loop (dw3_walk,
+ * below). Otherwise, with stride_w 1 outputs come in pairs from one row word per tap row (26
  * instructions per two outputs in 13 registers, row 2's weights read each time; an odd
  * last column computes a pair whose second value is dropped); with stride_w 2, one at a
  * time. The assembly loops need the optimizer; TINYC_NO_DSP_ASM turns them off for builds
@@ -1640,13 +1643,21 @@ static void dw3_plane(const int8_t *xc, const int8_t *wk, int32_t bias, int32_t 
  * its output straight to Y. */
 #define TINYC_QDW_PLANE 512 /* padded plane bytes (plus 4 of slack) */
 #define TINYC_QDW_ACC 64    /* sums per band */
+/* The column walk's plane: rows of TINYC_QDW_NARROW or TINYC_QDW_WIDE bytes (constants,
+ * so the assembly steps down a column with an immediate offset), at most TINYC_QDW_STAGE
+ * bytes with the slack; its outputs are staged TINYC_QDW_STAGE bytes further on, row for
+ * row. */
+#define TINYC_QDW_NARROW 8
+#define TINYC_QDW_WIDE 16
+#define TINYC_QDW_STAGE 256
 
 typedef struct {
-  int32_t stride; /* bytes per padded row: (ow - 1) * stride_w + 3 */
+  int32_t stride; /* bytes per padded row: (ow - 1) * stride_w + 3, or the walk's */
   int32_t rows;   /* padded rows: (oh - 1) * stride_h + 3 */
   int32_t pairs;  /* stride_w 1: output pairs per row */
   int32_t row;    /* sums per output row: 2 * pairs, or ow */
   int32_t band;   /* output rows per band */
+  int32_t walk;   /* 1: the column walk (stride 1, narrow rows), no sums */
 } dw3_small_shape;
 
 static dw3_small_shape dw3_small_shape_of(const tinyc_qconv_params *p) {
@@ -1656,14 +1667,24 @@ static dw3_small_shape dw3_small_shape_of(const tinyc_qconv_params *p) {
   g.pairs = (p->ow + 1) / 2;
   g.row = p->stride_w == 1 ? 2 * g.pairs : p->ow;
   g.band = TINYC_QDW_ACC / g.row;
+  g.walk = 0;
+  if (p->stride_h == 1 && p->stride_w == 1 && g.stride <= TINYC_QDW_WIDE) {
+    const int32_t S = g.stride <= TINYC_QDW_NARROW ? TINYC_QDW_NARROW : TINYC_QDW_WIDE;
+    g.walk = g.rows * S + 4 <= TINYC_QDW_STAGE;
+    if (g.walk) g.stride = S;
+  }
   return g;
 }
 
-static int dw3_small_fits(const tinyc_qconv_params *p) {
+static TINYC_DSP_NOINLINE int dw3_walk_fits(const tinyc_qconv_params *p) {
+  return dw3_small_shape_of(p).walk;
+}
+
+static TINYC_DSP_NOINLINE int dw3_small_fits(const tinyc_qconv_params *p) {
   dw3_small_shape g;
   if (!dw3_fits(p) || p->pad_top < 0 || p->pad_top > 2 || p->pad_left < 0) return 0;
   g = dw3_small_shape_of(p);
-  return g.band >= 1 && g.rows * g.stride <= TINYC_QDW_PLANE;
+  return g.walk || (g.band >= 1 && g.rows * g.stride <= TINYC_QDW_PLANE);
 }
 
 /* The padded plane: row r holds input row r - pad_top, columns -pad_left ... Per call it
@@ -1679,39 +1700,122 @@ static void dw3_small_pad(int32_t *restrict plane_words, const dw3_small_shape *
   for (i = 0; i < words; ++i) plane_words[i] = zp4;
 }
 
+/* `rows` rows of n bytes from src (src_stride apart) to dst (dst_stride apart), 4 to 8
+ * bytes as two words (overlapping when n < 8), other lengths by tinyc_copy_short or memcpy
+ * (no library call for short rows). */
+static TINYC_DSP_NOINLINE void dw3_copy_rows(int8_t *dst, int32_t dst_stride, const int8_t *src,
+                          int32_t src_stride, int32_t n, int32_t rows) {
+  for (; rows > 0; --rows, dst += dst_stride, src += src_stride) {
+    if (n >= 4 && n <= 8) {
+      const int32_t a = tinyc_load4(src), b = tinyc_load4(src + n - 4);
+      tinyc_store4(dst, a);
+      tinyc_store4(dst + n - 4, b);
+    } else if (n > 8 && n <= 16) { /* four words, the last two overlapping */
+      const int32_t a = tinyc_load4(src), b = tinyc_load4(src + 4);
+      const int32_t c = tinyc_load4(src + n - 8), d = tinyc_load4(src + n - 4);
+      tinyc_store4(dst, a);
+      tinyc_store4(dst + 4, b);
+      tinyc_store4(dst + n - 8, c);
+      tinyc_store4(dst + n - 4, d);
+    } else if (n > 32) {
+      memcpy(dst, src, (size_t)n);
+    } else {
+      tinyc_copy_short(dst, src, (size_t)n);
+    }
+  }
+}
+
+/* The column walk's assembly (gcc with the optimizer, as the other loops of this file). */
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__thumb2__) && \
+    defined(__OPTIMIZE__) && !defined(TINYC_NO_DSP_ASM) && !defined(__clang__)
+#define TINYC_DW3_WALK_ASM 1
+#else
+#define TINYC_DW3_WALK_ASM 0
+#endif
+
+/* The column walk's copies of 4 to 8 bytes a row (as dw3_copy_rows), two rows a round:
+ * `into` a narrow plane (rows TINYC_QDW_NARROW apart, from rows `stride` apart) or out of
+ * its stage (the other way round). With the assembly the narrow side steps by post-index
+ * and the loop needs no set-up (7 cycles a row). */
+#if TINYC_DW3_WALK_ASM
+#define TINYC_DW3_COPY(LOADS, STORES)                                                  \
+  __asm__ volatile("1:\n\t" LOADS STORES                                                \
+                   "subs   %[n], %[n], #1\n\t"                                         \
+                   "bne    1b"                                                         \
+                   : [d] "+r"(dst), [s] "+r"(src), [n] "+r"(pairs), [a] "=&r"(a),      \
+                     [b] "=&r"(b), [c] "=&r"(c), [e] "=&r"(e)                          \
+                   : [tail] "r"(tail), [st] "r"(st), [str] "r"(stride),                \
+                     [s2] "r"(2 * stride), [N] "i"(TINYC_QDW_NARROW)                   \
+                   : "cc", "memory")
+#endif
+
+TINYC_INLINE void dw3_walk_copy(int8_t *dst, const int8_t *src, int32_t stride, int32_t n,
+                                int32_t rows, int into) {
+  const int32_t tail = n - 4;
+#if TINYC_DW3_WALK_ASM
+  const int32_t st = stride + tail;
+  int32_t pairs = rows >> 1, a, b, c, e;
+  if (pairs && into) {
+    TINYC_DW3_COPY("ldr    %[a], [%[s]]\n\t"
+                   "ldr    %[b], [%[s], %[tail]]\n\t"
+                   "ldr    %[c], [%[s], %[str]]\n\t"
+                   "ldr    %[e], [%[s], %[st]]\n\t"
+                   "add    %[s], %[s], %[s2]\n\t",
+                   "str    %[b], [%[d], %[tail]]\n\t"
+                   "str    %[a], [%[d]], %[N]\n\t"
+                   "str    %[e], [%[d], %[tail]]\n\t"
+                   "str    %[c], [%[d]], %[N]\n\t");
+  } else if (pairs) {
+    TINYC_DW3_COPY("ldr    %[b], [%[s], %[tail]]\n\t"
+                   "ldr    %[a], [%[s]], %[N]\n\t"
+                   "ldr    %[e], [%[s], %[tail]]\n\t"
+                   "ldr    %[c], [%[s]], %[N]\n\t",
+                   "str    %[a], [%[d]]\n\t"
+                   "str    %[b], [%[d], %[tail]]\n\t"
+                   "str    %[c], [%[d], %[str]]\n\t"
+                   "str    %[e], [%[d], %[st]]\n\t"
+                   "add    %[d], %[d], %[s2]\n\t");
+  }
+  if (rows & 1) {
+    a = tinyc_load4(src);
+    b = tinyc_load4(src + tail);
+    tinyc_store4(dst, a);
+    tinyc_store4(dst + tail, b);
+  }
+#else
+  const int32_t ds = into ? TINYC_QDW_NARROW : stride, ss = into ? stride : TINYC_QDW_NARROW;
+  for (; rows >= 2; rows -= 2, dst += 2 * ds, src += 2 * ss) {
+    const int32_t a = tinyc_load4(src), b = tinyc_load4(src + tail);
+    const int32_t c = tinyc_load4(src + ss), d = tinyc_load4(src + ss + tail);
+    tinyc_store4(dst, a);
+    tinyc_store4(dst + tail, b);
+    tinyc_store4(dst + ds, c);
+    tinyc_store4(dst + ds + tail, d);
+  }
+  if (rows) {
+    const int32_t a = tinyc_load4(src), b = tinyc_load4(src + tail);
+    tinyc_store4(dst, a);
+    tinyc_store4(dst + tail, b);
+  }
+#endif
+}
+
 static void dw3_small_fill(const int8_t *xc, int32_t *restrict plane_words,
                            const dw3_small_shape *g, const tinyc_qconv_params *p) {
   const int32_t S = g->stride;
   const int32_t inner = p->w < S - p->pad_left ? p->w : S - p->pad_left; /* bytes per row */
   const int32_t r0 = p->pad_top; /* rows [r0, r1) hold input rows */
   const int32_t r1 = p->h + p->pad_top < g->rows ? p->h + p->pad_top : g->rows;
-  int8_t *dst = (int8_t *)plane_words + (size_t)r0 * S + p->pad_left;
-  const int8_t *src = xc;
-  int32_t r;
-  if (inner >= 4 && inner <= 8) { /* two words a row, overlapping when inner < 8 */
-    for (r = r0; r < r1; ++r, dst += S, src += p->w) {
-      tinyc_store4(dst, tinyc_load4(src));
-      tinyc_store4(dst + inner - 4, tinyc_load4(src + inner - 4));
-    }
-    return;
-  }
-  for (r = r0; r < r1; ++r, dst += S, src += p->w) {
-    if (inner > 32) {
-      memcpy(dst, src, (size_t)inner);
-    } else {
-      tinyc_copy_short(dst, src, (size_t)inner);
-    }
-  }
+  dw3_copy_rows((int8_t *)plane_words + (size_t)r0 * S + p->pad_left, S, xc, p->w, inner,
+                r1 - r0);
 }
 
 /* What the planes of one call share, worked out once a call (a band calls for every few
- * rows): the shape, the clamp, where the sums and the padded plane go, and the columns a
- * stride-1 walk takes at once (0: the plane goes by rows). */
+ * rows): the shape, the clamp, where the sums and the padded plane go. */
 typedef struct {
   dw3_small_shape g;
   tinyc_dsp_clamp cl;
   int32_t *acc, *plane_words;
-  int32_t cols;
 } dw3_small_call;
 
 static void dw3_small_begin(dw3_small_call *k, int32_t *restrict work,
@@ -1722,8 +1826,16 @@ static void dw3_small_begin(dw3_small_call *k, int32_t *restrict work,
   k->cl = tinyc_dsp_clamp_make(p->output_offset, p->act_min, p->act_max);
   k->acc = work;
   k->plane_words = work + sums;
-  k->cols = p->stride_h == 1 && p->stride_w == 1 && p->oh <= sums ? sums / p->oh : 0;
   dw3_small_pad(k->plane_words, &k->g, p);
+}
+
+/* The column walk's start of a call: the padded plane at work (all zero point) and its
+ * row stride, returned. */
+static TINYC_DSP_NOINLINE int32_t dw3_walk_begin(int32_t *restrict work,
+                                                 const tinyc_qconv_params *p) {
+  const dw3_small_shape g = dw3_small_shape_of(p);
+  dw3_small_pad(work, &g, p);
+  return g.stride;
 }
 
 /* Sums (no bias) of `pairs` output pairs of one row, taps in rows x0, x0+S, x0+2S;
@@ -1804,149 +1916,311 @@ static TINYC_DSP_NOINLINE void dw3_small_row_s2(const int8_t *x0, int32_t S, int
   }
 }
 
-/* Stride 1 both ways: the plane is walked down one output column at a time. Each padded
- * input row's word (taps x0 x1 x2) is sign-extended once and serves three outputs: it
- * finishes the output two rows up (tap row 2, stored), adds tap row 1 to the one above
- * and starts the one at its row (tap row 0), so every input byte is read once per column
- * and an output costs one load, two sign extensions, six multiply-accumulates and a store
- * (the horizontal pairs read each row word three times and call a function per row). The
- * three sums rotate through three registers, three rows an unrolled round; `acc` gets
- * the column's oh sums (no bias). u[r] = (w[r][0], w[r][2]) for r < 3, u[3] = v01 =
- * (w[0][1], w[1][1]), u[4] = v2 = w[2][1]; x: the column's top padded row; S: bytes per
- * padded row. */
-#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__thumb2__) && \
-    defined(__OPTIMIZE__) && !defined(__OPTIMIZE_SIZE__) && !defined(TINYC_NO_DSP_ASM) && \
-    !defined(__clang__)
-/* 14 registers: gcc only (clang's allocator gives an asm statement fewer), and not at -Os
- * (gcc 12 has one register fewer for it there: "impossible constraints") */
-#define TINYC_DW3_COL_ROW(F, M, N)                                                        \
-  __asm__ volatile("ldr    %[t], [%[x]]\n\t"                                              \
-                   "add    %[x], %[x], %[S]\n\t"                                          \
-                   "sxtb16 %[e], %[t]\n\t"                                                \
-                   "sxtb16 %[t], %[t], ror #8\n\t"                                        \
-                   "smlad  %[f], %[e], %[u2], %[f]\n\t"                                   \
-                   "smlabb %[f], %[t], %[v2], %[f]\n\t"                                   \
-                   "str    %[f], [%[acc]], #4\n\t"                                        \
-                   "smlad  %[m], %[e], %[u1], %[m]\n\t"                                   \
-                   "smlabt %[m], %[t], %[v01], %[m]\n\t"                                  \
-                   "smuad  %[n], %[e], %[u0]\n\t"                                         \
-                   "smlabb %[n], %[t], %[v01], %[n]"                                      \
-                   : [x] "+r"(x), [acc] "+r"(acc), [f] "+r"(F), [m] "+r"(M), [n] "=&r"(N), \
-                     [t] "=&r"(t), [e] "=&r"(e)                                           \
-                   : [S] "r"(S), [u0] "r"(u0), [u1] "r"(u1), [u2] "r"(u2), [v01] "r"(v01), \
-                     [v2] "r"(v2)                                                         \
-                   : "memory")
-#else
-#define TINYC_DW3_COL_ROW(F, M, N)                                            \
-  do {                                                                        \
-    t = tinyc_load4(x);                                                       \
-    x += S;                                                                   \
-    e = tinyc_sxtb16(t);                                                      \
-    t = tinyc_sxtb16_hi(t);                                                   \
-    *acc++ = tinyc_smlabb(t, v2, tinyc_smlad(e, u2, F));                      \
-    M = tinyc_smlabt(t, v01, tinyc_smlad(e, u1, M));                          \
-    N = tinyc_smlabb(t, v01, tinyc_smuad(e, u0));                             \
-  } while (0)
+/* The column walk (stride 1 both ways, rows of TINYC_QDW_NARROW or _WIDE bytes): each column of
+ * the padded plane is read once from the top, and each row word (taps x0 x1 x2: one load,
+ * two sign extensions) serves three outputs: it finishes the output two rows up (tap row
+ * 2, then requantized and stored at once), adds tap row 1 to the one above and starts the
+ * one at its row (tap row 0, on the bias). The finished output's register takes the new
+ * one, so two sums rotate. Per output: a load, two SXTB16, six multiply-accumulates,
+ * SMMLA with the rounding term (the zero point in it), SSAT with the shift and a store,
+ * 13 cycles, every constant in a register for the whole plane: u[r] = (w[r][0], w[r][2]),
+ * v01 = (w[0][1], w[1][1]), rv = (w[2][1], counts) (the assembly's column count rides in
+ * bits 16..23, its row count in bits 24..31, where SUBS's sign ends the loop).
+ *
+ * The assembly's shift is the constant TINYC_QDW_WALK_SHIFT (SSAT's immediate): a channel
+ * whose short-form shift rs is smaller has its weights and bias scaled by 2^j, j = SHIFT
+ * - rs <= 8 (int8 weights stay int16), and its rounding term with them; since
+ * floor((floor(a q 2^j / 2^32) + 2^j r) / 2^(rs + j)) = floor((floor(a q / 2^32) + r) / 2^rs),
+ * the outputs are those of tinyc_dsp_requant_row_bias's short form, bit for bit. The sums
+ * stay below 2^31 when |bias + input_offset * sum(w)| <= 2^(30 - j) (nine products of
+ * 2^14 scaled by 2^8 are below 2^26); other channels take the C walk. */
+#define TINYC_QDW_WALK_SHIFT 10
+
+typedef struct {
+  int32_t u0, u1, u2, v01, v2, q, round, bias;
+  /* the C walk's short-form shift (round 0: tinyc_dsp_requant instead), TFLite's rounding */
+  int32_t rs, tflite;
+} dw3_walk_k;
+
+/* The rounding term of the short requantization with the zero point in it, as in
+ * tinyc_dsp_requant_row_bias. */
+TINYC_INLINE int32_t dw3_round(int32_t rs, int32_t zp) {
+  return (int32_t)((1u << (rs - 1)) + ((uint32_t)zp << rs));
+}
+
+#if TINYC_DW3_WALK_ASM
+/* one input row: finish F (stored in the stage, three rows up from x after the load's
+ * step: TINYC_QDW_STAGE - 3 * S), tap row 1 into M, F starts again */
+#define TINYC_DW3_WALK_STEP(F, M)                          \
+  "ldr    %[t], [%[x]], %[S]\n\t"                          \
+  "sxtb16 %[e], %[t]\n\t"                                  \
+  "sxtb16 %[t], %[t], ror #8\n\t"                          \
+  "smlad  %[" F "], %[e], %[u2], %[" F "]\n\t"             \
+  "smlabb %[" F "], %[t], %[rv], %[" F "]\n\t"             \
+  "smmla  %[" F "], %[" F "], %[q], %[round]\n\t"          \
+  "ssat   %[" F "], #8, %[" F "], asr %[shift]\n\t"        \
+  "strb   %[" F "], [%[x], %[off]]\n\t"                    \
+  "smlad  %[" M "], %[e], %[u1], %[" M "]\n\t"             \
+  "smlabt %[" M "], %[t], %[v01], %[" M "]\n\t"            \
+  "smlad  %[" F "], %[e], %[u0], %[bias]\n\t"              \
+  "smlabb %[" F "], %[t], %[v01], %[" F "]\n\t"
+
+/* The whole plane, column after column (13 registers): two rows start a column, then
+ * rows four at a time (the sums swap roles every row; an odd number of row pairs enters
+ * the first round half way, as bit 0 of `pairs` says), then the odd row (TAIL). */
+#define TINYC_DW3_WALK(TAIL, STRIDE)                                                      \
+  __asm__ volatile(                                                                      \
+      "1:\n\t"                                                                           \
+      "ldr    %[t], [%[x]], %[S]\n\t"                                                    \
+      "sxtb16 %[e], %[t]\n\t"                                                            \
+      "sxtb16 %[t], %[t], ror #8\n\t"                                                    \
+      "smlad  %[f], %[e], %[u0], %[bias]\n\t"                                            \
+      "smlabb %[f], %[t], %[v01], %[f]\n\t"                                              \
+      "ldr    %[t], [%[x]], %[S]\n\t"                                                    \
+      "sxtb16 %[e], %[t]\n\t"                                                            \
+      "sxtb16 %[t], %[t], ror #8\n\t"                                                    \
+      "smlad  %[f], %[e], %[u1], %[f]\n\t"                                               \
+      "smlabt %[f], %[t], %[v01], %[f]\n\t"                                              \
+      "smlad  %[m], %[e], %[u0], %[bias]\n\t"                                            \
+      "smlabb %[m], %[t], %[v01], %[m]\n\t"                                              \
+      "ldr    %[t], %[pairs]\n\t"                                                        \
+      "lsrs   %[e], %[t], #1\n\t"                                                        \
+      "add    %[rv], %[rv], %[e], lsl #1\n\t"                                            \
+      "bcs    3f\n\t"                                                                    \
+      "2:\n\t" TINYC_DW3_WALK_STEP("f", "m") TINYC_DW3_WALK_STEP("m", "f")               \
+      "3:\n\t" TINYC_DW3_WALK_STEP("f", "m") TINYC_DW3_WALK_STEP("m", "f")               \
+      "subs   %[rv], %[rv], #0x1000000\n\t"                                              \
+      "bpl    2b\n\t" TAIL                                                               \
+      "ldr    %[t], %[back]\n\t"                                                         \
+      "sub    %[x], %[x], %[t]\n\t"                                                      \
+      "sub    %[rv], %[rv], #0x10000\n\t"                                                \
+      "tst    %[rv], #0xff0000\n\t"                                                      \
+      "bne    1b"                                                                        \
+      : [x] "+r"(x), [rv] "+r"(rv), [f] "=&r"(f), [m] "=&r"(m), [t] "=&r"(t),            \
+        [e] "=&r"(e)                                                                     \
+      : [u0] "r"(k.u0), [u1] "r"(k.u1), [u2] "r"(k.u2), [v01] "r"(k.v01), [q] "r"(k.q),  \
+        [round] "r"(k.round), [bias] "r"(k.bias), [pairs] "m"(pairs),                    \
+        [back] "m"(back), [S] "i"(STRIDE), [off] "i"(TINYC_QDW_STAGE - 3 * (STRIDE)),    \
+        [shift] "i"(TINYC_QDW_WALK_SHIFT)                                                \
+      : "cc", "memory")
+
+/* The assembly's counts for a call's planes (2 <= oh <= 255 rows, 1 <= ow <= 255 columns):
+ * the row count starts at -1 (top byte 0xff, as each column's loop leaves it), and adding
+ * `pairs` (bits 24..31: the rounds of four rows, ceil(oh / 2 / 2); bit 0: an odd number of
+ * row pairs, the first round entered half way) makes it rounds - 1. */
+typedef struct {
+  int32_t pairs, back, counts, odd;
+} dw3_walk_run;
+
+TINYC_INLINE dw3_walk_run dw3_walk_run_of(int32_t oh, int32_t ow, int32_t S) {
+  dw3_walk_run r;
+  r.pairs = (int32_t)((uint32_t)((oh >> 1) + 1) >> 1 << 24 | (uint32_t)(oh >> 1 & 1));
+  r.back = (oh + 2) * S - 1; /* from past a column's last row to the next column's top */
+  r.counts = (int32_t)(0xff000000u | (uint32_t)ow << 16);
+  r.odd = oh & 1;
+  return r;
+}
+
+/* Every column of the plane (rows S = TINYC_QDW_NARROW or _WIDE bytes apart): outputs to
+ * the stage, row oy at byte oy * S; k scaled to TINYC_QDW_WALK_SHIFT. */
+TINYC_INLINE void dw3_walk_asm(const int8_t *x, const dw3_walk_run *run, int32_t S,
+                               const dw3_walk_k k) {
+  const int32_t pairs = run->pairs, back = run->back;
+  int32_t rv = (int32_t)((uint32_t)run->counts | ((uint32_t)k.v2 & 0xffffu));
+  int32_t f, m, t, e;
+  if (S == TINYC_QDW_NARROW) {
+    if (run->odd) {
+      TINYC_DW3_WALK(TINYC_DW3_WALK_STEP("f", "m"), TINYC_QDW_NARROW);
+    } else {
+      TINYC_DW3_WALK("", TINYC_QDW_NARROW);
+    }
+  } else if (run->odd) {
+    TINYC_DW3_WALK(TINYC_DW3_WALK_STEP("f", "m"), TINYC_QDW_WIDE);
+  } else {
+    TINYC_DW3_WALK("", TINYC_QDW_WIDE);
+  }
+}
 #endif
 
-static TINYC_DSP_NOINLINE void dw3_small_col(const int8_t *top, int32_t S, int32_t *acc,
-                                             int32_t oh, const int32_t *u, int32_t cols) {
-  const int32_t u0 = u[0], u1 = u[1], u2 = u[2], v01 = u[3], v2 = u[4];
-  for (; cols > 0; --cols, ++top) {
-    const int8_t *x = top;
-    int32_t a, b, c = 0, t, e, n;
-    /* the first two rows start the first two outputs */
-    t = tinyc_load4(x);
+/* One output of the C walk: the short form (gemmlowp's rounding, `mode` 1; TFLite's, 2),
+ * else tinyc_dsp_requant. */
+TINYC_INLINE int8_t dw3_walk_requant(int32_t acc, int32_t q, int32_t round, int32_t rs,
+                                     const tinyc_dsp_mult *m, const tinyc_dsp_clamp *c,
+                                     const int mode) {
+  if (mode == 0) return tinyc_dsp_requant(acc, m, c);
+#ifdef TINYC_TFLITE
+  if (mode == 2) return (int8_t)tinyc_ssat8(tinyc_tflite_top(acc, q, round) >> rs);
+#endif
+  return (int8_t)tinyc_ssat8(tinyc_smmla(acc, q, round) >> rs);
+}
+
+/* The same walk in C, straight into out, k unscaled: every value in a local, since the
+ * byte stores could alias k and p; one loop per requantization `mode` (as above). */
+TINYC_INLINE void dw3_walk_c_of(const int8_t *plane, int32_t S, int8_t *out,
+                                const dw3_walk_k *k, const tinyc_dsp_mult *mul,
+                                const tinyc_dsp_clamp *clamp, int32_t oh, int32_t ow,
+                                const int mode) {
+  const int32_t u0 = k->u0, u1 = k->u1, u2 = k->u2, v01 = k->v01, v2 = k->v2;
+  const int32_t q = k->q, round = k->round, rs = k->rs, bias = k->bias;
+  int32_t ox, oy;
+  for (ox = 0; ox < ow; ++ox) {
+    const int8_t *x = plane + ox;
+    int8_t *o = out + ox;
+    int32_t t = tinyc_load4(x), e = tinyc_sxtb16(t), f, m, n;
+    t = tinyc_sxtb16_hi(t);
+    f = tinyc_smlabb(t, v01, tinyc_smlad(e, u0, bias));
+    t = tinyc_load4(x += S);
     e = tinyc_sxtb16(t);
     t = tinyc_sxtb16_hi(t);
-    a = tinyc_smlabb(t, v01, tinyc_smuad(e, u0));
-    x += S;
-    t = tinyc_load4(x);
-    e = tinyc_sxtb16(t);
-    t = tinyc_sxtb16_hi(t);
-    a = tinyc_smlabt(t, v01, tinyc_smlad(e, u1, a));
-    b = tinyc_smlabb(t, v01, tinyc_smuad(e, u0));
-    x += S;
-    for (n = oh; n >= 3; n -= 3) {
-      TINYC_DW3_COL_ROW(a, b, c);
-      TINYC_DW3_COL_ROW(b, c, a);
-      TINYC_DW3_COL_ROW(c, a, b);
+    f = tinyc_smlabt(t, v01, tinyc_smlad(e, u1, f));
+    m = tinyc_smlabb(t, v01, tinyc_smlad(e, u0, bias));
+    for (oy = 0; oy < oh; ++oy, o += ow) {
+      t = tinyc_load4(x += S);
+      e = tinyc_sxtb16(t);
+      t = tinyc_sxtb16_hi(t);
+      f = tinyc_smlabb(t, v2, tinyc_smlad(e, u2, f));
+      *o = dw3_walk_requant(f, q, round, rs, mul, clamp, mode);
+      n = tinyc_smlabb(t, v01, tinyc_smlad(e, u0, bias));
+      f = tinyc_smlabt(t, v01, tinyc_smlad(e, u1, m));
+      m = n;
     }
-    if (n > 0) TINYC_DW3_COL_ROW(a, b, c);
-    if (n > 1) TINYC_DW3_COL_ROW(b, c, a);
-    (void)c;
   }
 }
 
-/* `cols` columns' oh sums each (acc, column by column) plus bias, requantized to
- * out[oy * ow + ox] from column ox = 0 of out on; a function of its own so the short
- * form's constants stay in registers (few arguments: the caller's frame holds none of
- * them), set up once for all the columns. */
-static TINYC_DSP_NOINLINE void dw3_col_requant(const int32_t *acc, int32_t bias, int8_t *out,
-                                               const tinyc_dsp_mult *m,
-                                               const tinyc_dsp_clamp *c,
-                                               const tinyc_qconv_params *p, int32_t cols) {
+static TINYC_DSP_NOINLINE void dw3_walk_c(const int8_t *plane, int32_t S, int8_t *out,
+                                          const dw3_walk_k *k, int32_t sh,
+                                          const tinyc_qconv_params *p) {
+  const tinyc_dsp_mult mul = tinyc_dsp_mult_make(k->q, sh);
+  const tinyc_dsp_clamp clamp = tinyc_dsp_clamp_make(p->output_offset, p->act_min, p->act_max);
   const int32_t oh = p->oh, ow = p->ow;
-  const size_t plane = (size_t)oh * ow;
+  if (!k->round) {
+    dw3_walk_c_of(plane, S, out, k, &mul, &clamp, oh, ow, 0);
+  } else if (k->tflite) {
+    dw3_walk_c_of(plane, S, out, k, &mul, &clamp, oh, ow, 2);
+  } else {
+    dw3_walk_c_of(plane, S, out, k, &mul, &clamp, oh, ow, 1);
+  }
+}
+
+/* TFLite's shift of a biased shift (tinyc_tflite_rs), else 0. */
+TINYC_INLINE int32_t dw3_tflite_rs(int32_t shift) {
 #ifdef TINYC_TFLITE
-  const int32_t tflite = m->shift > 30 ? tinyc_tflite_rs(m->shift) : 0;
+  return shift > 30 ? tinyc_tflite_rs(shift) : 0;
 #else
-  const int32_t tflite = 0;
+  (void)shift;
+  return 0;
 #endif
-  const int32_t q = m->q, rs = tflite ? tflite : m->rs;
-  int8_t *o;
-  if ((m->shift <= -2 || tflite) && rs <= 20 && c->act_min <= -128 && c->act_max >= 127) {
-    /* the short form, zero point in the rounding term (tinyc_dsp_requant_row_bias) */
-    const int32_t round = (int32_t)((1u << (rs - 1)) + ((uint32_t)c->zp << rs));
-    for (; cols > 0; --cols, ++out) {
-      int8_t *const end = out + plane;
-      o = out;
-#ifdef TINYC_TFLITE
-      if (tflite) {
-        for (; o < end; o += ow) {
-          *o = (int8_t)tinyc_ssat8(tinyc_tflite_top(*acc++ + bias, q, round) >> rs);
+}
+
+TINYC_INLINE int32_t dw3_scale(int32_t x, int32_t j) { return (int32_t)((uint32_t)x << j); }
+
+/* A plane's walk constants from its nine weights (row by row: the pairs (w0, w2),
+ * (w1, w3), (w4, w6), (w5, w7) as SXTB16 gives them, and w8), scaled by 2^j; the bias
+ * (input_offset * sum(w) added by the caller) scaled with them. */
+TINYC_INLINE dw3_walk_k dw3_walk_setup(int32_t p02, int32_t p13, int32_t p46, int32_t p57,
+                                       int32_t w8, int32_t bias, int32_t q, int32_t round,
+                                       int32_t j) {
+  dw3_walk_k k;
+  k.u0 = tinyc_pack16(dw3_scale(p02, j), dw3_scale(p02 >> 16, j));
+  k.u1 = tinyc_pack16(dw3_scale(p13 >> 16, j), dw3_scale(p57, j));
+  k.u2 = tinyc_pack16(dw3_scale(p46 >> 16, j), dw3_scale(w8, j));
+  k.v01 = tinyc_pack16(dw3_scale(p13, j), dw3_scale(p46, j));
+  k.v2 = dw3_scale(p57 >> 16, j);
+  k.q = q;
+  k.round = round;
+  k.bias = dw3_scale(bias, j);
+  k.rs = 0;
+  k.tflite = 0;
+  return k;
+}
+
+/* Every plane of a call by the column walk, rows S bytes apart (a constant in each of
+ * the two callers below), the call's values worked out once (the kernel's parameters are
+ * read through a pointer that the planes' stores could alias). Per plane: its input rows
+ * into the padded plane, then the walk and the staged rows out to Y, or the C walk. */
+TINYC_INLINE void dw3_walk_planes_of(const int8_t *X, const int8_t *W, const int32_t *B,
+                                     int8_t *Y, int32_t *work, const tinyc_qconv_params *p,
+                                     const int32_t S) {
+  const int32_t mult_per_channel = p->m / p->c, planes = p->n * p->m;
+  const int32_t in_plane = p->h * p->w, out_plane = p->oh * p->ow, w = p->w;
+  const int32_t oh = p->oh, input_offset = p->input_offset;
+  const int32_t off2 = tinyc_pack16(input_offset, input_offset);
+  const int32_t r1 = p->h + p->pad_top < oh + 2 ? p->h + p->pad_top : oh + 2;
+  const int32_t fill_rows = r1 - p->pad_top;
+  const int fast_act = p->act_min <= -128 && p->act_max >= 127;
+  const int32_t fill_n = w < S - p->pad_left ? w : S - p->pad_left;
+  const int8_t *const plane = (const int8_t *)work;
+  int8_t *const fill = (int8_t *)work + p->pad_top * S + p->pad_left;
+#if TINYC_DW3_WALK_ASM
+  const dw3_walk_run run = dw3_walk_run_of(oh, p->ow, S);
+  const int asm_ok = fast_act && oh >= 2;
+  const int32_t round = dw3_round(TINYC_QDW_WALK_SHIFT, p->output_offset);
+#endif
+  int32_t m, ch = 0, rep = 0; /* output plane m: channel ch, rep-th of its input plane */
+  for (m = 0; m < planes; ++m, Y += out_plane) {
+    const int8_t *const wc = W + 9 * ch;
+    const int32_t sh = p->shift[ch], q = p->multiplier[ch];
+    const int32_t rs = sh <= -2 ? -1 - sh : 0; /* the short form's shift, 0 if none */
+    int32_t bias = B ? B[ch] : 0, a, b, w8, p02, p13, p46, p57;
+    /* the copy first: the weights' registers are then free for the set-up */
+    if (S == TINYC_QDW_NARROW && fill_n >= 4) {
+      dw3_walk_copy(fill, X, w, fill_n, fill_rows, 1);
+    } else {
+      dw3_copy_rows(fill, S, X, w, fill_n, fill_rows);
+    }
+    if (++rep == mult_per_channel) { /* the next input plane */
+      rep = 0;
+      X += in_plane;
+    }
+    if (++ch == p->m) ch = 0; /* the next image */
+    a = tinyc_load4(wc);
+    b = tinyc_load4(wc + 4);
+    w8 = wc[8];
+    p02 = tinyc_sxtb16(a);
+    p13 = tinyc_sxtb16_hi(a);
+    p46 = tinyc_sxtb16(b);
+    p57 = tinyc_sxtb16_hi(b);
+    /* a zero-point byte contributes (zp + input_offset) * w = 0: padding is the zero point,
+     * and input_offset * sum(w) joins the bias */
+    bias = tinyc_smlad(p02, off2, tinyc_smlad(p13, off2, bias + input_offset * w8));
+    bias = tinyc_smlad(p46, off2, tinyc_smlad(p57, off2, bias));
+#if TINYC_DW3_WALK_ASM
+    {
+      /* j = TINYC_QDW_WALK_SHIFT - rs in 0..8: -11 <= sh <= -3 */
+      const int32_t j = TINYC_QDW_WALK_SHIFT + 1 + sh, ow = p->ow;
+      const int8_t *const stage = plane + TINYC_QDW_STAGE;
+      if (asm_ok && (uint32_t)j <= 8 && (uint32_t)(bias + (1 << (30 - j))) <= 2u << (30 - j)) {
+        dw3_walk_asm(plane, &run, S, dw3_walk_setup(p02, p13, p46, p57, w8, bias, q, round, j));
+        if (S == TINYC_QDW_NARROW && ow >= 4) {
+          dw3_walk_copy(Y, stage, ow, ow, oh, 0);
+        } else {
+          dw3_copy_rows(Y, ow, stage, S, ow, oh);
         }
         continue;
       }
-#endif
-#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__thumb2__) && \
-    defined(__OPTIMIZE__) && !defined(TINYC_NO_DSP_ASM)
-      if (oh >= 2) { /* two a round, 18 cycles: gcc's loop spills the constants */
-        int32_t n = oh >> 1, a, b;
-        const int32_t ow2 = 2 * ow;
-        __asm__ volatile(
-            "1:\n\t"
-            "ldrd   %[a], %[b], [%[acc]], #8\n\t"
-            "add    %[a], %[a], %[bias]\n\t"
-            "add    %[b], %[b], %[bias]\n\t"
-            "smmla  %[a], %[a], %[q], %[round]\n\t"
-            "smmla  %[b], %[b], %[q], %[round]\n\t"
-            "asr    %[a], %[a], %[rs]\n\t"
-            "asr    %[b], %[b], %[rs]\n\t"
-            "ssat   %[a], #8, %[a]\n\t"
-            "ssat   %[b], #8, %[b]\n\t"
-            "strb   %[a], [%[o]]\n\t"
-            "strb   %[b], [%[o], %[ow]]\n\t"
-            "add    %[o], %[o], %[ow2]\n\t"
-            "subs   %[n], %[n], #1\n\t"
-            "bne    1b"
-            : [acc] "+r"(acc), [o] "+r"(o), [n] "+r"(n), [a] "=&r"(a), [b] "=&r"(b)
-            : [bias] "r"(bias), [q] "r"(q), [round] "r"(round), [rs] "r"(rs), [ow] "r"(ow),
-              [ow2] "r"(ow2)
-            : "cc", "memory");
-      }
-#else
-      for (; o + ow < end; o += 2 * ow, acc += 2) { /* two a round: fewer branches */
-        o[0] = (int8_t)tinyc_ssat8(tinyc_smmla(acc[0] + bias, q, round) >> rs);
-        o[ow] = (int8_t)tinyc_ssat8(tinyc_smmla(acc[1] + bias, q, round) >> rs);
-      }
-#endif
-      if (o < end) *o = (int8_t)tinyc_ssat8(tinyc_smmla(*acc++ + bias, q, round) >> rs);
     }
-    return;
+#endif
+    {
+      /* the short form's shift: gemmlowp's rs, or TFLite's (tinyc_dsp_requant_row_bias) */
+      const int32_t tflite = dw3_tflite_rs(sh), crs = tflite ? tflite : rs;
+      const int short_form = fast_act && crs >= 1 && crs <= 20;
+      dw3_walk_k k = dw3_walk_setup(p02, p13, p46, p57, w8, bias, q,
+                                    short_form ? dw3_round(crs, p->output_offset) : 0, 0);
+      k.rs = crs;
+      k.tflite = tflite != 0;
+      dw3_walk_c(plane, S, Y, &k, sh, p);
+    }
   }
-  for (; cols > 0; --cols, ++out) {
-    for (o = out; o < out + plane; o += ow) *o = tinyc_dsp_requant(*acc++ + bias, m, c);
+}
+
+/* The column walk of a call (as dw3_small_planes, whose frame it does not share). */
+static TINYC_DSP_NOINLINE void dw3_walk_planes(const int8_t *X, const int8_t *W,
+                                               const int32_t *B, int8_t *Y, int32_t *work,
+                                               const tinyc_qconv_params *p) {
+  if (dw3_walk_begin(work, p) == TINYC_QDW_NARROW) {
+    dw3_walk_planes_of(X, W, B, Y, work, p, TINYC_QDW_NARROW);
+  } else {
+    dw3_walk_planes_of(X, W, B, Y, work, p, TINYC_QDW_WIDE);
   }
 }
 
@@ -1962,14 +2236,14 @@ TINYC_INLINE void dw3_small_plane(const int8_t *xc, const int8_t *wk, int32_t bi
   int32_t *const acc = k->acc;
   int32_t *const plane_words = k->plane_words;
   const int8_t *plane = (const int8_t *)plane_words;
-  int32_t u[5], v01, v2, sumw = 0, r, oy, b, rs, round, tflite; /* u: as dw3_small_col's */
+  int32_t u[3], v01, v2, sumw = 0, r, oy, b, rs, round, tflite; /* u[r] = (w[r][0], w[r][2]) */
   int fast;
   for (r = 0; r < 3; ++r) {
     u[r] = tinyc_pack16(wk[3 * r], wk[3 * r + 2]);
     sumw += wk[3 * r] + wk[3 * r + 1] + wk[3 * r + 2];
   }
-  u[3] = v01 = tinyc_pack16(wk[1], wk[4]);
-  u[4] = v2 = wk[7];
+  v01 = tinyc_pack16(wk[1], wk[4]);
+  v2 = wk[7];
   /* a zero-point byte contributes (zp + input_offset) * w = 0: padding is the zero point,
    * and input_offset * sum(w) joins the bias */
   bias += p->input_offset * sumw;
@@ -1982,17 +2256,6 @@ TINYC_INLINE void dw3_small_plane(const int8_t *xc, const int8_t *wk, int32_t bi
   fast = (mul.shift <= -2 || tflite) && rs <= 20 && p->act_min <= -128 && p->act_max >= 127;
   round = (int32_t)((1u << (rs - 1)) + ((uint32_t)p->output_offset << rs)); /* as in _row */
   dw3_small_fill(xc, plane_words, &g, p);
-  if (k->cols) {
-    /* the sums of a column fit where a band's go: walk the plane column by column, as
-     * many columns a call as their sums fit (a short band's whole plane: one call) */
-    const int32_t cols = k->cols;
-    for (b = 0; b < p->ow; b += cols) {
-      const int32_t n = p->ow - b < cols ? p->ow - b : cols;
-      dw3_small_col(plane + b, S, acc, p->oh, u, n);
-      dw3_col_requant(acc, bias, out + b, &mul, &cl, p, n);
-    }
-    return;
-  }
   for (oy = 0; oy < p->oh; oy += g.band) {
     const int32_t rows = p->oh - oy < g.band ? p->oh - oy : g.band;
     for (b = 0; b < rows; ++b) {
@@ -2055,7 +2318,7 @@ void tinyc_depthwise_conv2d_s8(const int8_t *restrict X, const int8_t *restrict 
       dw3_fits(p) ? dw3_plane : dw_plane;
   int32_t n, m;
   if (dw3_small_fits(p)) {
-    dw3_small_planes(X, W, B, Y, work, p);
+    (dw3_walk_fits(p) ? dw3_walk_planes : dw3_small_planes)(X, W, B, Y, work, p);
     return;
   }
   for (n = 0; n < p->n; ++n) {
@@ -2075,7 +2338,7 @@ void tinyc_dwconv2d_stream_s8(const int8_t *X, const int8_t *restrict W,
   int32_t n, k;
   TINYC_DCHECK(p->group == p->c && p->m == p->c);
   if (dw3_small_fits(p)) { /* copies input plane k before storing output plane k */
-    dw3_small_planes(X, W, B, Y, work, p);
+    (dw3_walk_fits(p) ? dw3_walk_planes : dw3_small_planes)(X, W, B, Y, work, p);
     return;
   }
   for (n = 0; n < p->n; ++n) {
