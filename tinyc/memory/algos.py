@@ -96,44 +96,74 @@ class _Placer:
                     break
                 self.conflicts[a.name].append(b)
                 self.conflicts[b.name].append(a)
+        #: (buffer, partner, sign) -> the rule's deltas, in the buffer's direction: the
+        #: sizes and alignment never change, and every order places the pair again
+        self._deltas: dict[tuple[str, str, int], list[int]] = {}
 
-    def _allowed(self, req: BufferReq, off: int, other: BufferReq, other_off: int) -> bool:
-        if off + req.size <= other_off or other_off + other.size <= off:
+    def _partner_deltas(self, req: BufferReq, partner: str, rule: Overlap,
+                        sign: int) -> list[int]:
+        key = (req.name, partner, sign)
+        deltas = self._deltas.get(key)
+        if deltas is None:
+            p = self.reqs[partner]
+            sizes = (p.size, req.size) if sign > 0 else (req.size, p.size)
+            deltas = [sign * d for d in _rule_deltas(rule, sizes[0], sizes[1], req.align)]
+            self._deltas[key] = deltas
+        return deltas
+
+    def live_placed(self, req: BufferReq,
+                     placed: Mapping[str, int]) -> list[tuple[int, int, Overlap | None,
+                                                              Overlap | None]]:
+        """(offset, end, rule other -> req, rule req -> other) of the placed buffers with
+        bytes that are live with `req` (an empty buffer never collides)."""
+        allow = self.problem.allow
+        live = []
+        for other in self.conflicts[req.name]:
+            off = placed.get(other.name)
+            if off is not None and other.size:
+                live.append((off, off + other.size, allow.get((other.name, req.name)),
+                             allow.get((req.name, other.name))))
+        return live
+
+    @staticmethod
+    def fits(off: int, size: int, live: list[tuple[int, int, Overlap | None,
+                                                    Overlap | None]]) -> bool:
+        """No byte of [off, off + size) collides with a live buffer, unless a rule allows
+        the overlap (`problem.allow`)."""
+        if not size:
             return True
-        if not req.size or not other.size:
-            return True
-        rule = self.problem.allow.get((other.name, req.name))
-        if rule is not None and rule.permits(off - other_off):
-            return True
-        rule = self.problem.allow.get((req.name, other.name))
-        return rule is not None and rule.permits(other_off - off)
+        end = off + size
+        for other_off, other_end, into, out_of in live:
+            if end <= other_off or other_end <= off:
+                continue
+            if into is not None and into.permits(off - other_off):
+                continue
+            if out_of is not None and out_of.permits(other_off - off):
+                continue
+            return False
+        return True
 
     def candidates(self, req: BufferReq, placed: Mapping[str, int]) -> list[int]:
         cands = {0}
+        align = req.align
         for other in self.conflicts[req.name]:
-            if other.name in placed:
-                cands.add(align_up(placed[other.name] + other.size, req.align))
+            off = placed.get(other.name)
+            if off is not None:
+                cands.add(align_up(off + other.size, align))
         for partner, rule, sign in self.partners.get(req.name, ()):
-            if partner not in placed:
+            base = placed.get(partner)
+            if base is None:
                 continue
-            p = self.reqs[partner]
-            sizes = (p.size, req.size) if sign > 0 else (req.size, p.size)
-            for d in _rule_deltas(rule, sizes[0], sizes[1], req.align):
-                cand = placed[partner] + sign * d
-                if cand >= 0 and cand % req.align == 0:
+            for d in self._partner_deltas(req, partner, rule, sign):
+                cand = base + d
+                if cand >= 0 and cand % align == 0:
                     cands.add(cand)
         return sorted(cands)
 
-    def valid(self, req: BufferReq, off: int, placed: Mapping[str, int]) -> bool:
-        return all(
-            self._allowed(req, off, other, placed[other.name])
-            for other in self.conflicts[req.name]
-            if other.name in placed
-        )
-
     def lowest(self, req: BufferReq, placed: Mapping[str, int]) -> int:
+        live = self.live_placed(req, placed)
         for off in self.candidates(req, placed):
-            if self.valid(req, off, placed):
+            if self.fits(off, req.size, live):
                 return off
         raise AssertionError("unreachable: the end of every placed buffer is a candidate")
 
@@ -184,8 +214,9 @@ def best_fit(problem: MemoryProblem) -> dict[str, int]:
     placed: dict[str, int] = {}
     for req in _size_order(problem):
         best: tuple[int, int] | None = None
+        live = placer.live_placed(req, placed)
         for off in placer.candidates(req, placed):
-            if not placer.valid(req, off, placed):
+            if not placer.fits(off, req.size, live):
                 continue
             above = [
                 placed[o.name]
