@@ -95,6 +95,8 @@ def c_array_body(data: np.ndarray, dtype: DType) -> list[str]:
             items = [_float_literal(x, "f") for x in values]
     elif flat.dtype.kind in "iu" and dtype.np.kind in "iu":
         items = _int_literals(flat.tolist(), dtype)
+    elif dtype is DType.F16:  # c_scalar's bits, one conversion for the array
+        items = list(map(str, np.asarray(flat, np.float16).view(np.uint16).tolist()))
     else:
         items = [c_scalar(x, dtype) for x in flat.tolist()]
     if not items:
