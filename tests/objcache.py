@@ -12,6 +12,13 @@ compiler untouched. The key is the compiler, its flags and the preprocessed sour
 change in an included header is a miss; an entry keeps the compiler's stderr and replays
 it. A compile that fails is never cached: the original command runs as it was, so its
 diagnostics are the compiler's own.
+
+A `-c SRC -o OBJ` compile with gcc's stack usage (`-fstack-usage`, `-fcallgraph-info=su`,
+as tinyc/mcu/stackuse.py compiles) also keeps the `.su` and `.ci` files gcc writes beside
+OBJ and puts them beside the next OBJ. They name the source and its headers as the command
+did, so their key also has the source argument and the include flags as written: a
+compile with relative paths (stackuse.py compiles in the model's directory) is reused from
+any directory, one with absolute paths only from the same place.
 TINYC_TEST_OBJCACHE=0 turns the cache off.
 """
 
@@ -35,10 +42,13 @@ VALUED = frozenset({"-o", "-I", "-D", "-U", "-include", "-isystem", "-iquote", "
 #: outputs that are not an object or a program: the compiler handles these itself
 OTHER_OUTPUTS = frozenset({"-E", "-S", "-M", "-MM", "-MD", "-MMD", "-MF", "-dM", "-x",
                            "-fsyntax-only", "-v", "--version", "-###"})
-#: flags that write files beside the object (stack usage, call graphs, dumps, temps): the
-#: cache stores only the object, so these go to the compiler
+#: flags that write files beside the object (call graphs other than the stack usage ones,
+#: dumps, temps) or that the cache does not follow: these go to the compiler
 SIDE_OUTPUTS = ("-print", "-M", "-x", "@", "-fstack-usage", "-fcallgraph-info", "-fdump-",
                 "-save-temps", "-Wa,")
+#: gcc's stack usage flags and the files they write beside `-o X.o` (X.su, X.ci): cached
+#: with the object for a compile of one source to a named object
+STACK_USAGE = {"-fstack-usage": ".su", "-fcallgraph-info=su": ".ci"}
 LINK_ONLY = ("-l", "-L", "-Wl,", "-shared", "-static", "-rdynamic", "-nostartfiles",
              "-Xlinker", "-T")
 
@@ -62,6 +72,10 @@ def _split(args: list[str]) -> tuple[list[str], list[str], str | None, bool] | N
     i = 0
     while i < len(args):
         arg = args[i]
+        if arg in STACK_USAGE and "-c" in args:
+            flags.append(arg)
+            i += 1
+            continue
         if arg in OTHER_OUTPUTS or arg.startswith(SIDE_OUTPUTS) or arg == "-":
             return None
         if arg == "-o":
@@ -89,7 +103,14 @@ def _split(args: list[str]) -> tuple[list[str], list[str], str | None, bool] | N
         i += 1
     if not sources or (output is None) != (compile_only and len(sources) > 1):
         return None
+    if _side_suffixes(flags) and output is None:  # the side files are named after -o
+        return None
     return flags, sources, output, compile_only
+
+
+def _side_suffixes(flags: list[str]) -> list[str]:
+    """The suffixes of the files the flags make gcc write beside the object."""
+    return [STACK_USAGE[f] for f in flags if f in STACK_USAGE]
 
 
 def _compile_flags(flags: list[str]) -> list[str]:
@@ -108,16 +129,18 @@ def _compile_flags(flags: list[str]) -> list[str]:
 
 def _key(real: str, flags: list[str], source: str) -> str | None:
     """What decides the object: the compiler, the flags other than the include paths, the
-    source's name and its preprocessed text (without line markers, so without paths)."""
+    source's name and its preprocessed text (without line markers, so without paths). With
+    side files, which name the paths, also the include paths and the source as written."""
     proc = _run([real, *flags, "-E", "-P", source])
     if proc.returncode != 0:
         return None
+    paths = bool(_side_suffixes(flags))
     h = hashlib.sha256()
     h.update(real.encode())
     for i, flag in enumerate(flags):
-        if not (flag.startswith("-I") or (i and flags[i - 1] == "-I")):
+        if paths or not (flag.startswith("-I") or (i and flags[i - 1] == "-I")):
             h.update(flag.encode() + b"\0")
-    h.update(Path(source).name.encode() + b"\0")
+    h.update((source if paths else Path(source).name).encode() + b"\0")
     h.update(proc.stdout)
     return h.hexdigest()
 
@@ -135,9 +158,13 @@ def _cached_object(cache: Path, real: str, flags: list[str],
     fd, tmp = tempfile.mkstemp(suffix=".o", dir=cache)
     os.close(fd)
     proc = _run([real, *flags, "-c", source, "-o", tmp])
-    if proc.returncode != 0:
-        os.unlink(tmp)
+    sides = [Path(tmp).with_suffix(suffix) for suffix in _side_suffixes(flags)]
+    if proc.returncode != 0 or not all(side.exists() for side in sides):
+        for path in [Path(tmp), *sides]:
+            path.unlink(missing_ok=True)
         return None
+    for side in sides:  # before the object: an entry is complete once its object is there
+        os.replace(side, obj.with_suffix(side.suffix))
     err_tmp = Path(tmp).with_suffix(".err")
     err_tmp.write_bytes(proc.stderr)
     os.replace(err_tmp, err)
@@ -162,6 +189,8 @@ def main(real: str, args: list[str]) -> int:
         outputs = [output] if output else [Path(s).with_suffix(".o").name for s in sources]
         for obj, out in zip(objects, outputs, strict=True):
             shutil.copyfile(obj, out)
+            for suffix in _side_suffixes(compile_flags):
+                shutil.copyfile(obj.with_suffix(suffix), Path(out).with_suffix(suffix))
         return 0
     link = [real]
     by_source = dict(zip(sources, objects, strict=True))

@@ -359,7 +359,7 @@ def _transpose(b: _Builder) -> bool:
 
 def _concat(b: _Builder) -> bool:
     x = b.pick()
-    if x is None:
+    if x is None or x.type.rank == 0:  # scalars have no axis to join along
         return False
     axis = b.draw(st.integers(0, x.type.rank - 1))
     others = []

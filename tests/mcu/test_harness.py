@@ -115,9 +115,10 @@ def test_profile_splits_the_inference_by_node(mcu_tools: None, tmp_path: Path) -
     graph, _ = optimize(load_model(MODELS / "kws_dscnn.onnx", options), options)
     from tinyc.compiler import compile_graph
 
-    compiled = compile_graph(graph, options, "kws")
+    # the C name of test_qemu_models' builds: the same kernel files, compiled once
+    compiled = compile_graph(graph, options, "net")
     compiled.code.write(tmp_path)
-    build = build_mcu(tmp_path, graph, "kws", TARGETS["cortex-m4"], profile=True)
+    build = build_mcu(tmp_path, graph, "net", TARGETS["cortex-m4"], profile=True)
     x = np.random.default_rng(0).standard_normal(graph.inputs[0].shape).astype(np.float32)
     run = run_qemu(build, graph, [x])
     labels = [label for label, _ in run.profile]

@@ -12,7 +12,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
-from test_qemu_models import MODELS, calibration, inputs_for
+from test_qemu_models import CNAME, MODELS, calibration, inputs_for
 from test_qemu_qconv_shapes import CASES, conv, model, relu
 
 from tinyc.compiler import Options, load_model, optimize
@@ -43,9 +43,10 @@ M55_CASES = {
 }
 
 
-def check_int8(graph: Graph, options: Options, name: str, x: np.ndarray, out: Path) -> int:
-    """Run on the board, check the outputs bit for bit; the measured stack (bytes)."""
-    result, host = run_on_mcu(graph, options, name, [x], out, host_check=True)
+def check_int8(graph: Graph, options: Options, x: np.ndarray, out: Path) -> int:
+    """Run on the board, check the outputs bit for bit; the measured stack (bytes). Every
+    build is named CNAME, so the builds share their kernel files' text (compiled once)."""
+    result, host = run_on_mcu(graph, options, CNAME, [x], out, host_check=True)
     assert host is not None
     expected = run_graph(graph, {graph.inputs[0].name: x})
     for got, h, e in zip(result.run.outputs, host, expected, strict=True):
@@ -62,13 +63,13 @@ def test_int8_model_on_cortex_m55(mcu_tools: None, name: str, tmp_path: Path) ->
     options = Options(target="cortex-m55", quantize="int8",
                       calib=calibration(name, shape, tmp_path))
     graph, _ = optimize(load_model(path, options), options)
-    stack = check_int8(graph, options, name, inputs_for(name, shape), tmp_path / "out")
+    stack = check_int8(graph, options, inputs_for(name, shape), tmp_path / "out")
     # issue #16 (the float interface): ResNet-8's static bound (520 B) counts every path
     # of the band loop's conv calls, the short path's guarded last channels under the conv
     # entry and the band frames (test_stack_bound.py); on the board it stays within
     assert stack <= STACK_LIMIT
     family = "qfc" if name == "ad_autoencoder" else "qconv"
-    assert "VMLADAVA" in (tmp_path / "out" / f"{name}_tinyc_{family}.c").read_text()
+    assert "VMLADAVA" in (tmp_path / "out" / f"{CNAME}_tinyc_{family}.c").read_text()
 
 
 def test_float_model_on_cortex_m55(mcu_tools: None, tmp_path: Path) -> None:
@@ -76,7 +77,7 @@ def test_float_model_on_cortex_m55(mcu_tools: None, tmp_path: Path) -> None:
     options = Options(target="cortex-m55")
     graph, _ = optimize(load_model(path, options), options)
     x = inputs_for("digits_cnn", graph.inputs[0].shape)
-    result, host = run_on_mcu(graph, options, "digits_cnn", [x], tmp_path, host_check=True)
+    result, host = run_on_mcu(graph, options, CNAME, [x], tmp_path, host_check=True)
     assert host is not None
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     expected = sess.run(None, {sess.get_inputs()[0].name: x})
@@ -103,4 +104,4 @@ def test_int8_kernel_path_on_cortex_m55(mcu_tools: None, name: str, tmp_path: Pa
     options = Options(target="cortex-m55", quantize="int8", calib=str(calib), passes=passes)
     graph, _ = optimize(load_model(path, options), options)
     x = rng.standard_normal(shape).astype(np.float32)
-    check_int8(graph, options, name.replace("_", ""), x, tmp_path / "out")
+    check_int8(graph, options, x, tmp_path / "out")

@@ -17,7 +17,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
-from test_qemu_models import MODELS, inputs_for
+from test_qemu_models import CNAME, MODELS, inputs_for
 
 from tinyc.compiler import Options, load_model, optimize
 from tinyc.mcu.harness import run_qemu_batch
@@ -91,17 +91,17 @@ def test_float_kernel_paths_on_cortex_m55(mcu_tools: None, tmp_path: Path) -> No
     graph, _ = optimize(load_model(path, options), options)
     rng = np.random.default_rng(9)
     xs = [rng.standard_normal(SHAPE).astype(np.float32) for _ in range(2)]
-    single, _ = run_on_mcu(graph, options, "m55f", xs[:1], tmp_path / "out")
+    single, _ = run_on_mcu(graph, options, CNAME, xs[:1], tmp_path / "out")
     _, board = run_qemu_batch(single.build, graph, [[x] for x in xs])
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     for x, got in zip(xs, board, strict=True):
         expected = sess.run(None, {"x": x})
         for g, e in zip(got, expected, strict=True):
             np.testing.assert_allclose(g, np.asarray(e).reshape(g.shape), rtol=1e-4, atol=1e-5)
-    calls = (tmp_path / "out" / "m55f.c").read_text()
+    calls = (tmp_path / "out" / f"{CNAME}.c").read_text()
     for kernel in ("conv2d_f32(", "dwconv2d_stream_f32(", "gemm_f32(", "matmul_f32("):
-        assert f"m55f_tinyc_{kernel}" in calls
-    assert (tmp_path / "out" / "m55f_tinyc_mve_f32.h").exists()
+        assert f"{CNAME}_tinyc_{kernel}" in calls
+    assert (tmp_path / "out" / f"{CNAME}_tinyc_mve_f32.h").exists()
 
 
 def test_float_kws_on_cortex_m55(mcu_tools: None, tmp_path: Path) -> None:
@@ -112,7 +112,7 @@ def test_float_kws_on_cortex_m55(mcu_tools: None, tmp_path: Path) -> None:
     options = Options(target="cortex-m55")
     graph, _ = optimize(load_model(path, options), options)
     x = inputs_for("kws_dscnn", graph.inputs[0].shape)
-    result, _ = run_on_mcu(graph, options, "kws", [x], tmp_path)
+    result, _ = run_on_mcu(graph, options, CNAME, [x], tmp_path)
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     expected = sess.run(None, {sess.get_inputs()[0].name: x})
     for got, e in zip(result.run.outputs, expected, strict=True):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_qemu_models import CNAME  # every build's C name: kernel files compiled once
 
 from tinyc.compiler import Options, compile_into, load_model, optimize
 from tinyc.errors import VerifyError
@@ -80,9 +81,9 @@ def test_recurrent_model_within_the_limit(mcu_tools: None, target: str, tmp_path
     """The float GRU (its kernel, the step functions, libm's tanhf/expf) under 512 B."""
     options = Options(target=target)
     graph, _ = optimize(load_model(MODELS / "digits_gru.onnx", options), options)
-    compile_into(graph, options, "gru", tmp_path)
-    bound, _ = run_stack_bound(tmp_path, "gru", TARGETS[target])
-    assert bound.chain[0] == "gru_run" and len(bound.chain) > 2
+    compile_into(graph, options, CNAME, tmp_path)
+    bound, _ = run_stack_bound(tmp_path, CNAME, TARGETS[target])
+    assert bound.chain[0] == f"{CNAME}_run" and len(bound.chain) > 2
     assert bound.bytes <= STACK_LIMIT
 
 
@@ -100,9 +101,8 @@ def test_float_models_on_cortex_m55_within_the_limit(mcu_tools: None, name: str,
     pointwise tile's (ResNet-8 and VWW 600 B before, the border pixel's 248 B frame)."""
     options = Options(target="cortex-m55")
     graph, _ = optimize(load_model(MODELS / f"{name}.onnx", options), options)
-    cname = name.replace("_", "")
-    compile_into(graph, options, cname, tmp_path)
-    bound, graph_ = run_stack_bound(tmp_path, cname, TARGETS["cortex-m55"])
+    compile_into(graph, options, CNAME, tmp_path)
+    bound, graph_ = run_stack_bound(tmp_path, CNAME, TARGETS["cortex-m55"])
     assert bound.bytes <= STACK_LIMIT, bound.describe(graph_)
 
 
@@ -140,12 +140,12 @@ def test_every_example_model_within_the_limit_on_cortex_m4(
     can take under NAME_run, not only the one an input takes."""
     options = _options(name, build, tmp_path)
     graph, _ = optimize(load_model(MODELS / f"{name}.onnx", options), options)
-    compile_into(graph, options, "net", tmp_path / "out")
-    bound, graph_ = run_stack_bound(tmp_path / "out", "net", TARGETS["cortex-m4"])
+    compile_into(graph, options, CNAME, tmp_path / "out")
+    bound, graph_ = run_stack_bound(tmp_path / "out", CNAME, TARGETS["cortex-m4"])
     limit = STACK_LIMIT
     if build == "float" and name in FLOAT_CONV_ROW:
         last = [f.rsplit(":", 1)[-1] for f in bound.chain[-2:]]
-        assert last == ["net_tinyc_fpu_act_other", "expf"], bound.describe(graph_)
+        assert last == [f"{CNAME}_tinyc_fpu_act_other", "expf"], bound.describe(graph_)
         limit += SIGMOID_PATH
     assert bound.bytes <= limit, bound.describe(graph_)
 
@@ -157,17 +157,17 @@ def test_short_only_switch_leaves_the_general_conv_paths_out(mcu_tools: None,
     QAT digits model has channels outside that form and keeps them."""
     options = _options("kws_dscnn", "int8/float-io", tmp_path)
     graph, _ = optimize(load_model(MODELS / "kws_dscnn.onnx", options), options)
-    compile_into(graph, options, "kws", tmp_path / "kws")
-    rt_header = (tmp_path / "kws" / "kws_tinyc_rt.h").read_text()
-    assert "#define KWS_TINYC_QCONV_SHORT_ONLY 1" in rt_header
-    bound, graph_ = run_stack_bound(tmp_path / "kws", "kws", TARGETS["cortex-m4"])
+    compile_into(graph, options, CNAME, tmp_path / "kws")
+    rt_header = (tmp_path / "kws" / f"{CNAME}_tinyc_rt.h").read_text()
+    assert f"#define {CNAME.upper()}_TINYC_QCONV_SHORT_ONLY 1" in rt_header
+    bound, graph_ = run_stack_bound(tmp_path / "kws", CNAME, TARGETS["cortex-m4"])
     assert not any(f.endswith((":channels_rest", ":conv2d_groups")) for f in graph_.frames)
     qat = Options(target="cortex-m4")
     graph, _ = optimize(load_model(MODELS / "digits_qat.onnx", qat), qat)
-    compile_into(graph, qat, "qat", tmp_path / "qat")
-    rt_header = (tmp_path / "qat" / "qat_tinyc_rt.h").read_text()
-    assert "#define QAT_TINYC_QCONV_SHORT_ONLY" not in rt_header
-    bound, graph_ = run_stack_bound(tmp_path / "qat", "qat", TARGETS["cortex-m4"])
+    compile_into(graph, qat, CNAME, tmp_path / "qat")
+    rt_header = (tmp_path / "qat" / f"{CNAME}_tinyc_rt.h").read_text()
+    assert f"#define {CNAME.upper()}_TINYC_QCONV_SHORT_ONLY" not in rt_header
+    bound, graph_ = run_stack_bound(tmp_path / "qat", CNAME, TARGETS["cortex-m4"])
     assert bound.chain[-1].endswith("channels_rest"), bound.describe(graph_)
 
 
@@ -191,8 +191,8 @@ def m55_int8_bound(name: str, io: str, tmp_path: Path) -> tuple[int, str]:
                 .astype(np.float32))
     options = Options(target="cortex-m55", quantize=quantize, calib=calib, io=io)
     graph, _ = optimize(load_model(MODELS / f"{name}.onnx", options), options)
-    compile_into(graph, options, "net", tmp_path / "out")
-    bound, graph_ = run_stack_bound(tmp_path / "out", "net", TARGETS["cortex-m55"])
+    compile_into(graph, options, CNAME, tmp_path / "out")
+    bound, graph_ = run_stack_bound(tmp_path / "out", CNAME, TARGETS["cortex-m55"])
     return bound.bytes, bound.describe(graph_)
 
 

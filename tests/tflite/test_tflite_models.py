@@ -40,7 +40,8 @@ UNBANDED = PIPELINES[1].replace(",band-rows", "")
 def _compiled(stem: str, passes: str | None = None):  # noqa: ANN202
     options = Options(passes=passes)
     graph, _ = optimize(load_model(MODELS / f"{stem}.tflite", options), options)
-    return graph, compile_graph(graph, options, stem.lower())
+    # one C name for every model: the kernel files are the same text, compiled once
+    return graph, compile_graph(graph, options, "net")
 
 
 def _inputs(graph, n: int, seed: int) -> list[np.ndarray]:  # noqa: ANN001

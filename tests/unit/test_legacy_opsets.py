@@ -170,7 +170,8 @@ def test_legacy_opset_cases_match_onnxruntime_in_c(opset: int, tmp_path: Path) -
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5, err_msg=f"interp {name}")
     options = Options()
     graph, _ = optimize(graph, options)
-    compiled = compile_graph(graph, options, f"legacy{opset}")
+    # one C name for every opset: the kernel files are the same text, compiled once
+    compiled = compile_graph(graph, options, "legacy")
     compiled.code.write(tmp_path)
     exe = build_host(tmp_path, graph, compiled.code.name, SANITIZE_FLAGS)
     for name, got, want in zip(names, run_host(exe, graph, data), expected, strict=True):

@@ -72,3 +72,43 @@ def test_compile_only_of_several_sources_then_a_link(cache_dir: Path, tmp_path: 
         assert subprocess.run([tmp_path / "prog"]).returncode == 4
         for name in ("a.o", "b.o", "prog"):
             (tmp_path / name).unlink()
+
+
+def stack_usage_compile(cwd: Path, source: str, obj: Path,
+                        env: dict[str, str] | None = None) -> dict[str, str]:
+    """`gcc -fstack-usage -fcallgraph-info=su -c source -o obj` in `cwd`, as
+    tinyc/mcu/stackuse.py runs it; the .su and .ci text gcc (or the cache) wrote."""
+    cmd = ["gcc", *FLAGS, "-fstack-usage", "-fcallgraph-info=su", "-I", ".", "-c", source,
+           "-o", str(obj)]
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr
+    return {suffix: obj.with_suffix(suffix).read_text() for suffix in (".su", ".ci")}
+
+
+def test_stack_usage_files_come_with_the_object(cache_dir: Path, tmp_path: Path) -> None:
+    """gcc's .su/.ci name the source as the command did: a relative compile is reused from
+    another directory with the same text gcc writes there; an absolute one names its own
+    directory, never the cached one's."""
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "k.h").write_text("int leaf(volatile int *p);\n")
+        (tmp_path / name / "k.c").write_text(
+            '#include "k.h"\n'
+            "__attribute__((noinline)) static int deep(int n) { volatile int b[32]; "
+            "b[n & 31] = n; return leaf(b); }\n"
+            "int k(int n) { return deep(n) + 1; }\n")
+    first = stack_usage_compile(tmp_path / "a", "k.c", tmp_path / "a" / "k.o")
+    assert "deep" in first[".su"] and 'title: "k.c:deep"' in first[".ci"]
+    entries = set(cache_dir.iterdir())
+    assert {e.suffix for e in entries} == {".o", ".err", ".su", ".ci"}
+    again = stack_usage_compile(tmp_path / "b", "k.c", tmp_path / "b" / "k1.o")
+    assert set(cache_dir.iterdir()) == entries  # reused
+    assert again == first
+    uncached = {**os.environ, objcache.ENV: ""}
+    assert stack_usage_compile(tmp_path / "b", "k.c", tmp_path / "b" / "k2.o", uncached) == first
+    for name in ("a", "b"):
+        source = str(tmp_path / name / "k.c")
+        got = stack_usage_compile(tmp_path, source, tmp_path / name / "abs.o")
+        assert got == stack_usage_compile(tmp_path, source, tmp_path / name / "real.o",
+                                          uncached)
+        assert f'title: "{source}:deep"' in got[".ci"]

@@ -30,18 +30,27 @@ def c_scalar(value: object, dtype: DType) -> str:
         return "1" if value else "0"
     if dtype is DType.F16:
         return str(int(np.asarray(value, np.float16).view(np.uint16)))
-    v = int(value)  # type: ignore[call-overload]
-    if dtype.np.kind in "iu" and not np.iinfo(dtype.np).min <= v <= np.iinfo(dtype.np).max:
-        raise UnsupportedError(f"integer {v} does not fit the C type of {dtype.value}")
+    return _int_literals([int(value)], dtype)[0]  # type: ignore[call-overload]
+
+
+def _int_literals(values: list[int], dtype: DType) -> list[str]:
+    """Integers of an integer `dtype` as C literals (one pass over a whole array)."""
+    kind = dtype.np.kind
+    if values and kind in "iu":
+        info = np.iinfo(dtype.np)
+        for v in (min(values), max(values)):
+            if not info.min <= v <= info.max:
+                raise UnsupportedError(f"integer {v} does not fit the C type of {dtype.value}")
     if dtype is DType.I64:
-        return "(-INT64_C(9223372036854775807) - 1)" if v == -(2**63) else f"INT64_C({v})"
+        return ["(-INT64_C(9223372036854775807) - 1)" if v == -(2**63) else f"INT64_C({v})"
+                for v in values]
     if dtype is DType.U64:
-        return f"UINT64_C({v})"
-    if dtype is DType.I32 and v == -(2**31):
-        return "(-2147483647 - 1)"
+        return [f"UINT64_C({v})" for v in values]
+    if dtype is DType.I32:
+        return ["(-2147483647 - 1)" if v == -(2**31) else str(v) for v in values]
     if dtype is DType.U32:
-        return f"{v}u"
-    return str(v)
+        return [f"{v}u" for v in values]
+    return list(map(str, values))
 
 
 def check_c_ints(text: str, what: str) -> str:
@@ -59,7 +68,11 @@ def _float_literal(v: float | np.floating, suffix: str) -> str:
     if np.isinf(v):
         return "INFINITY" if v > 0 else "-INFINITY"
     # shortest text that reads back to the same float32 / float64
-    text = str(np.float32(v)) if suffix == "f" else repr(v)
+    return _finite_literal(str(np.float32(v)) if suffix == "f" else repr(v), suffix)
+
+
+def _finite_literal(text: str, suffix: str) -> str:
+    """A finite float's shortest text as a C floating literal."""
     if "e" not in text and "." not in text:
         text += ".0"
     return text + suffix
@@ -75,7 +88,15 @@ def c_array_body(data: np.ndarray, dtype: DType) -> list[str]:
         data, dtype = to_storage(data, dtype), dtype.storage
     flat = data.reshape(-1)
     if dtype is DType.F32:
-        items = [_float_literal(x, "f") for x in flat.astype(np.float32)]
+        values = flat.astype(np.float32)
+        if np.isfinite(values).all():  # _float_literal without its per-element checks
+            items = [_finite_literal(str(x), "f") for x in values]
+        else:
+            items = [_float_literal(x, "f") for x in values]
+    elif flat.dtype.kind in "iu" and dtype.np.kind in "iu":
+        items = _int_literals(flat.tolist(), dtype)
+    elif dtype is DType.F16:  # c_scalar's bits, one conversion for the array
+        items = list(map(str, np.asarray(flat, np.float16).view(np.uint16).tolist()))
     else:
         items = [c_scalar(x, dtype) for x in flat.tolist()]
     if not items:

@@ -149,19 +149,21 @@ def callgraph_of(out_dir: Path, target: Target,
     """Compile every `out_dir/*.c` as the harness does, with gcc's stack usage output."""
     if not target.is_mcu:
         raise VerifyError(f"target '{target.name}' is not a Cortex-M core")
-    flags = mcu_cflags(target, [out_dir], opt_flags, USAGE_FLAGS)
+    # in the model's directory, by relative paths: gcc's .su/.ci name the files as given,
+    # so they are the same wherever the directory is (and a compile cache can reuse them)
+    flags = mcu_cflags(target, [Path(".")], opt_flags, USAGE_FLAGS)
     texts = []
     tails: set[tuple[str, str]] = set()
     with tempfile.TemporaryDirectory(prefix="tinyc-stack-") as tmp:
         for src in sorted(out_dir.glob("*.c")):
-            obj = Path(tmp) / f"{src.stem}.o"
-            _run([GCC, *flags, "-c", str(src), "-o", str(obj)], f"compiling {src.name}",
-                 cwd=Path(tmp))
+            obj = Path(tmp).resolve() / f"{src.stem}.o"
+            _run([GCC, *flags, "-c", src.name, "-o", str(obj)], f"compiling {src.name}",
+                 cwd=out_dir)
             text = obj.with_suffix(".ci").read_text()
             texts.append(text)
             # a static function's title is "<source as gcc was given it>:<symbol>"
             titles = {t.split(":", 1)[1]: t for t in _NODE_TITLE.findall(text)
-                      if t.startswith(f"{src}:")}
+                      if t.startswith(f"{src.name}:")}
             dump = _run([OBJDUMP, "-dr", str(obj)], f"disassembling {obj.name}").stdout
             tails |= tail_calls_of(dump, titles)
     return parse_callgraph(texts, frozenset(tails))

@@ -81,6 +81,11 @@ def _rule_deltas(rule: Overlap, in_size: int, out_size: int, align: int) -> list
     return sorted(d for d in deltas if d % align == 0 and rule.permits(d))
 
 
+#: a placed buffer live with the one being placed: (offset, end, rule other -> this one,
+#: rule this one -> other)
+Live = tuple[int, int, Overlap | None, Overlap | None]
+
+
 class _Placer:
     """Places buffers one at a time (see module doc); cheap to reuse across orders."""
 
@@ -88,52 +93,83 @@ class _Placer:
         self.problem = problem
         self.reqs = {r.name: r for r in problem.reqs}
         self.partners = problem.partners()
-        self.conflicts: dict[str, list[BufferReq]] = {r.name: [] for r in problem.reqs}
+        conflicts: dict[str, list[BufferReq]] = {r.name: [] for r in problem.reqs}
         reqs = sorted(problem.reqs, key=lambda r: r.first)
         for i, a in enumerate(reqs):
             for b in reqs[i + 1 :]:
                 if b.first > a.last:
                     break
-                self.conflicts[a.name].append(b)
-                self.conflicts[b.name].append(a)
+                conflicts[a.name].append(b)
+                conflicts[b.name].append(a)
+        self.conflicts = conflicts
+        #: per buffer, each buffer live with it: (name, size, its rule into this one, this
+        #: one's rule into it), looked up once for every order placed
+        allow = problem.allow
+        self._neighbours = {
+            name: [(o.name, o.size, allow.get((o.name, name)), allow.get((name, o.name)))
+                   for o in others]
+            for name, others in conflicts.items()
+        }
+        #: (buffer, partner, sign) -> the rule's deltas, in the buffer's direction: the
+        #: sizes and alignment never change, and every order places the pair again
+        self._deltas: dict[tuple[str, str, int], list[int]] = {}
 
-    def _allowed(self, req: BufferReq, off: int, other: BufferReq, other_off: int) -> bool:
-        if off + req.size <= other_off or other_off + other.size <= off:
-            return True
-        if not req.size or not other.size:
-            return True
-        rule = self.problem.allow.get((other.name, req.name))
-        if rule is not None and rule.permits(off - other_off):
-            return True
-        rule = self.problem.allow.get((req.name, other.name))
-        return rule is not None and rule.permits(other_off - off)
-
-    def candidates(self, req: BufferReq, placed: Mapping[str, int]) -> list[int]:
-        cands = {0}
-        for other in self.conflicts[req.name]:
-            if other.name in placed:
-                cands.add(align_up(placed[other.name] + other.size, req.align))
-        for partner, rule, sign in self.partners.get(req.name, ()):
-            if partner not in placed:
-                continue
+    def _partner_deltas(self, req: BufferReq, partner: str, rule: Overlap,
+                        sign: int) -> list[int]:
+        key = (req.name, partner, sign)
+        deltas = self._deltas.get(key)
+        if deltas is None:
             p = self.reqs[partner]
             sizes = (p.size, req.size) if sign > 0 else (req.size, p.size)
-            for d in _rule_deltas(rule, sizes[0], sizes[1], req.align):
-                cand = placed[partner] + sign * d
-                if cand >= 0 and cand % req.align == 0:
-                    cands.add(cand)
-        return sorted(cands)
+            deltas = [sign * d for d in _rule_deltas(rule, sizes[0], sizes[1], req.align)]
+            self._deltas[key] = deltas
+        return deltas
 
-    def valid(self, req: BufferReq, off: int, placed: Mapping[str, int]) -> bool:
-        return all(
-            self._allowed(req, off, other, placed[other.name])
-            for other in self.conflicts[req.name]
-            if other.name in placed
-        )
+    def scan(self, req: BufferReq, placed: Mapping[str, int]) -> tuple[list[int], list[Live]]:
+        """The candidate offsets of `req`, lowest first, and the placed buffers live with
+        it that have bytes (an empty buffer never collides), in one pass."""
+        align = req.align
+        cands = {0}
+        live: list[Live] = []
+        for name, size, into, out_of in self._neighbours[req.name]:
+            off = placed.get(name)
+            if off is None:
+                continue
+            end = off + size
+            cands.add(align_up(end, align))
+            if size:
+                live.append((off, end, into, out_of))
+        for partner, rule, sign in self.partners.get(req.name, ()):
+            base = placed.get(partner)
+            if base is None:
+                continue
+            for d in self._partner_deltas(req, partner, rule, sign):
+                cand = base + d
+                if cand >= 0 and cand % align == 0:
+                    cands.add(cand)
+        return sorted(cands), live
+
+    @staticmethod
+    def fits(off: int, size: int, live: list[Live]) -> bool:
+        """No byte of [off, off + size) collides with a live buffer, unless a rule allows
+        the overlap (`problem.allow`)."""
+        if not size:
+            return True
+        end = off + size
+        for other_off, other_end, into, out_of in live:
+            if end <= other_off or other_end <= off:
+                continue
+            if into is not None and into.permits(off - other_off):
+                continue
+            if out_of is not None and out_of.permits(other_off - off):
+                continue
+            return False
+        return True
 
     def lowest(self, req: BufferReq, placed: Mapping[str, int]) -> int:
-        for off in self.candidates(req, placed):
-            if self.valid(req, off, placed):
+        cands, live = self.scan(req, placed)
+        for off in cands:
+            if self.fits(off, req.size, live):
                 return off
         raise AssertionError("unreachable: the end of every placed buffer is a candidate")
 
@@ -141,6 +177,20 @@ class _Placer:
         placed: dict[str, int] = {}
         for req in order:
             placed[req.name] = self.lowest(req, placed)
+        return placed
+
+    def place_within(self, order: Sequence[BufferReq], known: Mapping[str, int], start: int,
+                     limit: int) -> dict[str, int] | None:
+        """`place_all(order)` when no buffer ends above `limit` bytes, else None (as soon
+        as one does). The first `start` buffers take their offsets from `known`, a
+        placement of an order with the same first `start` buffers: a prefix places the
+        same whatever follows it."""
+        placed = {r.name: known[r.name] for r in order[:start]}
+        for req in order[start:]:
+            off = self.lowest(req, placed)
+            if off + req.size > limit:
+                return None
+            placed[req.name] = off
         return placed
 
 
@@ -184,8 +234,9 @@ def best_fit(problem: MemoryProblem) -> dict[str, int]:
     placed: dict[str, int] = {}
     for req in _size_order(problem):
         best: tuple[int, int] | None = None
-        for off in placer.candidates(req, placed):
-            if not placer.valid(req, off, placed):
+        cands, live = placer.scan(req, placed)
+        for off in cands:
+            if not placer.fits(off, req.size, live):
                 continue
             above = [
                 placed[o.name]
@@ -216,9 +267,9 @@ def hill_climb(problem: MemoryProblem, iterations: int | None = None) -> dict[st
         if i == j:
             continue
         order[i], order[j] = order[j], order[i]
-        trial = placer.place_all(order)
-        size = arena_size(problem, trial)
-        if size <= best_size:
+        # `best` places the order before the swap; a buffer above best_size rejects it
+        trial = placer.place_within(order, best, min(i, j), best_size)
+        if trial is not None and (size := arena_size(problem, trial)) <= best_size:
             best, best_size = trial, size
         else:
             order[i], order[j] = order[j], order[i]

@@ -108,7 +108,8 @@ def choose_params(
             if not out.dtype.is_float:
                 continue
             if node.op in SHARED_PARAMS_OPS and first is not None and first.name in params \
-                    and _value_fits(node, params[first.name], activations):
+                    and _value_fits(node, params[first.name], ranges.get(first.name),
+                                    activations):
                 params[out.name] = params[first.name]
             elif node.op in RECURRENT_OPS and len(node.outputs) > 1 \
                     and out is node.outputs[1] and node.outputs[0].name in params:
@@ -121,13 +122,21 @@ def choose_params(
     return params
 
 
-def _value_fits(node: Node, params: QuantParams, activations: DType = DType.I8) -> bool:
-    """A Pad's constant lies inside the input's range (so the output can share it)."""
+def _value_fits(node: Node, params: QuantParams, observed: tuple[float, float] | None,
+                activations: DType = DType.I8) -> bool:
+    """A Pad's constant lies inside the input's parameters' range and inside the range they
+    were fitted to (the input's calibrated range, widened to 0), so the output can share
+    them. Otherwise the output gets its own range, which holds the constant: an all-zero
+    input range gets scale 1 whatever the data (`params_from_range`), and sharing it would
+    round a pad value 1.5 to 2."""
     if node.op != "Pad":
         return True
+    value = float(node.attrs.get("value", 0.0))
     s, z = params.scale[0], params.zero_point[0]
     lo, hi = act_limits(activations)
-    return s * (lo - z) <= float(node.attrs.get("value", 0.0)) <= s * (hi - z)
+    if observed is not None and not min(observed[0], 0.0) <= value <= max(observed[1], 0.0):
+        return False
+    return s * (lo - z) <= value <= s * (hi - z)
 
 
 def insert_qdq(graph: Graph, params: Mapping[str, QuantParams],

@@ -823,7 +823,8 @@ def lower_softmax(lw: Lowering, node: Node) -> bool:
 
 def lower_movement(lw: Lowering, node: Node) -> bool:
     """``op(DQ(x)) -> DQ(op(x))`` for data movement (and Pad with a representable value,
-    Gather with constant indices)"""
+    Gather with constant indices); ``Q(Pad(DQ(x)))`` with other parameters than x's ->
+    ``Pad(QRequantize(x))``"""
     x = lw.dq_source(node.inputs[0])
     operands = [v for v in node.inputs[1:] if v is not None]
     if node.op == "Gather" and all(v.const is not None for v in operands):
@@ -833,14 +834,13 @@ def lower_movement(lw: Lowering, node: Node) -> bool:
     params = x.type.quant
     assert params is not None
     if node.op == "Pad":
-        # the pad value becomes the nearest int8 level (exact for 0, which is always one);
-        # a value outside the representable range keeps the Pad in float
-        value = float(node.attrs.get("value", 0.0))
-        s, z = params.scale[0], params.zero_point[0]
-        vmin, vmax = act_limits(x.dtype)
-        if not s * (vmin - z) - s / 2 <= value <= s * (vmax - z) + s / 2:
+        sink = lw.q_sink(node.outputs[0])
+        if sink is not None and not same_params(sink[0].type.quant, params):
+            return _pad_requantized(lw, node, x, *sink)
+        value = _pad_level(node, params, x.dtype)
+        if value is None:
             return False
-        node.attrs["value"] = float(quantize_array(np.float32(value), s, z, vmin, vmax))
+        node.attrs["value"] = value
     v = node.outputs[0]
     r = int8_value(lw.graph, f"{v.name}_q", v.shape, params, x.dtype)
     node.set_input(0, x)
@@ -848,6 +848,34 @@ def lower_movement(lw: Lowering, node: Node) -> bool:
     dq = make_dq(lw.graph, r, v, params, r.name)
     lw.graph.insert_after(node, dq)
     return True
+
+
+def _pad_level(node: Node, params: QuantParams, dtype: DType) -> float | None:
+    """A Pad's value as the nearest integer level of `params` (exact for 0, which is always
+    one); None outside the representable range (the Pad then stays float)."""
+    value = float(node.attrs.get("value", 0.0))
+    s, z = params.scale[0], params.zero_point[0]
+    vmin, vmax = act_limits(dtype)
+    if not s * (vmin - z) - s / 2 <= value <= s * (vmax - z) + s / 2:
+        return None
+    return float(quantize_array(np.float32(value), s, z, vmin, vmax))
+
+
+def _pad_requantized(lw: Lowering, node: Node, x: Value, out: Value, qs: list[Node]) -> bool:
+    """``Q(Pad(DQ(x), v)) == Pad(Q(DQ(x)), Q(v))``: the input is requantized to the output's
+    parameters and padded with v's level in those, the level the float graph's Q gives v.
+    Padding in x's parameters instead would round v on x's grid first (when x's range is
+    degenerate, all zeros, its scale is 1 and a value 1.5 became 2)."""
+    assert out.type.quant is not None
+    value = _pad_level(node, out.type.quant, out.dtype)
+    if value is None or out.dtype is not x.dtype:
+        return False
+    mid = int8_value(lw.graph, f"{out.name}_unpadded", x.shape, out.type.quant, x.dtype)
+    requantize = Node("QRequantize", [x], [], no_clamp(x.dtype), name=f"{node.name}_requantize")
+    _adopt(requantize, [mid])
+    lw.graph.insert_before(node, requantize)
+    new = Node("Pad", [mid], [], {**node.attrs, "value": value}, name=node.name)
+    return lw.finish(node, new, out, qs, [])
 
 
 def lower_quantize(lw: Lowering, node: Node) -> bool:
