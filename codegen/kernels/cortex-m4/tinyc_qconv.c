@@ -192,6 +192,59 @@ static void widen(int32_t *restrict col, int32_t K, int32_t off) {
   }
 }
 
+/* SXTAB16 with rotations 16 and 24 as assembly (<arm_acle.h> has no form with a rotation)
+ * under the kernels' usual guard; the C form otherwise. */
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__thumb2__) && \
+    defined(__OPTIMIZE__) && !defined(TINYC_NO_DSP_ASM) && defined(__GNUC__)
+#define TINYC_GATHER_ASM 1
+#else
+#define TINYC_GATHER_ASM 0
+#endif
+
+/* Column words straight from row words: off2 + the sign-extended bytes (r, r + 2) of x,
+ * r = the rotation (SXTAB16's built-in ROR: bytes 0/2, 1/3, 2/0 or 3/1), and the
+ * halfword packs PKHBT x, y, LSL #24 (bytes x0 x1 0 y0) and PKHTB x, y, ASR #8 (bytes
+ * y1 y2 x2 x3). */
+#if TINYC_GATHER_ASM
+#define TINYC_GATHER_SX(name, rot)                                             \
+  TINYC_INLINE int32_t name(int32_t off2, uint32_t x) {                        \
+    int32_t r;                                                                 \
+    __asm__("sxtab16 %0, %1, %2, ror #" #rot : "=r"(r) : "r"(off2), "r"(x));   \
+    return r;                                                                  \
+  }
+#else
+#define TINYC_GATHER_SX(name, rot)                                             \
+  TINYC_INLINE int32_t name(int32_t off2, uint32_t x) {                        \
+    return tinyc_sxtab16(off2, (int32_t)((x >> (rot)) | (x << ((32 - (rot)) & 31)))); \
+  }
+#endif
+TINYC_GATHER_SX(sx_r8, 8)
+TINYC_GATHER_SX(sx_r16, 16)
+TINYC_GATHER_SX(sx_r24, 24)
+#undef TINYC_GATHER_SX
+
+TINYC_INLINE int32_t sx_r0(int32_t off2, uint32_t x) { return tinyc_sxtab16(off2, (int32_t)x); }
+
+#if TINYC_GATHER_ASM
+TINYC_INLINE uint32_t pkhbt24(uint32_t x, uint32_t y) {
+  uint32_t r;
+  __asm__("pkhbt %0, %1, %2, lsl #24" : "=r"(r) : "r"(x), "r"(y));
+  return r;
+}
+
+TINYC_INLINE uint32_t pkhtb8(uint32_t x, uint32_t y) {
+  uint32_t r;
+  __asm__("pkhtb %0, %1, %2, asr #8" : "=r"(r) : "r"(x), "r"(y));
+  return r;
+}
+#else
+TINYC_INLINE uint32_t pkhbt24(uint32_t x, uint32_t y) { return (x & 0xFFFFu) | (y << 24); }
+
+TINYC_INLINE uint32_t pkhtb8(uint32_t x, uint32_t y) {
+  return (x & 0xFFFF0000u) | ((y >> 8) & 0xFFFFu);
+}
+#endif
+
 /* gather and widen in one pass for the commonest windows: 3 taps a row (unit dilation),
  * pixel b one byte right of pixel a (stride 1), at most one column of either outside the
  * input (padding 1 at a left or right edge; rows may be outside too). One word of a row
@@ -259,24 +312,43 @@ static void gather3_widened(const int8_t *xg, const tinyc_qconv_params *p, int32
   g.plane = p->h * p->w;
   g.edge = a->ix0 < 0 ? -1 : a->ix0 + 3 == p->w ? 1 : 0;
   g.zp = (uint8_t)(int8_t)-p->input_offset;
-#define TINYC_GATHER3_GROUP(col, t0, t1)                  \
-  do {                                                    \
-    (col)[0] = tinyc_sxtab16(off2, (int32_t)(t0));        \
-    (col)[1] = tinyc_sxtab16(off2, (int32_t)(t1));        \
-    (col)[2] = tinyc_sxtab16_hi(off2, (int32_t)(t0));     \
-    (col)[3] = tinyc_sxtab16_hi(off2, (int32_t)(t1));     \
-  } while (0)
 /* a last step alone: bytes pixel a, pixel b -> bytes 0 and 2 (as widen) */
 #define TINYC_GATHER3_TAIL(col, h) \
   ((col) = tinyc_sxtab16(off2, (int32_t)(((h) & 0xFFFFu) | (((h) & 0xFFFFu) << 8))))
   /* a tap's halfword (pixel a, pixel b) is bytes kx, kx + 1 of its row word; per four
-   * rows the steps (a0 a1 a2 b0), (b1 b2 c0 c1), (c2 d0 d1 d2) pair k with k + 2 */
-#define TINYC_GATHER3_FOUR(col)                                                 \
-  do {                                                                          \
-    TINYC_GATHER3_GROUP(col, wa, ((wa >> 8) & 0xFFFFu) | (wb << 16));          \
-    TINYC_GATHER3_GROUP((col) + 4, ((wb >> 8) & 0xFFFFu) | (wc << 16),         \
-                        (wb >> 16) | ((wc << 8) & 0xFFFF0000u));                \
-    TINYC_GATHER3_GROUP((col) + 8, (wc >> 16) | ((wd << 8) & 0xFFFF0000u), wd); \
+   * rows wa..wd the steps of pixel a are (wa0 wa1 wa2 wb0), (wb1 wb2 wc0 wc1),
+   * (wc2 wd0 wd1 wd2) and pixel b's the same one byte on; each group's four words are
+   * SXTAB16 rotations of a row word or of one PKH of two rows (group 2's words 1 and 2
+   * are the same) */
+#define TINYC_GATHER3_A(col, x, y)                        \
+  do {                                                    \
+    (col)[0] = sx_r0(off2, (x));                          \
+    (col)[1] = sx_r8(off2, pkhbt24((x), (y)));            \
+    (col)[2] = sx_r8(off2, (x));                          \
+    (col)[3] = sx_r16(off2, pkhtb8((x), (y)));            \
+  } while (0)
+#define TINYC_GATHER3_B(col, x, y)                        \
+  do {                                                    \
+    const uint32_t z_ = pkhtb8((x), (y));                 \
+    const int32_t m_ = sx_r16(off2, z_);                  \
+    (col)[0] = sx_r8(off2, pkhbt24((x), (y)));            \
+    (col)[1] = m_;                                        \
+    (col)[2] = m_;                                        \
+    (col)[3] = sx_r24(off2, z_);                          \
+  } while (0)
+#define TINYC_GATHER3_C(col, x, y)                        \
+  do {                                                    \
+    const uint32_t z_ = pkhtb8((x), (y));                 \
+    (col)[0] = sx_r16(off2, z_);                          \
+    (col)[1] = sx_r0(off2, (y));                          \
+    (col)[2] = sx_r24(off2, z_);                          \
+    (col)[3] = sx_r8(off2, (y));                          \
+  } while (0)
+#define TINYC_GATHER3_FOUR(col)           \
+  do {                                    \
+    TINYC_GATHER3_A(col, wa, wb);         \
+    TINYC_GATHER3_B((col) + 4, wb, wc);   \
+    TINYC_GATHER3_C((col) + 8, wc, wd);   \
   } while (0)
   q = cg * p->kh;
   if (g.kh == 3 && g.ky0 == 0 && g.ky1 == 3 && g.edge == 0 && q >= 12) {
@@ -286,23 +358,27 @@ static void gather3_widened(const int8_t *xg, const tinyc_qconv_params *p, int32
     const int32_t xrow = g.xrow, next = g.plane - 2 * g.xrow;
     const int8_t *r = xg + g.base;
 #define TINYC_GATHER3_AT(w, step) (w = (uint32_t)tinyc_load4(r), r += (step))
+    /* each group stored before the next row is read (TINYC_STORES_NOW), so few words
+     * are live at once */
+#define TINYC_GATHER3_FOUR_AT(col, s0, s1, s2, s3) \
+  do {                                            \
+    TINYC_GATHER3_AT(wa, s0);                     \
+    TINYC_GATHER3_AT(wb, s1);                     \
+    TINYC_GATHER3_A(col, wa, wb);                 \
+    TINYC_STORES_NOW();                           \
+    TINYC_GATHER3_AT(wc, s2);                     \
+    TINYC_GATHER3_B((col) + 4, wb, wc);           \
+    TINYC_STORES_NOW();                           \
+    TINYC_GATHER3_AT(wd, s3);                     \
+    TINYC_GATHER3_C((col) + 8, wc, wd);           \
+    TINYC_STORES_NOW();                           \
+  } while (0)
     for (; q >= 12; q -= 12, col += 36) {
-      TINYC_GATHER3_AT(wa, xrow);
-      TINYC_GATHER3_AT(wb, xrow);
-      TINYC_GATHER3_AT(wc, next);
-      TINYC_GATHER3_AT(wd, xrow);
-      TINYC_GATHER3_FOUR(col);
-      TINYC_GATHER3_AT(wa, xrow);
-      TINYC_GATHER3_AT(wb, next);
-      TINYC_GATHER3_AT(wc, xrow);
-      TINYC_GATHER3_AT(wd, xrow);
-      TINYC_GATHER3_FOUR(col + 12);
-      TINYC_GATHER3_AT(wa, next);
-      TINYC_GATHER3_AT(wb, xrow);
-      TINYC_GATHER3_AT(wc, xrow);
-      TINYC_GATHER3_AT(wd, next);
-      TINYC_GATHER3_FOUR(col + 24);
+      TINYC_GATHER3_FOUR_AT(col, xrow, xrow, next, xrow);
+      TINYC_GATHER3_FOUR_AT(col + 12, xrow, next, xrow, xrow);
+      TINYC_GATHER3_FOUR_AT(col + 24, next, xrow, xrow, next);
     }
+#undef TINYC_GATHER3_FOUR_AT
 #undef TINYC_GATHER3_AT
     g.base = (int32_t)(r - xg);
   }
@@ -327,14 +403,13 @@ static void gather3_widened(const int8_t *xg, const tinyc_qconv_params *p, int32
   for (; q >= 4; q -= 4, col += 12) {                                          \
     TINYC_GATHER3_NEXT(wa, LOAD);                                              \
     TINYC_GATHER3_NEXT(wb, LOAD);                                              \
-    TINYC_GATHER3_GROUP(col, wa, ((wa >> 8) & 0xFFFFu) | (wb << 16));          \
+    TINYC_GATHER3_A(col, wa, wb);                                              \
     TINYC_STORES_NOW();                                                        \
     TINYC_GATHER3_NEXT(wc, LOAD);                                              \
-    TINYC_GATHER3_GROUP(col + 4, ((wb >> 8) & 0xFFFFu) | (wc << 16),           \
-                        (wb >> 16) | ((wc << 8) & 0xFFFF0000u));               \
+    TINYC_GATHER3_B(col + 4, wb, wc);                                          \
     TINYC_STORES_NOW();                                                        \
     TINYC_GATHER3_NEXT(wd, LOAD);                                              \
-    TINYC_GATHER3_GROUP(col + 8, (wc >> 16) | ((wd << 8) & 0xFFFF0000u), wd);  \
+    TINYC_GATHER3_C(col + 8, wc, wd);                                          \
   }
     if (g.edge == 0) {
       TINYC_GATHER3_ROWS((uint32_t)tinyc_load4(r))
@@ -366,18 +441,18 @@ static void gather3_widened(const int8_t *xg, const tinyc_qconv_params *p, int32
     return;
   }
   wb = gather3_row(&g);
-  TINYC_GATHER3_GROUP(col, wa, ((wa >> 8) & 0xFFFFu) | (wb << 16));
+  TINYC_GATHER3_A(col, wa, wb);
   if (q == 2) {
     TINYC_GATHER3_TAIL(col[4], wb >> 8);
     TINYC_GATHER3_TAIL(col[5], wb >> 16);
     return;
   }
   wc = gather3_row(&g);
-  TINYC_GATHER3_GROUP(col + 4, ((wb >> 8) & 0xFFFFu) | (wc << 16),
-                      (wb >> 16) | ((wc << 8) & 0xFFFF0000u));
+  TINYC_GATHER3_B(col + 4, wb, wc);
   TINYC_GATHER3_TAIL(col[8], wc >> 16);
-#undef TINYC_GATHER3_ROWS4
-#undef TINYC_GATHER3_GROUP
+#undef TINYC_GATHER3_A
+#undef TINYC_GATHER3_B
+#undef TINYC_GATHER3_C
 #undef TINYC_GATHER3_TAIL
 }
 
