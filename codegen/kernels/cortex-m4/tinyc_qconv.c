@@ -245,6 +245,37 @@ TINYC_INLINE uint32_t pkhtb8(uint32_t x, uint32_t y) {
 }
 #endif
 
+/* The column words of 12 steps (four window rows of 3 taps) of a pixel pair, from the
+ * rows' words: pixel a's taps are bytes 0..2 of la..ld, pixel b's bytes 1..3 of ha..hd
+ * (at stride 1 the same words). Per 4 steps the words are p0(k, k+2), p0(k+1, k+3),
+ * p1(k, k+2), p1(k+1, k+3); pixel a's steps are (la0 la1 la2 lb0), (lb1 lb2 lc0 lc1),
+ * (lc2 ld0 ld1 ld2), and each word is an SXTAB16 rotation of a row word or of one PKH of
+ * two rows. */
+TINYC_INLINE void gather3_group1(int32_t *col, int32_t off2, uint32_t la, uint32_t lb,
+                                 uint32_t ha, uint32_t hb) {
+  col[0] = sx_r0(off2, la);
+  col[1] = sx_r8(off2, pkhbt24(la, lb));
+  col[2] = sx_r8(off2, ha);
+  col[3] = sx_r16(off2, pkhtb8(ha, hb));
+}
+
+TINYC_INLINE void gather3_group2(int32_t *col, int32_t off2, uint32_t lb, uint32_t lc,
+                                 uint32_t hb, uint32_t hc) {
+  const uint32_t zh = pkhtb8(hb, hc);
+  col[0] = sx_r8(off2, pkhbt24(lb, lc));
+  col[1] = sx_r16(off2, pkhtb8(lb, lc)); /* = col[2] at stride 1 */
+  col[2] = sx_r16(off2, zh);
+  col[3] = sx_r24(off2, zh);
+}
+
+TINYC_INLINE void gather3_group3(int32_t *col, int32_t off2, uint32_t lc, uint32_t ld,
+                                 uint32_t hc, uint32_t hd) {
+  col[0] = sx_r16(off2, pkhtb8(lc, ld));
+  col[1] = sx_r0(off2, ld);
+  col[2] = sx_r24(off2, pkhtb8(hc, hd));
+  col[3] = sx_r8(off2, hd);
+}
+
 /* gather and widen in one pass for the commonest windows: 3 taps a row (unit dilation),
  * pixel b one byte right of pixel a (stride 1), at most one column of either outside the
  * input (padding 1 at a left or right edge; rows may be outside too). One word of a row
@@ -315,35 +346,11 @@ static void gather3_widened(const int8_t *xg, const tinyc_qconv_params *p, int32
 /* a last step alone: bytes pixel a, pixel b -> bytes 0 and 2 (as widen) */
 #define TINYC_GATHER3_TAIL(col, h) \
   ((col) = tinyc_sxtab16(off2, (int32_t)(((h) & 0xFFFFu) | (((h) & 0xFFFFu) << 8))))
-  /* a tap's halfword (pixel a, pixel b) is bytes kx, kx + 1 of its row word; per four
-   * rows wa..wd the steps of pixel a are (wa0 wa1 wa2 wb0), (wb1 wb2 wc0 wc1),
-   * (wc2 wd0 wd1 wd2) and pixel b's the same one byte on; each group's four words are
-   * SXTAB16 rotations of a row word or of one PKH of two rows (group 2's words 1 and 2
-   * are the same) */
-#define TINYC_GATHER3_A(col, x, y)                        \
-  do {                                                    \
-    (col)[0] = sx_r0(off2, (x));                          \
-    (col)[1] = sx_r8(off2, pkhbt24((x), (y)));            \
-    (col)[2] = sx_r8(off2, (x));                          \
-    (col)[3] = sx_r16(off2, pkhtb8((x), (y)));            \
-  } while (0)
-#define TINYC_GATHER3_B(col, x, y)                        \
-  do {                                                    \
-    const uint32_t z_ = pkhtb8((x), (y));                 \
-    const int32_t m_ = sx_r16(off2, z_);                  \
-    (col)[0] = sx_r8(off2, pkhbt24((x), (y)));            \
-    (col)[1] = m_;                                        \
-    (col)[2] = m_;                                        \
-    (col)[3] = sx_r24(off2, z_);                          \
-  } while (0)
-#define TINYC_GATHER3_C(col, x, y)                        \
-  do {                                                    \
-    const uint32_t z_ = pkhtb8((x), (y));                 \
-    (col)[0] = sx_r16(off2, z_);                          \
-    (col)[1] = sx_r0(off2, (y));                          \
-    (col)[2] = sx_r24(off2, z_);                          \
-    (col)[3] = sx_r8(off2, (y));                          \
-  } while (0)
+  /* a tap's halfword (pixel a, pixel b) is bytes kx, kx + 1 of its row word: the groups
+   * above with the same words for both pixels */
+#define TINYC_GATHER3_A(col, x, y) gather3_group1(col, off2, x, y, x, y)
+#define TINYC_GATHER3_B(col, x, y) gather3_group2(col, off2, x, y, x, y)
+#define TINYC_GATHER3_C(col, x, y) gather3_group3(col, off2, x, y, x, y)
 #define TINYC_GATHER3_FOUR(col)           \
   do {                                    \
     TINYC_GATHER3_A(col, wa, wb);         \
@@ -454,6 +461,48 @@ static void gather3_widened(const int8_t *xg, const tinyc_qconv_params *p, int32
 #undef TINYC_GATHER3_B
 #undef TINYC_GATHER3_C
 #undef TINYC_GATHER3_TAIL
+}
+
+/* The same at stride 2 (pixel b two bytes right of pixel a; ResNet's downsampling 3x3
+ * convs), both windows wholly inside and cg * kh a multiple of 4: per window row the
+ * words at x0 (pixel a's taps in bytes 0..2) and x1 (pixel b's in bytes 1..3), so no byte
+ * outside the two windows is read. r is pixel a's first tap. */
+TINYC_INLINE int gather3s2_fits(const window *a, const window *b, const tinyc_qconv_params *p,
+                                int32_t cg) {
+  return p->kw == 3 && p->dil_w == 1 && b->iy0 == a->iy0 && b->ix0 == a->ix0 + 2 &&
+         full(a, p) && full(b, p) && ((cg * p->kh) & 3) == 0;
+}
+
+static void gather3s2_widened(const int8_t *r, const tinyc_qconv_params *p, int32_t cg,
+                              int32_t *restrict col) {
+  const int32_t off2 = tinyc_pack16(p->input_offset, p->input_offset);
+  const int32_t xrow = p->dil_h * p->w, kh = p->kh;
+  const int32_t skip = p->h * p->w - kh * xrow; /* to the next channel after kh rows */
+  int32_t q, ky = kh;
+  uint32_t la, lb, lc, ld, ha, hb, hc, hd;
+#define TINYC_GATHER3S2_NEXT(l, h)       \
+  do {                                  \
+    (l) = (uint32_t)tinyc_load4(r);     \
+    (h) = (uint32_t)tinyc_load4(r + 1); \
+    r += xrow;                          \
+    if (--ky == 0) {                    \
+      ky = kh;                          \
+      r += skip;                        \
+    }                                   \
+  } while (0)
+  for (q = cg * kh; q > 0; q -= 4, col += 12) {
+    TINYC_GATHER3S2_NEXT(la, ha);
+    TINYC_GATHER3S2_NEXT(lb, hb);
+    gather3_group1(col, off2, la, lb, ha, hb);
+    TINYC_STORES_NOW();
+    TINYC_GATHER3S2_NEXT(lc, hc);
+    gather3_group2(col + 4, off2, lb, lc, hb, hc);
+    TINYC_STORES_NOW();
+    TINYC_GATHER3S2_NEXT(ld, hd);
+    gather3_group3(col + 8, off2, lc, ld, hc, hd);
+    TINYC_STORES_NOW();
+  }
+#undef TINYC_GATHER3S2_NEXT
 }
 
 /* The same for a 1x1 window at stride 1 (pointwise): channel c's two pixels are one
@@ -1231,6 +1280,10 @@ static TINYC_DSP_NOINLINE void gather_columns(int32_t *restrict col, const int8_
     const window wa = window_of(p, a), wb = window_of(p, one ? a : a + 1);
     if (!one && gather3_fits(&wa, &wb, p)) {
       gather3_widened(xg, p, cg, &wa, col + (size_t)t * K);
+      continue;
+    }
+    if (!one && gather3s2_fits(&wa, &wb, p, cg)) {
+      gather3s2_widened(xg + (size_t)wa.iy0 * p->w + wa.ix0, p, cg, col + (size_t)t * K);
       continue;
     }
     if (gather4_fits(&wa, &wb, p)) { /* a last odd pixel pairs with itself */
