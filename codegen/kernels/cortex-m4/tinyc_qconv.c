@@ -58,16 +58,42 @@ typedef struct {
   int32_t iy0, ix0, ky0, ky1, kx0, kx1;
 } window;
 
+/* tinyc_window_first and _end without their divisions at unit dilation (the common case) */
+TINYC_INLINE int32_t axis_first(int32_t start, int32_t dil) {
+  if (start >= 0) return 0;
+  return dil == 1 ? -start : tinyc_window_first(start, dil);
+}
+
+TINYC_INLINE int32_t axis_end(int32_t start, int32_t dil, int32_t kmax, int32_t size) {
+  int32_t e;
+  if (dil != 1) return tinyc_window_end(start, dil, kmax, size);
+  if (start >= size) return 0;
+  e = size - start;
+  return e < kmax ? e : kmax;
+}
+
 static window window_of(const tinyc_qconv_params *p, int32_t px) {
   window v;
   const int32_t oy = px / p->ow, ox = px - oy * p->ow;
   v.iy0 = oy * p->stride_h - p->pad_top;
   v.ix0 = ox * p->stride_w - p->pad_left;
-  v.ky0 = tinyc_window_first(v.iy0, p->dil_h);
-  v.ky1 = tinyc_window_end(v.iy0, p->dil_h, p->kh, p->h);
-  v.kx0 = tinyc_window_first(v.ix0, p->dil_w);
-  v.kx1 = tinyc_window_end(v.ix0, p->dil_w, p->kw, p->w);
+  v.ky0 = axis_first(v.iy0, p->dil_h);
+  v.ky1 = axis_end(v.iy0, p->dil_h, p->kh, p->h);
+  v.kx0 = axis_first(v.ix0, p->dil_w);
+  v.kx1 = axis_end(v.ix0, p->dil_w, p->kw, p->w);
   return v;
+}
+
+/* The window of output pixel px + 1, given v, pixel px's: on the same output row only the
+ * columns change (no division for the row). */
+TINYC_INLINE window window_right(const window *v, const tinyc_qconv_params *p, int32_t px) {
+  window r;
+  if (v->ix0 + p->pad_left >= (p->ow - 1) * p->stride_w) return window_of(p, px + 1);
+  r = *v;
+  r.ix0 = v->ix0 + p->stride_w;
+  r.kx0 = axis_first(r.ix0, p->dil_w);
+  r.kx1 = axis_end(r.ix0, p->dil_w, p->kw, p->w);
+  return r;
 }
 
 TINYC_INLINE int full(const window *v, const tinyc_qconv_params *p) {
@@ -1277,7 +1303,7 @@ static TINYC_DSP_NOINLINE void gather_columns(int32_t *restrict col, const int8_
       a = px + 3 * triples + 2 * (t - 2 * triples);
       one = a + 1 >= px + count;
     }
-    const window wa = window_of(p, a), wb = window_of(p, one ? a : a + 1);
+    const window wa = window_of(p, a), wb = one ? wa : window_right(&wa, p, a);
     if (!one && gather3_fits(&wa, &wb, p)) {
       gather3_widened(xg, p, cg, &wa, col + (size_t)t * K);
       continue;
