@@ -384,7 +384,7 @@ static void gather3_widened(const int8_t *xg, const tinyc_qconv_params *p, int32
     TINYC_GATHER3_C((col) + 8, wc, wd);   \
   } while (0)
   q = cg * p->kh;
-  if (g.kh == 3 && g.ky0 == 0 && g.ky1 == 3 && g.edge == 0 && q >= 12) {
+  if (g.kh == 3 && g.ky0 == 0 && g.ky1 == 3 && g.edge == 0 && q >= 4) {
     /* the window wholly inside: four channels' twelve rows a round at fixed offsets,
      * without gather3_row's tests (ResNet-8's 3x3 convs: most pixel pairs) */
     /* r walks the rows: down a channel's window by xrow, to the next channel by next */
@@ -411,9 +411,21 @@ static void gather3_widened(const int8_t *xg, const tinyc_qconv_params *p, int32
       TINYC_GATHER3_FOUR_AT(col + 12, xrow, next, xrow, xrow);
       TINYC_GATHER3_FOUR_AT(col + 24, next, xrow, xrow, next);
     }
+    if (q >= 4) { /* the first 4 or 8 rows of a round (the stem's 3 channels: 9 rows) */
+      TINYC_GATHER3_FOUR_AT(col, xrow, xrow, next, xrow);
+      q -= 4;
+      col += 12;
+      g.ky = 1;
+      if (q >= 4) {
+        TINYC_GATHER3_FOUR_AT(col, xrow, next, xrow, xrow);
+        q -= 4;
+        col += 12;
+        g.ky = 2;
+      }
+    }
 #undef TINYC_GATHER3_FOUR_AT
 #undef TINYC_GATHER3_AT
-    g.base = (int32_t)(r - xg);
+    g.base = (int32_t)(r - xg) - g.ky * xrow;
   }
   if (g.ky0 == 0 && g.ky1 == g.kh && q >= 4) {
     /* no row outside: each row one load (at an edge, one byte over, from inside, and the
