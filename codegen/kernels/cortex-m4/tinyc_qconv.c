@@ -271,6 +271,14 @@ TINYC_INLINE uint32_t pkhtb8(uint32_t x, uint32_t y) {
 }
 #endif
 
+/* Each group's column words stored before the next row is read: gcc otherwise keeps
+ * twelve results live for paired stores and spills them. */
+#if defined(__GNUC__)
+#define TINYC_STORES_NOW() __asm__ volatile("" ::: "memory")
+#else
+#define TINYC_STORES_NOW() ((void)0)
+#endif
+
 /* The column words of 12 steps (four window rows of 3 taps) of a pixel pair, from the
  * rows' words: pixel a's taps are bytes 0..2 of la..ld, pixel b's bytes 1..3 of ha..hd
  * (at stride 1 the same words). Per 4 steps the words are p0(k, k+2), p0(k+1, k+3),
@@ -290,6 +298,7 @@ TINYC_INLINE void gather3_group2(int32_t *col, int32_t off2, uint32_t lb, uint32
   const uint32_t zh = pkhtb8(hb, hc);
   col[0] = sx_r8(off2, pkhbt24(lb, lc));
   col[1] = sx_r16(off2, pkhtb8(lb, lc)); /* = col[2] at stride 1 */
+  TINYC_STORES_NOW(); /* two STRs, not an STRD (3 cycles) */
   col[2] = sx_r16(off2, zh);
   col[3] = sx_r24(off2, zh);
 }
@@ -338,14 +347,6 @@ TINYC_INLINE uint32_t gather3_row(gather3_rows *g) {
   }
   return v;
 }
-
-/* Each group's column words stored before the next row is read: gcc otherwise keeps
- * twelve results live for paired stores and spills them. */
-#if defined(__GNUC__)
-#define TINYC_STORES_NOW() __asm__ volatile("" ::: "memory")
-#else
-#define TINYC_STORES_NOW() ((void)0)
-#endif
 
 /* Whether gather3_widened takes the pair (a, b): see there. */
 TINYC_INLINE int gather3_fits(const window *a, const window *b, const tinyc_qconv_params *p) {
