@@ -564,6 +564,34 @@ static void gather1_widened(const int8_t *r, int32_t cg, int32_t plane, int32_t 
   }
 }
 
+/* The same for 1x1 windows two bytes apart (stride 2: ResNet's shortcuts): channel c's
+ * word at pixel a holds a in byte 0 and b in byte 2, and PKHBT/PKHTB of channels c and
+ * c + 2 give the groups' words. The word reads one byte past pixel b, so pixel b is not
+ * on the input's last column. */
+TINYC_INLINE int gather1s2_fits(const window *a, const window *b, const tinyc_qconv_params *p,
+                                int32_t K, int32_t cg) {
+  return K == cg && b->iy0 == a->iy0 && b->ix0 == a->ix0 + 2 && b->ix0 + 1 < p->w &&
+         full(a, p) && full(b, p);
+}
+
+static void gather1s2_widened(const int8_t *r, int32_t cg, int32_t plane, int32_t off,
+                              int32_t *restrict col) {
+  const int32_t off2 = tinyc_pack16(off, off);
+  int32_t q;
+  for (q = cg >> 2; q > 0; --q, r += 4 * plane, col += 4) {
+    const uint32_t w0 = (uint32_t)tinyc_load4(r), w1 = (uint32_t)tinyc_load4(r + plane);
+    const uint32_t w2 = (uint32_t)tinyc_load4(r + 2 * plane);
+    const uint32_t w3 = (uint32_t)tinyc_load4(r + 3 * plane);
+    col[0] = tinyc_sxtab16(off2, (int32_t)((w0 & 0xFFFFu) | (w2 << 16)));
+    col[1] = tinyc_sxtab16(off2, (int32_t)((w1 & 0xFFFFu) | (w3 << 16)));
+    col[2] = tinyc_sxtab16(off2, (int32_t)((w2 & 0xFFFF0000u) | (w0 >> 16)));
+    col[3] = tinyc_sxtab16(off2, (int32_t)((w3 & 0xFFFF0000u) | (w1 >> 16)));
+  }
+  for (q = cg & 3; q > 0; --q, r += plane) { /* (pixel a, pixel b) pairs: bytes 0 and 2 */
+    *col++ = tinyc_sxtab16(off2, tinyc_load4(r));
+  }
+}
+
 /* The same for 4 taps a row (unit dilation; KWS's 10x4 first conv): a window row is one
  * word, so each of the pair's rows widens straight into a group of 4 steps (sxtab16 of the
  * word and of its odd bytes); the pixels need not be neighbours. A window may lose its
@@ -1333,6 +1361,11 @@ static TINYC_DSP_NOINLINE void gather_columns(int32_t *restrict col, const int8_
         full(&wb, p)) { /* 1x1 window */
       gather1_widened(xg + (size_t)wa.iy0 * p->w + wa.ix0, cg, p->h * p->w, p->input_offset,
                       col + (size_t)t * K);
+      continue;
+    }
+    if (!one && gather1s2_fits(&wa, &wb, p, K, cg)) {
+      gather1s2_widened(xg + (size_t)wa.iy0 * p->w + wa.ix0, cg, p->h * p->w, p->input_offset,
+                        col + (size_t)t * K);
       continue;
     }
     gather(xg, p, cg, &wa, &wb, one, col + (size_t)t * K);
