@@ -9,8 +9,10 @@
  * column buffer (the workspace) as int16 with the input offset added (padding becomes 0, so
  * the inner loop has no bounds and no offset to add), in the halfword order of SXTB16
  * (tinyc_dsp.h); the column costs a few instructions per element, shared by every output
- * channel (3-tap rows and 1x1 windows at stride 1, and 4-tap rows, are gathered and
- * widened in one pass: gather3_widened, gather1_widened, gather4_widened). Then, in the short requantization form, two output
+ * channel (3-tap rows at stride 1 or, inside, 2, 1x1 windows at stride 1 or 2, and 4-tap
+ * rows are gathered and widened in one pass: gather3_widened, gather3s2_widened,
+ * gather1_widened, gather1s2_widened, gather4_widened; the 3-tap words are SXTAB16
+ * rotations of row words or of PKHs of two rows). Then, in the short requantization form, two output
  * channels run over two pixels at a time (mac2x2: per 4 reduction steps one LDM of the
  * pair's four column words, two weight loads, four sign extensions and eight SMLADs; 6
  * words read per 16 MACs) and the four sums are requantized straight from registers
