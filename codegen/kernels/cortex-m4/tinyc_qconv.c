@@ -505,33 +505,71 @@ static void gather3_widened(const int8_t *xg, const tinyc_qconv_params *p, int32
 }
 
 /* The same at stride 2 (pixel b two bytes right of pixel a; ResNet's downsampling 3x3
- * convs), both windows wholly inside and cg * kh a multiple of 4: per window row the
- * words at x0 (pixel a's taps in bytes 0..2) and x1 (pixel b's in bytes 1..3), so no byte
- * outside the two windows is read. r is pixel a's first tap. */
+ * convs), cg * kh a multiple of 4, pixel b's columns inside and pixel a's but perhaps the
+ * first (padding 1 at the left edge); rows may be outside. Per window row the words at x1
+ * (pixel b's taps in bytes 1..3) and at x0 (pixel a's in bytes 0..2; at the left edge the
+ * x1 word moved up a byte over the zero point), so no byte outside the two windows is
+ * read; a row outside is all zero point. */
 TINYC_INLINE int gather3s2_fits(const window *a, const window *b, const tinyc_qconv_params *p,
                                 int32_t cg) {
   return p->kw == 3 && p->dil_w == 1 && b->iy0 == a->iy0 && b->ix0 == a->ix0 + 2 &&
-         full(a, p) && full(b, p) && ((cg * p->kh) & 3) == 0;
+         b->kx0 == 0 && b->kx1 == 3 && a->kx0 <= 1 && a->kx1 == 3 && ((cg * p->kh) & 3) == 0;
 }
 
-static void gather3s2_widened(const int8_t *r, const tinyc_qconv_params *p, int32_t cg,
-                              int32_t *restrict col) {
+static void gather3s2_widened(const int8_t *xg, const tinyc_qconv_params *p, int32_t cg,
+                              const window *a, int32_t *restrict col) {
   const int32_t off2 = tinyc_pack16(p->input_offset, p->input_offset);
-  const int32_t xrow = p->dil_h * p->w, kh = p->kh;
-  const int32_t skip = p->h * p->w - kh * xrow; /* to the next channel after kh rows */
-  int32_t q, ky = kh;
+  const int32_t xrow = p->dil_h * p->w, kh = p->kh, plane = p->h * p->w;
+  const uint32_t zp = (uint8_t)(int8_t)-p->input_offset, zp4 = zp * 0x01010101u;
+  const int left = a->kx0 == 1;
+  int32_t q = cg * kh, ky = 0, o = a->iy0 * p->w + a->ix0;
   uint32_t la, lb, lc, ld, ha, hb, hc, hd;
-#define TINYC_GATHER3S2_NEXT(l, h)       \
+  if (!left && a->ky0 == 0 && a->ky1 == 3 && kh == 3) { /* wholly inside: fixed steps */
+    const int32_t next = plane - 2 * xrow;
+    const int8_t *r = xg + o;
+#define TINYC_GATHER3S2_AT(l, h, step)  \
   do {                                  \
     (l) = (uint32_t)tinyc_load4(r);     \
     (h) = (uint32_t)tinyc_load4(r + 1); \
-    r += xrow;                          \
-    if (--ky == 0) {                    \
-      ky = kh;                          \
-      r += skip;                        \
-    }                                   \
+    r += (step);                        \
   } while (0)
-  for (q = cg * kh; q > 0; q -= 4, col += 12) {
+#define TINYC_GATHER3S2_FOUR(col, s0, s1, s2, s3)    \
+  do {                                               \
+    TINYC_GATHER3S2_AT(la, ha, s0);                  \
+    TINYC_GATHER3S2_AT(lb, hb, s1);                  \
+    gather3_group1(col, off2, la, lb, ha, hb);       \
+    TINYC_STORES_NOW();                              \
+    TINYC_GATHER3S2_AT(lc, hc, s2);                  \
+    gather3_group2((col) + 4, off2, lb, lc, hb, hc); \
+    TINYC_STORES_NOW();                              \
+    TINYC_GATHER3S2_AT(ld, hd, s3);                  \
+    gather3_group3((col) + 8, off2, lc, ld, hc, hd); \
+    TINYC_STORES_NOW();                              \
+  } while (0)
+    for (; q >= 12; q -= 12, col += 36) {
+      TINYC_GATHER3S2_FOUR(col, xrow, xrow, next, xrow);
+      TINYC_GATHER3S2_FOUR(col + 12, xrow, next, xrow, xrow);
+      TINYC_GATHER3S2_FOUR(col + 24, next, xrow, xrow, next);
+    }
+    if (q == 0) return;
+    o = (int32_t)(r - xg); /* the rest (4 or 8 rows) below, from a channel's first row */
+#undef TINYC_GATHER3S2_FOUR
+#undef TINYC_GATHER3S2_AT
+  }
+#define TINYC_GATHER3S2_NEXT(l, h)                                           \
+  do {                                                                       \
+    if (ky >= a->ky0 && ky < a->ky1) {                                       \
+      (h) = (uint32_t)tinyc_load4(xg + o + ky * xrow + 1);                   \
+      (l) = left ? ((h) << 8) | zp : (uint32_t)tinyc_load4(xg + o + ky * xrow); \
+    } else {                                                                 \
+      (l) = (h) = zp4;                                                       \
+    }                                                                        \
+    if (++ky == kh) {                                                        \
+      ky = 0;                                                                \
+      o += plane;                                                            \
+    }                                                                        \
+  } while (0)
+  for (; q > 0; q -= 4, col += 12) {
     TINYC_GATHER3S2_NEXT(la, ha);
     TINYC_GATHER3S2_NEXT(lb, hb);
     gather3_group1(col, off2, la, lb, ha, hb);
@@ -1352,7 +1390,7 @@ static TINYC_DSP_NOINLINE void gather_columns(int32_t *restrict col, const int8_
       continue;
     }
     if (!one && gather3s2_fits(&wa, &wb, p, cg)) {
-      gather3s2_widened(xg + (size_t)wa.iy0 * p->w + wa.ix0, p, cg, col + (size_t)t * K);
+      gather3s2_widened(xg, p, cg, &wa, col + (size_t)t * K);
       continue;
     }
     if (gather4_fits(&wa, &wb, p)) { /* a last odd pixel pairs with itself */
