@@ -112,6 +112,12 @@ CASES = {
                                                  seed=18)], "y"),
     "triples_3x3_stride_2_k108": model((1, 12, 9, 7), [
         conv("c", "x", "y", 12, 64, 3, pads=(1, 1, 1, 1), strides=(2, 2), seed=19)], "y"),
+    # stride-2 gathers: 3x3 (left edge, rows outside, a last column that pixel b's window
+    # leaves), 1x1 (channels not a multiple of 4, pixel b on the last column)
+    "stride_2_3x3_k36_edges": model((1, 4, 10, 9), [
+        conv("c", "x", "y", 4, 6, 3, pads=(1, 1, 1, 1), strides=(2, 2), seed=21)], "y"),
+    "stride_2_1x1_k7": model((1, 7, 8, 9), [conv("c", "x", "y", 7, 6, 1, strides=(2, 2),
+                                                 seed=22)], "y"),
     "long_reduction_pairs": model((1, 64, 5, 5), [conv("c", "x", "y", 64, 5, 3, pads=(1, 1, 1, 1))],
                                   "y"),
     "past_the_column": model((1, 70, 4, 4), [conv("c", "x", "y", 70, 3, 3, pads=(1, 1, 1, 1))],

@@ -9,8 +9,10 @@
  * column buffer (the workspace) as int16 with the input offset added (padding becomes 0, so
  * the inner loop has no bounds and no offset to add), in the halfword order of SXTB16
  * (tinyc_dsp.h); the column costs a few instructions per element, shared by every output
- * channel (3-tap rows and 1x1 windows at stride 1, and 4-tap rows, are gathered and
- * widened in one pass: gather3_widened, gather1_widened, gather4_widened). Then, in the short requantization form, two output
+ * channel (3-tap rows at stride 1 or, inside, 2, 1x1 windows at stride 1 or 2, and 4-tap
+ * rows are gathered and widened in one pass: gather3_widened, gather3s2_widened,
+ * gather1_widened, gather1s2_widened, gather4_widened; the 3-tap words are SXTAB16
+ * rotations of row words or of PKHs of two rows). Then, in the short requantization form, two output
  * channels run over two pixels at a time (mac2x2: per 4 reduction steps one LDM of the
  * pair's four column words, two weight loads, four sign extensions and eight SMLADs; 6
  * words read per 16 MACs) and the four sums are requantized straight from registers
@@ -59,16 +61,42 @@ typedef struct {
   int32_t iy0, ix0, ky0, ky1, kx0, kx1;
 } window;
 
+/* tinyc_window_first and _end without their divisions at unit dilation (the common case) */
+TINYC_INLINE int32_t axis_first(int32_t start, int32_t dil) {
+  if (start >= 0) return 0;
+  return dil == 1 ? -start : tinyc_window_first(start, dil);
+}
+
+TINYC_INLINE int32_t axis_end(int32_t start, int32_t dil, int32_t kmax, int32_t size) {
+  int32_t e;
+  if (dil != 1) return tinyc_window_end(start, dil, kmax, size);
+  if (start >= size) return 0;
+  e = size - start;
+  return e < kmax ? e : kmax;
+}
+
 static window window_of(const tinyc_qconv_params *p, int32_t px) {
   window v;
   const int32_t oy = px / p->ow, ox = px - oy * p->ow;
   v.iy0 = oy * p->stride_h - p->pad_top;
   v.ix0 = ox * p->stride_w - p->pad_left;
-  v.ky0 = tinyc_window_first(v.iy0, p->dil_h);
-  v.ky1 = tinyc_window_end(v.iy0, p->dil_h, p->kh, p->h);
-  v.kx0 = tinyc_window_first(v.ix0, p->dil_w);
-  v.kx1 = tinyc_window_end(v.ix0, p->dil_w, p->kw, p->w);
+  v.ky0 = axis_first(v.iy0, p->dil_h);
+  v.ky1 = axis_end(v.iy0, p->dil_h, p->kh, p->h);
+  v.kx0 = axis_first(v.ix0, p->dil_w);
+  v.kx1 = axis_end(v.ix0, p->dil_w, p->kw, p->w);
   return v;
+}
+
+/* The window of output pixel px + 1, given v, pixel px's: on the same output row only the
+ * columns change (no division for the row). */
+TINYC_INLINE window window_right(const window *v, const tinyc_qconv_params *p, int32_t px) {
+  window r;
+  if (v->ix0 + p->pad_left >= (p->ow - 1) * p->stride_w) return window_of(p, px + 1);
+  r = *v;
+  r.ix0 = v->ix0 + p->stride_w;
+  r.kx0 = axis_first(r.ix0, p->dil_w);
+  r.kx1 = axis_end(r.ix0, p->dil_w, p->kw, p->w);
+  return r;
 }
 
 TINYC_INLINE int full(const window *v, const tinyc_qconv_params *p) {
@@ -193,6 +221,99 @@ static void widen(int32_t *restrict col, int32_t K, int32_t off) {
   }
 }
 
+/* SXTAB16 with rotations 16 and 24 as assembly (<arm_acle.h> has no form with a rotation)
+ * under the kernels' usual guard; the C form otherwise. */
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__thumb2__) && \
+    defined(__OPTIMIZE__) && !defined(TINYC_NO_DSP_ASM) && defined(__GNUC__)
+#define TINYC_GATHER_ASM 1
+#else
+#define TINYC_GATHER_ASM 0
+#endif
+
+/* Column words straight from row words: off2 + the sign-extended bytes (r, r + 2) of x,
+ * r = the rotation (SXTAB16's built-in ROR: bytes 0/2, 1/3, 2/0 or 3/1), and the
+ * halfword packs PKHBT x, y, LSL #24 (bytes x0 x1 0 y0) and PKHTB x, y, ASR #8 (bytes
+ * y1 y2 x2 x3). */
+#if TINYC_GATHER_ASM
+#define TINYC_GATHER_SX(name, rot)                                             \
+  TINYC_INLINE int32_t name(int32_t off2, uint32_t x) {                        \
+    int32_t r;                                                                 \
+    __asm__("sxtab16 %0, %1, %2, ror #" #rot : "=r"(r) : "r"(off2), "r"(x));   \
+    return r;                                                                  \
+  }
+#else
+#define TINYC_GATHER_SX(name, rot)                                             \
+  TINYC_INLINE int32_t name(int32_t off2, uint32_t x) {                        \
+    return tinyc_sxtab16(off2, (int32_t)((x >> (rot)) | (x << ((32 - (rot)) & 31)))); \
+  }
+#endif
+TINYC_GATHER_SX(sx_r8, 8)
+TINYC_GATHER_SX(sx_r16, 16)
+TINYC_GATHER_SX(sx_r24, 24)
+#undef TINYC_GATHER_SX
+
+TINYC_INLINE int32_t sx_r0(int32_t off2, uint32_t x) { return tinyc_sxtab16(off2, (int32_t)x); }
+
+#if TINYC_GATHER_ASM
+TINYC_INLINE uint32_t pkhbt24(uint32_t x, uint32_t y) {
+  uint32_t r;
+  __asm__("pkhbt %0, %1, %2, lsl #24" : "=r"(r) : "r"(x), "r"(y));
+  return r;
+}
+
+TINYC_INLINE uint32_t pkhtb8(uint32_t x, uint32_t y) {
+  uint32_t r;
+  __asm__("pkhtb %0, %1, %2, asr #8" : "=r"(r) : "r"(x), "r"(y));
+  return r;
+}
+#else
+TINYC_INLINE uint32_t pkhbt24(uint32_t x, uint32_t y) { return (x & 0xFFFFu) | (y << 24); }
+
+TINYC_INLINE uint32_t pkhtb8(uint32_t x, uint32_t y) {
+  return (x & 0xFFFF0000u) | ((y >> 8) & 0xFFFFu);
+}
+#endif
+
+/* Each group's column words stored before the next row is read: gcc otherwise keeps
+ * twelve results live for paired stores and spills them. */
+#if defined(__GNUC__)
+#define TINYC_STORES_NOW() __asm__ volatile("" ::: "memory")
+#else
+#define TINYC_STORES_NOW() ((void)0)
+#endif
+
+/* The column words of 12 steps (four window rows of 3 taps) of a pixel pair, from the
+ * rows' words: pixel a's taps are bytes 0..2 of la..ld, pixel b's bytes 1..3 of ha..hd
+ * (at stride 1 the same words). Per 4 steps the words are p0(k, k+2), p0(k+1, k+3),
+ * p1(k, k+2), p1(k+1, k+3); pixel a's steps are (la0 la1 la2 lb0), (lb1 lb2 lc0 lc1),
+ * (lc2 ld0 ld1 ld2), and each word is an SXTAB16 rotation of a row word or of one PKH of
+ * two rows. */
+TINYC_INLINE void gather3_group1(int32_t *col, int32_t off2, uint32_t la, uint32_t lb,
+                                 uint32_t ha, uint32_t hb) {
+  col[0] = sx_r0(off2, la);
+  col[1] = sx_r8(off2, pkhbt24(la, lb));
+  col[2] = sx_r8(off2, ha);
+  col[3] = sx_r16(off2, pkhtb8(ha, hb));
+}
+
+TINYC_INLINE void gather3_group2(int32_t *col, int32_t off2, uint32_t lb, uint32_t lc,
+                                 uint32_t hb, uint32_t hc) {
+  const uint32_t zh = pkhtb8(hb, hc);
+  col[0] = sx_r8(off2, pkhbt24(lb, lc));
+  col[1] = sx_r16(off2, pkhtb8(lb, lc)); /* = col[2] at stride 1 */
+  TINYC_STORES_NOW(); /* two STRs, not an STRD (3 cycles) */
+  col[2] = sx_r16(off2, zh);
+  col[3] = sx_r24(off2, zh);
+}
+
+TINYC_INLINE void gather3_group3(int32_t *col, int32_t off2, uint32_t lc, uint32_t ld,
+                                 uint32_t hc, uint32_t hd) {
+  col[0] = sx_r16(off2, pkhtb8(lc, ld));
+  col[1] = sx_r0(off2, ld);
+  col[2] = sx_r24(off2, pkhtb8(hc, hd));
+  col[3] = sx_r8(off2, hd);
+}
+
 /* gather and widen in one pass for the commonest windows: 3 taps a row (unit dilation),
  * pixel b one byte right of pixel a (stride 1), at most one column of either outside the
  * input (padding 1 at a left or right edge; rows may be outside too). One word of a row
@@ -230,14 +351,6 @@ TINYC_INLINE uint32_t gather3_row(gather3_rows *g) {
   return v;
 }
 
-/* Each group's column words stored before the next row is read: gcc otherwise keeps
- * twelve results live for paired stores and spills them. */
-#if defined(__GNUC__)
-#define TINYC_STORES_NOW() __asm__ volatile("" ::: "memory")
-#else
-#define TINYC_STORES_NOW() ((void)0)
-#endif
-
 /* Whether gather3_widened takes the pair (a, b): see there. */
 TINYC_INLINE int gather3_fits(const window *a, const window *b, const tinyc_qconv_params *p) {
   return p->kw == 3 && p->dil_w == 1 && p->w >= 4 && b->iy0 == a->iy0 &&
@@ -260,52 +373,63 @@ static void gather3_widened(const int8_t *xg, const tinyc_qconv_params *p, int32
   g.plane = p->h * p->w;
   g.edge = a->ix0 < 0 ? -1 : a->ix0 + 3 == p->w ? 1 : 0;
   g.zp = (uint8_t)(int8_t)-p->input_offset;
-#define TINYC_GATHER3_GROUP(col, t0, t1)                  \
-  do {                                                    \
-    (col)[0] = tinyc_sxtab16(off2, (int32_t)(t0));        \
-    (col)[1] = tinyc_sxtab16(off2, (int32_t)(t1));        \
-    (col)[2] = tinyc_sxtab16_hi(off2, (int32_t)(t0));     \
-    (col)[3] = tinyc_sxtab16_hi(off2, (int32_t)(t1));     \
-  } while (0)
 /* a last step alone: bytes pixel a, pixel b -> bytes 0 and 2 (as widen) */
 #define TINYC_GATHER3_TAIL(col, h) \
   ((col) = tinyc_sxtab16(off2, (int32_t)(((h) & 0xFFFFu) | (((h) & 0xFFFFu) << 8))))
-  /* a tap's halfword (pixel a, pixel b) is bytes kx, kx + 1 of its row word; per four
-   * rows the steps (a0 a1 a2 b0), (b1 b2 c0 c1), (c2 d0 d1 d2) pair k with k + 2 */
-#define TINYC_GATHER3_FOUR(col)                                                 \
-  do {                                                                          \
-    TINYC_GATHER3_GROUP(col, wa, ((wa >> 8) & 0xFFFFu) | (wb << 16));          \
-    TINYC_GATHER3_GROUP((col) + 4, ((wb >> 8) & 0xFFFFu) | (wc << 16),         \
-                        (wb >> 16) | ((wc << 8) & 0xFFFF0000u));                \
-    TINYC_GATHER3_GROUP((col) + 8, (wc >> 16) | ((wd << 8) & 0xFFFF0000u), wd); \
+  /* a tap's halfword (pixel a, pixel b) is bytes kx, kx + 1 of its row word: the groups
+   * above with the same words for both pixels */
+#define TINYC_GATHER3_A(col, x, y) gather3_group1(col, off2, x, y, x, y)
+#define TINYC_GATHER3_B(col, x, y) gather3_group2(col, off2, x, y, x, y)
+#define TINYC_GATHER3_C(col, x, y) gather3_group3(col, off2, x, y, x, y)
+#define TINYC_GATHER3_FOUR(col)           \
+  do {                                    \
+    TINYC_GATHER3_A(col, wa, wb);         \
+    TINYC_GATHER3_B((col) + 4, wb, wc);   \
+    TINYC_GATHER3_C((col) + 8, wc, wd);   \
   } while (0)
   q = cg * p->kh;
-  if (g.kh == 3 && g.ky0 == 0 && g.ky1 == 3 && g.edge == 0 && q >= 12) {
+  if (g.kh == 3 && g.ky0 == 0 && g.ky1 == 3 && g.edge == 0 && q >= 4) {
     /* the window wholly inside: four channels' twelve rows a round at fixed offsets,
      * without gather3_row's tests (ResNet-8's 3x3 convs: most pixel pairs) */
     /* r walks the rows: down a channel's window by xrow, to the next channel by next */
     const int32_t xrow = g.xrow, next = g.plane - 2 * g.xrow;
     const int8_t *r = xg + g.base;
 #define TINYC_GATHER3_AT(w, step) (w = (uint32_t)tinyc_load4(r), r += (step))
+    /* each group stored before the next row is read (TINYC_STORES_NOW), so few words
+     * are live at once */
+#define TINYC_GATHER3_FOUR_AT(col, s0, s1, s2, s3) \
+  do {                                            \
+    TINYC_GATHER3_AT(wa, s0);                     \
+    TINYC_GATHER3_AT(wb, s1);                     \
+    TINYC_GATHER3_A(col, wa, wb);                 \
+    TINYC_STORES_NOW();                           \
+    TINYC_GATHER3_AT(wc, s2);                     \
+    TINYC_GATHER3_B((col) + 4, wb, wc);           \
+    TINYC_STORES_NOW();                           \
+    TINYC_GATHER3_AT(wd, s3);                     \
+    TINYC_GATHER3_C((col) + 8, wc, wd);           \
+    TINYC_STORES_NOW();                           \
+  } while (0)
     for (; q >= 12; q -= 12, col += 36) {
-      TINYC_GATHER3_AT(wa, xrow);
-      TINYC_GATHER3_AT(wb, xrow);
-      TINYC_GATHER3_AT(wc, next);
-      TINYC_GATHER3_AT(wd, xrow);
-      TINYC_GATHER3_FOUR(col);
-      TINYC_GATHER3_AT(wa, xrow);
-      TINYC_GATHER3_AT(wb, next);
-      TINYC_GATHER3_AT(wc, xrow);
-      TINYC_GATHER3_AT(wd, xrow);
-      TINYC_GATHER3_FOUR(col + 12);
-      TINYC_GATHER3_AT(wa, next);
-      TINYC_GATHER3_AT(wb, xrow);
-      TINYC_GATHER3_AT(wc, xrow);
-      TINYC_GATHER3_AT(wd, next);
-      TINYC_GATHER3_FOUR(col + 24);
+      TINYC_GATHER3_FOUR_AT(col, xrow, xrow, next, xrow);
+      TINYC_GATHER3_FOUR_AT(col + 12, xrow, next, xrow, xrow);
+      TINYC_GATHER3_FOUR_AT(col + 24, next, xrow, xrow, next);
     }
+    if (q >= 4) { /* the first 4 or 8 rows of a round (the stem's 3 channels: 9 rows) */
+      TINYC_GATHER3_FOUR_AT(col, xrow, xrow, next, xrow);
+      q -= 4;
+      col += 12;
+      g.ky = 1;
+      if (q >= 4) {
+        TINYC_GATHER3_FOUR_AT(col, xrow, next, xrow, xrow);
+        q -= 4;
+        col += 12;
+        g.ky = 2;
+      }
+    }
+#undef TINYC_GATHER3_FOUR_AT
 #undef TINYC_GATHER3_AT
-    g.base = (int32_t)(r - xg);
+    g.base = (int32_t)(r - xg) - g.ky * xrow;
   }
   if (g.ky0 == 0 && g.ky1 == g.kh && q >= 4) {
     /* no row outside: each row one load (at an edge, one byte over, from inside, and the
@@ -328,14 +452,13 @@ static void gather3_widened(const int8_t *xg, const tinyc_qconv_params *p, int32
   for (; q >= 4; q -= 4, col += 12) {                                          \
     TINYC_GATHER3_NEXT(wa, LOAD);                                              \
     TINYC_GATHER3_NEXT(wb, LOAD);                                              \
-    TINYC_GATHER3_GROUP(col, wa, ((wa >> 8) & 0xFFFFu) | (wb << 16));          \
+    TINYC_GATHER3_A(col, wa, wb);                                              \
     TINYC_STORES_NOW();                                                        \
     TINYC_GATHER3_NEXT(wc, LOAD);                                              \
-    TINYC_GATHER3_GROUP(col + 4, ((wb >> 8) & 0xFFFFu) | (wc << 16),           \
-                        (wb >> 16) | ((wc << 8) & 0xFFFF0000u));               \
+    TINYC_GATHER3_B(col + 4, wb, wc);                                          \
     TINYC_STORES_NOW();                                                        \
     TINYC_GATHER3_NEXT(wd, LOAD);                                              \
-    TINYC_GATHER3_GROUP(col + 8, (wc >> 16) | ((wd << 8) & 0xFFFF0000u), wd);  \
+    TINYC_GATHER3_C(col + 8, wc, wd);                                          \
   }
     if (g.edge == 0) {
       TINYC_GATHER3_ROWS((uint32_t)tinyc_load4(r))
@@ -367,19 +490,99 @@ static void gather3_widened(const int8_t *xg, const tinyc_qconv_params *p, int32
     return;
   }
   wb = gather3_row(&g);
-  TINYC_GATHER3_GROUP(col, wa, ((wa >> 8) & 0xFFFFu) | (wb << 16));
+  TINYC_GATHER3_A(col, wa, wb);
   if (q == 2) {
     TINYC_GATHER3_TAIL(col[4], wb >> 8);
     TINYC_GATHER3_TAIL(col[5], wb >> 16);
     return;
   }
   wc = gather3_row(&g);
-  TINYC_GATHER3_GROUP(col + 4, ((wb >> 8) & 0xFFFFu) | (wc << 16),
-                      (wb >> 16) | ((wc << 8) & 0xFFFF0000u));
+  TINYC_GATHER3_B(col + 4, wb, wc);
   TINYC_GATHER3_TAIL(col[8], wc >> 16);
-#undef TINYC_GATHER3_ROWS4
-#undef TINYC_GATHER3_GROUP
+#undef TINYC_GATHER3_A
+#undef TINYC_GATHER3_B
+#undef TINYC_GATHER3_C
 #undef TINYC_GATHER3_TAIL
+}
+
+/* The same at stride 2 (pixel b two bytes right of pixel a; ResNet's downsampling 3x3
+ * convs), cg * kh a multiple of 4, pixel b's columns inside and pixel a's but perhaps the
+ * first (padding 1 at the left edge); rows may be outside. Per window row the words at x1
+ * (pixel b's taps in bytes 1..3) and at x0 (pixel a's in bytes 0..2; at the left edge the
+ * x1 word moved up a byte over the zero point), so no byte outside the two windows is
+ * read; a row outside is all zero point. */
+TINYC_INLINE int gather3s2_fits(const window *a, const window *b, const tinyc_qconv_params *p,
+                                int32_t cg) {
+  return p->kw == 3 && p->dil_w == 1 && b->iy0 == a->iy0 && b->ix0 == a->ix0 + 2 &&
+         b->kx0 == 0 && b->kx1 == 3 && a->kx0 <= 1 && a->kx1 == 3 && ((cg * p->kh) & 3) == 0;
+}
+
+static void gather3s2_widened(const int8_t *xg, const tinyc_qconv_params *p, int32_t cg,
+                              const window *a, int32_t *restrict col) {
+  const int32_t off2 = tinyc_pack16(p->input_offset, p->input_offset);
+  const int32_t xrow = p->dil_h * p->w, kh = p->kh, plane = p->h * p->w;
+  const uint32_t zp = (uint8_t)(int8_t)-p->input_offset, zp4 = zp * 0x01010101u;
+  const int left = a->kx0 == 1;
+  int32_t q = cg * kh, ky = 0, o = a->iy0 * p->w + a->ix0;
+  uint32_t la, lb, lc, ld, ha, hb, hc, hd;
+  if (!left && a->ky0 == 0 && a->ky1 == 3 && kh == 3) { /* wholly inside: fixed steps */
+    const int32_t next = plane - 2 * xrow;
+    const int8_t *r = xg + o;
+#define TINYC_GATHER3S2_AT(l, h, step)  \
+  do {                                  \
+    (l) = (uint32_t)tinyc_load4(r);     \
+    (h) = (uint32_t)tinyc_load4(r + 1); \
+    r += (step);                        \
+  } while (0)
+#define TINYC_GATHER3S2_FOUR(col, s0, s1, s2, s3)    \
+  do {                                               \
+    TINYC_GATHER3S2_AT(la, ha, s0);                  \
+    TINYC_GATHER3S2_AT(lb, hb, s1);                  \
+    gather3_group1(col, off2, la, lb, ha, hb);       \
+    TINYC_STORES_NOW();                              \
+    TINYC_GATHER3S2_AT(lc, hc, s2);                  \
+    gather3_group2((col) + 4, off2, lb, lc, hb, hc); \
+    TINYC_STORES_NOW();                              \
+    TINYC_GATHER3S2_AT(ld, hd, s3);                  \
+    gather3_group3((col) + 8, off2, lc, ld, hc, hd); \
+    TINYC_STORES_NOW();                              \
+  } while (0)
+    for (; q >= 12; q -= 12, col += 36) {
+      TINYC_GATHER3S2_FOUR(col, xrow, xrow, next, xrow);
+      TINYC_GATHER3S2_FOUR(col + 12, xrow, next, xrow, xrow);
+      TINYC_GATHER3S2_FOUR(col + 24, next, xrow, xrow, next);
+    }
+    if (q == 0) return;
+    o = (int32_t)(r - xg); /* the rest (4 or 8 rows) below, from a channel's first row */
+#undef TINYC_GATHER3S2_FOUR
+#undef TINYC_GATHER3S2_AT
+  }
+#define TINYC_GATHER3S2_NEXT(l, h)                                           \
+  do {                                                                       \
+    if (ky >= a->ky0 && ky < a->ky1) {                                       \
+      (h) = (uint32_t)tinyc_load4(xg + o + ky * xrow + 1);                   \
+      (l) = left ? ((h) << 8) | zp : (uint32_t)tinyc_load4(xg + o + ky * xrow); \
+    } else {                                                                 \
+      (l) = (h) = zp4;                                                       \
+    }                                                                        \
+    if (++ky == kh) {                                                        \
+      ky = 0;                                                                \
+      o += plane;                                                            \
+    }                                                                        \
+  } while (0)
+  for (; q > 0; q -= 4, col += 12) {
+    TINYC_GATHER3S2_NEXT(la, ha);
+    TINYC_GATHER3S2_NEXT(lb, hb);
+    gather3_group1(col, off2, la, lb, ha, hb);
+    TINYC_STORES_NOW();
+    TINYC_GATHER3S2_NEXT(lc, hc);
+    gather3_group2(col + 4, off2, lb, lc, hb, hc);
+    TINYC_STORES_NOW();
+    TINYC_GATHER3S2_NEXT(ld, hd);
+    gather3_group3(col + 8, off2, lc, ld, hc, hd);
+    TINYC_STORES_NOW();
+  }
+#undef TINYC_GATHER3S2_NEXT
 }
 
 /* The same for a 1x1 window at stride 1 (pointwise): channel c's two pixels are one
@@ -399,6 +602,34 @@ static void gather1_widened(const int8_t *r, int32_t cg, int32_t plane, int32_t 
   for (q = cg & 3; q > 0; --q, r += plane) { /* as widen's last steps */
     const uint32_t h = tinyc_load2(r);
     *col++ = tinyc_sxtab16(off2, (int32_t)(h | (h << 8)));
+  }
+}
+
+/* The same for 1x1 windows two bytes apart (stride 2: ResNet's shortcuts): channel c's
+ * word at pixel a holds a in byte 0 and b in byte 2, and PKHBT/PKHTB of channels c and
+ * c + 2 give the groups' words. The word reads one byte past pixel b, so pixel b is not
+ * on the input's last column. */
+TINYC_INLINE int gather1s2_fits(const window *a, const window *b, const tinyc_qconv_params *p,
+                                int32_t K, int32_t cg) {
+  return K == cg && b->iy0 == a->iy0 && b->ix0 == a->ix0 + 2 && b->ix0 + 1 < p->w &&
+         full(a, p) && full(b, p);
+}
+
+static void gather1s2_widened(const int8_t *r, int32_t cg, int32_t plane, int32_t off,
+                              int32_t *restrict col) {
+  const int32_t off2 = tinyc_pack16(off, off);
+  int32_t q;
+  for (q = cg >> 2; q > 0; --q, r += 4 * plane, col += 4) {
+    const uint32_t w0 = (uint32_t)tinyc_load4(r), w1 = (uint32_t)tinyc_load4(r + plane);
+    const uint32_t w2 = (uint32_t)tinyc_load4(r + 2 * plane);
+    const uint32_t w3 = (uint32_t)tinyc_load4(r + 3 * plane);
+    col[0] = tinyc_sxtab16(off2, (int32_t)((w0 & 0xFFFFu) | (w2 << 16)));
+    col[1] = tinyc_sxtab16(off2, (int32_t)((w1 & 0xFFFFu) | (w3 << 16)));
+    col[2] = tinyc_sxtab16(off2, (int32_t)((w2 & 0xFFFF0000u) | (w0 >> 16)));
+    col[3] = tinyc_sxtab16(off2, (int32_t)((w3 & 0xFFFF0000u) | (w1 >> 16)));
+  }
+  for (q = cg & 3; q > 0; --q, r += plane) { /* (pixel a, pixel b) pairs: bytes 0 and 2 */
+    *col++ = tinyc_sxtab16(off2, tinyc_load4(r));
   }
 }
 
@@ -1154,9 +1385,13 @@ static TINYC_DSP_NOINLINE void gather_columns(int32_t *restrict col, const int8_
       a = px + 3 * triples + 2 * (t - 2 * triples);
       one = a + 1 >= px + count;
     }
-    const window wa = window_of(p, a), wb = window_of(p, one ? a : a + 1);
+    const window wa = window_of(p, a), wb = one ? wa : window_right(&wa, p, a);
     if (!one && gather3_fits(&wa, &wb, p)) {
       gather3_widened(xg, p, cg, &wa, col + (size_t)t * K);
+      continue;
+    }
+    if (!one && gather3s2_fits(&wa, &wb, p, cg)) {
+      gather3s2_widened(xg, p, cg, &wa, col + (size_t)t * K);
       continue;
     }
     if (gather4_fits(&wa, &wb, p)) { /* a last odd pixel pairs with itself */
@@ -1167,6 +1402,11 @@ static TINYC_DSP_NOINLINE void gather_columns(int32_t *restrict col, const int8_
         full(&wb, p)) { /* 1x1 window */
       gather1_widened(xg + (size_t)wa.iy0 * p->w + wa.ix0, cg, p->h * p->w, p->input_offset,
                       col + (size_t)t * K);
+      continue;
+    }
+    if (!one && gather1s2_fits(&wa, &wb, p, K, cg)) {
+      gather1s2_widened(xg + (size_t)wa.iy0 * p->w + wa.ix0, cg, p->h * p->w, p->input_offset,
+                        col + (size_t)t * K);
       continue;
     }
     gather(xg, p, cg, &wa, &wb, one, col + (size_t)t * K);
