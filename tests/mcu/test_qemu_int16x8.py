@@ -32,7 +32,10 @@ def test_int16x8_conv_model_on_cortex_m4(mcu_tools: None, tmp_path: Path) -> Non
         measured[mode] = result.measurement
     q8, q16 = measured["int8"], measured["int16x8"]
     assert q16.macs == q8.macs
-    # 16-bit activations cost about twice the arena, and the int8 kernels' 2x2 register
-    # tiles (which the int16 ones lack) make int8 about 2.3x faster
-    assert q16.instructions < 2.6 * q8.instructions, (q16.instructions, q8.instructions)
+    # the int16x8 kernels' own cost: 5.12 instructions per MAC measured (2026-12-07); a
+    # bound on the int16 kernels themselves, not a ratio to int8's, which moves whenever the
+    # int8 kernels get faster (their register tiles and word gathers, which the int16 ones
+    # lack, make int8 about 2.7x faster on this model)
+    assert q16.instructions < 5.5 * q16.macs, (q16.instructions, q16.macs)
+    assert q8.instructions < q16.instructions / 2, (q8.instructions, q16.instructions)
     assert q16.arena <= 2.5 * q8.arena
