@@ -26,7 +26,12 @@
  * `band` (in place when the new rows are there); before the layer runs, the window's last
  * halo_out rows become the source's halo. A layer with an overlapping form (`stream`:
  * depthwise, 1x1) then writes its rows over its window, with the stream scratch at row_b;
- * another writes them into the other buffer (band <-> row_a). A step whose reader does not
+ * another writes them into the other buffer (band <-> row_a). A depthwise layer with a
+ * `halo` form (the compiler sets it where that form takes every step of the layer) reads
+ * its window in place instead, the halo rows at the source's halo and the new rows where
+ * the step before wrote them in `band`, and writes its rows over the new ones; the halo
+ * form keeps the next halo_out rows itself, and the window buffer only holds the new rows
+ * (tinyc/ops/qbanded.py chain_layout). A step whose reader does not
  * come next (the first rounds) has stash >= 0: its rows are appended to the stash rows its
  * reader's halo holds. So only the halos stay between steps, and the whole chain shares
  * one window buffer. */
@@ -67,6 +72,12 @@ typedef struct {
   int32_t offset; /* bytes into work (rings and halos only) */
 } tinyc_qband_tensor;
 
+/* A target's depthwise step on a split window (tinyc_dwconv2d_halo_s8: the Cortex-M4
+ * column walk reads the kept rows where they are, so the window is never assembled) */
+typedef int32_t (*tinyc_qband_halo_fn)(int8_t *X, int8_t *H, int32_t halo_in, int32_t halo_out,
+                                       const int8_t *W, const int32_t *B, int32_t *work,
+                                       const tinyc_qconv_params *p);
+
 typedef struct {
   int32_t kind;                    /* TINYC_QBAND_* */
   int32_t src0, src1;              /* tensors read (src1: add only, else -1) */
@@ -76,6 +87,7 @@ typedef struct {
   const tinyc_qbinary_params *add; /* add: one row, c * w elements */
   const tinyc_qband_pool *pool;    /* pool */
   int32_t stream;                  /* conv: TINYC_QBAND_STREAM_* (multi-row chain form) */
+  tinyc_qband_halo_fn halo;        /* a depthwise stream's split-window form, or NULL */
 } tinyc_qband_layer;
 
 typedef struct {
@@ -92,6 +104,17 @@ typedef struct {
   int32_t conv_params;  /* offset of the band's tinyc_qconv_params (8-byte aligned) */
   int32_t band_rows;    /* > 1: the multi-row chain form (steps of 7, see above) */
 } tinyc_qband_params;
+
+/* The Cortex-M4 kernels' halo form (their tinyc_qconv.c; declared here, where the band
+ * uses it, since no other variant defines it): tinyc_dwconv2d_stream_s8 on a band window
+ * whose first halo_in rows of each channel are at H ([c][halo_in][w]), the other
+ * p->h - halo_in at X, its output written over X; each channel's last halo_out window rows
+ * are copied to H ([c][halo_out][w]) once that channel is read. Returns 0, with nothing
+ * done, when the layer takes another path than the column walk (or the halos would
+ * overlap unread rows): the caller then assembles the window. */
+int32_t tinyc_dwconv2d_halo_s8(int8_t *X, int8_t *H, int32_t halo_in, int32_t halo_out,
+                               const int8_t *W, const int32_t *B, int32_t *work,
+                               const tinyc_qconv_params *p);
 
 /* inputs[n_inputs] -> Y [m][oh][ow]; work as above */
 void tinyc_qband_s8(const int8_t *const *inputs, int8_t *Y, int8_t *work,

@@ -261,6 +261,56 @@ def test_qconv_streams_equal_the_ordinary_kernels(libs: dict, variant: str, kind
         np.testing.assert_array_equal(got, expected)
 
 
+@pytest.mark.parametrize("c,w,halo_in,new,halo_out,pad_top,oh", [
+    (6, 5, 0, 10, 2, 1, 9),  # a chain's first band (KWS): the halo kept for the next
+    (6, 5, 2, 10, 2, 0, 10),  # a middle band
+    (6, 5, 2, 5, 0, 0, 6),  # the last: output planes larger than the new rows (last first)
+    (5, 5, 2, 1, 0, 0, 2),
+    (4, 3, 2, 3, 1, 0, 3),  # rows of 3 bytes: no word copies
+    (3, 14, 1, 4, 1, 0, 3),  # the wide walk (rows 16 bytes apart)
+    (5, 5, 1, 2, 2, 0, 3),  # a halo growing: planes last first keeps it off unread rows
+])
+def test_dwconv2d_halo_equals_the_assembled_window(libs: dict, c: int, w: int, halo_in: int,
+                                                    new: int, halo_out: int, pad_top: int,
+                                                    oh: int) -> None:
+    """tinyc_dwconv2d_halo_s8 (the Cortex-M4 kernels' band form, tinyc_qband.c run_chain)
+    reads a window split into its kept rows and the new ones and writes over the new ones:
+    the outputs of the whole window's depthwise conv, and the window's last halo_out rows
+    kept; a step whose halos would overlap unread rows is refused, with nothing written."""
+    h = halo_in + new
+    case = dict(kind="depthwise", n=1, c=c, h=h, w=w, m=c, oh=oh, ow=w, kh=3, kw=3, group=c,
+                stride_h=1, stride_w=1, dil_h=1, dil_w=1, pad_top=pad_top, pad_left=1,
+                zp_x=7, zp_y=-9, relu=False, bias=True)
+    rng = np.random.default_rng(h * w + c)
+    window = rng.integers(-128, 128, (1, c, h, w), dtype=np.int8)
+    wt = rng.integers(-127, 128, (c, 1, 3, 3), dtype=np.int8)
+    b = rng.integers(-5000, 5000, c).astype(np.int32)
+    q, shift = requant_params(rng, c)
+    lib = libs[("cortex-m4", "qconv")]
+    expected = run_qconv(lib, case, window, wt, b, q, shift).reshape(-1)
+    p = QConvParams(*(case[f] for f in CONV_FIELDS), -7, -9, -128, 127, i32p(q), i32p(shift))
+    size = max(c * new * w, c * oh * w)
+    buf = np.full(size + 64, 0x5A, np.int8)
+    buf[: c * new * w] = window[0, :, halo_in:].reshape(-1)
+    halo = np.full(c * max(halo_in, halo_out) * w + 64, 0x5A, np.int8)
+    halo[: c * halo_in * w] = window[0, :, :halo_in].reshape(-1)
+    work = conv_workspace(case, True)
+    fn = lib.tinyc_dwconv2d_halo_s8
+    fn.restype = ctypes.c_int32
+    done = fn(vp(buf), vp(halo), halo_in, halo_out, vp(wt), vp(b), work.ptr, ctypes.byref(p))
+    work.check()
+    assert done == 1
+    np.testing.assert_array_equal(buf[: c * oh * w], expected)
+    np.testing.assert_array_equal(halo[: c * halo_out * w],
+                                  window[0, :, h - halo_out:].reshape(-1))
+    assert (buf[size:] == 0x5A).all() and (halo[c * max(halo_in, halo_out) * w:] == 0x5A).all()
+    # a halo longer than the new rows: refused, untouched
+    before = buf.copy()
+    assert fn(vp(buf), vp(halo), halo_in, new + 1, vp(wt), vp(b), work.ptr,
+              ctypes.byref(p)) == 0
+    np.testing.assert_array_equal(buf, before)
+
+
 QPOOL_FIELDS = ("nc", "h", "w", "oh", "ow", "kh", "kw", "stride_h", "stride_w", "dil_h",
                 "dil_w", "pad_top", "pad_left", "pad_bottom", "pad_right", "count_include_pad",
                 "input_offset", "output_offset", "multiplier", "shift", "act_min", "act_max",

@@ -43,7 +43,15 @@ from tinyc.ops.qinteger import (
     qconv_params_init,
     requant_fields,
 )
-from tinyc.ops.qwork import QCONV_PARAMS_BYTES, qconv_work_bytes, round8, uses_m4_kernels
+from tinyc.ops.qwork import (
+    QCONV_PARAMS_BYTES,
+    QDW_NARROW,
+    QDW_STAGE,
+    QDW_WIDE,
+    qconv_work_bytes,
+    round8,
+    uses_m4_kernels,
+)
 from tinyc.ops.registry import Attr, OpDef, get_op, register_op
 from tinyc.quant import semantics
 
@@ -312,12 +320,94 @@ def _stream_scratch(node: Node, rows: int) -> int:
     return min(x.shape[1], y.shape[1]) if stream_form(node) else 0
 
 
+def halo_kernels(kernel_dirs: tuple[str, ...] | None) -> bool:
+    """Whether the target's int8 conv kernels are the Cortex-M4's, which have the halo form
+    of the depthwise stream (tinyc_dwconv2d_halo_s8); None: unknown, so no."""
+    if kernel_dirs is None:
+        return False
+    from tinyc.backend.generate import codegen_root  # the backend imports the ops
+
+    root = codegen_root() / "kernels"
+    return next((d for d in kernel_dirs if (root / d / "tinyc_qconv.c").exists()),
+                None) == "cortex-m4"
+
+
+def _halo_fits(node: Node, layer: BandLayer, step: ChainStep, in_rows: int) -> bool:
+    """Whether tinyc_dwconv2d_halo_s8 takes `step` of depthwise `node` (the column walk:
+    tinyc_qconv.c dw3_small_fits and dw3_walk_fits, and the halo conditions there)."""
+    a = node.attrs
+    x, y = node.inputs[0], node.outputs[0]
+    assert x is not None
+    ow, w = y.shape[3], x.shape[3]
+    width = ow + 2  # the padded row
+    if (stream_form(node) != STREAM_FORMS["dwconv2d"] or list(a["kernel_shape"]) != [3, 3]
+            or list(a["strides"]) != [1, 1] or list(a["dilations"]) != [1, 1]
+            or not 0 <= a["pads"][1] <= 2 or width > QDW_WIDE):
+        return False
+    stride = QDW_NARROW if width <= QDW_NARROW else QDW_WIDE
+    lo = layer.reads(step.row, in_rows)[0]
+    pad_top = lo - (step.row * layer.stride - layer.pad_top)
+    down = step.rows * ow > step.new_in * w
+    ordered = not (step.halo_in and step.halo_out) or (
+        step.halo_out >= step.halo_in if down else step.halo_out <= step.halo_in)
+    return (0 <= pad_top <= 2 and (step.rows + 2) * stride + 4 <= QDW_STAGE
+            and step.halo_out <= step.new_in and ordered)
+
+
+def halo_steps(m: Members, steps: tuple[ChainStep, ...],
+               kernel_dirs: tuple[str, ...] | None) -> frozenset[int]:
+    """The depthwise layers that run every step by their halo form (tinyc_qband.c
+    run_chain: a later layer's step whose new rows the step before wrote in the window
+    buffer), so their windows are never assembled."""
+    if not halo_kernels(kernel_dirs):
+        return frozenset()
+    layers = band_layers(m)
+    heights = [t.shape[2] for t in m.tensors]
+    chosen = {j for j, node in enumerate(m.nodes) if j and node.op == "QConv"
+              and all(_halo_fits(node, layers[j], s, heights[layers[j].srcs[0]])
+                      for s in steps if s.layer == j)}
+    while True:  # drop a layer whose step finds its new rows elsewhere, and replay
+        bad = {s.layer for s, buf in zip(steps, _inputs(m, steps, chosen))
+               if s.layer in chosen and buf != "band"}
+        if not bad:
+            return frozenset(chosen)
+        chosen -= bad
+
+
+def _inputs(m: Members, steps: tuple[ChainStep, ...], halo: set[int]) -> list[str]:
+    """The buffer each step finds the rows the step before wrote in ("band", "other" or
+    "input"), as tinyc_qband.c run_chain chooses them with the halo forms `halo`."""
+    cur, found = "band", []
+    layers = band_layers(m)
+    for s in steps:
+        found.append(cur)
+        node = m.nodes[s.layer]
+        if node.op in POOLS:
+            continue
+        if s.layer in halo and cur == "band":
+            continue  # written over the new rows
+        src = m.tensors[layers[s.layer].srcs[0]]
+        if s.layer == 0:
+            x = "input" if src.shape[1] == 1 else "band"
+        else:
+            x = "band" if s.halo_in else cur
+        if x == "input":
+            cur = "band"
+        elif not in_place(node, s, src):
+            cur = "other" if x == "band" else "band"
+        else:
+            cur = x
+    return found
+
+
 def chain_layout(m: Members, steps: tuple[ChainStep, ...],
                  kernel_dirs: tuple[str, ...] | None) -> tuple[Layout, tuple[int, ...]]:
     """The multi-row form's workspace: the conv kernels' scratch, each source's halo, the
     window buffer (`band`), the second buffer for layers without an overlapping form
     (`row_a`), the stream scratch (`row_b`), a pool's sums and the band's conv parameters;
-    and the rows each tensor's halo keeps."""
+    and the rows each tensor's halo keeps. A layer with the halo form (`halo_steps`) takes
+    only its new rows and its output in the window buffer."""
+    halo = halo_steps(m, steps, kernel_dirs)
     kernel = scratch = 0
     rows = max(s.rows for s in steps)
     for node in m.nodes:
@@ -340,6 +430,9 @@ def chain_layout(m: Members, steps: tuple[ChainStep, ...],
         if s.layer == 0:
             lo, hi = _input_rows(node, s, src)
             gathered = (hi - lo) * row_bytes(src) if src.shape[1] > 1 else 0
+        elif s.layer in halo:
+            window = max(window, s.new_in * row_bytes(src), s.rows * row_bytes(dst))
+            continue
         else:
             gathered = (s.halo_in + s.new_in) * row_bytes(src)
         window = max(window, gathered, s.rows * row_bytes(dst))
@@ -432,9 +525,11 @@ class QBanded(OpDef):
 
     def emit(self, node: Node, ctx: EmitContext) -> None:
         m = members(node)
+        halo: frozenset[int] = frozenset()
         if band_rows(node) > 1:
             chain = _steps(node, m)
             lay, kept = chain_layout(m, chain, ctx.kernel_dirs)
+            halo = halo_steps(m, chain, ctx.kernel_dirs)
             step_fields = [v for step in chain for v in step.fields()]
         else:
             sched = band_schedule(m)
@@ -452,7 +547,7 @@ class QBanded(OpDef):
                 add = ctx.params("tinyc_qbinary_params", get_op("QAdd").params_init(row_node),
                                  f"qband_add_{y.name}")
                 layers.append(f"{{{bl.kind}, {bl.srcs[0]}, {src1}, NULL, NULL, NULL, {add}, "
-                              "NULL, 0}")
+                              "NULL, 0, NULL}")
                 continue
             if member.op in POOLS:
                 x = member.inputs[0]
@@ -465,7 +560,7 @@ class QBanded(OpDef):
                 pool = ctx.params("tinyc_qband_pool", "{" + ", ".join(map(str, fields)) + "}",
                                   f"qband_pool_{y.name}")
                 layers.append(f"{{{bl.kind}, {bl.srcs[0]}, -1, NULL, NULL, NULL, NULL, {pool}, "
-                              "0}")
+                              "0, NULL}")
                 continue
             w, b = next(consts), next(consts)
             assert w is not None
@@ -474,8 +569,9 @@ class QBanded(OpDef):
             init = qconv_params_init(member, ctx, _scale_zp(x), _scale_zp(member.outputs[0]))
             conv = ctx.params("tinyc_qconv_params", init, f"qband_conv_{y.name}")
             bias = ctx.ptr(b) if b is not None else "NULL"
+            halo_fn = "tinyc_dwconv2d_halo_s8" if len(layers) in halo else "NULL"
             layers.append(f"{{{bl.kind}, {bl.srcs[0]}, {src1}, {conv}, {ctx.ptr(w)}, {bias}, "
-                          f"NULL, NULL, {stream_form(member)}}}")
+                          f"NULL, NULL, {stream_form(member)}, {halo_fn}}}")
         steps = ctx.table(DType.I16, step_fields, f"qband_steps_{y.name}")
         n_steps = len(step_fields) // (7 if band_rows(node) > 1 else 2)
         init = (f"{{{m.n_inputs}, {len(m.nodes)}, {n_steps}, "

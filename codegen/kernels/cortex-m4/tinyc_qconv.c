@@ -2374,15 +2374,43 @@ TINYC_INLINE dw3_walk_k dw3_walk_setup(int32_t p02, int32_t p13, int32_t p46, in
   return k;
 }
 
+/* A band's window split in two (tinyc_dwconv2d_halo_s8): each channel's first `in` rows
+ * at H ([c][in][w]), the others at X; once a channel's rows are in the padded plane, the
+ * last `out` rows of its window go to H ([c][out][w]). `down`: the planes are taken last
+ * first (an output plane larger than the input plane it overwrites). in = out = 0: whole
+ * planes at X. */
+typedef struct {
+  int8_t *H;
+  int32_t in, out, down;
+} dw3_halo;
+
+/* n bytes (4 to 16 as words, overlapping; else tinyc_copy_short or memcpy) */
+TINYC_INLINE void dw3_copy_bytes(int8_t *dst, const int8_t *src, int32_t n) {
+  if (n >= 4 && n <= 16) {
+    const int32_t a = tinyc_load4(src), b = tinyc_load4(src + (n > 8 ? 4 : 0));
+    const int32_t c = tinyc_load4(src + (n > 8 ? n - 8 : 0)), d = tinyc_load4(src + n - 4);
+    tinyc_store4(dst, a);
+    tinyc_store4(dst + (n > 8 ? 4 : 0), b);
+    tinyc_store4(dst + (n > 8 ? n - 8 : 0), c);
+    tinyc_store4(dst + n - 4, d);
+  } else if (n > 32) {
+    memcpy(dst, src, (size_t)n);
+  } else {
+    tinyc_copy_short(dst, src, (size_t)n);
+  }
+}
+
 /* Every plane of a call by the column walk, rows S bytes apart (a constant in each of
  * the two callers below), the call's values worked out once (the kernel's parameters are
  * read through a pointer that the planes' stores could alias). Per plane: its input rows
- * into the padded plane, then the walk and the staged rows out to Y, or the C walk. */
+ * into the padded plane (a band's halo rows first), then the walk and the staged rows out
+ * to Y, or the C walk. */
 TINYC_INLINE void dw3_walk_planes_of(const int8_t *X, const int8_t *W, const int32_t *B,
                                      int8_t *Y, int32_t *work, const tinyc_qconv_params *p,
-                                     const int32_t S) {
+                                     const int32_t S, const dw3_halo *hl) {
   const int32_t mult_per_channel = p->m / p->c, planes = p->n * p->m;
-  const int32_t in_plane = p->h * p->w, out_plane = p->oh * p->ow, w = p->w;
+  const int32_t out_plane = p->oh * p->ow, w = p->w;
+  const int32_t in_plane = (p->h - hl->in) * w; /* bytes a plane has at X */
   const int32_t oh = p->oh, input_offset = p->input_offset;
   const int32_t off2 = tinyc_pack16(input_offset, input_offset);
   const int32_t r1 = p->h + p->pad_top < oh + 2 ? p->h + p->pad_top : oh + 2;
@@ -2396,23 +2424,45 @@ TINYC_INLINE void dw3_walk_planes_of(const int8_t *X, const int8_t *W, const int
   const int asm_ok = fast_act && oh >= 2;
   const int32_t round = dw3_round(TINYC_QDW_WALK_SHIFT, p->output_offset);
 #endif
-  int32_t m, ch = 0, rep = 0; /* output plane m: channel ch, rep-th of its input plane */
-  for (m = 0; m < planes; ++m, Y += out_plane) {
+  /* output plane m: channel ch, rep-th of its input plane; `down` (one image, one output
+   * plane per input plane) from the last. The halo's values are read from hl where used:
+   * the walk takes every register, and more values kept would grow the frame. */
+  int32_t m, ch = 0, rep = 0;
+  if (hl->down) {
+    ch = p->m - 1;
+    X += (size_t)ch * in_plane;
+    Y += (size_t)ch * out_plane;
+  }
+  for (m = 0; m < planes; ++m, Y += hl->down ? -out_plane : out_plane) {
     const int8_t *const wc = W + 9 * ch;
     const int32_t sh = p->shift[ch], q = p->multiplier[ch];
     const int32_t rs = sh <= -2 ? -1 - sh : 0; /* the short form's shift, 0 if none */
+    /* the window's rows from the halo, then from X */
+    const int32_t hr = hl->in < fill_rows ? hl->in : fill_rows;
     int32_t bias = B ? B[ch] : 0, a, b, w8, p02, p13, p46, p57;
     /* the copy first: the weights' registers are then free for the set-up */
     if (S == TINYC_QDW_NARROW && fill_n >= 4) {
-      dw3_walk_copy(fill, X, w, fill_n, fill_rows, 1);
+      if (hr) dw3_walk_copy(fill, hl->H + ch * hl->in * w, w, fill_n, hr, 1);
+      dw3_walk_copy(fill + hr * S, X, w, fill_n, fill_rows - hr, 1);
     } else {
-      dw3_copy_rows(fill, S, X, w, fill_n, fill_rows);
+      if (hr) dw3_copy_rows(fill, S, hl->H + ch * hl->in * w, w, fill_n, hr);
+      dw3_copy_rows(fill + hr * S, S, X, w, fill_n, fill_rows - hr);
     }
-    if (++rep == mult_per_channel) { /* the next input plane */
-      rep = 0;
-      X += in_plane;
+    /* the next band's halo, before any output of this plane is stored */
+    if (hl->out) {
+      const int32_t n = hl->out * w;
+      dw3_copy_bytes(hl->H + ch * n, X + in_plane - n, n);
     }
-    if (++ch == p->m) ch = 0; /* the next image */
+    if (hl->down) {
+      X -= in_plane;
+      --ch;
+    } else {
+      if (++rep == mult_per_channel) { /* the next input plane */
+        rep = 0;
+        X += in_plane;
+      }
+      if (++ch == p->m) ch = 0; /* the next image */
+    }
     a = tinyc_load4(wc);
     b = tinyc_load4(wc + 4);
     w8 = wc[8];
@@ -2453,14 +2503,28 @@ TINYC_INLINE void dw3_walk_planes_of(const int8_t *X, const int8_t *W, const int
   }
 }
 
+/* the whole planes of a call: no halo (the constant folds every halo test away) */
+static const dw3_halo dw3_no_halo = {NULL, 0, 0, 0};
+
 /* The column walk of a call (as dw3_small_planes, whose frame it does not share). */
 static TINYC_DSP_NOINLINE void dw3_walk_planes(const int8_t *X, const int8_t *W,
                                                const int32_t *B, int8_t *Y, int32_t *work,
                                                const tinyc_qconv_params *p) {
   if (dw3_walk_begin(work, p) == TINYC_QDW_NARROW) {
-    dw3_walk_planes_of(X, W, B, Y, work, p, TINYC_QDW_NARROW);
+    dw3_walk_planes_of(X, W, B, Y, work, p, TINYC_QDW_NARROW, &dw3_no_halo);
   } else {
-    dw3_walk_planes_of(X, W, B, Y, work, p, TINYC_QDW_WIDE);
+    dw3_walk_planes_of(X, W, B, Y, work, p, TINYC_QDW_WIDE, &dw3_no_halo);
+  }
+}
+
+/* The column walk of a band's split window (tinyc_dwconv2d_halo_s8), over X. */
+static TINYC_DSP_NOINLINE void dw3_walk_halo(int8_t *X, const int8_t *W, const int32_t *B,
+                                             int32_t *work, const tinyc_qconv_params *p,
+                                             const dw3_halo *hl) {
+  if (dw3_walk_begin(work, p) == TINYC_QDW_NARROW) {
+    dw3_walk_planes_of(X, W, B, X, work, p, TINYC_QDW_NARROW, hl);
+  } else {
+    dw3_walk_planes_of(X, W, B, X, work, p, TINYC_QDW_WIDE, hl);
   }
 }
 
@@ -2591,4 +2655,25 @@ void tinyc_dwconv2d_stream_s8(const int8_t *X, const int8_t *restrict W,
       memcpy(Y + plane * out_plane, scratch, out_plane);
     }
   }
+}
+
+int32_t tinyc_dwconv2d_halo_s8(int8_t *X, int8_t *H, int32_t halo_in, int32_t halo_out,
+                               const int8_t *restrict W, const int32_t *restrict B,
+                               int32_t *restrict work, const tinyc_qconv_params *p) {
+  const int32_t rows = p->h - halo_in; /* each channel's rows at X */
+  dw3_halo hl;
+  hl.H = H;
+  hl.in = halo_in;
+  hl.out = halo_out;
+  hl.down = p->oh * p->ow > rows * p->w;
+  /* a channel's halo is written after its own rows are read, so it may only reach
+   * channels already read: those before it (out <= in), or after it when `down` */
+  if (p->n != 1 || p->m != p->c || p->group != p->c || halo_in < 0 || halo_out < 0 ||
+      halo_out > rows || (halo_in && halo_out && (hl.down ? halo_out < halo_in
+                                                          : halo_out > halo_in)) ||
+      !dw3_small_fits(p) || !dw3_walk_fits(p)) {
+    return 0;
+  }
+  dw3_walk_halo(X, W, B, work, p, &hl);
+  return 1;
 }

@@ -360,6 +360,26 @@ static TINYC_NOINLINE void chain_pool(int8_t *Y, int8_t *work, const tinyc_qband
             (int32_t *)(void *)(work + p->sums), Y);
 }
 
+/* The band's parameters of a conv step of the multi-row form (as chain_prepare sets them) */
+static TINYC_NOINLINE void step_params(int8_t *work, const tinyc_qband_params *p,
+                                       const int16_t *st) {
+  const tinyc_qconv_params *const c = p->layers[st[0]].conv;
+  int32_t lo, hi, unused;
+  window_rows(c, st[1], &lo, &unused);
+  window_rows(c, st[1] + st[2] - 1, &unused, &hi);
+  band_params(c, lo, hi - lo, st[1], st[2], (tinyc_qconv_params *)(void *)(work + p->conv_params));
+}
+
+/* A depthwise step by its layer's halo form (tinyc_qband.h) on the rows the step before
+ * wrote at `band`, its parameters set: 0 when that form does not take it (nothing is done
+ * then). Few locals, as conv_call: its frame sits above the kernel's. */
+static TINYC_NOINLINE int32_t halo_call(const tinyc_qband_layer *l, int8_t *work,
+                                        const tinyc_qband_params *p, const int16_t *st) {
+  return l->halo(work + p->band, work + p->tensors[l->src0].offset, st[3], st[5], l->w, l->b,
+                 p->kernel_work ? (int32_t *)(void *)work : NULL,
+                 (const tinyc_qconv_params *)(void *)(work + p->conv_params));
+}
+
 /* the multi-row chain form (tinyc_qband.h); its own frame, off the one-row form's. Each
  * conv step is three calls, so only conv_call's small frame sits above the kernel's. */
 static TINYC_NOINLINE void run_chain(const int8_t *x0, int8_t *Y, int8_t *work,
@@ -374,8 +394,13 @@ static TINYC_NOINLINE void run_chain(const int8_t *x0, int8_t *Y, int8_t *work,
       chain_pool(Y, work, p, st, cur);
       continue;
     }
-    out = chain_prepare(x0, work, p, st, &x);
-    conv_call(l, x, out, work, p);
+    if (l->halo && st[0] && cur == work + p->band) step_params(work, p, st);
+    if (l->halo && st[0] && cur == work + p->band && halo_call(l, work, p, st)) {
+      out = cur; /* written over the new rows */
+    } else {
+      out = chain_prepare(x0, work, p, st, &x);
+      conv_call(l, x, out, work, p);
+    }
     chain_finish(Y, work, p, st, out);
     cur = out;
   }
