@@ -74,8 +74,8 @@ typedef struct {
 
 /* A target's depthwise step on a split window (tinyc_dwconv2d_halo_s8: the Cortex-M4
  * column walk reads the kept rows where they are, so the window is never assembled) */
-typedef int32_t (*tinyc_qband_halo_fn)(int8_t *X, int8_t *H, int32_t halo_in, int32_t halo_out,
-                                       const int8_t *W, const int32_t *B, int32_t *work,
+typedef int32_t (*tinyc_qband_halo_fn)(int8_t *X, int8_t *H, int32_t halos, const int8_t *W,
+                                       const int32_t *B, const int32_t *K, int32_t *work,
                                        const tinyc_qconv_params *p);
 
 typedef struct {
@@ -88,6 +88,7 @@ typedef struct {
   const tinyc_qband_pool *pool;    /* pool */
   int32_t stream;                  /* conv: TINYC_QBAND_STREAM_* (multi-row chain form) */
   tinyc_qband_halo_fn halo;        /* a depthwise stream's split-window form, or NULL */
+  const int32_t *halo_k;           /* its walk constants, 6 a channel (qbanded.py), or NULL */
 } tinyc_qband_layer;
 
 typedef struct {
@@ -109,11 +110,14 @@ typedef struct {
  * uses it, since no other variant defines it): tinyc_dwconv2d_stream_s8 on a band window
  * whose first halo_in rows of each channel are at H ([c][halo_in][w]), the other
  * p->h - halo_in at X, its output written over X; each channel's last halo_out window rows
- * are copied to H ([c][halo_out][w]) once that channel is read. Returns 0, with nothing
- * done, when the layer takes another path than the column walk (or the halos would
- * overlap unread rows): the caller then assembles the window. */
-int32_t tinyc_dwconv2d_halo_s8(int8_t *X, int8_t *H, int32_t halo_in, int32_t halo_out,
-                               const int8_t *W, const int32_t *B, int32_t *work,
+ * are copied to H ([c][halo_out][w]) once that channel is read (halos: halo_in |
+ * halo_out << 16). K (or NULL): per channel the column walk's constants u0, u1, u2, v01,
+ * v2 (bit 16 set: the channel takes the assembly) and the bias, as its set-up computes
+ * them (tinyc/ops/qbanded.py walk_constants), so no band call computes them again.
+ * Returns 0, with nothing done, when the layer takes another path than the column walk
+ * (or the halos would overlap unread rows): the caller then assembles the window. */
+int32_t tinyc_dwconv2d_halo_s8(int8_t *X, int8_t *H, int32_t halos, const int8_t *W,
+                               const int32_t *B, const int32_t *K, int32_t *work,
                                const tinyc_qconv_params *p);
 
 /* inputs[n_inputs] -> Y [m][oh][ow]; work as above */

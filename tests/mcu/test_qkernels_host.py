@@ -7,14 +7,24 @@ followed by a guard zone that must stay untouched (NULL when the size is 0)."""
 from __future__ import annotations
 
 import ctypes
+import subprocess
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from mcu_kernels import CONV_FIELDS, QConvParams, QFcParams, build_family, i32p, vp
+from mcu_kernels import (
+    CONV_FIELDS,
+    QConvParams,
+    QFcParams,
+    build_family,
+    i32p,
+    variant_includes,
+    vp,
+)
 
 from tinyc.backend.generate import codegen_root
+from tinyc.ops.qbanded import walk_constants
 from tinyc.ops.qwork import ConvGeometry, qconv_work_bytes, qfc_work_bytes, qpool_work_bytes
 from tinyc.quant.fixedpoint import TFLITE_SHIFT_BIAS
 
@@ -297,7 +307,8 @@ def test_dwconv2d_halo_equals_the_assembled_window(libs: dict, c: int, w: int, h
     work = conv_workspace(case, True)
     fn = lib.tinyc_dwconv2d_halo_s8
     fn.restype = ctypes.c_int32
-    done = fn(vp(buf), vp(halo), halo_in, halo_out, vp(wt), vp(b), work.ptr, ctypes.byref(p))
+    done = fn(vp(buf), vp(halo), halo_in | halo_out << 16, vp(wt), vp(b), None, work.ptr,
+              ctypes.byref(p))
     work.check()
     assert done == 1
     np.testing.assert_array_equal(buf[: c * oh * w], expected)
@@ -306,9 +317,66 @@ def test_dwconv2d_halo_equals_the_assembled_window(libs: dict, c: int, w: int, h
     assert (buf[size:] == 0x5A).all() and (halo[c * max(halo_in, halo_out) * w:] == 0x5A).all()
     # a halo longer than the new rows: refused, untouched
     before = buf.copy()
-    assert fn(vp(buf), vp(halo), halo_in, new + 1, vp(wt), vp(b), work.ptr,
+    assert fn(vp(buf), vp(halo), halo_in | (new + 1) << 16, vp(wt), vp(b), None, work.ptr,
               ctypes.byref(p)) == 0
     np.testing.assert_array_equal(buf, before)
+
+
+#: the Cortex-M4 column walk's set-up of one channel, as dw3_walk_planes_of does it
+#: (weights' pairs, the bias with input_offset * sum(w), the test for the assembly)
+WALK_SETUP = """#include "tinyc_qconv.c"
+int32_t walk_setup(const int8_t *wc, int32_t bias, int32_t sh, int32_t input_offset,
+                   int32_t *k6);
+int32_t walk_setup(const int8_t *wc, int32_t bias, int32_t sh, int32_t input_offset,
+                   int32_t *k6) {
+  const int32_t off2 = tinyc_pack16(input_offset, input_offset);
+  const int32_t a = tinyc_load4(wc), b = tinyc_load4(wc + 4), w8 = wc[8];
+  const int32_t p02 = tinyc_sxtb16(a), p13 = tinyc_sxtb16_hi(a);
+  const int32_t p46 = tinyc_sxtb16(b), p57 = tinyc_sxtb16_hi(b);
+  const int32_t j = TINYC_QDW_WALK_SHIFT + 1 + sh;
+  dw3_walk_k k;
+  bias = tinyc_smlad(p02, off2, tinyc_smlad(p13, off2, bias + input_offset * w8));
+  bias = tinyc_smlad(p46, off2, tinyc_smlad(p57, off2, bias));
+  if (!((uint32_t)j <= 8 && (uint32_t)(bias + (1 << (30 - j))) <= 2u << (30 - j))) return 0;
+  k = dw3_walk_setup(p02, p13, p46, p57, w8, bias, 0, 0, j);
+  k6[0] = k.u0;
+  k6[1] = k.u1;
+  k6[2] = k.u2;
+  k6[3] = k.v01;
+  k6[4] = (int32_t)(((uint32_t)k.v2 & 0xFFFFu) | 0x10000u);
+  k6[5] = k.bias;
+  return 1;
+}
+"""
+
+
+def test_walk_constants_equal_the_kernels_setup(tmp_path) -> None:  # noqa: ANN001
+    """The band's precomputed walk constants (qbanded.walk_constants, which the M4 kernel
+    takes instead of its set-up per channel per band call) are the set-up's own."""
+    src = tmp_path / "walk.c"
+    src.write_text(WALK_SETUP)
+    root = codegen_root()
+    lib = tmp_path / "walk.so"
+    subprocess.run(["cc", "-std=c99", "-O2", "-fPIC", "-shared", "-I", str(root / "kernels"),
+                    *variant_includes("cortex-m4"), "-I", str(root / "runtime"), str(src),
+                    "-o", str(lib)], check=True)
+    setup = ctypes.CDLL(str(lib)).walk_setup
+    rng = np.random.default_rng(16)
+    weights = rng.integers(-128, 128, (64, 1, 3, 3)).astype(np.int8)
+    weights[0] = -128  # the extremes: scaled by 2^8 they still fit 16 bits
+    weights[1] = 127
+    bias = rng.integers(-(1 << 21), 1 << 21, 64).astype(np.int32)
+    bias[2] = (1 << 22) - 5  # beyond what the assembly takes at j = 8
+    shifts = rng.integers(-13, 0, 64).astype(np.int32)
+    for offset in (-128, 0, 93):
+        got = walk_constants(weights, bias, shifts, offset, True)
+        for ch in range(64):
+            k6 = np.zeros(6, np.int32)
+            ok = setup(vp(np.ascontiguousarray(weights[ch].reshape(-1))), int(bias[ch]),
+                       int(shifts[ch]), offset, vp(k6))
+            expected = k6.tolist() if ok else [0] * 6
+            assert got[6 * ch : 6 * ch + 6] == expected, (offset, ch)
+    assert walk_constants(weights, bias, shifts, 0, False) == [0] * (6 * 64)
 
 
 QPOOL_FIELDS = ("nc", "h", "w", "oh", "ow", "kh", "kw", "stride_h", "stride_w", "dil_h",

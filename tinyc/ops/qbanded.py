@@ -42,6 +42,7 @@ from tinyc.ops.qinteger import (
     qconv_geometry,
     qconv_params_init,
     requant_fields,
+    scale_multipliers,
 )
 from tinyc.ops.qwork import (
     QCONV_PARAMS_BYTES,
@@ -320,6 +321,40 @@ def _stream_scratch(node: Node, rows: int) -> int:
     return min(x.shape[1], y.shape[1]) if stream_form(node) else 0
 
 
+#: tinyc_qconv.c TINYC_QDW_WALK_SHIFT: the column walk's SSAT shift
+WALK_SHIFT = 10
+
+
+def _i32(v: int) -> int:
+    v &= 0xFFFFFFFF
+    return v - (1 << 32) if v & 0x80000000 else v
+
+
+def _pack16(lo: int, hi: int) -> int:
+    return _i32((lo & 0xFFFF) | ((hi & 0xFFFF) << 16))
+
+
+def walk_constants(weights: np.ndarray, bias: np.ndarray | None, shifts: np.ndarray,
+                   input_offset: int, fast_act: bool) -> list[int]:
+    """Per channel, the column walk's six constants (tinyc_qconv.c dw3_walk_setup, then
+    its test of whether the channel takes the assembly): u0, u1, u2, v01, v2 with bit 16
+    set when it does, and the bias; computed once here instead of per channel per band
+    call."""
+    out: list[int] = []
+    for ch in range(weights.shape[0]):
+        w = [int(v) for v in weights[ch].reshape(-1)]
+        b = _i32((0 if bias is None else int(bias[ch])) + input_offset * sum(w))
+        j = WALK_SHIFT + 1 + int(shifts[ch])
+        ok = fast_act and 0 <= j <= 8 and ((b + (1 << (30 - j))) & 0xFFFFFFFF) <= 2 << (30 - j)
+        if not ok:
+            out += [0] * 6
+            continue
+        s = [v << j for v in w]
+        out += [_pack16(s[0], s[2]), _pack16(s[3], s[5]), _pack16(s[6], s[8]),
+                _pack16(s[1], s[4]), (s[7] & 0xFFFF) | 1 << 16, _i32(b << j)]
+    return out
+
+
 def halo_kernels(kernel_dirs: tuple[str, ...] | None) -> bool:
     """Whether the target's int8 conv kernels are the Cortex-M4's, which have the halo form
     of the depthwise stream (tinyc_dwconv2d_halo_s8); None: unknown, so no."""
@@ -547,7 +582,7 @@ class QBanded(OpDef):
                 add = ctx.params("tinyc_qbinary_params", get_op("QAdd").params_init(row_node),
                                  f"qband_add_{y.name}")
                 layers.append(f"{{{bl.kind}, {bl.srcs[0]}, {src1}, NULL, NULL, NULL, {add}, "
-                              "NULL, 0, NULL}")
+                              "NULL, 0, NULL, NULL}")
                 continue
             if member.op in POOLS:
                 x = member.inputs[0]
@@ -560,7 +595,7 @@ class QBanded(OpDef):
                 pool = ctx.params("tinyc_qband_pool", "{" + ", ".join(map(str, fields)) + "}",
                                   f"qband_pool_{y.name}")
                 layers.append(f"{{{bl.kind}, {bl.srcs[0]}, -1, NULL, NULL, NULL, NULL, {pool}, "
-                              "0, NULL}")
+                              "0, NULL, NULL}")
                 continue
             w, b = next(consts), next(consts)
             assert w is not None
@@ -569,9 +604,12 @@ class QBanded(OpDef):
             init = qconv_params_init(member, ctx, _scale_zp(x), _scale_zp(member.outputs[0]))
             conv = ctx.params("tinyc_qconv_params", init, f"qband_conv_{y.name}")
             bias = ctx.ptr(b) if b is not None else "NULL"
-            halo_fn = "tinyc_dwconv2d_halo_s8" if len(layers) in halo else "NULL"
+            halo_fn = halo_k = "NULL"
+            if len(layers) in halo:
+                halo_fn = "tinyc_dwconv2d_halo_s8"
+                halo_k = ctx.table(DType.I32, _walk_table(member, x), f"qband_walk_{y.name}")
             layers.append(f"{{{bl.kind}, {bl.srcs[0]}, {src1}, {conv}, {ctx.ptr(w)}, {bias}, "
-                          f"NULL, NULL, {stream_form(member)}, {halo_fn}}}")
+                          f"NULL, NULL, {stream_form(member)}, {halo_fn}, {halo_k}}}")
         steps = ctx.table(DType.I16, step_fields, f"qband_steps_{y.name}")
         n_steps = len(step_fields) // (7 if band_rows(node) > 1 else 2)
         init = (f"{{{m.n_inputs}, {len(m.nodes)}, {n_steps}, "
@@ -584,6 +622,17 @@ class QBanded(OpDef):
         ctx.call("qband", "tinyc_qband_s8",
                  ctx.pointer_array("int8_t", inputs, f"qband_in_{y.name}"), ctx.ptr(y),
                  ctx.workspace(node, DType.I8), params)
+
+
+def _walk_table(node: Node, x: Value) -> list[int]:
+    """`walk_constants` of a depthwise member reading x."""
+    w, b = node.inputs[1], node.input(2)
+    assert w is not None and w.const is not None
+    (sx, zx), (sy, _) = _scale_zp(x), _scale_zp(node.outputs[0])
+    _, shifts = scale_multipliers(node, sx, w, sy)
+    lo, hi = _act(node)
+    return walk_constants(np.asarray(w.const), None if b is None else np.asarray(b.const),
+                          np.asarray(shifts), -zx, lo <= -128 and hi >= 127)
 
 
 def _scale_zp(v: Value) -> tuple[float, int]:

@@ -2382,6 +2382,7 @@ TINYC_INLINE dw3_walk_k dw3_walk_setup(int32_t p02, int32_t p13, int32_t p46, in
 typedef struct {
   int8_t *H;
   int32_t in, out, down;
+  const int32_t *K; /* each channel's walk constants (tinyc_dwconv2d_halo_s8), or NULL */
 } dw3_halo;
 
 /* n bytes (4 to 16 as words, overlapping; else tinyc_copy_short or memcpy) */
@@ -2434,6 +2435,9 @@ TINYC_INLINE void dw3_walk_planes_of(const int8_t *X, const int8_t *W, const int
     Y += (size_t)ch * out_plane;
   }
   for (m = 0; m < planes; ++m, Y += hl->down ? -out_plane : out_plane) {
+#if TINYC_DW3_WALK_ASM
+    const int32_t c0 = ch; /* the plane's channel (ch moves on below) */
+#endif
     const int8_t *const wc = W + 9 * ch;
     const int32_t sh = p->shift[ch], q = p->multiplier[ch];
     const int32_t rs = sh <= -2 ? -1 - sh : 0; /* the short form's shift, 0 if none */
@@ -2463,6 +2467,29 @@ TINYC_INLINE void dw3_walk_planes_of(const int8_t *X, const int8_t *W, const int
       }
       if (++ch == p->m) ch = 0; /* the next image */
     }
+#if TINYC_DW3_WALK_ASM
+    if (hl->K && asm_ok && (hl->K[6 * c0 + 4] >> 16)) { /* the set-up's constants, made */
+      const int32_t *const kc = hl->K + 6 * c0;
+      dw3_walk_k k;
+      k.u0 = kc[0];
+      k.u1 = kc[1];
+      k.u2 = kc[2];
+      k.v01 = kc[3];
+      k.v2 = kc[4];
+      k.bias = kc[5];
+      k.q = q;
+      k.round = round;
+      k.rs = 0;
+      k.tflite = 0;
+      dw3_walk_asm(plane, &run, S, k);
+      if (S == TINYC_QDW_NARROW && p->ow >= 4) {
+        dw3_walk_copy(Y, plane + TINYC_QDW_STAGE, p->ow, p->ow, oh, 0);
+      } else {
+        dw3_copy_rows(Y, p->ow, plane + TINYC_QDW_STAGE, S, p->ow, oh);
+      }
+      continue;
+    }
+#endif
     a = tinyc_load4(wc);
     b = tinyc_load4(wc + 4);
     w8 = wc[8];
@@ -2504,7 +2531,7 @@ TINYC_INLINE void dw3_walk_planes_of(const int8_t *X, const int8_t *W, const int
 }
 
 /* the whole planes of a call: no halo (the constant folds every halo test away) */
-static const dw3_halo dw3_no_halo = {NULL, 0, 0, 0};
+static const dw3_halo dw3_no_halo = {NULL, 0, 0, 0, NULL};
 
 /* The column walk of a call (as dw3_small_planes, whose frame it does not share). */
 static TINYC_DSP_NOINLINE void dw3_walk_planes(const int8_t *X, const int8_t *W,
@@ -2657,12 +2684,14 @@ void tinyc_dwconv2d_stream_s8(const int8_t *X, const int8_t *restrict W,
   }
 }
 
-int32_t tinyc_dwconv2d_halo_s8(int8_t *X, int8_t *H, int32_t halo_in, int32_t halo_out,
-                               const int8_t *restrict W, const int32_t *restrict B,
+int32_t tinyc_dwconv2d_halo_s8(int8_t *X, int8_t *H, int32_t halos, const int8_t *restrict W,
+                               const int32_t *restrict B, const int32_t *restrict K,
                                int32_t *restrict work, const tinyc_qconv_params *p) {
+  const int32_t halo_in = halos & 0xFFFF, halo_out = halos >> 16;
   const int32_t rows = p->h - halo_in; /* each channel's rows at X */
   dw3_halo hl;
   hl.H = H;
+  hl.K = K;
   hl.in = halo_in;
   hl.out = halo_out;
   hl.down = p->oh * p->ow > rows * p->w;

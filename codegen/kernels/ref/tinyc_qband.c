@@ -375,8 +375,8 @@ static TINYC_NOINLINE void step_params(int8_t *work, const tinyc_qband_params *p
  * then). Few locals, as conv_call: its frame sits above the kernel's. */
 static TINYC_NOINLINE int32_t halo_call(const tinyc_qband_layer *l, int8_t *work,
                                         const tinyc_qband_params *p, const int16_t *st) {
-  return l->halo(work + p->band, work + p->tensors[l->src0].offset, st[3], st[5], l->w, l->b,
-                 p->kernel_work ? (int32_t *)(void *)work : NULL,
+  return l->halo(work + p->band, work + p->tensors[l->src0].offset, st[3] | st[5] << 16, l->w,
+                 l->b, l->halo_k, p->kernel_work ? (int32_t *)(void *)work : NULL,
                  (const tinyc_qconv_params *)(void *)(work + p->conv_params));
 }
 
