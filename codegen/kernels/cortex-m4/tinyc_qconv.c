@@ -2435,27 +2435,31 @@ TINYC_INLINE void dw3_walk_planes_of(const int8_t *X, const int8_t *W, const int
     Y += (size_t)ch * out_plane;
   }
   for (m = 0; m < planes; ++m, Y += hl->down ? -out_plane : out_plane) {
-#if TINYC_DW3_WALK_ASM
     const int32_t c0 = ch; /* the plane's channel (ch moves on below) */
-#endif
-    const int8_t *const wc = W + 9 * ch;
-    const int32_t sh = p->shift[ch], q = p->multiplier[ch];
-    const int32_t rs = sh <= -2 ? -1 - sh : 0; /* the short form's shift, 0 if none */
     /* the window's rows from the halo, then from X */
     const int32_t hr = hl->in < fill_rows ? hl->in : fill_rows;
-    int32_t bias = B ? B[ch] : 0, a, b, w8, p02, p13, p46, p57;
     /* the copy first: the weights' registers are then free for the set-up */
     if (S == TINYC_QDW_NARROW && fill_n >= 4) {
-      if (hr) dw3_walk_copy(fill, hl->H + ch * hl->in * w, w, fill_n, hr, 1);
+      if (hr == 2 && fill_n <= 8) { /* a 3x3's halo: two rows, no loop */
+        const int8_t *const h = hl->H + c0 * hl->in * w;
+        const int32_t t = fill_n - 4, a0 = tinyc_load4(h), b0 = tinyc_load4(h + t);
+        const int32_t a1 = tinyc_load4(h + w), b1 = tinyc_load4(h + w + t);
+        tinyc_store4(fill, a0);
+        tinyc_store4(fill + t, b0);
+        tinyc_store4(fill + S, a1);
+        tinyc_store4(fill + S + t, b1);
+      } else if (hr) {
+        dw3_walk_copy(fill, hl->H + c0 * hl->in * w, w, fill_n, hr, 1);
+      }
       dw3_walk_copy(fill + hr * S, X, w, fill_n, fill_rows - hr, 1);
     } else {
-      if (hr) dw3_copy_rows(fill, S, hl->H + ch * hl->in * w, w, fill_n, hr);
+      if (hr) dw3_copy_rows(fill, S, hl->H + c0 * hl->in * w, w, fill_n, hr);
       dw3_copy_rows(fill + hr * S, S, X, w, fill_n, fill_rows - hr);
     }
     /* the next band's halo, before any output of this plane is stored */
     if (hl->out) {
       const int32_t n = hl->out * w;
-      dw3_copy_bytes(hl->H + ch * n, X + in_plane - n, n);
+      dw3_copy_bytes(hl->H + c0 * n, X + in_plane - n, n);
     }
     if (hl->down) {
       X -= in_plane;
@@ -2477,7 +2481,7 @@ TINYC_INLINE void dw3_walk_planes_of(const int8_t *X, const int8_t *W, const int
       k.v01 = kc[3];
       k.v2 = kc[4];
       k.bias = kc[5];
-      k.q = q;
+      k.q = p->multiplier[c0];
       k.round = round;
       k.rs = 0;
       k.tflite = 0;
@@ -2490,42 +2494,48 @@ TINYC_INLINE void dw3_walk_planes_of(const int8_t *X, const int8_t *W, const int
       continue;
     }
 #endif
-    a = tinyc_load4(wc);
-    b = tinyc_load4(wc + 4);
-    w8 = wc[8];
-    p02 = tinyc_sxtb16(a);
-    p13 = tinyc_sxtb16_hi(a);
-    p46 = tinyc_sxtb16(b);
-    p57 = tinyc_sxtb16_hi(b);
-    /* a zero-point byte contributes (zp + input_offset) * w = 0: padding is the zero point,
-     * and input_offset * sum(w) joins the bias */
-    bias = tinyc_smlad(p02, off2, tinyc_smlad(p13, off2, bias + input_offset * w8));
-    bias = tinyc_smlad(p46, off2, tinyc_smlad(p57, off2, bias));
+    { /* the channel's set-up */
+      const int8_t *const wc = W + 9 * c0;
+      const int32_t sh = p->shift[c0], q = p->multiplier[c0];
+      const int32_t rs = sh <= -2 ? -1 - sh : 0; /* the short form's shift, 0 if none */
+      int32_t bias = B ? B[c0] : 0, a, b, w8, p02, p13, p46, p57;
+      a = tinyc_load4(wc);
+      b = tinyc_load4(wc + 4);
+      w8 = wc[8];
+      p02 = tinyc_sxtb16(a);
+      p13 = tinyc_sxtb16_hi(a);
+      p46 = tinyc_sxtb16(b);
+      p57 = tinyc_sxtb16_hi(b);
+      /* a zero-point byte contributes (zp + input_offset) * w = 0: padding is the zero point,
+       * and input_offset * sum(w) joins the bias */
+      bias = tinyc_smlad(p02, off2, tinyc_smlad(p13, off2, bias + input_offset * w8));
+      bias = tinyc_smlad(p46, off2, tinyc_smlad(p57, off2, bias));
 #if TINYC_DW3_WALK_ASM
-    {
-      /* j = TINYC_QDW_WALK_SHIFT - rs in 0..8: -11 <= sh <= -3 */
-      const int32_t j = TINYC_QDW_WALK_SHIFT + 1 + sh, ow = p->ow;
-      const int8_t *const stage = plane + TINYC_QDW_STAGE;
-      if (asm_ok && (uint32_t)j <= 8 && (uint32_t)(bias + (1 << (30 - j))) <= 2u << (30 - j)) {
-        dw3_walk_asm(plane, &run, S, dw3_walk_setup(p02, p13, p46, p57, w8, bias, q, round, j));
-        if (S == TINYC_QDW_NARROW && ow >= 4) {
-          dw3_walk_copy(Y, stage, ow, ow, oh, 0);
-        } else {
-          dw3_copy_rows(Y, ow, stage, S, ow, oh);
+      {
+        /* j = TINYC_QDW_WALK_SHIFT - rs in 0..8: -11 <= sh <= -3 */
+        const int32_t j = TINYC_QDW_WALK_SHIFT + 1 + sh, ow = p->ow;
+        const int8_t *const stage = plane + TINYC_QDW_STAGE;
+        if (asm_ok && (uint32_t)j <= 8 && (uint32_t)(bias + (1 << (30 - j))) <= 2u << (30 - j)) {
+          dw3_walk_asm(plane, &run, S, dw3_walk_setup(p02, p13, p46, p57, w8, bias, q, round, j));
+          if (S == TINYC_QDW_NARROW && ow >= 4) {
+            dw3_walk_copy(Y, stage, ow, ow, oh, 0);
+          } else {
+            dw3_copy_rows(Y, ow, stage, S, ow, oh);
+          }
+          continue;
         }
-        continue;
       }
-    }
 #endif
-    {
-      /* the short form's shift: gemmlowp's rs, or TFLite's (tinyc_dsp_requant_row_bias) */
-      const int32_t tflite = dw3_tflite_rs(sh), crs = tflite ? tflite : rs;
-      const int short_form = fast_act && crs >= 1 && crs <= 20;
-      dw3_walk_k k = dw3_walk_setup(p02, p13, p46, p57, w8, bias, q,
-                                    short_form ? dw3_round(crs, p->output_offset) : 0, 0);
-      k.rs = crs;
-      k.tflite = tflite != 0;
-      dw3_walk_c(plane, S, Y, &k, sh, p);
+      {
+        /* the short form's shift: gemmlowp's rs, or TFLite's (tinyc_dsp_requant_row_bias) */
+        const int32_t tflite = dw3_tflite_rs(sh), crs = tflite ? tflite : rs;
+        const int short_form = fast_act && crs >= 1 && crs <= 20;
+        dw3_walk_k k = dw3_walk_setup(p02, p13, p46, p57, w8, bias, q,
+                                      short_form ? dw3_round(crs, p->output_offset) : 0, 0);
+        k.rs = crs;
+        k.tflite = tflite != 0;
+        dw3_walk_c(plane, S, Y, &k, sh, p);
+      }
     }
   }
 }
