@@ -24,8 +24,9 @@ from tinyc.interp import run_graph
 from tinyc.ir import Node, Value
 from tinyc.ir.text import print_graph
 from tinyc.ir.verify import verify
+from tinyc.mcu.targets import kernel_dirs
 from tinyc.ops.bands import schedule
-from tinyc.ops.qbanded import band_layers, chain_steps, members
+from tinyc.ops.qbanded import band_layers, chain_layout, chain_steps, halo_steps, members
 from tinyc.passes.band_rows import candidates, fuse, plain_chain
 
 
@@ -212,6 +213,31 @@ def test_chain_with_stashed_rows_is_bit_exact(target: str) -> None:
     fuse(b.graph, run, 2)
     verify(b.graph)
     np.testing.assert_array_equal(c_output(b, target), want)
+
+
+@pytest.mark.parametrize("rows", [2, 3, 4, 9])
+def test_chain_depthwise_halo_form_is_bit_exact(rows: int) -> None:
+    """On the Cortex-M4 kernels `ds_cnn`'s depthwise layers read their kept rows in place
+    (tinyc_dwconv2d_halo_s8: every step, stashed halos, first and last bands, output planes
+    larger than the new rows) with their walk constants precomputed, and the window buffer
+    is smaller than the portable kernels' (no halo rows in it); the C gives what the
+    unfused layers give."""
+    b, run = ds_cnn(rows)
+    want = run_graph(b.graph, b.feeds)[0]
+    node = fuse(b.graph, run, rows).node
+    verify(b.graph)
+    m = members(node)
+    steps = chain_steps(m, rows)
+    assert steps is not None
+    m4 = kernel_dirs("cortex-m4")
+    halo = halo_steps(m, steps, m4)
+    # two rows a step: a stashed halo longer than some step's new rows keeps layer 3 on
+    # the assembled window; nine: one band, no halo to save
+    assert halo == ({1} if rows == 2 else {1, 3})
+    assert not halo_steps(m, steps, kernel_dirs("cortex-m55"))
+    smaller = chain_layout(m, steps, m4)[0].total < chain_layout(m, steps, None)[0].total
+    assert smaller == (rows in (3, 4))
+    np.testing.assert_array_equal(c_output(b, "cortex-m4"), want)
 
 
 def test_malformed_banded_node_is_a_model_error() -> None:

@@ -5,6 +5,9 @@
 #include <string.h>
 
 #include "tinyc_fixedpoint.h"
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+#include <arm_acle.h>
+#endif
 
 /* the compiler reserves TINYC_QBAND_CONV_PARAMS bytes for the band's parameters */
 typedef char tinyc_qband_conv_params_fit[sizeof(tinyc_qconv_params) <= TINYC_QBAND_CONV_PARAMS
@@ -184,8 +187,27 @@ static const int8_t *conv_row_band(const tinyc_qband_layer *l, const tinyc_qband
 }
 
 /* The sum of `words` words of int8 values (at most 128): each byte made unsigned (+128, an
- * XOR), bytes 0 and 2 and bytes 1 and 3 added in two 16-bit lanes (128 words fit), the
- * lanes added and the 128s taken back; about 2 instructions a byte instead of 3. */
+ * XOR) and the 128s taken back. With the DSP extension USADA8 adds a word's four bytes in
+ * one instruction, two words a round (KWS's pool: 22.7 K -> 13.4 K est. cycles); else bytes 0
+ * and 2 and bytes 1 and 3 are added in two 16-bit lanes (128 words fit), about 2
+ * instructions a byte instead of 3. */
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+TINYC_INLINE int32_t sum_lanes(const int8_t *x, int32_t words) {
+  uint32_t acc = 0, v, u;
+  int32_t k;
+  for (k = 0; k + 2 <= words; k += 2, x += 8) {
+    memcpy(&v, x, 4);
+    memcpy(&u, x + 4, 4);
+    acc = __usada8(v ^ 0x80808080u, 0u, acc);
+    acc = __usada8(u ^ 0x80808080u, 0u, acc);
+  }
+  if (k < words) {
+    memcpy(&v, x, 4);
+    acc = __usada8(v ^ 0x80808080u, 0u, acc);
+  }
+  return (int32_t)acc - 512 * words;
+}
+#else
 TINYC_INLINE int32_t sum_lanes(const int8_t *x, int32_t words) {
   uint32_t lanes = 0;
   int32_t k;
@@ -197,6 +219,7 @@ TINYC_INLINE int32_t sum_lanes(const int8_t *x, int32_t words) {
   }
   return (int32_t)((lanes & 0xFFFFu) + (lanes >> 16)) - 512 * words;
 }
+#endif
 
 /* n input rows ([c][n][w], the first is row r) into the sums; after the last row, the
  * pooled output (out of line: its locals stay off the steps' frames) */
