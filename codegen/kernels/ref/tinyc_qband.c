@@ -188,9 +188,9 @@ static const int8_t *conv_row_band(const tinyc_qband_layer *l, const tinyc_qband
 
 /* The sum of `words` words of int8 values (at most 128): each byte made unsigned (+128, an
  * XOR) and the 128s taken back. With the DSP extension USADA8 adds a word's four bytes in
- * one instruction, two words a round (KWS's pool: 22.7 K -> 13.4 K est. cycles); else bytes 0
- * and 2 and bytes 1 and 3 are added in two 16-bit lanes (128 words fit), about 2
- * instructions a byte instead of 3. */
+ * one instruction, two words a round (KWS's pool steps: 37.3 K -> 27.8 K est. cycles);
+ * else bytes 0 and 2 and bytes 1 and 3 are added in two 16-bit lanes (128 words fit),
+ * about 2 instructions a byte instead of 3. */
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
 TINYC_INLINE int32_t sum_lanes(const int8_t *x, int32_t words) {
   uint32_t acc = 0, v, u;
