@@ -28,7 +28,7 @@ from tinyc.mcu.tbcount import wanted_api
 from tinyc.mcu.validate import run_on_mcu
 
 ASM = Path(__file__).parent / "asm" / "m4_timing_loops.S"
-LOOPS = ("loop_alu", "loop_loads", "loop_multiple", "loop_float", "loop_divide")
+LOOPS = ("loop_alu", "loop_loads", "loop_multiple", "loop_float", "loop_divide", "loop_page")
 P = 2  # the model's pipeline refill for a taken branch
 
 #: (instructions, data reads, cycles), each worked out from the manual, line by line
@@ -45,6 +45,9 @@ EXPECTED = {
     "loop_float": (2 + 10 * 6 + 1, 1 + 10, 2 + 1 + 10 * 22 + 9 * P + 1 + P),
     # movs, movs 2; 5 x (sdiv 7, cbz not taken 1, subs 1, bne 1); bx lr 1+P
     "loop_divide": (2 + 5 * 4 + 1, 0, 2 + 5 * 10 + 4 * P + 1 + P),
+    # movs 1; 20 x (ldr 2, three ldr pipelined 1 each -- the last one across QEMU's block
+    # split at the page boundary --, subs 1, bne 1); bx lr 1+P
+    "loop_page": (1 + 20 * 6 + 1, 20 * 4, 1 + 20 * 7 + 19 * P + 1 + P),
 }
 
 MAIN = """#include <stdint.h>

@@ -69,3 +69,19 @@ function loop_divide
     bne 1b
 2:  bx lr
     .size loop_divide, . - loop_divide
+
+/* 20 iterations of four pipelined loads whose fourth is the first instruction of a 1 KiB
+   page: QEMU ends its translation blocks at the page boundary, the core does not, so the
+   fourth load still costs 1 (it comes right after a load) */
+    .balign 1024
+    .space 1016
+function loop_page
+    movs r2, #20
+1:  ldr r3, [r0]
+    ldr r1, [r0, #4]
+    ldr r3, [r0, #8]
+    ldr r1, [r0, #12]
+    subs r2, r2, #1
+    bne 1b
+    bx lr
+    .size loop_page, . - loop_page
