@@ -474,7 +474,9 @@ class QBanded(OpDef):
             init = qconv_params_init(member, ctx, _scale_zp(x), _scale_zp(member.outputs[0]))
             conv = ctx.params("tinyc_qconv_params", init, f"qband_conv_{y.name}")
             bias = ctx.ptr(b) if b is not None else "NULL"
-            layers.append(f"{{{bl.kind}, {bl.srcs[0]}, {src1}, {conv}, {ctx.ptr(w)}, {bias}, "
+            # NULL with packed records (qinteger.qconv_weights)
+            weights = ctx.ptr(w) if init.endswith(", NULL}") else "NULL"
+            layers.append(f"{{{bl.kind}, {bl.srcs[0]}, {src1}, {conv}, {weights}, {bias}, "
                           f"NULL, NULL, {stream_form(member)}}}")
         steps = ctx.table(DType.I16, step_fields, f"qband_steps_{y.name}")
         n_steps = len(step_fields) // (7 if band_rows(node) > 1 else 2)
