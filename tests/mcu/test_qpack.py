@@ -7,6 +7,7 @@ K % 4 != 0) is left unpacked."""
 from __future__ import annotations
 
 import ctypes
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -75,8 +76,15 @@ def test_layers_that_do_not_qualify_stay_unpacked() -> None:
 
 @pytest.fixture(scope="module")
 def libs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, ctypes.CDLL]:
+    """The portable kernel, and the M4 kernel's C form with the host cc and with clang
+    (when there is one)."""
     tmp = tmp_path_factory.mktemp("qpack")
-    return {v: build_family(v, "qconv", tmp) for v in ("ref", "cortex-m4")}
+    out = {v: build_family(v, "qconv", tmp) for v in ("ref", "cortex-m4")}
+    if shutil.which("clang"):
+        sub = tmp / "clang"
+        sub.mkdir()
+        out["cortex-m4 clang"] = build_family("cortex-m4", "qconv", sub, cc="clang")
+    return out
 
 
 def run(lib: ctypes.CDLL, case: dict, x: np.ndarray, w: np.ndarray, b: np.ndarray,
@@ -117,11 +125,50 @@ def test_packed_tiles_match_the_portable_kernel(libs: dict, c: int, m: int, kh: 
     shift = rng.integers(-14, -1, m).astype(np.int32)
     packed = pack_records(wt, b, q.tolist(), shift.tolist(), case["zp_y"])
     expected = run(libs["ref"], case, x, wt, b, q, shift, None)
-    np.testing.assert_array_equal(run(libs["cortex-m4"], case, x, wt, b, q, shift, packed),
-                                  expected)
-    # the int8 weights are not read: garbage there changes nothing
-    np.testing.assert_array_equal(
-        run(libs["cortex-m4"], case, x, np.full_like(wt, 77), b, q, shift, packed), expected)
+    for name, lib in libs.items():
+        if name == "ref":
+            continue
+        np.testing.assert_array_equal(run(lib, case, x, wt, b, q, shift, packed), expected)
+        # the int8 weights are not read: garbage there changes nothing
+        np.testing.assert_array_equal(
+            run(lib, case, x, np.full_like(wt, 77), b, q, shift, packed), expected)
+
+
+def run_exact(proto: onnx.ModelProto, shape: tuple[int, ...], tmp_path: Path) -> Path:
+    """Compile for the Cortex-M4 (convs unbanded, each on its whole image), run on QEMU and
+    on the host: both bit-exact with the interpreter. Returns the output directory."""
+    path = tmp_path / "pk.onnx"
+    onnx.save(proto, path)
+    rng = np.random.default_rng(5)
+    calib = tmp_path / "calib.npy"
+    np.save(calib, rng.standard_normal((6, *shape[1:])).astype(np.float32))
+    passes = pipeline_without(1, None, frozenset({"fuse-qboundary"}))
+    options = Options(target="cortex-m4", quantize="int8", calib=str(calib), passes=passes)
+    graph, _ = optimize(load_model(path, options), options)
+    x = rng.standard_normal(shape).astype(np.float32)
+    result, host = run_on_mcu(graph, options, "net", [x], tmp_path / "out", host_check=True)
+    assert host is not None
+    expected = run_graph(graph, {graph.inputs[0].name: x})
+    for got, h, e in zip(result.run.outputs, host, expected, strict=True):
+        np.testing.assert_array_equal(got, h)
+        np.testing.assert_array_equal(got, np.asarray(e).reshape(got.shape))
+    return tmp_path / "out"
+
+
+def test_every_entry_of_the_packed_rounds_on_cortex_m4(mcu_tools: None, tmp_path: Path) -> None:
+    """Pointwise convs with K / 4 = 1, 2, 3, 5, ... 17 groups of 4 steps enter the asm
+    runs' rounds of 16 groups at 11 different groups (packed_pairs; packed_triples from 64
+    outputs), over 35 pixels (a last pixel pair of one pixel); all packed
+    (TINYC_QCONV_PACKED_ONLY)."""
+    from test_qemu_qconv_shapes import conv, model
+
+    chans = [4, 8, 12, 20, 28, 36, 44, 52, 60, 64, 68, 72]
+    layers = [conv(f"c{i}", "x" if i == 0 else f"a{i}", f"a{i + 1}", a, b, 1, seed=i)
+              for i, (a, b) in enumerate(zip(chans, chans[1:]))]
+    out = run_exact(model((1, 4, 5, 7), layers, f"a{len(layers)}"), (1, 4, 5, 7), tmp_path)
+    c = (out / "net.c").read_text()
+    assert c.count("int32_t net_tinyc_packed_") == len(layers)
+    assert "TINYC_QCONV_PACKED_ONLY" in "".join(p.read_text() for p in out.glob("*rt.h"))
 
 
 def test_a_model_packs_what_qualifies_and_stays_exact_on_cortex_m4(mcu_tools: None,
@@ -134,22 +181,7 @@ def test_a_model_packs_what_qualifies_and_stays_exact_on_cortex_m4(mcu_tools: No
     proto = model((1, 4, 6, 7), [conv("c0", "x", "a", 4, 8, 3, pads=(1, 1, 1, 1), seed=3),
                                  conv("c1", "ar", "y", 8, 5, 1, seed=4)], "y",
                   [relu("a", "ar")])
-    path = tmp_path / "pk.onnx"
-    onnx.save(proto, path)
-    rng = np.random.default_rng(5)
-    calib = tmp_path / "calib.npy"
-    np.save(calib, rng.standard_normal((6, 4, 6, 7)).astype(np.float32))
-    passes = pipeline_without(1, None, frozenset({"fuse-qboundary"}))
-    options = Options(target="cortex-m4", quantize="int8", calib=str(calib), passes=passes)
-    graph, _ = optimize(load_model(path, options), options)
-    x = rng.standard_normal((1, 4, 6, 7)).astype(np.float32)
-    result, host = run_on_mcu(graph, options, "net", [x], tmp_path / "out", host_check=True)
-    assert host is not None
-    expected = run_graph(graph, {graph.inputs[0].name: x})
-    for got, h, e in zip(result.run.outputs, host, expected, strict=True):
-        np.testing.assert_array_equal(got, h)
-        np.testing.assert_array_equal(got, np.asarray(e).reshape(got.shape))
-    out = tmp_path / "out"
+    out = run_exact(proto, (1, 4, 6, 7), tmp_path)
     c = (out / "net.c").read_text()
     assert c.count("int32_t net_tinyc_packed_") == 1
     assert "w_c0_w" not in c and "w_c1_w" in c  # the packed layer's int8 weights are gone

@@ -1150,8 +1150,9 @@ TINYC_INLINE void packed_begin(packed_run *r, const tinyc_qconv_params *p, int8_
 /* Every channel pair (record) of every triple of the column in one assembly run. A tile:
  * the six sums start from the record's biases (LDRD), then per 4 reduction steps two runs
  * of five loads (two weight words, three pixels' column words: 6 estimated cycles) and six
- * SMLADs: 24 cycles per 24 MACs. Eight groups a round, entered (TBH, out of line: nothing
- * when K / 4 % 8 == 0) at the group that leaves a multiple of eight; the loop ends where
+ * SMLADs: 24 cycles per 24 MACs. Sixteen groups a round (the loop's end test, 6 cycles,
+ * once per 384 MACs), entered (TBH, out of line: nothing when K / 4 % 16 == 0) at the
+ * group that leaves a multiple of sixteen; the loop ends where
  * the column pointer meets r->end. The six sums are requantized with the record's
  * constants and stored; then the next record on the same triple (col back to M), and after
  * the last record the next triple (2K words on). About 40 cycles a tile besides the
@@ -1193,14 +1194,24 @@ TINYC_INLINE void packed_begin(packed_run *r, const tinyc_qconv_params *p, int8_
   "ssat   %[" A "], #8, %[" A "]\n\t"           \
   "ssat   %[" B "], #8, %[" B "]\n\t"           \
   "ssat   %[" C "], #8, %[" C "]\n\t"
-/* the entry of a round of eight groups: TBH's table precedes its targets */
-#define TINYC_PACKED_ENTRY                                                      \
-  "tbh    [pc, %[u], lsl #1]\n"                                                 \
-  ".Lpt%=:\n\t"                                                                 \
-  ".hword (1f - .Lpt%=) / 2, (2f - .Lpt%=) / 2, (3f - .Lpt%=) / 2, (4f - .Lpt%=) / 2\n\t" \
-  ".hword (5f - .Lpt%=) / 2, (6f - .Lpt%=) / 2, (7f - .Lpt%=) / 2, (8f - .Lpt%=) / 2\n"
-#define TINYC_PACKED_GROUPS(G) \
-  "1:\n\t" G "2:\n\t" G "3:\n\t" G "4:\n\t" G "5:\n\t" G "6:\n\t" G "7:\n\t" G "8:\n\t" G
+/* the entry of a round of sixteen groups: TBH's table precedes its targets */
+#define TINYC_PACKED_AT(n) "(.Lpg" #n "_%= - .Lpt%=) / 2"
+#define TINYC_PACKED_ENTRY                                                               \
+  "tbh    [pc, %[u], lsl #1]\n"                                                          \
+  ".Lpt%=:\n\t"                                                                          \
+  ".hword (1f - .Lpt%=) / 2, " TINYC_PACKED_AT(2) ", " TINYC_PACKED_AT(3) ", "             \
+  TINYC_PACKED_AT(4) "\n\t"                                                               \
+  ".hword " TINYC_PACKED_AT(5) ", " TINYC_PACKED_AT(6) ", " TINYC_PACKED_AT(7) ", "         \
+  TINYC_PACKED_AT(8) "\n\t"                                                               \
+  ".hword " TINYC_PACKED_AT(9) ", " TINYC_PACKED_AT(10) ", " TINYC_PACKED_AT(11) ", "       \
+  TINYC_PACKED_AT(12) "\n\t"                                                              \
+  ".hword " TINYC_PACKED_AT(13) ", " TINYC_PACKED_AT(14) ", " TINYC_PACKED_AT(15) ", "      \
+  TINYC_PACKED_AT(16) "\n"
+#define TINYC_PACKED_GROUPS(G)                                                            \
+  "1:\n\t" G ".Lpg2_%=:\n\t" G ".Lpg3_%=:\n\t" G ".Lpg4_%=:\n\t" G ".Lpg5_%=:\n\t" G       \
+  ".Lpg6_%=:\n\t" G ".Lpg7_%=:\n\t" G ".Lpg8_%=:\n\t" G ".Lpg9_%=:\n\t" G ".Lpg10_%=:\n\t" G \
+  ".Lpg11_%=:\n\t" G ".Lpg12_%=:\n\t" G ".Lpg13_%=:\n\t" G ".Lpg14_%=:\n\t" G             \
+  ".Lpg15_%=:\n\t" G ".Lpg16_%=:\n\t" G
 
 TINYC_INLINE void packed_triples(const int32_t *col, int32_t nk, packed_run *r) {
   const int32_t *w = r->rec;
@@ -1215,7 +1226,7 @@ TINYC_INLINE void packed_triples(const int32_t *col, int32_t nk, packed_run *r) 
       "mov    %[a02], %[a00]\n\t"
       "mov    %[a11], %[a10]\n\t"
       "mov    %[a12], %[a10]\n\t"
-      "ands   %[u], %[nk], #28\n\t" /* 4 * (groups the first round skips) */
+      "ands   %[u], %[nk], #60\n\t" /* 4 * (groups the first round skips) */
       "bne    9b\n" TINYC_PACKED_GROUPS(TINYC_P2X3_GROUP)
       "ldr    %[u], %[end]\n\t"
       "cmp    %[col], %[u]\n\t"
@@ -1418,6 +1429,7 @@ TINYC_INLINE void packed_pairs(packed_run *r) {
   }
 }
 #endif
+#undef TINYC_PACKED_AT
 #undef TINYC_PACKED_ENTRY
 #undef TINYC_PACKED_GROUPS
 
@@ -1521,7 +1533,7 @@ static TINYC_DSP_NOINLINE void channels_packed(const int32_t *col, int32_t tripl
     col += (size_t)2 * triples * K;
     r.y = r.y_col = y;
   }
-  r.skip = (-(K >> 2)) & 7;
+  r.skip = (-(K >> 2)) & 15;
   r.y_end = y + ((count + 1) & ~1);
   r.y_odd = count & 1 ? r.y_end - 2 : NULL;
   r.step = r.y_odd == y ? 0 : 1;
