@@ -1131,7 +1131,7 @@ typedef struct {
   uint32_t entry;         /* the 2 x 2 tiles' assembly: the address of that group */
 } packed_run;
 
-/* The records of group 0 of a layer with packed records */
+/* A run over the records of a layer (one group) with outputs from y */
 TINYC_INLINE void packed_begin(packed_run *r, const tinyc_qconv_params *p, int8_t *y,
                                size_t out_plane, int32_t K) {
   r->y = r->y_col = y;
@@ -1153,12 +1153,11 @@ TINYC_INLINE void packed_begin(packed_run *r, const tinyc_qconv_params *p, int8_
  * of five loads (two weight words, three pixels' column words: 6 estimated cycles) and six
  * SMLADs: 24 cycles per 24 MACs. Sixteen groups a round (the loop's end test, 6 cycles,
  * once per 384 MACs), entered (TBH, out of line: nothing when K / 4 % 16 == 0) at the
- * group that leaves a multiple of sixteen; the loop ends where
- * the column pointer meets r->end. The six sums are requantized with the record's
- * constants and stored; then the next record on the same triple (col back to M), and after
- * the last record the next triple (2K words on). About 40 cycles a tile besides the
- * groups, against about 100 for the int8 tile with the pair set up in C. col: the first
- * triple's M. */
+ * group that leaves a multiple of sixteen; the loop ends where the column pointer meets
+ * r->end. The six sums are requantized with the record's constants and stored; then the
+ * next record on the same triple (col back to M), and after the last record the next
+ * triple (2K words on). About 40 cycles a tile besides the groups, against about 100 for
+ * the int8 tile with the pair set up in C. col: the first triple's M. */
 #define TINYC_P2X3_GROUP                           \
   "ldr    %[u], [%[w]], #4\n\t"                    \
   "ldr    %[v], [%[w]], #4\n\t"                    \
