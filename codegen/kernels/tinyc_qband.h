@@ -50,9 +50,9 @@
 #define TINYC_QBAND_STREAM_NONE 0
 #define TINYC_QBAND_STREAM_DW 1 /* tinyc_dwconv2d_stream_s8 */
 #define TINYC_QBAND_STREAM_1X1 2 /* tinyc_conv1x1_stream_s8 */
-/* bytes of work that hold a band's copy of a layer's tinyc_qconv_params (20 int32 and two
- * pointers: 96 on a 64-bit host), kept in the arena, not on the stack */
-#define TINYC_QBAND_CONV_PARAMS 96
+/* bytes of work that hold a band's copy of a layer's tinyc_qconv_params (20 int32 and three
+ * pointers: 104 on a 64-bit host), kept in the arena, not on the stack */
+#define TINYC_QBAND_CONV_PARAMS 104
 
 /* A whole-plane average pool ending the chain: per channel, the sum of (x + input_offset)
  * over every row, then tinyc_requantize_one with the pool's multiplier (s_x / (s_y * h * w)),

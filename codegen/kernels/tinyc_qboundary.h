@@ -35,9 +35,9 @@
 #include "tinyc_rt.h"
 
 /* bytes of work after the int8 kernel's that hold a float-input conv band's copy of the
- * layer's tinyc_qconv_params (20 int32 and two pointers: 96 on a 64-bit host), kept in the
+ * layer's tinyc_qconv_params (20 int32 and three pointers: 104 on a 64-bit host), kept in the
  * arena, not on the stack (tinyc/ops/qwork.py QCONV_PARAMS_BYTES) */
-#define TINYC_QB_CONV_PARAMS 96
+#define TINYC_QB_CONV_PARAMS 104
 /* output features per chunk of the on-the-fly fully connected loop with a float output */
 #define TINYC_QB_ROWS 8
 

@@ -31,7 +31,16 @@ typedef struct {
   int32_t act_min, act_max;
   const int32_t *multiplier; /* [m] */
   const int32_t *shift;      /* [m] */
+  /* NULL, or (Cortex-M4 kernels, a dense layer whose channels all take their short
+   * requantization form, K = c * kh * kw a multiple of 4) the compile-time records of
+   * tinyc/ops/qpack.py: per output channel pair K + TINYC_QCONV_PACK_EXTRA int32 words
+   * (the two biases, both channels' weights as interleaved int16 pairs, the six
+   * requantization constants). The other kernels ignore it. */
+  const int32_t *packed;
 } tinyc_qconv_params;
+
+/* int32 words of a packed record besides its K words of weights */
+#define TINYC_QCONV_PACK_EXTRA 8
 
 /* X [n,c,h,w], W [m, c/group, kh, kw], B [m] or NULL, Y [n,m,oh,ow]; Y must not alias X. */
 void tinyc_conv2d_s8(const int8_t *restrict X, const int8_t *restrict W,

@@ -43,7 +43,8 @@ class GemmParams(ctypes.Structure):
 class QConvParams(ctypes.Structure):
     _fields_ = [(f, ctypes.c_int32) for f in CONV_FIELDS] + [
         (f, ctypes.c_int32) for f in ("input_offset", "output_offset", "act_min", "act_max")
-    ] + [("multiplier", ctypes.POINTER(ctypes.c_int32)), ("shift", ctypes.POINTER(ctypes.c_int32))]
+    ] + [("multiplier", ctypes.POINTER(ctypes.c_int32)), ("shift", ctypes.POINTER(ctypes.c_int32)),
+         ("packed", ctypes.POINTER(ctypes.c_int32))]  # NULL unless given (qpack.py)
 
 
 class QFcParams(ctypes.Structure):

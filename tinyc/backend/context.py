@@ -174,6 +174,13 @@ class EmitContext:
         self.packed_bytes[id(value)] = int(np.asarray(packed).size)
         return name
 
+    def count_packed(self, value: Value, name: str, nbytes: int) -> None:
+        """Count `nbytes` of another table (`name`) that holds constant `value` in a form
+        of its own (tinyc.ops.qpack's records) as the value's: the value's plain bytes
+        then count only if it is emitted too."""
+        self._packed_names.setdefault(id(value), name)
+        self.packed_bytes[id(value)] = self.packed_bytes.get(id(value), 0) + nbytes
+
     def static_array(self, dtype: DType, data: np.ndarray, name: str) -> None:
         data = np.asarray(data)
         if needs_math_h(data):

@@ -608,7 +608,9 @@ class QBanded(OpDef):
             if len(layers) in halo:
                 halo_fn = "tinyc_dwconv2d_halo_s8"
                 halo_k = ctx.table(DType.I32, _walk_table(member, x), f"qband_walk_{y.name}")
-            layers.append(f"{{{bl.kind}, {bl.srcs[0]}, {src1}, {conv}, {ctx.ptr(w)}, {bias}, "
+            # NULL with packed records (qinteger.qconv_weights)
+            weights = ctx.ptr(w) if init.endswith(", NULL}") else "NULL"
+            layers.append(f"{{{bl.kind}, {bl.srcs[0]}, {src1}, {conv}, {weights}, {bias}, "
                           f"NULL, NULL, {stream_form(member)}, {halo_fn}, {halo_k}}}")
         steps = ctx.table(DType.I16, step_fields, f"qband_steps_{y.name}")
         n_steps = len(step_fields) // (7 if band_rows(node) > 1 else 2)

@@ -34,6 +34,7 @@ from tinyc.ops.qinteger import (
     qconv_geometry,
     qconv_int8,
     qconv_params_init,
+    qconv_weights,
     qfc_params_init,
     qgemm_int8,
     scale_zp,
@@ -41,6 +42,7 @@ from tinyc.ops.qinteger import (
 from tinyc.ops.quant import conv_geometry
 from tinyc.ops.qwork import (
     QCONV_PARAMS_BYTES,
+    QCONV_UNPACKED,
     qconv_work_bytes,
     qfc_work_bytes,
     round8,
@@ -196,11 +198,20 @@ class QConvBoundary(_Boundary):
         b, y = node.input(2), node.outputs[0]
         assert x is not None and w is not None
         conv = qconv_params_init(node, ctx, self.x_params(node), self.y_params(node))
+        y_shape = node.outputs[0].shape
+        tile = int(node.attrs["tile"])
+        weights = qconv_weights(node, ctx, conv)
+        if (not self.float_in(node) and self.float_out(node) and tile % 2 and len(y_shape) > 1
+                and tile < y_shape[1]):
+            # chunks of an odd number of channels run without their records, on the int8
+            # weights (tinyc_qboundary.c tinyc_qb_conv2d_s8_f32)
+            ctx.kernel_paths.add(QCONV_UNPACKED)
+            weights = ctx.ptr(w)
         init = (f"{{{conv}, {int(qconv_depthwise(node))}, {int(node.attrs['tile'])}, "
                 f"{self.boundary_fields(node)}, {self.kernel_work(node, ctx.kernel_dirs)}}}")
         params = ctx.params("tinyc_qbconv_params", init, f"qbconv_{y.name}")
         bias = ctx.ptr(b) if b is not None else "NULL"
-        ctx.call("qboundary", self.kernel(node), ctx.ptr(x), ctx.ptr(w), bias, ctx.ptr(y),
+        ctx.call("qboundary", self.kernel(node), ctx.ptr(x), weights, bias, ctx.ptr(y),
                  ctx.workspace(node, DType.I8), params)
 
 

@@ -48,10 +48,12 @@ from tinyc.ops.qint4 import (
     fc_w4_work_bytes,
     packs_int4,
 )
+from tinyc.ops.qpack import m4_conv_kernel, pack_records, packs_dense
 from tinyc.ops.quant import conv_geometry
 from tinyc.ops.qwork import (
     QCONV_GENERAL,
     QCONV_TRIPLES,
+    QCONV_UNPACKED,
     ConvGeometry,
     dense_short_only,
     dense_takes_triples,
@@ -330,13 +332,14 @@ class QConv(_QOp):
             emit_conv_w4(node, ctx, params, qconv_depthwise(node), stream)
             return
         bias = ctx.ptr(b) if b is not None else "NULL"
+        weights = qconv_weights(node, ctx, init)
         if ctx.overlap(node) is not None:  # the planner placed y over x: the streaming form
             fn = self.stream_kernel(node)
-            ctx.call("qconv", f"tinyc_{fn}_stream_s8", ctx.ptr(x), ctx.ptr(w), bias, ctx.ptr(y),
+            ctx.call("qconv", f"tinyc_{fn}_stream_s8", ctx.ptr(x), weights, bias, ctx.ptr(y),
                      ctx.scratch(node, DType.I8), ctx.workspace(node, DType.I32), params)
             return
         fn = "tinyc_depthwise_conv2d_s8" if qconv_depthwise(node) else "tinyc_conv2d_s8"
-        ctx.call("qconv", fn, ctx.ptr(x), ctx.ptr(w), bias, ctx.ptr(y),
+        ctx.call("qconv", fn, ctx.ptr(x), weights, bias, ctx.ptr(y),
                  ctx.workspace(node, DType.I32), params)
 
 
@@ -405,10 +408,45 @@ def qconv_params_init(node: Node, ctx: EmitContext, xq: tuple[float, int],
     if not qconv_depthwise(node) and not dense_short_only(ConvGeometry.of(fields),
                                                           shifts.tolist(), (lo, hi)):
         ctx.kernel_paths.add(QCONV_GENERAL)
-    if not qconv_depthwise(node) and dense_takes_triples(ConvGeometry.of(fields)):
+    packed = _packed_table(node, ctx, fields, xq, yq, (lo, hi))
+    if not qconv_depthwise(node) and packed == "NULL":
+        ctx.kernel_paths.add(QCONV_UNPACKED)
+    if packed != "NULL" and dense_takes_triples(ConvGeometry.of(fields)):
         ctx.kernel_paths.add(QCONV_TRIPLES)
     fields += [-xq[1], yq[1], lo, hi]
-    return "{" + ", ".join(str(f) for f in fields) + f", {mult}, {shift}}}"
+    return "{" + ", ".join(str(f) for f in fields) + f", {mult}, {shift}, {packed}}}"
+
+
+def _packed_table(node: Node, ctx: EmitContext, fields: list[int], xq: tuple[float, int],
+                  yq: tuple[float, int], act: tuple[int, int]) -> str:
+    """The C name of the layer's packed records (`qpack`) for the Cortex-M4 dense tiles, or
+    NULL: only targets that link those kernels, int8 weights and bias known at compile
+    time, a dense layer whose channels all take the short form, K % 4 == 0. Its bytes
+    count as the weights' (`EmitContext.count_packed`)."""
+    w, b = node.inputs[1], node.input(2)
+    assert w is not None
+    if (not m4_conv_kernel(ctx.kernel_dirs) or qconv_depthwise(node) or packs_int4(node)
+            or is_int16(node) or w.const is None or (b is not None and b.const is None)):
+        return "NULL"
+    q, s = scale_multipliers(node, xq[0], w, yq[0])
+    if not packs_dense(ConvGeometry.of(fields), np.asarray(s).tolist(), act):
+        return "NULL"
+    bias = None if b is None else b.const
+    records = pack_records(w.const, bias, np.asarray(q).tolist(), np.asarray(s).tolist(),
+                           yq[1])
+    name = ctx.table(DType.I32, records, f"packed_{node.outputs[0].name}")
+    ctx.count_packed(w, name, records.nbytes)
+    return name
+
+
+def qconv_weights(node: Node, ctx: EmitContext, params_init: str) -> str:
+    """The C expression of a QConv-like node's int8 weights in its kernel call, given its
+    `qconv_params_init`: NULL when the layer has packed records (the Cortex-M4 kernel then
+    reads nothing else: one image, one group, K <= 576 -- `qpack.packs_dense`), so the int8
+    copy is never emitted."""
+    w = node.inputs[1]
+    assert w is not None
+    return ctx.ptr(w) if params_init.endswith(", NULL}") else "NULL"
 
 
 def qconv16_work_bytes(node: Node) -> int:

@@ -27,10 +27,10 @@ QFC_FLOAT_ROW = 1024
 #: tinyc_qconv.c TINYC_QCONV_COLUMN / TINYC_QCONV_PAIRS: column words, pixel pairs
 QCONV_COLUMN = 576
 QCONV_PAIRS = 4
-#: bytes of a workspace copy of `tinyc_qconv_params` (20 int32 and two pointers: 96 on a
-#: 64-bit host) that a band loop keeps off the stack: tinyc_qband.h
+#: bytes of a workspace copy of `tinyc_qconv_params` (20 int32 and three pointers: 104 on
+#: a 64-bit host) that a band loop keeps off the stack: tinyc_qband.h
 #: TINYC_QBAND_CONV_PARAMS, tinyc_qboundary.h TINYC_QB_CONV_PARAMS
-QCONV_PARAMS_BYTES = 96
+QCONV_PARAMS_BYTES = 104
 #: tinyc_qconv.c TINYC_QDW_ROW, TINYC_QDW_PLANE, TINYC_QDW_ACC, TINYC_QDW_NARROW,
 #: TINYC_QDW_WIDE, TINYC_QDW_STAGE (3x3 depthwise paths)
 QDW_ROW = 128
@@ -45,6 +45,9 @@ QPOOL_ROW = 256
 #: the `EmitContext.kernel_paths` entry of a dense int8 conv that needs more than the short
 #: form of the column path (`dense_short_only`)
 QCONV_GENERAL = "qconv-general"
+#: the `EmitContext.kernel_paths` entry of a dense int8 conv without packed records
+#: (`qpack.packs_dense`); a model with none defines TINYC_QCONV_PACKED_ONLY
+QCONV_UNPACKED = "qconv-unpacked"
 #: tinyc_qconv.c TINYC_QCONV_TRIPLE_MG / TINYC_QCONV_TRIPLE_K: the smallest layer (output
 #: channels a group, reduction length) whose column holds pixel triples (the 2 x 3 tile)
 QCONV_TRIPLE_MG = 64
@@ -121,9 +124,9 @@ def dense_short_only(g: ConvGeometry, shifts: Sequence[int], act: tuple[int, int
 
 def dense_takes_triples(g: ConvGeometry) -> bool:
     """Whether tinyc_conv2d_s8 and its streaming forms may run this dense layer on pixel
-    triples (tinyc_qconv.c `triples_of`, less its run-time test that every channel takes
-    the short form): K % 4 == 0, K >= TRIPLE_K, a full column (K <= COLUMN / PAIRS) and at
-    least TRIPLE_MG output channels a group."""
+    triples (tinyc_qconv.c `triples_of`, given the layer has packed records,
+    `qpack.packs_dense`): K % 4 == 0, K >= TRIPLE_K, a full column (K <= COLUMN / PAIRS)
+    and at least TRIPLE_MG output channels a group."""
     k = g.c // g.group * g.kh * g.kw
     return (k % 4 == 0 and QCONV_TRIPLE_K <= k <= QCONV_COLUMN // QCONV_PAIRS
             and g.m // g.group >= QCONV_TRIPLE_MG)

@@ -19,10 +19,14 @@
  * (channels_short; with gcc the whole tile is one assembly run, tile2x2_short); other
  * channels take one channel over four pixels (mac1x4, one weight
  * word against two LDMs) or, for a single pixel pair (long reductions), mac2x2 with the
- * row requantizer (channels_rest). Wide layers (triples_of) run pixel triples instead:
- * two channels x three pixels (tiles2x3_short, 28 estimated cycles per 24 MACs), a
- * triple being two of the column's pair blocks, so the gathers are the same. Reductions
- * longer than TINYC_QCONV_COLUMN (cg * kh * kw) take the plain loop.
+ * row requantizer (channels_rest). A dense layer whose channels all take the short form
+ * (K % 4 == 0) comes with compile-time packed records instead (tinyc_qconv_params.packed:
+ * weights already int16, requantization constants ready): its tiles sign-extend nothing
+ * and one assembly run takes every channel pair of a column (channels_packed:
+ * packed_pairs, 17 estimated cycles per 16 MACs; wide layers, triples_of, run pixel
+ * triples, two channels x three pixels, packed_triples, 24 per 24 MACs, a triple being two
+ * of the column's pair blocks, so the gathers are the same). Reductions longer than
+ * TINYC_QCONV_COLUMN (cg * kh * kw) take the plain loop.
  *
  * Depthwise convolution: small 3x3 planes are copied once with their padding; at stride 1
  * with rows of at most 8 padded bytes they are walked down one output column at a time,
@@ -51,6 +55,14 @@
 #define TINYC_QCONV_GENERAL 0
 #else
 #define TINYC_QCONV_GENERAL 1
+#endif
+/* Whether the layer has packed records (tinyc_qconv_params.packed): always under the
+ * model switch TINYC_QCONV_PACKED_ONLY (every dense layer has them), which leaves the int8
+ * tiles of the short form out, and their frames */
+#ifdef TINYC_QCONV_PACKED_ONLY
+#define TINYC_QCONV_PACKED(p) 1
+#else
+#define TINYC_QCONV_PACKED(p) ((p)->packed != NULL)
 #endif
 
 /* ---- the column: two output pixels' windows as int16 (x + input_offset), 0 outside ----- */
@@ -954,9 +966,6 @@ typedef struct {
   int32_t K;
   int8_t *y0, *y1;
   int8_t last[2][2];  /* where a last pixel pair of one pixel goes */
-  int32_t neg_k;      /* -K: tiles2x3_short's offset to the first channel's row */
-  int8_t *y0_end;     /* where tiles2x3_short's outputs of the first channel end */
-  const int32_t *end; /* tiles2x3_short's loop end in the column */
 } tile_short;
 
 /* Whether shift takes the short form: -21 <= shift <= -2 (rs = -1 - shift in 1..20). */
@@ -1095,57 +1104,87 @@ TINYC_INLINE const int32_t *tiles2x2_short(const int8_t *w, const int32_t *col,
 }
 #endif
 
+/* ---- packed records (tinyc_qconv_params.packed) --------------------------------------- */
+
+/* A dense layer whose channels all take the short form (K % 4 == 0) comes with compile-time
+ * records (tinyc/ops/qpack.py), one per output channel pair, K + TINYC_QCONV_PACK_EXTRA
+ * words: bias0, bias1; the weights as int16 pairs, per 4 reduction steps k..k+3 ch0 (k,
+ * k+2), ch1 (k, k+2), ch0 (k+1, k+3), ch1 (k+1, k+3), against the column's words p(k, k+2),
+ * p(k+1, k+3); then q0, round0, rs0, q1, round1, rs1 (pair_record's values). The tiles
+ * load each weight word once and sign-extend nothing, and one assembly run takes every
+ * channel pair of every tile of a column: the records are read front to back (one
+ * pointer), the column block stays while the channel pairs change. What the run keeps
+ * besides its 14 registers lives here, in its caller's frame (memory operands). */
+typedef struct {
+  int8_t *y;              /* the current tile's first output of its first channel */
+  int8_t *y_col;          /* the current column tile's outputs of channel 0 */
+  int8_t *y_end;          /* y_col after the last column tile */
+  int8_t *y_odd;          /* the 2 x 2 tiles: y_col of a last pixel pair of one pixel */
+  const int32_t *rec;     /* the first record */
+  const int32_t *rec_end; /* past the last record */
+  const int32_t *end;     /* where the current tile's reduction ends in the column */
+  const int32_t *block;   /* the 2 x 2 tiles: the current pixel pair's column block */
+  int32_t plane;          /* bytes between two channels' outputs */
+  int32_t kb;             /* 4K: bytes of a column block */
+  int32_t step;           /* the 2 x 2 tiles: where a pair's second pixel goes (1, or 0) */
+  int32_t skip;           /* the 2 x 2 tiles: groups of 4 steps the first round skips */
+  uint32_t entry;         /* the 2 x 2 tiles' assembly: the address of that group */
+} packed_run;
+
+/* A run over the records of a layer (one group) with outputs from y */
+TINYC_INLINE void packed_begin(packed_run *r, const tinyc_qconv_params *p, int8_t *y,
+                               size_t out_plane, int32_t K) {
+  r->y = r->y_col = y;
+  r->rec = p->packed;
+  r->rec_end = p->packed + (size_t)(p->m >> 1) * (size_t)(K + TINYC_QCONV_PACK_EXTRA);
+  r->plane = (int32_t)out_plane;
+  r->kb = 4 * K;
+}
+
 /* ---- two output channels x three pixels --------------------------------------------------- */
 
 /* A triple of pixels takes two of the column's pair blocks (K words each, mac2x2's
  * layout), X then M: its first two pixels are M's, its third is X's first (X's second is
  * gathered for nothing: it is the third's neighbour, which keeps X on the gathers' fast
- * paths). The tile reads X's words at M's address minus 4K bytes, and the first channel's
- * weights at the second's minus K: one register (-K, shifted by the load) serves both,
- * so 14 registers hold the six sums, three column words, two weight words and the
- * pointers. */
+ * paths). The tile reads X's words at M's address minus 4K bytes. */
 #if TINYC_QCONV_ASM14
-/* The 2 x 3 tiles of the triples up to s->y0_end in one assembly run. Each: the six sums
- * start from the biases; per 4 reduction steps both weight words are loaded twice
- * (sign-extended in place: even bytes, then odd) with the three pixels' words in two runs
- * of five loads (6 estimated cycles each: a load right after a load costs 1), four
- * SXTB16, twelve SMLADs: 28 cycles per 24 MACs (the 2 x 2 tile: 21 per 16). Four groups
- * a round, entered at the group that leaves a multiple of four; the loop ends where the
- * column pointer meets the end it stored (a memory operand). Then the six sums are
- * requantized and stored to s->y0[0..2], s->y1[0..2], which move on by 3, and the next
- * triple's M is 2K words on. wb is the second channel's row, col the first triple's M;
- * returns the column after the last triple. */
-#define TINYC_TILE2X3_GROUP                        \
-  "ldr    %[v], [%[w], %[nk]]\n\t"                 \
-  "ldr    %[u], [%[w]]\n\t"                        \
-  "ldr    %[c2], [%[col], %[nk], lsl #2]\n\t"      \
-  "ldr    %[c0], [%[col]], #4\n\t"                 \
-  "ldr    %[c1], [%[col], #4]\n\t"                 \
-  "sxtb16 %[u], %[u]\n\t"                          \
-  "sxtb16 %[v], %[v]\n\t"                          \
-  "smlad  %[a00], %[v], %[c0], %[a00]\n\t"         \
-  "smlad  %[a01], %[v], %[c1], %[a01]\n\t"         \
-  "smlad  %[a02], %[v], %[c2], %[a02]\n\t"         \
-  "smlad  %[a10], %[u], %[c0], %[a10]\n\t"         \
-  "smlad  %[a11], %[u], %[c1], %[a11]\n\t"         \
-  "smlad  %[a12], %[u], %[c2], %[a12]\n\t"         \
-  "ldr    %[v], [%[w], %[nk]]\n\t"                 \
+/* Every channel pair (record) of every triple of the column in one assembly run. A tile:
+ * the six sums start from the record's biases (LDRD), then per 4 reduction steps two runs
+ * of five loads (two weight words, three pixels' column words: 6 estimated cycles) and six
+ * SMLADs: 24 cycles per 24 MACs. Sixteen groups a round (the loop's end test, 6 cycles,
+ * once per 384 MACs), entered (TBH, out of line: nothing when K / 4 % 16 == 0) at the
+ * group that leaves a multiple of sixteen; the loop ends where the column pointer meets
+ * r->end. The six sums are requantized with the record's constants and stored; then the
+ * next record on the same triple (col back to M), and after the last record the next
+ * triple (2K words on). About 40 cycles a tile besides the groups, against about 100 for
+ * the int8 tile with the pair set up in C. col: the first triple's M. */
+#define TINYC_P2X3_GROUP                           \
   "ldr    %[u], [%[w]], #4\n\t"                    \
+  "ldr    %[v], [%[w]], #4\n\t"                    \
+  "ldr    %[c2], [%[col], %[nk], lsl #2]\n\t"      \
+  "ldr    %[c1], [%[col], #8]\n\t"                 \
+  "ldr    %[c0], [%[col]], #4\n\t"                 \
+  "smlad  %[a00], %[u], %[c0], %[a00]\n\t"         \
+  "smlad  %[a01], %[u], %[c1], %[a01]\n\t"         \
+  "smlad  %[a02], %[u], %[c2], %[a02]\n\t"         \
+  "smlad  %[a10], %[v], %[c0], %[a10]\n\t"         \
+  "smlad  %[a11], %[v], %[c1], %[a11]\n\t"         \
+  "smlad  %[a12], %[v], %[c2], %[a12]\n\t"         \
+  "ldr    %[u], [%[w]], #4\n\t"                    \
+  "ldr    %[v], [%[w]], #4\n\t"                    \
   "ldr    %[c2], [%[col], %[nk], lsl #2]\n\t"      \
   "ldr    %[c1], [%[col], #8]\n\t"                 \
   "ldr    %[c0], [%[col]], #12\n\t"                \
-  "sxtb16 %[u], %[u], ror #8\n\t"                  \
-  "sxtb16 %[v], %[v], ror #8\n\t"                  \
-  "smlad  %[a00], %[v], %[c0], %[a00]\n\t"         \
-  "smlad  %[a01], %[v], %[c1], %[a01]\n\t"         \
-  "smlad  %[a02], %[v], %[c2], %[a02]\n\t"         \
-  "smlad  %[a10], %[u], %[c0], %[a10]\n\t"         \
-  "smlad  %[a11], %[u], %[c1], %[a11]\n\t"         \
-  "smlad  %[a12], %[u], %[c2], %[a12]\n\t"
-#define TINYC_TILE2X3_REQUANT(A, B, C, Q, R, S) \
-  "ldr    %[c0], %[" Q "]\n\t"                  \
-  "ldr    %[c1], %[" R "]\n\t"                  \
-  "ldr    %[c2], %[" S "]\n\t"                  \
+  "smlad  %[a00], %[u], %[c0], %[a00]\n\t"         \
+  "smlad  %[a01], %[u], %[c1], %[a01]\n\t"         \
+  "smlad  %[a02], %[u], %[c2], %[a02]\n\t"         \
+  "smlad  %[a10], %[v], %[c0], %[a10]\n\t"         \
+  "smlad  %[a11], %[v], %[c1], %[a11]\n\t"         \
+  "smlad  %[a12], %[v], %[c2], %[a12]\n\t"
+#define TINYC_P2X3_REQUANT(A, B, C)             \
+  "ldr    %[c1], [%[w], #4]\n\t"                \
+  "ldr    %[c2], [%[w], #8]\n\t"                \
+  "ldr    %[c0], [%[w]], #12\n\t"               \
   "smmla  %[" A "], %[" A "], %[c0], %[c1]\n\t" \
   "smmla  %[" B "], %[" B "], %[c0], %[c1]\n\t" \
   "smmla  %[" C "], %[" C "], %[c0], %[c1]\n\t" \
@@ -1155,105 +1194,250 @@ TINYC_INLINE const int32_t *tiles2x2_short(const int8_t *w, const int32_t *col,
   "ssat   %[" A "], #8, %[" A "]\n\t"           \
   "ssat   %[" B "], #8, %[" B "]\n\t"           \
   "ssat   %[" C "], #8, %[" C "]\n\t"
+/* the entry of a round of sixteen groups: TBH's table precedes its targets */
+#define TINYC_PACKED_AT(n) "(.Lpg" #n "_%= - .Lpt%=) / 2"
+#define TINYC_PACKED_ENTRY "tbh    [pc, %[u], lsl #1]\n" TINYC_PACKED_TABLE
+#define TINYC_PACKED_TABLE                                                               \
+  ".Lpt%=:\n\t"                                                                          \
+  ".hword (1f - .Lpt%=) / 2, " TINYC_PACKED_AT(2) ", " TINYC_PACKED_AT(3) ", "             \
+  TINYC_PACKED_AT(4) "\n\t"                                                               \
+  ".hword " TINYC_PACKED_AT(5) ", " TINYC_PACKED_AT(6) ", " TINYC_PACKED_AT(7) ", "         \
+  TINYC_PACKED_AT(8) "\n\t"                                                               \
+  ".hword " TINYC_PACKED_AT(9) ", " TINYC_PACKED_AT(10) ", " TINYC_PACKED_AT(11) ", "       \
+  TINYC_PACKED_AT(12) "\n\t"                                                              \
+  ".hword " TINYC_PACKED_AT(13) ", " TINYC_PACKED_AT(14) ", " TINYC_PACKED_AT(15) ", "      \
+  TINYC_PACKED_AT(16) "\n"
+#define TINYC_PACKED_GROUPS(G)                                                            \
+  "1:\n\t" G ".Lpg2_%=:\n\t" G ".Lpg3_%=:\n\t" G ".Lpg4_%=:\n\t" G ".Lpg5_%=:\n\t" G       \
+  ".Lpg6_%=:\n\t" G ".Lpg7_%=:\n\t" G ".Lpg8_%=:\n\t" G ".Lpg9_%=:\n\t" G ".Lpg10_%=:\n\t" G \
+  ".Lpg11_%=:\n\t" G ".Lpg12_%=:\n\t" G ".Lpg13_%=:\n\t" G ".Lpg14_%=:\n\t" G             \
+  ".Lpg15_%=:\n\t" G ".Lpg16_%=:\n\t" G
 
-TINYC_INLINE const int32_t *tiles2x3_short(const int8_t *wb, const int32_t *col,
-                                           tile_short *s) {
-  const int8_t *w = wb;
+TINYC_INLINE void packed_triples(const int32_t *col, int32_t nk, packed_run *r) {
+  const int32_t *w = r->rec;
   int32_t a00, a01, a02, a10, a11, a12, u, v, c0, c1, c2;
   __asm__ volatile(
-      /* the sums from the biases; end = M + K words; K & 12 = 4 * (K / 4 % 4) picks the
-       * group the first round starts at */
+      "b      0f\n"
+      "9:\n\t"
+      "lsr    %[u], %[u], #2\n\t" TINYC_PACKED_ENTRY
       "0:\n\t"
-      "ldr    %[a00], %[b0]\n\t"
-      "ldr    %[a10], %[b1]\n\t"
+      "ldrd   %[a00], %[a10], [%[w]], #8\n\t"
       "mov    %[a01], %[a00]\n\t"
       "mov    %[a02], %[a00]\n\t"
       "mov    %[a11], %[a10]\n\t"
       "mov    %[a12], %[a10]\n\t"
-      "sub    %[c1], %[col], %[nk], lsl #2\n\t"
-      "str    %[c1], %[end]\n\t"
-      "rsb    %[c0], %[nk], #0\n\t"
-      "ands   %[c0], %[c0], #12\n\t"
-      "beq    1f\n\t"
-      "cmp    %[c0], #8\n\t"
-      "beq    3f\n\t"
-      "bhi    2f\n\t"
-      "b      4f\n"
-      "1:\n\t" TINYC_TILE2X3_GROUP
-      "2:\n\t" TINYC_TILE2X3_GROUP
-      "3:\n\t" TINYC_TILE2X3_GROUP
-      "4:\n\t" TINYC_TILE2X3_GROUP
+      "ands   %[u], %[nk], #60\n\t" /* 4 * (groups the first round skips) */
+      "bne    9b\n" TINYC_PACKED_GROUPS(TINYC_P2X3_GROUP)
       "ldr    %[u], %[end]\n\t"
       "cmp    %[col], %[u]\n\t"
       "bne    1b\n\t"
-      TINYC_TILE2X3_REQUANT("a00", "a01", "a02", "q0", "round0", "rs0")
-      TINYC_TILE2X3_REQUANT("a10", "a11", "a12", "q1", "round1", "rs1")
-      "ldr    %[u], %[y0]\n\t"
-      "ldr    %[v], %[y1]\n\t"
-      "strb   %[a00], [%[u]], #1\n\t"
-      "strb   %[a01], [%[u]], #1\n\t"
-      "strb   %[a02], [%[u]], #1\n\t"
-      "strb   %[a10], [%[v]], #1\n\t"
-      "strb   %[a11], [%[v]], #1\n\t"
-      "strb   %[a12], [%[v]], #1\n\t"
-      "str    %[u], %[y0]\n\t"
-      "str    %[v], %[y1]\n\t"
-      /* the next triple: w back to the row starts, col past the next X */
-      "add    %[w], %[w], %[nk]\n\t"
-      "sub    %[col], %[col], %[nk], lsl #2\n\t"
-      "ldr    %[c0], %[y0_end]\n\t"
-      "cmp    %[u], %[c0]\n\t"
+      TINYC_P2X3_REQUANT("a00", "a01", "a02")
+      TINYC_P2X3_REQUANT("a10", "a11", "a12")
+      "ldr    %[u], %[y]\n\t"
+      "ldr    %[v], %[plane]\n\t"
+      "strb   %[a00], [%[u]]\n\t"
+      "strb   %[a01], [%[u], #1]\n\t"
+      "strb   %[a02], [%[u], #2]\n\t"
+      "add    %[u], %[u], %[v]\n\t"
+      "strb   %[a10], [%[u]]\n\t"
+      "strb   %[a11], [%[u], #1]\n\t"
+      "strb   %[a12], [%[u], #2]\n\t"
+      "add    %[u], %[u], %[v]\n\t"
+      "str    %[u], %[y]\n\t"
+      "add    %[col], %[col], %[nk], lsl #2\n\t" /* back to M */
+      "ldr    %[u], %[rec_end]\n\t"
+      "cmp    %[w], %[u]\n\t"
+      "bne    0b\n\t"
+      /* the next triple: the first record, M and the loop's end 2K words on */
+      "ldr    %[w], %[rec]\n\t"
+      "ldr    %[u], %[y_col]\n\t"
+      "add    %[u], %[u], #3\n\t"
+      "str    %[u], %[y_col]\n\t"
+      "str    %[u], %[y]\n\t"
+      "sub    %[col], %[col], %[nk], lsl #3\n\t"
+      "ldr    %[v], %[end]\n\t"
+      "sub    %[v], %[v], %[nk], lsl #3\n\t"
+      "str    %[v], %[end]\n\t"
+      "ldr    %[v], %[y_end]\n\t"
+      "cmp    %[u], %[v]\n\t"
       "bne    0b"
       : [a00] "=&r"(a00), [a01] "=&r"(a01), [a02] "=&r"(a02), [a10] "=&r"(a10),
         [a11] "=&r"(a11), [a12] "=&r"(a12), [w] "+r"(w), [col] "+r"(col), [u] "=&r"(u),
-        [v] "=&r"(v), [c0] "=&r"(c0), [c1] "=&r"(c1), [c2] "=&r"(c2), [y0] "+m"(s->y0),
-        [y1] "+m"(s->y1), [end] "=m"(s->end)
-      : [nk] "r"(s->neg_k), [y0_end] "m"(s->y0_end), [b0] "m"(s->bias0), [b1] "m"(s->bias1),
-        [q0] "m"(s->q0),
-        [round0] "m"(s->round0), [rs0] "m"(s->rs0), [q1] "m"(s->q1), [round1] "m"(s->round1),
-        [rs1] "m"(s->rs1)
+        [v] "=&r"(v), [c0] "=&r"(c0), [c1] "=&r"(c1), [c2] "=&r"(c2), [y] "+m"(r->y),
+        [y_col] "+m"(r->y_col), [end] "+m"(r->end)
+      : [nk] "r"(nk), [y_end] "m"(r->y_end), [rec] "m"(r->rec), [rec_end] "m"(r->rec_end),
+        [plane] "m"(r->plane)
       : "cc", "memory");
-  return col + s->neg_k; /* the last triple's "next M" is K words past the column */
 }
-#undef TINYC_TILE2X3_GROUP
-#undef TINYC_TILE2X3_REQUANT
+#undef TINYC_P2X3_GROUP
+#undef TINYC_P2X3_REQUANT
 #else
-/* One 2 x 3 tile in C: col is the triple's M; returns M + K words. */
-TINYC_INLINE const int32_t *tile2x3_short(const int8_t *wb, const int32_t *col,
-                                          tile_short *s) {
-  const int8_t *wa = wb + s->neg_k;
-  const int32_t *x = col + s->neg_k; /* the third pixel's block */
-  int32_t a00 = s->bias0, a01 = a00, a02 = a00, a10 = s->bias1, a11 = a10, a12 = a10, q;
-  for (q = s->K >> 2; q > 0; --q, wa += 4, wb += 4, col += 4, x += 4) {
-    const int32_t u = tinyc_load4(wa), v = tinyc_load4(wb);
-    const int32_t u02 = tinyc_sxtb16(u), u13 = tinyc_sxtb16_hi(u);
-    const int32_t v02 = tinyc_sxtb16(v), v13 = tinyc_sxtb16_hi(v);
-    a00 = tinyc_smlad(u13, col[1], tinyc_smlad(u02, col[0], a00));
-    a01 = tinyc_smlad(u13, col[3], tinyc_smlad(u02, col[2], a01));
-    a02 = tinyc_smlad(u13, x[1], tinyc_smlad(u02, x[0], a02));
-    a10 = tinyc_smlad(v13, col[1], tinyc_smlad(v02, col[0], a10));
-    a11 = tinyc_smlad(v13, col[3], tinyc_smlad(v02, col[2], a11));
-    a12 = tinyc_smlad(v13, x[1], tinyc_smlad(v02, x[0], a12));
+/* The same in C: col is the first triple's M, nk = -K. */
+TINYC_INLINE void packed_triples(const int32_t *col, int32_t nk, packed_run *r) {
+  const int32_t K = -nk;
+  for (; r->y_col != r->y_end; r->y_col += 3, col += 2 * K) {
+    const int32_t *rec;
+    int8_t *y = r->y_col;
+    for (rec = r->rec; rec != r->rec_end; rec += K + TINYC_QCONV_PACK_EXTRA) {
+      const int32_t *m = col, *x = col + nk, *wt = rec + 2, *t = rec + 2 + K;
+      int32_t a00 = rec[0], a01 = a00, a02 = a00, a10 = rec[1], a11 = a10, a12 = a10, q;
+      for (q = K >> 2; q > 0; --q, wt += 4, m += 4, x += 4) {
+        a00 = tinyc_smlad(wt[2], m[1], tinyc_smlad(wt[0], m[0], a00));
+        a01 = tinyc_smlad(wt[2], m[3], tinyc_smlad(wt[0], m[2], a01));
+        a02 = tinyc_smlad(wt[2], x[1], tinyc_smlad(wt[0], x[0], a02));
+        a10 = tinyc_smlad(wt[3], m[1], tinyc_smlad(wt[1], m[0], a10));
+        a11 = tinyc_smlad(wt[3], m[3], tinyc_smlad(wt[1], m[2], a11));
+        a12 = tinyc_smlad(wt[3], x[1], tinyc_smlad(wt[1], x[0], a12));
+      }
+      y[0] = short_requant_one(a00, t[0], t[1], t[2]);
+      y[1] = short_requant_one(a01, t[0], t[1], t[2]);
+      y[2] = short_requant_one(a02, t[0], t[1], t[2]);
+      y += r->plane;
+      y[0] = short_requant_one(a10, t[3], t[4], t[5]);
+      y[1] = short_requant_one(a11, t[3], t[4], t[5]);
+      y[2] = short_requant_one(a12, t[3], t[4], t[5]);
+      y += r->plane;
+    }
   }
-  s->y0[0] = short_requant_one(a00, s->q0, s->round0, s->rs0);
-  s->y0[1] = short_requant_one(a01, s->q0, s->round0, s->rs0);
-  s->y0[2] = short_requant_one(a02, s->q0, s->round0, s->rs0);
-  s->y1[0] = short_requant_one(a10, s->q1, s->round1, s->rs1);
-  s->y1[1] = short_requant_one(a11, s->q1, s->round1, s->rs1);
-  s->y1[2] = short_requant_one(a12, s->q1, s->round1, s->rs1);
-  s->y0 += 3;
-  s->y1 += 3;
-  return col;
-}
-
-/* The tiles of the triples up to s->y0_end (col: the first one's M); returns the column
- * after. */
-TINYC_INLINE const int32_t *tiles2x3_short(const int8_t *wb, const int32_t *col,
-                                           tile_short *s) {
-  while (s->y0 != s->y0_end) col = tile2x3_short(wb, col, s) + s->K;
-  return col + s->neg_k;
 }
 #endif
+
+/* ---- two output channels x two pixels, packed ------------------------------------------- */
+
+#if TINYC_QCONV_ASM14
+/* Every channel pair (record) of every pixel pair block from r->block up to r->y_end in
+ * one assembly run, as packed_triples: per 4 reduction steps one run of eight loads (the
+ * block's four column words, both channels' two weight words: 9 estimated cycles) and
+ * eight SMLADs, 17 cycles per 16 MACs (the int8 tile: 21). The pair's second output goes
+ * r->step bytes after its first, stored first: with step 0 (a last pixel pair of one
+ * pixel) the first overwrites it. */
+#define TINYC_P2X2_GROUP                           \
+  "ldr    %[c1], [%[col], #4]\n\t"                 \
+  "ldr    %[c2], [%[col], #8]\n\t"                 \
+  "ldr    %[c3], [%[col], #12]\n\t"                \
+  "ldr    %[c0], [%[col]], #16\n\t"                \
+  "ldr    %[v], [%[w], #4]\n\t"                    \
+  "ldr    %[t], [%[w], #8]\n\t"                    \
+  "ldr    %[s], [%[w], #12]\n\t"                   \
+  "ldr    %[u], [%[w]], #16\n\t"                   \
+  "smlad  %[a00], %[u], %[c0], %[a00]\n\t"         \
+  "smlad  %[a01], %[u], %[c2], %[a01]\n\t"         \
+  "smlad  %[a10], %[v], %[c0], %[a10]\n\t"         \
+  "smlad  %[a11], %[v], %[c2], %[a11]\n\t"         \
+  "smlad  %[a00], %[t], %[c1], %[a00]\n\t"         \
+  "smlad  %[a01], %[t], %[c3], %[a01]\n\t"         \
+  "smlad  %[a10], %[s], %[c1], %[a10]\n\t"         \
+  "smlad  %[a11], %[s], %[c3], %[a11]\n\t"
+#define TINYC_P2X2_REQUANT(A, B)                \
+  "ldr    %[c1], [%[w], #4]\n\t"                \
+  "ldr    %[c2], [%[w], #8]\n\t"                \
+  "ldr    %[c0], [%[w]], #12\n\t"               \
+  "smmla  %[" A "], %[" A "], %[c0], %[c1]\n\t" \
+  "smmla  %[" B "], %[" B "], %[c0], %[c1]\n\t" \
+  "asr    %[" A "], %[" A "], %[c2]\n\t"        \
+  "asr    %[" B "], %[" B "], %[c2]\n\t"        \
+  "ssat   %[" A "], #8, %[" A "]\n\t"           \
+  "ssat   %[" B "], #8, %[" B "]\n\t"
+
+TINYC_INLINE void packed_pairs(packed_run *r) {
+  const int32_t *w = r->rec, *col = r->block;
+  int32_t a00, a01, a10, a11, u, v, t, s, c0, c1, c2, c3;
+  __asm__ volatile(
+      /* where the tiles enter their first round, from TBH's table once a run (each tile
+       * then branches there with one LDR to PC: 4 cycles, against 10 for a TBH) */
+      "adr.w  %[u], .Lpt%=\n\t"
+      "ldr    %[v], %[skip]\n\t"
+      "ldrh   %[v], [%[u], %[v], lsl #1]\n\t"
+      "add    %[u], %[u], %[v], lsl #1\n\t"
+      "orr    %[u], %[u], #1\n\t" /* Thumb */
+      "str    %[u], %[entry]\n\t"
+      "b      0f\n" TINYC_PACKED_TABLE
+      "0:\n\t"
+      "ldrd   %[a00], %[a10], [%[w]], #8\n\t"
+      "mov    %[a01], %[a00]\n\t"
+      "mov    %[a11], %[a10]\n\t"
+      "ldr    pc, %[entry]\n" TINYC_PACKED_GROUPS(TINYC_P2X2_GROUP)
+      "ldr    %[u], %[end]\n\t"
+      "cmp    %[col], %[u]\n\t"
+      "bne    1b\n\t"
+      TINYC_P2X2_REQUANT("a00", "a01")
+      TINYC_P2X2_REQUANT("a10", "a11")
+      "ldr    %[u], %[y]\n\t"
+      "ldr    %[v], %[plane]\n\t"
+      "ldr    %[t], %[step]\n\t"
+      "strb   %[a01], [%[u], %[t]]\n\t"
+      "strb   %[a00], [%[u]]\n\t"
+      "add    %[u], %[u], %[v]\n\t"
+      "strb   %[a11], [%[u], %[t]]\n\t"
+      "strb   %[a10], [%[u]]\n\t"
+      "add    %[u], %[u], %[v]\n\t"
+      "str    %[u], %[y]\n\t"
+      "ldr    %[col], %[block]\n\t" /* back to the block's start */
+      "ldr    %[u], %[rec_end]\n\t"
+      "cmp    %[w], %[u]\n\t"
+      "bne    0b\n\t"
+      /* the next pixel pair: the first record, the next block; a last pixel pair of
+       * one pixel stores it once (step 0) */
+      "ldr    %[w], %[rec]\n\t"
+      "ldr    %[u], %[y_col]\n\t"
+      "ldr    %[v], %[y_odd]\n\t"
+      "add    %[u], %[u], #2\n\t"
+      "cmp    %[u], %[v]\n\t"
+      "itt    eq\n\t"
+      "moveq  %[v], #0\n\t"
+      "streq  %[v], %[step]\n\t"
+      "str    %[u], %[y_col]\n\t"
+      "str    %[u], %[y]\n\t"
+      "ldr    %[col], %[end]\n\t"
+      "ldr    %[v], %[kb]\n\t"
+      "str    %[col], %[block]\n\t"
+      "add    %[v], %[v], %[col]\n\t"
+      "str    %[v], %[end]\n\t"
+      "ldr    %[v], %[y_end]\n\t"
+      "cmp    %[u], %[v]\n\t"
+      "bne    0b"
+      : [a00] "=&r"(a00), [a01] "=&r"(a01), [a10] "=&r"(a10), [a11] "=&r"(a11), [w] "+r"(w),
+        [col] "+r"(col), [u] "=&r"(u), [v] "=&r"(v), [t] "=&r"(t), [s] "=&r"(s),
+        [c0] "=&r"(c0), [c1] "=&r"(c1), [c2] "=&r"(c2), [c3] "=&r"(c3), [y] "+m"(r->y)
+      /* y_col, end, block, step and entry are written too: an asm takes at most 30
+       * operands, and the memory clobber covers them */
+      : [y_col] "m"(r->y_col), [end] "m"(r->end), [block] "m"(r->block),
+        [step] "m"(r->step), [y_end] "m"(r->y_end), [y_odd] "m"(r->y_odd), [rec] "m"(r->rec), [rec_end] "m"(r->rec_end),
+        [plane] "m"(r->plane), [kb] "m"(r->kb), [skip] "m"(r->skip), [entry] "m"(r->entry)
+      : "cc", "memory");
+}
+#undef TINYC_P2X2_GROUP
+#undef TINYC_P2X2_REQUANT
+#else
+TINYC_INLINE void packed_pairs(packed_run *r) {
+  const int32_t K = r->kb >> 2;
+  for (; r->y_col != r->y_end; r->y_col += 2, r->block += K) {
+    const int32_t *rec;
+    int8_t *y = r->y_col;
+    if (y == r->y_odd) r->step = 0;
+    for (rec = r->rec; rec != r->rec_end; rec += K + TINYC_QCONV_PACK_EXTRA) {
+      const int32_t *c = r->block, *wt = rec + 2, *t = rec + 2 + K;
+      int32_t a00 = rec[0], a01 = a00, a10 = rec[1], a11 = a10, q;
+      for (q = K >> 2; q > 0; --q, wt += 4, c += 4) {
+        a00 = tinyc_smlad(wt[2], c[1], tinyc_smlad(wt[0], c[0], a00));
+        a01 = tinyc_smlad(wt[2], c[3], tinyc_smlad(wt[0], c[2], a01));
+        a10 = tinyc_smlad(wt[3], c[1], tinyc_smlad(wt[1], c[0], a10));
+        a11 = tinyc_smlad(wt[3], c[3], tinyc_smlad(wt[1], c[2], a11));
+      }
+      y[r->step] = short_requant_one(a01, t[0], t[1], t[2]);
+      y[0] = short_requant_one(a00, t[0], t[1], t[2]);
+      y += r->plane;
+      y[r->step] = short_requant_one(a11, t[3], t[4], t[5]);
+      y[0] = short_requant_one(a10, t[3], t[4], t[5]);
+      y += r->plane;
+    }
+  }
+}
+#endif
+#undef TINYC_PACKED_AT
+#undef TINYC_PACKED_TABLE
+#undef TINYC_PACKED_ENTRY
+#undef TINYC_PACKED_GROUPS
 
 /* Two channels (rows w, w + K) over the `count` pixels of the column (K words per pixel
  * pair), each four sums requantized straight from registers into s->y0 and s->y1 (the
@@ -1336,34 +1520,32 @@ static TINYC_DSP_NOINLINE int32_t channels_short(const int32_t *col, int32_t cou
   return (int32_t)(sm - sm0);
 }
 
-/* Every output channel of group g (all in the short form: triples_of) two at a time over
- * the column's first `triples` triples (outputs from y). */
-static TINYC_DSP_NOINLINE void channels_triples(const int32_t *col, int32_t triples,
-                                                const int8_t *W, const int32_t *B, int8_t *y,
-                                                size_t out_plane,
-                                                const tinyc_qconv_params *p, int32_t g) {
-  const int32_t cg = p->c / p->group, mg = p->m / p->group, K = cg * p->kh * p->kw;
-  const int8_t *w = W + (size_t)g * mg * K;
-  const int32_t *bm = B ? B + g * mg : NULL;
-  const int32_t *qm = p->multiplier + g * mg, *sm = p->shift + g * mg;
-  const uint32_t zp2 = (uint32_t)(2 * p->output_offset + 1);
-  const int32_t *const end = sm + mg;
-  tile_short s;
-  s.K = K;
-  s.neg_k = -K;
-  s.bias0 = s.bias1 = 0;
-  for (; sm < end; sm += 2, qm += 2, w += 2 * K, y += 2 * out_plane) {
-    pair_record(&s, qm, sm, zp2);
-    if (bm) {
-      s.bias0 = bm[0];
-      s.bias1 = bm[1];
-      bm += 2;
-    }
-    s.y0 = y;
-    s.y1 = y + out_plane;
-    s.y0_end = y + 3 * triples;
-    tiles2x3_short(w + K, col + K, &s);
+/* Every output channel of a layer with packed records, two at a time over the column's
+ * `count` pixels (outputs from y): its first `triples` triples (triples_of), then its
+ * pair blocks (a last odd pixel stored once). One call a column from a small frame. */
+static TINYC_DSP_NOINLINE void channels_packed(const int32_t *col, int32_t triples,
+                                               int32_t count, int8_t *y, size_t out_plane,
+                                               const tinyc_qconv_params *p) {
+  const int32_t K = p->c * p->kh * p->kw;
+  packed_run r;
+  packed_begin(&r, p, y, out_plane, K);
+  if (triples > 0) {
+    r.y_end = y + 3 * triples;
+    r.end = col + 2 * K; /* the first triple's M + K words */
+    packed_triples(col + K, -K, &r);
+    count -= 3 * triples;
+    if (count == 0) return;
+    y += 3 * triples;
+    col += (size_t)2 * triples * K;
+    r.y = r.y_col = y;
   }
+  r.skip = (-(K >> 2)) & 15;
+  r.y_end = y + ((count + 1) & ~1);
+  r.y_odd = count & 1 ? r.y_end - 2 : NULL;
+  r.step = r.y_odd == y ? 0 : 1;
+  r.block = col;
+  r.end = col + K;
+  packed_pairs(&r);
 }
 
 /* The column of output pixels [px, px + count) (pair blocks of K words; a last odd pixel
@@ -1487,57 +1669,40 @@ static TINYC_DSP_NOINLINE void channels_rest(const int32_t *col, const int8_t *W
   }
 }
 
-/* Triples a column of max_pairs pair blocks holds for group g: in pairs of blocks when
- * the 2 x 3 tile takes every channel (K % 4 == 0, all_short) and the column is full size;
- * and only for many channels over a long enough reduction: a triple gathers one pixel
- * twice (a pair block per triple more than pairs), and in fewer pixels a column each
- * channel pair is set up more often, which the 2 x 3 tile's saving (about 0.6K cycles a
- * triple and channel pair) repays only from about mg >= TINYC_QCONV_TRIPLE_MG and K >=
- * TINYC_QCONV_TRIPLE_K (measured: KWS's 64 x 64 pointwise and 64-channel 10x4 first conv
- * gain 5 % and 3 %; ResNet-8's 16- and 32-channel 3x3 convs and 64 x 32 shortcut lose
- * up to 3 %). tinyc/ops/qwork.py mirrors the shape test (dense_takes_triples); a model
+/* Triples a column of max_pairs pair blocks holds: in pairs of blocks when the layer has
+ * packed records (every channel in the short form, one group, K % 4 == 0) and the column
+ * is full size; and only for many channels over a long enough reduction: a triple
+ * gathers one pixel twice (a pair block per triple more than pairs), which the 2 x 3
+ * tile's saving over the 2 x 2 repays only from about mg >= TINYC_QCONV_TRIPLE_MG and K >=
+ * TINYC_QCONV_TRIPLE_K (measured on the packed tiles: KWS int8 4.36M -> 4.14M est.
+ * cycles with triples; ResNet-8's 16- and 32-channel K = 144 convs on triples too gain
+ * nothing, unbanded 17.59M -> 17.61M, banded 17.86M -> 17.80M, one conv 2.5 % faster,
+ * another 2.2 % slower, and 32 B more stack). tinyc/ops/qwork.py mirrors the shape test
+ * (dense_takes_triples); a model
  * with no such layer defines TINYC_QCONV_NO_TRIPLES (tinyc_rt.h), which leaves the 2 x 3
  * tile's code out. */
 #define TINYC_QCONV_TRIPLE_MG 64
 #define TINYC_QCONV_TRIPLE_K 40
 #ifdef TINYC_QCONV_NO_TRIPLES
-TINYC_INLINE int32_t triples_of(const tinyc_qconv_params *p, int32_t g, int32_t blocks,
-                                int clamp) {
+TINYC_INLINE int32_t triples_of(const tinyc_qconv_params *p, int32_t blocks) {
   (void)p;
-  (void)g;
   (void)blocks;
-  (void)clamp;
   return 0;
 }
 #else
-TINYC_INLINE int triple_shape(const tinyc_qconv_params *p) {
-  const int32_t mg = p->m / p->group, K = p->c / p->group * p->kh * p->kw;
-  return (K & 3) == 0 && mg >= TINYC_QCONV_TRIPLE_MG && K >= TINYC_QCONV_TRIPLE_K;
-}
-
-/* Whether every output channel of the group takes channels_short (so the column may hold
- * triples, which channels_rest does not read): no clamp, channels in pairs, every shift
- * in the short form. */
-TINYC_INLINE int all_short(int clamp, int32_t mg, const int32_t *sm) {
-  int32_t m;
-  if (clamp || (mg & 1)) return 0;
-  for (m = 0; m < mg; ++m) {
-    if (!short_form(sm[m])) return 0;
-  }
-  return 1;
-}
-
-TINYC_INLINE int32_t triples_of(const tinyc_qconv_params *p, int32_t g, int32_t blocks,
-                                int clamp) {
-  const int32_t mg = p->m / p->group;
-  if (blocks < TINYC_QCONV_PAIRS || !triple_shape(p)) return 0;
-  return !TINYC_QCONV_GENERAL || all_short(clamp, mg, p->shift + g * mg) ? blocks / 2 : 0;
+TINYC_INLINE int32_t triples_of(const tinyc_qconv_params *p, int32_t blocks) {
+  const int32_t K = p->c * p->kh * p->kw;
+  return TINYC_QCONV_PACKED(p) && blocks >= TINYC_QCONV_PAIRS && p->m >= TINYC_QCONV_TRIPLE_MG &&
+                 K >= TINYC_QCONV_TRIPLE_K
+             ? blocks / 2
+             : 0;
 }
 #endif
 
 /* Output pixels [px0, px1) of the output channels of group g, in groups of up to
  * TINYC_QCONV_PAIRS pixel pairs: their windows are gathered before any of their outputs is
- * written (which the in-place form relies on), then each pair of output channels in the
+ * written (which the in-place form relies on), then a layer with packed records runs every
+ * channel pair over them (channels_packed); otherwise each pair of output channels in the
  * short requantization form runs over the pixel pairs (channel_pair_short), and the
  * other channels take channels_rest. K <= TINYC_QCONV_COLUMN. */
 TINYC_INLINE void conv_pixels_with(int32_t *restrict col, int32_t blocks,
@@ -1547,7 +1712,7 @@ TINYC_INLINE void conv_pixels_with(int32_t *restrict col, int32_t blocks,
   const int32_t mg = p->m / p->group, K = p->c / p->group * p->kh * p->kw;
   const int32_t max_pairs = blocks < TINYC_QCONV_PAIRS ? blocks : TINYC_QCONV_PAIRS;
   const int clamp = p->act_min > -128 || p->act_max < 127;
-  const int32_t triples = triples_of(p, g, blocks, clamp);
+  const int32_t triples = triples_of(p, blocks);
   const int32_t span = triples ? 3 * triples : 2 * max_pairs; /* pixels a column */
   int32_t m, px;
   for (px = px0; px < px1; px += span) {
@@ -1557,9 +1722,11 @@ TINYC_INLINE void conv_pixels_with(int32_t *restrict col, int32_t blocks,
     const int32_t rest = count - 3 * whole; /* pixels in pair blocks */
     const int32_t *pairs = col + (size_t)2 * whole * K;
     gather_columns(col, xg, p, px, count, whole);
-    if (whole > 0) channels_triples(col, whole, W, B, y, out_plane, p, g);
-    y += 3 * whole;
     m = mg;
+    if (TINYC_QCONV_PACKED(p)) { /* one group, every channel short (tinyc/ops/qpack.py) */
+      channels_packed(col, whole, count, y, out_plane, p);
+      continue;
+    }
     if (rest > 0) {
       m = clamp && TINYC_QCONV_GENERAL ? 0
                                        : channels_short(pairs, rest, W, B, y, out_plane, p, g);

@@ -154,6 +154,10 @@ void tinyc_qb_conv2d_s8_f32(const int8_t *restrict X, const int8_t *restrict W,
       chunk.c = chunk.group * cg;
       chunk.multiplier = c->multiplier + m0;
       chunk.shift = c->shift + m0;
+      /* the chunk's own records, when it starts on a channel pair (else the int8 paths) */
+      chunk.packed = c->packed && !(m0 & 1) && !(mc & 1)
+                         ? c->packed + (size_t)(m0 >> 1) * (filter + TINYC_QCONV_PACK_EXTRA)
+                         : NULL;
       conv_call(X + ((size_t)n * c->c + (size_t)g0 * cg) * in_plane, W + (size_t)m0 * filter,
                 B ? B + m0 : NULL, work, kw, &chunk, p->depthwise);
       for (i = 0; i < (size_t)mc * plane; ++i) {
