@@ -94,6 +94,7 @@ def compile(  # noqa: A001 (the API's name for the one thing tinyc does)
     consts: Mapping[str, object] | None = None,
     layout: str = "plain",
     progress: bool = False,
+    weight_layout: str = "speed",
 ) -> CompileResult:
     """Compile `model` into `out_dir`, as `tinyc MODEL -o OUT` with the same-named flags.
     `consts` is `--const`: input name -> a number, a list of numbers or a numpy array.
@@ -104,6 +105,7 @@ def compile(  # noqa: A001 (the API's name for the one thing tinyc does)
     the choice by running the generated C on the host: see `CompileResult.auto`.
     `layout` is `--layout`: plain, arduino or zephyr (tinyc.backend.packages).
     `progress` reports calibration on stderr as the CLI does (tinyc.progress).
+    `weight_layout` is `--weight-layout`: speed or flash.
 
     OUT is written as one transaction (tinyc.outdir): on any error it is left as it was.
     Raises UsageError (bad argument), ModelError, UnsupportedError or another TinycError."""
@@ -116,7 +118,8 @@ def compile(  # noqa: A001 (the API's name for the one thing tinyc does)
                        calib=calib, calib_method=calib_method, weight_bits=weight_bits,
                        weight_clip=weight_clip, io=io, prune=prune,
                        opt_level=opt_level, arena=arena, report=report, consts=consts,
-                       layout=layout, progress=progress, layer_precision=layer_precision)
+                       layout=layout, progress=progress, layer_precision=layer_precision,
+                       weight_layout=weight_layout)
     options = replace(
         options, eval_data=None if eval_data is None else (os.fspath(eval_data[0]),
                                                   os.fspath(eval_data[1])),
@@ -215,13 +218,15 @@ def validate(
     opt_level: int = 1,
     consts: Mapping[str, object] | None = None,
     progress: bool = False,
+    weight_layout: str = "speed",
 ) -> ValidateResult:
     """`tinyc validate`: compile `model` for the Cortex-M core `target`, build it with
     arm-none-eabi-gcc, run it once on QEMU on `inputs` (None: seeded random ones), and
     compare the board's outputs with the reference (as `verify` chooses it) and with the
     same C built for the host. `board` runs the `target` kernels on another core's board
     (`target="generic"`, `board="cortex-m4"`: the portable C on the M4); `profile` also
-    counts instructions per node; `progress` reports each step on stderr.
+    counts instructions per node; `progress` reports each step on stderr; `weight_layout`
+    is `--weight-layout`.
 
     Returns a `ValidateResult`: `.ok`, `.reference`, per-output checks (`.outputs` vs the
     reference, `.host_outputs` vs the host build), `.instructions`, `.macs`,
@@ -238,7 +243,7 @@ def validate(
                        calib_method=calib_method, weight_bits=weight_bits,
                        weight_clip=weight_clip, io=io, prune=prune, opt_level=opt_level,
                        arena="static", consts=consts, progress=progress,
-                       layer_precision=layer_precision)
+                       layer_precision=layer_precision, weight_layout=weight_layout)
     graph, _ = optimize(load_model(path, options), options)
     feeds = default_inputs(graph) if inputs is None else shaped_inputs(graph, inputs)
     return validate_on_mcu(str(path), graph, options, model_name(options, path), feeds,
@@ -252,7 +257,8 @@ def _options(path: Path, *, name: str | None = None, target: str,
              opt_level: int, arena: str, report: bool = False,
              consts: Mapping[str, object] | None, layout: str = "plain",
              progress: bool = False,
-             layer_precision: Mapping[str, str] | None = None):  # noqa: ANN202
+             layer_precision: Mapping[str, str] | None = None,
+             weight_layout: str = "speed"):  # noqa: ANN202
     """The compiler Options of an API call, its arguments checked like the CLI's flags."""
     from tinyc.backend.generate import ARENA_MODES
     from tinyc.backend.packages import check_layout
@@ -262,6 +268,8 @@ def _options(path: Path, *, name: str | None = None, target: str,
         raise UsageError(f"arena={arena!r}: use one of {', '.join(ARENA_MODES)}")
     if opt_level not in (0, 1, 2):
         raise UsageError(f"opt_level={opt_level!r}: use 0, 1 or 2")
+    if weight_layout not in ("speed", "flash"):
+        raise UsageError(f"weight_layout={weight_layout!r}: use speed or flash")
     return Options(
         name=name, shapes=_shapes(shapes), target=target, opt_level=opt_level, arena=arena,
         report=report, quantize=quantize, calib=None if calib is None else os.fspath(calib),
@@ -269,7 +277,7 @@ def _options(path: Path, *, name: str | None = None, target: str,
         prune=prune, consts=_const_bindings(consts),
         progress=progress, layer_precision=tuple((layer_precision or {}).items()),
         command=_call_text(path, name=name, target=target, quantize=quantize, prune=prune),
-        layout=check_layout(layout),
+        layout=check_layout(layout), weight_layout=weight_layout,
     )
 
 

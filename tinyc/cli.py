@@ -145,6 +145,14 @@ def _add_model_args(p: argparse.ArgumentParser, eval_arg: bool = False) -> None:
         help="kernel variants and alignment for this core (default: generic portable C; "
         "validate: cortex-m4)",
     )
+    p.add_argument(
+        "--weight-layout",
+        choices=["speed", "flash"],
+        default="speed",
+        help="speed (default): on the Cortex-M4, dense int8 conv weights stored widened to "
+        "int16 in the kernels' load order (about 2x their flash, ~15%% fewer cycles); "
+        "flash: stored as int8",
+    )
 
 
 def _add_arena_arg(p: argparse.ArgumentParser) -> None:
@@ -356,6 +364,7 @@ def _options(args: argparse.Namespace, argv: Sequence[str]):  # noqa: ANN202
         prune=args.prune,
         prune_layers=tuple(args.prune_layers),
         sparse=prune_command_options(args.command, args.sparse),
+        weight_layout=args.weight_layout,
     )
 
 

@@ -134,7 +134,8 @@ def test_packed_tiles_match_the_portable_kernel(libs: dict, c: int, m: int, kh: 
             run(lib, case, x, np.full_like(wt, 77), b, q, shift, packed), expected)
 
 
-def run_exact(proto: onnx.ModelProto, shape: tuple[int, ...], tmp_path: Path) -> Path:
+def run_exact(proto: onnx.ModelProto, shape: tuple[int, ...], tmp_path: Path,
+              weight_layout: str = "speed") -> Path:
     """Compile for the Cortex-M4 (convs unbanded, each on its whole image), run on QEMU and
     on the host: both bit-exact with the interpreter. Returns the output directory."""
     path = tmp_path / "pk.onnx"
@@ -143,7 +144,8 @@ def run_exact(proto: onnx.ModelProto, shape: tuple[int, ...], tmp_path: Path) ->
     calib = tmp_path / "calib.npy"
     np.save(calib, rng.standard_normal((6, *shape[1:])).astype(np.float32))
     passes = pipeline_without(1, None, frozenset({"fuse-qboundary"}))
-    options = Options(target="cortex-m4", quantize="int8", calib=str(calib), passes=passes)
+    options = Options(target="cortex-m4", quantize="int8", calib=str(calib), passes=passes,
+                      weight_layout=weight_layout)
     graph, _ = optimize(load_model(path, options), options)
     x = rng.standard_normal(shape).astype(np.float32)
     result, host = run_on_mcu(graph, options, "net", [x], tmp_path / "out", host_check=True)
@@ -185,4 +187,17 @@ def test_a_model_packs_what_qualifies_and_stays_exact_on_cortex_m4(mcu_tools: No
     c = (out / "net.c").read_text()
     assert c.count("int32_t net_tinyc_packed_") == 1
     assert "w_c0_w" not in c and "w_c1_w" in c  # the packed layer's int8 weights are gone
+    assert "TINYC_QCONV_PACKED_ONLY" not in "".join(p.read_text() for p in out.glob("*rt.h"))
+
+
+def test_weight_layout_flash_keeps_int8_weights_and_stays_exact_on_cortex_m4(
+        mcu_tools: None, tmp_path: Path) -> None:
+    """`--weight-layout flash`: the layer that would be packed keeps its int8 weights and the
+    int8 tiles, no records are emitted, and the outputs stay bit-exact."""
+    from test_qemu_qconv_shapes import conv, model
+
+    proto = model((1, 8, 5, 6), [conv("c0", "x", "y", 8, 64, 1, seed=6)], "y")
+    out = run_exact(proto, (1, 8, 5, 6), tmp_path, weight_layout="flash")
+    c = (out / "net.c").read_text()
+    assert "net_tinyc_packed_" not in c and "w_c0_w" in c
     assert "TINYC_QCONV_PACKED_ONLY" not in "".join(p.read_text() for p in out.glob("*rt.h"))

@@ -50,8 +50,11 @@ class EmitContext:
         name: str,
         arena: str = "static",
         names: Namespace | None = None,
+        pack_weights: bool = True,
     ) -> None:
         self.graph = graph
+        #: whether dense int8 convs may take packed records (`--weight-layout speed`)
+        self.pack_weights = pack_weights
         #: the target's kernel variants, which the plan's workspaces were sized for
         self.kernel_dirs = plan.kernel_dirs
         self.plan = plan

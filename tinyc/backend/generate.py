@@ -93,6 +93,8 @@ class GeneratedC:
 
 
 ARENA_MODES = ("static", "external")
+#: `--weight-layout`: speed (packed int16 records for the Cortex-M4 dense tiles) or flash
+WEIGHT_LAYOUTS = ("speed", "flash")
 
 #: kernel families whose header includes other families' headers (for their records)
 _HEADER_DEPS = {"inplace": ("conv", "gemm"), "qconv_w4": ("qconv",), "qfc_w4": ("qfc",),
@@ -110,14 +112,18 @@ def generate_c(
     command: str = "",
     target: str = "generic",
     arena: str = "static",
+    weight_layout: str = "speed",
 ) -> GeneratedC:
     if arena not in ARENA_MODES:
         raise UsageError(f"arena mode {arena!r}: use one of {ARENA_MODES}")
+    if weight_layout not in WEIGHT_LAYOUTS:
+        raise UsageError(f"weight layout {weight_layout!r}: use one of {WEIGHT_LAYOUTS}")
     cname = check_model_name(name, reserved_names())
     # NAME.c's identifiers get `NAME_` in front (prefix.py): leave room for it
     names = Namespace(reserved_names().identifiers, MAX_IDENTIFIER - len(cname) - 1)
     names.reserve(*model_identifiers(cname, len(graph.inputs), len(graph.outputs)))
-    ctx = EmitContext(graph, plan, cname, arena, names)
+    ctx = EmitContext(graph, plan, cname, arena, names,
+                      pack_weights=weight_layout == "speed")
     for index in plan.node_order(len(graph.nodes)):
         node = graph.nodes[index]
         ctx.comment(node_comment(node))

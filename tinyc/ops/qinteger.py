@@ -425,7 +425,8 @@ def _packed_table(node: Node, ctx: EmitContext, fields: list[int], xq: tuple[flo
     count as the weights' (`EmitContext.count_packed`)."""
     w, b = node.inputs[1], node.input(2)
     assert w is not None
-    if (not m4_conv_kernel(ctx.kernel_dirs) or qconv_depthwise(node) or packs_int4(node)
+    if (not ctx.pack_weights or not m4_conv_kernel(ctx.kernel_dirs) or qconv_depthwise(node)
+            or packs_int4(node)
             or is_int16(node) or w.const is None or (b is not None and b.const is None)):
         return "NULL"
     q, s = scale_multipliers(node, xq[0], w, yq[0])
