@@ -126,7 +126,7 @@ CASES = {
     # pointwise on contiguous pixels, four at a time (gather1x4_widened): triples (64
     # outputs) whose last read-ahead pixel is past the image, pairs with a last pair or
     # pixel left, channels not a multiple of 4, pairs across output rows (odd widths)
-    "pointwise_runs_triples_k42": model((1, 42, 4, 5), [conv("c", "x", "y", 42, 64, 1,
+    "pointwise_runs_triples_k44": model((1, 44, 4, 5), [conv("c", "x", "y", 44, 64, 1,
                                                              seed=26)], "y"),
     "pointwise_runs_pairs_k6": model((1, 6, 3, 5), [conv("c", "x", "y", 6, 4, 1, seed=27)], "y"),
     "stride_2_1x1_k7": model((1, 7, 8, 9), [conv("c", "x", "y", 7, 6, 1, strides=(2, 2),

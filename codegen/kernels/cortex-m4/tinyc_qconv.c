@@ -11,7 +11,8 @@
  * (tinyc_dsp.h); the column costs a few instructions per element, shared by every output
  * channel (3-tap rows at stride 1 or, inside, 2, 1x1 windows at stride 1 or 2, and 4-tap
  * rows are gathered and widened in one pass: gather3_widened, gather3s2_widened,
- * gather1_widened, gather1s2_widened, gather4_widened; the 3-tap words are SXTAB16
+ * gather1_widened, gather1x4_widened (two pairs of contiguous pointwise pixels),
+ * gather1s2_widened, gather4_widened; the 3-tap words are SXTAB16
  * rotations of row words or of PKHs of two rows). Then, in the short requantization form, two output
  * channels run over two pixels at a time (mac2x2: per 4 reduction steps one LDM of the
  * pair's four column words, two weight loads, four sign extensions and eight SMLADs; 6
@@ -641,7 +642,7 @@ static void gather3s2_widened(const int8_t *xg, const tinyc_qconv_params *p, int
 
 /* The same for a 1x1 window at stride 1 (pointwise): channel c's two pixels are one
  * halfword, four channels make a group of steps. */
-static void gather1_widened(const int8_t *r, int32_t cg, int32_t plane, int32_t off,
+TINYC_INLINE void gather1_widened(const int8_t *r, int32_t cg, int32_t plane, int32_t off,
                             int32_t *restrict col) {
   const int32_t off2 = tinyc_pack16(off, off);
   int32_t q;
@@ -657,6 +658,21 @@ static void gather1_widened(const int8_t *r, int32_t cg, int32_t plane, int32_t 
     const uint32_t h = tinyc_load2(r);
     *col++ = tinyc_sxtab16(off2, (int32_t)(h | (h << 8)));
   }
+}
+
+/* The same for a last pixel alone (pixel b = pixel a: KWS's pointwise layers end on an
+ * odd pixel), instead of gather and widen's clipped-window loops. */
+static void gather1_alone(const int8_t *r, int32_t cg, int32_t plane, int32_t off,
+                          int32_t *restrict col) {
+  const int32_t off2 = tinyc_pack16(off, off);
+  int32_t q;
+  for (q = cg >> 2; q > 0; --q, r += 4 * plane, col += 4) {
+    const uint32_t t0 = (uint32_t)(uint8_t)r[0] | ((uint32_t)(uint8_t)r[2 * plane] << 16);
+    const uint32_t t1 = (uint32_t)(uint8_t)r[plane] | ((uint32_t)(uint8_t)r[3 * plane] << 16);
+    col[0] = col[2] = sx_r0(off2, t0);
+    col[1] = col[3] = sx_r0(off2, t1);
+  }
+  for (q = cg & 3; q > 0; --q, r += plane) *col++ = sx_r0(off2, (uint32_t)(uint8_t)*r * 0x10001u);
 }
 
 /* The same for two pixel pairs at once, four pixels in a row (pointwise on contiguous
@@ -737,12 +753,67 @@ TINYC_INLINE uint32_t gather4_row(const int8_t *xc, const window *v, int32_t ky,
   return (uint32_t)tinyc_load4(r);
 }
 
+/* A window's row word without a branch a row: loaded at r + d, rotated right by rot, the
+ * byte outside (if any) masked off and the zero point put in its place (gather4_row's
+ * three forms: rot 0 / 24 / 8 with d 0 / 1 / -1). */
+typedef struct {
+  int32_t d;
+  uint32_t rot, keep, fill;
+} row4_form;
+
+TINYC_INLINE row4_form row4_of(const window *v, uint32_t zp) {
+  row4_form f = {0, 0, 0xFFFFFFFFu, 0};
+  if (v->kx0 == 1) {
+    f.d = 1;
+    f.rot = 24;
+    f.keep = 0xFFFFFF00u;
+    f.fill = zp;
+  } else if (v->kx1 == 3) {
+    f.d = -1;
+    f.rot = 8;
+    f.keep = 0x00FFFFFFu;
+    f.fill = zp << 24;
+  }
+  return f;
+}
+
+TINYC_INLINE uint32_t row4_word(const int8_t *r, const row4_form *f) {
+  const uint32_t w = (uint32_t)tinyc_load4(r);
+  return (((w >> f->rot) | (w << ((32 - f->rot) & 31))) & f->keep) | f->fill;
+}
+
+/* Measured on KWS's first conv: with both pixels on one output row (the same rows
+ * inside), a row pair costs about 25 est. cycles here instead of about 90 through
+ * gather4_row's tests. */
 static void gather4_widened(const int8_t *xg, const tinyc_qconv_params *p, int32_t cg,
                             const window *a, const window *b, int32_t *restrict col) {
   const int32_t off2 = tinyc_pack16(p->input_offset, p->input_offset);
   const uint32_t zp = (uint8_t)(int8_t)-p->input_offset;
   const size_t plane = (size_t)p->h * p->w;
   int32_t ch, ky;
+  if (a->iy0 == b->iy0) { /* one output row: rows [k0, k1) inside for both pixels */
+    const int32_t kh = p->kh, xrow = p->dil_h * p->w;
+    const int32_t k0 = a->ky0 < kh ? a->ky0 : kh, k1 = a->ky1 > k0 ? a->ky1 : k0;
+    const int32_t zw = tinyc_sxtab16(off2, (int32_t)(zp * 0x01010101u)); /* a zero-point word */
+    const row4_form fa = row4_of(a, zp), fb = row4_of(b, zp);
+    const int32_t oa = (a->iy0 + k0 * p->dil_h) * p->w + a->ix0 + fa.d;
+    const int32_t ob = (b->iy0 + k0 * p->dil_h) * p->w + b->ix0 + fb.d;
+    for (ch = 0; ch < cg; ++ch) {
+      for (ky = 0; ky < k0; ++ky, col += 4) col[0] = col[1] = col[2] = col[3] = zw;
+      if (k0 < k1) {
+        const int8_t *ra = xg + (size_t)ch * plane + oa, *rb = xg + (size_t)ch * plane + ob;
+        for (; ky < k1; ++ky, col += 4, ra += xrow, rb += xrow) {
+          const uint32_t ta = row4_word(ra, &fa), tb = row4_word(rb, &fb);
+          col[0] = tinyc_sxtab16(off2, (int32_t)ta);
+          col[1] = tinyc_sxtab16_hi(off2, (int32_t)ta);
+          col[2] = tinyc_sxtab16(off2, (int32_t)tb);
+          col[3] = tinyc_sxtab16_hi(off2, (int32_t)tb);
+        }
+      }
+      for (; ky < kh; ++ky, col += 4) col[0] = col[1] = col[2] = col[3] = zw;
+    }
+    return;
+  }
   for (ch = 0; ch < cg; ++ch) {
     const int8_t *xc = xg + (size_t)ch * plane;
     for (ky = 0; ky < p->kh; ++ky, col += 4) {
@@ -1552,9 +1623,9 @@ static TINYC_DSP_NOINLINE void gather_pairs(int32_t *restrict col, const int8_t 
  * At a 1x1 window on contiguous pixels (stride 1, no padding, the input's rows as wide as
  * the output's: pixel px + a is byte px + a of each input plane, across output rows too)
  * two blocks come from four pixels in a row (gather1x4_widened): a triple's M and X (its
- * pixels 0..3) or two pairs; the rest (all of it for other layers; a group past the image
- * or the column, a last pair) is gather_pairs', a tail call: their frames are not
- * stacked. */
+ * pixels 0..3) or two pairs, then a last triple or pair from halfwords, a last pixel
+ * alone (gather1_alone); other layers take gather_pairs, a tail call: their frames are
+ * not stacked. */
 static TINYC_DSP_NOINLINE void gather_columns(int32_t *restrict col, const int8_t *xg,
                                               const tinyc_qconv_params *p, int32_t px,
                                               int32_t count, int32_t triples) {
@@ -1569,6 +1640,20 @@ static TINYC_DSP_NOINLINE void gather_columns(int32_t *restrict col, const int8_
         gather1x4_widened(xg + px, cg, plane, p->input_offset, col, col + cg);
       }
     }
+    /* the last triple (its pixel 2 alone) or pair(s): a pair's bytes are a halfword */
+    for (; triples > 0; --triples, px += 3, count -= 3, col += 2 * cg) {
+      gather1_widened(xg + px, cg, plane, p->input_offset, col + cg);
+      if (px + 3 < pixels) {
+        gather1_widened(xg + px + 2, cg, plane, p->input_offset, col);
+      } else {
+        gather1_alone(xg + px + 2, cg, plane, p->input_offset, col);
+      }
+    }
+    for (; count >= 2; px += 2, count -= 2, col += cg) {
+      gather1_widened(xg + px, cg, plane, p->input_offset, col);
+    }
+    if (count == 1) gather1_alone(xg + px, cg, plane, p->input_offset, col);
+    return;
   }
   gather_pairs(col, xg, p, px, count, triples);
 }
