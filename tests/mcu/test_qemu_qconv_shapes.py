@@ -123,6 +123,11 @@ CASES = {
     "gather3_rounds_k36_uneven_pads": model((1, 4, 5, 6), [
         conv("c0", "x", "a", 4, 4, 3, pads=(1, 0, 0, 1), seed=24),
         conv("c1", "a", "y", 4, 6, 3, pads=(0, 1, 1, 0), seed=25)], "y"),
+    # columns that are one output row (gather3_row_pairs): padded (both edges, the top and
+    # bottom rows outside) and valid (a run starting inside)
+    "gather3_row_runs_k144": model((1, 16, 5, 8), [
+        conv("c0", "x", "a", 16, 16, 3, pads=(1, 1, 1, 1), seed=28),
+        conv("c1", "a", "y", 16, 6, 3, seed=29)], "y"),
     # pointwise on contiguous pixels, four at a time (gather1x4_widened): triples (64
     # outputs) whose last read-ahead pixel is past the image, pairs with a last pair or
     # pixel left, channels not a multiple of 4, pairs across output rows (odd widths)

@@ -364,7 +364,7 @@ TINYC_INLINE uint32_t gather3_row(gather3_rows *g) {
   return v;
 }
 
-static void gather3_widened(const int8_t *xg, const tinyc_qconv_params *p, int32_t cg,
+TINYC_INLINE void gather3_widened(const int8_t *xg, const tinyc_qconv_params *p, int32_t cg,
                             const window *a, int32_t *restrict col) {
   const int32_t off2 = tinyc_pack16(p->input_offset, p->input_offset);
   gather3_rows g;
@@ -1616,6 +1616,20 @@ static TINYC_DSP_NOINLINE void gather_pairs(int32_t *restrict col, const int8_t 
   }
 }
 
+/* `pairs` pixel pairs of one output row from (oy, ox) at stride 1, 3 taps a row, each
+ * pair's windows within gather3_widened's reach: the pairs' rows are the same, so a pair
+ * costs its column words and a step of its first column (measured on ResNet-8, whose
+ * banded columns are all such runs: 20.92M -> 20.77M est. cycles; gather3_widened is then
+ * inlined twice, here and in gather_pairs, +5 KB of code: a call from gather_pairs would
+ * stack the two frames past issue #16's 512 B). */
+static TINYC_DSP_NOINLINE void gather3_row_pairs(int32_t *restrict col, const int8_t *xg,
+                                                 const tinyc_qconv_params *p, int32_t oy,
+                                                 int32_t ox, int32_t pairs) {
+  const int32_t cg = p->c / p->group, K = cg * p->kh * 3;
+  window wa = window_at(p, oy, ox);
+  for (; pairs > 0; --pairs, col += K, wa.ix0 += 2) gather3_widened(xg, p, cg, &wa, col);
+}
+
 /* The column of output pixels [px, px + count) (pair blocks of K words; a last odd pixel
  * pairs with itself), gathered and widened; the first 3 * `triples` pixels as triples
  * (blocks X, M: pixel 2 and the next pixel -- read ahead, never written before it is
@@ -1654,6 +1668,14 @@ static TINYC_DSP_NOINLINE void gather_columns(int32_t *restrict col, const int8_
     }
     if (count == 1) gather1_alone(xg + px, cg, plane, p->input_offset, col);
     return;
+  }
+  if (p->kw == 3 && p->dil_w == 1 && p->stride_w == 1 && p->w >= 4 && triples == 0 &&
+      (count & 1) == 0) { /* a run of pairs on one output row (ResNet-8's rows) */
+    const int32_t oy = px / p->ow, ox = px - oy * p->ow, ix0 = ox - p->pad_left;
+    if (ox + count <= p->ow && ix0 >= -1 && ix0 + count + 1 <= p->w) {
+      gather3_row_pairs(col, xg, p, oy, ox, count >> 1);
+      return;
+    }
   }
   gather_pairs(col, xg, p, px, count, triples);
 }
