@@ -116,6 +116,24 @@ CASES = {
     # leaves), 1x1 (channels not a multiple of 4, pixel b on the last column)
     "stride_2_3x3_k36_edges": model((1, 4, 10, 9), [
         conv("c", "x", "y", 4, 6, 3, pads=(1, 1, 1, 1), strides=(2, 2), seed=21)], "y"),
+    # 3x3 stride-1 gathers in rounds of four channels: left and right edges, a top or
+    # bottom row outside (uneven pads: the top alone, then the bottom alone), the corners
+    "gather3_rounds_k72_edges": model((1, 8, 6, 7), [
+        conv("c", "x", "y", 8, 6, 3, pads=(1, 1, 1, 1), seed=23)], "y"),
+    "gather3_rounds_k36_uneven_pads": model((1, 4, 5, 6), [
+        conv("c0", "x", "a", 4, 4, 3, pads=(1, 0, 0, 1), seed=24),
+        conv("c1", "a", "y", 4, 6, 3, pads=(0, 1, 1, 0), seed=25)], "y"),
+    # columns that are one output row (gather3_row_pairs): padded (both edges, the top and
+    # bottom rows outside) and valid (a run starting inside)
+    "gather3_row_runs_k144": model((1, 16, 5, 8), [
+        conv("c0", "x", "a", 16, 16, 3, pads=(1, 1, 1, 1), seed=28),
+        conv("c1", "a", "y", 16, 6, 3, seed=29)], "y"),
+    # pointwise on contiguous pixels, four at a time (gather1x4_widened): triples (64
+    # outputs) whose last read-ahead pixel is past the image, pairs with a last pair or
+    # pixel left, channels not a multiple of 4, pairs across output rows (odd widths)
+    "pointwise_runs_triples_k44": model((1, 44, 4, 5), [conv("c", "x", "y", 44, 64, 1,
+                                                             seed=26)], "y"),
+    "pointwise_runs_pairs_k6": model((1, 6, 3, 5), [conv("c", "x", "y", 6, 4, 1, seed=27)], "y"),
     "stride_2_1x1_k7": model((1, 7, 8, 9), [conv("c", "x", "y", 7, 6, 1, strides=(2, 2),
                                                  seed=22)], "y"),
     "long_reduction_pairs": model((1, 64, 5, 5), [conv("c", "x", "y", 64, 5, 3, pads=(1, 1, 1, 1))],

@@ -11,7 +11,8 @@
  * (tinyc_dsp.h); the column costs a few instructions per element, shared by every output
  * channel (3-tap rows at stride 1 or, inside, 2, 1x1 windows at stride 1 or 2, and 4-tap
  * rows are gathered and widened in one pass: gather3_widened, gather3s2_widened,
- * gather1_widened, gather1s2_widened, gather4_widened; the 3-tap words are SXTAB16
+ * gather1_widened, gather1x4_widened (two pairs of contiguous pointwise pixels),
+ * gather1s2_widened, gather4_widened; the 3-tap words are SXTAB16
  * rotations of row words or of PKHs of two rows). Then, in the short requantization form, two output
  * channels run over two pixels at a time (mac2x2: per 4 reduction steps one LDM of the
  * pair's four column words, two weight loads, four sign extensions and eight SMLADs; 6
@@ -87,9 +88,9 @@ TINYC_INLINE int32_t axis_end(int32_t start, int32_t dil, int32_t kmax, int32_t 
   return e < kmax ? e : kmax;
 }
 
-static window window_of(const tinyc_qconv_params *p, int32_t px) {
+/* The window of output pixel (oy, ox). */
+TINYC_INLINE window window_at(const tinyc_qconv_params *p, int32_t oy, int32_t ox) {
   window v;
-  const int32_t oy = px / p->ow, ox = px - oy * p->ow;
   v.iy0 = oy * p->stride_h - p->pad_top;
   v.ix0 = ox * p->stride_w - p->pad_left;
   v.ky0 = axis_first(v.iy0, p->dil_h);
@@ -99,12 +100,18 @@ static window window_of(const tinyc_qconv_params *p, int32_t px) {
   return v;
 }
 
-/* The window of output pixel px + 1, given v, pixel px's: on the same output row only the
- * columns change (no division for the row). */
-TINYC_INLINE window window_right(const window *v, const tinyc_qconv_params *p, int32_t px) {
-  window r;
-  if (v->ix0 + p->pad_left >= (p->ow - 1) * p->stride_w) return window_of(p, px + 1);
-  r = *v;
+/* axis_first / axis_end at unit dilation without branches (conditional moves): the pixel
+ * pairs' windows cost a few cycles each */
+TINYC_INLINE int32_t at_least0(int32_t v) { return v < 0 ? 0 : v; }
+
+TINYC_INLINE int32_t axis_end1(int32_t start, int32_t kmax, int32_t size) {
+  const int32_t e = size - start;
+  return at_least0(e < kmax ? e : kmax);
+}
+
+/* The window of the pixel right of v's, on the same output row: only the columns change. */
+TINYC_INLINE window window_right(const window *v, const tinyc_qconv_params *p) {
+  window r = *v;
   r.ix0 = v->ix0 + p->stride_w;
   r.kx0 = axis_first(r.ix0, p->dil_w);
   r.kx1 = axis_end(r.ix0, p->dil_w, p->kw, p->w);
@@ -286,6 +293,15 @@ TINYC_INLINE uint32_t pkhtb8(uint32_t x, uint32_t y) {
 }
 #endif
 
+/* PKHBT x, y, LSL #16 (the low halves of x and y) and PKHTB x, y, ASR #16 (the high
+ * halves of y and x) */
+TINYC_INLINE uint32_t pkhbt16(uint32_t x, uint32_t y) { return (x & 0xFFFFu) | (y << 16); }
+
+TINYC_INLINE uint32_t pkhtb16(uint32_t x, uint32_t y) { return (x & 0xFFFF0000u) | (y >> 16); }
+
+/* x rotated right by r (0..31): ROR */
+TINYC_INLINE uint32_t ror32(uint32_t x, uint32_t r) { return (x >> r) | (x << ((32 - r) & 31)); }
+
 /* Each group's column words stored before the next row is read: gcc otherwise keeps
  * twelve results live for paired stores and spills them. */
 #if defined(__GNUC__)
@@ -363,13 +379,7 @@ TINYC_INLINE uint32_t gather3_row(gather3_rows *g) {
   return v;
 }
 
-/* Whether gather3_widened takes the pair (a, b): see there. */
-TINYC_INLINE int gather3_fits(const window *a, const window *b, const tinyc_qconv_params *p) {
-  return p->kw == 3 && p->dil_w == 1 && p->w >= 4 && b->iy0 == a->iy0 &&
-         b->ix0 == a->ix0 + 1 && a->ix0 >= -1 && a->ix0 + 3 <= p->w;
-}
-
-static void gather3_widened(const int8_t *xg, const tinyc_qconv_params *p, int32_t cg,
+TINYC_INLINE void gather3_widened(const int8_t *xg, const tinyc_qconv_params *p, int32_t cg,
                             const window *a, int32_t *restrict col) {
   const int32_t off2 = tinyc_pack16(p->input_offset, p->input_offset);
   gather3_rows g;
@@ -400,6 +410,60 @@ static void gather3_widened(const int8_t *xg, const tinyc_qconv_params *p, int32
     TINYC_GATHER3_C((col) + 8, wc, wd);   \
   } while (0)
   q = cg * p->kh;
+  if (g.kh == 3 && q >= 12 && g.ky1 - g.ky0 >= 2 && (g.edge == 0) != (g.ky1 - g.ky0 == 3)) {
+    /* the other common pairs of 3x3 windows, in rounds of four channels at fixed steps
+     * as the wholly inside pairs below: at a left or right edge with every row inside (at
+     * the first or last column of a row), or inside with the top or bottom row outside (a
+     * band's first or last output row; a row outside is the zero point word). The corners
+     * take gather3_row. Measured on ResNet-8: the edge pairs' 4 rows took 71-75 est.
+     * cycles here (the loop below with its row count), the top and bottom pairs' about 120
+     * (gather3_row). */
+    const int32_t xrow = g.xrow, plane = g.plane, next = plane - 2 * xrow;
+    const int8_t *r = xg + (g.base + g.ky0 * xrow);
+    const uint32_t zp = g.zp, zp_hi = g.zp << 24, zp4 = g.zp * 0x01010101u;
+/* a row word: loaded (then r steps on to the next row inside) or the zero point */
+#define TINYC_GATHER3_LD(w, LOAD, step) ((w) = (LOAD), r += (step))
+#define TINYC_GATHER3_ZP(w, LOAD, step) ((w) = zp4)
+#define TINYC_GATHER3_THIRD(col, LOAD, KA, SA, KB, SB, KC, SC, KD, SD) \
+  do {                                                                 \
+    KA(wa, LOAD, SA);                                                  \
+    KB(wb, LOAD, SB);                                                  \
+    TINYC_GATHER3_A(col, wa, wb);                                      \
+    TINYC_STORES_NOW();                                                \
+    KC(wc, LOAD, SC);                                                  \
+    TINYC_GATHER3_B((col) + 4, wb, wc);                                \
+    TINYC_STORES_NOW();                                                \
+    KD(wd, LOAD, SD);                                                  \
+    TINYC_GATHER3_C((col) + 8, wc, wd);                                \
+    TINYC_STORES_NOW();                                                \
+  } while (0)
+/* rows 0, 1, 2 of a window by K0, K1, K2 (each with its step to the next row read) */
+#define TINYC_GATHER3_ROUNDS(LOAD, K0, S0, K1, S1, K2, S2)                   \
+  for (; q >= 12; q -= 12, col += 36) {                                      \
+    TINYC_GATHER3_THIRD(col, LOAD, K0, S0, K1, S1, K2, S2, K0, S0);          \
+    TINYC_GATHER3_THIRD(col + 12, LOAD, K1, S1, K2, S2, K0, S0, K1, S1);     \
+    TINYC_GATHER3_THIRD(col + 24, LOAD, K2, S2, K0, S0, K1, S1, K2, S2);     \
+  }
+    if (g.ky0 == 1) {
+      TINYC_GATHER3_ROUNDS((uint32_t)tinyc_load4(r), TINYC_GATHER3_ZP, 0, TINYC_GATHER3_LD,
+                           xrow, TINYC_GATHER3_LD, plane - xrow)
+    } else if (g.ky1 == 2) {
+      TINYC_GATHER3_ROUNDS((uint32_t)tinyc_load4(r), TINYC_GATHER3_LD, xrow, TINYC_GATHER3_LD,
+                           plane - xrow, TINYC_GATHER3_ZP, 0)
+    } else if (g.edge < 0) {
+      TINYC_GATHER3_ROUNDS(((uint32_t)tinyc_load4(r + 1) << 8) | zp, TINYC_GATHER3_LD, xrow,
+                           TINYC_GATHER3_LD, xrow, TINYC_GATHER3_LD, next)
+    } else {
+      TINYC_GATHER3_ROUNDS(((uint32_t)tinyc_load4(r - 1) >> 8) | zp_hi, TINYC_GATHER3_LD, xrow,
+                           TINYC_GATHER3_LD, xrow, TINYC_GATHER3_LD, next)
+    }
+#undef TINYC_GATHER3_ROUNDS
+#undef TINYC_GATHER3_THIRD
+#undef TINYC_GATHER3_ZP
+#undef TINYC_GATHER3_LD
+    if (q == 0) return;
+    g.base = (int32_t)(r - xg) - g.ky0 * xrow; /* the rest from a channel's first row */
+  }
   if (g.kh == 3 && g.ky0 == 0 && g.ky1 == 3 && g.edge == 0 && q >= 4) {
     /* the window wholly inside: four channels' twelve rows a round at fixed offsets,
      * without gather3_row's tests (ResNet-8's 3x3 convs: most pixel pairs) */
@@ -523,12 +587,6 @@ static void gather3_widened(const int8_t *xg, const tinyc_qconv_params *p, int32
  * (pixel b's taps in bytes 1..3) and at x0 (pixel a's in bytes 0..2; at the left edge the
  * x1 word moved up a byte over the zero point), so no byte outside the two windows is
  * read; a row outside is all zero point. */
-TINYC_INLINE int gather3s2_fits(const window *a, const window *b, const tinyc_qconv_params *p,
-                                int32_t cg) {
-  return p->kw == 3 && p->dil_w == 1 && b->iy0 == a->iy0 && b->ix0 == a->ix0 + 2 &&
-         b->kx0 == 0 && b->kx1 == 3 && a->kx0 <= 1 && a->kx1 == 3 && ((cg * p->kh) & 3) == 0;
-}
-
 static void gather3s2_widened(const int8_t *xg, const tinyc_qconv_params *p, int32_t cg,
                               const window *a, int32_t *restrict col) {
   const int32_t off2 = tinyc_pack16(p->input_offset, p->input_offset);
@@ -537,37 +595,67 @@ static void gather3s2_widened(const int8_t *xg, const tinyc_qconv_params *p, int
   const int left = a->kx0 == 1;
   int32_t q = cg * kh, ky = 0, o = a->iy0 * p->w + a->ix0;
   uint32_t la, lb, lc, ld, ha, hb, hc, hd;
-  if (!left && a->ky0 == 0 && a->ky1 == 3 && kh == 3) { /* wholly inside: fixed steps */
-    const int32_t next = plane - 2 * xrow;
-    const int8_t *r = xg + o;
-#define TINYC_GATHER3S2_AT(l, h, step)  \
-  do {                                  \
-    (l) = (uint32_t)tinyc_load4(r);     \
-    (h) = (uint32_t)tinyc_load4(r + 1); \
-    r += (step);                        \
+  if (kh == 3 && q >= 12 && a->ky1 == 3 && a->ky0 <= 1) {
+    /* rounds of four channels at fixed steps, rows 0..2 of a window each loaded (r then
+     * steps on to the next row inside) or, outside (the top row at the first output row;
+     * pad 1 and an even height leave no bottom row outside), the zero point word; at the
+     * left edge pixel a's word is pixel b's moved up a byte over the zero point. Measured
+     * on ResNet-8: the left edge and top pairs took the per-row loop below at about 80 K
+     * est. cycles, the rounds about 35 K. */
+    const int32_t k0 = a->ky0, next = plane - 2 * xrow, step1 = plane - xrow;
+    const int8_t *r = xg + (o + k0 * xrow);
+#define TINYC_GATHER3S2_LD(l, h, LOADL, step) \
+  do {                                        \
+    (h) = (uint32_t)tinyc_load4(r + 1);       \
+    (l) = LOADL(h);                           \
+    r += (step);                              \
   } while (0)
-#define TINYC_GATHER3S2_FOUR(col, s0, s1, s2, s3)    \
-  do {                                               \
-    TINYC_GATHER3S2_AT(la, ha, s0);                  \
-    TINYC_GATHER3S2_AT(lb, hb, s1);                  \
-    gather3_group1(col, off2, la, lb, ha, hb);       \
-    TINYC_STORES_NOW();                              \
-    TINYC_GATHER3S2_AT(lc, hc, s2);                  \
-    gather3_group2((col) + 4, off2, lb, lc, hb, hc); \
-    TINYC_STORES_NOW();                              \
-    TINYC_GATHER3S2_AT(ld, hd, s3);                  \
-    gather3_group3((col) + 8, off2, lc, ld, hc, hd); \
-    TINYC_STORES_NOW();                              \
+#define TINYC_GATHER3S2_ZP(l, h, LOADL, step) ((l) = (h) = zp4)
+#define TINYC_GATHER3S2_L0(h) ((uint32_t)tinyc_load4(r))
+#define TINYC_GATHER3S2_LEFT(h) (((h) << 8) | zp)
+#define TINYC_GATHER3S2_ANY(h) ((ror32((uint32_t)tinyc_load4(r + dl), rot) & keep) | fill)
+#define TINYC_GATHER3S2_THIRD(col, L, KA, SA, KB, SB, KC, SC, KD, SD) \
+  do {                                                                \
+    KA(la, ha, L, SA);                                                \
+    KB(lb, hb, L, SB);                                                \
+    gather3_group1(col, off2, la, lb, ha, hb);                        \
+    TINYC_STORES_NOW();                                               \
+    KC(lc, hc, L, SC);                                                \
+    gather3_group2((col) + 4, off2, lb, lc, hb, hc);                  \
+    TINYC_STORES_NOW();                                               \
+    KD(ld, hd, L, SD);                                                \
+    gather3_group3((col) + 8, off2, lc, ld, hc, hd);                  \
+    TINYC_STORES_NOW();                                               \
   } while (0)
-    for (; q >= 12; q -= 12, col += 36) {
-      TINYC_GATHER3S2_FOUR(col, xrow, xrow, next, xrow);
-      TINYC_GATHER3S2_FOUR(col + 12, xrow, next, xrow, xrow);
-      TINYC_GATHER3S2_FOUR(col + 24, next, xrow, xrow, next);
+#define TINYC_GATHER3S2_ROUNDS(L, K0, S0, K1, S1, K2, S2)               \
+  for (; q >= 12; q -= 12, col += 36) {                                 \
+    TINYC_GATHER3S2_THIRD(col, L, K0, S0, K1, S1, K2, S2, K0, S0);      \
+    TINYC_GATHER3S2_THIRD(col + 12, L, K1, S1, K2, S2, K0, S0, K1, S1); \
+    TINYC_GATHER3S2_THIRD(col + 24, L, K2, S2, K0, S0, K1, S1, K2, S2); \
+  }
+    if (k0 == 0 && !left) { /* wholly inside */
+      TINYC_GATHER3S2_ROUNDS(TINYC_GATHER3S2_L0, TINYC_GATHER3S2_LD, xrow, TINYC_GATHER3S2_LD,
+                             xrow, TINYC_GATHER3S2_LD, next)
+    } else if (k0 == 0) { /* the left edge, every row inside */
+      TINYC_GATHER3S2_ROUNDS(TINYC_GATHER3S2_LEFT, TINYC_GATHER3S2_LD, xrow, TINYC_GATHER3S2_LD,
+                             xrow, TINYC_GATHER3S2_LD, next)
+    } else { /* the top row outside, at either edge: pixel a's word by its form (rotation,
+              * mask, fill; the left edge's is the x1 word << 8) */
+      const uint32_t rot = left ? 24 : 0, keep = left ? 0xFFFFFF00u : 0xFFFFFFFFu;
+      const uint32_t fill = left ? zp : 0;
+      const int32_t dl = left;
+      TINYC_GATHER3S2_ROUNDS(TINYC_GATHER3S2_ANY, TINYC_GATHER3S2_ZP, 0, TINYC_GATHER3S2_LD,
+                             xrow, TINYC_GATHER3S2_LD, step1)
     }
+#undef TINYC_GATHER3S2_ROUNDS
+#undef TINYC_GATHER3S2_THIRD
+#undef TINYC_GATHER3S2_ANY
+#undef TINYC_GATHER3S2_LEFT
+#undef TINYC_GATHER3S2_L0
+#undef TINYC_GATHER3S2_ZP
+#undef TINYC_GATHER3S2_LD
     if (q == 0) return;
-    o = (int32_t)(r - xg); /* the rest (4 or 8 rows) below, from a channel's first row */
-#undef TINYC_GATHER3S2_FOUR
-#undef TINYC_GATHER3S2_AT
+    o = (int32_t)(r - xg) - k0 * xrow; /* the rest (4 or 8 rows) below, from row 0 */
   }
 #define TINYC_GATHER3S2_NEXT(l, h)                                           \
   do {                                                                       \
@@ -599,7 +687,7 @@ static void gather3s2_widened(const int8_t *xg, const tinyc_qconv_params *p, int
 
 /* The same for a 1x1 window at stride 1 (pointwise): channel c's two pixels are one
  * halfword, four channels make a group of steps. */
-static void gather1_widened(const int8_t *r, int32_t cg, int32_t plane, int32_t off,
+TINYC_INLINE void gather1_widened(const int8_t *r, int32_t cg, int32_t plane, int32_t off,
                             int32_t *restrict col) {
   const int32_t off2 = tinyc_pack16(off, off);
   int32_t q;
@@ -617,16 +705,60 @@ static void gather1_widened(const int8_t *r, int32_t cg, int32_t plane, int32_t 
   }
 }
 
+/* The same for a last pixel alone (pixel b = pixel a: KWS's pointwise layers end on an
+ * odd pixel), instead of gather and widen's clipped-window loops. */
+static void gather1_alone(const int8_t *r, int32_t cg, int32_t plane, int32_t off,
+                          int32_t *restrict col) {
+  const int32_t off2 = tinyc_pack16(off, off);
+  int32_t q;
+  for (q = cg >> 2; q > 0; --q, r += 4 * plane, col += 4) {
+    const uint32_t t0 = (uint32_t)(uint8_t)r[0] | ((uint32_t)(uint8_t)r[2 * plane] << 16);
+    const uint32_t t1 = (uint32_t)(uint8_t)r[plane] | ((uint32_t)(uint8_t)r[3 * plane] << 16);
+    col[0] = col[2] = sx_r0(off2, t0);
+    col[1] = col[3] = sx_r0(off2, t1);
+  }
+  for (q = cg & 3; q > 0; --q, r += plane) *col++ = sx_r0(off2, (uint32_t)(uint8_t)*r * 0x10001u);
+}
+
+/* The same for two pixel pairs at once, four pixels in a row (pointwise on contiguous
+ * pixels: gather_columns): channel c's word holds the four pixels, and PKHBT/PKHTB of
+ * channels c and c + 2 give both blocks' words (block a: pixels 0, 1 from the low
+ * halves; block b: pixels 2, 3 from the high ones), as gather1s2_widened does for one
+ * pair. Measured on KWS: 3.6 est. cycles a column word instead of 5.3 (and the pairs
+ * across output rows no longer take gather and widen). */
+static void gather1x4_widened(const int8_t *r, int32_t cg, int32_t plane, int32_t off,
+                              int32_t *restrict ca, int32_t *restrict cb) {
+  const int32_t off2 = tinyc_pack16(off, off);
+  int32_t q;
+  for (q = cg >> 2; q > 0; --q, r += 4 * plane, ca += 4, cb += 4) {
+    /* channels 0 and 2, then 1 and 3: few words live at once (no frame beyond gather's) */
+    uint32_t x = (uint32_t)tinyc_load4(r), y = (uint32_t)tinyc_load4(r + 2 * plane);
+    uint32_t lo = pkhbt16(x, y), hi = pkhtb16(y, x);
+    ca[0] = sx_r0(off2, lo);
+    ca[2] = sx_r8(off2, lo);
+    cb[0] = sx_r0(off2, hi);
+    cb[2] = sx_r8(off2, hi);
+    TINYC_STORES_NOW();
+    x = (uint32_t)tinyc_load4(r + plane);
+    y = (uint32_t)tinyc_load4(r + 3 * plane);
+    lo = pkhbt16(x, y);
+    hi = pkhtb16(y, x);
+    ca[1] = sx_r0(off2, lo);
+    ca[3] = sx_r8(off2, lo);
+    cb[1] = sx_r0(off2, hi);
+    cb[3] = sx_r8(off2, hi);
+  }
+  for (q = cg & 3; q > 0; --q, r += plane) { /* (pixel a, pixel b) pairs: bytes 0 and 2 */
+    const uint32_t w = (uint32_t)tinyc_load4(r), lo = w & 0xFFFFu, hi = w >> 16;
+    *ca++ = sx_r0(off2, lo | (lo << 8));
+    *cb++ = sx_r0(off2, hi | (hi << 8));
+  }
+}
+
 /* The same for 1x1 windows two bytes apart (stride 2: ResNet's shortcuts): channel c's
  * word at pixel a holds a in byte 0 and b in byte 2, and PKHBT/PKHTB of channels c and
  * c + 2 give the groups' words. The word reads one byte past pixel b, so pixel b is not
  * on the input's last column. */
-TINYC_INLINE int gather1s2_fits(const window *a, const window *b, const tinyc_qconv_params *p,
-                                int32_t K, int32_t cg) {
-  return K == cg && b->iy0 == a->iy0 && b->ix0 == a->ix0 + 2 && b->ix0 + 1 < p->w &&
-         full(a, p) && full(b, p);
-}
-
 static void gather1s2_widened(const int8_t *r, int32_t cg, int32_t plane, int32_t off,
                               int32_t *restrict col) {
   const int32_t off2 = tinyc_pack16(off, off);
@@ -655,11 +787,6 @@ TINYC_INLINE int gather4_fits_one(const window *v, const tinyc_qconv_params *p) 
   return (v->kx0 == 0 && v->kx1 >= 3) || (v->kx0 == 1 && v->kx1 == 4 && p->w >= 4);
 }
 
-TINYC_INLINE int gather4_fits(const window *a, const window *b, const tinyc_qconv_params *p) {
-  return p->kw == 4 && p->dil_w == 1 && p->w >= 4 && gather4_fits_one(a, p) &&
-         gather4_fits_one(b, p);
-}
-
 /* window v's row ky of channel plane xc as a word, the zero point where it is outside */
 TINYC_INLINE uint32_t gather4_row(const int8_t *xc, const window *v, int32_t ky, int32_t y,
                                   const tinyc_qconv_params *p, uint32_t zp) {
@@ -671,12 +798,67 @@ TINYC_INLINE uint32_t gather4_row(const int8_t *xc, const window *v, int32_t ky,
   return (uint32_t)tinyc_load4(r);
 }
 
+/* A window's row word without a branch a row: loaded at r + d, rotated right by rot, the
+ * byte outside (if any) masked off and the zero point put in its place (gather4_row's
+ * three forms: rot 0 / 24 / 8 with d 0 / 1 / -1). */
+typedef struct {
+  int32_t d;
+  uint32_t rot, keep, fill;
+} row4_form;
+
+TINYC_INLINE row4_form row4_of(const window *v, uint32_t zp) {
+  row4_form f = {0, 0, 0xFFFFFFFFu, 0};
+  if (v->kx0 == 1) {
+    f.d = 1;
+    f.rot = 24;
+    f.keep = 0xFFFFFF00u;
+    f.fill = zp;
+  } else if (v->kx1 == 3) {
+    f.d = -1;
+    f.rot = 8;
+    f.keep = 0x00FFFFFFu;
+    f.fill = zp << 24;
+  }
+  return f;
+}
+
+TINYC_INLINE uint32_t row4_word(const int8_t *r, const row4_form *f) {
+  const uint32_t w = (uint32_t)tinyc_load4(r);
+  return (ror32(w, f->rot) & f->keep) | f->fill;
+}
+
+/* Measured on KWS's first conv: with both pixels on one output row (the same rows
+ * inside), a row pair costs about 25 est. cycles here instead of about 90 through
+ * gather4_row's tests. */
 static void gather4_widened(const int8_t *xg, const tinyc_qconv_params *p, int32_t cg,
                             const window *a, const window *b, int32_t *restrict col) {
   const int32_t off2 = tinyc_pack16(p->input_offset, p->input_offset);
   const uint32_t zp = (uint8_t)(int8_t)-p->input_offset;
   const size_t plane = (size_t)p->h * p->w;
   int32_t ch, ky;
+  if (a->iy0 == b->iy0) { /* one output row: rows [k0, k1) inside for both pixels */
+    const int32_t kh = p->kh, xrow = p->dil_h * p->w;
+    const int32_t k0 = a->ky0 < kh ? a->ky0 : kh, k1 = a->ky1 > k0 ? a->ky1 : k0;
+    const int32_t zw = tinyc_sxtab16(off2, (int32_t)(zp * 0x01010101u)); /* a zero-point word */
+    const row4_form fa = row4_of(a, zp), fb = row4_of(b, zp);
+    const int32_t oa = (a->iy0 + k0 * p->dil_h) * p->w + a->ix0 + fa.d;
+    const int32_t ob = (b->iy0 + k0 * p->dil_h) * p->w + b->ix0 + fb.d;
+    for (ch = 0; ch < cg; ++ch) {
+      for (ky = 0; ky < k0; ++ky, col += 4) col[0] = col[1] = col[2] = col[3] = zw;
+      if (k0 < k1) {
+        const int8_t *ra = xg + (size_t)ch * plane + oa, *rb = xg + (size_t)ch * plane + ob;
+        for (; ky < k1; ++ky, col += 4, ra += xrow, rb += xrow) {
+          const uint32_t ta = row4_word(ra, &fa), tb = row4_word(rb, &fb);
+          col[0] = tinyc_sxtab16(off2, (int32_t)ta);
+          col[1] = tinyc_sxtab16_hi(off2, (int32_t)ta);
+          col[2] = tinyc_sxtab16(off2, (int32_t)tb);
+          col[3] = tinyc_sxtab16_hi(off2, (int32_t)tb);
+        }
+      }
+      for (; ky < kh; ++ky, col += 4) col[0] = col[1] = col[2] = col[3] = zw;
+    }
+    return;
+  }
   for (ch = 0; ch < cg; ++ch) {
     const int8_t *xc = xg + (size_t)ch * plane;
     for (ky = 0; ky < p->kh; ++ky, col += 4) {
@@ -1548,52 +1730,169 @@ static TINYC_DSP_NOINLINE void channels_packed(const int32_t *col, int32_t tripl
   packed_pairs(&r);
 }
 
+/* The gather a layer's pixel pairs take when their windows allow (gather_columns): the
+ * shape's part of each path's test, decided once a column. */
+enum { GATHER_PLAIN, GATHER_3S1, GATHER_3S2, GATHER_4, GATHER_1S1, GATHER_1S2 };
+
+TINYC_INLINE int gather_kind(const tinyc_qconv_params *p, int32_t K, int32_t cg) {
+  if (p->kw == 3 && p->dil_w == 1) {
+    if (p->stride_w == 1 && p->w >= 4) return GATHER_3S1;
+    if (p->stride_w == 2 && ((cg * p->kh) & 3) == 0) return GATHER_3S2;
+  }
+  if (p->kw == 4 && p->dil_w == 1 && p->w >= 4) return GATHER_4;
+  if (K == cg && p->stride_w == 1) return GATHER_1S1;
+  if (K == cg && p->stride_w == 2) return GATHER_1S2;
+  return GATHER_PLAIN;
+}
+
+/* gather_columns a pair block at a time.
+ * Each pair's windows come from its row and column without a division, at unit dilation
+ * without branches, and only the windows' part of the paths' tests is left per pair
+ * (measured on ResNet-8: about 120 est. cycles a pair less than window_of, window_right
+ * and every test per pair). */
+static TINYC_DSP_NOINLINE void gather_pairs(int32_t *restrict col, const int8_t *xg,
+                                            const tinyc_qconv_params *p, int32_t px,
+                                            int32_t count, int32_t triples) {
+  const int32_t cg = p->c / p->group, K = cg * p->kh * p->kw;
+  const int32_t pixels = p->oh * p->ow, blocks = 2 * triples + (count - 3 * triples + 1) / 2;
+  /* pixel px's row and column: one division a column, the pairs' windows from there */
+  const int32_t ow = p->ow, oy0 = px / ow, ox0 = px - oy0 * ow;
+  const int kind = gather_kind(p, K, cg), unit = p->dil_h == 1 && p->dil_w == 1;
+  const int32_t plane = p->h * p->w;
+  int32_t t;
+  for (t = 0; t < blocks; ++t, col += K) {
+    int32_t a, one, row, oy = oy0, ox;
+    window wa, wb;
+    if (t < 2 * triples) { /* X (p2, p3), then M (p0, p1) */
+      a = 3 * (t >> 1) + (t & 1 ? 0 : 2);
+      one = px + a + 1 >= pixels;
+    } else {
+      a = 3 * triples + 2 * (t - 2 * triples);
+      one = a + 1 >= count;
+    }
+    for (ox = ox0 + a; ox >= ow; ox -= ow) ++oy; /* pixel px + a */
+    row = !one && ox + 1 < ow; /* pixel b right of pixel a on its output row */
+    if (unit) {
+      wa.iy0 = oy * p->stride_h - p->pad_top;
+      wa.ix0 = ox * p->stride_w - p->pad_left;
+      wa.ky0 = at_least0(-wa.iy0);
+      wa.ky1 = axis_end1(wa.iy0, p->kh, p->h);
+      wa.kx0 = at_least0(-wa.ix0);
+      wa.kx1 = axis_end1(wa.ix0, p->kw, p->w);
+      wb = wa;
+      if (row) {
+        wb.ix0 = wa.ix0 + p->stride_w;
+        wb.kx0 = at_least0(-wb.ix0);
+        wb.kx1 = axis_end1(wb.ix0, p->kw, p->w);
+      } else if (!one) {
+        wb = window_at(p, oy + 1, 0);
+      }
+    } else {
+      wa = window_at(p, oy, ox);
+      wb = one ? wa : row ? window_right(&wa, p) : window_at(p, oy + 1, 0);
+    }
+    switch (kind) {
+      case GATHER_3S1: /* see gather3_widened */
+        if (row && wa.ix0 >= -1 && wa.ix0 + 3 <= p->w) {
+          gather3_widened(xg, p, cg, &wa, col);
+          continue;
+        }
+        break;
+      case GATHER_3S2: /* see gather3s2_widened */
+        if (row && wb.kx0 == 0 && wb.kx1 == 3 && wa.kx0 <= 1 && wa.kx1 == 3) {
+          gather3s2_widened(xg, p, cg, &wa, col);
+          continue;
+        }
+        break;
+      case GATHER_4: /* a last odd pixel pairs with itself */
+        if (gather4_fits_one(&wa, p) && gather4_fits_one(&wb, p)) {
+          gather4_widened(xg, p, cg, &wa, &wb, col);
+          continue;
+        }
+        break;
+      case GATHER_1S1:
+        if (row && full(&wa, p) && full(&wb, p)) {
+          gather1_widened(xg + (size_t)wa.iy0 * p->w + wa.ix0, cg, plane, p->input_offset, col);
+          continue;
+        }
+        break;
+      case GATHER_1S2: /* the word reads one byte past pixel b (gather1s2_widened) */
+        if (row && wb.ix0 + 1 < p->w && full(&wa, p) && full(&wb, p)) {
+          gather1s2_widened(xg + (size_t)wa.iy0 * p->w + wa.ix0, cg, plane, p->input_offset,
+                            col);
+          continue;
+        }
+        break;
+      default:
+        break;
+    }
+    gather(xg, p, cg, &wa, &wb, one, col);
+    widen(col, K, p->input_offset);
+  }
+}
+
+/* `pairs` pixel pairs of one output row from (oy, ox) at stride 1, 3 taps a row, each
+ * pair's windows within gather3_widened's reach: the pairs' rows are the same, so a pair
+ * costs its column words and a step of its first column (measured on ResNet-8, whose
+ * banded columns are all such runs: 20.92M -> 20.77M est. cycles; gather3_widened is then
+ * inlined twice, here and in gather_pairs, +5 KB of code: a call from gather_pairs would
+ * stack the two frames past issue #16's 512 B). */
+static TINYC_DSP_NOINLINE void gather3_row_pairs(int32_t *restrict col, const int8_t *xg,
+                                                 const tinyc_qconv_params *p, int32_t oy,
+                                                 int32_t ox, int32_t pairs) {
+  const int32_t cg = p->c / p->group, K = cg * p->kh * 3;
+  window wa = window_at(p, oy, ox);
+  for (; pairs > 0; --pairs, col += K, wa.ix0 += 2) gather3_widened(xg, p, cg, &wa, col);
+}
+
 /* The column of output pixels [px, px + count) (pair blocks of K words; a last odd pixel
  * pairs with itself), gathered and widened; the first 3 * `triples` pixels as triples
  * (blocks X, M: pixel 2 and the next pixel -- read ahead, never written before it is
- * gathered again -- or pixel 2 alone at the end of the output, then pixels 0 and 1). */
+ * gathered again -- or pixel 2 alone at the end of the output, then pixels 0 and 1).
+ * At a 1x1 window on contiguous pixels (stride 1, no padding, the input's rows as wide as
+ * the output's: pixel px + a is byte px + a of each input plane, across output rows too)
+ * two blocks come from four pixels in a row (gather1x4_widened): a triple's M and X (its
+ * pixels 0..3) or two pairs, then a last triple or pair from halfwords, a last pixel
+ * alone (gather1_alone); other layers take gather_pairs, a tail call: their frames are
+ * not stacked. */
 static TINYC_DSP_NOINLINE void gather_columns(int32_t *restrict col, const int8_t *xg,
                                               const tinyc_qconv_params *p, int32_t px,
                                               int32_t count, int32_t triples) {
-  const int32_t cg = p->c / p->group, K = cg * p->kh * p->kw;
-  const int32_t pixels = p->oh * p->ow, blocks = 2 * triples + (count - 3 * triples + 1) / 2;
-  int32_t t;
-  for (t = 0; t < blocks; ++t) {
-    int32_t a, one;
-    if (t < 2 * triples) { /* X (p2, p3), then M (p0, p1) */
-      a = px + 3 * (t >> 1) + (t & 1 ? 0 : 2);
-      one = a + 1 >= pixels;
-    } else {
-      a = px + 3 * triples + 2 * (t - 2 * triples);
-      one = a + 1 >= px + count;
+  if (p->kh == 1 && p->kw == 1 && p->stride_w == 1 && p->pad_top == 0 && p->pad_left == 0 &&
+      p->ow == p->w && p->oh <= p->h) {
+    const int32_t cg = p->c / p->group, plane = p->h * p->w, pixels = p->oh * p->ow;
+    for (; triples > 0 && px + 3 < pixels; --triples, px += 3, count -= 3, col += 2 * cg) {
+      gather1x4_widened(xg + px, cg, plane, p->input_offset, col + cg, col); /* M, X */
     }
-    const window wa = window_of(p, a), wb = one ? wa : window_right(&wa, p, a);
-    if (!one && gather3_fits(&wa, &wb, p)) {
-      gather3_widened(xg, p, cg, &wa, col + (size_t)t * K);
-      continue;
+    if (triples == 0) {
+      for (; count >= 4; px += 4, count -= 4, col += 2 * cg) { /* pixels px..px + 3 */
+        gather1x4_widened(xg + px, cg, plane, p->input_offset, col, col + cg);
+      }
     }
-    if (!one && gather3s2_fits(&wa, &wb, p, cg)) {
-      gather3s2_widened(xg, p, cg, &wa, col + (size_t)t * K);
-      continue;
+    /* the last triple (its pixel 2 alone) or pair(s): a pair's bytes are a halfword */
+    for (; triples > 0; --triples, px += 3, count -= 3, col += 2 * cg) {
+      gather1_widened(xg + px, cg, plane, p->input_offset, col + cg);
+      if (px + 3 < pixels) {
+        gather1_widened(xg + px + 2, cg, plane, p->input_offset, col);
+      } else {
+        gather1_alone(xg + px + 2, cg, plane, p->input_offset, col);
+      }
     }
-    if (gather4_fits(&wa, &wb, p)) { /* a last odd pixel pairs with itself */
-      gather4_widened(xg, p, cg, &wa, &wb, col + (size_t)t * K);
-      continue;
+    for (; count >= 2; px += 2, count -= 2, col += cg) {
+      gather1_widened(xg + px, cg, plane, p->input_offset, col);
     }
-    if (!one && K == cg && wb.iy0 == wa.iy0 && wb.ix0 == wa.ix0 + 1 && full(&wa, p) &&
-        full(&wb, p)) { /* 1x1 window */
-      gather1_widened(xg + (size_t)wa.iy0 * p->w + wa.ix0, cg, p->h * p->w, p->input_offset,
-                      col + (size_t)t * K);
-      continue;
-    }
-    if (!one && gather1s2_fits(&wa, &wb, p, K, cg)) {
-      gather1s2_widened(xg + (size_t)wa.iy0 * p->w + wa.ix0, cg, p->h * p->w, p->input_offset,
-                        col + (size_t)t * K);
-      continue;
-    }
-    gather(xg, p, cg, &wa, &wb, one, col + (size_t)t * K);
-    widen(col + (size_t)t * K, K, p->input_offset);
+    if (count == 1) gather1_alone(xg + px, cg, plane, p->input_offset, col);
+    return;
   }
+  if (p->kw == 3 && p->dil_w == 1 && p->stride_w == 1 && p->w >= 4 && triples == 0 &&
+      (count & 1) == 0) { /* a run of pairs on one output row (ResNet-8's rows) */
+    const int32_t oy = px / p->ow, ox = px - oy * p->ow, ix0 = ox - p->pad_left;
+    if (ox + count <= p->ow && ix0 >= -1 && ix0 + count + 1 <= p->w) {
+      gather3_row_pairs(col, xg, p, oy, ox, count >> 1);
+      return;
+    }
+  }
+  gather_pairs(col, xg, p, px, count, triples);
 }
 
 /* Four pixels of one channel a round (mac1x4), each sum requantized straight from its
