@@ -72,12 +72,6 @@ typedef struct {
   int32_t offset; /* bytes into work (rings and halos only) */
 } tinyc_qband_tensor;
 
-/* A target's depthwise step on a split window (tinyc_dwconv2d_halo_s8: the Cortex-M4
- * column walk reads the kept rows where they are, so the window is never assembled) */
-typedef int32_t (*tinyc_qband_halo_fn)(int8_t *X, int8_t *H, int32_t halos, const int8_t *W,
-                                       const int32_t *B, const int32_t *K, int32_t *work,
-                                       const tinyc_qconv_params *p);
-
 typedef struct {
   int32_t kind;                    /* TINYC_QBAND_* */
   int32_t src0, src1;              /* tensors read (src1: add only, else -1) */
@@ -87,8 +81,10 @@ typedef struct {
   const tinyc_qbinary_params *add; /* add: one row, c * w elements */
   const tinyc_qband_pool *pool;    /* pool */
   int32_t stream;                  /* conv: TINYC_QBAND_STREAM_* (multi-row chain form) */
-  tinyc_qband_halo_fn halo;        /* a depthwise stream's split-window form, or NULL */
-  const int32_t *halo_k;           /* its walk constants, 6 a channel (qbanded.py), or NULL */
+  /* a depthwise stream's split-window form (tinyc_dwconv2d_halo_s8, called directly where
+   * TINYC_QBAND_HALO says the model has one, so the stack bound sees the call): its walk
+   * constants, 6 a channel (qbanded.py), or NULL for no such form */
+  const int32_t *halo_k;
 } tinyc_qband_layer;
 
 typedef struct {

@@ -39,7 +39,7 @@ from tinyc.ir import DType, Graph, Node
 from tinyc.mcu.targets import kernel_dirs
 from tinyc.memory import ArenaPlan
 from tinyc.ops import get_op
-from tinyc.ops.qwork import QCONV_GENERAL, QCONV_TRIPLES, QCONV_UNPACKED
+from tinyc.ops.qwork import QBAND_HALO, QCONV_GENERAL, QCONV_TRIPLES, QCONV_UNPACKED
 from tinyc.quant import semantics
 
 
@@ -310,7 +310,8 @@ def _model_switches(graph: Graph, ctx: EmitContext, rt_header: str) -> str:
     (tinyc/mcu/stackuse.py counts every linked path); TINYC_QCONV_NO_TRIPLES when no dense
     int8 conv may take its 2 x 3 tile (tinyc.ops.qwork.dense_takes_triples): its code is
     left out; TINYC_QCONV_PACKED_ONLY when every dense int8 conv has packed records
-    (tinyc.ops.qpack): the int8 tiles are left out."""
+    (tinyc.ops.qpack): the int8 tiles are left out; TINYC_QBAND_HALO when a band chain
+    calls the M4's split-window depthwise (a direct call, which the stack bound follows)."""
     switches = []
     if any(semantics.is_tflite(n) for n in graph.nodes if semantics.ATTR in n.attrs):
         switches.append("TINYC_TFLITE")
@@ -320,6 +321,8 @@ def _model_switches(graph: Graph, ctx: EmitContext, rt_header: str) -> str:
         switches.append("TINYC_QCONV_NO_TRIPLES")
     if "qconv" in ctx.families and QCONV_UNPACKED not in ctx.kernel_paths:
         switches.append("TINYC_QCONV_PACKED_ONLY")
+    if QBAND_HALO in ctx.kernel_paths:
+        switches.append("TINYC_QBAND_HALO")
     assert _SWITCHES_AFTER in rt_header
     lines = "".join(f"#define {name} 1\n" for name in switches)
     return rt_header.replace(_SWITCHES_AFTER, _SWITCHES_AFTER + lines, 1)

@@ -45,6 +45,7 @@ from tinyc.ops.qinteger import (
     scale_multipliers,
 )
 from tinyc.ops.qwork import (
+    QBAND_HALO,
     QCONV_PARAMS_BYTES,
     QDW_NARROW,
     QDW_STAGE,
@@ -582,7 +583,7 @@ class QBanded(OpDef):
                 add = ctx.params("tinyc_qbinary_params", get_op("QAdd").params_init(row_node),
                                  f"qband_add_{y.name}")
                 layers.append(f"{{{bl.kind}, {bl.srcs[0]}, {src1}, NULL, NULL, NULL, {add}, "
-                              "NULL, 0, NULL, NULL}")
+                              "NULL, 0, NULL}")
                 continue
             if member.op in POOLS:
                 x = member.inputs[0]
@@ -595,7 +596,7 @@ class QBanded(OpDef):
                 pool = ctx.params("tinyc_qband_pool", "{" + ", ".join(map(str, fields)) + "}",
                                   f"qband_pool_{y.name}")
                 layers.append(f"{{{bl.kind}, {bl.srcs[0]}, -1, NULL, NULL, NULL, NULL, {pool}, "
-                              "0, NULL, NULL}")
+                              "0, NULL}")
                 continue
             w, b = next(consts), next(consts)
             assert w is not None
@@ -604,14 +605,14 @@ class QBanded(OpDef):
             init = qconv_params_init(member, ctx, _scale_zp(x), _scale_zp(member.outputs[0]))
             conv = ctx.params("tinyc_qconv_params", init, f"qband_conv_{y.name}")
             bias = ctx.ptr(b) if b is not None else "NULL"
-            halo_fn = halo_k = "NULL"
+            halo_k = "NULL"
             if len(layers) in halo:
-                halo_fn = "tinyc_dwconv2d_halo_s8"
                 halo_k = ctx.table(DType.I32, _walk_table(member, x), f"qband_walk_{y.name}")
+                ctx.kernel_paths.add(QBAND_HALO)
             # NULL with packed records (qinteger.qconv_weights)
             weights = ctx.ptr(w) if init.endswith(", NULL}") else "NULL"
             layers.append(f"{{{bl.kind}, {bl.srcs[0]}, {src1}, {conv}, {weights}, {bias}, "
-                          f"NULL, NULL, {stream_form(member)}, {halo_fn}, {halo_k}}}")
+                          f"NULL, NULL, {stream_form(member)}, {halo_k}}}")
         steps = ctx.table(DType.I16, step_fields, f"qband_steps_{y.name}")
         n_steps = len(step_fields) // (7 if band_rows(node) > 1 else 2)
         init = (f"{{{m.n_inputs}, {len(m.nodes)}, {n_steps}, "

@@ -48,6 +48,9 @@ QCONV_GENERAL = "qconv-general"
 #: the `EmitContext.kernel_paths` entry of a dense int8 conv without packed records
 #: (`qpack.packs_dense`); a model with none defines TINYC_QCONV_PACKED_ONLY
 QCONV_UNPACKED = "qconv-unpacked"
+#: the `EmitContext.kernel_paths` entry of a band chain with a depthwise layer in the M4's
+#: split-window form: TINYC_QBAND_HALO (tinyc_qband.c calls tinyc_dwconv2d_halo_s8 directly)
+QBAND_HALO = "qband-halo"
 #: tinyc_qconv.c TINYC_QCONV_TRIPLE_MG / TINYC_QCONV_TRIPLE_K: the smallest layer (output
 #: channels a group, reduction length) whose column holds pixel triples (the 2 x 3 tile)
 QCONV_TRIPLE_MG = 64

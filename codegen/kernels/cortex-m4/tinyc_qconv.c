@@ -2431,9 +2431,12 @@ static TINYC_DSP_NOINLINE void dw3_copy_rows(int8_t *dst, int32_t dst_stride, co
   }
 }
 
-/* The column walk's assembly (gcc with the optimizer, as the other loops of this file). */
+/* The column walk's assembly (gcc with the optimizer, as the other loops of this file; not
+ * at -Os, where gcc cannot find its 13 registers once the walk is inlined into the band's
+ * split-window form: -Os builds take the C walk, bit for bit the same). */
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__thumb2__) && \
-    defined(__OPTIMIZE__) && !defined(TINYC_NO_DSP_ASM) && !defined(__clang__)
+    defined(__OPTIMIZE__) && !defined(__OPTIMIZE_SIZE__) && !defined(TINYC_NO_DSP_ASM) && \
+    !defined(__clang__)
 #define TINYC_DW3_WALK_ASM 1
 #else
 #define TINYC_DW3_WALK_ASM 0
@@ -3020,10 +3023,10 @@ static TINYC_DSP_NOINLINE void dw3_walk_planes(const int8_t *X, const int8_t *W,
   }
 }
 
-/* The column walk of a band's split window (tinyc_dwconv2d_halo_s8), over X. */
-static TINYC_DSP_NOINLINE void dw3_walk_halo(int8_t *X, const int8_t *W, const int32_t *B,
-                                             int32_t *work, const tinyc_qconv_params *p,
-                                             const dw3_halo *hl) {
+/* The column walk of a band's split window, over X: inlined into tinyc_dwconv2d_halo_s8, whose
+ * frame it shares (two frames would put KWS's stack bound past 512 B). */
+TINYC_INLINE void dw3_walk_halo(int8_t *X, const int8_t *W, const int32_t *B, int32_t *work,
+                                const tinyc_qconv_params *p, const dw3_halo *hl) {
   if (dw3_walk_begin(work, p) == TINYC_QDW_NARROW) {
     dw3_walk_planes_of(X, W, B, X, work, p, TINYC_QDW_NARROW, hl);
   } else {

@@ -395,12 +395,22 @@ static TINYC_NOINLINE void step_params(int8_t *work, const tinyc_qband_params *p
 
 /* A depthwise step by its layer's halo form (tinyc_qband.h) on the rows the step before
  * wrote at `band`, its parameters set: 0 when that form does not take it (nothing is done
- * then). Few locals, as conv_call: its frame sits above the kernel's. */
-static TINYC_NOINLINE int32_t halo_call(const tinyc_qband_layer *l, int8_t *work,
+ * then). Inlined into run_chain: a frame of its own (the kernel's eight arguments) would sit
+ * on the deepest chain of the stack bound. */
+TINYC_INLINE int32_t halo_call(const tinyc_qband_layer *l, int8_t *work,
                                         const tinyc_qband_params *p, const int16_t *st) {
-  return l->halo(work + p->band, work + p->tensors[l->src0].offset, st[3] | st[5] << 16, l->w,
-                 l->b, l->halo_k, p->kernel_work ? (int32_t *)(void *)work : NULL,
-                 (const tinyc_qconv_params *)(void *)(work + p->conv_params));
+#ifdef TINYC_QBAND_HALO
+  return tinyc_dwconv2d_halo_s8(work + p->band, work + p->tensors[l->src0].offset,
+                                st[3] | st[5] << 16, l->w, l->b, l->halo_k,
+                                p->kernel_work ? (int32_t *)(void *)work : NULL,
+                                (const tinyc_qconv_params *)(void *)(work + p->conv_params));
+#else
+  (void)l;
+  (void)work;
+  (void)p;
+  (void)st;
+  return 0;
+#endif
 }
 
 /* the multi-row chain form (tinyc_qband.h); its own frame, off the one-row form's. Each
@@ -417,8 +427,8 @@ static TINYC_NOINLINE void run_chain(const int8_t *x0, int8_t *Y, int8_t *work,
       chain_pool(Y, work, p, st, cur);
       continue;
     }
-    if (l->halo && st[0] && cur == work + p->band) step_params(work, p, st);
-    if (l->halo && st[0] && cur == work + p->band && halo_call(l, work, p, st)) {
+    if (l->halo_k && st[0] && cur == work + p->band) step_params(work, p, st);
+    if (l->halo_k && st[0] && cur == work + p->band && halo_call(l, work, p, st)) {
       out = cur; /* written over the new rows */
     } else {
       out = chain_prepare(x0, work, p, st, &x);
