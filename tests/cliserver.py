@@ -9,7 +9,7 @@ what `python -m tinyc.cli ARGS` does after its imports: sets sys.argv, runs
 stderr going to files, and ends as the interpreter would (exit status, a traceback and 1
 for an uncaught exception, atexit handlers, flushed streams). The server itself never runs
 a command, so no state passes from one run to the next, and it imports only what every
-`tinyc` run imports.
+`tinyc` run that gets past its argument parser imports.
 
 Protocol: one JSON request per line on the server's stdin, {"argv", "cwd", "stdout",
 "stderr"}; one JSON reply per line on its stdout, {"returncode"} (as subprocess gives it:
@@ -22,8 +22,9 @@ import json
 import os
 import sys
 
-#: what `python -m tinyc.cli` imports before it looks at its arguments
-PRELOAD = ("tinyc.cli",)
+#: what `python -m tinyc.cli` imports at startup, and what every run past the argument
+#: parser imports first (`_dispatch`: tinyc.compiler and the ONNX front end with it)
+PRELOAD = ("tinyc.cli", "tinyc.compiler")
 
 
 def _exit_code(code: object) -> int:
