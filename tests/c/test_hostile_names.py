@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +15,7 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
+from tests.clirun import cli
 from tinyc.backend.generate import codegen_root
 from tinyc.backend.prefix import prefix_text
 from tinyc.compiler import Options, load_model, optimize
@@ -90,8 +90,7 @@ def hostile_model() -> onnx.ModelProto:
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "tinyc.cli", *args], capture_output=True,
-                          text=True)
+    return cli(*args)
 
 
 def preprocess(out: Path, source: str, *flags: str) -> list[str]:

@@ -4,7 +4,6 @@ nothing is written; output is deterministic; --shape binds symbolic dimensions."
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,15 +11,14 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
+from tests.clirun import cli
 from tinyc.cli import main
 
 MODELS = Path(__file__).resolve().parents[2] / "examples" / "models"
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tinyc.cli", *args], capture_output=True, text=True
-    )
+    return cli(*args)
 
 
 def save(model: onnx.ModelProto, path: Path) -> Path:

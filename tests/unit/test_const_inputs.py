@@ -9,7 +9,6 @@ exit 4 naming the If. With `--const sr=16000` the If folds to the 16 kHz net, an
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +17,7 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from tests.clirun import strip_progress
+from tests.clirun import cli, strip_progress
 from tinyc.compiler import Options, load_model
 from tinyc.errors import UsageError
 from tinyc.frontend.consts import parse_const_bindings
@@ -74,11 +73,6 @@ def vad_model(path: Path) -> Path:
 @pytest.fixture
 def vad(tmp_path: Path) -> Path:
     return vad_model(tmp_path)
-
-
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "tinyc.cli", *args], capture_output=True,
-                          text=True)
 
 
 def error_line(proc: subprocess.CompletedProcess[str], code: int) -> str:

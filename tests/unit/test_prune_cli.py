@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import onnx
 import pytest
 
+from tests.clirun import cli
 from tinyc.cli import main
 
 MODELS = Path(__file__).resolve().parents[2] / "examples" / "models"
@@ -19,8 +19,7 @@ DIGITS = str(MODELS / "digits_cnn.onnx")
 
 
 def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "tinyc.cli", *args], capture_output=True,
-                          text=True, cwd=cwd)
+    return cli(*args, cwd=cwd)
 
 
 def test_compile_with_unstructured_pruning(tmp_path: Path) -> None:
