@@ -21,6 +21,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from tinyc.compiler import Options, load_model, optimize
 from tinyc.interp import run_graph
+from tinyc.ir import Graph
 from tinyc.mcu.validate import run_on_mcu
 from tinyc.passes.manager import pipeline_without
 
@@ -183,10 +184,16 @@ def test_int8_kernel_path_on_cortex_m4(mcu_tools: None, name: str, tmp_path: Pat
     passes = None if boundary else pipeline_without(1, None, frozenset({"fuse-qboundary"}))
     options = Options(target="cortex-m4", quantize="int8", calib=str(calib), passes=passes)
     graph, _ = optimize(load_model(path, options), options)
-    x = rng.standard_normal(shape).astype(np.float32)
-    # one C name for every case: the kernel files are then the same text, compiled once
-    # (tests/objcache.py)
-    result, host = run_on_mcu(graph, options, "net", [x], tmp_path / "out", host_check=True)
+    assert_exact_on_cortex_m4(graph, options, rng.standard_normal(shape).astype(np.float32),
+                              tmp_path / "out")
+
+
+def assert_exact_on_cortex_m4(graph: Graph, options: Options, x: np.ndarray,
+                              out_dir: Path) -> None:
+    """Build `graph` into out_dir, run it on QEMU and on the host: both bit-exact with the
+    interpreter. One C name for every case: the kernel files are then the same text,
+    compiled once (tests/objcache.py)."""
+    result, host = run_on_mcu(graph, options, "net", [x], out_dir, host_check=True)
     assert host is not None
     expected = run_graph(graph, {graph.inputs[0].name: x})
     for got, h, e in zip(result.run.outputs, host, expected, strict=True):

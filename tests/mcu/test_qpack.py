@@ -14,10 +14,9 @@ import numpy as np
 import onnx
 import pytest
 from mcu_kernels import CONV_FIELDS, QConvParams, build_family, i32p, vp
+from test_qemu_qconv_shapes import assert_exact_on_cortex_m4
 
 from tinyc.compiler import Options, load_model, optimize
-from tinyc.interp import run_graph
-from tinyc.mcu.validate import run_on_mcu
 from tinyc.ops.qpack import RECORD_EXTRA, pack_records, packs_dense
 from tinyc.ops.qwork import ConvGeometry, qconv_work_bytes
 from tinyc.passes.manager import pipeline_without
@@ -147,13 +146,8 @@ def run_exact(proto: onnx.ModelProto, shape: tuple[int, ...], tmp_path: Path,
     options = Options(target="cortex-m4", quantize="int8", calib=str(calib), passes=passes,
                       weight_layout=weight_layout)
     graph, _ = optimize(load_model(path, options), options)
-    x = rng.standard_normal(shape).astype(np.float32)
-    result, host = run_on_mcu(graph, options, "net", [x], tmp_path / "out", host_check=True)
-    assert host is not None
-    expected = run_graph(graph, {graph.inputs[0].name: x})
-    for got, h, e in zip(result.run.outputs, host, expected, strict=True):
-        np.testing.assert_array_equal(got, h)
-        np.testing.assert_array_equal(got, np.asarray(e).reshape(got.shape))
+    assert_exact_on_cortex_m4(graph, options, rng.standard_normal(shape).astype(np.float32),
+                              tmp_path / "out")
     return tmp_path / "out"
 
 
