@@ -44,6 +44,7 @@ from tinyc.ops.qinteger import (
     requant_fields,
     scale_multipliers,
 )
+from tinyc.ops.qpack import m4_conv_kernel
 from tinyc.ops.qwork import (
     QBAND_HALO,
     QCONV_PARAMS_BYTES,
@@ -356,18 +357,6 @@ def walk_constants(weights: np.ndarray, bias: np.ndarray | None, shifts: np.ndar
     return out
 
 
-def halo_kernels(kernel_dirs: tuple[str, ...] | None) -> bool:
-    """Whether the target's int8 conv kernels are the Cortex-M4's, which have the halo form
-    of the depthwise stream (tinyc_dwconv2d_halo_s8); None: unknown, so no."""
-    if kernel_dirs is None:
-        return False
-    from tinyc.backend.generate import codegen_root  # the backend imports the ops
-
-    root = codegen_root() / "kernels"
-    return next((d for d in kernel_dirs if (root / d / "tinyc_qconv.c").exists()),
-                None) == "cortex-m4"
-
-
 def _halo_fits(node: Node, layer: BandLayer, step: ChainStep, in_rows: int) -> bool:
     """Whether tinyc_dwconv2d_halo_s8 takes `step` of depthwise `node` (the column walk:
     tinyc_qconv.c dw3_small_fits and dw3_walk_fits, and the halo conditions there)."""
@@ -395,7 +384,7 @@ def halo_steps(m: Members, steps: tuple[ChainStep, ...],
     """The depthwise layers that run every step by their halo form (tinyc_qband.c
     run_chain: a later layer's step whose new rows the step before wrote in the window
     buffer), so their windows are never assembled."""
-    if not halo_kernels(kernel_dirs):
+    if not m4_conv_kernel(kernel_dirs):  # only the Cortex-M4's have the halo form
         return frozenset()
     layers = band_layers(m)
     heights = [t.shape[2] for t in m.tensors]

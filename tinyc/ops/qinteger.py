@@ -385,15 +385,15 @@ def qconv_depthwise(node: Node) -> bool:
 
 
 def _requant_tables(node: Node, ctx: EmitContext, xq: tuple[float, int],
-                    yq: tuple[float, int]) -> tuple[str, str, np.ndarray]:
+                    yq: tuple[float, int]) -> tuple[str, str, np.ndarray, np.ndarray]:
     """C names of the per-output-channel multiplier and shift tables of a QConv/QGemm-like
-    node (weights checked), emitted once for its output, and the shifts."""
+    node (weights checked), emitted once for its output, and the multipliers and shifts."""
     w, y = node.inputs[1], node.outputs[0]
     assert w is not None
     _weight_check(node, w)
     q, s = scale_multipliers(node, xq[0], w, yq[0])
     return (ctx.table(DType.I32, q, f"mult_{y.name}"),
-            ctx.table(DType.I32, s, f"shift_{y.name}"), np.asarray(s))
+            ctx.table(DType.I32, s, f"shift_{y.name}"), np.asarray(q), np.asarray(s))
 
 
 def qconv_params_init(node: Node, ctx: EmitContext, xq: tuple[float, int],
@@ -402,13 +402,13 @@ def qconv_params_init(node: Node, ctx: EmitContext, xq: tuple[float, int],
     tables emitted), from the activations' (scale, zero point)."""
     x, w, y = node.inputs[0], node.inputs[1], node.outputs[0]
     assert x is not None and w is not None
-    mult, shift, shifts = _requant_tables(node, ctx, xq, yq)
+    mult, shift, mults, shifts = _requant_tables(node, ctx, xq, yq)
     lo, hi = _act(node)
     fields = conv_geometry(x.shape, w.shape, y_shape or y.shape, node.attrs)
     if not qconv_depthwise(node) and not dense_short_only(ConvGeometry.of(fields),
                                                           shifts.tolist(), (lo, hi)):
         ctx.kernel_paths.add(QCONV_GENERAL)
-    packed = _packed_table(node, ctx, fields, xq, yq, (lo, hi))
+    packed = _packed_table(node, ctx, fields, mults, shifts, yq[1], (lo, hi))
     if not qconv_depthwise(node) and packed == "NULL":
         ctx.kernel_paths.add(QCONV_UNPACKED)
     if packed != "NULL" and dense_takes_triples(ConvGeometry.of(fields)):
@@ -417,8 +417,8 @@ def qconv_params_init(node: Node, ctx: EmitContext, xq: tuple[float, int],
     return "{" + ", ".join(str(f) for f in fields) + f", {mult}, {shift}, {packed}}}"
 
 
-def _packed_table(node: Node, ctx: EmitContext, fields: list[int], xq: tuple[float, int],
-                  yq: tuple[float, int], act: tuple[int, int]) -> str:
+def _packed_table(node: Node, ctx: EmitContext, fields: list[int], mults: np.ndarray,
+                  shifts: np.ndarray, output_zero_point: int, act: tuple[int, int]) -> str:
     """The C name of the layer's packed records (`qpack`) for the Cortex-M4 dense tiles, or
     NULL: only targets that link those kernels, int8 weights and bias known at compile
     time, a dense layer whose channels all take the short form, K % 4 == 0. Its bytes
@@ -429,12 +429,10 @@ def _packed_table(node: Node, ctx: EmitContext, fields: list[int], xq: tuple[flo
             or packs_int4(node)
             or is_int16(node) or w.const is None or (b is not None and b.const is None)):
         return "NULL"
-    q, s = scale_multipliers(node, xq[0], w, yq[0])
-    if not packs_dense(ConvGeometry.of(fields), np.asarray(s).tolist(), act):
+    if not packs_dense(ConvGeometry.of(fields), shifts.tolist(), act):
         return "NULL"
     bias = None if b is None else b.const
-    records = pack_records(w.const, bias, np.asarray(q).tolist(), np.asarray(s).tolist(),
-                           yq[1])
+    records = pack_records(w.const, bias, mults.tolist(), shifts.tolist(), output_zero_point)
     name = ctx.table(DType.I32, records, f"packed_{node.outputs[0].name}")
     ctx.count_packed(w, name, records.nbytes)
     return name
@@ -465,7 +463,7 @@ def emit_int16(node: Node, ctx: EmitContext, record: str, hint: str, fn: str) ->
     the int32-accumulator proof and the multiplier tables."""
     x, w, b, y = node.inputs[0], node.inputs[1], node.input(2), node.outputs[0]
     assert x is not None and w is not None
-    mult, shift, _ = _requant_tables(node, ctx, scale_zp(x, node), scale_zp(y, node))
+    mult, shift, _, _ = _requant_tables(node, ctx, scale_zp(x, node), scale_zp(y, node))
     lo, hi = _act(node)
     if node.op == "QConv":
         fields = conv_geometry(x.shape, w.shape, y.shape, node.attrs)
@@ -562,7 +560,7 @@ def qfc_params_init(node: Node, ctx: EmitContext, xq: tuple[float, int],
     """The `tinyc_qfc_params` initializer of a QGemm-like node (tables emitted)."""
     x, w = node.inputs[0], node.inputs[1]
     assert x is not None and w is not None
-    mult, shift, _ = _requant_tables(node, ctx, xq, yq)
+    mult, shift, _, _ = _requant_tables(node, ctx, xq, yq)
     lo, hi = _act(node)
     n, k = w.shape
     fields = [x.type.numel // max(k, 1), k, n, -xq[1], yq[1], lo, hi]
